@@ -1,0 +1,3 @@
+from seleksi.cli import main
+
+raise SystemExit(main())
