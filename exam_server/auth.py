@@ -1,0 +1,218 @@
+"""Tokens, PINs, passwords and login rate limits.
+
+* Tokens are signed with itsdangerous, one salt per purpose (a candidate
+  token can never pass as a staff token), with a maximum age. A candidate
+  token binds candidate, attempt and terminal id.
+* Check-in PINs are short-lived and single-session: the server keeps only
+  ``HMAC-SHA256(secret, session|candidate|pin)`` and checks it in
+  microseconds, so the login rush at the start of a session costs almost no
+  CPU.
+* Staff passwords (long-lived) are hashed with scrypt (n=2**14 by default,
+  ~25 ms of CPU); callers run :func:`verify_password` off the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+CANDIDATE_SALT = "seleksi.candidate.v1"
+STAFF_SALT = "seleksi.staff.v1"
+ROLES = ("admin", "proctor")
+
+
+class TokenError(Exception):
+    """A refused token; ``code`` is ``expired_token`` or ``bad_token``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CandidateClaims:
+    candidate_id: int
+    attempt_id: int
+    session_id: int
+    terminal_id: str
+    registration_number: str
+
+
+@dataclass(frozen=True)
+class StaffClaims:
+    staff_id: int
+    username: str
+    role: str
+
+
+class TokenSigner:
+    """Issues and checks the signed tokens of one server key."""
+
+    def __init__(self, secret_key: str, candidate_max_age: float, staff_max_age: float) -> None:
+        self._candidate = URLSafeTimedSerializer(secret_key, salt=CANDIDATE_SALT)
+        self._staff = URLSafeTimedSerializer(secret_key, salt=STAFF_SALT)
+        self.candidate_max_age = candidate_max_age
+        self.staff_max_age = staff_max_age
+
+    def candidate_token(self, claims: CandidateClaims) -> str:
+        return str(
+            self._candidate.dumps(
+                {
+                    "c": claims.candidate_id,
+                    "a": claims.attempt_id,
+                    "s": claims.session_id,
+                    "t": claims.terminal_id,
+                    "r": claims.registration_number,
+                }
+            )
+        )
+
+    def read_candidate(self, token: str) -> CandidateClaims:
+        d = self._load(self._candidate, token, self.candidate_max_age)
+        try:
+            return CandidateClaims(int(d["c"]), int(d["a"]), int(d["s"]), str(d["t"]), str(d["r"]))
+        except (KeyError, TypeError, ValueError):
+            raise TokenError("bad_token", "token payload is malformed") from None
+
+    def staff_token(self, claims: StaffClaims) -> str:
+        return str(self._staff.dumps({"i": claims.staff_id, "u": claims.username, "r": claims.role}))
+
+    def read_staff(self, token: str) -> StaffClaims:
+        d = self._load(self._staff, token, self.staff_max_age)
+        try:
+            claims = StaffClaims(int(d["i"]), str(d["u"]), str(d["r"]))
+        except (KeyError, TypeError, ValueError):
+            raise TokenError("bad_token", "token payload is malformed") from None
+        if claims.role not in ROLES:
+            raise TokenError("bad_token", "unknown role")
+        return claims
+
+    @staticmethod
+    def _load(ser: URLSafeTimedSerializer, token: str, max_age: float) -> dict[str, Any]:
+        if not isinstance(token, str) or not token or len(token) > 2000:
+            raise TokenError("bad_token", "no token")
+        try:
+            data = ser.loads(token, max_age=max_age)
+        except SignatureExpired:
+            raise TokenError("expired_token", "token expired") from None
+        except BadSignature:
+            raise TokenError("bad_token", "token signature is invalid") from None
+        if not isinstance(data, dict):
+            raise TokenError("bad_token", "token payload is malformed")
+        return data
+
+
+# --- check-in PINs -----------------------------------------------------------
+
+
+def new_pin(digits: int = 6) -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(digits))
+
+
+def pin_mac(secret_key: str, session_id: int, candidate_id: int, pin: str) -> str:
+    msg = f"pin|{session_id}|{candidate_id}|{pin}".encode()
+    return hmac.new(secret_key.encode(), msg, hashlib.sha256).hexdigest()
+
+
+def check_pin(secret_key: str, session_id: int, candidate_id: int, pin: str, stored: str) -> bool:
+    return hmac.compare_digest(pin_mac(secret_key, session_id, candidate_id, pin), stored)
+
+
+def new_session_token() -> str:
+    """The token a proctor shows in the room: 6 characters without look-alikes."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+# --- staff passwords ---------------------------------------------------------
+
+
+def hash_password(password: str, n: int = 2**14, r: int = 8, p: int = 1) -> str:
+    """``scrypt$n$r$p$salt$hash`` (base64). Slow on purpose: run off the loop."""
+    salt = secrets.token_bytes(16)
+    dk = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=2**26, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(dk).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        algo, n, r, p, salt, digest = stored.split("$")
+        if algo != "scrypt":
+            return False
+        dk = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=2**26,
+            dklen=32,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(dk, base64.b64decode(digest))
+
+
+# --- rate limits --------------------------------------------------------------
+
+
+class FailureLimiter:
+    """Counts failures per key in a sliding window; ``blocked`` once ``limit`` is hit.
+
+    In memory, per process: with several processes each keeps its own count,
+    so the effective limit is at most ``limit × processes`` (documented).
+    """
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window = window_seconds
+        self._fails: dict[str, deque[float]] = {}
+
+    def _trim(self, key: str, now: float) -> deque[float]:
+        q = self._fails.setdefault(key, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        q = self._trim(key, now)
+        if not q:
+            self._fails.pop(key, None)
+            return False
+        return len(q) >= self.limit
+
+    def fail(self, key: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._trim(key, now).append(now)
+
+    def reset(self, key: str) -> None:
+        self._fails.pop(key, None)
+
+
+class TokenBucket:
+    """A per-connection message rate limit: ``rate`` per second, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False

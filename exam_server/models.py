@@ -1,0 +1,210 @@
+"""The server's records (SQLModel tables on the shared ``SQLModel.metadata``).
+
+Times are epoch seconds (floats) so that SQLite and PostgreSQL agree without
+time-zone conversions; JSON documents are stored as text. Table names start
+with ``exam_``/no prefix clashes with ``item_bank``'s tables.
+
+``Response`` and ``AuditEvent`` are append-only: the server never updates
+or deletes their rows. ``Attempt`` holds the current state (engine
+``TestState`` JSON, clock, terminal) and is updated in the same transaction
+as the response rows that led to it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Site(SQLModel, table=True):
+    __tablename__ = "exam_site"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=40)
+    name: str = Field(max_length=200)
+
+
+class Room(SQLModel, table=True):
+    __tablename__ = "exam_room"
+    __table_args__ = (UniqueConstraint("site_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="exam_site.id", index=True)
+    code: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    capacity: int = 0
+
+
+class Exam(SQLModel, table=True):
+    """A test: its design and a frozen snapshot of the bank items it may use.
+
+    bank_json: the engine arrays (``exam_server.snapshot``); items_json: the
+    public content of each item (stem, options) in the same order, no keys.
+    """
+
+    __tablename__ = "exam_exam"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=40)
+    name: str = Field(max_length=200)
+    design_json: str = Field(sa_column=Column(Text, nullable=False))
+    bank_json: str = Field(sa_column=Column(Text, nullable=False))
+    items_json: str = Field(sa_column=Column(Text, nullable=False))
+    n_items: int = 0
+    created_at: float = 0.0
+
+
+class ExamSession(SQLModel, table=True):
+    """A scheduled sitting of an exam in a room. status: scheduled|open|closed."""
+
+    __tablename__ = "exam_session"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=60)
+    exam_id: int = Field(foreign_key="exam_exam.id", index=True)
+    room_id: int = Field(foreign_key="exam_room.id", index=True)
+    starts_at: float = 0.0
+    status: str = Field(default="scheduled", max_length=16)
+    token: str | None = Field(default=None, max_length=16)
+    opened_at: float | None = None
+    closed_at: float | None = None
+
+
+class Formation(SQLModel, table=True):
+    """A position opening (formasi)."""
+
+    __tablename__ = "exam_formation"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=60)
+    agency: str = Field(default="", max_length=200)
+    position: str = Field(default="", max_length=200)
+    location: str = Field(default="", max_length=200)
+    openings: int = 1
+
+
+class Candidate(SQLModel, table=True):
+    """A registered candidate, scheduled into one session.
+
+    category: the passing-grade category (``general``, ``cumlaude``,
+    ``diaspora``, ``disability``, ``papua`` ...), a key of the ranking policy.
+    """
+
+    __tablename__ = "exam_candidate"
+    id: int | None = Field(default=None, primary_key=True)
+    registration_number: str = Field(unique=True, max_length=40)
+    name: str = Field(max_length=200)
+    category: str = Field(default="general", max_length=40)
+    formation_id: int | None = Field(default=None, foreign_key="exam_formation.id", index=True)
+    session_id: int | None = Field(default=None, foreign_key="exam_session.id", index=True)
+    birth_date: str | None = Field(default=None, max_length=10)
+
+
+class CheckIn(SQLModel, table=True):
+    """The PIN issued at the site desk for one candidate and one session.
+
+    pin_mac: hex HMAC-SHA256 of the PIN under the server key (see ``auth``);
+    re-issuing a PIN replaces it.
+    """
+
+    __tablename__ = "exam_checkin"
+    __table_args__ = (UniqueConstraint("session_id", "candidate_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="exam_session.id", index=True)
+    candidate_id: int = Field(foreign_key="exam_candidate.id", index=True)
+    pin_mac: str = Field(max_length=64)
+    issued_at: float = 0.0
+    issued_by: str = Field(default="", max_length=80)
+
+
+class Staff(SQLModel, table=True):
+    """A proctor or an administrator. password_hash: ``scrypt$n$r$p$salt$hash``."""
+
+    __tablename__ = "exam_staff"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=80)
+    name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=300)
+
+
+class Attempt(SQLModel, table=True):
+    """One candidate's sitting of one session.
+
+    status: running | paused | finished | void. The clock: while running,
+    ``remaining = remaining_at_start − (now − running_since)`` and
+    ``deadline_at = running_since + remaining_at_start``; when the clock is
+    stopped (paused, terminal gone past the grace period) ``running_since``
+    and ``deadline_at`` are NULL and ``remaining_at_start`` is what is left.
+    """
+
+    __tablename__ = "exam_attempt"
+    __table_args__ = (
+        UniqueConstraint("session_id", "candidate_id"),
+        Index("ix_exam_attempt_status_deadline", "status", "deadline_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="exam_session.id", index=True)
+    candidate_id: int = Field(foreign_key="exam_candidate.id", index=True)
+    status: str = Field(default="running", max_length=16)
+    seed: int = 0
+    state_json: str = Field(sa_column=Column(Text, nullable=False))
+    last_seq: int = 0
+    response_head: str = Field(default="", max_length=64)
+    terminal_id: str | None = Field(default=None, max_length=80)
+    terminal_released: bool = False
+    remaining_at_start: float = 0.0
+    running_since: float | None = None
+    deadline_at: float | None = None
+    last_seen_at: float = 0.0
+    started_at: float = 0.0
+    finished_at: float | None = None
+    finish_reason: str | None = Field(default=None, max_length=40)
+    score_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    total_points: float | None = None
+    passed: bool | None = None
+    pass_reason: str | None = Field(default=None, max_length=300)
+
+
+class Response(SQLModel, table=True):
+    """One answer event (answer or flag), never updated.
+
+    number: the item's 1-based position in the candidate's test; item_id: the
+    bank item id; option: −1 = cleared. hash chains the attempt's responses:
+    ``sha256(prev_hash | canonical fields)``.
+    """
+
+    __tablename__ = "exam_response"
+    __table_args__ = (UniqueConstraint("attempt_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(foreign_key="exam_attempt.id", index=True)
+    seq: int
+    kind: str = Field(max_length=8)
+    number: int
+    item_id: str = Field(max_length=80)
+    option: int = -1
+    flagged: bool = False
+    elapsed: float = 0.0
+    at: float = 0.0
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditEvent(SQLModel, table=True):
+    """The append-only audit log; each row's hash covers the previous row's hash."""
+
+    __tablename__ = "exam_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    at: float
+    kind: str = Field(max_length=40)
+    actor: str = Field(max_length=120)
+    session_id: int | None = Field(default=None, index=True)
+    attempt_id: int | None = Field(default=None, index=True)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    data_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's head (one row, id=1): locked while appending so chains never fork."""
+
+    __tablename__ = "exam_audit_head"
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str = Field(default="", max_length=64)

@@ -1,0 +1,118 @@
+"""Runs the detectors on the live event bus.
+
+One :class:`ProctoringService` per app: it subscribes to every session's
+events, keeps one set of detectors per attempt (made by the factories the
+first time the attempt shows up), and publishes each alert back to the bus
+as a ``LiveEvent`` of kind ``"alert"`` for the proctor console and the audit
+trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from cat_engine.bank import BankArrays
+from exam_server.events import EventBus, LiveEvent
+from exam_server.proctoring.base import Alert, AttemptContext, Detector, DetectorFactory
+from exam_server.proctoring.detectors import default_factories
+
+log = logging.getLogger(__name__)
+
+BankLookup = Callable[[int], Awaitable[BankArrays | None]]
+"""session id → the exam's bank as arrays (None if unknown)."""
+
+# Events after which an attempt's detectors are dropped (nothing more to watch).
+_TERMINAL_KINDS = frozenset({"finish", "void"})
+
+
+class ProctoringService:
+    """Feeds each attempt's events to its detectors; publishes their alerts."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        factories: Sequence[DetectorFactory] | None = None,
+        bank_for: BankLookup | None = None,
+    ) -> None:
+        self.bus = bus
+        self.factories = list(default_factories() if factories is None else factories)
+        self.bank_for = bank_for
+        self._detectors: dict[int, list[Detector]] = {}
+        self._banks: dict[int, BankArrays | None] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _bank(self, session_id: int) -> BankArrays | None:
+        if self.bank_for is None:
+            return None
+        if session_id not in self._banks:
+            try:
+                self._banks[session_id] = await self.bank_for(session_id)
+            except Exception:  # a broken lookup must not stop the other detectors
+                log.exception("proctoring: could not load the bank of session %s", session_id)
+                self._banks[session_id] = None
+        return self._banks[session_id]
+
+    async def _detectors_for(self, event: LiveEvent) -> list[Detector]:
+        assert event.attempt_id is not None
+        found = self._detectors.get(event.attempt_id)
+        if found is None:
+            context = AttemptContext(
+                session_id=event.session_id,
+                attempt_id=event.attempt_id,
+                registration_number=event.registration_number,
+                bank=await self._bank(event.session_id),
+            )
+            made = (factory(context) for factory in self.factories)
+            found = [d for d in made if d is not None]
+            self._detectors[event.attempt_id] = found
+        return found
+
+    async def handle(self, event: LiveEvent) -> list[Alert]:
+        """Run the attempt's detectors on ``event``; publish and return the alerts."""
+        if event.kind == "alert" or event.attempt_id is None:
+            return []
+        alerts: list[Alert] = []
+        for detector in await self._detectors_for(event):
+            try:
+                alerts.extend(detector.observe(event))
+            except Exception:  # one faulty detector must not silence the others
+                log.exception("proctoring: detector %s failed", detector.name)
+        if event.kind in _TERMINAL_KINDS:
+            self._detectors.pop(event.attempt_id, None)
+        for alert in alerts:
+            self.bus.publish(
+                LiveEvent(
+                    kind="alert",
+                    session_id=event.session_id,
+                    attempt_id=event.attempt_id,
+                    registration_number=event.registration_number,
+                    at=time.time(),
+                    data=alert.to_data(),
+                )
+            )
+        return alerts
+
+    async def run(self) -> None:
+        """Consume the bus until cancelled."""
+        subscription = self.bus.subscribe(None)
+        try:
+            async for event in subscription:
+                await self.handle(event)
+        finally:
+            subscription.close()
+
+    def start(self) -> None:
+        """Start consuming in a background task (idempotent)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,120 @@
+"""Server settings, validated at construction; read from ``SELEKSI_*`` env vars."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+_SQLITE_SYNC = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to run. Times are seconds.
+
+    database_url: SQLAlchemy URL (``sqlite:///path.db`` or
+    ``postgresql+psycopg://user@host/db``). secret_key: signs tokens and keys
+    the PIN HMAC; at least 32 characters (generate with
+    ``python -c "import secrets; print(secrets.token_urlsafe(48))"``).
+    grace_seconds: how long a vanished terminal's clock keeps running before it
+    stops. allowed_origins: WebSocket/browser origins accepted besides the
+    server's own host (empty = same host only).
+    """
+
+    database_url: str = "sqlite:///seleksi.db"
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    grace_seconds: float = 30.0
+    candidate_token_seconds: float = 6 * 3600.0
+    staff_token_seconds: float = 12 * 3600.0
+    sqlite_synchronous: str = "FULL"
+    allowed_origins: tuple[str, ...] = ()
+    max_frame_bytes: int = 4096
+    messages_per_second: float = 20.0
+    message_burst: int = 40
+    login_failures_per_candidate: int = 5
+    login_failures_per_terminal: int = 20
+    login_failure_window_seconds: float = 300.0
+    sweep_interval_seconds: float = 0.5
+    presence_interval_seconds: float = 5.0
+    commit_max_batch: int = 500
+    scrypt_n: int = 2**14
+    static_dir: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.database_url or "://" not in self.database_url:
+            raise ValueError(f"Settings.database_url is not a database URL: {self.database_url!r}")
+        if not (
+            self.database_url.startswith("sqlite")
+            or self.database_url.startswith("postgresql")
+        ):
+            raise ValueError("Settings.database_url must be sqlite:// or postgresql+psycopg://")
+        if len(self.secret_key) < 32:
+            raise ValueError("Settings.secret_key must be at least 32 characters")
+        if not (0 < self.port < 65536):
+            raise ValueError(f"Settings.port out of range: {self.port}")
+        positive = (
+            "grace_seconds",
+            "candidate_token_seconds",
+            "staff_token_seconds",
+            "messages_per_second",
+            "login_failure_window_seconds",
+            "sweep_interval_seconds",
+            "presence_interval_seconds",
+        )
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Settings.{name} must be positive")
+        for name in ("max_frame_bytes", "message_burst", "commit_max_batch"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Settings.{name} must be at least 1")
+        for name in ("login_failures_per_candidate", "login_failures_per_terminal"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Settings.{name} must be at least 1")
+        if self.sqlite_synchronous.upper() not in _SQLITE_SYNC:
+            raise ValueError(f"Settings.sqlite_synchronous must be one of {_SQLITE_SYNC}")
+        if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
+            raise ValueError("Settings.scrypt_n must be a power of two")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``SELEKSI_<FIELD>`` variables (e.g. ``SELEKSI_DATABASE_URL``).
+
+        Without ``SELEKSI_SECRET_KEY`` a random key is made: tokens then do not
+        survive a restart, which is fine for a demo and wrong for exam day.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"SELEKSI_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = f.default
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = raw.lower() in ("1", "true", "yes")
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, float):
+                    values[f.name] = float(raw)
+                elif isinstance(default, tuple):
+                    values[f.name] = tuple(s.strip() for s in raw.split(",") if s.strip())
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ValueError(f"SELEKSI_{f.name.upper()}: {exc}") from None
+        values.update(overrides)
+        if not values.get("secret_key"):
+            values["secret_key"] = secrets.token_urlsafe(48)
+        return cls(**values)
