@@ -30,6 +30,7 @@ from exam_server.proctoring.base import (
     Detector,
     DetectorFactory,
     EventLike,
+    Severity,
 )
 from exam_server.proctoring.personfit import lz_star
 
@@ -69,7 +70,7 @@ class FocusDetector(Detector):
         if event.kind not in ("focus_lost", "fullscreen_exit"):
             return []
         self.count += 1
-        severity = "critical" if self.count >= self.critical_after else "warning"
+        severity: Severity = "critical" if self.count >= self.critical_after else "warning"
         if event.kind == "focus_lost":
             msg_id, msg_en = "Terminal kehilangan fokus", "Terminal lost focus"
         else:
@@ -167,9 +168,9 @@ class RapidGuessingDetector(Detector):
     ``elapsed`` when it reports one, else the time since the item was shown
     (its ``navigate`` event, or the previous activity). An alert is raised
     when at least ``min_rapid`` of the last ``window`` first answers took
-    less than ``min_seconds``; the window then starts afresh, so a candidate
-    who keeps guessing raises one alert per ``window`` answers, not one per
-    answer.
+    less than ``min_seconds``; after an alert the next one needs ``window``
+    more answers, so a candidate who keeps guessing raises one alert per
+    ``window`` answers, not one per answer.
     """
 
     name = "rapid_guessing"
@@ -198,6 +199,7 @@ class RapidGuessingDetector(Detector):
         self.answered: set[int] = set()
         self.last_activity: float | None = None
         self.recent: deque[float] = deque(maxlen=window)
+        self.since_alert = window
 
     def observe(self, event: EventLike) -> list[Alert]:
         if event.kind in ("connect", "resume"):
@@ -228,12 +230,13 @@ class RapidGuessingDetector(Detector):
         else:
             return []
         self.recent.append(seconds)
+        self.since_alert += 1
         rapid = sum(1 for s in self.recent if s < self.min_seconds)
-        if rapid < self.min_rapid:
+        if rapid < self.min_rapid or self.since_alert < self.window:
             return []
         times = sorted(self.recent)
         median = times[len(times) // 2]
-        self.recent.clear()
+        self.since_alert = 0
         return [
             Alert(
                 self.name,

@@ -1,0 +1,168 @@
+"""Each shipped detector: one stream that triggers it, one that does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cat_engine.bank import BankArrays
+from cat_engine.irt import ItemParameters
+from exam_server.events import EventBus, LiveEvent
+from exam_server.proctoring import (
+    AttemptContext,
+    ConnectionDetector,
+    FocusDetector,
+    PersonFitDetector,
+    RapidGuessingDetector,
+    SecondLoginDetector,
+)
+from exam_server.proctoring.service import ProctoringService
+
+CTX = AttemptContext(session_id=1, attempt_id=7, registration_number="R-7")
+
+
+def ev(kind: str, at: float, **data: object) -> LiveEvent:
+    return LiveEvent(kind, 1, 7, "R-7", at, dict(data))
+
+
+def run(detector: object, events: list[LiveEvent]) -> list[str]:
+    codes: list[str] = []
+    for e in events:
+        codes += [a.code for a in detector.observe(e)]  # type: ignore[attr-defined]
+    return codes
+
+
+def make_bank(n: int = 40, seed: int = 3) -> BankArrays:
+    """n 3PL items with 4 options, option 0 the key."""
+    rng = np.random.default_rng(seed)
+    params = ItemParameters.dichotomous(
+        a=rng.uniform(1.0, 2.0, n), b=np.linspace(-2.5, 2.5, n), c=np.full(n, 0.15)
+    )
+    points = np.zeros((n, 4))
+    points[:, 0] = 5.0
+    category = np.zeros((n, 4), dtype=np.int64)
+    category[:, 0] = 1
+    return BankArrays(
+        item_ids=tuple(f"I{i}" for i in range(n)),
+        params=params,
+        subtest=np.zeros(n, dtype=np.int64),
+        subtest_codes=("TIU",),
+        content_area=np.zeros(n, dtype=np.int64),
+        content_codes=("x",),
+        n_options=np.full(n, 4, dtype=np.int64),
+        option_points=points,
+        option_category=category,
+        enemy_group=np.full(n, -1, dtype=np.int64),
+        pretest=np.zeros(n, dtype=bool),
+    )
+
+
+def test_focus_lost_and_fullscreen_exit_raise_alerts_escalating() -> None:
+    d = FocusDetector(CTX, critical_after=2)
+    alerts = [d.observe(ev("focus_lost", 1.0)), d.observe(ev("fullscreen_exit", 2.0))]
+    assert [a[0].code for a in alerts] == ["focus_lost", "fullscreen_exit"]
+    assert [a[0].severity for a in alerts] == ["warning", "critical"]
+
+
+def test_focus_quiet_on_ordinary_work() -> None:
+    d = FocusDetector(CTX)
+    assert run(d, [ev("connect", 0), ev("answer", 5, item=1, option=0), ev("navigate", 6)]) == []
+
+
+def test_connection_lost_alerts_while_running() -> None:
+    d = ConnectionDetector(CTX)
+    assert run(d, [ev("connect", 0), ev("disconnect", 10)]) == ["connection_lost"]
+
+
+def test_connection_closed_after_finish_is_not_an_alert() -> None:
+    d = ConnectionDetector(CTX)
+    assert run(d, [ev("connect", 0), ev("finish", 9), ev("disconnect", 10)]) == []
+
+
+def test_second_login_reported_by_server_or_seen_from_other_terminal() -> None:
+    assert run(SecondLoginDetector(CTX), [ev("second_login", 1, terminal="B")]) == ["second_login"]
+    stream = [ev("connect", 0, terminal="A"), ev("login", 5, terminal="B")]
+    assert run(SecondLoginDetector(CTX), stream) == ["second_login"]
+
+
+def test_relogin_from_same_terminal_after_drop_is_fine() -> None:
+    stream = [
+        ev("login", 0, terminal="A"),
+        ev("connect", 0, terminal="A"),
+        ev("disconnect", 5, terminal="A"),
+        ev("login", 6, terminal="B"),
+        ev("connect", 6, terminal="B"),
+        ev("login", 9, terminal="B"),
+    ]
+    assert run(SecondLoginDetector(CTX), stream) == []
+
+
+def test_rapid_guessing_raises_one_alert_per_window() -> None:
+    d = RapidGuessingDetector(CTX, min_seconds=4, window=10, min_rapid=5)
+    stream = [ev("connect", 0)] + [ev("answer", 1.0 + i, item=i, option=1) for i in range(20)]
+    assert run(d, stream) == ["rapid_guessing", "rapid_guessing"]
+
+
+def test_rapid_guessing_quiet_for_reading_candidate_and_answer_changes() -> None:
+    d = RapidGuessingDetector(CTX, min_seconds=4, window=10, min_rapid=5)
+    stream = [ev("connect", 0)] + [
+        ev("answer", 30.0 * (i + 1), item=i, option=1) for i in range(20)
+    ]
+    # Going back over the answers quickly (changing them) is not guessing.
+    stream += [ev("answer", 700.0 + i, item=i, option=2) for i in range(20)]
+    assert run(d, stream) == []
+
+
+def test_rapid_guessing_uses_terminal_elapsed_when_given() -> None:
+    d = RapidGuessingDetector(CTX, min_seconds=4, window=5, min_rapid=5)
+    stream = [ev("answer", 60.0 * (i + 1), item=i, option=0, elapsed=1.0) for i in range(5)]
+    assert run(d, stream) == ["rapid_guessing"]
+
+
+def test_rapid_guessing_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="min_rapid"):
+        RapidGuessingDetector(CTX, window=3, min_rapid=4)
+
+
+def _answers(bank: BankArrays, correct: np.ndarray) -> list[LiveEvent]:
+    return [
+        ev("answer", 10.0 * (i + 1), item=bank.item_ids[i], option=0 if ok else 2)
+        for i, ok in enumerate(correct)
+    ]
+
+
+def test_person_fit_flags_hard_right_easy_wrong() -> None:
+    bank = make_bank()
+    # Items are ordered easy → hard: the reversed Guttman pattern of someone
+    # who copied the hard keys and guessed the easy ones.
+    correct = np.arange(bank.n_items) >= bank.n_items // 2
+    d = PersonFitDetector(CTX, bank=bank, min_items=20)
+    assert run(d, _answers(bank, correct)) == ["aberrant_pattern"]
+    assert d.last_lz is not None and d.last_lz < -4
+
+
+def test_person_fit_quiet_for_model_consistent_pattern() -> None:
+    bank = make_bank()
+    # An able candidate: right on the easier 30 items, wrong on the hardest 10.
+    correct = np.arange(bank.n_items) < 30
+    d = PersonFitDetector(CTX, bank=bank, min_items=20)
+    assert run(d, _answers(bank, correct)) == []
+    assert d.last_lz is not None and d.last_lz > -1
+
+
+def test_person_fit_needs_a_bank() -> None:
+    with pytest.raises(ValueError, match="bank"):
+        PersonFitDetector(CTX)
+
+
+async def test_service_publishes_alerts_to_the_bus() -> None:
+    bus = EventBus()
+    service = ProctoringService(bus)
+    watcher = bus.subscribe(1)
+    await service.handle(ev("focus_lost", 3.0))
+    await service.handle(ev("answer", 4.0, item=1, option=0))
+    first = watcher.get_nowait()
+    assert first is not None and first.kind == "alert"
+    assert first.data["code"] == "focus_lost" and first.attempt_id == 7
+    assert first.data["message"]["id"].startswith("Terminal kehilangan fokus")
+    assert watcher.get_nowait() is None
