@@ -83,7 +83,9 @@ class TokenSigner:
             raise TokenError("bad_token", "token payload is malformed") from None
 
     def staff_token(self, claims: StaffClaims) -> str:
-        return str(self._staff.dumps({"i": claims.staff_id, "u": claims.username, "r": claims.role}))
+        return str(
+            self._staff.dumps({"i": claims.staff_id, "u": claims.username, "r": claims.role})
+        )
 
     def read_staff(self, token: str) -> StaffClaims:
         d = self._load(self._staff, token, self.staff_max_age)

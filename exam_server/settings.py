@@ -50,8 +50,7 @@ class Settings:
         if not self.database_url or "://" not in self.database_url:
             raise ValueError(f"Settings.database_url is not a database URL: {self.database_url!r}")
         if not (
-            self.database_url.startswith("sqlite")
-            or self.database_url.startswith("postgresql")
+            self.database_url.startswith("sqlite") or self.database_url.startswith("postgresql")
         ):
             raise ValueError("Settings.database_url must be sqlite:// or postgresql+psycopg://")
         if len(self.secret_key) < 32:

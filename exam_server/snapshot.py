@@ -61,7 +61,10 @@ def bank_to_dict(bank: BankArrays) -> dict[str, Any]:
         "subtest": bank.subtest.tolist(),
         "content_area": bank.content_area.tolist(),
         "n_options": bank.n_options.tolist(),
-        "option_points": {"shape": list(bank.option_points.shape), "v": _floats(bank.option_points)},
+        "option_points": {
+            "shape": list(bank.option_points.shape),
+            "v": _floats(bank.option_points),
+        },
         "option_category": {
             "shape": list(bank.option_category.shape),
             "v": bank.option_category.ravel().tolist(),

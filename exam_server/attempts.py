@@ -1,0 +1,1160 @@
+"""Attempts at run time: the clock, durable answers, terminals, proctor acts.
+
+:class:`AttemptService` (one per app, ``app.state.attempts``) keeps a
+:class:`LiveAttempt` in memory for every attempt this process is serving and
+serialises everything that changes one attempt under its ``lock``. Every
+change is committed (through the :class:`GroupCommitter`) before it shows
+in memory, before it is acknowledged and before it is published.
+
+The clock (all seconds, server time): while running, ``remaining =
+remaining_at_start − (now − running_since)``. It starts when the terminal
+connects, stops when a proctor pauses or the terminal has been gone longer
+than ``grace_seconds`` (stopped at the moment the grace ran out), and starts
+again on reconnect. A sweeper task ends attempts at their deadline and
+stops the clocks of vanished terminals, including after a server restart
+(using ``last_seen_at``, refreshed for connected terminals every
+``presence_interval_seconds``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio.to_thread
+from cat_engine.state import TestState
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from cat_engine import engine as cat
+from cat_engine.errors import EngineError
+from exam_server import audit
+from exam_server import protocol as p
+from exam_server.auth import (
+    CandidateClaims,
+    FailureLimiter,
+    TokenSigner,
+    check_pin,
+)
+from exam_server.durability import GroupCommitter
+from exam_server.events import EventBus, LiveEvent
+from exam_server.exams import ExamData
+from exam_server.models import Attempt, Candidate, CheckIn, Exam, ExamSession, Response
+from exam_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
+RESPONSE = Response.__table__  # type: ignore[attr-defined]
+
+ACTIVE = ("running", "paused")
+ENGINE_CODES = {
+    "not_presented": "not_presented",
+    "already_answered": "already_answered",
+    "not_current": "not_current",
+    "complete": "attempt_finished",
+    "navigation_not_allowed": "not_allowed",
+    "invalid_option": "bad_option",
+}
+
+
+class LoginError(Exception):
+    """A refused login; ``code`` is a protocol error code, ``status`` the HTTP status."""
+
+    def __init__(self, code: str, status: int, message: str = "") -> None:
+        super().__init__(message or p.ERROR_CODES.get(code, code))
+        self.code = code
+        self.status = status
+
+
+class ActionError(Exception):
+    """A refused proctor action (HTTP 409 with ``code``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Terminal(Protocol):
+    """What the service needs from a connected terminal (``exam_server.terminal``)."""
+
+    terminal_id: str
+
+    async def send(self, msg: dict[str, Any]) -> None: ...
+
+    async def close(self, code: int, reason: str = "") -> None: ...
+
+
+@dataclass
+class LiveAttempt:
+    id: int
+    session_id: int
+    candidate_id: int
+    registration_number: str
+    name: str
+    category: str
+    exam: ExamData
+    state: TestState
+    status: str
+    last_seq: int
+    response_head: str
+    terminal_id: str | None
+    terminal_released: bool
+    remaining_at_start: float
+    running_since: float | None
+    answers: dict[int, int] = field(default_factory=dict)  # number → option
+    flags: dict[int, bool] = field(default_factory=dict)
+    finish: dict[str, Any] | None = None  # the final frame once finished
+    conn: Terminal | None = None
+    disconnected_at: float | None = None
+    dirty: bool = False  # navigation not yet stored
+    presented: list[int] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def refresh(self) -> None:
+        self.presented = list(cat.presented(self.state))
+
+    def remaining(self, now: float) -> float:
+        if self.running_since is None:
+            return max(0.0, self.remaining_at_start)
+        return max(0.0, self.remaining_at_start - (now - self.running_since))
+
+    @property
+    def deadline_at(self) -> float | None:
+        if self.running_since is None:
+            return None
+        return self.running_since + self.remaining_at_start
+
+    def index_of(self, number: int) -> int:
+        if not 1 <= number <= len(self.presented):
+            raise p.ProtocolError("not_presented", f"item {number} was not given to you")
+        return self.presented[number - 1]
+
+    def number_of(self, index: int | None) -> int | None:
+        if index is None:
+            return None
+        try:
+            return self.presented.index(index) + 1
+        except ValueError:
+            return None
+
+    def clock_values(self) -> dict[str, Any]:
+        return {
+            "remaining_at_start": self.remaining_at_start,
+            "running_since": self.running_since,
+            "deadline_at": self.deadline_at,
+        }
+
+
+def _state_json(state: TestState) -> str:
+    return json.dumps(state.to_dict(), separators=(",", ":"))
+
+
+class AttemptService:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        committer: GroupCommitter,
+        bus: EventBus,
+        signer: TokenSigner,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.committer = committer
+        self.bus = bus
+        self.signer = signer
+        self.live: dict[int, LiveAttempt] = {}
+        self.exams: dict[int, ExamData] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
+        self._pin_fail_candidate = FailureLimiter(
+            settings.login_failures_per_candidate, settings.login_failure_window_seconds
+        )
+        self._pin_fail_terminal = FailureLimiter(
+            settings.login_failures_per_terminal, settings.login_failure_window_seconds
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._policy: Any = None
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.sweep_database(time.time())
+        self._tasks = [
+            asyncio.create_task(self._every(self.settings.sweep_interval_seconds, self.sweep)),
+            asyncio.create_task(
+                self._every(self.settings.presence_interval_seconds, self.flush_presence)
+            ),
+        ]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+
+    async def _every(self, seconds: float, fn: Callable[[float], Awaitable[None]]) -> None:
+        n = 0
+        while True:
+            await asyncio.sleep(seconds)
+            n += 1
+            try:
+                await fn(time.time())
+                if fn == self.sweep and n % 10 == 0:
+                    await self.sweep_database(time.time())
+            except Exception:  # a failing sweep must not kill the loop
+                log.exception("periodic task failed")
+
+    # --- loading ---------------------------------------------------------------
+
+    def exam_data(self, exam_id: int) -> ExamData:
+        """The exam (cached); blocking: call from a thread or at startup."""
+        data = self.exams.get(exam_id)
+        if data is None:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(Exam).where(Exam.id == exam_id)).scalars().first()  # type: ignore[arg-type]
+            if row is None:
+                raise KeyError(f"no exam {exam_id}")
+            data = ExamData.from_row(row)
+            self.exams[exam_id] = data
+        return data
+
+    async def get(self, attempt_id: int) -> LiveAttempt:
+        la = self.live.get(attempt_id)
+        if la is not None:
+            return la
+        lock = self._loading.setdefault(attempt_id, asyncio.Lock())
+        async with lock:
+            la = self.live.get(attempt_id)
+            if la is None:
+                la = await anyio.to_thread.run_sync(self._load, attempt_id)
+                self.live[attempt_id] = la
+        self._loading.pop(attempt_id, None)
+        return la
+
+    def _load(self, attempt_id: int) -> LiveAttempt:
+        with self.engine.connect() as conn:
+            a = conn.execute(select(ATTEMPT).where(ATTEMPT.c.id == attempt_id)).mappings().first()
+            if a is None:
+                raise KeyError(f"no attempt {attempt_id}")
+            c = (
+                conn.execute(
+                    select(Candidate).where(Candidate.id == a["candidate_id"])  # type: ignore[arg-type]
+                )
+                .scalars()
+                .one()
+            )
+            s = (
+                conn.execute(
+                    select(ExamSession).where(ExamSession.id == a["session_id"])  # type: ignore[arg-type]
+                )
+                .scalars()
+                .one()
+            )
+            rows = conn.execute(
+                select(RESPONSE.c.kind, RESPONSE.c.number, RESPONSE.c.option, RESPONSE.c.flagged)
+                .where(RESPONSE.c.attempt_id == attempt_id)
+                .order_by(RESPONSE.c.seq)
+            ).all()
+        exam = self.exam_data(s.exam_id)
+        la = LiveAttempt(
+            id=attempt_id,
+            session_id=s.id or 0,
+            candidate_id=c.id or 0,
+            registration_number=c.registration_number,
+            name=c.name,
+            category=c.category,
+            exam=exam,
+            state=TestState.from_dict(json.loads(a["state_json"])),
+            status=a["status"],
+            last_seq=a["last_seq"],
+            response_head=a["response_head"],
+            terminal_id=a["terminal_id"],
+            terminal_released=bool(a["terminal_released"]),
+            remaining_at_start=float(a["remaining_at_start"]),
+            running_since=a["running_since"],
+        )
+        for kind, number, option, flagged in rows:
+            if kind == "answer":
+                if option >= 0:
+                    la.answers[number] = option
+                else:
+                    la.answers.pop(number, None)
+            la.flags[number] = bool(flagged)
+        if a["status"] == "finished" and a["score_json"]:
+            la.finish = self._final_frame(
+                json.loads(a["score_json"]), a["passed"], a["pass_reason"], a["finish_reason"]
+            )
+        la.refresh()
+        return la
+
+    # --- login -----------------------------------------------------------------
+
+    async def login(
+        self, registration_number: str, pin: str, session_token: str, terminal_id: str
+    ) -> tuple[str, LiveAttempt]:
+        """Check a candidate's credentials; return a candidate token and the attempt.
+
+        Raises :class:`LoginError` (``rate_limited`` 429, ``bad_credentials``
+        401, ``session_closed`` 403, ``terminal_locked`` 409).
+        """
+        if not p.valid_terminal_id(terminal_id):
+            raise LoginError("bad_field", 400, "terminal_id is invalid")
+        ckey, tkey = f"c:{registration_number}", f"t:{terminal_id}"
+        if self._pin_fail_candidate.blocked(ckey) or self._pin_fail_terminal.blocked(tkey):
+            raise LoginError("rate_limited", 429, "too many failed logins; ask the proctor")
+        found = await anyio.to_thread.run_sync(
+            self._check_login, registration_number, pin, session_token
+        )
+        if isinstance(found, LoginError):
+            if found.code == "bad_credentials":
+                self._pin_fail_candidate.fail(ckey)
+                self._pin_fail_terminal.fail(tkey)
+            raise found
+        candidate_id, session_id, exam_id, attempt_id = found
+        self._pin_fail_candidate.reset(ckey)
+        if attempt_id is None:
+            attempt_id = await self._create_attempt(candidate_id, session_id, exam_id, terminal_id)
+        la = await self.get(attempt_id)
+        async with la.lock:
+            if la.terminal_id not in (None, terminal_id) and not la.terminal_released:
+                self.bus.publish(
+                    LiveEvent(
+                        "second_login",
+                        la.session_id,
+                        la.id,
+                        la.registration_number,
+                        data={"terminal_id": terminal_id, "bound_terminal": la.terminal_id},
+                    )
+                )
+                await self.committer.submit(
+                    lambda conn: audit.append(
+                        conn,
+                        "second_login",
+                        f"candidate:{la.registration_number}",
+                        session_id=la.session_id,
+                        attempt_id=la.id,
+                        data={"terminal_id": terminal_id, "bound_terminal": la.terminal_id},
+                    )
+                )
+                raise LoginError("terminal_locked", 409)
+            if la.terminal_id != terminal_id or la.terminal_released:
+                old = la.conn
+                await self._write_attempt(
+                    la,
+                    {"terminal_id": terminal_id, "terminal_released": False},
+                    "bind_terminal",
+                    f"candidate:{la.registration_number}",
+                    data={"terminal_id": terminal_id, "previous": la.terminal_id},
+                )
+                la.terminal_id, la.terminal_released = terminal_id, False
+                if old is not None and old.terminal_id != terminal_id:
+                    la.conn = None
+                    await old.send(p.error_frame(p.ProtocolError("replaced")))
+                    await old.close(p.CLOSE_POLICY, "terminal released")
+        self.bus.publish(
+            LiveEvent(
+                "login",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                data={"terminal_id": terminal_id, "n_items": la.exam.n_items},
+            )
+        )
+        token = self.signer.candidate_token(
+            CandidateClaims(
+                la.candidate_id, la.id, la.session_id, terminal_id, la.registration_number
+            )
+        )
+        return token, la
+
+    def _check_login(
+        self, registration_number: str, pin: str, session_token: str
+    ) -> tuple[int, int, int, int | None] | LoginError:
+        bad = LoginError("bad_credentials", 401, "registration number, PIN or token is wrong")
+        with self.engine.connect() as conn:
+            c = (
+                conn.execute(
+                    select(Candidate).where(Candidate.registration_number == registration_number)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .first()
+            )
+            if c is None or c.session_id is None or c.id is None:
+                return bad
+            s = (
+                conn.execute(
+                    select(ExamSession).where(ExamSession.id == c.session_id)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .one()
+            )
+            if s.status != "open" or not s.token:
+                return LoginError("session_closed", 403)
+            ci = (
+                conn.execute(
+                    select(CheckIn).where(
+                        CheckIn.session_id == s.id,  # type: ignore[arg-type]
+                        CheckIn.candidate_id == c.id,  # type: ignore[arg-type]
+                    )
+                )
+                .scalars()
+                .first()
+            )
+            token_ok = _same(session_token.strip().upper(), s.token)
+            if ci is None or not token_ok:
+                return bad
+            if not check_pin(self.settings.secret_key, s.id or 0, c.id, pin.strip(), ci.pin_mac):
+                return bad
+            aid = conn.execute(
+                select(ATTEMPT.c.id).where(
+                    ATTEMPT.c.session_id == s.id, ATTEMPT.c.candidate_id == c.id
+                )
+            ).scalar()
+        return c.id, s.id or 0, s.exam_id, aid
+
+    async def _create_attempt(
+        self, candidate_id: int, session_id: int, exam_id: int, terminal_id: str
+    ) -> int:
+        exam = await anyio.to_thread.run_sync(self.exam_data, exam_id)
+        seed = random.SystemRandom().randrange(2**31)
+        # Assembling a form may take a while (shadow tests): not on the loop.
+        state = await anyio.to_thread.run_sync(cat.start, exam.design, exam.bank, seed)
+        now = time.time()
+        values = {
+            "session_id": session_id,
+            "candidate_id": candidate_id,
+            "status": "running",
+            "seed": seed,
+            "state_json": _state_json(state),
+            "last_seq": 0,
+            "response_head": "",
+            "terminal_id": terminal_id,
+            "terminal_released": False,
+            "remaining_at_start": exam.time_limit_seconds,
+            "running_since": None,
+            "deadline_at": None,
+            "last_seen_at": now,
+            "started_at": now,
+        }
+
+        def write(conn: Connection) -> int:
+            try:
+                with conn.begin_nested():
+                    res = conn.execute(insert(ATTEMPT).values(**values))
+                    aid = int(res.inserted_primary_key[0])  # type: ignore[index]
+            except IntegrityError:  # a concurrent login created it first
+                existing = conn.execute(
+                    select(ATTEMPT.c.id).where(
+                        ATTEMPT.c.session_id == session_id, ATTEMPT.c.candidate_id == candidate_id
+                    )
+                ).scalar_one()
+                return int(existing)
+            audit.append(
+                conn,
+                "start",
+                f"candidate:{candidate_id}",
+                session_id=session_id,
+                attempt_id=aid,
+                data={"seed": seed, "terminal_id": terminal_id},
+            )
+            return aid
+
+        return await self.committer.submit(write)
+
+    # --- terminal connection ---------------------------------------------------
+
+    async def hello(self, conn: Terminal, msg: p.Hello) -> LiveAttempt:
+        try:
+            claims = self.signer.read_candidate(msg.token)
+        except Exception as exc:
+            code = getattr(exc, "code", "bad_token")
+            raise p.ProtocolError(code if code in p.ERROR_CODES else "bad_token") from None
+        if claims.terminal_id != msg.terminal_id:
+            raise p.ProtocolError("wrong_terminal")
+        try:
+            la = await self.get(claims.attempt_id)
+        except KeyError:
+            raise p.ProtocolError("bad_token", "no such attempt") from None
+        async with la.lock:
+            if la.terminal_id != claims.terminal_id:
+                raise p.ProtocolError(
+                    "wrong_terminal" if not la.terminal_released else "terminal_locked"
+                )
+            if la.terminal_released:
+                raise p.ProtocolError("terminal_locked", "released: log in again with your PIN")
+            old = la.conn
+            la.conn = conn
+            la.disconnected_at = None
+            if old is not None and old is not conn:
+                await old.send(p.error_frame(p.ProtocolError("replaced")))
+                await old.close(p.CLOSE_POLICY, "replaced")
+            now = time.time()
+            if la.status == "running" and la.running_since is None:
+                await self._set_clock(la, now, "clock_start", f"terminal:{conn.terminal_id}")
+        self.bus.publish(
+            LiveEvent(
+                "connect",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                data={
+                    "terminal_id": conn.terminal_id,
+                    "deadline_at": la.deadline_at,
+                    "remaining": la.remaining(time.time()),
+                    "n_items": la.exam.n_items,
+                    "answered": len(la.answers),
+                },
+            )
+        )
+        return la
+
+    async def disconnected(self, la: LiveAttempt, conn: Terminal) -> None:
+        if la.conn is not conn:
+            return
+        la.conn = None
+        la.disconnected_at = time.time()
+        if la.dirty:
+            await self._store_navigation(la)
+        self.bus.publish(
+            LiveEvent(
+                "disconnect",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                data={
+                    "terminal_id": conn.terminal_id,
+                    "grace_seconds": self.settings.grace_seconds,
+                },
+            )
+        )
+
+    # --- frames ----------------------------------------------------------------
+
+    def item_frame(self, la: LiveAttempt, number: int) -> dict[str, Any]:
+        idx = la.index_of(number)
+        it = la.exam.items[idx]
+        return p.frame(
+            "item",
+            number=number,
+            subtest=it.subtest,
+            stem=it.stem,
+            options=list(it.options),
+            answer=la.answers.get(number, -1),
+            flagged=la.flags.get(number, False),
+        )
+
+    def state_frame(self, la: LiveAttempt) -> dict[str, Any]:
+        now = time.time()
+        cur = la.number_of(cat.current(la.state)) if la.status in ACTIVE else None
+        subtests = la.exam.bank.subtest_codes
+        bank_sub = la.exam.bank.subtest
+        return p.frame(
+            "state",
+            attempt_id=la.id,
+            registration_number=la.registration_number,
+            name=la.name,
+            exam=la.exam.name,
+            mode=la.exam.mode,
+            status=la.status,
+            server_time=now,
+            remaining_seconds=round(la.remaining(now), 3),
+            deadline=la.deadline_at,
+            clock_running=la.running_since is not None,
+            last_seq=la.last_seq,
+            n_items=la.exam.n_items,
+            sections=la.exam.sections(),
+            map=[
+                {
+                    "number": i + 1,
+                    "subtest": subtests[int(bank_sub[idx])],
+                    "answered": (i + 1) in la.answers,
+                    "flagged": la.flags.get(i + 1, False),
+                }
+                for i, idx in enumerate(la.presented)
+            ],
+            current=self.item_frame(la, cur) if cur is not None else None,
+        )
+
+    def time_frame(self, la: LiveAttempt) -> dict[str, Any]:
+        now = time.time()
+        return p.frame(
+            "time",
+            server_time=now,
+            remaining_seconds=round(la.remaining(now), 3),
+            deadline=la.deadline_at,
+            clock_running=la.running_since is not None,
+            status=la.status,
+        )
+
+    # --- candidate actions -----------------------------------------------------
+
+    def _check_active(self, la: LiveAttempt, now: float) -> None:
+        if la.status == "finished":
+            raise p.ProtocolError("attempt_finished")
+        if la.status == "void":
+            raise p.ProtocolError("attempt_void")
+        if la.status == "paused":
+            raise p.ProtocolError("attempt_paused")
+        if la.running_since is not None and la.remaining(now) <= 0:
+            raise p.ProtocolError("time_up")
+
+    def _check_seq(self, la: LiveAttempt, seq: int) -> bool:
+        """True if ``seq`` was already acknowledged (a duplicate)."""
+        if seq <= la.last_seq:
+            return True
+        if seq != la.last_seq + 1:
+            raise p.ProtocolError(
+                "out_of_order", f"expected seq {la.last_seq + 1}, got {seq}", ref=seq
+            )
+        return False
+
+    async def answer(self, la: LiveAttempt, msg: p.Answer) -> list[dict[str, Any]]:
+        """Store an answer, then acknowledge it (adaptive: with the next item)."""
+        finished = False
+        async with la.lock:
+            if msg.seq <= la.last_seq:
+                return [p.frame("ack", seq=msg.seq, duplicate=True)]
+            now = time.time()
+            self._check_active(la, now)
+            self._check_seq(la, msg.seq)
+            idx = self._checked_index(la, msg.number, msg.seq)
+            n_opt = int(la.exam.bank.n_options[idx])
+            if msg.option >= n_opt:
+                raise p.ProtocolError(
+                    "bad_option", f"item {msg.number} has {n_opt} options", msg.seq
+                )
+            adaptive = la.exam.mode == "adaptive"
+            flagged = la.flags.get(msg.number, False) if msg.flagged is None else msg.flagged
+            if adaptive:
+                flagged = False
+            try:
+                new_state = cat.record(
+                    la.state, la.exam.bank, idx, msg.option, flagged=flagged, elapsed=msg.elapsed
+                )
+            except EngineError as exc:
+                raise p.ProtocolError(_engine_code(exc), exc.message, msg.seq) from None
+            await self._store_response(
+                la,
+                msg.seq,
+                "answer",
+                msg.number,
+                idx,
+                msg.option,
+                flagged,
+                msg.elapsed,
+                new_state,
+                now,
+            )
+            if msg.option >= 0:
+                la.answers[msg.number] = msg.option
+            else:
+                la.answers.pop(msg.number, None)
+            la.flags[msg.number] = flagged
+            ack = p.frame("ack", seq=msg.seq, duplicate=False, number=msg.number)
+            out = [ack]
+            if adaptive:
+                finished = cat.is_complete(la.state)
+                nxt = la.number_of(cat.current(la.state))
+                if nxt is not None and not finished:
+                    out.append(self.item_frame(la, nxt))
+            points = cat.running_points(la.state, la.exam.bank)
+        self.bus.publish(
+            LiveEvent(
+                "answer",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                at=now,
+                data={
+                    "number": msg.number,
+                    "item": idx,
+                    "item_id": la.exam.bank.item_ids[idx],
+                    "option": msg.option,
+                    "flagged": flagged,
+                    "elapsed": msg.elapsed,
+                    "answered": len(la.answers),
+                    "n_items": la.exam.n_items,
+                    "points": {k: float(v) for k, v in points.items()},
+                    "total": float(sum(points.values())),
+                },
+            )
+        )
+        if finished:
+            final = await self.finish(la, "complete", f"candidate:{la.registration_number}")
+            if final is not None:
+                out.append(final)
+        return out
+
+    def _checked_index(self, la: LiveAttempt, number: int, seq: int | None) -> int:
+        try:
+            return la.index_of(number)
+        except p.ProtocolError as exc:
+            exc.ref = seq
+            raise
+
+    async def flag(self, la: LiveAttempt, msg: p.Flag) -> list[dict[str, Any]]:
+        async with la.lock:
+            if msg.seq <= la.last_seq:
+                return [p.frame("ack", seq=msg.seq, duplicate=True)]
+            now = time.time()
+            self._check_active(la, now)
+            if la.exam.mode != "linear":
+                raise p.ProtocolError("not_allowed", "no doubtful flags in adaptive mode", msg.seq)
+            self._check_seq(la, msg.seq)
+            idx = self._checked_index(la, msg.number, msg.seq)
+            try:
+                new_state = cat.flag(la.state, idx, msg.flagged)
+            except EngineError as exc:
+                raise p.ProtocolError(_engine_code(exc), exc.message, msg.seq) from None
+            option = la.answers.get(msg.number, -1)
+            await self._store_response(
+                la, msg.seq, "flag", msg.number, idx, option, msg.flagged, 0.0, new_state, now
+            )
+            la.flags[msg.number] = msg.flagged
+        self.bus.publish(
+            LiveEvent(
+                "flag",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                at=now,
+                data={"number": msg.number, "item": idx, "flagged": msg.flagged},
+            )
+        )
+        return [p.frame("ack", seq=msg.seq, duplicate=False, number=msg.number)]
+
+    async def navigate(self, la: LiveAttempt, msg: p.Navigate) -> list[dict[str, Any]]:
+        async with la.lock:
+            self._check_active(la, time.time())
+            if la.exam.mode != "linear":
+                raise p.ProtocolError("not_allowed", "adaptive tests do not navigate")
+            idx = la.index_of(msg.number)
+            try:
+                la.state = cat.navigate(la.state, idx)
+            except EngineError as exc:
+                raise p.ProtocolError(_engine_code(exc), exc.message) from None
+            la.dirty = True
+            frame = self.item_frame(la, msg.number)
+        self.bus.publish(
+            LiveEvent(
+                "navigate",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                data={"number": msg.number, "item": idx},
+            )
+        )
+        return [frame]
+
+    async def _store_response(
+        self,
+        la: LiveAttempt,
+        seq: int,
+        kind: str,
+        number: int,
+        idx: int,
+        option: int,
+        flagged: bool,
+        elapsed: float,
+        new_state: TestState,
+        now: float,
+    ) -> None:
+        row = {
+            "attempt_id": la.id,
+            "seq": seq,
+            "kind": kind,
+            "number": number,
+            "item_id": la.exam.bank.item_ids[idx],
+            "option": option,
+            "flagged": flagged,
+            "elapsed": elapsed,
+            "at": round(now, 6),
+            "prev_hash": la.response_head,
+        }
+        row["hash"] = audit.response_hash(la.response_head, row)
+        state_json = _state_json(new_state)
+
+        def write(conn: Connection) -> None:
+            conn.execute(insert(RESPONSE).values(**row))
+            conn.execute(
+                update(ATTEMPT)
+                .where(ATTEMPT.c.id == la.id)
+                .values(
+                    state_json=state_json, last_seq=seq, response_head=row["hash"], last_seen_at=now
+                )
+            )
+
+        try:
+            await self.committer.submit(write)
+        except Exception as exc:
+            log.warning("answer of attempt %s seq %s not stored: %s", la.id, seq, exc)
+            raise p.ProtocolError("unavailable", ref=seq) from None
+        la.state = new_state
+        la.last_seq = seq
+        la.response_head = row["hash"]
+        la.dirty = False
+        la.refresh()
+
+    async def _store_navigation(self, la: LiveAttempt) -> None:
+        state_json = _state_json(la.state)
+
+        def write(conn: Connection) -> None:
+            conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == la.id).values(state_json=state_json))
+
+        with contextlib.suppress(Exception):
+            await self.committer.submit(write)
+            la.dirty = False
+
+    # --- finishing -------------------------------------------------------------
+
+    def _final_frame(
+        self, score: dict[str, Any], passed: bool | None, reason: str | None, why: str | None
+    ) -> dict[str, Any]:
+        return p.frame(
+            "final",
+            reason=why,
+            sections=[
+                {
+                    "code": s["code"],
+                    "points": s["points"],
+                    "max_points": s["max_points"],
+                    "n_answered": s.get("n_answered"),
+                    "n_items": s.get("n_items"),
+                }
+                for s in score.get("sections", [])
+            ],
+            total=score.get("total"),
+            passed=passed,
+            pass_reason=reason,
+        )
+
+    def pass_fail(self, category: str, score: dict[str, Any]) -> tuple[bool | None, str]:
+        try:
+            from exam_server.results import rules
+        except ImportError:
+            return None, "no ranking policy available"
+        if self._policy is None:
+            self._policy = rules.RankingPolicy.default_2024()
+        points = {s["code"]: s["points"] for s in score.get("sections", [])}
+        try:
+            ok, why = rules.passes(self._policy, category, points)
+        except ValueError as exc:
+            return None, str(exc)
+        return bool(ok), str(why)
+
+    async def finish(self, la: LiveAttempt, reason: str, actor: str) -> dict[str, Any] | None:
+        """End the attempt: score it, store and publish the result; returns the final frame."""
+        async with la.lock:
+            if la.status not in ACTIVE:
+                return la.finish
+            now = time.time()
+            remaining = la.remaining(now) if la.running_since is not None else la.remaining_at_start
+            score = cat.score(la.state, la.exam.bank).to_dict()
+            passed, why = self.pass_fail(la.category, score)
+            total = float(score.get("total", 0.0))
+            score_json = json.dumps(score, separators=(",", ":"))
+            head = la.response_head
+
+            def write(conn: Connection) -> None:
+                conn.execute(
+                    update(ATTEMPT)
+                    .where(ATTEMPT.c.id == la.id)
+                    .values(
+                        status="finished",
+                        finished_at=now,
+                        finish_reason=reason,
+                        score_json=score_json,
+                        total_points=total,
+                        passed=passed,
+                        pass_reason=why,
+                        remaining_at_start=remaining,
+                        running_since=None,
+                        deadline_at=None,
+                    )
+                )
+                audit.append(
+                    conn,
+                    "finish",
+                    actor,
+                    session_id=la.session_id,
+                    attempt_id=la.id,
+                    reason=reason,
+                    data={"response_head": head, "total": total, "passed": passed, "score": score},
+                    at=now,
+                )
+
+            await self.committer.submit(write)
+            la.status = "finished"
+            la.remaining_at_start, la.running_since = remaining, None
+            la.finish = self._final_frame(score, passed, why, reason)
+            conn = la.conn
+        self.bus.publish(
+            LiveEvent(
+                "finish",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                at=now,
+                data={
+                    "reason": reason,
+                    "total": total,
+                    "points": {s["code"]: s["points"] for s in score.get("sections", [])},
+                    "passed": passed,
+                    "category": la.category,
+                },
+            )
+        )
+        if conn is not None and reason != "complete" and not actor.startswith("candidate:"):
+            await conn.send(la.finish)
+        return la.finish
+
+    # --- clock -----------------------------------------------------------------
+
+    async def _set_clock(
+        self,
+        la: LiveAttempt,
+        running_since: float | None,
+        kind: str,
+        actor: str,
+        at: float | None = None,
+    ) -> None:
+        """Start (``running_since`` = now) or stop (None, as of ``at``) the clock. Caller holds the lock."""
+        if running_since is None:
+            stop_at = time.time() if at is None else at
+            remaining = la.remaining(stop_at)
+            values = {"remaining_at_start": remaining, "running_since": None, "deadline_at": None}
+        else:
+            remaining = la.remaining_at_start
+            values = {
+                "remaining_at_start": remaining,
+                "running_since": running_since,
+                "deadline_at": running_since + remaining,
+                "last_seen_at": running_since,
+            }
+
+        def write(conn: Connection) -> None:
+            conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == la.id).values(**values))
+
+        await self.committer.submit(write)
+        la.remaining_at_start = remaining
+        la.running_since = running_since
+
+    async def _write_attempt(
+        self,
+        la: LiveAttempt,
+        values: dict[str, Any],
+        kind: str,
+        actor: str,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        def write(conn: Connection) -> None:
+            if values:
+                conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == la.id).values(**values))
+            audit.append(
+                conn,
+                kind,
+                actor,
+                session_id=la.session_id,
+                attempt_id=la.id,
+                reason=reason,
+                data=data or {},
+            )
+
+        await self.committer.submit(write)
+
+    # --- periodic work ---------------------------------------------------------
+
+    async def sweep(self, now: float) -> None:
+        """End attempts past their deadline; stop clocks of terminals gone past the grace."""
+        grace = self.settings.grace_seconds
+        for la in list(self.live.values()):
+            if la.status != "running":
+                if la.conn is None and la.status in ("finished", "void"):
+                    self.live.pop(la.id, None)
+                continue
+            deadline = la.deadline_at
+            if la.conn is None and la.disconnected_at is not None and la.running_since is not None:
+                stop_at = max(la.disconnected_at + grace, la.running_since)
+                if deadline is not None and deadline <= stop_at and deadline <= now:
+                    await self.finish(la, "time_up", "server")
+                elif stop_at <= now:
+                    async with la.lock:
+                        if (
+                            la.conn is None
+                            and la.running_since is not None
+                            and la.status == "running"
+                        ):
+                            await self._set_clock(la, None, "clock_stop", "server", at=stop_at)
+                continue
+            if deadline is not None and deadline <= now:
+                await self.finish(la, "time_up", "server")
+
+    async def sweep_database(self, now: float) -> None:
+        """Attempts with a running clock not kept alive by any process (e.g. after
+        a crash): stop their clocks as of ``last_seen_at + grace``, or end them if
+        the deadline came first."""
+        grace = self.settings.grace_seconds
+
+        def find(conn: Connection) -> list[Any]:
+            return list(
+                conn.execute(
+                    select(ATTEMPT.c.id, ATTEMPT.c.last_seen_at, ATTEMPT.c.deadline_at).where(
+                        ATTEMPT.c.status == "running",
+                        ATTEMPT.c.running_since.is_not(None),
+                        ATTEMPT.c.last_seen_at < now - grace,
+                    )
+                ).all()
+            )
+
+        def read() -> list[Any]:
+            with self.engine.connect() as conn:
+                return find(conn)
+
+        for aid, last_seen, deadline in await anyio.to_thread.run_sync(read):
+            la = self.live.get(aid)
+            if la is not None and la.conn is not None:
+                continue
+            la = await self.get(aid)
+            stop_at = last_seen + grace
+            if deadline is not None and deadline <= min(stop_at, now):
+                await self.finish(la, "time_up", "server")
+                continue
+            async with la.lock:
+                if la.conn is None and la.running_since is not None and la.status == "running":
+                    await self._set_clock(la, None, "clock_stop", "server", at=stop_at)
+
+    async def flush_presence(self, now: float) -> None:
+        """Mark attempts with a connected terminal as seen now (one statement)."""
+        ids = [la.id for la in self.live.values() if la.conn is not None]
+        dirty = [la for la in self.live.values() if la.dirty and la.conn is not None]
+        if not ids:
+            return
+        states = {la.id: _state_json(la.state) for la in dirty}
+
+        def write(conn: Connection) -> None:
+            conn.execute(update(ATTEMPT).where(ATTEMPT.c.id.in_(ids)).values(last_seen_at=now))
+            for aid, sj in states.items():
+                conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == aid).values(state_json=sj))
+
+        await self.committer.submit(write)
+        for la in dirty:
+            la.dirty = False
+
+    # --- proctor actions ---------------------------------------------------------
+
+    async def act(
+        self, attempt_id: int, action: str, actor: str, reason: str, seconds: float = 0.0
+    ) -> dict[str, Any]:
+        """pause | resume | extend | release | void | note on one attempt (audited)."""
+        la = await self.get(attempt_id)
+        now = time.time()
+        data: dict[str, Any] = {}
+        async with la.lock:
+            if action != "note" and la.status not in ACTIVE:
+                raise ActionError("attempt_finished", f"attempt is {la.status}")
+            if action == "pause":
+                if la.status != "running":
+                    raise ActionError("not_running", "attempt is not running")
+                if la.running_since is not None:
+                    await self._set_clock(la, None, "clock_stop", actor, at=now)
+                await self._write_attempt(la, {"status": "paused"}, "pause", actor, reason)
+                la.status = "paused"
+            elif action == "resume":
+                if la.status != "paused":
+                    raise ActionError("not_paused", "attempt is not paused")
+                await self._write_attempt(la, {"status": "running"}, "resume", actor, reason)
+                la.status = "running"
+                if la.conn is not None:
+                    await self._set_clock(la, now, "clock_start", actor)
+                data["connected"] = la.conn is not None
+            elif action == "extend":
+                if not 0 < seconds <= 4 * 3600:
+                    raise ActionError("bad_field", "seconds must be between 0 and 14400")
+                la.remaining_at_start += seconds
+                await self._write_attempt(
+                    la, la.clock_values(), "extend", actor, reason, {"seconds": seconds}
+                )
+                data["seconds"] = seconds
+            elif action == "release":
+                await self._write_attempt(
+                    la,
+                    {"terminal_released": True},
+                    "release",
+                    actor,
+                    reason,
+                    {"terminal_id": la.terminal_id},
+                )
+                la.terminal_released = True
+                data["terminal_id"] = la.terminal_id
+            elif action == "void":
+                remaining = la.remaining(now)
+                await self._write_attempt(
+                    la,
+                    {
+                        "status": "void",
+                        "finished_at": now,
+                        "finish_reason": "void",
+                        "remaining_at_start": remaining,
+                        "running_since": None,
+                        "deadline_at": None,
+                    },
+                    "void",
+                    actor,
+                    reason,
+                )
+                la.status, la.remaining_at_start, la.running_since = "void", remaining, None
+            elif action == "note":
+                await self._write_attempt(la, {}, "note", actor, reason)
+            else:
+                raise ActionError("bad_action", f"unknown action {action!r}")
+            conn = la.conn
+            data.update(
+                {
+                    "reason": reason,
+                    "actor": actor,
+                    "deadline_at": la.deadline_at,
+                    "remaining": la.remaining(now),
+                    "status": la.status,
+                }
+            )
+        self.bus.publish(LiveEvent(action, la.session_id, la.id, la.registration_number, data=data))
+        if conn is not None:
+            if action in ("pause", "resume", "extend"):
+                await conn.send(self.time_frame(la))
+                await conn.send(p.frame("notice", action=action))
+            elif action == "void":
+                await conn.send(p.error_frame(p.ProtocolError("attempt_void")))
+                await conn.close(p.CLOSE_POLICY, "void")
+            elif action == "release":
+                la.conn = None
+                await conn.send(p.error_frame(p.ProtocolError("replaced", "terminal released")))
+                await conn.close(p.CLOSE_POLICY, "released")
+        return {
+            "attempt_id": la.id,
+            "status": la.status,
+            "remaining_seconds": la.remaining(now),
+            "deadline": la.deadline_at,
+            "terminal_released": la.terminal_released,
+        }
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _engine_code(exc: EngineError) -> str:
+    return ENGINE_CODES.get(exc.code, "bad_field")
