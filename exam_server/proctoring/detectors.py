@@ -8,8 +8,10 @@ Events read (kinds of ``exam_server.events.LiveEvent``): ``connect``,
 ``disconnect``, ``login``, ``second_login``, ``focus_lost``,
 ``fullscreen_exit``, ``navigate``, ``answer``, ``resume``, ``finish``.
 In ``answer`` and ``navigate`` events the item is ``data["item"]`` (bank
-index, or item id string) and the chosen option ``data["option"]``
-(−1 = cleared); ``data["elapsed"]`` (seconds on the item, as the terminal
+index) or ``data["item_id"]`` (bank item id) and the chosen option ``data["option"]``
+(−1 = cleared); the rapid-guessing detector keys items by
+``data["number"]`` (position in the candidate's test) when present;
+``data["elapsed"]`` (seconds on the item, as the terminal
 measured it) is used by the rapid-guessing detector when present.
 """
 
@@ -35,9 +37,18 @@ from exam_server.proctoring.base import (
 from exam_server.proctoring.personfit import lz_star
 
 
+def _item_key(data: Any) -> object | None:
+    """Any stable key of the item of an event: position, bank index or id."""
+    for name in ("number", "item", "item_id"):
+        value = data.get(name)
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            return (name, value)
+    return None
+
+
 def _item_index(data: Any, bank: BankArrays | None = None) -> int | None:
     """The bank index of ``data["item"]`` (int index or string id), None if absent/unknown."""
-    item = data.get("item") if hasattr(data, "get") else None
+    item = data.get("item", data.get("item_id")) if hasattr(data, "get") else None
     if isinstance(item, bool):
         return None
     if isinstance(item, int):
@@ -195,8 +206,8 @@ class RapidGuessingDetector(Detector):
         self.window = window
         self.min_rapid = min_rapid
         self.bank = context.bank
-        self.shown_at: dict[int, float] = {}
-        self.answered: set[int] = set()
+        self.shown_at: dict[object, float] = {}
+        self.answered: set[object] = set()
         self.last_activity: float | None = None
         self.recent: deque[float] = deque(maxlen=window)
         self.since_alert = window
@@ -207,7 +218,7 @@ class RapidGuessingDetector(Detector):
             self.last_activity = event.at
             self.shown_at.clear()
             return []
-        item = _item_index(event.data, self.bank)
+        item = _item_key(event.data)
         if event.kind == "navigate":
             self.last_activity = event.at
             if item is not None:

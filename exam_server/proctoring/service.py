@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from cat_engine.bank import BankArrays
@@ -44,6 +45,14 @@ class ProctoringService:
         self._detectors: dict[int, list[Detector]] = {}
         self._banks: dict[int, BankArrays | None] = {}
         self._task: asyncio.Task[None] | None = None
+        # The alerts raised lately per session, so that a proctor console
+        # opened after the fact still shows them.
+        self._recent: dict[int, deque[LiveEvent]] = {}
+        self.max_recent = 1000
+
+    def recent_alerts(self, session_id: int) -> list[LiveEvent]:
+        """The alert events of ``session_id`` published by this service, oldest first."""
+        return list(self._recent.get(session_id, ()))
 
     async def _bank(self, session_id: int) -> BankArrays | None:
         if self.bank_for is None:
@@ -84,16 +93,17 @@ class ProctoringService:
         if event.kind in _TERMINAL_KINDS:
             self._detectors.pop(event.attempt_id, None)
         for alert in alerts:
-            self.bus.publish(
-                LiveEvent(
-                    kind="alert",
-                    session_id=event.session_id,
-                    attempt_id=event.attempt_id,
-                    registration_number=event.registration_number,
-                    at=time.time(),
-                    data=alert.to_data(),
-                )
+            published = LiveEvent(
+                kind="alert",
+                session_id=event.session_id,
+                attempt_id=event.attempt_id,
+                registration_number=event.registration_number,
+                at=time.time(),
+                data=alert.to_data(),
             )
+            recent = self._recent.setdefault(event.session_id, deque(maxlen=self.max_recent))
+            recent.append(published)
+            self.bus.publish(published)
         return alerts
 
     async def run(self) -> None:

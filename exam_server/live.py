@@ -1,0 +1,638 @@
+"""Proctor and live-board WebSocket channels (read-only views of the event bus).
+
+``routes()`` gives the two channels the app factory mounts:
+
+* ``/ws/proctor/{session_id}``: the proctor console of one session. The
+  client first sends ``{"type": "auth", "token": <staff token>}`` (a proctor
+  or admin token from the server's staff login); the server answers with a
+  ``snapshot`` (session, every candidate's row, the incident log) and then
+  ``update`` frames with the rows and incidents that changed, at most every
+  ``FLUSH_SECONDS``. Proctor *actions* are the server's REST endpoints
+  (``docs/protocol.md``); their events come back here.
+* ``/ws/board/{session_id}``: the public live board. No login; it carries
+  only what the domain rules publish: registration number, name, formation,
+  points per subtest and total, running or final, and pass/fail once final.
+  Never item content, answers, keys or alerts.
+
+Every server frame has ``"now"`` (server epoch seconds) so a page can count
+down from ``deadline_at`` with its own clock corrected by the offset. Frames
+are JSON objects with ``"type"``; a malformed client frame gets
+``{"type": "error", "code": ...}``, never a crash.
+
+``start(app)`` / ``stop(app)`` run the proctoring detectors
+(:class:`~exam_server.proctoring.service.ProctoringService`) on the app's bus;
+the channels also start it on first use so that alerts flow even when the
+app factory does not call ``start``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.types import ASGIApp
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from cat_engine.bank import BankArrays
+from exam_server.events import EventBus, LiveEvent, Subscription
+from exam_server.models import (
+    Attempt,
+    AuditEvent,
+    Candidate,
+    Exam,
+    ExamSession,
+    Formation,
+    Response,
+    Room,
+)
+from exam_server.proctoring.grid import TerminalGrid, TerminalRow, incident_of
+from exam_server.proctoring.service import ProctoringService
+from exam_server.snapshot import bank_from_json
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.25
+"""Longest delay between an event and the frame that shows it (well under 1 s)."""
+BOARD_REFRESH_SECONDS = 0.5
+"""Scores are recomputed from the stored state at most this often per board."""
+HEARTBEAT_SECONDS = 5.0
+AUTH_TIMEOUT_SECONDS = 10.0
+MAX_CLIENT_FRAME = 4096
+
+# Event kinds after which the attempt's row is re-read from the database
+# (clock, status and score live there, not in every event's data).
+_RELOAD_KINDS = frozenset(
+    {"login", "connect", "disconnect", "pause", "resume", "extend", "release", "void", "finish"}
+)
+_BOARD_KINDS = frozenset({"login", "connect", "answer", "finish", "void"})
+
+
+# --- app state -----------------------------------------------------------------
+
+
+def _bus(app: ASGIApp) -> EventBus:
+    bus = app.state.bus  # type: ignore[attr-defined]
+    assert isinstance(bus, EventBus)
+    return bus
+
+
+def _engine(app: ASGIApp) -> Engine:
+    engine = app.state.engine  # type: ignore[attr-defined]
+    assert isinstance(engine, Engine)
+    return engine
+
+
+def _presence_seconds(app: ASGIApp) -> float:
+    settings = getattr(app.state, "settings", None)  # type: ignore[attr-defined]
+    return float(getattr(settings, "presence_interval_seconds", 5.0))
+
+
+async def load_bank(engine: Engine, session_id: int) -> BankArrays | None:
+    """The bank snapshot of the exam a session sits (off the event loop)."""
+
+    def work() -> BankArrays | None:
+        with Session(engine) as db:
+            row = db.exec(
+                select(Exam.bank_json)
+                .join(ExamSession, col(ExamSession.exam_id) == col(Exam.id))
+                .where(ExamSession.id == session_id)
+            ).first()
+        return bank_from_json(row) if row else None
+
+    return await asyncio.to_thread(work)
+
+
+def proctoring_service(app: ASGIApp) -> ProctoringService:
+    """The app's proctoring service, made on first use (kept on ``app.state``)."""
+    service = getattr(app.state, "proctoring", None)  # type: ignore[attr-defined]
+    if service is None:
+        engine = _engine(app)
+
+        async def bank_for(session_id: int) -> BankArrays | None:
+            return await load_bank(engine, session_id)
+
+        service = ProctoringService(_bus(app), bank_for=bank_for)
+        app.state.proctoring = service  # type: ignore[attr-defined]
+    assert isinstance(service, ProctoringService)
+    return service
+
+
+async def start(app: ASGIApp) -> None:
+    """Start the proctoring detectors on the app's bus (call in the lifespan)."""
+    proctoring_service(app).start()
+
+
+async def stop(app: ASGIApp) -> None:
+    service = getattr(app.state, "proctoring", None)  # type: ignore[attr-defined]
+    if isinstance(service, ProctoringService):
+        await service.stop()
+
+
+# --- database snapshots ------------------------------------------------------------
+
+
+def _design_items(design_json: str) -> int:
+    """Number of items in a design document (sum of its sections' ``n_items``)."""
+    try:
+        design = json.loads(design_json)
+        return int(sum(int(s.get("n_items", 0)) for s in design.get("sections", [])))
+    except (ValueError, TypeError, AttributeError):
+        return 0
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: int
+    code: str
+    status: str
+    token: str | None
+    exam_code: str
+    exam_name: str
+    room: str
+    n_items: int
+
+    def to_dict(self, *, with_token: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "code": self.code,
+            "status": self.status,
+            "exam": {"code": self.exam_code, "name": self.exam_name},
+            "room": self.room,
+            "n_items": self.n_items,
+        }
+        if with_token:
+            out["token"] = self.token
+        return out
+
+
+def _session_info(db: Session, session_id: int) -> SessionInfo | None:
+    row = db.exec(
+        select(ExamSession, Exam, Room)
+        .join(Exam, col(Exam.id) == col(ExamSession.exam_id))
+        .join(Room, col(Room.id) == col(ExamSession.room_id))
+        .where(ExamSession.id == session_id)
+    ).first()
+    if row is None:
+        return None
+    sess, exam, room = row
+    assert sess.id is not None
+    return SessionInfo(
+        sess.id,
+        sess.code,
+        sess.status,
+        sess.token,
+        exam.code,
+        exam.name,
+        room.name,
+        _design_items(exam.design_json),
+    )
+
+
+def _attempt_status(attempt: Attempt, now: float, presence: float) -> str:
+    if attempt.status in ("finished", "void", "paused"):
+        return attempt.status
+    if attempt.running_since is None:
+        return "disconnected"  # the clock was stopped: the terminal is gone
+    # The server refreshes last_seen_at of connected terminals every
+    # `presence` seconds; three missed refreshes mean nobody is there.
+    return "working" if now - attempt.last_seen_at <= 3 * presence else "disconnected"
+
+
+def _remaining(attempt: Attempt, now: float) -> float:
+    if attempt.status in ("finished", "void"):
+        return 0.0
+    if attempt.deadline_at is not None:
+        return max(0.0, attempt.deadline_at - now)
+    return max(0.0, attempt.remaining_at_start)
+
+
+def _apply_attempt(row: TerminalRow, attempt: Attempt, now: float, presence: float) -> None:
+    row.attempt_id = attempt.id
+    row.status = _attempt_status(attempt, now, presence)
+    row.deadline_at = attempt.deadline_at if attempt.status == "running" else None
+    row.remaining = _remaining(attempt, now)
+    row.terminal_id = attempt.terminal_id
+    row.last_seen = attempt.last_seen_at or row.last_seen
+    row.total_points = attempt.total_points
+
+
+def load_grid(engine: Engine, session_id: int, presence: float) -> tuple[SessionInfo, TerminalGrid]:
+    """The session and its grid as stored now (blocking; run it in a thread)."""
+    now = time.time()
+    with Session(engine) as db:
+        info = _session_info(db, session_id)
+        if info is None:
+            raise LookupError(session_id)
+        grid = TerminalGrid(session_id)
+        candidates = db.exec(select(Candidate).where(Candidate.session_id == session_id)).all()
+        by_id: dict[int, TerminalRow] = {}
+        for cand in candidates:
+            row = TerminalRow(cand.registration_number, cand.name, cand.id, n_items=info.n_items)
+            grid.add(row)
+            if cand.id is not None:
+                by_id[cand.id] = row
+        attempts = db.exec(select(Attempt).where(Attempt.session_id == session_id)).all()
+        by_attempt: dict[int, TerminalRow] = {}
+        for att in attempts:
+            row = by_id.get(att.candidate_id) or TerminalRow(f"#{att.candidate_id}", "?")
+            grid.add(row)
+            _apply_attempt(row, att, now, presence)
+            if att.id is not None:
+                by_attempt[att.id] = row
+        if by_attempt:
+            responses = db.exec(
+                select(Response)
+                .where(col(Response.attempt_id).in_(list(by_attempt)))
+                .order_by(col(Response.attempt_id), col(Response.seq))
+            ).all()
+            for resp in responses:
+                row = by_attempt[resp.attempt_id]
+                if resp.kind == "answer":
+                    mark = row.answered.add if resp.option >= 0 else row.answered.discard
+                    mark(resp.number)
+                (row.doubtful.add if resp.flagged else row.doubtful.discard)(resp.number)
+        audits = db.exec(
+            select(AuditEvent)
+            .where(AuditEvent.session_id == session_id)
+            .order_by(col(AuditEvent.id).desc())
+            .limit(200)
+        ).all()
+        regno = {att.id: by_id.get(att.candidate_id) for att in attempts}
+        for audit in reversed(audits):
+            try:
+                data = json.loads(audit.data_json)
+            except ValueError:
+                data = {}
+            target = regno.get(audit.attempt_id)
+            grid.incidents.append(
+                {
+                    "at": audit.at,
+                    "kind": audit.kind,
+                    "attempt_id": audit.attempt_id,
+                    "registration_number": target.registration_number if target else None,
+                    "actor": audit.actor,
+                    "reason": audit.reason,
+                    "data": data if isinstance(data, dict) else {},
+                }
+            )
+    return info, grid
+
+
+def reload_attempt(engine: Engine, attempt_id: int) -> Attempt | None:
+    with Session(engine) as db:
+        return db.get(Attempt, attempt_id)
+
+
+# --- the live board ----------------------------------------------------------------
+
+
+@dataclass
+class BoardRow:
+    """What the public board shows of one candidate (no answers, no items)."""
+
+    registration_number: str
+    name: str
+    formation: str | None
+    status: str
+    sections: dict[str, float]
+    total: float
+    final: bool
+    passed: bool | None
+    attempt_id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "registration_number": self.registration_number,
+            "name": self.name,
+            "formation": self.formation,
+            "status": self.status,
+            "sections": self.sections,
+            "total": self.total,
+            "final": self.final,
+            "passed": self.passed if self.final else None,
+        }
+
+
+def _board_scores(attempt: Attempt, bank: BankArrays | None) -> tuple[dict[str, float], float]:
+    """Points per subtest and total: final from the stored score, else running."""
+    if attempt.score_json:
+        try:
+            score = json.loads(attempt.score_json)
+            sections = {str(s["code"]): float(s["points"]) for s in score["sections"]}
+            return sections, float(score.get("total", sum(sections.values())))
+        except (ValueError, KeyError, TypeError):
+            log.warning("board: unreadable score of attempt %s", attempt.id)
+    if bank is None:
+        return {}, 0.0
+    sections = running_points(attempt.state_json, bank)
+    return sections, round(sum(sections.values()), 4)
+
+
+def running_points(state_json: str, bank: BankArrays) -> dict[str, float]:
+    """Points per section so far, by the engine's rule (``cat_engine.engine``)."""
+    # Imported late: the engine modules are the engine engineer's and this
+    # keeps the channel importable (and the grid usable) without them.
+    cat = importlib.import_module("cat_engine.engine")
+    state_module = importlib.import_module("cat_engine.state")
+    state = state_module.TestState.from_dict(json.loads(state_json))
+    return {str(k): float(v) for k, v in cat.running_points(state, bank).items()}
+
+
+def load_board(
+    engine: Engine, session_id: int, attempt_ids: set[int] | None, bank: BankArrays | None
+) -> tuple[SessionInfo | None, list[BoardRow]]:
+    """Board rows of a session (all, or only ``attempt_ids``). Blocking."""
+    with Session(engine) as db:
+        info = _session_info(db, session_id) if attempt_ids is None else None
+        query = (
+            select(Attempt, Candidate, Formation)
+            .join(Candidate, col(Candidate.id) == col(Attempt.candidate_id))
+            .join(Formation, col(Formation.id) == col(Candidate.formation_id), isouter=True)
+            .where(Attempt.session_id == session_id)
+        )
+        if attempt_ids is not None:
+            query = query.where(col(Attempt.id).in_(list(attempt_ids)))
+        rows = []
+        for attempt, cand, formation in db.exec(query).all():
+            try:
+                sections, total = _board_scores(attempt, bank)
+            except Exception:  # a state the engine cannot read must not blank the board
+                log.exception("board: cannot score attempt %s", attempt.id)
+                sections, total = {}, 0.0
+            final = attempt.status == "finished"
+            rows.append(
+                BoardRow(
+                    cand.registration_number,
+                    cand.name,
+                    formation.code if formation else None,
+                    attempt.status,
+                    sections,
+                    total,
+                    final,
+                    attempt.passed,
+                    attempt.id,
+                )
+            )
+    return info, rows
+
+
+# --- channels ----------------------------------------------------------------------
+
+
+def _origin_ok(ws: WebSocket) -> bool:
+    """Browsers send Origin; it must be this server or an allowed origin."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (tests, scripts); auth still applies
+    settings = getattr(ws.app.state, "settings", None)
+    allowed = tuple(getattr(settings, "allowed_origins", ()) or ())
+    host = ws.headers.get("host", "")
+    return urlsplit(origin).netloc == host or origin in allowed
+
+
+def _frame(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, "now": time.time(), **fields}, separators=(",", ":"))
+
+
+async def _receive_json(ws: WebSocket, timeout: float | None) -> dict[str, Any] | None:
+    """The next client frame as a dict; None for a malformed one (after an error frame)."""
+    text = await asyncio.wait_for(ws.receive_text(), timeout)
+    if len(text) > MAX_CLIENT_FRAME:
+        await ws.send_text(_frame("error", code="too_large"))
+        return None
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        await ws.send_text(_frame("error", code="bad_json"))
+        return None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        await ws.send_text(_frame("error", code="bad_frame"))
+        return None
+    return msg
+
+
+async def _authenticate(ws: WebSocket) -> bool:
+    """Wait for ``auth`` with a proctor/admin token. False (socket closed) otherwise."""
+    signer = ws.app.state.signer
+    while True:
+        try:
+            msg = await _receive_json(ws, AUTH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            await ws.close(code=1008)
+            return False
+        if msg is None:
+            continue
+        if msg.get("type") != "auth" or not isinstance(msg.get("token"), str):
+            await ws.send_text(_frame("error", code="not_authenticated"))
+            continue
+        try:
+            signer.read_staff(msg["token"])
+        except Exception as exc:  # TokenError: bad or expired
+            await ws.send_text(_frame("error", code=getattr(exc, "code", "bad_token")))
+            await ws.close(code=1008)
+            return False
+        return True
+
+
+async def _drain_client(ws: WebSocket) -> None:
+    """Read (and answer) client frames until the socket closes."""
+    while True:
+        msg = await _receive_json(ws, None)
+        if msg is not None and msg.get("type") == "ping":
+            await ws.send_text(_frame("pong", id=msg.get("id")))
+        elif msg is not None:
+            await ws.send_text(_frame("error", code="unknown_type"))
+
+
+async def _collect(sub: Subscription, first_timeout: float) -> list[LiveEvent]:
+    """Wait up to ``first_timeout`` for an event, then take whatever else is queued."""
+    events: list[LiveEvent] = []
+    with contextlib.suppress(TimeoutError):
+        events.append(await asyncio.wait_for(sub.get(), first_timeout))
+    while (more := sub.get_nowait()) is not None:
+        events.append(more)
+    return events
+
+
+async def _serve(ws: WebSocket, pump: Coroutine[Any, Any, None]) -> None:
+    """Run ``pump`` (server → client) beside the client reader until either ends."""
+    reader = asyncio.create_task(_drain_client(ws))
+    writer = asyncio.create_task(pump)
+    try:
+        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (reader, writer):
+            task.cancel()
+        for task in (reader, writer):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await task
+        if ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+
+async def proctor_channel(ws: WebSocket) -> None:
+    """``/ws/proctor/{session_id}``: the live grid of a session for its proctors."""
+    session_id = int(ws.path_params["session_id"])
+    if not _origin_ok(ws):
+        await ws.close(code=1008)
+        return
+    await ws.accept()
+    try:
+        if not await _authenticate(ws):
+            return
+    except WebSocketDisconnect:
+        return
+    app = ws.app
+    service = proctoring_service(app)
+    service.start()
+    engine = _engine(app)
+    presence = _presence_seconds(app)
+    # Subscribe before reading the snapshot so nothing falls between the two.
+    sub = _bus(app).subscribe(session_id)
+    try:
+        try:
+            info, grid = await asyncio.to_thread(load_grid, engine, session_id, presence)
+        except LookupError:
+            await ws.send_text(_frame("error", code="unknown_session"))
+            await ws.close(code=1008)
+            return
+        for alert in service.recent_alerts(session_id):
+            grid.apply(alert)
+        await ws.send_text(
+            _frame(
+                "snapshot",
+                session=info.to_dict(with_token=True),
+                terminals=[row.to_dict() for row in grid.rows.values()],
+                incidents=list(grid.incidents),
+            )
+        )
+        await _serve(ws, _proctor_pump(ws, sub, grid, engine, presence, session_id))
+    finally:
+        sub.close()
+
+
+async def _proctor_pump(
+    ws: WebSocket,
+    sub: Subscription,
+    grid: TerminalGrid,
+    engine: Engine,
+    presence: float,
+    session_id: int,
+) -> None:
+    last_sent = time.monotonic()
+    while True:
+        events = await _collect(sub, FLUSH_SECONDS)
+        changed: dict[str, TerminalRow] = {}
+        incidents: list[dict[str, Any]] = []
+        reload: set[int] = set()
+        session_changed = False
+        for event in events:
+            if event.attempt_id is None and event.kind in ("pause", "resume", "note", "extend"):
+                incidents.append(incident_of(event))  # room-wide acts
+                session_changed = True
+                continue
+            before = len(grid.incidents)
+            row = grid.apply(event)
+            if len(grid.incidents) > before:
+                incidents.append(grid.incidents[-1])
+            if row is not None:
+                changed[row.registration_number] = row
+                if event.kind in _RELOAD_KINDS and row.attempt_id is not None:
+                    reload.add(row.attempt_id)
+        for attempt_id in reload:
+            attempt = await asyncio.to_thread(reload_attempt, engine, attempt_id)
+            row = grid.by_attempt(attempt_id)
+            if attempt is not None and row is not None:
+                _apply_attempt(row, attempt, time.time(), presence)
+        fields: dict[str, Any] = {}
+        if session_changed:
+            info, fresh = await asyncio.to_thread(load_grid, engine, session_id, presence)
+            fields["session"] = info.to_dict(with_token=True)
+            for key, row in fresh.rows.items():
+                old = grid.rows.get(key)
+                if old is not None:
+                    row.alerts, row.last_alert = old.alerts, old.last_alert
+                grid.rows[key] = row
+                changed[key] = row
+        if changed or incidents or fields:
+            fields["terminals"] = [row.to_dict() for row in changed.values()]
+            fields["incidents"] = incidents
+            await ws.send_text(_frame("update", **fields))
+            last_sent = time.monotonic()
+        elif time.monotonic() - last_sent > HEARTBEAT_SECONDS:
+            await ws.send_text(_frame("tick"))
+            last_sent = time.monotonic()
+
+
+async def board_channel(ws: WebSocket) -> None:
+    """``/ws/board/{session_id}``: public running and final scores of a session."""
+    session_id = int(ws.path_params["session_id"])
+    if not _origin_ok(ws):
+        await ws.close(code=1008)
+        return
+    await ws.accept()
+    app = ws.app
+    engine = _engine(app)
+    sub = _bus(app).subscribe(session_id)
+    try:
+        bank = await load_bank(engine, session_id)
+        info, rows = await asyncio.to_thread(load_board, engine, session_id, None, bank)
+        if info is None:
+            await ws.send_text(_frame("error", code="unknown_session"))
+            await ws.close(code=1008)
+            return
+        await ws.send_text(
+            _frame(
+                "snapshot",
+                session=info.to_dict(with_token=False),
+                rows=[r.to_dict() for r in rows],
+            )
+        )
+        await _serve(ws, _board_pump(ws, sub, engine, session_id, bank))
+    except WebSocketDisconnect:
+        return
+    finally:
+        sub.close()
+
+
+async def _board_pump(
+    ws: WebSocket, sub: Subscription, engine: Engine, session_id: int, bank: BankArrays | None
+) -> None:
+    dirty: set[int] = set()
+    last_sent = time.monotonic()
+    next_refresh = 0.0
+    while True:
+        for event in await _collect(sub, FLUSH_SECONDS):
+            if event.kind in _BOARD_KINDS and event.attempt_id is not None:
+                dirty.add(event.attempt_id)
+        now = time.monotonic()
+        if dirty and now >= next_refresh:
+            ids = set(dirty)
+            dirty.clear()
+            _, rows = await asyncio.to_thread(load_board, engine, session_id, ids, bank)
+            await ws.send_text(_frame("update", rows=[r.to_dict() for r in rows]))
+            last_sent = next_refresh = time.monotonic()
+            next_refresh += BOARD_REFRESH_SECONDS
+        elif now - last_sent > HEARTBEAT_SECONDS:
+            await ws.send_text(_frame("tick"))
+            last_sent = now
+
+
+def routes() -> list[BaseRoute]:
+    """The proctor and board channels, for the app factory's route list."""
+    return [
+        WebSocketRoute("/ws/proctor/{session_id:int}", proctor_channel),
+        WebSocketRoute("/ws/board/{session_id:int}", board_channel),
+    ]

@@ -1,0 +1,192 @@
+"""The proctor console's live grid: one row per candidate of a session.
+
+Pure state (no I/O): :class:`TerminalGrid` is built from the database
+snapshot and then kept current by :meth:`TerminalGrid.apply` with each
+``LiveEvent`` of the session. ``exam_server.live`` sends the changed rows to
+the proctor consoles.
+
+Status of a row (what the proctor needs to see at a glance):
+
+* ``waiting``: checked in / scheduled, no terminal connected yet;
+* ``working``: a terminal is connected and the clock runs;
+* ``disconnected``: the attempt runs but no terminal is connected;
+* ``paused``: a proctor paused the attempt;
+* ``finished``: the attempt ended (finish button or time up);
+* ``void``: a proctor voided the attempt.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from exam_server.proctoring.base import EventLike
+
+STATUSES = ("waiting", "working", "disconnected", "paused", "finished", "void")
+
+#: Event kinds that go to the session's incident log.
+INCIDENT_KINDS = frozenset(
+    {"pause", "resume", "extend", "release", "void", "note", "alert", "second_login"}
+)
+
+
+@dataclass
+class TerminalRow:
+    """One candidate on the proctor's grid. Times are epoch seconds (server clock).
+
+    answered: item numbers with an answer; doubtful: numbers
+    flagged "ragu-ragu"; deadline_at: when the clock runs out (None while it
+    is stopped; then ``remaining`` holds the seconds left).
+    """
+
+    registration_number: str
+    name: str
+    candidate_id: int | None = None
+    attempt_id: int | None = None
+    status: str = "waiting"
+    n_items: int = 0
+    answered: set[int] = field(default_factory=set)
+    doubtful: set[int] = field(default_factory=set)
+    deadline_at: float | None = None
+    remaining: float | None = None
+    last_seen: float | None = None
+    terminal_id: str | None = None
+    alerts: int = 0
+    last_alert: dict[str, Any] | None = None
+    total_points: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "registration_number": self.registration_number,
+            "name": self.name,
+            "attempt_id": self.attempt_id,
+            "status": self.status,
+            "answered": len(self.answered),
+            "doubtful": len(self.doubtful),
+            "n_items": self.n_items,
+            "deadline_at": self.deadline_at,
+            "remaining": self.remaining,
+            "last_seen": self.last_seen,
+            "terminal_id": self.terminal_id,
+            "alerts": self.alerts,
+            "last_alert": self.last_alert,
+        }
+
+
+def incident_of(event: EventLike) -> dict[str, Any]:
+    """The incident-log entry of an event (actor, reason and details as the server sent them)."""
+    data = dict(event.data)
+    return {
+        "at": event.at,
+        "kind": event.kind,
+        "attempt_id": event.attempt_id,
+        "registration_number": event.registration_number,
+        "actor": data.pop("actor", None),
+        "reason": data.pop("reason", None),
+        "data": data,
+    }
+
+
+class TerminalGrid:
+    """The rows of one session, keyed by registration number."""
+
+    def __init__(self, session_id: int, max_incidents: int = 500) -> None:
+        self.session_id = session_id
+        self.rows: dict[str, TerminalRow] = {}
+        self.incidents: deque[dict[str, Any]] = deque(maxlen=max_incidents)
+
+    def add(self, row: TerminalRow) -> None:
+        self.rows[row.registration_number] = row
+
+    def by_attempt(self, attempt_id: int | None) -> TerminalRow | None:
+        if attempt_id is None:
+            return None
+        for row in self.rows.values():
+            if row.attempt_id == attempt_id:
+                return row
+        return None
+
+    def apply(self, event: EventLike) -> TerminalRow | None:
+        """Update the grid with ``event``; return the changed row, if any.
+
+        Incidents are appended to :attr:`incidents`. Fields an event carries
+        (``deadline_at``, ``remaining``, ``status``, ``terminal_id``) override
+        what was known; everything else is inferred from the kind.
+        """
+        if event.kind in INCIDENT_KINDS:
+            self.incidents.append(incident_of(event))
+        row = self.by_attempt(event.attempt_id)
+        if row is None and event.registration_number is not None:
+            row = self.rows.get(event.registration_number)
+            if row is None:
+                row = TerminalRow(event.registration_number, event.registration_number)
+                self.rows[row.registration_number] = row
+        if row is None:
+            return None
+        if event.attempt_id is not None:
+            row.attempt_id = event.attempt_id
+        data = event.data
+        kind = event.kind
+        ended = row.status in ("finished", "void")
+        if kind not in ("alert", "note", "second_login", "disconnect", "release"):
+            row.last_seen = max(row.last_seen or 0.0, event.at)
+        if kind == "connect" and not ended:
+            row.status = "paused" if row.status == "paused" else "working"
+            row.terminal_id = _str(data.get("terminal_id", data.get("terminal"))) or row.terminal_id
+        elif kind in ("disconnect", "release") and row.status == "working":
+            row.status = "disconnected"
+        elif kind == "pause" and not ended:
+            row.status = "paused"
+        elif kind == "resume" and not ended:
+            row.status = "working" if data.get("connected", True) else "disconnected"
+        elif kind == "finish":
+            row.status = "finished"
+            row.deadline_at = None
+            row.remaining = 0.0
+        elif kind == "void":
+            row.status = "void"
+            row.deadline_at = None
+        elif kind == "answer":
+            self._answer(row, data)
+            if row.status in ("waiting", "disconnected"):
+                row.status = "working"
+        elif kind == "flag":
+            number = data.get("number")
+            if isinstance(number, int):
+                (row.doubtful.add if data.get("flagged") else row.doubtful.discard)(number)
+        elif kind == "alert":
+            row.alerts += 1
+            row.last_alert = {
+                "code": data.get("code"),
+                "severity": data.get("severity"),
+                "message": data.get("message"),
+                "at": event.at,
+            }
+        if "deadline_at" in data:
+            value = data["deadline_at"]
+            row.deadline_at = float(value) if isinstance(value, int | float) else None
+        if "remaining" in data and isinstance(data["remaining"], int | float):
+            row.remaining = float(data["remaining"])
+        if isinstance(data.get("n_items"), int):
+            row.n_items = int(data["n_items"])
+        return row
+
+    @staticmethod
+    def _answer(row: TerminalRow, data: Any) -> None:
+        number, option = data.get("number"), data.get("option")
+        if not isinstance(number, int) or isinstance(number, bool):
+            return
+        if isinstance(option, int) and option >= 0:
+            row.answered.add(number)
+        elif isinstance(option, int):
+            row.answered.discard(number)
+        flagged = data.get("flagged")
+        if flagged is True:
+            row.doubtful.add(number)
+        elif flagged is False:
+            row.doubtful.discard(number)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
