@@ -1,0 +1,229 @@
+"""Response data for calibration: dense or sparse, with case weights.
+
+Responses are IRT category indices (0 = wrong / lowest category, 1 = right,
+…), with a negative value meaning *not presented* (missing by design: it
+carries no information and is never scored as wrong).
+
+Internally the data become a one-hot *indicator matrix* ``Y`` of shape
+(n_persons, Σ_j K_j): column ``offset[j] + k`` is 1 when the person answered
+item ``j`` in category ``k``. With ``log P`` laid out the same way as a
+(Σ K_j, Q) table, the log-likelihood of every person at every quadrature
+point is the single matrix product ``Y @ logP`` and the expected counts of the
+M-step are ``Yᵀ @ posterior``. ``Y`` is a dense float64 array when that is
+small, else a ``scipy.sparse`` CSR matrix (the national-scale adaptive case).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+# Dense indicator matrices above this many cells (8 bytes each) go sparse
+# unless the data are mostly present.
+DENSE_CELL_LIMIT = 60_000_000
+
+
+@dataclass
+class ResponseData:
+    """Responses of ``n_persons`` to ``n_items`` items in coordinate form.
+
+    person: (nnz,) row index; item: (nnz,) column index; category: (nnz,)
+    category index ≥ 0 (presented responses only); weights: (n_persons,)
+    case weights (a row standing for ``w`` identical patterns); n_categories:
+    (n_items,) number of categories of each item (≥ 2).
+    """
+
+    person: IntArray
+    item: IntArray
+    category: IntArray
+    n_persons: int
+    n_items: int
+    weights: FloatArray
+    n_categories: IntArray
+    dense_matrix: NDArray[np.int8] | None = field(default=None, repr=False)
+
+    # --- construction -----------------------------------------------------
+
+    @classmethod
+    def from_dense(
+        cls,
+        responses: ArrayLike,
+        weights: ArrayLike | None = None,
+        n_categories: ArrayLike | None = None,
+    ) -> ResponseData:
+        """From a (n_persons, n_items) matrix; negative or NaN = not presented."""
+        x = np.asarray(responses)
+        if x.ndim != 2:
+            raise ValueError(f"responses must be 2-D (persons × items), got shape {x.shape}")
+        if np.issubdtype(x.dtype, np.floating):
+            bad = np.isfinite(x) & (x != np.round(x))
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise ValueError(f"row {r}, item {c}: response {x[r, c]!r} is not a category")
+            xi = np.where(np.isnan(x), -1, x).astype(np.int64)
+        else:
+            xi = x.astype(np.int64)
+        n, j = xi.shape
+        present = xi >= 0
+        rows, cols = np.nonzero(present)
+        cats = xi[rows, cols]
+        data = cls._build(rows, cols, cats, n, j, weights, n_categories)
+        if n * j <= DENSE_CELL_LIMIT and xi.max(initial=0) < 127:
+            data.dense_matrix = np.where(present, xi, -1).astype(np.int8)
+        return data
+
+    @classmethod
+    def from_long(
+        cls,
+        person: ArrayLike,
+        item: ArrayLike,
+        category: ArrayLike,
+        n_persons: int | None = None,
+        n_items: int | None = None,
+        weights: ArrayLike | None = None,
+        n_categories: ArrayLike | None = None,
+    ) -> ResponseData:
+        """From (person, item, category) triplets (one per presented response)."""
+        p = np.asarray(person, dtype=np.int64)
+        it = np.asarray(item, dtype=np.int64)
+        k = np.asarray(category, dtype=np.int64)
+        if not (p.shape == it.shape == k.shape and p.ndim == 1):
+            raise ValueError("person, item and category must be 1-D arrays of equal length")
+        keep = k >= 0
+        p, it, k = p[keep], it[keep], k[keep]
+        n = int(n_persons) if n_persons is not None else int(p.max(initial=-1)) + 1
+        j = int(n_items) if n_items is not None else int(it.max(initial=-1)) + 1
+        if p.size and (p.min() < 0 or p.max() >= n):
+            raise ValueError("person index out of range")
+        if it.size and (it.min() < 0 or it.max() >= j):
+            raise ValueError("item index out of range")
+        # one response per (person, item): a duplicate is an error in the data
+        key = p * j + it
+        order = np.argsort(key, kind="stable")
+        dup = np.flatnonzero(np.diff(key[order]) == 0)
+        if dup.size:
+            i0 = order[dup[0]]
+            raise ValueError(f"person {p[i0]} answered item {it[i0]} more than once")
+        return cls._build(p[order], it[order], k[order], n, j, weights, n_categories)
+
+    @classmethod
+    def _build(
+        cls,
+        rows: IntArray,
+        cols: IntArray,
+        cats: IntArray,
+        n: int,
+        j: int,
+        weights: ArrayLike | None,
+        n_categories: ArrayLike | None,
+    ) -> ResponseData:
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).copy()
+        if w.shape != (n,):
+            raise ValueError(f"weights has shape {w.shape}, expected ({n},)")
+        if not np.all(np.isfinite(w)) or (w < 0).any():
+            r = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
+            raise ValueError(f"row {r}: weight {w[r]!r} is not a non-negative number")
+        top = np.full(j, -1, dtype=np.int64)
+        np.maximum.at(top, cols, cats)
+        if n_categories is None:
+            ncat = np.maximum(top + 1, 2)
+        else:
+            ncat = np.broadcast_to(np.asarray(n_categories, dtype=np.int64), (j,)).copy()
+            over = np.flatnonzero(top >= ncat)
+            if over.size:
+                raise ValueError(
+                    f"item {over[0]}: category {top[over[0]]} but only {ncat[over[0]]} categories"
+                )
+        return cls(
+            person=rows.astype(np.int64),
+            item=cols.astype(np.int64),
+            category=cats.astype(np.int64),
+            n_persons=n,
+            n_items=j,
+            weights=w,
+            n_categories=ncat,
+        )
+
+    # --- views ----------------------------------------------------------------
+
+    @property
+    def nnz(self) -> int:
+        return int(self.person.shape[0])
+
+    @property
+    def offsets(self) -> IntArray:
+        """(n_items + 1,) first indicator column of each item (and the total)."""
+        return np.concatenate([[0], np.cumsum(self.n_categories)]).astype(np.int64)
+
+    def counts(self) -> FloatArray:
+        """(n_items,) weighted number of persons who answered each item."""
+        return np.bincount(self.item, weights=self.weights[self.person], minlength=self.n_items)
+
+    def category_counts(self) -> FloatArray:
+        """(Σ K_j,) weighted count of each (item, category)."""
+        col = self.offsets[self.item] + self.category
+        return np.bincount(col, weights=self.weights[self.person], minlength=int(self.offsets[-1]))
+
+    def to_dense(self) -> NDArray[np.int64]:
+        """(n_persons, n_items) categories, −1 where not presented."""
+        out = np.full((self.n_persons, self.n_items), -1, dtype=np.int64)
+        out[self.person, self.item] = self.category
+        return out
+
+    def indicator(self, force_sparse: bool = False) -> FloatArray | sp.csr_matrix:
+        """The one-hot matrix ``Y`` (n_persons, Σ K_j), dense or CSR."""
+        ncol = int(self.offsets[-1])
+        cells = self.n_persons * ncol
+        dense_ok = cells <= DENSE_CELL_LIMIT and self.nnz * 4 >= cells // 4
+        col = (self.offsets[self.item] + self.category).astype(np.int32)
+        if dense_ok and not force_sparse:
+            y = np.zeros((self.n_persons, ncol))
+            y[self.person, col] = 1.0
+            return y
+        # rows are sorted by person (from_dense gives row-major order; from_long sorts)
+        indptr = np.zeros(self.n_persons + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.person, minlength=self.n_persons), out=indptr[1:])
+        idx_dtype = np.int32 if self.nnz < 2**31 else np.int64
+        mat = sp.csr_matrix(
+            (np.ones(self.nnz), col, indptr.astype(idx_dtype)), shape=(self.n_persons, ncol)
+        )
+        return mat
+
+    def collapse(self) -> tuple[ResponseData, IntArray]:
+        """Merge identical response patterns, summing their weights.
+
+        Returns the collapsed data and (n_persons,) the collapsed row of each
+        original person. Worth it when patterns repeat (few items, many
+        persons); the caller decides.
+        """
+        if self.dense_matrix is not None:
+            mat = self.dense_matrix
+        else:
+            mat = self.to_dense().astype(np.int8)
+        # a random 64-bit hash of each row: collisions of distinct patterns
+        # have probability ~ n²/2⁶⁴ (negligible), and equal patterns always collide
+        rng = np.random.default_rng(20240607)
+        mult = rng.integers(1, 2**62, size=mat.shape[1], dtype=np.int64) | 1
+        with np.errstate(over="ignore"):
+            h = (mat.astype(np.int64) + 2) @ mult
+        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+        w = np.bincount(inverse, weights=self.weights, minlength=first.shape[0])
+        out = ResponseData.from_dense(mat[first], weights=w, n_categories=self.n_categories)
+        return out, inverse.astype(np.int64)
+
+    def distinct_pattern_share(self) -> float:
+        """Share of distinct rows (cheap; 1.0 when every pattern is unique)."""
+        if self.n_persons == 0 or self.dense_matrix is None:
+            return 1.0
+        mat = self.dense_matrix
+        rng = np.random.default_rng(20240607)
+        mult = rng.integers(1, 2**62, size=mat.shape[1], dtype=np.int64) | 1
+        with np.errstate(over="ignore"):
+            h = (mat.astype(np.int64) + 2) @ mult
+        return float(np.unique(h).shape[0]) / self.n_persons

@@ -1,0 +1,702 @@
+"""Marginal maximum likelihood by EM (Bock & Aitkin, 1981) for mixed tests.
+
+The latent trait is integrated on a fixed grid of ``n_quad`` equally spaced
+points with normal weights. Each iteration:
+
+* **E-step** — with the one-hot indicator matrix ``Y`` (persons × Σ K_j, see
+  :mod:`calibration.data`) and the table ``log P`` (Σ K_j × Q), the
+  log-likelihood of every person at every node is the single product
+  ``Y @ log P`` (BLAS for dense data, a CSR product for sparse data). The
+  posterior over nodes follows by a stable soft-max, and the expected counts
+  ``r_jk(θ_q)`` are ``Yᵀ @ (w · posterior)``: two matrix products per
+  iteration, whatever the models.
+* **M-step** — every item is independent given the counts; all items of a
+  model are updated together by vectorised Fisher scoring (Newton for the
+  2PL and GPCM, whose Fisher and observed informations coincide) with step
+  halving, so the expected complete-data log-posterior never decreases and
+  neither does the marginal log-likelihood (a generalised EM).
+
+Convergence: the largest change of any (slope–intercept) parameter below
+``tol`` *and* the change of the log-posterior below ``loglik_tol`` per unit of
+total weight. Otherwise a :class:`ConvergenceWarning` names both figures.
+
+Standard errors come from the cross-product (XPD) information
+``Σ_p w_p s_p s_pᵀ`` of the per-person scores of the marginal likelihood
+(minus the prior's Hessian), over all parameters jointly when there are at
+most ``full_se_limit`` of them, else item by item.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+from calibration import kernels
+from calibration.data import ResponseData
+from calibration.kernels import PMIN, Priors
+from cat_engine.irt import ItemParameters, Model
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+Indicator = FloatArray | sp.csr_matrix
+ProgressFn = Callable[[int, float, float, float], None]
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before meeting its convergence criteria."""
+
+
+@dataclass
+class _Group:
+    """Items sharing a model and a number of categories, updated together."""
+
+    model: Model
+    n_cat: int
+    items: IntArray  # global item indices
+    eta: FloatArray  # (n, L)
+    fixed: bool  # held at given values (anchor items)
+
+    @property
+    def cols(self) -> IntArray:  # filled by the estimator: (n, K) indicator columns
+        return self._cols
+
+    @cols.setter
+    def cols(self, value: IntArray) -> None:
+        self._cols = value
+
+
+def stderr_progress(it: int, loglik: float, change: float, dparam: float) -> None:
+    """A progress line on stderr (overwritten in place)."""
+    print(
+        f"\riteration {it:4d}  log-likelihood {loglik:,.3f}  change {change:.2e}  "
+        f"max param change {dparam:.2e}",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+class MMLEstimator:
+    """Item calibration by marginal maximum likelihood (EM), sklearn-style.
+
+    Parameters
+    ----------
+    model:
+        ``"1pl"``/``"rasch"``, ``"2pl"``, ``"3pl"``, ``"4pl"``, ``"grm"``,
+        ``"gpcm"`` for every item, or a sequence with one name per item
+        (mixed tests). 1PL items share one estimated slope (as R ltm's
+        ``rasch``) with θ ~ N(0, 1).
+    n_quad, theta_range:
+        quadrature nodes (equally spaced) and their range.
+    priors:
+        ``"default"`` (see :meth:`Priors.default`: none for 1PL/2PL/GRM/GPCM,
+        log-normal(0, 0.5) on a and Beta(5, 17) on c for 3PL), ``None`` for
+        plain ML, a :class:`Priors` for every model, or a dict model name → Priors.
+    max_iter, tol, loglik_tol:
+        EM stopping rules (see the module docstring).
+    anchor, anchor_items:
+        fixed-parameter calibration: the items at ``anchor_items`` are held
+        at ``anchor``'s values (the bank scale) and the latent mean and SD
+        are estimated; the other items are calibrated on that scale.
+    estimate_latent:
+        estimate the latent mean/SD (default: only with anchors).
+    compute_se:
+        compute standard errors after convergence.
+    collapse:
+        ``"auto"`` merges identical response patterns when fewer than half
+        are distinct; True/False force it.
+    n_jobs:
+        threads for the E-step over person chunks (sparse products are
+        single-threaded in scipy; dense ones already use BLAS threads).
+    progress:
+        ``None``, or a callable ``(iteration, loglik, change, max_dparam)``
+        (e.g. :func:`stderr_progress`).
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    params_: :class:`ItemParameters` (IRT metric); se_: dict of (n_items,)
+    arrays ``a``, ``b``, ``c``, ``d`` and (n_items, m) ``thresholds``;
+    loglik_, logpost_, aic_, bic_, n_parameters_, n_iter_, converged_,
+    loglik_history_, latent_mean_, latent_sd_, theta_ (Q,), weights_ (Q,).
+    """
+
+    def __init__(
+        self,
+        model: str | Sequence[str] = "2pl",
+        *,
+        n_quad: int = 41,
+        theta_range: tuple[float, float] = (-6.0, 6.0),
+        priors: str | Priors | dict[str, Priors] | None = "default",
+        max_iter: int = 500,
+        tol: float = 1e-4,
+        loglik_tol: float = 1e-7,
+        anchor: ItemParameters | None = None,
+        anchor_items: ArrayLike | None = None,
+        estimate_latent: bool | None = None,
+        compute_se: bool = True,
+        full_se_limit: int = 1500,
+        collapse: str | bool = "auto",
+        n_jobs: int = 1,
+        max_m_iter: int = 10,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        if n_quad < 5:
+            raise ValueError(f"n_quad must be ≥ 5, got {n_quad}")
+        if not theta_range[0] < theta_range[1]:
+            raise ValueError(f"theta_range must be increasing, got {theta_range}")
+        if max_iter < 1:
+            raise ValueError("max_iter must be ≥ 1")
+        if tol <= 0 or loglik_tol <= 0:
+            raise ValueError("tol and loglik_tol must be > 0")
+        if (anchor is None) != (anchor_items is None):
+            raise ValueError("anchor and anchor_items go together")
+        if collapse not in ("auto", True, False):
+            raise ValueError("collapse must be 'auto', True or False")
+        if n_jobs < 1:
+            raise ValueError("n_jobs must be ≥ 1")
+        if isinstance(model, str):
+            Model.parse(model)
+        else:
+            for name in model:
+                Model.parse(name)
+        if isinstance(priors, str) and priors != "default":
+            raise ValueError("priors must be 'default', None, a Priors or a dict")
+        self.model = model
+        self.n_quad = n_quad
+        self.theta_range = theta_range
+        self.priors = priors
+        self.max_iter = max_iter
+        self.tol = tol
+        self.loglik_tol = loglik_tol
+        self.anchor = anchor
+        self.anchor_items = anchor_items
+        self.estimate_latent = estimate_latent
+        self.compute_se = compute_se
+        self.full_se_limit = full_se_limit
+        self.collapse = collapse
+        self.n_jobs = n_jobs
+        self.max_m_iter = max_m_iter
+        self.progress = progress
+
+    # ------------------------------------------------------------------ setup
+
+    def _priors_for(self, model: Model) -> Priors:
+        if self.priors is None:
+            return Priors()
+        if self.priors == "default":
+            return Priors.default(model)
+        if isinstance(self.priors, Priors):
+            return self.priors
+        assert isinstance(self.priors, dict)
+        for name, pr in self.priors.items():
+            if Model.parse(name) == model:
+                return pr
+        return Priors.default(model)
+
+    def _item_models(self, n_items: int) -> NDArray[np.int8]:
+        if isinstance(self.model, str):
+            return np.full(n_items, Model.parse(self.model), dtype=np.int8)
+        if len(self.model) != n_items:
+            raise ValueError(f"model has {len(self.model)} entries for {n_items} items")
+        return np.array([Model.parse(m) for m in self.model], dtype=np.int8)
+
+    def _validate(self, data: ResponseData, models: NDArray[np.int8], fixed: IntArray) -> None:
+        free = np.ones(data.n_items, dtype=bool)
+        free[fixed] = False
+        counts = data.counts()
+        nobody = np.flatnonzero(free & (counts <= 0))
+        if nobody.size:
+            raise ValueError(f"item {nobody[0]}: nobody answered it (cannot be calibrated)")
+        cc = data.category_counts()
+        off = data.offsets
+        for j in np.flatnonzero(free):
+            k = data.n_categories[j]
+            seen = cc[off[j] : off[j] + k] > 0
+            if Model(models[j]).is_dichotomous and k != 2:
+                raise ValueError(
+                    f"item {j}: {k} categories but model {Model(models[j]).label} is dichotomous"
+                )
+            if seen.sum() < 2:
+                raise ValueError(f"item {j}: no variance (every answer in one category)")
+            if not seen.all():
+                miss = int(np.flatnonzero(~seen)[0])
+                raise ValueError(f"item {j}: category {miss} never observed (merge categories)")
+
+    def _init_eta(self, model: Model, r: FloatArray) -> FloatArray:
+        """Starting values from the observed category proportions r: (n, K)."""
+        n, k = r.shape
+        prop = r / np.maximum(r.sum(axis=1, keepdims=True), 1e-12)
+        a0 = 1.0
+        scale = math.sqrt(1.0 + 0.346 * a0**2)  # logistic-normal marginal approximation
+        big_l = kernels.n_eta(model, k)
+        eta = np.zeros((n, big_l))
+        eta[:, 0] = a0
+        if model.is_dichotomous:
+            c0 = 0.2 if model >= Model.THREE_PL else 0.0
+            p = np.clip((prop[:, 1] - c0) / (1 - c0), 0.02, 0.98)
+            eta[:, 1] = np.log(p / (1 - p)) * scale
+            if big_l > 2:
+                eta[:, 2] = math.log(c0 / (1 - c0))
+            if big_l > 3:
+                eta[:, 3] = math.log(0.98 / 0.02)
+            return eta
+        cum = np.clip(1.0 - np.cumsum(prop, axis=1)[:, :-1], 0.01, 0.99)  # P(X ≥ k), k=1..m
+        d = np.log(cum / (1 - cum)) * scale
+        d = np.minimum.accumulate(d - np.arange(d.shape[1]) * 1e-3, axis=1)
+        if model == Model.GRM:
+            eta[:, 1:] = d
+        else:
+            # GPCM: steps b_v ≈ cumulative-logit thresholds, then cumulative intercepts
+            eta[:, 1:] = np.cumsum(d, axis=1)
+        return eta
+
+    # ------------------------------------------------------------------ E-step
+
+    def _log_table(self, groups: list[_Group], ncol: int) -> FloatArray:
+        table = np.zeros((ncol, self.theta_.shape[0]))
+        for g in groups:
+            p = kernels.probs(g.model, g.eta, self.theta_)  # (n, Q, K)
+            lp = np.log(np.maximum(p, PMIN))
+            table[g.cols.ravel()] = lp.transpose(0, 2, 1).reshape(-1, lp.shape[1])
+        return table
+
+    def _estep(
+        self, chunks: list[Indicator], wchunks: list[FloatArray], table: FloatArray
+    ) -> tuple[float, FloatArray, FloatArray]:
+        """Marginal log-likelihood, expected counts (ncol, Q), node masses (Q,)."""
+        logw = np.log(self.weights_)
+
+        def one(i: int) -> tuple[float, FloatArray, FloatArray]:
+            y, w = chunks[i], wchunks[i]
+            lik = np.asarray(y @ table)
+            lik += logw
+            mx = lik.max(axis=1, keepdims=True)
+            lik -= mx
+            np.exp(lik, out=lik)
+            s = lik.sum(axis=1)
+            ll = float(w @ (mx[:, 0] + np.log(s)))
+            lik *= (w / s)[:, None]
+            counts = np.asarray(y.T @ lik)
+            return ll, counts, lik.sum(axis=0)
+
+        if self.n_jobs > 1 and len(chunks) > 1:
+            with ThreadPoolExecutor(self.n_jobs) as pool:
+                parts = list(pool.map(one, range(len(chunks))))
+        else:
+            parts = [one(i) for i in range(len(chunks))]
+        ll = sum(p[0] for p in parts)
+        counts = parts[0][1]
+        mass = parts[0][2]
+        for p in parts[1:]:
+            counts = counts + p[1]
+            mass = mass + p[2]
+        return ll, counts, mass
+
+    # ------------------------------------------------------------------ M-step
+
+    def _qfun(self, g: _Group, r: FloatArray, eta: FloatArray, pri: Priors) -> FloatArray:
+        """Expected complete-data log-posterior per item (n,); −inf if invalid."""
+        p = kernels.probs(g.model, eta, self.theta_)
+        bad = (p <= 0).any(axis=(1, 2)) | ~np.isfinite(eta).all(axis=1)
+        val = np.einsum("nqk,nqk->n", r, np.log(np.maximum(p, PMIN)))
+        val += kernels.log_prior(g.model, eta, pri)[0]
+        if pri.slope_lognormal is not None:
+            bad |= eta[:, 0] <= 0
+        return np.where(bad, -np.inf, val)
+
+    def _mstep(self, g: _Group, counts: FloatArray) -> None:
+        r = counts[g.cols].transpose(0, 2, 1)  # (n, Q, K)
+        nq = r.sum(axis=2)  # (n, Q)
+        pri = self._priors_for(g.model)
+        shared_a = g.model == Model.ONE_PL
+        for _ in range(self.max_m_iter):
+            p, dp = kernels.probs_and_derivs(g.model, g.eta, self.theta_)
+            pc = np.maximum(p, PMIN)
+            grad = np.einsum("nqk,nqkl->nl", r / pc, dp)
+            fish = np.einsum("nqkl,nqkm->nlm", dp * (nq[:, :, None] / pc)[..., None], dp)
+            _, pg, ph = kernels.log_prior(g.model, g.eta, pri)
+            grad += pg
+            big_l = grad.shape[1]
+            fish[:, np.arange(big_l), np.arange(big_l)] -= ph
+            fish[:, np.arange(big_l), np.arange(big_l)] += 1e-9
+            if shared_a:
+                step = np.zeros_like(g.eta)
+                step[:, 1] = grad[:, 1] / fish[:, 1, 1]
+            else:
+                step = np.linalg.solve(fish, grad[:, :, None])[:, :, 0]
+            # trust region: no coordinate moves more than 1 per Newton step
+            big = np.abs(step).max(axis=1, keepdims=True)
+            step = np.where(big > 1.0, step / np.maximum(big, 1e-300), step)
+            moved = self._halve(g, r, pri, step)
+            if shared_a:
+                moved = max(moved, self._shared_slope_step(g, r, nq, pri))
+            if moved < 1e-8:
+                break
+
+    def _halve(self, g: _Group, r: FloatArray, pri: Priors, step: FloatArray) -> float:
+        """Apply ``step`` item by item, halving where it would lower Q."""
+        base = self._qfun(g, r, g.eta, pri)
+        t = np.ones(g.eta.shape[0])
+        accepted = np.zeros(g.eta.shape[0], dtype=bool)
+        for _ in range(12):
+            trial = g.eta + t[:, None] * step
+            q = self._qfun(g, r, trial, pri)
+            ok = ~accepted & (q >= base - 1e-10 * np.abs(base))
+            g.eta[ok] = trial[ok]
+            accepted |= ok
+            if accepted.all():
+                break
+            t = np.where(accepted, t, t * 0.5)
+        t = np.where(accepted, t, 0.0)
+        return float(np.max(np.abs(t[:, None] * step), initial=0.0))
+
+    def _shared_slope_step(self, g: _Group, r: FloatArray, nq: FloatArray, pri: Priors) -> float:
+        p, dp = kernels.probs_and_derivs(g.model, g.eta, self.theta_)
+        pc = np.maximum(p, PMIN)
+        grad = float(np.einsum("nqk,nqk->", r / pc, dp[..., 0]))
+        fish = float(np.einsum("nqk,nqk->", dp[..., 0] ** 2 * (nq[:, :, None] / pc), np.ones(1)))
+        _, pg, ph = kernels.log_prior(g.model, g.eta[:1], pri)
+        grad += float(pg[0, 0])
+        fish -= float(ph[0, 0])
+        step = float(np.clip(grad / max(fish, 1e-12), -0.5, 0.5))
+        base = float(self._qfun(g, r, g.eta, pri).sum())
+        for _ in range(12):
+            trial = g.eta.copy()
+            trial[:, 0] += step
+            if float(self._qfun(g, r, trial, pri).sum()) >= base - 1e-10 * abs(base):
+                g.eta[:] = trial
+                return abs(step)
+            step *= 0.5
+        return 0.0
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        responses: ResponseData | ArrayLike,
+        weights: ArrayLike | None = None,
+        start: ItemParameters | None = None,
+    ) -> MMLEstimator:
+        """Calibrate the items. ``responses``: a :class:`ResponseData` or a
+        (n_persons, n_items) category matrix (negative/NaN = not presented);
+        ``weights`` (n_persons,) case weights for a matrix; ``start``:
+        optional starting values. Returns self."""
+        data = (
+            responses
+            if isinstance(responses, ResponseData)
+            else ResponseData.from_dense(responses, weights=weights)
+        )
+        if isinstance(responses, ResponseData) and weights is not None:
+            raise ValueError("pass weights inside ResponseData")
+        n_items = data.n_items
+        models = self._item_models(n_items)
+        fixed = np.zeros(0, dtype=np.int64)
+        if self.anchor is not None and self.anchor_items is not None:
+            fixed = np.asarray(self.anchor_items, dtype=np.int64)
+            if fixed.shape[0] != self.anchor.n_items:
+                raise ValueError("anchor_items and anchor have different lengths")
+            models[fixed] = self.anchor.model
+            ncat = data.n_categories.copy()
+            ncat[fixed] = np.maximum(ncat[fixed], self.anchor.n_categories)
+            data.n_categories = ncat
+        self._validate(data, models, fixed)
+        n_persons_raw = data.n_persons
+        total_weight = float(data.weights.sum())
+        do_collapse = self.collapse is True or (
+            self.collapse == "auto" and data.distinct_pattern_share() < 0.5
+        )
+        if do_collapse:
+            data, _ = data.collapse()
+        self.data_ = data
+        lo, hi = self.theta_range
+        self.theta_ = np.linspace(lo, hi, self.n_quad)
+        self.latent_mean_, self.latent_sd_ = 0.0, 1.0
+        self.weights_ = self._normal_weights(0.0, 1.0)
+        est_latent = self.estimate_latent if self.estimate_latent is not None else fixed.size > 0
+
+        # groups ------------------------------------------------------------
+        off = data.offsets
+        is_fixed = np.zeros(n_items, dtype=bool)
+        is_fixed[fixed] = True
+        cc = data.category_counts()
+        groups: list[_Group] = []
+        for flag in (False, True):
+            keys = sorted(
+                {
+                    (int(models[j]), int(data.n_categories[j]))
+                    for j in range(n_items)
+                    if is_fixed[j] == flag
+                }
+            )
+            for mcode, k in keys:
+                items = np.flatnonzero(
+                    (models == mcode) & (data.n_categories == k) & (is_fixed == flag)
+                )
+                model = Model(mcode)
+                cols = off[items][:, None] + np.arange(k)[None, :]
+                if flag:
+                    assert self.anchor is not None
+                    where = np.array([int(np.flatnonzero(fixed == j)[0]) for j in items])
+                    sub = self.anchor.subset(where)
+                    eta = kernels.from_irt(
+                        model, sub.a, sub.b, sub.c, sub.d, sub.thresholds[:, : k - 1]
+                    )
+                elif start is not None:
+                    sub = start.subset(items)
+                    eta = kernels.from_irt(
+                        model, sub.a, sub.b, sub.c, sub.d, sub.thresholds[:, : k - 1]
+                    )
+                else:
+                    eta = self._init_eta(model, cc[cols])
+                grp = _Group(model, k, items, eta, flag)
+                grp.cols = cols
+                groups.append(grp)
+        self.groups_ = groups
+
+        # indicator chunks ------------------------------------------------------
+        y = data.indicator()
+        ncol = int(off[-1])
+        rows_per_chunk = max(1024, int(2_000_000 // max(self.n_quad, 1)))
+        if sp.issparse(y):
+            rows_per_chunk = max(rows_per_chunk, -(-data.n_persons // (4 * self.n_jobs)))
+        bounds = list(range(0, data.n_persons, rows_per_chunk)) + [data.n_persons]
+        chunks: list[Indicator] = [y[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        wchunks = [data.weights[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        del y
+        self._chunks, self._wchunks = chunks, wchunks
+
+        # EM loop ----------------------------------------------------------------
+        free = [g for g in groups if not g.fixed]
+        ll, counts, mass = self._estep(chunks, wchunks, self._log_table(groups, ncol))
+        obj = ll + self._log_prior_total(free)
+        history = [ll]
+        obj_history = [obj]
+        converged = False
+        it = 0
+        dparam = math.inf
+        dobj = math.inf
+        for it in range(1, self.max_iter + 1):
+            before = [g.eta.copy() for g in free]
+            for g in free:
+                self._mstep(g, counts)
+            dparam = max(
+                (float(np.max(np.abs(g.eta - b))) for g, b in zip(free, before, strict=True)),
+                default=0.0,
+            )
+            if est_latent:
+                mu = float(mass @ self.theta_ / mass.sum())
+                var = float(mass @ (self.theta_ - mu) ** 2 / mass.sum())
+                dparam = max(
+                    dparam, abs(mu - self.latent_mean_), abs(math.sqrt(var) - self.latent_sd_)
+                )
+                self.latent_mean_, self.latent_sd_ = mu, math.sqrt(var)
+                self.weights_ = self._normal_weights(mu, math.sqrt(var))
+            ll, counts, mass = self._estep(chunks, wchunks, self._log_table(groups, ncol))
+            new_obj = ll + self._log_prior_total(free)
+            dobj = new_obj - obj
+            obj = new_obj
+            history.append(ll)
+            obj_history.append(obj)
+            if self.progress is not None:
+                self.progress(it, ll, dobj, dparam)
+            if dparam < self.tol and abs(dobj) < self.loglik_tol * max(total_weight, 1.0):
+                converged = True
+                break
+        if self.progress is not None:
+            print(file=sys.stderr)
+        if not converged:
+            warnings.warn(
+                f"EM did not converge in {self.max_iter} iterations: last log-likelihood "
+                f"change {dobj:.3g} (tolerance {self.loglik_tol * total_weight:.3g}), "
+                f"largest parameter change {dparam:.3g} (tolerance {self.tol:.3g})",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        self.n_iter_ = it
+        self.converged_ = converged
+        self.loglik_ = ll
+        self.logpost_ = obj
+        self.loglik_history_ = np.array(history)
+        self.logpost_history_ = np.array(obj_history)
+        self.n_persons_ = n_persons_raw
+        self.n_parameters_ = self._count_params(free) + (2 if est_latent else 0)
+        n_eff = total_weight
+        self.aic_ = -2 * ll + 2 * self.n_parameters_
+        self.bic_ = -2 * ll + self.n_parameters_ * math.log(max(n_eff, 1.0))
+        self.params_ = self._assemble(groups, n_items, data.n_categories)
+        self.se_ = self._standard_errors(groups, n_items, ncol) if self.compute_se else None
+        return self
+
+    # ------------------------------------------------------------------ helpers
+
+    def _normal_weights(self, mu: float, sd: float) -> FloatArray:
+        w = np.exp(-0.5 * ((self.theta_ - mu) / sd) ** 2)
+        return np.asarray(w / w.sum(), dtype=np.float64)
+
+    def _log_prior_total(self, free: list[_Group]) -> float:
+        total = 0.0
+        for g in free:
+            lp = kernels.log_prior(g.model, g.eta, self._priors_for(g.model))[0]
+            total += float(lp[:1].sum()) if g.model == Model.ONE_PL else float(lp.sum())
+        return total
+
+    @staticmethod
+    def _count_params(free: list[_Group]) -> int:
+        n = 0
+        for g in free:
+            if g.model == Model.ONE_PL:
+                n += g.items.size + 1
+            else:
+                n += g.eta.size
+        return n
+
+    @staticmethod
+    def _assemble(groups: list[_Group], n_items: int, ncat: IntArray) -> ItemParameters:
+        m_max = max(int(ncat.max()) - 1, 1)
+        model = np.zeros(n_items, dtype=np.int8)
+        a, b = np.zeros(n_items), np.full(n_items, np.nan)
+        c, d = np.zeros(n_items), np.ones(n_items)
+        thr = np.full((n_items, m_max), np.nan)
+        for g in groups:
+            vals, _ = kernels.to_irt(g.model, g.eta)
+            model[g.items] = g.model
+            a[g.items] = vals["a"]
+            b[g.items] = vals["b"]
+            c[g.items] = vals["c"]
+            d[g.items] = vals["d"]
+            if not g.model.is_dichotomous:
+                thr[g.items, : g.n_cat - 1] = vals["thresholds"]
+        return ItemParameters(model, a, b, c, d, thr)
+
+    # ------------------------------------------------------------------ SEs
+
+    def _standard_errors(
+        self, groups: list[_Group], n_items: int, ncol: int
+    ) -> dict[str, FloatArray]:
+        """Delta-method SEs of the reported parameters from the XPD information."""
+        free = [g for g in groups if not g.fixed]
+        q = self.theta_.shape[0]
+        lmax = max((g.eta.shape[1] for g in free), default=1)
+        # gtab[col, q, l]: ∂ log P(category of col | θ_q) / ∂ eta_l of that item
+        gtab = np.zeros((ncol, q, lmax))
+        pidx = np.full((ncol, lmax), -1, dtype=np.int64)  # global parameter index
+        n_par = 0
+        for g in free:
+            p, dp = kernels.probs_and_derivs(g.model, g.eta, self.theta_)
+            gl = dp / np.maximum(p, PMIN)[..., None]  # (n, Q, K, L)
+            big_l = g.eta.shape[1]
+            gtab[g.cols.ravel(), :, :big_l] = gl.transpose(0, 2, 1, 3).reshape(-1, q, big_l)
+            ids = np.zeros((g.items.size, big_l), dtype=np.int64)
+            if g.model == Model.ONE_PL:
+                ids[:, 0] = n_par
+                ids[:, 1] = n_par + 1 + np.arange(g.items.size)
+                n_par += 1 + g.items.size
+            else:
+                ids[:] = n_par + np.arange(g.items.size * big_l).reshape(g.items.size, big_l)
+                n_par += g.items.size * big_l
+            pidx[g.cols.ravel()] = np.repeat(ids, g.n_cat, axis=0)
+        full = n_par <= self.full_se_limit
+        info = np.zeros((n_par, n_par)) if full else np.zeros((n_par, lmax))
+        table = self._log_table(groups, ncol)
+        logw = np.log(self.weights_)
+        block_info = np.zeros((n_items, lmax, lmax)) if not full else None
+        item_of_col = np.repeat(np.arange(n_items), np.diff(self.data_.offsets))
+        # bmap[l]: (ncol, n_par) 0/1, indicator column → its item's parameter l
+        bmaps = []
+        for l1 in range(lmax):
+            ok = pidx[:, l1] >= 0
+            bmaps.append(
+                sp.csr_matrix(
+                    (np.ones(int(ok.sum())), (np.flatnonzero(ok), pidx[ok, l1])),
+                    shape=(ncol, n_par),
+                )
+            )
+        for y, w in zip(self._chunks, self._wchunks, strict=True):
+            lik = np.asarray(y @ table) + logw
+            lik -= lik.max(axis=1, keepdims=True)
+            np.exp(lik, out=lik)
+            lik /= lik.sum(axis=1, keepdims=True)
+            if full and not sp.issparse(y):
+                # dense: scores by BLAS, S = Σ_l (Y ∘ (post @ G_lᵀ)) B_l
+                score = np.zeros((y.shape[0], n_par))
+                for l1 in range(lmax):
+                    z = lik @ gtab[:, :, l1].T
+                    z *= y
+                    score += np.asarray((bmaps[l1].T @ z.T).T)
+                info += score.T @ (score * w[:, None])
+                continue
+            coo = sp.csr_matrix(y).tocoo()
+            rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+            keep = pidx[cols, 0] >= 0
+            rows, cols = rows[keep], cols[keep]
+            # score of each present response: Σ_q post[p, q] gtab[col, q, :]
+            s = np.einsum("eq,eql->el", lik[rows], gtab[cols])  # (nnz, L)
+            ids = pidx[cols]  # (nnz, L)
+            valid = ids >= 0
+            if full:
+                mat = sp.csr_matrix(
+                    (s[valid], (np.broadcast_to(rows[:, None], ids.shape)[valid], ids[valid])),
+                    shape=(y.shape[0], n_par),
+                ).toarray()
+                info += mat.T @ (mat * w[:, None])
+            else:
+                assert block_info is not None
+                # item-block XPD: each item's parameters form one block
+                blk = item_of_col[cols]
+                for l1 in range(lmax):
+                    for l2 in range(lmax):
+                        vals = w[rows] * s[:, l1] * s[:, l2] * valid[:, l1] * valid[:, l2]
+                        block_info[:, l1, l2] += np.bincount(
+                            blk, weights=vals, minlength=block_info.shape[0]
+                        )
+        # priors: subtract their (negative) Hessian
+        prior_diag = np.zeros(n_par)
+        for g in free:
+            _, _, ph = kernels.log_prior(g.model, g.eta, self._priors_for(g.model))
+            ids = pidx[g.cols[:, 0]][:, : g.eta.shape[1]]
+            np.add.at(prior_diag, ids.ravel(), -ph.ravel())
+        se: dict[str, FloatArray] = {
+            "a": np.full(n_items, np.nan),
+            "b": np.full(n_items, np.nan),
+            "c": np.full(n_items, np.nan),
+            "d": np.full(n_items, np.nan),
+            "thresholds": np.full((n_items, self.params_.thresholds.shape[1]), np.nan),
+        }
+        if full:
+            info[np.diag_indices(n_par)] += prior_diag
+            try:
+                cov = np.linalg.inv(info)
+            except np.linalg.LinAlgError:
+                cov = np.linalg.pinv(info)
+        for g in free:
+            big_l = g.eta.shape[1]
+            ids = pidx[g.cols[:, 0]][:, :big_l]  # (n, L)
+            if full:
+                cov_g = cov[ids[:, :, None], ids[:, None, :]]
+            else:
+                assert block_info is not None
+                blocks = block_info[g.items][:, :big_l, :big_l].copy()
+                blocks[:, np.arange(big_l), np.arange(big_l)] += prior_diag[ids]
+                blocks[:, np.arange(big_l), np.arange(big_l)] += 1e-12
+                try:
+                    cov_g = np.linalg.inv(blocks)
+                except np.linalg.LinAlgError:
+                    cov_g = np.linalg.pinv(blocks)
+            _, jac = kernels.to_irt(g.model, g.eta)
+            var = np.einsum("nrl,nlm,nrm->nr", jac, cov_g, jac)
+            sd = np.sqrt(np.maximum(var, 0.0))
+            names = kernels.reported_names(g.model, big_l)
+            for i, name in enumerate(names):
+                if name in ("a", "b", "c", "d"):
+                    se[name][g.items] = sd[:, i]
+                else:
+                    se["thresholds"][g.items, int(name[1:]) - 1] = sd[:, i]
+        return se
