@@ -64,8 +64,6 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.25
 """Longest delay between an event and the frame that shows it (well under 1 s)."""
-BOARD_REFRESH_SECONDS = 0.5
-"""Scores are recomputed from the stored state at most this often per board."""
 HEARTBEAT_SECONDS = 5.0
 AUTH_TIMEOUT_SECONDS = 10.0
 MAX_CLIENT_FRAME = 4096
@@ -600,7 +598,8 @@ async def board_channel(ws: WebSocket) -> None:
                 rows=[r.to_dict() for r in rows],
             )
         )
-        await _serve(ws, _board_pump(ws, sub, engine, session_id, bank))
+        by_attempt = {r.attempt_id: r for r in rows if r.attempt_id is not None}
+        await _serve(ws, _board_pump(ws, sub, engine, session_id, bank, by_attempt))
     except WebSocketDisconnect:
         return
     finally:
@@ -608,26 +607,47 @@ async def board_channel(ws: WebSocket) -> None:
 
 
 async def _board_pump(
-    ws: WebSocket, sub: Subscription, engine: Engine, session_id: int, bank: BankArrays | None
+    ws: WebSocket,
+    sub: Subscription,
+    engine: Engine,
+    session_id: int,
+    bank: BankArrays | None,
+    rows: dict[int, BoardRow],
 ) -> None:
-    dirty: set[int] = set()
     last_sent = time.monotonic()
-    next_refresh = 0.0
     while True:
+        changed: dict[int, BoardRow] = {}
+        reload: set[int] = set()
         for event in await _collect(sub, FLUSH_SECONDS):
-            if event.kind in _BOARD_KINDS and event.attempt_id is not None:
-                dirty.add(event.attempt_id)
-        now = time.monotonic()
-        if dirty and now >= next_refresh:
-            ids = set(dirty)
-            dirty.clear()
-            _, rows = await asyncio.to_thread(load_board, engine, session_id, ids, bank)
-            await ws.send_text(_frame("update", rows=[r.to_dict() for r in rows]))
-            last_sent = next_refresh = time.monotonic()
-            next_refresh += BOARD_REFRESH_SECONDS
-        elif now - last_sent > HEARTBEAT_SECONDS:
+            aid = event.attempt_id
+            if aid is None or event.kind not in _BOARD_KINDS:
+                continue
+            row = rows.get(aid)
+            points = event.data.get("points")
+            if row is None or event.kind in ("login", "void") or not isinstance(points, dict):
+                if event.kind in ("answer", "finish", "login", "connect", "void"):
+                    reload.add(aid)
+                continue
+            # The server puts the engine's running (or final) points in the
+            # answer and finish events: no database read per answer.
+            row.sections = {str(k): float(v) for k, v in points.items()}
+            row.total = float(event.data.get("total", sum(row.sections.values())))
+            if event.kind == "finish":
+                row.status, row.final = "finished", True
+                passed = event.data.get("passed")
+                row.passed = passed if isinstance(passed, bool) else None
+            changed[aid] = row
+        if reload:
+            _, fresh = await asyncio.to_thread(load_board, engine, session_id, reload, bank)
+            for row in fresh:
+                if row.attempt_id is not None:
+                    rows[row.attempt_id] = changed[row.attempt_id] = row
+        if changed:
+            await ws.send_text(_frame("update", rows=[r.to_dict() for r in changed.values()]))
+            last_sent = time.monotonic()
+        elif time.monotonic() - last_sent > HEARTBEAT_SECONDS:
             await ws.send_text(_frame("tick"))
-            last_sent = now
+            last_sent = time.monotonic()
 
 
 def routes() -> list[BaseRoute]:
