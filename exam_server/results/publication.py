@@ -1,0 +1,830 @@
+"""A verifiable publication of an exam's results.
+
+A publication is a directory of files, every byte of which is a function of
+the rules and the recorded outcomes (no clock, no randomness), so recomputing
+it from the database reproduces it byte for byte:
+
+``policy.json``
+    the ranking policy document (:meth:`RankingPolicy.to_json`);
+``skd/<formation>.json`` / ``.csv``
+    the SKD ranking of each formation: canonical JSON (sorted keys, 2-space
+    indent, UTF-8, trailing newline) and the same rows as CSV;
+``final/<formation>.json`` / ``.csv``
+    the final ranking after SKB integration (when published);
+``manifest.json``
+    the exam, SHA-256 and size of every file above, and the root of a Merkle
+    tree whose leaves are the candidates' entries;
+``manifest.sig``
+    the Ed25519 signature of ``manifest.json``'s bytes (base64, one line);
+``public_key.pem``
+    a copy of the signer's public key. Verify against the key announced by
+    the agency, not only against this copy.
+
+The Merkle tree follows RFC 6962/9162: leaf hash ``SHA-256(0x00 ‖ leaf)``,
+node hash ``SHA-256(0x01 ‖ left ‖ right)``, a lone last node promoted to the
+next level. A leaf is the canonical compact JSON of a candidate's entry
+(stage, formation, registration number, category, status, scores, total,
+SKB/final scores, rank, code, and the hash of the recorded responses), in
+file order. :func:`prove` gives one candidate's inclusion proofs;
+:func:`verify_proof` checks one with nothing but ``hashlib``.
+
+:func:`verify_publication` checks everything offline: the signature, every
+file hash, CSV = JSON, the Merkle root, and that re-applying the published
+rules to the published inputs gives exactly the published rankings.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from exam_server.results.integration import (
+    FinalEntry,
+    FinalResult,
+    SkbScore,
+    integrate,
+    optimise,
+)
+from exam_server.results.outcomes import CandidateOutcome, Formation
+from exam_server.results.ranking import SkdEntry, SkdResult, rank_skd
+from exam_server.results.rules import PolicyError, RankingPolicy, fmt, json_number, parse_date
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+PUBLIC_KEY = "public_key.pem"
+POLICY = "policy.json"
+MANIFEST_SCHEMA = "seleksi/results-manifest/1"
+FORMATION_SCHEMA = "seleksi/results-formation/1"
+PROOF_SCHEMA = "seleksi/inclusion-proof/1"
+MERKLE_ALGORITHM = "RFC 6962 SHA-256 (leaf 0x00, node 0x01) over canonical compact JSON entries"
+STAGES = ("skd", "final")
+
+
+class PublicationError(ValueError):
+    """A publication cannot be read or built; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ExamInfo:
+    """What identifies the exam on every page. ``published_at`` is given, never the clock."""
+
+    id: str
+    title: str
+    published_at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "title": self.title, "published_at": self.published_at}
+
+
+# -- canonical encodings ----------------------------------------------------------
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` with Decimals (from parsing published files) as JSON numbers."""
+    if isinstance(obj, Decimal):
+        return json_number(obj)
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, 2-space indent, UTF-8 without escapes, one trailing newline."""
+    text = json.dumps(_plain(obj), sort_keys=True, indent=2, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def compact_json(obj: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the bytes of a Merkle leaf."""
+    text = json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _num(d: Decimal | None) -> int | float | None:
+    return None if d is None else json_number(d)
+
+
+def _date(d: dt.date | None) -> str | None:
+    return None if d is None else d.isoformat()
+
+
+# -- the files of one formation ---------------------------------------------------
+
+
+def _formation_dict(f: Formation) -> dict[str, Any]:
+    return {"id": f.id, "name": f.name, "openings": f.openings, "group": f.group}
+
+
+def skd_entry_dict(policy: RankingPolicy, e: SkdEntry) -> dict[str, Any]:
+    # GPA and birth date are published only where a later rule may use them
+    # (candidates who met the passing grade), to publish no more personal data
+    # than verification needs.
+    ranked = e.meaning in ("in_cut", "outside_cut")
+    return {
+        "registration_number": e.registration_number,
+        "name": e.name,
+        "category": e.category,
+        "status": e.status,
+        "status_note": e.status_note,
+        "scores": {k: json_number(v) for k, v in e.scores.items()} or None,
+        "total": _num(e.total),
+        "rank": e.rank,
+        "code": e.code,
+        "meaning": e.meaning,
+        "reason_id": e.reason_id,
+        "reason_en": e.reason_en,
+        "responses_hash": e.responses_hash,
+        "gpa": _num(e.gpa) if ranked else None,
+        "birth_date": _date(e.birth_date) if ranked else None,
+    }
+
+
+def final_entry_dict(policy: RankingPolicy, e: FinalEntry) -> dict[str, Any]:
+    return {
+        "registration_number": e.registration_number,
+        "name": e.name,
+        "category": e.category,
+        "origin_formation": e.origin_formation,
+        "scores": {k: json_number(v) for k, v in e.skd_scores.items()},
+        "skd_total": json_number(e.skd_total),
+        "skb_status": e.skb_status,
+        "skb_note": e.skb_note,
+        "skb": _num(e.skb),
+        "final": _num(e.final),
+        "rank": e.rank,
+        "code": e.code,
+        "meaning": e.meaning,
+        "reason_id": e.reason_id,
+        "reason_en": e.reason_en,
+        "responses_hash": e.responses_hash,
+        "gpa": _num(e.gpa),
+        "birth_date": _date(e.birth_date),
+    }
+
+
+def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow(["" if v is None else _csv_cell(v) for v in r])
+    return buf.getvalue().encode("utf-8")
+
+
+def _csv_cell(v: Any) -> str:
+    if isinstance(v, float):
+        return fmt(Decimal(repr(v)))
+    return str(v)
+
+
+def formation_csv(doc: Mapping[str, Any], subtests: Sequence[str]) -> bytes:
+    """The CSV of a formation file, derived from its JSON document alone."""
+    if doc["stage"] == "skd":
+        header = [
+            "rank",
+            "registration_number",
+            "name",
+            "category",
+            "status",
+            *subtests,
+            "total",
+            "code",
+            "reason_id",
+            "reason_en",
+            "responses_hash",
+        ]
+        rows = [
+            [
+                e["rank"],
+                e["registration_number"],
+                e["name"],
+                e["category"],
+                e["status"],
+                *[(e["scores"] or {}).get(s) for s in subtests],
+                e["total"],
+                e["code"],
+                e["reason_id"],
+                e["reason_en"],
+                e["responses_hash"],
+            ]
+            for e in doc["entries"]
+        ]
+    else:
+        header = [
+            "rank",
+            "registration_number",
+            "name",
+            "category",
+            "origin_formation",
+            *subtests,
+            "skd_total",
+            "skb_status",
+            "skb",
+            "final",
+            "gpa",
+            "birth_date",
+            "code",
+            "reason_id",
+            "reason_en",
+            "responses_hash",
+        ]
+        rows = [
+            [
+                e["rank"],
+                e["registration_number"],
+                e["name"],
+                e["category"],
+                e["origin_formation"],
+                *[e["scores"].get(s) for s in subtests],
+                e["skd_total"],
+                e["skb_status"],
+                e["skb"],
+                e["final"],
+                e["gpa"],
+                e["birth_date"],
+                e["code"],
+                e["reason_id"],
+                e["reason_en"],
+                e["responses_hash"],
+            ]
+            for e in doc["entries"]
+        ]
+    return _csv_bytes(header, rows)
+
+
+def _leaf(stage: str, formation: str, e: Mapping[str, Any]) -> dict[str, Any]:
+    """What a Merkle leaf commits to, from a published entry."""
+    leaf = {
+        "stage": stage,
+        "formation": formation,
+        "registration_number": e["registration_number"],
+        "category": e["category"],
+        "scores": e["scores"],
+        "rank": e["rank"],
+        "code": e["code"],
+        "responses_hash": e["responses_hash"],
+    }
+    if stage == "skd":
+        leaf.update(status=e["status"], total=e["total"])
+    else:
+        leaf.update(
+            skd_total=e["skd_total"],
+            skb_status=e["skb_status"],
+            skb=e["skb"],
+            final=e["final"],
+            origin_formation=e["origin_formation"],
+        )
+    return leaf
+
+
+# -- Merkle tree (RFC 6962 / 9162) ---------------------------------------------------
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """All levels bottom-up; an odd last node is promoted (= RFC 6962's tree)."""
+    levels = [list(leaf_hashes)]
+    while len(levels[-1]) > 1:
+        cur = levels[-1]
+        nxt = [node_hash(cur[i], cur[i + 1]) for i in range(0, len(cur) - 1, 2)]
+        if len(cur) % 2:
+            nxt.append(cur[-1])
+        levels.append(nxt)
+    return levels
+
+
+def merkle_root(levels: Sequence[Sequence[bytes]]) -> bytes:
+    return levels[-1][0] if levels[0] else hashlib.sha256(b"").digest()
+
+
+def audit_path(levels: Sequence[Sequence[bytes]], index: int) -> list[bytes]:
+    path: list[bytes] = []
+    for level in levels[:-1]:
+        sib = index ^ 1
+        if sib < len(level):
+            path.append(level[sib])
+        index //= 2
+    return path
+
+
+def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -> bytes | None:
+    """The root implied by an inclusion proof (RFC 9162 §2.1.3.2), or None if malformed."""
+    if not 0 <= index < size:
+        return None
+    fn, sn, r = index, size - 1, leaf_hash(leaf)
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+# -- building ---------------------------------------------------------------------
+
+
+def build_files(
+    exam: ExamInfo, policy: RankingPolicy, skd: SkdResult, final: FinalResult | None = None
+) -> dict[str, bytes]:
+    """The content files of a publication (everything but manifest, signature, key)."""
+    files: dict[str, bytes] = {POLICY: policy.to_json().encode("utf-8")}
+    codes = policy.subtest_codes
+    for f in skd.formations:
+        doc = {
+            "schema": FORMATION_SCHEMA,
+            "exam": exam.id,
+            "stage": "skd",
+            "policy_version": policy.version,
+            "formation": _formation_dict(f.formation),
+            "cut": f.cut,
+            "passed": f.passed,
+            "entries": [skd_entry_dict(policy, e) for e in f.entries],
+        }
+        files[f"skd/{f.formation.id}.json"] = canonical_json(doc)
+        files[f"skd/{f.formation.id}.csv"] = formation_csv(doc, codes)
+    if final is not None:
+        for ff in final.formations:
+            doc = {
+                "schema": FORMATION_SCHEMA,
+                "exam": exam.id,
+                "stage": "final",
+                "policy_version": policy.version,
+                "formation": _formation_dict(ff.formation),
+                "optimised": final.optimised,
+                "appointed": ff.appointed,
+                "vacant": ff.vacant,
+                "entries": [final_entry_dict(policy, e) for e in ff.entries],
+            }
+            files[f"final/{ff.formation.id}.json"] = canonical_json(doc)
+            files[f"final/{ff.formation.id}.csv"] = formation_csv(doc, codes)
+    return files
+
+
+def _formation_docs(files: Mapping[str, bytes]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for stage in STAGES:
+        for path in sorted(p for p in files if p.startswith(f"{stage}/") and p.endswith(".json")):
+            try:
+                doc = json.loads(files[path].decode("utf-8"), parse_float=Decimal)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise PublicationError(f"{path}: not valid JSON ({exc})") from None
+            if not isinstance(doc, dict) or doc.get("schema") != FORMATION_SCHEMA:
+                raise PublicationError(f"{path}: not a formation document ({FORMATION_SCHEMA})")
+            out.append((path, doc))
+    return out
+
+
+def leaves_of(files: Mapping[str, bytes]) -> list[bytes]:
+    """The Merkle leaves of a publication, in order: stage, formation id, listing order."""
+    leaves: list[bytes] = []
+    for _, doc in _formation_docs(files):
+        for e in doc["entries"]:
+            leaves.append(compact_json(_leaf(doc["stage"], doc["formation"]["id"], e)))
+    return leaves
+
+
+def public_key_fingerprint(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return sha256_hex(raw)
+
+
+def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def build_manifest(
+    exam: ExamInfo,
+    policy: RankingPolicy,
+    files: Mapping[str, bytes],
+    *,
+    optimised: bool,
+    public_key: Ed25519PublicKey,
+) -> bytes:
+    leaves = leaves_of(files)
+    root = merkle_root(merkle_levels([leaf_hash(x) for x in leaves]))
+    stages = [s for s in STAGES if any(p.startswith(f"{s}/") for p in files)]
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "exam": exam.to_dict(),
+        "policy": {"path": POLICY, "version": policy.version, "name": policy.name},
+        "stages": stages,
+        "optimised": optimised,
+        "files": [
+            {"path": p, "sha256": sha256_hex(files[p]), "bytes": len(files[p])}
+            for p in sorted(files)
+        ],
+        "merkle": {"algorithm": MERKLE_ALGORITHM, "leaves": len(leaves), "root": root.hex()},
+        "signature": {
+            "algorithm": "Ed25519",
+            "file": SIGNATURE,
+            "public_key_sha256": public_key_fingerprint(public_key),
+        },
+    }
+    return canonical_json(manifest)
+
+
+@dataclass(frozen=True)
+class Publication:
+    files: dict[str, bytes]  # path → bytes, including manifest, signature and key
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        m: dict[str, Any] = json.loads(self.files[MANIFEST])
+        return m
+
+    @property
+    def root(self) -> str:
+        return str(self.manifest["merkle"]["root"])
+
+
+def publish(
+    exam: ExamInfo,
+    policy: RankingPolicy,
+    skd: SkdResult,
+    private_key: Ed25519PrivateKey,
+    final: FinalResult | None = None,
+) -> Publication:
+    """Build and sign a whole publication in memory (write it with :func:`write_publication`)."""
+    files = build_files(exam, policy, skd, final)
+    pub = private_key.public_key()
+    manifest = build_manifest(
+        exam, policy, files, optimised=bool(final and final.optimised), public_key=pub
+    )
+    files[MANIFEST] = manifest
+    # Ed25519 is deterministic (RFC 8032): the same key and manifest give the same signature.
+    files[SIGNATURE] = base64.b64encode(private_key.sign(manifest)) + b"\n"
+    files[PUBLIC_KEY] = public_key_pem(pub)
+    return Publication(files)
+
+
+def write_publication(directory: str | os.PathLike[str], files: Mapping[str, bytes]) -> None:
+    """Write ``files`` under ``directory`` (created; existing files are replaced)."""
+    root = Path(directory)
+    for rel, data in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+
+
+def read_publication(directory: str | os.PathLike[str]) -> dict[str, bytes]:
+    """Every regular file under ``directory``, by its '/'-separated relative path."""
+    root = Path(directory)
+    if not (root / MANIFEST).is_file():
+        raise PublicationError(f"{root}: no {MANIFEST}; is this a publication directory?")
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# -- keys ------------------------------------------------------------------------
+
+
+def generate_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def load_private_key(pem: bytes) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise PublicationError(f"not a PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise PublicationError("the private key is not an Ed25519 key")
+    return key
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise PublicationError(f"not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise PublicationError("the public key is not an Ed25519 key")
+    return key
+
+
+# -- rebuilding from a publication ---------------------------------------------------
+
+
+def _formation_of(doc: Mapping[str, Any]) -> Formation:
+    f = doc["formation"]
+    return Formation(id=f["id"], openings=f["openings"], name=f["name"], group=f["group"])
+
+
+def inputs_from_files(
+    files: Mapping[str, bytes],
+) -> tuple[RankingPolicy, list[Formation], list[CandidateOutcome], dict[str, SkbScore] | None]:
+    """The inputs a publication embeds: policy, formations, SKD outcomes, SKB scores."""
+    try:
+        policy = RankingPolicy.from_json(files[POLICY].decode("utf-8"))
+    except KeyError:
+        raise PublicationError(f"no {POLICY}") from None
+    except PolicyError as exc:
+        raise PublicationError(f"{POLICY}: {exc}") from None
+    formations: list[Formation] = []
+    outcomes: list[CandidateOutcome] = []
+    skb: dict[str, SkbScore] | None = None
+    for path, doc in _formation_docs(files):
+        try:
+            if doc["stage"] == "skd":
+                formations.append(_formation_of(doc))
+                for e in doc["entries"]:
+                    outcomes.append(
+                        CandidateOutcome(
+                            registration_number=e["registration_number"],
+                            formation=doc["formation"]["id"],
+                            category=e["category"],
+                            status=e["status"],
+                            scores=e["scores"] or {},
+                            responses_hash=e["responses_hash"],
+                            name=e["name"],
+                            gpa=e["gpa"],
+                            birth_date=parse_date(e["birth_date"], "birth_date"),
+                            status_note=e["status_note"],
+                        )
+                    )
+            else:
+                skb = skb if skb is not None else {}
+                for e in doc["entries"]:
+                    if e["meaning"] == "appointed_optimised":
+                        continue
+                    pts = e["skb"]
+                    skb[e["registration_number"]] = SkbScore(
+                        e["registration_number"],
+                        e["skb_status"],
+                        None if pts is None else policy.points(pts),
+                        e["skb_note"],
+                    )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PublicationError(f"{path}: malformed entry ({exc!r})") from None
+    return policy, formations, outcomes, skb
+
+
+def rebuild_files(
+    exam: ExamInfo,
+    policy: RankingPolicy,
+    formations: Sequence[Formation],
+    outcomes: Sequence[CandidateOutcome],
+    skb: Mapping[str, SkbScore] | None,
+    *,
+    optimised: bool,
+    missing_is_absent: bool = False,
+) -> dict[str, bytes]:
+    """Rank, integrate, optionally optimise, and render the content files."""
+    skd = rank_skd(policy, formations, outcomes)
+    final = None
+    if skb is not None:
+        final = integrate(policy, skd, skb, missing_is_absent=missing_is_absent)
+        if optimised:
+            final = optimise(policy, skd, final)
+    return build_files(exam, policy, skd, final)
+
+
+# -- verification -------------------------------------------------------------------
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify_publication` checked; ``ok`` only when ``problems`` is empty."""
+
+    checks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    root: str = ""
+    key_fingerprint: str = ""
+    key_source: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    la, lb = a.decode("utf-8", "replace").splitlines(), b.decode("utf-8", "replace").splitlines()
+    for i, (x, y) in enumerate(zip(la, lb, strict=False)):
+        if x != y:
+            return f"line {i + 1}: published {x.strip()!r}, expected {y.strip()!r}"
+    return f"published {len(la)} lines, expected {len(lb)}"
+
+
+def verify_publication(
+    files: Mapping[str, bytes], public_key: Ed25519PublicKey | None = None
+) -> VerifyReport:
+    """Check a publication offline (see the module docstring); never raises on bad data.
+
+    ``public_key``: the key the agency announced. Without it the copy inside the
+    publication is used, which proves integrity but not who signed.
+    """
+    rep = VerifyReport()
+    try:
+        manifest = json.loads(files[MANIFEST].decode("utf-8"))
+        exam = ExamInfo(**manifest["exam"])
+        listed = {f["path"]: f for f in manifest["files"]}
+        root_hex = str(manifest["merkle"]["root"])
+        fingerprint = str(manifest["signature"]["public_key_sha256"])
+        optimised = bool(manifest["optimised"])
+    except KeyError as exc:
+        rep.problems.append(f"{MANIFEST}: missing {exc}")
+        return rep
+    except (ValueError, TypeError) as exc:
+        rep.problems.append(f"{MANIFEST}: malformed ({exc})")
+        return rep
+    rep.root = root_hex
+
+    # 1. the signature over the manifest's exact bytes
+    key = public_key
+    rep.key_source = "given"
+    if key is None:
+        rep.key_source = f"{PUBLIC_KEY} inside the publication"
+        try:
+            key = load_public_key(files[PUBLIC_KEY])
+        except (KeyError, PublicationError) as exc:
+            rep.problems.append(f"{PUBLIC_KEY}: {exc}")
+    if key is not None:
+        rep.key_fingerprint = public_key_fingerprint(key)
+        if rep.key_fingerprint != fingerprint:
+            rep.problems.append(
+                f"{MANIFEST}: signed by key {fingerprint[:16]}…, but the key used is "
+                f"{rep.key_fingerprint[:16]}…"
+            )
+        try:
+            sig = base64.b64decode(files[SIGNATURE].strip(), validate=True)
+            key.verify(sig, files[MANIFEST])
+            rep.checks.append("Ed25519 signature over manifest.json is valid")
+        except KeyError:
+            rep.problems.append(f"{SIGNATURE}: missing")
+        except (InvalidSignature, ValueError):
+            rep.problems.append(f"{SIGNATURE}: the signature does not match manifest.json")
+
+    # 2. every listed file, byte for byte; nothing unlisted
+    bad_files = 0
+    for path, meta in sorted(listed.items()):
+        data = files.get(path)
+        if data is None:
+            rep.problems.append(f"{path}: listed in the manifest but missing")
+            bad_files += 1
+        elif sha256_hex(data) != meta.get("sha256") or len(data) != meta.get("bytes"):
+            rep.problems.append(f"{path}: SHA-256 differs from the manifest (file changed)")
+            bad_files += 1
+    extra = sorted(set(files) - set(listed) - {MANIFEST, SIGNATURE, PUBLIC_KEY})
+    for path in extra:
+        rep.problems.append(f"{path}: not listed in the manifest")
+    if not bad_files:
+        rep.checks.append(f"{len(listed)} files match their SHA-256 in the manifest")
+    content = {p: files[p] for p in listed if p in files}
+
+    # 3. CSV = JSON, 4. Merkle root, 5. the rules re-applied
+    try:
+        policy, formations, outcomes, skb = inputs_from_files(content)
+        docs = _formation_docs(content)
+    except PublicationError as exc:
+        rep.problems.append(str(exc))
+        return rep
+    csv_bad = 0
+    for path, doc in docs:
+        csv_path = path[: -len(".json")] + ".csv"
+        expected_csv = formation_csv(doc, policy.subtest_codes)
+        if content.get(csv_path) != expected_csv:
+            csv_bad += 1
+            got = content.get(csv_path, b"")
+            rep.problems.append(
+                f"{csv_path}: differs from {path} ({_first_difference(got, expected_csv)})"
+            )
+    if not csv_bad:
+        rep.checks.append(f"{len(docs)} CSV files match their JSON")
+    leaves = leaves_of(content)
+    root = merkle_root(merkle_levels([leaf_hash(x) for x in leaves])).hex()
+    if root != root_hex:
+        rep.problems.append(f"Merkle root of the entries is {root}, manifest says {root_hex}")
+    else:
+        rep.checks.append(f"Merkle root over {len(leaves)} entries matches: {root}")
+    try:
+        rebuilt = rebuild_files(exam, policy, formations, outcomes, skb, optimised=optimised)
+    except ValueError as exc:
+        rep.problems.append(f"re-applying the rules failed: {exc}")
+        return rep
+    rule_bad = 0
+    for path in sorted(set(rebuilt) | {p for p, _ in docs} | {POLICY}):
+        if not path.endswith(".json"):
+            continue
+        if content.get(path) != rebuilt.get(path):
+            rule_bad += 1
+            rep.problems.append(
+                f"{path}: not what the published rules give "
+                f"({_first_difference(content.get(path, b''), rebuilt.get(path, b''))})"
+            )
+    if not rule_bad:
+        rep.checks.append(
+            f"re-applying policy {policy.version} to the published scores gives the published "
+            f"rankings ({len(outcomes)} candidates, {len(formations)} formations)"
+        )
+    return rep
+
+
+def compare_files(published: Mapping[str, bytes], recomputed: Mapping[str, bytes]) -> list[str]:
+    """Differences between a publication's content files and a recomputation from source."""
+    problems = []
+    skip = {MANIFEST, SIGNATURE, PUBLIC_KEY}
+    for path in sorted((set(published) | set(recomputed)) - skip):
+        a, b = published.get(path), recomputed.get(path)
+        if a is None:
+            problems.append(f"{path}: recomputed from the source but not published")
+        elif b is None:
+            problems.append(f"{path}: published but not recomputed from the source")
+        elif a != b:
+            problems.append(f"{path}: differs from the source ({_first_difference(a, b)})")
+    return problems
+
+
+# -- inclusion proofs -----------------------------------------------------------------
+
+
+def prove(files: Mapping[str, bytes], registration_number: str) -> list[dict[str, Any]]:
+    """Inclusion proofs of every entry of ``registration_number`` (SKD, final) in the tree."""
+    manifest = json.loads(files[MANIFEST].decode("utf-8"))
+    leaves = leaves_of(files)
+    levels = merkle_levels([leaf_hash(x) for x in leaves])
+    root = merkle_root(levels).hex()
+    proofs = []
+    for i, raw in enumerate(leaves):
+        leaf = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+        if leaf["registration_number"] != registration_number:
+            continue
+        proofs.append(
+            {
+                "schema": PROOF_SCHEMA,
+                "exam": manifest["exam"]["id"],
+                "algorithm": MERKLE_ALGORITHM,
+                "leaf": raw.decode("utf-8"),
+                "index": i,
+                "tree_size": len(leaves),
+                "path": [h.hex() for h in audit_path(levels, i)],
+                "root": root,
+                "manifest_sha256": sha256_hex(files[MANIFEST]),
+            }
+        )
+    return proofs
+
+
+def verify_proof(proof: Mapping[str, Any], root: str | None = None) -> bool:
+    """Whether ``proof`` puts its leaf in the tree with ``root`` (default: the proof's own).
+
+    Pass the root printed in the manifest or shown on the public page: a proof
+    checked only against the root it carries proves nothing.
+    """
+    try:
+        leaf = str(proof["leaf"]).encode("utf-8")
+        path = [bytes.fromhex(h) for h in proof["path"]]
+        got = root_from_path(leaf, int(proof["index"]), int(proof["tree_size"]), path)
+        want = root if root is not None else str(proof["root"])
+    except (KeyError, ValueError, TypeError):
+        return False
+    return got is not None and got.hex() == want.lower()
