@@ -113,6 +113,9 @@ class MMLEstimator:
     collapse:
         ``"auto"`` merges identical response patterns when fewer than half
         are distinct; True/False force it.
+    accelerate, max_extrapolation:
+        SQUAREM extrapolation every two EM steps (kept only when it raises
+        the log-posterior), with the step length capped.
     n_jobs:
         threads for the E-step over person chunks (sparse products are
         single-threaded in scipy; dense ones already use BLAS threads).
@@ -146,6 +149,8 @@ class MMLEstimator:
         collapse: str | bool = "auto",
         n_jobs: int = 1,
         max_m_iter: int = 10,
+        accelerate: bool = True,
+        max_extrapolation: float = 16.0,
         progress: ProgressFn | None = None,
     ) -> None:
         if n_quad < 5:
@@ -184,6 +189,8 @@ class MMLEstimator:
         self.collapse = collapse
         self.n_jobs = n_jobs
         self.max_m_iter = max_m_iter
+        self.accelerate = accelerate
+        self.max_extrapolation = max_extrapolation
         self.progress = progress
 
     # ------------------------------------------------------------------ setup
@@ -362,7 +369,7 @@ class MMLEstimator:
         p, dp = kernels.probs_and_derivs(g.model, g.eta, self.theta_)
         pc = np.maximum(p, PMIN)
         grad = float(np.einsum("nqk,nqk->", r / pc, dp[..., 0]))
-        fish = float(np.einsum("nqk,nqk->", dp[..., 0] ** 2 * (nq[:, :, None] / pc), np.ones(1)))
+        fish = float(np.sum(dp[..., 0] ** 2 * (nq[:, :, None] / pc)))
         _, pg, ph = kernels.log_prior(g.model, g.eta[:1], pri)
         grad += float(pg[0, 0])
         fish -= float(ph[0, 0])
@@ -475,41 +482,92 @@ class MMLEstimator:
 
         # EM loop ----------------------------------------------------------------
         free = [g for g in groups if not g.fixed]
-        ll, counts, mass = self._estep(chunks, wchunks, self._log_table(groups, ncol))
-        obj = ll + self._log_prior_total(free)
+        wtot = max(total_weight, 1.0)
+
+        def state() -> FloatArray:
+            parts = [g.eta.ravel() for g in free]
+            if est_latent:
+                parts.append(np.array([self.latent_mean_, math.log(self.latent_sd_)]))
+            return np.concatenate(parts) if parts else np.zeros(0)
+
+        def set_state(x: FloatArray) -> None:
+            pos = 0
+            for g in free:
+                g.eta[:] = x[pos : pos + g.eta.size].reshape(g.eta.shape)
+                pos += g.eta.size
+            if est_latent:
+                self.latent_mean_, self.latent_sd_ = float(x[pos]), math.exp(float(x[pos + 1]))
+                self.weights_ = self._normal_weights(self.latent_mean_, self.latent_sd_)
+
+        def estep() -> tuple[float, float, FloatArray, FloatArray]:
+            ll, counts, mass = self._estep(chunks, wchunks, self._log_table(groups, ncol))
+            obj = ll + self._log_prior_total(free)
+            return ll, (obj if math.isfinite(obj) else -math.inf), counts, mass
+
+        def em_step(counts: FloatArray, mass: FloatArray) -> None:
+            for g in free:
+                self._mstep(g, counts)
+            if est_latent:
+                mu = float(mass @ self.theta_ / mass.sum())
+                sd = math.sqrt(float(mass @ (self.theta_ - mu) ** 2 / mass.sum()))
+                self.latent_mean_, self.latent_sd_ = mu, sd
+                self.weights_ = self._normal_weights(mu, sd)
+
+        ll, obj, counts, mass = estep()
         history = [ll]
         obj_history = [obj]
         converged = False
         it = 0
         dparam = math.inf
         dobj = math.inf
-        for it in range(1, self.max_iter + 1):
-            before = [g.eta.copy() for g in free]
-            for g in free:
-                self._mstep(g, counts)
-            dparam = max(
-                (float(np.max(np.abs(g.eta - b))) for g, b in zip(free, before, strict=True)),
-                default=0.0,
-            )
-            if est_latent:
-                mu = float(mass @ self.theta_ / mass.sum())
-                var = float(mass @ (self.theta_ - mu) ** 2 / mass.sum())
-                dparam = max(
-                    dparam, abs(mu - self.latent_mean_), abs(math.sqrt(var) - self.latent_sd_)
-                )
-                self.latent_mean_, self.latent_sd_ = mu, math.sqrt(var)
-                self.weights_ = self._normal_weights(mu, math.sqrt(var))
-            ll, counts, mass = self._estep(chunks, wchunks, self._log_table(groups, ncol))
-            new_obj = ll + self._log_prior_total(free)
+        x0 = state()
+        pending: list[FloatArray] = []  # EM iterates of the current SQUAREM cycle
+        while it < self.max_iter:
+            em_step(counts, mass)
+            it += 1
+            x1 = state()
+            ll, new_obj, counts, mass = estep()
+            dparam = float(np.max(np.abs(x1 - x0), initial=0.0))
             dobj = new_obj - obj
             obj = new_obj
             history.append(ll)
             obj_history.append(obj)
             if self.progress is not None:
                 self.progress(it, ll, dobj, dparam)
-            if dparam < self.tol and abs(dobj) < self.loglik_tol * max(total_weight, 1.0):
+            if dparam < self.tol and abs(dobj) < self.loglik_tol * wtot:
                 converged = True
                 break
+            pending.append(x0)
+            x0 = x1
+            if self.accelerate and len(pending) == 2:
+                # SQUAREM (Varadhan & Roland 2008, scheme S3): extrapolate along
+                # the last two EM steps; kept only if the log-posterior rises, so
+                # the sequence stays monotone.
+                start0 = pending[0]
+                r = pending[1] - start0
+                v = x1 - pending[1] - r
+                pending = []
+                nv = float(np.linalg.norm(v))
+                if nv == 0.0:
+                    continue
+                alpha = -float(np.linalg.norm(r)) / nv
+                if alpha >= -1.0:
+                    continue
+                alpha = max(alpha, -self.max_extrapolation)
+                proposal = start0 - 2 * alpha * r + alpha**2 * v
+                saved = (ll, obj, counts, mass)
+                set_state(proposal)
+                ll_p, obj_p, counts_p, mass_p = estep()
+                if math.isfinite(obj_p) and obj_p > obj:
+                    ll, counts, mass = ll_p, counts_p, mass_p
+                    dobj = obj_p - obj
+                    obj = obj_p
+                    x0 = proposal
+                    history.append(ll)
+                    obj_history.append(obj)
+                else:
+                    set_state(x1)
+                    ll, obj, counts, mass = saved
         if self.progress is not None:
             print(file=sys.stderr)
         if not converged:
@@ -602,7 +660,7 @@ class MMLEstimator:
             else:
                 ids[:] = n_par + np.arange(g.items.size * big_l).reshape(g.items.size, big_l)
                 n_par += g.items.size * big_l
-            pidx[g.cols.ravel()] = np.repeat(ids, g.n_cat, axis=0)
+            pidx[g.cols.ravel(), :big_l] = np.repeat(ids, g.n_cat, axis=0)
         full = n_par <= self.full_se_limit
         info = np.zeros((n_par, n_par)) if full else np.zeros((n_par, lmax))
         table = self._log_table(groups, ncol)
