@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio.to_thread
-from cat_engine.state import TestState
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from cat_engine import engine as cat
 from cat_engine.errors import EngineError
+from cat_engine.state import TestState
 from exam_server import audit
 from exam_server import protocol as p
 from exam_server.auth import (
@@ -183,6 +183,16 @@ class AttemptService:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._policy: Any = None
+
+    def categories(self) -> set[str] | None:
+        """The passing-grade categories of the ranking policy (None if unknown)."""
+        try:
+            from exam_server.results import rules
+        except ImportError:
+            return None
+        if self._policy is None:
+            self._policy = rules.RankingPolicy.default_2024()
+        return set(self._policy.categories)
 
     # --- lifecycle -------------------------------------------------------------
 

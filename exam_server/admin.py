@@ -1,0 +1,699 @@
+"""The REST API: staff login, admin setup and reports, proctor actions, candidate login.
+
+Every endpoint is declared in :data:`ENDPOINTS` (router and OpenAPI schema
+come from that list). Roles are separate: ``admin`` sets up exams and reads
+results; ``proctor`` runs sessions (check-in PINs, pause, extend, release,
+void, notes). Opening and closing a session is open to both. Every proctor
+action needs a ``reason`` and lands in the audit chain.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import func, select
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from exam_server import scheduling as sch
+from exam_server.attempts import ActionError, AttemptService, LoginError
+from exam_server.auth import StaffClaims, verify_password
+from exam_server.http import (
+    INT,
+    NUM,
+    STR,
+    ApiError,
+    Endpoint,
+    field_num,
+    field_str,
+    obj,
+    read_body,
+    read_json,
+)
+from exam_server.models import Attempt, AuditEvent, Candidate, ExamSession, Formation, Staff
+
+ACTIONS = ("pause", "resume", "extend", "release", "void", "note")
+
+
+def _svc(request: Request) -> AttemptService:
+    return request.app.state.attempts  # type: ignore[no-any-return]
+
+
+def _staff(request: Request) -> StaffClaims:
+    return request.state.staff  # type: ignore[no-any-return]
+
+
+def _actor(request: Request) -> str:
+    st = _staff(request)
+    return f"{st.role}:{st.username}"
+
+
+def _int_param(request: Request, name: str) -> int:
+    try:
+        return int(request.path_params[name])
+    except (KeyError, ValueError):
+        raise ApiError(404, "not_found", f"bad {name}") from None
+
+
+async def _run(fn: Any, *args: Any) -> Any:
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except sch.SetupError as exc:
+        raise ApiError(
+            exc.status,
+            "invalid" if exc.status == 422 else "conflict" if exc.status == 409 else "not_found",
+            exc.message,
+            exc.errors,
+        ) from None
+
+
+# --- logins ----------------------------------------------------------------------
+
+
+async def staff_login(request: Request) -> Response:
+    d = await read_json(request)
+    username, password = field_str(d, "username", max_len=80), field_str(d, "password", max_len=200)
+    app = request.app
+    limiter = app.state.staff_limiter
+    if limiter.blocked(f"u:{username}"):
+        raise ApiError(429, "rate_limited", "too many failed logins; wait a few minutes")
+
+    def lookup() -> Staff | None:
+        with Session(app.state.engine) as s:
+            return s.execute(select(Staff).where(Staff.username == username)).scalars().first()  # type: ignore[arg-type]
+
+    staff = await anyio.to_thread.run_sync(lookup)
+    stored = staff.password_hash if staff is not None else app.state.dummy_hash
+    # scrypt is slow on purpose: off the loop, and a bounded number at once.
+    ok = await anyio.to_thread.run_sync(
+        verify_password, password, stored, limiter=app.state.hash_limiter
+    )
+    if staff is None or not ok:
+        limiter.fail(f"u:{username}")
+        raise ApiError(401, "bad_credentials", "wrong username or password")
+    from exam_server.auth import StaffClaims as Claims
+
+    assert staff.id is not None
+    token = app.state.signer.staff_token(Claims(staff.id, staff.username, staff.role))
+    return JSONResponse({"token": token, "role": staff.role, "name": staff.name})
+
+
+async def candidate_login(request: Request) -> Response:
+    d = await read_json(request, 4096)
+    reg = field_str(d, "registration_number", max_len=40)
+    pin = field_str(d, "pin", max_len=20)
+    token = field_str(d, "session_token", max_len=20)
+    terminal = field_str(d, "terminal_id", max_len=80)
+    try:
+        signed, la = await _svc(request).login(reg, pin, token, terminal)
+    except LoginError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+
+    def formation() -> dict[str, Any] | None:
+        with Session(request.app.state.engine) as s:
+            c = s.get(Candidate, la.candidate_id)
+            f = s.get(Formation, c.formation_id) if c and c.formation_id else None
+            return (
+                None
+                if f is None
+                else {
+                    "code": f.code,
+                    "position": f.position,
+                    "agency": f.agency,
+                    "location": f.location,
+                }
+            )
+
+    return JSONResponse(
+        {
+            "token": signed,
+            "attempt_id": la.id,
+            "name": la.name,
+            "registration_number": la.registration_number,
+            "category": la.category,
+            "formation": await anyio.to_thread.run_sync(formation),
+            "exam": la.exam.name,
+            "mode": la.exam.mode,
+            "ws_path": "/ws/candidate",
+        }
+    )
+
+
+# --- admin -------------------------------------------------------------------------
+
+
+async def create_site(request: Request) -> Response:
+    d = await read_json(request)
+    sid = await _run(
+        sch.create_site,
+        request.app.state.engine,
+        field_str(d, "code", max_len=40),
+        field_str(d, "name"),
+    )
+    return JSONResponse({"id": sid}, status_code=201)
+
+
+async def create_room(request: Request) -> Response:
+    d = await read_json(request)
+    rid = await _run(
+        sch.create_room,
+        request.app.state.engine,
+        field_str(d, "site_code", max_len=40),
+        field_str(d, "code", max_len=40),
+        field_str(d, "name"),
+        int(field_num(d, "capacity", 0, 100000, 0)),
+    )
+    return JSONResponse({"id": rid}, status_code=201)
+
+
+async def create_exam(request: Request) -> Response:
+    d = await read_json(request)
+    code, name = field_str(d, "code", max_len=40), field_str(d, "name")
+    from cat_engine.design import TestDesign, skd_design
+
+    raw = d.get("design", "skd_linear")
+    try:
+        if raw in ("skd_linear", "skd_adaptive"):
+            design = skd_design(mode=str(raw).split("_")[1])
+        elif isinstance(raw, dict):
+            design = TestDesign.from_dict(raw)
+        else:
+            raise ValueError("design must be 'skd_linear', 'skd_adaptive' or a design object")
+    except ValueError as exc:
+        raise ApiError(
+            422, "invalid", f"design: {exc}", [{"field": "design", "message": str(exc)}]
+        ) from None
+    from exam_server.bank_source import load_from_item_bank
+
+    engine = request.app.state.engine
+    try:
+        bank, items = await anyio.to_thread.run_sync(load_from_item_bank, engine, design)
+    except (LookupError, ValueError) as exc:
+        raise ApiError(
+            422, "invalid", f"bank: {exc}", [{"field": "bank", "message": str(exc)}]
+        ) from None
+    eid = await _run(sch.create_exam, engine, code, name, design, bank, items)
+    return JSONResponse({"id": eid, "n_items": bank.n_items}, status_code=201)
+
+
+async def list_exams(request: Request) -> Response:
+    return JSONResponse(await _run(sch.exam_summary, request.app.state.engine))
+
+
+async def create_session(request: Request) -> Response:
+    d = await read_json(request)
+    sid = await _run(
+        sch.create_session,
+        request.app.state.engine,
+        field_str(d, "code", max_len=60),
+        field_str(d, "exam_code", max_len=40),
+        field_str(d, "site_code", max_len=40),
+        field_str(d, "room_code", max_len=40),
+        field_num(d, "starts_at", 0, 1e11, time.time()),
+    )
+    return JSONResponse({"id": sid}, status_code=201)
+
+
+async def list_sessions(request: Request) -> Response:
+    def q() -> list[dict[str, Any]]:
+        with Session(request.app.state.engine) as s:
+            counts = dict(
+                s.execute(
+                    select(Candidate.session_id, func.count()).group_by(Candidate.session_id)
+                ).all()
+            )  # type: ignore[arg-type, call-overload]
+            return [
+                {
+                    "id": x.id,
+                    "code": x.code,
+                    "exam_id": x.exam_id,
+                    "room_id": x.room_id,
+                    "starts_at": x.starts_at,
+                    "status": x.status,
+                    "candidates": counts.get(x.id, 0),
+                }
+                for x in s.execute(select(ExamSession).order_by(ExamSession.id)).scalars()  # type: ignore[arg-type]
+            ]
+
+    return JSONResponse(await anyio.to_thread.run_sync(q))
+
+
+async def create_formations(request: Request) -> Response:
+    d = await read_json(request)
+    rows = d.get("formations")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ApiError(422, "invalid", "'formations' must be a list of objects")
+    n = await _run(sch.create_formations, request.app.state.engine, rows)
+    return JSONResponse({"imported": n}, status_code=201)
+
+
+async def import_candidates(request: Request) -> Response:
+    raw = await read_body(request, 20 * 1024 * 1024)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(
+            422,
+            "invalid",
+            "the CSV must be UTF-8",
+            [{"row": 1, "field": "-", "message": "not UTF-8"}],
+        ) from None
+    cats = request.app.state.attempts.categories()
+    n = await _run(sch.import_candidates_csv, request.app.state.engine, text, cats)
+    return JSONResponse({"imported": n}, status_code=201)
+
+
+async def create_staff(request: Request) -> Response:
+    d = await read_json(request)
+    settings = request.app.state.settings
+    sid = await _run(
+        sch.create_staff,
+        request.app.state.engine,
+        field_str(d, "username", max_len=80),
+        field_str(d, "name", required=False),
+        field_str(d, "role", max_len=16),
+        field_str(d, "password", max_len=200),
+        settings.scrypt_n,
+    )
+    return JSONResponse({"id": sid}, status_code=201)
+
+
+def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[str, Any]]:
+    now = time.time()
+    with Session(engine) as s:
+        rows = s.execute(
+            select(Attempt, Candidate)
+            .join(Candidate, Candidate.id == Attempt.candidate_id)  # type: ignore[arg-type]
+            .where(Attempt.session_id == session_id)
+            .order_by(Candidate.registration_number)  # type: ignore[arg-type]
+        ).all()
+        answered = dict(
+            s.execute(
+                select(Attempt.id, func.count())  # type: ignore[call-overload]
+                .select_from(Attempt)
+                .join(Candidate, Candidate.id == Attempt.candidate_id)  # type: ignore[arg-type]
+                .where(Attempt.session_id == session_id)
+                .group_by(Attempt.id)
+            ).all()
+        )
+    out = []
+    for a, c in rows:
+        remaining = (
+            a.remaining_at_start - (now - a.running_since)
+            if a.running_since
+            else a.remaining_at_start
+        )
+        row = {
+            "attempt_id": a.id,
+            "registration_number": c.registration_number,
+            "name": c.name,
+            "category": c.category,
+            "status": a.status,
+            "terminal_id": a.terminal_id,
+            "terminal_released": a.terminal_released,
+            "remaining_seconds": max(0.0, remaining),
+            "deadline": a.deadline_at,
+            "last_seq": a.last_seq,
+            "last_seen_at": a.last_seen_at,
+            "finish_reason": a.finish_reason,
+        }
+        _ = answered
+        if with_scores:
+            row.update(
+                {
+                    "total": a.total_points,
+                    "passed": a.passed,
+                    "pass_reason": a.pass_reason,
+                    "score": json.loads(a.score_json) if a.score_json else None,
+                }
+            )
+        out.append(row)
+    return out
+
+
+async def session_attempts(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+    rows = await anyio.to_thread.run_sync(_attempt_rows, request.app.state.engine, sid, True)
+    return JSONResponse(rows)
+
+
+async def attempt_detail(request: Request) -> Response:
+    aid = _int_param(request, "attempt_id")
+
+    def q() -> dict[str, Any] | None:
+        from exam_server.models import Response as Resp
+
+        with Session(request.app.state.engine) as s:
+            a = s.get(Attempt, aid)
+            if a is None:
+                return None
+            c = s.get(Candidate, a.candidate_id)
+            n = s.execute(
+                select(func.count()).select_from(Resp).where(Resp.attempt_id == aid)
+            ).scalar()  # type: ignore[arg-type]
+            return {
+                "attempt_id": a.id,
+                "session_id": a.session_id,
+                "registration_number": c.registration_number if c else None,
+                "status": a.status,
+                "finish_reason": a.finish_reason,
+                "total": a.total_points,
+                "passed": a.passed,
+                "pass_reason": a.pass_reason,
+                "responses": n,
+                "score": json.loads(a.score_json) if a.score_json else None,
+                "started_at": a.started_at,
+                "finished_at": a.finished_at,
+            }
+
+    d = await anyio.to_thread.run_sync(q)
+    if d is None:
+        raise ApiError(404, "not_found", "no such attempt")
+    return JSONResponse(d)
+
+
+# --- proctor -------------------------------------------------------------------------
+
+
+async def open_session(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+    token = await _run(sch.open_session, request.app.state.engine, sid, _actor(request))
+    return JSONResponse({"session_id": sid, "status": "open", "token": token})
+
+
+async def close_session(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+    d = await read_json(request)
+    reason = field_str(d, "reason", max_len=2000)
+    actor = _actor(request)
+    pending = await _run(sch.mark_session_closed, request.app.state.engine, sid, actor, reason)
+    svc = _svc(request)
+    for aid in pending:  # the session is over: unfinished attempts are scored as they stand
+        la = await svc.get(aid)
+        await svc.finish(la, "session_closed", actor)
+    return JSONResponse({"session_id": sid, "status": "closed", "finished": len(pending)})
+
+
+async def checkin(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+    d = await read_json(request)
+    reg = field_str(d, "registration_number", max_len=40)
+    pin = await _run(
+        sch.issue_pin,
+        request.app.state.engine,
+        request.app.state.settings.secret_key,
+        sid,
+        reg,
+        _actor(request),
+    )
+    return JSONResponse({"registration_number": reg, "pin": pin})
+
+
+async def proctor_attempts(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+    rows = await anyio.to_thread.run_sync(_attempt_rows, request.app.state.engine, sid, False)
+    svc = _svc(request)
+    for r in rows:  # live facts only this process knows
+        la = svc.live.get(r["attempt_id"])
+        if la is not None:
+            r["connected"] = la.conn is not None
+            r["answered"] = len(la.answers)
+            r["flagged"] = sum(1 for v in la.flags.values() if v)
+    return JSONResponse(rows)
+
+
+async def attempt_action(request: Request) -> Response:
+    aid = _int_param(request, "attempt_id")
+    action = request.path_params["action"]
+    if action not in ACTIONS:
+        raise ApiError(404, "not_found", f"unknown action {action}")
+    d = await read_json(request)
+    reason = field_str(d, "reason", max_len=2000)
+    seconds = field_num(d, "seconds", 1, 14400) if action == "extend" else 0.0
+    try:
+        result = await _svc(request).act(aid, action, _actor(request), reason, seconds)
+    except KeyError:
+        raise ApiError(404, "not_found", "no such attempt") from None
+    except ActionError as exc:
+        raise ApiError(409, exc.code, str(exc)) from None
+    return JSONResponse(result)
+
+
+async def session_action(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+    action = request.path_params["action"]
+    if action not in ("pause", "resume", "extend", "note"):
+        raise ApiError(404, "not_found", f"unknown session action {action}")
+    d = await read_json(request)
+    reason = field_str(d, "reason", max_len=2000)
+    seconds = field_num(d, "seconds", 1, 14400) if action == "extend" else 0.0
+    rows = await anyio.to_thread.run_sync(_attempt_rows, request.app.state.engine, sid, False)
+    done, skipped = [], []
+    for r in rows:
+        try:
+            await _svc(request).act(r["attempt_id"], action, _actor(request), reason, seconds)
+            done.append(r["attempt_id"])
+        except ActionError:
+            skipped.append(r["attempt_id"])
+    return JSONResponse({"session_id": sid, "action": action, "applied": done, "skipped": skipped})
+
+
+async def session_audit(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+
+    def q() -> list[dict[str, Any]]:
+        with Session(request.app.state.engine) as s:
+            rows = s.execute(
+                select(AuditEvent).where(AuditEvent.session_id == sid).order_by(AuditEvent.id)  # type: ignore[arg-type]
+            ).scalars()
+            return [
+                {
+                    "id": e.id,
+                    "at": e.at,
+                    "kind": e.kind,
+                    "actor": e.actor,
+                    "attempt_id": e.attempt_id,
+                    "reason": e.reason,
+                    "data": _public_data(e.kind, e.data_json),
+                }
+                for e in rows
+            ]
+
+    return JSONResponse(await anyio.to_thread.run_sync(q))
+
+
+def _public_data(kind: str, data_json: str) -> dict[str, Any]:
+    d: dict[str, Any] = json.loads(data_json)
+    d.pop("seed", None)  # the seed would let anyone replay form assembly
+    return d
+
+
+async def openapi_schema(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "commits": request.app.state.committer.transactions})
+
+
+REASON = obj(["reason"], reason=STR)
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/healthz", healthz, "liveness and the commit counter", tag="ops"),
+    Endpoint("GET", "/api/openapi.json", openapi_schema, "this schema", tag="ops"),
+    Endpoint(
+        "POST",
+        "/api/auth/login",
+        staff_login,
+        "staff (admin or proctor) login → bearer token",
+        body=obj(["username", "password"], username=STR, password=STR),
+        tag="auth",
+        responses={"401": "bad credentials", "429": "too many failures"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/candidate/login",
+        candidate_login,
+        "candidate login: registration number + check-in PIN + session token → candidate token",
+        body=obj(
+            ["registration_number", "pin", "session_token", "terminal_id"],
+            registration_number=STR,
+            pin=STR,
+            session_token=STR,
+            terminal_id=STR,
+        ),
+        tag="candidate",
+        responses={
+            "401": "bad credentials",
+            "403": "session not open",
+            "409": "attempt bound to another terminal",
+            "429": "rate limited",
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/sites",
+        create_site,
+        "create a test site",
+        ("admin",),
+        obj(["code", "name"], code=STR, name=STR),
+        responses={"409": "exists", "422": "invalid"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/rooms",
+        create_room,
+        "create a room at a site",
+        ("admin",),
+        obj(["site_code", "code", "name"], site_code=STR, code=STR, name=STR, capacity=INT),
+        responses={"409": "exists", "422": "invalid"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/exams",
+        create_exam,
+        "create an exam from the item bank and a design ('skd_linear', 'skd_adaptive' or a design object)",
+        ("admin",),
+        obj(["code", "name"], code=STR, name=STR, design={}),
+        responses={"409": "exists", "422": "invalid design or bank"},
+    ),
+    Endpoint("GET", "/api/admin/exams", list_exams, "list exams", ("admin",)),
+    Endpoint(
+        "POST",
+        "/api/admin/sessions",
+        create_session,
+        "schedule a session",
+        ("admin",),
+        obj(
+            ["code", "exam_code", "site_code", "room_code"],
+            code=STR,
+            exam_code=STR,
+            site_code=STR,
+            room_code=STR,
+            starts_at=NUM,
+        ),
+        responses={"409": "exists", "422": "invalid"},
+    ),
+    Endpoint("GET", "/api/admin/sessions", list_sessions, "list sessions", ("admin",)),
+    Endpoint(
+        "POST",
+        "/api/admin/formations",
+        create_formations,
+        "create formations (all or none)",
+        ("admin",),
+        obj(
+            ["formations"],
+            formations={
+                "type": "array",
+                "items": obj(
+                    ["code"], code=STR, agency=STR, position=STR, location=STR, openings=INT
+                ),
+            },
+        ),
+        responses={"422": "errors by row and field"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/candidates/import",
+        import_candidates,
+        "import candidates from CSV (all rows or none; errors by row and field)",
+        ("admin",),
+        {"type": "string"},
+        "text/csv",
+        responses={"422": "errors by row and field"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/staff",
+        create_staff,
+        "create a proctor or admin account",
+        ("admin",),
+        obj(["username", "role", "password"], username=STR, name=STR, role=STR, password=STR),
+        responses={"409": "exists", "422": "invalid"},
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/sessions/{session_id:int}/attempts",
+        session_attempts,
+        "attempts of a session with scores and pass/fail",
+        ("admin",),
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/attempts/{attempt_id:int}",
+        attempt_detail,
+        "one attempt with its score",
+        ("admin",),
+        responses={"404": "no such attempt"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/sessions/{session_id:int}/open",
+        open_session,
+        "open a session for logins; returns the session token",
+        ("admin", "proctor"),
+        tag="proctor",
+        responses={"404": "no such session", "409": "closed"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/sessions/{session_id:int}/close",
+        close_session,
+        "close a session; unfinished attempts are scored as they stand",
+        ("admin", "proctor"),
+        REASON,
+        tag="proctor",
+    ),
+    Endpoint(
+        "POST",
+        "/api/proctor/sessions/{session_id:int}/checkin",
+        checkin,
+        "issue a candidate's check-in PIN after the identity check",
+        ("proctor",),
+        obj(["registration_number"], registration_number=STR),
+        tag="proctor",
+        responses={"404": "candidate not in this session"},
+    ),
+    Endpoint(
+        "GET",
+        "/api/proctor/sessions/{session_id:int}/attempts",
+        proctor_attempts,
+        "the terminals of a session (no scores)",
+        ("proctor",),
+        tag="proctor",
+    ),
+    Endpoint(
+        "POST",
+        "/api/proctor/attempts/{attempt_id:int}/{action}",
+        attempt_action,
+        "pause | resume | extend (seconds) | release | void | note one attempt, with a reason",
+        ("proctor",),
+        obj(["reason"], reason=STR, seconds=NUM),
+        tag="proctor",
+        responses={
+            "404": "no such attempt or action",
+            "409": "not possible in this state",
+            "422": "missing reason",
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/api/proctor/sessions/{session_id:int}/{action}",
+        session_action,
+        "pause | resume | extend | note every attempt of the session, with a reason",
+        ("proctor",),
+        obj(["reason"], reason=STR, seconds=NUM),
+        tag="proctor",
+    ),
+    Endpoint(
+        "GET",
+        "/api/proctor/sessions/{session_id:int}/audit",
+        session_audit,
+        "the session's audit log (incidents, actions)",
+        ("proctor",),
+        tag="proctor",
+    ),
+]

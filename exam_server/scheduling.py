@@ -1,0 +1,407 @@
+"""Setting up exam day: sites, rooms, exams, sessions, formations, candidates,
+staff, check-in PINs. Plain blocking functions on an ``Engine`` (the REST
+handlers run them in a thread; the demo and tests call them directly).
+
+Each function is one transaction: it stores everything or nothing, and
+raises :class:`SetupError` with per-row/field errors for bad input.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from cat_engine.bank import BankArrays
+from cat_engine.design import TestDesign
+from exam_server import audit
+from exam_server.auth import hash_password, new_pin, new_session_token, pin_mac
+from exam_server.models import (
+    Candidate,
+    CheckIn,
+    Exam,
+    ExamSession,
+    Formation,
+    Room,
+    Site,
+    Staff,
+)
+from exam_server.snapshot import PublicItemContent, bank_to_json, items_to_json
+
+REG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,39}$")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
+CSV_COLUMNS = ("registration_number", "name", "category", "formation_code", "session_code")
+CSV_OPTIONAL = ("birth_date",)
+
+
+@dataclass
+class SetupError(Exception):
+    """Bad setup input: ``errors`` = [{"row": n, "field": name, "message": text}]."""
+
+    message: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 422
+
+    def __str__(self) -> str:
+        lines = [self.message] + [
+            f"  row {e.get('row', '-')}, {e.get('field', '-')}: {e['message']}" for e in self.errors
+        ]
+        return "\n".join(lines)
+
+
+def _code(value: str, what: str) -> str:
+    if not isinstance(value, str) or not CODE_RE.match(value):
+        raise SetupError(
+            f"{what}: invalid code {value!r}", [{"field": what, "message": "invalid code"}]
+        )
+    return value
+
+
+def _one(s: Session, model: Any, **where: Any) -> Any:
+    stmt = select(model)
+    for k, v in where.items():
+        stmt = stmt.where(getattr(model, k) == v)
+    return s.execute(stmt).scalars().first()
+
+
+def create_site(engine: Engine, code: str, name: str) -> int:
+    with Session(engine) as s:
+        if _one(s, Site, code=_code(code, "code")) is not None:
+            raise SetupError(f"site {code} exists", [{"field": "code", "message": "exists"}], 409)
+        site = Site(code=code, name=name)
+        s.add(site)
+        s.commit()
+        assert site.id is not None
+        return site.id
+
+
+def create_room(engine: Engine, site_code: str, code: str, name: str, capacity: int = 0) -> int:
+    with Session(engine) as s:
+        site = _one(s, Site, code=site_code)
+        if site is None:
+            raise SetupError(f"no site {site_code}", [{"field": "site_code", "message": "unknown"}])
+        if _one(s, Room, site_id=site.id, code=_code(code, "code")) is not None:
+            raise SetupError(f"room {code} exists", [{"field": "code", "message": "exists"}], 409)
+        room = Room(site_id=site.id, code=code, name=name, capacity=capacity)
+        s.add(room)
+        s.commit()
+        assert room.id is not None
+        return room.id
+
+
+def create_exam(
+    engine: Engine,
+    code: str,
+    name: str,
+    design: TestDesign,
+    bank: BankArrays,
+    items: list[PublicItemContent],
+) -> int:
+    """Store an exam with a frozen copy of ``bank`` and the public ``items``
+    (aligned with the bank's indices). Keys and points stay in the arrays,
+    which are never sent to terminals."""
+    _code(code, "code")
+    if len(items) != bank.n_items:
+        raise SetupError(f"{len(items)} item texts for {bank.n_items} items")
+    if [it.item_id for it in items] != list(bank.item_ids):
+        raise SetupError("item texts are not in the bank's order")
+    limit = design.time_limit_seconds
+    if limit is None or limit <= 0:
+        raise SetupError(
+            "the design has no overall time limit",
+            [{"field": "design", "message": "time_limit_seconds"}],
+        )
+    missing = [s.code for s in design.sections if s.code not in bank.subtest_codes]
+    if missing:
+        raise SetupError(
+            f"the bank has no subtest {', '.join(missing)}",
+            [{"field": "design", "message": "sections"}],
+        )
+    with Session(engine) as s:
+        if _one(s, Exam, code=code) is not None:
+            raise SetupError(f"exam {code} exists", [{"field": "code", "message": "exists"}], 409)
+        exam = Exam(
+            code=code,
+            name=name,
+            design_json=design.to_json(),
+            bank_json=bank_to_json(bank),
+            items_json=items_to_json(items),
+            n_items=bank.n_items,
+            created_at=time.time(),
+        )
+        s.add(exam)
+        s.flush()
+        assert exam.id is not None
+        audit.append(
+            s.connection(),
+            "create_exam",
+            "admin",
+            data={"exam_id": exam.id, "code": code, "n_items": bank.n_items},
+        )
+        s.commit()
+        return exam.id
+
+
+def create_session(
+    engine: Engine, code: str, exam_code: str, site_code: str, room_code: str, starts_at: float
+) -> int:
+    with Session(engine) as s:
+        exam = _one(s, Exam, code=exam_code)
+        site = _one(s, Site, code=site_code)
+        errors = []
+        if exam is None:
+            errors.append({"field": "exam_code", "message": f"no exam {exam_code}"})
+        if site is None:
+            errors.append({"field": "site_code", "message": f"no site {site_code}"})
+        room = _one(s, Room, site_id=site.id, code=room_code) if site is not None else None
+        if site is not None and room is None:
+            errors.append({"field": "room_code", "message": f"no room {room_code} at {site_code}"})
+        if _one(s, ExamSession, code=_code(code, "code")) is not None:
+            raise SetupError(
+                f"session {code} exists", [{"field": "code", "message": "exists"}], 409
+            )
+        if errors:
+            raise SetupError("cannot schedule the session", errors)
+        sess = ExamSession(code=code, exam_id=exam.id, room_id=room.id, starts_at=starts_at)
+        s.add(sess)
+        s.commit()
+        assert sess.id is not None
+        return sess.id
+
+
+def create_formations(engine: Engine, rows: list[dict[str, Any]]) -> int:
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    with Session(engine) as s:
+        out = []
+        for i, r in enumerate(rows, start=1):
+            code = r.get("code")
+            if not isinstance(code, str) or not CODE_RE.match(code):
+                errors.append({"row": i, "field": "code", "message": "invalid code"})
+                continue
+            if code in seen or _one(s, Formation, code=code) is not None:
+                errors.append({"row": i, "field": "code", "message": f"formation {code} exists"})
+            seen.add(code)
+            openings = r.get("openings", 1)
+            if isinstance(openings, bool) or not isinstance(openings, int) or openings < 1:
+                errors.append(
+                    {"row": i, "field": "openings", "message": "must be a positive integer"}
+                )
+                continue
+            out.append(
+                Formation(
+                    code=code,
+                    agency=str(r.get("agency", ""))[:200],
+                    position=str(r.get("position", ""))[:200],
+                    location=str(r.get("location", ""))[:200],
+                    openings=openings,
+                )
+            )
+        if errors:
+            raise SetupError("formations not imported", errors)
+        s.add_all(out)
+        s.commit()
+        return len(out)
+
+
+def import_candidates_csv(engine: Engine, text: str, categories: set[str] | None = None) -> int:
+    """Import candidates from CSV (header: registration_number, name, category,
+    formation_code, session_code[, birth_date]). Rows are numbered as in a
+    spreadsheet (the header is row 1). All rows or none are stored."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise SetupError(
+            "the CSV header is missing columns",
+            [{"row": 1, "field": c, "message": "missing column"} for c in missing],
+        )
+    unknown = [h for h in header if h not in CSV_COLUMNS + CSV_OPTIONAL]
+    if unknown:
+        raise SetupError(
+            "the CSV header has unknown columns",
+            [{"row": 1, "field": c, "message": "unknown column"} for c in unknown],
+        )
+    errors: list[dict[str, Any]] = []
+    with Session(engine) as s:
+        formations = {f.code: f.id for f in s.execute(select(Formation)).scalars()}
+        sessions = {x.code: x.id for x in s.execute(select(ExamSession)).scalars()}
+        existing = set(s.execute(select(Candidate.registration_number)).scalars())  # type: ignore[call-overload]
+        seen: set[str] = set()
+        out: list[Candidate] = []
+        for i, raw in enumerate(reader, start=2):
+            r = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+            if None in raw:
+                errors.append({"row": i, "field": "-", "message": "more cells than columns"})
+                continue
+            row_errors = []
+            reg = r.get("registration_number", "")
+            if not REG_RE.match(reg):
+                row_errors.append(("registration_number", "3–40 letters, digits, '.', '_' or '-'"))
+            elif reg in seen:
+                row_errors.append(("registration_number", f"{reg} appears twice in the file"))
+            elif reg in existing:
+                row_errors.append(("registration_number", f"{reg} is already registered"))
+            seen.add(reg)
+            if not r.get("name") or len(r["name"]) > 200:
+                row_errors.append(("name", "required, at most 200 characters"))
+            cat = r.get("category", "")
+            if not cat or (categories is not None and cat not in categories):
+                allowed = ", ".join(sorted(categories)) if categories else "a category"
+                row_errors.append(("category", f"must be one of: {allowed}"))
+            fcode = r.get("formation_code", "")
+            if fcode not in formations:
+                row_errors.append(("formation_code", f"no formation {fcode!r}"))
+            scode = r.get("session_code", "")
+            if scode not in sessions:
+                row_errors.append(("session_code", f"no session {scode!r}"))
+            bd = r.get("birth_date") or None
+            if bd is not None and not re.match(r"^\d{4}-\d{2}-\d{2}$", bd):
+                row_errors.append(("birth_date", "use YYYY-MM-DD"))
+            if row_errors:
+                errors.extend({"row": i, "field": f, "message": m} for f, m in row_errors)
+                continue
+            out.append(
+                Candidate(
+                    registration_number=reg,
+                    name=r["name"],
+                    category=cat,
+                    formation_id=formations[fcode],
+                    session_id=sessions[scode],
+                    birth_date=bd,
+                )
+            )
+        if errors:
+            raise SetupError(
+                f"{len({e['row'] for e in errors})} rows have errors; nothing imported", errors
+            )
+        if not out:
+            raise SetupError(
+                "the CSV has no rows", [{"row": 2, "field": "-", "message": "no data"}]
+            )
+        s.add_all(out)
+        s.flush()
+        audit.append(s.connection(), "import_candidates", "admin", data={"count": len(out)})
+        s.commit()
+        return len(out)
+
+
+def create_staff(
+    engine: Engine, username: str, name: str, role: str, password: str, scrypt_n: int = 2**14
+) -> int:
+    if role not in ("admin", "proctor"):
+        raise SetupError("role must be admin or proctor", [{"field": "role", "message": "invalid"}])
+    if len(password) < 8:
+        raise SetupError(
+            "password too short", [{"field": "password", "message": "at least 8 characters"}]
+        )
+    digest = hash_password(password, n=scrypt_n)
+    with Session(engine) as s:
+        if _one(s, Staff, username=_code(username, "username")) is not None:
+            raise SetupError(
+                f"user {username} exists", [{"field": "username", "message": "exists"}], 409
+            )
+        st = Staff(username=username, name=name, role=role, password_hash=digest)
+        s.add(st)
+        s.commit()
+        assert st.id is not None
+        return st.id
+
+
+def open_session(engine: Engine, session_id: int, actor: str) -> str:
+    """Open a session for logins; returns its (new) token."""
+    token = new_session_token()
+    with Session(engine) as s:
+        sess = s.get(ExamSession, session_id)
+        if sess is None:
+            raise SetupError(f"no session {session_id}", status=404)
+        if sess.status == "closed":
+            raise SetupError("the session is closed", status=409)
+        sess.status, sess.token, sess.opened_at = "open", token, time.time()
+        s.add(sess)
+        s.flush()
+        audit.append(s.connection(), "open_session", actor, session_id=session_id)
+        s.commit()
+    return token
+
+
+def mark_session_closed(engine: Engine, session_id: int, actor: str, reason: str) -> list[int]:
+    """Close a session to logins; returns the ids of its unfinished attempts."""
+    from exam_server.models import Attempt
+
+    with Session(engine) as s:
+        sess = s.get(ExamSession, session_id)
+        if sess is None:
+            raise SetupError(f"no session {session_id}", status=404)
+        sess.status, sess.closed_at = "closed", time.time()
+        s.add(sess)
+        s.flush()
+        audit.append(s.connection(), "close_session", actor, session_id=session_id, reason=reason)
+        s.commit()
+        rows = s.execute(
+            select(Attempt.id).where(
+                Attempt.session_id == session_id, Attempt.status.in_(("running", "paused"))
+            )  # type: ignore[call-overload, attr-defined]
+        ).scalars()
+        return [int(x) for x in rows]
+
+
+def issue_pin(
+    engine: Engine, secret_key: str, session_id: int, registration_number: str, actor: str
+) -> str:
+    """Issue (or re-issue) the check-in PIN of a candidate for a session."""
+    pin = new_pin()
+    with Session(engine) as s:
+        c = _one(s, Candidate, registration_number=registration_number)
+        if c is None or c.session_id != session_id:
+            raise SetupError(
+                f"{registration_number} is not scheduled in this session",
+                [{"field": "registration_number", "message": "not in session"}],
+                404,
+            )
+        mac = pin_mac(secret_key, session_id, c.id, pin)
+        ci = _one(s, CheckIn, session_id=session_id, candidate_id=c.id)
+        if ci is None:
+            ci = CheckIn(session_id=session_id, candidate_id=c.id, pin_mac=mac)
+        ci.pin_mac, ci.issued_at, ci.issued_by = mac, time.time(), actor
+        s.add(ci)
+        s.flush()
+        audit.append(
+            s.connection(),
+            "checkin",
+            actor,
+            session_id=session_id,
+            data={"registration_number": registration_number},
+        )
+        s.commit()
+    return pin
+
+
+def session_id_of(engine: Engine, code: str) -> int:
+    with Session(engine) as s:
+        sess = _one(s, ExamSession, code=code)
+        if sess is None:
+            raise SetupError(f"no session {code}", status=404)
+        return int(sess.id)
+
+
+def exam_summary(engine: Engine) -> list[dict[str, Any]]:
+    with Session(engine) as s:
+        return [
+            {
+                "id": e.id,
+                "code": e.code,
+                "name": e.name,
+                "n_items": e.n_items,
+                "design": json.loads(e.design_json),
+            }
+            for e in s.execute(select(Exam).order_by(Exam.id)).scalars()  # type: ignore[arg-type]
+        ]

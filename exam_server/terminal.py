@@ -1,0 +1,165 @@
+"""The candidate WebSocket endpoint (``/ws/candidate``): transport around ``protocol``.
+
+One connection = one terminal. The first frame must be ``hello``; then frames
+are handled one at a time in arrival order (so an answer's ack always comes
+before the reply to the next frame). Every refused frame gets an ``error``
+frame; the connection closes only for a bad origin, failed authentication,
+a replaced or released terminal, a voided attempt, or a sustained flood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from exam_server import protocol as p
+from exam_server.attempts import AttemptService, LiveAttempt
+from exam_server.auth import TokenBucket
+from exam_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Refused-for-rate frames in a row before the connection is closed as a flood.
+FLOOD_CLOSE_AFTER = 200
+
+
+def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
+    """Browsers send Origin: it must be this server's own host or an allowed
+    origin. Non-browser clients (no Origin header) are allowed; they still
+    need a valid token."""
+    if origin is None:
+        return True
+    if origin in settings.allowed_origins:
+        return True
+    netloc = urlsplit(origin).netloc
+    return bool(host) and netloc == host
+
+
+class TerminalConnection:
+    """Sends frames to one terminal; safe to call from several tasks."""
+
+    def __init__(self, ws: WebSocket, terminal_id: str = "") -> None:
+        self.ws = ws
+        self.terminal_id = terminal_id
+        self._send_lock = asyncio.Lock()
+        self.closed = False
+
+    async def send(self, msg: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        async with self._send_lock:
+            try:
+                await self.ws.send_text(p.encode(msg))
+            except Exception:  # the peer is gone; the receive loop will notice
+                self.closed = True
+
+    async def close(self, code: int, reason: str = "") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        async with self._send_lock:
+            try:
+                if self.ws.application_state != WebSocketState.DISCONNECTED:
+                    await self.ws.close(code=code, reason=reason[:120])
+            except Exception:
+                pass
+
+
+async def candidate_endpoint(ws: WebSocket) -> None:
+    app = ws.app
+    settings: Settings = app.state.settings
+    service: AttemptService = app.state.attempts
+    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings):
+        await ws.close(code=p.CLOSE_POLICY)
+        return
+    await ws.accept()
+    conn = TerminalConnection(ws)
+    bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
+    la: LiveAttempt | None = None
+    limited_in_row = 0
+    try:
+        while not conn.closed:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            data: str | bytes = text if text is not None else (message.get("bytes") or b"")
+            if not bucket.take():
+                limited_in_row += 1
+                if limited_in_row >= FLOOD_CLOSE_AFTER:
+                    await conn.close(p.CLOSE_POLICY, "flood")
+                    break
+                await conn.send(p.error_frame(p.ProtocolError("rate_limited")))
+                continue
+            limited_in_row = 0
+            try:
+                msg = p.parse_client(data, settings.max_frame_bytes)
+                if la is None:
+                    la = await _authenticate(service, conn, msg)
+                    continue
+                for out in await _dispatch(service, la, msg):
+                    await conn.send(out)
+            except p.ProtocolError as err:
+                await conn.send(p.error_frame(err))
+                if la is None and err.code in (
+                    "bad_token",
+                    "expired_token",
+                    "wrong_terminal",
+                    "terminal_locked",
+                ):
+                    await conn.close(p.CLOSE_POLICY, err.code)
+            except Exception:
+                log.exception("candidate frame failed")
+                await conn.send(p.error_frame(p.ProtocolError("internal")))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        conn.closed = True
+        if la is not None:
+            try:
+                await service.disconnected(la, conn)
+            except Exception:
+                log.exception("disconnect handling failed")
+
+
+async def _authenticate(service: AttemptService, conn: TerminalConnection, msg: Any) -> LiveAttempt:
+    if not isinstance(msg, p.Hello):
+        if isinstance(msg, p.Ping):
+            await conn.send(p.frame("pong", id=msg.id))
+        raise p.ProtocolError("not_authenticated")
+    conn.terminal_id = msg.terminal_id
+    la = await service.hello(conn, msg)
+    await conn.send(service.state_frame(la))
+    if la.finish is not None:
+        await conn.send(la.finish)
+    return la
+
+
+async def _dispatch(service: AttemptService, la: LiveAttempt, msg: Any) -> list[dict[str, Any]]:
+    if isinstance(msg, p.Answer):
+        return await service.answer(la, msg)
+    if isinstance(msg, p.Flag):
+        return await service.flag(la, msg)
+    if isinstance(msg, p.Navigate):
+        return await service.navigate(la, msg)
+    if isinstance(msg, p.StateRequest):
+        out = [service.state_frame(la)]
+        if la.finish is not None:
+            out.append(la.finish)
+        return out
+    if isinstance(msg, p.Finish):
+        if la.status == "void":
+            raise p.ProtocolError("attempt_void")
+        if la.status == "paused":
+            raise p.ProtocolError("attempt_paused")
+        final = await service.finish(la, "candidate", f"candidate:{la.registration_number}")
+        return [final] if final is not None else []
+    if isinstance(msg, p.Ping):
+        return [p.frame("pong", id=msg.id)]
+    if isinstance(msg, p.Hello):
+        raise p.ProtocolError("already_authenticated")
+    raise p.ProtocolError("unknown_type")
