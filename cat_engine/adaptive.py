@@ -1,0 +1,79 @@
+"""One adaptive step for m candidates at once: eligibility, selection, exposure.
+
+The live engine calls this with m = 1, the simulator with every simulee
+still in the section; both get the same choice for the same candidate,
+because every random draw comes from the candidate's (seed, step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cat_engine.design import SectionStrategies
+from cat_engine.exposure import Choice
+from cat_engine.selection.base import Pool, SelectionContext
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+def eligibility(
+    pool: Pool,
+    given: BoolArray,
+    refused: BoolArray,
+    enemy_used: BoolArray,
+    allowed: BoolArray | None,
+) -> tuple[BoolArray, IntArray]:
+    """Items each candidate may get next, and items given per area.
+
+    given, refused, enemy_used: (m, n) over the pool; allowed: (n,) items
+    under the exposure limit, or None. Returns eligible (m, n) and
+    area_count (m, A).
+    """
+    eligible = ~given & ~refused & ~enemy_used
+    if allowed is not None:
+        eligible &= allowed[None, :]
+    if pool.has_blueprint:
+        n_areas = pool.area_target.shape[0]
+        onehot = (pool.area[:, None] == np.arange(n_areas)[None, :]).astype(np.int64)  # (n, A)
+        area_count = given.astype(np.int64) @ onehot
+        full = area_count >= pool.area_target[None, :]  # (m, A)
+        in_blueprint = pool.area >= 0
+        item_full = np.where(in_blueprint[None, :], full[:, np.maximum(pool.area, 0)], True)
+        eligible &= ~item_full
+    else:
+        area_count = np.zeros((given.shape[0], 0), dtype=np.int64)
+    return eligible, area_count
+
+
+def select_next(
+    strategies: SectionStrategies,
+    control: object,
+    pool: Pool,
+    theta: FloatArray,
+    se: FloatArray,
+    given: BoolArray,
+    eligible: BoolArray,
+    area_count: IntArray,
+    test_length: int,
+    seed: IntArray,
+    step: IntArray,
+) -> Choice:
+    """The next pool item for each candidate (−1: nothing eligible)."""
+    ctx = SelectionContext(
+        pool=pool,
+        theta=theta,
+        se=se,
+        eligible=eligible,
+        given=given,
+        area_count=area_count,
+        n_given=given.sum(axis=1).astype(np.int64),
+        test_length=test_length,
+        seed=seed,
+        step=step,
+    )
+    ranks = strategies.selector.rank(ctx)
+    choice: Choice = control.choose(ctx, ranks)  # type: ignore[attr-defined]
+    return choice

@@ -1,0 +1,571 @@
+"""The test engine: pure functions of a :class:`TestState` and a bank.
+
+Every function returns a NEW state and never changes its argument; the same
+input always gives the same output (all random draws come from the state's
+seed and step), so a server can store the state after every answer and
+resume exactly after a crash.
+
+Linear mode: :func:`start` assembles the whole form (parallel forms under
+the blueprint, :mod:`cat_engine.assembly`); the candidate navigates freely,
+changes answers and flags items ("ragu-ragu"); the test ends with
+:func:`finish` (submit or time-out). Adaptive mode: one item at a time per
+section, answered once, the next chosen inside :func:`record`; a section
+ends on its stopping rules, the test after its last section.
+
+For the ability estimate a blank answer on a presented item counts as the
+lowest category (wrong), as it scores 0 points: otherwise skipping hard
+adaptive items would raise the estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cat_engine import rng
+from cat_engine.adaptive import eligibility, select_next
+from cat_engine.assembly import assemble_form
+from cat_engine.bank import BankArrays
+from cat_engine.design import SectionDesign, TestDesign
+from cat_engine.errors import EngineError
+from cat_engine.estimators import Evidence
+from cat_engine.exposure import ExposureUsage, SympsonHetter
+from cat_engine.pool import build_pool, check_design_against_bank, section_items
+from cat_engine.scoring import reference_max_points, reference_tcc, theta_for_points
+from cat_engine.state import SectionState, TestState, finite_or_none
+from cat_engine.stopping import StopContext
+
+IntArray = NDArray[np.int64]
+
+
+# ---------------------------------------------------------------------------
+# Scores
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    """code; points on the published scale; max_points; theta, se (logits; se
+    None if undefined); n_answered (scored, non-blank); n_items (scored items
+    presented); passing_points (the section's grade, if the design has one)."""
+
+    code: str
+    points: float
+    max_points: float
+    theta: float
+    se: float | None
+    n_answered: int
+    n_items: int
+    passing_points: float | None = None
+
+    @property
+    def passed(self) -> bool | None:
+        return None if self.passing_points is None else self.points >= self.passing_points
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "points": self.points,
+            "max_points": self.max_points,
+            "theta": self.theta,
+            "se": self.se,
+            "n_answered": self.n_answered,
+            "n_items": self.n_items,
+            "passing_points": self.passing_points,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True)
+class TestScore:
+    """Per-section scores and the total points (the sum over sections)."""
+
+    __test__ = False
+
+    mode: str
+    sections: list[SectionScore] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return float(sum(s.points for s in self.sections))
+
+    @property
+    def max_total(self) -> float:
+        return float(sum(s.max_points for s in self.sections))
+
+    def section(self, code: str) -> SectionScore:
+        for s in self.sections:
+            if s.code == code:
+                return s
+        raise KeyError(code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "sections": [s.to_dict() for s in self.sections],
+            "total": self.total,
+            "max_total": self.max_total,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+
+
+def _check_bank(state: TestState, bank: BankArrays) -> None:
+    for sec in state.sections:
+        for i, item_id in zip(sec.items, sec.item_ids, strict=True):
+            if i >= bank.n_items or bank.item_ids[i] != item_id:
+                raise EngineError(
+                    "bank_mismatch",
+                    f"item {item_id!r} is no longer at bank position {i}: "
+                    "resume the test with the bank it started with",
+                )
+
+
+def _find(state: TestState, item: int) -> tuple[int, int]:
+    """(section number, position) of a presented item."""
+    for s, sec in enumerate(state.sections):
+        for p, i in enumerate(sec.items):
+            if i == item:
+                return s, p
+    raise EngineError("not_presented", f"item {item} is not on this candidate's test")
+
+
+def _responded(state: TestState, s: int) -> list[int]:
+    """Positions of section s that count as responded (adaptive: all but the current)."""
+    sec = state.sections[s]
+    if state.design.mode == "linear":
+        return [p for p, o in enumerate(sec.options) if o >= 0]
+    n = len(sec.items)
+    if not sec.complete and state.current is not None and s == state.section_index:
+        n -= 1
+    return list(range(n))
+
+
+def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
+    sec = state.sections[s]
+    pos = [p for p in _responded(state, s) if not sec.pretest[p]]
+    items = np.array([sec.items[p] for p in pos], dtype=np.int64)
+    options = np.array([sec.options[p] for p in pos], dtype=np.int64)
+    cats = bank.categories_of(items, options)
+    cats = np.where(options < 0, 0, cats)  # blank = lowest category (see module doc)
+    if state.design.mode == "linear":
+        keep = options >= 0  # linear: only answered items (blank items were never "responded")
+        items, cats = items[keep], cats[keep]
+    return Evidence.build(bank.params, items[None, :], cats[None, :])
+
+
+def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, float, float]:
+    ev = _evidence(state, bank, s)
+    theta, se = state.design.strategies[s].estimator.estimate(ev)
+    return ev, float(theta[0]), float(se[0])
+
+
+def _exposure_k(design: TestDesign, bank: BankArrays) -> NDArray[np.float64] | None:
+    control = design.exposure_control
+    if isinstance(control, SympsonHetter):
+        return control.k_for(bank.item_ids)
+    return None
+
+
+def _allowed(design: TestDesign, usage: ExposureUsage | None) -> NDArray[np.bool_] | None:
+    if usage is None or design.exposure.max_rate is None:
+        return None
+    return usage.allowed(design.exposure.max_rate, design.exposure.warmup)
+
+
+def _enemy_groups(state: TestState, bank: BankArrays) -> set[int]:
+    return {
+        int(bank.enemy_group[i])
+        for sec in state.sections
+        for i in sec.items
+        if bank.enemy_group[i] >= 0
+    }
+
+
+def _present(state: TestState, bank: BankArrays, s: int, item: int, pretest: bool) -> None:
+    sec = state.sections[s]
+    sec.items.append(int(item))
+    sec.item_ids.append(bank.item_ids[item])
+    sec.options.append(-1)
+    sec.flagged.append(False)
+    sec.pretest.append(pretest)
+    sec.elapsed.append(0.0)
+    state.current = int(item)
+    state.step += 1
+
+
+def _pick_pretest(state: TestState, bank: BankArrays, s: int) -> int | None:
+    section = state.design.sections[s]
+    candidates = section_items(bank, section, pretest=True)
+    used = {i for sec in state.sections for i in sec.items}
+    groups = _enemy_groups(state, bank)
+    ok = [
+        int(i) for i in candidates if int(i) not in used and int(bank.enemy_group[i]) not in groups
+    ]
+    if not ok:
+        return None
+    u = rng.uniforms(state.seed, state.step, rng.PRETEST, 1)[0, 0]
+    return ok[int(u * len(ok))]
+
+
+def _next_adaptive(state: TestState, bank: BankArrays, usage: ExposureUsage | None) -> TestState:
+    """Present the next item, moving through sections; finish when none is left. Mutates."""
+    design = state.design
+    while state.section_index < len(design.sections):
+        s = state.section_index
+        sec = state.sections[s]
+        section = design.sections[s]
+        if not sec.complete:
+            if len(sec.items) in sec.pretest_positions:
+                pre = _pick_pretest(state, bank, s)
+                if pre is not None:
+                    _present(state, bank, s, pre, pretest=True)
+                    return state
+            item = _choose_scored(state, bank, s, section, usage)
+            if item is not None:
+                _present(state, bank, s, item, pretest=False)
+                return state
+            sec.complete = True
+            sec.stop_reason = "pool_exhausted"
+        state.section_index += 1
+    state.section_index = len(design.sections) - 1
+    state.current = None
+    state.finished = True
+    state.finish_reason = state.finish_reason or "completed"
+    return state
+
+
+def _choose_scored(
+    state: TestState,
+    bank: BankArrays,
+    s: int,
+    section: SectionDesign,
+    usage: ExposureUsage | None,
+) -> int | None:
+    design = state.design
+    sec = state.sections[s]
+    pool = build_pool(bank, section, _exposure_k(design, bank))
+    given = np.isin(pool.index, np.asarray(sec.items, dtype=np.int64))[None, :]
+    refused = np.isin(pool.index, np.asarray(sec.refused, dtype=np.int64))[None, :]
+    groups = np.fromiter(_enemy_groups(state, bank), dtype=np.int64)
+    enemy_used = ((pool.enemy >= 0) & np.isin(pool.enemy, groups))[None, :] & ~given
+    eligible, area_count = eligibility(pool, given, refused, enemy_used, _allowed(design, usage))
+    choice = select_next(
+        design.strategies[s],
+        design.exposure_control,
+        pool,
+        np.array([sec.theta]),
+        np.array([np.inf if sec.se is None else sec.se]),
+        given,
+        eligible,
+        area_count,
+        section.n_items,
+        np.array([state.seed], dtype=np.int64),
+        np.array([state.step], dtype=np.int64),
+    )
+    if choice.refused is not None and choice.refused[0].any():
+        sec.refused.extend(int(i) for i in pool.index[choice.refused[0]])
+    local = int(choice.items[0])
+    return None if local < 0 else int(pool.index[local])
+
+
+def _cut_theta(design: TestDesign, bank: BankArrays, s: int) -> float | None:
+    section = design.sections[s]
+    if section.passing_points is None:
+        return None
+    if not any(r.name == "sprt" for r in section.stopping):
+        return None
+    return theta_for_points(bank, section, section.passing_points)
+
+
+def _section_should_stop(state: TestState, bank: BankArrays, s: int, ev: Evidence) -> str | None:
+    design = state.design
+    section = design.sections[s]
+    sec = state.sections[s]
+    n = sec.n_scored
+    if n >= section.n_items:
+        return "max_length"
+    if section.time_limit_seconds is not None and sec.time_used >= section.time_limit_seconds:
+        return "time"
+    if n < section.minimum:
+        return None
+    ctx = StopContext(
+        evidence=ev,
+        theta=np.array([sec.theta]),
+        se=np.array([np.inf if sec.se is None else sec.se]),
+        n_given=np.array([n], dtype=np.int64),
+        time_used=np.array([sec.time_used]),
+        time_limit=section.time_limit_seconds,
+        cut_theta=_cut_theta(design, bank, s),
+    )
+    for spec, rule in zip(section.stopping, design.strategies[s].stopping, strict=True):
+        if bool(rule.stop(ctx)[0]):
+            return spec.name
+    return None
+
+
+def _check_time(state: TestState) -> None:
+    limit = state.design.time_limit_seconds
+    if limit is not None and state.time_used >= limit and not state.finished:
+        state.finished = True
+        state.finish_reason = "time"
+        state.current = None
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+def start(
+    design: TestDesign, bank: BankArrays, seed: int, *, usage: ExposureUsage | None = None
+) -> TestState:
+    """A new test for one candidate.
+
+    seed: the candidate's seed (0 ≤ seed < 2**63), stored in the state;
+    usage: bank usage so far, to keep the hard maximum exposure rate (None:
+    not enforced). Linear: every section's form is assembled now. Adaptive:
+    the first item is chosen. Raises ``EngineError`` ('design_bank_mismatch',
+    'assembly_infeasible').
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    check_design_against_bank(design, bank)
+    state = TestState(design=design, seed=seed, sections=[])
+    for s, section in enumerate(design.sections):
+        sec = SectionState(code=section.code)
+        k = section.pretest_items
+        if design.mode == "adaptive" and k > 0:
+            span = section.minimum + k - 1  # positions 1 .. span, never the first item
+            u = rng.uniforms(seed, s, rng.PRETEST + 10, span)[0]
+            sec.pretest_positions = sorted(int(p) + 1 for p in np.argsort(u)[:k])
+        state.sections.append(sec)
+    if design.mode == "linear":
+        _start_linear(state, bank, usage)
+        return state
+    return _next_adaptive(state, bank, usage)
+
+
+def _start_linear(state: TestState, bank: BankArrays, usage: ExposureUsage | None) -> None:
+    design = state.design
+    allowed = _allowed(design, usage)
+    allowed = np.ones(bank.n_items, dtype=bool) if allowed is None else allowed.copy()
+    for s, section in enumerate(design.sections):
+        form = list(assemble_form(bank, section, design.assembly, state.seed, s, allowed))
+        pretest = [False] * len(form)
+        if section.pretest_items:
+            pool = section_items(bank, section, pretest=True)
+            u = rng.uniforms(state.seed, s, rng.PRETEST, pool.shape[0] + 1)[0]
+            picks = pool[np.argsort(u[: pool.shape[0]])][: section.pretest_items]
+            for j, item in enumerate(picks):
+                u_pos = rng.uniforms(state.seed, s * 1000 + j, rng.PRETEST + 20, 1)[0, 0]
+                pos = int(u_pos * (len(form) + 1))
+                form.insert(pos, int(item))
+                pretest.insert(pos, True)
+        used_groups = bank.enemy_group[np.asarray(form, dtype=np.int64)]
+        allowed &= ~np.isin(bank.enemy_group, used_groups[used_groups >= 0])
+        sec = state.sections[s]
+        sec.items = [int(i) for i in form]
+        sec.item_ids = [bank.item_ids[i] for i in form]
+        sec.options = [-1] * len(form)
+        sec.flagged = [False] * len(form)
+        sec.pretest = pretest
+        sec.elapsed = [0.0] * len(form)
+        _, theta, se = _estimate(state, bank, s)
+        sec.theta, sec.se = theta, finite_or_none(se)
+    state.current = state.sections[0].items[0]
+    state.step = sum(len(sec.items) for sec in state.sections)
+
+
+def presented(state: TestState) -> list[int]:
+    """Bank indices shown so far, in order (linear: the whole form)."""
+    return [i for sec in state.sections for i in sec.items]
+
+
+def current(state: TestState) -> int | None:
+    """The item the candidate is on (adaptive: the one to answer next); None when complete."""
+    return None if state.finished else state.current
+
+
+def is_complete(state: TestState) -> bool:
+    """True once the test is over (adaptive: last section done; linear: submitted or timed out)."""
+    return state.finished
+
+
+def record(
+    state: TestState,
+    bank: BankArrays,
+    item: int,
+    option: int,
+    *,
+    flagged: bool = False,
+    elapsed: float = 0.0,
+    usage: ExposureUsage | None = None,
+) -> TestState:
+    """A new state with the answer ``option`` (−1 = blank/cleared) to ``item``.
+
+    elapsed: seconds the candidate spent since the last event, added to the
+    time used (the server's clock). Linear: any presented item, answers
+    changeable. Adaptive: only the current item, once; the next item is
+    chosen here. Raises ``EngineError`` with code 'complete', 'not_presented',
+    'not_current', 'already_answered', 'invalid_option' or 'bank_mismatch'.
+    """
+    if state.finished:
+        raise EngineError("complete", "the test is over")
+    if not (isinstance(elapsed, int | float) and elapsed >= 0):
+        raise ValueError(f"elapsed must be a non-negative number of seconds, got {elapsed!r}")
+    s, p = _find(state, item)
+    sec0 = state.sections[s]
+    if item >= bank.n_items or bank.item_ids[item] != sec0.item_ids[p]:
+        raise EngineError("bank_mismatch", f"item {item} is not the item this test presented")
+    if not -1 <= option < int(bank.n_options[item]):
+        raise EngineError(
+            "invalid_option",
+            f"option {option} is not one of item {bank.item_ids[item]!r}'s "
+            f"{int(bank.n_options[item])} options (−1 = blank)",
+        )
+    if state.design.mode == "adaptive" and item != state.current:
+        raise EngineError(
+            "already_answered", f"item {item} was already answered; adaptive tests go forward"
+        )
+    new = state.copy()
+    sec = new.sections[s]
+    sec.options[p] = int(option)
+    sec.flagged[p] = bool(flagged)
+    sec.elapsed[p] += float(elapsed)
+    sec.time_used += float(elapsed)
+    new.time_used += float(elapsed)
+    if new.design.mode == "linear":
+        new.current = int(item)
+        new.section_index = s
+        if not sec.pretest[p]:
+            _, theta, se = _estimate(new, bank, s)
+            sec.theta, sec.se = theta, finite_or_none(se)
+        _check_time(new)
+        return new
+    # Adaptive: the current item is now answered.
+    new.current = None
+    ev, theta, se = _estimate(new, bank, s)
+    sec.theta, sec.se = theta, finite_or_none(se)
+    reason = _section_should_stop(new, bank, s, ev)
+    if reason is not None:
+        sec.complete = True
+        sec.stop_reason = reason
+    _check_time(new)
+    if new.finished:
+        return new
+    return _next_adaptive(new, bank, usage)
+
+
+def flag(state: TestState, item: int, flagged: bool) -> TestState:
+    """Set or clear the "ragu-ragu" (doubtful) flag on a presented item (linear only)."""
+    if state.finished:
+        raise EngineError("complete", "the test is over")
+    if state.design.mode != "linear":
+        raise EngineError("navigation_not_allowed", "adaptive tests have no doubtful flags")
+    s, p = _find(state, item)
+    new = state.copy()
+    new.sections[s].flagged[p] = bool(flagged)
+    return new
+
+
+def navigate(state: TestState, item: int) -> TestState:
+    """Move to a presented item (linear only; adaptive accepts only the current item)."""
+    if state.finished:
+        raise EngineError("complete", "the test is over")
+    if state.design.mode != "linear":
+        if item == state.current:
+            return state.copy()
+        raise EngineError("navigation_not_allowed", "adaptive tests cannot go back or skip")
+    s, _ = _find(state, item)
+    new = state.copy()
+    new.current = int(item)
+    new.section_index = s
+    return new
+
+
+def finish(state: TestState, reason: str = "submitted") -> TestState:
+    """End the test now (the candidate submits, or the server's clock runs out)."""
+    new = state.copy()
+    if not new.finished:
+        new.finished = True
+        new.finish_reason = reason
+        new.current = None
+        for sec in new.sections:
+            if not sec.complete:
+                sec.complete = True
+                sec.stop_reason = reason
+    return new
+
+
+def add_time(state: TestState, seconds: float) -> TestState:
+    """Count ``seconds`` more of testing time (no answer); finishes the test at its limit."""
+    if not (isinstance(seconds, int | float) and seconds >= 0):
+        raise ValueError(f"seconds must be a non-negative number, got {seconds!r}")
+    new = state.copy()
+    new.time_used += float(seconds)
+    new.sections[new.section_index].time_used += float(seconds)
+    _check_time(new)
+    return new
+
+
+def score(state: TestState, bank: BankArrays) -> TestScore:
+    """Scores per section on the published scale (see :mod:`cat_engine.scoring`)."""
+    _check_bank(state, bank)
+    out = []
+    for s, section in enumerate(state.design.sections):
+        sec = state.sections[s]
+        scored = [p for p in range(len(sec.items)) if not sec.pretest[p]]
+        answered = [p for p in scored if sec.options[p] >= 0]
+        _, theta, se = _estimate(state, bank, s)
+        if state.design.mode == "linear":
+            items = np.array([sec.items[p] for p in scored], dtype=np.int64)
+            opts = np.array([sec.options[p] for p in scored], dtype=np.int64)
+            points = float(bank.points_of(items, opts).sum())
+            max_points = float(bank.max_points()[items].sum()) if items.size else 0.0
+        else:
+            responded = [p for p in _responded(state, s) if not sec.pretest[p]]
+            points = float(reference_tcc(bank, section, [theta])[0]) if responded else 0.0
+            max_points = reference_max_points(bank, section)
+        out.append(
+            SectionScore(
+                code=section.code,
+                points=points,
+                max_points=max_points,
+                theta=theta,
+                se=finite_or_none(se),
+                n_answered=len(answered),
+                n_items=len(scored),
+                passing_points=section.passing_points,
+            )
+        )
+    return TestScore(mode=state.design.mode, sections=out)
+
+
+def running_points(state: TestState, bank: BankArrays) -> dict[str, float]:
+    """Points per section so far, for the live board (cheap: no re-estimation).
+
+    Linear: the number-correct points of the answers given. Adaptive: the
+    reference-form expected score at the current estimate (0 before the
+    first answer of a section).
+    """
+    out: dict[str, float] = {}
+    for s, section in enumerate(state.design.sections):
+        sec = state.sections[s]
+        scored = [p for p in range(len(sec.items)) if not sec.pretest[p]]
+        if state.design.mode == "linear":
+            items = np.array([sec.items[p] for p in scored], dtype=np.int64)
+            opts = np.array([sec.options[p] for p in scored], dtype=np.int64)
+            out[section.code] = float(bank.points_of(items, opts).sum())
+        else:
+            responded = [p for p in _responded(state, s) if not sec.pretest[p]]
+            out[section.code] = (
+                float(reference_tcc(bank, section, [sec.theta])[0]) if responded else 0.0
+            )
+    return out

@@ -1,0 +1,131 @@
+"""Exposure control: from a selector's ranks to one item per candidate.
+
+Each control has one method, ``choose(ctx, ranks) -> Choice``. The hard
+maximum exposure rate (the *restricted* rule of Revuelta & Ponsoda 1998) is
+not here: the engine removes over-exposed items from ``ctx.eligible`` before
+any selector sees them, so it holds whatever the selector and control are.
+
+* ``none`` — the best-ranked item.
+* ``sympson_hetter`` (Sympson & Hetter 1985) — items are considered in rank
+  order; item i is given with probability k_i, else refused for the rest of
+  this candidate's test. The k_i come from :func:`cat_engine.simulation.calibrate_sympson_hetter`,
+  the iterative simulation that sets them so that no item's rate exceeds the
+  target.
+* ``progressive`` (Revuelta & Ponsoda 1998) — the rank is mixed with a random
+  component whose weight falls from 1 at the first item to 0 at the last, so
+  early items (chosen on a poor estimate anyway) spread over the bank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cat_engine import rng
+from cat_engine.selection.base import SelectionContext
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """items: (m,) pool-local index, −1 when nothing is selectable;
+    refused: (m, n) items the exposure lottery refused this step (or None)."""
+
+    items: IntArray
+    refused: BoolArray | None = None
+
+
+@dataclass(frozen=True)
+class ExposureUsage:
+    """How often each bank item was given: counts (n_bank,) over ``n_tests`` tests
+    started before this one. The live server keeps these with the bank; the
+    simulator keeps them across simulees."""
+
+    counts: IntArray
+    n_tests: int
+
+    def allowed(self, max_rate: float | None, warmup: int) -> BoolArray:
+        """(n_bank,) items one more test may give without any rate passing ``max_rate``.
+
+        Rates are counted over max(tests, warmup), so the first tests are not
+        starved of items while there are few of them.
+        """
+        if max_rate is None:
+            return np.ones(self.counts.shape[0], dtype=bool)
+        denom = max(self.n_tests + 1, warmup)
+        return np.asarray(self.counts + 1 <= max_rate * denom + 1e-9)
+
+
+def _argmax(ranks: FloatArray) -> IntArray:
+    best = np.argmax(ranks, axis=1)
+    ok = np.isfinite(ranks[np.arange(ranks.shape[0]), best])
+    return np.asarray(np.where(ok, best, -1), dtype=np.int64)
+
+
+class NoControl:
+    """The best-ranked item."""
+
+    def choose(self, ctx: SelectionContext, ranks: FloatArray) -> Choice:
+        return Choice(_argmax(ranks))
+
+
+class SympsonHetter:
+    """Probabilistic filter with per-item parameters k (bank index → k in [0, 1]).
+
+    parameters: mapping item id → k; items not named get k = 1. The engine
+    puts the pool's values in ``Pool.exposure_k`` (:meth:`k_for`).
+    """
+
+    def __init__(self, parameters: Mapping[str, float] | None = None) -> None:
+        params = dict(parameters or {})
+        for item_id, k in params.items():
+            if not (isinstance(k, int | float) and 0.0 <= float(k) <= 1.0):
+                raise ValueError(f"sympson_hetter parameter for {item_id!r} must be in [0, 1]")
+        self.parameters = {str(i): float(k) for i, k in params.items()}
+        self._k_local: FloatArray | None = None
+
+    def k_for(self, item_ids: tuple[str, ...]) -> FloatArray:
+        """k for each item in ``item_ids`` order. (n,)"""
+        return np.array([self.parameters.get(i, 1.0) for i in item_ids], dtype=np.float64)
+
+    def choose(self, ctx: SelectionContext, ranks: FloatArray) -> Choice:
+        k = ctx.pool.exposure_k if ctx.pool.exposure_k is not None else np.ones(ctx.pool.n_items)
+        u = ctx.uniforms(rng.EXPOSURE, ctx.pool.n_items)
+        accept = u < k[None, :]
+        finite = np.isfinite(ranks)
+        chosen = _argmax(np.where(accept, ranks, -np.inf))
+        # If the lottery refuses everything, the last resort is the best item.
+        fallback = _argmax(ranks)
+        items = np.where(chosen >= 0, chosen, fallback)
+        rows = np.arange(ranks.shape[0])
+        chosen_rank = np.where(items >= 0, ranks[rows, np.maximum(items, 0)], -np.inf)
+        refused = finite & ~accept & (ranks > chosen_rank[:, None])
+        return Choice(np.asarray(items, dtype=np.int64), refused)
+
+
+class Progressive:
+    """Revuelta & Ponsoda's progressive method: (1 − w)·U + w·rank, w = given / length.
+
+    Ranks are rescaled to [0, 1] per candidate first, so the random
+    component and the criterion are on one scale.
+    """
+
+    def choose(self, ctx: SelectionContext, ranks: FloatArray) -> Choice:
+        finite = np.isfinite(ranks)
+        lo = np.min(np.where(finite, ranks, np.inf), axis=1, keepdims=True)
+        hi = np.max(np.where(finite, ranks, -np.inf), axis=1, keepdims=True)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        scaled = np.where(finite, (ranks - lo) / span, -np.inf)
+        w = (ctx.n_given / max(ctx.test_length, 1))[:, None]
+        u = ctx.uniforms(rng.EXPOSURE, ctx.pool.n_items)
+        mixed = np.where(finite, (1.0 - w) * u + w * scaled, -np.inf)
+        return Choice(_argmax(mixed))
+
+
+EXPOSURE_METHODS = ("none", "sympson_hetter", "progressive")

@@ -1,0 +1,65 @@
+"""Scores on the published scale.
+
+Linear forms use the published number-correct rule: the points of the chosen
+option (TWK/TIU: 5 for the key, 0 otherwise; TKP: the option's 1–5 points;
+blank 0). Adaptive sections report the *expected score on the reference
+form*: the test characteristic curve (TCC) of the average blueprint form of
+the bank, evaluated at the ability estimate,
+
+    E(θ) = Σ_area count_area · mean_{i ∈ area} Σ_k P_ik(θ) · points_ik,
+
+so a candidate's adaptive score is on the same 0–150 / 0–175 / 0–225 scale
+as the linear form and the published passing grades (TWK 65, TIU 80,
+TKP 166) apply unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from cat_engine.bank import BankArrays
+from cat_engine.design import SectionDesign
+from cat_engine.irt import category_probabilities
+from cat_engine.pool import section_items
+from cat_engine.response import category_points
+
+FloatArray = NDArray[np.float64]
+
+
+def _area_weights(bank: BankArrays, section: SectionDesign) -> tuple[NDArray[np.int64], FloatArray]:
+    """Pool items and the weight of each in the reference form (sums to n_items)."""
+    idx = section_items(bank, section)
+    w = np.zeros(idx.shape[0])
+    if section.blueprint:
+        for code, count in section.blueprint.items():
+            if code in bank.content_codes:
+                in_area = bank.content_area[idx] == bank.content_codes.index(code)
+                if in_area.any():
+                    w[in_area] = count / in_area.sum()
+    else:
+        w[:] = section.n_items / max(idx.shape[0], 1)
+    return idx, w
+
+
+def reference_tcc(bank: BankArrays, section: SectionDesign, theta: ArrayLike) -> FloatArray:
+    """Expected published points on the section's reference form. theta (q,) → (q,)."""
+    idx, w = _area_weights(bank, section)
+    p = category_probabilities(theta, bank.params.subset(idx))  # (q, n, K)
+    pts = category_points(bank, idx)
+    expected = np.einsum("qnk,nk->qn", p, pts[:, : p.shape[2]])
+    return np.asarray(expected @ w, dtype=np.float64)
+
+
+def reference_max_points(bank: BankArrays, section: SectionDesign) -> float:
+    """The reference form's maximum points (150 for a 30-item TWK)."""
+    idx, w = _area_weights(bank, section)
+    return float(bank.max_points()[idx] @ w)
+
+
+def theta_for_points(bank: BankArrays, section: SectionDesign, points: float) -> float:
+    """The θ at which the reference TCC reaches ``points`` (clipped to [−6, 6])."""
+    grid = np.linspace(-6.0, 6.0, 1201)
+    tcc = reference_tcc(bank, section, grid)
+    # The TCC increases with θ; np.interp needs increasing x.
+    return float(np.interp(points, np.maximum.accumulate(tcc), grid))

@@ -1,0 +1,89 @@
+"""The explicit state a selector sees: one section's pool and m candidates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cat_engine import rng
+from cat_engine.irt import ItemParameters
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The scored items one section may draw from, as local arrays of length n.
+
+    index: (n,) bank indices; params: their IRT parameters; area: (n,) local
+    content-area index into ``area_codes`` (−1 = an area outside the
+    blueprint, never selectable when a blueprint is set); area_target: (A,)
+    items per area in a full-length section (empty when the section has no
+    blueprint); enemy: (n,) enemy group, −1 = none; exposure_k: (n,)
+    Sympson–Hetter parameters when that control is in use.
+    """
+
+    index: IntArray
+    params: ItemParameters
+    area: IntArray
+    area_codes: tuple[str, ...]
+    area_target: IntArray
+    enemy: IntArray
+    exposure_k: FloatArray | None = None
+
+    @property
+    def n_items(self) -> int:
+        return int(self.index.shape[0])
+
+    @property
+    def has_blueprint(self) -> bool:
+        return self.area_target.shape[0] > 0
+
+
+@dataclass(frozen=True)
+class SelectionContext:
+    """Everything a selector may use for m candidates at one step of one section.
+
+    theta, se: (m,) current estimates; eligible: (m, n) items each candidate
+    may still get (not given, not blocked, blueprint quota left, no enemy
+    given, under the exposure limit); given: (m, n) pool items already given;
+    area_count: (m, A) items given per area; n_given: (m,); test_length: the
+    section's maximum length; seed, step: (m,) for reproducible draws;
+    usage_rate: (n,) exposure rates so far, or None when unknown.
+    """
+
+    pool: Pool
+    theta: FloatArray
+    se: FloatArray
+    eligible: BoolArray
+    given: BoolArray
+    area_count: IntArray
+    n_given: IntArray
+    test_length: int
+    seed: IntArray
+    step: IntArray
+    usage_rate: FloatArray | None = None
+
+    @property
+    def m(self) -> int:
+        return int(self.theta.shape[0])
+
+    def uniforms(self, purpose: int, k: int) -> FloatArray:
+        """k uniform draws per candidate for this step. (m, k)"""
+        return rng.uniforms(self.seed, self.step, purpose, k)
+
+
+class Selector(Protocol):
+    def rank(self, ctx: SelectionContext) -> FloatArray:
+        """(m, n) ranks; −inf where an item may not be given."""
+        ...
+
+
+def masked(ctx: SelectionContext, values: FloatArray) -> FloatArray:
+    """``values`` where eligible, −inf elsewhere."""
+    return np.where(ctx.eligible, values, -np.inf)

@@ -1,0 +1,164 @@
+"""The state of one candidate's test: plain data, JSON-safe, round trip exact.
+
+The server stores :meth:`TestState.to_dict` with every answer; after a crash
+:meth:`TestState.from_dict` gives back a state from which the engine makes
+exactly the same choices. Item positions are bank indices; the matching item
+ids are kept too, so a state is never applied to a different bank by mistake.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from cat_engine.design import TestDesign
+
+STATE_VERSION = 1
+
+
+@dataclass
+class SectionState:
+    """One section of a candidate's test.
+
+    items / item_ids: presented items in order (linear: the whole form);
+    options: chosen option per item (−1 = blank); flagged: the "ragu-ragu"
+    flag; pretest: True for unscored pretest items; elapsed: seconds spent on
+    each item; theta, se: current estimate (se None while undefined);
+    refused: bank indices the exposure lottery refused this candidate;
+    pretest_positions: positions (0-based) where adaptive pretest items go;
+    time_used: seconds in this section; complete / stop_reason.
+    """
+
+    code: str
+    items: list[int] = field(default_factory=list)
+    item_ids: list[str] = field(default_factory=list)
+    options: list[int] = field(default_factory=list)
+    flagged: list[bool] = field(default_factory=list)
+    pretest: list[bool] = field(default_factory=list)
+    elapsed: list[float] = field(default_factory=list)
+    theta: float = 0.0
+    se: float | None = None
+    refused: list[int] = field(default_factory=list)
+    pretest_positions: list[int] = field(default_factory=list)
+    time_used: float = 0.0
+    complete: bool = False
+    stop_reason: str | None = None
+
+    def copy(self) -> SectionState:
+        return replace(
+            self,
+            items=list(self.items),
+            item_ids=list(self.item_ids),
+            options=list(self.options),
+            flagged=list(self.flagged),
+            pretest=list(self.pretest),
+            elapsed=list(self.elapsed),
+            refused=list(self.refused),
+            pretest_positions=list(self.pretest_positions),
+        )
+
+    @property
+    def n_scored(self) -> int:
+        return sum(1 for p in self.pretest if not p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "items": list(self.items),
+            "item_ids": list(self.item_ids),
+            "options": list(self.options),
+            "flagged": list(self.flagged),
+            "pretest": list(self.pretest),
+            "elapsed": list(self.elapsed),
+            "theta": self.theta,
+            "se": self.se,
+            "refused": list(self.refused),
+            "pretest_positions": list(self.pretest_positions),
+            "time_used": self.time_used,
+            "complete": self.complete,
+            "stop_reason": self.stop_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SectionState:
+        return cls(
+            code=str(d["code"]),
+            items=[int(i) for i in d["items"]],
+            item_ids=[str(i) for i in d["item_ids"]],
+            options=[int(o) for o in d["options"]],
+            flagged=[bool(f) for f in d["flagged"]],
+            pretest=[bool(p) for p in d["pretest"]],
+            elapsed=[float(e) for e in d["elapsed"]],
+            theta=float(d["theta"]),
+            se=None if d["se"] is None else float(d["se"]),
+            refused=[int(i) for i in d["refused"]],
+            pretest_positions=[int(p) for p in d["pretest_positions"]],
+            time_used=float(d["time_used"]),
+            complete=bool(d["complete"]),
+            stop_reason=d["stop_reason"],
+        )
+
+
+@dataclass
+class TestState:
+    """A candidate's whole test.
+
+    design: the design the test runs under (carried, so a stored state is
+    self-contained); seed: the candidate's random seed; sections: in design
+    order; section_index: the section in progress; current: the bank index
+    of the item the candidate is on (None when complete); step: items
+    presented so far (the counter of the random draws); time_used: seconds;
+    finished / finish_reason ("completed", "time", "submitted", ...).
+    """
+
+    __test__ = False  # not a pytest class
+
+    design: TestDesign
+    seed: int
+    sections: list[SectionState]
+    section_index: int = 0
+    current: int | None = None
+    step: int = 0
+    time_used: float = 0.0
+    finished: bool = False
+    finish_reason: str | None = None
+
+    def copy(self) -> TestState:
+        """A copy whose lists may be changed without touching this state."""
+        return replace(self, sections=[s.copy() for s in self.sections])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "design": self.design.to_dict(),
+            "seed": self.seed,
+            "sections": [s.to_dict() for s in self.sections],
+            "section_index": self.section_index,
+            "current": self.current,
+            "step": self.step,
+            "time_used": self.time_used,
+            "finished": self.finished,
+            "finish_reason": self.finish_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TestState:
+        if not isinstance(d, dict) or d.get("version") != STATE_VERSION:
+            raise ValueError(f"test state: expected version {STATE_VERSION}")
+        return cls(
+            design=TestDesign.from_dict(d["design"]),
+            seed=int(d["seed"]),
+            sections=[SectionState.from_dict(s) for s in d["sections"]],
+            section_index=int(d["section_index"]),
+            current=None if d["current"] is None else int(d["current"]),
+            step=int(d["step"]),
+            time_used=float(d["time_used"]),
+            finished=bool(d["finished"]),
+            finish_reason=d["finish_reason"],
+        )
+
+
+def finite_or_none(x: float) -> float | None:
+    """JSON has no infinity: an undefined standard error is stored as None."""
+    return float(x) if math.isfinite(x) else None

@@ -1,0 +1,116 @@
+"""Stopping rules for adaptive sections, vectorised over candidates.
+
+Each rule has one method, ``stop(ctx) -> (m,) bool``. The engine asks the
+rules only once a candidate has reached the section's ``min_items``, and ends
+the section anyway at its maximum length (``n_items``), when no eligible item
+is left, or when time runs out; so ``fixed_length`` is the rule that never
+stops early.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cat_engine.estimators import Evidence
+from cat_engine.response import gathered_probabilities
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class StopContext:
+    """theta, se: (m,); n_given: (m,) scored items answered; time_used: (m,)
+    seconds in this section; time_limit: seconds or None; cut_theta: the
+    passing grade on the θ scale (from the reference TCC) or None."""
+
+    evidence: Evidence
+    theta: FloatArray
+    se: FloatArray
+    n_given: NDArray[np.int64]
+    time_used: FloatArray
+    time_limit: float | None
+    cut_theta: float | None
+
+
+class FixedLength:
+    """Never stops before the maximum length."""
+
+    def stop(self, ctx: StopContext) -> BoolArray:
+        return np.zeros(ctx.theta.shape[0], dtype=bool)
+
+
+class SETarget:
+    """Stops once the standard error is at most ``se`` (logits)."""
+
+    def __init__(self, se: float = 0.3) -> None:
+        if not (isinstance(se, int | float) and 0 < se < 10):
+            raise ValueError(f"se_target se must be a positive number of logits, got {se!r}")
+        self.se = float(se)
+
+    def stop(self, ctx: StopContext) -> BoolArray:
+        return np.asarray(ctx.se <= self.se)
+
+
+class TimeLimit:
+    """Stops when the section's time limit is used up (no limit: never)."""
+
+    def stop(self, ctx: StopContext) -> BoolArray:
+        if ctx.time_limit is None:
+            return np.zeros(ctx.theta.shape[0], dtype=bool)
+        return np.asarray(ctx.time_used >= ctx.time_limit)
+
+
+class SPRT:
+    """Wald's sequential probability ratio test against a cut score (Reckase 1983).
+
+    H0: θ = cut − delta against H1: θ = cut + delta; stops when the log
+    likelihood ratio leaves (log(β/(1−α)), log((1−β)/α)). ``cut`` is on the θ
+    scale; by default the section's passing grade mapped through the
+    reference test characteristic curve.
+    """
+
+    def __init__(
+        self,
+        cut: float | None = None,
+        delta: float = 0.3,
+        alpha: float = 0.05,
+        beta: float = 0.05,
+    ) -> None:
+        if cut is not None and not (isinstance(cut, int | float) and np.isfinite(cut)):
+            raise ValueError(f"sprt cut must be a number (θ scale), got {cut!r}")
+        if not (isinstance(delta, int | float) and delta > 0):
+            raise ValueError(f"sprt delta must be positive, got {delta!r}")
+        for name, v in (("alpha", alpha), ("beta", beta)):
+            if not (isinstance(v, int | float) and 0 < v < 0.5):
+                raise ValueError(f"sprt {name} must be in (0, 0.5), got {v!r}")
+        self.cut = None if cut is None else float(cut)
+        self.delta = float(delta)
+        self.upper = float(np.log((1 - beta) / alpha))
+        self.lower = float(np.log(beta / (1 - alpha)))
+
+    def stop(self, ctx: StopContext) -> BoolArray:
+        cut = self.cut if self.cut is not None else ctx.cut_theta
+        m = ctx.theta.shape[0]
+        if cut is None:
+            return np.zeros(m, dtype=bool)
+        ev = ctx.evidence
+        answered = ev.categories >= 0
+        k = np.where(answered, ev.categories, 0)[..., None]
+        llr = np.zeros(m)
+        for sign in (1.0, -1.0):
+            p = gathered_probabilities(np.full(m, cut + sign * self.delta), ev.params, ev.items)
+            px = np.take_along_axis(p, k, axis=2)[..., 0]
+            llr += sign * np.sum(np.where(answered, np.log(np.clip(px, 1e-12, 1.0)), 0.0), axis=1)
+        return np.asarray((llr >= self.upper) | (llr <= self.lower))
+
+
+STOPPING_RULES = {
+    "fixed_length": FixedLength,
+    "se_target": SETarget,
+    "time": TimeLimit,
+    "sprt": SPRT,
+}
