@@ -35,12 +35,11 @@ def synthetic_bank(
     codes_sub = tuple(sections)
     codes_area = tuple(a for s in sections.values() for a in s)
     rows: list[tuple[int, int, bool]] = []  # (subtest, area, pretest)
-    for si, (sub, areas) in enumerate(sections.items()):
+    for si, areas in enumerate(sections.values()):
         first_area = codes_area.index(next(iter(areas))) if areas else 0
-        for area, n in areas.items():
-            rows.extend((si, codes_area.index(area), False) for _ in range(n))
+        for area_code, count in areas.items():
+            rows.extend((si, codes_area.index(area_code), False) for _ in range(count))
         rows.extend((si, first_area, True) for _ in range(n_pretest))
-        del sub
     n = len(rows)
     subtest = np.array([r[0] for r in rows], dtype=np.int64)
     area = np.array([r[1] for r in rows], dtype=np.int64)
@@ -73,8 +72,7 @@ def synthetic_bank(
     option_category = np.where(poly[:, None], perm - 1, option_category)
     enemy = np.full(n, -1, dtype=np.int64)
     for g in range(enemy_pairs):
-        sub = g % len(codes_sub)
-        cand = np.flatnonzero((subtest == sub) & ~pretest & (enemy < 0))
+        cand = np.flatnonzero((subtest == g % len(codes_sub)) & ~pretest & (enemy < 0))
         if cand.shape[0] >= 2:
             enemy[rng.choice(cand, 2, replace=False)] = g
     return BankArrays(
@@ -100,4 +98,10 @@ def skd_synthetic_bank(per_area_scale: int = 10, seed: int = 0, **kw: int) -> Ba
         sub: {area: count * per_area_scale for area, count in areas.items()}
         for sub, areas in SKD_BLUEPRINT.items()
     }
-    return synthetic_bank(sections, seed=seed, polytomous=("TKP",), **kw)  # type: ignore[arg-type]
+    return synthetic_bank(
+        sections,
+        seed=seed,
+        polytomous=("TKP",),
+        n_pretest=kw.get("n_pretest", 0),
+        enemy_pairs=kw.get("enemy_pairs", 0),
+    )
