@@ -116,6 +116,7 @@ class LiveAttempt:
     conn: Terminal | None = None
     disconnected_at: float | None = None
     dirty: bool = False  # navigation not yet stored
+    last_event_at: float = 0.0  # server time of the last answer or clock start
     presented: list[int] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -648,9 +649,13 @@ class AttemptService:
             flagged = la.flags.get(msg.number, False) if msg.flagged is None else msg.flagged
             if adaptive:
                 flagged = False
+            # The engine counts time from the server's clock, never the
+            # terminal's report (kept in the response row for analysis).
+            since = max(la.last_event_at, la.running_since or now)
+            server_elapsed = max(0.0, now - since) if la.running_since is not None else 0.0
             try:
                 new_state = cat.record(
-                    la.state, la.exam.bank, idx, msg.option, flagged=flagged, elapsed=msg.elapsed
+                    la.state, la.exam.bank, idx, msg.option, flagged=flagged, elapsed=server_elapsed
                 )
             except EngineError as exc:
                 raise p.ProtocolError(_engine_code(exc), exc.message, msg.seq) from None
@@ -671,10 +676,11 @@ class AttemptService:
             else:
                 la.answers.pop(msg.number, None)
             la.flags[msg.number] = flagged
+            la.last_event_at = now
             ack = p.frame("ack", seq=msg.seq, duplicate=False, number=msg.number)
             out = [ack]
+            finished = cat.is_complete(la.state)
             if adaptive:
-                finished = cat.is_complete(la.state)
                 nxt = la.number_of(cat.current(la.state))
                 if nxt is not None and not finished:
                     out.append(self.item_frame(la, nxt))
@@ -870,7 +876,9 @@ class AttemptService:
                 return la.finish
             now = time.time()
             remaining = la.remaining(now) if la.running_since is not None else la.remaining_at_start
-            score = cat.score(la.state, la.exam.bank).to_dict()
+            final_state = cat.finish(la.state, reason)
+            score = cat.score(final_state, la.exam.bank).to_dict()
+            state_json = _state_json(final_state)
             passed, why = self.pass_fail(la.category, score)
             total = float(score.get("total", 0.0))
             score_json = json.dumps(score, separators=(",", ":"))
@@ -882,6 +890,7 @@ class AttemptService:
                     .where(ATTEMPT.c.id == la.id)
                     .values(
                         status="finished",
+                        state_json=state_json,
                         finished_at=now,
                         finish_reason=reason,
                         score_json=score_json,
@@ -906,6 +915,7 @@ class AttemptService:
 
             await self.committer.submit(write)
             la.status = "finished"
+            la.state = final_state
             la.remaining_at_start, la.running_since = remaining, None
             la.finish = self._final_frame(score, passed, why, reason)
             conn = la.conn
@@ -959,6 +969,8 @@ class AttemptService:
         await self.committer.submit(write)
         la.remaining_at_start = remaining
         la.running_since = running_since
+        if running_since is not None:
+            la.last_event_at = running_since
 
     async def _write_attempt(
         self,

@@ -1,0 +1,193 @@
+"""Seeding an exam day: the demo (``seleksi demo``) and the test fixtures use this.
+
+:func:`seed_exam` creates a site, two rooms, an exam from given arrays and
+item texts, a session, formations, candidates (with categories), an admin
+and a proctor, opens the session and issues every candidate's check-in PIN.
+:func:`seed_demo_exam` does it with the SKD design on the item bank already
+in the database (the demo bank).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from cat_engine.bank import BankArrays
+from cat_engine.design import TestDesign
+from exam_server import scheduling as sch
+from exam_server.db import create_schema
+from exam_server.snapshot import PublicItemContent
+
+# A spread of categories like a real session: mostly general.
+_CATEGORY_CYCLE = ("general",) * 6 + ("cumlaude", "disability", "papua", "diaspora")
+_FORMATIONS = [
+    {
+        "code": "F-ANALIS-KEU",
+        "agency": "Kementerian Keuangan",
+        "position": "Analis Keuangan",
+        "location": "Jakarta",
+        "openings": 3,
+    },
+    {
+        "code": "F-PRANATA-KOMP",
+        "agency": "Badan Kepegawaian Negara",
+        "position": "Pranata Komputer",
+        "location": "Jakarta",
+        "openings": 2,
+    },
+    {
+        "code": "F-GURU-MAT",
+        "agency": "Pemerintah Kota Bandung",
+        "position": "Guru Matematika",
+        "location": "Bandung",
+        "openings": 4,
+    },
+    {
+        "code": "F-PERAWAT",
+        "agency": "Pemerintah Provinsi Papua",
+        "position": "Perawat",
+        "location": "Jayapura",
+        "openings": 2,
+    },
+    {
+        "code": "F-AUDITOR",
+        "agency": "Badan Pemeriksa Keuangan",
+        "position": "Auditor Ahli Pertama",
+        "location": "Surabaya",
+        "openings": 1,
+    },
+]
+_GIVEN = ("Ayu", "Budi", "Citra", "Dewi", "Eko", "Fajar", "Gita", "Hadi", "Indah", "Joko")
+_FAMILY = ("Santoso", "Wijaya", "Lestari", "Pratama", "Siregar", "Nasution", "Hidayat", "Saputra")
+
+
+@dataclass
+class SeedSummary:
+    """What a seeded exam day holds, with the secrets a proctor hands out."""
+
+    exam_id: int
+    exam_code: str
+    session_id: int
+    session_code: str
+    session_token: str
+    site_code: str
+    room_code: str
+    candidates: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # reg, name, category, formation, pin
+    admin: tuple[str, str] = ("", "")
+    proctor: tuple[str, str] = ("", "")
+
+    def pins(self) -> dict[str, str]:
+        return {c["registration_number"]: c["pin"] for c in self.candidates}
+
+    def to_text(self) -> str:
+        lines = [
+            f"Exam {self.exam_code} · session {self.session_code} (id {self.session_id}) "
+            f"· room {self.site_code}/{self.room_code}",
+            f"Session token (shown in the room): {self.session_token}",
+            f"Admin:   {self.admin[0]} / {self.admin[1]}",
+            f"Proctor: {self.proctor[0]} / {self.proctor[1]}",
+            "Candidates (registration number, PIN, category, formation):",
+        ]
+        lines += [
+            f"  {c['registration_number']}  {c['pin']}  {c['category']:<10} {c['formation']}"
+            for c in self.candidates
+        ]
+        return "\n".join(lines)
+
+
+def seed_exam(
+    engine: Engine,
+    secret_key: str,
+    *,
+    design: TestDesign,
+    bank: BankArrays,
+    items: list[PublicItemContent],
+    n_candidates: int = 50,
+    exam_code: str = "SKD-DEMO",
+    exam_name: str = "SKD CPNS (demo)",
+    session_code: str = "SESI-1",
+    prefix: str = "2024",
+    scrypt_n: int = 2**14,
+    admin_password: str | None = None,
+    proctor_password: str | None = None,
+    open_session: bool = True,
+) -> SeedSummary:
+    """Create a whole exam day in the database (see the module docstring)."""
+    if n_candidates < 1:
+        raise ValueError("n_candidates must be at least 1")
+    create_schema(engine)
+    site_code, room_code = "TILOK-01", "R1"
+    sch.create_site(engine, site_code, "Kantor Regional BKN (demo)")
+    sch.create_room(engine, site_code, room_code, "Ruang CAT 1", capacity=max(60, n_candidates))
+    sch.create_room(engine, site_code, "R2", "Ruang CAT 2", capacity=60)
+    exam_id = sch.create_exam(engine, exam_code, exam_name, design, bank, items)
+    session_id = sch.create_session(
+        engine, session_code, exam_code, site_code, room_code, time.time()
+    )
+    sch.create_formations(engine, _FORMATIONS)
+    rows = ["registration_number,name,category,formation_code,session_code,birth_date"]
+    people = []
+    for i in range(n_candidates):
+        reg = f"{prefix}{i + 1:04d}"
+        name = f"{_GIVEN[i % len(_GIVEN)]} {_FAMILY[(i // len(_GIVEN)) % len(_FAMILY)]}"
+        cat = _CATEGORY_CYCLE[i % len(_CATEGORY_CYCLE)]
+        formation = _FORMATIONS[i % len(_FORMATIONS)]["code"]
+        birth = f"{1990 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        rows.append(f"{reg},{name},{cat},{formation},{session_code},{birth}")
+        people.append(
+            {"registration_number": reg, "name": name, "category": cat, "formation": formation}
+        )
+    sch.import_candidates_csv(engine, "\n".join(rows) + "\n")
+    admin_pw = admin_password or secrets.token_urlsafe(9)
+    proctor_pw = proctor_password or secrets.token_urlsafe(9)
+    sch.create_staff(engine, "admin", "Administrator", "admin", admin_pw, scrypt_n)
+    sch.create_staff(engine, "pengawas", "Pengawas Ruang 1", "proctor", proctor_pw, scrypt_n)
+    token = ""
+    if open_session:
+        token = sch.open_session(engine, session_id, "proctor:pengawas")
+        for person in people:
+            person["pin"] = sch.issue_pin(
+                engine, secret_key, session_id, person["registration_number"], "proctor:pengawas"
+            )
+    return SeedSummary(
+        exam_id=exam_id,
+        exam_code=exam_code,
+        session_id=session_id,
+        session_code=session_code,
+        session_token=token,
+        site_code=site_code,
+        room_code=room_code,
+        candidates=people,
+        admin=("admin", admin_pw),
+        proctor=("pengawas", proctor_pw),
+    )
+
+
+def seed_demo_exam(
+    engine: Engine, secret_key: str, *, mode: str = "linear", n_candidates: int = 50
+) -> SeedSummary:
+    """The demo exam day on the item bank already in the database (the demo bank):
+    the SKD 2024 design, 50 candidates. Raises ``LookupError`` if the bank is empty."""
+    from cat_engine import engine as cat
+    from cat_engine.design import skd_design
+    from cat_engine.errors import EngineError
+    from exam_server.bank_source import load_from_item_bank
+
+    design = skd_design(mode=mode)
+    bank, items = load_from_item_bank(engine, design)
+    try:
+        cat.start(design, bank, 1)
+    except EngineError:
+        # The bank's content areas differ from the default blueprint: keep
+        # the SKD lengths and limits without content constraints.
+        design = skd_design(mode=mode, blueprint={})
+        cat.start(design, bank, 1)
+    return seed_exam(
+        engine, secret_key, design=design, bank=bank, items=items, n_candidates=n_candidates
+    )
