@@ -20,6 +20,7 @@ from seleksi import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.demo",
     "seleksi.commands.bank",
+    "seleksi.commands.results",
 )
 
 

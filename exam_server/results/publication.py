@@ -828,3 +828,29 @@ def verify_proof(proof: Mapping[str, Any], root: str | None = None) -> bool:
     except (KeyError, ValueError, TypeError):
         return False
     return got is not None and got.hex() == want.lower()
+
+
+def recompute(
+    files: Mapping[str, bytes],
+    formations: Sequence[Formation],
+    outcomes: Sequence[CandidateOutcome],
+) -> list[str]:
+    """Differences between a publication and the same rules applied to source records.
+
+    The exam, the policy, the SKB scores and whether optimisation ran are taken
+    from the publication; the formations and SKD outcomes from the source (the
+    database via :mod:`.from_db`, or an input document). An empty list means
+    the source reproduces the publication byte for byte.
+    """
+    try:
+        manifest = json.loads(files[MANIFEST].decode("utf-8"))
+        exam = ExamInfo(**manifest["exam"])
+        optimised = bool(manifest["optimised"])
+    except (KeyError, ValueError, TypeError) as exc:
+        return [f"{MANIFEST}: unreadable ({exc!r})"]
+    try:
+        policy, _, _, skb = inputs_from_files(files)
+        rebuilt = rebuild_files(exam, policy, formations, outcomes, skb, optimised=optimised)
+    except ValueError as exc:
+        return [f"recomputing from the source failed: {exc}"]
+    return compare_files(files, rebuilt)

@@ -1,0 +1,194 @@
+"""Build the ranking inputs of one exam from the server's tables.
+
+The only module of :mod:`exam_server.results` that reads the database. For
+each candidate scheduled into a session of the exam:
+
+* a finished attempt gives ``finished`` with the points of each section of the
+  stored score (``Attempt.score_json``, the engine's ``TestScore.to_dict()``);
+* a voided attempt gives ``voided``, with the proctor's audited reason;
+* no attempt gives ``absent``;
+* an attempt still running or paused is an error: results wait for the end.
+
+The responses hash is :func:`~exam_server.results.outcomes.responses_digest`
+of the attempt's stored response rows (sequence, kind, item position, item
+id, option, flag), so changing one stored response changes the published hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Engine
+
+from exam_server import models as m
+from exam_server.results.outcomes import (
+    ABSENT,
+    FINISHED,
+    VOIDED,
+    CandidateOutcome,
+    Formation,
+    responses_digest,
+)
+
+
+class SourceError(ValueError):
+    """The database does not hold what a ranking needs; the message names the record."""
+
+
+def _t(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+def exam_title(engine: Engine, exam_code: str) -> str:
+    exams = _t(m.Exam)
+    with engine.connect() as conn:
+        row = conn.execute(select(exams.c.name).where(exams.c.code == exam_code)).first()
+    if row is None:
+        raise SourceError(f"no exam with code {exam_code!r}")
+    return str(row[0])
+
+
+def _section_points(score_json: str | None, regno: str) -> dict[str, float]:
+    if not score_json:
+        raise SourceError(f"candidate {regno}: finished attempt has no stored score")
+    try:
+        score: Any = json.loads(score_json)
+        return {str(s["code"]): float(s["points"]) for s in score["sections"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SourceError(f"candidate {regno}: stored score is malformed ({exc!r})") from None
+
+
+def _formation(row: Any) -> Formation:
+    position, agency, location = row.position or "", row.agency or "", row.location or ""
+    name = " — ".join(x for x in (position, ", ".join(y for y in (agency, location) if y)) if x)
+    try:
+        return Formation(
+            id=row.code,
+            openings=int(row.openings),
+            name=name,
+            # The same position of the same agency at other locations may fill
+            # each other's vacant openings in the optimisation step.
+            group=f"{agency}/{position}" if position else None,
+        )
+    except ValueError as exc:
+        raise SourceError(f"formation {row.code!r}: {exc}") from None
+
+
+def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list[CandidateOutcome]]:
+    """Formations and candidates' outcomes of exam ``exam_code`` (see the module docstring)."""
+    exams, sessions, candidates = _t(m.Exam), _t(m.ExamSession), _t(m.Candidate)
+    attempts_t, responses_t, audit_t = _t(m.Attempt), _t(m.Response), _t(m.AuditEvent)
+    with engine.connect() as conn:
+        exam = conn.execute(select(exams.c.id).where(exams.c.code == exam_code)).first()
+        if exam is None:
+            raise SourceError(f"no exam with code {exam_code!r}")
+        session_ids = [
+            r[0] for r in conn.execute(select(sessions.c.id).where(sessions.c.exam_id == exam[0]))
+        ]
+        cands = conn.execute(
+            select(candidates).where(candidates.c.session_id.in_(session_ids))
+        ).all()
+        formations_rows = conn.execute(select(_t(m.Formation))).all()
+        attempts = conn.execute(
+            select(attempts_t).where(attempts_t.c.session_id.in_(session_ids))
+        ).all()
+        attempt_ids = [a.id for a in attempts]
+        r = responses_t.c
+        responses = conn.execute(
+            select(r.attempt_id, r.seq, r.kind, r.number, r.item_id, r.option, r.flagged).where(
+                r.attempt_id.in_(attempt_ids)
+            )
+        ).all()
+        voids = conn.execute(
+            select(audit_t.c.attempt_id, audit_t.c.reason, audit_t.c.id)
+            .where(audit_t.c.kind == "void")
+            .where(audit_t.c.attempt_id.in_(attempt_ids))
+        ).all()
+
+    formation_by_id = {r.id: r for r in formations_rows}
+    by_candidate: dict[int, list[Any]] = {}
+    for a in attempts:
+        by_candidate.setdefault(a.candidate_id, []).append(a)
+    responses_by_attempt: dict[int, list[dict[str, Any]]] = {}
+    for row in responses:
+        responses_by_attempt.setdefault(row.attempt_id, []).append(
+            {
+                "seq": row.seq,
+                "kind": row.kind,
+                "number": row.number,
+                "item": row.item_id,
+                "option": row.option,
+                "flagged": bool(row.flagged),
+            }
+        )
+    void_reason: dict[int, str] = {}
+    for attempt_id, reason, _ in sorted(voids, key=lambda v: v[2]):
+        void_reason[attempt_id] = reason  # the last void act is the one that stands
+
+    used_formations: dict[int, Formation] = {}
+    outcomes: list[CandidateOutcome] = []
+    for c in cands:
+        regno = c.registration_number
+        if c.formation_id is None or c.formation_id not in formation_by_id:
+            raise SourceError(f"candidate {regno}: has no formation")
+        f = used_formations.get(c.formation_id) or _formation(formation_by_id[c.formation_id])
+        used_formations[c.formation_id] = f
+        try:
+            birth = dt.date.fromisoformat(c.birth_date) if c.birth_date else None
+        except ValueError:
+            raise SourceError(
+                f"candidate {regno}: birth_date {c.birth_date!r} is not a date"
+            ) from None
+        outcomes.append(
+            _outcome(c, f, birth, by_candidate.get(c.id, []), responses_by_attempt, void_reason)
+        )
+    return sorted(used_formations.values(), key=lambda f: f.id), outcomes
+
+
+def _outcome(
+    c: Any,
+    f: Formation,
+    birth: dt.date | None,
+    attempts: Sequence[Any],
+    responses: dict[int, list[dict[str, Any]]],
+    void_reason: dict[int, str],
+) -> CandidateOutcome:
+    regno = c.registration_number
+    common: dict[str, Any] = {
+        "registration_number": regno,
+        "formation": f.id,
+        "category": c.category,
+        "name": c.name,
+        "birth_date": birth,
+    }
+    finished = [a for a in attempts if a.status == "finished"]
+    voided = [a for a in attempts if a.status == "void"]
+    active = [a for a in attempts if a.status not in ("finished", "void")]
+    if active:
+        raise SourceError(
+            f"candidate {regno}: attempt {active[0].id} is still {active[0].status}; "
+            "results are computed after every attempt has ended"
+        )
+    if voided:
+        a = voided[-1]
+        return CandidateOutcome(
+            **common,
+            status=VOIDED,
+            responses_hash=responses_digest(responses.get(a.id, [])),
+            status_note=void_reason.get(a.id, ""),
+        )
+    if len(finished) > 1:
+        raise SourceError(f"candidate {regno}: {len(finished)} finished attempts in one exam")
+    if not finished:
+        return CandidateOutcome(**common, status=ABSENT)
+    a = finished[0]
+    return CandidateOutcome(
+        **common,
+        status=FINISHED,
+        scores=_section_points(a.score_json, regno),
+        responses_hash=responses_digest(responses.get(a.id, [])),
+    )

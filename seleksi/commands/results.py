@@ -1,0 +1,283 @@
+"""``seleksi results``: rank, publish, verify and prove an exam's results.
+
+    seleksi results keygen --out DIR
+    seleksi results export --db URL --exam CODE --out input.json
+    seleksi results publish (--db URL --exam CODE | --input FILE) --key KEY --out DIR
+                            [--policy FILE] [--skb CSV [--skb-missing-absent]] [--optimise]
+                            [--published-at TEXT] [--title TEXT]
+    seleksi results verify DIR [--public-key PEM] [--db URL --exam CODE | --input FILE]
+    seleksi results prove REGNO --publication DIR [--out FILE]
+    seleksi results check-proof PROOF --root HEX
+
+``verify`` exits 0 when every check passes and 1 otherwise, listing each
+problem. See ``docs/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from seleksi.cli import CommandError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "results",
+        help="rank per formation, publish signed results, verify and prove them",
+        description="Rank per formation under the published rules; publish, verify, prove.",
+    )
+    rsub = p.add_subparsers(dest="results_command", metavar="ACTION")
+    rsub.required = True
+
+    k = rsub.add_parser("keygen", help="make an Ed25519 key pair for signing publications")
+    k.add_argument("--out", required=True, help="directory for results-signing.key/.pub")
+    k.add_argument("--force", action="store_true", help="overwrite an existing key")
+    k.set_defaults(func=_keygen)
+
+    e = rsub.add_parser("export", help="write the ranking input document from the database")
+    _source_args(e, required=True)
+    e.add_argument("--out", required=True, help="input JSON file to write")
+    e.set_defaults(func=_export)
+
+    pub = rsub.add_parser("publish", help="rank and write a signed publication")
+    _source_args(pub, required=True)
+    pub.add_argument("--key", required=True, help="Ed25519 private key (PEM) from keygen")
+    pub.add_argument("--out", required=True, help="publication directory to write")
+    pub.add_argument("--policy", help="ranking policy JSON (default: the 2024 rules)")
+    pub.add_argument("--skb", help="SKB scores CSV: registration_number,skb[,status,note]")
+    pub.add_argument(
+        "--skb-missing-absent",
+        action="store_true",
+        help="treat candidates called to SKB but missing from the CSV as absent",
+    )
+    pub.add_argument("--optimise", action="store_true", help="fill vacant openings (needs --skb)")
+    pub.add_argument(
+        "--published-at",
+        help="announcement date/time printed in the manifest (the clock is never read, "
+        "so a recomputation gives the same bytes); default: the input's, else required",
+    )
+    pub.add_argument("--title", help="exam title (default: the exam's name)")
+    pub.set_defaults(func=_publish)
+
+    v = rsub.add_parser("verify", help="check a publication offline")
+    v.add_argument("publication", help="publication directory")
+    v.add_argument("--public-key", help="the announced public key (PEM); default: the copy inside")
+    _source_args(v, required=False)
+    v.set_defaults(func=_verify)
+
+    pr = rsub.add_parser("prove", help="inclusion proof of one candidate's entries")
+    pr.add_argument("registration_number")
+    pr.add_argument("--publication", required=True, help="publication directory")
+    pr.add_argument("--out", help="write the proof JSON here (default: stdout)")
+    pr.set_defaults(func=_prove)
+
+    c = rsub.add_parser("check-proof", help="check an inclusion proof against a Merkle root")
+    c.add_argument("proof", help="proof JSON file from `prove`")
+    c.add_argument("--root", required=True, help="the Merkle root printed on the public page")
+    c.set_defaults(func=_check_proof)
+
+
+def _source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
+    g = p.add_argument_group("source (the database, or an input document)")
+    g.add_argument("--db", help="database URL, e.g. sqlite:///seleksi.db")
+    g.add_argument("--exam", help="exam code in the database")
+    g.add_argument("--input", help="input document JSON (see docs/results.md)")
+    p.set_defaults(_source_required=required)
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CommandError(f"{path}: {exc.strerror}") from None
+
+
+def _load_source(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any], list[Any]] | None:
+    from exam_server.results.inputs import InputError, load_input
+
+    if args.input and (args.db or args.exam):
+        raise CommandError("give either --input or --db with --exam, not both")
+    if args.input:
+        try:
+            return load_input(_read(args.input).decode("utf-8"))
+        except (InputError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{args.input}: {exc}") from None
+    if args.db or args.exam:
+        if not (args.db and args.exam):
+            raise CommandError("--db and --exam go together")
+        from exam_server.db import make_engine
+        from exam_server.results.from_db import SourceError, exam_title, load_outcomes
+
+        engine = make_engine(args.db)
+        try:
+            title = exam_title(engine, args.exam)
+            formations, outcomes = load_outcomes(engine, args.exam)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            engine.dispose()
+        return {"id": args.exam, "title": title}, formations, outcomes
+    if args._source_required:
+        raise CommandError("give the source: --db URL --exam CODE, or --input FILE")
+    return None
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from exam_server.results.publication import generate_key, private_key_pem, public_key_pem
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    key_path, pub_path = out / "results-signing.key", out / "results-signing.pub"
+    if key_path.exists() and not args.force:
+        raise CommandError(f"{key_path} exists; use --force to replace it")
+    key = generate_key()
+    # The private key is written readable by its owner only.
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_key_pem(key))
+    pub_path.write_bytes(public_key_pem(key.public_key()))
+    from exam_server.results.publication import public_key_fingerprint
+
+    print(f"private key: {key_path} (keep it secret)")
+    print(f"public key:  {pub_path} (announce it)")
+    print(f"fingerprint: {public_key_fingerprint(key.public_key())}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from exam_server.results.inputs import dump_input
+
+    source = _load_source(args)
+    assert source is not None
+    exam, formations, outcomes = source
+    Path(args.out).write_text(dump_input(exam, formations, outcomes), encoding="utf-8")
+    print(f"{args.out}: {len(outcomes)} candidates, {len(formations)} formations")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from exam_server.results import publication as pubm
+    from exam_server.results.integration import SkbImportError, integrate, optimise, parse_skb_csv
+    from exam_server.results.ranking import rank_skd
+    from exam_server.results.rules import PolicyError, RankingPolicy
+
+    source = _load_source(args)
+    assert source is not None
+    exam_doc, formations, outcomes = source
+    try:
+        policy = (
+            RankingPolicy.from_json(_read(args.policy).decode("utf-8"))
+            if args.policy
+            else RankingPolicy.default_2024()
+        )
+    except PolicyError as exc:
+        raise CommandError(f"{args.policy}: {exc}") from None
+    published_at = args.published_at or exam_doc.get("published_at")
+    if not published_at:
+        raise CommandError("give --published-at (the announcement date shown in the manifest)")
+    exam = pubm.ExamInfo(
+        id=str(exam_doc["id"]),
+        title=args.title or str(exam_doc.get("title") or exam_doc["id"]),
+        published_at=str(published_at),
+    )
+    key = pubm.load_private_key(_read(args.key))
+    if args.optimise and not args.skb:
+        raise CommandError("--optimise needs --skb: optimisation fills openings left after SKB")
+    try:
+        skd = rank_skd(policy, formations, outcomes)
+        final = None
+        if args.skb:
+            skb = parse_skb_csv(_read(args.skb).decode("utf-8-sig"), policy)
+            final = integrate(policy, skd, skb, missing_is_absent=args.skb_missing_absent)
+            if args.optimise:
+                final = optimise(policy, skd, final)
+    except SkbImportError as exc:
+        raise CommandError(f"{args.skb}: {exc}") from None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    publication = pubm.publish(exam, policy, skd, key, final)
+    pubm.write_publication(args.out, publication.files)
+    m = publication.manifest
+    print(
+        f"published {exam.id} to {args.out}: {len(outcomes)} candidates, "
+        f"{len(formations)} formations, {m['merkle']['leaves']} entries"
+    )
+    print(f"merkle root: {publication.root}")
+    print(f"signed by:   {m['signature']['public_key_sha256']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from exam_server.results import publication as pubm
+
+    try:
+        files = pubm.read_publication(args.publication)
+        key = pubm.load_public_key(_read(args.public_key)) if args.public_key else None
+    except pubm.PublicationError as exc:
+        raise CommandError(str(exc)) from None
+    report = pubm.verify_publication(files, key)
+    source = _load_source(args)
+    if source is not None:
+        _, formations, outcomes = source
+        diffs = pubm.recompute(files, formations, outcomes)
+        if diffs:
+            report.problems.extend(f"source: {d}" for d in diffs)
+        else:
+            report.checks.append(
+                f"recomputing from the source reproduces the publication byte for byte "
+                f"({len(outcomes)} candidates)"
+            )
+    for c in report.checks:
+        print(f"ok    {c}")
+    for p in report.problems:
+        print(f"FAIL  {p}")
+    print(f"key: {report.key_fingerprint or '?'} ({report.key_source})")
+    if not args.public_key:
+        print("note: no --public-key given; compare this fingerprint with the announced one")
+    print(f"merkle root: {report.root}")
+    print("VERIFIED" if report.ok else f"NOT VERIFIED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from exam_server.results import publication as pubm
+
+    try:
+        files = pubm.read_publication(args.publication)
+    except pubm.PublicationError as exc:
+        raise CommandError(str(exc)) from None
+    proofs = pubm.prove(files, args.registration_number)
+    if not proofs:
+        raise CommandError(f"{args.registration_number}: not in this publication")
+    text = json.dumps({"proofs": proofs}, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{args.out}: {len(proofs)} proof(s), root {proofs[0]['root']}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _check_proof(args: argparse.Namespace) -> int:
+    from exam_server.results.publication import verify_proof
+
+    try:
+        doc = json.loads(_read(args.proof).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{args.proof}: not JSON ({exc})") from None
+    proofs = doc.get("proofs", [doc]) if isinstance(doc, dict) else []
+    if not proofs:
+        raise CommandError(f"{args.proof}: no proof in it")
+    ok = True
+    for p in proofs:
+        good = verify_proof(p, args.root)
+        ok &= good
+        leaf = p.get("leaf", "?") if isinstance(p, dict) else "?"
+        print(f"{'ok  ' if good else 'FAIL'}  {leaf}")
+    print("INCLUDED" if ok else "NOT PROVEN against this root")
+    return 0 if ok else 1
