@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.demo",
     "seleksi.commands.bank",
     "seleksi.commands.results",
+    "seleksi.commands.serve",
+    "seleksi.commands.audit",
 )
 
 
