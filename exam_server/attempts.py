@@ -32,6 +32,7 @@ import anyio.to_thread
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from cat_engine import engine as cat
 from cat_engine.errors import EngineError
@@ -232,7 +233,7 @@ class AttemptService:
         """The exam (cached); blocking: call from a thread or at startup."""
         data = self.exams.get(exam_id)
         if data is None:
-            with self.engine.connect() as conn:
+            with Session(self.engine) as conn:
                 row = conn.execute(select(Exam).where(Exam.id == exam_id)).scalars().first()  # type: ignore[arg-type]
             if row is None:
                 raise KeyError(f"no exam {exam_id}")
@@ -254,7 +255,7 @@ class AttemptService:
         return la
 
     def _load(self, attempt_id: int) -> LiveAttempt:
-        with self.engine.connect() as conn:
+        with Session(self.engine) as conn:
             a = conn.execute(select(ATTEMPT).where(ATTEMPT.c.id == attempt_id)).mappings().first()
             if a is None:
                 raise KeyError(f"no attempt {attempt_id}")
@@ -393,7 +394,7 @@ class AttemptService:
         self, registration_number: str, pin: str, session_token: str
     ) -> tuple[int, int, int, int | None] | LoginError:
         bad = LoginError("bad_credentials", 401, "registration number, PIN or token is wrong")
-        with self.engine.connect() as conn:
+        with Session(self.engine) as conn:
             c = (
                 conn.execute(
                     select(Candidate).where(Candidate.registration_number == registration_number)  # type: ignore[arg-type]
@@ -440,7 +441,13 @@ class AttemptService:
         exam = await anyio.to_thread.run_sync(self.exam_data, exam_id)
         seed = random.SystemRandom().randrange(2**31)
         # Assembling a form may take a while (shadow tests): not on the loop.
-        state = await anyio.to_thread.run_sync(cat.start, exam.design, exam.bank, seed)
+        try:
+            state = await anyio.to_thread.run_sync(cat.start, exam.design, exam.bank, seed)
+        except EngineError as exc:
+            log.error("cannot start an attempt of exam %s: %s", exam.code, exc)
+            raise LoginError(
+                "internal", 500, "the exam cannot be started; call the proctor"
+            ) from None
         now = time.time()
         values = {
             "session_id": session_id,

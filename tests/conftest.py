@@ -1,0 +1,177 @@
+"""Shared fixtures: a real exam server on a free port, seeded with a small exam.
+
+For the server, UI and scale-out tests:
+
+* ``server_factory(mode="linear", n_candidates=6, database_url=None, **settings)``
+  → a :class:`ServerHandle` (uvicorn in a thread of the test process,
+  stopped at the end of the test). ``database_url`` defaults to a fresh
+  SQLite file in ``tmp_path``.
+* ``live_server``: ``server_factory()`` with the defaults (linear mode).
+* ``postgres_url``: a fresh schema on the PostgreSQL at 127.0.0.1:5432
+  (database ``test``, user ``postgres``), dropped afterwards; skips with
+  the reason when PostgreSQL is unreachable.
+
+A handle has ``url``, ``ws_url``, ``settings``, ``seed`` (the
+:class:`~exam_server.demo.SeedSummary`: session id and token, candidates
+with PINs, admin and proctor passwords), ``login(reg, terminal_id)`` → the
+candidate token, ``staff(role)`` → a bearer token, ``db`` (an engine).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from exam_server.db import make_engine
+from exam_server.demo import SeedSummary, seed_exam
+from exam_server.settings import Settings
+from exam_server.testing import (
+    ThreadServer,
+    candidate_login,
+    free_port,
+    small_bank,
+    small_design,
+    staff_token,
+)
+
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+# A cheap scrypt for tests (the default 2**14 costs ~25 ms a hash).
+TEST_SCRYPT_N = 2**8
+ADMIN_PASSWORD = "admin-password"
+PROCTOR_PASSWORD = "proctor-password"
+
+
+@dataclass
+class ServerHandle:
+    server: ThreadServer
+    seed: SeedSummary
+    db: Engine
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.ws_url
+
+    @property
+    def settings(self) -> Settings:
+        return self.server.settings
+
+    @property
+    def app(self) -> Any:
+        return self.server.app
+
+    def login(self, registration_number: str, terminal_id: str = "T-1") -> str:
+        r = candidate_login(
+            self.url,
+            registration_number,
+            self.seed.pins()[registration_number],
+            self.seed.session_token,
+            terminal_id,
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["token"])
+
+    def staff(self, role: str = "proctor") -> str:
+        if role not in self._tokens:
+            user, pw = self.seed.admin if role == "admin" else self.seed.proctor
+            self._tokens[role] = staff_token(self.url, user, pw)
+        return self._tokens[role]
+
+    def headers(self, role: str = "proctor") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.staff(role)}"}
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": TEST_SECRET,
+        "port": free_port(),
+        "grace_seconds": 2.0,
+        "presence_interval_seconds": 0.5,
+        "sweep_interval_seconds": 0.2,
+        "scrypt_n": TEST_SCRYPT_N,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def seed_small(
+    database_url: str,
+    mode: str = "linear",
+    n_candidates: int = 6,
+    time_limit_seconds: float = 600.0,
+) -> SeedSummary:
+    engine = make_engine(database_url)
+    try:
+        bank, items = small_bank()
+        return seed_exam(
+            engine,
+            TEST_SECRET,
+            design=small_design(mode, time_limit_seconds),
+            bank=bank,
+            items=items,
+            n_candidates=n_candidates,
+            scrypt_n=TEST_SCRYPT_N,
+            admin_password=ADMIN_PASSWORD,
+            proctor_password=PROCTOR_PASSWORD,
+        )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerHandle]]:
+    started: list[ServerHandle] = []
+
+    def make(
+        mode: str = "linear",
+        n_candidates: int = 6,
+        database_url: str | None = None,
+        time_limit_seconds: float = 600.0,
+        **settings: Any,
+    ) -> ServerHandle:
+        url = database_url or f"sqlite:///{tmp_path / f'exam-{len(started)}.db'}"
+        seed = seed_small(url, mode, n_candidates, time_limit_seconds)
+        server = ThreadServer(make_settings(url, **settings)).start()
+        handle = ServerHandle(server, seed, make_engine(url))
+        started.append(handle)
+        return handle
+
+    yield make
+    for h in started:
+        h.server.stop()
+        h.db.dispose()
+
+
+@pytest.fixture
+def live_server(server_factory: Callable[..., ServerHandle]) -> ServerHandle:
+    return server_factory()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose default schema is a fresh one, dropped afterwards."""
+    try:
+        import psycopg
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install -e '.[postgres]')")
+    base = "postgresql://postgres@127.0.0.1:5432/test"
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(base, connect_timeout=3, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
