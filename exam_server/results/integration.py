@@ -34,6 +34,7 @@ from exam_server.results.ranking import (
     deciding_rule,
     desc,
     included_count,
+    plural_openings,
 )
 from exam_server.results.rules import RankingPolicy, fmt
 
@@ -73,12 +74,15 @@ def parse_skb_csv(text: str, policy: RankingPolicy) -> dict[str, SkbScore]:
     """
     if text.startswith("\ufeff"):  # spreadsheets like to add a BOM
         text = text[1:]
-    reader = csv.reader(io.StringIO(text))
+    # newline="" lets the csv module see \r and \r\n line ends itself, as its docs ask.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     problems: list[str] = []
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise SkbImportError(["line 1: the file is empty"]) from None
+    except csv.Error as exc:
+        raise SkbImportError([f"line 1: not CSV ({exc})"]) from None
     for col in ("registration_number", "skb"):
         if col not in header:
             problems.append(f"line 1, header: missing column {col!r}")
@@ -90,7 +94,14 @@ def parse_skb_csv(text: str, policy: RankingPolicy) -> dict[str, SkbScore]:
     if problems:
         raise SkbImportError(problems)
     out: dict[str, SkbScore] = {}
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"line {reader.line_num}: not CSV ({exc})")
+            break
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -356,12 +367,12 @@ def _rank_final(
             where_id = f"sama persis dengan peringkat ke-{o}; semua yang sama diluluskan"
             where_en = f"tied on every rule with place {o}; all tied candidates pass"
         elif inside:
-            where_id, where_en = f"dalam {o} formasi", f"within the {o} openings"
+            where_id, where_en = f"dalam {o} formasi", f"within the {plural_openings(o)}"
         elif i < o:
             where_id = f"sama persis melewati batas {o} formasi; semua yang sama tidak diluluskan"
-            where_en = f"tied on every rule across the {o} openings; none of them passes"
+            where_en = f"tied on every rule across the {plural_openings(o)}; none of them passes"
         else:
-            where_id, where_en = f"di luar {o} formasi", f"outside the {o} openings"
+            where_id, where_en = f"di luar {o} formasi", f"outside the {plural_openings(o)}"
         rid = f"nilai akhir {formula}; peringkat {ranks[i]} dari {n}, {where_id}"
         ren = f"final score {formula}; rank {ranks[i]} of {n}, {where_en}"
         for j, w_id, w_en in ((i - 1, "di bawah", "behind"), (i + 1, "di atas", "ahead of")):

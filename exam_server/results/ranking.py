@@ -286,6 +286,11 @@ def _rank_formation(
     return SkdFormation(formation, cut, len(passed), (*ranked, *failed, *others))
 
 
+def plural_openings(n: int) -> str:
+    """ "1 opening", "2 openings"."""
+    return f"{n} opening" if n == 1 else f"{n} openings"
+
+
 def _cut_reason(
     i: int, rank: int, n: int, cut: int, openings: int, policy: RankingPolicy, inside: bool
 ) -> tuple[str, str]:
@@ -295,30 +300,30 @@ def _cut_reason(
             f"peringkat {rank} dari {n} yang memenuhi; jumlahnya tidak melebihi batas "
             f"{cut} ({m} × {openings} formasi), semua lanjut",
             f"rank {rank} of {n} who passed; no more than the cut of {cut} "
-            f"({m} × {openings} openings), all go on",
+            f"({m} × {plural_openings(openings)}), all go on",
         )
     if inside and i >= cut:
         return (
             f"peringkat {rank} dari {n}; sama persis dengan peringkat ke-{cut} pada batas "
             f"{cut} ({m} × {openings} formasi), semua yang sama diikutkan",
             f"rank {rank} of {n}; tied on every rule with place {cut} at the cut of {cut} "
-            f"({m} × {openings} openings), all tied candidates go on",
+            f"({m} × {plural_openings(openings)}), all tied candidates go on",
         )
     if inside:
         return (
             f"peringkat {rank} dari {n}, dalam batas {cut} ({m} × {openings} formasi)",
-            f"rank {rank} of {n}, within the cut of {cut} ({m} × {openings} openings)",
+            f"rank {rank} of {n}, within the cut of {cut} ({m} × {plural_openings(openings)})",
         )
     if i < cut:
         return (
             f"peringkat {rank} dari {n}; sama persis dengan yang melewati batas {cut} "
             f"({m} × {openings} formasi), semua yang sama tidak diikutkan",
             f"rank {rank} of {n}; tied on every rule across the cut of {cut} "
-            f"({m} × {openings} openings), all tied candidates are left out",
+            f"({m} × {plural_openings(openings)}), all tied candidates are left out",
         )
     return (
         f"peringkat {rank} dari {n}, di luar batas {cut} ({m} × {openings} formasi)",
-        f"rank {rank} of {n}, outside the cut of {cut} ({m} × {openings} openings)",
+        f"rank {rank} of {n}, outside the cut of {cut} ({m} × {plural_openings(openings)})",
     )
 
 
