@@ -40,12 +40,16 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from cat_engine.bank import BankArrays
+from exam_server.auth import TokenError
 from exam_server.events import EventBus, LiveEvent, Subscription
+from exam_server.http import ApiError, Endpoint, read_json
 from exam_server.models import (
     Attempt,
     AuditEvent,
@@ -53,9 +57,9 @@ from exam_server.models import (
     Exam,
     ExamSession,
     Formation,
-    Response,
     Room,
 )
+from exam_server.models import Response as ResponseRow
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow, incident_of
 from exam_server.proctoring.service import ProctoringService
 from exam_server.snapshot import bank_from_json
@@ -250,9 +254,9 @@ def load_grid(engine: Engine, session_id: int, presence: float) -> tuple[Session
                 by_attempt[att.id] = row
         if by_attempt:
             responses = db.exec(
-                select(Response)
-                .where(col(Response.attempt_id).in_(list(by_attempt)))
-                .order_by(col(Response.attempt_id), col(Response.seq))
+                select(ResponseRow)
+                .where(col(ResponseRow.attempt_id).in_(list(by_attempt)))
+                .order_by(col(ResponseRow.attempt_id), col(ResponseRow.seq))
             ).all()
             for resp in responses:
                 row = by_attempt[resp.attempt_id]
@@ -650,9 +654,121 @@ async def _board_pump(
             last_sent = time.monotonic()
 
 
+# --- small HTTP endpoints the pages need ----------------------------------------------
+
+REPORT_KINDS = frozenset({"focus_lost", "fullscreen_exit"})
+REPORT_MIN_INTERVAL = 1.0
+"""Seconds between two accepted reports of one attempt (a flood is dropped)."""
+
+
+async def candidate_report(request: Request) -> Response:
+    """``POST /api/candidate/report`` ``{"kind": "focus_lost" | "fullscreen_exit"}``.
+
+    The terminal page reports that it lost focus or left full screen; the
+    report becomes a ``LiveEvent`` that the focus detector turns into an
+    alert on the proctor console. Needs the candidate's bearer token.
+    """
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise ApiError(401, "not_authenticated", "send Authorization: Bearer <candidate token>")
+    try:
+        claims = request.app.state.signer.read_candidate(header[7:].strip())
+    except TokenError as exc:
+        raise ApiError(401, exc.code, str(exc)) from None
+    body = await read_json(request, 1024)
+    kind = body.get("kind")
+    if kind not in REPORT_KINDS:
+        raise ApiError(
+            422,
+            "bad_field",
+            f"'kind' must be one of {sorted(REPORT_KINDS)}",
+            [{"field": "kind", "message": "unknown kind"}],
+        )
+    last: dict[int, float] | None = getattr(request.app.state, "report_times", None)
+    if last is None:
+        last = request.app.state.report_times = {}
+    now = time.time()
+    if now - last.get(claims.attempt_id, 0.0) < REPORT_MIN_INTERVAL:
+        return JSONResponse({"accepted": False, "reason": "rate_limited"}, status_code=429)
+    last[claims.attempt_id] = now
+    _bus(request.app).publish(
+        LiveEvent(
+            kind,
+            claims.session_id,
+            claims.attempt_id,
+            claims.registration_number,
+            at=now,
+            data={"terminal_id": claims.terminal_id},
+        )
+    )
+    return JSONResponse({"accepted": True})
+
+
+def _session_rows(engine: Engine) -> list[dict[str, Any]]:
+    with Session(engine) as db:
+        rows = db.exec(
+            select(ExamSession, Exam, Room)
+            .join(Exam, col(Exam.id) == col(ExamSession.exam_id))
+            .join(Room, col(Room.id) == col(ExamSession.room_id))
+            .order_by(col(ExamSession.starts_at), col(ExamSession.id))
+        ).all()
+        return [
+            {
+                "id": sess.id,
+                "code": sess.code,
+                "status": sess.status,
+                "starts_at": sess.starts_at,
+                "exam": exam.name,
+                "room": room.name,
+            }
+            for sess, exam, room in rows
+        ]
+
+
+async def live_sessions(request: Request) -> Response:
+    """``GET /api/live/sessions``: sessions a proctor can open a console on."""
+    rows = await asyncio.to_thread(_session_rows, _engine(request.app))
+    return JSONResponse(rows)
+
+
+async def public_sessions(request: Request) -> Response:
+    """``GET /api/live/board-sessions``: sessions with a public board (open or closed)."""
+    rows = await asyncio.to_thread(_session_rows, _engine(request.app))
+    return JSONResponse([{k: r[k] for k in ("id", "code", "status", "exam", "room")} for r in rows])
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "POST",
+        "/api/candidate/report",
+        candidate_report,
+        "the terminal page reports focus_lost or fullscreen_exit (candidate bearer token)",
+        body={"type": "object", "required": ["kind"], "properties": {"kind": {"type": "string"}}},
+        tag="candidate",
+        responses={"401": "no or bad candidate token", "422": "unknown kind", "429": "too often"},
+    ),
+    Endpoint(
+        "GET",
+        "/api/live/sessions",
+        live_sessions,
+        "sessions with exam and room, for the proctor console",
+        ("admin", "proctor"),
+        tag="proctor",
+    ),
+    Endpoint(
+        "GET",
+        "/api/live/board-sessions",
+        public_sessions,
+        "sessions that have a public live board",
+        tag="board",
+    ),
+]
+
+
 def routes() -> list[BaseRoute]:
-    """The proctor and board channels, for the app factory's route list."""
+    """The proctor and board channels and their helper endpoints, for the app factory."""
     return [
         WebSocketRoute("/ws/proctor/{session_id:int}", proctor_channel),
         WebSocketRoute("/ws/board/{session_id:int}", board_channel),
+        *(ep.route() for ep in ENDPOINTS),
     ]

@@ -1,0 +1,115 @@
+// Seleksi public live board: running and final scores of a session, ordered by
+// total, refreshed over /ws/board/{id}. It shows only what is published:
+// registration number, name, formation, points per subtest, total, status.
+"use strict";
+
+(function () {
+  const S = window.Seleksi;
+  const $ = (id) => document.getElementById(id);
+  const B = {
+    sessionId: Number(S.query("session")) || null,
+    session: null,
+    rows: new Map(), // registration number → row
+    sections: [],
+    clock: new S.ServerClock(),
+    retry: 0,
+    live: false,
+    lastUpdate: null,
+    flash: new Map(), // registration number → until (ms)
+  };
+
+  async function choose() {
+    const sessions = await S.api("GET", "/api/live/board-sessions");
+    $("chooser").classList.remove("hidden");
+    $("session-list").replaceChildren(
+      ...sessions.map((s) => S.el("li", {}, S.el("a", { href: "?session=" + s.id, style: "color:#fff" }, s.code + " · " + s.exam + " · " + s.room)))
+    );
+  }
+
+  function connect() {
+    const ws = new WebSocket(S.wsUrl("/ws/board/" + B.sessionId));
+    B.ws = ws;
+    ws.onmessage = (ev) => {
+      const msg = JSON.parse(ev.data);
+      B.clock.sync(msg.now);
+      if (msg.type === "snapshot") {
+        B.session = msg.session;
+        B.rows = new Map(msg.rows.map((r) => [r.registration_number, r]));
+        B.live = true;
+        B.retry = 0;
+      } else if (msg.type === "update") {
+        for (const row of msg.rows) {
+          B.rows.set(row.registration_number, row);
+          B.flash.set(row.registration_number, Date.now() + 1500);
+        }
+      } else if (msg.type === "error") {
+        $("board-sub").textContent = S.errorText(msg.code);
+        return;
+      }
+      if (msg.type !== "tick") B.lastUpdate = msg.now;
+      render();
+    };
+    ws.onclose = () => {
+      if (B.ws !== ws) return;
+      B.live = false;
+      render();
+      const delay = Math.min(5000, 500 * 2 ** Math.min(B.retry, 4));
+      B.retry += 1;
+      setTimeout(connect, delay);
+    };
+  }
+
+  function statusPill(row) {
+    if (row.final && row.passed === true) return S.el("span", { class: "pill pass" }, S.t("board.pass"));
+    if (row.final && row.passed === false) return S.el("span", { class: "pill fail" }, S.t("board.fail"));
+    if (row.final) return S.el("span", { class: "pill other" }, S.t("board.finished"));
+    if (row.status === "void") return S.el("span", { class: "pill other" }, S.t("board.void"));
+    return S.el("span", { class: "pill running" }, S.t("board.running"));
+  }
+
+  function render() {
+    $("live-dot").classList.toggle("on", B.live);
+    $("updated").textContent = B.lastUpdate ? S.t("board.updated", { t: S.fmtClock(B.lastUpdate) }) : "";
+    if (!B.session) return;
+    $("board-title").textContent = B.session.exam.name;
+    $("board-sub").textContent = B.session.code + " · " + B.session.room;
+    const rows = [...B.rows.values()].filter((r) => r.status !== "void");
+    const codes = [];
+    for (const r of rows) for (const c of Object.keys(r.sections || {})) if (!codes.includes(c)) codes.push(c);
+    // Highest total first; ties by registration number so the order is stable.
+    rows.sort((a, b) => b.total - a.total || a.registration_number.localeCompare(b.registration_number));
+    $("board-head").replaceChildren(
+      S.el("th", { class: "num" }, S.t("board.rank")),
+      S.el("th", {}, S.t("board.regno")),
+      S.el("th", {}, S.t("board.name")),
+      ...codes.map((c) => S.el("th", { class: "num" }, c)),
+      S.el("th", { class: "num" }, S.t("board.total")),
+      S.el("th", {}, S.t("board.status"))
+    );
+    const now = Date.now();
+    $("board-body").replaceChildren(
+      ...rows.map((r, i) =>
+        S.el(
+          "tr",
+          { class: (B.flash.get(r.registration_number) || 0) > now ? "flash" : "", dataset: { regno: r.registration_number } },
+          S.el("td", { class: "num" }, String(i + 1)),
+          S.el("td", {}, r.registration_number),
+          S.el("td", {}, r.name),
+          ...codes.map((c) => S.el("td", { class: "num" }, S.fmtPoints((r.sections || {})[c] ?? 0))),
+          S.el("td", { class: "num total" }, S.fmtPoints(r.total)),
+          S.el("td", {}, statusPill(r))
+        )
+      )
+    );
+    $("board-empty").classList.toggle("hidden", rows.length > 0);
+  }
+
+  setInterval(() => {
+    if (B.session) render();
+  }, 1500);
+  document.addEventListener("seleksi:lang", render);
+  document.addEventListener("DOMContentLoaded", () => {
+    if (B.sessionId) connect();
+    else choose();
+  });
+})();

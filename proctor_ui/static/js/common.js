@@ -1,0 +1,130 @@
+// Seleksi: helpers shared by the pages (HTTP, WebSocket URLs, the server clock, DOM).
+"use strict";
+
+(function () {
+  const Seleksi = (window.Seleksi = window.Seleksi || {});
+
+  /** Build an element: el("td", {class: "num"}, "12"). Text is never parsed as HTML. */
+  Seleksi.el = function (tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "class") node.className = value;
+      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else if (name === "dataset") Object.assign(node.dataset, value);
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  };
+
+  /** An HTTP error with the server's code (e.g. "bad_credentials"). */
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message || code);
+      this.status = status;
+      this.code = code;
+    }
+  }
+  Seleksi.ApiError = ApiError;
+
+  /** JSON request to the server; throws ApiError with the server's error code. */
+  Seleksi.api = async function (method, path, body, token) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined && !(body instanceof FormData) && typeof body !== "string") {
+      headers["Content-Type"] = "application/json";
+    }
+    if (typeof body === "string") headers["Content-Type"] = "text/csv";
+    if (token) headers.Authorization = "Bearer " + token;
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        body:
+          body === undefined ? undefined : typeof body === "string" || body instanceof FormData ? body : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new ApiError(0, "network", String(err));
+    }
+    const text = await response.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (_) {
+      data = { message: text };
+    }
+    if (!response.ok) {
+      const body = data || {};
+      const nested = typeof body.error === "object" && body.error ? body.error : {};
+      const code = typeof body.error === "string" ? body.error : nested.code || body.code || "http_" + response.status;
+      const apiErr = new ApiError(response.status, code, body.message || nested.message || code);
+      apiErr.data = body;
+      throw apiErr;
+    }
+    return data;
+  };
+
+  Seleksi.wsUrl = function (path) {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    return proto + "//" + location.host + path;
+  };
+
+  /** The server's clock: every frame's server time corrects our offset. */
+  Seleksi.ServerClock = class {
+    constructor() {
+      this.offset = 0; // server seconds − local seconds
+    }
+    sync(serverTime) {
+      if (typeof serverTime === "number") this.offset = serverTime - Date.now() / 1000;
+    }
+    now() {
+      return Date.now() / 1000 + this.offset;
+    }
+    /** Seconds until an epoch `deadline` by the server's clock (never negative). */
+    until(deadline) {
+      return Math.max(0, deadline - this.now());
+    }
+  };
+
+  Seleksi.fmtDuration = function (seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    return (h > 0 ? h + ":" + two(m) : two(m)) + ":" + two(sec);
+  };
+
+  Seleksi.fmtClock = function (epoch) {
+    if (!epoch) return "–";
+    const d = new Date(epoch * 1000);
+    return d.toLocaleTimeString(Seleksi.lang === "en" ? "en-GB" : "id-ID", { hour12: false });
+  };
+
+  Seleksi.fmtAgo = function (seconds) {
+    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
+    const s = Math.max(0, Math.round(seconds));
+    return s < 120 ? Seleksi.t("ago.s", { n: s }) : Seleksi.t("ago.m", { n: Math.round(s / 60) });
+  };
+
+  Seleksi.fmtPoints = function (value) {
+    if (value === null || value === undefined) return "–";
+    return Number.isInteger(value) ? String(value) : value.toFixed(1);
+  };
+
+  /** A message for an error code, translated when known. */
+  Seleksi.errorText = function (code) {
+    const key = "err." + code;
+    const text = Seleksi.t(key);
+    return text === key ? Seleksi.t("err.generic", { code }) : text;
+  };
+
+  Seleksi.query = function (name) {
+    return new URLSearchParams(location.search).get(name);
+  };
+})();
