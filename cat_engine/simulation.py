@@ -265,7 +265,7 @@ def _simulate_adaptive_wave(
             choice_items = np.full(act.shape[0], -1, dtype=np.int64)
             todo = np.arange(act.shape[0])
             extra_block = np.zeros_like(elig)
-            for _ in range(50):  # resolve simulees competing for an item's last places
+            for _ in range(npool + 1):  # resolve simulees competing for an item's last places
                 sub = act[todo]
                 ch = select_next(
                     strategies,
@@ -286,17 +286,20 @@ def _simulate_adaptive_wave(
                 choice_items[todo] = ch.items
                 if max_rate is None:
                     break
-                picked = ch.items[ch.items >= 0]
-                counts = np.bincount(picked, minlength=npool)
+                counts = np.bincount(choice_items[choice_items >= 0], minlength=npool)
                 over = np.flatnonzero(counts > np.maximum(cap, 0))
                 if over.size == 0:
                     break
                 again = []
+                newest = np.zeros(act.shape[0], dtype=bool)
+                newest[todo] = True
                 for item in over:  # few items per step reach their limit
-                    who = todo[ch.items == item]
-                    keep = int(max(cap[item], 0))
-                    for t in who[keep:]:
+                    who = np.flatnonzero(choice_items == item)
+                    # Simulees that held the item before this round keep it first.
+                    who = who[np.argsort(newest[who], kind="stable")]
+                    for t in who[int(max(cap[item], 0)) :]:
                         extra_block[t, item] = True
+                        choice_items[t] = -1
                         again.append(t)
                 todo = np.array(sorted(again), dtype=np.int64)
             done = choice_items < 0
@@ -375,3 +378,39 @@ def _give_pretest(
         used_groups[bank.enemy_group[item]] = True
     result.exposure_counts[item] += 1
     return True
+
+
+def calibrate_sympson_hetter(
+    design: TestDesign,
+    bank: BankArrays,
+    theta: FloatArray,
+    target_rate: float,
+    *,
+    seed: int = 0,
+    iterations: int = 8,
+) -> tuple[TestDesign, list[float]]:
+    """Sympson & Hetter's iterative simulation: the k per item that caps exposure.
+
+    Starting from k = 1, each round simulates the design with the current k
+    and sets, for every item, ``k = target / P(selected)`` where the item was
+    selected (reached in rank order, before the lottery) more often than the
+    target, else 1. Returns the design with ``exposure.method =
+    "sympson_hetter"`` and the final parameters, and the maximum exposure
+    rate seen in each round (which should settle near ``target_rate``).
+    """
+    if not 0 < target_rate <= 1:
+        raise ValueError(f"target_rate must be in (0, 1], got {target_rate!r}")
+    doc = design.to_dict()
+    n = np.asarray(theta).shape[0]
+    params: dict[str, float] = {}
+    history: list[float] = []
+    for _ in range(iterations):
+        doc["exposure"] = {**doc["exposure"], "method": "sympson_hetter", "parameters": params}
+        current = TestDesign.from_dict(doc)
+        res = simulate(current, bank, theta, seed)
+        history.append(float(res.exposure_counts.max() / n))
+        p_sel = res.selection_counts / n
+        over = np.flatnonzero(p_sel > target_rate)
+        params = {bank.item_ids[i]: float(target_rate / p_sel[i]) for i in over}
+    doc["exposure"] = {**doc["exposure"], "method": "sympson_hetter", "parameters": params}
+    return TestDesign.from_dict(doc), history
