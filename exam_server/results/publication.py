@@ -746,27 +746,58 @@ def verify_publication(
         rep.problems.append(f"Merkle root of the entries is {root}, manifest says {root_hex}")
     else:
         rep.checks.append(f"Merkle root over {len(leaves)} entries matches: {root}")
-    try:
-        rebuilt = rebuild_files(exam, policy, formations, outcomes, skb, optimised=optimised)
-    except ValueError as exc:
-        rep.problems.append(f"re-applying the rules failed: {exc}")
-        return rep
     rule_bad = 0
+    try:
+        skd = rank_skd(policy, formations, outcomes)
+    except ValueError as exc:
+        rep.problems.append(f"re-applying the rules to the SKD scores failed: {exc}")
+        return rep
+    rebuilt = build_files(exam, policy, skd)
+    if skb is not None:
+        try:
+            final = integrate(policy, skd, skb)
+            if optimised:
+                final = optimise(policy, skd, final)
+            rebuilt = build_files(exam, policy, skd, final)
+        except ValueError as exc:
+            rule_bad += 1
+            rep.problems.append(
+                "final/: the published SKB scores do not fit the SKD ranking the rules "
+                f"give ({exc})"
+            )
     for path in sorted(set(rebuilt) | {p for p, _ in docs} | {POLICY}):
-        if not path.endswith(".json"):
+        if not path.endswith(".json") or (path.startswith("final/") and rule_bad):
             continue
         if content.get(path) != rebuilt.get(path):
             rule_bad += 1
-            rep.problems.append(
-                f"{path}: not what the published rules give "
-                f"({_first_difference(content.get(path, b''), rebuilt.get(path, b''))})"
-            )
+            diff = _describe_difference(content.get(path, b""), rebuilt.get(path, b""))
+            rep.problems.append(f"{path}: not what the published rules give ({diff})")
     if not rule_bad:
         rep.checks.append(
             f"re-applying policy {policy.version} to the published scores gives the published "
             f"rankings ({len(outcomes)} candidates, {len(formations)} formations)"
         )
     return rep
+
+
+def _describe_difference(published: bytes, expected: bytes) -> str:
+    """The first differing candidate and field of two formation files, else the first line."""
+    try:
+        a = json.loads(published.decode("utf-8"))
+        b = json.loads(expected.decode("utf-8"))
+        ea, eb = a["entries"], b["entries"]
+    except (ValueError, KeyError, TypeError):
+        return _first_difference(published, expected)
+    for x, y in zip(ea, eb, strict=False):
+        if x != y:
+            who = x.get("registration_number", "?")
+            if who != y.get("registration_number"):
+                return f"{who} is listed where the rules put {y.get('registration_number', '?')}"
+            field = next(k for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k))
+            return f"{who} {field}: published {x.get(field)!r}, the rules give {y.get(field)!r}"
+    if len(ea) != len(eb):
+        return f"published {len(ea)} entries, the rules give {len(eb)}"
+    return _first_difference(published, expected)
 
 
 def compare_files(published: Mapping[str, bytes], recomputed: Mapping[str, bytes]) -> list[str]:
@@ -780,7 +811,7 @@ def compare_files(published: Mapping[str, bytes], recomputed: Mapping[str, bytes
         elif b is None:
             problems.append(f"{path}: published but not recomputed from the source")
         elif a != b:
-            problems.append(f"{path}: differs from the source ({_first_difference(a, b)})")
+            problems.append(f"{path}: differs from the source ({_describe_difference(a, b)})")
     return problems
 
 

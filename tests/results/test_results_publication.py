@@ -1,0 +1,305 @@
+"""The verifiable publication: reproducible bytes, offline verification, tamper detection,
+and Merkle inclusion proofs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exam_server.results import publication as pub
+from exam_server.results.integration import SkbScore, integrate, optimise
+from exam_server.results.outcomes import CandidateOutcome, responses_digest
+from exam_server.results.ranking import rank_skd
+from exam_server.results.rules import RankingPolicy
+from tests.results.results_cases import POLICY, absent, cand, formation
+
+EXAM = pub.ExamInfo("SKD-2024-T", "Seleksi uji / test exam", "2024-12-01")
+# A fixed key keeps the test's bytes stable (Ed25519 signing is deterministic).
+KEY = pub.load_private_key(
+    pub.private_key_pem(
+        __import__(
+            "cryptography.hazmat.primitives.asymmetric.ed25519", fromlist=["x"]
+        ).Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    )
+)
+
+
+def responses(regno: str, n: int = 5) -> list[dict[str, Any]]:
+    rng = random.Random(regno)
+    return [{"seq": i + 1, "item": f"I{rng.randrange(999):03d}", "option": rng.randrange(5)}
+            for i in range(n)]  # fmt: skip
+
+
+def outcomes() -> list[CandidateOutcome]:
+    people = [
+        cand("A1", 90, 100, 180, formation="FA", gpa=3.5, born="1996-02-01", name="Ani"),
+        cand("A2", 85, 100, 180, formation="FA", gpa=3.1, born="1995-05-05", name="Budi"),
+        cand("A3", 80, 100, 180, formation="FA", gpa=3.9, born="1999-09-09", name="Citra"),
+        cand("A4", 75, 100, 180, formation="FA", name="Dewi Ayu"),
+        cand("A5", 60, 120, 200, formation="FA", name="Eko"),  # TL
+        absent("A6", "FA"),
+        absent("A7", "FA", status="voided"),
+        cand("B1", 70, 85, 170, formation="FB", category="papua", name="Yohana Wenda"),
+    ]
+    return [replace(c, responses_hash=responses_digest(responses(c.registration_number)))
+            if c.status != "absent" else c for c in people]  # fmt: skip
+
+
+FORMATIONS = [formation("FA", 1, group="g"), formation("FB", 2, group="g")]
+SKB = {
+    "A1": SkbScore("A1", "present", POLICY.points(70)),
+    "A2": SkbScore("A2", "present", POLICY.points(88.5)),
+    "A3": SkbScore("A3", "absent", None, "sakit / ill"),
+    "B1": SkbScore("B1", "present", POLICY.points(61)),
+}
+
+
+def build(cands: list[CandidateOutcome] | None = None, *, final: bool = True) -> pub.Publication:
+    skd = rank_skd(POLICY, FORMATIONS, cands if cands is not None else outcomes())
+    fin = optimise(POLICY, skd, integrate(POLICY, skd, SKB)) if final else None
+    return pub.publish(EXAM, POLICY, skd, KEY, fin)
+
+
+@pytest.fixture(scope="module")
+def publication() -> pub.Publication:
+    return build()
+
+
+def test_publication_verifies_with_the_announced_key(publication: pub.Publication) -> None:
+    rep = pub.verify_publication(publication.files, KEY.public_key())
+    assert rep.ok, rep.problems
+    assert rep.root == publication.root and len(rep.root) == 64
+    assert len(rep.checks) == 5
+    assert any("re-applying policy 2024.1" in c for c in rep.checks)
+    assert sorted(publication.files) == [
+        "final/FA.csv", "final/FA.json", "final/FB.csv", "final/FB.json", "manifest.json",
+        "manifest.sig", "policy.json", "public_key.pem", "skd/FA.csv", "skd/FA.json",
+        "skd/FB.csv", "skd/FB.json",
+    ]  # fmt: skip
+    m = publication.manifest
+    assert m["merkle"]["leaves"] == 8 + 5  # 8 SKD entries; final: A1-A3, B1, optimised A4
+    assert m["optimised"] is True and m["stages"] == ["skd", "final"]
+
+
+def test_publication_is_reproducible_byte_for_byte(
+    publication: pub.Publication, tmp_path: Path
+) -> None:
+    shuffled = outcomes()
+    random.Random(7).shuffle(shuffled)
+    again = build(shuffled)
+    assert again.files == publication.files
+    pub.write_publication(tmp_path, publication.files)
+    assert pub.read_publication(tmp_path) == publication.files
+
+
+def test_the_optimised_candidate_is_published(publication: pub.Publication) -> None:
+    fb = json.loads(publication.files["final/FB.json"])
+    codes = {e["registration_number"]: e["code"] for e in fb["entries"]}
+    # FB has 2 openings and one SKB participant; the vacancy goes to FA's P candidate A4.
+    assert codes == {"B1": "P/L", "A4": "P/L-O"}
+    fa_csv = publication.files["skd/FA.csv"].decode()
+    assert fa_csv.splitlines()[0].startswith("rank,registration_number,name,category,status,TWK")
+
+
+def test_a_different_key_is_rejected(publication: pub.Publication) -> None:
+    other = pub.generate_key().public_key()
+    rep = pub.verify_publication(publication.files, other)
+    assert not rep.ok
+    assert any("signed by key" in p for p in rep.problems)
+    assert any("signature does not match" in p for p in rep.problems)
+
+
+def test_without_a_key_the_embedded_copy_is_used_and_said(publication: pub.Publication) -> None:
+    rep = pub.verify_publication(publication.files)
+    assert rep.ok and "inside the publication" in rep.key_source
+
+
+def _edit_json(files: dict[str, bytes], path: str, regno: str, field: str, value: Any) -> None:
+    doc = json.loads(files[path])
+    for e in doc["entries"]:
+        if e["registration_number"] == regno:
+            e[field] = value
+    files[path] = pub.canonical_json(doc)
+
+
+def _resign(files: dict[str, bytes], key: Any = KEY) -> None:
+    """What an insider holding the key would do after editing content files."""
+    skip = (pub.MANIFEST, pub.SIGNATURE, pub.PUBLIC_KEY)
+    content = {k: v for k, v in files.items() if k not in skip}
+    for path in [p for p in content if p.endswith(".json") and "/" in p]:
+        doc = json.loads(content[path])
+        content[path[:-5] + ".csv"] = pub.formation_csv(doc, POLICY.subtest_codes)
+    m = json.loads(files[pub.MANIFEST])
+    exam = pub.ExamInfo(**m["exam"])
+    manifest = pub.build_manifest(
+        exam, POLICY, content, optimised=m["optimised"], public_key=key.public_key()
+    )
+    files.clear()
+    files.update(content)
+    files[pub.MANIFEST] = manifest
+    files[pub.SIGNATURE] = base64.b64encode(key.sign(manifest)) + b"\n"
+    files[pub.PUBLIC_KEY] = pub.public_key_pem(key.public_key())
+
+
+def test_tampering_with_a_response_hash_is_detected(publication: pub.Publication) -> None:
+    files = dict(publication.files)
+    _edit_json(files, "skd/FA.json", "A2", "responses_hash", "0" * 64)
+    rep = pub.verify_publication(files, KEY.public_key())
+    assert not rep.ok
+    assert any(p.startswith("skd/FA.json: SHA-256 differs") for p in rep.problems)
+    assert any("Merkle root" in p for p in rep.problems)
+    assert any(p.startswith("skd/FA.csv: differs from skd/FA.json") for p in rep.problems)
+
+
+def test_tampering_with_a_score_is_detected(publication: pub.Publication) -> None:
+    files = dict(publication.files)
+    _edit_json(files, "skd/FA.json", "A4", "scores", {"TIU": 100, "TKP": 180, "TWK": 95})
+    rep = pub.verify_publication(files, KEY.public_key())
+    assert not rep.ok
+    assert any("skd/FA.json: SHA-256 differs" in p for p in rep.problems)
+    # The rules re-applied to the edited score no longer give the published list.
+    assert any(p.startswith("skd/FA.json: not what the published rules give") for p in rep.problems)
+
+
+def test_tampering_with_one_csv_line_is_detected(publication: pub.Publication) -> None:
+    files = dict(publication.files)
+    lines = files["skd/FA.csv"].decode().splitlines(keepends=True)
+    lines[4] = lines[4].replace(",P,", ",P/L,", 1)  # promote A4 from P to P/L
+    files["skd/FA.csv"] = "".join(lines).encode()
+    rep = pub.verify_publication(files, KEY.public_key())
+    assert not rep.ok
+    assert any(p.startswith("skd/FA.csv: SHA-256 differs") for p in rep.problems)
+    assert any(p.startswith("skd/FA.csv: differs from skd/FA.json (line 5") for p in rep.problems)
+
+
+def test_an_insider_resigning_an_edited_score_is_still_caught_by_the_rules(
+    publication: pub.Publication,
+) -> None:
+    files = dict(publication.files)
+    _edit_json(files, "skd/FA.json", "A4", "code", "P/L")
+    _resign(files)
+    rep = pub.verify_publication(files, KEY.public_key())
+    # Signature, hashes, CSV and Merkle root are all consistent with the edit…
+    assert not any("signature" in p or "SHA-256" in p or "Merkle" in p for p in rep.problems)
+    # …but the published code is not what the published rules give.
+    assert rep.problems == [
+        "skd/FA.json: not what the published rules give (A4 code: published 'P/L', "
+        "the rules give 'P')"
+    ]
+
+
+def test_a_changed_stored_response_is_found_by_recomputing_from_source(
+    publication: pub.Publication,
+) -> None:
+    source = outcomes()
+    assert pub.recompute(publication.files, FORMATIONS, source) == []
+    # Change one stored response of A2: its hash no longer matches the publication.
+    changed = responses("A2")
+    changed[2]["option"] = (changed[2]["option"] + 1) % 5
+    source = [replace(c, responses_hash=responses_digest(changed))
+              if c.registration_number == "A2" else c for c in source]  # fmt: skip
+    diffs = pub.recompute(publication.files, FORMATIONS, source)
+    assert diffs[3].startswith(
+        "skd/FA.json: differs from the source (A2 responses_hash: published "
+    )
+    # The hash is in the SKD and final JSON files and their CSVs, all four differ.
+    assert [d.split(":")[0] for d in diffs] == [
+        "final/FA.csv", "final/FA.json", "skd/FA.csv", "skd/FA.json",
+    ]  # fmt: skip
+
+
+def test_unlisted_and_missing_files_are_reported(publication: pub.Publication) -> None:
+    files = dict(publication.files)
+    files["skd/FZ.csv"] = b"rank\n"
+    del files["final/FB.csv"]
+    rep = pub.verify_publication(files, KEY.public_key())
+    assert "skd/FZ.csv: not listed in the manifest" in rep.problems
+    assert "final/FB.csv: listed in the manifest but missing" in rep.problems
+
+
+def test_garbage_manifest_is_a_problem_not_a_crash(publication: pub.Publication) -> None:
+    files = dict(publication.files)
+    files[pub.MANIFEST] = b"{}"
+    assert not pub.verify_publication(files).ok
+    files[pub.MANIFEST] = b"\xff"
+    assert not pub.verify_publication(files).ok
+
+
+# -- inclusion proofs ------------------------------------------------------------------
+
+
+def test_every_candidate_can_prove_their_entries(publication: pub.Publication) -> None:
+    root = publication.root
+    for regno in ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1"):
+        proofs = pub.prove(publication.files, regno)
+        assert proofs and all(pub.verify_proof(p, root) for p in proofs)
+        leaf = json.loads(proofs[0]["leaf"])
+        assert leaf["registration_number"] == regno and leaf["stage"] == "skd"
+    # A4: its SKD entry (P) and its optimised final entry (P/L-O).
+    assert [json.loads(p["leaf"])["code"] for p in pub.prove(publication.files, "A4")] == [
+        "P", "P/L-O",
+    ]  # fmt: skip
+    assert pub.prove(publication.files, "nobody") == []
+
+
+def test_wrong_proofs_fail(publication: pub.Publication) -> None:
+    proof = pub.prove(publication.files, "A2")[0]
+    assert not pub.verify_proof(proof, "00" * 32)  # another root
+    forged = dict(proof, leaf=proof["leaf"].replace('"code":"P/L"', '"code":"P"'))
+    assert forged["leaf"] != proof["leaf"] and not pub.verify_proof(forged, proof["root"])
+    assert not pub.verify_proof(dict(proof, index=proof["index"] + 1), proof["root"])
+    assert not pub.verify_proof(dict(proof, path=proof["path"][:-1]), proof["root"])
+    assert not pub.verify_proof(dict(proof, path=["zz"]), proof["root"])
+    assert not pub.verify_proof({"leaf": "x"})
+
+
+def _rfc6962_root(leaves: list[bytes]) -> bytes:
+    """The RFC 6962 definition, recursively (split at the largest power of two < n)."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return pub.leaf_hash(leaves[0])
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return pub.node_hash(_rfc6962_root(leaves[:k]), _rfc6962_root(leaves[k:]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 70))
+def test_merkle_tree_matches_rfc6962_and_all_proofs_verify(n: int) -> None:
+    leaves = [f"leaf {i}".encode() for i in range(n)]
+    levels = pub.merkle_levels([pub.leaf_hash(x) for x in leaves])
+    root = pub.merkle_root(levels)
+    assert root == _rfc6962_root(leaves)
+    for i in range(n):
+        path = pub.audit_path(levels, i)
+        assert pub.root_from_path(leaves[i], i, n, path) == root
+        if n > 1:
+            assert pub.root_from_path(leaves[(i + 1) % n], i, n, path) != root
+
+
+def test_skd_only_publication_verifies() -> None:
+    p = build(final=False)
+    assert sorted(p.files)[:2] == ["manifest.json", "manifest.sig"]
+    assert pub.verify_publication(p.files, KEY.public_key()).ok
+
+
+def test_a_publication_under_another_policy_verifies_under_that_policy() -> None:
+    doc = POLICY.to_dict()
+    doc["version"] = "2025-draft"
+    doc["skd"]["cut_multiple"] = 2
+    policy = RankingPolicy.from_dict(doc)
+    skd = rank_skd(policy, FORMATIONS, outcomes())
+    p = pub.publish(EXAM, policy, skd, KEY)
+    rep = pub.verify_publication(p.files, KEY.public_key())
+    assert rep.ok and any("policy 2025-draft" in c for c in rep.checks)
