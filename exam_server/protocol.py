@@ -188,12 +188,13 @@ def parse_client(text: str | bytes, max_bytes: int = 4096) -> ClientMessage:
         raise ProtocolError("bad_json") from None
     if not isinstance(d, dict):
         raise ProtocolError("bad_frame")
-    ref = d.get("seq") if isinstance(d.get("seq"), int) else None
+    seq = d.get("seq")
+    ref = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
     kind = d.get("type")
     if not isinstance(kind, str):
         raise ProtocolError("bad_frame", "'type' must be a string", ref)
     v = d.get("v", VERSION)
-    if isinstance(v, bool) or v not in SUPPORTED_VERSIONS:
+    if not isinstance(v, int) or isinstance(v, bool) or v not in SUPPORTED_VERSIONS:
         raise ProtocolError(
             "unsupported_version", f"supported versions: {sorted(SUPPORTED_VERSIONS)}"
         )

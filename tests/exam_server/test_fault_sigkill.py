@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 from websockets.exceptions import ConnectionClosed
 
 from exam_server.db import make_engine
-
 from exam_server.testing import ProcessServer, Terminal, candidate_login
 from tests.conftest import make_settings, seed_small
 
