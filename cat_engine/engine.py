@@ -137,14 +137,11 @@ def _find(state: TestState, item: int) -> tuple[int, int]:
 
 
 def _responded(state: TestState, s: int) -> list[int]:
-    """Positions of section s that count as responded (adaptive: all but the current)."""
+    """Positions of section s that count as responded (linear: not blank)."""
     sec = state.sections[s]
     if state.design.mode == "linear":
         return [p for p, o in enumerate(sec.options) if o >= 0]
-    n = len(sec.items)
-    if not sec.complete and state.current is not None and s == state.section_index:
-        n -= 1
-    return list(range(n))
+    return [p for p, a in enumerate(sec.answered) if a]
 
 
 def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
@@ -193,6 +190,7 @@ def _present(state: TestState, bank: BankArrays, s: int, item: int, pretest: boo
     sec.items.append(int(item))
     sec.item_ids.append(bank.item_ids[item])
     sec.options.append(-1)
+    sec.answered.append(False)
     sec.flagged.append(False)
     sec.pretest.append(pretest)
     sec.elapsed.append(0.0)
@@ -374,6 +372,7 @@ def _start_linear(state: TestState, bank: BankArrays, usage: ExposureUsage | Non
         sec.items = [int(i) for i in form]
         sec.item_ids = [bank.item_ids[i] for i in form]
         sec.options = [-1] * len(form)
+        sec.answered = [False] * len(form)
         sec.flagged = [False] * len(form)
         sec.pretest = pretest
         sec.elapsed = [0.0] * len(form)
@@ -414,7 +413,7 @@ def record(
     time used (the server's clock). Linear: any presented item, answers
     changeable. Adaptive: only the current item, once; the next item is
     chosen here. Raises ``EngineError`` with code 'complete', 'not_presented',
-    'not_current', 'already_answered', 'invalid_option' or 'bank_mismatch'.
+    'already_answered', 'invalid_option' or 'bank_mismatch'.
     """
     if state.finished:
         raise EngineError("complete", "the test is over")
@@ -437,6 +436,7 @@ def record(
     new = state.copy()
     sec = new.sections[s]
     sec.options[p] = int(option)
+    sec.answered[p] = option >= 0 or new.design.mode == "adaptive"
     sec.flagged[p] = bool(flagged)
     sec.elapsed[p] += float(elapsed)
     sec.time_used += float(elapsed)

@@ -22,7 +22,9 @@ class SectionState:
     """One section of a candidate's test.
 
     items / item_ids: presented items in order (linear: the whole form);
-    options: chosen option per item (−1 = blank); flagged: the "ragu-ragu"
+    options: chosen option per item (−1 = blank); answered: the candidate
+    has responded (adaptive: a blank response counts; the item on screen at
+    a time-out does not); flagged: the "ragu-ragu"
     flag; pretest: True for unscored pretest items; elapsed: seconds spent on
     each item; theta, se: current estimate (se None while undefined);
     refused: bank indices the exposure lottery refused this candidate;
@@ -34,6 +36,7 @@ class SectionState:
     items: list[int] = field(default_factory=list)
     item_ids: list[str] = field(default_factory=list)
     options: list[int] = field(default_factory=list)
+    answered: list[bool] = field(default_factory=list)
     flagged: list[bool] = field(default_factory=list)
     pretest: list[bool] = field(default_factory=list)
     elapsed: list[float] = field(default_factory=list)
@@ -51,6 +54,7 @@ class SectionState:
             items=list(self.items),
             item_ids=list(self.item_ids),
             options=list(self.options),
+            answered=list(self.answered),
             flagged=list(self.flagged),
             pretest=list(self.pretest),
             elapsed=list(self.elapsed),
@@ -68,6 +72,7 @@ class SectionState:
             "items": list(self.items),
             "item_ids": list(self.item_ids),
             "options": list(self.options),
+            "answered": list(self.answered),
             "flagged": list(self.flagged),
             "pretest": list(self.pretest),
             "elapsed": list(self.elapsed),
@@ -87,6 +92,7 @@ class SectionState:
             items=[int(i) for i in d["items"]],
             item_ids=[str(i) for i in d["item_ids"]],
             options=[int(o) for o in d["options"]],
+            answered=[bool(a) for a in d["answered"]],
             flagged=[bool(f) for f in d["flagged"]],
             pretest=[bool(p) for p in d["pretest"]],
             elapsed=[float(e) for e in d["elapsed"]],
