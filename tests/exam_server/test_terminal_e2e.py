@@ -218,7 +218,7 @@ async def test_duplicate_out_of_order_and_forged_frames(live_server: ServerHandl
     h = live_server
     t = await Terminal.open(h.ws_url, h.login(reg(h)), "T-1")
     aid = t.state["attempt_id"]
-    (ack,) = await t.answer(1, 2)
+    await t.answer(1, 2)
     dup = await t.request({"type": "answer", "seq": 1, "number": 1, "option": 4})
     assert dup == {"v": 1, "type": "ack", "seq": 1, "duplicate": True}
     skip = await t.request({"type": "answer", "seq": 5, "number": 2, "option": 4})

@@ -1,0 +1,188 @@
+"""The REST API: roles, setup, CSV import, OpenAPI, results, audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from exam_server.audit import verify
+from exam_server.testing import Terminal
+from seleksi.commands import audit as audit_cmd
+from tests.conftest import ServerHandle
+
+
+def test_roles_are_separate_and_tokens_required(live_server: ServerHandle) -> None:
+    h = live_server
+    sid = h.seed.session_id
+    admin_get = f"{h.url}/api/admin/sessions/{sid}/attempts"
+    proctor_get = f"{h.url}/api/proctor/sessions/{sid}/attempts"
+    assert httpx.get(admin_get).status_code == 401
+    assert httpx.get(admin_get, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    assert httpx.get(admin_get, headers=h.headers("proctor")).status_code == 403
+    assert httpx.get(admin_get, headers=h.headers("admin")).status_code == 200
+    assert httpx.get(proctor_get, headers=h.headers("admin")).status_code == 403
+    assert httpx.get(proctor_get, headers=h.headers("proctor")).status_code == 200
+    bad = httpx.post(h.url + "/api/auth/login", json={"username": "admin", "password": "wrong"})
+    assert bad.status_code == 401 and bad.json()["error"] == "bad_credentials"
+    # The proctor's view has no scores.
+    rows = httpx.get(proctor_get, headers=h.headers("proctor")).json()
+    assert all("total" not in r and "score" not in r for r in rows)
+
+
+def test_candidate_csv_import_is_all_or_nothing(live_server: ServerHandle) -> None:
+    h = live_server
+    hdr = h.headers("admin")
+    url = h.url + "/api/admin/candidates/import"
+    good = "registration_number,name,category,formation_code,session_code\n"
+    bad = (
+        good
+        + "NEW0001,Sari Dewi,general,F-GURU-MAT,SESI-1\n"
+        + "NEW0002,,general,F-GURU-MAT,SESI-1\n"
+        + "NEW0003,Rudi,alien,F-NOPE,SESI-1\n"
+        + "20240001,Dup,general,F-GURU-MAT,SESI-1\n"
+    )
+    r = httpx.post(url, content=bad.encode(), headers=hdr)
+    assert r.status_code == 422
+    errs = {(e["row"], e["field"]) for e in r.json()["errors"]}
+    assert errs == {
+        (3, "name"),
+        (4, "category"),
+        (4, "formation_code"),
+        (5, "registration_number"),
+    }
+    with h.db.connect() as c:
+        n = c.exec_driver_sql(
+            "SELECT count(*) FROM exam_candidate WHERE registration_number LIKE 'NEW%'"
+        ).scalar()
+    assert n == 0  # the valid row was not imported either
+    r = httpx.post(
+        url, content=(good + "NEW0001,Sari Dewi,papua,F-GURU-MAT,SESI-1\n").encode(), headers=hdr
+    )
+    assert r.status_code == 201 and r.json() == {"imported": 1}
+    missing = httpx.post(url, content=b"registration_number,name\nX1,Y\n", headers=hdr)
+    assert {e["field"] for e in missing.json()["errors"]} == {
+        "category",
+        "formation_code",
+        "session_code",
+    }
+
+
+def test_schedule_open_checkin_and_close(live_server: ServerHandle) -> None:
+    h = live_server
+    admin, proctor = h.headers("admin"), h.headers("proctor")
+    r = httpx.post(
+        h.url + "/api/admin/sessions",
+        json={
+            "code": "SESI-2",
+            "exam_code": "SKD-DEMO",
+            "site_code": "TILOK-01",
+            "room_code": "R2",
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201
+    sid = r.json()["id"]
+    dup = httpx.post(
+        h.url + "/api/admin/sessions",
+        json={
+            "code": "SESI-2",
+            "exam_code": "SKD-DEMO",
+            "site_code": "TILOK-01",
+            "room_code": "R2",
+        },
+        headers=admin,
+    )
+    assert dup.status_code == 409
+    csv = "registration_number,name,category,formation_code,session_code\nS2-001,Tono,general,F-PERAWAT,SESI-2\n"
+    assert (
+        httpx.post(h.url + "/api/admin/candidates/import", content=csv, headers=admin).status_code
+        == 201
+    )
+    pin = httpx.post(
+        f"{h.url}/api/proctor/sessions/{sid}/checkin",
+        json={"registration_number": "S2-001"},
+        headers=proctor,
+    ).json()["pin"]
+    body = {
+        "registration_number": "S2-001",
+        "pin": pin,
+        "session_token": "AAAAAA",
+        "terminal_id": "T-S2",
+    }
+    # Not open yet: no login.
+    assert httpx.post(h.url + "/api/candidate/login", json=body).status_code == 403
+    token = httpx.post(f"{h.url}/api/sessions/{sid}/open", headers=proctor).json()["token"]
+    assert len(token) == 6
+    assert httpx.post(h.url + "/api/candidate/login", json=body).status_code == 401
+    body["session_token"] = token
+    assert httpx.post(h.url + "/api/candidate/login", json=body).status_code == 200
+    # A PIN of one session does not open another candidate's attempt.
+    other = dict(body, registration_number="20240001")
+    assert httpx.post(h.url + "/api/candidate/login", json=other).status_code == 401
+    r = httpx.post(
+        f"{h.url}/api/sessions/{sid}/close", json={"reason": "session over"}, headers=proctor
+    )
+    assert r.json() == {"session_id": sid, "status": "closed", "finished": 1}
+    assert httpx.post(h.url + "/api/candidate/login", json=body).status_code == 403
+    rows = httpx.get(f"{h.url}/api/admin/sessions/{sid}/attempts", headers=admin).json()
+    assert rows[0]["status"] == "finished" and rows[0]["finish_reason"] == "session_closed"
+    assert rows[0]["total"] == 0.0 and rows[0]["passed"] is False
+
+
+def test_openapi_schema_lists_every_endpoint(live_server: ServerHandle) -> None:
+    doc = httpx.get(live_server.url + "/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    paths = doc["paths"]
+    for path in (
+        "/api/candidate/login",
+        "/api/admin/candidates/import",
+        "/api/admin/exams",
+        "/api/proctor/attempts/{attempt_id}/{action}",
+        "/api/sessions/{session_id}/open",
+    ):
+        assert path in paths
+    assert paths["/api/admin/exams"]["post"]["security"] == [{"bearer": []}]
+
+
+def test_results_and_audit_chain_verify_and_detect_tampering(
+    live_server: ServerHandle, capsys: Any
+) -> None:
+    h = live_server
+
+    async def sit() -> int:
+        t = await Terminal.open(h.ws_url, h.login("20240002"), "T-1")
+        for n in range(1, 11):
+            await t.answer(n, 0)
+        final = await t.request({"type": "finish", "confirm": True})
+        assert final["type"] == "final"
+        await t.close()
+        return int(t.state["attempt_id"])
+
+    aid = asyncio.run(sit())
+    detail = httpx.get(f"{h.url}/api/admin/attempts/{aid}", headers=h.headers("admin")).json()
+    assert detail["status"] == "finished" and detail["responses"] == 10
+    assert [s["code"] for s in detail["score"]["sections"]] == ["TWK", "TIU", "TKP"]
+    report = verify(h.db)
+    assert report.ok, report.problems
+    assert report.events > 5 and report.responses == 10
+    url = h.settings.database_url
+    assert audit_cmd.verify(_Args(url)) == 0
+    # Change one stored answer behind the server's back: verify must notice.
+    with h.db.begin() as c:
+        c.exec_driver_sql(
+            "UPDATE exam_response SET option = 4 WHERE attempt_id = ? AND seq = 3", (aid,)
+        )
+    assert audit_cmd.verify(_Args(url)) == 1
+    out = capsys.readouterr().out
+    assert f"attempt {aid}, seq 3): altered" in out
+    with h.db.begin() as c:
+        c.exec_driver_sql("UPDATE exam_audit SET reason = 'edited' WHERE id = 2")
+    problems = verify(h.db).problems
+    assert any("audit event 2: hash does not match" in p for p in problems)
+
+
+class _Args:
+    def __init__(self, db: str) -> None:
+        self.db = db

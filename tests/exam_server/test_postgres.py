@@ -1,0 +1,42 @@
+"""The same server on PostgreSQL (a fresh schema per test; skipped only if unreachable)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from exam_server.audit import verify
+from exam_server.testing import Terminal
+
+pytestmark = pytest.mark.postgres
+
+
+async def test_attempts_on_postgresql(server_factory: Any, postgres_url: str) -> None:
+    h = server_factory(database_url=postgres_url, n_candidates=8)
+    regs = [c["registration_number"] for c in h.seed.candidates]
+
+    async def sit(reg: str) -> dict[str, Any]:
+        t = await Terminal.open(h.ws_url, h.login(reg, f"T-{reg}"), f"T-{reg}")
+        for n in range(1, 11):
+            (ack,) = await t.answer(n, n % 5)
+            assert ack["type"] == "ack"
+        dup = await t.request({"type": "answer", "seq": 3, "number": 3, "option": 0})
+        assert dup["duplicate"] is True
+        await t.ws.close()
+        t = await Terminal.open(h.ws_url, h.login(reg, f"T-{reg}"), f"T-{reg}")
+        assert t.state["last_seq"] == 10 and all(m["answered"] for m in t.state["map"])
+        final = await t.request({"type": "finish", "confirm": True})
+        await t.close()
+        return final
+
+    finals = await asyncio.gather(*(sit(r) for r in regs))
+    assert all(f["type"] == "final" for f in finals)
+    with h.db.connect() as c:
+        n = c.exec_driver_sql("SELECT count(*) FROM exam_response").scalar()
+        statuses = {r[0] for r in c.exec_driver_sql("SELECT status FROM exam_attempt")}
+    assert n == 10 * len(regs) and statuses == {"finished"}
+    report = verify(h.db)
+    assert report.ok, report.problems
+    assert report.attempts == len(regs)
