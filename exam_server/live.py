@@ -219,9 +219,20 @@ def _remaining(attempt: Attempt, now: float) -> float:
     return max(0.0, attempt.remaining_at_start)
 
 
-def _apply_attempt(row: TerminalRow, attempt: Attempt, now: float, presence: float) -> None:
+def _apply_attempt(
+    row: TerminalRow, attempt: Attempt, now: float, presence: float, *, live: bool = False
+) -> None:
+    """Copy the stored attempt into ``row``.
+
+    live: the row is kept current by events, which know better than the
+    database whether a terminal is connected (a dropped terminal's clock
+    runs on through the grace period), so a running attempt keeps its
+    working/disconnected status.
+    """
     row.attempt_id = attempt.id
-    row.status = _attempt_status(attempt, now, presence)
+    status = _attempt_status(attempt, now, presence)
+    if not (live and attempt.status == "running" and row.status in ("working", "disconnected")):
+        row.status = status
     row.deadline_at = attempt.deadline_at if attempt.status == "running" else None
     row.remaining = _remaining(attempt, now)
     row.terminal_id = attempt.terminal_id
@@ -557,7 +568,7 @@ async def _proctor_pump(
             attempt = await asyncio.to_thread(reload_attempt, engine, attempt_id)
             row = grid.by_attempt(attempt_id)
             if attempt is not None and row is not None:
-                _apply_attempt(row, attempt, time.time(), presence)
+                _apply_attempt(row, attempt, time.time(), presence, live=True)
         fields: dict[str, Any] = {}
         if session_changed:
             info, fresh = await asyncio.to_thread(load_grid, engine, session_id, presence)
