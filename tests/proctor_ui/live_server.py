@@ -6,6 +6,7 @@ browser tests and the server share nothing but HTTP and WebSockets).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -168,10 +169,8 @@ class CuttableProxy:
     def _drop(self, s: socket.socket) -> None:
         with self._lock:
             self._sockets.discard(s)
-        try:
+        with contextlib.suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         s.close()
 
     def cut(self) -> None:

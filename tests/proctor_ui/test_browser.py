@@ -155,9 +155,7 @@ def test_exam_day_candidate_proctor_and_board(
     term.click("#finish-confirm")
     expect(term.locator("#screen-result")).to_be_visible()
     expect(term.locator("#result-rows tr")).to_have_count(3)
-    expect(term.locator("#result-verdict")).to_have_text(
-        re.compile("MEMENUHI|TIDAK MEMENUHI")
-    )
+    expect(term.locator("#result-verdict")).to_have_text(re.compile("MEMENUHI|TIDAK MEMENUHI"))
     total = term.locator("#result-total").text_content()
     assert total and total != "–"
 
