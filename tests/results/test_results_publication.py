@@ -16,57 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exam_server.results import publication as pub
-from exam_server.results.integration import SkbScore, integrate, optimise
-from exam_server.results.outcomes import CandidateOutcome, responses_digest
+from exam_server.results.outcomes import responses_digest
 from exam_server.results.ranking import rank_skd
 from exam_server.results.rules import RankingPolicy
-from tests.results.results_cases import POLICY, absent, cand, formation
-
-EXAM = pub.ExamInfo("SKD-2024-T", "Seleksi uji / test exam", "2024-12-01")
-# A fixed key keeps the test's bytes stable (Ed25519 signing is deterministic).
-KEY = pub.load_private_key(
-    pub.private_key_pem(
-        __import__(
-            "cryptography.hazmat.primitives.asymmetric.ed25519", fromlist=["x"]
-        ).Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
-    )
-)
-
-
-def responses(regno: str, n: int = 5) -> list[dict[str, Any]]:
-    rng = random.Random(regno)
-    return [{"seq": i + 1, "item": f"I{rng.randrange(999):03d}", "option": rng.randrange(5)}
-            for i in range(n)]  # fmt: skip
-
-
-def outcomes() -> list[CandidateOutcome]:
-    people = [
-        cand("A1", 90, 100, 180, formation="FA", gpa=3.5, born="1996-02-01", name="Ani"),
-        cand("A2", 85, 100, 180, formation="FA", gpa=3.1, born="1995-05-05", name="Budi"),
-        cand("A3", 80, 100, 180, formation="FA", gpa=3.9, born="1999-09-09", name="Citra"),
-        cand("A4", 75, 100, 180, formation="FA", name="Dewi Ayu"),
-        cand("A5", 60, 120, 200, formation="FA", name="Eko"),  # TL
-        absent("A6", "FA"),
-        absent("A7", "FA", status="voided"),
-        cand("B1", 70, 85, 170, formation="FB", category="papua", name="Yohana Wenda"),
-    ]
-    return [replace(c, responses_hash=responses_digest(responses(c.registration_number)))
-            if c.status != "absent" else c for c in people]  # fmt: skip
-
-
-FORMATIONS = [formation("FA", 1, group="g"), formation("FB", 2, group="g")]
-SKB = {
-    "A1": SkbScore("A1", "present", POLICY.points(70)),
-    "A2": SkbScore("A2", "present", POLICY.points(88.5)),
-    "A3": SkbScore("A3", "absent", None, "sakit / ill"),
-    "B1": SkbScore("B1", "present", POLICY.points(61)),
-}
-
-
-def build(cands: list[CandidateOutcome] | None = None, *, final: bool = True) -> pub.Publication:
-    skd = rank_skd(POLICY, FORMATIONS, cands if cands is not None else outcomes())
-    fin = optimise(POLICY, skd, integrate(POLICY, skd, SKB)) if final else None
-    return pub.publish(EXAM, POLICY, skd, KEY, fin)
+from tests.results.results_cases import EXAM, FORMATIONS, KEY, POLICY, build, outcomes, responses
 
 
 @pytest.fixture(scope="module")
