@@ -1,0 +1,153 @@
+"""The proctor and board channels and the focus report, over a real server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from exam_server.events import LiveEvent
+from exam_server.proctoring.grid import TerminalGrid, TerminalRow
+from tests.proctor_ui.live_server import PASSWORD, LiveServer
+
+BOARD_FIELDS = {
+    "registration_number",
+    "name",
+    "formation",
+    "status",
+    "sections",
+    "total",
+    "final",
+    "passed",
+}
+
+
+def ws_url(live: LiveServer, path: str) -> str:
+    return live.url.replace("http://", "ws://") + path
+
+
+async def recv(ws: Any, kind: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """The next frame (of ``kind``, skipping others such as ticks)."""
+    for _ in range(limit):
+        msg = json.loads(await ws.recv())
+        if kind is None or msg["type"] == kind:
+            return msg  # type: ignore[no-any-return]
+    raise AssertionError(f"no {kind} frame")
+
+
+async def staff_token(client: httpx.AsyncClient, username: str = "pengawas") -> str:
+    r = await client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    r.raise_for_status()
+    return str(r.json()["token"])
+
+
+async def candidate_login(client: httpx.AsyncClient, live: LiveServer, i: int) -> dict[str, Any]:
+    cand = live.seed.candidates[i]
+    r = await client.post(
+        "/api/candidate/login",
+        json={
+            "registration_number": cand["registration_number"],
+            "pin": cand["pin"],
+            "session_token": live.seed.session_token,
+            "terminal_id": f"T-test-{i}",
+        },
+    )
+    r.raise_for_status()
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_proctor_channel_needs_a_staff_token(live: LiveServer) -> None:
+    path = ws_url(live, f"/ws/proctor/{live.seed.session_id}")
+    async with websockets.connect(path) as ws:
+        await ws.send("{not json")
+        assert (await recv(ws))["code"] == "bad_json"
+        await ws.send(json.dumps({"type": "snapshot"}))
+        assert (await recv(ws))["code"] == "not_authenticated"
+        await ws.send(json.dumps({"type": "auth", "token": "forged.token.value"}))
+        assert (await recv(ws))["code"] == "bad_token"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_candidate_token_is_not_a_proctor_token(live: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        login = await candidate_login(client, live, 2)
+    async with websockets.connect(ws_url(live, f"/ws/proctor/{live.seed.session_id}")) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": login["token"]}))
+        assert (await recv(ws))["code"] == "bad_token"
+
+
+async def test_proctor_sees_report_alert_and_board_publishes_no_more_than_scores(
+    live: LiveServer,
+) -> None:
+    sid = live.seed.session_id
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        token = await staff_token(client)
+        login = await candidate_login(client, live, 1)
+        regno = login["registration_number"]
+        async with websockets.connect(ws_url(live, f"/ws/proctor/{sid}")) as proctor:
+            await proctor.send(json.dumps({"type": "auth", "token": token}))
+            snap = await recv(proctor, "snapshot")
+            assert snap["session"]["token"] == live.seed.session_token
+            assert {r["registration_number"] for r in snap["terminals"]} >= {regno}
+
+            # Reports need the candidate's own token and a known kind.
+            r = await client.post("/api/candidate/report", json={"kind": "focus_lost"})
+            assert r.status_code == 401
+            auth = {"Authorization": f"Bearer {login['token']}"}
+            r = await client.post("/api/candidate/report", json={"kind": "tea"}, headers=auth)
+            assert r.status_code == 422 and r.json()["error"] == "bad_field"
+            r = await client.post(
+                "/api/candidate/report", json={"kind": "fullscreen_exit"}, headers=auth
+            )
+            assert r.status_code == 200
+
+            for _ in range(20):
+                update = await recv(proctor, "update")
+                alerts = [i for i in update["incidents"] if i["kind"] == "alert"]
+                if alerts:
+                    break
+            assert alerts[0]["registration_number"] == regno
+            assert alerts[0]["data"]["code"] == "fullscreen_exit"
+            row = next(t for t in update["terminals"] if t["registration_number"] == regno)
+            assert row["alerts"] == 1
+
+    async with websockets.connect(ws_url(live, f"/ws/board/{sid}")) as board:
+        snap = await recv(board, "snapshot")
+        assert "token" not in snap["session"]
+        assert snap["rows"], "the logged-in candidate is on the board"
+        for row in snap["rows"]:
+            assert set(row) == BOARD_FIELDS
+
+
+def test_grid_follows_the_events_of_an_attempt() -> None:
+    grid = TerminalGrid(1)
+    grid.add(TerminalRow("R1", "Ayu", candidate_id=1, n_items=3))
+
+    def ev(kind: str, **data: Any) -> None:
+        grid.apply(LiveEvent(kind, 1, 9, "R1", 100.0, data))
+
+    ev("login", terminal_id="T1")
+    assert grid.rows["R1"].status == "waiting" and grid.rows["R1"].attempt_id == 9
+    ev("connect", terminal_id="T1", deadline_at=1000.0)
+    ev("answer", number=1, option=2, flagged=True)
+    ev("answer", number=2, option=0)
+    ev("answer", number=2, option=-1)  # cleared
+    row = grid.rows["R1"].to_dict()
+    assert (row["status"], row["answered"], row["doubtful"]) == ("working", 1, 1)
+    assert row["deadline_at"] == 1000.0
+    ev("disconnect")
+    assert grid.rows["R1"].status == "disconnected"
+    ev("pause", reason="toilet", actor="proctor:p", deadline_at=None, remaining=500.0)
+    assert grid.rows["R1"].status == "paused" and grid.rows["R1"].remaining == 500.0
+    ev("resume", reason="back", connected=False)
+    assert grid.rows["R1"].status == "disconnected"
+    ev("finish")
+    ev("connect")  # a late reconnect does not revive a finished attempt
+    assert grid.rows["R1"].status == "finished"
+    kinds = [(i["kind"], i["reason"]) for i in grid.incidents]
+    assert kinds == [("pause", "toilet"), ("resume", "back")]
