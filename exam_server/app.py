@@ -26,8 +26,8 @@ from exam_server.attempts import AttemptService
 from exam_server.auth import FailureLimiter, TokenSigner, hash_password
 from exam_server.db import create_schema, make_engine
 from exam_server.durability import GroupCommitter
-from exam_server.events import EventBus
 from exam_server.http import openapi
+from exam_server.scaleout import fanout
 from exam_server.settings import Settings
 from exam_server.terminal import candidate_endpoint
 
@@ -71,7 +71,8 @@ def create_app(settings: Settings) -> Starlette:
         await anyio.to_thread.run_sync(create_schema, engine)
         committer = GroupCommitter(engine, settings.commit_max_batch)
         await committer.start()
-        bus = EventBus()
+        # In-process for SQLite; across processes (LISTEN/NOTIFY) on PostgreSQL.
+        bus = fanout.make_bus(settings)
         signer = TokenSigner(
             settings.secret_key, settings.candidate_token_seconds, settings.staff_token_seconds
         )
@@ -91,9 +92,11 @@ def create_app(settings: Settings) -> Starlette:
         await attempts.start()
         if live is not None and hasattr(live, "start"):
             await live.start(app)
+        await fanout.start(app)
         try:
             yield
         finally:
+            await fanout.stop(app)
             if live is not None and hasattr(live, "stop"):
                 with contextlib.suppress(Exception):
                     await live.stop(app)

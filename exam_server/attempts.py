@@ -49,6 +49,7 @@ from exam_server.durability import GroupCommitter
 from exam_server.events import EventBus, LiveEvent
 from exam_server.exams import ExamData
 from exam_server.models import Attempt, Candidate, CheckIn, Exam, ExamSession, Response
+from exam_server.scaleout.locks import serialise_attempt
 from exam_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -260,16 +261,12 @@ class AttemptService:
             if a is None:
                 raise KeyError(f"no attempt {attempt_id}")
             c = (
-                conn.execute(
-                    select(Candidate).where(Candidate.id == a["candidate_id"])  # type: ignore[arg-type]
-                )
+                conn.execute(select(Candidate).where(Candidate.id == a["candidate_id"]))
                 .scalars()
                 .one()
             )
             s = (
-                conn.execute(
-                    select(ExamSession).where(ExamSession.id == a["session_id"])  # type: ignore[arg-type]
-                )
+                conn.execute(select(ExamSession).where(ExamSession.id == a["session_id"]))
                 .scalars()
                 .one()
             )
@@ -405,9 +402,7 @@ class AttemptService:
             if c is None or c.session_id is None or c.id is None:
                 return bad
             s = (
-                conn.execute(
-                    select(ExamSession).where(ExamSession.id == c.session_id)  # type: ignore[arg-type]
-                )
+                conn.execute(select(ExamSession).where(ExamSession.id == c.session_id))
                 .scalars()
                 .one()
             )
@@ -416,8 +411,8 @@ class AttemptService:
             ci = (
                 conn.execute(
                     select(CheckIn).where(
-                        CheckIn.session_id == s.id,  # type: ignore[arg-type]
-                        CheckIn.candidate_id == c.id,  # type: ignore[arg-type]
+                        CheckIn.session_id == s.id,
+                        CheckIn.candidate_id == c.id,
                     )
                 )
                 .scalars()
@@ -793,7 +788,7 @@ class AttemptService:
         new_state: TestState,
         now: float,
     ) -> None:
-        row = {
+        row: dict[str, Any] = {
             "attempt_id": la.id,
             "seq": seq,
             "kind": kind,
@@ -805,27 +800,35 @@ class AttemptService:
             "at": round(now, 6),
             "prev_hash": la.response_head,
         }
-        row["hash"] = audit.response_hash(la.response_head, row)
+        head = audit.response_hash(la.response_head, row)
+        row["hash"] = head
         state_json = _state_json(new_state)
 
+        expected_seq = la.last_seq
+
         def write(conn: Connection) -> None:
+            # Scale-out: lock this attempt across processes; refuse a stale copy.
+            serialise_attempt(conn, la.id, expected_seq)
             conn.execute(insert(RESPONSE).values(**row))
             conn.execute(
                 update(ATTEMPT)
                 .where(ATTEMPT.c.id == la.id)
-                .values(
-                    state_json=state_json, last_seq=seq, response_head=row["hash"], last_seen_at=now
-                )
+                .values(state_json=state_json, last_seq=seq, response_head=head, last_seen_at=now)
             )
 
         try:
             await self.committer.submit(write)
         except Exception as exc:
             log.warning("answer of attempt %s seq %s not stored: %s", la.id, seq, exc)
+            if getattr(exc, "stale", False):  # another process moved the attempt on
+                self.live.pop(la.id, None)
+                stale_conn, la.conn = la.conn, None
+                if stale_conn is not None:  # the terminal reconnects and reloads
+                    await stale_conn.close(p.CLOSE_POLICY, "replaced")
             raise p.ProtocolError("unavailable", ref=seq) from None
         la.state = new_state
         la.last_seq = seq
-        la.response_head = row["hash"]
+        la.response_head = head
         la.dirty = False
         la.refresh()
 
@@ -956,7 +959,9 @@ class AttemptService:
         actor: str,
         at: float | None = None,
     ) -> None:
-        """Start (``running_since`` = now) or stop (None, as of ``at``) the clock. Caller holds the lock."""
+        """Start (``running_since`` = now) or stop (None, as of ``at``) the clock.
+
+        The caller holds the attempt's lock."""
         if running_since is None:
             stop_at = time.time() if at is None else at
             remaining = la.remaining(stop_at)

@@ -102,7 +102,7 @@ class TokenSigner:
         if not isinstance(token, str) or not token or len(token) > 2000:
             raise TokenError("bad_token", "no token")
         try:
-            data = ser.loads(token, max_age=max_age)
+            data = ser.loads(token, max_age=int(max_age))
         except SignatureExpired:
             raise TokenError("expired_token", "token expired") from None
         except BadSignature:

@@ -8,6 +8,7 @@ processes on one file then wait for each other instead of forking the chain).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import event
@@ -53,8 +54,7 @@ def make_engine(
 
 def create_schema(engine: Engine) -> None:
     """Create every table on the shared metadata (idempotent)."""
-    try:  # item_bank's tables share the metadata when that package is present
+    # item_bank's tables share the metadata when that package is present.
+    with contextlib.suppress(ImportError):
         import item_bank.models  # noqa: F401
-    except ImportError:
-        pass
     SQLModel.metadata.create_all(engine)

@@ -132,7 +132,7 @@ def seed_exam(
     )
     sch.create_formations(engine, _FORMATIONS)
     rows = ["registration_number,name,category,formation_code,session_code,birth_date"]
-    people = []
+    people: list[dict[str, Any]] = []
     for i in range(n_candidates):
         reg = f"{prefix}{i + 1:04d}"
         name = f"{_GIVEN[i % len(_GIVEN)]} {_FAMILY[(i // len(_GIVEN)) % len(_FAMILY)]}"
@@ -153,7 +153,11 @@ def seed_exam(
         token = sch.open_session(engine, session_id, "proctor:pengawas")
         for person in people:
             person["pin"] = sch.issue_pin(
-                engine, secret_key, session_id, person["registration_number"], "proctor:pengawas"
+                engine,
+                secret_key,
+                session_id,
+                str(person["registration_number"]),
+                "proctor:pengawas",
             )
     return SeedSummary(
         exam_id=exam_id,

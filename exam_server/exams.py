@@ -30,7 +30,8 @@ class ExamData:
 
     @property
     def time_limit_seconds(self) -> float:
-        return float(self.design.time_limit_seconds)
+        """The whole test's limit (seconds); exams without one are refused at creation."""
+        return float(self.design.time_limit_seconds or 0.0)
 
     @property
     def n_items(self) -> int:

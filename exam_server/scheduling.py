@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
@@ -168,7 +168,7 @@ def create_session(
             raise SetupError(
                 f"session {code} exists", [{"field": "code", "message": "exists"}], 409
             )
-        if errors:
+        if errors or exam is None or room is None:
             raise SetupError("cannot schedule the session", errors)
         sess = ExamSession(code=code, exam_id=exam.id, room_id=room.id, starts_at=starts_at)
         s.add(sess)
@@ -347,9 +347,10 @@ def mark_session_closed(engine: Engine, session_id: int, actor: str, reason: str
         audit.append(s.connection(), "close_session", actor, session_id=session_id, reason=reason)
         s.commit()
         rows = s.execute(
-            select(Attempt.id).where(
-                Attempt.session_id == session_id, Attempt.status.in_(("running", "paused"))
-            )  # type: ignore[call-overload, attr-defined]
+            select(col(Attempt.id)).where(
+                col(Attempt.session_id) == session_id,
+                col(Attempt.status).in_(("running", "paused")),
+            )
         ).scalars()
         return [int(x) for x in rows]
 

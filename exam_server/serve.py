@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from exam_server.settings import Settings
 
 # Frames above this are refused by the transport (close 1009) before the
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if args.host:
         overrides["host"] = args.host
     if args.port:

@@ -95,7 +95,10 @@ def test_schedule_open_checkin_and_close(live_server: ServerHandle) -> None:
         headers=admin,
     )
     assert dup.status_code == 409
-    csv = "registration_number,name,category,formation_code,session_code\nS2-001,Tono,general,F-PERAWAT,SESI-2\n"
+    csv = (
+        "registration_number,name,category,formation_code,session_code\n"
+        "S2-001,Tono,general,F-PERAWAT,SESI-2\n"
+    )
     assert (
         httpx.post(h.url + "/api/admin/candidates/import", content=csv, headers=admin).status_code
         == 201
