@@ -32,7 +32,7 @@ def eligibility(
     under the exposure limit, or None. Returns eligible (m, n) and
     area_count (m, A).
     """
-    eligible = ~given & ~refused & ~enemy_used
+    eligible = ~given & ~enemy_used
     if allowed is not None:
         eligible &= allowed[None, :]
     if pool.has_blueprint:
@@ -43,8 +43,17 @@ def eligibility(
         in_blueprint = pool.area >= 0
         item_full = np.where(in_blueprint[None, :], full[:, np.maximum(pool.area, 0)], True)
         eligible &= ~item_full
+        # An exposure refusal must never make the blueprint impossible: where
+        # an area would be left with fewer items than it still needs, its
+        # refused items come back.
+        need = pool.area_target[None, :] - area_count
+        left = (eligible & ~refused).astype(np.int64) @ onehot
+        short = left < need
+        item_short = np.where(in_blueprint[None, :], short[:, np.maximum(pool.area, 0)], False)
+        eligible &= ~refused | item_short
     else:
         area_count = np.zeros((given.shape[0], 0), dtype=np.int64)
+        eligible &= ~refused
     return eligible, area_count
 
 

@@ -121,7 +121,7 @@ class Progressive:
         lo = np.min(np.where(finite, ranks, np.inf), axis=1, keepdims=True)
         hi = np.max(np.where(finite, ranks, -np.inf), axis=1, keepdims=True)
         span = np.where(hi > lo, hi - lo, 1.0)
-        scaled = np.where(finite, (ranks - lo) / span, -np.inf)
+        scaled = np.where(finite, (ranks - np.where(finite, lo, 0.0)) / span, 0.0)
         w = (ctx.n_given / max(ctx.test_length, 1))[:, None]
         u = ctx.uniforms(rng.EXPOSURE, ctx.pool.n_items)
         mixed = np.where(finite, (1.0 - w) * u + w * scaled, -np.inf)
