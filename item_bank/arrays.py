@@ -33,7 +33,7 @@ from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.engine import Engine
 
 from cat_engine.bank import BankArrays
-from cat_engine.irt import Model, ItemParameters
+from cat_engine.irt import ItemParameters, Model
 from item_bank.models import THRESHOLD_FIELDS
 from item_bank.records import ItemStatus, ScoringMode
 from item_bank.store import T_AREA, T_CAL, T_ITEM, T_OPTION, T_RUN, T_SUBTEST, ItemStore
@@ -210,9 +210,7 @@ def _load(
     # The subtest's categories decide the placeholder steps of uncalibrated polytomous items.
     max_points_sub = np.array([s.max_points for s in subs], dtype=np.float64)
     n_steps = np.where(poly_item, (max_points_sub - min_points)[sub_i], 0).astype(np.int64)
-    thresholds = np.where(
-        np.arange(len(THRESHOLD_FIELDS))[None, :] < n_steps[:, None], 0.0, np.nan
-    )
+    thresholds = np.where(np.arange(len(THRESHOLD_FIELDS))[None, :] < n_steps[:, None], 0.0, np.nan)
     thresholds[cal_row] = thr_cal
     width = max(1, int(np.max(np.sum(~np.isnan(thresholds), axis=1), initial=1)))
     thresholds = thresholds[:, :width]

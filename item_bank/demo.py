@@ -39,9 +39,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy.engine import Engine
 
 from item_bank import demo_tiu, demo_tkp, demo_twk
 from item_bank.demo_drafts import ChoiceDraft, RankedDraft
@@ -49,12 +50,14 @@ from item_bank.records import (
     OPTION_LETTERS,
     BankDocument,
     ContentAreaSpec,
+    ImportSummary,
     IrtRecord,
     ItemRecord,
     ItemStatus,
     ScoringMode,
     SubtestSpec,
 )
+from item_bank.store import ItemStore
 
 DEFAULT_SEED = 2024
 DEFAULT_PER_SUBTEST = 600
@@ -123,7 +126,7 @@ STATUS_WEIGHTS = (
     (ItemStatus.RETIRED, 0.02),
 )
 
-D = TypeVar("D", ChoiceDraft, RankedDraft)
+Draft = ChoiceDraft | RankedDraft
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -133,17 +136,17 @@ def _split(total: int, parts: int) -> list[int]:
 
 def _draw_unique(
     rng: random.Random,
-    generators: Sequence[tuple[Callable[[random.Random], D], float]],
+    generators: Sequence[tuple[Callable[[random.Random], Draft], float]],
     count: int,
     area: str,
-) -> list[D]:
+) -> list[Draft]:
     """``count`` distinct drafts; ``RuntimeError`` if the templates run dry."""
     funcs = [g for g, _ in generators]
     weights = [w for _, w in generators]
     # Real banks repeat stems ("Kata baku yang tepat adalah ....") with other
     # options, so an item is a duplicate only if its stem and options both recur.
     seen: set[tuple[str, frozenset[str]]] = set()
-    out: list[D] = []
+    out: list[Draft] = []
     attempts = 0
     while len(out) < count:
         attempts += 1
@@ -242,9 +245,9 @@ def generate_demo_bank(
     items: list[ItemRecord] = []
     for subtest in SKD_SUBTESTS:
         areas = [ca.code for ca in subtest.content_areas]
-        drafted: list[tuple[str, ChoiceDraft | RankedDraft]] = []
+        drafted: list[tuple[str, Draft]] = []
         for area, count in zip(areas, _split(per_subtest, len(areas)), strict=True):
-            gens: Sequence[tuple[Callable[[random.Random], ChoiceDraft | RankedDraft], float]]
+            gens: Sequence[tuple[Callable[[random.Random], Draft], float]]
             if subtest.code == "TKP":
                 gens = ((demo_tkp.GENERATORS[area], 1.0),)
             elif subtest.code == "TWK":
@@ -321,3 +324,44 @@ def describe_item(item: ItemRecord) -> str:
             mark = f"  ({item.points[k]} poin)"
         lines.append(f"  {OPTION_LETTERS[k]}. {text}{mark}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What :func:`seed_demo_bank` put in the database."""
+
+    seed: int
+    per_subtest: int
+    import_summary: ImportSummary
+    items_by_subtest: dict[str, int]
+    calibrated_by_subtest: dict[str, int]
+
+    def lines(self) -> list[str]:
+        names = {s.code: s.name for s in SKD_SUBTESTS}
+        out = [f"Demo SKD bank (seed {self.seed}): {self.import_summary.describe()}."]
+        for code, n in self.items_by_subtest.items():
+            out.append(
+                f"  {code} ({names.get(code, code)}): {n} items, "
+                f"{self.calibrated_by_subtest.get(code, 0)} with IRT parameters"
+            )
+        return out
+
+
+def seed_demo_bank(
+    engine: Engine, *, seed: int = DEFAULT_SEED, per_subtest: int = DEFAULT_PER_SUBTEST
+) -> DemoSummary:
+    """Create the bank tables if needed and import the demo bank into ``engine``.
+
+    Idempotent for a given seed: a second call finds every item unchanged.
+    """
+    store = ItemStore(engine)
+    store.create_tables()
+    doc = generate_demo_bank(seed=seed, per_subtest=per_subtest)
+    summary = store.import_document(doc)
+    items: dict[str, int] = {}
+    calibrated: dict[str, int] = {}
+    for item in doc.items:
+        items[item.subtest] = items.get(item.subtest, 0) + 1
+        if item.irt is not None:
+            calibrated[item.subtest] = calibrated.get(item.subtest, 0) + 1
+    return DemoSummary(seed, per_subtest, summary, items, calibrated)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the item texts are prose; breaking them would hurt reading them)
 """Demo TIU (Tes Intelegensia Umum) item drafts: verbal, numerik, figural.
 
 Numeric items are computed (the key is the true answer; distractors are
@@ -8,6 +9,7 @@ items are sequences of Unicode shapes and arrows that a text stem can show.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from fractions import Fraction
 
 from item_bank.demo_drafts import NAMES, ChoiceDraft, ChoiceGenerator, pick_distractors
@@ -17,70 +19,194 @@ from item_bank.demo_drafts import NAMES, ChoiceDraft, ChoiceGenerator, pick_dist
 # ---------------------------------------------------------------------------
 
 SINONIM = (
-    ("akurat", "cermat"), ("ambigu", "bermakna ganda"), ("anomali", "penyimpangan"),
-    ("bahtera", "perahu"), ("canggung", "kaku"), ("defisit", "kekurangan"),
-    ("dedikasi", "pengabdian"), ("elegan", "anggun"), ("eksplisit", "tersurat"),
-    ("fiktif", "rekaan"), ("genting", "gawat"), ("hipotesis", "dugaan sementara"),
-    ("imitasi", "tiruan"), ("jenuh", "bosan"), ("kontemporer", "masa kini"),
-    ("kendala", "hambatan"), ("lugas", "terus terang"), ("mahir", "cakap"),
-    ("otonomi", "swatantra"), ("prematur", "belum waktunya"), ("rancu", "kacau"),
-    ("relevan", "berkaitan"), ("sintesis", "paduan"), ("stagnan", "macet"),
-    ("tenggat", "batas waktu"), ("transparan", "terbuka"), ("utopia", "khayalan"),
-    ("valid", "sahih"), ("wacana", "diskursus"), ("afeksi", "kasih sayang"),
-    ("amnesti", "pengampunan"), ("bonafide", "tepercaya"), ("delegasi", "perutusan"),
-    ("estimasi", "perkiraan"), ("filantropi", "kedermawanan"), ("gradual", "bertahap"),
-    ("hakiki", "sebenarnya"), ("kapabel", "mampu"), ("konsensus", "mufakat"),
-    ("mutakhir", "terbaru"), ("orisinal", "asli"), ("pionir", "perintis"),
-    ("proporsional", "sebanding"), ("resesi", "kemerosotan ekonomi"), ("signifikan", "berarti"),
-    ("spontan", "serta-merta"), ("tendensi", "kecenderungan"), ("verifikasi", "pemeriksaan"),
-    ("nisbi", "relatif"), ("kudus", "suci"), ("lazim", "biasa"), ("mufakat", "setuju"),
+    ("akurat", "cermat"),
+    ("ambigu", "bermakna ganda"),
+    ("anomali", "penyimpangan"),
+    ("bahtera", "perahu"),
+    ("canggung", "kaku"),
+    ("defisit", "kekurangan"),
+    ("dedikasi", "pengabdian"),
+    ("elegan", "anggun"),
+    ("eksplisit", "tersurat"),
+    ("fiktif", "rekaan"),
+    ("genting", "gawat"),
+    ("hipotesis", "dugaan sementara"),
+    ("imitasi", "tiruan"),
+    ("jenuh", "bosan"),
+    ("kontemporer", "masa kini"),
+    ("kendala", "hambatan"),
+    ("lugas", "terus terang"),
+    ("mahir", "cakap"),
+    ("otonomi", "swatantra"),
+    ("prematur", "belum waktunya"),
+    ("rancu", "kacau"),
+    ("relevan", "berkaitan"),
+    ("sintesis", "paduan"),
+    ("stagnan", "macet"),
+    ("tenggat", "batas waktu"),
+    ("transparan", "terbuka"),
+    ("utopia", "khayalan"),
+    ("valid", "sahih"),
+    ("wacana", "diskursus"),
+    ("afeksi", "kasih sayang"),
+    ("amnesti", "pengampunan"),
+    ("bonafide", "tepercaya"),
+    ("delegasi", "perutusan"),
+    ("estimasi", "perkiraan"),
+    ("filantropi", "kedermawanan"),
+    ("gradual", "bertahap"),
+    ("hakiki", "sebenarnya"),
+    ("kapabel", "mampu"),
+    ("konsensus", "mufakat"),
+    ("mutakhir", "terbaru"),
+    ("orisinal", "asli"),
+    ("pionir", "perintis"),
+    ("proporsional", "sebanding"),
+    ("resesi", "kemerosotan ekonomi"),
+    ("signifikan", "berarti"),
+    ("spontan", "serta-merta"),
+    ("tendensi", "kecenderungan"),
+    ("verifikasi", "pemeriksaan"),
+    ("nisbi", "relatif"),
+    ("kudus", "suci"),
+    ("lazim", "biasa"),
+    ("mufakat", "setuju"),
 )
 ANTONIM = (
-    ("abstrak", "konkret"), ("agresif", "pasif"), ("amatir", "profesional"),
-    ("defisit", "surplus"), ("dinamis", "statis"), ("ekspor", "impor"),
-    ("eksplisit", "implisit"), ("fana", "abadi"), ("heterogen", "homogen"),
-    ("inferior", "superior"), ("konsumen", "produsen"), ("mayoritas", "minoritas"),
-    ("makro", "mikro"), ("optimis", "pesimis"), ("permanen", "sementara"),
-    ("prolog", "epilog"), ("rasional", "irasional"), ("sporadis", "terus-menerus"),
-    ("subjektif", "objektif"), ("teoretis", "praktis"), ("vertikal", "horizontal"),
-    ("ofensif", "defensif"), ("boros", "hemat"), ("kikir", "dermawan"),
-    ("konservatif", "progresif"), ("statis", "bergerak"), ("sulung", "bungsu"),
-    ("nihil", "ada"), ("absolut", "relatif"), ("moderat", "ekstrem"),
-    ("introver", "ekstrover"), ("deduktif", "induktif"), ("maksimal", "minimal"),
-    ("sekuler", "religius"), ("terampil", "kikuk"), ("gamang", "yakin"),
-    ("fiktif", "nyata"), ("lazim", "ganjil"), ("sahih", "palsu"), ("tunggal", "majemuk"),
+    ("abstrak", "konkret"),
+    ("agresif", "pasif"),
+    ("amatir", "profesional"),
+    ("defisit", "surplus"),
+    ("dinamis", "statis"),
+    ("ekspor", "impor"),
+    ("eksplisit", "implisit"),
+    ("fana", "abadi"),
+    ("heterogen", "homogen"),
+    ("inferior", "superior"),
+    ("konsumen", "produsen"),
+    ("mayoritas", "minoritas"),
+    ("makro", "mikro"),
+    ("optimis", "pesimis"),
+    ("permanen", "sementara"),
+    ("prolog", "epilog"),
+    ("rasional", "irasional"),
+    ("sporadis", "terus-menerus"),
+    ("subjektif", "objektif"),
+    ("teoretis", "praktis"),
+    ("vertikal", "horizontal"),
+    ("ofensif", "defensif"),
+    ("boros", "hemat"),
+    ("kikir", "dermawan"),
+    ("konservatif", "progresif"),
+    ("statis", "bergerak"),
+    ("sulung", "bungsu"),
+    ("nihil", "ada"),
+    ("absolut", "relatif"),
+    ("moderat", "ekstrem"),
+    ("introver", "ekstrover"),
+    ("deduktif", "induktif"),
+    ("maksimal", "minimal"),
+    ("sekuler", "religius"),
+    ("terampil", "kikuk"),
+    ("gamang", "yakin"),
+    ("fiktif", "nyata"),
+    ("lazim", "ganjil"),
+    ("sahih", "palsu"),
+    ("tunggal", "majemuk"),
 )
 ANALOGI = (
-    ("alat kerja", (("dokter", "stetoskop"), ("petani", "cangkul"), ("nelayan", "jala"),
-                    ("penulis", "pena"), ("pelukis", "kuas"), ("tukang kayu", "gergaji"),
-                    ("fotografer", "kamera"), ("penjahit", "jarum"), ("juru masak", "wajan"))),
-    ("tempat kerja", (("guru", "sekolah"), ("hakim", "pengadilan"), ("pilot", "kokpit"),
-                      ("petani", "sawah"), ("koki", "dapur"), ("pustakawan", "perpustakaan"),
-                      ("masinis", "lokomotif"), ("apoteker", "apotek"), ("montir", "bengkel"))),
-    ("hasil", (("lebah", "madu"), ("sapi", "susu"), ("ulat sutra", "kepompong"),
-               ("ayam", "telur"), ("pohon karet", "getah"), ("penyair", "puisi"),
-               ("arsitek", "rancangan bangunan"), ("komponis", "lagu"))),
-    ("bahan baku", (("kapas", "benang"), ("tebu", "gula"), ("kedelai", "tempe"),
-                    ("gandum", "tepung terigu"), ("susu", "keju"), ("kayu", "kertas"),
-                    ("pasir", "kaca"), ("tanah liat", "gerabah"), ("anggur", "kismis"))),
-    ("satuan", (("panjang", "meter"), ("massa", "kilogram"), ("waktu", "detik"),
-                ("arus listrik", "ampere"), ("daya", "watt"), ("suhu", "kelvin"),
-                ("hambatan listrik", "ohm"), ("gaya", "newton"), ("tekanan", "pascal"))),
+    (
+        "alat kerja",
+        (
+            ("dokter", "stetoskop"),
+            ("petani", "cangkul"),
+            ("nelayan", "jala"),
+            ("penulis", "pena"),
+            ("pelukis", "kuas"),
+            ("tukang kayu", "gergaji"),
+            ("fotografer", "kamera"),
+            ("penjahit", "jarum"),
+            ("juru masak", "wajan"),
+        ),
+    ),
+    (
+        "tempat kerja",
+        (
+            ("guru", "sekolah"),
+            ("hakim", "pengadilan"),
+            ("pilot", "kokpit"),
+            ("petani", "sawah"),
+            ("koki", "dapur"),
+            ("pustakawan", "perpustakaan"),
+            ("masinis", "lokomotif"),
+            ("apoteker", "apotek"),
+            ("montir", "bengkel"),
+        ),
+    ),
+    (
+        "hasil",
+        (
+            ("lebah", "madu"),
+            ("sapi", "susu"),
+            ("ulat sutra", "kepompong"),
+            ("ayam", "telur"),
+            ("pohon karet", "getah"),
+            ("penyair", "puisi"),
+            ("arsitek", "rancangan bangunan"),
+            ("komponis", "lagu"),
+        ),
+    ),
+    (
+        "bahan baku",
+        (
+            ("kapas", "benang"),
+            ("tebu", "gula"),
+            ("kedelai", "tempe"),
+            ("gandum", "tepung terigu"),
+            ("susu", "keju"),
+            ("kayu", "kertas"),
+            ("pasir", "kaca"),
+            ("tanah liat", "gerabah"),
+            ("anggur", "kismis"),
+        ),
+    ),
+    (
+        "satuan",
+        (
+            ("panjang", "meter"),
+            ("massa", "kilogram"),
+            ("waktu", "detik"),
+            ("arus listrik", "ampere"),
+            ("daya", "watt"),
+            ("suhu", "kelvin"),
+            ("hambatan listrik", "ohm"),
+            ("gaya", "newton"),
+            ("tekanan", "pascal"),
+        ),
+    ),
 )
 # Conditional chains P → Q → R; "|" marks where "tidak" goes in the negation.
 CHAINS = (
     ("hujan | turun deras", "jalan di depan kantor | tergenang", "kendaraan | melaju pelan"),
-    ("pegawai | datang tepat waktu", "apel pagi | dimulai sesuai jadwal",
-     "pelayanan | dibuka pukul 08.00"),
+    (
+        "pegawai | datang tepat waktu",
+        "apel pagi | dimulai sesuai jadwal",
+        "pelayanan | dibuka pukul 08.00",
+    ),
     ("anggaran | disetujui", "proyek jembatan | dimulai", "akses warga desa | membaik"),
     ("harga bahan bakar | naik", "biaya distribusi | meningkat", "harga sayur di pasar | naik"),
     ("Rina | rajin berlatih", "Rina | lolos seleksi atlet daerah", "Rina | mewakili provinsi"),
-    ("server kantor | diperbarui", "aplikasi layanan | berjalan lebih cepat",
-     "antrean warga | berkurang"),
-    ("musim kemarau | berlangsung panjang", "debit air waduk | turun",
-     "pasokan air bersih | dibatasi"),
-    ("laporan | diserahkan lengkap", "verifikasi | selesai lebih cepat",
-     "dana | segera dicairkan"),
+    (
+        "server kantor | diperbarui",
+        "aplikasi layanan | berjalan lebih cepat",
+        "antrean warga | berkurang",
+    ),
+    (
+        "musim kemarau | berlangsung panjang",
+        "debit air waduk | turun",
+        "pasokan air bersih | dibatasi",
+    ),
+    ("laporan | diserahkan lengkap", "verifikasi | selesai lebih cepat", "dana | segera dicairkan"),
     ("listrik | padam", "mesin antrean | mati", "warga | dilayani secara manual"),
     ("Budi | lulus ujian dinas", "Budi | naik pangkat", "tunjangan Budi | bertambah"),
     ("harga cabai | turun", "pedagang | menambah stok", "pasokan di pasar | melimpah"),
@@ -111,8 +237,8 @@ def _sinonim(rng: random.Random) -> ChoiceDraft:
     pool = [s for w, s in SINONIM if w != word] + [a for _, a in ANTONIM]
     stem = rng.choice(
         (
-            f"Sinonim kata \"{word.upper()}\" adalah ....",
-            f"Kata yang paling dekat maknanya dengan \"{word.upper()}\" adalah ....",
+            f'Sinonim kata "{word.upper()}" adalah ....',
+            f'Kata yang paling dekat maknanya dengan "{word.upper()}" adalah ....',
         )
     )
     related = [y for x, y in SINONIM if x in (word, key)] + [x for x, y in SINONIM if y == key]
@@ -124,8 +250,8 @@ def _antonim(rng: random.Random) -> ChoiceDraft:
     pool = [a for w, a in ANTONIM if w != word] + [s for _, s in SINONIM]
     stem = rng.choice(
         (
-            f"Antonim kata \"{word.upper()}\" adalah ....",
-            f"Lawan kata \"{word.upper()}\" adalah ....",
+            f'Antonim kata "{word.upper()}" adalah ....',
+            f'Lawan kata "{word.upper()}" adalah ....',
         )
     )
     return ChoiceDraft(stem, key, pick_distractors(rng, pool, [key, word]))
@@ -136,8 +262,9 @@ def _analogi(rng: random.Random) -> ChoiceDraft:
     (a, b), (c, key) = rng.sample(pairs, 2)
     pool = [y for _, y in pairs] + [x for x, _ in pairs]
     stem = f"{a.upper()} : {b.upper()} = {c.upper()} : ...."
-    return ChoiceDraft(stem, key.upper(), tuple(x.upper() for x in
-                                                pick_distractors(rng, pool, [key, b, c, a])))
+    return ChoiceDraft(
+        stem, key.upper(), tuple(x.upper() for x in pick_distractors(rng, pool, [key, b, c, a]))
+    )
 
 
 def _silogisme_kategori(rng: random.Random) -> ChoiceDraft:
@@ -203,8 +330,9 @@ def fmt_number(x: Fraction | int | float) -> str:
     return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
-def _numeric_options(rng: random.Random, key: int | Fraction, slips: list[int | Fraction],
-                     unit: str = "") -> tuple[str, tuple[str, ...]]:
+def _numeric_options(
+    rng: random.Random, key: int | Fraction, slips: Sequence[int | Fraction], unit: str = ""
+) -> tuple[str, tuple[str, ...]]:
     """Key and four distinct distractors (the slips first, then near misses)."""
     seen = {Fraction(key)}
     out: list[Fraction] = []
@@ -270,6 +398,8 @@ def _deret(rng: random.Random) -> ChoiceDraft:
 
 
 def _aritmetika(rng: random.Random) -> ChoiceDraft:
+    key: int | Fraction
+    slips: list[int | Fraction]
     kind = rng.randrange(3)
     if kind == 0:
         p = rng.choice((5, 10, 12, 15, 20, 25, 30, 40, 75))
@@ -278,8 +408,11 @@ def _aritmetika(rng: random.Random) -> ChoiceDraft:
         y = rng.choice((80, 160, 200, 320, 400, 640))
         key = Fraction(p, 100) * base + frac * y
         stem = f"Hasil dari {p}% × {fmt_number(base)} + {frac.numerator}/{frac.denominator} × {y} adalah ...."
-        slips = [Fraction(p, 100) * base + y, Fraction(p, 10) * base + frac * y,
-                 abs(Fraction(p, 100) * base - frac * y)]
+        slips = [
+            Fraction(p, 100) * base + y,
+            Fraction(p, 10) * base + frac * y,
+            abs(Fraction(p, 100) * base - frac * y),
+        ]
     elif kind == 1:
         a, b = rng.randint(12, 99), rng.randint(11, 49)
         c = rng.randint(2, 9)
@@ -287,74 +420,93 @@ def _aritmetika(rng: random.Random) -> ChoiceDraft:
         stem = f"Nilai dari {a} × {b} − {c} × {b} adalah ...."
         slips = [Fraction((a * b - c) * b), Fraction(a * b - c), Fraction((a + c) * b)]
     else:
-        x = rng.choice((Fraction(1, 4), Fraction(3, 8), Fraction(2, 5), Fraction(5, 6)))
-        y = rng.choice((Fraction(1, 2), Fraction(2, 3), Fraction(3, 4), Fraction(1, 3)))
-        key = x + y
-        stem = f"Hasil dari {x.numerator}/{x.denominator} + {y.numerator}/{y.denominator} adalah ...."
-        slips = [Fraction(x.numerator + y.numerator, x.denominator + y.denominator),
-                 x * y, abs(x - y)]
+        fx = rng.choice((Fraction(1, 4), Fraction(3, 8), Fraction(2, 5), Fraction(5, 6)))
+        fy = rng.choice((Fraction(1, 2), Fraction(2, 3), Fraction(3, 4), Fraction(1, 3)))
+        key = fx + fy
+        stem = f"Hasil dari {fx.numerator}/{fx.denominator} + {fy.numerator}/{fy.denominator} adalah ...."
+        slips = [
+            Fraction(fx.numerator + fy.numerator, fx.denominator + fy.denominator),
+            fx * fy,
+            abs(fx - fy),
+        ]
 
         def frac_text(v: Fraction) -> str:
             if v.denominator == 1:
                 return str(v.numerator)
             whole, rest = divmod(v.numerator, v.denominator)
-            return (f"{whole} {rest}/{v.denominator}" if whole else f"{rest}/{v.denominator}")
+            return f"{whole} {rest}/{v.denominator}" if whole else f"{rest}/{v.denominator}"
 
-        seen = {key}
-        dist = []
-        for s in [*slips, key + Fraction(1, 12), key - Fraction(1, 12), key + Fraction(1, 6)]:
-            if s not in seen and s > 0:
-                seen.add(s)
-                dist.append(frac_text(s))
-        return ChoiceDraft(stem, frac_text(key), tuple(dist[:4]))
+        total = fx + fy
+        seen = {total}
+        frac_dist: list[str] = []
+        for v in [*slips, total + Fraction(1, 12), total - Fraction(1, 12), total + Fraction(1, 6)]:
+            if v not in seen and v > 0:
+                seen.add(Fraction(v))
+                frac_dist.append(frac_text(Fraction(v)))
+        return ChoiceDraft(stem, frac_text(total), tuple(frac_dist[:4]))
     k, dist = _numeric_options(rng, key, slips)
     return ChoiceDraft(stem, k, dist)
 
 
 def _cerita(rng: random.Random) -> ChoiceDraft:
+    key: int | Fraction
     kind = rng.randrange(5)
     name = rng.choice(NAMES)
     if kind == 0:  # speed, distance, time
         v = rng.choice((40, 45, 50, 60, 72, 80))
         t = rng.choice((Fraction(3, 2), Fraction(2), Fraction(5, 2), Fraction(3), Fraction(9, 4)))
         d = v * t
-        stem = (f"{name} mengendarai mobil dinas dengan kecepatan rata-rata {v} km/jam selama "
-                f"{fmt_number(t)} jam. Jarak yang ditempuh {name} adalah ....")
+        stem = (
+            f"{name} mengendarai mobil dinas dengan kecepatan rata-rata {v} km/jam selama "
+            f"{fmt_number(t)} jam. Jarak yang ditempuh {name} adalah ...."
+        )
         k, dist = _numeric_options(rng, d, [v + t * 10, d + v, v * (t + 1)], " km")
     elif kind == 1:  # work rate
         a, b = rng.choice(((6, 3), (12, 6), (10, 15), (12, 4), (20, 30), (8, 24), (6, 12)))
         key = Fraction(a * b, a + b)
-        stem = (f"{name} dapat menyelesaikan penginputan data dalam {a} hari, sedangkan rekannya "
-                f"dalam {b} hari. Jika bekerja bersama, pekerjaan itu selesai dalam ....")
-        k, dist = _numeric_options(rng, key, [Fraction(a + b, 2), Fraction(a + b), abs(a - b)],
-                                   " hari")
+        stem = (
+            f"{name} dapat menyelesaikan penginputan data dalam {a} hari, sedangkan rekannya "
+            f"dalam {b} hari. Jika bekerja bersama, pekerjaan itu selesai dalam ...."
+        )
+        k, dist = _numeric_options(
+            rng, key, [Fraction(a + b, 2), Fraction(a + b), abs(a - b)], " hari"
+        )
     elif kind == 2:  # discount
         price = rng.choice((150_000, 240_000, 320_000, 450_000, 600_000, 1_250_000))
         p = rng.choice((10, 15, 20, 25, 30, 40))
         key = price * (100 - p) // 100
-        stem = (f"Harga sebuah printer di toko alat kantor Rp{fmt_number(price)}. Jika mendapat "
-                f"diskon {p}%, harga yang harus dibayar adalah ....")
-        k, dist = _numeric_options(rng, key, [price * p // 100, price - p * 1000,
-                                              price * (100 - p // 2) // 100], "Rp")
+        stem = (
+            f"Harga sebuah printer di toko alat kantor Rp{fmt_number(price)}. Jika mendapat "
+            f"diskon {p}%, harga yang harus dibayar adalah ...."
+        )
+        k, dist = _numeric_options(
+            rng, key, [price * p // 100, price - p * 1000, price * (100 - p // 2) // 100], "Rp"
+        )
     elif kind == 3:  # average
         n = rng.randint(4, 9)
         avg = rng.randint(60, 85)
         # The newcomer's score is chosen so that the new mean is a whole number.
         new = avg + (n + 1) * rng.randint(1, 3)
         key = Fraction(n * avg + new, n + 1)
-        stem = (f"Rata-rata nilai {n} peserta pelatihan adalah {avg}. Setelah seorang peserta "
-                f"susulan bernilai {new} ditambahkan, rata-ratanya menjadi ....")
-        k, dist = _numeric_options(rng, key, [Fraction(avg + new, 2), Fraction(n * avg + new, n),
-                                              avg + 1])
+        stem = (
+            f"Rata-rata nilai {n} peserta pelatihan adalah {avg}. Setelah seorang peserta "
+            f"susulan bernilai {new} ditambahkan, rata-ratanya menjadi ...."
+        )
+        k, dist = _numeric_options(
+            rng, key, [Fraction(avg + new, 2), Fraction(n * avg + new, n), avg + 1]
+        )
     else:  # ages
         now = rng.randint(5, 15)
         ratio = rng.choice((2, 3, 4))
         years = rng.randint(3, 10)
         key = now * ratio + years
-        stem = (f"Usia ayah {name} saat ini {ratio} kali usia {name}. Jika usia {name} sekarang "
-                f"{now} tahun, usia ayahnya {years} tahun lagi adalah ....")
-        k, dist = _numeric_options(rng, key, [now * ratio, (now + years) * ratio, now + years],
-                                   " tahun")
+        stem = (
+            f"Usia ayah {name} saat ini {ratio} kali usia {name}. Jika usia {name} sekarang "
+            f"{now} tahun, usia ayahnya {years} tahun lagi adalah ...."
+        )
+        k, dist = _numeric_options(
+            rng, key, [now * ratio, (now + years) * ratio, now + years], " tahun"
+        )
     return ChoiceDraft(stem, k, dist)
 
 
@@ -390,7 +542,7 @@ def _shape_cycle(rng: random.Random) -> ChoiceDraft:
     length = rng.randint(k + 2, 2 * k + 1)
     seq = [cycle[i % k] for i in range(length + 1)]
     key = seq[-1]
-    stem = (f"Lanjutan pola gambar {' '.join(seq[:-1])} ? adalah ....")
+    stem = f"Lanjutan pola gambar {' '.join(seq[:-1])} ? adalah ...."
     return ChoiceDraft(stem, key, pick_distractors(rng, SHAPES, [key]))
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the item texts are prose; breaking them would hurt reading them)
 """Demo TKP (Tes Karakteristik Pribadi) item drafts: situations and ranked responses.
 
 Each scenario has a few stem phrasings with slots (names, agencies,
@@ -299,8 +300,7 @@ SCENARIOS: dict[str, tuple[Scenario, ...]] = {
     "tik": (
         Scenario(
             (
-                "Kantor Anda mulai menggunakan {app}. Banyak rekan yang belum terbiasa. "
-                "Anda ....",
+                "Kantor Anda mulai menggunakan {app}. Banyak rekan yang belum terbiasa. Anda ....",
                 "{agency} menerapkan {app} mulai bulan depan. Sikap Anda ....",
             ),
             (

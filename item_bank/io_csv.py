@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import IO
 from collections.abc import Callable, Iterable
+from typing import IO
 
 from item_bank.parsed import ParsedFile
 from item_bank.records import (

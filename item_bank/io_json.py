@@ -138,7 +138,7 @@ def _subtest(raw: object, i: int, problems: list[Problem]) -> SubtestSpec | None
         fail("name", "missing")
     scoring_raw = raw.get("scoring")
     try:
-        scoring = ScoringMode(scoring_raw)
+        scoring = ScoringMode(str(scoring_raw))
     except ValueError:
         fail("scoring", f"{scoring_raw!r} is not one of dichotomous, option_scored")
         scoring = ScoringMode.DICHOTOMOUS

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -221,7 +223,7 @@ class ItemStore:
         with self.engine.connect() as conn:
             rows: list[Row[Any]] = []
             for chunk in _chunks(wanted):
-                rows += conn.execute(
+                rows += conn.execute(  # type: ignore[arg-type]
                     select(
                         T_ITEM.c.id,
                         T_ITEM.c.item_id,
@@ -310,17 +312,13 @@ class ItemStore:
         dialect = self.engine.dialect.name
         with self.engine.begin() as conn:
             if dialect in ("sqlite", "postgresql"):
-                if dialect == "sqlite":
-                    from sqlalchemy.dialects.sqlite import insert as upsert
-                else:
-                    from sqlalchemy.dialects.postgresql import insert as upsert
+                upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
                 for chunk in _chunks(rows):
                     stmt = upsert(T_USAGE).values(list(chunk))
                     stmt = stmt.on_conflict_do_update(
                         index_elements=[T_USAGE.c.item_id],
                         set_={
-                            "administered": T_USAGE.c.administered
-                            + stmt.excluded.administered,
+                            "administered": T_USAGE.c.administered + stmt.excluded.administered,
                             "last_used_at": stmt.excluded.last_used_at,
                         },
                     )
@@ -597,7 +595,7 @@ def _write_subtests(
                     max_points=spec.max_points,
                     position=next_position,
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
             next_position += 1
             created.append(spec.code)
             old_areas: dict[str, ContentAreaSpec] = {}
@@ -640,10 +638,12 @@ def _write_calibrations(
             runs[key] = int(
                 conn.execute(
                     insert(T_RUN).values(
-                        label=irt.run, scale=irt.scale, calibrated_at=irt.calibrated_at,
+                        label=irt.run,
+                        scale=irt.scale,
+                        calibrated_at=irt.calibrated_at,
                         created_at=now,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]
             )
         if runs[key] not in used:
             used.append(runs[key])

@@ -18,6 +18,7 @@ through ``field_name`` so that each format reports its own column names
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -406,9 +407,7 @@ def _irt(chk: _Row, value: object, subtest: SubtestSpec | None) -> IrtRecord | N
         return None
     if subtest is not None:
         allowed = (
-            DICHOTOMOUS_MODELS
-            if subtest.scoring is ScoringMode.DICHOTOMOUS
-            else POLYTOMOUS_MODELS
+            DICHOTOMOUS_MODELS if subtest.scoring is ScoringMode.DICHOTOMOUS else POLYTOMOUS_MODELS
         )
         if model not in allowed:
             chk.fail(
@@ -483,7 +482,7 @@ def _irt(chk: _Row, value: object, subtest: SubtestSpec | None) -> IrtRecord | N
                 f"{subtest.min_points}–{subtest.max_points}, so {model} needs "
                 f"{subtest.n_thresholds}",
             )
-        if model == "GRM" and any(x >= y for x, y in zip(thresholds, thresholds[1:], strict=False)):
+        if model == "GRM" and any(x >= y for x, y in itertools.pairwise(thresholds)):
             chk.fail("irt.thresholds", "GRM thresholds must increase strictly")
     elif thresholds_raw or se_thr_raw:
         chk.fail("irt.thresholds", f"the {model} model has no thresholds")

@@ -1,0 +1,71 @@
+"""``seleksi demo``: from nothing to a demo database in ``./seleksi-data/``.
+
+Steps are small functions so that later commands can reuse them: the server
+adds its own seeding (an exam, a session, candidates) after
+:func:`seed_demo_bank` and then serves. Running it again is safe: the demo
+bank is found unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from item_bank.database import open_engine, sqlite_url
+from item_bank.demo import DEFAULT_PER_SUBTEST, DEFAULT_SEED, DemoSummary, seed_demo_bank
+from seleksi.cli import CommandError
+from seleksi.commands.bank import DEFAULT_DATA_DIR, DEFAULT_DB_NAME
+
+__all__ = ["DemoSummary", "prepare_database", "register", "run_demo", "seed_demo_bank"]
+
+
+def prepare_database(data_dir: Path) -> tuple[str, Engine]:
+    """Create ``data_dir`` and open (creating if needed) its SQLite database."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot create the data folder {data_dir}: {exc}") from exc
+    url = sqlite_url(data_dir / DEFAULT_DB_NAME)
+    return url, open_engine(url)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    if args.per_subtest < 1:
+        raise CommandError("--per-subtest must be at least 1")
+    data_dir = Path(args.data_dir)
+    _url, engine = prepare_database(data_dir)
+    summary = seed_demo_bank(engine, seed=args.seed, per_subtest=args.per_subtest)
+    print(f"Seleksi demo database: {data_dir / DEFAULT_DB_NAME}")
+    for line in summary.lines():
+        print(line)
+    print()
+    print(f"Look inside:  seleksi bank stats --db {data_dir / DEFAULT_DB_NAME}")
+    print(f"Export it:    seleksi bank export bank.csv --db {data_dir / DEFAULT_DB_NAME}")
+    engine.dispose()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="create a demo database with the SKD demo bank",
+        description="Create ./seleksi-data/ (or --data-dir) with a SQLite database holding "
+        "the SKD demo bank, and print what was made.",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=str(DEFAULT_DATA_DIR),
+        metavar="DIR",
+        help=f"folder for the database (default ./{DEFAULT_DATA_DIR})",
+    )
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default {DEFAULT_SEED}")
+    p.add_argument(
+        "--per-subtest",
+        type=int,
+        default=DEFAULT_PER_SUBTEST,
+        metavar="N",
+        help=f"demo items per subtest (default {DEFAULT_PER_SUBTEST})",
+    )
+    p.set_defaults(func=run_demo)
