@@ -33,9 +33,18 @@ from exam_server.results.rules import json_number, parse_date
 
 INPUT_SCHEMA = "seleksi/results-input/1"
 _CANDIDATE_FIELDS = {
-    "registration_number", "formation", "category", "status", "scores", "responses",
-    "responses_hash", "name", "gpa", "birth_date", "status_note",
-}  # fmt: skip
+    "registration_number",
+    "formation",
+    "category",
+    "status",
+    "scores",
+    "responses",
+    "responses_hash",
+    "name",
+    "gpa",
+    "birth_date",
+    "status_note",
+}
 
 
 class InputError(ValueError):

@@ -41,10 +41,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "published": ("Diumumkan", "Published"),
     "root": ("Akar Merkle", "Merkle root"),
     "key": ("Sidik kunci penanda tangan", "Signing key fingerprint"),
-    "verified": ("Terverifikasi: tanda tangan, hash berkas, dan aturan pemeringkatan cocok",
-                 "Verified: signature, file hashes and ranking rules all match"),
-    "not_verified": ("PERINGATAN: publikasi ini tidak lolos verifikasi",
-                     "WARNING: this publication does not verify"),
+    "verified": (
+        "Terverifikasi: tanda tangan, hash berkas, dan aturan pemeringkatan cocok",
+        "Verified: signature, file hashes and ranking rules all match",
+    ),
+    "not_verified": (
+        "PERINGATAN: publikasi ini tidak lolos verifikasi",
+        "WARNING: this publication does not verify",
+    ),
     "formations": ("Formasi", "Formations"),
     "formation": ("Formasi", "Formation"),
     "openings": ("Jumlah formasi", "Openings"),
@@ -53,8 +57,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "final": ("Hasil akhir (SKD + SKB)", "Final (SKD + SKB)"),
     "search": ("Cari nomor peserta", "Find a registration number"),
     "search_button": ("Cari", "Search"),
-    "not_found": ("Nomor peserta tidak ditemukan dalam publikasi ini.",
-                  "This registration number is not in this publication."),
+    "not_found": (
+        "Nomor peserta tidak ditemukan dalam publikasi ini.",
+        "This registration number is not in this publication.",
+    ),
     "rank": ("Peringkat", "Rank"),
     "regno": ("Nomor peserta", "Registration number"),
     "name": ("Nama", "Name"),
@@ -88,7 +94,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "none": ("Belum ada publikasi hasil.", "No results have been published yet."),
     "back": ("Kembali ke daftar formasi", "Back to the formations"),
     "lang": ("English", "Bahasa Indonesia"),
-}  # fmt: skip
+}
 
 
 def t(key: str, lang: str) -> str:
@@ -198,8 +204,10 @@ def _page(request: Request, lang: str, title: str, body: str, view: View | None)
     exam = view.manifest["exam"] if view else {}
     sub = ""
     if view:
-        sub = (f"{_e(exam.get('title'))} · {t('published', lang)} {_e(exam.get('published_at'))}"
-               f" · {_e(view.policy.name)} ({_e(view.policy.version)})")  # fmt: skip
+        sub = (
+            f"{_e(exam.get('title'))} · {t('published', lang)} {_e(exam.get('published_at'))}"
+            f" · {_e(view.policy.name)} ({_e(view.policy.version)})"
+        )
     doc = f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">

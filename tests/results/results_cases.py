@@ -69,8 +69,10 @@ KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 
 def responses(regno: str, n: int = 5) -> list[dict[str, Any]]:
     rng = random.Random(regno)
-    return [{"seq": i + 1, "item": f"I{rng.randrange(999):03d}", "option": rng.randrange(5)}
-            for i in range(n)]  # fmt: skip
+    return [
+        {"seq": i + 1, "item": f"I{rng.randrange(999):03d}", "option": rng.randrange(5)}
+        for i in range(n)
+    ]
 
 
 def outcomes() -> list[CandidateOutcome]:
@@ -84,8 +86,12 @@ def outcomes() -> list[CandidateOutcome]:
         absent("A7", "FA", status="voided"),
         cand("B1", 70, 85, 170, formation="FB", category="papua", name="Yohana Wenda"),
     ]
-    return [replace(c, responses_hash=responses_digest(responses(c.registration_number)))
-            if c.status != "absent" else c for c in people]  # fmt: skip
+    return [
+        replace(c, responses_hash=responses_digest(responses(c.registration_number)))
+        if c.status != "absent"
+        else c
+        for c in people
+    ]
 
 
 FORMATIONS = [formation("FA", 1, group="g"), formation("FB", 2, group="g")]

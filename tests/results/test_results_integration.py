@@ -88,8 +88,10 @@ def test_final_tie_break_chain(
 def test_the_chain_is_order_independent() -> None:
     a = {"pts": (80, 100, 170), "gpa": 3.5, "born": "1995-01-01"}
     b = {"pts": (80, 100, 170), "gpa": 3.5, "born": "1998-06-30"}
-    cs = [cand("B", *b["pts"], gpa=3.5, born=b["born"]), cand("A", *a["pts"], gpa=3.5,
-                                                               born=a["born"])]  # fmt: skip
+    cs = [
+        cand("B", *b["pts"], gpa=3.5, born=b["born"]),
+        cand("A", *a["pts"], gpa=3.5, born=a["born"]),
+    ]
     skd = rank_skd(POLICY, [formation(openings=1)], cs)
     final = integrate(POLICY, skd, skb(A=80, B=80))
     assert codes(final) == {"A": "P/L", "B": "TL"}
@@ -192,8 +194,11 @@ def test_optimisation_is_a_separate_step() -> None:
     skd, final = _optimisation_case()
     assert not final.optimised
     assert {f.formation.id: f.vacant for f in final.formations} == {
-        "FA": 0, "FB": 1, "FC": 1, "FC2": 1,
-    }  # fmt: skip
+        "FA": 0,
+        "FB": 1,
+        "FC": 1,
+        "FC2": 1,
+    }
     opt = optimise(POLICY, skd, final)
     assert opt.optimised and not final.optimised  # a new result; the old one is untouched
     fb = {e.registration_number: e for e in opt.formations[1].entries}

@@ -34,10 +34,19 @@ def test_publication_verifies_with_the_announced_key(publication: pub.Publicatio
     assert len(rep.checks) == 5
     assert any("re-applying policy 2024.1" in c for c in rep.checks)
     assert sorted(publication.files) == [
-        "final/FA.csv", "final/FA.json", "final/FB.csv", "final/FB.json", "manifest.json",
-        "manifest.sig", "policy.json", "public_key.pem", "skd/FA.csv", "skd/FA.json",
-        "skd/FB.csv", "skd/FB.json",
-    ]  # fmt: skip
+        "final/FA.csv",
+        "final/FA.json",
+        "final/FB.csv",
+        "final/FB.json",
+        "manifest.json",
+        "manifest.sig",
+        "policy.json",
+        "public_key.pem",
+        "skd/FA.csv",
+        "skd/FA.json",
+        "skd/FB.csv",
+        "skd/FB.json",
+    ]
     m = publication.manifest
     assert m["merkle"]["leaves"] == 8 + 5  # 8 SKD entries; final: A1-A3, B1, optimised A4
     assert m["optimised"] is True and m["stages"] == ["skd", "final"]
@@ -158,16 +167,21 @@ def test_a_changed_stored_response_is_found_by_recomputing_from_source(
     # Change one stored response of A2: its hash no longer matches the publication.
     changed = responses("A2")
     changed[2]["option"] = (changed[2]["option"] + 1) % 5
-    source = [replace(c, responses_hash=responses_digest(changed))
-              if c.registration_number == "A2" else c for c in source]  # fmt: skip
+    source = [
+        replace(c, responses_hash=responses_digest(changed)) if c.registration_number == "A2" else c
+        for c in source
+    ]
     diffs = pub.recompute(publication.files, FORMATIONS, source)
     assert diffs[3].startswith(
         "skd/FA.json: differs from the source (A2 responses_hash: published "
     )
     # The hash is in the SKD and final JSON files and their CSVs, all four differ.
     assert [d.split(":")[0] for d in diffs] == [
-        "final/FA.csv", "final/FA.json", "skd/FA.csv", "skd/FA.json",
-    ]  # fmt: skip
+        "final/FA.csv",
+        "final/FA.json",
+        "skd/FA.csv",
+        "skd/FA.json",
+    ]
 
 
 def test_unlisted_and_missing_files_are_reported(publication: pub.Publication) -> None:
@@ -199,8 +213,9 @@ def test_every_candidate_can_prove_their_entries(publication: pub.Publication) -
         assert leaf["registration_number"] == regno and leaf["stage"] == "skd"
     # A4: its SKD entry (P) and its optimised final entry (P/L-O).
     assert [json.loads(p["leaf"])["code"] for p in pub.prove(publication.files, "A4")] == [
-        "P", "P/L-O",
-    ]  # fmt: skip
+        "P",
+        "P/L-O",
+    ]
     assert pub.prove(publication.files, "nobody") == []
 
 

@@ -35,8 +35,12 @@ def test_top_three_times_openings_go_on() -> None:
 
 
 def test_tie_inside_the_cut_shares_a_rank() -> None:
-    cs = [cand("A", 80, 90, 170), cand("B", 80, 90, 170), cand("C", 75, 90, 170),
-          cand("D", 70, 90, 170)]  # fmt: skip
+    cs = [
+        cand("A", 80, 90, 170),
+        cand("B", 80, 90, 170),
+        cand("C", 75, 90, 170),
+        cand("D", 70, 90, 170),
+    ]
     r = rank_skd(POLICY, [formation(openings=1)], cs)
     assert codes(r) == {"A": "P/L", "B": "P/L", "C": "P/L", "D": "P"}
     assert ranks(r) == {"A": 1, "B": 1, "C": 3, "D": 4}
@@ -46,9 +50,11 @@ def test_tie_inside_the_cut_shares_a_rank() -> None:
 
 def test_tie_at_the_cut_includes_every_tied_candidate() -> None:
     # Places 3, 4 and 5 are equal on total, TKP, TIU and TWK: all three go on (5 > cut 3).
-    cs = [cand("A", 90, 90, 170), cand("B", 85, 90, 170)] + [
-        cand(x, 80, 90, 170) for x in ("C", "D", "E")
-    ] + [cand("F", 70, 90, 170)]  # fmt: skip
+    cs = (
+        [cand("A", 90, 90, 170), cand("B", 85, 90, 170)]
+        + [cand(x, 80, 90, 170) for x in ("C", "D", "E")]
+        + [cand("F", 70, 90, 170)]
+    )
     r = rank_skd(POLICY, [formation(openings=1)], cs)
     assert codes(r) == {"A": "P/L", "B": "P/L", "C": "P/L", "D": "P/L", "E": "P/L", "F": "P"}
     assert ranks(r)["E"] == 3
@@ -76,8 +82,12 @@ def test_equal_total_at_the_cut_is_decided_by_tkp_then_tiu_then_twk() -> None:
 def test_pairs_equal_on_every_rule_share_ranks_and_go_on_together() -> None:
     # With total, TKP and TIU equal, TWK is equal too (total is their sum): TWK, the last
     # rule, never separates anyone under the 2024 order, and a full tie remains.
-    cs = [cand("A", 80, 90, 170), cand("B", 80, 90, 170), cand("C", 79, 90, 170),
-          cand("D", 79, 90, 170)]  # fmt: skip
+    cs = [
+        cand("A", 80, 90, 170),
+        cand("B", 80, 90, 170),
+        cand("C", 79, 90, 170),
+        cand("D", 79, 90, 170),
+    ]
     r = rank_skd(POLICY, [formation(openings=1)], cs)
     # A and B share rank 1; C and D are tied at the cut (place 3): both included.
     assert codes(r) == {"A": "P/L", "B": "P/L", "C": "P/L", "D": "P/L"}
@@ -85,8 +95,9 @@ def test_pairs_equal_on_every_rule_share_ranks_and_go_on_together() -> None:
 
 def test_ties_below_the_cut_stay_outside_and_share_a_rank() -> None:
     cs = [cand(x, 90 - i, 90, 170) for i, x in enumerate("ABC")] + [
-        cand("D", 70, 90, 170), cand("E", 70, 90, 170)
-    ]  # fmt: skip
+        cand("D", 70, 90, 170),
+        cand("E", 70, 90, 170),
+    ]
     r = rank_skd(POLICY, [formation(openings=1)], cs)
     assert codes(r) == {"A": "P/L", "B": "P/L", "C": "P/L", "D": "P", "E": "P"}
     assert ranks(r)["D"] == ranks(r)["E"] == 4
@@ -96,8 +107,12 @@ def test_exclude_all_policy_leaves_a_tie_across_the_cut_out() -> None:
     doc = POLICY.to_dict()
     doc["skd"]["ties_at_cut"] = "exclude_all"
     strict = RankingPolicy.from_dict(doc)
-    cs = [cand("A", 90, 90, 170), cand("B", 85, 90, 170), cand("C", 80, 90, 170),
-          cand("D", 80, 90, 170)]  # fmt: skip
+    cs = [
+        cand("A", 90, 90, 170),
+        cand("B", 85, 90, 170),
+        cand("C", 80, 90, 170),
+        cand("D", 80, 90, 170),
+    ]
     r = rank_skd(strict, [formation(openings=1)], cs)
     assert codes(r) == {"A": "P/L", "B": "P/L", "C": "P", "D": "P"}
     assert "all tied candidates are left out" in r.entry("C").reason_en

@@ -31,8 +31,10 @@ def test_2024_defaults_are_the_published_rules() -> None:
     assert p.final_order == ("final", "skd_total", "TKP", "TIU", "TWK", "gpa", "older")
     assert (p.skd_weight, p.skb_weight) == (40, 60)
     assert [p.code(m).code for m in ("in_cut", "outside_cut", "below_threshold")] == [
-        "P/L", "P", "TL",
-    ]  # fmt: skip
+        "P/L",
+        "P",
+        "TL",
+    ]
     assert p.code("absent").code == "TH" and p.code("disqualified").code == "DIS"
 
 
