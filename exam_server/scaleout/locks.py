@@ -1,0 +1,75 @@
+"""Serialising one attempt's writes across server processes.
+
+Each process keeps the attempts it serves in memory and writes an answer
+only after checking it against that copy. With several processes (or
+hosts) on one PostgreSQL database the copy can be stale: the terminal may
+have reconnected to another process which has stored answers since. So
+every durable candidate action takes, inside its own transaction,
+
+1. ``pg_advisory_xact_lock(NAMESPACE, attempt_id)``: a transaction-scoped
+   lock on that attempt, released by COMMIT/ROLLBACK (also when the
+   process dies, since PostgreSQL ends the session), so two processes never
+   interleave one attempt's writes; then
+2. a read of the attempt row: its ``last_seq`` must be the one the writer
+   expects and its status ``running``; otherwise :class:`StaleAttempt` is
+   raised, nothing is written, and the server drops its copy and closes
+   the connection so the terminal reconnects and reloads the true state.
+
+On SQLite the server opens every transaction with ``BEGIN IMMEDIATE``
+(the database-wide write lock), which already serialises writers of all
+processes on the file; only step 2 runs there.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+#: First key of the two-key advisory lock: "SLKS" in ASCII, so that our locks
+#: cannot collide with another application's single-key locks on the database.
+NAMESPACE = 0x534C4B53 - 2**31  # as a signed 32-bit integer
+
+_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :aid)")
+_READ = text("SELECT last_seq, status FROM exam_attempt WHERE id = :aid")
+
+
+class StaleAttempt(Exception):
+    """This process's copy of the attempt is out of date; nothing was written.
+
+    ``stale`` is a marker the attempt service tests for (it does not import
+    this module).
+    """
+
+    stale = True
+
+    def __init__(self, attempt_id: int, expected_seq: int, found_seq: int | None, status: str):
+        super().__init__(
+            f"attempt {attempt_id}: expected last_seq {expected_seq}, "
+            f"database has {found_seq} ({status})"
+        )
+        self.attempt_id = attempt_id
+        self.expected_seq = expected_seq
+        self.found_seq = found_seq
+        self.status = status
+
+
+def lock_attempt(conn: Connection, attempt_id: int) -> None:
+    """Take the attempt's transaction-scoped lock (PostgreSQL; no-op elsewhere)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK, {"ns": NAMESPACE, "aid": attempt_id})
+
+
+def serialise_attempt(conn: Connection, attempt_id: int, expected_last_seq: int) -> None:
+    """Lock the attempt for this transaction and check the writer's copy is current.
+
+    Call first thing inside the write that stores answer/flag ``expected_last_seq + 1``.
+    Raises :class:`StaleAttempt` when the database's ``last_seq`` differs or the
+    attempt is not running (paused, finished or voided by another process).
+    """
+    lock_attempt(conn, attempt_id)
+    row = conn.execute(_READ, {"aid": attempt_id}).first()
+    if row is None:
+        raise StaleAttempt(attempt_id, expected_last_seq, None, "missing")
+    last_seq, status = int(row[0]), str(row[1])
+    if last_seq != expected_last_seq or status != "running":
+        raise StaleAttempt(attempt_id, expected_last_seq, last_seq, status)
