@@ -375,6 +375,7 @@ async def attempt_detail(request: Request) -> Response:
 async def open_session(request: Request) -> Response:
     sid = _int_param(request, "session_id")
     token = await _run(sch.open_session, request.app.state.engine, sid, _actor(request))
+    _svc(request).spawn_prepare(sid)
     return JSONResponse({"session_id": sid, "status": "open", "token": token})
 
 

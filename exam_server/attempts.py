@@ -32,7 +32,7 @@ import anyio.to_thread
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cat_engine import engine as cat
 from cat_engine.errors import EngineError
@@ -185,6 +185,7 @@ class AttemptService:
             settings.login_failures_per_terminal, settings.login_failure_window_seconds
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._prepare_tasks: set[asyncio.Task[int]] = set()
         self._policy: Any = None
 
     def categories(self) -> set[str] | None:
@@ -201,6 +202,16 @@ class AttemptService:
 
     async def start(self) -> None:
         await self.sweep_database(time.time())
+
+        def open_sessions() -> list[int]:
+            with Session(self.engine) as s:
+                rows = s.execute(
+                    select(col(ExamSession.id)).where(col(ExamSession.status) == "open")
+                )
+                return [int(r[0]) for r in rows]
+
+        for sid in await anyio.to_thread.run_sync(open_sessions):
+            self.spawn_prepare(sid)
         self._tasks = [
             asyncio.create_task(self._every(self.settings.sweep_interval_seconds, self.sweep)),
             asyncio.create_task(
@@ -209,6 +220,8 @@ class AttemptService:
         ]
 
     async def stop(self) -> None:
+        for pt in list(self._prepare_tasks):
+            pt.cancel()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -430,8 +443,50 @@ class AttemptService:
             ).scalar()
         return c.id, s.id or 0, s.exam_id, aid
 
+    # --- preparing attempts ahead of the login rush ----------------------------
+
+    def spawn_prepare(self, session_id: int) -> None:
+        """Assemble every scheduled candidate's test in the background (see
+        :meth:`prepare_session`); logins that come first build their own."""
+        task = asyncio.create_task(self.prepare_session(session_id), name=f"prepare-{session_id}")
+        self._prepare_tasks.add(task)
+        task.add_done_callback(self._prepare_tasks.discard)
+
+    async def prepare_session(self, session_id: int) -> int:
+        """Create the attempts (assembled forms, first adaptive items) of every
+        candidate of the session who has none yet; returns how many were made.
+
+        A linear form is assembled by an optimisation that takes a fraction of
+        a second: doing it when the session opens, one at a time in a worker
+        thread, keeps the login rush at the start down to a PIN check and a
+        token signature per candidate.
+        """
+
+        def todo() -> list[tuple[int, int]]:
+            with Session(self.engine) as s:
+                sess = s.get(ExamSession, session_id)
+                if sess is None:
+                    return []
+                have = select(ATTEMPT.c.candidate_id).where(ATTEMPT.c.session_id == session_id)
+                rows = s.execute(
+                    select(Candidate.id).where(  # type: ignore[call-overload]
+                        Candidate.session_id == session_id,
+                        Candidate.id.not_in(have),  # type: ignore[union-attr]
+                    )
+                ).all()
+                return [(int(r[0]), sess.exam_id) for r in rows]
+
+        made = 0
+        for candidate_id, exam_id in await anyio.to_thread.run_sync(todo):
+            try:
+                await self._create_attempt(candidate_id, session_id, exam_id, None)
+                made += 1
+            except LoginError:
+                break  # the exam cannot be assembled: logins will report it
+        return made
+
     async def _create_attempt(
-        self, candidate_id: int, session_id: int, exam_id: int, terminal_id: str
+        self, candidate_id: int, session_id: int, exam_id: int, terminal_id: str | None
     ) -> int:
         exam = await anyio.to_thread.run_sync(self.exam_data, exam_id)
         seed = random.SystemRandom().randrange(2**31)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -189,3 +190,21 @@ def test_results_and_audit_chain_verify_and_detect_tampering(
 class _Args:
     def __init__(self, db: str) -> None:
         self.db = db
+
+
+def test_tests_are_assembled_before_the_login_rush(live_server: ServerHandle) -> None:
+    h = live_server
+    n = len(h.seed.candidates)
+
+    def prepared() -> list[tuple[Any, ...]]:
+        with h.db.connect() as c:
+            return list(c.exec_driver_sql("SELECT candidate_id, terminal_id FROM exam_attempt"))
+
+    deadline = time.monotonic() + 20
+    while len(prepared()) < n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rows = prepared()
+    assert len(rows) == n and all(t is None for _, t in rows)  # no terminal bound yet
+    h.login("20240003", "T-3")
+    rows = prepared()
+    assert len(rows) == n and sum(t == "T-3" for _, t in rows) == 1
