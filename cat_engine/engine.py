@@ -33,7 +33,8 @@ from cat_engine.design import SectionDesign, TestDesign
 from cat_engine.errors import EngineError
 from cat_engine.estimators import Evidence
 from cat_engine.exposure import ExposureUsage, SympsonHetter
-from cat_engine.pool import build_pool, check_design_against_bank, section_items
+from cat_engine.pool import check_design_against_bank, section_items
+from cat_engine.prepared import bank_extra, section_tables
 from cat_engine.scoring import reference_max_points, reference_tcc, theta_for_points
 from cat_engine.state import SectionState, TestState, finite_or_none
 from cat_engine.stopping import StopContext
@@ -154,7 +155,10 @@ def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
     if state.design.mode == "linear":
         keep = options >= 0  # linear: only answered items (blank items were never "responded")
         items, cats = items[keep], cats[keep]
-    return Evidence.build(bank.params, items[None, :], cats[None, :])
+    tables = section_tables(bank, state.design.sections[s])
+    local = tables.local_of[items]
+    loglik = tables.logp[local, :, cats].sum(axis=0)[None, :]
+    return Evidence(bank.params, items[None, :], cats[None, :], loglik)
 
 
 def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, float, float]:
@@ -165,9 +169,14 @@ def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, flo
 
 def _exposure_k(design: TestDesign, bank: BankArrays) -> NDArray[np.float64] | None:
     control = design.exposure_control
-    if isinstance(control, SympsonHetter):
-        return control.k_for(bank.item_ids)
-    return None
+    if not isinstance(control, SympsonHetter):
+        return None
+    # Kept with the bank per control object (the entry holds the control, so
+    # its id cannot be reused while the entry exists).
+    entry = bank_extra(
+        bank, f"sympson_hetter:{id(control)}", lambda: (control, control.k_for(bank.item_ids))
+    )
+    return entry[1]
 
 
 def _allowed(design: TestDesign, usage: ExposureUsage | None) -> NDArray[np.bool_] | None:
@@ -248,11 +257,20 @@ def _choose_scored(
 ) -> int | None:
     design = state.design
     sec = state.sections[s]
-    pool = build_pool(bank, section, _exposure_k(design, bank))
-    given = np.isin(pool.index, np.asarray(sec.items, dtype=np.int64))[None, :]
-    refused = np.isin(pool.index, np.asarray(sec.refused, dtype=np.int64))[None, :]
-    groups = np.fromiter(_enemy_groups(state, bank), dtype=np.int64)
-    enemy_used = ((pool.enemy >= 0) & np.isin(pool.enemy, groups))[None, :] & ~given
+    tables = section_tables(bank, section, _exposure_k(design, bank))
+    pool = tables.pool
+    given = np.zeros((1, pool.n_items), dtype=bool)
+    local = tables.local_of[np.asarray(sec.items, dtype=np.int64)]
+    given[0, local[local >= 0]] = True
+    refused = np.zeros_like(given)
+    local_r = tables.local_of[np.asarray(sec.refused, dtype=np.int64)]
+    refused[0, local_r[local_r >= 0]] = True
+    groups = _enemy_groups(state, bank)
+    if groups:
+        used = np.isin(pool.enemy, np.fromiter(groups, dtype=np.int64)) & (pool.enemy >= 0)
+        enemy_used = used[None, :] & ~given
+    else:
+        enemy_used = np.zeros_like(given)
     eligible, area_count = eligibility(pool, given, refused, enemy_used, _allowed(design, usage))
     choice = select_next(
         design.strategies[s],
@@ -269,8 +287,8 @@ def _choose_scored(
     )
     if choice.refused is not None and choice.refused[0].any():
         sec.refused.extend(int(i) for i in pool.index[choice.refused[0]])
-    local = int(choice.items[0])
-    return None if local < 0 else int(pool.index[local])
+    chosen = int(choice.items[0])
+    return None if chosen < 0 else int(pool.index[chosen])
 
 
 def _cut_theta(design: TestDesign, bank: BankArrays, s: int) -> float | None:
@@ -548,6 +566,18 @@ def score(state: TestState, bank: BankArrays) -> TestScore:
     return TestScore(mode=state.design.mode, sections=out)
 
 
+def _reference_curve(bank: BankArrays, section: SectionDesign) -> tuple[Any, Any]:
+    """The reference TCC on a 0.01-logit grid (interpolation error < 0.01 points)."""
+    key = f"reference_curve:{section.code}:{sorted(section.blueprint.items())}"
+
+    def build() -> tuple[Any, Any]:
+        grid = np.linspace(-6.0, 6.0, 1201)
+        return grid, reference_tcc(bank, section, grid)
+
+    curve: tuple[Any, Any] = bank_extra(bank, key, build)
+    return curve
+
+
 def running_points(state: TestState, bank: BankArrays) -> dict[str, float]:
     """Points per section so far, for the live board (cheap: no re-estimation).
 
@@ -565,7 +595,6 @@ def running_points(state: TestState, bank: BankArrays) -> dict[str, float]:
             out[section.code] = float(bank.points_of(items, opts).sum())
         else:
             responded = [p for p in _responded(state, s) if not sec.pretest[p]]
-            out[section.code] = (
-                float(reference_tcc(bank, section, [sec.theta])[0]) if responded else 0.0
-            )
+            grid, curve = _reference_curve(bank, section)
+            out[section.code] = float(np.interp(sec.theta, grid, curve)) if responded else 0.0
     return out

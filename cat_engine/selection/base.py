@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cat_engine import rng
-from cat_engine.irt import ItemParameters
+from cat_engine.irt import EPS, ItemParameters, Model, information
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -43,6 +43,19 @@ class Pool:
     @property
     def has_blueprint(self) -> bool:
         return self.area_target.shape[0] > 0
+
+    def information(self, theta: FloatArray) -> FloatArray:
+        """Fisher information of every pool item at each θ. theta (m,) → (m, n)."""
+        p = self.params
+        if np.all(p.model <= Model.FOUR_PL):
+            # The common all-dichotomous pool: the 4PL formula directly, without
+            # the mixed-model dispatch of :func:`cat_engine.irt.information`.
+            t = np.asarray(theta, dtype=np.float64)[:, None]
+            prob = p.c + (p.d - p.c) / (1.0 + np.exp(-p.a * (t - p.b)))
+            prob = np.clip(prob, EPS, 1.0 - EPS)
+            num = p.a**2 * (prob - p.c) ** 2 * (p.d - prob) ** 2
+            return np.asarray(num / ((p.d - p.c) ** 2 * prob * (1.0 - prob)), dtype=np.float64)
+        return information(theta, p)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from cat_engine import rng
-from cat_engine.irt import information
 from cat_engine.selection.base import FloatArray, SelectionContext, masked
 
 
@@ -13,7 +12,7 @@ class MaxInfo:
     """The eligible item most informative at the current estimate."""
 
     def rank(self, ctx: SelectionContext) -> FloatArray:
-        return masked(ctx, information(ctx.theta, ctx.pool.params))
+        return masked(ctx, ctx.pool.information(ctx.theta))
 
 
 class Randomesque:
@@ -30,7 +29,7 @@ class Randomesque:
         self.k = k
 
     def rank(self, ctx: SelectionContext) -> FloatArray:
-        info = masked(ctx, information(ctx.theta, ctx.pool.params))
+        info = masked(ctx, ctx.pool.information(ctx.theta))
         n = info.shape[1]
         k = min(self.k, n)
         top = np.argpartition(-info, k - 1, axis=1)[:, :k]  # (m, k)

@@ -14,7 +14,6 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
-from cat_engine.irt import information
 from cat_engine.selection.base import BoolArray, FloatArray, SelectionContext
 
 
@@ -33,7 +32,7 @@ class ShadowTest:
         self.time_limit = float(time_limit)
 
     def rank(self, ctx: SelectionContext) -> FloatArray:
-        info = information(ctx.theta, ctx.pool.params)  # (m, n)
+        info = ctx.pool.information(ctx.theta)  # (m, n)
         out = np.full(info.shape, -np.inf)
         for j in range(ctx.m):  # one 0–1 program per candidate: inherently sequential
             shadow = self._solve(ctx, j, info[j])

@@ -1,0 +1,70 @@
+"""Per-bank tables the engine reuses between calls, kept on the bank object itself.
+
+A live server calls the engine once per answer with the same bank. Building a
+section's pool, its log-probabilities on the θ grid and its reference curve
+each time would cost more than choosing the item. These tables are computed
+on first use and stored in the bank's instance ``__dict__`` (as
+``functools.cached_property`` does), so they live exactly as long as the bank
+and never leak between banks: no module-level cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cat_engine.bank import BankArrays
+from cat_engine.design import SectionDesign
+from cat_engine.estimators import THETA_GRID
+from cat_engine.irt import EPS, category_probabilities
+from cat_engine.pool import build_pool
+from cat_engine.selection.base import Pool
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+_KEY = "_cat_engine_tables"
+
+
+@dataclass
+class SectionTables:
+    """pool; local_of: (n_bank,) pool position of each bank item (−1 outside);
+    logp: (n, q, K) log P(category | grid point) of each pool item."""
+
+    pool: Pool
+    local_of: IntArray
+    logp: FloatArray
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def section_tables(
+    bank: BankArrays, section: SectionDesign, exposure_k: FloatArray | None = None
+) -> SectionTables:
+    """The tables of ``section`` on ``bank`` (built once per bank, section and exposure k)."""
+    store: dict[Any, SectionTables] = bank.__dict__.setdefault(_KEY, {})
+    key = (
+        section.code,
+        tuple(section.blueprint.items()),
+        None if exposure_k is None else id(exposure_k),
+    )
+    tables = store.get(key)
+    if tables is None:
+        pool = build_pool(bank, section, exposure_k)
+        local_of = np.full(bank.n_items, -1, dtype=np.int64)
+        local_of[pool.index] = np.arange(pool.n_items)
+        probs = category_probabilities(THETA_GRID, pool.params)  # (q, n, K)
+        logp = np.ascontiguousarray(np.log(np.clip(probs, EPS, 1.0)).transpose(1, 0, 2))
+        tables = SectionTables(pool, local_of, logp)
+        store[key] = tables
+    return tables
+
+
+def bank_extra(bank: BankArrays, name: str, build: Any) -> Any:
+    """A bank-wide table ``name``, built by ``build()`` on first use."""
+    store: dict[Any, Any] = bank.__dict__.setdefault(_KEY, {})
+    if name not in store:
+        store[name] = build()
+    return store[name]
