@@ -39,9 +39,9 @@ class ResponseData:
     (n_items,) number of categories of each item (≥ 2).
     """
 
-    person: IntArray
-    item: IntArray
-    category: IntArray
+    person: NDArray[np.signedinteger]
+    item: NDArray[np.signedinteger]
+    category: NDArray[np.signedinteger]
     n_persons: int
     n_items: int
     weights: FloatArray
@@ -140,10 +140,13 @@ class ResponseData:
                 raise ValueError(
                     f"item {over[0]}: category {top[over[0]]} but only {ncat[over[0]]} categories"
                 )
+        # compact dtypes: 10⁸ responses must fit in memory several times over
         return cls(
-            person=rows.astype(np.int64),
-            item=cols.astype(np.int64),
-            category=cats.astype(np.int64),
+            person=rows.astype(np.int32 if n < 2**31 else np.int64, copy=False),
+            item=cols.astype(np.int32, copy=False),
+            category=cats.astype(
+                np.int8 if int(cats.max(initial=0)) < 127 else np.int32, copy=False
+            ),
             n_persons=n,
             n_items=j,
             weights=w,
@@ -194,6 +197,33 @@ class ResponseData:
             (np.ones(self.nnz), col, indptr.astype(idx_dtype)), shape=(self.n_persons, ncol)
         )
         return mat
+
+    def indicator_chunks(self, rows_per_chunk: int) -> list[FloatArray | sp.csr_matrix]:
+        """``Y`` split into consecutive row blocks (views when dense)."""
+        y_dense = None
+        ncol = int(self.offsets[-1])
+        cells = self.n_persons * ncol
+        if cells <= DENSE_CELL_LIMIT and self.nnz * 4 >= cells // 4:
+            y_dense = self.indicator()
+        bounds = list(range(0, self.n_persons, rows_per_chunk)) + [self.n_persons]
+        out: list[FloatArray | sp.csr_matrix] = []
+        starts = np.searchsorted(self.person, np.asarray(bounds))
+        offsets = self.offsets
+        for i in range(len(bounds) - 1):
+            a, b = bounds[i], bounds[i + 1]
+            if y_dense is not None:
+                out.append(y_dense[a:b])
+                continue
+            lo, hi = int(starts[i]), int(starts[i + 1])
+            rows = self.person[lo:hi]
+            col = (offsets[self.item[lo:hi]] + self.category[lo:hi]).astype(np.int32)
+            indptr = np.zeros(b - a + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows - a, minlength=b - a), out=indptr[1:])
+            idx_t = np.int32 if hi - lo < 2**31 else np.int64
+            out.append(
+                sp.csr_matrix((np.ones(hi - lo), col, indptr.astype(idx_t)), shape=(b - a, ncol))
+            )
+        return out
 
     def collapse(self) -> tuple[ResponseData, IntArray]:
         """Merge identical response patterns, summing their weights.

@@ -469,15 +469,12 @@ class MMLEstimator:
         self.groups_ = groups
 
         # indicator chunks ------------------------------------------------------
-        y = data.indicator()
         ncol = int(off[-1])
-        rows_per_chunk = max(1024, int(2_000_000 // max(self.n_quad, 1)))
-        if sp.issparse(y):
-            rows_per_chunk = max(rows_per_chunk, -(-data.n_persons // (4 * self.n_jobs)))
+        # chunks bound the (rows × Q) temporaries and feed the thread pool
+        rows_per_chunk = max(1024, int(4_000_000 // max(self.n_quad, 1)))
+        chunks: list[Indicator] = data.indicator_chunks(rows_per_chunk)
         bounds = list(range(0, data.n_persons, rows_per_chunk)) + [data.n_persons]
-        chunks: list[Indicator] = [y[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         wchunks = [data.weights[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        del y
         self._chunks, self._wchunks = chunks, wchunks
 
         # EM loop ----------------------------------------------------------------
@@ -667,6 +664,7 @@ class MMLEstimator:
         logw = np.log(self.weights_)
         block_info = np.zeros((n_items, lmax, lmax)) if not full else None
         item_of_col = np.repeat(np.arange(n_items), np.diff(self.data_.offsets))
+        gtab_l = [np.ascontiguousarray(gtab[:, :, l1]) for l1 in range(lmax)]
         # bmap[l]: (ncol, n_par) 0/1, indicator column → its item's parameter l
         bmaps = []
         for l1 in range(lmax):
@@ -692,29 +690,37 @@ class MMLEstimator:
                 info += score.T @ (score * w[:, None])
                 continue
             coo = sp.csr_matrix(y).tocoo()
-            rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
-            keep = pidx[cols, 0] >= 0
-            rows, cols = rows[keep], cols[keep]
-            # score of each present response: Σ_q post[p, q] gtab[col, q, :]
-            s = np.einsum("eq,eql->el", lik[rows], gtab[cols])  # (nnz, L)
-            ids = pidx[cols]  # (nnz, L)
-            valid = ids >= 0
-            if full:
-                mat = sp.csr_matrix(
-                    (s[valid], (np.broadcast_to(rows[:, None], ids.shape)[valid], ids[valid])),
-                    shape=(y.shape[0], n_par),
-                ).toarray()
-                info += mat.T @ (mat * w[:, None])
-            else:
-                assert block_info is not None
-                # item-block XPD: each item's parameters form one block
-                blk = item_of_col[cols]
-                for l1 in range(lmax):
-                    for l2 in range(lmax):
-                        vals = w[rows] * s[:, l1] * s[:, l2] * valid[:, l1] * valid[:, l2]
-                        block_info[:, l1, l2] += np.bincount(
-                            blk, weights=vals, minlength=block_info.shape[0]
-                        )
+            rows_all, cols_all = coo.row.astype(np.int64), coo.col.astype(np.int64)
+            keep = pidx[cols_all, 0] >= 0
+            rows_all, cols_all = rows_all[keep], cols_all[keep]
+            dense_score = np.zeros((y.shape[0], n_par)) if full else None
+            step_e = 200_000  # entries per block: bounds the (entries × Q) gathers
+            for e0 in range(0, rows_all.shape[0], step_e):
+                rows, cols = rows_all[e0 : e0 + step_e], cols_all[e0 : e0 + step_e]
+                post = lik[rows]
+                # score of each present response: Σ_q post[p, q] ∂log P(x | θ_q)/∂η_l
+                s = np.stack(
+                    [np.einsum("eq,eq->e", post, gtab_l[l1][cols]) for l1 in range(lmax)], axis=1
+                )
+                ids = pidx[cols]  # (entries, L)
+                valid = ids >= 0
+                if dense_score is not None:
+                    flat = (rows[:, None] * n_par + ids)[valid]
+                    dense_score.ravel()[:] += np.bincount(
+                        flat, weights=s[valid], minlength=dense_score.size
+                    )
+                else:
+                    assert block_info is not None
+                    # item-block XPD: each item's parameters form one block
+                    blk = item_of_col[cols]
+                    for l1 in range(lmax):
+                        for l2 in range(lmax):
+                            vals = w[rows] * s[:, l1] * s[:, l2] * valid[:, l1] * valid[:, l2]
+                            block_info[:, l1, l2] += np.bincount(
+                                blk, weights=vals, minlength=block_info.shape[0]
+                            )
+            if dense_score is not None:
+                info += dense_score.T @ (dense_score * w[:, None])
         # priors: subtract their (negative) Hessian
         prior_diag = np.zeros(n_par)
         for g in free:

@@ -138,16 +138,22 @@ class Priors:
 
     ``slope_lognormal``: (μ, σ) of a log-normal on ``a`` (``log a ~ N(μ, σ²)``),
     or None; ``guess_beta``: (α, β) of a beta on ``c``, or None;
-    ``upper_beta``: (α, β) of a beta on the upper asymptote ``u`` (4PL), or None.
+    ``upper_beta``: (α, β) of a beta on the upper asymptote ``u`` (4PL), or None;
+    ``intercept_normal``: (μ, σ) of a normal on the intercept ``d = −a b`` of
+    dichotomous items, or None (keeps ``b`` finite when an item's curve is
+    flat at its asymptote, the classic 3PL drift).
     """
 
     slope_lognormal: tuple[float, float] | None = None
     guess_beta: tuple[float, float] | None = None
     upper_beta: tuple[float, float] | None = None
+    intercept_normal: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.slope_lognormal is not None and not self.slope_lognormal[1] > 0:
             raise ValueError("slope_lognormal: σ must be > 0")
+        if self.intercept_normal is not None and not self.intercept_normal[1] > 0:
+            raise ValueError("intercept_normal: σ must be > 0")
         for name in ("guess_beta", "upper_beta"):
             ab = getattr(self, name)
             if ab is not None and not (ab[0] >= 1 and ab[1] >= 1):
@@ -157,11 +163,12 @@ class Priors:
     def default(cls, model: Model) -> Priors:
         """The defaults: none for 1PL/2PL/GRM/GPCM (plain ML, as mirt and ltm);
         for 3PL ``log a ~ N(0, 0.5²)`` and ``c ~ Beta(5, 17)`` (BILOG-MG's
-        defaults for a five-option item); 4PL also ``u ~ Beta(17, 5)``."""
+        defaults for a five-option item) and a weak ``d ~ N(0, 3²)`` on the
+        intercept; 4PL also ``u ~ Beta(17, 5)``."""
         if model == Model.THREE_PL:
-            return cls((0.0, 0.5), (5.0, 17.0), None)
+            return cls((0.0, 0.5), (5.0, 17.0), None, (0.0, 3.0))
         if model == Model.FOUR_PL:
-            return cls((0.0, 0.5), (5.0, 17.0), (17.0, 5.0))
+            return cls((0.0, 0.5), (5.0, 17.0), (17.0, 5.0), (0.0, 3.0))
         return cls()
 
 
@@ -182,6 +189,11 @@ def log_prior(
         lp += -la - (la - mu) ** 2 / (2 * sd**2)
         grad[:, 0] = -1.0 / a - (la - mu) / (sd**2 * a)
         hess[:, 0] = -1.0 / (sd**2 * a**2)
+    if model.is_dichotomous and priors.intercept_normal is not None:
+        mu, sd = priors.intercept_normal
+        lp += -((eta[:, 1] - mu) ** 2) / (2 * sd**2)
+        grad[:, 1] = -(eta[:, 1] - mu) / sd**2
+        hess[:, 1] = -1.0 / sd**2
     if model.is_dichotomous:
         for col, ab in ((2, priors.guess_beta), (3, priors.upper_beta)):
             if ab is None or big_l <= col:
