@@ -201,9 +201,16 @@ def _session_info(db: Session, session_id: int) -> SessionInfo | None:
     )
 
 
+def _never_started(attempt: Attempt) -> bool:
+    """Attempts are made when the session opens; no terminal yet = not started."""
+    return attempt.status == "running" and attempt.terminal_id is None and attempt.last_seq == 0
+
+
 def _attempt_status(attempt: Attempt, now: float, presence: float) -> str:
     if attempt.status in ("finished", "void", "paused"):
         return attempt.status
+    if _never_started(attempt):
+        return "waiting"
     if attempt.running_since is None:
         return "disconnected"  # the clock was stopped: the terminal is gone
     # The server refreshes last_seen_at of connected terminals every
@@ -226,12 +233,13 @@ def _apply_attempt(
 
     live: the row is kept current by events, which know better than the
     database whether a terminal is connected (a dropped terminal's clock
-    runs on through the grace period), so a running attempt keeps its
-    working/disconnected status.
+    runs on through the grace period; a login precedes the connection), so
+    a running attempt keeps its waiting/working/disconnected status.
     """
     row.attempt_id = attempt.id
     status = _attempt_status(attempt, now, presence)
-    if not (live and attempt.status == "running" and row.status in ("working", "disconnected")):
+    kept = ("working", "disconnected", "waiting")
+    if not (live and attempt.status == "running" and row.status in kept):
         row.status = status
     row.deadline_at = attempt.deadline_at if attempt.status == "running" else None
     row.remaining = _remaining(attempt, now)
@@ -378,6 +386,8 @@ def load_board(
             query = query.where(col(Attempt.id).in_(list(attempt_ids)))
         rows = []
         for attempt, cand, formation in db.exec(query).all():
+            if _never_started(attempt):
+                continue  # not on the board until the candidate logs in
             try:
                 sections, total = _board_scores(attempt, bank)
             except Exception:  # a state the engine cannot read must not blank the board

@@ -161,7 +161,8 @@
           S.t("action." + action)
         )
       );
-    if (row.attempt_id === null || row.attempt_id === undefined) {
+    if (row.status === "waiting" || row.status === "disconnected") {
+      // The desk (re)issues the check-in PIN after the identity check.
       buttons.push(
         S.el(
           "button",
@@ -169,8 +170,8 @@
           S.t("admin.checkin")
         )
       );
-      return buttons;
     }
+    if (row.attempt_id === null || row.attempt_id === undefined) return buttons;
     if (row.status === "working" || row.status === "disconnected") add("pause");
     if (row.status === "paused") add("resume", "primary");
     if (["working", "disconnected", "paused"].includes(row.status)) {
@@ -230,7 +231,8 @@
       ...items.map((inc) => {
         let text = inc.reason || "";
         if (inc.kind === "alert" && inc.data && inc.data.message) text = inc.data.message[S.lang] || inc.data.message.id;
-        const kindLabel = S.t("action." + inc.kind) === "action." + inc.kind ? inc.kind : S.t("action." + inc.kind);
+        const label = (prefix) => (S.t(prefix + inc.kind) === prefix + inc.kind ? null : S.t(prefix + inc.kind));
+        const kindLabel = label("action.") || label("kind.") || inc.kind;
         return S.el(
           "li",
           { class: inc.kind === "alert" ? "alert" : "" },

@@ -308,7 +308,8 @@
     const verdict = $("result-verdict");
     verdict.className = "verdict " + (final.passed === true ? "pass" : final.passed === false ? "fail" : "");
     verdict.textContent = S.t(final.passed === true ? "result.pass" : final.passed === false ? "result.fail" : "result.unknown");
-    $("result-why").textContent = final.pass_reason || "";
+    // The server's reason text is English; the verdict above is the candidate's answer.
+    $("result-why").textContent = S.lang === "en" ? final.pass_reason || "" : "";
     const reasonKey = "result.reason." + final.reason;
     $("result-reason").textContent = S.t(reasonKey) === reasonKey ? "" : S.t(reasonKey);
     T.lastFinal = final;
