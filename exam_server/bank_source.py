@@ -41,7 +41,12 @@ def load_from_item_bank(
                 item_id=iid,
                 subtest=str(getattr(it, "subtest", "")),
                 stem=str(getattr(it, "stem", "")),
-                options=tuple(str(getattr(o, "text", o)) for o in getattr(it, "options", ())),
+                options=tuple(
+                    str(getattr(o, "text", o))
+                    for o in sorted(
+                        getattr(it, "options", ()), key=lambda o: getattr(o, "position", 0)
+                    )
+                ),
             )
         )
     return bank, items

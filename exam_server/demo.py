@@ -9,9 +9,11 @@ in the database (the demo bank).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -178,20 +180,117 @@ def seed_demo_exam(
 ) -> SeedSummary:
     """The demo exam day on the item bank already in the database (the demo bank):
     the SKD 2024 design, 50 candidates. Raises ``LookupError`` if the bank is empty."""
-    from cat_engine import engine as cat
     from cat_engine.design import skd_design
     from cat_engine.errors import EngineError
+    from cat_engine.pool import check_design_against_bank
     from exam_server.bank_source import load_from_item_bank
 
+    create_schema(engine)
+    existing = _existing_demo(engine, secret_key)
+    if existing is not None:
+        return existing
     design = skd_design(mode=mode)
     bank, items = load_from_item_bank(engine, design)
     try:
-        cat.start(design, bank, 1)
+        check_design_against_bank(design, bank)
     except EngineError:
         # The bank's content areas differ from the default blueprint: keep
         # the SKD lengths and limits without content constraints.
         design = skd_design(mode=mode, blueprint={})
-        cat.start(design, bank, 1)
     return seed_exam(
         engine, secret_key, design=design, bank=bank, items=items, n_candidates=n_candidates
     )
+
+
+def _existing_demo(engine: Engine, secret_key: str) -> SeedSummary | None:
+    """A demo seeded before: re-issue its PINs and staff passwords (only their
+    hashes are stored) so that the printed list works again."""
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
+    from exam_server.auth import hash_password
+    from exam_server.models import Candidate, Exam, ExamSession, Formation, Staff
+
+    with Session(engine) as s:
+        exam = s.execute(select(Exam).where(col(Exam.code) == "SKD-DEMO")).scalars().first()
+        if exam is None or exam.id is None:
+            return None
+        sess = (
+            s.execute(select(ExamSession).where(col(ExamSession.exam_id) == exam.id))
+            .scalars()
+            .first()
+        )
+        if sess is None or sess.id is None:
+            return None
+        people: list[dict[str, Any]] = [
+            {
+                "registration_number": c.registration_number,
+                "name": c.name,
+                "category": c.category,
+                "formation": f.code if f else "",
+            }
+            for c, f in s.execute(
+                select(Candidate, Formation)
+                .outerjoin(Formation, col(Formation.id) == col(Candidate.formation_id))
+                .where(col(Candidate.session_id) == sess.id)
+                .order_by(col(Candidate.registration_number))
+            ).all()
+        ]
+        passwords: dict[str, tuple[str, str]] = {}
+        for st in s.execute(select(Staff)).scalars():
+            pw = secrets.token_urlsafe(9)
+            st.password_hash = hash_password(pw)
+            passwords[st.role] = (st.username, pw)
+            s.add(st)
+        s.commit()
+        session_id, session_code, status, token = sess.id, sess.code, sess.status, sess.token
+        exam_id = exam.id
+    if status != "open":
+        token = sch.open_session(engine, session_id, "proctor:pengawas")
+    for person in people:
+        person["pin"] = sch.issue_pin(
+            engine, secret_key, session_id, str(person["registration_number"]), "proctor:pengawas"
+        )
+    return SeedSummary(
+        exam_id=exam_id,
+        exam_code="SKD-DEMO",
+        session_id=session_id,
+        session_code=session_code,
+        session_token=token or "",
+        site_code="TILOK-01",
+        room_code="R1",
+        candidates=people,
+        admin=passwords.get("admin", ("", "")),
+        proctor=passwords.get("proctor", ("", "")),
+    )
+
+
+def demo_secret(data_dir: Path) -> str:
+    """The demo's server key, kept in ``data_dir/server-secret.key`` so that the
+    PINs printed by one run still work when the demo is served again."""
+    path = data_dir / "server-secret.key"
+    if path.exists():
+        key = path.read_text().strip()
+        if len(key) >= 32:
+            return key
+    key = secrets.token_urlsafe(48)
+    path.write_text(key + "\n")
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+    return key
+
+
+def serve_demo(
+    database_url: str, secret_key: str, host: str = "127.0.0.1", port: int = 8000
+) -> None:
+    """Serve the demo database until interrupted, printing where to look."""
+    from exam_server.serve import serve
+    from exam_server.settings import Settings
+
+    settings = Settings(database_url=database_url, secret_key=secret_key, host=host, port=port)
+    base = f"http://{host}:{port}"
+    print()
+    print(f"Serving on {base}  (Ctrl-C to stop)")
+    print(f"  candidate terminal, proctor console, live board: {base}/")
+    print(f"  REST API schema: {base}/api/openapi.json")
+    serve(settings, log_level="warning")

@@ -22,6 +22,8 @@ from sqlmodel import Session, col
 
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
+from cat_engine.errors import EngineError
+from cat_engine.pool import check_design_against_bank
 from exam_server import audit
 from exam_server.auth import hash_password, new_pin, new_session_token, pin_mac
 from exam_server.models import (
@@ -119,12 +121,12 @@ def create_exam(
             "the design has no overall time limit",
             [{"field": "design", "message": "time_limit_seconds"}],
         )
-    missing = [s.code for s in design.sections if s.code not in bank.subtest_codes]
-    if missing:
+    try:
+        check_design_against_bank(design, bank)
+    except (EngineError, ValueError) as exc:
         raise SetupError(
-            f"the bank has no subtest {', '.join(missing)}",
-            [{"field": "design", "message": "sections"}],
-        )
+            f"the design does not fit the bank: {exc}", [{"field": "design", "message": str(exc)}]
+        ) from None
     with Session(engine) as s:
         if _one(s, Exam, code=code) is not None:
             raise SetupError(f"exam {code} exists", [{"field": "code", "message": "exists"}], 409)

@@ -43,7 +43,17 @@ def run_demo(args: argparse.Namespace) -> int:
     print()
     print(f"Look inside:  seleksi bank stats --db {data_dir / DEFAULT_DB_NAME}")
     print(f"Export it:    seleksi bank export bank.csv --db {data_dir / DEFAULT_DB_NAME}")
+    # The exam server's part (exam_server.demo): an exam day on this bank, then serve it.
+    from exam_server.demo import demo_secret, seed_demo_exam, serve_demo
+
+    secret = demo_secret(data_dir)
+    exam_day = seed_demo_exam(engine, secret)
     engine.dispose()
+    print()
+    print(exam_day.to_text())
+    if getattr(args, "no_serve", False):
+        return 0
+    serve_demo(_url, secret, host=args.host, port=args.port)
     return 0
 
 
@@ -68,4 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="N",
         help=f"demo items per subtest (default {DEFAULT_PER_SUBTEST})",
     )
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
+    p.add_argument("--no-serve", action="store_true", help="seed the demo exam, do not serve")
     p.set_defaults(func=run_demo)
