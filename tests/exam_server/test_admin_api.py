@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -208,3 +209,41 @@ def test_tests_are_assembled_before_the_login_rush(live_server: ServerHandle) ->
     h.login("20240003", "T-3")
     rows = prepared()
     assert len(rows) == n and sum(t == "T-3" for _, t in rows) == 1
+
+
+def test_exam_from_the_item_bank_via_rest(live_server: ServerHandle) -> None:
+    from item_bank.demo import seed_demo_bank
+
+    h = live_server
+    seed_demo_bank(h.db, per_subtest=60)
+    admin = h.headers("admin")
+    r = httpx.post(
+        h.url + "/api/admin/exams",
+        json={"code": "SKD-BANK", "name": "SKD from the bank", "design": "skd_linear"},
+        headers=admin,
+        timeout=60,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "design"  # blueprint codes
+    design = {
+        "name": "SKD",
+        "mode": "linear",
+        "time_limit_seconds": 6000,
+        "sections": [{"code": c, "n_items": n} for c, n in (("TWK", 30), ("TIU", 35), ("TKP", 45))],
+        "assembly": {"score_tolerance": 0.2, "information_tolerance": 1.0},
+    }
+    r = httpx.post(
+        h.url + "/api/admin/exams",
+        json={"code": "SKD-BANK", "name": "SKD from the bank", "design": design},
+        headers=admin,
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["n_items"] > 110
+    exams = httpx.get(h.url + "/api/admin/exams", headers=admin).json()
+    assert [e["code"] for e in exams] == ["SKD-DEMO", "SKD-BANK"]
+    with h.db.connect() as c:
+        items_json = c.exec_driver_sql(
+            "SELECT items_json FROM exam_exam WHERE code = 'SKD-BANK'"
+        ).scalar()
+    first = json.loads(items_json)[0]
+    assert set(first) == {"item_id", "subtest", "stem", "options"} and len(first["options"]) == 5
