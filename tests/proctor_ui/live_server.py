@@ -28,7 +28,7 @@ PASSWORD = "rahasia-ui-123"
 SECTION_ITEMS = 4
 
 
-def small_exam() -> tuple[TestDesign, list[PublicItemContent], object]:
+def small_exam(mode: str = "linear") -> tuple[TestDesign, list[PublicItemContent], object]:
     """3 subtests × 4 items (TWK, TIU 3PL; TKP option-scored), 15 minutes."""
     bank = synthetic_bank(
         {"TWK": {"TWK-1": 10}, "TIU": {"TIU-1": 10}, "TKP": {"TKP-1": 10}},
@@ -46,8 +46,8 @@ def small_exam() -> tuple[TestDesign, list[PublicItemContent], object]:
     ]
     design = TestDesign.from_dict(
         {
-            "name": "SKD mini (linear)",
-            "mode": "linear",
+            "name": f"SKD mini ({mode})",
+            "mode": mode,
             "time_limit_seconds": 900,
             "sections": [
                 {"code": code, "n_items": SECTION_ITEMS, "blueprint": {}}
@@ -77,10 +77,10 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def start_server(tmp: Path, n_candidates: int = 3) -> LiveServer:
+def start_server(tmp: Path, n_candidates: int = 3, mode: str = "linear") -> LiveServer:
     db_url = f"sqlite:///{tmp / 'ui.db'}"
     engine = make_engine(db_url)
-    design, items, bank = small_exam()
+    design, items, bank = small_exam(mode)
     seed = seed_exam(
         engine,
         SECRET,

@@ -9,11 +9,12 @@ no timing in pass/fail.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.proctor_ui.live_server import PASSWORD, CuttableProxy, LiveServer
+from tests.proctor_ui.live_server import PASSWORD, CuttableProxy, LiveServer, start_server
 
 pytestmark = pytest.mark.browser
 
@@ -243,4 +244,40 @@ def test_terminal_at_200_percent_zoom_in_english_with_aa_contrast(
     assert ratios, "no element measured"
     low = [(sel, round(r, 2)) for sel, r in ratios if r < 4.5]
     assert not low, f"below WCAG AA 4.5:1: {low}"
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def adaptive_live(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = start_server(Path(tmp_path_factory.mktemp("cat")), n_candidates=1, mode="adaptive")
+    yield server
+    server.stop()
+
+
+def test_adaptive_test_shows_one_item_at_a_time_until_the_score(
+    adaptive_live: LiveServer, browser: Any
+) -> None:
+    expect = _expect()
+    live = adaptive_live
+    cand = live.seed.candidates[0]
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    term = ctx.new_page()
+    _login_terminal(
+        term, live.url, cand["registration_number"], cand["pin"], live.seed.session_token
+    )
+    term.click("#identity-ok")
+    expect(term.locator("#item-number")).to_contain_text("Soal 1 dari 12")
+    # No going back, no "ragu-ragu" in a CAT.
+    expect(term.locator("#prev")).to_be_hidden()
+    expect(term.locator("#doubtful")).to_be_hidden()
+    for number in range(1, 13):
+        expect(term.locator("#item-number")).to_contain_text(f"Soal {number} dari 12")
+        term.keyboard.press("a")
+        if number < 12:
+            # The next item comes only once the answer is stored.
+            expect(term.locator("#item-number")).to_contain_text(f"Soal {number + 1} dari 12")
+            expect(term.locator("#map button")).to_have_count(number + 1)
+    expect(term.locator("#screen-result")).to_be_visible()
+    expect(term.locator("#result-rows tr")).to_have_count(3)
+    assert term.locator("#result-total").text_content() not in (None, "", "–")
     ctx.close()

@@ -258,6 +258,10 @@
 
   function onItem(item) {
     T.items.set(item.number, item);
+    // Adaptive tests grow item by item: the map gains each new one.
+    if (T.st && !(T.st.map || []).some((e) => e.number === item.number)) {
+      T.st.map = [...(T.st.map || []), { number: item.number, subtest: item.subtest, answered: false, flagged: false }];
+    }
     const pending = T.outbox.filter((e) => e.number === item.number);
     const lastAnswer = [...pending].reverse().find((e) => e.type === "answer");
     const lastFlag = [...pending].reverse().find((e) => "flagged" in e && e.flagged !== undefined);
