@@ -24,6 +24,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.results",
     "seleksi.commands.serve",
     "seleksi.commands.audit",
+    "seleksi.commands.db",
+    "seleksi.commands.loadtest",
 )
 
 
