@@ -6,8 +6,8 @@
   client first sends ``{"type": "auth", "token": <staff token>}`` (a proctor
   or admin token from the server's staff login); the server answers with a
   ``snapshot`` (session, every candidate's row, the incident log) and then
-  ``update`` frames with the rows and incidents that changed, at most every
-  ``FLUSH_SECONDS``. Proctor *actions* are the server's REST endpoints
+  ``update`` frames with the rows and incidents that changed, as soon as
+  their events arrive. Proctor *actions* are the server's REST endpoints
   (``docs/protocol.md``); their events come back here.
 * ``/ws/board/{session_id}``: the public live board. No login; it carries
   only what the domain rules publish: registration number, name, formation,
@@ -67,7 +67,8 @@ from exam_server.snapshot import bank_from_json
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.25
-"""Longest delay between an event and the frame that shows it (well under 1 s)."""
+"""How long a channel waits for an event before checking its heartbeat; an
+event is forwarded as soon as it arrives, with whatever else is queued."""
 HEARTBEAT_SECONDS = 5.0
 AUTH_TIMEOUT_SECONDS = 10.0
 MAX_CLIENT_FRAME = 4096
