@@ -142,8 +142,8 @@ class SecondLoginDetector(Detector):
         self.connected_terminal: str | None = None
 
     def observe(self, event: EventLike) -> list[Alert]:
-        terminal = event.data.get("terminal")
-        terminal = str(terminal) if terminal is not None else None
+        raw = event.data.get("terminal_id", event.data.get("terminal"))
+        terminal = str(raw) if raw is not None else None
         if event.kind == "connect":
             self.connected_terminal = terminal or "?"
             return []

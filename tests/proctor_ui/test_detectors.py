@@ -80,19 +80,21 @@ def test_connection_closed_after_finish_is_not_an_alert() -> None:
 
 
 def test_second_login_reported_by_server_or_seen_from_other_terminal() -> None:
-    assert run(SecondLoginDetector(CTX), [ev("second_login", 1, terminal="B")]) == ["second_login"]
-    stream = [ev("connect", 0, terminal="A"), ev("login", 5, terminal="B")]
+    assert run(SecondLoginDetector(CTX), [ev("second_login", 1, terminal_id="B")]) == [
+        "second_login"
+    ]
+    stream = [ev("connect", 0, terminal_id="A"), ev("login", 5, terminal_id="B")]
     assert run(SecondLoginDetector(CTX), stream) == ["second_login"]
 
 
 def test_relogin_from_same_terminal_after_drop_is_fine() -> None:
     stream = [
-        ev("login", 0, terminal="A"),
-        ev("connect", 0, terminal="A"),
-        ev("disconnect", 5, terminal="A"),
-        ev("login", 6, terminal="B"),
-        ev("connect", 6, terminal="B"),
-        ev("login", 9, terminal="B"),
+        ev("login", 0, terminal_id="A"),
+        ev("connect", 0, terminal_id="A"),
+        ev("disconnect", 5, terminal_id="A"),
+        ev("login", 6, terminal_id="B"),
+        ev("connect", 6, terminal_id="B"),
+        ev("login", 9, terminal_id="B"),
     ]
     assert run(SecondLoginDetector(CTX), stream) == []
 
