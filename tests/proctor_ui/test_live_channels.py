@@ -116,6 +116,30 @@ async def test_proctor_sees_report_alert_and_board_publishes_no_more_than_scores
             row = next(t for t in update["terminals"] if t["registration_number"] == regno)
             assert row["alerts"] == 1
 
+            # The same candidate at another terminal is refused and alerted.
+            cand = live.seed.candidates[1]
+            r = await client.post(
+                "/api/candidate/login",
+                json={
+                    "registration_number": regno,
+                    "pin": cand["pin"],
+                    "session_token": live.seed.session_token,
+                    "terminal_id": "T-intruder",
+                },
+            )
+            assert r.status_code == 409 and r.json()["error"] == "terminal_locked"
+            second: list[dict[str, Any]] = []
+            for _ in range(20):
+                update = await recv(proctor, "update")
+                second = [
+                    i
+                    for i in update["incidents"]
+                    if i["kind"] == "alert" and i["data"]["code"] == "second_login"
+                ]
+                if second:
+                    break
+            assert second[0]["data"]["severity"] == "critical"
+
     async with websockets.connect(ws_url(live, f"/ws/board/{sid}")) as board:
         snap = await recv(board, "snapshot")
         assert "token" not in snap["session"]
