@@ -101,7 +101,7 @@ def parse_csv(text: str) -> ParsedFile:
     for col in header:
         if col not in known:
             parsed.problems.append(Problem(1, col or "(blank)", "unknown column"))
-    dupes = {c for c in header if header.count(c) > 1}
+    dupes = {c or "(blank)" for c in header if header.count(c) > 1}
     for col in sorted(dupes):
         parsed.problems.append(Problem(1, col, "column appears more than once"))
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
