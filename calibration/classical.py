@@ -42,7 +42,7 @@ def _wcorr(
     """Weighted Pearson correlation of x and y within each group."""
 
     def s(v: FloatArray) -> FloatArray:
-        return np.bincount(group, weights=w * v, minlength=n_groups)
+        return np.asarray(np.bincount(group, weights=w * v, minlength=n_groups), dtype=np.float64)
 
     sw = s(np.ones_like(x))
     mx, my = s(x) / np.maximum(sw, 1e-300), s(y) / np.maximum(sw, 1e-300)
@@ -61,7 +61,7 @@ def item_statistics(responses: ResponseData | ArrayLike) -> ItemStatistics:
     x = data.category.astype(np.float64)
     item = data.item.astype(np.int64)
     total = np.bincount(data.person, weights=x, minlength=data.n_persons)[data.person]
-    n = np.bincount(item, weights=w, minlength=data.n_items)
+    n = np.asarray(np.bincount(item, weights=w, minlength=data.n_items), dtype=np.float64)
     mean = np.bincount(item, weights=w * x, minlength=data.n_items) / np.maximum(n, 1e-300)
     maxscore = (data.n_categories - 1).astype(np.float64)
     return ItemStatistics(

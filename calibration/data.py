@@ -166,12 +166,14 @@ class ResponseData:
 
     def counts(self) -> FloatArray:
         """(n_items,) weighted number of persons who answered each item."""
-        return np.bincount(self.item, weights=self.weights[self.person], minlength=self.n_items)
+        out = np.bincount(self.item, weights=self.weights[self.person], minlength=self.n_items)
+        return np.asarray(out, dtype=np.float64)
 
     def category_counts(self) -> FloatArray:
         """(Σ K_j,) weighted count of each (item, category)."""
         col = self.offsets[self.item] + self.category
-        return np.bincount(col, weights=self.weights[self.person], minlength=int(self.offsets[-1]))
+        out = np.bincount(col, weights=self.weights[self.person], minlength=int(self.offsets[-1]))
+        return np.asarray(out, dtype=np.float64)
 
     def to_dense(self) -> NDArray[np.int64]:
         """(n_persons, n_items) categories, −1 where not presented."""
@@ -205,7 +207,7 @@ class ResponseData:
         cells = self.n_persons * ncol
         if cells <= DENSE_CELL_LIMIT and self.nnz * 4 >= cells // 4:
             y_dense = self.indicator()
-        bounds = list(range(0, self.n_persons, rows_per_chunk)) + [self.n_persons]
+        bounds = [*range(0, self.n_persons, rows_per_chunk), self.n_persons]
         out: list[FloatArray | sp.csr_matrix] = []
         starts = np.searchsorted(self.person, np.asarray(bounds))
         offsets = self.offsets

@@ -63,8 +63,9 @@ def mantel_haenszel(
         raise ValueError("responses must be (n_persons, n_items) and focal (n_persons,)")
     w = np.ones(x.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
     keep = np.isfinite(g)
-    x, g, w = x[keep], g[keep].astype(bool), w[keep]
-    n, j = x.shape
+    x, w = x[keep], w[keep]
+    is_focal = g[keep].astype(bool)
+    j = x.shape[1]
     present = np.isfinite(x) & (x >= 0)
     poly = np.any(present & (x > 1), axis=0)
     right = np.where(present, x, 0.0) == 1
@@ -74,10 +75,11 @@ def mantel_haenszel(
     stratum = cols * ns + total[rows]
     ww = w[rows]
     r = right[rows, cols]
-    f = g[rows]
+    f = is_focal[rows]
 
     def cell(mask: NDArray[np.bool_]) -> FloatArray:
-        return np.bincount(stratum, weights=ww * mask, minlength=j * ns).reshape(j, ns)
+        out = np.bincount(stratum, weights=ww * mask, minlength=j * ns)
+        return np.asarray(out, dtype=np.float64).reshape(j, ns)
 
     a = cell(~f & r)  # reference right
     b = cell(~f & ~r)  # reference wrong

@@ -28,12 +28,14 @@ most ``full_se_limit`` of them, else item by item.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,7 +48,7 @@ from cat_engine.irt import ItemParameters, Model
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-Indicator = FloatArray | sp.csr_matrix
+Indicator: TypeAlias = "FloatArray | sp.csr_matrix"
 ProgressFn = Callable[[int, float, float, float], None]
 
 
@@ -473,8 +475,8 @@ class MMLEstimator:
         # chunks bound the (rows × Q) temporaries and feed the thread pool
         rows_per_chunk = max(1024, int(4_000_000 // max(self.n_quad, 1)))
         chunks: list[Indicator] = data.indicator_chunks(rows_per_chunk)
-        bounds = list(range(0, data.n_persons, rows_per_chunk)) + [data.n_persons]
-        wchunks = [data.weights[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        bounds = [*range(0, data.n_persons, rows_per_chunk), data.n_persons]
+        wchunks = [data.weights[a:b] for a, b in itertools.pairwise(bounds)]
         self._chunks, self._wchunks = chunks, wchunks
 
         # EM loop ----------------------------------------------------------------

@@ -21,6 +21,7 @@ held at their bank values) is :class:`calibration.em.MMLEstimator` with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,7 +99,9 @@ def _grid(n: int = 41) -> tuple[FloatArray, FloatArray]:
     return theta, w / w.sum()
 
 
-def _criterion(method: str, new: ItemParameters, bank: ItemParameters) -> object:
+def _criterion(
+    method: str, new: ItemParameters, bank: ItemParameters
+) -> Callable[[FloatArray], float]:
     theta, w = _grid()
     if method == "stocking-lord":
         target = expected_score(theta, bank).sum(axis=1)
@@ -128,7 +131,7 @@ def characteristic_curve(
     start = mean_sigma(new, bank)
     fn = _criterion(method, new, bank)
     res = optimize.minimize(
-        fn,  # type: ignore[arg-type]
+        fn,
         np.array([np.log(start.A), start.B]),
         method="BFGS",
         options={"gtol": 1e-10},
