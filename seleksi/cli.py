@@ -20,6 +20,7 @@ from seleksi import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.demo",
     "seleksi.commands.bank",
+    "seleksi.commands.calibrate",
     "seleksi.commands.simulate",
     "seleksi.commands.results",
     "seleksi.commands.serve",
