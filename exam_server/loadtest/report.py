@@ -20,6 +20,17 @@ def percentiles_ms(seconds: list[float]) -> dict[str, float]:
 
 
 @dataclass
+class TerminalTrace:
+    """One terminal's token, attempt and connected intervals (epoch seconds;
+    ``end`` None while connected), for the resume checks of the fault drills."""
+
+    terminal_id: str
+    token: str
+    attempt_id: int | None = None
+    intervals: list[list[float | None]] = field(default_factory=list)
+
+
+@dataclass
 class LoadReport:
     """Counters of one run. Latencies are seconds; rates per second of wall time.
 
@@ -46,6 +57,8 @@ class LoadReport:
     ended_at: float = 0.0
     acked: dict[int, set[int]] = field(default_factory=dict)  # attempt id → acked seqs
     db: dict[str, int] | None = None
+    traces: dict[str, TerminalTrace] = field(default_factory=dict)
+    open_sockets: set[Any] = field(default_factory=set)
 
     # --- derived ---------------------------------------------------------------
 
@@ -141,6 +154,13 @@ def verify_in_database(report: LoadReport, database_url: str) -> dict[str, int]:
         "missing": sum(1 for k in acked if found[k] == 0),
         "duplicated": sum(1 for n in found.values() if n > 1),
         "rows": sum(found.values()),
+        # attempts whose stored seqs are not exactly 1..max (a hole or a repeat)
+        "gapped": sum(
+            1
+            for a in ids
+            if sorted(s for (x, s) in found if x == a)
+            != list(range(1, 1 + max((s for (x, s) in found if x == a), default=0)))
+        ),
     }
     report.db = out
     return out

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from exam_server.loadtest.report import LoadReport
+from exam_server.loadtest.report import LoadReport, TerminalTrace
 
 PUSHES = ("time", "notice")
 
@@ -191,8 +191,10 @@ async def _terminal(
     token = await _login(cfg, cred, session_token, tid, rep, hc, stop_at)
     if token is None:
         return
+    trace = rep.traces[tid] = TerminalTrace(tid, token)
     pending: tuple[int, int, int] | None = None  # seq, number, option
     backoff = 0.2
+    max_backoff = min(5.0, cfg.pace)
     first = True
     while time.time() < stop_at:
         try:
@@ -202,15 +204,16 @@ async def _terminal(
         except Exception as exc:
             rep.errors[f"connect_{type(exc).__name__}"] += 1
             await asyncio.sleep(backoff + rng.uniform(0, backoff))
-            backoff = min(5.0, backoff * 2)
+            backoff = min(max_backoff, backoff * 2)
             continue
         rep.connections_open += 1
         rep.connections_max = max(rep.connections_max, rep.connections_open)
+        rep.open_sockets.add(ws)
         if not first:
             rep.reconnects += 1
         first = False
         try:
-            pending = await _session(ws, cfg, tid, token, rep, rng, stop_at, pending)
+            pending = await _session(ws, cfg, trace, rep, rng, stop_at, pending)
             backoff = 0.2
             if pending is None:
                 return  # done: the run ended or the attempt did
@@ -219,9 +222,12 @@ async def _terminal(
         except Exception as exc:  # dropped connection, timeout: reconnect
             rep.errors[f"drop_{type(exc).__name__}"] += 1
             await asyncio.sleep(backoff + rng.uniform(0, backoff))
-            backoff = min(5.0, backoff * 2)
+            backoff = min(max_backoff, backoff * 2)
         finally:
             rep.connections_open -= 1
+            rep.open_sockets.discard(ws)
+            if trace.intervals and trace.intervals[-1][1] is None:
+                trace.intervals[-1][1] = time.time()
             with contextlib.suppress(Exception):
                 await ws.close()
 
@@ -236,8 +242,7 @@ async def _recv(ws: Any, timeout: float) -> dict[str, Any]:
 async def _session(
     ws: Any,
     cfg: LoadConfig,
-    tid: str,
-    token: str,
+    trace: TerminalTrace,
     rep: LoadReport,
     rng: random.Random,
     stop_at: float,
@@ -245,12 +250,15 @@ async def _session(
 ) -> tuple[int, int, int] | None:
     """One connection's life. Returns the unacknowledged answer to resend
     after a reconnect (raises on a drop), or None when done."""
-    await ws.send(json.dumps({"type": "hello", "token": token, "terminal_id": tid}))
+    hello = {"type": "hello", "token": trace.token, "terminal_id": trace.terminal_id}
+    await ws.send(json.dumps(hello))
     state = await _recv(ws, cfg.timeout)
     if state.get("type") == "error":
         rep.errors[f"hello_{state.get('code')}"] += 1
         raise _Done
+    trace.intervals.append([time.time(), None])
     attempt_id = int(state["attempt_id"])
+    trace.attempt_id = attempt_id
     acked = rep.acked.setdefault(attempt_id, set())
     if state.get("status") in ("finished", "void"):
         raise _Done

@@ -1,0 +1,143 @@
+"""Short fault drills (the long ones are benchmarks/server_faults.py).
+
+Each drill runs terminals against a real server in a subprocess, injects a
+fault mid-load, and then checks what a candidate would notice: every
+acknowledged answer is stored exactly once with no hole in the seqs, and
+every attempt resumes with the right remaining time (charged = connected
+time + each gap up to the grace period; the tolerance covers the presence
+flush interval, 0.5 s here, plus scheduling noise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from exam_server.loadtest.faults import (
+    DrillResult,
+    can_restart_postgres,
+    cut_clients,
+    restart_postgres,
+    run_drill,
+)
+from exam_server.loadtest.report import LoadReport
+from exam_server.loadtest.runner import Credentials, LoadConfig
+from exam_server.scaleout.cluster import WorkerCluster
+from tests.conftest import seed_small
+
+pytestmark = pytest.mark.timeout(120)
+
+TERMINALS = 16
+TIME_LIMIT = 600.0  # seed_small's default
+GRACE = 2.0  # tests.conftest.make_settings
+TOLERANCE = 1.5
+
+
+def _creds(seed: object) -> list[Credentials]:
+    return [Credentials(c["registration_number"], c["pin"]) for c in seed.candidates]  # type: ignore[attr-defined]
+
+
+async def _drill(
+    name: str,
+    url: str,
+    cluster_factory: Callable[..., WorkerCluster],
+    workers: int,
+    fault: Callable[[WorkerCluster, LoadReport], object],
+    duration: float = 7.0,
+) -> DrillResult:
+    seed = seed_small(url, n_candidates=TERMINALS)
+    c = cluster_factory(url, workers=workers)
+    cfg = LoadConfig(url=c.url, terminals=TERMINALS, pace=0.25, login_window=1.0, duration=duration)
+
+    async def inject(rep: LoadReport) -> str:
+        out = fault(c, rep)
+        if asyncio.iscoroutine(out):
+            out = await out
+        return str(out)
+
+    result = await run_drill(
+        name,
+        cfg,
+        _creds(seed),
+        seed.session_token,
+        url,
+        inject,
+        fault_at=3.0,
+        time_limit=TIME_LIMIT,
+        grace=GRACE,
+        tolerance=TOLERANCE,
+    )
+    assert result.report.answers_acked > TERMINALS, result.to_row()
+    assert result.db["missing"] == 0, result.to_row()
+    assert result.db["duplicated"] == 0 and result.db["gapped"] == 0, result.to_row()
+    assert result.resume.checked == TERMINALS, result.resume.failures
+    assert not result.resume.failures, result.resume.failures
+    return result
+
+
+async def _kill_and_restart(c: WorkerCluster, rep: LoadReport) -> str:
+    c.kill()
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(c.start)
+    return "SIGKILL of the server process, restarted after 1 s"
+
+
+async def test_sigkill_single_process_sqlite(
+    tmp_path: Path, cluster_factory: Callable[..., WorkerCluster]
+) -> None:
+    result = await _drill(
+        "sigkill-sqlite",
+        f"sqlite:///{tmp_path / 'f.db'}",
+        cluster_factory,
+        0,
+        _kill_and_restart,
+        duration=12.0,
+    )
+    print(result.to_row())
+    assert result.report.reconnects >= TERMINALS  # every terminal lost its server
+
+
+@pytest.mark.postgres
+async def test_sigkill_one_worker_of_two_postgres(
+    pg_url: str, cluster_factory: Callable[..., WorkerCluster]
+) -> None:
+    def kill_one(c: WorkerCluster, rep: LoadReport) -> str:
+        return f"SIGKILL of worker {c.kill_worker(0)} (supervisor restarts it)"
+
+    result = await _drill("sigkill-worker-pg", pg_url, cluster_factory, 2, kill_one)
+    assert result.report.reconnects >= 1
+
+
+async def test_clients_cut_and_reconnect(
+    tmp_path: Path, cluster_factory: Callable[..., WorkerCluster]
+) -> None:
+    async def cut_twice(c: WorkerCluster, rep: LoadReport) -> str:
+        first = cut_clients(rep)
+        await asyncio.sleep(1.0)
+        second = cut_clients(rep)
+        return f"aborted {first} then {second} client sockets"
+
+    result = await _drill(
+        "clients-cut", f"sqlite:///{tmp_path / 'c.db'}", cluster_factory, 0, cut_twice
+    )
+    assert result.report.reconnects >= TERMINALS
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    os.environ.get("SELEKSI_FAULT_PG_RESTART") != "1" or not can_restart_postgres(),
+    reason="restarts the shared PostgreSQL: opt in with SELEKSI_FAULT_PG_RESTART=1 "
+    "(needs root and pg_ctlcluster); benchmarks/server_faults.py runs it",
+)
+async def test_postgres_restart_during_load(
+    pg_url: str, cluster_factory: Callable[..., WorkerCluster]
+) -> None:
+    async def restart(c: WorkerCluster, rep: LoadReport) -> str:
+        took = await asyncio.to_thread(restart_postgres)
+        return f"PostgreSQL restarted ({took:.1f} s)"
+
+    await _drill("pg-restart", pg_url, cluster_factory, 2, restart, duration=9.0)
