@@ -296,6 +296,7 @@ class PersonFitDetector(Detector):
         self.correct: dict[int, int] = {}
         self.armed = True
         self.last_lz: float | None = None
+        self.theta = 0.0  # warm start of the next estimate
 
     def observe(self, event: EventLike) -> list[Alert]:
         if event.kind != "answer":
@@ -318,7 +319,8 @@ class PersonFitDetector(Detector):
         items = np.fromiter(self.correct.keys(), dtype=np.int64)
         x = np.fromiter(self.correct.values(), dtype=np.float64)
         p = self.bank.params
-        lz, theta = lz_star(x, p.a[items], p.b[items], p.c[items], p.d[items])
+        lz, theta = lz_star(x, p.a[items], p.b[items], p.c[items], p.d[items], theta0=self.theta)
+        self.theta = float(theta[0])
         value = float(lz[0])
         self.last_lz = value
         if not math.isfinite(value):
