@@ -6,7 +6,8 @@ each candidate scheduled into a session of the exam:
 * a finished attempt gives ``finished`` with the points of each section of the
   stored score (``Attempt.score_json``, the engine's ``TestScore.to_dict()``);
 * a voided attempt gives ``voided``, with the proctor's audited reason;
-* no attempt gives ``absent``;
+* no attempt, or one the server prepared that no terminal ever took and
+  that holds no response (its session closed), gives ``absent``;
 * an attempt still running or paused is an error: results wait for the end.
 
 The responses hash is :func:`~exam_server.results.outcomes.responses_digest`
@@ -86,9 +87,15 @@ def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list
         exam = conn.execute(select(exams.c.id).where(exams.c.code == exam_code)).first()
         if exam is None:
             raise SourceError(f"no exam with code {exam_code!r}")
-        session_ids = [
-            r[0] for r in conn.execute(select(sessions.c.id).where(sessions.c.exam_id == exam[0]))
-        ]
+        session_status = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                select(sessions.c.id, sessions.c.status, sessions.c.code).where(
+                    sessions.c.exam_id == exam[0]
+                )
+            )
+        }
+        session_ids = list(session_status)
         cands = conn.execute(
             select(candidates).where(candidates.c.session_id.in_(session_ids))
         ).all()
@@ -144,7 +151,15 @@ def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list
                 f"candidate {regno}: birth_date {c.birth_date!r} is not a date"
             ) from None
         outcomes.append(
-            _outcome(c, f, birth, by_candidate.get(c.id, []), responses_by_attempt, void_reason)
+            _outcome(
+                c,
+                f,
+                birth,
+                by_candidate.get(c.id, []),
+                responses_by_attempt,
+                void_reason,
+                session_status,
+            )
         )
     return sorted(used_formations.values(), key=lambda f: f.id), outcomes
 
@@ -156,6 +171,7 @@ def _outcome(
     attempts: Sequence[Any],
     responses: dict[int, list[dict[str, Any]]],
     void_reason: dict[int, str],
+    session_status: dict[int, tuple[str, str]],
 ) -> CandidateOutcome:
     regno = c.registration_number
     common: dict[str, Any] = {
@@ -165,6 +181,25 @@ def _outcome(
         "name": c.name,
         "birth_date": birth,
     }
+    # The server assembles every scheduled candidate's test when the session
+    # opens; an attempt no terminal ever took and nobody answered is a
+    # candidate who did not come, once the session is closed.
+    untouched = [
+        a
+        for a in attempts
+        if a.status in ("running", "paused")
+        and a.terminal_id is None
+        and a.last_seq == 0
+        and a.running_since is None
+    ]
+    for a in untouched:
+        status, code = session_status.get(a.session_id, ("?", "?"))
+        if status != "closed":
+            raise SourceError(
+                f"candidate {regno}: has not come yet and session {code} is still {status}; "
+                "close the session before computing results"
+            )
+    attempts = [a for a in attempts if a not in untouched]
     finished = [a for a in attempts if a.status == "finished"]
     voided = [a for a in attempts if a.status == "void"]
     active = [a for a in attempts if a.status not in ("finished", "void")]

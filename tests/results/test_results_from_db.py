@@ -60,7 +60,7 @@ def _populate(engine: Engine) -> None:
             (1, "R001", "Ani", "general", "1996-02-01"),
             (2, "R002", "Budi", "general", None),
             (3, "R003", "Citra", "papua", "1999-09-09"),
-            (4, "R004", "Dewi", "general", None),  # never started: absent
+            (4, "R004", "Dewi", "general", None),  # never came: absent
         ]
         for cid, regno, name, cat, born in people:
             s.add(
@@ -79,6 +79,7 @@ def _populate(engine: Engine) -> None:
             (1, 1, "finished", _score(90, 100, 180)),
             (2, 2, "finished", _score(60, 100, 180)),
             (3, 3, "void", None),
+            (4, 4, "running", None),  # prepared when the session opened, never taken
         ]
         for aid, cid, status, score in attempts:
             s.add(
@@ -89,6 +90,7 @@ def _populate(engine: Engine) -> None:
                     status=status,
                     state_json="{}",
                     score_json=score,
+                    terminal_id=None if aid == 4 else f"T-{aid}",
                 )
             )
         s.flush()
@@ -191,4 +193,16 @@ def test_running_attempts_and_unknown_exams_are_refused(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(update(att).where(att.c.id == 2).values(status="running"))  # type: ignore[attr-defined]
     with pytest.raises(SourceError, match="candidate R002: attempt 2 is still running"):
+        load_outcomes(engine, "SKD-T")
+
+
+def test_a_prepared_attempt_nobody_took_is_absent_only_once_the_session_closed(
+    engine: Engine,
+) -> None:
+    _, outcomes = load_outcomes(engine, "SKD-T")
+    assert {o.registration_number: o.status for o in outcomes}["R004"] == "absent"
+    sess = m.ExamSession.__table__
+    with engine.begin() as conn:
+        conn.execute(update(sess).values(status="open"))  # type: ignore[attr-defined]
+    with pytest.raises(SourceError, match="R004: has not come yet and session S1 is still open"):
         load_outcomes(engine, "SKD-T")
