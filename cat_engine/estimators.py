@@ -24,10 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from cat_engine.irt import EPS, ItemParameters, category_probabilities
+from cat_engine.irt import EPS, ItemParameters, Model, category_probabilities
 from cat_engine.response import gathered_probabilities
 
 FloatArray = NDArray[np.float64]
+
+# Plain ints: comparing arrays with IntEnum members is slow (attribute lookups).
+_FOUR_PL = int(Model.FOUR_PL)
 IntArray = NDArray[np.int64]
 
 THETA_GRID: FloatArray = np.linspace(-4.0, 4.0, 61)
@@ -71,11 +74,17 @@ class Evidence:
     @property
     def n_answered(self) -> IntArray:
         """Items each candidate answered (not blank). (m,)"""
-        return np.asarray(np.sum(self.categories >= 0, axis=1), dtype=np.int64)
+        return np.asarray((self.categories >= 0).sum(axis=1), dtype=np.int64)
 
 
-def _derivatives(ev: Evidence, theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Score S, test information I and Warm's J = Σ P′P″/P at theta. Each (m,)."""
+def _derivatives(
+    ev: Evidence, theta: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Score S, information I, Warm's J = Σ P′P″/P and observed information −l″. Each (m,)."""
+    valid = ev.items >= 0
+    idx = np.where(valid, ev.items, 0)
+    if np.all(ev.params.model[idx] <= _FOUR_PL):
+        return _derivatives_dichotomous(ev, theta, idx, valid)
     p0 = gathered_probabilities(theta, ev.params, ev.items)
     pp = gathered_probabilities(theta + _H, ev.params, ev.items)
     pm = gathered_probabilities(theta - _H, ev.params, ev.items)
@@ -88,9 +97,35 @@ def _derivatives(ev: Evidence, theta: FloatArray) -> tuple[FloatArray, FloatArra
     answered = ev.categories >= 0
     k_idx = np.where(answered, ev.categories, 0)[..., None]
     d1_x = np.take_along_axis(d1, k_idx, axis=2)[..., 0]
+    d2_x = np.take_along_axis(d2, k_idx, axis=2)[..., 0]
     p_x = np.take_along_axis(safe, k_idx, axis=2)[..., 0]
-    score = np.sum(np.where(answered, d1_x / p_x, 0.0), axis=1)
-    return score, info, warm_j
+    score = (np.where(answered, d1_x / p_x, 0.0)).sum(axis=1)
+    observed = -np.sum(np.where(answered, d2_x / p_x - (d1_x / p_x) ** 2, 0.0), axis=1)
+    return score, info, warm_j, observed
+
+
+def _derivatives_dichotomous(
+    ev: Evidence, theta: FloatArray, idx: IntArray, valid: NDArray[np.bool_]
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Closed forms for 4PL items: P = c + (d−c)L, P′ = a(d−c)L(1−L), P″ = P′·a(1−2L)."""
+    prm = ev.params
+    a, b, c, d = prm.a[idx], prm.b[idx], prm.c[idx], prm.d[idx]
+    logistic = 1.0 / (1.0 + np.exp(-a * (theta[:, None] - b)))
+    p = np.clip(c + (d - c) * logistic, EPS, 1.0 - EPS)
+    d1 = a * (d - c) * logistic * (1.0 - logistic)
+    d2 = d1 * a * (1.0 - 2.0 * logistic)
+    pq = p * (1.0 - p)
+    w = valid.astype(np.float64)
+    info = (w * d1 * d1 / pq).sum(axis=1)
+    warm_j = (w * d1 * d2 / pq).sum(axis=1)
+    answered = ev.categories >= 0
+    x = np.where(answered, ev.categories, 0)
+    resid = np.where(answered, x - p, 0.0)
+    score = (resid * d1 / pq).sum(axis=1)
+    # −l″ = Σ P′²/PQ − (x − P)(P″·PQ − P′²(1 − 2P))/PQ² over answered items.
+    curvature = (d2 * pq - d1 * d1 * (1.0 - 2.0 * p)) / (pq * pq)
+    observed = (np.where(answered, d1 * d1 / pq, 0.0) - resid * curvature).sum(axis=1)
+    return score, info, warm_j, observed
 
 
 def _fisher_scoring(
@@ -106,21 +141,25 @@ def _fisher_scoring(
     theta = np.clip(start.astype(np.float64), lo, hi)
     info = np.zeros_like(theta)
     for _ in range(40):
-        score, info, warm_j = _derivatives(ev, theta)
-        total_info = info.copy()
+        score, info, warm_j, observed = _derivatives(ev, theta)
         if warm:
+            # Warm's equation has no simple curvature: Fisher scoring.
             score = score + np.where(info > 0, warm_j / (2 * np.maximum(info, 1e-300)), 0.0)
+            curv = info.copy()
+        else:
+            # Newton where the log-likelihood is concave, Fisher scoring elsewhere.
+            curv = np.where(observed > 1e-8, observed, info)
         if prior is not None:
             mu, sd = prior
             score = score - (theta - mu) / sd**2
-            total_info = total_info + 1.0 / sd**2
-        step = np.clip(score / np.maximum(total_info, 1e-12), -1.0, 1.0)
+            curv = curv + 1.0 / sd**2
+        step = np.clip(score / np.maximum(curv, 1e-12), -1.0, 1.0)
         new = np.clip(theta + step, lo, hi)
-        done = np.max(np.abs(new - theta)) < 1e-9 if new.size else True
+        done = np.max(np.abs(new - theta)) < 1e-10 if new.size else True
         theta = new
         if done:
             break
-    _, info, _ = _derivatives(ev, theta)
+    _, info, _, _ = _derivatives(ev, theta)
     return theta, info
 
 

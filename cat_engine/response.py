@@ -15,6 +15,11 @@ from cat_engine.bank import BankArrays
 from cat_engine.irt import ItemParameters, Model
 
 FloatArray = NDArray[np.float64]
+
+# Plain ints: comparing arrays with IntEnum members is slow (attribute lookups).
+_FOUR_PL = int(Model.FOUR_PL)
+_GRM = int(Model.GRM)
+_GPCM = int(Model.GPCM)
 IntArray = NDArray[np.int64]
 
 
@@ -34,14 +39,14 @@ def gathered_probabilities(
     idx = np.where(valid, items, 0)
     t = np.asarray(theta, dtype=np.float64)[:, None]
     model = params.model[idx]
-    dich = valid & (model <= Model.FOUR_PL)
+    dich = valid & (model <= _FOUR_PL)
     if dich.any():
         a, b, c, d = params.a[idx], params.b[idx], params.c[idx], params.d[idx]
         with np.errstate(invalid="ignore", over="ignore"):
             p = c + (d - c) / (1.0 + np.exp(-a * (t - b)))
         out[..., 0] = np.where(dich, 1.0 - p, 0.0)
         out[..., 1] = np.where(dich, p, 0.0)
-    grm = valid & (model == Model.GRM)
+    grm = valid & (model == _GRM)
     if grm.any():
         a = params.a[idx][..., None]
         bk = params.thresholds[idx][..., : k_max - 1]  # (m, L, K-1)
@@ -50,7 +55,7 @@ def gathered_probabilities(
         upper = np.concatenate([np.ones((m, length, 1)), star], axis=2)
         lower = np.concatenate([star, np.zeros((m, length, 1))], axis=2)
         out = np.where(grm[..., None], np.clip(upper - lower, 0.0, 1.0), out)
-    gpcm = valid & (model == Model.GPCM)
+    gpcm = valid & (model == _GPCM)
     if gpcm.any():
         a = params.a[idx][..., None]
         bk = params.thresholds[idx][..., : k_max - 1]

@@ -1,0 +1,412 @@
+"""Adaptive testing speed and accuracy: Seleksi against catsim and adaptivetesting.
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python -m benchmarks.cat [--quick]
+
+Same 3PL banks (500 and 5,000 items), same simulees (θ ~ N(0, 1)), same
+pre-drawn answer matrix (simulee × item: simulee j answers item i the same
+way whichever engine picks it), 30 items, maximum information with MLE or EAP.
+Engines run interleaved in rounds of simulees. Per-step latency is one
+selection plus one ability update for one candidate:
+
+* floor — bare numpy: 3PL information over the bank, argmax, 61-point EAP update;
+* seleksi live — ``cat_engine.engine.record`` on a ``TestState``: the path a
+  server takes per answer (new state, validation, estimate, stopping, next item);
+* seleksi batch — the vectorised simulator over all simulees of a round at
+  once (amortised time per simulee-step);
+* catsim — ``MaxInfoSelector`` + ``NumericalSearchEstimator`` (its MLE; catsim
+  has no EAP);
+* adaptivetesting — ``maximum_information_criterion`` + ``MLEstimator`` /
+  ``ExpectedAPosteriori`` with a N(0, 1) prior, run on fewer simulees (it is
+  two orders of magnitude slower), spread over the rounds.
+
+Then the shadow test (``selector: shadow``) over the SKD blueprint on a
+1,000-item bank, p99 per step. Writes the ``cat`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"  # per-step figures are single-threaded (set before numpy loads)
+
+import argparse  # noqa: E402
+import importlib.metadata as md  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from benchmarks.report import machine_line, write_section  # noqa: E402
+from cat_engine import engine  # noqa: E402
+from cat_engine.bank import BankArrays  # noqa: E402
+from cat_engine.design import SKD_BLUEPRINT, TestDesign, skd_design  # noqa: E402
+from cat_engine.irt import ItemParameters  # noqa: E402
+from cat_engine.simulation import simulate  # noqa: E402
+from cat_engine.synthetic import synthetic_bank  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / ".data"
+LENGTH = 30
+GRID = np.linspace(-4.0, 4.0, 61)
+
+
+def make_data(n_items: int, n_sim: int, seed: int) -> dict[str, np.ndarray]:
+    """Bank, abilities and answer matrix, generated once and saved as .npz."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"cat-{n_items}-{n_sim}-{seed}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    r = np.random.default_rng(seed)
+    a = np.exp(r.normal(0, 0.3, n_items))
+    b = r.normal(0, 1, n_items)
+    c = r.uniform(0.1, 0.25, n_items)
+    theta = r.normal(0, 1, n_sim)
+    p = c + (1 - c) / (1 + np.exp(-a * (theta[:, None] - b)))
+    answers = (r.random((n_sim, n_items)) < p).astype(np.int8)
+    data = {"a": a, "b": b, "c": c, "theta": theta, "answers": answers}
+    np.savez(path, **data)
+    return data
+
+
+def bank_of(data: dict[str, np.ndarray]) -> BankArrays:
+    n = data["a"].shape[0]
+    op = np.zeros((n, 2))
+    op[:, 1] = 1.0
+    oc = np.tile(np.array([0, 1]), (n, 1))
+    return BankArrays(
+        item_ids=tuple(f"B{i}" for i in range(n)),
+        params=ItemParameters.dichotomous(data["a"], data["b"], data["c"]),
+        subtest=np.zeros(n, dtype=np.int64),
+        subtest_codes=("S",),
+        content_area=np.zeros(n, dtype=np.int64),
+        content_codes=("S.all",),
+        n_options=np.full(n, 2, dtype=np.int64),
+        option_points=op,
+        option_category=oc,  # option 1 = right, so option index = answer
+        enemy_group=np.full(n, -1, dtype=np.int64),
+        pretest=np.zeros(n, dtype=bool),
+    )
+
+
+def design_of(estimator: str) -> TestDesign:
+    return TestDesign.from_dict(
+        {
+            "name": f"bench {estimator}",
+            "mode": "adaptive",
+            "sections": [{"code": "S", "n_items": LENGTH, "estimator": estimator}],
+        }
+    )
+
+
+# -- engines: each runs simulees `rows` and returns (step times ns, final θ) ----------
+
+
+def run_floor(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[list[int], np.ndarray]:
+    a, b, c, ans = data["a"], data["b"], data["c"], data["answers"]
+    pg = c + (1 - c) / (1 + np.exp(-a * (GRID[:, None] - b)))  # (61, n)
+    logp = np.stack([np.log(1 - pg), np.log(pg)], axis=2)  # (61, n, 2)
+    log_prior = -0.5 * GRID**2
+    times: list[int] = []
+    est = np.zeros(rows.shape[0])
+    for k, j in enumerate(rows):
+        theta = 0.0
+        loglik = np.zeros(61)
+        used = np.zeros(a.shape[0], dtype=bool)
+        for _ in range(LENGTH):
+            t0 = time.perf_counter_ns()
+            p = c + (1 - c) / (1 + np.exp(-a * (theta - b)))
+            info = a * a * (1 - p) / p * ((p - c) / (1 - c)) ** 2
+            info[used] = -1.0
+            item = int(np.argmax(info))
+            used[item] = True
+            loglik += logp[:, item, ans[j, item]]
+            w = np.exp(loglik + log_prior - (loglik + log_prior).max())
+            theta = float(w @ GRID / w.sum())
+            times.append(time.perf_counter_ns() - t0)
+        est[k] = theta
+    return times, est
+
+
+def run_seleksi_live(
+    data: dict[str, np.ndarray], rows: np.ndarray, bank: BankArrays, design: TestDesign
+) -> tuple[list[int], np.ndarray]:
+    ans = data["answers"]
+    times: list[int] = []
+    est = np.zeros(rows.shape[0])
+    for k, j in enumerate(rows):
+        # start() validates the design against the bank and picks item 1; each
+        # record() updates θ̂ and picks the next item: that is one step.
+        st = engine.start(design, bank, seed=int(j))
+        while not engine.is_complete(st):
+            item = engine.current(st)
+            assert item is not None
+            t0 = time.perf_counter_ns()
+            st = engine.record(st, bank, item, int(ans[j, item]))
+            times.append(time.perf_counter_ns() - t0)
+        est[k] = st.sections[0].theta
+    return times, est
+
+
+def run_seleksi_batch(
+    data: dict[str, np.ndarray], rows: np.ndarray, bank: BankArrays, design: TestDesign
+) -> tuple[list[int], np.ndarray]:
+    answers = data["answers"][rows].astype(np.int64)
+    t0 = time.perf_counter_ns()
+    res = simulate(design, bank, data["theta"][rows], seed=0, answers=answers)
+    total = time.perf_counter_ns() - t0
+    per = total // (rows.shape[0] * LENGTH)
+    return [per] * (rows.shape[0] * LENGTH), res.theta_hat[:, 0]
+
+
+def run_catsim(data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[list[int], np.ndarray]:
+    from catsim.estimation.numerical import NumericalSearchEstimator
+    from catsim.item_bank import ItemBank
+    from catsim.selection.selection import MaxInfoSelector
+
+    items = np.column_stack([data["a"], data["b"], data["c"], np.ones_like(data["a"])])
+    bank = ItemBank(items)
+    sel, estm = MaxInfoSelector(), NumericalSearchEstimator()
+    ans = data["answers"]
+    times: list[int] = []
+    est = np.zeros(rows.shape[0])
+    for k, j in enumerate(rows):
+        theta = 0.0
+        adm: list[int] = []
+        resp: list[bool] = []
+        for _ in range(LENGTH):
+            t0 = time.perf_counter_ns()
+            item = sel.select(item_bank=bank, administered_items=adm, est_theta=theta)
+            assert item is not None
+            adm.append(int(item))
+            resp.append(bool(ans[j, item]))
+            theta = float(
+                estm.estimate(
+                    item_bank=bank, administered_items=adm, response_vector=resp, est_theta=theta
+                )
+            )
+            times.append(time.perf_counter_ns() - t0)
+        est[k] = theta
+    return times, est
+
+
+def run_adaptivetesting(
+    data: dict[str, np.ndarray], rows: np.ndarray, estimator: str
+) -> tuple[list[int], np.ndarray]:
+    from adaptivetesting.math.estimators import (
+        ExpectedAPosteriori,
+        MLEstimator,
+        NormalPrior,
+    )
+    from adaptivetesting.math.item_selection import maximum_information_criterion
+    from adaptivetesting.models import AlgorithmException, TestItem
+
+    pool = []
+    for i, (a, b, c) in enumerate(zip(data["a"], data["b"], data["c"], strict=True)):
+        it = TestItem()
+        it.id, it.a, it.b, it.c, it.d = i, float(a), float(b), float(c), 1.0
+        pool.append(it)
+    ans = data["answers"]
+    times: list[int] = []
+    est = np.zeros(rows.shape[0])
+    for k, j in enumerate(rows):
+        theta = 0.0
+        available = list(pool)
+        given: list[Any] = []
+        resp: list[int] = []
+        for _ in range(LENGTH):
+            t0 = time.perf_counter_ns()
+            item = maximum_information_criterion(available, theta)
+            available.remove(item)
+            given.append(item)
+            resp.append(int(ans[j, item.id]))
+            try:
+                if estimator == "eap":
+                    e = ExpectedAPosteriori(np.array(resp), given, NormalPrior(0, 1))
+                else:
+                    e = MLEstimator(np.array(resp), given)
+                theta = float(e.get_estimation())
+            except AlgorithmException:
+                theta = 10.0 if resp[-1] == 1 else -10.0  # its own rule for 0/1-only patterns
+            times.append(time.perf_counter_ns() - t0)
+        est[k] = theta
+    return times, est
+
+
+# -- orchestration -------------------------------------------------------------------
+
+
+def _stats(times: list[int]) -> tuple[float, float]:
+    t = np.asarray(times) / 1000.0
+    return float(np.median(t)), float(np.percentile(t, 99))
+
+
+def bench_bank(
+    n_items: int, n_sim: int, n_slow: int, rounds: int, seed: int
+) -> list[dict[str, Any]]:
+    data = make_data(n_items, n_sim, seed)
+    bank = bank_of(data)
+    designs = {e: design_of(e) for e in ("eap", "mle")}
+    engines: dict[str, Callable[[np.ndarray], tuple[list[int], np.ndarray]]] = {
+        "floor (numpy, EAP)": lambda r: run_floor(data, r),
+        "seleksi live, EAP": lambda r: run_seleksi_live(data, r, bank, designs["eap"]),
+        "seleksi live, MLE": lambda r: run_seleksi_live(data, r, bank, designs["mle"]),
+        "seleksi batch, EAP": lambda r: run_seleksi_batch(data, r, bank, designs["eap"]),
+        "seleksi batch, MLE": lambda r: run_seleksi_batch(data, r, bank, designs["mle"]),
+        "catsim, MLE": lambda r: run_catsim(data, r),
+    }
+    slow: dict[str, Callable[[np.ndarray], tuple[list[int], np.ndarray]]] = {
+        "adaptivetesting, MLE": lambda r: run_adaptivetesting(data, r, "mle"),
+        "adaptivetesting, EAP": lambda r: run_adaptivetesting(data, r, "eap"),
+    }
+    # Warm up (imports, per-bank tables) outside the timings.
+    for fn in engines.values():
+        fn(np.arange(1))
+    times: dict[str, list[int]] = {k: [] for k in [*engines, *slow]}
+    round_medians: dict[str, list[float]] = {k: [] for k in times}
+    est: dict[str, list[np.ndarray]] = {k: [] for k in times}
+    who: dict[str, list[np.ndarray]] = {k: [] for k in times}
+    blocks = np.array_split(np.arange(n_sim), rounds)
+    slow_rows = np.array_split(np.arange(n_slow), rounds)
+    for r, block in enumerate(blocks):  # interleaved: every engine in every round
+        todo = [(k, fn, block) for k, fn in engines.items()]
+        todo += [(k, fn, slow_rows[r]) for k, fn in slow.items() if slow_rows[r].size]
+        for name, fn, rows in todo:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t, e = fn(rows)
+            times[name] += t
+            round_medians[name].append(float(np.median(t)) / 1000.0)
+            est[name].append(e)
+            who[name].append(rows)
+        print(f"  {n_items} items: round {r + 1}/{rounds} done", flush=True)
+    floor_med = _stats(times["floor (numpy, EAP)"])[0]
+    out = []
+    for name in times:
+        if not times[name]:
+            continue
+        rows = np.concatenate(who[name])
+        e = np.concatenate(est[name])
+        err = e - data["theta"][rows]
+        med, p99 = _stats(times[name])
+        out.append(
+            {
+                "engine": name,
+                "n_items": n_items,
+                "simulees": int(rows.shape[0]),
+                "median_us": med,
+                "p99_us": p99,
+                "round_min": min(round_medians[name]),
+                "round_max": max(round_medians[name]),
+                "x_floor": med / floor_med,
+                "rmse": float(np.sqrt(np.mean(err**2))),
+                "bias": float(np.mean(err)),
+            }
+        )
+    return out
+
+
+def bench_shadow(n_sim: int, seed: int) -> dict[str, Any]:
+    sections = {
+        sub: {
+            area: count * 9 + (10 if area == "TWK.nasionalisme" else 0) for area, count in a.items()
+        }
+        for sub, a in SKD_BLUEPRINT.items()
+    }
+    bank = synthetic_bank(sections, seed=seed, polytomous=("TKP",))
+    doc = skd_design("adaptive").to_dict()
+    for sec in doc["sections"]:
+        sec["selector"] = "shadow"
+    design = TestDesign.from_dict(doc)
+    r = np.random.default_rng(seed)
+    times: list[int] = []
+    engine.start(design, bank, seed=0)  # warm-up
+    for j in range(n_sim):
+        st = engine.start(design, bank, seed=j + 1)
+        while not engine.is_complete(st):
+            item = engine.current(st)
+            assert item is not None
+            t0 = time.perf_counter_ns()
+            st = engine.record(st, bank, item, int(r.integers(0, 5)))
+            times.append(time.perf_counter_ns() - t0)
+    med, p99 = _stats(times)
+    return {
+        "bank": bank.n_items,
+        "simulees": n_sim,
+        "steps": len(times),
+        "median_ms": med / 1000,
+        "p99_ms": p99 / 1000,
+        "max_ms": float(np.max(times)) / 1e6,
+    }
+
+
+def render(results: list[dict[str, Any]], shadow: dict[str, Any], args: argparse.Namespace) -> str:
+    versions = []
+    for pkg in ("catsim", "adaptivetesting", "numpy", "scipy"):
+        try:
+            versions.append(f"{pkg} {md.version(pkg)}")
+        except md.PackageNotFoundError:
+            versions.append(f"{pkg} (not installed)")
+    lines = [
+        "## Adaptive testing (cat_engine) against catsim and adaptivetesting",
+        "",
+        machine_line(),
+        f"Versions: {', '.join(versions)}. Threads pinned: OMP/OPENBLAS/MKL = 1.",
+        "",
+        f"3PL banks, θ ~ N(0, 1), {LENGTH} items, maximum information; one pre-drawn answer "
+        "matrix shared by every engine; engines interleaved over "
+        f"{args.rounds} rounds of simulees. A *step* is one selection plus one ability update "
+        "for one candidate. Times in µs: median and p99 over all steps, and the range of the "
+        "per-round medians. *seleksi batch* is the vectorised simulator's amortised time per "
+        "simulee-step (one value per round), not a latency. adaptivetesting ran on "
+        f"{args.slow} simulees per bank (it is ~100× slower); catsim has no EAP.",
+        "",
+        "| bank | engine | simulees | median µs | p99 µs | round medians | × floor | RMSE | bias |",
+        "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['n_items']} | {r['engine']} | {r['simulees']} | {r['median_us']:.1f} | "
+            f"{r['p99_us']:.1f} | {r['round_min']:.1f}–{r['round_max']:.1f} | "
+            f"{r['x_floor']:.1f} | {r['rmse']:.3f} | {r['bias']:+.3f} |"
+        )
+    lines += [
+        "",
+        f"Shadow test (HiGHS MILP per step over the whole SKD blueprint: TWK 30, TIU 35, "
+        f"TKP 45 with 14 content areas) on a {shadow['bank']}-item bank, "
+        f"{shadow['simulees']} candidates, {shadow['steps']} steps through "
+        f"`engine.record`: median {shadow['median_ms']:.1f} ms, p99 "
+        f"{shadow['p99_ms']:.1f} ms, max {shadow['max_ms']:.1f} ms per step.",
+        "",
+        "Reproduce: `OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 .venv/bin/python -m benchmarks.cat`"
+        + (" --quick" if args.quick else ""),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--simulees", type=int, default=1000)
+    ap.add_argument("--slow", type=int, default=6, help="simulees for adaptivetesting")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--shadow-simulees", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--quick", action="store_true", help="100 simulees, 2 for adaptivetesting")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    args = ap.parse_args()
+    if args.quick:
+        args.simulees, args.slow, args.rounds, args.shadow_simulees = 100, 2, 2, 2
+    results = []
+    for n_items in (500, 5000):
+        results += bench_bank(n_items, args.simulees, args.slow, args.rounds, args.seed)
+    shadow = bench_shadow(args.shadow_simulees, args.seed)
+    md_text = render(results, shadow, args)
+    print(md_text)
+    if not args.no_write:
+        write_section("cat", md_text)
+
+
+if __name__ == "__main__":
+    main()
