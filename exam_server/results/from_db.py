@@ -7,7 +7,7 @@ each candidate scheduled into a session of the exam:
   stored score (``Attempt.score_json``, the engine's ``TestScore.to_dict()``);
 * a voided attempt gives ``voided``, with the proctor's audited reason;
 * no attempt, or one the server prepared that no terminal ever took and
-  that holds no response (its session closed), gives ``absent``;
+  that holds no answer (finished by closing the session), gives ``absent``;
 * an attempt still running or paused is an error: results wait for the end.
 
 The responses hash is :func:`~exam_server.results.outcomes.responses_digest`
@@ -182,19 +182,15 @@ def _outcome(
         "birth_date": birth,
     }
     # The server assembles every scheduled candidate's test when the session
-    # opens; an attempt no terminal ever took and nobody answered is a
-    # candidate who did not come, once the session is closed.
+    # opens, and closing the session finishes what is left. An attempt that no
+    # terminal ever took and that holds no answer is a candidate who did not
+    # come — once the session is closed (before that, they may still come).
     untouched = [
-        a
-        for a in attempts
-        if a.status in ("running", "paused")
-        and a.terminal_id is None
-        and a.last_seq == 0
-        and a.running_since is None
+        a for a in attempts if a.status != "void" and a.terminal_id is None and a.last_seq == 0
     ]
     for a in untouched:
         status, code = session_status.get(a.session_id, ("?", "?"))
-        if status != "closed":
+        if a.status in ("running", "paused") and status != "closed":
             raise SourceError(
                 f"candidate {regno}: has not come yet and session {code} is still {status}; "
                 "close the session before computing results"

@@ -206,3 +206,14 @@ def test_a_prepared_attempt_nobody_took_is_absent_only_once_the_session_closed(
         conn.execute(update(sess).values(status="open"))  # type: ignore[attr-defined]
     with pytest.raises(SourceError, match="R004: has not come yet and session S1 is still open"):
         load_outcomes(engine, "SKD-T")
+    # Closing the session finishes the untouched attempt with an empty score: still absent.
+    att = m.Attempt.__table__
+    with engine.begin() as conn:
+        conn.execute(update(sess).values(status="closed"))  # type: ignore[attr-defined]
+        conn.execute(
+            update(att)  # type: ignore[attr-defined]
+            .where(att.c.id == 4)  # type: ignore[attr-defined]
+            .values(status="finished", finish_reason="session_closed", score_json=_score(0, 0, 0))
+        )
+    _, outcomes = load_outcomes(engine, "SKD-T")
+    assert {o.registration_number: o.status for o in outcomes}["R004"] == "absent"
