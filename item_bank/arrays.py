@@ -1,7 +1,7 @@
 """Stored rows → :class:`cat_engine.bank.BankArrays`, the arrays the engine reads.
 
-Three queries (items, their newest parameters, option points of
-option-scored items) fetch plain tuples; everything after that is numpy
+Two queries (items with their scoring, and their newest parameters) fetch
+plain tuples; everything after that is numpy
 (transposes, lookup tables and scatter assignments), with no Python loop over
 items. A 20,000-item bank loads in a fraction of a second (see
 ``benchmarks/bank_load.py`` and docs/benchmarks.md).
@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Executable, and_, func, select
 from sqlalchemy.engine import Engine
 
 from cat_engine.bank import BankArrays
 from cat_engine.irt import ItemParameters, Model
 from item_bank.models import THRESHOLD_FIELDS
 from item_bank.records import ItemStatus, ScoringMode
-from item_bank.store import T_AREA, T_CAL, T_ITEM, T_OPTION, T_RUN, T_SUBTEST, ItemStore
+from item_bank.store import T_AREA, T_CAL, T_ITEM, T_RUN, T_SUBTEST, ItemStore
 
 DEFAULT_STATUSES = (ItemStatus.OPERATIONAL.value, ItemStatus.PRETEST.value)
 _MODEL_CODE = {m.label: int(m) for m in Model}
@@ -91,6 +91,20 @@ def load_bank(
         return _load(conn, subtests, statuses, scale, include_uncalibrated)
 
 
+def _fetch(conn: Connection, stmt: Executable) -> list[tuple[Any, ...]]:
+    """Plain DB-API tuples of ``stmt``.
+
+    SQLAlchemy's Row objects cost more than the query itself at 20,000 rows;
+    the columns read here (ints, floats, strings) need none of its type
+    processing, so the driver's own tuples are taken as they are.
+    """
+    result = conn.execute(stmt)
+    try:
+        return list(result.cursor.fetchall()) if result.cursor is not None else []
+    finally:
+        result.close()
+
+
 def _columns(rows: Sequence[tuple[Any, ...]], n_cols: int) -> list[tuple[Any, ...]]:
     """Transpose row tuples into column tuples (C speed, no per-item Python code)."""
     return list(zip(*rows, strict=True)) if rows else [() for _ in range(n_cols)]
@@ -143,7 +157,8 @@ def _load(
     where = [T_ITEM.c.is_current.is_(True), T_ITEM.c.status.in_(statuses)]
     if subtest_codes is not None:
         where.append(T_ITEM.c.subtest_id.in_([s.id for s in subs if s.code in subtest_codes]))
-    items = conn.execute(
+    items = _fetch(
+        conn,
         select(
             T_ITEM.c.id,
             T_ITEM.c.item_id,
@@ -153,13 +168,16 @@ def _load(
             T_ITEM.c.status,
             T_ITEM.c.n_options,
             T_ITEM.c.key,
+            T_ITEM.c.points,
             T_ITEM.c.enemy_group,
         )
         .join(T_SUBTEST, T_SUBTEST.c.id == T_ITEM.c.subtest_id)
         .where(*where)
-        .order_by(T_SUBTEST.c.position, T_SUBTEST.c.id, T_ITEM.c.item_id)
-    ).all()
-    (pk_c, id_c, ver_c, sub_c, area_c, status_c, nopt_c, key_c, enemy_c) = _columns(items, 9)
+        .order_by(T_SUBTEST.c.position, T_SUBTEST.c.id, T_ITEM.c.item_id),
+    )
+    (pk_c, id_c, ver_c, sub_c, area_c, status_c, nopt_c, key_c, pts_c, enemy_c) = _columns(
+        items, 10
+    )
     pks = np.array(pk_c, dtype=np.int64)
     n = pks.shape[0]
 
@@ -171,7 +189,7 @@ def _load(
     newest = newest.group_by(T_CAL.c.item_pk)
     cal_cols = [T_CAL.c.item_pk, T_CAL.c.model, T_CAL.c.a, T_CAL.c.b, T_CAL.c.c, T_CAL.c.d]
     cal_cols += [T_CAL.c[name] for name in THRESHOLD_FIELDS]
-    cals = conn.execute(select(*cal_cols).where(T_CAL.c.id.in_(newest.scalar_subquery()))).all()
+    cals = _fetch(conn, select(*cal_cols).where(T_CAL.c.id.in_(newest.scalar_subquery())))
     cal = _columns(cals, len(cal_cols))
     order = np.argsort(pks, kind="stable")
     sorted_pks = pks[order]
@@ -225,16 +243,14 @@ def _load(
     is_key = col == key[:, None]
     option_points = np.where(valid, np.where(is_key, points_correct[sub_i][:, None], 0.0), np.nan)
     option_category = np.where(valid, is_key.astype(np.int64), -1)
-    if poly_item.any():
-        opts = conn.execute(
-            select(T_OPTION.c.item_pk, T_OPTION.c.position, T_OPTION.c.points)
-            .join(T_ITEM, T_ITEM.c.id == T_OPTION.c.item_pk)
-            .where(*where, T_ITEM.c.key.is_(None))
-        ).all()
-        o_pk, o_pos, o_pts = _columns(opts, 3)
-        rows = row_of(np.array(o_pk, dtype=np.int64))
-        pos = np.array(o_pos, dtype=np.int64)
-        pts = np.array(o_pts, dtype=np.float64)
+    points_arr = np.array(pts_c, dtype=object)
+    scored = np.flatnonzero(points_arr != None)  # noqa: E711  (elementwise)
+    if scored.size:
+        # "5,4,1,2,3" per item → one flat array, scattered to (item, position).
+        pts = np.array(",".join(points_arr[scored]).split(","), dtype=np.float64)
+        counts = n_options[scored]
+        rows = np.repeat(scored, counts)
+        pos = np.arange(pts.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
         option_points[rows, pos] = pts
         option_category[rows, pos] = (pts - min_points[sub_i[rows]]).astype(np.int64)
 

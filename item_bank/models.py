@@ -73,12 +73,18 @@ class Item(ItemBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     version: int = 1
-    is_current: bool = Field(default=True, index=True)
+    # No index on is_current/status: nearly every row matches them, and SQLite
+    # would rather use a useless index than scan (the bank loader reads all).
+    is_current: bool = True
     subtest_id: int = Field(foreign_key="bank_subtest.id", index=True)
     content_area_id: int = Field(foreign_key="bank_content_area.id")
-    status: str = Field(default="draft", index=True)  # ItemStatus value
+    status: str = "draft"  # ItemStatus value
     n_options: int
     key: int | None = None  # 0-based option index; None for option-scored items
+    # Option-scored items: points per option in option order, e.g. "5,4,1,2,3".
+    # Kept here, beside the key, so that the options table holds no secret and
+    # the loader reads every item's scoring from one row.
+    points: str | None = Field(default=None, max_length=64)
     enemy_group: str | None = Field(default=None, max_length=64)
     source: str | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -97,11 +103,10 @@ class ItemOption(ItemOptionBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     item_pk: int = Field(foreign_key="bank_item.id", index=True)
-    points: int | None = None  # option-scored subtests only
 
 
 class OptionPublic(ItemOptionBase):
-    """An option without its points."""
+    """An option as a terminal receives it (points live on the item row)."""
 
 
 class ItemPublic(ItemBase):

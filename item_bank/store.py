@@ -235,7 +235,7 @@ class ItemStore:
                     .join(T_SUBTEST, T_SUBTEST.c.id == T_ITEM.c.subtest_id)
                     .where(T_ITEM.c.is_current.is_(True), T_ITEM.c.item_id.in_(chunk))
                 ).all()
-            options = _options_by_item(conn, [r.id for r in rows], with_points=False)
+            options = _options_by_item(conn, [r.id for r in rows])
         by_id = {r.item_id: r for r in rows}
         missing = [i for i in wanted if i not in by_id]
         if missing:
@@ -248,7 +248,7 @@ class ItemStore:
                 stem=r.stem,
                 stem_format=r.stem_format,
                 subtest=r.code,
-                options=[OptionPublic(position=p, text=t) for p, t, _ in options.get(r.id, [])],
+                options=[OptionPublic(position=p, text=t) for p, t in options.get(r.id, [])],
             )
         return [out[i] for i in ids]
 
@@ -386,22 +386,27 @@ def _subtest_id(conn: Connection, code: str) -> int:
     return int(conn.execute(select(T_SUBTEST.c.id).where(T_SUBTEST.c.code == code)).scalar_one())
 
 
-def _options_by_item(
-    conn: Connection, item_pks: Sequence[int], *, with_points: bool
-) -> dict[int, list[tuple[int, str, int | None]]]:
-    out: dict[int, list[tuple[int, str, int | None]]] = {}
-    cols = [T_OPTION.c.item_pk, T_OPTION.c.position, T_OPTION.c.text]
-    if with_points:
-        cols.append(T_OPTION.c.points)
+def _options_by_item(conn: Connection, item_pks: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
+    """(position, text) of the options of each item version, in order."""
+    out: dict[int, list[tuple[int, str]]] = {}
     for chunk in _chunks(list(item_pks)):
         rows = conn.execute(
-            select(*cols)
+            select(T_OPTION.c.item_pk, T_OPTION.c.position, T_OPTION.c.text)
             .where(T_OPTION.c.item_pk.in_(chunk))
             .order_by(T_OPTION.c.item_pk, T_OPTION.c.position)
         ).all()
         for r in rows:
-            out.setdefault(r[0], []).append((r[1], r[2], r[3] if with_points else None))
+            out.setdefault(r[0], []).append((r[1], r[2]))
     return out
+
+
+def points_text(points: Sequence[int] | None) -> str | None:
+    """Option points as stored on the item row ("5,4,1,2,3")."""
+    return None if points is None else ",".join(str(p) for p in points)
+
+
+def parse_points(text: str | None) -> tuple[int, ...] | None:
+    return None if text is None else tuple(int(p) for p in text.split(","))
 
 
 def latest_calibrations(conn: Connection, item_pks: Sequence[int]) -> dict[int, Row[Any]]:
@@ -447,21 +452,20 @@ def _records(conn: Connection, rows: Sequence[Row[Any]]) -> list[ItemRecord]:
     subtest_code = {r.id: r.code for r in conn.execute(select(T_SUBTEST.c.id, T_SUBTEST.c.code))}
     area_code = {r.id: r.code for r in conn.execute(select(T_AREA.c.id, T_AREA.c.code))}
     pks = [r.id for r in rows]
-    options = _options_by_item(conn, pks, with_points=True)
+    options = _options_by_item(conn, pks)
     cals = latest_calibrations(conn, pks)
     out: list[ItemRecord] = []
     for r in rows:
         opts = options.get(r.id, [])
-        points = tuple(p for _, _, p in opts) if r.key is None else None
         out.append(
             ItemRecord(
                 item_id=r.item_id,
                 subtest=subtest_code[r.subtest_id],
                 content_area=area_code[r.content_area_id],
                 stem=r.stem,
-                options=tuple(t for _, t, _ in opts),
+                options=tuple(t for _, t in opts),
                 key=r.key,
-                points=points if points and all(p is not None for p in points) else None,  # type: ignore[arg-type]
+                points=parse_points(r.points),
                 status=ItemStatus(r.status),
                 stem_format=StemFormat(r.stem_format),
                 enemy_group=r.enemy_group,
@@ -538,6 +542,7 @@ def _write(
                 "status": it.status.value,
                 "n_options": len(it.options),
                 "key": it.key,
+                "points": points_text(it.points),
                 "enemy_group": it.enemy_group,
                 "source": it.source,
                 "created_at": now,
@@ -550,12 +555,7 @@ def _write(
             )
             pks += [int(r[0]) for r in result]
         option_rows = [
-            {
-                "item_pk": pk,
-                "position": k,
-                "text": text,
-                "points": None if it.points is None else it.points[k],
-            }
+            {"item_pk": pk, "position": k, "text": text}
             for pk, it in zip(pks, to_insert, strict=True)
             for k, text in enumerate(it.options)
         ]
