@@ -69,14 +69,14 @@ def _categories(cells: NDArray[np.str_], first_row: int, names: Sequence[str]) -
                 float(s)
             except ValueError:
                 raise InputError(
-                    f"row {first_row + r}, item {names[c]!r}: {s!r} is not a number"
+                    f"row {first_row + r}, item {names[c]!r}: {str(s)!r} is not a number"
                 ) from None
         raise AssertionError("unreachable")
     bad = ~empty & ((vals < 0) | (vals != np.round(vals)) | ~np.isfinite(vals))
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise InputError(
-            f"row {first_row + r}, item {names[c]!r}: {stripped[r, c]!r} is not a response "
+            f"row {first_row + r}, item {names[c]!r}: {str(stripped[r, c])!r} is not a response "
             "category (a whole number ≥ 0)"
         )
     return np.where(empty, -1, vals).astype(np.int64)

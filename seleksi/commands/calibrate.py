@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
     if common:
         is_anchor = np.zeros(len(ids), dtype=bool)
         is_anchor[common] = True
-        extra["anchor"] = ["fixed" if fixed else "common" if a else "" for a in is_anchor]
+        extra["anchor"] = [("fixed" if fixed else "common") if a else "" for a in is_anchor]
 
     try:
         write_params(args.out, ids, params, se, extra)

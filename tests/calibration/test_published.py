@@ -78,6 +78,7 @@ def test_2pl_standard_errors_match_the_observed_information() -> None:
     hess = np.zeros((k, k))
     for i in range(k):  # central second differences of the marginal log-likelihood
         for j in range(i, k):
+
             def f(di: float, dj: float, i: int = i, j: int = j) -> float:
                 x = x0.copy()
                 x[i] += di
