@@ -28,6 +28,11 @@ def _responses(n: int = 800, seed: int = 40) -> tuple[np.ndarray, list[str]]:
     return x, groups
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 def write_wide(path: Path, x: np.ndarray, groups: list[str], weights: bool = False) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
@@ -56,8 +61,10 @@ def test_wide_and_long_give_the_same_parameters_and_a_report(
     report = tmp_path / "report.html"
     assert (
         main(
-            ["calibrate", str(tmp_path / "wide.csv"), "--model", "2pl", "--out", str(out1)]
-            + ["--group", "sex", "--report", str(report), "--scores", str(tmp_path / "s.csv")]
+            [
+                *["calibrate", str(tmp_path / "wide.csv"), "--model", "2pl", "--out", str(out1)],
+                *["--group", "sex", "--report", str(report), "--scores", str(tmp_path / "s.csv")],
+            ]
         )
         == 0
     )
@@ -84,13 +91,13 @@ def test_wide_and_long_give_the_same_parameters_and_a_report(
     np.testing.assert_allclose(p1.a, p2.a, rtol=1e-5)
     np.testing.assert_allclose(p1.b[:8], p2.b[:8], rtol=1e-5, atol=1e-6)
     # dichotomous items got the 2PL, the 4-category items the default GPCM
-    rows = list(csv.DictReader(open(out1)))
+    rows = read_rows(out1)
     assert [r["model"] for r in rows] == ["2PL"] * 8 + ["GPCM"] * 2
     assert rows[8]["t3"] != "" and rows[0]["t1"] == "" and rows[0]["se_b"] != ""
     assert {"p_value", "item_rest", "s_x2", "s_x2_p", "mh_delta", "ets_class"} <= set(rows[0])
     html = report.read_text()
     assert html.count("<svg") >= 12 and "TKP-02" in html and "S-X²" in html
-    scores = list(csv.DictReader(open(tmp_path / "s.csv")))
+    scores = read_rows(tmp_path / "s.csv")
     assert len(scores) == 800 and float(scores[0]["eap_se"]) > 0
 
 
@@ -207,7 +214,7 @@ def test_anchor_fixed_and_linked(tmp_path: Path) -> None:
         _, p = read_params(out)
         # the three new items land on the bank scale (a free run would be ≈ 0.5 lower)
         assert float(np.mean(p.b[9:] - b[9:])) == pytest.approx(0.0, abs=0.12)
-        rows = list(csv.DictReader(open(out)))
+        rows = read_rows(out)
         assert rows[0]["anchor"] == ("fixed" if method == "fixed" else "common")
         assert rows[11]["anchor"] == ""
 

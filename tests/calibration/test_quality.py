@@ -172,7 +172,7 @@ def test_linking_recovers_a_known_transformation() -> None:
     new = inverse.apply(bank)
     for method in ("mean-sigma", "stocking-lord", "haebara"):
         t = linking.link(new, bank, method)
-        assert t.A == pytest.approx(true.A, abs=1e-5) and t.B == pytest.approx(true.B, abs=1e-5)
+        assert abs(t.A - true.A) < 1e-5 and abs(t.B - true.B) < 1e-5
         moved = t.apply(new)
         np.testing.assert_allclose(moved.b, bank.b, atol=1e-4)
         np.testing.assert_allclose(moved.a, bank.a, atol=1e-4)
@@ -190,7 +190,7 @@ def test_linking_two_calibrations_of_different_populations() -> None:
     bank = ItemParameters.dichotomous(a, b)
     for method in ("stocking-lord", "haebara"):
         t = linking.link(new, bank, method)
-        assert t.A == pytest.approx(1.25, abs=0.06)
-        assert t.B == pytest.approx(0.6, abs=0.06)
+        assert abs(t.A - 1.25) < 0.06
+        assert abs(t.B - 0.6) < 0.06
     with pytest.raises(ValueError, match="at least 2"):
         linking.mean_sigma(new.subset([0]), bank.subset([0]))
