@@ -123,7 +123,8 @@ def test_exam_day_candidate_proctor_and_board(
     expect(term.locator("#banner")).to_be_hidden()
     expect(term.locator("#save-state")).to_have_text("Jawaban tersimpan")
     expect(row).to_contain_text("Mengerjakan")
-    # The server's copy of item 1 (fetched again) holds the offline answer.
+    # Still on item 1; the server's copy (fetched again) holds the offline answer.
+    expect(term.locator("#item-number")).to_contain_text("Soal 1")
     term.locator('#map button[aria-label^="2 "]').click()
     expect(term.locator("#item-number")).to_contain_text("Soal 2")
     map1.click()
@@ -281,3 +282,46 @@ def test_adaptive_test_shows_one_item_at_a_time_until_the_score(
     expect(term.locator("#result-rows tr")).to_have_count(3)
     assert term.locator("#result-total").text_content() not in (None, "", "–")
     ctx.close()
+
+
+def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: Any) -> None:
+    expect = _expect()
+    cand = live.seed.candidates[2]
+    regno = cand["registration_number"]
+    first = browser.new_context(viewport={"width": 1024, "height": 768})
+    term = first.new_page()
+    _login_terminal(term, live.url, regno, cand["pin"], live.seed.session_token)
+    term.click("#identity-ok")
+    for key in ("c", "ArrowRight", "a", "ArrowRight"):
+        term.keyboard.press(key)
+    expect(term.locator("#item-number")).to_contain_text("Soal 3")
+    expect(term.locator("#progress")).to_have_text("2 dari 12 soal dijawab")
+    expect(term.locator("#save-state")).to_have_text("")
+
+    # A second terminal is refused while the first holds the attempt.
+    second = browser.new_context(viewport={"width": 1024, "height": 768})
+    other = second.new_page()
+    _login_terminal(other, live.url, regno, cand["pin"], live.seed.session_token)
+    expect(other.locator("#login-error")).to_contain_text("komputer lain")
+
+    proctor = browser.new_page(viewport={"width": 1280, "height": 800})
+    proctor.goto(f"{live.url}/proctor.html?session={live.seed.session_id}")
+    proctor.fill("#username", "pengawas")
+    proctor.fill("#password", PASSWORD)
+    proctor.click("#login-form button[type=submit]")
+    row = proctor.locator(f'#grid-body tr[data-regno="{regno}"]')
+    expect(row.locator('[data-col="alerts"]')).to_contain_text("login kedua")
+    row.locator('button[data-action="release"]').click()
+    proctor.fill("#action-reason", "Komputer 12 rusak, pindah ke komputer 30")
+    proctor.click("#action-submit")
+    expect(term.locator("#banner")).to_contain_text("komputer lain")
+
+    # The candidate continues on the second terminal where they were.
+    other.click("#login-submit")
+    other.click("#identity-ok")
+    expect(other.locator("#progress")).to_have_text("2 dari 12 soal dijawab")
+    expect(other.locator('#map button[aria-label^="1 "]')).to_have_class(re.compile("answered"))
+    expect(proctor.locator("#incidents")).to_contain_text("Komputer 12 rusak")
+    first.close()
+    second.close()
+    proctor.close()

@@ -233,7 +233,12 @@
       if (st.final) return onFinal(st.final);
       return undefined; // the server follows with the final frame
     }
+    // After a reconnect the candidate stays on the item they were looking at
+    // (the server's "current" may be older); the server is told so.
+    const stay = st.mode === "linear" && T.current !== null && st.current && st.current.number !== T.current;
+    if (stay) T.wantNumber = T.current;
     if (st.current) onItem(st.current);
+    if (stay) T.ws.send(JSON.stringify({ v: 1, type: "navigate", number: T.current }));
     if (!store.getItem("seleksi.confirmed")) showIdentity(st);
     else if (T.screen !== "test") show("test");
     flushOutbox();
