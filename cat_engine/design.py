@@ -91,7 +91,11 @@ class SectionDesign:
     n_items; empty = no content constraint); pretest_items: unscored
     uncalibrated items seeded at random positions; passing_points: the
     section's passing grade on the published scale (for SPRT and reports);
-    time_limit_seconds: optional per-section limit (adaptive).
+    time_limit_seconds: optional per-section limit (adaptive);
+    reference_length: length of the reference form whose expected score an
+    adaptive section reports (default n_items; set it to the published
+    length, e.g. 30 for TWK, when the adaptive section is shorter, so that
+    the published passing grades keep their meaning).
     """
 
     code: str
@@ -106,10 +110,16 @@ class SectionDesign:
     pretest_items: int = 0
     passing_points: float | None = None
     time_limit_seconds: float | None = None
+    reference_length: int | None = None
 
     @property
     def minimum(self) -> int:
         return self.n_items if self.min_items is None else self.min_items
+
+    @property
+    def reference_items(self) -> int:
+        """Length of the reference form scores are reported on (default n_items)."""
+        return self.n_items if self.reference_length is None else self.reference_length
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,6 +133,7 @@ class SectionDesign:
             "pretest_items": self.pretest_items,
             "passing_points": self.passing_points,
             "time_limit_seconds": self.time_limit_seconds,
+            "reference_length": self.reference_length,
         }
 
     @classmethod
@@ -173,6 +184,11 @@ class SectionDesign:
             ),
             time_limit_seconds=_num(
                 d.get("time_limit_seconds"), f"{where}.time_limit_seconds", allow_none=True
+            ),
+            reference_length=(
+                None
+                if d.get("reference_length") is None
+                else _int(d["reference_length"], f"{where}.reference_length", 1)
             ),
         )
 
@@ -376,24 +392,24 @@ class TestDesign:
 
 
 # The 2024 SKD blueprint. The content-area codes are those of the demo bank
-# (docs/item-format.md); the counts follow the published kisi-kisi loosely and
-# are configuration, not law.
+# (item_bank/demo.py, docs/item-format.md); the counts are configuration, not
+# law: change them in the design document.
 SKD_BLUEPRINT: dict[str, dict[str, int]] = {
     "TWK": {
-        "TWK.nasionalisme": 6,
-        "TWK.integritas": 6,
-        "TWK.bela_negara": 6,
-        "TWK.pilar_negara": 6,
-        "TWK.bahasa_negara": 6,
+        "nasionalisme": 6,
+        "integritas": 6,
+        "bela_negara": 6,
+        "pilar_negara": 6,
+        "bahasa_indonesia": 6,
     },
-    "TIU": {"TIU.verbal": 10, "TIU.numerik": 15, "TIU.figural": 10},
+    "TIU": {"verbal": 10, "numerik": 15, "figural": 10},
     "TKP": {
-        "TKP.pelayanan_publik": 8,
-        "TKP.jejaring_kerja": 8,
-        "TKP.sosial_budaya": 8,
-        "TKP.tik": 7,
-        "TKP.profesionalisme": 7,
-        "TKP.anti_radikalisme": 7,
+        "pelayanan_publik": 8,
+        "jejaring_kerja": 8,
+        "sosial_budaya": 8,
+        "tik": 7,
+        "profesionalisme": 7,
+        "anti_radikalisme": 7,
     },
 }
 SKD_LENGTHS = {"TWK": 30, "TIU": 35, "TKP": 45}

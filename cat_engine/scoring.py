@@ -28,17 +28,22 @@ FloatArray = NDArray[np.float64]
 
 
 def _area_weights(bank: BankArrays, section: SectionDesign) -> tuple[NDArray[np.int64], FloatArray]:
-    """Pool items and the weight of each in the reference form (sums to n_items)."""
+    """Pool items and the weight of each in the reference form (sums to its length).
+
+    The reference form has the blueprint's proportions at
+    ``section.reference_items`` items.
+    """
     idx = section_items(bank, section)
+    scale = section.reference_items / section.n_items
     w = np.zeros(idx.shape[0])
     if section.blueprint:
         for code, count in section.blueprint.items():
             if code in bank.content_codes:
                 in_area = bank.content_area[idx] == bank.content_codes.index(code)
                 if in_area.any():
-                    w[in_area] = count / in_area.sum()
+                    w[in_area] = count * scale / in_area.sum()
     else:
-        w[:] = section.n_items / max(idx.shape[0], 1)
+        w[:] = section.reference_items / max(idx.shape[0], 1)
     return idx, w
 
 

@@ -76,3 +76,18 @@ def test_adaptive_points_are_the_reference_tcc_at_theta() -> None:
     # A section with no answer scores 0 points, not the TCC at the prior mean.
     fresh = engine.finish(engine.start(d, BANK, seed=3), "time")
     assert engine.score(fresh, BANK).total == 0.0
+
+
+def test_a_short_adaptive_section_reports_on_the_full_reference_form() -> None:
+    doc = {**DESIGN.to_dict(), "mode": "adaptive"}
+    doc["sections"] = [
+        {"code": "TWK", "n_items": 5, "blueprint": {"TWK.a": 3, "TWK.b": 2}, "reference_length": 10}
+    ]
+    short = TestDesign.from_dict(doc)
+    section = short.sections[0]
+    # Max points of the 10-item reference form (5 points per item), not of the 5 given.
+    assert reference_max_points(BANK, section) == pytest.approx(50.0)
+    full = DESIGN.sections[0]
+    assert reference_tcc(BANK, section, [0.3])[0] == pytest.approx(
+        reference_tcc(BANK, full, [0.3])[0]
+    )
