@@ -206,6 +206,21 @@ class ItemStore:
                 raise KeyError(f"no item {item_id!r}" + (f" version {version}" if version else ""))
             return _records(conn, rows)[0]
 
+    def items(self, ids: Sequence[str]) -> list[ItemRecord]:
+        """Current versions of ``ids`` (in ``ids`` order); ``KeyError`` names missing ids."""
+        wanted = list(dict.fromkeys(ids))
+        with self.engine.connect() as conn:
+            rows: list[Row[Any]] = []
+            for chunk in _chunks(wanted):
+                rows += conn.execute(
+                    select(T_ITEM).where(T_ITEM.c.is_current.is_(True), T_ITEM.c.item_id.in_(chunk))
+                ).all()
+            records = {r.item_id: r for r in _records(conn, rows)}
+        missing = [i for i in wanted if i not in records]
+        if missing:
+            raise KeyError(f"not in the bank: {', '.join(missing[:10])}")
+        return [records[i] for i in ids]
+
     def history(self, item_id: str) -> list[ItemRecord]:
         """Every stored version of an item, oldest first."""
         with self.engine.connect() as conn:
@@ -282,10 +297,7 @@ class ItemStore:
         ``calibrated_at`` fields are replaced by the arguments). Every estimate
         is checked as an import would check it; returns the run id.
         """
-        current = {r.item_id: r for r in self.export_document().items}
-        missing = sorted(set(estimates) - set(current))
-        if missing:
-            raise KeyError(f"not in the bank: {', '.join(missing[:10])}")
+        current = {r.item_id: r for r in self.items(list(estimates))}
         when = calibrated_at or dt.date.today()
         items = [
             replace(

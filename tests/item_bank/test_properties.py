@@ -168,6 +168,7 @@ def test_csv_shaped_garbage_gives_problems_with_rows(
     assert problems or all(i.subtest in SUBTESTS for i in doc.items)
 
 
+@settings(deadline=None)
 @given(st.text(max_size=200))
 def test_markdown_sanitising_is_idempotent_and_leaves_no_tags(text: str) -> None:
     once = sanitise_markdown(text)
