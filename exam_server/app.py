@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from exam_server.admin import ENDPOINTS
-from exam_server.attempts import AttemptService
+from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import FailureLimiter, TokenSigner, hash_password
 from exam_server.db import create_schema, make_engine
 from exam_server.durability import GroupCommitter
@@ -69,7 +69,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         await anyio.to_thread.run_sync(create_schema, engine)
-        committer = GroupCommitter(engine, settings.commit_max_batch)
+        committer = GroupCommitter(engine, settings.commit_max_batch, check_attempt_guards)
         await committer.start()
         # In-process for SQLite; across processes (LISTEN/NOTIFY) on PostgreSQL.
         bus = fanout.make_bus(settings)

@@ -49,7 +49,7 @@ from exam_server.durability import GroupCommitter
 from exam_server.events import EventBus, LiveEvent
 from exam_server.exams import ExamData
 from exam_server.models import Attempt, Candidate, CheckIn, Exam, ExamSession, Response
-from exam_server.scaleout.locks import serialise_attempt
+from exam_server.scaleout.locks import StaleAttempt, lock_attempt
 from exam_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -859,20 +859,19 @@ class AttemptService:
         row["hash"] = head
         state_json = _state_json(new_state)
 
-        expected_seq = la.last_seq
-
-        def write(conn: Connection) -> None:
-            # Scale-out: lock this attempt across processes; refuse a stale copy.
-            serialise_attempt(conn, la.id, expected_seq)
-            conn.execute(insert(RESPONSE).values(**row))
-            conn.execute(
-                update(ATTEMPT)
-                .where(ATTEMPT.c.id == la.id)
-                .values(state_json=state_json, last_seq=seq, response_head=head, last_seen_at=now)
-            )
-
+        values = {
+            "state_json": state_json,
+            "last_seq": seq,
+            "response_head": head,
+            "last_seen_at": now,
+        }
         try:
-            await self.committer.submit(write)
+            # Grouped with the other answers of this moment into one transaction;
+            # the guard (scale-out) locks the attempt across processes and
+            # refuses a stale copy (see check_attempt_guards).
+            await self.committer.submit_rows(
+                [(RESPONSE, row)], [(ATTEMPT, la.id, values)], guard=(la.id, la.last_seq)
+            )
         except Exception as exc:
             log.warning("answer of attempt %s seq %s not stored: %s", la.id, seq, exc)
             if getattr(exc, "stale", False):  # another process moved the attempt on
@@ -1237,6 +1236,29 @@ class AttemptService:
             "deadline": la.deadline_at,
             "terminal_released": la.terminal_released,
         }
+
+
+def check_attempt_guards(conn: Connection, guards: list[tuple[int, int]]) -> dict[int, Exception]:
+    """The group committer's guard for answers: lock each attempt (PostgreSQL
+    advisory lock, in id order so two processes never deadlock) and refuse
+    writes from a copy whose ``last_seq`` is not the database's or whose
+    attempt is no longer running (``exam_server.scaleout.locks``)."""
+    expected = dict(guards)
+    ids = sorted(expected)
+    for aid in ids:
+        lock_attempt(conn, aid)
+    rows = conn.execute(
+        select(ATTEMPT.c.id, ATTEMPT.c.last_seq, ATTEMPT.c.status).where(ATTEMPT.c.id.in_(ids))
+    ).all()
+    found = {int(r[0]): (int(r[1]), str(r[2])) for r in rows}
+    refused: dict[int, Exception] = {}
+    for aid in ids:
+        seq_status = found.get(aid)
+        if seq_status is None:
+            refused[aid] = StaleAttempt(aid, expected[aid], None, "missing")
+        elif seq_status[0] != expected[aid] or seq_status[1] != "running":
+            refused[aid] = StaleAttempt(aid, expected[aid], seq_status[0], seq_status[1])
+    return refused
 
 
 def _same(a: str, b: str) -> bool:
