@@ -114,6 +114,7 @@ class View:
     policy: RankingPolicy
     report: pubm.VerifyReport
     docs: dict[str, dict[str, Any]]  # "skd/F1" → formation document
+    proofs: pubm.ProofIndex
     by_regno: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
 
 
@@ -151,7 +152,7 @@ def load_view(files: dict[str, bytes]) -> View:
             docs[key] = doc
             for e in doc["entries"]:
                 by_regno.setdefault(e["registration_number"], []).append((key, e))
-    return View(files, manifest, policy, report, docs, by_regno)
+    return View(files, manifest, policy, report, docs, pubm.ProofIndex.build(files), by_regno)
 
 
 # -- HTML -----------------------------------------------------------------------------------
@@ -456,7 +457,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         _, view = need(request)
         if view is None:
             return JSONResponse({"error": "no publication"}, status_code=404)
-        proofs = pubm.prove(view.files, request.path_params["regno"])
+        proofs = view.proofs.prove(request.path_params["regno"])
         if not proofs:
             return JSONResponse({"error": "not found"}, status_code=404)
         return JSONResponse({"proofs": proofs})

@@ -818,31 +818,65 @@ def compare_files(published: Mapping[str, bytes], recomputed: Mapping[str, bytes
 # -- inclusion proofs -----------------------------------------------------------------
 
 
-def prove(files: Mapping[str, bytes], registration_number: str) -> list[dict[str, Any]]:
-    """Inclusion proofs of every entry of ``registration_number`` (SKD, final) in the tree."""
-    manifest = json.loads(files[MANIFEST].decode("utf-8"))
-    leaves = leaves_of(files)
-    levels = merkle_levels([leaf_hash(x) for x in leaves])
-    root = merkle_root(levels).hex()
-    proofs = []
-    for i, raw in enumerate(leaves):
-        leaf = json.loads(raw.decode("utf-8"), parse_float=Decimal)
-        if leaf["registration_number"] != registration_number:
-            continue
-        proofs.append(
+@dataclass(frozen=True)
+class ProofIndex:
+    """A publication's Merkle tree, built once, to answer many proof requests.
+
+    ``leaves``: leaf bytes in tree order; ``levels``: the tree bottom-up;
+    ``by_regno``: registration number → indices of that candidate's leaves.
+    """
+
+    exam: str
+    manifest_sha256: str
+    leaves: list[bytes]
+    levels: list[list[bytes]]
+    by_regno: dict[str, list[int]]
+
+    @classmethod
+    def build(cls, files: Mapping[str, bytes]) -> ProofIndex:
+        manifest = json.loads(files[MANIFEST].decode("utf-8"))
+        leaves: list[bytes] = []
+        by_regno: dict[str, list[int]] = {}
+        for _, doc in _formation_docs(files):
+            for e in doc["entries"]:
+                by_regno.setdefault(e["registration_number"], []).append(len(leaves))
+                leaves.append(compact_json(_leaf(doc["stage"], doc["formation"]["id"], e)))
+        return cls(
+            exam=str(manifest["exam"]["id"]),
+            manifest_sha256=sha256_hex(files[MANIFEST]),
+            leaves=leaves,
+            levels=merkle_levels([leaf_hash(x) for x in leaves]),
+            by_regno=by_regno,
+        )
+
+    @property
+    def root(self) -> str:
+        return merkle_root(self.levels).hex()
+
+    def prove(self, registration_number: str) -> list[dict[str, Any]]:
+        root = self.root
+        return [
             {
                 "schema": PROOF_SCHEMA,
-                "exam": manifest["exam"]["id"],
+                "exam": self.exam,
                 "algorithm": MERKLE_ALGORITHM,
-                "leaf": raw.decode("utf-8"),
+                "leaf": self.leaves[i].decode("utf-8"),
                 "index": i,
-                "tree_size": len(leaves),
-                "path": [h.hex() for h in audit_path(levels, i)],
+                "tree_size": len(self.leaves),
+                "path": [h.hex() for h in audit_path(self.levels, i)],
                 "root": root,
-                "manifest_sha256": sha256_hex(files[MANIFEST]),
+                "manifest_sha256": self.manifest_sha256,
             }
-        )
-    return proofs
+            for i in self.by_regno.get(registration_number, [])
+        ]
+
+
+def prove(files: Mapping[str, bytes], registration_number: str) -> list[dict[str, Any]]:
+    """Inclusion proofs of every entry of ``registration_number`` (SKD, final) in the tree.
+
+    For many requests build a :class:`ProofIndex` once and call its ``prove``.
+    """
+    return ProofIndex.build(files).prove(registration_number)
 
 
 def verify_proof(proof: Mapping[str, Any], root: str | None = None) -> bool:
