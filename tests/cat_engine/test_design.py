@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,3 +109,9 @@ def test_strategy_objects_follow_the_names() -> None:
     assert type(strat.estimator).__name__ == "MAP" and strat.estimator.prior == (0.0, 2.0)
     assert strat.selector.k == 3
     assert [type(r).__name__ for r in strat.stopping] == ["SETarget", "SPRT"]
+
+
+@pytest.mark.parametrize("mode", ["linear", "adaptive"])
+def test_shipped_design_files_are_the_skd_default(mode: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "cat_engine" / "designs" / f"skd-{mode}.json"
+    assert TestDesign.from_json(path.read_text(encoding="utf-8")) == skd_design(mode)
