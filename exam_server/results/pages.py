@@ -22,12 +22,14 @@ from __future__ import annotations
 import html
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -125,18 +127,21 @@ class PublicationSource:
         self.directory = Path(directory)
         self._stamp: tuple[int, int] | None = None
         self._view: View | None = None
+        self._lock = threading.Lock()
 
     def view(self) -> View | None:
+        """The current view; blocking (reads and verifies), so call it from a worker thread."""
         manifest = self.directory / pubm.MANIFEST
         try:
             st = manifest.stat()
         except OSError:
             return None
         stamp = (st.st_mtime_ns, st.st_size)
-        if self._view is None or stamp != self._stamp:
-            self._view = load_view(pubm.read_publication(self.directory))
-            self._stamp = stamp
-        return self._view
+        with self._lock:  # one load at a time; the others wait and reuse it
+            if self._view is None or stamp != self._stamp:
+                self._view = load_view(pubm.read_publication(self.directory))
+                self._stamp = stamp
+            return self._view
 
 
 def load_view(files: dict[str, bytes]) -> View:
@@ -229,10 +234,14 @@ def _source(request: Request, fixed: PublicationSource | None) -> PublicationSou
     directory = getattr(request.app.state, "results_publication_dir", None)
     if not directory:
         return None
-    cache: dict[str, PublicationSource] = request.app.state.__dict__.setdefault(
-        "_results_sources", {}
-    )
-    return cache.setdefault(str(directory), PublicationSource(directory))
+    # One loaded publication per directory, kept on the app's state.
+    cache: dict[str, PublicationSource] | None = getattr(request.app.state, "results_sources", None)
+    if cache is None:
+        cache = {}
+        request.app.state.results_sources = cache
+    if str(directory) not in cache:
+        cache[str(directory)] = PublicationSource(directory)
+    return cache[str(directory)]
 
 
 def _url(request: Request, name: str, lang: str, **params: str) -> str:
@@ -332,10 +341,13 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
     """
     fixed = PublicationSource(publication_dir) if publication_dir is not None else None
 
-    def need(request: Request) -> tuple[str, View | None]:
+    async def need(request: Request) -> tuple[str, View | None]:
         lang = _lang(request)
         src = _source(request, fixed)
-        return lang, (src.view() if src is not None else None)
+        if src is None:
+            return lang, None
+        # Loading verifies the whole publication: never on the server's event loop.
+        return lang, await anyio.to_thread.run_sync(src.view)
 
     def nothing(request: Request, lang: str) -> HTMLResponse:
         r = _page(request, lang, t("results", lang), f"<p>{t('none', lang)}</p>", None)
@@ -343,7 +355,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         return r
 
     async def index(request: Request) -> Response:
-        lang, view = need(request)
+        lang, view = await need(request)
         if view is None:
             return nothing(request, lang)
         rows = []
@@ -384,7 +396,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         return _page(request, lang, t("results", lang), body, view)
 
     async def formation_page(request: Request) -> Response:
-        lang, view = need(request)
+        lang, view = await need(request)
         if view is None:
             return nothing(request, lang)
         stage, fid = request.path_params["stage"], request.path_params["formation"]
@@ -416,7 +428,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         return _page(request, lang, f"{t('results', lang)} · {fid}", body, view)
 
     async def search(request: Request) -> Response:
-        lang, view = need(request)
+        lang, view = await need(request)
         if view is None:
             return nothing(request, lang)
         regno = request.query_params.get("regno", "").strip()
@@ -454,7 +466,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         return _page(request, lang, t("search", lang), "".join(parts), view)
 
     async def proof(request: Request) -> Response:
-        _, view = need(request)
+        _, view = await need(request)
         if view is None:
             return JSONResponse({"error": "no publication"}, status_code=404)
         proofs = view.proofs.prove(request.path_params["regno"])
@@ -463,7 +475,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         return JSONResponse({"proofs": proofs})
 
     async def file(request: Request) -> Response:
-        _, view = need(request)
+        _, view = await need(request)
         path = request.path_params["path"]
         # Only the publication's own files, by exact name: no path is ever joined.
         if view is None or path not in view.files:
