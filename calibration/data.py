@@ -90,26 +90,35 @@ class ResponseData:
         n_categories: ArrayLike | None = None,
     ) -> ResponseData:
         """From (person, item, category) triplets (one per presented response)."""
-        p = np.asarray(person, dtype=np.int64)
-        it = np.asarray(item, dtype=np.int64)
-        k = np.asarray(category, dtype=np.int64)
+        # keep compact integer dtypes: at national scale these arrays are 10⁸ long
+        p, it, k = (np.asarray(v) for v in (person, item, category))
+        for name, v in (("person", p), ("item", it), ("category", k)):
+            if v.size and not np.issubdtype(v.dtype, np.integer):
+                raise ValueError(f"{name} indices must be integers, got {v.dtype}")
         if not (p.shape == it.shape == k.shape and p.ndim == 1):
             raise ValueError("person, item and category must be 1-D arrays of equal length")
         keep = k >= 0
-        p, it, k = p[keep], it[keep], k[keep]
+        if not keep.all():
+            p, it, k = p[keep], it[keep], k[keep]
+        del keep
         n = int(n_persons) if n_persons is not None else int(p.max(initial=-1)) + 1
         j = int(n_items) if n_items is not None else int(it.max(initial=-1)) + 1
         if p.size and (p.min() < 0 or p.max() >= n):
             raise ValueError("person index out of range")
         if it.size and (it.min() < 0 or it.max() >= j):
             raise ValueError("item index out of range")
-        # one response per (person, item): a duplicate is an error in the data
-        key = p * j + it
+        # one response per (person, item): a duplicate is an error in the data.
+        # Data already ordered by (person, item) skip the sort.
+        key = p.astype(np.int64) * j + it
+        if bool(np.all(key[1:] > key[:-1])):
+            del key
+            return cls._build(p, it, k, n, j, weights, n_categories)
         order = np.argsort(key, kind="stable")
         dup = np.flatnonzero(np.diff(key[order]) == 0)
         if dup.size:
             i0 = order[dup[0]]
             raise ValueError(f"person {p[i0]} answered item {it[i0]} more than once")
+        del key
         return cls._build(p[order], it[order], k[order], n, j, weights, n_categories)
 
     @classmethod
@@ -129,8 +138,10 @@ class ResponseData:
         if not np.all(np.isfinite(w)) or (w < 0).any():
             r = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
             raise ValueError(f"row {r}: weight {w[r]!r} is not a non-negative number")
+        # highest category seen per item (a loop over the few categories, not items)
         top = np.full(j, -1, dtype=np.int64)
-        np.maximum.at(top, cols, cats)
+        for cat in range(int(cats.max(initial=-1)) + 1):
+            top[np.bincount(cols[cats == cat], minlength=j) > 0] = cat
         if n_categories is None:
             ncat = np.maximum(top + 1, 2)
         else:
