@@ -17,61 +17,20 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 
 from exam_server.admin import ENDPOINTS
+from exam_server.loadtest.fuzz import draw, rest_body, ws_frame
 from exam_server.testing import Terminal
 from tests.conftest import ServerHandle
 
 pytestmark = pytest.mark.timeout(120)
 
-# --- strategies (shared with benchmarks/server_fuzz.py) ----------------------------------
 
-json_leaf = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30),
-)
-json_value = st.recursive(
-    json_leaf,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-FIELDS = ["type", "seq", "number", "option", "flagged", "elapsed", "confirm", "id", "v", "token"]
-TYPES = ["answer", "flag", "navigate", "state", "finish", "ping", "hello", "nope", ""]
-protocol_frame = st.fixed_dictionaries(
-    {"type": st.sampled_from(TYPES)},
-    optional={f: json_value for f in FIELDS[1:]},
-)
-ws_frame = st.one_of(
-    protocol_frame.map(lambda d: json.dumps(d, allow_nan=True)),
-    json_value.map(lambda d: json.dumps(d, allow_nan=True)),
-    st.text(max_size=200),
-    st.binary(max_size=64),
-)
-
-
-def _fuzz_frames(draw_count: int) -> list[str | bytes]:
-    frames: list[str | bytes] = []
-
-    @settings(
-        max_examples=draw_count,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(ws_frame)
-    def collect(f: str | bytes) -> None:
-        frames.append(f)
-
-    collect()
-    return frames
+def _fuzz_frames(count: int) -> list[str | bytes]:
+    return draw(ws_frame, count)
 
 
 async def test_fuzzed_candidate_frames_get_an_answer_and_never_crash(
@@ -200,17 +159,6 @@ async def test_tokens_other_terminal_replayed_tampered(live_server: ServerHandle
     await second.close()
 
 
-def _body_strategy() -> Any:
-    return st.one_of(json_value, st.dictionaries(st.sampled_from(BODY_KEYS), json_value))
-
-
-BODY_KEYS = [
-    "code", "name", "site_code", "room_code", "exam_code", "design", "starts_at", "reason",
-    "seconds", "username", "password", "role", "registration_number", "pin", "session_token",
-    "terminal_id", "formations", "capacity", "bank", "items",
-]  # fmt: skip
-
-
 def test_fuzzed_rest_bodies_never_give_5xx(live_server: ServerHandle) -> None:
     h = live_server
     posts = [ep for ep in ENDPOINTS if ep.method == "POST"]
@@ -221,7 +169,7 @@ def test_fuzzed_rest_bodies_never_give_5xx(live_server: ServerHandle) -> None:
     with httpx.Client(base_url=h.url, timeout=30) as c:
 
         @settings(max_examples=80, deadline=None, database=None)
-        @given(st.sampled_from(posts), _body_strategy(), st.booleans())
+        @given(st.sampled_from(posts), rest_body, st.booleans())
         def one(ep: Any, body: Any, as_proctor: bool) -> None:
             path = _concrete(ep.path, h)
             if "{action}" in ep.path:
