@@ -82,7 +82,15 @@ def load_bank(spec: str) -> Any:
         try:
             store.import_file(path)
         except Exception as exc:
-            raise CommandError(f"--bank {spec}: {exc}") from None
+            lines = str(exc).splitlines()
+            more = f"\n  ... ({len(lines) - 6} more)" if len(lines) > 6 else ""
+            hint = (
+                " (a CSV file holds items only: export the bank as JSON, which carries its "
+                "subtests, or pass the database)"
+                if path.suffix.lower() == ".csv"
+                else ""
+            )
+            raise CommandError(f"--bank {spec}: " + "\n".join(lines[:6]) + more + hint) from None
     bank = load_bank_arrays(store)
     if bank.n_items == 0:
         raise CommandError(f"--bank {spec}: no calibrated items")
