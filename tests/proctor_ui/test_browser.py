@@ -292,6 +292,7 @@ def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: 
     term = first.new_page()
     _login_terminal(term, live.url, regno, cand["pin"], live.seed.session_token)
     term.click("#identity-ok")
+    # Typed fast: keys wait for the item they belong to.
     for key in ("c", "ArrowRight", "a", "ArrowRight"):
         term.keyboard.press(key)
     expect(term.locator("#item-number")).to_contain_text("Soal 3")

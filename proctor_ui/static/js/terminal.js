@@ -149,6 +149,7 @@
     ws.onclose = () => {
       if (T.ws !== ws) return;
       T.ready = false;
+      T.wantNumber = null; // a navigation in flight is lost with the connection
       refreshBanner();
       renderSaveState();
       if (T.stopped) return;
@@ -274,7 +275,10 @@
     if (T.answers.get(item.number) < 0) T.answers.delete(item.number);
     T.flags.set(item.number, lastFlag ? lastFlag.flagged : !!item.flagged);
     const adaptive = T.st && T.st.mode === "adaptive";
-    if (T.wantNumber === null || T.wantNumber === item.number || adaptive || T.current === null) {
+    // Render the item the candidate is going to, a fresh copy of the one on
+    // screen, or the first one; a late reply for an item already left is cached only.
+    const wanted = T.wantNumber === null ? item.number === T.current : item.number === T.wantNumber;
+    if (adaptive || T.current === null || wanted) {
       T.wantNumber = null;
       renderItem(item.number);
     }
@@ -447,6 +451,7 @@
     const item = T.items.get(number);
     if (!item || index < 0 || index >= item.options.length) return;
     if (T.status === "paused" || T.stopped || timeLeft() <= 0) return;
+    if (T.wantNumber !== null) return; // on the way to another item: not this one
     const adaptive = T.st && T.st.mode === "adaptive";
     if (adaptive && T.outbox.some((e) => e.number === number)) return; // once, in adaptive mode
     const elapsed = Math.min(86400, (performance.now() - T.shownAt) / 1000);
@@ -471,9 +476,13 @@
   function go(number) {
     if (!T.st || number < 1 || number > T.st.n_items || T.st.mode === "adaptive") return;
     if (T.items.has(number)) renderItem(number);
-    T.wantNumber = number;
-    send({ type: "navigate", number });
+    // Until the item arrives, keys act on where the candidate is going.
+    if (send({ type: "navigate", number }) && !T.items.has(number)) T.wantNumber = number;
     focusOption();
+  }
+
+  function headingTo() {
+    return T.wantNumber !== null ? T.wantNumber : T.current;
   }
 
   function focusOption() {
@@ -481,8 +490,8 @@
     if (btn && T.screen === "test") btn.focus({ preventScroll: true });
   }
 
-  $("prev").addEventListener("click", () => go(T.current - 1));
-  $("next").addEventListener("click", () => go(T.current + 1));
+  $("prev").addEventListener("click", () => go(headingTo() - 1));
+  $("next").addEventListener("click", () => go(headingTo() + 1));
   $("doubtful").addEventListener("click", toggleDoubtful);
 
   // --- the map ---------------------------------------------------------------------------------
@@ -619,10 +628,10 @@
       }
     } else if (key === "ArrowRight") {
       ev.preventDefault();
-      go(T.current + 1);
+      go(headingTo() + 1);
     } else if (key === "ArrowLeft") {
       ev.preventDefault();
-      go(T.current - 1);
+      go(headingTo() - 1);
     }
   });
 
