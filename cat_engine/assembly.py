@@ -102,16 +102,25 @@ def assemble_form(
     if allowed is not None:
         upper[~allowed[pool.index]] = 0.0
     u = rng.uniforms(seed, section_number, rng.ASSEMBLY, n)[0]
+    problem = {
+        "c": -u,
+        "constraints": LinearConstraint(csr_array(np.vstack(rows)), np.array(lo), np.array(hi)),
+        "integrality": np.ones(n),
+        "bounds": Bounds(np.zeros(n), upper),
+    }
+    # The objective is random (it only spreads forms over the bank): any
+    # feasible form within 20 % of the best weight is as good as the best, and
+    # HiGHS stops far sooner. A busy machine can run out of time before the
+    # first feasible form: then one more try with five times the time.
     res = milp(
-        c=-u,
-        constraints=LinearConstraint(csr_array(np.vstack(rows)), np.array(lo), np.array(hi)),
-        integrality=np.ones(n),
-        bounds=Bounds(np.zeros(n), upper),
-        # The objective is random (it only spreads forms over the bank): any
-        # feasible form within 20 % of the best weight is as good as the best,
-        # and HiGHS stops five times sooner.
+        **problem,
         options={"time_limit": assembly.time_limit, "disp": False, "mip_rel_gap": 0.2},
     )
+    if res.x is None and res.status == 1:
+        res = milp(
+            **problem,
+            options={"time_limit": 5 * assembly.time_limit, "disp": False, "mip_rel_gap": 1.0},
+        )
     if res.x is None:
         raise EngineError(
             "assembly_infeasible",
