@@ -310,9 +310,7 @@ def bench_bank(
 
 def bench_shadow(n_sim: int, seed: int) -> dict[str, Any]:
     sections = {
-        sub: {
-            area: count * 9 + (10 if area == "nasionalisme" else 0) for area, count in a.items()
-        }
+        sub: {area: count * 9 + (10 if area == "nasionalisme" else 0) for area, count in a.items()}
         for sub, a in SKD_BLUEPRINT.items()
     }
     bank = synthetic_bank(sections, seed=seed, polytomous=("TKP",))
