@@ -29,6 +29,14 @@ def _expect() -> Any:
     return expect
 
 
+def _watch_errors(*pages: Any) -> list[str]:
+    """Collect the pages' uncaught JavaScript errors (asserted empty at the end)."""
+    errors: list[str] = []
+    for page in pages:
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
 def _login_terminal(page: Any, url: str, regno: str, pin: str, token: str) -> None:
     page.goto(url + "/terminal.html")
     page.fill("#regno", regno)
@@ -63,6 +71,7 @@ def test_exam_day_candidate_proctor_and_board(
     # The candidate's terminal goes through the cuttable proxy.
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
     term = ctx.new_page()
+    errors = _watch_errors(proctor, board, term)
     _login_terminal(term, proxy.url, regno, "000000", seed.session_token)
     expect(term.locator("#login-error")).to_contain_text("PIN")
     term.fill("#pin", pin)
@@ -166,6 +175,7 @@ def test_exam_day_candidate_proctor_and_board(
     board_row = board.locator(f'tr[data-regno="{regno}"]')
     expect(board_row.locator("td.total")).to_have_text(total)
     expect(board_row.locator(".pill.pass, .pill.fail")).to_have_count(1)
+    assert errors == []
     ctx.close()
     proctor.close()
     board.close()
@@ -263,6 +273,7 @@ def test_adaptive_test_shows_one_item_at_a_time_until_the_score(
     cand = live.seed.candidates[0]
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
     term = ctx.new_page()
+    errors = _watch_errors(term)
     _login_terminal(
         term, live.url, cand["registration_number"], cand["pin"], live.seed.session_token
     )
@@ -281,6 +292,7 @@ def test_adaptive_test_shows_one_item_at_a_time_until_the_score(
     expect(term.locator("#screen-result")).to_be_visible()
     expect(term.locator("#result-rows tr")).to_have_count(3)
     assert term.locator("#result-total").text_content() not in (None, "", "–")
+    assert errors == []
     ctx.close()
 
 
@@ -306,6 +318,7 @@ def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: 
     expect(other.locator("#login-error")).to_contain_text("komputer lain")
 
     proctor = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = _watch_errors(term, other, proctor)
     proctor.goto(f"{live.url}/proctor.html?session={live.seed.session_id}")
     proctor.fill("#username", "pengawas")
     proctor.fill("#password", PASSWORD)
@@ -323,6 +336,7 @@ def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: 
     expect(other.locator("#progress")).to_have_text("2 dari 12 soal dijawab")
     expect(other.locator('#map button[aria-label^="1 "]')).to_have_class(re.compile("answered"))
     expect(proctor.locator("#incidents")).to_contain_text("Komputer 12 rusak")
+    assert errors == []
     first.close()
     second.close()
     proctor.close()
