@@ -17,7 +17,12 @@ from seleksi.cli import CommandError
 
 
 def _url(value: str) -> str:
-    return value if "://" in value else f"sqlite:///{value}"
+    url = value if "://" in value else f"sqlite:///{value}"
+    if not url.startswith(("sqlite", "postgresql")):
+        raise CommandError(
+            f"migration failed: only sqlite:// and postgresql+psycopg:// URLs: {url}"
+        )
+    return url
 
 
 def register(sub: Any) -> None:
