@@ -1,0 +1,137 @@
+"""Where the exam server's CPU goes per answer: py-spy on a saturated server.
+
+    pip install py-spy   # not a project dependency
+    python -m benchmarks.server_profile [--clients 100] [--seconds 8]
+
+Seeds a SQLite exam, waits for the forms to be prepared, logs everyone in,
+then samples the server process with py-spy (100 Hz, all threads, idle time
+excluded) while closed-loop terminals answer, and writes the share of the
+samples under each of the server's own functions to ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from benchmarks.report import machine_line, write_section
+from benchmarks.server import cpu_seconds, seeded, settings_for, wait_prepared
+from exam_server.loadtest.report import LoadReport
+from exam_server.loadtest.runner import LoadConfig, run_load
+from exam_server.scaleout.cluster import WorkerCluster
+
+#: Frames we attribute samples to (inclusive share), in the order shown.
+WATCH = [
+    ("candidate frame handling (all)", "candidate_endpoint (exam_server/terminal.py"),
+    ("AttemptService.answer (all)", "AttemptService.answer (exam_server/attempts.py"),
+    ("state → JSON per answer (_state_json)", "_state_json (exam_server/attempts.py"),
+    ("engine: cat.record", "record (cat_engine/engine.py"),
+    ("engine: ability estimate inside record", "_estimate (cat_engine/engine.py"),
+    ("engine: running_points", "running_points (cat_engine/engine.py"),
+    ("response hash chain", "response_hash (exam_server/audit.py"),
+    ("group commit (thread, incl. fsync)", "_commit_batch (exam_server/durability.py"),
+    ("  of which COMMIT", "do_commit (sqlalchemy/engine/default.py"),
+    ("event bus publish", "publish (exam_server/events.py"),
+    ("proctoring detectors", "exam_server/proctoring/"),
+    ("WebSocket send", "send_text (starlette/websockets.py"),
+]
+
+
+def profile(raw: Path) -> tuple[int, dict[str, float]]:
+    total = 0
+    incl: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        if not line.strip():
+            continue
+        stack, n_s = line.rsplit(" ", 1)
+        n = int(n_s)
+        total += n
+        for label, needle in WATCH:
+            if needle in stack:
+                incl[label] += n
+    return total, {label: incl[label] / max(1, total) for label, _ in WATCH}
+
+
+async def run(clients: int, seconds: float, spy: str) -> str:
+    with tempfile.TemporaryDirectory() as d:
+        url = f"sqlite:///{d}/prof.db"
+        token, creds = seeded(url, clients)
+        s = settings_for(url, messages_per_second=1e5, message_burst=100000, scrypt_n=2**8)
+        cluster = WorkerCluster(s, workers=0).start()
+        try:
+            wait_prepared(url, clients)
+            pid = cluster.worker_pids()[0]
+            rep = LoadReport()
+            cfg = LoadConfig(
+                url=cluster.url,
+                terminals=clients,
+                pace=0.0005,
+                jitter=0.0,
+                login_window=1.0,
+                duration=600.0,
+            )
+            task = asyncio.create_task(run_load(cfg, creds, token, report=rep))
+            while rep.connections_open < clients:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)
+            raw = Path(d) / "raw.txt"
+            a0, c0, t0 = rep.answers_acked, cpu_seconds([pid]), time.time()
+            proc = await asyncio.create_subprocess_exec(
+                spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100",
+                "-f", "raw", "-o", str(raw), "--nonblocking",
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            await proc.wait()
+            answers, cpu, wall = rep.answers_acked - a0, cpu_seconds([pid]) - c0, time.time() - t0
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):  # cut on purpose
+                await task
+            total, shares = profile(raw)
+        finally:
+            cluster.stop()
+    lines = [
+        machine_line(),
+        "",
+        f"{clients} closed-loop terminals on one SQLite server process; py-spy sampled "
+        f"{total} stacks over {wall:.1f} s while {answers} answers were acknowledged "
+        f"({answers / wall:.0f}/s) using {cpu:.1f} s of server CPU: "
+        f"**{1000 * cpu / max(1, answers):.2f} ms of server CPU per answer** "
+        f"({answers / max(cpu, 1e-9):.0f} answers per server CPU second). Share of the "
+        "server's samples under each function (inclusive, so rows overlap):",
+        "",
+        "| where | share of server samples |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {label} | {share:.1%} |" for label, share in shares.items()]
+    lines += [
+        "",
+        f"`python -m benchmarks.server_profile --clients {clients} --seconds {seconds:g}`",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.server_profile")
+    ap.add_argument("--clients", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    args = ap.parse_args(argv)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("py-spy is not installed (pip install py-spy); nothing measured")
+        return 0
+    md = asyncio.run(run(args.clients, args.seconds, spy))
+    write_section("Exam server: where the CPU goes per answer", md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
