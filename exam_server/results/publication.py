@@ -7,8 +7,8 @@ it from the database reproduces it byte for byte:
 ``policy.json``
     the ranking policy document (:meth:`RankingPolicy.to_json`);
 ``skd/<formation>.json`` / ``.csv``
-    the SKD ranking of each formation: canonical JSON (sorted keys, 2-space
-    indent, UTF-8, trailing newline) and the same rows as CSV;
+    the SKD ranking of each formation: canonical JSON (:func:`formation_json`:
+    sorted keys, one candidate per line, UTF-8) and the same rows as CSV;
 ``final/<formation>.json`` / ``.csv``
     the final ranking after SKB integration (when published);
 ``manifest.json``
@@ -93,27 +93,43 @@ class ExamInfo:
 # -- canonical encodings ----------------------------------------------------------
 
 
-def _plain(obj: Any) -> Any:
-    """``obj`` with Decimals (from parsing published files) as JSON numbers."""
+def _decimal_default(obj: Any) -> Any:
+    """JSON hook: Decimals (from parsing published files) as JSON numbers."""
     if isinstance(obj, Decimal):
         return json_number(obj)
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, 2-space indent, UTF-8 without escapes, one trailing newline."""
-    text = json.dumps(_plain(obj), sort_keys=True, indent=2, ensure_ascii=False)
+    text = json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, default=_decimal_default)
     return (text + "\n").encode("utf-8")
 
 
 def compact_json(obj: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8: the bytes of a Merkle leaf."""
-    text = json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_decimal_default
+    )
     return text.encode("utf-8")
+
+
+def formation_json(doc: Mapping[str, Any]) -> bytes:
+    """A formation document: one top-level key per line, one candidate entry per line.
+
+    Each line is compact canonical JSON (sorted keys, no spaces), so the file is
+    canonical, diffs show one candidate per changed line, and the standard
+    library's C encoder writes it (an indented dump is several times slower).
+    """
+    parts = []
+    for key in sorted(doc):
+        name = json.dumps(key)
+        if key == "entries":
+            body = ",\n".join(compact_json(e).decode("utf-8") for e in doc[key])
+            parts.append(f"{name}:[\n{body}\n]" if body else f"{name}:[]")
+        else:
+            parts.append(f"{name}:{compact_json(doc[key]).decode('utf-8')}")
+    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -375,7 +391,7 @@ def build_files(
             "passed": f.passed,
             "entries": [skd_entry_dict(policy, e) for e in f.entries],
         }
-        files[f"skd/{f.formation.id}.json"] = canonical_json(doc)
+        files[f"skd/{f.formation.id}.json"] = formation_json(doc)
         files[f"skd/{f.formation.id}.csv"] = formation_csv(doc, codes)
     if final is not None:
         for ff in final.formations:
@@ -390,7 +406,7 @@ def build_files(
                 "vacant": ff.vacant,
                 "entries": [final_entry_dict(policy, e) for e in ff.entries],
             }
-            files[f"final/{ff.formation.id}.json"] = canonical_json(doc)
+            files[f"final/{ff.formation.id}.json"] = formation_json(doc)
             files[f"final/{ff.formation.id}.csv"] = formation_csv(doc, codes)
     return files
 

@@ -90,7 +90,7 @@ def _edit_json(files: dict[str, bytes], path: str, regno: str, field: str, value
     for e in doc["entries"]:
         if e["registration_number"] == regno:
             e[field] = value
-    files[path] = pub.canonical_json(doc)
+    files[path] = pub.formation_json(doc)
 
 
 def _resign(files: dict[str, bytes], key: Any = KEY) -> None:
