@@ -218,6 +218,19 @@ async def create_session(request: Request) -> Response:
     return JSONResponse({"id": sid}, status_code=201)
 
 
+async def prepare_session(request: Request) -> Response:
+    sid = _int_param(request, "session_id")
+
+    def exists() -> bool:
+        with Session(request.app.state.engine) as s:
+            return s.get(ExamSession, sid) is not None
+
+    if not await anyio.to_thread.run_sync(exists):
+        raise ApiError(404, "not_found", "no such session")
+    _svc(request).spawn_prepare(sid)
+    return JSONResponse({"session_id": sid, "preparing": True}, status_code=202)
+
+
 async def list_sessions(request: Request) -> Response:
     def q() -> list[dict[str, Any]]:
         with Session(request.app.state.engine) as s:
@@ -229,6 +242,12 @@ async def list_sessions(request: Request) -> Response:
                     )
                 ).all()
             }
+            prepared: dict[int, int] = {
+                int(sid): int(n)
+                for sid, n in s.execute(
+                    select(col(Attempt.session_id), func.count()).group_by(col(Attempt.session_id))
+                ).all()
+            }
             return [
                 {
                     "id": x.id,
@@ -238,6 +257,7 @@ async def list_sessions(request: Request) -> Response:
                     "starts_at": x.starts_at,
                     "status": x.status,
                     "candidates": counts.get(x.id, 0),
+                    "prepared": prepared.get(x.id or 0, 0),
                 }
                 for x in s.execute(select(ExamSession).order_by(ExamSession.id)).scalars()  # type: ignore[arg-type]
             ]
@@ -572,7 +592,21 @@ ENDPOINTS: list[Endpoint] = [
         ),
         responses={"409": "exists", "422": "invalid"},
     ),
-    Endpoint("GET", "/api/admin/sessions", list_sessions, "list sessions", ("admin",)),
+    Endpoint(
+        "GET",
+        "/api/admin/sessions",
+        list_sessions,
+        "list sessions (with candidates and prepared attempts counted)",
+        ("admin",),
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/sessions/{session_id:int}/prepare",
+        prepare_session,
+        "assemble every candidate's test now, in the background (opening a session does it too)",
+        ("admin",),
+        responses={"202": "started", "404": "no such session"},
+    ),
     Endpoint(
         "POST",
         "/api/admin/formations",

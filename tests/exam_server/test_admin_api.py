@@ -105,6 +105,16 @@ def test_schedule_open_checkin_and_close(live_server: ServerHandle) -> None:
         httpx.post(h.url + "/api/admin/candidates/import", content=csv, headers=admin).status_code
         == 201
     )
+    # Tests can be assembled before the session opens (the night before).
+    assert httpx.post(f"{h.url}/api/admin/sessions/{sid}/prepare", headers=admin).status_code == 202
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = httpx.get(h.url + "/api/admin/sessions", headers=admin).json()
+        if next(r for r in rows if r["id"] == sid)["prepared"] == 1:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the session's attempt was not prepared")
     pin = httpx.post(
         f"{h.url}/api/proctor/sessions/{sid}/checkin",
         json={"registration_number": "S2-001"},
@@ -217,23 +227,23 @@ def test_exam_from_the_item_bank_via_rest(live_server: ServerHandle) -> None:
     h = live_server
     seed_demo_bank(h.db, per_subtest=60)
     admin = h.headers("admin")
-    r = httpx.post(
-        h.url + "/api/admin/exams",
-        json={"code": "SKD-BANK", "name": "SKD from the bank", "design": "skd_linear"},
-        headers=admin,
-        timeout=60,
-    )
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "design"  # blueprint codes
-    design = {
+    too_long = {
         "name": "SKD",
         "mode": "linear",
         "time_limit_seconds": 6000,
-        "sections": [{"code": c, "n_items": n} for c, n in (("TWK", 30), ("TIU", 35), ("TKP", 45))],
-        "assembly": {"score_tolerance": 0.2, "information_tolerance": 1.0},
+        "sections": [{"code": "TWK", "n_items": 500}],
     }
     r = httpx.post(
         h.url + "/api/admin/exams",
-        json={"code": "SKD-BANK", "name": "SKD from the bank", "design": design},
+        json={"code": "SKD-LONG", "name": "too long", "design": too_long},
+        headers=admin,
+        timeout=60,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "design"
+    assert "needs 500 items" in r.json()["message"]
+    r = httpx.post(
+        h.url + "/api/admin/exams",
+        json={"code": "SKD-BANK", "name": "SKD from the bank", "design": "skd_linear"},
         headers=admin,
         timeout=60,
     )
