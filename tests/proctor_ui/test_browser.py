@@ -219,12 +219,16 @@ def test_terminal_at_200_percent_zoom_in_english_with_aa_contrast(
     cand = live.seed.candidates[1]
     # 1024×768 at 200 % zoom: 512×384 CSS pixels, two device pixels each.
     ctx = browser.new_context(viewport={"width": 512, "height": 384}, device_scale_factor=2)
+    # This terminal's clock is an hour fast: the countdown must not care.
+    ctx.add_init_script("const _now = Date.now; Date.now = () => _now() + 3600 * 1000;")
     term = ctx.new_page()
     _login_terminal(
         term, live.url, cand["registration_number"], cand["pin"], live.seed.session_token
     )
     term.click("#identity-ok")
     expect(term.locator("#item-number")).to_contain_text("Soal 1")
+    # 15 minutes from the server's deadline, not from the terminal's clock.
+    expect(term.locator("#countdown")).to_have_text(re.compile(r"^1[0-4]:[0-5]\d$"))
     term.keyboard.press("a")
     term.click("#doubtful")
     term.locator(".lang-switch").click()
@@ -336,6 +340,14 @@ def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: 
     expect(other.locator("#progress")).to_have_text("2 dari 12 soal dijawab")
     expect(other.locator('#map button[aria-label^="1 "]')).to_have_class(re.compile("answered"))
     expect(proctor.locator("#incidents")).to_contain_text("Komputer 12 rusak")
+
+    # Extra time for the trouble: the proctor and the candidate see it.
+    row.locator('button[data-action="extend"]').click()
+    proctor.fill("#action-minutes", "10")
+    proctor.fill("#action-reason", "Ganti komputer")
+    proctor.click("#action-submit")
+    expect(row.locator('[data-col="time"]')).to_have_text(re.compile(r"^2[0-4]:[0-5]\d$"))
+    expect(other.locator("#countdown")).to_have_text(re.compile(r"^2[0-4]:[0-5]\d$"))
     assert errors == []
     first.close()
     second.close()

@@ -36,6 +36,7 @@
     outbox: JSON.parse(store.getItem("seleksi.outbox") || "[]"),
     lastAck: 0,
     wantNumber: null,
+    pendingChoice: null, // an option key typed while the next item was on its way
     lastReport: 0,
   };
 
@@ -150,6 +151,7 @@
       if (T.ws !== ws) return;
       T.ready = false;
       T.wantNumber = null; // a navigation in flight is lost with the connection
+      T.pendingChoice = null;
       refreshBanner();
       renderSaveState();
       if (T.stopped) return;
@@ -281,6 +283,11 @@
     if (adaptive || T.current === null || wanted) {
       T.wantNumber = null;
       renderItem(item.number);
+      if (T.pendingChoice !== null) {
+        const index = T.pendingChoice;
+        T.pendingChoice = null;
+        choose(index);
+      }
     }
     renderMap();
   }
@@ -451,7 +458,11 @@
     const item = T.items.get(number);
     if (!item || index < 0 || index >= item.options.length) return;
     if (T.status === "paused" || T.stopped || timeLeft() <= 0) return;
-    if (T.wantNumber !== null) return; // on the way to another item: not this one
+    if (T.wantNumber !== null) {
+      // On the way to another item: the key belongs to that one, once it shows.
+      T.pendingChoice = index;
+      return;
+    }
     const adaptive = T.st && T.st.mode === "adaptive";
     if (adaptive && T.outbox.some((e) => e.number === number)) return; // once, in adaptive mode
     const elapsed = Math.min(86400, (performance.now() - T.shownAt) / 1000);
