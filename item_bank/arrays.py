@@ -170,15 +170,18 @@ def _load(
             T_ITEM.c.key,
             T_ITEM.c.points,
             T_ITEM.c.enemy_group,
-        )
-        .join(T_SUBTEST, T_SUBTEST.c.id == T_ITEM.c.subtest_id)
-        .where(*where)
-        .order_by(T_SUBTEST.c.position, T_SUBTEST.c.id, T_ITEM.c.item_id),
+        ).where(*where),
     )
-    (pk_c, id_c, ver_c, sub_c, area_c, status_c, nopt_c, key_c, pts_c, enemy_c) = _columns(
-        items, 10
+    columns = _columns(items, 10)
+    # Ordered here rather than in SQL: PostgreSQL's collation and SQLite's
+    # byte order sort ids differently, and the order must not depend on the backend.
+    sub_i = sub_index[np.array(columns[3], dtype=np.int64)]
+    order = np.lexsort((np.array(columns[1], dtype=str), sub_i))
+    (pk_c, id_c, ver_c, _sub_c, area_c, status_c, nopt_c, key_c, pts_c, enemy_c) = (
+        np.array(col, dtype=object)[order] for col in columns
     )
-    pks = np.array(pk_c, dtype=np.int64)
+    sub_i = sub_i[order]
+    pks = pk_c.astype(np.int64)
     n = pks.shape[0]
 
     # -- newest calibration of each item ---------------------------------------
@@ -191,19 +194,18 @@ def _load(
     cal_cols += [T_CAL.c[name] for name in THRESHOLD_FIELDS]
     cals = _fetch(conn, select(*cal_cols).where(T_CAL.c.id.in_(newest.scalar_subquery())))
     cal = _columns(cals, len(cal_cols))
-    order = np.argsort(pks, kind="stable")
-    sorted_pks = pks[order]
+    by_pk = np.argsort(pks, kind="stable")
+    sorted_pks = pks[by_pk]
 
     def row_of(keys: NDArray[np.int64]) -> NDArray[np.int64]:
         pos = np.searchsorted(sorted_pks, keys)
-        return np.asarray(order[np.clip(pos, 0, max(n - 1, 0))], dtype=np.int64)
+        return np.asarray(by_pk[np.clip(pos, 0, max(n - 1, 0))], dtype=np.int64)
 
     cal_pk = np.array(cal[0], dtype=np.int64)
     cal_row = row_of(cal_pk)
     calibrated = np.zeros(n, dtype=bool)
     calibrated[cal_row] = True
 
-    sub_i = sub_index[np.array(sub_c, dtype=np.int64)]
     poly_item = option_scored[sub_i]
     # Placeholders (see module docstring), overwritten where parameters exist.
     labels = np.array(cal[1], dtype=object)
@@ -234,16 +236,16 @@ def _load(
     thresholds = thresholds[:, :width]
 
     # -- options -----------------------------------------------------------------
-    n_options = np.array(nopt_c, dtype=np.int64)
+    n_options = nopt_c.astype(np.int64)
     max_opt = max(2, int(n_options.max(initial=2)))
     col = np.arange(max_opt)[None, :]
     valid = col < n_options[:, None]
-    key_f = np.array(key_c, dtype=np.float64)  # None → NaN
+    key_f = key_c.astype(np.float64)  # None → NaN
     key = np.where(np.isnan(key_f), -1, key_f).astype(np.int64)
     is_key = col == key[:, None]
     option_points = np.where(valid, np.where(is_key, points_correct[sub_i][:, None], 0.0), np.nan)
     option_category = np.where(valid, is_key.astype(np.int64), -1)
-    points_arr = np.array(pts_c, dtype=object)
+    points_arr = pts_c
     scored = np.flatnonzero(points_arr != None)  # noqa: E711  (elementwise)
     if scored.size:
         # "5,4,1,2,3" per item → one flat array, scattered to (item, position).
@@ -256,20 +258,20 @@ def _load(
 
     # -- enemies, status ------------------------------------------------------------
     enemy = np.full(n, -1, dtype=np.int64)
-    enemy_arr = np.array(enemy_c, dtype=object)
+    enemy_arr = enemy_c
     has_enemy = enemy_arr != None  # noqa: E711  (elementwise comparison with None)
     if has_enemy.any():
         _, enemy[has_enemy] = np.unique(enemy_arr[has_enemy].astype(str), return_inverse=True)
-    pretest = np.array(status_c, dtype=object) == ItemStatus.PRETEST.value
+    pretest = status_c == ItemStatus.PRETEST.value
 
     keep = calibrated | include_uncalibrated
     params = ItemParameters(model=model, a=a, b=b, c=c, d=d, thresholds=thresholds)
     arrays = BankArrays(
-        item_ids=tuple(id_c),
+        item_ids=tuple(id_c.tolist()),
         params=params,
         subtest=sub_i,
         subtest_codes=tuple(s.code for s in subs),
-        content_area=area_index[np.array(area_c, dtype=np.int64)],
+        content_area=area_index[area_c.astype(np.int64)],
         content_codes=tuple(a.code for a in areas),
         n_options=n_options,
         option_points=option_points,
@@ -277,7 +279,7 @@ def _load(
         enemy_group=enemy,
         pretest=np.asarray(pretest, dtype=bool),
     )
-    versions = np.array(ver_c, dtype=np.int64)
+    versions = ver_c.astype(np.int64)
     if not keep.all():
         idx = np.flatnonzero(keep)
         return LoadedBank(arrays.subset(idx), pks[idx], versions[idx])

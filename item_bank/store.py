@@ -179,8 +179,11 @@ class ItemStore:
                 query = query.where(T_ITEM.c.subtest_id.in_(ids))
             if statuses:
                 query = query.where(T_ITEM.c.status.in_([ItemStatus(s).value for s in statuses]))
-            rows = conn.execute(query.order_by(T_ITEM.c.subtest_id, T_ITEM.c.item_id)).all()
-            items = _records(conn, rows)
+            items = _records(conn, conn.execute(query).all())
+        # Sorted here, not in SQL, so that the order (and an exported file) does
+        # not depend on the backend's collation.
+        position = {code: i for i, code in enumerate(specs)}
+        items.sort(key=lambda it: (position[it.subtest], it.item_id))
         chosen = [specs[c] for c in subtests] if subtests else list(specs.values())
         return BankDocument(subtests=tuple(chosen), items=tuple(items))
 
