@@ -10,6 +10,7 @@ Settings not given as options come from ``SELEKSI_*`` environment variables
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from seleksi.cli import CommandError
@@ -34,6 +35,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (PostgreSQL only; docs/reliability.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,5 +59,15 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    if args.workers != 1:  # scale-out: several processes on one PostgreSQL database
+        from exam_server.scaleout.workers import serve_workers
+
+        if not os.environ.get("SELEKSI_SECRET_KEY"):
+            raise CommandError("--workers needs SELEKSI_SECRET_KEY (shared by every worker)")
+        try:
+            serve_workers(settings, args.workers, log_level=args.log_level)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        return 0
     serve(settings, log_level=args.log_level)
     return 0
