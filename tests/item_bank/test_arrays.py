@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from cat_engine.irt import Model, category_probabilities
 from item_bank.arrays import load_bank, load_bank_arrays
-from item_bank.records import BankDocument, ItemRecord
+from item_bank.records import BankDocument, ItemRecord, ItemStatus
 from item_bank.store import ItemStore
 
 
@@ -88,3 +90,17 @@ def test_filters_and_uncalibrated_items(sqlite_store: ItemStore, small_demo: Ban
 def test_empty_bank_gives_empty_arrays(sqlite_store: ItemStore) -> None:
     bank = load_bank_arrays(sqlite_store)
     assert bank.n_items == 0
+
+
+def test_order_does_not_depend_on_the_backend(store: ItemStore, small_demo: BankDocument) -> None:
+    # PostgreSQL collations ignore punctuation and case where SQLite compares bytes.
+    ids = ["b.1", "Z9", "a-2", "a1", "B_3", "a_1"]
+    template = next(i for i in small_demo.items if i.subtest == "TWK" and i.irt is not None)
+    store.define_subtests(small_demo.subtests)
+    store.import_document(
+        BankDocument(
+            items=tuple(replace(template, item_id=i, status=ItemStatus.OPERATIONAL) for i in ids)
+        )
+    )
+    assert load_bank_arrays(store).item_ids == tuple(sorted(ids))
+    assert [i.item_id for i in store.export_document().items] == sorted(ids)
