@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from exam_server.results.outcomes import ABSENT, VOIDED, CandidateOutcome, Formation
 from exam_server.results.rules import RankingPolicy, evaluate, fmt
@@ -181,11 +181,23 @@ def skd_key(policy: RankingPolicy, scores: dict[str, Decimal], total: Decimal) -
     return tuple(desc(total if k == "total" else scores[k]) for k in policy.skd_order)
 
 
+class _Passer(NamedTuple):
+    """A candidate who met their passing grade, before the cut."""
+
+    key: SortKey
+    outcome: CandidateOutcome
+    scores: dict[str, Decimal]
+    total: Decimal
+    gpa: Decimal | None
+    reason_id: str
+    reason_en: str
+
+
 def _rank_formation(
     policy: RankingPolicy, formation: Formation, cands: list[CandidateOutcome]
 ) -> SkdFormation:
     cut = policy.cut_multiple * formation.openings
-    passed: list[tuple[SortKey, str, CandidateOutcome, dict[str, Decimal], Decimal, str, str]] = []
+    passed: list[_Passer] = []
     failed: list[SkdEntry] = []
     others: list[SkdEntry] = []
     for c in cands:
@@ -227,26 +239,24 @@ def _rank_formation(
                 )
             )
             continue
-        key = skd_key(policy, scores, total)
         passed.append(
-            (
-                key,
-                c.registration_number,
+            _Passer(
+                skd_key(policy, scores, total),
                 c,
                 scores,
                 total,
+                gpa,
                 verdict.reason("id"),
                 verdict.reason("en"),
             )
         )
 
-    passed.sort(key=lambda p: (p[0], p[1]))
-    keys = [p[0] for p in passed]
+    passed.sort(key=lambda p: (p.key, p.outcome.registration_number))
+    keys = [p.key for p in passed]
     n_in = included_count(keys, cut, policy.ties_at_cut)
     ranks = competition_ranks(keys)
-    order_names = ["total" if k == "total" else k for k in policy.skd_order]
     ranked: list[SkdEntry] = []
-    for i, (key, _, c, scores, total, why_id, why_en) in enumerate(passed):
+    for i, (key, c, scores, total, gpa, why_id, why_en) in enumerate(passed):
         inside = i < n_in
         rid, ren = _cut_reason(i, ranks[i], len(passed), cut, formation.openings, policy, inside)
         # Where the order to a neighbour was decided after the total, say by which rule.
@@ -255,15 +265,14 @@ def _rank_formation(
             (i + 1, ("di atas", "ahead of")),
         ):
             if 0 <= j < len(passed) and keys[j][0] == key[0]:
-                rule = deciding_rule(key, keys[j], order_names)
-                other = passed[j][1]
+                rule = deciding_rule(key, keys[j], policy.skd_order)
+                other = passed[j].outcome.registration_number
                 if rule is None:
                     rid += f"; setara penuh dengan {other}"
                     ren += f"; fully tied with {other}"
                 else:
                     rid += f"; nilai total sama, {word_id} {other} karena {rule}"
                     ren += f"; equal total, {word_en} {other} on {rule}"
-        gpa = None if c.gpa is None else policy.points(c.gpa)
         ranked.append(
             _entry(
                 policy,
