@@ -83,6 +83,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     except BankImportError as exc:
         lines = [f"{len(exc.problems)} problem(s) in {path}; nothing was imported:"]
         lines += [f"  {p}" for p in exc.problems]
+        if not store.subtests() and fmt == "csv":
+            lines.append(
+                "hint: the bank has no subtests yet; a CSV file holds items only. Define "
+                'them first by importing a JSON file with a "subtests" section '
+                "(see docs/item-format.md) or with: seleksi bank demo"
+            )
         raise CommandError("\n".join(lines)) from exc
     _print_summary(summary, dry_run=args.dry_run)
     return 0

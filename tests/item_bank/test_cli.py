@@ -95,3 +95,14 @@ def test_user_errors_exit_1_and_bad_arguments_exit_2(
         with pytest.raises(SystemExit) as info:
             main(argv)
         assert info.value.code == 2
+
+
+def test_csv_into_a_bank_without_subtests_gets_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo.csv"
+    assert main(["bank", "demo", "--out", str(out), "--per-subtest", "2"]) == 0
+    assert main(["bank", "import", str(out), "--db", str(tmp_path / "empty.db")]) == 1
+    err = capsys.readouterr().err
+    assert "6 problem(s)" in err and "unknown subtest 'TWK'" in err
+    assert "hint: the bank has no subtests yet" in err
