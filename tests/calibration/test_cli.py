@@ -254,3 +254,10 @@ def test_write_to_the_item_bank(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert rec.irt.sample_size == 1500 and rec.irt.se_a is not None
     _, p = read_params(tmp_path / "p.csv")
     assert rec.irt.a == pytest.approx(p.a[0], rel=1e-4)
+    # the bank database is also an --anchor: the stored 2PL values come back
+    out = tmp_path / "linked.csv"
+    argv = ["calibrate", str(tmp_path / "r.csv"), "--model", "2pl", "--out", str(out)]
+    assert main([*argv, "--anchor", str(db), "--link", "fixed", "--quiet"]) == 0
+    _, held = read_params(out)
+    np.testing.assert_allclose(held.a, p.a, rtol=1e-5)
+    assert [r["anchor"] for r in read_rows(out)] == ["fixed"] * 6
