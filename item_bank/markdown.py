@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# ](target) or ]( <target> "title") — the target is the first token.
-_LINK_TARGET = re.compile(r"\]\(\s*([^)\s]*)")
+# ](target) or ](target "title") — the target is the first token; it may hold
+# one level of balanced parentheses, as CommonMark allows (``alert(1)``).
+_LINK_TARGET = re.compile(r"\]\(\s*((?:[^()\s]|\([^()\s]*\))*)")
 _SAFE_TARGET = re.compile(
     r"^(?:https?:|mailto:|data:image/(?:png|jpeg|gif|webp)[;,]|[#/.?]|[^:]*$)",
     re.IGNORECASE,

@@ -180,3 +180,14 @@ def test_markdown_drops_script_links() -> None:
     out = sanitise_markdown("[klik](javascript:alert(1)) <script>x</script> ![](https://a/b.png)")
     assert "javascript:" not in out and "<script>" not in out
     assert "](https://a/b.png)" in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(max_size=30),
+    st.sampled_from(["javascript:", "JaVaScRiPt:", "vbscript:", "data:text/html,"]),
+)
+def test_no_unsafe_link_target_survives(prefix: str, scheme: str) -> None:
+    out = sanitise_markdown(f"[klik]({scheme}{prefix})")
+    assert f"]({scheme}" not in out
+    assert sanitise_markdown(out) == out
