@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 # Refused-for-rate frames in a row before the connection is closed as a flood.
 FLOOD_CLOSE_AFTER = 200
+# Seconds a new connection has to send a valid ``hello``.
+AUTH_TIMEOUT_SECONDS = 15.0
 
 
 def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
@@ -83,7 +85,16 @@ async def candidate_endpoint(ws: WebSocket) -> None:
     limited_in_row = 0
     try:
         while not conn.closed:
-            message = await ws.receive()
+            if la is None:
+                # An unauthenticated socket may not sit idle holding a slot.
+                try:
+                    message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_SECONDS)
+                except TimeoutError:
+                    await conn.send(p.error_frame(p.ProtocolError("not_authenticated")))
+                    await conn.close(p.CLOSE_POLICY, "no hello")
+                    break
+            else:
+                message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
             text = message.get("text")
