@@ -309,3 +309,71 @@ def test_skb_csv_never_crashes_on_garbage(text: str) -> None:
         parse_skb_csv("registration_number,skb,status,note\n" + text, POLICY)
     except SkbImportError as exc:
         assert all(p.startswith("line ") for p in exc.problems)
+
+
+# -- properties of the final stage -------------------------------------------------------
+
+_person = st.tuples(
+    st.sampled_from([70, 80, 90]),  # TWK
+    st.sampled_from([85, 95]),  # TIU
+    st.sampled_from([170, 180]),  # TKP
+    st.sampled_from([None, 3.0, 3.5]),  # GPA
+    st.sampled_from([None, "1995-01-01", "1998-06-30"]),  # birth date
+    st.sampled_from(["FA", "FB", "FC"]),
+    st.one_of(st.sampled_from([60, 75, 75.5, 90]), st.sampled_from(["absent", "disqualified"])),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    people=st.lists(_person, max_size=24),
+    openings=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_final_ranking_properties(
+    people: list[tuple[Any, ...]], openings: tuple[int, int, int], seed: int
+) -> None:
+    import random
+
+    cs = [
+        cand(f"R{i:03d}", twk, tiu, tkp, formation=fid, gpa=gpa, born=born)
+        for i, (twk, tiu, tkp, gpa, born, fid, _) in enumerate(people)
+    ]
+    results = {f"R{i:03d}": p[6] for i, p in enumerate(people)}
+    forms = [
+        formation("FA", openings[0], group="g"),
+        formation("FB", openings[1], group="g"),
+        formation("FC", openings[2]),
+    ]
+
+    def run(order: list[Any]) -> Any:
+        skd = rank_skd(POLICY, forms, order)
+        called = [
+            e.registration_number
+            for f in skd.formations
+            for e in f.entries
+            if e.meaning == "in_cut"
+        ]
+        final = integrate(POLICY, skd, skb(**{r: results[r] for r in called}))
+        return skd, final, optimise(POLICY, skd, final)
+
+    skd, final, opt = run(cs)
+    shuffled = cs[:]
+    random.Random(seed).shuffle(shuffled)
+    assert run(shuffled) == (skd, final, opt)  # invariant to input order
+    for f in final.formations:
+        pl = [e for e in f.entries if e.code == "P/L"]
+        tl = [e for e in f.entries if e.code == "TL"]
+        if pl and tl:  # every appointed candidate strictly outranks every other
+            assert max(e.rank or 0 for e in pl) < min(e.rank or 0 for e in tl)
+        ranked = [e for e in f.entries if e.rank is not None]
+        assert len(pl) >= min(f.formation.openings, len(ranked))
+        if len(pl) > f.formation.openings:  # only a full tie at the last opening
+            assert len({e.rank for e in pl}) < len(pl)
+    # Optimisation never exceeds openings, and moves only P candidates of the group.
+    skd_codes = {e.registration_number: e.code for f in skd.formations for e in f.entries}
+    for f in opt.formations:
+        moved = [e for e in f.entries if e.code == "P/L-O"]
+        assert all(skd_codes[e.registration_number] == "P" for e in moved)
+        assert all(f.formation.id != "FC" or e.origin_formation == "FC" for e in moved)
+        assert len(moved) <= max(0, f.formation.openings - sum(e.code == "P/L" for e in f.entries))

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exam_server.results import publication as pub
-from exam_server.results.outcomes import responses_digest
+from exam_server.results.integration import SkbScore, integrate, optimise
+from exam_server.results.outcomes import CandidateOutcome, responses_digest
 from exam_server.results.ranking import rank_skd
 from exam_server.results.rules import RankingPolicy
 from tests.results.results_cases import EXAM, FORMATIONS, KEY, POLICY, build, outcomes, responses
@@ -271,3 +272,51 @@ def test_a_publication_under_another_policy_verifies_under_that_policy() -> None
     p = pub.publish(EXAM, policy, skd, KEY)
     rep = pub.verify_publication(p.files, KEY.public_key())
     assert rep.ok and any("policy 2025-draft" in c for c in rep.checks)
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+_outcome = st.tuples(
+    st.sampled_from(["finished"] * 5 + ["absent", "voided"]),
+    st.tuples(
+        st.decimals(min_value=0, max_value=150, places=3),
+        st.decimals(min_value=0, max_value=175, places=3),
+        st.decimals(min_value=0, max_value=225, places=3),
+    ),
+    st.sampled_from(["general", "cumlaude", "diaspora", "disability", "papua"]),
+    st.sampled_from(["FA", "FB"]),
+    _text,  # name (any Unicode, commas, quotes, newlines)
+    _text,  # status note
+    st.one_of(st.none(), st.decimals(min_value=2, max_value=4, places=2)),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_outcome, max_size=15), st.integers(0, 3))
+def test_any_exam_publishes_and_verifies(people: list[tuple[Any, ...]], openings: int) -> None:
+    cands = [
+        CandidateOutcome(
+            registration_number=f"R{i:03d}",
+            formation=fid,
+            category=cat,
+            status=status,
+            scores=dict(zip(("TWK", "TIU", "TKP"), pts, strict=True))
+            if status == "finished"
+            else {},
+            name=name,
+            status_note=note if status != "finished" else "",
+            gpa=gpa,
+            responses_hash=responses_digest([{"seq": i}]),
+        )
+        for i, (status, pts, cat, fid, name, note, gpa) in enumerate(people)
+    ]
+    forms = [replace(FORMATIONS[0], openings=openings), FORMATIONS[1]]
+    skd = rank_skd(POLICY, forms, cands)
+    called = [
+        e.registration_number for f in skd.formations for e in f.entries if e.meaning == "in_cut"
+    ]
+    skb = {r: SkbScore(r, "present", POLICY.points(50 + i)) for i, r in enumerate(called)}
+    final = optimise(POLICY, skd, integrate(POLICY, skd, skb))
+    p = pub.publish(EXAM, POLICY, skd, KEY, final)
+    rep = pub.verify_publication(p.files, KEY.public_key())
+    assert rep.ok, rep.problems
+    assert pub.recompute(p.files, forms, cands) == []
