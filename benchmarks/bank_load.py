@@ -24,6 +24,7 @@ Threads are pinned to one (``OMP_NUM_THREADS=1``). The figures go to the
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -187,15 +188,17 @@ def floor(store: ItemStore) -> int:
 
 def time_interleaved(
     candidates: dict[str, Callable[[], object]], reps: int
-) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in candidates}
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall-clock and CPU seconds of each candidate, ``reps`` interleaved rounds."""
+    times: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in candidates}
     for fn in candidates.values():  # warm-up: connections, caches, imports
         fn()
     for _ in range(reps):
         for name, fn in candidates.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name][0].append(time.perf_counter() - t0)
+            times[name][1].append(time.process_time() - c0)
     return times
 
 
@@ -242,9 +245,10 @@ def prepare_postgres(doc: BankDocument) -> tuple[ItemStore, float, Callable[[], 
     return store, seconds, drop
 
 
-def _fmt(values: list[float]) -> str:
-    ms = [v * 1000 for v in values]
-    return f"{statistics.median(ms):.0f} ms ({min(ms):.0f}–{max(ms):.0f})"
+def _fmt(values: tuple[list[float], list[float]]) -> str:
+    wall = [v * 1000 for v in values[0]]
+    cpu = statistics.median(values[1]) * 1000
+    return f"{statistics.median(wall):.0f} ms ({min(wall):.0f}–{max(wall):.0f}); CPU {cpu:.0f} ms"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 repetitions instead of 9")
     args = parser.parse_args(argv)
     reps = 3 if args.quick else 9
+    load_before = os.getloadavg()[0]
     doc = synthetic_bank()
     backends: list[tuple[str, ItemStore, float | None]] = []
     sqlite_store, sqlite_import = prepare_sqlite(doc)
@@ -278,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 reps,
             )
-            ratio = statistics.median(times["row by row"]) / statistics.median(
-                times["load_bank_arrays"]
+            ratio = statistics.median(times["row by row"][0]) / statistics.median(
+                times["load_bank_arrays"][0]
             )
             rows.append(
                 f"| {label} | {fast.n_items:,} | {_fmt(times['load_bank_arrays'])} | "
@@ -296,7 +301,11 @@ def main(argv: list[str] | None = None) -> int:
         [
             "## Item bank: loading 20,000 items into the engine's arrays",
             "",
-            machine_line() + f" Median of {reps} interleaved runs (min–max); one thread.",
+            machine_line()
+            + f" Median of {reps} interleaved runs (min–max) and median CPU time of this "
+            f"process; one thread. Load average {load_before:.1f} before and "
+            f"{os.getloadavg()[0]:.1f} after the run on this shared machine: wall-clock "
+            "figures are inflated by other work, compare the columns of one row.",
             "",
             "| database | items | `load_bank_arrays` | row by row | floor (raw fetch) "
             "| speed-up | one-off import |",
