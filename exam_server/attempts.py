@@ -710,6 +710,13 @@ class AttemptService:
             # terminal's report (kept in the response row for analysis).
             since = max(la.last_event_at, la.running_since or now)
             server_elapsed = max(0.0, now - since) if la.running_since is not None else 0.0
+            # The server's deadline (with proctor extensions) decides when time
+            # is up; keep the engine's own counter below the design's limit so
+            # that an extension is never cut short by the engine.
+            limit = la.exam.design.time_limit_seconds
+            if limit is not None:
+                used = float(getattr(la.state, "time_used", 0.0))
+                server_elapsed = min(server_elapsed, max(0.0, float(limit) - used - 0.001))
             try:
                 new_state = cat.record(
                     la.state, la.exam.bank, idx, msg.option, flagged=flagged, elapsed=server_elapsed

@@ -295,6 +295,21 @@ async def test_deadline_ends_the_attempt(server_factory: Any) -> None:
     row = attempt_row(h, t.state["attempt_id"])
     assert row["status"] == "finished" and row["finish_reason"] == "time_up"
     await t.close()
+    # A proctor's extension carries the candidate past the design's limit.
+    t = await Terminal.open(h.ws_url, h.login(reg(h, 1), "T-2"), "T-2")
+    r = httpx.post(
+        f"{h.url}/api/proctor/attempts/{t.state['attempt_id']}/extend",
+        json={"reason": "late start", "seconds": 4},
+        headers=h.headers(),
+    )
+    assert r.status_code == 200
+    await t.answer(1, 1)
+    await asyncio.sleep(2.5)  # past the design's 2 s, inside the extension
+    frames = await t.answer(2, 1)
+    assert frames[0]["type"] == "ack", frames
+    final = await t.next(timeout=6)
+    assert final["type"] == "final" and final["reason"] == "time_up"
+    await t.close()
 
 
 async def test_wrong_pins_are_rate_limited(server_factory: Any) -> None:
