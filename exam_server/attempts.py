@@ -617,6 +617,7 @@ class AttemptService:
             number=number,
             subtest=it.subtest,
             stem=it.stem,
+            stem_format=it.stem_format,
             options=list(it.options),
             answer=la.answers.get(number, -1),
             flagged=la.flags.get(number, False),

@@ -47,6 +47,7 @@ def load_from_item_bank(
                         getattr(it, "options", ()), key=lambda o: getattr(o, "position", 0)
                     )
                 ),
+                stem_format=str(getattr(it, "stem_format", "text") or "text"),
             )
         )
     return bank, items

@@ -26,6 +26,7 @@ class PublicItemContent:
     subtest: str
     stem: str
     options: tuple[str, ...]
+    stem_format: str = "text"  # "text" or "markdown" (sanitised by the item bank)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,11 +34,18 @@ class PublicItemContent:
             "subtest": self.subtest,
             "stem": self.stem,
             "options": list(self.options),
+            "stem_format": self.stem_format,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PublicItemContent:
-        return cls(str(d["item_id"]), str(d["subtest"]), str(d["stem"]), tuple(d["options"]))
+        return cls(
+            str(d["item_id"]),
+            str(d["subtest"]),
+            str(d["stem"]),
+            tuple(d["options"]),
+            str(d.get("stem_format", "text")),
+        )
 
 
 def _floats(arr: np.ndarray) -> list[Any]:

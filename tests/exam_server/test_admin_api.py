@@ -256,4 +256,5 @@ def test_exam_from_the_item_bank_via_rest(live_server: ServerHandle) -> None:
             "SELECT items_json FROM exam_exam WHERE code = 'SKD-BANK'"
         ).scalar()
     first = json.loads(items_json)[0]
-    assert set(first) == {"item_id", "subtest", "stem", "options"} and len(first["options"]) == 5
+    assert set(first) == {"item_id", "subtest", "stem", "stem_format", "options"}
+    assert len(first["options"]) == 5
