@@ -119,6 +119,7 @@ class LiveAttempt:
     disconnected_at: float | None = None
     dirty: bool = False  # navigation not yet stored
     last_event_at: float = 0.0  # server time of the last answer or clock start
+    started_at: float = 0.0  # when the clock first started (0: not yet)
     presented: list[int] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -305,6 +306,7 @@ class AttemptService:
             terminal_released=bool(a["terminal_released"]),
             remaining_at_start=float(a["remaining_at_start"]),
             running_since=a["running_since"],
+            started_at=float(a["started_at"] or 0.0),
         )
         for kind, number, option, flagged in rows:
             if kind == "answer":
@@ -513,7 +515,7 @@ class AttemptService:
             "running_since": None,
             "deadline_at": None,
             "last_seen_at": now,
-            "started_at": now,
+            "started_at": 0.0,  # set when the clock first starts
         }
 
         def write(conn: Connection) -> int:
@@ -1036,6 +1038,8 @@ class AttemptService:
                 "deadline_at": running_since + remaining,
                 "last_seen_at": running_since,
             }
+            if not la.started_at:
+                values["started_at"] = running_since
 
         def write(conn: Connection) -> None:
             conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == la.id).values(**values))
@@ -1045,6 +1049,7 @@ class AttemptService:
         la.running_since = running_since
         if running_since is not None:
             la.last_event_at = running_since
+            la.started_at = la.started_at or running_since
 
     async def _write_attempt(
         self,
