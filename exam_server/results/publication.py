@@ -375,9 +375,18 @@ def root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) ->
 
 
 def build_files(
-    exam: ExamInfo, policy: RankingPolicy, skd: SkdResult, final: FinalResult | None = None
+    exam: ExamInfo,
+    policy: RankingPolicy,
+    skd: SkdResult,
+    final: FinalResult | None = None,
+    *,
+    with_csv: bool = True,
 ) -> dict[str, bytes]:
-    """The content files of a publication (everything but manifest, signature, key)."""
+    """The content files of a publication (everything but manifest, signature, key).
+
+    ``with_csv=False`` leaves out the CSV files (verification checks them
+    against the JSON separately).
+    """
     files: dict[str, bytes] = {POLICY: policy.to_json().encode("utf-8")}
     codes = policy.subtest_codes
     for f in skd.formations:
@@ -392,7 +401,8 @@ def build_files(
             "entries": [skd_entry_dict(policy, e) for e in f.entries],
         }
         files[f"skd/{f.formation.id}.json"] = formation_json(doc)
-        files[f"skd/{f.formation.id}.csv"] = formation_csv(doc, codes)
+        if with_csv:
+            files[f"skd/{f.formation.id}.csv"] = formation_csv(doc, codes)
     if final is not None:
         for ff in final.formations:
             doc = {
@@ -407,7 +417,8 @@ def build_files(
                 "entries": [final_entry_dict(policy, e) for e in ff.entries],
             }
             files[f"final/{ff.formation.id}.json"] = formation_json(doc)
-            files[f"final/{ff.formation.id}.csv"] = formation_csv(doc, codes)
+            if with_csv:
+                files[f"final/{ff.formation.id}.csv"] = formation_csv(doc, codes)
     return files
 
 
@@ -425,10 +436,12 @@ def _formation_docs(files: Mapping[str, bytes]) -> list[tuple[str, dict[str, Any
     return out
 
 
-def leaves_of(files: Mapping[str, bytes]) -> list[bytes]:
+def leaves_of(
+    files: Mapping[str, bytes], docs: list[tuple[str, dict[str, Any]]] | None = None
+) -> list[bytes]:
     """The Merkle leaves of a publication, in order: stage, formation id, listing order."""
     leaves: list[bytes] = []
-    for _, doc in _formation_docs(files):
+    for _, doc in docs if docs is not None else _formation_docs(files):
         for e in doc["entries"]:
             leaves.append(compact_json(_leaf(doc["stage"], doc["formation"]["id"], e)))
     return leaves
@@ -576,10 +589,16 @@ def _formation_of(doc: Mapping[str, Any]) -> Formation:
     return Formation(id=f["id"], openings=f["openings"], name=f["name"], group=f["group"])
 
 
+Inputs = tuple[RankingPolicy, list[Formation], list[CandidateOutcome], dict[str, SkbScore] | None]
+
+
 def inputs_from_files(
-    files: Mapping[str, bytes],
-) -> tuple[RankingPolicy, list[Formation], list[CandidateOutcome], dict[str, SkbScore] | None]:
-    """The inputs a publication embeds: policy, formations, SKD outcomes, SKB scores."""
+    files: Mapping[str, bytes], docs: list[tuple[str, dict[str, Any]]] | None = None
+) -> Inputs:
+    """The inputs a publication embeds: policy, formations, SKD outcomes, SKB scores.
+
+    ``docs``: the formation documents if already parsed (:func:`_formation_docs`).
+    """
     try:
         policy = RankingPolicy.from_json(files[POLICY].decode("utf-8"))
     except KeyError:
@@ -589,7 +608,7 @@ def inputs_from_files(
     formations: list[Formation] = []
     outcomes: list[CandidateOutcome] = []
     skb: dict[str, SkbScore] | None = None
-    for path, doc in _formation_docs(files):
+    for path, doc in docs if docs is not None else _formation_docs(files):
         try:
             if doc["stage"] == "skd":
                 formations.append(_formation_of(doc))
@@ -739,8 +758,8 @@ def verify_publication(
 
     # 3. CSV = JSON, 4. Merkle root, 5. the rules re-applied
     try:
-        policy, formations, outcomes, skb = inputs_from_files(content)
-        docs = _formation_docs(content)
+        docs = _formation_docs(content)  # parsed once for all the checks below
+        policy, formations, outcomes, skb = inputs_from_files(content, docs)
     except PublicationError as exc:
         rep.problems.append(str(exc))
         return rep
@@ -756,7 +775,7 @@ def verify_publication(
             )
     if not csv_bad:
         rep.checks.append(f"{len(docs)} CSV files match their JSON")
-    leaves = leaves_of(content)
+    leaves = leaves_of(content, docs)
     root = merkle_root(merkle_levels([leaf_hash(x) for x in leaves])).hex()
     if root != root_hex:
         rep.problems.append(f"Merkle root of the entries is {root}, manifest says {root_hex}")
@@ -768,13 +787,13 @@ def verify_publication(
     except ValueError as exc:
         rep.problems.append(f"re-applying the rules to the SKD scores failed: {exc}")
         return rep
-    rebuilt = build_files(exam, policy, skd)
+    rebuilt = build_files(exam, policy, skd, with_csv=False)
     if skb is not None:
         try:
             final = integrate(policy, skd, skb)
             if optimised:
                 final = optimise(policy, skd, final)
-            rebuilt = build_files(exam, policy, skd, final)
+            rebuilt = build_files(exam, policy, skd, final, with_csv=False)
         except ValueError as exc:
             rule_bad += 1
             rep.problems.append(
