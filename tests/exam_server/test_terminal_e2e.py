@@ -243,7 +243,15 @@ async def test_duplicate_out_of_order_and_forged_frames(live_server: ServerHandl
     assert (await t.next())["code"] == "bad_frame"
     # Only the one real answer was stored, with its first option.
     assert db_responses(h, aid) == [(1, "answer", 1, 2, 0)]
-    await t.close()
+    # Above the transport limit the connection is closed with 1009 (too big).
+    await t.send("y" * 70_000)
+    with pytest.raises(ConnectionClosed) as closed:
+        await t.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    # The attempt is intact and resumes.
+    t2 = await Terminal.open(h.ws_url, h.login(reg(h)), "T-1")
+    assert t2.state["last_seq"] == 1
+    await t2.close()
 
 
 async def test_tokens_expired_tampered_and_unauthenticated(server_factory: Any) -> None:
