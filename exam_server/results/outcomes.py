@@ -100,8 +100,11 @@ class CandidateOutcome:
             raise ValueError(f"candidate {regno}: responses_hash must be 64 lowercase hex digits")
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def _is_sha256_hex(text: str) -> bool:
-    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+    return _SHA256_HEX.fullmatch(text) is not None
 
 
 def responses_digest(responses: Iterable[Mapping[str, Any]]) -> str:

@@ -17,6 +17,7 @@ numbers published are exactly the numbers that were compared.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -147,11 +148,12 @@ class RankingPolicy:
     codes: Mapping[str, ResultCode]
 
     # -- derived -----------------------------------------------------------
-    @property
+    # Derived values are cached on the (frozen) instance: they are read per candidate.
+    @functools.cached_property
     def subtest_codes(self) -> tuple[str, ...]:
         return tuple(s.code for s in self.subtests)
 
-    @property
+    @functools.cached_property
     def skd_max_points(self) -> Decimal:
         return sum((s.max_points for s in self.subtests), Decimal(0))
 
