@@ -20,9 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, create_engine, event, select
 from sqlalchemy.engine import Engine
 
 from exam_server import models as m
@@ -38,6 +39,27 @@ from exam_server.results.outcomes import (
 
 class SourceError(ValueError):
     """The database does not hold what a ranking needs; the message names the record."""
+
+
+def read_engine(database: str) -> Engine:
+    """An engine for reading results: one consistent snapshot, and no write lock.
+
+    ``database`` is a URL or a SQLite file path. The server's own engine starts
+    every SQLite transaction with ``BEGIN IMMEDIATE`` (the write lock); reading
+    a national exam under it would stall the server's writers, so this one
+    begins deferred (a WAL read snapshot). PostgreSQL reads at REPEATABLE READ,
+    so every table is read at the same moment.
+    """
+    url = database if "://" in database else f"sqlite:///{Path(database).resolve()}"
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"isolation_level": None, "timeout": 30})
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, isolation_level="REPEATABLE READ")
 
 
 def _t(model: Any) -> Table:
@@ -83,7 +105,7 @@ def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list
     """Formations and candidates' outcomes of exam ``exam_code`` (see the module docstring)."""
     exams, sessions, candidates = _t(m.Exam), _t(m.ExamSession), _t(m.Candidate)
     attempts_t, responses_t, audit_t = _t(m.Attempt), _t(m.Response), _t(m.AuditEvent)
-    with engine.connect() as conn:
+    with engine.connect() as conn, conn.begin():
         exam = conn.execute(select(exams.c.id).where(exams.c.code == exam_code)).first()
         if exam is None:
             raise SourceError(f"no exam with code {exam_code!r}")

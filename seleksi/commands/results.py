@@ -84,7 +84,7 @@ def register(sub: Any) -> None:
 
 def _source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
     g = p.add_argument_group("source (the database, or an input document)")
-    g.add_argument("--db", help="database URL, e.g. sqlite:///seleksi.db")
+    g.add_argument("--db", help="database URL or SQLite file, e.g. seleksi-data/seleksi.db")
     g.add_argument("--exam", help="exam code in the database")
     g.add_argument("--input", help="input document JSON (see docs/results.md)")
     p.set_defaults(_source_required=required)
@@ -110,10 +110,9 @@ def _load_source(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any], l
     if args.db or args.exam:
         if not (args.db and args.exam):
             raise CommandError("--db and --exam go together")
-        from exam_server.db import make_engine
-        from exam_server.results.from_db import SourceError, exam_title, load_outcomes
+        from exam_server.results.from_db import SourceError, exam_title, load_outcomes, read_engine
 
-        engine = make_engine(args.db)
+        engine = read_engine(args.db)
         try:
             title = exam_title(engine, args.exam)
             formations, outcomes = load_outcomes(engine, args.exam)

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from exam_server import models as m
 from exam_server.db import create_schema, make_engine
 from exam_server.results import publication as pub
-from exam_server.results.from_db import SourceError, load_outcomes
+from exam_server.results.from_db import SourceError, load_outcomes, read_engine
 from exam_server.results.outcomes import responses_digest
 from exam_server.results.ranking import rank_skd
 from tests.results.results_cases import KEY, POLICY
@@ -217,3 +217,22 @@ def test_a_prepared_attempt_nobody_took_is_absent_only_once_the_session_closed(
         )
     _, outcomes = load_outcomes(engine, "SKD-T")
     assert {o.registration_number: o.status for o in outcomes}["R004"] == "absent"
+
+
+def test_reading_results_takes_no_write_lock(engine: Engine, tmp_path: Path) -> None:
+    # A server writer holds the write lock (BEGIN IMMEDIATE, uncommitted change)…
+    writer = engine.connect()
+    try:
+        writer.execute(
+            update(m.Candidate.__table__).values(name="x")  # type: ignore[arg-type]
+        )
+        # …and the results reader still gets its snapshot, without the change.
+        reader = read_engine(str(tmp_path / "exam.db"))
+        try:
+            _, outcomes = load_outcomes(reader, "SKD-T")
+        finally:
+            reader.dispose()
+        assert {o.name for o in outcomes} == {"Ani", "Budi", "Citra", "Dewi"}
+    finally:
+        writer.rollback()
+        writer.close()
