@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, false, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -150,6 +150,7 @@ class ItemStore:
         the transaction is rolled back.
         """
         with self.engine.connect() as conn, conn.begin() as tx:
+            _take_write_lock(conn)
             existing = _load_subtests(conn)
             doc, _merged, problems = parsed.to_document(existing)
             if problems:
@@ -370,6 +371,19 @@ class ItemStore:
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
                 for t in BANK_TABLES
             }
+
+
+def _take_write_lock(conn: Connection) -> None:
+    """On SQLite, hold the database write lock from the start of a transaction.
+
+    A transaction that reads and then writes may begin deferred (the server's
+    engine begins read transactions that way); in WAL mode its first write
+    then fails at once with "database is locked" if another connection
+    committed after its first read. A write that changes nothing, issued
+    before any read, takes the lock instead, waiting through the busy timeout.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(T_SUBTEST).where(false()).values(id=T_SUBTEST.c.id))
 
 
 # ---------------------------------------------------------------------------
