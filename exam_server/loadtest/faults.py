@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import subprocess
 import time
@@ -196,15 +197,21 @@ async def run_drill(
     time_limit: float,
     grace: float,
     tolerance: float,
+    recover: float = 4.0,
 ) -> DrillResult:
-    """Run the load, call ``fault(report)`` ``fault_at`` seconds in, check afterwards."""
+    """Run the load, call ``fault(report)`` ``fault_at`` seconds in, check afterwards.
+
+    The load goes on at least ``recover`` seconds after ``fault`` returned
+    (a restart on a busy machine may take longer than planned)."""
     report = LoadReport()
     t0 = time.time()
     load = asyncio.create_task(
         run_load(config, candidates, session_token, start_at=t0, report=report)
     )
     await asyncio.sleep(max(0.0, t0 + fault_at - time.time()))
+    planned, report.stop_at = report.stop_at, math.inf  # nobody stops during the fault
     detail = await fault(report)
+    report.stop_at = max(planned, time.time() + recover)
     await load
     db = await asyncio.to_thread(verify_in_database, report, database_url)
     resume = await check_resume(config.ws_url, report, time_limit, grace, tolerance)

@@ -54,6 +54,7 @@ class LoadReport:
     ack_latency: list[tuple[float, float]] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     started_at: float = 0.0
+    stop_at: float = math.inf  # when the terminals stop (a drill may push it back)
     ended_at: float = 0.0
     acked: dict[int, set[int]] = field(default_factory=dict)  # attempt id → acked seqs
     db: dict[str, int] | None = None

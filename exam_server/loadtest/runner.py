@@ -93,7 +93,7 @@ async def run_load(
     rep.terminals = config.terminals
     t0 = time.time() if start_at is None else start_at
     rep.started_at = t0
-    stop_at = t0 + config.duration
+    rep.stop_at = t0 + config.duration
     rng = random.Random(config.seed)
     limits = httpx.Limits(max_connections=config.http_connections, max_keepalive_connections=32)
     async with httpx.AsyncClient(base_url=config.url, limits=limits, timeout=config.timeout) as hc:
@@ -108,7 +108,6 @@ async def run_load(
                     hc,
                     random.Random(rng.getrandbits(64)),
                     t0,
-                    stop_at,
                 )
             )
             for i in range(config.terminals)
@@ -131,10 +130,9 @@ async def _login(
     tid: str,
     rep: LoadReport,
     hc: httpx.AsyncClient,
-    stop_at: float,
 ) -> str | None:
     backoff = 0.5
-    while time.time() < stop_at:
+    while time.time() < rep.stop_at:
         sent = time.time()
         try:
             r = await hc.post(
@@ -182,13 +180,12 @@ async def _terminal(
     hc: httpx.AsyncClient,
     rng: random.Random,
     t0: float,
-    stop_at: float,
 ) -> None:
     from websockets.asyncio.client import connect
 
     await _sleep_until(t0 + rng.uniform(0.0, cfg.login_window))
     tid = f"LT-{i:05d}"
-    token = await _login(cfg, cred, session_token, tid, rep, hc, stop_at)
+    token = await _login(cfg, cred, session_token, tid, rep, hc)
     if token is None:
         return
     trace = rep.traces[tid] = TerminalTrace(tid, token)
@@ -196,7 +193,7 @@ async def _terminal(
     backoff = 0.2
     max_backoff = min(5.0, cfg.pace)
     first = True
-    while time.time() < stop_at:
+    while time.time() < rep.stop_at:
         try:
             ws = await connect(
                 cfg.ws_url, open_timeout=cfg.timeout, compression=None, close_timeout=2
@@ -213,7 +210,7 @@ async def _terminal(
             rep.reconnects += 1
         first = False
         try:
-            pending = await _session(ws, cfg, trace, rep, rng, stop_at, pending)
+            pending = await _session(ws, cfg, trace, rep, rng, pending)
             backoff = 0.2
             if pending is None:
                 return  # done: the run ended or the attempt did
@@ -245,18 +242,19 @@ async def _session(
     trace: TerminalTrace,
     rep: LoadReport,
     rng: random.Random,
-    stop_at: float,
     pending: tuple[int, int, int] | None,
 ) -> tuple[int, int, int] | None:
     """One connection's life. Returns the unacknowledged answer to resend
     after a reconnect (raises on a drop), or None when done."""
     hello = {"type": "hello", "token": trace.token, "terminal_id": trace.terminal_id}
+    # The server starts the clock while handling hello: count from the send.
+    hello_at = time.time()
     await ws.send(json.dumps(hello))
     state = await _recv(ws, cfg.timeout)
     if state.get("type") == "error":
         rep.errors[f"hello_{state.get('code')}"] += 1
         raise _Done
-    trace.intervals.append([time.time(), None])
+    trace.intervals.append([hello_at, None])
     attempt_id = int(state["attempt_id"])
     trace.attempt_id = attempt_id
     acked = rep.acked.setdefault(attempt_id, set())
@@ -272,8 +270,8 @@ async def _session(
     while True:
         if pending is None:
             wait = cfg.pace * rng.uniform(1 - cfg.jitter, 1 + cfg.jitter)
-            if time.time() + wait >= stop_at:
-                await _sleep_until(stop_at)
+            if time.time() + wait >= rep.stop_at:
+                await _sleep_until(rep.stop_at)
                 if cfg.finish:
                     await _finish(ws, cfg, rep)
                 return None

@@ -40,7 +40,7 @@ async def test_fuzzed_candidate_frames_get_an_answer_and_never_crash(
     reg = h.seed.candidates[0]["registration_number"]
     t = await Terminal.open(h.ws_url, h.login(reg, "T-F"), "T-F")
     assert t.state["type"] == "state"
-    frames = _fuzz_frames(150)
+    frames = _fuzz_frames(120)
     replies = 0
     for f in frames:
         await t.ws.send(f)
@@ -168,7 +168,7 @@ def test_fuzzed_rest_bodies_never_give_5xx(live_server: ServerHandle) -> None:
 
     with httpx.Client(base_url=h.url, timeout=30) as c:
 
-        @settings(max_examples=80, deadline=None, database=None)
+        @settings(max_examples=50, deadline=None, database=None)
         @given(st.sampled_from(posts), rest_body, st.booleans())
         def one(ep: Any, body: Any, as_proctor: bool) -> None:
             path = _concrete(ep.path, h)
@@ -184,4 +184,4 @@ def test_fuzzed_rest_bodies_never_give_5xx(live_server: ServerHandle) -> None:
             assert r.status_code < 500, (ep.path, content[:200], r.status_code, r.text[:200])
 
         one()
-    assert sum(statuses.values()) >= 60
+    assert sum(statuses.values()) >= 40
