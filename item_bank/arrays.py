@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Executable, and_, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from cat_engine.bank import BankArrays
 from cat_engine.irt import ItemParameters, Model
@@ -57,7 +58,7 @@ class LoadedBank:
 
 
 def load_bank_arrays(
-    source: ItemStore | Engine | Connection,
+    source: ItemStore | Engine | Connection | Session,
     *,
     subtests: Sequence[str] | None = None,
     statuses: Sequence[str] = DEFAULT_STATUSES,
@@ -75,7 +76,7 @@ def load_bank_arrays(
 
 
 def load_bank(
-    source: ItemStore | Engine | Connection,
+    source: ItemStore | Engine | Connection | Session,
     *,
     subtests: Sequence[str] | None = None,
     statuses: Sequence[str] = DEFAULT_STATUSES,
@@ -84,6 +85,8 @@ def load_bank(
 ) -> LoadedBank:
     """Like :func:`load_bank_arrays`, also returning the item versions loaded."""
     statuses = [ItemStatus(s).value for s in statuses]
+    if isinstance(source, Session):  # the caller's transaction, e.g. a request's session
+        return _load(source.connection(), subtests, statuses, scale, include_uncalibrated)
     if isinstance(source, Connection):
         return _load(source, subtests, statuses, scale, include_uncalibrated)
     engine = source.engine if isinstance(source, ItemStore) else source

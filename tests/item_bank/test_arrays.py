@@ -104,3 +104,17 @@ def test_order_does_not_depend_on_the_backend(store: ItemStore, small_demo: Bank
     )
     assert load_bank_arrays(store).item_ids == tuple(sorted(ids))
     assert [i.item_id for i in store.export_document().items] == sorted(ids)
+
+
+def test_loads_from_a_session_an_engine_or_a_connection(
+    sqlite_store: ItemStore, small_demo: BankDocument
+) -> None:
+    from sqlmodel import Session
+
+    sqlite_store.import_document(small_demo)
+    expected = load_bank_arrays(sqlite_store).item_ids
+    with Session(sqlite_store.engine) as session:
+        assert load_bank_arrays(session).item_ids == expected
+    with sqlite_store.engine.connect() as conn:
+        assert load_bank_arrays(conn).item_ids == expected
+    assert load_bank_arrays(sqlite_store.engine).item_ids == expected
