@@ -47,6 +47,7 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from cat_engine.bank import BankArrays
+from exam_server import audit
 from exam_server.auth import TokenError
 from exam_server.events import EventBus, LiveEvent, Subscription
 from exam_server.http import ApiError, Endpoint, read_json
@@ -61,7 +62,7 @@ from exam_server.models import (
 )
 from exam_server.models import Response as ResponseRow
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow, incident_of
-from exam_server.proctoring.service import ProctoringService
+from exam_server.proctoring.service import AlertRecorder, ProctoringService
 from exam_server.snapshot import bank_from_json
 
 log = logging.getLogger(__name__)
@@ -125,10 +126,39 @@ def proctoring_service(app: ASGIApp) -> ProctoringService:
         async def bank_for(session_id: int) -> BankArrays | None:
             return await load_bank(engine, session_id)
 
-        service = ProctoringService(_bus(app), bank_for=bank_for)
+        bus = _bus(app)
+        # With a bus shared by several processes each process watches only its
+        # own terminals, so an alert is raised once (and still seen everywhere).
+        view = bus.local_view() if hasattr(bus, "local_view") else bus
+        committer = getattr(app.state, "committer", None)  # type: ignore[attr-defined]
+        record = _alert_recorder(committer) if committer is not None else None
+        service = ProctoringService(view, bank_for=bank_for, record=record)
         app.state.proctoring = service  # type: ignore[attr-defined]
     assert isinstance(service, ProctoringService)
     return service
+
+
+def _alert_recorder(committer: Any) -> AlertRecorder:
+    """Alerts go to the audit log (kind ``alert``, actor ``detector:<name>``)."""
+
+    async def record(event: LiveEvent) -> None:
+        data = dict(event.data)
+        message = data.get("message") or {}
+        reason = str(message.get("id", "")) if isinstance(message, dict) else ""
+        await committer.submit(
+            lambda conn: audit.append(
+                conn,
+                "alert",
+                f"detector:{data.get('detector', '?')}",
+                session_id=event.session_id,
+                attempt_id=event.attempt_id,
+                reason=reason,
+                data=data,
+                at=event.at,
+            )
+        )
+
+    return record
 
 
 async def start(app: ASGIApp) -> None:
@@ -291,20 +321,28 @@ def load_grid(engine: Engine, session_id: int, presence: float) -> tuple[Session
             .limit(200)
         ).all()
         regno = {att.id: by_id.get(att.candidate_id) for att in attempts}
-        for audit in reversed(audits):
+        for entry in reversed(audits):
             try:
-                data = json.loads(audit.data_json)
+                data = json.loads(entry.data_json)
             except ValueError:
                 data = {}
-            target = regno.get(audit.attempt_id)
+            target = regno.get(entry.attempt_id)
+            if entry.kind == "alert" and target is not None:
+                target.alerts += 1
+                target.last_alert = {
+                    "code": data.get("code"),
+                    "severity": data.get("severity"),
+                    "message": data.get("message"),
+                    "at": entry.at,
+                }
             grid.incidents.append(
                 {
-                    "at": audit.at,
-                    "kind": audit.kind,
-                    "attempt_id": audit.attempt_id,
+                    "at": entry.at,
+                    "kind": entry.kind,
+                    "attempt_id": entry.attempt_id,
                     "registration_number": target.registration_number if target else None,
-                    "actor": audit.actor,
-                    "reason": audit.reason,
+                    "actor": entry.actor,
+                    "reason": entry.reason,
                     "data": data if isinstance(data, dict) else {},
                 }
             )
@@ -532,8 +570,9 @@ async def proctor_channel(ws: WebSocket) -> None:
             await ws.send_text(_frame("error", code="unknown_session"))
             await ws.close(code=1008)
             return
-        for alert in service.recent_alerts(session_id):
-            grid.apply(alert)
+        if service.record is None:  # alerts are not in the audit log: replay ours
+            for alert in service.recent_alerts(session_id):
+                grid.apply(alert)
         await ws.send_text(
             _frame(
                 "snapshot",

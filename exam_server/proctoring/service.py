@@ -3,8 +3,9 @@
 One :class:`ProctoringService` per app: it subscribes to every session's
 events, keeps one set of detectors per attempt (made by the factories the
 first time the attempt shows up), and publishes each alert back to the bus
-as a ``LiveEvent`` of kind ``"alert"`` for the proctor console and the audit
-trail.
+as a ``LiveEvent`` of kind ``"alert"`` for the proctor consoles; with a
+``record`` hook the alert is also stored (the server keeps it in the audit
+log, so a console opened later, on any process, shows it).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from cat_engine.bank import BankArrays
-from exam_server.events import EventBus, LiveEvent
+from exam_server.events import LiveEvent, Subscription
 from exam_server.proctoring.base import Alert, AttemptContext, Detector, DetectorFactory
 from exam_server.proctoring.detectors import default_factories
 
@@ -25,6 +27,18 @@ log = logging.getLogger(__name__)
 
 BankLookup = Callable[[int], Awaitable[BankArrays | None]]
 """session id → the exam's bank as arrays (None if unknown)."""
+AlertRecorder = Callable[[LiveEvent], Awaitable[None]]
+"""Stores an alert event durably (the server's audit log)."""
+
+
+class Bus(Protocol):
+    """What the service needs of the event bus (``EventBus`` or a process-local
+    view of a shared one, so each process watches only its own terminals)."""
+
+    def publish(self, event: LiveEvent) -> None: ...
+
+    def subscribe(self, session_id: int | None = None) -> Subscription: ...
+
 
 # Events after which an attempt's detectors are dropped (nothing more to watch).
 _TERMINAL_KINDS = frozenset({"finish", "void"})
@@ -35,11 +49,14 @@ class ProctoringService:
 
     def __init__(
         self,
-        bus: EventBus,
+        bus: Bus,
         factories: Sequence[DetectorFactory] | None = None,
         bank_for: BankLookup | None = None,
+        record: AlertRecorder | None = None,
     ) -> None:
         self.bus = bus
+        self.record = record
+        self._recording: set[asyncio.Task[None]] = set()
         self.factories = list(default_factories() if factories is None else factories)
         self.bank_for = bank_for
         self._detectors: dict[int, list[Detector]] = {}
@@ -104,7 +121,19 @@ class ProctoringService:
             recent = self._recent.setdefault(event.session_id, deque(maxlen=self.max_recent))
             recent.append(published)
             self.bus.publish(published)
+            if self.record is not None:
+                # Stored in the background: the detectors never wait for a commit.
+                task = asyncio.get_running_loop().create_task(self._store(published))
+                self._recording.add(task)
+                task.add_done_callback(self._recording.discard)
         return alerts
+
+    async def _store(self, event: LiveEvent) -> None:
+        assert self.record is not None
+        try:
+            await self.record(event)
+        except Exception:  # the alert was shown live; losing its record is logged
+            log.exception("proctoring: could not store an alert of attempt %s", event.attempt_id)
 
     async def run(self) -> None:
         """Consume the bus until cancelled."""
@@ -126,3 +155,5 @@ class ProctoringService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)

@@ -283,11 +283,11 @@
     if (adaptive || T.current === null || wanted) {
       T.wantNumber = null;
       renderItem(item.number);
-      if (T.pendingChoice !== null) {
-        const index = T.pendingChoice;
-        T.pendingChoice = null;
-        choose(index);
-      }
+    }
+    const queued = T.pendingChoice;
+    if (queued !== null && queued.number === item.number) {
+      T.pendingChoice = null;
+      choose(queued.index, item.number);
     }
     renderMap();
   }
@@ -453,25 +453,26 @@
     for (const id of ["doubtful", "finish"]) $(id).disabled = frozen;
   }
 
-  function choose(index) {
-    const number = T.current;
-    const item = T.items.get(number);
-    if (!item || index < 0 || index >= item.options.length) return;
+  function choose(index, onNumber) {
     if (T.status === "paused" || T.stopped || timeLeft() <= 0) return;
-    if (T.wantNumber !== null) {
-      // On the way to another item: the key belongs to that one, once it shows.
-      T.pendingChoice = index;
+    if (onNumber === undefined && T.wantNumber !== null) {
+      // On the way to another item: the key belongs to that one, once it is here.
+      T.pendingChoice = { number: T.wantNumber, index };
       return;
     }
+    const number = onNumber === undefined ? T.current : onNumber;
+    const item = T.items.get(number);
+    if (!item || index < 0 || index >= item.options.length) return;
     const adaptive = T.st && T.st.mode === "adaptive";
     if (adaptive && T.outbox.some((e) => e.number === number)) return; // once, in adaptive mode
     const elapsed = Math.min(86400, (performance.now() - T.shownAt) / 1000);
     T.answers.set(number, index);
-    T.highlight = index;
+    if (number === T.current) T.highlight = index;
     const entry = { type: "answer", number, option: index, elapsed: Math.round(elapsed * 10) / 10 };
     if (!adaptive) entry.flagged = !!T.flags.get(number);
     enqueue(entry);
-    renderItem(number);
+    if (number === T.current) renderItem(number);
+    else renderMap();
   }
 
   function toggleDoubtful() {
