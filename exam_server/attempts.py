@@ -187,6 +187,9 @@ class AttemptService:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._prepare_tasks: set[asyncio.Task[int]] = set()
+        # (session id, candidate id) → attempt id, made or being made here.
+        self._created: dict[tuple[int, int], int] = {}
+        self._creating: dict[tuple[int, int], asyncio.Future[int]] = {}
         self._policy: Any = None
 
     def categories(self) -> set[str] | None:
@@ -348,7 +351,7 @@ class AttemptService:
         candidate_id, session_id, exam_id, attempt_id = found
         self._pin_fail_candidate.reset(ckey)
         if attempt_id is None:
-            attempt_id = await self._create_attempt(candidate_id, session_id, exam_id, terminal_id)
+            attempt_id = await self._ensure_attempt(candidate_id, session_id, exam_id, terminal_id)
         la = await self.get(attempt_id)
         async with la.lock:
             if la.terminal_id not in (None, terminal_id) and not la.terminal_released:
@@ -480,12 +483,40 @@ class AttemptService:
 
         made = 0
         for candidate_id, exam_id in await anyio.to_thread.run_sync(todo):
+            key = (session_id, candidate_id)
+            if key in self._created or key in self._creating:
+                continue  # the candidate logged in first
             try:
-                await self._create_attempt(candidate_id, session_id, exam_id, None)
+                await self._ensure_attempt(candidate_id, session_id, exam_id, None)
                 made += 1
             except LoginError:
                 break  # the exam cannot be assembled: logins will report it
         return made
+
+    async def _ensure_attempt(
+        self, candidate_id: int, session_id: int, exam_id: int, terminal_id: str | None
+    ) -> int:
+        """The candidate's attempt, assembling it once even when the background
+        preparation and the candidate's own login ask for it at the same time."""
+        key = (session_id, candidate_id)
+        if key in self._created:
+            return self._created[key]
+        pending = self._creating.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
+        self._creating[key] = fut
+        try:
+            aid = await self._create_attempt(candidate_id, session_id, exam_id, terminal_id)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            raise
+        finally:
+            self._creating.pop(key, None)
+        self._created[key] = aid
+        fut.set_result(aid)
+        return aid
 
     async def _create_attempt(
         self, candidate_id: int, session_id: int, exam_id: int, terminal_id: str | None

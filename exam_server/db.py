@@ -1,9 +1,11 @@
 """Database engines: SQLite (WAL) by default, PostgreSQL by URL.
 
 The engine is built from :class:`Settings` in the app's lifespan, never at
-import time. SQLite transactions start with ``BEGIN IMMEDIATE`` so that a
-writer takes the write lock before reading the audit chain head (two
-processes on one file then wait for each other instead of forking the chain).
+import time. On SQLite, write transactions (through :func:`writer`) start
+with ``BEGIN IMMEDIATE`` so that a writer takes the write lock before
+reading the audit chain head (two processes on one file then wait for each
+other instead of forking the chain); read transactions start deferred, and
+in WAL mode never wait for the writer.
 """
 
 from __future__ import annotations
@@ -44,12 +46,24 @@ def make_engine(
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front (no failed lock upgrade
+            # half-way); readers begin deferred and, in WAL mode, never wait.
+            write = conn.get_execution_options().get("seleksi_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     return create_engine(
         database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+def writer(engine: Engine) -> Engine:
+    """``engine`` for transactions that write: on SQLite they begin with
+    ``BEGIN IMMEDIATE`` (the database write lock), so that a transaction
+    that reads before it writes (the audit chain head, existence checks)
+    queues for the lock instead of failing when another process wrote first.
+    Plain ``engine`` transactions begin deferred: reads never wait for writers."""
+    return engine.execution_options(seleksi_write=True)
 
 
 def create_schema(engine: Engine) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from exam_server import scheduling as sch
-from exam_server.db import create_schema
+from exam_server.db import create_schema, writer
 from exam_server.snapshot import PublicItemContent
 
 # A spread of categories like a real session: mostly general.
@@ -211,7 +211,7 @@ def _existing_demo(engine: Engine, secret_key: str) -> SeedSummary | None:
     from exam_server.auth import hash_password
     from exam_server.models import Candidate, Exam, ExamSession, Formation, Staff
 
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         exam = s.execute(select(Exam).where(col(Exam.code) == "SKD-DEMO")).scalars().first()
         if exam is None or exam.id is None:
             return None

@@ -22,6 +22,8 @@ import anyio.to_thread
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.engine import Connection, Engine
 
+from exam_server.db import writer
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class GroupCommitter:
         self, engine: Engine, max_batch: int = 500, guard_check: GuardCheck | None = None
     ) -> None:
         self.engine = engine
+        self._writer = writer(engine)
         self.max_batch = max_batch
         self.guard_check = guard_check
         self.transactions = 0
@@ -148,7 +151,7 @@ class GroupCommitter:
 
     def _commit_batch(self, batch: list[_Write]) -> list[Any]:
         try:
-            with self.engine.begin() as conn:
+            with self._writer.begin() as conn:
                 refused = self._refused(conn, batch)
                 go = [w for w in batch if w.guard is None or w.guard[0] not in refused]
                 _apply_rows(conn, go)
@@ -169,7 +172,7 @@ class GroupCommitter:
         outcomes: list[Any] = []
         for w in batch:  # isolate the failing write(s)
             try:
-                with self.engine.begin() as conn:
+                with self._writer.begin() as conn:
                     refused = self._refused(conn, [w])
                     if refused:
                         outcomes.append(next(iter(refused.values())))

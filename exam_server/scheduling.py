@@ -26,6 +26,7 @@ from cat_engine.errors import EngineError
 from cat_engine.pool import check_design_against_bank
 from exam_server import audit
 from exam_server.auth import hash_password, new_pin, new_session_token, pin_mac
+from exam_server.db import writer
 from exam_server.models import (
     Candidate,
     CheckIn,
@@ -75,7 +76,7 @@ def _one(s: Session, model: Any, **where: Any) -> Any:
 
 
 def create_site(engine: Engine, code: str, name: str) -> int:
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         if _one(s, Site, code=_code(code, "code")) is not None:
             raise SetupError(f"site {code} exists", [{"field": "code", "message": "exists"}], 409)
         site = Site(code=code, name=name)
@@ -86,7 +87,7 @@ def create_site(engine: Engine, code: str, name: str) -> int:
 
 
 def create_room(engine: Engine, site_code: str, code: str, name: str, capacity: int = 0) -> int:
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         site = _one(s, Site, code=site_code)
         if site is None:
             raise SetupError(f"no site {site_code}", [{"field": "site_code", "message": "unknown"}])
@@ -127,7 +128,7 @@ def create_exam(
         raise SetupError(
             f"the design does not fit the bank: {exc}", [{"field": "design", "message": str(exc)}]
         ) from None
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         if _one(s, Exam, code=code) is not None:
             raise SetupError(f"exam {code} exists", [{"field": "code", "message": "exists"}], 409)
         exam = Exam(
@@ -155,7 +156,7 @@ def create_exam(
 def create_session(
     engine: Engine, code: str, exam_code: str, site_code: str, room_code: str, starts_at: float
 ) -> int:
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         exam = _one(s, Exam, code=exam_code)
         site = _one(s, Site, code=site_code)
         errors = []
@@ -182,7 +183,7 @@ def create_session(
 def create_formations(engine: Engine, rows: list[dict[str, Any]]) -> int:
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         out = []
         for i, r in enumerate(rows, start=1):
             code = r.get("code")
@@ -233,7 +234,7 @@ def import_candidates_csv(engine: Engine, text: str, categories: set[str] | None
             [{"row": 1, "field": c, "message": "unknown column"} for c in unknown],
         )
     errors: list[dict[str, Any]] = []
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         formations = {f.code: f.id for f in s.execute(select(Formation)).scalars()}
         sessions = {x.code: x.id for x in s.execute(select(ExamSession)).scalars()}
         existing = set(s.execute(select(Candidate.registration_number)).scalars())  # type: ignore[call-overload]
@@ -306,7 +307,7 @@ def create_staff(
             "password too short", [{"field": "password", "message": "at least 8 characters"}]
         )
     digest = hash_password(password, n=scrypt_n)
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         if _one(s, Staff, username=_code(username, "username")) is not None:
             raise SetupError(
                 f"user {username} exists", [{"field": "username", "message": "exists"}], 409
@@ -321,7 +322,7 @@ def create_staff(
 def open_session(engine: Engine, session_id: int, actor: str) -> str:
     """Open a session for logins; returns its (new) token."""
     token = new_session_token()
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         sess = s.get(ExamSession, session_id)
         if sess is None:
             raise SetupError(f"no session {session_id}", status=404)
@@ -339,7 +340,7 @@ def mark_session_closed(engine: Engine, session_id: int, actor: str, reason: str
     """Close a session to logins; returns the ids of its unfinished attempts."""
     from exam_server.models import Attempt
 
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         sess = s.get(ExamSession, session_id)
         if sess is None:
             raise SetupError(f"no session {session_id}", status=404)
@@ -362,7 +363,7 @@ def issue_pin(
 ) -> str:
     """Issue (or re-issue) the check-in PIN of a candidate for a session."""
     pin = new_pin()
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         c = _one(s, Candidate, registration_number=registration_number)
         if c is None or c.session_id != session_id:
             raise SetupError(
@@ -389,7 +390,7 @@ def issue_pin(
 
 
 def session_id_of(engine: Engine, code: str) -> int:
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         sess = _one(s, ExamSession, code=code)
         if sess is None:
             raise SetupError(f"no session {code}", status=404)
@@ -397,7 +398,7 @@ def session_id_of(engine: Engine, code: str) -> int:
 
 
 def exam_summary(engine: Engine) -> list[dict[str, Any]]:
-    with Session(engine) as s:
+    with Session(writer(engine)) as s:
         return [
             {
                 "id": e.id,
