@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 import websockets
 
+from exam_server import audit
 from exam_server.events import LiveEvent
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow
 from tests.proctor_ui.live_server import PASSWORD, LiveServer
@@ -139,6 +141,22 @@ async def test_proctor_sees_report_alert_and_board_publishes_no_more_than_scores
                 if second:
                     break
             assert second[0]["data"]["severity"] == "critical"
+
+        # Alerts are in the audit log: a console opened later shows them.
+        for _ in range(50):
+            async with websockets.connect(ws_url(live, f"/ws/proctor/{sid}")) as late:
+                await late.send(json.dumps({"type": "auth", "token": token}))
+                snap = await recv(late, "snapshot")
+            row = next(t for t in snap["terminals"] if t["registration_number"] == regno)
+            if row["alerts"] == 2:
+                break
+            await asyncio.sleep(0.1)  # the alert's commit runs in the background
+        assert row["alerts"] == 2 and row["last_alert"]["code"] == "second_login"
+        actors = {i["actor"] for i in snap["incidents"] if i["kind"] == "alert"}
+        assert actors == {"detector:focus", "detector:second_login"}
+        # …and the hash chain still verifies with them in it.
+        report = audit.verify(live.server.config.app.state.engine)
+        assert report.ok, report.problems
 
     async with websockets.connect(ws_url(live, f"/ws/board/{sid}")) as board:
         snap = await recv(board, "snapshot")
