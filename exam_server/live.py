@@ -72,6 +72,19 @@ FLUSH_SECONDS = 0.25
 event is forwarded as soon as it arrives, with whatever else is queued."""
 HEARTBEAT_SECONDS = 5.0
 AUTH_TIMEOUT_SECONDS = 10.0
+MAX_SNAPSHOT_INCIDENTS = 300
+SNAPSHOT_INCIDENT_KINDS = (
+    "pause",
+    "resume",
+    "extend",
+    "release",
+    "void",
+    "note",
+    "alert",
+    "second_login",
+    "open_session",
+    "close_session",
+)
 MAX_CLIENT_FRAME = 4096
 
 # Event kinds after which the attempt's row is re-read from the database
@@ -314,13 +327,32 @@ def load_grid(engine: Engine, session_id: int, presence: float) -> tuple[Session
                     mark = row.answered.add if resp.option >= 0 else row.answered.discard
                     mark(resp.number)
                 (row.doubtful.add if resp.flagged else row.doubtful.discard)(resp.number)
+        regno = {att.id: by_id.get(att.candidate_id) for att in attempts}
+
+        def by_id_of_attempt(attempt_id: int | None) -> TerminalRow | None:
+            return regno.get(attempt_id) if attempt_id is not None else None
+
+        # The incident log: proctors' acts, alerts and the session's opening
+        # and closing (not the routine check-ins and clock entries), newest
+        # MAX_SNAPSHOT_INCIDENTS; alerts are counted over all of them.
         audits = db.exec(
             select(AuditEvent)
             .where(AuditEvent.session_id == session_id)
+            .where(col(AuditEvent.kind).in_(SNAPSHOT_INCIDENT_KINDS))
             .order_by(col(AuditEvent.id).desc())
-            .limit(200)
+            .limit(MAX_SNAPSHOT_INCIDENTS)
         ).all()
-        regno = {att.id: by_id.get(att.candidate_id) for att in attempts}
+        shown = {entry.id for entry in audits}
+        older_alerts = db.exec(
+            select(AuditEvent)
+            .where(AuditEvent.session_id == session_id)
+            .where(AuditEvent.kind == "alert")
+            .order_by(col(AuditEvent.id))
+        ).all()
+        for entry in older_alerts:
+            target = by_id_of_attempt(entry.attempt_id)
+            if entry.id not in shown and target is not None:
+                target.alerts += 1
         for entry in reversed(audits):
             try:
                 data = json.loads(entry.data_json)
