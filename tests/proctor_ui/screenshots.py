@@ -146,7 +146,7 @@ def main(out: Path) -> None:
         zoom.wait_for_timeout(500)
         zoom.screenshot(path=str(out / "terminal-zoom200.png"), full_page=True)
 
-        proctor = browser.new_page(viewport={"width": 1366, "height": 768})
+        proctor = browser.new_page(viewport={"width": 1600, "height": 1000})
         proctor.goto(f"{live.url}/proctor.html?session={sid}")
         proctor.fill("#username", "pengawas")
         proctor.fill("#password", PASSWORD)
