@@ -48,8 +48,12 @@ async def test_sigkill_during_burst_loses_no_acknowledged_answer(tmp_path: Path)
         terminals = {
             reg: await Terminal.open(server.ws_url, tok, f"T-{reg}") for reg, tok in tokens.items()
         }
-        opened_at = time.time()
-        left_at_open = {reg: t.state["remaining_seconds"] for reg, t in terminals.items()}
+        # (remaining, server time) as each terminal's state said: the same clock
+        # as this process's on this machine.
+        left_at_open = {
+            reg: (t.state["remaining_seconds"], t.state["server_time"])
+            for reg, t in terminals.items()
+        }
         acked: dict[str, set[int]] = {reg: set() for reg in terminals}
         total = 0
         killed = asyncio.Event()
@@ -105,7 +109,8 @@ async def test_sigkill_during_burst_loses_no_acknowledged_answer(tmp_path: Path)
             # Remaining time: what was left at the kill, minus at most the grace
             # period and one presence interval (plus scheduling slack), never
             # the whole time the server was down.
-            left_at_kill = left_at_open[reg] - (killed_at - opened_at)
+            left, at = left_at_open[reg]
+            left_at_kill = left - (killed_at - at)
             assert st["remaining_seconds"] <= left_at_kill + 0.5
             assert st["remaining_seconds"] >= left_at_kill - (1.0 + 0.5 + 1.5)
             assert down_for > 0

@@ -144,11 +144,12 @@ async def test_clock_stops_after_grace_and_restarts(server_factory: Any) -> None
     await t.answer(1, 1)
     before = (await t.request({"type": "state"}))["remaining_seconds"]
     await t.ws.close()
-    await asyncio.sleep(2.5)  # the terminal is gone for far longer than the grace
+    await asyncio.sleep(3.5)  # the terminal is gone for far longer than the grace
     t2 = await Terminal.open(h.ws_url, token, "T-1")
     after = t2.state["remaining_seconds"]
-    # Only the grace period (plus sweep latency) was counted, not the 2.5 s down.
-    assert before - 1.2 < after < before - 0.4
+    # Only the grace period (plus the time to notice the close) was counted,
+    # not the 3.5 s down.
+    assert before - 2.0 < after < before - 0.4
     assert t2.state["clock_running"] is True
     await t2.close()
 
