@@ -68,7 +68,7 @@ SIGNATURE = "manifest.sig"
 PUBLIC_KEY = "public_key.pem"
 POLICY = "policy.json"
 MANIFEST_SCHEMA = "seleksi/results-manifest/1"
-FORMATION_SCHEMA = "seleksi/results-formation/1"
+FORMATION_SCHEMA = "seleksi/results-formation/2"  # 2: one candidate per line
 PROOF_SCHEMA = "seleksi/inclusion-proof/1"
 MERKLE_ALGORITHM = "RFC 6962 SHA-256 (leaf 0x00, node 0x01) over canonical compact JSON entries"
 STAGES = ("skd", "final")
@@ -820,8 +820,13 @@ def _describe_difference(published: bytes, expected: bytes) -> str:
     try:
         a = json.loads(published.decode("utf-8"))
         b = json.loads(expected.decode("utf-8"))
+    except ValueError:
+        return _first_difference(published, expected)
+    if a == b:
+        return "same content, but not in the canonical form the rules' output is written in"
+    try:
         ea, eb = a["entries"], b["entries"]
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return _first_difference(published, expected)
     for x, y in zip(ea, eb, strict=False):
         if x != y:

@@ -8,6 +8,7 @@
     seleksi results verify DIR [--public-key PEM] [--db URL --exam CODE | --input FILE]
     seleksi results prove REGNO --publication DIR [--out FILE]
     seleksi results check-proof PROOF --root HEX
+    seleksi results serve DIR [--host H] [--port P]
 
 ``verify`` exits 0 when every check passes and 1 otherwise, listing each
 problem. See ``docs/results.md``.
@@ -75,6 +76,12 @@ def register(sub: Any) -> None:
     pr.add_argument("--publication", required=True, help="publication directory")
     pr.add_argument("--out", help="write the proof JSON here (default: stdout)")
     pr.set_defaults(func=_prove)
+
+    sv = rsub.add_parser("serve", help="serve the public results pages of a publication")
+    sv.add_argument("publication", help="publication directory")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    sv.set_defaults(func=_serve)
 
     c = rsub.add_parser("check-proof", help="check an inclusion proof against a Merkle root")
     c.add_argument("proof", help="proof JSON file from `prove`")
@@ -280,3 +287,24 @@ def _check_proof(args: argparse.Namespace) -> int:
         print(f"{'ok  ' if good else 'FAIL'}  {leaf}")
     print("INCLUDED" if ok else "NOT PROVEN against this root")
     return 0 if ok else 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Route
+
+    from exam_server.results import publication as pubm
+    from exam_server.results.pages import routes
+
+    if not (Path(args.publication) / pubm.MANIFEST).is_file():
+        raise CommandError(f"{args.publication}: no {pubm.MANIFEST}; is this a publication?")
+
+    async def home(_request: Any) -> RedirectResponse:
+        return RedirectResponse("/results/")
+
+    app = Starlette(routes=[Route("/", home), *routes(args.publication)])
+    print(f"results pages: http://{args.host}:{args.port}/results/")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -320,3 +320,14 @@ def test_any_exam_publishes_and_verifies(people: list[tuple[Any, ...]], openings
     rep = pub.verify_publication(p.files, KEY.public_key())
     assert rep.ok, rep.problems
     assert pub.recompute(p.files, forms, cands) == []
+
+
+def test_same_content_in_another_layout_is_not_canonical(publication: pub.Publication) -> None:
+    files = dict(publication.files)
+    files["skd/FB.json"] = pub.canonical_json(json.loads(files["skd/FB.json"]))  # re-indented
+    _resign(files)
+    rep = pub.verify_publication(files, KEY.public_key())
+    assert rep.problems == [
+        "skd/FB.json: not what the published rules give (same content, but not in the "
+        "canonical form the rules' output is written in)"
+    ]
