@@ -102,7 +102,31 @@
       )
     );
     $("board-empty").classList.toggle("hidden", rows.length > 0);
+    paginate();
   }
+
+  // A large screen shows what fits and turns the page every PAGE_SECONDS,
+  // so a room of hundreds stays readable from afar without scrolling.
+  const PAGE_SECONDS = 10;
+  B.page = 0;
+  function paginate() {
+    const body = $("board-body");
+    const rows = [...body.children];
+    rows.forEach((r) => (r.hidden = false));
+    if (!rows.length) return ($("board-page").textContent = "");
+    const top = body.getBoundingClientRect().top;
+    const rowHeight = rows[0].getBoundingClientRect().height || 1;
+    const perPage = Math.max(1, Math.floor((window.innerHeight - top - 16) / rowHeight));
+    const pages = Math.ceil(rows.length / perPage);
+    B.page = B.page % pages;
+    rows.forEach((r, i) => (r.hidden = Math.floor(i / perPage) !== B.page));
+    $("board-page").textContent = pages > 1 ? S.t("board.page", { p: B.page + 1, n: pages }) : "";
+  }
+  setInterval(() => {
+    B.page += 1;
+    if (B.session) paginate();
+  }, PAGE_SECONDS * 1000);
+  window.addEventListener("resize", paginate);
 
   setInterval(() => {
     if (B.session) render();

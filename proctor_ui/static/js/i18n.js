@@ -156,6 +156,7 @@ const SELEKSI_TEXTS = {
     "board.void": "Dibatalkan",
     "board.empty": "Belum ada peserta yang mulai.",
     "board.updated": "Diperbarui {t}",
+    "board.page": "· halaman {p} dari {n}",
     // admin
     "admin.title": "Administrasi",
     "admin.login": "Masuk admin",
@@ -315,6 +316,7 @@ const SELEKSI_TEXTS = {
     "board.void": "Void",
     "board.empty": "No candidate has started yet.",
     "board.updated": "Updated {t}",
+    "board.page": "· page {p} of {n}",
     "admin.title": "Administration",
     "admin.login": "Admin login",
     "admin.exams": "Exams",
