@@ -192,3 +192,8 @@ def test_input_document_errors_name_the_record(edit: object, message: str) -> No
     edit(doc)  # type: ignore[operator]
     with pytest.raises(InputError, match=message):
         load_input(json.dumps(doc))
+
+
+def test_serve_refuses_a_directory_that_is_not_a_publication(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match=r"no manifest\.json; is this a publication"):
+        run("serve", str(tmp_path))
