@@ -48,8 +48,7 @@ def small_policy(max_points: dict[str, float]) -> RankingPolicy:
 
 
 async def load(h: Any) -> tuple[list[Formation], list[CandidateOutcome]]:
-    # Off the test's event loop: the server (in another thread) may be waiting on
-    # this loop's websocket clients while it holds a write transaction.
+    # Off the test's event loop, which also runs the terminals' websocket clients.
     return await asyncio.to_thread(load_outcomes, h.db, h.seed.exam_code)
 
 
