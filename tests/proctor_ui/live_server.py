@@ -118,7 +118,7 @@ def start_server(tmp: Path, n_candidates: int = 3, mode: str = "linear") -> Live
 
 
 class CuttableProxy:
-    """A TCP proxy in front of the server whose connections the test can cut.
+    """A TCP proxy in front of the server whose connections the test can cut or freeze.
 
     ``cut()`` drops every open connection (both sides see the TCP connection
     die, as when a cable is pulled) and refuses new ones until ``restore()``.
@@ -132,6 +132,7 @@ class CuttableProxy:
         self.port = int(self.listener.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.refusing = False
+        self.frozen = False
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._closed = False
@@ -159,7 +160,8 @@ class CuttableProxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while chunk := src.recv(65536):
-                dst.sendall(chunk)
+                if not self.frozen:  # frozen: bytes vanish, sockets stay open
+                    dst.sendall(chunk)
         except OSError:
             pass
         finally:
@@ -180,8 +182,13 @@ class CuttableProxy:
         for s in victims:
             self._drop(s)
 
+    def freeze(self) -> None:
+        """Silently drop all traffic without closing anything (a dead link)."""
+        self.frozen = True
+
     def restore(self) -> None:
         self.refusing = False
+        self.frozen = False
 
     def close(self) -> None:
         self._closed = True

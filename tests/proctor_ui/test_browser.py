@@ -70,6 +70,8 @@ def test_exam_day_candidate_proctor_and_board(
 
     # The candidate's terminal goes through the cuttable proxy.
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    # A dead link is noticed after 3 s of silence here (12 s in production).
+    ctx.add_init_script("window.SeleksiConfig = {livenessMs: 3000};")
     term = ctx.new_page()
     errors = _watch_errors(proctor, board, term)
     _login_terminal(term, proxy.url, regno, "000000", seed.session_token)
@@ -139,6 +141,17 @@ def test_exam_day_candidate_proctor_and_board(
     map1.click()
     expect(term.locator("#item-number")).to_contain_text("Soal 1")
     expect(checked).to_contain_text("Pilihan E")
+
+    # A link that dies silently (no close, no reset) is noticed too.
+    proxy.freeze()
+    expect(term.locator("#banner")).to_contain_text("Koneksi terputus")
+    term.keyboard.press("d")
+    expect(term.locator("#save-state")).to_contain_text("menunggu koneksi")
+    proxy.restore()
+    expect(term.locator("#banner")).to_be_hidden()
+    expect(term.locator("#save-state")).to_have_text("Jawaban tersimpan")
+    term.keyboard.press("e")  # back to E, as the rest of the test expects
+    expect(term.locator("#save-state")).to_have_text("Jawaban tersimpan")
 
     # Pause with a reason (a reason is required), then resume.
     row.locator('button[data-action="pause"]').click()

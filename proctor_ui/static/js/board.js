@@ -31,6 +31,7 @@
     B.ws = ws;
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
+      B.lastFrame = Date.now();
       B.clock.sync(msg.now);
       if (msg.type === "snapshot") {
         B.session = msg.session;
@@ -132,6 +133,18 @@
     if (B.session) render();
   }, 1500);
   document.addEventListener("seleksi:lang", render);
+  // The server sends at least a tick every 5 s: silence means a dead link.
+  setInterval(() => {
+    const ws = B.ws;
+    if (ws && ws.readyState === WebSocket.OPEN && Date.now() - B.lastFrame > 12000) {
+      B.ws = null; // its late onclose is ignored
+      ws.close();
+      B.live = false;
+      render();
+      setTimeout(connect, 500);
+    }
+  }, 4000);
+
   document.addEventListener("DOMContentLoaded", () => {
     if (B.sessionId) connect();
     else choose();

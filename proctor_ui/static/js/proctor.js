@@ -91,6 +91,7 @@
     ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: P.token }));
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
+      P.lastFrame = Date.now();
       P.clock.sync(msg.now);
       if (msg.type === "snapshot") {
         P.live = true;
@@ -330,6 +331,18 @@
   });
 
   document.addEventListener("seleksi:lang", () => P.session && renderAll());
+  // The server sends at least a tick every 5 s: silence means a dead link.
+  setInterval(() => {
+    const ws = P.ws;
+    if (ws && ws.readyState === WebSocket.OPEN && Date.now() - P.lastFrame > 12000) {
+      P.ws = null; // its late onclose is ignored
+      ws.close();
+      P.live = false;
+      renderLive();
+      setTimeout(connect, 500);
+    }
+  }, 4000);
+
   document.addEventListener("DOMContentLoaded", () => {
     renderLive();
     start();

@@ -13,6 +13,8 @@
   const $ = (id) => document.getElementById(id);
   const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
   const store = window.sessionStorage;
+  // No frame for this long = the connection is dead (tests shorten it).
+  const LIVENESS_MS = (window.SeleksiConfig && window.SeleksiConfig.livenessMs) || 12000;
 
   const T = {
     token: store.getItem("seleksi.token"),
@@ -38,6 +40,7 @@
     wantNumber: null,
     pendingChoice: null, // an option key typed while the next item was on its way
     lastReport: 0,
+    lastFrame: 0, // Date.now() of the last frame from the server
   };
 
   function terminalId() {
@@ -135,6 +138,13 @@
     const ws = new WebSocket(S.wsUrl("/ws/candidate"));
     T.ws = ws;
     T.ready = false;
+    // A handshake that never completes counts as a lost connection too.
+    setTimeout(() => {
+      if (T.ws === ws && !T.ready) {
+        lost();
+        ws.close();
+      }
+    }, LIVENESS_MS);
     ws.onopen = () => {
       ws.send(JSON.stringify({ v: 1, type: "hello", token: T.token, terminal_id: T.terminalId }));
     };
@@ -148,19 +158,41 @@
       onFrame(msg);
     };
     ws.onclose = () => {
-      if (T.ws !== ws) return;
-      T.ready = false;
-      T.wantNumber = null; // a navigation in flight is lost with the connection
-      T.pendingChoice = null;
-      refreshBanner();
-      renderSaveState();
-      if (T.stopped) return;
-      // Back off 0.5 s, 1 s, 2 s … up to 5 s; a candidate never has to reload.
-      const delay = Math.min(5000, 500 * 2 ** Math.min(T.retry, 4));
-      T.retry += 1;
-      setTimeout(connect, delay);
+      if (T.ws === ws) lost();
     };
   }
+
+  function lost() {
+    T.ws = null;
+    T.ready = false;
+    T.wantNumber = null; // a navigation in flight is lost with the connection
+    T.pendingChoice = null;
+    refreshBanner();
+    renderSaveState();
+    if (T.stopped) return;
+    // Back off 0.5 s, 1 s, 2 s … up to 5 s; a candidate never has to reload.
+    const delay = Math.min(5000, 500 * 2 ** Math.min(T.retry, 4));
+    T.retry += 1;
+    setTimeout(connect, delay);
+  }
+
+  // A connection can die without closing (a pulled cable, a sleeping switch):
+  // the terminal pings, and with no frame for LIVENESS_MS it gives the socket
+  // up, shows that it is offline and reconnects.
+  setInterval(() => {
+    if (!T.ready || !T.ws) return;
+    if (Date.now() - T.lastFrame > LIVENESS_MS) {
+      const dead = T.ws;
+      lost();
+      try {
+        dead.close();
+      } catch (_) {
+        /* already gone */
+      }
+      return;
+    }
+    send({ type: "ping", id: Date.now() % 1000000 });
+  }, Math.max(500, Math.floor(LIVENESS_MS / 3)));
 
   function send(msg) {
     if (T.ws && T.ws.readyState === WebSocket.OPEN && T.ready) {
@@ -190,6 +222,7 @@
   // --- frames from the server ----------------------------------------------------------
 
   function onFrame(msg) {
+    T.lastFrame = Date.now();
     if (typeof msg.server_time === "number") T.clock.sync(msg.server_time);
     switch (msg.type) {
       case "state":
