@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
+from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.synthetic import synthetic_bank
 from exam_server.app import create_app
@@ -28,7 +30,7 @@ PASSWORD = "rahasia-ui-123"
 SECTION_ITEMS = 4
 
 
-def small_exam(mode: str = "linear") -> tuple[TestDesign, list[PublicItemContent], object]:
+def small_exam(mode: str = "linear") -> tuple[TestDesign, list[PublicItemContent], BankArrays]:
     """3 subtests × 4 items (TWK, TIU 3PL; TKP option-scored), 15 minutes."""
     bank = synthetic_bank(
         {"TWK": {"TWK-1": 10}, "TIU": {"TIU-1": 10}, "TKP": {"TKP-1": 10}},
@@ -71,6 +73,7 @@ class LiveServer:
     seed: SeedSummary
     server: uvicorn.Server
     thread: threading.Thread
+    app: Starlette
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -85,7 +88,7 @@ def start_server(tmp: Path, n_candidates: int = 3, mode: str = "linear") -> Live
         engine,
         SECRET,
         design=design,
-        bank=bank,  # type: ignore[arg-type]
+        bank=bank,
         items=items,
         n_candidates=n_candidates,
         exam_name="SKD CPNS (uji UI)",
@@ -114,7 +117,7 @@ def start_server(tmp: Path, n_candidates: int = 3, mode: str = "linear") -> Live
         if time.time() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
-    return LiveServer(f"http://127.0.0.1:{port}", seed, server, thread)
+    return LiveServer(f"http://127.0.0.1:{port}", seed, server, thread, app)
 
 
 class CuttableProxy:

@@ -54,7 +54,7 @@ class ScriptedTerminal:
         while True:
             msg = json.loads(self.ws.recv(timeout=10))
             if msg["type"] == kind:
-                return msg  # type: ignore[no-any-return]
+                return msg
 
     def answer(self, number: int, option: int, flagged: bool = False) -> None:
         self.seq += 1

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from websockets.typing import Origin
 
 from exam_server import audit
 from exam_server.events import LiveEvent
@@ -36,7 +37,7 @@ async def recv(ws: Any, kind: str | None = None, limit: int = 50) -> dict[str, A
     for _ in range(limit):
         msg = json.loads(await ws.recv())
         if kind is None or msg["type"] == kind:
-            return msg  # type: ignore[no-any-return]
+            return msg
     raise AssertionError(f"no {kind} frame")
 
 
@@ -58,7 +59,7 @@ async def candidate_login(client: httpx.AsyncClient, live: LiveServer, i: int) -
         },
     )
     r.raise_for_status()
-    return r.json()  # type: ignore[no-any-return]
+    return r.json()
 
 
 async def test_proctor_channel_needs_a_staff_token(live: LiveServer) -> None:
@@ -155,7 +156,7 @@ async def test_proctor_sees_report_alert_and_board_publishes_no_more_than_scores
         actors = {i["actor"] for i in snap["incidents"] if i["kind"] == "alert"}
         assert actors == {"detector:focus", "detector:second_login"}
         # …and the hash chain still verifies with them in it.
-        report = audit.verify(live.server.config.app.state.engine)
+        report = audit.verify(live.app.state.engine)
         assert report.ok, report.problems
 
     async with websockets.connect(ws_url(live, f"/ws/board/{sid}")) as board:
@@ -193,3 +194,16 @@ def test_grid_follows_the_events_of_an_attempt() -> None:
     assert grid.rows["R1"].status == "finished"
     kinds = [(i["kind"], i["reason"]) for i in grid.incidents]
     assert kinds == [("pause", "toilet"), ("resume", "back")]
+
+
+@pytest.mark.parametrize("channel", ["proctor", "board"])
+async def test_channels_refuse_a_foreign_origin(live: LiveServer, channel: str) -> None:
+    path = ws_url(live, f"/ws/{channel}/{live.seed.session_id}")
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(path, origin=Origin("http://evil.example")) as ws:
+            await ws.recv()
+    assert refused.value.response.status_code == 403
+    # The page's own origin is fine.
+    async with websockets.connect(path, origin=Origin(live.url)) as ws:
+        if channel == "board":
+            assert (await recv(ws))["type"] == "snapshot"
