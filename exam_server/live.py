@@ -115,6 +115,11 @@ def _presence_seconds(app: ASGIApp) -> float:
     return float(getattr(settings, "presence_interval_seconds", 5.0))
 
 
+def _grace_seconds(app: ASGIApp) -> float:
+    settings = getattr(app.state, "settings", None)  # type: ignore[attr-defined]
+    return float(getattr(settings, "grace_seconds", 30.0))
+
+
 async def load_bank(engine: Engine, session_id: int) -> BankArrays | None:
     """The bank snapshot of the exam a session sits (off the event loop)."""
 
@@ -271,7 +276,13 @@ def _remaining(attempt: Attempt, now: float) -> float:
 
 
 def _apply_attempt(
-    row: TerminalRow, attempt: Attempt, now: float, presence: float, *, live: bool = False
+    row: TerminalRow,
+    attempt: Attempt,
+    now: float,
+    presence: float,
+    *,
+    live: bool = False,
+    grace: float | None = None,
 ) -> None:
     """Copy the stored attempt into ``row``.
 
@@ -285,6 +296,9 @@ def _apply_attempt(
     kept = ("working", "disconnected", "waiting")
     if not (live and attempt.status == "running" and row.status in kept):
         row.status = status
+    if grace is not None and status == "disconnected" and attempt.deadline_at is not None:
+        # Still in the grace period: the server stops the clock when it ends.
+        row.clock_stops_at = attempt.last_seen_at + grace
     row.deadline_at = attempt.deadline_at if attempt.status == "running" else None
     row.remaining = _remaining(attempt, now)
     row.terminal_id = attempt.terminal_id
@@ -292,8 +306,14 @@ def _apply_attempt(
     row.total_points = attempt.total_points
 
 
-def load_grid(engine: Engine, session_id: int, presence: float) -> tuple[SessionInfo, TerminalGrid]:
-    """The session and its grid as stored now (blocking; run it in a thread)."""
+def load_grid(
+    engine: Engine, session_id: int, presence: float, grace: float = 30.0
+) -> tuple[SessionInfo, TerminalGrid]:
+    """The session and its grid as stored now (blocking; run it in a thread).
+
+    presence: how often the server refreshes a connected terminal's
+    ``last_seen_at``; grace: how long a dropped terminal's clock runs on.
+    """
     now = time.time()
     with Session(engine) as db:
         info = _session_info(db, session_id)
@@ -312,7 +332,7 @@ def load_grid(engine: Engine, session_id: int, presence: float) -> tuple[Session
         for att in attempts:
             row = by_id.get(att.candidate_id) or TerminalRow(f"#{att.candidate_id}", "?")
             grid.add(row)
-            _apply_attempt(row, att, now, presence)
+            _apply_attempt(row, att, now, presence, grace=grace)
             if att.id is not None:
                 by_attempt[att.id] = row
         if by_attempt:
@@ -597,7 +617,9 @@ async def proctor_channel(ws: WebSocket) -> None:
     sub = _bus(app).subscribe(session_id)
     try:
         try:
-            info, grid = await asyncio.to_thread(load_grid, engine, session_id, presence)
+            info, grid = await asyncio.to_thread(
+                load_grid, engine, session_id, presence, _grace_seconds(app)
+            )
         except LookupError:
             await ws.send_text(_frame("error", code="unknown_session"))
             await ws.close(code=1008)

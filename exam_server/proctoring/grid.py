@@ -37,7 +37,9 @@ class TerminalRow:
 
     answered: item numbers with an answer; doubtful: numbers
     flagged "ragu-ragu"; deadline_at: when the clock runs out (None while it
-    is stopped; then ``remaining`` holds the seconds left).
+    is stopped; then ``remaining`` holds the seconds left); clock_stops_at:
+    for a dropped terminal, when its grace period ends and the server stops
+    its clock (the console's countdown freezes there).
     """
 
     registration_number: str
@@ -52,6 +54,7 @@ class TerminalRow:
     remaining: float | None = None
     last_seen: float | None = None
     terminal_id: str | None = None
+    clock_stops_at: float | None = None
     alerts: int = 0
     last_alert: dict[str, Any] | None = None
     total_points: float | None = None
@@ -69,6 +72,7 @@ class TerminalRow:
             "remaining": self.remaining,
             "last_seen": self.last_seen,
             "terminal_id": self.terminal_id,
+            "clock_stops_at": self.clock_stops_at,
             "alerts": self.alerts,
             "last_alert": self.last_alert,
         }
@@ -131,11 +135,16 @@ class TerminalGrid:
         ended = row.status in ("finished", "void")
         if kind not in ("alert", "note", "second_login", "disconnect", "release"):
             row.last_seen = max(row.last_seen or 0.0, event.at)
+        if kind in ("connect", "pause", "resume", "finish", "void"):
+            row.clock_stops_at = None
         if kind == "connect" and not ended:
             row.status = "paused" if row.status == "paused" else "working"
             row.terminal_id = _str(data.get("terminal_id", data.get("terminal"))) or row.terminal_id
         elif kind in ("disconnect", "release") and row.status == "working":
             row.status = "disconnected"
+            grace = data.get("grace_seconds")
+            if isinstance(grace, int | float) and row.deadline_at is not None:
+                row.clock_stops_at = event.at + float(grace)
         elif kind == "pause" and not ended:
             row.status = "paused"
         elif kind == "resume" and not ended:

@@ -183,8 +183,9 @@ def test_grid_follows_the_events_of_an_attempt() -> None:
     row = grid.rows["R1"].to_dict()
     assert (row["status"], row["answered"], row["doubtful"]) == ("working", 1, 1)
     assert row["deadline_at"] == 1000.0
-    ev("disconnect")
+    ev("disconnect", grace_seconds=30.0)
     assert grid.rows["R1"].status == "disconnected"
+    assert grid.rows["R1"].clock_stops_at == 130.0  # the event came at 100 s
     ev("pause", reason="toilet", actor="proctor:p", deadline_at=None, remaining=500.0)
     assert grid.rows["R1"].status == "paused" and grid.rows["R1"].remaining == 500.0
     ev("resume", reason="back", connected=False)

@@ -137,9 +137,10 @@
 
   function timeLeft(row) {
     if (row.status === "finished" || row.status === "void") return 0;
-    if (typeof row.deadline_at === "number" && row.status === "working") return P.clock.until(row.deadline_at);
-    if (typeof row.deadline_at === "number" && row.status === "disconnected") return P.clock.until(row.deadline_at);
-    return row.remaining;
+    if (typeof row.deadline_at !== "number" || row.status === "paused") return row.remaining;
+    // A dropped terminal's clock runs through the grace period, then stops.
+    const now = typeof row.clock_stops_at === "number" ? Math.min(P.clock.now(), row.clock_stops_at) : P.clock.now();
+    return Math.max(0, row.deadline_at - now);
   }
 
   function renderLive() {
