@@ -635,7 +635,8 @@ async def proctor_channel(ws: WebSocket) -> None:
                 incidents=list(grid.incidents),
             )
         )
-        await _serve(ws, _proctor_pump(ws, sub, grid, engine, presence, session_id))
+        pump = _proctor_pump(ws, sub, grid, engine, (presence, _grace_seconds(app)), session_id)
+        await _serve(ws, pump)
     finally:
         sub.close()
 
@@ -645,9 +646,11 @@ async def _proctor_pump(
     sub: Subscription,
     grid: TerminalGrid,
     engine: Engine,
-    presence: float,
+    clock: tuple[float, float],
     session_id: int,
 ) -> None:
+    """Forward the session's events as ``update`` frames (clock: presence and grace seconds)."""
+    presence, grace = clock
     last_sent = time.monotonic()
     while True:
         events = await _collect(sub, FLUSH_SECONDS)
@@ -675,7 +678,7 @@ async def _proctor_pump(
                 _apply_attempt(row, attempt, time.time(), presence, live=True)
         fields: dict[str, Any] = {}
         if session_changed:
-            info, fresh = await asyncio.to_thread(load_grid, engine, session_id, presence)
+            info, fresh = await asyncio.to_thread(load_grid, engine, session_id, presence, grace)
             fields["session"] = info.to_dict(with_token=True)
             for key, row in fresh.rows.items():
                 old = grid.rows.get(key)
