@@ -189,6 +189,37 @@ def test_exam_day_candidate_proctor_and_board(
     expect(board_row.locator("td.total")).to_have_text(total)
     expect(board_row.locator(".pill.pass, .pill.fail")).to_have_count(1)
     assert errors == []
+
+    # WCAG AA contrast on the console and the board too.
+    for page, selectors in (
+        (
+            proctor,
+            [
+                ".status",
+                "table.grid td",
+                "table.grid th",
+                ".row-actions button",
+                ".incidents li",
+                ".alert-badge",
+                ".session-token",
+                ".topbar h1",
+            ],
+        ),
+        (
+            board,
+            [
+                ".board-table td",
+                ".board-table th",
+                ".pill",
+                ".board-sub",
+                ".board-title",
+                "td.total",
+            ],
+        ),
+    ):
+        ratios = page.evaluate(CONTRAST_JS, selectors)
+        low = [(sel, round(r, 2)) for sel, r in ratios if r < 4.5]
+        assert ratios and not low, f"below WCAG AA 4.5:1: {low}"
     ctx.close()
     proctor.close()
     board.close()
