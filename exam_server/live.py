@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import time
@@ -46,7 +45,9 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
+from cat_engine.state import TestState
 from exam_server import audit
 from exam_server.auth import TokenError
 from exam_server.events import EventBus, LiveEvent, Subscription
@@ -453,11 +454,7 @@ def _board_scores(attempt: Attempt, bank: BankArrays | None) -> tuple[dict[str, 
 
 def running_points(state_json: str, bank: BankArrays) -> dict[str, float]:
     """Points per section so far, by the engine's rule (``cat_engine.engine``)."""
-    # Imported late: the engine modules are the engine engineer's and this
-    # keeps the channel importable (and the grid usable) without them.
-    cat = importlib.import_module("cat_engine.engine")
-    state_module = importlib.import_module("cat_engine.state")
-    state = state_module.TestState.from_dict(json.loads(state_json))
+    state = TestState.from_dict(json.loads(state_json))
     return {str(k): float(v) for k, v in cat.running_points(state, bank).items()}
 
 
