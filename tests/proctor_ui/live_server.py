@@ -30,8 +30,10 @@ PASSWORD = "rahasia-ui-123"
 SECTION_ITEMS = 4
 
 
-def small_exam(mode: str = "linear") -> tuple[TestDesign, list[PublicItemContent], BankArrays]:
-    """3 subtests × 4 items (TWK, TIU 3PL; TKP option-scored), 15 minutes."""
+def small_exam(
+    mode: str = "linear", time_limit_seconds: float = 900.0
+) -> tuple[TestDesign, list[PublicItemContent], BankArrays]:
+    """3 subtests × 4 items (TWK, TIU 3PL; TKP option-scored), 15 minutes by default."""
     bank = synthetic_bank(
         {"TWK": {"TWK-1": 10}, "TIU": {"TIU-1": 10}, "TKP": {"TKP-1": 10}},
         seed=7,
@@ -50,7 +52,7 @@ def small_exam(mode: str = "linear") -> tuple[TestDesign, list[PublicItemContent
         {
             "name": f"SKD mini ({mode})",
             "mode": mode,
-            "time_limit_seconds": 900,
+            "time_limit_seconds": time_limit_seconds,
             "sections": [
                 {"code": code, "n_items": SECTION_ITEMS, "blueprint": {}}
                 for code in ("TWK", "TIU", "TKP")
@@ -80,10 +82,12 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
-def start_server(tmp: Path, n_candidates: int = 3, mode: str = "linear") -> LiveServer:
+def start_server(
+    tmp: Path, n_candidates: int = 3, mode: str = "linear", time_limit_seconds: float = 900.0
+) -> LiveServer:
     db_url = f"sqlite:///{tmp / 'ui.db'}"
     engine = make_engine(db_url)
-    design, items, bank = small_exam(mode)
+    design, items, bank = small_exam(mode, time_limit_seconds)
     seed = seed_exam(
         engine,
         SECRET,

@@ -396,3 +396,28 @@ def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: 
     first.close()
     second.close()
     proctor.close()
+
+
+def test_time_up_ends_the_test_with_the_score(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> None:
+    expect = _expect()
+    # A 6-second test: the server's deadline, not the page, ends it.
+    live = start_server(Path(tmp_path_factory.mktemp("short")), 1, time_limit_seconds=6)
+    try:
+        cand = live.seed.candidates[0]
+        ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+        term = ctx.new_page()
+        errors = _watch_errors(term)
+        _login_terminal(
+            term, live.url, cand["registration_number"], cand["pin"], live.seed.session_token
+        )
+        term.click("#identity-ok")
+        term.keyboard.press("b")
+        expect(term.locator("#screen-result")).to_be_visible()
+        expect(term.locator("#result-reason")).to_have_text("Waktu habis.")
+        expect(term.locator("#result-rows tr")).to_have_count(3)
+        assert errors == []
+        ctx.close()
+    finally:
+        live.stop()
