@@ -1,6 +1,6 @@
 """The lz* person-fit statistic (Snijders, 2001) for dichotomous IRT items.
 
-Pure numerics (numpy and :mod:`cat_engine.irt` only): no web, no database, so
+Pure numerics (numpy only): no web, no database, so
 the function can move into ``cat_engine`` unchanged and be tested in
 milliseconds.
 
