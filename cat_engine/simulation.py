@@ -98,7 +98,8 @@ def simulate(
     """Run ``design`` for simulees of abilities ``theta``: (N,) or (N, S) per section.
 
     answers: optional pre-drawn categories (N, n_bank); wave: simulees run
-    together (default: all, or 100 when a hard exposure limit couples them).
+    together (default 64). A hard exposure limit couples the simulees of a
+    wave: they share the items' remaining places in wave order.
     """
     check_design_against_bank(design, bank)
     n_sec = len(design.sections)
@@ -136,8 +137,9 @@ def simulate(
     if design.mode == "linear":
         _simulate_linear(design, bank, seeds, respond, result)
     else:
-        limited = design.exposure.max_rate is not None
-        size = wave if wave is not None else (100 if limited else n)
+        # Waves of 64 keep the (wave × pool) arrays in cache; without a hard
+        # exposure limit the wave size does not change any result.
+        size = wave if wave is not None else 64
         for lo in range(0, n, size):
             rows = np.arange(lo, min(n, lo + size))
             _simulate_adaptive_wave(design, bank, seeds, rows, respond, result)

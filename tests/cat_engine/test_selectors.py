@@ -189,3 +189,27 @@ def test_strategy_settings_are_validated() -> None:
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         SympsonHetter({"Q1": 1.5})
     assert SectionStrategies(MaxInfo(), MaxInfo(), ()).stopping == ()
+
+
+def test_shadow_shortcut_picks_what_the_0_1_program_picks() -> None:
+    # The greedy per-area optimum is used only when it is provably the
+    # program's optimum; on random banks with enemies both give the same item.
+    for seed in range(15):
+        r = np.random.default_rng(seed)
+        n = 24
+        enemy = np.full(n, -1)
+        enemy[r.choice(n, 6, replace=False)] = [0, 0, 1, 1, 2, 2]
+        bank = dichotomous_bank(
+            np.exp(r.normal(0, 0.4, n)).tolist(),
+            r.normal(0, 1, n).tolist(),
+            areas=r.integers(0, 3, n).tolist(),
+            enemy=enemy.tolist(),
+        )
+        counts = np.bincount(bank.content_area, minlength=3)
+        targets = [int(min(2, c - 1)) for c in counts]
+        pool = _pool(bank, targets=targets)
+        given = [int(np.flatnonzero(bank.content_area == 0)[0])] if targets[0] > 0 else []
+        ctx = _ctx(pool, [float(r.normal())], given=[given], length=sum(targets))
+        fast = _pick(ShadowTest(), ctx)
+        exact = _pick(ShadowTest(shortcut=False), ctx)
+        assert fast == exact
