@@ -27,6 +27,7 @@ from exam_server.auth import FailureLimiter, TokenSigner, hash_password
 from exam_server.db import create_schema, make_engine
 from exam_server.durability import GroupCommitter
 from exam_server.http import openapi
+from exam_server.results import pages as results_pages
 from exam_server.scaleout import fanout
 from exam_server.settings import Settings
 from exam_server.terminal import candidate_endpoint
@@ -61,6 +62,10 @@ def create_app(settings: Settings) -> Starlette:
     routes.append(WebSocketRoute("/ws/candidate", candidate_endpoint))
     if live is not None and hasattr(live, "routes"):
         routes.extend(live.routes())
+    # Public results pages (/results), read from the publication directory
+    # that ``seleksi results publish`` wrote; they say "nothing published"
+    # until one exists.
+    routes.extend(results_pages.routes())
     static = _static_dir(settings)
     if static is not None:
         routes.append(Mount("/", StaticFiles(directory=str(static), html=True), name="static"))
@@ -106,5 +111,6 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
+    app.state.results_publication_dir = settings.results_dir
     app.state.openapi = openapi(ENDPOINTS, "Seleksi exam server", API_VERSION)
     return app

@@ -281,16 +281,35 @@ def demo_secret(data_dir: Path) -> str:
 
 
 def serve_demo(
-    database_url: str, secret_key: str, host: str = "127.0.0.1", port: int = 8000
+    database_url: str,
+    secret_key: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    results_dir: str | None = None,
 ) -> None:
-    """Serve the demo database until interrupted, printing where to look."""
+    """Serve the demo database until interrupted, printing where to look.
+
+    results_dir: where ``seleksi results publish`` writes the demo's
+    publication; served at ``/results`` once it exists.
+    """
     from exam_server.serve import serve
     from exam_server.settings import Settings
 
-    settings = Settings(database_url=database_url, secret_key=secret_key, host=host, port=port)
+    settings = Settings(
+        database_url=database_url,
+        secret_key=secret_key,
+        host=host,
+        port=port,
+        results_dir=results_dir,
+    )
     base = f"http://{host}:{port}"
     print()
     print(f"Serving on {base}  (Ctrl-C to stop)")
-    print(f"  candidate terminal, proctor console, live board: {base}/")
-    print(f"  REST API schema: {base}/api/openapi.json")
+    print(f"  start page:         {base}/")
+    print(f"  candidate terminal: {base}/terminal.html")
+    print(f"  proctor console:    {base}/proctor.html")
+    print(f"  live-score board:   {base}/board.html")
+    print(f"  admin pages:        {base}/admin.html")
+    print(f"  published results:  {base}/results/")
+    print(f"  REST API schema:    {base}/api/openapi.json")
     serve(settings, log_level="warning")

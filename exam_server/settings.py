@@ -21,7 +21,8 @@ class Settings:
     ``python -c "import secrets; print(secrets.token_urlsafe(48))"``).
     grace_seconds: how long a vanished terminal's clock keeps running before it
     stops. allowed_origins: WebSocket/browser origins accepted besides the
-    server's own host (empty = same host only).
+    server's own host (empty = same host only). results_dir: the folder that
+    ``seleksi results publish`` wrote, served read-only at ``/results``.
     """
 
     database_url: str = "sqlite:///seleksi.db"
@@ -44,6 +45,7 @@ class Settings:
     commit_max_batch: int = 500
     scrypt_n: int = 2**14
     static_dir: str | None = None
+    results_dir: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -53,7 +53,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(exam_day.to_text())
     if getattr(args, "no_serve", False):
         return 0
-    serve_demo(_url, secret, host=args.host, port=args.port)
+    serve_demo(_url, secret, host=args.host, port=args.port, results_dir=str(data_dir / "results"))
     return 0
 
 
