@@ -51,7 +51,7 @@ from cat_engine.state import TestState
 from exam_server import audit
 from exam_server.auth import TokenError
 from exam_server.events import EventBus, LiveEvent, Subscription
-from exam_server.http import ApiError, Endpoint, read_json
+from exam_server.http import ApiError, Endpoint, openapi, read_json
 from exam_server.models import (
     Attempt,
     AuditEvent,
@@ -181,8 +181,13 @@ def _alert_recorder(committer: Any) -> AlertRecorder:
 
 
 async def start(app: ASGIApp) -> None:
-    """Start the proctoring detectors on the app's bus (call in the lifespan)."""
+    """Start the proctoring detectors on the app's bus (call in the lifespan),
+    and add this module's endpoints to the app's OpenAPI schema."""
     proctoring_service(app).start()
+    schema = getattr(app.state, "openapi", None)  # type: ignore[attr-defined]
+    if isinstance(schema, dict) and isinstance(schema.get("paths"), dict):
+        ours = openapi(ENDPOINTS, "Seleksi live channels", "1")["paths"]
+        schema["paths"].update({k: v for k, v in ours.items() if k not in schema["paths"]})
 
 
 async def stop(app: ASGIApp) -> None:

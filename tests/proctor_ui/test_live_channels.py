@@ -208,3 +208,10 @@ async def test_channels_refuse_a_foreign_origin(live: LiveServer, channel: str) 
     async with websockets.connect(path, origin=Origin(live.url)) as ws:
         if channel == "board":
             assert (await recv(ws))["type"] == "snapshot"
+
+
+async def test_live_endpoints_are_in_the_openapi_schema(live: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live.url) as client:
+        paths = (await client.get("/api/openapi.json")).json()["paths"]
+    assert {"/api/candidate/report", "/api/live/sessions", "/api/live/board-sessions"} <= set(paths)
+    assert paths["/api/live/sessions"]["get"]["security"] == [{"bearer": []}]
