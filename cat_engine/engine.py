@@ -185,13 +185,13 @@ def _allowed(design: TestDesign, usage: ExposureUsage | None) -> NDArray[np.bool
     return usage.allowed(design.exposure.max_rate, design.exposure.warmup)
 
 
-def _enemy_groups(state: TestState, bank: BankArrays) -> set[int]:
-    return {
-        int(bank.enemy_group[i])
-        for sec in state.sections
-        for i in sec.items
-        if bank.enemy_group[i] >= 0
-    }
+def _enemy_groups(state: TestState, bank: BankArrays) -> IntArray:
+    """Enemy groups of every item presented so far. (g,)"""
+    items = [i for sec in state.sections for i in sec.items]
+    if not items:
+        return np.zeros(0, dtype=np.int64)
+    groups = bank.enemy_group[items]
+    return np.asarray(groups[groups >= 0], dtype=np.int64)
 
 
 def _present(state: TestState, bank: BankArrays, s: int, item: int, pretest: bool) -> None:
@@ -211,7 +211,7 @@ def _pick_pretest(state: TestState, bank: BankArrays, s: int) -> int | None:
     section = state.design.sections[s]
     candidates = section_items(bank, section, pretest=True)
     used = {i for sec in state.sections for i in sec.items}
-    groups = _enemy_groups(state, bank)
+    groups = set(_enemy_groups(state, bank).tolist())
     ok = [
         int(i) for i in candidates if int(i) not in used and int(bank.enemy_group[i]) not in groups
     ]
@@ -259,18 +259,21 @@ def _choose_scored(
     sec = state.sections[s]
     tables = section_tables(bank, section, _exposure_k(design, bank))
     pool = tables.pool
-    given = np.zeros((1, pool.n_items), dtype=bool)
-    local = tables.local_of[np.asarray(sec.items, dtype=np.int64)]
-    given[0, local[local >= 0]] = True
-    refused = np.zeros_like(given)
-    local_r = tables.local_of[np.asarray(sec.refused, dtype=np.int64)]
-    refused[0, local_r[local_r >= 0]] = True
+    n = pool.n_items
+    given = np.zeros((1, n), dtype=bool)
+    if sec.items:
+        local = tables.local_of[sec.items]
+        given[0, local[local >= 0]] = True
+    refused = np.zeros((1, n), dtype=bool)
+    if sec.refused:
+        local_r = tables.local_of[sec.refused]
+        refused[0, local_r[local_r >= 0]] = True
     groups = _enemy_groups(state, bank)
-    if groups:
-        used = np.isin(pool.enemy, np.fromiter(groups, dtype=np.int64)) & (pool.enemy >= 0)
+    if groups.size:
+        used = np.isin(pool.enemy, groups) & (pool.enemy >= 0)
         enemy_used = used[None, :] & ~given
     else:
-        enemy_used = np.zeros_like(given)
+        enemy_used = np.zeros((1, n), dtype=bool)
     eligible, area_count = eligibility(pool, given, refused, enemy_used, _allowed(design, usage))
     choice = select_next(
         design.strategies[s],

@@ -9,7 +9,7 @@ ids are kept too, so a state is never applied to a different bank by mistake.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from cat_engine.design import TestDesign
@@ -49,17 +49,24 @@ class SectionState:
     stop_reason: str | None = None
 
     def copy(self) -> SectionState:
-        return replace(
-            self,
-            items=list(self.items),
-            item_ids=list(self.item_ids),
-            options=list(self.options),
-            answered=list(self.answered),
-            flagged=list(self.flagged),
-            pretest=list(self.pretest),
-            elapsed=list(self.elapsed),
-            refused=list(self.refused),
-            pretest_positions=list(self.pretest_positions),
+        # An explicit constructor: dataclasses.replace costs more than the
+        # engine's whole estimate on a live step.
+        return SectionState(
+            self.code,
+            self.items[:],
+            self.item_ids[:],
+            self.options[:],
+            self.answered[:],
+            self.flagged[:],
+            self.pretest[:],
+            self.elapsed[:],
+            self.theta,
+            self.se,
+            self.refused[:],
+            self.pretest_positions[:],
+            self.time_used,
+            self.complete,
+            self.stop_reason,
         )
 
     @property
@@ -132,7 +139,17 @@ class TestState:
 
     def copy(self) -> TestState:
         """A copy whose lists may be changed without touching this state."""
-        return replace(self, sections=[s.copy() for s in self.sections])
+        return TestState(
+            self.design,
+            self.seed,
+            [s.copy() for s in self.sections],
+            self.section_index,
+            self.current,
+            self.step,
+            self.time_used,
+            self.finished,
+            self.finish_reason,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
