@@ -119,8 +119,11 @@ async def pace_run(url: str, n: int, pace: float, window: float, duration: float
         cfg = LoadConfig(
             url=cluster.url, terminals=n, pace=pace, login_window=window, duration=duration
         )
+        g0 = resource.getrusage(resource.RUSAGE_SELF)
         rep = await run_load(cfg, creds, token)
+        g1 = resource.getrusage(resource.RUSAGE_SELF)
         rep.server_cpu = cpu_seconds(cluster.worker_pids()) - t0  # type: ignore[attr-defined]
+        rep.generator_cpu = (g1.ru_utime + g1.ru_stime) - (g0.ru_utime + g0.ru_stime)  # type: ignore[attr-defined]
         rep.prepare = (prep, t0 - prep_cpu0)  # type: ignore[attr-defined]
     finally:
         cluster.stop()
@@ -141,8 +144,10 @@ def pace_markdown(rep: LoadReport, n: int, pace: float, window: float, duration:
             f"SQLite (WAL, synchronous=FULL), one server process; {n} terminals log in "
             f"uniformly over {window:.0f} s (real scrypt n=2^14 is not on this path: "
             f"candidates log in with a PIN checked by HMAC) and answer every {pace:.0f} s "
-            f"±50 % for {duration:.0f} s. Load generator in another process on the same "
-            "2 cores.",
+            f"±50 % for {duration:.0f} s. The server first prepares every candidate's form "
+            "(as when a session opens before the rush), then the logins start. Load "
+            "generator in another process on the same 2 cores; load average at the end "
+            f"(1/5/15 min): {load_avg()}.",
             "",
             "| figure | value |",
             "| --- | --- |",
@@ -157,6 +162,8 @@ def pace_markdown(rep: LoadReport, n: int, pace: float, window: float, duration:
             f"| ack latency after it (steady), ms p50/p95/p99/max | {fmt(steady)} |",
             f"| ack latency, whole run, ms p50/p95/p99/max | {fmt(rep.latency_ms())} |",
             f"| server CPU seconds (user+sys) | {getattr(rep, 'server_cpu', 0.0):.1f} |",
+            f"| load generator CPU seconds | {getattr(rep, 'generator_cpu', 0.0):.1f} |",
+            f"| wall seconds of the run | {rep.wall_seconds:.1f} |",
             f"| errors by code | {json.dumps(dict(rep.errors)) or '{}'} |",
             f"| acknowledged / found in DB / missing / duplicated | "
             f"{db.get('acknowledged')} / {db.get('found')} / {db.get('missing')} / "

@@ -60,6 +60,7 @@ class LoadReport:
     db: dict[str, int] | None = None
     traces: dict[str, TerminalTrace] = field(default_factory=dict)
     open_sockets: set[Any] = field(default_factory=set)
+    login_slots: Any = None  # asyncio.Semaphore bounding logins in flight
 
     # --- derived ---------------------------------------------------------------
 

@@ -91,6 +91,7 @@ async def run_load(
         raise ValueError(f"{config.terminals} terminals need as many candidates")
     rep = report if report is not None else LoadReport()
     rep.terminals = config.terminals
+    rep.login_slots = asyncio.Semaphore(config.http_connections)
     t0 = time.time() if start_at is None else start_at
     rep.started_at = t0
     rep.stop_at = t0 + config.duration
@@ -133,17 +134,21 @@ async def _login(
 ) -> str | None:
     backoff = 0.5
     while time.time() < rep.stop_at:
-        sent = time.time()
         try:
-            r = await hc.post(
-                "/api/candidate/login",
-                json={
-                    "registration_number": cred.registration_number,
-                    "pin": cred.pin,
-                    "session_token": session_token,
-                    "terminal_id": tid,
-                },
-            )
+            # At most ``http_connections`` logins in flight: httpcore's pool
+            # scans its whole queue on every event, so thousands of queued
+            # requests would make the generator itself the bottleneck.
+            async with rep.login_slots:
+                sent = time.time()  # server latency, not the wait for a slot
+                r = await hc.post(
+                    "/api/candidate/login",
+                    json={
+                        "registration_number": cred.registration_number,
+                        "pin": cred.pin,
+                        "session_token": session_token,
+                        "terminal_id": tid,
+                    },
+                )
         except httpx.HTTPError as exc:
             rep.errors[f"login_{type(exc).__name__}"] += 1
             await asyncio.sleep(backoff)
