@@ -132,7 +132,7 @@ class WorkerCluster:
         """The worker processes (the supervisor's children that serve)."""
         if self.proc is None:
             return []
-        if self.workers == 0:
+        if self.workers <= 1:  # uvicorn serves one worker in the process itself
             return [self.proc.pid]
         return [c for c in children(self.proc.pid) if "resource_tracker" not in cmdline(c)]
 
