@@ -463,11 +463,11 @@ def record(
     sec.time_used += float(elapsed)
     new.time_used += float(elapsed)
     if new.design.mode == "linear":
+        # Bookkeeping only: a linear form needs no estimate to go on, so θ is
+        # estimated once at score time (``score``), not on every answer or
+        # change of answer. The state's theta/se keep their start values.
         new.current = int(item)
         new.section_index = s
-        if not sec.pretest[p]:
-            _, theta, se = _estimate(new, bank, s)
-            sec.theta, sec.se = theta, finite_or_none(se)
         _check_time(new)
         return new
     # Adaptive: the current item is now answered.

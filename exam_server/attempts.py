@@ -159,7 +159,7 @@ class LiveAttempt:
 
 
 def _state_json(state: TestState) -> str:
-    return json.dumps(state.to_dict(), separators=(",", ":"))
+    return state.to_json()
 
 
 class AttemptService:
