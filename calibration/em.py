@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
@@ -282,11 +282,24 @@ class MMLEstimator:
     ) -> tuple[float, FloatArray, FloatArray]:
         """Marginal log-likelihood, expected counts (ncol, Q), node masses (Q,)."""
         logw = np.log(self.weights_)
+        red = self._reduced
+        if red is not None:
+            # complete dense data: every row holds exactly one category per item,
+            # so log L = Y₊ (log P_k − log P_0) + Σ_j log P_j0, with Y₊ the
+            # indicator columns of the categories above 0 (half the work for
+            # dichotomous items)
+            nz, zero_of = red["nonzero"], red["zero_of"]
+            table_use = table[nz] - table[zero_of]
+            base = table[red["zero"]].sum(axis=0)
+            chunks = red["chunks"]
+        else:
+            table_use = table
+            base = np.zeros(table.shape[1])
 
         def one(i: int) -> tuple[float, FloatArray, FloatArray]:
             y, w = chunks[i], wchunks[i]
-            lik = np.asarray(y @ table)
-            lik += logw
+            lik = np.asarray(y @ table_use)
+            lik += logw + base
             mx = lik.max(axis=1, keepdims=True)
             lik -= mx
             np.exp(lik, out=lik)
@@ -307,6 +320,13 @@ class MMLEstimator:
         for p in parts[1:]:
             counts = counts + p[1]
             mass = mass + p[2]
+        if red is not None:
+            # category 0 gets what the other categories leave of each node's mass
+            full = np.empty((table.shape[0], table.shape[1]))
+            full[red["nonzero"]] = counts
+            per_item = np.add.reduceat(counts, red["starts"], axis=0)
+            full[red["zero"]] = mass[None, :] - per_item
+            counts = full
         return ll, counts, mass
 
     # ------------------------------------------------------------------ M-step
@@ -478,6 +498,18 @@ class MMLEstimator:
         bounds = [*range(0, data.n_persons, rows_per_chunk), data.n_persons]
         wchunks = [data.weights[a:b] for a, b in itertools.pairwise(bounds)]
         self._chunks, self._wchunks = chunks, wchunks
+        self._reduced: dict[str, Any] | None = None
+        if data.nnz == data.n_persons * n_items and not any(sp.issparse(c) for c in chunks):
+            zero = off[:-1]
+            nonzero = np.setdiff1d(np.arange(ncol), zero)
+            item_of_col = np.repeat(np.arange(n_items), np.diff(off))
+            self._reduced = {
+                "zero": zero,
+                "nonzero": nonzero,
+                "zero_of": zero[item_of_col[nonzero]],
+                "starts": np.searchsorted(item_of_col[nonzero], np.arange(n_items)),
+                "chunks": [np.ascontiguousarray(c[:, nonzero]) for c in chunks],
+            }
 
         # EM loop ----------------------------------------------------------------
         free = [g for g in groups if not g.fixed]
@@ -677,6 +709,8 @@ class MMLEstimator:
                     shape=(ncol, n_par),
                 )
             )
+        shared_slope = any(g.model == Model.ONE_PL for g in free)
+        item_starts = self.data_.offsets[:-1]
         for y, w in zip(self._chunks, self._wchunks, strict=True):
             lik = np.asarray(y @ table) + logw
             lik -= lik.max(axis=1, keepdims=True)
@@ -688,29 +722,44 @@ class MMLEstimator:
                 for l1 in range(lmax):
                     z = lik @ gtab[:, :, l1].T
                     z *= y
-                    score += np.asarray((bmaps[l1].T @ z.T).T)
+                    if shared_slope:
+                        score += np.asarray((bmaps[l1].T @ z.T).T)
+                        continue
+                    # each item's columns are contiguous: sum them per item
+                    per_item = np.add.reduceat(z, item_starts, axis=1)  # (rows, n_items)
+                    ok = pidx[item_starts, l1] >= 0
+                    score[:, pidx[item_starts[ok], l1]] += per_item[:, ok]
                 info += score.T @ (score * w[:, None])
                 continue
             coo = sp.csr_matrix(y).tocoo()
             rows_all, cols_all = coo.row.astype(np.int64), coo.col.astype(np.int64)
             keep = pidx[cols_all, 0] >= 0
             rows_all, cols_all = rows_all[keep], cols_all[keep]
-            dense_score = np.zeros((y.shape[0], n_par)) if full else None
-            step_e = 200_000  # entries per block: bounds the (entries × Q) gathers
-            for e0 in range(0, rows_all.shape[0], step_e):
-                rows, cols = rows_all[e0 : e0 + step_e], cols_all[e0 : e0 + step_e]
-                post = lik[rows]
-                # score of each present response: Σ_q post[p, q] ∂log P(x | θ_q)/∂η_l
-                s = np.stack(
-                    [np.einsum("eq,eq->e", post, gtab_l[l1][cols]) for l1 in range(lmax)], axis=1
+
+            def entry_scores(rows: IntArray, cols: IntArray, post: FloatArray = lik) -> FloatArray:
+                """Score of each present response: Σ_q post[p, q] ∂log P(x | θ_q)/∂η_l."""
+                if post.shape[0] * ncol <= 20_000_000:  # small bank: one product per l
+                    return np.stack(
+                        [(post @ gtab_l[l1].T)[rows, cols] for l1 in range(lmax)], axis=1
+                    )
+                sub = post[rows]
+                return np.stack(
+                    [np.einsum("eq,eq->e", sub, gtab_l[l1][cols]) for l1 in range(lmax)], axis=1
                 )
+
+            # sparse data: each person's score vector is sparse too (only the
+            # parameters of the items they saw), so SᵀWS is a sparse product
+            parts: list[tuple[IntArray, IntArray, FloatArray]] = []
+            small = lik.shape[0] * ncol <= 20_000_000
+            step_e = rows_all.shape[0] if small else 200_000  # bounds (entries × Q) gathers
+            for e0 in range(0, rows_all.shape[0], max(step_e, 1)):
+                rows, cols = rows_all[e0 : e0 + step_e], cols_all[e0 : e0 + step_e]
+                s = entry_scores(rows, cols)
                 ids = pidx[cols]  # (entries, L)
                 valid = ids >= 0
-                if dense_score is not None:
-                    flat = (rows[:, None] * n_par + ids)[valid]
-                    dense_score.ravel()[:] += np.bincount(
-                        flat, weights=s[valid], minlength=dense_score.size
-                    )
+                if full:
+                    rr = np.broadcast_to(rows[:, None], ids.shape)[valid]
+                    parts.append((rr, ids[valid], s[valid]))
                 else:
                     assert block_info is not None
                     # item-block XPD: each item's parameters form one block
@@ -721,8 +770,18 @@ class MMLEstimator:
                             block_info[:, l1, l2] += np.bincount(
                                 blk, weights=vals, minlength=block_info.shape[0]
                             )
-            if dense_score is not None:
-                info += dense_score.T @ (dense_score * w[:, None])
+            if full and parts:
+                score_mat = sp.csr_matrix(
+                    (
+                        np.concatenate([p[2] for p in parts]),
+                        (
+                            np.concatenate([p[0] for p in parts]),
+                            np.concatenate([p[1] for p in parts]),
+                        ),
+                    ),
+                    shape=(y.shape[0], n_par),
+                )  # duplicates (the shared 1PL slope) are summed
+                info += np.asarray((score_mat.T @ sp.diags(w) @ score_mat).toarray())
         # priors: subtract their (negative) Hessian
         prior_diag = np.zeros(n_par)
         for g in free:
