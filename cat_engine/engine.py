@@ -454,7 +454,8 @@ def record(
         raise EngineError(
             "already_answered", f"item {item} was already answered; adaptive tests go forward"
         )
-    new = state.copy()
+    # Sections before s are over and never change here; linear changes only s.
+    new = state.copy(s, s if state.design.mode == "linear" else None)
     sec = new.sections[s]
     sec.options[p] = int(option)
     sec.answered[p] = option >= 0 or new.design.mode == "adaptive"
@@ -581,6 +582,12 @@ def _reference_curve(bank: BankArrays, section: SectionDesign) -> tuple[Any, Any
     return curve
 
 
+def _option_points(bank: BankArrays) -> list[list[float]]:
+    """``bank.option_points`` as nested lists (item → option → points), built once per bank."""
+    table: list[list[float]] = bank_extra(bank, "option_points_list", bank.option_points.tolist)
+    return table
+
+
 def running_points(state: TestState, bank: BankArrays) -> dict[str, float]:
     """Points per section so far, for the live board (cheap: no re-estimation).
 
@@ -591,11 +598,17 @@ def running_points(state: TestState, bank: BankArrays) -> dict[str, float]:
     out: dict[str, float] = {}
     for s, section in enumerate(state.design.sections):
         sec = state.sections[s]
-        scored = [p for p in range(len(sec.items)) if not sec.pretest[p]]
         if state.design.mode == "linear":
-            items = np.array([sec.items[p] for p in scored], dtype=np.int64)
-            opts = np.array([sec.options[p] for p in scored], dtype=np.int64)
-            out[section.code] = float(bank.points_of(items, opts).sum())
+            # Plain Python over the form (≤ a few hundred items) beats building
+            # arrays for it: this runs with every answer for the live board.
+            table = _option_points(bank)
+            out[section.code] = float(
+                sum(
+                    table[i][o]
+                    for i, o, pre in zip(sec.items, sec.options, sec.pretest, strict=True)
+                    if o >= 0 and not pre
+                )
+            )
         else:
             responded = [p for p in _responded(state, s) if not sec.pretest[p]]
             grid, curve = _reference_curve(bank, section)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,12 +141,19 @@ class TestState:
     finished: bool = False
     finish_reason: str | None = None
 
-    def copy(self) -> TestState:
-        """A copy whose lists may be changed without touching this state."""
+    def copy(self, first: int = 0, last: int | None = None) -> TestState:
+        """A copy whose lists may be changed without touching this state.
+
+        first, last: copy only sections ``first`` … ``last`` (inclusive; None:
+        to the end); the others are shared with this state, so the caller must
+        change only the sections it asked for (``record`` copies the answered
+        section, not the whole test).
+        """
+        end = len(self.sections) if last is None else last + 1
         return TestState(
             self.design,
             self.seed,
-            [s.copy() for s in self.sections],
+            [sec.copy() if first <= k < end else sec for k, sec in enumerate(self.sections)],
             self.section_index,
             self.current,
             self.step,
@@ -168,13 +176,17 @@ class TestState:
             "finish_reason": self.finish_reason,
         }
 
-    def to_json(self) -> str:
+    def to_json(self, dumps: Callable[[dict[str, Any]], str] | None = None) -> str:
         """``json.dumps(self.to_dict())`` (compact), made cheap for a server that
         stores the state with every answer: the design's JSON (about half of the
         text, and of the time) is built once per design object and spliced in,
         and the lists are dumped without copying them first. The text parses
-        to exactly :meth:`to_dict`."""
-        rest = json.dumps(
+        to exactly :meth:`to_dict`.
+
+        dumps: a faster encoder of compact JSON text (the server passes orjson's;
+        this package stays stdlib-only); its floats must round-trip exactly.
+        """
+        rest = (dumps or _compact)(
             {
                 "seed": self.seed,
                 "sections": [
@@ -203,8 +215,7 @@ class TestState:
                 "time_used": self.time_used,
                 "finished": self.finished,
                 "finish_reason": self.finish_reason,
-            },
-            separators=(",", ":"),
+            }
         )
         return f'{{"version":{STATE_VERSION},"design":{_design_json(self.design)},{rest[1:]}'
 
@@ -223,6 +234,10 @@ class TestState:
             finished=bool(d["finished"]),
             finish_reason=d["finish_reason"],
         )
+
+
+def _compact(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def _design_json(design: TestDesign) -> str:

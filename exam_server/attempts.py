@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio.to_thread
+import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -158,8 +159,14 @@ class LiveAttempt:
         }
 
 
+def _orjson_dumps(obj: dict[str, Any]) -> str:
+    return orjson.dumps(obj).decode()
+
+
 def _state_json(state: TestState) -> str:
-    return state.to_json()
+    # Stored with every answer: orjson writes the (shortest round-trip) floats
+    # the stdlib would, several times faster; the design's JSON is cached.
+    return state.to_json(_orjson_dumps)
 
 
 class AttemptService:
