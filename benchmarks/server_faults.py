@@ -106,8 +106,21 @@ async def cut_twice(c: WorkerCluster, rep: LoadReport) -> str:
     return f"all client sockets aborted twice ({a}, then {b})"
 
 
-async def run_all(n: int, duration: float, pg_restart_ok: bool) -> list[DrillResult]:
+async def run_all(
+    n: int, duration: float, pg_restart_ok: bool, only: str | None = None
+) -> list[DrillResult]:
     out: list[DrillResult] = []
+    if only:
+        url_kind = "sqlite" if "sqlite" in only.lower() else "pg"
+        fault = {"kill one": kill_one_worker, "kill all": kill_restart, "restart": pg_restart}
+        chosen = next((f for k, f in fault.items() if k in only), kill_restart)
+        if url_kind == "sqlite":
+            with tempfile.TemporaryDirectory() as d:
+                out.append(await drill(only, f"sqlite:///{d}/o.db", 0, chosen, n, duration))
+        else:
+            with temporary_schema(prefix="drill") as url:
+                out.append(await drill(only, url, 2, chosen, n, duration))
+        return out
     with tempfile.TemporaryDirectory() as d:
         out.append(
             await drill(
@@ -179,9 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--terminals", type=int, default=200)
     ap.add_argument("--duration", type=float, default=24.0)
     ap.add_argument("--no-pg-restart", action="store_true")
+    ap.add_argument("--only", help="run only the drills whose name contains this (no doc)")
     args = ap.parse_args(argv)
     ok = not args.no_pg_restart and can_restart_postgres()
-    results = asyncio.run(run_all(args.terminals, args.duration, ok))
+    results = asyncio.run(run_all(args.terminals, args.duration, ok, args.only))
+    if args.only:
+        print(json.dumps([r.to_row() for r in results], indent=1, default=str))
+        return 0 if all(r.passed for r in results) else 1
     cmd = (
         f"python -m benchmarks.server_faults --terminals {args.terminals} "
         f"--duration {args.duration:g}"

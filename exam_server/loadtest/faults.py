@@ -181,6 +181,7 @@ class DrillResult:
             "max_clock_error_s": round(self.resume.max_abs_error, 2),
             "p99_ms": round(lat["p99"], 1),
             "errors": dict(self.report.errors),
+            "resume_failures": self.resume.failures[:5],
             "passed": self.passed,
         }
 

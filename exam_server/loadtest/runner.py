@@ -257,7 +257,10 @@ async def _session(
     await ws.send(json.dumps(hello))
     state = await _recv(ws, cfg.timeout)
     if state.get("type") == "error":
-        rep.errors[f"hello_{state.get('code')}"] += 1
+        code = state.get("code")
+        rep.errors[f"hello_{code}"] += 1
+        if code in ("internal", "unavailable", "rate_limited"):
+            raise ConnectionResetError(f"hello refused for now: {code}")  # retry
         raise _Done
     trace.intervals.append([hello_at, None])
     attempt_id = int(state["attempt_id"])
