@@ -928,11 +928,12 @@ class AttemptService:
                 if stale_conn is not None:  # the terminal reconnects and reloads
                     await stale_conn.close(p.CLOSE_POLICY, "replaced")
             raise p.ProtocolError("unavailable", ref=seq) from None
-        la.state = new_state
+        old_step, la.state = la.state.step, new_state
         la.last_seq = seq
         la.response_head = head
         la.dirty = False
-        la.refresh()
+        if new_state.step != old_step:  # step counts presented items: linear never moves it
+            la.refresh()
 
     async def _store_navigation(self, la: LiveAttempt) -> None:
         state_json = _state_json(la.state)

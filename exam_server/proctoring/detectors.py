@@ -34,7 +34,7 @@ from exam_server.proctoring.base import (
     EventLike,
     Severity,
 )
-from exam_server.proctoring.personfit import lz_star
+from exam_server.proctoring.personfit import lz_star_one
 
 
 def _item_key(data: Any) -> object | None:
@@ -297,6 +297,35 @@ class PersonFitDetector(Detector):
         self.armed = True
         self.last_lz: float | None = None
         self.theta = 0.0  # warm start of the next estimate
+        # The answered dichotomous items as packed arrays kept up to date per
+        # answer (row k of _x/_abcd is the item at _pos == k), so a check
+        # costs one lz* evaluation and no gathering from the bank.
+        self._pos: dict[int, int] = {}
+        self._x = np.zeros(32)
+        self._abcd = np.zeros((4, 32))
+
+    def _put(self, item: int, right: int) -> None:
+        k = self._pos.get(item)
+        if k is None:
+            k = len(self._pos)
+            if k == self._x.shape[0]:  # grow by doubling
+                self._x = np.concatenate([self._x, np.zeros(k)])
+                self._abcd = np.concatenate([self._abcd, np.zeros((4, k))], axis=1)
+            p = self.bank.params
+            self._abcd[:, k] = (p.a[item], p.b[item], p.c[item], p.d[item])
+            self._pos[item] = k
+        self._x[k] = right
+
+    def _drop(self, item: int) -> None:
+        k = self._pos.pop(item, None)
+        if k is None:
+            return
+        last = len(self._pos)  # move the last row into the hole
+        if k != last:
+            moved = next(i for i, j in self._pos.items() if j == last)
+            self._pos[moved] = k
+            self._x[k] = self._x[last]
+            self._abcd[:, k] = self._abcd[:, last]
 
     def observe(self, event: EventLike) -> list[Alert]:
         if event.kind != "answer":
@@ -309,19 +338,19 @@ class PersonFitDetector(Detector):
             return []
         if option < 0:
             self.correct.pop(item, None)
+            self._drop(item)
             return []
         if option >= self.bank.n_options[item]:
             return []
         category = int(self.bank.option_category[item, option])
         self.correct[item] = 1 if category >= 1 else 0
-        if len(self.correct) < self.min_items:
+        self._put(item, self.correct[item])
+        n = len(self._pos)
+        if n < self.min_items:
             return []
-        items = np.fromiter(self.correct.keys(), dtype=np.int64)
-        x = np.fromiter(self.correct.values(), dtype=np.float64)
-        p = self.bank.params
-        lz, theta = lz_star(x, p.a[items], p.b[items], p.c[items], p.d[items], theta0=self.theta)
-        self.theta = float(theta[0])
-        value = float(lz[0])
+        a, b, c, d = self._abcd[:, :n]
+        value, theta = lz_star_one(self._x[:n], a, b, c, d, theta0=self.theta)
+        self.theta = theta
         self.last_lz = value
         if not math.isfinite(value):
             return []
@@ -339,7 +368,7 @@ class PersonFitDetector(Detector):
                 f"Pola jawaban tidak wajar (lz* = {value:.2f})",
                 f"Aberrant answer pattern (lz* = {value:.2f})",
                 event.at,
-                {"lz_star": round(value, 3), "theta": round(float(theta[0]), 3), "n": len(x)},
+                {"lz_star": round(value, 3), "theta": round(theta, 3), "n": n},
             )
         ]
 

@@ -152,6 +152,31 @@ def test_person_fit_quiet_for_model_consistent_pattern() -> None:
     assert d.last_lz is not None and d.last_lz > -1
 
 
+def test_person_fit_follows_changed_and_cleared_answers() -> None:
+    from exam_server.proctoring.personfit import lz_star
+
+    bank = make_bank()
+    rng = np.random.default_rng(4)
+    correct = rng.random(bank.n_items) < 0.6
+    d = PersonFitDetector(CTX, bank=bank, min_items=20)
+    run(d, _answers(bank, correct))
+    # A linear test lets the candidate change and clear answers: the live
+    # check must judge the answers as they stand, not as they were given.
+    changes = [(3, 2), (7, -1), (11, 0), (0, -1), (25, 2), (7, 0)]
+    final = {i: int(ok) for i, ok in enumerate(correct)}
+    for i, option in changes:
+        run(d, [ev("answer", 500.0 + i, item=bank.item_ids[i], option=option)])
+        if option < 0:
+            final.pop(i)
+        else:
+            final[i] = int(option == 0)
+    items = np.array(sorted(final))
+    x = np.array([final[i] for i in items], dtype=float)
+    p = bank.params
+    expected, _ = lz_star(x, p.a[items], p.b[items], p.c[items], p.d[items])
+    assert d.last_lz == pytest.approx(expected[0], abs=1e-6)
+
+
 def test_person_fit_needs_a_bank() -> None:
     with pytest.raises(ValueError, match="bank"):
         PersonFitDetector(CTX)

@@ -57,3 +57,18 @@ def test_one_answer_gives_nan_and_bad_codes_raise() -> None:
     assert np.isnan(z[0])
     with pytest.raises(ValueError, match=r"responses\[0, 1\]"):
         lz_star([1.0, 2.0], [1.0, 1.0], [0.0, 0.0])
+
+
+def test_live_single_pattern_path_matches_lz_star() -> None:
+    from exam_server.proctoring.personfit import lz_star_one
+
+    x, a, b, c, _ = simulate(seed=21, n_people=50, n_items=35)
+    d = np.ones_like(a)
+    for row in x:
+        z, theta = lz_star(row, a, b, c, d)
+        z1, theta1 = lz_star_one(row, a, b, c, d)
+        # Same equations and stopping rule; only the summation order differs.
+        assert z1 == pytest.approx(z[0], abs=1e-9)
+        assert theta1 == pytest.approx(theta[0], abs=1e-9)
+    z1, _ = lz_star_one(np.array([1.0]), a[:1], b[:1], c[:1], d[:1])
+    assert np.isnan(z1)
