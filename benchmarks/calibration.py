@@ -405,7 +405,7 @@ def main() -> None:
                 res = run_one(e, path, model, timeout=300 if (e == "girth" and per < j) else 900)
                 runs[e].append(res)
                 print(case, model, rep, json.dumps(res), file=sys.stderr, flush=True)
-                if "error" not in res:
+                if "error" not in res or "timeout" in str(res["error"]):
                     with open(CACHE, "a", encoding="utf-8") as fh:
                         fh.write(json.dumps({"key": key, "result": res}) + "\n")
                 if "error" in res:
