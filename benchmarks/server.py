@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.report import machine_line, write_section
+from benchmarks.report import machine_line
+from benchmarks.report import write_section as _write_section
 from exam_server.loadtest.report import LoadReport, percentiles_ms, verify_in_database
 from exam_server.loadtest.runner import Credentials, LoadConfig, run_load
 from exam_server.loadtest.seeding import seed_load_exam
@@ -358,6 +359,11 @@ async def postgres(clients: int, seconds: float, n_pace: int, pace: float, dur: 
             f"{json.dumps({**sat['errors'], **dict(rep.errors)})} |"
         )
     return "\n".join(lines)
+
+
+def write_section(name: str, markdown: str) -> None:
+    """The section with its own heading, like the other benchmarks' sections."""
+    _write_section(name, f"## {name}\n\n{markdown}")
 
 
 def main(argv: list[str] | None = None) -> int:

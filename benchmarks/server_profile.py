@@ -22,7 +22,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.report import machine_line, write_section
+from benchmarks.report import machine_line
+from benchmarks.report import write_section as _write_section
 from benchmarks.server import cpu_seconds, seeded, settings_for, wait_prepared
 from exam_server.loadtest.report import LoadReport
 from exam_server.loadtest.runner import LoadConfig, run_load
@@ -116,6 +117,11 @@ async def run(clients: int, seconds: float, spy: str) -> str:
         f"`python -m benchmarks.server_profile --clients {clients} --seconds {seconds:g}`",
     ]
     return "\n".join(lines)
+
+
+def write_section(name: str, markdown: str) -> None:
+    """The section with its own heading, like the other benchmarks' sections."""
+    _write_section(name, f"## {name}\n\n{markdown}")
 
 
 def main(argv: list[str] | None = None) -> int:
