@@ -54,9 +54,14 @@ def _actor(request: Request) -> str:
 
 def _int_param(request: Request, name: str) -> int:
     try:
-        return int(request.path_params[name])
+        value = int(request.path_params[name])
     except (KeyError, ValueError):
         raise ApiError(404, "not_found", f"bad {name}") from None
+    # Ids are 64-bit signed integers in both databases; a larger number names
+    # nothing (and would overflow the driver).
+    if not 0 <= value < 2**63:
+        raise ApiError(404, "not_found", f"no such {name}")
+    return value
 
 
 async def _run(fn: Any, *args: Any) -> Any:

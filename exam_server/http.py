@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -125,6 +126,15 @@ class Endpoint:
                 return await handler(request)
             except ApiError as exc:
                 return error_response(exc)
+            except OperationalError:
+                # The database is unreachable or busy (a PostgreSQL restart, a
+                # locked SQLite file): the request can be retried, it is not
+                # a server fault.
+                response = error_response(
+                    ApiError(503, "unavailable", "the database is unavailable; try again")
+                )
+                response.headers["Retry-After"] = "2"
+                return response
 
         wrapped.__name__ = handler.__name__
         return Route(self.path, wrapped, methods=[self.method])

@@ -219,7 +219,21 @@ def import_candidates_csv(engine: Engine, text: str, categories: set[str] | None
     """Import candidates from CSV (header: registration_number, name, category,
     formation_code, session_code[, birth_date]). Rows are numbered as in a
     spreadsheet (the header is row 1). All rows or none are stored."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # A bare CR (old Mac line ends, or pasted text) is a line break, as a
+    # spreadsheet would read it; the csv module refuses it otherwise.
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _import_candidate_rows(engine, reader, categories)
+    except csv.Error as exc:
+        raise SetupError(
+            "the CSV cannot be read", [{"row": reader.line_num, "field": "-", "message": str(exc)}]
+        ) from None
+
+
+def _import_candidate_rows(
+    engine: Engine, reader: csv.DictReader[str], categories: set[str] | None
+) -> int:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:

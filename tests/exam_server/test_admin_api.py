@@ -258,3 +258,22 @@ def test_exam_from_the_item_bank_via_rest(live_server: ServerHandle) -> None:
     first = json.loads(items_json)[0]
     assert set(first) == {"item_id", "subtest", "stem", "stem_format", "options"}
     assert len(first["options"]) == 5
+
+
+def test_inputs_found_by_the_api_fuzz_get_client_errors(live_server: ServerHandle) -> None:
+    # Both once answered 500 (found by schemathesis, docs/reliability.md).
+    h = live_server
+    hdr = h.headers("admin")
+    huge = httpx.get(h.url + "/api/admin/attempts/99999999999999999999", headers=hdr)
+    assert huge.status_code == 404 and huge.json()["error"] == "not_found"
+    # A bare CR ends a line, as in a spreadsheet: the row imports.
+    text = (
+        "registration_number,name,category,formation_code,session_code\r"
+        "CR0001,Ani,general,F-GURU-MAT,SESI-1\r"
+    )
+    r = httpx.post(h.url + "/api/admin/candidates/import", content=text.encode(), headers=hdr)
+    assert r.status_code == 201 and r.json() == {"imported": 1}
+    # An unterminated quote swallows the rest of the file: a 422 naming the row.
+    broken = 'registration_number,name,category,formation_code,session_code\nX2,"Ani\x00,general\n'
+    r = httpx.post(h.url + "/api/admin/candidates/import", content=broken.encode(), headers=hdr)
+    assert r.status_code == 422 and r.json()["errors"][0]["row"] >= 1
