@@ -12,8 +12,8 @@ connects, stops when a proctor pauses or the terminal has been gone longer
 than ``grace_seconds`` (stopped at the moment the grace ran out), and starts
 again on reconnect. A sweeper task ends attempts at their deadline and
 stops the clocks of vanished terminals, including after a server restart
-(using ``last_seen_at``, refreshed for connected terminals every
-``presence_interval_seconds``).
+(using the later of ``last_seen_at``, refreshed for connected terminals every
+``presence_interval_seconds``, and the attempt's last stored answer).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -1143,14 +1143,29 @@ class AttemptService:
 
     async def sweep_database(self, now: float) -> None:
         """Attempts with a running clock not kept alive by any process (e.g. after
-        a crash): stop their clocks as of ``last_seen_at + grace``, or end them if
-        the deadline came first."""
+        a crash): stop their clocks as of (last moment seen alive) + grace, or end
+        them if the deadline came first. Seen alive: the later of ``last_seen_at``
+        and the attempt's last stored answer (``exam_response.at``)."""
         grace = self.settings.grace_seconds
+        # Why the answers too: the presence flush (last_seen_at) can lag behind
+        # schedule under load, and a flush queued behind the group commit can
+        # overwrite a newer last_seen_at with its older tick time. Every answer
+        # row is committed with its own time and never updated, so the last one
+        # proves the terminal was alive then; without it a crashed server handed
+        # candidates seconds of extra time (docs/reliability.md, issue 8).
+        # Navigation is not stored with a time, so it cannot count.
+        last_answer = (
+            select(func.max(RESPONSE.c.at))
+            .where(RESPONSE.c.attempt_id == ATTEMPT.c.id)
+            .scalar_subquery()
+        )
 
         def find(conn: Connection) -> list[Any]:
             return list(
                 conn.execute(
-                    select(ATTEMPT.c.id, ATTEMPT.c.last_seen_at, ATTEMPT.c.deadline_at).where(
+                    select(
+                        ATTEMPT.c.id, ATTEMPT.c.last_seen_at, ATTEMPT.c.deadline_at, last_answer
+                    ).where(
                         ATTEMPT.c.status == "running",
                         ATTEMPT.c.running_since.is_not(None),
                         ATTEMPT.c.last_seen_at < now - grace,
@@ -1162,12 +1177,14 @@ class AttemptService:
             with self.engine.connect() as conn:
                 return find(conn)
 
-        for aid, last_seen, deadline in await anyio.to_thread.run_sync(read):
+        for aid, last_seen, deadline, answered_at in await anyio.to_thread.run_sync(read):
+            stop_at = max(last_seen, answered_at or 0.0) + grace
+            if stop_at > now:  # answered recently: not gone past the grace yet
+                continue
             la = self.live.get(aid)
             if la is not None and la.conn is not None:
                 continue
             la = await self.get(aid)
-            stop_at = last_seen + grace
             if deadline is not None and deadline <= min(stop_at, now):
                 await self.finish(la, "time_up", "server")
                 continue
