@@ -147,17 +147,24 @@ def _responded(state: TestState, s: int) -> list[int]:
 
 def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
     sec = state.sections[s]
-    pos = [p for p in _responded(state, s) if not sec.pretest[p]]
-    items = np.array([sec.items[p] for p in pos], dtype=np.int64)
-    options = np.array([sec.options[p] for p in pos], dtype=np.int64)
-    cats = bank.categories_of(items, options)
-    cats = np.where(options < 0, 0, cats)  # blank = lowest category (see module doc)
-    if state.design.mode == "linear":
-        keep = options >= 0  # linear: only answered items (blank items were never "responded")
-        items, cats = items[keep], cats[keep]
+    linear = state.design.mode == "linear"
+    if not linear and all(sec.answered) and not any(sec.pretest):
+        # The live adaptive step: every presented item is answered and scored.
+        item_list, option_list = sec.items, sec.options
+    else:
+        pos = [p for p in _responded(state, s) if not sec.pretest[p]]
+        item_list = [sec.items[p] for p in pos]
+        option_list = [sec.options[p] for p in pos]
+    items = np.array(item_list, dtype=np.int64)
+    options = np.array(option_list, dtype=np.int64)
+    # blank = lowest category (see module doc); linear forms never get here with a blank.
+    cats = np.where(options >= 0, bank.option_category[items, np.maximum(options, 0)], 0).astype(
+        np.int64
+    )
     tables = section_tables(bank, state.design.sections[s])
     local = tables.local_of[items]
-    loglik = tables.logp[local, :, cats].sum(axis=0)[None, :]
+    k = tables.logp.shape[2]
+    loglik = tables.logp_rows[local * k + cats].sum(axis=0)[None, :]
     return Evidence(bank.params, items[None, :], cats[None, :], loglik)
 
 
@@ -268,8 +275,12 @@ def _choose_scored(
     if sec.refused:
         local_r = tables.local_of[sec.refused]
         refused[0, local_r[local_r >= 0]] = True
-    groups = _enemy_groups(state, bank)
-    if groups.size:
+    # A pool without enemy groups can never have an item blocked by one.
+    has_enemy = tables.extras.get("has_enemy")
+    if has_enemy is None:
+        has_enemy = tables.extras["has_enemy"] = bool(np.any(pool.enemy >= 0))
+    groups = _enemy_groups(state, bank) if has_enemy else None
+    if groups is not None and groups.size:
         used = np.isin(pool.enemy, groups) & (pool.enemy >= 0)
         enemy_used = used[None, :] & ~given
     else:
@@ -307,7 +318,7 @@ def _section_should_stop(state: TestState, bank: BankArrays, s: int, ev: Evidenc
     design = state.design
     section = design.sections[s]
     sec = state.sections[s]
-    n = sec.n_scored
+    n = len(sec.pretest) - sum(sec.pretest)  # scored items presented
     if n >= section.n_items:
         return "max_length"
     if section.time_limit_seconds is not None and sec.time_used >= section.time_limit_seconds:

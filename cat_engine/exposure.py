@@ -64,6 +64,10 @@ class ExposureUsage:
 
 def _argmax(ranks: FloatArray) -> IntArray:
     best = np.argmax(ranks, axis=1)
+    if ranks.shape[0] == 1:
+        # The live engine's one candidate: plain Python beats the fancy indexing.
+        b = int(best[0])
+        return np.array([b if np.isfinite(ranks[0, b]) else -1], dtype=np.int64)
     ok = np.isfinite(ranks[np.arange(ranks.shape[0]), best])
     return np.asarray(np.where(ok, best, -1), dtype=np.int64)
 

@@ -32,11 +32,14 @@ _KEY = "_cat_engine_tables"
 @dataclass
 class SectionTables:
     """pool; local_of: (n_bank,) pool position of each bank item (−1 outside);
-    logp: (n, q, K) log P(category | grid point) of each pool item."""
+    logp: (n, q, K) log P(category | grid point) of each pool item;
+    logp_rows: (n·K, q) the same values, row ``local·K + category``, so one
+    candidate's log-likelihood is a contiguous row gather and a sum."""
 
     pool: Pool
     local_of: IntArray
     logp: FloatArray
+    logp_rows: FloatArray
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,7 +60,9 @@ def section_tables(
         local_of[pool.index] = np.arange(pool.n_items)
         probs = category_probabilities(THETA_GRID, pool.params)  # (q, n, K)
         logp = np.ascontiguousarray(np.log(np.clip(probs, EPS, 1.0)).transpose(1, 0, 2))
-        tables = SectionTables(pool, local_of, logp)
+        n, q, k = logp.shape
+        logp_rows = np.ascontiguousarray(logp.transpose(0, 2, 1)).reshape(n * k, q)
+        tables = SectionTables(pool, local_of, logp, logp_rows)
         store[key] = tables
     return tables
 
