@@ -130,6 +130,11 @@ def _check_bank(state: TestState, bank: BankArrays) -> None:
 
 def _find(state: TestState, item: int) -> tuple[int, int]:
     """(section number, position) of a presented item."""
+    if item == state.current and not state.finished:
+        # The usual case: the item on screen, the last one presented in its section.
+        sec = state.sections[state.section_index]
+        if sec.items and sec.items[-1] == item:
+            return state.section_index, len(sec.items) - 1
     for s, sec in enumerate(state.sections):
         for p, i in enumerate(sec.items):
             if i == item:

@@ -34,6 +34,7 @@ _FOUR_PL = int(Model.FOUR_PL)
 IntArray = NDArray[np.int64]
 
 THETA_GRID: FloatArray = np.linspace(-4.0, 4.0, 61)
+_THETA_GRID_SQ: FloatArray = THETA_GRID**2
 _H = 1e-4  # step of the central differences for P′ and P″
 
 
@@ -236,12 +237,17 @@ class EAP:
         self._log_prior = -0.5 * ((THETA_GRID - self.prior[0]) / self.prior[1]) ** 2
 
     def estimate(self, ev: Evidence) -> tuple[FloatArray, FloatArray]:
-        post = ev.loglik + self._log_prior
-        w = np.exp(post - post.max(axis=1, keepdims=True))
+        # In place on one (m, q) buffer: this runs on every live answer, where
+        # the temporaries cost more than the arithmetic.
+        w = ev.loglik + self._log_prior
+        w -= w.max(axis=1, keepdims=True)
+        np.exp(w, out=w)
         w /= w.sum(axis=1, keepdims=True)
         mean = w @ THETA_GRID
-        var = w @ THETA_GRID**2 - mean**2
-        return mean, np.sqrt(np.maximum(var, 0.0))
+        var = w @ _THETA_GRID_SQ
+        var -= mean * mean
+        np.maximum(var, 0.0, out=var)
+        return mean, np.sqrt(var, out=var)
 
 
 ESTIMATORS: dict[str, type[MLE] | type[MAP] | type[EAP] | type[WLE]] = {

@@ -12,7 +12,9 @@ class MaxInfo:
     """The eligible item most informative at the current estimate."""
 
     def rank(self, ctx: SelectionContext) -> FloatArray:
-        return masked(ctx, ctx.pool.information(ctx.theta))
+        info = ctx.pool.information(ctx.theta)  # a fresh array: masked in place
+        np.copyto(info, -np.inf, where=~ctx.eligible)
+        return info
 
 
 class Randomesque:
