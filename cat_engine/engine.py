@@ -160,17 +160,23 @@ def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
         pos = [p for p in _responded(state, s) if not sec.pretest[p]]
         item_list = [sec.items[p] for p in pos]
         option_list = [sec.options[p] for p in pos]
-    items = np.array(item_list, dtype=np.int64)
-    options = np.array(option_list, dtype=np.int64)
-    # blank = lowest category (see module doc); linear forms never get here with a blank.
-    cats = np.where(options >= 0, bank.option_category[items, np.maximum(options, 0)], 0).astype(
-        np.int64
-    )
+    # Plain Python over the ≤ a few hundred answers, then one row gather from
+    # the section's (n·K, q) log-probability table: this runs on every answer.
     tables = section_tables(bank, state.design.sections[s])
-    local = tables.local_of[items]
+    local_of: list[int] = tables.extras.get("local_of_list") or tables.extras.setdefault(
+        "local_of_list", tables.local_of.tolist()
+    )
+    option_category = _option_category(bank)
     k = tables.logp.shape[2]
-    loglik = tables.logp_rows[local * k + cats].sum(axis=0)[None, :]
-    return Evidence(bank.params, items[None, :], cats[None, :], loglik)
+    # blank = lowest category (see module doc); linear forms never get here with a blank.
+    cat_list = [
+        option_category[i][o] if o >= 0 else 0 for i, o in zip(item_list, option_list, strict=True)
+    ]
+    rows = [local_of[i] * k + c for i, c in zip(item_list, cat_list, strict=True)]
+    loglik = tables.logp_rows.take(np.array(rows, dtype=np.int64), axis=0).sum(axis=0)[None, :]
+    items = np.array([item_list], dtype=np.int64).reshape(1, -1)
+    cats = np.array([cat_list], dtype=np.int64).reshape(1, -1)
+    return Evidence(bank.params, items, cats, loglik)
 
 
 def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, float, float]:
@@ -596,6 +602,12 @@ def _reference_curve(bank: BankArrays, section: SectionDesign) -> tuple[Any, Any
 
     curve: tuple[Any, Any] = bank_extra(bank, key, build)
     return curve
+
+
+def _option_category(bank: BankArrays) -> list[list[int]]:
+    """``bank.option_category`` as nested lists (item → option → category), built once per bank."""
+    table: list[list[int]] = bank_extra(bank, "option_category_list", bank.option_category.tolist)
+    return table
 
 
 def _option_points(bank: BankArrays) -> list[list[float]]:

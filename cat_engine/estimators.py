@@ -19,6 +19,7 @@ SE = inf.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,8 +238,18 @@ class EAP:
         self._log_prior = -0.5 * ((THETA_GRID - self.prior[0]) / self.prior[1]) ** 2
 
     def estimate(self, ev: Evidence) -> tuple[FloatArray, FloatArray]:
-        # In place on one (m, q) buffer: this runs on every live answer, where
-        # the temporaries cost more than the arithmetic.
+        # In place on one buffer: this runs on every live answer, where the
+        # temporaries cost more than the arithmetic.
+        if ev.loglik.shape[0] == 1:
+            # One candidate (the live step): the same operations on a 1-D row
+            # (same results bit for bit) without the keepdims reductions.
+            v = ev.loglik[0] + self._log_prior
+            v -= v.max()
+            np.exp(v, out=v)
+            v /= v.sum()
+            mean1 = float(v @ THETA_GRID)
+            var1 = float(v @ _THETA_GRID_SQ) - mean1 * mean1
+            return np.array([mean1]), np.array([math.sqrt(max(var1, 0.0))])
         w = ev.loglik + self._log_prior
         w -= w.max(axis=1, keepdims=True)
         np.exp(w, out=w)

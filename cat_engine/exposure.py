@@ -18,6 +18,7 @@ any selector sees them, so it holds whatever the selector and control are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -63,11 +64,12 @@ class ExposureUsage:
 
 
 def _argmax(ranks: FloatArray) -> IntArray:
-    best = np.argmax(ranks, axis=1)
     if ranks.shape[0] == 1:
         # The live engine's one candidate: plain Python beats the fancy indexing.
-        b = int(best[0])
-        return np.array([b if np.isfinite(ranks[0, b]) else -1], dtype=np.int64)
+        row = ranks[0]
+        b = int(row.argmax())
+        return np.array([b if math.isfinite(row[b]) else -1], dtype=np.int64)
+    best = np.argmax(ranks, axis=1)
     ok = np.isfinite(ranks[np.arange(ranks.shape[0]), best])
     return np.asarray(np.where(ok, best, -1), dtype=np.int64)
 
