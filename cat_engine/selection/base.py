@@ -60,6 +60,14 @@ class Pool:
             return np.asarray(p.a * p.a * (1.0 - p.c), dtype=np.float64)
         return None
 
+    @cached_property
+    def _z_bounds(self) -> tuple[float, float]:
+        """(max |a|, max |b|) over the pool: |a(b − θ)| ≤ max|a|·(max|b| + |θ|)."""
+        p = self.params
+        if self.n_items == 0:
+            return 0.0, 0.0
+        return float(np.max(np.abs(p.a))), float(np.max(np.abs(p.b)))
+
     def information(self, theta: FloatArray) -> FloatArray:
         """Fisher information of every pool item at each θ. theta (m,) → (m, n)."""
         p = self.params
@@ -70,9 +78,15 @@ class Pool:
             # than the general 4PL formula, done in place.
             z = p.b[None, :] - np.asarray(theta, dtype=np.float64)[:, None]
             z *= p.a
-            # = np.clip(z, −30, 30), without clip's Python-level overhead.
-            np.minimum(z, 30.0, out=z)
-            np.maximum(z, -30.0, out=z)
+            a_max, b_max = self._z_bounds
+            th = np.asarray(theta, dtype=np.float64)
+            t_max = abs(float(th[0])) if th.shape[0] == 1 else float(np.max(np.abs(th), initial=0))
+            # 29, not 30: a margin for the rounding of the bound itself.
+            if not a_max * (b_max + t_max) < 29.0:
+                # = np.clip(z, −30, 30) (exp stays finite), without clip's
+                # Python-level overhead; skipped when no |z| can reach 30.
+                np.minimum(z, 30.0, out=z)
+                np.maximum(z, -30.0, out=z)
             e = np.exp(z, out=z)
             den = e + 1.0
             den *= den
