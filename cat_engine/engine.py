@@ -282,21 +282,28 @@ def _choose_scored(
     if sec.items:
         local = tables.local_of[sec.items]
         given[0, local[local >= 0]] = True
-    refused = np.zeros((1, n), dtype=bool)
-    if sec.refused:
-        local_r = tables.local_of[sec.refused]
-        refused[0, local_r[local_r >= 0]] = True
     # A pool without enemy groups can never have an item blocked by one.
     has_enemy = tables.extras.get("has_enemy")
     if has_enemy is None:
         has_enemy = tables.extras["has_enemy"] = bool(np.any(pool.enemy >= 0))
-    groups = _enemy_groups(state, bank) if has_enemy else None
-    if groups is not None and groups.size:
-        used = np.isin(pool.enemy, groups) & (pool.enemy >= 0)
-        enemy_used = used[None, :] & ~given
+    allowed = _allowed(design, usage)
+    if not (has_enemy or sec.refused or pool.has_blueprint or allowed is not None):
+        # Nothing but the items already given can be ineligible: what
+        # ``eligibility`` returns in this case, without its all-False masks.
+        eligible = ~given
+        area_count = np.zeros((1, 0), dtype=np.int64)
     else:
-        enemy_used = np.zeros((1, n), dtype=bool)
-    eligible, area_count = eligibility(pool, given, refused, enemy_used, _allowed(design, usage))
+        refused = np.zeros((1, n), dtype=bool)
+        if sec.refused:
+            local_r = tables.local_of[sec.refused]
+            refused[0, local_r[local_r >= 0]] = True
+        groups = _enemy_groups(state, bank) if has_enemy else None
+        if groups is not None and groups.size:
+            used = np.isin(pool.enemy, groups) & (pool.enemy >= 0)
+            enemy_used = used[None, :] & ~given
+        else:
+            enemy_used = np.zeros((1, n), dtype=bool)
+        eligible, area_count = eligibility(pool, given, refused, enemy_used, allowed)
     choice = select_next(
         design.strategies[s],
         design.exposure_control,
