@@ -174,8 +174,14 @@ def markdown(results: list[DrillResult], n: int, duration: float, cmd: str) -> s
 
 
 def write_doc(md: str) -> None:
-    start, end = "<!-- drills:start -->", "<!-- drills:end -->"
-    text = DOC.read_text() if DOC.exists() else f"# Reliability\n\n{start}\n{end}\n"
+    write_reliability_section("drills", md)
+
+
+def write_reliability_section(name: str, md: str) -> None:
+    """Put ``md`` between the ``<!-- {name}:start/end -->`` markers of ``DOC``
+    (appending the markers, or making the file, when missing)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = DOC.read_text() if DOC.exists() else "# Reliability\n"
     if start not in text:
         text += f"\n{start}\n{end}\n"
     text = re.sub(

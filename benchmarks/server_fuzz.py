@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from benchmarks.report import machine_line
+from benchmarks.server_faults import write_reliability_section
 from exam_server.loadtest.fuzz import draw, ws_frame
 from exam_server.loadtest.seeding import seed_load_exam
 from exam_server.scaleout.cluster import WorkerCluster
@@ -32,7 +33,6 @@ from exam_server.settings import Settings
 from exam_server.testing import free_port
 
 SECRET = "fuzz-campaign-secret-key-0123456789-abcdefgh"
-DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 
 
 async def ws_campaign(cluster: WorkerCluster, creds: Any, token: str, n: int) -> dict[str, Any]:
@@ -174,17 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`python -m benchmarks.server_fuzz --frames {args.frames} --examples {args.examples}`",
     ]
     md = "\n".join(lines)
-    start, end = "<!-- fuzz:start -->", "<!-- fuzz:end -->"
-    text = DOC.read_text() if DOC.exists() else "# Reliability\n"
-    if start not in text:
-        text += f"\n{start}\n{end}\n"
-    text = re.sub(
-        re.escape(start) + ".*?" + re.escape(end),
-        lambda _m: f"{start}\n{md}\n{end}",
-        text,
-        flags=re.S,
-    )
-    DOC.write_text(text)
+    write_reliability_section("fuzz", md)
     print(md)
     return 0 if ws["internal"] == 0 and ws["healthy"] and alive else 1
 
