@@ -196,6 +196,19 @@ async def echo_clients(url: str, clients: int, seconds: float) -> int:
     return count
 
 
+def saturation_config(url: str, clients: int) -> LoadConfig:
+    """Closed-loop answering as fast as acks come back (0.5 ms pace), everyone
+    logged in within the first second; long enough that the caller cuts it."""
+    return LoadConfig(
+        url=url,
+        terminals=clients,
+        pace=0.0005,
+        jitter=0.0,
+        login_window=1.0,
+        duration=600.0,
+    )
+
+
 async def saturation_server(url: str, clients: int, seconds: float, workers: int) -> dict[str, Any]:
     token, creds = seeded(url, clients)
     s = settings_for(url, messages_per_second=100000.0, message_burst=100000, scrypt_n=2**8)
@@ -205,14 +218,7 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
     try:
         # Log everyone in first (form assembly is not what is measured here),
         # then measure a window of closed-loop answering.
-        cfg = LoadConfig(
-            url=cluster.url,
-            terminals=clients,
-            pace=0.0005,
-            jitter=0.0,
-            login_window=1.0,
-            duration=600.0,
-        )
+        cfg = saturation_config(cluster.url, clients)
         task = asyncio.create_task(run_load(cfg, creds, token, report=rep))
         end = time.time() + 300
         while rep.connections_open < clients and time.time() < end:

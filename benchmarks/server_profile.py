@@ -24,9 +24,15 @@ from pathlib import Path
 
 from benchmarks.report import machine_line
 from benchmarks.report import write_section as _write_section
-from benchmarks.server import cpu_seconds, seeded, settings_for, wait_prepared
+from benchmarks.server import (
+    cpu_seconds,
+    saturation_config,
+    seeded,
+    settings_for,
+    wait_prepared,
+)
 from exam_server.loadtest.report import LoadReport
-from exam_server.loadtest.runner import LoadConfig, run_load
+from exam_server.loadtest.runner import run_load
 from exam_server.scaleout.cluster import WorkerCluster
 
 #: Frames we attribute samples to (inclusive share), in the order shown.
@@ -108,14 +114,7 @@ async def run(clients: int, seconds: float, spy: str) -> str:
             wait_prepared(url, clients)
             pid = cluster.worker_pids()[0]
             rep = LoadReport()
-            cfg = LoadConfig(
-                url=cluster.url,
-                terminals=clients,
-                pace=0.0005,
-                jitter=0.0,
-                login_window=1.0,
-                duration=600.0,
-            )
+            cfg = saturation_config(cluster.url, clients)
             task = asyncio.create_task(run_load(cfg, creds, token, report=rep))
             while rep.connections_open < clients:
                 await asyncio.sleep(0.1)
