@@ -5,6 +5,10 @@ come from that list). Roles are separate: ``admin`` sets up exams and reads
 results; ``proctor`` runs sessions (check-in PINs, pause, extend, release,
 void, notes). Opening and closing a session is open to both. Every proctor
 action needs a ``reason`` and lands in the audit chain.
+
+A proctor acts only on the sessions held in the rooms they supervise
+(``exam_staff_room``, carried in the signed staff token from login); any other
+session or attempt gets 403 ``forbidden``. Admins are unrestricted.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from exam_server import scheduling as sch
 from exam_server.attempts import ActionError, AttemptService, LoginError
 from exam_server.auth import StaffClaims, verify_password
+from exam_server.db import writer
 from exam_server.http import (
     INT,
     NUM,
@@ -34,7 +39,16 @@ from exam_server.http import (
     read_body,
     read_json,
 )
-from exam_server.models import Attempt, AuditEvent, Candidate, ExamSession, Formation, Staff
+from exam_server.models import (
+    Attempt,
+    AuditEvent,
+    Candidate,
+    ExamSession,
+    Formation,
+    Room,
+    Staff,
+    StaffRoom,
+)
 
 ACTIONS = ("pause", "resume", "extend", "release", "void", "note")
 
@@ -64,6 +78,80 @@ def _int_param(request: Request, name: str) -> int:
     return value
 
 
+# --- proctor scope ------------------------------------------------------------------
+
+
+def staff_rooms(engine: Any, staff_id: int) -> tuple[int, ...]:
+    """Ids of the rooms a staff member supervises, ascending."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(col(StaffRoom.room_id))
+            .where(col(StaffRoom.staff_id) == staff_id)
+            .order_by(col(StaffRoom.room_id))
+        ).scalars()
+        return tuple(int(r) for r in rows)
+
+
+def assign_rooms(engine: Any, staff_id: int, room_ids: list[int]) -> tuple[int, ...]:
+    """Make ``room_ids`` the rooms a staff member supervises (replacing any before).
+
+    Raises :class:`~exam_server.scheduling.SetupError` (404) for an unknown staff
+    member and (422) for a room id that names no room."""
+    wanted = sorted(set(room_ids))
+    with Session(writer(engine)) as s:
+        if s.get(Staff, staff_id) is None:
+            raise sch.SetupError("no such staff member", [], 404)
+        for i, rid in enumerate(room_ids):
+            if s.get(Room, rid) is None:
+                raise sch.SetupError(
+                    f"room_ids[{i}]: no room {rid}",
+                    [{"field": f"room_ids[{i}]", "message": f"no room {rid}"}],
+                )
+        for old in s.execute(
+            select(StaffRoom).where(col(StaffRoom.staff_id) == staff_id)
+        ).scalars():
+            s.delete(old)
+        s.flush()
+        for rid in wanted:
+            s.add(StaffRoom(staff_id=staff_id, room_id=rid))
+        s.commit()
+    return tuple(wanted)
+
+
+def session_room(engine: Any, session_id: int) -> int | None:
+    """The room a session is held in (None: no such session)."""
+    with Session(engine) as s:
+        sess = s.get(ExamSession, session_id)
+        return None if sess is None else sess.room_id
+
+
+def attempt_room(engine: Any, attempt_id: int) -> int | None:
+    """The room of the session an attempt belongs to (None: no such attempt)."""
+    with Session(engine) as s:
+        row = s.execute(
+            select(col(ExamSession.room_id))
+            .join(Attempt, col(Attempt.session_id) == col(ExamSession.id))
+            .where(col(Attempt.id) == attempt_id)
+        ).first()
+        return None if row is None else int(row[0])
+
+
+async def _guard(request: Request, kind: str, ident: int) -> None:
+    """403 ``forbidden`` unless the caller may act on session/attempt ``ident``.
+
+    Admins pass without a lookup. For a proctor an unknown id is 404, as the
+    endpoint itself would answer."""
+    st = _staff(request)
+    if st.role == "admin":
+        return
+    lookup = session_room if kind == "session" else attempt_room
+    room = await anyio.to_thread.run_sync(lookup, request.app.state.engine, ident)
+    if room is None:
+        raise ApiError(404, "not_found", f"no such {kind}")
+    if not st.may_supervise(room):
+        raise ApiError(403, "forbidden", f"this {kind} is not in a room you supervise")
+
+
 async def _run(fn: Any, *args: Any) -> Any:
     try:
         return await anyio.to_thread.run_sync(fn, *args)
@@ -87,11 +175,14 @@ async def staff_login(request: Request) -> Response:
     if limiter.blocked(f"u:{username}"):
         raise ApiError(429, "rate_limited", "too many failed logins; wait a few minutes")
 
-    def lookup() -> Staff | None:
+    def lookup() -> tuple[Staff | None, tuple[int, ...]]:
         with Session(app.state.engine) as s:
-            return s.execute(select(Staff).where(Staff.username == username)).scalars().first()  # type: ignore[arg-type]
+            st = s.execute(select(Staff).where(Staff.username == username)).scalars().first()  # type: ignore[arg-type]
+        if st is None or st.id is None:
+            return None, ()
+        return st, staff_rooms(app.state.engine, st.id)
 
-    staff = await anyio.to_thread.run_sync(lookup)
+    staff, rooms = await anyio.to_thread.run_sync(lookup)
     stored = staff.password_hash if staff is not None else app.state.dummy_hash
     # scrypt is slow on purpose: off the loop, and a bounded number at once.
     ok = await anyio.to_thread.run_sync(
@@ -103,8 +194,10 @@ async def staff_login(request: Request) -> Response:
     from exam_server.auth import StaffClaims as Claims
 
     assert staff.id is not None
-    token = app.state.signer.staff_token(Claims(staff.id, staff.username, staff.role))
-    return JSONResponse({"token": token, "role": staff.role, "name": staff.name})
+    token = app.state.signer.staff_token(Claims(staff.id, staff.username, staff.role, rooms))
+    return JSONResponse(
+        {"token": token, "role": staff.role, "name": staff.name, "room_ids": list(rooms)}
+    )
 
 
 async def candidate_login(request: Request) -> Response:
@@ -298,6 +391,7 @@ async def import_candidates(request: Request) -> Response:
 async def create_staff(request: Request) -> Response:
     d = await read_json(request)
     settings = request.app.state.settings
+    room_ids = _room_ids(d)  # checked before the account exists
     sid = await _run(
         sch.create_staff,
         request.app.state.engine,
@@ -307,7 +401,29 @@ async def create_staff(request: Request) -> Response:
         field_str(d, "password", max_len=200),
         settings.scrypt_n,
     )
-    return JSONResponse({"id": sid}, status_code=201)
+    rooms = await _run(assign_rooms, request.app.state.engine, sid, room_ids)
+    return JSONResponse({"id": sid, "room_ids": list(rooms)}, status_code=201)
+
+
+def _room_ids(d: dict[str, Any]) -> list[int]:
+    raw = d.get("room_ids", [])
+    if not isinstance(raw, list) or not all(
+        isinstance(r, int) and not isinstance(r, bool) and 0 <= r < 2**63 for r in raw
+    ):
+        raise ApiError(
+            422,
+            "invalid",
+            "room_ids must be a list of room ids",
+            [{"field": "room_ids", "message": "a list of room ids"}],
+        )
+    return list(raw)
+
+
+async def set_staff_rooms(request: Request) -> Response:
+    sid = _int_param(request, "staff_id")
+    d = await read_json(request)
+    rooms = await _run(assign_rooms, request.app.state.engine, sid, _room_ids(d))
+    return JSONResponse({"id": sid, "room_ids": list(rooms)})
 
 
 def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[str, Any]]:
@@ -399,6 +515,7 @@ async def attempt_detail(request: Request) -> Response:
 
 async def open_session(request: Request) -> Response:
     sid = _int_param(request, "session_id")
+    await _guard(request, "session", sid)
     token = await _run(sch.open_session, request.app.state.engine, sid, _actor(request))
     _svc(request).spawn_prepare(sid)
     return JSONResponse({"session_id": sid, "status": "open", "token": token})
@@ -406,6 +523,7 @@ async def open_session(request: Request) -> Response:
 
 async def close_session(request: Request) -> Response:
     sid = _int_param(request, "session_id")
+    await _guard(request, "session", sid)
     d = await read_json(request)
     reason = field_str(d, "reason", max_len=2000)
     actor = _actor(request)
@@ -419,6 +537,7 @@ async def close_session(request: Request) -> Response:
 
 async def checkin(request: Request) -> Response:
     sid = _int_param(request, "session_id")
+    await _guard(request, "session", sid)
     d = await read_json(request)
     reg = field_str(d, "registration_number", max_len=40)
     pin = await _run(
@@ -434,6 +553,7 @@ async def checkin(request: Request) -> Response:
 
 async def proctor_attempts(request: Request) -> Response:
     sid = _int_param(request, "session_id")
+    await _guard(request, "session", sid)
     rows = await anyio.to_thread.run_sync(_attempt_rows, request.app.state.engine, sid, False)
     svc = _svc(request)
     for r in rows:  # live facts only this process knows
@@ -447,6 +567,7 @@ async def proctor_attempts(request: Request) -> Response:
 
 async def attempt_action(request: Request) -> Response:
     aid = _int_param(request, "attempt_id")
+    await _guard(request, "attempt", aid)
     action = request.path_params["action"]
     if action not in ACTIONS:
         raise ApiError(404, "not_found", f"unknown action {action}")
@@ -464,6 +585,7 @@ async def attempt_action(request: Request) -> Response:
 
 async def session_action(request: Request) -> Response:
     sid = _int_param(request, "session_id")
+    await _guard(request, "session", sid)
     action = request.path_params["action"]
     if action not in ("pause", "resume", "extend", "note"):
         raise ApiError(404, "not_found", f"unknown session action {action}")
@@ -483,6 +605,7 @@ async def session_action(request: Request) -> Response:
 
 async def session_audit(request: Request) -> Response:
     sid = _int_param(request, "session_id")
+    await _guard(request, "session", sid)
 
     def q() -> list[dict[str, Any]]:
         with Session(request.app.state.engine) as s:
@@ -645,8 +768,24 @@ ENDPOINTS: list[Endpoint] = [
         create_staff,
         "create a proctor or admin account",
         ("admin",),
-        obj(["username", "role", "password"], username=STR, name=STR, role=STR, password=STR),
+        obj(
+            ["username", "role", "password"],
+            username=STR,
+            name=STR,
+            role=STR,
+            password=STR,
+            room_ids={"type": "array", "items": INT},
+        ),
         responses={"409": "exists", "422": "invalid"},
+    ),
+    Endpoint(
+        "PUT",
+        "/api/admin/staff/{staff_id:int}/rooms",
+        set_staff_rooms,
+        "set the rooms a proctor supervises (takes effect at their next login)",
+        ("admin",),
+        obj(["room_ids"], room_ids={"type": "array", "items": INT}),
+        responses={"404": "no such staff member", "422": "unknown room"},
     ),
     Endpoint(
         "GET",

@@ -48,9 +48,17 @@ class CandidateClaims:
 
 @dataclass(frozen=True)
 class StaffClaims:
+    """A signed staff identity. ``rooms``: ids of the rooms a proctor supervises
+    (read from ``exam_staff_room`` at login); ignored for admins."""
+
     staff_id: int
     username: str
     role: str
+    rooms: tuple[int, ...] = ()
+
+    def may_supervise(self, room_id: int) -> bool:
+        """True if this staff member may act on a session held in ``room_id``."""
+        return self.role == "admin" or room_id in self.rooms
 
 
 class TokenSigner:
@@ -84,13 +92,25 @@ class TokenSigner:
 
     def staff_token(self, claims: StaffClaims) -> str:
         return str(
-            self._staff.dumps({"i": claims.staff_id, "u": claims.username, "r": claims.role})
+            self._staff.dumps(
+                {
+                    "i": claims.staff_id,
+                    "u": claims.username,
+                    "r": claims.role,
+                    "rm": list(claims.rooms),
+                }
+            )
         )
 
     def read_staff(self, token: str) -> StaffClaims:
         d = self._load(self._staff, token, self.staff_max_age)
         try:
-            claims = StaffClaims(int(d["i"]), str(d["u"]), str(d["r"]))
+            rooms = d.get("rm", [])  # tokens signed before room scopes: no rooms
+            if not isinstance(rooms, list):
+                raise TypeError("rooms")
+            claims = StaffClaims(
+                int(d["i"]), str(d["u"]), str(d["r"]), tuple(int(r) for r in rooms)
+            )
         except (KeyError, TypeError, ValueError):
             raise TokenError("bad_token", "token payload is malformed") from None
         if claims.role not in ROLES:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from exam_server import scheduling as sch
+from exam_server.admin import assign_rooms, session_room, staff_rooms
 from exam_server.db import create_schema, writer
 from exam_server.snapshot import PublicItemContent
 
@@ -149,7 +150,11 @@ def seed_exam(
     admin_pw = admin_password or secrets.token_urlsafe(9)
     proctor_pw = proctor_password or secrets.token_urlsafe(9)
     sch.create_staff(engine, "admin", "Administrator", "admin", admin_pw, scrypt_n)
-    sch.create_staff(engine, "pengawas", "Pengawas Ruang 1", "proctor", proctor_pw, scrypt_n)
+    proctor_id = sch.create_staff(
+        engine, "pengawas", "Pengawas Ruang 1", "proctor", proctor_pw, scrypt_n
+    )
+    # The demo proctor supervises the demo room (proctors act only on their rooms).
+    assign_rooms(engine, proctor_id, [_room_of(engine, session_id)])
     token = ""
     if open_session:
         token = sch.open_session(engine, session_id, "proctor:pengawas")
@@ -202,6 +207,12 @@ def seed_demo_exam(
     )
 
 
+def _room_of(engine: Engine, session_id: int) -> int:
+    room = session_room(engine, session_id)
+    assert room is not None
+    return room
+
+
 def _existing_demo(engine: Engine, secret_key: str) -> SeedSummary | None:
     """A demo seeded before: re-issue its PINs and staff passwords (only their
     hashes are stored) so that the printed list works again."""
@@ -242,9 +253,14 @@ def _existing_demo(engine: Engine, secret_key: str) -> SeedSummary | None:
             st.password_hash = hash_password(pw)
             passwords[st.role] = (st.username, pw)
             s.add(st)
+        proctors = [st.id for st in s.execute(select(Staff)).scalars() if st.role == "proctor"]
         s.commit()
         session_id, session_code, status, token = sess.id, sess.code, sess.status, sess.token
-        exam_id = exam.id
+        room_id, exam_id = sess.room_id, exam.id
+    # A demo database from before room scopes: give its proctor the demo room.
+    for pid in proctors:
+        if pid is not None and not staff_rooms(engine, pid):
+            assign_rooms(engine, pid, [room_id])
     if status != "open":
         token = sch.open_session(engine, session_id, "proctor:pengawas")
     for person in people:

@@ -49,7 +49,8 @@ from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
 from cat_engine.state import TestState
 from exam_server import audit
-from exam_server.auth import TokenError
+from exam_server.admin import session_room
+from exam_server.auth import StaffClaims, TokenError
 from exam_server.events import EventBus, LiveEvent, Subscription
 from exam_server.http import ApiError, Endpoint, openapi, read_json
 from exam_server.models import (
@@ -538,27 +539,27 @@ async def _receive_json(ws: WebSocket, timeout: float | None) -> dict[str, Any] 
     return msg
 
 
-async def _authenticate(ws: WebSocket) -> bool:
-    """Wait for ``auth`` with a proctor/admin token. False (socket closed) otherwise."""
+async def _authenticate(ws: WebSocket) -> StaffClaims | None:
+    """Wait for ``auth`` with a proctor/admin token. None (socket closed) otherwise."""
     signer = ws.app.state.signer
     while True:
         try:
             msg = await _receive_json(ws, AUTH_TIMEOUT_SECONDS)
         except TimeoutError:
             await ws.close(code=1008)
-            return False
+            return None
         if msg is None:
             continue
         if msg.get("type") != "auth" or not isinstance(msg.get("token"), str):
             await ws.send_text(_frame("error", code="not_authenticated"))
             continue
         try:
-            signer.read_staff(msg["token"])
+            claims: StaffClaims = signer.read_staff(msg["token"])
         except Exception as exc:  # TokenError: bad or expired
             await ws.send_text(_frame("error", code=getattr(exc, "code", "bad_token")))
             await ws.close(code=1008)
-            return False
-        return True
+            return None
+        return claims
 
 
 async def _drain_client(ws: WebSocket) -> None:
@@ -606,8 +607,20 @@ async def proctor_channel(ws: WebSocket) -> None:
         return
     await ws.accept()
     try:
-        if not await _authenticate(ws):
+        claims = await _authenticate(ws)
+        if claims is None:
             return
+        # A proctor watches only the sessions of the rooms they supervise.
+        if claims.role != "admin":
+            room = await asyncio.to_thread(session_room, _engine(ws.app), session_id)
+            if room is None:
+                await ws.send_text(_frame("error", code="unknown_session"))
+                await ws.close(code=1008)
+                return
+            if not claims.may_supervise(room):
+                await ws.send_text(_frame("error", code="forbidden"))
+                await ws.close(code=1008)
+                return
     except WebSocketDisconnect:
         return
     app = ws.app

@@ -123,6 +123,18 @@ class Staff(SQLModel, table=True):
     password_hash: str = Field(max_length=300)
 
 
+class StaffRoom(SQLModel, table=True):
+    """A room a proctor supervises. A proctor acts only on the sessions held in
+    their rooms (admins are unrestricted). A table of its own, not a column on
+    ``exam_staff``, so ``create_all`` adds it to databases made before it."""
+
+    __tablename__ = "exam_staff_room"
+    __table_args__ = (UniqueConstraint("staff_id", "room_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="exam_staff.id", index=True)
+    room_id: int = Field(foreign_key="exam_room.id", index=True)
+
+
 class Attempt(SQLModel, table=True):
     """One candidate's sitting of one session.
 

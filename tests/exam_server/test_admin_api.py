@@ -71,9 +71,30 @@ def test_candidate_csv_import_is_all_or_nothing(live_server: ServerHandle) -> No
     }
 
 
+def new_proctor(h: ServerHandle, username: str, room_ids: list[int]) -> dict[str, str]:
+    """Create a proctor of ``room_ids`` through the admin API; their bearer header."""
+    r = httpx.post(
+        h.url + "/api/admin/staff",
+        json={
+            "username": username,
+            "role": "proctor",
+            "password": "rahasia-123",
+            "room_ids": room_ids,
+        },
+        headers=h.headers("admin"),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["room_ids"] == sorted(set(room_ids))
+    login = httpx.post(
+        h.url + "/api/auth/login", json={"username": username, "password": "rahasia-123"}
+    )
+    assert login.status_code == 200, login.text
+    return {"Authorization": f"Bearer {login.json()['token']}"}
+
+
 def test_schedule_open_checkin_and_close(live_server: ServerHandle) -> None:
     h = live_server
-    admin, proctor = h.headers("admin"), h.headers("proctor")
+    admin = h.headers("admin")
     r = httpx.post(
         h.url + "/api/admin/sessions",
         json={
@@ -86,6 +107,11 @@ def test_schedule_open_checkin_and_close(live_server: ServerHandle) -> None:
     )
     assert r.status_code == 201
     sid = r.json()["id"]
+    # Room R2 has its own proctor (the demo proctor supervises R1 only).
+    room = next(
+        x for x in httpx.get(h.url + "/api/admin/sessions", headers=admin).json() if x["id"] == sid
+    )["room_id"]
+    proctor = new_proctor(h, "pengawas-r2", [room])
     dup = httpx.post(
         h.url + "/api/admin/sessions",
         json={
