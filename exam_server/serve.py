@@ -12,14 +12,31 @@ from exam_server.settings import Settings
 WS_MAX_SIZE = 65536
 
 
-def serve(settings: Settings, log_level: str = "info") -> None:
-    """Serve ``create_app(settings)`` until interrupted."""
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The ``SELEKSI_*`` variables that make ``Settings.from_env`` in a child process
+    rebuild ``settings`` (for servers started in a subprocess)."""
+    s = settings
+    return {
+        "SELEKSI_DATABASE_URL": s.database_url,
+        "SELEKSI_SECRET_KEY": s.secret_key,
+        "SELEKSI_GRACE_SECONDS": str(s.grace_seconds),
+        "SELEKSI_PRESENCE_INTERVAL_SECONDS": str(s.presence_interval_seconds),
+        "SELEKSI_SWEEP_INTERVAL_SECONDS": str(s.sweep_interval_seconds),
+        "SELEKSI_MESSAGES_PER_SECOND": str(s.messages_per_second),
+        "SELEKSI_MESSAGE_BURST": str(s.message_burst),
+        "SELEKSI_SCRYPT_N": str(s.scrypt_n),
+        "SELEKSI_SQLITE_SYNCHRONOUS": s.sqlite_synchronous,
+        "SELEKSI_COMMIT_MAX_BATCH": str(s.commit_max_batch),
+    }
+
+
+def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) -> None:
+    """``uvicorn.run(app, ...)`` on ``settings.host:port`` with the transport limits
+    the protocol expects; ``options`` adds uvicorn arguments (e.g. ``workers``)."""
     import uvicorn
 
-    from exam_server.app import create_app
-
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
@@ -28,7 +45,15 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
+        **options,
     )
+
+
+def serve(settings: Settings, log_level: str = "info") -> None:
+    """Serve ``create_app(settings)`` until interrupted."""
+    from exam_server.app import create_app
+
+    run_uvicorn(create_app(settings), settings, log_level)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ import numpy as np
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.irt import ItemParameters, Model
+from exam_server.serve import settings_env
 from exam_server.settings import Settings
 from exam_server.snapshot import PublicItemContent
 
@@ -174,19 +175,7 @@ class ProcessServer:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        s = self.settings
-        env.update(
-            {
-                "SELEKSI_DATABASE_URL": s.database_url,
-                "SELEKSI_SECRET_KEY": s.secret_key,
-                "SELEKSI_GRACE_SECONDS": str(s.grace_seconds),
-                "SELEKSI_PRESENCE_INTERVAL_SECONDS": str(s.presence_interval_seconds),
-                "SELEKSI_SWEEP_INTERVAL_SECONDS": str(s.sweep_interval_seconds),
-                "SELEKSI_MESSAGES_PER_SECOND": str(s.messages_per_second),
-                "SELEKSI_MESSAGE_BURST": str(s.message_burst),
-                "SELEKSI_SCRYPT_N": str(s.scrypt_n),
-            }
-        )
+        env.update(settings_env(self.settings))
         env["PYTHONPATH"] = self.cwd + os.pathsep + env.get("PYTHONPATH", "")
         return env
 

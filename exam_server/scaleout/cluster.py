@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from exam_server.serve import settings_env
 from exam_server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -70,21 +71,7 @@ class WorkerCluster:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        s = self.settings
-        env.update(
-            {
-                "SELEKSI_DATABASE_URL": s.database_url,
-                "SELEKSI_SECRET_KEY": s.secret_key,
-                "SELEKSI_GRACE_SECONDS": str(s.grace_seconds),
-                "SELEKSI_PRESENCE_INTERVAL_SECONDS": str(s.presence_interval_seconds),
-                "SELEKSI_SWEEP_INTERVAL_SECONDS": str(s.sweep_interval_seconds),
-                "SELEKSI_MESSAGES_PER_SECOND": str(s.messages_per_second),
-                "SELEKSI_MESSAGE_BURST": str(s.message_burst),
-                "SELEKSI_SCRYPT_N": str(s.scrypt_n),
-                "SELEKSI_SQLITE_SYNCHRONOUS": s.sqlite_synchronous,
-                "SELEKSI_COMMIT_MAX_BATCH": str(s.commit_max_batch),
-            }
-        )
+        env.update(settings_env(self.settings))
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
         env.update(self.extra_env)
         return env

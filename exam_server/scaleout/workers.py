@@ -30,10 +30,8 @@ def app_from_env() -> Any:
 
 def serve_workers(settings: Settings, workers: int, log_level: str = "info") -> None:
     """Migrate, then serve ``workers`` processes until interrupted."""
-    import uvicorn
-
     from exam_server.scaleout.migrate import migrate
-    from exam_server.serve import WS_MAX_SIZE
+    from exam_server.serve import run_uvicorn
 
     if workers < 1:
         raise ValueError("workers must be at least 1")
@@ -44,17 +42,12 @@ def serve_workers(settings: Settings, workers: int, log_level: str = "info") -> 
     migrate(settings.database_url)
     os.environ["SELEKSI_DATABASE_URL"] = settings.database_url
     os.environ["SELEKSI_SECRET_KEY"] = settings.secret_key
-    uvicorn.run(
+    run_uvicorn(
         "exam_server.scaleout.workers:app_from_env",
+        settings,
+        log_level,
         factory=True,
         workers=workers,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        ws_max_size=WS_MAX_SIZE,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=5,
     )
 
 
