@@ -269,30 +269,41 @@ def integrate(
                 if rec.status == SKB_PRESENT and rec.points is not None
                 else None
             )
-            rows.append(
-                FinalEntry(
-                    registration_number=e.registration_number,
-                    name=e.name,
-                    formation=e.formation,
-                    category=e.category,
-                    skd_scores=e.scores,
-                    skd_total=e.total,
-                    skb_status=rec.status,
-                    skb=rec.points,
-                    final=final,
-                    gpa=e.gpa,
-                    birth_date=e.birth_date,
-                    meaning="",
-                    code="",
-                    rank=None,
-                    reason_id="",
-                    reason_en="",
-                    responses_hash=e.responses_hash,
-                    skb_note=rec.note,
-                )
-            )
+            rows.append(_unranked_entry(e, rec.status, rec.points, final, skb_note=rec.note))
         out.append(FinalFormation(f.formation, _rank_final(policy, f.formation, rows)))
     return FinalResult(policy, tuple(out))
+
+
+def _unranked_entry(
+    e: SkdEntry,
+    skb_status: str,
+    skb: Decimal | None,
+    final: Decimal | None,
+    skb_note: str = "",
+) -> FinalEntry:
+    """A :class:`FinalEntry` for SKD entry ``e`` (which must have a total), before
+    ranking: no meaning, code, rank or reason yet."""
+    assert e.total is not None
+    return FinalEntry(
+        registration_number=e.registration_number,
+        name=e.name,
+        formation=e.formation,
+        category=e.category,
+        skd_scores=e.scores,
+        skd_total=e.total,
+        skb_status=skb_status,
+        skb=skb,
+        final=final,
+        gpa=e.gpa,
+        birth_date=e.birth_date,
+        meaning="",
+        code="",
+        rank=None,
+        reason_id="",
+        reason_en="",
+        responses_hash=e.responses_hash,
+        skb_note=skb_note,
+    )
 
 
 def _with_code(
@@ -430,25 +441,7 @@ def optimise(policy: RankingPolicy, skd: SkdResult, final: FinalResult) -> Final
             for e in f.entries:
                 if e.meaning == "outside_cut":
                     assert e.total is not None
-                    cand = FinalEntry(
-                        registration_number=e.registration_number,
-                        name=e.name,
-                        formation=e.formation,
-                        category=e.category,
-                        skd_scores=e.scores,
-                        skd_total=e.total,
-                        skb_status="",
-                        skb=None,
-                        final=None,
-                        gpa=e.gpa,
-                        birth_date=e.birth_date,
-                        meaning="",
-                        code="",
-                        rank=None,
-                        reason_id="",
-                        reason_en="",
-                        responses_hash=e.responses_hash,
-                    )
+                    cand = _unranked_entry(e, "", None, None)
                     pool.setdefault(scope_of(f.formation.id), []).append(
                         (final_key(policy, e, order=order), e.registration_number, cand)
                     )
