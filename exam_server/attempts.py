@@ -326,8 +326,12 @@ class AttemptService:
                     la.answers.pop(number, None)
             la.flags[number] = bool(flagged)
         if a["status"] == "finished" and a["score_json"]:
+            stored_score = json.loads(a["score_json"])
             la.finish = self._final_frame(
-                json.loads(a["score_json"]), a["passed"], a["pass_reason"], a["finish_reason"]
+                stored_score,
+                a["passed"],
+                self._stored_reasons(c.category, stored_score, a["pass_reason"]),
+                a["finish_reason"],
             )
         la.refresh()
         return la
@@ -948,8 +952,15 @@ class AttemptService:
     # --- finishing -------------------------------------------------------------
 
     def _final_frame(
-        self, score: dict[str, Any], passed: bool | None, reason: str | None, why: str | None
+        self,
+        score: dict[str, Any],
+        passed: bool | None,
+        reasons: dict[str, str | None],
+        why: str | None,
     ) -> dict[str, Any]:
+        """The ``final`` frame. ``reasons``: the pass/fail reason by language
+        (``"id"``, ``"en"``); ``pass_reason`` stays the English text that
+        version-1 clients have always read, ``pass_reasons`` carries both."""
         return p.frame(
             "final",
             reason=why,
@@ -965,22 +976,51 @@ class AttemptService:
             ],
             total=score.get("total"),
             passed=passed,
-            pass_reason=reason,
+            pass_reason=reasons.get("en"),
+            pass_reasons=reasons,
         )
 
     def pass_fail(self, category: str, score: dict[str, Any]) -> tuple[bool | None, str]:
+        """Whether ``score`` passes for ``category``, and why in English (stored)."""
+        passed, reasons = self.pass_fail_reasons(category, score)
+        return passed, reasons["en"]
+
+    def pass_fail_reasons(
+        self, category: str, score: dict[str, Any]
+    ) -> tuple[bool | None, dict[str, str]]:
+        """Whether ``score`` passes for ``category``, and why: ``{"id": …, "en": …}``
+        (Bahasa Indonesia for the candidate first, English beside it)."""
         try:
             from exam_server.results import rules
         except ImportError:
-            return None, "no ranking policy available"
+            return None, {
+                "id": "Kebijakan kelulusan tidak tersedia.",
+                "en": "no ranking policy available",
+            }
         if self._policy is None:
             self._policy = rules.RankingPolicy.default_2024()
         points = {s["code"]: s["points"] for s in score.get("sections", [])}
         try:
-            ok, why = rules.passes(self._policy, category, points)
+            ok, why_en = rules.passes(self._policy, category, points, lang="en")
+            _, why_id = rules.passes(self._policy, category, points, lang="id")
         except ValueError as exc:
-            return None, str(exc)
-        return bool(ok), str(why)
+            # The policy's message is for staff (English); the candidate gets
+            # a plain Indonesian sentence and the staff text beside it.
+            return None, {"id": "Kelulusan belum dapat ditentukan.", "en": str(exc)}
+        return bool(ok), {"id": str(why_id), "en": str(why_en)}
+
+    def _stored_reasons(
+        self, category: str, score: dict[str, Any], stored: str | None
+    ) -> dict[str, str | None]:
+        """Both reasons of a finished attempt loaded from the database, where only
+        the English one is stored: recomputed from the stored points (the policy
+        is a pure function of them). If the recomputed English text differs from
+        the stored one (the policy changed since), the stored one is the record
+        and no Indonesian text is offered (clients fall back to ``pass_reason``)."""
+        _, reasons = self.pass_fail_reasons(category, score)
+        if reasons["en"] != stored:
+            return {"id": None, "en": stored}
+        return dict(reasons)
 
     async def finish(self, la: LiveAttempt, reason: str, actor: str) -> dict[str, Any] | None:
         """End the attempt: score it, store and publish the result; returns the final frame."""
@@ -992,7 +1032,8 @@ class AttemptService:
             final_state = cat.finish(la.state, reason)
             score = cat.score(final_state, la.exam.bank).to_dict()
             state_json = _state_json(final_state)
-            passed, why = self.pass_fail(la.category, score)
+            passed, reasons = self.pass_fail_reasons(la.category, score)
+            why = reasons["en"]
             total = float(score.get("total", 0.0))
             score_json = json.dumps(score, separators=(",", ":"))
             head = la.response_head
@@ -1030,7 +1071,7 @@ class AttemptService:
             la.status = "finished"
             la.state = final_state
             la.remaining_at_start, la.running_since = remaining, None
-            la.finish = self._final_frame(score, passed, why, reason)
+            la.finish = self._final_frame(score, passed, dict(reasons), reason)
             conn = la.conn
         self.bus.publish(
             LiveEvent(

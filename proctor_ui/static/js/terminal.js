@@ -361,8 +361,11 @@
     const verdict = $("result-verdict");
     verdict.className = "verdict " + (final.passed === true ? "pass" : final.passed === false ? "fail" : "");
     verdict.textContent = S.t(final.passed === true ? "result.pass" : final.passed === false ? "result.fail" : "result.unknown");
-    // The server's reason text is English; the verdict above is the candidate's answer.
-    $("result-why").textContent = S.lang === "en" ? final.pass_reason || "" : "";
+    // The reason in the page's language: `pass_reasons` {id, en} (servers before it
+    // sent only the English `pass_reason`, shown in English mode only).
+    const reasons = final.pass_reasons || {};
+    const why = reasons[S.lang] || (S.lang === "en" ? final.pass_reason : "") || "";
+    $("result-why").textContent = why;
     const reasonKey = "result.reason." + final.reason;
     $("result-reason").textContent = S.t(reasonKey) === reasonKey ? "" : S.t(reasonKey);
     T.lastFinal = final;
