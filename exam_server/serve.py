@@ -12,6 +12,21 @@ from exam_server.settings import Settings
 WS_MAX_SIZE = 65536
 
 
+class ServerAddress:
+    """``url`` and candidate ``ws_url`` of a server listening on ``settings.host:port``
+    (a mixin for the runners in :mod:`exam_server.testing` and :mod:`exam_server.scaleout`)."""
+
+    settings: Settings
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.settings.host}:{self.settings.port}/ws/candidate"
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The ``SELEKSI_*`` variables that make ``Settings.from_env`` in a child process
     rebuild ``settings`` (for servers started in a subprocess)."""

@@ -30,7 +30,7 @@ import numpy as np
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.irt import ItemParameters, Model
-from exam_server.serve import settings_env
+from exam_server.serve import ServerAddress, settings_env
 from exam_server.settings import Settings
 from exam_server.snapshot import PublicItemContent
 
@@ -114,7 +114,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class ThreadServer:
+class ThreadServer(ServerAddress):
     """uvicorn serving ``create_app(settings)`` in a daemon thread."""
 
     def __init__(self, settings: Settings, ws_max_size: int = 65536) -> None:
@@ -135,14 +135,6 @@ class ThreadServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.settings.host}:{self.settings.port}/ws/candidate"
-
     def start(self, timeout: float = 20.0) -> ThreadServer:
         self.thread.start()
         end = time.monotonic() + timeout
@@ -157,21 +149,13 @@ class ThreadServer:
         self.thread.join(timeout=10)
 
 
-class ProcessServer:
+class ProcessServer(ServerAddress):
     """``python -m seleksi serve`` in a subprocess; ``kill()`` sends SIGKILL."""
 
     def __init__(self, settings: Settings, cwd: str | Path | None = None) -> None:
         self.settings = settings
         self.cwd = str(cwd) if cwd else str(Path(__file__).resolve().parent.parent)
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.settings.host}:{self.settings.port}/ws/candidate"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from exam_server.serve import settings_env
+from exam_server.serve import ServerAddress, settings_env
 from exam_server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -45,7 +45,7 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-class WorkerCluster:
+class WorkerCluster(ServerAddress):
     """``workers`` uvicorn processes (0: one plain process) serving ``settings``."""
 
     def __init__(
@@ -60,14 +60,6 @@ class WorkerCluster:
         self.extra_env = dict(extra_env or {})
         self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.settings.host}:{self.settings.port}/ws/candidate"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
