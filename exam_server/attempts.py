@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -1234,7 +1234,14 @@ class AttemptService:
                     await self._set_clock(la, None, "clock_stop", "server", at=stop_at)
 
     async def flush_presence(self, now: float) -> None:
-        """Mark attempts with a connected terminal as seen now (one statement)."""
+        """Mark attempts with a connected terminal as seen now (one statement).
+
+        ``last_seen_at`` only moves forward: the flush writes
+        ``max(stored, now)``. A flush queued behind the group commit carries the
+        time of its tick, which can be older than the ``last_seen_at`` an answer
+        committed meanwhile; writing it blindly would make the terminal look
+        gone earlier than it was and give time back after a crash
+        (docs/reliability.md, "Reading the drill table")."""
         ids = [la.id for la in self.live.values() if la.conn is not None]
         dirty = [la for la in self.live.values() if la.dirty and la.conn is not None]
         if not ids:
@@ -1242,7 +1249,14 @@ class AttemptService:
         states = {la.id: _state_json(la.state) for la in dirty}
 
         def write(conn: Connection) -> None:
-            conn.execute(update(ATTEMPT).where(ATTEMPT.c.id.in_(ids)).values(last_seen_at=now))
+            # max(stored, now) as a guard rather than GREATEST/MAX(a, b), which
+            # differ between PostgreSQL and SQLite: rows already newer are left alone.
+            seen = ATTEMPT.c.last_seen_at
+            conn.execute(
+                update(ATTEMPT)
+                .where(ATTEMPT.c.id.in_(ids), or_(seen.is_(None), seen < now))
+                .values(last_seen_at=now)
+            )
             for aid, sj in states.items():
                 conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == aid).values(state_json=sj))
 

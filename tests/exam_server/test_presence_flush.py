@@ -1,0 +1,57 @@
+"""The presence flush never moves ``last_seen_at`` backwards (issue 8, drill table)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from sqlalchemy import text
+
+from exam_server.testing import Terminal
+from tests.conftest import ServerHandle
+
+SET_SEEN = text("UPDATE exam_attempt SET last_seen_at = :at WHERE id = :id")
+
+
+def _seen(h: ServerHandle, attempt_id: int) -> float:
+    with h.db.connect() as c:
+        value = c.execute(
+            text("SELECT last_seen_at FROM exam_attempt WHERE id = :id"), {"id": attempt_id}
+        ).scalar()
+    assert value is not None
+    return float(value)
+
+
+async def test_presence_flush_keeps_the_later_last_seen_at(live_server: ServerHandle) -> None:
+    await _check_flush(live_server)  # SQLite
+
+
+async def test_presence_flush_keeps_the_later_last_seen_at_on_postgresql(
+    server_factory: Any, postgres_url: str
+) -> None:
+    await _check_flush(server_factory(database_url=postgres_url, n_candidates=2))
+
+
+async def _check_flush(h: ServerHandle) -> None:
+    """presence_interval_seconds is 0.5 in the test settings."""
+    regs = [c["registration_number"] for c in h.seed.candidates[:2]]
+    terms = [await Terminal.open(h.ws_url, h.login(r, f"T-{r}"), f"T-{r}") for r in regs]
+    try:
+        ahead_id, behind_id = (int(t.state["attempt_id"]) for t in terms)
+        # One attempt was seen later than any flush tick to come (what an
+        # answer committed after the tick leaves); the other long ago.
+        ahead, behind = time.time() + 3600.0, time.time() - 3600.0
+        with h.db.begin() as c:
+            c.execute(SET_SEEN, {"at": ahead, "id": ahead_id})
+            c.execute(SET_SEEN, {"at": behind, "id": behind_id})
+        # Wait for a flush after that write: it moves the old one forward...
+        deadline = time.monotonic() + 15.0
+        while _seen(h, behind_id) == behind and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert _seen(h, behind_id) > behind, "no presence flush ran"
+        # ...and leaves the newer one alone (it used to write its older tick).
+        assert _seen(h, ahead_id) == ahead
+    finally:
+        for t in terms:
+            await t.close()
