@@ -349,6 +349,23 @@ def bench_shadow(n_sim: int, seed: int) -> dict[str, dict[str, Any]]:
     return out
 
 
+# Earlier runs of the live step, kept so a speed-up (or a regression) is visible
+# next to the current figures. Same benchmark, same machine, full run.
+HISTORY = [
+    "Live EAP step before the issue-4 speed work (commit 38727e6, full run 2026-11-30 "
+    "00:11 UTC): 88.5 µs median (4.9× floor 18.1) on 500 items, 120.3 µs (3.0× floor 39.9) "
+    "on 5,000. That work cached the 3PL scale a²(1 − c) per pool, gathers the answered "
+    "rows of a per-section (n·K, q) log-probability table, runs EAP on one 1-D row, and "
+    "drops per-step array work the common pool does not need (enemy scan, the ±30 clip "
+    "when it cannot bind, m = 1 argmax); items, θ̂ and SE are identical bit for bit. "
+    "The machine was busier during that run (its p99s are far higher); compare the × floor "
+    "columns, and an A/B in one session (timeit, best of 5, one record at item 16, "
+    "5 candidates): 86.1 → 48.7 µs on 500 items, 107.4 → 66.0 µs on 5,000. The issue's "
+    "2× floor target is met on 5,000 items, not on 500 (3.0×): what is left is fixed "
+    "per-step overhead (state copy, validation, selection context, evidence arrays).",
+]
+
+
 def render(
     results: list[dict[str, Any]], shadow: dict[str, dict[str, Any]], args: argparse.Namespace
 ) -> str:
@@ -381,6 +398,7 @@ def render(
             f"{r['p99_us']:.1f} | {r['round_min']:.1f}–{r['round_max']:.1f} | "
             f"{r['x_floor']:.1f} | {r['rmse']:.3f} | {r['bias']:+.3f} |"
         )
+    lines += ["", *HISTORY]
     lines += [
         "",
         f"Shadow test over the whole SKD blueprint (TWK 30, TIU 35, TKP 45; 14 content "
