@@ -13,7 +13,8 @@ from exam_server.testing import Terminal
 pytestmark = pytest.mark.postgres
 
 
-async def test_attempts_on_postgresql(server_factory: Any, postgres_url: str) -> None:
+async def test_attempts_on_postgresql(postgres_url: str, server_factory: Any) -> None:
+    # postgres_url first, so its schema is dropped only after the server stopped.
     h = server_factory(database_url=postgres_url, n_candidates=8)
     regs = [c["registration_number"] for c in h.seed.candidates]
 

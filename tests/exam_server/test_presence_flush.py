@@ -28,9 +28,15 @@ async def test_presence_flush_keeps_the_later_last_seen_at(live_server: ServerHa
 
 
 async def test_presence_flush_keeps_the_later_last_seen_at_on_postgresql(
-    server_factory: Any, postgres_url: str
+    postgres_url: str, server_factory: Any
 ) -> None:
-    await _check_flush(server_factory(database_url=postgres_url, n_candidates=2))
+    # postgres_url first: its schema is dropped after the server has stopped
+    # (else the drop races the server's presence flush for the table lock).
+    h = server_factory(database_url=postgres_url, n_candidates=2)
+    try:
+        await _check_flush(h)
+    finally:
+        h.server.stop()
 
 
 async def _check_flush(h: ServerHandle) -> None:
