@@ -853,15 +853,18 @@ def _session_rows(engine: Engine) -> list[dict[str, Any]]:
                 "starts_at": sess.starts_at,
                 "exam": exam.name,
                 "room": room.name,
+                "room_id": room.id,
             }
             for sess, exam, room in rows
         ]
 
 
 async def live_sessions(request: Request) -> Response:
-    """``GET /api/live/sessions``: sessions a proctor can open a console on."""
+    """``GET /api/live/sessions``: sessions a proctor can open a console on
+    (a proctor: those of the rooms they supervise; an admin: all)."""
     rows = await asyncio.to_thread(_session_rows, _engine(request.app))
-    return JSONResponse(rows)
+    staff: StaffClaims = request.state.staff
+    return JSONResponse([r for r in rows if staff.may_supervise(int(r["room_id"]))])
 
 
 async def public_sessions(request: Request) -> Response:

@@ -101,6 +101,14 @@ def test_proctor_of_room_a_cannot_act_on_room_b(live_server: ServerHandle) -> No
     )
     assert r.status_code == 200, r.text
 
+    # The console's session list shows a proctor only their rooms' sessions.
+    listed = httpx.get(h.url + "/api/live/sessions", headers=proctor_a).json()
+    assert [r["id"] for r in listed] == [h.seed.session_id]
+    listed = httpx.get(h.url + "/api/live/sessions", headers=proctor_b).json()
+    assert [r["id"] for r in listed] == [sid_b]
+    listed = httpx.get(h.url + "/api/live/sessions", headers=h.headers("admin")).json()
+    assert {r["id"] for r in listed} == {h.seed.session_id, sid_b}
+
     # The admin is unrestricted.
     r = httpx.post(f"{h.url}/api/sessions/{sid_b}/open", headers=h.headers("admin"))
     assert r.status_code == 200 and len(r.json()["token"]) == 6
