@@ -19,9 +19,12 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 from websockets.asyncio.client import connect
 
 from exam_server.admin import ENDPOINTS
+from exam_server.auth import STAFF_SALT
 from exam_server.loadtest.fuzz import draw, rest_body, ws_frame
 from exam_server.testing import Terminal
 from tests.conftest import ServerHandle
@@ -157,6 +160,43 @@ async def test_tokens_other_terminal_replayed_tampered(live_server: ServerHandle
     )
     assert r.status_code == 409
     await second.close()
+
+
+def test_proctor_tokens_cannot_widen_their_rooms(live_server: ServerHandle) -> None:
+    """A proctor acts only on their rooms; rewriting the rooms signed into the
+    staff token, or signing one with another key, is refused as a bad token."""
+    h = live_server
+    admin = h.headers("admin")
+    r = httpx.post(
+        h.url + "/api/admin/sessions",
+        json={
+            "code": "SESI-H",
+            "exam_code": "SKD-DEMO",
+            "site_code": "TILOK-01",
+            "room_code": "R2",
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    room = next(
+        x for x in httpx.get(h.url + "/api/admin/sessions", headers=admin).json() if x["id"] == sid
+    )["room_id"]
+    path = f"{h.url}/api/proctor/sessions/{sid}/attempts"
+    token = h.staff("proctor")
+    assert httpx.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    # The payload re-encoded with the other room added, signature kept.
+    assert not token.startswith(".")  # short payloads are not compressed
+    payload, rest = token.split(".", 1)
+    claims = json.loads(base64_decode(payload))
+    claims["rm"] = [*claims["rm"], room]
+    widened = base64_encode(json.dumps(claims, separators=(",", ":"))).decode() + "." + rest
+    r = httpx.get(path, headers={"Authorization": f"Bearer {widened}"})
+    assert r.status_code == 401 and r.json()["error"] == "bad_token"
+    # Signed with a guessed key.
+    forged = URLSafeTimedSerializer("not-the-server-key", salt=STAFF_SALT).dumps(claims)
+    r = httpx.get(path, headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json()["error"] == "bad_token"
 
 
 def test_fuzzed_rest_bodies_never_give_5xx(live_server: ServerHandle) -> None:
