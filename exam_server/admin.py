@@ -98,15 +98,10 @@ def assign_rooms(engine: Any, staff_id: int, room_ids: list[int]) -> tuple[int, 
     Raises :class:`~exam_server.scheduling.SetupError` (404) for an unknown staff
     member and (422) for a room id that names no room."""
     wanted = sorted(set(room_ids))
+    check_rooms(engine, room_ids)
     with Session(writer(engine)) as s:
         if s.get(Staff, staff_id) is None:
             raise sch.SetupError("no such staff member", [], 404)
-        for i, rid in enumerate(room_ids):
-            if s.get(Room, rid) is None:
-                raise sch.SetupError(
-                    f"room_ids[{i}]: no room {rid}",
-                    [{"field": f"room_ids[{i}]", "message": f"no room {rid}"}],
-                )
         for old in s.execute(
             select(StaffRoom).where(col(StaffRoom.staff_id) == staff_id)
         ).scalars():
@@ -116,6 +111,17 @@ def assign_rooms(engine: Any, staff_id: int, room_ids: list[int]) -> tuple[int, 
             s.add(StaffRoom(staff_id=staff_id, room_id=rid))
         s.commit()
     return tuple(wanted)
+
+
+def check_rooms(engine: Any, room_ids: list[int]) -> None:
+    """SetupError (422) naming the first id in ``room_ids`` that names no room."""
+    with Session(engine) as s:
+        for i, rid in enumerate(room_ids):
+            if s.get(Room, rid) is None:
+                raise sch.SetupError(
+                    f"room_ids[{i}]: no room {rid}",
+                    [{"field": f"room_ids[{i}]", "message": f"no room {rid}"}],
+                )
 
 
 def session_room(engine: Any, session_id: int) -> int | None:
@@ -392,6 +398,7 @@ async def create_staff(request: Request) -> Response:
     d = await read_json(request)
     settings = request.app.state.settings
     room_ids = _room_ids(d)  # checked before the account exists
+    await _run(check_rooms, request.app.state.engine, room_ids)
     sid = await _run(
         sch.create_staff,
         request.app.state.engine,

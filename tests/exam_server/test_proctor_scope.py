@@ -124,6 +124,11 @@ def test_admin_sets_a_proctors_rooms(live_server: ServerHandle) -> None:
     proctor = new_proctor(h, "pengawas-x", [])
     path = f"{h.url}/api/proctor/sessions/{sid_b}/attempts"
     assert httpx.get(path, headers=proctor).status_code == 403
+    # An unknown room refuses the account, which is then not created.
+    body = {"username": "pengawas-z", "role": "proctor", "password": "rahasia-123"}
+    r = httpx.post(h.url + "/api/admin/staff", json=dict(body, room_ids=[2**40]), headers=admin)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "room_ids[0]"
+    assert httpx.post(h.url + "/api/admin/staff", json=body, headers=admin).status_code == 201
     staff_id = httpx.post(
         h.url + "/api/admin/staff",
         json={"username": "pengawas-y", "role": "proctor", "password": "rahasia-123"},
