@@ -201,3 +201,34 @@ async def _to_thread(fn: Any, *args: Any) -> Any:
 
 def _proctor_ws(h: ServerHandle, session_id: int) -> str:
     return h.url.replace("http://", "ws://") + f"/ws/proctor/{session_id}"
+
+
+def test_a_demo_database_from_before_scopes_gives_its_proctor_the_demo_room(
+    tmp_path: Any,
+) -> None:
+    from sqlalchemy import text
+
+    from exam_server.admin import staff_rooms
+    from exam_server.db import make_engine
+    from exam_server.demo import seed_demo_exam
+    from tests.conftest import TEST_SECRET, seed_small
+
+    url = f"sqlite:///{tmp_path / 'old-demo.db'}"
+    seed = seed_small(url, "linear", 2)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as c:  # what a database made before room scopes holds
+            c.execute(text("DELETE FROM exam_staff_room"))
+        again = seed_demo_exam(engine, TEST_SECRET, n_candidates=2)
+        assert again.session_id == seed.session_id
+        with engine.connect() as c:
+            pid, room = c.execute(
+                text(
+                    "SELECT st.id, se.room_id FROM exam_staff st, exam_session se "
+                    "WHERE st.username = 'pengawas' AND se.id = :sid"
+                ),
+                {"sid": seed.session_id},
+            ).one()
+        assert staff_rooms(engine, pid) == (room,)
+    finally:
+        engine.dispose()
