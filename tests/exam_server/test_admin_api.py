@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
@@ -224,9 +225,9 @@ def test_results_and_audit_chain_verify_and_detect_tampering(
     assert any("audit event 2: hash does not match" in p for p in problems)
 
 
-class _Args:
+class _Args(argparse.Namespace):
     def __init__(self, db: str) -> None:
-        self.db = db
+        super().__init__(db=db)
 
 
 def test_tests_are_assembled_before_the_login_rush(live_server: ServerHandle) -> None:
@@ -281,6 +282,7 @@ def test_exam_from_the_item_bank_via_rest(live_server: ServerHandle) -> None:
         items_json = c.exec_driver_sql(
             "SELECT items_json FROM exam_exam WHERE code = 'SKD-BANK'"
         ).scalar()
+    assert items_json is not None
     first = json.loads(items_json)[0]
     assert set(first) == {"item_id", "subtest", "stem", "stem_format", "options"}
     assert len(first["options"]) == 5
