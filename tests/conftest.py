@@ -19,7 +19,7 @@ candidate token, ``staff(role)`` → a bearer token, ``db`` (an engine).
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,20 +158,25 @@ def live_server(server_factory: Callable[..., ServerHandle]) -> ServerHandle:
     return server_factory()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL URL whose default schema is a fresh one, dropped afterwards."""
+def fresh_postgres_schema(prefix: str = "t") -> Iterator[str]:
+    """A SQLAlchemy URL on a fresh schema of the PostgreSQL at 127.0.0.1:5432,
+    dropped afterwards (``exam_server.scaleout.migrate.temporary_schema``);
+    skips the test, with the reason, when psycopg or the server is missing."""
     try:
         import psycopg
     except ImportError:
         pytest.skip("psycopg is not installed (pip install -e '.[postgres]')")
-    base = "postgresql://postgres@127.0.0.1:5432/test"
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(base, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    from exam_server.scaleout.migrate import temporary_schema
+
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(temporary_schema(prefix=prefix))
+        except psycopg.OperationalError as exc:
+            pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
+        yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose default schema is a fresh one, dropped afterwards."""
+    yield from fresh_postgres_schema("t")

@@ -7,7 +7,6 @@ afterwards, and is skipped, with the reason, when the server is unreachable.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,24 +16,11 @@ from item_bank.database import open_engine, sqlite_url
 from item_bank.demo import generate_demo_bank
 from item_bank.records import BankDocument
 from item_bank.store import ItemStore
-
-PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.conftest import fresh_postgres_schema
 
 
 def _pg_schema_url() -> Iterator[str]:
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[postgres]')")
-    schema = f"bank_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(PG_BASE, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is unreachable: {exc}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return fresh_postgres_schema("bank")
 
 
 @pytest.fixture
