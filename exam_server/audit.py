@@ -99,7 +99,12 @@ def verify(engine: Engine) -> VerifyReport:
     that each finished attempt's recorded response head matches."""
     rep = VerifyReport()
     finish_heads: dict[int, str] = {}
-    with engine.connect() as conn:
+    # The chain, the head and the answers must be read at one moment: on a
+    # live server an event committed between two reads would look like a
+    # removed row. A SQLite read transaction is already one snapshot;
+    # PostgreSQL's default READ COMMITTED is not.
+    snapshot = {} if engine.dialect.name == "sqlite" else {"isolation_level": "REPEATABLE READ"}
+    with engine.connect().execution_options(**snapshot) as conn:
         prev = ""
         last_id = 0
         for row in conn.execute(select(AUDIT).order_by(AUDIT.c.id)).mappings():
