@@ -123,6 +123,7 @@ async def pace_run(url: str, n: int, pace: float, window: float, duration: float
         g0 = resource.getrusage(resource.RUSAGE_SELF)
         rep = await run_load(cfg, creds, token)
         g1 = resource.getrusage(resource.RUSAGE_SELF)
+        rep.health = server_health(cluster.url, duration + 10)  # type: ignore[attr-defined]
         rep.server_cpu = cpu_seconds(cluster.worker_pids()) - t0  # type: ignore[attr-defined]
         rep.generator_cpu = (g1.ru_utime + g1.ru_stime) - (g0.ru_utime + g0.ru_stime)  # type: ignore[attr-defined]
         rep.prepare = (prep, t0 - prep_cpu0)  # type: ignore[attr-defined]
@@ -132,12 +133,39 @@ async def pace_run(url: str, n: int, pace: float, window: float, duration: float
     return rep
 
 
+def server_health(url: str, seconds: float) -> dict[str, Any]:
+    """The server's own view of the run (``/healthz``): loop lag, GC pauses,
+    commit batch times; empty if it cannot be read."""
+    import httpx
+
+    try:
+        r = httpx.get(url + "/healthz", params={"seconds": min(300.0, seconds)}, timeout=10)
+        return dict(r.json())
+    except Exception:
+        return {}
+
+
+def slow_seconds(rep: LoadReport, threshold_ms: float = 100.0) -> str:
+    """When the slow acks happened: ``second after start: count`` of acks over
+    the threshold, the worst ten seconds (to tell a periodic stall from a rush)."""
+    from collections import Counter
+
+    slow = Counter(
+        int(t - rep.started_at) for t, lat in rep.ack_latency if lat * 1000.0 > threshold_ms
+    )
+    return ", ".join(f"{sec} s: {n}" for sec, n in sorted(slow.most_common(10))) or "none"
+
+
 def pace_markdown(rep: LoadReport, n: int, pace: float, window: float, duration: float) -> str:
     steady_from = rep.started_at + window + pace  # everyone logged in and answering
     during = rep.latency_ms(rep.started_at, rep.started_at + window)
     steady = rep.latency_ms(steady_from, None)
     db = rep.db or {}
     prep = getattr(rep, "prepare", (0.0, 0.0))
+    health: dict[str, Any] = getattr(rep, "health", {})
+    lag = {"p50": 0.0, "p99": 0.0, "max": 0.0, **health.get("loop_lag_ms", {})}
+    gcp = health.get("gc_pause_ms", {})
+    batches = health.get("commit_batches", {})
     return "\n".join(
         [
             f"{machine_line()}",
@@ -166,6 +194,14 @@ def pace_markdown(rep: LoadReport, n: int, pace: float, window: float, duration:
             f"| load generator CPU seconds | {getattr(rep, 'generator_cpu', 0.0):.1f} |",
             f"| wall seconds of the run | {rep.wall_seconds:.1f} |",
             f"| errors by code | {json.dumps(dict(rep.errors)) or '{}'} |",
+            f"| acks over 100 ms, by second of the run (worst 10) | {slow_seconds(rep)} |",
+            f"| server event-loop lag ms p50/p99/max | "
+            f"{lag['p50']:.1f} / {lag['p99']:.1f} / {lag['max']:.1f} |",
+            f"| server GC pauses ms p99/max; full collections | "
+            f"{gcp.get('p99', 0.0):.1f} / {gcp.get('max', 0.0):.1f}; "
+            f"{health.get('gc_collections', {}).get('gen2', '?')} |",
+            f"| commit batches: count, mean size, slowest ms | {batches.get('n', 0)}, "
+            f"{batches.get('mean_size', 0.0)}, {batches.get('max_ms', 0.0)} |",
             f"| acknowledged / found in DB / missing / duplicated | "
             f"{db.get('acknowledged')} / {db.get('found')} / {db.get('missing')} / "
             f"{db.get('duplicated')} |",

@@ -171,6 +171,110 @@ async def run(clients: int, seconds: float, spy: str) -> str:
     return "\n".join(lines)
 
 
+#: Inclusive rows for the login profile: where a login plus its WebSocket
+#: ``hello`` spends the server's CPU.
+LOGIN_WATCH = [
+    ("POST /api/candidate/login (all)", "candidate_login (exam_server/admin.py"),
+    ("  credentials check (_check_login)", "_check_login (exam_server/attempts.py"),
+    ("  attempt loaded from the database (_load)", "_load (exam_server/attempts.py"),
+    ("  terminal bound (_write_attempt)", "_write_attempt (exam_server/attempts.py"),
+    ("  token signed", "candidate_token (exam_server/auth.py"),
+    ("candidate WebSocket hello (all)", "_authenticate (exam_server/terminal.py"),
+    ("  token read", "read_candidate (exam_server/auth.py"),
+    ("  clock started (_set_clock)", "_set_clock (exam_server/attempts.py"),
+    ("  state frame built", "state_frame (exam_server/attempts.py"),
+    ("  frames sent", "TerminalConnection.send"),
+    ("group commit (thread)", "_commit_batch (exam_server/durability.py"),
+    ("SQLAlchemy / SQLModel (anywhere)", "sqlalchemy/"),
+    ("live events and proctoring", "exam_server/proctoring/"),
+    ("garbage collection", "gc_collect"),
+]
+
+
+def top_functions(raw: Path, n: int = 15) -> list[tuple[str, float]]:
+    """The ``n`` functions with the most samples on top of the stack (self time)."""
+    count: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        if " " not in line.strip():
+            continue
+        stack, n_s = line.strip().rsplit(" ", 1)
+        if any(k in stack for k in IDLE):
+            continue
+        leaf = stack.rsplit(";", 1)[-1]
+        count[leaf] += int(n_s)
+        total += int(n_s)
+    return [(fn, c / max(1, total)) for fn, c in count.most_common(n)]
+
+
+async def run_logins(terminals: int, window: float, spy: str) -> str:
+    """A login rush with no answers: CPU per login + connect, and where it goes."""
+    from exam_server.loadtest.runner import LoadConfig
+
+    with tempfile.TemporaryDirectory() as d:
+        url = f"sqlite:///{d}/login.db"
+        token, creds = seeded(url, terminals)
+        cluster = WorkerCluster(settings_for(url), workers=0).start()
+        try:
+            wait_prepared(url, terminals)
+            pid = cluster.worker_pids()[0]
+            rep = LoadReport()
+            cfg = LoadConfig(
+                url=cluster.url,
+                terminals=terminals,
+                pace=3600.0,  # nobody answers: only logins and hellos are measured
+                login_window=window,
+                duration=window + 15.0,
+            )
+            raw = Path(d) / "raw.txt"
+            c0, t0 = cpu_seconds([pid]), time.time()
+            proc = await asyncio.create_subprocess_exec(
+                spy, "record", "-p", str(pid), "-d", str(int(window + 5)), "-r", "100",
+                "-f", "raw", "-o", str(raw), "--nonblocking",
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            task = asyncio.create_task(run_load(cfg, creds, token, report=rep))
+            await proc.wait()
+            cpu, wall = cpu_seconds([pid]) - c0, time.time() - t0
+            connected = rep.connections_max
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            total, _ = profile(raw)
+            incl: Counter[str] = Counter()
+            for line in raw.read_text().splitlines():
+                if " " not in line.strip():
+                    continue
+                stack, n_s = line.strip().rsplit(" ", 1)
+                for label, needle in LOGIN_WATCH:
+                    if needle in stack:
+                        incl[label] += int(n_s)
+            top = top_functions(raw)
+        finally:
+            cluster.stop()
+    per_login = 1000 * cpu / max(1, connected)
+    lines = [
+        machine_line(),
+        "",
+        f"{terminals} terminals log in over {window:.0f} s and open their WebSocket (no "
+        f"answers); py-spy sampled {total} stacks over {wall:.1f} s; {connected} connected "
+        f"using {cpu:.1f} s of server CPU: **{per_login:.2f} ms of server CPU per login "
+        "+ connect**. Inclusive share of the server's samples:",
+        "",
+        "| where | share of server samples |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {label} | {incl[label] / max(1, total):.1%} |" for label, _ in LOGIN_WATCH]
+    lines += ["", "Functions with the most self time (busy samples):", ""]
+    lines += ["| function | share |", "| --- | --- |"]
+    lines += [f"| `{fn}` | {share:.1%} |" for fn, share in top]
+    lines += [
+        "",
+        f"`python -m benchmarks.server_profile --logins {terminals} --window {window:g}`",
+    ]
+    return "\n".join(lines)
+
+
 def write_section(name: str, markdown: str) -> None:
     """The section with its own heading, like the other benchmarks' sections."""
     _write_section(name, f"## {name}\n\n{markdown}")
@@ -180,10 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.server_profile")
     ap.add_argument("--clients", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--logins", type=int, default=0, help="profile a login rush of N instead")
+    ap.add_argument("--window", type=float, default=30.0)
     args = ap.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         print("py-spy is not installed (pip install py-spy); nothing measured")
+        return 0
+    if args.logins:
+        md = asyncio.run(run_logins(args.logins, args.window, spy))
+        write_section("Exam server: where the CPU goes per login", md)
+        print(md)
         return 0
     md = asyncio.run(run(args.clients, args.seconds, spy))
     write_section("Exam server: where the CPU goes per answer", md)

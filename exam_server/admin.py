@@ -13,6 +13,7 @@ session or attempt gets 403 ``forbidden``. Admins are unrestricted.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from typing import Any
@@ -44,7 +45,6 @@ from exam_server.models import (
     AuditEvent,
     Candidate,
     ExamSession,
-    Formation,
     Room,
     Staff,
     StaffRoom,
@@ -213,25 +213,9 @@ async def candidate_login(request: Request) -> Response:
     token = field_str(d, "session_token", max_len=20)
     terminal = field_str(d, "terminal_id", max_len=80)
     try:
-        signed, la = await _svc(request).login(reg, pin, token, terminal)
+        signed, la, formation = await _svc(request).login(reg, pin, token, terminal)
     except LoginError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
-
-    def formation() -> dict[str, Any] | None:
-        with Session(request.app.state.engine) as s:
-            c = s.get(Candidate, la.candidate_id)
-            f = s.get(Formation, c.formation_id) if c and c.formation_id else None
-            return (
-                None
-                if f is None
-                else {
-                    "code": f.code,
-                    "position": f.position,
-                    "agency": f.agency,
-                    "location": f.location,
-                }
-            )
-
     return JSONResponse(
         {
             "token": signed,
@@ -239,7 +223,7 @@ async def candidate_login(request: Request) -> Response:
             "name": la.name,
             "registration_number": la.registration_number,
             "category": la.category,
-            "formation": await anyio.to_thread.run_sync(formation),
+            "formation": formation,
             "exam": la.exam.name,
             "mode": la.exam.mode,
             "ws_path": "/ws/candidate",
@@ -646,12 +630,54 @@ async def openapi_schema(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "commits": request.app.state.committer.transactions})
+    """Liveness, the commit counters and, over the last minute (``?seconds=``
+    up to 300), event-loop lag, GC pauses and group-commit batch times: the
+    figures that tell why acknowledgements got slow (docs/operations.md)."""
+    raw = request.query_params.get("seconds", "60")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 1.0 <= seconds <= 300.0:
+        raise ApiError(422, "bad_field", "'seconds' must be a number between 1 and 300")
+    committer = request.app.state.committer
+    since = time.time() - seconds
+    batches = [(d, n) for t, d, n in committer.recent if t >= since]
+    body: dict[str, Any] = {
+        "status": "ok",
+        "commits": committer.transactions,
+        "writes": committer.writes,
+        "window_seconds": seconds,
+        "commit_batches": {
+            "n": len(batches),
+            "mean_size": round(sum(n for _, n in batches) / len(batches), 2) if batches else 0.0,
+            "max_ms": round(max((d for d, _ in batches), default=0.0) * 1000.0, 2),
+        },
+        "live_attempts": len(request.app.state.attempts.live),
+    }
+    monitor = getattr(request.app.state, "monitor", None)
+    if monitor is not None:
+        body.update(monitor.report(seconds))
+    freezer = getattr(request.app.state, "gc_freezer", None)
+    if freezer is not None:
+        body["gc_freezer"] = {
+            "freezes": freezer.freezes,
+            "maintenances": freezer.maintenances,
+            "frozen_objects": gc.get_freeze_count(),
+        }
+    return JSONResponse(body)
 
 
 REASON = obj(["reason"], reason=STR)
 ENDPOINTS: list[Endpoint] = [
-    Endpoint("GET", "/healthz", healthz, "liveness and the commit counter", tag="ops"),
+    Endpoint(
+        "GET",
+        "/healthz",
+        healthz,
+        "liveness, commit counters, event-loop lag and GC pauses",
+        tag="ops",
+        responses={"422": "seconds out of range"},
+    ),
     Endpoint("GET", "/api/openapi.json", openapi_schema, "this schema", tag="ops"),
     Endpoint(
         "POST",

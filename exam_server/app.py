@@ -26,6 +26,8 @@ from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import FailureLimiter, TokenSigner, hash_password
 from exam_server.db import create_schema, make_engine
 from exam_server.durability import GroupCommitter
+from exam_server.gcpolicy import GcFreezer
+from exam_server.health import LoopMonitor
 from exam_server.http import openapi
 from exam_server.results import pages as results_pages
 from exam_server.scaleout import fanout
@@ -95,6 +97,14 @@ def create_app(settings: Settings) -> Starlette:
         app.state.hash_limiter = anyio.CapacityLimiter(2)
         app.state.dummy_hash = hash_password("not-a-password", n=settings.scrypt_n)
         await attempts.start()
+        monitor = LoopMonitor()
+        app.state.monitor = monitor
+        await monitor.start()
+        freezer = None
+        if settings.gc_freeze_seconds > 0:
+            freezer = GcFreezer(settings.gc_freeze_seconds, attempts.has_connected_terminals)
+            app.state.gc_freezer = freezer
+            await freezer.start()
         if live is not None and hasattr(live, "start"):
             await live.start(app)
         await fanout.start(app)
@@ -105,6 +115,9 @@ def create_app(settings: Settings) -> Starlette:
             if live is not None and hasattr(live, "stop"):
                 with contextlib.suppress(Exception):
                     await live.stop(app)
+            await monitor.stop()
+            if freezer is not None:
+                await freezer.stop()
             await attempts.stop()
             await committer.stop()
             engine.dispose()

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 import orjson
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -49,7 +49,15 @@ from exam_server.auth import (
 from exam_server.durability import GroupCommitter
 from exam_server.events import EventBus, LiveEvent
 from exam_server.exams import ExamData
-from exam_server.models import Attempt, Candidate, CheckIn, Exam, ExamSession, Response
+from exam_server.models import (
+    Attempt,
+    Candidate,
+    CheckIn,
+    Exam,
+    ExamSession,
+    Formation,
+    Response,
+)
 from exam_server.scaleout.locks import StaleAttempt, lock_attempt
 from exam_server.settings import Settings
 
@@ -57,6 +65,70 @@ log = logging.getLogger(__name__)
 
 ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
 RESPONSE = Response.__table__  # type: ignore[attr-defined]
+CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
+SESSION = ExamSession.__table__  # type: ignore[attr-defined]
+CHECKIN = CheckIn.__table__  # type: ignore[attr-defined]
+FORMATION = Formation.__table__  # type: ignore[attr-defined]
+
+# A candidate's login in one statement: the session, the PIN issued for it,
+# the attempt if prepared, the formation shown on the terminal.
+_LOGIN_QUERY = (
+    select(
+        CANDIDATE.c.id,
+        CANDIDATE.c.session_id,
+        SESSION.c.status,
+        SESSION.c.token,
+        SESSION.c.exam_id,
+        CHECKIN.c.pin_mac,
+        ATTEMPT.c.id,
+        FORMATION.c.code,
+        FORMATION.c.position,
+        FORMATION.c.agency,
+        FORMATION.c.location,
+    )
+    .select_from(
+        CANDIDATE.join(SESSION, SESSION.c.id == CANDIDATE.c.session_id)
+        .outerjoin(
+            CHECKIN,
+            (CHECKIN.c.session_id == SESSION.c.id) & (CHECKIN.c.candidate_id == CANDIDATE.c.id),
+        )
+        .outerjoin(
+            ATTEMPT,
+            (ATTEMPT.c.session_id == SESSION.c.id) & (ATTEMPT.c.candidate_id == CANDIDATE.c.id),
+        )
+        .outerjoin(FORMATION, FORMATION.c.id == CANDIDATE.c.formation_id)
+    )
+    .where(CANDIDATE.c.registration_number == bindparam("reg"))
+)
+
+# An attempt with what the terminal shows of its candidate, in one statement.
+_LOAD_QUERY = (
+    select(
+        ATTEMPT,
+        CANDIDATE.c.registration_number,
+        CANDIDATE.c.name,
+        CANDIDATE.c.category,
+        SESSION.c.exam_id,
+    )
+    .select_from(
+        ATTEMPT.join(CANDIDATE, CANDIDATE.c.id == ATTEMPT.c.candidate_id).join(
+            SESSION, SESSION.c.id == ATTEMPT.c.session_id
+        )
+    )
+    .where(ATTEMPT.c.id == bindparam("aid"))
+)
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    """What a successful credentials check found."""
+
+    candidate_id: int
+    session_id: int
+    exam_id: int
+    attempt_id: int | None
+    formation: dict[str, Any] | None
+
 
 ACTIVE = ("running", "paused")
 ENGINE_CODES = {
@@ -240,6 +312,10 @@ class AttemptService:
                 await t
         self._tasks = []
 
+    def has_connected_terminals(self) -> bool:
+        """True while any terminal holds a connection to this process."""
+        return any(la.conn is not None for la in self.live.values())
+
     async def _every(self, seconds: float, fn: Callable[[float], Awaitable[None]]) -> None:
         n = 0
         while True:
@@ -280,35 +356,25 @@ class AttemptService:
         return la
 
     def _load(self, attempt_id: int) -> LiveAttempt:
-        with Session(self.engine) as conn:
-            a = conn.execute(select(ATTEMPT).where(ATTEMPT.c.id == attempt_id)).mappings().first()
+        with self.engine.connect() as conn:
+            a = conn.execute(_LOAD_QUERY, {"aid": attempt_id}).mappings().first()
             if a is None:
                 raise KeyError(f"no attempt {attempt_id}")
-            c = (
-                conn.execute(select(Candidate).where(Candidate.id == a["candidate_id"]))
-                .scalars()
-                .one()
-            )
-            s = (
-                conn.execute(select(ExamSession).where(ExamSession.id == a["session_id"]))
-                .scalars()
-                .one()
-            )
             rows = conn.execute(
                 select(RESPONSE.c.kind, RESPONSE.c.number, RESPONSE.c.option, RESPONSE.c.flagged)
                 .where(RESPONSE.c.attempt_id == attempt_id)
                 .order_by(RESPONSE.c.seq)
             ).all()
-        exam = self.exam_data(s.exam_id)
+        exam = self.exam_data(a["exam_id"])
         la = LiveAttempt(
             id=attempt_id,
-            session_id=s.id or 0,
-            candidate_id=c.id or 0,
-            registration_number=c.registration_number,
-            name=c.name,
-            category=c.category,
+            session_id=a["session_id"],
+            candidate_id=a["candidate_id"],
+            registration_number=a["registration_number"],
+            name=a["name"],
+            category=a["category"],
             exam=exam,
-            state=TestState.from_dict(json.loads(a["state_json"])),
+            state=TestState.from_dict(orjson.loads(a["state_json"])),
             status=a["status"],
             last_seq=a["last_seq"],
             response_head=a["response_head"],
@@ -330,7 +396,7 @@ class AttemptService:
             la.finish = self._final_frame(
                 stored_score,
                 a["passed"],
-                self._stored_reasons(c.category, stored_score, a["pass_reason"]),
+                self._stored_reasons(a["category"], stored_score, a["pass_reason"]),
                 a["finish_reason"],
             )
         la.refresh()
@@ -340,8 +406,10 @@ class AttemptService:
 
     async def login(
         self, registration_number: str, pin: str, session_token: str, terminal_id: str
-    ) -> tuple[str, LiveAttempt]:
-        """Check a candidate's credentials; return a candidate token and the attempt.
+    ) -> tuple[str, LiveAttempt, dict[str, Any] | None]:
+        """Check a candidate's credentials; return a candidate token, the attempt
+        and the candidate's formation (``code``, ``position``, ``agency``,
+        ``location``; None if unassigned).
 
         Raises :class:`LoginError` (``rate_limited`` 429, ``bad_credentials``
         401, ``session_closed`` 403, ``terminal_locked`` 409).
@@ -359,7 +427,12 @@ class AttemptService:
                 self._pin_fail_candidate.fail(ckey)
                 self._pin_fail_terminal.fail(tkey)
             raise found
-        candidate_id, session_id, exam_id, attempt_id = found
+        candidate_id, session_id, exam_id, attempt_id = (
+            found.candidate_id,
+            found.session_id,
+            found.exam_id,
+            found.attempt_id,
+        )
         self._pin_fail_candidate.reset(ckey)
         if attempt_id is None:
             attempt_id = await self._ensure_attempt(candidate_id, session_id, exam_id, terminal_id)
@@ -414,50 +487,33 @@ class AttemptService:
                 la.candidate_id, la.id, la.session_id, terminal_id, la.registration_number
             )
         )
-        return token, la
+        return token, la, found.formation
 
     def _check_login(
         self, registration_number: str, pin: str, session_token: str
-    ) -> tuple[int, int, int, int | None] | LoginError:
+    ) -> LoginCheck | LoginError:
+        """One query for everything a login decides on (candidate, session,
+        PIN, attempt, formation): in the login rush every statement counts."""
         bad = LoginError("bad_credentials", 401, "registration number, PIN or token is wrong")
-        with Session(self.engine) as conn:
-            c = (
-                conn.execute(
-                    select(Candidate).where(Candidate.registration_number == registration_number)  # type: ignore[arg-type]
-                )
-                .scalars()
-                .first()
-            )
-            if c is None or c.session_id is None or c.id is None:
-                return bad
-            s = (
-                conn.execute(select(ExamSession).where(ExamSession.id == c.session_id))
-                .scalars()
-                .one()
-            )
-            if s.status != "open" or not s.token:
-                return LoginError("session_closed", 403)
-            ci = (
-                conn.execute(
-                    select(CheckIn).where(
-                        CheckIn.session_id == s.id,
-                        CheckIn.candidate_id == c.id,
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            token_ok = _same(session_token.strip().upper(), s.token)
-            if ci is None or not token_ok:
-                return bad
-            if not check_pin(self.settings.secret_key, s.id or 0, c.id, pin.strip(), ci.pin_mac):
-                return bad
-            aid = conn.execute(
-                select(ATTEMPT.c.id).where(
-                    ATTEMPT.c.session_id == s.id, ATTEMPT.c.candidate_id == c.id
-                )
-            ).scalar()
-        return c.id, s.id or 0, s.exam_id, aid
+        with self.engine.connect() as conn:
+            row = conn.execute(_LOGIN_QUERY, {"reg": registration_number}).first()
+        if row is None:
+            return bad
+        (cid, sid, status, sess_token, exam_id, pin_mac, aid, f_code, f_pos, f_agency, f_loc) = row
+        if status != "open" or not sess_token:
+            return LoginError("session_closed", 403)
+        token_ok = _same(session_token.strip().upper(), sess_token)
+        if pin_mac is None or not token_ok:
+            return bad
+        if not check_pin(self.settings.secret_key, sid, cid, pin.strip(), pin_mac):
+            return bad
+        formation = (
+            None
+            if f_code is None
+            else {"code": f_code, "position": f_pos, "agency": f_agency, "location": f_loc}
+        )
+        attempt = None if aid is None else int(aid)
+        return LoginCheck(int(cid), int(sid), int(exam_id), attempt, formation)
 
     # --- preparing attempts ahead of the login rush ----------------------------
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -83,6 +85,9 @@ class GroupCommitter:
         self.guard_check = guard_check
         self.transactions = 0
         self.writes = 0
+        # (wall time, seconds the batch took in the writer thread, writes):
+        # for /healthz, to tell a slow disk from a busy event loop.
+        self.recent: deque[tuple[float, float, int]] = deque(maxlen=4096)
         self._queue: asyncio.Queue[_Write] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -130,11 +135,13 @@ class GroupCommitter:
             batch = [await self._queue.get()]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            started = time.perf_counter()
             try:
                 outcomes = await anyio.to_thread.run_sync(self._commit_batch, batch)
             except Exception as exc:  # the thread itself failed: fail the batch
                 log.exception("group commit failed")
                 outcomes = [StorageUnavailable(str(exc))] * len(batch)
+            self.recent.append((time.time(), time.perf_counter() - started, len(batch)))
             for w, out in zip(batch, outcomes, strict=True):
                 if w.future.done():
                     continue

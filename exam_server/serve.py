@@ -42,6 +42,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "SELEKSI_SCRYPT_N": str(s.scrypt_n),
         "SELEKSI_SQLITE_SYNCHRONOUS": s.sqlite_synchronous,
         "SELEKSI_COMMIT_MAX_BATCH": str(s.commit_max_batch),
+        "SELEKSI_GC_FREEZE_SECONDS": str(s.gc_freeze_seconds),
     }
 
 

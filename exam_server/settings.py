@@ -23,6 +23,9 @@ class Settings:
     stops. allowed_origins: WebSocket/browser origins accepted besides the
     server's own host (empty = same host only). results_dir: the folder that
     ``seleksi results publish`` wrote, served read-only at ``/results``.
+    gc_freeze_seconds: how often surviving objects are moved out of the
+    garbage collector's reach so full collections stay short
+    (``exam_server.gcpolicy``); 0 leaves Python's collector as it is.
     """
 
     database_url: str = "sqlite:///seleksi.db"
@@ -43,6 +46,7 @@ class Settings:
     sweep_interval_seconds: float = 0.5
     presence_interval_seconds: float = 5.0
     commit_max_batch: int = 500
+    gc_freeze_seconds: float = 5.0
     scrypt_n: int = 2**14
     static_dir: str | None = None
     results_dir: str | None = None
@@ -79,6 +83,8 @@ class Settings:
                 raise ValueError(f"Settings.{name} must be at least 1")
         if self.sqlite_synchronous.upper() not in _SQLITE_SYNC:
             raise ValueError(f"Settings.sqlite_synchronous must be one of {_SQLITE_SYNC}")
+        if self.gc_freeze_seconds < 0:
+            raise ValueError("Settings.gc_freeze_seconds must be 0 (off) or positive")
         if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
             raise ValueError("Settings.scrypt_n must be a power of two")
 

@@ -1,0 +1,96 @@
+"""What an operator needs to see when acknowledgements get slow: event-loop
+lag and garbage-collector pauses, over a rolling window.
+
+An acknowledgement can be late for reasons no request handler shows: the
+event loop was busy with something else (a large presence flush, a burst
+of logins), or the interpreter stopped everything for a full garbage
+collection. :class:`LoopMonitor` wakes every ``interval`` seconds and
+records how late it woke (the lag every other task saw at that moment);
+``gc.callbacks`` time each collection. ``/healthz`` reports both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+
+def _summary_ms(samples: deque[tuple[float, float]], since: float) -> dict[str, float]:
+    """p50/p99/max of the samples (seconds) taken at or after ``since``, in ms."""
+    vals = np.fromiter((v for t, v in samples if t >= since), dtype=float)
+    if vals.size == 0:
+        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+    p50, p99 = np.percentile(vals, [50, 99]) * 1000.0
+    return {
+        "n": int(vals.size),
+        "p50": round(float(p50), 2),
+        "p99": round(float(p99), 2),
+        "max": round(float(vals.max()) * 1000.0, 2),
+    }
+
+
+class LoopMonitor:
+    """Samples event-loop lag; times garbage collections.
+
+    interval: seconds between wake-ups (lag resolution); window: seconds of
+    history kept for the report. ``start()`` inside the running loop,
+    ``stop()`` at shutdown (also removes the GC callback).
+    """
+
+    def __init__(self, interval: float = 0.05, window: float = 300.0) -> None:
+        if not 0 < interval <= 1.0:
+            raise ValueError("LoopMonitor interval must be in (0, 1] seconds")
+        if window < interval:
+            raise ValueError("LoopMonitor window must be at least one interval")
+        self.interval = interval
+        self.window = window
+        n = int(window / interval) + 1
+        self.lag: deque[tuple[float, float]] = deque(maxlen=n)
+        self.gc_pauses: deque[tuple[float, float]] = deque(maxlen=4096)
+        self.gc_generations = [0, 0, 0]
+        self._gc_started: float | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started is not None:
+            now = time.perf_counter()
+            self.gc_pauses.append((time.time(), now - self._gc_started))
+            self.gc_generations[int(info.get("generation", 0))] += 1
+            self._gc_started = None
+
+    async def start(self) -> None:
+        gc.callbacks.append(self._on_gc)
+        self._task = asyncio.create_task(self._run(), name="loop-monitor")
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._on_gc)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            late = time.perf_counter() - t0 - self.interval
+            self.lag.append((time.time(), max(0.0, late)))
+
+    def report(self, seconds: float | None = None) -> dict[str, Any]:
+        """Lag and GC pauses over the last ``seconds`` (default: the whole window)."""
+        since = time.time() - (self.window if seconds is None else seconds)
+        return {
+            "loop_lag_ms": _summary_ms(self.lag, since),
+            "gc_pause_ms": _summary_ms(self.gc_pauses, since),
+            "gc_collections": {f"gen{i}": n for i, n in enumerate(self.gc_generations)},
+        }
