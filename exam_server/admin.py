@@ -13,7 +13,6 @@ session or attempt gets 403 ``forbidden``. Admins are unrestricted.
 
 from __future__ import annotations
 
-import gc
 import json
 import time
 from typing import Any
@@ -663,7 +662,7 @@ async def healthz(request: Request) -> Response:
         body["gc_freezer"] = {
             "freezes": freezer.freezes,
             "maintenances": freezer.maintenances,
-            "frozen_objects": gc.get_freeze_count(),
+            "frozen_objects_last_counted": freezer.frozen,
         }
     return JSONResponse(body)
 

@@ -58,7 +58,7 @@ from exam_server.models import (
     Formation,
     Response,
 )
-from exam_server.scaleout.locks import StaleAttempt, lock_attempt
+from exam_server.scaleout.locks import StaleAttempt, read_attempts_locked
 from exam_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -1425,12 +1425,7 @@ def check_attempt_guards(conn: Connection, guards: list[tuple[int, int]]) -> dic
     attempt is no longer running (``exam_server.scaleout.locks``)."""
     expected = dict(guards)
     ids = sorted(expected)
-    for aid in ids:
-        lock_attempt(conn, aid)
-    rows = conn.execute(
-        select(ATTEMPT.c.id, ATTEMPT.c.last_seq, ATTEMPT.c.status).where(ATTEMPT.c.id.in_(ids))
-    ).all()
-    found = {int(r[0]): (int(r[1]), str(r[2])) for r in rows}
+    found = read_attempts_locked(conn, ids)
     refused: dict[int, Exception] = {}
     for aid in ids:
         seq_status = found.get(aid)

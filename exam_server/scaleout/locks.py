@@ -59,6 +59,36 @@ def lock_attempt(conn: Connection, attempt_id: int) -> None:
         conn.execute(_LOCK, {"ns": NAMESPACE, "aid": attempt_id})
 
 
+def read_attempts_locked(conn: Connection, ids: list[int]) -> dict[int, tuple[int, str]]:
+    """Lock the attempts ``ids`` for this transaction (PostgreSQL: advisory
+    locks taken in ascending id order, so two processes never deadlock) and
+    read each one's ``(last_seq, status)``; missing ids are left out.
+
+    Two statements on the driver's cursor whatever the batch size: the
+    locks first, then the read, whose snapshot (READ COMMITTED) is taken
+    after every lock is held, so it sees the last writes of the other
+    processes."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    cur = conn.connection.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            # unnest yields the sorted array in order; the function runs per row.
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%s::int, id) FROM unnest(%s::int[]) AS u(id)",
+                (NAMESPACE, ids),
+            )
+            cur.fetchall()
+            cur.execute("SELECT id, last_seq, status FROM exam_attempt WHERE id = ANY(%s)", (ids,))
+        else:
+            marks = ",".join("?" * len(ids))
+            cur.execute(f"SELECT id, last_seq, status FROM exam_attempt WHERE id IN ({marks})", ids)
+        return {int(r[0]): (int(r[1]), str(r[2])) for r in cur.fetchall()}
+    finally:
+        cur.close()
+
+
 def serialise_attempt(conn: Connection, attempt_id: int, expected_last_seq: int) -> None:
     """Lock the attempt for this transaction and check the writer's copy is current.
 
