@@ -268,6 +268,7 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
             await task
         rep.ended_at = time.time()
         commits = cluster_commits(cluster)
+        health = server_health(cluster.url, seconds)
     finally:
         cluster.stop()
     cpu = c1 - c0
@@ -284,6 +285,7 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
         "db": rep.db,
         "commits": commits,
         "errors": dict(rep.errors),
+        "batches": health.get("commit_batches", {}),
     }
 
 
@@ -342,14 +344,16 @@ async def saturation(clients: int, seconds: float, rounds: int) -> str:
         "client; per-server-CPU-second figures are the fairer ratio.",
         "",
         "| round | exam server answers/s | per server CPU s | echo msgs/s | per echo CPU s | "
-        "server p99 ms | acked = in DB |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "server p99 ms | mean group size; writer-thread CPU µs per answer | acked = in DB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r, s, e in rows:
         db = s["db"] or {}
         lines.append(
             f"| {r + 1} | {s['answers_per_s']:.0f} | {s['per_cpu_s']:.0f} | {e['per_s']:.0f} | "
             f"{e['per_cpu_s']:.0f} | {s['lat']['p99']:.1f} | "
+            f"{s['batches'].get('mean_size', '?')}; "
+            f"{s['batches'].get('writer_cpu_us_per_write', '?')} | "
             f"{db.get('acknowledged')} = {db.get('found')} |"
         )
     lines += [

@@ -133,6 +133,7 @@ async def run(clients: int, seconds: float, spy: str) -> str:
                 await task
             total, shares = profile(raw)
             exclusive = buckets(raw)
+            top = top_functions(raw, 25)
         finally:
             cluster.stop()
     lines = [
@@ -164,6 +165,9 @@ async def run(clients: int, seconds: float, spy: str) -> str:
         f"| {label} | {share:.1%} | {share * per_answer:.0f} |"
         for label, share in exclusive.items()
     ]
+    lines += ["", "Functions with the most self time (busy samples):", ""]
+    lines += ["| function | share |", "| --- | --- |"]
+    lines += [f"| `{fn}` | {share:.1%} |" for fn, share in top]
     lines += [
         "",
         f"`python -m benchmarks.server_profile --clients {clients} --seconds {seconds:g}`",

@@ -641,7 +641,8 @@ async def healthz(request: Request) -> Response:
         raise ApiError(422, "bad_field", "'seconds' must be a number between 1 and 300")
     committer = request.app.state.committer
     since = time.time() - seconds
-    batches = [(d, n) for t, d, n in committer.recent if t >= since]
+    batches = [(d, n) for t, d, _, n in committer.recent if t >= since]
+    writer_cpu = sum(c for t, _, c, _ in committer.recent if t >= since)
     body: dict[str, Any] = {
         "status": "ok",
         "commits": committer.transactions,
@@ -651,6 +652,9 @@ async def healthz(request: Request) -> Response:
             "n": len(batches),
             "mean_size": round(sum(n for _, n in batches) / len(batches), 2) if batches else 0.0,
             "max_ms": round(max((d for d, _ in batches), default=0.0) * 1000.0, 2),
+            "writer_cpu_us_per_write": round(
+                1e6 * writer_cpu / max(1, sum(n for _, n in batches)), 1
+            ),
         },
         "live_attempts": len(request.app.state.attempts.live),
     }

@@ -118,9 +118,10 @@ class GroupCommitter:
         self.guard_check = guard_check
         self.transactions = 0
         self.writes = 0
-        # (wall time, seconds the batch took in the writer thread, writes):
-        # for /healthz, to tell a slow disk from a busy event loop.
-        self.recent: deque[tuple[float, float, int]] = deque(maxlen=4096)
+        # (wall time, seconds the batch took, writer-thread CPU seconds, writes):
+        # for /healthz, to tell a slow disk (time without CPU) from a busy
+        # event loop.
+        self.recent: deque[tuple[float, float, float, int]] = deque(maxlen=16384)
         self._pending: deque[_Write] = deque()  # appended by the loop, taken by the thread
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -180,13 +181,20 @@ class GroupCommitter:
                 batch: list[_Write] = []
                 while self._pending and len(batch) < self.max_batch:
                     batch.append(self._pending.popleft())
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.thread_time()
                 try:
                     outcomes = self._commit_batch(batch)
                 except Exception as exc:  # the batch itself failed: fail its writes
                     log.exception("group commit failed")
                     outcomes = [StorageUnavailable(str(exc))] * len(batch)
-                self.recent.append((time.time(), time.perf_counter() - started, len(batch)))
+                self.recent.append(
+                    (
+                        time.time(),
+                        time.perf_counter() - started,
+                        time.thread_time() - cpu,
+                        len(batch),
+                    )
+                )
                 try:
                     loop.call_soon_threadsafe(self._deliver, batch, outcomes)
                 except RuntimeError:  # the loop is closed: nobody is waiting any more
