@@ -60,6 +60,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def postgres_pids() -> list[int]:
+    """PIDs of this machine's PostgreSQL processes (their CPU is part of an
+    answer's cost on the PostgreSQL path)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() == "postgres":
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
 def settings_for(url: str, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": url,
@@ -260,9 +274,12 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
         while rep.connections_open < clients and time.time() < end:
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
+        pg = postgres_pids() if url.startswith("postgresql") else []
         c0, a0, t0 = cpu_seconds(cluster.worker_pids()), rep.answers_acked, time.time()
+        d0 = cpu_seconds(pg)
         await asyncio.sleep(seconds)
         c1, a1, t1 = cpu_seconds(cluster.worker_pids()), rep.answers_acked, time.time()
+        d1 = cpu_seconds(pg)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -286,6 +303,7 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
         "commits": commits,
         "errors": dict(rep.errors),
         "batches": health.get("commit_batches", {}),
+        "db_cpu": d1 - d0,
     }
 
 
@@ -377,9 +395,9 @@ async def postgres(clients: int, seconds: float, n_pace: int, pace: float, dur: 
         f"{n_pace} terminals answering every {pace:.0f} s ±50 % for {dur:.0f} s "
         "(logins over the first 20 s).",
         "",
-        "| workers | saturation answers/s | per server CPU s | p99 ms | exam-pace p99 ms | "
-        "acked = in DB | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| workers | saturation answers/s | per server CPU s | PostgreSQL CPU s per 1000 "
+        "answers | p99 ms | exam-pace p99 ms | acked = in DB | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for workers in (1, 2):
         with temporary_schema(prefix="bench") as url:
@@ -399,6 +417,7 @@ async def postgres(clients: int, seconds: float, n_pace: int, pace: float, dur: 
         db = rep.db or {}
         lines.append(
             f"| {workers} | {sat['answers_per_s']:.0f} | {sat['per_cpu_s']:.0f} | "
+            f"{1000 * sat['db_cpu'] / max(1.0, sat['answers_per_s'] * seconds):.2f} | "
             f"{sat['lat']['p99']:.1f} | {rep.latency_ms()['p99']:.1f} | "
             f"{(sat['db'] or {}).get('acknowledged')} = {(sat['db'] or {}).get('found')}; "
             f"{db.get('acknowledged')} = {db.get('found')} | "
