@@ -12,8 +12,9 @@ connects, stops when a proctor pauses or the terminal has been gone longer
 than ``grace_seconds`` (stopped at the moment the grace ran out), and starts
 again on reconnect. A sweeper task ends attempts at their deadline and
 stops the clocks of vanished terminals, including after a server restart
-(using the later of ``last_seen_at``, refreshed for connected terminals every
-``presence_interval_seconds``, and the attempt's last stored answer).
+(using the latest of the presence mark in ``exam_presence``, refreshed for
+connected terminals every ``presence_interval_seconds``, the attempt's
+``last_seen_at`` and its last stored answer).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from sqlmodel import Session, col
 from cat_engine import engine as cat
 from cat_engine.errors import EngineError
 from cat_engine.state import TestState
-from exam_server import audit
+from exam_server import audit, presence
 from exam_server import protocol as p
 from exam_server.auth import (
     CandidateClaims,
@@ -69,6 +70,7 @@ CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
 SESSION = ExamSession.__table__  # type: ignore[attr-defined]
 CHECKIN = CheckIn.__table__  # type: ignore[attr-defined]
 FORMATION = Formation.__table__  # type: ignore[attr-defined]
+PRESENCE = presence.PRESENCE
 
 # A candidate's login in one statement: the session, the PIN issued for it,
 # the attempt if prepared, the formation shown on the terminal.
@@ -1241,8 +1243,9 @@ class AttemptService:
     async def sweep_database(self, now: float) -> None:
         """Attempts with a running clock not kept alive by any process (e.g. after
         a crash): stop their clocks as of (last moment seen alive) + grace, or end
-        them if the deadline came first. Seen alive: the later of ``last_seen_at``
-        and the attempt's last stored answer (``exam_response.at``)."""
+        them if the deadline came first. Seen alive: the latest of the presence
+        mark (``exam_presence``), ``last_seen_at`` (answers, clock) and the
+        attempt's last stored answer (``exam_response.at``)."""
         grace = self.settings.grace_seconds
         # Why the answers too: the presence flush (last_seen_at) can lag behind
         # schedule under load, and a flush queued behind the group commit can
@@ -1256,19 +1259,25 @@ class AttemptService:
             .where(RESPONSE.c.attempt_id == ATTEMPT.c.id)
             .scalar_subquery()
         )
+        marked = PRESENCE.c.last_seen_at
 
         def find(conn: Connection) -> list[Any]:
-            return list(
-                conn.execute(
-                    select(
-                        ATTEMPT.c.id, ATTEMPT.c.last_seen_at, ATTEMPT.c.deadline_at, last_answer
-                    ).where(
-                        ATTEMPT.c.status == "running",
-                        ATTEMPT.c.running_since.is_not(None),
-                        ATTEMPT.c.last_seen_at < now - grace,
-                    )
-                ).all()
-            )
+            rows = conn.execute(
+                select(
+                    ATTEMPT.c.id, ATTEMPT.c.last_seen_at, marked, ATTEMPT.c.deadline_at, last_answer
+                )
+                .select_from(ATTEMPT.outerjoin(PRESENCE, PRESENCE.c.attempt_id == ATTEMPT.c.id))
+                .where(
+                    ATTEMPT.c.status == "running",
+                    ATTEMPT.c.running_since.is_not(None),
+                    ATTEMPT.c.last_seen_at < now - grace,
+                    or_(marked.is_(None), marked < now - grace),
+                )
+            ).all()
+            return [
+                (aid, max(seen, mark or 0.0), deadline, answered)
+                for aid, seen, mark, deadline, answered in rows
+            ]
 
         def read() -> list[Any]:
             with self.engine.connect() as conn:
@@ -1290,14 +1299,14 @@ class AttemptService:
                     await self._set_clock(la, None, "clock_stop", "server", at=stop_at)
 
     async def flush_presence(self, now: float) -> None:
-        """Mark attempts with a connected terminal as seen now (one statement).
+        """Mark attempts with a connected terminal as seen now (``exam_presence``,
+        one executemany), and store navigation not yet stored.
 
-        ``last_seen_at`` only moves forward: the flush writes
-        ``max(stored, now)``. A flush queued behind the group commit carries the
-        time of its tick, which can be older than the ``last_seen_at`` an answer
-        committed meanwhile; writing it blindly would make the terminal look
-        gone earlier than it was and give time back after a crash
-        (docs/reliability.md, "Reading the drill table")."""
+        A mark only moves forward: a flush queued behind the group commit
+        carries the time of its tick, which can be older than a mark already
+        stored; writing it blindly would make the terminal look gone earlier
+        than it was and give time back after a crash (docs/reliability.md,
+        "Reading the drill table")."""
         ids = [la.id for la in self.live.values() if la.conn is not None]
         dirty = [la for la in self.live.values() if la.dirty and la.conn is not None]
         if not ids:
@@ -1305,14 +1314,7 @@ class AttemptService:
         states = {la.id: _state_json(la.state) for la in dirty}
 
         def write(conn: Connection) -> None:
-            # max(stored, now) as a guard rather than GREATEST/MAX(a, b), which
-            # differ between PostgreSQL and SQLite: rows already newer are left alone.
-            seen = ATTEMPT.c.last_seen_at
-            conn.execute(
-                update(ATTEMPT)
-                .where(ATTEMPT.c.id.in_(ids), or_(seen.is_(None), seen < now))
-                .values(last_seen_at=now)
-            )
+            presence.mark_seen(conn, ids, now)
             for aid, sj in states.items():
                 conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == aid).values(state_json=sj))
 

@@ -63,6 +63,7 @@ from exam_server.models import (
     Room,
 )
 from exam_server.models import Response as ResponseRow
+from exam_server.presence import seen_at
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow, incident_of
 from exam_server.proctoring.service import AlertRecorder, ProctoringService
 from exam_server.snapshot import bank_from_json
@@ -262,16 +263,16 @@ def _never_started(attempt: Attempt) -> bool:
     return attempt.status == "running" and attempt.terminal_id is None and attempt.last_seq == 0
 
 
-def _attempt_status(attempt: Attempt, now: float, presence: float) -> str:
+def _attempt_status(attempt: Attempt, now: float, presence: float, seen: float) -> str:
     if attempt.status in ("finished", "void", "paused"):
         return attempt.status
     if _never_started(attempt):
         return "waiting"
     if attempt.running_since is None:
         return "disconnected"  # the clock was stopped: the terminal is gone
-    # The server refreshes last_seen_at of connected terminals every
-    # `presence` seconds; three missed refreshes mean nobody is there.
-    return "working" if now - attempt.last_seen_at <= 3 * presence else "disconnected"
+    # The server marks connected terminals seen every `presence` seconds;
+    # three missed marks mean nobody is there.
+    return "working" if now - seen <= 3 * presence else "disconnected"
 
 
 def _remaining(attempt: Attempt, now: float) -> float:
@@ -290,8 +291,10 @@ def _apply_attempt(
     *,
     live: bool = False,
     grace: float | None = None,
+    marked: float = 0.0,
 ) -> None:
-    """Copy the stored attempt into ``row``.
+    """Copy the stored attempt into ``row``. marked: its presence mark
+    (``exam_presence``), if any.
 
     live: the row is kept current by events, which know better than the
     database whether a terminal is connected (a dropped terminal's clock
@@ -299,17 +302,18 @@ def _apply_attempt(
     a running attempt keeps its waiting/working/disconnected status.
     """
     row.attempt_id = attempt.id
-    status = _attempt_status(attempt, now, presence)
+    seen = max(attempt.last_seen_at or 0.0, marked)
+    status = _attempt_status(attempt, now, presence, seen)
     kept = ("working", "disconnected", "waiting")
     if not (live and attempt.status == "running" and row.status in kept):
         row.status = status
     if grace is not None and status == "disconnected" and attempt.deadline_at is not None:
         # Still in the grace period: the server stops the clock when it ends.
-        row.clock_stops_at = attempt.last_seen_at + grace
+        row.clock_stops_at = seen + grace
     row.deadline_at = attempt.deadline_at if attempt.status == "running" else None
     row.remaining = _remaining(attempt, now)
     row.terminal_id = attempt.terminal_id
-    row.last_seen = attempt.last_seen_at or row.last_seen
+    row.last_seen = seen or row.last_seen
     row.total_points = attempt.total_points
 
 
@@ -335,11 +339,12 @@ def load_grid(
             if cand.id is not None:
                 by_id[cand.id] = row
         attempts = db.exec(select(Attempt).where(Attempt.session_id == session_id)).all()
+        marks = seen_at(db, [a.id for a in attempts if a.id is not None])
         by_attempt: dict[int, TerminalRow] = {}
         for att in attempts:
             row = by_id.get(att.candidate_id) or TerminalRow(f"#{att.candidate_id}", "?")
             grid.add(row)
-            _apply_attempt(row, att, now, presence, grace=grace)
+            _apply_attempt(row, att, now, presence, grace=grace, marked=marks.get(att.id or 0, 0.0))
             if att.id is not None:
                 by_attempt[att.id] = row
         if by_attempt:
@@ -408,9 +413,10 @@ def load_grid(
     return info, grid
 
 
-def reload_attempt(engine: Engine, attempt_id: int) -> Attempt | None:
+def reload_attempt(engine: Engine, attempt_id: int) -> tuple[Attempt | None, float]:
+    """The stored attempt and its presence mark (0 if none)."""
     with Session(engine) as db:
-        return db.get(Attempt, attempt_id)
+        return db.get(Attempt, attempt_id), seen_at(db, [attempt_id]).get(attempt_id, 0.0)
 
 
 # --- the live board ----------------------------------------------------------------
@@ -687,10 +693,10 @@ async def _proctor_pump(
                 if event.kind in _RELOAD_KINDS and row.attempt_id is not None:
                     reload.add(row.attempt_id)
         for attempt_id in reload:
-            attempt = await asyncio.to_thread(reload_attempt, engine, attempt_id)
+            attempt, marked = await asyncio.to_thread(reload_attempt, engine, attempt_id)
             row = grid.by_attempt(attempt_id)
             if attempt is not None and row is not None:
-                _apply_attempt(row, attempt, time.time(), presence, live=True)
+                _apply_attempt(row, attempt, time.time(), presence, live=True, marked=marked)
         fields: dict[str, Any] = {}
         if session_changed:
             info, fresh = await asyncio.to_thread(load_grid, engine, session_id, presence, grace)

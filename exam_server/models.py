@@ -173,6 +173,23 @@ class Attempt(SQLModel, table=True):
     pass_reason: str | None = Field(default=None, max_length=300)
 
 
+class Presence(SQLModel, table=True):
+    """When a terminal was last known to be connected to an attempt.
+
+    Refreshed for every connected terminal each presence interval. Kept out
+    of ``exam_attempt`` on purpose: a database rewrites a whole row on
+    update, and the attempt row carries the engine's state (kilobytes), so
+    marking 5,000 terminals alive there rewrote megabytes every few seconds
+    and held up the answers queued behind it (docs/benchmarks.md). An
+    attempt was seen alive at the latest of this, ``exam_attempt.last_seen_at``
+    (set by answers and the clock) and its last stored answer.
+    """
+
+    __tablename__ = "exam_presence"
+    attempt_id: int = Field(primary_key=True)
+    last_seen_at: float = 0.0
+
+
 class Response(SQLModel, table=True):
     """One answer event (answer or flag), never updated.
 

@@ -37,6 +37,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
 
@@ -183,7 +185,9 @@ def parse_client(text: str | bytes, max_bytes: int = 4096) -> ClientMessage:
     if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         raise ProtocolError("too_large", f"frames are limited to {max_bytes} bytes")
     try:
-        d = json.loads(text)
+        # orjson: several times faster than the stdlib, and stricter (no NaN
+        # or Infinity literals, no lone surrogates), which suits a protocol.
+        d = orjson.loads(text)
     except (ValueError, RecursionError):
         raise ProtocolError("bad_json") from None
     if not isinstance(d, dict):
@@ -268,5 +272,13 @@ def error_frame(err: ProtocolError) -> dict[str, Any]:
     return out
 
 
+_ENCODE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
 def encode(msg: dict[str, Any]) -> str:
-    return json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+    """A frame as compact JSON text (UTF-8 characters kept, non-finite floats
+    as null, which browsers can parse where the stdlib's NaN they cannot)."""
+    try:
+        return orjson.dumps(msg, option=_ENCODE_OPTIONS).decode()
+    except TypeError:  # a type orjson does not know: the stdlib's rules
+        return json.dumps(msg, separators=(",", ":"), ensure_ascii=False, default=str)

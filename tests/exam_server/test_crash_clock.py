@@ -55,6 +55,7 @@ async def test_crash_recovery_counts_answers_newer_than_presence(tmp_path: Path)
             assert answered_at >= since + 1.0
             # What a lagging presence flush leaves behind: last seen at the start.
             conn.exec_driver_sql("UPDATE exam_attempt SET last_seen_at = running_since")
+            conn.exec_driver_sql("DELETE FROM exam_presence")
         # Restart once the grace after the answer has surely run out.
         time.sleep(max(0.0, answered_at + GRACE + 0.2 - time.time()))
         server = ProcessServer(settings).start()  # startup sweeps the database

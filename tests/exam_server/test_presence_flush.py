@@ -1,4 +1,5 @@
-"""The presence flush never moves ``last_seen_at`` backwards (issue 8, drill table)."""
+"""The presence flush never moves a terminal's presence mark backwards (issue 8,
+drill table), and keeps it out of the attempt row."""
 
 from __future__ import annotations
 
@@ -6,18 +7,23 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from exam_server.testing import Terminal
 from tests.conftest import ServerHandle
 
-SET_SEEN = text("UPDATE exam_attempt SET last_seen_at = :at WHERE id = :id")
+SET_SEEN = text(
+    "INSERT INTO exam_presence (attempt_id, last_seen_at) VALUES (:id, :at) "
+    "ON CONFLICT (attempt_id) DO UPDATE SET last_seen_at = excluded.last_seen_at"
+)
 
 
 def _seen(h: ServerHandle, attempt_id: int) -> float:
     with h.db.connect() as c:
         value = c.execute(
-            text("SELECT last_seen_at FROM exam_attempt WHERE id = :id"), {"id": attempt_id}
+            text("SELECT last_seen_at FROM exam_presence WHERE attempt_id = :id"),
+            {"id": attempt_id},
         ).scalar()
     assert value is not None
     return float(value)
@@ -58,6 +64,13 @@ async def _check_flush(h: ServerHandle) -> None:
         assert _seen(h, behind_id) > behind, "no presence flush ran"
         # ...and leaves the newer one alone (it used to write its older tick).
         assert _seen(h, ahead_id) == ahead
+        # The proctor's view reads the mark (the attempt row is not rewritten
+        # by the flush: it carries the engine state, kilobytes a row).
+        rows = httpx.get(
+            f"{h.url}/api/proctor/sessions/{h.seed.session_id}/attempts", headers=h.headers()
+        ).json()
+        seen = {r["attempt_id"]: r["last_seen_at"] for r in rows}
+        assert seen[ahead_id] == ahead
     finally:
         for t in terms:
             await t.close()

@@ -1,0 +1,52 @@
+"""Marking connected terminals alive, and reading when each attempt was last
+seen (``exam_presence``; see :class:`exam_server.models.Presence`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlmodel import Session
+
+from exam_server.models import Presence
+
+PRESENCE = Presence.__table__  # type: ignore[attr-defined]
+
+# One upsert per terminal, one executemany per flush; the WHERE keeps a row
+# that is already newer (a flush queued behind the group commit carries the
+# time of its tick, which an earlier flush may have passed).
+_UPSERT = (
+    "INSERT INTO exam_presence (attempt_id, last_seen_at) VALUES ({ph}, {ph}) "
+    "ON CONFLICT (attempt_id) DO UPDATE SET last_seen_at = excluded.last_seen_at "
+    "WHERE exam_presence.last_seen_at < excluded.last_seen_at"
+)
+
+
+def mark_seen(conn: Connection, attempt_ids: Iterable[int], at: float) -> None:
+    """Record that the terminals of ``attempt_ids`` were connected at ``at``
+    (epoch seconds), inside the caller's transaction; never moves a time back."""
+    rows = [(int(a), at) for a in attempt_ids]
+    if not rows:
+        return
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cur = conn.connection.cursor()
+    try:
+        cur.executemany(_UPSERT.format(ph=ph), rows)
+    finally:
+        cur.close()
+
+
+def seen_at(db: Connection | Session, attempt_ids: Iterable[int]) -> dict[int, float]:
+    """Presence times of ``attempt_ids`` (those never marked are left out)."""
+    ids = sorted({int(a) for a in attempt_ids})
+    out: dict[int, float] = {}
+    for i in range(0, len(ids), 500):  # bounded IN lists
+        chunk = ids[i : i + 500]
+        rows = db.execute(
+            select(PRESENCE.c.attempt_id, PRESENCE.c.last_seen_at).where(
+                PRESENCE.c.attempt_id.in_(chunk)
+            )
+        ).all()
+        out.update({int(r[0]): float(r[1]) for r in rows})
+    return out
