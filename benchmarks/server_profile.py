@@ -28,6 +28,7 @@ from benchmarks.server import (
     cpu_seconds,
     saturation_config,
     seeded,
+    server_health,
     settings_for,
     wait_prepared,
 )
@@ -128,6 +129,7 @@ async def run(clients: int, seconds: float, spy: str) -> str:
             )  # fmt: skip
             await proc.wait()
             answers, cpu, wall = rep.answers_acked - a0, cpu_seconds([pid]) - c0, time.time() - t0
+            health = server_health(cluster.url, seconds)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):  # cut on purpose
                 await task
@@ -151,12 +153,17 @@ async def run(clients: int, seconds: float, spy: str) -> str:
     ]
     lines += [f"| {label} | {share:.1%} |" for label, share in shares.items()]
     per_answer = 1e6 * cpu / max(1, answers)
+    batches = health.get("commit_batches", {})
     lines += [
         "",
         "The same samples split exclusively (each sample counted once, under the first "
         "row whose function is on its stack; idle thread waits left out), with the "
-        "share turned into µs of server CPU per answer. py-spy cannot tell a thread "
-        "waiting in fsync from one computing, so the COMMIT row overstates its CPU:",
+        "share turned into µs of server CPU per answer. py-spy counts a thread that waits "
+        "in fsync, or for the GIL after the database returns, as busy, so the group-commit "
+        "rows overstate their CPU: the writer thread's own CPU, measured by the server "
+        "(`/healthz`, thread CPU time), was "
+        f"**{batches.get('writer_cpu_us_per_write', '?')} µs per answer** in groups of "
+        f"{batches.get('mean_size', '?')}:",
         "",
         "| where (exclusive) | share of busy samples | ≈ µs CPU per answer |",
         "| --- | --- | --- |",
