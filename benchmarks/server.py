@@ -159,6 +159,18 @@ def server_health(url: str, seconds: float) -> dict[str, Any]:
         return {}
 
 
+def stall_places(health: dict[str, Any]) -> str:
+    """The stalls the server's watchdog recorded: blocked ms and the innermost
+    frame of the loop thread (file:line in function)."""
+    out = []
+    for st in health.get("stalls", []):
+        frames = [ln.strip() for ln in str(st.get("where", "")).splitlines() if ln.strip()]
+        files = [ln for ln in frames if ln.startswith("File ")]
+        inner = files[-1] if files else "?"
+        out.append(f"{st.get('blocked_ms', 0):.0f} ms in `{inner.replace('|', '/')}`")
+    return "; ".join(out) or "none"
+
+
 def slow_seconds(rep: LoadReport, threshold_ms: float = 100.0) -> str:
     """When the slow acks happened: ``second after start: count`` of acks over
     the threshold, the worst ten seconds (to tell a periodic stall from a rush)."""
@@ -214,6 +226,7 @@ def pace_markdown(rep: LoadReport, n: int, pace: float, window: float, duration:
             f"| server GC pauses ms p99/max; full collections | "
             f"{gcp.get('p99', 0.0):.1f} / {gcp.get('max', 0.0):.1f}; "
             f"{health.get('gc_collections', {}).get('gen2', '?')} |",
+            f"| event-loop stalls over 250 ms: where the loop was | {stall_places(health)} |",
             f"| commit batches: count, mean size, slowest ms | {batches.get('n', 0)}, "
             f"{batches.get('mean_size', 0.0)}, {batches.get('max_ms', 0.0)} |",
             f"| acknowledged / found in DB / missing / duplicated | "

@@ -6,7 +6,10 @@ event loop was busy with something else (a large presence flush, a burst
 of logins), or the interpreter stopped everything for a full garbage
 collection. :class:`LoopMonitor` wakes every ``interval`` seconds and
 records how late it woke (the lag every other task saw at that moment);
-``gc.callbacks`` time each collection. ``/healthz`` reports both.
+``gc.callbacks`` time each collection. A watchdog thread notices when the
+loop has not ticked for ``stall_seconds`` and records (and logs) where the
+loop thread is at that moment, so a stall names its cause. ``/healthz``
+reports all three.
 """
 
 from __future__ import annotations
@@ -14,11 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
+import sys
+import threading
 import time
+import traceback
 from collections import deque
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: Innermost frames of the loop thread kept for a stall report.
+STALL_FRAMES = 8
 
 
 def _summary_ms(samples: deque[tuple[float, float]], since: float) -> dict[str, float]:
@@ -39,15 +51,26 @@ class LoopMonitor:
     """Samples event-loop lag; times garbage collections.
 
     interval: seconds between wake-ups (lag resolution); window: seconds of
-    history kept for the report. ``start()`` inside the running loop,
-    ``stop()`` at shutdown (also removes the GC callback).
+    history kept for the report; stall_seconds: a loop blocked this long has
+    its stack recorded (0: no watchdog). ``start()`` inside the running
+    loop, ``stop()`` at shutdown (also removes the GC callback).
     """
 
-    def __init__(self, interval: float = 0.05, window: float = 300.0) -> None:
+    def __init__(
+        self, interval: float = 0.05, window: float = 300.0, stall_seconds: float = 0.25
+    ) -> None:
         if not 0 < interval <= 1.0:
             raise ValueError("LoopMonitor interval must be in (0, 1] seconds")
         if window < interval:
             raise ValueError("LoopMonitor window must be at least one interval")
+        if stall_seconds < 0 or (0 < stall_seconds < 2 * interval):
+            raise ValueError("LoopMonitor stall_seconds must be 0 (off) or at least 2 intervals")
+        self.stall_seconds = stall_seconds
+        self.stalls: deque[dict[str, Any]] = deque(maxlen=20)
+        self._last_tick = time.perf_counter()
+        self._loop_thread: int | None = None
+        self._watchdog: threading.Thread | None = None
+        self._stop = threading.Event()
         self.interval = interval
         self.window = window
         n = int(window / interval) + 1
@@ -68,9 +91,19 @@ class LoopMonitor:
 
     async def start(self) -> None:
         gc.callbacks.append(self._on_gc)
+        self._loop_thread = threading.get_ident()
+        self._last_tick = time.perf_counter()
         self._task = asyncio.create_task(self._run(), name="loop-monitor")
+        if self.stall_seconds > 0:
+            self._stop.clear()
+            self._watchdog = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
+            self._watchdog.start()
 
     async def stop(self) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=2.0)
+            self._watchdog = None
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(self._on_gc)
         if self._task is not None:
@@ -83,8 +116,33 @@ class LoopMonitor:
         while True:
             t0 = time.perf_counter()
             await asyncio.sleep(self.interval)
-            late = time.perf_counter() - t0 - self.interval
+            self._last_tick = now = time.perf_counter()
+            late = now - t0 - self.interval
             self.lag.append((time.time(), max(0.0, late)))
+
+    def _watch(self) -> None:
+        """The watchdog thread: one record per stall, taken while it lasts."""
+        reported_tick = -1.0
+        while not self._stop.wait(self.interval):
+            tick = self._last_tick
+            blocked = time.perf_counter() - tick - self.interval
+            if blocked < self.stall_seconds or tick == reported_tick:
+                continue
+            reported_tick = tick
+            frame = sys._current_frames().get(self._loop_thread or -1)
+            where = (
+                "".join(traceback.format_stack(frame, limit=STALL_FRAMES)).rstrip()
+                if frame is not None
+                else "(loop thread not found)"
+            )
+            self.stalls.append(
+                {"at": time.time(), "blocked_ms": round(blocked * 1000, 1), "where": where}
+            )
+            log.warning(
+                "event loop blocked for %.0f ms so far; the loop thread is in:\n%s",
+                blocked * 1000,
+                where,
+            )
 
     def report(self, seconds: float | None = None) -> dict[str, Any]:
         """Lag and GC pauses over the last ``seconds`` (default: the whole window)."""
@@ -93,4 +151,5 @@ class LoopMonitor:
             "loop_lag_ms": _summary_ms(self.lag, since),
             "gc_pause_ms": _summary_ms(self.gc_pauses, since),
             "gc_collections": {f"gen{i}": n for i, n in enumerate(self.gc_generations)},
+            "stalls": [st for st in self.stalls if st["at"] >= since][-5:],
         }

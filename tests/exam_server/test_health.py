@@ -19,7 +19,7 @@ from tests.conftest import TEST_SECRET, ServerHandle
 
 
 def test_loop_monitor_sees_a_blocked_loop_and_gc_pauses() -> None:
-    mon = LoopMonitor(interval=0.01, window=60.0)
+    mon = LoopMonitor(interval=0.01, window=60.0, stall_seconds=0.1)
 
     async def scenario() -> dict[str, object]:
         await mon.start()
@@ -39,6 +39,11 @@ def test_loop_monitor_sees_a_blocked_loop_and_gc_pauses() -> None:
     # (less than the block by at most one interval, more by scheduling noise).
     assert lag["max"] >= 250.0
     assert lag["p50"] < 50.0  # the rest of the time the loop was free
+    # The watchdog caught the block while it lasted, and where the loop was.
+    stalls = rep["stalls"]
+    assert isinstance(stalls, list) and len(stalls) == 1
+    assert stalls[0]["blocked_ms"] >= 100.0
+    assert "time.sleep(0.3)" in stalls[0]["where"] and "scenario" in stalls[0]["where"]
     gcp = rep["gc_pause_ms"]
     assert isinstance(gcp, dict) and gcp["n"] >= 1
     assert not any(getattr(cb, "__self__", None) is mon for cb in gc.callbacks)
@@ -49,6 +54,8 @@ def test_loop_monitor_settings_are_checked() -> None:
         LoopMonitor(interval=0.0)
     with pytest.raises(ValueError, match="window"):
         LoopMonitor(interval=0.5, window=0.1)
+    with pytest.raises(ValueError, match="stall_seconds"):
+        LoopMonitor(interval=0.05, stall_seconds=0.06)
     with pytest.raises(ValueError, match="gc_freeze_seconds"):
         Settings(secret_key=TEST_SECRET, gc_freeze_seconds=-1.0)
 
@@ -139,6 +146,7 @@ def test_healthz_reports_lag_gc_and_commit_batches(live_server: ServerHandle) ->
     assert body["commit_batches"]["n"] >= 1 and body["writes"] >= 1
     assert body["loop_lag_ms"]["n"] >= 1
     assert set(body["gc_pause_ms"]) == {"n", "p50", "p99", "max"}
+    assert isinstance(body["stalls"], list)
     assert body["gc_freezer"]["frozen_objects_last_counted"] > 0
     assert body["live_attempts"] >= 1
     for bad in ("0", "301", "soon"):
