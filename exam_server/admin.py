@@ -644,6 +644,9 @@ async def healthz(request: Request) -> Response:
     committer = request.app.state.committer
     since = time.time() - seconds
     batches = [(d, n) for t, d, _, n in committer.recent if t >= since]
+    slowest = max(
+        ((d, c, n) for t, d, c, n in committer.recent if t >= since), default=(0.0, 0.0, 0)
+    )
     writer_cpu = sum(c for t, _, c, _ in committer.recent if t >= since)
     body: dict[str, Any] = {
         "status": "ok",
@@ -653,7 +656,12 @@ async def healthz(request: Request) -> Response:
         "commit_batches": {
             "n": len(batches),
             "mean_size": round(sum(n for _, n in batches) / len(batches), 2) if batches else 0.0,
-            "max_ms": round(max((d for d, _ in batches), default=0.0) * 1000.0, 2),
+            "max_ms": round(slowest[0] * 1000.0, 2),
+            "slowest": {
+                "ms": round(slowest[0] * 1000.0, 2),
+                "writer_cpu_ms": round(slowest[1] * 1000.0, 2),
+                "writes": slowest[2],
+            },
             "writer_cpu_us_per_write": round(
                 1e6 * writer_cpu / max(1, sum(n for _, n in batches)), 1
             ),
@@ -663,6 +671,9 @@ async def healthz(request: Request) -> Response:
     monitor = getattr(request.app.state, "monitor", None)
     if monitor is not None:
         body.update(monitor.report(seconds))
+    checkpointer = getattr(request.app.state, "wal_checkpointer", None)
+    if checkpointer is not None:
+        body["wal_checkpoint"] = {"checkpoints": checkpointer.checkpoints, **checkpointer.last}
     freezer = getattr(request.app.state, "gc_freezer", None)
     if freezer is not None:
         body["gc_freezer"] = {

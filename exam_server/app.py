@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from exam_server.admin import ENDPOINTS
 from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import FailureLimiter, TokenSigner, hash_password
-from exam_server.db import create_schema, make_engine
+from exam_server.db import WalCheckpointer, create_schema, make_engine
 from exam_server.durability import GroupCommitter
 from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
@@ -74,7 +74,17 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        # SQLite: checkpoints run in a thread of their own, never inside a
+        # commit that answers are waiting for (exam_server.db.WalCheckpointer).
+        engine = make_engine(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            wal_autocheckpoint=0 if settings.is_sqlite else 1000,
+        )
+        checkpointer = WalCheckpointer(engine) if settings.is_sqlite else None
+        app.state.wal_checkpointer = checkpointer
+        if checkpointer is not None:
+            checkpointer.start()
         await anyio.to_thread.run_sync(create_schema, engine)
         committer = GroupCommitter(engine, settings.commit_max_batch, check_attempt_guards)
         await committer.start()
@@ -120,6 +130,8 @@ def create_app(settings: Settings) -> Starlette:
                 await freezer.stop()
             await attempts.stop()
             await committer.stop()
+            if checkpointer is not None:
+                await anyio.to_thread.run_sync(checkpointer.stop)
             engine.dispose()
 
     app = Starlette(routes=routes, lifespan=lifespan)

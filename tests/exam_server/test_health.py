@@ -7,10 +7,12 @@ import asyncio
 import gc
 import time
 import weakref
+from pathlib import Path
 
 import httpx
 import pytest
 
+from exam_server.db import WalCheckpointer, make_engine
 from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
 from exam_server.settings import Settings
@@ -147,8 +149,34 @@ def test_healthz_reports_lag_gc_and_commit_batches(live_server: ServerHandle) ->
     assert body["loop_lag_ms"]["n"] >= 1
     assert set(body["gc_pause_ms"]) == {"n", "p50", "p99", "max"}
     assert isinstance(body["stalls"], list)
+    assert body["wal_checkpoint"]["checkpoints"] >= 0  # SQLite: checkpoints off the commit path
     assert body["gc_freezer"]["frozen_objects_last_counted"] > 0
     assert body["live_attempts"] >= 1
     for bad in ("0", "301", "soon"):
         r = httpx.get(h.url + "/healthz", params={"seconds": bad})
         assert r.status_code == 422 and r.json()["error"] == "bad_field"
+
+
+def test_wal_checkpoints_happen_off_the_commit_path(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}", wal_autocheckpoint=0)
+    try:
+        with engine.begin() as c:
+            c.exec_driver_sql("CREATE TABLE t (x TEXT)")
+        for _ in range(30):  # ~1,500 pages: past the 1,000 that would checkpoint a commit
+            with engine.begin() as c:
+                c.exec_driver_sql("INSERT INTO t VALUES (?)", [("x" * 200_000,)])
+        wal = tmp_path / "wal.db-wal"
+        # No commit checkpointed: every page written is still in the WAL.
+        assert wal.stat().st_size > 1000 * 4096
+        ck = WalCheckpointer(engine, interval=0.05)
+        first = ck.checkpoint()
+        assert first["wal_pages"] > 1000
+        assert first["checkpointed_pages"] == first["wal_pages"]  # no reader held it back
+        ck.start()
+        time.sleep(0.3)
+        ck.stop()
+        assert ck.checkpoints >= 3  # the thread kept checkpointing
+    finally:
+        engine.dispose()
+    with pytest.raises(ValueError, match="interval"):
+        WalCheckpointer(engine, interval=0.0)
