@@ -9,7 +9,8 @@ session, wherever the terminal is connected.
 
 Publishing stays non-blocking: events go to a bounded outbox that one
 sender task empties in batches (one round trip per batch:
-``SELECT pg_notify(channel, x) FROM unnest(batch)``); if PostgreSQL is
+``SELECT pg_notify(channel, x) FROM json_array_elements_text(payloads)``,
+the batch's events packed into as few payloads as fit under 8,000 bytes); if PostgreSQL is
 unreachable the outbox keeps the newest ``max_pending`` events and retries,
 and the listener reconnects with backoff. Live events are a view, not the
 record: the database is the record, and the consoles reload it on connect.
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 #: NOTIFY payloads must stay under 8000 bytes; bigger events are sent
 #: without their ``data`` (marked ``truncated``).
 MAX_PAYLOAD = 7800
+#: An event is sent without its ``data`` above this (room for the envelope).
+MAX_EVENT = MAX_PAYLOAD - 64
 BATCH = 500
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 PROCTOR_ACTS = frozenset({"pause", "resume", "extend", "release", "void"})
@@ -163,10 +166,10 @@ class PgEventBus(EventBus):
     def publish(self, event: LiveEvent) -> None:
         super().publish(event)
         d = event.to_dict()
-        raw = orjson.dumps({"o": self.origin, "e": d}, default=str, option=_OPTIONS)
-        if len(raw) > MAX_PAYLOAD:
+        raw = orjson.dumps(d, default=str, option=_OPTIONS)
+        if len(raw) > MAX_EVENT:
             d["data"] = {"truncated": True}
-            raw = orjson.dumps({"o": self.origin, "e": d}, default=str, option=_OPTIONS)
+            raw = orjson.dumps(d, default=str, option=_OPTIONS)
         payload = raw.decode()
         if len(self._outbox) >= self.max_pending:
             self._outbox.popleft()
@@ -188,9 +191,13 @@ class PgEventBus(EventBus):
                         self._sender = await psycopg.AsyncConnection.connect(
                             self.conninfo, autocommit=True, connect_timeout=5
                         )
+                    # The batch's events packed into as few notifications as
+                    # fit under the payload limit, passed as one JSON text:
+                    # a text[] parameter cost psycopg a regex escape per event,
+                    # and every notification wakes every listening process.
                     await self._sender.execute(
-                        "SELECT pg_notify(%s, x) FROM unnest(%s::text[]) AS x",
-                        (self.channel, batch),
+                        "SELECT pg_notify(%s, x) FROM json_array_elements_text(%s::json) AS x",
+                        (self.channel, orjson.dumps(self._pack(batch)).decode()),
                     )
                     self.sent += len(batch)
                     backoff = 0.1
@@ -208,6 +215,24 @@ class PgEventBus(EventBus):
                     self._outbox.extendleft(reversed(keep))
                     await asyncio.sleep(backoff)
                     backoff = min(2.0, backoff * 2)
+
+    def _pack(self, events: list[str]) -> list[str]:
+        """Notification payloads ``{"o": origin, "es": [event, ...]}``, each
+        under :data:`MAX_PAYLOAD` bytes (events are at most :data:`MAX_EVENT`)."""
+        head = '{"o":"' + self.origin + '","es":['
+        out: list[str] = []
+        part: list[str] = []
+        size = len(head) + 2
+        for ev in events:
+            n = len(ev.encode()) + 1
+            if part and size + n > MAX_PAYLOAD:
+                out.append(head + ",".join(part) + "]}")
+                part, size = [], len(head) + 2
+            part.append(ev)
+            size += n
+        if part:
+            out.append(head + ",".join(part) + "]}")
+        return out
 
     # --- receiving -------------------------------------------------------------
 
@@ -236,21 +261,27 @@ class PgEventBus(EventBus):
         try:
             msg = orjson.loads(payload)
             if msg.get("o") == self.origin:
-                return  # our own event, already delivered locally
-            event = LiveEvent.from_dict(msg["e"])
+                return  # our own events, already delivered locally
+            # "es": a packed batch; "e": one event (servers before batching).
+            events = (
+                [LiveEvent.from_dict(d) for d in msg["es"]]
+                if "es" in msg
+                else [LiveEvent.from_dict(msg["e"])]
+            )
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("live events: ignoring a malformed notification")
             return
-        self.received += 1
-        self.deliver_remote(event)
-        if (
-            self.on_remote is not None
-            and event.attempt_id is not None
-            and (self.remote_filter is None or self.remote_filter(event))
-        ):
-            task = asyncio.create_task(self._run_handler(event))
-            self._handlers.add(task)
-            task.add_done_callback(self._handlers.discard)
+        for event in events:
+            self.received += 1
+            self.deliver_remote(event)
+            if (
+                self.on_remote is not None
+                and event.attempt_id is not None
+                and (self.remote_filter is None or self.remote_filter(event))
+            ):
+                task = asyncio.create_task(self._run_handler(event))
+                self._handlers.add(task)
+                task.add_done_callback(self._handlers.discard)
 
     async def _run_handler(self, event: LiveEvent) -> None:
         assert self.on_remote is not None

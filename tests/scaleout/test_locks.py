@@ -5,6 +5,7 @@ pure parts of the load generator and the drills."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import psycopg
@@ -15,7 +16,7 @@ from exam_server.db import make_engine
 from exam_server.events import LiveEvent
 from exam_server.loadtest.faults import expected_used
 from exam_server.loadtest.runner import LoadConfig, load_candidates
-from exam_server.scaleout.fanout import PgEventBus, channel_name, pg_conninfo
+from exam_server.scaleout.fanout import MAX_PAYLOAD, PgEventBus, channel_name, pg_conninfo
 from exam_server.scaleout.locks import NAMESPACE, StaleAttempt, serialise_attempt
 from exam_server.scaleout.migrate import migrate, schema_version
 from seleksi.cli import main as seleksi_main
@@ -113,6 +114,13 @@ async def test_two_buses_share_events_and_skip_their_own(pg_url: str) -> None:
         assert sub_a.get_nowait() is not None  # a's own copy of the big one, delivered once
         assert sub_a.get_nowait() is None  # ... and nothing echoed back from PostgreSQL
         assert local_b.get_nowait() is None  # local-only subscribers never see remote events
+        # A burst goes out packed into a few notifications, every event once, in order.
+        for i in range(300):
+            a.publish(LiveEvent("answer", 7, 1000 + i, data={"number": i, "pad": "y" * 100}))
+        burst = [await asyncio.wait_for(sub_b.get(), 10) for _ in range(300)]
+        assert [e.attempt_id for e in burst] == list(range(1000, 1300))
+        await asyncio.sleep(0.3)
+        assert sub_b.get_nowait() is None
     finally:
         await a.stop()
         await b.stop()
@@ -147,3 +155,14 @@ def test_expected_clock_counts_gaps_up_to_the_grace() -> None:
     # gone 20 s (only 5 counted), connected until now (+2 s).
     iv: list[list[float | None]] = [[0.0, 10.0], [13.0, 23.0], [43.0, None]]
     assert expected_used(iv, 45.0, 5.0) == pytest.approx(10 + 3 + 10 + 5 + 2)
+
+
+def test_packed_notifications_stay_under_the_payload_limit() -> None:
+    bus = PgEventBus("postgresql+psycopg://nobody@127.0.0.1/none")
+    events = [f'{{"kind":"answer","n":{i},"pad":"{"z" * (i % 900)}"}}' for i in range(400)]
+    payloads = bus._pack(events)
+    assert len(payloads) > 1
+    assert all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
+    unpacked = [e for p in payloads for e in json.loads(p)["es"]]
+    assert unpacked == [json.loads(e) for e in events]
+    assert all(json.loads(p)["o"] == bus.origin for p in payloads)
