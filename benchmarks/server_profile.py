@@ -75,7 +75,8 @@ BUCKETS = [
 ]
 
 
-def profile(raw: Path) -> tuple[int, dict[str, float]]:
+def profile(raw: Path, watch: list[tuple[str, str]] = WATCH) -> tuple[int, dict[str, float]]:
+    """Samples in all, and the share of them with each row's function on the stack."""
     total = 0
     incl: Counter[str] = Counter()
     for line in raw.read_text().splitlines():
@@ -84,10 +85,17 @@ def profile(raw: Path) -> tuple[int, dict[str, float]]:
         stack, n_s = line.rsplit(" ", 1)
         n = int(n_s)
         total += n
-        for label, needle in WATCH:
+        for label, needle in watch:
             if needle in stack:
                 incl[label] += n
-    return total, {label: incl[label] / max(1, total) for label, _ in WATCH}
+    return total, {label: incl[label] / max(1, total) for label, _ in watch}
+
+
+def top_table(top: list[tuple[str, float]]) -> list[str]:
+    """Markdown lines: the functions with the most self time."""
+    lines = ["", "Functions with the most self time (busy samples):", ""]
+    lines += ["| function | share |", "| --- | --- |"]
+    return lines + [f"| `{fn}` | {share:.1%} |" for fn, share in top]
 
 
 def buckets(raw: Path) -> dict[str, float]:
@@ -172,9 +180,7 @@ async def run(clients: int, seconds: float, spy: str) -> str:
         f"| {label} | {share:.1%} | {share * per_answer:.0f} |"
         for label, share in exclusive.items()
     ]
-    lines += ["", "Functions with the most self time (busy samples):", ""]
-    lines += ["| function | share |", "| --- | --- |"]
-    lines += [f"| `{fn}` | {share:.1%} |" for fn, share in top]
+    lines += top_table(top)
     lines += [
         "",
         f"`python -m benchmarks.server_profile --clients {clients} --seconds {seconds:g}`",
@@ -251,15 +257,7 @@ async def run_logins(terminals: int, window: float, spy: str) -> str:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            total, _ = profile(raw)
-            incl: Counter[str] = Counter()
-            for line in raw.read_text().splitlines():
-                if " " not in line.strip():
-                    continue
-                stack, n_s = line.strip().rsplit(" ", 1)
-                for label, needle in LOGIN_WATCH:
-                    if needle in stack:
-                        incl[label] += int(n_s)
+            total, shares = profile(raw, LOGIN_WATCH)
             top = top_functions(raw)
         finally:
             cluster.stop()
@@ -275,10 +273,8 @@ async def run_logins(terminals: int, window: float, spy: str) -> str:
         "| where | share of server samples |",
         "| --- | --- |",
     ]
-    lines += [f"| {label} | {incl[label] / max(1, total):.1%} |" for label, _ in LOGIN_WATCH]
-    lines += ["", "Functions with the most self time (busy samples):", ""]
-    lines += ["| function | share |", "| --- | --- |"]
-    lines += [f"| `{fn}` | {share:.1%} |" for fn, share in top]
+    lines += [f"| {label} | {share:.1%} |" for label, share in shares.items()]
+    lines += top_table(top)
     lines += [
         "",
         f"`python -m benchmarks.server_profile --logins {terminals} --window {window:g}`",

@@ -42,10 +42,12 @@ def test_loop_monitor_sees_a_blocked_loop_and_gc_pauses() -> None:
     assert lag["max"] >= 250.0
     assert lag["p50"] < 50.0  # the rest of the time the loop was free
     # The watchdog caught the block while it lasted, and where the loop was.
+    # (The gc.collect() below may be caught too, in a big test process.)
     stalls = rep["stalls"]
-    assert isinstance(stalls, list) and len(stalls) == 1
-    assert stalls[0]["blocked_ms"] >= 100.0
-    assert "time.sleep(0.3)" in stalls[0]["where"] and "scenario" in stalls[0]["where"]
+    assert isinstance(stalls, list)
+    slept = [st for st in stalls if "time.sleep(0.3)" in st["where"]]
+    assert len(slept) == 1  # one record per stall, however long it lasts
+    assert slept[0]["blocked_ms"] >= 100.0 and "scenario" in slept[0]["where"]
     gcp = rep["gc_pause_ms"]
     assert isinstance(gcp, dict) and gcp["n"] >= 1
     assert not any(getattr(cb, "__self__", None) is mon for cb in gc.callbacks)
