@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -135,6 +136,47 @@ async def test_group_commit_batches_concurrent_writes(tmp_path: Path) -> None:
         assert len(c.execute(select(table.c.code)).all()) == 201
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+async def test_group_commit_rows_guards_reconnect_and_shutdown(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    create_schema(engine)
+    table = Site.__table__  # type: ignore[attr-defined]
+
+    def guard(conn: Any, guards: list[tuple[int, int]]) -> dict[int, Exception]:
+        return {aid: RuntimeError(f"stale copy of {aid}") for aid, _ in guards if aid == 2}
+
+    committer = GroupCommitter(engine, guard_check=guard)
+    await committer.start()
+    rows = [[(table, {"code": f"R{i}", "name": "x"})] for i in (1, 2, 3)]
+    outs = await asyncio.gather(
+        *(committer.submit_rows(r, guard=(i, 0)) for i, r in zip((1, 2, 3), rows, strict=True)),
+        return_exceptions=True,
+    )
+    # The refused write is the only one left out of its group.
+    assert outs[0] is None and outs[2] is None and isinstance(outs[1], RuntimeError)
+    with engine.connect() as c:
+        ids: dict[str, int] = dict(c.execute(select(table.c.code, table.c.id)).all())
+    assert set(ids) == {"R1", "R3"}
+    # The writer's kept connection breaks: the next write opens a new one.
+    assert committer._conn is not None
+    committer._conn.invalidate()
+    await committer.submit_rows(updates=[(table, ids["R1"], {"name": "renamed"})])
+    # Writes queued when the server stops are committed before stop() returns.
+    pending = [
+        asyncio.ensure_future(committer.submit_rows([(table, {"code": f"Q{i}", "name": "q"})]))
+        for i in range(20)
+    ]
+    await asyncio.sleep(0)  # every one is queued
+    await committer.stop()
+    assert await asyncio.gather(*pending) == [None] * 20
+    with pytest.raises(RuntimeError, match="after stop"):
+        await committer.submit_rows([(table, {"code": "late", "name": "x"})])
+    with engine.connect() as c:
+        got: dict[str, str] = dict(c.execute(select(table.c.code, table.c.name)).all())
+    engine.dispose()
+    assert got["R1"] == "renamed" and "R2" not in got and "late" not in got
+    assert {f"Q{i}" for i in range(20)} <= set(got)
 
 
 def test_audit_chain_links_every_event(tmp_path: Path) -> None:
