@@ -124,9 +124,12 @@ def fmt(lat: dict[str, float]) -> str:
 # --- exam pace and login rush ---------------------------------------------------------
 
 
-async def pace_run(url: str, n: int, pace: float, window: float, duration: float) -> LoadReport:
+async def pace_run(
+    url: str, n: int, pace: float, window: float, duration: float, workers: int = 0
+) -> LoadReport:
+    """workers: 0 = one server process (SQLite's only shape), N = N uvicorn workers."""
     token, creds = seeded(url, n)
-    cluster = WorkerCluster(settings_for(url), workers=0).start()
+    cluster = WorkerCluster(settings_for(url), workers=workers).start()
     try:
         prep_cpu0 = cpu_seconds(cluster.worker_pids())
         prep = wait_prepared(url, n)
@@ -182,7 +185,14 @@ def slow_seconds(rep: LoadReport, threshold_ms: float = 100.0) -> str:
     return ", ".join(f"{sec} s: {n}" for sec, n in sorted(slow.most_common(10))) or "none"
 
 
-def pace_markdown(rep: LoadReport, n: int, pace: float, window: float, duration: float) -> str:
+def pace_markdown(
+    rep: LoadReport,
+    n: int,
+    pace: float,
+    window: float,
+    duration: float,
+    store: str = "SQLite (WAL, synchronous=FULL), one server process",
+) -> str:
     steady_from = rep.started_at + window + pace  # everyone logged in and answering
     during = rep.latency_ms(rep.started_at, rep.started_at + window)
     steady = rep.latency_ms(steady_from, None)
@@ -196,7 +206,7 @@ def pace_markdown(rep: LoadReport, n: int, pace: float, window: float, duration:
         [
             f"{machine_line()}",
             "",
-            f"SQLite (WAL, synchronous=FULL), one server process; {n} terminals log in "
+            f"{store}; {n} terminals log in "
             f"uniformly over {window:.0f} s (real scrypt n=2^14 is not on this path: "
             f"candidates log in with a PIN checked by HMAC) and answer every {pace:.0f} s "
             f"±50 % for {duration:.0f} s. The server first prepares every candidate's form "
@@ -562,6 +572,43 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.pace:g} --login-window {args.login_window:g} --duration {args.duration:g}"
             )
             write_section("Exam server: exam pace and login rush (SQLite)", md + f"\n\n`{cmd}`")
+            print(md)
+        elif what == "pace-postgres":
+            from exam_server.scaleout.migrate import temporary_schema
+
+            parts = []
+            for workers in (1, 2):
+                with temporary_schema(prefix="pace") as url:
+                    rep = asyncio.run(
+                        pace_run(
+                            url,
+                            args.terminals,
+                            args.pace,
+                            args.login_window,
+                            args.duration,
+                            workers=workers,
+                        )
+                    )
+                store = (
+                    f"PostgreSQL 15 on the same machine, {workers} uvicorn worker process"
+                    f"{'es' if workers > 1 else ''} (server CPU: the workers summed; event-loop "
+                    "lag, GC, stall and commit figures: one worker's /healthz)"
+                )
+                parts.append(
+                    f"### {workers} worker{'s' if workers > 1 else ''}\n\n"
+                    + pace_markdown(
+                        rep, args.terminals, args.pace, args.login_window, args.duration, store
+                    )
+                )
+            cmd = (
+                f"python -m benchmarks.server pace-postgres --terminals {args.terminals} --pace "
+                f"{args.pace:g} --login-window {args.login_window:g} --duration {args.duration:g}"
+            )
+            md = "\n\n".join(parts)
+            write_section(
+                "Exam server: exam pace and login rush (PostgreSQL, 1 and 2 workers)",
+                md + f"\n\n`{cmd}`",
+            )
             print(md)
         elif what == "saturation":
             md = asyncio.run(saturation(args.clients, args.seconds, args.rounds))
