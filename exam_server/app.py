@@ -112,7 +112,7 @@ def create_app(settings: Settings) -> Starlette:
         await monitor.start()
         freezer = None
         if settings.gc_freeze_seconds > 0:
-            freezer = GcFreezer(settings.gc_freeze_seconds, attempts.has_connected_terminals)
+            freezer = GcFreezer(settings.gc_freeze_seconds, attempts.is_busy)
             app.state.gc_freezer = freezer
             await freezer.start()
         if live is not None and hasattr(live, "start"):

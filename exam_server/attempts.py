@@ -267,6 +267,7 @@ class AttemptService:
             settings.login_failures_per_terminal, settings.login_failure_window_seconds
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_login = -1e9  # time.monotonic() of the last login attempt
         self._prepare_tasks: set[asyncio.Task[int]] = set()
         # (session id, candidate id) → attempt id, made or being made here.
         self._created: dict[tuple[int, int], int] = {}
@@ -314,8 +315,12 @@ class AttemptService:
                 await t
         self._tasks = []
 
-    def has_connected_terminals(self) -> bool:
-        """True while any terminal holds a connection to this process."""
+    def is_busy(self, quiet_seconds: float = 30.0) -> bool:
+        """True while any terminal holds a connection to this process, or a
+        candidate logged in within ``quiet_seconds`` (a rush is starting:
+        the moment before the first connection is not a quiet one)."""
+        if time.monotonic() - self._last_login < quiet_seconds:
+            return True
         return any(la.conn is not None for la in self.live.values())
 
     async def _every(self, seconds: float, fn: Callable[[float], Awaitable[None]]) -> None:
@@ -416,6 +421,7 @@ class AttemptService:
         Raises :class:`LoginError` (``rate_limited`` 429, ``bad_credentials``
         401, ``session_closed`` 403, ``terminal_locked`` 409).
         """
+        self._last_login = time.monotonic()
         if not p.valid_terminal_id(terminal_id):
             raise LoginError("bad_field", 400, "terminal_id is invalid")
         ckey, tkey = f"c:{registration_number}", f"t:{terminal_id}"

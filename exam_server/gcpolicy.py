@@ -14,7 +14,8 @@ full collection then scans seconds' worth of objects instead of the whole
 heap. Frozen objects are still freed by reference counting, as nearly all
 are; only reference cycles that become garbage after being frozen wait. They
 are collected by a *maintenance* pass (``gc.unfreeze()`` then a full
-collection) which runs when no terminal is connected (between sessions), or
+collection) which runs when no terminal is connected and nobody logged in
+for 30 s (between sessions), or
 when the frozen set has grown past ``max_growth`` times its size after the
 last maintenance (and past ``max_growth`` million objects), so memory stays
 bounded on a server that is never idle. A busy maintenance pass is a full
