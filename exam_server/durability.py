@@ -199,7 +199,9 @@ class GroupCommitter:
                     loop.call_soon_threadsafe(self._deliver, batch, outcomes)
                 except RuntimeError:  # the loop is closed: nobody is waiting any more
                     return
-            if self._stopping:
+            # A write queued just before stop() may have arrived after the
+            # drain above: it set the event, so go round again for it.
+            if self._stopping and not self._pending:
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
