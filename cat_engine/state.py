@@ -77,20 +77,23 @@ class SectionState:
     def n_scored(self) -> int:
         return sum(1 for p in self.pretest if not p)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, copy_lists: bool = True) -> dict[str, Any]:
+        """The section as plain data. copy_lists=False hands out the state's
+        own lists (for a caller that only serialises them at once)."""
+        c: Callable[[list[Any]], list[Any]] = list if copy_lists else _same
         return {
             "code": self.code,
-            "items": list(self.items),
-            "item_ids": list(self.item_ids),
-            "options": list(self.options),
-            "answered": list(self.answered),
-            "flagged": list(self.flagged),
-            "pretest": list(self.pretest),
-            "elapsed": list(self.elapsed),
+            "items": c(self.items),
+            "item_ids": c(self.item_ids),
+            "options": c(self.options),
+            "answered": c(self.answered),
+            "flagged": c(self.flagged),
+            "pretest": c(self.pretest),
+            "elapsed": c(self.elapsed),
             "theta": self.theta,
             "se": self.se,
-            "refused": list(self.refused),
-            "pretest_positions": list(self.pretest_positions),
+            "refused": c(self.refused),
+            "pretest_positions": c(self.pretest_positions),
             "time_used": self.time_used,
             "complete": self.complete,
             "stop_reason": self.stop_reason,
@@ -162,18 +165,24 @@ class TestState:
             self.finish_reason,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def _fields(self, copy_lists: bool) -> dict[str, Any]:
+        """Everything but the version and the design, in :meth:`to_dict` order."""
         return {
-            "version": STATE_VERSION,
-            "design": self.design.to_dict(),
             "seed": self.seed,
-            "sections": [s.to_dict() for s in self.sections],
+            "sections": [s.to_dict(copy_lists=copy_lists) for s in self.sections],
             "section_index": self.section_index,
             "current": self.current,
             "step": self.step,
             "time_used": self.time_used,
             "finished": self.finished,
             "finish_reason": self.finish_reason,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "design": self.design.to_dict(),
+            **self._fields(copy_lists=True),
         }
 
     def to_json(self, dumps: Callable[[dict[str, Any]], str] | None = None) -> str:
@@ -186,37 +195,7 @@ class TestState:
         dumps: a faster encoder of compact JSON text (the server passes orjson's;
         this package stays stdlib-only); its floats must round-trip exactly.
         """
-        rest = (dumps or _compact)(
-            {
-                "seed": self.seed,
-                "sections": [
-                    {
-                        "code": s.code,
-                        "items": s.items,
-                        "item_ids": s.item_ids,
-                        "options": s.options,
-                        "answered": s.answered,
-                        "flagged": s.flagged,
-                        "pretest": s.pretest,
-                        "elapsed": s.elapsed,
-                        "theta": s.theta,
-                        "se": s.se,
-                        "refused": s.refused,
-                        "pretest_positions": s.pretest_positions,
-                        "time_used": s.time_used,
-                        "complete": s.complete,
-                        "stop_reason": s.stop_reason,
-                    }
-                    for s in self.sections
-                ],
-                "section_index": self.section_index,
-                "current": self.current,
-                "step": self.step,
-                "time_used": self.time_used,
-                "finished": self.finished,
-                "finish_reason": self.finish_reason,
-            }
-        )
+        rest = (dumps or _compact)(self._fields(copy_lists=False))
         return f'{{"version":{STATE_VERSION},"design":{_design_json(self.design)},{rest[1:]}'
 
     @classmethod
@@ -234,6 +213,10 @@ class TestState:
             finished=bool(d["finished"]),
             finish_reason=d["finish_reason"],
         )
+
+
+def _same(x: list[Any]) -> list[Any]:
+    return x
 
 
 def _compact(obj: dict[str, Any]) -> str:

@@ -218,3 +218,15 @@ def test_design_the_bank_cannot_serve_is_refused_with_the_field() -> None:
     )
     with pytest.raises(EngineError, match=r"blueprint\.X"):
         engine.start(d, BANK, seed=1)
+
+
+def test_state_json_is_the_dict_and_shares_no_lists_with_it() -> None:
+    """to_json (the server's per-answer encoding) parses to exactly to_dict,
+    mid-test and at the end; to_dict hands out copies, never the state's lists."""
+    st = engine.start(_design("adaptive"), BANK, seed=4)
+    st = engine.record(st, BANK, engine.current(st) or 0, 2, elapsed=1.25)
+    for state in (st, _answer_all(st)):
+        assert json.loads(state.to_json()) == state.to_dict()
+        d = state.to_dict()
+        d["sections"][0]["items"].append(-1)
+        assert -1 not in state.sections[0].items
