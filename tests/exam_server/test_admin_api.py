@@ -72,6 +72,21 @@ def test_candidate_csv_import_is_all_or_nothing(live_server: ServerHandle) -> No
     }
 
 
+def new_session_in_r2(h: ServerHandle, code: str) -> tuple[int, int]:
+    """Schedule a demo-exam session ``code`` in room R2 (the demo proctor
+    supervises R1 only) through the admin API: (session id, room id)."""
+    admin = h.headers("admin")
+    r = httpx.post(
+        h.url + "/api/admin/sessions",
+        json={"code": code, "exam_code": "SKD-DEMO", "site_code": "TILOK-01", "room_code": "R2"},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    sid = int(r.json()["id"])
+    sessions = httpx.get(h.url + "/api/admin/sessions", headers=admin).json()
+    return sid, int(next(x for x in sessions if x["id"] == sid)["room_id"])
+
+
 def new_proctor(h: ServerHandle, username: str, room_ids: list[int]) -> dict[str, str]:
     """Create a proctor of ``room_ids`` through the admin API; their bearer header."""
     r = httpx.post(
@@ -96,22 +111,8 @@ def new_proctor(h: ServerHandle, username: str, room_ids: list[int]) -> dict[str
 def test_schedule_open_checkin_and_close(live_server: ServerHandle) -> None:
     h = live_server
     admin = h.headers("admin")
-    r = httpx.post(
-        h.url + "/api/admin/sessions",
-        json={
-            "code": "SESI-2",
-            "exam_code": "SKD-DEMO",
-            "site_code": "TILOK-01",
-            "room_code": "R2",
-        },
-        headers=admin,
-    )
-    assert r.status_code == 201
-    sid = r.json()["id"]
+    sid, room = new_session_in_r2(h, "SESI-2")
     # Room R2 has its own proctor (the demo proctor supervises R1 only).
-    room = next(
-        x for x in httpx.get(h.url + "/api/admin/sessions", headers=admin).json() if x["id"] == sid
-    )["room_id"]
     proctor = new_proctor(h, "pengawas-r2", [room])
     dup = httpx.post(
         h.url + "/api/admin/sessions",

@@ -12,24 +12,13 @@ import websockets
 
 from exam_server.auth import StaffClaims, TokenSigner
 from tests.conftest import ServerHandle
-from tests.exam_server.test_admin_api import new_proctor
+from tests.exam_server.test_admin_api import new_proctor, new_session_in_r2
 
 
 def _room_b_session(h: ServerHandle) -> tuple[int, int, int]:
     """A second session in room R2 with one prepared attempt: (session, room, attempt)."""
     admin = h.headers("admin")
-    r = httpx.post(
-        h.url + "/api/admin/sessions",
-        json={
-            "code": "SESI-B",
-            "exam_code": "SKD-DEMO",
-            "site_code": "TILOK-01",
-            "room_code": "R2",
-        },
-        headers=admin,
-    )
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
+    sid, room = new_session_in_r2(h, "SESI-B")
     csv = (
         "registration_number,name,category,formation_code,session_code\n"
         "B-001,Tono,general,F-PERAWAT,SESI-B\n"
@@ -45,8 +34,6 @@ def _room_b_session(h: ServerHandle) -> tuple[int, int, int]:
             break
         time.sleep(0.1)
     assert rows, "the session's attempt was not prepared"
-    sessions = httpx.get(h.url + "/api/admin/sessions", headers=admin).json()
-    room = next(x for x in sessions if x["id"] == sid)["room_id"]
     return sid, room, rows[0]["attempt_id"]
 
 

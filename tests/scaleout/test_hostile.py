@@ -28,6 +28,7 @@ from exam_server.auth import STAFF_SALT
 from exam_server.loadtest.fuzz import draw, rest_body, ws_frame
 from exam_server.testing import Terminal
 from tests.conftest import ServerHandle
+from tests.exam_server.test_admin_api import new_session_in_r2
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -166,22 +167,7 @@ def test_proctor_tokens_cannot_widen_their_rooms(live_server: ServerHandle) -> N
     """A proctor acts only on their rooms; rewriting the rooms signed into the
     staff token, or signing one with another key, is refused as a bad token."""
     h = live_server
-    admin = h.headers("admin")
-    r = httpx.post(
-        h.url + "/api/admin/sessions",
-        json={
-            "code": "SESI-H",
-            "exam_code": "SKD-DEMO",
-            "site_code": "TILOK-01",
-            "room_code": "R2",
-        },
-        headers=admin,
-    )
-    assert r.status_code == 201, r.text
-    sid = r.json()["id"]
-    room = next(
-        x for x in httpx.get(h.url + "/api/admin/sessions", headers=admin).json() if x["id"] == sid
-    )["room_id"]
+    sid, room = new_session_in_r2(h, "SESI-H")
     path = f"{h.url}/api/proctor/sessions/{sid}/attempts"
     token = h.staff("proctor")
     assert httpx.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 403
