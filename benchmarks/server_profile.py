@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.report import machine_line
@@ -59,8 +60,8 @@ IDLE = ("Condition.wait (threading.py", "Queue.get (queue.py")
 BUCKETS = [
     ("COMMIT (the fsync is inside)", ("do_commit (sqlalchemy",)),
     ("group commit: stale-copy guard (SELECT)", ("check_attempt_guards",)),
-    ("group commit: executemany (SQLAlchemy + sqlite3)", ("_commit_batch (exam_server",)),
-    ("hand-off to the writer thread", ("run_sync (anyio", "put_nowait (queue.py")),
+    ("group commit: driver executemany and bookkeeping", ("_commit_batch (exam_server",)),
+    ("hand-off to and from the writer thread", ("_enqueue (exam_server", "_deliver (exam_server")),
     ("engine: record", ("record (cat_engine/engine.py",)),
     ("state → JSON", ("_state_json (exam_server",)),
     ("response hash chain", ("response_hash (exam_server",)),
@@ -75,15 +76,23 @@ BUCKETS = [
 ]
 
 
+def stacks(raw: Path, busy_only: bool = False) -> Iterator[tuple[str, int]]:
+    """(stack, samples) of py-spy's raw output; busy_only leaves out the
+    threads' idle waits (:data:`IDLE`)."""
+    for line in raw.read_text().splitlines():
+        if " " not in line.strip():
+            continue
+        stack, n_s = line.strip().rsplit(" ", 1)
+        if busy_only and any(k in stack for k in IDLE):
+            continue
+        yield stack, int(n_s)
+
+
 def profile(raw: Path, watch: list[tuple[str, str]] = WATCH) -> tuple[int, dict[str, float]]:
     """Samples in all, and the share of them with each row's function on the stack."""
     total = 0
     incl: Counter[str] = Counter()
-    for line in raw.read_text().splitlines():
-        if not line.strip():
-            continue
-        stack, n_s = line.rsplit(" ", 1)
-        n = int(n_s)
+    for stack, n in stacks(raw):
         total += n
         for label, needle in watch:
             if needle in stack:
@@ -101,14 +110,9 @@ def top_table(top: list[tuple[str, float]]) -> list[str]:
 def buckets(raw: Path) -> dict[str, float]:
     """Exclusive shares of the busy samples (idle thread waits left out)."""
     count: Counter[str] = Counter()
-    for line in raw.read_text().splitlines():
-        if " " not in line.strip():
-            continue
-        stack, n_s = line.strip().rsplit(" ", 1)
-        if any(k in stack for k in IDLE):
-            continue
+    for stack, n in stacks(raw, busy_only=True):
         label = next(lb for lb, keys in BUCKETS if any(k in stack for k in keys))
-        count[label] += int(n_s)
+        count[label] += n
     busy = max(1, sum(count.values()))
     return {label: count[label] / busy for label, _ in BUCKETS}
 
@@ -211,16 +215,9 @@ LOGIN_WATCH = [
 def top_functions(raw: Path, n: int = 15) -> list[tuple[str, float]]:
     """The ``n`` functions with the most samples on top of the stack (self time)."""
     count: Counter[str] = Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        if " " not in line.strip():
-            continue
-        stack, n_s = line.strip().rsplit(" ", 1)
-        if any(k in stack for k in IDLE):
-            continue
-        leaf = stack.rsplit(";", 1)[-1]
-        count[leaf] += int(n_s)
-        total += int(n_s)
+    for stack, n in stacks(raw, busy_only=True):
+        count[stack.rsplit(";", 1)[-1]] += n
+    total = sum(count.values())
     return [(fn, c / max(1, total)) for fn, c in count.most_common(n)]
 
 
