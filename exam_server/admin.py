@@ -642,30 +642,12 @@ async def healthz(request: Request) -> Response:
     if not 1.0 <= seconds <= 300.0:
         raise ApiError(422, "bad_field", "'seconds' must be a number between 1 and 300")
     committer = request.app.state.committer
-    since = time.time() - seconds
-    batches = [(d, n) for t, d, _, n in committer.recent if t >= since]
-    slowest = max(
-        ((d, c, n) for t, d, c, n in committer.recent if t >= since), default=(0.0, 0.0, 0)
-    )
-    writer_cpu = sum(c for t, _, c, _ in committer.recent if t >= since)
     body: dict[str, Any] = {
         "status": "ok",
         "commits": committer.transactions,
         "writes": committer.writes,
         "window_seconds": seconds,
-        "commit_batches": {
-            "n": len(batches),
-            "mean_size": round(sum(n for _, n in batches) / len(batches), 2) if batches else 0.0,
-            "max_ms": round(slowest[0] * 1000.0, 2),
-            "slowest": {
-                "ms": round(slowest[0] * 1000.0, 2),
-                "writer_cpu_ms": round(slowest[1] * 1000.0, 2),
-                "writes": slowest[2],
-            },
-            "writer_cpu_us_per_write": round(
-                1e6 * writer_cpu / max(1, sum(n for _, n in batches)), 1
-            ),
-        },
+        "commit_batches": committer.report(seconds),
         "live_attempts": len(request.app.state.attempts.live),
     }
     monitor = getattr(request.app.state, "monitor", None)

@@ -129,6 +129,25 @@ class GroupCommitter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn: Connection | None = None  # used by the writer thread only
 
+    def report(self, seconds: float) -> dict[str, Any]:
+        """The groups committed in the last ``seconds``: how many, their mean
+        size, the slowest (ms, and the writer thread's CPU ms in it: a slow
+        group with little CPU waited on the disk), and the writer thread's
+        CPU per write."""
+        since = time.time() - seconds
+        window = [(d, c, n) for t, d, c, n in self.recent if t >= since]
+        writes = sum(n for _, _, n in window)
+        slowest = max(window, default=(0.0, 0.0, 0))
+        return {
+            "n": len(window),
+            "mean_size": round(writes / len(window), 2) if window else 0.0,
+            "max_ms": round(slowest[0] * 1000.0, 2),
+            "slowest": {"writer_cpu_ms": round(slowest[1] * 1000.0, 2), "writes": slowest[2]},
+            "writer_cpu_us_per_write": round(
+                1e6 * sum(c for _, c, _ in window) / max(1, writes), 1
+            ),
+        }
+
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
