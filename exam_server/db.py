@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel, create_engine
 
 from exam_server import models as _models  # noqa: F401  (registers the tables)
@@ -67,6 +67,17 @@ def make_engine(
     return create_engine(
         database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's parameter marker, for SQL run on the DBAPI cursor itself
+    (``?`` for sqlite3, ``%s`` for psycopg)."""
+    style = conn.dialect.paramstyle
+    if style == "qmark":
+        return "?"
+    if style in ("format", "pyformat"):
+        return "%s"
+    raise RuntimeError(f"no driver SQL for paramstyle {style!r}")
 
 
 def writer(engine: Engine) -> Engine:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
 
-from exam_server.db import writer
+from exam_server.db import placeholder, writer
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -51,15 +51,6 @@ class _Write:
 GuardCheck = Callable[[Connection, list[tuple[int, int]]], dict[int, Exception]]
 """Checks the guards of a group inside its transaction (after taking any
 locks); returns the refused attempt ids with the exception for each."""
-
-
-def _placeholder(conn: Connection) -> str:
-    style = conn.dialect.paramstyle
-    if style == "qmark":
-        return "?"
-    if style in ("format", "pyformat"):
-        return "%s"
-    raise RuntimeError(f"no raw executemany for paramstyle {style!r}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -90,7 +81,7 @@ def _apply_rows(conn: Connection, batch: Sequence[_Write]) -> None:
             updates.setdefault((table.name, cols), []).append((*(values[c] for c in cols), key))
     if not inserts and not updates:
         return
-    ph = _placeholder(conn)
+    ph = placeholder(conn)
     q = conn.dialect.identifier_preparer.quote  # our own names; quoted where reserved
     cur = conn.connection.cursor()
     try:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from exam_server.db import placeholder
 from exam_server.models import Presence
 
 PRESENCE = Presence.__table__  # type: ignore[attr-defined]
@@ -29,7 +30,7 @@ def mark_seen(conn: Connection, attempt_ids: Iterable[int], at: float) -> None:
     rows = [(int(a), at) for a in attempt_ids]
     if not rows:
         return
-    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    ph = placeholder(conn)
     cur = conn.connection.cursor()
     try:
         cur.executemany(_UPSERT.format(ph=ph), rows)
