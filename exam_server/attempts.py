@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import random
@@ -120,6 +121,13 @@ _LOAD_QUERY = (
     .where(ATTEMPT.c.id == bindparam("aid"))
 )
 
+# What the terminal shows of an attempt's answers and doubtful flags, in order.
+_RESPONSES_QUERY = (
+    select(RESPONSE.c.kind, RESPONSE.c.number, RESPONSE.c.option, RESPONSE.c.flagged)
+    .where(RESPONSE.c.attempt_id == bindparam("aid"))
+    .order_by(RESPONSE.c.seq)
+)
+
 
 @dataclass(frozen=True)
 class LoginCheck:
@@ -130,6 +138,11 @@ class LoginCheck:
     exam_id: int
     attempt_id: int | None
     formation: dict[str, Any] | None
+    # The attempt read on the same connection when this process did not hold
+    # it: a login needs it next, and a second thread hop and connection
+    # checkout (on PostgreSQL with its pre-ping round trip) cost more than
+    # the read itself.
+    loaded: LiveAttempt | None = None
 
 
 ACTIVE = ("running", "paused")
@@ -364,14 +377,14 @@ class AttemptService:
 
     def _load(self, attempt_id: int) -> LiveAttempt:
         with self.engine.connect() as conn:
-            a = conn.execute(_LOAD_QUERY, {"aid": attempt_id}).mappings().first()
-            if a is None:
-                raise KeyError(f"no attempt {attempt_id}")
-            rows = conn.execute(
-                select(RESPONSE.c.kind, RESPONSE.c.number, RESPONSE.c.option, RESPONSE.c.flagged)
-                .where(RESPONSE.c.attempt_id == attempt_id)
-                .order_by(RESPONSE.c.seq)
-            ).all()
+            return self._load_on(conn, attempt_id)
+
+    def _load_on(self, conn: Connection, attempt_id: int) -> LiveAttempt:
+        """The attempt as this process keeps it, read on ``conn`` (thread side)."""
+        a = conn.execute(_LOAD_QUERY, {"aid": attempt_id}).mappings().first()
+        if a is None:
+            raise KeyError(f"no attempt {attempt_id}")
+        rows = conn.execute(_RESPONSES_QUERY, {"aid": attempt_id}).all()
         exam = self.exam_data(a["exam_id"])
         la = LiveAttempt(
             id=attempt_id,
@@ -444,6 +457,14 @@ class AttemptService:
         self._pin_fail_candidate.reset(ckey)
         if attempt_id is None:
             attempt_id = await self._ensure_attempt(candidate_id, session_id, exam_id, terminal_id)
+        elif (
+            found.loaded is not None
+            and attempt_id not in self.live
+            and attempt_id not in self._loading
+        ):
+            # Read with the credentials; a copy loaded meanwhile by another
+            # login of this attempt wins (it may hold newer answers).
+            self.live[attempt_id] = found.loaded
         la = await self.get(attempt_id)
         async with la.lock:
             if la.terminal_id not in (None, terminal_id) and not la.terminal_released:
@@ -502,9 +523,20 @@ class AttemptService:
     ) -> LoginCheck | LoginError:
         """One query for everything a login decides on (candidate, session,
         PIN, attempt, formation): in the login rush every statement counts."""
-        bad = LoginError("bad_credentials", 401, "registration number, PIN or token is wrong")
         with self.engine.connect() as conn:
             row = conn.execute(_LOGIN_QUERY, {"reg": registration_number}).first()
+            found = self._checked(pin, session_token, row)
+            if (
+                isinstance(found, LoginCheck)
+                and found.attempt_id is not None
+                and found.attempt_id not in self.live
+            ):
+                found = dataclasses.replace(found, loaded=self._load_on(conn, found.attempt_id))
+        return found
+
+    def _checked(self, pin: str, session_token: str, row: Any) -> LoginCheck | LoginError:
+        """The credentials check on the login query's row (None: no such candidate)."""
+        bad = LoginError("bad_credentials", 401, "registration number, PIN or token is wrong")
         if row is None:
             return bad
         (cid, sid, status, sess_token, exam_id, pin_mac, aid, f_code, f_pos, f_agency, f_loc) = row

@@ -17,12 +17,13 @@ of the loop's in between (the hand-off cost ~12 µs an answer that way).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -109,10 +110,11 @@ class GroupCommitter:
         self.guard_check = guard_check
         self.transactions = 0
         self.writes = 0
-        # (wall time, seconds the batch took, writer-thread CPU seconds, writes):
-        # for /healthz, to tell a slow disk (time without CPU) from a busy
-        # event loop.
-        self.recent: deque[tuple[float, float, float, int]] = deque(maxlen=16384)
+        # (wall time, seconds the batch took, writer-thread CPU seconds, writes,
+        # seconds inside COMMIT): for /healthz, to tell a slow disk (time
+        # without CPU; a long COMMIT is the log's fsync) from a busy process.
+        self.recent: deque[tuple[float, float, float, int, float]] = deque(maxlen=16384)
+        self._commit_seconds = 0.0  # inside COMMIT, in the batch being written
         self._pending: deque[_Write] = deque()  # appended by the loop, taken by the thread
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,16 +128,20 @@ class GroupCommitter:
         group with little CPU waited on the disk), and the writer thread's
         CPU per write."""
         since = time.time() - seconds
-        window = [(d, c, n) for t, d, c, n in self.recent if t >= since]
-        writes = sum(n for _, _, n in window)
-        slowest = max(window, default=(0.0, 0.0, 0))
+        window = [(d, c, n, k) for t, d, c, n, k in self.recent if t >= since]
+        writes = sum(n for _, _, n, _ in window)
+        slowest = max(window, default=(0.0, 0.0, 0, 0.0))
         return {
             "n": len(window),
             "mean_size": round(writes / len(window), 2) if window else 0.0,
             "max_ms": round(slowest[0] * 1000.0, 2),
-            "slowest": {"writer_cpu_ms": round(slowest[1] * 1000.0, 2), "writes": slowest[2]},
+            "slowest": {
+                "writer_cpu_ms": round(slowest[1] * 1000.0, 2),
+                "writes": slowest[2],
+                "commit_ms": round(slowest[3] * 1000.0, 2),
+            },
             "writer_cpu_us_per_write": round(
-                1e6 * sum(c for _, c, _ in window) / max(1, writes), 1
+                1e6 * sum(c for _, c, _, _ in window) / max(1, writes), 1
             ),
         }
 
@@ -192,6 +198,7 @@ class GroupCommitter:
                 while self._pending and len(batch) < self.max_batch:
                     batch.append(self._pending.popleft())
                 started, cpu = time.perf_counter(), time.thread_time()
+                self._commit_seconds = 0.0
                 try:
                     outcomes = self._commit_batch(batch)
                 except Exception as exc:  # the batch itself failed: fail its writes
@@ -203,6 +210,7 @@ class GroupCommitter:
                         time.perf_counter() - started,
                         time.thread_time() - cpu,
                         len(batch),
+                        self._commit_seconds,
                     )
                 )
                 try:
@@ -250,10 +258,23 @@ class GroupCommitter:
             except Exception:
                 log.debug("closing a failed writer connection", exc_info=True)
 
+    @contextlib.contextmanager
+    def _transaction(self, conn: Connection) -> Iterator[None]:
+        """``conn.begin()``, with the time its COMMIT takes added up for the report."""
+        trans = conn.begin()
+        try:
+            yield
+        except BaseException:
+            trans.rollback()
+            raise
+        started = time.perf_counter()
+        trans.commit()
+        self._commit_seconds += time.perf_counter() - started
+
     def _commit_batch(self, batch: list[_Write]) -> list[Any]:
         try:
             conn = self._connection()
-            with conn.begin():
+            with self._transaction(conn):
                 refused = self._refused(conn, batch)
                 go = [w for w in batch if w.guard is None or w.guard[0] not in refused]
                 _apply_rows(conn, go)
@@ -276,7 +297,7 @@ class GroupCommitter:
         for w in batch:  # isolate the failing write(s)
             try:
                 conn = self._connection()
-                with conn.begin():
+                with self._transaction(conn):
                     refused = self._refused(conn, [w])
                     if refused:
                         outcomes.append(next(iter(refused.values())))

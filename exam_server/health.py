@@ -47,6 +47,30 @@ def _summary_ms(samples: deque[tuple[float, float]], since: float) -> dict[str, 
     }
 
 
+def _other_threads(frames: dict[int, Any], loop_thread: int | None) -> list[str]:
+    """Where the other threads are (name: innermost frame), those parked in a
+    wait left out: a loop thread that shows no frame of its own during a
+    stall is usually waiting for the GIL that one of these holds."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    me = threading.get_ident()
+    out = []
+    for ident, frame in frames.items():
+        if ident in (me, loop_thread):
+            continue
+        code = frame.f_code
+        parked = (code.co_filename.endswith("threading.py") and code.co_name == "wait") or (
+            # an idle executor thread waits in SimpleQueue.get (C), under _worker
+            code.co_filename.endswith("concurrent/futures/thread.py") and code.co_name == "_worker"
+        )
+        if parked:
+            continue  # parked on a condition, event or queue: not running
+        out.append(
+            f"{names.get(ident, ident)}: {code.co_name} "
+            f"({code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno})"
+        )
+    return out
+
+
 class LoopMonitor:
     """Samples event-loop lag; times garbage collections.
 
@@ -129,14 +153,20 @@ class LoopMonitor:
             if blocked < self.stall_seconds or tick == reported_tick:
                 continue
             reported_tick = tick
-            frame = sys._current_frames().get(self._loop_thread or -1)
+            frames = sys._current_frames()
+            frame = frames.get(self._loop_thread or -1)
             where = (
                 "".join(traceback.format_stack(frame, limit=STALL_FRAMES)).rstrip()
                 if frame is not None
                 else "(loop thread not found)"
             )
             self.stalls.append(
-                {"at": time.time(), "blocked_ms": round(blocked * 1000, 1), "where": where}
+                {
+                    "at": time.time(),
+                    "blocked_ms": round(blocked * 1000, 1),
+                    "where": where,
+                    "other_threads": _other_threads(frames, self._loop_thread),
+                }
             )
             log.warning(
                 "event loop blocked for %.0f ms so far; the loop thread is in:\n%s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -51,6 +52,43 @@ def test_loop_monitor_sees_a_blocked_loop_and_gc_pauses() -> None:
     gcp = rep["gc_pause_ms"]
     assert isinstance(gcp, dict) and gcp["n"] >= 1
     assert not any(getattr(cb, "__self__", None) is mon for cb in gc.callbacks)
+
+
+def _spin_in_python(stop: threading.Event) -> None:
+    while not stop.is_set():
+        sum(range(1000))  # Python work: holds the GIL between switch intervals
+
+
+def test_a_stall_report_names_the_threads_that_were_running() -> None:
+    """A loop stuck without a frame of its own (waiting for the GIL) is
+    explained by the other threads' places; parked threads are left out."""
+    mon = LoopMonitor(interval=0.01, window=60.0, stall_seconds=0.1)
+    stop, parked = threading.Event(), threading.Event()
+    busy = threading.Thread(target=_spin_in_python, args=(stop,), name="busy-writer")
+    idle = threading.Thread(target=parked.wait, name="parked-helper")
+
+    async def scenario() -> dict[str, object]:
+        await mon.start()
+        try:
+            busy.start()
+            idle.start()
+            await asyncio.sleep(0.05)
+            time.sleep(0.3)
+            await asyncio.sleep(0.05)
+            return mon.report()
+        finally:
+            stop.set()
+            parked.set()
+            busy.join()
+            idle.join()
+            await mon.stop()
+
+    rep = asyncio.run(scenario())
+    stalls = rep["stalls"]
+    assert isinstance(stalls, list) and stalls
+    others = next(st for st in stalls if "time.sleep(0.3)" in st["where"])["other_threads"]
+    assert any(o.startswith("busy-writer: _spin_in_python (") for o in others), others
+    assert not any(o.startswith("parked-helper") for o in others), others
 
 
 def test_loop_monitor_settings_are_checked() -> None:
