@@ -221,12 +221,19 @@ def top_functions(raw: Path, n: int = 15) -> list[tuple[str, float]]:
     return [(fn, c / max(1, total)) for fn, c in count.most_common(n)]
 
 
-async def run_logins(terminals: int, window: float, spy: str) -> str:
-    """A login rush with no answers: CPU per login + connect, and where it goes."""
+async def run_logins(terminals: int, window: float, spy: str, postgres: bool = False) -> str:
+    """A login rush with no answers: CPU per login + connect, and where it goes.
+    ``postgres``: the same on a fresh PostgreSQL schema (one worker)."""
     from exam_server.loadtest.runner import LoadConfig
+    from exam_server.scaleout.migrate import temporary_schema
 
-    with tempfile.TemporaryDirectory() as d:
-        url = f"sqlite:///{d}/login.db"
+    with contextlib.ExitStack() as stack:
+        d = stack.enter_context(tempfile.TemporaryDirectory())
+        url = (
+            stack.enter_context(temporary_schema(prefix="prof"))
+            if postgres
+            else f"sqlite:///{d}/login.db"
+        )
         token, creds = seeded(url, terminals)
         cluster = WorkerCluster(settings_for(url), workers=0).start()
         try:
@@ -274,7 +281,8 @@ async def run_logins(terminals: int, window: float, spy: str) -> str:
     lines += top_table(top)
     lines += [
         "",
-        f"`python -m benchmarks.server_profile --logins {terminals} --window {window:g}`",
+        f"`python -m benchmarks.server_profile --logins {terminals} --window {window:g}"
+        f"{' --postgres' if postgres else ''}`",
     ]
     return "\n".join(lines)
 
@@ -290,14 +298,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--logins", type=int, default=0, help="profile a login rush of N instead")
     ap.add_argument("--window", type=float, default=30.0)
+    ap.add_argument("--postgres", action="store_true", help="logins: on PostgreSQL")
     args = ap.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         print("py-spy is not installed (pip install py-spy); nothing measured")
         return 0
     if args.logins:
-        md = asyncio.run(run_logins(args.logins, args.window, spy))
-        write_section("Exam server: where the CPU goes per login", md)
+        md = asyncio.run(run_logins(args.logins, args.window, spy, args.postgres))
+        where = " (PostgreSQL)" if args.postgres else ""
+        write_section(f"Exam server: where the CPU goes per login{where}", md)
         print(md)
         return 0
     md = asyncio.run(run(args.clients, args.seconds, spy))
