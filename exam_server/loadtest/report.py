@@ -61,6 +61,10 @@ class LoadReport:
     traces: dict[str, TerminalTrace] = field(default_factory=dict)
     open_sockets: set[Any] = field(default_factory=set)
     login_slots: Any = None  # asyncio.Semaphore bounding logins in flight
+    # The generator's own event-loop lag and GC pauses over the run
+    # (exam_server.health.LoopMonitor.report): a slow ack seen while the
+    # generator itself was paused is the generator's, not the server's.
+    generator: dict[str, Any] = field(default_factory=dict)
 
     # --- derived ---------------------------------------------------------------
 
@@ -102,6 +106,7 @@ class LoadReport:
             "errors": dict(self.errors),
             "wall_seconds": self.wall_seconds,
             "db": self.db,
+            "generator": {k: v for k, v in self.generator.items() if k != "stalls"},
         }
 
     def to_text(self) -> str:
@@ -116,6 +121,12 @@ class LoadReport:
             "ack latency ms: " + ", ".join(f"{k} {v:.1f}" for k, v in lat.items()),
             "errors: " + (", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"),
         ]
+        if self.generator:
+            lag, gcp = self.generator["loop_lag_ms"], self.generator["gc_pause_ms"]
+            lines.append(
+                f"load generator itself: event-loop lag ms p99 {lag['p99']:.1f}, max "
+                f"{lag['max']:.1f}; GC pause ms max {gcp['max']:.1f}"
+            )
         if self.db is not None:
             d = self.db
             lines.append(

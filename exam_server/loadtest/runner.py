@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from exam_server.gcpolicy import GcFreezer
+from exam_server.health import LoopMonitor
 from exam_server.loadtest.report import LoadReport, TerminalTrace
 
 PUSHES = ("time", "notice")
@@ -36,7 +38,9 @@ class LoadConfig:
     many; pace: mean seconds between a terminal's answers; jitter: relative
     spread of the pace (0 = metronome, 0.5 = ±50 %); login_window: logins
     are spread uniformly over it; duration: the whole run, from the first
-    login; finish: end every attempt at the end of the run.
+    login; finish: end every attempt at the end of the run; freeze_gc:
+    keep the generator's own full garbage collections short (see
+    :func:`run_load`).
     """
 
     url: str
@@ -49,6 +53,7 @@ class LoadConfig:
     seed: int = 1
     timeout: float = 30.0
     http_connections: int = 64
+    freeze_gc: bool = True
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -97,6 +102,36 @@ async def run_load(
     rep.stop_at = t0 + config.duration
     rng = random.Random(config.seed)
     limits = httpx.Limits(max_connections=config.http_connections, max_keepalive_connections=32)
+    # The generator's own pauses show up as the server's latency: an ack that
+    # arrives while this process is in a full garbage collection (its heap
+    # holds thousands of sockets) is read late. So it watches itself (loop
+    # lag and GC pauses, in the report next to the latencies) and freezes
+    # what survived every few seconds, as the server does.
+    monitor = LoopMonitor(window=config.duration + 120.0, stall_seconds=0.0)
+    freezer = GcFreezer(5.0, busy=lambda: True) if config.freeze_gc else None
+    await monitor.start()
+    if freezer is not None:
+        await freezer.start()
+    try:
+        await _drive(config, candidates, session_token, rep, rng, limits, t0)
+    finally:
+        if freezer is not None:
+            await freezer.stop()
+        await monitor.stop()
+        rep.generator = monitor.report(time.time() - t0 + 1.0)
+    rep.ended_at = time.time()
+    return rep
+
+
+async def _drive(
+    config: LoadConfig,
+    candidates: list[Credentials],
+    session_token: str,
+    rep: LoadReport,
+    rng: random.Random,
+    limits: httpx.Limits,
+    t0: float,
+) -> None:
     async with httpx.AsyncClient(base_url=config.url, limits=limits, timeout=config.timeout) as hc:
         tasks = [
             asyncio.create_task(
@@ -114,8 +149,6 @@ async def run_load(
             for i in range(config.terminals)
         ]
         await asyncio.gather(*tasks)
-    rep.ended_at = time.time()
-    return rep
 
 
 async def _sleep_until(t: float) -> None:

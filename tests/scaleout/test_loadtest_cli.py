@@ -31,6 +31,11 @@ def test_loadtest_command_reports_and_checks_the_database(
     assert report["db"]["acknowledged"] == report["db"]["found"] == report["answers_acked"]
     assert report["db"]["missing"] == 0 and report["db"]["duplicated"] == 0
     assert set(report["ack_latency_ms"]) == {"p50", "p95", "p99", "max"}
+    # The generator's own pauses are reported beside the latencies they would
+    # inflate: it ran ~2.5 s, waking every 50 ms to measure its lag.
+    own = report["generator"]
+    assert own["loop_lag_ms"]["n"] >= 20 and own["loop_lag_ms"]["max"] >= 0.0
+    assert "max" in own["gc_pause_ms"]
 
 
 def test_loadtest_command_refuses_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
