@@ -125,9 +125,16 @@ def fmt(lat: dict[str, float]) -> str:
 
 
 async def pace_run(
-    url: str, n: int, pace: float, window: float, duration: float, workers: int = 0
+    url: str,
+    n: int,
+    pace: float,
+    window: float,
+    duration: float,
+    workers: int = 0,
+    freeze_gc: bool = True,
 ) -> LoadReport:
-    """workers: 0 = one server process (SQLite's only shape), N = N uvicorn workers."""
+    """workers: 0 = one server process (SQLite's only shape), N = N uvicorn workers;
+    freeze_gc: the load generator freezes its own heap (LoadConfig.freeze_gc)."""
     token, creds = seeded(url, n)
     cluster = WorkerCluster(settings_for(url), workers=workers).start()
     try:
@@ -135,7 +142,12 @@ async def pace_run(
         prep = wait_prepared(url, n)
         t0 = cpu_seconds(cluster.worker_pids())
         cfg = LoadConfig(
-            url=cluster.url, terminals=n, pace=pace, login_window=window, duration=duration
+            url=cluster.url,
+            terminals=n,
+            pace=pace,
+            login_window=window,
+            duration=duration,
+            freeze_gc=freeze_gc,
         )
         g0 = resource.getrusage(resource.RUSAGE_SELF)
         rep = await run_load(cfg, creds, token)
@@ -145,6 +157,7 @@ async def pace_run(
         rep.server_cpu = cpu_seconds(cluster.worker_pids()) - t0  # type: ignore[attr-defined]
         rep.generator_cpu = (g1.ru_utime + g1.ru_stime) - (g0.ru_utime + g0.ru_stime)  # type: ignore[attr-defined]
         rep.prepare = (prep, t0 - prep_cpu0)  # type: ignore[attr-defined]
+        rep.generator_froze = freeze_gc  # type: ignore[attr-defined]
     finally:
         cluster.stop()
     verify_in_database(rep, url)
@@ -209,6 +222,8 @@ def pace_markdown(
     batches = health.get("commit_batches", {})
     freezer = health.get("gc_freezer", {})
     slowest = batches.get("slowest", {})
+    glag = rep.generator.get("loop_lag_ms", {})
+    ggc = rep.generator.get("gc_pause_ms", {})
     return "\n".join(
         [
             f"{machine_line()}",
@@ -218,7 +233,13 @@ def pace_markdown(
             f"candidates log in with a PIN checked by HMAC) and answer every {pace:.0f} s "
             f"±50 % for {duration:.0f} s. The server first prepares every candidate's form "
             "(as when a session opens before the rush), then the logins start. Load "
-            "generator in another process on the same 2 cores; load average at the end "
+            "generator in another process on the same 2 cores"
+            + (
+                " (it freezes its own heap every 5 s, as the server does)"
+                if getattr(rep, "generator_froze", True)
+                else " (its garbage collector left alone: `--no-generator-freeze`)"
+            )
+            + "; load average at the end "
             f"(1/5/15 min): {load_avg()}.",
             "",
             "| figure | value |",
@@ -238,6 +259,9 @@ def pace_markdown(
             f"| wall seconds of the run | {rep.wall_seconds:.1f} |",
             f"| errors by code | {json.dumps(dict(rep.errors)) or '{}'} |",
             f"| acks over 100 ms, by second of the run (worst 10) | {slow_seconds(rep)} |",
+            f"| load generator's own event-loop lag ms p99/max; GC pause ms max | "
+            f"{glag.get('p99', 0.0):.1f} / {glag.get('max', 0.0):.1f}; "
+            f"{ggc.get('max', 0.0):.1f} |",
             f"| server event-loop lag ms p50/p99/max | "
             f"{lag['p50']:.1f} / {lag['p99']:.1f} / {lag['max']:.1f} |",
             f"| server GC pauses ms p99/max; full collections | "
@@ -593,6 +617,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument(
+        "--no-generator-freeze",
+        action="store_true",
+        help="pace: the load generator leaves its garbage collector alone (to see its cost)",
+    )
+    ap.add_argument(
         "--workers",
         default="1,2",
         help="pace-postgres: worker counts to run, comma-separated (default 1,2)",
@@ -616,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
                         args.pace,
                         args.login_window,
                         args.duration,
+                        freeze_gc=not args.no_generator_freeze,
                     )
                 )
             md = pace_markdown(rep, args.terminals, args.pace, args.login_window, args.duration)
@@ -639,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
                             args.login_window,
                             args.duration,
                             workers=workers,
+                            freeze_gc=not args.no_generator_freeze,
                         )
                     )
                 store = (
