@@ -265,7 +265,10 @@ class GroupCommitter:
         try:
             yield
         except BaseException:
-            trans.rollback()
+            # The caller drops the connection after a failure; a ROLLBACK
+            # that fails on a broken one must not hide what went wrong.
+            with contextlib.suppress(Exception):
+                trans.rollback()
             raise
         started = time.perf_counter()
         trans.commit()

@@ -194,6 +194,9 @@ def test_healthz_reports_lag_gc_and_commit_batches(live_server: ServerHandle) ->
     body = r.json()
     assert body["status"] == "ok" and body["window_seconds"] == 30
     assert body["commit_batches"]["n"] >= 1 and body["writes"] >= 1
+    # The slowest group's time inside COMMIT is part of its time (the fsync).
+    slowest = body["commit_batches"]["slowest"]
+    assert 0.0 < slowest["commit_ms"] <= body["commit_batches"]["max_ms"]
     assert body["loop_lag_ms"]["n"] >= 1
     assert set(body["gc_pause_ms"]) == {"n", "p50", "p99", "max"}
     assert isinstance(body["stalls"], list)
