@@ -63,16 +63,28 @@ class Writer:
             self.wake.clear()
             while self.pending:
                 batch = [self.pending.popleft() for _ in range(min(500, len(self.pending)))]
-                con.execute("BEGIN IMMEDIATE")
-                con.executemany("INSERT INTO answer_log VALUES (?, ?, ?)", [r for r, _ in batch])
-                con.execute("COMMIT")
-                self.loop.call_soon_threadsafe(_deliver, [f for _, f in batch])
+                error: Exception | None = None
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    con.executemany(
+                        "INSERT INTO answer_log VALUES (?, ?, ?)", [r for r, _ in batch]
+                    )
+                    con.execute("COMMIT")
+                except Exception as exc:  # nothing acknowledged: the clients see the error
+                    error = exc
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
+                self.loop.call_soon_threadsafe(_deliver, [f for _, f in batch], error)
 
 
-def _deliver(futures: list[asyncio.Future[None]]) -> None:
+def _deliver(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
     for f in futures:
-        if not f.done():
+        if f.done():
+            continue
+        if error is None:
             f.set_result(None)
+        else:
+            f.set_exception(error)
 
 
 _writer: Writer | None = None
