@@ -25,10 +25,10 @@ _UPSERT = (
 
 
 # PostgreSQL: the same upsert as one statement over an array of ids. psycopg's
-# executemany sends a row at a time (5,000 terminals: 70 ms of the writer
-# thread's CPU and 75 ms of its time, every flush, with answers queued
+# executemany sends a row at a time (5,000 terminals: 57-78 ms of the writer
+# thread's CPU and 71-81 ms of its time, every flush, with answers queued
 # behind it); one statement with the ids as an array literal takes 1.6 ms of
-# CPU and 35 ms (measured 2026-11-30, docs/benchmarks.md).
+# CPU and 34-40 ms (measured 2026-11-30, docs/benchmarks.md).
 _UPSERT_ARRAY = (
     "INSERT INTO exam_presence (attempt_id, last_seen_at) "
     "SELECT u.id, %s FROM unnest(%s::int[]) AS u(id) "
