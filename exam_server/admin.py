@@ -48,7 +48,7 @@ from exam_server.models import (
     Staff,
     StaffRoom,
 )
-from exam_server.presence import seen_at
+from exam_server.presence import seen_alive
 
 ACTIONS = ("pause", "resume", "extend", "release", "void", "note")
 
@@ -426,7 +426,7 @@ def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[
             .where(col(Attempt.session_id) == session_id)
             .order_by(col(Candidate.registration_number))
         ).all()
-        marks = seen_at(s, [a.id for a, _ in rows if a.id is not None])
+        seen = seen_alive(s, [a for a, _ in rows])
     out = []
     for a, c in rows:
         remaining = (
@@ -445,7 +445,7 @@ def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[
             "remaining_seconds": max(0.0, remaining),
             "deadline": a.deadline_at,
             "last_seq": a.last_seq,
-            "last_seen_at": max(a.last_seen_at or 0.0, marks.get(a.id or 0, 0.0)),
+            "last_seen_at": seen.get(a.id or 0, a.last_seen_at),
             "finish_reason": a.finish_reason,
         }
         if with_scores:

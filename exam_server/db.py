@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import event
@@ -78,6 +79,13 @@ def placeholder(conn: Connection) -> str:
     if style in ("format", "pyformat"):
         return "%s"
     raise RuntimeError(f"no driver SQL for paramstyle {style!r}")
+
+
+def pg_int_array(ids: Iterable[int]) -> str:
+    """``ids`` as one PostgreSQL array literal (``{1,2,3}``), to pass as a single
+    text parameter cast with ``::int[]``: psycopg's list adapter costs
+    microseconds an element, which hot statements over thousands of ids pay."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
 def writer(engine: Engine) -> Engine:

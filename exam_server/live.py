@@ -63,7 +63,7 @@ from exam_server.models import (
     Room,
 )
 from exam_server.models import Response as ResponseRow
-from exam_server.presence import seen_at
+from exam_server.presence import seen_alive
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow, incident_of
 from exam_server.proctoring.service import AlertRecorder, ProctoringService
 from exam_server.snapshot import bank_from_json
@@ -291,10 +291,11 @@ def _apply_attempt(
     *,
     live: bool = False,
     grace: float | None = None,
-    marked: float = 0.0,
+    seen: float | None = None,
 ) -> None:
-    """Copy the stored attempt into ``row``. marked: its presence mark
-    (``exam_presence``), if any.
+    """Copy the stored attempt into ``row``. seen: when its terminal was last
+    seen alive (:func:`exam_server.presence.seen_alive`; default the
+    attempt's own ``last_seen_at``).
 
     live: the row is kept current by events, which know better than the
     database whether a terminal is connected (a dropped terminal's clock
@@ -302,7 +303,8 @@ def _apply_attempt(
     a running attempt keeps its waiting/working/disconnected status.
     """
     row.attempt_id = attempt.id
-    seen = max(attempt.last_seen_at or 0.0, marked)
+    if seen is None:
+        seen = attempt.last_seen_at or 0.0
     status = _attempt_status(attempt, now, presence, seen)
     kept = ("working", "disconnected", "waiting")
     if not (live and attempt.status == "running" and row.status in kept):
@@ -339,12 +341,12 @@ def load_grid(
             if cand.id is not None:
                 by_id[cand.id] = row
         attempts = db.exec(select(Attempt).where(Attempt.session_id == session_id)).all()
-        marks = seen_at(db, [a.id for a in attempts if a.id is not None])
+        seen = seen_alive(db, attempts)
         by_attempt: dict[int, TerminalRow] = {}
         for att in attempts:
             row = by_id.get(att.candidate_id) or TerminalRow(f"#{att.candidate_id}", "?")
             grid.add(row)
-            _apply_attempt(row, att, now, presence, grace=grace, marked=marks.get(att.id or 0, 0.0))
+            _apply_attempt(row, att, now, presence, grace=grace, seen=seen.get(att.id or 0))
             if att.id is not None:
                 by_attempt[att.id] = row
         if by_attempt:
@@ -413,10 +415,13 @@ def load_grid(
     return info, grid
 
 
-def reload_attempt(engine: Engine, attempt_id: int) -> tuple[Attempt | None, float]:
-    """The stored attempt and its presence mark (0 if none)."""
+def reload_attempt(engine: Engine, attempt_id: int) -> tuple[Attempt | None, float | None]:
+    """The stored attempt and when its terminal was last seen alive."""
     with Session(engine) as db:
-        return db.get(Attempt, attempt_id), seen_at(db, [attempt_id]).get(attempt_id, 0.0)
+        attempt = db.get(Attempt, attempt_id)
+        if attempt is None:
+            return None, None
+        return attempt, seen_alive(db, [attempt]).get(attempt_id)
 
 
 # --- the live board ----------------------------------------------------------------
@@ -693,10 +698,10 @@ async def _proctor_pump(
                 if event.kind in _RELOAD_KINDS and row.attempt_id is not None:
                     reload.add(row.attempt_id)
         for attempt_id in reload:
-            attempt, marked = await asyncio.to_thread(reload_attempt, engine, attempt_id)
+            attempt, seen = await asyncio.to_thread(reload_attempt, engine, attempt_id)
             row = grid.by_attempt(attempt_id)
             if attempt is not None and row is not None:
-                _apply_attempt(row, attempt, time.time(), presence, live=True, marked=marked)
+                _apply_attempt(row, attempt, time.time(), presence, live=True, seen=seen)
         fields: dict[str, Any] = {}
         if session_changed:
             info, fresh = await asyncio.to_thread(load_grid, engine, session_id, presence, grace)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from exam_server.db import placeholder
-from exam_server.models import Presence
+from exam_server.db import pg_int_array, placeholder
+from exam_server.models import Attempt, Presence
 
 PRESENCE = Presence.__table__  # type: ignore[attr-defined]
 
@@ -46,17 +46,19 @@ def mark_seen(conn: Connection, attempt_ids: Iterable[int], at: float) -> None:
     cur = conn.connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
-            cur.execute(_UPSERT_ARRAY, (at, "{" + ",".join(map(str, ids)) + "}"))
+            cur.execute(_UPSERT_ARRAY, (at, pg_int_array(ids)))
         else:
             cur.executemany(_UPSERT.format(ph=placeholder(conn)), [(a, at) for a in ids])
     finally:
         cur.close()
 
 
-def seen_at(db: Connection | Session, attempt_ids: Iterable[int]) -> dict[int, float]:
-    """Presence times of ``attempt_ids`` (those never marked are left out)."""
-    ids = sorted({int(a) for a in attempt_ids})
-    out: dict[int, float] = {}
+def seen_alive(db: Connection | Session, attempts: Iterable[Attempt]) -> dict[int, float]:
+    """When each attempt's terminal was last seen alive (epoch seconds): the
+    later of its presence mark and ``Attempt.last_seen_at`` (set by answers
+    and the clock); keyed by attempt id."""
+    stored = {int(a.id): a.last_seen_at or 0.0 for a in attempts if a.id is not None}
+    ids = sorted(stored)
     for i in range(0, len(ids), 500):  # bounded IN lists
         chunk = ids[i : i + 500]
         rows = db.execute(
@@ -64,5 +66,6 @@ def seen_at(db: Connection | Session, attempt_ids: Iterable[int]) -> dict[int, f
                 PRESENCE.c.attempt_id.in_(chunk)
             )
         ).all()
-        out.update({int(r[0]): float(r[1]) for r in rows})
-    return out
+        for aid, mark in rows:
+            stored[int(aid)] = max(stored[int(aid)], float(mark))
+    return stored

@@ -272,13 +272,14 @@ def error_frame(err: ProtocolError) -> dict[str, Any]:
     return out
 
 
-_ENCODE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+#: orjson options for everything the server sends as JSON (frames, live events).
+JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 def encode(msg: dict[str, Any]) -> str:
     """A frame as compact JSON text (UTF-8 characters kept, non-finite floats
     as null, which browsers can parse where the stdlib's NaN they cannot)."""
     try:
-        return orjson.dumps(msg, option=_ENCODE_OPTIONS).decode()
+        return orjson.dumps(msg, option=JSON_OPTIONS).decode()
     except TypeError:  # a type orjson does not know: the stdlib's rules
         return json.dumps(msg, separators=(",", ":"), ensure_ascii=False, default=str)

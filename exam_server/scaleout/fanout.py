@@ -52,7 +52,6 @@ MAX_PAYLOAD = 7800
 #: An event is sent without its ``data`` above this (room for the envelope).
 MAX_EVENT = MAX_PAYLOAD - 64
 BATCH = 500
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 PROCTOR_ACTS = frozenset({"pause", "resume", "extend", "release", "void"})
 
 
@@ -166,10 +165,10 @@ class PgEventBus(EventBus):
     def publish(self, event: LiveEvent) -> None:
         super().publish(event)
         d = event.to_dict()
-        raw = orjson.dumps(d, default=str, option=_OPTIONS)
+        raw = orjson.dumps(d, default=str, option=p.JSON_OPTIONS)
         if len(raw) > MAX_EVENT:
             d["data"] = {"truncated": True}
-            raw = orjson.dumps(d, default=str, option=_OPTIONS)
+            raw = orjson.dumps(d, default=str, option=p.JSON_OPTIONS)
         payload = raw.decode()
         if len(self._outbox) >= self.max_pending:
             self._outbox.popleft()

@@ -25,6 +25,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from exam_server.db import pg_int_array
+
 #: First key of the two-key advisory lock: "SLKS" in ASCII, so that our locks
 #: cannot collide with another application's single-key locks on the database.
 NAMESPACE = 0x534C4B53 - 2**31  # as a signed 32-bit integer
@@ -74,10 +76,8 @@ def read_attempts_locked(conn: Connection, ids: list[int]) -> dict[int, tuple[in
     cur = conn.connection.cursor()
     try:
         if conn.dialect.name == "postgresql":
-            # The ids as one array literal: psycopg's list adapter costs
-            # microseconds an element. unnest yields the sorted array in
-            # order and the function runs per row.
-            array = "{" + ",".join(str(int(i)) for i in ids) + "}"
+            # unnest yields the sorted array in order; the function runs per row.
+            array = pg_int_array(ids)
             cur.execute(
                 "SELECT pg_advisory_xact_lock(%s::int, id) FROM unnest(%s::int[]) AS u(id)",
                 (NAMESPACE, array),
