@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from exam_server import scheduling as sch
 from exam_server.attempts import ActionError, AttemptService, LoginError
 from exam_server.auth import StaffClaims, verify_password
+from exam_server.context import context
 from exam_server.db import writer
 from exam_server.http import (
     INT,
@@ -54,7 +55,7 @@ ACTIONS = ("pause", "resume", "extend", "release", "void", "note")
 
 
 def _svc(request: Request) -> AttemptService:
-    return request.app.state.attempts
+    return context(request.app).attempts
 
 
 def _staff(request: Request) -> StaffClaims:
@@ -151,7 +152,7 @@ async def _guard(request: Request, kind: str, ident: int) -> None:
     if st.role == "admin":
         return
     lookup = session_room if kind == "session" else attempt_room
-    room = await anyio.to_thread.run_sync(lookup, request.app.state.engine, ident)
+    room = await anyio.to_thread.run_sync(lookup, context(request.app).engine, ident)
     if room is None:
         raise ApiError(404, "not_found", f"no such {kind}")
     if not st.may_supervise(room):
@@ -177,22 +178,22 @@ async def staff_login(request: Request) -> Response:
     d = await read_json(request)
     username, password = field_str(d, "username", max_len=80), field_str(d, "password", max_len=200)
     app = request.app
-    limiter = app.state.staff_limiter
+    limiter = context(app).staff_limiter
     if limiter.blocked(f"u:{username}"):
         raise ApiError(429, "rate_limited", "too many failed logins; wait a few minutes")
 
     def lookup() -> tuple[Staff | None, tuple[int, ...]]:
-        with Session(app.state.engine) as s:
+        with Session(context(app).engine) as s:
             st = s.execute(select(Staff).where(Staff.username == username)).scalars().first()  # type: ignore[arg-type]
         if st is None or st.id is None:
             return None, ()
-        return st, staff_rooms(app.state.engine, st.id)
+        return st, staff_rooms(context(app).engine, st.id)
 
     staff, rooms = await anyio.to_thread.run_sync(lookup)
-    stored = staff.password_hash if staff is not None else app.state.dummy_hash
+    stored = staff.password_hash if staff is not None else context(app).dummy_hash
     # scrypt is slow on purpose: off the loop, and a bounded number at once.
     ok = await anyio.to_thread.run_sync(
-        verify_password, password, stored, limiter=app.state.hash_limiter
+        verify_password, password, stored, limiter=context(app).hash_limiter
     )
     if staff is None or not ok:
         limiter.fail(f"u:{username}")
@@ -200,7 +201,7 @@ async def staff_login(request: Request) -> Response:
     from exam_server.auth import StaffClaims as Claims
 
     assert staff.id is not None
-    token = app.state.signer.staff_token(Claims(staff.id, staff.username, staff.role, rooms))
+    token = context(app).signer.staff_token(Claims(staff.id, staff.username, staff.role, rooms))
     return JSONResponse(
         {"token": token, "role": staff.role, "name": staff.name, "room_ids": list(rooms)}
     )
@@ -238,7 +239,7 @@ async def create_site(request: Request) -> Response:
     d = await read_json(request)
     sid = await _run(
         sch.create_site,
-        request.app.state.engine,
+        context(request.app).engine,
         field_str(d, "code", max_len=40),
         field_str(d, "name"),
     )
@@ -249,7 +250,7 @@ async def create_room(request: Request) -> Response:
     d = await read_json(request)
     rid = await _run(
         sch.create_room,
-        request.app.state.engine,
+        context(request.app).engine,
         field_str(d, "site_code", max_len=40),
         field_str(d, "code", max_len=40),
         field_str(d, "name"),
@@ -277,7 +278,7 @@ async def create_exam(request: Request) -> Response:
         ) from None
     from exam_server.bank_source import load_from_item_bank
 
-    engine = request.app.state.engine
+    engine = context(request.app).engine
     try:
         bank, items = await anyio.to_thread.run_sync(load_from_item_bank, engine, design)
     except (LookupError, ValueError) as exc:
@@ -289,14 +290,14 @@ async def create_exam(request: Request) -> Response:
 
 
 async def list_exams(request: Request) -> Response:
-    return JSONResponse(await _run(sch.exam_summary, request.app.state.engine))
+    return JSONResponse(await _run(sch.exam_summary, context(request.app).engine))
 
 
 async def create_session(request: Request) -> Response:
     d = await read_json(request)
     sid = await _run(
         sch.create_session,
-        request.app.state.engine,
+        context(request.app).engine,
         field_str(d, "code", max_len=60),
         field_str(d, "exam_code", max_len=40),
         field_str(d, "site_code", max_len=40),
@@ -310,7 +311,7 @@ async def prepare_session(request: Request) -> Response:
     sid = _int_param(request, "session_id")
 
     def exists() -> bool:
-        with Session(request.app.state.engine) as s:
+        with Session(context(request.app).engine) as s:
             return s.get(ExamSession, sid) is not None
 
     if not await anyio.to_thread.run_sync(exists):
@@ -321,7 +322,7 @@ async def prepare_session(request: Request) -> Response:
 
 async def list_sessions(request: Request) -> Response:
     def q() -> list[dict[str, Any]]:
-        with Session(request.app.state.engine) as s:
+        with Session(context(request.app).engine) as s:
             counts: dict[int | None, int] = {
                 sid: int(n)
                 for sid, n in s.execute(
@@ -358,7 +359,7 @@ async def create_formations(request: Request) -> Response:
     rows = d.get("formations")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ApiError(422, "invalid", "'formations' must be a list of objects")
-    n = await _run(sch.create_formations, request.app.state.engine, rows)
+    n = await _run(sch.create_formations, context(request.app).engine, rows)
     return JSONResponse({"imported": n}, status_code=201)
 
 
@@ -373,26 +374,26 @@ async def import_candidates(request: Request) -> Response:
             "the CSV must be UTF-8",
             [{"row": 1, "field": "-", "message": "not UTF-8"}],
         ) from None
-    cats = request.app.state.attempts.categories()
-    n = await _run(sch.import_candidates_csv, request.app.state.engine, text, cats)
+    cats = context(request.app).attempts.categories()
+    n = await _run(sch.import_candidates_csv, context(request.app).engine, text, cats)
     return JSONResponse({"imported": n}, status_code=201)
 
 
 async def create_staff(request: Request) -> Response:
     d = await read_json(request)
-    settings = request.app.state.settings
+    settings = context(request.app).settings
     room_ids = _room_ids(d)  # checked before the account exists
-    await _run(check_rooms, request.app.state.engine, room_ids)
+    await _run(check_rooms, context(request.app).engine, room_ids)
     sid = await _run(
         sch.create_staff,
-        request.app.state.engine,
+        context(request.app).engine,
         field_str(d, "username", max_len=80),
         field_str(d, "name", required=False),
         field_str(d, "role", max_len=16),
         field_str(d, "password", max_len=200),
         settings.scrypt_n,
     )
-    rooms = await _run(assign_rooms, request.app.state.engine, sid, room_ids)
+    rooms = await _run(assign_rooms, context(request.app).engine, sid, room_ids)
     return JSONResponse({"id": sid, "room_ids": list(rooms)}, status_code=201)
 
 
@@ -413,7 +414,7 @@ def _room_ids(d: dict[str, Any]) -> list[int]:
 async def set_staff_rooms(request: Request) -> Response:
     sid = _int_param(request, "staff_id")
     d = await read_json(request)
-    rooms = await _run(assign_rooms, request.app.state.engine, sid, _room_ids(d))
+    rooms = await _run(assign_rooms, context(request.app).engine, sid, _room_ids(d))
     return JSONResponse({"id": sid, "room_ids": list(rooms)})
 
 
@@ -463,7 +464,7 @@ def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[
 
 async def session_attempts(request: Request) -> Response:
     sid = _int_param(request, "session_id")
-    rows = await anyio.to_thread.run_sync(_attempt_rows, request.app.state.engine, sid, True)
+    rows = await anyio.to_thread.run_sync(_attempt_rows, context(request.app).engine, sid, True)
     return JSONResponse(rows)
 
 
@@ -473,7 +474,7 @@ async def attempt_detail(request: Request) -> Response:
     def q() -> dict[str, Any] | None:
         from exam_server.models import Response as Resp
 
-        with Session(request.app.state.engine) as s:
+        with Session(context(request.app).engine) as s:
             a = s.get(Attempt, aid)
             if a is None:
                 return None
@@ -508,7 +509,7 @@ async def attempt_detail(request: Request) -> Response:
 async def open_session(request: Request) -> Response:
     sid = _int_param(request, "session_id")
     await _guard(request, "session", sid)
-    token = await _run(sch.open_session, request.app.state.engine, sid, _actor(request))
+    token = await _run(sch.open_session, context(request.app).engine, sid, _actor(request))
     _svc(request).spawn_prepare(sid)
     return JSONResponse({"session_id": sid, "status": "open", "token": token})
 
@@ -519,7 +520,7 @@ async def close_session(request: Request) -> Response:
     d = await read_json(request)
     reason = field_str(d, "reason", max_len=2000)
     actor = _actor(request)
-    pending = await _run(sch.mark_session_closed, request.app.state.engine, sid, actor, reason)
+    pending = await _run(sch.mark_session_closed, context(request.app).engine, sid, actor, reason)
     svc = _svc(request)
     for aid in pending:  # the session is over: unfinished attempts are scored as they stand
         la = await svc.get(aid)
@@ -534,8 +535,8 @@ async def checkin(request: Request) -> Response:
     reg = field_str(d, "registration_number", max_len=40)
     pin = await _run(
         sch.issue_pin,
-        request.app.state.engine,
-        request.app.state.settings.secret_key,
+        context(request.app).engine,
+        context(request.app).settings.secret_key,
         sid,
         reg,
         _actor(request),
@@ -546,7 +547,7 @@ async def checkin(request: Request) -> Response:
 async def proctor_attempts(request: Request) -> Response:
     sid = _int_param(request, "session_id")
     await _guard(request, "session", sid)
-    rows = await anyio.to_thread.run_sync(_attempt_rows, request.app.state.engine, sid, False)
+    rows = await anyio.to_thread.run_sync(_attempt_rows, context(request.app).engine, sid, False)
     svc = _svc(request)
     for r in rows:  # live facts only this process knows
         la = svc.live.get(r["attempt_id"])
@@ -584,7 +585,7 @@ async def session_action(request: Request) -> Response:
     d = await read_json(request)
     reason = field_str(d, "reason", max_len=2000)
     seconds = field_num(d, "seconds", 1, 14400) if action == "extend" else 0.0
-    rows = await anyio.to_thread.run_sync(_attempt_rows, request.app.state.engine, sid, False)
+    rows = await anyio.to_thread.run_sync(_attempt_rows, context(request.app).engine, sid, False)
     done, skipped = [], []
     for r in rows:
         try:
@@ -600,7 +601,7 @@ async def session_audit(request: Request) -> Response:
     await _guard(request, "session", sid)
 
     def q() -> list[dict[str, Any]]:
-        with Session(request.app.state.engine) as s:
+        with Session(context(request.app).engine) as s:
             rows = s.execute(
                 select(AuditEvent).where(AuditEvent.session_id == sid).order_by(AuditEvent.id)  # type: ignore[arg-type]
             ).scalars()
@@ -641,22 +642,20 @@ async def healthz(request: Request) -> Response:
         seconds = -1.0
     if not 1.0 <= seconds <= 300.0:
         raise ApiError(422, "bad_field", "'seconds' must be a number between 1 and 300")
-    committer = request.app.state.committer
+    committer = context(request.app).committer
     body: dict[str, Any] = {
         "status": "ok",
         "commits": committer.transactions,
         "writes": committer.writes,
         "window_seconds": seconds,
         "commit_batches": committer.report(seconds),
-        "live_attempts": len(request.app.state.attempts.live),
+        "live_attempts": len(context(request.app).attempts.live),
     }
-    monitor = getattr(request.app.state, "monitor", None)
-    if monitor is not None:
-        body.update(monitor.report(seconds))
-    checkpointer = getattr(request.app.state, "wal_checkpointer", None)
+    body.update(context(request.app).monitor.report(seconds))
+    checkpointer = context(request.app).wal_checkpointer
     if checkpointer is not None:
         body["wal_checkpoint"] = {"checkpoints": checkpointer.checkpoints, **checkpointer.last}
-    freezer = getattr(request.app.state, "gc_freezer", None)
+    freezer = context(request.app).gc_freezer
     if freezer is not None:
         body["gc_freezer"] = {
             "freezes": freezer.freezes,

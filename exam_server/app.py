@@ -1,19 +1,18 @@
 """The application factory: ``create_app(settings) -> Starlette``.
 
 The lifespan builds everything from the settings (database engine, schema,
-group committer, event bus, attempt service, proctoring) and tears it down
-at exit; nothing lives in module globals. ``app.state`` holds ``settings``,
-``engine``, ``bus``, ``committer``, ``attempts``, ``signer``.
+group committer, event bus, attempt service, proctoring) into one typed
+:class:`~exam_server.context.AppContext` (``app.state.context``, read with
+:func:`~exam_server.context.context`) and tears it down at exit; nothing
+lives in module globals.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -21,9 +20,13 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+import proctor_ui
+from exam_server import live
 from exam_server.admin import ENDPOINTS
 from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import FailureLimiter, TokenSigner, hash_password
+from exam_server.clock import Clock, SystemClock
+from exam_server.context import AppContext
 from exam_server.db import WalCheckpointer, create_schema, make_engine
 from exam_server.durability import GroupCommitter
 from exam_server.gcpolicy import GcFreezer
@@ -38,38 +41,27 @@ log = logging.getLogger(__name__)
 API_VERSION = "1"
 
 
-def _static_dir(settings: Settings) -> Path | None:
+def _static_dir(settings: Settings) -> Path:
     if settings.static_dir:
         return Path(settings.static_dir)
-    try:
-        import proctor_ui
-
-        path = Path(proctor_ui.__file__).parent / "static"
-    except ImportError:
-        return None
-    return path if path.is_dir() and any(path.iterdir()) else None
+    return Path(proctor_ui.__file__).parent / "static"
 
 
-def _live_module() -> Any:
-    try:
-        return importlib.import_module("exam_server.live")
-    except ImportError:
-        return None
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    """The Seleksi server for ``settings`` (see ``docs/operations.md``).
 
-
-def create_app(settings: Settings) -> Starlette:
-    """The Seleksi server for ``settings`` (see ``docs/operations.md``)."""
-    live = _live_module()
+    clock: the server's time (default the system clock; tests pass a
+    :class:`~exam_server.clock.ManualClock` to drive it)."""
+    clock = clock or SystemClock()
     routes: list[BaseRoute] = [ep.route() for ep in ENDPOINTS]
     routes.append(WebSocketRoute("/ws/candidate", candidate_endpoint))
-    if live is not None and hasattr(live, "routes"):
-        routes.extend(live.routes())
+    routes.extend(live.routes())
     # Public results pages (/results), read from the publication directory
     # that ``seleksi results publish`` wrote; they say "nothing published"
     # until one exists.
     routes.extend(results_pages.routes())
     static = _static_dir(settings)
-    if static is not None:
+    if static.is_dir():
         routes.append(Mount("/", StaticFiles(directory=str(static), html=True), name="static"))
 
     @contextlib.asynccontextmanager
@@ -82,7 +74,6 @@ def create_app(settings: Settings) -> Starlette:
             wal_autocheckpoint=0 if settings.is_sqlite else 1000,
         )
         checkpointer = WalCheckpointer(engine) if settings.is_sqlite else None
-        app.state.wal_checkpointer = checkpointer
         if checkpointer is not None:
             checkpointer.start()
         await anyio.to_thread.run_sync(create_schema, engine)
@@ -93,41 +84,41 @@ def create_app(settings: Settings) -> Starlette:
         signer = TokenSigner(
             settings.secret_key, settings.candidate_token_seconds, settings.staff_token_seconds
         )
-        attempts = AttemptService(settings, engine, committer, bus, signer)
-        app.state.engine = engine
-        app.state.committer = committer
-        app.state.bus = bus
-        app.state.signer = signer
-        app.state.attempts = attempts
-        app.state.staff_limiter = FailureLimiter(
-            settings.login_failures_per_candidate, settings.login_failure_window_seconds
-        )
-        # At most two scrypt hashes at once: staff logins never starve the
-        # threads that serve terminals.
-        app.state.hash_limiter = anyio.CapacityLimiter(2)
-        app.state.dummy_hash = hash_password("not-a-password", n=settings.scrypt_n)
-        await attempts.start()
+        attempts = AttemptService(settings, engine, committer, bus, signer, clock)
         monitor = LoopMonitor()
-        app.state.monitor = monitor
+        ctx = AppContext(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            committer=committer,
+            bus=bus,
+            signer=signer,
+            attempts=attempts,
+            staff_limiter=FailureLimiter(
+                settings.login_failures_per_candidate, settings.login_failure_window_seconds
+            ),
+            hash_limiter=anyio.CapacityLimiter(2),
+            dummy_hash=hash_password("not-a-password", n=settings.scrypt_n),
+            monitor=monitor,
+            proctoring=live.make_proctoring(engine, bus, committer),
+            wal_checkpointer=checkpointer,
+        )
+        app.state.context = ctx
+        await attempts.start()
         await monitor.start()
-        freezer = None
         if settings.gc_freeze_seconds > 0:
-            freezer = GcFreezer(settings.gc_freeze_seconds, attempts.is_busy)
-            app.state.gc_freezer = freezer
-            await freezer.start()
-        if live is not None and hasattr(live, "start"):
-            await live.start(app)
+            ctx.gc_freezer = GcFreezer(settings.gc_freeze_seconds, attempts.is_busy)
+            await ctx.gc_freezer.start()
+        await live.start(app)
         await fanout.start(app)
         try:
             yield
         finally:
             await fanout.stop(app)
-            if live is not None and hasattr(live, "stop"):
-                with contextlib.suppress(Exception):
-                    await live.stop(app)
+            await live.stop(app)
             await monitor.stop()
-            if freezer is not None:
-                await freezer.stop()
+            if ctx.gc_freezer is not None:
+                await ctx.gc_freezer.stop()
             await attempts.stop()
             await committer.stop()
             if checkpointer is not None:

@@ -1,6 +1,6 @@
 """Attempts at run time: the clock, durable answers, terminals, proctor acts.
 
-:class:`AttemptService` (one per app, ``app.state.attempts``) keeps a
+:class:`AttemptService` (one per app, ``context(app).attempts``) keeps a
 :class:`LiveAttempt` in memory for every attempt this process is serving and
 serialises everything that changes one attempt under its ``lock``. Every
 change is committed (through the :class:`GroupCommitter`) before it shows
@@ -48,6 +48,7 @@ from exam_server.auth import (
     TokenSigner,
     check_pin,
 )
+from exam_server.clock import Clock, SystemClock
 from exam_server.durability import GroupCommitter
 from exam_server.events import EventBus, LiveEvent
 from exam_server.exams import ExamData
@@ -264,8 +265,10 @@ class AttemptService:
         committer: GroupCommitter,
         bus: EventBus,
         signer: TokenSigner,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self.engine = engine
         self.committer = committer
         self.bus = bus
@@ -300,7 +303,7 @@ class AttemptService:
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.sweep_database(time.time())
+        await self.sweep_database(self.clock.now())
 
         def open_sessions() -> list[int]:
             with Session(self.engine) as s:
@@ -342,9 +345,9 @@ class AttemptService:
             await asyncio.sleep(seconds)
             n += 1
             try:
-                await fn(time.time())
+                await fn(self.clock.now())
                 if fn == self.sweep and n % 10 == 0:
-                    await self.sweep_database(time.time())
+                    await self.sweep_database(self.clock.now())
             except Exception:  # a failing sweep must not kill the loop
                 log.exception("periodic task failed")
 
@@ -638,7 +641,7 @@ class AttemptService:
             raise LoginError(
                 "internal", 500, "the exam cannot be started; call the proctor"
             ) from None
-        now = time.time()
+        now = self.clock.now()
         values = {
             "session_id": session_id,
             "candidate_id": candidate_id,
@@ -707,7 +710,7 @@ class AttemptService:
             if old is not None and old is not conn:
                 await old.send(p.error_frame(p.ProtocolError("replaced")))
                 await old.close(p.CLOSE_POLICY, "replaced")
-            now = time.time()
+            now = self.clock.now()
             if la.status == "running" and la.running_since is None:
                 await self._set_clock(la, now, "clock_start", f"terminal:{conn.terminal_id}")
         self.bus.publish(
@@ -719,7 +722,7 @@ class AttemptService:
                 data={
                     "terminal_id": conn.terminal_id,
                     "deadline_at": la.deadline_at,
-                    "remaining": la.remaining(time.time()),
+                    "remaining": la.remaining(self.clock.now()),
                     "n_items": la.exam.n_items,
                     "answered": len(la.answers),
                 },
@@ -731,7 +734,7 @@ class AttemptService:
         if la.conn is not conn:
             return
         la.conn = None
-        la.disconnected_at = time.time()
+        la.disconnected_at = self.clock.now()
         if la.dirty:
             await self._store_navigation(la)
         self.bus.publish(
@@ -764,7 +767,7 @@ class AttemptService:
         )
 
     def state_frame(self, la: LiveAttempt) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock.now()
         cur = la.number_of(cat.current(la.state)) if la.status in ACTIVE else None
         subtests = la.exam.bank.subtest_codes
         bank_sub = la.exam.bank.subtest
@@ -796,7 +799,7 @@ class AttemptService:
         )
 
     def time_frame(self, la: LiveAttempt) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock.now()
         return p.frame(
             "time",
             server_time=now,
@@ -834,7 +837,7 @@ class AttemptService:
         async with la.lock:
             if msg.seq <= la.last_seq:
                 return [p.frame("ack", seq=msg.seq, duplicate=True)]
-            now = time.time()
+            now = self.clock.now()
             self._check_active(la, now)
             self._check_seq(la, msg.seq)
             idx = self._checked_index(la, msg.number, msg.seq)
@@ -928,7 +931,7 @@ class AttemptService:
         async with la.lock:
             if msg.seq <= la.last_seq:
                 return [p.frame("ack", seq=msg.seq, duplicate=True)]
-            now = time.time()
+            now = self.clock.now()
             self._check_active(la, now)
             if la.exam.mode != "linear":
                 raise p.ProtocolError("not_allowed", "no doubtful flags in adaptive mode", msg.seq)
@@ -957,7 +960,7 @@ class AttemptService:
 
     async def navigate(self, la: LiveAttempt, msg: p.Navigate) -> list[dict[str, Any]]:
         async with la.lock:
-            self._check_active(la, time.time())
+            self._check_active(la, self.clock.now())
             if la.exam.mode != "linear":
                 raise p.ProtocolError("not_allowed", "adaptive tests do not navigate")
             idx = la.index_of(msg.number)
@@ -1123,7 +1126,7 @@ class AttemptService:
         async with la.lock:
             if la.status not in ACTIVE:
                 return la.finish
-            now = time.time()
+            now = self.clock.now()
             remaining = la.remaining(now) if la.running_since is not None else la.remaining_at_start
             final_state = cat.finish(la.state, reason)
             score = cat.score(final_state, la.exam.bank).to_dict()
@@ -1203,7 +1206,7 @@ class AttemptService:
 
         The caller holds the attempt's lock."""
         if running_since is None:
-            stop_at = time.time() if at is None else at
+            stop_at = self.clock.now() if at is None else at
             remaining = la.remaining(stop_at)
             values = {"remaining_at_start": remaining, "running_since": None, "deadline_at": None}
         else:
@@ -1367,7 +1370,7 @@ class AttemptService:
     ) -> dict[str, Any]:
         """pause | resume | extend | release | void | note on one attempt (audited)."""
         la = await self.get(attempt_id)
-        now = time.time()
+        now = self.clock.now()
         data: dict[str, Any] = {}
         async with la.lock:
             if action != "note" and la.status not in ACTIVE:

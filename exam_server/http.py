@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exam_server.auth import StaffClaims, TokenError
+from exam_server.context import context
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_JSON_BYTES = 256 * 1024
@@ -94,7 +95,7 @@ def staff_of(request: Request, roles: tuple[str, ...]) -> StaffClaims:
     if not header.lower().startswith("bearer "):
         raise ApiError(401, "not_authenticated", "send Authorization: Bearer <token>")
     try:
-        claims = request.app.state.signer.read_staff(header[7:].strip())
+        claims = context(request.app).signer.read_staff(header[7:].strip())
     except TokenError as exc:
         raise ApiError(401, exc.code, str(exc)) from None
     if claims.role not in roles:

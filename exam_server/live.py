@@ -51,6 +51,8 @@ from cat_engine.state import TestState
 from exam_server import audit
 from exam_server.admin import session_room
 from exam_server.auth import StaffClaims, TokenError
+from exam_server.context import context
+from exam_server.durability import GroupCommitter
 from exam_server.events import EventBus, LiveEvent, Subscription
 from exam_server.http import ApiError, Endpoint, openapi, read_json
 from exam_server.models import (
@@ -102,25 +104,19 @@ _BOARD_KINDS = frozenset({"login", "connect", "answer", "finish", "void"})
 
 
 def _bus(app: ASGIApp) -> EventBus:
-    bus = app.state.bus  # type: ignore[attr-defined]
-    assert isinstance(bus, EventBus)
-    return bus
+    return context(app).bus
 
 
 def _engine(app: ASGIApp) -> Engine:
-    engine = app.state.engine  # type: ignore[attr-defined]
-    assert isinstance(engine, Engine)
-    return engine
+    return context(app).engine
 
 
 def _presence_seconds(app: ASGIApp) -> float:
-    settings = getattr(app.state, "settings", None)  # type: ignore[attr-defined]
-    return float(getattr(settings, "presence_interval_seconds", 5.0))
+    return context(app).settings.presence_interval_seconds
 
 
 def _grace_seconds(app: ASGIApp) -> float:
-    settings = getattr(app.state, "settings", None)  # type: ignore[attr-defined]
-    return float(getattr(settings, "grace_seconds", 30.0))
+    return context(app).settings.grace_seconds
 
 
 async def load_bank(engine: Engine, session_id: int) -> BankArrays | None:
@@ -138,28 +134,24 @@ async def load_bank(engine: Engine, session_id: int) -> BankArrays | None:
     return await asyncio.to_thread(work)
 
 
+def make_proctoring(engine: Engine, bus: EventBus, committer: GroupCommitter) -> ProctoringService:
+    """The proctoring detectors of one app (built in the lifespan)."""
+
+    async def bank_for(session_id: int) -> BankArrays | None:
+        return await load_bank(engine, session_id)
+
+    # With a bus shared by several processes each process watches only its
+    # own terminals, so an alert is raised once (and still seen everywhere).
+    view = bus.local_view() if hasattr(bus, "local_view") else bus
+    return ProctoringService(view, bank_for=bank_for, record=_alert_recorder(committer))
+
+
 def proctoring_service(app: ASGIApp) -> ProctoringService:
-    """The app's proctoring service, made on first use (kept on ``app.state``)."""
-    service = getattr(app.state, "proctoring", None)  # type: ignore[attr-defined]
-    if service is None:
-        engine = _engine(app)
-
-        async def bank_for(session_id: int) -> BankArrays | None:
-            return await load_bank(engine, session_id)
-
-        bus = _bus(app)
-        # With a bus shared by several processes each process watches only its
-        # own terminals, so an alert is raised once (and still seen everywhere).
-        view = bus.local_view() if hasattr(bus, "local_view") else bus
-        committer = getattr(app.state, "committer", None)  # type: ignore[attr-defined]
-        record = _alert_recorder(committer) if committer is not None else None
-        service = ProctoringService(view, bank_for=bank_for, record=record)
-        app.state.proctoring = service  # type: ignore[attr-defined]
-    assert isinstance(service, ProctoringService)
-    return service
+    """The app's proctoring service."""
+    return context(app).proctoring
 
 
-def _alert_recorder(committer: Any) -> AlertRecorder:
+def _alert_recorder(committer: GroupCommitter) -> AlertRecorder:
     """Alerts go to the audit log (kind ``alert``, actor ``detector:<name>``)."""
 
     async def record(event: LiveEvent) -> None:
@@ -193,9 +185,7 @@ async def start(app: ASGIApp) -> None:
 
 
 async def stop(app: ASGIApp) -> None:
-    service = getattr(app.state, "proctoring", None)  # type: ignore[attr-defined]
-    if isinstance(service, ProctoringService):
-        await service.stop()
+    await proctoring_service(app).stop()
 
 
 # --- database snapshots ------------------------------------------------------------
@@ -523,8 +513,7 @@ def _origin_ok(ws: WebSocket) -> bool:
     origin = ws.headers.get("origin")
     if origin is None:
         return True  # not a browser (tests, scripts); auth still applies
-    settings = getattr(ws.app.state, "settings", None)
-    allowed = tuple(getattr(settings, "allowed_origins", ()) or ())
+    allowed = context(ws.app).settings.allowed_origins
     host = ws.headers.get("host", "")
     return urlsplit(origin).netloc == host or origin in allowed
 
@@ -552,7 +541,7 @@ async def _receive_json(ws: WebSocket, timeout: float | None) -> dict[str, Any] 
 
 async def _authenticate(ws: WebSocket) -> StaffClaims | None:
     """Wait for ``auth`` with a proctor/admin token. None (socket closed) otherwise."""
-    signer = ws.app.state.signer
+    signer = context(ws.app).signer
     while True:
         try:
             msg = await _receive_json(ws, AUTH_TIMEOUT_SECONDS)
@@ -816,7 +805,7 @@ async def candidate_report(request: Request) -> Response:
     if not header.lower().startswith("bearer "):
         raise ApiError(401, "not_authenticated", "send Authorization: Bearer <candidate token>")
     try:
-        claims = request.app.state.signer.read_candidate(header[7:].strip())
+        claims = context(request.app).signer.read_candidate(header[7:].strip())
     except TokenError as exc:
         raise ApiError(401, exc.code, str(exc)) from None
     body = await read_json(request, 1024)
@@ -828,9 +817,7 @@ async def candidate_report(request: Request) -> Response:
             f"'kind' must be one of {sorted(REPORT_KINDS)}",
             [{"field": "kind", "message": "unknown kind"}],
         )
-    last: dict[int, float] | None = getattr(request.app.state, "report_times", None)
-    if last is None:
-        last = request.app.state.report_times = {}
+    last: dict[int, float] = context(request.app).extras.setdefault("report_times", {})
     now = time.time()
     if now - last.get(claims.attempt_id, 0.0) < REPORT_MIN_INTERVAL:
         return JSONResponse({"accepted": False, "reason": "rate_limited"}, status_code=429)

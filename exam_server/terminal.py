@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from exam_server import protocol as p
 from exam_server.attempts import AttemptService, LiveAttempt
 from exam_server.auth import TokenBucket
+from exam_server.context import context
 from exam_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ class TerminalConnection:
 
 async def candidate_endpoint(ws: WebSocket) -> None:
     app = ws.app
-    settings: Settings = app.state.settings
-    service: AttemptService = app.state.attempts
+    settings: Settings = context(app).settings
+    service: AttemptService = context(app).attempts
     if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings):
         await ws.close(code=p.CLOSE_POLICY)
         return

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from exam_server import protocol as p
+from exam_server.context import context
 from exam_server.events import EventBus, LiveEvent, Subscription
 from exam_server.settings import Settings
 
@@ -390,23 +391,19 @@ async def start(app: Any) -> None:
     Call in the lifespan after the attempt service and the proctoring
     detectors have started.
     """
-    bus = app.state.bus
+    ctx = context(app)
+    bus = ctx.bus
     if not isinstance(bus, PgEventBus):
         return
     await bus.start()
-    keeper = AttemptCacheKeeper(app.state.attempts, app.state.engine)
-    app.state.cache_keeper = keeper
+    keeper = AttemptCacheKeeper(ctx.attempts, ctx.engine)
     bus.on_remote = keeper.handle
     bus.remote_filter = keeper.interested
-    proctoring = getattr(app.state, "proctoring", None)
-    if proctoring is not None and hasattr(proctoring, "bus"):
-        # Detectors see this process's terminals only (alerts raised once).
-        await proctoring.stop()
-        proctoring.bus = bus.local_view()
-        proctoring.start()
+    # The proctoring detectors already watch this process's terminals only
+    # (``live.make_proctoring`` gives them the bus's local view).
 
 
 async def stop(app: Any) -> None:
-    bus = getattr(app.state, "bus", None)
+    bus = context(app).bus
     if isinstance(bus, PgEventBus):
         await bus.stop()

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exam_server.context import context
 from exam_server.db import WalCheckpointer, make_engine
 from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
@@ -183,7 +184,7 @@ def test_healthz_reports_lag_gc_and_commit_batches(live_server: ServerHandle) ->
     asyncio.run(answer())
     # The terminal has gone; the login 0.x s ago still counts as a rush
     # starting, so the GC freezer would not run a full pass now.
-    attempts = h.app.state.attempts
+    attempts = context(h.app).attempts
     deadline = time.monotonic() + 5.0
     while attempts.is_busy(quiet_seconds=0.0) and time.monotonic() < deadline:
         time.sleep(0.05)  # the server notices the closed socket

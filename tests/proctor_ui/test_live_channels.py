@@ -12,6 +12,7 @@ import websockets
 from websockets.typing import Origin
 
 from exam_server import audit
+from exam_server.context import context
 from exam_server.events import LiveEvent
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow
 from tests.proctor_ui.live_server import PASSWORD, LiveServer
@@ -156,7 +157,7 @@ async def test_proctor_sees_report_alert_and_board_publishes_no_more_than_scores
         actors = {i["actor"] for i in snap["incidents"] if i["kind"] == "alert"}
         assert actors == {"detector:focus", "detector:second_login"}
         # …and the hash chain still verifies with them in it.
-        report = audit.verify(live.app.state.engine)
+        report = audit.verify(context(live.app).engine)
         assert report.ok, report.problems
 
     async with websockets.connect(ws_url(live, f"/ws/board/{sid}")) as board:

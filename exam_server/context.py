@@ -1,0 +1,65 @@
+"""The running application's parts, built once in the lifespan.
+
+One typed object instead of an untyped bag of ``app.state`` keys read back
+with ``getattr`` defaults: a part that failed to build fails the start, and
+every reader gets the same, typed part. Endpoints reach it with
+:func:`context` (``context(request.app)`` or ``context(websocket.app)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import anyio
+    from sqlalchemy.engine import Engine
+
+    from exam_server.attempts import AttemptService
+    from exam_server.auth import FailureLimiter, TokenSigner
+    from exam_server.clock import Clock
+    from exam_server.db import WalCheckpointer
+    from exam_server.durability import GroupCommitter
+    from exam_server.events import EventBus
+    from exam_server.gcpolicy import GcFreezer
+    from exam_server.health import LoopMonitor
+    from exam_server.proctoring.service import ProctoringService
+    from exam_server.settings import Settings
+
+
+@dataclass
+class AppContext:
+    """Everything the endpoints of one running app share (one per process)."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    committer: GroupCommitter
+    bus: EventBus
+    signer: TokenSigner
+    attempts: AttemptService
+    staff_limiter: FailureLimiter
+    # At most a few scrypt hashes at once: staff logins never starve the
+    # threads that serve terminals.
+    hash_limiter: anyio.CapacityLimiter
+    dummy_hash: str
+    monitor: LoopMonitor
+    proctoring: ProctoringService
+    # Optional parts: the SQLite checkpointer and the GC freezer (settings).
+    wal_checkpointer: WalCheckpointer | None = None
+    gc_freezer: GcFreezer | None = None
+    # Parts that later modules attach (login limits, checkpoints …) register
+    # here by name rather than on ``app.state``.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class NotStarted(RuntimeError):
+    """The app's lifespan has not built its context (the server is not running)."""
+
+
+def context(app: Any) -> AppContext:
+    """The context of a running app (``request.app`` / ``websocket.app``)."""
+    ctx = getattr(app.state, "context", None)
+    if not isinstance(ctx, AppContext):
+        raise NotStarted("the application has not started (lifespan not run)")
+    return ctx
