@@ -38,6 +38,12 @@ class Exam(SQLModel, table=True):
 
     bank_json: the engine arrays (``exam_server.snapshot``); items_json: the
     public content of each item (stem, options) in the same order, no keys.
+    The exam owns its documents: design_json (``cat_engine.design``),
+    policy_json (the ranking policy, ``exam_server.results.rules``; every
+    verdict about this exam's candidates comes from it) and options_json
+    (``exam_server.exam_options``), immutable once a session has opened.
+    policy_json is NULL only in exams made before it existed, which ran
+    under the 2024 rules (``RankingPolicy.default_2024``).
     """
 
     __tablename__ = "exam_exam"
@@ -47,6 +53,8 @@ class Exam(SQLModel, table=True):
     design_json: str = Field(sa_column=Column(Text, nullable=False))
     bank_json: str = Field(sa_column=Column(Text, nullable=False))
     items_json: str = Field(sa_column=Column(Text, nullable=False))
+    policy_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    options_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     n_items: int = 0
     created_at: float = 0.0
 
