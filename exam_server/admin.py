@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exam_server import audit
 from exam_server import scheduling as sch
 from exam_server.attempts import ActionError, AttemptService, LoginError
 from exam_server.auth import StaffClaims, verify_password
@@ -40,6 +41,7 @@ from exam_server.http import (
     read_body,
     read_json,
 )
+from exam_server.limits import SCOPES, Throttled, request_source, throttled_response
 from exam_server.models import (
     Attempt,
     AuditEvent,
@@ -178,9 +180,14 @@ async def staff_login(request: Request) -> Response:
     d = await read_json(request)
     username, password = field_str(d, "username", max_len=80), field_str(d, "password", max_len=200)
     app = request.app
-    limiter = context(app).staff_limiter
-    if limiter.blocked(f"u:{username}"):
-        raise ApiError(429, "rate_limited", "too many failed logins; wait a few minutes")
+    ctx = context(app)
+    # Back-off per (username, source address): wrong passwords from one
+    # address never hold the account up for anyone at another address.
+    source = request_source(request, ctx.trusted_proxies)
+    try:
+        had_failures = await ctx.limits.check("staff", username, source)
+    except Throttled as exc:
+        return throttled_response(exc)
 
     def lookup() -> tuple[Staff | None, tuple[int, ...]]:
         with Session(context(app).engine) as s:
@@ -196,8 +203,12 @@ async def staff_login(request: Request) -> Response:
         verify_password, password, stored, limiter=context(app).hash_limiter
     )
     if staff is None or not ok:
-        limiter.fail(f"u:{username}")
+        failure = await ctx.limits.failed("staff", username, source)
+        if failure.locked_now:
+            await _audit_lockout(ctx, username, source, failure.failures, failure.wait_seconds)
         raise ApiError(401, "bad_credentials", "wrong username or password")
+    if had_failures:
+        await ctx.limits.succeeded("staff", username, source)
     from exam_server.auth import StaffClaims as Claims
 
     assert staff.id is not None
@@ -207,6 +218,59 @@ async def staff_login(request: Request) -> Response:
     )
 
 
+async def _audit_lockout(
+    ctx: Any, username: str, source: str, failures: int, wait_seconds: float
+) -> None:
+    """A staff account's first wait from one source goes into the audit chain."""
+    data = {
+        "username": username,
+        "source": source,
+        "failures": failures,
+        "wait_seconds": wait_seconds,
+    }
+    await ctx.committer.submit(
+        lambda conn: audit.append(conn, "staff_lockout", f"source:{source}", data=data)
+    )
+
+
+async def login_limits(request: Request) -> Response:
+    """The failed-login keys still remembered (``LoginLimiter.entries``)."""
+    return JSONResponse(await context(request.app).limits.entries())
+
+
+async def clear_login_limits(request: Request) -> Response:
+    """Forget the keys matching ``scope`` and ``account`` (and ``source`` if
+    given); audited with the admin's reason."""
+    d = await read_json(request)
+    scope = field_str(d, "scope", max_len=10)
+    if scope not in SCOPES:
+        raise ApiError(
+            422,
+            "bad_field",
+            f"'scope' must be one of {', '.join(SCOPES)}",
+            [{"field": "scope", "message": "unknown scope"}],
+        )
+    account = d.get("account")
+    if not isinstance(account, str) or len(account) > 200:
+        raise ApiError(
+            422,
+            "bad_field",
+            "'account' must be a string ('' = the every-account key of a source)",
+            [{"field": "account", "message": "required string"}],
+        )
+    source = field_str(d, "source", max_len=64, required=False) or None
+    reason = field_str(d, "reason", max_len=2000)
+    ctx = context(request.app)
+    cleared = await ctx.limits.clear(scope, account.strip(), source)
+    data = {"scope": scope, "account": account.strip(), "source": source, "cleared": cleared}
+    await ctx.committer.submit(
+        lambda conn: audit.append(
+            conn, "login_limit_cleared", _actor(request), reason=reason, data=data
+        )
+    )
+    return JSONResponse({"cleared": cleared})
+
+
 async def candidate_login(request: Request) -> Response:
     d = await read_json(request, 4096)
     reg = field_str(d, "registration_number", max_len=40)
@@ -214,7 +278,11 @@ async def candidate_login(request: Request) -> Response:
     token = field_str(d, "session_token", max_len=20)
     terminal = field_str(d, "terminal_id", max_len=80)
     try:
-        signed, la, formation = await _svc(request).login(reg, pin, token, terminal)
+        signed, la, formation = await _svc(request).login(
+            reg, pin, token, terminal, request_source(request, context(request.app).trusted_proxies)
+        )
+    except Throttled as exc:
+        return throttled_response(exc)
     except LoginError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
     return JSONResponse(
@@ -541,6 +609,9 @@ async def checkin(request: Request) -> Response:
         reg,
         _actor(request),
     )
+    # The proctor has checked the candidate's identity: the new PIN starts
+    # without the wrong ones typed before it, from any address.
+    await context(request.app).limits.clear("pin", reg)
     return JSONResponse({"registration_number": reg, "pin": pin})
 
 
@@ -683,7 +754,30 @@ ENDPOINTS: list[Endpoint] = [
         "staff (admin or proctor) login → bearer token",
         body=obj(["username", "password"], username=STR, password=STR),
         tag="auth",
-        responses={"401": "bad credentials", "429": "too many failures"},
+        responses={
+            "401": "bad credentials",
+            "429": "too many failures from this address: wait `retry_after` seconds "
+            "(body; also the Retry-After header)",
+        },
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/login-limits",
+        login_limits,
+        "failed-login back-off keys still remembered (scope, account, source, failures, "
+        "retry_after seconds)",
+        ("admin",),
+        tag="auth",
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/login-limits/clear",
+        clear_login_limits,
+        "clear the back-off of an account (every source, or one source); audited",
+        ("admin",),
+        obj(["scope", "account", "reason"], scope=STR, account=STR, source=STR, reason=STR),
+        tag="auth",
+        responses={"422": "bad scope or account"},
     ),
     Endpoint(
         "POST",
@@ -699,10 +793,11 @@ ENDPOINTS: list[Endpoint] = [
         ),
         tag="candidate",
         responses={
-            "401": "bad credentials",
-            "403": "session not open",
+            "401": "bad credentials (unknown number, wrong PIN or token: the same answer)",
+            "403": "session not open (only with the right PIN)",
             "409": "attempt bound to another terminal",
-            "429": "rate limited",
+            "429": "too many wrong PINs for this number from this address: wait "
+            "`retry_after` seconds (body; also the Retry-After header)",
         },
     ),
     Endpoint(

@@ -24,7 +24,7 @@ import proctor_ui
 from exam_server import live
 from exam_server.admin import ENDPOINTS
 from exam_server.attempts import AttemptService, check_attempt_guards
-from exam_server.auth import FailureLimiter, TokenSigner, hash_password
+from exam_server.auth import TokenSigner, hash_password
 from exam_server.clock import Clock, SystemClock
 from exam_server.context import AppContext
 from exam_server.db import WalCheckpointer, create_schema, make_engine
@@ -32,6 +32,7 @@ from exam_server.durability import GroupCommitter
 from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
 from exam_server.http import openapi
+from exam_server.limits import LoginLimiter, parse_networks
 from exam_server.results import pages as results_pages
 from exam_server.scaleout import fanout
 from exam_server.settings import Settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     clock: the server's time (default the system clock; tests pass a
     :class:`~exam_server.clock.ManualClock` to drive it)."""
     clock = clock or SystemClock()
+    trusted_proxies = parse_networks(settings.trusted_proxies)  # a bad entry fails here
     routes: list[BaseRoute] = [ep.route() for ep in ENDPOINTS]
     routes.append(WebSocketRoute("/ws/candidate", candidate_endpoint))
     routes.extend(live.routes())
@@ -84,7 +86,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         signer = TokenSigner(
             settings.secret_key, settings.candidate_token_seconds, settings.staff_token_seconds
         )
-        attempts = AttemptService(settings, engine, committer, bus, signer, clock)
+        # One back-off for candidate PINs and staff passwords; shared by every
+        # worker through the database on PostgreSQL (exam_server.limits).
+        limits = LoginLimiter.for_settings(settings, engine, clock)
+        attempts = AttemptService(settings, engine, committer, bus, signer, clock, limits)
         monitor = LoopMonitor()
         ctx = AppContext(
             settings=settings,
@@ -94,9 +99,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             bus=bus,
             signer=signer,
             attempts=attempts,
-            staff_limiter=FailureLimiter(
-                settings.login_failures_per_candidate, settings.login_failure_window_seconds
-            ),
+            limits=limits,
+            trusted_proxies=trusted_proxies,
             hash_limiter=anyio.CapacityLimiter(2),
             dummy_hash=hash_password("not-a-password", n=settings.scrypt_n),
             monitor=monitor,

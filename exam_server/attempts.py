@@ -44,7 +44,6 @@ from exam_server import audit, presence
 from exam_server import protocol as p
 from exam_server.auth import (
     CandidateClaims,
-    FailureLimiter,
     TokenSigner,
     check_pin,
 )
@@ -52,6 +51,7 @@ from exam_server.clock import Clock, SystemClock
 from exam_server.durability import GroupCommitter
 from exam_server.events import EventBus, LiveEvent
 from exam_server.exams import ExamData
+from exam_server.limits import LoginLimiter, Throttled
 from exam_server.models import (
     Attempt,
     Candidate,
@@ -266,6 +266,7 @@ class AttemptService:
         bus: EventBus,
         signer: TokenSigner,
         clock: Clock | None = None,
+        limits: LoginLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -276,12 +277,9 @@ class AttemptService:
         self.live: dict[int, LiveAttempt] = {}
         self.exams: dict[int, ExamData] = {}
         self._loading: dict[int, asyncio.Lock] = {}
-        self._pin_fail_candidate = FailureLimiter(
-            settings.login_failures_per_candidate, settings.login_failure_window_seconds
-        )
-        self._pin_fail_terminal = FailureLimiter(
-            settings.login_failures_per_terminal, settings.login_failure_window_seconds
-        )
+        # Wrong PINs back off per (registration number, source address), never
+        # per client-chosen terminal id (exam_server.limits).
+        self.limits = limits or LoginLimiter.for_settings(settings, engine, self.clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._last_login = -1e9  # time.monotonic() of the last login attempt
         self._prepare_tasks: set[asyncio.Task[int]] = set()
@@ -428,28 +426,31 @@ class AttemptService:
     # --- login -----------------------------------------------------------------
 
     async def login(
-        self, registration_number: str, pin: str, session_token: str, terminal_id: str
+        self,
+        registration_number: str,
+        pin: str,
+        session_token: str,
+        terminal_id: str,
+        source: str = "unknown",
     ) -> tuple[str, LiveAttempt, dict[str, Any] | None]:
         """Check a candidate's credentials; return a candidate token, the attempt
         and the candidate's formation (``code``, ``position``, ``agency``,
         ``location``; None if unassigned).
 
-        Raises :class:`LoginError` (``rate_limited`` 429, ``bad_credentials``
-        401, ``session_closed`` 403, ``terminal_locked`` 409).
+        source: the client's address as a limit key
+        (:func:`exam_server.limits.request_source`). Raises
+        :class:`~exam_server.limits.Throttled` (429 with ``retry_after``) and
+        :class:`LoginError` (``bad_credentials`` 401 for an unknown number and
+        a wrong PIN alike, ``session_closed`` 403 only with the right PIN,
+        ``terminal_locked`` 409).
         """
         self._last_login = time.monotonic()
         if not p.valid_terminal_id(terminal_id):
             raise LoginError("bad_field", 400, "terminal_id is invalid")
-        ckey, tkey = f"c:{registration_number}", f"t:{terminal_id}"
-        if self._pin_fail_candidate.blocked(ckey) or self._pin_fail_terminal.blocked(tkey):
-            raise LoginError("rate_limited", 429, "too many failed logins; ask the proctor")
         found = await anyio.to_thread.run_sync(
-            self._check_login, registration_number, pin, session_token
+            self._check_login, registration_number, pin, session_token, source
         )
-        if isinstance(found, LoginError):
-            if found.code == "bad_credentials":
-                self._pin_fail_candidate.fail(ckey)
-                self._pin_fail_terminal.fail(tkey)
+        if isinstance(found, (LoginError, Throttled)):
             raise found
         candidate_id, session_id, exam_id, attempt_id = (
             found.candidate_id,
@@ -457,7 +458,6 @@ class AttemptService:
             found.exam_id,
             found.attempt_id,
         )
-        self._pin_fail_candidate.reset(ckey)
         if attempt_id is None:
             attempt_id = await self._ensure_attempt(candidate_id, session_id, exam_id, terminal_id)
         elif (
@@ -522,13 +522,25 @@ class AttemptService:
         return token, la, found.formation
 
     def _check_login(
-        self, registration_number: str, pin: str, session_token: str
-    ) -> LoginCheck | LoginError:
+        self, registration_number: str, pin: str, session_token: str, source: str
+    ) -> LoginCheck | LoginError | Throttled:
         """One query for everything a login decides on (candidate, session,
-        PIN, attempt, formation): in the login rush every statement counts."""
+        PIN, attempt, formation): in the login rush every statement counts.
+        The back-off is read, counted and cleared on the same connection (on
+        PostgreSQL one statement more, no thread hop more)."""
+        limits = self.limits
         with self.engine.connect() as conn:
+            try:
+                had_failures = limits.check_on(conn, "pin", registration_number, source)
+            except Throttled as exc:
+                return exc
             row = conn.execute(_LOGIN_QUERY, {"reg": registration_number}).first()
             found = self._checked(pin, session_token, row)
+            if isinstance(found, LoginError):
+                if found.code == "bad_credentials":
+                    limits.failed_on(conn, "pin", registration_number, source)
+            elif had_failures:
+                limits.succeeded_on(conn, "pin", registration_number, source)
             if (
                 isinstance(found, LoginCheck)
                 and found.attempt_id is not None
@@ -540,15 +552,23 @@ class AttemptService:
     def _checked(self, pin: str, session_token: str, row: Any) -> LoginCheck | LoginError:
         """The credentials check on the login query's row (None: no such candidate)."""
         bad = LoginError("bad_credentials", 401, "registration number, PIN or token is wrong")
+        key = self.settings.secret_key
+        no_pin = "0" * 64  # a MAC no PIN has: the check runs and fails
         if row is None:
+            # The same HMAC and compare as for a known number, so neither the
+            # answer nor its time tells whether the number exists.
+            check_pin(key, 0, 0, pin.strip(), no_pin)
+            _same(session_token.strip().upper(), "")
             return bad
         (cid, sid, status, sess_token, exam_id, pin_mac, aid, f_code, f_pos, f_agency, f_loc) = row
+        pin_ok = check_pin(key, sid, cid, pin.strip(), pin_mac or no_pin) and pin_mac is not None
+        token_ok = _same(session_token.strip().upper(), sess_token or "")
+        if not pin_ok:
+            return bad  # closed session or not: a wrong PIN learns nothing
         if status != "open" or not sess_token:
+            # Only the right PIN may learn that the session is over.
             return LoginError("session_closed", 403)
-        token_ok = _same(session_token.strip().upper(), sess_token)
-        if pin_mac is None or not token_ok:
-            return bad
-        if not check_pin(self.settings.secret_key, sid, cid, pin.strip(), pin_mac):
+        if not token_ok:
             return bad
         formation = (
             None

@@ -1,4 +1,4 @@
-"""Tokens, PINs, passwords and login rate limits.
+"""Tokens, PINs, passwords and the per-connection message rate.
 
 * Tokens are signed with itsdangerous, one salt per purpose (a candidate
   token can never pass as a staff token), with a maximum age. A candidate
@@ -9,6 +9,7 @@
   CPU.
 * Staff passwords (long-lived) are hashed with scrypt (n=2**14 by default,
   ~25 ms of CPU); callers run :func:`verify_password` off the event loop.
+* Failed logins back off in :mod:`exam_server.limits`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,41 +184,7 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(dk, base64.b64decode(digest))
 
 
-# --- rate limits --------------------------------------------------------------
-
-
-class FailureLimiter:
-    """Counts failures per key in a sliding window; ``blocked`` once ``limit`` is hit.
-
-    In memory, per process: with several processes each keeps its own count,
-    so the effective limit is at most ``limit × processes`` (documented).
-    """
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._fails: dict[str, deque[float]] = {}
-
-    def _trim(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        q = self._trim(key, now)
-        if not q:
-            self._fails.pop(key, None)
-            return False
-        return len(q) >= self.limit
-
-    def fail(self, key: str, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        self._trim(key, now).append(now)
-
-    def reset(self, key: str) -> None:
-        self._fails.pop(key, None)
+# --- message rate --------------------------------------------------------------
 
 
 class TokenBucket:

@@ -16,13 +16,14 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from exam_server.attempts import AttemptService
-    from exam_server.auth import FailureLimiter, TokenSigner
+    from exam_server.auth import TokenSigner
     from exam_server.clock import Clock
     from exam_server.db import WalCheckpointer
     from exam_server.durability import GroupCommitter
     from exam_server.events import EventBus
     from exam_server.gcpolicy import GcFreezer
     from exam_server.health import LoopMonitor
+    from exam_server.limits import LoginLimiter, Network
     from exam_server.proctoring.service import ProctoringService
     from exam_server.settings import Settings
 
@@ -38,7 +39,10 @@ class AppContext:
     bus: EventBus
     signer: TokenSigner
     attempts: AttemptService
-    staff_limiter: FailureLimiter
+    # Failed-login back-off, candidates and staff (exam_server.limits), and
+    # the reverse proxies whose X-Forwarded-For names the client.
+    limits: LoginLimiter
+    trusted_proxies: tuple[Network, ...]
     # At most a few scrypt hashes at once: staff logins never starve the
     # threads that serve terminals.
     hash_limiter: anyio.CapacityLimiter

@@ -245,3 +245,17 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = 0
     last_hash: str = Field(default="", max_length=64)
+
+
+class LoginLimit(SQLModel, table=True):
+    """Failed logins of one key (exam_server.limits), shared by every worker.
+
+    account "" counts every account from the source. Written only on
+    PostgreSQL (SQLite keeps the counts in the one process's memory)."""
+
+    __tablename__ = "exam_login_limit"
+    scope: str = Field(primary_key=True, max_length=10)
+    account: str = Field(primary_key=True, max_length=200)
+    source: str = Field(primary_key=True, max_length=64)
+    failures: int = 0
+    last_failure_at: float = Field(default=0.0, index=True)

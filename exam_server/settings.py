@@ -26,6 +26,10 @@ class Settings:
     gc_freeze_seconds: how often surviving objects are moved out of the
     garbage collector's reach so full collections stay short
     (``exam_server.gcpolicy``); 0 leaves Python's collector as it is.
+    login_*: failed-login back-off (``exam_server.limits``): free failures per
+    (account, source) and per source, the longest wait, and how long a quiet
+    key is remembered after its wait. trusted_proxies: addresses or networks
+    of reverse proxies whose ``X-Forwarded-For`` is believed (empty: none).
     """
 
     database_url: str = "sqlite:///seleksi.db"
@@ -41,8 +45,10 @@ class Settings:
     messages_per_second: float = 20.0
     message_burst: int = 40
     login_failures_per_candidate: int = 5
-    login_failures_per_terminal: int = 20
+    login_failures_per_source: int = 30
     login_failure_window_seconds: float = 300.0
+    login_backoff_cap_seconds: float = 300.0
+    trusted_proxies: tuple[str, ...] = ()
     sweep_interval_seconds: float = 0.5
     presence_interval_seconds: float = 5.0
     commit_max_batch: int = 500
@@ -69,6 +75,7 @@ class Settings:
             "staff_token_seconds",
             "messages_per_second",
             "login_failure_window_seconds",
+            "login_backoff_cap_seconds",
             "sweep_interval_seconds",
             "presence_interval_seconds",
         )
@@ -78,7 +85,7 @@ class Settings:
         for name in ("max_frame_bytes", "message_burst", "commit_max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")
-        for name in ("login_failures_per_candidate", "login_failures_per_terminal"):
+        for name in ("login_failures_per_candidate", "login_failures_per_source"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")
         if self.sqlite_synchronous.upper() not in _SQLITE_SYNC:

@@ -14,7 +14,6 @@ from sqlalchemy import insert, select
 from exam_server.audit import append, verify
 from exam_server.auth import (
     CandidateClaims,
-    FailureLimiter,
     StaffClaims,
     TokenError,
     TokenSigner,
@@ -105,11 +104,6 @@ def test_pins_and_passwords() -> None:
     stored = hash_password("correct horse", n=2**8)
     assert stored.startswith("scrypt$256$") and verify_password("correct horse", stored)
     assert not verify_password("wrong horse", stored) and not verify_password("x", "garbage")
-    lim = FailureLimiter(2, window_seconds=10)
-    lim.fail("a", now=0)
-    assert not lim.blocked("a", now=1)
-    lim.fail("a", now=1)
-    assert lim.blocked("a", now=2) and not lim.blocked("a", now=11.5)
 
 
 async def test_group_commit_batches_concurrent_writes(tmp_path: Path) -> None:

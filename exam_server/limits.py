@@ -1,0 +1,549 @@
+"""Login limits that slow guessing down without handing anyone a lock-out.
+
+The rules (docs/reliability.md, "Limits that cannot be turned against people"):
+
+* A failed login counts against the key (scope, account, source): scope
+  ``pin`` (candidate check-in) or ``staff``; account the registration number
+  or username as typed (unknown ones count the same, so the answer never
+  tells whether an account exists); source the client's address as the server
+  sees it (:func:`client_address`). A second key (scope, ``""``, source)
+  counts every account from that source, with a larger allowance: guessing
+  across many registration numbers from one address slows down too. The
+  terminal id a client chooses is never a key: an attacker could rotate it
+  to escape, or take a victim's to lock them out.
+* Back-off, not a lock: ``free`` failures cost nothing, then each further try
+  of the key must wait ``base · 2^(failures − free)`` seconds after the last
+  failure (1 s, 2 s, 4 s …), capped at ``cap`` seconds. A try inside the wait
+  is answered 429 ``rate_limited`` with ``retry_after`` (whole seconds) and is
+  neither checked nor counted. A key whose last failure is older than
+  ``forget`` seconds (cap + window) starts over.
+* A success clears its (account, source) key; a proctor's PIN re-issue
+  clears the candidate's keys from every source; an admin lists and clears
+  keys (``/api/admin/login-limits``). A staff key's first wait (its
+  "lock-out") is written to the audit chain by the caller.
+
+Stores: :class:`MemoryStore` for SQLite (one process), bounded (at most
+``max_keys`` keys, least recently failed evicted first, expired keys dropped
+as they come to the front); :class:`SqlStore` for PostgreSQL, shared by every
+worker over the ``exam_login_limit`` table and updated with one atomic
+upsert per failure (no lost increments between workers).
+
+Times are epoch seconds from the injected :class:`~exam_server.clock.Clock`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio.to_thread
+from sqlalchemy import case, delete, func, select, tuple_
+from sqlalchemy.engine import Connection, Engine
+from starlette.responses import JSONResponse
+
+from exam_server.clock import Clock
+from exam_server.models import LoginLimit
+
+if TYPE_CHECKING:
+    from exam_server.settings import Settings
+
+LIMIT = LoginLimit.__table__  # type: ignore[attr-defined]
+SCOPES = ("pin", "staff")
+# The account of a key that counts every account from one source.
+ANY_ACCOUNT = ""
+# Longest account / source kept in a key (longer input is cut, not refused:
+# the callers already bound what they accept).
+_MAX_ACCOUNT = 200
+_MAX_SOURCE = 64
+_RETRY_MESSAGE = (
+    "terlalu banyak percobaan masuk yang gagal; coba lagi setelah {s} detik / "
+    "too many failed logins; try again in {s} s"
+)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """The delay rule of one kind of key.
+
+    free: failures that cost no wait; base_seconds: the first wait;
+    cap_seconds: the longest wait. Waits run from the last failure."""
+
+    free: int
+    base_seconds: float = 1.0
+    cap_seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.free < 1 or not 0 < self.base_seconds <= self.cap_seconds:
+            raise ValueError("Backoff needs free >= 1 and 0 < base_seconds <= cap_seconds")
+
+    def delay(self, failures: int) -> float:
+        """Seconds a key with ``failures`` failures waits after its last one."""
+        if failures < self.free:
+            return 0.0
+        # min() before the power: 2**huge overflows a float.
+        return min(self.cap_seconds, self.base_seconds * 2.0 ** min(failures - self.free, 60))
+
+
+@dataclass(frozen=True, order=True)
+class LimitKey:
+    scope: str
+    account: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A key's failures and the time of its last one (epoch seconds)."""
+
+    key: LimitKey
+    failures: int
+    last_failure_at: float
+
+
+class Throttled(Exception):
+    """A login refused unchecked because its key must still wait.
+
+    retry_after: whole seconds (at least 1) until a try is checked again."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, wait_seconds: float) -> None:
+        self.retry_after = max(1, math.ceil(wait_seconds))
+        super().__init__(_RETRY_MESSAGE.format(s=self.retry_after))
+
+
+def throttled_response(exc: Throttled) -> JSONResponse:
+    """429 ``{"error": "rate_limited", "message", "retry_after"}`` and a
+    ``Retry-After`` header (seconds)."""
+    return JSONResponse(
+        {"error": exc.code, "message": str(exc), "retry_after": exc.retry_after},
+        status_code=exc.status,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What one counted failure left: the (account, source) key's failures,
+    the wait now due before the next try (seconds, the longer of both keys),
+    and whether this failure started the account key's first wait."""
+
+    failures: int
+    wait_seconds: float
+    locked_now: bool
+
+
+# --- the source address ---------------------------------------------------------------
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(specs: Iterable[str]) -> tuple[Network, ...]:
+    """Networks from addresses or CIDR blocks (``10.0.0.5``, ``10.0.0.0/8``);
+    ValueError naming the first that is neither."""
+    out: list[Network] = []
+    for spec in specs:
+        try:
+            out.append(ipaddress.ip_network(spec.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"trusted_proxies: {spec!r} is not an address or network") from None
+    return tuple(out)
+
+
+def source_of(address: str) -> str:
+    """The key form of an address: IPv4 as is, IPv6 as its /64 (one host
+    holds a whole /64 and could rotate inside it); anything else cut to 64
+    characters."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()[:_MAX_SOURCE] or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def client_address(
+    peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]
+) -> str:
+    """The client's address as a key (:func:`source_of`).
+
+    peer: the address of the TCP peer; forwarded_for: the values of every
+    ``X-Forwarded-For`` header, in order. The header is believed only when
+    the peer is a trusted proxy, and only as far back as a chain of trusted
+    proxies reaches: walking from the right, the first hop that is not a
+    trusted proxy is the client (what a client writes further left is its
+    own claim and ignored)."""
+    addr = peer or "unknown"
+    if not trusted or not _trusted(addr, trusted):
+        return source_of(addr)
+    hops = [h.strip() for v in forwarded_for for h in v.split(",") if h.strip()]
+    for hop in reversed(hops):
+        addr = hop
+        if not _trusted(hop, trusted):
+            break
+    return source_of(addr)
+
+
+def request_source(request: Any, trusted: Sequence[Network]) -> str:
+    """:func:`client_address` of a Starlette request."""
+    peer = request.client.host if request.client is not None else None
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+# --- stores ---------------------------------------------------------------------------
+
+
+class LimitStore(Protocol):
+    """Where failures are counted. Methods get the caller's connection (None
+    for stores that need none) and never commit it; ``needs_connection``
+    says whether they use it."""
+
+    needs_connection: bool
+
+    def read(self, conn: Connection | None, keys: Sequence[LimitKey], since: float) -> list[Entry]:
+        """The entries of ``keys`` whose last failure is after ``since``."""
+        ...
+
+    def add_failure(
+        self, conn: Connection | None, keys: Sequence[LimitKey], now: float, since: float
+    ) -> dict[LimitKey, int]:
+        """Count one failure at ``now`` for each key (a key last failed at or
+        before ``since`` starts over at 1); the failures of each key after it."""
+        ...
+
+    def clear(
+        self, conn: Connection | None, scope: str | None, account: str | None, source: str | None
+    ) -> int:
+        """Forget the keys matching every given part (None: any); how many."""
+        ...
+
+    def entries(self, conn: Connection | None, since: float) -> list[Entry]:
+        """Every key that failed after ``since``, most recent first."""
+        ...
+
+
+def _matches(key: LimitKey, scope: str | None, account: str | None, source: str | None) -> bool:
+    return (
+        (scope is None or key.scope == scope)
+        and (account is None or key.account == account)
+        and (source is None or key.source == source)
+    )
+
+
+class MemoryStore:
+    """Failures in this process's memory (SQLite: one process), thread-safe.
+
+    At most ``max_keys`` keys: a flood of distinct accounts or sources evicts
+    the key that failed longest ago, never grows memory. Keys are kept in
+    the order of their last failure, so expired ones leave from the front."""
+
+    needs_connection = False
+
+    def __init__(self, max_keys: int = 50_000) -> None:
+        if max_keys < 1:
+            raise ValueError("MemoryStore.max_keys must be at least 1")
+        self.max_keys = max_keys
+        self._keys: OrderedDict[LimitKey, tuple[int, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def _expire(self, since: float) -> None:
+        while self._keys:
+            key, (_, last) = next(iter(self._keys.items()))
+            if last > since:
+                return
+            del self._keys[key]
+
+    def read(self, conn: Connection | None, keys: Sequence[LimitKey], since: float) -> list[Entry]:
+        with self._lock:
+            out = []
+            for k in keys:
+                v = self._keys.get(k)
+                if v is not None and v[1] > since:
+                    out.append(Entry(k, v[0], v[1]))
+            return out
+
+    def add_failure(
+        self, conn: Connection | None, keys: Sequence[LimitKey], now: float, since: float
+    ) -> dict[LimitKey, int]:
+        with self._lock:
+            self._expire(since)
+            out: dict[LimitKey, int] = {}
+            for k in keys:
+                old = self._keys.pop(k, None)
+                n = 1 if old is None or old[1] <= since else old[0] + 1
+                self._keys[k] = (n, now)
+                out[k] = n
+            while len(self._keys) > self.max_keys:
+                self._keys.popitem(last=False)
+            return out
+
+    def clear(
+        self, conn: Connection | None, scope: str | None, account: str | None, source: str | None
+    ) -> int:
+        with self._lock:
+            gone = [k for k in self._keys if _matches(k, scope, account, source)]
+            for k in gone:
+                del self._keys[k]
+            return len(gone)
+
+    def entries(self, conn: Connection | None, since: float) -> list[Entry]:
+        with self._lock:
+            self._expire(since)
+            return [Entry(k, n, last) for k, (n, last) in reversed(self._keys.items())]
+
+
+class SqlStore:
+    """Failures in ``exam_login_limit``, shared by every worker (PostgreSQL).
+
+    One ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` per failure: the
+    database serialises concurrent upserts of one row, so no increment is
+    lost between workers. Expired rows are deleted at most once a minute per
+    process, which bounds the table by what failed in the last ``forget``
+    seconds."""
+
+    needs_connection = True
+    prune_every_seconds = 60.0
+
+    def __init__(self) -> None:
+        self._pruned_at = -math.inf
+
+    def read(self, conn: Connection | None, keys: Sequence[LimitKey], since: float) -> list[Entry]:
+        assert conn is not None
+        cols = (LIMIT.c.scope, LIMIT.c.account, LIMIT.c.source)
+        rows = conn.execute(
+            select(*cols, LIMIT.c.failures, LIMIT.c.last_failure_at).where(
+                tuple_(*cols).in_([(k.scope, k.account, k.source) for k in keys]),
+                LIMIT.c.last_failure_at > since,
+            )
+        )
+        return [Entry(LimitKey(r[0], r[1], r[2]), int(r[3]), float(r[4])) for r in rows]
+
+    def add_failure(
+        self, conn: Connection | None, keys: Sequence[LimitKey], now: float, since: float
+    ) -> dict[LimitKey, int]:
+        assert conn is not None
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        rows = pg_insert(LIMIT).values(
+            [
+                {
+                    "scope": k.scope,
+                    "account": k.account,
+                    "source": k.source,
+                    "failures": 1,
+                    "last_failure_at": now,
+                }
+                for k in keys
+            ]
+        )
+        old = LIMIT.c
+        stmt = rows.on_conflict_do_update(
+            index_elements=[old.scope, old.account, old.source],
+            set_={
+                # An expired row starts over.
+                "failures": case((old.last_failure_at <= since, 1), else_=old.failures + 1),
+                "last_failure_at": func.greatest(old.last_failure_at, now),
+            },
+        ).returning(old.scope, old.account, old.source, old.failures)
+        out = {LimitKey(r[0], r[1], r[2]): int(r[3]) for r in conn.execute(stmt)}
+        if now - self._pruned_at >= self.prune_every_seconds:
+            self._pruned_at = now
+            conn.execute(delete(LIMIT).where(LIMIT.c.last_failure_at <= since))
+        return out
+
+    def clear(
+        self, conn: Connection | None, scope: str | None, account: str | None, source: str | None
+    ) -> int:
+        assert conn is not None
+        stmt = delete(LIMIT)
+        for col, value in (
+            (LIMIT.c.scope, scope),
+            (LIMIT.c.account, account),
+            (LIMIT.c.source, source),
+        ):
+            if value is not None:
+                stmt = stmt.where(col == value)
+        return int(conn.execute(stmt).rowcount)
+
+    def entries(self, conn: Connection | None, since: float) -> list[Entry]:
+        assert conn is not None
+        rows = conn.execute(
+            select(
+                LIMIT.c.scope,
+                LIMIT.c.account,
+                LIMIT.c.source,
+                LIMIT.c.failures,
+                LIMIT.c.last_failure_at,
+            )
+            .where(LIMIT.c.last_failure_at > since)
+            .order_by(LIMIT.c.last_failure_at.desc())
+        )
+        return [Entry(LimitKey(r[0], r[1], r[2]), int(r[3]), float(r[4])) for r in rows]
+
+
+# --- the limiter ----------------------------------------------------------------------
+
+
+class LoginLimiter:
+    """The back-off rules over a store (one per app, ``context(app).limits``).
+
+    The ``*_on`` methods run in the caller's thread on the caller's
+    connection (the candidate login's credentials check, so a login costs
+    one statement more and no extra thread hop); they commit the connection
+    after a write. The async methods run on their own connection in a
+    worker thread when the store needs one."""
+
+    def __init__(
+        self,
+        store: LimitStore,
+        engine: Engine,
+        clock: Clock,
+        *,
+        per_account: Backoff,
+        per_source: Backoff,
+        forget_after_seconds: float,
+    ) -> None:
+        if forget_after_seconds < max(per_account.cap_seconds, per_source.cap_seconds):
+            # A key forgotten before its wait ended would hand out free tries.
+            raise ValueError("forget_after_seconds must be at least the longest wait")
+        self.store = store
+        self.engine = engine
+        self.clock = clock
+        self.per_account = per_account
+        self.per_source = per_source
+        self.forget_after_seconds = forget_after_seconds
+
+    @classmethod
+    def for_settings(cls, settings: Settings, engine: Engine, clock: Clock) -> LoginLimiter:
+        """In memory on SQLite, in ``exam_login_limit`` on PostgreSQL."""
+        cap = settings.login_backoff_cap_seconds
+        store: LimitStore = MemoryStore() if settings.is_sqlite else SqlStore()
+        return cls(
+            store,
+            engine,
+            clock,
+            per_account=Backoff(settings.login_failures_per_candidate, 1.0, cap),
+            per_source=Backoff(settings.login_failures_per_source, 1.0, cap),
+            forget_after_seconds=cap + settings.login_failure_window_seconds,
+        )
+
+    @staticmethod
+    def keys(scope: str, account: str, source: str) -> tuple[LimitKey, LimitKey]:
+        """(the account-from-source key, the every-account-from-source key)."""
+        if scope not in SCOPES:
+            raise ValueError(f"unknown limit scope {scope!r}")
+        src = source[:_MAX_SOURCE] or "unknown"
+        return LimitKey(scope, account[:_MAX_ACCOUNT], src), LimitKey(scope, ANY_ACCOUNT, src)
+
+    def backoff(self, key: LimitKey) -> Backoff:
+        return self.per_source if key.account == ANY_ACCOUNT else self.per_account
+
+    def wait_of(self, entry: Entry, now: float) -> float:
+        """Seconds ``entry``'s key must still wait at ``now`` (0: may try)."""
+        return max(0.0, entry.last_failure_at + self.backoff(entry.key).delay(entry.failures) - now)
+
+    def _since(self, now: float) -> float:
+        return now - self.forget_after_seconds
+
+    # --- on the caller's connection ---------------------------------------------------
+
+    def check_on(self, conn: Connection | None, scope: str, account: str, source: str) -> bool:
+        """Raise :class:`Throttled` if either key must still wait; True if the
+        account key has failures (a success should clear it)."""
+        now = self.clock.now()
+        entries = self.store.read(conn, self.keys(scope, account, source), self._since(now))
+        wait = max((self.wait_of(e, now) for e in entries), default=0.0)
+        if wait > 0:
+            raise Throttled(wait)
+        return any(e.key.account != ANY_ACCOUNT for e in entries)
+
+    def failed_on(self, conn: Connection | None, scope: str, account: str, source: str) -> Failure:
+        """Count a failed login of ``account`` from ``source``."""
+        now = self.clock.now()
+        mine, everyone = self.keys(scope, account, source)
+        counts = self.store.add_failure(conn, (mine, everyone), now, self._since(now))
+        if conn is not None and self.store.needs_connection:
+            conn.commit()
+        n = counts[mine]
+        wait = max(self.per_account.delay(n), self.per_source.delay(counts[everyone]))
+        return Failure(n, wait, n == self.per_account.free)
+
+    def succeeded_on(self, conn: Connection | None, scope: str, account: str, source: str) -> None:
+        """A correct login clears its (account, source) key."""
+        self.store.clear(conn, scope, account[:_MAX_ACCOUNT], source[:_MAX_SOURCE] or "unknown")
+        if conn is not None and self.store.needs_connection:
+            conn.commit()
+
+    # --- on a connection of their own -------------------------------------------------
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        if not self.store.needs_connection:
+            return fn(None, *args)
+
+        def work() -> Any:
+            with self.engine.connect() as conn:
+                out = fn(conn, *args)
+                conn.commit()
+                return out
+
+        return await anyio.to_thread.run_sync(work)
+
+    async def check(self, scope: str, account: str, source: str) -> bool:
+        """:meth:`check_on` on a connection of its own."""
+        return bool(await self._run(self.check_on, scope, account, source))
+
+    async def failed(self, scope: str, account: str, source: str) -> Failure:
+        """:meth:`failed_on` on a connection of its own."""
+        out: Failure = await self._run(self.failed_on, scope, account, source)
+        return out
+
+    async def succeeded(self, scope: str, account: str, source: str) -> None:
+        await self._run(self.succeeded_on, scope, account, source)
+
+    async def clear(
+        self, scope: str | None = None, account: str | None = None, source: str | None = None
+    ) -> int:
+        """Forget every key matching the given parts (None: any); how many."""
+        if scope is not None and scope not in SCOPES:
+            raise ValueError(f"unknown limit scope {scope!r}")
+        return int(await self._run(self.store.clear, scope, account, source))
+
+    async def entries(self) -> list[dict[str, Any]]:
+        """Every key with failures not yet forgotten, most recent first:
+        ``scope``, ``account`` ("" = every account from the source),
+        ``source``, ``failures``, ``last_failure_at`` (epoch s),
+        ``retry_after`` (whole seconds still to wait, 0 = may try)."""
+        now = self.clock.now()
+        rows: list[Entry] = await self._run(self.store.entries, self._since(now))
+        return [
+            {
+                "scope": e.key.scope,
+                "account": e.key.account,
+                "source": e.key.source,
+                "failures": e.failures,
+                "last_failure_at": e.last_failure_at,
+                "retry_after": math.ceil(self.wait_of(e, now)),
+            }
+            for e in rows
+        ]
