@@ -18,7 +18,14 @@ it from the database reproduces it byte for byte:
     the Ed25519 signature of ``manifest.json``'s bytes (base64, one line);
 ``public_key.pem``
     a copy of the signer's public key. Verify against the key announced by
-    the agency, not only against this copy.
+    the agency, not only against this copy (:func:`verify_publication` warns
+    when the copy is not the announced key).
+
+The manifest also carries, per stage and formation, how many candidates got
+each result code (:func:`formation_counts`), so a candidate deleted by someone
+who holds the signing key shows against counts announced earlier, and the
+public keys that sign candidates' receipts, so a receipt is checked with
+nothing from the server.
 
 The Merkle tree follows RFC 6962/9162: leaf hash ``SHA-256(0x00 ‖ leaf)``,
 node hash ``SHA-256(0x01 ‖ left ‖ right)``, a lone last node promoted to the
@@ -61,13 +68,22 @@ from exam_server.results.integration import (
 )
 from exam_server.results.outcomes import CandidateOutcome, Formation
 from exam_server.results.ranking import SkdEntry, SkdResult, rank_skd
-from exam_server.results.rules import PolicyError, RankingPolicy, fmt, json_number, parse_date
+from exam_server.results.rules import (
+    FINAL_MEANINGS,
+    SKD_MEANINGS,
+    PolicyError,
+    RankingPolicy,
+    fmt,
+    json_number,
+    parse_date,
+)
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 PUBLIC_KEY = "public_key.pem"
 POLICY = "policy.json"
-MANIFEST_SCHEMA = "seleksi/results-manifest/1"
+# 2: per-formation candidate counts by result code, and the receipt signing keys
+MANIFEST_SCHEMA = "seleksi/results-manifest/2"
 FORMATION_SCHEMA = "seleksi/results-formation/2"  # 2: one candidate per line
 PROOF_SCHEMA = "seleksi/inclusion-proof/1"
 MERKLE_ALGORITHM = "RFC 6962 SHA-256 (leaf 0x00, node 0x01) over canonical compact JSON entries"
@@ -422,7 +438,8 @@ def build_files(
     return files
 
 
-def _formation_docs(files: Mapping[str, bytes]) -> list[tuple[str, dict[str, Any]]]:
+def formation_docs(files: Mapping[str, bytes]) -> list[tuple[str, dict[str, Any]]]:
+    """The formation documents of a publication, parsed, in tree order: ``[(path, doc)]``."""
     out = []
     for stage in STAGES:
         for path in sorted(p for p in files if p.startswith(f"{stage}/") and p.endswith(".json")):
@@ -441,7 +458,7 @@ def leaves_of(
 ) -> list[bytes]:
     """The Merkle leaves of a publication, in order: stage, formation id, listing order."""
     leaves: list[bytes] = []
-    for _, doc in docs if docs is not None else _formation_docs(files):
+    for _, doc in docs if docs is not None else formation_docs(files):
         for e in doc["entries"]:
             leaves.append(compact_json(_leaf(doc["stage"], doc["formation"]["id"], e)))
     return leaves
@@ -458,6 +475,94 @@ def public_key_pem(public_key: Ed25519PublicKey) -> bytes:
     )
 
 
+Counts = dict[str, dict[str, dict[str, int]]]
+"""stage → formation id → result code label (and ``"total"``) → number of candidates."""
+
+
+def formation_counts(
+    policy: RankingPolicy, docs: Sequence[tuple[str, Mapping[str, Any]]]
+) -> Counts:
+    """How many candidates got each result code, per stage and formation.
+
+    Every code of the stage is listed, zeros included, so an announcement
+    says "TH 0" rather than saying nothing. Codes are the policy's labels
+    (``P/L``, ``P``, ``TL``, ``TH``, ``DIS`` under the 2024 rules).
+    """
+    out: Counts = {}
+    for _, doc in docs:
+        stage = str(doc["stage"])
+        meanings = SKD_MEANINGS if stage == "skd" else FINAL_MEANINGS
+        n = {policy.code(m).code: 0 for m in meanings}
+        for e in doc["entries"]:
+            n[str(e["code"])] = n.get(str(e["code"]), 0) + 1
+        n["total"] = len(doc["entries"])
+        out.setdefault(stage, {})[str(doc["formation"]["id"])] = n
+    return out
+
+
+def compare_counts(announced: Any, published: Counts) -> list[str]:
+    """Differences between counts announced earlier and a publication's, by formation.
+
+    ``announced`` may be partial (only the stages, formations and codes it
+    names are compared: for example only each formation's ``total``
+    registered before the test). A formation announced but not published is
+    a difference; one published but not announced is not (it was not
+    announced). Raises :class:`PublicationError` if ``announced`` is not
+    shaped like :data:`Counts`.
+    """
+    if not isinstance(announced, Mapping) or not all(
+        isinstance(fs, Mapping) and all(isinstance(c, Mapping) for c in fs.values())
+        for fs in announced.values()
+    ):
+        raise PublicationError("announced counts: expected {stage: {formation: {code: number}}}")
+    problems = []
+    for stage in sorted(announced):
+        for fid in sorted(announced[stage]):
+            want = announced[stage][fid]
+            got = published.get(str(stage), {}).get(str(fid))
+            if got is None:
+                problems.append(
+                    f"{stage}/{fid}: announced with {want.get('total', '?')} "
+                    "candidates, but not in the publication"
+                )
+                continue
+            diffs = [
+                f"{code} published {got.get(code, 0)}, announced {want[code]}"
+                for code in sorted(want, key=lambda c: (c == "total", c))
+                if got.get(code, 0) != want[code]
+            ]
+            if diffs:
+                problems.append(
+                    f"{stage}/{fid}: counts differ from the announcement (" + "; ".join(diffs) + ")"
+                )
+    return problems
+
+
+def announced_counts(doc: Any) -> Any:
+    """The counts in an announcement: an earlier ``manifest.json``, or a bare counts document."""
+    if isinstance(doc, Mapping) and "counts" in doc:
+        return doc["counts"]
+    return doc
+
+
+def receipt_key_entry(public_key: Ed25519PublicKey) -> dict[str, str]:
+    """How the manifest lists a receipt signing key: raw key (base64) and its fingerprint."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"public_key": base64.b64encode(raw).decode("ascii"), "sha256": sha256_hex(raw)}
+
+
+def receipt_keys_of(manifest: Mapping[str, Any]) -> list[Ed25519PublicKey]:
+    """The receipt signing keys a manifest lists (none in a schema-1 manifest)."""
+    keys = []
+    for k in manifest.get("receipt_keys") or []:
+        try:
+            raw = base64.b64decode(str(k["public_key"]), validate=True)
+            keys.append(Ed25519PublicKey.from_public_bytes(raw))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PublicationError(f"{MANIFEST}: bad receipt key ({exc})") from None
+    return keys
+
+
 def build_manifest(
     exam: ExamInfo,
     policy: RankingPolicy,
@@ -465,7 +570,10 @@ def build_manifest(
     *,
     optimised: bool,
     public_key: Ed25519PublicKey,
+    receipt_keys: Sequence[Ed25519PublicKey] = (),
 ) -> bytes:
+    """``receipt_keys``: the public keys that signed candidates' receipts, listed so a
+    receipt can be checked against the signed manifest alone."""
     leaves = leaves_of(files)
     root = merkle_root(merkle_levels([leaf_hash(x) for x in leaves]))
     stages = [s for s in STAGES if any(p.startswith(f"{s}/") for p in files)]
@@ -480,6 +588,8 @@ def build_manifest(
             for p in sorted(files)
         ],
         "merkle": {"algorithm": MERKLE_ALGORITHM, "leaves": len(leaves), "root": root.hex()},
+        "counts": formation_counts(policy, formation_docs(files)),
+        "receipt_keys": [receipt_key_entry(k) for k in receipt_keys],
         "signature": {
             "algorithm": "Ed25519",
             "file": SIGNATURE,
@@ -509,12 +619,19 @@ def publish(
     skd: SkdResult,
     private_key: Ed25519PrivateKey,
     final: FinalResult | None = None,
+    *,
+    receipt_keys: Sequence[Ed25519PublicKey] = (),
 ) -> Publication:
     """Build and sign a whole publication in memory (write it with :func:`write_publication`)."""
     files = build_files(exam, policy, skd, final)
     pub = private_key.public_key()
     manifest = build_manifest(
-        exam, policy, files, optimised=bool(final and final.optimised), public_key=pub
+        exam,
+        policy,
+        files,
+        optimised=bool(final and final.optimised),
+        public_key=pub,
+        receipt_keys=receipt_keys,
     )
     files[MANIFEST] = manifest
     # Ed25519 is deterministic (RFC 8032): the same key and manifest give the same signature.
@@ -597,7 +714,7 @@ def inputs_from_files(
 ) -> Inputs:
     """The inputs a publication embeds: policy, formations, SKD outcomes, SKB scores.
 
-    ``docs``: the formation documents if already parsed (:func:`_formation_docs`).
+    ``docs``: the formation documents if already parsed (:func:`formation_docs`).
     """
     try:
         policy = RankingPolicy.from_json(files[POLICY].decode("utf-8"))
@@ -608,7 +725,7 @@ def inputs_from_files(
     formations: list[Formation] = []
     outcomes: list[CandidateOutcome] = []
     skb: dict[str, SkbScore] | None = None
-    for path, doc in docs if docs is not None else _formation_docs(files):
+    for path, doc in docs if docs is not None else formation_docs(files):
         try:
             if doc["stage"] == "skd":
                 formations.append(_formation_of(doc))
@@ -673,6 +790,10 @@ class VerifyReport:
 
     checks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Things wrong with the copy that do not make the signed content wrong (a
+    # public_key.pem that is not the announced key): the command exits non-zero
+    # on them unless told otherwise, the pages show them.
+    warnings: list[str] = field(default_factory=list)
     root: str = ""
     key_fingerprint: str = ""
     key_source: str = ""
@@ -691,12 +812,20 @@ def _first_difference(a: bytes, b: bytes) -> str:
 
 
 def verify_publication(
-    files: Mapping[str, bytes], public_key: Ed25519PublicKey | None = None
+    files: Mapping[str, bytes],
+    public_key: Ed25519PublicKey | None = None,
+    *,
+    announced: Any = None,
 ) -> VerifyReport:
     """Check a publication offline (see the module docstring); never raises on bad data.
 
     ``public_key``: the key the agency announced. Without it the copy inside the
-    publication is used, which proves integrity but not who signed.
+    publication is used, which proves integrity but not who signed; with it, a
+    copy that is another key is reported in ``warnings``.
+    ``announced``: counts announced before this publication (:data:`Counts`,
+    possibly partial, or an earlier manifest); each formation whose counts
+    differ is a problem. This is what catches a candidate deleted and the
+    whole publication re-signed by someone holding the signing key.
     """
     rep = VerifyReport()
     try:
@@ -723,6 +852,8 @@ def verify_publication(
             key = load_public_key(files[PUBLIC_KEY])
         except (KeyError, PublicationError) as exc:
             rep.problems.append(f"{PUBLIC_KEY}: {exc}")
+    else:
+        _check_key_copy(files, key, rep)
     if key is not None:
         rep.key_fingerprint = public_key_fingerprint(key)
         if rep.key_fingerprint != fingerprint:
@@ -758,7 +889,7 @@ def verify_publication(
 
     # 3. CSV = JSON, 4. Merkle root, 5. the rules re-applied
     try:
-        docs = _formation_docs(content)  # parsed once for all the checks below
+        docs = formation_docs(content)  # parsed once for all the checks below
         policy, formations, outcomes, skb = inputs_from_files(content, docs)
     except PublicationError as exc:
         rep.problems.append(str(exc))
@@ -812,7 +943,72 @@ def verify_publication(
             f"re-applying policy {policy.version} to the published scores gives the published "
             f"rankings ({len(outcomes)} candidates, {len(formations)} formations)"
         )
+    _check_counts(manifest, formation_counts(policy, docs), announced, rep)
     return rep
+
+
+def _check_key_copy(
+    files: Mapping[str, bytes], announced: Ed25519PublicKey, rep: VerifyReport
+) -> None:
+    """Warn when the publication's own key file is not the announced key.
+
+    The signature is checked with the announced key whatever the copy says,
+    but whoever passes the publication on may lead others to check against
+    the wrong copy: that copy must not go unremarked.
+    """
+    want = public_key_fingerprint(announced)
+    try:
+        copy = load_public_key(files[PUBLIC_KEY])
+    except KeyError:
+        rep.warnings.append(f"{PUBLIC_KEY}: missing from the publication (announced key {want})")
+        return
+    except PublicationError as exc:
+        rep.warnings.append(f"{PUBLIC_KEY}: unreadable ({exc}); announced key {want}")
+        return
+    got = public_key_fingerprint(copy)
+    if got != want:
+        rep.warnings.append(
+            f"{PUBLIC_KEY} inside the publication is NOT the announced key: its fingerprint is "
+            f"{got}, the announced key's is {want}. Do not pass this copy on; anyone checking "
+            "against it checks against the wrong key"
+        )
+    else:
+        rep.checks.append(f"{PUBLIC_KEY} inside the publication is the announced key")
+
+
+def _check_counts(
+    manifest: Mapping[str, Any], counts: Counts, announced: Any, rep: VerifyReport
+) -> None:
+    if "counts" not in manifest:
+        rep.checks.append(f"{MANIFEST} has no candidate counts (an older publication)")
+    elif manifest["counts"] != counts:
+        listed_all = manifest["counts"]
+        if not isinstance(listed_all, Mapping) or not all(
+            isinstance(v, Mapping) for v in listed_all.values()
+        ):
+            rep.problems.append(f"{MANIFEST}: counts malformed")
+            listed_all = {}
+        for stage in sorted(set(counts) | set(listed_all)):
+            fids = set(counts.get(stage, {})) | set(listed_all.get(stage, {}))
+            for fid in sorted(fids):
+                got, listed = counts.get(stage, {}).get(fid), listed_all.get(stage, {}).get(fid)
+                if got != listed:
+                    rep.problems.append(
+                        f"{stage}/{fid}: the manifest counts {listed}, the entries give {got}"
+                    )
+    else:
+        n = sum(len(f) for f in counts.values())
+        rep.checks.append(f"candidate counts in the manifest match the entries ({n} listings)")
+    if announced is None:
+        return
+    try:
+        diffs = compare_counts(announced_counts(announced), counts)
+    except PublicationError as exc:
+        rep.problems.append(str(exc))
+        return
+    rep.problems.extend(diffs)
+    if not diffs:
+        rep.checks.append("candidate counts match the counts announced earlier")
 
 
 def _describe_difference(published: bytes, expected: bytes) -> str:
@@ -877,7 +1073,7 @@ class ProofIndex:
         manifest = json.loads(files[MANIFEST].decode("utf-8"))
         leaves: list[bytes] = []
         by_regno: dict[str, list[int]] = {}
-        for _, doc in _formation_docs(files):
+        for _, doc in formation_docs(files):
             for e in doc["entries"]:
                 by_regno.setdefault(e["registration_number"], []).append(len(leaves))
                 leaves.append(compact_json(_leaf(doc["stage"], doc["formation"]["id"], e)))

@@ -5,13 +5,19 @@
     seleksi results publish (--db URL --exam CODE | --input FILE) --key KEY --out DIR
                             [--policy FILE] [--skb CSV [--skb-missing-absent]] [--optimise]
                             [--published-at TEXT] [--title TEXT]
-    seleksi results verify DIR [--public-key PEM] [--db URL --exam CODE | --input FILE]
-    seleksi results prove REGNO --publication DIR [--out FILE]
+                            [--receipt-key PEM ...]
+    seleksi results verify DIR [--public-key PEM] [--announced-counts FILE]
+                           [--accept-wrong-key-copy] [--db URL --exam CODE | --input FILE]
+    seleksi results counts (DIR | --db URL --exam CODE | --input FILE) [--policy FILE]
+    seleksi results prove REGNO --publication DIR [--out FILE] [--receipt CODE|FILE]
     seleksi results check-proof PROOF --root HEX
     seleksi results serve DIR [--host H] [--port P]
 
 ``verify`` exits 0 when every check passes and 1 otherwise, listing each
-problem. See ``docs/results.md``.
+problem; a ``public_key.pem`` inside the publication that is not the announced
+key also exits 1 unless ``--accept-wrong-key-copy`` is given. ``prove`` with a
+receipt exits 0 only when the published line matches the receipt. See
+``docs/results.md``.
 """
 
 from __future__ import annotations
@@ -63,18 +69,53 @@ def register(sub: Any) -> None:
         "so a recomputation gives the same bytes); default: the input's, else required",
     )
     pub.add_argument("--title", help="exam title (default: the exam's name)")
+    pub.add_argument(
+        "--receipt-key",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="public key that signed candidates' receipts, listed in the manifest so a receipt "
+        "is checked with nothing from the server (repeat for several keys)",
+    )
     pub.set_defaults(func=_publish)
 
     v = rsub.add_parser("verify", help="check a publication offline")
     v.add_argument("publication", help="publication directory")
     v.add_argument("--public-key", help="the announced public key (PEM); default: the copy inside")
+    v.add_argument(
+        "--announced-counts",
+        metavar="FILE",
+        help="candidate counts announced earlier (from `seleksi results counts`, or an earlier "
+        "manifest.json): a formation whose counts differ fails verification",
+    )
+    v.add_argument(
+        "--accept-wrong-key-copy",
+        action="store_true",
+        help="exit 0 even when public_key.pem inside the publication is not the announced key "
+        "(the warning is still printed)",
+    )
     _source_args(v, required=False)
     v.set_defaults(func=_verify)
+
+    n = rsub.add_parser(
+        "counts", help="candidates per formation and result code, to announce before publishing"
+    )
+    n.add_argument("publication", nargs="?", help="publication directory (else give a source)")
+    n.add_argument("--policy", help="ranking policy JSON for a source (default: the 2024 rules)")
+    n.add_argument("--out", help="write the counts JSON here (default: stdout)")
+    _source_args(n, required=False)
+    n.set_defaults(func=_counts)
 
     pr = rsub.add_parser("prove", help="inclusion proof of one candidate's entries")
     pr.add_argument("registration_number")
     pr.add_argument("--publication", required=True, help="publication directory")
     pr.add_argument("--out", help="write the proof JSON here (default: stdout)")
+    pr.add_argument(
+        "--receipt",
+        metavar="CODE|FILE",
+        help="the candidate's signed receipt (its text code, or a file holding it): says "
+        "whether the published line matches it, differs from it, or is missing",
+    )
     pr.set_defaults(func=_prove)
 
     sv = rsub.add_parser("serve", help="serve the public results pages of a publication")
@@ -206,7 +247,8 @@ def _publish(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.skb}: {exc}") from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    publication = pubm.publish(exam, policy, skd, key, final)
+    receipt_keys = [pubm.load_public_key(_read(k)) for k in args.receipt_key]
+    publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=receipt_keys)
     pubm.write_publication(args.out, publication.files)
     m = publication.manifest
     print(
@@ -215,7 +257,16 @@ def _publish(args: argparse.Namespace) -> int:
     )
     print(f"merkle root: {publication.root}")
     print(f"signed by:   {m['signature']['public_key_sha256']}")
+    for rk in m["receipt_keys"]:
+        print(f"receipt key: {rk['sha256']}")
     return 0
+
+
+def _json_file(path: str) -> Any:
+    try:
+        return json.loads(_read(path).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: not JSON ({exc})") from None
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -226,7 +277,8 @@ def _verify(args: argparse.Namespace) -> int:
         key = pubm.load_public_key(_read(args.public_key)) if args.public_key else None
     except pubm.PublicationError as exc:
         raise CommandError(str(exc)) from None
-    report = pubm.verify_publication(files, key)
+    announced = _json_file(args.announced_counts) if args.announced_counts else None
+    report = pubm.verify_publication(files, key, announced=announced)
     source = _load_source(args)
     if source is not None:
         _, formations, outcomes = source
@@ -242,12 +294,74 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"ok    {c}")
     for p in report.problems:
         print(f"FAIL  {p}")
+    for w in report.warnings:
+        print(f"WARNING  {w}")
     print(f"key: {report.key_fingerprint or '?'} ({report.key_source})")
     if not args.public_key:
         print("note: no --public-key given; compare this fingerprint with the announced one")
+    if not args.announced_counts:
+        print(
+            "note: no --announced-counts given; a candidate deleted by someone holding the "
+            "signing key shows only against counts announced earlier (or a candidate's receipt)"
+        )
     print(f"merkle root: {report.root}")
-    print("VERIFIED" if report.ok else f"NOT VERIFIED: {len(report.problems)} problem(s)")
-    return 0 if report.ok else 1
+    if not report.ok:
+        print(f"NOT VERIFIED: {len(report.problems)} problem(s)")
+        return 1
+    if report.warnings:
+        if args.accept_wrong_key_copy:
+            print("VERIFIED against the announced key (the copy's warning accepted)")
+            return 0
+        print(
+            "VERIFIED against the announced key, but with a WARNING about the copy "
+            "(exit 1; --accept-wrong-key-copy to exit 0)"
+        )
+        return 1
+    print("VERIFIED")
+    return 0
+
+
+def _counts(args: argparse.Namespace) -> int:
+    from exam_server.results import publication as pubm
+    from exam_server.results.ranking import rank_skd
+    from exam_server.results.rules import PolicyError, RankingPolicy
+
+    source = _load_source(args)
+    if (source is None) == (args.publication is None):
+        raise CommandError("give a publication directory, or a source (--db/--exam or --input)")
+    if args.publication:
+        try:
+            files = pubm.read_publication(args.publication)
+            counts = json.loads(files[pubm.MANIFEST])["counts"]
+        except pubm.PublicationError as exc:
+            raise CommandError(str(exc)) from None
+        except KeyError:
+            raise CommandError(f"{args.publication}: the manifest has no counts") from None
+    else:
+        assert source is not None
+        exam_doc, formations, outcomes = source
+        try:
+            policy = (
+                RankingPolicy.from_json(_read(args.policy).decode("utf-8"))
+                if args.policy
+                else RankingPolicy.default_2024()
+            )
+            skd = rank_skd(policy, formations, outcomes)
+        except PolicyError as exc:
+            raise CommandError(f"{args.policy}: {exc}") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        files = pubm.build_files(
+            pubm.ExamInfo(str(exam_doc["id"]), "", ""), policy, skd, with_csv=False
+        )
+        counts = pubm.formation_counts(policy, pubm.formation_docs(files))
+    text = pubm.canonical_json(counts).decode("utf-8")
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{args.out}: counts of {sum(len(f) for f in counts.values())} listing(s)")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _prove(args: argparse.Namespace) -> int:
@@ -258,15 +372,44 @@ def _prove(args: argparse.Namespace) -> int:
     except pubm.PublicationError as exc:
         raise CommandError(str(exc)) from None
     proofs = pubm.prove(files, args.registration_number)
+    finding_ok = True
+    if args.receipt:
+        finding_ok = _check_receipt(files, args.receipt, args.registration_number)
     if not proofs:
+        if args.receipt:
+            return 1  # the receipt's finding (missing) is the answer
         raise CommandError(f"{args.registration_number}: not in this publication")
     text = json.dumps({"proofs": proofs}, indent=2, ensure_ascii=False) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"{args.out}: {len(proofs)} proof(s), root {proofs[0]['root']}")
-    else:
+    elif not args.receipt:
         sys.stdout.write(text)
-    return 0
+    return 0 if finding_ok else 1
+
+
+def _check_receipt(files: dict[str, bytes], receipt: str, regno: str) -> bool:
+    """Print what the publication says against the receipt; True only if it matches."""
+    from exam_server.results.receipt_check import check_receipt_text
+
+    text = receipt
+    if not receipt.strip().upper().startswith("SELEKSI-") and Path(receipt).is_file():
+        text = _read(receipt).decode("utf-8", "replace")
+    finding = check_receipt_text(files, text)
+    if finding.outcome not in ("invalid", "other_exam") and finding.registration_number != regno:
+        raise CommandError(f"the receipt is for {finding.registration_number}, not {regno}")
+    print(finding.headline("id"))
+    print(finding.headline("en"))
+    for d in finding.details:
+        print(f"  {d}")
+    if finding.key_fingerprint:
+        print(f"receipt signed by: {finding.key_fingerprint} (listed in the signed manifest)")
+    if finding.outcome in ("missing", "differs"):
+        print(
+            "Keep the receipt code and this publication's manifest.json and manifest.sig: "
+            "together they show the difference to anyone, without the server."
+        )
+    return finding.ok
 
 
 def _check_proof(args: argparse.Namespace) -> int:
