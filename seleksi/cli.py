@@ -34,7 +34,14 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 1."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given ``argv`` naming a command, only that command's module is imported.
+
+    Each command module is named after its command. Importing only the one
+    needed keeps ``seleksi results verify`` free of the database and web
+    stacks other commands import (an outsider installs and runs the verifier
+    alone); ``seleksi --help`` and an unknown command import them all.
+    """
     parser = argparse.ArgumentParser(
         prog="seleksi",
         description="Seleksi: computer-based and adaptive selection tests.",
@@ -42,13 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"seleksi {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    first = next((a for a in argv or () if not a.startswith("-")), None)
+    wanted = [m for m in COMMAND_MODULES if m.rsplit(".", 1)[1] == first]
+    for name in wanted or COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)
