@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from exam_server import protocol as p
 from exam_server.attempts import AttemptService, LiveAttempt
 from exam_server.auth import TokenBucket
+from exam_server.channels import encode, origin_ok
 from exam_server.context import context
 from exam_server.settings import Settings
 
@@ -28,18 +28,6 @@ log = logging.getLogger(__name__)
 FLOOD_CLOSE_AFTER = 200
 # Seconds a new connection has to send a valid ``hello``.
 AUTH_TIMEOUT_SECONDS = 15.0
-
-
-def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
-    """Browsers send Origin: it must be this server's own host or an allowed
-    origin. Non-browser clients (no Origin header) are allowed; they still
-    need a valid token."""
-    if origin is None:
-        return True
-    if origin in settings.allowed_origins:
-        return True
-    netloc = urlsplit(origin).netloc
-    return bool(host) and netloc == host
 
 
 class TerminalConnection:
@@ -56,7 +44,7 @@ class TerminalConnection:
             return
         async with self._send_lock:
             try:
-                await self.ws.send_text(p.encode(msg))
+                await self.ws.send_text(encode(msg))
             except Exception:  # the peer is gone; the receive loop will notice
                 self.closed = True
 
@@ -76,7 +64,7 @@ async def candidate_endpoint(ws: WebSocket) -> None:
     app = ws.app
     settings: Settings = context(app).settings
     service: AttemptService = context(app).attempts
-    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings):
+    if not origin_ok(ws, settings):
         await ws.close(code=p.CLOSE_POLICY)
         return
     await ws.accept()

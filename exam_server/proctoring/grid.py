@@ -2,7 +2,7 @@
 
 Pure state (no I/O): :class:`TerminalGrid` is built from the database
 snapshot and then kept current by :meth:`TerminalGrid.apply` with each
-``LiveEvent`` of the session. ``exam_server.live`` sends the changed rows to
+``LiveEvent`` of the session. ``exam_server.live.proctor_channel`` sends the changed rows to
 the proctor consoles.
 
 Status of a row (what the proctor needs to see at a glance):
@@ -150,9 +150,10 @@ class TerminalGrid:
         elif kind == "resume" and not ended:
             row.status = "working" if data.get("connected", True) else "disconnected"
         elif kind == "finish":
+            # The clock stops; what was left stays (``exam_server.clock``):
+            # the channel reloads it from the stored attempt.
             row.status = "finished"
             row.deadline_at = None
-            row.remaining = 0.0
         elif kind == "void":
             row.status = "void"
             row.deadline_at = None

@@ -26,6 +26,7 @@ BOARD_FIELDS = {
     "total",
     "final",
     "passed",
+    "as_of",
 }
 
 
