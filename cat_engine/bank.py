@@ -18,7 +18,9 @@ A blank answer scores 0 points and is not used by the ability estimate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -123,3 +125,18 @@ class BankArrays:
             enemy_group=self.enemy_group[idx],
             pretest=self.pretest[idx],
         )
+
+
+_EXTRAS_KEY = "_cat_engine_tables"
+
+
+def bank_extra(bank: BankArrays, name: Any, build: Callable[[], Any]) -> Any:
+    """A table ``name`` derived from ``bank``, built by ``build()`` on first use.
+
+    Kept in the bank's instance ``__dict__`` (as ``functools.cached_property``
+    does), so it lives exactly as long as the bank: no module-level cache.
+    """
+    store: dict[Any, Any] = bank.__dict__.setdefault(_EXTRAS_KEY, {})
+    if name not in store:
+        store[name] = build()
+    return store[name]

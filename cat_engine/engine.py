@@ -25,19 +25,26 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cat_engine import rng
 from cat_engine.adaptive import eligibility, select_next
 from cat_engine.assembly import assemble_form
 from cat_engine.bank import BankArrays
 from cat_engine.design import SectionDesign, TestDesign
 from cat_engine.errors import EngineError
 from cat_engine.estimators import Evidence
-from cat_engine.exposure import ExposureUsage, SympsonHetter
-from cat_engine.pool import check_design_against_bank, section_items
+from cat_engine.exposure import ExposureUsage, sympson_hetter_k
+from cat_engine.pool import (
+    check_design_against_bank,
+    n_enemy_groups,
+    pick_pretest,
+    place_linear_pretest,
+    pretest_blocked,
+    pretest_positions,
+    section_items,
+)
 from cat_engine.prepared import bank_extra, section_tables
-from cat_engine.scoring import reference_max_points, reference_tcc, theta_for_points
+from cat_engine.scoring import cut_theta, reference_curve, reference_max_points, reference_tcc
 from cat_engine.state import SectionState, TestState, finite_or_none
-from cat_engine.stopping import StopContext
+from cat_engine.stopping import section_stop, stop_reason
 
 IntArray = NDArray[np.int64]
 
@@ -185,21 +192,17 @@ def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, flo
     return ev, float(theta[0]), float(se[0])
 
 
-def _exposure_k(design: TestDesign, bank: BankArrays) -> NDArray[np.float64] | None:
-    control = design.exposure_control
-    if not isinstance(control, SympsonHetter):
-        return None
-    # Kept with the bank per control object (the entry holds the control, so
-    # its id cannot be reused while the entry exists).
-    entry = bank_extra(
-        bank, f"sympson_hetter:{id(control)}", lambda: (control, control.k_for(bank.item_ids))
-    )
-    return entry[1]
-
-
-def _allowed(design: TestDesign, usage: ExposureUsage | None) -> NDArray[np.bool_] | None:
+def _allowed(
+    design: TestDesign, bank: BankArrays, usage: ExposureUsage | None
+) -> NDArray[np.bool_] | None:
+    """Items under the design's hard maximum exposure rate (None: no limit or no usage)."""
     if usage is None or design.exposure.max_rate is None:
         return None
+    if usage.counts.shape[0] != bank.n_items:
+        raise EngineError(
+            "usage_mismatch",
+            f"exposure usage counts {usage.counts.shape[0]} items, the bank has {bank.n_items}",
+        )
     return usage.allowed(design.exposure.max_rate, design.exposure.warmup)
 
 
@@ -226,17 +229,14 @@ def _present(state: TestState, bank: BankArrays, s: int, item: int, pretest: boo
 
 
 def _pick_pretest(state: TestState, bank: BankArrays, s: int) -> int | None:
-    section = state.design.sections[s]
-    candidates = section_items(bank, section, pretest=True)
-    used = {i for sec in state.sections for i in sec.items}
-    groups = set(_enemy_groups(state, bank).tolist())
-    ok = [
-        int(i) for i in candidates if int(i) not in used and int(bank.enemy_group[i]) not in groups
-    ]
-    if not ok:
-        return None
-    u = rng.uniforms(state.seed, state.step, rng.PRETEST, 1)[0, 0]
-    return ok[int(u * len(ok))]
+    candidates = section_items(bank, state.design.sections[s], pretest=True)
+    shown = np.isin(candidates, [i for sec in state.sections for i in sec.items])[None, :]
+    used = np.zeros((1, n_enemy_groups(bank)), dtype=bool)
+    used[0, _enemy_groups(state, bank)] = True
+    blocked = pretest_blocked(bank, candidates, shown, used)
+    seeds = np.array([state.seed], dtype=np.int64)
+    item = int(pick_pretest(candidates, blocked, seeds, np.array([state.step]))[0])
+    return None if item < 0 else item
 
 
 def _next_adaptive(state: TestState, bank: BankArrays, usage: ExposureUsage | None) -> TestState:
@@ -275,7 +275,7 @@ def _choose_scored(
 ) -> int | None:
     design = state.design
     sec = state.sections[s]
-    tables = section_tables(bank, section, _exposure_k(design, bank))
+    tables = section_tables(bank, section, sympson_hetter_k(design.exposure_control, bank))
     pool = tables.pool
     n = pool.n_items
     given = np.zeros((1, n), dtype=bool)
@@ -286,7 +286,7 @@ def _choose_scored(
     has_enemy = tables.extras.get("has_enemy")
     if has_enemy is None:
         has_enemy = tables.extras["has_enemy"] = bool(np.any(pool.enemy >= 0))
-    allowed = _allowed(design, usage)
+    allowed = _allowed(design, bank, usage)
     if not (has_enemy or sec.refused or pool.has_blueprint or allowed is not None):
         # Nothing but the items already given can be ineligible: what
         # ``eligibility`` returns in this case, without its all-False masks.
@@ -323,39 +323,20 @@ def _choose_scored(
     return None if chosen < 0 else int(pool.index[chosen])
 
 
-def _cut_theta(design: TestDesign, bank: BankArrays, s: int) -> float | None:
-    section = design.sections[s]
-    if section.passing_points is None:
-        return None
-    if not any(r.name == "sprt" for r in section.stopping):
-        return None
-    return theta_for_points(bank, section, section.passing_points)
-
-
 def _section_should_stop(state: TestState, bank: BankArrays, s: int, ev: Evidence) -> str | None:
-    design = state.design
-    section = design.sections[s]
+    section = state.design.sections[s]
     sec = state.sections[s]
-    n = len(sec.pretest) - sum(sec.pretest)  # scored items presented
-    if n >= section.n_items:
-        return "max_length"
-    if section.time_limit_seconds is not None and sec.time_used >= section.time_limit_seconds:
-        return "time"
-    if n < section.minimum:
-        return None
-    ctx = StopContext(
+    code = section_stop(
+        section,
+        state.design.strategies[s].stopping,
         evidence=ev,
-        theta=np.array([sec.theta]),
-        se=np.array([np.inf if sec.se is None else sec.se]),
-        n_given=np.array([n], dtype=np.int64),
-        time_used=np.array([sec.time_used]),
-        time_limit=section.time_limit_seconds,
-        cut_theta=_cut_theta(design, bank, s),
+        theta=sec.theta,
+        se=np.inf if sec.se is None else sec.se,
+        n_scored=len(sec.pretest) - sum(sec.pretest),
+        time_used=sec.time_used,
+        cut_theta=cut_theta(bank, section),
     )
-    for spec, rule in zip(section.stopping, design.strategies[s].stopping, strict=True):
-        if bool(rule.stop(ctx)[0]):
-            return spec.name
-    return None
+    return stop_reason(section, code)
 
 
 def _check_time(state: TestState) -> None:
@@ -388,11 +369,9 @@ def start(
     state = TestState(design=design, seed=seed, sections=[])
     for s, section in enumerate(design.sections):
         sec = SectionState(code=section.code)
-        k = section.pretest_items
-        if design.mode == "adaptive" and k > 0:
-            span = section.minimum + k - 1  # positions 1 .. span, never the first item
-            u = rng.uniforms(seed, s, rng.PRETEST + 10, span)[0]
-            sec.pretest_positions = sorted(int(p) + 1 for p in np.argsort(u)[:k])
+        if design.mode == "adaptive" and section.pretest_items > 0:
+            seeds = np.array([seed], dtype=np.int64)
+            sec.pretest_positions = pretest_positions(seeds, s, section)[0].tolist()
         state.sections.append(sec)
     if design.mode == "linear":
         _start_linear(state, bank, usage)
@@ -402,20 +381,11 @@ def start(
 
 def _start_linear(state: TestState, bank: BankArrays, usage: ExposureUsage | None) -> None:
     design = state.design
-    allowed = _allowed(design, usage)
+    allowed = _allowed(design, bank, usage)
     allowed = np.ones(bank.n_items, dtype=bool) if allowed is None else allowed.copy()
     for s, section in enumerate(design.sections):
-        form = list(assemble_form(bank, section, design.assembly, state.seed, s, allowed))
-        pretest = [False] * len(form)
-        if section.pretest_items:
-            pool = section_items(bank, section, pretest=True)
-            u = rng.uniforms(state.seed, s, rng.PRETEST, pool.shape[0] + 1)[0]
-            picks = pool[np.argsort(u[: pool.shape[0]])][: section.pretest_items]
-            for j, item in enumerate(picks):
-                u_pos = rng.uniforms(state.seed, s * 1000 + j, rng.PRETEST + 20, 1)[0, 0]
-                pos = int(u_pos * (len(form) + 1))
-                form.insert(pos, int(item))
-                pretest.insert(pos, True)
+        scored = assemble_form(bank, section, design.assembly, state.seed, s, allowed)
+        form, pretest = place_linear_pretest(bank, section, state.seed, s, list(scored))
         used_groups = bank.enemy_group[np.asarray(form, dtype=np.int64)]
         allowed &= ~np.isin(bank.enemy_group, used_groups[used_groups >= 0])
         sec = state.sections[s]
@@ -599,18 +569,6 @@ def score(state: TestState, bank: BankArrays) -> TestScore:
     return TestScore(mode=state.design.mode, sections=out)
 
 
-def _reference_curve(bank: BankArrays, section: SectionDesign) -> tuple[Any, Any]:
-    """The reference TCC on a 0.01-logit grid (interpolation error < 0.01 points)."""
-    key = f"reference_curve:{section.code}:{sorted(section.blueprint.items())}"
-
-    def build() -> tuple[Any, Any]:
-        grid = np.linspace(-6.0, 6.0, 1201)
-        return grid, reference_tcc(bank, section, grid)
-
-    curve: tuple[Any, Any] = bank_extra(bank, key, build)
-    return curve
-
-
 def _option_category(bank: BankArrays) -> list[list[int]]:
     """``bank.option_category`` as nested lists (item → option → category), built once per bank."""
     table: list[list[int]] = bank_extra(bank, "option_category_list", bank.option_category.tolist)
@@ -646,6 +604,6 @@ def running_points(state: TestState, bank: BankArrays) -> dict[str, float]:
             )
         else:
             responded = [p for p in _responded(state, s) if not sec.pretest[p]]
-            grid, curve = _reference_curve(bank, section)
+            grid, curve = reference_curve(bank, section)
             out[section.code] = float(np.interp(sec.theta, grid, curve)) if responded else 0.0
     return out

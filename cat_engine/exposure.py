@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from cat_engine import rng
+from cat_engine.bank import BankArrays, bank_extra
 from cat_engine.selection.base import SelectionContext
 
 FloatArray = NDArray[np.float64]
@@ -42,25 +43,60 @@ class Choice:
     refused: BoolArray | None = None
 
 
+def remaining_places(counts: IntArray, n_tests: int, max_rate: float, warmup: int) -> IntArray:
+    """How many more tests may give each item under the hard maximum rate. (n,)
+
+    counts: (n,) times each item was given; n_tests: tests counted, including
+    those about to be given the items. An item may go to ``floor(max_rate ·
+    max(n_tests, warmup))`` tests in all: the rate is counted over at least
+    ``warmup`` tests so the first tests are not starved of items. This is the
+    one home of the restricted rule (Revuelta & Ponsoda 1998); the engine
+    asks it through :meth:`ExposureUsage.allowed`, the simulator for a wave.
+    """
+    # 1e-9: max_rate · tests is often an integer computed in floating point (0.2 · 50).
+    limit = np.floor(max_rate * max(n_tests, warmup) + 1e-9)
+    return np.asarray(limit - counts, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class ExposureUsage:
     """How often each bank item was given: counts (n_bank,) over ``n_tests`` tests
-    started before this one. The live server keeps these with the bank; the
-    simulator keeps them across simulees."""
+    started before this one. The live server keeps these per exam and passes
+    them to ``engine.start`` and ``engine.record``; the simulator keeps them
+    across simulees. Any integer array-like works for ``counts`` (it is copied
+    to int64)."""
 
     counts: IntArray
     n_tests: int
 
-    def allowed(self, max_rate: float | None, warmup: int) -> BoolArray:
-        """(n_bank,) items one more test may give without any rate passing ``max_rate``.
+    def __post_init__(self) -> None:
+        counts = np.array(self.counts, dtype=np.int64, copy=True)
+        if counts.ndim != 1:
+            raise ValueError(f"ExposureUsage counts must be 1-D (n_bank,), got {counts.shape}")
+        if counts.size and counts.min() < 0:
+            raise ValueError("ExposureUsage counts must be ≥ 0")
+        if not isinstance(self.n_tests, int | np.integer) or self.n_tests < 0:
+            raise ValueError(f"ExposureUsage n_tests must be an integer ≥ 0, got {self.n_tests!r}")
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "n_tests", int(self.n_tests))
 
-        Rates are counted over max(tests, warmup), so the first tests are not
-        starved of items while there are few of them.
-        """
+    def allowed(self, max_rate: float | None, warmup: int) -> BoolArray:
+        """(n_bank,) items one more test may give without any rate passing ``max_rate``."""
         if max_rate is None:
             return np.ones(self.counts.shape[0], dtype=bool)
-        denom = max(self.n_tests + 1, warmup)
-        return np.asarray(self.counts + 1 <= max_rate * denom + 1e-9)
+        return np.asarray(remaining_places(self.counts, self.n_tests + 1, max_rate, warmup) > 0)
+
+
+def sympson_hetter_k(control: object, bank: BankArrays) -> FloatArray | None:
+    """The bank-aligned Sympson–Hetter parameters (n_bank,) of ``control``, or None
+    when the control is not Sympson–Hetter. Built once per bank and control
+    object (the cache entry holds the control, so its id is not reused)."""
+    if not isinstance(control, SympsonHetter):
+        return None
+    sh = control
+    entry = bank_extra(bank, ("sympson_hetter", id(sh)), lambda: (sh, sh.k_for(bank.item_ids)))
+    k: FloatArray = entry[1]
+    return k
 
 
 def _argmax(ranks: FloatArray) -> IntArray:

@@ -1,16 +1,23 @@
-"""From a bank and a section design to the section's item pool."""
+"""From a bank and a section design to the section's item pool, and where pretest items go.
+
+The pretest rules (:func:`pretest_positions`, :func:`pick_pretest`,
+:func:`place_linear_pretest`) are the one home of pretest placement: the
+engine calls them for one candidate, the simulator for a wave of simulees.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
 
+from cat_engine import rng
 from cat_engine.bank import BankArrays
 from cat_engine.design import SectionDesign, TestDesign
 from cat_engine.errors import EngineError
 from cat_engine.selection.base import Pool
 
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 def subtest_index(bank: BankArrays, code: str) -> int:
@@ -80,3 +87,79 @@ def check_design_against_bank(design: TestDesign, bank: BankArrays) -> None:
                     "design_bank_mismatch",
                     f"sections[{i}].blueprint.{code}: needs {count} items, the bank has {have}",
                 )
+
+
+def pretest_positions(seeds: IntArray, s: int, section: SectionDesign) -> IntArray:
+    """Where an adaptive section's pretest items go, per candidate. seeds (m,) → (m, k), sorted.
+
+    A position is the number of items (scored or pretest) already shown in
+    the section when the pretest item comes; positions lie in 1 .. min_items
+    + k − 1, never 0 (the first item is always scored), drawn from the
+    candidate's seed and the section number ``s``.
+    """
+    k = section.pretest_items
+    seeds = np.asarray(seeds, dtype=np.int64)
+    if k == 0:
+        return np.zeros((seeds.shape[0], 0), dtype=np.int64)
+    span = section.minimum + k - 1
+    u = rng.uniforms(seeds, np.full(seeds.shape[0], s), rng.PRETEST + 10, span)
+    return np.sort(np.argsort(u, axis=1)[:, :k] + 1, axis=1).astype(np.int64)
+
+
+def n_enemy_groups(bank: BankArrays) -> int:
+    """Size of an enemy-group mask over ``bank`` (at least 1)."""
+    return max(int(bank.enemy_group.max()) + 1 if bank.n_items else 0, 1)
+
+
+def pretest_blocked(
+    bank: BankArrays, candidates: IntArray, shown: BoolArray, used_groups: BoolArray
+) -> BoolArray:
+    """Which pretest ``candidates`` (c,) each candidate may not get. → (m, c)
+
+    shown: (m, c) already given to the candidate; used_groups: (m,
+    :func:`n_enemy_groups`) enemy groups of every item the candidate was shown.
+    """
+    groups = bank.enemy_group[candidates]
+    enemy = used_groups[:, np.maximum(groups, 0)] & (groups >= 0)[None, :]
+    return np.asarray(shown | enemy, dtype=bool)
+
+
+def pick_pretest(
+    candidates: IntArray, blocked: BoolArray, seeds: IntArray, steps: IntArray
+) -> IntArray:
+    """One pretest item per candidate, uniform over its unblocked ``candidates``.
+
+    candidates: (c,) bank indices (``section_items(..., pretest=True)``);
+    blocked: (m, c); seeds, steps: (m,) the candidates' seeds and steps.
+    Returns (m,) bank indices, −1 where none is left.
+    """
+    ok = ~np.asarray(blocked, dtype=bool)
+    n_ok = ok.sum(axis=1)
+    u = rng.uniforms(seeds, steps, rng.PRETEST, 1)[:, 0]
+    pick = (u * n_ok).astype(np.int64)  # the pick-th allowed item, in bank order
+    if candidates.shape[0] == 0:
+        return np.full(ok.shape[0], -1, dtype=np.int64)
+    col = np.argmax(np.cumsum(ok, axis=1) > pick[:, None], axis=1)
+    return np.asarray(np.where(n_ok > 0, candidates[col], -1), dtype=np.int64)
+
+
+def place_linear_pretest(
+    bank: BankArrays, section: SectionDesign, seed: int, s: int, form: list[int]
+) -> tuple[list[int], list[bool]]:
+    """A linear form with the section's pretest items inserted at random positions.
+
+    form: the assembled scored items of section ``s``. Returns the items in
+    order and, per item, whether it is a pretest item.
+    """
+    form = list(form)
+    pretest = [False] * len(form)
+    if section.pretest_items:
+        pool = section_items(bank, section, pretest=True)
+        u = rng.uniforms(seed, s, rng.PRETEST, pool.shape[0] + 1)[0]
+        picks = pool[np.argsort(u[: pool.shape[0]])][: section.pretest_items]
+        for j, item in enumerate(picks):
+            u_pos = rng.uniforms(seed, s * 1000 + j, rng.PRETEST + 20, 1)[0, 0]
+            pos = int(u_pos * (len(form) + 1))
+            form.insert(pos, int(item))
+            pretest.insert(pos, True)
+    return form, pretest

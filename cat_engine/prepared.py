@@ -16,17 +16,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from cat_engine.bank import BankArrays
+from cat_engine.bank import BankArrays, bank_extra
 from cat_engine.design import SectionDesign
 from cat_engine.estimators import THETA_GRID
 from cat_engine.irt import EPS, category_probabilities
 from cat_engine.pool import build_pool
 from cat_engine.selection.base import Pool
 
+__all__ = ["SectionTables", "bank_extra", "section_tables"]
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-_KEY = "_cat_engine_tables"
+_KEY = "_cat_engine_section_tables"
 
 
 @dataclass
@@ -46,30 +48,29 @@ class SectionTables:
 def section_tables(
     bank: BankArrays, section: SectionDesign, exposure_k: FloatArray | None = None
 ) -> SectionTables:
-    """The tables of ``section`` on ``bank`` (built once per bank, section and exposure k)."""
+    """The tables of ``section`` on ``bank`` (built once per bank, section and exposure k).
+
+    exposure_k: bank-aligned Sympson–Hetter parameters (n_bank,) or None; the
+    tables with k share the θ-grid tables of those without (only the pool
+    differs), so a calibration that tries many k does not copy them.
+    """
     store: dict[Any, SectionTables] = bank.__dict__.setdefault(_KEY, {})
-    key = (
-        section.code,
-        tuple(section.blueprint.items()),
-        None if exposure_k is None else id(exposure_k),
-    )
+    base_key = (section.code, tuple(section.blueprint.items()), None)
+    key = base_key if exposure_k is None else (*base_key[:2], id(exposure_k))
     tables = store.get(key)
     if tables is None:
+        base = store.get(base_key)
+        if base is None:
+            pool = build_pool(bank, section)
+            local_of = np.full(bank.n_items, -1, dtype=np.int64)
+            local_of[pool.index] = np.arange(pool.n_items)
+            probs = category_probabilities(THETA_GRID, pool.params)  # (q, n, K)
+            logp = np.ascontiguousarray(np.log(np.clip(probs, EPS, 1.0)).transpose(1, 0, 2))
+            n, q, k = logp.shape
+            logp_rows = np.ascontiguousarray(logp.transpose(0, 2, 1)).reshape(n * k, q)
+            base = store[base_key] = SectionTables(pool, local_of, logp, logp_rows)
+        if exposure_k is None:
+            return base
         pool = build_pool(bank, section, exposure_k)
-        local_of = np.full(bank.n_items, -1, dtype=np.int64)
-        local_of[pool.index] = np.arange(pool.n_items)
-        probs = category_probabilities(THETA_GRID, pool.params)  # (q, n, K)
-        logp = np.ascontiguousarray(np.log(np.clip(probs, EPS, 1.0)).transpose(1, 0, 2))
-        n, q, k = logp.shape
-        logp_rows = np.ascontiguousarray(logp.transpose(0, 2, 1)).reshape(n * k, q)
-        tables = SectionTables(pool, local_of, logp, logp_rows)
-        store[key] = tables
+        tables = store[key] = SectionTables(pool, base.local_of, base.logp, base.logp_rows)
     return tables
-
-
-def bank_extra(bank: BankArrays, name: str, build: Any) -> Any:
-    """A bank-wide table ``name``, built by ``build()`` on first use."""
-    store: dict[Any, Any] = bank.__dict__.setdefault(_KEY, {})
-    if name not in store:
-        store[name] = build()
-    return store[name]

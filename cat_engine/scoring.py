@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cat_engine.bank import BankArrays
+from cat_engine.bank import BankArrays, bank_extra
 from cat_engine.design import SectionDesign
 from cat_engine.irt import category_probabilities
 from cat_engine.pool import section_items
@@ -62,9 +62,52 @@ def reference_max_points(bank: BankArrays, section: SectionDesign) -> float:
     return float(bank.max_points()[idx] @ w)
 
 
+_GRID: FloatArray = np.linspace(-6.0, 6.0, 1201)
+
+
+def reference_curve(bank: BankArrays, section: SectionDesign) -> tuple[FloatArray, FloatArray]:
+    """The reference TCC on a 0.01-logit grid over [−6, 6]: (grid, points), each (1201,).
+
+    Built once per bank and section (interpolating it errs by < 0.01 points).
+    """
+    key = (
+        "reference_curve",
+        section.code,
+        tuple(sorted(section.blueprint.items())),
+        section.n_items,
+        section.reference_items,
+    )
+    curve: tuple[FloatArray, FloatArray] = bank_extra(
+        bank, key, lambda: (_GRID, reference_tcc(bank, section, _GRID))
+    )
+    return curve
+
+
 def theta_for_points(bank: BankArrays, section: SectionDesign, points: float) -> float:
     """The θ at which the reference TCC reaches ``points`` (clipped to [−6, 6])."""
-    grid = np.linspace(-6.0, 6.0, 1201)
-    tcc = reference_tcc(bank, section, grid)
+    grid, tcc = reference_curve(bank, section)
     # The TCC increases with θ; np.interp needs increasing x.
     return float(np.interp(points, np.maximum.accumulate(tcc), grid))
+
+
+def cut_theta(bank: BankArrays, section: SectionDesign) -> float | None:
+    """The section's cut on the θ scale for SPRT stopping, or None.
+
+    The cut is the design's ``passing_points`` (the classification cut on the
+    published scale) mapped through the reference TCC; None when the section
+    has no cut or no ``sprt`` stopping rule. The engine and the simulator both
+    ask here.
+    """
+    if section.passing_points is None or not any(r.name == "sprt" for r in section.stopping):
+        return None
+    return theta_for_points(bank, section, section.passing_points)
+
+
+def reaches_cut(points: ArrayLike, cut_points: float) -> NDArray[np.bool_]:
+    """Whether each score reaches the classification cut (points ≥ cut). (m,) → (m,)
+
+    For the simulator's classification accuracy only: a candidate's pass or
+    fail is the exam's ranking policy's (``exam_server.results.rules``), not
+    the engine's.
+    """
+    return np.asarray(np.asarray(points, dtype=np.float64) >= cut_points)

@@ -27,11 +27,18 @@ from cat_engine.adaptive import eligibility, select_next
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.estimators import THETA_GRID, Evidence
-from cat_engine.exposure import ExposureUsage, SympsonHetter
-from cat_engine.irt import EPS, category_probabilities
-from cat_engine.pool import build_pool, check_design_against_bank, section_items
-from cat_engine.scoring import reference_max_points, reference_tcc, theta_for_points
-from cat_engine.stopping import StopContext
+from cat_engine.exposure import ExposureUsage, remaining_places, sympson_hetter_k
+from cat_engine.pool import (
+    check_design_against_bank,
+    n_enemy_groups,
+    pick_pretest,
+    pretest_blocked,
+    pretest_positions,
+    section_items,
+)
+from cat_engine.prepared import section_tables
+from cat_engine.scoring import cut_theta, reference_max_points, reference_tcc
+from cat_engine.stopping import GO_ON, section_stop
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -93,13 +100,18 @@ def simulate(
     seed: int = 0,
     *,
     answers: IntArray | None = None,
+    response_seconds: FloatArray | None = None,
     wave: int | None = None,
 ) -> SimulationResult:
     """Run ``design`` for simulees of abilities ``theta``: (N,) or (N, S) per section.
 
-    answers: optional pre-drawn categories (N, n_bank); wave: simulees run
-    together (default 64). A hard exposure limit couples the simulees of a
-    wave: they share the items' remaining places in wave order.
+    answers: optional pre-drawn categories (N, n_bank); response_seconds:
+    optional seconds simulee j spends on item i (N, n_bank), for the design's
+    time limits (None: no time passes, limits never bind); wave: simulees
+    run together (default 64). A hard exposure limit couples the simulees of
+    a wave: they share the items' remaining places in wave order (with
+    ``wave=1`` each simulee sees the usage of those before it, as a live
+    server's candidates would).
     """
     check_design_against_bank(design, bank)
     n_sec = len(design.sections)
@@ -109,6 +121,11 @@ def simulate(
     if th.ndim != 2 or th.shape[1] != n_sec:
         raise ValueError(f"theta must be (N,) or (N, {n_sec}), got {th.shape}")
     n = th.shape[0]
+    if response_seconds is not None and np.shape(response_seconds) != (n, bank.n_items):
+        raise ValueError(
+            f"response_seconds must be (N, n_bank) = {(n, bank.n_items)}, "
+            f"got {np.shape(response_seconds)}"
+        )
     seeds = simulee_seeds(seed, n)
     answer_seed = int(seed) + 1_000_003
     result = SimulationResult(
@@ -134,15 +151,16 @@ def simulate(
             return np.asarray(answers[rows[:, None], items], dtype=np.int64)
         return draw_answers(bank, th[rows, section], answer_seed, rows, items)
 
+    seconds = None if response_seconds is None else np.asarray(response_seconds, dtype=np.float64)
     if design.mode == "linear":
-        _simulate_linear(design, bank, seeds, respond, result)
+        _simulate_linear(design, bank, seeds, respond, seconds, result)
     else:
         # Waves of 64 keep the (wave × pool) arrays in cache; without a hard
         # exposure limit the wave size does not change any result.
         size = wave if wave is not None else 64
         for lo in range(0, n, size):
             rows = np.arange(lo, min(n, lo + size))
-            _simulate_adaptive_wave(design, bank, seeds, rows, respond, result)
+            _simulate_adaptive_wave(design, bank, seeds, rows, respond, seconds, result)
     return result
 
 
@@ -151,29 +169,47 @@ def _simulate_linear(
     bank: BankArrays,
     seeds: IntArray,
     respond: Any,
+    seconds: FloatArray | None,
     result: SimulationResult,
 ) -> None:
     n = seeds.shape[0]
-    usage = ExposureUsage(np.zeros(bank.n_items, dtype=np.int64), 0)
     limited = design.exposure.max_rate is not None
-    forms: list[list[list[int]]] = []
+    states = []
     for j in range(n):  # one 0–1 program per form: inherently per simulee
-        state = engine.start(design, bank, int(seeds[j]), usage=usage if limited else None)
-        form = [
-            [i for i, p in zip(sec.items, sec.pretest, strict=True) if not p]
-            for sec in state.sections
-        ]
-        forms.append(form)
+        usage = ExposureUsage(result.exposure_counts, j) if limited else None
+        state = engine.start(design, bank, int(seeds[j]), usage=usage)
+        states.append(state)
         for sec in state.sections:
             np.add.at(result.exposure_counts, np.asarray(sec.items, dtype=np.int64), 1)
-        usage = ExposureUsage(result.exposure_counts, j + 1)
     result.selection_counts[:] = result.exposure_counts
     rows = np.arange(n)
+    # Every form of a section has the same length and pretest count.
+    shown = [
+        np.array([st.sections[s].items for st in states], dtype=np.int64)
+        for s in range(len(design.sections))
+    ]  # per section (N, L + pretest)
+    is_pre = [
+        np.array([st.sections[s].pretest for st in states], dtype=bool)
+        for s in range(len(design.sections))
+    ]
+    # A candidate answers in form order until the test's time runs out: the
+    # answer that uses the time up counts, later items stay blank.
+    answered = [np.ones(x.shape, dtype=bool) for x in shown]
+    limit = design.time_limit_seconds
+    if seconds is not None and limit is not None and shown:
+        order = np.concatenate(shown, axis=1)
+        spent = np.cumsum(seconds[rows[:, None], order], axis=1)
+        before = np.concatenate([np.zeros((n, 1)), spent[:, :-1]], axis=1)
+        ok = before < limit
+        cuts = np.cumsum([x.shape[1] for x in shown])[:-1]
+        answered = np.split(ok, cuts, axis=1)
     for s, section in enumerate(design.sections):
-        items = np.array([f[s] for f in forms], dtype=np.int64)  # (N, L)
-        cats = respond(rows, items, s)
-        opts = _options_for(bank, items, cats)
-        pts = bank.option_points[items, opts]
+        scored = ~is_pre[s][0] if n else np.zeros(0, dtype=bool)
+        items = shown[s][:, scored]  # (N, L)
+        done = answered[s][:, scored]
+        cats = np.where(done, respond(rows, items, s), -1)
+        opts = _options_for(bank, items, np.maximum(cats, 0))
+        pts = np.where(done, bank.option_points[items, opts], 0.0)
         result.points[:, s] = pts.sum(axis=1)
         ev = Evidence.build(bank.params, items, cats)
         t, se = design.strategies[s].estimator.estimate(ev)
@@ -195,27 +231,33 @@ def _simulate_adaptive_wave(
     seeds: IntArray,
     rows: IntArray,
     respond: Any,
+    seconds: FloatArray | None,
     result: SimulationResult,
 ) -> None:
-    """All sections for the simulees ``rows``, stepping them together."""
+    """All sections for the simulees ``rows``, stepping them together.
+
+    Every rule is the engine's own function, called for the wave at once:
+    pretest placement (:mod:`cat_engine.pool`), eligibility and selection
+    (:mod:`cat_engine.adaptive`), the hard exposure limit and the
+    Sympson–Hetter parameters (:mod:`cat_engine.exposure`), the SPRT cut
+    (:mod:`cat_engine.scoring`) and the section's end
+    (:func:`cat_engine.stopping.section_stop`).
+    """
     w = rows.shape[0]
+    wseeds = seeds[rows]
     control = design.exposure_control
-    k_bank = control.k_for(bank.item_ids) if isinstance(control, SympsonHetter) else None
-    n_groups = int(bank.enemy_group.max()) + 1 if bank.n_items else 0
-    used_groups = np.zeros((w, max(n_groups, 1)), dtype=bool)
-    presented_all: list[set[int]] = [set() for _ in range(w)]
+    k_bank = sympson_hetter_k(control, bank)
+    used_groups = np.zeros((w, n_enemy_groups(bank)), dtype=bool)
     step = np.zeros(w, dtype=np.int64)
     max_rate = design.exposure.max_rate
     n_before = int(rows[0])
+    test_time = np.zeros(w)
+    test_over = np.zeros(w, dtype=bool)  # the test's time limit ran out
     for s, section in enumerate(design.sections):
-        pool = build_pool(bank, section, k_bank)
+        tables = section_tables(bank, section, k_bank)
+        pool = tables.pool
         npool = pool.n_items
         strategies = design.strategies[s]
-        logp = np.log(np.clip(category_probabilities(THETA_GRID, pool.params), EPS, 1.0)).transpose(
-            1, 0, 2
-        )  # (n, q, K)
-        local_of = np.full(bank.n_items, -1, dtype=np.int64)
-        local_of[pool.index] = np.arange(npool)
         given = np.zeros((w, npool), dtype=bool)
         refused = np.zeros((w, npool), dtype=bool)
         loglik = np.zeros((w, THETA_GRID.shape[0]))
@@ -223,45 +265,61 @@ def _simulate_adaptive_wave(
         cats = np.full((w, section.n_items), -1, dtype=np.int64)
         n_scored = np.zeros(w, dtype=np.int64)
         n_shown = np.zeros(w, dtype=np.int64)
+        sec_time = np.zeros(w)
         ev0 = Evidence(bank.params, seq[:, :0], cats[:, :0], loglik)
         theta, se = strategies.estimator.estimate(ev0)
-        active = np.ones(w, dtype=bool)
-        # Pretest positions, drawn exactly as the engine draws them.
-        pre_pos: list[set[int]] = [set() for _ in range(w)]
-        if section.pretest_items:
-            span = section.minimum + section.pretest_items - 1
-            u = rng.uniforms(seeds[rows], np.full(w, s), rng.PRETEST + 10, span)
-            order = np.argsort(u, axis=1)[:, : section.pretest_items] + 1
-            pre_pos = [set(int(p) for p in order[j]) for j in range(w)]
-            pre_pool = section_items(bank, section, pretest=True)
-        cut = (
-            theta_for_points(bank, section, section.passing_points)
-            if section.passing_points is not None
-            and any(r.name == "sprt" for r in section.stopping)
-            else None
-        )
+        active = ~test_over
+        pre_pos = pretest_positions(wseeds, s, section)  # (w, k)
+        pre_pool = section_items(bank, section, pretest=True)
+        pre_shown = np.zeros((w, pre_pool.shape[0]), dtype=bool)
+        cut = cut_theta(bank, section)
+
         while active.any():
+            # Pretest items: at most pretest_items rounds, each over the whole wave.
+            no_pretest = np.zeros(w, dtype=bool)  # none left at this position
+            for _ in range(pre_pos.shape[1]):
+                due = active & ~no_pretest & (pre_pos == n_shown[:, None]).any(axis=1)
+                if not due.any():
+                    break
+                j = np.flatnonzero(due)
+                blocked = pretest_blocked(bank, pre_pool, pre_shown[j], used_groups[j])
+                picked = pick_pretest(pre_pool, blocked, wseeds[j], step[j])
+                no_pretest[j[picked < 0]] = True
+                j, picked = j[picked >= 0], picked[picked >= 0]
+                pre_shown[j, np.searchsorted(pre_pool, picked)] = True
+                eg = bank.enemy_group[picked]
+                used_groups[j[eg >= 0], eg[eg >= 0]] = True
+                result.exposure_counts += np.bincount(picked, minlength=bank.n_items)
+                n_shown[j] += 1
+                step[j] += 1
+                if seconds is not None:
+                    # A pretest answer changes no estimate: only time can end the section.
+                    _spend(seconds, rows, j, picked, sec_time, test_time)
+                    code = section_stop(
+                        section,
+                        strategies.stopping,
+                        evidence=Evidence(bank.params, seq[j], cats[j], loglik[j]),
+                        theta=theta[j],
+                        se=se[j],
+                        n_scored=n_scored[j],
+                        time_used=sec_time[j],
+                        cut_theta=cut,
+                    )
+                    active[j[code != GO_ON]] = False
+                    _test_time_out(design, test_time, j, test_over, active)
             act = np.flatnonzero(active)
-            # Pretest items (rare): per simulee, as the engine does.
-            if section.pretest_items:
-                for j in act:
-                    while int(n_shown[j]) in pre_pos[j] and _give_pretest(
-                        bank,
-                        pre_pool,
-                        presented_all[j],
-                        used_groups[j],
-                        int(seeds[rows[j]]),
-                        int(step[j]),
-                        result,
-                    ):
-                        n_shown[j] += 1
-                        step[j] += 1
+            if act.size == 0:
+                break
             enemy_used = used_groups[act][:, np.maximum(pool.enemy, 0)] & (pool.enemy >= 0)[None, :]
             enemy_used &= ~given[act]
             allowed = None
             if max_rate is not None:
-                denom = max(n_before + w, design.exposure.warmup)
-                cap = np.floor(max_rate * denom + 1e-9) - result.exposure_counts[pool.index]
+                cap = remaining_places(
+                    result.exposure_counts[pool.index],
+                    n_before + w,
+                    max_rate,
+                    design.exposure.warmup,
+                )
                 allowed = cap > 0
             elig, area_count = eligibility(pool, given[act], refused[act], enemy_used, allowed)
             choice_items = np.full(act.shape[0], -1, dtype=np.int64)
@@ -279,7 +337,7 @@ def _simulate_adaptive_wave(
                     elig[todo] & ~extra_block[todo],
                     area_count[todo],
                     section.n_items,
-                    seeds[rows[sub]],
+                    wseeds[sub],
                     step[sub],
                 )
                 if ch.refused is not None:
@@ -307,7 +365,7 @@ def _simulate_adaptive_wave(
             done = choice_items < 0
             ok = np.flatnonzero(~done)
             if done.any():
-                active[act[done]] = False
+                active[act[done]] = False  # pool exhausted
             if ok.size == 0:
                 break
             j_ok = act[ok]
@@ -316,36 +374,33 @@ def _simulate_adaptive_wave(
             result.exposure_counts += np.bincount(items, minlength=bank.n_items)
             result.selection_counts += np.bincount(items, minlength=bank.n_items)
             given[j_ok, loc] = True
-            for j, it in zip(j_ok, items, strict=True):
-                presented_all[j].add(int(it))
             eg = pool.enemy[loc]
             has = eg >= 0
             used_groups[j_ok[has], eg[has]] = True
             c = respond(rows[j_ok], items[:, None], s)[:, 0]
             seq[j_ok, n_scored[j_ok]] = items
             cats[j_ok, n_scored[j_ok]] = c
-            loglik[j_ok] += logp[loc, :, c]
+            loglik[j_ok] += tables.logp[loc, :, c]
             n_scored[j_ok] += 1
             n_shown[j_ok] += 1
             step[j_ok] += 1
             ev = Evidence(bank.params, seq[j_ok], cats[j_ok], loglik[j_ok])
             t, e = strategies.estimator.estimate(ev)
             theta[j_ok], se[j_ok] = t, e
-            stop = n_scored[j_ok] >= section.n_items
-            can = ~stop & (n_scored[j_ok] >= section.minimum)
-            if can.any():
-                sc = StopContext(
-                    evidence=ev,
-                    theta=t,
-                    se=e,
-                    n_given=n_scored[j_ok],
-                    time_used=np.zeros(ok.shape[0]),
-                    time_limit=section.time_limit_seconds,
-                    cut_theta=cut,
-                )
-                for rule in strategies.stopping:
-                    stop |= can & rule.stop(sc)
-            active[j_ok[stop]] = False
+            if seconds is not None:
+                _spend(seconds, rows, j_ok, items, sec_time, test_time)
+            code = section_stop(
+                section,
+                strategies.stopping,
+                evidence=ev,
+                theta=t,
+                se=e,
+                n_scored=n_scored[j_ok],
+                time_used=sec_time[j_ok],
+                cut_theta=cut,
+            )
+            active[j_ok[code != GO_ON]] = False
+            _test_time_out(design, test_time, j_ok, test_over, active)
         result.theta_hat[rows, s] = theta
         result.se[rows, s] = se
         result.length[rows, s] = n_scored
@@ -355,31 +410,33 @@ def _simulate_adaptive_wave(
         result.points[rows, s] = np.where(answered, pts, 0.0)
 
 
-def _give_pretest(
-    bank: BankArrays,
-    pre_pool: IntArray,
-    presented: set[int],
-    used_groups: BoolArray,
-    seed: int,
-    step: int,
-    result: SimulationResult,
-) -> bool:
-    """Give simulee one pretest item as the engine would; False if none is left."""
-    ok = [
-        int(i)
-        for i in pre_pool
-        if int(i) not in presented
-        and not (bank.enemy_group[i] >= 0 and used_groups[bank.enemy_group[i]])
-    ]
-    if not ok:
-        return False
-    u = rng.uniforms(seed, step, rng.PRETEST, 1)[0, 0]
-    item = ok[int(u * len(ok))]
-    presented.add(item)
-    if bank.enemy_group[item] >= 0:
-        used_groups[bank.enemy_group[item]] = True
-    result.exposure_counts[item] += 1
-    return True
+def _spend(
+    seconds: FloatArray,
+    rows: IntArray,
+    j: IntArray,
+    items: IntArray,
+    sec_time: FloatArray,
+    test_time: FloatArray,
+) -> None:
+    """Add the seconds wave members ``j`` spent on ``items`` to their clocks (in place)."""
+    dt = seconds[rows[j], items]
+    sec_time[j] += dt
+    test_time[j] += dt
+
+
+def _test_time_out(
+    design: TestDesign,
+    test_time: FloatArray,
+    j: IntArray,
+    test_over: BoolArray,
+    active: BoolArray,
+) -> None:
+    """End the test of wave members ``j`` whose time is up (the engine's ``_check_time``)."""
+    limit = design.time_limit_seconds
+    if limit is not None:
+        out = j[test_time[j] >= limit]
+        test_over[out] = True
+        active[out] = False
 
 
 def calibrate_sympson_hetter(
