@@ -1,10 +1,9 @@
-"""The database schema, created or brought up to date by a command.
+"""The database schema brought up to date by a command.
 
-``seleksi db migrate --url URL`` runs :func:`migrate`: it creates every
-missing table and index of the shared SQLModel metadata (the server's and
-the item bank's), under a PostgreSQL advisory lock so that several hosts
-migrating at once wait for each other instead of racing on ``CREATE
-TABLE``, and records the schema version in ``seleksi_schema``. Run it once
+``seleksi db migrate --url URL`` runs :func:`migrate`: ``alembic upgrade
+head`` through :func:`exam_server.migrations.upgrade` (every revision, no
+fast path), which also adopts a database made before Alembic. Several hosts
+migrating at once wait for each other on the migration lock. Run it once
 before starting several worker processes on one PostgreSQL database (each
 worker's own start-up check then finds nothing to do).
 
@@ -19,34 +18,73 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote
 
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
 
-from exam_server.db import create_schema, make_engine
+from exam_server.db import make_engine
+from exam_server.migrations import (
+    LEGACY_VERSION_TABLE,
+    Upgrade,
+    current_revision,
+    head_revision,
+    our_tables,
+    upgrade,
+)
 
-#: Bumped when a change needs more than "create what is missing".
-SCHEMA_VERSION = 1
-_MIGRATE_LOCK = 0x534C4B4D  # "SLKM"
 
-
-@dataclass
+@dataclass(frozen=True)
 class MigrationReport:
-    """What :func:`migrate` did: tables created now, tables already there, the version."""
+    """What :func:`migrate` did to the database at ``url`` (password hidden)."""
 
     url: str
-    created: list[str] = field(default_factory=list)
-    existing: list[str] = field(default_factory=list)
-    version: int = SCHEMA_VERSION
-    seconds: float = 0.0
+    upgrade: Upgrade
 
     def to_text(self) -> str:
-        lines = [f"schema version {self.version} on {self.url} ({self.seconds:.2f} s)"]
-        lines.append(f"created {len(self.created)} table(s): {', '.join(self.created) or '-'}")
-        lines.append(f"already present: {len(self.existing)}")
+        """Lines for an operator: from which revision to which, what was applied."""
+        up = self.upgrade
+        head = f"{up.after} (head)"
+        if not up.applied:
+            return f"{self.url} is at {head}: nothing to do ({up.seconds:.2f} s)"
+        if up.adopted:
+            found = "a schema made before Alembic (recorded as the baseline)"
+        else:
+            found = up.before or "an empty database"
+        lines = [f"migrated {self.url} from {found} to {head} in {up.seconds:.2f} s"]
+        lines.append(f"applied: {', '.join(up.applied)}")
+        if up.created:
+            lines.append(f"created {len(up.created)} table(s): {', '.join(up.created)}")
+        if up.legacy_version is not None:
+            lines.append(
+                f"retired the old version record {LEGACY_VERSION_TABLE} "
+                f"(version {up.legacy_version})"
+            )
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What revision a database is at. revision: None when not under Alembic;
+    legacy: the tables of the code before Alembic are there (not yet adopted)."""
+
+    revision: str | None
+    head: str
+    legacy: bool
+
+    @property
+    def at_head(self) -> bool:
+        return self.revision == self.head
+
+    def to_text(self) -> str:
+        if self.revision is None:
+            if self.legacy:
+                return "made before Alembic, not migrated yet: run seleksi db migrate"
+            return "not migrated: no schema (run seleksi db migrate)"
+        if self.at_head:
+            return f"{self.revision} (head)"
+        return f"{self.revision} (head is {self.head}: run seleksi db migrate)"
 
 
 def _redacted(url: str) -> str:
@@ -54,67 +92,28 @@ def _redacted(url: str) -> str:
 
 
 def migrate(database_url: str, engine: Engine | None = None) -> MigrationReport:
-    """Create the missing tables/indexes and record the schema version (idempotent)."""
-    t0 = time.perf_counter()
+    """``alembic upgrade head`` on ``database_url`` (idempotent): see the module docstring."""
     own = engine is None
     eng = engine if engine is not None else make_engine(database_url, pool_size=2)
     try:
-        before = set(inspect(eng).get_table_names())
-        if eng.dialect.name == "postgresql":
-            with eng.connect() as conn:
-                # Session-level lock: held across create_all's own transactions.
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATE_LOCK})
-                conn.commit()
-                try:
-                    create_schema(eng)
-                    _record_version(eng)
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATE_LOCK})
-                    conn.commit()
-        else:
-            create_schema(eng)
-            _record_version(eng)
-        after = set(inspect(eng).get_table_names())
+        done = upgrade(eng, fast_empty=False)
     finally:
         if own:
             eng.dispose()
-    return MigrationReport(
-        url=_redacted(database_url),
-        created=sorted(after - before),
-        existing=sorted(before & after),
-        seconds=time.perf_counter() - t0,
-    )
+    return MigrationReport(url=_redacted(database_url), upgrade=done)
 
 
-def _record_version(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS seleksi_schema "
-                "(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
-            )
-        )
-        found = conn.execute(
-            text("SELECT version FROM seleksi_schema WHERE version = :v"), {"v": SCHEMA_VERSION}
-        ).first()
-        if found is None:
-            conn.execute(
-                text("INSERT INTO seleksi_schema (version, applied_at) VALUES (:v, :t)"),
-                {"v": SCHEMA_VERSION, "t": time.time()},
-            )
-
-
-def schema_version(database_url: str) -> int | None:
-    """The highest version recorded in ``seleksi_schema`` (None: never migrated)."""
+def schema_state(database_url: str) -> SchemaState:
+    """The revision recorded in ``database_url`` (read only)."""
     eng = make_engine(database_url, pool_size=1)
     try:
-        if "seleksi_schema" not in inspect(eng).get_table_names():
-            return None
         with eng.connect() as conn:
-            v = conn.execute(text("SELECT max(version) FROM seleksi_schema")).scalar()
-        return None if v is None else int(v)
+            revision = current_revision(conn)
+            tables = set(inspect(conn).get_table_names())
     finally:
         eng.dispose()
+    legacy = revision is None and bool(our_tables(tables))
+    return SchemaState(revision=revision, head=head_revision(), legacy=legacy)
 
 
 def with_search_path(database_url: str, schema: str) -> str:

@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from exam_server.db import create_schema
 from item_bank.database import open_engine, sqlite_url
 from item_bank.demo import DEFAULT_PER_SUBTEST, DEFAULT_SEED, describe_item, generate_demo_bank
 from item_bank.io_csv import write_csv
@@ -58,7 +59,8 @@ def open_store(args: argparse.Namespace) -> ItemStore:
     url = database_url(args)
     try:
         store = ItemStore(open_engine(url))
-        store.create_tables()
+        # The whole schema through the migrations (this is the server's database too).
+        create_schema(store.engine)
     except Exception as exc:  # a bad URL, a missing driver, an unreachable server
         raise CommandError(f"cannot open the database {url}: {exc}") from exc
     return store

@@ -36,6 +36,11 @@ def run_demo(args: argparse.Namespace) -> int:
         raise CommandError("--per-subtest must be at least 1")
     data_dir = Path(args.data_dir)
     _url, engine = prepare_database(data_dir)
+    # The whole schema through the migrations first: a database holding only the
+    # bank's tables would be taken for one made before Alembic.
+    from exam_server.db import create_schema
+
+    create_schema(engine)
     summary = seed_demo_bank(engine, seed=args.seed, per_subtest=args.per_subtest)
     print(f"Seleksi demo database: {data_dir / DEFAULT_DB_NAME}")
     for line in summary.lines():
