@@ -230,6 +230,14 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
+def _exam_columns(url: str) -> set[str]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        return {c["name"] for c in sa.inspect(engine).get_columns("exam_exam")}
+    finally:
+        engine.dispose()
+
+
 def test_pre_alembic_database_is_adopted_keeps_its_data_and_gets_the_2024_policy(
     db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -379,3 +387,24 @@ def test_a_database_migrated_by_newer_code_is_refused(
     assert seleksi_main(["db", "migrate", "--url", url]) == 1
     err = capsys.readouterr().err
     assert "revision 0999_from_later, which this version of seleksi does not know" in err
+
+
+def test_a_failed_migration_changes_nothing(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_pre_alembic_database(db_url)
+    before = _snapshot(db_url), _tables(db_url)
+
+    def broken() -> RankingPolicy:
+        raise sa.exc.OperationalError("UPDATE exam_exam", {}, Exception("disk I/O error"))
+
+    # 0002 fails after 0001 ran and the old record was dropped, in the same transaction.
+    monkeypatch.setattr(RankingPolicy, "default_2024", broken)
+    assert seleksi_main(["db", "migrate", "--url", db_url]) == 1
+    assert "migration failed: disk I/O error" in capsys.readouterr().err
+    assert (_snapshot(db_url), _tables(db_url)) == before  # seleksi_schema still there
+    assert "policy_json" not in _exam_columns(db_url)  # 0002's columns rolled back too
+    assert _revision(db_url) is None
+    monkeypatch.undo()
+    assert seleksi_main(["db", "migrate", "--url", db_url]) == 0
+    assert _revision(db_url) == head_revision()
