@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import anyio.to_thread
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from exam_server.attempts import ActionError, AttemptService, LoginError
 from exam_server.auth import StaffClaims, verify_password
 from exam_server.context import context
 from exam_server.db import writer
+from exam_server.exam_options import ExamOptions
 from exam_server.http import (
     INT,
     NUM,
@@ -52,6 +54,7 @@ from exam_server.models import (
     StaffRoom,
 )
 from exam_server.presence import seen_alive
+from exam_server.results.rules import PolicyError, RankingPolicy
 
 ACTIONS = ("pause", "resume", "extend", "release", "void", "note")
 
@@ -344,6 +347,7 @@ async def create_exam(request: Request) -> Response:
         raise ApiError(
             422, "invalid", f"design: {exc}", [{"field": "design", "message": str(exc)}]
         ) from None
+    policy, options = _exam_documents(d)
     from exam_server.bank_source import load_from_item_bank
 
     engine = context(request.app).engine
@@ -353,8 +357,57 @@ async def create_exam(request: Request) -> Response:
         raise ApiError(
             422, "invalid", f"bank: {exc}", [{"field": "bank", "message": str(exc)}]
         ) from None
-    eid = await _run(sch.create_exam, engine, code, name, design, bank, items)
-    return JSONResponse({"id": eid, "n_items": bank.n_items}, status_code=201)
+    eid = await _run(sch.create_exam, engine, code, name, design, bank, items, policy, options)
+    return JSONResponse(
+        {"id": eid, "n_items": bank.n_items, "warnings": (options or ExamOptions()).warnings()},
+        status_code=201,
+    )
+
+
+def _exam_documents(d: dict[str, Any]) -> tuple[RankingPolicy | None, ExamOptions | None]:
+    """The ranking policy (``"policy"``: a policy document, or ``"2024"`` for
+    the 2024 rules) and options (``"options"``) of a request body, validated
+    with errors that name the field."""
+    policy: RankingPolicy | None = None
+    options: ExamOptions | None = None
+    raw = d.get("policy")
+    try:
+        if raw == "2024":
+            policy = RankingPolicy.default_2024()
+        elif isinstance(raw, dict):
+            policy = RankingPolicy.from_dict(raw)
+        elif raw is not None:
+            raise PolicyError("policy must be '2024' or a ranking policy document")
+    except PolicyError as exc:
+        raise ApiError(
+            422, "invalid", f"policy: {exc}", [{"field": "policy", "message": str(exc)}]
+        ) from None
+    if d.get("options") is not None:
+        try:
+            options = ExamOptions.model_validate(d["options"])
+        except ValidationError as exc:
+            errors = [
+                {"field": "options." + ".".join(str(x) for x in e["loc"]), "message": e["msg"]}
+                for e in exc.errors()
+            ]
+            raise ApiError(422, "invalid", "options are invalid", errors) from None
+    return policy, options
+
+
+async def set_exam_documents(request: Request) -> Response:
+    d = await read_json(request)
+    policy, options = _exam_documents(d)
+    if policy is None and options is None:
+        raise ApiError(422, "invalid", "give 'policy' and/or 'options'")
+    body = await _run(
+        sch.set_exam_documents,
+        context(request.app).engine,
+        request.path_params["code"],
+        policy,
+        options,
+        _actor(request),
+    )
+    return JSONResponse(body)
 
 
 async def list_exams(request: Request) -> Response:
@@ -442,8 +495,7 @@ async def import_candidates(request: Request) -> Response:
             "the CSV must be UTF-8",
             [{"row": 1, "field": "-", "message": "not UTF-8"}],
         ) from None
-    cats = context(request.app).attempts.categories()
-    n = await _run(sch.import_candidates_csv, context(request.app).engine, text, cats)
+    n = await _run(sch.import_candidates_csv, context(request.app).engine, text)
     return JSONResponse({"imported": n}, status_code=201)
 
 
@@ -825,10 +877,19 @@ ENDPOINTS: list[Endpoint] = [
         "create an exam from the item bank and a design "
         "('skd_linear', 'skd_adaptive' or a design object)",
         ("admin",),
-        obj(["code", "name"], code=STR, name=STR, design={}),
-        responses={"409": "exists", "422": "invalid design or bank"},
+        obj(["code", "name"], code=STR, name=STR, design={}, policy={}, options={}),
+        responses={"409": "exists", "422": "invalid design, policy, options or bank"},
     ),
-    Endpoint("GET", "/api/admin/exams", list_exams, "list exams", ("admin",)),
+    Endpoint("GET", "/api/admin/exams", list_exams, "list exams with their documents", ("admin",)),
+    Endpoint(
+        "PUT",
+        "/api/admin/exams/{code}/documents",
+        set_exam_documents,
+        "replace an exam's ranking policy and/or options (refused once a session has opened)",
+        ("admin",),
+        obj([], policy={}, options={}),
+        responses={"404": "no such exam", "409": "a session has opened", "422": "invalid"},
+    ),
     Endpoint(
         "POST",
         "/api/admin/sessions",

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -27,6 +27,8 @@ from cat_engine.pool import check_design_against_bank
 from exam_server import audit
 from exam_server.auth import hash_password, new_pin, new_session_token, pin_mac
 from exam_server.db import writer
+from exam_server.exam_options import ExamOptions
+from exam_server.exams import exam_policy
 from exam_server.models import (
     Candidate,
     CheckIn,
@@ -37,6 +39,7 @@ from exam_server.models import (
     Site,
     Staff,
 )
+from exam_server.results.rules import RankingPolicy
 from exam_server.snapshot import PublicItemContent, bank_to_json, items_to_json
 
 REG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,39}$")
@@ -107,11 +110,18 @@ def create_exam(
     design: TestDesign,
     bank: BankArrays,
     items: list[PublicItemContent],
+    policy: RankingPolicy | None = None,
+    options: ExamOptions | None = None,
 ) -> int:
     """Store an exam with a frozen copy of ``bank`` and the public ``items``
-    (aligned with the bank's indices). Keys and points stay in the arrays,
-    which are never sent to terminals."""
+    (aligned with the bank's indices), and its documents: the test design,
+    the ranking policy (default: the 2024 rules) and its options (default:
+    :class:`ExamOptions`). Keys and points stay in the arrays, which are
+    never sent to terminals."""
     _code(code, "code")
+    policy = policy or RankingPolicy.default_2024()
+    options = options or ExamOptions()
+    check_policy_fits_design(policy, design)
     if len(items) != bank.n_items:
         raise SetupError(f"{len(items)} item texts for {bank.n_items} items")
     if [it.item_id for it in items] != list(bank.item_ids):
@@ -137,6 +147,8 @@ def create_exam(
             design_json=design.to_json(),
             bank_json=bank_to_json(bank),
             items_json=items_to_json(items),
+            policy_json=policy.to_json(),
+            options_json=options.to_json(),
             n_items=bank.n_items,
             created_at=time.time(),
         )
@@ -147,7 +159,12 @@ def create_exam(
             s.connection(),
             "create_exam",
             "admin",
-            data={"exam_id": exam.id, "code": code, "n_items": bank.n_items},
+            data={
+                "exam_id": exam.id,
+                "code": code,
+                "n_items": bank.n_items,
+                **_document_digests(exam),
+            },
         )
         s.commit()
         return exam.id
@@ -215,25 +232,25 @@ def create_formations(engine: Engine, rows: list[dict[str, Any]]) -> int:
         return len(out)
 
 
-def import_candidates_csv(engine: Engine, text: str, categories: set[str] | None = None) -> int:
+def import_candidates_csv(engine: Engine, text: str) -> int:
     """Import candidates from CSV (header: registration_number, name, category,
     formation_code, session_code[, birth_date]). Rows are numbered as in a
-    spreadsheet (the header is row 1). All rows or none are stored."""
+    spreadsheet (the header is row 1). All rows or none are stored. A
+    category must be one of the ranking policy of the exam the candidate's
+    session sits (``Exam.policy_json``)."""
     # A bare CR (old Mac line ends, or pasted text) is a line break, as a
     # spreadsheet would read it; the csv module refuses it otherwise.
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     reader = csv.DictReader(io.StringIO(text))
     try:
-        return _import_candidate_rows(engine, reader, categories)
+        return _import_candidate_rows(engine, reader)
     except csv.Error as exc:
         raise SetupError(
             "the CSV cannot be read", [{"row": reader.line_num, "field": "-", "message": str(exc)}]
         ) from None
 
 
-def _import_candidate_rows(
-    engine: Engine, reader: csv.DictReader[str], categories: set[str] | None
-) -> int:
+def _import_candidate_rows(engine: Engine, reader: csv.DictReader[str]) -> int:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
@@ -251,6 +268,15 @@ def _import_candidate_rows(
     with Session(writer(engine)) as s:
         formations = {f.code: f.id for f in s.execute(select(Formation)).scalars()}
         sessions = {x.code: x.id for x in s.execute(select(ExamSession)).scalars()}
+        # The categories each session's exam defines (its ranking policy).
+        categories = {
+            code: set(exam_policy(exam).categories)
+            for code, exam in s.execute(
+                select(col(ExamSession.code), Exam).join(
+                    Exam, col(Exam.id) == col(ExamSession.exam_id)
+                )
+            ).all()
+        }
         existing = set(s.execute(select(Candidate.registration_number)).scalars())  # type: ignore[call-overload]
         seen: set[str] = set()
         out: list[Candidate] = []
@@ -271,15 +297,16 @@ def _import_candidate_rows(
             if not r.get("name") or len(r["name"]) > 200:
                 row_errors.append(("name", "required, at most 200 characters"))
             cat = r.get("category", "")
-            if not cat or (categories is not None and cat not in categories):
-                allowed = ", ".join(sorted(categories)) if categories else "a category"
-                row_errors.append(("category", f"must be one of: {allowed}"))
             fcode = r.get("formation_code", "")
             if fcode not in formations:
                 row_errors.append(("formation_code", f"no formation {fcode!r}"))
             scode = r.get("session_code", "")
             if scode not in sessions:
                 row_errors.append(("session_code", f"no session {scode!r}"))
+            allowed = categories.get(scode)
+            if not cat or (allowed is not None and cat not in allowed):
+                names = ", ".join(sorted(allowed)) if allowed else "a category"
+                row_errors.append(("category", f"must be one of: {names}"))
             bd = r.get("birth_date") or None
             if bd is not None and not re.match(r"^\d{4}-\d{2}-\d{2}$", bd):
                 row_errors.append(("birth_date", "use YYYY-MM-DD"))
@@ -411,6 +438,93 @@ def session_id_of(engine: Engine, code: str) -> int:
         return int(sess.id)
 
 
+def check_policy_fits_design(policy: RankingPolicy, design: TestDesign) -> None:
+    """A ranking policy judges the subtests the design scores: the same codes."""
+    sections = {sec.code for sec in design.sections}
+    subtests = set(policy.subtest_codes)
+    if sections != subtests:
+        msg = (
+            f"the ranking policy's subtests {sorted(subtests)} are not the design's "
+            f"sections {sorted(sections)}"
+        )
+        raise SetupError(msg, [{"field": "policy", "message": msg}])
+
+
+def _document_digests(exam: Exam) -> dict[str, str]:
+    """SHA-256 of each stored document (audited, so a later change shows)."""
+    import hashlib
+
+    return {
+        f"{name}_sha256": hashlib.sha256((text or "").encode()).hexdigest()
+        for name, text in (
+            ("design", exam.design_json),
+            ("policy", exam.policy_json),
+            ("options", exam.options_json),
+        )
+    }
+
+
+def exam_opened(s: Session, exam_id: int) -> bool:
+    """Whether a session of the exam has opened (its documents are then fixed)."""
+    row = s.execute(
+        select(col(ExamSession.id)).where(
+            col(ExamSession.exam_id) == exam_id,
+            or_(col(ExamSession.status) != "scheduled", col(ExamSession.opened_at).is_not(None)),
+        )
+    ).first()
+    return row is not None
+
+
+def set_exam_documents(
+    engine: Engine,
+    code: str,
+    policy: RankingPolicy | None = None,
+    options: ExamOptions | None = None,
+    actor: str = "admin",
+) -> dict[str, Any]:
+    """Replace an exam's ranking policy and/or options, until a session of it
+    has opened (then they are part of what candidates were judged by and are
+    refused with 409)."""
+    with Session(writer(engine)) as s:
+        exam = _one(s, Exam, code=code)
+        if exam is None or exam.id is None:
+            raise SetupError(f"no exam {code}", [{"field": "code", "message": "unknown"}], 404)
+        if exam_opened(s, exam.id):
+            raise SetupError(
+                f"exam {code} has had a session opened: its documents are fixed",
+                [{"field": "code", "message": "a session has opened"}],
+                409,
+            )
+        if policy is not None:
+            check_policy_fits_design(policy, TestDesign.from_dict(json.loads(exam.design_json)))
+            exam.policy_json = policy.to_json()
+        if options is not None:
+            exam.options_json = options.to_json()
+        s.add(exam)
+        s.flush()
+        audit.append(
+            s.connection(),
+            "exam_documents",
+            actor,
+            data={"exam_id": exam.id, "code": code, **_document_digests(exam)},
+        )
+        s.commit()
+        return exam_documents(exam)
+
+
+def exam_documents(exam: Exam) -> dict[str, Any]:
+    """An exam's documents as the admin API shows them."""
+    policy = exam_policy(exam)
+    options = ExamOptions.from_json(exam.options_json)
+    return {
+        "design": json.loads(exam.design_json),
+        "policy": policy.to_dict(),
+        "options": options.model_dump(by_alias=True),
+        "warnings": options.warnings(),
+        **_document_digests(exam),
+    }
+
+
 def exam_summary(engine: Engine) -> list[dict[str, Any]]:
     with Session(writer(engine)) as s:
         return [
@@ -419,7 +533,8 @@ def exam_summary(engine: Engine) -> list[dict[str, Any]]:
                 "code": e.code,
                 "name": e.name,
                 "n_items": e.n_items,
-                "design": json.loads(e.design_json),
+                "policy_version": exam_policy(e).version,
+                **exam_documents(e),
             }
             for e in s.execute(select(Exam).order_by(Exam.id)).scalars()  # type: ignore[arg-type]
         ]
