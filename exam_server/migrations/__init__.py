@@ -80,6 +80,7 @@ def alembic_config(connection: Connection | None = None, url: str | None = None)
     """
     cfg = Config()
     cfg.set_main_option("script_location", str(DIRECTORY))
+    cfg.set_main_option("file_template", "%%(rev)s")  # versions/0003_name.py
     if url is not None:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser syntax
     cfg.attributes["connection"] = connection

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,10 @@ def run_revision(args: argparse.Namespace) -> int:
         finally:
             engine.dispose()
     paths = [s.path for s in (script if isinstance(script, list) else [script]) if s is not None]
+    ruff = shutil.which("ruff")
     for path in paths:
-        print(f"wrote {path}: read it, then run the migration tests")
+        if ruff is not None:  # the project's style (autogenerate writes its own)
+            subprocess.run([ruff, "check", "--fix", "-q", path], check=False)
+            subprocess.run([ruff, "format", "-q", path], check=False)
+        print(f"wrote {path}: read it, then run tests/exam_server/test_migrations.py")
     return 0

@@ -14,6 +14,7 @@ models move on.
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -408,3 +409,29 @@ def test_a_failed_migration_changes_nothing(
     monkeypatch.undo()
     assert seleksi_main(["db", "migrate", "--url", db_url]) == 0
     assert _revision(db_url) == head_revision()
+
+
+def test_revision_command_writes_the_next_revision_on_the_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import exam_server.migrations as migrations
+
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations.DIRECTORY, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrations, "DIRECTORY", copy)
+    migrations.script_directory.cache_clear()
+    try:
+        head = head_revision()
+        number = int(head[:4]) + 1
+        wrong = f"{number + 1:04d}_skips_one"
+        assert seleksi_main(["db", "revision", "--rev-id", wrong, "-m", "x", "--empty"]) == 1
+        assert f"--rev-id must be {number:04d}_<lowercase_name>" in capsys.readouterr().err
+        rev = f"{number:04d}_fill_something"
+        assert seleksi_main(["db", "revision", "--rev-id", rev, "-m", "fill", "--empty"]) == 0
+        written = copy / "versions" / f"{rev}.py"
+        assert f"wrote {written}" in capsys.readouterr().out
+        migrations.script_directory.cache_clear()
+        assert head_revision() == rev
+        assert migrations.script_directory().get_revision(rev).down_revision == head
+    finally:
+        migrations.script_directory.cache_clear()
