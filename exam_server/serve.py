@@ -61,6 +61,9 @@ def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) ->
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
+        # The app reads X-Forwarded-For itself, from Settings.trusted_proxies
+        # only (exam_server.limits.proxy_headers).
+        proxy_headers=False,
         **options,
     )
 

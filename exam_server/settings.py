@@ -29,7 +29,8 @@ class Settings:
     login_*: failed-login back-off (``exam_server.limits``): free failures per
     (account, source) and per source, the longest wait, and how long a quiet
     key is remembered after its wait. trusted_proxies: addresses or networks
-    of reverse proxies whose ``X-Forwarded-For`` is believed (empty: none).
+    of reverse proxies whose ``X-Forwarded-For`` is believed (default: this
+    host's loopback, as uvicorn did; empty: none).
     """
 
     database_url: str = "sqlite:///seleksi.db"
@@ -45,10 +46,10 @@ class Settings:
     messages_per_second: float = 20.0
     message_burst: int = 40
     login_failures_per_candidate: int = 5
-    login_failures_per_source: int = 30
+    login_failures_per_source: int = 100
     login_failure_window_seconds: float = 300.0
     login_backoff_cap_seconds: float = 300.0
-    trusted_proxies: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     sweep_interval_seconds: float = 0.5
     presence_interval_seconds: float = 5.0
     commit_max_batch: int = 500

@@ -130,6 +130,7 @@ class ThreadServer(ServerAddress):
             port=settings.port,
             log_level="warning",
             ws_max_size=ws_max_size,
+            proxy_headers=False,  # as exam_server.serve: the app decides
             lifespan="on",
         )
         self.server = uvicorn.Server(config)
