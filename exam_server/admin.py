@@ -186,7 +186,7 @@ async def staff_login(request: Request) -> Response:
     ctx = context(app)
     # Back-off per (username, source address): wrong passwords from one
     # address never hold the account up for anyone at another address.
-    source = request_source(request, ctx.trusted_proxies)
+    source = request_source(request)
     try:
         had_failures = await ctx.limits.check("staff", username, source)
     except Throttled as exc:
@@ -282,7 +282,7 @@ async def candidate_login(request: Request) -> Response:
     terminal = field_str(d, "terminal_id", max_len=80)
     try:
         signed, la, formation = await _svc(request).login(
-            reg, pin, token, terminal, request_source(request, context(request.app).trusted_proxies)
+            reg, pin, token, terminal, request_source(request)
         )
     except Throttled as exc:
         return throttled_response(exc)
@@ -645,7 +645,18 @@ async def close_session(request: Request) -> Response:
     for aid in pending:  # the session is over: unfinished attempts are scored as they stand
         la = await svc.get(aid)
         await svc.finish(la, "session_closed", actor)
-    return JSONResponse({"session_id": sid, "status": "closed", "finished": len(pending)})
+    # Sign the heads as the session ends: the proctor copies this fingerprint
+    # into the session report (exam_server.checkpoints).
+    cps = context(request.app).checkpoints
+    fingerprint = await cps.close_session(sid) if cps is not None else None
+    return JSONResponse(
+        {
+            "session_id": sid,
+            "status": "closed",
+            "finished": len(pending),
+            "checkpoint": fingerprint,
+        }
+    )
 
 
 async def checkin(request: Request) -> Response:

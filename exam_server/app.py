@@ -25,6 +25,8 @@ from exam_server import live
 from exam_server.admin import ENDPOINTS
 from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import TokenSigner, hash_password
+from exam_server.checkpoint_api import ENDPOINTS as CHECKPOINT_ENDPOINTS
+from exam_server.checkpoints import Checkpointer
 from exam_server.clock import Clock, SystemClock
 from exam_server.context import AppContext
 from exam_server.db import WalCheckpointer, create_schema, make_engine
@@ -32,7 +34,7 @@ from exam_server.durability import GroupCommitter
 from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
 from exam_server.http import openapi
-from exam_server.limits import LoginLimiter, parse_networks
+from exam_server.limits import LoginLimiter, proxy_headers
 from exam_server.results import pages as results_pages
 from exam_server.scaleout import fanout
 from exam_server.settings import Settings
@@ -54,8 +56,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     clock: the server's time (default the system clock; tests pass a
     :class:`~exam_server.clock.ManualClock` to drive it)."""
     clock = clock or SystemClock()
-    trusted_proxies = parse_networks(settings.trusted_proxies)  # a bad entry fails here
-    routes: list[BaseRoute] = [ep.route() for ep in ENDPOINTS]
+    endpoints = [*ENDPOINTS, *CHECKPOINT_ENDPOINTS]
+    routes: list[BaseRoute] = [ep.route() for ep in endpoints]
     routes.append(WebSocketRoute("/ws/candidate", candidate_endpoint))
     routes.extend(live.routes())
     # Public results pages (/results), read from the publication directory
@@ -100,7 +102,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             signer=signer,
             attempts=attempts,
             limits=limits,
-            trusted_proxies=trusted_proxies,
             hash_limiter=anyio.CapacityLimiter(2),
             dummy_hash=hash_password("not-a-password", n=settings.scrypt_n),
             monitor=monitor,
@@ -109,6 +110,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         )
         app.state.context = ctx
         await attempts.start()
+        # Chain heads signed into a file outside the database, from now on.
+        ctx.checkpoints = Checkpointer(settings, engine)
+        await ctx.checkpoints.start()
         await monitor.start()
         if settings.gc_freeze_seconds > 0:
             ctx.gc_freezer = GcFreezer(settings.gc_freeze_seconds, attempts.is_busy)
@@ -125,12 +129,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 await ctx.gc_freezer.stop()
             await attempts.stop()
             await committer.stop()
+            if ctx.checkpoints is not None:
+                await ctx.checkpoints.stop()  # the last heads, after the last commit
             if checkpointer is not None:
                 await anyio.to_thread.run_sync(checkpointer.stop)
             engine.dispose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # Who the client is (X-Forwarded-For from trusted proxies only), decided
+    # here for every request: the login back-off keys on it.
+    app = Starlette(
+        routes=routes, lifespan=lifespan, middleware=[proxy_headers(settings.trusted_proxies)]
+    )
     app.state.settings = settings
     app.state.results_publication_dir = settings.results_dir
-    app.state.openapi = openapi(ENDPOINTS, "Seleksi exam server", API_VERSION)
+    app.state.openapi = openapi(endpoints, "Seleksi exam server", API_VERSION)
     return app

@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 
     from exam_server.attempts import AttemptService
     from exam_server.auth import TokenSigner
+    from exam_server.checkpoints import Checkpointer
     from exam_server.clock import Clock
     from exam_server.db import WalCheckpointer
     from exam_server.durability import GroupCommitter
     from exam_server.events import EventBus
     from exam_server.gcpolicy import GcFreezer
     from exam_server.health import LoopMonitor
-    from exam_server.limits import LoginLimiter, Network
+    from exam_server.limits import LoginLimiter
     from exam_server.proctoring.service import ProctoringService
     from exam_server.settings import Settings
 
@@ -39,10 +40,8 @@ class AppContext:
     bus: EventBus
     signer: TokenSigner
     attempts: AttemptService
-    # Failed-login back-off, candidates and staff (exam_server.limits), and
-    # the reverse proxies whose X-Forwarded-For names the client.
+    # Failed-login back-off, candidates and staff (exam_server.limits).
     limits: LoginLimiter
-    trusted_proxies: tuple[Network, ...]
     # At most a few scrypt hashes at once: staff logins never starve the
     # threads that serve terminals.
     hash_limiter: anyio.CapacityLimiter
@@ -52,6 +51,8 @@ class AppContext:
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None
+    # Signed checkpoints of the chain heads (exam_server.checkpoints).
+    checkpoints: Checkpointer | None = None
     # Parts that later modules attach (login limits, checkpoints …) register
     # here by name rather than on ``app.state``.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -6,9 +6,11 @@ The rules (docs/reliability.md, "Limits that cannot be turned against people"):
   ``pin`` (candidate check-in) or ``staff``; account the registration number
   or username as typed (unknown ones count the same, so the answer never
   tells whether an account exists); source the client's address as the server
-  sees it (:func:`client_address`). A second key (scope, ``""``, source)
-  counts every account from that source, with a larger allowance: guessing
-  across many registration numbers from one address slows down too. The
+  sees it (:func:`request_source`; ``X-Forwarded-For`` only from the
+  proxies in ``Settings.trusted_proxies``, :func:`proxy_headers`). A second
+  key (scope, ``""``, source) counts every account from that source, with a
+  larger allowance: guessing across many registration numbers from one
+  address slows down too. The
   terminal id a client chooses is never a key: an attacker could rotate it
   to escape, or take a victim's to lock them out.
 * Back-off, not a lock: ``free`` failures cost nothing, then each further try
@@ -44,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio.to_thread
 from sqlalchemy import case, delete, func, select, tuple_
 from sqlalchemy.engine import Connection, Engine
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 
 from exam_server.clock import Clock
@@ -172,40 +175,24 @@ def source_of(address: str) -> str:
     return str(ip)
 
 
-def _trusted(address: str, trusted: Sequence[Network]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.strip())
-    except ValueError:
-        return False
-    return any(ip in net for net in trusted)
+def proxy_headers(trusted: Sequence[str]) -> Middleware:
+    """The app's one reading of ``X-Forwarded-For`` (and ``-Proto``): uvicorn's
+    ProxyHeadersMiddleware, believing the header only from a peer in
+    ``trusted`` and only as far back as a chain of trusted proxies reaches
+    (walking from the right, the first hop that is not a trusted proxy is the
+    client; what a client writes further left is ignored). The server itself
+    runs with ``proxy_headers=False``, so nothing outside the app believes
+    the header."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    parse_networks(trusted)  # a bad entry fails the start, not silently
+    return Middleware(ProxyHeadersMiddleware, trusted_hosts=[t.strip() for t in trusted])
 
 
-def client_address(
-    peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]
-) -> str:
-    """The client's address as a key (:func:`source_of`).
-
-    peer: the address of the TCP peer; forwarded_for: the values of every
-    ``X-Forwarded-For`` header, in order. The header is believed only when
-    the peer is a trusted proxy, and only as far back as a chain of trusted
-    proxies reaches: walking from the right, the first hop that is not a
-    trusted proxy is the client (what a client writes further left is its
-    own claim and ignored)."""
-    addr = peer or "unknown"
-    if not trusted or not _trusted(addr, trusted):
-        return source_of(addr)
-    hops = [h.strip() for v in forwarded_for for h in v.split(",") if h.strip()]
-    for hop in reversed(hops):
-        addr = hop
-        if not _trusted(hop, trusted):
-            break
-    return source_of(addr)
-
-
-def request_source(request: Any, trusted: Sequence[Network]) -> str:
-    """:func:`client_address` of a Starlette request."""
-    peer = request.client.host if request.client is not None else None
-    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
+def request_source(request: Any) -> str:
+    """The limit key of a request's client (:func:`source_of` of the address
+    that :func:`proxy_headers` left in the request)."""
+    return source_of(request.client.host if request.client is not None else "unknown")
 
 
 # --- stores ---------------------------------------------------------------------------
