@@ -3,38 +3,51 @@
 ``routes(publication_dir)`` returns one :class:`~starlette.routing.Mount` at
 ``/results`` that the server includes in its route list:
 
-* ``/results/`` — the exam, the Merkle root, the signing key's fingerprint,
-  the verification status, the formations, a search box;
+* ``/results/`` — the exam, the signing key's fingerprint (to compare with the
+  one the agency announced elsewhere), the Merkle root, the formations, how to
+  check everything without trusting this server, a search box, a receipt box;
 * ``/results/formation/{stage}/{formation}`` — one formation's ranking
   (``stage`` = ``skd`` or ``final``), every code explained, printable;
 * ``/results/search?regno=…`` — one candidate's entries and inclusion proofs;
+* ``/results/receipt`` (POST ``receipt=``) — a candidate's signed receipt held
+  against the published line: matches, differs or missing;
 * ``/results/proof/{regno}`` — the inclusion proofs as JSON;
+* ``/results/verifier.html`` — the offline verifier: one self-contained HTML
+  file (no external load) that checks the manifest's signature against the
+  announced key, a proof, a formation file and a receipt in the browser;
 * ``/results/files/{path}`` — the published files themselves (CSV, JSON,
   manifest, signature, public key).
 
+What the server itself checked is shown as the server's own statement, never
+as a verdict to trust: a forgery re-signed with another key is consistent
+with itself. The key's fingerprint is shown for comparison with the announced
+one, and the verifier page is how a person checks without the server.
+
 Text is in Bahasa Indonesia by default and in English with ``?lang=en``. The
 publication is read and verified when first needed and again whenever its
-manifest changes; pages only ever show published bytes.
+manifest changes; pages only ever show published bytes. HTML is rendered by
+Jinja2 templates (``templates/``) with autoescaping.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import threading
-from collections.abc import Mapping
+import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from exam_server.results import publication as pubm
+from exam_server.results.receipt_check import ReceiptFinding, check_receipt_text
 from exam_server.results.rules import FINAL_MEANINGS, SKD_MEANINGS, RankingPolicy, fmt
 
 # User-facing text: Bahasa Indonesia first, English second.
@@ -42,19 +55,44 @@ TEXT: dict[str, tuple[str, str]] = {
     "results": ("Hasil Seleksi", "Selection results"),
     "published": ("Diumumkan", "Published"),
     "root": ("Akar Merkle", "Merkle root"),
-    "key": ("Sidik kunci penanda tangan", "Signing key fingerprint"),
-    "verified": (
-        "Terverifikasi: tanda tangan, hash berkas, dan aturan pemeringkatan cocok",
-        "Verified: signature, file hashes and ranking rules all match",
+    "key": (
+        "Sidik kunci penanda tangan publikasi ini",
+        "This publication's signing key fingerprint",
+    ),
+    "compare_fp": (
+        "Bandingkan sidik ini dengan sidik kunci yang diumumkan instansi melalui saluran resmi "
+        "lain (surat pengumuman, situs resmi, media). Jika berbeda, publikasi ini bukan yang "
+        "ditandatangani instansi. Halaman ini tidak dapat membuktikannya sendiri: server yang "
+        "menampilkan publikasi palsu juga akan menampilkan sidiknya.",
+        "Compare this fingerprint with the key fingerprint the agency announced through another "
+        "official channel (announcement letter, official site, press). If they differ, this "
+        "publication is not the one the agency signed. This page cannot prove it by itself: a "
+        "server showing a forged publication would show its fingerprint too.",
+    ),
+    "server_check": ("Pemeriksaan oleh server ini", "This server's own check"),
+    "server_check_ok": (
+        "berkas-berkas publikasi ini konsisten dengan tanda tangannya dan dengan aturan "
+        "pemeringkatan yang diterbitkan. Ini belum bukti bagi Anda: periksa sendiri dengan "
+        "pemeriksa offline dan sidik kunci yang diumumkan.",
+        "the files of this publication are consistent with their signature and with the "
+        "published ranking rules. That is not proof for you: check for yourself with the "
+        "offline verifier and the announced key fingerprint.",
     ),
     "not_verified": (
         "PERINGATAN: publikasi ini tidak lolos verifikasi",
         "WARNING: this publication does not verify",
     ),
+    "verifier_link": (
+        "Unduh pemeriksa offline (satu berkas HTML, bekerja tanpa internet)",
+        "Download the offline verifier (one HTML file, works without internet)",
+    ),
     "formations": ("Formasi", "Formations"),
     "formation": ("Formasi", "Formation"),
+    "stage": ("Tahap", "Stage"),
     "openings": ("Jumlah formasi", "Openings"),
     "candidates": ("Peserta", "Candidates"),
+    "cut_or_vacant": ("Batas / formasi kosong", "Cut / vacant"),
+    "download": ("Unduh", "Download"),
     "skd": ("SKD", "SKD"),
     "final": ("Hasil akhir (SKD + SKB)", "Final (SKD + SKB)"),
     "search": ("Cari nomor peserta", "Find a registration number"),
@@ -79,16 +117,62 @@ TEXT: dict[str, tuple[str, str]] = {
     "files": ("Berkas publikasi", "Published files"),
     "policy": ("Aturan pemeringkatan", "Ranking rules"),
     "proof": ("Bukti inklusi (JSON)", "Inclusion proof (JSON)"),
-    "how": ("Cara memeriksa", "How to check"),
-    "how_text": (
-        "Unduh publikasi, lalu jalankan <code>seleksi results verify DIREKTORI "
-        "--public-key KUNCI.pem</code>. Untuk entri Anda sendiri: <code>seleksi results "
-        "prove NOMOR --publication DIREKTORI</code> lalu <code>seleksi results check-proof "
-        "BUKTI.json --root AKAR</code>, dengan akar Merkle yang tertera di halaman ini.",
-        "Download the publication and run <code>seleksi results verify DIR "
-        "--public-key KEY.pem</code>. For your own entry: <code>seleksi results prove "
-        "REGNO --publication DIR</code>, then <code>seleksi results check-proof "
-        "PROOF.json --root ROOT</code> with the Merkle root shown on this page.",
+    "proof_hint": (
+        "simpan berkas ini dan periksa dengan pemeriksa offline",
+        "save this file and check it with the offline verifier",
+    ),
+    "how": (
+        "Cara memeriksa tanpa mempercayai server ini",
+        "How to check without trusting this server",
+    ),
+    "how_1": (
+        "Ambil sidik kunci penanda tangan dari pengumuman resmi instansi, bukan dari halaman ini.",
+        "Take the signing key's fingerprint from the agency's official announcement, not from "
+        "this page.",
+    ),
+    "how_2": (
+        "Unduh pemeriksa offline di bawah (satu berkas HTML). Simpan, putuskan internet, lalu "
+        "buka berkas itu di peramban.",
+        "Download the offline verifier below (one HTML file). Save it, disconnect from the "
+        "internet, then open that file in a browser.",
+    ),
+    "how_3": (
+        "Unduh manifest.json, manifest.sig dan public_key.pem dari daftar berkas di bawah, "
+        "serta bukti inklusi Anda (cari nomor peserta Anda) atau berkas formasi Anda "
+        "(skd/KODE.json).",
+        "Download manifest.json, manifest.sig and public_key.pem from the file list below, "
+        "and your inclusion proof (search your registration number) or your formation's file "
+        "(skd/CODE.json).",
+    ),
+    "how_4": (
+        "Masukkan semuanya ke pemeriksa bersama sidik yang diumumkan. \u201cSAH\u201d berarti "
+        "entri Anda ada dalam publikasi yang ditandatangani kunci instansi.",
+        "Enter them in the verifier with the announced fingerprint. \u201cVALID\u201d means "
+        "your entry is in the publication signed by the agency's key.",
+    ),
+    "how_5": (
+        "Punya tanda terima dari terminal (kode SELEKSI-R1:…)? Masukkan juga: pemeriksa "
+        "mengatakan apakah baris Anda cocok, berbeda, atau tidak ada.",
+        "Have a receipt from the terminal (code SELEKSI-R1:…)? Enter it too: the verifier says "
+        "whether your line matches, differs, or is missing.",
+    ),
+    "cli": ("Dengan baris perintah", "With the command line"),
+    "receipt_h": ("Periksa tanda terima Anda", "Check your receipt"),
+    "receipt_intro": (
+        "Tempel kode teks tanda terima yang ditampilkan terminal saat Anda selesai. Hasilnya "
+        "adalah pemeriksaan oleh server ini; untuk bukti yang tidak bergantung pada server ini, "
+        "gunakan pemeriksa offline.",
+        "Paste the receipt's text code the terminal showed when you finished. The answer is "
+        "this server's own check; for proof that does not depend on this server, use the "
+        "offline verifier.",
+    ),
+    "receipt_label": ("Kode tanda terima (SELEKSI-R1:…)", "Receipt code (SELEKSI-R1:…)"),
+    "receipt_button": ("Periksa tanda terima", "Check the receipt"),
+    "receipt_offline": (
+        "Simpan kode tanda terima, manifest.json dan manifest.sig: dengan pemeriksa offline, "
+        "siapa pun dapat memeriksa hal yang sama tanpa server ini.",
+        "Keep the receipt code, manifest.json and manifest.sig: with the offline verifier, "
+        "anyone can check the same without this server.",
     ),
     "cut": ("Batas {m} × formasi", "Cut ({m} × openings)"),
     "vacant": ("Formasi kosong", "Vacant"),
@@ -97,6 +181,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "back": ("Kembali ke daftar formasi", "Back to the formations"),
     "lang": ("English", "Bahasa Indonesia"),
 }
+HOW_STEPS = ("how_1", "how_2", "how_3", "how_4", "how_5")
 
 
 def t(key: str, lang: str) -> str:
@@ -162,66 +247,66 @@ def load_view(files: dict[str, bytes]) -> View:
 
 # -- HTML -----------------------------------------------------------------------------------
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1f24;
-background:#f6f7f9}
-header{background:#0b3d62;color:#fff;padding:14px 24px}
-header h1{margin:0;font-size:1.35rem}
-header .sub{opacity:.85;font-size:.9rem;margin-top:4px}
-header a{color:#fff}
-main{padding:16px 24px;max-width:1200px}
-.card{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:12px 16px;margin:12px 0}
-.ok{border-left:6px solid #1a7f37}.bad{border-left:6px solid #cf222e;color:#82071e}
-.regno{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:nowrap}
-code,.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82rem;word-break:break-all}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:.88rem}
-th,td{border:1px solid #d8dde3;padding:5px 7px;text-align:left;vertical-align:top}
-th{background:#eef1f4}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.code{font-weight:700;white-space:nowrap}
-.c-in_cut,.c-appointed,.c-appointed_optimised{color:#1a7f37}
-.c-outside_cut{color:#9a6700}.c-below_threshold,.c-not_appointed{color:#57606a}
-.c-absent,.c-disqualified{color:#cf222e}
-.reason{font-size:.8rem;color:#424a53}
-tr.hit{background:#fff8c5}
-nav a,.actions a,.actions button{margin-right:12px}
-.actions button{font:inherit;padding:3px 10px}
-form input{font:inherit;padding:4px 8px;width:16em}
-dl.codes dt{font-weight:700;float:left;width:5.5em;clear:left}
-dl.codes dd{margin:0 0 4px 5.5em}
-@media print{nav,.actions,form,.noprint{display:none!important}
-body{background:#fff}header{background:#fff;color:#000;border-bottom:2px solid #000}
-header a{color:#000}.card{border:none;padding:0}table{font-size:9pt}
-tr{page-break-inside:avoid}}
-"""
 
-
-def _e(v: Any) -> str:
+def _n(v: Any) -> str:
+    """A published value as people read it: numbers without exponent, nothing as an en dash."""
     if v is None:
         return "–"
     if isinstance(v, Decimal):
         return fmt(v)
-    return html.escape(str(v))
+    return str(v)
 
 
-def _page(request: Request, lang: str, title: str, body: str, view: View | None) -> HTMLResponse:
+def fingerprint_groups(hex_fp: str) -> str:
+    """``56475aa75463…`` as ``5647 5aa7 5463 …``: easier to compare by eye with an announcement."""
+    return " ".join(hex_fp[i : i + 4] for i in range(0, len(hex_fp), 4))
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("exam_server.results", "templates"),
+    autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+_ENV.filters["n"] = _n
+_ENV.globals["fingerprint_groups"] = fingerprint_groups
+
+
+def _render(
+    request: Request,
+    template: str,
+    lang: str,
+    title: str,
+    view: View | None,
+    status_code: int = 200,
+    **ctx: Any,
+) -> HTMLResponse:
+    def tr(key: str) -> str:
+        return t(key, lang)
+
     other = "en" if lang != "en" else "id"
-    url = request.url.include_query_params(lang=other)
-    exam = view.manifest["exam"] if view else {}
-    sub = ""
-    if view:
-        sub = (
-            f"{_e(exam.get('title'))} · {t('published', lang)} {_e(exam.get('published_at'))}"
-            f" · {_e(view.policy.name)} ({_e(view.policy.version)})"
-        )
-    doc = f"""<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{_e(title)}</title><style>{CSS}</style></head>
-<body><header><h1>{_e(title)}</h1><div class="sub">{sub}</div>
-<div class="sub noprint"><a href="{_e(str(url))}">{t("lang", lang)}</a></div></header>
-<main>{body}</main></body></html>"""
-    return HTMLResponse(doc)
+    html = _ENV.get_template(template).render(
+        lang=lang,
+        title=title,
+        view=view,
+        t=tr,
+        other_lang_url=str(request.url.include_query_params(lang=other)),
+        verifier_url=str(request.url_for("results_verifier")),
+        search_url=str(request.url_for("results_search")),
+        receipt_url=str(request.url_for("results_receipt")),
+        **ctx,
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def verifier_html(exam: str = "") -> str:
+    """The offline verifier page: one HTML file with its script and style inline.
+
+    ``exam``: the exam it was downloaded for, shown as a reminder (nothing is
+    taken from the server for the checks themselves).
+    """
+    return _ENV.get_template("verifier.html").render(exam=exam)
 
 
 def _lang(request: Request) -> str:
@@ -249,83 +334,23 @@ def _url(request: Request, name: str, lang: str, **params: str) -> str:
     return f"{u}?lang=en" if lang == "en" else u
 
 
-def _search_form(request: Request, lang: str, value: str = "") -> str:
-    action = request.url_for("results_search")
-    hidden = '<input type="hidden" name="lang" value="en">' if lang == "en" else ""
-    return (
-        f'<form method="get" action="{_e(str(action))}" class="card" role="search">'
-        f'<label>{t("search", lang)}: <input name="regno" value="{_e(value)}" '
-        f'inputmode="numeric" autocomplete="off"></label> {hidden}'
-        f'<button type="submit">{t("search_button", lang)}</button></form>'
-    )
+def _helpers(policy: RankingPolicy, lang: str) -> dict[str, Any]:
+    def category(cid: str) -> str:
+        c = policy.categories.get(cid)
+        return c.name(lang) if c else cid
+
+    def code_text(meaning: str) -> str:
+        return policy.code(meaning).text(lang) if meaning in policy.codes else ""
+
+    return {"category": category, "code_text": code_text}
 
 
-def _codes_legend(policy: RankingPolicy, stage: str, lang: str) -> str:
-    meanings = SKD_MEANINGS if stage == "skd" else FINAL_MEANINGS
-    items = "".join(
-        f'<dt class="c-{m}">{_e(policy.code(m).code)}</dt><dd>{_e(policy.code(m).text(lang))}</dd>'
-        for m in meanings
-    )
-    return f'<div class="card"><h3>{t("codes", lang)}</h3><dl class="codes">{items}</dl></div>'
-
-
-def _status_card(view: View, lang: str) -> str:
-    cls = "ok" if view.report.ok else "bad"
-    head = t("verified", lang) if view.report.ok else t("not_verified", lang)
-    problems = "".join(f"<li>{_e(p)}</li>" for p in view.report.problems[:10])
-    m = view.manifest
-    return (
-        f'<div class="card {cls}"><strong>{head}</strong>'
-        f"{'<ul>' + problems + '</ul>' if problems else ''}"
-        f'<div>{t("root", lang)}: <span class="hash" id="merkle-root">'
-        f"{_e(m['merkle']['root'])}</span></div>"
-        f'<div>{t("key", lang)}: <span class="hash">'
-        f"{_e(m['signature']['public_key_sha256'])}</span></div></div>"
-    )
-
-
-def _category(policy: RankingPolicy, cid: str, lang: str) -> str:
-    c = policy.categories.get(cid)
-    return _e(c.name(lang) if c else cid)
-
-
-def _reason(e: Mapping[str, Any], lang: str) -> str:
-    return _e(e["reason_en"] if lang == "en" else e["reason_id"])
-
-
-def _table(view: View, stage: str, doc: Mapping[str, Any], lang: str, hit: str = "") -> str:
-    subs = view.policy.subtest_codes
-    cols = [t("rank", lang), t("regno", lang), t("name", lang), t("category", lang), *subs]
-    if stage == "skd":
-        cols += [t("total", lang)]
-    else:
-        cols += ["SKD", t("skb", lang), t("final_score", lang)]
-    cols += [t("code", lang), t("reason", lang)]
-    head = "".join(f"<th>{c}</th>" for c in cols)
-    rows = []
-    for e in doc["entries"]:
-        scores = e["scores"] or {}
-        cells = [
-            f'<td class="num">{_e(e["rank"])}</td>',
-            f'<td class="regno">{_e(e["registration_number"])}</td>',
-            f"<td>{_e(e['name'])}</td>",
-            f"<td>{_category(view.policy, e['category'], lang)}</td>",
-            *[f'<td class="num">{_e(scores.get(s))}</td>' for s in subs],
-        ]
-        if stage == "skd":
-            cells.append(f'<td class="num">{_e(e["total"])}</td>')
-        else:
-            cells += [f'<td class="num">{_e(e[k])}</td>' for k in ("skd_total", "skb", "final")]
-        text = (
-            view.policy.code(e["meaning"]).text(lang) if e["meaning"] in view.policy.codes else ""
-        )
-        cells += [
-            f'<td class="code c-{_e(e["meaning"])}" title="{_e(text)}">{_e(e["code"])}</td>',
-            f'<td class="reason">{_reason(e, lang)}</td>',
-        ]
-        cls = ' class="hit"' if e["registration_number"] == hit else ""
-        rows.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+# The receipt box posts a form; a receipt code is a few hundred characters.
+MAX_RECEIPT_FORM_BYTES = 8192
+# Pages only ever serve published files; the verifier forbids itself any load.
+VERIFIER_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+)
 
 
 # -- endpoints ------------------------------------------------------------------------------
@@ -350,9 +375,8 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         return lang, await anyio.to_thread.run_sync(src.view)
 
     def nothing(request: Request, lang: str) -> HTMLResponse:
-        r = _page(request, lang, t("results", lang), f"<p>{t('none', lang)}</p>", None)
-        r.status_code = 404
-        return r
+        title = t("results", lang)
+        return _render(request, "message.html", lang, title, None, 404, message=t("none", lang))
 
     async def index(request: Request) -> Response:
         lang, view = await need(request)
@@ -362,38 +386,37 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         for key, doc in view.docs.items():
             stage, fid = key.split("/", 1)
             f = doc["formation"]
-            n = len(doc["entries"])
-            link = _url(request, "results_formation", lang, stage=stage, formation=fid)
-            csv_url = request.url_for("results_file", path=f"{key}.csv")
             extra = (
                 f"{t('cut', lang).format(m=view.policy.cut_multiple)}: {doc['cut']}"
                 if stage == "skd"
                 else f"{t('vacant', lang)}: {doc['vacant']}"
             )
             rows.append(
-                f'<tr><td><a href="{_e(link)}">{_e(fid)}</a></td><td>{_e(f["name"])}</td>'
-                f'<td>{t(stage, lang)}</td><td class="num">{f["openings"]}</td>'
-                f'<td class="num">{n}</td><td>{extra}</td>'
-                f'<td><a href="{_e(str(csv_url))}">CSV</a></td></tr>'
+                {
+                    "id": fid,
+                    "name": f["name"],
+                    "stage": stage,
+                    "openings": f["openings"],
+                    "candidates": len(doc["entries"]),
+                    "extra": extra,
+                    "link": _url(request, "results_formation", lang, stage=stage, formation=fid),
+                    "csv": str(request.url_for("results_file", path=f"{key}.csv")),
+                }
             )
-        table = (
-            f"<table><thead><tr><th>{t('formation', lang)}</th><th>{t('name', lang)}</th>"
-            f"<th></th><th>{t('openings', lang)}</th><th>{t('candidates', lang)}</th><th></th>"
-            f"<th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        )
-        files = "".join(
-            f'<a href="{_e(str(request.url_for("results_file", path=p)))}">{_e(p)}</a> '
+        files = [
+            (p, str(request.url_for("results_file", path=p)))
             for p in (pubm.MANIFEST, pubm.SIGNATURE, pubm.PUBLIC_KEY, pubm.POLICY)
+        ]
+        return _render(
+            request,
+            "index.html",
+            lang,
+            t("results", lang),
+            view,
+            rows=rows,
+            files=files,
+            how_steps=[t(k, lang) for k in HOW_STEPS],
         )
-        body = (
-            _status_card(view, lang)
-            + _search_form(request, lang)
-            + f"<h2>{t('formations', lang)}</h2>{table}"
-            + f'<div class="card noprint"><h3>{t("files", lang)}</h3>{files}'
-            + f"<h3>{t('how', lang)}</h3><p>{TEXT['how_text'][1 if lang == 'en' else 0]}</p>"
-            + "</div>"
-        )
-        return _page(request, lang, t("results", lang), body, view)
 
     async def formation_page(request: Request) -> Response:
         lang, view = await need(request)
@@ -402,68 +425,96 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         stage, fid = request.path_params["stage"], request.path_params["formation"]
         doc = view.docs.get(f"{stage}/{fid}")
         if doc is None:
-            r = _page(request, lang, t("results", lang), f"<p>{_e(fid)}?</p>", view)
-            r.status_code = 404
-            return r
-        hit = request.query_params.get("regno", "")
-        f = doc["formation"]
-        csv_url = request.url_for("results_file", path=f"{stage}/{fid}.csv")
-        json_url = request.url_for("results_file", path=f"{stage}/{fid}.json")
-        summary = f"{t('openings', lang)}: {f['openings']}"
+            return _render(
+                request, "message.html", lang, t("results", lang), view, 404, message=f"{fid}?"
+            )
+        summary = f"{t('openings', lang)}: {doc['formation']['openings']}"
         if stage == "skd":
             cut_label = t("cut", lang).format(m=view.policy.cut_multiple)
             summary += f" · {cut_label}: {doc['cut']}"
         else:
             summary += f" · {t('vacant', lang)}: {doc['vacant']}"
-        body = (
-            f'<nav><a href="{_e(_url(request, "results_index", lang))}">← {t("back", lang)}</a>'
-            f"</nav><h2>{_e(fid)} — {_e(f['name'])} · {t(stage, lang)}</h2><p>{summary}</p>"
-            f'<div class="actions"><button onclick="window.print()">{t("print", lang)}</button>'
-            f'<a href="{_e(str(csv_url))}" download>{t("csv", lang)}</a>'
-            f'<a href="{_e(str(json_url))}">{t("json", lang)}</a></div>'
-            + _table(view, stage, doc, lang, hit)
-            + _codes_legend(view.policy, stage, lang)
-            + _status_card(view, lang)
+        subs = view.policy.subtest_codes
+        columns = [t("rank", lang), t("regno", lang), t("name", lang), t("category", lang), *subs]
+        if stage == "skd":
+            columns += [t("total", lang)]
+        else:
+            columns += ["SKD", t("skb", lang), t("final_score", lang)]
+        columns += [t("code", lang), t("reason", lang)]
+        meanings = SKD_MEANINGS if stage == "skd" else FINAL_MEANINGS
+        legend = [(view.policy.code(m).code, view.policy.code(m).text(lang), m) for m in meanings]
+        return _render(
+            request,
+            "formation.html",
+            lang,
+            f"{t('results', lang)} · {fid}",
+            view,
+            stage=stage,
+            fid=fid,
+            doc=doc,
+            hit=request.query_params.get("regno", ""),
+            summary=summary,
+            columns=columns,
+            subtests=subs,
+            legend=legend,
+            back_url=_url(request, "results_index", lang),
+            csv_url=str(request.url_for("results_file", path=f"{stage}/{fid}.csv")),
+            json_url=str(request.url_for("results_file", path=f"{stage}/{fid}.json")),
+            **_helpers(view.policy, lang),
         )
-        return _page(request, lang, f"{t('results', lang)} · {fid}", body, view)
+
+    def search_page(
+        request: Request, lang: str, view: View, regno: str, finding: ReceiptFinding | None
+    ) -> HTMLResponse:
+        found = []
+        for key, e in view.by_regno.get(regno, []) if regno else []:
+            stage, fid = key.split("/", 1)
+            link = _url(request, "results_formation", lang, stage=stage, formation=fid)
+            sep = "&" if "?" in link else "?"
+            found.append(
+                {
+                    "stage": stage,
+                    "fid": fid,
+                    "entry": e,
+                    "link": f"{link}{sep}{urllib.parse.urlencode({'regno': regno})}",
+                    "score": e["total"] if stage == "skd" else e["final"],
+                }
+            )
+        proof_url = str(request.url_for("results_proof", regno=regno)) if found else ""
+        return _render(
+            request,
+            "search.html",
+            lang,
+            t("search", lang),
+            view,
+            regno=regno,
+            found=found,
+            proof_url=proof_url,
+            finding=finding,
+            **_helpers(view.policy, lang),
+        )
 
     async def search(request: Request) -> Response:
         lang, view = await need(request)
         if view is None:
             return nothing(request, lang)
         regno = request.query_params.get("regno", "").strip()
-        found = view.by_regno.get(regno, []) if regno else []
-        parts = [_search_form(request, lang, regno)]
-        if regno and not found:
-            parts.append(f'<p class="card bad">{t("not_found", lang)}</p>')
-        for key, e in found:
-            stage, fid = key.split("/", 1)
-            link = _url(request, "results_formation", lang, stage=stage, formation=fid)
-            sep = "&" if "?" in link else "?"
-            origin = (
-                f" ({t('optimised_from', lang)} {_e(e['origin_formation'])})"
-                if e.get("origin_formation")
-                else ""
-            )
-            score = e["total"] if stage == "skd" else e["final"]
-            parts.append(
-                f'<div class="card"><h3>{t(stage, lang)} · {t("formation", lang)} '
-                f'<a href="{_e(link)}{sep}regno={_e(regno)}">{_e(fid)}</a>{origin}</h3>'
-                f"<p><strong>{_e(e['registration_number'])}</strong> {_e(e['name'])} · "
-                f"{_category(view.policy, e['category'], lang)}</p>"
-                f'<p>{t("code", lang)}: <span class="code c-{_e(e["meaning"])}">'
-                f"{_e(e['code'])}</span> — {_e(view.policy.code(e['meaning']).text(lang))}</p>"
-                f"<p>{t('rank', lang)}: {_e(e['rank'])} · "
-                f"{t('total' if stage == 'skd' else 'final_score', lang)}: {_e(score)}</p>"
-                f'<p class="reason">{_reason(e, lang)}</p></div>'
-            )
-        if found:
-            proof = request.url_for("results_proof", regno=regno)
-            parts.append(
-                f'<p class="noprint"><a href="{_e(str(proof))}">{t("proof", lang)}</a></p>'
-            )
-        parts.append(_status_card(view, lang))
-        return _page(request, lang, t("search", lang), "".join(parts), view)
+        return search_page(request, lang, view, regno, None)
+
+    async def receipt(request: Request) -> Response:
+        lang, view = await need(request)
+        if view is None:
+            return nothing(request, lang)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_RECEIPT_FORM_BYTES:
+                return Response("receipt form too large\n", status_code=413)
+        # A urlencoded form, parsed here (Starlette's form parser needs python-multipart).
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        text = (form.get("receipt") or [""])[0]
+        finding = await anyio.to_thread.run_sync(check_receipt_text, view.files, text)
+        return search_page(request, lang, view, finding.registration_number, finding)
 
     async def proof(request: Request) -> Response:
         _, view = await need(request)
@@ -473,6 +524,11 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         if not proofs:
             return JSONResponse({"error": "not found"}, status_code=404)
         return JSONResponse({"proofs": proofs})
+
+    async def verifier(request: Request) -> Response:
+        _, view = await need(request)
+        exam = "" if view is None else str(view.manifest["exam"]["id"])
+        return HTMLResponse(verifier_html(exam), headers={"Content-Security-Policy": VERIFIER_CSP})
 
     async def file(request: Request) -> Response:
         _, view = await need(request)
@@ -498,7 +554,9 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
                 Route("/", index, name="results_index"),
                 Route("/formation/{stage}/{formation}", formation_page, name="results_formation"),
                 Route("/search", search, name="results_search"),
+                Route("/receipt", receipt, methods=["POST"], name="results_receipt"),
                 Route("/proof/{regno}", proof, name="results_proof"),
+                Route("/verifier.html", verifier, name="results_verifier"),
                 Route("/files/{path:path}", file, name="results_file"),
             ],
         )

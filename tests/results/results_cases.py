@@ -103,7 +103,31 @@ SKB = {
 }
 
 
-def build(cands: list[CandidateOutcome] | None = None, *, final: bool = True) -> pub.Publication:
+# The server's receipt key (it signs candidates' receipts at finish), fixed like KEY.
+RECEIPT_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
+
+
+def build(
+    cands: list[CandidateOutcome] | None = None, *, final: bool = True, receipt_keys: bool = False
+) -> pub.Publication:
     skd = rank_skd(POLICY, FORMATIONS, cands if cands is not None else outcomes())
     fin = optimise(POLICY, skd, integrate(POLICY, skd, SKB)) if final else None
-    return pub.publish(EXAM, POLICY, skd, KEY, fin)
+    keys = [RECEIPT_KEY.public_key()] if receipt_keys else []
+    return pub.publish(EXAM, POLICY, skd, KEY, fin, receipt_keys=keys)
+
+
+def receipt_code(regno: str = "A5", exam: str = EXAM.id, **points: str) -> str:
+    """A receipt's text code as the terminal shows it; A5's recorded points by default."""
+    from exam_server import receipts
+
+    pts = {"TWK": "60", "TIU": "120", "TKP": "200", **points}
+    r = receipts.sign_receipt(
+        RECEIPT_KEY,
+        registration_number=regno,
+        exam=exam,
+        session="S1",
+        scores=pts,
+        total=str(sum(int(v) for v in pts.values())),
+        chain_head="ab" * 32,
+    )
+    return receipts.encode(r)

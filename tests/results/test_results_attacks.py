@@ -14,11 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exam_server import receipts
 from exam_server.results import publication as pub
-from tests.results.results_cases import KEY, build
+from tests.results.results_cases import KEY, RECEIPT_KEY, build, receipt_code
 from tests.results.test_results_cli import _input, run
-
-# The server's receipt (checkpoint) key; fixed so the test's bytes are stable.
-RECEIPT_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
 
 
 @pytest.fixture()
@@ -170,19 +167,8 @@ def test_a_partial_announcement_compares_what_it_names() -> None:
 # -- 3. a candidate's signed receipt ------------------------------------------------------------
 
 
-def _receipt(regno: str = "A5", **scores: str) -> str:
-    pts = {"TWK": "60", "TIU": "120", "TKP": "200", **scores}
-    total = str(sum(int(v) for v in pts.values()))
-    r = receipts.sign_receipt(
-        RECEIPT_KEY,
-        registration_number=regno,
-        exam="SKD-T",
-        session="S1",
-        scores=pts,
-        total=total,
-        chain_head="ab" * 32,
-    )
-    return receipts.encode(r)
+def _receipt() -> str:
+    return receipt_code(exam="SKD-T")  # the exam of the CLI tests' input document
 
 
 def test_prove_with_a_receipt_says_matches_differs_or_missing(
