@@ -54,6 +54,12 @@ class Settings:
     presence_interval_seconds: float = 5.0
     commit_max_batch: int = 500
     gc_freeze_seconds: float = 5.0
+    # Signed checkpoints of the chain heads (exam_server.checkpoints): cadence
+    # (0 = only at session close and stop), file and key (None = beside the
+    # SQLite file; in the working directory on PostgreSQL).
+    checkpoint_seconds: float = 60.0
+    checkpoint_path: str | None = None
+    checkpoint_key_path: str | None = None
     scrypt_n: int = 2**14
     static_dir: str | None = None
     results_dir: str | None = None
@@ -93,6 +99,8 @@ class Settings:
             raise ValueError(f"Settings.sqlite_synchronous must be one of {_SQLITE_SYNC}")
         if self.gc_freeze_seconds < 0:
             raise ValueError("Settings.gc_freeze_seconds must be 0 (off) or positive")
+        if self.checkpoint_seconds < 0:
+            raise ValueError("Settings.checkpoint_seconds must be 0 (off) or positive")
         if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
             raise ValueError("Settings.scrypt_n must be a power of two")
 

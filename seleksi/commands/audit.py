@@ -1,15 +1,21 @@
-"""``seleksi audit verify``: recompute the audit hash chain and the answer chains.
+"""``seleksi audit verify``: recompute the audit hash chain, the answer chains
+and every finished attempt's score; check the signed checkpoints.
 
-    seleksi audit verify --db URL_OR_PATH
+    seleksi audit verify --db URL_OR_PATH [--checkpoints FILE [--key PEM]]
+                         [--expect FINGERPRINT ...] [--no-scores]
 
-Exits 0 when the chain of audit events, every attempt's chain of responses
-and every finished attempt's recorded response head all check out; 1 with
-one line per problem otherwise.
+Exits 0 when the chain of audit events, every attempt's chain of responses,
+every finished attempt's recorded response head, its score (recomputed from
+its chained answers and the exam's frozen bank) and its pass/fail (the
+exam's ranking policy) all check out, and, with ``--checkpoints``, the
+checkpoint file's lines are intact and the database still holds every head
+they recorded; 1 with one line per problem otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from seleksi.cli import CommandError
@@ -23,34 +29,106 @@ def register(sub: Any) -> None:
     )
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
     asub.required = True
-    v = asub.add_parser("verify", help="recompute every hash chain; exit 1 on any problem")
+    v = asub.add_parser(
+        "verify",
+        help="recompute every hash chain and score; exit 1 on any problem",
+        description=(
+            "Recompute the audit chain, every attempt's answer chain and every finished "
+            "attempt's score and pass/fail; with --checkpoints, check the signed checkpoint "
+            "file and that no chain lost its tail."
+        ),
+    )
     v.add_argument("--db", required=True, help="database URL or SQLite file")
+    v.add_argument(
+        "--checkpoints",
+        metavar="FILE",
+        help="the server's checkpoint file (default for SQLite: DB.checkpoints.jsonl if present)",
+    )
+    v.add_argument(
+        "--key",
+        metavar="PEM",
+        help="the checkpoint public key (default for SQLite: DB.checkpoint-key.pub.pem)",
+    )
+    v.add_argument(
+        "--expect",
+        metavar="FINGERPRINT",
+        action="append",
+        default=[],
+        help="a checkpoint fingerprint from a session report, which the file must still hold "
+        "(repeatable)",
+    )
+    v.add_argument(
+        "--no-scores",
+        action="store_true",
+        help="skip recomputing scores (only the hash chains)",
+    )
     v.set_defaults(func=verify)
+
+
+def _checkpoint_paths(args: argparse.Namespace, url: str) -> tuple[Path | None, Path | None]:
+    """The checkpoint file and public key to check: as given, else where the
+    server keeps them by default (beside a SQLite file) if a file is there."""
+    from exam_server.checkpoints import paths_for, public_key_path
+
+    default_file, default_key = paths_for(url)
+    file = Path(args.checkpoints) if args.checkpoints else None
+    if file is None and url.startswith("sqlite") and default_file.exists():
+        file = default_file
+    if file is None:
+        if args.expect:
+            raise CommandError("--expect needs the checkpoint file (--checkpoints FILE)")
+        return None, None
+    if not file.exists():
+        raise CommandError(f"no checkpoint file {file}")
+    key = Path(args.key) if args.key else public_key_path(default_key)
+    if not key.exists():
+        raise CommandError(
+            f"no checkpoint public key {key}: give it with --key PEM (the server writes it "
+            "beside its private key as *.pub.pem)"
+        )
+    return file, key
 
 
 def verify(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from exam_server.audit import verify as verify_chain
+    from exam_server.checkpoints import load_public_key
     from exam_server.db import make_engine
     from seleksi.commands.serve import database_url
 
     url = database_url(args.db)
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        if not Path(url.removeprefix("sqlite:///")).exists():
-            raise CommandError(f"no database file {url.removeprefix('sqlite:///')}")
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise CommandError(f"no database file {url.removeprefix('sqlite:///')}")
+    file, key_path = _checkpoint_paths(args, url)
+    public_key = None
+    if key_path is not None:
+        try:
+            public_key = load_public_key(key_path)
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
     engine = make_engine(url)
     try:
-        report = verify_chain(engine)
+        report = verify_chain(
+            engine,
+            checkpoint_file=file,
+            public_key=public_key,
+            expect=tuple(args.expect),
+            scores=not args.no_scores,
+        )
     except SQLAlchemyError as exc:
         raise CommandError(f"cannot read the audit tables: {exc.__class__.__name__}") from None
     finally:
         engine.dispose()
     print(
         f"audit events: {report.events}, attempts: {report.attempts}, responses: {report.responses}"
+        f", scores recomputed: {report.scores}"
+        + (f", checkpoints: {report.checkpoints} ({file})" if file is not None else "")
     )
+    if file is None:
+        print("no checkpoint file given: a removed tail with a rewound head is not detectable")
+    for note in report.notes:
+        print(f"NOTE: {note}")
     if report.ok:
         print("OK: every chain verifies")
         return 0

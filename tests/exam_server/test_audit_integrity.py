@@ -1,0 +1,300 @@
+"""Issue 14, hole 2: a score edited in the database, and a chain's tail removed
+with its head rewound, are each reported with where; checkpoints are signed,
+chained and shown to the proctor.
+
+Every database here is made by the real server (uvicorn in a thread) driven
+by real terminals over the real WebSocket protocol; the attacks are SQL run
+against that database, as someone with access to the file would run them.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from exam_server import audit, checkpoints
+from exam_server.context import context
+from exam_server.testing import Terminal, small_bank
+from seleksi.cli import main as seleksi
+from tests.conftest import ServerHandle
+
+
+def reg(h: ServerHandle, i: int = 0) -> str:
+    return str(h.seed.candidates[i]["registration_number"])
+
+
+def db_path(h: ServerHandle) -> str:
+    return h.settings.database_url.removeprefix("sqlite:///")
+
+
+def sql(db: Engine, statement: str, *params: Any) -> list[Any]:
+    with db.begin() as c:
+        res = c.exec_driver_sql(statement, tuple(params))
+        return list(res.all()) if res.returns_rows else []
+
+
+async def finished_attempt(h: ServerHandle, i: int = 0) -> int:
+    """A candidate answers every item (linear: options 0..4 in turn) and finishes."""
+    t = await Terminal.open(h.ws_url, h.login(reg(h, i), f"T-{i}"), f"T-{i}")
+    n = int(t.state["n_items"])
+    for number in range(1, n + 1):
+        await t.answer(number, (number + i) % 5)
+    if t.state["mode"] == "linear":
+        t.seq += 1
+        flag = await t.request({"type": "flag", "seq": t.seq, "number": 2, "flagged": True})
+        assert flag["type"] == "ack"
+        final = await t.request({"type": "finish", "confirm": True})
+        assert final["type"] == "final"
+    await t.close()
+    return int(t.state["attempt_id"])
+
+
+def cli_verify(h: ServerHandle, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = seleksi(["audit", "verify", "--db", db_path(h), *extra])
+    return code, capsys.readouterr().out
+
+
+def checkpoint_now(h: ServerHandle, reason: str = "test") -> checkpoints.Checkpoint | None:
+    """Write a checkpoint as the running server would (its file, its key)."""
+    cps = context(h.app).checkpoints
+    assert cps is not None and cps.key is not None
+    return checkpoints.write_checkpoint(h.db, cps.path, cps.key, reason)
+
+
+# -- scores inside the chain --------------------------------------------------------
+
+
+async def test_an_edited_score_is_reported_by_attempt_and_field(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = server_factory(checkpoint_seconds=0)
+    aid = await finished_attempt(h, 0)
+    other = await finished_attempt(h, 1)
+    code, out = cli_verify(h, capsys)
+    assert code == 0, out
+    assert "scores recomputed: 2" in out and "OK: every chain verifies" in out
+
+    # The attack: raise one candidate's TWK points, total and verdict in the
+    # database, consistently, so that results export would publish them.
+    (score_json, total) = sql(
+        h.db, "SELECT score_json, total_points FROM exam_attempt WHERE id = ?", aid
+    )[0]
+    score = json.loads(score_json)
+    score["sections"][0]["points"] += 40.0
+    score["total"] += 40.0
+    sql(
+        h.db,
+        "UPDATE exam_attempt SET score_json = ?, total_points = ?, passed = 1,"
+        " pass_reason = 'meets the passing grade' WHERE id = ?",
+        json.dumps(score),
+        total + 40.0,
+        aid,
+    )
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    problems = [line for line in out.splitlines() if line.startswith("PROBLEM")]
+    assert all(f"attempt {aid}:" in p for p in problems), problems  # the other one is fine
+    text = "\n".join(problems)
+    assert f"attempt {aid}: score_json TWK points is" in text
+    assert f"attempt {aid}: score_json total is" in text
+    assert f"attempt {aid}: total_points is {total + 40.0} stored, {total}" in text
+    assert f"attempt {aid}: passed is True stored, False under the exam's policy" in text
+    assert f"attempt {aid}: pass_reason is 'meets the passing grade' stored" in text
+    assert f"attempt {other}" not in text
+
+
+async def test_a_changed_policy_verdict_alone_is_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = server_factory(checkpoint_seconds=0)
+    aid = await finished_attempt(h, 0)
+    sql(h.db, "UPDATE exam_attempt SET passed = 1 WHERE id = ?", aid)
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert f"PROBLEM: attempt {aid}: passed is True stored, False under the exam's policy" in out
+
+
+async def test_adaptive_attempts_replay_through_the_engine(server_factory: Any) -> None:
+    h = server_factory(mode="adaptive", checkpoint_seconds=0)
+    aid = await finished_attempt(h, 0)
+    rep = audit.verify(h.db)
+    assert rep.ok, rep.problems
+    assert rep.scores == 1 and not rep.notes  # a plain replay from the seed
+    # An answer changed in the chain (and the chain re-hashed to hide it) is
+    # caught by the replay: the recomputed score differs from the stored one.
+    rows = sql(
+        h.db,
+        "SELECT id, attempt_id, seq, kind, number, item_id, option, flagged, at, prev_hash"
+        " FROM exam_response WHERE attempt_id = ? ORDER BY seq",
+        aid,
+    )
+    bank, _ = small_bank()  # the bank the fixture's exam froze
+    names = ("id", "attempt_id", "seq", "kind", "number", "item_id", "option", "flagged", "at")
+    prev = ""
+    for r in rows:
+        row = dict(zip((*names, "prev_hash"), r, strict=True))
+        if row["seq"] == 1:  # the first answer flips between right and wrong
+            points = bank.option_points[bank.item_ids.index(row["item_id"])]
+            key = int(points.argmax())
+            row["option"] = key if row["option"] != key else (key + 1) % 5
+        row["flagged"] = bool(row["flagged"])
+        row["prev_hash"] = prev
+        prev = audit.response_hash(prev, row)
+        sql(
+            h.db,
+            "UPDATE exam_response SET option = ?, prev_hash = ?, hash = ? WHERE id = ?",
+            row["option"],
+            row["prev_hash"],
+            prev,
+            row["id"],
+        )
+    sql(h.db, "UPDATE exam_attempt SET response_head = ? WHERE id = ?", prev, aid)
+    problems = audit.verify(h.db).problems
+    # The finish event still names the old head, and the replay now presents
+    # other items or scores other points than the stored result.
+    assert f"attempt {aid}: responses changed after the finish event" in problems
+    assert any(
+        p.startswith(f"attempt {aid}: score_json") or "cannot be scored" in p for p in problems
+    ), problems
+
+
+def test_score_digest_binds_the_stored_result() -> None:
+    score = {"mode": "linear", "sections": [{"code": "TWK", "points": 85.0}], "total": 85.0}
+    digest = audit.score_digest(score, 85.0, False)
+    assert digest == audit.score_digest(json.loads(json.dumps(score)), 85.0, False)
+    assert len(digest) == 64
+    data = {"score_digest": digest}
+    assert audit._check_finish_event(7, data, score, 85.0, False) == []
+    edited = {**score, "total": 90.0}
+    assert audit._check_finish_event(7, data, edited, 85.0, False) == [
+        "attempt 7: score_json/total_points/passed differ from the finish event's"
+        " score_digest (changed after finish)"
+    ]
+    assert audit._check_finish_event(7, data, score, 85.0, True) != []
+    assert audit._check_finish_event(7, data, score, 85.5, False) != []
+
+
+# -- anchored chain heads -----------------------------------------------------------
+
+
+async def test_removed_audit_tail_with_rewound_head_is_located(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = server_factory(checkpoint_seconds=0)
+    await finished_attempt(h, 0)
+    cp = checkpoint_now(h)
+    assert cp is not None and cp.audit_id > 2
+    last = cp.audit_id
+    h.server.stop()  # nothing else writes while we attack (detectors add events late)
+    # The attack: delete the last two audit events (a finish and what came
+    # before it) and rewind the head so the shorter chain checks out.
+    (prev_hash,) = sql(h.db, "SELECT hash FROM exam_audit WHERE id = ?", last - 2)[0]
+    sql(h.db, "DELETE FROM exam_audit WHERE id > ?", last - 2)
+    sql(h.db, "UPDATE exam_audit_head SET last_id = ?, last_hash = ?", last - 2, prev_hash)
+    assert audit.verify(h.db, scores=False).ok  # the chains alone cannot tell
+
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert (
+        f"PROBLEM: audit log: checkpoint {cp.n} (" in out
+        and f"recorded event {last}, but the log ends at event {last - 2}:"
+        f" events {last - 1}–{last} removed"
+        in out
+    ), out
+
+
+async def test_removed_last_answer_of_a_running_attempt_is_located(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = server_factory(checkpoint_seconds=0)
+    t = await Terminal.open(h.ws_url, h.login(reg(h)), "T-1")
+    aid = int(t.state["attempt_id"])
+    for number in (1, 2, 3):
+        await t.answer(number, 1)
+    cp = checkpoint_now(h)
+    assert cp is not None and (aid, 3) in [(a, s) for a, s, _ in cp.attempts]
+    await t.close()
+    h.server.stop()  # nothing else writes while we attack
+    # The attack: delete the last answer and rewind the attempt's head to seq 2.
+    (head2,) = sql(h.db, "SELECT hash FROM exam_response WHERE attempt_id = ? AND seq = 2", aid)[0]
+    sql(h.db, "DELETE FROM exam_response WHERE attempt_id = ? AND seq = 3", aid)
+    sql(h.db, "UPDATE exam_attempt SET response_head = ?, last_seq = 2 WHERE id = ?", head2, aid)
+    assert audit.verify(h.db).ok  # the chains alone cannot tell
+
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert (
+        f"PROBLEM: attempt {aid}: checkpoint {cp.n} (" in out
+        and "recorded its answers up to seq 3, but its chain ends at seq 2: seq 3 removed" in out
+    ), out
+
+
+async def test_checkpoint_file_edits_and_cuts_are_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    h = server_factory(checkpoint_seconds=0)
+    cps = context(h.app).checkpoints
+    assert cps is not None
+    path = cps.path
+    for i in range(3):
+        await finished_attempt(h, i)
+        assert checkpoint_now(h) is not None
+    # Once the server has stopped (its last checkpoint written) nothing
+    # changes any more, and a checkpoint adds no line: files stay small.
+    h.server.stop()
+    key = checkpoints.load_or_create_key(cps.key_path)
+    assert checkpoints.write_checkpoint(h.db, path, key, "again") is None
+    last = checkpoints.latest(path)
+    assert last is not None and last.reason == "stop"
+    code, out = cli_verify(h, capsys, "--expect", last.fingerprint.lower())
+    assert code == 0, out
+    lines = path.read_bytes().splitlines(keepends=True)
+    n = len(lines)
+
+    # A line edited (its recorded head moved back) fails its signature.
+    edited = json.loads(lines[-2])
+    edited["audit"]["id"] -= 1
+    path.write_bytes(b"".join([*lines[:-2], json.dumps(edited).encode() + b"\n", lines[-1]]))
+    code, out = cli_verify(h, capsys)
+    assert code == 1 and f"checkpoint file line {n - 1}: signature does not match" in out
+
+    # A line removed from the middle breaks the chain of lines.
+    path.write_bytes(b"".join([*lines[:-2], lines[-1]]))
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert f"does not follow checkpoint {n - 2} (checkpoints {n - 1}–{n - 1} removed)" in out
+
+    # The file cut at its end still chains: the fingerprint a proctor wrote
+    # in the session report shows the cut.
+    path.write_bytes(b"".join(lines[:-1]))
+    code, out = cli_verify(h, capsys, "--expect", last.fingerprint)
+    assert code == 1
+    assert f"fingerprint {last.fingerprint} (from a session report) is not in" in out
+
+
+async def test_session_close_signs_a_checkpoint_the_proctor_sees(server_factory: Any) -> None:
+    h = server_factory(checkpoint_seconds=0)
+    await finished_attempt(h, 0)
+    sid = h.seed.session_id
+    r = httpx.post(
+        f"{h.url}/api/sessions/{sid}/close", json={"reason": "selesai"}, headers=h.headers()
+    )
+    assert r.status_code == 200, r.text
+    fingerprint = r.json()["checkpoint"]
+    assert isinstance(fingerprint, str) and len(fingerprint) == 11 and fingerprint[5] == "-"
+    latest = httpx.get(f"{h.url}/api/v1/checkpoints/latest", headers=h.headers()).json()
+    assert latest["fingerprint"] == fingerprint
+    assert latest["reason"] == "session_close" and latest["session_id"] == sid
+    assert httpx.get(f"{h.url}/api/v1/checkpoints/latest").status_code == 401
+    cps = context(h.app).checkpoints
+    assert cps is not None and checkpoints.latest_fingerprint(cps.path) == fingerprint
+    # The server's own key, readable by its owner only, beside the database.
+    assert cps.key_path.parent == Path(db_path(h)).parent
+    assert stat.S_IMODE(cps.key_path.stat().st_mode) == 0o600
+    assert latest["key_id"] == checkpoints.key_id(cps.public_key)
