@@ -287,6 +287,8 @@ def _choose_scored(
     if has_enemy is None:
         has_enemy = tables.extras["has_enemy"] = bool(np.any(pool.enemy >= 0))
     allowed = _allowed(design, bank, usage)
+    if allowed is not None:
+        allowed = allowed[pool.index]  # bank-wide → this section's pool
     if not (has_enemy or sec.refused or pool.has_blueprint or allowed is not None):
         # Nothing but the items already given can be ineligible: what
         # ``eligibility`` returns in this case, without its all-False masks.

@@ -204,9 +204,10 @@ def _simulate_linear(
         cuts = np.cumsum([x.shape[1] for x in shown])[:-1]
         answered = np.split(ok, cuts, axis=1)
     for s, section in enumerate(design.sections):
-        scored = ~is_pre[s][0] if n else np.zeros(0, dtype=bool)
-        items = shown[s][:, scored]  # (N, L)
-        done = answered[s][:, scored]
+        # Pretest positions differ between simulees; every row has L scored items.
+        scored = ~is_pre[s]
+        items = shown[s][scored].reshape(n, -1)  # (N, L)
+        done = answered[s][scored].reshape(n, -1)
         cats = np.where(done, respond(rows, items, s), -1)
         opts = _options_for(bank, items, np.maximum(cats, 0))
         pts = np.where(done, bank.option_points[items, opts], 0.0)
