@@ -131,7 +131,25 @@
     $("session-token").textContent = session.token || "";
     $("open-session").classList.toggle("hidden", session.status !== "scheduled");
     $("close-session").disabled = !open;
+    refreshCheckpoint();
   }
+
+  // The latest signed checkpoint of the chain heads: the proctor writes its
+  // fingerprint in the session report (docs/operations.md, Checkpoints).
+  function showCheckpoint(fingerprint) {
+    $("checkpoint-wrap").classList.toggle("hidden", !fingerprint);
+    $("checkpoint-fp").textContent = fingerprint || "";
+  }
+  async function refreshCheckpoint() {
+    if (!P.token) return;
+    try {
+      const latest = await S.api("GET", "/api/v1/checkpoints/latest", undefined, P.token);
+      showCheckpoint(latest.fingerprint);
+    } catch (err) {
+      /* not shown while the server cannot say; the next refresh tries again */
+    }
+  }
+  setInterval(refreshCheckpoint, 60000);
 
   // --- rendering ----------------------------------------------------------------------------------
 
@@ -287,7 +305,8 @@
     if (action === "extend") body.seconds = Math.round(Number($("action-minutes").value) * 60);
     try {
       if (action === "close") {
-        await S.api("POST", "/api/sessions/" + P.sessionId + "/close", body, P.token);
+        const closed = await S.api("POST", "/api/sessions/" + P.sessionId + "/close", body, P.token);
+        if (closed.checkpoint) showCheckpoint(closed.checkpoint);
       } else if (row) {
         await S.api("POST", "/api/proctor/attempts/" + row.attempt_id + "/" + action, body, P.token);
       } else {
