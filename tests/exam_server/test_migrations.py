@@ -295,7 +295,19 @@ def test_models_equal_migrations(db_url: str) -> None:
         engine.dispose()
     assert not done.fast and done.applied[0] == BASELINE and done.after == head_revision()
     diff = _differences(db_url, SQLModel.metadata)
-    assert diff == [], f"models and migrations differ, add a revision: {diff}"
+    assert diff == [], (
+        "the models differ from the migrations; add a revision "
+        f"(exam_server/migrations/README.md): {'; '.join(_describe(d) for d in diff)}"
+    )
+
+
+def _describe(difference: Any) -> str:
+    """One of compare_metadata's differences in a few words ("add_table exam_usage")."""
+    if isinstance(difference, list):  # column changes come as a list of tuples
+        return ", ".join(_describe(d) for d in difference)
+    kind, *rest = difference
+    named = [getattr(x, "name", x) for x in rest if x is not None]
+    return f"{kind} {' '.join(str(n) for n in named[:3])}"
 
 
 def test_fast_path_for_an_empty_database_is_stamped_head(db_url: str) -> None:
