@@ -31,6 +31,7 @@ Jinja2 templates (``templates/``) with autoescaping.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -513,7 +514,10 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         # A urlencoded form, parsed here (Starlette's form parser needs python-multipart).
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         text = (form.get("receipt") or [""])[0]
-        finding = await anyio.to_thread.run_sync(check_receipt_text, view.files, text)
+        docs = list(view.docs.items())
+        finding = await anyio.to_thread.run_sync(
+            functools.partial(check_receipt_text, view.files, text, docs=docs, policy=view.policy)
+        )
         return search_page(request, lang, view, finding.registration_number, finding)
 
     async def proof(request: Request) -> Response:

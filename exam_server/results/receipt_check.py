@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from exam_server import receipts
 from exam_server.results import publication as pubm
 from exam_server.results.outcomes import FINISHED
 from exam_server.results.rules import RankingPolicy, fmt
@@ -159,6 +160,9 @@ def check_receipt_text(
     files: Mapping[str, bytes],
     text: str,
     extra_keys: Sequence[Ed25519PublicKey] = (),
+    *,
+    docs: Sequence[tuple[str, Mapping[str, Any]]] | None = None,
+    policy: RankingPolicy | None = None,
 ) -> ReceiptFinding:
     """Decode and verify a receipt's text code, then compare it with the publication.
 
@@ -166,12 +170,14 @@ def check_receipt_text(
     manifest, and ``extra_keys`` (a key announced separately). Check the
     publication itself first (:func:`~.publication.verify_publication` with
     the announced key): a finding is only as good as the manifest's signature.
+    ``docs``/``policy``: the publication's formation documents and policy if
+    already parsed (the pages keep them), else parsed from ``files``.
     """
-    from exam_server import receipts
-
     manifest = json.loads(files[pubm.MANIFEST].decode("utf-8"))
-    docs = pubm.formation_docs(files)
-    policy = RankingPolicy.from_json(files[pubm.POLICY].decode("utf-8"))
+    if docs is None:
+        docs = pubm.formation_docs(files)
+    if policy is None:
+        policy = RankingPolicy.from_json(files[pubm.POLICY].decode("utf-8"))
     try:
         receipt = receipts.decode(text.strip())
     except (ValueError, TypeError, KeyError) as exc:
