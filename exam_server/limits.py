@@ -36,6 +36,7 @@ Times are epoch seconds from the injected :class:`~exam_server.clock.Clock`.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -222,8 +223,8 @@ class LimitStore(Protocol):
         """Forget the keys matching every given part (None: any); how many."""
         ...
 
-    def entries(self, conn: Connection | None, since: float) -> list[Entry]:
-        """Every key that failed after ``since``, most recent first."""
+    def entries(self, conn: Connection | None, since: float, limit: int) -> list[Entry]:
+        """The ``limit`` keys that failed last, after ``since``, most recent first."""
         ...
 
 
@@ -289,15 +290,19 @@ class MemoryStore:
         self, conn: Connection | None, scope: str | None, account: str | None, source: str | None
     ) -> int:
         with self._lock:
+            if scope is not None and account is not None and source is not None:
+                # One key (a login's success): no scan of the whole store.
+                return 0 if self._keys.pop(LimitKey(scope, account, source), None) is None else 1
             gone = [k for k in self._keys if _matches(k, scope, account, source)]
             for k in gone:
                 del self._keys[k]
             return len(gone)
 
-    def entries(self, conn: Connection | None, since: float) -> list[Entry]:
+    def entries(self, conn: Connection | None, since: float, limit: int) -> list[Entry]:
         with self._lock:
             self._expire(since)
-            return [Entry(k, n, last) for k, (n, last) in reversed(self._keys.items())]
+            recent = itertools.islice(reversed(self._keys.items()), limit)
+            return [Entry(k, n, last) for k, (n, last) in recent]
 
 
 class SqlStore:
@@ -373,7 +378,7 @@ class SqlStore:
                 stmt = stmt.where(col == value)
         return int(conn.execute(stmt).rowcount)
 
-    def entries(self, conn: Connection | None, since: float) -> list[Entry]:
+    def entries(self, conn: Connection | None, since: float, limit: int) -> list[Entry]:
         assert conn is not None
         rows = conn.execute(
             select(
@@ -385,6 +390,7 @@ class SqlStore:
             )
             .where(LIMIT.c.last_failure_at > since)
             .order_by(LIMIT.c.last_failure_at.desc())
+            .limit(limit)
         )
         return [Entry(LimitKey(r[0], r[1], r[2]), int(r[3]), float(r[4])) for r in rows]
 
@@ -516,13 +522,14 @@ class LoginLimiter:
             raise ValueError(f"unknown limit scope {scope!r}")
         return int(await self._run(self.store.clear, scope, account, source))
 
-    async def entries(self) -> list[dict[str, Any]]:
-        """Every key with failures not yet forgotten, most recent first:
+    async def entries(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The ``limit`` keys that failed last and are not yet forgotten, most
+        recent first:
         ``scope``, ``account`` ("" = every account from the source),
         ``source``, ``failures``, ``last_failure_at`` (epoch s),
         ``retry_after`` (whole seconds still to wait, 0 = may try)."""
         now = self.clock.now()
-        rows: list[Entry] = await self._run(self.store.entries, self._since(now))
+        rows: list[Entry] = await self._run(self.store.entries, self._since(now), limit)
         return [
             {
                 "scope": e.key.scope,
