@@ -409,6 +409,30 @@ def presented(state: TestState) -> list[int]:
     return [i for sec in state.sections for i in sec.items]
 
 
+def administered(before: TestState | None, after: TestState) -> IntArray:
+    """Bank indices one engine step newly presented: what to count as used. (k,) int64
+
+    before: the state passed to the step (None for :func:`start`); after: the
+    state it returned. For ``start`` that is the whole linear form, or the
+    first adaptive item; for ``record`` on an adaptive test the next item (none
+    when the test ended), on a linear test nothing. Pretest items count too:
+    they were shown. A server adds these to its per-exam usage counts, in the
+    same transaction that stores ``after``, before building the
+    :class:`~cat_engine.exposure.ExposureUsage` for the next step. Raises
+    ``ValueError`` when the two states are not one test's before and after.
+    """
+    if before is None:
+        return np.asarray(presented(after), dtype=np.int64)
+    if before.seed != after.seed or len(before.sections) != len(after.sections):
+        raise ValueError("administered: the two states are not the same test")
+    new: list[int] = []
+    for b, a in zip(before.sections, after.sections, strict=True):
+        if a.items[: len(b.items)] != b.items:
+            raise ValueError("administered: 'after' does not continue 'before'")
+        new.extend(a.items[len(b.items) :])
+    return np.asarray(new, dtype=np.int64)
+
+
 def current(state: TestState) -> int | None:
     """The item the candidate is on (adaptive: the one to answer next); None when complete."""
     return None if state.finished else state.current

@@ -94,14 +94,18 @@ def pretest_positions(seeds: IntArray, s: int, section: SectionDesign) -> IntArr
 
     A position is the number of items (scored or pretest) already shown in
     the section when the pretest item comes; positions lie in 1 .. min_items
-    + k − 1, never 0 (the first item is always scored), drawn from the
-    candidate's seed and the section number ``s``.
+    + k − 2, never 0 (the first item is always scored), drawn from the
+    candidate's seed and the section number ``s``. So fewer than
+    ``min_items`` scored items precede every pretest item, and no stopping
+    rule or length cap can end the section before it (with min_items = 1 the
+    positions are 1 .. k and a rule may end the section first).
     """
     k = section.pretest_items
     seeds = np.asarray(seeds, dtype=np.int64)
     if k == 0:
         return np.zeros((seeds.shape[0], 0), dtype=np.int64)
-    span = section.minimum + k - 1
+    # The j-th pretest item (0-based) at position p follows p − j scored items.
+    span = max(section.minimum + k - 2, k)
     u = rng.uniforms(seeds, np.full(seeds.shape[0], s), rng.PRETEST + 10, span)
     return np.sort(np.argsort(u, axis=1)[:, :k] + 1, axis=1).astype(np.int64)
 
