@@ -90,7 +90,9 @@ class SectionDesign:
     rule may end the section; blueprint: content area code → items (sums to
     n_items; empty = no content constraint); pretest_items: unscored
     uncalibrated items seeded at random positions; passing_points: the
-    section's passing grade on the published scale (for SPRT and reports);
+    section's cut on the published scale, used by SPRT stopping and by the
+    simulator's classification (a candidate's pass/fail is the exam's
+    ranking policy's, not the engine's);
     time_limit_seconds: optional per-section limit (adaptive);
     reference_length: length of the reference form whose expected score an
     adaptive section reports (default n_items; set it to the published

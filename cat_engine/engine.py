@@ -58,7 +58,13 @@ IntArray = NDArray[np.int64]
 class SectionScore:
     """code; points on the published scale; max_points; theta, se (logits; se
     None if undefined); n_answered (scored, non-blank); n_items (scored items
-    presented); passing_points (the section's grade, if the design has one)."""
+    presented).
+
+    Points, not verdicts: whether a candidate passes is the exam's ranking
+    policy's (``exam_server.results.rules``), which may differ by category.
+    The design's ``passing_points`` is only the cut SPRT stopping and the
+    simulator's classification use.
+    """
 
     code: str
     points: float
@@ -67,11 +73,6 @@ class SectionScore:
     se: float | None
     n_answered: int
     n_items: int
-    passing_points: float | None = None
-
-    @property
-    def passed(self) -> bool | None:
-        return None if self.passing_points is None else self.points >= self.passing_points
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,8 +83,6 @@ class SectionScore:
             "se": self.se,
             "n_answered": self.n_answered,
             "n_items": self.n_items,
-            "passing_points": self.passing_points,
-            "passed": self.passed,
         }
 
 
@@ -589,7 +588,6 @@ def score(state: TestState, bank: BankArrays) -> TestScore:
                 se=finite_or_none(se),
                 n_answered=len(answered),
                 n_items=len(scored),
-                passing_points=section.passing_points,
             )
         )
     return TestScore(mode=state.design.mode, sections=out)

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from cat_engine.bank import BankArrays
 from cat_engine.pool import section_items
+from cat_engine.scoring import reaches_cut
 from cat_engine.simulation import SimulationResult
 
 FloatArray = NDArray[np.float64]
@@ -51,7 +52,10 @@ def summarize(result: SimulationResult, bank: BankArrays) -> dict[str, Any]:
     against the true reference-form score), mean SE, conditional bias/RMSE/SE
     by ability band, mean/min/max length, exposure (max rate, histogram of
     rates over the section's scored pool, share never given), mean pairwise
-    test overlap, and pass/fail classification against the passing grade.
+    test overlap, and classification against the design's cut
+    (``passing_points``): how often the observed score and the true score
+    fall on the same side of it. The exam's pass/fail also depends on the
+    ranking policy (categories, totals); this is the measurement's part.
     """
     n = result.theta_true.shape[0]
     sections: list[dict[str, Any]] = []
@@ -110,8 +114,8 @@ def summarize(result: SimulationResult, bank: BankArrays) -> dict[str, Any]:
         }
         if section.passing_points is not None:
             any_grade = True
-            tp = result.true_points[:, s] >= section.passing_points
-            op = result.points[:, s] >= section.passing_points
+            tp = reaches_cut(result.true_points[:, s], section.passing_points)
+            op = reaches_cut(result.points[:, s], section.passing_points)
             entry["classification"] = _classification(tp, op)
             true_all &= tp
             obs_all &= op

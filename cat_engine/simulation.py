@@ -75,7 +75,8 @@ class SimulationResult:
     items: per section (N, L_max) bank indices (−1 padding; pretest items
     excluded); exposure_counts: (n_bank,) times each item was given;
     selection_counts: (n_bank,) times each item was selected before the
-    exposure lottery (Sympson–Hetter); max_points: (S,).
+    exposure lottery (Sympson–Hetter); max_points: (S,); passing: each
+    section's classification cut (the design's ``passing_points``) or None.
     """
 
     design: TestDesign
