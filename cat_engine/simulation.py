@@ -16,7 +16,9 @@ engine picks; pass ``answers`` to use a pre-drawn one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -441,6 +443,33 @@ def _test_time_out(
         active[out] = False
 
 
+def expected_max_z(m: int) -> float:
+    """E[max of m independent standard normals], by Blom's approximation (z for m = 1 is 0)."""
+    if m <= 1:
+        return 0.0
+    return float(NormalDist().inv_cdf((m - 0.375) / (m + 0.25)))
+
+
+def sympson_hetter_rate(target_rate: float, n_tests: int, n_simulees: int, m: int) -> float:
+    """The per-item exposure probability that keeps the *observed* maximum at ``target_rate``.
+
+    Sympson–Hetter controls each item's probability of exposure; over n_tests
+    tests an item given with probability p is seen by a binomial share of them
+    (variance p(1 − p)/n_tests), and its k, estimated from n_simulees
+    simulees, carries an error of about the same kind (at most p(1 − p)/
+    n_simulees: k = p / P(S), P(S) a binomial share). The highest of the m
+    items held at p lies about ``expected_max_z(m)`` SDs above p, so they are
+    held at p with p + z·√(p(1 − p)(1/n_tests + 1/n_simulees)) = target_rate
+    (solved by fixed-point iteration; never below a quarter of the target).
+    """
+    z = expected_max_z(m)
+    scale = 1.0 / n_tests + 1.0 / n_simulees
+    p = target_rate
+    for _ in range(50):
+        p = max(target_rate - z * math.sqrt(p * (1.0 - p) * scale), target_rate / 4)
+    return p
+
+
 def calibrate_sympson_hetter(
     design: TestDesign,
     bank: BankArrays,
@@ -448,30 +477,54 @@ def calibrate_sympson_hetter(
     target_rate: float,
     *,
     seed: int = 0,
-    iterations: int = 8,
+    iterations: int = 20,
+    n_tests: int | None = None,
 ) -> tuple[TestDesign, list[float]]:
     """Sympson & Hetter's iterative simulation: the k per item that caps exposure.
 
     Starting from k = 1, each round simulates the design with the current k
-    and sets, for every item, ``k = target / P(selected)`` where the item was
-    selected (reached in rank order, before the lottery) more often than the
-    target, else 1. Returns the design with ``exposure.method =
-    "sympson_hetter"`` and the final parameters, and the maximum exposure
-    rate seen in each round (which should settle near ``target_rate``).
+    (same simulees, same seed: successive rounds differ only by k) and sets,
+    for every item selected (reached in rank order, before the lottery) with
+    probability P(S) above the per-item rate p, k = p / P(S), else 1
+    (Sympson & Hetter 1985). At the fixed point every limited item is given
+    with probability p.
+
+    The target is for the *observed* maximum over ``n_tests`` tests (default:
+    the number of simulees): holding items at exactly the target leaves the
+    highest of them ~2–3 binomial SDs above it (0.27 for 0.25 over 2,000
+    tests), so p is set below the target by the expected maximum's excess
+    (:func:`sympson_hetter_rate`, m = the items held at p). The first rounds
+    reveal one "layer" of items at a time (the next best item is selected
+    only once the best one is refused), so calibration needs 10–20 rounds; it
+    stops early once no k moves by more than 0.01. Returns the design with
+    ``exposure.method = "sympson_hetter"`` and the final parameters, and the
+    maximum exposure rate seen in each round.
     """
     if not 0 < target_rate <= 1:
         raise ValueError(f"target_rate must be in (0, 1], got {target_rate!r}")
     doc = design.to_dict()
     n = np.asarray(theta).shape[0]
-    params: dict[str, float] = {}
+    tests = n if n_tests is None else int(n_tests)
+    k = np.ones(bank.n_items)
     history: list[float] = []
-    for _ in range(iterations):
+
+    def with_k(k: FloatArray) -> TestDesign:
+        params = {bank.item_ids[i]: float(k[i]) for i in np.flatnonzero(k < 1.0)}
         doc["exposure"] = {**doc["exposure"], "method": "sympson_hetter", "parameters": params}
-        current = TestDesign.from_dict(doc)
-        res = simulate(current, bank, theta, seed)
+        return TestDesign.from_dict(doc)
+
+    m = 1
+    for _ in range(iterations):
+        res = simulate(with_k(k), bank, theta, seed)
         history.append(float(res.exposure_counts.max() / n))
         p_sel = res.selection_counts / n
-        over = np.flatnonzero(p_sel > target_rate)
-        params = {bank.item_ids[i]: float(target_rate / p_sel[i]) for i in over}
-    doc["exposure"] = {**doc["exposure"], "method": "sympson_hetter", "parameters": params}
-    return TestDesign.from_dict(doc), history
+        rate = sympson_hetter_rate(target_rate, tests, n, m)
+        over = p_sel > rate
+        m = max(int(over.sum()), 1)
+        rate = sympson_hetter_rate(target_rate, tests, n, m)
+        new_k = np.where(p_sel > rate, rate / np.maximum(p_sel, 1e-12), 1.0)
+        moved = float(np.max(np.abs(new_k - k)))
+        k = new_k
+        if moved <= 0.01:
+            break
+    return with_k(k), history

@@ -65,7 +65,9 @@ def test_sympson_hetter_calibration_writes_a_design(tmp_path: Path) -> None:
     )  # fmt: skip
     d = TestDesign.from_json(calibrated.read_text())
     assert d.exposure.method == "sympson_hetter" and d.exposure.parameters
-    assert len(json.loads(out.read_text())["sympson_hetter_max_rates"]) == 8
+    rates = json.loads(out.read_text())["sympson_hetter_max_rates"]
+    # One maximum rate per round, at most 20 rounds (it stops once k settles).
+    assert 2 <= len(rates) <= 20 and rates[0] == max(rates)
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
