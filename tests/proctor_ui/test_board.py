@@ -1,0 +1,282 @@
+"""The public board against the key-harvesting attack (issue 14, hole 1), over a real server.
+
+Time is the server's injected :class:`~exam_server.clock.ManualClock`: the
+tests move it instead of waiting for the release interval to pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from sqlalchemy import text
+
+from exam_server.clock import ManualClock
+from exam_server.db import make_engine
+from exam_server.demo import SeedSummary
+from exam_server.exam_options import BoardOptions, ExamOptions
+from exam_server.testing import SUBTESTS, Terminal, ThreadServer, small_bank, staff_token
+from tests.conftest import make_settings, seed_small
+
+BOARD_FIELDS = {
+    "registration_number",
+    "name",
+    "formation",
+    "status",
+    "sections",
+    "total",
+    "final",
+    "passed",
+    "as_of",
+}
+
+
+class Board:
+    """A board socket that keeps every frame it received."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+
+    async def frame(self, timeout: float = 15.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        self.raw.append(raw)
+        msg: dict[str, Any] = json.loads(raw)
+        self.frames.append(msg)
+        for row in msg.get("rows", []):
+            assert set(row) == BOARD_FIELDS, row
+        return msg
+
+    async def row(self, regno: str) -> dict[str, Any]:
+        """The next row of ``regno`` the board sends (skipping ticks and others)."""
+        end = time.monotonic() + 20.0
+        while time.monotonic() < end:
+            msg = await self.frame()
+            for row in msg.get("rows", []):
+                if row["registration_number"] == regno:
+                    return dict(row)
+        raise AssertionError(f"no row for {regno} in 20 s: {self.frames[-3:]}")
+
+
+class Exam:
+    """A real server on a manual clock, seeded with a small linear exam."""
+
+    def __init__(self, tmp: Path, options: ExamOptions, n_candidates: int = 4) -> None:
+        url = f"sqlite:///{tmp / 'board.db'}"
+        self.seed: SeedSummary = seed_small(url, "linear", n_candidates, 7200.0)
+        self.db = make_engine(url)
+        with self.db.begin() as conn:
+            conn.execute(text("UPDATE exam_exam SET options_json = :o"), {"o": options.to_json()})
+        self.clock = ManualClock(time.time())
+        self.server = ThreadServer(make_settings(url), clock=self.clock).start()
+        self.url = self.server.url
+        self.ws = self.url.replace("http://", "ws://")
+
+    def regno(self, i: int) -> str:
+        return str(self.seed.candidates[i]["registration_number"])
+
+    async def terminal(self, i: int) -> Terminal:
+        reg = self.regno(i)
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            r = await client.post(
+                "/api/candidate/login",
+                json={
+                    "registration_number": reg,
+                    "pin": self.seed.pins()[reg],
+                    "session_token": self.seed.session_token,
+                    "terminal_id": f"T-{i}",
+                },
+            )
+        assert r.status_code == 200, r.text
+        return await Terminal.open(self.server.ws_url, r.json()["token"], f"T-{i}")
+
+    @contextlib.asynccontextmanager
+    async def board(self) -> AsyncIterator[Board]:
+        async with websockets.connect(f"{self.ws}/ws/board/{self.seed.session_id}") as ws:
+            yield Board(ws)
+
+    def stored_points(self, attempt_id: int, upto_seq: int) -> dict[str, float]:
+        """Points per subtest of the answers stored up to ``upto_seq``, from the
+        bank's option points (an oracle independent of the board's code)."""
+        bank, _ = small_bank()
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT number, item_id, option FROM exam_response WHERE attempt_id = :a "
+                    "AND kind = 'answer' AND seq <= :s ORDER BY seq"
+                ),
+                {"a": attempt_id, "s": upto_seq},
+            ).all()
+        last = {number: (item_id, option) for number, item_id, option in rows}
+        out = dict.fromkeys(SUBTESTS, 0.0)
+        for item_id, option in last.values():
+            if option >= 0:
+                idx = bank.item_ids.index(item_id)
+                out[SUBTESTS[int(bank.subtest[idx])]] += float(bank.option_points[idx, option])
+        return out
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.db.dispose()
+
+
+@pytest.fixture
+def exam_factory(tmp_path: Path) -> Iterator[Callable[..., Exam]]:
+    made: list[Exam] = []
+
+    def make(options: ExamOptions | None = None, n_candidates: int = 4) -> Exam:
+        sub = tmp_path / f"exam-{len(made)}"
+        sub.mkdir()
+        exam = Exam(sub, options or ExamOptions(), n_candidates)
+        made.append(exam)
+        return exam
+
+    yield make
+    for exam in made:
+        exam.stop()
+
+
+async def _answer(t: Terminal, clock: ManualClock, number: int, option: int) -> float:
+    """Answer one item one second later; the server time the answer was stored at."""
+    at = clock.advance(1.0)
+    (ack,) = await t.answer(number, option)
+    assert ack["type"] == "ack" and not ack["duplicate"], ack
+    return at
+
+
+async def test_cycling_the_options_of_an_item_reveals_nothing_until_a_batch(
+    exam_factory: Callable[..., Exam],
+) -> None:
+    exam = exam_factory()  # the defaults: batches of 5 changed answers, 180 s apart
+    clock, reg = exam.clock, exam.regno(0)
+    async with exam.board() as board:
+        snap = await board.frame()
+        assert snap["type"] == "snapshot" and snap["rows"] == []  # nobody has come yet
+        assert snap["session"]["board"] == {
+            "show_running": True,
+            "batch_answers": 5,
+            "min_interval_seconds": 180.0,
+        }
+        t = await exam.terminal(0)
+        attempt_id = int(t.state["attempt_id"])
+        row = await board.row(reg)
+        assert (row["status"], row["total"], row["as_of"]) == ("running", 0.0, None)
+
+        # The attack: the candidate (or a modified terminal) cycles through
+        # every option of item 1, slowly enough for the interval to pass.
+        clock.advance(200.0)
+        for option in range(5):
+            await _answer(t, clock, 1, option)
+            clock.advance(200.0)
+        # Three more answers: four items changed in all, still no batch.
+        for number in (2, 3, 4):
+            await _answer(t, clock, number, 0)
+        # The fifth changed item completes a batch: the first thing the board
+        # shows of this candidate since the login is this release.
+        released_at = await _answer(t, clock, 5, 0)
+        row = await board.row(reg)
+        assert row["as_of"] == pytest.approx(released_at, abs=1e-5)
+        assert row["status"] == "running" and row["final"] is False and row["passed"] is None
+        # It is the sum over the five items as they stood (item 1 at its last
+        # option): a figure no single answer of the cycle can be read from.
+        expected = exam.stored_points(attempt_id, upto_seq=9)
+        assert row["sections"] == pytest.approx(expected)
+        assert row["total"] == pytest.approx(sum(expected.values()))
+
+        # Cycling again after the release changes nothing on the board, however
+        # long it takes; the final score appears at finish.
+        for option in (0, 1, 2, 3, 4):
+            clock.advance(200.0)
+            await _answer(t, clock, 1, option)
+        final = await t.request({"type": "finish", "confirm": True})
+        final_row = await board.row(reg)
+        assert final_row["final"] is True and final_row["status"] == "finished"
+        assert isinstance(final_row["passed"], bool)
+        assert final_row["total"] == pytest.approx(float(final["total"]))
+        await t.close()
+        # Every frame the board got: no item, option, key or alert, ever.
+        for raw in board.raw:
+            for word in ('"option"', '"item', '"key', '"alert', '"number"'):
+                assert word not in raw
+
+
+async def test_absent_voided_and_closed(exam_factory: Callable[..., Exam]) -> None:
+    exam = exam_factory(n_candidates=3)
+    clock = exam.clock
+    present, voided, absent = exam.regno(0), exam.regno(1), exam.regno(2)
+    reason = "Peserta kedapatan membawa ponsel ke ruang ujian"
+    proctor = {"Authorization": f"Bearer {staff_token(exam.url, *exam.seed.proctor)}"}
+    async with exam.board() as board:
+        await board.frame()
+        t = await exam.terminal(0)
+        await board.row(present)
+        await _answer(t, clock, 1, 2)
+        cheat = await exam.terminal(1)
+        await board.row(voided)
+        async with httpx.AsyncClient(base_url=exam.url, headers=proctor) as client:
+            r = await client.post(
+                f"/api/proctor/attempts/{cheat.state['attempt_id']}/void", json={"reason": reason}
+            )
+            assert r.status_code == 200, r.text
+            row = await board.row(voided)
+            # A void is shown as such (DIS on the page): no points, no reason.
+            assert (row["status"], row["final"], row["passed"]) == ("void", True, None)
+            assert row["sections"] == {} and row["total"] is None
+            assert all("ponsel" not in raw for raw in board.raw)
+
+            # Closing the session: the candidate who never came is absent, not failing.
+            r = await client.post(
+                f"/api/sessions/{exam.seed.session_id}/close", json={"reason": "selesai"}
+            )
+            assert r.status_code == 200, r.text
+            rows: dict[str, dict[str, Any]] = {}
+            while absent not in rows or present not in rows or not rows[present]["final"]:
+                msg = await board.frame()
+                rows.update({r["registration_number"]: r for r in msg.get("rows", [])})
+        assert rows[absent]["status"] == "absent" and rows[absent]["passed"] is None
+        assert rows[absent]["total"] is None and rows[absent]["final"] is True
+        assert rows[present]["status"] == "finished"
+        await t.close()
+    # A board opened later shows the same.
+    async with exam.board() as late:
+        snap = await late.frame()
+        by_reg = {r["registration_number"]: r for r in snap["rows"]}
+        assert snap["session"]["status"] == "closed"
+        assert by_reg[absent]["status"] == "absent" and by_reg[voided]["status"] == "void"
+        assert all("ponsel" not in raw for raw in late.raw)
+
+
+async def test_final_scores_only_and_warnings_for_revealing_settings(
+    exam_factory: Callable[..., Exam], caplog: pytest.LogCaptureFixture
+) -> None:
+    quiet = exam_factory(ExamOptions(board=BoardOptions(show_running=False)))
+    reg = quiet.regno(0)
+    async with quiet.board() as board:
+        await board.frame()
+        t = await quiet.terminal(0)
+        assert (await board.row(reg))["total"] == 0.0
+        for number in range(1, 10):
+            quiet.clock.advance(300.0)
+            await _answer(t, quiet.clock, number, 1)
+        final = await t.request({"type": "finish", "confirm": True})
+        row = await board.row(reg)  # nothing between the login and the finish
+        assert row["final"] is True and row["total"] == pytest.approx(float(final["total"]))
+        await t.close()
+
+    caplog.set_level(logging.WARNING, logger="exam_server.live.board")
+    leaky = exam_factory(ExamOptions(board=BoardOptions(batch_answers=1, min_interval_seconds=0)))
+    async with leaky.board() as board:
+        await board.frame()
+    warned = [r.getMessage() for r in caplog.records if r.name == "exam_server.live.board"]
+    assert any("batch_answers=1" in m for m in warned), warned
+    assert any("min_interval_seconds=0" in m for m in warned), warned
