@@ -71,16 +71,24 @@ class Board:
 class Exam:
     """A real server on a manual clock, seeded with a small linear exam."""
 
-    def __init__(self, tmp: Path, options: ExamOptions, n_candidates: int = 4) -> None:
-        url = f"sqlite:///{tmp / 'board.db'}"
+    def __init__(self, url: str, options: ExamOptions, n_candidates: int = 4) -> None:
         self.seed: SeedSummary = seed_small(url, "linear", n_candidates, 7200.0)
         self.db = make_engine(url)
         with self.db.begin() as conn:
             conn.execute(text("UPDATE exam_exam SET options_json = :o"), {"o": options.to_json()})
         self.clock = ManualClock(time.time())
+        self.database_url = url
         self.server = ThreadServer(make_settings(url), clock=self.clock).start()
+        self.others: list[ThreadServer] = []
         self.url = self.server.url
         self.ws = self.url.replace("http://", "ws://")
+
+    def worker(self) -> str:
+        """Another server on the same database and clock (a second worker);
+        its WebSocket base URL."""
+        other = ThreadServer(make_settings(self.database_url), clock=self.clock).start()
+        self.others.append(other)
+        return other.url.replace("http://", "ws://")
 
     def regno(self, i: int) -> str:
         return str(self.seed.candidates[i]["registration_number"])
@@ -101,8 +109,10 @@ class Exam:
         return await Terminal.open(self.server.ws_url, r.json()["token"], f"T-{i}")
 
     @contextlib.asynccontextmanager
-    async def board(self) -> AsyncIterator[Board]:
-        async with websockets.connect(f"{self.ws}/ws/board/{self.seed.session_id}") as ws:
+    async def board(self, base: str | None = None) -> AsyncIterator[Board]:
+        """A board socket (on this server, or on the worker at ``base``)."""
+        path = f"{base or self.ws}/ws/board/{self.seed.session_id}"
+        async with websockets.connect(path) as ws:
             yield Board(ws)
 
     def stored_points(self, attempt_id: int, upto_seq: int) -> dict[str, float]:
@@ -126,7 +136,8 @@ class Exam:
         return out
 
     def stop(self) -> None:
-        self.server.stop()
+        for server in (*self.others, self.server):
+            server.stop()
         self.db.dispose()
 
 
@@ -134,10 +145,11 @@ class Exam:
 def exam_factory(tmp_path: Path) -> Iterator[Callable[..., Exam]]:
     made: list[Exam] = []
 
-    def make(options: ExamOptions | None = None, n_candidates: int = 4) -> Exam:
-        sub = tmp_path / f"exam-{len(made)}"
-        sub.mkdir()
-        exam = Exam(sub, options or ExamOptions(), n_candidates)
+    def make(
+        options: ExamOptions | None = None, n_candidates: int = 4, database_url: str | None = None
+    ) -> Exam:
+        url = database_url or f"sqlite:///{tmp_path / f'exam-{len(made)}.db'}"
+        exam = Exam(url, options or ExamOptions(), n_candidates)
         made.append(exam)
         return exam
 
@@ -280,3 +292,37 @@ async def test_final_scores_only_and_warnings_for_revealing_settings(
     warned = [r.getMessage() for r in caplog.records if r.name == "exam_server.live.board"]
     assert any("batch_answers=1" in m for m in warned), warned
     assert any("min_interval_seconds=0" in m for m in warned), warned
+
+
+@pytest.mark.postgres
+async def test_boards_on_two_workers_show_the_same_releases(
+    exam_factory: Callable[..., Exam], postgres_url: str
+) -> None:
+    """A terminal on worker A; boards on A and on B (events reach B through
+    PostgreSQL): both show nothing while one item is cycled, then the same
+    release at the same answer; a board opened later on B shows it too."""
+    options = ExamOptions(board=BoardOptions(batch_answers=3, min_interval_seconds=60))
+    exam = exam_factory(options, database_url=postgres_url)
+    worker_b = exam.worker()
+    clock, reg = exam.clock, exam.regno(0)
+    async with exam.board() as on_a, exam.board(worker_b) as on_b:
+        for board in (on_a, on_b):
+            assert (await board.frame())["rows"] == []
+        t = await exam.terminal(0)
+        for board in (on_a, on_b):
+            assert (await board.row(reg))["as_of"] is None
+        clock.advance(100.0)
+        for option in range(5):
+            await _answer(t, clock, 1, option)
+        await _answer(t, clock, 2, 1)
+        released_at = await _answer(t, clock, 3, 1)
+        seen = [await board.row(reg) for board in (on_a, on_b)]
+        assert seen[0] == seen[1]
+        assert seen[0]["as_of"] == pytest.approx(released_at, abs=1e-5)
+        expected = exam.stored_points(int(t.state["attempt_id"]), upto_seq=7)
+        assert seen[0]["sections"] == pytest.approx(expected)
+        await t.close()
+    async with exam.board(worker_b) as late:
+        snap = await late.frame()
+        (row,) = [r for r in snap["rows"] if r["registration_number"] == reg]
+        assert row == seen[0]

@@ -1,6 +1,9 @@
 // Seleksi public live board: running and final scores of a session, ordered by
 // total, refreshed over /ws/board/{id}. It shows only what is published:
 // registration number, name, formation, points per subtest, total, status.
+// Running scores arrive in released batches (the exam's cadence, shown on the
+// page: docs/protocol.md "The public board"), final scores at finish; the
+// absent show TH and the disqualified DIS, with no points and no reason.
 "use strict";
 
 (function () {
@@ -33,8 +36,8 @@
       const msg = JSON.parse(ev.data);
       B.lastFrame = Date.now();
       B.clock.sync(msg.now);
+      if (msg.session) B.session = msg.session;
       if (msg.type === "snapshot") {
-        B.session = msg.session;
         B.rows = new Map(msg.rows.map((r) => [r.registration_number, r]));
         B.live = true;
         B.retry = 0;
@@ -61,11 +64,29 @@
   }
 
   function statusPill(row) {
+    if (row.status === "absent") return S.el("span", { class: "pill other" }, S.t("board.absent"));
+    if (row.status === "void") return S.el("span", { class: "pill other" }, S.t("board.void"));
     if (row.final && row.passed === true) return S.el("span", { class: "pill pass" }, S.t("board.pass"));
     if (row.final && row.passed === false) return S.el("span", { class: "pill fail" }, S.t("board.fail"));
     if (row.final) return S.el("span", { class: "pill other" }, S.t("board.finished"));
-    if (row.status === "void") return S.el("span", { class: "pill other" }, S.t("board.void"));
-    return S.el("span", { class: "pill running" }, S.t("board.running"));
+    const pill = S.el("span", { class: "pill running" }, S.t("board.running"));
+    // When the running points shown were current (their release), not "now".
+    if (!row.as_of) return pill;
+    return S.el("span", {}, pill, " ", S.el("span", { class: "board-asof" }, S.t("board.asof", { t: S.fmtClock(row.as_of) })));
+  }
+
+  function cadenceText() {
+    const c = B.session && B.session.board;
+    if (!c) return "";
+    if (!c.show_running) return S.t("board.finalOnly");
+    return S.t("board.cadence", { n: c.batch_answers, m: Math.round(c.min_interval_seconds / 60) });
+  }
+
+  // Candidates with a score first (highest total first), then TH and DIS;
+  // ties by registration number so the order is stable.
+  const ranked = (r) => r.status !== "absent" && r.status !== "void";
+  function order(a, b) {
+    return (ranked(b) - ranked(a)) || ((b.total ?? 0) - (a.total ?? 0)) || a.registration_number.localeCompare(b.registration_number);
   }
 
   function render() {
@@ -74,11 +95,11 @@
     if (!B.session) return;
     $("board-title").textContent = B.session.exam.name;
     $("board-sub").textContent = B.session.code + " · " + B.session.room;
-    const rows = [...B.rows.values()].filter((r) => r.status !== "void");
+    $("board-cadence").textContent = cadenceText();
+    const rows = [...B.rows.values()];
     const codes = [];
     for (const r of rows) for (const c of Object.keys(r.sections || {})) if (!codes.includes(c)) codes.push(c);
-    // Highest total first; ties by registration number so the order is stable.
-    rows.sort((a, b) => b.total - a.total || a.registration_number.localeCompare(b.registration_number));
+    rows.sort(order);
     $("board-head").replaceChildren(
       S.el("th", { class: "num" }, S.t("board.rank")),
       S.el("th", {}, S.t("board.regno")),
@@ -93,10 +114,10 @@
         S.el(
           "tr",
           { class: (B.flash.get(r.registration_number) || 0) > now ? "flash" : "", dataset: { regno: r.registration_number } },
-          S.el("td", { class: "num" }, String(i + 1)),
+          S.el("td", { class: "num" }, ranked(r) ? String(i + 1) : "–"),
           S.el("td", {}, r.registration_number),
           S.el("td", {}, r.name),
-          ...codes.map((c) => S.el("td", { class: "num" }, S.fmtPoints((r.sections || {})[c] ?? 0))),
+          ...codes.map((c) => S.el("td", { class: "num" }, ranked(r) ? S.fmtPoints((r.sections || {})[c] ?? 0) : "–")),
           S.el("td", { class: "num total" }, S.fmtPoints(r.total)),
           S.el("td", {}, statusPill(r))
         )
