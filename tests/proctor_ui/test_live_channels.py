@@ -9,12 +9,14 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from sqlalchemy import text
 from websockets.typing import Origin
 
 from exam_server import audit
 from exam_server.context import context
 from exam_server.events import LiveEvent
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow
+from exam_server.testing import Terminal
 from tests.proctor_ui.live_server import PASSWORD, LiveServer
 
 BOARD_FIELDS = {
@@ -217,3 +219,29 @@ async def test_live_endpoints_are_in_the_openapi_schema(live: LiveServer) -> Non
         paths = (await client.get("/api/openapi.json")).json()["paths"]
     assert {"/api/candidate/report", "/api/live/sessions", "/api/live/board-sessions"} <= set(paths)
     assert paths["/api/live/sessions"]["get"]["security"] == [{"bearer": []}]
+
+
+async def test_grid_keeps_the_time_left_of_a_finished_attempt(server_factory: Any) -> None:
+    """One rule for remaining time (exam_server.clock): a finished attempt
+    keeps the time that was left when it ended, on the grid as in the
+    database (the grid used to show 0)."""
+    h = server_factory(time_limit_seconds=600.0)
+    reg = h.seed.candidates[0]["registration_number"]
+    t = await Terminal.open(h.ws_url, h.login(reg, "T-grid"), "T-grid")
+    await t.answer(1, 0)
+    final = await t.request({"type": "finish", "confirm": True})
+    assert final["type"] != "error", final
+    await t.close()
+    path = h.url.replace("http://", "ws://") + f"/ws/proctor/{h.seed.session_id}"
+    async with websockets.connect(path) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": h.staff("proctor")}))
+        snap = await recv(ws, "snapshot")
+    row = next(r for r in snap["terminals"] if r["registration_number"] == reg)
+    with h.db.connect() as conn:
+        stored = conn.execute(
+            text("SELECT remaining_at_start FROM exam_attempt WHERE id = :a"),
+            {"a": row["attempt_id"]},
+        ).scalar_one()
+    assert row["status"] == "finished" and row["deadline_at"] is None
+    assert 500.0 < stored < 600.0
+    assert row["remaining"] == pytest.approx(stored)
