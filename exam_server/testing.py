@@ -30,6 +30,7 @@ import numpy as np
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.irt import ItemParameters, Model
+from exam_server.clock import Clock
 from exam_server.serve import ServerAddress, settings_env
 from exam_server.settings import Settings
 from exam_server.snapshot import PublicItemContent
@@ -117,13 +118,16 @@ def free_port() -> int:
 class ThreadServer(ServerAddress):
     """uvicorn serving ``create_app(settings)`` in a daemon thread."""
 
-    def __init__(self, settings: Settings, ws_max_size: int = 65536) -> None:
+    def __init__(
+        self, settings: Settings, ws_max_size: int = 65536, clock: Clock | None = None
+    ) -> None:
         import uvicorn
 
         from exam_server.app import create_app
 
         self.settings = settings
-        self.app = create_app(settings)
+        self.clock = clock
+        self.app = create_app(settings, clock=clock)
         config = uvicorn.Config(
             self.app,
             host=settings.host,
