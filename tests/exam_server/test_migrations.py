@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from exam_server.db import create_schema, make_engine
 from exam_server.migrations import (
     BASELINE,
     LEGACY_VERSION_TABLE,
+    Upgrade,
     alembic_config,
     current_revision,
     head_revision,
@@ -447,3 +450,23 @@ def test_revision_command_writes_the_next_revision_on_the_chain(
         assert migrations.script_directory().get_revision(rev).down_revision == head
     finally:
         migrations.script_directory.cache_clear()
+
+
+@pytest.mark.postgres
+def test_hosts_migrating_at_once_wait_for_each_other(postgres_url: str) -> None:
+    # Both start together (barrier) and a full upgrade takes ~150 ms, so without the
+    # migration lock their CREATE TABLEs collide and one fails on a duplicate name.
+    barrier = threading.Barrier(2)
+
+    def one() -> Upgrade:
+        engine = make_engine(postgres_url, pool_size=1)
+        try:
+            barrier.wait(timeout=30)
+            return upgrade(engine)
+        finally:
+            engine.dispose()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = [f.result(timeout=120) for f in [pool.submit(one), pool.submit(one)]]
+    assert sorted(len(r.applied) > 0 for r in results) == [False, True]
+    assert _revision(postgres_url) == head_revision()
