@@ -31,6 +31,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Engine
 
 from exam_server.db import placeholder, writer
+from exam_server.usage import Administered, add_usage
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class _Write:
     inserts: Sequence[tuple[Table, dict[str, Any]]] = ()
     updates: Sequence[tuple[Table, int, dict[str, Any]]] = ()
     guard: tuple[int, int] | None = None  # (attempt id, expected last_seq)
+    usage: Sequence[Administered] = ()  # items given by this write (exposure counts)
 
 
 GuardCheck = Callable[[Connection, list[tuple[int, int]]], dict[int, Exception]]
@@ -80,6 +82,11 @@ def _apply_rows(conn: Connection, batch: Sequence[_Write]) -> None:
         for table, key, values in w.updates:
             cols = tuple(sorted(values))
             updates.setdefault((table.name, cols), []).append((*(values[c] for c in cols), key))
+    # Usage counts of the whole group in one upsert per table, in key order
+    # (exam_server.usage): writers on several processes never deadlock.
+    steps = [u for w in batch for u in w.usage]
+    if steps:
+        add_usage(conn, steps)
     if not inserts and not updates:
         return
     ph = placeholder(conn)
@@ -168,10 +175,12 @@ class GroupCommitter:
         self._pending.append(w)
         self._wake.set()
 
-    async def submit(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn`` inside the next transaction; return its result after COMMIT."""
+    async def submit(self, fn: Callable[[Connection], T], usage: Sequence[Administered] = ()) -> T:
+        """Run ``fn`` inside the next transaction; return its result after COMMIT.
+
+        usage: items this write gives (counted in the same transaction)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Write(fn, fut))
+        self._enqueue(_Write(fn, fut, usage=tuple(usage)))
         result: T = await fut
         return result
 
@@ -180,11 +189,13 @@ class GroupCommitter:
         inserts: Sequence[tuple[Table, dict[str, Any]]] = (),
         updates: Sequence[tuple[Table, int, dict[str, Any]]] = (),
         guard: tuple[int, int] | None = None,
+        usage: Sequence[Administered] = (),
     ) -> None:
         """Insert rows and update rows by ``id`` in the next transaction; return
-        after COMMIT. The hot path (answers): grouped into executemany calls."""
+        after COMMIT. The hot path (answers): grouped into executemany calls.
+        usage: items this write gives (counted in the same transaction)."""
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Write(None, fut, tuple(inserts), tuple(updates), guard))
+        self._enqueue(_Write(None, fut, tuple(inserts), tuple(updates), guard, tuple(usage)))
         await fut
 
     def _thread_main(self) -> None:

@@ -36,6 +36,7 @@ KINDS: frozenset[str] = frozenset(
         "void",
         "finish",
         "note",
+        "clock",
         "alert",
         "focus_lost",
         "fullscreen_exit",

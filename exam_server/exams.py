@@ -1,7 +1,11 @@
-"""An exam as the running server holds it: design, bank arrays and public items.
+"""An exam as the running server holds it: its documents (test design,
+ranking policy, options), bank arrays and public items.
 
 Loaded once per process from the ``Exam`` row (the frozen snapshot) and
-shared by every attempt of that exam.
+shared by every attempt of that exam. Every verdict the server gives about
+a candidate of this exam comes from :attr:`ExamData.policy`
+(``exam_server.results.rules``), the same document ``seleksi results
+publish`` ranks with.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from dataclasses import dataclass
 
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
+from exam_server.exam_options import ExamOptions
 from exam_server.models import Exam
+from exam_server.results.rules import RankingPolicy
 from exam_server.snapshot import PublicItemContent, bank_from_json, items_from_json
 
 
@@ -23,6 +29,8 @@ class ExamData:
     design: TestDesign
     bank: BankArrays
     items: tuple[PublicItemContent, ...]  # aligned with bank indices
+    policy: RankingPolicy
+    options: ExamOptions
 
     @property
     def mode(self) -> str:
@@ -54,4 +62,14 @@ class ExamData:
             design=TestDesign.from_dict(json.loads(row.design_json)),
             bank=bank,
             items=items,
+            policy=exam_policy(row),
+            options=ExamOptions.from_json(row.options_json),
         )
+
+
+def exam_policy(row: Exam) -> RankingPolicy:
+    """The ranking policy an exam runs under: its stored document, or for an
+    exam made before exams stored one, the 2024 rules it ran under then."""
+    if row.policy_json:
+        return RankingPolicy.from_json(row.policy_json)
+    return RankingPolicy.default_2024()

@@ -59,6 +59,26 @@ class Exam(SQLModel, table=True):
     created_at: float = 0.0
 
 
+class ExamUsage(SQLModel, table=True):
+    """How many tests of an exam have started (the denominator of exposure rates)."""
+
+    __tablename__ = "exam_usage"
+    exam_id: int = Field(primary_key=True, foreign_key="exam_exam.id")
+    tests: int = 0
+
+
+class ExamItemUsage(SQLModel, table=True):
+    """How often each item of an exam's frozen bank was given (its exposure).
+
+    item_index: the item's position in the exam's bank snapshot. Counted in
+    the transaction that administers the item (``exam_server.usage``)."""
+
+    __tablename__ = "exam_item_usage"
+    exam_id: int = Field(primary_key=True, foreign_key="exam_exam.id")
+    item_index: int = Field(primary_key=True)
+    administered: int = 0
+
+
 class ExamSession(SQLModel, table=True):
     """A scheduled sitting of an exam in a room. status: scheduled|open|closed."""
 

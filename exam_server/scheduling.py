@@ -121,7 +121,6 @@ def create_exam(
     _code(code, "code")
     policy = policy or RankingPolicy.default_2024()
     options = options or ExamOptions()
-    check_policy_fits_design(policy, design)
     if len(items) != bank.n_items:
         raise SetupError(f"{len(items)} item texts for {bank.n_items} items")
     if [it.item_id for it in items] != list(bank.item_ids):
@@ -138,6 +137,7 @@ def create_exam(
         raise SetupError(
             f"the design does not fit the bank: {exc}", [{"field": "design", "message": str(exc)}]
         ) from None
+    check_policy_fits_design(policy, design)
     with Session(writer(engine)) as s:
         if _one(s, Exam, code=code) is not None:
             raise SetupError(f"exam {code} exists", [{"field": "code", "message": "exists"}], 409)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from exam_server.settings import Settings
@@ -29,21 +30,21 @@ class ServerAddress:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The ``SELEKSI_*`` variables that make ``Settings.from_env`` in a child process
-    rebuild ``settings`` (for servers started in a subprocess)."""
-    s = settings
-    return {
-        "SELEKSI_DATABASE_URL": s.database_url,
-        "SELEKSI_SECRET_KEY": s.secret_key,
-        "SELEKSI_GRACE_SECONDS": str(s.grace_seconds),
-        "SELEKSI_PRESENCE_INTERVAL_SECONDS": str(s.presence_interval_seconds),
-        "SELEKSI_SWEEP_INTERVAL_SECONDS": str(s.sweep_interval_seconds),
-        "SELEKSI_MESSAGES_PER_SECOND": str(s.messages_per_second),
-        "SELEKSI_MESSAGE_BURST": str(s.message_burst),
-        "SELEKSI_SCRYPT_N": str(s.scrypt_n),
-        "SELEKSI_SQLITE_SYNCHRONOUS": s.sqlite_synchronous,
-        "SELEKSI_COMMIT_MAX_BATCH": str(s.commit_max_batch),
-        "SELEKSI_GC_FREEZE_SECONDS": str(s.gc_freeze_seconds),
-    }
+    rebuild ``settings`` (for servers started in a subprocess): every field,
+    so a new setting never goes missing in a child."""
+    env: dict[str, str] = {}
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name == "extra" or value is None:
+            continue
+        if isinstance(value, tuple):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            text = "1" if value else "0"
+        else:
+            text = str(value)
+        env[f"SELEKSI_{f.name.upper()}"] = text
+    return env
 
 
 def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) -> None:
@@ -57,9 +58,10 @@ def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) ->
         port=settings.port,
         log_level=log_level,
         ws_max_size=WS_MAX_SIZE,
-        # Keep-alive pings find dead terminals (cable pulled) within ~40 s.
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
+        # Keep-alive pings find dead terminals (cable pulled) within ~40 s;
+        # the clock does not charge that time (exam_server.presence).
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
         timeout_graceful_shutdown=5,
         # The app reads X-Forwarded-For itself, from Settings.trusted_proxies
         # only (exam_server.limits.proxy_headers).

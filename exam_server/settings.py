@@ -20,7 +20,10 @@ class Settings:
     the PIN HMAC; at least 32 characters (generate with
     ``python -c "import secrets; print(secrets.token_urlsafe(48))"``).
     grace_seconds: how long a vanished terminal's clock keeps running before it
-    stops. allowed_origins: WebSocket/browser origins accepted besides the
+    stops, counted from when it was last seen alive (``exam_server.presence``).
+    ws_ping_interval_seconds / ws_ping_timeout_seconds: the transport's
+    keep-alive pings, which find terminals that vanished without closing.
+    allowed_origins: WebSocket/browser origins accepted besides the
     server's own host (empty = same host only). results_dir: the folder that
     ``seleksi results publish`` wrote, served read-only at ``/results``.
     gc_freeze_seconds: how often surviving objects are moved out of the
@@ -38,6 +41,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     grace_seconds: float = 30.0
+    ws_ping_interval_seconds: float = 20.0
+    ws_ping_timeout_seconds: float = 20.0
     candidate_token_seconds: float = 6 * 3600.0
     staff_token_seconds: float = 12 * 3600.0
     sqlite_synchronous: str = "FULL"
@@ -78,6 +83,8 @@ class Settings:
             raise ValueError(f"Settings.port out of range: {self.port}")
         positive = (
             "grace_seconds",
+            "ws_ping_interval_seconds",
+            "ws_ping_timeout_seconds",
             "candidate_token_seconds",
             "staff_token_seconds",
             "messages_per_second",
@@ -103,6 +110,12 @@ class Settings:
             raise ValueError("Settings.checkpoint_seconds must be 0 (off) or positive")
         if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
             raise ValueError("Settings.scrypt_n must be a power of two")
+
+    @property
+    def keepalive_seconds(self) -> float:
+        """How long before a dropped connection was noticed its terminal may
+        still have answered pings (ping interval + ping timeout)."""
+        return self.ws_ping_interval_seconds + self.ws_ping_timeout_seconds
 
     @property
     def is_sqlite(self) -> bool:

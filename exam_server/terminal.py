@@ -33,9 +33,11 @@ AUTH_TIMEOUT_SECONDS = 15.0
 class TerminalConnection:
     """Sends frames to one terminal; safe to call from several tasks."""
 
-    def __init__(self, ws: WebSocket, terminal_id: str = "") -> None:
+    def __init__(self, ws: WebSocket, now: float, terminal_id: str = "") -> None:
         self.ws = ws
         self.terminal_id = terminal_id
+        # Server time of the last frame received: when it was last seen alive.
+        self.last_heard = now
         self._send_lock = asyncio.Lock()
         self.closed = False
 
@@ -68,10 +70,12 @@ async def candidate_endpoint(ws: WebSocket) -> None:
         await ws.close(code=p.CLOSE_POLICY)
         return
     await ws.accept()
-    conn = TerminalConnection(ws)
+    clock = context(app).clock
+    conn = TerminalConnection(ws, clock.now())
     bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     la: LiveAttempt | None = None
     limited_in_row = 0
+    close_code: int | None = None
     try:
         while not conn.closed:
             if la is None:
@@ -85,7 +89,9 @@ async def candidate_endpoint(ws: WebSocket) -> None:
             else:
                 message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                close_code = message.get("code")
                 break
+            conn.last_heard = clock.now()
             text = message.get("text")
             data: str | bytes = text if text is not None else (message.get("bytes") or b"")
             if not bucket.take():
@@ -115,13 +121,13 @@ async def candidate_endpoint(ws: WebSocket) -> None:
             except Exception:
                 log.exception("candidate frame failed")
                 await conn.send(p.error_frame(p.ProtocolError("internal")))
-    except WebSocketDisconnect:
-        pass
+    except WebSocketDisconnect as exc:
+        close_code = exc.code
     finally:
         conn.closed = True
         if la is not None:
             try:
-                await service.disconnected(la, conn)
+                await service.disconnected(la, conn, close_code)
             except Exception:
                 log.exception("disconnect handling failed")
 

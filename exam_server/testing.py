@@ -135,6 +135,8 @@ class ThreadServer(ServerAddress):
             log_level="warning",
             ws_max_size=ws_max_size,
             proxy_headers=False,  # as exam_server.serve: the app decides
+            ws_ping_interval=settings.ws_ping_interval_seconds,
+            ws_ping_timeout=settings.ws_ping_timeout_seconds,
             lifespan="on",
         )
         self.server = uvicorn.Server(config)

@@ -37,10 +37,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from exam_server import protocol as p
+from exam_server.attempts.proctor_acts import ACTS
 from exam_server.context import context
 from exam_server.events import EventBus, LiveEvent, Subscription
 from exam_server.settings import Settings
@@ -53,7 +53,8 @@ MAX_PAYLOAD = 7800
 #: An event is sent without its ``data`` above this (room for the envelope).
 MAX_EVENT = MAX_PAYLOAD - 64
 BATCH = 500
-PROCTOR_ACTS = frozenset({"pause", "resume", "extend", "release", "void"})
+# The acts that change a terminal (a note changes nothing).
+PROCTOR_ACTS = frozenset(ACTS) - {"note"}
 
 
 def pg_conninfo(database_url: str) -> str:
@@ -335,47 +336,9 @@ class AttemptCacheKeeper:
             await conn.send(p.error_frame(p.ProtocolError("replaced")))
             await conn.close(p.CLOSE_POLICY, "replaced")
         elif event.kind in PROCTOR_ACTS:
-            await self._refresh(la, event)
-
-    async def _refresh(self, la: Any, event: LiveEvent) -> None:
-        """A proctor acted on another process: take the database's clock and status."""
-        import anyio.to_thread
-
-        from exam_server.attempts import ATTEMPT
-
-        def read() -> Any:
-            with self.engine.connect() as c:
-                return c.execute(select(ATTEMPT).where(ATTEMPT.c.id == la.id)).mappings().first()
-
-        async with la.lock:
-            row = await anyio.to_thread.run_sync(read)
-            if row is None:
-                return
-            la.status = row["status"]
-            la.remaining_at_start = float(row["remaining_at_start"])
-            la.running_since = row["running_since"]
-            la.terminal_id = row["terminal_id"]
-            la.terminal_released = bool(row["terminal_released"])
-            now = time.time()
-            if la.status == "running" and la.running_since is None and la.conn is not None:
-                # Resumed elsewhere while the terminal is here: its clock starts now.
-                await self.service._set_clock(la, now, "clock_start", str(event.data.get("actor")))
-            conn = la.conn
-        self.refreshed += 1
-        if conn is None:
-            return
-        if event.kind in ("pause", "resume", "extend"):
-            await conn.send(self.service.time_frame(la))
-            await conn.send(p.frame("notice", action=event.kind))
-        elif event.kind == "void":
-            la.conn = None
-            await conn.send(p.error_frame(p.ProtocolError("attempt_void")))
-            await conn.close(p.CLOSE_POLICY, "void")
-        elif event.kind == "release":
-            la.conn = None
-            self.service.live.pop(la.id, None)
-            await conn.send(p.error_frame(p.ProtocolError("replaced", "terminal released")))
-            await conn.close(p.CLOSE_POLICY, "released")
+            # The same code as an act taken here (exam_server.attempts.proctor_acts).
+            await self.service.apply_remote(la, event)
+            self.refreshed += 1
 
 
 def make_bus(settings: Settings) -> EventBus:

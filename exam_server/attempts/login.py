@@ -1,0 +1,356 @@
+"""A candidate's login, and the attempts prepared before the login rush.
+
+A login checks the credentials (one statement), makes or finds the attempt
+(assembled when the session opened, :func:`prepare_session`), binds the
+terminal and signs a candidate token bound to candidate, attempt and
+terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import logging
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from cat_engine import engine as cat
+from cat_engine.errors import EngineError
+from exam_server import audit
+from exam_server import protocol as p
+from exam_server.attempts import storage
+from exam_server.attempts.state import LiveAttempt, LoginError
+from exam_server.auth import CandidateClaims, check_pin
+from exam_server.events import LiveEvent
+from exam_server.limits import Throttled
+from exam_server.models import Candidate, ExamSession
+from exam_server.usage import add_usage
+
+if TYPE_CHECKING:
+    from exam_server.attempts.service import AttemptService
+
+log = logging.getLogger(__name__)
+ATTEMPT = storage.ATTEMPT
+
+
+@dataclass(frozen=True)
+class LoginCheck:
+    """What a successful credentials check found."""
+
+    candidate_id: int
+    session_id: int
+    exam_id: int
+    attempt_id: int | None
+    formation: dict[str, Any] | None
+    # The attempt read on the same connection when this process did not hold
+    # it: a login needs it next, and a second thread hop and connection
+    # checkout (on PostgreSQL with its pre-ping round trip) cost more than
+    # the read itself.
+    loaded: LiveAttempt | None = None
+
+
+async def login(
+    svc: AttemptService,
+    registration_number: str,
+    pin: str,
+    session_token: str,
+    terminal_id: str,
+    source: str = "unknown",
+) -> tuple[str, LiveAttempt, dict[str, Any] | None]:
+    """Check a candidate's credentials; return a candidate token, the attempt
+    and the candidate's formation (``code``, ``position``, ``agency``,
+    ``location``; None if unassigned).
+
+    source: the client's address as a limit key
+    (:func:`exam_server.limits.request_source`). Raises
+    :class:`~exam_server.limits.Throttled` (429 with ``retry_after``) and
+    :class:`LoginError` (``bad_credentials`` 401 for an unknown number and
+    a wrong PIN alike, ``session_closed`` 403 only with the right PIN,
+    ``terminal_locked`` 409).
+    """
+    svc.mark_login()
+    if not p.valid_terminal_id(terminal_id):
+        raise LoginError("bad_field", 400, "terminal_id is invalid")
+    found = await anyio.to_thread.run_sync(
+        check_login, svc, registration_number, pin, session_token, source
+    )
+    if isinstance(found, (LoginError, Throttled)):
+        raise found
+    attempt_id = found.attempt_id
+    if attempt_id is None:
+        attempt_id = await ensure_attempt(
+            svc, found.candidate_id, found.session_id, found.exam_id, terminal_id
+        )
+    elif found.loaded is not None:
+        svc.adopt(found.loaded)
+    la = await svc.get(attempt_id)
+    await bind_terminal(svc, la, terminal_id)
+    svc.bus.publish(
+        LiveEvent(
+            "login",
+            la.session_id,
+            la.id,
+            la.registration_number,
+            at=svc.clock.now(),
+            data={"terminal_id": terminal_id, "n_items": la.exam.n_items},
+        )
+    )
+    token = svc.signer.candidate_token(
+        CandidateClaims(la.candidate_id, la.id, la.session_id, terminal_id, la.registration_number)
+    )
+    return token, la, found.formation
+
+
+async def bind_terminal(svc: AttemptService, la: LiveAttempt, terminal_id: str) -> None:
+    """Bind the attempt to ``terminal_id``: refused while another terminal holds
+    it (until a proctor releases it); a released or first terminal binds."""
+    async with la.lock:
+        now = svc.clock.now()
+        if la.terminal_id not in (None, terminal_id) and not la.terminal_released:
+            data = {"terminal_id": terminal_id, "bound_terminal": la.terminal_id}
+            svc.bus.publish(
+                LiveEvent(
+                    "second_login", la.session_id, la.id, la.registration_number, at=now, data=data
+                )
+            )
+            await svc.committer.submit(
+                storage.write_attempt(
+                    la, {}, "second_login", f"candidate:{la.registration_number}", data=data, at=now
+                )
+            )
+            raise LoginError("terminal_locked", 409)
+        if la.terminal_id != terminal_id or la.terminal_released:
+            old = la.conn
+            await svc.committer.submit(
+                storage.write_attempt(
+                    la,
+                    {"terminal_id": terminal_id, "terminal_released": False},
+                    "bind_terminal",
+                    f"candidate:{la.registration_number}",
+                    data={"terminal_id": terminal_id, "previous": la.terminal_id},
+                    at=now,
+                )
+            )
+            la.terminal_id, la.terminal_released = terminal_id, False
+            if old is not None and old.terminal_id != terminal_id:
+                la.conn = None
+                await old.send(p.error_frame(p.ProtocolError("replaced")))
+                await old.close(p.CLOSE_POLICY, "terminal released")
+
+
+def check_login(
+    svc: AttemptService, registration_number: str, pin: str, session_token: str, source: str
+) -> LoginCheck | LoginError | Throttled:
+    """One query for everything a login decides on (candidate, session, PIN,
+    attempt, formation): in the login rush every statement counts. The
+    back-off is read, counted and cleared on the same connection (on
+    PostgreSQL one statement more, no thread hop more). Thread side."""
+    limits = svc.limits
+    with svc.engine.connect() as conn:
+        try:
+            had_failures = limits.check_on(conn, "pin", registration_number, source)
+        except Throttled as exc:
+            return exc
+        row = conn.execute(storage.LOGIN_QUERY, {"reg": registration_number}).first()
+        found = checked(svc.settings.secret_key, pin, session_token, row)
+        if isinstance(found, LoginError):
+            if found.code == "bad_credentials":
+                limits.failed_on(conn, "pin", registration_number, source)
+        elif had_failures:
+            limits.succeeded_on(conn, "pin", registration_number, source)
+        if (
+            isinstance(found, LoginCheck)
+            and found.attempt_id is not None
+            and found.attempt_id not in svc.live
+        ):
+            loaded, _ = svc.load_on(conn, found.attempt_id)
+            found = dataclasses.replace(found, loaded=loaded)
+    return found
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def checked(secret_key: str, pin: str, session_token: str, row: Any) -> LoginCheck | LoginError:
+    """The credentials check on the login query's row (None: no such candidate)."""
+    bad = LoginError("bad_credentials", 401, "registration number, PIN or token is wrong")
+    no_pin = "0" * 64  # a MAC no PIN has: the check runs and fails
+    if row is None:
+        # The same HMAC and compare as for a known number, so neither the
+        # answer nor its time tells whether the number exists.
+        check_pin(secret_key, 0, 0, pin.strip(), no_pin)
+        _same(session_token.strip().upper(), "")
+        return bad
+    (cid, sid, status, sess_token, exam_id, pin_mac, aid, f_code, f_pos, f_agency, f_loc) = row
+    pin_ok = check_pin(secret_key, sid, cid, pin.strip(), pin_mac or no_pin) and pin_mac is not None
+    token_ok = _same(session_token.strip().upper(), sess_token or "")
+    if not pin_ok:
+        return bad  # closed session or not: a wrong PIN learns nothing
+    if status != "open" or not sess_token:
+        # Only the right PIN may learn that the session is over.
+        return LoginError("session_closed", 403)
+    if not token_ok:
+        return bad
+    formation = (
+        None
+        if f_code is None
+        else {"code": f_code, "position": f_pos, "agency": f_agency, "location": f_loc}
+    )
+    attempt = None if aid is None else int(aid)
+    return LoginCheck(int(cid), int(sid), int(exam_id), attempt, formation)
+
+
+# --- preparing attempts ahead of the login rush ----------------------------------
+
+
+def spawn_prepare(svc: AttemptService, session_id: int) -> None:
+    """Assemble every scheduled candidate's test in the background (see
+    :func:`prepare_session`); logins that come first build their own."""
+    task = asyncio.create_task(prepare_session(svc, session_id), name=f"prepare-{session_id}")
+    svc.prepare_tasks.add(task)
+    task.add_done_callback(svc.prepare_tasks.discard)
+
+
+async def prepare_session(svc: AttemptService, session_id: int) -> int:
+    """Create the attempts (assembled forms, first adaptive items) of every
+    candidate of the session who has none yet; returns how many were made.
+
+    A linear form is assembled by an optimisation that takes a fraction of
+    a second: doing it when the session opens, one at a time in a worker
+    thread, keeps the login rush at the start down to a PIN check and a
+    token signature per candidate.
+    """
+
+    def todo() -> list[tuple[int, int]]:
+        with Session(svc.engine) as s:
+            sess = s.get(ExamSession, session_id)
+            if sess is None:
+                return []
+            have = select(ATTEMPT.c.candidate_id).where(ATTEMPT.c.session_id == session_id)
+            rows = s.execute(
+                select(Candidate.id).where(  # type: ignore[call-overload]
+                    Candidate.session_id == session_id,
+                    Candidate.id.not_in(have),  # type: ignore[union-attr]
+                )
+            ).all()
+            return [(int(r[0]), sess.exam_id) for r in rows]
+
+    made = 0
+    for candidate_id, exam_id in await anyio.to_thread.run_sync(todo):
+        key = (session_id, candidate_id)
+        if key in svc.created or key in svc.creating:
+            continue  # the candidate logged in first
+        try:
+            await ensure_attempt(svc, candidate_id, session_id, exam_id, None)
+            made += 1
+        except LoginError:
+            break  # the exam cannot be assembled: logins will report it
+    return made
+
+
+async def ensure_attempt(
+    svc: AttemptService, candidate_id: int, session_id: int, exam_id: int, terminal_id: str | None
+) -> int:
+    """The candidate's attempt, assembling it once even when the background
+    preparation and the candidate's own login ask for it at the same time."""
+    key = (session_id, candidate_id)
+    if key in svc.created:
+        return svc.created[key]
+    pending = svc.creating.get(key)
+    if pending is not None:
+        return await asyncio.shield(pending)
+    fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
+    svc.creating[key] = fut
+    try:
+        aid = await create_attempt(svc, candidate_id, session_id, exam_id, terminal_id)
+    except BaseException as exc:
+        fut.set_exception(exc)
+        raise
+    finally:
+        svc.creating.pop(key, None)
+    svc.created[key] = aid
+    fut.set_result(aid)
+    return aid
+
+
+async def create_attempt(
+    svc: AttemptService, candidate_id: int, session_id: int, exam_id: int, terminal_id: str | None
+) -> int:
+    """Start the engine (a linear form is assembled here) under the exam's
+    exposure control and store the new attempt with the items it gives."""
+    exam = await anyio.to_thread.run_sync(svc.exam_data, exam_id)
+    usage = await svc.exposure(exam)
+    seed = random.SystemRandom().randrange(2**31)
+    # Assembling a form may take a while (shadow tests): not on the loop.
+    try:
+        state = await anyio.to_thread.run_sync(
+            lambda: cat.start(exam.design, exam.bank, seed, usage=usage)
+        )
+    except EngineError as exc:
+        log.error("cannot start an attempt of exam %s: %s", exam.code, exc)
+        raise LoginError("internal", 500, "the exam cannot be started; call the proctor") from None
+    now = svc.clock.now()
+    given = svc.administered(exam, None, state, tests=1)
+    values = {
+        "session_id": session_id,
+        "candidate_id": candidate_id,
+        "status": "running",
+        "seed": seed,
+        "state_json": storage.state_json(state),
+        "last_seq": 0,
+        "response_head": "",
+        "terminal_id": terminal_id,
+        "terminal_released": False,
+        "remaining_at_start": exam.time_limit_seconds,
+        "running_since": None,
+        "deadline_at": None,
+        "last_seen_at": now,
+        "started_at": 0.0,  # set when the clock first starts
+    }
+
+    def write(conn: Connection) -> int | None:
+        try:
+            with conn.begin_nested():
+                res = conn.execute(insert(ATTEMPT).values(**values))
+                aid = int(res.inserted_primary_key[0])  # type: ignore[index]
+        except IntegrityError:  # a concurrent login made it first
+            return None
+        # Counted only when this attempt is the one stored (a concurrent
+        # login's attempt counted its own).
+        add_usage(conn, [given])
+        audit.append(
+            conn,
+            "start",
+            f"candidate:{candidate_id}",
+            session_id=session_id,
+            attempt_id=aid,
+            data={"seed": seed, "terminal_id": terminal_id},
+            at=now,
+        )
+        return aid
+
+    def existing() -> int:
+        with svc.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(ATTEMPT.c.id).where(
+                        ATTEMPT.c.session_id == session_id, ATTEMPT.c.candidate_id == candidate_id
+                    )
+                ).scalar_one()
+            )
+
+    aid = await svc.committer.submit(write)
+    if aid is None:
+        return await anyio.to_thread.run_sync(existing)
+    svc.usage.count(given)
+    return aid

@@ -1,0 +1,193 @@
+"""What a proctor's act does to an attempt and to its terminal.
+
+One function decides and stores an act (:func:`act`), one tells the
+terminal (:func:`tell_terminal`); the worker that holds the terminal runs
+the same :func:`tell_terminal` when the act was taken on another worker
+(:func:`apply_remote`, called by ``exam_server.scaleout.fanout``), so the
+act does the same thing wherever it was taken.
+
+* pause: paused, clock stopped; the terminal gets ``time`` + ``notice``.
+* resume: running, the clock started if the terminal is connected (here or
+  to another worker); ``time`` + ``notice``.
+* extend: more time on the clock; ``time`` + ``notice``.
+* release: the terminal is unbound (the candidate logs in again elsewhere);
+  it gets ``replaced`` and is closed.
+* void: void, clock stopped; ``attempt_void``, closed.
+* note: unchanged (audit only); nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+
+from exam_server import presence
+from exam_server import protocol as p
+from exam_server.attempts import frames, storage, timing
+from exam_server.attempts.state import ACTIVE, ActionError, LiveAttempt, Terminal
+from exam_server.events import LiveEvent
+
+if TYPE_CHECKING:
+    from exam_server.attempts.service import AttemptService
+
+ACTS = ("pause", "resume", "extend", "release", "void", "note")
+MAX_EXTENSION_SECONDS = 4 * 3600.0
+
+
+async def act(
+    svc: AttemptService, attempt_id: int, action: str, actor: str, reason: str, seconds: float = 0.0
+) -> dict[str, Any]:
+    """pause | resume | extend | release | void | note on one attempt (audited);
+    returns the attempt's status and clock after the act."""
+    if action not in ACTS:
+        raise ActionError("bad_action", f"unknown action {action!r}")
+    la = await svc.get(attempt_id)
+    data: dict[str, Any] = {}
+    async with la.lock:
+        now = svc.clock.now()
+        if action != "note" and la.status not in ACTIVE:
+            raise ActionError("attempt_finished", f"attempt is {la.status}")
+        write = storage.write_attempt
+        if action == "pause":
+            if la.status != "running":
+                raise ActionError("not_running", "attempt is not running")
+            if la.running_since is not None:
+                await timing.stop_clock(svc, la, now)
+            await svc.committer.submit(
+                write(la, {"status": "paused"}, "pause", actor, reason, at=now)
+            )
+            la.status = "paused"
+        elif action == "resume":
+            if la.status != "paused":
+                raise ActionError("not_paused", "attempt is not paused")
+            await svc.committer.submit(
+                write(la, {"status": "running"}, "resume", actor, reason, at=now)
+            )
+            la.status = "running"
+            connected = la.conn is not None or await _connected_elsewhere(svc, la, now)
+            if connected:
+                await timing.start_clock(svc, la, now)
+            data["connected"] = connected
+        elif action == "extend":
+            if not 0 < seconds <= MAX_EXTENSION_SECONDS:
+                raise ActionError("bad_field", "seconds must be between 0 and 14400")
+            la.remaining_at_start += seconds
+            await svc.committer.submit(
+                write(la, la.clock_values(), "extend", actor, reason, {"seconds": seconds}, at=now)
+            )
+            data["seconds"] = seconds
+        elif action == "release":
+            data["terminal_id"] = la.terminal_id
+            await svc.committer.submit(
+                write(la, {"terminal_released": True}, "release", actor, reason, data, at=now)
+            )
+            la.terminal_released = True
+        elif action == "void":
+            remaining = la.remaining(now)
+            values = {
+                "status": "void",
+                "finished_at": now,
+                "finish_reason": "void",
+                "remaining_at_start": remaining,
+                "running_since": None,
+                "deadline_at": None,
+            }
+            await svc.committer.submit(write(la, values, "void", actor, reason, at=now))
+            la.status, la.remaining_at_start, la.running_since = "void", remaining, None
+        else:  # note
+            await svc.committer.submit(write(la, {}, "note", actor, reason, at=now))
+        conn = la.conn
+        data.update(
+            {
+                "reason": reason,
+                "actor": actor,
+                "deadline_at": la.deadline_at,
+                "remaining": la.remaining(now),
+                "status": la.status,
+            }
+        )
+    svc.bus.publish(
+        LiveEvent(action, la.session_id, la.id, la.registration_number, at=now, data=data)
+    )
+    await tell_terminal(svc, la, action, conn)
+    return {
+        "attempt_id": la.id,
+        "status": la.status,
+        "remaining_seconds": la.remaining(now),
+        "deadline": la.deadline_at,
+        "terminal_released": la.terminal_released,
+    }
+
+
+async def _connected_elsewhere(svc: AttemptService, la: LiveAttempt, now: float) -> bool:
+    """Whether the attempt's terminal is connected to another process (its
+    presence mark is fresh): a resume taken here starts its clock at once."""
+    if svc.settings.is_sqlite:
+        return False  # one process: a terminal connected anywhere is connected here
+
+    def read() -> float:
+        with svc.engine.connect() as c:
+            return storage.seen_alive_of(c, la.id)
+
+    seen = await anyio.to_thread.run_sync(read)
+    return presence.looks_connected(seen, now, svc.settings.presence_interval_seconds)
+
+
+async def tell_terminal(
+    svc: AttemptService, la: LiveAttempt, action: str, conn: Terminal | None
+) -> None:
+    """What the act does to the terminal connected here (if any)."""
+    if conn is None:
+        return
+    if action in ("pause", "resume", "extend"):
+        await conn.send(frames.time_frame(la, svc.clock.now()))
+        await conn.send(p.frame("notice", action=action))
+    elif action == "void":
+        la.conn = None
+        await conn.send(p.error_frame(p.ProtocolError("attempt_void")))
+        await conn.close(p.CLOSE_POLICY, "void")
+    elif action == "release":
+        la.conn = None
+        await conn.send(p.error_frame(p.ProtocolError("replaced", "terminal released")))
+        await conn.close(p.CLOSE_POLICY, "released")
+
+
+async def apply_remote(svc: AttemptService, la: LiveAttempt, event: LiveEvent) -> None:
+    """A proctor acted on another process on an attempt whose terminal is
+    connected here: take the stored status and clock, start the clock if the
+    act resumed a connected terminal whose clock the other process could not
+    start, and tell the terminal what the act does."""
+
+    def read() -> dict[str, Any] | None:
+        with svc.engine.connect() as c:
+            return storage.read_clock(c, la.id)
+
+    async with la.lock:
+        row = await anyio.to_thread.run_sync(read)
+        if row is None:
+            return
+        la.status = str(row["status"])
+        la.remaining_at_start = float(row["remaining_at_start"])
+        la.running_since = row["running_since"]
+        la.terminal_id = row["terminal_id"]
+        la.terminal_released = bool(row["terminal_released"])
+        started = False
+        if la.status == "running" and la.running_since is None and la.conn is not None:
+            await timing.start_clock(svc, la, svc.clock.now())
+            started = True
+        conn = la.conn
+    if started:
+        # The consoles reload the attempt on this event: without it they kept
+        # showing the clock the other process stored (stopped).
+        svc.bus.publish(
+            LiveEvent(
+                "clock",
+                la.session_id,
+                la.id,
+                la.registration_number,
+                at=svc.clock.now(),
+                data={"running": True, "deadline_at": la.deadline_at},
+            )
+        )
+    await tell_terminal(svc, la, event.kind, conn)

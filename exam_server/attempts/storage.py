@@ -1,0 +1,260 @@
+"""What the attempts read and write: the statements, the stored form of an
+attempt, and the group committer's guard.
+
+Everything here runs on a connection (a worker thread or the group
+committer's writer thread), never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection
+
+from cat_engine.state import TestState
+from exam_server import audit, presence
+from exam_server.attempts.state import LiveAttempt
+from exam_server.exams import ExamData
+from exam_server.models import (
+    Attempt,
+    Candidate,
+    CheckIn,
+    ExamSession,
+    Formation,
+    Response,
+)
+from exam_server.scaleout.locks import StaleAttempt, read_attempts_locked
+
+ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
+RESPONSE = Response.__table__  # type: ignore[attr-defined]
+CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
+SESSION = ExamSession.__table__  # type: ignore[attr-defined]
+CHECKIN = CheckIn.__table__  # type: ignore[attr-defined]
+FORMATION = Formation.__table__  # type: ignore[attr-defined]
+PRESENCE = presence.PRESENCE
+
+# A candidate's login in one statement: the session, the PIN issued for it,
+# the attempt if prepared, the formation shown on the terminal.
+LOGIN_QUERY = (
+    select(
+        CANDIDATE.c.id,
+        CANDIDATE.c.session_id,
+        SESSION.c.status,
+        SESSION.c.token,
+        SESSION.c.exam_id,
+        CHECKIN.c.pin_mac,
+        ATTEMPT.c.id,
+        FORMATION.c.code,
+        FORMATION.c.position,
+        FORMATION.c.agency,
+        FORMATION.c.location,
+    )
+    .select_from(
+        CANDIDATE.join(SESSION, SESSION.c.id == CANDIDATE.c.session_id)
+        .outerjoin(
+            CHECKIN,
+            (CHECKIN.c.session_id == SESSION.c.id) & (CHECKIN.c.candidate_id == CANDIDATE.c.id),
+        )
+        .outerjoin(
+            ATTEMPT,
+            (ATTEMPT.c.session_id == SESSION.c.id) & (ATTEMPT.c.candidate_id == CANDIDATE.c.id),
+        )
+        .outerjoin(FORMATION, FORMATION.c.id == CANDIDATE.c.formation_id)
+    )
+    .where(CANDIDATE.c.registration_number == bindparam("reg"))
+)
+
+# An attempt with what the terminal shows of its candidate, in one statement.
+_LOAD_QUERY = (
+    select(
+        ATTEMPT,
+        CANDIDATE.c.registration_number,
+        CANDIDATE.c.name,
+        CANDIDATE.c.category,
+        SESSION.c.exam_id,
+    )
+    .select_from(
+        ATTEMPT.join(CANDIDATE, CANDIDATE.c.id == ATTEMPT.c.candidate_id).join(
+            SESSION, SESSION.c.id == ATTEMPT.c.session_id
+        )
+    )
+    .where(ATTEMPT.c.id == bindparam("aid"))
+)
+
+# What the terminal shows of an attempt's answers and doubtful flags, in order.
+_RESPONSES_QUERY = (
+    select(RESPONSE.c.kind, RESPONSE.c.number, RESPONSE.c.option, RESPONSE.c.flagged)
+    .where(RESPONSE.c.attempt_id == bindparam("aid"))
+    .order_by(RESPONSE.c.seq)
+)
+
+
+def _orjson_dumps(obj: dict[str, Any]) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def state_json(state: TestState) -> str:
+    """The engine state as stored with every answer: orjson writes the
+    (shortest round-trip) floats the stdlib would, several times faster; the
+    design's JSON is cached."""
+    return state.to_json(_orjson_dumps)
+
+
+def load_attempt(
+    conn: Connection, attempt_id: int, exam_for: Callable[[int], ExamData]
+) -> tuple[LiveAttempt, dict[str, Any] | None]:
+    """The attempt as a process keeps it, read on ``conn``; and, for a finished
+    attempt, what was stored of its end (``score``, ``passed``,
+    ``pass_reason``, ``finish_reason``) so the final frame can be rebuilt.
+
+    Raises KeyError if there is no such attempt."""
+    a = conn.execute(_LOAD_QUERY, {"aid": attempt_id}).mappings().first()
+    if a is None:
+        raise KeyError(f"no attempt {attempt_id}")
+    rows = conn.execute(_RESPONSES_QUERY, {"aid": attempt_id}).all()
+    la = LiveAttempt(
+        id=attempt_id,
+        session_id=a["session_id"],
+        candidate_id=a["candidate_id"],
+        registration_number=a["registration_number"],
+        name=a["name"],
+        category=a["category"],
+        exam=exam_for(a["exam_id"]),
+        state=TestState.from_dict(orjson.loads(a["state_json"])),
+        status=a["status"],
+        last_seq=a["last_seq"],
+        response_head=a["response_head"],
+        terminal_id=a["terminal_id"],
+        terminal_released=bool(a["terminal_released"]),
+        remaining_at_start=float(a["remaining_at_start"]),
+        running_since=a["running_since"],
+        started_at=float(a["started_at"] or 0.0),
+    )
+    for kind, number, option, flagged in rows:
+        if kind == "answer":
+            if option >= 0:
+                la.answers[number] = option
+            else:
+                la.answers.pop(number, None)
+        la.flags[number] = bool(flagged)
+    la.refresh()
+    ended = None
+    if a["status"] == "finished" and a["score_json"]:
+        ended = {
+            "score": orjson.loads(a["score_json"]),
+            "passed": a["passed"],
+            "pass_reason": a["pass_reason"],
+            "finish_reason": a["finish_reason"],
+        }
+    return la, ended
+
+
+def read_clock(conn: Connection, attempt_id: int) -> dict[str, Any] | None:
+    """The stored status, clock and terminal of one attempt (None: no such attempt)."""
+    row = (
+        conn.execute(
+            select(
+                ATTEMPT.c.status,
+                ATTEMPT.c.remaining_at_start,
+                ATTEMPT.c.running_since,
+                ATTEMPT.c.terminal_id,
+                ATTEMPT.c.terminal_released,
+            ).where(ATTEMPT.c.id == attempt_id)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def seen_alive_of(conn: Connection, attempt_id: int) -> float:
+    """When the attempt's terminal was last seen alive (:mod:`exam_server.presence`)."""
+    seen = conn.execute(
+        select(presence.seen_alive_sql(ATTEMPT.c.last_seen_at))
+        .select_from(ATTEMPT.outerjoin(PRESENCE, PRESENCE.c.attempt_id == ATTEMPT.c.id))
+        .where(ATTEMPT.c.id == attempt_id)
+    ).scalar_one_or_none()
+    return float(seen or 0.0)
+
+
+def update_attempt(conn: Connection, attempt_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(ATTEMPT).where(ATTEMPT.c.id == attempt_id).values(**values))
+
+
+def write_attempt(
+    la: LiveAttempt,
+    values: dict[str, Any],
+    kind: str,
+    actor: str,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    at: float | None = None,
+) -> Callable[[Connection], None]:
+    """A write (for the group committer) of ``values`` into the attempt's row
+    with its audit event ``kind``."""
+
+    def write(conn: Connection) -> None:
+        if values:
+            update_attempt(conn, la.id, values)
+        audit.append(
+            conn,
+            kind,
+            actor,
+            session_id=la.session_id,
+            attempt_id=la.id,
+            reason=reason,
+            data=data or {},
+            at=at,
+        )
+
+    return write
+
+
+def response_row(
+    la: LiveAttempt,
+    seq: int,
+    kind: str,
+    number: int,
+    idx: int,
+    option: int,
+    flagged: bool,
+    elapsed: float,
+    now: float,
+) -> dict[str, Any]:
+    """One ``exam_response`` row chained onto the attempt's answer chain
+    (``hash`` is the new head)."""
+    row: dict[str, Any] = {
+        "attempt_id": la.id,
+        "seq": seq,
+        "kind": kind,
+        "number": number,
+        "item_id": la.exam.bank.item_ids[idx],
+        "option": option,
+        "flagged": flagged,
+        "elapsed": elapsed,
+        "at": round(now, 6),
+        "prev_hash": la.response_head,
+    }
+    row["hash"] = audit.response_hash(la.response_head, row)
+    return row
+
+
+def check_attempt_guards(conn: Connection, guards: list[tuple[int, int]]) -> dict[int, Exception]:
+    """The group committer's guard for answers: lock each attempt (PostgreSQL
+    advisory lock, in id order so two processes never deadlock) and refuse
+    writes from a copy whose ``last_seq`` is not the database's or whose
+    attempt is no longer running (``exam_server.scaleout.locks``)."""
+    expected = dict(guards)
+    ids = sorted(expected)
+    found = read_attempts_locked(conn, ids)
+    refused: dict[int, Exception] = {}
+    for aid in ids:
+        seq_status = found.get(aid)
+        if seq_status is None:
+            refused[aid] = StaleAttempt(aid, expected[aid], None, "missing")
+        elif seq_status[0] != expected[aid] or seq_status[1] != "running":
+            refused[aid] = StaleAttempt(aid, expected[aid], seq_status[0], seq_status[1])
+    return refused

@@ -1,0 +1,164 @@
+"""Item usage (exposure) of live exams: counted when items are given, read
+back for the engine's exposure control.
+
+Per exam (``exam_usage``: tests started; ``exam_item_usage``: times each item
+of the exam's bank snapshot was given) and per bank item (``bank_item_usage``,
+the item bank's own usage column). Counts are added in the same transaction
+that stores the attempt step which gave the items (the group commit), as
+``count = count + n`` upserts, so several processes on one PostgreSQL never
+lose an increment; rows are written in key order so two transactions never
+wait on each other in a cycle.
+
+Each process keeps the counts of the exams it serves in a :class:`UsageCache`
+(its own administrations added at once; the database's totals, with other
+processes' administrations, read back every few seconds) and hands them to
+the engine as an :class:`~cat_engine.exposure.ExposureUsage` on every
+selection. The hard rate cap is therefore exact in one process and at most a
+few seconds of other processes' tests behind with several.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from cat_engine.exposure import ExposureUsage
+from exam_server.models import ExamItemUsage, ExamUsage
+from item_bank.models import ItemUsage, utcnow
+
+EXAM_USAGE = ExamUsage.__table__  # type: ignore[attr-defined]
+ITEM_USAGE = ExamItemUsage.__table__  # type: ignore[attr-defined]
+BANK_USAGE = ItemUsage.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Administered:
+    """Items one attempt step gave: bank indices of the exam's snapshot with
+    their bank item ids, and ``tests`` = 1 when the step started a test."""
+
+    exam_id: int
+    indices: tuple[int, ...]
+    item_ids: tuple[str, ...]
+    tests: int = 0
+
+
+def _insert(conn: Connection):  # type: ignore[no-untyped-def]
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def add_usage(conn: Connection, steps: Iterable[Administered]) -> None:
+    """Count ``steps`` inside the caller's transaction (one upsert per table)."""
+    tests: Counter[int] = Counter()
+    items: Counter[tuple[int, int]] = Counter()
+    bank: Counter[str] = Counter()
+    for s in steps:
+        if s.tests:
+            tests[s.exam_id] += s.tests
+        items.update((s.exam_id, int(i)) for i in s.indices)
+        bank.update(s.item_ids)
+    insert = _insert(conn)
+    if tests:
+        stmt = insert(EXAM_USAGE).values(
+            [{"exam_id": e, "tests": n} for e, n in sorted(tests.items())]
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[EXAM_USAGE.c.exam_id],
+                set_={"tests": EXAM_USAGE.c.tests + stmt.excluded.tests},
+            )
+        )
+    if items:
+        stmt = insert(ITEM_USAGE).values(
+            [
+                {"exam_id": e, "item_index": i, "administered": n}
+                for (e, i), n in sorted(items.items())
+            ]
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[ITEM_USAGE.c.exam_id, ITEM_USAGE.c.item_index],
+                set_={"administered": ITEM_USAGE.c.administered + stmt.excluded.administered},
+            )
+        )
+    if bank:
+        now = utcnow()
+        stmt = insert(BANK_USAGE).values(
+            [
+                {"item_id": i, "administered": n, "last_used_at": now}
+                for i, n in sorted(bank.items())
+            ]
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[BANK_USAGE.c.item_id],
+                set_={
+                    "administered": BANK_USAGE.c.administered + stmt.excluded.administered,
+                    "last_used_at": stmt.excluded.last_used_at,
+                },
+            )
+        )
+
+
+def read_usage(conn: Connection, exam_id: int, n_items: int) -> ExposureUsage:
+    """The stored usage of one exam: counts (n_items,) and tests started."""
+    counts = np.zeros(n_items, dtype=np.int64)
+    rows = conn.execute(
+        select(ITEM_USAGE.c.item_index, ITEM_USAGE.c.administered).where(
+            ITEM_USAGE.c.exam_id == exam_id
+        )
+    ).all()
+    if rows:
+        idx = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        val = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        keep = (idx >= 0) & (idx < n_items)
+        counts[idx[keep]] = val[keep]
+    tests = conn.execute(
+        select(EXAM_USAGE.c.tests).where(EXAM_USAGE.c.exam_id == exam_id)
+    ).scalar_one_or_none()
+    return ExposureUsage(counts, int(tests or 0))
+
+
+class UsageCache:
+    """This process's view of the usage of the exams it serves.
+
+    ``usage(exam_id)`` is what the engine gets; ``count(step)`` adds this
+    process's own administrations as soon as they are committed;
+    ``replace(exam_id, stored)`` takes the database's totals (with other
+    processes' administrations) when they are read back."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, np.ndarray] = {}
+        self._tests: dict[int, int] = {}
+
+    def known(self, exam_id: int) -> bool:
+        return exam_id in self._counts
+
+    def exams(self) -> Sequence[int]:
+        return tuple(self._counts)
+
+    def replace(self, exam_id: int, stored: ExposureUsage) -> None:
+        self._counts[exam_id] = np.array(stored.counts, dtype=np.int64)
+        self._tests[exam_id] = int(stored.n_tests)
+
+    def usage(self, exam_id: int) -> ExposureUsage | None:
+        counts = self._counts.get(exam_id)
+        if counts is None:
+            return None
+        # ExposureUsage copies the counts: a linear form is assembled in a
+        # worker thread while the loop keeps counting.
+        return ExposureUsage(counts, self._tests[exam_id])
+
+    def count(self, step: Administered) -> None:
+        counts = self._counts.get(step.exam_id)
+        if counts is None:
+            return  # not loaded here: the next read-back has it
+        if step.indices:
+            np.add.at(counts, np.asarray(step.indices, dtype=np.int64), 1)
+        self._tests[step.exam_id] += step.tests
