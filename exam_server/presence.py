@@ -5,11 +5,13 @@ A connected terminal is marked alive every presence interval
 clock starts set ``exam_attempt.last_seen_at``; every stored answer
 (``exam_response.at``, append-only) proves the terminal was there. An
 attempt was last seen alive at the latest of the three (:func:`seen_alive`,
-and :func:`seen_alive_sql` for queries). A terminal whose connection
-dropped was last seen alive when it closed, if it closed cleanly, and
-otherwise at the last sign of life the server has: its last frame, or the last keep-alive pong the transport can
-vouch for (:func:`alive_until_drop`). The grace period, and so the clock's
-stop, counts from there (:func:`exam_server.clock.silent_stop_at`).
+and :func:`seen_alive_sql` for queries).
+
+A terminal whose connection dropped was last seen alive when it closed, if
+it closed cleanly, and otherwise at the last sign of life the server has:
+its last frame, or the last keep-alive pong the transport can vouch for
+(:func:`alive_until_drop`). The grace period, and so the clock's stop,
+counts from there (:func:`exam_server.clock.silent_stop_at`).
 """
 
 from __future__ import annotations
