@@ -31,7 +31,20 @@ AUTH_TIMEOUT_SECONDS = 10.0
 # Event kinds after which the attempt's row is re-read from the database
 # (clock, status and score live there, not in every event's data).
 _RELOAD_KINDS = frozenset(
-    {"login", "connect", "disconnect", "pause", "resume", "extend", "release", "void", "finish"}
+    {
+        "login",
+        "connect",
+        "disconnect",
+        "pause",
+        "resume",
+        "extend",
+        "release",
+        "void",
+        "finish",
+        # The worker holding a terminal started its clock after an act taken
+        # on another worker (exam_server.attempts.proctor_acts.apply_remote).
+        "clock",
+    }
 )
 
 

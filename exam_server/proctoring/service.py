@@ -53,10 +53,21 @@ class ProctoringService:
         factories: Sequence[DetectorFactory] | None = None,
         bank_for: BankLookup | None = None,
         record: AlertRecorder | None = None,
+        retry_seconds: float = 1.0,
+        max_unstored: int = 10_000,
     ) -> None:
         self.bus = bus
         self.record = record
         self._recording: set[asyncio.Task[None]] = set()
+        # Alerts whose record failed (the database is down): kept, oldest
+        # first, and stored again with a growing pause (retry_seconds, doubled
+        # up to 30 s) until the database is back. Bounded: past max_unstored
+        # the oldest are dropped and counted in ``dropped_alerts``.
+        self.retry_seconds = retry_seconds
+        self._unstored: deque[LiveEvent] = deque()
+        self.max_unstored = max_unstored
+        self.dropped_alerts = 0
+        self._retrier: asyncio.Task[None] | None = None
         self.factories = list(default_factories() if factories is None else factories)
         self.bank_for = bank_for
         self._detectors: dict[int, list[Detector]] = {}
@@ -128,12 +139,46 @@ class ProctoringService:
                 task.add_done_callback(self._recording.discard)
         return alerts
 
+    @property
+    def unstored(self) -> int:
+        """Alerts raised but not stored yet (waiting for the database)."""
+        return len(self._unstored)
+
     async def _store(self, event: LiveEvent) -> None:
         assert self.record is not None
         try:
             await self.record(event)
-        except Exception:  # the alert was shown live; losing its record is logged
-            log.exception("proctoring: could not store an alert of attempt %s", event.attempt_id)
+        except Exception as exc:  # shown live already; kept and stored when it can be
+            log.warning(
+                "proctoring: alert of attempt %s not stored yet (%s); kept, will retry",
+                event.attempt_id,
+                exc,
+            )
+            self._keep(event)
+
+    def _keep(self, event: LiveEvent) -> None:
+        if len(self._unstored) >= self.max_unstored:
+            self._unstored.popleft()
+            self.dropped_alerts += 1
+            log.error("proctoring: %d unstored alerts dropped (queue full)", self.dropped_alerts)
+        self._unstored.append(event)
+        if self._retrier is None or self._retrier.done():
+            self._retrier = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        """Store the kept alerts in order, pausing longer while it fails."""
+        assert self.record is not None
+        pause = self.retry_seconds
+        while self._unstored:
+            await asyncio.sleep(pause)
+            try:
+                await self.record(self._unstored[0])
+            except Exception:
+                pause = min(30.0, pause * 2)
+                continue
+            self._unstored.popleft()
+            pause = self.retry_seconds
+        log.info("proctoring: every kept alert is stored")
 
     async def run(self) -> None:
         """Consume the bus until cancelled."""
@@ -157,3 +202,12 @@ class ProctoringService:
             self._task = None
         if self._recording:
             await asyncio.gather(*self._recording, return_exceptions=True)
+        if self._retrier is not None:
+            self._retrier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrier
+            self._retrier = None
+        if self._unstored:
+            log.error(
+                "proctoring: %d alerts could not be stored before shutdown", len(self._unstored)
+            )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -193,3 +195,40 @@ async def test_service_publishes_alerts_to_the_bus() -> None:
     assert first.data["code"] == "focus_lost" and first.attempt_id == 7
     assert first.data["message"]["id"].startswith("Terminal kehilangan fokus")
     assert watcher.get_nowait() is None
+
+
+async def test_alerts_raised_during_a_database_outage_are_stored_when_it_ends() -> None:
+    """docs/proctoring.md promises every alert is stored: one raised while the
+    database is down is kept and stored, in order, once it is back."""
+    stored: list[LiveEvent] = []
+    down = {"failures_left": 3}
+
+    async def record(event: LiveEvent) -> None:
+        if down["failures_left"] > 0:
+            down["failures_left"] -= 1
+            raise ConnectionError("database unavailable")
+        stored.append(event)
+
+    service = ProctoringService(EventBus(), record=record, retry_seconds=0.001)
+    await service.handle(ev("focus_lost", 3.0))
+    await service.handle(ev("fullscreen_exit", 4.0))
+    for _ in range(200):  # the retries pause 1, 2, 4 … ms
+        if len(stored) == 2:
+            break
+        await asyncio.sleep(0.005)
+    assert [e.data["code"] for e in stored] == ["focus_lost", "fullscreen_exit"]
+    assert service.unstored == 0 and service.dropped_alerts == 0
+    await service.stop()
+
+
+async def test_kept_alerts_are_bounded() -> None:
+    async def record(event: LiveEvent) -> None:
+        raise ConnectionError("database unavailable")
+
+    service = ProctoringService(EventBus(), record=record, retry_seconds=60, max_unstored=1)
+    await service.handle(ev("focus_lost", 3.0))
+    await service.handle(ev("fullscreen_exit", 4.0))
+    await asyncio.sleep(0)  # the background stores run
+    await asyncio.sleep(0)
+    assert service.unstored == 1 and service.dropped_alerts == 1
+    await service.stop()
