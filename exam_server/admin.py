@@ -24,7 +24,7 @@ from sqlmodel import Session, col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exam_server import audit
+from exam_server import audit, receipts
 from exam_server import scheduling as sch
 from exam_server.attempts import ActionError, AttemptService, LoginError
 from exam_server.auth import StaffClaims, verify_password
@@ -37,6 +37,7 @@ from exam_server.http import (
     STR,
     ApiError,
     Endpoint,
+    candidate_of,
     field_num,
     field_str,
     obj,
@@ -301,6 +302,19 @@ async def candidate_login(request: Request) -> Response:
             "ws_path": "/ws/candidate",
         }
     )
+
+
+async def candidate_receipt(request: Request) -> Response:
+    """The signed receipt of the candidate's finished attempt, with its QR code
+    drawn here in a worker thread (the ``final`` frame carries the text)."""
+    claims = candidate_of(request)
+    la = await _svc(request).get(claims.attempt_id)
+    final = la.finish or {}
+    receipt = final.get("receipt")
+    if receipt is None:
+        raise ApiError(404, "no_receipt", "the attempt has not finished (or receipts are off)")
+    qr = await anyio.to_thread.run_sync(receipts.qr_svg, receipts.decode(receipt["code"]))
+    return JSONResponse({**receipt, "qr_svg": qr})
 
 
 # --- admin -------------------------------------------------------------------------
@@ -648,7 +662,7 @@ async def close_session(request: Request) -> Response:
     # Sign the heads as the session ends: the proctor copies this fingerprint
     # into the session report (exam_server.checkpoints).
     cps = context(request.app).checkpoints
-    fingerprint = await cps.close_session(sid) if cps is not None else None
+    fingerprint = await cps.close_session(sid)
     return JSONResponse(
         {
             "session_id": sid,
@@ -841,6 +855,14 @@ ENDPOINTS: list[Endpoint] = [
         obj(["scope", "account", "reason"], scope=STR, account=STR, source=STR, reason=STR),
         tag="auth",
         responses={"422": "bad scope or account"},
+    ),
+    Endpoint(
+        "GET",
+        "/api/candidate/receipt",
+        candidate_receipt,
+        "the candidate's signed receipt of the finished attempt (text code, short code, QR as SVG)",
+        tag="candidate",
+        responses={"401": "no candidate token", "404": "not finished or no receipts"},
     ),
     Endpoint(
         "POST",

@@ -91,7 +91,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         # One back-off for candidate PINs and staff passwords; shared by every
         # worker through the database on PostgreSQL (exam_server.limits).
         limits = LoginLimiter.for_settings(settings, engine, clock)
-        attempts = AttemptService(settings, engine, committer, bus, signer, clock, limits)
+        # Chain heads signed into a file outside the database; its key also
+        # signs the candidates' receipts at finish.
+        checkpoints = Checkpointer(settings, engine)
+        await checkpoints.start()
+        attempts = AttemptService(
+            settings, engine, committer, bus, signer, clock, limits, checkpoints.key
+        )
         monitor = LoopMonitor()
         ctx = AppContext(
             settings=settings,
@@ -107,12 +113,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             monitor=monitor,
             proctoring=live.make_proctoring(engine, bus, committer),
             wal_checkpointer=checkpointer,
+            checkpoints=checkpoints,
         )
         app.state.context = ctx
         await attempts.start()
-        # Chain heads signed into a file outside the database, from now on.
-        ctx.checkpoints = Checkpointer(settings, engine)
-        await ctx.checkpoints.start()
         await monitor.start()
         if settings.gc_freeze_seconds > 0:
             ctx.gc_freezer = GcFreezer(settings.gc_freeze_seconds, attempts.is_busy)
@@ -129,8 +133,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
                 await ctx.gc_freezer.stop()
             await attempts.stop()
             await committer.stop()
-            if ctx.checkpoints is not None:
-                await ctx.checkpoints.stop()  # the last heads, after the last commit
+            await checkpoints.stop()  # the last heads, after the last commit
             if checkpointer is not None:
                 await anyio.to_thread.run_sync(checkpointer.stop)
             engine.dispose()

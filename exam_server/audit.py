@@ -145,9 +145,7 @@ class ExamRules:
     def from_row(cls, design_json: str, bank_json: str, policy_json: str | None) -> ExamRules:
         bank = bank_from_json(bank_json)
         # An exam made before exams stored their policy ran under the 2024 rules.
-        policy = (
-            RankingPolicy.from_json(policy_json) if policy_json else RankingPolicy.default_2024()
-        )
+        policy = RankingPolicy.of_exam(policy_json)
         return cls(
             design=TestDesign.from_dict(json.loads(design_json)),
             bank=bank,

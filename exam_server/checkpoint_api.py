@@ -21,7 +21,7 @@ async def latest_checkpoint(request: Request) -> Response:
     """``{"fingerprint", "n", "at", "reason", "session_id", "key_id"}``; all
     null but ``key_id`` before the first checkpoint (or when checkpoints are off)."""
     cps = context(request.app).checkpoints
-    if cps is None or cps.key is None:
+    if cps.key is None:
         return JSONResponse({"fingerprint": None, "n": None, "at": None, "key_id": None})
     cp = await anyio.to_thread.run_sync(cps.latest)
     kid = key_id(cps.public_key)

@@ -48,13 +48,13 @@ class AppContext:
     dummy_hash: str
     monitor: LoopMonitor
     proctoring: ProctoringService
+    # Signed checkpoints of the chain heads (exam_server.checkpoints).
+    checkpoints: Checkpointer
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None
-    # Signed checkpoints of the chain heads (exam_server.checkpoints).
-    checkpoints: Checkpointer | None = None
-    # Parts that later modules attach (login limits, checkpoints …) register
-    # here by name rather than on ``app.state``.
+    # Small per-app state of endpoints (e.g. the report rate limit), by name
+    # rather than on ``app.state``.
     extras: dict[str, Any] = field(default_factory=dict)
 
 

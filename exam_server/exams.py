@@ -70,6 +70,4 @@ class ExamData:
 def exam_policy(row: Exam) -> RankingPolicy:
     """The ranking policy an exam runs under: its stored document, or for an
     exam made before exams stored one, the 2024 rules it ran under then."""
-    if row.policy_json:
-        return RankingPolicy.from_json(row.policy_json)
-    return RankingPolicy.default_2024()
+    return RankingPolicy.of_exam(row.policy_json)

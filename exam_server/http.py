@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exam_server.auth import StaffClaims, TokenError
+from exam_server.auth import CandidateClaims, StaffClaims, TokenError
 from exam_server.context import context
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -90,12 +90,24 @@ def field_num(
     return float(v)
 
 
-def staff_of(request: Request, roles: tuple[str, ...]) -> StaffClaims:
+def _bearer(request: Request, who: str) -> str:
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer "):
-        raise ApiError(401, "not_authenticated", "send Authorization: Bearer <token>")
+        raise ApiError(401, "not_authenticated", f"send Authorization: Bearer <{who}>")
+    return header[7:].strip()
+
+
+def candidate_of(request: Request) -> CandidateClaims:
+    """The claims of the candidate token the request carries (401 otherwise)."""
     try:
-        claims = context(request.app).signer.read_staff(header[7:].strip())
+        return context(request.app).signer.read_candidate(_bearer(request, "candidate token"))
+    except TokenError as exc:
+        raise ApiError(401, exc.code, str(exc)) from None
+
+
+def staff_of(request: Request, roles: tuple[str, ...]) -> StaffClaims:
+    try:
+        claims = context(request.app).signer.read_staff(_bearer(request, "token"))
     except TokenError as exc:
         raise ApiError(401, exc.code, str(exc)) from None
     if claims.role not in roles:

@@ -298,6 +298,9 @@ async def finish(
         total = float(score.get("total", 0.0))
         score_json = json.dumps(score, separators=(",", ":"))
         head = la.response_head
+        # The result bound into the audit chain by hash: a later edit of
+        # score_json/total_points/passed breaks `seleksi audit verify`.
+        digest = audit.score_digest(score, total, passed)
 
         def write(conn: Connection) -> None:
             storage.update_attempt(
@@ -324,7 +327,13 @@ async def finish(
                 session_id=la.session_id,
                 attempt_id=la.id,
                 reason=reason,
-                data={"response_head": head, "total": total, "passed": passed, "score": score},
+                data={
+                    "response_head": head,
+                    "total": total,
+                    "passed": passed,
+                    "score": score,
+                    "score_digest": digest,
+                },
                 at=now,
             )
 
@@ -332,7 +341,9 @@ async def finish(
         la.status = "finished"
         la.state = final_state
         la.remaining_at_start, la.running_since = remaining, None
-        la.finish = frames.final_frame(score, passed, reasons, reason)
+        la.finish = frames.final_frame(
+            score, passed, reasons, reason, frames.receipt(la, score, svc.receipt_key)
+        )
         conn = la.conn
     svc.bus.publish(
         LiveEvent(

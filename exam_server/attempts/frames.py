@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from cat_engine import engine as cat
 from exam_server import protocol as p
+from exam_server import receipts
 from exam_server.attempts.state import ACTIVE, LiveAttempt
+from exam_server.attempts.verdicts import section_points
 
 
 def item_frame(la: LiveAttempt, number: int) -> dict[str, Any]:
@@ -107,3 +111,28 @@ def final_frame(
     if receipt is not None:
         fields["receipt"] = dict(receipt)
     return p.frame("final", **fields)
+
+
+def receipt(
+    la: LiveAttempt, score: Mapping[str, Any], key: Ed25519PrivateKey | None
+) -> dict[str, Any] | None:
+    """The candidate's signed receipt of a finished attempt (``code``: the text
+    code ``seleksi results prove --receipt`` and the public page accept;
+    ``short``: a code to write down; ``qr_svg``: the text code as a QR code):
+    registration number, exam, session, points per subtest and total as the
+    publication rounds them (the exam's policy), and the answer-chain head.
+    None when the server signs no receipts."""
+    if key is None:
+        return None
+    policy = la.exam.policy
+    points = {code: policy.points(v) for code, v in section_points(score).items()}
+    r = receipts.sign_receipt(
+        key,
+        registration_number=la.registration_number,
+        exam=la.exam.code,
+        session=la.session_code,
+        scores=points,
+        total=policy.points(sum(points.values())),
+        chain_head=la.response_head,
+    )
+    return {"code": receipts.encode(r), "short": receipts.short_code(r)}

@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
@@ -79,6 +80,7 @@ class AttemptService:
         signer: TokenSigner,
         clock: Clock | None = None,
         limits: LoginLimiter | None = None,
+        receipt_key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -86,6 +88,9 @@ class AttemptService:
         self.bus = bus
         self.signer = signer
         self.clock: Clock = clock or SystemClock()
+        # Signs each candidate's receipt at finish (the server's checkpoint
+        # key, exam_server.checkpoints); None: no receipts.
+        self.receipt_key = receipt_key
         self.live: dict[int, LiveAttempt] = {}
         self.exams: dict[int, ExamData] = {}
         self.usage = UsageCache()
@@ -230,11 +235,14 @@ class AttemptService:
         rebuilt if it has finished."""
         la, ended = storage.load_attempt(conn, attempt_id, self.exam_data)
         if ended is not None:
+            # Ed25519 signatures are deterministic: the receipt signed again
+            # is the one the candidate was shown at finish.
             la.finish = frames.final_frame(
                 ended["score"],
                 ended["passed"],
                 verdicts.stored_reasons(la.exam, la.category, ended["score"], ended["pass_reason"]),
                 ended["finish_reason"],
+                frames.receipt(la, ended["score"], self.receipt_key),
             )
         return la, ended
 

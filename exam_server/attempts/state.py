@@ -63,6 +63,7 @@ class LiveAttempt:
     name: str
     category: str
     exam: ExamData
+    session_code: str
     state: TestState
     status: str
     last_seq: int

@@ -75,6 +75,7 @@ _LOAD_QUERY = (
         CANDIDATE.c.name,
         CANDIDATE.c.category,
         SESSION.c.exam_id,
+        SESSION.c.code.label("session_code"),
     )
     .select_from(
         ATTEMPT.join(CANDIDATE, CANDIDATE.c.id == ATTEMPT.c.candidate_id).join(
@@ -123,6 +124,7 @@ def load_attempt(
         name=a["name"],
         category=a["category"],
         exam=exam_for(a["exam_id"]),
+        session_code=a["session_code"],
         state=TestState.from_dict(orjson.loads(a["state_json"])),
         status=a["status"],
         last_seq=a["last_seq"],

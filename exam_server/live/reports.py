@@ -6,10 +6,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exam_server.auth import TokenError
 from exam_server.context import context
 from exam_server.events import LiveEvent
-from exam_server.http import ApiError, read_json
+from exam_server.http import ApiError, candidate_of, read_json
 
 REPORT_KINDS = frozenset({"focus_lost", "fullscreen_exit"})
 REPORT_MIN_INTERVAL = 1.0
@@ -23,13 +22,7 @@ async def candidate_report(request: Request) -> Response:
     alert on the proctor console. Needs the candidate's bearer token.
     """
     ctx = context(request.app)
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("bearer "):
-        raise ApiError(401, "not_authenticated", "send Authorization: Bearer <candidate token>")
-    try:
-        claims = ctx.signer.read_candidate(header[7:].strip())
-    except TokenError as exc:
-        raise ApiError(401, exc.code, str(exc)) from None
+    claims = candidate_of(request)
     body = await read_json(request, 1024)
     kind = body.get("kind")
     if kind not in REPORT_KINDS:

@@ -35,6 +35,7 @@ from exam_server.results.outcomes import (
     Formation,
     responses_digest,
 )
+from exam_server.results.rules import RankingPolicy
 
 
 class SourceError(ValueError):
@@ -67,12 +68,22 @@ def _t(model: Any) -> Table:
 
 
 def exam_title(engine: Engine, exam_code: str) -> str:
+    return exam_document(engine, exam_code)["title"]
+
+
+def exam_document(engine: Engine, exam_code: str) -> dict[str, Any]:
+    """The exam as the results commands see it: ``id`` (code), ``title`` and
+    ``policy`` (the ranking policy document the exam stores, which its
+    candidates were judged by on the terminal)."""
     exams = _t(m.Exam)
     with engine.connect() as conn:
-        row = conn.execute(select(exams.c.name).where(exams.c.code == exam_code)).first()
+        row = conn.execute(
+            select(exams.c.name, exams.c.policy_json).where(exams.c.code == exam_code)
+        ).first()
     if row is None:
         raise SourceError(f"no exam with code {exam_code!r}")
-    return str(row[0])
+    policy = RankingPolicy.of_exam(row[1])
+    return {"id": exam_code, "title": str(row[0]), "policy": policy.to_dict()}
 
 
 def _section_points(score_json: str | None, regno: str) -> dict[str, float]:

@@ -205,6 +205,14 @@ class RankingPolicy:
         return cls.from_json(text)
 
     @classmethod
+    def of_exam(cls, policy_json: str | None) -> RankingPolicy:
+        """The policy an exam runs under, from its stored ``policy_json``: an
+        exam made before exams stored their policy (NULL) ran under the 2024
+        rules. The one reading every verdict about an exam's candidates uses
+        (the live server, ``seleksi audit verify``, ``seleksi results``)."""
+        return cls.from_json(policy_json) if policy_json else cls.default_2024()
+
+    @classmethod
     def from_json(cls, text: str) -> RankingPolicy:
         try:
             data = json.loads(text, parse_float=Decimal)

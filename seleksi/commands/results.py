@@ -55,7 +55,11 @@ def register(sub: Any) -> None:
     _source_args(pub, required=True)
     pub.add_argument("--key", required=True, help="Ed25519 private key (PEM) from keygen")
     pub.add_argument("--out", required=True, help="publication directory to write")
-    pub.add_argument("--policy", help="ranking policy JSON (default: the 2024 rules)")
+    pub.add_argument(
+        "--policy",
+        help="ranking policy JSON: must be the one the exam stores (--db); for --input "
+        "without a stored policy it is the policy (default: the 2024 rules)",
+    )
     pub.add_argument("--skb", help="SKB scores CSV: registration_number,skb[,status,note]")
     pub.add_argument(
         "--skb-missing-absent",
@@ -101,7 +105,10 @@ def register(sub: Any) -> None:
         "counts", help="candidates per formation and result code, to announce before publishing"
     )
     n.add_argument("publication", nargs="?", help="publication directory (else give a source)")
-    n.add_argument("--policy", help="ranking policy JSON for a source (default: the 2024 rules)")
+    n.add_argument(
+        "--policy",
+        help="ranking policy JSON for a source (must match a stored one; default: the 2024 rules)",
+    )
     n.add_argument("--out", help="write the counts JSON here (default: stdout)")
     _source_args(n, required=False)
     n.set_defaults(func=_counts)
@@ -158,17 +165,22 @@ def _load_source(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any], l
     if args.db or args.exam:
         if not (args.db and args.exam):
             raise CommandError("--db and --exam go together")
-        from exam_server.results.from_db import SourceError, exam_title, load_outcomes, read_engine
+        from exam_server.results.from_db import (
+            SourceError,
+            exam_document,
+            load_outcomes,
+            read_engine,
+        )
 
         engine = read_engine(args.db)
         try:
-            title = exam_title(engine, args.exam)
+            exam = exam_document(engine, args.exam)
             formations, outcomes = load_outcomes(engine, args.exam)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         finally:
             engine.dispose()
-        return {"id": args.exam, "title": title}, formations, outcomes
+        return exam, formations, outcomes
     if args._source_required:
         raise CommandError("give the source: --db URL --exam CODE, or --input FILE")
     return None
@@ -207,23 +219,40 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy_for(args: argparse.Namespace, exam_doc: dict[str, Any]) -> Any:
+    """The ranking policy to rank with: the one the exam stores (its candidates
+    were judged by it on the terminal); ``--policy`` must then be that same
+    document, and is refused otherwise. Without a stored one (an input file
+    that carries none): ``--policy``, else the 2024 rules."""
+    from exam_server.results.rules import PolicyError, RankingPolicy
+
+    try:
+        given = RankingPolicy.from_json(_read(args.policy).decode("utf-8")) if args.policy else None
+        stored = exam_doc.get("policy")
+        own = None if stored is None else RankingPolicy.from_dict(stored)
+    except PolicyError as exc:
+        raise CommandError(f"{args.policy or 'the exam policy'}: {exc}") from None
+    if own is None:
+        return given or RankingPolicy.default_2024()
+    if given is not None and given.to_json() != own.to_json():
+        raise CommandError(
+            f"--policy {args.policy} (version {given.version}) is not the ranking policy exam "
+            f"{exam_doc['id']} stores (version {own.version}), under which its candidates were "
+            "judged on the terminal: leave --policy out, or change the exam's policy before "
+            "any of its sessions opens"
+        )
+    return own
+
+
 def _publish(args: argparse.Namespace) -> int:
     from exam_server.results import publication as pubm
     from exam_server.results.integration import SkbImportError, integrate, optimise, parse_skb_csv
     from exam_server.results.ranking import rank_skd
-    from exam_server.results.rules import PolicyError, RankingPolicy
 
     source = _load_source(args)
     assert source is not None
     exam_doc, formations, outcomes = source
-    try:
-        policy = (
-            RankingPolicy.from_json(_read(args.policy).decode("utf-8"))
-            if args.policy
-            else RankingPolicy.default_2024()
-        )
-    except PolicyError as exc:
-        raise CommandError(f"{args.policy}: {exc}") from None
+    policy = _policy_for(args, exam_doc)
     published_at = args.published_at or exam_doc.get("published_at")
     if not published_at:
         raise CommandError("give --published-at (the announcement date shown in the manifest)")
@@ -324,7 +353,6 @@ def _verify(args: argparse.Namespace) -> int:
 def _counts(args: argparse.Namespace) -> int:
     from exam_server.results import publication as pubm
     from exam_server.results.ranking import rank_skd
-    from exam_server.results.rules import PolicyError, RankingPolicy
 
     source = _load_source(args)
     if (source is None) == (args.publication is None):
@@ -340,15 +368,9 @@ def _counts(args: argparse.Namespace) -> int:
     else:
         assert source is not None
         exam_doc, formations, outcomes = source
+        policy = _policy_for(args, exam_doc)
         try:
-            policy = (
-                RankingPolicy.from_json(_read(args.policy).decode("utf-8"))
-                if args.policy
-                else RankingPolicy.default_2024()
-            )
             skd = rank_skd(policy, formations, outcomes)
-        except PolicyError as exc:
-            raise CommandError(f"{args.policy}: {exc}") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         files = pubm.build_files(

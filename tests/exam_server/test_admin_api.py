@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -167,7 +168,10 @@ def test_schedule_open_checkin_and_close(live_server: ServerHandle) -> None:
     r = httpx.post(
         f"{h.url}/api/sessions/{sid}/close", json={"reason": "session over"}, headers=proctor
     )
-    assert r.json() == {"session_id": sid, "status": "closed", "finished": 1}
+    closed = r.json()
+    # The close signs a checkpoint whose fingerprint goes in the session report.
+    assert re.fullmatch(r"[0-9A-Z]{5}-[0-9A-Z]{5}", closed.pop("checkpoint"))
+    assert closed == {"session_id": sid, "status": "closed", "finished": 1}
     assert httpx.post(h.url + "/api/candidate/login", json=body).status_code == 403
     rows = httpx.get(f"{h.url}/api/admin/sessions/{sid}/attempts", headers=admin).json()
     assert rows[0]["status"] == "finished" and rows[0]["finish_reason"] == "session_closed"
