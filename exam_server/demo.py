@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from cat_engine.design import TestDesign
 from exam_server import scheduling as sch
 from exam_server.admin import assign_rooms, session_room, staff_rooms
 from exam_server.db import create_schema, writer
+from exam_server.results.rules import RankingPolicy
 from exam_server.snapshot import PublicItemContent
 
 # A spread of categories like a real session: mostly general.
@@ -120,8 +122,13 @@ def seed_exam(
     admin_password: str | None = None,
     proctor_password: str | None = None,
     open_session: bool = True,
+    policy: RankingPolicy | None = None,
+    categories: Sequence[str] | None = None,
 ) -> SeedSummary:
-    """Create a whole exam day in the database (see the module docstring)."""
+    """Create a whole exam day in the database (see the module docstring).
+
+    policy: the exam's ranking policy (default: the 2024 rules); categories:
+    the candidates' categories, in turn (default: every 2024 category)."""
     if n_candidates < 1:
         raise ValueError("n_candidates must be at least 1")
     create_schema(engine)
@@ -129,7 +136,8 @@ def seed_exam(
     sch.create_site(engine, site_code, "Kantor Regional BKN (demo)")
     sch.create_room(engine, site_code, room_code, "Ruang CAT 1", capacity=max(60, n_candidates))
     sch.create_room(engine, site_code, "R2", "Ruang CAT 2", capacity=60)
-    exam_id = sch.create_exam(engine, exam_code, exam_name, design, bank, items)
+    exam_id = sch.create_exam(engine, exam_code, exam_name, design, bank, items, policy)
+    cycle = tuple(categories or _CATEGORY_CYCLE)
     session_id = sch.create_session(
         engine, session_code, exam_code, site_code, room_code, time.time()
     )
@@ -139,7 +147,7 @@ def seed_exam(
     for i in range(n_candidates):
         reg = f"{prefix}{i + 1:04d}"
         name = f"{_GIVEN[i % len(_GIVEN)]} {_FAMILY[(i // len(_GIVEN)) % len(_FAMILY)]}"
-        cat = _CATEGORY_CYCLE[i % len(_CATEGORY_CYCLE)]
+        cat = cycle[i % len(cycle)]
         formation = _FORMATIONS[i % len(_FORMATIONS)]["code"]
         birth = f"{1990 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}"
         rows.append(f"{reg},{name},{cat},{formation},{session_code},{birth}")
