@@ -3,7 +3,11 @@
 * :func:`small_bank` / :func:`small_design`: a tiny SKD-shaped bank (TWK,
   TIU dichotomous; TKP graded, 1–5 points) and a short design, so tests cost
   milliseconds of engine time.
-* :class:`ThreadServer`: uvicorn in a thread of this process (fast start).
+* :class:`ThreadServer`: uvicorn in a thread of this process (fast start);
+  :meth:`ThreadServer.on_loop` runs a coroutine on its event loop (where the
+  attempt service lives), :meth:`ThreadServer.sweep` runs the periodic sweep
+  at the server's clock, so a test on a :class:`~exam_server.clock.ManualClock`
+  moves time instead of sleeping.
 * :class:`ProcessServer`: uvicorn in a subprocess (``seleksi serve``), which
   a fault test can SIGKILL and restart on the same database.
 * :class:`Terminal`: a candidate terminal over the real ``websockets`` client.
@@ -20,9 +24,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -36,6 +40,8 @@ from exam_server.settings import Settings
 from exam_server.snapshot import PublicItemContent
 
 SUBTESTS = ("TWK", "TIU", "TKP")
+
+T = TypeVar("T")
 
 
 def small_bank(per_subtest: int = 12, seed: int = 7) -> tuple[BankArrays, list[PublicItemContent]]:
@@ -154,6 +160,61 @@ class ThreadServer(ServerAddress):
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the server (and its attempt service) runs on."""
+        if not self.server.servers:
+            raise RuntimeError("the test server is not started")
+        return self.server.servers[0].get_loop()
+
+    async def on_loop(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run ``coro`` on the server's event loop and return its result: the
+        service's state is changed only there. Awaitable from a test's own
+        loop (which keeps serving its sockets meanwhile)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+
+    def on_loop_sync(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """:meth:`on_loop` for a test without an event loop of its own."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def now(self) -> float:
+        """The server's clock (epoch seconds)."""
+        from exam_server.context import context
+
+        return context(self.app).clock.now()
+
+    async def sweep(self, database: bool = False) -> None:
+        """One pass of the attempt service's sweep at the server's clock (ends
+        attempts at their deadline, stops the clocks of terminals gone past the
+        grace); ``database=True`` also sweeps the stored attempts no process
+        holds. What the periodic task does, at once."""
+        from exam_server.context import context
+
+        attempts = context(self.app).attempts
+        now = self.now()
+        await self.on_loop(attempts.sweep(now))
+        if database:
+            await self.on_loop(attempts.sweep_database(now))
+
+    async def flush_presence(self) -> None:
+        """One presence flush at the server's clock (what the periodic task does)."""
+        from exam_server.context import context
+
+        await self.on_loop(context(self.app).attempts.flush_presence(self.now()))
+
+
+async def wait_until(
+    condition: Callable[[], bool], timeout: float = 10.0, what: str = "the condition"
+) -> None:
+    """Poll ``condition`` until it holds: waits for an event of a real socket
+    or task (a close noticed, a background step done), never for a clock."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError(f"{what} did not happen within {timeout} s")
+        await asyncio.sleep(0.01)
 
 
 class ProcessServer(ServerAddress):

@@ -2,10 +2,11 @@
 
 For the server, UI and scale-out tests:
 
-* ``server_factory(mode="linear", n_candidates=6, database_url=None, **settings)``
+* ``server_factory(mode="linear", n_candidates=6, database_url=None, clock=None, **settings)``
   → a :class:`ServerHandle` (uvicorn in a thread of the test process,
   stopped at the end of the test). ``database_url`` defaults to a fresh
-  SQLite file in ``tmp_path``.
+  SQLite file in ``tmp_path``; ``clock``: a :class:`~exam_server.clock.ManualClock`
+  the test moves instead of sleeping.
 * ``live_server``: ``server_factory()`` with the defaults (linear mode).
 * ``postgres_url``: a fresh schema on the PostgreSQL at 127.0.0.1:5432
   (database ``test``, user ``postgres``), dropped afterwards; skips with
@@ -28,6 +29,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from exam_server.clock import Clock
 from exam_server.db import make_engine
 from exam_server.demo import SeedSummary, seed_exam
 from exam_server.settings import Settings
@@ -138,11 +140,12 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerHandle]]:
         n_candidates: int = 6,
         database_url: str | None = None,
         time_limit_seconds: float = 600.0,
+        clock: Clock | None = None,
         **settings: Any,
     ) -> ServerHandle:
         url = database_url or f"sqlite:///{tmp_path / f'exam-{len(started)}.db'}"
         seed = seed_small(url, mode, n_candidates, time_limit_seconds)
-        server = ThreadServer(make_settings(url, **settings)).start()
+        server = ThreadServer(make_settings(url, **settings), clock=clock).start()
         handle = ServerHandle(server, seed, make_engine(url))
         started.append(handle)
         return handle

@@ -1,16 +1,24 @@
-"""End to end: a real uvicorn server driven by the real ``websockets`` client."""
+"""End to end: a real uvicorn server driven by the real ``websockets`` client.
+
+Tests about time run the server on a :class:`~exam_server.clock.ManualClock`:
+they move it and run the sweep (``ThreadServer.sweep``) instead of sleeping.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import httpx
 import pytest
+from itsdangerous.timed import TimestampSigner
 from websockets.exceptions import ConnectionClosed
 
-from exam_server.testing import Terminal
+from exam_server.clock import ManualClock
+from exam_server.context import context
+from exam_server.testing import Terminal, wait_until
 from tests.conftest import ServerHandle
 
 
@@ -115,8 +123,21 @@ async def test_whole_adaptive_attempt(server_factory: Any) -> None:
     await t.close()
 
 
-async def test_reconnect_resumes_exactly(live_server: ServerHandle) -> None:
-    h = live_server
+async def dropped(h: ServerHandle, attempt_id: int) -> None:
+    """Wait until the server has noticed that the attempt's socket ended (a
+    real socket event, not time passing)."""
+    attempts = context(h.app).attempts
+
+    def noticed() -> bool:
+        la = attempts.live.get(attempt_id)
+        return la is None or la.conn is None
+
+    await wait_until(noticed, what="the server noticing the closed socket")
+
+
+async def test_reconnect_resumes_exactly(server_factory: Any) -> None:
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock)  # grace 2 s (tests.conftest.make_settings)
     token = h.login(reg(h))
     t = await Terminal.open(h.ws_url, token, "T-1")
     for n in (1, 2, 3):
@@ -124,33 +145,48 @@ async def test_reconnect_resumes_exactly(live_server: ServerHandle) -> None:
     await t.request({"type": "navigate", "number": 5})
     remaining_before = (await t.request({"type": "state"}))["remaining_seconds"]
     await t.ws.close()
-    await asyncio.sleep(0.3)
+    await dropped(h, t.state["attempt_id"])
+    clock.advance(1.5)  # away for less than the grace
+    await h.server.sweep()
     t2 = await Terminal.open(h.ws_url, token, "T-1")
     st = t2.state
     assert st["last_seq"] == 3
     assert [m["answered"] for m in st["map"]][:4] == [True, True, True, False]
     assert st["current"]["number"] == 5
-    # Within the grace period the clock kept running: no time was gained or lost.
-    assert remaining_before - 2 < st["remaining_seconds"] <= remaining_before
+    # Within the grace period the clock kept running: the 1.5 s away were
+    # counted, no more and no less.
+    assert st["remaining_seconds"] == pytest.approx(remaining_before - 1.5, abs=1e-6)
+    assert st["clock_running"] is True
     (ack,) = await t2.answer(4, 1)
     assert ack["seq"] == 4 and not ack["duplicate"]
     await t2.close()
 
 
 async def test_clock_stops_after_grace_and_restarts(server_factory: Any) -> None:
-    h = server_factory(grace_seconds=0.5)
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock, grace_seconds=30.0)
     token = h.login(reg(h))
     t = await Terminal.open(h.ws_url, token, "T-1")
+    aid = t.state["attempt_id"]
     await t.answer(1, 1)
     before = (await t.request({"type": "state"}))["remaining_seconds"]
-    await t.ws.close()
-    await asyncio.sleep(3.5)  # the terminal is gone for far longer than the grace
+    await t.ws.close()  # a clean close: the terminal was there when it closed
+    await dropped(h, aid)
+    clock.advance(29.0)
+    await h.server.sweep()
+    assert attempt_row(h, aid)["running_since"] is not None  # inside the grace: runs on
+    clock.advance(3600.0)  # the terminal is gone for far longer than the grace
+    await h.server.sweep()
+    row = attempt_row(h, aid)
+    assert row["running_since"] is None and row["status"] == "running"
+    assert row["remaining_at_start"] == pytest.approx(before - 30.0, abs=1e-6)
     t2 = await Terminal.open(h.ws_url, token, "T-1")
-    after = t2.state["remaining_seconds"]
-    # Only the grace period (plus the time to notice the close) was counted,
-    # not the 3.5 s down.
-    assert before - 2.0 < after < before - 0.4
+    # Only the grace period was counted, not the hour down; the clock runs again.
+    assert t2.state["remaining_seconds"] == pytest.approx(before - 30.0, abs=1e-6)
     assert t2.state["clock_running"] is True
+    clock.advance(5.0)
+    st = await t2.request({"type": "state"})
+    assert st["remaining_seconds"] == pytest.approx(before - 35.0, abs=1e-6)
     await t2.close()
 
 
@@ -255,7 +291,9 @@ async def test_duplicate_out_of_order_and_forged_frames(live_server: ServerHandl
     await t2.close()
 
 
-async def test_tokens_expired_tampered_and_unauthenticated(server_factory: Any) -> None:
+async def test_tokens_expired_tampered_and_unauthenticated(
+    server_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     h = server_factory(candidate_token_seconds=1.0)
     token = h.login(reg(h))
     from websockets.asyncio.client import connect
@@ -279,7 +317,10 @@ async def test_tokens_expired_tampered_and_unauthenticated(server_factory: Any) 
     async with connect(h.ws_url) as ws:
         await ws.send(json.dumps({"type": "answer", "seq": 1, "number": 1, "option": 1}))
         assert json.loads(await ws.recv())["code"] == "not_authenticated"
-    await asyncio.sleep(2.1)
+    # Tokens carry itsdangerous' own timestamp (wall time, not the server's
+    # clock): read them 5 s later by moving the time they are read at.
+    later = int(time.time()) + 5
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: later)
     first, code = await hello(token)
     assert first["code"] == "expired_token" and code == 1008
     # A staff token is not a candidate token (different salt), and vice versa.
@@ -293,13 +334,20 @@ async def test_tokens_expired_tampered_and_unauthenticated(server_factory: Any) 
 
 
 async def test_deadline_ends_the_attempt(server_factory: Any) -> None:
-    h = server_factory(time_limit_seconds=2.0)
+    clock = ManualClock(time.time())
+    h = server_factory(time_limit_seconds=60.0, clock=clock)
     t = await Terminal.open(h.ws_url, h.login(reg(h)), "T-1")
-    assert t.state["remaining_seconds"] <= 2.0
+    assert t.state["remaining_seconds"] == 60.0
     await t.answer(1, 1)
-    final = await t.next(timeout=6)
+    clock.advance(59.0)
+    await h.server.sweep()
+    frames = await t.answer(2, 1)  # one second left: still taken
+    assert frames[0]["type"] == "ack", frames
+    clock.advance(1.0)
+    await h.server.sweep()
+    final = await t.next()
     assert final["type"] == "final" and final["reason"] == "time_up"
-    late = await t.request({"type": "answer", "seq": 2, "number": 2, "option": 1})
+    late = await t.request({"type": "answer", "seq": 3, "number": 3, "option": 1})
     assert late["code"] == "attempt_finished"
     row = attempt_row(h, t.state["attempt_id"])
     assert row["status"] == "finished" and row["finish_reason"] == "time_up"
@@ -308,15 +356,18 @@ async def test_deadline_ends_the_attempt(server_factory: Any) -> None:
     t = await Terminal.open(h.ws_url, h.login(reg(h, 1), "T-2"), "T-2")
     r = httpx.post(
         f"{h.url}/api/proctor/attempts/{t.state['attempt_id']}/extend",
-        json={"reason": "late start", "seconds": 4},
+        json={"reason": "late start", "seconds": 30},
         headers=h.headers(),
     )
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.json()["remaining_seconds"] == 90.0
     await t.answer(1, 1)
-    await asyncio.sleep(2.5)  # past the design's 2 s, inside the extension
+    clock.advance(70.0)  # past the design's 60 s, inside the extension
+    await h.server.sweep()
     frames = await t.answer(2, 1)
     assert frames[0]["type"] == "ack", frames
-    final = await t.next(timeout=6)
+    clock.advance(20.0)
+    await h.server.sweep()
+    final = await t.next()
     assert final["type"] == "final" and final["reason"] == "time_up"
     await t.close()
 
@@ -356,8 +407,9 @@ async def test_origin_checked_and_flood_limited(server_factory: Any) -> None:
     assert codes.count("rate_limited") >= 10 and codes.count(None) >= 5
 
 
-async def test_proctor_pause_resume_extend(live_server: ServerHandle) -> None:
-    h = live_server
+async def test_proctor_pause_resume_extend(server_factory: Any) -> None:
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock)
     t = await Terminal.open(h.ws_url, h.login(reg(h)), "T-1")
     aid = t.state["attempt_id"]
     base = f"{h.url}/api/proctor/attempts/{aid}"
@@ -368,16 +420,17 @@ async def test_proctor_pause_resume_extend(live_server: ServerHandle) -> None:
     refused = await t.request({"type": "answer", "seq": 1, "number": 1, "option": 1})
     assert refused["code"] == "attempt_paused"
     paused_left = tf["remaining_seconds"]
-    await asyncio.sleep(0.6)
+    clock.advance(300.0)  # a long break
+    await h.server.sweep()
     r = httpx.post(base + "/resume", json={"reason": "back"}, headers=h.headers())
-    assert r.json()["status"] == "running"
+    assert r.json()["status"] == "running" and r.json()["deadline"] is not None
     r = httpx.post(
         base + "/extend", json={"reason": "power cut", "seconds": 120}, headers=h.headers()
     )
     assert r.status_code == 200
     st = await t.request({"type": "state"})
     # Paused time was not counted; the extension was added.
-    assert paused_left + 119 < st["remaining_seconds"] <= paused_left + 120
+    assert st["remaining_seconds"] == pytest.approx(paused_left + 120, abs=1e-6)
     # An admin token cannot act as a proctor (roles are separate).
     forbidden = httpx.post(base + "/pause", json={"reason": "x"}, headers=h.headers("admin"))
     assert forbidden.status_code == 403
