@@ -18,6 +18,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,10 @@ from exam_server.health import LoopMonitor
 from exam_server.loadtest.report import LoadReport, TerminalTrace
 
 PUSHES = ("time", "notice")
+
+# What terminal i answers to the item frame it is shown (an option index);
+# without one a terminal picks an option at random.
+Answerer = Callable[[int, Mapping[str, Any]], int]
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,12 @@ async def run_load(
     *,
     start_at: float | None = None,
     report: LoadReport | None = None,
+    answerer: Answerer | None = None,
 ) -> LoadReport:
-    """Drive ``config.terminals`` terminals (the first N ``candidates``); return the report."""
+    """Drive ``config.terminals`` terminals (the first N ``candidates``); return the report.
+
+    answerer: how terminal i answers an adaptive item (e.g.
+    :class:`~exam_server.loadtest.exposure.IrtAnswers`); default at random."""
     if len(candidates) < config.terminals:
         raise ValueError(f"{config.terminals} terminals need as many candidates")
     rep = report if report is not None else LoadReport()
@@ -113,7 +122,7 @@ async def run_load(
     if freezer is not None:
         await freezer.start()
     try:
-        await _drive(config, candidates, session_token, rep, rng, limits, t0)
+        await _drive(config, candidates, session_token, rep, rng, limits, t0, answerer)
     finally:
         if freezer is not None:
             await freezer.stop()
@@ -131,6 +140,7 @@ async def _drive(
     rng: random.Random,
     limits: httpx.Limits,
     t0: float,
+    answerer: Answerer | None = None,
 ) -> None:
     async with httpx.AsyncClient(base_url=config.url, limits=limits, timeout=config.timeout) as hc:
         tasks = [
@@ -144,6 +154,7 @@ async def _drive(
                     hc,
                     random.Random(rng.getrandbits(64)),
                     t0,
+                    answerer,
                 )
             )
             for i in range(config.terminals)
@@ -218,6 +229,7 @@ async def _terminal(
     hc: httpx.AsyncClient,
     rng: random.Random,
     t0: float,
+    answerer: Answerer | None = None,
 ) -> None:
     from websockets.asyncio.client import connect
 
@@ -248,7 +260,7 @@ async def _terminal(
             rep.reconnects += 1
         first = False
         try:
-            pending = await _session(ws, cfg, trace, rep, rng, pending)
+            pending = await _session(ws, cfg, trace, rep, rng, pending, i, answerer)
             backoff = 0.2
             if pending is None:
                 return  # done: the run ended or the attempt did
@@ -281,6 +293,8 @@ async def _session(
     rep: LoadReport,
     rng: random.Random,
     pending: tuple[int, int, int] | None,
+    index: int = 0,
+    answerer: Answerer | None = None,
 ) -> tuple[int, int, int] | None:
     """One connection's life. Returns the unacknowledged answer to resend
     after a reconnect (raises on a drop), or None when done."""
@@ -304,7 +318,8 @@ async def _session(
     last_seq = int(state["last_seq"])
     n_items = int(state["n_items"])
     adaptive = state.get("mode") == "adaptive"
-    current = (state.get("current") or {}).get("number")
+    shown: dict[str, Any] = state.get("current") or {}
+    current = shown.get("number")
     if pending is not None and pending[0] <= last_seq:
         pending = None  # stored before the drop; its ack was lost with the connection
     seq = last_seq
@@ -319,7 +334,11 @@ async def _session(
             await asyncio.sleep(wait)
             seq += 1
             number = int(current) if adaptive and current else (seq - 1) % n_items + 1
-            pending = (seq, number, rng.randrange(5))
+            if answerer is not None and adaptive and shown:
+                option = answerer(index, shown)
+            else:
+                option = rng.randrange(5)
+            pending = (seq, number, option)
         pseq, number, option = pending
         sent = time.time()
         await ws.send(
@@ -345,6 +364,7 @@ async def _session(
             if adaptive:
                 nxt = await _recv(ws, cfg.timeout)
                 if nxt.get("type") == "item":
+                    shown = nxt
                     current = nxt.get("number")
                 elif nxt.get("type") == "final":
                     rep.finished += 1

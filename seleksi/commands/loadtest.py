@@ -5,6 +5,12 @@
         [--db URL]   # check every acknowledged answer is in the database afterwards
     seleksi loadtest ... --seed-db URL   # first seed a fresh exam there (the server's
                                          # SELEKSI_SECRET_KEY must be set)
+        [--exam-mode adaptive]           # the small seeded exam, adaptive
+        [--design FILE|skd-adaptive --bank FILE|DB|synthetic:skd[:SCALE]]  # another exam
+    seleksi loadtest ... --db URL --irt-seed S --exposure
+        # answer as `seleksi simulate --seed S` simulees would (adaptive exams), then
+        # report the exam's item exposure from the database (exam_item_usage /
+        # exam_usage) beside the items the attempts were given
 
 Reports connections held, logins/s, answers/s, acknowledgement latency
 (p50/p95/p99/max), errors by code and acknowledged vs found in the database.
@@ -45,6 +51,33 @@ def register(sub: Any) -> None:
     p.add_argument("--seed-db", help="seed a fresh exam with --terminals candidates here first")
     p.add_argument("--db", help="database URL to check acknowledged answers against")
     p.add_argument("--seed", type=int, default=1, help="random seed of the terminals")
+    p.add_argument(
+        "--exam-mode",
+        choices=("linear", "adaptive"),
+        default="linear",
+        help="--seed-db: the small exam's mode (default linear)",
+    )
+    p.add_argument(
+        "--design",
+        help="--seed-db: a design JSON file or skd-linear / skd-adaptive instead of the small exam",
+    )
+    p.add_argument(
+        "--bank",
+        help="--seed-db with --design: bank file, database or synthetic:skd[:SCALE] "
+        "(as seleksi simulate; default synthetic:skd)",
+    )
+    p.add_argument(
+        "--irt-seed",
+        type=int,
+        metavar="S",
+        help="answer adaptive items as the simulees of `seleksi simulate --seed S` "
+        "(terminal j = simulee j; needs --db or --seed-db)",
+    )
+    p.add_argument(
+        "--exposure",
+        action="store_true",
+        help="report the exam's item exposure from the database after the run",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
 
@@ -67,13 +100,30 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     db_url = _url(args.db) if args.db else None
+    if (args.design or args.bank) and not args.seed_db:
+        raise CommandError("--design and --bank choose the exam --seed-db seeds")
+    if (args.irt_seed is not None or args.exposure) and not (args.db or args.seed_db):
+        raise CommandError("--irt-seed and --exposure read the exam from --db (or --seed-db)")
     if args.seed_db:
         from exam_server.loadtest.seeding import seed_load_exam
 
         secret = os.environ.get("SELEKSI_SECRET_KEY", "")
         if len(secret) < 32:
             raise CommandError("--seed-db needs the server's SELEKSI_SECRET_KEY in the environment")
-        seed, creds = seed_load_exam(_url(args.seed_db), secret, args.terminals)
+        design = bank = None
+        if args.design:
+            from seleksi.commands.simulate import load_bank, load_design
+
+            bank = load_bank(args.bank or "synthetic:skd")
+            design = load_design(args.design.replace("_", "-"), bank)
+        seed, creds = seed_load_exam(
+            _url(args.seed_db),
+            secret,
+            args.terminals,
+            mode=args.exam_mode,
+            design=design,
+            bank=bank,
+        )
         token = seed.session_token
         db_url = db_url or _url(args.seed_db)
     else:
@@ -86,10 +136,43 @@ def run(args: argparse.Namespace) -> int:
         token = args.session_token
     if len(creds) < args.terminals:
         raise CommandError(f"{args.terminals} terminals need {args.terminals} candidates")
-    report = asyncio.run(run_load(config, creds, token))
+    answerer = None
+    exam = None
+    if db_url and (args.irt_seed is not None or args.exposure):
+        from exam_server.loadtest.exposure import exam_of
+
+        try:
+            exam = exam_of(db_url, creds[0].registration_number)
+        except LookupError as exc:
+            raise CommandError(str(exc)) from None
+    if exam is not None and args.irt_seed is not None:
+        from exam_server.loadtest.exposure import IrtAnswers
+        from seleksi.commands.simulate import load_theta
+
+        codes = tuple(s.code for s in exam.design.sections)
+        # The abilities seleksi simulate draws for --simulees N --seed S: terminal j
+        # (candidate j of the list) is simulee j.
+        theta = load_theta(None, args.terminals, codes, args.irt_seed)
+        answerer = IrtAnswers(exam, theta, args.irt_seed)
+    report = asyncio.run(run_load(config, creds, token, answerer=answerer))
     if db_url:
         verify_in_database(report, db_url)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
+    exposure = None
+    if exam is not None and args.exposure:
+        from exam_server.loadtest.exposure import read_live_exposure
+
+        exposure = read_live_exposure(db_url or "", exam)
+    if args.json:
+        out = report.to_dict()
+        if exposure is not None:
+            out["exposure"] = exposure.to_dict()
+        print(json.dumps(out, indent=2))
+    else:
+        print(report.to_text())
+        if exposure is not None:
+            print(exposure.to_text())
     if report.db is not None and (report.db["missing"] or report.db["duplicated"]):
+        return 3
+    if exposure is not None and any(exposure.mismatches().values()):
         return 3
     return 0
