@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from itsdangerous.timed import TimestampSigner
 from sqlalchemy import insert, select
 
 from exam_server.audit import append, verify
@@ -77,7 +77,7 @@ def test_settings_are_validated_and_read_from_env() -> None:
         Settings.from_env({"SELEKSI_PORT": "eighty"})
 
 
-def test_tokens_are_bound_salted_and_expire() -> None:
+def test_tokens_are_bound_salted_and_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     signer = TokenSigner(KEY, candidate_max_age=60, staff_max_age=60)
     claims = CandidateClaims(1, 2, 3, "T-1", "R1")
     tok = signer.candidate_token(claims)
@@ -88,11 +88,16 @@ def test_tokens_are_bound_salted_and_expire() -> None:
     assert err.value.code == "bad_token"
     with pytest.raises(TokenError):
         TokenSigner("x" * 40, 60, 60).read_candidate(tok)  # another key
-    old = TokenSigner(KEY, candidate_max_age=0.5, staff_max_age=60)
-    tok = old.candidate_token(claims)
-    time.sleep(1.6)
+    short = TokenSigner(KEY, candidate_max_age=60, staff_max_age=60)
+    signed_at = 1_900_000_000
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at)
+    tok = short.candidate_token(claims)
+    # itsdangerous dates tokens in whole seconds of its own clock: read them later.
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at + 60)
+    assert short.read_candidate(tok) == claims  # 60 s old: still good
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at + 61)
     with pytest.raises(TokenError) as err:
-        old.read_candidate(tok)
+        short.read_candidate(tok)
     assert err.value.code == "expired_token"
 
 
