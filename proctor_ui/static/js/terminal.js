@@ -369,8 +369,74 @@
     const reasonKey = "result.reason." + final.reason;
     $("result-reason").textContent = S.t(reasonKey) === reasonKey ? "" : S.t(reasonKey);
     T.lastFinal = final;
+    renderReceipt(final.receipt, T.token);
     show("result");
   }
+
+  // --- the signed receipt (docs/results.md) ---------------------------------------------
+
+  /** Show the receipt of the final frame ({code, short}); the QR code is drawn by
+   * the server (GET /api/candidate/receipt) and shown as an image, never as markup
+   * in this page. `token`: the candidate token of the finished attempt. */
+  function renderReceipt(receipt, token) {
+    const box = $("receipt");
+    box.classList.toggle("hidden", !receipt);
+    if (!receipt) return;
+    $("receipt-short").textContent = receipt.short;
+    $("receipt-code").value = receipt.code;
+    $("receipt-copied").textContent = "";
+    const qr = $("receipt-qr");
+    qr.alt = S.t("receipt.qrAlt", { short: receipt.short });
+    const cached = T.receiptQr && T.receiptQr.code === receipt.code ? T.receiptQr : null;
+    showQr(cached);
+    if (cached || !token) return;
+    S.api("GET", "/api/candidate/receipt", undefined, token).then(
+      (reply) => {
+        // A late answer for an earlier receipt is dropped.
+        if (!reply || reply.code !== receipt.code || typeof reply.qr_svg !== "string") return;
+        if (!T.lastFinal || !T.lastFinal.receipt || T.lastFinal.receipt.code !== receipt.code) return;
+        T.receiptQr = { code: receipt.code, src: svgDataUrl(reply.qr_svg) };
+        showQr(T.receiptQr);
+      },
+      // The short and full codes are the receipt; the QR only saves typing.
+      () => showQr(null, true)
+    );
+  }
+
+  function showQr(entry, failed) {
+    const qr = $("receipt-qr");
+    if (entry) qr.src = entry.src;
+    else qr.removeAttribute("src");
+    qr.classList.toggle("hidden", !entry);
+    $("receipt-qr-missing").classList.toggle("hidden", !!entry || !failed);
+  }
+
+  /** An SVG element's text as a data: URL for an <img> (an image runs no scripts and
+   * loads nothing). The server's SVG is made for inline use and may lack the
+   * namespace a standalone SVG image needs. */
+  function svgDataUrl(svg) {
+    const standalone = /^<svg\b[^>]*\sxmlns=/.test(svg) ? svg : svg.replace(/^<svg\b/, '<svg xmlns="http://www.w3.org/2000/svg"');
+    const bytes = new TextEncoder().encode(standalone);
+    let binary = "";
+    for (const b of bytes) binary += String.fromCharCode(b);
+    return "data:image/svg+xml;base64," + btoa(binary);
+  }
+
+  $("receipt-code").addEventListener("focus", (ev) => ev.target.select());
+  $("receipt-copy").addEventListener("click", async () => {
+    const field = $("receipt-code");
+    field.focus();
+    field.select();
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(field.value);
+      ok = true;
+    } catch (_) {
+      // Plain http on a LAN has no clipboard API: the older command still works there.
+      ok = document.execCommand && document.execCommand("copy");
+    }
+    $("receipt-copied").textContent = S.t(ok ? "receipt.copied" : "receipt.selectToCopy");
+  });
 
   const FATAL = new Set(["terminal_locked", "replaced", "attempt_void", "bad_token", "expired_token", "wrong_terminal"]);
   const REFUSED = new Set([
