@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import re
@@ -13,7 +12,7 @@ import httpx
 
 from exam_server.audit import verify
 from exam_server.testing import Terminal
-from seleksi.commands import audit as audit_cmd
+from seleksi.cli import main as seleksi_main
 from tests.conftest import ServerHandle
 
 
@@ -215,24 +214,19 @@ def test_results_and_audit_chain_verify_and_detect_tampering(
     assert report.ok, report.problems
     assert report.events > 5 and report.responses == 10
     url = h.settings.database_url
-    assert audit_cmd.verify(_Args(url)) == 0
+    assert seleksi_main(["audit", "verify", "--db", url]) == 0
     # Change one stored answer behind the server's back: verify must notice.
     with h.db.begin() as c:
         c.exec_driver_sql(
             "UPDATE exam_response SET option = 4 WHERE attempt_id = ? AND seq = 3", (aid,)
         )
-    assert audit_cmd.verify(_Args(url)) == 1
+    assert seleksi_main(["audit", "verify", "--db", url]) == 1
     out = capsys.readouterr().out
     assert f"attempt {aid}, seq 3): altered" in out
     with h.db.begin() as c:
         c.exec_driver_sql("UPDATE exam_audit SET reason = 'edited' WHERE id = 2")
     problems = verify(h.db).problems
     assert any("audit event 2: hash does not match" in p for p in problems)
-
-
-class _Args(argparse.Namespace):
-    def __init__(self, db: str) -> None:
-        super().__init__(db=db)
 
 
 def test_tests_are_assembled_before_the_login_rush(live_server: ServerHandle) -> None:

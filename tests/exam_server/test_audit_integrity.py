@@ -243,8 +243,18 @@ async def test_checkpoint_file_edits_and_cuts_are_reported(
     assert cps is not None
     path = cps.path
     for i in range(3):
-        await finished_attempt(h, i)
+        aid = await finished_attempt(h, i)
         assert checkpoint_now(h) is not None
+    # A proctor's note after the last checkpoint: the server's own checkpoint
+    # at stop must take it in (without it, whether a detector's alert about
+    # the last disconnect lands before or after the checkpoint above decides
+    # if the stop adds a line).
+    note = httpx.post(
+        f"{h.url}/api/proctor/attempts/{aid}/note",
+        json={"reason": "catatan akhir sesi"},
+        headers=h.headers("proctor"),
+    )
+    assert note.status_code == 200, note.text
     # Once the server has stopped (its last checkpoint written) nothing
     # changes any more, and a checkpoint adds no line: files stay small.
     h.server.stop()
