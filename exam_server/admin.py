@@ -28,6 +28,7 @@ from exam_server import audit, receipts
 from exam_server import scheduling as sch
 from exam_server.attempts import ActionError, AttemptService, LoginError
 from exam_server.auth import StaffClaims, verify_password
+from exam_server.clock import remaining_seconds
 from exam_server.context import context
 from exam_server.db import writer
 from exam_server.exam_options import ExamOptions
@@ -552,8 +553,14 @@ async def set_staff_rooms(request: Request) -> Response:
     return JSONResponse({"id": sid, "room_ids": list(rooms)})
 
 
-def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[str, Any]]:
-    now = time.time()
+def _now(request: Request) -> float:
+    return context(request.app).clock.now()
+
+
+def _attempt_rows(
+    engine: Any, session_id: int, with_scores: bool, now: float
+) -> list[dict[str, Any]]:
+    """The session's attempts as the API shows them (``now``: the server's time)."""
     with Session(engine) as s:
         rows = s.execute(
             select(Attempt, Candidate)
@@ -564,11 +571,6 @@ def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[
         seen = seen_alive(s, [a for a, _ in rows])
     out = []
     for a, c in rows:
-        remaining = (
-            a.remaining_at_start - (now - a.running_since)
-            if a.running_since
-            else a.remaining_at_start
-        )
         row = {
             "attempt_id": a.id,
             "registration_number": c.registration_number,
@@ -577,7 +579,7 @@ def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[
             "status": a.status,
             "terminal_id": a.terminal_id,
             "terminal_released": a.terminal_released,
-            "remaining_seconds": max(0.0, remaining),
+            "remaining_seconds": remaining_seconds(a.remaining_at_start, a.running_since, now),
             "deadline": a.deadline_at,
             "last_seq": a.last_seq,
             "last_seen_at": seen.get(a.id or 0, a.last_seen_at),
@@ -598,7 +600,9 @@ def _attempt_rows(engine: Any, session_id: int, with_scores: bool) -> list[dict[
 
 async def session_attempts(request: Request) -> Response:
     sid = _int_param(request, "session_id")
-    rows = await anyio.to_thread.run_sync(_attempt_rows, context(request.app).engine, sid, True)
+    rows = await anyio.to_thread.run_sync(
+        _attempt_rows, context(request.app).engine, sid, True, _now(request)
+    )
     return JSONResponse(rows)
 
 
@@ -695,7 +699,9 @@ async def checkin(request: Request) -> Response:
 async def proctor_attempts(request: Request) -> Response:
     sid = _int_param(request, "session_id")
     await _guard(request, "session", sid)
-    rows = await anyio.to_thread.run_sync(_attempt_rows, context(request.app).engine, sid, False)
+    rows = await anyio.to_thread.run_sync(
+        _attempt_rows, context(request.app).engine, sid, False, _now(request)
+    )
     svc = _svc(request)
     for r in rows:  # live facts only this process knows
         la = svc.live.get(r["attempt_id"])
@@ -733,7 +739,9 @@ async def session_action(request: Request) -> Response:
     d = await read_json(request)
     reason = field_str(d, "reason", max_len=2000)
     seconds = field_num(d, "seconds", 1, 14400) if action == "extend" else 0.0
-    rows = await anyio.to_thread.run_sync(_attempt_rows, context(request.app).engine, sid, False)
+    rows = await anyio.to_thread.run_sync(
+        _attempt_rows, context(request.app).engine, sid, False, _now(request)
+    )
     done, skipped = [], []
     for r in rows:
         try:

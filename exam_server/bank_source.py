@@ -13,18 +13,15 @@ from sqlalchemy.engine import Engine
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from exam_server.snapshot import PublicItemContent
+from item_bank.arrays import load_bank_arrays
+from item_bank.store import ItemStore
 
 
 def load_from_item_bank(
     engine: Engine, design: TestDesign
 ) -> tuple[BankArrays, list[PublicItemContent]]:
     """The bank's items for ``design`` as (arrays, public items); ``LookupError``
-    if the item bank is missing or holds no usable items."""
-    try:
-        from item_bank.arrays import load_bank_arrays
-        from item_bank.store import ItemStore
-    except ImportError as exc:
-        raise LookupError(f"the item bank is not available: {exc}") from None
+    if the item bank holds no usable items."""
     store = ItemStore(engine)
     bank: BankArrays = load_bank_arrays(store)
     if bank.n_items == 0:

@@ -61,12 +61,10 @@ def load_bank(spec: str) -> Any:
             raise CommandError(f"--bank {spec}: only synthetic:skd[:SCALE] is known")
         scale = int(parts[2]) if len(parts) > 2 else 10
         return skd_synthetic_bank(scale, seed=0)
-    try:
-        from item_bank.arrays import load_bank_arrays
-        from item_bank.database import open_engine, sqlite_url
-        from item_bank.store import ItemStore
-    except ImportError as exc:  # pragma: no cover - item_bank ships with seleksi
-        raise CommandError(f"the item bank package is unavailable: {exc}") from None
+    from item_bank.arrays import load_bank_arrays
+    from item_bank.database import open_engine, sqlite_url
+    from item_bank.store import ItemStore
+
     path = Path(spec)
     if "://" in spec:
         store = ItemStore(open_engine(spec))
