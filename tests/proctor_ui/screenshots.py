@@ -77,6 +77,44 @@ class ScriptedTerminal:
         self._until("final")
 
 
+def shoot_exam_documents(live: LiveServer, page: Any, out: Path) -> None:
+    """The exams tab: an exam made from an uploaded design and another year's
+    policy with board options that reveal single answers (the server's
+    warnings shown), and its documents opened."""
+    from exam_server.context import context
+    from exam_server.results.rules import RankingPolicy
+    from item_bank.demo import seed_demo_bank
+
+    seed_demo_bank(context(live.app).engine, per_subtest=12)
+    tmp = Path(tempfile.mkdtemp())
+    design = {
+        "name": "SKD mini (unggah)",
+        "mode": "linear",
+        "time_limit_seconds": 900,
+        "sections": [{"code": c, "n_items": 4, "blueprint": {}} for c in ("TWK", "TIU", "TKP")],
+        "exposure": {"method": "none"},
+    }
+    policy = RankingPolicy.default_2024().to_dict()
+    policy["version"], policy["name"] = "2025.1", "Seleksi CPNS 2025"
+    (tmp / "desain.json").write_text(json.dumps(design))
+    (tmp / "aturan-2025.json").write_text(json.dumps(policy))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.click('#tabs button[data-tab="exams"]')
+    page.fill("#exam-code", "SKD-2025")
+    page.fill("#exam-name", "SKD CPNS 2025")
+    page.select_option("#exam-design", "upload")
+    page.set_input_files("#exam-design-file", str(tmp / "desain.json"))
+    page.select_option("#exam-policy", "upload")
+    page.set_input_files("#exam-policy-file", str(tmp / "aturan-2025.json"))
+    page.fill("#exam-batch", "1")
+    page.fill("#exam-interval", "10")
+    page.click("#exam-form button[type=submit]")
+    page.wait_for_selector('#exam-rows tr[data-code="SKD-2025"]')
+    page.locator('#exam-rows tr[data-code="SKD-2025"]').get_by_role("button").click()
+    page.wait_for_selector("#exam-docs:not(.hidden)")
+    page.screenshot(path=str(out / "admin-exams.png"), full_page=True)
+
+
 def main(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -160,7 +198,9 @@ def main(out: Path) -> None:
         term.screenshot(path=str(out / "terminal-finish.png"))
         term.click("#finish-confirm")
         term.wait_for_selector("#screen-result:not(.hidden)")
-        term.screenshot(path=str(out / "terminal-result.png"))
+        # The signed receipt under the score, once its QR code has loaded.
+        term.wait_for_function("document.getElementById('receipt-qr').naturalWidth > 0")
+        term.screenshot(path=str(out / "terminal-result.png"), full_page=True)
 
         board = browser.new_page(viewport={"width": 1600, "height": 900})
         board.goto(f"{live.url}/board.html?session={sid}")
@@ -175,6 +215,7 @@ def main(out: Path) -> None:
         admin_page.click('#tabs button[data-tab="results"]')
         admin_page.wait_for_selector("#result-rows tr")
         admin_page.screenshot(path=str(out / "admin-results.png"))
+        shoot_exam_documents(live, admin_page, out)
         browser.close()
     for t in terminals:
         t.ws.close()

@@ -417,6 +417,9 @@ def test_time_up_ends_the_test_with_the_score(
         expect(term.locator("#screen-result")).to_be_visible()
         expect(term.locator("#result-reason")).to_have_text("Waktu habis.")
         expect(term.locator("#result-rows tr")).to_have_count(3)
+        # A finish by the server's clock gets a receipt too.
+        expect(term.locator("#receipt-short")).to_have_text(re.compile(r"^\w{4}-\w{4}-\w{4}$"))
+        expect(term.locator("#receipt-qr")).to_be_visible()
         assert errors == []
         ctx.close()
     finally:

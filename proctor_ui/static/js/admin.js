@@ -168,12 +168,12 @@
             "td",
             {},
             boardText(e.options),
-            warnings.length ? S.el("span", { class: "alert-badge critical" }, " ", S.t("admin.warnCount", { n: warnings.length })) : ""
+            warnings.length ? S.el("span", { class: "alert-badge critical warn-count" }, S.t("admin.warnCount", { n: warnings.length })) : ""
           ),
           S.el(
             "td",
-            { class: "row-actions" },
-            S.el("button", { type: "button", "aria-label": S.t("admin.documents") + " " + e.code, onclick: () => openDocs(e.code) }, S.t("admin.documents"))
+            {},
+            S.el("button", { type: "button", class: "small", "aria-label": S.t("admin.documents") + " " + e.code, onclick: () => openDocs(e.code) }, S.t("admin.documents"))
           )
         );
       })
