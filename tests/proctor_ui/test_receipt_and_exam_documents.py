@@ -120,6 +120,16 @@ def test_a_finished_candidate_gets_a_receipt_that_verifies(live: LiveServer, bro
     assert term.locator("#receipt-code").input_value() == code
     assert _serious(term) == []
     term.locator(".lang-switch").click()
+    # At 200 % zoom of 1024×768 the receipt reflows: nothing is cut off sideways.
+    term.set_viewport_size({"width": 512, "height": 384})
+    assert (
+        term.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        <= 1
+    )
+    for part in ("#receipt-qr", "#receipt-short", "#receipt-code", "#receipt-copy"):
+        box = term.locator(part).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 513, part
+    term.set_viewport_size({"width": 1024, "height": 768})
 
     # After a reload the candidate logs in again and the server resends the
     # final frame: the same receipt (Ed25519 signatures are deterministic).
