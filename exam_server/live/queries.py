@@ -27,6 +27,7 @@ from exam_server.models import Attempt, AuditEvent, Candidate, Exam, ExamSession
 from exam_server.models import Response as ResponseRow
 from exam_server.presence import seen_alive
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow
+from exam_server.results import outcomes
 from exam_server.snapshot import bank_from_json
 
 log = logging.getLogger(__name__)
@@ -164,11 +165,9 @@ def session_rows(engine: Engine) -> list[dict[str, Any]]:
 
 
 def never_taken(attempt: Attempt) -> bool:
-    """An attempt the server prepared that no terminal ever took and that
-    holds no answer: its candidate has not come (while the session is open)
-    or did not come (once it is closed, even though closing finished it).
-    The same rule as the results' ``absent`` (``exam_server.results.from_db``)."""
-    return attempt.status != "void" and attempt.terminal_id is None and attempt.last_seq == 0
+    """:func:`exam_server.results.outcomes.never_taken` of a stored attempt
+    (the same rule as the results' ``absent``)."""
+    return outcomes.never_taken(attempt.status, attempt.terminal_id, attempt.last_seq)
 
 
 def attempt_status(attempt: Attempt, now: float, presence: float, seen: float) -> str:

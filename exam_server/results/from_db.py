@@ -33,6 +33,7 @@ from exam_server.results.outcomes import (
     VOIDED,
     CandidateOutcome,
     Formation,
+    never_taken,
     responses_digest,
 )
 from exam_server.results.rules import RankingPolicy
@@ -218,9 +219,7 @@ def _outcome(
     # opens, and closing the session finishes what is left. An attempt that no
     # terminal ever took and that holds no answer is a candidate who did not
     # come — once the session is closed (before that, they may still come).
-    untouched = [
-        a for a in attempts if a.status != "void" and a.terminal_id is None and a.last_seq == 0
-    ]
+    untouched = [a for a in attempts if never_taken(a.status, a.terminal_id, a.last_seq)]
     for a in untouched:
         status, code = session_status.get(a.session_id, ("?", "?"))
         if a.status in ("running", "paused") and status != "closed":

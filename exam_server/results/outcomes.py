@@ -24,6 +24,15 @@ ABSENT = "absent"
 VOIDED = "voided"
 STATUSES = (FINISHED, ABSENT, VOIDED)
 
+
+def never_taken(status: str, terminal_id: str | None, last_seq: int) -> bool:
+    """An attempt the server prepared that no terminal ever took and that holds
+    no answer: its candidate has not come (while the session is open) or did
+    not come — absent (TH) — once it is closed, even though closing finished
+    it. The one rule for the results, the public board and the proctor grid."""
+    return status != "void" and terminal_id is None and last_seq == 0
+
+
 Number = int | float | Decimal | str
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
