@@ -336,8 +336,14 @@ def short_code(receipt: Receipt) -> str:
 
 
 def qr_svg(receipt: Receipt, scale: int = 4) -> str:
-    """The text code as a QR code: an inline ``<svg>`` element (``scale`` px per module)."""
+    """The text code as a QR code: a standalone SVG document (with its
+    namespace, no XML declaration; ``scale`` px per module), usable inline or
+    as an image."""
+    import io
+
     import segno
 
     qr = segno.make_qr(encode(receipt), error="m")
-    return str(qr.svg_inline(scale=scale, title="Tanda terima / Receipt"))
+    out = io.BytesIO()
+    qr.save(out, kind="svg", scale=scale, xmldecl=False, title="Tanda terima / Receipt")
+    return out.getvalue().decode("utf-8")

@@ -411,12 +411,10 @@
     $("receipt-qr-missing").classList.toggle("hidden", !!entry || !failed);
   }
 
-  /** An SVG element's text as a data: URL for an <img> (an image runs no scripts and
-   * loads nothing). The server's SVG is made for inline use and may lack the
-   * namespace a standalone SVG image needs. */
+  /** The server's standalone SVG as a data: URL for an <img> (an image runs
+   * no scripts and loads nothing). */
   function svgDataUrl(svg) {
-    const standalone = /^<svg\b[^>]*\sxmlns=/.test(svg) ? svg : svg.replace(/^<svg\b/, '<svg xmlns="http://www.w3.org/2000/svg"');
-    const bytes = new TextEncoder().encode(standalone);
+    const bytes = new TextEncoder().encode(svg);
     let binary = "";
     for (const b of bytes) binary += String.fromCharCode(b);
     return "data:image/svg+xml;base64," + btoa(binary);
