@@ -273,3 +273,24 @@ def test_admin_creates_an_exam_with_uploaded_documents_fixed_once_a_session_open
     assert _serious(page) == []
     assert errors == []
     page.close()
+
+
+def test_wrong_pins_tell_the_candidate_how_long_to_wait(live: LiveServer, browser: Any) -> None:
+    """The login back-off (issue 14) answers 429 with ``retry_after``: the
+    terminal says how many seconds, not "a few minutes"."""
+    expect = _expect()
+    cand = live.seed.candidates[-1]
+    page = browser.new_page()
+    page.goto(live.url + "/terminal.html")
+    page.fill("#regno", cand["registration_number"])
+    page.fill("#session-token", live.seed.session_token)
+    for _ in range(8):  # past the free failures: the answer is now a wait
+        page.fill("#pin", "000000" if cand["pin"] != "000000" else "111111")
+        page.click("#login-submit")
+        expect(page.locator("#login-submit")).to_be_enabled()
+        if "detik" in (page.locator("#login-error").text_content() or ""):
+            break
+    expect(page.locator("#login-error")).to_have_text(
+        re.compile(r"Terlalu banyak percobaan yang salah\. Coba lagi dalam \d+ detik\.")
+    )
+    page.close()

@@ -128,7 +128,7 @@
       store.setItem("seleksi.admin", A.token);
       show("exams");
     } catch (err) {
-      $("login-error").textContent = S.errorText(err.code);
+      $("login-error").textContent = S.errorText(err.code, err.data);
     }
   });
 

@@ -117,8 +117,13 @@
     return Number.isInteger(value) ? String(value) : value.toFixed(1);
   };
 
-  /** A message for an error code, translated when known. */
-  Seleksi.errorText = function (code) {
+  /** A message for an error code, translated when known; ``data``: the error
+   * body (a 429 says in ``retry_after`` how many seconds to wait). */
+  Seleksi.errorText = function (code, data) {
+    const wait = data && Number(data.retry_after);
+    if (code === "rate_limited" && wait > 0) {
+      return Seleksi.t("err.rate_limited_wait", { n: Math.ceil(wait) });
+    }
     const key = "err." + code;
     const text = Seleksi.t(key);
     return text === key ? Seleksi.t("err.generic", { code }) : text;

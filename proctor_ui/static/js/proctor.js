@@ -45,7 +45,7 @@
       store.setItem("seleksi.staffName", P.name);
       start();
     } catch (err) {
-      $("login-error").textContent = S.errorText(err.code);
+      $("login-error").textContent = S.errorText(err.code, err.data);
     }
   });
 

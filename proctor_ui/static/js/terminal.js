@@ -111,7 +111,7 @@
       T.stopped = false;
       connect();
     } catch (err) {
-      $("login-error").textContent = S.errorText(err.code);
+      $("login-error").textContent = S.errorText(err.code, err.data);
     } finally {
       $("login-submit").disabled = false;
       $("login-submit").textContent = S.t("login.submit");
