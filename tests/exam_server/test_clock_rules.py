@@ -1,0 +1,91 @@
+"""The clock rules over a real server on a :class:`~exam_server.clock.ManualClock`.
+
+A terminal that dies silently (issue 13: "charged about 66 s") is charged
+the grace period from its last frame, whenever the server notices the drop
+(``exam_server.presence.alive_until_drop``, ``exam_server.clock.silent_stop_at``);
+a terminal that closes its socket was there when it closed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from exam_server.clock import ManualClock
+from exam_server.context import context
+from exam_server.testing import Terminal, wait_until
+from tests.conftest import ServerHandle
+
+GRACE = 30.0  # the default grace period (Settings.grace_seconds)
+
+
+def stored_clock(h: ServerHandle, attempt_id: int) -> tuple[float, float | None]:
+    """(remaining_at_start, running_since) as stored."""
+    with h.db.connect() as c:
+        left, since = c.exec_driver_sql(
+            "SELECT remaining_at_start, running_since FROM exam_attempt WHERE id = ?",
+            (attempt_id,),
+        ).one()
+    return float(left), since
+
+
+async def until_dropped(h: ServerHandle, attempt_id: int) -> None:
+    """Wait until the server has handled the end of the attempt's socket."""
+    attempts = context(h.app).attempts
+
+    def noticed() -> bool:
+        la = attempts.live.get(attempt_id)
+        return la is None or (la.conn is None and la.gone_since is not None)
+
+    await wait_until(noticed, what="the server noticing the drop")
+
+
+@pytest.mark.parametrize(
+    ("how", "charged_from"),
+    [
+        # No close frame (a pulled cable, a crashed browser): 1006. Charged from
+        # the last frame; the old rule charged from the moment it was noticed.
+        ("abort", "last_frame"),
+        # A clean close after a silence: the terminal was there to close it.
+        ("close", "close"),
+    ],
+)
+async def test_a_silent_terminal_is_charged_the_grace_from_its_last_sign_of_life(
+    server_factory: Any, how: str, charged_from: str
+) -> None:
+    clock = ManualClock(time.time())
+    h: ServerHandle = server_factory(clock=clock, grace_seconds=GRACE)
+    keepalive = h.settings.keepalive_seconds  # ping interval + timeout: 20 + 20 s
+    t = await Terminal.open(h.ws_url, h.login(h.seed.candidates[0]["registration_number"]), "T-1")
+    aid = int(t.state["attempt_id"])
+    clock.advance(12.0)
+    (ack,) = await t.answer(1, 2)  # the last frame
+    assert ack["type"] == "ack"
+    last_frame = clock.now()
+    left, since = stored_clock(h, aid)
+    assert since is not None
+    # Silence for as long as the keep-alive takes to find a dead socket at
+    # worst; then the socket ends and the server notices at once.
+    clock.advance(keepalive)
+    ended = clock.now()
+    if how == "abort":
+        t.ws.transport.abort()  # no close frame, no FIN handshake: what a dead peer leaves
+    else:
+        await t.ws.close()
+    await until_dropped(h, aid)
+    clock.advance(GRACE + 60.0)
+    await h.server.sweep()
+    remaining, running = stored_clock(h, aid)
+    assert running is None  # stopped: gone past the grace
+    alive = last_frame if charged_from == "last_frame" else ended
+    # The remaining time when the grace that started at the last sign of life ran out.
+    assert remaining == pytest.approx(left - (alive + GRACE - float(since)), abs=1e-6)
+    if how == "abort":
+        # 12 s before the answer + 30 s of grace, not + 40 s of silence on top.
+        assert t.state["remaining_seconds"] - remaining == pytest.approx(12.0 + GRACE, abs=1e-6)
+    # The candidate comes back and finds exactly that on the screen.
+    t2 = await Terminal.open(h.ws_url, h.login(h.seed.candidates[0]["registration_number"]), "T-1")
+    assert t2.state["remaining_seconds"] == pytest.approx(remaining, abs=1e-6)
+    await t2.close()
