@@ -4,12 +4,16 @@
 item texts, a session, formations, candidates (with categories), an admin
 and a proctor, opens the session and issues every candidate's check-in PIN.
 :func:`seed_demo_exam` does it with the SKD design on the item bank already
-in the database (the demo bank).
+in the database (the demo bank), and keeps the credentials it hands out in a
+file beside the database so that running the demo again prints (and accepts)
+the same PINs and staff passwords.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import secrets
 import time
 from collections.abc import Sequence
@@ -189,18 +193,32 @@ def seed_exam(
 
 
 def seed_demo_exam(
-    engine: Engine, secret_key: str, *, mode: str = "linear", n_candidates: int = 50
+    engine: Engine,
+    secret_key: str,
+    *,
+    mode: str = "linear",
+    n_candidates: int = 50,
+    credentials: Path | None = None,
 ) -> SeedSummary:
     """The demo exam day on the item bank already in the database (the demo bank):
-    the SKD 2024 design, 50 candidates. Raises ``LookupError`` if the bank is empty."""
+    the SKD 2024 design, 50 candidates. Raises ``LookupError`` if the bank is empty.
+
+    credentials: a JSON file (``demo-credentials.json`` in the data folder) that
+    keeps the PINs and staff passwords handed out, because the database stores
+    only their hashes. A demo seeded before reuses every one that still matches
+    its hash, so printed slips keep working; the rest are issued anew. Without
+    the file every PIN and demo password is issued anew."""
     from cat_engine.design import skd_design
     from cat_engine.errors import EngineError
     from cat_engine.pool import check_design_against_bank
     from exam_server.bank_source import load_from_item_bank
 
     create_schema(engine)
-    existing = _existing_demo(engine, secret_key)
+    saved = load_credentials(credentials) if credentials is not None else {}
+    existing = _existing_demo(engine, secret_key, saved)
     if existing is not None:
+        if credentials is not None:
+            save_credentials(credentials, existing)
         return existing
     design = skd_design(mode=mode)
     bank, items = load_from_item_bank(engine, design)
@@ -210,9 +228,40 @@ def seed_demo_exam(
         # The bank's content areas differ from the default blueprint: keep
         # the SKD lengths and limits without content constraints.
         design = skd_design(mode=mode, blueprint={})
-    return seed_exam(
+    summary = seed_exam(
         engine, secret_key, design=design, bank=bank, items=items, n_candidates=n_candidates
     )
+    if credentials is not None:
+        save_credentials(credentials, summary)
+    return summary
+
+
+#: The credentials of the demo, in its data folder (mode 0600).
+CREDENTIALS_FILE = "demo-credentials.json"
+
+
+def load_credentials(path: Path) -> dict[str, Any]:
+    """What :func:`save_credentials` wrote (``{}`` if absent or unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_credentials(path: Path, summary: SeedSummary) -> None:
+    """Keep the demo's session token, PINs and staff passwords in ``path``
+    (created readable by its owner only: it holds passwords)."""
+    data = {
+        "session_id": summary.session_id,
+        "session_token": summary.session_token,
+        "pins": summary.pins(),
+        "staff": {"admin": list(summary.admin), "proctor": list(summary.proctor)},
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
 
 
 def _room_of(engine: Engine, session_id: int) -> int:
@@ -221,14 +270,21 @@ def _room_of(engine: Engine, session_id: int) -> int:
     return room
 
 
-def _existing_demo(engine: Engine, secret_key: str) -> SeedSummary | None:
-    """A demo seeded before: re-issue its PINs and staff passwords (only their
-    hashes are stored) so that the printed list works again."""
+#: The staff accounts the demo creates (role → username); only these are reused
+#: or reset, never an account an administrator added.
+_DEMO_STAFF = {"admin": "admin", "proctor": "pengawas"}
+
+
+def _existing_demo(engine: Engine, secret_key: str, saved: dict[str, Any]) -> SeedSummary | None:
+    """A demo seeded before: its PINs and demo staff passwords from ``saved``
+    (what :func:`load_credentials` read) where they still match the stored
+    hashes, issued anew where not (only hashes are stored), so that the
+    printed list works again."""
     from sqlalchemy import select
     from sqlmodel import Session, col
 
-    from exam_server.auth import hash_password
-    from exam_server.models import Candidate, Exam, ExamSession, Formation, Staff
+    from exam_server.auth import check_pin, hash_password, verify_password
+    from exam_server.models import Candidate, CheckIn, Exam, ExamSession, Formation, Staff
 
     with Session(writer(engine)) as s:
         exam = s.execute(select(Exam).where(col(Exam.code) == "SKD-DEMO")).scalars().first()
@@ -241,22 +297,53 @@ def _existing_demo(engine: Engine, secret_key: str) -> SeedSummary | None:
         )
         if sess is None or sess.id is None:
             return None
-        people: list[dict[str, Any]] = [
-            {
+        macs = {
+            ci.candidate_id: ci.pin_mac
+            for ci in s.execute(select(CheckIn).where(col(CheckIn.session_id) == sess.id)).scalars()
+        }
+        saved_pins = saved.get("pins")
+        if not isinstance(saved_pins, dict):
+            saved_pins = {}
+        people: list[dict[str, Any]] = []
+        for c, f in s.execute(
+            select(Candidate, Formation)
+            .outerjoin(Formation, col(Formation.id) == col(Candidate.formation_id))
+            .where(col(Candidate.session_id) == sess.id)
+            .order_by(col(Candidate.registration_number))
+        ).all():
+            person: dict[str, Any] = {
                 "registration_number": c.registration_number,
                 "name": c.name,
                 "category": c.category,
                 "formation": f.code if f else "",
             }
-            for c, f in s.execute(
-                select(Candidate, Formation)
-                .outerjoin(Formation, col(Formation.id) == col(Candidate.formation_id))
-                .where(col(Candidate.session_id) == sess.id)
-                .order_by(col(Candidate.registration_number))
-            ).all()
-        ]
+            pin = saved_pins.get(c.registration_number)
+            stored = macs.get(c.id)
+            if (
+                isinstance(pin, str)
+                and stored
+                and c.id is not None
+                and check_pin(secret_key, sess.id, c.id, pin, stored)
+            ):
+                person["pin"] = pin
+            people.append(person)
+        saved_staff = saved.get("staff")
+        if not isinstance(saved_staff, dict):
+            saved_staff = {}
         passwords: dict[str, tuple[str, str]] = {}
         for st in s.execute(select(Staff)).scalars():
+            if _DEMO_STAFF.get(st.role) != st.username:
+                continue
+            kept = saved_staff.get(st.role)
+            if (
+                isinstance(kept, list)
+                and len(kept) == 2
+                and kept[0] == st.username
+                and isinstance(kept[1], str)
+                and verify_password(kept[1], st.password_hash)
+            ):
+                passwords[st.role] = (st.username, kept[1])
+                continue
             pw = secrets.token_urlsafe(9)
             st.password_hash = hash_password(pw)
             passwords[st.role] = (st.username, pw)
@@ -272,9 +359,14 @@ def _existing_demo(engine: Engine, secret_key: str) -> SeedSummary | None:
     if status != "open":
         token = sch.open_session(engine, session_id, "proctor:pengawas")
     for person in people:
-        person["pin"] = sch.issue_pin(
-            engine, secret_key, session_id, str(person["registration_number"]), "proctor:pengawas"
-        )
+        if "pin" not in person:
+            person["pin"] = sch.issue_pin(
+                engine,
+                secret_key,
+                session_id,
+                str(person["registration_number"]),
+                "proctor:pengawas",
+            )
     return SeedSummary(
         exam_id=exam_id,
         exam_code="SKD-DEMO",

@@ -3,12 +3,15 @@
 Steps are small functions so that later commands can reuse them: the server
 adds its own seeding (an exam, a session, candidates) after
 :func:`seed_demo_bank` and then serves. Running it again is safe: the demo
-bank is found unchanged.
+bank is found unchanged, and the PINs and staff passwords printed before
+still work (they are kept in ``demo-credentials.json`` beside the database);
+``--reset`` deletes what the demo made in the data folder and starts over.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -31,10 +34,48 @@ def prepare_database(data_dir: Path) -> tuple[str, Engine]:
     return url, open_engine(url)
 
 
+def demo_files(data_dir: Path) -> list[Path]:
+    """What the demo writes in ``data_dir`` (and ``--reset`` deletes): the
+    database with its SQLite side files and checkpoints, the server key, the
+    kept credentials and the published results."""
+    from exam_server.checkpoints import paths_for, public_key_path
+    from exam_server.demo import CREDENTIALS_FILE
+
+    db = data_dir / DEFAULT_DB_NAME
+    checkpoints, key = paths_for(sqlite_url(db))
+    return [
+        db,
+        db.with_name(db.name + "-wal"),
+        db.with_name(db.name + "-shm"),
+        db.with_name(db.name + "-journal"),
+        checkpoints,
+        key,
+        public_key_path(key),
+        data_dir / "server-secret.key",
+        data_dir / CREDENTIALS_FILE,
+        data_dir / "results",
+    ]
+
+
+def reset_demo(data_dir: Path) -> None:
+    """Delete the demo's files in ``data_dir`` (nothing else in it)."""
+    for path in demo_files(data_dir):
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise CommandError(f"cannot delete {path}: {exc}") from exc
+
+
 def run_demo(args: argparse.Namespace) -> int:
     if args.per_subtest < 1:
         raise CommandError("--per-subtest must be at least 1")
     data_dir = Path(args.data_dir)
+    if getattr(args, "reset", False):
+        reset_demo(data_dir)
+        print(f"Seleksi demo: started over in {data_dir}")
     _url, engine = prepare_database(data_dir)
     # The whole schema through the migrations first: a database holding only the
     # bank's tables would be taken for one made before Alembic.
@@ -49,11 +90,18 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"Look inside:  seleksi bank stats --db {data_dir / DEFAULT_DB_NAME}")
     print(f"Export it:    seleksi bank export bank.csv --db {data_dir / DEFAULT_DB_NAME}")
     # The exam server's part (exam_server.demo): an exam day on this bank, then serve it.
-    from exam_server.demo import demo_secret, seed_demo_exam, serve_demo
+    from exam_server.demo import CREDENTIALS_FILE, demo_secret, seed_demo_exam, serve_demo
+    from exam_server.scheduling import SetupError
 
     secret = demo_secret(data_dir)
-    exam_day = seed_demo_exam(engine, secret)
-    engine.dispose()
+    try:
+        exam_day = seed_demo_exam(engine, secret, credentials=data_dir / CREDENTIALS_FILE)
+    except SetupError as exc:
+        raise CommandError(
+            f"the demo in {data_dir} cannot go on ({exc}); `seleksi demo --reset` starts over"
+        ) from exc
+    finally:
+        engine.dispose()
     print()
     print(exam_day.to_text())
     if getattr(args, "no_serve", False):
@@ -86,4 +134,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
     p.add_argument("--no-serve", action="store_true", help="seed the demo exam, do not serve")
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete the demo's database, keys, credentials and results in the data folder "
+        "and start over (new PINs and passwords); without it a second run prints the same ones",
+    )
     p.set_defaults(func=run_demo)
