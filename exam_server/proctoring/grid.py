@@ -12,7 +12,11 @@ Status of a row (what the proctor needs to see at a glance):
 * ``disconnected``: the attempt runs but no terminal is connected;
 * ``paused``: a proctor paused the attempt;
 * ``finished``: the attempt ended (finish button or time up);
-* ``void``: a proctor voided the attempt.
+* ``void``: a proctor voided the attempt;
+* ``absent``: the candidate never came — no terminal ever took the attempt and
+  it holds no answer — once the session is closed (the one rule,
+  :func:`exam_server.results.outcomes.never_taken`, that the board and the
+  published results use too: TH).
 """
 
 from __future__ import annotations
@@ -23,7 +27,12 @@ from typing import Any
 
 from exam_server.proctoring.base import EventLike
 
-STATUSES = ("waiting", "working", "disconnected", "paused", "finished", "void")
+STATUSES = ("waiting", "working", "disconnected", "paused", "finished", "void", "absent")
+#: Statuses after which nothing about the attempt changes any more.
+ENDED = frozenset({"finished", "void", "absent"})
+#: How many of a candidate's alerts each row carries (newest kept); the count
+#: in ``alerts`` covers all of them.
+ALERT_LOG_LENGTH = 30
 
 #: Event kinds that go to the session's incident log.
 INCIDENT_KINDS = frozenset(
@@ -39,7 +48,9 @@ class TerminalRow:
     flagged "ragu-ragu"; deadline_at: when the clock runs out (None while it
     is stopped; then ``remaining`` holds the seconds left); clock_stops_at:
     for a dropped terminal, when its grace period ends and the server stops
-    its clock (the console's countdown freezes there).
+    its clock (the console's countdown freezes there). alert_log: the
+    candidate's latest alerts, oldest first (at most ALERT_LOG_LENGTH; each
+    ``{code, severity, message: {id, en}, at}``).
     """
 
     registration_number: str
@@ -58,6 +69,13 @@ class TerminalRow:
     alerts: int = 0
     last_alert: dict[str, Any] | None = None
     total_points: float | None = None
+    alert_log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ALERT_LOG_LENGTH))
+
+    def add_alert(self, alert: dict[str, Any]) -> None:
+        """Count one alert (``{code, severity, message, at}``) and keep it in the log."""
+        self.alerts += 1
+        self.last_alert = alert
+        self.alert_log.append(alert)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +93,7 @@ class TerminalRow:
             "clock_stops_at": self.clock_stops_at,
             "alerts": self.alerts,
             "last_alert": self.last_alert,
+            "alert_log": list(self.alert_log),
         }
 
 
@@ -132,10 +151,10 @@ class TerminalGrid:
             row.attempt_id = event.attempt_id
         data = event.data
         kind = event.kind
-        ended = row.status in ("finished", "void")
+        ended = row.status in ENDED
         if kind not in ("alert", "note", "second_login", "disconnect", "release"):
             row.last_seen = max(row.last_seen or 0.0, event.at)
-        if kind in ("connect", "pause", "resume", "finish", "void"):
+        if kind in ("connect", "pause", "resume", "finish", "void", "clock"):
             row.clock_stops_at = None
         if kind == "connect" and not ended:
             row.status = "paused" if row.status == "paused" else "working"
@@ -143,12 +162,20 @@ class TerminalGrid:
         elif kind in ("disconnect", "release") and row.status == "working":
             row.status = "disconnected"
             grace = data.get("grace_seconds")
+            # The grace counts from when the terminal was last seen alive
+            # (exam_server.presence.alive_until_drop), not from the event.
+            seen = data.get("seen_alive")
+            seen_at = float(seen) if isinstance(seen, int | float) else event.at
             if isinstance(grace, int | float) and row.deadline_at is not None:
-                row.clock_stops_at = event.at + float(grace)
+                row.clock_stops_at = seen_at + float(grace)
         elif kind == "pause" and not ended:
             row.status = "paused"
         elif kind == "resume" and not ended:
             row.status = "working" if data.get("connected", True) else "disconnected"
+        elif kind == "clock" and not ended and data.get("running") and row.status != "paused":
+            # The worker holding the terminal started its clock after an act
+            # taken on another worker: the terminal is there and working.
+            row.status = "working"
         elif kind == "finish":
             # The clock stops; what was left stays (``exam_server.clock``):
             # the channel reloads it from the stored attempt.
@@ -166,13 +193,7 @@ class TerminalGrid:
             if isinstance(number, int):
                 (row.doubtful.add if data.get("flagged") else row.doubtful.discard)(number)
         elif kind == "alert":
-            row.alerts += 1
-            row.last_alert = {
-                "code": data.get("code"),
-                "severity": data.get("severity"),
-                "message": data.get("message"),
-                "at": event.at,
-            }
+            row.add_alert(alert_of(data, event.at))
         if "deadline_at" in data:
             value = data["deadline_at"]
             row.deadline_at = float(value) if isinstance(value, int | float) else None
@@ -196,6 +217,16 @@ class TerminalGrid:
             row.doubtful.add(number)
         elif flagged is False:
             row.doubtful.discard(number)
+
+
+def alert_of(data: Any, at: float) -> dict[str, Any]:
+    """A row's record of one alert, from the alert event's (or audit entry's) data."""
+    return {
+        "code": data.get("code"),
+        "severity": data.get("severity"),
+        "message": data.get("message"),
+        "at": at,
+    }
 
 
 def _str(value: object) -> str | None:
