@@ -56,6 +56,7 @@ from exam_server.models import (
     StaffRoom,
 )
 from exam_server.presence import seen_alive
+from exam_server.results.outcomes import absent_now
 from exam_server.results.rules import PolicyError, RankingPolicy
 
 ACTIONS = ("pause", "resume", "extend", "release", "void", "note")
@@ -560,8 +561,15 @@ def _now(request: Request) -> float:
 def _attempt_rows(
     engine: Any, session_id: int, with_scores: bool, now: float
 ) -> list[dict[str, Any]]:
-    """The session's attempts as the API shows them (``now``: the server's time)."""
+    """The session's attempts as the API shows them (``now``: the server's time).
+
+    ``status`` is the stored one, except ``absent`` for a candidate who never
+    came (:func:`exam_server.results.outcomes.never_taken`) once the session
+    is closed or closing it finished the attempt: TH on the board, in the
+    proctor grid and in the published results too."""
     with Session(engine) as s:
+        sess = s.get(ExamSession, session_id)
+        closed = sess is not None and sess.status == "closed"
         rows = s.execute(
             select(Attempt, Candidate)
             .join(Candidate, col(Candidate.id) == col(Attempt.candidate_id))
@@ -576,7 +584,9 @@ def _attempt_rows(
             "registration_number": c.registration_number,
             "name": c.name,
             "category": c.category,
-            "status": a.status,
+            "status": "absent"
+            if absent_now(a.status, a.terminal_id, a.last_seq, closed)
+            else a.status,
             "terminal_id": a.terminal_id,
             "terminal_released": a.terminal_released,
             "remaining_seconds": remaining_seconds(a.remaining_at_start, a.running_since, now),

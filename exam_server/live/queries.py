@@ -26,7 +26,7 @@ from exam_server.exam_options import ExamOptions
 from exam_server.models import Attempt, AuditEvent, Candidate, Exam, ExamSession, Room
 from exam_server.models import Response as ResponseRow
 from exam_server.presence import seen_alive
-from exam_server.proctoring.grid import TerminalGrid, TerminalRow
+from exam_server.proctoring.grid import TerminalGrid, TerminalRow, alert_of
 from exam_server.results import outcomes
 from exam_server.snapshot import bank_from_json
 
@@ -170,14 +170,24 @@ def never_taken(attempt: Attempt) -> bool:
     return outcomes.never_taken(attempt.status, attempt.terminal_id, attempt.last_seq)
 
 
-def attempt_status(attempt: Attempt, now: float, presence: float, seen: float) -> str:
+def attempt_status(
+    attempt: Attempt, now: float, presence: float, seen: float, *, closed: bool = False
+) -> str:
     """The proctor grid's status of a stored attempt (see
     :mod:`exam_server.proctoring.grid`). presence: seconds between two
-    presence marks; seen: when its terminal was last seen alive."""
+    presence marks; seen: when its terminal was last seen alive; closed: the
+    session is closed.
+
+    An attempt no terminal ever took (:func:`never_taken`) is ``waiting``
+    while the candidate may still come and ``absent`` once the session is
+    closed, or once closing it finished the attempt, as on the board and in
+    the published results (TH)."""
+    if outcomes.absent_now(attempt.status, attempt.terminal_id, attempt.last_seq, closed):
+        return "absent"
+    if never_taken(attempt) and attempt.status != "paused":
+        return "waiting"
     if attempt.status in ("finished", "void", "paused"):
         return attempt.status
-    if never_taken(attempt):
-        return "waiting"
     if attempt.running_since is None:
         return "disconnected"  # the clock was stopped: the terminal is gone
     # The server marks connected terminals seen every `presence` seconds;
@@ -194,10 +204,11 @@ def apply_attempt(
     live: bool = False,
     grace: float | None = None,
     seen: float | None = None,
+    closed: bool = False,
 ) -> None:
     """Copy the stored attempt into ``row``. seen: when its terminal was last
     seen alive (:func:`exam_server.presence.seen_alive`; default the
-    attempt's own ``last_seen_at``).
+    attempt's own ``last_seen_at``); closed: the session is closed.
 
     live: the row is kept current by events, which know better than the
     database whether a terminal is connected (a dropped terminal's clock
@@ -207,9 +218,9 @@ def apply_attempt(
     row.attempt_id = attempt.id
     if seen is None:
         seen = attempt.last_seen_at or 0.0
-    status = attempt_status(attempt, now, presence, seen)
+    status = attempt_status(attempt, now, presence, seen, closed=closed)
     kept = ("working", "disconnected", "waiting")
-    if not (live and attempt.status == "running" and row.status in kept):
+    if not (live and status != "absent" and attempt.status == "running" and row.status in kept):
         row.status = status
     running = attempt.status == "running"
     deadline = deadline_at(attempt.remaining_at_start, attempt.running_since) if running else None
@@ -246,13 +257,20 @@ def load_grid(
                 by_id[cand.id] = row
         attempts = db.exec(select(Attempt).where(Attempt.session_id == session_id)).all()
         seen = seen_alive(db, attempts)
+        closed = info.status == "closed"
         by_attempt: dict[int, TerminalRow] = {}
         for att in attempts:
             row = by_id.get(att.candidate_id) or TerminalRow(f"#{att.candidate_id}", "?")
             grid.add(row)
-            apply_attempt(row, att, now, presence, grace=grace, seen=seen.get(att.id or 0))
+            apply_attempt(
+                row, att, now, presence, grace=grace, seen=seen.get(att.id or 0), closed=closed
+            )
             if att.id is not None:
                 by_attempt[att.id] = row
+        if closed:  # scheduled, but the session ended before any attempt was made
+            for row in grid.rows.values():
+                if row.attempt_id is None:
+                    row.status = "absent"
         if by_attempt:
             responses = db.exec(
                 select(ResponseRow)
@@ -284,31 +302,22 @@ def _load_incidents(
         .order_by(col(AuditEvent.id).desc())
         .limit(MAX_SNAPSHOT_INCIDENTS)
     ).all()
-    shown = {entry.id for entry in audits}
-    older_alerts = db.exec(
+    # Every alert of the session counts and goes into its candidate's log
+    # (the row keeps the newest ALERT_LOG_LENGTH), not only those among the
+    # newest incidents.
+    alerts = db.exec(
         select(AuditEvent)
         .where(AuditEvent.session_id == session_id)
         .where(AuditEvent.kind == "alert")
         .order_by(col(AuditEvent.id))
     ).all()
-    for entry in older_alerts:
+    for entry in alerts:
         target = rows.get(entry.attempt_id) if entry.attempt_id is not None else None
-        if entry.id not in shown and target is not None:
-            target.alerts += 1
+        if target is not None:
+            target.add_alert(alert_of(_data(entry.data_json), entry.at))
     for entry in reversed(audits):
-        try:
-            data = json.loads(entry.data_json)
-        except ValueError:
-            data = {}
+        data = _data(entry.data_json)
         target = rows.get(entry.attempt_id)
-        if entry.kind == "alert" and target is not None:
-            target.alerts += 1
-            target.last_alert = {
-                "code": data.get("code"),
-                "severity": data.get("severity"),
-                "message": data.get("message"),
-                "at": entry.at,
-            }
         grid.incidents.append(
             {
                 "at": entry.at,
@@ -317,9 +326,17 @@ def _load_incidents(
                 "registration_number": target.registration_number if target else None,
                 "actor": entry.actor,
                 "reason": entry.reason,
-                "data": data if isinstance(data, dict) else {},
+                "data": data,
             }
         )
+
+
+def _data(data_json: str) -> dict[str, Any]:
+    try:
+        data = json.loads(data_json)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def reload_attempt(engine: Engine, attempt_id: int) -> tuple[Attempt | None, float | None]:

@@ -42,6 +42,11 @@ class Bus(Protocol):
 
 # Events after which an attempt's detectors are dropped (nothing more to watch).
 _TERMINAL_KINDS = frozenset({"finish", "void"})
+#: How many ended attempts the service remembers, so that the events that
+#: follow an end (the terminal's socket closing after its ``final`` frame or
+#: the void) do not start a fresh set of detectors that would take the
+#: closing socket for a lost connection. A room's day holds far fewer.
+MAX_ENDED = 100_000
 
 
 class ProctoringService:
@@ -71,6 +76,8 @@ class ProctoringService:
         self.factories = list(default_factories() if factories is None else factories)
         self.bank_for = bank_for
         self._detectors: dict[int, list[Detector]] = {}
+        # Attempts that have finished or been voided, oldest first (bounded).
+        self._ended: dict[int, None] = {}
         self._banks: dict[int, BankArrays | None] = {}
         self._task: asyncio.Task[None] | None = None
         # The alerts raised lately per session, so that a proctor console
@@ -112,6 +119,10 @@ class ProctoringService:
         """Run the attempt's detectors on ``event``; publish and return the alerts."""
         if event.kind == "alert" or event.attempt_id is None:
             return []
+        if event.attempt_id in self._ended:
+            # The attempt is over: its socket closing (or anything else that
+            # follows the finish or the void) is nothing a proctor must see.
+            return []
         alerts: list[Alert] = []
         for detector in await self._detectors_for(event):
             try:
@@ -120,6 +131,9 @@ class ProctoringService:
                 log.exception("proctoring: detector %s failed", detector.name)
         if event.kind in _TERMINAL_KINDS:
             self._detectors.pop(event.attempt_id, None)
+            self._ended[event.attempt_id] = None
+            if len(self._ended) > MAX_ENDED:
+                del self._ended[next(iter(self._ended))]
         for alert in alerts:
             published = LiveEvent(
                 kind="alert",

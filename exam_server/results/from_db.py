@@ -5,7 +5,10 @@ each candidate scheduled into a session of the exam:
 
 * a finished attempt gives ``finished`` with the points of each section of the
   stored score (``Attempt.score_json``, the engine's ``TestScore.to_dict()``);
-* a voided attempt gives ``voided``, with the proctor's audited reason;
+* a voided attempt gives ``voided`` with no note: the publication prints the
+  result code (DIS) and the policy's fixed public reason, never the proctor's
+  free text, which may name a person or a suspicion and stays internal (in
+  the audit log, kind ``void``, for the authorities who review the case);
 * no attempt, or one the server prepared that no terminal ever took and
   that holds no answer (finished by closing the session), gives ``absent``;
 * an attempt still running or paused is an error: results wait for the end.
@@ -116,7 +119,7 @@ def _formation(row: Any) -> Formation:
 def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list[CandidateOutcome]]:
     """Formations and candidates' outcomes of exam ``exam_code`` (see the module docstring)."""
     exams, sessions, candidates = _t(m.Exam), _t(m.ExamSession), _t(m.Candidate)
-    attempts_t, responses_t, audit_t = _t(m.Attempt), _t(m.Response), _t(m.AuditEvent)
+    attempts_t, responses_t = _t(m.Attempt), _t(m.Response)
     with engine.connect() as conn, conn.begin():
         exam = conn.execute(select(exams.c.id).where(exams.c.code == exam_code)).first()
         if exam is None:
@@ -144,11 +147,6 @@ def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list
                 r.attempt_id.in_(attempt_ids)
             )
         ).all()
-        voids = conn.execute(
-            select(audit_t.c.attempt_id, audit_t.c.reason, audit_t.c.id)
-            .where(audit_t.c.kind == "void")
-            .where(audit_t.c.attempt_id.in_(attempt_ids))
-        ).all()
 
     formation_by_id = {r.id: r for r in formations_rows}
     by_candidate: dict[int, list[Any]] = {}
@@ -166,10 +164,6 @@ def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list
                 "flagged": bool(row.flagged),
             }
         )
-    void_reason: dict[int, str] = {}
-    for attempt_id, reason, _ in sorted(voids, key=lambda v: v[2]):
-        void_reason[attempt_id] = reason  # the last void act is the one that stands
-
     used_formations: dict[int, Formation] = {}
     outcomes: list[CandidateOutcome] = []
     for c in cands:
@@ -191,7 +185,6 @@ def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list
                 birth,
                 by_candidate.get(c.id, []),
                 responses_by_attempt,
-                void_reason,
                 session_status,
             )
         )
@@ -204,7 +197,6 @@ def _outcome(
     birth: dt.date | None,
     attempts: Sequence[Any],
     responses: dict[int, list[dict[str, Any]]],
-    void_reason: dict[int, str],
     session_status: dict[int, tuple[str, str]],
 ) -> CandidateOutcome:
     regno = c.registration_number
@@ -242,7 +234,6 @@ def _outcome(
             **common,
             status=VOIDED,
             responses_hash=responses_digest(responses.get(a.id, [])),
-            status_note=void_reason.get(a.id, ""),
         )
     if len(finished) > 1:
         raise SourceError(f"candidate {regno}: {len(finished)} finished attempts in one exam")

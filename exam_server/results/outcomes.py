@@ -33,6 +33,13 @@ def never_taken(status: str, terminal_id: str | None, last_seq: int) -> bool:
     return status != "void" and terminal_id is None and last_seq == 0
 
 
+def absent_now(status: str, terminal_id: str | None, last_seq: int, session_closed: bool) -> bool:
+    """:func:`never_taken` and over: the session is closed, or closing it
+    finished the attempt. What the proctor grid and the admin API show as
+    absent (TH) while the live board and the results apply the same rule."""
+    return never_taken(status, terminal_id, last_seq) and (session_closed or status == "finished")
+
+
 Number = int | float | Decimal | str
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
