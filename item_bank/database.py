@@ -15,10 +15,11 @@ from sqlmodel import create_engine
 
 
 def sqlite_url(path: str | Path) -> str:
-    """``sqlite:///`` URL of a database file (the folder is created if missing)."""
-    p = Path(path).expanduser()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{p}"
+    """``sqlite:///`` URL of a database file. Nothing is created: a command that
+    only reads must not leave a file or folder behind a mistyped path
+    (connecting makes the file, so readers check it exists first:
+    :func:`seleksi.database.require_database`)."""
+    return f"sqlite:///{Path(path).expanduser()}"
 
 
 def open_engine(database_url: str) -> Engine:

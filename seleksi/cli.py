@@ -4,13 +4,17 @@ Each module in :mod:`seleksi.commands` exposes ``register(subparsers)``, which
 adds its subcommand and sets ``func`` (``(args) -> int`` exit code) on its
 parser. Bad arguments exit with code 2 and a one-line message (argparse's
 behaviour); a :class:`CommandError` raised by a command exits with code 1 and
-its message, without a traceback.
+its message, without a traceback. So does an ``OSError`` no command caught (a
+file that vanished or a disk that filled during the work: the user's
+environment, said in one line with the file's name), and a reader that closes
+the pipe (``seleksi bank stats | head``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +38,50 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 1."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """The help of every command: descriptions wrapped by paragraph, examples
+    (lines indented by two spaces) kept as written, and each option's default
+    stated unless its help already says it."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        for block in text.strip("\n").split("\n\n"):
+            lines = block.splitlines()
+            if not lines:
+                continue
+            rest_indented = all(line.startswith("  ") or not line.strip() for line in lines[1:])
+            heading = lines[0].startswith("  ") or (len(lines) > 1 and lines[0].endswith(":"))
+            if rest_indented and heading:
+                out.append("\n".join(indent + line for line in lines))
+                continue
+            out.append(super()._fill_text(" ".join(lines), width, indent))
+        return "\n\n".join(out)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if (
+            text
+            and "default" not in text
+            and action.option_strings
+            and action.default not in (None, False, True, [], argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def examples(*lines: str) -> str:
+    """An epilog of example command lines (``seleksi ...``), for ``--help``."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _use_formatter(child)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; given ``argv`` naming a command, only that command's module is imported.
 
@@ -44,7 +92,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="seleksi",
-        description="Seleksi: computer-based and adaptive selection tests.",
+        description="Seleksi: computer-based and adaptive selection tests. Every command "
+        "that uses the database takes --db FILE|URL (a SQLite file, or a URL such as "
+        "postgresql+psycopg://user@host/name); without it, $SELEKSI_DATABASE_URL, else "
+        "seleksi-data/seleksi.db, the folder `seleksi demo` makes.",
+        epilog=examples(
+            "seleksi demo                      # a demo exam day on SQLite, served on :8000",
+            "seleksi bank stats                # the bank in seleksi-data/seleksi.db",
+            "seleksi COMMAND --help            # each command's options and examples",
+        ),
     )
     parser.add_argument("--version", action="version", version=f"seleksi {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,6 +109,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     wanted = [m for m in COMMAND_MODULES if m.rsplit(".", 1)[1] == first]
     for name in wanted or COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _use_formatter(parser)
     return parser
 
 
@@ -66,4 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader left (`| head`): point stdout at /dev/null so the
+        # interpreter's final flush does not raise again (Python's signal docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"seleksi: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     return code

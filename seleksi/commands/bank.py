@@ -1,68 +1,81 @@
 """``seleksi bank``: import, export, stats and demo for the item bank.
 
-The database is chosen by ``--database-url URL``, else ``--db PATH`` (a
-SQLite file), else the environment variable ``SELEKSI_DATABASE_URL``, else
-``./seleksi-data/seleksi.db`` (the folder ``seleksi demo`` creates).
+The database is ``--db FILE|URL`` (``--database-url`` is the same option),
+else ``$SELEKSI_DATABASE_URL``, else ``seleksi-data/seleksi.db``
+(:mod:`seleksi.database`). ``stats`` and ``export`` only read: they never
+create a database. ``import`` writes into an existing one, or makes a new one
+with ``--create``; ``demo`` makes one if missing.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from exam_server.db import create_schema
-from item_bank.database import open_engine, sqlite_url
+from item_bank.database import open_engine
 from item_bank.demo import DEFAULT_PER_SUBTEST, DEFAULT_SEED, describe_item, generate_demo_bank
 from item_bank.io_csv import write_csv
 from item_bank.io_json import write_json
 from item_bank.records import BankImportError, ImportSummary, ItemStatus
 from item_bank.stats import bank_stats, format_stats
 from item_bank.store import ItemStore, detect_format
-from seleksi.cli import CommandError
+from seleksi.cli import CommandError, examples
+from seleksi.database import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_DB_PATH,
+    ENV_DATABASE_URL,
+    add_db_argument,
+    one_line,
+    require_database,
+    require_reachable,
+    shown,
+    sqlite_path,
+    url_of,
+)
+from seleksi.outputs import check_output, write_output
 
-DEFAULT_DATA_DIR = Path("seleksi-data")
-DEFAULT_DB_NAME = "seleksi.db"
-ENV_DATABASE_URL = "SELEKSI_DATABASE_URL"
+# Kept for the modules that import them from here (seleksi.commands.demo).
+DEFAULT_DB_NAME = DEFAULT_DB_PATH.name
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_DB_NAME", "ENV_DATABASE_URL", "database_url", "register"]
 
 
 def add_database_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--db`` / ``--database-url`` (shared by the commands that open the database)."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--db",
-        metavar="PATH",
-        help=f"SQLite database file (default: {DEFAULT_DATA_DIR / DEFAULT_DB_NAME})",
-    )
-    group.add_argument(
-        "--database-url",
-        metavar="URL",
-        help=f"SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (env {ENV_DATABASE_URL})",
-    )
+    """``--db FILE|URL`` (``--database-url`` is the same option)."""
+    add_db_argument(parser, "--database-url")
 
 
 def database_url(args: argparse.Namespace) -> str:
     """The database URL the arguments (or the environment, or the default) name."""
-    if getattr(args, "database_url", None):
-        return str(args.database_url)
-    if getattr(args, "db", None):
-        return sqlite_url(args.db)
-    env = os.environ.get(ENV_DATABASE_URL)
-    if env:
-        return env
-    return sqlite_url(DEFAULT_DATA_DIR / DEFAULT_DB_NAME)
+    return url_of(getattr(args, "db", None))
 
 
-def open_store(args: argparse.Namespace) -> ItemStore:
-    """The item store of the chosen database, its tables created if missing."""
+def read_store(args: argparse.Namespace) -> ItemStore:
+    """The item store of an existing database (nothing is created)."""
     url = database_url(args)
+    require_database(url, tables=("bank_item", "bank_subtest"))
+    return ItemStore(open_engine(url))
+
+
+def open_store(args: argparse.Namespace, *, create: bool = True) -> ItemStore:
+    """The item store of the chosen database, its schema brought to head (this is
+    the server's database too). ``create``: a new SQLite file may be made (in an
+    existing folder); else the database must exist."""
+    from exam_server.db import create_schema
+
+    url = database_url(args)
+    path = sqlite_path(url)
+    if path is not None and not path.exists() and not create:
+        raise CommandError(
+            f"no database at {path}; to start a new bank there, add --create "
+            f"(or use the default, {DEFAULT_DB_PATH}, which seleksi demo makes)"
+        )
+    require_reachable(url)
     try:
         store = ItemStore(open_engine(url))
-        # The whole schema through the migrations (this is the server's database too).
         create_schema(store.engine)
-    except Exception as exc:  # a bad URL, a missing driver, an unreachable server
-        raise CommandError(f"cannot open the database {url}: {exc}") from exc
+    except Exception as exc:  # the driver's own failure, said in one line
+        raise CommandError(f"cannot open the database {shown(url)}: {one_line(exc)}") from None
     return store
 
 
@@ -73,13 +86,15 @@ def _print_summary(summary: ImportSummary, *, dry_run: bool) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
+    if path.is_dir():
+        raise CommandError(f"{path} is a folder; give a .csv or .json file")
     if not path.is_file():
         raise CommandError(f"no such file: {path}")
     try:
         fmt = detect_format(path, args.format)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    store = open_store(args)
+    store = open_store(args, create=args.create)
     try:
         summary = store.import_file(path, fmt, dry_run=args.dry_run)
     except BankImportError as exc:
@@ -92,6 +107,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 "(see docs/item-format.md) or with: seleksi bank demo"
             )
         raise CommandError("\n".join(lines)) from exc
+    items = len(summary.created) + len(summary.new_versions) + len(summary.unchanged)
+    if not items and not summary.subtests_created and not summary.content_areas_created:
+        raise CommandError(f"{path} holds no items (only a header?); nothing was imported")
     _print_summary(summary, dry_run=args.dry_run)
     return 0
 
@@ -102,22 +120,24 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt = args.format or ("json" if to_stdout else detect_format(args.file))
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    store = open_store(args)
+    if not to_stdout:
+        check_output(args.file)
+    store = read_store(args)
     try:
-        text = store.export_text(fmt, subtests=args.subtest, statuses=args.status)
+        doc = store.export_document(subtests=args.subtest, statuses=args.status)
     except KeyError as exc:
         raise CommandError(str(exc.args[0])) from exc
+    text = write_csv(doc.items) if fmt == "csv" else write_json(doc)
     if to_stdout:
         sys.stdout.write(text)
     else:
-        Path(args.file).write_text(text, encoding="utf-8")
-        n = text.count("\n") - 1 if fmt == "csv" else len(store.export_document().items)
-        print(f"Exported {n} item(s) to {args.file} ({fmt}).")
+        write_output(args.file, text)
+        print(f"Exported {len(doc.items)} item(s) to {args.file} ({fmt}).")
     return 0
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = read_store(args)
     print(format_stats(bank_stats(store)))
     return 0
 
@@ -125,23 +145,26 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.per_subtest < 1:
         raise CommandError("--per-subtest must be at least 1")
-    try:
-        doc = generate_demo_bank(seed=args.seed, per_subtest=args.per_subtest)
-    except RuntimeError as exc:
-        raise CommandError(str(exc)) from exc
-    if args.out:
-        out = Path(args.out)
+    # Where it goes is checked before the bank is generated.
+    out = check_output(args.out, "--out") if args.out else None
+    fmt = "json"
+    if out is not None:
         try:
             fmt = detect_format(out, args.format)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        text = write_csv(doc.items) if fmt == "csv" else write_json(doc)
-        out.write_text(text, encoding="utf-8")
+    store = None if out is not None else open_store(args)
+    try:
+        doc = generate_demo_bank(seed=args.seed, per_subtest=args.per_subtest)
+    except RuntimeError as exc:
+        raise CommandError(str(exc)) from exc
+    if out is not None:
+        write_output(out, write_csv(doc.items) if fmt == "csv" else write_json(doc))
         print(f"Wrote the demo bank ({len(doc.items)} items, seed {args.seed}) to {out}.")
     else:
-        store = open_store(args)
+        assert store is not None
         summary = store.import_document(doc)
-        print(f"Demo SKD bank (seed {args.seed}) in {database_url(args)}:")
+        print(f"Demo SKD bank (seed {args.seed}) in {shown(database_url(args))}:")
         _print_summary(summary, dry_run=False)
     for item in doc.items[: args.show]:
         print()
@@ -153,7 +176,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bank = subparsers.add_parser(
         "bank",
         help="item bank: import, export, statistics, demo bank",
-        description="Manage the item bank (see docs/item-format.md for the file formats).",
+        description="Manage the item bank: import items from CSV or JSON (all or nothing), "
+        "export them, print statistics, or generate the demo SKD bank. File formats: "
+        "docs/item-format.md.",
+        epilog=examples(
+            "seleksi bank stats --db seleksi-data/seleksi.db",
+            "seleksi bank import items.json --db exam.db --create",
+            "seleksi bank export bank.csv --subtest TWK",
+        ),
     )
     sub = bank.add_subparsers(dest="bank_command", metavar="ACTION")
     sub.required = True
@@ -163,20 +193,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="import items from CSV or JSON (all or nothing)",
         description="Import items (and, from JSON, subtests). Every fault is listed by row "
         "and field; if there is any, nothing is imported. An item id already in the bank "
-        "gets a new version when its content changed.",
+        "gets a new version when its content changed. A CSV file holds items only: the "
+        "subtests they belong to must be in the bank already (import a JSON file first).",
+        epilog=examples(
+            "seleksi bank import items.json --db bank.db --create   # a new bank",
+            "seleksi bank import new-items.csv --dry-run           # check only",
+        ),
     )
-    p.add_argument("file", help="a .csv or .json file")
+    p.add_argument("file", metavar="FILE", help="a .csv or .json file")
     p.add_argument("--format", choices=("csv", "json"), help="override the file extension")
     p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    p.add_argument(
+        "--create",
+        action="store_true",
+        help="make the SQLite database if it does not exist (its folder must exist)",
+    )
     add_database_arguments(p)
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser(
         "export",
         help="export the current items to CSV or JSON",
-        description="Export the current version of each item (JSON also holds the subtests).",
+        description="Export the current version of each item (JSON also holds the subtests, "
+        "so it can be imported into an empty bank or given to seleksi simulate --bank).",
+        epilog=examples(
+            "seleksi bank export bank.json",
+            "seleksi bank export - --format csv --status operational | head",
+        ),
     )
-    p.add_argument("file", help="output .csv or .json file, or - for standard output")
+    p.add_argument(
+        "file", metavar="FILE", help="output .csv or .json file, or - for standard output"
+    )
     p.add_argument("--format", choices=("csv", "json"), help="override the file extension")
     p.add_argument("--subtest", action="append", metavar="CODE", help="only this subtest")
     p.add_argument(
@@ -191,7 +238,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser(
         "stats",
         help="items per subtest, content area and status; parameter distributions",
-        description="Print counts of current items and the distributions of their IRT parameters.",
+        description="Print counts of current items per subtest, content area and status, "
+        "how many have IRT parameters, and the distributions of those parameters.",
+        epilog=examples("seleksi bank stats", "seleksi bank stats --db exam.db"),
     )
     add_database_arguments(p)
     p.set_defaults(func=cmd_stats)
@@ -200,9 +249,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "demo",
         help="generate the SKD demo bank (into the database or a file)",
         description="Generate a realistic SKD bank (TWK, TIU, TKP) with 3PL/GPCM parameters "
-        "from a seed, and import it (or write it with --out).",
+        "from a seed, and import it into the database (made if missing), or write it to "
+        "a file with --out.",
+        epilog=examples(
+            "seleksi bank demo --db bank.db",
+            "seleksi bank demo --out demo.json --per-subtest 50",
+        ),
     )
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default {DEFAULT_SEED}")
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, metavar="N", help="random seed of the bank"
+    )
     p.add_argument(
         "--per-subtest",
         type=int,

@@ -47,7 +47,7 @@ def test_bank_demo_export_import_stats(tmp_path: Path, capsys: pytest.CaptureFix
 
     # Into a second database: JSON brings the subtests, then the CSV is unchanged.
     db2 = str(tmp_path / "b.db")
-    assert main(["bank", "import", str(out_json), "--db", db2]) == 0
+    assert main(["bank", "import", str(out_json), "--db", db2, "--create"]) == 0
     assert main(["bank", "import", str(out_csv), "--db", db2]) == 0
     assert "60 unchanged" in capsys.readouterr().out
 
@@ -64,7 +64,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = tmp_path / "demo.json"
     assert main(["bank", "demo", "--out", str(out), "--per-subtest", "5"]) == 0
     db = tmp_path / "x.db"
-    assert main(["bank", "import", str(out), "--db", str(db), "--dry-run"]) == 0
+    assert main(["bank", "import", str(out), "--db", str(db), "--dry-run", "--create"]) == 0
     assert "dry run" in capsys.readouterr().out
     store = ItemStore(open_engine(sqlite_url(db)))
     assert store.counts()["bank_item"] == 0
@@ -89,6 +89,10 @@ def test_user_errors_exit_1_and_bad_arguments_exit_2(
     (tmp_path / "items.txt").write_text("x", encoding="utf-8")
     assert main(["bank", "import", str(tmp_path / "items.txt"), "--db", db]) == 1
     assert "cannot tell the format" in capsys.readouterr().err
+    assert main(["bank", "export", "-", "--db", db]) == 1
+    assert "no database at" in capsys.readouterr().err
+    assert not Path(db).exists()  # reading never creates the database
+    assert main(["bank", "demo", "--db", db, "--per-subtest", "2"]) == 0
     assert main(["bank", "export", "-", "--db", db, "--subtest", "SKB"]) == 1
     assert "unknown subtest" in capsys.readouterr().err
     for argv in (["bank"], ["bank", "import"], ["bank", "demo", "--seed", "x"]):
@@ -102,7 +106,8 @@ def test_csv_into_a_bank_without_subtests_gets_a_hint(
 ) -> None:
     out = tmp_path / "demo.csv"
     assert main(["bank", "demo", "--out", str(out), "--per-subtest", "2"]) == 0
-    assert main(["bank", "import", str(out), "--db", str(tmp_path / "empty.db")]) == 1
+    empty = str(tmp_path / "empty.db")
+    assert main(["bank", "import", str(out), "--db", empty, "--create"]) == 1
     err = capsys.readouterr().err
     assert "6 problem(s)" in err and "unknown subtest 'TWK'" in err
     assert "hint: the bank has no subtests yet" in err
