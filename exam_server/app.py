@@ -86,7 +86,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         # In-process for SQLite; across processes (LISTEN/NOTIFY) on PostgreSQL.
         bus = fanout.make_bus(settings)
         signer = TokenSigner(
-            settings.secret_key, settings.candidate_token_seconds, settings.staff_token_seconds
+            settings.secret_key,
+            settings.candidate_token_seconds,
+            settings.staff_token_seconds,
+            clock,
         )
         # One back-off for candidate PINs and staff passwords; shared by every
         # worker through the database on PostgreSQL (exam_server.limits).

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
+
+from exam_server.clock import Clock, SystemClock
 
 CANDIDATE_SALT = "seleksi.candidate.v1"
 STAFF_SALT = "seleksi.staff.v1"
@@ -61,12 +64,32 @@ class StaffClaims:
         return self.role == "admin" or room_id in self.rooms
 
 
-class TokenSigner:
-    """Issues and checks the signed tokens of one server key."""
+def _clock_signer(clock: Clock) -> type[TimestampSigner]:
+    """itsdangerous' timestamp signer dated by the server's clock (it reads
+    the wall clock of its own otherwise): tokens age with the same time the
+    exam runs on, and tests move it like the rest."""
 
-    def __init__(self, secret_key: str, candidate_max_age: float, staff_max_age: float) -> None:
-        self._candidate = URLSafeTimedSerializer(secret_key, salt=CANDIDATE_SALT)
-        self._staff = URLSafeTimedSerializer(secret_key, salt=STAFF_SALT)
+    class ClockTimestampSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock.now())
+
+    return ClockTimestampSigner
+
+
+class TokenSigner:
+    """Issues and checks the signed tokens of one server key; ``clock``: the
+    server's time (default the system clock)."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        candidate_max_age: float,
+        staff_max_age: float,
+        clock: Clock | None = None,
+    ) -> None:
+        signer = _clock_signer(clock or SystemClock())
+        self._candidate = URLSafeTimedSerializer(secret_key, salt=CANDIDATE_SALT, signer=signer)
+        self._staff = URLSafeTimedSerializer(secret_key, salt=STAFF_SALT, signer=signer)
         self.candidate_max_age = candidate_max_age
         self.staff_max_age = staff_max_age
 

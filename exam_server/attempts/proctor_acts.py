@@ -18,6 +18,7 @@ act does the same thing wherever it was taken.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -26,7 +27,7 @@ from exam_server import presence
 from exam_server import protocol as p
 from exam_server.attempts import frames, storage, timing
 from exam_server.attempts.state import ACTIVE, ActionError, LiveAttempt, Terminal
-from exam_server.events import LiveEvent
+from exam_server.events import LiveEvent, Subscription
 
 if TYPE_CHECKING:
     from exam_server.attempts.service import AttemptService
@@ -107,10 +108,21 @@ async def act(
                 "status": la.status,
             }
         )
+    # A resume that found no fresh sign of the terminal may still have one
+    # on another worker (its presence mark lags by up to an interval): that
+    # worker starts the clock and says so (`clock`); wait briefly for it so
+    # the reply says what the terminal and the consoles see.
+    watch = (
+        svc.bus.subscribe(la.session_id)
+        if action == "resume" and not data.get("connected") and not svc.settings.is_sqlite
+        else None
+    )
     svc.bus.publish(
         LiveEvent(action, la.session_id, la.id, la.registration_number, at=now, data=data)
     )
     await tell_terminal(svc, la, action, conn)
+    if watch is not None:
+        await _await_remote_clock(svc, la, watch)
     return {
         "attempt_id": la.id,
         "status": la.status,
@@ -118,6 +130,39 @@ async def act(
         "deadline": la.deadline_at,
         "terminal_released": la.terminal_released,
     }
+
+
+#: How long a resume waits for the worker holding the terminal to start its
+#: clock (a LISTEN/NOTIFY round trip takes milliseconds).
+REMOTE_CLOCK_WAIT_SECONDS = 1.0
+
+
+async def _await_remote_clock(svc: AttemptService, la: LiveAttempt, watch: Subscription) -> None:
+    """Take the clock another worker started for ``la`` (its `clock` event),
+    if it comes within :data:`REMOTE_CLOCK_WAIT_SECONDS`."""
+
+    async def clock_started() -> None:
+        while True:
+            event = await watch.get()
+            if event.kind == "clock" and event.attempt_id == la.id:
+                return
+
+    try:
+        await asyncio.wait_for(clock_started(), REMOTE_CLOCK_WAIT_SECONDS)
+    except (TimeoutError, StopAsyncIteration):
+        return
+    finally:
+        watch.close()
+
+    def read() -> dict[str, Any] | None:
+        with svc.engine.connect() as c:
+            return storage.read_clock(c, la.id)
+
+    row = await anyio.to_thread.run_sync(read)
+    async with la.lock:
+        if row is not None and row["running_since"] is not None and la.conn is None:
+            la.remaining_at_start = float(row["remaining_at_start"])
+            la.running_since = row["running_since"]
 
 
 async def _connected_elsewhere(svc: AttemptService, la: LiveAttempt, now: float) -> bool:

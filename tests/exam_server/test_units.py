@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from itsdangerous.timed import TimestampSigner
 from sqlalchemy import insert, select
 
 from exam_server.audit import append, verify
@@ -22,6 +21,7 @@ from exam_server.auth import (
     pin_mac,
     verify_password,
 )
+from exam_server.clock import ManualClock
 from exam_server.db import create_schema, make_engine
 from exam_server.durability import GroupCommitter
 from exam_server.events import EventBus, LiveEvent
@@ -77,7 +77,7 @@ def test_settings_are_validated_and_read_from_env() -> None:
         Settings.from_env({"SELEKSI_PORT": "eighty"})
 
 
-def test_tokens_are_bound_salted_and_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tokens_are_bound_salted_and_expire() -> None:
     signer = TokenSigner(KEY, candidate_max_age=60, staff_max_age=60)
     claims = CandidateClaims(1, 2, 3, "T-1", "R1")
     tok = signer.candidate_token(claims)
@@ -88,14 +88,13 @@ def test_tokens_are_bound_salted_and_expire(monkeypatch: pytest.MonkeyPatch) -> 
     assert err.value.code == "bad_token"
     with pytest.raises(TokenError):
         TokenSigner("x" * 40, 60, 60).read_candidate(tok)  # another key
-    short = TokenSigner(KEY, candidate_max_age=60, staff_max_age=60)
-    signed_at = 1_900_000_000
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at)
+    clock = ManualClock(1_900_000_000)
+    short = TokenSigner(KEY, candidate_max_age=60, staff_max_age=60, clock=clock)
     tok = short.candidate_token(claims)
-    # itsdangerous dates tokens in whole seconds of its own clock: read them later.
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at + 60)
+    # Tokens are dated in whole seconds of the server's clock: read them later.
+    clock.advance(60)
     assert short.read_candidate(tok) == claims  # 60 s old: still good
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: signed_at + 61)
+    clock.advance(1)
     with pytest.raises(TokenError) as err:
         short.read_candidate(tok)
     assert err.value.code == "expired_token"

@@ -239,15 +239,16 @@ async def test_resume_elsewhere_with_a_stale_mark_is_started_by_the_holder(
     await pushed(t, "time")
     await both_show(consoles, reg, "paused", None)
     clock.advance(4 * PRESENCE)  # no mark in the meantime: stale for the other worker
-    # The reply cannot know (its deadline is null here: the other worker saw
-    # no fresh mark); what the candidate and the consoles see must be right.
-    act(w, w.other, aid, "resume")
+    # The other worker saw no fresh mark: its reply waits for the holder's
+    # `clock` event, so it says what the candidate and the consoles see.
+    reply = act(w, w.other, aid, "resume")
     frame = await pushed(t, "time")
     assert frame["status"] == "running" and frame["clock_running"] is True
     stored = w.stored_clock(aid)
     assert stored["running_since"] is not None, "the holder did not start the clock"
     deadline = float(stored["running_since"]) + left
     assert stored["deadline_at"] == pytest.approx(deadline, abs=1e-6)
+    assert reply["deadline"] == pytest.approx(deadline, abs=1e-6), reply
     await both_show(consoles, reg, "working", deadline)
     await t.close()
 
