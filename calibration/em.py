@@ -599,7 +599,7 @@ class MMLEstimator:
                 else:
                     set_state(x1)
                     ll, obj, counts, mass = saved
-        if self.progress is not None:
+        if self.progress is stderr_progress:  # ends its \r line (other callbacks end their own)
             print(file=sys.stderr)
         if not converged:
             warnings.warn(

@@ -17,6 +17,7 @@ engine picks; pass ``answers`` to use a pre-drawn one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
@@ -105,6 +106,7 @@ def simulate(
     answers: IntArray | None = None,
     response_seconds: FloatArray | None = None,
     wave: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Run ``design`` for simulees of abilities ``theta``: (N,) or (N, S) per section.
 
@@ -114,7 +116,9 @@ def simulate(
     run together (default 64). A hard exposure limit couples the simulees of
     a wave: they share the items' remaining places in wave order (with
     ``wave=1`` each simulee sees the usage of those before it, as a live
-    server's candidates would).
+    server's candidates would). progress: called with the number of simulees
+    done so far (a linear form's assembly, or an adaptive wave), for a
+    progress bar; it does not change any result.
     """
     check_design_against_bank(design, bank)
     n_sec = len(design.sections)
@@ -156,7 +160,7 @@ def simulate(
 
     seconds = None if response_seconds is None else np.asarray(response_seconds, dtype=np.float64)
     if design.mode == "linear":
-        _simulate_linear(design, bank, seeds, respond, seconds, result)
+        _simulate_linear(design, bank, seeds, respond, seconds, result, progress)
     else:
         # Waves of 64 keep the (wave × pool) arrays in cache; without a hard
         # exposure limit the wave size does not change any result.
@@ -164,6 +168,8 @@ def simulate(
         for lo in range(0, n, size):
             rows = np.arange(lo, min(n, lo + size))
             _simulate_adaptive_wave(design, bank, seeds, rows, respond, seconds, result)
+            if progress is not None:
+                progress(int(rows[-1]) + 1)
     return result
 
 
@@ -174,6 +180,7 @@ def _simulate_linear(
     respond: Any,
     seconds: FloatArray | None,
     result: SimulationResult,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
     n = seeds.shape[0]
     limited = design.exposure.max_rate is not None
@@ -184,6 +191,8 @@ def _simulate_linear(
         states.append(state)
         for sec in state.sections:
             np.add.at(result.exposure_counts, np.asarray(sec.items, dtype=np.int64), 1)
+        if progress is not None:
+            progress(j + 1)
     result.selection_counts[:] = result.exposure_counts
     rows = np.arange(n)
     # Every form of a section has the same length and pretest count.
@@ -479,6 +488,7 @@ def calibrate_sympson_hetter(
     seed: int = 0,
     iterations: int = 20,
     n_tests: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[TestDesign, list[float]]:
     """Sympson & Hetter's iterative simulation: the k per item that caps exposure.
 
@@ -498,7 +508,8 @@ def calibrate_sympson_hetter(
     only once the best one is refused), so calibration needs 10–20 rounds; it
     stops early once no k moves by more than 0.01. Returns the design with
     ``exposure.method = "sympson_hetter"`` and the final parameters, and the
-    maximum exposure rate seen in each round.
+    maximum exposure rate seen in each round. progress: called with (round,
+    simulees done in it), rounds counted from 1, for a progress bar.
     """
     if not 0 < target_rate <= 1:
         raise ValueError(f"target_rate must be in (0, 1], got {target_rate!r}")
@@ -514,8 +525,9 @@ def calibrate_sympson_hetter(
         return TestDesign.from_dict(doc)
 
     m = 1
-    for _ in range(iterations):
-        res = simulate(with_k(k), bank, theta, seed)
+    for round_no in range(1, iterations + 1):
+        tick = None if progress is None else (lambda done, r=round_no: progress(r, done))
+        res = simulate(with_k(k), bank, theta, seed, progress=tick)
         history.append(float(res.exposure_counts.max() / n))
         p_sel = res.selection_counts / n
         rate = sympson_hetter_rate(target_rate, tests, n, m)

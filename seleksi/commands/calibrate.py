@@ -3,7 +3,7 @@
     seleksi calibrate RESPONSES.csv --model 1pl|2pl|3pl|4pl|grm|gpcm --out PARAMS.csv
         [--long] [--weights COLUMN] [--group COLUMN [--focal VALUE]]
         [--poly-model grm|gpcm] [--anchor BANK [--link METHOD]]
-        [--bank DB | --database-url URL] [--write [--run NAME] [--scale NAME]]
+        [--write [--db FILE|URL] [--run NAME] [--scale NAME]]
         [--report report.html] [--scores SCORES.csv] [--quadrature N] [--max-iter N] [--quiet]
 
 RESPONSES.csv is wide (``person_id`` then one column per item id, empty =
@@ -14,7 +14,8 @@ bank database) puts the results on the bank's scale: ``--link fixed`` holds
 the common items at their bank values and calibrates the others around them
 (pretest items); ``stocking-lord`` (default), ``haebara`` or ``mean-sigma``
 calibrate freely and transform. ``--write`` stores the parameters in the
-bank database as a new calibration run. See docs/calibration.md.
+bank database (``--db``, the one default of every command) as a new
+calibration run. See docs/calibration.md.
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from seleksi.cli import CommandError
+from seleksi.cli import CommandError, examples
+from seleksi.database import DB_HELP, add_db_argument, require_database, url_of
+from seleksi.outputs import check_output, write_outputs
 
 MODELS = ("1pl", "rasch", "2pl", "3pl", "4pl", "grm", "gpcm")
+#: Fewer items than this leave the parameters unidentified: with N(0, 1) fixed, one
+#: binary item's responses carry one number (its p-value), two items' three, while
+#: a 2PL needs two per item.
+MIN_ITEMS = 3
 
 
 def register(sub: Any) -> None:
@@ -38,11 +45,26 @@ def register(sub: Any) -> None:
         "calibrate",
         help="estimate IRT item parameters (MML-EM) from responses",
         description="Calibrate items by marginal maximum likelihood (EM) and write PARAMS.csv, "
-        "with classical statistics, S-X² item fit and (with --group) Mantel–Haenszel DIF.",
+        "with classical statistics, S-X² item fit and (with --group) Mantel–Haenszel DIF. "
+        "RESPONSES.csv is wide (person_id, then one column per item id; empty = not "
+        "presented) or, with --long, person_id,item_id,response rows. Every output path is "
+        "checked before the fit, and the outputs are written only when all are complete. "
+        "See docs/calibration.md.",
+        epilog=examples(
+            "seleksi calibrate responses.csv --model 3pl --out params.csv --report report.html",
+            "seleksi calibrate pretest.csv --model 2pl --out p.csv --anchor bank.csv --link fixed",
+            "seleksi calibrate r.csv --model 2pl --out p.csv --write --db exam.db",
+        ),
     )
-    p.add_argument("responses", help="response CSV (wide, or long with --long)")
-    p.add_argument("--model", required=True, choices=MODELS, help="IRT model")
-    p.add_argument("--out", required=True, help="PARAMS.csv to write")
+    p.add_argument("responses", metavar="RESPONSES.csv", help="response CSV (wide, or --long)")
+    p.add_argument(
+        "--model",
+        required=True,
+        type=str.lower,
+        choices=MODELS,
+        help="IRT model (any case: 2pl or 2PL)",
+    )
+    p.add_argument("--out", required=True, metavar="PARAMS.csv", help="parameters CSV to write")
     p.add_argument("--long", action="store_true", help="rows are person_id,item_id,response")
     p.add_argument("--weights", metavar="COLUMN", help="case-weight column")
     p.add_argument("--group", metavar="COLUMN", help="grouping column for DIF (two groups)")
@@ -62,27 +84,29 @@ def register(sub: Any) -> None:
         default="stocking-lord",
         help="how --anchor is used (default stocking-lord)",
     )
-    p.add_argument("--bank", metavar="DB", help="item bank database file for --write")
-    p.add_argument("--database-url", help="item bank database URL for --write")
-    p.add_argument("--write", action="store_true", help="store the parameters as a calibration run")
+    add_db_argument(p, "--bank", "--database-url", help=f"for --write: {DB_HELP}")
+    p.add_argument(
+        "--write", action="store_true", help="store the parameters in --db as a calibration run"
+    )
     p.add_argument("--run", help="calibration run name for --write (default calibrate-<time>)")
     p.add_argument("--scale", default="default", help="scale name for --write (default 'default')")
     p.add_argument("--report", metavar="HTML", help="write an HTML report with plots")
     p.add_argument("--scores", metavar="CSV", help="write EAP/MAP ability estimates per person")
-    p.add_argument("--quadrature", type=int, default=41, help="quadrature nodes (default 41)")
-    p.add_argument("--max-iter", type=int, default=500, help="EM iteration limit (default 500)")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument(
+        "--quadrature", type=int, default=41, metavar="N", help="quadrature nodes (default 41)"
+    )
+    p.add_argument(
+        "--max-iter", type=int, default=500, metavar="N", help="EM iteration limit (default 500)"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress and no summary line")
     p.set_defaults(func=run)
 
 
-def _bank_url(path_or_url: str) -> str:
-    from item_bank.database import sqlite_url
-
-    if "://" in path_or_url:
-        return path_or_url
-    if not Path(path_or_url).exists():
-        raise CommandError(f"bank database {path_or_url} does not exist")
-    return sqlite_url(path_or_url)
+def _bank_url(path_or_url: str | None) -> str:
+    """The URL of an existing item bank database (checked; nothing is created)."""
+    url = url_of(path_or_url)
+    require_database(url, tables=("bank_item",))
+    return url
 
 
 def _load_anchor(spec: str) -> tuple[list[str], Any]:
@@ -90,10 +114,16 @@ def _load_anchor(spec: str) -> tuple[list[str], Any]:
     from calibration.io import InputError, read_params
 
     if spec.lower().endswith(".csv"):
+        if not Path(spec).is_file():
+            raise CommandError(f"--anchor {spec}: no such file")
         try:
             return read_params(spec)
-        except (InputError, OSError) as exc:
-            raise CommandError(str(exc)) from None
+        except InputError as exc:
+            raise CommandError(f"--anchor {spec}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"--anchor {spec}: not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise CommandError(f"--anchor {spec}: {exc.strerror or exc}") from None
     from cat_engine.irt import ItemParameters, Model
     from item_bank.database import open_engine
     from item_bank.store import ItemStore
@@ -134,21 +164,37 @@ def _load_anchor(spec: str) -> tuple[list[str], Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from calibration import classical, dif, fit, scoring
-    from calibration.em import ConvergenceWarning, MMLEstimator, stderr_progress
-    from calibration.io import InputError, check_items, read_long, read_wide, write_params
-    from calibration.linking import link
+    # Only what every run needs is imported here: DIF, linking and person scores
+    # import theirs when asked for (issue 17: the whole command's start-up counts).
+    from calibration import classical, fit
+    from calibration.em import ConvergenceWarning, MMLEstimator
+    from calibration.io import InputError, check_items, read_long, read_wide
     from cat_engine.irt import Model
 
-    if args.write and not (args.bank or args.database_url):
-        raise CommandError("--write needs --bank DB or --database-url URL")
     if args.quadrature < 5:
         raise CommandError("--quadrature must be at least 5")
+    if args.max_iter < 1:
+        raise CommandError("--max-iter must be at least 1")
+    # Everything the fit's results go to is checked before the fit.
+    outputs = [(args.out, "--out"), (args.report, "--report"), (args.scores, "--scores")]
+    given = [(Path(path).resolve(), option) for path, option in outputs if path]
+    for path, option in given:
+        check_output(path, option)
+    if len({path for path, _ in given}) < len(given):
+        raise CommandError("--out, --report and --scores must be different files")
+    if Path(args.responses).is_dir():
+        raise CommandError(f"{args.responses}: is a folder; give the response CSV")
+    if args.write:
+        args.bank_url = _bank_url(args.db)
     reader = read_long if args.long else read_wide
     try:
         rf = reader(args.responses, weight_column=args.weights, group_column=args.group)
     except InputError as exc:
         raise CommandError(f"{args.responses}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CommandError(
+            f"{args.responses}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV"
+        ) from None
     except OSError as exc:
         raise CommandError(f"{args.responses}: {exc.strerror or exc}") from None
     data = rf.data
@@ -183,6 +229,20 @@ def run(args: argparse.Namespace) -> int:
         check_items(data, ids, skip=common if fixed else ())
     except InputError as exc:
         raise CommandError(f"{args.responses}: {exc}") from None
+    # Anchors held fixed set the scale themselves; a free calibration needs the items to.
+    if not fixed and len(ids) < MIN_ITEMS:
+        raise CommandError(
+            f"{args.responses}: {len(ids)} item(s); a calibration needs at least {MIN_ITEMS}: "
+            "with fewer, the item parameters are not identified (the fit would report "
+            "values the data do not determine)"
+        )
+
+    from seleksi.progress import Progress
+
+    bar = Progress("calibrate", None, "EM iterations", quiet=args.quiet, every_seconds=5.0)
+
+    def progress(it: int, loglik: float, change: float, dparam: float) -> None:
+        bar.set(it, f"log-likelihood {loglik:,.3f}, change {change:.2e}, max Δparam {dparam:.2e}")
 
     est = MMLEstimator(
         names,
@@ -190,9 +250,9 @@ def run(args: argparse.Namespace) -> int:
         max_iter=args.max_iter,
         anchor=anchor_params.subset(bank_pos) if fixed and anchor_params is not None else None,
         anchor_items=common if fixed else None,
-        progress=None if args.quiet else stderr_progress,
+        progress=progress,
     )
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, bar:
         warnings.simplefilter("always", ConvergenceWarning)
         try:
             est.fit(data)
@@ -203,6 +263,8 @@ def run(args: argparse.Namespace) -> int:
     params, se = est.params_, est.se_
     transform = None
     if anchor_params is not None and not fixed:
+        from calibration.linking import link
+
         transform = link(params.subset(common), anchor_params.subset(bank_pos), args.link)
         params = transform.apply(params)
         se = transform.apply_se(se) if se is not None else None
@@ -211,7 +273,10 @@ def run(args: argparse.Namespace) -> int:
     mean, sd = est.latent_mean_, est.latent_sd_
     if transform is not None:
         mean, sd = transform.A * mean + transform.B, transform.A * sd
-    theta, theta_se = scoring.eap(params, data, prior_mean=mean, prior_sd=sd)
+    if args.scores or args.report:  # person estimates only for the files that show them
+        from calibration import scoring
+
+        theta, theta_se = scoring.eap(params, data, prior_mean=mean, prior_sd=sd)
     stats = classical.item_statistics(data)
     dense = data.to_dense() if data.n_persons * data.n_items <= 50_000_000 else None
     if dense is not None:
@@ -242,6 +307,8 @@ def run(args: argparse.Namespace) -> int:
         if focal not in values:
             raise CommandError(f"--focal {focal!r} is not one of {', '.join(values)}")
         g = np.array([np.nan if v == "" else float(v == focal) for v in rf.groups])
+        from calibration import dif
+
         res = dif.mantel_haenszel(dense, g, data.weights)
         dif_class, dif_delta = res.ets_class, res.delta
         extra.update({"mh_delta": res.delta, "mh_se": res.se_delta, "ets_class": res.ets_class})
@@ -250,16 +317,15 @@ def run(args: argparse.Namespace) -> int:
         is_anchor[common] = True
         extra["anchor"] = [("fixed" if fixed else "common") if a else "" for a in is_anchor]
 
-    try:
-        write_params(args.out, ids, params, se, extra)
-    except OSError as exc:
-        raise CommandError(f"{args.out}: {exc.strerror or exc}") from None
+    files: list[tuple[str, str]] = [(args.out, _params_text(ids, params, se, extra))]
     if args.scores:
         map_t, map_se = scoring.map_estimate(params, data, prior_mean=mean, prior_sd=sd)
-        with open(args.scores, "w", encoding="utf-8") as fh:
-            fh.write("person_id,eap,eap_se,map,map_se\n")
-            for i, pid in enumerate(rf.person_ids):
-                fh.write(f"{pid},{theta[i]:.4f},{theta_se[i]:.4f},{map_t[i]:.4f},{map_se[i]:.4f}\n")
+        lines = ["person_id,eap,eap_se,map,map_se"]
+        lines += [
+            f"{pid},{theta[i]:.4f},{theta_se[i]:.4f},{map_t[i]:.4f},{map_se[i]:.4f}"
+            for i, pid in enumerate(rf.person_ids)
+        ]
+        files.append((args.scores, "\n".join(lines) + "\n"))
 
     summary = {
         "responses": f"{args.responses} ({'long' if args.long else 'wide'})",
@@ -308,7 +374,8 @@ def run(args: argparse.Namespace) -> int:
             bin_centres=centres,
             anchors=set(common),
         )
-        Path(args.report).write_text(render(rd), encoding="utf-8")
+        files.append((args.report, render(rd)))
+    write_outputs(files)
 
     if args.write:
         n_written = _write_bank(args, ids, params, se, data, set(common) if fixed else set())
@@ -321,6 +388,20 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _params_text(
+    ids: list[str], params: Any, se: dict[str, Any] | None, extra: dict[str, Any]
+) -> str:
+    """PARAMS.csv as text (written with the other outputs, all or none)."""
+    import tempfile
+
+    from calibration.io import write_params
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "params.csv"
+        write_params(path, ids, params, se, extra)
+        return path.read_text(encoding="utf-8")
 
 
 def _write_bank(
@@ -363,8 +444,7 @@ def _write_bank(
             else tuple(num(se["thresholds"][j, t]) for t in range(k)),
             sample_size=round(counts[j]),
         )
-    url = args.database_url or _bank_url(args.bank)
-    store = ItemStore(open_engine(url))
+    store = ItemStore(open_engine(args.bank_url))
     if args.run is None:
         args.run = f"calibrate-{dt.datetime.now(dt.UTC).strftime('%Y%m%d-%H%M%S')}"
     try:

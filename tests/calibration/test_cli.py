@@ -246,8 +246,10 @@ def test_write_to_the_item_bank(tmp_path: Path, capsys: pytest.CaptureFixture[st
         "--out",
         str(tmp_path / "p.csv"),
     ]
-    assert main([*argv, "--write", "--quiet"]) == 1
-    assert "--write needs --bank" in capsys.readouterr().err
+    missing = tmp_path / "nosuch.db"
+    assert main([*argv, "--db", str(missing), "--write", "--quiet"]) == 1
+    assert "no database at" in capsys.readouterr().err
+    assert not missing.exists() and not (tmp_path / "p.csv").exists()
     assert main([*argv, "--bank", str(db), "--write", "--run", "pilot-2026", "--quiet"]) == 0
     rec = ItemStore(open_engine(sqlite_url(db))).item(twk[0])
     assert rec.irt is not None and rec.irt.run == "pilot-2026" and rec.irt.model == "2PL"
