@@ -711,24 +711,57 @@ class MMLEstimator:
             )
         shared_slope = any(g.model == Model.ONE_PL for g in free)
         item_starts = self.data_.offsets[:-1]
-        for y, w in zip(self._chunks, self._wchunks, strict=True):
+        red = self._reduced
+        if red is not None and not shared_slope:
+            # complete dense data: a person's score for item j is
+            # post @ G_j0 + Σ_{k≥1} y_jk post @ (G_jk − G_j0), so only the
+            # categories above 0 are multiplied (as in the E-step)
+            g_zero = [np.ascontiguousarray(t[red["zero"]].T) for t in gtab_l]
+            g_rest = [
+                np.ascontiguousarray((t[red["nonzero"]] - t[red["zero_of"]]).T) for t in gtab_l
+            ]
+            one_each = red["nonzero"].shape[0] == n_items  # dichotomous: one column per item
+        for c, (y, w) in enumerate(zip(self._chunks, self._wchunks, strict=True)):
             lik = np.asarray(y @ table) + logw
             lik -= lik.max(axis=1, keepdims=True)
             np.exp(lik, out=lik)
             lik /= lik.sum(axis=1, keepdims=True)
+            if full and not sp.issparse(y) and not shared_slope:
+                # dense: per-item scores S_l (rows, n_items) of each parameter
+                # slot l by BLAS, then the information block by block,
+                # I[l1, l2] = S_l1ᵀ W S_l2 (no (rows, n_par) scatter)
+                per_l = []
+                for l1 in range(lmax):
+                    if red is not None:
+                        z = lik @ g_rest[l1]
+                        z *= red["chunks"][c]
+                        per_item = z if one_each else np.add.reduceat(z, red["starts"], axis=1)
+                        per_item += lik @ g_zero[l1]
+                    else:
+                        z = lik @ gtab_l[l1].T
+                        z *= y
+                        # each item's columns are contiguous: sum them per item
+                        per_item = np.add.reduceat(z, item_starts, axis=1)
+                    per_l.append(per_item)
+                for l1 in range(lmax):
+                    ok1 = pidx[item_starts, l1] >= 0
+                    rows_i = pidx[item_starts[ok1], l1]
+                    weighted = per_l[l1][:, ok1] * w[:, None]
+                    for l2 in range(l1, lmax):
+                        ok2 = pidx[item_starts, l2] >= 0
+                        cols_i = pidx[item_starts[ok2], l2]
+                        block = weighted.T @ per_l[l2][:, ok2]
+                        info[np.ix_(rows_i, cols_i)] += block
+                        if l2 != l1:
+                            info[np.ix_(cols_i, rows_i)] += block.T
+                continue
             if full and not sp.issparse(y):
-                # dense: scores by BLAS, S = Σ_l (Y ∘ (post @ G_lᵀ)) B_l
+                # dense with a shared 1PL slope: S = Σ_l (Y ∘ (post @ G_lᵀ)) B_l
                 score = np.zeros((y.shape[0], n_par))
                 for l1 in range(lmax):
-                    z = lik @ gtab[:, :, l1].T
+                    z = lik @ gtab_l[l1].T
                     z *= y
-                    if shared_slope:
-                        score += np.asarray((bmaps[l1].T @ z.T).T)
-                        continue
-                    # each item's columns are contiguous: sum them per item
-                    per_item = np.add.reduceat(z, item_starts, axis=1)  # (rows, n_items)
-                    ok = pidx[item_starts, l1] >= 0
-                    score[:, pidx[item_starts[ok], l1]] += per_item[:, ok]
+                    score += np.asarray((bmaps[l1].T @ z.T).T)
                 info += score.T @ (score * w[:, None])
                 continue
             coo = sp.csr_matrix(y).tocoo()
