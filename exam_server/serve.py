@@ -70,10 +70,34 @@ def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) ->
     )
 
 
+class ServeError(RuntimeError):
+    """The server cannot start on its database (said in one line)."""
+
+
+def prepare_schema(settings: Settings) -> None:
+    """Bring the database to the newest schema before uvicorn starts, so a
+    failure (a server that does not answer, a migration that cannot run) is one
+    :class:`ServeError` line instead of uvicorn's start-up traceback. The app's
+    own start-up then finds the schema at head and does nothing."""
+    from exam_server.db import create_schema, make_engine
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        create_schema(engine)
+    except Exception as exc:  # the driver's or Alembic's failure: one line for the operator
+        orig = getattr(exc, "orig", None)
+        text = str(orig if orig is not None else exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise ServeError(f"cannot prepare the database: {first}") from exc
+    finally:
+        engine.dispose()
+
+
 def serve(settings: Settings, log_level: str = "info") -> None:
-    """Serve ``create_app(settings)`` until interrupted."""
+    """Serve ``create_app(settings)`` until interrupted (the schema prepared first)."""
     from exam_server.app import create_app
 
+    prepare_schema(settings)
     run_uvicorn(create_app(settings), settings, log_level)
 
 

@@ -1,7 +1,7 @@
 """``seleksi audit verify``: recompute the audit hash chain, the answer chains
 and every finished attempt's score; check the signed checkpoints.
 
-    seleksi audit verify --db URL_OR_PATH [--checkpoints FILE [--key PEM]]
+    seleksi audit verify [--db FILE|URL] [--checkpoints FILE [--key PEM]]
                          [--expect FINGERPRINT ...] [--no-scores]
 
 Exits 0 when the chain of audit events, every attempt's chain of responses,
@@ -18,14 +18,17 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from seleksi.cli import CommandError
+from seleksi.cli import CommandError, examples
+from seleksi.database import add_db_argument, require_database, url_of
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "audit",
         help="verify the exam server's tamper-evident audit log",
-        description="Check the exam server's hash-chained audit log and answer chains.",
+        description="Check the exam server's hash-chained audit log and answer chains "
+        "(one action: verify).",
+        epilog=examples("seleksi audit verify --db seleksi-data/seleksi.db"),
     )
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
     asub.required = True
@@ -35,10 +38,17 @@ def register(sub: Any) -> None:
         description=(
             "Recompute the audit chain, every attempt's answer chain and every finished "
             "attempt's score and pass/fail; with --checkpoints, check the signed checkpoint "
-            "file and that no chain lost its tail."
+            "file and that no chain lost its tail. Exits 0 when everything verifies, 1 with "
+            "one line per problem. Reads only: the database is never created or changed."
+        ),
+        epilog=examples(
+            "seleksi audit verify",
+            "seleksi audit verify --db exam.db --expect 9c1f…   # a fingerprint from a report",
+            "seleksi audit verify --db postgresql+psycopg://seleksi@db/exam "
+            "--checkpoints /var/lib/seleksi/checkpoints.jsonl --key checkpoint-key.pub.pem",
         ),
     )
-    v.add_argument("--db", required=True, help="database URL or SQLite file")
+    add_db_argument(v)
     v.add_argument(
         "--checkpoints",
         metavar="FILE",
@@ -95,11 +105,9 @@ def verify(args: argparse.Namespace) -> int:
     from exam_server.audit import verify as verify_chain
     from exam_server.checkpoints import load_public_key
     from exam_server.db import make_engine
-    from seleksi.commands.serve import database_url
 
-    url = database_url(args.db)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise CommandError(f"no database file {url.removeprefix('sqlite:///')}")
+    url = url_of(args.db)
+    require_database(url, tables=("exam_audit",))
     file, key_path = _checkpoint_paths(args, url)
     public_key = None
     if key_path is not None:

@@ -29,32 +29,77 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seleksi.cli import CommandError
+from seleksi.cli import CommandError, examples
+from seleksi.outputs import check_output, write_output
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "results",
         help="rank per formation, publish signed results, verify and prove them",
-        description="Rank per formation under the published rules; publish, verify, prove.",
+        description="Rank the candidates of an exam per formation under its ranking policy, "
+        "publish the ranking signed (Ed25519) with a Merkle root over every line, and let "
+        "anyone verify the publication, prove one candidate's line, or check a receipt. "
+        "The exam's data come from the database (--db, with --exam) or from an input "
+        "document (--input). See docs/results.md.",
+        epilog=examples(
+            "seleksi results keygen --out keys/",
+            "seleksi results publish --exam SKD-DEMO --key keys/results-signing.key "
+            "--out seleksi-data/results --published-at 2025-01-31",
+            "seleksi results verify seleksi-data/results --public-key keys/results-signing.pub",
+        ),
     )
     rsub = p.add_subparsers(dest="results_command", metavar="ACTION")
     rsub.required = True
 
-    k = rsub.add_parser("keygen", help="make an Ed25519 key pair for signing publications")
-    k.add_argument("--out", required=True, help="directory for results-signing.key/.pub")
+    k = rsub.add_parser(
+        "keygen",
+        help="make an Ed25519 key pair for signing publications",
+        description="Make the key pair that signs publications: results-signing.key "
+        "(private, written readable by its owner only) and results-signing.pub (announce "
+        "it, and its fingerprint, before publishing).",
+        epilog=examples("seleksi results keygen --out keys/"),
+    )
+    k.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for results-signing.key/.pub"
+    )
     k.add_argument("--force", action="store_true", help="overwrite an existing key")
     k.set_defaults(func=_keygen)
 
-    e = rsub.add_parser("export", help="write the ranking input document from the database")
+    e = rsub.add_parser(
+        "export",
+        help="write the ranking input document from the database",
+        description="Write an exam's ranking input (candidates, formations, scores and the "
+        "exam's stored policy) as one JSON document, which publish, verify and counts take "
+        "with --input, away from the database.",
+        epilog=examples("seleksi results export --exam SKD-DEMO --out input.json"),
+    )
     _source_args(e, required=True)
-    e.add_argument("--out", required=True, help="input JSON file to write")
+    e.add_argument("--out", required=True, metavar="FILE", help="input JSON file to write")
     e.set_defaults(func=_export)
 
-    pub = rsub.add_parser("publish", help="rank and write a signed publication")
+    pub = rsub.add_parser(
+        "publish",
+        help="rank and write a signed publication",
+        description="Rank per formation under the exam's stored ranking policy (and, with "
+        "--skb, integrate the SKB scores) and write the signed publication: a folder of "
+        "JSON/CSV files, manifest.json and manifest.sig, which `seleksi serve` shows at "
+        "/results/ when it is the server's results folder.",
+        epilog=examples(
+            "seleksi results publish --exam SKD-DEMO --key keys/results-signing.key "
+            "--out seleksi-data/results --published-at 2025-01-31",
+            "seleksi results publish --input input.json --skb skb.csv "
+            "--key keys/results-signing.key --out final/",
+        ),
+    )
     _source_args(pub, required=True)
-    pub.add_argument("--key", required=True, help="Ed25519 private key (PEM) from keygen")
-    pub.add_argument("--out", required=True, help="publication directory to write")
+    pub.add_argument(
+        "--key",
+        required=True,
+        metavar="PEM",
+        help="Ed25519 private key (PEM): the results-signing.key from keygen",
+    )
+    pub.add_argument("--out", required=True, metavar="DIR", help="publication folder to write")
     pub.add_argument(
         "--policy",
         help="ranking policy JSON: must be the one the exam stores (--db); for --input "
@@ -83,9 +128,25 @@ def register(sub: Any) -> None:
     )
     pub.set_defaults(func=_publish)
 
-    v = rsub.add_parser("verify", help="check a publication offline")
-    v.add_argument("publication", help="publication directory")
-    v.add_argument("--public-key", help="the announced public key (PEM); default: the copy inside")
+    v = rsub.add_parser(
+        "verify",
+        help="check a publication offline",
+        description="Check a publication with nothing from the server: the signature over "
+        "the manifest, every file's digest, the Merkle root, the ranking rules applied to "
+        "every formation, and (with a source) that recomputing from the data gives the same "
+        "bytes. Exits 0 only when every check passes.",
+        epilog=examples(
+            "seleksi results verify published/ --public-key results-signing.pub",
+            "seleksi results verify published/ --public-key results-signing.pub "
+            "--announced-counts counts.json --input input.json",
+        ),
+    )
+    v.add_argument("publication", metavar="DIR", help="publication folder")
+    v.add_argument(
+        "--public-key",
+        metavar="PEM",
+        help="the announced public key (PEM); default: the copy inside",
+    )
     v.add_argument(
         "--announced-counts",
         metavar="FILE",
@@ -102,21 +163,48 @@ def register(sub: Any) -> None:
     v.set_defaults(func=_verify)
 
     n = rsub.add_parser(
-        "counts", help="candidates per formation and result code, to announce before publishing"
+        "counts",
+        help="candidates per formation and result code, to announce before publishing",
+        description="Count the candidates per formation and result code, from a publication "
+        "or from the source. Announced before the publication, the counts let anyone see a "
+        "candidate removed by someone holding the signing key (verify --announced-counts).",
+        epilog=examples(
+            "seleksi results counts --exam SKD-DEMO --out counts.json",
+            "seleksi results counts published/",
+        ),
     )
-    n.add_argument("publication", nargs="?", help="publication directory (else give a source)")
+    n.add_argument(
+        "publication", nargs="?", metavar="DIR", help="publication folder (else give a source)"
+    )
     n.add_argument(
         "--policy",
         help="ranking policy JSON for a source (must match a stored one; default: the 2024 rules)",
     )
-    n.add_argument("--out", help="write the counts JSON here (default: stdout)")
+    n.add_argument(
+        "--out", metavar="FILE", help="write the counts JSON here (default: standard output)"
+    )
     _source_args(n, required=False)
     n.set_defaults(func=_counts)
 
-    pr = rsub.add_parser("prove", help="inclusion proof of one candidate's entries")
-    pr.add_argument("registration_number")
-    pr.add_argument("--publication", required=True, help="publication directory")
-    pr.add_argument("--out", help="write the proof JSON here (default: stdout)")
+    pr = rsub.add_parser(
+        "prove",
+        help="inclusion proof of one candidate's entries",
+        description="Write the Merkle inclusion proof of one candidate's lines in a "
+        "publication (check it with check-proof against the root on the public page), or, "
+        "with --receipt, say whether the published line matches the candidate's signed "
+        "receipt.",
+        epilog=examples(
+            "seleksi results prove 2025000123 --publication published/ --out proof.json",
+            "seleksi results prove 2025000123 --publication published/ --receipt receipt.txt",
+        ),
+    )
+    pr.add_argument(
+        "registration_number", metavar="REGISTRATION_NUMBER", help="the candidate's number"
+    )
+    pr.add_argument("--publication", required=True, metavar="DIR", help="publication folder")
+    pr.add_argument(
+        "--out", metavar="FILE", help="write the proof JSON here (default: standard output)"
+    )
     pr.add_argument(
         "--receipt",
         metavar="CODE|FILE",
@@ -125,23 +213,46 @@ def register(sub: Any) -> None:
     )
     pr.set_defaults(func=_prove)
 
-    sv = rsub.add_parser("serve", help="serve the public results pages of a publication")
-    sv.add_argument("publication", help="publication directory")
-    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    sv.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    sv = rsub.add_parser(
+        "serve",
+        help="serve the public results pages of a publication",
+        description="Serve a publication's public pages (/results/) on their own, without "
+        "the exam server, until stopped (Ctrl+C).",
+        epilog=examples("seleksi results serve published/ --port 8080"),
+    )
+    sv.add_argument("publication", metavar="DIR", help="publication folder")
+    sv.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1)",
+    )
+    sv.add_argument("--port", type=int, default=8080, metavar="PORT", help="port (default 8080)")
     sv.set_defaults(func=_serve)
 
-    c = rsub.add_parser("check-proof", help="check an inclusion proof against a Merkle root")
-    c.add_argument("proof", help="proof JSON file from `prove`")
-    c.add_argument("--root", required=True, help="the Merkle root printed on the public page")
+    c = rsub.add_parser(
+        "check-proof",
+        help="check an inclusion proof against a Merkle root",
+        description="Check a proof from `seleksi results prove` against the Merkle root "
+        "printed on the public page (exit 0: the lines are in that publication).",
+        epilog=examples("seleksi results check-proof proof.json --root 3f5a…"),
+    )
+    c.add_argument("proof", metavar="PROOF.json", help="proof JSON file from `prove`")
+    c.add_argument(
+        "--root", required=True, metavar="HEX", help="the Merkle root printed on the public page"
+    )
     c.set_defaults(func=_check_proof)
 
 
 def _source_args(p: argparse.ArgumentParser, *, required: bool) -> None:
-    g = p.add_argument_group("source (the database, or an input document)")
-    g.add_argument("--db", help="database URL or SQLite file, e.g. seleksi-data/seleksi.db")
-    g.add_argument("--exam", help="exam code in the database")
-    g.add_argument("--input", help="input document JSON (see docs/results.md)")
+    from seleksi.database import add_db_argument
+
+    g = p.add_argument_group("source (the database with --exam, or an input document)")
+    add_db_argument(g)
+    g.add_argument("--exam", metavar="CODE", help="exam code in the database")
+    g.add_argument(
+        "--input", metavar="FILE", help="input document JSON (from export; docs/results.md)"
+    )
     p.set_defaults(_source_required=required)
 
 
@@ -163,16 +274,19 @@ def _load_source(args: argparse.Namespace) -> tuple[dict[str, Any], list[Any], l
         except (InputError, UnicodeDecodeError) as exc:
             raise CommandError(f"{args.input}: {exc}") from None
     if args.db or args.exam:
-        if not (args.db and args.exam):
-            raise CommandError("--db and --exam go together")
+        if not args.exam:
+            raise CommandError("--db needs --exam CODE (the exam to rank)")
         from exam_server.results.from_db import (
             SourceError,
             exam_document,
             load_outcomes,
             read_engine,
         )
+        from seleksi.database import require_database, url_of
 
-        engine = read_engine(args.db)
+        url = url_of(args.db)
+        require_database(url)  # reading never creates the database
+        engine = read_engine(url)
         try:
             exam = exam_document(engine, args.exam)
             formations, outcomes = load_outcomes(engine, args.exam)
@@ -208,13 +322,33 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key(path: str, private: bool) -> Any:
+    """The Ed25519 key in the PEM file ``path`` (private or public), or one line saying
+    what the file is instead."""
+    from exam_server.results import publication as pubm
+
+    pem = _read(path)
+    try:
+        return pubm.load_private_key(pem) if private else pubm.load_public_key(pem)
+    except pubm.PublicationError:
+        pass
+    if private and b"PUBLIC KEY" in pem:
+        found = "a public key (give the private results-signing.key from keygen)"
+    elif not private and b"PRIVATE KEY" in pem:
+        found = "a private key (give the public .pub file; never hand out the private key)"
+    else:
+        found = "not an Ed25519 key in PEM"
+    raise CommandError(f"{path}: {found}")
+
+
 def _export(args: argparse.Namespace) -> int:
     from exam_server.results.inputs import dump_input
 
+    check_output(args.out, "--out")
     source = _load_source(args)
     assert source is not None
     exam, formations, outcomes = source
-    Path(args.out).write_text(dump_input(exam, formations, outcomes), encoding="utf-8")
+    write_output(args.out, dump_input(exam, formations, outcomes))
     print(f"{args.out}: {len(outcomes)} candidates, {len(formations)} formations")
     return 0
 
@@ -249,6 +383,7 @@ def _publish(args: argparse.Namespace) -> int:
     from exam_server.results.integration import SkbImportError, integrate, optimise, parse_skb_csv
     from exam_server.results.ranking import rank_skd
 
+    key = _key(args.key, private=True)  # a wrong key file is said before any work
     source = _load_source(args)
     assert source is not None
     exam_doc, formations, outcomes = source
@@ -261,7 +396,6 @@ def _publish(args: argparse.Namespace) -> int:
         title=args.title or str(exam_doc.get("title") or exam_doc["id"]),
         published_at=str(published_at),
     )
-    key = pubm.load_private_key(_read(args.key))
     if args.optimise and not args.skb:
         raise CommandError("--optimise needs --skb: optimisation fills openings left after SKB")
     try:
@@ -276,7 +410,7 @@ def _publish(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.skb}: {exc}") from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    receipt_keys = [pubm.load_public_key(_read(k)) for k in args.receipt_key]
+    receipt_keys = [_key(k, private=False) for k in args.receipt_key]
     publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=receipt_keys)
     pubm.write_publication(args.out, publication.files)
     m = publication.manifest
@@ -303,9 +437,9 @@ def _verify(args: argparse.Namespace) -> int:
 
     try:
         files = pubm.read_publication(args.publication)
-        key = pubm.load_public_key(_read(args.public_key)) if args.public_key else None
     except pubm.PublicationError as exc:
         raise CommandError(str(exc)) from None
+    key = _key(args.public_key, private=False) if args.public_key else None
     announced = _json_file(args.announced_counts) if args.announced_counts else None
     report = pubm.verify_publication(files, key, announced=announced)
     source = _load_source(args)
