@@ -24,7 +24,8 @@ import json
 import os
 from typing import Any
 
-from seleksi.cli import CommandError
+from seleksi.cli import CommandError, examples
+from seleksi.database import DB_METAVAR
 
 
 def _url(value: str) -> str:
@@ -35,22 +36,60 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "loadtest",
         help="drive simulated terminals against a running server and report latency",
-        description="Simulated terminals over the real protocol (HTTP login + WebSocket).",
+        description="Simulated terminals over the real protocol (HTTP login + WebSocket) "
+        "against a running server, for --duration seconds: logins spread over "
+        "--login-window, one answer every --pace seconds each. The candidates come from "
+        "--candidates with --session-token, or --seed-db seeds a fresh exam first (the "
+        "server's SELEKSI_SECRET_KEY must be in the environment). Reports connections held, "
+        "logins/s, answers/s, acknowledgement latency (p50/p95/p99/max), errors by code, and "
+        "with --db every acknowledged answer looked up in the database. Exits 1 when no "
+        "terminal could log in, 3 when an acknowledged answer is missing. See "
+        "docs/reliability.md.",
+        epilog=examples(
+            "seleksi loadtest --url http://127.0.0.1:8000 --terminals 50 "
+            "--candidates creds.csv --session-token ABCD-1234",
+            "SELEKSI_SECRET_KEY=... seleksi loadtest --url http://127.0.0.1:8000 "
+            "--terminals 500 --seed-db exam.db --duration 300",
+        ),
     )
-    p.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000")
-    p.add_argument("--terminals", type=int, required=True, help="number of terminals")
-    p.add_argument("--pace", type=float, default=30.0, help="mean seconds between answers")
-    p.add_argument("--jitter", type=float, default=0.5, help="relative spread of the pace")
     p.add_argument(
-        "--login-window", type=float, default=60.0, help="logins spread over these seconds"
+        "--url", required=True, metavar="URL", help="server base URL, e.g. http://127.0.0.1:8000"
     )
-    p.add_argument("--duration", type=float, default=180.0, help="whole run, seconds")
+    p.add_argument("--terminals", type=int, required=True, metavar="N", help="number of terminals")
+    p.add_argument(
+        "--pace", type=float, default=30.0, metavar="SECONDS", help="mean seconds between answers"
+    )
+    p.add_argument(
+        "--jitter", type=float, default=0.5, metavar="FRACTION", help="relative spread of the pace"
+    )
+    p.add_argument(
+        "--login-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="logins spread over these seconds",
+    )
+    p.add_argument(
+        "--duration", type=float, default=180.0, metavar="SECONDS", help="whole run, seconds"
+    )
     p.add_argument("--finish", action="store_true", help="finish every attempt at the end")
-    p.add_argument("--candidates", help="CSV of registration_number,pin")
-    p.add_argument("--session-token", help="the session token shown in the room")
-    p.add_argument("--seed-db", help="seed a fresh exam with --terminals candidates here first")
-    p.add_argument("--db", help="database URL to check acknowledged answers against")
-    p.add_argument("--seed", type=int, default=1, help="random seed of the terminals")
+    p.add_argument(
+        "--candidates", metavar="CSV", help="CSV of registration_number,pin (with --session-token)"
+    )
+    p.add_argument("--session-token", metavar="TOKEN", help="the session token shown in the room")
+    p.add_argument(
+        "--seed-db",
+        metavar=DB_METAVAR,
+        help="seed a fresh exam with --terminals candidates in this database first "
+        "(a SQLite file or a URL; instead of --candidates and --session-token)",
+    )
+    p.add_argument(
+        "--db",
+        metavar=DB_METAVAR,
+        help="the server's database (a SQLite file or a URL), to check every acknowledged "
+        "answer against (default: --seed-db, else no check)",
+    )
+    p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed of the terminals")
     p.add_argument(
         "--exam-mode",
         choices=("linear", "adaptive"),
@@ -79,12 +118,51 @@ def register(sub: Any) -> None:
         help="report the exam's item exposure from the database after the run",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress on standard error")
     p.set_defaults(func=run)
+
+
+def _check_server(url: str) -> None:
+    """The server answers ``/healthz`` (one line otherwise, before any terminal starts)."""
+    import httpx
+
+    try:
+        httpx.get(url.rstrip("/") + "/healthz", timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise CommandError(f"no server answers at {url}: {exc or type(exc).__name__}") from None
+
+
+async def _run_with_progress(
+    config: Any, creds: Any, token: str, answerer: Any, quiet: bool
+) -> Any:
+    """``run_load`` with a progress line every second: seconds of the run done,
+    terminals logged in, answers acknowledged (the report's live counters)."""
+    from exam_server.loadtest.report import LoadReport
+    from exam_server.loadtest.runner import run_load
+    from seleksi.progress import Progress
+
+    report = LoadReport()
+    total = int(config.duration)
+    with Progress("loadtest", total, "s", quiet=quiet) as bar:
+        task = asyncio.ensure_future(
+            run_load(config, creds, token, answerer=answerer, report=report)
+        )
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        while not task.done():
+            await asyncio.wait({task}, timeout=1.0)
+            bar.set(
+                min(total, int(loop.time() - t0)),
+                f"{report.logins_ok}/{config.terminals} logged in, "
+                f"{report.answers_acked} answers acknowledged, {sum(report.errors.values())} "
+                "errors",
+            )
+        return task.result()
 
 
 def run(args: argparse.Namespace) -> int:
     from exam_server.loadtest.report import verify_in_database
-    from exam_server.loadtest.runner import LoadConfig, load_candidates, run_load
+    from exam_server.loadtest.runner import LoadConfig, load_candidates
 
     try:
         config = LoadConfig(
@@ -104,6 +182,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--design and --bank choose the exam --seed-db seeds")
     if (args.irt_seed is not None or args.exposure) and not (args.db or args.seed_db):
         raise CommandError("--irt-seed and --exposure read the exam from --db (or --seed-db)")
+    if not args.seed_db and not (args.candidates and args.session_token):
+        raise CommandError("give --candidates and --session-token (or --seed-db)")
+    if db_url is not None:
+        from seleksi.database import require_database
+
+        require_database(db_url)  # checked, never created
+    _check_server(args.url)
     if args.seed_db:
         from exam_server.loadtest.seeding import seed_load_exam
 
@@ -154,7 +239,11 @@ def run(args: argparse.Namespace) -> int:
         # (candidate j of the list) is simulee j.
         theta = load_theta(None, args.terminals, codes, args.irt_seed)
         answerer = IrtAnswers(exam, theta, args.irt_seed)
-    report = asyncio.run(run_load(config, creds, token, answerer=answerer))
+    report = asyncio.run(_run_with_progress(config, creds, token, answerer, args.quiet))
+    if report.logins_ok == 0:
+        first = next(iter(report.errors.most_common(1)), None)
+        why = f" (most frequent error: {first[0]} × {first[1]})" if first else ""
+        raise CommandError(f"no terminal logged in at {args.url}{why}; nothing was measured")
     if db_url:
         verify_in_database(report, db_url)
     exposure = None
