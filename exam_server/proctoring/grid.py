@@ -100,12 +100,15 @@ class TerminalRow:
 def incident_of(event: EventLike) -> dict[str, Any]:
     """The incident-log entry of an event (actor, reason and details as the server sent them)."""
     data = dict(event.data)
+    actor = data.pop("actor", None)
+    if actor is None and event.kind == "alert" and data.get("detector"):
+        actor = f"detector:{data['detector']}"  # as the audit log records it
     return {
         "at": event.at,
         "kind": event.kind,
         "attempt_id": event.attempt_id,
         "registration_number": event.registration_number,
-        "actor": data.pop("actor", None),
+        "actor": actor,
         "reason": data.pop("reason", None),
         "data": data,
     }
