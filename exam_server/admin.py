@@ -213,6 +213,8 @@ async def staff_login(request: Request) -> Response:
         if failure.locked_now:
             await _audit_lockout(ctx, username, source, failure.failures, failure.wait_seconds)
         raise ApiError(401, "bad_credentials", "wrong username or password")
+    if staff.disabled:  # said only to someone who knows the password (seleksi staff enable)
+        raise ApiError(403, "account_disabled", "this account is disabled")
     if had_failures:
         await ctx.limits.succeeded("staff", username, source)
     from exam_server.auth import StaffClaims as Claims

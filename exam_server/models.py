@@ -12,7 +12,7 @@ as the response rows that led to it.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -149,6 +149,8 @@ class Staff(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     role: str = Field(max_length=16)
     password_hash: str = Field(max_length=300)
+    # A disabled account cannot log in (``seleksi staff disable``); its rows stay.
+    disabled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class StaffRoom(SQLModel, table=True):

@@ -338,15 +338,25 @@ def _import_candidate_rows(engine: Engine, reader: csv.DictReader[str]) -> int:
         return len(out)
 
 
+#: The shortest staff password accepted (admin API and ``seleksi staff``).
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_staff_password(password: str) -> None:
+    """Raises :class:`SetupError` for a password too short to accept."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise SetupError(
+            f"password too short (at least {MIN_PASSWORD_LENGTH} characters)",
+            [{"field": "password", "message": f"at least {MIN_PASSWORD_LENGTH} characters"}],
+        )
+
+
 def create_staff(
     engine: Engine, username: str, name: str, role: str, password: str, scrypt_n: int = 2**14
 ) -> int:
     if role not in ("admin", "proctor"):
         raise SetupError("role must be admin or proctor", [{"field": "role", "message": "invalid"}])
-    if len(password) < 8:
-        raise SetupError(
-            "password too short", [{"field": "password", "message": "at least 8 characters"}]
-        )
+    check_staff_password(password)
     digest = hash_password(password, n=scrypt_n)
     with Session(writer(engine)) as s:
         if _one(s, Staff, username=_code(username, "username")) is not None:
@@ -358,6 +368,28 @@ def create_staff(
         s.commit()
         assert st.id is not None
         return st.id
+
+
+def set_staff_password(engine: Engine, username: str, password: str) -> None:
+    """Replace a staff account's password (raises :class:`SetupError` 404 if no such user)."""
+    check_staff_password(password)
+    digest = hash_password(password)
+    with Session(writer(engine)) as s:
+        st = _one(s, Staff, username=username)
+        if st is None:
+            raise SetupError(f"no user {username}", status=404)
+        st.password_hash = digest
+        s.commit()
+
+
+def set_staff_disabled(engine: Engine, username: str, disabled: bool) -> None:
+    """Refuse (``disabled``) or allow again a staff account's logins (404 if no such user)."""
+    with Session(writer(engine)) as s:
+        st = _one(s, Staff, username=username)
+        if st is None:
+            raise SetupError(f"no user {username}", status=404)
+        st.disabled = disabled
+        s.commit()
 
 
 def open_session(engine: Engine, session_id: int, actor: str) -> str:

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.simulate",
     "seleksi.commands.results",
     "seleksi.commands.serve",
+    "seleksi.commands.staff",
     "seleksi.commands.audit",
     "seleksi.commands.db",
     "seleksi.commands.loadtest",

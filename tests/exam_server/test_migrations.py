@@ -363,6 +363,10 @@ def test_version_says_when_a_database_needs_migrating(
 ) -> None:
     path = tmp_path / "v.db"
     assert seleksi_main(["db", "version", "--url", str(path)]) == 1
+    assert "no database at" in capsys.readouterr().err
+    assert not path.exists()  # reading never creates the database
+    path.touch()  # an empty SQLite file
+    assert seleksi_main(["db", "version", "--url", str(path)]) == 1
     assert "not migrated" in capsys.readouterr().out
     make_pre_alembic_database(f"sqlite:///{path}")
     assert seleksi_main(["db", "version", "--url", str(path)]) == 1
