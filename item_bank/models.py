@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from item_bank.records import MAX_THRESHOLDS
@@ -164,6 +164,23 @@ class ItemCalibration(SQLModel, table=True):
     sample_size: int | None = None
 
 
+class ItemMedia(SQLModel, table=True):
+    """An image shown by HTML items (QTI imports), stored once by content hash.
+
+    Items refer to it in their HTML as ``media/<sha256>.<ext>``; the row is
+    never changed or deleted by an import (old item versions may show it).
+    """
+
+    __tablename__ = "bank_item_media"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    mime_type: str = Field(max_length=64)
+    size: int  # bytes
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    name: str | None = Field(default=None, max_length=255)  # as it came in the package
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
 THRESHOLD_FIELDS: tuple[str, ...] = tuple(f"t{k}" for k in range(1, MAX_THRESHOLDS + 1))
 THRESHOLD_SE_FIELDS: tuple[str, ...] = tuple(f"se_{name}" for name in THRESHOLD_FIELDS)
 
@@ -188,6 +205,7 @@ BANK_TABLES = tuple(
         "bank_calibration_run",
         "bank_item_calibration",
         "bank_item_usage",
+        "bank_item_media",
     )
 )
 
@@ -200,6 +218,7 @@ __all__ = [
     "Item",
     "ItemBase",
     "ItemCalibration",
+    "ItemMedia",
     "ItemOption",
     "ItemOptionBase",
     "ItemPublic",

@@ -41,8 +41,16 @@ class ItemStatus(StrEnum):
 
 
 class StemFormat(StrEnum):
+    """How a stem (and, for ``html``, each option) is written.
+
+    ``html``: a sanitised XHTML fragment (see :mod:`item_bank.html`), as QTI
+    items carry; its options are HTML fragments too. Text and Markdown items
+    have plain-text options.
+    """
+
     TEXT = "text"
     MARKDOWN = "markdown"
+    HTML = "html"
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,22 @@ class ItemRecord:
     def content_equal(self, other: ItemRecord) -> bool:
         """Same item apart from its version (used to skip unchanged re-imports)."""
         return self == replace(other, version=self.version)
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """An image an HTML item shows, stored once in the bank by content.
+
+    ``sha256``: hex digest of ``data``; items refer to it as
+    ``media/<sha256>.<ext>`` (see :func:`item_bank.html.media_href`), so an
+    item whose image changes is a changed item. ``name``: the file name it
+    came with (informative only).
+    """
+
+    sha256: str
+    mime_type: str
+    data: bytes
+    name: str | None = None
 
 
 @dataclass(frozen=True)

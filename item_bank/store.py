@@ -33,6 +33,8 @@ from sqlmodel import SQLModel
 from item_bank import models
 from item_bank.io_csv import parse_csv, write_csv
 from item_bank.io_json import parse_json, write_json
+from item_bank.io_qti import Placement, parse_qti
+from item_bank.io_qti_export import media_digests, write_qti_package
 from item_bank.models import (
     BANK_TABLES,
     THRESHOLD_FIELDS,
@@ -49,6 +51,7 @@ from item_bank.records import (
     IrtRecord,
     ItemRecord,
     ItemStatus,
+    MediaFile,
     Problem,
     ScoringMode,
     StemFormat,
@@ -62,6 +65,7 @@ T_OPTION: Table = SQLModel.metadata.tables["bank_item_option"]
 T_RUN: Table = SQLModel.metadata.tables["bank_calibration_run"]
 T_CAL: Table = SQLModel.metadata.tables["bank_item_calibration"]
 T_USAGE: Table = SQLModel.metadata.tables["bank_item_usage"]
+T_MEDIA: Table = SQLModel.metadata.tables["bank_item_media"]
 
 # SQLite allows 32,766 bound parameters per statement (999 before 3.32);
 # IN lists and multi-row inserts are chunked well below that.
@@ -73,21 +77,45 @@ def _chunks(seq: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + size]
 
 
+FORMATS = ("csv", "json", "qti")
+QTI_EXPORT_FORMATS = {"qti3": "3.0", "qti22": "2.2"}
+
+
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
-    """``csv`` or ``json``, from ``fmt`` or the file name's extension."""
+    """``csv``, ``json`` or ``qti`` (a ``.zip`` package or an ``.xml`` item), from ``fmt`` or
+    the file name's extension."""
     if fmt:
-        if fmt not in ("csv", "json"):
-            raise ValueError(f"unknown format {fmt!r}; expected csv or json")
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; expected {', '.join(FORMATS)}")
         return fmt
     suffix = Path(path).suffix.lower()
     if suffix in (".csv", ".json"):
         return suffix[1:]
-    raise ValueError(f"cannot tell the format of {str(path)!r}; name it .csv or .json")
+    if suffix in (".zip", ".xml"):
+        return "qti"
+    raise ValueError(
+        f"cannot tell the format of {str(path)!r}; name it .csv, .json, or .zip/.xml (QTI)"
+    )
 
 
 def parse_text(text: str, fmt: str) -> ParsedFile:
     """Parse CSV or JSON text (``fmt``) into a :class:`ParsedFile`."""
     return parse_csv(text) if fmt == "csv" else parse_json(text)
+
+
+def parse_bytes(
+    data: bytes, fmt: str, *, name: str = "upload", mapping: Mapping[str, Placement] | None = None
+) -> ParsedFile:
+    """Parse a file's bytes: QTI as a package or item, CSV/JSON as UTF-8 text."""
+    if fmt == "qti":
+        return parse_qti(data, name=name, mapping=mapping)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        parsed = ParsedFile()
+        parsed.problems.append(Problem(0, "file", f"not UTF-8 text (byte {exc.start})"))
+        return parsed
+    return parse_text(text, fmt)
 
 
 @dataclass(frozen=True)
@@ -123,17 +151,21 @@ class ItemStore:
     # -- import --------------------------------------------------------------
 
     def import_file(
-        self, path: str | Path, fmt: str | None = None, *, dry_run: bool = False
+        self,
+        path: str | Path,
+        fmt: str | None = None,
+        *,
+        dry_run: bool = False,
+        mapping: Mapping[str, Placement] | None = None,
     ) -> ImportSummary:
-        """Import a CSV or JSON file; raises :class:`BankImportError` listing all faults."""
+        """Import a CSV, JSON or QTI file; raises :class:`BankImportError` listing all faults.
+
+        ``mapping`` (QTI only) places items without Seleksi metadata by id.
+        """
         fmt = detect_format(path, fmt)
-        try:
-            text = Path(path).read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise BankImportError(
-                [Problem(0, "file", f"not UTF-8 text (byte {exc.start})")]
-            ) from exc
-        return self.import_parsed(parse_text(text, fmt), dry_run=dry_run)
+        data = Path(path).read_bytes()
+        parsed = parse_bytes(data, fmt, name=Path(path).name, mapping=mapping)
+        return self.import_parsed(parsed, dry_run=dry_run)
 
     def import_text(self, text: str, fmt: str, *, dry_run: bool = False) -> ImportSummary:
         return self.import_parsed(parse_text(text, fmt), dry_run=dry_run)
@@ -152,9 +184,11 @@ class ItemStore:
         with self.engine.connect() as conn, conn.begin() as tx:
             _take_write_lock(conn)
             existing = _load_subtests(conn)
-            doc, _merged, problems = parsed.to_document(existing)
+            bank_media = set(conn.execute(select(T_MEDIA.c.sha256)).scalars())
+            doc, _merged, problems = parsed.to_document(existing, bank_media)
             if problems:
                 raise BankImportError(problems)
+            _write_media(conn, [m for h, m in parsed.media.items() if h not in bank_media])
             summary = _write(conn, doc, existing)
             if dry_run:
                 tx.rollback()
@@ -197,6 +231,37 @@ class ItemStore:
     ) -> str:
         doc = self.export_document(subtests=subtests, statuses=statuses)
         return write_csv(doc.items) if fmt == "csv" else write_json(doc)
+
+    def media(self, digests: Iterable[str]) -> dict[str, MediaFile]:
+        """Stored images by SHA-256 (digests not in the bank are absent)."""
+        out: dict[str, MediaFile] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(digests))):
+                for r in conn.execute(select(T_MEDIA).where(T_MEDIA.c.sha256.in_(chunk))):
+                    out[r.sha256] = MediaFile(r.sha256, r.mime_type, bytes(r.data), r.name)
+        return out
+
+    def export_qti(
+        self,
+        version: str = "3.0",
+        *,
+        subtests: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> tuple[bytes, int]:
+        """A QTI content package (zip bytes) of current items, and how many it holds.
+
+        ``version``: ``3.0`` or ``2.2``; ``ids`` narrows the selection further.
+        """
+        doc = self.export_document(subtests=subtests, statuses=statuses)
+        if ids:
+            wanted = set(ids)
+            missing = sorted(wanted - {it.item_id for it in doc.items})
+            if missing:
+                raise KeyError(f"not in the selection: {', '.join(missing[:10])}")
+            doc = replace(doc, items=tuple(it for it in doc.items if it.item_id in wanted))
+        media = self.media(media_digests(doc.items))
+        return write_qti_package(doc, media, version=version), len(doc.items)
 
     def item(self, item_id: str, version: int | None = None) -> ItemRecord:
         """One item (the current version unless ``version``); ``KeyError`` if none."""
@@ -603,6 +668,21 @@ def _write(
         content_areas_created=tuple(areas_created),
         calibration_runs=tuple(run_ids),
     )
+
+
+def _write_media(conn: Connection, files: Sequence[MediaFile]) -> None:
+    now = models.utcnow()
+    for f in files:  # one by one: images can be large, and a package holds few
+        conn.execute(
+            insert(T_MEDIA).values(
+                sha256=f.sha256,
+                mime_type=f.mime_type,
+                size=len(f.data),
+                data=f.data,
+                name=f.name,
+                created_at=now,
+            )
+        )
 
 
 def _write_subtests(

@@ -21,10 +21,11 @@ import datetime as dt
 import itertools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cat_engine.irt import Model
+from item_bank.html import MEDIA_HREF, image_sources, sanitise_html
 from item_bank.markdown import normalise_text, sanitise_markdown
 from item_bank.records import (
     MAX_OPTIONS,
@@ -227,17 +228,20 @@ def validate_items(
     raw_items: Sequence[tuple[int, RawItem]],
     subtests: Mapping[str, SubtestSpec],
     field_name: FieldName = identity,
+    *,
+    media: Collection[str] = (),
 ) -> tuple[list[ItemRecord], list[Problem]]:
     """Check every raw item; return the valid records and all problems.
 
     ``raw_items`` pairs each raw item with its row number. Duplicate ids are
-    reported on every repeat, naming the first row.
+    reported on every repeat, naming the first row. ``media``: SHA-256
+    digests of the images HTML items may show (the bank's and the file's).
     """
     records: list[ItemRecord] = []
     problems: list[Problem] = []
     first_row: dict[str, int] = {}
     for row, raw in raw_items:
-        record, row_problems = _validate_item(row, raw, subtests, field_name)
+        record, row_problems = _validate_item(row, raw, subtests, field_name, media)
         raw_id = raw.get("id")
         item_id = normalise_text(raw_id) if isinstance(raw_id, str) else None
         if item_id:
@@ -259,7 +263,11 @@ def validate_items(
 
 
 def _validate_item(
-    row: int, raw: RawItem, subtests: Mapping[str, SubtestSpec], field_name: FieldName
+    row: int,
+    raw: RawItem,
+    subtests: Mapping[str, SubtestSpec],
+    field_name: FieldName,
+    media: Collection[str],
 ) -> tuple[ItemRecord | None, list[Problem]]:
     chk = _Row(row, field_name)
     item_id = chk.code(raw.get("id"), "id", required=True)
@@ -286,7 +294,10 @@ def _validate_item(
     stem = chk.text(raw.get("stem"), "stem", required=True, max_chars=MAX_STEM_CHARS)
     if stem is not None and stem_format == StemFormat.MARKDOWN:
         stem = sanitise_markdown(stem)
-    options = _options(chk, raw.get("options"))
+    is_html = stem_format == StemFormat.HTML
+    if stem is not None and is_html:
+        stem = _html(chk, stem, "stem", media)
+    options = _options(chk, raw.get("options"), html_media=media if is_html else None)
     key = _key(chk, raw.get("key"), subtest, len(options))
     points = _points(chk, raw.get("points"), subtest, len(options))
     enemy = chk.code(raw.get("enemy_group"), "enemy_group", required=False)
@@ -314,7 +325,26 @@ def _validate_item(
     )
 
 
-def _options(chk: _Row, value: object) -> list[str]:
+def _html(chk: _Row, fragment: str, name: str, media: Collection[str]) -> str | None:
+    """The sanitised fragment; every image must be one the bank holds (or the file brings)."""
+    for src in image_sources(fragment):
+        found = MEDIA_HREF.match(src)
+        if found is None:
+            chk.fail(
+                name,
+                f"image {src[:80]!r} is not a picture stored in the bank (media/<sha256>.<ext>); "
+                "terminals load nothing from elsewhere",
+            )
+        elif found.group(1) not in media:
+            chk.fail(name, f"image {src} is not in the bank (import the QTI package that has it)")
+    clean = sanitise_html(fragment)
+    if not clean:
+        chk.fail(name, "nothing is left after removing unsafe HTML")
+        return None
+    return clean
+
+
+def _options(chk: _Row, value: object, *, html_media: Collection[str] | None = None) -> list[str]:
     raw = chk.sequence(value, "options")
     if raw is None:
         chk.fail("options", f"missing (an item needs {MIN_OPTIONS} to {MAX_OPTIONS} options)")
@@ -322,6 +352,8 @@ def _options(chk: _Row, value: object) -> list[str]:
     out: list[str] = []
     for k, opt in enumerate(raw):
         text = chk.text(opt, f"options[{k}]", required=True, max_chars=MAX_OPTION_CHARS)
+        if text is not None and html_media is not None:
+            text = _html(chk, text, f"options[{k}]", html_media)
         out.append(text if text is not None else "")
     if not MIN_OPTIONS <= len(raw) <= MAX_OPTIONS:
         chk.fail("options", f"{len(raw)} options; an item needs {MIN_OPTIONS} to {MAX_OPTIONS}")

@@ -17,9 +17,10 @@ from item_bank.database import open_engine
 from item_bank.demo import DEFAULT_PER_SUBTEST, DEFAULT_SEED, describe_item, generate_demo_bank
 from item_bank.io_csv import write_csv
 from item_bank.io_json import write_json
+from item_bank.io_qti import read_mapping
 from item_bank.records import BankImportError, ImportSummary, ItemStatus
 from item_bank.stats import bank_stats, format_stats
-from item_bank.store import ItemStore, detect_format
+from item_bank.store import QTI_EXPORT_FORMATS, ItemStore, detect_format
 from seleksi.cli import CommandError, examples
 from seleksi.database import (
     DEFAULT_DATA_DIR,
@@ -94,9 +95,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         fmt = detect_format(path, args.format)
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
+    mapping = None
+    if args.mapping:
+        if fmt != "qti":
+            raise CommandError(f"--mapping places the items of a QTI package; {path} is {fmt}")
+        mapping_path = Path(args.mapping)
+        if not mapping_path.is_file():
+            raise CommandError(f"no such file: {mapping_path}")
+        mapping, problems = read_mapping(mapping_path.read_text(encoding="utf-8-sig"))
+        if problems:
+            lines = [f"{len(problems)} problem(s) in {mapping_path}; nothing was imported:"]
+            raise CommandError("\n".join(lines + [f"  {p}" for p in problems]))
     store = open_store(args, create=args.create)
     try:
-        summary = store.import_file(path, fmt, dry_run=args.dry_run)
+        summary = store.import_file(path, fmt, dry_run=args.dry_run, mapping=mapping)
     except BankImportError as exc:
         lines = [f"{len(exc.problems)} problem(s) in {path}; nothing was imported:"]
         lines += [f"  {p}" for p in exc.problems]
@@ -120,6 +132,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt = args.format or ("json" if to_stdout else detect_format(args.file))
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
+    if fmt == "qti":
+        fmt = "qti3"
+    if fmt in QTI_EXPORT_FORMATS:
+        return _export_qti(args, fmt, to_stdout=to_stdout)
+    if args.item:
+        raise CommandError("--item selects items of a QTI export (--format qti3 or qti22)")
     if not to_stdout:
         check_output(args.file)
     store = read_store(args)
@@ -133,6 +151,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         write_output(args.file, text)
         print(f"Exported {len(doc.items)} item(s) to {args.file} ({fmt}).")
+    return 0
+
+
+def _export_qti(args: argparse.Namespace, fmt: str, *, to_stdout: bool) -> int:
+    if to_stdout:
+        raise CommandError("a QTI package is a zip file; give a file name, not -")
+    check_output(args.file)
+    store = read_store(args)
+    version = QTI_EXPORT_FORMATS[fmt]
+    try:
+        data, n = store.export_qti(
+            version, subtests=args.subtest, statuses=args.status, ids=args.item
+        )
+    except KeyError as exc:
+        raise CommandError(str(exc.args[0])) from exc
+    write_output(args.file, data)
+    print(f"Exported {n} item(s) to {args.file} (QTI {version} package).")
     return 0
 
 
@@ -190,8 +225,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser(
         "import",
-        help="import items from CSV or JSON (all or nothing)",
-        description="Import items (and, from JSON, subtests). Every fault is listed by row "
+        help="import items from CSV, JSON or QTI (all or nothing)",
+        description="Import items (and, from JSON or a Seleksi QTI package, subtests). A QTI "
+        "content package (.zip with imsmanifest.xml) or item (.xml) may be QTI 2.1, 2.2 or "
+        "3.0; give --mapping for packages from other tools. Every fault is listed by row "
         "and field; if there is any, nothing is imported. An item id already in the bank "
         "gets a new version when its content changed. A CSV file holds items only: the "
         "subtests they belong to must be in the bank already (import a JSON file first).",
@@ -200,8 +237,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "seleksi bank import new-items.csv --dry-run           # check only",
         ),
     )
-    p.add_argument("file", metavar="FILE", help="a .csv or .json file")
-    p.add_argument("--format", choices=("csv", "json"), help="override the file extension")
+    p.add_argument(
+        "file", metavar="FILE", help="a .csv, .json, .zip (QTI package) or .xml (QTI item) file"
+    )
+    p.add_argument("--format", choices=("csv", "json", "qti"), help="override the file extension")
+    p.add_argument(
+        "--mapping",
+        metavar="CSV",
+        help="QTI: subtest and content area of items without Seleksi metadata (columns "
+        "id,subtest,content_area[,status]; the id * places every other item)",
+    )
     p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
     p.add_argument(
         "--create",
@@ -213,18 +258,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser(
         "export",
-        help="export the current items to CSV or JSON",
+        help="export the current items to CSV, JSON or a QTI package",
         description="Export the current version of each item (JSON also holds the subtests, "
-        "so it can be imported into an empty bank or given to seleksi simulate --bank).",
+        "so it can be imported into an empty bank or given to seleksi simulate --bank). "
+        "A .zip is a QTI 3.0 content package (--format qti22 for QTI 2.2) with the "
+        "subtests, keys, option points, images and IRT parameters.",
         epilog=examples(
             "seleksi bank export bank.json",
             "seleksi bank export - --format csv --status operational | head",
+            "seleksi bank export twk.zip --subtest TWK          # QTI 3.0",
+            "seleksi bank export some.zip --format qti22 --item TWK-0001 --item TWK-0002",
         ),
     )
     p.add_argument(
-        "file", metavar="FILE", help="output .csv or .json file, or - for standard output"
+        "file",
+        metavar="FILE",
+        help="output .csv, .json or .zip (QTI) file, or - for standard output (CSV/JSON)",
     )
-    p.add_argument("--format", choices=("csv", "json"), help="override the file extension")
+    p.add_argument(
+        "--format",
+        choices=("csv", "json", "qti3", "qti22"),
+        help="override the file extension (a .zip is qti3)",
+    )
+    p.add_argument("--item", action="append", metavar="ID", help="QTI: only this item (repeatable)")
     p.add_argument("--subtest", action="append", metavar="CODE", help="only this subtest")
     p.add_argument(
         "--status",
