@@ -342,7 +342,12 @@ async def finish(
         la.state = final_state
         la.remaining_at_start, la.running_since = remaining, None
         la.finish = frames.final_frame(
-            score, passed, reasons, reason, frames.receipt(la, score, svc.receipt_key)
+            score,
+            passed,
+            reasons,
+            reason,
+            frames.receipt(la, score, svc.receipt_key),
+            la.exam.policy,
         )
         conn = la.conn
     svc.bus.publish(

@@ -6,7 +6,9 @@ server's time; the wire format itself is :mod:`exam_server.protocol`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,6 +18,7 @@ from exam_server import protocol as p
 from exam_server import receipts
 from exam_server.attempts.state import ACTIVE, LiveAttempt
 from exam_server.attempts.verdicts import section_points
+from exam_server.results.rules import RankingPolicy, fmt
 
 
 def item_frame(la: LiveAttempt, number: int) -> dict[str, Any]:
@@ -85,12 +88,15 @@ def final_frame(
     reasons: Mapping[str, str | None],
     why: str | None,
     receipt: Mapping[str, Any] | None = None,
+    policy: RankingPolicy | None = None,
 ) -> dict[str, Any]:
     """The ``final`` frame. ``reasons``: the pass/fail reason by language
     (``"id"``, ``"en"``); ``pass_reason`` stays the English text that
     version-1 clients have always read, ``pass_reasons`` carries both.
     receipt: the candidate's signed receipt (``code``, ``short``, ``qr_svg``)
-    when the server signs one."""
+    when the server signs one. policy: the exam's ranking policy; with it the
+    frame carries ``shown``, the points as the publication and the receipt
+    print them (subtest code → text, and ``"total"``)."""
     fields: dict[str, Any] = {
         "reason": why,
         "sections": [
@@ -110,7 +116,22 @@ def final_frame(
     }
     if receipt is not None:
         fields["receipt"] = dict(receipt)
+    if policy is not None:
+        # A score the policy cannot read (not finite) is shown as the engine gave it.
+        with contextlib.suppress(ValueError, ArithmeticError):
+            points, total = published_points(policy, score)
+            fields["shown"] = {**{c: fmt(v) for c, v in points.items()}, "total": fmt(total)}
     return p.frame("final", **fields)
+
+
+def published_points(
+    policy: RankingPolicy, score: Mapping[str, Any]
+) -> tuple[dict[str, Decimal], Decimal]:
+    """Points per subtest and their total as the publication rounds them
+    (the policy's ``score_decimals``): what the receipt signs and the
+    terminal shows."""
+    points = {code: policy.points(v) for code, v in section_points(score).items()}
+    return points, policy.points(sum(points.values()))
 
 
 def receipt(
@@ -124,15 +145,14 @@ def receipt(
     None when the server signs no receipts."""
     if key is None:
         return None
-    policy = la.exam.policy
-    points = {code: policy.points(v) for code, v in section_points(score).items()}
+    points, total = published_points(la.exam.policy, score)
     r = receipts.sign_receipt(
         key,
         registration_number=la.registration_number,
         exam=la.exam.code,
         session=la.session_code,
         scores=points,
-        total=policy.points(sum(points.values())),
+        total=total,
         chain_head=la.response_head,
     )
     return {"code": receipts.encode(r), "short": receipts.short_code(r)}

@@ -243,6 +243,7 @@ class AttemptService:
                 verdicts.stored_reasons(la.exam, la.category, ended["score"], ended["pass_reason"]),
                 ended["finish_reason"],
                 frames.receipt(la, ended["score"], self.receipt_key),
+                la.exam.policy,
             )
         return la, ended
 

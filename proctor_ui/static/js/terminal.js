@@ -5,7 +5,9 @@
 // The wire protocol is docs/protocol.md (version 1). Answers and flags are
 // queued in an outbox (kept in sessionStorage, so even a reload keeps them)
 // and removed only when the server acknowledges their seq: a selection is
-// never shown as saved before it is durable.
+// never shown as saved before it is durable. A service worker
+// (terminal-sw.js) keeps this page's files, so a reload while the server is
+// down shows the reconnecting screen instead of the browser's error page.
 "use strict";
 
 (function () {
@@ -61,10 +63,11 @@
   // --- screens and banners ----------------------------------------------------------
 
   function show(screen) {
-    for (const name of ["login", "identity", "test", "result"]) {
+    for (const name of ["login", "identity", "reconnect", "test", "ended", "result"]) {
       $("screen-" + name).classList.toggle("hidden", name !== screen);
     }
     $("clock-wrap").classList.toggle("hidden", screen !== "test" && screen !== "identity");
+    $("skip-options").classList.toggle("hidden", screen !== "test");
     T.screen = screen;
   }
 
@@ -125,10 +128,23 @@
       store.removeItem(key);
     }
     T.outbox = [];
+    forgetAttempt();
     if (T.ws) T.ws.close();
     banner(null);
     show("login");
     $("login-error").textContent = messageCode ? S.errorText(messageCode) : "";
+  }
+
+  /** The next person at this terminal sees nothing of the last attempt. */
+  function forgetAttempt() {
+    T.st = null;
+    T.items.clear();
+    T.answers.clear();
+    T.flags.clear();
+    T.current = null;
+    T.ended = null;
+    T.mapKey = null;
+    $("who").textContent = "";
   }
 
   // --- the connection -----------------------------------------------------------------
@@ -169,6 +185,7 @@
     T.pendingChoice = null;
     refreshBanner();
     renderSaveState();
+    renderReconnect();
     if (T.stopped) return;
     // Back off 0.5 s, 1 s, 2 s … up to 5 s; a candidate never has to reload.
     const delay = Math.min(5000, 500 * 2 ** Math.min(T.retry, 4));
@@ -343,6 +360,7 @@
     const rows = $("result-rows");
     rows.replaceChildren();
     let max = 0;
+    const shown = final.shown || {};
     for (const sec of final.sections || []) {
       max += sec.max_points || 0;
       rows.append(
@@ -350,14 +368,14 @@
           "tr",
           {},
           S.el("td", {}, sec.code),
-          S.el("td", { class: "num" }, S.fmtPoints(sec.points)),
-          S.el("td", { class: "num" }, S.fmtPoints(sec.max_points)),
+          S.el("td", { class: "num" }, shownPoints(shown[sec.code], sec.points)),
+          S.el("td", { class: "num" }, shownPoints(null, sec.max_points)),
           S.el("td", { class: "num" }, sec.n_answered === null || sec.n_answered === undefined ? "–" : sec.n_answered + " / " + sec.n_items)
         )
       );
     }
-    $("result-total").textContent = S.fmtPoints(final.total);
-    $("result-max").textContent = S.fmtPoints(max);
+    $("result-total").textContent = shownPoints(shown.total, final.total);
+    $("result-max").textContent = shownPoints(null, max);
     const verdict = $("result-verdict");
     verdict.className = "verdict " + (final.passed === true ? "pass" : final.passed === false ? "fail" : "");
     verdict.textContent = S.t(final.passed === true ? "result.pass" : final.passed === false ? "result.fail" : "result.unknown");
@@ -371,6 +389,16 @@
     T.lastFinal = final;
     renderReceipt(final.receipt, T.token);
     show("result");
+  }
+
+  /** Points as the results publication and the receipt print them: the
+   * server's text (`final.shown`, the exam policy's rounding) when it sends
+   * one; else the number to at most 3 decimals without trailing zeros (a
+   * maximum of 149.99999999 on the adaptive reference scale shows as 150). */
+  function shownPoints(text, value) {
+    if (typeof text === "string" && text) return text;
+    if (typeof value !== "number" || !isFinite(value)) return "–";
+    return String(Math.round(value * 1000) / 1000);
   }
 
   // --- the signed receipt (docs/results.md) ---------------------------------------------
@@ -469,11 +497,59 @@
     return undefined;
   }
 
+  // This terminal's part is over: the test moved to another terminal (a proctor
+  // released this one, or a newer connection took the attempt over).
+  const MOVED = new Set(["replaced", "wrong_terminal", "terminal_locked"]);
+
   function stopWith(code) {
     T.stopped = true;
     if (T.ws) T.ws.close();
-    banner("offline", S.errorText(code));
     renderOptionsEnabled();
+    if (code === "attempt_void") return showEnded("void");
+    if (MOVED.has(code)) return showEnded("moved");
+    banner("offline", S.errorText(code));
+    return undefined;
+  }
+
+  /** The final screen after a void or a release: no item, no map, no clock.
+   * Only the decision in the page's words, never the proctor's free text
+   * (the server's message is not shown). `kind`: "void" or "moved". */
+  function showEnded(kind) {
+    // Answers still waiting can no longer be stored from this terminal.
+    const unsaved = T.outbox.filter((e) => e.type === "answer").length;
+    for (const key of ["seleksi.token", "seleksi.confirmed", "seleksi.outbox", "seleksi.formation"]) {
+      store.removeItem(key);
+    }
+    T.token = null;
+    T.outbox = [];
+    if ($("finish-dialog").open) $("finish-dialog").close();
+    banner(null);
+    T.ended = { kind, unsaved };
+    renderEnded();
+    show("ended");
+    $("ended-title").focus();
+    return undefined;
+  }
+
+  function renderEnded() {
+    if (!T.ended) return;
+    const kind = T.ended.kind;
+    $("ended-title").textContent = S.t("ended." + kind + ".title");
+    $("ended-body").textContent = S.t("ended." + kind + ".body");
+    $("ended-next").textContent = S.t("ended." + kind + ".next");
+    const unsaved = $("ended-unsaved");
+    unsaved.textContent = kind === "moved" && T.ended.unsaved ? S.t("ended.unsaved", { n: T.ended.unsaved }) : "";
+    unsaved.classList.toggle("hidden", !unsaved.textContent);
+    $("ended-login").classList.toggle("hidden", kind !== "moved");
+    $("screen-ended").classList.toggle("void", kind === "void");
+  }
+
+  $("ended-login").addEventListener("click", () => logout(null));
+
+  function renderReconnect() {
+    if (T.screen !== "reconnect") return;
+    const n = T.outbox.filter((e) => e.type === "answer").length;
+    $("reconnect-pending").textContent = n ? S.t("reconnect.pending", { n }) : S.t("reconnect.none");
   }
 
   // --- identity --------------------------------------------------------------------------
@@ -507,7 +583,8 @@
   function renderItem(number) {
     const item = T.items.get(number);
     if (!item) return;
-    if (T.current !== number) {
+    const sameItem = T.current === number;
+    if (!sameItem) {
       T.shownAt = performance.now();
       T.highlight = -1;
     }
@@ -517,24 +594,36 @@
     $("item-subtest").textContent = item.subtest || "";
     $("stem").textContent = item.stem;
     const list = $("options");
+    // Focus stays where the person is: on the options if it was there.
+    const focused = list.contains(document.activeElement) ? Number(document.activeElement.dataset.index) : null;
     list.replaceChildren();
     const chosen = T.answers.get(number);
+    // One Tab stop for the whole group (roving tabindex): the highlighted,
+    // else the chosen, else the first option.
+    const stop = T.highlight >= 0 ? T.highlight : typeof chosen === "number" && chosen >= 0 ? chosen : 0;
     item.options.forEach((text, i) => {
-      const btn = S.el(
-        "button",
-        {
-          type: "button",
-          class: "option" + (i === T.highlight ? " highlight" : ""),
-          role: "radio",
-          "aria-checked": chosen === i ? "true" : "false",
-          dataset: { index: String(i) },
-          onclick: () => choose(i),
-        },
-        S.el("span", { class: "letter", "aria-hidden": "true" }, LETTERS[i]),
-        S.el("span", { class: "text" }, S.el("span", { class: "sr-only" }, LETTERS[i] + ". "), text)
+      list.append(
+        S.el(
+          "button",
+          {
+            type: "button",
+            class: "option" + (i === T.highlight ? " highlight" : ""),
+            role: "radio",
+            "aria-checked": chosen === i ? "true" : "false",
+            tabindex: i === stop ? "0" : "-1",
+            dataset: { index: String(i) },
+            onclick: () => choose(i),
+          },
+          S.el("span", { class: "letter", "aria-hidden": "true" }, LETTERS[i]),
+          S.el("span", { class: "text" }, S.el("span", { class: "sr-only" }, LETTERS[i] + ". "), text)
+        )
       );
-      list.append(S.el("li", {}, btn));
     });
+    if (focused !== null) {
+      const again = list.children[Math.min(focused, list.children.length - 1)];
+      const target = sameItem && again ? again : list.querySelector('[tabindex="0"]');
+      if (target) target.focus({ preventScroll: true });
+    }
     const adaptive = T.st && T.st.mode === "adaptive";
     $("prev").classList.toggle("hidden", adaptive);
     $("next").classList.toggle("hidden", adaptive);
@@ -590,7 +679,9 @@
     if (T.items.has(number)) renderItem(number);
     // Until the item arrives, keys act on where the candidate is going.
     if (send({ type: "navigate", number }) && !T.items.has(number)) T.wantNumber = number;
-    focusOption();
+    // Focus stays where the person is (the map, a button, the options); only
+    // a page with no focus at all hands it to the options.
+    if (!document.activeElement || document.activeElement === document.body) focusOption();
   }
 
   function headingTo() {
@@ -598,9 +689,18 @@
   }
 
   function focusOption() {
-    const btn = document.querySelector("#options .option[aria-checked='true']") || document.querySelector("#options .option");
+    const btn =
+      document.querySelector("#options .option[tabindex='0']") ||
+      document.querySelector("#options .option[aria-checked='true']") ||
+      document.querySelector("#options .option");
     if (btn && T.screen === "test") btn.focus({ preventScroll: true });
   }
+
+  // The skip link lands on the answer options (the group's one Tab stop).
+  $("skip-options").addEventListener("click", (ev) => {
+    ev.preventDefault();
+    focusOption();
+  });
 
   $("prev").addEventListener("click", () => go(headingTo() - 1));
   $("next").addEventListener("click", () => go(headingTo() + 1));
@@ -610,40 +710,116 @@
 
   function renderMap() {
     if (!T.st) return;
+    const adaptive = T.st.mode === "adaptive";
+    const entries = T.st.map || [];
+    const answered = entries.filter((e) => T.answers.has(e.number)).length;
+    $("progress").textContent = S.t("test.progress", { a: answered, n: T.st.n_items });
+    $("map").classList.toggle("hidden", adaptive);
+    $("legend").classList.toggle("hidden", adaptive);
+    $("sections-progress").classList.toggle("hidden", !adaptive);
+    setText($("map-title"), adaptive ? "test.sections" : "test.map");
+    setText($("keys-help"), adaptive ? "test.keysAdaptive" : "test.keys");
+    if (adaptive) renderSections(entries);
+    else renderNumbers(entries);
+  }
+
+  /** Text by key that the language switch translates again. */
+  function setText(el, key) {
+    if (el.dataset.i18n === key && el.textContent) return;
+    el.dataset.i18n = key;
+    el.textContent = S.t(key);
+  }
+
+  /** Linear tests: the numbered map. Built once, then updated in place, so a
+   * number that has keyboard focus keeps it; one Tab stop for the whole map
+   * (roving tabindex: the focused number, else the item on screen). */
+  function renderNumbers(entries) {
     const map = $("map");
-    map.replaceChildren();
-    let section = null;
-    let grid = null;
-    let answered = 0;
-    for (const entry of T.st.map || []) {
-      if (entry.subtest !== section) {
-        section = entry.subtest;
-        map.append(S.el("div", { class: "map-section" }, section));
-        grid = S.el("div", { class: "map" });
-        map.append(grid);
+    const key = entries.map((e) => e.number + e.subtest).join(",");
+    if (T.mapKey !== key) {
+      T.mapKey = key;
+      map.replaceChildren();
+      let section = null;
+      let grid = null;
+      for (const entry of entries) {
+        if (entry.subtest !== section) {
+          section = entry.subtest;
+          map.append(S.el("div", { class: "map-section", "aria-hidden": "true" }, section));
+          grid = S.el("div", { class: "map", role: "group", "aria-label": section });
+          map.append(grid);
+        }
+        const n = entry.number;
+        grid.append(
+          S.el("button", { type: "button", dataset: { number: String(n) }, onclick: () => go(n) }, String(n))
+        );
       }
-      const n = entry.number;
+    }
+    const inMap = map.contains(document.activeElement) ? Number(document.activeElement.dataset.number) : null;
+    const stop = inMap !== null ? inMap : T.current;
+    for (const btn of map.querySelectorAll("button")) {
+      const n = Number(btn.dataset.number);
       const isAnswered = T.answers.has(n);
       const isDoubtful = !!T.flags.get(n);
-      if (isAnswered) answered += 1;
+      const isCurrent = n === T.current;
       const state = isDoubtful ? "doubtful" : isAnswered ? "answered" : "unanswered";
-      const label = n + " – " + S.t("test.legend." + state) + (n === T.current ? ", " + S.t("test.legend.current") : "");
-      grid.append(
-        S.el(
-          "button",
-          {
-            type: "button",
-            class: [isAnswered ? "answered" : "", isDoubtful ? "doubtful" : "", n === T.current ? "current" : ""].join(" "),
-            "aria-label": label,
-            "aria-current": n === T.current ? "true" : null,
-            disabled: T.st.mode === "adaptive" ? true : null,
-            onclick: () => go(n),
-          },
-          String(n)
-        )
+      btn.className = [isAnswered ? "answered" : "", isDoubtful ? "doubtful" : "", isCurrent ? "current" : ""].join(" ").trim();
+      btn.setAttribute(
+        "aria-label",
+        n + " – " + S.t("test.legend." + state) + (isCurrent ? ", " + S.t("test.legend.current") : "")
       );
+      if (isCurrent) btn.setAttribute("aria-current", "true");
+      else btn.removeAttribute("aria-current");
+      btn.tabIndex = n === stop ? 0 : -1;
     }
-    $("progress").textContent = S.t("test.progress", { a: answered, n: T.st.n_items });
+    if (stop === null || !map.querySelector('button[tabindex="0"]')) {
+      const first = map.querySelector("button");
+      if (first) first.tabIndex = 0;
+    }
+  }
+
+  /** Adaptive tests: no map to jump around in (there is no going back), only
+   * how far each section is. Counts only items given so far and answered. */
+  function renderSections(entries) {
+    const box = $("sections-progress");
+    const currentSection = T.current !== null && T.items.get(T.current) ? T.items.get(T.current).subtest : null;
+    box.replaceChildren(
+      ...(T.st.sections || []).map((sec) => {
+        const done = entries.filter((e) => e.subtest === sec.code && T.answers.has(e.number)).length;
+        const label = S.t("test.sectionProgress", { code: sec.code, a: done, n: sec.n_items });
+        return S.el(
+          "div",
+          { class: "section-progress" + (sec.code === currentSection ? " current" : "") },
+          S.el(
+            "div",
+            { class: "section-line" },
+            S.el("span", { class: "section-code" }, sec.code),
+            S.el("span", {}, S.t("test.sectionCount", { a: done, n: sec.n_items })),
+            sec.code === currentSection ? S.el("span", { class: "section-now" }, S.t("test.sectionNow")) : null
+          ),
+          S.el("progress", { max: String(sec.n_items), value: String(done), "aria-label": label })
+        );
+      })
+    );
+  }
+
+  /** Keyboard inside the map: arrows move along the numbers (↑/↓ by a row),
+   * Home/End to the first/last; Enter or Space opens that item. */
+  function mapKey(ev) {
+    const buttons = [...$("map").querySelectorAll("button")];
+    const at = buttons.indexOf(ev.target);
+    if (at < 0) return false;
+    const grid = ev.target.parentElement;
+    const columns = getComputedStyle(grid).gridTemplateColumns.split(" ").length || 1;
+    const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns };
+    let to = null;
+    if (ev.key in moves) to = Math.max(0, Math.min(buttons.length - 1, at + moves[ev.key]));
+    else if (ev.key === "Home") to = 0;
+    else if (ev.key === "End") to = buttons.length - 1;
+    if (to === null) return false;
+    ev.preventDefault();
+    buttons.forEach((b, i) => (b.tabIndex = i === to ? 0 : -1));
+    buttons[to].focus();
+    return true;
   }
 
   function renderSaveState() {
@@ -687,14 +863,27 @@
 
   $("finish").addEventListener("click", () => {
     const all = (T.st.map || []).map((e) => e.number);
-    const unanswered = all.filter((n) => !T.answers.has(n));
-    const doubtful = all.filter((n) => T.flags.get(n));
-    $("finish-unanswered").textContent = unanswered.length
-      ? S.t("finish.unanswered", { n: unanswered.length, list: listNumbers(unanswered) })
-      : S.t("finish.allDone");
-    $("finish-doubtful").textContent = doubtful.length
-      ? S.t("finish.doubtful", { n: doubtful.length, list: listNumbers(doubtful) })
-      : "";
+    if (T.st.mode === "adaptive") {
+      // The map holds only the items given so far: count against the whole
+      // test, and name no "unanswered" numbers that were never shown.
+      const answered = all.filter((n) => T.answers.has(n)).length;
+      const left = Math.max(0, T.st.n_items - answered);
+      $("finish-unanswered").textContent = S.t("finish.adaptive", { a: answered, n: T.st.n_items });
+      $("finish-doubtful").textContent = left ? S.t("finish.adaptiveLeft", { n: left }) : "";
+      $("finish-warn").textContent = S.t("finish.warnAdaptive");
+      $("finish-warn").dataset.i18n = "finish.warnAdaptive";
+    } else {
+      const unanswered = all.filter((n) => !T.answers.has(n));
+      const doubtful = all.filter((n) => T.flags.get(n));
+      $("finish-unanswered").textContent = unanswered.length
+        ? S.t("finish.unanswered", { n: unanswered.length, list: listNumbers(unanswered) })
+        : S.t("finish.allDone");
+      $("finish-doubtful").textContent = doubtful.length
+        ? S.t("finish.doubtful", { n: doubtful.length, list: listNumbers(doubtful) })
+        : "";
+      $("finish-warn").dataset.i18n = "finish.warn";
+      $("finish-warn").textContent = S.t("finish.warn");
+    }
     $("finish-dialog").showModal();
     $("finish-cancel").focus();
   });
@@ -713,6 +902,7 @@
     if (ev.ctrlKey || ev.altKey || ev.metaKey) return;
     const target = ev.target;
     if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
+    if (target && $("map").contains(target) && mapKey(ev)) return;
     const item = T.items.get(T.current);
     if (!item) return;
     const key = ev.key;
@@ -720,7 +910,9 @@
     if (letter >= 0 && letter < item.options.length) {
       ev.preventDefault();
       choose(letter);
-      focusOption();
+      // A key typed on the page itself leads into the options; elsewhere
+      // (the map, a button) focus stays where the person is.
+      if (target === document.body) focusOption();
     } else if (key === "ArrowDown" || key === "ArrowUp") {
       ev.preventDefault();
       const n = item.options.length;
@@ -728,6 +920,7 @@
       T.highlight = key === "ArrowDown" ? (start + 1) % n : (start - 1 + n) % n;
       document.querySelectorAll("#options .option").forEach((b, i) => {
         b.classList.toggle("highlight", i === T.highlight);
+        b.tabIndex = i === T.highlight ? 0 : -1;
         if (i === T.highlight) b.focus({ preventScroll: false });
       });
     } else if (key === "Enter") {
@@ -736,7 +929,7 @@
         ev.preventDefault();
         const index = onOption ? Number(target.dataset.index) : T.highlight;
         if (index >= 0) choose(index);
-        focusOption();
+        if (target === document.body) focusOption();
       }
     } else if (key === "ArrowRight") {
       ev.preventDefault();
@@ -775,14 +968,25 @@
     renderSaveState();
     refreshBanner();
     if (T.lastFinal && T.screen === "result") onFinal(T.lastFinal);
+    renderEnded();
+    renderReconnect();
   });
 
   // Test hook: the browser tests read the terminal's view of the outbox.
   window.SeleksiTerminal = T;
 
+  // The page's files for a reload while the server is down (secure contexts
+  // only: https, or http on localhost/127.0.0.1; see terminal-sw.js).
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("terminal-sw.js", { scope: "terminal" }).catch(() => {});
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     if (T.token) {
-      show(null); // reconnecting after a reload: the state frame picks the screen
+      // Reconnecting after a reload (perhaps with the server down): the
+      // state frame picks the screen; answers wait in the outbox meanwhile.
+      show("reconnect");
+      renderReconnect();
       T.everConnected = true;
       connect();
     } else show("login");
