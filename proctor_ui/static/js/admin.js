@@ -128,7 +128,9 @@
       store.setItem("seleksi.admin", A.token);
       show("exams");
     } catch (err) {
-      $("login-error").textContent = S.errorText(err.code, err.data);
+      // A staff login: username and password, not the candidate's PIN and token.
+      const code = err.code === "bad_credentials" ? "bad_staff_credentials" : err.code;
+      $("login-error").textContent = S.errorText(code, err.data);
     }
   });
 
