@@ -15,11 +15,16 @@ small, else a ``scipy.sparse`` CSR matrix (the national-scale adaptive case).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from calibration.parallel import InMemoryChunks
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -175,6 +180,10 @@ class ResponseData:
         """(n_items + 1,) first indicator column of each item (and the total)."""
         return np.concatenate([[0], np.cumsum(self.n_categories)]).astype(np.int64)
 
+    def total_weight(self) -> float:
+        """Sum of the case weights (the number of persons when unweighted)."""
+        return float(self.weights.sum())
+
     def counts(self) -> FloatArray:
         """(n_items,) weighted number of persons who answered each item."""
         out = np.bincount(self.item, weights=self.weights[self.person], minlength=self.n_items)
@@ -237,6 +246,15 @@ class ResponseData:
                 sp.csr_matrix((np.ones(hi - lo), col, indptr.astype(idx_t)), shape=(b - a, ncol))
             )
         return out
+
+    def chunk_source(self, rows_per_chunk: int) -> InMemoryChunks:
+        """The indicator in chunks of ``rows_per_chunk`` persons with their weights,
+        for the E-step (:mod:`calibration.parallel`)."""
+        from calibration.parallel import InMemoryChunks
+
+        bounds = [*range(0, self.n_persons, rows_per_chunk), self.n_persons]
+        weights = [self.weights[a:b] for a, b in itertools.pairwise(bounds)]
+        return InMemoryChunks(self.indicator_chunks(rows_per_chunk), weights)
 
     def collapse(self) -> tuple[ResponseData, IntArray]:
         """Merge identical response patterns, summing their weights.

@@ -28,14 +28,12 @@ most ``full_se_limit`` of them, else item by item.
 
 from __future__ import annotations
 
-import itertools
 import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,11 +42,14 @@ from numpy.typing import ArrayLike, NDArray
 from calibration import kernels
 from calibration.data import ResponseData
 from calibration.kernels import PMIN, Priors
+
+if TYPE_CHECKING:
+    from calibration.stream import ParquetResponses
+from calibration.parallel import ChunkSource, DaskEStep, EStepRunner, InMemoryChunks, ThreadEStep
 from cat_engine.irt import ItemParameters, Model
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-Indicator: TypeAlias = "FloatArray | sp.csr_matrix"
 ProgressFn = Callable[[int, float, float, float], None]
 
 
@@ -119,8 +120,15 @@ class MMLEstimator:
         SQUAREM extrapolation every two EM steps (kept only when it raises
         the log-posterior), with the step length capped.
     n_jobs:
-        threads for the E-step over person chunks (sparse products are
-        single-threaded in scipy; dense ones already use BLAS threads).
+        threads for the E-step over chunks of persons (NumPy, BLAS, scipy's
+        sparse products and pyarrow release the GIL, so threads use the cores).
+    executor:
+        ``None`` (threads, ``n_jobs``), or a ``distributed.Client``: the
+        E-step's chunks run as Dask tasks on its workers
+        (:class:`calibration.parallel.DaskEStep`; the ``dask`` extra).
+    chunk_rows:
+        persons per E-step chunk (default: about 4,000,000 / n_quad, which
+        bounds the (rows × Q) temporaries).
     progress:
         ``None``, or a callable ``(iteration, loglik, change, max_dparam)``
         (e.g. :func:`stderr_progress`).
@@ -150,6 +158,8 @@ class MMLEstimator:
         full_se_limit: int = 1500,
         collapse: str | bool = "auto",
         n_jobs: int = 1,
+        executor: Any = None,
+        chunk_rows: int | None = None,
         max_m_iter: int = 10,
         accelerate: bool = True,
         max_extrapolation: float = 16.0,
@@ -190,6 +200,8 @@ class MMLEstimator:
         self.full_se_limit = full_se_limit
         self.collapse = collapse
         self.n_jobs = n_jobs
+        self.executor = executor
+        self.chunk_rows = chunk_rows
         self.max_m_iter = max_m_iter
         self.accelerate = accelerate
         self.max_extrapolation = max_extrapolation
@@ -217,7 +229,9 @@ class MMLEstimator:
             raise ValueError(f"model has {len(self.model)} entries for {n_items} items")
         return np.array([Model.parse(m) for m in self.model], dtype=np.int8)
 
-    def _validate(self, data: ResponseData, models: NDArray[np.int8], fixed: IntArray) -> None:
+    def _validate(
+        self, data: ResponseData | ParquetResponses, models: NDArray[np.int8], fixed: IntArray
+    ) -> None:
         free = np.ones(data.n_items, dtype=bool)
         free[fixed] = False
         counts = data.counts()
@@ -278,9 +292,13 @@ class MMLEstimator:
         return table
 
     def _estep(
-        self, chunks: list[Indicator], wchunks: list[FloatArray], table: FloatArray
+        self, source: ChunkSource, table: FloatArray
     ) -> tuple[float, FloatArray, FloatArray]:
-        """Marginal log-likelihood, expected counts (ncol, Q), node masses (Q,)."""
+        """Marginal log-likelihood, expected counts (ncol, Q), node masses (Q,).
+
+        The chunks of ``source`` go to the estimator's runner (threads or Dask
+        tasks, :mod:`calibration.parallel`); their results are summed in order.
+        """
         logw = np.log(self.weights_)
         red = self._reduced
         if red is not None:
@@ -290,36 +308,11 @@ class MMLEstimator:
             # dichotomous items)
             nz, zero_of = red["nonzero"], red["zero_of"]
             table_use = table[nz] - table[zero_of]
-            base = table[red["zero"]].sum(axis=0)
-            chunks = red["chunks"]
+            shift = logw + table[red["zero"]].sum(axis=0)
         else:
             table_use = table
-            base = np.zeros(table.shape[1])
-
-        def one(i: int) -> tuple[float, FloatArray, FloatArray]:
-            y, w = chunks[i], wchunks[i]
-            lik = np.asarray(y @ table_use)
-            lik += logw + base
-            mx = lik.max(axis=1, keepdims=True)
-            lik -= mx
-            np.exp(lik, out=lik)
-            s = lik.sum(axis=1)
-            ll = float(w @ (mx[:, 0] + np.log(s)))
-            lik *= (w / s)[:, None]
-            counts = np.asarray(y.T @ lik)
-            return ll, counts, lik.sum(axis=0)
-
-        if self.n_jobs > 1 and len(chunks) > 1:
-            with ThreadPoolExecutor(self.n_jobs) as pool:
-                parts = list(pool.map(one, range(len(chunks))))
-        else:
-            parts = [one(i) for i in range(len(chunks))]
-        ll = sum(p[0] for p in parts)
-        counts = parts[0][1]
-        mass = parts[0][2]
-        for p in parts[1:]:
-            counts = counts + p[1]
-            mass = mass + p[2]
+            shift = logw
+        ll, counts, mass = self._runner(source, np.ascontiguousarray(table_use), shift)
         if red is not None:
             # category 0 gets what the other categories leave of each node's mass
             full = np.empty((table.shape[0], table.shape[1]))
@@ -410,21 +403,25 @@ class MMLEstimator:
 
     def fit(
         self,
-        responses: ResponseData | ArrayLike,
+        responses: ResponseData | ParquetResponses | ArrayLike,
         weights: ArrayLike | None = None,
         start: ItemParameters | None = None,
     ) -> MMLEstimator:
-        """Calibrate the items. ``responses``: a :class:`ResponseData` or a
+        """Calibrate the items. ``responses``: a :class:`ResponseData`, a
+        :class:`~calibration.stream.ParquetResponses` (streamed, never held in
+        memory), or a
         (n_persons, n_items) category matrix (negative/NaN = not presented);
         ``weights`` (n_persons,) case weights for a matrix; ``start``:
         optional starting values. Returns self."""
-        data = (
-            responses
-            if isinstance(responses, ResponseData)
-            else ResponseData.from_dense(responses, weights=weights)
-        )
-        if isinstance(responses, ResponseData) and weights is not None:
-            raise ValueError("pass weights inside ResponseData")
+        from calibration.stream import ParquetResponses
+
+        data: ResponseData | ParquetResponses
+        if isinstance(responses, ResponseData | ParquetResponses):
+            if weights is not None:
+                raise ValueError("pass weights inside ResponseData")
+            data = responses
+        else:
+            data = ResponseData.from_dense(responses, weights=weights)
         n_items = data.n_items
         models = self._item_models(n_items)
         fixed = np.zeros(0, dtype=np.int64)
@@ -438,11 +435,11 @@ class MMLEstimator:
             data.n_categories = ncat
         self._validate(data, models, fixed)
         n_persons_raw = data.n_persons
-        total_weight = float(data.weights.sum())
+        total_weight = data.total_weight()
         do_collapse = self.collapse is True or (
             self.collapse == "auto" and data.distinct_pattern_share() < 0.5
         )
-        if do_collapse:
+        if do_collapse and isinstance(data, ResponseData):
             data, _ = data.collapse()
         self.data_ = data
         lo, hi = self.theta_range
@@ -492,24 +489,33 @@ class MMLEstimator:
 
         # indicator chunks ------------------------------------------------------
         ncol = int(off[-1])
-        # chunks bound the (rows × Q) temporaries and feed the thread pool
-        rows_per_chunk = max(1024, int(4_000_000 // max(self.n_quad, 1)))
-        chunks: list[Indicator] = data.indicator_chunks(rows_per_chunk)
-        bounds = [*range(0, data.n_persons, rows_per_chunk), data.n_persons]
-        wchunks = [data.weights[a:b] for a, b in itertools.pairwise(bounds)]
-        self._chunks, self._wchunks = chunks, wchunks
+        # chunks bound the (rows × Q) temporaries and feed the threads or tasks
+        rows_per_chunk = self.chunk_rows or max(1024, int(4_000_000 // max(self.n_quad, 1)))
+        self._source: ChunkSource = data.chunk_source(rows_per_chunk)
+        source = self._source
+        self._runner: EStepRunner = (
+            ThreadEStep(self.n_jobs) if self.executor is None else DaskEStep(self.executor)
+        )
         self._reduced: dict[str, Any] | None = None
-        if data.nnz == data.n_persons * n_items and not any(sp.issparse(c) for c in chunks):
+        if (
+            isinstance(source, InMemoryChunks)
+            and data.nnz == data.n_persons * n_items
+            and all(isinstance(c, np.ndarray) for c in source.chunks)
+        ):
             zero = off[:-1]
             nonzero = np.setdiff1d(np.arange(ncol), zero)
             item_of_col = np.repeat(np.arange(n_items), np.diff(off))
+            reduced = InMemoryChunks(
+                [np.ascontiguousarray(c[:, nonzero]) for c in source.chunks], source.weights
+            )
             self._reduced = {
                 "zero": zero,
                 "nonzero": nonzero,
                 "zero_of": zero[item_of_col[nonzero]],
                 "starts": np.searchsorted(item_of_col[nonzero], np.arange(n_items)),
-                "chunks": [np.ascontiguousarray(c[:, nonzero]) for c in chunks],
+                "chunks": reduced.chunks,
             }
+            source = reduced
 
         # EM loop ----------------------------------------------------------------
         free = [g for g in groups if not g.fixed]
@@ -531,7 +537,7 @@ class MMLEstimator:
                 self.weights_ = self._normal_weights(self.latent_mean_, self.latent_sd_)
 
         def estep() -> tuple[float, float, FloatArray, FloatArray]:
-            ll, counts, mass = self._estep(chunks, wchunks, self._log_table(groups, ncol))
+            ll, counts, mass = self._estep(source, self._log_table(groups, ncol))
             obj = ll + self._log_prior_total(free)
             return ll, (obj if math.isfinite(obj) else -math.inf), counts, mass
 
@@ -721,7 +727,8 @@ class MMLEstimator:
                 np.ascontiguousarray((t[red["nonzero"]] - t[red["zero_of"]]).T) for t in gtab_l
             ]
             one_each = red["nonzero"].shape[0] == n_items  # dichotomous: one column per item
-        for c, (y, w) in enumerate(zip(self._chunks, self._wchunks, strict=True)):
+        for c in range(self._source.n_chunks):
+            y, w = self._source.load(c)
             lik = np.asarray(y @ table) + logw
             lik -= lik.max(axis=1, keepdims=True)
             np.exp(lik, out=lik)
