@@ -36,8 +36,10 @@ from exam_server.health import LoopMonitor
 from exam_server.http import openapi
 from exam_server.limits import LoginLimiter, proxy_headers
 from exam_server.results import pages as results_pages
+from exam_server.results_api import ENDPOINTS as RESULTS_ENDPOINTS
 from exam_server.scaleout import fanout
 from exam_server.settings import Settings
+from exam_server.setup_api import ENDPOINTS as SETUP_ENDPOINTS
 from exam_server.terminal import candidate_endpoint
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     clock: the server's time (default the system clock; tests pass a
     :class:`~exam_server.clock.ManualClock` to drive it)."""
     clock = clock or SystemClock()
-    endpoints = [*ENDPOINTS, *CHECKPOINT_ENDPOINTS]
+    endpoints = [*ENDPOINTS, *CHECKPOINT_ENDPOINTS, *SETUP_ENDPOINTS, *RESULTS_ENDPOINTS]
     routes: list[BaseRoute] = [ep.route() for ep in endpoints]
     routes.append(WebSocketRoute("/ws/candidate", candidate_endpoint))
     routes.extend(live.routes())

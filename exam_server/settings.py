@@ -25,7 +25,8 @@ class Settings:
     keep-alive pings, which find terminals that vanished without closing.
     allowed_origins: WebSocket/browser origins accepted besides the
     server's own host (empty = same host only). results_dir: the folder that
-    ``seleksi results publish`` wrote, served read-only at ``/results``.
+    ``seleksi results publish`` wrote, served read-only at ``/results``, and
+    where the admin page publishes; results_key_path: the key that signs those.
     gc_freeze_seconds: how often surviving objects are moved out of the
     garbage collector's reach so full collections stay short
     (``exam_server.gcpolicy``); 0 leaves Python's collector as it is.
@@ -68,6 +69,10 @@ class Settings:
     scrypt_n: int = 2**14
     static_dir: str | None = None
     results_dir: str | None = None
+    # The Ed25519 private key (PEM, from `seleksi results keygen`) that signs
+    # publications made from the admin page (exam_server.results_api); None:
+    # the admin page can verify but not publish.
+    results_key_path: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

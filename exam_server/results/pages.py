@@ -23,7 +23,12 @@ as a verdict to trust: a forgery re-signed with another key is consistent
 with itself. The key's fingerprint is shown for comparison with the announced
 one, and the verifier page is how a person checks without the server.
 
-Text is in Bahasa Indonesia by default and in English with ``?lang=en``. The
+Text is in Bahasa Indonesia by default and in English with ``?lang=en``; a
+page asked for without ``?lang=`` follows the language the reader chose on
+any Seleksi page (remembered in the browser as ``seleksi.lang``, as
+``proctor_ui/static/js/i18n.js`` does), and the policy's title is shown in
+that language (:meth:`RankingPolicy.title`). The pages use the look of the
+other pages: ``/results/seleksi.css`` is ``proctor_ui/static/css/seleksi.css``. The
 publication is read and verified when first needed and again whenever its
 manifest changes; pages only ever show published bytes. HTML is rendered by
 Jinja2 templates (``templates/``) with autoescaping.
@@ -281,8 +286,13 @@ def _render(
     title: str,
     view: View | None,
     status_code: int = 200,
+    *,
+    can_follow: bool = True,
     **ctx: Any,
 ) -> HTMLResponse:
+    """A page; can_follow: the page may be asked for again with the reader's
+    remembered language (not the answer to a POST)."""
+
     def tr(key: str) -> str:
         return t(key, lang)
 
@@ -296,6 +306,8 @@ def _render(
         verifier_url=str(request.url_for("results_verifier")),
         search_url=str(request.url_for("results_search")),
         receipt_url=str(request.url_for("results_receipt")),
+        css_url=str(request.url_for("results_css")),
+        can_follow=can_follow,
         **ctx,
     )
     return HTMLResponse(html, status_code=status_code)
@@ -344,6 +356,14 @@ def _helpers(policy: RankingPolicy, lang: str) -> dict[str, Any]:
         return policy.code(meaning).text(lang) if meaning in policy.codes else ""
 
     return {"category": category, "code_text": code_text}
+
+
+@functools.cache
+def _shared_css() -> bytes:
+    """``proctor_ui/static/css/seleksi.css``: the look every Seleksi page shares."""
+    import proctor_ui
+
+    return (Path(proctor_ui.__file__).parent / "static" / "css" / "seleksi.css").read_bytes()
 
 
 # The receipt box posts a form; a receipt code is a few hundred characters.
@@ -465,7 +485,13 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         )
 
     def search_page(
-        request: Request, lang: str, view: View, regno: str, finding: ReceiptFinding | None
+        request: Request,
+        lang: str,
+        view: View,
+        regno: str,
+        finding: ReceiptFinding | None,
+        *,
+        can_follow: bool = True,
     ) -> HTMLResponse:
         found = []
         for key, e in view.by_regno.get(regno, []) if regno else []:
@@ -492,6 +518,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
             found=found,
             proof_url=proof_url,
             finding=finding,
+            can_follow=can_follow,
             **_helpers(view.policy, lang),
         )
 
@@ -518,7 +545,9 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         finding = await anyio.to_thread.run_sync(
             functools.partial(check_receipt_text, view.files, text, docs=docs, policy=view.policy)
         )
-        return search_page(request, lang, view, finding.registration_number, finding)
+        return search_page(
+            request, lang, view, finding.registration_number, finding, can_follow=False
+        )
 
     async def proof(request: Request) -> Response:
         _, view = await need(request)
@@ -533,6 +562,13 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         _, view = await need(request)
         exam = "" if view is None else str(view.manifest["exam"]["id"])
         return HTMLResponse(verifier_html(exam), headers={"Content-Security-Policy": VERIFIER_CSP})
+
+    async def css(request: Request) -> Response:
+        # The shared look, read from the installed proctor_ui package (also
+        # under `seleksi results serve`, which serves no other static file).
+        return Response(
+            _shared_css(), media_type="text/css", headers={"Cache-Control": "max-age=300"}
+        )
 
     async def file(request: Request) -> Response:
         _, view = await need(request)
@@ -561,6 +597,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
                 Route("/receipt", receipt, methods=["POST"], name="results_receipt"),
                 Route("/proof/{regno}", proof, name="results_proof"),
                 Route("/verifier.html", verifier, name="results_verifier"),
+                Route("/seleksi.css", css, name="results_css"),
                 Route("/files/{path:path}", file, name="results_file"),
             ],
         )

@@ -146,6 +146,12 @@ class RankingPolicy:
     optimisation_pool: str
     optimisation_scope: str
     codes: Mapping[str, ResultCode]
+    #: The title in Bahasa Indonesia (optional; ``name`` is the title when empty).
+    title_id: str = ""
+
+    def title(self, lang: str) -> str:
+        """The policy's title for a reader of ``lang`` (``id``: ``title_id`` when set)."""
+        return self.title_id if lang == "id" and self.title_id else self.name
 
     # -- derived -----------------------------------------------------------
     # Derived values are cached on the (frozen) instance: they are read per candidate.
@@ -229,6 +235,8 @@ class RankingPolicy:
             "schema": SCHEMA,
             "version": self.version,
             "name": self.name,
+            # Only when set: a document without it keeps its bytes (and hash).
+            **({"title_id": self.title_id} if self.title_id else {}),
             "sources": list(self.sources),
             "score_decimals": self.score_decimals,
             "subtests": [
@@ -424,6 +432,7 @@ def _parse_policy(data: Any) -> RankingPolicy:
         raise PolicyError(f"policy.schema: expected {SCHEMA!r}, got {schema!r}")
     version = _str(_req(root, "version", "policy"), "policy.version")
     name = _str(_req(root, "name", "policy"), "policy.name")
+    title_id = _str(root.get("title_id", ""), "policy.title_id", empty=True)
     sources_raw = root.get("sources", [])
     if not isinstance(sources_raw, list):
         raise PolicyError("policy.sources: must be a list of strings")
@@ -570,4 +579,5 @@ def _parse_policy(data: Any) -> RankingPolicy:
         optimisation_pool=pool,
         optimisation_scope=scope,
         codes=codes,
+        title_id=title_id,
     )
