@@ -563,6 +563,8 @@ class _Reader:
             for el in node.iter():
                 if el is node or not isinstance(el.tag, str):
                     continue
+                if any(name_of(a) == "math" for a in el.iterancestors()):
+                    continue  # reported once, at the math element
                 n = name_of(el)
                 if n in _MEDIA_ELEMENTS:
                     self._fail(
@@ -669,19 +671,20 @@ class _Reader:
 
     def finish(self, subtests: Mapping[str, SubtestSpec]) -> None:
         """Key or points, by the scoring of each item's subtest (known only now)."""
+        unplaced = [c for c in self.candidates if not c.raw.get("subtest")]
+        if unplaced:
+            self.parsed.problems.append(
+                Problem(
+                    0,
+                    "mapping",
+                    f"{len(unplaced)} item(s) have no subtest and content area (the package has "
+                    "no Seleksi metadata for them): give a mapping file (--mapping, columns "
+                    "id,subtest,content_area; the id * places every other item)",
+                )
+            )
         for cand in self.candidates:
             spec = subtests.get(str(cand.raw.get("subtest") or ""))
             if spec is None:
-                if not cand.raw.get("subtest"):
-                    self.parsed.problems.append(
-                        Problem(
-                            cand.row,
-                            "subtest",
-                            "no subtest: the package has no Seleksi metadata for this item; give "
-                            "a mapping file (--mapping, columns id,subtest,content_area)",
-                            cand.item_id,
-                        )
-                    )
                 continue
             if spec.scoring is ScoringMode.DICHOTOMOUS:
                 if cand.key is None:
