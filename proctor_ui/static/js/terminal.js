@@ -274,11 +274,15 @@
     saveOutbox();
     onTime(st);
     for (const entry of st.map || []) {
-      if (!T.outbox.some((e) => e.number === entry.number)) {
-        if (!entry.answered) T.answers.delete(entry.number);
-        else if (!T.answers.has(entry.number)) T.answers.set(entry.number, null);
-        T.flags.set(entry.number, !!entry.flagged);
-      }
+      const pending = T.outbox.filter((e) => e.number === entry.number);
+      const lastAnswer = [...pending].reverse().find((e) => e.type === "answer");
+      const lastFlag = [...pending].reverse().find((e) => "flagged" in e && e.flagged !== undefined);
+      // What is still waiting in the outbox wins (also after a reload, when
+      // this page knows it only from the outbox); the rest is the server's.
+      if (lastAnswer && lastAnswer.option >= 0) T.answers.set(entry.number, lastAnswer.option);
+      else if (lastAnswer || !entry.answered) T.answers.delete(entry.number);
+      else if (!T.answers.has(entry.number)) T.answers.set(entry.number, null);
+      T.flags.set(entry.number, lastFlag ? !!lastFlag.flagged : !!entry.flagged);
     }
     $("who").textContent = (st.name || "") + " · " + (st.registration_number || "");
     if (st.status === "finished" || st.status === "void") {
