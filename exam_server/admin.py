@@ -517,6 +517,30 @@ async def import_candidates(request: Request) -> Response:
     return JSONResponse({"imported": n}, status_code=201)
 
 
+async def import_bank(request: Request) -> Response:
+    """Items from the admin page: a QTI package or item, CSV or JSON (all or nothing)."""
+    from item_bank.io_qti import MAX_PACKAGE_BYTES, Placement
+    from item_bank.records import BankImportError
+    from item_bank.store import ItemStore
+
+    q = request.query_params
+    raw = await read_body(request, MAX_PACKAGE_BYTES)
+    place = {"*": Placement(q["subtest"], q.get("content_area", ""))} if q.get("subtest") else None
+    store = ItemStore(context(request.app).engine)
+    name, dry = q.get("filename") or "upload", q.get("dry_run") == "1"
+    try:
+        summary = await anyio.to_thread.run_sync(
+            lambda: store.import_bytes(raw, q.get("format"), name=name, dry_run=dry, mapping=place)
+        )
+    except ValueError as exc:  # the file's kind cannot be told from its name
+        raise ApiError(422, "invalid", str(exc)) from None
+    except BankImportError as exc:
+        errors = [vars(p) for p in exc.problems[:500]]
+        message = f"{len(exc.problems)} problem(s); nothing imported"
+        raise ApiError(422, "invalid", message, errors) from None
+    return JSONResponse({"dry_run": dry, "summary": summary.describe(), "created": summary.created})
+
+
 async def create_staff(request: Request) -> Response:
     d = await read_json(request)
     settings = context(request.app).settings
@@ -1000,6 +1024,18 @@ ENDPOINTS: list[Endpoint] = [
         {"type": "string"},
         "text/csv",
         responses={"422": "errors by row and field"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/bank/import",
+        import_bank,
+        "import items into the bank: a QTI 2.1/2.2/3.0 package (.zip) or item (.xml), CSV or "
+        "JSON (query: filename, format, subtest and content_area for QTI items without "
+        "Seleksi metadata, dry_run=1); all or nothing, errors by row and field",
+        ("admin",),
+        {"type": "string", "format": "binary"},
+        "application/octet-stream",
+        responses={"413": "too large", "422": "errors by row and field"},
     ),
     Endpoint(
         "POST",

@@ -167,6 +167,19 @@ class ItemStore:
         parsed = parse_bytes(data, fmt, name=Path(path).name, mapping=mapping)
         return self.import_parsed(parsed, dry_run=dry_run)
 
+    def import_bytes(
+        self,
+        data: bytes,
+        fmt: str | None,
+        *,
+        name: str = "upload",
+        dry_run: bool = False,
+        mapping: Mapping[str, Placement] | None = None,
+    ) -> ImportSummary:
+        """Import an uploaded file's bytes (CSV, JSON or QTI); as :meth:`import_file`."""
+        parsed = parse_bytes(data, detect_format(name, fmt), name=name, mapping=mapping)
+        return self.import_parsed(parsed, dry_run=dry_run)
+
     def import_text(self, text: str, fmt: str, *, dry_run: bool = False) -> ImportSummary:
         return self.import_parsed(parse_text(text, fmt), dry_run=dry_run)
 
