@@ -374,7 +374,7 @@
           S.el("td", {}, sec.code),
           S.el("td", { class: "num" }, shownPoints(shown[sec.code], sec.points)),
           S.el("td", { class: "num" }, shownPoints(null, sec.max_points)),
-          S.el("td", { class: "num" }, sec.n_answered === null || sec.n_answered === undefined ? "–" : sec.n_answered + " / " + sec.n_items)
+          S.el("td", { class: "num" }, answeredOf(sec))
         )
       );
     }
@@ -393,6 +393,15 @@
     T.lastFinal = final;
     renderReceipt(final.receipt, T.token);
     show("result");
+  }
+
+  /** "answered / items" of a section of the final frame; an adaptive test
+   * counts against the section's length, as its progress panel did (the
+   * frame's n_items is the number of items shown). */
+  function answeredOf(sec) {
+    if (sec.n_answered === null || sec.n_answered === undefined) return "–";
+    const planned = T.st && T.st.mode === "adaptive" ? (T.st.sections || []).find((s) => s.code === sec.code) : null;
+    return sec.n_answered + " / " + (planned ? planned.n_items : sec.n_items);
   }
 
   /** Points as the results publication and the receipt print them: the
