@@ -5,39 +5,6 @@
 (function () {
   const S = window.Seleksi;
   const $ = (id) => document.getElementById(id);
-  // This part's texts, added to the shared tables so data-i18n and the language switch work.
-  Object.assign(SELEKSI_TEXTS.id, {
-    "bank.tab": "Bank soal",
-    "bank.title": "Bank soal",
-    "bank.hint": "Paket QTI 2.1/2.2/3.0 (.zip), satu soal QTI (.xml), CSV atau JSON. Satu kesalahan saja: tidak ada yang diimpor.",
-    "bank.file": "Berkas bank soal",
-    "bank.subtest": "Subtes untuk soal QTI dari aplikasi lain",
-    "bank.area": "Bidang materi",
-    "bank.dry": "Periksa saja, jangan simpan",
-    "bank.import": "Impor",
-    "bank.noFile": "Pilih berkas dulu.",
-    "bank.failed": "Tidak ada yang diimpor: {n} masalah.",
-    "bank.done": "Diimpor: {n} soal baru.",
-    "bank.checked": "Diperiksa, tidak disimpan: {n} soal baru.",
-    "bank.row": "Baris {row} ({item}), {field}: ",
-    "bank.package": "Paket: ",
-  });
-  Object.assign(SELEKSI_TEXTS.en, {
-    "bank.tab": "Item bank",
-    "bank.title": "Item bank",
-    "bank.hint": "A QTI 2.1/2.2/3.0 package (.zip), one QTI item (.xml), CSV or JSON. Any fault and nothing is imported.",
-    "bank.file": "Item bank file",
-    "bank.subtest": "Subtest for QTI items from other tools",
-    "bank.area": "Content area",
-    "bank.dry": "Check only, do not store",
-    "bank.import": "Import",
-    "bank.noFile": "Choose a file first.",
-    "bank.failed": "Nothing was imported: {n} problem(s).",
-    "bank.done": "Imported: {n} new item(s).",
-    "bank.checked": "Checked, not stored: {n} new item(s).",
-    "bank.row": "Row {row} ({item}), {field}: ",
-    "bank.package": "Package: ",
-  });
 
   function problemLine(p) {
     const where = p.row ? S.t("bank.row", { row: p.row, item: p.item_id || "-", field: p.field }) : S.t("bank.package");
