@@ -112,7 +112,7 @@ def test_room_view_alert_history_and_final_acts(room: LiveServer, browser: Any) 
     expect(tiles).to_have_count(ROOM)
     expect(proctor.locator("#list-wrap")).to_be_hidden()
     expect(_tile(proctor, regnos[0])).to_contain_text("Mengerjakan")
-    expect(_tile(proctor, regnos[0]).locator('[data-col="answered"]')).to_have_text("2 / 12")
+    expect(_tile(proctor, regnos[0]).locator('[data-col="answered"]')).to_have_text("2/12")
     expect(_tile(proctor, regnos[ROOM - 1])).to_contain_text("Menunggu")
     boxes = [tiles.nth(i).bounding_box() for i in range(ROOM)]
     assert all(b is not None for b in boxes)

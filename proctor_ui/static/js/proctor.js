@@ -194,6 +194,11 @@
     return row.answered + " / " + (row.n_items || "?");
   }
 
+  /** The tile's short form (a tile is 8 columns of a laptop screen wide). */
+  function tileProgress(row) {
+    return row.answered + "/" + (row.n_items || "?");
+  }
+
   function timeText(row) {
     return row.status === "absent" || row.status === "waiting" && row.attempt_id == null ? "–" : S.fmtDuration(timeLeft(row));
   }
@@ -332,7 +337,7 @@
       S.el(
         "span",
         { class: "t-bottom" },
-        S.el("span", { class: "t-progress", "data-col": "answered" }, progressText(row)),
+        S.el("span", { class: "t-progress", "data-col": "answered", "aria-label": S.t("proctor.col.progress") + " " + progressText(row) }, tileProgress(row)),
         S.el("span", { class: "t-time", "data-col": "time" }, timeText(row))
       )
     );
