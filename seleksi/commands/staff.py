@@ -154,12 +154,12 @@ def _create(args: argparse.Namespace) -> int:
     try:
         password = read_password(args.password_file)
         check_staff_password(password)  # before the slow hash, and before anything is written
-        create_staff(engine, args.username, args.name, args.role, password)
+        staff_id = create_staff(engine, args.username, args.name, args.role, password)
     except SetupError as exc:
         raise _setup_error(exc) from None
     finally:
         engine.dispose()
-    print(f"created {args.role} {args.username}")
+    print(f"created {args.role} {args.username} (id {staff_id})")
     return 0
 
 
@@ -208,10 +208,10 @@ def _list(args: argparse.Namespace) -> int:
         print("  seleksi staff create admin --role admin")
         return 0
     width = max(len("username"), *(len(r.username) for r in rows))
-    print(f"{'username':<{width}}  role     status    name")
+    print(f"{'id':>4}  {'username':<{width}}  role     status    name")
     for r in rows:
         status = "disabled" if r.disabled else "active"
-        print(f"{r.username:<{width}}  {r.role:<7}  {status:<8}  {r.name}")
+        print(f"{r.id:>4}  {r.username:<{width}}  {r.role:<7}  {status:<8}  {r.name}")
     return 0
 
 
