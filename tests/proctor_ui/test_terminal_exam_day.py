@@ -166,6 +166,7 @@ def test_answering_by_keyboard_alone(demo: DemoServer, browser: Any) -> None:
     ctx, term, errors = _terminal(browser)
     cand = demo.seed.candidates[2]
     term.goto(demo.url + "/terminal.html")
+    assert _serious(term) == []  # the login screen
     term.focus("#regno")
     term.keyboard.type(cand["registration_number"])
     term.keyboard.press("Tab")
@@ -174,6 +175,7 @@ def test_answering_by_keyboard_alone(demo: DemoServer, browser: Any) -> None:
     term.keyboard.type(demo.seed.session_token)
     term.keyboard.press("Enter")
     expect(term.locator("#identity-ok")).to_be_focused()
+    assert _serious(term) == []  # the identity check
     term.keyboard.press("Enter")
     expect(term.locator("#item-number")).to_contain_text("Soal 1 dari 110")
 
@@ -398,6 +400,7 @@ def test_adaptive_test_has_its_own_screen_and_score(cat_demo: DemoServer, browse
     expect(term.locator("#finish-doubtful")).to_have_text("104 soal lagi belum ditampilkan.")
     expect(term.locator("#finish-dialog")).not_to_contain_text("Belum dijawab")
     expect(term.locator("#finish-dialog")).not_to_contain_text("Ragu-ragu")
+    assert _serious(term) == []  # the dialog open
     term.click("#finish-confirm")
 
     # The score on the published scale, printed as the publication and the receipt print it.
