@@ -112,6 +112,60 @@ def wait_prepared(url: str, n: int, timeout: float = 900.0) -> float:
     return time.time() - t0
 
 
+class WalMeter:
+    """Bytes a SQLite database's write-ahead log grows by between :meth:`start`
+    and :meth:`stop`: every page a commit writes is one WAL frame (the page and
+    a 24-byte header), so this is what the database writes per answer, before
+    the checkpoint copies the pages back.
+
+    A read transaction held from ``start`` to ``stop`` keeps any writer from
+    restarting the log at its beginning (the server's PASSIVE checkpoints still
+    run), so the frame count only grows; it is read with a PASSIVE checkpoint
+    on a connection of its own. ``stop`` returns None if the log was restarted
+    anyway (its checkpoint sequence number moved)."""
+
+    def __init__(self, path: str, table: str = "exam_attempt") -> None:
+        self.path = path
+        self._reader: Any = None
+        self._start: tuple[int, int] = (0, 0)
+        self.page_size = 4096
+        self._reader_table = table
+
+    def _frames(self) -> tuple[int, int]:
+        import sqlite3
+
+        con = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            self.page_size = int(con.execute("PRAGMA page_size").fetchone()[0])
+            frames = int(con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+        finally:
+            con.close()
+        with open(self.path + "-wal", "rb") as f:
+            header = f.read(16)
+        return frames, int.from_bytes(header[12:16], "big")  # checkpoint sequence number
+
+    def start(self) -> None:
+        import sqlite3
+
+        self._reader = sqlite3.connect(self.path, isolation_level=None)
+        self._reader.execute("BEGIN")
+        self._reader.execute(f"SELECT count(*) FROM {self._reader_table}").fetchone()
+        self._start = self._frames()
+
+    def stop(self) -> int | None:
+        frames, ckpt_seq = self._frames()
+        self._reader.execute("COMMIT")
+        self._reader.close()
+        if ckpt_seq != self._start[1] or frames < self._start[0]:
+            return None
+        return (frames - self._start[0]) * (self.page_size + 24)
+
+
+def wal_path(url: str) -> str | None:
+    """The database file of a ``sqlite:///`` URL (None for other databases)."""
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+
+
 def load_avg() -> str:
     """The 1/5/15-minute load averages: this machine is shared with other work."""
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -149,9 +203,14 @@ async def pace_run(
             duration=duration,
             freeze_gc=freeze_gc,
         )
+        path = wal_path(url)
+        meter = None if path is None else WalMeter(path)
+        if meter is not None:
+            meter.start()  # after the forms were prepared: logins, clock and answers
         g0 = resource.getrusage(resource.RUSAGE_SELF)
         rep = await run_load(cfg, creds, token)
         g1 = resource.getrusage(resource.RUSAGE_SELF)
+        rep.wal_bytes = None if meter is None else meter.stop()  # type: ignore[attr-defined]
         # The run only (wall seconds of the run and a margin), not the preparation before it.
         rep.health = server_health(cluster.url, rep.wall_seconds + 2.0)  # type: ignore[attr-defined]
         print("server /healthz after the run:", json.dumps(rep.health))  # type: ignore[attr-defined]
@@ -278,20 +337,40 @@ def pace_markdown(
             f"| acknowledged / found in DB / missing / duplicated | "
             f"{db.get('acknowledged')} / {db.get('found')} / {db.get('missing')} / "
             f"{db.get('duplicated')} |",
+            *_wal_row(rep),
         ]
     )
+
+
+def _wal_row(rep: LoadReport) -> list[str]:
+    wal = getattr(rep, "wal_bytes", None)
+    if wal is None:
+        return []
+    return [
+        "| SQLite WAL written during the run (logins, clocks, presence and answers): "
+        f"MB; per acknowledged answer | {wal / 1e6:.1f}; {wal / max(1, rep.answers_acked):,.0f} "
+        "bytes |"
+    ]
 
 
 # --- saturation ------------------------------------------------------------------------
 
 
-async def echo_clients(url: str, clients: int, seconds: float) -> int:
-    """Closed-loop ping-pong over ``clients`` sockets; returns messages echoed."""
+async def echo_clients(
+    url: str, clients: int, seconds: float, meter: WalMeter | None = None
+) -> int:
+    """Closed-loop ping-pong over ``clients`` sockets; returns messages echoed.
+    meter: started after the first message was stored (the table exists then)."""
     from websockets.asyncio.client import connect
 
     count = 0
     stop = time.time() + seconds
     msg = json.dumps({"type": "answer", "seq": 1, "number": 1, "option": 2, "elapsed": 1.0})
+    if meter is not None:
+        async with connect(url, compression=None) as ws:
+            await ws.send(msg)
+            await ws.recv()
+        meter.start()
 
     async def one() -> None:
         nonlocal count
@@ -334,11 +413,16 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         pg = postgres_pids() if url.startswith("postgresql") else []
+        path = wal_path(url)
+        meter = None if path is None else WalMeter(path)
+        if meter is not None:
+            meter.start()
         c0, a0, t0 = cpu_seconds(cluster.worker_pids()), rep.answers_acked, time.time()
         d0 = cpu_seconds(pg)
         await asyncio.sleep(seconds)
         c1, a1, t1 = cpu_seconds(cluster.worker_pids()), rep.answers_acked, time.time()
         d1 = cpu_seconds(pg)
+        wal = None if meter is None else meter.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -363,6 +447,7 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
         "errors": dict(rep.errors),
         "batches": health.get("commit_batches", {}),
         "db_cpu": d1 - d0,
+        "wal_per_answer": None if wal is None or acks <= 0 else wal / acks,
     }
 
 
@@ -389,11 +474,16 @@ async def saturation_echo(clients: int, seconds: float, durable: bool = False) -
         proc = subprocess.Popen([sys.executable, "-m", *args], cwd=str(ROOT), env=env)
         try:
             await asyncio.sleep(2.0)
+            meter = None
+            if durable:
+                # The table exists once the writer thread has started.
+                meter = WalMeter(f"{d}/echo.db", table="answer_log")
             c0 = cpu_seconds([proc.pid])
             t0 = time.time()
-            n = await echo_clients(f"ws://127.0.0.1:{port}/ws", clients, seconds)
+            n = await echo_clients(f"ws://127.0.0.1:{port}/ws", clients, seconds, meter)
             wall = time.time() - t0
             cpu = cpu_seconds([proc.pid]) - c0
+            wal = None if meter is None else meter.stop()
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -410,15 +500,17 @@ async def saturation_echo(clients: int, seconds: float, durable: bool = False) -
         "per_cpu_s": n / cpu if cpu > 0 else float("nan"),
         "acked": n,
         "stored": stored,
+        "wal_per_answer": None if wal is None or n <= 0 else wal / n,
     }
 
 
-def sqlite_floor(state_bytes: int, batch: int = 50, batches: int = 200) -> float:
+def sqlite_floor(state_bytes: int, batch: int = 50, batches: int = 200, every: int = 10) -> float:
     """CPU µs per answer that SQLite itself needs for what one answer stores,
     with nothing of the server around it: on the server's own schema (WAL,
     synchronous=FULL), in groups of ``batch`` like the group commit under
-    saturation, the guard read, the response insert and the attempt update
-    (``state_bytes`` of state) by plain ``sqlite3`` executemany, then COMMIT.
+    saturation, the guard read, the response insert, the narrow attempt
+    update and, every ``every`` responses of an attempt, a snapshot of
+    ``state_bytes`` of state, by plain ``sqlite3`` executemany, then COMMIT.
     Thread CPU time, so the fsync wait is not counted."""
     import random
     import sqlite3
@@ -440,10 +532,10 @@ def sqlite_floor(state_bytes: int, batch: int = 50, batches: int = 200) -> float
         con.execute("BEGIN")
         state = "x" * state_bytes
         con.executemany(
-            "INSERT INTO exam_attempt (id, session_id, candidate_id, status, seed, state_json,"
+            "INSERT INTO exam_attempt (id, session_id, candidate_id, status, seed,"
             " last_seq, response_head, terminal_released, remaining_at_start, last_seen_at,"
-            " started_at) VALUES (?, 1, ?, 'running', 0, ?, 0, '', 0, 100, 0, 0)",
-            [(i, i, state) for i in range(1, n + 1)],
+            " started_at) VALUES (?, 1, ?, 'running', 0, 0, '', 0, 100, 0, 0)",
+            [(i, i) for i in range(1, n + 1)],
         )
         con.execute("COMMIT")
         con.execute("PRAGMA foreign_keys=ON")  # as the server runs
@@ -469,8 +561,14 @@ def sqlite_floor(state_bytes: int, batch: int = 50, batches: int = 200) -> float
             )  # fmt: skip
             con.executemany(
                 "UPDATE exam_attempt SET last_seen_at = ?, last_seq = ?, response_head = ?,"
-                " state_json = ? WHERE id = ?",
-                [(time.time(), seqs[i] + 1, "c" * 64, state, i) for i in ids],
+                " on_screen = ? WHERE id = ?",
+                [(time.time(), seqs[i] + 1, "c" * 64, 3, i) for i in ids],
+            )
+            # The state as a snapshot every ``every`` responses (the server's
+            # Settings.snapshot_every): with ``every`` 1, as before the snapshots.
+            con.executemany(
+                "INSERT INTO exam_attempt_snapshot (attempt_id, seq, state_json) VALUES (?,?,?)",
+                [(i, seqs[i] + 1, state) for i in ids if (seqs[i] + 1) % every == 0],
             )
             con.execute("COMMIT")
             cpu += time.thread_time() - t0
@@ -478,6 +576,16 @@ def sqlite_floor(state_bytes: int, batch: int = 50, batches: int = 200) -> float
                 seqs[i] += 1
         con.close()
     return 1e6 * cpu / (batch * batches)
+
+
+def _bytes(x: float | None) -> str:
+    return "?" if x is None else f"{x:,.0f}"
+
+
+def med_or_none(runs: list[dict[str, Any]]) -> float | None:
+    """The median WAL bytes per answer of the runs that measured it."""
+    xs = sorted(r["wal_per_answer"] for r in runs if r.get("wal_per_answer") is not None)
+    return xs[len(xs) // 2] if xs else None
 
 
 async def saturation(clients: int, seconds: float, rounds: int) -> str:
@@ -518,9 +626,10 @@ async def saturation(clients: int, seconds: float, rounds: int) -> str:
         "",
         "| round | exam server answers/s | per server CPU s | echo msgs/s | per echo CPU s | "
         "durable echo msgs/s | per durable-echo CPU s | "
-        "server p99 ms | mean group size; writer-thread CPU µs per answer | acked = in DB "
+        "server p99 ms | mean group size; writer-thread CPU µs per answer | "
+        "WAL bytes per answer (server; durable echo) | acked = in DB "
         "(server; durable echo) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r, s, e, de in rows:
         db = s["db"] or {}
@@ -530,6 +639,7 @@ async def saturation(clients: int, seconds: float, rounds: int) -> str:
             f"{s['lat']['p99']:.1f} | "
             f"{s['batches'].get('mean_size', '?')}; "
             f"{s['batches'].get('writer_cpu_us_per_write', '?')} | "
+            f"{_bytes(s.get('wal_per_answer'))}; {_bytes(de.get('wal_per_answer'))} | "
             f"{db.get('acknowledged')} = {db.get('found')}; {de['acked']} = {de['stored']} |"
         )
     floor_small, floor_skd = sqlite_floor(2300), sqlite_floor(6000)
@@ -540,12 +650,15 @@ async def saturation(clients: int, seconds: float, rounds: int) -> str:
         f"per server CPU second: **{s_cpu / e_cpu:.2f}** (target ≥ 0.5). "
         f"Durable echo / echo: wall {d_rate / e_rate:.2f}, per CPU second "
         f"**{d_cpu / e_cpu:.2f}**; exam server / durable echo: wall {s_rate / d_rate:.2f}, "
-        f"per CPU second **{s_cpu / d_cpu:.2f}**.",
+        f"per CPU second **{s_cpu / d_cpu:.2f}** (target ≥ 0.6). WAL bytes per answer, "
+        f"median: exam server **{_bytes(med_or_none(server_runs))}**, durable echo "
+        f"{_bytes(med_or_none(durable_runs))} (target ≤ 1,000; `WalMeter`).",
         "",
         f"Per answer: exam server {1e6 / s_cpu:.0f} µs of server CPU, durable echo "
         f"{1e6 / d_cpu:.1f} µs, echo {echo_us:.1f} µs a message. "
         "The storage floor, SQLite alone doing what one answer stores (guard read, "
-        "response insert, attempt update, in groups of 50 on the server's schema, thread CPU, "
+        "response insert, narrow attempt update, the state as a snapshot every 10 responses "
+        "of an attempt, in groups of 50 on the server's schema, thread CPU, "
         f"fsync wait not counted): **{floor_small:.1f} µs** with this load exam's 2.3 kB state, "
         f"{floor_skd:.1f} µs with a 110-item SKD form's ≈6 kB. A server that did nothing "
         "but the echo's transport and that storage — no parsing, checking, hashing, "
@@ -627,7 +740,13 @@ def main(argv: list[str] | None = None) -> int:
         default="1,2",
         help="pace-postgres: worker counts to run, comma-separated (default 1,2)",
     )
+    ap.add_argument(
+        "--no-doc", action="store_true", help="print the sections, leave docs/benchmarks.md"
+    )
     args = ap.parse_args(argv)
+    if args.no_doc:
+        global write_section
+        write_section = lambda name, markdown: None  # noqa: E731
     try:
         import uvloop
 

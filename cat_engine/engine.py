@@ -49,6 +49,38 @@ from cat_engine.stopping import section_stop, stop_reason
 IntArray = NDArray[np.int64]
 
 
+@dataclass
+class Choices:
+    """The scored items an adaptive :func:`record` chose, to replay the step exactly.
+
+    The live choice depends on the exposure usage of that moment (other
+    candidates' tests), which a later replay cannot know. Pass an empty
+    ``Choices()`` to :func:`record` to have each choice of the step written
+    to ``made``, as ``(bank index or −1 when the section's pool was exhausted,
+    bank indices the exposure lottery refused)`` in the order they were made;
+    pass ``Choices(made, replay=True)`` to take those choices instead of
+    choosing again (pretest items, estimates and stopping rules are computed
+    as always). Linear tests choose nothing here.
+    """
+
+    made: list[tuple[int, list[int]]] = field(default_factory=list)
+    replay: bool = False
+    _next: int = 0
+
+    def take(self) -> tuple[int, list[int]]:
+        """The next recorded choice (replay). Raises ``EngineError('replay_mismatch')``."""
+        if self._next >= len(self.made):
+            raise EngineError("replay_mismatch", "the step chose more items than were recorded")
+        out = self.made[self._next]
+        self._next += 1
+        return out
+
+    def finished(self) -> None:
+        """Raise ``EngineError('replay_mismatch')`` unless every recorded choice was taken."""
+        if self.replay and self._next != len(self.made):
+            raise EngineError("replay_mismatch", "the step chose fewer items than were recorded")
+
+
 # ---------------------------------------------------------------------------
 # Scores
 # ---------------------------------------------------------------------------
@@ -238,7 +270,12 @@ def _pick_pretest(state: TestState, bank: BankArrays, s: int) -> int | None:
     return None if item < 0 else item
 
 
-def _next_adaptive(state: TestState, bank: BankArrays, usage: ExposureUsage | None) -> TestState:
+def _next_adaptive(
+    state: TestState,
+    bank: BankArrays,
+    usage: ExposureUsage | None,
+    choices: Choices | None = None,
+) -> TestState:
     """Present the next item, moving through sections; finish when none is left. Mutates."""
     design = state.design
     while state.section_index < len(design.sections):
@@ -251,7 +288,16 @@ def _next_adaptive(state: TestState, bank: BankArrays, usage: ExposureUsage | No
                 if pre is not None:
                     _present(state, bank, s, pre, pretest=True)
                     return state
-            item = _choose_scored(state, bank, s, section, usage)
+            item: int | None
+            if choices is not None and choices.replay:
+                taken, refused = choices.take()
+                sec.refused.extend(refused)
+                item = None if taken < 0 else taken
+            else:
+                n_refused = len(sec.refused)
+                item = _choose_scored(state, bank, s, section, usage)
+                if choices is not None:
+                    choices.made.append((-1 if item is None else item, sec.refused[n_refused:]))
             if item is not None:
                 _present(state, bank, s, item, pretest=False)
                 return state
@@ -451,14 +497,17 @@ def record(
     flagged: bool = False,
     elapsed: float = 0.0,
     usage: ExposureUsage | None = None,
+    choices: Choices | None = None,
 ) -> TestState:
     """A new state with the answer ``option`` (−1 = blank/cleared) to ``item``.
 
     elapsed: seconds the candidate spent since the last event, added to the
     time used (the server's clock). Linear: any presented item, answers
     changeable. Adaptive: only the current item, once; the next item is
-    chosen here. Raises ``EngineError`` with code 'complete', 'not_presented',
-    'already_answered', 'invalid_option' or 'bank_mismatch'.
+    chosen here. choices: records the step's choices, or replays recorded
+    ones (:class:`Choices`). Raises ``EngineError`` with code 'complete',
+    'not_presented', 'already_answered', 'invalid_option', 'bank_mismatch' or
+    (replaying) 'replay_mismatch'.
     """
     if state.finished:
         raise EngineError("complete", "the test is over")
@@ -504,9 +553,11 @@ def record(
         sec.complete = True
         sec.stop_reason = reason
     _check_time(new)
-    if new.finished:
-        return new
-    return _next_adaptive(new, bank, usage)
+    if not new.finished:
+        _next_adaptive(new, bank, usage, choices)
+    if choices is not None:
+        choices.finished()
+    return new
 
 
 def flag(state: TestState, item: int, flagged: bool) -> TestState:

@@ -33,6 +33,7 @@ from cat_engine.errors import EngineError
 from cat_engine.state import TestState
 from exam_server.models import (
     Attempt,
+    AttemptSnapshot,
     AuditEvent,
     AuditHead,
     Candidate,
@@ -47,6 +48,7 @@ AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 RESPONSE = Response.__table__  # type: ignore[attr-defined]
 ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
+SNAPSHOT = AttemptSnapshot.__table__  # type: ignore[attr-defined]
 SESSION = ExamSession.__table__  # type: ignore[attr-defined]
 EXAM = Exam.__table__  # type: ignore[attr-defined]
 CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
@@ -64,12 +66,59 @@ def event_hash(prev_hash: str, row: dict[str, Any]) -> str:
     return hashlib.sha256((prev_hash + "|" + _canon(body)).encode()).hexdigest()
 
 
+#: Response fields a replay reads that were added later: hashed when present,
+#: so the rows written before them keep their hashes.
+_REPLAY_FIELDS = ("server_elapsed", "chosen")
+
+
 def response_hash(prev_hash: str, row: dict[str, Any]) -> str:
     body = {
         k: row[k]
         for k in ("attempt_id", "seq", "kind", "number", "item_id", "option", "flagged", "at")
     }
+    for k in _REPLAY_FIELDS:
+        if row.get(k) is not None:
+            body[k] = row[k]
     return hashlib.sha256((prev_hash + "|" + _canon(body)).encode()).hexdigest()
+
+
+def encode_choices(choices: cat.Choices | None) -> str | None:
+    """The ``chosen`` column of an adaptive answer: its next-item choices as
+    compact JSON, ``[[item, [refused, ...]], ...]`` (None: nothing recorded)."""
+    if choices is None:
+        return None
+    return json.dumps([[i, list(r)] for i, r in choices.made], separators=(",", ":"))
+
+
+def apply_response(state: TestState, bank: BankArrays, idx: int, row: Mapping[str, Any]) -> Any:
+    """One stored response applied through the engine as the live server
+    applied it: an answer with the server's elapsed seconds and, for an
+    adaptive answer, the next-item choices it recorded (``chosen``); rows
+    written before those were stored replay with none (0 s, choosing again).
+    ``idx``: the answered item's bank index. The live path's own rebuild
+    (``exam_server.attempts.storage``) and :func:`replay` both use it.
+    Raises ``EngineError``, or ``ValueError`` for an unknown kind."""
+    kind = row["kind"]
+    if kind == "answer":
+        chosen = row.get("chosen")
+        choices = (
+            None
+            if chosen is None
+            else cat.Choices([(int(i), [int(x) for x in r]) for i, r in json.loads(chosen)], True)
+        )
+        elapsed = row.get("server_elapsed")
+        return cat.record(
+            state,
+            bank,
+            idx,
+            int(row["option"]),
+            flagged=bool(row["flagged"]),
+            elapsed=0.0 if elapsed is None else float(elapsed),
+            choices=choices,
+        )
+    if kind == "flag":
+        return cat.flag(state, idx, bool(row["flagged"]))
+    raise ValueError(f"unknown kind {kind!r}")
 
 
 def append(
@@ -179,14 +228,9 @@ def replay(rules: ExamRules, seed: int, answers: Sequence[Mapping[str, Any]], re
         if idx is None:
             raise ReplayError(seq, f"item {r['item_id']} is not in the exam's bank")
         try:
-            if r["kind"] == "answer":
-                state = cat.record(
-                    state, rules.bank, idx, int(r["option"]), flagged=bool(r["flagged"])
-                )
-            elif r["kind"] == "flag":
-                state = cat.flag(state, idx, bool(r["flagged"]))
-            else:
-                raise ReplayError(seq, f"unknown kind {r['kind']!r}")
+            state = apply_response(state, rules.bank, idx, r)
+        except ValueError as exc:
+            raise ReplayError(seq, str(exc)) from None
         except EngineError as exc:
             raise ReplayError(seq, f"item {r['item_id']}: {exc.message}") from None
     return cat.finish(state, reason)
@@ -432,7 +476,13 @@ def verify(
                 ATTEMPT.c.response_head,
                 ATTEMPT.c.status,
                 ATTEMPT.c.seed,
-                ATTEMPT.c.state_json,
+                # The last snapshot: a finished attempt's is its final state.
+                select(SNAPSHOT.c.state_json)
+                .where(SNAPSHOT.c.attempt_id == ATTEMPT.c.id)
+                .order_by(SNAPSHOT.c.seq.desc())
+                .limit(1)
+                .scalar_subquery()
+                .label("state_json"),
                 ATTEMPT.c.finish_reason,
                 ATTEMPT.c.score_json,
                 ATTEMPT.c.total_points,

@@ -5,9 +5,12 @@ time-zone conversions; JSON documents are stored as text. Table names start
 with ``exam_``/no prefix clashes with ``item_bank``'s tables.
 
 ``Response`` and ``AuditEvent`` are append-only: the server never updates
-or deletes their rows. ``Attempt`` holds the current state (engine
-``TestState`` JSON, clock, terminal) and is updated in the same transaction
-as the response rows that led to it.
+or deletes their rows. ``Attempt`` holds the attempt's narrow current
+fields (clock, terminal, last sequence number and chain head) and is updated
+in the same transaction as the response rows that led to it; the engine
+state is not rewritten with every answer but kept as ``AttemptSnapshot``
+rows every few answers, from which the state is rebuilt by replaying the
+responses after the last one (``exam_server.attempts.storage``).
 """
 
 from __future__ import annotations
@@ -185,7 +188,6 @@ class Attempt(SQLModel, table=True):
     candidate_id: int = Field(foreign_key="exam_candidate.id", index=True)
     status: str = Field(default="running", max_length=16)
     seed: int = 0
-    state_json: str = Field(sa_column=Column(Text, nullable=False))
     last_seq: int = 0
     response_head: str = Field(default="", max_length=64)
     terminal_id: str | None = Field(default=None, max_length=80)
@@ -201,6 +203,26 @@ class Attempt(SQLModel, table=True):
     total_points: float | None = None
     passed: bool | None = None
     pass_reason: str | None = Field(default=None, max_length=300)
+    # The bank index of the item on the terminal's screen (linear tests) as
+    # of the last answer or navigation stored: navigation is not an answer,
+    # so replaying the responses does not give it back.
+    on_screen: int | None = None
+
+
+class AttemptSnapshot(SQLModel, table=True):
+    """The engine state (``TestState`` JSON) of an attempt after response ``seq``
+    (0: as the attempt started).
+
+    Written when the attempt starts, every ``Settings.snapshot_every``
+    responses, when an adaptive section ends, and at the finish (the final
+    state); the current state is the last snapshot with the responses after
+    it replayed through the engine. A table of its own so that the attempt
+    row, updated with every answer, stays narrow."""
+
+    __tablename__ = "exam_attempt_snapshot"
+    attempt_id: int = Field(primary_key=True, foreign_key="exam_attempt.id")
+    seq: int = Field(primary_key=True)
+    state_json: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class Presence(SQLModel, table=True):
@@ -225,7 +247,11 @@ class Response(SQLModel, table=True):
 
     number: the item's 1-based position in the candidate's test; item_id: the
     bank item id; option: −1 = cleared. hash chains the attempt's responses:
-    ``sha256(prev_hash | canonical fields)``.
+    ``sha256(prev_hash | canonical fields)``. What the engine was given that a
+    replay cannot recompute: server_elapsed, the seconds of the server's
+    clock counted to the answer; chosen, an adaptive answer's next-item
+    choices as JSON (``cat_engine.engine.Choices.made``). Both NULL in rows
+    written before they existed (and chosen in linear tests).
     """
 
     __tablename__ = "exam_response"
@@ -242,6 +268,8 @@ class Response(SQLModel, table=True):
     at: float = 0.0
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    server_elapsed: float | None = None
+    chosen: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AuditEvent(SQLModel, table=True):

@@ -59,6 +59,11 @@ class Settings:
     sweep_interval_seconds: float = 0.5
     presence_interval_seconds: float = 5.0
     commit_max_batch: int = 500
+    # The engine state is stored every this many responses (and when an
+    # adaptive section ends, and at the finish); between snapshots only the
+    # narrow response rows are written, and a load replays at most this many
+    # minus one (exam_server.attempts.storage; docs/benchmarks.md).
+    snapshot_every: int = 10
     gc_freeze_seconds: float = 5.0
     # Signed checkpoints of the chain heads (exam_server.checkpoints): cadence
     # (0 = only at session close and stop), file and key (None = beside the
@@ -101,6 +106,8 @@ class Settings:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"Settings.{name} must be positive")
+        if not 1 <= self.snapshot_every <= 1000:
+            raise ValueError("Settings.snapshot_every must be between 1 and 1000 responses")
         for name in ("max_frame_bytes", "message_burst", "commit_max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")

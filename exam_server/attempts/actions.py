@@ -81,6 +81,9 @@ async def answer(svc: AttemptService, la: LiveAttempt, msg: p.Answer) -> list[di
         # Adaptive: the engine picks the next item under the exam's exposure
         # control, with the usage counted so far (exam_server.usage).
         usage = svc.usage.usage(la.exam.exam_id) if adaptive else None
+        # The choice depends on the usage of this moment: recorded with the
+        # answer, so that a replay (a load after a crash) takes the same.
+        choices = cat.Choices() if adaptive else None
         try:
             new_state = cat.record(
                 la.state,
@@ -90,6 +93,7 @@ async def answer(svc: AttemptService, la: LiveAttempt, msg: p.Answer) -> list[di
                 flagged=flagged,
                 elapsed=server_elapsed,
                 usage=usage,
+                choices=choices,
             )
         except EngineError as exc:
             raise p.ProtocolError(engine_code(exc), exc.message, msg.seq) from None
@@ -107,6 +111,8 @@ async def answer(svc: AttemptService, la: LiveAttempt, msg: p.Answer) -> list[di
             new_state,
             now,
             given,
+            server_elapsed=server_elapsed,
+            chosen=audit.encode_choices(choices),
         )
         if msg.option >= 0:
             la.answers[msg.number] = msg.option
@@ -223,24 +229,35 @@ async def store_response(
     new_state: TestState,
     now: float,
     given: Administered | None = None,
+    *,
+    server_elapsed: float | None = None,
+    chosen: str | None = None,
 ) -> None:
     """Make one answer/flag durable, then take ``new_state`` in memory.
 
-    given: the items the step administered (counted in the same transaction)."""
-    row = storage.response_row(la, seq, kind, number, idx, option, flagged, elapsed, now)
+    Stored: the narrow response row and attempt update, and the state as a
+    snapshot when one is due (``storage.snapshot_due``). given: the items the
+    step administered (counted in the same transaction); server_elapsed,
+    chosen: what the engine was given and chose (``storage.response_row``)."""
+    row = storage.response_row(
+        la, seq, kind, number, idx, option, flagged, elapsed, now, server_elapsed, chosen
+    )
     head = row["hash"]
     values = {
-        "state_json": storage.state_json(new_state),
         "last_seq": seq,
         "response_head": head,
         "last_seen_at": now,
+        "on_screen": storage.on_screen(new_state),
     }
+    inserts: list[tuple[Any, dict[str, Any]]] = [(storage.RESPONSE, row)]
+    if storage.snapshot_due(la.state, new_state, seq, svc.settings.snapshot_every):
+        inserts.append((storage.SNAPSHOT, storage.snapshot_row(la.id, seq, new_state)))
     try:
         # Grouped with the other answers of this moment into one transaction;
         # the guard (scale-out) locks the attempt across processes and
         # refuses a stale copy (see storage.check_attempt_guards).
         await svc.committer.submit_rows(
-            [(storage.RESPONSE, row)],
+            inserts,
             [(storage.ATTEMPT, la.id, values)],
             guard=(la.id, la.last_seq),
             usage=() if given is None or not given.indices else (given,),
@@ -265,10 +282,10 @@ async def store_response(
 
 async def store_navigation(svc: AttemptService, la: LiveAttempt) -> None:
     """Store the item on screen (best effort: navigation is not an answer)."""
-    sj = storage.state_json(la.state)
+    screen = storage.on_screen(la.state)
 
     def write(conn: Connection) -> None:
-        storage.update_attempt(conn, la.id, {"state_json": sj})
+        storage.update_attempt(conn, la.id, {"on_screen": screen})
 
     try:
         await svc.committer.submit(write)
@@ -292,7 +309,7 @@ async def finish(
         remaining = la.remaining(now)
         final_state = cat.finish(la.state, reason)
         score = cat.score(final_state, la.exam.bank).to_dict()
-        sj = storage.state_json(final_state)
+        final = storage.snapshot_row(la.id, la.last_seq, final_state)
         passed, reasons = verdicts.verdict(la.exam, la.category, score)
         why = reasons["en"]
         total = float(score.get("total", 0.0))
@@ -308,7 +325,7 @@ async def finish(
                 la.id,
                 {
                     "status": "finished",
-                    "state_json": sj,
+                    "on_screen": None,
                     "finished_at": now,
                     "finish_reason": reason,
                     "score_json": score_json,
@@ -320,6 +337,8 @@ async def finish(
                     "deadline_at": None,
                 },
             )
+            # The final state replaces a snapshot taken after the same response.
+            storage.put_snapshot(conn, final)
             audit.append(
                 conn,
                 "finish",

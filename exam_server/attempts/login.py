@@ -301,13 +301,14 @@ async def create_attempt(
         raise LoginError("internal", 500, "the exam cannot be started; call the proctor") from None
     now = svc.clock.now()
     given = svc.administered(exam, None, state, tests=1)
+    start_state = storage.state_json(state)
     values = {
         "session_id": session_id,
         "candidate_id": candidate_id,
         "status": "running",
         "seed": seed,
-        "state_json": storage.state_json(state),
         "last_seq": 0,
+        "on_screen": storage.on_screen(state),
         "response_head": "",
         "terminal_id": terminal_id,
         "terminal_released": False,
@@ -325,6 +326,8 @@ async def create_attempt(
                 aid = int(res.inserted_primary_key[0])  # type: ignore[index]
         except IntegrityError:  # a concurrent login made it first
             return None
+        # The state as it started: the snapshot the first answers replay from.
+        conn.execute(insert(storage.SNAPSHOT).values(attempt_id=aid, seq=0, state_json=start_state))
         # Counted only when this attempt is the one stored (a concurrent
         # login's attempt counted its own).
         add_usage(conn, [given])

@@ -1,25 +1,38 @@
 """What the attempts read and write: the statements, the stored form of an
 attempt, and the group committer's guard.
 
+The stored form: every answer or flag appends one narrow ``exam_response``
+row (with its hash-chain link and what the engine was given that a replay
+cannot recompute) and updates the narrow ``exam_attempt`` row (last seq,
+chain head, item on screen); the engine state is written to
+``exam_attempt_snapshot`` only every ``Settings.snapshot_every`` responses,
+when an adaptive section ends and at the finish. A load takes the last
+snapshot and replays the responses after it through the engine
+(:func:`replay`), which gives the live state exactly.
+
 Everything here runs on a connection (a worker thread or the group
 committer's writer thread), never on the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from cat_engine import engine as cat
+from cat_engine.bank import BankArrays
+from cat_engine.errors import EngineError
 from cat_engine.state import TestState
 from exam_server import audit, presence
 from exam_server.attempts.state import LiveAttempt
 from exam_server.exams import ExamData
 from exam_server.models import (
     Attempt,
+    AttemptSnapshot,
     Candidate,
     CheckIn,
     ExamSession,
@@ -30,6 +43,7 @@ from exam_server.scaleout.locks import StaleAttempt, read_attempts_locked
 
 ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
 RESPONSE = Response.__table__  # type: ignore[attr-defined]
+SNAPSHOT = AttemptSnapshot.__table__  # type: ignore[attr-defined]
 CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
 SESSION = ExamSession.__table__  # type: ignore[attr-defined]
 CHECKIN = CheckIn.__table__  # type: ignore[attr-defined]
@@ -85,11 +99,29 @@ _LOAD_QUERY = (
     .where(ATTEMPT.c.id == bindparam("aid"))
 )
 
-# What the terminal shows of an attempt's answers and doubtful flags, in order.
+# An attempt's responses in order: what the terminal shows of its answers and
+# doubtful flags, and what a replay after the last snapshot needs.
 _RESPONSES_QUERY = (
-    select(RESPONSE.c.kind, RESPONSE.c.number, RESPONSE.c.option, RESPONSE.c.flagged)
+    select(
+        RESPONSE.c.seq,
+        RESPONSE.c.kind,
+        RESPONSE.c.number,
+        RESPONSE.c.item_id,
+        RESPONSE.c.option,
+        RESPONSE.c.flagged,
+        RESPONSE.c.server_elapsed,
+        RESPONSE.c.chosen,
+    )
     .where(RESPONSE.c.attempt_id == bindparam("aid"))
     .order_by(RESPONSE.c.seq)
+)
+
+# An attempt's last snapshot of the engine state.
+_SNAPSHOT_QUERY = (
+    select(SNAPSHOT.c.seq, SNAPSHOT.c.state_json)
+    .where(SNAPSHOT.c.attempt_id == bindparam("aid"))
+    .order_by(SNAPSHOT.c.seq.desc())
+    .limit(1)
 )
 
 
@@ -98,10 +130,89 @@ def _orjson_dumps(obj: dict[str, Any]) -> str:
 
 
 def state_json(state: TestState) -> str:
-    """The engine state as stored with every answer: orjson writes the
+    """The engine state as stored in a snapshot: orjson writes the
     (shortest round-trip) floats the stdlib would, several times faster; the
     design's JSON is cached."""
     return state.to_json(_orjson_dumps)
+
+
+def snapshot_row(attempt_id: int, seq: int, state: TestState) -> dict[str, Any]:
+    """An ``exam_attempt_snapshot`` row: ``state`` as it is after response ``seq``."""
+    return {"attempt_id": attempt_id, "seq": seq, "state_json": state_json(state)}
+
+
+def put_snapshot(conn: Connection, row: dict[str, Any]) -> None:
+    """Store a snapshot row, replacing one of the same attempt and seq (the
+    finish stores the final state after the last response, which may have
+    had its own snapshot)."""
+    conn.execute(
+        delete(SNAPSHOT).where(
+            SNAPSHOT.c.attempt_id == row["attempt_id"], SNAPSHOT.c.seq == row["seq"]
+        )
+    )
+    conn.execute(insert(SNAPSHOT).values(**row))
+
+
+def snapshot_due(before: TestState, after: TestState, seq: int, every: int) -> bool:
+    """Whether the state after response ``seq`` is stored as a snapshot: every
+    ``every`` responses, when an adaptive section ended (its next one starts
+    from a new pool: a later load replays no step across it) and when the
+    test completed."""
+    if seq % every == 0 or after.finished:
+        return True
+    return after.design.mode != "linear" and after.section_index != before.section_index
+
+
+def on_screen(state: TestState) -> int | None:
+    """The item a linear test shows (the attempt's ``on_screen``); None otherwise."""
+    return state.current if state.design.mode == "linear" else None
+
+
+def _presented_index(state: TestState, item_id: str) -> int:
+    """The bank index of a presented item, by its id (responses name items by id)."""
+    for sec in state.sections:
+        if item_id in sec.item_ids:
+            return sec.items[sec.item_ids.index(item_id)]
+    raise EngineError("not_presented", f"item {item_id!r} was not presented")
+
+
+def replay(
+    state: TestState,
+    bank: BankArrays,
+    rows: Iterable[Mapping[Any, Any]],
+    screen: int | None = None,
+) -> TestState:
+    """The state after ``rows`` (stored responses after ``state``'s snapshot, in
+    seq order), each applied through the engine as the live path applied it
+    (:func:`exam_server.audit.apply_response`); then, on a linear test, the
+    item on screen (``exam_attempt.on_screen``) navigated to, as the live
+    state had it. Gives exactly the live state (tests/exam_server/test_replay.py)."""
+    for r in rows:
+        state = audit.apply_response(state, bank, _presented_index(state, str(r["item_id"])), r)
+    if (
+        screen is not None
+        and state.design.mode == "linear"
+        and not state.finished
+        and state.current != screen
+    ):
+        state = cat.navigate(state, screen)
+    return state
+
+
+def read_state(conn: Connection, attempt_id: int, bank: BankArrays) -> TestState:
+    """An attempt's current engine state, rebuilt from its last snapshot and
+    the responses after it (for readers outside the live path: the board,
+    the load test's exposure check). Raises KeyError if it has no snapshot."""
+    snap = conn.execute(_SNAPSHOT_QUERY, {"aid": attempt_id}).first()
+    if snap is None:
+        raise KeyError(f"attempt {attempt_id} has no stored state")
+    screen = conn.execute(
+        select(ATTEMPT.c.on_screen).where(ATTEMPT.c.id == attempt_id)
+    ).scalar_one_or_none()
+    rows = conn.execute(
+        _RESPONSES_QUERY.where(RESPONSE.c.seq > snap[0]), {"aid": attempt_id}
+    ).mappings()
+    return replay(TestState.from_dict(orjson.loads(snap[1])), bank, rows, screen)
 
 
 def load_attempt(
@@ -115,7 +226,17 @@ def load_attempt(
     a = conn.execute(_LOAD_QUERY, {"aid": attempt_id}).mappings().first()
     if a is None:
         raise KeyError(f"no attempt {attempt_id}")
-    rows = conn.execute(_RESPONSES_QUERY, {"aid": attempt_id}).all()
+    rows = conn.execute(_RESPONSES_QUERY, {"aid": attempt_id}).mappings().all()
+    snap = conn.execute(_SNAPSHOT_QUERY, {"aid": attempt_id}).first()
+    if snap is None:
+        raise KeyError(f"attempt {attempt_id} has no stored state")
+    exam = exam_for(a["exam_id"])
+    state = replay(
+        TestState.from_dict(orjson.loads(snap[1])),
+        exam.bank,
+        (r for r in rows if r["seq"] > snap[0]),
+        a["on_screen"],
+    )
     la = LiveAttempt(
         id=attempt_id,
         session_id=a["session_id"],
@@ -123,9 +244,9 @@ def load_attempt(
         registration_number=a["registration_number"],
         name=a["name"],
         category=a["category"],
-        exam=exam_for(a["exam_id"]),
+        exam=exam,
         session_code=a["session_code"],
-        state=TestState.from_dict(orjson.loads(a["state_json"])),
+        state=state,
         status=a["status"],
         last_seq=a["last_seq"],
         response_head=a["response_head"],
@@ -135,7 +256,8 @@ def load_attempt(
         running_since=a["running_since"],
         started_at=float(a["started_at"] or 0.0),
     )
-    for kind, number, option, flagged in rows:
+    for r in rows:
+        kind, number, option, flagged = r["kind"], r["number"], r["option"], r["flagged"]
         if kind == "answer":
             if option >= 0:
                 la.answers[number] = option
@@ -225,9 +347,13 @@ def response_row(
     flagged: bool,
     elapsed: float,
     now: float,
+    server_elapsed: float | None = None,
+    chosen: str | None = None,
 ) -> dict[str, Any]:
     """One ``exam_response`` row chained onto the attempt's answer chain
-    (``hash`` is the new head)."""
+    (``hash`` is the new head). elapsed: the terminal's report; server_elapsed:
+    the seconds the engine was given; chosen: an adaptive answer's recorded
+    choices (``audit.encode_choices``)."""
     row: dict[str, Any] = {
         "attempt_id": la.id,
         "seq": seq,
@@ -239,6 +365,8 @@ def response_row(
         "elapsed": elapsed,
         "at": round(now, 6),
         "prev_hash": la.response_head,
+        "server_elapsed": server_elapsed,
+        "chosen": chosen,
     }
     row["hash"] = audit.response_hash(la.response_head, row)
     return row

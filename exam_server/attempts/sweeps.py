@@ -102,12 +102,12 @@ async def flush_presence(svc: AttemptService, now: float) -> None:
     ids = [la.id for la in svc.live.values() if la.conn is not None]
     dirty = [la for la in svc.live.values() if la.dirty and la.conn is not None]
     if ids:
-        states = {la.id: storage.state_json(la.state) for la in dirty}
+        screens = {la.id: storage.on_screen(la.state) for la in dirty}
 
         def write(conn: Connection) -> None:
             presence.mark_seen(conn, ids, now)
-            for aid, sj in states.items():
-                storage.update_attempt(conn, aid, {"state_json": sj})
+            for aid, screen in screens.items():
+                storage.update_attempt(conn, aid, {"on_screen": screen})
 
         await svc.committer.submit(write)
         for la in dirty:

@@ -32,12 +32,14 @@ from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
 from cat_engine.state import TestState
+from exam_server.attempts.storage import SNAPSHOT, read_state
 from exam_server.channels import live_frame, origin_ok
 from exam_server.context import context
 from exam_server.events import Subscription
@@ -163,13 +165,13 @@ def _answers_since(db: Session, since: dict[int, int]) -> dict[int, list[StoredA
     return out
 
 
-def _show_release(row: BoardRow, book: BoardBook, state_json: str, made: Release) -> bool:
+def _show_release(row: BoardRow, book: BoardBook, db: Session, made: Release) -> bool:
     """Put the points of release ``made`` on ``row``; False if they cannot be computed."""
     row.as_of = made.at if made.seq else None
-    if book.bank is None:
+    if book.bank is None or row.attempt_id is None:
         return False
     try:
-        state = TestState.from_dict(json.loads(state_json))
+        state = read_state(db.connection(), row.attempt_id, book.bank)
         row.sections = points_as_of(state, book.bank, made.answers)
     except Exception:  # a state the engine cannot read must not blank the board
         log.exception("board: cannot score attempt %s", row.attempt_id)
@@ -178,23 +180,34 @@ def _show_release(row: BoardRow, book: BoardBook, state_json: str, made: Release
     return True
 
 
-def _mode_of(state_json: str) -> str:
+def _mode_of(db: Session, attempt_id: int) -> str:
+    """The attempt's test mode, from its first stored state (the design never changes)."""
     try:
-        return str(json.loads(state_json)["design"]["mode"])
-    except (ValueError, KeyError, TypeError):
+        first = db.exec(
+            sa_select(SNAPSHOT.c.state_json)  # type: ignore[call-overload]
+            .where(SNAPSHOT.c.attempt_id == attempt_id)
+            .order_by(SNAPSHOT.c.seq)
+            .limit(1)
+        ).scalar_one()
+        return str(json.loads(first)["design"]["mode"])
+    except (ValueError, KeyError, TypeError, LookupError, NoResultFound):
         return "linear"
 
 
 def _running_row(
-    book: BoardBook, row: BoardRow, attempt: Attempt, answers: list[StoredAnswer]
+    book: BoardBook,
+    row: BoardRow,
+    attempt: Attempt,
+    answers: list[StoredAnswer],
+    db: Session,
 ) -> None:
     """Fold a running attempt's stored answers from its start and show its last release."""
     assert attempt.id is not None
-    adaptive = _mode_of(attempt.state_json) != "linear"
+    adaptive = _mode_of(db, attempt.id) != "linear"
     tracker = ReleaseTracker(book.options.board, attempt.started_at, adaptive=adaptive)
     book.trackers[attempt.id] = tracker
     made = tracker.add_all(answers) or tracker.last
-    _show_release(row, book, attempt.state_json, made)
+    _show_release(row, book, db, made)
 
 
 def load_board(
@@ -251,7 +264,7 @@ def load_board(
             answers = _answers_since(db, {a.id: 0 for _, a in running if a.id is not None})
             for row, attempt in running:
                 assert attempt.id is not None
-                _running_row(book, row, attempt, answers.get(attempt.id, []))
+                _running_row(book, row, attempt, answers.get(attempt.id, []), db)
     return info, built
 
 
@@ -270,8 +283,7 @@ def advance_board(engine: Engine, book: BoardBook, attempt_ids: Iterable[int]) -
             row = book.row_of(aid)
             if made is None or row is None:
                 continue
-            attempt = db.get(Attempt, aid)
-            if attempt is not None and _show_release(row, book, attempt.state_json, made):
+            if _show_release(row, book, db, made):
                 changed.append(row)
     return changed
 

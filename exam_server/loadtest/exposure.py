@@ -19,7 +19,6 @@ simulator's simulees, and the exam's item usage read back from the database.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -223,8 +222,7 @@ def read_live_exposure(database_url: str, exam: ExamData) -> LiveExposure:
     from sqlalchemy import select
 
     from cat_engine.engine import presented
-    from cat_engine.state import TestState
-    from exam_server.attempts.storage import ATTEMPT, SESSION
+    from exam_server.attempts.storage import ATTEMPT, SESSION, read_state
     from exam_server.db import make_engine
     from exam_server.usage import BANK_USAGE, read_usage
 
@@ -236,12 +234,12 @@ def read_live_exposure(database_url: str, exam: ExamData) -> LiveExposure:
             given = np.zeros(n, dtype=np.int64)
             attempts = 0
             rows = conn.execute(
-                select(ATTEMPT.c.state_json)
+                select(ATTEMPT.c.id)
                 .join(SESSION, SESSION.c.id == ATTEMPT.c.session_id)
                 .where(SESSION.c.exam_id == exam.exam_id)
-            )
-            for (sj,) in rows:
-                items = presented(TestState.from_dict(json.loads(sj)))
+            ).all()
+            for (aid,) in rows:
+                items = presented(read_state(conn, aid, exam.bank))
                 np.add.at(given, np.asarray(items, dtype=np.int64), 1)
                 attempts += 1
             bank_rows: dict[str, int] = dict(

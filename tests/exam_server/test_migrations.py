@@ -193,13 +193,23 @@ def make_pre_alembic_database(url: str) -> None:
 
 
 def _snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
-    """The rows of ROWS' tables, only the columns ROWS names, in id order."""
+    """The rows of ROWS' tables, only the columns ROWS names, in id order.
+    An attempt's ``state_json`` is read from its last snapshot once revision
+    0007 moved it there."""
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
             out = {}
+            moved = "exam_attempt_snapshot" in sa.inspect(conn).get_table_names()
             for table, rows in ROWS.items():
                 cols = ", ".join(rows[0])
+                if table == "exam_attempt" and moved:
+                    cols = cols.replace(
+                        "state_json",
+                        "(SELECT state_json FROM exam_attempt_snapshot s"
+                        " WHERE s.attempt_id = exam_attempt.id ORDER BY s.seq DESC LIMIT 1)"
+                        " AS state_json",
+                    )
                 result = conn.execute(sa.text(f"SELECT {cols} FROM {table} ORDER BY id"))
                 out[table] = [dict(r._mapping) for r in result]
             return out

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import websockets
 from sqlalchemy import select
 
 from cat_engine import engine as cat
-from cat_engine.state import TestState
+from exam_server.attempts.storage import read_state
 from exam_server.db import make_engine
 from exam_server.demo import seed_exam
 from exam_server.models import Attempt, AuditEvent, Candidate, Exam
@@ -69,12 +68,10 @@ def _answers(db: Any, attempt_id: int) -> list[tuple[int, int]]:
     """(number, option) for every item of the attempt's form: the worst option
     of each TWK item, the best of each TIU and TKP item."""
     with db.connect() as c:
-        state_json = c.execute(
-            select(Attempt.state_json).where(Attempt.id == attempt_id)  # type: ignore[arg-type]
-        ).scalar_one()
         bank = bank_from_json(c.execute(select(Exam.bank_json)).scalar_one())
+        state = read_state(c, attempt_id, bank)
     out = []
-    for number, idx in enumerate(cat.presented(TestState.from_dict(orjson.loads(state_json))), 1):
+    for number, idx in enumerate(cat.presented(state), 1):
         pts = bank.option_points[idx, : bank.n_options[idx]]
         sub = bank.subtest_codes[int(bank.subtest[idx])]
         out.append((number, int(pts.argmin() if sub == "TWK" else pts.argmax())))

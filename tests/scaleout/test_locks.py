@@ -34,10 +34,10 @@ def test_advisory_lock_serialises_and_stale_copies_are_refused(pg_url: str) -> N
         with eng.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO exam_attempt (session_id, candidate_id, status, seed, state_json,"
+                    "INSERT INTO exam_attempt (session_id, candidate_id, status, seed,"
                     " last_seq, response_head, terminal_released, remaining_at_start,"
                     " last_seen_at, started_at)"
-                    " SELECT session_id, id, 'running', 1, '{}', 3, '', false, 600, 0, 0"
+                    " SELECT session_id, id, 'running', 1, 3, '', false, 600, 0, 0"
                     " FROM exam_candidate LIMIT 1 ON CONFLICT DO NOTHING"
                 )
             )
