@@ -248,15 +248,15 @@ def test_admin_creates_an_exam_with_uploaded_documents_fixed_once_a_session_open
     # A session of the exam is scheduled and opened on the sessions tab.
     page.click('#tabs button[data-tab="sessions"]')
     page.fill("#session-code", "SESI-2025")
-    page.fill("#session-exam", "SKD-2025")
-    page.fill("#session-site", live.seed.site_code)
-    page.fill("#session-room", "R2")
+    # The exam and the room are chosen from lists (site/room).
+    page.select_option("#session-exam", "SKD-2025")
+    page.select_option("#session-room", f"{live.seed.site_code}/R2")
     page.click("#session-form button[type=submit]")
     session_row = page.locator("#session-rows tr", has_text="SESI-2025")
-    expect(session_row).to_contain_text("scheduled")
-    page.once("dialog", lambda dialog: dialog.accept())  # the token, shown in an alert
-    session_row.get_by_role("button").click()
-    expect(session_row).to_contain_text("open")
+    expect(session_row).to_contain_text("terjadwal")  # statuses in the page's language
+    session_row.locator('button[data-act="open"]').click()
+    expect(page.locator("#session-result")).to_contain_text("Token sesi:")
+    expect(session_row).to_contain_text("dibuka")
 
     # Now the documents are fixed: the 409 in words, with the server's message.
     page.click('#tabs button[data-tab="exams"]')
