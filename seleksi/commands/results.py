@@ -489,7 +489,7 @@ def _counts(args: argparse.Namespace) -> int:
     from exam_server.results.ranking import rank_skd
 
     source = _load_source(args)
-    if (source is None) == (args.publication is None):
+    if (source is None) == (not args.publication):  # an empty DIR is no directory
         raise CommandError("give a publication directory, or a source (--db/--exam or --input)")
     if args.publication:
         try:
