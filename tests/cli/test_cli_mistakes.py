@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -44,6 +45,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert main(["results", "keygen", "--out", "keys"]) == 0
     finally:
         os.chdir(cwd)
+    # Everything into the database file itself (the WAL emptied): a case that only
+    # opens the database must leave its bytes as they are.
+    with sqlite3.connect(d / "bank.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     rows = [f"P{i}," + ",".join(str((i >> j) & 1) for j in range(4)) for i in range(60)]
     (d / "responses.csv").write_text(
         "person_id,I1,I2,I3,I4\n" + "\n".join(rows) + "\n", encoding="utf-8"
