@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from item_bank.database import open_engine, sqlite_url
 from item_bank.demo import DEFAULT_PER_SUBTEST, DEFAULT_SEED, DemoSummary, seed_demo_bank
-from seleksi.cli import CommandError
+from seleksi.cli import CommandError, examples
 from seleksi.commands.bank import DEFAULT_DATA_DIR, DEFAULT_DB_NAME
 
 __all__ = ["DemoSummary", "prepare_database", "register", "run_demo", "seed_demo_bank"]
@@ -104,18 +104,44 @@ def run_demo(args: argparse.Namespace) -> int:
         engine.dispose()
     print()
     print(exam_day.to_text())
+    _print_results_steps(data_dir)
     if getattr(args, "no_serve", False):
         return 0
     serve_demo(_url, secret, host=args.host, port=args.port, results_dir=str(data_dir / "results"))
     return 0
 
 
+def _print_results_steps(data_dir: Path) -> None:
+    """How to see /results/ in the demo: publish into the folder the demo serves."""
+    db = data_dir / DEFAULT_DB_NAME
+    keys = data_dir / "keys"
+    print()
+    print("Published results (/results/): when the candidates are done, close the session")
+    print("in the proctor console, then publish into the folder this demo serves:")
+    print(f"  seleksi results keygen --out {keys}")
+    print(
+        f"  seleksi results publish --db {db} --exam SKD-DEMO "
+        f"--key {keys / 'results-signing.key'} --out {data_dir / 'results'} "
+        "--published-at 2025-01-31"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "demo",
-        help="create a demo database with the SKD demo bank",
+        help="a demo exam day on SQLite (bank, exam, session, 50 candidates), then serve it",
         description="Create ./seleksi-data/ (or --data-dir) with a SQLite database holding "
-        "the SKD demo bank, and print what was made.",
+        "the SKD demo bank (1,800 items, 1,736 with IRT parameters) and a demo exam day: a "
+        "site, a room, an open session, 50 candidates in five formations, a proctor and an "
+        "admin. Print the session token, every candidate's registration number and PIN, the "
+        "staff passwords and how to publish the results; then serve it on "
+        "http://127.0.0.1:8000/ until stopped (Ctrl+C; --no-serve stops after seeding). "
+        "Running it again prints the same PINs and passwords.",
+        epilog=examples(
+            "seleksi demo",
+            "seleksi demo --no-serve --data-dir /tmp/demo",
+            "seleksi demo --reset --port 8080",
+        ),
     )
     p.add_argument(
         "--data-dir",
@@ -123,7 +149,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help=f"folder for the database (default ./{DEFAULT_DATA_DIR})",
     )
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"default {DEFAULT_SEED}")
+    p.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, metavar="N", help="random seed of the demo bank"
+    )
     p.add_argument(
         "--per-subtest",
         type=int,
@@ -131,8 +159,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="N",
         help=f"demo items per subtest (default {DEFAULT_PER_SUBTEST})",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to serve on (default 8000)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to serve on (default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port", type=int, default=8000, metavar="PORT", help="port to serve on (default 8000)"
+    )
     p.add_argument("--no-serve", action="store_true", help="seed the demo exam, do not serve")
     p.add_argument(
         "--reset",

@@ -285,3 +285,16 @@ def test_random_arguments_never_end_in_a_traceback(
     out, err = capsys.readouterr()
     assert code in (0, 1, 2), (argv, code, out, err)
     assert "Traceback" not in out + err, (argv, out, err)
+
+
+def test_a_csv_export_of_the_skd_bank_is_a_simulation_bank(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/test-design.md: a CSV export works as ``simulate --bank`` for the SKD
+    subtests (their definitions are known; a CSV file carries none)."""
+    bank = tmp_path / "bank.csv"
+    assert main(["bank", "demo", "--out", str(bank), "--per-subtest", "80"]) == 0
+    out = tmp_path / "sim.json"
+    argv = ["simulate", "--bank", str(bank), "--design", "skd-adaptive", "--simulees", "8"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0
+    assert '"simulees": 8' in out.read_text(encoding="utf-8")
