@@ -69,8 +69,13 @@ def select_next(
     test_length: int,
     seed: IntArray,
     step: IntArray,
+    n_given: IntArray | None = None,
 ) -> Choice:
-    """The next pool item for each candidate (−1: nothing eligible)."""
+    """The next pool item for each candidate (−1: nothing eligible).
+
+    n_given: (m,) items given so far, when the caller knows it (the live
+    engine: its list's length); else counted from ``given``.
+    """
     ctx = SelectionContext(
         pool=pool,
         theta=theta,
@@ -78,7 +83,7 @@ def select_next(
         eligible=eligible,
         given=given,
         area_count=area_count,
-        n_given=given.sum(axis=1).astype(np.int64),
+        n_given=given.sum(axis=1).astype(np.int64) if n_given is None else n_given,
         test_length=test_length,
         seed=seed,
         step=step,

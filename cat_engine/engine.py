@@ -191,13 +191,6 @@ def _responded(state: TestState, s: int) -> list[int]:
 def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
     sec = state.sections[s]
     linear = state.design.mode == "linear"
-    if not linear and all(sec.answered) and not any(sec.pretest):
-        # The live adaptive step: every presented item is answered and scored.
-        item_list, option_list = sec.items, sec.options
-    else:
-        pos = [p for p in _responded(state, s) if not sec.pretest[p]]
-        item_list = [sec.items[p] for p in pos]
-        option_list = [sec.options[p] for p in pos]
     # Plain Python over the ≤ a few hundred answers, then one row gather from
     # the section's (n·K, q) log-probability table: this runs on every answer.
     tables = section_tables(bank, state.design.sections[s])
@@ -206,6 +199,41 @@ def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
     )
     option_category = _option_category(bank)
     k = tables.logp.shape[2]
+    if not linear and all(sec.answered) and not any(sec.pretest):
+        # The live adaptive step: every presented item is answered and scored,
+        # and answers never change, so the log-likelihood of the first answers
+        # (kept by the previous step) only gains the new rows. The same row
+        # additions in the same order as the full sum: bit-identical.
+        item_list, option_list = sec.items, sec.options
+        n = len(item_list)
+        cache = sec.evidence_cache
+        if cache is not None and 0 < cache[0] <= n and len(cache[1]) == cache[0]:
+            done, cat_done, row = cache
+            cat_list = cat_done + [
+                option_category[i][o] if o >= 0 else 0
+                for i, o in zip(item_list[done:], option_list[done:], strict=True)
+            ]
+            loglik1 = row
+            for i, c in zip(item_list[done:], cat_list[done:], strict=True):
+                loglik1 = loglik1 + tables.logp_rows[local_of[i] * k + c]
+        else:
+            # blank = lowest category (see module doc)
+            cat_list = [
+                option_category[i][o] if o >= 0 else 0
+                for i, o in zip(item_list, option_list, strict=True)
+            ]
+            rows = [local_of[i] * k + c for i, c in zip(item_list, cat_list, strict=True)]
+            loglik1 = tables.logp_rows.take(np.array(rows, dtype=np.int64), axis=0).sum(axis=0)
+        sec.evidence_cache = (n, cat_list, loglik1)
+        return Evidence(
+            bank.params,
+            np.array(item_list, dtype=np.int64)[None, :],
+            np.array(cat_list, dtype=np.int64)[None, :],
+            loglik1[None, :],
+        )
+    pos = [p for p in _responded(state, s) if not sec.pretest[p]]
+    item_list = [sec.items[p] for p in pos]
+    option_list = [sec.options[p] for p in pos]
     # blank = lowest category (see module doc); linear forms never get here with a blank.
     cat_list = [
         option_category[i][o] if o >= 0 else 0 for i, o in zip(item_list, option_list, strict=True)
@@ -324,9 +352,12 @@ def _choose_scored(
     pool = tables.pool
     n = pool.n_items
     given = np.zeros((1, n), dtype=bool)
-    if sec.items:
-        local = tables.local_of[sec.items]
-        given[0, local[local >= 0]] = True
+    local_of: list[int] = tables.extras.get("local_of_list") or tables.extras.setdefault(
+        "local_of_list", tables.local_of.tolist()
+    )
+    # pool positions of the items given (pretest items are outside the pool)
+    local = [j for j in (local_of[i] for i in sec.items) if j >= 0]
+    given[0, local] = True
     # A pool without enemy groups can never have an item blocked by one.
     has_enemy = tables.extras.get("has_enemy")
     if has_enemy is None:
@@ -363,6 +394,7 @@ def _choose_scored(
         section.n_items,
         np.array([state.seed], dtype=np.int64),
         np.array([state.step], dtype=np.int64),
+        np.array([len(local)], dtype=np.int64),
     )
     if choice.refused is not None and choice.refused[0].any():
         sec.refused.extend(int(i) for i in pool.index[choice.refused[0]])
@@ -379,7 +411,7 @@ def _section_should_stop(state: TestState, bank: BankArrays, s: int, ev: Evidenc
         evidence=ev,
         theta=sec.theta,
         se=np.inf if sec.se is None else sec.se,
-        n_scored=len(sec.pretest) - sum(sec.pretest),
+        n_scored=len(sec.pretest) - sec.pretest.count(True),
         time_used=sec.time_used,
         cut_theta=cut_theta(bank, section),
     )

@@ -29,6 +29,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 _KEY = "_cat_engine_section_tables"
+_FAST_KEY = "_cat_engine_section_tables_by_id"
 
 
 @dataclass
@@ -54,6 +55,23 @@ def section_tables(
     tables with k share the θ-grid tables of those without (only the pool
     differs), so a calibration that tries many k does not copy them.
     """
+    # By identity first: the live engine asks twice per answer with the same
+    # section (and k) objects, and building the key below costs more than the
+    # lookup. The entry holds both objects, so their ids cannot be reused.
+    fast: dict[tuple[int, int], tuple[Any, Any, SectionTables]] = bank.__dict__.setdefault(
+        _FAST_KEY, {}
+    )
+    hit = fast.get((id(section), id(exposure_k)))
+    if hit is not None and hit[0] is section and hit[1] is exposure_k:
+        return hit[2]
+    tables = _section_tables(bank, section, exposure_k)
+    fast[(id(section), id(exposure_k))] = (section, exposure_k, tables)
+    return tables
+
+
+def _section_tables(
+    bank: BankArrays, section: SectionDesign, exposure_k: FloatArray | None
+) -> SectionTables:
     store: dict[Any, SectionTables] = bank.__dict__.setdefault(_KEY, {})
     base_key = (section.code, tuple(section.blueprint.items()), None)
     key = base_key if exposure_k is None else (*base_key[:2], id(exposure_k))

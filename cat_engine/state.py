@@ -51,6 +51,14 @@ class SectionState:
     time_used: float = 0.0
     complete: bool = False
     stop_reason: str | None = None
+    # The adaptive live step's running evidence (:func:`cat_engine.engine._evidence`):
+    # (answers summed, their IRT categories, the (q,) log-likelihood row). Not
+    # part of the state: never serialised or compared, dropped by from_dict
+    # (rebuilt from the answers on the next step), so a resumed test is
+    # bit-identical to an uninterrupted one.
+    evidence_cache: tuple[int, list[int], Any] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def copy(self) -> SectionState:
         # An explicit constructor: dataclasses.replace costs more than the
@@ -71,6 +79,7 @@ class SectionState:
             self.time_used,
             self.complete,
             self.stop_reason,
+            self.evidence_cache,
         )
 
     @property
