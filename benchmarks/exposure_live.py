@@ -252,7 +252,7 @@ def markdown(
         "3 sections × 10 items, EAP, maximum information, no exposure method but the hard "
         f"`exposure.max_rate` = {MAX_RATE} (warm-up 50). Without the limit the same bank and "
         f"simulees give max exposure **{free.summary()['max']:.3f}** "
-        f"({free.summary()['above_target']} items above {MAX_RATE}): the limit binds. "
+        f"({int(np.sum(free.rates > MAX_RATE))} items above {MAX_RATE}): the limit binds. "
         f"{n} candidates answering as the simulees of `seleksi simulate --seed {seed}` "
         f"(terminal j = simulee j: same ability, same answer to every item) through the real "
         f"server with `seleksi loadtest` (one answer every {pace:g} s ± 50 %, logins over "
