@@ -35,6 +35,24 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+# One line per command for the overview (``seleksi --help``, no or an unknown
+# command), so that it imports no command module: their imports (NumPy, SciPy,
+# SQLAlchemy, the web stack) made it take 0.65 s (issue 17). Each module's
+# register() gives its command the same help (tests/calibration/test_cli_help.py).
+SUMMARIES: dict[str, str] = {
+    "demo": "a demo exam day on SQLite (bank, exam, session, 50 candidates), then serve it",
+    "bank": "item bank: import, export, statistics, demo bank",
+    "calibrate": "estimate IRT item parameters (MML-EM) from responses",
+    "simulate": "simulate candidates through a test design and report precision and exposure",
+    "results": "rank per formation, publish signed results, verify and prove them",
+    "serve": "run the exam server (terminals, proctors, live board, admin API)",
+    "audit": "verify the exam server's tamper-evident audit log",
+    "db": "create or migrate the database schema",
+    "loadtest": "drive simulated terminals against a running server and report latency",
+    "staff": "administrator and proctor accounts: create, reset a password, list, disable",
+}
+
+
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 1."""
 
@@ -89,7 +107,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     Each command module is named after its command. Importing only the one
     needed keeps ``seleksi results verify`` free of the database and web
     stacks other commands import (an outsider installs and runs the verifier
-    alone); ``seleksi --help`` and an unknown command import them all.
+    alone); ``seleksi --help`` and an unknown command import none (the
+    overview's lines are :data:`SUMMARIES`).
     """
     parser = argparse.ArgumentParser(
         prog="seleksi",
@@ -108,8 +127,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub.required = True
     first = next((a for a in argv or () if not a.startswith("-")), None)
     wanted = [m for m in COMMAND_MODULES if m.rsplit(".", 1)[1] == first]
-    for name in wanted or COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    if wanted:
+        for name in wanted:
+            importlib.import_module(name).register(sub)
+    else:
+        for name in COMMAND_MODULES:
+            command = name.rsplit(".", 1)[1]
+            if command in SUMMARIES:
+                sub.add_parser(command, help=SUMMARIES[command])
+            else:  # a command added without its line here: slower, still right
+                importlib.import_module(name).register(sub)
     _use_formatter(parser)
     return parser
 
