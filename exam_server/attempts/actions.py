@@ -252,6 +252,14 @@ async def store_response(
     inserts: list[tuple[Any, dict[str, Any]]] = [(storage.RESPONSE, row)]
     if storage.snapshot_due(la.state, new_state, seq, svc.settings.snapshot_every):
         inserts.append((storage.SNAPSHOT, storage.snapshot_row(la.id, seq, new_state)))
+    # The items this step gave count for the next selection at once, not
+    # after the commit: every answer handled while it is in flight would
+    # otherwise choose without seeing them and pass the exposure cap
+    # (docs/benchmarks.md, "Exposure control, live"). Taken back if the
+    # commit fails.
+    counted = given if given is not None and given.indices else None
+    if counted is not None:
+        svc.usage.count(counted)
     try:
         # Grouped with the other answers of this moment into one transaction;
         # the guard (scale-out) locks the attempt across processes and
@@ -260,9 +268,13 @@ async def store_response(
             inserts,
             [(storage.ATTEMPT, la.id, values)],
             guard=(la.id, la.last_seq),
-            usage=() if given is None or not given.indices else (given,),
+            usage=() if counted is None else (counted,),
         )
-    except Exception as exc:
+    except BaseException as exc:
+        if counted is not None:
+            svc.usage.uncount(counted)
+        if not isinstance(exc, Exception):
+            raise
         log.warning("answer of attempt %s seq %s not stored: %s", la.id, seq, exc)
         if getattr(exc, "stale", False):  # another process moved the attempt on
             svc.forget(la.id)
@@ -270,8 +282,6 @@ async def store_response(
             if stale_conn is not None:  # the terminal reconnects and reloads
                 await stale_conn.close(p.CLOSE_POLICY, "replaced")
         raise p.ProtocolError("unavailable", ref=seq) from None
-    if given is not None:
-        svc.usage.count(given)
     old_step, la.state = la.state.step, new_state
     la.last_seq = seq
     la.response_head = head

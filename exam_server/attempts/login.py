@@ -289,18 +289,26 @@ async def create_attempt(
     """Start the engine (a linear form is assembled here) under the exam's
     exposure control and store the new attempt with the items it gives."""
     exam = await anyio.to_thread.run_sync(svc.exam_data, exam_id)
-    usage = await svc.exposure(exam)
     seed = random.SystemRandom().randrange(2**31)
-    # Assembling a form may take a while (shadow tests): not on the loop.
-    try:
-        state = await anyio.to_thread.run_sync(
-            lambda: cat.start(exam.design, exam.bank, seed, usage=usage)
-        )
-    except EngineError as exc:
-        log.error("cannot start an attempt of exam %s: %s", exam.code, exc)
-        raise LoginError("internal", 500, "the exam cannot be started; call the proctor") from None
+    # Under a hard exposure cap, tests of one exam start one at a time, each
+    # seeing the items the previous ones took (counted here before their
+    # commit; taken back if it fails): parallel starts from one snapshot of
+    # the counts would all take the same last places.
+    async with svc.start_lock(exam):
+        usage = await svc.exposure(exam)
+        # Assembling a form may take a while (shadow tests): not on the loop.
+        try:
+            state = await anyio.to_thread.run_sync(
+                lambda: cat.start(exam.design, exam.bank, seed, usage=usage)
+            )
+        except EngineError as exc:
+            log.error("cannot start an attempt of exam %s: %s", exam.code, exc)
+            raise LoginError(
+                "internal", 500, "the exam cannot be started; call the proctor"
+            ) from None
+        given = svc.administered(exam, None, state, tests=1)
+        svc.usage.count(given)
     now = svc.clock.now()
-    given = svc.administered(exam, None, state, tests=1)
     start_state = storage.state_json(state)
     values = {
         "session_id": session_id,
@@ -352,8 +360,12 @@ async def create_attempt(
                 ).scalar_one()
             )
 
-    aid = await svc.committer.submit(write)
+    try:
+        aid = await svc.committer.submit(write)
+    except BaseException:
+        svc.usage.uncount(given)
+        raise
     if aid is None:
+        svc.usage.uncount(given)  # a concurrent login's attempt was stored instead
         return await anyio.to_thread.run_sync(existing)
-    svc.usage.count(given)
     return aid

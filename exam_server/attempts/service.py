@@ -95,6 +95,7 @@ class AttemptService:
         self.exams: dict[int, ExamData] = {}
         self.usage = UsageCache()
         self._loading: dict[int, asyncio.Lock] = {}
+        self._start_locks: dict[int, asyncio.Lock] = {}
         # Wrong PINs back off per (registration number, source address), never
         # per client-chosen terminal id (exam_server.limits).
         self.limits = limits or LoginLimiter.for_settings(settings, engine, self.clock)
@@ -192,6 +193,13 @@ class AttemptService:
             if not self.usage.known(exam.exam_id):
                 self.usage.replace(exam.exam_id, stored)
         return self.usage.usage(exam.exam_id)
+
+    def start_lock(self, exam: ExamData) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Held while a test of ``exam`` starts, if the exam has a hard exposure
+        cap (``exposure.max_rate``): starts then see each other's items."""
+        if exam.design.exposure.max_rate is None:
+            return contextlib.nullcontext()
+        return self._start_locks.setdefault(exam.exam_id, asyncio.Lock())
 
     @staticmethod
     def administered(
