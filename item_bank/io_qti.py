@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
-from item_bank.html import image_sources, media_href, sniff_image_type
+from item_bank.html import ALLOWED_TAGS, image_sources, media_href, sniff_image_type
 from item_bank.markdown import normalise_text
 from item_bank.parsed import ParsedFile
 from item_bank.qti_xml import (
@@ -75,34 +75,10 @@ MANIFEST = "imsmanifest.xml"
 # Only plain text and these block wrappers make a text item; anything else html.
 _TEXT_BLOCKS = frozenset({"p", "div", "pre"})
 _TEXT_INLINE = frozenset({"span", "br"})
-_XHTML_ALLOWED_IN_HTML = frozenset(
+# XHTML the importer accepts in an item's text: what the bank keeps
+# (item_bank.html.ALLOWED_TAGS) and what it unwraps to its text.
+_XHTML_ALLOWED_IN_HTML = ALLOWED_TAGS | frozenset(
     {
-        "p",
-        "br",
-        "div",
-        "span",
-        "strong",
-        "em",
-        "b",
-        "i",
-        "sub",
-        "sup",
-        "code",
-        "pre",
-        "blockquote",
-        "ul",
-        "ol",
-        "li",
-        "table",
-        "caption",
-        "thead",
-        "tbody",
-        "tfoot",
-        "tr",
-        "th",
-        "td",
-        "img",
-        "hr",
         "small",
         "big",
         "tt",
