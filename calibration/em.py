@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from calibration import kernels
@@ -705,9 +704,21 @@ class MMLEstimator:
         block_info = np.zeros((n_items, lmax, lmax)) if not full else None
         item_of_col = np.repeat(np.arange(n_items), np.diff(self.data_.offsets))
         gtab_l = [np.ascontiguousarray(gtab[:, :, l1]) for l1 in range(lmax)]
-        # bmap[l]: (ncol, n_par) 0/1, indicator column → its item's parameter l
+        shared_slope = any(g.model == Model.ONE_PL for g in free)
+        dense_only = (
+            all(
+                isinstance(self._source.load(c)[0], np.ndarray)
+                for c in range(self._source.n_chunks)
+            )
+            if isinstance(self._source, InMemoryChunks)
+            else False
+        )
+        if not (dense_only and full and not shared_slope):
+            # only sparse data, the item-block information or a shared 1PL slope need it
+            import scipy.sparse as sp
+        # bmap[l]: (ncol, n_par) 0/1, indicator column → its item's parameter l (1PL only)
         bmaps = []
-        for l1 in range(lmax):
+        for l1 in range(lmax if shared_slope else 0):
             ok = pidx[:, l1] >= 0
             bmaps.append(
                 sp.csr_matrix(
@@ -715,7 +726,6 @@ class MMLEstimator:
                     shape=(ncol, n_par),
                 )
             )
-        shared_slope = any(g.model == Model.ONE_PL for g in free)
         item_starts = self.data_.offsets[:-1]
         red = self._reduced
         if red is not None and not shared_slope:
@@ -733,7 +743,7 @@ class MMLEstimator:
             lik -= lik.max(axis=1, keepdims=True)
             np.exp(lik, out=lik)
             lik /= lik.sum(axis=1, keepdims=True)
-            if full and not sp.issparse(y) and not shared_slope:
+            if full and isinstance(y, np.ndarray) and not shared_slope:
                 # dense: per-item scores S_l (rows, n_items) of each parameter
                 # slot l by BLAS, then the information block by block,
                 # I[l1, l2] = S_l1ᵀ W S_l2 (no (rows, n_par) scatter)
@@ -762,7 +772,7 @@ class MMLEstimator:
                         if l2 != l1:
                             info[np.ix_(cols_i, rows_i)] += block.T
                 continue
-            if full and not sp.issparse(y):
+            if full and isinstance(y, np.ndarray):
                 # dense with a shared 1PL slope: S = Σ_l (Y ∘ (post @ G_lᵀ)) B_l
                 score = np.zeros((y.shape[0], n_par))
                 for l1 in range(lmax):

@@ -16,7 +16,6 @@ Candidates who answered nothing get the prior mean and SD.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from calibration.data import ResponseData
@@ -57,7 +56,7 @@ def _loglik_grid(
     table = log_table(params, data, theta)
     out = []
     for y in data.indicator_chunks(chunk):
-        out.append(np.asarray(y @ table) if sp.issparse(y) else y @ table)
+        out.append(y @ table if isinstance(y, np.ndarray) else np.asarray(y @ table))
     return out
 
 

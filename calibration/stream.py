@@ -25,16 +25,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
-def _columns(table: Any, names: tuple[str, str, str]) -> tuple[IntArray, IntArray, IntArray]:
-    """(person, item, response) of a pyarrow table as int64, rows with a null
+def _columns(
+    table: Any, names: tuple[str, str, str]
+) -> tuple[NDArray[np.integer], NDArray[np.integer], NDArray[np.integer]]:
+    """(person, item, response) of a pyarrow table as NumPy views in the file's
+    integer types (no widening copies: a chunk is ~10⁷ rows), rows with a null
     response (not presented) dropped."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from calibration.io import _numpy
@@ -45,11 +48,10 @@ def _columns(table: Any, names: tuple[str, str, str]) -> tuple[IntArray, IntArra
         person, item, response = (c.filter(keep) for c in (person, item, response))
     if person.null_count or item.null_count:
         raise ValueError(f"columns {names[0]!r} and {names[1]!r} must not have empty cells")
-    return (
-        _numpy(person).astype(np.int64),
-        _numpy(item).astype(np.int64),
-        _numpy(response).astype(np.int64),
-    )
+    for name, col in zip(names, (person, item, response), strict=True):
+        if not pa.types.is_integer(col.type):
+            raise ValueError(f"column {name!r} must hold integers, not {col.type}")
+    return _numpy(person), _numpy(item), _numpy(response)
 
 
 @dataclass
@@ -71,24 +73,23 @@ class ParquetChunks:
     def n_chunks(self) -> int:
         return len(self.groups)
 
-    def load(self, i: int) -> tuple[sp.csr_matrix, FloatArray]:
+    def load(self, i: int) -> tuple[Any, FloatArray]:
         """Chunk ``i`` as a CSR indicator (persons, ncol) and unit weights."""
         import pyarrow.parquet as pq
+        import scipy.sparse as sp
 
-        table = pq.ParquetFile(self.path).read_row_groups(self.groups[i], columns=list(self.names))
+        pf = pq.ParquetFile(self.path, memory_map=True)
+        table = pf.read_row_groups(self.groups[i], columns=list(self.names))
         person, item, response = _columns(table, self.names)
         n = self.persons[i]
-        # the persons are sorted: a person's row is the count of changes before it
-        local = np.zeros(person.shape[0], dtype=np.int64)
-        if person.size:
-            np.cumsum(person[1:] != person[:-1], out=local[1:])
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(local, minlength=n), out=indptr[1:])
-        col = (self.offsets[item] + response).astype(np.int32)
-        idx = np.int32 if col.shape[0] < 2**31 else np.int64
+        # persons are sorted, so the CSR row pointers are where the person changes
+        indptr = np.empty(n + 1, dtype=np.int32)
+        indptr[0], indptr[-1] = 0, person.shape[0]
+        indptr[1:-1] = np.flatnonzero(person[1:] != person[:-1]) + 1
+        col = self.offsets.astype(np.int32)[item]
+        col += response
         y = sp.csr_matrix(
-            (np.ones(col.shape[0]), col, indptr.astype(idx)),
-            shape=(n, int(self.offsets[-1])),
+            (np.ones(col.shape[0]), col, indptr), shape=(n, int(self.offsets[-1])), copy=False
         )
         return y, np.ones(n)
 
@@ -126,7 +127,8 @@ class ParquetResponses:
         last = None
         nnz = 0
         for g in range(pf.num_row_groups):
-            person, item, response = _columns(pf.read_row_group(g, columns=list(names)), names)
+            cols = _columns(pf.read_row_group(g, columns=list(names)), names)
+            person, item, response = (c.astype(np.int64) for c in cols)
             if person.size == 0:
                 per_group.append(0)
                 continue
