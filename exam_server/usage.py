@@ -47,6 +47,9 @@ class Administered:
     indices: tuple[int, ...]
     item_ids: tuple[str, ...]
     tests: int = 0
+    # The places were taken in exam_item_usage already (:func:`reserve`):
+    # the step's commit counts only the tests and the bank's usage.
+    reserved: bool = False
 
 
 def _insert(conn: Connection):  # type: ignore[no-untyped-def]
@@ -61,7 +64,8 @@ def add_usage(conn: Connection, steps: Iterable[Administered]) -> None:
     for s in steps:
         if s.tests:
             tests[s.exam_id] += s.tests
-        items.update((s.exam_id, int(i)) for i in s.indices)
+        if not s.reserved:
+            items.update((s.exam_id, int(i)) for i in s.indices)
         bank.update(s.item_ids)
     insert = _insert(conn)
     if tests:
@@ -125,6 +129,55 @@ def read_usage(conn: Connection, exam_id: int, n_items: int) -> ExposureUsage:
     return ExposureUsage(counts, int(tests or 0))
 
 
+# One place on an item, taken atomically across processes if the item is
+# under the exam's hard rate (the engine's own test, ExposureUsage.allowed:
+# count + 1 <= max_rate · max(tests + 1, warmup)); the row lock of the upsert
+# makes two processes taking the last place see each other.
+_RESERVE = """
+INSERT INTO exam_item_usage (exam_id, item_index, administered)
+SELECT %(exam)s, %(item)s, 1
+WHERE 1 <= %(rate)s * GREATEST(
+    COALESCE((SELECT tests FROM exam_usage WHERE exam_id = %(exam)s), 0) + 1, %(warmup)s
+) + 1e-9
+ON CONFLICT (exam_id, item_index) DO UPDATE
+SET administered = exam_item_usage.administered + 1
+WHERE exam_item_usage.administered + 1 <= %(rate)s * GREATEST(
+    COALESCE((SELECT tests FROM exam_usage WHERE exam_id = %(exam)s), 0) + 1, %(warmup)s
+) + 1e-9
+RETURNING administered
+"""
+
+
+def reserve(
+    conn: Connection, exam_id: int, indices: Sequence[int], max_rate: float, warmup: int
+) -> list[int]:
+    """Take one place on each item for a step, in the database (PostgreSQL;
+    the caller commits at once). Returns the items refused because they are
+    at the exam's rate limit; the places of the others are taken. Several
+    processes then never give an item past the limit, however stale their
+    in-memory counts (:class:`UsageCache`) were."""
+    refused: list[int] = []
+    cur = conn.connection.cursor()
+    try:
+        for i in sorted({int(i) for i in indices}):  # one order: no deadlock
+            cur.execute(_RESERVE, {"exam": exam_id, "item": i, "rate": max_rate, "warmup": warmup})
+            if cur.fetchone() is None:
+                refused.append(i)
+    finally:
+        cur.close()
+    return refused
+
+
+def release(conn: Connection, exam_id: int, indices: Sequence[int]) -> None:
+    """Give back places taken by :func:`reserve` for a step that was not stored."""
+    for i in sorted({int(i) for i in indices}):
+        conn.execute(
+            ITEM_USAGE.update()
+            .where(ITEM_USAGE.c.exam_id == exam_id, ITEM_USAGE.c.item_index == i)
+            .values(administered=ITEM_USAGE.c.administered - 1)
+        )
+
+
 # A process's share of the exam's administrations is measured over one
 # read-back interval only when at least this many were made in all (fewer
 # say little); it is never taken below MIN_SHARE, so a process whose
@@ -162,6 +215,8 @@ class UsageCache:
         self._own: dict[int, np.ndarray] = {}  # this process's since then
         self._own_tests: dict[int, int] = {}
         self._share: dict[int, float] = {}
+        # Items the database refused at the limit since the last read-back.
+        self._full: dict[int, set[int]] = {}
 
     def known(self, exam_id: int) -> bool:
         return exam_id in self._base
@@ -191,6 +246,7 @@ class UsageCache:
         self._base_tests[exam_id] = tests
         self._own[exam_id] = np.zeros_like(counts)
         self._own_tests[exam_id] = 0
+        self._full.pop(exam_id, None)  # the stored counts show them now
 
     def usage(self, exam_id: int) -> ExposureUsage | None:
         base = self._base.get(exam_id)
@@ -202,9 +258,18 @@ class UsageCache:
         if f < 1.0:
             own = np.floor(own / f).astype(np.int64)
             own_tests = int(own_tests / f)
+        counts = base + own
+        full = self._full.get(exam_id)
+        if full:
+            # At the limit in the database: no rate admits one more.
+            counts[np.fromiter(full, dtype=np.int64)] = np.iinfo(np.int32).max
         # ExposureUsage copies the counts: a linear form is assembled in a
         # worker thread while the loop keeps counting.
-        return ExposureUsage(base + own, self._base_tests[exam_id] + own_tests)
+        return ExposureUsage(counts, self._base_tests[exam_id] + own_tests)
+
+    def mark_full(self, exam_id: int, indices: Iterable[int]) -> None:
+        """Items the database refused at the rate limit (until the next read-back)."""
+        self._full.setdefault(exam_id, set()).update(int(i) for i in indices)
 
     def count(self, step: Administered, sign: int = 1) -> None:
         own = self._own.get(step.exam_id)

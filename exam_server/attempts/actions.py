@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from cat_engine import engine as cat
 from cat_engine.errors import EngineError
+from cat_engine.exposure import ExposureUsage
 from cat_engine.state import TestState
 from exam_server import audit
 from exam_server import protocol as p
-from exam_server.attempts import frames, storage, verdicts
+from exam_server.attempts import frames, places, storage, verdicts
 from exam_server.attempts.state import ACTIVE, LiveAttempt, check_active, check_seq
 from exam_server.events import LiveEvent
 from exam_server.usage import Administered
@@ -78,26 +79,34 @@ async def answer(svc: AttemptService, la: LiveAttempt, msg: p.Answer) -> list[di
         if limit is not None:
             used = float(la.state.time_used)
             server_elapsed = min(server_elapsed, max(0.0, float(limit) - used - 0.001))
-        # Adaptive: the engine picks the next item under the exam's exposure
-        # control, with the usage counted so far (exam_server.usage).
-        usage = svc.usage.usage(la.exam.exam_id) if adaptive else None
-        # The choice depends on the usage of this moment: recorded with the
-        # answer, so that a replay (a load after a crash) takes the same.
-        choices = cat.Choices() if adaptive else None
-        try:
-            new_state = cat.record(
-                la.state,
-                la.exam.bank,
-                idx,
-                msg.option,
-                flagged=flagged,
-                elapsed=server_elapsed,
-                usage=usage,
-                choices=choices,
-            )
-        except EngineError as exc:
-            raise p.ProtocolError(engine_code(exc), exc.message, msg.seq) from None
-        given = svc.administered(la.exam, la.state, new_state) if adaptive else None
+        option = msg.option
+
+        async def step(usage: ExposureUsage | None) -> tuple[TestState, cat.Choices | None]:
+            # The choice depends on the usage of this moment: recorded with
+            # the answer, so that a replay (a load after a crash) takes it.
+            choices = cat.Choices() if adaptive else None
+            try:
+                state = cat.record(
+                    la.state,
+                    la.exam.bank,
+                    idx,
+                    option,
+                    flagged=flagged,
+                    elapsed=server_elapsed,
+                    usage=usage if adaptive else None,
+                    choices=choices,
+                )
+            except EngineError as exc:
+                raise p.ProtocolError(engine_code(exc), exc.message, msg.seq) from None
+            return state, choices
+
+        given: Administered | None = None
+        if adaptive:
+            # The engine picks the next item under the exam's exposure
+            # control (exam_server.attempts.places).
+            new_state, choices, given = await places.administer(svc, la.exam, la.state, step)
+        else:
+            new_state, choices = await step(None)
         await store_response(
             svc,
             la,
@@ -252,14 +261,9 @@ async def store_response(
     inserts: list[tuple[Any, dict[str, Any]]] = [(storage.RESPONSE, row)]
     if storage.snapshot_due(la.state, new_state, seq, svc.settings.snapshot_every):
         inserts.append((storage.SNAPSHOT, storage.snapshot_row(la.id, seq, new_state)))
-    # The items this step gave count for the next selection at once, not
-    # after the commit: every answer handled while it is in flight would
-    # otherwise choose without seeing them and pass the exposure cap
-    # (docs/benchmarks.md, "Exposure control, live"). Taken back if the
-    # commit fails.
-    counted = given if given is not None and given.indices else None
-    if counted is not None:
-        svc.usage.count(counted)
+    # The items this step gave already count for the next selection (they
+    # were counted when the engine chose them: places.administer); taken
+    # back if the commit fails.
     try:
         # Grouped with the other answers of this moment into one transaction;
         # the guard (scale-out) locks the attempt across processes and
@@ -268,11 +272,10 @@ async def store_response(
             inserts,
             [(storage.ATTEMPT, la.id, values)],
             guard=(la.id, la.last_seq),
-            usage=() if counted is None else (counted,),
+            usage=() if given is None or not given.indices else (given,),
         )
     except BaseException as exc:
-        if counted is not None:
-            svc.usage.uncount(counted)
+        await places.forget(svc, la.exam, given)
         if not isinstance(exc, Exception):
             raise
         log.warning("answer of attempt %s seq %s not stored: %s", la.id, seq, exc)

@@ -24,9 +24,11 @@ from sqlmodel import Session
 
 from cat_engine import engine as cat
 from cat_engine.errors import EngineError
+from cat_engine.exposure import ExposureUsage
+from cat_engine.state import TestState
 from exam_server import audit
 from exam_server import protocol as p
-from exam_server.attempts import storage
+from exam_server.attempts import places, storage
 from exam_server.attempts.state import LiveAttempt, LoginError
 from exam_server.auth import CandidateClaims, check_pin
 from exam_server.events import LiveEvent
@@ -290,12 +292,12 @@ async def create_attempt(
     exposure control and store the new attempt with the items it gives."""
     exam = await anyio.to_thread.run_sync(svc.exam_data, exam_id)
     seed = random.SystemRandom().randrange(2**31)
+
     # Under a hard exposure cap, tests of one exam start one at a time, each
     # seeing the items the previous ones took (counted here before their
     # commit; taken back if it fails): parallel starts from one snapshot of
     # the counts would all take the same last places.
-    async with svc.start_lock(exam):
-        usage = await svc.exposure(exam)
+    async def step(usage: ExposureUsage | None) -> tuple[TestState, None]:
         # Assembling a form may take a while (shadow tests): not on the loop.
         try:
             state = await anyio.to_thread.run_sync(
@@ -306,8 +308,11 @@ async def create_attempt(
             raise LoginError(
                 "internal", 500, "the exam cannot be started; call the proctor"
             ) from None
-        given = svc.administered(exam, None, state, tests=1)
-        svc.usage.count(given)
+        return state, None
+
+    async with svc.start_lock(exam):
+        await svc.exposure(exam)  # the counts loaded
+        state, _, given = await places.administer(svc, exam, None, step, tests=1)
     now = svc.clock.now()
     start_state = storage.state_json(state)
     values = {
@@ -363,9 +368,10 @@ async def create_attempt(
     try:
         aid = await svc.committer.submit(write)
     except BaseException:
-        svc.usage.uncount(given)
+        await places.forget(svc, exam, given)
         raise
     if aid is None:
-        svc.usage.uncount(given)  # a concurrent login's attempt was stored instead
+        # A concurrent login's attempt was stored instead (it took its own).
+        await places.forget(svc, exam, given)
         return await anyio.to_thread.run_sync(existing)
     return aid

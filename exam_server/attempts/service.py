@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -65,7 +65,7 @@ from exam_server.exams import ExamData
 from exam_server.limits import LoginLimiter
 from exam_server.models import Exam, ExamSession
 from exam_server.settings import Settings
-from exam_server.usage import Administered, UsageCache, read_usage
+from exam_server.usage import Administered, UsageCache, read_usage, release, reserve
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,31 @@ class AttemptService:
             if not self.usage.known(exam.exam_id):
                 self.usage.replace(exam.exam_id, stored)
         return self.usage.usage(exam.exam_id)
+
+    def reserves(self, exam: ExamData) -> bool:
+        """Whether items of ``exam`` take their places in the database before
+        they are given: several processes (PostgreSQL) under a hard exposure
+        limit (``exam_server.attempts.places``)."""
+        return not self.settings.is_sqlite and exam.design.exposure.max_rate is not None
+
+    async def take_places(self, exam: ExamData, indices: Sequence[int]) -> list[int]:
+        """Reserve the items' places (``exam_server.usage.reserve``); the refused."""
+        rate = exam.design.exposure.max_rate
+        assert rate is not None
+        warmup = exam.design.exposure.warmup
+
+        def work() -> list[int]:
+            with self.engine.begin() as conn:
+                return reserve(conn, exam.exam_id, indices, float(rate), int(warmup))
+
+        return await anyio.to_thread.run_sync(work)
+
+    async def give_back(self, exam: ExamData, indices: Sequence[int]) -> None:
+        def work() -> None:
+            with self.engine.begin() as conn:
+                release(conn, exam.exam_id, indices)
+
+        await anyio.to_thread.run_sync(work)
 
     def start_lock(self, exam: ExamData) -> contextlib.AbstractAsyncContextManager[Any]:
         """Held while a test of ``exam`` starts, if the exam has a hard exposure
