@@ -79,7 +79,13 @@ class _Plot:
             - (np.asarray(v) - y0) / (y1 - y0) * (self.h - self.top - self.bottom)
         )
 
-    def axes(self, xticks: Sequence[float], yticks: Sequence[float], xlabel: str = "") -> None:
+    def axes(
+        self,
+        xticks: Sequence[float],
+        yticks: Sequence[float],
+        xlabel: str = "",
+        ylabel: str = "",
+    ) -> None:
         x0, x1 = self.x(self.xr[0]), self.x(self.xr[1])
         y0, y1 = self.y(self.yr[0]), self.y(self.yr[1])
         self.parts.append(
@@ -104,6 +110,12 @@ class _Plot:
             self.parts.append(
                 f'<text x="{(x0 + x1) / 2:.1f}" y="{self.h - 1:.1f}" font-size="9" '
                 f'text-anchor="middle">{_e(xlabel)}</text>'
+            )
+        if ylabel:
+            cy = (y0 + y1) / 2
+            self.parts.append(
+                f'<text x="9" y="{cy:.1f}" font-size="9" text-anchor="middle" '
+                f'transform="rotate(-90 9 {cy:.1f})">{_e(ylabel)}</text>'
             )
 
     def line(
@@ -145,6 +157,15 @@ class _Plot:
         )
 
 
+def _nice_ticks(top: float, most: int = 5) -> list[float]:
+    """Round tick values 0, s, 2s … covering ``top`` (s = 1, 2 or 5 × 10^k)."""
+    raw = max(top, 1e-9) / max(most - 1, 1)
+    mag = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * mag for m in (1.0, 2.0, 5.0, 10.0) if m * mag >= raw)
+    n = int(np.ceil(top / step - 1e-9))
+    return [float(round(i * step, 10)) for i in range(n + 1)]
+
+
 def _flags(rd: ReportData, j: int) -> list[str]:
     out = []
     if np.isfinite(rd.sx2_p[j]) and rd.sx2_p[j] < 0.01:
@@ -159,8 +180,8 @@ def _flags(rd: ReportData, j: int) -> list[str]:
 
 
 def _panel(rd: ReportData, j: int, grid: FloatArray) -> str:
-    pl = _Plot(210, 150, (-4, 4), (0, 1), margin=(18, 6, 22, 26))
-    pl.axes([-4, -2, 0, 2, 4], [0, 0.5, 1], "θ")
+    pl = _Plot(210, 150, (-4, 4), (0, 1), margin=(18, 6, 22, 30))
+    pl.axes([-4, -2, 0, 2, 4], [0, 0.5, 1], "θ", "P / score ÷ max")
     sub = rd.params.subset([j])
     k = int(sub.n_categories[0])
     probs = category_probabilities(grid, sub)[:, 0, :k]
@@ -189,17 +210,36 @@ def _info_plot(params: ItemParameters) -> str:
     grid = np.linspace(-4, 4, 161)
     tif = information(grid, params).sum(axis=1)
     se = 1.0 / np.sqrt(np.maximum(tif, 1e-12))
-    top = float(np.ceil(tif.max() * 1.1)) or 1.0
-    pl = _Plot(460, 260, (-4, 4), (0, top), margin=(24, 40, 28, 40))
-    pl.axes([-4, -3, -2, -1, 0, 1, 2, 3, 4], list(np.round(np.linspace(0, top, 5), 1)), "θ")
+    ticks = _nice_ticks(float(tif.max()) * 1.05)
+    top = ticks[-1]
+    pl = _Plot(460, 270, (-4, 4), (0, top), margin=(24, 46, 38, 46))
+    pl.axes([-4, -3, -2, -1, 0, 1, 2, 3, 4], ticks, "θ", "test information")
     pl.line(grid, tif, PALETTE[0], 2)
-    # SE on a right-hand scale 0..1.5
-    se_scaled = np.clip(se, 0, 1.5) / 1.5 * top
+    # SE on a right-hand scale 0..1.5; above 1.5 (information below 1/1.5² ≈
+    # 0.44) it is drawn at 1.5, and the caption says where.
+    se_max = 1.5
+    se_scaled = np.clip(se, 0, se_max) / se_max * top
     pl.line(grid, se_scaled, PALETTE[1], 1.5, "5,3")
     for t in (0.0, 0.5, 1.0, 1.5):
-        py = float(pl.y(t / 1.5 * top))
+        py = float(pl.y(t / se_max * top))
         pl.text(float(pl.x(4)) + 4, py + 3, f"{t:g}", 9, PALETTE[1])
+    right = float(pl.x(4)) + 30
+    cy = float(pl.y(top / 2))
+    pl.parts.append(
+        f'<text x="{right:.1f}" y="{cy:.1f}" font-size="9" fill="{PALETTE[1]}" '
+        f'text-anchor="middle" transform="rotate(90 {right:.1f} {cy:.1f})">SE(θ)</text>'
+    )
     pl.text(44, 14, "test information (solid) and SE(θ) (dashed, right scale)", 11, bold=True)
+    clipped = grid[se > se_max]
+    if clipped.size:
+        low, high = clipped[clipped < 0], clipped[clipped > 0]
+        where = []
+        if low.size:
+            where.append(f"θ < {float(low.max()):.1f}")
+        if high.size:
+            where.append(f"θ > {float(high.min()):.1f}")
+        note = f"SE(θ) above {se_max:g} drawn at {se_max:g}: " + " and ".join(where)
+        pl.text(46, 268, note, 9, PALETTE[1])
     return pl.svg()
 
 
@@ -207,9 +247,10 @@ def _hist(theta: FloatArray) -> str:
     edges = np.linspace(-4, 4, 33)
     counts, _ = np.histogram(np.clip(theta, -3.999, 3.999), edges)
     dens = counts / max(counts.sum(), 1) / (edges[1] - edges[0])
-    top = max(float(dens.max(initial=0.0)), 0.45) * 1.1
-    pl = _Plot(460, 260, (-4, 4), (0, top), margin=(24, 12, 28, 40))
-    pl.axes([-4, -2, 0, 2, 4], list(np.round(np.linspace(0, top, 4), 2)), "EAP θ")
+    ticks = _nice_ticks(max(float(dens.max(initial=0.0)), 0.45) * 1.05)
+    top = ticks[-1]
+    pl = _Plot(460, 260, (-4, 4), (0, top), margin=(24, 12, 28, 46))
+    pl.axes([-4, -2, 0, 2, 4], ticks, "EAP θ", "density")
     for lo, hi, d in zip(edges[:-1], edges[1:], dens, strict=True):
         x0, x1 = float(pl.x(lo)), float(pl.x(hi))
         y0, y1 = float(pl.y(0)), float(pl.y(d))

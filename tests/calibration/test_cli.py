@@ -97,6 +97,10 @@ def test_wide_and_long_give_the_same_parameters_and_a_report(
     assert {"p_value", "item_rest", "s_x2", "s_x2_p", "mh_delta", "ets_class"} <= set(rows[0])
     html = report.read_text()
     assert html.count("<svg") >= 12 and "TKP-02" in html and "S-X²" in html
+    # Every plot says what its y axis is, and where SE(θ) leaves its scale.
+    assert "test information</text>" in html and "density</text>" in html
+    assert ">SE(θ)</text>" in html and "P / score ÷ max</text>" in html
+    assert "SE(θ) above 1.5 drawn at 1.5: θ &lt; " in html
     scores = read_rows(tmp_path / "s.csv")
     assert len(scores) == 800 and float(scores[0]["eap_se"]) > 0
 
@@ -263,3 +267,11 @@ def test_write_to_the_item_bank(tmp_path: Path, capsys: pytest.CaptureFixture[st
     _, held = read_params(out)
     np.testing.assert_allclose(held.a, p.a, rtol=1e-5)
     assert [r["anchor"] for r in read_rows(out)] == ["fixed"] * 6
+
+
+def test_report_ticks_are_round_numbers() -> None:
+    from calibration.report import _nice_ticks
+
+    assert _nice_ticks(0.496) == [0.0, 0.2, 0.4, 0.6]
+    assert _nice_ticks(23.7) == [0.0, 10.0, 20.0, 30.0]
+    assert _nice_ticks(7.2) == [0.0, 2.0, 4.0, 6.0, 8.0]
