@@ -737,16 +737,25 @@ class MMLEstimator:
                 np.ascontiguousarray((t[red["nonzero"]] - t[red["zero_of"]]).T) for t in gtab_l
             ]
             one_each = red["nonzero"].shape[0] == n_items  # dichotomous: one column per item
+        if red is not None:  # the E-step's reduced form (half the columns)
+            table_red = np.ascontiguousarray(table[red["nonzero"]] - table[red["zero_of"]])
+            shift_red = logw + table[red["zero"]].sum(axis=0)
         for c in range(self._source.n_chunks):
             y, w = self._source.load(c)
-            lik = np.asarray(y @ table) + logw
+            if red is not None:
+                lik = red["chunks"][c] @ table_red
+                lik += shift_red
+            else:
+                lik = np.asarray(y @ table) + logw
             lik -= lik.max(axis=1, keepdims=True)
             np.exp(lik, out=lik)
             lik /= lik.sum(axis=1, keepdims=True)
             if full and isinstance(y, np.ndarray) and not shared_slope:
                 # dense: per-item scores S_l (rows, n_items) of each parameter
-                # slot l by BLAS, then the information block by block,
-                # I[l1, l2] = S_l1ᵀ W S_l2 (no (rows, n_par) scatter)
+                # slot l by BLAS, side by side as S (rows, n_par) in slot order,
+                # then I = (√W S)ᵀ (√W S), one symmetric rank-k product (NumPy
+                # runs Aᵀ A as BLAS syrk: half the work of the general product),
+                # put in the parameters' order (no (rows, n_par) scatter)
                 per_l = []
                 for l1 in range(lmax):
                     if red is not None:
@@ -760,17 +769,11 @@ class MMLEstimator:
                         # each item's columns are contiguous: sum them per item
                         per_item = np.add.reduceat(z, item_starts, axis=1)
                     per_l.append(per_item)
-                for l1 in range(lmax):
-                    ok1 = pidx[item_starts, l1] >= 0
-                    rows_i = pidx[item_starts[ok1], l1]
-                    weighted = per_l[l1][:, ok1] * w[:, None]
-                    for l2 in range(l1, lmax):
-                        ok2 = pidx[item_starts, l2] >= 0
-                        cols_i = pidx[item_starts[ok2], l2]
-                        block = weighted.T @ per_l[l2][:, ok2]
-                        info[np.ix_(rows_i, cols_i)] += block
-                        if l2 != l1:
-                            info[np.ix_(cols_i, rows_i)] += block.T
+                oks = [pidx[item_starts, l1] >= 0 for l1 in range(lmax)]
+                order = np.concatenate([pidx[item_starts[oks[l1]], l1] for l1 in range(lmax)])
+                s_mat = np.concatenate([per_l[l1][:, oks[l1]] for l1 in range(lmax)], axis=1)
+                s_mat *= np.sqrt(w)[:, None]  # case weights are ≥ 0
+                info[np.ix_(order, order)] += s_mat.T @ s_mat
                 continue
             if full and isinstance(y, np.ndarray):
                 # dense with a shared 1PL slope: S = Σ_l (Y ∘ (post @ G_lᵀ)) B_l
