@@ -25,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-    from calibration.parallel import InMemoryChunks
+    from calibration.parallel import DenseChunks, InMemoryChunks
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -270,13 +270,16 @@ class ResponseData:
             )
         return out
 
-    def chunk_source(self, rows_per_chunk: int) -> InMemoryChunks:
+    def chunk_source(self, rows_per_chunk: int) -> InMemoryChunks | DenseChunks:
         """The indicator in chunks of ``rows_per_chunk`` persons with their weights,
-        for the E-step (:mod:`calibration.parallel`)."""
-        from calibration.parallel import InMemoryChunks
+        for the E-step (:mod:`calibration.parallel`). Complete dense data stay a
+        category matrix (:class:`~calibration.parallel.DenseChunks`)."""
+        from calibration.parallel import DenseChunks, InMemoryChunks
 
         bounds = [*range(0, self.n_persons, rows_per_chunk), self.n_persons]
         weights = [self.weights[a:b] for a, b in itertools.pairwise(bounds)]
+        if self.dense_matrix is not None and self.nnz == self.n_persons * self.n_items:
+            return DenseChunks(self.dense_matrix, self.offsets, bounds, weights)
         return InMemoryChunks(self.indicator_chunks(rows_per_chunk), weights)
 
     def collapse(self) -> tuple[ResponseData, IntArray]:

@@ -44,7 +44,14 @@ from calibration.kernels import PMIN, Priors
 
 if TYPE_CHECKING:
     from calibration.stream import ParquetResponses
-from calibration.parallel import ChunkSource, DaskEStep, EStepRunner, InMemoryChunks, ThreadEStep
+from calibration.parallel import (
+    ChunkSource,
+    DaskEStep,
+    DenseChunks,
+    EStepRunner,
+    InMemoryChunks,
+    ThreadEStep,
+)
 from cat_engine.irt import ItemParameters, Model
 
 FloatArray = NDArray[np.float64]
@@ -496,16 +503,21 @@ class MMLEstimator:
             ThreadEStep(self.n_jobs) if self.executor is None else DaskEStep(self.executor)
         )
         self._reduced: dict[str, Any] | None = None
-        if (
+        complete = data.nnz == data.n_persons * n_items
+        if isinstance(source, DenseChunks) or (
             isinstance(source, InMemoryChunks)
-            and data.nnz == data.n_persons * n_items
+            and complete
             and all(isinstance(c, np.ndarray) for c in source.chunks)
         ):
             zero = off[:-1]
             nonzero = np.setdiff1d(np.arange(ncol), zero)
             item_of_col = np.repeat(np.arange(n_items), np.diff(off))
-            reduced = InMemoryChunks(
-                [np.ascontiguousarray(c[:, nonzero]) for c in source.chunks], source.weights
+            reduced = (
+                source.reduced(nonzero)
+                if isinstance(source, DenseChunks)
+                else InMemoryChunks(
+                    [np.ascontiguousarray(c[:, nonzero]) for c in source.chunks], source.weights
+                )
             )
             self._reduced = {
                 "zero": zero,
@@ -513,6 +525,7 @@ class MMLEstimator:
                 "zero_of": zero[item_of_col[nonzero]],
                 "starts": np.searchsorted(item_of_col[nonzero], np.arange(n_items)),
                 "chunks": reduced.chunks,
+                "weights": reduced.weights,
             }
             source = reduced
 
@@ -705,13 +718,9 @@ class MMLEstimator:
         item_of_col = np.repeat(np.arange(n_items), np.diff(self.data_.offsets))
         gtab_l = [np.ascontiguousarray(gtab[:, :, l1]) for l1 in range(lmax)]
         shared_slope = any(g.model == Model.ONE_PL for g in free)
-        dense_only = (
-            all(
-                isinstance(self._source.load(c)[0], np.ndarray)
-                for c in range(self._source.n_chunks)
-            )
-            if isinstance(self._source, InMemoryChunks)
-            else False
+        dense_only = isinstance(self._source, DenseChunks) or (
+            isinstance(self._source, InMemoryChunks)
+            and all(isinstance(c, np.ndarray) for c in self._source.chunks)
         )
         if not (dense_only and full and not shared_slope):
             # only sparse data, the item-block information or a shared 1PL slope need it
@@ -741,7 +750,11 @@ class MMLEstimator:
             table_red = np.ascontiguousarray(table[red["nonzero"]] - table[red["zero_of"]])
             shift_red = logw + table[red["zero"]].sum(axis=0)
         for c in range(self._source.n_chunks):
-            y, w = self._source.load(c)
+            if red is not None and full and not shared_slope:
+                # the reduced indicator is all this path reads
+                y, w = red["chunks"][c], red["weights"][c]
+            else:
+                y, w = self._source.load(c)
             if red is not None:
                 lik = red["chunks"][c] @ table_red
                 lik += shift_red

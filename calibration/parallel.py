@@ -59,6 +59,51 @@ class InMemoryChunks:
         return self.chunks[i], self.weights[i]
 
 
+@dataclass
+class DenseChunks:
+    """Complete dense data kept as its (persons, items) category matrix; a chunk's
+    one-hot indicator is built only when asked for (:meth:`load`).
+
+    The E-step never asks: it runs on the reduced indicator (the categories above
+    0, :meth:`reduced`), built here straight from the matrix, so the full
+    (persons, Σ K_j) float array — 176 MB for 100,000 × 110 dichotomous items —
+    is never made.
+    """
+
+    matrix: NDArray[np.int8]  # (n, J) categories, all present
+    offsets: NDArray[np.int64]  # (J + 1,) first indicator column of each item
+    bounds: Sequence[int]  # chunk row bounds, len n_chunks + 1
+    weights: Sequence[FloatArray]
+    is_dense: bool = True
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.bounds) - 1
+
+    def load(self, i: int) -> tuple[FloatArray, FloatArray]:
+        a, b = self.bounds[i], self.bounds[i + 1]
+        x = self.matrix[a:b]
+        y = np.zeros((b - a, int(self.offsets[-1])))
+        rows = np.repeat(np.arange(b - a), x.shape[1])
+        y[rows, (self.offsets[:-1][None, :] + x).ravel()] = 1.0
+        return y, self.weights[i]
+
+    def reduced(self, nonzero: NDArray[np.int64]) -> InMemoryChunks:
+        """Chunks of the indicator columns ``nonzero`` (each a category ≥ 1)."""
+        item_of_col = np.repeat(np.arange(self.matrix.shape[1]), np.diff(self.offsets))
+        items = item_of_col[nonzero]
+        cats = (nonzero - self.offsets[items]).astype(self.matrix.dtype)
+        dichotomous = bool(np.array_equal(items, np.arange(self.matrix.shape[1])))
+        chunks = []
+        for i in range(self.n_chunks):
+            x = self.matrix[self.bounds[i] : self.bounds[i + 1]]
+            if dichotomous:  # one column per item: category 1
+                chunks.append(x.astype(np.float64))
+            else:
+                chunks.append((x[:, items] == cats[None, :]).astype(np.float64))
+        return InMemoryChunks(chunks, self.weights)
+
+
 def chunk_estep(y: Any, w: FloatArray, table: FloatArray, shift: FloatArray) -> Part:
     """One chunk's E-step.
 
