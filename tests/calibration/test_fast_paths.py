@@ -11,6 +11,7 @@ from scipy import special
 from calibration import classical
 from calibration.data import ResponseData
 from calibration.fit import chi2_sf
+from calibration.parallel import DenseChunks
 
 
 @settings(max_examples=300, deadline=None)
@@ -46,3 +47,19 @@ def test_from_dense_keeps_the_callers_array_apart() -> None:
     x[0, 0] = 1  # the caller reuses its array
     np.testing.assert_array_equal(data.to_dense(), [[0, 1], [1, 1], [1, 0]])
     np.testing.assert_array_equal(data.n_categories, [2, 2])
+
+
+def test_dense_chunks_are_the_indicator() -> None:
+    rng = np.random.default_rng(12)
+    x = rng.integers(0, 2, (300, 8))
+    x[:, :2] += rng.integers(0, 2, (300, 2))  # two three-category items
+    data = ResponseData.from_dense(x)
+    source = data.chunk_source(128)
+    assert isinstance(source, DenseChunks) and source.n_chunks == 3
+    full = data.indicator()
+    assert isinstance(full, np.ndarray)
+    got = np.vstack([source.load(i)[0] for i in range(source.n_chunks)])
+    np.testing.assert_array_equal(got, full)
+    nonzero = np.setdiff1d(np.arange(full.shape[1]), data.offsets[:-1])
+    reduced = source.reduced(nonzero)
+    np.testing.assert_array_equal(np.vstack(reduced.chunks), full[:, nonzero])
