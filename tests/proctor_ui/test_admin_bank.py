@@ -28,12 +28,11 @@ from exam_server.db import create_schema, make_engine
 from exam_server.settings import Settings
 from item_bank.demo import seed_demo_bank
 from item_bank.store import ItemStore
+from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.live_server import SECRET, free_port
-from tests.proctor_ui.test_proctor_room import serious_violations
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 15_000  # generous: the machine is shared; a healthy run takes well under a second
 ADMIN_PW = "admin-bank-123"
 SAMPLE = (
     Path(__file__).resolve().parents[1] / "data" / "qti" / "samples" / "tao-qti22-three-items.zip"
@@ -87,9 +86,7 @@ def _items(db_url: str) -> set[str]:
 
 
 def test_admin_imports_a_qti_package(server: Server, browser: Any, tmp_path: Path) -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=WAIT_MS)
+    expect = expect_patiently()
     before = _items(server.db_url)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []

@@ -35,22 +35,14 @@ from exam_server.db import create_schema, make_engine
 from exam_server.results import publication as pubm
 from exam_server.settings import Settings
 from item_bank.demo import seed_demo_bank
+from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.live_server import SECRET, free_port
-from tests.proctor_ui.test_proctor_room import serious_violations
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 15_000  # generous: the machine is shared; a healthy run takes well under a second
 ADMIN_PW = "admin-hari-123"
 PROCTOR_PW = "pengawas-hari-123"
 REASON = "joki: wajah tidak sesuai foto KTP"
-
-
-def _expect() -> Any:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=WAIT_MS)
-    return expect
 
 
 @dataclass
@@ -135,7 +127,7 @@ def _sit(url: str, regno: str, pin: str, token: str, *, finish: bool) -> tuple[i
 def test_an_admin_runs_the_day_from_bank_to_publication(
     empty: Empty, browser: Any, tmp_path: Path
 ) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     url = empty.url
     # One browser context: its pages share what the browser remembers (the language).
     context = browser.new_context(viewport={"width": 1366, "height": 900})

@@ -14,19 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.browser_checks import expect_patiently
 from tests.proctor_ui.live_server import PASSWORD, CuttableProxy, LiveServer, start_server
 
 pytestmark = pytest.mark.browser
-
-# Generous: the machine is shared; a healthy run sees updates within a second.
-WAIT_MS = 15_000
-
-
-def _expect() -> Any:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=WAIT_MS)
-    return expect
 
 
 def _watch_errors(*pages: Any) -> list[str]:
@@ -48,7 +39,7 @@ def _login_terminal(page: Any, url: str, regno: str, pin: str, token: str) -> No
 def test_exam_day_candidate_proctor_and_board(
     live: LiveServer, proxy: CuttableProxy, browser: Any
 ) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     seed = live.seed
     cand = seed.candidates[0]
     regno, pin = cand["registration_number"], cand["pin"]
@@ -259,7 +250,7 @@ CONTRAST_JS = """
 def test_terminal_at_200_percent_zoom_in_english_with_aa_contrast(
     live: LiveServer, browser: Any
 ) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     cand = live.seed.candidates[1]
     # 1024×768 at 200 % zoom: 512×384 CSS pixels, two device pixels each.
     ctx = browser.new_context(viewport={"width": 512, "height": 384}, device_scale_factor=2)
@@ -316,7 +307,7 @@ def adaptive_live(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_adaptive_test_shows_one_item_at_a_time_until_the_score(
     adaptive_live: LiveServer, browser: Any
 ) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     live = adaptive_live
     cand = live.seed.candidates[0]
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
@@ -346,7 +337,7 @@ def test_adaptive_test_shows_one_item_at_a_time_until_the_score(
 
 
 def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     cand = live.seed.candidates[2]
     regno = cand["registration_number"]
     first = browser.new_context(viewport={"width": 1024, "height": 768})
@@ -402,7 +393,7 @@ def test_terminal_swap_after_the_proctor_releases_it(live: LiveServer, browser: 
 def test_time_up_ends_the_test_with_the_score(
     tmp_path_factory: pytest.TempPathFactory, browser: Any
 ) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     # A 6-second test: the server's deadline, not the page, ends it.
     live = start_server(Path(tmp_path_factory.mktemp("short")), 1, time_limit_seconds=6)
     try:

@@ -18,32 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.live_server import PASSWORD, LiveServer, start_server
 from tests.proctor_ui.screenshots import ScriptedTerminal
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 15_000  # generous: the machine is shared; a healthy run sees updates within a second
 ROOM = 50
-
-
-def _expect() -> Any:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=WAIT_MS)
-    return expect
-
-
-def serious_violations(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    res = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in res.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +73,7 @@ def _tile(page: Any, regno: str) -> Any:
 
 
 def test_room_view_alert_history_and_final_acts(room: LiveServer, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     live = room
     regnos = [c["registration_number"] for c in live.seed.candidates]
     terminals = [ScriptedTerminal(live, i) for i in range(5)]

@@ -23,30 +23,10 @@ from exam_server import receipts
 from exam_server.checkpoints import load_public_key, public_key_path
 from exam_server.context import context
 from exam_server.results.rules import RankingPolicy
+from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.live_server import PASSWORD, SECTION_ITEMS, LiveServer
 
 pytestmark = pytest.mark.browser
-
-WAIT_MS = 15_000  # generous: the machine is shared; a healthy run takes well under a second
-
-
-def _expect() -> Any:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=WAIT_MS)
-    return expect
-
-
-def _serious(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    res = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in res.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def _login_terminal(page: Any, live: LiveServer, index: int) -> None:
@@ -59,7 +39,7 @@ def _login_terminal(page: Any, live: LiveServer, index: int) -> None:
 
 
 def test_a_finished_candidate_gets_a_receipt_that_verifies(live: LiveServer, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     cand = live.seed.candidates[0]
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
     ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
@@ -108,7 +88,7 @@ def test_a_finished_candidate_gets_a_receipt_that_verifies(live: LiveServer, bro
     term.click("#receipt-copy")
     expect(term.locator("#receipt-copied")).to_have_text("Kode lengkap disalin.")
     assert term.evaluate("navigator.clipboard.readText()") == code
-    assert _serious(term) == []
+    assert serious_violations(term) == []
 
     # English on the language switch; the same codes.
     term.locator(".lang-switch").click()
@@ -118,7 +98,7 @@ def test_a_finished_candidate_gets_a_receipt_that_verifies(live: LiveServer, bro
     )
     expect(qr).to_have_attribute("alt", f"QR code of receipt {receipt_short(code)}")
     assert term.locator("#receipt-code").input_value() == code
-    assert _serious(term) == []
+    assert serious_violations(term) == []
     term.locator(".lang-switch").click()
     # At 200 % zoom of 1024×768 the receipt reflows: nothing is cut off sideways.
     term.set_viewport_size({"width": 512, "height": 384})
@@ -185,7 +165,7 @@ def test_admin_creates_an_exam_with_uploaded_documents_fixed_once_a_session_open
 ) -> None:
     from item_bank.demo import seed_demo_bank
 
-    expect = _expect()
+    expect = expect_patiently()
     seed_demo_bank(context(live.app).engine, per_subtest=3 * SECTION_ITEMS)
     design_file = tmp_path / "desain.json"
     design_file.write_text(json.dumps(_small_design()))
@@ -227,7 +207,7 @@ def test_admin_creates_an_exam_with_uploaded_documents_fixed_once_a_session_open
     row = page.locator('#exam-rows tr[data-code="SKD-2025"]')
     expect(row).to_contain_text("Seleksi CPNS 2025 (uji) · 2025.1-uji")
     expect(row).to_contain_text("2 peringatan")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
 
     # The documents: shown, and replaceable while no session has opened.
     row.get_by_role("button").click()
@@ -243,7 +223,7 @@ def test_admin_creates_an_exam_with_uploaded_documents_fixed_once_a_session_open
     expect(docs.locator("#docs-warnings")).to_be_hidden()
     expect(row).not_to_contain_text("peringatan")
     expect(docs.locator("#docs-board")).to_have_text("rilis tiap ≥ 5 jawaban dan ≥ 180 detik")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
 
     # A session of the exam is scheduled and opened on the sessions tab.
     page.click('#tabs button[data-tab="sessions"]')
@@ -270,7 +250,7 @@ def test_admin_creates_an_exam_with_uploaded_documents_fixed_once_a_session_open
     expect(page.locator("#docs-policy-name")).to_have_text("Seleksi CPNS 2025 (uji) · 2025.1-uji")
     page.locator(".lang-switch").click()
     expect(page.locator("#docs-title")).to_have_text("Documents of exam SKD-2025")
-    assert _serious(page) == []
+    assert serious_violations(page) == []
     assert errors == []
     page.close()
 
@@ -278,7 +258,7 @@ def test_admin_creates_an_exam_with_uploaded_documents_fixed_once_a_session_open
 def test_wrong_pins_tell_the_candidate_how_long_to_wait(live: LiveServer, browser: Any) -> None:
     """The login back-off (issue 14) answers 429 with ``retry_after``: the
     terminal says how many seconds, not "a few minutes"."""
-    expect = _expect()
+    expect = expect_patiently()
     cand = live.seed.candidates[-1]
     page = browser.new_page()
     page.goto(live.url + "/terminal.html")

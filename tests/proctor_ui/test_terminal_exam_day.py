@@ -25,31 +25,11 @@ from sqlalchemy import text
 
 from exam_server import receipts
 from exam_server.db import make_engine
+from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.demo_server import DemoServer, demo_server
 from tests.proctor_ui.test_browser import CONTRAST_JS
 
 pytestmark = pytest.mark.browser
-
-WAIT_MS = 15_000  # generous: the machine is shared; a healthy run sees updates within a second
-
-
-def _expect() -> Any:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=WAIT_MS)
-    return expect
-
-
-def _serious(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    res = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in res.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +66,7 @@ def _start(page: Any, server: DemoServer, index: int) -> None:
     page.fill("#session-token", server.seed.session_token)
     page.click("#login-submit")
     page.click("#identity-ok")
-    _expect()(page.locator("#item-number")).to_contain_text("Soal 1 dari")
+    expect_patiently()(page.locator("#item-number")).to_contain_text("Soal 1 dari")
 
 
 def _proctor_token(server: DemoServer) -> str:
@@ -114,7 +94,7 @@ MAP_BOXES_JS = """
 
 
 def test_all_110_numbers_in_view_with_legible_colours(demo: DemoServer, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     for index, width in ((0, 1024), (1, 1366)):
         ctx, term, errors = _terminal(browser, width, 768)
         _start(term, demo, index)
@@ -156,17 +136,17 @@ def test_all_110_numbers_in_view_with_legible_colours(demo: DemoServer, browser:
         )
         low = [(sel, round(r, 2)) for sel, r in ratios if r < 4.5]
         assert ratios and not low, f"below WCAG AA 4.5:1: {low}"
-        assert _serious(term) == []
+        assert serious_violations(term) == []
         assert errors == []
         ctx.close()
 
 
 def test_answering_by_keyboard_alone(demo: DemoServer, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     ctx, term, errors = _terminal(browser)
     cand = demo.seed.candidates[2]
     term.goto(demo.url + "/terminal.html")
-    assert _serious(term) == []  # the login screen
+    assert serious_violations(term) == []  # the login screen
     term.focus("#regno")
     term.keyboard.type(cand["registration_number"])
     term.keyboard.press("Tab")
@@ -175,7 +155,7 @@ def test_answering_by_keyboard_alone(demo: DemoServer, browser: Any) -> None:
     term.keyboard.type(demo.seed.session_token)
     term.keyboard.press("Enter")
     expect(term.locator("#identity-ok")).to_be_focused()
-    assert _serious(term) == []  # the identity check
+    assert serious_violations(term) == []  # the identity check
     term.keyboard.press("Enter")
     expect(term.locator("#item-number")).to_contain_text("Soal 1 dari 110")
 
@@ -250,13 +230,13 @@ def test_answering_by_keyboard_alone(demo: DemoServer, browser: Any) -> None:
     # Shift+Tab leaves the map in one step (one stop for all 110 numbers).
     term.keyboard.press("Shift+Tab")
     assert term.evaluate("document.activeElement.id") == "finish"
-    assert _serious(term) == []
+    assert serious_violations(term) == []
     assert errors == []
     ctx.close()
 
 
 def test_reload_during_an_outage_recovers_by_itself(tmp_path: Path, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     server = demo_server(tmp_path, n_candidates=1)
     try:
         ctx, term, errors = _terminal(browser)
@@ -286,7 +266,7 @@ def test_reload_during_an_outage_recovers_by_itself(tmp_path: Path, browser: Any
         )
         expect(term.locator("#banner")).to_contain_text("Koneksi terputus")
         assert term.title() == "Seleksi CAT"
-        assert _serious(term) == []
+        assert serious_violations(term) == []
 
         # The server comes back on the same address: the test goes on, nobody reloads.
         server.start()
@@ -319,7 +299,7 @@ def test_reload_during_an_outage_recovers_by_itself(tmp_path: Path, browser: Any
 
 
 def test_final_screens_after_a_void_and_a_release(demo: DemoServer, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     secret_reason = "Membawa catatan di saku kiri (nomor 7Q-rahasia)"
 
     # A void: the decision in Bahasa Indonesia, never the proctor's words.
@@ -333,7 +313,7 @@ def test_final_screens_after_a_void_and_a_release(demo: DemoServer, browser: Any
     for gone in ("#screen-test", "#options", "#map", "#countdown", "#finish", "#banner"):
         expect(term.locator(gone)).to_be_hidden()
     assert "7Q-rahasia" not in term.locator("body").inner_text()
-    assert _serious(term) == []
+    assert serious_violations(term) == []
     term.locator(".lang-switch").click()
     expect(term.locator("#ended-title")).to_have_text("The proctor voided your test")
     assert errors == []
@@ -351,7 +331,7 @@ def test_final_screens_after_a_void_and_a_release(demo: DemoServer, browser: Any
     for gone in ("#screen-test", "#options", "#map", "#countdown", "#finish"):
         expect(term.locator(gone)).to_be_hidden()
     assert "PC 12 hang" not in term.locator("body").inner_text()
-    assert _serious(term) == []
+    assert serious_violations(term) == []
     term.locator(".lang-switch").click()
     expect(term.locator("#ended-title")).to_have_text("Continue on another terminal")
     assert errors == []
@@ -366,7 +346,7 @@ def test_final_screens_after_a_void_and_a_release(demo: DemoServer, browser: Any
 
 
 def test_adaptive_test_has_its_own_screen_and_score(cat_demo: DemoServer, browser: Any) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     ctx, term, errors = _terminal(browser)
     _start(term, cat_demo, 0)
     for number in range(1, 7):
@@ -392,7 +372,7 @@ def test_adaptive_test_has_its_own_screen_and_score(cat_demo: DemoServer, browse
     expect(term.locator("#sections-progress .section-progress.current")).to_contain_text(
         "sedang dikerjakan"
     )
-    assert _serious(term) == []
+    assert serious_violations(term) == []
 
     # The finish dialog counts against the whole test and names no unshown items.
     term.click("#finish")
@@ -400,7 +380,7 @@ def test_adaptive_test_has_its_own_screen_and_score(cat_demo: DemoServer, browse
     expect(term.locator("#finish-doubtful")).to_have_text("104 soal lagi belum ditampilkan.")
     expect(term.locator("#finish-dialog")).not_to_contain_text("Belum dijawab")
     expect(term.locator("#finish-dialog")).not_to_contain_text("Ragu-ragu")
-    assert _serious(term) == []  # the dialog open
+    assert serious_violations(term) == []  # the dialog open
     term.click("#finish-confirm")
 
     # The score on the published scale, printed as the publication and the receipt print it.
@@ -420,7 +400,7 @@ def test_adaptive_test_has_its_own_screen_and_score(cat_demo: DemoServer, browse
     assert term.locator("#result-max").inner_text() == "550"
     for points in [*shown.values(), receipt.total]:
         assert re.fullmatch(r"\d+(\.\d{1,3})?", points), points
-    assert _serious(term) == []
+    assert serious_violations(term) == []
     assert errors == []
     ctx.close()
 
@@ -429,7 +409,7 @@ def test_adaptive_test_has_its_own_screen_and_score(cat_demo: DemoServer, browse
 def test_a_wrong_staff_password_gets_the_staff_message(
     demo: DemoServer, browser: Any, page_name: str
 ) -> None:
-    expect = _expect()
+    expect = expect_patiently()
     page = browser.new_page(viewport={"width": 1024, "height": 768})
     page.goto(f"{demo.url}/{page_name}")
     page.fill("#username", "pengawas" if page_name == "proctor.html" else "admin")

@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from exam_server.results import publication as pub
 from exam_server.results.pages import routes
+from tests.browser_checks import serious_violations
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.results.results_cases import KEY, build, outcomes, receipt_code
 
@@ -157,22 +158,11 @@ def test_the_offline_verifier_tells_valid_from_tampered(
         ctx.close()
 
 
-def _serious(page: Any) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    res = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-        for v in res.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_no_serious_accessibility_violation(browser: Any, site: dict[str, Path]) -> None:
     ctx, page, _ = _open(browser, site, "")
     try:
         _check(page, site["pub"], proof=(site["dir"] / "proof.json").read_text())
-        assert _serious(page) == []
+        assert serious_violations(page) == []
         c = TestClient(Starlette(routes=routes(site["pub"])))
         for url in (
             "/results/",
@@ -182,8 +172,8 @@ def test_no_serious_accessibility_violation(browser: Any, site: dict[str, Path])
             "/results/search?regno=A4",
         ):
             page.set_content(c.get(url).text)
-            assert _serious(page) == [], url
+            assert serious_violations(page) == [], url
         page.set_content(c.post("/results/receipt", data={"receipt": receipt_code()}).text)
-        assert _serious(page) == []
+        assert serious_violations(page) == []
     finally:
         ctx.close()
