@@ -28,6 +28,7 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -212,7 +213,14 @@ class _Package:
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            NotImplementedError,
+            zlib.error,
+        ) as exc:
             raise PackageError(f"not a readable zip file ({exc})") from exc
         if len(infos) > MAX_MEMBERS:
             raise PackageError(f"{len(infos)} files; a package may hold {MAX_MEMBERS}")
@@ -266,7 +274,16 @@ class _Package:
                             f"member {name!r} unpacks to more than its header says (a zip bomb?)"
                         )
                     chunks.append(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            ValueError,
+            NotImplementedError,
+            zlib.error,
+        ) as exc:
+            # zlib.error: a damaged deflate stream (found by the property test);
+            # NotImplementedError: a compression method zipfile does not know.
             if isinstance(exc, PackageError):
                 raise
             raise PackageError(f"member {name!r} cannot be unpacked ({exc})") from exc
