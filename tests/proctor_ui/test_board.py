@@ -27,6 +27,7 @@ from exam_server.exam_options import BoardOptions, ExamOptions
 from exam_server.testing import SUBTESTS, Terminal, ThreadServer, small_bank, staff_token
 from tests.conftest import make_settings, seed_small
 
+# Everything a board row may show: the public contract (docs/protocol.md, section 6).
 BOARD_FIELDS = {
     "registration_number",
     "name",

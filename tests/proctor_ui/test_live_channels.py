@@ -18,18 +18,7 @@ from exam_server.events import LiveEvent
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow
 from exam_server.testing import Terminal
 from tests.proctor_ui.live_server import PASSWORD, LiveServer
-
-BOARD_FIELDS = {
-    "registration_number",
-    "name",
-    "formation",
-    "status",
-    "sections",
-    "total",
-    "final",
-    "passed",
-    "as_of",
-}
+from tests.proctor_ui.test_board import BOARD_FIELDS
 
 
 def ws_url(live: LiveServer, path: str) -> str:
