@@ -35,8 +35,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-import exam_server.models  # noqa: F401  (registers the server's tables)
+import after_test.models  # noqa: F401  (registers after-the-test tables)
+import assessment.models  # noqa: F401  (registers the SKB tables)
+import exam_server.forensics.models  # registers the forensics tables
+import exam_server.models  # registers the server's tables
+import exam_server.sites.models  # noqa: F401  (registers the sites' tables)
 import item_bank.models  # noqa: F401  (registers the bank's tables)
+import recruitment.models  # noqa: F401  (registers the recruitment tables)
 
 #: This directory: env.py, script.py.mako and versions/ (shipped as package data).
 DIRECTORY = Path(__file__).resolve().parent

@@ -1,0 +1,3 @@
+"""The tables of after the test (issue 20); revision in ``exam_server/migrations/versions``."""
+
+from __future__ import annotations
