@@ -1,0 +1,126 @@
+"""Session keys: the sealed offline form an operator types in, and releasing
+a key at the site (the item content of its session opened into the exam).
+
+A sealed key is printed by ``seleksi site package`` on a sheet that goes to
+the site in a sealed envelope, opened only when the centre cannot be
+reached at session start. It is the 32-byte key and a 2-byte check in
+Crockford base32 (55 characters in groups of five): a mistyped character is
+caught by the check before any decryption is tried, and the letters O, I
+and L read as 0, 1 and 1 as on the checkpoint fingerprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from exam_server import audit
+from exam_server.db import writer
+from exam_server.models import Exam, ExamSession
+from exam_server.receipts import CROCKFORD
+from exam_server.sites.models import InstalledPackage, SealedItems
+from exam_server.sites.package import KEY_BYTES, PackageError, open_items
+from exam_server.snapshot import bank_from_json, items_from_json
+
+_CHECK_BYTES = 2
+_CHARS = -(-(KEY_BYTES + _CHECK_BYTES) * 8 // 5)  # 55
+_GROUP = 5
+
+SEALED = SealedItems.__table__  # type: ignore[attr-defined]
+SESSION = ExamSession.__table__  # type: ignore[attr-defined]
+EXAM = Exam.__table__  # type: ignore[attr-defined]
+PACKAGE = InstalledPackage.__table__  # type: ignore[attr-defined]
+
+
+def _check(session_code: str, key: bytes) -> bytes:
+    return hashlib.sha256(b"seleksi/sealed-key/1|" + session_code.encode() + b"|" + key).digest()[
+        :_CHECK_BYTES
+    ]
+
+
+def seal(session_code: str, key: bytes) -> str:
+    """The typed form of ``key`` for ``session_code``: ``XXXXX-XXXXX-…`` (55 characters)."""
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"a session key has {KEY_BYTES} bytes, not {len(key)}")
+    raw = key + _check(session_code, key)
+    n = int.from_bytes(raw, "big") << (5 * _CHARS - 8 * len(raw))
+    chars = [CROCKFORD[(n >> (5 * (_CHARS - 1 - i))) & 31] for i in range(_CHARS)]
+    return "-".join("".join(chars[i : i + _GROUP]) for i in range(0, _CHARS, _GROUP))
+
+
+def unseal(session_code: str, text: str) -> bytes:
+    """The key a person typed from the sheet; raises ``ValueError`` naming the
+    mistake (a character not in the alphabet, too few or many, or a typo the
+    check caught)."""
+    s = "".join(text.split()).replace("-", "").upper().translate(str.maketrans("OIL", "011"))
+    bad = sorted({c for c in s if c not in CROCKFORD})
+    if bad:
+        raise ValueError(f"the sealed key has characters that are not in it: {''.join(bad)}")
+    if len(s) != _CHARS:
+        raise ValueError(f"the sealed key has {_CHARS} characters, {len(s)} were typed")
+    n = 0
+    for c in s:
+        n = (n << 5) | CROCKFORD.index(c)
+    raw = (n >> (5 * _CHARS - 8 * (KEY_BYTES + _CHECK_BYTES))).to_bytes(
+        KEY_BYTES + _CHECK_BYTES, "big"
+    )
+    key, check = raw[:KEY_BYTES], raw[KEY_BYTES:]
+    if _check(session_code, key) != check:
+        raise ValueError(
+            f"the sealed key does not check out for session {session_code}: a character was"
+            " mistyped, or it is another session's sheet"
+        )
+    return key
+
+
+def release(engine: Engine, session_code: str, key: bytes, how: str) -> int:
+    """Open ``session_code``'s item content with ``key`` into its exam (so the
+    session can be opened for logins); ``how``: ``centre`` or ``sealed``.
+    Idempotent: releasing again changes nothing. Returns the number of
+    items. Raises :class:`PackageError` for a session the package did not
+    bring or a key that does not open it."""
+    with writer(engine).begin() as conn:
+        row = (
+            conn.execute(
+                select(
+                    SEALED, SESSION.c.code, PACKAGE.c.site_code, EXAM.c.bank_json, EXAM.c.items_json
+                )
+                .join(SESSION, SESSION.c.id == SEALED.c.session_id)
+                .join(PACKAGE, PACKAGE.c.package_id == SEALED.c.package_id)
+                .join(EXAM, EXAM.c.id == SEALED.c.exam_id)
+                .where(SESSION.c.code == session_code)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise PackageError(f"no session {session_code} in an installed site package")
+        items_json = open_items(
+            str(row["site_code"]),
+            session_code,
+            {"nonce": row["nonce"], "ciphertext": row["ciphertext"]},
+            key,
+        )
+        items = items_from_json(items_json)
+        ids = [it.item_id for it in items]
+        if ids != list(bank_from_json(row["bank_json"]).item_ids):
+            raise PackageError(f"session {session_code}'s items do not match its exam's bank")
+        if row["released_at"] is not None:
+            return len(items)
+        conn.execute(
+            SEALED.update()
+            .where(SEALED.c.session_id == row["session_id"])
+            .values(released_at=time.time(), released_how=how)
+        )
+        conn.execute(EXAM.update().where(EXAM.c.id == row["exam_id"]).values(items_json=items_json))
+        audit.append(
+            conn,
+            "site_key_release",
+            f"site:{how}",
+            session_id=int(row["session_id"]),
+            data={"session": session_code, "how": how, "items": len(items)},
+        )
+        return len(items)

@@ -1,0 +1,130 @@
+"""The site package: built and signed at the centre, refused at a site when
+one byte changed, installed with the centre's ids, useless until a key opens
+its items (sealed offline key typed by the operator)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from exam_server.exams import ExamData
+from exam_server.models import Exam
+from exam_server.sites import keys, package
+from exam_server.sites.install import install, installed_site
+from exam_server.sites.package import PackageError
+from tests.sites.conftest import Centre
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(text(sql))]
+
+
+def test_package_installs_with_the_centres_rows_and_sealed_items(
+    centre: Centre, site_engine: Engine
+) -> None:
+    data, session_keys = package.build(centre.engine, "TILOK-01", centre.key)
+    assert set(session_keys) == {"SESI-1"}
+    # The item texts are not in the package in the clear.
+    assert b"Butir TWK-0000" not in data and b"Pilihan A" not in data
+    _, added = install(site_engine, data, centre.key.public_key())
+    assert added > 0 and installed_site(site_engine) == "TILOK-01"
+    candidates = (
+        "SELECT id, registration_number, category, session_id FROM exam_candidate ORDER BY id"
+    )
+    assert _rows(site_engine, candidates) == _rows(centre.engine, candidates)
+    assert _rows(site_engine, "SELECT code, status FROM exam_session") == [("SESI-1", "scheduled")]
+    with Session(site_engine) as s:
+        exam = s.get(Exam, centre.seed.exam_id)
+        assert exam is not None and exam.items_json == "[]"
+        with pytest.raises(ValueError, match="item texts"):
+            ExamData.from_row(exam)  # no test can start before the key is released
+    # Installing the same package again adds nothing.
+    assert install(site_engine, data, centre.key.public_key())[1] == 0
+    # The typed sealed key opens the items; the exam is then whole.
+    typed = keys.seal("SESI-1", session_keys["SESI-1"]).lower().replace("0", "o")
+    assert keys.release(site_engine, "SESI-1", keys.unseal("SESI-1", typed), "sealed") == 36
+    with Session(site_engine) as s:
+        exam = s.get(Exam, centre.seed.exam_id)
+        assert exam is not None and len(ExamData.from_row(exam).items) == 36
+    kinds = [k for (k,) in _rows(site_engine, "SELECT kind FROM exam_audit ORDER BY id")]
+    assert kinds == ["site_install", "site_key_release"]
+
+
+def test_a_wrong_or_mistyped_key_opens_nothing(centre: Centre, site_engine: Engine) -> None:
+    data, session_keys = package.build(centre.engine, "TILOK-01", centre.key)
+    install(site_engine, data, centre.key.public_key())
+    sheet = keys.seal("SESI-1", session_keys["SESI-1"])
+    typo = ("1" if sheet[0] != "1" else "2") + sheet[1:]
+    with pytest.raises(ValueError, match="mistyped"):
+        keys.unseal("SESI-1", typo)
+    with pytest.raises(ValueError, match="characters"):
+        keys.unseal("SESI-1", sheet[:-3])
+    with pytest.raises(ValueError, match="another session"):
+        keys.unseal("SESI-2", sheet)
+    with pytest.raises(PackageError, match="does not open"):
+        keys.release(site_engine, "SESI-1", bytes(32), "sealed")
+    assert _rows(site_engine, "SELECT released_at FROM site_sealed_items") == [(None,)]
+
+
+def test_package_from_another_key_or_for_another_site_is_refused(
+    centre: Centre, site_engine: Engine
+) -> None:
+    data, _ = package.build(centre.engine, "TILOK-01", centre.key)
+    with pytest.raises(PackageError, match="signed by key"):
+        install(site_engine, data, Ed25519PrivateKey.generate().public_key())
+    with pytest.raises(PackageError, match="no site"):
+        package.build(centre.engine, "NOWHERE", centre.key)
+    with pytest.raises(PackageError, match="no session SESI-9"):
+        package.build(centre.engine, "TILOK-01", centre.key, ["SESI-9"])
+    # A package re-signed by the centre with one field changed is a different
+    # package; a site already holding TILOK-01 refuses one for another site.
+    install(site_engine, data, centre.key.public_key())
+    body = json.loads(data.partition(b"\n\n")[2])
+    body["site"]["code"] = "TILOK-02"
+    other = package.sign(centre.key, json.dumps(body).encode())
+    with pytest.raises(PackageError, match="this server is site TILOK-01"):
+        install(site_engine, other, centre.key.public_key())
+
+
+@pytest.fixture(scope="module")
+def signed() -> tuple[bytes, Ed25519PrivateKey]:
+    key = Ed25519PrivateKey.generate()
+    body = json.dumps({"v": 1, "site": {"code": "X"}, "padding": "x" * 300}).encode()
+    return package.sign(key, body), key
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_one_changed_byte_anywhere_is_refused(
+    signed: tuple[bytes, Ed25519PrivateKey], data: st.DataObject
+) -> None:
+    raw, key = signed
+    assert package.verify(raw, key.public_key()).content["site"]["code"] == "X"
+    pos = data.draw(st.integers(0, len(raw) - 1), label="position")
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != raw[pos]), label="byte")
+    tampered = raw[:pos] + bytes([new]) + raw[pos + 1 :]
+    with pytest.raises(PackageError):
+        package.verify(tampered, key.public_key())
+
+
+def test_a_signature_spelled_otherwise_in_base64_is_refused(
+    signed: tuple[bytes, Ed25519PrivateKey],
+) -> None:
+    # The last character before "==" carries 4 bits base64 ignores: the same
+    # signature bytes, a different file.
+    raw, key = signed
+    sig_line = raw.split(b"\n")[2]
+    last = sig_line.rstrip(b"=")[-1:]
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = alphabet[alphabet.index(last) ^ 1 : (alphabet.index(last) ^ 1) + 1]
+    tampered = raw.replace(sig_line, sig_line.rstrip(b"=")[:-1] + twin + b"==")
+    with pytest.raises(PackageError):
+        package.verify(tampered, key.public_key())
