@@ -1,0 +1,109 @@
+"""Agreement statistics equal the maintained reference implementations to 1e-6."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from assessment.agreement import AgreementError, icc, krippendorff_alpha_ordinal
+
+pd = pytest.importorskip("pandas")
+pingouin = pytest.importorskip("pingouin")
+krippendorff = pytest.importorskip("krippendorff")
+
+
+def panel(seed: int, n: int = 25, k: int = 3) -> np.ndarray:
+    """A panel's scores on a 1–5 rubric with assessor leniency differences."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(3, 1, (n, 1))
+    offsets = np.linspace(-0.6, 0.6, k)
+    return np.clip(np.round(true + offsets + rng.normal(0, 0.7, (n, k))), 1, 5)
+
+
+def pingouin_icc(x: np.ndarray) -> dict[str, tuple[float, float, float]]:
+    n, k = x.shape
+    long = pd.DataFrame(
+        {"c": np.repeat(np.arange(n), k), "a": np.tile(np.arange(k), n), "s": x.reshape(-1)}
+    )
+    # pingouin rounds the interval to 2 decimals by default; compare at full precision.
+    saved = pingouin.options.get("round.column.CI95")
+    pingouin.options["round.column.CI95"] = None
+    try:
+        table = pingouin.intraclass_corr(long, "c", "a", "s").set_index("Type")
+    finally:
+        pingouin.options["round.column.CI95"] = saved
+    return {t: (row.ICC, row.CI95[0], row.CI95[1]) for t, row in table.iterrows()}
+
+
+@pytest.mark.parametrize("seed,k", [(1, 3), (2, 4), (3, 2), (4, 5)])
+def test_icc_equals_pingouin(seed: int, k: int) -> None:
+    x = panel(seed, k=k)
+    ours = icc(x).as_dict()
+    ref = pingouin_icc(x)
+    for name in ("ICC(A,1)", "ICC(A,k)", "ICC(C,1)", "ICC(C,k)"):
+        est = ours[name]
+        assert isinstance(est, dict)
+        assert est["value"] == pytest.approx(ref[name][0], abs=1e-6), name
+        assert est["low"] == pytest.approx(ref[name][1], abs=1e-6), name
+        assert est["high"] == pytest.approx(ref[name][2], abs=1e-6), name
+
+
+def test_icc_leaves_out_candidates_with_a_missing_score_like_pingouin() -> None:
+    x = panel(7)
+    x[[0, 4], [1, 2]] = np.nan
+    assert icc(x).n == x.shape[0] - 2
+    ref = pingouin_icc(x[~np.isnan(x).any(axis=1)])
+    assert icc(x).agreement_single.value == pytest.approx(ref["ICC(A,1)"][0], abs=1e-6)
+
+
+def test_severity_lowers_absolute_agreement_not_consistency() -> None:
+    """A harsh assessor who orders candidates like the others: consistency stays high."""
+    rng = np.random.default_rng(11)
+    true = rng.normal(3, 1, (40, 1))
+    same_order = true + np.array([0.0, 0.0, -1.5]) + rng.normal(0, 0.2, (40, 3))
+    r = icc(same_order)
+    assert r.consistency_single.value > 0.9
+    assert r.agreement_single.value < r.consistency_single.value - 0.2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_alpha_equals_krippendorff_package(seed: int) -> None:
+    x = panel(seed, n=30, k=4)
+    rng = np.random.default_rng(seed)
+    x[rng.random(x.shape) < 0.15] = np.nan  # recusals and missing scores
+    ref = krippendorff.alpha(reliability_data=x.T, level_of_measurement="ordinal")
+    assert krippendorff_alpha_ordinal(x, n_boot=10).value == pytest.approx(ref, abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(2, 12), st.integers(2, 5)),
+        elements=st.sampled_from([1.0, 2.0, 3.0, 4.0, 5.0, np.nan]),
+    )
+)
+def test_alpha_equals_reference_on_any_panel(x: np.ndarray) -> None:
+    try:
+        ours = krippendorff_alpha_ordinal(x, n_boot=5).value
+    except AgreementError:
+        return  # fewer than two pairable candidates, or one value only
+    ref = krippendorff.alpha(reliability_data=x.T, level_of_measurement="ordinal")
+    assert ours == pytest.approx(ref, abs=1e-6)
+
+
+def test_alpha_interval_holds_the_estimate_and_is_reproducible() -> None:
+    x = panel(5, n=60)
+    a = krippendorff_alpha_ordinal(x, n_boot=500)
+    assert a.low < a.value < a.high
+    assert krippendorff_alpha_ordinal(x, n_boot=500) == a
+
+
+def test_too_little_data_is_a_clear_error() -> None:
+    with pytest.raises(AgreementError, match="at least 2 candidates"):
+        icc([[1.0, 2.0]])
+    with pytest.raises(AgreementError, match="every score is the same"):
+        krippendorff_alpha_ordinal([[3.0, 3.0], [3.0, 3.0]])
