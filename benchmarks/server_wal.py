@@ -6,8 +6,10 @@ commit under load, 1 ≈ exam pace), each a response row and the narrow
 attempt update, with the engine state (6 kB, a 110-item SKD form) as a
 snapshot every N responses, or rewritten with every answer
 ("rewrite-in-place", the shape of the old form); with and without the
-single-column index on ``exam_response.attempt_id`` (the unique
-``(attempt_id, seq)`` index covers its lookups). Frames counted as in
+single-column index on ``exam_response.attempt_id`` (dropped by revision 0013:
+the unique ``(attempt_id, seq)`` index covers its lookups; "kept" recreates
+it), and with SQLite's default 4 kB pages or the server's 1 kB
+(``exam_server.db.make_engine``). Frames counted as in
 ``benchmarks.server.WalMeter``. Used to choose ``Settings.snapshot_every``
 and to find the floor of the per-answer writes (docs/benchmarks.md).
 
@@ -23,19 +25,25 @@ from exam_server.db import create_schema, make_engine
 
 
 def run(
-    every: int, state_bytes: int, batch: int, drop_index: bool, answers: int = 20000, n: int = 5000
+    every: int,
+    state_bytes: int,
+    batch: int,
+    drop_index: bool,
+    answers: int = 20000,
+    n: int = 5000,
+    page_size: int = 1024,
 ) -> float:
     with tempfile.TemporaryDirectory() as d:
         path = f"{d}/w.db"
-        e = make_engine(f"sqlite:///{path}")
+        e = make_engine(f"sqlite:///{path}", sqlite_page_size=page_size)
         create_schema(e)
         e.dispose()
         con = sqlite3.connect(path, isolation_level=None)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=OFF")
         con.execute("PRAGMA foreign_keys=OFF")
-        if drop_index:
-            con.execute("DROP INDEX ix_exam_response_attempt_id")
+        if not drop_index:
+            con.execute("CREATE INDEX ix_exam_response_attempt_id ON exam_response (attempt_id)")
         con.execute("BEGIN")
         con.executemany(
             "INSERT INTO exam_attempt (id, session_id, candidate_id, status, seed, last_seq,"
@@ -115,17 +123,22 @@ def run(
             done += batch
         f1 = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
         reader.execute("COMMIT")
-        return (f1 - f0) * 4120 / done
+        return (f1 - f0) * (page_size + 24) / done  # + each frame's header
 
 
 def main() -> None:
     for batch in (50, 1):
-        for drop in (False, True):
-            for every in (0, 1, 5, 10, 20, 50):
-                ans = 20000 if batch == 50 else 2000
-                per = run(every, 6000, batch, drop, answers=ans)
-                how = every or "rewrite-in-place"
-                print(f"batch {batch} drop_ix {drop} every {how}: {per:,.0f} B/answer", flush=True)
+        for page_size in (4096, 1024):
+            for drop in (False, True):
+                for every in (0, 1, 5, 10, 20, 50):
+                    ans = 20000 if batch == 50 else 2000
+                    per = run(every, 6000, batch, drop, answers=ans, page_size=page_size)
+                    how = every or "rewrite-in-place"
+                    print(
+                        f"batch {batch} page {page_size} drop_ix {drop} every {how}:"
+                        f" {per:,.0f} B/answer",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

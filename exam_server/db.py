@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import create_engine
 
 from exam_server import models as _models  # noqa: F401  (registers the tables)
+from item_bank.database import SQLITE_PAGE_SIZE, page_size_pragma
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,16 @@ def make_engine(
     sqlite_synchronous: str = "FULL",
     pool_size: int = 20,
     wal_autocheckpoint: int = 1000,
+    sqlite_page_size: int = SQLITE_PAGE_SIZE,
 ) -> Engine:
     """An engine for ``database_url``; SQLite gets WAL, a busy timeout and
     ``synchronous`` (FULL: a commit survives power loss; NORMAL: survives a
     process crash only). wal_autocheckpoint: WAL pages after which a commit
     also checkpoints (SQLite's default); 0 when a :class:`WalCheckpointer`
-    does it off the commit path (the server)."""
+    does it off the commit path (the server). sqlite_page_size: bytes per page
+    of a new SQLite file (:data:`item_bank.database.SQLITE_PAGE_SIZE` says why
+    1 kB); ValueError unless a power of two from 512 to 65536."""
+    page_pragma = page_size_pragma(sqlite_page_size)
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
@@ -49,6 +54,8 @@ def make_engine(
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
+            # Before WAL: a page size takes effect only on a file with no page yet.
+            cur.execute(page_pragma)
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA foreign_keys=ON")

@@ -257,7 +257,9 @@ class Response(SQLModel, table=True):
     __tablename__ = "exam_response"
     __table_args__ = (UniqueConstraint("attempt_id", "seq"),)
     id: int | None = Field(default=None, primary_key=True)
-    attempt_id: int = Field(foreign_key="exam_attempt.id", index=True)
+    # No index of its own: the unique (attempt_id, seq) index serves every lookup
+    # by attempt, and a second index cost about 4 kB of log an answer (issue 17).
+    attempt_id: int = Field(foreign_key="exam_attempt.id")
     seq: int
     kind: str = Field(max_length=8)
     number: int
