@@ -571,9 +571,11 @@ def build_manifest(
     optimised: bool,
     public_key: Ed25519PublicKey,
     receipt_keys: Sequence[Ed25519PublicKey] = (),
+    version: Mapping[str, Any] | None = None,
 ) -> bytes:
     """``receipt_keys``: the public keys that signed candidates' receipts, listed so a
-    receipt can be checked against the signed manifest alone."""
+    receipt can be checked against the signed manifest alone. ``version``: the
+    block linking a corrected version to the previous one (:mod:`.versions`)."""
     leaves = leaves_of(files)
     root = merkle_root(merkle_levels([leaf_hash(x) for x in leaves]))
     stages = [s for s in STAGES if any(p.startswith(f"{s}/") for p in files)]
@@ -596,6 +598,8 @@ def build_manifest(
             "public_key_sha256": public_key_fingerprint(public_key),
         },
     }
+    if version is not None:
+        manifest["version"] = dict(version)
     return canonical_json(manifest)
 
 
@@ -621,9 +625,15 @@ def publish(
     final: FinalResult | None = None,
     *,
     receipt_keys: Sequence[Ed25519PublicKey] = (),
+    attach: Mapping[str, bytes] | None = None,
+    version: Mapping[str, Any] | None = None,
 ) -> Publication:
-    """Build and sign a whole publication in memory (write it with :func:`write_publication`)."""
+    """Build and sign a whole publication in memory (write it with :func:`write_publication`).
+
+    ``attach``/``version``: the previous version's files and the block linking
+    to it, for a corrected version (:func:`.versions.next_version`)."""
     files = build_files(exam, policy, skd, final)
+    files.update(attach or {})
     pub = private_key.public_key()
     manifest = build_manifest(
         exam,
@@ -632,6 +642,7 @@ def publish(
         optimised=bool(final and final.optimised),
         public_key=pub,
         receipt_keys=receipt_keys,
+        version=version,
     )
     files[MANIFEST] = manifest
     # Ed25519 is deterministic (RFC 8032): the same key and manifest give the same signature.
@@ -944,6 +955,12 @@ def verify_publication(
             f"rankings ({len(outcomes)} candidates, {len(formations)} formations)"
         )
     _check_counts(manifest, formation_counts(policy, docs), announced, rep)
+    if "version" in manifest:
+        # A corrected version: the whole chain back to version 1 (imported here,
+        # versions builds on this module).
+        from exam_server.results.versions import check_version
+
+        check_version(files, manifest, public_key, rep)
     return rep
 
 
