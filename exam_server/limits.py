@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     from exam_server.settings import Settings
 
 LIMIT = LoginLimit.__table__  # type: ignore[attr-defined]
-SCOPES = ("pin", "staff")
+# "recruit": logins and sign-ups of the recruitment pages (exam_server.recruitment).
+SCOPES = ("pin", "staff", "recruit")
 # The account of a key that counts every account from one source.
 ANY_ACCOUNT = ""
 # Longest account / source kept in a key (longer input is cut, not refused:
