@@ -1,0 +1,170 @@
+"""Appeals of results (sanggah hasil): who may appeal, when, what the agency
+may decide, and what an accepted appeal may correct. No web, no database: the
+app calls these and stores what they return.
+
+Times are seconds since the epoch (the server's :mod:`exam_server.clock`);
+a publication's date is its ``published_at`` (ISO date), the window opening
+at 00:00 UTC of that day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from after_test.policy import AppealRules
+
+DAY = 86_400.0
+
+
+class AppealError(ValueError):
+    """An appeal or a decision is refused; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message_id: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.field = field
+        self.message_id = message_id
+        self.message_en = message_en
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Open from ``opens`` to ``closes``; answers due by ``answer_by`` (epoch seconds)."""
+
+    opens: float
+    closes: float
+    answer_days: int
+
+    def answer_by(self, submitted_at: float) -> float:
+        return submitted_at + self.answer_days * DAY
+
+    def is_open(self, now: float) -> bool:
+        return self.opens <= now < self.closes
+
+
+def window(rules: AppealRules, published_at: str) -> Window:
+    """The appeal window of a publication dated ``published_at`` (YYYY-MM-DD)."""
+    try:
+        day = dt.date.fromisoformat(published_at[:10])
+    except ValueError:
+        raise AppealError(
+            "published_at",
+            f"tanggal publikasi tidak sah: {published_at!r}",
+            f"not a publication date: {published_at!r}",
+        ) from None
+    opens = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
+    return Window(opens, opens + rules.window_days * DAY, rules.answer_days)
+
+
+@dataclass(frozen=True)
+class AppealRequest:
+    """What a candidate sends: the receipt (checked by
+    :func:`exam_server.results.receipt_check`), the reason, the evidence (text,
+    e.g. a description or a link), and the correction asked for (optional)."""
+
+    reason: str
+    evidence: str
+    field: str | None
+    requested: str | None
+
+
+def check_request(rules: AppealRules, win: Window, now: float, req: AppealRequest) -> None:
+    """Refuse an appeal outside the window, or without a reason; raises :class:`AppealError`."""
+    if now < win.opens:
+        raise AppealError(
+            "time", "masa sanggah belum dibuka", "the appeal window has not opened yet"
+        )
+    if now >= win.closes:
+        raise AppealError(
+            "time",
+            f"masa sanggah telah ditutup ({rules.window_days} hari setelah pengumuman)",
+            f"the appeal window has closed ({rules.window_days} days after publication)",
+        )
+    if not req.reason.strip():
+        raise AppealError("reason", "alasan sanggah wajib diisi", "a reason is required")
+    if len(req.reason) > rules.max_reason:
+        raise AppealError(
+            "reason",
+            f"alasan paling banyak {rules.max_reason} karakter",
+            f"the reason is limited to {rules.max_reason} characters",
+        )
+    if len(req.evidence) > rules.max_evidence:
+        raise AppealError(
+            "evidence",
+            f"bukti paling banyak {rules.max_evidence} karakter",
+            f"the evidence is limited to {rules.max_evidence} characters",
+        )
+    if req.field is not None and req.field not in rules.fields:
+        raise AppealError(
+            "field",
+            f"sanggah hanya dapat memperbaiki kesalahan administratif: {', '.join(rules.fields)}",
+            f"an appeal may correct only clerical data: {', '.join(rules.fields)}",
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The agency's answer. ``field``/``value``: the correction (accepted only)."""
+
+    status: Status
+    answer: str
+    field: str | None = None
+    value: str | None = None
+
+
+def check_decision(rules: AppealRules, status: str, decision: Decision, now: float) -> None:
+    """Refuse deciding an appeal twice, an accepted appeal without a correction
+    of an allowed field, or an answer without text."""
+    if status != Status.SUBMITTED:
+        raise AppealError(
+            "status",
+            f"sanggah ini sudah dijawab ({status})",
+            f"this appeal was answered ({status})",
+        )
+    if not decision.answer.strip():
+        raise AppealError("answer", "jawaban wajib diisi", "an answer is required")
+    if decision.status == Status.ACCEPTED:
+        if decision.field not in rules.fields or decision.value is None:
+            raise AppealError(
+                "field",
+                f"sanggah diterima harus menyebut perbaikan: {', '.join(rules.fields)}",
+                f"an accepted appeal names its correction: one of {', '.join(rules.fields)}",
+            )
+    elif decision.status != Status.REJECTED:
+        raise AppealError("status", "keputusan tidak dikenal", "unknown decision")
+
+
+@dataclass(frozen=True)
+class AppealStats:
+    """Public appeal statistics: counts by status, overdue answers, and the
+    median days to answer (None before any answer)."""
+
+    submitted: int
+    accepted: int
+    rejected: int
+    pending: int
+    overdue: int
+    median_days_to_answer: float | None
+
+
+def stats(rows: list[tuple[str, float, float | None, float]], now: float) -> AppealStats:
+    """rows: (status, submitted_at, answered_at, answer_by) of every appeal."""
+    import statistics
+
+    answered = [(a - s) / DAY for st, s, a, _ in rows if a is not None]
+    pending = [r for r in rows if r[0] == Status.SUBMITTED]
+    return AppealStats(
+        submitted=len(rows),
+        accepted=sum(1 for r in rows if r[0] == Status.ACCEPTED),
+        rejected=sum(1 for r in rows if r[0] == Status.REJECTED),
+        pending=len(pending),
+        overdue=sum(1 for r in pending if now > r[3]),
+        median_days_to_answer=statistics.median(answered) if answered else None,
+    )
