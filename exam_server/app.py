@@ -40,6 +40,8 @@ from exam_server.results_api import ENDPOINTS as RESULTS_ENDPOINTS
 from exam_server.scaleout import fanout
 from exam_server.settings import Settings
 from exam_server.setup_api import ENDPOINTS as SETUP_ENDPOINTS
+from exam_server.sites import api as sites_api
+from exam_server.sites import service as sites
 from exam_server.terminal import candidate_endpoint
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     :class:`~exam_server.clock.ManualClock` to drive it)."""
     clock = clock or SystemClock()
     endpoints = [*ENDPOINTS, *CHECKPOINT_ENDPOINTS, *SETUP_ENDPOINTS, *RESULTS_ENDPOINTS]
+    endpoints += sites_api.endpoints(settings)  # by role: site, centre or none
     routes: list[BaseRoute] = [ep.route() for ep in endpoints]
     routes.append(WebSocketRoute("/ws/candidate", candidate_endpoint))
     routes.extend(live.routes())
@@ -128,9 +131,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await ctx.gc_freezer.start()
         await live.start(app)
         await fanout.start(app)
+        await sites.start(app)  # a site's sync to the centre
         try:
             yield
         finally:
+            await sites.stop(app)
             await fanout.stop(app)
             await live.stop(app)
             await monitor.stop()

@@ -78,6 +78,16 @@ class Settings:
     # publications made from the admin page (exam_server.results_api); None:
     # the admin page can verify but not publish.
     results_key_path: str | None = None
+    # Sites and the centre (exam_server.sites, docs/sites.md): "standalone"
+    # (this server is the whole world), "site" (runs its installed package
+    # without the centre, syncing to centre_url with site_token every
+    # site_sync_seconds) or "centre" (takes sites' syncs; releases a session's
+    # key site_key_lead_seconds before its start).
+    role: str = "standalone"
+    centre_url: str | None = None
+    site_token: str | None = None
+    site_sync_seconds: float = 10.0
+    site_key_lead_seconds: float = 1800.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,6 +130,12 @@ class Settings:
             raise ValueError("Settings.gc_freeze_seconds must be 0 (off) or positive")
         if self.checkpoint_seconds < 0:
             raise ValueError("Settings.checkpoint_seconds must be 0 (off) or positive")
+        if self.role not in ("standalone", "site", "centre"):
+            raise ValueError("Settings.role must be standalone, site or centre")
+        if not (self.site_sync_seconds > 0 and self.site_key_lead_seconds >= 0):
+            raise ValueError(
+                "Settings.site_sync_seconds must be positive, site_key_lead_seconds 0 or more"
+            )
         if self.scrypt_n < 2 or self.scrypt_n & (self.scrypt_n - 1):
             raise ValueError("Settings.scrypt_n must be a power of two")
 
