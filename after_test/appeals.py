@@ -10,22 +10,14 @@ at 00:00 UTC of that day.
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from dataclasses import dataclass
 from enum import StrEnum
 
+from after_test.errors import Refused
 from after_test.policy import AppealRules
 
 DAY = 86_400.0
-
-
-class AppealError(ValueError):
-    """An appeal or a decision is refused; ``field`` names what is wrong."""
-
-    def __init__(self, field: str, message_id: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.field = field
-        self.message_id = message_id
-        self.message_en = message_en
 
 
 class Status(StrEnum):
@@ -54,7 +46,7 @@ def window(rules: AppealRules, published_at: str) -> Window:
     try:
         day = dt.date.fromisoformat(published_at[:10])
     except ValueError:
-        raise AppealError(
+        raise Refused(
             "published_at",
             f"tanggal publikasi tidak sah: {published_at!r}",
             f"not a publication date: {published_at!r}",
@@ -76,33 +68,31 @@ class AppealRequest:
 
 
 def check_request(rules: AppealRules, win: Window, now: float, req: AppealRequest) -> None:
-    """Refuse an appeal outside the window, or without a reason; raises :class:`AppealError`."""
+    """Refuse an appeal outside the window, or without a reason; raises :class:`Refused`."""
     if now < win.opens:
-        raise AppealError(
-            "time", "masa sanggah belum dibuka", "the appeal window has not opened yet"
-        )
+        raise Refused("time", "masa sanggah belum dibuka", "the appeal window has not opened yet")
     if now >= win.closes:
-        raise AppealError(
+        raise Refused(
             "time",
             f"masa sanggah telah ditutup ({rules.window_days} hari setelah pengumuman)",
             f"the appeal window has closed ({rules.window_days} days after publication)",
         )
     if not req.reason.strip():
-        raise AppealError("reason", "alasan sanggah wajib diisi", "a reason is required")
+        raise Refused("reason", "alasan sanggah wajib diisi", "a reason is required")
     if len(req.reason) > rules.max_reason:
-        raise AppealError(
+        raise Refused(
             "reason",
             f"alasan paling banyak {rules.max_reason} karakter",
             f"the reason is limited to {rules.max_reason} characters",
         )
     if len(req.evidence) > rules.max_evidence:
-        raise AppealError(
+        raise Refused(
             "evidence",
             f"bukti paling banyak {rules.max_evidence} karakter",
             f"the evidence is limited to {rules.max_evidence} characters",
         )
     if req.field is not None and req.field not in rules.fields:
-        raise AppealError(
+        raise Refused(
             "field",
             f"sanggah hanya dapat memperbaiki kesalahan administratif: {', '.join(rules.fields)}",
             f"an appeal may correct only clerical data: {', '.join(rules.fields)}",
@@ -123,22 +113,22 @@ def check_decision(rules: AppealRules, status: str, decision: Decision, now: flo
     """Refuse deciding an appeal twice, an accepted appeal without a correction
     of an allowed field, or an answer without text."""
     if status != Status.SUBMITTED:
-        raise AppealError(
+        raise Refused(
             "status",
             f"sanggah ini sudah dijawab ({status})",
             f"this appeal was answered ({status})",
         )
     if not decision.answer.strip():
-        raise AppealError("answer", "jawaban wajib diisi", "an answer is required")
+        raise Refused("answer", "jawaban wajib diisi", "an answer is required")
     if decision.status == Status.ACCEPTED:
         if decision.field not in rules.fields or decision.value is None:
-            raise AppealError(
+            raise Refused(
                 "field",
                 f"sanggah diterima harus menyebut perbaikan: {', '.join(rules.fields)}",
                 f"an accepted appeal names its correction: one of {', '.join(rules.fields)}",
             )
     elif decision.status != Status.REJECTED:
-        raise AppealError("status", "keputusan tidak dikenal", "unknown decision")
+        raise Refused("status", "keputusan tidak dikenal", "unknown decision")
 
 
 @dataclass(frozen=True)
@@ -156,8 +146,6 @@ class AppealStats:
 
 def stats(rows: list[tuple[str, float, float | None, float]], now: float) -> AppealStats:
     """rows: (status, submitted_at, answered_at, answer_by) of every appeal."""
-    import statistics
-
     answered = [(a - s) / DAY for st, s, a, _ in rows if a is not None]
     pending = [r for r in rows if r[0] == Status.SUBMITTED]
     return AppealStats(
