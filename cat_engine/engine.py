@@ -41,12 +41,13 @@ from cat_engine.pool import (
     pretest_positions,
     section_items,
 )
-from cat_engine.prepared import bank_extra, section_tables
+from cat_engine.prepared import SectionTables, bank_extra, section_tables
 from cat_engine.scoring import cut_theta, reference_curve, reference_max_points, reference_tcc
 from cat_engine.state import SectionState, TestState, finite_or_none
 from cat_engine.stopping import section_stop, stop_reason
 
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass
@@ -339,6 +340,36 @@ def _next_adaptive(
     return state
 
 
+def _given_mask(sec: SectionState, tables: SectionTables) -> tuple[BoolArray, int]:
+    """The pool items given in ``sec`` as a (1, n) mask, and how many they are.
+
+    Pretest items are outside the pool. On a live adaptive test items are only
+    ever appended, so the previous step's mask (``sec.given_cache``) gains the
+    new items: a copy and one assignment instead of a pass over every item
+    given, each step (issue 17). The same mask either way.
+    """
+    items = sec.items
+    local_of: list[int] = tables.extras.get("local_of_list") or tables.extras.setdefault(
+        "local_of_list", tables.local_of.tolist()
+    )
+    cache = sec.given_cache
+    if cache is not None and cache[3] is tables and cache[0] <= len(items):
+        done, mask, count, _ = cache
+        if done < len(items):
+            new = [j for j in (local_of[i] for i in items[done:]) if j >= 0]
+            if new:
+                mask = mask.copy()  # the stored mask may be another state's
+                mask[0, new] = True
+                count += len(new)
+    else:
+        mask = np.zeros((1, tables.pool.n_items), dtype=bool)
+        local = [j for j in (local_of[i] for i in items) if j >= 0]
+        mask[0, local] = True
+        count = len(local)
+    sec.given_cache = (len(items), mask, count, tables)
+    return mask, count
+
+
 def _choose_scored(
     state: TestState,
     bank: BankArrays,
@@ -351,13 +382,7 @@ def _choose_scored(
     tables = section_tables(bank, section, sympson_hetter_k(design.exposure_control, bank))
     pool = tables.pool
     n = pool.n_items
-    given = np.zeros((1, n), dtype=bool)
-    local_of: list[int] = tables.extras.get("local_of_list") or tables.extras.setdefault(
-        "local_of_list", tables.local_of.tolist()
-    )
-    # pool positions of the items given (pretest items are outside the pool)
-    local = [j for j in (local_of[i] for i in sec.items) if j >= 0]
-    given[0, local] = True
+    given, n_given = _given_mask(sec, tables)
     # A pool without enemy groups can never have an item blocked by one.
     has_enemy = tables.extras.get("has_enemy")
     if has_enemy is None:
@@ -394,7 +419,7 @@ def _choose_scored(
         section.n_items,
         np.array([state.seed], dtype=np.int64),
         np.array([state.step], dtype=np.int64),
-        np.array([len(local)], dtype=np.int64),
+        np.array([n_given], dtype=np.int64),
     )
     if choice.refused is not None and choice.refused[0].any():
         sec.refused.extend(int(i) for i in pool.index[choice.refused[0]])

@@ -59,6 +59,12 @@ class SectionState:
     evidence_cache: tuple[int, list[int], Any] | None = field(
         default=None, compare=False, repr=False
     )
+    # The adaptive live step's pool mask of the items given
+    # (:func:`cat_engine.engine._given_mask`): (items counted, the (1, n) mask,
+    # how many of them are pool items, the section tables it is over). The
+    # mask is never changed once stored (a later step copies it), so states
+    # sharing it stay independent. Transient like ``evidence_cache``.
+    given_cache: tuple[int, Any, int, Any] | None = field(default=None, compare=False, repr=False)
 
     def copy(self) -> SectionState:
         # An explicit constructor: dataclasses.replace costs more than the
@@ -80,6 +86,7 @@ class SectionState:
             self.complete,
             self.stop_reason,
             self.evidence_cache,
+            self.given_cache,
         )
 
     @property
