@@ -1,0 +1,356 @@
+"""A real centre and a real site server (two uvicorn servers, two SQLite
+databases), the line between them a proxy the test cuts.
+
+The site gets its key from the centre, then the line is cut; the whole
+session runs at the site (check-in, logins over the real WebSocket client,
+answers, one candidate finishing, one ending at time-up, the close) and is
+over well before the line comes back. When it does, the site's background
+sync sends everything: every acknowledged answer and audit event arrives
+exactly once, the chains verify at the centre, and the centre's results —
+recomputed from the synced answers — equal the site's. Then resends, a gap
+and a site that rewrites a synced answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from exam_server import audit
+from exam_server import scheduling as sch
+from exam_server.admin import assign_rooms
+from exam_server.db import make_engine
+from exam_server.settings import Settings
+from exam_server.sites import intake, link, package
+from exam_server.sites.client import CentreClient, sync_state
+from exam_server.sites.install import install
+from exam_server.sites.outbox import build_batch
+from exam_server.sites.service import site_checkpoints
+from exam_server.sites.wire import Batch, ChainHead, Positions, ResponseRecord
+from exam_server.testing import Terminal, ThreadServer, candidate_login, free_port, staff_token
+from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
+from tests.sites.conftest import Centre, make_centre
+from tests.sites.proxy import LinkProxy
+
+TIME_LIMIT = 8.0  # seconds: the whole session is over long before the line returns
+N = 3
+
+
+@dataclass
+class World:
+    centre: Centre
+    centre_server: ThreadServer
+    site_engine: Engine
+    site_server: ThreadServer
+    proxy: LinkProxy
+    token: str
+    tmp: Path
+
+
+def _settings(tmp: Path, name: str, url: str, **kw: Any) -> Settings:
+    return Settings(
+        database_url=url,
+        secret_key=TEST_SECRET,
+        port=free_port(),
+        scrypt_n=TEST_SCRYPT_N,
+        checkpoint_seconds=1.0,
+        checkpoint_path=str(tmp / f"{name}.checkpoints.jsonl"),
+        checkpoint_key_path=str(tmp / f"{name}.key.pem"),
+        site_sync_seconds=0.3,
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("sites")
+    centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=TIME_LIMIT)
+    token = link.issue_token(centre.engine, "TILOK-01")
+    data, _ = package.build(centre.engine, "TILOK-01", centre.key)
+    centre_server = ThreadServer(_settings(tmp, "centre", centre.url, role="centre")).start()
+    proxy = LinkProxy(free_port(), centre_server.settings.port)
+    proxy.restore()
+    site_url = f"sqlite:///{tmp / 'site.db'}"
+    site_engine = make_engine(site_url)
+    install(site_engine, data, centre.key.public_key())
+    sch.create_staff(site_engine, "admin", "Admin", "admin", "admin-password", TEST_SCRYPT_N)
+    pid = sch.create_staff(
+        site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
+    )
+    with site_engine.connect() as c:
+        room = c.execute(text("SELECT room_id FROM exam_session")).scalar_one()
+    assign_rooms(site_engine, pid, [int(room)])
+    site_server = ThreadServer(
+        _settings(tmp, "site", site_url, role="site", centre_url=proxy.url, site_token=token)
+    ).start()
+    yield World(centre, centre_server, site_engine, site_server, proxy, token, tmp)
+    site_server.stop()
+    proxy.cut()
+    centre_server.stop()
+
+
+def _count(engine: Engine, sql: str) -> int:
+    with engine.connect() as c:
+        return int(c.execute(text(sql)).scalar_one())
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(text(sql))]
+
+
+async def _run_session(w: World) -> dict[str, list[int]]:
+    """The session at the site with the line cut; returns each candidate's acked seqs."""
+    site = w.site_server.url
+    admin = staff_token(site, "admin", "admin-password")
+    proctor = staff_token(site, "pengawas", "proctor-password")
+    sid = w.centre.seed.session_id
+    async with httpx.AsyncClient(base_url=site, timeout=30) as http:
+        r = await http.post(
+            f"/api/sessions/{sid}/open", headers={"Authorization": f"Bearer {proctor}"}
+        )
+        assert r.status_code == 200, r.text
+        session_token = r.json()["token"]
+        pins = {}
+        for c in w.centre.seed.candidates:
+            reg = str(c["registration_number"])
+            r = await http.post(
+                f"/api/proctor/sessions/{sid}/checkin",
+                json={"registration_number": reg},
+                headers={"Authorization": f"Bearer {proctor}"},
+            )
+            pins[reg] = r.json()["pin"]
+    acked: dict[str, list[int]] = {}
+    terminals = []
+    for i, (reg, pin) in enumerate(pins.items()):
+        r = candidate_login(site, reg, pin, session_token, f"T-{i}")
+        assert r.status_code == 200, r.text
+        t = await Terminal.open(w.site_server.ws_url, r.json()["token"], f"T-{i}")
+        assert t.state["status"] == "running"
+        terminals.append((reg, t))
+    for i, (reg, t) in enumerate(terminals):
+        # The first two answer everything and finish; the last answers half
+        # and is ended by the clock.
+        for number in range(1, 11 if i < 2 else 6):
+            (ack,) = await t.answer(number, (number + i) % 5)
+            assert ack["type"] == "ack"
+            acked.setdefault(reg, []).append(int(ack["seq"]))
+        if i < 2:
+            final = await t.request({"type": "finish", "confirm": True})
+            assert final["type"] == "final"
+    deadline = time.monotonic() + TIME_LIMIT + 20
+    while _count(w.site_engine, "SELECT COUNT(*) FROM exam_attempt WHERE status='finished'") < N:
+        assert time.monotonic() < deadline, "the last attempt did not end at time-up"
+        await asyncio.sleep(0.2)
+    for _, t in terminals:
+        await t.close()
+    r = httpx.post(
+        f"{site}/api/sessions/{sid}/close",
+        json={"reason": "selesai"},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    return acked
+
+
+async def _wait(cond: Any, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"{what} did not happen within {timeout} s"
+        await asyncio.sleep(0.2)
+
+
+async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World) -> None:
+    w = world
+    admin = staff_token(w.site_server.url, "admin", "admin-password")
+    r = httpx.post(
+        w.site_server.url + "/api/site/keys",
+        json={"session_code": "SESI-1"},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
+    )
+    assert r.status_code == 200 and r.json()["items"] == 36, r.text
+    await _wait(
+        lambda: _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") >= 2, 20, "first sync"
+    )
+
+    cut_at = time.monotonic()
+    w.proxy.cut()
+    acked = await _run_session(w)
+    # The session started and ended inside the outage; nothing got through.
+    await asyncio.sleep(1.0)
+    assert time.monotonic() - cut_at > TIME_LIMIT
+    assert _count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == 0
+    assert sync_state(w.site_engine)["last_error"]
+    site_answers = _rows(
+        w.site_engine, "SELECT attempt_id, seq, hash FROM exam_response ORDER BY attempt_id, seq"
+    )
+    assert len(site_answers) == sum(len(v) for v in acked.values()) == 25
+
+    w.proxy.restore()
+    site_events = _rows(w.site_engine, "SELECT id, hash FROM exam_audit ORDER BY id")
+    last_cp = site_checkpoints(w.site_server.settings).lines_after(0, 10_000)[-1]
+
+    def arrived() -> bool:
+        return (
+            _count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == len(site_answers)
+            and _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") >= len(site_events)
+            and _count(w.centre.engine, "SELECT MAX(n) FROM site_checkpoint")
+            >= int(last_cp.split('"n":')[1].split(",")[0])
+            and _count(w.centre.engine, "SELECT site_pending FROM site_link") == 0
+        )
+
+    await _wait(arrived, 60, "catch-up after the line returned")
+    # Exactly once: the centre's copy is the site's chain, row for row.
+    centre_answers = _rows(
+        w.centre.engine,
+        "SELECT attempt_id, seq, hash FROM site_response ORDER BY attempt_id, seq",
+    )
+    assert centre_answers == site_answers
+    site_events = _rows(w.site_engine, "SELECT id, hash FROM exam_audit ORDER BY id")
+    assert _rows(w.centre.engine, "SELECT id, hash FROM site_audit ORDER BY id") == site_events
+    kinds = [k for (k,) in _rows(w.centre.engine, "SELECT kind FROM site_audit ORDER BY id")]
+    assert kinds.count("finish") == N and "open_session" in kinds and "close_session" in kinds
+    # The chains verify at the centre; no problem was found.
+    assert intake.verify_copies(w.centre.engine, _site_id(w)) == []
+    assert _rows(w.centre.engine, "SELECT message FROM site_problem") == []
+    # The centre's results, recomputed from the synced answers, are the site's.
+    site_results = _rows(
+        w.site_engine,
+        "SELECT id, status, finish_reason, total_points, passed FROM exam_attempt ORDER BY id",
+    )
+    centre_results = _rows(
+        w.centre.engine,
+        "SELECT attempt_id, status, finish_reason, centre_total, centre_passed, centre_check"
+        " FROM site_attempt ORDER BY attempt_id",
+    )
+    assert [r[:5] for r in centre_results] == site_results
+    assert {r[5] for r in centre_results} == {"equal"}
+    assert {r[2] for r in site_results} == {"candidate", "time_up"}
+
+
+def _site_id(w: World) -> int:
+    return _count(w.centre.engine, "SELECT id FROM exam_site WHERE code='TILOK-01'")
+
+
+def test_a_resent_batch_stores_nothing_twice(world: World) -> None:
+    w = world
+    before = _count(w.centre.engine, "SELECT COUNT(*) FROM site_response")
+    events = _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit")
+    client = CentreClient(w.proxy.url, w.token)
+    try:
+        zero = Positions(
+            audit=ChainHead(position=0, hash=""), checkpoint=ChainHead(position=0, hash="")
+        )
+        batch = build_batch(w.site_engine, zero, 10_000, None)
+        # Built as if the centre held nothing: the whole history again.
+        result = client.send(batch.model_copy(update={"base_audit": client.positions().audit}))
+    finally:
+        client.close()
+    assert result.duplicates == len(batch.audit) + len(batch.responses) > 0
+    assert result.problems == []
+    assert _count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == before
+    assert _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") == events
+
+
+def test_a_gap_is_refused_whole(world: World) -> None:
+    w = world
+    client = CentreClient(w.proxy.url, w.token)
+    try:
+        pos = client.positions()
+        aid, head = next(iter(pos.attempts.items()))
+        row: dict[str, Any] = {
+            "attempt_id": aid,
+            "seq": head.seq + 2,  # seq head+1 never sent
+            "kind": "answer",
+            "number": 1,
+            "item_id": "TWK-0000",
+            "option": 1,
+            "prev_hash": "0" * 64,
+            "hash": "1" * 64,
+        }
+        batch = Batch(
+            base_audit=pos.audit,
+            responses=[ResponseRecord(**row)],
+            audit_head=pos.audit,
+        )
+        r = client.http.post(
+            "/api/centre/v1/batches",
+            content=batch.model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+    finally:
+        client.close()
+    assert r.status_code == 409
+    assert f"seq {head.seq + 1} missing" in r.json()["message"]
+    assert r.json()["positions"]["attempts"][str(aid)]["seq"] == head.seq
+
+
+def test_a_malformed_batch_is_refused_naming_the_field(world: World) -> None:
+    r = httpx.post(
+        world.proxy.url + "/api/centre/v1/batches",
+        json={"base_audit": {"position": 0, "hash": ""}, "audit_head": {"position": "x"}},
+        headers={"Authorization": f"Bearer {world.token}"},
+        timeout=30,
+    )
+    assert r.status_code == 422
+    assert any(e["field"] == "audit_head.position" for e in r.json()["errors"])
+    r = httpx.get(
+        world.proxy.url + "/api/centre/v1/positions",
+        headers={"Authorization": "Bearer TILOK-01.wrong"},
+        timeout=30,
+    )
+    assert r.status_code == 401
+
+
+async def test_a_site_that_rewrites_a_synced_answer_is_detected(world: World) -> None:
+    w = world
+    # At the site someone changes a synced answer and rebuilds the chain so
+    # that the site's own `seleksi audit verify` of the answers still passes.
+    aid = _count(w.site_engine, "SELECT MIN(attempt_id) FROM exam_response")
+    with w.site_engine.begin() as c:
+        rows = [
+            dict(r)
+            for r in c.execute(
+                text("SELECT * FROM exam_response WHERE attempt_id = :a ORDER BY seq"), {"a": aid}
+            ).mappings()
+        ]
+        synced_option = rows[0]["option"]
+        rows[0]["option"] = (synced_option + 1) % 5
+        prev = ""
+        for r in rows:
+            r["prev_hash"], r["hash"] = prev, audit.response_hash(prev, r)
+            prev = r["hash"]
+            c.execute(
+                text(
+                    "UPDATE exam_response SET option=:option, prev_hash=:prev_hash, hash=:hash"
+                    " WHERE id=:id"
+                ),
+                r,
+            )
+        c.execute(
+            text("UPDATE exam_attempt SET response_head=:h WHERE id=:a"), {"h": prev, "a": aid}
+        )
+
+    def found() -> bool:
+        return any(
+            f"attempt {aid}" in m and "rewritten" in m
+            for (m,) in _rows(w.centre.engine, "SELECT message FROM site_problem")
+        )
+
+    await _wait(found, 30, "the centre noticing the rewrite")
+    # The centre kept what was synced.
+    kept = _rows(
+        w.centre.engine, f"SELECT option FROM site_response WHERE attempt_id={aid} AND seq=1"
+    )
+    assert kept == [(synced_option,)]
