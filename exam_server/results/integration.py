@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from assessment.components import ComponentError, ComponentScore, skb_total
 from exam_server.results.outcomes import Formation
 from exam_server.results.ranking import (
     RankingError,
@@ -62,6 +63,8 @@ class SkbScore:
     status: str
     points: Decimal | None  # None unless present
     note: str = ""
+    #: The SKB's components (issue 19): ``points`` is their weighted sum.
+    components: tuple[ComponentScore, ...] = ()
 
 
 def parse_skb_csv(text: str, policy: RankingPolicy) -> dict[str, SkbScore]:
@@ -182,6 +185,7 @@ class FinalEntry:
     responses_hash: str
     origin_formation: str | None = None
     skb_note: str = ""
+    skb_components: tuple[ComponentScore, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,9 +273,26 @@ def integrate(
                 if rec.status == SKB_PRESENT and rec.points is not None
                 else None
             )
-            rows.append(_unranked_entry(e, rec.status, rec.points, final, skb_note=rec.note))
+            _check_components(rec)
+            entry = _unranked_entry(e, rec.status, rec.points, final, skb_note=rec.note)
+            rows.append(replace(entry, skb_components=rec.components))
         out.append(FinalFormation(f.formation, _rank_final(policy, f.formation, rows)))
     return FinalResult(policy, tuple(out))
+
+
+def _check_components(rec: SkbScore) -> None:
+    """The SKB rule (issue 19): a score with components is their weighted sum."""
+    if not rec.components:
+        return
+    try:
+        total = skb_total(rec.components)
+    except ComponentError as exc:
+        raise RankingError(f"SKB of {rec.registration_number}: {exc}") from None
+    if rec.points != total:
+        raise RankingError(
+            f"SKB of {rec.registration_number}: {fmt(rec.points) if rec.points else '-'} is not "
+            f"the weighted sum of its components ({fmt(total)})"
+        )
 
 
 def _unranked_entry(
@@ -355,6 +376,20 @@ def _rank_final(
                     None,
                     f"nilai SKB di bawah batas minimal: {cmp}",
                     f"SKB below the minimum: {cmp}",
+                )
+            )
+        elif low := [c for c in e.skb_components if c.below_minimum]:
+            cmp = ", ".join(
+                f"{c.code} {fmt(c.score)} < {fmt(c.minimum)}" for c in low if c.minimum is not None
+            )
+            below.append(
+                _with_code(
+                    policy,
+                    e,
+                    "not_appointed",
+                    None,
+                    f"komponen SKB di bawah batas minimal: {cmp}",
+                    f"SKB component below its minimum: {cmp}",
                 )
             )
         else:

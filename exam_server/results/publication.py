@@ -59,6 +59,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from assessment.components import ComponentScore
 from exam_server.results.integration import (
     FinalEntry,
     FinalResult,
@@ -211,7 +212,18 @@ def final_entry_dict(policy: RankingPolicy, e: FinalEntry) -> dict[str, Any]:
         "responses_hash": e.responses_hash,
         "gpa": _num(e.gpa),
         "birth_date": _date(e.birth_date),
-    }
+    } | _components_dict(e)
+
+
+def _components_dict(e: FinalEntry) -> dict[str, Any]:
+    """The SKB breakdown (issue 19), only on lines that have one."""
+    if not e.skb_components:
+        return {}
+    return {"skb_components": [
+        {"code": c.code, "weight": json_number(c.weight), "score": json_number(c.score),
+         "minimum": _num(c.minimum)}
+        for c in e.skb_components
+    ]}  # fmt: skip
 
 
 def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
@@ -766,6 +778,10 @@ def inputs_from_files(
                         e["skb_status"],
                         None if pts is None else policy.points(pts),
                         e["skb_note"],
+                        tuple(
+                            ComponentScore.from_dict(c, f"{path}: skb_components")
+                            for c in e.get("skb_components", ())
+                        ),
                     )
         except (KeyError, TypeError, ValueError) as exc:
             raise PublicationError(f"{path}: malformed entry ({exc!r})") from None
