@@ -35,6 +35,7 @@ from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
 from exam_server.http import openapi
 from exam_server.limits import LoginLimiter, proxy_headers
+from exam_server.recruitment import pages as recruitment_pages
 from exam_server.results import pages as results_pages
 from exam_server.results_api import ENDPOINTS as RESULTS_ENDPOINTS
 from exam_server.scaleout import fanout
@@ -69,6 +70,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     # that ``seleksi results publish`` wrote; they say "nothing published"
     # until one exists.
     routes.extend(results_pages.routes())
+    # Recruitment before the test (issue 18): public announcement, registration, staff.
+    routes.extend(recruitment_pages.routes())
     static = _static_dir(settings)
     if static.is_dir():
         routes.append(Mount("/", StaticFiles(directory=str(static), html=True), name="static"))
