@@ -29,7 +29,8 @@ from exam_server.clock import Clock, SystemClock
 
 CANDIDATE_SALT = "seleksi.candidate.v1"
 STAFF_SALT = "seleksi.staff.v1"
-ROLES = ("admin", "proctor")
+# assessor: scores SKB candidates on their panels (issue 19, exam_server/assessment).
+ROLES = ("admin", "proctor", "assessor")
 
 
 class TokenError(Exception):
