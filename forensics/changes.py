@@ -13,12 +13,21 @@ and its exact upper tail is the index's p-value (the idea of van der Linden
 & Jeon, 2012, with the abandoned option's probability from the model).
 Many WTR changes with a small chance each suggest answers changed with
 help, or by someone else, after the fact.
+
+That test is conditional on the changes made, so a candidate who changes
+twenty wrong answers, all to the key, is not unusual by it when the key was
+the likeliest choice anyway. The second test counts them: with ``r`` the
+session's WTR changes per answered right/wrong item (leaving the candidate
+out), a candidate's WTR count is compared with Binomial(n_answered, r), as
+erasure analyses compare a candidate with the group (Wollack & Maynes,
+2011). The index's p-value is the smaller of the two times 2.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats
 
 from forensics.data import SessionData
 from forensics.pvalues import poisson_binomial_sf
@@ -53,5 +62,11 @@ def wrong_to_right(data: SessionData, probs: FloatArray) -> tuple[IntArray, Floa
     packed = np.zeros((m, max(k, 1)))
     order = np.argsort(~from_wrong, axis=1, kind="stable")[:, : max(k, 1)]
     packed[:, :] = np.take_along_axis(p, order, axis=1)
-    pval = poisson_binomial_sf(packed, wtr)
+    p_model = poisson_binomial_sf(packed, wtr)
+    n_ans = np.sum(items.dichotomous[None, :] & (data.options >= 0), axis=1)
+    others_wtr = wtr.sum() - wtr
+    others_ans = n_ans.sum() - n_ans
+    rate = np.clip((others_wtr + 0.5) / np.maximum(others_ans + 1.0, 1.0), 1e-9, 1.0)
+    p_count = stats.binom.sf(wtr - 1, n_ans, rate)
+    pval = np.minimum(2.0 * np.minimum(p_model, p_count), 1.0)
     return wtr, p.sum(axis=1), np.asarray(np.where(n_changes > 0, pval, np.nan))

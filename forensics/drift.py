@@ -44,7 +44,7 @@ class CusumSettings:
     (docs/benchmarks.md, "Forensics")."""
 
     k: float = 0.25
-    h: float = 16.0
+    h: float = 22.0
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.k) and self.k > 0):

@@ -45,7 +45,7 @@ def bonferroni_min(pvalues: FloatArray) -> FloatArray:
     """(m,) from (m, k): min over the finite p-values × their count, capped at 1 (NaN: none)."""
     p = np.asarray(pvalues, dtype=np.float64)
     count = np.sum(np.isfinite(p), axis=1)
-    low = np.nanmin(np.where(np.isfinite(p), p, np.inf), axis=1)
+    low = np.min(np.where(np.isfinite(p), p, 1.0), axis=1)
     out = np.minimum(low * count, 1.0)
     return np.asarray(np.where(count > 0, out, np.nan))
 

@@ -13,7 +13,8 @@ proportion to their probability: the null of :mod:`forensics.changes`). Cheaters
   ``compromised_fraction`` of the form) and answers them at
   ``preknowledge_time_factor`` of their usual time;
 * stand-in: one subtest answered by another person (ability and speed drawn
-  afresh from the population);
+  afresh from the population, shifted by ``standin_ability_mean`` and
+  ``standin_speed_mean`` for a hired expert);
 * changer: ``changes`` wrong answers changed to the key after the fact.
 
 A copier's source answers honestly but is marked ``source`` (ω is
@@ -70,6 +71,8 @@ class Cheating:
     preknowledge_time_factor: float = 0.5
     standins: int = 0
     standin_section: str = "TIU"
+    standin_ability_mean: float = 0.0
+    standin_speed_mean: float = 0.0
     changers: int = 0
     changes: int = 10
 
@@ -192,8 +195,8 @@ def simulate_session(
 
     standin_sec = items.section_codes.index(ch.standin_section)
     standin = role == ROLES.index("standin")
-    theta[standin, standin_sec] = rng.normal(0.0, 1.0, standin.sum())
-    tau[standin, standin_sec] = rng.normal(0.0, 0.25, standin.sum())
+    theta[standin, standin_sec] = rng.normal(ch.standin_ability_mean, 1.0, standin.sum())
+    tau[standin, standin_sec] = rng.normal(ch.standin_speed_mean, 0.25, standin.sum())
 
     attract = _attractiveness(rng, items)
     options, probs = _answers(rng, items, theta, attract)
