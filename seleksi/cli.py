@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.audit",
     "seleksi.commands.db",
     "seleksi.commands.loadtest",
+    "seleksi.commands.site",
 )
 
 
@@ -50,6 +51,7 @@ SUMMARIES: dict[str, str] = {
     "db": "create or migrate the database schema",
     "loadtest": "drive simulated terminals against a running server and report latency",
     "staff": "administrator and proctor accounts: create, reset a password, list, disable",
+    "site": "exam sites and the centre: signed packages, key release, status, sync",
 }
 
 
