@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 import proctor_ui
 from exam_server import live
 from exam_server.admin import ENDPOINTS
+from exam_server.assessment.api import ENDPOINTS as SKB_ENDPOINTS
 from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import TokenSigner, hash_password
 from exam_server.checkpoint_api import ENDPOINTS as CHECKPOINT_ENDPOINTS
@@ -61,7 +62,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     clock: the server's time (default the system clock; tests pass a
     :class:`~exam_server.clock.ManualClock` to drive it)."""
     clock = clock or SystemClock()
-    endpoints = [*ENDPOINTS, *CHECKPOINT_ENDPOINTS, *SETUP_ENDPOINTS, *RESULTS_ENDPOINTS]
+    endpoints = [
+        *ENDPOINTS,
+        *CHECKPOINT_ENDPOINTS,
+        *SETUP_ENDPOINTS,
+        *RESULTS_ENDPOINTS,
+        *SKB_ENDPOINTS,
+    ]
     endpoints += sites_api.endpoints(settings)  # by role: site, centre or none
     routes: list[BaseRoute] = [ep.route() for ep in endpoints]
     routes.append(WebSocketRoute("/ws/candidate", candidate_endpoint))
