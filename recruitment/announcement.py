@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,18 +36,21 @@ class Schedule(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> Schedule:
-        order = [
-            ("registration_opens", self.registration_opens),
-            ("registration_closes", self.registration_closes),
-            ("verification_ends", self.verification_ends),
-            ("appeal_opens", self.appeal_opens),
-            ("appeal_closes", self.appeal_closes),
-            ("exam_from", self.exam_from),
-            ("exam_to", self.exam_to),
+        # Each window runs forwards, and nothing comes before registration
+        # opens. Windows may overlap (an agency may verify while registration
+        # is still open, and a registration's own states keep its order: an
+        # appeal needs a TMS, which needs a submitted registration).
+        pairs = [
+            ("registration_opens", "registration_closes"),
+            ("registration_opens", "verification_ends"),
+            ("appeal_opens", "appeal_closes"),
+            ("registration_opens", "appeal_opens"),
+            ("exam_from", "exam_to"),
+            ("registration_opens", "exam_from"),
         ]
-        for (a, da), (b, db) in itertools.pairwise(order):
-            if db < da:
-                raise ValueError(f"{b} ({db}) is before {a} ({da})")
+        for a, b in pairs:
+            if getattr(self, b) < getattr(self, a):
+                raise ValueError(f"{b} ({getattr(self, b)}) is before {a} ({getattr(self, a)})")
         if self.appeal_answer_days < 1:
             raise ValueError("appeal_answer_days must be at least 1")
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,7 @@ def choice(
     form: Mapping[str, Any],
     name: str,
     err: FormError,
-    allowed: list[str] | tuple[str, ...],
+    allowed: Sequence[str],
     *,
     required: bool = True,
 ) -> str:

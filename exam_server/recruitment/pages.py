@@ -585,6 +585,7 @@ async def _me_page(
         formations=forms,
         documents=documents,
         kinds=kinds,
+        locations=await _run(svc.test_locations, engine, period.id),
         rules=period.rules,
         checks=checks,
         verdict=elig.verdict(checks) if checks else None,
@@ -613,7 +614,8 @@ async def me_save(request: Request) -> Response:
     cfg = _config(request)
     values = {k: v for k, v in form.items() if k not in ("nik", "csrf") and isinstance(v, str)}
     try:
-        fields = svc.parse_registration(form, period, forms, _now(request))
+        locations = await _run(svc.test_locations, engine, period.id)
+        fields = svc.parse_registration(form, period, forms, locations, _now(request))
         await _run(
             svc.save_registration,
             engine,

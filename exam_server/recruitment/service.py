@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -609,7 +609,11 @@ def documents_of(engine: Engine, registration_id: int) -> dict[str, RecDocument]
 
 
 def parse_registration(
-    form: dict[str, Any], period: PeriodView, forms: list[dict[str, Any]], now: float
+    form: dict[str, Any],
+    period: PeriodView,
+    forms: list[dict[str, Any]],
+    locations: Sequence[str],
+    now: float,
 ) -> dict[str, Any]:
     """The registration fields of a form, checked (NIK structure, dates,
     choices); :class:`FormError` naming each bad field. The NIK is returned
@@ -622,7 +626,7 @@ def parse_registration(
         "education_level": f.choice(form, "education_level", err, period.rules.education_levels),
         "major": f.text(form, "major", err),
         "formation": f.choice(form, "formation", err, [x["code"] for x in forms]),
-        "test_location": f.text(form, "test_location", err),
+        "test_location": f.choice(form, "test_location", err, locations),
         "accommodation": f.choice(
             form, "accommodation", err, list(period.rules.accommodations), required=False
         ),
@@ -1306,6 +1310,15 @@ def add_slot(
         s.commit()
         assert slot.id is not None
         return slot.id
+
+
+def test_locations(engine: Engine, period_id: int) -> list[str]:
+    """The test locations a candidate may choose: those with a session open to the period."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(col(RecSlot.location)).where(col(RecSlot.period_id) == period_id).distinct()
+        ).scalars()
+        return sorted(rows)
 
 
 @dataclass(frozen=True)
