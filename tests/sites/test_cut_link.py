@@ -1,5 +1,5 @@
 """A real centre and a real site server (two uvicorn servers, two SQLite
-databases), the line between them a proxy the test cuts.
+databases), the line between them a proxy the test cuts (the browser tests' CuttableProxy).
 
 The site gets its key from the centre, then the line is cut; the whole
 session runs at the site (check-in, logins over the real WebSocket client,
@@ -38,8 +38,8 @@ from exam_server.sites.service import site_checkpoints
 from exam_server.sites.wire import Batch, ChainHead, Positions, ResponseRecord
 from exam_server.testing import Terminal, ThreadServer, candidate_login, free_port, staff_token
 from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
+from tests.proctor_ui.live_server import CuttableProxy
 from tests.sites.conftest import Centre, make_centre
-from tests.sites.proxy import LinkProxy
 
 TIME_LIMIT = 8.0  # seconds: the whole session is over long before the line returns
 N = 3
@@ -51,7 +51,7 @@ class World:
     centre_server: ThreadServer
     site_engine: Engine
     site_server: ThreadServer
-    proxy: LinkProxy
+    proxy: CuttableProxy
     token: str
     tmp: Path
 
@@ -77,8 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
     centre_server = ThreadServer(_settings(tmp, "centre", centre.url, role="centre")).start()
-    proxy = LinkProxy(free_port(), centre_server.settings.port)
-    proxy.restore()
+    proxy = CuttableProxy(centre_server.settings.port)
     site_url = f"sqlite:///{tmp / 'site.db'}"
     site_engine = make_engine(site_url)
     install(site_engine, data, centre.key.public_key())
@@ -94,7 +93,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ).start()
     yield World(centre, centre_server, site_engine, site_server, proxy, token, tmp)
     site_server.stop()
-    proxy.cut()
+    proxy.close()
     centre_server.stop()
 
 
