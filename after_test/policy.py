@@ -98,20 +98,22 @@ class Programme(_Doc):
 
 
 class TrainingRules(_Doc):
-    """standard: the least θ (logits, the bank's scale) expected in each content
-    area or SKB competency; ``default`` for any area not listed. A group's
-    need in an area is ``max(0, standard − mean θ)``."""
+    """standard: the least mean score expected of new hires in each content
+    area or SKB component, on the 0–100 report scale (content areas: ``50 +
+    10·θ``, :func:`after_test.diagnostics.report_scale`; SKB components as
+    scored, 0–100); ``default`` for any area not listed. A group's need in an
+    area is ``max(0, standard − mean)``."""
 
-    default: float = Field(ge=-4.0, le=4.0)
+    default: float = Field(ge=0.0, le=100.0)
     standard: dict[str, float] = Field(default_factory=dict)
     catalogue: tuple[Programme, ...] = Field(min_length=1)
 
     @field_validator("standard")
     @classmethod
     def _range(cls, v: dict[str, float]) -> dict[str, float]:
-        for area, theta in v.items():
-            if not -4.0 <= theta <= 4.0:
-                raise ValueError(f"standard for {area!r} must be within [-4, 4] logits")
+        for area, level in v.items():
+            if not 0.0 <= level <= 100.0:
+                raise ValueError(f"standard for {area!r} must be within [0, 100]")
         return v
 
     def standard_of(self, area: str) -> float:
@@ -180,8 +182,8 @@ _DEFAULT_2024 = {
         },
     },
     "training": {
-        "default": 0.0,
-        "standard": {"pelayanan_publik": 0.3, "integritas": 0.2, "wawancara": 0.5},
+        "default": 50.0,
+        "standard": {"pelayanan_publik": 53.0, "integritas": 52.0, "wawancara": 70.0},
         "catalogue": [
             {
                 "code": "KOMUNIKASI",

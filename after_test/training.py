@@ -1,8 +1,10 @@
-"""Training needs of new hires: per group (agency, formation), the mean θ in
-each content area or SKB competency against the policy's standard, the gap,
+"""Training needs of new hires: per group (agency, formation), the mean score in
+each content area or SKB component against the policy's standard, the gap,
 and the catalogue's programmes ranked by the gaps they address.
 
-A group's need in area ``k`` is ``max(0, standard_k − mean θ_k)`` (logits);
+Scores are on the 0–100 report scale (content areas ``50 + 10·θ``, SKB
+components as scored). A group's need in area ``k`` is ``max(0, standard_k −
+mean_k)``;
 a programme's priority for a group is the sum of the needs of the areas it
 covers. Vectorised over candidates (``np.add.at``); no web, no database.
 """
@@ -23,7 +25,7 @@ FloatArray = NDArray[np.float64]
 @dataclass(frozen=True)
 class NeedsTable:
     """groups: (G,) labels; areas: (A,) codes; n: (G,) candidates; mean, need: (G, A)
-    logits (NaN where a group has no score in an area); standard: (A,)."""
+    on the report scale (NaN where a group has no score in an area); standard: (A,)."""
 
     groups: tuple[str, ...]
     areas: tuple[str, ...]
@@ -47,7 +49,8 @@ class NeedsTable:
 def training_needs(
     group_of: Sequence[str], scores: ArrayLike, areas: Sequence[str], rules: TrainingRules
 ) -> NeedsTable:
-    """group_of: (m,) group label per candidate; scores: (m, A) θ per area (NaN: none)."""
+    """group_of: (m,) group label per candidate; scores: (m, A) per area on the
+    report scale (NaN: none)."""
     x = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     if x.shape != (len(group_of), len(areas)):
         raise ValueError(f"scores have shape {x.shape}; expected ({len(group_of)}, {len(areas)})")

@@ -23,6 +23,8 @@ from starlette.staticfiles import StaticFiles
 import proctor_ui
 from exam_server import live
 from exam_server.admin import ENDPOINTS
+from exam_server.after_test import pages as after_pages
+from exam_server.after_test.api import ENDPOINTS as AFTER_ENDPOINTS
 from exam_server.assessment.api import ENDPOINTS as SKB_ENDPOINTS
 from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import TokenSigner, hash_password
@@ -68,6 +70,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         *SETUP_ENDPOINTS,
         *RESULTS_ENDPOINTS,
         *SKB_ENDPOINTS,
+        *AFTER_ENDPOINTS,
     ]
     endpoints += sites_api.endpoints(settings)  # by role: site, centre or none
     routes: list[BaseRoute] = [ep.route() for ep in endpoints]
@@ -79,6 +82,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     routes.extend(results_pages.routes())
     # Recruitment before the test (issue 18): public announcement, registration, staff.
     routes.extend(recruitment_pages.routes())
+    # After the test (issue 20): diagnostics, feedback, dashboard, appeals.
+    routes.extend(after_pages.routes())
     static = _static_dir(settings)
     if static.is_dir():
         routes.append(Mount("/", StaticFiles(directory=str(static), html=True), name="static"))

@@ -138,15 +138,15 @@ def test_dashboard_figures() -> None:
 
 
 def test_training_needs_gap_against_the_standard_and_programmes() -> None:
-    rules = POLICY.training  # default 0.0; pelayanan_publik 0.3
+    rules = POLICY.training  # default 50; pelayanan_publik 53
     groups = ["BKN/F1", "BKN/F1", "KEMENKEU/F2"]
-    scores = np.array([[-0.5, 0.5], [-0.3, np.nan], [0.4, 0.1]])
+    scores = np.array([[45.0, 55.0], [47.0, np.nan], [54.0, 51.0]])
     t = training_needs(groups, scores, ["pelayanan_publik", "numerik"], rules)
     assert t.groups == ("BKN/F1", "KEMENKEU/F2")
     assert t.n.tolist() == [2, 1]
-    assert t.mean[0].tolist() == pytest.approx([-0.4, 0.5])
-    assert t.need[0].tolist() == pytest.approx([0.7, 0.0])
+    assert t.mean[0].tolist() == pytest.approx([46.0, 55.0])
+    assert t.need[0].tolist() == pytest.approx([7.0, 0.0])
     assert t.need[1].tolist() == pytest.approx([0.0, 0.0])
     progs = t.programmes(rules, 0)
-    assert progs[0][0].code == "KOMUNIKASI" and progs[0][1] == pytest.approx(0.7)
+    assert progs[0][0].code == "KOMUNIKASI" and progs[0][1] == pytest.approx(7.0)
     assert t.programmes(rules, 1) == []

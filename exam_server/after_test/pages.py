@@ -1,0 +1,423 @@
+"""The public after-the-test pages under ``/after/{exam}/`` (server-rendered,
+Jinja2 with autoescaping, no script needed; Bahasa Indonesia first,
+``?lang=en`` for English):
+
+* ``/after/{exam}/`` — the links below;
+* ``diagnostik`` — a receipt in, the candidate's diagnostic report out (printable);
+* ``saran`` — the public feedback box (categories, honeypot, signed form time,
+  rate limit per sender);
+* ``dasbor`` — the public dashboard: satisfaction by test day, feedback by
+  category and status, median time to answer, appeal statistics, published
+  feedback with answers (SVG plots drawn here, offline and printable);
+* ``sanggah`` — an appeal of results, identified by the receipt.
+
+A candidate is identified by their signed receipt (``exam_server.receipts``,
+checked with the server's key): no password, and nobody else's report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+import anyio.to_thread
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from after_test import appeals, feedback
+from after_test.errors import Refused
+from exam_server import receipts
+from exam_server.after_test import plots, service, store
+from exam_server.after_test.text import t
+from exam_server.context import context
+from exam_server.limits import request_source
+from exam_server.results import publication as pub
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("exam_server.after_test", "templates"),
+    autoescape=jinja2.select_autoescape(["html"], default_for_string=True, default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+MAX_FORM_BYTES = 64 * 1024
+FORM_MAX_AGE = 86_400.0  # a feedback form older than a day is reloaded
+
+
+def area_name(code: str) -> str:
+    """``bahasa_indonesia`` → ``Bahasa indonesia``; ``SKB:wawancara`` stays readable."""
+    return code.replace("_", " ").capitalize() if ":" not in code else code
+
+
+def lang_of(request: Request) -> str:
+    return "en" if request.query_params.get("lang") == "en" else "id"
+
+
+def render(
+    request: Request, template: str, title: str, status_code: int = 200, **ctx: Any
+) -> HTMLResponse:
+    lang = lang_of(request)
+    other = "en" if lang != "en" else "id"
+
+    def tr(key: str) -> str:
+        return t(key, lang)
+
+    html = _ENV.get_template(template).render(
+        lang=lang,
+        t=tr,
+        title=title,
+        exam=request.path_params.get("exam", ""),
+        other_lang_url=str(request.url.include_query_params(lang=other)),
+        css_url=str(request.url_for("results_css")),
+        area_name=area_name,
+        **ctx,
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def message(request: Request, heading: str, text: str, status: int, back: str = "") -> HTMLResponse:
+    return render(
+        request,
+        "message.html",
+        heading,
+        status,
+        heading=heading,
+        message=text,
+        bad=status >= 400,
+        back_url=back,
+        back_text=t("after", lang_of(request)),
+    )
+
+
+def refused(request: Request, heading: str, exc: Refused, status: int = 422) -> HTMLResponse:
+    text = exc.message_en if lang_of(request) == "en" else exc.message_id
+    return message(request, heading, text, status, _url(request, "after_index"))
+
+
+def _url(request: Request, name: str) -> str:
+    u = str(request.url_for(name, exam=request.path_params["exam"]))
+    return f"{u}?lang=en" if lang_of(request) == "en" else u
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        raise Refused("form", "formulir terlalu besar", "the form is too large")
+    form = await request.form(max_files=0, max_fields=20)
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def check_receipt(request: Request, text: str) -> receipts.Receipt:
+    """The receipt in ``text`` if the server signed it for this exam (Refused otherwise)."""
+    ctx = context(request.app)
+    try:
+        r = receipts.decode(text.strip())
+        valid = receipts.verify_receipt(r, ctx.checkpoints.public_key)
+    except (ValueError, TypeError, KeyError):
+        valid = False
+    if not valid or r.exam != request.path_params["exam"]:
+        raise Refused("receipt", t("bad_receipt", "id"), t("bad_receipt", "en"))
+    return r
+
+
+# -- the feedback form's signed time -------------------------------------------------------
+
+
+def form_token(secret: str, now: float) -> str:
+    """When the form was served, signed (the honeypot's companion: a robot
+    posts at once, or replays an old form)."""
+    stamp = str(int(now))
+    mac = hmac.new(secret.encode(), b"after-feedback-form:" + stamp.encode(), hashlib.sha256)
+    return f"{stamp}.{mac.hexdigest()[:32]}"
+
+
+def form_age(secret: str, token: str, now: float) -> float | None:
+    """Seconds since the form was served, or None when the token is not ours."""
+    stamp, _, _ = token.partition(".")
+    if not stamp.isdigit() or not hmac.compare_digest(form_token(secret, float(stamp)), token):
+        return None
+    return now - float(stamp)
+
+
+def sender_mac(secret: str, request: Request) -> str:
+    """The sender's address under the server key: counts senders, names nobody."""
+    src = request_source(request).encode()
+    return hmac.new(secret.encode(), b"after-feedback-sender:" + src, hashlib.sha256).hexdigest()
+
+
+# -- pages --------------------------------------------------------------------------------
+
+
+async def index(request: Request) -> Response:
+    urls = {
+        "diag": _url(request, "after_diagnostic"),
+        "feedback": _url(request, "after_feedback"),
+        "dashboard": _url(request, "after_dashboard"),
+        "appeal": _url(request, "after_appeal"),
+    }
+    return render(request, "index.html", t("after", lang_of(request)), urls=urls)
+
+
+async def diagnostic(request: Request) -> Response:
+    lang = lang_of(request)
+    form = {"receipt": "", "error": ""}
+    if request.method == "POST":
+        try:
+            data = await _form(request)
+            r = check_receipt(request, data.get("receipt", ""))
+        except Refused as exc:
+            form = {"receipt": "", "error": exc.message_en if lang == "en" else exc.message_id}
+        else:
+            engine = context(request.app).engine
+            exam = request.path_params["exam"]
+            try:
+                report = await anyio.to_thread.run_sync(
+                    service.diagnostic, engine, exam, r.registration_number
+                )
+            except store.NotFound:
+                report = None
+            if report is None:
+                return message(request, t("diag", lang), t("no_result", lang), 404)
+            return render(
+                request,
+                "diagnostic.html",
+                t("diag", lang),
+                regno=report.registration_number,
+                name=report.name,
+                lines=report.lines,
+            )
+    return render(
+        request,
+        "receipt_form.html",
+        t("diag", lang),
+        422 if form["error"] else 200,
+        heading=t("diag", lang),
+        intro=t("diag_intro", lang),
+        action=_url(request, "after_diagnostic"),
+        button=t("show", lang),
+        **form,
+    )
+
+
+async def feedback_page(request: Request) -> Response:
+    ctx = context(request.app)
+    lang = lang_of(request)
+    exam = request.path_params["exam"]
+    policy = await anyio.to_thread.run_sync(store.policy_of, ctx.engine, exam)
+    rules = policy.feedback
+    now = ctx.clock.now()
+    values = {"category": "", "text": "", "error": ""}
+    if request.method == "POST":
+        try:
+            data = await _form(request)
+            values.update(category=data.get("category", ""), text=data.get("text", ""))
+            age = form_age(ctx.settings.secret_key, data.get("form", ""), now)
+            if age is None or not rules.min_seconds <= age <= FORM_MAX_AGE:
+                raise Refused("form", t("too_fast", "id"), t("too_fast", "en"))
+            text = feedback.check_feedback(
+                rules, data.get("category"), data.get("text"), data.get("website")
+            )
+            mac = sender_mac(ctx.settings.secret_key, request)
+            recent = await anyio.to_thread.run_sync(
+                store.recent_feedback, ctx.engine, mac, now - 3600.0
+            )
+            feedback.check_rate(rules, recent)
+        except Refused as exc:
+            values["error"] = exc.message_en if lang == "en" else exc.message_id
+            status = 429 if exc.field == "rate" else 422
+        else:
+            n = await anyio.to_thread.run_sync(
+                store.add_feedback,
+                ctx.engine,
+                exam,
+                values["category"],
+                text,
+                feedback.text_digest(text),
+                now,
+                mac,
+            )
+            return message(
+                request,
+                t("feedback", lang),
+                t("thanks", lang).format(n=n),
+                200,
+                _url(request, "after_dashboard"),
+            )
+    else:
+        status = 200
+    cats = [(code, b.en if lang == "en" else b.id) for code, b in rules.categories.items()]
+    return render(
+        request,
+        "feedback.html",
+        t("feedback", lang),
+        status if values["error"] else 200,
+        action=_url(request, "after_feedback"),
+        form_token=form_token(ctx.settings.secret_key, now),
+        categories=cats,
+        max_text=rules.max_text,
+        **values,
+    )
+
+
+def _dashboard_data(engine: Any, exam: str, now: float) -> dict[str, Any]:
+    policy = store.policy_of(engine, exam)
+    rows = store.feedback_rows(engine, exam)
+    dash = feedback.dashboard(
+        store.survey_rows(engine, exam),
+        [(r["category"], r["status"], r["created_at"], r["answered_at"]) for r in rows],
+    )
+    appeal_rows = store.appeal_rows(engine, exam)
+    stats = appeals.stats(
+        [(a["status"], a["submitted_at"], a["answered_at"], a["answer_by"]) for a in appeal_rows],
+        now,
+    )
+    published = [r for r in rows if r["status"] == feedback.FeedbackStatus.PUBLISHED]
+    return {"policy": policy, "dash": dash, "appeals": stats, "published": published}
+
+
+async def dashboard(request: Request) -> Response:
+    ctx = context(request.app)
+    lang = lang_of(request)
+    exam = request.path_params["exam"]
+    data = await anyio.to_thread.run_sync(_dashboard_data, ctx.engine, exam, ctx.clock.now())
+    policy, dash = data["policy"], data["dash"]
+    qname: Callable[[str], str] = lambda code: next(  # noqa: E731
+        ((q.text.en if lang == "en" else q.text.id) for q in policy.survey if q.code == code), code
+    )
+    cats = [(c, b.en if lang == "en" else b.id) for c, b in policy.feedback.categories.items()]
+    cname = dict(cats)
+    days = sorted({d for d, _, _, _ in dash.satisfaction})
+    means = {(d, q): m for d, q, m, _ in dash.satisfaction}
+    series = [(qname(q.code), [means.get((d, q.code)) for d in days]) for q in policy.survey]
+    sat_plot = (
+        plots.lines(t("satisfaction", lang), days, series, (1.0, 5.0), t("mean_1_5", lang))
+        if days
+        else None
+    )
+    statuses = ["pending", "published", "rejected"]
+    cat_plot = plots.stacked_bars(
+        t("by_category", lang),
+        [label for _, label in cats],
+        [t(s, lang) for s in statuses],
+        [[dash.by_category.get(c, {}).get(s, 0) for s in statuses] for c, _ in cats],
+    )
+    return render(
+        request,
+        "dashboard.html",
+        t("dashboard", lang),
+        dash=dash,
+        appeals=data["appeals"],
+        published=data["published"],
+        categories=cats,
+        statuses=statuses,
+        question_name=qname,
+        category_name=lambda c: cname.get(c, c),
+        sat_plot=sat_plot,
+        cat_plot=cat_plot,
+    )
+
+
+def _publication_manifest(directory: str | None) -> dict[str, Any] | None:
+    import json
+
+    if not directory:
+        return None
+    try:
+        files = pub.read_publication(directory)
+        manifest: dict[str, Any] = json.loads(files[pub.MANIFEST])
+    except (pub.PublicationError, OSError, ValueError, KeyError):
+        return None
+    return manifest
+
+
+def _day(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def appeal_page(request: Request) -> Response:
+    ctx = context(request.app)
+    lang = lang_of(request)
+    exam = request.path_params["exam"]
+    policy = await anyio.to_thread.run_sync(store.policy_of, ctx.engine, exam)
+    rules = policy.appeals
+    manifest = await anyio.to_thread.run_sync(_publication_manifest, ctx.settings.results_dir)
+    if manifest is None or manifest["exam"]["id"] != exam:
+        return message(request, t("appeal", lang), t("no_publication", lang), 404)
+    win = appeals.window(rules, manifest["exam"]["published_at"])
+    values = {
+        "receipt": "",
+        "reason": "",
+        "evidence": "",
+        "field": "",
+        "requested": "",
+        "error": "",
+    }
+    status = 200
+    if request.method == "POST":
+        now = ctx.clock.now()
+        try:
+            data = await _form(request)
+            values.update(
+                {k: data.get(k, "") for k in ("reason", "evidence", "field", "requested")}
+            )
+            r = check_receipt(request, data.get("receipt", ""))
+            req = appeals.AppealRequest(
+                values["reason"],
+                values["evidence"],
+                values["field"] or None,
+                values["requested"] or None,
+            )
+            appeals.check_request(rules, win, now, req)
+        except Refused as exc:
+            values["error"] = exc.message_en if lang == "en" else exc.message_id
+            status = 422
+        else:
+            n = await anyio.to_thread.run_sync(
+                lambda: store.add_appeal(
+                    ctx.engine,
+                    exam_code=exam,
+                    registration_number=r.registration_number,
+                    receipt_sha256=receipts.receipt_hash(r),
+                    published_version=int(manifest.get("version", {}).get("number", 1)),
+                    reason=req.reason.strip(),
+                    evidence=req.evidence.strip(),
+                    field=req.field,
+                    requested=(req.requested or "")[:200] or None,
+                    submitted_at=now,
+                    answer_by=win.answer_by(now),
+                )
+            )
+            text = t("appeal_done", lang).format(n=n, d=_day(win.answer_by(now)))
+            return message(request, t("appeal", lang), text, 200, _url(request, "after_dashboard"))
+    return render(
+        request,
+        "appeal.html",
+        t("appeal", lang),
+        status,
+        heading=t("appeal", lang),
+        intro=t("appeal_intro", lang).format(w=rules.window_days, a=rules.answer_days),
+        action=_url(request, "after_appeal"),
+        button=t("submit_appeal", lang),
+        window=f"{_day(win.opens)} – {_day(win.closes)}",
+        fields=rules.fields,
+        **values,
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Mount(
+            "/after/{exam}",
+            routes=[
+                Route("/", index, name="after_index"),
+                Route("/diagnostik", diagnostic, methods=["GET", "POST"], name="after_diagnostic"),
+                Route("/saran", feedback_page, methods=["GET", "POST"], name="after_feedback"),
+                Route("/dasbor", dashboard, name="after_dashboard"),
+                Route("/sanggah", appeal_page, methods=["GET", "POST"], name="after_appeal"),
+            ],
+        )
+    ]
