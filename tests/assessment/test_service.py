@@ -1,0 +1,205 @@
+"""The SKB on the server, end to end without the browser: plan, panel, slots,
+declarations, blind sheets, refusals with nothing stored, adjudication, the
+final integration published and verified, everything in the audit chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from assessment.models import SkbComponentScore, SkbSheet
+from exam_server import audit
+from exam_server.assessment import service as svc
+from exam_server.db import create_schema, make_engine
+from exam_server.models import AuditEvent, Staff
+from exam_server.results import publication as pub
+from exam_server.results.from_db import load_outcomes
+from exam_server.results.integration import integrate
+from exam_server.results.ranking import rank_skd
+from exam_server.results.rules import RankingPolicy
+from tests.assessment import skb_cases as cases
+from tests.results.results_cases import KEY
+
+ADMIN = "admin:admin"
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Any:
+    e = make_engine(f"sqlite:///{tmp_path / 'skb.db'}")
+    create_schema(e)
+    cases.populate(e)
+    yield e
+    e.dispose()
+
+
+def staff_id(engine: Engine, username: str) -> int:
+    with Session(engine) as s:
+        return int(s.execute(select(Staff.id).where(Staff.username == username)).scalar_one())
+
+
+def counts(engine: Engine) -> tuple[int, int, int]:
+    """Sheets, final scores and audit events: a refusal changes none of them."""
+    with Session(engine) as s:
+        return tuple(  # type: ignore[return-value]
+            int(s.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in (SkbSheet, SkbComponentScore, AuditEvent)
+        )
+
+
+def set_up(engine: Engine, margin: int = 30) -> dict[str, int]:
+    svc.save_plan(engine, cases.plan(margin), ADMIN)
+    for u in cases.ASSESSORS:
+        svc.add_assessor(engine, u, u.title(), cases.PASSWORD, ADMIN, scrypt_n=2**8)
+    svc.create_panel(engine, "P1", cases.FORMATION, "WWN", list(cases.ASSESSORS), "asesor1", ADMIN)
+    start = cases.SLOT_START
+    slots = svc.create_slots(
+        engine, "P1", [(start, start + dt.timedelta(hours=3))], 30, 10,
+        "https://meet.example.org/skb", "WITA", ADMIN,
+    )  # fmt: skip
+    for slot, regno in zip(slots, cases.CALLED, strict=False):
+        svc.assign_slot(engine, slot, regno, ADMIN)
+    return {u: staff_id(engine, u) for u in cases.ASSESSORS}
+
+
+def sheet(a: int, b: int) -> dict[str, int]:
+    return {"komunikasi": a, "integritas": b}
+
+
+def test_a_panel_scores_blind_adjudicates_and_the_ranking_is_published_and_verified(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ids = set_up(engine)
+    a1, a2, a3 = (ids[u] for u in cases.ASSESSORS)
+    now = 1_747_000_000.0
+    for who in (a1, a2, a3):
+        for regno in cases.CALLED:
+            svc.declare(engine, who, "P1", regno, False, "", now)
+
+    # Blind: asesor2 sees only their own sheet until all three are in.
+    svc.submit_sheet(engine, a1, "P1", "R001", sheet(4, 4), now)
+    svc.submit_sheet(engine, a2, "P1", "R001", sheet(3, 4), now)
+    row = svc.assessor_view(engine, a2)["panels"][0]["slots"][0]
+    assert row["registration_number"] == "R001" and row["mine"]["score"] == "83.333"
+    assert "sheets" not in row and row["submitted"] == 2
+    assert row["local_id"] == "Senin, 12 Mei 2025 09.00 WITA"
+    out = svc.submit_sheet(engine, a3, "P1", "R001", sheet(4, 3), now)
+    assert out["state"] == "final"
+    row = svc.assessor_view(engine, a2)["panels"][0]["slots"][0]
+    assert [x["score"] for x in row["sheets"]] == ["100.000", "83.333", "83.333"]
+    assert row["final"] == "88.889"
+
+    # R002: an assessor changes their sheet before the score is final (audited).
+    svc.submit_sheet(engine, a1, "P1", "R002", sheet(2, 2), now)
+    svc.submit_sheet(engine, a1, "P1", "R002", sheet(3, 2), now)
+    svc.submit_sheet(engine, a2, "P1", "R002", sheet(3, 3), now)
+    assert svc.submit_sheet(engine, a3, "P1", "R002", sheet(3, 2), now)["state"] == "final"
+
+    # R003: the assessors disagree by more than 30 points: the chair adjudicates.
+    svc.submit_sheet(engine, a1, "P1", "R003", sheet(1, 1), now)
+    svc.submit_sheet(engine, a2, "P1", "R003", sheet(4, 4), now)
+    assert svc.submit_sheet(engine, a3, "P1", "R003", sheet(2, 3), now)["state"] == "adjudication"
+    chair = svc.chair_view(engine, a1, "P1")
+    assert chair["adjudication"] == ["R003"]
+    assert {r["assessor"] for r in chair["severity"]["assessors"]} == set(cases.ASSESSORS)
+    with pytest.raises(svc.Refused, match="only the chair"):
+        svc.adjudicate(engine, a2, "P1", "R003", 50, "discussed", now)
+    svc.adjudicate(engine, a1, "P1", "R003", "55", "recording reviewed by the panel", now)
+
+    for regno, cat in (("R001", 80), ("R002", 70), ("R003", 90)):
+        svc.record_cat_score(engine, regno, "CAT", cat, ADMIN, now)
+    scores = svc.skb_scores(engine)
+    assert scores["R001"].points == Decimal("83.556")  # 0.6 * 80 + 0.4 * 88.889
+    assert [c.code for c in scores["R001"].components] == ["CAT", "WWN"]
+
+    formations, outcomes = load_outcomes(engine, cases.EXAM)
+    policy = RankingPolicy.default_2024()
+    skd = rank_skd(policy, formations, outcomes)
+    final = integrate(policy, skd, scores)
+    exam = pub.ExamInfo(id=cases.EXAM, title="SKD uji", published_at="2025-06-01")
+    files = dict(pub.publish(exam, policy, skd, KEY, final).files)
+    doc = json.loads(next(v for k, v in files.items() if k.startswith("final/")))
+    line = next(e for e in doc["entries"] if e["registration_number"] == "R001")
+    assert line["skb"] == 83.556 and line["code"] == "P/L"
+    assert line["skb_components"] == [
+        {"code": "CAT", "weight": 60, "score": 80, "minimum": None},
+        {"code": "WWN", "weight": 40, "score": 88.889, "minimum": 20},
+    ]
+    assert pub.verify_publication(files, KEY.public_key()).ok
+
+    # A tampered breakdown no longer adds up: verify re-applies the SKB rule.
+    path = next(k for k in files if k.startswith("final/") and k.endswith(".json"))
+    tampered = files[path].replace(b'"score":88.889', b'"score":98.889')
+    assert tampered != files[path]
+    report = pub.verify_publication({**files, path: tampered}, KEY.public_key())
+    assert not report.ok
+    assert any("weighted sum" in p for p in report.problems), report.problems
+
+    # Every sheet, change, declaration and final score is in an intact audit chain.
+    kinds = [e.kind for e in Session(engine).exec(select(AuditEvent)).scalars()]  # type: ignore[call-overload]
+    assert kinds.count("skb_sheet") == 9 and kinds.count("skb_sheet_change") == 1
+    assert kinds.count("skb_final") == 6 and kinds.count("skb_declaration") == 9
+    assert audit.verify(engine, scores=False).ok
+
+
+def test_bad_input_is_refused_with_nothing_stored(engine: Engine) -> None:
+    ids = set_up(engine)
+    a1, a2, a3 = (ids[u] for u in cases.ASSESSORS)
+    now = 1_747_000_000.0
+    before = counts(engine)
+    with pytest.raises(svc.Refused, match="'integritas': 5 is not one of the rubric's levels"):
+        svc.submit_sheet(engine, a1, "P1", "R001", sheet(3, 5), now)
+    with pytest.raises(svc.Refused, match="R004 has no slot with panel P1"):
+        svc.submit_sheet(engine, a1, "P1", "R004", sheet(3, 3), now)
+    with pytest.raises(svc.Refused, match="has no slot"):
+        svc.submit_sheet(engine, a1, "P1", "NOBODY", sheet(3, 3), now)
+    assert counts(engine) == before
+
+    for who in (a1, a2, a3):
+        svc.submit_sheet(engine, who, "P1", "R001", sheet(3, 3), now)
+    before = counts(engine)
+    with pytest.raises(svc.Refused, match="is final; a change is no longer accepted"):
+        svc.submit_sheet(engine, a2, "P1", "R001", sheet(4, 4), now)
+    assert counts(engine) == before
+
+
+def test_recusal_and_conflicts(engine: Engine) -> None:
+    ids = set_up(engine)
+    a1, a2, a3 = (ids[u] for u in cases.ASSESSORS)
+    now = 1_747_000_000.0
+    svc.declare(engine, a3, "P1", "R002", True, "tetangga / neighbour", now)
+    with pytest.raises(svc.Refused, match="declared a conflict of interest"):
+        svc.submit_sheet(engine, a3, "P1", "R002", sheet(3, 3), now)
+    with pytest.raises(svc.Refused, match="fewer than 2 assessors"):
+        svc.declare(engine, a2, "P1", "R002", True, "", now)
+    svc.submit_sheet(engine, a1, "P1", "R002", sheet(3, 3), now)
+    assert svc.submit_sheet(engine, a2, "P1", "R002", sheet(3, 2), now)["state"] == "final"
+
+    # A candidate holds one interview slot; a slot holds one candidate.
+    with pytest.raises(svc.Refused, match="candidate R001 already has slot"):
+        svc.assign_slot(engine, 4, "R001", ADMIN)
+    with pytest.raises(svc.Refused, match="slot 1 is already taken"):
+        svc.assign_slot(engine, 1, "R003", ADMIN)
+    # An assessor cannot sit in two panels at once.
+    svc.add_assessor(engine, "asesor4", "Asesor4", cases.PASSWORD, ADMIN, scrypt_n=2**8)
+    svc.create_panel(engine, "P2", cases.FORMATION, "WWN", ["asesor1", "asesor2", "asesor4"],
+                     "asesor4", ADMIN)  # fmt: skip
+    start = cases.SLOT_START + dt.timedelta(minutes=15)
+    with pytest.raises(svc.Refused, match="assessor asesor1 is already in slot 1"):
+        svc.create_slots(engine, "P2", [(start, start + dt.timedelta(hours=1))], 30, 0,
+                         "https://meet.example.org/skb", "WIB", ADMIN)  # fmt: skip
+
+
+def test_a_plan_over_the_caps_is_refused(engine: Engine) -> None:
+    doc = cases.plan()
+    doc["components"][0]["weight"] = 40
+    doc["components"][1]["weight"] = 60
+    with pytest.raises(svc.Refused, match="CAT field test weighs 40%"):
+        svc.save_plan(engine, doc, ADMIN)
