@@ -212,6 +212,7 @@ def seed_demo_exam(
     from cat_engine.errors import EngineError
     from cat_engine.pool import check_design_against_bank
     from exam_server.bank_source import load_from_item_bank
+    from exam_server.recruitment import demo as recruitment_demo
 
     create_schema(engine)
     saved = load_credentials(credentials) if credentials is not None else {}
@@ -219,6 +220,7 @@ def seed_demo_exam(
     if existing is not None:
         if credentials is not None:
             save_credentials(credentials, existing)
+            print(recruitment_demo.seed_demo(engine, secret_key, credentials.parent))
         return existing
     design = skd_design(mode=mode)
     bank, items = load_from_item_bank(engine, design)
@@ -233,6 +235,8 @@ def seed_demo_exam(
     )
     if credentials is not None:
         save_credentials(credentials, summary)
+        # The demo recruitment (issue 18) on this exam day, with its accounts.
+        print(recruitment_demo.seed_demo(engine, secret_key, credentials.parent))
     return summary
 
 

@@ -9,10 +9,15 @@ with extra time), and is skipped when its period already exists.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import secrets
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,10 +27,12 @@ from sqlmodel import Session
 
 from exam_server import scheduling as sch
 from exam_server.auth import hash_password
+from exam_server.checkpoints import load_or_create_key
 from exam_server.recruitment import service as svc
 from recruitment.announcement import Schedule
 from recruitment.documents import JPEG, PDF, PNG, DocumentStore
 from recruitment.models import RecPeriod
+from recruitment.nik import derive_key
 from recruitment.registry import NoRegistry, RegistryAdapter
 
 PERIOD = "CASN-DEMO"
@@ -341,3 +348,42 @@ def seed_recruitment(
     for reg_id in later_ms:
         svc.decide_registration(engine, period, reg_id, users["verifier"], "MS", "", "", now)
     return demo
+
+
+#: The demo recruitment's passwords, in the demo's data folder (mode 0600).
+DEMO_FILE = "recruitment-demo.json"
+
+
+def seed_demo(engine: Engine, secret_key: str, data_dir: Path, now: float | None = None) -> str:
+    """The demo recruitment for ``seleksi demo`` (on the demo exam day), with the
+    same files the served app uses (documents and signing key in ``data_dir``,
+    the NIK key from ``secret_key``); returns the lines to print. Run again, it
+    prints the accounts it made the first time."""
+    path = data_dir / DEMO_FILE
+    if path.exists():
+        saved = json.loads(path.read_text("utf-8"))
+        demo = DemoRecruitment(
+            saved["period"], {k: tuple(v) for k, v in saved["staff"].items()}, saved["candidates"]
+        )
+        return demo.to_text("http://127.0.0.1:8000")
+    passwords = {
+        r: secrets.token_urlsafe(9)
+        for r in ("operator", "approver", "verifier", "verifier2", "admin")
+    }
+    passwords["candidate"] = "peserta-demo-2024"
+    made = seed_recruitment(
+        engine,
+        key=load_or_create_key(data_dir / "recruitment-signing.key"),
+        nik_key=derive_key(secret_key),
+        store=DocumentStore(data_dir / "recruitment-documents"),
+        now=time.time() if now is None else now,
+        passwords=passwords,
+    )
+    if made is None:
+        return f"Recruitment demo ({PERIOD}): already in the database (its passwords file is gone)"
+    path.write_text(
+        json.dumps({"period": made.period, "staff": made.staff, "candidates": made.candidates})
+    )
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+    return made.to_text("http://127.0.0.1:8000")
