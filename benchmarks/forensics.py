@@ -220,10 +220,12 @@ copied, with power growing with the share copied and the test length — as
 here, where 110 items give ω near-perfect power at 30 %; Sinharay (2017)
 found the signed likelihood ratio's power growing with the share of the
 test compromised. The stand-in and the answer-change indices have no
-published figures on this design; their power here is low to moderate and
-is stated as measured: a stand-in drawn from the same population differs
-from the candidate's own profile by less than two standard errors most of
-the time, and ten changes among a candidate's few are not always unusual.
+published figures on this design. The stand-in's power is low and stated as
+measured: a stand-in drawn from the same population differs from the
+candidate's own profile by less than two standard errors most of the time;
+an able one (the hired expert) is caught about half the time. Without the
+compromised set, preknowledge shows mostly through similarity (everyone who
+bought the key answers alike) and through speed.
 
 Item leak watch (`forensics.drift`, CUSUM on the combined score/time
 residual, k = 0.25): 1,000 items, 300 administrations per item per day,
