@@ -25,6 +25,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from importlib import resources
 from typing import Any
 
+from assessment.components import CAPS_2024, ComponentError, SkbCaps, caps_from_policy
+
 SCHEMA = "seleksi/ranking-policy/1"
 
 #: What each result code means; a policy maps each meaning to a label and texts.
@@ -148,6 +150,12 @@ class RankingPolicy:
     codes: Mapping[str, ResultCode]
     #: The title in Bahasa Indonesia (optional; ``name`` is the title when empty).
     title_id: str = ""
+    #: The SKB components' caps (issue 19; ``assessment.components``); None: the 2024 caps.
+    skb_caps: SkbCaps | None = None
+
+    @property
+    def skb_rules(self) -> SkbCaps:
+        return self.skb_caps or CAPS_2024
 
     def title(self, lang: str) -> str:
         """The policy's title for a reader of ``lang`` (``id``: ``title_id`` when set)."""
@@ -237,6 +245,7 @@ class RankingPolicy:
             "name": self.name,
             # Only when set: a document without it keeps its bytes (and hash).
             **({"title_id": self.title_id} if self.title_id else {}),
+            **({"skb": _caps_dict(self.skb_caps)} if self.skb_caps is not None else {}),
             "sources": list(self.sources),
             "score_decimals": self.score_decimals,
             "subtests": [
@@ -280,6 +289,13 @@ class RankingPolicy:
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, 2-space indent, trailing newline)."""
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _caps_dict(caps: SkbCaps) -> dict[str, Any]:
+    d = caps.model_dump()
+    return {k: json_number(v) if isinstance(v, Decimal) else v for k, v in d.items()} | {
+        "kinds": list(caps.kinds)
+    }
 
 
 def evaluate(policy: RankingPolicy, category: str, scores: Mapping[str, Any]) -> Verdict:
@@ -580,4 +596,14 @@ def _parse_policy(data: Any) -> RankingPolicy:
         optimisation_scope=scope,
         codes=codes,
         title_id=title_id,
+        skb_caps=_skb_caps(root.get("skb")),
     )
+
+
+def _skb_caps(section: Any) -> SkbCaps | None:
+    if section is None:
+        return None
+    try:
+        return caps_from_policy(section)
+    except ComponentError as exc:
+        raise PolicyError(str(exc)) from None
