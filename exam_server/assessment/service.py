@@ -28,7 +28,6 @@ from assessment.components import (
     ComponentScore,
     SkbCaps,
     SkbPlan,
-    caps_from_policy,
     parse_plan,
     quantize,
     skb_total,
@@ -49,6 +48,7 @@ from exam_server.auth import hash_password
 from exam_server.db import writer
 from exam_server.models import Candidate, Exam, ExamSession, Formation, Staff
 from exam_server.results.integration import SKB_ABSENT, SKB_PRESENT, SkbScore
+from exam_server.results.rules import PolicyError, RankingPolicy
 
 ASSESSOR = "assessor"
 
@@ -75,16 +75,18 @@ def _one(s: Session, model: Any, what: str, **where: Any) -> Any:
 
 
 def caps_of_formation(s: Session, formation_id: int) -> SkbCaps:
-    """The SKB caps of the policy of the exam the formation's candidates sat
-    (its ``skb`` section; the 2024 caps when it has none or nobody sat yet)."""
+    """The SKB caps of the ranking policy of the exam the formation's candidates
+    sat (its ``skb`` section; the 2024 caps when it has none or nobody sat yet)."""
     row = s.exec(
         select(Exam.policy_json)
         .join(ExamSession, col(ExamSession.exam_id) == col(Exam.id))
         .join(Candidate, col(Candidate.session_id) == col(ExamSession.id))
         .where(Candidate.formation_id == formation_id)
     ).first()
-    section = json.loads(row).get("skb") if row else None
-    return caps_from_policy(section)
+    try:
+        return RankingPolicy.of_exam(row).skb_rules
+    except PolicyError as exc:
+        raise Refused(409, "bad_policy", f"the exam's policy: {exc}") from None
 
 
 # -- configuration --------------------------------------------------------------------------

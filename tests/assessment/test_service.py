@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -19,7 +19,7 @@ from assessment.models import SkbComponentScore, SkbSheet
 from exam_server import audit
 from exam_server.assessment import service as svc
 from exam_server.db import create_schema, make_engine
-from exam_server.models import AuditEvent, Staff
+from exam_server.models import AuditEvent, Exam, Staff
 from exam_server.results import publication as pub
 from exam_server.results.from_db import load_outcomes
 from exam_server.results.integration import integrate
@@ -203,3 +203,21 @@ def test_a_plan_over_the_caps_is_refused(engine: Engine) -> None:
     doc["components"][1]["weight"] = 60
     with pytest.raises(svc.Refused, match="CAT field test weighs 40%"):
         svc.save_plan(engine, doc, ADMIN)
+
+
+def test_the_exams_policy_document_sets_the_caps(engine: Engine) -> None:
+    """A later year's policy carries its own ``skb`` section; the 2024 one has none."""
+    assert "skb" not in RankingPolicy.default_2024().to_dict()
+    doc = RankingPolicy.default_2024().to_dict()
+    doc["version"] = "2025.1"
+    doc["skb"] = {"version": "2025.1", "cat_min_weight": 70, "others_max_weight": 30}
+    policy = RankingPolicy.from_dict(doc)
+    assert RankingPolicy.from_json(policy.to_json()) == policy
+    with Session(engine) as s:
+        s.execute(update(Exam).values(policy_json=policy.to_json()))
+        s.commit()
+    with pytest.raises(svc.Refused, match="weigh 40% together, the policy allows at most 30%"):
+        svc.save_plan(engine, cases.plan(), ADMIN)
+    doc["skb"]["cat_min_weight"] = 170
+    with pytest.raises(ValueError, match=r"policy\.skb\.cat_min_weight"):
+        RankingPolicy.from_dict(doc)
