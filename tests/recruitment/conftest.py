@@ -1,0 +1,114 @@
+"""Fixtures of the recruitment tests: a local SMTP server that records what it
+received (aiosmtpd), a real server with the demo recruitment seeded, chromium."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from exam_server.recruitment.config import RecruitmentConfig
+from exam_server.recruitment.demo import seed_recruitment
+from exam_server.testing import free_port
+from tests.conftest import TEST_SCRYPT_N, ServerHandle
+from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
+
+PASSWORDS = {
+    "operator": "operator-pass-1",
+    "approver": "approver-pass-1",
+    "verifier": "verifier-pass-1",
+    "verifier2": "verifier-pass-2",
+    "admin": "admin-rec-pass-1",
+    "candidate": "candidate-pass-1",
+}
+
+
+@dataclass
+class Mailbox:
+    """What the local SMTP server received: (to, subject, body) in order."""
+
+    received: list[tuple[str, str, str]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        body = msg.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        self.received.append((str(msg["To"]), str(msg["Subject"]), str(text)))
+        return "250 OK"
+
+    def wait_for(self, to: str, timeout: float = 10.0) -> list[tuple[str, str, str]]:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            mine = [m for m in self.received if m[0] == to]
+            if mine:
+                return mine
+            time.sleep(0.05)
+        raise AssertionError(f"no message to {to}; received {[m[:2] for m in self.received]}")
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Mailbox, int]]:
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@dataclass
+class RecServer:
+    handle: ServerHandle
+    config: RecruitmentConfig
+    mail: Mailbox
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+
+@pytest.fixture
+def rec_server(
+    server_factory: Callable[..., ServerHandle], smtp: tuple[Mailbox, int], tmp_path: Path
+) -> RecServer:
+    box, port = smtp
+    extra = {
+        "recruitment_documents_dir": str(tmp_path / "docs"),
+        "recruitment_key_path": str(tmp_path / "rec.key"),
+        "recruitment_smtp_host": "127.0.0.1",
+        "recruitment_smtp_port": str(port),
+    }
+    handle = server_factory(extra=extra)
+    cfg = RecruitmentConfig.from_settings(handle.settings)
+    seed_recruitment(
+        handle.db,
+        key=cfg.key,
+        nik_key=cfg.nik_key,
+        store=cfg.store,
+        now=time.time(),
+        passwords=PASSWORDS,
+        scrypt_n=TEST_SCRYPT_N,
+        site_code="TILOK-01",
+        room_code="R2",
+        exam_code=handle.seed.exam_code,
+    )
+    return RecServer(handle, cfg, box)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM}: install Debian's chromium or set SELEKSI_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
