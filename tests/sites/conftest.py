@@ -1,5 +1,5 @@
 """A centre database with one small exam day at site TILOK-01 (not opened),
-and the centre's signing key."""
+and the centre's signing key; the browser tests' chromium (``browser``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from exam_server.db import create_schema, make_engine
 from exam_server.demo import SeedSummary, seed_exam
 from exam_server.testing import small_bank, small_design
 from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
+from tests.proctor_ui.conftest import browser  # noqa: F401  (the fixture: Debian's chromium)
 
 
 @dataclass

@@ -1,0 +1,143 @@
+// Seleksi centre page: every exam site's link, sync lag, pending records,
+// sessions running, results checked and verification failures
+// (GET /api/centre/sites, admin token), refreshed every few seconds.
+"use strict";
+
+// This page's texts, beside the shared ones in i18n.js (Indonesian first).
+Object.assign(SELEKSI_TEXTS.id, {
+  "centre.title": "Pusat: tilok ujian",
+  "centre.sites": "Tilok dan sinkronisasinya",
+  "centre.explain": "Tilok tetap menjalankan ujian saat jalur ke pusat putus; jawaban, log audit dan hasil dikirim begitu jalur pulih.",
+  "centre.site": "Tilok",
+  "centre.link": "Jalur",
+  "centre.lag": "Tertinggal",
+  "centre.pending": "Menunggu dikirim",
+  "centre.running": "Sesi berjalan",
+  "centre.received": "Rekaman diterima",
+  "centre.results": "Hasil diperiksa pusat",
+  "centre.problems": "Kegagalan verifikasi",
+  "centre.problemsTitle": "Kegagalan verifikasi",
+  "centre.problemsHint": "Rekaman yang ditolak pusat. Lihat docs/sites.md, \"Bila tilok gagal diverifikasi\".",
+  "centre.none": "Belum ada tilok. Buat paket tilok dengan: seleksi site package.",
+  "centre.online": "Terhubung",
+  "centre.offline": "Terputus",
+  "centre.lastContact": "kontak terakhir {t}",
+  "centre.never": "belum pernah menghubungi",
+  "centre.checked": "{equal} sama, {differs} berbeda, {pending} menunggu",
+  "centre.noProblem": "tidak ada",
+  "centre.updated": "Diperbarui {t}",
+});
+Object.assign(SELEKSI_TEXTS.en, {
+  "centre.title": "Centre: exam sites",
+  "centre.sites": "Sites and their sync",
+  "centre.explain": "A site keeps testing when its line to the centre is cut; answers, audit log and results are sent as soon as the line returns.",
+  "centre.site": "Site",
+  "centre.link": "Link",
+  "centre.lag": "Sync lag",
+  "centre.pending": "Pending records",
+  "centre.running": "Sessions running",
+  "centre.received": "Records received",
+  "centre.results": "Results checked at the centre",
+  "centre.problems": "Verification failures",
+  "centre.problemsTitle": "Verification failures",
+  "centre.problemsHint": "Records the centre refused. See docs/sites.md, \"When a site fails verification\".",
+  "centre.none": "No site yet. Make a site package with: seleksi site package.",
+  "centre.online": "Online",
+  "centre.offline": "Offline",
+  "centre.lastContact": "last contact {t}",
+  "centre.never": "never in contact",
+  "centre.checked": "{equal} equal, {differs} differ, {pending} pending",
+  "centre.noProblem": "none",
+  "centre.updated": "Updated {t}",
+});
+
+(function () {
+  const S = window.Seleksi;
+  const $ = (id) => document.getElementById(id);
+  const el = S.el;
+  const store = window.sessionStorage;
+  const C = { token: store.getItem("seleksi.admin"), data: null, timer: null };
+  const REFRESH_MS = 5000;
+
+  function show() {
+    $("screen-login").classList.toggle("hidden", !!C.token);
+    $("screen-sites").classList.toggle("hidden", !C.token);
+    $("logout").classList.toggle("hidden", !C.token);
+    clearInterval(C.timer);
+    if (C.token) {
+      refresh();
+      C.timer = setInterval(refresh, REFRESH_MS);
+    }
+  }
+
+  function logout() {
+    store.removeItem("seleksi.admin");
+    C.token = null;
+    show();
+  }
+
+  async function refresh() {
+    try {
+      C.data = await S.api("GET", "/api/centre/sites", undefined, C.token);
+      $("load-error").textContent = "";
+      render();
+    } catch (err) {
+      if (err.status === 401) return logout();
+      $("load-error").textContent = S.errorText(err.code);
+    }
+  }
+
+  function render() {
+    const d = C.data;
+    if (!d) return;
+    const now = d.now;
+    $("updated").textContent = S.t("centre.updated", { t: S.fmtClock(now) });
+    const rows = d.sites.map((s) => {
+      const contact = s.last_contact_at
+        ? S.t("centre.lastContact", { t: S.fmtAgo(now - s.last_contact_at) })
+        : S.t("centre.never");
+      const state = el("span", { class: "link-state " + (s.online ? "online" : "offline") },
+        S.t(s.online ? "centre.online" : "centre.offline"));
+      const r = s.results;
+      return el("tr", { dataset: { site: s.code } },
+        el("th", { scope: "row" }, s.code, el("span", { class: "sub" }, s.name)),
+        el("td", { class: "link" }, state, el("span", { class: "sub" }, contact)),
+        el("td", { class: "num lag" }, S.fmtDuration(s.lag_seconds)),
+        el("td", { class: "num pending" }, String(s.pending)),
+        el("td", { class: "num running" }, String(s.sessions_running)),
+        el("td", { class: "num received" }, String(s.received)),
+        el("td", { class: "results" + (r.differs ? " bad" : "") },
+          S.t("centre.checked", { equal: r.equal, differs: r.differs, pending: r.pending })),
+        el("td", { class: "problems" + (s.problems.length ? " bad" : "") },
+          s.problems.length ? String(s.problems.length) : S.t("centre.noProblem")));
+    });
+    $("site-rows").replaceChildren(...rows);
+    $("no-sites").classList.toggle("hidden", d.sites.length > 0);
+    const problems = d.sites.flatMap((s) =>
+      s.problems.map((p) => el("li", {}, el("span", { class: "site" }, s.code), p.message)));
+    $("problem-list").replaceChildren(...problems);
+    $("problems").classList.toggle("hidden", problems.length === 0);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      $("login-error").textContent = "";
+      try {
+        const res = await S.api("POST", "/api/auth/login", {
+          username: $("username").value.trim(),
+          password: $("password").value,
+        });
+        if (res.role !== "admin") throw new S.ApiError(403, "forbidden");
+        C.token = res.token;
+        store.setItem("seleksi.admin", C.token);
+        show();
+      } catch (err) {
+        $("login-error").textContent = S.errorText(err.code, err.data);
+      }
+    });
+    $("logout").addEventListener("click", logout);
+    document.addEventListener("seleksi:lang", render);
+    show();
+  });
+})();
