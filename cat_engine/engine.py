@@ -255,8 +255,9 @@ def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, flo
 def _allowed(
     design: TestDesign, bank: BankArrays, usage: ExposureUsage | None
 ) -> NDArray[np.bool_] | None:
-    """Items under the design's hard maximum exposure rate (None: no limit or no usage)."""
-    if usage is None or design.exposure.max_rate is None:
+    """Items under the design's hard maximum exposure rate and not withdrawn
+    (None: no limit, nothing withdrawn or no usage)."""
+    if usage is None or (design.exposure.max_rate is None and usage.withdrawn is None):
         return None
     if usage.counts.shape[0] != bank.n_items:
         raise EngineError(

@@ -64,10 +64,12 @@ class ExposureUsage:
     started before this one. The live server keeps these per exam and passes
     them to ``engine.start`` and ``engine.record``; the simulator keeps them
     across simulees. Any integer array-like works for ``counts`` (it is copied
-    to int64)."""
+    to int64). withdrawn: (n_bank,) items no test may give any more (retired
+    after a leak review, ``exam_server.forensics``), or None."""
 
     counts: IntArray
     n_tests: int
+    withdrawn: BoolArray | None = None
 
     def __post_init__(self) -> None:
         counts = np.array(self.counts, dtype=np.int64, copy=True)
@@ -79,12 +81,20 @@ class ExposureUsage:
             raise ValueError(f"ExposureUsage n_tests must be an integer ≥ 0, got {self.n_tests!r}")
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "n_tests", int(self.n_tests))
+        if self.withdrawn is not None:
+            withdrawn = np.array(self.withdrawn, dtype=bool, copy=True)
+            if withdrawn.shape != counts.shape:
+                raise ValueError(f"ExposureUsage withdrawn must be {counts.shape}")
+            object.__setattr__(self, "withdrawn", withdrawn)
 
     def allowed(self, max_rate: float | None, warmup: int) -> BoolArray:
-        """(n_bank,) items one more test may give without any rate passing ``max_rate``."""
+        """(n_bank,) items one more test may give without any rate passing
+        ``max_rate`` (None: no rate limit), never a withdrawn item."""
         if max_rate is None:
-            return np.ones(self.counts.shape[0], dtype=bool)
-        return np.asarray(remaining_places(self.counts, self.n_tests + 1, max_rate, warmup) > 0)
+            ok = np.ones(self.counts.shape[0], dtype=bool)
+        else:
+            ok = np.asarray(remaining_places(self.counts, self.n_tests + 1, max_rate, warmup) > 0)
+        return ok if self.withdrawn is None else ok & ~self.withdrawn
 
 
 def sympson_hetter_k(control: object, bank: BankArrays) -> FloatArray | None:
