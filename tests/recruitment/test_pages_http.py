@@ -1,0 +1,196 @@
+"""Bad input on the recruitment pages, over HTTP: CSRF, validation messages in
+both languages, malformed and oversize uploads, double submission, one NIK
+per period, the four-eyes rule on needs, login back-off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from exam_server.recruitment import service as svc
+from exam_server.recruitment.demo import demo_nik, sample_pdf
+from exam_server.recruitment.forms import FormError
+from recruitment.models import RecDocument, RecRegistration
+from recruitment.states import TransitionError
+from tests.recruitment.conftest import PASSWORDS, RecServer
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def _csrf(client: httpx.Client, path: str) -> str:
+    r = client.get(path)
+    m = CSRF.search(r.text)
+    assert m is not None, r.text[:500]
+    return m.group(1)
+
+
+def _login(client: httpx.Client, email: str, password: str) -> httpx.Response:
+    token = _csrf(client, "/recruitment/login")
+    return client.post(
+        "/recruitment/login", data={"csrf": token, "email": email, "password": password}
+    )
+
+
+def test_forms_refuse_without_csrf(rec_server: RecServer) -> None:
+    with httpx.Client(base_url=rec_server.url) as c:
+        r = c.post("/recruitment/signup", data={"name": "x", "email": "x@contoh.id"})
+        assert r.status_code == 403 and "Muat ulang" in r.text
+        _csrf(c, "/recruitment/signup")  # a cookie, but a forged token
+        r = c.post("/recruitment/signup", data={"csrf": "0" * 64, "name": "x"})
+        assert r.status_code == 403
+
+
+def test_signup_validation_in_both_languages(rec_server: RecServer) -> None:
+    with httpx.Client(base_url=rec_server.url) as c:
+        token = _csrf(c, "/recruitment/signup")
+        data = {
+            "csrf": token,
+            "name": "",
+            "email": "not-an-email",
+            "password": "short",
+            "password2": "x",
+        }
+        r = c.post("/recruitment/signup", data=data)
+        assert r.status_code == 400
+        assert "wajib diisi" in r.text and "alamat email tidak sah" in r.text
+        r = c.post("/recruitment/signup?lang=en", data=data)
+        assert "not a valid email address" in r.text and "at least 10 characters" in r.text
+
+
+def _registered_client(rec: RecServer) -> tuple[httpx.Client, str]:
+    """Ani (the demo's draft registration, every document uploaded), logged in."""
+    c = httpx.Client(base_url=rec.url)
+    r = _login(c, "ani@contoh.id", PASSWORDS["candidate"])
+    assert r.status_code == 303, r.text
+    return c, _csrf(c, "/recruitment/me")
+
+
+def _docs(rec: RecServer) -> int:
+    with Session(rec.handle.db) as s:
+        return int(s.execute(select(func.count()).select_from(RecDocument)).scalar_one())
+
+
+def test_uploads_malformed_and_oversize_store_nothing(rec_server: RecServer) -> None:
+    c, token = _registered_client(rec_server)
+    files_before = sorted(p.name for p in rec_server.config.store.root.rglob("*") if p.is_file())
+    rows = _docs(rec_server)
+    cases = [
+        (b"%PDF-1.4 but cut short", "bukan PDF"),
+        (sample_pdf() + b"\0" * (1024 * 1024), "melebihi batas 1024 KB"),
+    ]
+    for data, why in cases:
+        r = c.post(
+            "/recruitment/me/upload",
+            data={"csrf": token, "kind": "ijazah"},
+            files={"file": ("ijazah.pdf", data, "application/pdf")},
+        )
+        assert r.status_code == 409 and why in r.text
+    r = c.post(
+        "/recruitment/me/upload",
+        data={"csrf": token, "kind": "ijazah"},
+        content=b"--x\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
+    assert r.status_code in (400, 403)
+    assert (
+        sorted(p.name for p in rec_server.config.store.root.rglob("*") if p.is_file())
+        == files_before
+    )
+    assert _docs(rec_server) == rows
+    c.close()
+
+
+def test_double_submit_is_idempotent(rec_server: RecServer) -> None:
+    c, token = _registered_client(rec_server)
+    first = c.post("/recruitment/me/submit", data={"csrf": token})
+    second = c.post("/recruitment/me/submit", data={"csrf": token})
+    assert first.status_code == second.status_code == 303
+    period = svc.current_period(rec_server.handle.db)
+    assert period is not None
+    with Session(rec_server.handle.db) as s:
+        rows = (
+            s.execute(select(RecRegistration).where(RecRegistration.name == "Ani Lestari"))
+            .scalars()
+            .all()
+        )
+    assert len(rows) == 1 and rows[0].status == "submitted" and rows[0].registration_number
+    receipt = c.get("/recruitment/me/receipt")
+    assert rows[0].registration_number in receipt.text
+    # Frozen: saving again is refused and changes nothing.
+    r = c.post(
+        "/recruitment/me/save",
+        data={
+            "csrf": token,
+            "nik": demo_nik(dt.date(1998, 3, 14), "F", 1),
+            "name": "Ani L",
+            "birth_date": "1998-03-14",
+            "sex": "F",
+            "education_level": "S1",
+            "major": "Teknik Informatika",
+            "formation": "PRANATA-KOMP-GENERAL",
+            "test_location": "Jakarta",
+        },
+    )
+    assert r.status_code == 409 and "dibekukan" in r.text
+    c.close()
+
+
+def test_one_registration_per_nik_and_period(rec_server: RecServer) -> None:
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    account = svc.signup(db, "kembar@contoh.id", "Kembar", "x", lambda i: "", time.time())
+    assert account is not None
+    # Ani's NIK (the demo's first person), typed with spaces by someone else.
+    nik = demo_nik(dt.date(1998, 3, 14), "F", 1)
+    fields = {
+        "nik": f"{nik[:6]} {nik[6:12]} {nik[12:]}",
+        "name": "Ani Lestari",
+        "birth_date": dt.date(1998, 3, 14),
+        "sex": "F",
+        "education_level": "S1",
+        "major": "Teknik Informatika",
+        "formation": "PRANATA-KOMP-GENERAL",
+        "test_location": "Jakarta",
+        "accommodation": "",
+    }
+    with pytest.raises(FormError) as exc:
+        svc.save_registration(
+            db,
+            period,
+            account,
+            fields,
+            rec_server.config.nik_key,
+            rec_server.config.registry,
+            time.time(),
+        )
+    assert exc.value.by_field()["nik"].text_en == "this NIK is already registered in this period"
+
+
+def test_need_approval_needs_another_account(rec_server: RecServer) -> None:
+    db = rec_server.handle.db
+    needs = {n["code"]: n for n in svc.needs(db, svc.current_period(db).id)}  # type: ignore[union-attr]
+    waiting = needs["DOKTER"]
+    assert waiting["status"] == "submitted"
+    with pytest.raises(TransitionError):
+        svc.decide_need(db, waiting["id"], "operator", True, "", time.time())
+    with pytest.raises(svc.Refused):
+        svc.decide_need(db, waiting["id"], "penyetuju", False, "  ", time.time())
+    assert svc.decide_need(db, waiting["id"], "penyetuju", True, "", time.time()) == [
+        "DOKTER-GENERAL",
+        "DOKTER-PAPUA",
+    ]
+
+
+def test_login_backs_off_but_does_not_lock_out(rec_server: RecServer) -> None:
+    with httpx.Client(base_url=rec_server.url) as c:
+        codes = [_login(c, "budi@contoh.id", "wrong-password").status_code for _ in range(6)]
+        assert codes[:5] == [401] * 5 and codes[5] == 429
+        r = _login(c, "budi@contoh.id", PASSWORDS["candidate"])
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
