@@ -30,12 +30,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from cat_engine.exposure import ExposureUsage
+from exam_server.forensics.models import WithdrawnItem
 from exam_server.models import ExamItemUsage, ExamUsage
 from item_bank.models import ItemUsage, utcnow
 
 EXAM_USAGE = ExamUsage.__table__  # type: ignore[attr-defined]
 ITEM_USAGE = ExamItemUsage.__table__  # type: ignore[attr-defined]
 BANK_USAGE = ItemUsage.__table__  # type: ignore[attr-defined]
+WITHDRAWN = WithdrawnItem.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,15 @@ def read_usage(conn: Connection, exam_id: int, n_items: int) -> ExposureUsage:
     tests = conn.execute(
         select(EXAM_USAGE.c.tests).where(EXAM_USAGE.c.exam_id == exam_id)
     ).scalar_one_or_none()
-    return ExposureUsage(counts, int(tests or 0))
+    # Retired items (issue 21, exam_server.forensics.service.decide) leave selection.
+    gone = [int(r[0]) for r in conn.execute(
+        select(WITHDRAWN.c.item_index).where(WITHDRAWN.c.exam_id == exam_id)
+    )]  # fmt: skip
+    withdrawn = None
+    if gone:
+        withdrawn = np.zeros(n_items, dtype=bool)
+        withdrawn[[i for i in gone if 0 <= i < n_items]] = True
+    return ExposureUsage(counts, int(tests or 0), withdrawn)
 
 
 # One place on an item, taken atomically across processes if the item is
@@ -217,6 +227,8 @@ class UsageCache:
         self._share: dict[int, float] = {}
         # Items the database refused at the limit since the last read-back.
         self._full: dict[int, set[int]] = {}
+        # Retired items no selection may give (read back, or withdrawn here).
+        self._withdrawn: dict[int, set[int]] = {}
 
     def known(self, exam_id: int) -> bool:
         return exam_id in self._base
@@ -247,6 +259,8 @@ class UsageCache:
         self._own[exam_id] = np.zeros_like(counts)
         self._own_tests[exam_id] = 0
         self._full.pop(exam_id, None)  # the stored counts show them now
+        if stored.withdrawn is not None:
+            self.withdraw(exam_id, np.flatnonzero(stored.withdrawn).tolist())
 
     def usage(self, exam_id: int) -> ExposureUsage | None:
         base = self._base.get(exam_id)
@@ -263,9 +277,17 @@ class UsageCache:
         if full:
             # At the limit in the database: no rate admits one more.
             counts[np.fromiter(full, dtype=np.int64)] = np.iinfo(np.int32).max
+        withdrawn = None
+        if self._withdrawn.get(exam_id):
+            withdrawn = np.zeros(counts.shape[0], dtype=bool)
+            withdrawn[[i for i in self._withdrawn[exam_id] if i < counts.shape[0]]] = True
         # ExposureUsage copies the counts: a linear form is assembled in a
         # worker thread while the loop keeps counting.
-        return ExposureUsage(counts, self._base_tests[exam_id] + own_tests)
+        return ExposureUsage(counts, self._base_tests[exam_id] + own_tests, withdrawn)
+
+    def withdraw(self, exam_id: int, indices: Iterable[int]) -> None:
+        """Items retired after a review: no later selection in this exam gives them."""
+        self._withdrawn.setdefault(exam_id, set()).update(int(i) for i in indices)
 
     def mark_full(self, exam_id: int, indices: Iterable[int]) -> None:
         """Items the database refused at the rate limit (until the next read-back)."""
