@@ -117,10 +117,14 @@ class Rubric(_Doc):
     def score(self, points: Mapping[str, int]) -> Decimal:
         """A checked sheet as a component score on 0–100 (3 decimals)."""
         self.check(points)
+        return self.scaled(sum(points[c.code] for c in self.criteria))
+
+    def scaled(self, total: float | int) -> Decimal:
+        """A sum of criterion points (a sheet's, or a fair total) on 0–100, 3 decimals."""
         low = sum(c.points[0] for c in self.criteria)
         high = sum(c.points[-1] for c in self.criteria)
-        total = sum(points[c.code] for c in self.criteria)
-        return quantize(Decimal(total - low) / Decimal(high - low) * HUNDRED)
+        value = (Decimal(str(total)) - low) / Decimal(high - low) * HUNDRED
+        return quantize(min(max(value, Decimal(0)), HUNDRED))
 
 
 class Finalisation(_Doc):

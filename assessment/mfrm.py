@@ -233,6 +233,14 @@ class ManyFacetRasch:
         )
         return self
 
+    def fair_totals(self) -> FloatArray:
+        """Each candidate's expected sum over the criteria from an assessor of
+        average severity (points; ``(n_candidates,)``): the fair counterpart of the
+        sum of a rubric sheet, criterion by criterion."""
+        b = self.ability_[:, None] - self.difficulty_[None, :]
+        per = expected_points(b.reshape(-1), self.thresholds_, self.levels_)
+        return per.reshape(b.shape).sum(axis=1)
+
 
 def simulate(
     ability: FloatArray,

@@ -781,40 +781,60 @@ def _agreement(s: Session, pc: PanelCtx, cands: list[Candidate]) -> dict[str, An
     return out
 
 
-def _severity(s: Session, pc: PanelCtx) -> dict[str, Any]:
-    """The many-facet Rasch model on every sheet of this component in the formation
-    (all its panels: severities are comparable across panels that share candidates
-    or assessors)."""
-    comp = pc.plan.component(pc.panel.component)
+@dataclass(frozen=True)
+class ComponentModel:
+    """The many-facet Rasch model fitted on every sheet of one component in one
+    formation (all its panels: severities are comparable across panels that
+    share candidates or assessors); ``note`` says why there is no model."""
+
+    model: ManyFacetRasch | None
+    candidates: list[int]  # candidate ids, the model's candidate order
+    assessors: list[int]  # staff ids, the model's assessor order
+    note: str = ""
+
+
+def component_model(s: Session, formation_id: int, component: str) -> ComponentModel:
+    comp = plan_of(s, formation_id).component(component)
     assert comp.rubric is not None
     criteria = [c.code for c in comp.rubric.criteria]
     panels = s.exec(
         select(SkbPanel.id).where(
-            SkbPanel.formation_id == pc.panel.formation_id,
-            SkbPanel.component == pc.panel.component,
+            SkbPanel.formation_id == formation_id, SkbPanel.component == component
         )
     ).all()
     sheets = s.exec(select(SkbSheet).where(col(SkbSheet.panel_id).in_(panels))).all()
     cand_ids = sorted({x.candidate_id for x in sheets})
     staff_ids = sorted({x.staff_id for x in sheets})
+    if len(staff_ids) < 2 or len(cand_ids) < 2:
+        note = "the model needs sheets from at least 2 assessors on 2 candidates"
+        return ComponentModel(None, cand_ids, staff_ids, note)
+    c_pos = {c: k for k, c in enumerate(cand_ids)}
+    a_pos = {a: k for k, a in enumerate(staff_ids)}
     c_idx, i_idx, a_idx, pts = [], [], [], []
     for sh in sheets:
         p = json.loads(sh.points_json)
         for i, code in enumerate(criteria):
-            c_idx.append(cand_ids.index(sh.candidate_id))
+            c_idx.append(c_pos[sh.candidate_id])
             i_idx.append(i)
-            a_idx.append(staff_ids.index(sh.staff_id))
+            a_idx.append(a_pos[sh.staff_id])
             pts.append(float(p[code]))
-    if len(staff_ids) < 2 or len(cand_ids) < 2:
-        return {"note": "the model needs sheets from at least 2 assessors on 2 candidates"}
     try:
         model = ManyFacetRasch().fit(
             Ratings.of(c_idx, i_idx, a_idx, pts, len(cand_ids), len(criteria), len(staff_ids))
         )
     except MfrmError as exc:
-        return {"note": str(exc)}
+        return ComponentModel(None, cand_ids, staff_ids, str(exc))
+    return ComponentModel(model, cand_ids, staff_ids)
+
+
+def _severity(s: Session, pc: PanelCtx) -> dict[str, Any]:
+    cm = component_model(s, pc.panel.formation_id, pc.panel.component)
+    if cm.model is None:
+        return {"note": cm.note}
+    model = cm.model
     names = {
-        st.id: st.username for st in s.exec(select(Staff).where(col(Staff.id).in_(staff_ids))).all()
+        st.id: st.username
+        for st in s.exec(select(Staff).where(col(Staff.id).in_(cm.assessors))).all()
     }
     return {
         "assessors": [
@@ -825,11 +845,24 @@ def _severity(s: Session, pc: PanelCtx) -> dict[str, Any]:
                 "infit": round(float(model.assessor_infit_[k]), 2),
                 "outfit": round(float(model.assessor_outfit_[k]), 2),
             }
-            for k, sid in enumerate(staff_ids)
+            for k, sid in enumerate(cm.assessors)
         ],
         "reliability": round(model.severity_reliability_, 3),
         "converged": model.converged_,
     }
+
+
+def fair_scores(s: Session, formation_id: int, component: str) -> dict[int, Decimal]:
+    """Each scored candidate's severity-adjusted component score (0–100) by id:
+    the model's fair total over the criteria on the rubric's scale. Empty when
+    the model cannot be fitted (then the raw finalised scores stand)."""
+    cm = component_model(s, formation_id, component)
+    if cm.model is None:
+        return {}
+    rubric = plan_of(s, formation_id).component(component).rubric
+    assert rubric is not None
+    totals = cm.model.fair_totals()
+    return {cid: rubric.scaled(float(totals[k])) for k, cid in enumerate(cm.candidates)}
 
 
 def candidate_view(engine: Engine, registration_number: str) -> dict[str, Any]:
@@ -862,12 +895,19 @@ def candidate_view(engine: Engine, registration_number: str) -> dict[str, Any]:
 def skb_scores(engine: Engine, only: Sequence[str] | None = None) -> dict[str, SkbScore]:
     """SKB records for the final integration: a candidate with every component of
     their formation's plan final is present with the weighted total and the
-    breakdown; one with some component missing is absent (``note`` says which)."""
+    breakdown; one with some component missing is absent (``note`` says which).
+    Under a policy whose ``score_basis`` is ``fair``, assessed components finalised
+    by the panel count with the many-facet Rasch model's fair score."""
     out: dict[str, SkbScore] = {}
     with Session(engine) as s:
         plans = {
             r.formation_id: SkbPlan.model_validate_json(r.plan_json)
             for r in s.exec(select(SkbPlanRow)).all()
+        }
+        fair: dict[int, dict[str, dict[int, Decimal]]] = {
+            fid: {c.code: fair_scores(s, fid, c.code) for c in plan.components if c.assessed}
+            for fid, plan in plans.items()
+            if caps_of_formation(s, fid).score_basis == "fair"
         }
         stmt = select(Candidate).where(col(Candidate.formation_id).in_(list(plans)))
         if only is not None:
@@ -892,11 +932,25 @@ def skb_scores(engine: Engine, only: Sequence[str] | None = None) -> dict[str, S
                     f"no final score for {', '.join(missing)}",
                 )
                 continue
+
             parts = tuple(
-                ComponentScore(c.code, c.weight, Decimal(finals[c.code].score), c.minimum)
+                ComponentScore(
+                    c.code,
+                    c.weight,
+                    _counted(finals[c.code], fair.get(cand.formation_id, {}).get(c.code)),
+                    c.minimum,
+                )
                 for c in plan.components
             )
             out[cand.registration_number] = SkbScore(
                 cand.registration_number, SKB_PRESENT, skb_total(parts), "", components=parts
             )
     return out
+
+
+def _counted(row: SkbComponentScore, fair: dict[int, Decimal] | None) -> Decimal:
+    """The score a component counts with: the fair one when the policy ranks on fair
+    scores and the panel finalised it (an adjudicated score is the chair's own)."""
+    if fair is not None and row.source == "panel" and row.candidate_id in fair:
+        return fair[row.candidate_id]
+    return Decimal(row.score)

@@ -221,3 +221,32 @@ def test_the_exams_policy_document_sets_the_caps(engine: Engine) -> None:
     doc["skb"]["cat_min_weight"] = 170
     with pytest.raises(ValueError, match=r"policy\.skb\.cat_min_weight"):
         RankingPolicy.from_dict(doc)
+
+
+def test_a_policy_on_fair_scores_ranks_on_the_models_scores(engine: Engine) -> None:
+    doc = RankingPolicy.default_2024().to_dict()
+    doc["skb"] = {"version": "2025.1", "cat_min_weight": 50, "others_max_weight": 50,
+                  "score_basis": "fair"}  # fmt: skip
+    with Session(engine) as s:
+        s.execute(update(Exam).values(policy_json=RankingPolicy.from_dict(doc).to_json()))
+        s.commit()
+    ids = set_up(engine)
+    now = 1_747_000_000.0
+    marks = {"R001": (4, 4, 3, 4, 4, 3), "R002": (2, 3, 3, 2, 2, 2), "R003": (3, 2, 3, 3, 2, 3)}
+    for regno, m in marks.items():
+        for k, who in enumerate(cases.ASSESSORS):
+            svc.submit_sheet(engine, ids[who], "P1", regno, sheet(m[2 * k], m[2 * k + 1]), now)
+        svc.record_cat_score(engine, regno, "CAT", 75, ADMIN, now)
+    with Session(engine) as s:
+        fair = svc.fair_scores(s, 1, "WWN")
+        rows = s.execute(select(SkbComponentScore)).scalars().all()
+    raw = {r.candidate_id: Decimal(r.score) for r in rows if r.component == "WWN"}
+    assert fair.keys() == raw.keys() and fair != raw
+    # The model keeps the candidates' order here (everyone met the same three assessors).
+    assert sorted(fair, key=fair.__getitem__) == sorted(raw, key=raw.__getitem__)
+    scores = svc.skb_scores(engine)
+    assert scores["R001"].components[1].score == fair[1]
+    formations, outcomes = load_outcomes(engine, cases.EXAM)
+    policy = RankingPolicy.from_dict(doc)
+    final = integrate(policy, rank_skd(policy, formations, outcomes), scores)
+    assert final.formations[0].entries[0].registration_number == "R001"
