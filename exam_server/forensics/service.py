@@ -1,0 +1,359 @@
+"""Session forensics, the item watch and the review workflow on the database.
+
+* :func:`analyse_session` — a stored session through every index;
+* :func:`feed_watch` — the answers of finished attempts not yet seen go into
+  each item's CUSUM (``forensics.drift``); an item crossing the threshold is
+  flagged for review (a review row and an audit event);
+* :func:`decide` — a reviewer retires or clears a flagged item, with a
+  reason, audited in the chain (``exam_server.audit``). Retiring sets the
+  item's status in the item bank (new exams leave it out) and withdraws it
+  from every exam that holds it (:class:`WithdrawnItem`, read with the
+  exposure counts, so the next selection leaves it out: ``exam_server.usage``);
+* :func:`review_queue` — the items and their current review status.
+
+All blocking (SQLAlchemy): the API calls them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from cat_engine.bank import BankArrays
+from exam_server import audit
+from exam_server.forensics.load import LoadedSession, load_session
+from exam_server.forensics.models import (
+    ItemReview,
+    ItemTime,
+    ItemWatchState,
+    WatchedAttempt,
+    WithdrawnItem,
+)
+from exam_server.models import Attempt, Exam, ExamSession, Response
+from exam_server.snapshot import bank_from_json
+from forensics import rt
+from forensics.ability import estimate, grid_log_likelihood
+from forensics.data import SessionData, SessionItems
+from forensics.drift import CusumSettings, ItemWatch, administration_scores
+from forensics.session import ForensicSettings, SessionReport, analyse
+from item_bank.records import ItemStatus
+from item_bank.store import ItemStore
+
+REVIEW = ItemReview.__table__  # type: ignore[attr-defined]
+WATCH = ItemWatchState.__table__  # type: ignore[attr-defined]
+WATCHED = WatchedAttempt.__table__  # type: ignore[attr-defined]
+WITHDRAWN = WithdrawnItem.__table__  # type: ignore[attr-defined]
+
+#: The statuses a reviewer may set on a flagged item.
+DECISIONS = ("retired", "cleared")
+
+
+class ReviewError(ValueError):
+    """A review step that is not allowed (unknown item, not flagged, no reason)."""
+
+
+def analyse_session(
+    engine: Engine,
+    ref: str,
+    *,
+    compromised: Sequence[str] = (),
+    settings: ForensicSettings | None = None,
+) -> tuple[LoadedSession, SessionReport]:
+    """Load session ``ref`` (id or code) and run every index.
+
+    compromised: item ids of a suspected leaked set (those the session used
+    are tested; none used: no preknowledge index)."""
+    loaded = load_session(engine, ref)
+    mask = None
+    if compromised:
+        wanted = set(compromised)
+        mask = np.array([iid in wanted for iid in loaded.data.items.item_ids], dtype=bool)
+        if not mask.any():
+            mask = None
+    return loaded, analyse(loaded.data, settings, mask)
+
+
+# --- the item watch ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """attempts: taken in by this run; administrations: answers fed;
+    flagged: item ids newly flagged for review."""
+
+    attempts: int
+    administrations: int
+    flagged: tuple[str, ...]
+
+
+def _times(conn: Connection, item_ids: Sequence[str]) -> dict[str, tuple[float, float]]:
+    rows = conn.execute(
+        select(ItemTime.item_id, ItemTime.alpha, ItemTime.beta).where(
+            ItemTime.item_id.in_(list(item_ids))  # type: ignore[attr-defined]
+        )
+    )
+    return {str(r.item_id): (float(r.alpha), float(r.beta)) for r in rows}
+
+
+def _attempt_scores(
+    bank: BankArrays, times: dict[str, tuple[float, float]], answers: list[Any]
+) -> tuple[list[str], np.ndarray]:
+    """The combined residual u of each item one attempt answered (final answers)."""
+    final: dict[str, int] = {}
+    spent: dict[str, float] = defaultdict(float)
+    for r in answers:
+        final[str(r.item_id)] = int(r.option)
+        s = r.server_elapsed if r.server_elapsed is not None else r.elapsed
+        spent[str(r.item_id)] += float(s or 0.0)
+    ids = [i for i, o in final.items() if o >= 0]
+    if not ids:
+        return [], np.zeros(0)
+    index = np.array([bank.index_of(i) for i in ids], dtype=np.int64)
+    alpha = np.array([times.get(i, (np.nan, np.nan))[0] for i in ids])
+    beta = np.array([times.get(i, (np.nan, np.nan))[1] for i in ids])
+    items = SessionItems.from_bank(bank, index, alpha, beta)
+    data = SessionData(
+        items=items,
+        options=np.array([[final[i] for i in ids]], dtype=np.int64),
+        seconds=np.array([[spent[i] for i in ids]]),
+        previous=np.full((1, len(ids)), -1, dtype=np.int64),
+        room=np.zeros(1, dtype=np.int64),
+        row=np.full(1, np.nan),
+        col=np.full(1, np.nan),
+        candidate_ids=("attempt",),
+    )
+    theta, _ = estimate(grid_log_likelihood(data), 1.0)
+    lt = data.log_seconds
+    tau, _ = rt.speed(lt, items.alpha, items.beta)
+    z = rt.residuals(lt, tau, items.alpha, items.beta)[0]
+    p = items.params
+    logistic = 1.0 / (1.0 + np.exp(-p.a * (theta[0] - p.b)))
+    p_right = np.where(items.dichotomous, p.c + (p.d - p.c) * logistic, np.nan)
+    return ids, administration_scores(data.correct[0], p_right, z)
+
+
+def feed_watch(
+    engine: Engine, now: float, settings: CusumSettings | None = None, actor: str = "item-watch"
+) -> WatchResult:
+    """Feed the finished attempts not yet watched, oldest first; flag items
+    whose CUSUM crosses the threshold (review row + audit event)."""
+    cfg = settings or CusumSettings()
+    with engine.begin() as conn:
+        todo = conn.execute(
+            select(Attempt.id, ExamSession.exam_id)
+            .join(ExamSession, ExamSession.id == Attempt.session_id)  # type: ignore[arg-type]
+            .where(Attempt.status == "finished")  # type: ignore[arg-type]
+            .where(Attempt.id.not_in(select(WATCHED.c.attempt_id)))  # type: ignore[union-attr]
+            .order_by(Attempt.finished_at, Attempt.id)
+        ).all()
+        if not todo:
+            return WatchResult(0, 0, ())
+        banks: dict[int, BankArrays] = {}
+        ids: list[str] = []
+        scores: list[float] = []
+        for attempt_id, exam_id in todo:
+            if exam_id not in banks:
+                text = conn.execute(select(Exam.bank_json).where(Exam.id == exam_id)).scalar_one()  # type: ignore[arg-type]
+                banks[exam_id] = bank_from_json(text)
+            answers = conn.execute(
+                select(Response.item_id, Response.option, Response.elapsed, Response.server_elapsed)
+                .where(Response.attempt_id == attempt_id, Response.kind == "answer")  # type: ignore[arg-type]
+                .order_by(Response.seq)
+            ).all()
+            times = _times(conn, sorted({str(a.item_id) for a in answers}))
+            got_ids, u = _attempt_scores(banks[exam_id], times, list(answers))
+            ids.extend(got_ids)
+            scores.extend(u.tolist())
+        names = sorted(set(ids))
+        col = {iid: k for k, iid in enumerate(names)}
+        watch = ItemWatch(len(names), cfg)
+        stored = {
+            str(r.item_id): r
+            for r in conn.execute(select(WATCH).where(WATCH.c.item_id.in_(names)))
+        }
+        for iid, r in stored.items():
+            k = col[iid]
+            watch.cusum[k] = float(r.cusum)
+            watch.count[k] = int(r.count)
+            watch.flagged_at[k] = -1 if r.flagged_count is None else int(r.flagged_count)
+        new = watch.update(np.array([col[i] for i in ids], dtype=np.int64), np.array(scores))
+        for k, iid in enumerate(names):
+            values = {
+                "cusum": float(watch.cusum[k]),
+                "count": int(watch.count[k]),
+                "flagged_count": None if watch.flagged_at[k] < 0 else int(watch.flagged_at[k]),
+                "updated_at": now,
+            }
+            if iid in stored:
+                conn.execute(update(WATCH).where(WATCH.c.item_id == iid).values(**values))
+            else:
+                conn.execute(insert(WATCH).values(item_id=iid, **values))
+        flagged = tuple(names[k] for k in new.tolist())
+        for iid in flagged:
+            k = col[iid]
+            evidence = {
+                "cusum": round(float(watch.cusum[k]), 3),
+                "administrations": int(watch.count[k]),
+                "k": cfg.k,
+                "h": cfg.h,
+            }
+            _review_row(conn, iid, "flagged", actor, "CUSUM crossed the threshold", evidence, now)
+        conn.execute(
+            insert(WATCHED), [{"attempt_id": int(a), "at": now} for a, _ in todo]
+        )
+    return WatchResult(len(todo), len(ids), flagged)
+
+
+# --- the review workflow ----------------------------------------------------------
+
+
+def _review_row(
+    conn: Connection,
+    item_id: str,
+    status: str,
+    actor: str,
+    reason: str,
+    evidence: dict[str, Any],
+    now: float,
+) -> None:
+    conn.execute(
+        insert(REVIEW).values(
+            item_id=item_id,
+            status=status,
+            actor=actor,
+            reason=reason,
+            evidence_json=json.dumps(evidence, sort_keys=True),
+            at=now,
+        )
+    )
+    audit.append(
+        conn,
+        f"item_{status}",
+        actor,
+        reason=reason,
+        data={"item_id": item_id, **evidence},
+        at=now,
+    )
+
+
+def current_status(conn: Connection, item_id: str) -> str | None:
+    """The item's latest review status (None: never flagged)."""
+    row = conn.execute(
+        select(REVIEW.c.status)
+        .where(REVIEW.c.item_id == item_id)
+        .order_by(REVIEW.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else str(row.status)
+
+
+def flag(engine: Engine, item_id: str, actor: str, reason: str, now: float) -> None:
+    """Flag an item for review by hand (e.g. a leak reported from outside)."""
+    reason = reason.strip()
+    if not reason:
+        raise ReviewError("a reason is required")
+    with engine.begin() as conn:
+        if current_status(conn, item_id) in ("flagged", "retired"):
+            raise ReviewError(f"item {item_id} is already {current_status(conn, item_id)}")
+        _review_row(conn, item_id, "flagged", actor, reason, {}, now)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A retired item's place in one exam: leave ``item_index`` out of ``exam_id``."""
+
+    exam_id: int
+    item_index: int
+
+
+def decide(
+    engine: Engine, item_id: str, status: str, actor: str, reason: str, now: float
+) -> list[Withdrawal]:
+    """Retire or clear a flagged item. Returns where a retired item was withdrawn."""
+    if status not in DECISIONS:
+        raise ReviewError(f"status must be one of {', '.join(DECISIONS)}, got {status!r}")
+    reason = reason.strip()
+    if not reason:
+        raise ReviewError("a reason is required")
+    out: list[Withdrawal] = []
+    with engine.begin() as conn:
+        was = current_status(conn, item_id)
+        if was != "flagged":
+            raise ReviewError(
+                f"item {item_id} is {was or 'not flagged'}; only a flagged item is decided"
+            )
+        if status == "cleared":
+            # Cleared: the watch starts over for this item.
+            conn.execute(
+                update(WATCH)
+                .where(WATCH.c.item_id == item_id)
+                .values(cusum=0.0, flagged_count=None, updated_at=now)
+            )
+        else:
+            for exam_id, text in conn.execute(select(Exam.id, Exam.bank_json)):
+                bank = bank_from_json(text)
+                if item_id in bank.item_ids:
+                    out.append(Withdrawal(int(exam_id), bank.index_of(item_id)))
+            conn.execute(
+                delete(WITHDRAWN).where(WITHDRAWN.c.item_id == item_id)
+            )  # a re-retired item is written afresh
+            if out:
+                conn.execute(
+                    insert(WITHDRAWN),
+                    [
+                        {"exam_id": w.exam_id, "item_index": w.item_index, "item_id": item_id, "at": now}
+                        for w in out
+                    ],
+                )
+        evidence = {"exams": [w.exam_id for w in out]} if status == "retired" else {}
+        _review_row(conn, item_id, status, actor, reason, evidence, now)
+    if status == "retired":
+        ItemStore(engine).set_status([item_id], ItemStatus.RETIRED)
+    return out
+
+
+def withdrawn_indices(conn: Connection, exam_id: int) -> list[int]:
+    """The bank indices of exam ``exam_id`` that retired items leave out of selection."""
+    rows = conn.execute(
+        select(WITHDRAWN.c.item_index).where(WITHDRAWN.c.exam_id == exam_id)
+    )
+    return [int(r.item_index) for r in rows]
+
+
+def review_queue(engine: Engine, limit: int = 500) -> list[dict[str, Any]]:
+    """Every item with a review history or a watch state, flagged ones first:
+    its latest status, reason, when, and its CUSUM."""
+    with engine.connect() as conn:
+        latest: dict[str, Any] = {}
+        for r in conn.execute(select(REVIEW).order_by(REVIEW.c.id)):
+            latest[str(r.item_id)] = r
+        watch = {
+            str(r.item_id): r
+            for r in conn.execute(
+                select(WATCH).order_by(WATCH.c.cusum.desc()).limit(limit)
+            )
+        }
+    out = []
+    for iid in sorted(set(latest) | set(watch)):
+        rev, w = latest.get(iid), watch.get(iid)
+        out.append(
+            {
+                "item_id": iid,
+                "status": rev.status if rev is not None else "watching",
+                "reason": rev.reason if rev is not None else "",
+                "actor": rev.actor if rev is not None else "",
+                "at": float(rev.at) if rev is not None else None,
+                "cusum": float(w.cusum) if w is not None else None,
+                "administrations": int(w.count) if w is not None else 0,
+            }
+        )
+    order = {"flagged": 0, "retired": 1, "cleared": 2, "watching": 3}
+    out.sort(key=lambda r: (order.get(r["status"], 4), -(r["cusum"] or 0.0)))
+    return out[:limit]
