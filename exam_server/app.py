@@ -34,6 +34,7 @@ from exam_server.clock import Clock, SystemClock
 from exam_server.context import AppContext
 from exam_server.db import WalCheckpointer, create_schema, make_engine
 from exam_server.durability import GroupCommitter
+from exam_server.forensics.api import ENDPOINTS as FORENSICS_ENDPOINTS
 from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
 from exam_server.http import openapi
@@ -71,6 +72,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         *RESULTS_ENDPOINTS,
         *SKB_ENDPOINTS,
         *AFTER_ENDPOINTS,
+        *FORENSICS_ENDPOINTS,
     ]
     endpoints += sites_api.endpoints(settings)  # by role: site, centre or none
     routes: list[BaseRoute] = [ep.route() for ep in endpoints]
