@@ -146,8 +146,7 @@ async def review_item(request: Request) -> Response:
         body = ReviewBody.model_validate(raw)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in exc.errors()
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
         raise ApiError(422, "bad_field", "the review step is not valid", errors) from None
     now = ctx.clock.now()

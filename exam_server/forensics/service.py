@@ -175,8 +175,7 @@ def feed_watch(
         col = {iid: k for k, iid in enumerate(names)}
         watch = ItemWatch(len(names), cfg)
         stored = {
-            str(r.item_id): r
-            for r in conn.execute(select(WATCH).where(WATCH.c.item_id.in_(names)))
+            str(r.item_id): r for r in conn.execute(select(WATCH).where(WATCH.c.item_id.in_(names)))
         }
         for iid, r in stored.items():
             k = col[iid]
@@ -205,9 +204,7 @@ def feed_watch(
                 "h": cfg.h,
             }
             _review_row(conn, iid, "flagged", actor, "CUSUM crossed the threshold", evidence, now)
-        conn.execute(
-            insert(WATCHED), [{"attempt_id": int(a), "at": now} for a, _ in todo]
-        )
+        conn.execute(insert(WATCHED), [{"attempt_id": int(a), "at": now} for a, _ in todo])
     return WatchResult(len(todo), len(ids), flagged)
 
 
@@ -308,7 +305,12 @@ def decide(
                 conn.execute(
                     insert(WITHDRAWN),
                     [
-                        {"exam_id": w.exam_id, "item_index": w.item_index, "item_id": item_id, "at": now}
+                        {
+                            "exam_id": w.exam_id,
+                            "item_index": w.item_index,
+                            "item_id": item_id,
+                            "at": now,
+                        }
                         for w in out
                     ],
                 )
@@ -321,9 +323,7 @@ def decide(
 
 def withdrawn_indices(conn: Connection, exam_id: int) -> list[int]:
     """The bank indices of exam ``exam_id`` that retired items leave out of selection."""
-    rows = conn.execute(
-        select(WITHDRAWN.c.item_index).where(WITHDRAWN.c.exam_id == exam_id)
-    )
+    rows = conn.execute(select(WITHDRAWN.c.item_index).where(WITHDRAWN.c.exam_id == exam_id))
     return [int(r.item_index) for r in rows]
 
 
@@ -336,9 +336,7 @@ def review_queue(engine: Engine, limit: int = 500) -> list[dict[str, Any]]:
             latest[str(r.item_id)] = r
         watch = {
             str(r.item_id): r
-            for r in conn.execute(
-                select(WATCH).order_by(WATCH.c.cusum.desc()).limit(limit)
-            )
+            for r in conn.execute(select(WATCH).order_by(WATCH.c.cusum.desc()).limit(limit))
         }
     out = []
     for iid in sorted(set(latest) | set(watch)):
