@@ -1,0 +1,217 @@
+"""After the test over a real server: diagnostic report by receipt, the
+terminal's anonymous survey, the feedback box and its moderation, the public
+dashboard's numbers against the database, appeals and the version they make,
+training needs of the new hires."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import httpx
+import pytest
+from sqlalchemy import func, inspect, select
+
+from after_test import models as am
+from exam_server.after_test import service
+from exam_server.results import publication as pub
+from tests.after_test.conftest import EXAM, SIGNING_KEY, AfterServer
+
+
+def test_diagnostic_report_by_receipt(after_server: AfterServer) -> None:
+    s = after_server
+    regno = s.finished.registration_numbers[3]
+    r = httpx.post(f"{s.url}/after/{EXAM}/diagnostik", data={"receipt": s.finished.receipts[regno]})
+    assert r.status_code == 200, r.text
+    assert regno in r.text and "Laporan diagnostik" in r.text
+    for area in ("Twk a", "Twk b", "Tiu a", "Tkp b"):
+        assert area in r.text
+    # Every area says whether it is reported and why (PRMSE).
+    assert len(re.findall(r'<td class="muted">(?:tidak )?dilaporkan: PRMSE', r.text)) == 6
+    bad = httpx.post(f"{s.url}/after/{EXAM}/diagnostik", data={"receipt": "SELEKSI-R1:AAAA"})
+    assert bad.status_code == 422 and "Tanda terima tidak sah" in bad.text
+    other_exam = httpx.post(
+        f"{s.url}/after/SKD-LAIN/diagnostik", data={"receipt": s.finished.receipts[regno]}
+    )
+    assert other_exam.status_code == 422
+
+
+def test_subscore_analysis_for_staff(after_server: AfterServer) -> None:
+    s = after_server
+    r = httpx.get(f"{s.url}/api/after/{EXAM}/subscores", headers=s.admin())
+    assert r.status_code == 200
+    body = r.json()
+    assert body["candidates"] == 60
+    assert [d["subtest"] for d in body["subtests"]] == ["TWK", "TIU", "TKP"]
+    for d in body["subtests"]:
+        for a in d["areas"]:
+            assert a["reported"] == (a["prmse_sub"] > a["prmse_total"])
+    assert httpx.get(f"{s.url}/api/after/{EXAM}/subscores").status_code == 401
+
+
+def count(s: AfterServer, model: type) -> int:
+    with s.db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(model.__table__)).scalar_one())  # type: ignore[attr-defined]
+
+
+def test_survey_is_anonymous_once_and_on_the_scale(after_server: AfterServer) -> None:
+    s = after_server
+    regno = s.finished.registration_numbers[5]
+    h = {"Authorization": f"Bearer {s.candidate_token(regno)}"}
+    q = httpx.get(f"{s.url}/api/after/survey", headers=h).json()
+    assert q["open"] is True and q["questions"][0]["code"] == "overall"
+    before = count(s, am.AfterSurveyAnswer)
+    bad = httpx.post(f"{s.url}/api/after/survey", headers=h, json={"answers": {"overall": 9}})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "answers.overall"
+    assert count(s, am.AfterSurveyAnswer) == before and count(s, am.AfterSurveyDone) == 0
+    ok = httpx.post(
+        f"{s.url}/api/after/survey", headers=h, json={"answers": {"overall": 4, "staff": 5}}
+    )
+    assert ok.status_code == 200 and ok.json() == {"stored": 2}
+    again = httpx.post(f"{s.url}/api/after/survey", headers=h, json={"answers": {"overall": 1}})
+    assert again.status_code == 409
+    assert httpx.get(f"{s.url}/api/after/survey", headers=h).json()["open"] is False
+    # Anonymous: the answers' table has no column that could name the candidate or the time.
+    cols = {c["name"] for c in inspect(s.db).get_columns("after_survey_answer")}
+    assert cols == {"submission", "question", "exam_code", "day", "value"}
+
+
+def form_token(html: str) -> str:
+    m = re.search(r'name="form" value="([^"]+)"', html)
+    assert m
+    return m.group(1)
+
+
+def test_feedback_box_spam_rules_moderation_and_dashboard(after_server: AfterServer) -> None:
+    s = after_server
+    page = httpx.get(f"{s.url}/after/{EXAM}/saran")
+    token = form_token(page.text)
+    data = {
+        "form": token,
+        "category": "venue",
+        "text": "Antrean masuk terlalu panjang.",
+        "website": "",
+    }
+    too_fast = httpx.post(f"{s.url}/after/{EXAM}/saran", data=data)
+    assert too_fast.status_code == 422 and "terlalu cepat" in too_fast.text
+    s.clock.advance(10)
+    robot = httpx.post(f"{s.url}/after/{EXAM}/saran", data={**data, "website": "http://x"})
+    assert robot.status_code == 422
+    assert count(s, am.AfterFeedback) == 0
+    ids = []
+    for i in range(5):  # the policy's limit per sender and hour
+        r = httpx.post(f"{s.url}/after/{EXAM}/saran", data={**data, "text": f"Saran {i}"})
+        assert r.status_code == 200, r.text
+        ids.append(int(re.search(r"nomor (\d+)", r.text).group(1)))  # type: ignore[union-attr]
+    limited = httpx.post(f"{s.url}/after/{EXAM}/saran", data=data)
+    assert limited.status_code == 429 and count(s, am.AfterFeedback) == 5
+    # Moderation: publish two, reject one; a published item cannot be edited.
+    for i, decision in zip(ids[:3], ["published", "published", "rejected"], strict=True):
+        r = httpx.post(
+            f"{s.url}/api/after/feedback/{i}/moderate",
+            headers=s.admin(),
+            json={"decision": decision},
+        )
+        assert r.status_code == 200
+    edit = httpx.post(
+        f"{s.url}/api/after/feedback/{ids[0]}/edit", headers=s.admin(), json={"text": "diubah"}
+    )
+    assert edit.status_code == 422 and "moderated" in edit.json()["message"]
+    s.clock.advance(2 * 86_400)
+    ans = httpx.post(
+        f"{s.url}/api/after/feedback/{ids[0]}/answer",
+        headers=s.admin(),
+        json={"answer": "Ditambah loket."},
+    )
+    assert ans.status_code == 200
+    dash = httpx.get(f"{s.url}/after/{EXAM}/dasbor")
+    assert dash.status_code == 200 and "<svg" in dash.text
+    # The dashboard's numbers are the database's.
+    with s.db.connect() as conn:
+        t = am.AfterFeedback.__table__  # type: ignore[attr-defined]
+        rows = conn.execute(
+            select(t.c.category, t.c.status, func.count()).group_by(t.c.category, t.c.status)
+        ).all()
+    row = re.search(r'<tr data-category="venue">(.*?)</tr>', dash.text, re.S)
+    assert row
+    cells = [int(x) for x in re.findall(r'<td class="num">(\d+)</td>', row.group(1))]
+    db = {st: n for c, st, n in rows if c == "venue"}
+    assert cells == [
+        db.get("pending", 0),
+        db.get("published", 0),
+        db.get("rejected", 0),
+        sum(db.values()),
+    ]
+    assert "Saran 0" in dash.text and "Ditambah loket." in dash.text  # published + answer
+    assert "Saran 4" not in dash.text  # still pending
+    assert re.search(r'id="median-answer">2\.0 hari', dash.text)
+
+
+def test_appeal_in_window_then_accepted_and_signed_as_version_2(after_server: AfterServer) -> None:
+    s = after_server
+    regno = s.finished.registration_numbers[0]
+    receipt = s.finished.receipts[regno]
+    form = {
+        "receipt": receipt,
+        "reason": "Nama saya salah tulis.",
+        "evidence": "KTP",
+        "field": "name",
+    }
+    bad_field = httpx.post(f"{s.url}/after/{EXAM}/sanggah", data={**form, "field": "scores"})
+    assert bad_field.status_code == 422 and "administratif" in bad_field.text
+    no_receipt = httpx.post(f"{s.url}/after/{EXAM}/sanggah", data={**form, "receipt": "x"})
+    assert no_receipt.status_code == 422
+    assert count(s, am.AfterAppeal) == 0
+    ok = httpx.post(f"{s.url}/after/{EXAM}/sanggah", data=form)
+    assert ok.status_code == 200, ok.text
+    appeal_id = int(re.search(r"Sanggah nomor (\d+)", ok.text).group(1))  # type: ignore[union-attr]
+    # The agency accepts it with a clerical correction.
+    decided = httpx.post(
+        f"{s.url}/api/after/appeals/{appeal_id}/decide",
+        headers=s.admin(),
+        json={
+            "status": "accepted",
+            "answer": "Diperbaiki.",
+            "field": "name",
+            "value": "Ani Santoso",
+        },
+    )
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["correction_from"].startswith("Peserta")
+    twice = httpx.post(
+        f"{s.url}/api/after/appeals/{appeal_id}/decide",
+        headers=s.admin(),
+        json={"status": "rejected", "answer": "x"},
+    )
+    assert twice.status_code == 422
+    new = service.publish_corrections(s.db, EXAM, s.results_dir, SIGNING_KEY, "2025-01-10")
+    assert new is not None
+    files = pub.read_publication(s.results_dir)
+    rep = pub.verify_publication(files, SIGNING_KEY.public_key())
+    assert rep.ok, rep.problems
+    assert any(c.startswith("version 2 = version 1") for c in rep.checks)
+    assert b"Ani Santoso" in b"".join(v for k, v in files.items() if k.startswith("skd/"))
+    # Outside the window (3 days from the publication day): refused, nothing stored.
+    s.clock.set(s.clock.now() + 5 * 86_400)
+    late = httpx.post(f"{s.url}/after/{EXAM}/sanggah", data=form)
+    assert late.status_code == 422 and "ditutup" in late.text
+    assert count(s, am.AfterAppeal) == 1
+    stats = httpx.get(f"{s.url}/after/{EXAM}/dasbor").text
+    assert re.search(r"Diterima</th><td class=\"num\">1<", stats)
+
+
+def test_training_needs_page_and_csv(after_server: AfterServer) -> None:
+    s = after_server
+    page = httpx.get(f"{s.url}/api/after/{EXAM}/training.html", headers=s.admin())
+    assert page.status_code == 200
+    assert "<svg" in page.text and "Kebutuhan pelatihan" in page.text
+    r = httpx.get(f"{s.url}/api/after/{EXAM}/training.csv", headers=s.admin())
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert {row["area"] for row in rows} == {"twk_a", "twk_b", "tiu_a", "tiu_b", "tkp_a", "tkp_b"}
+    for row in rows:
+        need = max(0.0, float(row["standard"]) - float(row["mean"]))
+        assert float(row["need"]) == pytest.approx(need, abs=0.06)
+    assert httpx.get(f"{s.url}/api/after/{EXAM}/training.csv").status_code == 401
