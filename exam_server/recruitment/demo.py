@@ -213,7 +213,8 @@ def seed_recruitment(
         sch.create_session(engine, code, exam_code, site_code, room_code, start + j * 7200)
         svc.add_slot(engine, period_id, code, loc)
     code = f"REK-{locations[0][:3].upper()}-X"
-    sch.create_session(engine, code, exam_code, site_code, room_code, start + 4 * 7200)
+    svc.extended_exam(engine, exam_code, f"{exam_code}-X")
+    sch.create_session(engine, code, f"{exam_code}-X", site_code, room_code, start + 4 * 7200)
     svc.add_slot(engine, period_id, code, locations[0], extended=True)
 
     forms = {f["code"]: f for f in svc.formations(engine, period_id)}

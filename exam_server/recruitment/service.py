@@ -16,6 +16,7 @@ registry adapter, then dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -34,11 +35,11 @@ from sqlmodel import Session, col
 from exam_server import audit
 from exam_server.auth import hash_password, verify_password
 from exam_server.db import writer
-from exam_server.exams import exam_policy
+from exam_server.exams import ExamData, exam_policy
 from exam_server.models import Candidate, Exam, ExamSession, Formation, Room, Site
 from exam_server.recruitment import forms as f
 from exam_server.recruitment.forms import CODE_RE, FieldError, FormError
-from exam_server.scheduling import SetupError, create_formations
+from exam_server.scheduling import SetupError, create_exam, create_formations
 from recruitment import announcement as ann
 from recruitment import documents as docs
 from recruitment import eligibility as elig
@@ -1295,14 +1296,29 @@ def appeal_stats(engine: Engine) -> list[dict[str, Any]]:
 def add_slot(
     engine: Engine, period_id: int, session_code: str, location: str, extended: bool = False
 ) -> int:
+    """Open an exam session to the period's candidates choosing ``location``.
+
+    extended: the session is for candidates with the ``extra_time``
+    accommodation; its exam must then give more time than the period's exam
+    (``extended_exam`` makes such a copy)."""
     with Session(writer(engine)) as s:
-        sess = (
-            s.execute(select(ExamSession).where(col(ExamSession.code) == session_code))
-            .scalars()
-            .first()
-        )
-        if sess is None:
+        row = s.execute(
+            select(ExamSession, Exam)
+            .join(Exam, col(Exam.id) == col(ExamSession.exam_id))
+            .where(col(ExamSession.code) == session_code)
+        ).first()
+        if row is None:
             raise NotFound(f"no session {session_code}")
+        sess, exam = row
+        period: RecPeriod = _get(s, RecPeriod, period_id)
+        base = s.execute(select(Exam).where(col(Exam.code) == period.exam_code)).scalars().first()
+        if extended and base is not None:
+            longer = ExamData.from_row(exam).time_limit_seconds
+            if longer <= ExamData.from_row(base).time_limit_seconds:
+                raise Refused(
+                    f"ujian sesi {session_code} tidak memberi tambahan waktu",
+                    f"session {session_code}'s exam gives no extra time",
+                )
         slot = RecSlot(
             period_id=period_id, session_id=sess.id or 0, location=location, extended=extended
         )
@@ -1310,6 +1326,30 @@ def add_slot(
         s.commit()
         assert slot.id is not None
         return slot.id
+
+
+def extended_exam(engine: Engine, exam_code: str, new_code: str, factor: float = 1.3) -> int:
+    """A copy of an exam whose time limit is ``factor`` times longer (the SKD's
+    100 minutes become 130 for blind candidates): same items, design, ranking
+    policy and options otherwise, made by ``exam_server.scheduling.create_exam``."""
+    if not 1.0 < factor <= 3.0:
+        raise ValueError("factor must be in (1, 3]")
+    with Session(engine) as s:
+        row = s.execute(select(Exam).where(col(Exam.code) == exam_code)).scalars().first()
+        if row is None:
+            raise NotFound(f"no exam {exam_code}")
+        data = ExamData.from_row(row)
+    design = dataclasses.replace(data.design, time_limit_seconds=data.time_limit_seconds * factor)
+    return create_exam(
+        engine,
+        new_code,
+        f"{data.name} (+{round((factor - 1) * 100)}%)",
+        design,
+        data.bank,
+        list(data.items),
+        data.policy,
+        data.options,
+    )
 
 
 def test_locations(engine: Engine, period_id: int) -> list[str]:

@@ -1,0 +1,105 @@
+"""The flow's ends: the exam server's tables it writes, the outbox over SMTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from sqlalchemy import select, text
+from sqlmodel import Session, col
+
+from exam_server import scheduling as sch
+from exam_server.exams import ExamData
+from exam_server.models import AuditEvent, Candidate, Exam, ExamSession, Formation
+from exam_server.recruitment import outbox
+from exam_server.recruitment import service as svc
+from exam_server.recruitment.demo import demo_nik
+from recruitment.models import RecOutbox
+from tests.recruitment.conftest import Mailbox, RecServer
+
+
+def test_scheduled_candidates_are_in_the_exam_servers_lists(rec_server: RecServer) -> None:
+    """Approved needs are exam formations; scheduled registrations are exam
+    candidates with their category and formation, in a session of the chosen
+    location; the candidate with extra time sits the longer exam."""
+    db = rec_server.handle.db
+    with Session(db) as s:
+        codes = set(s.execute(select(col(Formation.code))).scalars())
+        rows = s.execute(
+            select(Candidate, ExamSession, Exam, Formation)
+            .join(ExamSession, col(ExamSession.id) == col(Candidate.session_id))
+            .join(Exam, col(Exam.id) == col(ExamSession.exam_id))
+            .join(Formation, col(Formation.id) == col(Candidate.formation_id))
+            .where(col(Candidate.registration_number).like("CASN-DEMO-%"))
+        ).all()
+        kinds = [e.kind for e in s.execute(select(AuditEvent)).scalars()]
+    assert {"PRANATA-KOMP-GENERAL", "PRANATA-KOMP-CUMLAUDE", "ANALIS-SDM-PAPUA"} <= codes
+    assert not any(c.startswith("DOKTER") for c in codes)  # still awaiting approval
+    seen = {
+        c.name: (c.category, sess.code, f.code, ExamData.from_row(e).time_limit_seconds)
+        for c, sess, e, f in rows
+    }
+    base = seen["Gita Maharani"][3]
+    assert seen["Gita Maharani"][:3] == ("general", "REK-BAN-1", "ANALIS-SDM-GENERAL")
+    assert seen["Hadi Wibowo"][:3] == ("disability", "REK-JAK-X", "PRANATA-KOMP-DISABILITY")
+    assert seen["Hadi Wibowo"][3] == pytest.approx(base * 1.3)
+    assert {
+        "rec_need_approve",
+        "rec_announce",
+        "rec_submit",
+        "rec_tms_review",
+        "rec_appeal",
+        "rec_schedule",
+    } <= set(kinds)
+
+
+def test_extended_slot_needs_an_exam_with_more_time(rec_server: RecServer) -> None:
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    sch.create_session(db, "REK-PLAIN", period.exam_code, "TILOK-01", "R2", time.time())
+    with pytest.raises(svc.Refused, match="no extra time"):
+        svc.add_slot(db, period.id, "REK-PLAIN", "Jakarta", extended=True)
+
+
+def test_nik_never_reaches_the_database_or_audit(rec_server: RecServer) -> None:
+
+    nik = demo_nik(dt.date(1998, 3, 14), "F", 1)  # the demo's first person
+    with rec_server.handle.db.connect() as conn:
+        for (table,) in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'")):
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                assert nik not in " ".join(str(v) for v in row), table
+
+
+def test_outbox_sends_by_smtp_and_keeps_refused_messages(rec_server: RecServer) -> None:
+    db = rec_server.handle.db
+    box: Mailbox = rec_server.mail
+    assert rec_server.config.smtp is not None
+    with Session(db) as s:
+        s.execute(RecOutbox.__table__.delete())  # type: ignore[attr-defined]
+        svc.enqueue(s, "ok@contoh.id", "Status", "isi / body", "status", 1.0)
+        svc.enqueue(s, "bounce@contoh.id", "Status", "isi", "status", 1.0)
+        s.commit()
+
+    async def refuse_bounce(server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address.startswith("bounce"):
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    box.handle_RCPT = refuse_bounce  # type: ignore[attr-defined]
+    try:
+        assert outbox.send_pending(db, rec_server.config.smtp, now=5.0) == 1
+    finally:
+        del box.handle_RCPT  # type: ignore[attr-defined]
+    assert [m[0] for m in box.received] == ["ok@contoh.id"] and box.received[0][
+        2
+    ].strip() == "isi / body"
+    with Session(db) as s:
+        rows = {r.to_addr: r for r in s.execute(select(RecOutbox)).scalars()}
+    assert rows["ok@contoh.id"].sent_at == 5.0
+    assert rows["bounce@contoh.id"].sent_at is None and "550" in rows["bounce@contoh.id"].last_error
+    # The refused one is tried again on the next run, and nothing is sent twice.
+    assert outbox.send_pending(db, rec_server.config.smtp, now=6.0) == 1
+    assert [m[0] for m in box.received] == ["ok@contoh.id", "bounce@contoh.id"]
