@@ -32,7 +32,12 @@ from exam_server.checkpoint_api import ENDPOINTS as CHECKPOINT_ENDPOINTS
 from exam_server.checkpoints import Checkpointer
 from exam_server.clock import Clock, SystemClock
 from exam_server.context import AppContext
-from exam_server.db import WalCheckpointer, create_schema, make_engine
+from exam_server.db import (
+    WalCheckpointer,
+    create_schema,
+    make_engine,
+    warn_if_short_of_connections,
+)
 from exam_server.durability import GroupCommitter
 from exam_server.forensics.api import ENDPOINTS as FORENSICS_ENDPOINTS
 from exam_server.gcpolicy import GcFreezer
@@ -98,7 +103,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             settings.database_url,
             sqlite_synchronous=settings.sqlite_synchronous,
             wal_autocheckpoint=0 if settings.is_sqlite else 1000,
+            pool_size=settings.database_pool_size,
         )
+        if not settings.is_sqlite:
+            await anyio.to_thread.run_sync(warn_if_short_of_connections, engine)
         checkpointer = WalCheckpointer(engine) if settings.is_sqlite else None
         if checkpointer is not None:
             checkpointer.start()

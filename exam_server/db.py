@@ -76,6 +76,40 @@ def make_engine(
     )
 
 
+def warn_if_short_of_connections(engine: Engine) -> int | None:
+    """On PostgreSQL, warn when fewer connection slots are free than this process
+    may open (its pool and as many again at a peak, plus a few for LISTEN and
+    the migration lock); returns the free slots (None: not PostgreSQL).
+
+    A server out of slots answers logins and hellos 503 ``unavailable`` under
+    load (PostgreSQL: ``too many clients already``) although nothing is down:
+    the 2-worker login rush measured 49 of them while other benchmarks held
+    connections (docs/benchmarks.md). Said at start, with the numbers, rather
+    than found in the middle of a session."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        limit = int(conn.exec_driver_sql("SHOW max_connections").scalar_one())
+        reserved = int(conn.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one())
+        used = int(conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity").scalar_one())
+    free = limit - reserved - used
+    pool = engine.pool
+    wanted = int(getattr(pool, "size", lambda: 0)()) + int(getattr(pool, "_max_overflow", 0)) + 4
+    if free < wanted:
+        log.warning(
+            "PostgreSQL has %d connection slots free (max_connections %d, %d reserved, %d in "
+            "use) and this server process may open %d: under load, requests will be refused "
+            "503 unavailable. Raise max_connections, lower SELEKSI_DATABASE_POOL_SIZE, run "
+            "fewer workers, or put a pooler (PgBouncer) in front (docs/operations.md).",
+            free,
+            limit,
+            reserved,
+            used,
+            wanted,
+        )
+    return free
+
+
 def placeholder(conn: Connection) -> str:
     """The driver's parameter marker, for SQL run on the DBAPI cursor itself
     (``?`` for sqlite3, ``%s`` for psycopg)."""

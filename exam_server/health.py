@@ -71,6 +71,20 @@ def _other_threads(frames: dict[int, Any], loop_thread: int | None) -> list[str]
     return out
 
 
+#: Seconds between two log lines about the database being unavailable at one place.
+OUTAGE_LOG_SECONDS = 5.0
+
+
+def outage_cause(exc: BaseException) -> str:
+    """The cause of a database failure in one line: the driver's own message
+    (``too many clients already``, ``connection refused``, ``database is
+    locked``), not SQLAlchemy's wrapper with the statement and its parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(orig).__name__}: {first}"[:200]
+
+
 class LoopMonitor:
     """Samples event-loop lag; times garbage collections.
 
@@ -103,6 +117,12 @@ class LoopMonitor:
         self.gc_generations = [0, 0, 0]
         self._gc_started: float | None = None
         self._task: asyncio.Task[None] | None = None
+        # Requests the database could not serve (503 / ``unavailable``), by
+        # place and cause: counted for /healthz, logged once per place every
+        # OUTAGE_LOG_SECONDS (thousands of terminals retrying would otherwise
+        # write thousands of lines a second).
+        self.outages: dict[tuple[str, str], list[float]] = {}
+        self._outage_logged: dict[str, float] = {}
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -174,6 +194,21 @@ class LoopMonitor:
                 where,
             )
 
+    def note_outage(self, where: str, exc: BaseException) -> None:
+        """Count a request the database could not serve at ``where`` (e.g. "POST
+        /api/candidate/login") and log its cause, at most once per place every
+        :data:`OUTAGE_LOG_SECONDS` with the count since the last line."""
+        cause = outage_cause(exc)
+        now = time.time()
+        entry = self.outages.setdefault((where, cause), [0.0, now])
+        entry[0] += 1
+        entry[1] = now
+        last = self._outage_logged.get(where)
+        if last is None or now - last >= OUTAGE_LOG_SECONDS:
+            self._outage_logged[where] = now
+            count = sum(int(n) for (w, _), (n, _) in self.outages.items() if w == where)
+            log.warning("%s: database unavailable (%d so far): %s", where, count, cause)
+
     def report(self, seconds: float | None = None) -> dict[str, Any]:
         """Lag and GC pauses over the last ``seconds`` (default: the whole window)."""
         since = time.time() - (self.window if seconds is None else seconds)
@@ -182,4 +217,9 @@ class LoopMonitor:
             "gc_pause_ms": _summary_ms(self.gc_pauses, since),
             "gc_collections": {f"gen{i}": n for i, n in enumerate(self.gc_generations)},
             "stalls": [st for st in self.stalls if st["at"] >= since][-5:],
+            # Since the start: the causes of 503s and ``unavailable`` frames.
+            "database_unavailable": [
+                {"where": w, "cause": c, "count": int(n), "last_at": at}
+                for (w, c), (n, at) in sorted(self.outages.items())
+            ],
         }

@@ -4,6 +4,7 @@ declared endpoint list that both the router and the OpenAPI schema read."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from exam_server.auth import CandidateClaims, StaffClaims, TokenError
-from exam_server.context import context
+from exam_server.context import NotStarted, context
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_JSON_BYTES = 256 * 1024
@@ -139,10 +142,12 @@ class Endpoint:
                 return await handler(request)
             except ApiError as exc:
                 return error_response(exc)
-            except OperationalError:
+            except OperationalError as exc:
                 # The database is unreachable or busy (a PostgreSQL restart, a
-                # locked SQLite file): the request can be retried, it is not
-                # a server fault.
+                # locked SQLite file, no connection slot left): the request can
+                # be retried, it is not a server fault. Its cause goes to the log
+                # and /healthz, so an operator can tell which.
+                _note_outage(request, f"{self.method} {self.path}", exc)
                 response = error_response(
                     ApiError(503, "unavailable", "the database is unavailable; try again")
                 )
@@ -151,6 +156,13 @@ class Endpoint:
 
         wrapped.__name__ = handler.__name__
         return Route(self.path, wrapped, methods=[self.method])
+
+
+def _note_outage(request: Request, where: str, exc: BaseException) -> None:
+    try:
+        context(request.app).monitor.note_outage(where, exc)
+    except NotStarted:  # an app without the lifespan (a test's bare router)
+        log.warning("%s: database unavailable: %s", where, exc)
 
 
 def openapi(endpoints: list[Endpoint], title: str, version: str) -> dict[str, Any]:

@@ -64,6 +64,10 @@ class Settings:
     # narrow response rows are written, and a load replays at most this many
     # minus one (exam_server.attempts.storage; docs/benchmarks.md).
     snapshot_every: int = 10
+    # Database connections one server process may hold: this many kept open and as
+    # many more at a peak (SQLAlchemy's pool_size and max_overflow). On PostgreSQL,
+    # workers x 2 x this must fit in max_connections (checked at start).
+    database_pool_size: int = 20
     gc_freeze_seconds: float = 5.0
     # Signed checkpoints of the chain heads (exam_server.checkpoints): cadence
     # (0 = only at session close and stop), file and key (None = beside the
@@ -118,6 +122,8 @@ class Settings:
                 raise ValueError(f"Settings.{name} must be positive")
         if not 1 <= self.snapshot_every <= 1000:
             raise ValueError("Settings.snapshot_every must be between 1 and 1000 responses")
+        if not 1 <= self.database_pool_size <= 1000:
+            raise ValueError("Settings.database_pool_size must be between 1 and 1000 connections")
         for name in ("max_frame_bytes", "message_burst", "commit_max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")

@@ -19,6 +19,7 @@ from exam_server.attempts import actions, timing
 from exam_server.attempts.state import LiveAttempt, Terminal
 from exam_server.durability import StorageUnavailable
 from exam_server.events import LiveEvent
+from exam_server.health import outage_cause
 
 if TYPE_CHECKING:
     from exam_server.attempts.service import AttemptService
@@ -43,8 +44,10 @@ async def hello(svc: AttemptService, conn: Terminal, msg: p.Hello) -> LiveAttemp
         la = await svc.get(claims.attempt_id)
     except KeyError:
         raise p.ProtocolError("bad_token", "no such attempt") from None
-    except OUTAGE:
-        log.warning("hello of attempt %s: database unavailable", claims.attempt_id)
+    except OUTAGE as exc:
+        log.warning(
+            "hello of attempt %s: database unavailable: %s", claims.attempt_id, outage_cause(exc)
+        )
         raise p.ProtocolError("unavailable") from None
     async with la.lock:
         if la.terminal_id != claims.terminal_id:

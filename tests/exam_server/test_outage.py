@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -142,6 +143,12 @@ async def test_hello_and_login_answer_unavailable_while_the_database_is_down(
         )
         assert login.status_code == 503, login.text
         assert login.json()["error"] == "unavailable" and login.headers["Retry-After"]
+        # The operator sees why on /healthz: the place and the driver's own
+        # message, not SQLAlchemy's wrapper with the statement.
+        health = (await asyncio.to_thread(httpx.get, f"{a.url}/healthz")).json()
+        (seen,) = [o for o in health["database_unavailable"] if o["where"].endswith("/login")]
+        assert seen["count"] >= 1 and seen["cause"].startswith("OperationalError: "), seen
+        assert "SELECT" not in seen["cause"] and "[SQL" not in seen["cause"], seen
 
         proxy.restore()
         # The same sockets say hello again and get their attempts.

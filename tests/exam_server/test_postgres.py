@@ -41,3 +41,28 @@ async def test_attempts_on_postgresql(postgres_url: str, server_factory: Any) ->
     report = verify(h.db)
     assert report.ok, report.problems
     assert report.attempts == len(regs)
+
+
+def test_start_warns_when_postgresql_has_too_few_connection_slots(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A process that may open more connections than PostgreSQL has free is told
+    so at start, with the numbers and what to change, instead of answering
+    logins 503 in the middle of a rush."""
+    from exam_server.db import make_engine, warn_if_short_of_connections
+
+    small = make_engine(postgres_url, pool_size=2)
+    try:
+        assert warn_if_short_of_connections(small) is not None
+        assert "connection slots free" not in caplog.text  # 2 + 2 + 4 fit
+    finally:
+        small.dispose()
+    huge = make_engine(postgres_url, pool_size=5000)
+    try:
+        with caplog.at_level("WARNING", logger="exam_server.db"):
+            free = warn_if_short_of_connections(huge)
+        assert free is not None and free < 10_004
+        assert "connection slots free" in caplog.text
+        assert "SELEKSI_DATABASE_POOL_SIZE" in caplog.text
+    finally:
+        huge.dispose()
