@@ -26,10 +26,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from exam_server.context import context
 from exam_server.forensics import service
-from exam_server.forensics.load import SessionNotFound
+from exam_server.forensics.load import ATTEMPT, EXAM, ROOM, SESSION, SessionNotFound
 from exam_server.forensics.report import render_html, summary
 from exam_server.http import STR, ApiError, Endpoint, obj, read_json
-from exam_server.models import Attempt, Exam, ExamSession, Room
 from forensics.session import ForensicSettings
 
 ROLES = ("admin",)
@@ -67,18 +66,19 @@ async def list_sessions(request: Request) -> Response:
 
     def q() -> list[dict[str, Any]]:
         with engine.connect() as conn:
-            counts = dict(
-                conn.execute(
-                    select(Attempt.session_id, func.count())
-                    .where(Attempt.status != "void")  # type: ignore[arg-type]
-                    .group_by(Attempt.session_id)
-                ).all()
-            )
+            counts: dict[int, int] = {
+                int(sid): int(n)
+                for sid, n in conn.execute(
+                    select(ATTEMPT.c.session_id, func.count())
+                    .where(ATTEMPT.c.status != "void")
+                    .group_by(ATTEMPT.c.session_id)
+                )
+            }
             rows = conn.execute(
-                select(ExamSession.id, ExamSession.code, ExamSession.status, Exam.code, Room.code)
-                .join(Exam, Exam.id == ExamSession.exam_id)  # type: ignore[arg-type]
-                .join(Room, Room.id == ExamSession.room_id)  # type: ignore[arg-type]
-                .order_by(ExamSession.id)
+                select(SESSION.c.id, SESSION.c.code, SESSION.c.status, EXAM.c.code, ROOM.c.code)
+                .join(EXAM, EXAM.c.id == SESSION.c.exam_id)
+                .join(ROOM, ROOM.c.id == SESSION.c.room_id)
+                .order_by(SESSION.c.id)
             ).all()
         return [
             {

@@ -17,17 +17,28 @@ where the server's is missing, in rows older than that column).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from cat_engine.bank import BankArrays
 from exam_server.forensics.models import ItemTime, RoomSeat
 from exam_server.models import Attempt, Candidate, Exam, ExamSession, Response, Room
 from exam_server.snapshot import bank_from_json
 from forensics.data import SessionData, SessionItems
+
+SESSION = ExamSession.__table__  # type: ignore[attr-defined]
+EXAM = Exam.__table__  # type: ignore[attr-defined]
+ROOM = Room.__table__  # type: ignore[attr-defined]
+ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
+CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
+RESPONSE = Response.__table__  # type: ignore[attr-defined]
+SEAT = RoomSeat.__table__  # type: ignore[attr-defined]
+TIME = ItemTime.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -50,69 +61,66 @@ class SessionNotFound(LookupError):
     """No session with that id or code, or nothing to analyse in it."""
 
 
-def find_session(engine: Engine, ref: str) -> ExamSession:
-    """The session whose id or code is ``ref``."""
+def find_session(engine: Engine, ref: str) -> Any:
+    """The session row (id, code, exam_id, room_id) whose id or code is ``ref``."""
+    where = SESSION.c.code == ref
+    if ref.isdigit():
+        where = (SESSION.c.id == int(ref)) | where
     with engine.connect() as conn:
-        query = select(ExamSession).where(ExamSession.code == ref)  # type: ignore[arg-type]
-        if ref.isdigit():
-            query = select(ExamSession).where(
-                (ExamSession.id == int(ref)) | (ExamSession.code == ref)  # type: ignore[arg-type]
-            )
-        row = conn.execute(query).first()
+        row = conn.execute(select(SESSION).where(where)).first()
     if row is None:
         raise SessionNotFound(f"no session {ref!r} (give its id or code)")
-    return ExamSession.model_validate(row._mapping)
+    return row
 
 
 def load_session(engine: Engine, ref: str) -> LoadedSession:
     """The session ``ref`` (id or code) ready for :func:`forensics.session.analyse`."""
     sess = find_session(engine, ref)
     with engine.connect() as conn:
-        exam = conn.execute(select(Exam.code, Exam.bank_json).where(Exam.id == sess.exam_id)).one()  # type: ignore[arg-type]
-        room = conn.execute(select(Room.code).where(Room.id == sess.room_id)).scalar_one()  # type: ignore[arg-type]
-        attempts = conn.execute(
-            select(Attempt.id, Attempt.terminal_id, Candidate.registration_number, Candidate.name)
-            .join(Candidate, Candidate.id == Attempt.candidate_id)  # type: ignore[arg-type]
-            .where(Attempt.session_id == sess.id, Attempt.status != "void")  # type: ignore[arg-type]
-            .order_by(Candidate.registration_number)
-        ).all()
+        exam = conn.execute(
+            select(EXAM.c.code, EXAM.c.bank_json).where(EXAM.c.id == sess.exam_id)
+        ).one()
+        room = conn.execute(select(ROOM.c.code).where(ROOM.c.id == sess.room_id)).scalar_one()
+        attempts = list(
+            conn.execute(
+                select(
+                    ATTEMPT.c.id,
+                    ATTEMPT.c.terminal_id,
+                    CANDIDATE.c.registration_number,
+                    CANDIDATE.c.name,
+                )
+                .join(CANDIDATE, CANDIDATE.c.id == ATTEMPT.c.candidate_id)
+                .where(ATTEMPT.c.session_id == sess.id, ATTEMPT.c.status != "void")
+                .order_by(CANDIDATE.c.registration_number)
+            )
+        )
         if not attempts:
             raise SessionNotFound(f"session {sess.code} has no attempts to analyse")
         ids = [int(a.id) for a in attempts]
-        rows = conn.execute(
-            select(
-                Response.attempt_id,
-                Response.item_id,
-                Response.option,
-                Response.elapsed,
-                Response.server_elapsed,
+        rows = list(
+            conn.execute(
+                select(
+                    RESPONSE.c.attempt_id,
+                    RESPONSE.c.item_id,
+                    RESPONSE.c.option,
+                    RESPONSE.c.elapsed,
+                    RESPONSE.c.server_elapsed,
+                )
+                .where(RESPONSE.c.attempt_id.in_(ids), RESPONSE.c.kind == "answer")
+                .order_by(RESPONSE.c.attempt_id, RESPONSE.c.seq)
             )
-            .where(Response.attempt_id.in_(ids), Response.kind == "answer")  # type: ignore[attr-defined,arg-type]
-            .order_by(Response.attempt_id, Response.seq)
-        ).all()
+        )
         seats = {
             str(s.terminal_id): (float(s.row), float(s.col))
-            for s in conn.execute(
-                select(RoomSeat.terminal_id, RoomSeat.row, RoomSeat.col).where(
-                    RoomSeat.room_id == sess.room_id  # type: ignore[arg-type]
-                )
-            )
+            for s in conn.execute(select(SEAT).where(SEAT.c.room_id == sess.room_id))
         }
         bank = bank_from_json(exam.bank_json)
         item_ids = sorted({str(r.item_id) for r in rows}, key=bank.index_of)
-        times = {
-            str(t.item_id): (float(t.alpha), float(t.beta))
-            for t in conn.execute(
-                select(ItemTime.item_id, ItemTime.alpha, ItemTime.beta).where(
-                    ItemTime.item_id.in_(item_ids)  # type: ignore[attr-defined]
-                )
-            )
-        }
+        times = item_times(conn, item_ids)
     data, index = _assemble(bank, item_ids, attempts, rows, seats, times)
-    assert sess.id is not None
     return LoadedSession(
-        session_id=sess.id,
-        session_code=sess.code,
+        session_id=int(sess.id),
+        session_code=str(sess.code),
         exam_code=str(exam.code),
         room_code=str(room),
         data=data,
@@ -122,11 +130,17 @@ def load_session(engine: Engine, ref: str) -> LoadedSession:
     )
 
 
+def item_times(conn: Connection, item_ids: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """The stored (α, β) of the items that have them."""
+    rows = conn.execute(select(TIME).where(TIME.c.item_id.in_(list(item_ids))))
+    return {str(t.item_id): (float(t.alpha), float(t.beta)) for t in rows}
+
+
 def _assemble(
     bank: BankArrays,
     item_ids: list[str],
-    attempts: list,  # type: ignore[type-arg]
-    rows: list,  # type: ignore[type-arg]
+    attempts: list[Any],
+    rows: list[Any],
     seats: dict[str, tuple[float, float]],
     times: dict[str, tuple[float, float]],
 ) -> tuple[SessionData, np.ndarray]:

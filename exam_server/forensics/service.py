@@ -28,15 +28,21 @@ from sqlalchemy.engine import Connection, Engine
 
 from cat_engine.bank import BankArrays
 from exam_server import audit
-from exam_server.forensics.load import LoadedSession, load_session
+from exam_server.forensics.load import (
+    ATTEMPT,
+    EXAM,
+    RESPONSE,
+    SESSION,
+    LoadedSession,
+    item_times,
+    load_session,
+)
 from exam_server.forensics.models import (
     ItemReview,
-    ItemTime,
     ItemWatchState,
     WatchedAttempt,
     WithdrawnItem,
 )
-from exam_server.models import Attempt, Exam, ExamSession, Response
 from exam_server.snapshot import bank_from_json
 from forensics import rt
 from forensics.ability import estimate, grid_log_likelihood
@@ -93,15 +99,6 @@ class WatchResult:
     flagged: tuple[str, ...]
 
 
-def _times(conn: Connection, item_ids: Sequence[str]) -> dict[str, tuple[float, float]]:
-    rows = conn.execute(
-        select(ItemTime.item_id, ItemTime.alpha, ItemTime.beta).where(
-            ItemTime.item_id.in_(list(item_ids))  # type: ignore[attr-defined]
-        )
-    )
-    return {str(r.item_id): (float(r.alpha), float(r.beta)) for r in rows}
-
-
 def _attempt_scores(
     bank: BankArrays, times: dict[str, tuple[float, float]], answers: list[Any]
 ) -> tuple[list[str], np.ndarray]:
@@ -147,11 +144,11 @@ def feed_watch(
     cfg = settings or CusumSettings()
     with engine.begin() as conn:
         todo = conn.execute(
-            select(Attempt.id, ExamSession.exam_id)
-            .join(ExamSession, ExamSession.id == Attempt.session_id)  # type: ignore[arg-type]
-            .where(Attempt.status == "finished")  # type: ignore[arg-type]
-            .where(Attempt.id.not_in(select(WATCHED.c.attempt_id)))  # type: ignore[union-attr]
-            .order_by(Attempt.finished_at, Attempt.id)
+            select(ATTEMPT.c.id, SESSION.c.exam_id)
+            .join(SESSION, SESSION.c.id == ATTEMPT.c.session_id)
+            .where(ATTEMPT.c.status == "finished")
+            .where(ATTEMPT.c.id.not_in(select(WATCHED.c.attempt_id)))
+            .order_by(ATTEMPT.c.finished_at, ATTEMPT.c.id)
         ).all()
         if not todo:
             return WatchResult(0, 0, ())
@@ -160,14 +157,21 @@ def feed_watch(
         scores: list[float] = []
         for attempt_id, exam_id in todo:
             if exam_id not in banks:
-                text = conn.execute(select(Exam.bank_json).where(Exam.id == exam_id)).scalar_one()  # type: ignore[arg-type]
+                text = conn.execute(
+                    select(EXAM.c.bank_json).where(EXAM.c.id == exam_id)
+                ).scalar_one()
                 banks[exam_id] = bank_from_json(text)
             answers = conn.execute(
-                select(Response.item_id, Response.option, Response.elapsed, Response.server_elapsed)
-                .where(Response.attempt_id == attempt_id, Response.kind == "answer")  # type: ignore[arg-type]
-                .order_by(Response.seq)
+                select(
+                    RESPONSE.c.item_id,
+                    RESPONSE.c.option,
+                    RESPONSE.c.elapsed,
+                    RESPONSE.c.server_elapsed,
+                )
+                .where(RESPONSE.c.attempt_id == attempt_id, RESPONSE.c.kind == "answer")
+                .order_by(RESPONSE.c.seq)
             ).all()
-            times = _times(conn, sorted({str(a.item_id) for a in answers}))
+            times = item_times(conn, sorted({str(a.item_id) for a in answers}))
             got_ids, u = _attempt_scores(banks[exam_id], times, list(answers))
             ids.extend(got_ids)
             scores.extend(u.tolist())
@@ -180,7 +184,7 @@ def feed_watch(
         for iid, r in stored.items():
             k = col[iid]
             watch.cusum[k] = float(r.cusum)
-            watch.count[k] = int(r.count)
+            watch.count[k] = int(r._mapping["count"])  # (Row.count is tuple.count)
             watch.flagged_at[k] = -1 if r.flagged_count is None else int(r.flagged_count)
         new = watch.update(np.array([col[i] for i in ids], dtype=np.int64), np.array(scores))
         for k, iid in enumerate(names):
@@ -294,7 +298,7 @@ def decide(
                 .values(cusum=0.0, flagged_count=None, updated_at=now)
             )
         else:
-            for exam_id, text in conn.execute(select(Exam.id, Exam.bank_json)):
+            for exam_id, text in conn.execute(select(EXAM.c.id, EXAM.c.bank_json)):
                 bank = bank_from_json(text)
                 if item_id in bank.item_ids:
                     out.append(Withdrawal(int(exam_id), bank.index_of(item_id)))
@@ -338,7 +342,7 @@ def review_queue(engine: Engine, limit: int = 500) -> list[dict[str, Any]]:
             str(r.item_id): r
             for r in conn.execute(select(WATCH).order_by(WATCH.c.cusum.desc()).limit(limit))
         }
-    out = []
+    out: list[dict[str, Any]] = []
     for iid in sorted(set(latest) | set(watch)):
         rev, w = latest.get(iid), watch.get(iid)
         out.append(
@@ -349,7 +353,7 @@ def review_queue(engine: Engine, limit: int = 500) -> list[dict[str, Any]]:
                 "actor": rev.actor if rev is not None else "",
                 "at": float(rev.at) if rev is not None else None,
                 "cusum": float(w.cusum) if w is not None else None,
-                "administrations": int(w.count) if w is not None else 0,
+                "administrations": int(w._mapping["count"]) if w is not None else 0,
             }
         )
     order = {"flagged": 0, "retired": 1, "cleared": 2, "watching": 3}
