@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.db",
     "seleksi.commands.loadtest",
     "seleksi.commands.site",
+    "seleksi.commands.after",
 )
 
 
@@ -52,6 +53,7 @@ SUMMARIES: dict[str, str] = {
     "loadtest": "drive simulated terminals against a running server and report latency",
     "staff": "administrator and proctor accounts: create, reset a password, list, disable",
     "site": "exam sites and the centre: signed packages, key release, status, sync",
+    "after": "after the results: publish accepted appeals as a new version; the policy",
 }
 
 

@@ -336,6 +336,6 @@ def seed_after_test_demo(
     return [
         *lines,
         f"  publication version 2 (an accepted appeal) in {results_dir}: seleksi results verify "
-        f"--dir {results_dir}",
+        f"{results_dir}",
         f"  a receipt for the diagnostic report ({regno}): {finished.receipts[regno]}",
     ]

@@ -1,4 +1,4 @@
-"""What the pages, the staff API and ``seleksi after-test`` share: the
+"""What the pages, the staff API and ``seleksi after`` share: the
 diagnostic report of one candidate, the training-needs table of the new hires,
 its CSV, and publishing accepted appeals as a new publication version.
 Blocking (database, files): call from a worker thread.

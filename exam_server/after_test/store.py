@@ -1,6 +1,6 @@
 """The after-the-test tables and the exam data the reports read: blocking
 functions (SQLAlchemy Core), called from worker threads by the endpoints and
-by ``seleksi after-test``. The rules themselves live in :mod:`after_test`.
+by ``seleksi after``. The rules themselves live in :mod:`after_test`.
 """
 
 from __future__ import annotations
