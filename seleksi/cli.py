@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.db",
     "seleksi.commands.loadtest",
     "seleksi.commands.site",
+    "seleksi.commands.recruitment",
     "seleksi.commands.after",
 )
 
@@ -53,6 +54,7 @@ SUMMARIES: dict[str, str] = {
     "loadtest": "drive simulated terminals against a running server and report latency",
     "staff": "administrator and proctor accounts: create, reset a password, list, disable",
     "site": "exam sites and the centre: signed packages, key release, status, sync",
+    "recruitment": "recruitment before the test: periods, agency accounts, sessions, outbox",
     "after": "after the results: publish accepted appeals as a new version; the policy",
 }
 

@@ -1,0 +1,282 @@
+"""``seleksi recruitment``: set up a selection period before the test (issue 18).
+
+    seleksi recruitment period-create CODE --name NAME --agency AGENCY --schedule FILE
+                                      [--rules FILE] [--exam EXAM]
+    seleksi recruitment staff-create USERNAME --role operator|approver|verifier|admin
+                                     [--password-file FILE]
+    seleksi recruitment extended-exam EXAM NEW_CODE [--factor 1.3]
+    seleksi recruitment slot-add SESSION --location LOC [--extended] [--period CODE]
+    seleksi recruitment outbox-send --smtp-host HOST [--smtp-port 25] [--from ADDR]
+    seleksi recruitment status [--period CODE]
+
+Everything else (needs, approval, the announcement, registration,
+verification, appeals, scheduling) happens on the pages at ``/recruitment``
+(docs/recruitment.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from seleksi.cli import CommandError, examples
+from seleksi.database import add_db_argument, require_database, url_of
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "recruitment",
+        help="recruitment before the test: periods, agency accounts, sessions, outbox",
+        description="Set up a selection period before the test: the period with its schedule "
+        "and eligibility rules, the agency's accounts (operator, approver, verifier, admin), "
+        "the exam sessions open to it per test location, and send the outbox by SMTP. Needs, "
+        "the announcement, registration, verification, appeals and scheduling are done on "
+        "the pages at /recruitment.",
+        epilog=examples(
+            "seleksi recruitment period-create CASN-2024 --name 'Seleksi CASN 2024' "
+            "--agency 'Kementerian Contoh' --schedule schedule.json --exam SKD-2024",
+            "seleksi recruitment staff-create verifikator1 --role verifier",
+            "seleksi recruitment slot-add SESI-JKT-1 --location Jakarta",
+            "seleksi recruitment outbox-send --smtp-host 127.0.0.1 --smtp-port 1025",
+        ),
+    )
+    ssub = p.add_subparsers(dest="recruitment_command", metavar="ACTION")
+    ssub.required = True
+
+    c = ssub.add_parser(
+        "period-create",
+        help="create a selection period",
+        description="Create a period. --schedule: a JSON file with registration_opens, "
+        "registration_closes, verification_ends, appeal_opens, appeal_closes, "
+        "appeal_answer_days, exam_from, exam_to (dates YYYY-MM-DD). --rules: the eligibility "
+        "rules (JSON, as recruitment/rules_2024.json, the default).",
+        epilog=examples(
+            "seleksi recruitment period-create CASN-2024 --name 'CASN 2024' "
+            "--agency 'Kementerian Contoh' --schedule schedule.json"
+        ),
+    )
+    c.add_argument("code", metavar="CODE")
+    c.add_argument("--name", required=True)
+    c.add_argument("--agency", required=True)
+    c.add_argument("--schedule", required=True, metavar="FILE")
+    c.add_argument("--rules", metavar="FILE", help="eligibility rules (default: CASN 2024)")
+    c.add_argument("--exam", default="", metavar="EXAM", help="the exam the candidates sit")
+    add_db_argument(c)
+    c.set_defaults(func=_period_create)
+
+    s = ssub.add_parser(
+        "staff-create",
+        help="create an agency account",
+        description="Create an account of the recruitment pages: operator (enters needs), "
+        "approver (approves them; another account than the operator), verifier (checks "
+        "registrations, confirms others' TMS, answers appeals), admin (publishes, "
+        "schedules). The password is prompted twice or read from --password-file.",
+        epilog=examples("seleksi recruitment staff-create penyetuju --role approver"),
+    )
+    s.add_argument("username", metavar="USERNAME")
+    s.add_argument("--role", required=True, choices=("operator", "approver", "verifier", "admin"))
+    s.add_argument("--name", default="")
+    s.add_argument("--password-file", metavar="FILE", help="first line of FILE (- for stdin)")
+    add_db_argument(s)
+    s.set_defaults(func=_staff_create)
+
+    e = ssub.add_parser(
+        "extended-exam",
+        help="copy an exam with a longer time limit (extra-time sessions)",
+        description="Copy EXAM as NEW_CODE with its time limit times --factor (100 minutes "
+        "become 130 at 1.3), for the sessions of candidates with the extra_time accommodation.",
+        epilog=examples("seleksi recruitment extended-exam SKD-2024 SKD-2024-X"),
+    )
+    e.add_argument("exam", metavar="EXAM")
+    e.add_argument("new_code", metavar="NEW_CODE")
+    e.add_argument("--factor", type=float, default=1.3)
+    add_db_argument(e)
+    e.set_defaults(func=_extended_exam)
+
+    a = ssub.add_parser(
+        "slot-add",
+        help="open an exam session to a period's candidates at a test location",
+        description="Candidates choose among the locations of these sessions; scheduling "
+        "fills each location's sessions earliest first within their rooms' capacity. "
+        "--extended: a session for extra time (its exam must give more time).",
+        epilog=examples("seleksi recruitment slot-add SESI-JKT-X --location Jakarta --extended"),
+    )
+    a.add_argument("session", metavar="SESSION")
+    a.add_argument("--location", required=True)
+    a.add_argument("--extended", action="store_true")
+    a.add_argument("--period", metavar="CODE", help="default: the newest period")
+    add_db_argument(a)
+    a.set_defaults(func=_slot_add)
+
+    o = ssub.add_parser(
+        "outbox-send",
+        help="send the stored messages by SMTP",
+        description="Send every unsent message of the outbox (the pages also send after each "
+        "change when the server has an SMTP host: SELEKSI_RECRUITMENT_SMTP_HOST).",
+        epilog=examples("seleksi recruitment outbox-send --smtp-host mail.contoh.go.id"),
+    )
+    o.add_argument("--smtp-host", required=True)
+    o.add_argument("--smtp-port", type=int, default=25)
+    o.add_argument("--from", dest="mail_from", default="seleksi@localhost")
+    add_db_argument(o)
+    o.set_defaults(func=_outbox_send)
+
+    st = ssub.add_parser(
+        "status",
+        help="the period's needs, announcement versions and registrations by state",
+        description="Print the period: needs by state, announcement versions, registrations "
+        "by state, unsent messages.",
+        epilog=examples("seleksi recruitment status"),
+    )
+    st.add_argument("--period", metavar="CODE", help="default: the newest period")
+    add_db_argument(st)
+    st.set_defaults(func=_status)
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from exam_server.db import make_engine
+
+    url = url_of(args.db)
+    require_database(url, tables=("rec_period",))
+    return make_engine(url, pool_size=1)
+
+
+def _period(engine: Any, code: str | None) -> Any:
+    from exam_server.recruitment import service as svc
+
+    if code:
+        try:
+            return svc.period_by_code(engine, code)
+        except svc.NotFound:
+            raise CommandError(f"no period {code!r}") from None
+    period = svc.current_period(engine)
+    if period is None:
+        raise CommandError("no period yet: seleksi recruitment period-create")
+    return period
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{what} {path}: {exc}") from None
+
+
+def _period_create(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from exam_server.recruitment import service as svc
+    from recruitment.announcement import Schedule
+    from recruitment.eligibility import EligibilityRules
+
+    try:
+        schedule = Schedule.model_validate_json(_read(args.schedule, "--schedule"))
+        rules = EligibilityRules.from_json(_read(args.rules, "--rules")) if args.rules else None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "-"
+        raise CommandError(f"{where}: {first['msg']}") from None
+    engine = _engine(args)
+    try:
+        period_id = svc.create_period(
+            engine, args.code, args.name, args.agency, schedule, rules, args.exam, "cli"
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(f"created period {args.code} (id {period_id})")
+    return 0
+
+
+def _staff_create(args: argparse.Namespace) -> int:
+    from exam_server.recruitment import service as svc
+    from seleksi.commands.staff import read_password
+
+    password = read_password(args.password_file)
+    engine = _engine(args)
+    try:
+        staff_id = svc.create_staff(engine, args.username, args.name, args.role, password)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    except Exception as exc:  # the unique username
+        raise CommandError(f"cannot create {args.username}: {type(exc).__name__}") from None
+    finally:
+        engine.dispose()
+    print(f"created {args.role} {args.username} (id {staff_id})")
+    return 0
+
+
+def _extended_exam(args: argparse.Namespace) -> int:
+    from exam_server.recruitment import service as svc
+    from exam_server.scheduling import SetupError
+
+    engine = _engine(args)
+    try:
+        exam_id = svc.extended_exam(engine, args.exam, args.new_code, args.factor)
+    except (svc.NotFound, SetupError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(f"created exam {args.new_code} (id {exam_id}), {args.factor}x the time of {args.exam}")
+    return 0
+
+
+def _slot_add(args: argparse.Namespace) -> int:
+    from exam_server.recruitment import service as svc
+
+    engine = _engine(args)
+    try:
+        period = _period(engine, args.period)
+        svc.add_slot(engine, period.id, args.session, args.location, args.extended)
+    except svc.NotFound as exc:
+        raise CommandError(str(exc)) from None
+    except svc.Refused as exc:
+        raise CommandError(exc.text_en) from None
+    finally:
+        engine.dispose()
+    print(f"session {args.session} open to {period.code} at {args.location}")
+    return 0
+
+
+def _outbox_send(args: argparse.Namespace) -> int:
+    from exam_server.recruitment.outbox import SmtpTarget, send_pending
+
+    engine = _engine(args)
+    try:
+        target = SmtpTarget(args.smtp_host, args.smtp_port, args.mail_from)
+        total = 0
+        while True:
+            sent = send_pending(engine, target, time.time())
+            total += sent
+            if sent == 0:
+                break
+    finally:
+        engine.dispose()
+    print(f"sent {total} messages")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from exam_server.recruitment import service as svc
+
+    engine = _engine(args)
+    try:
+        period = _period(engine, args.period)
+        needs = svc.needs(engine, period.id)
+        versions = svc.announcements(engine, period.id)
+        counts = svc.registrations_by_status(engine, period.id)
+    finally:
+        engine.dispose()
+    out = {
+        "period": period.code,
+        "rules": period.rules.version,
+        "needs": {n["code"]: n["status"] for n in needs},
+        "announcement_versions": len(versions),
+        "registrations": counts,
+    }
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0

@@ -1,0 +1,48 @@
+"""``seleksi recruitment``: a period on PostgreSQL from the command line, its
+accounts, and refusals that name the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from seleksi.cli import main
+
+SCHEDULE = {
+    "registration_opens": "2024-08-20",
+    "registration_closes": "2024-09-06",
+    "verification_ends": "2024-09-20",
+    "appeal_opens": "2024-09-21",
+    "appeal_closes": "2024-09-23",
+    "appeal_answer_days": 7,
+    "exam_from": "2024-10-01",
+    "exam_to": "2024-10-30",
+}
+
+
+@pytest.mark.postgres
+def test_period_and_accounts_on_postgres(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--db", postgres_url]
+    assert main(["db", "migrate", *db]) == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**SCHEDULE, "appeal_closes": "2024-09-01"}))
+    argv = ["recruitment", "period-create", "CASN-2024", "--name", "CASN 2024", "--agency", "K"]
+    assert main([*argv, "--schedule", str(bad), *db]) == 1
+    assert "appeal_closes (2024-09-01) is before appeal_opens" in capsys.readouterr().err
+    good = tmp_path / "schedule.json"
+    good.write_text(json.dumps(SCHEDULE))
+    assert main([*argv, "--schedule", str(good), *db]) == 0
+    pw = tmp_path / "pw.txt"
+    pw.write_text("verifikator-rahasia\n")
+    staff = ["recruitment", "staff-create", "v1", "--role", "verifier", "--password-file", str(pw)]
+    assert main([*staff, *db]) == 0
+    assert main([*staff, *db]) == 1  # the same name twice
+    assert main(["recruitment", "slot-add", "NO-SUCH", "--location", "Jakarta", *db]) == 1
+    assert "no session NO-SUCH" in capsys.readouterr().err
+    assert main(["recruitment", "status", *db]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["period"] == "CASN-2024" and out["rules"] == "casn-2024.1"
