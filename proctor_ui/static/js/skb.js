@@ -1,0 +1,505 @@
+// Seleksi SKB pages (issue 19): the assessor's page (candidates, conflict-of-interest
+// declaration, rubric, submit; blind until all are in), the panel chair's page
+// (adjudication queue, agreement, severity table and plot) and the candidate's
+// page (interview schedule in their zone, link, SKB breakdown).
+// REST: /api/auth/login, /api/skb/me, /api/skb/declarations, /api/skb/sheets,
+// /api/skb/chair, /api/skb/adjudications, /api/skb/candidate.
+"use strict";
+
+Object.assign(SELEKSI_TEXTS.id, {
+  "skb.assessorTitle": "Penilaian SKB",
+  "skb.chairTitle": "Ketua Panel SKB",
+  "skb.candTitle": "Jadwal dan Nilai SKB",
+  "skb.login": "Masuk asesor",
+  "skb.blindHint": "Nilai Anda tersembunyi dari asesor lain, dan nilai mereka dari Anda, sampai semua asesor panel mengirim.",
+  "skb.panel": "Panel {code} · {component}",
+  "skb.chairLink": "Halaman ketua panel",
+  "skb.back": "Halaman asesor",
+  "skb.time": "Waktu",
+  "skb.regno": "Nomor peserta",
+  "skb.name": "Nama",
+  "skb.state": "Status",
+  "skb.sheets": "Lembar masuk",
+  "skb.final": "Nilai akhir",
+  "skb.meeting": "Tautan pertemuan",
+  "skb.open": "Buka pertemuan",
+  "skb.score": "Nilai (0–100)",
+  "skb.scoreBtn": "Nilai {regno}",
+  "skb.empty": "kosong",
+  "skb.state.waiting": "menunggu lembar",
+  "skb.state.adjudication": "menunggu adjudikasi",
+  "skb.state.final": "final",
+  "skb.state.recused": "Anda mundur (konflik)",
+  "skb.sheetTitle": "Lembar penilaian: {name} ({regno})",
+  "skb.declareAsk": "Sebelum menilai: apakah Anda memiliki konflik kepentingan dengan peserta ini (keluarga, atasan/bawahan, hubungan lain)?",
+  "skb.coiNote": "Keterangan (jika ada konflik)",
+  "skb.noConflict": "Tidak ada konflik, lanjut menilai",
+  "skb.conflict": "Ada konflik: saya mundur",
+  "skb.recusedDone": "Anda mundur dari menilai peserta ini. Tercatat di log audit.",
+  "skb.submit": "Kirim nilai",
+  "skb.sent": "Terkirim: nilai Anda {score}.",
+  "skb.sent.waiting": "Nilai asesor lain tetap tersembunyi sampai semua mengirim.",
+  "skb.sent.adjudication": "Semua lembar masuk, tetapi selisihnya melewati batas: ketua panel akan mengadjudikasi.",
+  "skb.sent.final": "Semua lembar masuk; nilai komponen sudah final.",
+  "skb.others": "Nilai semua asesor",
+  "skb.pick": "Pilih satu tingkat untuk setiap kriteria.",
+  "skb.queue": "Antrean adjudikasi",
+  "skb.queueEmpty": "Tidak ada yang menunggu adjudikasi.",
+  "skb.adjScore": "Nilai yang ditetapkan ketua (0–100)",
+  "skb.adjReason": "Alasan",
+  "skb.adjudicate": "Tetapkan nilai",
+  "skb.candidates": "Peserta panel",
+  "skb.agreement": "Kesepakatan antarasesor",
+  "skb.statistic": "Statistik",
+  "skb.value": "Nilai",
+  "skb.ci": "Selang kepercayaan 95%",
+  "skb.icc.A1": "ICC(A,1): kesepakatan mutlak, satu asesor",
+  "skb.icc.Ak": "ICC(A,k): kesepakatan mutlak, rata-rata panel",
+  "skb.icc.C1": "ICC(C,1): konsistensi, satu asesor",
+  "skb.icc.Ck": "ICC(C,k): konsistensi, rata-rata panel",
+  "skb.alpha": "Alfa Krippendorff (ordinal)",
+  "skb.severity": "Kekerasan asesor (model Rasch banyak faset)",
+  "skb.assessor": "Asesor",
+  "skb.sevCol": "Kekerasan",
+  "skb.plotLabel": "Kekerasan tiap asesor dalam logit dengan selang 95%: {list}",
+  "skb.lenient": "← lebih lunak",
+  "skb.harsh": "lebih keras →",
+  "skb.reliability": "Reliabilitas pemisahan asesor: {r}",
+  "skb.candLogin": "Lihat jadwal wawancara",
+  "skb.birth": "Tanggal lahir",
+  "skb.show": "Tampilkan",
+  "skb.interviews": "Jadwal wawancara",
+  "skb.zoneHint": "Waktu ditampilkan dalam zona waktu Anda (WIB, WITA atau WIT). Seleksi tidak menyelenggarakan video: tautan membuka ruang pertemuan panel.",
+  "skb.noInterview": "Belum ada jadwal wawancara untuk Anda.",
+  "skb.breakdown": "Rincian nilai SKB",
+  "skb.component": "Komponen",
+  "skb.weight": "Bobot",
+  "skb.total": "Nilai SKB",
+  "err.bad_sheet": "Lembar ditolak",
+  "err.finalised": "Nilai sudah final; perubahan tidak diterima",
+  "err.not_in_slot": "Peserta tidak terjadwal di panel ini",
+  "err.recused": "Anda sudah menyatakan konflik kepentingan",
+  "err.not_chair": "Hanya ketua panel",
+  "err.bad_field": "Isian tidak sah",
+  "err.too_few_assessors": "Panel akan kurang dari 2 asesor: perlu pengganti",
+});
+Object.assign(SELEKSI_TEXTS.en, {
+  "skb.assessorTitle": "SKB scoring",
+  "skb.chairTitle": "SKB panel chair",
+  "skb.candTitle": "SKB schedule and score",
+  "skb.login": "Assessor sign-in",
+  "skb.blindHint": "Your scores are hidden from the other assessors, and theirs from you, until every assessor of the panel has submitted.",
+  "skb.panel": "Panel {code} · {component}",
+  "skb.chairLink": "Panel chair's page",
+  "skb.back": "Assessor's page",
+  "skb.time": "Time",
+  "skb.regno": "Registration number",
+  "skb.name": "Name",
+  "skb.state": "Status",
+  "skb.sheets": "Sheets in",
+  "skb.final": "Final score",
+  "skb.meeting": "Meeting link",
+  "skb.open": "Open meeting",
+  "skb.score": "Score (0–100)",
+  "skb.scoreBtn": "Score {regno}",
+  "skb.empty": "empty",
+  "skb.state.waiting": "waiting for sheets",
+  "skb.state.adjudication": "awaiting adjudication",
+  "skb.state.final": "final",
+  "skb.state.recused": "you are recused (conflict)",
+  "skb.sheetTitle": "Scoring sheet: {name} ({regno})",
+  "skb.declareAsk": "Before scoring: do you have a conflict of interest with this candidate (family, line manager, another relationship)?",
+  "skb.coiNote": "Note (if there is a conflict)",
+  "skb.noConflict": "No conflict, go on to score",
+  "skb.conflict": "Conflict: I recuse myself",
+  "skb.recusedDone": "You are recused from scoring this candidate. Recorded in the audit log.",
+  "skb.submit": "Submit scores",
+  "skb.sent": "Submitted: your score {score}.",
+  "skb.sent.waiting": "The other assessors' scores stay hidden until all have submitted.",
+  "skb.sent.adjudication": "Every sheet is in, but they differ by more than the margin: the panel chair will adjudicate.",
+  "skb.sent.final": "Every sheet is in; the component score is final.",
+  "skb.others": "Every assessor's score",
+  "skb.pick": "Choose one level for every criterion.",
+  "skb.queue": "Adjudication queue",
+  "skb.queueEmpty": "Nobody is awaiting adjudication.",
+  "skb.adjScore": "The chair's score (0–100)",
+  "skb.adjReason": "Reason",
+  "skb.adjudicate": "Set the score",
+  "skb.candidates": "Candidates of the panel",
+  "skb.agreement": "Agreement between assessors",
+  "skb.statistic": "Statistic",
+  "skb.value": "Value",
+  "skb.ci": "95% confidence interval",
+  "skb.icc.A1": "ICC(A,1): absolute agreement, one assessor",
+  "skb.icc.Ak": "ICC(A,k): absolute agreement, panel mean",
+  "skb.icc.C1": "ICC(C,1): consistency, one assessor",
+  "skb.icc.Ck": "ICC(C,k): consistency, panel mean",
+  "skb.alpha": "Krippendorff's alpha (ordinal)",
+  "skb.severity": "Assessor severity (many-facet Rasch model)",
+  "skb.assessor": "Assessor",
+  "skb.sevCol": "Severity",
+  "skb.plotLabel": "Each assessor's severity in logits with its 95% interval: {list}",
+  "skb.lenient": "← more lenient",
+  "skb.harsh": "harsher →",
+  "skb.reliability": "Assessor separation reliability: {r}",
+  "skb.candLogin": "See your interview schedule",
+  "skb.birth": "Date of birth",
+  "skb.show": "Show",
+  "skb.interviews": "Interview schedule",
+  "skb.zoneHint": "Times are shown in your time zone (WIB, WITA or WIT). Seleksi hosts no video: the link opens the panel's meeting room.",
+  "skb.noInterview": "No interview is scheduled for you yet.",
+  "skb.breakdown": "SKB score breakdown",
+  "skb.component": "Component",
+  "skb.weight": "Weight",
+  "skb.total": "SKB score",
+  "err.bad_sheet": "Sheet refused",
+  "err.finalised": "The score is final; a change is no longer accepted",
+  "err.not_in_slot": "The candidate has no slot with this panel",
+  "err.recused": "You declared a conflict of interest",
+  "err.not_chair": "Only the panel chair",
+  "err.bad_field": "Invalid field",
+  "err.too_few_assessors": "The panel would have fewer than 2 assessors: a substitute is needed",
+});
+
+(function () {
+  const S = window.Seleksi;
+  const el = S.el;
+  const $ = (id) => document.getElementById(id);
+  const store = window.sessionStorage;
+  const K = { token: store.getItem("seleksi.skb"), data: null, current: null };
+
+  /** The error's text in the reader's language, and the server's detail (English). */
+  function errText(err) {
+    const head = S.errorText(err.code, err.data);
+    return err.message && err.message !== err.code ? `${head}: ${err.message}` : head;
+  }
+
+  function lang(obj, base) {
+    return obj[`${base}_${S.lang === "en" ? "en" : "id"}`];
+  }
+
+  async function login(ev) {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      const res = await S.api("POST", "/api/auth/login", {
+        username: $("username").value.trim(),
+        password: $("password").value,
+      });
+      if (res.role !== "assessor") throw new S.ApiError(403, "forbidden");
+      K.token = res.token;
+      store.setItem("seleksi.skb", K.token);
+      store.setItem("seleksi.skb.name", res.name || "");
+      await loadAssessor();
+    } catch (err) {
+      $("login-error").textContent = S.errorText(err.code, err.data);
+    }
+  }
+
+  // -- the assessor's page --------------------------------------------------------------
+
+  async function loadAssessor() {
+    if (!K.token) return;
+    try {
+      K.data = await S.api("GET", "/api/skb/me", undefined, K.token);
+    } catch (err) {
+      if (err.status === 401) {
+        store.removeItem("seleksi.skb");
+        K.token = null;
+      }
+      return;
+    }
+    $("screen-login").classList.add("hidden");
+    $("screen-main").classList.remove("hidden");
+    $("logout").classList.remove("hidden");
+    $("staff-name").textContent = store.getItem("seleksi.skb.name") || "";
+    renderAssessor();
+  }
+
+  function stateText(row) {
+    if (row.recused) return S.t("skb.state.recused");
+    return S.t(`skb.state.${row.state}`);
+  }
+
+  function renderAssessor() {
+    const sections = K.data.panels.map((p) => {
+      const heading = el("h2", {}, S.t("skb.panel", { code: p.panel, component: lang(p.component, "name") }));
+      const chair = p.chair
+        ? el("p", {}, el("a", { href: `skb-chair.html?panel=${encodeURIComponent(p.panel)}` }, S.t("skb.chairLink")))
+        : null;
+      const rows = p.slots.map((s) =>
+        el("tr", {},
+          el("td", {}, S.lang === "en" ? s.local_en : s.local_id),
+          el("td", {}, s.registration_number || S.t("skb.empty")),
+          el("td", {}, s.name || ""),
+          el("td", {}, s.registration_number ? stateText(s) : ""),
+          el("td", {}, s.registration_number && !s.recused && s.state !== "final"
+            ? el("button", { type: "button", class: "small", onclick: () => openSheet(p, s) },
+              S.t("skb.scoreBtn", { regno: s.registration_number }))
+            : s.final || ""),
+        ));
+      return el("section", { class: "card" }, heading, chair,
+        el("table", { class: "grid" },
+          el("thead", {}, el("tr", {},
+            ...["skb.time", "skb.regno", "skb.name", "skb.state", "skb.score"].map((k) =>
+              el("th", { scope: "col" }, S.t(k))))),
+          el("tbody", {}, rows)));
+    });
+    $("panels").replaceChildren(...sections);
+    if (K.current) {
+      const p = K.data.panels.find((x) => x.panel === K.current.panel);
+      const s = p && p.slots.find((x) => x.registration_number === K.current.regno);
+      if (p && s) renderSheet(p, s);
+    }
+  }
+
+  function openSheet(panel, slot) {
+    K.current = { panel: panel.panel, regno: slot.registration_number };
+    $("sheet-error").textContent = "";
+    $("sheet-status").textContent = "";
+    renderSheet(panel, slot);
+    $("sheet").classList.remove("hidden");
+    $("sheet-title").focus?.();
+    $("sheet").scrollIntoView();
+  }
+
+  function renderSheet(panel, slot) {
+    $("sheet-title").textContent = S.t("skb.sheetTitle", { name: slot.name, regno: slot.registration_number });
+    $("sheet-slot").replaceChildren(
+      S.lang === "en" ? slot.local_en : slot.local_id, " · ",
+      el("a", { href: slot.meeting_url, target: "_blank", rel: "noopener" }, S.t("skb.open")));
+    $("declare").classList.toggle("hidden", slot.declared || slot.recused);
+    $("rubric").classList.toggle("hidden", !slot.declared || slot.recused || slot.state === "final");
+    const mine = (slot.mine && slot.mine.points) || {};
+    const criteria = panel.component.rubric.criteria.map((c) =>
+      el("fieldset", { class: "skb-criterion" },
+        el("legend", {}, lang(c, "name")),
+        ...c.levels.map((lv) => {
+          const id = `lv-${c.code}-${lv.points}`;
+          return el("div", { class: "skb-level" },
+            el("input", { type: "radio", name: c.code, id, value: lv.points, checked: mine[c.code] === lv.points }),
+            el("label", { for: id }, `${lv.points} · ${lang(lv, "label")}`));
+        })));
+    $("criteria").replaceChildren(...criteria);
+    const others = slot.sheets
+      ? el("div", {}, el("h3", {}, S.t("skb.others")),
+        el("ul", {}, slot.sheets.map((x) => el("li", {}, `${x.assessor}: ${x.score}`))))
+      : "";
+    $("sheet-others").replaceChildren(others);
+    if (slot.recused) $("sheet-status").textContent = S.t("skb.recusedDone");
+  }
+
+  async function declare(conflict) {
+    $("sheet-error").textContent = "";
+    try {
+      await S.api("POST", "/api/skb/declarations", {
+        panel: K.current.panel,
+        registration_number: K.current.regno,
+        conflict,
+        note: $("coi-note").value,
+      }, K.token);
+      await loadAssessor();
+    } catch (err) {
+      $("sheet-error").textContent = errText(err);
+    }
+  }
+
+  async function submitSheet(ev) {
+    ev.preventDefault();
+    $("sheet-error").textContent = "";
+    const points = {};
+    let missing = false;
+    $("criteria").querySelectorAll("fieldset").forEach((fs) => {
+      const picked = fs.querySelector("input:checked");
+      if (picked) points[picked.name] = Number(picked.value);
+      else missing = true;
+    });
+    if (missing) {
+      $("sheet-error").textContent = S.t("skb.pick");
+      return;
+    }
+    try {
+      const res = await S.api("POST", "/api/skb/sheets", {
+        panel: K.current.panel,
+        registration_number: K.current.regno,
+        points,
+      }, K.token);
+      await loadAssessor();
+      $("sheet-status").textContent = `${S.t("skb.sent", { score: res.score })} ${S.t(`skb.sent.${res.state}`)}`;
+    } catch (err) {
+      $("sheet-error").textContent = errText(err);
+    }
+  }
+
+  // -- the chair's page -----------------------------------------------------------------
+
+  async function loadChair() {
+    const panel = S.query("panel") || "";
+    try {
+      K.data = await S.api("GET", `/api/skb/chair?panel=${encodeURIComponent(panel)}`, undefined, K.token);
+    } catch (err) {
+      $("chair-error").textContent = errText(err);
+      return;
+    }
+    renderChair();
+  }
+
+  function fmtCi(e) {
+    return `${e.low.toFixed(3)} – ${e.high.toFixed(3)}`;
+  }
+
+  function renderChair() {
+    const d = K.data;
+    $("panel-title").textContent = S.t("skb.panel", { code: d.panel, component: d.component });
+    const queue = d.candidates.filter((c) => c.state === "adjudication").map((c) => {
+      const sid = `adj-${c.registration_number}`;
+      return el("form", { class: "skb-adjudication", "aria-label": `${c.registration_number} ${c.name}`,
+        onsubmit: (ev) => adjudicate(ev, c.registration_number) },
+        el("p", {}, el("strong", {}, `${c.registration_number} · ${c.name}`), " — ",
+          (c.sheets || []).map((x) => `${x.assessor}: ${x.score}`).join(", ")),
+        el("label", { for: `${sid}-score` }, S.t("skb.adjScore")),
+        el("input", { id: `${sid}-score`, name: "score", type: "number", min: 0, max: 100, step: "0.001", required: true }),
+        el("label", { for: `${sid}-reason` }, S.t("skb.adjReason")),
+        el("input", { id: `${sid}-reason`, name: "reason", required: true }),
+        el("button", { type: "submit", class: "primary" }, S.t("skb.adjudicate")),
+        el("p", { class: "error-text", role: "alert" }));
+    });
+    $("queue").replaceChildren(...queue);
+    $("queue-empty").classList.toggle("hidden", queue.length > 0);
+    $("cand-rows").replaceChildren(...d.candidates.map((c) =>
+      el("tr", {},
+        el("td", {}, c.registration_number), el("td", {}, c.name),
+        el("td", {}, `${c.submitted} / ${c.expected}`),
+        el("td", {}, S.t(`skb.state.${c.state}`)),
+        el("td", { class: "num" }, c.final || "–"))));
+    const a = d.agreement;
+    const rows = [];
+    if (a.icc) {
+      for (const [key, label] of [["ICC(A,1)", "A1"], ["ICC(A,k)", "Ak"], ["ICC(C,1)", "C1"], ["ICC(C,k)", "Ck"]]) {
+        const e = a.icc[key];
+        rows.push(el("tr", {}, el("td", {}, S.t(`skb.icc.${label}`)), el("td", { class: "num" }, e.value.toFixed(3)), el("td", {}, fmtCi(e))));
+      }
+    }
+    if (a.alpha) {
+      rows.push(el("tr", {}, el("td", {}, S.t("skb.alpha")), el("td", { class: "num" }, a.alpha.value.toFixed(3)), el("td", {}, fmtCi(a.alpha))));
+    }
+    $("agree-rows").replaceChildren(...rows);
+    $("agree-note").textContent = [a.icc_note, a.alpha_note].filter(Boolean).join(" ");
+    const sev = d.severity;
+    const list = sev.assessors || [];
+    $("sev-rows").replaceChildren(...list.map((x) =>
+      el("tr", {}, el("td", {}, x.assessor), el("td", { class: "num" }, x.severity.toFixed(2)),
+        el("td", { class: "num" }, x.se.toFixed(2)), el("td", { class: "num" }, x.infit.toFixed(2)),
+        el("td", { class: "num" }, x.outfit.toFixed(2)))));
+    $("sev-plot").replaceChildren(list.length ? severityPlot(list) : "");
+    $("sev-note").textContent = sev.note || (list.length ? S.t("skb.reliability", { r: sev.reliability.toFixed(2) }) : "");
+  }
+
+  /** Severities as dots with 95% whiskers on one logit axis (SVG, labelled for screen readers). */
+  function severityPlot(list) {
+    const NS = "http://www.w3.org/2000/svg";
+    const svg = (tag, attrs, text) => {
+      const n = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
+      if (text !== undefined) n.textContent = text;
+      return n;
+    };
+    const lim = Math.max(1, ...list.map((x) => Math.abs(x.severity) + 1.96 * x.se));
+    const W = 560, left = 110, right = 20, rowH = 28, top = 20, H = top + rowH * list.length + 40;
+    const x = (v) => left + ((v + lim) / (2 * lim)) * (W - left - right);
+    const label = S.t("skb.plotLabel", {
+      list: list.map((a) => `${a.assessor} ${a.severity.toFixed(2)} ± ${(1.96 * a.se).toFixed(2)}`).join("; "),
+    });
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-label": label, class: "skb-plot" });
+    root.append(svg("title", {}, label));
+    root.append(svg("line", { x1: x(0), x2: x(0), y1: top - 10, y2: H - 30, stroke: "#4a5462", "stroke-dasharray": "4 3" }));
+    list.forEach((a, i) => {
+      const y = top + rowH * i + rowH / 2;
+      root.append(svg("text", { x: left - 8, y: y + 4, "text-anchor": "end", fill: "#1b1f24", "font-size": 13 }, a.assessor));
+      root.append(svg("line", { x1: x(a.severity - 1.96 * a.se), x2: x(a.severity + 1.96 * a.se), y1: y, y2: y, stroke: "#0b4a86", "stroke-width": 2 }));
+      root.append(svg("circle", { cx: x(a.severity), cy: y, r: 5, fill: "#0b4a86" }));
+    });
+    const axisY = H - 30;
+    root.append(svg("line", { x1: left, x2: W - right, y1: axisY, y2: axisY, stroke: "#1b1f24" }));
+    for (const v of [-lim, -lim / 2, 0, lim / 2, lim]) {
+      root.append(svg("text", { x: x(v), y: axisY + 16, "text-anchor": "middle", fill: "#1b1f24", "font-size": 12 }, v.toFixed(1)));
+    }
+    root.append(svg("text", { x: left, y: H - 2, fill: "#1b1f24", "font-size": 12 }, S.t("skb.lenient")));
+    root.append(svg("text", { x: W - right, y: H - 2, "text-anchor": "end", fill: "#1b1f24", "font-size": 12 }, S.t("skb.harsh")));
+    return root;
+  }
+
+  async function adjudicate(ev, regno) {
+    ev.preventDefault();
+    const form = ev.target;
+    const err = form.querySelector(".error-text");
+    err.textContent = "";
+    try {
+      await S.api("POST", "/api/skb/adjudications", {
+        panel: K.data.panel,
+        registration_number: regno,
+        score: form.elements.score.value,
+        reason: form.elements.reason.value,
+      }, K.token);
+      await loadChair();
+    } catch (e) {
+      err.textContent = errText(e);
+    }
+  }
+
+  // -- the candidate's page -------------------------------------------------------------
+
+  async function showCandidate(ev) {
+    if (ev) ev.preventDefault();
+    $("cand-error").textContent = "";
+    try {
+      K.data = await S.api("POST", "/api/skb/candidate", {
+        registration_number: $("regno").value.trim(),
+        birth_date: $("birth").value,
+      });
+    } catch (err) {
+      $("cand-error").textContent = S.errorText(err.code, err.data);
+      return;
+    }
+    $("screen-login").classList.add("hidden");
+    $("screen-main").classList.remove("hidden");
+    renderCandidate();
+  }
+
+  function renderCandidate() {
+    const d = K.data;
+    $("cand-who").textContent = `${d.name} · ${d.registration_number}`;
+    $("iv-list").replaceChildren(...d.interviews.map((iv) =>
+      el("li", {}, el("strong", {}, S.lang === "en" ? iv.local_en : iv.local_id), ` · ${iv.component} · `,
+        el("a", { href: iv.meeting_url, target: "_blank", rel: "noopener" }, S.t("skb.open")))));
+    $("iv-empty").classList.toggle("hidden", d.interviews.length > 0);
+    $("breakdown").classList.toggle("hidden", !d.skb);
+    if (d.skb) {
+      $("bd-rows").replaceChildren(...d.skb.components.map((c) =>
+        el("tr", {}, el("td", {}, c.code), el("td", { class: "num" }, `${c.weight}%`), el("td", { class: "num" }, c.score))));
+      $("bd-total").textContent = d.skb.total;
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const page = document.body.dataset.page;
+    if (page === "assessor") {
+      $("login-form").addEventListener("submit", login);
+      $("no-conflict").addEventListener("click", () => declare(false));
+      $("conflict").addEventListener("click", () => declare(true));
+      $("rubric").addEventListener("submit", submitSheet);
+      $("logout").addEventListener("click", () => {
+        store.removeItem("seleksi.skb");
+        location.reload();
+      });
+      document.addEventListener("seleksi:lang", () => K.data && renderAssessor());
+      loadAssessor();
+    } else if (page === "chair") {
+      document.addEventListener("seleksi:lang", () => K.data && renderChair());
+      loadChair();
+    } else if (page === "candidate") {
+      $("cand-form").addEventListener("submit", showCandidate);
+      document.addEventListener("seleksi:lang", () => K.data && renderCandidate());
+    }
+  });
+})();
