@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.site",
     "seleksi.commands.recruitment",
     "seleksi.commands.after",
+    "seleksi.commands.forensics",
 )
 
 
@@ -56,6 +57,7 @@ SUMMARIES: dict[str, str] = {
     "site": "exam sites and the centre: signed packages, key release, status, sync",
     "recruitment": "recruitment before the test: periods, agency accounts, sessions, outbox",
     "after": "after the results: publish accepted appeals as a new version; the policy",
+    "forensics": "rank a session's candidates for review; watch items for leaks",
 }
 
 

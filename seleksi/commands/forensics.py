@@ -1,0 +1,256 @@
+"""``seleksi forensics``: rank a session's candidates for review; watch the items.
+
+    seleksi forensics --session ID --report FILE.html [--json FILE.json]
+        [--compromised ITEM,ITEM | --compromised-file FILE] [--fdr 0.05] [--db FILE|URL]
+    seleksi forensics --seats FILE.csv [--db FILE|URL]
+    seleksi forensics --watch [--db FILE|URL]
+    seleksi forensics --flag ITEM | --retire ITEM | --clear ITEM --reason TEXT [--db FILE|URL]
+    seleksi forensics --items [--db FILE|URL]
+
+The report lists every candidate of the session, most unusual first, with
+each index's p-value and what it means; candidates with a Benjamini–Hochberg
+q at most --fdr are marked for review. The indices and their limits:
+docs/forensics.md. --seats loads rooms' seating layouts (CSV with columns
+room, terminal_id, row, col; room is the room code or site/room). --watch
+feeds the finished attempts not yet seen into each item's CUSUM and flags
+items that became easier or faster; --retire takes a flagged item out of the
+bank and of every exam's selection, --clear returns it to the watch; both
+are audited with the reason given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from seleksi.cli import CommandError, examples
+from seleksi.database import add_db_argument, require_database, url_of
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "forensics",
+        help="rank a session's candidates for review; watch items for leaks",
+        description=(
+            "Data forensics after a session: person fit, response times, answer "
+            "similarity with neighbours and any pair, answer changes, a section unlike the "
+            "rest, preknowledge of a suspected item set; candidates ranked for review under "
+            "Benjamini–Hochberg. Also the item watch (CUSUM) and its review workflow. Every "
+            "index is explained in the report and in docs/forensics.md; the report says "
+            "review, never cheated."
+        ),
+        epilog=examples(
+            "seleksi forensics --db seleksi-data/seleksi.db --session SESI-1 --report sesi1.html",
+            "seleksi forensics --session 3 --report r.html --compromised TIU-0012,TIU-0107",
+            "seleksi forensics --seats seats.csv",
+            "seleksi forensics --watch",
+            "seleksi forensics --retire TIU-0012 --reason 'key sold online (report 17)'",
+        ),
+    )
+    add_db_argument(p)
+    act = p.add_mutually_exclusive_group(required=True)
+    act.add_argument("--session", metavar="ID", help="the session to analyse (id or code)")
+    act.add_argument(
+        "--seats", metavar="CSV", help="load seating layouts: room,terminal_id,row,col"
+    )
+    act.add_argument(
+        "--watch", action="store_true", help="feed new finished attempts to the item watch"
+    )
+    act.add_argument("--items", action="store_true", help="list the item watch and review queue")
+    act.add_argument("--flag", metavar="ITEM", help="flag an item for review (with --reason)")
+    act.add_argument("--retire", metavar="ITEM", help="retire a flagged item (with --reason)")
+    act.add_argument("--clear", metavar="ITEM", help="clear a flagged item (with --reason)")
+    p.add_argument("--report", metavar="FILE.html", help="with --session: write the HTML report")
+    p.add_argument("--json", metavar="FILE.json", help="with --session: write the report as JSON")
+    p.add_argument(
+        "--compromised", metavar="ITEMS", help="suspected leaked item ids, comma separated"
+    )
+    p.add_argument(
+        "--compromised-file", metavar="FILE", help="suspected leaked item ids, one a line"
+    )
+    p.add_argument(
+        "--fdr",
+        type=float,
+        default=0.05,
+        help="false-discovery rate of the review list (default 0.05)",
+    )
+    p.add_argument("--reason", help="why (required with --flag, --retire, --clear)")
+    p.set_defaults(func=run)
+
+
+def _compromised(args: argparse.Namespace) -> list[str]:
+    ids: list[str] = []
+    if args.compromised:
+        ids += [s.strip() for s in args.compromised.split(",") if s.strip()]
+    if args.compromised_file:
+        try:
+            text = Path(args.compromised_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read {args.compromised_file}: {exc.strerror}") from None
+        ids += [line.strip() for line in text.splitlines() if line.strip()]
+    return ids
+
+
+def run(args: argparse.Namespace) -> int:
+    url = url_of(args.db)
+    require_database(url, tables=("exam_session", "forensics_item_review"))
+    from exam_server.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        if args.session:
+            return _session(engine, args)
+        if args.seats:
+            return _seats(engine, Path(args.seats))
+        if args.watch:
+            return _watch(engine)
+        if args.items:
+            return _items(engine)
+        return _review(engine, args)
+    finally:
+        engine.dispose()
+
+
+def _session(engine: Any, args: argparse.Namespace) -> int:
+    from exam_server.forensics.load import SessionNotFound
+    from exam_server.forensics.report import render_html, summary
+    from exam_server.forensics.service import analyse_session
+    from forensics.session import ForensicSettings
+
+    if not args.report and not args.json:
+        raise CommandError("--session needs --report FILE.html or --json FILE.json")
+    try:
+        settings = ForensicSettings(fdr=args.fdr)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        loaded, rep = analyse_session(
+            engine, args.session, compromised=_compromised(args), settings=settings
+        )
+    except SessionNotFound as exc:
+        raise CommandError(str(exc)) from None
+    if args.report:
+        Path(args.report).write_text(
+            render_html(loaded, rep, generated_at=time.time()), encoding="utf-8"
+        )
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(summary(loaded, rep), ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+    d = loaded.data
+    print(
+        f"session {loaded.session_code}: {d.n_candidates} candidates, {d.items.n_items} items "
+        f"({int(d.items.timed.sum())} with time parameters); {int(rep.review.sum())} to review "
+        f"at a false-discovery rate of {settings.fdr}"
+        + (f"; report {args.report}" if args.report else "")
+    )
+    return 0
+
+
+def _seats(engine: Any, path: Path) -> int:
+    from sqlalchemy import delete, insert, select
+
+    from exam_server.forensics.models import RoomSeat
+    from exam_server.models import Room, Site
+
+    seat_t = RoomSeat.__table__  # type: ignore[attr-defined]
+    room_t = Room.__table__  # type: ignore[attr-defined]
+    site_t = Site.__table__  # type: ignore[attr-defined]
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    with engine.connect() as conn:
+        rooms: dict[str, list[int]] = {}
+        for rid, rcode, scode in conn.execute(
+            select(room_t.c.id, room_t.c.code, site_t.c.code).join(
+                site_t, site_t.c.id == room_t.c.site_id
+            )
+        ):
+            rooms.setdefault(str(rcode), []).append(int(rid))
+            rooms.setdefault(f"{scode}/{rcode}", []).append(int(rid))
+    seats: list[dict[str, Any]] = []
+    seen: set[tuple[int, str]] = set()
+    for n, row in enumerate(rows, start=2):  # line 1 is the header
+        missing = [
+            k for k in ("room", "terminal_id", "row", "col") if not (row.get(k) or "").strip()
+        ]
+        if missing:
+            raise CommandError(f"{path}, line {n}: missing {', '.join(missing)}")
+        ids = rooms.get(row["room"].strip(), [])
+        if len(ids) != 1:
+            what = "no room" if not ids else "more than one room (write site/room)"
+            raise CommandError(f"{path}, line {n}: {what} {row['room']!r}")
+        try:
+            r, c = int(row["row"]), int(row["col"])
+        except ValueError:
+            raise CommandError(f"{path}, line {n}: row and col must be whole numbers") from None
+        if r < 0 or c < 0:
+            raise CommandError(f"{path}, line {n}: row and col must be ≥ 0")
+        key = (ids[0], row["terminal_id"].strip())
+        if key in seen:
+            raise CommandError(f"{path}, line {n}: terminal {key[1]} appears twice in the room")
+        seen.add(key)
+        seats.append({"room_id": key[0], "terminal_id": key[1], "row": r, "col": c})
+    with engine.begin() as conn:
+        for room_id in sorted({s["room_id"] for s in seats}):
+            conn.execute(delete(seat_t).where(seat_t.c.room_id == room_id))
+        if seats:
+            conn.execute(insert(seat_t), seats)
+    print(f"seating: {len(seats)} seats in {len({s['room_id'] for s in seats})} rooms")
+    return 0
+
+
+def _watch(engine: Any) -> int:
+    from exam_server.forensics.service import feed_watch
+
+    result = feed_watch(engine, time.time(), actor="cli")
+    print(
+        f"item watch: {result.attempts} attempts, {result.administrations} answers taken in; "
+        f"{len(result.flagged)} items flagged for review"
+        + (": " + ", ".join(result.flagged) if result.flagged else "")
+    )
+    return 0
+
+
+def _items(engine: Any) -> int:
+    from exam_server.forensics.service import review_queue
+
+    rows = review_queue(engine)
+    if not rows:
+        print("no item watched or reviewed yet (run --watch after a session)")
+    for r in rows:
+        cusum = "–" if r["cusum"] is None else f"{r['cusum']:.1f}"
+        print(
+            f"{r['item_id']}\t{r['status']}\tCUSUM {cusum}\t"
+            f"{r['administrations']} answers\t{r['reason']}"
+        )
+    return 0
+
+
+def _review(engine: Any, args: argparse.Namespace) -> int:
+    from exam_server.forensics.service import ReviewError, decide, flag
+
+    if not (args.reason or "").strip():
+        raise CommandError("--reason is required: say why, it goes into the audit log")
+    actor = "cli"
+    try:
+        if args.flag:
+            flag(engine, args.flag, actor, args.reason, time.time())
+            print(f"item {args.flag} flagged for review")
+            return 0
+        item, status = (args.retire, "retired") if args.retire else (args.clear, "cleared")
+        withdrawn = decide(engine, item, status, actor, args.reason, time.time())
+    except ReviewError as exc:
+        raise CommandError(str(exc)) from None
+    exams = sorted({w.exam_id for w in withdrawn})
+    print(
+        f"item {item} {status}"
+        + (f"; withdrawn from exams {', '.join(map(str, exams))}" if status == "retired" else "")
+    )
+    return 0
