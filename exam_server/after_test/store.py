@@ -261,6 +261,7 @@ def update_feedback(engine: Engine, item_id: int, expect_status: str, **values: 
 def add_appeal(engine: Engine, **values: Any) -> int:
     t = _t(am.AfterAppeal)
     with engine.begin() as conn:
+        values.setdefault("evidence", "")
         res = conn.execute(insert(t).values(status="submitted", answered_by="", **values))
         return int(res.inserted_primary_key[0])  # type: ignore[index]
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -215,3 +217,50 @@ def test_training_needs_page_and_csv(after_server: AfterServer) -> None:
         need = max(0.0, float(row["standard"]) - float(row["mean"]))
         assert float(row["need"]) == pytest.approx(need, abs=0.06)
     assert httpx.get(f"{s.url}/api/after/{EXAM}/training.csv").status_code == 401
+
+
+def test_cli_publishes_the_next_version_and_results_verify_checks_the_chain(
+    after_server: AfterServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from exam_server.after_test import store
+    from seleksi.cli import main
+
+    s = after_server
+    regno = s.finished.registration_numbers[1]
+    url = str(s.db.url)
+    key = tmp_path / "k.pem"
+    key.write_bytes(pub.private_key_pem(SIGNING_KEY))
+    pem = tmp_path / "k.pub"
+    pem.write_bytes(pub.public_key_pem(SIGNING_KEY.public_key()))
+    args = ["--db", url, "--exam", EXAM, "--key", str(key), "--dir", str(s.results_dir)]
+    assert main(["after", "publish-version", *args, "--published-at", "2025-01-12"]) == 0
+    assert "no accepted appeal" in capsys.readouterr().out
+    appeal_id = store.add_appeal(
+        s.db,
+        exam_code=EXAM,
+        registration_number=regno,
+        receipt_sha256="0" * 64,
+        reason="kategori salah",
+        submitted_at=s.clock.now(),
+        answer_by=s.clock.now() + 86_400,
+    )
+    store.decide_appeal(
+        s.db,
+        appeal_id,
+        status="accepted",
+        answer="Diperbaiki.",
+        answered_at=s.clock.now(),
+        field="category",
+        correction_from=dict(
+            (e["registration_number"], e["category"])
+            for p, b in pub.read_publication(s.results_dir).items()
+            if p.startswith("skd/") and p.endswith(".json")
+            for e in json.loads(b)["entries"]
+        )[regno],
+        correction_to="general",
+    )
+    assert main(["after", "publish-version", *args, "--published-at", "2025-01-12"]) == 0
+    assert "version" in capsys.readouterr().out
+    assert main(["results", "verify", str(s.results_dir), "--public-key", str(pem)]) == 0
+    out = capsys.readouterr().out
+    assert "version 3 = version 2" in out and "version 2 = version 1" in out
