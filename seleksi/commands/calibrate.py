@@ -54,17 +54,19 @@ def register(sub: Any) -> None:
             "seleksi calibrate responses.csv --model 3pl --out params.csv --report report.html",
             "seleksi calibrate pretest.csv --model 2pl --out p.csv --anchor bank.csv --link fixed",
             "seleksi calibrate r.csv --model 2pl --out p.csv --write --db exam.db",
+            "seleksi calibrate --response-times --db exam.db   # item time parameters",
         ),
     )
-    p.add_argument("responses", metavar="RESPONSES.csv", help="response CSV (wide, or --long)")
+    p.add_argument(
+        "responses", metavar="RESPONSES.csv", nargs="?", help="response CSV (wide, or --long)"
+    )
     p.add_argument(
         "--model",
-        required=True,
         type=str.lower,
         choices=MODELS,
         help="IRT model (any case: 2pl or 2PL)",
     )
-    p.add_argument("--out", required=True, metavar="PARAMS.csv", help="parameters CSV to write")
+    p.add_argument("--out", metavar="PARAMS.csv", help="parameters CSV to write")
     p.add_argument("--long", action="store_true", help="rows are person_id,item_id,response")
     p.add_argument("--weights", metavar="COLUMN", help="case-weight column")
     p.add_argument("--group", metavar="COLUMN", help="grouping column for DIF (two groups)")
@@ -99,6 +101,13 @@ def register(sub: Any) -> None:
         "--max-iter", type=int, default=500, metavar="N", help="EM iteration limit (default 500)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress and no summary line")
+    p.add_argument(
+        "--response-times",
+        action="store_true",
+        help="instead: fit the lognormal response-time model to the answers stored in --db "
+        "(each item's time intensity and discrimination, for seleksi forensics)",
+    )
+    p.add_argument("--min-times", type=int, default=20, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
@@ -171,6 +180,12 @@ def run(args: argparse.Namespace) -> int:
     from calibration.io import InputError, check_items, read_long, read_wide
     from cat_engine.irt import Model
 
+    if args.response_times:
+        from seleksi.commands.forensics import run_response_times
+
+        return run_response_times(args)
+    if args.responses is None or args.model is None or args.out is None:
+        raise CommandError("give RESPONSES.csv, --model and --out (or --response-times)")
     if args.quadrature < 5:
         raise CommandError("--quadrature must be at least 5")
     if args.max_iter < 1:
