@@ -254,3 +254,26 @@ def _review(engine: Any, args: argparse.Namespace) -> int:
         + (f"; withdrawn from exams {', '.join(map(str, exams))}" if status == "retired" else "")
     )
     return 0
+
+
+def run_response_times(args: argparse.Namespace) -> int:
+    """``seleksi calibrate --response-times``: fit the lognormal response-time
+    model to the stored answers of finished attempts (exam_server.forensics.times)."""
+    from exam_server.db import make_engine
+    from exam_server.forensics.times import fit_stored_times
+
+    url = url_of(args.db)
+    require_database(url, tables=("exam_response", "forensics_item_time"))
+    engine = make_engine(url)
+    try:
+        fit = fit_stored_times(engine, time.time(), min_count=args.min_times)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(
+        f"response times: {fit.attempts} finished attempts, {fit.items} items; "
+        f"{fit.fitted} items with at least {args.min_times} times got α and β"
+        + ("" if fit.converged else " (the fit did not converge: see the warning)")
+    )
+    return 0
