@@ -422,6 +422,13 @@ def serve_demo(
         port=port,
         results_dir=results_dir,
     )
+    if results_dir:
+        # After the test (issue 20): a finished exam with its publication, one
+        # accepted appeal signed as version 2, survey answers and feedback.
+        from exam_server.after_test.seed import demo_after_test
+
+        for line in demo_after_test(database_url, Path(results_dir)):
+            print(line)
     base = f"http://{host}:{port}"
     print()
     print(f"Serving on {base}  (Ctrl-C to stop)")
@@ -431,5 +438,6 @@ def serve_demo(
     print(f"  live-score board:   {base}/board.html")
     print(f"  admin pages:        {base}/admin.html")
     print(f"  published results:  {base}/results/")
+    print(f"  after the test:     {base}/after/SKD-HASIL/")
     print(f"  REST API schema:    {base}/api/openapi.json")
     serve(settings, log_level="warning")

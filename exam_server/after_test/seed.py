@@ -336,6 +336,56 @@ def seed_after_test_demo(
     return [
         *lines,
         f"  publication version 2 (an accepted appeal) in {results_dir}: seleksi results verify "
-        f"{results_dir}",
+        f"{results_dir} --public-key {results_dir.parent / 'keys' / 'after-demo-signing.pub'}",
         f"  a receipt for the diagnostic report ({regno}): {finished.receipts[regno]}",
     ]
+
+
+def demo_after_test(database_url: str, results_dir: Path, now: float | None = None) -> list[str]:
+    """The demo's after-the-test part on the demo database (``seleksi demo``):
+    a finished exam on the demo exam's frozen bank and design, in the demo
+    site's second room, published into ``results_dir`` and signed with the
+    demo's own results key (``<data>/keys/after-demo-signing.key``, made here like
+    ``seleksi results keygen`` when missing). Lines to print; none when done before."""
+    import os
+    import time
+
+    from exam_server.checkpoints import load_or_create_key, paths_for
+    from exam_server.db import make_engine
+    from exam_server.results import publication as pub
+    from exam_server.snapshot import bank_from_json, items_from_json
+
+    engine = make_engine(database_url)
+    try:
+        exams, forms = _t(m.Exam), _t(m.Formation)
+        with engine.connect() as conn:
+            demo = conn.execute(select(exams).where(exams.c.code == "SKD-DEMO")).first()
+            codes = [r[0] for r in conn.execute(select(forms.c.code).order_by(forms.c.id))]
+        if demo is None or not codes:
+            return []
+        keys = results_dir.parent / "keys"
+        key_path = keys / "after-demo-signing.key"
+        if key_path.exists():
+            signing = pub.load_private_key(key_path.read_bytes())
+        else:
+            keys.mkdir(parents=True, exist_ok=True)
+            signing = pub.generate_key()
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pub.private_key_pem(signing))
+            (keys / "after-demo-signing.pub").write_bytes(pub.public_key_pem(signing.public_key()))
+        return seed_after_test_demo(
+            engine,
+            design=TestDesign.from_dict(json.loads(demo.design_json)),
+            bank=bank_from_json(demo.bank_json),
+            items=items_from_json(demo.items_json),
+            formations=codes,
+            site_code="TILOK-01",
+            room_code="R2",
+            receipt_key=load_or_create_key(paths_for(database_url)[1]),
+            results_dir=results_dir,
+            signing_key=signing,
+            now=time.time() if now is None else now,
+        )
+    finally:
+        engine.dispose()
