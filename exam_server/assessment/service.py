@@ -753,6 +753,8 @@ def chair_view(engine: Engine, staff_id: int, panel_code: str) -> dict[str, Any]
         return {
             "panel": panel_code,
             "component": pc.panel.component,
+            "component_name_id": pc.plan.component(pc.panel.component).name_id,
+            "component_name_en": pc.plan.component(pc.panel.component).name_en,
             "candidates": rows,
             "adjudication": [
                 r["registration_number"] for r in rows if r["state"] == "adjudication"

@@ -44,6 +44,8 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.others": "Nilai semua asesor",
   "skb.pick": "Pilih satu tingkat untuk setiap kriteria.",
   "skb.queue": "Antrean adjudikasi",
+  "skb.queueHint": "Peserta yang nilai asesornya berselisih lebih dari batas: ketua menetapkan nilai dengan alasan (tercatat di log audit).",
+  "skb.severityHint": "Positif: lebih keras dari rata-rata panel; negatif: lebih lunak (logit). Infit/outfit dekat 1 berarti penilaian konsisten; di atas 1,5 tidak menentu.",
   "skb.queueEmpty": "Tidak ada yang menunggu adjudikasi.",
   "skb.adjScore": "Nilai yang ditetapkan ketua (0–100)",
   "skb.adjReason": "Alasan",
@@ -121,6 +123,8 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.others": "Every assessor's score",
   "skb.pick": "Choose one level for every criterion.",
   "skb.queue": "Adjudication queue",
+  "skb.queueHint": "Candidates whose assessors differ by more than the margin: the chair sets the score with a reason (recorded in the audit log).",
+  "skb.severityHint": "Positive: harsher than the panel's average; negative: more lenient (logits). Infit/outfit near 1 means consistent scoring; above 1.5, erratic.",
   "skb.queueEmpty": "Nobody is awaiting adjudication.",
   "skb.adjScore": "The chair's score (0–100)",
   "skb.adjReason": "Reason",
@@ -350,7 +354,7 @@ Object.assign(SELEKSI_TEXTS.en, {
 
   function renderChair() {
     const d = K.data;
-    $("panel-title").textContent = S.t("skb.panel", { code: d.panel, component: d.component });
+    $("panel-title").textContent = S.t("skb.panel", { code: d.panel, component: lang(d, "component_name") });
     const queue = d.candidates.filter((c) => c.state === "adjudication").map((c) => {
       const sid = `adj-${c.registration_number}`;
       return el("form", { class: "skb-adjudication", "aria-label": `${c.registration_number} ${c.name}`,
