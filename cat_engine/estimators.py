@@ -79,6 +79,45 @@ class Evidence:
         return np.asarray((self.categories >= 0).sum(axis=1), dtype=np.int64)
 
 
+class OneEvidence(Evidence):
+    """One candidate's evidence (m = 1) as the live engine holds it: the
+    log-likelihood row, and its answers as lists, made arrays only when read.
+
+    On a live adaptive step with EAP nothing reads the item and category
+    arrays, and building them cost more than the estimate itself (issue 17);
+    MLE, MAP, WLE and the stopping rules that read them get the same (1, L)
+    arrays :class:`Evidence` holds, built once.
+    """
+
+    def __init__(
+        self, params: ItemParameters, items: list[int], categories: list[int], loglik: FloatArray
+    ) -> None:
+        """items, categories: (L,) lists; loglik: (q,) row at :data:`THETA_GRID`."""
+        # Frozen like Evidence: set once here, never again.
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "loglik", loglik[None, :])
+        object.__setattr__(self, "_lists", (items, categories))
+
+    @property
+    def items(self) -> IntArray:
+        return self._arrays()[0]
+
+    @property
+    def categories(self) -> IntArray:
+        return self._arrays()[1]
+
+    def _arrays(self) -> tuple[IntArray, IntArray]:
+        arrays: tuple[IntArray, IntArray] | None = self.__dict__.get("_arrays_made")
+        if arrays is None:
+            items, categories = self.__dict__["_lists"]
+            arrays = (
+                np.array(items, dtype=np.int64).reshape(1, -1),
+                np.array(categories, dtype=np.int64).reshape(1, -1),
+            )
+            object.__setattr__(self, "_arrays_made", arrays)
+        return arrays
+
+
 def _derivatives(
     ev: Evidence, theta: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
