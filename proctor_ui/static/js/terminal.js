@@ -393,6 +393,8 @@
     T.lastFinal = final;
     renderReceipt(final.receipt, T.token);
     show("result");
+    // The optional survey (js/terminal-survey.js) asks with this attempt's token.
+    document.dispatchEvent(new CustomEvent("seleksi:final", { detail: { token: T.token } }));
   }
 
   /** "answered / items" of a section of the final frame; an adaptive test
