@@ -47,6 +47,7 @@ from exam_server.limits import LoginLimiter, proxy_headers
 from exam_server.recruitment import pages as recruitment_pages
 from exam_server.results import pages as results_pages
 from exam_server.results_api import ENDPOINTS as RESULTS_ENDPOINTS
+from exam_server.revocation import DisabledStaff
 from exam_server.scaleout import fanout
 from exam_server.settings import Settings
 from exam_server.setup_api import ENDPOINTS as SETUP_ENDPOINTS
@@ -121,6 +122,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             settings.staff_token_seconds,
             clock,
         )
+        # A disabled account's tokens stop working within seconds, on every worker.
+        disabled_staff = DisabledStaff(engine, settings.staff_refresh_seconds)
+        await disabled_staff.start()
+        signer.disabled = disabled_staff
         # One back-off for candidate PINs and staff passwords; shared by every
         # worker through the database on PostgreSQL (exam_server.limits).
         limits = LoginLimiter.for_settings(settings, engine, clock)
@@ -169,6 +174,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             await attempts.stop()
             await committer.stop()
             await checkpoints.stop()  # the last heads, after the last commit
+            await disabled_staff.stop()
             if checkpointer is not None:
                 await anyio.to_thread.run_sync(checkpointer.stop)
             engine.dispose()

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,9 @@ class TokenSigner:
         self._staff = URLSafeTimedSerializer(secret_key, salt=STAFF_SALT, signer=signer)
         self.candidate_max_age = candidate_max_age
         self.staff_max_age = staff_max_age
+        # Staff ids whose tokens are refused although validly signed: the
+        # disabled accounts (exam_server.revocation.DisabledStaff, set by the app).
+        self.disabled: Container[int] = frozenset()
 
     def candidate_token(self, claims: CandidateClaims) -> str:
         return str(
@@ -139,6 +143,8 @@ class TokenSigner:
             raise TokenError("bad_token", "token payload is malformed") from None
         if claims.role not in ROLES:
             raise TokenError("bad_token", "unknown role")
+        if claims.staff_id in self.disabled:
+            raise TokenError("account_disabled", "this account is disabled")
         return claims
 
     @staticmethod

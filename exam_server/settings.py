@@ -68,6 +68,9 @@ class Settings:
     # many more at a peak (SQLAlchemy's pool_size and max_overflow). On PostgreSQL,
     # workers x 2 x this must fit in max_connections (checked at start).
     database_pool_size: int = 20
+    # How often each worker reads which staff accounts are disabled: the longest a
+    # disabled account's token still works (exam_server.revocation).
+    staff_refresh_seconds: float = 2.0
     gc_freeze_seconds: float = 5.0
     # Signed checkpoints of the chain heads (exam_server.checkpoints): cadence
     # (0 = only at session close and stop), file and key (None = beside the
@@ -124,6 +127,8 @@ class Settings:
             raise ValueError("Settings.snapshot_every must be between 1 and 1000 responses")
         if not 1 <= self.database_pool_size <= 1000:
             raise ValueError("Settings.database_pool_size must be between 1 and 1000 connections")
+        if not 0 < self.staff_refresh_seconds <= 60:
+            raise ValueError("Settings.staff_refresh_seconds must be in (0, 60] seconds")
         for name in ("max_frame_bytes", "message_burst", "commit_max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")

@@ -1,0 +1,76 @@
+"""Disabled staff accounts, known to every worker within seconds.
+
+A staff token is signed and checked without the database (``exam_server.auth``),
+so disabling an account (``seleksi staff disable``) used to refuse only its next
+login: a token it already held stayed valid until it expired, up to 12 hours.
+:class:`DisabledStaff` reads the disabled accounts' ids every few seconds
+(every worker, on SQLite or PostgreSQL, whoever disabled them) and
+:meth:`exam_server.auth.TokenSigner.read_staff`, the one place a staff token is
+read for REST and WebSockets alike, refuses their tokens (``account_disabled``).
+Enabling the account again lets a token it still holds work again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import anyio.to_thread
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger(__name__)
+
+
+class DisabledStaff:
+    """The ids of disabled staff accounts (``staff_id in disabled``).
+
+    interval: seconds between two reads of the table (the longest a disabled
+    account's token keeps working on this worker). A read that fails keeps the
+    last set known (the database may be restarting); it is logged once per
+    failure spell.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 2.0) -> None:
+        if not 0 < interval <= 60:
+            raise ValueError("DisabledStaff interval must be in (0, 60] seconds")
+        self.engine = engine
+        self.interval = interval
+        self.ids: frozenset[int] = frozenset()
+        self._failing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def __contains__(self, staff_id: object) -> bool:
+        return staff_id in self.ids
+
+    def refresh(self) -> None:
+        """Read the disabled accounts now (blocking: call it in a thread)."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(text("SELECT id FROM exam_staff WHERE disabled")).all()
+        except SQLAlchemyError as exc:
+            if not self._failing:
+                log.warning("disabled staff accounts not read (keeping the last set): %s", exc)
+            self._failing = True
+            return
+        self._failing = False
+        self.ids = frozenset(int(r[0]) for r in rows)
+
+    async def start(self) -> None:
+        """Read once before the server answers, then every ``interval`` seconds."""
+        await anyio.to_thread.run_sync(self.refresh)
+        self._task = asyncio.create_task(self._run(), name="disabled-staff")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await anyio.to_thread.run_sync(self.refresh)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
