@@ -150,6 +150,8 @@ class Component(_Doc):
     rubric: Rubric | None = None
     assessors: int = Field(default=3, ge=1, le=9)
     finalisation: Finalisation = Finalisation()
+    #: A candidate may move their interview until this many hours before it.
+    reschedule_notice_hours: int = Field(default=24, ge=0, le=720)
 
     @model_validator(mode="after")
     def _rubric_for_assessed(self) -> Component:

@@ -60,6 +60,8 @@ class SkbSlot(SQLModel, table=True):
     meeting_url: str = Field(default="", max_length=500)
     candidate_id: int | None = Field(default=None, foreign_key="exam_candidate.id", index=True)
     zone: str = Field(default="WIB", max_length=8)
+    # When the reminder went to the outbox (None: not yet); a move clears it.
+    reminded_at: float | None = None
 
 
 class SkbDeclaration(SQLModel, table=True):

@@ -95,6 +95,10 @@ class CandidateBody(_Body):
     birth_date: str = Field(min_length=10, max_length=10)
 
 
+class RescheduleBody(CandidateBody):
+    slot: int = Field(ge=1)
+
+
 class PublishBody(_Body):
     exam_code: str = Field(min_length=1, max_length=40)
     published_at: str = Field(min_length=1, max_length=80)
@@ -187,7 +191,14 @@ async def create_slots(request: Request) -> Response:
 
 async def assign_slot(request: Request) -> Response:
     b = await _body(request, AssignBody)
-    await _run(svc.assign_slot, _engine(request), b.slot, b.registration_number, _actor(request))
+    await _run(
+        svc.assign_slot,
+        _engine(request),
+        b.slot,
+        b.registration_number,
+        _actor(request),
+        _now(request),
+    )
     return JSONResponse({"ok": True})
 
 
@@ -263,23 +274,42 @@ async def adjudicate(request: Request) -> Response:
     return JSONResponse({"ok": True}, status_code=201)
 
 
+def _check_candidate(engine: Any, registration_number: str, birth_date: str) -> None:
+    with Session(engine) as s:
+        cand = s.exec(
+            select(Candidate).where(Candidate.registration_number == registration_number)
+        ).first()
+    # One answer for an unknown number and a wrong date: neither is told apart.
+    if cand is None or cand.birth_date != birth_date:
+        raise svc.Refused(401, "bad_credentials", "registration number or date of birth is wrong")
+
+
 async def candidate_page(request: Request) -> Response:
     b = await _body(request, CandidateBody)
-    engine = _engine(request)
+    engine, now = _engine(request), _now(request)
 
     def work() -> dict[str, Any]:
-        with Session(engine) as s:
-            cand = s.exec(
-                select(Candidate).where(Candidate.registration_number == b.registration_number)
-            ).first()
-        # One answer for an unknown number and a wrong date: neither is told apart.
-        if cand is None or cand.birth_date != b.birth_date:
-            raise svc.Refused(
-                401, "bad_credentials", "registration number or date of birth is wrong"
-            )
-        return svc.candidate_view(engine, b.registration_number)
+        _check_candidate(engine, b.registration_number, b.birth_date)
+        return svc.candidate_view(engine, b.registration_number, now)
 
     return JSONResponse(await _run(work))
+
+
+async def reschedule(request: Request) -> Response:
+    b = await _body(request, RescheduleBody)
+    engine, now = _engine(request), _now(request)
+
+    def work() -> dict[str, Any]:
+        _check_candidate(engine, b.registration_number, b.birth_date)
+        svc.reschedule(engine, b.registration_number, b.slot, now)
+        return svc.candidate_view(engine, b.registration_number, now)
+
+    return JSONResponse(await _run(work))
+
+
+async def send_reminders(request: Request) -> Response:
+    out = await _run(svc.send_reminders, _engine(request), _now(request))
+    return JSONResponse(out)
 
 
 async def publish_final(request: Request) -> Response:
@@ -358,6 +388,13 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/api/skb/adjudications", adjudicate,
              "the chair's score when assessors differ by more than the margin; audited",
              ASSESSOR, tag=TAG),
+    Endpoint("POST", "/api/skb/reschedule", reschedule,
+             "a candidate moves their interview to a free slot until the plan's notice "
+             "(registration number and date of birth); audited, the new time to the outbox",
+             tag=TAG, responses={"401": "wrong number or date", "409": "too late or not free"}),
+    Endpoint("POST", "/api/skb/reminders", send_reminders,
+             "queue a reminder in the outbox for each interview within 24 hours (once each)",
+             ADMIN, tag=TAG),
     Endpoint("POST", "/api/skb/candidate", candidate_page,
              "a candidate's interview schedule and SKB breakdown (registration number and "
              "date of birth)", tag=TAG, responses={"401": "wrong number or date"}),

@@ -282,7 +282,9 @@ def create_slots(
         return [r.id for r in new_rows if r.id is not None]
 
 
-def assign_slot(engine: Engine, slot_id: int, registration_number: str, actor: str) -> None:
+def assign_slot(
+    engine: Engine, slot_id: int, registration_number: str, actor: str, now: float = 0.0
+) -> None:
     """Put a candidate of the panel's formation into an empty slot (one slot per
     candidate per component)."""
     with Session(writer(engine)) as s:
@@ -310,7 +312,152 @@ def assign_slot(engine: Engine, slot_id: int, registration_number: str, actor: s
             actor,
             data={"slot": slot_id, "registration_number": registration_number},
         )
+        _notify(s, cand, slot, "skb_schedule", now)
         s.commit()
+
+
+def _email_of(s: Session, candidate_id: int) -> str | None:
+    """The candidate's address from their recruitment account (None: registered
+    another way, e.g. imported by CSV)."""
+    from recruitment.models import RecAccount, RecRegistration
+
+    return s.exec(
+        select(RecAccount.email)
+        .join(RecRegistration, col(RecRegistration.account_id) == col(RecAccount.id))
+        .where(RecRegistration.candidate_id == candidate_id)
+    ).first()
+
+
+def schedule_message(cand: Candidate, slot: SkbSlot, kind: str) -> tuple[str, str]:
+    """The subject and body of a schedule or reminder message (Indonesian first)."""
+    start = dt.datetime.fromtimestamp(slot.starts_at, dt.UTC)
+    when_id = sch.local_text(start, slot.zone, "id")
+    when_en = sch.local_text(start, slot.zone, "en")
+    if kind == "skb_reminder":
+        subject = "Pengingat wawancara SKB / SKB interview reminder"
+        lead_id, lead_en = "Pengingat: wawancara SKB Anda", "Reminder: your SKB interview is"
+    else:
+        subject = "Jadwal wawancara SKB / SKB interview schedule"
+        lead_id, lead_en = "Wawancara SKB Anda dijadwalkan", "Your SKB interview is scheduled for"
+    body = (
+        f"Yth. {cand.name} ({cand.registration_number}),\n\n{lead_id} {when_id}.\n"
+        f"Tautan pertemuan: {slot.meeting_url}\n\n"
+        f"Dear {cand.name} ({cand.registration_number}),\n\n{lead_en} {when_en}.\n"
+        f"Meeting link: {slot.meeting_url}\n"
+    )
+    return subject, body
+
+
+def _notify(s: Session, cand: Candidate, slot: SkbSlot, kind: str, now: float) -> bool:
+    """Queue the message in the recruitment outbox, in the caller's transaction."""
+    assert cand.id is not None
+    to = _email_of(s, cand.id)
+    if to is None:
+        return False
+    from exam_server.recruitment.service import enqueue
+
+    subject, body = schedule_message(cand, slot, kind)
+    enqueue(s, to, subject, body, kind, now)
+    return True
+
+
+def free_slots(s: Session, cand: Candidate, component: str) -> list[SkbSlot]:
+    """Empty slots of the candidate's formation for ``component``, soonest first."""
+    return list(
+        s.exec(
+            select(SkbSlot)
+            .join(SkbPanel, col(SkbPanel.id) == col(SkbSlot.panel_id))
+            .where(
+                SkbPanel.formation_id == cand.formation_id,
+                SkbPanel.component == component,
+                col(SkbSlot.candidate_id).is_(None),
+            )
+            .order_by(col(SkbSlot.starts_at))
+        ).all()
+    )
+
+
+def reschedule(engine: Engine, registration_number: str, slot_id: int, now: float) -> None:
+    """A candidate moves their interview to an empty slot of the same component,
+    until the plan's notice before the booked one; audited, and the new time goes
+    to the outbox."""
+    with Session(writer(engine)) as s:
+        cand = _one(s, Candidate, "candidate", registration_number=registration_number)
+        new = _one(s, SkbSlot, "slot", id=slot_id)
+        new_panel = _one(s, SkbPanel, "panel", id=new.panel_id)
+        old = s.exec(
+            select(SkbSlot)
+            .join(SkbPanel, col(SkbPanel.id) == col(SkbSlot.panel_id))
+            .where(SkbSlot.candidate_id == cand.id, SkbPanel.component == new_panel.component)
+        ).first()
+        if old is None:
+            raise Refused(409, "no_slot", "you have no interview of that component to move")
+        if new.candidate_id is not None or new_panel.formation_id != cand.formation_id:
+            raise Refused(409, "conflict", f"slot {slot_id} is not free for you")
+        comp = plan_of(s, new_panel.formation_id).component(new_panel.component)
+        notice = comp.reschedule_notice_hours
+        at = dt.datetime.fromtimestamp
+        if not sch.may_reschedule(at(now, dt.UTC), at(old.starts_at, dt.UTC), notice) or (
+            not sch.may_reschedule(at(now, dt.UTC), at(new.starts_at, dt.UTC), notice)
+        ):
+            raise Refused(
+                409,
+                "too_late",
+                f"an interview can be moved until {notice} hours before it (both the booked "
+                "and the new one)",
+            )
+        old.candidate_id, old.reminded_at = None, None
+        s.flush()
+        new.candidate_id, new.reminded_at = cand.id, None
+        same = s.exec(
+            select(SkbSlot)
+            .join(SkbPanel, col(SkbPanel.id) == col(SkbSlot.panel_id))
+            .where(SkbPanel.component == new_panel.component, SkbSlot.candidate_id == cand.id)
+        ).all()
+        problems = sch.conflicts(_booking(s, new), [_booking(s, x) for x in same])
+        if problems:
+            raise Refused(409, "conflict", "; ".join(problems))
+        audit.append(
+            s.connection(),
+            "skb_reschedule",
+            f"candidate:{registration_number}",
+            data={"from": old.id, "to": new.id},
+            at=now,
+        )
+        _notify(s, cand, new, "skb_schedule", now)
+        s.commit()
+
+
+def send_reminders(engine: Engine, now: float, hours_before: float = 24.0) -> dict[str, int]:
+    """Queue one reminder for every booked slot starting within ``hours_before``
+    (run it every few minutes: a slot is reminded once)."""
+    queued = no_address = 0
+    with Session(writer(engine)) as s:
+        due = s.exec(
+            select(SkbSlot).where(
+                col(SkbSlot.candidate_id).is_not(None),
+                col(SkbSlot.reminded_at).is_(None),
+                SkbSlot.starts_at > now,
+                SkbSlot.starts_at <= now + hours_before * 3600,
+            )
+        ).all()
+        for slot in due:
+            cand = _one(s, Candidate, "candidate", id=slot.candidate_id)
+            if _notify(s, cand, slot, "skb_reminder", now):
+                queued += 1
+            else:
+                no_address += 1
+            slot.reminded_at = now
+        if due:
+            audit.append(
+                s.connection(),
+                "skb_reminders",
+                "system",
+                data={"queued": queued, "no_address": no_address},
+                at=now,
+            )
+        s.commit()
+    return {"queued": queued, "no_address": no_address}
 
 
 # -- scoring --------------------------------------------------------------------------------
@@ -867,7 +1014,7 @@ def fair_scores(s: Session, formation_id: int, component: str) -> dict[int, Deci
     return {cid: rubric.scaled(float(totals[k])) for k, cid in enumerate(cm.candidates)}
 
 
-def candidate_view(engine: Engine, registration_number: str) -> dict[str, Any]:
+def candidate_view(engine: Engine, registration_number: str, now: float) -> dict[str, Any]:
     """A candidate's interviews (time in their zone, the link) and, once final,
     their SKB breakdown."""
     with Session(engine) as s:
@@ -875,7 +1022,28 @@ def candidate_view(engine: Engine, registration_number: str) -> dict[str, Any]:
         slots = []
         for slot in s.exec(select(SkbSlot).where(SkbSlot.candidate_id == cand.id)).all():
             panel = _one(s, SkbPanel, "panel", id=slot.panel_id)
-            slots.append({"component": panel.component, **_slot_dict(slot)})
+            comp = plan_of(s, panel.formation_id).component(panel.component)
+            at = dt.datetime.fromtimestamp
+            movable = sch.may_reschedule(
+                at(now, dt.UTC), at(slot.starts_at, dt.UTC), comp.reschedule_notice_hours
+            )
+            choices = [
+                _slot_dict(x)
+                for x in free_slots(s, cand, panel.component)
+                if sch.may_reschedule(
+                    at(now, dt.UTC), at(x.starts_at, dt.UTC), comp.reschedule_notice_hours
+                )
+            ]
+            slots.append(
+                {
+                    "component": panel.component,
+                    "component_name_id": comp.name_id,
+                    "component_name_en": comp.name_en,
+                    **_slot_dict(slot),
+                    "notice_hours": comp.reschedule_notice_hours,
+                    "free": choices if movable else [],
+                }
+            )
         scores = skb_scores(engine, only=[cand.registration_number])
         rec = scores.get(cand.registration_number)
         return {
@@ -888,6 +1056,7 @@ def candidate_view(engine: Engine, registration_number: str) -> dict[str, Any]:
                 "total": str(rec.points),
                 "components": [
                     {k: str(v) if v is not None else None for k, v in c.as_dict().items()}
+                    | _names(s, cand, c.code)
                     for c in rec.components
                 ],
             },
@@ -956,3 +1125,9 @@ def _counted(row: SkbComponentScore, fair: dict[int, Decimal] | None) -> Decimal
     if fair is not None and row.source == "panel" and row.candidate_id in fair:
         return fair[row.candidate_id]
     return Decimal(row.score)
+
+
+def _names(s: Session, cand: Candidate, code: str) -> dict[str, str]:
+    assert cand.formation_id is not None
+    comp = plan_of(s, cand.formation_id).component(code)
+    return {"name_id": comp.name_id, "name_en": comp.name_en}

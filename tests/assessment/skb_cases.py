@@ -103,3 +103,34 @@ def plan(margin: int = 30) -> dict[str, Any]:
              "finalisation": {"rule": "mean", "adjudication_margin": margin}},
         ],
     }  # fmt: skip
+
+
+def link_account(engine: Engine, candidate_id: int, email: str) -> None:
+    """Make the candidate one who registered online (recruitment), so that the
+    outbox has their address."""
+    from recruitment import models as r
+
+    with Session(engine) as s:
+        if s.get(r.RecPeriod, 1) is None:
+            s.add(r.RecPeriod(id=1, code="CASN-T", name="CASN uji", agency="Kemenkeu",
+                              rules_json="{}", schedule_json="{}"))  # fmt: skip
+            s.flush()
+            s.add(r.RecNeed(id=1, period_id=1, code="N1", unit="u", position="p", location="l",
+                            education_level="S1", majors_json="[]", allocation_json="{}",
+                            created_by="t"))  # fmt: skip
+            s.flush()
+            s.add(r.RecFormation(id=1, need_id=1, formation_id=1, category="general"))
+            s.flush()
+        account = r.RecAccount(email=email, name=email, password_hash="x")
+        s.add(account)
+        s.flush()
+        assert account.id is not None
+        s.add(
+            r.RecRegistration(
+                period_id=1, account_id=account.id, nik_hash=f"h{candidate_id}", name=email,
+                birth_date="1990-01-01", sex="P", education_level="S1", major="m",
+                category="general", rec_formation_id=1, test_location="JKT",
+                candidate_id=candidate_id,
+            )
+        )  # fmt: skip
+        s.commit()

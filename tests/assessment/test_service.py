@@ -250,3 +250,37 @@ def test_a_policy_on_fair_scores_ranks_on_the_models_scores(engine: Engine) -> N
     policy = RankingPolicy.from_dict(doc)
     final = integrate(policy, rank_skd(policy, formations, outcomes), scores)
     assert final.formations[0].entries[0].registration_number == "R001"
+
+
+def test_schedule_reminders_and_moves_go_to_the_outbox(engine: Engine) -> None:
+    from recruitment.models import RecOutbox
+
+    cases.link_account(engine, 1, "ani@example.org")  # R001 registered online
+    set_up(engine)
+    start = cases.SLOT_START.timestamp()
+    with Session(engine) as s:
+        sent = s.execute(select(RecOutbox)).scalars().all()
+    assert [(m.to_addr, m.kind) for m in sent] == [("ani@example.org", "skb_schedule")]
+    assert "Senin, 12 Mei 2025 09.00 WITA" in sent[0].body
+    assert "Monday 12 May 2025 09:00 WITA" in sent[0].body
+    assert "https://meet.example.org/skb/P1-1" in sent[0].body
+
+    # Moving: the fourth slot is free; allowed until 24 hours before either slot.
+    view = svc.candidate_view(engine, "R001", start - 48 * 3600)
+    assert [x["slot"] for x in view["interviews"][0]["free"]] == [4]
+    with pytest.raises(svc.Refused, match="until 24 hours before"):
+        svc.reschedule(engine, "R001", 4, start - 3600)
+    with pytest.raises(svc.Refused, match="slot 2 is not free"):
+        svc.reschedule(engine, "R001", 2, start - 48 * 3600)
+    svc.reschedule(engine, "R001", 4, start - 48 * 3600)
+    view = svc.candidate_view(engine, "R001", start - 48 * 3600)
+    assert view["interviews"][0]["slot"] == 4
+    assert view["interviews"][0]["local_id"] == "Senin, 12 Mei 2025 11.00 WITA"
+
+    # Reminders: once per slot, for interviews within the next 24 hours.
+    assert svc.send_reminders(engine, start - 30 * 3600) == {"queued": 0, "no_address": 0}
+    assert svc.send_reminders(engine, start - 3600) == {"queued": 1, "no_address": 2}
+    assert svc.send_reminders(engine, start - 60) == {"queued": 0, "no_address": 0}
+    with Session(engine) as s:
+        kinds = [m.kind for m in s.execute(select(RecOutbox)).scalars()]
+    assert kinds == ["skb_schedule", "skb_schedule", "skb_reminder"]

@@ -172,6 +172,8 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     page.get_by_label("Tanggal lahir").fill("1996-02-01")
     page.get_by_role("button", name="Tampilkan").click()
     expect(page.get_by_text("Senin, 12 Mei 2025 09.00 WITA")).to_be_visible()
+    expect(page.get_by_text("Jadwal tidak dapat dipindah lagi")).to_be_visible()  # it is past
+    expect(page.get_by_role("cell", name="Wawancara")).to_be_visible()
     expect(page.locator("#bd-total")).to_have_text("83.556")
     assert serious_violations(page) == []
     ctx.close()

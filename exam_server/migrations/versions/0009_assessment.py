@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("meeting_url", sa.String(length=500), nullable=False),
         sa.Column("candidate_id", sa.Integer(), nullable=True),
         sa.Column("zone", sa.String(length=8), nullable=False),
+        sa.Column("reminded_at", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["candidate_id"], ["exam_candidate.id"]),
         sa.ForeignKeyConstraint(["panel_id"], ["skb_panel.id"]),
         sa.PrimaryKeyConstraint("id"),

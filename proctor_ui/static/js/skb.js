@@ -77,6 +77,11 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.component": "Komponen",
   "skb.weight": "Bobot",
   "skb.total": "Nilai SKB",
+  "skb.move": "Pindah jadwal (paling lambat {h} jam sebelumnya)",
+  "skb.moveTo": "Pindah ke {when}",
+  "skb.noMove": "Jadwal tidak dapat dipindah lagi (batas {h} jam sebelumnya) atau tidak ada jadwal kosong.",
+  "skb.moved": "Jadwal dipindah. Jadwal baru juga dikirim ke surel Anda.",
+  "err.too_late": "Sudah melewati batas waktu pindah jadwal",
   "err.bad_sheet": "Lembar ditolak",
   "err.finalised": "Nilai sudah final; perubahan tidak diterima",
   "err.not_in_slot": "Peserta tidak terjadwal di panel ini",
@@ -156,6 +161,11 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.component": "Component",
   "skb.weight": "Weight",
   "skb.total": "SKB score",
+  "skb.move": "Move the interview (until {h} hours before)",
+  "skb.moveTo": "Move to {when}",
+  "skb.noMove": "The interview can no longer be moved (until {h} hours before) or no slot is free.",
+  "skb.moved": "Moved. The new time is also sent to your email.",
+  "err.too_late": "Past the deadline for moving the interview",
   "err.bad_sheet": "Sheet refused",
   "err.finalised": "The score is final; a change is no longer accepted",
   "err.not_in_slot": "The candidate has no slot with this panel",
@@ -474,14 +484,36 @@ Object.assign(SELEKSI_TEXTS.en, {
     const d = K.data;
     $("cand-who").textContent = `${d.name} · ${d.registration_number}`;
     $("iv-list").replaceChildren(...d.interviews.map((iv) =>
-      el("li", {}, el("strong", {}, S.lang === "en" ? iv.local_en : iv.local_id), ` · ${iv.component} · `,
-        el("a", { href: iv.meeting_url, target: "_blank", rel: "noopener" }, S.t("skb.open")))));
+      el("li", {}, el("strong", {}, S.lang === "en" ? iv.local_en : iv.local_id), ` · ${lang(iv, "component_name")} · `,
+        el("a", { href: iv.meeting_url, target: "_blank", rel: "noopener" }, S.t("skb.open")),
+        iv.free.length
+          ? el("details", { class: "skb-move" },
+            el("summary", {}, S.t("skb.move", { h: iv.notice_hours })),
+            el("ul", {}, iv.free.map((f) => el("li", {},
+              el("button", { type: "button", class: "small", onclick: () => move(f.slot) },
+                S.t("skb.moveTo", { when: S.lang === "en" ? f.local_en : f.local_id }))))))
+          : el("p", { class: "hint" }, S.t("skb.noMove", { h: iv.notice_hours })))));
     $("iv-empty").classList.toggle("hidden", d.interviews.length > 0);
     $("breakdown").classList.toggle("hidden", !d.skb);
     if (d.skb) {
       $("bd-rows").replaceChildren(...d.skb.components.map((c) =>
-        el("tr", {}, el("td", {}, c.code), el("td", { class: "num" }, `${c.weight}%`), el("td", { class: "num" }, c.score))));
+        el("tr", {}, el("td", {}, lang(c, "name")), el("td", { class: "num" }, `${c.weight}%`), el("td", { class: "num" }, c.score))));
       $("bd-total").textContent = d.skb.total;
+    }
+  }
+
+  async function move(slot) {
+    $("move-error").textContent = "";
+    try {
+      K.data = await S.api("POST", "/api/skb/reschedule", {
+        registration_number: $("regno").value.trim(),
+        birth_date: $("birth").value,
+        slot,
+      });
+      renderCandidate();
+      $("move-status").textContent = S.t("skb.moved");
+    } catch (err) {
+      $("move-error").textContent = errText(err);
     }
   }
 
