@@ -181,12 +181,7 @@ def publish_corrections(
     ]
     reason = "; ".join(f"sanggah {r['id']} diterima / appeal {r['id']} accepted" for r in rows)
     new = next_version(files, corrections, reason, key, published_at)
-    pub.write_publication(directory, new.files)
-    # The previous version now lives under versions/<n>/ of the new one: its
-    # files at their old places that the new version does not have (its own
-    # versions/ tree) would be unlisted files.
-    for stale in sorted(set(files) - set(new.files)):
-        (Path(directory) / stale).unlink(missing_ok=True)
+    pub.write_publication(directory, new.files)  # drops the old versions/ tree
     store.mark_published(
         engine,
         [int(r["id"]) for r in rows],

@@ -664,14 +664,26 @@ def publish(
 
 
 def write_publication(directory: str | os.PathLike[str], files: Mapping[str, bytes]) -> None:
-    """Write ``files`` under ``directory`` (created; existing files are replaced)."""
+    """Write ``files`` under ``directory`` (created; existing files are replaced).
+
+    The files a publication already there listed and ``files`` lacks (another
+    exam's formations, an older version chain's ``versions/`` tree) are
+    removed: they would be unlisted files of the new one."""
     root = Path(directory)
+    try:
+        old = [f["path"] for f in json.loads((root / MANIFEST).read_bytes())["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        old = []
     for rel, data in files.items():
         target = root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, target)
+    for rel in old:
+        # Only inside the directory, whatever an old manifest says.
+        if rel not in files and ".." not in Path(rel).parts and not Path(rel).is_absolute():
+            (root / rel).unlink(missing_ok=True)
 
 
 def read_publication(directory: str | os.PathLike[str]) -> dict[str, bytes]:
