@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +108,15 @@ def test_wrong_previous_value_or_key_is_refused(v1: dict[str, bytes]) -> None:
     other = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
     with pytest.raises(pub.PublicationError, match="key of the previous"):
         next_version(v1, [fix_category()], "r", other, "2024-12-05")
+
+
+def test_a_publication_written_over_a_chain_leaves_no_stale_files(
+    v1: dict[str, bytes], v2: dict[str, bytes], tmp_path: Path
+) -> None:
+    pub.write_publication(tmp_path, v1)
+    pub.write_publication(tmp_path, v2)
+    assert pub.verify_publication(pub.read_publication(tmp_path), KEY.public_key()).ok
+    # A fresh publication (another exam's, or a new version 1) over the chain.
+    pub.write_publication(tmp_path, v1)
+    assert not (tmp_path / "versions" / "1" / "manifest.json").exists()
+    assert pub.verify_publication(pub.read_publication(tmp_path), KEY.public_key()).ok
