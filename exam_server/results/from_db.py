@@ -147,13 +147,17 @@ def load_outcomes(engine: Engine, exam_code: str) -> tuple[list[Formation], list
                 r.attempt_id.in_(attempt_ids)
             )
         ).all()
+        # Sessions run at exam sites count by their verified copies (docs/sites.md).
+        from exam_server.sites.results import site_rows
+
+        site_attempts, site_responses = site_rows(conn, session_ids)
 
     formation_by_id = {r.id: r for r in formations_rows}
     by_candidate: dict[int, list[Any]] = {}
-    for a in attempts:
+    for a in [*attempts, *site_attempts]:
         by_candidate.setdefault(a.candidate_id, []).append(a)
     responses_by_attempt: dict[int, list[dict[str, Any]]] = {}
-    for row in responses:
+    for row in [*responses, *site_responses]:
         responses_by_attempt.setdefault(row.attempt_id, []).append(
             {
                 "seq": row.seq,

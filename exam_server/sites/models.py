@@ -118,6 +118,8 @@ class SiteAttempt(SQLModel, table=True):
     session_id: int = Field(index=True)
     candidate_id: int
     status: str = Field(max_length=16)
+    # None: no terminal ever took it (a test prepared for a candidate who did not come).
+    terminal_id: str | None = Field(default=None, max_length=80)
     seed: int = 0
     last_seq: int = 0
     response_head: str = Field(default="", max_length=64)

@@ -99,6 +99,7 @@ def build_batch(
                     ATTEMPT.c.session_id,
                     ATTEMPT.c.candidate_id,
                     ATTEMPT.c.status,
+                    ATTEMPT.c.terminal_id,
                     ATTEMPT.c.seed,
                     ATTEMPT.c.last_seq,
                     ATTEMPT.c.response_head,

@@ -66,6 +66,7 @@ class AttemptRecord(BaseModel):
     session_id: int
     candidate_id: int
     status: str = Field(max_length=16)
+    terminal_id: str | None = Field(default=None, max_length=80)
     seed: int
     last_seq: int = Field(ge=0)
     response_head: Hash = Field(max_length=64)

@@ -14,6 +14,7 @@ and a site that rewrites a synced answer.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -236,6 +237,37 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
     assert [r[:5] for r in centre_results] == site_results
     assert {r[5] for r in centre_results} == {"equal"}
     assert {r[2] for r in site_results} == {"candidate", "time_up"}
+
+
+def test_results_at_the_centre_count_the_sites_verified_attempts(world: World) -> None:
+    w = world
+    # The one reader of outcomes for ranking and publication.
+    from exam_server.results.from_db import SourceError, load_outcomes
+
+    _, outcomes = load_outcomes(w.centre.engine, w.centre.seed.exam_code)
+    site = {
+        str(reg): json.loads(score)
+        for reg, score in _rows(
+            w.site_engine,
+            "SELECT c.registration_number, a.score_json FROM exam_attempt a"
+            " JOIN exam_candidate c ON c.id = a.candidate_id",
+        )
+    }
+    assert {o.registration_number: o.status for o in outcomes} == dict.fromkeys(site, "finished")
+    for o in outcomes:
+        want = {s["code"]: s["points"] for s in site[o.registration_number]["sections"]}
+        assert o.scores == pytest.approx(want)
+    # With records still pending at the site, no outcome is read from it. (The
+    # line is cut meanwhile so that the site's next sync does not report 0.)
+    w.proxy.cut()
+    time.sleep(1.0)  # a batch in flight is applied or refused by now
+    with w.centre.engine.begin() as c:
+        c.execute(text("UPDATE site_link SET site_pending = 7"))
+    try:
+        with pytest.raises(SourceError, match=r"held at site TILOK-01.*7 records pending"):
+            load_outcomes(w.centre.engine, w.centre.seed.exam_code)
+    finally:
+        w.proxy.restore()
 
 
 def _site_id(w: World) -> int:

@@ -1,0 +1,151 @@
+"""Sites' attempts as the centre's results read them.
+
+``exam_server.results.from_db.load_outcomes`` (the one reader of outcomes
+for ranking and publication) adds what :func:`site_rows` gives to the
+centre's own attempts: a session packaged for a site is run there, so its
+attempts exist at the centre only as the site's synced copies. They count
+only when they are complete and verified:
+
+* the site's ``close_session`` event for the session has arrived and the
+  site reported nothing pending at its last sync (otherwise a candidate
+  whose attempt has not arrived would look absent);
+* every finished attempt was scored again at the centre from its synced
+  answers and found equal to the site's result (``centre_check = equal``).
+
+Otherwise :class:`~exam_server.results.from_db.SourceError` names the site,
+the session and what is missing. Attempt ids are the site's, so each row's
+``id`` is ``SITE/attempt`` (unique beside the centre's own integer ids).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
+
+from exam_server.models import ExamSession, Site
+from exam_server.sites.models import (
+    SiteAttempt,
+    SiteAuditEvent,
+    SiteLink,
+    SiteResponse,
+    SiteSessionKey,
+)
+
+S_ATTEMPT = SiteAttempt.__table__  # type: ignore[attr-defined]
+S_RESPONSE = SiteResponse.__table__  # type: ignore[attr-defined]
+S_AUDIT = SiteAuditEvent.__table__  # type: ignore[attr-defined]
+SESSION_KEY = SiteSessionKey.__table__  # type: ignore[attr-defined]
+LINK = SiteLink.__table__  # type: ignore[attr-defined]
+SITE = Site.__table__  # type: ignore[attr-defined]
+SESSION = ExamSession.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SiteAttemptRow:
+    """The fields of an attempt the results read (as ``exam_attempt`` has them)."""
+
+    id: str
+    session_id: int
+    candidate_id: int
+    status: str
+    terminal_id: str | None
+    last_seq: int
+    score_json: str | None
+
+
+@dataclass(frozen=True)
+class SiteResponseRow:
+    attempt_id: str
+    seq: int
+    kind: str
+    number: int
+    item_id: str
+    option: int
+    flagged: bool
+
+
+def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list[Any]]:
+    """The verified attempts and answers of the sessions of ``session_ids``
+    that were packaged for a site. Raises ``SourceError`` when one of them is
+    not yet complete or verified at the centre."""
+    from exam_server.results.from_db import SourceError
+
+    if not inspect(conn).has_table(SESSION_KEY.name):
+        return [], []  # a database made before sites existed (not migrated)
+    packaged = conn.execute(
+        select(SESSION_KEY.c.session_id, SESSION_KEY.c.site_id, SITE.c.code, SESSION.c.code)
+        .join(SITE, SITE.c.id == SESSION_KEY.c.site_id)
+        .join(SESSION, SESSION.c.id == SESSION_KEY.c.session_id)
+        .where(SESSION_KEY.c.session_id.in_(session_ids))
+    ).all()
+    if not packaged:
+        return [], []
+    site_code = {int(sid): str(code) for _, sid, code, _ in packaged}
+    # Typed loosely: they stand beside SQLAlchemy rows of the same fields.
+    attempts: list[Any] = []
+    responses: list[Any] = []
+    for session_id, site_id, code, session_code in packaged:
+        closed = conn.execute(
+            select(S_AUDIT.c.id).where(
+                S_AUDIT.c.site_id == site_id,
+                S_AUDIT.c.session_id == session_id,
+                S_AUDIT.c.kind == "close_session",
+            )
+        ).first()
+        pending = conn.execute(
+            select(LINK.c.site_pending).where(LINK.c.site_id == site_id)
+        ).scalar()
+        if closed is None or pending:
+            raise SourceError(
+                f"session {session_code} is held at site {code}, whose records have not all"
+                f" arrived ({'the close of the session' if closed is None else f'{pending}'}"
+                f"{' not synced' if closed is None else ' records pending'}): results wait"
+                " for its sync (docs/sites.md)"
+            )
+        rows = conn.execute(
+            select(S_ATTEMPT).where(
+                S_ATTEMPT.c.site_id == site_id, S_ATTEMPT.c.session_id == session_id
+            )
+        ).mappings()
+        ids: list[int] = []
+        for a in rows:
+            key = f"{code}/{a['attempt_id']}"
+            if a["status"] == "finished" and a["centre_check"] != "equal":
+                raise SourceError(
+                    f"attempt {key} (session {session_code}): its result is"
+                    f" {a['centre_check']} at the centre's verification; see the centre page"
+                )
+            attempts.append(
+                SiteAttemptRow(
+                    id=key,
+                    session_id=int(session_id),
+                    candidate_id=int(a["candidate_id"]),
+                    status=str(a["status"]),
+                    terminal_id=a["terminal_id"],
+                    last_seq=int(a["last_seq"]),
+                    score_json=a["score_json"],
+                )
+            )
+            ids.append(int(a["attempt_id"]))
+        if ids:
+            r = S_RESPONSE.c
+            responses.extend(
+                SiteResponseRow(
+                    f"{site_code[int(site_id)]}/{row.attempt_id}",
+                    int(row.seq),
+                    str(row.kind),
+                    int(row.number),
+                    str(row.item_id),
+                    int(row.option),
+                    bool(row.flagged),
+                )
+                for row in conn.execute(
+                    select(
+                        r.attempt_id, r.seq, r.kind, r.number, r.item_id, r.option, r.flagged
+                    ).where(r.site_id == site_id, r.attempt_id.in_(ids))
+                )
+            )
+    return attempts, responses
