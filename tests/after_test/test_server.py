@@ -195,6 +195,9 @@ def test_appeal_in_window_then_accepted_and_signed_as_version_2(after_server: Af
     assert rep.ok, rep.problems
     assert any(c.startswith("version 2 = version 1") for c in rep.checks)
     assert b"Ani Santoso" in b"".join(v for k, v in files.items() if k.startswith("skd/"))
+    # The public results page says which version it is and what it corrects.
+    page = httpx.get(f"{s.url}/results/").text
+    assert "Versi 2" in page and "Ani Santoso" in page
     # Outside the window (3 days from the publication day): refused, nothing stored.
     s.clock.set(s.clock.now() + 5 * 86_400)
     late = httpx.post(f"{s.url}/after/{EXAM}/sanggah", data=form)
