@@ -16,6 +16,7 @@ from after_test import models as am
 from exam_server.context import context
 from tests.after_test.conftest import EXAM, AfterServer
 from tests.browser_checks import expect_patiently, serious_violations
+from tests.conftest import ADMIN_PASSWORD
 from tests.proctor_ui.conftest import browser  # noqa: F401  (the chromium fixture)
 from tests.proctor_ui.live_server import LiveServer, start_server
 
@@ -125,3 +126,45 @@ def test_training_needs_page_for_the_agency(after_server: AfterServer, browser: 
     assert re.search(r"Peta kebutuhan pelatihan", heat.inner_html())
     assert page.locator("#needs tbody tr").count() >= 1
     assert serious_violations(page) == []
+
+
+def test_staff_page_moderates_feedback_and_decides_an_appeal(
+    after_server: AfterServer,
+    browser: Any,  # noqa: F811
+) -> None:
+    expect = expect_patiently()
+    s = after_server
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    # A candidate appeals with the receipt (the window is open on the publication day).
+    regno = s.finished.registration_numbers[2]
+    page.goto(f"{s.url}/after/{EXAM}/sanggah")
+    assert serious_violations(page) == []
+    page.fill("#receipt", s.finished.receipts[regno])
+    page.fill("#reason", "Nama saya salah tulis.")
+    page.select_option("#field", "name")
+    page.fill("#requested", "Budi Hartono")
+    page.click("button[type=submit]")
+    expect(page.locator("[role=status]")).to_contain_text("Sanggah nomor")
+
+    page.goto(f"{s.url}/after-admin.html?exam={EXAM}")
+    page.fill("#aa-user", "admin")
+    page.fill("#aa-pass", ADMIN_PASSWORD)
+    page.click("#aa-login-button")
+    row = page.locator("#aa-appeals tr[data-appeal]").first
+    expect(row).to_contain_text(regno)
+    assert serious_violations(page) == []
+    row.locator("input[name=answer]").fill("Diterima: salah tulis.")
+    row.locator("button", has_text="Terima").click()
+    expect(page.locator("#aa-appeals tr[data-appeal]").first).to_contain_text("diterima")
+    with s.db.connect() as conn:
+        t = am.AfterAppeal.__table__  # type: ignore[attr-defined]
+        decided = conn.execute(select(t.c.status, t.c.correction_to)).one()
+    assert tuple(decided) == ("accepted", "Budi Hartono")
+    # The feedback sent in the earlier test waits for moderation here.
+    pending = page.locator("#aa-feedback tr[data-feedback]", has_text="menunggu").first
+    item = pending.get_attribute("data-feedback")
+    pending.locator("button", has_text="Terbitkan").click()
+    expect(page.locator(f'#aa-feedback tr[data-feedback="{item}"]')).to_contain_text("terbit")
+    page.click("#aa-training-open")
+    frame = page.frame_locator("#aa-training-frame")
+    expect(frame.locator("svg.plot")).to_be_visible()
