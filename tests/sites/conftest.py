@@ -26,7 +26,11 @@ class Centre:
 
 
 def make_centre(path: Path, n_candidates: int = 4, time_limit: float = 600.0) -> Centre:
-    url = f"sqlite:///{path}"
+    return make_centre_on(f"sqlite:///{path}", n_candidates, time_limit)
+
+
+def make_centre_on(url: str, n_candidates: int = 4, time_limit: float = 600.0) -> Centre:
+    """The centre's exam day on the database at ``url`` (SQLite or PostgreSQL)."""
     engine = make_engine(url)
     create_schema(engine)
     bank, items = small_bank()
