@@ -16,7 +16,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,6 +33,7 @@ from exam_server.http import STR, ApiError, Endpoint, obj, read_json
 from forensics.session import ForensicSettings
 
 ROLES = ("admin",)
+T = TypeVar("T")
 
 
 def _actor(request: Request) -> str:
@@ -95,27 +97,30 @@ async def list_sessions(request: Request) -> Response:
     return JSONResponse({"sessions": await anyio.to_thread.run_sync(q)})
 
 
-async def _analysed(request: Request) -> tuple[Any, Any]:
+async def _analysed(request: Request, render: Callable[[Any, Any], T]) -> T:
+    """Analyse the session of the path and render the result, in a worker thread."""
     ctx = context(request.app)
     ids, settings = _query_settings(request)
     ref = str(request.path_params["session_id"])
+
+    def work() -> T:
+        loaded, rep = service.analyse_session(ctx.engine, ref, compromised=ids, settings=settings)
+        return render(loaded, rep)
+
     try:
-        return await anyio.to_thread.run_sync(
-            lambda: service.analyse_session(ctx.engine, ref, compromised=ids, settings=settings)
-        )
+        return await anyio.to_thread.run_sync(work)
     except SessionNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from None
 
 
 async def session_report(request: Request) -> Response:
-    loaded, rep = await _analysed(request)
-    return JSONResponse(summary(loaded, rep))
+    return JSONResponse(await _analysed(request, summary))
 
 
 async def session_report_html(request: Request) -> Response:
-    loaded, rep = await _analysed(request)
     now = context(request.app).clock.now()
-    return HTMLResponse(render_html(loaded, rep, generated_at=now))
+    html = await _analysed(request, lambda lo, rep: render_html(lo, rep, generated_at=now))
+    return HTMLResponse(html)
 
 
 async def list_items(request: Request) -> Response:

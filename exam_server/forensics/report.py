@@ -82,14 +82,19 @@ _ENV = jinja2.Environment(
 )
 
 
-def _num(x: float, digits: int = 2) -> str:
-    return "–" if not math.isfinite(x) else f"{x:.{digits}f}"
+def _num(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def _p(x: float) -> str:
-    if not math.isfinite(x):
+def _p(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
         return "–"
     return "< 0.0001" if x < 1e-4 else f"{x:.4f}"
+
+
+def _json(x: float) -> float | None:
+    """A number for JSON: NaN (not computed) and infinities become null."""
+    return float(x) if math.isfinite(x) else None
 
 
 def report_rows(loaded: LoadedSession, rep: SessionReport) -> list[dict[str, Any]]:
@@ -107,11 +112,11 @@ def report_rows(loaded: LoadedSession, rep: SessionReport) -> list[dict[str, Any
                 "name": loaded.names[i],
                 "attempt_id": loaded.attempt_ids[i],
                 "review": bool(rep.review[i]),
-                "p_combined": float(rep.p_combined[i]),
-                "q": float(rep.q[i]),
-                "theta": float(rep.theta[i]),
-                "p": {k: float(rep.p[k][i]) for k, _, _ in INDICES},
-                "stat": {k: float(rep.stats[k][i]) for k, _, _ in INDICES},
+                "p_combined": _json(rep.p_combined[i]),
+                "q": _json(rep.q[i]),
+                "theta": _json(rep.theta[i]),
+                "p": {k: _json(rep.p[k][i]) for k, _, _ in INDICES},
+                "stat": {k: _json(rep.stats[k][i]) for k, _, _ in INDICES},
                 "partner": data.candidate_ids[partner] if partner >= 0 else None,
                 "section": codes[section] if 0 <= section < len(codes) else None,
                 "fast_right": int(rep.fast_right[i]),

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from cat_engine.design import TestDesign
+from cat_engine.synthetic import skd_synthetic_bank
 from exam_server import audit
-from exam_server.demo import SeedSummary
+from exam_server.db import make_engine
+from exam_server.demo import SeedSummary, seed_exam
 from exam_server.models import Attempt, Candidate, Response
+from exam_server.snapshot import PublicItemContent
 from forensics.simulate import SimulatedSession
+from tests.conftest import ADMIN_PASSWORD, PROCTOR_PASSWORD, TEST_SCRYPT_N, TEST_SECRET
 
 ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
 RESPONSE = Response.__table__  # type: ignore[attr-defined]
@@ -108,4 +112,40 @@ def write_seats_csv(path: Path, room_code: str, sim: SimulatedSession) -> Path:
     return path
 
 
-__all__ = ["np", "store_sittings", "terminal_of", "write_seats_csv"]
+def skd_exam(url: str, n_candidates: int) -> SeedSummary:
+    """A seeded exam whose one linear form is a whole 110-item SKD bank."""
+    bank = skd_synthetic_bank(per_area_scale=1, seed=0)
+    items = [
+        PublicItemContent(
+            iid, bank.subtest_codes[int(bank.subtest[k])], f"Soal {iid}", tuple("ABCDE")
+        )
+        for k, iid in enumerate(bank.item_ids)
+    ]
+    design = TestDesign.from_dict(
+        {
+            "name": "SKD one form",
+            "mode": "linear",
+            "time_limit_seconds": 6000.0,
+            "sections": [
+                {"code": c, "n_items": k, "stopping": ["fixed_length"]}
+                for c, k in (("TWK", 30), ("TIU", 35), ("TKP", 45))
+            ],
+            "exposure": {"method": "none"},
+            "assembly": {"score_tolerance": 0.5, "information_tolerance": 2.0},
+        }
+    )
+    engine = make_engine(url)
+    try:
+        return seed_exam(
+            engine,
+            TEST_SECRET,
+            design=design,
+            bank=bank,
+            items=items,
+            n_candidates=n_candidates,
+            scrypt_n=TEST_SCRYPT_N,
+            admin_password=ADMIN_PASSWORD,
+            proctor_password=PROCTOR_PASSWORD,
+        )
+    finally:
+        engine.dispose()

@@ -16,55 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cat_engine.design import TestDesign
-from cat_engine.synthetic import skd_synthetic_bank
 from exam_server.db import make_engine
-from exam_server.demo import SeedSummary, seed_exam
-from exam_server.snapshot import PublicItemContent
+from exam_server.demo import SeedSummary
 from forensics.simulate import ROLES, Cheating, SimulatedSession, simulate_session, skd_form
 from seleksi.cli import main
-from tests.conftest import ADMIN_PASSWORD, PROCTOR_PASSWORD, TEST_SCRYPT_N, TEST_SECRET
-from tests.forensics.stored import store_sittings, write_seats_csv
+from tests.forensics.stored import skd_exam, store_sittings, write_seats_csv
 
 N = 80
-
-
-def skd_exam(url: str, n_candidates: int) -> SeedSummary:
-    bank = skd_synthetic_bank(per_area_scale=1, seed=0)
-    items = [
-        PublicItemContent(
-            iid, bank.subtest_codes[int(bank.subtest[k])], f"Soal {iid}", tuple("ABCDE")
-        )
-        for k, iid in enumerate(bank.item_ids)
-    ]
-    design = TestDesign.from_dict(
-        {
-            "name": "SKD one form",
-            "mode": "linear",
-            "time_limit_seconds": 6000.0,
-            "sections": [
-                {"code": c, "n_items": k, "stopping": ["fixed_length"]}
-                for c, k in (("TWK", 30), ("TIU", 35), ("TKP", 45))
-            ],
-            "exposure": {"method": "none"},
-            "assembly": {"score_tolerance": 0.5, "information_tolerance": 2.0},
-        }
-    )
-    engine = make_engine(url)
-    try:
-        return seed_exam(
-            engine,
-            TEST_SECRET,
-            design=design,
-            bank=bank,
-            items=items,
-            n_candidates=n_candidates,
-            scrypt_n=TEST_SCRYPT_N,
-            admin_password=ADMIN_PASSWORD,
-            proctor_password=PROCTOR_PASSWORD,
-        )
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(scope="module")
