@@ -115,7 +115,8 @@ def release_key(
 def overview(engine: Engine, now: float, online_seconds: float) -> list[dict[str, Any]]:
     """One entry per site with a link: whether it is online (in contact in
     the last ``online_seconds``), sync lag (seconds since the oldest record
-    it still holds was written; 0 when all is here), pending records,
+    it still holds was written, or, offline, at least since its last sync;
+    0 when all is here), pending records,
     sessions running, records received, results checked, problems."""
     with engine.connect() as conn:
         links = conn.execute(
@@ -141,14 +142,20 @@ def overview(engine: Engine, now: float, online_seconds: float) -> list[dict[str
             sid = int(link["site_id"])
             contact = link["last_contact_at"]
             oldest = link["oldest_pending_at"]
+            online = contact is not None and now - float(contact) <= online_seconds
+            lag = 0.0 if oldest is None else max(0.0, now - float(oldest))
+            if not online and link["last_sync_at"] is not None:
+                # Whatever the site wrote since its last sync is not here:
+                # it is at least that far behind.
+                lag = max(lag, now - float(link["last_sync_at"]))
             out.append(
                 {
                     "code": link["code"],
                     "name": link["name"],
-                    "online": contact is not None and now - float(contact) <= online_seconds,
+                    "online": online,
                     "last_contact_at": contact,
                     "last_sync_at": link["last_sync_at"],
-                    "lag_seconds": 0.0 if oldest is None else max(0.0, now - float(oldest)),
+                    "lag_seconds": lag,
                     "pending": int(link["site_pending"]),
                     "sessions_running": int(link["sessions_running"]),
                     "received": int(link["received"]),

@@ -192,6 +192,38 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
     assert time.monotonic() - cut_at > TIME_LIMIT
     assert _count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == 0
     assert sync_state(w.site_engine)["last_error"]
+    centre_admin = staff_token(w.centre_server.url, "admin", "admin-password")
+    sites = httpx.get(
+        w.centre_server.url + "/api/centre/sites",
+        headers={"Authorization": f"Bearer {centre_admin}"},
+        timeout=30,
+    ).json()["sites"]
+    assert [(s["code"], s["online"]) for s in sites] == [("TILOK-01", False)]
+    assert sites[0]["lag_seconds"] > TIME_LIMIT
+    status = httpx.get(
+        w.site_server.url + "/api/site/status",
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
+    ).json()
+    assert status["site"] == "TILOK-01" and "cannot be reached" in status["sync"]["last_error"]
+    assert status["sessions"][0]["key_released"] and status["sessions"][0]["released_how"] == (
+        "centre"
+    )
+    # The line is down: the key can come only from the sealed sheet.
+    r = httpx.post(
+        w.site_server.url + "/api/site/keys",
+        json={"session_code": "SESI-1"},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
+    )
+    assert r.status_code == 503 and "sealed key" in r.json()["message"]
+    r = httpx.post(
+        w.site_server.url + "/api/site/keys",
+        json={"session_code": "SESI-1", "sealed_key": "0" * 55},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=30,
+    )
+    assert r.status_code == 422 and "mistyped" in r.json()["message"]
     site_answers = _rows(
         w.site_engine, "SELECT attempt_id, seq, hash FROM exam_response ORDER BY attempt_id, seq"
     )
@@ -237,6 +269,15 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
     assert [r[:5] for r in centre_results] == site_results
     assert {r[5] for r in centre_results} == {"equal"}
     assert {r[2] for r in site_results} == {"candidate", "time_up"}
+    centre_admin = staff_token(w.centre_server.url, "admin", "admin-password")
+    (site,) = httpx.get(
+        w.centre_server.url + "/api/centre/sites",
+        headers={"Authorization": f"Bearer {centre_admin}"},
+        timeout=30,
+    ).json()["sites"]
+    assert site["online"] and site["pending"] == 0 and site["lag_seconds"] == 0
+    assert site["results"] == {"equal": N, "differs": 0, "pending": 0}
+    assert site["problems"] == []
 
 
 def test_results_at_the_centre_count_the_sites_verified_attempts(world: World) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from exam_server import scheduling as sch
 from exam_server.exams import ExamData
 from exam_server.models import Exam
 from exam_server.sites import keys, package
@@ -128,3 +129,24 @@ def test_a_signature_spelled_otherwise_in_base64_is_refused(
     tampered = raw.replace(sig_line, sig_line.rstrip(b"=")[:-1] + twin + b"==")
     with pytest.raises(PackageError):
         package.verify(tampered, key.public_key())
+
+
+def test_the_centre_releases_a_key_only_to_its_site_and_not_too_early(centre: Centre) -> None:
+    from sqlalchemy import text as sql
+
+    from exam_server.sites import link
+
+    package.build(centre.engine, "TILOK-01", centre.key)
+    sch.create_site(centre.engine, "TILOK-02", "Tilok lain")
+    site1 = link.authenticate(centre.engine, link.issue_token(centre.engine, "TILOK-01"))
+    site2 = link.authenticate(centre.engine, link.issue_token(centre.engine, "TILOK-02"))
+    with centre.engine.connect() as c:
+        starts = float(c.execute(sql("SELECT starts_at FROM exam_session")).scalar_one())
+    with pytest.raises(link.LinkError, match="not held at this site"):
+        link.release_key(centre.engine, site2, "SESI-1", starts, 1800)
+    with pytest.raises(link.LinkError, match="released from 1800 s before its start"):
+        link.release_key(centre.engine, site1, "SESI-1", starts - 3600, 1800)
+    key = link.release_key(centre.engine, site1, "SESI-1", starts - 600, 1800)
+    assert len(key) == 32
+    with pytest.raises(link.LinkError, match="not valid"):
+        link.authenticate(centre.engine, "TILOK-01.not-the-token")
