@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from after_test.errors import Refused
 from after_test.policy import AppealRules
+from exam_server.results.versions import correctable
 
 DAY = 86_400.0
 
@@ -55,6 +56,14 @@ def window(rules: AppealRules, published_at: str) -> Window:
     return Window(opens, opens + rules.window_days * DAY, rules.answer_days)
 
 
+def allowed(rules: AppealRules, field: str) -> bool:
+    """Whether the policy lets an appeal correct ``field``; ``skb`` covers one
+    SKB component too (``skb:<code>``, :func:`exam_server.results.versions.correctable`)."""
+    return field in rules.fields or (
+        "skb" in rules.fields and correctable(field) and field.startswith("skb:")
+    )
+
+
 @dataclass(frozen=True)
 class AppealRequest:
     """What a candidate sends: the receipt (checked by
@@ -91,7 +100,7 @@ def check_request(rules: AppealRules, win: Window, now: float, req: AppealReques
             f"bukti paling banyak {rules.max_evidence} karakter",
             f"the evidence is limited to {rules.max_evidence} characters",
         )
-    if req.field is not None and req.field not in rules.fields:
+    if req.field is not None and not allowed(rules, req.field):
         raise Refused(
             "field",
             f"sanggah hanya dapat memperbaiki kesalahan administratif: {', '.join(rules.fields)}",
@@ -121,7 +130,7 @@ def check_decision(rules: AppealRules, status: str, decision: Decision, now: flo
     if not decision.answer.strip():
         raise Refused("answer", "jawaban wajib diisi", "an answer is required")
     if decision.status == Status.ACCEPTED:
-        if decision.field not in rules.fields or decision.value is None:
+        if decision.field is None or not allowed(rules, decision.field) or decision.value is None:
             raise Refused(
                 "field",
                 f"sanggah diterima harus menyebut perbaikan: {', '.join(rules.fields)}",

@@ -51,8 +51,18 @@ from exam_server.results.outcomes import CandidateOutcome
 from exam_server.results.ranking import rank_skd
 
 #: What an accepted appeal may correct: clerical data, never a score the
-#: engine computed (those are recomputed from the audit chain).
+#: engine computed (those are recomputed from the audit chain). ``skb`` also
+#: covers one SKB component's transcribed score, as ``skb:<component code>``
+#: (the SKB score is then their weighted sum again, issue 19).
 CORRECTABLE = ("name", "category", "skb")
+COMPONENT = "skb:"
+
+
+def correctable(field: str) -> bool:
+    """Whether an appeal may correct ``field`` (:data:`CORRECTABLE` or an SKB component)."""
+    return field in CORRECTABLE or (field.startswith(COMPONENT) and len(field) > len(COMPONENT))
+
+
 VERSIONS_DIR = "versions"
 
 
@@ -102,15 +112,20 @@ def current_value(
     field: str,
 ) -> str | None:
     """The value of ``field`` the inputs hold for a candidate (``KeyError`` if unknown)."""
-    if field not in CORRECTABLE:
+    if not correctable(field):
         raise pub.PublicationError(
             f"{field!r} is not correctable by an appeal (only {', '.join(CORRECTABLE)})"
         )
-    if field == "skb":
+    if field.startswith("skb"):
         if skb is None or registration_number not in skb:
             raise KeyError(registration_number)
-        pts = skb[registration_number].points
-        return None if pts is None else str(pts)
+        rec = skb[registration_number]
+        if field == "skb":
+            return None if rec.points is None else str(rec.points)
+        for comp in rec.components:
+            if comp.code == field[len(COMPONENT) :]:
+                return str(comp.score)
+        raise KeyError(registration_number)
     for o in outcomes:
         if o.registration_number == registration_number:
             return str(getattr(o, field))
@@ -118,7 +133,7 @@ def current_value(
 
 
 def _same(field: str, held: str | None, claimed: str | None) -> bool:
-    if field == "skb" and held is not None and claimed is not None:
+    if field.startswith("skb") and held is not None and claimed is not None:
         try:
             return Decimal(held) == Decimal(claimed)  # 88.5 is 88.500
         except InvalidOperation:
@@ -144,14 +159,10 @@ def apply_corrections(
             raise pub.PublicationError(f"{where}: no such candidate in the publication") from None
         if not _same(c.field, held, c.old):
             raise pub.PublicationError(f"{where}: published value is {held!r}, not {c.old!r}")
-        if c.field == "skb":
+        if c.field.startswith("skb"):
             assert new_skb is not None  # current_value found the candidate there
-            try:
-                points = policy.points(Decimal(c.new))
-            except (InvalidOperation, ValueError) as exc:
-                raise pub.PublicationError(f"{where}: bad SKB score {c.new!r} ({exc})") from None
-            new_skb[c.registration_number] = dataclasses.replace(
-                new_skb[c.registration_number], points=points
+            new_skb[c.registration_number] = _corrected_skb(
+                policy, new_skb[c.registration_number], c, where
             )
             continue
         if c.field == "category":
@@ -165,6 +176,39 @@ def apply_corrections(
         else:
             out[k] = dataclasses.replace(out[k], category=c.new)
     return out, new_skb
+
+
+def _corrected_skb(policy: Any, rec: SkbScore, c: Correction, where: str) -> SkbScore:
+    """The SKB record with ``c`` applied: the score itself (no components), or
+    one component's score and the SKB as their weighted sum again."""
+    from assessment.components import ComponentError, skb_total
+
+    try:
+        value = Decimal(c.new)
+    except InvalidOperation:
+        raise pub.PublicationError(f"{where}: bad score {c.new!r}") from None
+    if c.field == "skb":
+        if rec.components:
+            raise pub.PublicationError(
+                f"{where}: this SKB is the weighted sum of its components; correct the "
+                "component (skb:<code>)"
+            )
+        try:
+            return dataclasses.replace(rec, points=policy.points(value))
+        except ValueError as exc:
+            raise pub.PublicationError(f"{where}: bad SKB score {c.new!r} ({exc})") from None
+    code = c.field[len(COMPONENT) :]
+    comps = tuple(
+        dataclasses.replace(comp, score=value) if comp.code == code else comp
+        for comp in rec.components
+    )
+    try:
+        if not 0 <= value <= 100:
+            raise ComponentError("a component's score must be 0–100")
+        points = policy.points(skb_total(comps))
+    except (ComponentError, ValueError) as exc:
+        raise pub.PublicationError(f"{where}: {exc}") from None
+    return dataclasses.replace(rec, points=points, components=comps)
 
 
 def _rebuilt(
@@ -307,7 +351,7 @@ def check_version(
         != manifest["signature"]["public_key_sha256"]
     ):
         rep.problems.append(f"version {n}: signed by another key than version {n - 1}")
-    bad = [c for c in corrections if c.field not in CORRECTABLE]
+    bad = [c for c in corrections if not correctable(c.field)]
     for c in bad:
         rep.problems.append(
             f"version {n}: correction of {c.registration_number} changes {c.field!r}, "

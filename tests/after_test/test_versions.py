@@ -120,3 +120,29 @@ def test_a_publication_written_over_a_chain_leaves_no_stale_files(
     pub.write_publication(tmp_path, v1)
     assert not (tmp_path / "versions" / "1" / "manifest.json").exists()
     assert pub.verify_publication(pub.read_publication(tmp_path), KEY.public_key()).ok
+
+
+def test_a_transcribed_skb_component_is_corrected_and_the_skb_is_their_sum_again() -> None:
+    from decimal import Decimal
+
+    from assessment.components import ComponentScore
+    from exam_server.results.integration import SkbScore, integrate
+    from exam_server.results.ranking import rank_skd
+    from tests.results.results_cases import EXAM, FORMATIONS, POLICY, SKB, outcomes
+
+    comps = (
+        ComponentScore("cat", Decimal(60), Decimal(70)),
+        ComponentScore("wawancara", Decimal(40), Decimal(70)),
+    )
+    skb = {**SKB, "A1": SkbScore("A1", "present", POLICY.points(70), components=comps)}
+    skd = rank_skd(POLICY, FORMATIONS, outcomes())
+    v1 = dict(pub.publish(EXAM, POLICY, skd, KEY, integrate(POLICY, skd, skb)).files)
+    fix = Correction("A1", "skb:wawancara", "70", "80", "SANGGAH-3", "salah salin nilai wawancara")
+    v2 = dict(next_version(v1, [fix], "sanggah diterima", KEY, "2024-12-06").files)
+    rep = pub.verify_publication(v2, KEY.public_key())
+    assert rep.ok, rep.problems
+    a1 = entry(v2, "final/FA.json", "A1")
+    assert a1["skb"] == 74  # 0.6 * 70 + 0.4 * 80
+    assert [c["score"] for c in a1["skb_components"]] == [70, 80]
+    with pytest.raises(pub.PublicationError, match="correct the component"):
+        next_version(v1, [Correction("A1", "skb", "70", "75", "X", "y")], "r", KEY, "2024-12-06")
