@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 
+from cat_engine.errors import EngineError
 from exam_server import checkpoints as cps
 from exam_server.audit import (
     ExamRules,
@@ -528,7 +529,7 @@ def _check_results(conn: Connection, site_id: int, attempt_ids: set[int], out: _
             or_(S_AUDIT.c.kind == "start", S_AUDIT.c.kind == "finish"),
         )
     ):
-        events[(int(aid), str(kind))] = json.loads(data)
+        events[(int(aid), str(kind))] = _json_object(data)
     rules: dict[int, ExamRules] = {}
     for a in rows:
         aid = int(a["attempt_id"])
@@ -536,55 +537,84 @@ def _check_results(conn: Connection, site_id: int, attempt_ids: set[int], out: _
         start, finish = events.get((aid, "start")), events.get((aid, "finish"))
         if head.position != a["last_seq"] or start is None or finish is None:
             continue  # not all here yet: checked when the rest arrives
-        if head.hash != a["response_head"] or finish.get("response_head") != head.hash:
-            out.conflict("differs", f"attempt {aid}: its answers differ from its finish event")
-            _set_check(conn, site_id, aid, None, None, "differs")
-            continue
-        eid = int(a["exam_id"])
-        if eid not in rules:
-            rules[eid] = ExamRules.from_row(a["design_json"], a["bank_json"], a["policy_json"])
-        answers = [
-            dict(r)
-            for r in conn.execute(
-                select(S_RESPONSE)
-                .where(S_RESPONSE.c.site_id == site_id, S_RESPONSE.c.attempt_id == aid)
-                .order_by(S_RESPONSE.c.seq)
-            ).mappings()
-        ]
         try:
-            score, _ = recompute_score(
-                rules[eid],
-                int(start.get("seed", a["seed"])),
-                answers,
-                a["finish_reason"] or "submitted",
-                a["state_json"],
-            )
-        except ReplayError as exc:
-            out.conflict("differs", f"attempt {aid}: its synced answers cannot be scored: {exc}")
+            _check_one(conn, site_id, a, head, start, finish, rules, out)
+        except (ValueError, TypeError, KeyError, EngineError) as exc:
+            # What the site sent cannot even be read as a result: a failure
+            # to show, never a crash of the sync.
+            out.conflict("differs", f"attempt {aid}: its result cannot be checked ({exc})")
             _set_check(conn, site_id, aid, None, None, "differs")
-            continue
-        expected = verdict(rules[eid].policy, str(a["category"]), score)
-        stored = json.loads(a["score_json"] or "{}")
-        problems = compare_score(
-            aid, stored, score, a["total_points"], a["passed"], a["pass_reason"], expected
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _check_one(
+    conn: Connection,
+    site_id: int,
+    a: Any,
+    head: ChainHead,
+    start: dict[str, Any],
+    finish: dict[str, Any],
+    rules: dict[int, ExamRules],
+    out: _Outcome,
+) -> None:
+    """Score one finished attempt again and compare (see :func:`_check_results`)."""
+    aid = int(a["attempt_id"])
+    if head.hash != a["response_head"] or finish.get("response_head") != head.hash:
+        out.conflict("differs", f"attempt {aid}: its answers differ from its finish event")
+        _set_check(conn, site_id, aid, None, None, "differs")
+        return
+    eid = int(a["exam_id"])
+    if eid not in rules:
+        rules[eid] = ExamRules.from_row(a["design_json"], a["bank_json"], a["policy_json"])
+    answers = [
+        dict(r)
+        for r in conn.execute(
+            select(S_RESPONSE)
+            .where(S_RESPONSE.c.site_id == site_id, S_RESPONSE.c.attempt_id == aid)
+            .order_by(S_RESPONSE.c.seq)
+        ).mappings()
+    ]
+    try:
+        score, _ = recompute_score(
+            rules[eid],
+            int(start.get("seed", a["seed"])),
+            answers,
+            a["finish_reason"] or "submitted",
+            a["state_json"],
         )
-        digest = finish.get("score_digest")
-        if (
-            a["total_points"] is not None
-            and isinstance(digest, str)
-            and digest != score_digest(stored, float(a["total_points"]), a["passed"])
-        ):
-            problems.append(f"attempt {aid}: its result differs from its finish event")
-        for p in problems:
-            out.conflict("differs", f"site result: {p}")
-        _set_check(
-            conn,
-            site_id,
-            aid,
-            float(score["total"]),
-            expected[0],
-            "differs" if problems else "equal",
-        )
+    except ReplayError as exc:
+        out.conflict("differs", f"attempt {aid}: its synced answers cannot be scored: {exc}")
+        _set_check(conn, site_id, aid, None, None, "differs")
+        return
+    expected = verdict(rules[eid].policy, str(a["category"]), score)
+    stored = _json_object(a["score_json"])
+    problems = compare_score(
+        aid, stored, score, a["total_points"], a["passed"], a["pass_reason"], expected
+    )
+    digest = finish.get("score_digest")
+    if (
+        a["total_points"] is not None
+        and isinstance(digest, str)
+        and digest != score_digest(stored, float(a["total_points"]), a["passed"])
+    ):
+        problems.append(f"attempt {aid}: its result differs from its finish event")
+    for p in problems:
+        out.conflict("differs", f"site result: {p}")
+    _set_check(
+        conn,
+        site_id,
+        aid,
+        float(score["total"]),
+        expected[0],
+        "differs" if problems else "equal",
+    )
 
 
 def _set_check(
@@ -622,7 +652,7 @@ def verify_copies(engine: Engine, site_id: int) -> list[str]:
             if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
                 out.append(f"audit event {row['id']}: hash does not match its content")
             if row["kind"] == "finish" and row["attempt_id"] is not None:
-                head = json.loads(row["data_json"]).get("response_head")
+                head = _json_object(row["data_json"]).get("response_head")
                 if isinstance(head, str):
                     heads[int(row["attempt_id"])] = head
             prev, last = row["hash"], row["id"]

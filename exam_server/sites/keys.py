@@ -64,9 +64,11 @@ def unseal(session_code: str, text: str) -> bytes:
     n = 0
     for c in s:
         n = (n << 5) | CROCKFORD.index(c)
-    raw = (n >> (5 * _CHARS - 8 * (KEY_BYTES + _CHECK_BYTES))).to_bytes(
-        KEY_BYTES + _CHECK_BYTES, "big"
-    )
+    pad = 5 * _CHARS - 8 * (KEY_BYTES + _CHECK_BYTES)
+    if n & ((1 << pad) - 1):
+        # The last character's spare bits are always zero on the sheet.
+        raise ValueError(f"the sealed key's last character is mistyped ({s[-1]})")
+    raw = (n >> pad).to_bytes(KEY_BYTES + _CHECK_BYTES, "big")
     key, check = raw[:KEY_BYTES], raw[KEY_BYTES:]
     if _check(session_code, key) != check:
         raise ValueError(
