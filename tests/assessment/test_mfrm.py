@@ -90,3 +90,17 @@ def test_bad_input_is_refused() -> None:
         ManyFacetRasch().fit(Ratings.of([0, 1], [0, 0], [0, 1], [2.0, 2.0]))
     with pytest.raises(ValueError, match="ability_prior_sd"):
         ManyFacetRasch(ability_prior_sd=0)
+
+
+def test_the_estimates_solve_the_rasch_score_equations() -> None:
+    """At the joint ML solution each assessor's and criterion's observed total equals
+    the model's expected total (their sufficient statistics), up to one shift shared
+    by the facet (the ability prior's pull, which centring passes on to the facet)."""
+    r, _, _ = rotating(8, n=120)
+    m = ManyFacetRasch(bias_correction=False).fit(r)
+    b = m.ability_[r.candidate] - m.difficulty_[r.criterion] - m.severity_[r.assessor]
+    expected = expected_points(b, m.thresholds_, m.levels_)
+    for index, size in ((r.assessor, r.n_assessors), (r.criterion, r.n_criteria)):
+        gap = np.bincount(index, expected, size) - np.bincount(index, r.points, size)
+        assert np.ptp(gap) < 1e-6 and abs(gap.mean()) < 0.05
+    assert m.converged_ and m.n_iter_ < 20
