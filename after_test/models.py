@@ -7,9 +7,12 @@ Table names start with ``after_``. Times are epoch seconds (floats), as in
 Anonymity of the terminal's survey: ``after_survey_answer`` holds no attempt,
 candidate, terminal or time — only the exam, the test day (shared by every
 candidate of the day) and a random submission id (no insertion order to line
-up with finish times). ``after_survey_done`` records that an attempt has
-answered (one survey per attempt) and nothing else, in a table the answers do
-not reference.
+up with finish times; both tables are kept in key order on SQLite, without
+the rowid that would record insertion order). ``after_survey_done`` records
+that an attempt has answered (one survey per attempt) and nothing else, in a
+table the answers do not reference. On PostgreSQL a table's physical order
+can follow insertion order; ``CLUSTER after_survey_answer USING
+after_survey_answer_pkey`` after a test day reorders it by the random ids.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ class AfterSurveyAnswer(SQLModel, table=True):
     (YYYY-MM-DD); question: the policy's question code; value: on its scale."""
 
     __tablename__ = "after_survey_answer"
+    # Stored in key order (random submission ids), not in the order answers
+    # came: on SQLite a rowid would keep the sequence of submissions, which
+    # lines up with the order candidates finished.
+    __table_args__ = {"sqlite_with_rowid": False}
     submission: str = Field(primary_key=True, max_length=32)
     question: str = Field(primary_key=True, max_length=40)
     exam_code: str = Field(max_length=40, index=True)
@@ -45,6 +52,7 @@ class AfterSurveyDone(SQLModel, table=True):
     """An attempt whose candidate has answered the survey (or declined it)."""
 
     __tablename__ = "after_survey_done"
+    __table_args__ = {"sqlite_with_rowid": False}  # attempt order, not answer order
     attempt_id: int = Field(primary_key=True)
 
 

@@ -78,6 +78,12 @@ def test_survey_is_anonymous_once_and_on_the_scale(after_server: AfterServer) ->
     # Anonymous: the answers' table has no column that could name the candidate or the time.
     cols = {c["name"] for c in inspect(s.db).get_columns("after_survey_answer")}
     assert cols == {"submission", "question", "exam_code", "day", "value"}
+    # Nor one that keeps the order answers came in (SQLite's rowid).
+    with s.db.connect() as conn:
+        ddl = conn.exec_driver_sql(
+            "SELECT group_concat(sql) FROM sqlite_master WHERE name LIKE 'after_survey_%'"
+        ).scalar_one()
+    assert ddl.count("WITHOUT ROWID") == 2
 
 
 def form_token(html: str) -> str:

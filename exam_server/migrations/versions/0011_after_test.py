@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("value", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("submission", "question"),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_after_survey_answer_exam_code", "after_survey_answer", ["exam_code"], unique=False
@@ -43,6 +44,7 @@ def upgrade() -> None:
         "after_survey_done",
         sa.Column("attempt_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("attempt_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "after_feedback",
