@@ -549,14 +549,8 @@ async def _me_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     account_id, period = await _candidate(request)
-    engine = context(request.app).engine
-    reg = await _run(svc.registration_of, engine, period.id, account_id)
-    forms = await _run(svc.formations, engine, period.id)
-    documents = await _run(svc.documents_of, engine, reg.id) if reg else {}
-    checks = await _run(svc.eligibility_of, engine, period, reg) if reg else []
-    verification = await _run(svc.last_verification, engine, reg.id) if reg and reg.id else None
-    appeal = await _run(svc.appeal_of, engine, reg.id) if reg and reg.id else None
-    acc = await _run(svc.account, engine, account_id)
+    view = await _run(svc.candidate_view, context(request.app).engine, period, account_id)
+    reg, forms, acc, checks = view.registration, view.formations, view.account, view.checks
     chosen = next((x for x in forms if reg and x["id"] == reg.rec_formation_id), None)
     kinds = (
         period.rules.documents_for(chosen["category"])
@@ -583,14 +577,14 @@ async def _me_page(
         period=period,
         reg=reg,
         formations=forms,
-        documents=documents,
+        documents=view.documents,
         kinds=kinds,
-        locations=await _run(svc.test_locations, engine, period.id),
+        locations=view.locations,
         rules=period.rules,
         checks=checks,
         verdict=elig.verdict(checks) if checks else None,
-        verification=verification,
-        appeal=appeal,
+        verification=view.verification,
+        appeal=view.appeal,
         errors=errors or {},
         values=values or {"name": acc.name if acc else ""},
         registration_open=period.schedule.registration_open(today),

@@ -821,9 +821,18 @@ def upload_document(
         return row
 
 
-def eligibility_of(engine: Engine, period: PeriodView, reg: RecRegistration) -> list[elig.Check]:
-    forms = {f["id"]: f for f in formations(engine, period.id)}
-    have = frozenset(documents_of(engine, reg.id or 0))
+def eligibility_of(
+    engine: Engine,
+    period: PeriodView,
+    reg: RecRegistration,
+    forms: list[dict[str, Any]] | None = None,
+    have: frozenset[str] | None = None,
+) -> list[elig.Check]:
+    """The registration's checks (``forms``/``have``: the period's formations
+    and the kinds uploaded, when the caller has them already)."""
+    by_id = {f["id"]: f for f in (forms if forms is not None else formations(engine, period.id))}
+    if have is None:
+        have = frozenset(documents_of(engine, reg.id or 0))
     applicant = elig.Applicant(
         birth_date=dt.date.fromisoformat(reg.birth_date),
         education_level=reg.education_level,
@@ -832,7 +841,39 @@ def eligibility_of(engine: Engine, period: PeriodView, reg: RecRegistration) -> 
         accommodation=reg.accommodation,
         documents=have,
     )
-    return elig.evaluate(period.rules, requirement_of(forms[reg.rec_formation_id]), applicant)
+    return elig.evaluate(period.rules, requirement_of(by_id[reg.rec_formation_id]), applicant)
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    """Everything the candidate's page shows, read in one go."""
+
+    account: RecAccount | None
+    registration: RecRegistration | None
+    formations: list[dict[str, Any]]
+    documents: dict[str, RecDocument]
+    checks: list[elig.Check]
+    verification: RecVerification | None
+    appeal: RecAppeal | None
+    locations: list[str]
+
+
+def candidate_view(engine: Engine, period: PeriodView, account_id: int) -> CandidateView:
+    reg = registration_of(engine, period.id, account_id)
+    forms = formations(engine, period.id)
+    docs_ = documents_of(engine, reg.id) if reg is not None and reg.id is not None else {}
+    checks = eligibility_of(engine, period, reg, forms, frozenset(docs_)) if reg else []
+    rid = reg.id if reg is not None else None
+    return CandidateView(
+        account=account(engine, account_id),
+        registration=reg,
+        formations=forms,
+        documents=docs_,
+        checks=checks,
+        verification=last_verification(engine, rid) if rid is not None else None,
+        appeal=appeal_of(engine, rid) if rid is not None else None,
+        locations=test_locations(engine, period.id),
+    )
 
 
 def registration_number(period_code: str, registration_id: int) -> str:
