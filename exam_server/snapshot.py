@@ -26,7 +26,9 @@ class PublicItemContent:
     subtest: str
     stem: str
     options: tuple[str, ...]
-    stem_format: str = "text"  # "text" or "markdown" (sanitised by the item bank)
+    # "text", "markdown" (sanitised by the item bank) or "html": a sanitised
+    # fragment, options too, with pictures inlined (exam_server.bank_source).
+    stem_format: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         return {

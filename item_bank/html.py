@@ -25,8 +25,10 @@ Seleksi → QTI → Seleksi relies on.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
+from collections.abc import Mapping
 
 import nh3
 from lxml import etree
@@ -162,3 +164,41 @@ def media_href(data: bytes, mime_type: str) -> tuple[str, str]:
     """``(sha256, "media/<sha256>.<ext>")`` of an image's bytes."""
     digest = hashlib.sha256(data).hexdigest()
     return digest, f"media/{digest}.{MEDIA_TYPES[mime_type]}"
+
+
+def media_digests(fragment: str) -> list[str]:
+    """The SHA-256 of every bank image (``media/<sha256>.<ext>``) an HTML fragment shows."""
+    return [m.group(1) for src in image_sources(fragment) if (m := MEDIA_HREF.match(src))]
+
+
+def inline_media(fragment: str, media: Mapping[str, tuple[str, bytes]]) -> str:
+    """A sanitised fragment made self-contained for a terminal: each bank image
+    (``media/<sha256>.<ext>``) becomes a ``data:`` URI of its bytes.
+
+    media: sha256 → (MIME type, bytes), from :meth:`item_bank.store.ItemStore.media`.
+    The fragment is sanitised first (:func:`sanitise_html`: a row changed in the
+    database behind the importer's back gets the same treatment); an image
+    whose bytes the bank does not hold, or whose type is not a picture type,
+    loses its ``src`` and keeps its ``alt`` text. Why inline: the terminal
+    then needs no media URL that anyone could fetch (items are confidential
+    until the session) and loads nothing after the item arrives.
+    """
+    clean = sanitise_html(fragment)
+    if "<img" not in clean:
+        return clean
+    parts = lxml_html.fragments_fromstring(clean)
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(_escape_text(part))
+            continue
+        for img in part.iter("img"):
+            m = MEDIA_HREF.match(str(img.get("src") or ""))
+            found = media.get(m.group(1)) if m else None
+            if found is None or found[0] not in MEDIA_TYPES:
+                img.attrib.pop("src", None)
+                continue
+            mime, data = found
+            img.set("src", f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
+        out.append(lxml_html.tostring(part, encoding="unicode", with_tail=True))
+    return "".join(out)

@@ -595,6 +595,54 @@
 
   // --- the item -----------------------------------------------------------------------------
 
+  // HTML items (QTI imports) arrive as a fragment the server sanitised, with
+  // their pictures as data: URIs (item_bank.html.inline_media). The page still
+  // never sets innerHTML from the network: DOMParser builds an inert document
+  // (nothing in it runs or loads) and only the allowed elements and attributes
+  // are copied out of it, the same list the server keeps.
+  const RICH_TAGS = new Set([
+    "p", "br", "div", "span", "strong", "em", "b", "i", "sub", "sup", "code", "pre",
+    "blockquote", "ul", "ol", "li", "table", "caption", "thead", "tbody", "tfoot", "tr",
+    "th", "td", "img", "hr",
+  ]);
+  const RICH_ATTRS = { img: ["src", "alt"], td: ["colspan", "rowspan"], th: ["colspan", "rowspan"] };
+  const RICH_DROPPED = new Set(["script", "style", "iframe", "object", "embed", "noscript", "template", "math", "svg"]);
+  const DATA_IMAGE = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$/;
+
+  function richContent(html) {
+    const doc = new DOMParser().parseFromString("<!doctype html><body>" + html, "text/html");
+    const out = document.createDocumentFragment();
+    const copy = (from, to) => {
+      for (const node of from.childNodes) {
+        if (node.nodeType === Node.TEXT_NODE) {
+          to.append(node.textContent);
+        } else if (node.nodeType === Node.ELEMENT_NODE) {
+          const tag = node.localName;
+          if (!RICH_TAGS.has(tag)) {
+            if (!RICH_DROPPED.has(tag)) copy(node, to); // unknown markup: keep its text
+            continue;
+          }
+          const el = document.createElement(tag);
+          for (const name of RICH_ATTRS[tag] || []) {
+            const value = node.getAttribute(name);
+            if (value === null || (name === "src" && !DATA_IMAGE.test(value))) continue;
+            el.setAttribute(name, value);
+          }
+          if (tag === "img" && !el.hasAttribute("alt")) el.setAttribute("alt", "");
+          copy(node, el);
+          to.append(el);
+        }
+      }
+    };
+    copy(doc.body, out);
+    return out;
+  }
+
+  /** An item's stem or option as nodes: formatted for HTML items, else plain text. */
+  function itemContent(item, text) {
+    return item.stem_format === "html" ? richContent(text) : document.createTextNode(text);
+  }
+
   function renderItem(number) {
     const item = T.items.get(number);
     if (!item) return;
@@ -607,7 +655,8 @@
     const n = T.st ? T.st.n_items : "?";
     $("item-number").textContent = S.t("test.item", { n: number }) + " " + S.t("test.of", { n });
     $("item-subtest").textContent = item.subtest || "";
-    $("stem").textContent = item.stem;
+    $("stem").replaceChildren(itemContent(item, item.stem));
+    $("stem").classList.toggle("rich", item.stem_format === "html");
     const list = $("options");
     // Focus stays where the person is: on the options if it was there.
     const focused = list.contains(document.activeElement) ? Number(document.activeElement.dataset.index) : null;
@@ -630,7 +679,7 @@
             onclick: () => choose(i),
           },
           S.el("span", { class: "letter", "aria-hidden": "true" }, LETTERS[i]),
-          S.el("span", { class: "text" }, S.el("span", { class: "sr-only" }, LETTERS[i] + ". "), text)
+          S.el("span", { class: "text" }, S.el("span", { class: "sr-only" }, LETTERS[i] + ". "), itemContent(item, text))
         )
       );
     });
@@ -989,6 +1038,7 @@
 
   // Test hook: the browser tests read the terminal's view of the outbox.
   window.SeleksiTerminal = T;
+  T.richContent = richContent; // the HTML items' renderer, for its tests
 
   // The page's files for a reload while the server is down (secure contexts
   // only: https, or http on localhost/127.0.0.1; see terminal-sw.js).
