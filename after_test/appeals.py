@@ -108,6 +108,16 @@ def check_request(rules: AppealRules, win: Window, now: float, req: AppealReques
         )
 
 
+def check_not_pending(statuses: list[str]) -> None:
+    """One open appeal per candidate and exam: a second waits for the first's answer."""
+    if Status.SUBMITTED in statuses:
+        raise Refused(
+            "receipt",
+            "Anda masih memiliki sanggah yang belum dijawab",
+            "you have an appeal that is not answered yet",
+        )
+
+
 @dataclass(frozen=True)
 class Decision:
     """The agency's answer. ``field``/``value``: the correction (accepted only)."""

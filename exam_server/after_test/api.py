@@ -102,11 +102,19 @@ async def list_appeals(request: Request) -> Response:
     return _json({"appeals": rows})
 
 
-def _published_value(directory: str | None, regno: str, field: str) -> str | None:
+def _published_value(directory: str | None, exam: str, regno: str, field: str) -> str | None:
+    """What the current publication of ``exam`` holds for the candidate's ``field``."""
+    nothing = Refused("publication", "hasil ujian ini belum diumumkan", "nothing is published")
     if not directory:
-        raise Refused("publication", "belum ada publikasi", "nothing is published")
-    files = pub.read_publication(directory)
-    listed = {f["path"] for f in json.loads(files[pub.MANIFEST])["files"]}
+        raise nothing
+    try:
+        files = pub.read_publication(directory)
+        manifest = json.loads(files[pub.MANIFEST])
+    except (pub.PublicationError, OSError, ValueError):
+        raise nothing from None
+    if manifest["exam"]["id"] != exam:
+        raise nothing
+    listed = {f["path"] for f in manifest["files"]}
     inputs = pub.inputs_from_files({p: files[p] for p in listed})
     try:
         return current_value(inputs[2], inputs[3], regno, field)
@@ -144,6 +152,7 @@ async def decide_appeal(request: Request) -> Response:
             old = await anyio.to_thread.run_sync(
                 _published_value,
                 ctx.settings.results_dir,
+                row["exam_code"],
                 row["registration_number"],
                 decision.field,
             )

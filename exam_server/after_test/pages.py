@@ -372,6 +372,10 @@ async def appeal_page(request: Request) -> Response:
                 values["requested"] or None,
             )
             appeals.check_request(rules, win, now, req)
+            mine = await anyio.to_thread.run_sync(store.appeal_rows, ctx.engine, exam)
+            appeals.check_not_pending(
+                [a["status"] for a in mine if a["registration_number"] == r.registration_number]
+            )
         except Refused as exc:
             values["error"] = exc.message_en if lang == "en" else exc.message_id
             status = 422

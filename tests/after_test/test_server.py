@@ -175,6 +175,8 @@ def test_appeal_in_window_then_accepted_and_signed_as_version_2(after_server: Af
     ok = httpx.post(f"{s.url}/after/{EXAM}/sanggah", data=form)
     assert ok.status_code == 200, ok.text
     appeal_id = int(re.search(r"Sanggah nomor (\d+)", ok.text).group(1))  # type: ignore[union-attr]
+    second = httpx.post(f"{s.url}/after/{EXAM}/sanggah", data=form)
+    assert second.status_code == 422 and "belum dijawab" in second.text
     # The agency accepts it with a clerical correction.
     decided = httpx.post(
         f"{s.url}/api/after/appeals/{appeal_id}/decide",
