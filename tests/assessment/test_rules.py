@@ -166,3 +166,65 @@ def test_rescheduling_closes_before_the_interview() -> None:
     start = dt.datetime(2025, 5, 12, 1, 0, tzinfo=UTC)
     assert may_reschedule(start - dt.timedelta(hours=25), start, 24)
     assert not may_reschedule(start - dt.timedelta(hours=23), start, 24)
+
+
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 200)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSONISH)
+def test_any_document_is_a_plan_or_a_clear_refusal(doc: Any) -> None:
+    try:
+        parse_plan(doc)
+    except ComponentError as exc:
+        assert str(exc)
+
+
+@given(st.dictionaries(st.sampled_from(["komunikasi", "integritas", "x"]), JSONISH, max_size=3))
+def test_any_sheet_is_scored_or_refused_naming_the_criterion(points: dict[str, Any]) -> None:
+    r = parse_plan(plan()).component("WWN").rubric
+    assert r is not None
+    try:
+        score = r.score(points)
+    except ComponentError as exc:
+        assert "criterion" in str(exc)
+    else:
+        assert D(0) <= score <= D(100)
+
+
+@given(
+    st.fixed_dictionaries(
+        {
+            "formation": st.just("F"),
+            "components": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "code": st.sampled_from(["CAT", "WWN", "PSI"]),
+                        "kind": st.sampled_from(["cat", "interview", "psychological", "bogus"]),
+                        "name_id": st.just("n"),
+                        "name_en": st.just("n"),
+                        "weight": st.integers(-10, 120) | st.floats(allow_nan=True),
+                        "rubric": st.none() | st.just(rubric()),
+                    }
+                ),
+                max_size=4,
+            ),
+        }
+    )
+)
+def test_near_miss_plans_are_refused_cleanly(doc: dict[str, Any]) -> None:
+    try:
+        p = parse_plan(doc)
+    except ComponentError:
+        return
+    assert sum(c.weight for c in p.components) == 100
+    assert p.problems(CAPS_2024) == []

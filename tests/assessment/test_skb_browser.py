@@ -8,25 +8,19 @@ critical violation on any page."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from exam_server.db import create_schema, make_engine
-from exam_server.results import publication as pubm
-from exam_server.scheduling import create_staff
-from exam_server.testing import ThreadServer, staff_token
+from exam_server.testing import ThreadServer
 from tests.assessment import skb_cases as cases
+from tests.assessment.conftest import admin, schedule
 from tests.browser_checks import expect_patiently, serious_violations
-from tests.conftest import TEST_SCRYPT_N, make_settings
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-ADMIN_PASSWORD = "admin-password-skb"
 # Each assessor's sheets (komunikasi, integritas) for R001, R002, R003: R003's
 # differ by more than the 30-point margin.
 SHEETS = {
@@ -34,23 +28,6 @@ SHEETS = {
     "asesor2": {"R001": (3, 4), "R002": (3, 3), "R003": (4, 4)},
     "asesor3": {"R001": (4, 3), "R002": (3, 2), "R003": (2, 3)},
 }
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    root = Path(tmp_path_factory.mktemp("skb"))
-    url = f"sqlite:///{root / 'skb.db'}"
-    engine = make_engine(url)
-    create_schema(engine)
-    cases.populate(engine)
-    create_staff(engine, "admin", "Admin", "admin", ADMIN_PASSWORD, TEST_SCRYPT_N)
-    engine.dispose()
-    key = root / "results.key"
-    key.write_bytes(pubm.private_key_pem(pubm.generate_key()))
-    settings = make_settings(url, results_dir=str(root / "results"), results_key_path=str(key))
-    srv = ThreadServer(settings).start()
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -63,46 +40,6 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-def admin(server: ThreadServer, path: str, body: dict[str, Any], token: str) -> Any:
-    r = httpx.post(server.url + path, json=body, headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code in (200, 201), r.text
-    return r.json()
-
-
-def schedule(server: ThreadServer) -> str:
-    token = staff_token(server.url, "admin", ADMIN_PASSWORD)
-    admin(server, "/api/skb/plans", cases.plan(), token)
-    for u in cases.ASSESSORS:
-        body = {"username": u, "name": u.title(), "password": cases.PASSWORD}
-        admin(server, "/api/skb/assessors", body, token)
-    panel = {
-        "code": "P1",
-        "formation": cases.FORMATION,
-        "component": "WWN",
-        "members": list(cases.ASSESSORS),
-        "chair": "asesor1",
-    }
-    admin(server, "/api/skb/panels", panel, token)
-    start = cases.SLOT_START
-    window = [start.isoformat(), (start + dt.timedelta(hours=2)).isoformat()]
-    slots = admin(
-        server,
-        "/api/skb/slots",
-        {
-            "panel": "P1",
-            "windows": [window],
-            "minutes": 30,
-            "gap_minutes": 10,
-            "meeting_url": "https://meet.example.org/skb",
-            "zone": "WITA",
-        },
-        token,
-    )["slots"]
-    for slot, regno in zip(slots, cases.CALLED, strict=False):
-        admin(server, "/api/skb/assign", {"slot": slot, "registration_number": regno}, token)
-    return token
 
 
 def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(

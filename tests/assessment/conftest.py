@@ -1,0 +1,79 @@
+"""The SKB tests' server: the small SKB day of ``skb_cases`` on a real server,
+with an administrator, a results folder and a signing key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from exam_server.db import create_schema, make_engine
+from exam_server.results import publication as pubm
+from exam_server.scheduling import create_staff
+from exam_server.testing import ThreadServer, staff_token
+from tests.assessment import skb_cases as cases
+from tests.conftest import TEST_SCRYPT_N, make_settings
+
+ADMIN_PASSWORD = "admin-password-skb"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    root = Path(tmp_path_factory.mktemp("skb"))
+    url = f"sqlite:///{root / 'skb.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    cases.populate(engine)
+    create_staff(engine, "admin", "Admin", "admin", ADMIN_PASSWORD, TEST_SCRYPT_N)
+    engine.dispose()
+    key = root / "results.key"
+    key.write_bytes(pubm.private_key_pem(pubm.generate_key()))
+    settings = make_settings(url, results_dir=str(root / "results"), results_key_path=str(key))
+    srv = ThreadServer(settings).start()
+    yield srv
+    srv.stop()
+
+
+def admin(server: ThreadServer, path: str, body: dict[str, Any], token: str) -> Any:
+    r = httpx.post(server.url + path, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code in (200, 201), r.text
+    return r.json()
+
+
+def schedule(server: ThreadServer) -> str:
+    """The administrator's set-up over REST: plan, assessors, panel, slots, assignments."""
+    token = staff_token(server.url, "admin", ADMIN_PASSWORD)
+    admin(server, "/api/skb/plans", cases.plan(), token)
+    for u in cases.ASSESSORS:
+        body = {"username": u, "name": u.title(), "password": cases.PASSWORD}
+        admin(server, "/api/skb/assessors", body, token)
+    panel = {
+        "code": "P1",
+        "formation": cases.FORMATION,
+        "component": "WWN",
+        "members": list(cases.ASSESSORS),
+        "chair": "asesor1",
+    }
+    admin(server, "/api/skb/panels", panel, token)
+    start = cases.SLOT_START
+    window = [start.isoformat(), (start + dt.timedelta(hours=2)).isoformat()]
+    slots = admin(
+        server,
+        "/api/skb/slots",
+        {
+            "panel": "P1",
+            "windows": [window],
+            "minutes": 30,
+            "gap_minutes": 10,
+            "meeting_url": "https://meet.example.org/skb",
+            "zone": "WITA",
+        },
+        token,
+    )["slots"]
+    for slot, regno in zip(slots, cases.CALLED, strict=False):
+        admin(server, "/api/skb/assign", {"slot": slot, "registration_number": regno}, token)
+    return token

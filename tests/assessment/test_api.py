@@ -1,0 +1,87 @@
+"""The SKB's REST endpoints refuse what they must, with a code and a message,
+and never answer a malformed request with a server error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exam_server.testing import ThreadServer, staff_token
+from tests.assessment import skb_cases as cases
+from tests.assessment.conftest import schedule
+
+
+@pytest.fixture(scope="module")
+def tokens(server: ThreadServer) -> dict[str, str]:
+    out = {"admin": schedule(server)}
+    for u in cases.ASSESSORS:
+        out[u] = staff_token(server.url, u, cases.PASSWORD)
+    return out
+
+
+def post(server: ThreadServer, path: str, body: Any, token: str | None) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(server.url + path, json=body, headers=headers, timeout=30)
+
+
+def test_roles_are_kept_apart(server: ThreadServer, tokens: dict[str, str]) -> None:
+    r = post(server, "/api/skb/plans", cases.plan(), tokens["asesor1"])
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    r = post(server, "/api/skb/sheets", {}, tokens["admin"])
+    assert r.status_code == 403
+    r = httpx.get(server.url + "/api/skb/chair?panel=P1",
+                  headers={"Authorization": f"Bearer {tokens['asesor2']}"})  # fmt: skip
+    assert r.status_code == 403 and r.json()["error"] == "not_chair"
+    r = post(server, "/api/skb/candidate", {"registration_number": "R001",
+                                            "birth_date": "1999-01-01"}, None)  # fmt: skip
+    assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
+
+
+@pytest.mark.parametrize(
+    "body,status,code,message",
+    [
+        ({"panel": "P1", "registration_number": "R001", "points": {"komunikasi": 3,
+          "integritas": 9}}, 422, "bad_sheet", "9 is not one of the rubric's levels"),
+        ({"panel": "P1", "registration_number": "R005", "points": {"komunikasi": 3,
+          "integritas": 3}}, 422, "not_in_slot", "has no slot with panel P1"),
+        ({"panel": "P1", "registration_number": "R001", "points": [3, 3]}, 422, "bad_field",
+         "points"),
+        ({"panel": "P1", "registration_number": "R001", "points": {}, "extra": 1}, 422,
+         "bad_field", "extra"),
+        ({"panel": "NOPE", "registration_number": "R001", "points": {}}, 404, "not_found",
+         "no panel"),
+    ],
+)  # fmt: skip
+def test_bad_sheets_are_refused(
+    server: ThreadServer, tokens: dict[str, str], body: Any, status: int, code: str, message: str
+) -> None:
+    r = post(server, "/api/skb/sheets", body, tokens["asesor1"])
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == code and message in r.json()["message"]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from(["/api/skb/sheets", "/api/skb/declarations", "/api/skb/adjudications",
+                          "/api/skb/candidate", "/api/skb/reschedule"]),
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+        lambda inner: st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["panel", "registration_number", "points", "score",
+                                           "reason", "conflict", "slot", "birth_date", "x"]),
+                          inner, max_size=6),
+        max_leaves=12,
+    ),
+)  # fmt: skip
+def test_malformed_requests_get_an_error_never_a_crash(
+    server: ThreadServer, tokens: dict[str, str], path: str, body: Any
+) -> None:
+    r = post(server, path, body, tokens["asesor1"])
+    assert 400 <= r.status_code < 500, r.text
+    assert isinstance(r.json()["error"], str)
