@@ -1,5 +1,7 @@
-"""A real centre and a real site server (two uvicorn servers, two SQLite
-databases), the line between them a proxy the test cuts (the browser tests' CuttableProxy).
+"""A real centre and a real site server (two uvicorn servers in two
+processes — the centre a ``seleksi serve`` subprocess, the site in the
+test's own — and two SQLite databases), the line between them a proxy the
+test cuts (the browser tests' CuttableProxy).
 
 The site gets its key from the centre, then the line is cut; the whole
 session runs at the site (check-in, logins over the real WebSocket client,
@@ -37,7 +39,14 @@ from exam_server.sites.install import install
 from exam_server.sites.outbox import build_batch
 from exam_server.sites.service import site_checkpoints
 from exam_server.sites.wire import Batch, ChainHead, Positions, ResponseRecord
-from exam_server.testing import Terminal, ThreadServer, candidate_login, free_port, staff_token
+from exam_server.testing import (
+    ProcessServer,
+    Terminal,
+    ThreadServer,
+    candidate_login,
+    free_port,
+    staff_token,
+)
 from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
 from tests.proctor_ui.live_server import CuttableProxy
 from tests.sites.conftest import Centre, make_centre
@@ -49,7 +58,7 @@ N = 3
 @dataclass
 class World:
     centre: Centre
-    centre_server: ThreadServer
+    centre_server: ProcessServer
     site_engine: Engine
     site_server: ThreadServer
     proxy: CuttableProxy
@@ -77,7 +86,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=TIME_LIMIT)
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
-    centre_server = ThreadServer(_settings(tmp, "centre", centre.url, role="centre")).start()
+    centre_server = ProcessServer(_settings(tmp, "centre", centre.url, role="centre")).start()
     proxy = CuttableProxy(centre_server.settings.port)
     site_url = f"sqlite:///{tmp / 'site.db'}"
     site_engine = make_engine(site_url)
