@@ -19,8 +19,8 @@ twenty wrong answers, all to the key, is not unusual by it when the key was
 the likeliest choice anyway. The second test counts them: with ``r`` the
 session's WTR changes per answered right/wrong item (leaving the candidate
 out), a candidate's WTR count is compared with Binomial(n_answered, r), as
-erasure analyses compare a candidate with the group (Wollack & Maynes,
-2011). The index's p-value is the smaller of the two times 2.
+erasure analyses compare a candidate with the group. The index's p-value
+is the smaller of the two times 2.
 """
 
 from __future__ import annotations

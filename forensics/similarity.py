@@ -64,7 +64,12 @@ def omega(
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(enough & (v > 0), (h - e) / np.sqrt(v), np.nan)
         out_w[start : start + blk.shape[0]] = w
-        exact = poisson_binomial_sf(pj, h)
+        # Each pair's probabilities packed to the left: the exact tail runs
+        # over the most items any pair of the block shares, not the whole
+        # bank (candidates with different forms share few).
+        k = max(int(both.sum(axis=1).max(initial=0)), 1)
+        order = np.argsort(~both, axis=1, kind="stable")[:, :k]
+        exact = poisson_binomial_sf(np.take_along_axis(pj, order, axis=1), h)
         out_p[start : start + blk.shape[0]] = np.where(np.isfinite(w), exact, np.nan)
         out_h[start : start + blk.shape[0]] = h
         out_e[start : start + blk.shape[0]] = e
@@ -102,7 +107,7 @@ def per_candidate(
     its largest ω and that partner (``-1`` none). Returns three (m,) arrays."""
     best_w = np.full(m, -np.inf)
     partner = np.full(m, -1, dtype=np.int64)
-    low_p = np.full(m, np.inf)
+    low_p = np.ones(m)
     count = np.zeros(m, dtype=np.int64)
     ok = np.isfinite(p)
     copier = pairs[:, 0]

@@ -110,6 +110,8 @@ def load_session(engine: Engine, ref: str) -> LoadedSession:
                 .order_by(RESPONSE.c.attempt_id, RESPONSE.c.seq)
             )
         )
+        if not rows:
+            raise SessionNotFound(f"session {sess.code} has no answers yet: nothing to analyse")
         seats = {
             str(s.terminal_id): (float(s.row), float(s.col))
             for s in conn.execute(select(SEAT).where(SEAT.c.room_id == sess.room_id))
