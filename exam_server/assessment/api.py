@@ -216,6 +216,24 @@ async def record_cat_score(request: Request) -> Response:
     return JSONResponse({"ok": True}, status_code=201)
 
 
+class CatImportBody(_Body):
+    exam_code: str = Field(min_length=1, max_length=40)
+    component: str = Field(min_length=1, max_length=40)
+
+
+async def import_cat_scores(request: Request) -> Response:
+    b = await _body(request, CatImportBody)
+    out = await _run(
+        svc.import_cat_scores,
+        _engine(request),
+        b.exam_code,
+        b.component,
+        _actor(request),
+        _now(request),
+    )
+    return JSONResponse(out, status_code=201)
+
+
 async def assessor_home(request: Request) -> Response:
     st = request.state.staff
     return JSONResponse(await _run(svc.assessor_view, _engine(request), st.staff_id))
@@ -369,6 +387,9 @@ ENDPOINTS: list[Endpoint] = [
              tag=TAG, responses={"409": "slot taken or the candidate has a slot already"}),
     Endpoint("POST", "/api/skb/cat-scores", record_cat_score,
              "a CAT field test's component score (0-100)", ADMIN, tag=TAG),
+    Endpoint("POST", "/api/skb/cat-scores/import", import_cat_scores,
+             "the CAT field test's component scores from its exam's finished attempts "
+             "(points over the maximum x 100); audited", ADMIN, tag=TAG),
     Endpoint("POST", "/api/skb/publish", publish_final,
              "rank, integrate the SKB (40/60) with each candidate's breakdown, sign, publish",
              ADMIN, tag=TAG),

@@ -46,7 +46,7 @@ from assessment.models import (
 from exam_server import audit
 from exam_server.auth import hash_password
 from exam_server.db import writer
-from exam_server.models import Candidate, Exam, ExamSession, Formation, Staff
+from exam_server.models import Attempt, Candidate, Exam, ExamSession, Formation, Staff
 from exam_server.results.integration import SKB_ABSENT, SKB_PRESENT, SkbScore
 from exam_server.results.rules import PolicyError, RankingPolicy
 
@@ -785,6 +785,50 @@ def record_cat_score(
             raise Refused(409, "finalised", f"the {component} score is already recorded")
         _store_final(s, cand, component, value, "cat", actor, now, {})
         s.commit()
+
+
+def import_cat_scores(
+    engine: Engine, exam_code: str, component: str, actor: str, now: float
+) -> dict[str, int]:
+    """The CAT field test's component scores from the exam server: for every
+    candidate with a finished attempt at ``exam_code`` whose formation's plan has
+    ``component`` (a ``cat`` one), points over the maximum × 100. Candidates who
+    did not finish (absent, voided) get none, so their SKB is absent; a score
+    already recorded is kept (``kept``)."""
+    stored = kept = 0
+    with Session(writer(engine)) as s:
+        exam = _one(s, Exam, "exam", code=exam_code)
+        rows = s.exec(
+            select(Candidate, Attempt)
+            .join(Attempt, col(Attempt.candidate_id) == col(Candidate.id))
+            .join(ExamSession, col(ExamSession.id) == col(Attempt.session_id))
+            .where(ExamSession.exam_id == exam.id, Attempt.status == "finished")
+        ).all()
+        for cand, attempt in rows:
+            if cand.formation_id is None:
+                continue
+            try:
+                comp = plan_of(s, cand.formation_id).component(component)
+            except (Refused, ComponentError):
+                continue
+            if comp.assessed:
+                raise Refused(422, "bad_field", f"component {component} is scored by assessors")
+            if _final_row(s, cand.id or 0, component) is not None:
+                kept += 1
+                continue
+            sections = json.loads(attempt.score_json or "{}").get("sections", [])
+            top = sum(float(x.get("max_points") or 0) for x in sections)
+            if top <= 0:
+                raise Refused(
+                    409, "no_max_points", f"attempt {attempt.id} has no maximum points to scale"
+                )
+            got = sum(float(x.get("points") or 0) for x in sections)
+            score = quantize(Decimal(str(got)) / Decimal(str(top)) * 100)
+            _store_final(s, cand, component, score, "cat", actor, now,
+                         {"exam": exam_code, "attempt": attempt.id})  # fmt: skip
+            stored += 1
+        s.commit()
+    return {"stored": stored, "kept": kept}
 
 
 # -- reading --------------------------------------------------------------------------------

@@ -284,3 +284,42 @@ def test_schedule_reminders_and_moves_go_to_the_outbox(engine: Engine) -> None:
     with Session(engine) as s:
         kinds = [m.kind for m in s.execute(select(RecOutbox)).scalars()]
     assert kinds == ["skb_schedule", "skb_schedule", "skb_reminder"]
+
+
+def test_the_field_tests_scores_come_from_its_exam(engine: Engine) -> None:
+    """The CAT field test is an exam on the server: its finished attempts give the
+    component's score (points over the maximum); a voided attempt gives none."""
+    from exam_server import models as m
+
+    svc.save_plan(engine, cases.plan(), ADMIN)
+    with Session(engine) as s:
+        s.add(m.Exam(id=2, code="SKB-CAT", name="Tes bidang", design_json="{}",
+                     bank_json="{}", items_json="[]"))  # fmt: skip
+        s.flush()
+        s.add(m.ExamSession(id=2, code="S2", exam_id=2, room_id=1, status="closed"))
+        s.flush()
+        for aid, cid, status, pts in ((11, 1, "finished", 320.0), (12, 2, "void", None),
+                                      (13, 3, "finished", 200.0)):  # fmt: skip
+            score = (
+                None
+                if pts is None
+                else json.dumps(
+                    {
+                        "sections": [{"code": "BID", "points": pts, "max_points": 500.0}],
+                        "total": pts,
+                    }
+                )
+            )
+            s.add(m.Attempt(id=aid, session_id=2, candidate_id=cid, status=status,
+                            state_json="{}", score_json=score))  # fmt: skip
+        s.commit()
+    assert svc.import_cat_scores(engine, "SKB-CAT", "CAT", ADMIN, 1.0) == {"stored": 2, "kept": 0}
+    assert svc.import_cat_scores(engine, "SKB-CAT", "CAT", ADMIN, 2.0) == {"stored": 0, "kept": 2}
+    with Session(engine) as s:
+        rows = s.execute(select(SkbComponentScore)).scalars().all()
+    assert sorted((r.candidate_id, r.score, r.source) for r in rows) == [
+        (1, "64.000", "cat"),
+        (3, "40.000", "cat"),
+    ]
+    with pytest.raises(svc.Refused, match="scored by assessors"):
+        svc.import_cat_scores(engine, "SKB-CAT", "WWN", ADMIN, 3.0)
