@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from exam_server.db import make_engine
 from exam_server.recruitment.config import RecruitmentConfig
 from exam_server.recruitment.demo import seed_recruitment
-from exam_server.testing import free_port
-from tests.conftest import TEST_SCRYPT_N, ServerHandle
+from exam_server.testing import ThreadServer, free_port
+from tests.conftest import TEST_SCRYPT_N, ServerHandle, make_settings, seed_small
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 PASSWORDS = {
@@ -53,7 +54,7 @@ class Mailbox:
         raise AssertionError(f"no message to {to}; received {[m[:2] for m in self.received]}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def smtp() -> Iterator[tuple[Mailbox, int]]:
     box = Mailbox()
     port = free_port()
@@ -74,18 +75,24 @@ class RecServer:
         return self.handle.url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def rec_server(
-    server_factory: Callable[..., ServerHandle], smtp: tuple[Mailbox, int], tmp_path: Path
-) -> RecServer:
+    smtp: tuple[Mailbox, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RecServer]:
+    """One server per test module (seeding costs seconds): the tests of a
+    module share it and are written to run in file order."""
     box, port = smtp
+    tmp = tmp_path_factory.mktemp("recruitment")
+    url = f"sqlite:///{tmp / 'exam.db'}"
+    seed = seed_small(url)
     extra = {
-        "recruitment_documents_dir": str(tmp_path / "docs"),
-        "recruitment_key_path": str(tmp_path / "rec.key"),
+        "recruitment_documents_dir": str(tmp / "docs"),
+        "recruitment_key_path": str(tmp / "rec.key"),
         "recruitment_smtp_host": "127.0.0.1",
         "recruitment_smtp_port": str(port),
     }
-    handle = server_factory(extra=extra)
+    server = ThreadServer(make_settings(url, extra=extra)).start()
+    handle = ServerHandle(server, seed, make_engine(url))
     cfg = RecruitmentConfig.from_settings(handle.settings)
     seed_recruitment(
         handle.db,
@@ -95,11 +102,13 @@ def rec_server(
         now=time.time(),
         passwords=PASSWORDS,
         scrypt_n=TEST_SCRYPT_N,
-        site_code="TILOK-01",
+        site_code=seed.site_code,
         room_code="R2",
-        exam_code=handle.seed.exam_code,
+        exam_code=seed.exam_code,
     )
-    return RecServer(handle, cfg, box)
+    yield RecServer(handle, cfg, box)
+    server.stop()
+    handle.db.dispose()
 
 
 @pytest.fixture(scope="module")

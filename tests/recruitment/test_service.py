@@ -75,6 +75,7 @@ def test_nik_never_reaches_the_database_or_audit(rec_server: RecServer) -> None:
 def test_outbox_sends_by_smtp_and_keeps_refused_messages(rec_server: RecServer) -> None:
     db = rec_server.handle.db
     box: Mailbox = rec_server.mail
+    box.received.clear()
     assert rec_server.config.smtp is not None
     with Session(db) as s:
         s.execute(RecOutbox.__table__.delete())  # type: ignore[attr-defined]
