@@ -73,6 +73,7 @@ def test_planted_cheaters_rank_at_the_top_of_the_stored_session_report(
     for i in np.flatnonzero(sim.is_("copier")):
         assert by_reg[regs[i]]["partner"] == regs[int(sim.source[i])]
     html = report.read_text(encoding="utf-8")
+    assert f"{N} peserta, 110 soal (110 dengan parameter waktu)" in html
     assert "Tinjau" in html and "Review" in html
     assert "cheated" not in html.lower()
     assert "Benjamini" in html
