@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.demo import demo_nik, sample_pdf
@@ -115,7 +115,7 @@ def test_double_submit_is_idempotent(rec_server: RecServer) -> None:
     assert period is not None
     with Session(rec_server.handle.db) as s:
         rows = (
-            s.execute(select(RecRegistration).where(RecRegistration.name == "Ani Lestari"))
+            s.execute(select(RecRegistration).where(col(RecRegistration.name) == "Ani Lestari"))
             .scalars()
             .all()
         )
