@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 
 LIMIT = LoginLimit.__table__  # type: ignore[attr-defined]
 # "recruit": logins and sign-ups of the recruitment pages (exam_server.recruitment).
-SCOPES = ("pin", "staff", "recruit")
+# "skb": the SKB candidate page's registration number and date of birth (issue 19).
+SCOPES = ("pin", "staff", "recruit", "skb")
 # The account of a key that counts every account from one source.
 ANY_ACCOUNT = ""
 # Longest account / source kept in a key (longer input is cut, not refused:

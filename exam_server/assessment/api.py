@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from exam_server.assessment import service as svc
 from exam_server.context import context
 from exam_server.http import ApiError, Endpoint, read_json
+from exam_server.limits import Throttled, request_source, throttled_response
 from exam_server.models import Candidate
 
 M = TypeVar("M", bound=BaseModel)
@@ -302,15 +303,36 @@ def _check_candidate(engine: Any, registration_number: str, birth_date: str) -> 
         raise svc.Refused(401, "bad_credentials", "registration number or date of birth is wrong")
 
 
+async def _as_candidate(
+    request: Request, b: CandidateBody, then: Callable[[], dict[str, Any]]
+) -> Response:
+    """Run ``then`` for the candidate ``b`` names, under the login back-off
+    (``exam_server.limits``, scope ``skb``): wrong dates count like wrong PINs."""
+    ctx = context(request.app)
+    source = request_source(request)
+    try:
+        had_failures = await ctx.limits.check("skb", b.registration_number, source)
+    except Throttled as exc:
+        return throttled_response(exc)
+    engine = _engine(request)
+    try:
+        await anyio.to_thread.run_sync(
+            _check_candidate, engine, b.registration_number, b.birth_date
+        )
+    except svc.Refused as exc:
+        await ctx.limits.failed("skb", b.registration_number, source)
+        raise ApiError(exc.status, exc.code, exc.message) from None
+    if had_failures:
+        await ctx.limits.succeeded("skb", b.registration_number, source)
+    return JSONResponse(await _run(then))
+
+
 async def candidate_page(request: Request) -> Response:
     b = await _body(request, CandidateBody)
     engine, now = _engine(request), _now(request)
-
-    def work() -> dict[str, Any]:
-        _check_candidate(engine, b.registration_number, b.birth_date)
-        return svc.candidate_view(engine, b.registration_number, now)
-
-    return JSONResponse(await _run(work))
+    return await _as_candidate(
+        request, b, lambda: svc.candidate_view(engine, b.registration_number, now)
+    )
 
 
 async def reschedule(request: Request) -> Response:
@@ -318,11 +340,10 @@ async def reschedule(request: Request) -> Response:
     engine, now = _engine(request), _now(request)
 
     def work() -> dict[str, Any]:
-        _check_candidate(engine, b.registration_number, b.birth_date)
         svc.reschedule(engine, b.registration_number, b.slot, now)
         return svc.candidate_view(engine, b.registration_number, now)
 
-    return JSONResponse(await _run(work))
+    return await _as_candidate(request, b, work)
 
 
 async def send_reminders(request: Request) -> Response:
@@ -418,5 +439,6 @@ ENDPOINTS: list[Endpoint] = [
              ADMIN, tag=TAG),
     Endpoint("POST", "/api/skb/candidate", candidate_page,
              "a candidate's interview schedule and SKB breakdown (registration number and "
-             "date of birth)", tag=TAG, responses={"401": "wrong number or date"}),
+             "date of birth; login back-off)", tag=TAG,
+             responses={"401": "wrong number or date", "429": "too many wrong tries"}),
 ]  # fmt: skip

@@ -85,3 +85,15 @@ def test_malformed_requests_get_an_error_never_a_crash(
     r = post(server, path, body, tokens["asesor1"])
     assert 400 <= r.status_code < 500, r.text
     assert isinstance(r.json()["error"], str)
+
+
+def test_guessing_dates_of_birth_is_throttled(server: ThreadServer, tokens: dict[str, str]) -> None:
+    codes = [
+        post(server, "/api/skb/candidate",
+             {"registration_number": "R002", "birth_date": f"1990-01-{d:02d}"}, None).status_code
+        for d in range(1, 9)
+    ]  # fmt: skip
+    assert codes[0] == 401 and codes[-1] == 429
+    r = post(server, "/api/skb/candidate",
+             {"registration_number": "R003", "birth_date": "1998-04-03"}, None)  # fmt: skip
+    assert r.status_code == 200 and r.json()["interviews"][0]["zone"] == "WITA"
