@@ -6,6 +6,7 @@
     seleksi forensics --watch [--db FILE|URL]
     seleksi forensics --flag ITEM | --retire ITEM | --clear ITEM --reason TEXT [--db FILE|URL]
     seleksi forensics --items [--db FILE|URL]
+    seleksi forensics --drift OLD.csv NEW.csv [--alpha 0.001]
 
 The report lists every candidate of the session, most unusual first, with
 each index's p-value and what it means; candidates with a Benjamini–Hochberg
@@ -15,7 +16,10 @@ room, terminal_id, row, col; room is the room code or site/room). --watch
 feeds the finished attempts not yet seen into each item's CUSUM and flags
 items that became easier or faster; --retire takes a flagged item out of the
 bank and of every exam's selection, --clear returns it to the watch; both
-are audited with the reason given.
+are audited with the reason given. --drift compares two calibrations
+(PARAMS.csv from ``seleksi calibrate``, with standard errors): the new one is
+linked onto the old over the common items (Stocking–Lord) and the items whose
+difficulty fell by more than chance explains are listed.
 """
 
 from __future__ import annotations
@@ -64,6 +68,12 @@ def register(sub: Any) -> None:
     act.add_argument("--flag", metavar="ITEM", help="flag an item for review (with --reason)")
     act.add_argument("--retire", metavar="ITEM", help="retire a flagged item (with --reason)")
     act.add_argument("--clear", metavar="ITEM", help="clear a flagged item (with --reason)")
+    act.add_argument(
+        "--drift",
+        nargs=2,
+        metavar=("OLD.csv", "NEW.csv"),
+        help="items that became easier between two calibrations (PARAMS.csv with SEs)",
+    )
     p.add_argument("--report", metavar="FILE.html", help="with --session: write the HTML report")
     p.add_argument("--json", metavar="FILE.json", help="with --session: write the report as JSON")
     p.add_argument(
@@ -79,6 +89,12 @@ def register(sub: Any) -> None:
         help="false-discovery rate of the review list (default 0.05)",
     )
     p.add_argument("--reason", help="why (required with --flag, --retire, --clear)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.001,
+        help="with --drift: list items with a one-sided p below this (default 0.001)",
+    )
     p.set_defaults(func=run)
 
 
@@ -96,6 +112,8 @@ def _compromised(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.drift:
+        return _drift(Path(args.drift[0]), Path(args.drift[1]), args.alpha)
     url = url_of(args.db)
     require_database(url, tables=("exam_session", "forensics_item_review"))
     from exam_server.db import make_engine
@@ -276,4 +294,55 @@ def run_response_times(args: argparse.Namespace) -> int:
         f"{fit.fitted} items with at least {args.min_times} times got α and β"
         + ("" if fit.converged else " (the fit did not converge: see the warning)")
     )
+    return 0
+
+
+def _read_calibration(path: Path) -> tuple[list[str], Any, Any]:
+    """ids, ItemParameters and the SE of b (NaN where missing) of a PARAMS.csv."""
+    import numpy as np
+
+    from calibration.io import InputError, read_params
+
+    try:
+        ids, params = read_params(path)
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except InputError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if rows and "se_b" not in rows[0]:
+        raise CommandError(f"{path}: no se_b column (write it with seleksi calibrate)")
+    se_b = np.array([float(r["se_b"]) if (r.get("se_b") or "").strip() else np.nan for r in rows])
+    return ids, params, se_b
+
+
+def _drift(old_path: Path, new_path: Path, alpha: float) -> int:
+    import numpy as np
+
+    from calibration.linking import link
+    from forensics.drift import parameter_drift
+
+    if not 0 < alpha < 1:
+        raise CommandError("--alpha must be between 0 and 1")
+    old_ids, old, old_se = _read_calibration(old_path)
+    new_ids, new, new_se = _read_calibration(new_path)
+    common = [i for i in new_ids if i in set(old_ids)]
+    if len(common) < 5:
+        raise CommandError(f"{len(common)} items in common: at least 5 are needed to link")
+    io = np.array([old_ids.index(i) for i in common])
+    jn = np.array([new_ids.index(i) for i in common])
+    try:
+        t = link(new.subset(jn), old.subset(io))
+    except ValueError as exc:
+        raise CommandError(f"cannot link the calibrations: {exc}") from None
+    b_new = new.b[jn] * t.A + t.B
+    z, p = parameter_drift(old.b[io], old_se[io], b_new, new_se[jn] * t.A)
+    easier = [k for k in np.argsort(z) if np.isfinite(p[k]) and p[k] < alpha]
+    print(
+        f"{len(common)} items in common; new = {t.A:.3f} x + {t.B:.3f} on the old scale "
+        f"({t.method}); {len(easier)} became easier (one-sided p < {alpha})"
+    )
+    for k in easier:
+        print(f"{common[k]}\tb {old.b[io][k]:.2f} -> {b_new[k]:.2f}\tz {z[k]:.1f}\tp {p[k]:.2g}")
     return 0
