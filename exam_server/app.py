@@ -155,10 +155,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         )
         app.state.context = ctx
         await attempts.start()
-        await monitor.start()
         if settings.gc_freeze_seconds > 0:
             ctx.gc_freezer = GcFreezer(settings.gc_freeze_seconds, attempts.is_busy)
             await ctx.gc_freezer.start()
+        # After the freezer's first full collection: the watchdog reports loops
+        # blocked while serving, not the start-up's own collection (it printed a
+        # stack on every start of the demo).
+        await monitor.start()
         await live.start(app)
         await fanout.start(app)
         await sites.start(app)  # a site's sync to the centre
