@@ -16,6 +16,8 @@ from sqlmodel import Session, col
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.demo import demo_nik, sample_pdf
 from exam_server.recruitment.forms import FormError
+from exam_server.results.publication import load_public_key
+from recruitment import announcement as ann
 from recruitment.models import RecDocument, RecRegistration
 from recruitment.states import TransitionError
 from tests.recruitment.conftest import PASSWORDS, RecServer
@@ -194,3 +196,46 @@ def test_login_backs_off_but_does_not_lock_out(rec_server: RecServer) -> None:
         assert codes[:5] == [401] * 5 and codes[5] == 429
         r = _login(c, "budi@contoh.id", PASSWORDS["candidate"])
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+
+
+def _staff_client(rec: RecServer, user: str, password: str) -> tuple[httpx.Client, str]:
+    c = httpx.Client(base_url=rec.url)
+    token = _csrf(c, "/recruitment/staff/login")
+    r = c.post(
+        "/recruitment/staff/login", data={"csrf": token, "username": user, "password": password}
+    )
+    assert r.status_code == 303, r.text
+    return c, _csrf(c, "/recruitment/staff")
+
+
+def test_roles_are_enforced(rec_server: RecServer) -> None:
+    c, token = _staff_client(rec_server, "verifikator1", PASSWORDS["verifier"])
+    r = c.post("/recruitment/staff/publish", data={"csrf": token})
+    assert r.status_code == 409 and "peran Anda tidak diizinkan" in r.text
+    r = c.post("/recruitment/staff/schedule?lang=en", data={"csrf": token})
+    assert "your role may not do this" in r.text
+    anonymous = httpx.Client(base_url=rec_server.url)
+    r = anonymous.get("/recruitment/staff/reg/1")
+    assert r.status_code == 303 and r.headers["location"].endswith("/recruitment/staff/login")
+    c.close()
+    anonymous.close()
+
+
+def test_a_changed_announcement_is_a_new_signed_version(rec_server: RecServer) -> None:
+    """After DOKTER's approval (above), publishing makes version 2 with what
+    changed; version 1 stays readable; each verifies against the public key."""
+    c, token = _staff_client(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
+    assert c.post("/recruitment/staff/publish", data={"csrf": token}).status_code == 303
+    assert c.post("/recruitment/staff/publish", data={"csrf": token}).status_code == 303
+    page = httpx.get(f"{rec_server.url}/recruitment/")
+    assert "Versi 2" in page.text and "Formasi baru DOKTER-GENERAL" in page.text
+    assert "Versi 3" not in page.text  # nothing changed the second time
+    old = httpx.get(f"{rec_server.url}/recruitment/announcement/1?lang=en")
+    assert "An old version" in old.text and "DOKTER-GENERAL" not in old.text
+    key = load_public_key(httpx.get(f"{rec_server.url}/recruitment/key.pem").content)
+    for v in (1, 2):
+        doc = httpx.get(f"{rec_server.url}/recruitment/announcement/{v}.json").content
+        sig = httpx.get(f"{rec_server.url}/recruitment/announcement/{v}.sig").text.strip()
+        assert ann.verify(doc, sig, key)
+    assert not ann.verify(doc.replace(b"DOKTER", b"DOKTOR"), sig, key)
+    c.close()
