@@ -438,6 +438,7 @@ def serve_demo(
     print(f"  live-score board:   {base}/board.html")
     print(f"  admin pages:        {base}/admin.html")
     print(f"  published results:  {base}/results/")
+    print(f"  recruitment:        {base}/recruitment/  (staff: /recruitment/staff)")
     print(f"  after the test:     {base}/after/SKD-HASIL/")
     print(f"  REST API schema:    {base}/api/openapi.json")
     serve(settings, log_level="warning")
