@@ -101,6 +101,12 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
           token)  # fmt: skip
     report = admin(server, "/api/admin/results/verify", {}, token)
     assert report["ok"], report["problems"]
+    # The public page shows each line's SKB breakdown under its total.
+    page.goto(base + f"/results/formation/final/{cases.FORMATION}")
+    row = page.get_by_role("row").filter(has_text="R001")
+    expect(row).to_contain_text("83.556")
+    expect(row).to_contain_text("CAT 80 × 60%; WWN 88.889 × 40%")
+    assert serious_violations(page) == []
 
     # The candidate reads the interview in WITA and the breakdown.
     page.goto(base + "/skb-candidate.html")
