@@ -51,6 +51,14 @@ class ItemWatchState(SQLModel, table=True):
     count: int = 0
     flagged_count: int | None = None
     updated_at: float = 0.0
+    # What was observed against what the parameters predict: right/wrong
+    # answers scored, right, expected right (Σ P(θ̂)); timed answers, Σ of
+    # their time residuals z (negative = faster than predicted).
+    n_scored: int = 0
+    sum_right: float = 0.0
+    sum_expected: float = 0.0
+    n_timed: int = 0
+    sum_time_z: float = 0.0
 
 
 class WatchedAttempt(SQLModel, table=True):

@@ -101,8 +101,10 @@ class WatchResult:
 
 def _attempt_scores(
     bank: BankArrays, times: dict[str, tuple[float, float]], answers: list[Any]
-) -> tuple[list[str], np.ndarray]:
-    """The combined residual u of each item one attempt answered (final answers)."""
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The combined residual u of each item one attempt answered (final
+    answers), and the (k, 3) right/wrong, P(right | θ̂) and time residual z
+    behind it (NaN where not a right/wrong item or not timed)."""
     final: dict[str, int] = {}
     spent: dict[str, float] = defaultdict(float)
     for r in answers:
@@ -111,7 +113,7 @@ def _attempt_scores(
         spent[str(r.item_id)] += float(s or 0.0)
     ids = [i for i, o in final.items() if o >= 0]
     if not ids:
-        return [], np.zeros(0)
+        return [], np.zeros(0), np.zeros((0, 3))
     index = np.array([bank.index_of(i) for i in ids], dtype=np.int64)
     alpha = np.array([times.get(i, (np.nan, np.nan))[0] for i in ids])
     beta = np.array([times.get(i, (np.nan, np.nan))[1] for i in ids])
@@ -133,7 +135,8 @@ def _attempt_scores(
     p = items.params
     logistic = 1.0 / (1.0 + np.exp(-p.a * (theta[0] - p.b)))
     p_right = np.where(items.dichotomous, p.c + (p.d - p.c) * logistic, np.nan)
-    return ids, administration_scores(data.correct[0], p_right, z)
+    parts = np.stack([data.correct[0], p_right, z], axis=1)
+    return ids, administration_scores(data.correct[0], p_right, z), parts
 
 
 def feed_watch(
@@ -155,6 +158,7 @@ def feed_watch(
         banks: dict[int, BankArrays] = {}
         ids: list[str] = []
         scores: list[float] = []
+        parts: list[np.ndarray] = []
         for attempt_id, exam_id in todo:
             if exam_id not in banks:
                 text = conn.execute(
@@ -172,11 +176,24 @@ def feed_watch(
                 .order_by(RESPONSE.c.seq)
             ).all()
             times = item_times(conn, sorted({str(a.item_id) for a in answers}))
-            got_ids, u = _attempt_scores(banks[exam_id], times, list(answers))
+            got_ids, u, part = _attempt_scores(banks[exam_id], times, list(answers))
             ids.extend(got_ids)
             scores.extend(u.tolist())
+            parts.append(part)
         names = sorted(set(ids))
         col = {iid: k for k, iid in enumerate(names)}
+        # Per item: answers scored, right, expected right, timed, Σ time residual.
+        sums = np.zeros((len(names), 5))
+        if ids:
+            obs = np.concatenate(parts)
+            at = np.array([col[i] for i in ids], dtype=np.int64)
+            scored = np.isfinite(obs[:, 0]) & np.isfinite(obs[:, 1])
+            timed = np.isfinite(obs[:, 2])
+            for c, v in enumerate(
+                (scored, np.where(scored, obs[:, 0], 0), np.where(scored, obs[:, 1], 0),
+                 timed, np.where(timed, obs[:, 2], 0))
+            ):  # fmt: skip
+                np.add.at(sums[:, c], at, v.astype(np.float64))
         watch = ItemWatch(len(names), cfg)
         stored = {
             str(r.item_id): r for r in conn.execute(select(WATCH).where(WATCH.c.item_id.in_(names)))
@@ -188,11 +205,18 @@ def feed_watch(
             watch.flagged_at[k] = -1 if r.flagged_count is None else int(r.flagged_count)
         new = watch.update(np.array([col[i] for i in ids], dtype=np.int64), np.array(scores))
         for k, iid in enumerate(names):
+            before = stored.get(iid)
             values = {
                 "cusum": float(watch.cusum[k]),
                 "count": int(watch.count[k]),
                 "flagged_count": None if watch.flagged_at[k] < 0 else int(watch.flagged_at[k]),
                 "updated_at": now,
+                "n_scored": int(sums[k, 0]) + (before.n_scored if before is not None else 0),
+                "sum_right": float(sums[k, 1]) + (before.sum_right if before is not None else 0),
+                "sum_expected": float(sums[k, 2])
+                + (before.sum_expected if before is not None else 0),
+                "n_timed": int(sums[k, 3]) + (before.n_timed if before is not None else 0),
+                "sum_time_z": float(sums[k, 4]) + (before.sum_time_z if before is not None else 0),
             }
             if iid in stored:
                 conn.execute(update(WATCH).where(WATCH.c.item_id == iid).values(**values))
@@ -331,6 +355,12 @@ def withdrawn_indices(conn: Connection, exam_id: int) -> list[int]:
     return [int(r.item_index) for r in rows]
 
 
+def _ratio(row: Any, num: str, den: str) -> float | None:
+    if row is None or not row._mapping[den]:
+        return None
+    return float(row._mapping[num]) / float(row._mapping[den])
+
+
 def review_queue(engine: Engine, limit: int = 500) -> list[dict[str, Any]]:
     """Every item with a review history or a watch state, flagged ones first:
     its latest status, reason, when, and its CUSUM."""
@@ -354,6 +384,11 @@ def review_queue(engine: Engine, limit: int = 500) -> list[dict[str, Any]]:
                 "at": float(rev.at) if rev is not None else None,
                 "cusum": float(w.cusum) if w is not None else None,
                 "administrations": int(w._mapping["count"]) if w is not None else 0,
+                # Observed against what the parameters predict, over every
+                # administration watched (not reset by clearing).
+                "p_right": _ratio(w, "sum_right", "n_scored"),
+                "p_expected": _ratio(w, "sum_expected", "n_scored"),
+                "time_z": _ratio(w, "sum_time_z", "n_timed"),
             }
         )
     order = {"flagged": 0, "retired": 1, "cleared": 2, "watching": 3}

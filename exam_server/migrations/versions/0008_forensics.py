@@ -46,6 +46,11 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("flagged_count", sa.Integer(), nullable=True),
         sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.Column("n_scored", sa.Integer(), nullable=False),
+        sa.Column("sum_right", sa.Float(), nullable=False),
+        sa.Column("sum_expected", sa.Float(), nullable=False),
+        sa.Column("n_timed", sa.Integer(), nullable=False),
+        sa.Column("sum_time_z", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("item_id"),
     )
     op.create_table(

@@ -28,6 +28,8 @@ Object.assign(SELEKSI_TEXTS.id, {
   "fx.watched": "{attempts} sesi peserta dan {answers} jawaban diperiksa; {flagged} soal ditandai.",
   "fx.item": "Soal",
   "fx.answers": "Jawaban",
+  "fx.pRight": "Benar / diharapkan",
+  "fx.timeZ": "Waktu (z rata-rata)",
   "fx.reason": "Alasan",
   "fx.review": "Tinjau soal",
   "fx.reviewItem": "Tinjau {item}",
@@ -67,6 +69,8 @@ Object.assign(SELEKSI_TEXTS.en, {
   "fx.watched": "{attempts} sittings and {answers} answers taken in; {flagged} items flagged.",
   "fx.item": "Item",
   "fx.answers": "Answers",
+  "fx.pRight": "Right / expected",
+  "fx.timeZ": "Time (mean z)",
   "fx.reason": "Reason",
   "fx.review": "Review an item",
   "fx.reviewItem": "Review {item}",
@@ -176,11 +180,13 @@ Object.assign(SELEKSI_TEXTS.en, {
     }
   }
 
+  const share = (x) => (x === null || x === undefined ? "–" : x.toFixed(2));
+
   async function loadItems() {
     const reply = await call("GET", "/api/admin/forensics/items");
     const body = $("items-body");
     if (!reply.items.length) {
-      body.replaceChildren(S.el("tr", {}, S.el("td", { colspan: 6 }, S.t("fx.noItems"))));
+      body.replaceChildren(S.el("tr", {}, S.el("td", { colspan: 8 }, S.t("fx.noItems"))));
       return;
     }
     body.replaceChildren(
@@ -192,6 +198,8 @@ Object.assign(SELEKSI_TEXTS.en, {
           S.el("td", { class: "fx-status-" + it.status }, S.t("fx.st." + it.status)),
           S.el("td", { class: "num" }, it.cusum === null ? "–" : it.cusum.toFixed(1)),
           S.el("td", { class: "num" }, it.administrations),
+          S.el("td", { class: "num" }, share(it.p_right) + " / " + share(it.p_expected)),
+          S.el("td", { class: "num" }, it.time_z === null ? "–" : it.time_z.toFixed(2)),
           S.el("td", {}, it.reason),
           S.el(
             "td",
