@@ -435,3 +435,73 @@ async def test_a_site_that_rewrites_a_synced_answer_is_detected(world: World) ->
         w.centre.engine, f"SELECT option FROM site_response WHERE attempt_id={aid} AND seq=1"
     )
     assert kept == [(synced_option,)]
+
+
+async def test_a_rewritten_audit_chain_is_refused_and_answers_still_arrive(world: World) -> None:
+    w = world
+    # At the site someone edits the first audit event and re-hashes the chain
+    # after it; then the site goes on writing (an event, and an answer).
+    with w.site_engine.begin() as c:
+        events = [
+            dict(r) for r in c.execute(text("SELECT * FROM exam_audit ORDER BY id")).mappings()
+        ]
+        events[0]["reason"] = "diubah"
+        prev = ""
+        for e in events:
+            e["prev_hash"], e["hash"] = prev, audit.event_hash(prev, e)
+            prev = e["hash"]
+            c.execute(
+                text(
+                    "UPDATE exam_audit SET reason=:reason, prev_hash=:prev_hash, hash=:hash"
+                    " WHERE id=:id"
+                ),
+                e,
+            )
+        c.execute(text("UPDATE exam_audit_head SET last_hash=:h"), {"h": prev})
+        audit.append(c, "note", "proctor:p", reason="setelah diubah")
+        aid, seq, head = c.execute(
+            text("SELECT id, last_seq, response_head FROM exam_attempt ORDER BY id DESC LIMIT 1")
+        ).one()
+        row = {
+            "attempt_id": aid,
+            "seq": seq + 1,
+            "kind": "flag",
+            "number": 1,
+            "item_id": "TWK-0000",
+            "option": -1,
+            "flagged": True,
+            "at": time.time(),
+        }
+        row["prev_hash"], row["hash"] = head, audit.response_hash(head, row)
+        c.execute(
+            text(
+                "INSERT INTO exam_response (attempt_id, seq, kind, number, item_id, option,"
+                " flagged, elapsed, at, prev_hash, hash) VALUES (:attempt_id, :seq, :kind,"
+                " :number, :item_id, :option, :flagged, 0, :at, :prev_hash, :hash)"
+            ),
+            row,
+        )
+        c.execute(
+            text("UPDATE exam_attempt SET last_seq=:s, response_head=:h WHERE id=:a"),
+            {"s": seq + 1, "h": row["hash"], "a": aid},
+        )
+
+    def arrived() -> bool:
+        return (
+            _count(
+                w.centre.engine,
+                f"SELECT COUNT(*) FROM site_response WHERE attempt_id={aid} AND seq={seq + 1}",
+            )
+            == 1
+        )
+
+    await _wait(arrived, 30, "the new answer arriving")
+    messages = [m for (m,) in _rows(w.centre.engine, "SELECT message FROM site_problem")]
+    assert any("audit chain was rewritten" in m for m in messages)
+    # An answer written after the attempt's finish is caught too, as it
+    # arrives and when the copies are verified again; the audit chain the
+    # centre holds is what arrived before, intact.
+    assert any(f"attempt {aid}: its answers differ from its finish event" in m for m in messages)
+    assert intake.verify_copies(w.centre.engine, _site_id(w)) == [
+        f"attempt {aid}: its answers do not end at its finish event's head"
+    ]

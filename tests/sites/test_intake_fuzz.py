@@ -63,7 +63,7 @@ HEAD = st.builds(ChainHead, position=st.integers(0, 6), hash=st.one_of(st.just("
 
 
 @settings(
-    max_examples=60,
+    max_examples=30,
     deadline=None,
     derandomize=True,  # a fixed sample: the suite never flakes on a rare draw
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -104,7 +104,7 @@ def test_any_valid_batch_gets_an_answer(
 
 
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
