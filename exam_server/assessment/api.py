@@ -235,6 +235,10 @@ async def import_cat_scores(request: Request) -> Response:
     return JSONResponse(out, status_code=201)
 
 
+async def admin_home(request: Request) -> Response:
+    return JSONResponse(await _run(svc.admin_view, _engine(request)))
+
+
 async def assessor_home(request: Request) -> Response:
     st = request.state.staff
     return JSONResponse(await _run(svc.assessor_view, _engine(request), st.staff_id))
@@ -392,6 +396,8 @@ async def publish_final(request: Request) -> Response:
 
 
 ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/api/skb/admin", admin_home,
+             "plans, panels with members and slots, candidates without a slot", ADMIN, tag=TAG),
     Endpoint("POST", "/api/skb/plans", save_plan,
              "store a formation's SKB plan (components, weights, rubrics), checked against "
              "the policy's caps; audited", ADMIN, tag=TAG,

@@ -282,11 +282,51 @@ def create_slots(
         return [r.id for r in new_rows if r.id is not None]
 
 
+def called_to_skb(engine: Engine, formation_id: int) -> set[str]:
+    """The formation's candidates the SKD ranking calls to the SKB (within the cut),
+    by the same rules as the publication; refused while the SKD is not final."""
+    from exam_server.results.from_db import SourceError, load_outcomes
+    from exam_server.results.ranking import rank_skd
+
+    with Session(engine) as s:
+        exams = s.exec(
+            select(Exam.code, Exam.policy_json)
+            .join(ExamSession, col(ExamSession.exam_id) == col(Exam.id))
+            .join(Candidate, col(Candidate.session_id) == col(ExamSession.id))
+            .where(Candidate.formation_id == formation_id)
+            .distinct()
+        ).all()
+    called: set[str] = set()
+    for code, policy_json in exams:
+        try:
+            formations, outcomes = load_outcomes(engine, code)
+            skd = rank_skd(RankingPolicy.of_exam(policy_json), formations, outcomes)
+        except (SourceError, ValueError) as exc:
+            msg = f"the SKD of exam {code} is not final: {exc}"
+            raise Refused(409, "skd_not_final", msg) from None
+        called |= {
+            e.registration_number
+            for f in skd.formations
+            for e in f.entries
+            if e.meaning == "in_cut"
+        }
+    return called
+
+
 def assign_slot(
     engine: Engine, slot_id: int, registration_number: str, actor: str, now: float = 0.0
 ) -> None:
-    """Put a candidate of the panel's formation into an empty slot (one slot per
-    candidate per component)."""
+    """Put a candidate called to the SKB into an empty slot of their formation's
+    panel (one slot per candidate per component)."""
+    with Session(engine) as s:
+        slot_panel = _one(s, SkbPanel, "panel", id=_one(s, SkbSlot, "slot", id=slot_id).panel_id)
+        formation_id = slot_panel.formation_id
+    if registration_number not in called_to_skb(engine, formation_id):
+        raise Refused(
+            422,
+            "not_called",
+            f"candidate {registration_number} is not called to the SKB of this formation",
+        )
     with Session(writer(engine)) as s:
         slot = _one(s, SkbSlot, "slot", id=slot_id)
         panel = _one(s, SkbPanel, "panel", id=slot.panel_id)
@@ -832,6 +872,64 @@ def import_cat_scores(
 
 
 # -- reading --------------------------------------------------------------------------------
+
+
+def admin_view(engine: Engine) -> dict[str, Any]:
+    """What the administrator's SKB page lists: plans, panels with their members and
+    slots, and each panel's formation's candidates who have no slot yet."""
+    with Session(engine) as s:
+        plans = []
+        for row in s.exec(select(SkbPlanRow)).all():
+            f = _one(s, Formation, "formation", id=row.formation_id)
+            plans.append({"formation": f.code, "caps": row.caps_version,
+                          "plan": json.loads(row.plan_json)})  # fmt: skip
+        panels = []
+        for panel in s.exec(select(SkbPanel).order_by(col(SkbPanel.code))).all():
+            f = _one(s, Formation, "formation", id=panel.formation_id)
+            members = [
+                {"username": st.username, "chair": m.chair}
+                for m, st in s.exec(
+                    select(SkbPanelMember, Staff)
+                    .join(Staff, col(Staff.id) == col(SkbPanelMember.staff_id))
+                    .where(SkbPanelMember.panel_id == panel.id)
+                ).all()
+            ]
+            slots = []
+            for slot in s.exec(
+                select(SkbSlot).where(SkbSlot.panel_id == panel.id).order_by(col(SkbSlot.starts_at))
+            ).all():
+                who = (
+                    _one(s, Candidate, "candidate", id=slot.candidate_id).registration_number
+                    if slot.candidate_id is not None
+                    else None
+                )
+                slots.append(_slot_dict(slot) | {"registration_number": who})
+            booked = set(
+                s.exec(
+                    select(SkbSlot.candidate_id)
+                    .join(SkbPanel, col(SkbPanel.id) == col(SkbSlot.panel_id))
+                    .where(
+                        SkbPanel.component == panel.component,
+                        col(SkbSlot.candidate_id).is_not(None),
+                    )
+                ).all()
+            )
+            try:
+                called = called_to_skb(engine, panel.formation_id)
+            except Refused:
+                called = set()
+            waiting = [
+                c.registration_number
+                for c in s.exec(
+                    select(Candidate)
+                    .where(Candidate.formation_id == panel.formation_id)
+                    .order_by(col(Candidate.registration_number))
+                ).all()
+                if c.id not in booked and c.registration_number in called
+            ]
+            panels.append({"panel": panel.code, "formation": f.code, "component": panel.component,
+                           "members": members, "slots": slots, "unscheduled": waiting})  # fmt: skip
+        return {"plans": plans, "panels": panels}
 
 
 def assessor_view(engine: Engine, staff_id: int) -> dict[str, Any]:

@@ -323,3 +323,14 @@ def test_the_field_tests_scores_come_from_its_exam(engine: Engine) -> None:
     ]
     with pytest.raises(svc.Refused, match="scored by assessors"):
         svc.import_cat_scores(engine, "SKB-CAT", "WWN", ADMIN, 3.0)
+
+
+def test_only_candidates_called_to_the_skb_get_a_slot(engine: Engine) -> None:
+    set_up(engine)  # R001-R003 are within the 3x cut of the one opening
+    with pytest.raises(svc.Refused, match="R004 is not called to the SKB"):
+        svc.assign_slot(engine, 4, "R004", ADMIN)  # passed the SKD, outside the cut
+    with pytest.raises(svc.Refused, match="R005 is not called"):
+        svc.assign_slot(engine, 4, "R005", ADMIN)  # below the passing grade
+    panel = svc.admin_view(engine)["panels"][0]
+    assert panel["unscheduled"] == []
+    assert [x["registration_number"] for x in panel["slots"]] == ["R001", "R002", "R003", None]
