@@ -75,22 +75,16 @@ class RecServer:
         return self.handle.url
 
 
-@pytest.fixture(scope="module")
-def rec_server(
-    smtp: tuple[Mailbox, int], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RecServer]:
-    """One server per test module (seeding costs seconds): the tests of a
-    module share it and are written to run in file order."""
-    box, port = smtp
-    tmp = tmp_path_factory.mktemp("recruitment")
+def start_rec_server(tmp: Path, mail: Mailbox, smtp_port: int | None) -> RecServer:
+    """A real server on a seeded exam day with the demo recruitment (SQLite in ``tmp``)."""
     url = f"sqlite:///{tmp / 'exam.db'}"
     seed = seed_small(url)
     extra = {
         "recruitment_documents_dir": str(tmp / "docs"),
         "recruitment_key_path": str(tmp / "rec.key"),
-        "recruitment_smtp_host": "127.0.0.1",
-        "recruitment_smtp_port": str(port),
     }
+    if smtp_port is not None:
+        extra |= {"recruitment_smtp_host": "127.0.0.1", "recruitment_smtp_port": str(smtp_port)}
     server = ThreadServer(make_settings(url, extra=extra)).start()
     handle = ServerHandle(server, seed, make_engine(url))
     cfg = RecruitmentConfig.from_settings(handle.settings)
@@ -106,9 +100,20 @@ def rec_server(
         room_code="R2",
         exam_code=seed.exam_code,
     )
-    yield RecServer(handle, cfg, box)
-    server.stop()
-    handle.db.dispose()
+    return RecServer(handle, cfg, mail)
+
+
+@pytest.fixture(scope="module")
+def rec_server(
+    smtp: tuple[Mailbox, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RecServer]:
+    """One server per test module (seeding costs seconds): the tests of a
+    module share it and are written to run in file order."""
+    box, port = smtp
+    rec = start_rec_server(tmp_path_factory.mktemp("recruitment"), box, port)
+    yield rec
+    rec.handle.server.stop()
+    rec.handle.db.dispose()
 
 
 @pytest.fixture(scope="module")
