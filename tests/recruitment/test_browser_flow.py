@@ -123,17 +123,20 @@ def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None
     page.click("#submit-registration")
     expect(page.locator("#receipt-regno")).to_contain_text("CASN-DEMO-")
     regno = page.locator("#receipt-regno").inner_text().strip()
+    assert serious_violations(page) == []
 
     # Verification: TMS by one verifier, confirmed by a second.
     v1 = _staff_page(browser, url, "verifikator1", PASSWORDS["verifier"])
     v1.click(f"#queue a:has-text('{regno}')")
     expect(v1.locator("h1")).to_contain_text(regno)
+    assert serious_violations(v1) == []
     v1.select_option("#reason_code", "DOC_MISMATCH")
     v1.fill("#note", "Nama pada ijazah berbeda")
     v1.click("button[value=TMS]")
     v1.wait_for_url(re.compile(r".*/recruitment/staff$"))
     expect(v1.locator("#tms")).not_to_contain_text(regno)  # not their own to confirm
     v2 = _staff_page(browser, url, "verifikator2", PASSWORDS["verifier2"])
+    assert serious_violations(v2) == []
     v2.click(f"#tms li:has-text('{regno}') button[value=agree]")
     v2.wait_for_url(re.compile(r".*/recruitment/staff$"))
 
