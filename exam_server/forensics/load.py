@@ -119,7 +119,7 @@ def load_session(engine: Engine, ref: str) -> LoadedSession:
         bank = bank_from_json(exam.bank_json)
         item_ids = sorted({str(r.item_id) for r in rows}, key=bank.index_of)
         times = item_times(conn, item_ids)
-    data, index = _assemble(bank, item_ids, attempts, rows, seats, times)
+    data, index = assemble(bank, item_ids, attempts, rows, seats, times)
     return LoadedSession(
         session_id=int(sess.id),
         session_code=str(sess.code),
@@ -138,7 +138,7 @@ def item_times(conn: Connection, item_ids: Sequence[str]) -> dict[str, tuple[flo
     return {str(t.item_id): (float(t.alpha), float(t.beta)) for t in rows}
 
 
-def _assemble(
+def assemble(
     bank: BankArrays,
     item_ids: list[str],
     attempts: list[Any],
@@ -146,6 +146,10 @@ def _assemble(
     seats: dict[str, tuple[float, float]],
     times: dict[str, tuple[float, float]],
 ) -> tuple[SessionData, np.ndarray]:
+    """SessionData of ``attempts`` (rows with id, terminal_id,
+    registration_number) from their answer ``rows`` (attempt_id, item_id,
+    option, elapsed, server_elapsed; in seq order) on ``item_ids``; also
+    each item's index in ``bank``."""
     col_of = {iid: j for j, iid in enumerate(item_ids)}
     row_of = {int(a.id): i for i, a in enumerate(attempts)}
     m, n = len(attempts), len(item_ids)

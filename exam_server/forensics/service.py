@@ -17,9 +17,9 @@ All blocking (SQLAlchemy): the API calls them in a worker thread.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from exam_server.forensics.load import (
     RESPONSE,
     SESSION,
     LoadedSession,
+    assemble,
     item_times,
     load_session,
 )
@@ -46,7 +47,6 @@ from exam_server.forensics.models import (
 from exam_server.snapshot import bank_from_json
 from forensics import rt
 from forensics.ability import estimate, grid_log_likelihood
-from forensics.data import SessionData, SessionItems
 from forensics.drift import CusumSettings, ItemWatch, administration_scores
 from forensics.session import ForensicSettings, SessionReport, analyse
 from item_bank.records import ItemStatus
@@ -99,44 +99,48 @@ class WatchResult:
     flagged: tuple[str, ...]
 
 
-def _attempt_scores(
-    bank: BankArrays, times: dict[str, tuple[float, float]], answers: list[Any]
+def _exam_scores(
+    conn: Connection, bank: BankArrays, attempt_ids: list[int]
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The combined residual u of each item one attempt answered (final
-    answers), and the (k, 3) right/wrong, P(right | θ̂) and time residual z
-    behind it (NaN where not a right/wrong item or not timed)."""
-    final: dict[str, int] = {}
-    spent: dict[str, float] = defaultdict(float)
-    for r in answers:
-        final[str(r.item_id)] = int(r.option)
-        s = r.server_elapsed if r.server_elapsed is not None else r.elapsed
-        spent[str(r.item_id)] += float(s or 0.0)
-    ids = [i for i, o in final.items() if o >= 0]
-    if not ids:
+    """Every final answer of the given attempts of one exam, in attempt order:
+    the item ids (k,), the combined residuals u (k,) and the (k, 3) right/wrong,
+    P(right | θ̂) and time residual z behind them (NaN where not a right/wrong
+    item or not timed). θ̂ and τ̂ are each attempt's own, all at once."""
+    rows: list[Any] = []
+    for start in range(0, len(attempt_ids), 5000):  # bound the IN list
+        chunk = attempt_ids[start : start + 5000]
+        rows += conn.execute(
+            select(
+                RESPONSE.c.attempt_id,
+                RESPONSE.c.item_id,
+                RESPONSE.c.option,
+                RESPONSE.c.elapsed,
+                RESPONSE.c.server_elapsed,
+            )
+            .where(RESPONSE.c.attempt_id.in_(chunk), RESPONSE.c.kind == "answer")
+            .order_by(RESPONSE.c.attempt_id, RESPONSE.c.seq)
+        ).all()
+    if not rows:
         return [], np.zeros(0), np.zeros((0, 3))
-    index = np.array([bank.index_of(i) for i in ids], dtype=np.int64)
-    alpha = np.array([times.get(i, (np.nan, np.nan))[0] for i in ids])
-    beta = np.array([times.get(i, (np.nan, np.nan))[1] for i in ids])
-    items = SessionItems.from_bank(bank, index, alpha, beta)
-    data = SessionData(
-        items=items,
-        options=np.array([[final[i] for i in ids]], dtype=np.int64),
-        seconds=np.array([[spent[i] for i in ids]]),
-        previous=np.full((1, len(ids)), -1, dtype=np.int64),
-        room=np.zeros(1, dtype=np.int64),
-        row=np.full(1, np.nan),
-        col=np.full(1, np.nan),
-        candidate_ids=("attempt",),
-    )
+    item_ids = sorted({str(r.item_id) for r in rows}, key=bank.index_of)
+    attempts = [
+        SimpleNamespace(id=a, terminal_id=None, registration_number=str(a)) for a in attempt_ids
+    ]
+    data, _ = assemble(bank, item_ids, attempts, rows, {}, item_times(conn, item_ids))
+    items = data.items
     theta, _ = estimate(grid_log_likelihood(data), 1.0)
     lt = data.log_seconds
     tau, _ = rt.speed(lt, items.alpha, items.beta)
-    z = rt.residuals(lt, tau, items.alpha, items.beta)[0]
+    z = rt.residuals(lt, tau, items.alpha, items.beta)
     p = items.params
-    logistic = 1.0 / (1.0 + np.exp(-p.a * (theta[0] - p.b)))
-    p_right = np.where(items.dichotomous, p.c + (p.d - p.c) * logistic, np.nan)
-    parts = np.stack([data.correct[0], p_right, z], axis=1)
-    return ids, administration_scores(data.correct[0], p_right, z), parts
+    logistic = 1.0 / (1.0 + np.exp(-p.a[None, :] * (theta[:, None] - p.b[None, :])))
+    p_right = np.where(items.dichotomous[None, :], p.c + (p.d - p.c) * logistic, np.nan)
+    correct = data.correct
+    u = administration_scores(correct, p_right, z)
+    # Row-major: attempt by attempt (oldest first), as the watch must see them.
+    who, which = np.nonzero(data.answered)
+    parts = np.stack([correct[who, which], p_right[who, which], z[who, which]], axis=1)
+    return [item_ids[j] for j in which], u[who, which], parts
 
 
 def feed_watch(
@@ -155,28 +159,17 @@ def feed_watch(
         ).all()
         if not todo:
             return WatchResult(0, 0, ())
-        banks: dict[int, BankArrays] = {}
         ids: list[str] = []
         scores: list[float] = []
         parts: list[np.ndarray] = []
+        by_exam: dict[int, list[int]] = {}
         for attempt_id, exam_id in todo:
-            if exam_id not in banks:
-                text = conn.execute(
-                    select(EXAM.c.bank_json).where(EXAM.c.id == exam_id)
-                ).scalar_one()
-                banks[exam_id] = bank_from_json(text)
-            answers = conn.execute(
-                select(
-                    RESPONSE.c.item_id,
-                    RESPONSE.c.option,
-                    RESPONSE.c.elapsed,
-                    RESPONSE.c.server_elapsed,
-                )
-                .where(RESPONSE.c.attempt_id == attempt_id, RESPONSE.c.kind == "answer")
-                .order_by(RESPONSE.c.seq)
-            ).all()
-            times = item_times(conn, sorted({str(a.item_id) for a in answers}))
-            got_ids, u, part = _attempt_scores(banks[exam_id], times, list(answers))
+            by_exam.setdefault(int(exam_id), []).append(int(attempt_id))
+        # Exam by exam (each has its own frozen parameters); an item shared by
+        # two exams sees the first exam's new attempts, then the second's.
+        for exam_id, attempt_ids in by_exam.items():
+            text = conn.execute(select(EXAM.c.bank_json).where(EXAM.c.id == exam_id)).scalar_one()
+            got_ids, u, part = _exam_scores(conn, bank_from_json(text), attempt_ids)
             ids.extend(got_ids)
             scores.extend(u.tolist())
             parts.append(part)
