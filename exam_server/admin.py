@@ -580,6 +580,47 @@ async def set_staff_rooms(request: Request) -> Response:
     return JSONResponse({"id": sid, "room_ids": list(rooms)})
 
 
+async def set_staff_access(request: Request) -> Response:
+    """Disable or enable a staff account (``/disable``, ``/enable``): its logins
+    and the tokens it holds (within ``staff_refresh_seconds``)."""
+    sid = _int_param(request, "staff_id")
+    d = await read_json(request)
+    disabled = request.url.path.endswith("/disable")
+    me = _staff(request)
+    engine = context(request.app).engine
+    username = await _run(sch.staff_username, engine, sid)
+    await _run(
+        sch.set_staff_disabled,
+        engine,
+        username,
+        disabled,
+        _actor(request),
+        me.staff_id,
+        field_str(d, "reason", max_len=500, required=False),
+    )
+    return JSONResponse({"id": sid, "username": username, "disabled": disabled})
+
+
+async def set_staff_password(request: Request) -> Response:
+    """A new password for a staff account, set by an administrator (the person
+    is told it in person; it is never sent anywhere by the server)."""
+    sid = _int_param(request, "staff_id")
+    d = await read_json(request)
+    ctx = context(request.app)
+    username = await _run(sch.staff_username, ctx.engine, sid)
+    password = field_str(d, "password", max_len=200)
+    async with ctx.hash_limiter:  # scrypt: at most a few at once
+        await _run(
+            sch.set_staff_password,
+            ctx.engine,
+            username,
+            password,
+            ctx.settings.scrypt_n,
+            _actor(request),
+        )
+    return JSONResponse({"id": sid, "username": username})
+
+
 def _now(request: Request) -> float:
     return context(request.app).clock.now()
 
@@ -1061,6 +1102,36 @@ ENDPOINTS: list[Endpoint] = [
         ("admin",),
         obj(["room_ids"], room_ids={"type": "array", "items": INT}),
         responses={"404": "no such staff member", "422": "unknown room"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/staff/{staff_id:int}/disable",
+        set_staff_access,
+        "disable a staff account: its logins and the tokens it holds are refused",
+        ("admin",),
+        obj([], reason=STR),
+        responses={
+            "404": "no such staff member",
+            "409": "own_account (your own) or last_admin (the last enabled administrator)",
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/staff/{staff_id:int}/enable",
+        set_staff_access,
+        "enable a disabled staff account again",
+        ("admin",),
+        obj([], reason=STR),
+        responses={"404": "no such staff member"},
+    ),
+    Endpoint(
+        "PUT",
+        "/api/admin/staff/{staff_id:int}/password",
+        set_staff_password,
+        "set a new password for a staff account (at least 8 characters)",
+        ("admin",),
+        obj(["password"], password=STR),
+        responses={"404": "no such staff member", "422": "password too short"},
     ),
     Endpoint(
         "GET",

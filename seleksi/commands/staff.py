@@ -9,9 +9,9 @@ The first administrator of a new database (PostgreSQL or SQLite) is made here:
 the admin pages and API need one to log in. Passwords are typed at a hidden
 prompt (twice), or read from the first line of a file (``-``: standard input)
 for scripts; they are never echoed, printed or taken as an argument (which
-the shell history and ``ps`` would show). A disabled account cannot log in;
-a token it already holds stays valid until it expires
-(``SELEKSI_STAFF_TOKEN_SECONDS``).
+the shell history and ``ps`` would show). A disabled account cannot log in,
+and a token it already holds is refused within ``SELEKSI_STAFF_REFRESH_SECONDS``
+by every running server; the last enabled administrator cannot be disabled.
 """
 
 from __future__ import annotations

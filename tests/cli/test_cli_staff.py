@@ -44,6 +44,13 @@ def test_first_administrator_on_postgres(
     server = ThreadServer(make_settings(postgres_url)).start()
     try:
         assert _login(server.url, "admin", PASSWORD).status_code == 200
+        # The only administrator cannot be disabled: nobody could administer
+        # (or enable anyone again from the admin pages) afterwards.
+        assert main(["staff", "disable", "admin", *db]) == 1
+        assert "last enabled administrator" in capsys.readouterr().err
+        assert _login(server.url, "admin", PASSWORD).status_code == 200
+        two = ["staff", "create", "admin2", "--role", "admin", "--password-file", str(pw)]
+        assert main([*two, *db]) == 0
         assert main(["staff", "disable", "admin", *db]) == 0
         refused = _login(server.url, "admin", PASSWORD)
         assert refused.status_code == 403 and refused.json()["error"] == "account_disabled"

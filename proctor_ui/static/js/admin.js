@@ -246,11 +246,85 @@
           S.el("td", {}, st.name),
           S.el("td", {}, S.t("role." + st.role) + (st.disabled ? " · " + S.t("admin.disabled") : "")),
           S.el("td", { class: "staff-rooms" }, st.room_ids.map(roomLabel).join("; ") || "–", box),
-          S.el("td", {}, st.role === "proctor" ? [edit, save] : "")
+          S.el("td", { class: "staff-actions" }, st.role === "proctor" ? [edit, save] : "", staffAccess(st), passwordReset(st))
         );
       })
     );
     $("staff-room-choices").replaceChildren(...roomChecks("new-staff-rooms", []));
+  }
+
+  /** Disable or enable an account: its logins and the tokens it holds (within seconds). */
+  function staffAccess(st) {
+    const verb = st.disabled ? "enable" : "disable";
+    return S.el(
+      "button",
+      {
+        type: "button",
+        class: "small" + (st.disabled ? "" : " danger"),
+        "aria-label": S.t("admin." + verb) + " " + st.username,
+        onclick: async () => {
+          if (!st.disabled && !window.confirm(S.t("admin.confirmDisable", { user: st.username }))) return;
+          $("staff-error").textContent = "";
+          try {
+            await call("POST", "/api/admin/staff/" + st.id + "/" + verb, {});
+            done("staff-done", S.t(st.disabled ? "admin.staffEnabled" : "admin.staffDisabled", { user: st.username }));
+            load("staff");
+          } catch (err) {
+            const why = ((err.data && err.data.errors) || []).map((e) => e.message);
+            $("staff-error").textContent = why.includes("last_admin")
+              ? S.t("admin.lastAdmin")
+              : why.includes("own_account")
+                ? S.t("admin.ownAccount")
+                : failText(err);
+          }
+        },
+      },
+      S.t("admin." + verb)
+    );
+  }
+
+  /** A new password for an account, typed by the administrator and told in person. */
+  function passwordReset(st) {
+    const id = "new-password-" + st.id;
+    const input = S.el("input", { id, type: "password", autocomplete: "new-password", minlength: "8" });
+    const form = S.el(
+      "form",
+      {
+        class: "inline-form hidden",
+        novalidate: true,
+        onsubmit: async (ev) => {
+          ev.preventDefault();
+          $("staff-error").textContent = "";
+          try {
+            await call("PUT", "/api/admin/staff/" + st.id + "/password", { password: input.value });
+            input.value = "";
+            done("staff-done", S.t("admin.passwordReset", { user: st.username }));
+            form.classList.add("hidden");
+            open.classList.remove("hidden");
+          } catch (err) {
+            $("staff-error").textContent = err.code === "invalid" ? S.t("admin.passwordShort") : failText(err);
+          }
+        },
+      },
+      S.el("label", { for: id }, S.t("admin.newPassword") + " (" + st.username + ")"),
+      input,
+      S.el("button", { type: "submit", class: "small" }, S.t("admin.save"))
+    );
+    const open = S.el(
+      "button",
+      {
+        type: "button",
+        class: "small",
+        "aria-label": S.t("admin.resetPassword") + " " + st.username,
+        onclick: () => {
+          form.classList.remove("hidden");
+          open.classList.add("hidden");
+          input.focus();
+        },
+      },
+      S.t("admin.resetPassword")
+    );
+    return [open, form];
   }
 
   $("staff-form").addEventListener("submit", async (ev) => {
