@@ -15,9 +15,10 @@ centre verifies everything as in production, including scoring every
 attempt again from its answers.
 
 The centre runs as its own process (``python -m exam_server.serve``, role
-centre, SQLite); the site syncs with ``exam_server.sites.client.sync_once``
-over HTTP, as its server does when the line returns. Each run starts from a
-fresh copy of the centre's database. Reported: the catch-up time (the line
+centre; SQLite, and PostgreSQL on a fresh schema, ``--centres``); the site
+syncs with ``exam_server.sites.client.sync_once`` over HTTP, as its server
+does when the line returns. Each run starts from the centre emptied of the
+site's records. Reported: the catch-up time (the line
 back to the centre holding everything, verified), records per second, and
 the centre's and the site's CPU. Writes the ``sites`` section of
 docs/benchmarks.md.
@@ -26,10 +27,10 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
-import shutil
 import statistics
 import sys
 import tempfile
@@ -85,11 +86,10 @@ def _exam() -> tuple[Any, Any, list[PublicItemContent]]:
     return design, bank, items
 
 
-def prepare(tmp: Path, terminals: int) -> dict[str, Any]:
+def prepare(tmp: Path, terminals: int, centre_url: str) -> dict[str, Any]:
     """The centre's database (exam day packaged), the site's (installed, its
     session run while the line was down) and the files the run needs."""
     design, bank, items = _exam()
-    centre_url = f"sqlite:///{tmp / 'centre.db'}"
     centre = make_engine(centre_url)
     create_schema(centre)
     seed = seed_exam(
@@ -275,12 +275,31 @@ def _child_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _reset_centre(url: str) -> None:
+    """The centre as before the site's first sync: nothing of it held."""
+    centre = make_engine(url)
+    with centre.begin() as c:
+        for table in ("site_audit", "site_response", "site_checkpoint", "site_attempt"):
+            c.execute(text(f"DELETE FROM {table}"))
+        c.execute(text("DELETE FROM site_problem"))
+        c.execute(
+            text(
+                "UPDATE site_link SET audit_last_id = 0, audit_last_hash = '', checkpoint_n = 0,"
+                " checkpoint_hash = '', checkpoint_key = NULL, received = 0, duplicates = 0,"
+                " site_pending = 0, oldest_pending_at = NULL"
+            )
+        )
+    if url.startswith("postgresql"):
+        with centre.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")
+    centre.dispose()
+
+
 def one_run(tmp: Path, prep: dict[str, Any], batch: int) -> dict[str, Any]:
-    """Catch-up of the whole backlog into a fresh copy of the centre's database."""
-    run_db = tmp / f"centre-run-{time.monotonic_ns()}.db"
-    shutil.copy(tmp / "centre.db", run_db)
+    """Catch-up of the whole backlog into the centre, emptied of the site's records."""
+    _reset_centre(prep["centre_url"])
     settings = Settings(
-        database_url=f"sqlite:///{run_db}",
+        database_url=prep["centre_url"],
         secret_key=SECRET,
         port=free_port(),
         role="centre",
@@ -319,7 +338,6 @@ def one_run(tmp: Path, prep: dict[str, Any], batch: int) -> dict[str, Any]:
             "problems": c.execute(text("SELECT COUNT(*) FROM site_problem")).scalar_one(),
         }
     centre.dispose()
-    run_db.unlink()
     complete = (
         got["responses"] == counts["responses"]
         and got["audit"] == counts["audit"]
@@ -344,33 +362,51 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--terminals", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="50 terminals, one run (a smoke test)")
+    ap.add_argument(
+        "--centres",
+        default="sqlite,postgresql",
+        help="the centre's databases: sqlite (a file), postgresql (a fresh schema of the"
+        " PostgreSQL at 127.0.0.1:5432)",
+    )
     ap.add_argument("--no-write", action="store_true", help="print, do not touch the docs")
     args = ap.parse_args(argv)
     terminals, repeats = (50, 1) if args.quick else (args.terminals, args.repeats)
+    kinds = [k.strip() for k in args.centres.split(",") if k.strip()]
     load0 = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="seleksi-sites-") as d:
-        tmp = Path(d)
-        print(f"preparing a {terminals}-terminal site's 2-hour backlog…", file=sys.stderr)
-        prep = prepare(tmp, terminals)
-        counts = prep["counts"]
-        print(json.dumps({k: v for k, v in counts.items() if "file" not in k}), file=sys.stderr)
-        runs: dict[int, list[dict[str, Any]]] = {500: [], 2000: []}
-        for _ in range(repeats):  # interleaved: both batch sizes see the same load
-            for batch in runs:
-                r = one_run(tmp, prep, batch)
-                print(json.dumps(r), file=sys.stderr)
-                runs[batch].append(r)
+    rows: list[str] = []
+    counts: dict[str, Any] = {}
+    for kind in kinds:
+        with contextlib.ExitStack() as stack:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="seleksi-sites-")))
+            if kind == "postgresql":
+                from exam_server.scaleout.migrate import temporary_schema
+
+                centre_url = stack.enter_context(temporary_schema(prefix="sites"))
+            elif kind == "sqlite":
+                centre_url = f"sqlite:///{tmp / 'centre.db'}"
+            else:
+                ap.error(f"--centres: {kind}? (sqlite, postgresql)")
+            print(f"{kind}: a {terminals}-terminal site's 2-hour backlog…", file=sys.stderr)
+            prep = prepare(tmp, terminals, centre_url)
+            counts = prep["counts"]
+            print(json.dumps({k: v for k, v in counts.items() if "file" not in k}), file=sys.stderr)
+            runs: dict[int, list[dict[str, Any]]] = {500: [], 2000: []}
+            for _ in range(repeats):  # interleaved: both batch sizes see the same load
+                for batch in runs:
+                    r = one_run(tmp, prep, batch)
+                    print(json.dumps(r), file=sys.stderr)
+                    runs[batch].append(r)
+        for batch, rs in runs.items():
+            walls = [r["wall"] for r in rs]
+            rows.append(
+                f"| {'SQLite' if kind == 'sqlite' else 'PostgreSQL'} | {batch:,}"
+                f" | {statistics.median(walls):.1f} ({min(walls):.1f}–{max(walls):.1f})"
+                f" | {counts['records'] / statistics.median(walls):,.0f}"
+                f" | {statistics.median(r['centre_cpu'] for r in rs):.1f}"
+                f" | {statistics.median(r['site_cpu'] for r in rs):.1f}"
+                f" | {rs[0]['batches']} | {'yes' if all(r['complete'] for r in rs) else 'NO'} |"
+            )
     load1 = os.getloadavg()
-    rows = []
-    for batch, rs in runs.items():
-        walls = [r["wall"] for r in rs]
-        rows.append(
-            f"| {batch:,} | {statistics.median(walls):.1f} ({min(walls):.1f}–{max(walls):.1f})"
-            f" | {counts['records'] / statistics.median(walls):,.0f}"
-            f" | {statistics.median(r['centre_cpu'] for r in rs):.1f}"
-            f" | {statistics.median(r['site_cpu'] for r in rs):.1f}"
-            f" | {rs[0]['batches']} | {'yes' if all(r['complete'] for r in rs) else 'NO'} |"
-        )
     md = "\n".join(
         [
             "## Sites: sync throughput and catch-up after a 2-hour outage (issue 22)",
@@ -384,16 +420,17 @@ def main(argv: list[str] | None = None) -> int:
             f" {counts['responses']:,} answers, {counts['audit']:,} audit events,"
             f" {counts['checkpoints']} signed checkpoints, {counts['attempts']} attempts with"
             f" results and final states = **{counts['records']:,} records**. The centre is its"
-            " own process (uvicorn, role centre, SQLite); the site sends with"
-            " `exam_server.sites.client.sync_once` over HTTP. Catch-up = from the line"
-            " returning to the centre holding every record, every chain and checkpoint"
-            " verified and every attempt scored again from its answers and found equal to"
-            f" the site's result. Median (min–max) of {repeats} run(s), fresh centre database"
-            " each; CPU seconds of the whole run.",
+            " own process (uvicorn, role centre; its database SQLite or PostgreSQL on this"
+            " machine), the site (SQLite) sends with `exam_server.sites.client.sync_once` over"
+            " HTTP. Catch-up = from the line returning to the centre holding every record,"
+            " every chain and checkpoint verified and every attempt scored again from its"
+            " answers and found equal to the site's result. Median (min–max) of"
+            f" {repeats} run(s), the centre emptied of the site's records before each; CPU"
+            " seconds of the whole run.",
             "",
-            "| batch (records) | catch-up, s | records/s | centre CPU, s | site CPU, s"
-            " | batches | all verified |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+            "| centre database | batch (records) | catch-up, s | records/s | centre CPU, s"
+            " | site CPU, s | batches | all verified |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
             *rows,
             "",
             "Where the time goes (cProfile of the centre's batch intake in one process,"
