@@ -458,6 +458,12 @@ def open_session(engine: Engine, session_id: int, actor: str) -> str:
             raise SetupError(f"no session {session_id}", status=404)
         if sess.status == "closed":
             raise SetupError("the session is closed", status=409)
+        from exam_server.sites.keys import items_sealed  # a site's package (docs/sites.md)
+
+        if items_sealed(s.connection(), session_id):
+            raise SetupError(
+                "the session's items are still sealed: release its key first", status=409
+            )
         sess.status, sess.token, sess.opened_at = "open", token, time.time()
         s.add(sess)
         s.flush()

@@ -150,3 +150,13 @@ def test_the_centre_releases_a_key_only_to_its_site_and_not_too_early(centre: Ce
     assert len(key) == 32
     with pytest.raises(link.LinkError, match="not valid"):
         link.authenticate(centre.engine, "TILOK-01.not-the-token")
+
+
+def test_a_session_with_sealed_items_does_not_open(centre: Centre, site_engine: Engine) -> None:
+    data, session_keys = package.build(centre.engine, "TILOK-01", centre.key)
+    install(site_engine, data, centre.key.public_key())
+    sid = centre.seed.session_id
+    with pytest.raises(sch.SetupError, match="still sealed: release its key first"):
+        sch.open_session(site_engine, sid, "proctor:p")
+    keys.release(site_engine, "SESI-1", session_keys["SESI-1"], "sealed")
+    assert sch.open_session(site_engine, sid, "proctor:p")
