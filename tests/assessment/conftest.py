@@ -28,6 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     engine = make_engine(url)
     create_schema(engine)
     cases.populate(engine)
+    cases.populate_field_test(engine)
     create_staff(engine, "admin", "Admin", "admin", ADMIN_PASSWORD, TEST_SCRYPT_N)
     engine.dispose()
     key = root / "results.key"

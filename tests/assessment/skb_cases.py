@@ -134,3 +134,25 @@ def link_account(engine: Engine, candidate_id: int, email: str) -> None:
             )
         )  # fmt: skip
         s.commit()
+
+
+FIELD_TEST = "SKB-CAT"
+
+
+def populate_field_test(engine: Engine, points: dict[str, float] | None = None) -> None:
+    """The CAT field test as an exam on the server: finished attempts of R001-R003
+    (points of 500: 80, 70 and 90 on the 0-100 scale by default)."""
+    points = points or {"R001": 400.0, "R002": 350.0, "R003": 450.0}
+    with Session(engine) as s:
+        s.add(m.Exam(id=2, code=FIELD_TEST, name="Tes bidang", design_json="{}",
+                     bank_json="{}", items_json="[]"))  # fmt: skip
+        s.flush()
+        s.add(m.ExamSession(id=2, code="S2", exam_id=2, room_id=1, status="closed"))
+        s.flush()
+        ids = {regno: k for k, (regno, *_rest) in enumerate(PEOPLE, start=1)}
+        for n, (regno, pts) in enumerate(sorted(points.items()), start=1):
+            score = {"sections": [{"code": "BID", "points": pts, "max_points": 500.0}],
+                     "total": pts}  # fmt: skip
+            s.add(m.Attempt(id=100 + n, session_id=2, candidate_id=ids[regno], status="finished",
+                            state_json="{}", score_json=json.dumps(score)))  # fmt: skip
+        s.commit()

@@ -8,6 +8,7 @@ critical violation on any page."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 
 from exam_server.testing import ThreadServer
 from tests.assessment import skb_cases as cases
-from tests.assessment.conftest import admin, schedule
+from tests.assessment.conftest import ADMIN_PASSWORD
 from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -46,10 +47,56 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     server: ThreadServer, browser: Any
 ) -> None:
     expect = expect_patiently()
-    token = schedule(server)
     base = server.url
     ctx = browser.new_context()
     page = ctx.new_page()
+
+    # The administrator: the plan, three assessors, the panel, its slots, who sits when.
+    page.goto(base + "/skb-admin.html")
+    login = page.locator("#login-form")
+    login.get_by_label("Nama pengguna").fill("admin")
+    login.get_by_label("Kata sandi").fill(ADMIN_PASSWORD)
+    login.get_by_role("button", name="Masuk").click()
+    doc = cases.plan()
+    doc["components"][0]["weight"] = 40  # over the 2024 caps first
+    doc["components"][1]["weight"] = 60
+    page.get_by_label("Dokumen rencana (JSON)").fill(json.dumps(doc))
+    page.get_by_role("button", name="Simpan rencana").click()
+    expect(page.get_by_role("alert").first).to_contain_text(
+        "weighs 40%, the policy asks for at least 50%"
+    )
+    page.get_by_label("Dokumen rencana (JSON)").fill(json.dumps(cases.plan()))
+    page.get_by_role("button", name="Simpan rencana").click()
+    expect(page.get_by_role("status")).to_have_text("Rencana formasi PK-JKT disimpan.")
+    assessors = page.locator("#assessor-form")
+    for u in cases.ASSESSORS:
+        assessors.get_by_label("Nama pengguna").fill(u)
+        assessors.get_by_label("Nama", exact=True).fill(u.title())
+        assessors.get_by_label("Kata sandi").fill(cases.PASSWORD)
+        assessors.get_by_role("button", name="Tambah asesor").click()
+        expect(page.get_by_role("status")).to_have_text(f"Asesor {u} ditambahkan.")
+    page.get_by_label("Kode panel", exact=True).first.fill("P1")
+    page.get_by_label("Formasi").fill(cases.FORMATION)
+    page.locator("#panel-form").get_by_label("Kode komponen").fill("WWN")
+    page.get_by_label("Asesor (nama pengguna").fill(", ".join(cases.ASSESSORS))
+    page.get_by_label("Ketua panel").fill("asesor1")
+    page.get_by_role("button", name="Buat panel").click()
+    expect(page.get_by_role("status")).to_have_text("Panel P1 dibuat.")
+    slots = page.locator("#slots-form")
+    slots.get_by_label("Tanggal").fill("2025-05-12")
+    slots.get_by_label("Tersedia dari").fill("09:00")
+    slots.get_by_label("sampai").fill("11:00")
+    slots.get_by_label("Zona waktu").select_option("WITA")
+    slots.get_by_label("Alamat ruang pertemuan").fill("https://meet.example.org/skb")
+    slots.get_by_role("button", name="Buat slot").click()
+    expect(page.get_by_role("status")).to_have_text("3 slot dibuat.")
+    for when, regno in (("09.00", "R001"), ("09.40", "R002"), ("10.20", "R003")):
+        label = f"Peserta untuk slot Senin, 12 Mei 2025 {when} WITA"
+        page.get_by_label(label).select_option(regno)
+        page.get_by_label(label).locator("xpath=..").get_by_role("button", name="Jadwalkan").click()
+        expect(page.get_by_role("status")).to_have_text(f"{regno} dijadwalkan.")
+    assert serious_violations(page) == []
+
     for who, marks in SHEETS.items():
         page.goto(base + "/skb-assessor.html")
         page.get_by_label("Nama pengguna").fill(who)
@@ -93,14 +140,18 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Adjudication queue")).to_be_visible()
 
-    # The field test's scores, then the signed publication, verified.
-    for regno, cat in (("R001", 80), ("R002", 70), ("R003", 90)):
-        admin(server, "/api/skb/cat-scores",
-              {"registration_number": regno, "component": "CAT", "score": cat}, token)  # fmt: skip
-    admin(server, "/api/skb/publish", {"exam_code": cases.EXAM, "published_at": "2025-06-01"},
-          token)  # fmt: skip
-    report = admin(server, "/api/admin/results/verify", {}, token)
-    assert report["ok"], report["problems"]
+    # The field test's scores from its exam, the signed publication, verified.
+    page.goto(base + "/skb-admin.html")
+    page.get_by_role("button", name="Bahasa Indonesia").click()  # the chair chose English
+    page.get_by_label("Kode ujian tes bidang (CAT)").fill(cases.FIELD_TEST)
+    page.get_by_role("button", name="Ambil nilai tes bidang").click()
+    expect(page.get_by_role("status")).to_have_text("3 nilai tes bidang disimpan (0 sudah ada).")
+    page.get_by_label("Kode ujian SKD").fill(cases.EXAM)
+    page.get_by_label("Tanggal pengumuman").fill("2025-06-01")
+    page.get_by_role("button", name="Umumkan peringkat akhir").click()
+    expect(page.get_by_role("status")).to_contain_text("Diumumkan dan ditandatangani")
+    page.get_by_role("button", name="Verifikasi publikasi").click()
+    expect(page.get_by_role("status")).to_contain_text("Publikasi terverifikasi")
     # The public page shows each line's SKB breakdown under its total.
     page.goto(base + f"/results/formation/final/{cases.FORMATION}")
     row = page.get_by_role("row").filter(has_text="R001")
@@ -110,7 +161,6 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
 
     # The candidate reads the interview in WITA and the breakdown.
     page.goto(base + "/skb-candidate.html")
-    page.get_by_role("button", name="Bahasa Indonesia").click()
     page.get_by_label("Nomor peserta").fill("R001")
     page.get_by_label("Tanggal lahir").fill("1996-02-01")
     page.get_by_role("button", name="Tampilkan").click()

@@ -7,6 +7,57 @@
 "use strict";
 
 Object.assign(SELEKSI_TEXTS.id, {
+  "skb.adminTitle": "Pengaturan SKB",
+  "skb.plan": "Rencana SKB formasi",
+  "skb.planHint": "Komponen, bobot, nilai minimal dan rubrik; diperiksa terhadap batas kebijakan.",
+  "skb.planJson": "Dokumen rencana (JSON)",
+  "skb.savePlan": "Simpan rencana",
+  "skb.planSaved": "Rencana formasi {f} disimpan.",
+  "skb.planLine": "{f}: {parts} (batas kebijakan {caps})",
+  "skb.addAssessor": "Akun asesor",
+  "skb.addAssessorBtn": "Tambah asesor",
+  "skb.assessorAdded": "Asesor {u} ditambahkan.",
+  "skb.newPanel": "Panel asesor",
+  "skb.panelCode": "Kode panel",
+  "skb.formation": "Formasi",
+  "skb.componentCode": "Kode komponen",
+  "skb.members": "Asesor (nama pengguna, dipisah koma)",
+  "skb.chair": "Ketua panel",
+  "skb.createPanel": "Buat panel",
+  "skb.panelCreated": "Panel {p} dibuat.",
+  "skb.slots": "Slot wawancara",
+  "skb.date": "Tanggal",
+  "skb.from": "Tersedia dari",
+  "skb.to": "sampai",
+  "skb.zone": "Zona waktu",
+  "skb.minutes": "Lama per slot (menit)",
+  "skb.gap": "Jeda antarslot (menit)",
+  "skb.meetingBase": "Alamat ruang pertemuan (https://)",
+  "skb.createSlots": "Buat slot",
+  "skb.slotsCreated": "{n} slot dibuat.",
+  "skb.panelTable": "Panel {p} · formasi {f} · {c} · {m}",
+  "skb.chairMark": "ketua",
+  "skb.assignTo": "Peserta untuk slot {when}",
+  "skb.assign": "Jadwalkan",
+  "skb.assigned": "{r} dijadwalkan.",
+  "skb.finalTitle": "Nilai akhir dan publikasi",
+  "skb.catExam": "Kode ujian tes bidang (CAT)",
+  "skb.importCat": "Ambil nilai tes bidang",
+  "skb.catImported": "{n} nilai tes bidang disimpan ({k} sudah ada).",
+  "skb.skdExam": "Kode ujian SKD",
+  "skb.publishedAt": "Tanggal pengumuman",
+  "skb.publish": "Umumkan peringkat akhir",
+  "skb.published": "Diumumkan dan ditandatangani. Akar Merkle {root}.",
+  "skb.remind": "Kirim pengingat (24 jam)",
+  "skb.reminded": "{n} pengingat masuk kotak keluar ({x} tanpa alamat surel).",
+  "skb.verify": "Verifikasi publikasi",
+  "skb.verified": "Publikasi terverifikasi: {n} pemeriksaan lolos.",
+  "skb.notVerified": "Publikasi TIDAK lolos verifikasi: {p}",
+  "skb.publicPage": "Halaman hasil publik",
+  "err.not_called": "Peserta tidak dipanggil ke SKB formasi ini",
+  "err.bad_plan": "Rencana ditolak",
+  "err.conflict": "Bentrok jadwal",
+  "err.bad_schedule": "Jadwal tidak sah",
   "skb.assessorTitle": "Penilaian SKB",
   "skb.chairTitle": "Ketua Panel SKB",
   "skb.candTitle": "Jadwal dan Nilai SKB",
@@ -91,6 +142,57 @@ Object.assign(SELEKSI_TEXTS.id, {
   "err.too_few_assessors": "Panel akan kurang dari 2 asesor: perlu pengganti",
 });
 Object.assign(SELEKSI_TEXTS.en, {
+  "skb.adminTitle": "SKB set-up",
+  "skb.plan": "A formation's SKB plan",
+  "skb.planHint": "Components, weights, minimums and rubrics; checked against the policy's caps.",
+  "skb.planJson": "Plan document (JSON)",
+  "skb.savePlan": "Save the plan",
+  "skb.planSaved": "The plan of formation {f} is saved.",
+  "skb.planLine": "{f}: {parts} (policy caps {caps})",
+  "skb.addAssessor": "Assessor account",
+  "skb.addAssessorBtn": "Add the assessor",
+  "skb.assessorAdded": "Assessor {u} added.",
+  "skb.newPanel": "Panel of assessors",
+  "skb.panelCode": "Panel code",
+  "skb.formation": "Formation",
+  "skb.componentCode": "Component code",
+  "skb.members": "Assessors (usernames, comma-separated)",
+  "skb.chair": "Panel chair",
+  "skb.createPanel": "Create the panel",
+  "skb.panelCreated": "Panel {p} created.",
+  "skb.slots": "Interview slots",
+  "skb.date": "Date",
+  "skb.from": "Available from",
+  "skb.to": "until",
+  "skb.zone": "Time zone",
+  "skb.minutes": "Minutes per slot",
+  "skb.gap": "Minutes between slots",
+  "skb.meetingBase": "Meeting room address (https://)",
+  "skb.createSlots": "Create the slots",
+  "skb.slotsCreated": "{n} slots created.",
+  "skb.panelTable": "Panel {p} · formation {f} · {c} · {m}",
+  "skb.chairMark": "chair",
+  "skb.assignTo": "Candidate for the slot at {when}",
+  "skb.assign": "Schedule",
+  "skb.assigned": "{r} scheduled.",
+  "skb.finalTitle": "Final scores and publication",
+  "skb.catExam": "Field test (CAT) exam code",
+  "skb.importCat": "Take the field test's scores",
+  "skb.catImported": "{n} field test scores stored ({k} already there).",
+  "skb.skdExam": "SKD exam code",
+  "skb.publishedAt": "Announcement date",
+  "skb.publish": "Announce the final ranking",
+  "skb.published": "Announced and signed. Merkle root {root}.",
+  "skb.remind": "Send reminders (24 hours)",
+  "skb.reminded": "{n} reminders in the outbox ({x} without an email address).",
+  "skb.verify": "Verify the publication",
+  "skb.verified": "The publication verifies: {n} checks passed.",
+  "skb.notVerified": "The publication does NOT verify: {p}",
+  "skb.publicPage": "Public results page",
+  "err.not_called": "The candidate is not called to this formation's SKB",
+  "err.bad_plan": "Plan refused",
+  "err.conflict": "Schedule conflict",
+  "err.bad_schedule": "Invalid schedule",
   "skb.assessorTitle": "SKB scoring",
   "skb.chairTitle": "SKB panel chair",
   "skb.candTitle": "SKB schedule and score",
@@ -461,6 +563,189 @@ Object.assign(SELEKSI_TEXTS.en, {
     }
   }
 
+  // -- the administrator's page ---------------------------------------------------------
+
+  const OFFSETS = { WIB: "+07:00", WITA: "+08:00", WIT: "+09:00" };
+
+  async function adminLogin(ev) {
+    ev.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      const res = await S.api("POST", "/api/auth/login", {
+        username: $("username").value.trim(),
+        password: $("password").value,
+      });
+      if (res.role !== "admin") throw new S.ApiError(403, "forbidden");
+      K.token = res.token;
+      store.setItem("seleksi.skb.admin", K.token);
+      await loadAdmin();
+    } catch (err) {
+      $("login-error").textContent = S.errorText(err.code, err.data);
+    }
+  }
+
+  async function loadAdmin() {
+    if (!K.token) return;
+    try {
+      K.data = await S.api("GET", "/api/skb/admin", undefined, K.token);
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) {
+        store.removeItem("seleksi.skb.admin");
+        K.token = null;
+      }
+      return;
+    }
+    $("screen-login").classList.add("hidden");
+    $("screen-main").classList.remove("hidden");
+    $("logout").classList.remove("hidden");
+    renderAdmin();
+  }
+
+  function renderAdmin() {
+    const d = K.data;
+    $("plan-list").replaceChildren(...d.plans.map((p) => el("li", {}, S.t("skb.planLine", {
+      f: p.formation,
+      parts: p.plan.components.map((c) => `${c.code} ${c.weight}%`).join(", "),
+      caps: p.caps,
+    }))));
+    const chosen = $("s-panel").value;
+    $("s-panel").replaceChildren(...d.panels.map((p) => el("option", { value: p.panel }, p.panel)));
+    if (chosen) $("s-panel").value = chosen;
+    $("panel-list").replaceChildren(...d.panels.map((p) => {
+      const members = p.members.map((m) => (m.chair ? `${m.username} (${S.t("skb.chairMark")})` : m.username)).join(", ");
+      const title = S.t("skb.panelTable", { p: p.panel, f: p.formation, c: p.component, m: members });
+      const rows = p.slots.map((sl) => {
+        const when = S.lang === "en" ? sl.local_en : sl.local_id;
+        let who = sl.registration_number;
+        if (!who) {
+          const id = `assign-${sl.slot}`;
+          who = el("form", { class: "skb-inline", onsubmit: (ev) => assign(ev, sl.slot) },
+            el("label", { for: id, class: "sr-only" }, S.t("skb.assignTo", { when })),
+            el("select", { id, name: "regno" }, el("option", { value: "" }, "–"),
+              p.unscheduled.map((r) => el("option", { value: r }, r))),
+            el("button", { type: "submit", class: "small" }, S.t("skb.assign")));
+        }
+        return el("tr", {}, el("td", {}, when), el("td", {}, who),
+          el("td", {}, el("a", { href: sl.meeting_url, target: "_blank", rel: "noopener" }, S.t("skb.open"))));
+      });
+      return el("section", { class: "card" }, el("h2", {}, title),
+        el("table", { class: "grid" },
+          el("thead", {}, el("tr", {}, ["skb.time", "skb.regno", "skb.meeting"].map((k) => el("th", { scope: "col" }, S.t(k))))),
+          el("tbody", {}, rows)));
+    }));
+  }
+
+  async function adminAct(fn) {
+    $("admin-error").textContent = "";
+    $("admin-status").textContent = "";
+    try {
+      const text = await fn();
+      await loadAdmin();
+      $("admin-status").textContent = text;
+    } catch (err) {
+      $("admin-error").textContent = errText(err);
+    }
+  }
+
+  function assign(ev, slot) {
+    ev.preventDefault();
+    const regno = ev.target.elements.regno.value;
+    adminAct(async () => {
+      await S.api("POST", "/api/skb/assign", { slot, registration_number: regno }, K.token);
+      return S.t("skb.assigned", { r: regno });
+    });
+  }
+
+  function wireAdmin() {
+    $("login-form").addEventListener("submit", adminLogin);
+    $("logout").addEventListener("click", () => {
+      store.removeItem("seleksi.skb.admin");
+      location.reload();
+    });
+    $("plan-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      adminAct(async () => {
+        let doc;
+        try {
+          doc = JSON.parse($("plan-json").value);
+        } catch (_) {
+          throw new S.ApiError(400, "bad_json", "JSON");
+        }
+        const res = await S.api("POST", "/api/skb/plans", doc, K.token);
+        return S.t("skb.planSaved", { f: res.formation });
+      });
+    });
+    $("assessor-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      adminAct(async () => {
+        const u = $("a-username").value.trim();
+        await S.api("POST", "/api/skb/assessors", { username: u, name: $("a-name").value, password: $("a-password").value }, K.token);
+        $("a-username").value = $("a-name").value = $("a-password").value = "";
+        return S.t("skb.assessorAdded", { u });
+      });
+    });
+    $("panel-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      adminAct(async () => {
+        const code = $("p-code").value.trim();
+        await S.api("POST", "/api/skb/panels", {
+          code,
+          formation: $("p-formation").value.trim(),
+          component: $("p-component").value.trim(),
+          members: $("p-members").value.split(",").map((x) => x.trim()).filter(Boolean),
+          chair: $("p-chair").value.trim(),
+        }, K.token);
+        return S.t("skb.panelCreated", { p: code });
+      });
+    });
+    $("slots-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      adminAct(async () => {
+        const off = OFFSETS[$("s-zone").value];
+        const day = $("s-date").value;
+        const res = await S.api("POST", "/api/skb/slots", {
+          panel: $("s-panel").value,
+          windows: [[`${day}T${$("s-from").value}:00${off}`, `${day}T${$("s-to").value}:00${off}`]],
+          minutes: Number($("s-minutes").value),
+          gap_minutes: Number($("s-gap").value),
+          meeting_url: $("s-url").value.trim(),
+          zone: $("s-zone").value,
+        }, K.token);
+        return S.t("skb.slotsCreated", { n: res.slots.length });
+      });
+    });
+    $("cat-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      adminAct(async () => {
+        const res = await S.api("POST", "/api/skb/cat-scores/import", {
+          exam_code: $("c-exam").value.trim(), component: $("c-component").value.trim(),
+        }, K.token);
+        return S.t("skb.catImported", { n: res.stored, k: res.kept });
+      });
+    });
+    $("publish-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      adminAct(async () => {
+        const res = await S.api("POST", "/api/skb/publish", {
+          exam_code: $("pub-exam").value.trim(), published_at: $("pub-date").value,
+        }, K.token);
+        return S.t("skb.published", { root: res.root.slice(0, 16) + "…" });
+      });
+    });
+    $("remind").addEventListener("click", () => adminAct(async () => {
+      const res = await S.api("POST", "/api/skb/reminders", {}, K.token);
+      return S.t("skb.reminded", { n: res.queued, x: res.no_address });
+    }));
+    $("verify").addEventListener("click", () => adminAct(async () => {
+      const res = await S.api("POST", "/api/admin/results/verify", {}, K.token);
+      if (!res.ok) throw new S.ApiError(409, "not_verified", S.t("skb.notVerified", { p: res.problems.join("; ") }));
+      return S.t("skb.verified", { n: res.checks.length });
+    }));
+    document.addEventListener("seleksi:lang", () => K.data && renderAdmin());
+    K.token = store.getItem("seleksi.skb.admin");
+    loadAdmin();
+  }
+
   // -- the candidate's page -------------------------------------------------------------
 
   async function showCandidate(ev) {
@@ -533,6 +818,8 @@ Object.assign(SELEKSI_TEXTS.en, {
     } else if (page === "chair") {
       document.addEventListener("seleksi:lang", () => K.data && renderChair());
       loadChair();
+    } else if (page === "admin") {
+      wireAdmin();
     } else if (page === "candidate") {
       $("cand-form").addEventListener("submit", showCandidate);
       document.addEventListener("seleksi:lang", () => K.data && renderCandidate());
