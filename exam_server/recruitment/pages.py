@@ -195,8 +195,17 @@ def _guarded(fn: Handler) -> Handler:
     @functools.wraps(fn)
     async def wrapped(request: Request) -> Response:
         if request.method == "POST":
+            # A body without a length (chunked) is refused: it could not be
+            # bounded before the form parser spooled it to disk.
             length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            if length is None:
+                return message(
+                    request,
+                    ("Panjang kiriman tidak diketahui", "Length required"),
+                    ("Kirim formulir dari peramban.", "Send the form from a browser."),
+                    411,
+                )
+            if not length.isdigit() or int(length) > MAX_BODY:
                 return message(
                     request,
                     ("Terlalu besar", "Too large"),

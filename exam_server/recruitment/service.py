@@ -90,8 +90,12 @@ def today(now: float) -> dt.date:
     return dt.datetime.fromtimestamp(now, WIB).date()
 
 
-def _get(s: Session, model: Any, ident: int) -> Any:
-    row = s.get(model, ident)
+def _get(s: Session, model: Any, ident: int, *, lock: bool = False) -> Any:
+    """The row, or :class:`NotFound`. lock: ``SELECT … FOR UPDATE`` (PostgreSQL;
+    SQLite's writer transactions hold the database lock already), so two
+    requests moving the same registration or need through its states queue up
+    and the second sees the first's result."""
+    row = s.get(model, ident, with_for_update=lock)
     if row is None:
         raise NotFound(f"no {model.__tablename__} {ident}")
     return row
@@ -293,7 +297,7 @@ def _fe(field: str, text_id: str, text_en: str) -> FieldError:
 
 def submit_need(engine: Engine, need_id: int, actor: str, now: float) -> None:
     with Session(writer(engine)) as s:
-        need: RecNeed = _get(s, RecNeed, need_id)
+        need: RecNeed = _get(s, RecNeed, need_id, lock=True)
         need.status = step_need(need.status, "submit")
         need.submitted_by, need.updated_at = actor, now
         s.add(need)
@@ -349,7 +353,7 @@ def decide_need(
                     f"formasi tidak dapat dibuat: {exc}", f"formations cannot be made: {exc}"
                 ) from None
     with Session(writer(engine)) as s:
-        need = _get(s, RecNeed, need_id)
+        need = _get(s, RecNeed, need_id, lock=True)
         need.status = step_need(need.status, "approve" if approve else "return")
         need.decided_by, need.decision_reason, need.updated_at = actor, reason.strip(), now
         s.add(need)
@@ -562,7 +566,7 @@ def signup(
 
 def verify_email(engine: Engine, account_id: int, now: float) -> None:
     with Session(writer(engine)) as s:
-        acc: RecAccount = _get(s, RecAccount, account_id)
+        acc: RecAccount = _get(s, RecAccount, account_id, lock=True)
         if acc.email_verified_at is None:
             acc.email_verified_at = now
             s.add(acc)
@@ -921,7 +925,7 @@ def submit_registration(
     data, signature, fp = ann.sign(frozen, key)
     receipt = {"receipt": frozen, "signature": signature, "key_fingerprint": fp}
     with Session(writer(engine)) as s:
-        row: RecRegistration = _get(s, RecRegistration, reg.id)
+        row: RecRegistration = _get(s, RecRegistration, reg.id, lock=True)
         if row.status != Status.DRAFT:  # submitted meanwhile by another request
             s.rollback()
             return row
@@ -1045,7 +1049,7 @@ def decide_registration(
     if decision == "TMS" and reason_code not in period.rules.reason_codes:
         raise Refused("kode alasan TMS wajib dipilih", "a TMS reason code is required")
     with Session(writer(engine)) as s:
-        reg: RecRegistration = _get(s, RecRegistration, registration_id)
+        reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
         if _recused(s, registration_id, staff):
             raise Refused(
                 "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
@@ -1112,8 +1116,8 @@ def pending_tms(engine: Engine, period_id: int, staff: str) -> list[dict[str, An
 
 def approve_tms(engine: Engine, verification_id: int, staff: str, agree: bool, now: float) -> None:
     with Session(writer(engine)) as s:
-        v: RecVerification = _get(s, RecVerification, verification_id)
-        reg: RecRegistration = _get(s, RecRegistration, v.registration_id)
+        v: RecVerification = _get(s, RecVerification, verification_id, lock=True)
+        reg: RecRegistration = _get(s, RecRegistration, v.registration_id, lock=True)
         check_second_person(v.verifier, staff)
         if v.approved is not None:
             raise Refused("keputusan ini sudah diperiksa", "this decision was already reviewed")
@@ -1184,7 +1188,7 @@ def file_appeal(
     if reg is None:
         raise Refused("belum ada pendaftaran", "there is no registration")
     with Session(writer(engine)) as s:
-        row: RecRegistration = _get(s, RecRegistration, reg.id or 0)
+        row: RecRegistration = _get(s, RecRegistration, reg.id or 0, lock=True)
         existing = (
             s.execute(select(RecAppeal).where(col(RecAppeal.registration_id) == row.id))
             .scalars()
@@ -1246,12 +1250,12 @@ def answer_appeal(
     if not answer.strip():
         raise Refused("jawaban sanggah wajib diisi", "an answer is required")
     with Session(writer(engine)) as s:
-        ap: RecAppeal = _get(s, RecAppeal, appeal_id)
+        ap: RecAppeal = _get(s, RecAppeal, appeal_id, lock=True)
         if ap.outcome is not None:
             raise Refused(
                 "sanggah ini sudah dijawab (final)", "this appeal is already answered (final)"
             )
-        reg: RecRegistration = _get(s, RecRegistration, ap.registration_id)
+        reg: RecRegistration = _get(s, RecRegistration, ap.registration_id, lock=True)
         if _recused(s, reg.id or 0, staff):
             raise Refused(
                 "Anda direkusal dari pendaftaran ini", "you are recused from this registration"

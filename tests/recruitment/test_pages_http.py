@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 import time
 
 import httpx
@@ -239,3 +240,28 @@ def test_a_changed_announcement_is_a_new_signed_version(rec_server: RecServer) -
         assert ann.verify(doc, sig, key)
     assert not ann.verify(doc.replace(b"DOKTER", b"DOKTOR"), sig, key)
     c.close()
+
+
+def test_bodies_without_a_length_or_too_long_are_refused_unread(rec_server: RecServer) -> None:
+    c, token = _registered_client(rec_server)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield f"csrf={token}&kind=ktp".encode()
+
+    r = c.post(
+        "/recruitment/me/upload",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 411
+    c.close()
+    # A declared length over the limit is answered before the body is read:
+    # the client sends the headers and waits (no 26 MB on the wire).
+    host, port = rec_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /recruitment/me/upload HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            + f"Content-Length: {26 * 1024 * 1024}\r\n\r\n".encode()
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 413")
