@@ -33,6 +33,10 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
+#: A response "much faster than the candidate's speed predicts": z below this
+#: (one-sided 1 %).
+FAST_Z = -2.33
+
 #: The indices in report order: key, short English name, short Indonesian name.
 INDICES: tuple[tuple[str, str, str], ...] = (
     ("lz", "person fit lz*", "kecocokan pola jawaban lz*"),
@@ -72,7 +76,9 @@ class SessionReport:
     most similar candidate, ``-1`` none), ``section`` (the most unusual
     section, ``-1`` none), ``fast_right`` (right answers faster than
     z = −2.33), ``p_combined``, ``q`` (Benjamini–Hochberg), ``review`` (q ≤
-    fdr), ``order`` (candidates by p_combined, most unusual first)."""
+    fdr), ``order`` (candidates by p_combined, most unusual first);
+    ``time_z``: (m, n) each response's time residual (one speed per
+    subtest; NaN: no time)."""
 
     data: SessionData
     settings: ForensicSettings
@@ -87,6 +93,7 @@ class SessionReport:
     q: FloatArray
     review: BoolArray
     order: IntArray
+    time_z: FloatArray
     compromised: tuple[str, ...] = ()
 
 
@@ -137,7 +144,7 @@ def analyse(
     z, fitted = rt.section_residuals(lt, items.alpha, items.beta, items.section)
     st["lt"], pv["lt"] = rt.lt_person_fit(z, fitted)
     st["fast"], pv["fast"] = rt.fast_when_right(z, data.correct)
-    fast_right = np.sum((z < -2.33) & (data.correct == 1), axis=1).astype(np.int64)
+    fast_right = np.sum((z < FAST_Z) & (data.correct == 1), axis=1).astype(np.int64)
 
     near = similarity.neighbour_pairs(data)
     w, p, _, _ = similarity.omega(data, probs, near)
@@ -185,5 +192,6 @@ def analyse(
         q=q,
         review=np.asarray(np.nan_to_num(q, nan=1.0) <= cfg.fdr),
         order=np.asarray(order, dtype=np.int64),
+        time_z=z,
         compromised=names,
     )

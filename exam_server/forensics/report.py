@@ -18,7 +18,7 @@ import jinja2
 import numpy as np
 
 from exam_server.forensics.load import LoadedSession
-from forensics.session import INDICES, SessionReport
+from forensics.session import FAST_Z, INDICES, SessionReport
 
 #: What each index measures and what it cannot show: (Indonesian, English).
 EXPLAIN: dict[str, tuple[str, str]] = {
@@ -102,6 +102,7 @@ def report_rows(loaded: LoadedSession, rep: SessionReport) -> list[dict[str, Any
     data = loaded.data
     codes = data.items.section_codes
     rows = []
+    fast = (rep.time_z < FAST_Z) & (data.correct == 1)
     for rank, i in enumerate(rep.order.tolist(), start=1):
         partner = int(rep.partner[i])
         section = int(rep.section[i])
@@ -120,6 +121,9 @@ def report_rows(loaded: LoadedSession, rep: SessionReport) -> list[dict[str, Any
                 "partner": data.candidate_ids[partner] if partner >= 0 else None,
                 "section": codes[section] if 0 <= section < len(codes) else None,
                 "fast_right": int(rep.fast_right[i]),
+                # The responses themselves: right, and much faster than this
+                # candidate's speed predicts (z < −2.33).
+                "fast_items": [data.items.item_ids[j] for j in np.flatnonzero(fast[i])],
                 "answered": int(data.answered[i].sum()),
             }
         )

@@ -72,6 +72,16 @@ def test_planted_cheaters_rank_at_the_top_of_the_stored_session_report(
     by_reg = {r["registration_number"]: r for r in out["rows"]}
     for i in np.flatnonzero(sim.is_("copier")):
         assert by_reg[regs[i]]["partner"] == regs[int(sim.source[i])]
+    # Preknowledge shows response by response: right and very fast, on leaked items.
+    # (Their speed estimate is pulled by the fast part, so only some leaked
+    # items cross z < −2.33 — about 2 of 44 on average in forensics.simulate
+    # — while an honest candidate has ~0.4 such answers.)
+    pk = np.flatnonzero(sim.is_("preknowledge"))
+    fast = [f for i in pk for f in by_reg[regs[i]]["fast_items"]]
+    honest = np.flatnonzero(sim.is_("honest"))
+    n_honest = sum(len(by_reg[regs[i]]["fast_items"]) for i in honest)
+    assert np.mean([f in leaked for f in fast]) >= 0.8
+    assert len(fast) / len(pk) > 2 * n_honest / len(honest)
     html = report.read_text(encoding="utf-8")
     assert f"{N} peserta, 110 soal (110 dengan parameter waktu)" in html
     assert "Tinjau" in html and "Review" in html
