@@ -104,3 +104,33 @@ def test_outbox_sends_by_smtp_and_keeps_refused_messages(rec_server: RecServer) 
     # The refused one is tried again on the next run, and nothing is sent twice.
     assert outbox.send_pending(db, rec_server.config.smtp, now=6.0) == 1
     assert [m[0] for m in box.received] == ["ok@contoh.id", "bounce@contoh.id"]
+
+
+def test_windows_are_enforced(rec_server: RecServer) -> None:
+    """Registration, submission and appeals only inside their windows (WIB dates)."""
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    after = dt.datetime.combine(
+        period.schedule.appeal_closes + dt.timedelta(days=1), dt.time(9), svc.WIB
+    ).timestamp()
+    account = svc.signup(db, "telat@contoh.id", "Telat", "x", lambda i: "", time.time())
+    assert account is not None
+    fields = {
+        "nik": demo_nik(dt.date(1995, 2, 3), "M", 77),
+        "name": "Telat",
+        "sex": "M",
+        "birth_date": dt.date(1995, 2, 3),
+        "education_level": "S1",
+        "major": "Psikologi",
+        "formation": "ANALIS-SDM-GENERAL",
+        "test_location": "Bandung",
+        "accommodation": "",
+    }
+    cfg = rec_server.config
+    with pytest.raises(svc.Refused, match="not open"):
+        svc.save_registration(db, period, account, fields, cfg.nik_key, cfg.registry, after)
+    dedi = svc.account_login(db, "dedi@contoh.id", "candidate-pass-1", "")  # the demo's TMS
+    assert dedi is not None and dedi.id is not None
+    with pytest.raises(svc.Refused, match="appeal window is not open"):
+        svc.file_appeal(db, period, dedi.id, "alasan", after)
