@@ -170,57 +170,20 @@ def _session(engine: Any, args: argparse.Namespace) -> int:
 
 
 def _seats(engine: Any, path: Path) -> int:
-    from sqlalchemy import delete, insert, select
+    from exam_server.forensics.seats import SeatError, parse_seats, room_ids, store_seats
 
-    from exam_server.forensics.models import RoomSeat
-    from exam_server.models import Room, Site
-
-    seat_t = RoomSeat.__table__  # type: ignore[attr-defined]
-    room_t = Room.__table__  # type: ignore[attr-defined]
-    site_t = Site.__table__  # type: ignore[attr-defined]
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            rows = list(csv.DictReader(fh))
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from None
-    with engine.connect() as conn:
-        rooms: dict[str, list[int]] = {}
-        for rid, rcode, scode in conn.execute(
-            select(room_t.c.id, room_t.c.code, site_t.c.code).join(
-                site_t, site_t.c.id == room_t.c.site_id
-            )
-        ):
-            rooms.setdefault(str(rcode), []).append(int(rid))
-            rooms.setdefault(f"{scode}/{rcode}", []).append(int(rid))
-    seats: list[dict[str, Any]] = []
-    seen: set[tuple[int, str]] = set()
-    for n, row in enumerate(rows, start=2):  # line 1 is the header
-        missing = [
-            k for k in ("room", "terminal_id", "row", "col") if not (row.get(k) or "").strip()
-        ]
-        if missing:
-            raise CommandError(f"{path}, line {n}: missing {', '.join(missing)}")
-        ids = rooms.get(row["room"].strip(), [])
-        if len(ids) != 1:
-            what = "no room" if not ids else "more than one room (write site/room)"
-            raise CommandError(f"{path}, line {n}: {what} {row['room']!r}")
-        try:
-            r, c = int(row["row"]), int(row["col"])
-        except ValueError:
-            raise CommandError(f"{path}, line {n}: row and col must be whole numbers") from None
-        if r < 0 or c < 0:
-            raise CommandError(f"{path}, line {n}: row and col must be ≥ 0")
-        key = (ids[0], row["terminal_id"].strip())
-        if key in seen:
-            raise CommandError(f"{path}, line {n}: terminal {key[1]} appears twice in the room")
-        seen.add(key)
-        seats.append({"room_id": key[0], "terminal_id": key[1], "row": r, "col": c})
-    with engine.begin() as conn:
-        for room_id in sorted({s["room_id"] for s in seats}):
-            conn.execute(delete(seat_t).where(seat_t.c.room_id == room_id))
-        if seats:
-            conn.execute(insert(seat_t), seats)
-    print(f"seating: {len(seats)} seats in {len({s['room_id'] for s in seats})} rooms")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        seats = parse_seats(text, room_ids(engine))
+    except SeatError as exc:
+        raise CommandError(f"{path}, {exc}") from None
+    rooms = store_seats(engine, seats)
+    print(f"seating: {len(seats)} seats in {rooms} rooms")
     return 0
 
 
