@@ -46,3 +46,46 @@ def test_period_and_accounts_on_postgres(
     assert main(["recruitment", "status", *db]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["period"] == "CASN-2024" and out["rules"] == "casn-2024.1"
+
+
+@pytest.mark.postgres
+def test_demo_recruitment_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    """The whole demo flow (needs to scheduling) through the service on PostgreSQL."""
+    import time
+
+    from exam_server.db import make_engine
+    from exam_server.recruitment import service as svc
+    from exam_server.recruitment.demo import seed_recruitment
+    from exam_server.results.publication import generate_key
+    from recruitment.documents import DocumentStore
+    from recruitment.nik import derive_key
+    from tests.conftest import TEST_SCRYPT_N, seed_small
+    from tests.recruitment.conftest import PASSWORDS
+
+    seed = seed_small(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        seed_recruitment(
+            engine,
+            key=generate_key(),
+            nik_key=derive_key("k" * 40),
+            store=DocumentStore(tmp_path),
+            now=time.time(),
+            passwords=PASSWORDS,
+            scrypt_n=TEST_SCRYPT_N,
+            site_code=seed.site_code,
+            room_code="R2",
+            exam_code=seed.exam_code,
+        )
+        period = svc.current_period(engine)
+        assert period is not None
+        assert svc.registrations_by_status(engine, period.id) == {
+            "draft": 1,
+            "submitted": 2,
+            "tms": 1,
+            "appealed": 1,
+            "ms": 1,
+            "scheduled": 2,
+        }
+    finally:
+        engine.dispose()
