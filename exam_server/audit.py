@@ -156,6 +156,20 @@ def append(
     return h
 
 
+def finish_event_data(
+    response_head: str, score: Mapping[str, Any], total: float, passed: bool | None
+) -> dict[str, Any]:
+    """The data of an attempt's ``finish`` event: its answer chain's head and
+    its result, bound by :func:`score_digest` (what :func:`verify` checks)."""
+    return {
+        "response_head": response_head,
+        "total": total,
+        "passed": passed,
+        "score": dict(score),
+        "score_digest": score_digest(score, total, passed),
+    }
+
+
 def score_digest(score: Mapping[str, Any], total: float, passed: bool | None) -> str:
     """SHA-256 hex of the canonical JSON of a finished attempt's result: the
     engine's score (``TestScore.to_dict()``, as stored in ``score_json``),

@@ -7,8 +7,9 @@ server stores them at finish, and their signed receipts.
 survey answers, feedback in every state, and one appeal accepted and signed
 as the publication's second version.
 
-The attempts hold no answer chain (``exam_response`` rows): they are
-simulated, not taken on a terminal, so ``seleksi audit verify`` reports them.
+The attempts are stored as the server stores a sitting (answer chain,
+snapshots, start and finish events), so ``seleksi audit verify`` replays
+them and finds their scores.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.irt import category_probabilities
+from exam_server import audit, receipts
 from exam_server import models as m
-from exam_server import receipts
 from exam_server import scheduling as sch
+from exam_server.attempts import storage
 from exam_server.attempts.frames import published_points
 from exam_server.audit import verdict
 from exam_server.results.rules import RankingPolicy
@@ -116,71 +118,167 @@ def seed_finished_exam(
     # Half the test's time spread over its items: no test ends on the clock.
     n_total = sum(sec.n_items for sec in design.sections)
     per_item = 0.5 * (design.time_limit_seconds or 6000.0) / max(n_total, 1)
-    attempts, snapshots = [], []
-    for k, person in enumerate(people):
-        theta = 0.8 * rng.normal() + area_sd * rng.normal(size=n_areas)
-        state = cat.start(design, bank, seed * 100_000 + k)
-        n = 0
-        if design.mode == "linear":  # the whole form, in order
-            for sec in state.sections:
-                for given in list(sec.items):
-                    option = _answer(rng, bank, given, float(theta[bank.content_area[given]]))
-                    state = cat.record(state, bank, given, option, elapsed=per_item)
-                    n += 1
-        while not cat.is_complete(state) and design.mode != "linear":
-            current = cat.current(state)
-            if current is None:
-                break
-            option = _answer(rng, bank, current, float(theta[bank.content_area[current]]))
-            state = cat.record(state, bank, current, option, elapsed=per_item)
-            n += 1
-        state = cat.finish(state, "submitted")
-        score = cat.score(state, bank).to_dict()
-        passed, reason = verdict(policy, person.category, score)
-        points, total = published_points(policy, score)
-        finished = starts_at + 5400.0
-        attempts.append(
-            {
-                "session_id": session_id,
-                "candidate_id": person.id,
-                "status": "finished",
-                "seed": seed * 100_000 + k,
-                "last_seq": n,
-                "response_head": "",
-                "terminal_released": False,
-                "remaining_at_start": 0.0,
-                "last_seen_at": finished,
-                "started_at": starts_at,
-                "finished_at": finished,
-                "finish_reason": "submitted",
-                "score_json": json.dumps(score),
-                "total_points": float(total),
-                "passed": passed,
-                "pass_reason": reason[:300],
-            }
-        )
-        snapshots.append((n, state.to_json()))
-        out.registration_numbers.append(person.registration_number)
-        if receipt_key is not None:
-            r = receipts.sign_receipt(
-                receipt_key,
-                registration_number=person.registration_number,
-                exam=exam_code,
-                session=session_code,
-                scores=points,
-                total=total,
-                chain_head="",
-            )
-            out.receipts[person.registration_number] = receipts.encode(r)
+    finished = starts_at + 5400.0
     with engine.begin() as conn:
-        for a, (n, state_json) in zip(attempts, snapshots, strict=True):
-            attempt_id = conn.execute(insert(_t(m.Attempt)).values(**a)).inserted_primary_key[0]  # type: ignore[index]
-            conn.execute(
-                insert(_t(m.AttemptSnapshot)).values(
-                    attempt_id=attempt_id, seq=n, state_json=state_json
-                )
+        for k, person in enumerate(people):
+            theta = 0.8 * rng.normal() + area_sd * rng.normal(size=n_areas)
+            sitting = _sit(
+                conn,
+                rng,
+                design,
+                bank,
+                policy,
+                session_id,
+                person,
+                seed * 100_000 + k,
+                theta,
+                per_item,
+                starts_at,
+                finished,
             )
+            out.registration_numbers.append(person.registration_number)
+            if receipt_key is not None:
+                points, total = published_points(policy, sitting.score)
+                r = receipts.sign_receipt(
+                    receipt_key,
+                    registration_number=person.registration_number,
+                    exam=exam_code,
+                    session=session_code,
+                    scores=points,
+                    total=total,
+                    chain_head=sitting.head,
+                )
+                out.receipts[person.registration_number] = receipts.encode(r)
     return out
+
+
+@dataclass
+class _Sitting:
+    head: str
+    score: dict[str, Any]
+
+
+def _sit(
+    conn: Any,
+    rng: np.random.Generator,
+    design: TestDesign,
+    bank: BankArrays,
+    policy: RankingPolicy,
+    session_id: int,
+    person: Any,
+    attempt_seed: int,
+    theta: np.ndarray,
+    per_item: float,
+    starts_at: float,
+    finished: float,
+) -> _Sitting:
+    """One candidate's whole test stored as the server stores a sitting: the
+    attempt, its ``start`` event, every answer chained onto the answer chain
+    (``storage.chained_response``) with the engine's snapshots, the final
+    state and the ``finish`` event binding the result
+    (``audit.finish_event_data``), so that ``seleksi audit verify`` replays
+    each answer and finds the stored score. Answers are drawn from the bank's
+    IRT model at the candidate's ability in each item's content area."""
+    actor = f"candidate:{person.id}"
+    limit = float(design.time_limit_seconds or 0.0)
+    state = cat.start(design, bank, attempt_seed)
+    aid = int(
+        conn.execute(
+            insert(_t(m.Attempt)).values(
+                session_id=session_id,
+                candidate_id=person.id,
+                status="running",
+                seed=attempt_seed,
+                last_seq=0,
+                response_head="",
+                terminal_released=False,
+                remaining_at_start=limit,
+                last_seen_at=starts_at,
+                started_at=starts_at,
+            )
+        ).inserted_primary_key[0]
+    )
+    storage.put_snapshot(conn, storage.snapshot_row(aid, 0, state))
+    audit.append(
+        conn,
+        "start",
+        actor,
+        session_id=session_id,
+        attempt_id=aid,
+        data={"seed": attempt_seed, "terminal_id": "DEMO"},
+        at=starts_at,
+    )
+    head, seq, now = "", 0, starts_at
+    numbers: dict[int, int] = {}
+    # A linear form is answered in its order; an adaptive test item by item.
+    form = [i for sec in state.sections for i in sec.items] if design.mode == "linear" else None
+    while True:
+        nxt = (form[seq] if seq < len(form) else None) if form is not None else None
+        if form is None and not cat.is_complete(state):
+            nxt = cat.current(state)
+        if nxt is None:
+            break
+        current: int = nxt
+        numbers.setdefault(current, len(numbers) + 1)  # its number on the screen
+        option = _answer(rng, bank, current, float(theta[bank.content_area[current]]))
+        choices = cat.Choices() if form is None else None
+        before = state
+        state = cat.record(state, bank, current, option, elapsed=per_item, choices=choices)
+        seq += 1
+        now += per_item
+        row = storage.chained_response(
+            aid,
+            head,
+            seq,
+            "answer",
+            numbers[current],
+            bank.item_ids[current],
+            option,
+            False,
+            per_item,
+            now,
+            server_elapsed=per_item,
+            chosen=audit.encode_choices(choices),
+        )
+        head = row["hash"]
+        conn.execute(insert(storage.RESPONSE).values(**row))
+        if storage.snapshot_due(before, state, seq, 10):
+            storage.put_snapshot(conn, storage.snapshot_row(aid, seq, state))
+    final = cat.finish(state, "submitted")
+    score = cat.score(final, bank).to_dict()
+    passed, reason = verdict(policy, person.category, score)
+    total = float(score.get("total", 0.0))
+    storage.put_snapshot(conn, storage.snapshot_row(aid, seq, final))
+    conn.execute(
+        update(_t(m.Attempt))
+        .where(_t(m.Attempt).c.id == aid)
+        .values(
+            status="finished",
+            last_seq=seq,
+            response_head=head,
+            remaining_at_start=max(
+                0.0, float(design.time_limit_seconds or 0.0) - (now - starts_at)
+            ),
+            last_seen_at=finished,
+            finished_at=finished,
+            finish_reason="submitted",
+            score_json=json.dumps(score, separators=(",", ":")),
+            total_points=total,
+            passed=passed,
+            pass_reason=reason[:300],
+        )
+    )
+    audit.append(
+        conn,
+        "finish",
+        actor,
+        session_id=session_id,
+        attempt_id=aid,
+        reason="submitted",
+        data=audit.finish_event_data(head, score, total, passed),
+        at=finished,
+    )
+    return _Sitting(head, score)
 
 
 def _day(ts: float) -> str:

@@ -327,10 +327,9 @@ async def finish(
         why = reasons["en"]
         total = float(score.get("total", 0.0))
         score_json = json.dumps(score, separators=(",", ":"))
-        head = la.response_head
         # The result bound into the audit chain by hash: a later edit of
         # score_json/total_points/passed breaks `seleksi audit verify`.
-        digest = audit.score_digest(score, total, passed)
+        event = audit.finish_event_data(la.response_head, score, total, passed)
 
         def write(conn: Connection) -> None:
             storage.update_attempt(
@@ -359,13 +358,7 @@ async def finish(
                 session_id=la.session_id,
                 attempt_id=la.id,
                 reason=reason,
-                data={
-                    "response_head": head,
-                    "total": total,
-                    "passed": passed,
-                    "score": score,
-                    "score_digest": digest,
-                },
+                data=event,
                 at=now,
             )
 

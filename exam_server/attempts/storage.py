@@ -350,25 +350,57 @@ def response_row(
     server_elapsed: float | None = None,
     chosen: str | None = None,
 ) -> dict[str, Any]:
-    """One ``exam_response`` row chained onto the attempt's answer chain
+    """One ``exam_response`` row chained onto the live attempt's answer chain
+    (:func:`chained_response` with the attempt's id, head and item id)."""
+    return chained_response(
+        la.id,
+        la.response_head,
+        seq,
+        kind,
+        number,
+        la.exam.bank.item_ids[idx],
+        option,
+        flagged,
+        elapsed,
+        now,
+        server_elapsed,
+        chosen,
+    )
+
+
+def chained_response(
+    attempt_id: int,
+    prev_hash: str,
+    seq: int,
+    kind: str,
+    number: int,
+    item_id: str,
+    option: int,
+    flagged: bool,
+    elapsed: float,
+    now: float,
+    server_elapsed: float | None = None,
+    chosen: str | None = None,
+) -> dict[str, Any]:
+    """One ``exam_response`` row after ``prev_hash`` in an attempt's answer chain
     (``hash`` is the new head). elapsed: the terminal's report; server_elapsed:
     the seconds the engine was given; chosen: an adaptive answer's recorded
-    choices (``audit.encode_choices``)."""
+    choices (``audit.encode_choices``). The one place a response row is made."""
     row: dict[str, Any] = {
-        "attempt_id": la.id,
+        "attempt_id": attempt_id,
         "seq": seq,
         "kind": kind,
         "number": number,
-        "item_id": la.exam.bank.item_ids[idx],
+        "item_id": item_id,
         "option": option,
         "flagged": flagged,
         "elapsed": elapsed,
         "at": round(now, 6),
-        "prev_hash": la.response_head,
+        "prev_hash": prev_hash,
         "server_elapsed": server_elapsed,
         "chosen": chosen,
     }
-    row["hash"] = audit.response_hash(la.response_head, row)
+    row["hash"] = audit.response_hash(prev_hash, row)
     return row
 
 
