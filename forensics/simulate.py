@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from cat_engine.irt import category_probabilities
 from cat_engine.synthetic import skd_synthetic_bank
 from forensics.data import SessionData, SessionItems
+from forensics.drift import administration_scores
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -269,8 +270,6 @@ def simulate_item_stream(
     administration ``leak_at`` know (answered right, at ``time_factor`` of
     their time). θ̂ and τ̂ carry estimation error (SE 0.3 and 0.1).
     """
-    from forensics.drift import administration_scores
-
     rng = np.random.default_rng(seed)
     shape = (n_items, administrations)
     a = np.exp(rng.normal(0.0, 0.3, n_items))[:, None]
