@@ -60,7 +60,8 @@ class SiteSyncer:
     async def now(self) -> SyncReport | None:
         """One sync run now (never raises; None when the centre was not reached)."""
         s = self.settings
-        assert s.centre_url and s.site_token
+        if not (s.centre_url and s.site_token):
+            return None  # not a site that syncs (start() never schedules this)
         engine = context(self.app).engine
         async with self._lock:
             client = CentreClient(s.centre_url, s.site_token)
