@@ -82,6 +82,15 @@ STATUS_TEXT: dict[Status, tuple[str, str]] = {
 }
 
 
+#: What staff read about a need's state.
+NEED_STATUS_TEXT: dict[NeedStatus, tuple[str, str]] = {
+    NeedStatus.DRAFT: ("Draf", "Draft"),
+    NeedStatus.SUBMITTED: ("Diajukan, menunggu persetujuan", "Submitted, awaiting approval"),
+    NeedStatus.APPROVED: ("Disetujui; formasi dibuat", "Approved; formations made"),
+    NeedStatus.RETURNED: ("Dikembalikan", "Returned"),
+}
+
+
 def step_need(state: str, action: str) -> NeedStatus:
     try:
         return NEED_MOVES[(NeedStatus(state), action)]

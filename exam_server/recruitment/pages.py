@@ -56,7 +56,13 @@ from exam_server.recruitment.forms import FormError
 from exam_server.results.publication import public_key_pem
 from recruitment import announcement as ann
 from recruitment import eligibility as elig
-from recruitment.states import STATUS_TEXT, Status, TransitionError
+from recruitment.states import (
+    NEED_STATUS_TEXT,
+    STATUS_TEXT,
+    NeedStatus,
+    Status,
+    TransitionError,
+)
 
 SCOPE = "recruit"
 CANDIDATE_COOKIE = "rec_c"
@@ -164,6 +170,7 @@ def render(request: Request, template: str, status_code: int = 200, **ctx: Any) 
         css_url=str(request.url_for("results_css")),
         other_lang_url=str(request.url.include_query_params(lang=other)),
         status_text=lambda s: tr(*STATUS_TEXT[Status(s)]),
+        need_status_text=lambda s: tr(*NEED_STATUS_TEXT[NeedStatus(s)]),
         **ctx,
     )
     resp = HTMLResponse(html, status_code=status_code)
