@@ -43,8 +43,12 @@ class Estimate:
     low: float
     high: float
 
-    def as_dict(self) -> dict[str, float]:
-        return {"value": self.value, "low": self.low, "high": self.high}
+    def as_dict(self) -> dict[str, float | None]:
+        """JSON-ready: an undefined bound (``nan``) is ``None``."""
+        return {
+            k: (v if np.isfinite(v) else None)
+            for k, v in (("value", self.value), ("low", self.low), ("high", self.high))
+        }
 
 
 def _est(value: float, low: float, high: float) -> Estimate:
@@ -97,11 +101,24 @@ def icc(scores: npt.ArrayLike, confidence: float = 0.95) -> IccResult:
     grand = x.mean()
     ss_rows = k * float(((x.mean(axis=1) - grand) ** 2).sum())
     ss_cols = n * float(((x.mean(axis=0) - grand) ** 2).sum())
-    ss_err = float(((x - grand) ** 2).sum()) - ss_rows - ss_cols
+    resid = x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + grand
+    ss_err = float((resid**2).sum())
     df_rows, df_cols, df_err = n - 1, k - 1, (n - 1) * (k - 1)
     msr, msc, mse = ss_rows / df_rows, ss_cols / df_cols, ss_err / df_err
+    if mse <= 1e-12 * max(msr, msc, 1e-300):
+        mse = 0.0  # rounding of an error-free table
     if mse == 0 and msr == 0:
         raise AgreementError("ICC is undefined: every score is the same")
+    if mse == 0:  # the assessors order the candidates identically: no error variance
+        one = _est(1.0, 1.0, 1.0)
+        if msc == 0:
+            return IccResult(one, one, one, one, n=n, k=k)
+        # Equal orderings but shifted assessors: consistency is perfect, agreement is not.
+        a1_value = msr / (msr + k * msc / n)
+        ak_value = msr / (msr + msc / n)
+        return IccResult(
+            _est(a1_value, np.nan, np.nan), _est(ak_value, np.nan, np.nan), one, one, n=n, k=k
+        )
     a = 1 - confidence
 
     icc_a1 = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)

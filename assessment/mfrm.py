@@ -12,9 +12,10 @@ rating-scale form). Difficulties, severities and thresholds are centred on
 zero, which fixes the origin of the logit scale.
 
 Estimation is joint maximum likelihood, as in Facets, with one deliberate
-change: a weak normal prior on abilities (``ability_prior_sd``, 5 logits by
-default) keeps a candidate with every score at the top or bottom level finite
-instead of infinite; it moves others' abilities by a few hundredths of a logit.
+change: a weak normal prior on every parameter (``prior_sd``, 5 logits
+by default) keeps an element scored only at the top or bottom level (a
+candidate, a criterion, an assessor) finite instead of infinite; it moves the
+others by a few hundredths of a logit.
 It is maximised by Newton–Raphson on all parameters at once (a handful of
 iterations; the ability block of the information is diagonal, so each step
 solves only a small system for the other facets).
@@ -135,18 +136,18 @@ class ManyFacetRasch:
 
     def __init__(
         self,
-        ability_prior_sd: float = 5.0,
+        prior_sd: float = 5.0,
         max_iter: int = 200,
         tol: float = 1e-8,
         bias_correction: bool = True,
     ) -> None:
-        if not ability_prior_sd > 0:
-            raise ValueError(f"ability_prior_sd must be > 0 logits, got {ability_prior_sd}")
+        if not prior_sd > 0:
+            raise ValueError(f"prior_sd must be > 0 logits, got {prior_sd}")
         if max_iter < 1:
             raise ValueError(f"max_iter must be >= 1, got {max_iter}")
         if not tol > 0:
             raise ValueError(f"tol must be > 0, got {tol}")
-        self.ability_prior_sd = ability_prior_sd
+        self.prior_sd = prior_sd
         self.max_iter = max_iter
         self.tol = tol
         self.bias_correction = bias_correction
@@ -166,7 +167,7 @@ class ManyFacetRasch:
         ):
             if arr.max() >= size:
                 raise MfrmError(f"a {name} index is >= the number of {name}s ({size})")
-        prior_prec = 1.0 / self.ability_prior_sd**2
+        prior_prec = 1.0 / self.prior_sd**2
         # Abilities start at the candidate's logit of mean score, thresholds spread evenly.
         mean_x = np.bincount(c, x, n_c) / np.maximum(np.bincount(c, minlength=n_c), 1)
         share = np.clip(mean_x / m, 0.05, 0.95)
@@ -204,8 +205,8 @@ class ManyFacetRasch:
         info_c, info_i, info_a = by(c, n_c, var), by(i, n_i, var), by(a, n_a, var)
         self.ability_se_ = 1.0 / np.sqrt(info_c + prior_prec)
         with np.errstate(divide="ignore"):
-            self.difficulty_se_ = 1.0 / np.sqrt(info_i)
-            self.severity_se_ = 1.0 / np.sqrt(info_a)
+            self.difficulty_se_ = 1.0 / np.sqrt(info_i + prior_prec)
+            self.severity_se_ = 1.0 / np.sqrt(info_a + prior_prec)
             count_a = np.bincount(a, minlength=n_a)
             count_c = np.bincount(c, minlength=n_c)
             self.assessor_infit_ = by(a, n_a, sq) / info_a
@@ -294,7 +295,8 @@ def _newton(
         b = th[c] - de[i] - al[a]
         eta = b[:, None] * ks[None, :] - np.concatenate([[0.0], np.cumsum(ta)])[None, :]
         ll = eta[np.arange(x.size), x].sum() - logsumexp(eta, axis=1).sum()
-        return float(ll - 0.5 * prior_prec * th @ th)
+        penalty = th @ th + de @ de + al @ al + ta @ ta
+        return float(ll - 0.5 * prior_prec * penalty)
 
     ll = loglik(theta, delta, alpha, tau)
     step = np.inf
@@ -312,7 +314,7 @@ def _newton(
         g_theta = np.bincount(c, resid, n_c) - prior_prec * theta
         g_psi = np.concatenate(
             [-np.bincount(i, resid, n_i), -np.bincount(a, resid, n_a), ge.sum(axis=0) - at_least]
-        )
+        ) - prior_prec * np.concatenate([delta, alpha, tau])
         # The information: Var of the scores (X for theta, -X for delta and alpha,
         # -1[X >= h] for tau_h).
         d = np.bincount(c, var, n_c) + prior_prec
@@ -337,12 +339,13 @@ def _newton(
         ge_sum = ge.sum(axis=0)
         hh = np.arange(m)
         info[n_i + n_a :, n_i + n_a :] = ge_sum[np.maximum(hh[:, None], hh[None, :])] - ge.T @ ge
+        info[np.diag_indices(n_p)] += prior_prec
         # Schur complement of the diagonal ability block, restricted to the constraints.
         scaled = cross / d[:, None]
         schur = info - cross.T @ scaled
         rhs = g_psi - scaled.T @ g_theta
         reduced = basis.T @ schur @ basis
-        d_psi = basis @ np.linalg.solve(reduced, basis.T @ rhs)
+        d_psi = basis @ np.linalg.lstsq(reduced, basis.T @ rhs, rcond=None)[0]
         d_theta = (g_theta - cross @ d_psi) / d
         full = np.concatenate([d_theta, d_psi])
         step = float(np.abs(full).max())

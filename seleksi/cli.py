@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seleksi.commands.recruitment",
     "seleksi.commands.after",
     "seleksi.commands.forensics",
+    "seleksi.commands.skb",
 )
 
 
@@ -58,6 +59,7 @@ SUMMARIES: dict[str, str] = {
     "recruitment": "recruitment before the test: periods, agency accounts, sessions, outbox",
     "after": "after the results: publish accepted appeals as a new version; the policy",
     "forensics": "rank a session's candidates for review; watch items for leaks",
+    "skb": "SKB with several assessors: interview reminders, panel agreement and severity",
 }
 
 

@@ -1024,12 +1024,19 @@ def _candidate_state(
 
 
 def chair_view(engine: Engine, staff_id: int, panel_code: str) -> dict[str, Any]:
-    """The chair's page: candidates, adjudication queue, agreement, severity."""
+    """The chair's page: :func:`panel_report`, for the panel's chair only."""
+    with Session(engine) as s:
+        member = _panel_ctx(s, panel_code).members.get(staff_id)
+    if member is None or not member.chair:
+        raise Refused(403, "not_chair", f"only the chair of panel {panel_code} sees this")
+    return panel_report(engine, panel_code)
+
+
+def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
+    """A panel's candidates and their states, the adjudication queue, agreement
+    (ICC, alpha) and the severities of the component's model."""
     with Session(engine) as s:
         pc = _panel_ctx(s, panel_code)
-        member = pc.members.get(staff_id)
-        if member is None or not member.chair:
-            raise Refused(403, "not_chair", f"only the chair of panel {panel_code} sees this")
         cands = [
             _one(s, Candidate, "candidate", id=x.candidate_id)
             for x in s.exec(
@@ -1113,8 +1120,8 @@ def component_model(s: Session, formation_id: int, component: str) -> ComponentM
         model = ManyFacetRasch().fit(
             Ratings.of(c_idx, i_idx, a_idx, pts, len(cand_ids), len(criteria), len(staff_ids))
         )
-    except MfrmError as exc:
-        return ComponentModel(None, cand_ids, staff_ids, str(exc))
+    except (MfrmError, np.linalg.LinAlgError) as exc:
+        return ComponentModel(None, cand_ids, staff_ids, f"the model cannot be fitted: {exc}")
     return ComponentModel(model, cand_ids, staff_ids)
 
 

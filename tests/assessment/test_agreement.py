@@ -107,3 +107,13 @@ def test_too_little_data_is_a_clear_error() -> None:
         icc([[1.0, 2.0]])
     with pytest.raises(AgreementError, match="every score is the same"):
         krippendorff_alpha_ordinal([[3.0, 3.0], [3.0, 3.0]])
+
+
+def test_perfect_agreement_is_one_and_a_shifted_assessor_is_not() -> None:
+    same = np.array([[1.0, 1.0, 1.0], [3.0, 3.0, 3.0], [4.0, 4.0, 4.0]])
+    r = icc(same)
+    assert r.agreement_single.value == r.consistency_average.value == 1.0
+    shifted = same + np.array([0.0, 0.0, 1.0])
+    r = icc(shifted)
+    assert r.consistency_single.value == 1.0 and r.agreement_single.value < 1.0
+    assert r.agreement_single.as_dict()["low"] is None  # undefined, and JSON-safe

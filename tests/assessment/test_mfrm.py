@@ -88,19 +88,36 @@ def test_bad_input_is_refused() -> None:
         Ratings.of([0, 1], [0], [0], [1.0])
     with pytest.raises(MfrmError, match="at least two"):
         ManyFacetRasch().fit(Ratings.of([0, 1], [0, 0], [0, 1], [2.0, 2.0]))
-    with pytest.raises(ValueError, match="ability_prior_sd"):
-        ManyFacetRasch(ability_prior_sd=0)
+    with pytest.raises(ValueError, match="prior_sd"):
+        ManyFacetRasch(prior_sd=0)
 
 
 def test_the_estimates_solve_the_rasch_score_equations() -> None:
     """At the joint ML solution each assessor's and criterion's observed total equals
     the model's expected total (their sufficient statistics), up to one shift shared
-    by the facet (the ability prior's pull, which centring passes on to the facet)."""
+    by the facet (the prior's pull on the abilities, which centring passes on)."""
     r, _, _ = rotating(8, n=120)
     m = ManyFacetRasch(bias_correction=False).fit(r)
     b = m.ability_[r.candidate] - m.difficulty_[r.criterion] - m.severity_[r.assessor]
     expected = expected_points(b, m.thresholds_, m.levels_)
-    for index, size in ((r.assessor, r.n_assessors), (r.criterion, r.n_criteria)):
+    prec = 1 / m.prior_sd**2
+    for index, size, est in (
+        (r.assessor, r.n_assessors, m.severity_),
+        (r.criterion, r.n_criteria, m.difficulty_),
+    ):
         gap = np.bincount(index, expected, size) - np.bincount(index, r.points, size)
-        assert np.ptp(gap) < 1e-6 and abs(gap.mean()) < 0.05
+        # The weak prior adds prec * estimate to each element's equation.
+        assert np.ptp(gap - prec * est) < 1e-6 and abs(gap.mean()) < 0.05
     assert m.converged_ and m.n_iter_ < 20
+
+
+def test_an_element_scored_only_at_one_end_stays_finite() -> None:
+    """A criterion every assessor gave the top level, an assessor who gave only the
+    lowest: the model still fits (the prior keeps them finite) and ranks them last."""
+    r, _, _ = rotating(9, n=60)
+    points = r.points.copy()
+    points[r.criterion == 0] = 4.0
+    points[r.assessor == 1] = 0.0
+    m = ManyFacetRasch().fit(Ratings.of(r.candidate, r.criterion, r.assessor, points))
+    assert m.converged_ and np.isfinite(m.severity_).all() and np.isfinite(m.difficulty_).all()
+    assert np.argmin(m.difficulty_) == 0 and np.argmax(m.severity_) == 1

@@ -334,3 +334,26 @@ def test_only_candidates_called_to_the_skb_get_a_slot(engine: Engine) -> None:
     panel = svc.admin_view(engine)["panels"][0]
     assert panel["unscheduled"] == []
     assert [x["registration_number"] for x in panel["slots"]] == ["R001", "R002", "R003", None]
+
+
+def test_the_command_line_reports_a_panel_and_sends_reminders(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seleksi.cli import main
+
+    ids = set_up(engine)
+    now = 1_747_000_000.0
+    for k, who in enumerate(cases.ASSESSORS):
+        for j, regno in enumerate(cases.CALLED):
+            marks = sheet(1 + (j + k) % 3 + j % 2, 2 + j % 3)
+            svc.submit_sheet(engine, ids[who], "P1", regno, marks, now)
+    db = str(tmp_path / "skb.db")
+    assert main(["skb", "report", "P1", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "panel P1 · Interview (WWN)" in out and "ICC(A,1)" in out and "alpha" in out
+    assert "asesor2" in out and "severity" in out
+    assert main(["skb", "report", "P1", "--json", "--db", db]) == 0
+    assert json.loads(capsys.readouterr().out)["panel"] == "P1"
+    assert main(["skb", "report", "NOPE", "--db", db]) != 0
+    assert main(["skb", "remind", "--db", db]) == 0  # 2025's interviews are past
+    assert "0 reminder(s) queued" in capsys.readouterr().out

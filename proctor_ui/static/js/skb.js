@@ -461,7 +461,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   }
 
   function fmtCi(e) {
-    return `${e.low.toFixed(3)} – ${e.high.toFixed(3)}`;
+    return e.low === null || e.high === null ? "–" : `${e.low.toFixed(3)} – ${e.high.toFixed(3)}`;
   }
 
   function renderChair() {
