@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assessment.mfrm import ManyFacetRasch, MfrmError, Ratings, expected_points, simulate
 
@@ -121,3 +123,24 @@ def test_an_element_scored_only_at_one_end_stays_finite() -> None:
     m = ManyFacetRasch().fit(Ratings.of(r.candidate, r.criterion, r.assessor, points))
     assert m.converged_ and np.isfinite(m.severity_).all() and np.isfinite(m.difficulty_).all()
     assert np.argmin(m.difficulty_) == 0 and np.argmax(m.severity_) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_any_small_panel_fits_to_finite_estimates_or_is_refused(data: st.DataObject) -> None:
+    """Whatever a small panel gives (ties, extremes, unused levels), the chair's page
+    gets finite numbers or a clear refusal, never a crash."""
+    n_c, n_i, n_a = (data.draw(st.integers(2, 6)), data.draw(st.integers(1, 3)),
+                     data.draw(st.integers(2, 4)))  # fmt: skip
+    size = n_c * n_i * n_a
+    points = data.draw(st.lists(st.integers(1, 4), min_size=size, max_size=size))
+    grid = np.indices((n_c, n_i, n_a)).reshape(3, -1)
+    try:
+        m = ManyFacetRasch().fit(Ratings.of(grid[0], grid[1], grid[2], points, n_c, n_i, n_a))
+    except MfrmError:
+        assert len(set(points)) == 1
+        return
+    for arr in (m.severity_, m.severity_se_, m.assessor_infit_, m.assessor_outfit_,
+                m.fair_average_, m.ability_):  # fmt: skip
+        assert np.isfinite(arr).all()
+    assert np.all((m.fair_average_ >= 1) & (m.fair_average_ <= 4))
