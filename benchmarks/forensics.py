@@ -137,10 +137,11 @@ def sessions(reps: int) -> tuple[str, list[list[str]], str]:
         + ", ".join(fa_row)
         + f". Sources of copiers flagged by any index: {src:.2f} (they resemble their copier)."
     )
+    load = os.getloadavg()[0]
     timing = (
         f"CPU time of `analyse` on one {N_CANDIDATES}-candidate session with every pair "
         f"compared: median {np.median(seconds):.2f} s (min {min(seconds):.2f}, "
-        f"max {max(seconds):.2f})."
+        f"max {max(seconds):.2f}); load average {load:.1f} on the machine's cores at the end."
     )
     return table, [[fa_text]], timing
 
