@@ -61,6 +61,17 @@ def test_an_admin_analyses_a_session_and_retires_an_item(browser: Any, tmp_path:
         expect(page.get_by_role("heading", name="Item watch")).to_be_visible()
         expect(row).to_contain_text("retired")
         assert serious_violations(page) == []
+
+        # The report itself (in the frame, axe does not reach into a sandbox):
+        # the page the download link gives, opened on its own.
+        html = page.evaluate(
+            "async () => (await fetch(document.getElementById('report-download').href)).text()"
+        )
+        page.set_content(html)
+        expect(
+            page.get_by_role("heading", name="Peringkat peserta · Candidates ranked")
+        ).to_be_visible()
+        assert serious_violations(page) == []
         page.close()
     finally:
         server.stop()
