@@ -15,7 +15,7 @@ import hashlib
 import time
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from exam_server import audit
 from exam_server.db import writer
@@ -126,3 +126,13 @@ def release(engine: Engine, session_code: str, key: bytes, how: str) -> int:
             data={"session": session_code, "how": how, "items": len(items)},
         )
         return len(items)
+
+
+def items_sealed(conn: Connection, session_id: int) -> bool:
+    """Whether ``session_id`` came in a site package whose key has not been
+    released here yet: such a session cannot be opened (no test can start
+    without its items)."""
+    row = conn.execute(
+        select(SEALED.c.released_at).where(SEALED.c.session_id == session_id)
+    ).first()
+    return row is not None and row.released_at is None
