@@ -20,7 +20,6 @@ import pytest
 
 from exam_server import scheduling as sch
 from exam_server.recruitment.demo import demo_nik, sample_pdf, sample_png
-from exam_server.testing import candidate_login
 from tests.browser_checks import expect_patiently, serious_violations
 from tests.recruitment.conftest import PASSWORDS, RecServer
 
@@ -174,10 +173,20 @@ def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None
     mails = [m[1] for m in rec_server.mail.wait_for(EMAIL)]
     assert any("Jadwal ujian" in s for s in mails)
 
-    # Exam day: the session opens, the desk issues a PIN, the candidate logs in.
+    # Exam day: the session opens, the desk issues a PIN, the candidate logs in at
+    # the terminal and sees the identity the registration gave.
     db = rec_server.handle.db
     session_id = sch.session_id_of(db, session_code)
     token = sch.open_session(db, session_id, "proctor")
     pin = sch.issue_pin(db, rec_server.handle.settings.secret_key, session_id, regno, "proctor")
-    r = candidate_login(url, regno, pin, token, "T-REK-1")
-    assert r.status_code == 200, r.text
+    term = browser.new_page()
+    term.goto(f"{url}/terminal.html")
+    term.fill("#regno", regno)
+    term.fill("#pin", pin)
+    term.fill("#session-token", token)
+    term.click("#login-submit")
+    expect(term.locator("#id-regno")).to_have_text(regno)
+    expect(term.locator("#id-name")).to_have_text("Rina Marlina")
+    expect(term.locator("#id-formation")).to_have_text(
+        "Pranata Komputer Ahli Pertama · Kementerian Contoh (demo) · Jakarta"
+    )
