@@ -1060,13 +1060,20 @@ def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
         }
 
 
+def _score_matrix(sheets: Sequence[SkbSheet], cand_ids: list[int], staff_ids: list[int]) -> Any:
+    """Sheet scores as ``(candidates, assessors)``, ``nan`` where none (recusal)."""
+    c_pos = {c: k for k, c in enumerate(cand_ids)}
+    a_pos = {a: k for k, a in enumerate(staff_ids)}
+    x = np.full((len(cand_ids), len(staff_ids)), np.nan)
+    for sh in sheets:
+        if sh.candidate_id in c_pos and sh.staff_id in a_pos:
+            x[c_pos[sh.candidate_id], a_pos[sh.staff_id]] = float(sh.score)
+    return x
+
+
 def _agreement(s: Session, pc: PanelCtx, cands: list[Candidate]) -> dict[str, Any]:
-    staff = sorted(pc.members)
-    ids = [c.id for c in cands]
-    x = np.full((len(ids), len(staff)), np.nan)
-    for sh in s.exec(select(SkbSheet).where(SkbSheet.panel_id == pc.id)).all():
-        if sh.candidate_id in ids and sh.staff_id in staff:
-            x[ids.index(sh.candidate_id), staff.index(sh.staff_id)] = float(sh.score)
+    sheets = s.exec(select(SkbSheet).where(SkbSheet.panel_id == pc.id)).all()
+    x = _score_matrix(sheets, [c.id or 0 for c in cands], sorted(pc.members))
     out: dict[str, Any] = {"candidates": int((~np.isnan(x)).any(axis=1).sum())}
     try:
         out["icc"] = icc(x).as_dict()
@@ -1076,6 +1083,23 @@ def _agreement(s: Session, pc: PanelCtx, cands: list[Candidate]) -> dict[str, An
         out["alpha"] = krippendorff_alpha_ordinal(x, n_boot=1000).as_dict()
     except AgreementError as exc:
         out["alpha_note"] = str(exc)
+    # Across every panel of the component: alpha takes the missing cells (assessors
+    # who never met a candidate) in its stride; the ICC's two-way table cannot.
+    panels = s.exec(
+        select(SkbPanel.id).where(
+            SkbPanel.formation_id == pc.panel.formation_id,
+            SkbPanel.component == pc.panel.component,
+        )
+    ).all()
+    every = s.exec(select(SkbSheet).where(col(SkbSheet.panel_id).in_(panels))).all()
+    cand_ids = sorted({x.candidate_id for x in every})
+    staff_ids = sorted({x.staff_id for x in every})
+    try:
+        whole = _score_matrix(every, cand_ids, staff_ids)
+        out["component_alpha"] = krippendorff_alpha_ordinal(whole, n_boot=1000).as_dict()
+        out["component_panels"] = len(panels)
+    except AgreementError as exc:
+        out["component_alpha_note"] = str(exc)
     return out
 
 

@@ -98,10 +98,11 @@ def _report(args: argparse.Namespace) -> int:
     a = rep["agreement"]
     for name, e in (a.get("icc") or {}).items():
         if isinstance(e, dict):
-            print(f"  {name:<9} {e['value']:.3f}  [{e['low']:.3f}, {e['high']:.3f}]")
-    if "alpha" in a:
-        e = a["alpha"]
-        print(f"  alpha     {e['value']:.3f}  [{e['low']:.3f}, {e['high']:.3f}]  (ordinal)")
+            print(f"  {name:<9} {e['value']:.3f}  {_ci(e)}")
+    for key, label in (("alpha", "(ordinal)"), ("component_alpha", "(every panel)")):
+        if key in a:
+            e = a[key]
+            print(f"  alpha     {e['value']:.3f}  {_ci(e)}  {label}")
     for note in (a.get("icc_note"), a.get("alpha_note"), rep["severity"].get("note")):
         if note:
             print(f"  note: {note}")
@@ -109,3 +110,9 @@ def _report(args: argparse.Namespace) -> int:
         print(f"  {x['assessor']:<16} severity {x['severity']:+.2f} (SE {x['se']:.2f})  "
               f"infit {x['infit']:.2f}  outfit {x['outfit']:.2f}")  # fmt: skip
     return 0
+
+
+def _ci(e: dict[str, Any]) -> str:
+    if e["low"] is None or e["high"] is None:
+        return "[interval undefined]"
+    return f"[{e['low']:.3f}, {e['high']:.3f}]"

@@ -130,7 +130,7 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     expect(page.get_by_role("heading", name="Antrean adjudikasi")).to_be_visible()
     expect(page.locator("#sev-rows tr")).to_have_count(3)
     expect(page.get_by_role("img", name="Kekerasan tiap asesor")).to_be_visible()
-    expect(page.locator("#agree-rows tr")).to_have_count(5)
+    expect(page.locator("#agree-rows tr")).to_have_count(6)  # 4 ICCs, alpha, alpha of all panels
     assert serious_violations(page) == []
     queue = page.get_by_role("form", name="R003 Citra")
     queue.get_by_label("Nilai yang ditetapkan ketua").fill("55")

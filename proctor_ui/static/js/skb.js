@@ -111,6 +111,7 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.icc.C1": "ICC(C,1): konsistensi, satu asesor",
   "skb.icc.Ck": "ICC(C,k): konsistensi, rata-rata panel",
   "skb.alpha": "Alfa Krippendorff (ordinal)",
+  "skb.componentAlpha": "Alfa Krippendorff, semua panel komponen ini ({n} panel)",
   "skb.severity": "Kekerasan asesor (model Rasch banyak faset)",
   "skb.assessor": "Asesor",
   "skb.sevCol": "Kekerasan",
@@ -246,6 +247,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.icc.C1": "ICC(C,1): consistency, one assessor",
   "skb.icc.Ck": "ICC(C,k): consistency, panel mean",
   "skb.alpha": "Krippendorff's alpha (ordinal)",
+  "skb.componentAlpha": "Krippendorff's alpha, every panel of this component ({n} panels)",
   "skb.severity": "Assessor severity (many-facet Rasch model)",
   "skb.assessor": "Assessor",
   "skb.sevCol": "Severity",
@@ -498,6 +500,10 @@ Object.assign(SELEKSI_TEXTS.en, {
     }
     if (a.alpha) {
       rows.push(el("tr", {}, el("td", {}, S.t("skb.alpha")), el("td", { class: "num" }, a.alpha.value.toFixed(3)), el("td", {}, fmtCi(a.alpha))));
+    }
+    if (a.component_alpha) {
+      rows.push(el("tr", {}, el("td", {}, S.t("skb.componentAlpha", { n: a.component_panels })),
+        el("td", { class: "num" }, a.component_alpha.value.toFixed(3)), el("td", {}, fmtCi(a.component_alpha))));
     }
     $("agree-rows").replaceChildren(...rows);
     $("agree-note").textContent = [a.icc_note, a.alpha_note].filter(Boolean).join(" ");
