@@ -1339,7 +1339,12 @@ def appeal_stats(engine: Engine) -> list[dict[str, Any]]:
 
 
 def add_slot(
-    engine: Engine, period_id: int, session_code: str, location: str, extended: bool = False
+    engine: Engine,
+    period_id: int,
+    session_code: str,
+    location: str,
+    extended: bool = False,
+    actor: str = "admin",
 ) -> int:
     """Open an exam session to the period's candidates choosing ``location``.
 
@@ -1368,6 +1373,14 @@ def add_slot(
             period_id=period_id, session_id=sess.id or 0, location=location, extended=extended
         )
         s.add(slot)
+        s.flush()
+        audit.append(
+            s.connection(),
+            "rec_slot",
+            actor,
+            session_id=sess.id,
+            data={"period": period.code, "location": location, "extended": extended},
+        )
         s.commit()
         assert slot.id is not None
         return slot.id
