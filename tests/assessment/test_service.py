@@ -40,6 +40,18 @@ def engine(tmp_path: Path) -> Any:
     e.dispose()
 
 
+@pytest.mark.postgres
+def test_the_panel_day_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    """The same day on PostgreSQL (the production database)."""
+    e = make_engine(postgres_url)
+    try:
+        create_schema(e)
+        cases.populate(e)
+        test_a_panel_scores_blind_adjudicates_and_the_ranking_is_published_and_verified(e, tmp_path)
+    finally:
+        e.dispose()
+
+
 def staff_id(engine: Engine, username: str) -> int:
     with Session(engine) as s:
         return int(s.execute(select(Staff.id).where(Staff.username == username)).scalar_one())
