@@ -18,7 +18,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.errors import EngineError
 from cat_engine.state import TestState
+from exam_server.forensics.models import WithdrawnItem
 from exam_server.models import (
     Attempt,
     AttemptSnapshot,
@@ -52,6 +53,7 @@ SNAPSHOT = AttemptSnapshot.__table__  # type: ignore[attr-defined]
 SESSION = ExamSession.__table__  # type: ignore[attr-defined]
 EXAM = Exam.__table__  # type: ignore[attr-defined]
 CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
+WITHDRAWN = WithdrawnItem.__table__  # type: ignore[attr-defined]
 
 
 def _canon(obj: Any) -> str:
@@ -203,6 +205,8 @@ class ExamRules:
     bank: BankArrays
     policy: RankingPolicy
     index: dict[str, int]
+    # Items retired after a review (issue 21) that later selections left out.
+    withdrawn: bool = False
 
     @classmethod
     def from_row(cls, design_json: str, bank_json: str, policy_json: str | None) -> ExamRules:
@@ -224,6 +228,8 @@ class ExamRules:
         the exposure counts the live selection saw (a hard exposure cap)."""
         if self.design.exposure.max_rate is not None:
             return "the design caps item exposure, which depends on other candidates' tests"
+        if self.withdrawn:
+            return "items were retired after a review and left out of the selections after it"
         if self.design.mode == "adaptive" and any(
             s.time_limit_seconds is not None for s in self.design.sections
         ):
@@ -528,7 +534,12 @@ def verify(
                             EXAM.c.id == eid
                         )
                     ).one()
-                    exams[eid] = ExamRules.from_row(*exam_row)
+                    retired = conn.execute(
+                        select(WITHDRAWN.c.item_index).where(WITHDRAWN.c.exam_id == eid).limit(1)
+                    ).first()
+                    exams[eid] = replace(
+                        ExamRules.from_row(*exam_row), withdrawn=retired is not None
+                    )
                 rep.problems.extend(
                     _check_score(rep, a, exams[eid], seeds, finish_data, answers.get(aid, []))
                 )
