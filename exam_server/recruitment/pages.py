@@ -317,19 +317,15 @@ async def public_index(request: Request) -> Response:
             ("Belum ada pengumuman", "No announcement yet"),
             ("Belum ada periode seleksi.", "There is no selection period yet."),
         )
-    versions = await _run(svc.announcements, engine, period.id)
     wanted = request.path_params.get("version")
+    versions = await _run(svc.announcement_versions, engine, period.id)
+    current = await _run(svc.announcement, engine, period.id, wanted)
     if not versions:
         return message(
             request,
             ("Belum ada pengumuman", "No announcement yet"),
             ("Pengumuman belum diterbitkan.", "The announcement is not published yet."),
         )
-    current = (
-        versions[0]
-        if wanted is None
-        else next((v for v in versions if v.version == int(wanted)), None)
-    )
     if current is None:
         raise svc.NotFound("no such version")
     doc = json.loads(current.document_json)
@@ -357,9 +353,8 @@ async def public_index(request: Request) -> Response:
 async def announcement_file(request: Request) -> Response:
     engine = context(request.app).engine
     period = await _run(svc.current_period, engine)
-    versions = await _run(svc.announcements, engine, period.id) if period else []
     version, ext = int(request.path_params["version"]), request.path_params["ext"]
-    row = next((v for v in versions if v.version == version), None)
+    row = await _run(svc.announcement, engine, period.id, version) if period else None
     if row is None or ext not in ("json", "sig"):
         return Response("not found", status_code=404)
     if ext == "json":
@@ -890,7 +885,7 @@ async def staff_home(request: Request) -> Response:
         tms=await _run(svc.pending_tms, engine, period.id, st.username),
         appeals=await _run(svc.open_appeals, engine, period.id, st.username),
         counts=await _run(svc.registrations_by_status, engine, period.id),
-        versions=await _run(svc.announcements, engine, period.id),
+        versions=await _run(svc.announcement_versions, engine, period.id),
         rules=period.rules,
         errors={},
         values={},
@@ -915,7 +910,7 @@ async def staff_need_create(request: Request) -> Response:
             st=st,
             period=period,
             needs=await _run(svc.needs, engine, period.id),
-            queue=[],
+            queue=svc.Queue(0, []),
             tms=[],
             appeals=[],
             counts={},

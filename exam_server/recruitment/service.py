@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -500,16 +500,32 @@ def publish_announcement(
         return version
 
 
-def announcements(engine: Engine, period_id: int) -> list[RecAnnouncement]:
-    """Every published version, newest first."""
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    published_at: float
+
+
+def announcement_versions(engine: Engine, period_id: int) -> list[VersionInfo]:
+    """Every published version's number and time, newest first (no documents)."""
     with Session(engine) as s:
-        return list(
-            s.execute(
-                select(RecAnnouncement)
-                .where(col(RecAnnouncement.period_id) == period_id)
-                .order_by(col(RecAnnouncement.version).desc())
-            ).scalars()
-        )
+        rows = s.execute(
+            select(col(RecAnnouncement.version), col(RecAnnouncement.published_at))
+            .where(col(RecAnnouncement.period_id) == period_id)
+            .order_by(col(RecAnnouncement.version).desc())
+        ).all()
+        return [VersionInfo(int(v), float(t)) for v, t in rows]
+
+
+def announcement(
+    engine: Engine, period_id: int, version: int | None = None
+) -> RecAnnouncement | None:
+    """One published version (None: the newest), or None if there is none."""
+    with Session(engine) as s:
+        q = select(RecAnnouncement).where(col(RecAnnouncement.period_id) == period_id)
+        if version is not None:
+            q = q.where(col(RecAnnouncement.version) == version)
+        return s.execute(q.order_by(col(RecAnnouncement.version).desc()).limit(1)).scalars().first()
 
 
 # -- outbox -------------------------------------------------------------------------------
@@ -967,24 +983,39 @@ def submit_registration(
 # -- verification -------------------------------------------------------------------------
 
 
-def verification_queue(engine: Engine, period_id: int, staff: str) -> list[dict[str, Any]]:
-    """Submitted registrations the verifier may decide on (recused ones left out),
-    oldest first."""
+def _recused_ids(staff: str) -> Any:
+    """The registrations ``staff`` declared a conflict with (a subquery)."""
+    return select(col(RecConflict.registration_id)).where(col(RecConflict.staff) == staff)
+
+
+@dataclass(frozen=True)
+class Queue:
+    waiting: int  # every submitted registration the verifier may decide on
+    oldest: list[dict[str, Any]]  # the first ``limit`` of them, oldest first
+
+
+def verification_queue(engine: Engine, period_id: int, staff: str, limit: int = 50) -> Queue:
+    """Submitted registrations the verifier may decide on (recused ones left out)."""
+    where = (
+        col(RecRegistration.period_id) == period_id,
+        col(RecRegistration.status) == Status.SUBMITTED,
+        col(RecRegistration.id).not_in(_recused_ids(staff)),
+    )
     with Session(engine) as s:
-        recused = select(col(RecConflict.registration_id)).where(col(RecConflict.staff) == staff)
+        waiting = s.execute(
+            select(func.count()).select_from(RecRegistration).where(*where)
+        ).scalar_one()
         rows = s.execute(
             select(RecRegistration)
-            .where(
-                col(RecRegistration.period_id) == period_id,
-                col(RecRegistration.status) == Status.SUBMITTED,
-                col(RecRegistration.id).not_in(recused),
-            )
+            .where(*where)
             .order_by(col(RecRegistration.submitted_at))
+            .limit(limit)
         ).scalars()
-        return [
+        oldest = [
             {"id": r.id, "number": r.registration_number, "name": r.name, "category": r.category}
             for r in rows
         ]
+        return Queue(int(waiting), oldest)
 
 
 def _recused(s: Session, registration_id: int, staff: str) -> bool:
@@ -1097,7 +1128,9 @@ def pending_tms(engine: Engine, period_id: int, staff: str) -> list[dict[str, An
                 col(RecVerification.approved).is_(None),
                 col(RecVerification.decision) == "TMS",
                 col(RecVerification.verifier) != staff,
+                col(RecRegistration.id).not_in(_recused_ids(staff)),
             )
+            .order_by(col(RecVerification.decided_at))
         ).all()
         return [
             {
@@ -1110,7 +1143,6 @@ def pending_tms(engine: Engine, period_id: int, staff: str) -> list[dict[str, An
                 "note": v.note,
             }
             for v, r in rows
-            if not _recused(s, r.id or 0, staff)
         ]
 
 
@@ -1225,7 +1257,11 @@ def open_appeals(engine: Engine, period_id: int, staff: str) -> list[dict[str, A
         rows = s.execute(
             select(RecAppeal, RecRegistration)
             .join(RecRegistration, col(RecRegistration.id) == col(RecAppeal.registration_id))
-            .where(col(RecRegistration.period_id) == period_id, col(RecAppeal.outcome).is_(None))
+            .where(
+                col(RecRegistration.period_id) == period_id,
+                col(RecAppeal.outcome).is_(None),
+                col(RecRegistration.id).not_in(_recused_ids(staff)),
+            )
             .order_by(col(RecAppeal.answer_due_at))
         ).all()
         return [
@@ -1238,7 +1274,6 @@ def open_appeals(engine: Engine, period_id: int, staff: str) -> list[dict[str, A
                 "due": a.answer_due_at,
             }
             for a, r in rows
-            if not _recused(s, r.id or 0, staff)
         ]
 
 
@@ -1303,36 +1338,40 @@ def appeal_of(engine: Engine, registration_id: int) -> RecAppeal | None:
 
 
 def appeal_stats(engine: Engine) -> list[dict[str, Any]]:
-    """Per agency: appeals filed, answered, accepted, late answers and the mean
-    hours to answer (public)."""
+    """Per agency: appeals filed, answered, accepted, answered after their
+    deadline, and the mean hours to answer (public; one aggregate query)."""
+    answered = col(RecAppeal.answered_at).is_not(None)
     with Session(engine) as s:
         rows = s.execute(
             select(
                 col(RecPeriod.agency),
-                col(RecAppeal.filed_at),
-                col(RecAppeal.answered_at),
-                col(RecAppeal.answer_due_at),
-                col(RecAppeal.outcome),
+                func.count(),
+                func.count(col(RecAppeal.answered_at)),
+                func.sum(case((col(RecAppeal.outcome) == "accepted", 1), else_=0)),
+                func.sum(
+                    case(
+                        (answered & (col(RecAppeal.answered_at) > col(RecAppeal.answer_due_at)), 1),
+                        else_=0,
+                    )
+                ),
+                func.avg(case((answered, col(RecAppeal.answered_at) - col(RecAppeal.filed_at)))),
             )
             .join(RecRegistration, col(RecRegistration.id) == col(RecAppeal.registration_id))
             .join(RecPeriod, col(RecPeriod.id) == col(RecRegistration.period_id))
+            .group_by(col(RecPeriod.agency))
+            .order_by(col(RecPeriod.agency))
         ).all()
-    out: dict[str, dict[str, Any]] = {}
-    for agency, filed, answered, due, outcome in rows:
-        st = out.setdefault(
-            agency,
-            {"agency": agency, "filed": 0, "answered": 0, "accepted": 0, "late": 0, "hours": []},
-        )
-        st["filed"] += 1
-        if answered is not None:
-            st["answered"] += 1
-            st["accepted"] += outcome == "accepted"
-            st["late"] += answered > due
-            st["hours"].append((answered - filed) / 3600.0)
-    for st in out.values():
-        hours = st.pop("hours")
-        st["mean_hours"] = round(float(np.mean(hours)), 1) if hours else None
-    return sorted(out.values(), key=lambda d: d["agency"])
+    return [
+        {
+            "agency": agency,
+            "filed": int(filed),
+            "answered": int(n_answered),
+            "accepted": int(accepted or 0),
+            "late": int(late or 0),
+            "mean_hours": round(float(mean) / 3600.0, 1) if mean is not None else None,
+        }
+        for agency, filed, n_answered, accepted, late, mean in rows
+    ]
 
 
 # -- scheduling ---------------------------------------------------------------------------

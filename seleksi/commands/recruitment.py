@@ -267,7 +267,7 @@ def _status(args: argparse.Namespace) -> int:
     try:
         period = _period(engine, args.period)
         needs = svc.needs(engine, period.id)
-        versions = svc.announcements(engine, period.id)
+        versions = svc.announcement_versions(engine, period.id)
         counts = svc.registrations_by_status(engine, period.id)
     finally:
         engine.dispose()

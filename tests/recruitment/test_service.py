@@ -134,3 +134,32 @@ def test_windows_are_enforced(rec_server: RecServer) -> None:
     assert dedi is not None and dedi.id is not None
     with pytest.raises(svc.Refused, match="appeal window is not open"):
         svc.file_appeal(db, period, dedi.id, "alasan", after)
+
+
+def test_recusal_and_appeal_statistics(rec_server: RecServer) -> None:
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    queue = svc.verification_queue(db, period.id, "verifikator1", limit=1)
+    assert queue.waiting == 2 and len(queue.oldest) == 1
+    first = queue.oldest[0]["id"]
+    svc.declare_conflict(db, first, "verifikator1", "saudara", time.time())
+    after = svc.verification_queue(db, period.id, "verifikator1")
+    assert after.waiting == 1 and first not in [r["id"] for r in after.oldest]
+    with pytest.raises(svc.Refused, match="recused"):
+        svc.decide_registration(db, period, first, "verifikator1", "MS", "", "", time.time())
+    assert svc.verification_queue(db, period.id, "verifikator2").waiting == 2
+    # Eka's appeal (the demo's), answered a day after its seven-day deadline.
+    (appeal,) = svc.open_appeals(db, period.id, "verifikator2")
+    row = svc.appeal_of(db, appeal["registration_id"])
+    assert row is not None
+    svc.answer_appeal(db, appeal["id"], "verifikator2", True, "Diterima", row.filed_at + 8 * 86400)
+    (stats,) = svc.appeal_stats(db)
+    assert stats == {
+        "agency": "Kementerian Contoh (demo)",
+        "filed": 1,
+        "answered": 1,
+        "accepted": 1,
+        "late": 1,
+        "mean_hours": 192.0,
+    }
