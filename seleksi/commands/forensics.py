@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import getpass
 import json
 import time
 from pathlib import Path
@@ -96,6 +97,14 @@ def register(sub: Any) -> None:
         help="with --drift: list items with a one-sided p below this (default 0.001)",
     )
     p.set_defaults(func=run)
+
+
+def _cli_actor() -> str:
+    """Who acts, for the audit log: the operating-system account running the command."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "cli"
 
 
 def _compromised(args: argparse.Namespace) -> list[str]:
@@ -190,7 +199,7 @@ def _seats(engine: Any, path: Path) -> int:
 def _watch(engine: Any) -> int:
     from exam_server.forensics.service import feed_watch
 
-    result = feed_watch(engine, time.time(), actor="cli")
+    result = feed_watch(engine, time.time(), actor=_cli_actor())
     print(
         f"item watch: {result.attempts} attempts, {result.administrations} answers taken in; "
         f"{len(result.flagged)} items flagged for review"
@@ -219,7 +228,7 @@ def _review(engine: Any, args: argparse.Namespace) -> int:
 
     if not (args.reason or "").strip():
         raise CommandError("--reason is required: say why, it goes into the audit log")
-    actor = "cli"
+    actor = _cli_actor()
     try:
         if args.flag:
             flag(engine, args.flag, actor, args.reason, time.time())
