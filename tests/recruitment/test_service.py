@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -163,3 +165,48 @@ def test_recusal_and_appeal_statistics(rec_server: RecServer) -> None:
         "late": 1,
         "mean_hours": 192.0,
     }
+
+
+def test_offline_registry_from_the_configuration(rec_server: RecServer, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """SELEKSI_RECRUITMENT_REGISTRY_EXTRACT puts the offline adapter in place;
+    the identity found is stored with the registration as booleans only."""
+    from exam_server.recruitment.config import RecruitmentConfig
+
+    tmp = tmp_path_factory.mktemp("registry")
+    nik = demo_nik(dt.date(1994, 6, 7), "F", 55)
+    extract = tmp / "dukcapil.csv"
+    extract.write_text(f"nik,name,birth_date\n{nik},SARI PUSPITA,1994-06-07\n")
+    settings = dataclasses.replace(
+        rec_server.handle.settings,
+        extra={**rec_server.handle.settings.extra, "recruitment_registry_extract": str(extract)},
+    )
+    cfg = RecruitmentConfig.from_settings(settings)
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    account = svc.signup(db, "sari@contoh.id", "Sari", "x", lambda i: "", time.time())
+    assert account is not None
+    fields = {
+        "nik": nik,
+        "name": "Sari Puspita",
+        "sex": "F",
+        "birth_date": dt.date(1994, 6, 7),
+        "education_level": "S1",
+        "major": "Psikologi",
+        "formation": "ANALIS-SDM-GENERAL",
+        "test_location": "Bandung",
+        "accommodation": "",
+    }
+    reg_id = svc.save_registration(
+        db, period, account, fields, cfg.nik_key, cfg.registry, time.time()
+    )
+    reg = svc.registration_for_staff(db, reg_id, "verifikator2")
+    identity = json.loads(reg.identity_json)
+    assert identity == {
+        "found": True,
+        "name_matches": True,
+        "birth_date_matches": True,
+        "source": "offline-extract",
+        "ok": True,
+    }
+    assert nik not in reg.identity_json
