@@ -110,3 +110,24 @@ def test_a_bad_seating_row_names_its_line(
     bad.write_text(f"room,terminal_id,row,col\n{seed.room_code},T-9,1,x\n", encoding="utf-8")
     assert main(["forensics", "--db", url, "--seats", str(bad)]) == 1
     assert "line 2: row and col must be whole numbers" in capsys.readouterr().err
+
+
+def test_the_review_workflow_from_the_command_line(
+    stored: tuple[str, SeedSummary, SimulatedSession], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, seed, sim = stored
+    item = sim.data.items.item_ids[7]
+    assert main(["forensics", "--db", url, "--watch"]) == 0
+    assert f"{N} attempts" in capsys.readouterr().out
+    assert main(["forensics", "--db", url, "--retire", item]) == 1
+    assert "--reason is required" in capsys.readouterr().err
+    assert main(["forensics", "--db", url, "--retire", item, "--reason", "x"]) == 1
+    assert "only a flagged item is decided" in capsys.readouterr().err
+    assert main(["forensics", "--db", url, "--flag", item, "--reason", "seen online"]) == 0
+    assert main(["forensics", "--db", url, "--retire", item, "--reason", "confirmed"]) == 0
+    assert f"withdrawn from exams {seed.exam_id}" in capsys.readouterr().out
+    assert main(["forensics", "--db", url, "--items"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(item))
+    assert "\tretired\t" in line and "confirmed" in line
+    assert main(["forensics", "--db", url, "--clear", item, "--reason", "no"]) == 1
+    assert "is retired" in capsys.readouterr().err
