@@ -56,6 +56,7 @@ from exam_server.recruitment.forms import FormError
 from exam_server.results.publication import public_key_pem
 from recruitment import announcement as ann
 from recruitment import eligibility as elig
+from recruitment.receipts import card_code, check_text
 from recruitment.states import (
     NEED_STATUS_TEXT,
     STATUS_TEXT,
@@ -360,6 +361,18 @@ async def announcement_file(request: Request) -> Response:
     if ext == "json":
         return Response(row.document_json.encode("utf-8"), media_type="application/json")
     return Response(row.signature + "\n", media_type="text/plain")
+
+
+@_guarded
+async def check(request: Request) -> Response:
+    """Anyone checks a receipt (pasted JSON) or an exam card (its QR text): the
+    signature under the agency's key, then whether this server holds the same."""
+    if request.method == "GET":
+        return render(request, "check.html", finding=None, on_record=False, text="")
+    text = str(_form(request).get("text") or "")[:20_000]
+    finding = check_text(text, _config(request).key.public_key())
+    held = await _run(svc.on_record, context(request.app).engine, finding)
+    return render(request, "check.html", finding=finding, on_record=held, text=text)
 
 
 async def public_key(request: Request) -> Response:
@@ -779,10 +792,8 @@ async def me_card(request: Request) -> Response:
     card = await _run(svc.card_of, engine, reg.id) if reg and reg.id else None
     if reg is None or card is None:
         raise svc.Refused("jadwal ujian belum tersedia", "the exam schedule is not ready")
-    _, signature, _ = ann.sign(
-        {"number": card["number"], "session": card["session"]}, _config(request).key
-    )
-    qr = segno.make(f"SELEKSI-K1:{card['number']}:{card['session']}:{signature}", error="m")
+    code = card_code(card["number"], card["session"], _config(request).key)
+    qr = segno.make(code, error="m")
     docs_ = await _run(svc.documents_of, engine, reg.id)
     photo = None
     if "photo" in docs_:
@@ -1121,6 +1132,7 @@ def routes() -> list[BaseRoute]:
                 Route("/announcement/{version:int}", public_index, name="rec_version"),
                 Route("/announcement/{version:int}.{ext}", announcement_file, name="rec_file"),
                 Route("/key.pem", public_key, name="rec_key"),
+                Route("/check", check, methods=both, name="rec_check"),
                 Route("/signup", signup, methods=both, name="rec_signup"),
                 Route("/verify", verify, name="rec_verify"),
                 Route("/login", login, methods=both, name="rec_login"),

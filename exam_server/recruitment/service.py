@@ -59,6 +59,7 @@ from recruitment.models import (
     RecVerification,
 )
 from recruitment.nik import NikError, nik_hash, parse_nik
+from recruitment.receipts import Finding, make_receipt
 from recruitment.registry import RegistryAdapter
 from recruitment.scheduling import UNPLACED, assign
 from recruitment.states import (
@@ -938,8 +939,7 @@ def submit_registration(
         "rules_version": period.rules.version,
         "submitted_at": now,
     }
-    data, signature, fp = ann.sign(frozen, key)
-    receipt = {"receipt": frozen, "signature": signature, "key_fingerprint": fp}
+    data, receipt = make_receipt(frozen, key)
     with Session(writer(engine)) as s:
         row: RecRegistration = _get(s, RecRegistration, reg.id, lock=True)
         if row.status != Status.DRAFT:  # submitted meanwhile by another request
@@ -1589,6 +1589,28 @@ def card_of(engine: Engine, registration_id: int) -> dict[str, Any] | None:
             "room": room.name,
             "site": site.name,
         }
+
+
+def on_record(engine: Engine, finding: Finding) -> bool:
+    """Whether what a valid receipt or card says is what this server holds:
+    the registration submitted with exactly those bytes, or the candidate
+    scheduled in that session."""
+    if not finding.valid:
+        return False
+    with Session(engine) as s:
+        if finding.kind == "receipt":
+            stored = s.execute(
+                select(col(RecRegistration.submitted_json)).where(
+                    col(RecRegistration.registration_number) == finding.number
+                )
+            ).scalar()
+            return stored is not None and stored.encode("utf-8") == finding.signed
+        row = s.execute(
+            select(col(ExamSession.code))
+            .join(Candidate, col(Candidate.session_id) == col(ExamSession.id))
+            .where(col(Candidate.registration_number) == finding.number)
+        ).scalar()
+        return row == finding.session
 
 
 def registrations_by_status(engine: Engine, period_id: int) -> dict[str, int]:

@@ -5,6 +5,7 @@ per period, the four-eyes rule on needs, login back-off."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import socket
 import time
@@ -130,6 +131,13 @@ def test_double_submit_is_idempotent(rec_server: RecServer) -> None:
     assert len(rows) == 1 and rows[0].status == "submitted" and rows[0].registration_number
     receipt = c.get("/recruitment/me/receipt")
     assert rows[0].registration_number in receipt.text
+    # Anyone can check the receipt's text; a changed one is not valid.
+    text = html.unescape(re.search(r"<pre[^>]*>(.*?)</pre>", receipt.text, re.S).group(1))  # type: ignore[union-attr]
+    check = _csrf(c, "/recruitment/check")
+    r = c.post("/recruitment/check", data={"csrf": check, "text": text})
+    assert "SAH" in r.text and "sama dengan data yang tersimpan" in r.text
+    r = c.post("/recruitment/check", data={"csrf": check, "text": text.replace("Ani", "Anu")})
+    assert "TIDAK SAH" in r.text
     # Frozen: saving again is refused and changes nothing.
     r = c.post(
         "/recruitment/me/save",

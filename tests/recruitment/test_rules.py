@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -248,3 +249,31 @@ def test_offline_registry_extract() -> None:
     assert not reg.check(demo_nik(dt.date(1990, 5, 6), "M", 13), "x", dt.date(1990, 5, 6)).found
     with pytest.raises(ValueError, match="line 2"):
         OfflineRegistry("nik,name,birth_date\n1,x,06/05/1990\n")
+
+
+def test_receipts_and_cards_check() -> None:
+    from recruitment.receipts import card_code, check_text, make_receipt
+
+    key = generate_key()
+    _, doc = make_receipt({"registration_number": "P-0000001", "name": "Ani", "at": 1.5}, key)
+    text = json.dumps(doc)
+    f = check_text(text, key.public_key())
+    assert (f.kind, f.valid, f.number) == ("receipt", True, "P-0000001")
+    assert not check_text(text.replace("Ani", "Ana"), key.public_key()).valid
+    assert not check_text(text, generate_key().public_key()).valid
+    code = card_code("P-0000001", "SESI-1", key)
+    assert check_text(code, key.public_key()).valid
+    assert not check_text(code.replace("SESI-1", "SESI-2"), key.public_key()).valid
+    assert check_text("SELEKSI-K1:a:b", key.public_key()).kind == "unknown"
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_check_text_never_crashes(text: str) -> None:
+    from recruitment.receipts import check_text
+
+    f = check_text(text, _KEY.public_key())
+    assert not f.valid
+
+
+_KEY = generate_key()

@@ -210,3 +210,17 @@ def test_offline_registry_from_the_configuration(rec_server: RecServer, tmp_path
         "ok": True,
     }
     assert nik not in reg.identity_json
+
+
+def test_exam_card_code_is_checked_against_the_schedule(rec_server: RecServer) -> None:
+    from recruitment.receipts import card_code, check_text
+
+    db, key = rec_server.handle.db, rec_server.config.key
+    with Session(db) as s:
+        (number,) = s.execute(
+            select(col(Candidate.registration_number)).where(col(Candidate.name) == "Gita Maharani")
+        ).one()
+    good = check_text(card_code(number, "REK-BAN-1", key), key.public_key())
+    assert good.valid and svc.on_record(db, good)
+    moved = check_text(card_code(number, "REK-JAK-1", key), key.public_key())
+    assert moved.valid and not svc.on_record(db, moved)  # signed, but not where she sits
