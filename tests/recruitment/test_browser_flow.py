@@ -170,6 +170,11 @@ def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None
     assert page.locator("#card svg").count() == 1 and page.locator("#card img").count() == 1
     assert serious_violations(page) == []
     assert page.pdf(format="A4")[:5] == b"%PDF-"
+    page.goto(f"{url}/recruitment/check")
+    page.fill("#check-text", "bukan tanda terima")
+    page.click("form button[type=submit]")
+    expect(page.locator("#check-result")).to_contain_text("bukan tanda terima atau kode kartu")
+    assert serious_violations(page) == []
     mails = [m[1] for m in rec_server.mail.wait_for(EMAIL)]
     assert any("Jadwal ujian" in s for s in mails)
 
