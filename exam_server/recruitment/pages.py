@@ -426,13 +426,7 @@ async def signup(request: Request) -> Response:
     ctx = context(request.app)
     async with ctx.hash_limiter:
         digest = await _run(hash_password, password, ctx.settings.scrypt_n)
-    ser = _serializer(request, "seleksi.recruitment.email.v1")
-    base = str(request.url_for("rec_verify"))
-
-    def link(account_id: int) -> str:
-        return f"{base}?t={ser.dumps(account_id)}"
-
-    await _run(svc.signup, ctx.engine, email, name, digest, link, _now(request))
+    await _run(svc.signup, ctx.engine, email, name, digest, _verify_link(request), _now(request))
     resp = message(
         request,
         ("Periksa email Anda", "Check your email"),
@@ -443,6 +437,17 @@ async def signup(request: Request) -> Response:
     )
     resp.background = _kick_outbox(request)
     return resp
+
+
+def _verify_link(request: Request) -> Callable[[int], str]:
+    """Makes the email verification link of an account (signed, three days)."""
+    ser = _serializer(request, "seleksi.recruitment.email.v1")
+    base = str(request.url_for("rec_verify"))
+
+    def link(account_id: int) -> str:
+        return f"{base}?t={ser.dumps(account_id)}"
+
+    return link
 
 
 @_guarded
@@ -499,15 +504,22 @@ async def _login_common(request: Request, staff: bool) -> Response:
         )
     await ctx.limits.succeeded(SCOPE, account, source)
     if not staff and row.email_verified_at is None:
-        return message(
+        sent = await _run(
+            svc.resend_verification, ctx.engine, row.id, _verify_link(request), _now(request)
+        )
+        unverified = message(
             request,
             ("Email belum diverifikasi", "Email not verified"),
             (
-                "Buka tautan yang dikirim ke email Anda terlebih dahulu.",
-                "Open the link sent to your email first.",
+                "Buka tautan yang dikirim ke email Anda terlebih dahulu."
+                + (" Tautan baru baru saja dikirim." if sent else ""),
+                "Open the link sent to your email first."
+                + (" A new link has just been sent." if sent else ""),
             ),
             403,
         )
+        unverified.background = _kick_outbox(request)
+        return unverified
     salt = "seleksi.recruitment.staff.v1" if staff else "seleksi.recruitment.candidate.v1"
     resp = _redirect(request, "/recruitment/staff" if staff else "/recruitment/me")
     resp.set_cookie(

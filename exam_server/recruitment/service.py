@@ -161,6 +161,27 @@ def create_period(
         return p.id
 
 
+def set_schedule(
+    engine: Engine, period_id: int, schedule: ann.Schedule, actor: str, now: float
+) -> None:
+    """Change a period's dates (audited with the old and new schedule). The
+    public sees it when the announcement is published again, with what changed."""
+    with Session(writer(engine)) as s:
+        period: RecPeriod = _get(s, RecPeriod, period_id, lock=True)
+        old = json.loads(period.schedule_json)
+        period.schedule_json = schedule.model_dump_json()
+        s.add(period)
+        s.flush()
+        audit.append(
+            s.connection(),
+            "rec_schedule_change",
+            actor,
+            data={"period": period.code, "old": old, "new": schedule.model_dump(mode="json")},
+            at=now,
+        )
+        s.commit()
+
+
 def current_period(engine: Engine) -> PeriodView | None:
     """The newest period (the pages serve one period at a time)."""
     with Session(engine) as s:
@@ -564,21 +585,51 @@ def signup(
             s.rollback()
             return None
         assert acc.id is not None
-        link = verify_link(acc.id)
-        enqueue(
-            s,
-            email,
-            "Verifikasi email pendaftaran / Verify your registration email",
-            f"Yth. {name},\n\nBuka tautan ini untuk memverifikasi email Anda:\n{link}\n\n"
-            f"Open this link to verify your email:\n{link}\n",
-            "verify_email",
-            now,
-        )
+        _verification_message(s, email, name, verify_link(acc.id), now)
         audit.append(
             s.connection(), "rec_signup", f"account:{acc.id}", data={"account": acc.id}, at=now
         )
         s.commit()
         return acc.id
+
+
+def _verification_message(s: Session, email: str, name: str, link: str, now: float) -> None:
+    enqueue(
+        s,
+        email,
+        "Verifikasi email pendaftaran / Verify your registration email",
+        f"Yth. {name},\n\nBuka tautan ini untuk memverifikasi email Anda:\n{link}\n\n"
+        f"Open this link to verify your email:\n{link}\n",
+        "verify_email",
+        now,
+    )
+
+
+#: A new verification link is sent at most this often (seconds) per account.
+RESEND_SECONDS = 600.0
+
+
+def resend_verification(
+    engine: Engine, account_id: int, verify_link: Callable[[int], str], now: float
+) -> bool:
+    """A new link for an account not yet verified (its owner logged in with the
+    right password), unless one went out in the last ``RESEND_SECONDS``."""
+    with Session(writer(engine)) as s:
+        acc: RecAccount = _get(s, RecAccount, account_id, lock=True)
+        if acc.email_verified_at is not None:
+            return False
+        recent = s.execute(
+            select(col(RecOutbox.id)).where(
+                col(RecOutbox.to_addr) == acc.email,
+                col(RecOutbox.kind) == "verify_email",
+                col(RecOutbox.created_at) > now - RESEND_SECONDS,
+            )
+        ).first()
+        if recent is not None:
+            return False
+        _verification_message(s, acc.email, acc.name, verify_link(account_id), now)
+        s.commit()
+        return True
 
 
 def verify_email(engine: Engine, account_id: int, now: float) -> None:

@@ -4,6 +4,7 @@
                                       [--rules FILE] [--exam EXAM]
     seleksi recruitment staff-create USERNAME --role operator|approver|verifier|admin
                                      [--password-file FILE]
+    seleksi recruitment schedule-set FILE [--period CODE]
     seleksi recruitment extended-exam EXAM NEW_CODE [--factor 1.3]
     seleksi recruitment slot-add SESSION --location LOC [--extended] [--period CODE]
     seleksi recruitment outbox-send --smtp-host HOST [--smtp-port 25] [--from ADDR]
@@ -66,6 +67,19 @@ def register(sub: Any) -> None:
     c.add_argument("--exam", default="", metavar="EXAM", help="the exam the candidates sit")
     add_db_argument(c)
     c.set_defaults(func=_period_create)
+
+    sc = ssub.add_parser(
+        "schedule-set",
+        help="change a period's dates",
+        description="Replace the period's schedule with the dates in FILE (the same JSON as "
+        "period-create --schedule). The public announcement shows the change, with the old "
+        "and new dates, when it is published again.",
+        epilog=examples("seleksi recruitment schedule-set schedule-extended.json"),
+    )
+    sc.add_argument("schedule", metavar="FILE")
+    sc.add_argument("--period", metavar="CODE", help="default: the newest period")
+    add_db_argument(sc)
+    sc.set_defaults(func=_schedule_set)
 
     s = ssub.add_parser(
         "staff-create",
@@ -189,6 +203,29 @@ def _period_create(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"created period {args.code} (id {period_id})")
+    return 0
+
+
+def _schedule_set(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from exam_server.recruitment import service as svc
+    from recruitment.announcement import Schedule
+
+    try:
+        schedule = Schedule.model_validate_json(_read(args.schedule, "schedule"))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CommandError(
+            f"{'.'.join(str(x) for x in first['loc']) or '-'}: {first['msg']}"
+        ) from None
+    engine = _engine(args)
+    try:
+        period = _period(engine, args.period)
+        svc.set_schedule(engine, period.id, schedule, "cli", time.time())
+    finally:
+        engine.dispose()
+    print(f"new schedule for {period.code}; publish the announcement again to show it")
     return 0
 
 

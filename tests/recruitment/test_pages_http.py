@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from exam_server.auth import hash_password
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.demo import demo_nik, sample_pdf
 from exam_server.recruitment.forms import FormError
@@ -22,6 +23,7 @@ from exam_server.results.publication import load_public_key
 from recruitment import announcement as ann
 from recruitment.models import RecDocument, RecRegistration
 from recruitment.states import TransitionError
+from tests.conftest import TEST_SCRYPT_N
 from tests.recruitment.conftest import PASSWORDS, RecServer
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
@@ -243,11 +245,21 @@ def test_roles_are_enforced(rec_server: RecServer) -> None:
 def test_a_changed_announcement_is_a_new_signed_version(rec_server: RecServer) -> None:
     """After DOKTER's approval (above), publishing makes version 2 with what
     changed; version 1 stays readable; each verifies against the public key."""
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    closes = period.schedule.registration_closes
+    later = period.schedule.model_copy(
+        update={"registration_closes": closes + dt.timedelta(days=3)}
+    )
+    svc.set_schedule(db, period.id, later, "admin-rekrutmen", time.time())
     c, token = _staff_client(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
     assert c.post("/recruitment/staff/publish", data={"csrf": token}).status_code == 303
     assert c.post("/recruitment/staff/publish", data={"csrf": token}).status_code == 303
     page = httpx.get(f"{rec_server.url}/recruitment/")
     assert "Versi 2" in page.text and "Formasi baru DOKTER-GENERAL" in page.text
+    new_close = closes + dt.timedelta(days=3)
+    assert f"Pendaftaran ditutup: {closes} → {new_close}" in html.unescape(page.text)
     assert "Versi 3" not in page.text  # nothing changed the second time
     old = httpx.get(f"{rec_server.url}/recruitment/announcement/1?lang=en")
     assert "An old version" in old.text and "DOKTER-GENERAL" not in old.text
@@ -283,3 +295,16 @@ def test_bodies_without_a_length_or_too_long_are_refused_unread(rec_server: RecS
             + f"Content-Length: {26 * 1024 * 1024}\r\n\r\n".encode()
         )
         assert sock.recv(100).startswith(b"HTTP/1.1 413")
+
+
+def test_an_unverified_login_sends_a_new_link_now_and_then(rec_server: RecServer) -> None:
+    db = rec_server.handle.db
+    digest = hash_password("lupa-verifikasi-1", n=TEST_SCRYPT_N)
+    assert svc.signup(db, "lupa@contoh.id", "Lupa", digest, lambda i: "old link", 0.0)
+    with httpx.Client(base_url=rec_server.url) as c:
+        r = _login(c, "lupa@contoh.id", "lupa-verifikasi-1")
+        assert r.status_code == 403 and "Tautan baru baru saja dikirim" in r.text
+        r = _login(c, "lupa@contoh.id", "lupa-verifikasi-1")
+        assert r.status_code == 403 and "Tautan baru" not in r.text  # not again within 10 min
+    (_, _, body) = rec_server.mail.wait_for("lupa@contoh.id")[-1]
+    assert "/recruitment/verify?t=" in body
