@@ -475,6 +475,93 @@ async def verify(request: Request) -> Response:
     )
 
 
+RESET_SECONDS = 3600
+
+
+def _reset_serializer(request: Request) -> URLSafeTimedSerializer:
+    return _serializer(request, "seleksi.recruitment.reset.v1")
+
+
+@_guarded
+async def forgot(request: Request) -> Response:
+    if request.method == "GET":
+        return render(request, "forgot.html", errors={})
+    form = _form(request)
+    err = FormError()
+    email = f.email(form, "email", err)
+    if err.errors:
+        return render(request, "forgot.html", 400, errors=err.by_field())
+    ctx = context(request.app)
+    # Every request counts against the address and the source, so a mailbox
+    # cannot be flooded with links (waits are capped, never a lock).
+    source = request_source(request)
+    await ctx.limits.check(SCOPE, f"reset:{email}", source)
+    await ctx.limits.failed(SCOPE, f"reset:{email}", source)
+    ser, base = _reset_serializer(request), str(request.url_for("rec_reset"))
+
+    def link(account_id: int, fingerprint: str) -> str:
+        return f"{base}?t={ser.dumps([account_id, fingerprint])}"
+
+    await _run(svc.request_password_reset, ctx.engine, email, link, _now(request))
+    resp = message(
+        request,
+        ("Periksa email Anda", "Check your email"),
+        (
+            "Jika alamat ini terdaftar, tautan untuk mengatur ulang kata sandi telah dikirim.",
+            "If this address has an account, a link to reset the password has been sent.",
+        ),
+    )
+    resp.background = _kick_outbox(request)
+    return resp
+
+
+@_guarded
+async def reset(request: Request) -> Response:
+    token = (
+        request.query_params.get("t", "")
+        if request.method == "GET"
+        else str(_form(request).get("t") or "")
+    )
+    try:
+        account_id, fingerprint = _reset_serializer(request).loads(token, max_age=RESET_SECONDS)
+        account_id, fingerprint = int(account_id), str(fingerprint)
+    except (BadSignature, TypeError, ValueError):
+        return message(
+            request,
+            ("Tautan tidak sah", "Invalid link"),
+            ("Tautan tidak sah atau kedaluwarsa.", "The link is invalid or expired."),
+            400,
+        )
+    if request.method == "GET":
+        return render(request, "reset.html", token=token, errors={})
+    form = _form(request)
+    err = FormError()
+    password = f.password(form, "password", err)
+    if form.get("password2") != password:
+        err.add("password2", "kata sandi tidak sama", "the passwords differ")
+    if err.errors:
+        return render(request, "reset.html", 400, token=token, errors=err.by_field())
+    ctx = context(request.app)
+    async with ctx.hash_limiter:
+        digest = await _run(hash_password, password, ctx.settings.scrypt_n)
+    if not await _run(
+        svc.reset_password, ctx.engine, account_id, fingerprint, digest, _now(request)
+    ):
+        return message(
+            request,
+            ("Tautan sudah dipakai", "Link already used"),
+            ("Minta tautan baru bila perlu.", "Ask for a new link if needed."),
+            409,
+        )
+    return render(
+        request,
+        "message.html",
+        title=("Kata sandi diganti", "Password changed"),
+        text=("Silakan masuk dengan kata sandi baru.", "Please log in with the new password."),
+        link=("/recruitment/login", ("Masuk", "Log in")),
+    )
+
+
 async def _login_common(request: Request, staff: bool) -> Response:
     template = "login.html"
     if request.method == "GET":
@@ -1148,6 +1235,8 @@ def routes() -> list[BaseRoute]:
                 Route("/signup", signup, methods=both, name="rec_signup"),
                 Route("/verify", verify, name="rec_verify"),
                 Route("/login", login, methods=both, name="rec_login"),
+                Route("/forgot", forgot, methods=both, name="rec_forgot"),
+                Route("/reset", reset, methods=both, name="rec_reset"),
                 Route("/logout", logout, methods=["POST"], name="rec_logout"),
                 Route("/me", me, name="rec_me"),
                 Route("/me/save", me_save, methods=["POST"]),

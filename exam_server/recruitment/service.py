@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -641,6 +642,57 @@ def verify_email(engine: Engine, account_id: int, now: float) -> None:
             s.flush()
             audit.append(s.connection(), "rec_email_verified", f"account:{account_id}", at=now)
         s.commit()
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """A short digest of the stored hash, put in password-reset links: once the
+    password changes, every link made before stops working (single use)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def request_password_reset(
+    engine: Engine, email: str, reset_link: Callable[[int, str], str], now: float
+) -> None:
+    """Email a reset link if ``email`` has an account (the page says the same
+    either way)."""
+    with Session(writer(engine)) as s:
+        acc = s.execute(select(RecAccount).where(col(RecAccount.email) == email)).scalars().first()
+        if acc is None or acc.id is None:
+            return
+        link = reset_link(acc.id, password_fingerprint(acc.password_hash))
+        enqueue(
+            s,
+            acc.email,
+            "Atur ulang kata sandi / Reset your password",
+            f"Yth. {acc.name},\n\nBuka tautan ini (berlaku satu jam) untuk membuat kata sandi "
+            f"baru:\n{link}\n\nOpen this link (valid for one hour) to choose a new password:"
+            f"\n{link}\n\nAbaikan bila Anda tidak memintanya. / Ignore it if you did not ask.\n",
+            "password_reset",
+            now,
+        )
+        audit.append(s.connection(), "rec_reset_requested", f"account:{acc.id}", at=now)
+        s.commit()
+
+
+def reset_password(
+    engine: Engine, account_id: int, fingerprint: str, password_hash: str, now: float
+) -> bool:
+    """Set a new password if the link's fingerprint still matches (False: the
+    link was used already or the password changed since)."""
+    with Session(writer(engine)) as s:
+        acc = s.get(RecAccount, account_id, with_for_update=True)
+        if acc is None or not hmac.compare_digest(
+            password_fingerprint(acc.password_hash), fingerprint
+        ):
+            return False
+        acc.password_hash = password_hash
+        # The link reached the mailbox: the address is the person's.
+        acc.email_verified_at = acc.email_verified_at or now
+        s.add(acc)
+        s.flush()
+        audit.append(s.connection(), "rec_password_reset", f"account:{account_id}", at=now)
+        s.commit()
+        return True
 
 
 def account_login(engine: Engine, email: str, password: str, dummy_hash: str) -> RecAccount | None:

@@ -44,10 +44,15 @@ class Mailbox:
         self.received.append((str(msg["To"]), str(msg["Subject"]), str(text)))
         return "250 OK"
 
-    def wait_for(self, to: str, timeout: float = 10.0) -> list[tuple[str, str, str]]:
+    def wait_for(
+        self, to: str, subject: str = "", body: str = "", timeout: float = 10.0
+    ) -> list[tuple[str, str, str]]:
+        """The messages to ``to`` whose subject and body hold ``subject`` and
+        ``body``, once there is one (messages arrive one by one: wait for the
+        one the test is about, not for the first)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            mine = [m for m in self.received if m[0] == to]
+            mine = [m for m in self.received if m[0] == to and subject in m[1] and body in m[2]]
             if mine:
                 return mine
             time.sleep(0.05)

@@ -306,5 +306,28 @@ def test_an_unverified_login_sends_a_new_link_now_and_then(rec_server: RecServer
         assert r.status_code == 403 and "Tautan baru baru saja dikirim" in r.text
         r = _login(c, "lupa@contoh.id", "lupa-verifikasi-1")
         assert r.status_code == 403 and "Tautan baru" not in r.text  # not again within 10 min
-    (_, _, body) = rec_server.mail.wait_for("lupa@contoh.id")[-1]
-    assert "/recruitment/verify?t=" in body
+    assert rec_server.mail.wait_for("lupa@contoh.id", "Verifikasi", "/recruitment/verify?t=")
+
+
+def test_password_reset_by_email_works_once(rec_server: RecServer) -> None:
+    with httpx.Client(base_url=rec_server.url) as c:
+        token = _csrf(c, "/recruitment/forgot")
+        r = c.post("/recruitment/forgot", data={"csrf": token, "email": "citra@contoh.id"})
+        assert r.status_code == 200 and "Jika alamat ini terdaftar" in r.text
+        r = c.post("/recruitment/forgot", data={"csrf": token, "email": "siapa@contoh.id"})
+        assert "Jika alamat ini terdaftar" in r.text  # the same answer for no account
+        (_, _, body) = rec_server.mail.wait_for("citra@contoh.id", "Atur ulang")[-1]
+        link = re.search(r"http\S+/recruitment/reset\?t=\S+", body)
+        assert link is not None
+        page = c.get(link.group(0))
+        t = re.search(r'name="t" value="([^"]+)"', page.text)
+        assert t is not None
+        form = {"csrf": _csrf(c, "/recruitment/forgot"), "t": t.group(1)}
+        r = c.post("/recruitment/reset", data={**form, "password": "pendek", "password2": "pendek"})
+        assert r.status_code == 400 and "paling sedikit 10 karakter" in r.text
+        new = {"password": "citra-baru-123", "password2": "citra-baru-123"}
+        assert "Kata sandi diganti" in c.post("/recruitment/reset", data={**form, **new}).text
+        assert c.post("/recruitment/reset", data={**form, **new}).status_code == 409  # used
+    with httpx.Client(base_url=rec_server.url) as c:
+        assert _login(c, "citra@contoh.id", "citra-baru-123").status_code == 303
+        assert c.get("/recruitment/me").status_code == 200
