@@ -985,12 +985,15 @@ async def staff_home(request: Request) -> Response:
             ("Belum ada periode", "No period"),
             ("Buat periode dengan seleksi recruitment.", "Create a period first."),
         )
+    needs = await _run(svc.needs, engine, period.id)
+    edit = request.query_params.get("edit", "")
+    editing = next((n for n in needs if str(n["id"]) == edit), None)
     return render(
         request,
         "staff.html",
         st=st,
         period=period,
-        needs=await _run(svc.needs, engine, period.id),
+        needs=needs,
         queue=await _run(svc.verification_queue, engine, period.id, st.username),
         tms=await _run(svc.pending_tms, engine, period.id, st.username),
         appeals=await _run(svc.open_appeals, engine, period.id, st.username),
@@ -998,7 +1001,7 @@ async def staff_home(request: Request) -> Response:
         versions=await _run(svc.announcement_versions, engine, period.id),
         rules=period.rules,
         errors={},
-        values={},
+        values=svc.need_form_values(editing, period.rules) if editing else {},
     )
 
 
@@ -1011,7 +1014,11 @@ async def staff_need_create(request: Request) -> Response:
     form = _form(request)
     try:
         fields = svc.parse_need(form, period.rules)
-        await _run(svc.create_need, engine, period.id, st.username, fields, _now(request))
+        need_id = str(form.get("need_id") or "")
+        if need_id.isdigit():
+            await _run(svc.update_need, engine, int(need_id), st.username, fields, _now(request))
+        else:
+            await _run(svc.create_need, engine, period.id, st.username, fields, _now(request))
     except FormError as exc:
         return render(
             request,

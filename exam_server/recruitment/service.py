@@ -314,6 +314,51 @@ def create_need(
         return need.id
 
 
+def update_need(
+    engine: Engine, need_id: int, actor: str, fields: dict[str, Any], now: float
+) -> None:
+    """Change a draft or returned need (its code stays); audited with the new fields."""
+    with Session(writer(engine)) as s:
+        need: RecNeed = _get(s, RecNeed, need_id, lock=True)
+        if need.status not in (NeedStatus.DRAFT, NeedStatus.RETURNED):
+            raise Refused(
+                "hanya kebutuhan draf atau yang dikembalikan dapat diubah",
+                "only a draft or returned need can be changed",
+            )
+        if fields["code"] != need.code:
+            raise FormError([_fe("code", "kode tidak dapat diubah", "the code cannot change")])
+        need.unit, need.position, need.location = (
+            fields["unit"],
+            fields["position"],
+            fields["location"],
+        )
+        need.openings, need.education_level = fields["openings"], fields["education_level"]
+        need.majors_json = json.dumps(fields["majors"], ensure_ascii=False)
+        need.max_age, need.other_requirements = fields["max_age"], fields["other_requirements"]
+        need.allocation_json = json.dumps(fields["allocation"], sort_keys=True)
+        need.updated_at = now
+        s.add(need)
+        s.flush()
+        audit.append(
+            s.connection(), "rec_need_update", actor, data={"need": need_id, **fields}, at=now
+        )
+        s.commit()
+
+
+def need_form_values(need: dict[str, Any], rules: elig.EligibilityRules) -> dict[str, str]:
+    """A need (as :func:`needs` gives it) as the text of its form, to edit it."""
+    values = {
+        k: str(need[k])
+        for k in ("code", "unit", "position", "location", "education_level", "max_age")
+    }
+    values["other_requirements"] = need["other_requirements"]
+    values["majors"] = "; ".join(need["majors"])
+    for cat in rules.categories:
+        values[f"alloc_{cat}"] = str(need["allocation"].get(cat, 0))
+    values["need_id"] = str(need["id"])
+    return values
+
+
 def _fe(field: str, text_id: str, text_en: str) -> FieldError:
     return FieldError(field, text_id, text_en)
 

@@ -331,3 +331,60 @@ def test_password_reset_by_email_works_once(rec_server: RecServer) -> None:
     with httpx.Client(base_url=rec_server.url) as c:
         assert _login(c, "citra@contoh.id", "citra-baru-123").status_code == 303
         assert c.get("/recruitment/me").status_code == 200
+
+
+def test_a_returned_need_is_changed_and_approved(rec_server: RecServer) -> None:
+    """The operator enters a need on the page; the approver returns it with a
+    reason; the operator changes it and submits again; the approver approves:
+    its formations carry the changed allocation."""
+    db = rec_server.handle.db
+    op, op_token = _staff_client(rec_server, "operator", PASSWORDS["operator"])
+    form = {
+        "csrf": op_token,
+        "code": "ARSIPARIS",
+        "unit": "Sekretariat",
+        "position": "Arsiparis",
+        "location": "Bandung",
+        "education_level": "D3",
+        "majors": "Kearsipan",
+        "max_age": "35",
+        "other_requirements": "",
+        "alloc_general": "1",
+        "alloc_cumlaude": "x",
+    }
+    r = op.post("/recruitment/staff/needs", data=form)
+    assert r.status_code == 400 and 'id="err-alloc_cumlaude"' in r.text  # nothing stored
+    assert "ARSIPARIS" not in {n["code"] for n in svc.needs(db, svc.current_period(db).id)}  # type: ignore[union-attr]
+    assert (
+        op.post("/recruitment/staff/needs", data={**form, "alloc_cumlaude": "0"}).status_code == 303
+    )
+    need = next(n for n in svc.needs(db, svc.current_period(db).id) if n["code"] == "ARSIPARIS")  # type: ignore[union-attr]
+    assert (
+        op.post(
+            f"/recruitment/staff/needs/{need['id']}/submit", data={"csrf": op_token}
+        ).status_code
+        == 303
+    )
+    ap, ap_token = _staff_client(rec_server, "penyetuju", PASSWORDS["approver"])
+    r = ap.post(
+        f"/recruitment/staff/needs/{need['id']}/decide",
+        data={"csrf": ap_token, "decision": "return", "reason": "Tambah formasi umum"},
+    )
+    assert r.status_code == 303
+    page = op.get(f"/recruitment/staff?edit={need['id']}")
+    assert 'name="need_id"' in page.text and 'value="Kearsipan"' not in page.text  # a textarea
+    assert ">Kearsipan</textarea>" in page.text and "Tambah formasi umum" in page.text
+    r = op.post(
+        "/recruitment/staff/needs",
+        data={**form, "alloc_cumlaude": "0", "alloc_general": "2", "need_id": str(need["id"])},
+    )
+    assert r.status_code == 303
+    op.post(f"/recruitment/staff/needs/{need['id']}/submit", data={"csrf": op_token})
+    ap.post(
+        f"/recruitment/staff/needs/{need['id']}/decide",
+        data={"csrf": ap_token, "decision": "approve"},
+    )
+    made = {f["code"]: f["openings"] for f in svc.formations(db, svc.current_period(db).id)}  # type: ignore[union-attr]
+    assert made["ARSIPARIS-GENERAL"] == 2 and "ARSIPARIS-CUMLAUDE" not in made
+    op.close()
+    ap.close()
