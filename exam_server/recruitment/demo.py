@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from exam_server import scheduling as sch
 from exam_server.auth import hash_password
@@ -355,13 +355,25 @@ def seed_recruitment(
 DEMO_FILE = "recruitment-demo.json"
 
 
+def demo_files(data_dir: Path) -> list[Path]:
+    """What the demo recruitment writes in ``data_dir`` (``seleksi demo --reset`` deletes it)."""
+    return [
+        data_dir / DEMO_FILE,
+        data_dir / "recruitment-documents",
+        data_dir / "recruitment-signing.key",
+        data_dir / "recruitment-signing.pub.pem",
+    ]
+
+
 def seed_demo(engine: Engine, secret_key: str, data_dir: Path, now: float | None = None) -> str:
     """The demo recruitment for ``seleksi demo`` (on the demo exam day), with the
     same files the served app uses (documents and signing key in ``data_dir``,
     the NIK key from ``secret_key``); returns the lines to print. Run again, it
     prints the accounts it made the first time."""
     path = data_dir / DEMO_FILE
-    if path.exists():
+    with Session(engine) as s:
+        seeded = s.execute(select(col(RecPeriod.id)).where(col(RecPeriod.code) == PERIOD)).first()
+    if seeded is not None and path.exists():
         saved = json.loads(path.read_text("utf-8"))
         demo = DemoRecruitment(
             saved["period"], {k: tuple(v) for k, v in saved["staff"].items()}, saved["candidates"]

@@ -40,6 +40,7 @@ def demo_files(data_dir: Path) -> list[Path]:
     kept credentials and the published results."""
     from exam_server.checkpoints import paths_for, public_key_path
     from exam_server.demo import CREDENTIALS_FILE
+    from exam_server.recruitment.demo import demo_files as recruitment_demo_files
 
     db = data_dir / DEFAULT_DB_NAME
     checkpoints, key = paths_for(sqlite_url(db))
@@ -54,6 +55,7 @@ def demo_files(data_dir: Path) -> list[Path]:
         data_dir / "server-secret.key",
         data_dir / CREDENTIALS_FILE,
         data_dir / "results",
+        *recruitment_demo_files(data_dir),
     ]
 
 

@@ -89,3 +89,37 @@ def test_demo_recruitment_on_postgres(postgres_url: str, tmp_path: Path) -> None
         }
     finally:
         engine.dispose()
+
+
+def _recruitment_lines(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Recruitment demo"))
+    return [line for line in lines[start + 1 :] if line.startswith("  ")][:13]
+
+
+def test_seleksi_demo_seeds_the_recruitment_and_reset_starts_it_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from exam_server.db import make_engine
+    from exam_server.recruitment import service as svc
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SELEKSI_DATABASE_URL", raising=False)
+    argv = ["demo", "--no-serve", "--per-subtest", "80"]
+    data = tmp_path / "seleksi-data"
+    assert main(argv) == 0
+    first = _recruitment_lines(capsys.readouterr().out)
+    assert len(first) == 13 and first[0].split()[:3] == ["staff", "operator", "operator"]
+    assert main(argv) == 0
+    assert _recruitment_lines(capsys.readouterr().out) == first  # the same accounts
+    engine = make_engine(f"sqlite:///{data / 'seleksi.db'}")
+    try:
+        user, password = first[0].split()[2:4]
+        assert svc.staff_login(engine, user, password, "") is not None
+        period = svc.current_period(engine)
+        assert period is not None and svc.announcement_versions(engine, period.id)
+    finally:
+        engine.dispose()
+    assert main([*argv, "--reset"]) == 0
+    fresh = _recruitment_lines(capsys.readouterr().out)
+    assert fresh[0] != first[0]  # new passwords with the new database
