@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from exam_server.scheduling import set_staff_disabled
+from exam_server.scheduling import create_staff, set_staff_disabled
 from tests.conftest import ServerHandle
 
 
@@ -43,6 +43,10 @@ async def test_a_disabled_accounts_token_is_refused_and_works_again_when_enabled
     proctor = await asyncio.to_thread(h.staff, "proctor")
     assert await _status(h, admin) == (200, "")
 
+    # Another administrator first: the last enabled one cannot be disabled.
+    await asyncio.to_thread(
+        create_staff, h.db, "admin2", "Admin Dua", "admin", "sandi-admin-dua", 2**10
+    )
     user = h.seed.admin[0]
     await asyncio.to_thread(set_staff_disabled, h.db, user, True)
     assert await _until(lambda: _status(h, admin), (401, "account_disabled")) == (

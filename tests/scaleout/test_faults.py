@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,11 +133,18 @@ async def test_sigkill_single_process_sqlite(
 async def test_sigkill_one_worker_of_two_postgres(
     pg_url: str, cluster_factory: Callable[..., WorkerCluster]
 ) -> None:
-    def kill_one(c: WorkerCluster, rep: LoadReport) -> str:
+    async def kill_one(c: WorkerCluster, rep: LoadReport) -> str:
         # The worker holding the most terminals: the lowest pid may hold none on a
         # loaded machine (the kernel hands each connection to whichever worker accepts).
-        held = {pid: _terminals_held(pid, c.settings.port) for pid in c.worker_pids()}
-        pid = max(held, key=lambda p: held[p])
+        # On a busy machine the terminals may still be connecting at the planned
+        # moment: wait (a while) until one worker holds some.
+        deadline = time.monotonic() + 20.0
+        while True:
+            held = {pid: _terminals_held(pid, c.settings.port) for pid in c.worker_pids()}
+            pid = max(held, key=lambda p: held[p])
+            if held[pid] > 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
         assert held[pid] > 0, f"no worker holds a terminal: {held}"
         os.kill(pid, signal.SIGKILL)
         return f"SIGKILL of worker {pid}, holding {held[pid]} of {sum(held.values())} (restarted)"
