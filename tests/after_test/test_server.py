@@ -17,8 +17,20 @@ from sqlalchemy import func, inspect, select
 
 from after_test import models as am
 from exam_server.after_test import service
+from exam_server.audit import verify
 from exam_server.results import publication as pub
 from tests.after_test.conftest import EXAM, SIGNING_KEY, AfterServer
+
+
+def test_the_seeded_exam_passes_the_audit_verifier(after_server: AfterServer) -> None:
+    """The finished exam the demo and these tests seed is stored as the server
+    stores a sitting: ``seleksi audit verify`` replays every answer and finds
+    each stored score (a seeded exam that failed the verifier would teach that
+    its PROBLEM lines can be ignored)."""
+    report = verify(after_server.db)
+    assert report.problems == []
+    assert report.scores >= 60  # every seeded attempt was replayed and scored
+    assert report.responses >= 60 * 110
 
 
 def test_diagnostic_report_by_receipt(after_server: AfterServer) -> None:
