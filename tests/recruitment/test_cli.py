@@ -4,6 +4,7 @@ accounts, and refusals that name the field."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,22 @@ def test_demo_recruitment_on_postgres(postgres_url: str, tmp_path: Path) -> None
             "ms": 1,
             "scheduled": 2,
         }
+        # Four submits of Ani's draft at once (a double click, a resent form,
+        # two tabs): one registration number, one receipt, whatever the order.
+        ani = svc.account_login(engine, "ani@contoh.id", PASSWORDS["candidate"], "")
+        assert ani is not None and ani.id is not None
+        key, start, ani_id = generate_key(), time.time(), ani.id
+        with ThreadPoolExecutor(4) as pool:
+            rows = list(
+                pool.map(
+                    lambda i: svc.submit_registration(engine, period, ani_id, key, start + i),
+                    range(4),
+                )
+            )
+        stored = svc.registration_of(engine, period.id, ani_id)
+        assert stored is not None and stored.status == "submitted"
+        assert {r.registration_number for r in rows} == {stored.registration_number}
+        assert {r.receipt for r in rows} == {stored.receipt}
     finally:
         engine.dispose()
 
