@@ -1091,7 +1091,9 @@ def submit_registration(
     with Session(writer(engine)) as s:
         row: RecRegistration = _get(s, RecRegistration, reg.id, lock=True)
         if row.status != Status.DRAFT:  # submitted meanwhile by another request
-            s.rollback()
+            # Detached as loaded (a rollback would expire it; the session's
+            # close then ends the transaction and releases the row lock).
+            s.expunge(row)
             return row
         row.status = step(row.status, "submit")
         row.registration_number = number
