@@ -894,15 +894,28 @@ def save_registration(
         try:
             s.flush()
         except IntegrityError:
+            # Another request inserted first: the same NIK by another account,
+            # or this account's own registration from a second tab.
             s.rollback()
-            raise FormError(
-                [
-                    _fe(
-                        "nik",
-                        "NIK ini sudah terdaftar pada periode ini",
-                        "this NIK is already registered in this period",
-                    )
-                ]
+            taken = s.execute(
+                select(col(RecRegistration.account_id)).where(
+                    col(RecRegistration.period_id) == period.id,
+                    col(RecRegistration.nik_hash) == h,
+                )
+            ).scalar()
+            if taken is not None and taken != account_id:
+                raise FormError(
+                    [
+                        _fe(
+                            "nik",
+                            "NIK ini sudah terdaftar pada periode ini",
+                            "this NIK is already registered in this period",
+                        )
+                    ]
+                ) from None
+            raise Refused(
+                "pendaftaran ini baru saja disimpan dari halaman lain; muat ulang lalu simpan lagi",
+                "this registration was just saved from another page; reload and save again",
             ) from None
         audit.append(
             s.connection(),

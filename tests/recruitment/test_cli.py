@@ -60,6 +60,7 @@ def test_demo_recruitment_on_postgres(postgres_url: str, tmp_path: Path) -> None
     from exam_server.results.publication import generate_key
     from recruitment.documents import DocumentStore
     from recruitment.nik import derive_key
+    from recruitment.registry import NoRegistry
     from tests.conftest import TEST_SCRYPT_N, seed_small
     from tests.recruitment.conftest import PASSWORDS
 
@@ -104,6 +105,39 @@ def test_demo_recruitment_on_postgres(postgres_url: str, tmp_path: Path) -> None
         assert stored is not None and stored.status == "submitted"
         assert {r.registration_number for r in rows} == {stored.registration_number}
         assert {r.receipt for r in rows} == {stored.receipt}
+        # Two people typing one NIK at the same moment: one registration, and the
+        # other is told the NIK is taken (the unique index decides, not a check).
+        import datetime as dt
+
+        from exam_server.recruitment.demo import demo_nik
+        from exam_server.recruitment.forms import FormError
+
+        ids = [svc.signup(engine, f"kembar{i}@contoh.id", "K", "x", str, start) for i in (1, 2)]
+        fields = {
+            "nik": demo_nik(dt.date(1996, 1, 2), "M", 4242),
+            "name": "Kembar",
+            "sex": "M",
+            "birth_date": dt.date(1996, 1, 2),
+            "education_level": "S1",
+            "major": "Psikologi",
+            "formation": "ANALIS-SDM-GENERAL",
+            "test_location": "Bandung",
+            "accommodation": "",
+        }
+
+        def save(account: int | None) -> str:
+            assert account is not None
+            try:
+                svc.save_registration(
+                    engine, period, account, fields, b"n" * 32, NoRegistry(), start
+                )
+            except FormError as exc:
+                return exc.by_field()["nik"].text_en
+            return "saved"
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(save, ids))
+        assert outcomes == ["saved", "this NIK is already registered in this period"]
     finally:
         engine.dispose()
 
