@@ -604,6 +604,30 @@ def enqueue(s: Session, to: str, subject: str, body: str, kind: str, now: float)
     s.add(RecOutbox(to_addr=to, subject=subject[:300], body=body, kind=kind, created_at=now))
 
 
+@dataclass(frozen=True)
+class OutboxStatus:
+    unsent: int  # stored, not yet accepted by the SMTP server
+    failing: list[dict[str, Any]]  # the latest refused messages: to, subject, attempts, error
+
+
+def outbox_status(engine: Engine, limit: int = 10) -> OutboxStatus:
+    with Session(engine) as s:
+        unsent = s.execute(
+            select(func.count()).select_from(RecOutbox).where(col(RecOutbox.sent_at).is_(None))
+        ).scalar_one()
+        rows = s.execute(
+            select(RecOutbox)
+            .where(col(RecOutbox.sent_at).is_(None), col(RecOutbox.last_error) != "")
+            .order_by(col(RecOutbox.id).desc())
+            .limit(limit)
+        ).scalars()
+        failing = [
+            {"to": r.to_addr, "subject": r.subject, "attempts": r.attempts, "error": r.last_error}
+            for r in rows
+        ]
+        return OutboxStatus(int(unsent), failing)
+
+
 # -- candidate accounts -------------------------------------------------------------------
 
 

@@ -170,6 +170,11 @@ def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None
     assert page.locator("#card svg").count() == 1 and page.locator("#card img").count() == 1
     assert serious_violations(page) == []
     assert page.pdf(format="A4")[:5] == b"%PDF-"
+    # The language chosen on one page is kept on the next (as on every Seleksi page).
+    page.goto(f"{url}/recruitment/?lang=en")
+    page.goto(f"{url}/recruitment/check")
+    expect(page.locator("h1")).to_have_text("Check a receipt or an exam card")
+    page.goto(f"{url}/recruitment/?lang=id")
     page.goto(f"{url}/recruitment/check")
     page.fill("#check-text", "bukan tanda terima")
     page.click("form button[type=submit]")

@@ -254,6 +254,7 @@ def test_a_changed_announcement_is_a_new_signed_version(rec_server: RecServer) -
     )
     svc.set_schedule(db, period.id, later, "admin-rekrutmen", time.time())
     c, token = _staff_client(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
+    assert 'id="outbox"' in c.get("/recruitment/staff").text  # the admin sees the outbox
     assert c.post("/recruitment/staff/publish", data={"csrf": token}).status_code == 303
     assert c.post("/recruitment/staff/publish", data={"csrf": token}).status_code == 303
     page = httpx.get(f"{rec_server.url}/recruitment/")
