@@ -279,8 +279,9 @@ def _reset_centre(url: str) -> None:
     """The centre as before the site's first sync: nothing of it held."""
     centre = make_engine(url)
     with centre.begin() as c:
-        for table in ("site_audit", "site_response", "site_checkpoint", "site_attempt"):
+        for table in ("site_audit", "site_response", "site_chain_head", "site_checkpoint"):
             c.execute(text(f"DELETE FROM {table}"))
+        c.execute(text("DELETE FROM site_attempt"))
         c.execute(text("DELETE FROM site_problem"))
         c.execute(
             text(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import bindparam, or_, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 
 from cat_engine.errors import EngineError
@@ -46,6 +46,7 @@ from exam_server.models import Candidate, Exam, ExamSession
 from exam_server.sites.models import (
     SiteAttempt,
     SiteAuditEvent,
+    SiteChainHead,
     SiteCheckpoint,
     SiteLink,
     SiteProblem,
@@ -56,6 +57,7 @@ from exam_server.sites.wire import AttemptPosition, Batch, BatchResult, ChainHea
 LINK = SiteLink.__table__  # type: ignore[attr-defined]
 S_AUDIT = SiteAuditEvent.__table__  # type: ignore[attr-defined]
 S_RESPONSE = SiteResponse.__table__  # type: ignore[attr-defined]
+S_HEAD = SiteChainHead.__table__  # type: ignore[attr-defined]
 S_CHECKPOINT = SiteCheckpoint.__table__  # type: ignore[attr-defined]
 S_ATTEMPT = SiteAttempt.__table__  # type: ignore[attr-defined]
 PROBLEM = SiteProblem.__table__  # type: ignore[attr-defined]
@@ -292,6 +294,7 @@ def _responses(conn: Connection, site_id: int, batch: Batch, out: _Outcome) -> d
     if rows:
         conn.execute(S_RESPONSE.insert(), rows)
         out.stored += len(rows)
+        _store_heads(conn, site_id, current, heads)
     return heads
 
 
@@ -299,26 +302,37 @@ def positions_of(
     conn: Connection, site_id: int, attempt_ids: list[int] | None
 ) -> dict[int, ChainHead]:
     """The last answer stored here of each of ``attempt_ids`` (None: of every attempt)."""
-    where = S_RESPONSE.c.site_id == site_id
+    where = S_HEAD.c.site_id == site_id
     if attempt_ids is not None:
-        where = where & S_RESPONSE.c.attempt_id.in_(attempt_ids)
-    last = (
-        select(S_RESPONSE.c.attempt_id, func.max(S_RESPONSE.c.seq).label("seq"))
-        .where(where)
-        .group_by(S_RESPONSE.c.attempt_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq, S_RESPONSE.c.hash).join(
-            last,
-            and_(
-                S_RESPONSE.c.site_id == site_id,
-                S_RESPONSE.c.attempt_id == last.c.attempt_id,
-                S_RESPONSE.c.seq == last.c.seq,
-            ),
-        )
-    )
+        where = where & S_HEAD.c.attempt_id.in_(attempt_ids)
+    rows = conn.execute(select(S_HEAD.c.attempt_id, S_HEAD.c.seq, S_HEAD.c.hash).where(where))
     return {int(a): ChainHead(position=int(s), hash=str(h)) for a, s, h in rows}
+
+
+def _store_heads(
+    conn: Connection, site_id: int, before: dict[int, ChainHead], after: dict[int, ChainHead]
+) -> None:
+    """Move the heads of the attempts whose chains grew in this batch."""
+    moved = {a: h for a, h in after.items() if before.get(a) != h}
+    update = [
+        {"s": site_id, "a": a, "n": h.position, "h": h.hash}
+        for a, h in moved.items()
+        if a in before
+    ]
+    if update:
+        conn.execute(
+            S_HEAD.update()
+            .where(S_HEAD.c.site_id == bindparam("s"), S_HEAD.c.attempt_id == bindparam("a"))
+            .values(seq=bindparam("n"), hash=bindparam("h")),
+            update,
+        )
+    new = [
+        {"site_id": site_id, "attempt_id": a, "seq": h.position, "hash": h.hash}
+        for a, h in moved.items()
+        if a not in before
+    ]
+    if new:
+        conn.execute(S_HEAD.insert(), new)
 
 
 def _attempts(conn: Connection, site_id: int, batch: Batch, out: _Outcome) -> None:

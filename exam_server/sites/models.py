@@ -96,6 +96,20 @@ class SiteResponse(SQLModel, table=True):
     chosen: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+class SiteChainHead(SQLModel, table=True):
+    """The last answer held here of each of a site's attempts (seq, hash):
+    what the site is told to send after. Kept with every batch so that the
+    positions are one small read, not a search of every answer for its
+    maximum (a plan that PostgreSQL, before it has statistics of a new
+    table, can make quadratic)."""
+
+    __tablename__ = "site_chain_head"
+    site_id: int = Field(primary_key=True, foreign_key="exam_site.id")
+    attempt_id: int = Field(primary_key=True)
+    seq: int
+    hash: str = Field(max_length=64)
+
+
 class SiteCheckpoint(SQLModel, table=True):
     """One signed line of a site's checkpoint file (n: its number there)."""
 

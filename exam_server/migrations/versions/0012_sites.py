@@ -5,8 +5,8 @@ Revises: 0011_after_test
 
 The centre's view of each site (``site_link``), the session keys
 (``site_session_key``), the copies of what sites send keyed by chain
-position (``site_audit``, ``site_response``, ``site_checkpoint``,
-``site_attempt``) and the verification failures (``site_problem``); at a
+position (``site_audit``, ``site_response`` and its heads
+``site_chain_head``, ``site_checkpoint``, ``site_attempt``) and the verification failures (``site_problem``); at a
 site, the installed package (``site_package``), the sealed item content
 (``site_sealed_items``) and the sync state (``site_sync_state``).
 """
@@ -91,6 +91,15 @@ def upgrade() -> None:
         sa.Column("chosen", sa.Text(), nullable=True),
         _site_fk(),
         sa.PrimaryKeyConstraint("site_id", "attempt_id", "seq"),
+    )
+    op.create_table(
+        "site_chain_head",
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("attempt_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        _site_fk(),
+        sa.PrimaryKeyConstraint("site_id", "attempt_id"),
     )
     op.create_table(
         "site_checkpoint",
@@ -184,6 +193,7 @@ def downgrade() -> None:
         "site_problem",
         "site_attempt",
         "site_checkpoint",
+        "site_chain_head",
         "site_response",
         "site_audit",
         "site_session_key",
