@@ -220,6 +220,25 @@ def create_staff(
         return st.id
 
 
+def staff_list(engine: Engine) -> list[dict[str, str]]:
+    with Session(engine) as s:
+        rows = s.execute(select(RecStaff).order_by(col(RecStaff.username))).scalars()
+        return [{"username": r.username, "role": r.role, "name": r.name} for r in rows]
+
+
+def set_staff_password(engine: Engine, username: str, password_hash: str) -> None:
+    """Replace an agency account's password (audited; :class:`NotFound` if none)."""
+    with Session(writer(engine)) as s:
+        st = s.execute(select(RecStaff).where(col(RecStaff.username) == username)).scalars().first()
+        if st is None:
+            raise NotFound(f"no recruitment account {username}")
+        st.password_hash = password_hash
+        s.add(st)
+        s.flush()
+        audit.append(s.connection(), "rec_staff_password", "admin", data={"username": username})
+        s.commit()
+
+
 def staff_login(engine: Engine, username: str, password: str, dummy_hash: str) -> RecStaff | None:
     """The account if the password is right (a hash is computed either way:
     the time does not tell whether the username exists). Blocking (scrypt)."""

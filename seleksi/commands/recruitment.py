@@ -5,6 +5,7 @@
     seleksi recruitment staff-create USERNAME --role operator|approver|verifier|admin
                                      [--password-file FILE]
     seleksi recruitment schedule-set FILE [--period CODE]
+    seleksi recruitment staff-list | staff-password USERNAME [--password-file FILE]
     seleksi recruitment extended-exam EXAM NEW_CODE [--factor 1.3]
     seleksi recruitment slot-add SESSION --location LOC [--extended] [--period CODE]
     seleksi recruitment outbox-send --smtp-host HOST [--smtp-port 25] [--from ADDR]
@@ -96,6 +97,27 @@ def register(sub: Any) -> None:
     s.add_argument("--password-file", metavar="FILE", help="first line of FILE (- for stdin)")
     add_db_argument(s)
     s.set_defaults(func=_staff_create)
+
+    sl = ssub.add_parser(
+        "staff-list",
+        help="list the agency accounts",
+        description="List the recruitment pages' accounts: login name, role, name.",
+        epilog=examples("seleksi recruitment staff-list"),
+    )
+    add_db_argument(sl)
+    sl.set_defaults(func=_staff_list)
+
+    sp = ssub.add_parser(
+        "staff-password",
+        help="set a new password for an agency account",
+        description="Replace an agency account's password (prompted twice, or the first "
+        "line of --password-file; at least 10 characters).",
+        epilog=examples("seleksi recruitment staff-password verifikator1"),
+    )
+    sp.add_argument("username", metavar="USERNAME")
+    sp.add_argument("--password-file", metavar="FILE", help="first line of FILE (- for stdin)")
+    add_db_argument(sp)
+    sp.set_defaults(func=_staff_password)
 
     e = ssub.add_parser(
         "extended-exam",
@@ -244,6 +266,38 @@ def _staff_create(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"created {args.role} {args.username} (id {staff_id})")
+    return 0
+
+
+def _staff_list(args: argparse.Namespace) -> int:
+    from exam_server.recruitment import service as svc
+
+    engine = _engine(args)
+    try:
+        rows = svc.staff_list(engine)
+    finally:
+        engine.dispose()
+    for r in rows:
+        print(f"{r['username']:20s} {r['role']:9s} {r['name']}")
+    return 0
+
+
+def _staff_password(args: argparse.Namespace) -> int:
+    from exam_server.auth import hash_password
+    from exam_server.recruitment import service as svc
+    from seleksi.commands.staff import read_password
+
+    password = read_password(args.password_file)
+    if len(password) < 10:
+        raise CommandError("the password needs at least 10 characters; nothing was changed")
+    engine = _engine(args)
+    try:
+        svc.set_staff_password(engine, args.username, hash_password(password))
+    except svc.NotFound as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
+    print(f"new password set for {args.username}")
     return 0
 
 

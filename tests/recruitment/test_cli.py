@@ -42,6 +42,12 @@ def test_period_and_accounts_on_postgres(
     staff = ["recruitment", "staff-create", "v1", "--role", "verifier", "--password-file", str(pw)]
     assert main([*staff, *db]) == 0
     assert main([*staff, *db]) == 1  # the same name twice
+    pw.write_text("verifikator-baru-2\n")
+    assert main(["recruitment", "staff-password", "v1", "--password-file", str(pw), *db]) == 0
+    assert main(["recruitment", "staff-password", "nobody", "--password-file", str(pw), *db]) == 1
+    assert main(["recruitment", "staff-list", *db]) == 0
+    out, err = capsys.readouterr()
+    assert "v1" in out and "verifier" in out and "verifikator-baru-2" not in out + err
     assert main(["recruitment", "slot-add", "NO-SUCH", "--location", "Jakarta", *db]) == 1
     assert "no session NO-SUCH" in capsys.readouterr().err
     assert main(["recruitment", "status", *db]) == 0
