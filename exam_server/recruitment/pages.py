@@ -836,7 +836,9 @@ async def me_upload(request: Request) -> Response:
 @_guarded
 async def me_submit(request: Request) -> Response:
     account_id, period = await _candidate(request)
-    reg = await _run(
+    # Idempotent: a second submit (double click, resent form) finds the
+    # registration submitted and leads to the same receipt.
+    await _run(
         svc.submit_registration,
         context(request.app).engine,
         period,
@@ -846,7 +848,6 @@ async def me_submit(request: Request) -> Response:
     )
     resp = _redirect(request, "/recruitment/me/receipt")
     resp.background = _kick_outbox(request)
-    del reg
     return resp
 
 
