@@ -177,6 +177,13 @@ def render(request: Request, template: str, status_code: int = 200, **ctx: Any) 
         **ctx,
     )
     resp = HTMLResponse(html, status_code=status_code)
+    # Forms are never framed by another site (clickjacking); links in a page
+    # (a reset token in its address) do not travel to other sites; pages
+    # about a person are not kept in caches (a shared computer at a café).
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    if template != "public.html":
+        resp.headers["Cache-Control"] = "no-store"
     if new_cookie:
         resp.set_cookie(
             CSRF_COOKIE, new_cookie, httponly=True, samesite="strict", path="/recruitment"

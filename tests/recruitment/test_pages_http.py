@@ -133,6 +133,8 @@ def test_double_submit_is_idempotent(rec_server: RecServer) -> None:
     assert len(rows) == 1 and rows[0].status == "submitted" and rows[0].registration_number
     receipt = c.get("/recruitment/me/receipt")
     assert rows[0].registration_number in receipt.text
+    assert receipt.headers["cache-control"] == "no-store"
+    assert receipt.headers["x-frame-options"] == "DENY"
     # Anyone can check the receipt's text; a changed one is not valid.
     text = html.unescape(re.search(r"<pre[^>]*>(.*?)</pre>", receipt.text, re.S).group(1))  # type: ignore[union-attr]
     check = _csrf(c, "/recruitment/check")
