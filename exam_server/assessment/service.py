@@ -1046,7 +1046,11 @@ def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
             ).all()
         ]
         rows = [_candidate_state(s, pc, c, None) for c in cands]
+        fair = fair_scores(s, pc.panel.formation_id, pc.panel.component)
+        for row, cand in zip(rows, cands, strict=True):
+            row["fair"] = str(fair[cand.id]) if cand.id in fair else None
         return {
+            "score_basis": caps_of_formation(s, pc.panel.formation_id).score_basis,
             "panel": panel_code,
             "component": pc.panel.component,
             "component_name_id": pc.plan.component(pc.panel.component).name_id,

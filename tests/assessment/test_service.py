@@ -155,7 +155,8 @@ def test_a_panel_scores_blind_adjudicates_and_the_ranking_is_published_and_verif
     assert any("weighted sum" in p for p in report.problems), report.problems
 
     # Every sheet, change, declaration and final score is in an intact audit chain.
-    kinds = [e.kind for e in Session(engine).exec(select(AuditEvent)).scalars()]  # type: ignore[call-overload]
+    with Session(engine) as s:
+        kinds = [e.kind for e in s.execute(select(AuditEvent)).scalars()]
     assert kinds.count("skb_sheet") == 9 and kinds.count("skb_sheet_change") == 1
     assert kinds.count("skb_final") == 6 and kinds.count("skb_declaration") == 9
     assert audit.verify(engine, scores=False).ok

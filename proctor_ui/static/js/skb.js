@@ -112,6 +112,9 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.icc.Ck": "ICC(C,k): konsistensi, rata-rata panel",
   "skb.alpha": "Alfa Krippendorff (ordinal)",
   "skb.componentAlpha": "Alfa Krippendorff, semua panel komponen ini ({n} panel)",
+  "skb.fair": "Nilai wajar (model)",
+  "skb.basis.raw": "Kebijakan: peringkat memakai nilai akhir panel (rata-rata/median). Nilai wajar menunjukkan nilai bila asesor sama kerasnya.",
+  "skb.basis.fair": "Kebijakan: peringkat memakai nilai wajar (dikoreksi kekerasan asesor), kecuali nilai hasil adjudikasi.",
   "skb.severity": "Kekerasan asesor (model Rasch banyak faset)",
   "skb.assessor": "Asesor",
   "skb.sevCol": "Kekerasan",
@@ -248,6 +251,9 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.icc.Ck": "ICC(C,k): consistency, panel mean",
   "skb.alpha": "Krippendorff's alpha (ordinal)",
   "skb.componentAlpha": "Krippendorff's alpha, every panel of this component ({n} panels)",
+  "skb.fair": "Fair score (model)",
+  "skb.basis.raw": "Policy: the ranking uses the panel's final scores (mean/median). The fair score shows the score had the assessors been equally severe.",
+  "skb.basis.fair": "Policy: the ranking uses the fair scores (corrected for assessor severity), except adjudicated ones.",
   "skb.severity": "Assessor severity (many-facet Rasch model)",
   "skb.assessor": "Assessor",
   "skb.sevCol": "Severity",
@@ -489,7 +495,9 @@ Object.assign(SELEKSI_TEXTS.en, {
         el("td", {}, c.registration_number), el("td", {}, c.name),
         el("td", {}, `${c.submitted} / ${c.expected}`),
         el("td", {}, S.t(`skb.state.${c.state}`)),
-        el("td", { class: "num" }, c.final || "–"))));
+        el("td", { class: "num" }, c.final || "–"),
+        el("td", { class: "num" }, c.fair || "–"))));
+    $("basis").textContent = S.t(`skb.basis.${d.score_basis}`);
     const a = d.agreement;
     const rows = [];
     if (a.icc) {
