@@ -158,8 +158,13 @@ def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None
     page.goto(f"{url}/recruitment/me")
     expect(page.locator("#appeal-outcome")).to_contain_text("DITERIMA")
 
+    # The operator's page (needs and the new-need form) and the admin's pass axe too.
+    operator = _staff_page(browser, url, "operator", PASSWORDS["operator"])
+    operator.click("#need-form summary")
+    assert serious_violations(operator) == []
     # Scheduling by the admin; the candidate prints the card.
     admin = _staff_page(browser, url, "admin-rekrutmen", PASSWORDS["admin"])
+    assert serious_violations(admin) == []
     admin.click("text=Jadwalkan peserta MS")
     expect(admin.locator("p[role=status]")).to_contain_text("dijadwalkan")
     page.goto(f"{url}/recruitment/me")
