@@ -4,6 +4,9 @@
   a PDF (``%PDF-`` ... ``%%EOF``), a PNG (signature and an ``IHDR`` chunk) or
   a JPEG (``FFD8FF`` ... ``FFD9``). Anything else, or a file cut short, is
   refused.
+* :func:`strip_metadata` drops a photo's metadata blocks (EXIF with its GPS
+  position, XMP, IPTC, text chunks) before it is stored; the picture is kept
+  as it is.
 * :class:`DocumentStore` keeps each file under its SHA-256 (content
   addressing: the same bytes are stored once, and a stored file is checked
   against its name when read) in a directory that is not served by the web
@@ -66,6 +69,74 @@ def check_upload(data: bytes, allowed: tuple[str, ...], max_bytes: int) -> str:
             f"isi berkas bukan {names} yang utuh", f"the file's content is not a whole {names}"
         )
     return media
+
+
+# JPEG segments that carry metadata about the person or the camera: EXIF and
+# XMP (APP1, often a GPS position), vendor blocks APP3-APP13 (APP13: IPTC), and
+# comments. APP0 (JFIF), APP2 (ICC colour profile), APP14 (Adobe colour
+# transform) and APP15 change how the picture looks and are kept.
+_JPEG_DROP = frozenset({0xE1, *range(0xE3, 0xEE), 0xFE})
+# PNG chunks of text, EXIF and time stamps.
+_PNG_DROP = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"})
+
+
+def strip_metadata(data: bytes, media_type: str) -> bytes:
+    """``data`` without the metadata blocks of a photo (see ``_JPEG_DROP`` and
+    ``_PNG_DROP``); PDFs unchanged. The picture itself is not re-encoded.
+    :class:`DocumentError` for a file whose blocks do not add up."""
+    try:
+        if media_type == JPEG:
+            return _strip_jpeg(data)
+        if media_type == PNG:
+            return _strip_png(data)
+    except (IndexError, ValueError):
+        pass
+    else:
+        return data
+    raise DocumentError("susunan berkas gambar rusak", "the image file's structure is broken")
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    out = bytearray(data[:2])  # SOI
+    i = 2
+    while True:
+        if data[i] != 0xFF:
+            raise ValueError("not a marker")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9 or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            out += data[i : i + 2]
+            if marker == 0xD9:
+                return bytes(out)
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > len(data):
+            raise ValueError("segment length")
+        if marker == 0xDA:  # start of scan: the picture data to the end, as it is
+            return bytes(out + data[i:])
+        if marker not in _JPEG_DROP:
+            out += data[i : i + 2 + length]
+        i += 2 + length
+
+
+def _strip_png(data: bytes) -> bytes:
+    out = bytearray(data[:8])
+    i = 8
+    while i < len(data):
+        length = int.from_bytes(data[i : i + 4], "big")
+        kind = data[i + 4 : i + 8]
+        end = i + 12 + length
+        if len(kind) != 4 or end > len(data):
+            raise ValueError("chunk length")
+        if kind not in _PNG_DROP:
+            out += data[i:end]
+        i = end
+        if kind == b"IEND":
+            return bytes(out)
+    raise ValueError("no IEND")
 
 
 @dataclass(frozen=True)

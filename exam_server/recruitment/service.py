@@ -1005,6 +1005,7 @@ def upload_document(
             )
     try:
         media = docs.check_upload(data, kind_rule.media, kind_rule.max_kb * 1024)
+        data = docs.strip_metadata(data, media)
     except docs.DocumentError as exc:
         raise Refused(exc.text_id, exc.text_en) from None
     stored = store.put(data, media)

@@ -277,3 +277,42 @@ def test_check_text_never_crashes(text: str) -> None:
 
 
 _KEY = generate_key()
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def test_photo_metadata_is_stripped_and_the_picture_kept() -> None:
+    from recruitment.documents import JPEG, strip_metadata
+
+    jfif = _segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+    exif = _segment(0xE1, b"Exif\x00\x00GPS -6.2,106.8")
+    icc = _segment(0xE2, b"ICC_PROFILE\x00colour")
+    comment = _segment(0xFE, b"Budi, rumah")
+    scan = _segment(0xDA, b"\x00" * 10) + b"\x12\x34\xff\x00\x56" + b"\xff\xd9"
+    jpeg = b"\xff\xd8" + jfif + exif + icc + comment + scan
+    clean = strip_metadata(jpeg, JPEG)
+    assert clean == b"\xff\xd8" + jfif + icc + scan
+    assert b"GPS" not in clean and b"Budi" not in clean and sniff(clean) == JPEG
+    png = sample_png()
+    text = b"tEXt" + b"Location\x00Jakarta"
+    chunk = (len(text) - 4).to_bytes(4, "big") + text + b"\x00\x00\x00\x00"
+    tagged = png[:33] + chunk + png[33:]  # after the signature and IHDR
+    assert strip_metadata(tagged, PNG) == png
+    assert strip_metadata(sample_pdf(), PDF) == sample_pdf()
+    with pytest.raises(DocumentError, match="rusak"):
+        strip_metadata(b"\xff\xd8" + exif[:5] + b"\xff\xd9", JPEG)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_strip_metadata_never_crashes(tail: bytes) -> None:
+    from recruitment.documents import JPEG, strip_metadata
+
+    for data, media in ((b"\xff\xd8" + tail, JPEG), (sample_png()[:8] + tail, PNG)):
+        try:
+            out = strip_metadata(data, media)
+        except DocumentError:
+            continue
+        assert len(out) <= len(data)
