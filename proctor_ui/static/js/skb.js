@@ -62,6 +62,8 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.chairTitle": "Ketua Panel SKB",
   "skb.candTitle": "Jadwal dan Nilai SKB",
   "skb.login": "Masuk asesor",
+  "skb.todayOnly": "Hanya jadwal hari ini",
+  "skb.noneToday": "Tidak ada wawancara hari ini di panel ini (hapus centang untuk melihat semua jadwal).",
   "skb.blindHint": "Nilai Anda tersembunyi dari asesor lain, dan nilai mereka dari Anda, sampai semua asesor panel mengirim.",
   "skb.panel": "Panel {code} · {component}",
   "skb.chairLink": "Halaman ketua panel",
@@ -201,6 +203,8 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.chairTitle": "SKB panel chair",
   "skb.candTitle": "SKB schedule and score",
   "skb.login": "Assessor sign-in",
+  "skb.todayOnly": "Today's interviews only",
+  "skb.noneToday": "No interview today on this panel (untick to see every slot).",
   "skb.blindHint": "Your scores are hidden from the other assessors, and theirs from you, until every assessor of the panel has submitted.",
   "skb.panel": "Panel {code} · {component}",
   "skb.chairLink": "Panel chair's page",
@@ -345,13 +349,24 @@ Object.assign(SELEKSI_TEXTS.en, {
     return S.t(`skb.state.${row.state}`);
   }
 
+  const ZONE_HOURS = { WIB: 7, WITA: 8, WIT: 9 };
+
+  /** The calendar day (YYYY-MM-DD) of an instant in one of Indonesia's zones. */
+  function dayIn(ms, zone) {
+    return new Date(ms + ZONE_HOURS[zone] * 3600e3).toISOString().slice(0, 10);
+  }
+
   function renderAssessor() {
+    const todayOnly = $("today-only").checked;
     const sections = K.data.panels.map((p) => {
+      const shown = todayOnly
+        ? p.slots.filter((s) => dayIn(Date.parse(s.starts_at), s.zone) === dayIn(Date.now(), s.zone))
+        : p.slots;
       const heading = el("h2", {}, S.t("skb.panel", { code: p.panel, component: lang(p.component, "name") }));
       const chair = p.chair
         ? el("p", {}, el("a", { href: `skb-chair.html?panel=${encodeURIComponent(p.panel)}` }, S.t("skb.chairLink")))
         : null;
-      const rows = p.slots.map((s) =>
+      const rows = shown.map((s) =>
         el("tr", {},
           el("td", {}, S.lang === "en" ? s.local_en : s.local_id),
           el("td", {}, s.registration_number || S.t("skb.empty")),
@@ -367,7 +382,8 @@ Object.assign(SELEKSI_TEXTS.en, {
           el("thead", {}, el("tr", {},
             ...["skb.time", "skb.regno", "skb.name", "skb.state", "skb.score"].map((k) =>
               el("th", { scope: "col" }, S.t(k))))),
-          el("tbody", {}, rows)));
+          el("tbody", {}, rows)),
+        shown.length ? null : el("p", { class: "hint" }, S.t("skb.noneToday")));
     });
     $("panels").replaceChildren(...sections);
     if (K.current) {
@@ -823,6 +839,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       $("no-conflict").addEventListener("click", () => declare(false));
       $("conflict").addEventListener("click", () => declare(true));
       $("rubric").addEventListener("submit", submitSheet);
+      $("today-only").addEventListener("change", () => K.data && renderAssessor());
       $("logout").addEventListener("click", () => {
         store.removeItem("seleksi.skb");
         location.reload();
