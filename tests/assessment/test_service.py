@@ -154,6 +154,21 @@ def test_a_panel_scores_blind_adjudicates_and_the_ranking_is_published_and_verif
     assert not report.ok
     assert any("weighted sum" in p for p in report.problems), report.problems
 
+    # The same through `seleksi results verify`, as anyone would run it (also
+    # recomputing from the database).
+    from seleksi.cli import main
+
+    folder = tmp_path / "pub"
+    pub.write_publication(folder, files)
+    db = (
+        str(engine.url).removeprefix("sqlite:///")
+        if engine.dialect.name == "sqlite"
+        else str(engine.url.render_as_string(hide_password=False))
+    )
+    assert main(["results", "verify", str(folder), "--db", db, "--exam", cases.EXAM]) == 0
+    pub.write_publication(folder, {path: tampered})
+    assert main(["results", "verify", str(folder)]) != 0
+
     # Every sheet, change, declaration and final score is in an intact audit chain.
     with Session(engine) as s:
         kinds = [e.kind for e in s.execute(select(AuditEvent)).scalars()]
