@@ -1,4 +1,5 @@
-"""A many-facet Rasch model: candidates × criteria × assessors (rating-scale form).
+"""A many-facet Rasch model: candidates × criteria × assessors (rating-scale or
+partial-credit form).
 
 The probability that assessor ``j`` gives candidate ``n`` level ``k`` (of
 ``0..m``) on criterion ``i`` is (Linacre 1989; Eckes 2015, ch. 4)::
@@ -7,9 +8,11 @@ The probability that assessor ``j`` gives candidate ``n`` level ``k`` (of
 
 with ``theta`` the candidate's ability, ``delta`` the criterion's difficulty,
 ``alpha`` the assessor's **severity** (positive: harsher than the panel) and
-``tau`` the thresholds between adjacent levels, shared by every criterion (the
-rating-scale form). Difficulties, severities and thresholds are centred on
-zero, which fixes the origin of the logit scale.
+``tau`` the thresholds between adjacent levels, shared by every criterion in
+the rating-scale form (Andrich 1978), each criterion's own in the
+partial-credit form (``form="partial_credit"``: ``tau_ik``; Masters 1982).
+Difficulties, severities and each set of thresholds are centred on zero, which
+fixes the origin of the logit scale.
 
 Estimation is joint maximum likelihood, as in Facets, with one deliberate
 change: a weak normal prior on every parameter (``prior_sd``, 5 logits
@@ -127,7 +130,9 @@ class ManyFacetRasch:
     ``thresholds_ (m,)``, ``levels_ (m + 1,)`` (points of the used levels),
     ``assessor_infit_``, ``assessor_outfit_``, ``candidate_infit_``,
     ``candidate_outfit_``, ``raw_average_`` and ``fair_average_`` (points),
-    ``severity_reliability_``, ``log_likelihood_``, ``converged_``, ``n_iter_``.
+    ``severity_reliability_``, ``log_likelihood_``, ``converged_``, ``n_iter_``;
+    in the partial-credit form ``thresholds_`` is ``(n_criteria, m)`` and the fair
+    average is the mean over the criteria of each one's expected points.
 
     ``bias_correction`` (default on) shrinks the reported severities and
     difficulties by ``(L - 1) / L``, ``L`` the ratings per candidate, undoing joint
@@ -140,6 +145,7 @@ class ManyFacetRasch:
         max_iter: int = 200,
         tol: float = 1e-8,
         bias_correction: bool = True,
+        form: str = "rating_scale",
     ) -> None:
         if not prior_sd > 0:
             raise ValueError(f"prior_sd must be > 0 logits, got {prior_sd}")
@@ -150,7 +156,10 @@ class ManyFacetRasch:
         self.prior_sd = prior_sd
         self.max_iter = max_iter
         self.tol = tol
+        if form not in ("rating_scale", "partial_credit"):
+            raise ValueError(f"form must be rating_scale or partial_credit, got {form!r}")
         self.bias_correction = bias_correction
+        self.form = form
 
     def fit(self, ratings: Ratings) -> ManyFacetRasch:
         r = ratings
@@ -172,11 +181,26 @@ class ManyFacetRasch:
         mean_x = np.bincount(c, x, n_c) / np.maximum(np.bincount(c, minlength=n_c), 1)
         share = np.clip(mean_x / m, 0.05, 0.95)
         theta0 = np.log(share / (1 - share))
-        tau0 = np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1)
+        partial = self.form == "partial_credit"
+        n_g = n_i if partial else 1
+        group = i if partial else np.zeros_like(i)
+        tau0 = np.tile(np.linspace(-1.0, 1.0, m) if m > 1 else np.zeros(1), (n_g, 1))
         fit = _newton(
-            x, c, i, a, (n_c, n_i, n_a, m), prior_prec, theta0, tau0, self.max_iter, self.tol
+            x,
+            c,
+            i,
+            a,
+            group,
+            (n_c, n_i, n_a, m, n_g),
+            prior_prec,
+            theta0,
+            tau0,
+            self.max_iter,
+            self.tol,
         )
-        theta, delta, alpha, tau = fit.theta, fit.delta, fit.alpha, fit.tau
+        theta, delta, alpha = fit.theta, fit.delta, fit.alpha
+        tau_sets = fit.tau  # (G, m)
+        tau = tau_sets[0] if not partial else tau_sets
         self.converged_ = fit.converged
         self.n_iter_ = fit.n_iter
         self.log_likelihood_ = fit.log_likelihood
@@ -191,8 +215,9 @@ class ManyFacetRasch:
         self.ability_, self.difficulty_, self.severity_, self.thresholds_ = theta, delta, alpha, tau
         self.joint_difficulty_ = delta  # before the bias correction (fair scores use it)
 
+        self._tau_sets = tau_sets
         b = theta[c] - delta[i] - alpha[a]
-        probs = _category_probabilities(b, np.concatenate([[0.0], np.cumsum(tau)]))
+        probs = _obs_probabilities(b, _cum(tau_sets)[group])
         ks = np.arange(m + 1)
         expect = probs @ ks
         var = probs @ ks**2 - expect**2
@@ -214,7 +239,10 @@ class ManyFacetRasch:
             self.candidate_infit_ = by(c, n_c, sq) / info_c
             self.candidate_outfit_ = by(c, n_c, z2) / count_c
             self.raw_average_ = by(c, n_c, r.points) / count_c
-        self.fair_average_ = expected_points(theta, tau, levels)
+        if partial:  # the mean over the criteria of each one's expected points
+            self.fair_average_ = self.fair_totals() / n_i
+        else:
+            self.fair_average_ = expected_points(theta, tau, levels)
         if self.bias_correction:
             # Joint ML spreads the other facets by about L / (L - 1), L the ratings per
             # candidate (Wright & Douglas 1977; Winsteps' STBIAS): the recovery study
@@ -240,8 +268,15 @@ class ManyFacetRasch:
         average severity (points; ``(n_candidates,)``): the fair counterpart of the
         sum of a rubric sheet, criterion by criterion."""
         b = self.ability_[:, None] - self.joint_difficulty_[None, :]
-        per = expected_points(b.reshape(-1), self.thresholds_, self.levels_)
-        return per.reshape(b.shape).sum(axis=1)
+        sets = self._tau_sets
+        per = np.stack(
+            [
+                expected_points(b[:, k], sets[k if sets.shape[0] > 1 else 0], self.levels_)
+                for k in range(b.shape[1])
+            ],
+            axis=1,
+        )
+        return per.sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -256,12 +291,24 @@ class _Fit:
     last_step: float
 
 
+def _cum(tau: FloatArray) -> FloatArray:
+    """Cumulative thresholds with a leading 0: ``(G, m)`` → ``(G, m + 1)``."""
+    return np.concatenate([np.zeros((tau.shape[0], 1)), np.cumsum(tau, axis=1)], axis=1)
+
+
+def _obs_probabilities(b: FloatArray, cum: FloatArray) -> FloatArray:
+    """``P(level k)`` per rating: ``b: (n,)`` and each rating's ``cum: (n, m + 1)``."""
+    k = np.arange(cum.shape[1])
+    return softmax(b[:, None] * k[None, :] - cum, axis=1)
+
+
 def _newton(
     x: IntArray,
     c: IntArray,
     i: IntArray,
     a: IntArray,
-    sizes: tuple[int, int, int, int],
+    group: IntArray,
+    sizes: tuple[int, int, int, int, int],
     prior_prec: float,
     theta: FloatArray,
     tau: FloatArray,
@@ -270,39 +317,47 @@ def _newton(
 ) -> _Fit:
     """Joint (penalised) ML by Newton–Raphson on all parameters at once.
 
-    The information matrix has a diagonal ability block (``n_c``) and a small
-    dense block for the other facets (``P = n_i + n_a + m``); the step solves
-    the Schur complement of the ability block (``P × P``) inside the subspace
-    where difficulties, severities and thresholds each sum to zero, so one
-    iteration costs ``O(n_ratings · m + n_c · P²)``. Steps are halved while the
-    penalised log-likelihood would fall.
+    ``group: (n,)`` is each rating's threshold set (all 0 in the rating-scale
+    form, the criterion in the partial-credit form); ``tau: (G, m)``. The
+    information matrix has a diagonal ability block (``n_c``) and a small dense
+    block for the other facets (``P = n_i + n_a + G·m``); the step solves the
+    Schur complement of the ability block (``P × P``) inside the subspace where
+    difficulties, severities and each threshold set sum to zero, so one iteration
+    costs ``O(n_ratings · m + n_c · P²)``. Steps are halved while the penalised
+    log-likelihood would fall.
     """
-    n_c, n_i, n_a, m = sizes
-    n_p = n_i + n_a + m
+    n_c, n_i, n_a, m, n_g = sizes
+    n_t = n_g * m
+    n_p = n_i + n_a + n_t
+    off = n_i + n_a
     ks = np.arange(m + 1, dtype=np.float64)
     xf = x.astype(np.float64)
-    at_least = (x[:, None] >= np.arange(1, m + 1)[None, :]).sum(axis=0).astype(np.float64)
-    # Orthonormal basis of {sum delta = 0, sum alpha = 0, sum tau = 0} in (delta, alpha, tau).
-    constraints = np.zeros((3, n_p))
+    at_least = np.zeros((n_g, m))
+    for h in range(m):
+        at_least[:, h] = np.bincount(group, (x >= h + 1).astype(np.float64), n_g)
+    # Orthonormal basis of {sum delta = 0, sum alpha = 0, each threshold set sums to 0}.
+    constraints = np.zeros((2 + n_g, n_p))
     constraints[0, :n_i] = 1.0
-    constraints[1, n_i : n_i + n_a] = 1.0
-    constraints[2, n_i + n_a :] = 1.0
+    constraints[1, n_i:off] = 1.0
+    for g in range(n_g):
+        constraints[2 + g, off + g * m : off + (g + 1) * m] = 1.0
     basis = null_space(constraints)
     delta, alpha = np.zeros(n_i), np.zeros(n_a)
-    tau = tau - tau.mean()
+    tau = tau - tau.mean(axis=1, keepdims=True)
+    rows = np.arange(x.size)
 
     def loglik(th: FloatArray, de: FloatArray, al: FloatArray, ta: FloatArray) -> float:
         b = th[c] - de[i] - al[a]
-        eta = b[:, None] * ks[None, :] - np.concatenate([[0.0], np.cumsum(ta)])[None, :]
-        ll = eta[np.arange(x.size), x].sum() - logsumexp(eta, axis=1).sum()
-        penalty = th @ th + de @ de + al @ al + ta @ ta
+        eta = b[:, None] * ks[None, :] - _cum(ta)[group]
+        ll = eta[rows, x].sum() - logsumexp(eta, axis=1).sum()
+        penalty = th @ th + de @ de + al @ al + float((ta * ta).sum())
         return float(ll - 0.5 * prior_prec * penalty)
 
     ll = loglik(theta, delta, alpha, tau)
     step = np.inf
     for it in range(1, max_iter + 1):
         b = theta[c] - delta[i] - alpha[a]
-        probs = _category_probabilities(b, np.concatenate([[0.0], np.cumsum(tau)]))
+        probs = _obs_probabilities(b, _cum(tau)[group])
         mean = probs @ ks
         var = probs @ ks**2 - mean**2
         tail = np.cumsum(probs[:, ::-1], axis=1)[:, ::-1]  # P(X >= k), (n, m + 1)
@@ -311,34 +366,50 @@ def _newton(
         cov_xh = k_tail - mean[:, None] * ge  # Cov(X, 1[X >= h]), (n, m)
         resid = xf - mean
         # The log-likelihood's gradient, (theta) and (delta, alpha, tau).
+        g_tau = np.stack([np.bincount(group, ge[:, h], n_g) for h in range(m)], axis=1)
         g_theta = np.bincount(c, resid, n_c) - prior_prec * theta
         g_psi = np.concatenate(
-            [-np.bincount(i, resid, n_i), -np.bincount(a, resid, n_a), ge.sum(axis=0) - at_least]
-        ) - prior_prec * np.concatenate([delta, alpha, tau])
+            [
+                -np.bincount(i, resid, n_i),
+                -np.bincount(a, resid, n_a),
+                (g_tau - at_least).reshape(-1),
+            ]
+        ) - prior_prec * np.concatenate([delta, alpha, tau.reshape(-1)])
         # The information: Var of the scores (X for theta, -X for delta and alpha,
-        # -1[X >= h] for tau_h).
+        # -1[X >= h] for tau_gh).
         d = np.bincount(c, var, n_c) + prior_prec
         cross = np.zeros((n_c, n_p))
         flat = cross.reshape(-1)
         flat += np.bincount(c * n_p + i, -var, n_c * n_p)
         flat += np.bincount(c * n_p + n_i + a, -var, n_c * n_p)
+        tcol = off + group * m  # each rating's first threshold column
         for h in range(m):
-            flat += np.bincount(c * n_p + n_i + n_a + h, -cov_xh[:, h], n_c * n_p)
+            flat += np.bincount(c * n_p + tcol + h, -cov_xh[:, h], n_c * n_p)
         info = np.zeros((n_p, n_p))
         info[:n_i, :n_i] = np.diag(np.bincount(i, var, n_i))
-        info[n_i : n_i + n_a, n_i : n_i + n_a] = np.diag(np.bincount(a, var, n_a))
+        info[n_i:off, n_i:off] = np.diag(np.bincount(a, var, n_a))
         ia = np.bincount(i * n_a + a, var, n_i * n_a).reshape(n_i, n_a)
-        info[:n_i, n_i : n_i + n_a] = ia
-        info[n_i : n_i + n_a, :n_i] = ia.T
+        info[:n_i, n_i:off] = ia
+        info[n_i:off, :n_i] = ia.T
+        it_ = np.zeros((n_i, n_t))
+        at_ = np.zeros((n_a, n_t))
         for h in range(m):
-            col = n_i + n_a + h
-            info[:n_i, col] = info[col, :n_i] = np.bincount(i, cov_xh[:, h], n_i)
-            info[n_i : n_i + n_a, col] = info[col, n_i : n_i + n_a] = np.bincount(
-                a, cov_xh[:, h], n_a
+            it_ += np.bincount(i * n_t + (tcol - off) + h, cov_xh[:, h], n_i * n_t).reshape(
+                n_i, n_t
             )
-        ge_sum = ge.sum(axis=0)
+            at_ += np.bincount(a * n_t + (tcol - off) + h, cov_xh[:, h], n_a * n_t).reshape(
+                n_a, n_t
+            )
+        info[:n_i, off:] = it_
+        info[off:, :n_i] = it_.T
+        info[n_i:off, off:] = at_
+        info[off:, n_i:off] = at_.T
         hh = np.arange(m)
-        info[n_i + n_a :, n_i + n_a :] = ge_sum[np.maximum(hh[:, None], hh[None, :])] - ge.T @ ge
+        for g in range(n_g):
+            sel = group == g
+            ge_g = ge[sel]
+            block = ge_g.sum(axis=0)[np.maximum(hh[:, None], hh[None, :])] - ge_g.T @ ge_g
+            info[off + g * m : off + (g + 1) * m, off + g * m : off + (g + 1) * m] = block
         info[np.diag_indices(n_p)] += prior_prec
         # Schur complement of the diagonal ability block, restricted to the constraints.
         scaled = cross / d[:, None]
@@ -355,8 +426,8 @@ def _newton(
             nt = theta + d_theta
             nd, na_, nta = (
                 delta + d_psi[:n_i],
-                alpha + d_psi[n_i : n_i + n_a],
-                tau + d_psi[n_i + n_a :],
+                alpha + d_psi[n_i:off],
+                tau + d_psi[off:].reshape(n_g, m),
             )
             new_ll = loglik(nt, nd, na_, nta)
             if new_ll >= ll - 1e-9 * abs(ll):
@@ -379,7 +450,8 @@ def simulate(
     """Ratings drawn from the model (levels ``0..m``), for recovery studies.
 
     ``assessors_of: (n_candidates, n_per_candidate)`` lists which assessors
-    score each candidate, on every criterion.
+    score each candidate, on every criterion; ``thresholds: (m,)`` (rating
+    scale) or ``(n_criteria, m)`` (partial credit).
     """
     n_c, per = assessors_of.shape
     n_i = difficulty.size
@@ -387,8 +459,9 @@ def simulate(
     crit = np.tile(np.arange(n_i), n_c * per)
     assr = np.repeat(assessors_of.reshape(-1), n_i)
     b = ability[cand] - difficulty[crit] - severity[assr]
-    probs = _category_probabilities(b, np.concatenate([[0.0], np.cumsum(thresholds)]))
+    sets = np.atleast_2d(thresholds)
+    probs = _obs_probabilities(b, _cum(sets)[crit if sets.shape[0] > 1 else 0 * crit])
     u = rng.random(b.size)
     x = (np.cumsum(probs, axis=1) < u[:, None]).sum(axis=1)
-    x = np.minimum(x, thresholds.size)
+    x = np.minimum(x, sets.shape[1])
     return Ratings.of(cand, crit, assr, x.astype(np.float64), n_c, n_i, severity.size)

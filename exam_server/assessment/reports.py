@@ -308,7 +308,10 @@ def component_model(s: Session, formation_id: int, component: str) -> ComponentM
             a_idx.append(a_pos[sh.staff_id])
             pts.append(float(p[code]))
     try:
-        model = ManyFacetRasch().fit(
+        # Criteria sharing their levels share the thresholds (rating scale); a rubric
+        # whose criteria have their own levels gets them per criterion (partial credit).
+        shared = all(c.points == comp.rubric.criteria[0].points for c in comp.rubric.criteria)
+        model = ManyFacetRasch(form="rating_scale" if shared else "partial_credit").fit(
             Ratings.of(c_idx, i_idx, a_idx, pts, len(cand_ids), len(criteria), len(staff_ids))
         )
     except (MfrmError, np.linalg.LinAlgError) as exc:

@@ -144,3 +144,26 @@ def test_any_small_panel_fits_to_finite_estimates_or_is_refused(data: st.DataObj
                 m.fair_average_, m.ability_):  # fmt: skip
         assert np.isfinite(arr).all()
     assert np.all((m.fair_average_ >= 1) & (m.fair_average_ <= 4))
+
+
+def test_the_partial_credit_form_recovers_each_criterions_thresholds() -> None:
+    # Fixed seed; 300 candidates x 3 of 8 assessors: each criterion's thresholds rest on
+    # ~900 ratings. Joint ML widens thresholds too (by ~L/(L-1) and more at the ends),
+    # hence 0.35 logit; the rating-scale form must fit these data clearly worse.
+    rng = np.random.default_rng(5)
+    n, severity = 300, np.linspace(-1, 1, 8)
+    taus = np.array([[-1.5, -0.5, 0.5, 1.5], [-2, -0.5, 0.5, 2], [-1, -0.8, 0.8, 1]])
+    ability = rng.normal(0, 1, n)
+    assessors_of = np.argsort(rng.random((n, 8)), axis=1)[:, :3]
+    r = simulate(ability, np.array([-0.5, 0.0, 0.5]), severity, taus, assessors_of, rng)
+    pc = ManyFacetRasch(form="partial_credit").fit(r)
+    rs = ManyFacetRasch().fit(r)
+    assert pc.converged_ and pc.thresholds_.shape == (3, 4)
+    assert np.abs(pc.thresholds_ - taus).max() < 0.35
+    assert np.corrcoef(pc.severity_, severity)[0, 1] > 0.99
+    assert pc.log_likelihood_ > rs.log_likelihood_ + 20
+    assert pc.fair_average_.shape == (n,) and np.all(
+        (pc.fair_average_ >= 0) & (pc.fair_average_ <= 4)
+    )
+    with pytest.raises(ValueError, match="form must be"):
+        ManyFacetRasch(form="graded")
