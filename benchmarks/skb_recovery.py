@@ -37,6 +37,13 @@ THRESHOLDS = np.array([-1.5, -0.5, 0.5, 1.5])
 LEVELS = np.arange(5, dtype=np.float64)
 
 
+# Partial credit: each criterion its own thresholds (centred), spread 2.2-3.6 logits.
+PC_THRESHOLDS = np.array(
+    [[-1.5, -0.5, 0.5, 1.5], [-1.8, -0.4, 0.4, 1.8], [-1.1, -0.7, 0.7, 1.1],
+     [-1.3, -0.2, 0.3, 1.2], [-1.6, -0.6, 0.6, 1.6], [-1.2, -0.3, 0.2, 1.3]]
+)  # fmt: skip
+
+
 def one_run(design: str, seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     n_assessors = 3 if design == "crossed" else 12
@@ -47,11 +54,19 @@ def one_run(design: str, seed: int) -> dict[str, float]:
         assessors_of = np.tile(np.arange(3), (N_CANDIDATES, 1))
     else:
         assessors_of = np.argsort(rng.random((N_CANDIDATES, n_assessors)), axis=1)[:, :3]
-    ratings = simulate(ability, difficulty, severity, THRESHOLDS, assessors_of, rng)
+    partial = design == "rotating panels, partial credit"
+    thresholds = PC_THRESHOLDS if partial else THRESHOLDS
+    ratings = simulate(ability, difficulty, severity, thresholds, assessors_of, rng)
     t0 = time.perf_counter()
-    model = ManyFacetRasch().fit(ratings)
+    model = ManyFacetRasch(form="partial_credit" if partial else "rating_scale").fit(ratings)
     seconds = time.perf_counter() - t0
-    true_fair = expected_points(ability, THRESHOLDS, LEVELS)
+    if partial:  # the true fair average: the mean over the criteria at average severity
+        true_fair = np.mean(
+            [expected_points(ability, PC_THRESHOLDS[k], LEVELS) for k in range(N_CRITERIA)],
+            axis=0,
+        )
+    else:
+        true_fair = expected_points(ability, THRESHOLDS, LEVELS)
     return {
         "corr": float(np.corrcoef(model.severity_, severity)[0, 1]),
         "sev_rmse": float(np.sqrt(np.mean((model.severity_ - severity) ** 2))),
@@ -147,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
         "times are indicative, the accuracy figures are not affected).",
         f"Command: `python -m benchmarks.skb_recovery --reps {args.reps}`. "
         f"{N_CANDIDATES} candidates (abilities N(0, 1)), {N_CRITERIA} criteria (difficulties "
-        "-0.8 … 0.8), five-level rubric (thresholds -1.5, -0.5, 0.5, 1.5), severities evenly "
+        "-0.8 … 0.8), five-level rubric (thresholds -1.5, -0.5, 0.5, 1.5; in the partial-credit "
+        "design each criterion its own, see PC_THRESHOLDS), severities evenly "
         "over -1 … +1 logit; each candidate scored by 3 assessors on every criterion. "
         f"{args.reps} seeds per design; median [min–max] over seeds. Fair and raw RMSE are "
         "in rubric points against the true fair average (the expected score from an "
@@ -159,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         "fair RMSE | raw RMSE | fit time |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for design, n_a in (("crossed", 3), ("rotating panels", 12)):
+    designs = (("crossed", 3), ("rotating panels", 12), ("rotating panels, partial credit", 12))
+    for design, n_a in designs:
         runs = [one_run(design, 1000 + s) for s in range(args.reps)]
 
         def cell(key: str, fmt: str, runs: list[dict[str, float]] = runs) -> str:
