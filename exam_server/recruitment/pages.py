@@ -41,7 +41,9 @@ import segno
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -231,7 +233,9 @@ def _guarded(fn: Handler) -> Handler:
                 )
             try:
                 form = await request.form(max_files=2, max_fields=60)
-            except Exception:  # malformed multipart or urlencoded body
+            except (HTTPException, MultiPartException, ClientDisconnect, ValueError):
+                # A malformed multipart or urlencoded body, too many parts, a
+                # body cut short: an answer, not a crash.
                 return message(
                     request,
                     ("Kiriman rusak", "Malformed request"),

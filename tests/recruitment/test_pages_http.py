@@ -12,6 +12,8 @@ import time
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
@@ -391,3 +393,21 @@ def test_a_returned_need_is_changed_and_approved(rec_server: RecServer) -> None:
     assert made["ARSIPARIS-GENERAL"] == 2 and "ARSIPARIS-CUMLAUDE" not in made
     op.close()
     ap.close()
+
+
+@given(
+    st.binary(max_size=400),
+    st.sampled_from(["multipart/form-data; boundary=b", "application/x-www-form-urlencoded"]),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_body_is_answered_never_a_crash(rec_server: RecServer, body: bytes, kind: str) -> None:
+    """Whatever bytes arrive as a form, the answer is a refusal page (4xx), never a 500."""
+    r = httpx.post(
+        f"{rec_server.url}/recruitment/me/upload",
+        content=body,
+        headers={"content-type": kind},
+        cookies={"rec_csrf": "x"},
+    )
+    assert 400 <= r.status_code < 500 or r.status_code == 303
