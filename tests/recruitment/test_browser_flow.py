@@ -51,10 +51,23 @@ def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None
     files["png"].write_bytes(sample_png())
     files["fake"].write_bytes(b"<html><script>alert(1)</script></html>")
 
+    # The approver approves the need still waiting (DOKTER); the admin publishes:
+    # the announcement's new version lists its formations as what changed.
+    approver = _staff_page(browser, url, "penyetuju", PASSWORDS["approver"])
+    expect(approver.locator("#need-DOKTER")).to_contain_text("menunggu persetujuan")
+    assert serious_violations(approver) == []
+    approver.click("#need-DOKTER button[value=approve]")
+    expect(approver.locator("#need-DOKTER .need-status")).to_contain_text("Disetujui")
+    publisher = _staff_page(browser, url, "admin-rekrutmen", PASSWORDS["admin"])
+    publisher.click("text=Terbitkan pengumuman")
+    publisher.wait_for_url(re.compile(r".*/recruitment/staff$"))
+
     # The public announcement: formations searchable, signed, accessible.
     page = browser.new_page()
     page.goto(f"{url}/recruitment/")
     expect(page.locator("h1")).to_contain_text("Pengumuman seleksi")
+    expect(page.locator("main")).to_contain_text("Versi 2")
+    expect(page.locator("main")).to_contain_text("Formasi baru DOKTER-PAPUA")
     page.fill("#q-loc", "Bandung")
     page.click("form[role=search] button")
     expect(page.locator("table").nth(1)).to_contain_text("ANALIS-SDM-GENERAL")
