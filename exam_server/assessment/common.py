@@ -110,8 +110,17 @@ class PanelCtx:
         return self.panel.id
 
 
-def panel_ctx(s: Session, panel_code: str) -> PanelCtx:
-    panel = one(s, SkbPanel, "panel", code=panel_code)
+def panel_ctx(s: Session, panel_code: str, *, lock: bool = False) -> PanelCtx:
+    """The panel, its plan and members. ``lock``: hold the panel's row until the
+    transaction ends, so that two assessors' last sheets, declarations and the
+    chair's adjudication on one panel queue up: on PostgreSQL each would
+    otherwise not see the other's uncommitted sheet, and nobody would finalise.
+    (The audit chain's head lock, taken by every write, queues them too; this
+    lock states the rule here rather than leaning on how the audit is kept.)"""
+    stmt = select(SkbPanel).where(SkbPanel.code == panel_code)
+    panel = s.exec(stmt.with_for_update() if lock else stmt).first()
+    if panel is None:
+        raise Refused(404, "not_found", f"no panel with code {panel_code}")
     members = {
         m.staff_id: m
         for m in s.exec(select(SkbPanelMember).where(SkbPanelMember.panel_id == panel.id)).all()

@@ -68,7 +68,7 @@ def declare(
 ) -> None:
     """An assessor's conflict-of-interest declaration; a conflict recuses them."""
     with Session(writer(engine)) as s:
-        pc = panel_ctx(s, panel_code)
+        pc = panel_ctx(s, panel_code, lock=True)
         member = pc.members.get(staff_id)
         if member is None:
             raise Refused(403, "not_on_panel", f"you are not on panel {panel_code}")
@@ -134,7 +134,7 @@ def submit_sheet(
     Refused: not on the panel, recused, a candidate without a slot with the
     panel, a level the rubric does not have, a change after finalisation."""
     with Session(writer(engine)) as s:
-        pc = panel_ctx(s, panel_code)
+        pc = panel_ctx(s, panel_code, lock=True)
         if staff_id not in pc.members:
             raise Refused(403, "not_on_panel", f"you are not on panel {panel_code}")
         cand = candidate_in_panel(s, pc, registration_number)
@@ -254,7 +254,7 @@ def adjudicate(
     """The chair's score (0–100) for a candidate whose assessors differ by more
     than the margin; only then, and only once."""
     with Session(writer(engine)) as s:
-        pc = panel_ctx(s, panel_code)
+        pc = panel_ctx(s, panel_code, lock=True)
         member = pc.members.get(staff_id)
         if member is None or not member.chair:
             raise Refused(403, "not_chair", f"only the chair of panel {panel_code} adjudicates")

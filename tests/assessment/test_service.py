@@ -4,6 +4,7 @@ final integration published and verified, everything in the audit chain."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from decimal import Decimal
@@ -385,3 +386,54 @@ def test_the_command_line_reports_a_panel_and_sends_reminders(
     assert main(["skb", "report", "NOPE", "--db", db]) != 0
     assert main(["skb", "remind", "--db", db]) == 0  # 2025's interviews are past
     assert "0 reminder(s) queued" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_the_last_two_sheets_at_once_still_finalise(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two assessors submit the last sheets of a candidate at the same moment on
+    PostgreSQL: the score is final exactly once (the panel's row lock queues them)."""
+    import threading
+
+    from exam_server.assessment import scoring
+
+    # Hold each submission just before it counts the sheets until the other one
+    # is there too: were the two not queued (panel lock, audit head lock), both
+    # would count two of three sheets and nobody would finalise; queued, the
+    # second waits for the first's commit (the barrier times out, the first goes
+    # on alone).
+    gate = threading.Barrier(2, timeout=3)
+    real = scoring._try_finalise
+
+    def meeting(*args: Any) -> str:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            gate.wait()
+        return real(*args)
+
+    monkeypatch.setattr(scoring, "_try_finalise", meeting)
+    e = make_engine(postgres_url)
+    try:
+        create_schema(e)
+        cases.populate(e)
+        ids = set_up(e)
+        now = 1_747_000_000.0
+        svc.submit_sheet(e, ids["asesor3"], "P1", "R001", sheet(3, 3), now)
+        barrier = threading.Barrier(2)
+        states: list[str] = []
+
+        def submit(who: str) -> None:
+            barrier.wait()
+            states.append(svc.submit_sheet(e, ids[who], "P1", "R001", sheet(3, 4), now)["state"])
+
+        threads = [threading.Thread(target=submit, args=(u,)) for u in ("asesor1", "asesor2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(states) == ["final", "waiting"]
+        with Session(e) as s:
+            finals = s.execute(select(SkbComponentScore)).scalars().all()
+        assert [(f.candidate_id, f.score) for f in finals] == [(1, "77.778")]
+    finally:
+        e.dispose()
