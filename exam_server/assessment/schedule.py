@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -12,12 +13,13 @@ from sqlmodel import Session, col, select
 from assessment import scheduling as sch
 from assessment.models import (
     SkbPanel,
+    SkbPanelMember,
     SkbSlot,
 )
 from exam_server import audit
 from exam_server.assessment.common import Refused, booking, one, plan_of
 from exam_server.db import writer
-from exam_server.models import Candidate, Exam, ExamSession
+from exam_server.models import Candidate, Exam, ExamSession, Staff
 from exam_server.results.rules import RankingPolicy
 
 
@@ -42,6 +44,9 @@ def create_slots(
         raise Refused(422, "bad_field", "meeting_url must be an https:// link")
     with Session(writer(engine)) as s:
         panel = one(s, SkbPanel, "panel", code=panel_code)
+        # Conflicts are per assessor: hold the members' rows so that two panels'
+        # slots for one assessor cannot both pass the check (PostgreSQL).
+        lock_rows(s, Staff, _member_ids(s, panel.id))
         others = [booking(s, x) for x in s.exec(select(SkbSlot)).all()]
         new_rows = []
         for i, (a, b) in enumerate(times):
@@ -119,6 +124,7 @@ def assign_slot(
         slot = one(s, SkbSlot, "slot", id=slot_id)
         panel = one(s, SkbPanel, "panel", id=slot.panel_id)
         cand = one(s, Candidate, "candidate", registration_number=registration_number)
+        lock_rows(s, Candidate, [cand.id])  # one slot per component: queue the candidate
         if cand.formation_id != panel.formation_id:
             raise Refused(
                 422, "wrong_formation", f"candidate {registration_number} is not in this formation"
@@ -211,6 +217,7 @@ def reschedule(engine: Engine, registration_number: str, slot_id: int, now: floa
     to the outbox."""
     with Session(writer(engine)) as s:
         cand = one(s, Candidate, "candidate", registration_number=registration_number)
+        lock_rows(s, Candidate, [cand.id])  # one slot per component: queue the candidate
         new = one(s, SkbSlot, "slot", id=slot_id)
         new_panel = one(s, SkbPanel, "panel", id=new.panel_id)
         old = s.exec(
@@ -286,3 +293,14 @@ def send_reminders(engine: Engine, now: float, hours_before: float = 24.0) -> di
             )
         s.commit()
     return {"queued": queued, "no_address": no_address}
+
+
+def _member_ids(s: Session, panel_id: int) -> list[int]:
+    return list(
+        s.exec(select(SkbPanelMember.staff_id).where(SkbPanelMember.panel_id == panel_id)).all()
+    )
+
+
+def lock_rows(s: Session, model: Any, ids: list[Any]) -> None:
+    """``SELECT … FOR UPDATE`` the rows (a no-op on SQLite, whose writers are serial)."""
+    s.exec(select(model.id).where(col(model.id).in_(ids)).with_for_update()).all()
