@@ -94,7 +94,9 @@ class DemoRecruitment:
     staff: dict[str, tuple[str, str]]  # role → (username, password)
     candidates: list[dict[str, Any]] = field(default_factory=list)  # email, password, state
 
-    def to_text(self, base_url: str) -> str:
+    def to_text(self, base_url: str = "") -> str:
+        """The accounts to print; ``base_url``: the server's address, when known
+        (the demo prints its addresses once it serves, on the port it got)."""
         lines = [f"Recruitment demo ({self.period}): {base_url}/recruitment/"]
         for role, (user, pw) in self.staff.items():
             lines.append(f"  staff {role:9s} {user:14s} {pw}")
@@ -378,7 +380,7 @@ def seed_demo(engine: Engine, secret_key: str, data_dir: Path, now: float | None
         demo = DemoRecruitment(
             saved["period"], {k: tuple(v) for k, v in saved["staff"].items()}, saved["candidates"]
         )
-        return demo.to_text("http://127.0.0.1:8000")
+        return demo.to_text()
     passwords = {
         r: secrets.token_urlsafe(9)
         for r in ("operator", "approver", "verifier", "verifier2", "admin")
@@ -399,4 +401,4 @@ def seed_demo(engine: Engine, secret_key: str, data_dir: Path, now: float | None
     )
     with contextlib.suppress(OSError):
         path.chmod(0o600)
-    return made.to_text("http://127.0.0.1:8000")
+    return made.to_text()
