@@ -152,6 +152,8 @@ class Component(_Doc):
     finalisation: Finalisation = Finalisation()
     #: A candidate may move their interview until this many hours before it.
     reschedule_notice_hours: int = Field(default=24, ge=0, le=720)
+    #: Candidates called to the SKB choose their own slot (else the administrator assigns).
+    candidates_choose: bool = False
 
     @model_validator(mode="after")
     def _rubric_for_assessed(self) -> Component:

@@ -387,12 +387,49 @@ def candidate_view(engine: Engine, registration_number: str, now: float) -> dict
                     "free": choices if movable else [],
                 }
             )
+        # Components whose slots candidates choose themselves, not chosen yet.
+        to_choose = []
+        have = {x["component"] for x in slots}
+        plan_row = s.exec(
+            select(SkbPlanRow).where(SkbPlanRow.formation_id == cand.formation_id)
+        ).first()
+        open_comps = [
+            c
+            for c in (
+                SkbPlan.model_validate_json(plan_row.plan_json).components if plan_row else ()
+            )
+            if c.assessed and c.candidates_choose and c.code not in have
+        ]
+        if open_comps and cand.formation_id is not None:
+            try:
+                called = cand.registration_number in called_to_skb(engine, cand.formation_id)
+            except Refused:
+                called = False
+            for comp in open_comps if called else []:
+                at = dt.datetime.fromtimestamp
+                to_choose.append(
+                    {
+                        "component": comp.code,
+                        "component_name_id": comp.name_id,
+                        "component_name_en": comp.name_en,
+                        "free": [
+                            slot_dict(x)
+                            for x in free_slots(s, cand, comp.code)
+                            if sch.may_reschedule(
+                                at(now, dt.UTC),
+                                at(x.starts_at, dt.UTC),
+                                comp.reschedule_notice_hours,
+                            )
+                        ],
+                    }
+                )
         scores = skb_scores(engine, only=[cand.registration_number])
         rec = scores.get(cand.registration_number)
         return {
             "registration_number": cand.registration_number,
             "name": cand.name,
             "interviews": slots,
+            "to_choose": to_choose,
             "skb": None
             if rec is None or rec.points is None
             else {

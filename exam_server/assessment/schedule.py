@@ -213,8 +213,9 @@ def free_slots(s: Session, cand: Candidate, component: str) -> list[SkbSlot]:
 
 def reschedule(engine: Engine, registration_number: str, slot_id: int, now: float) -> None:
     """A candidate moves their interview to an empty slot of the same component,
-    until the plan's notice before the booked one; audited, and the new time goes
-    to the outbox."""
+    until the plan's notice before the booked one — or, where the plan lets
+    candidates choose, takes their first slot; audited, and the new time goes to
+    the outbox."""
     with Session(writer(engine)) as s:
         cand = one(s, Candidate, "candidate", registration_number=registration_number)
         lock_rows(s, Candidate, [cand.id])  # one slot per component: queue the candidate
@@ -225,15 +226,19 @@ def reschedule(engine: Engine, registration_number: str, slot_id: int, now: floa
             .join(SkbPanel, col(SkbPanel.id) == col(SkbSlot.panel_id))
             .where(SkbSlot.candidate_id == cand.id, SkbPanel.component == new_panel.component)
         ).first()
-        if old is None:
-            raise Refused(409, "no_slot", "you have no interview of that component to move")
         if new.candidate_id is not None or new_panel.formation_id != cand.formation_id:
             raise Refused(409, "conflict", f"slot {slot_id} is not free for you")
         comp = plan_of(s, new_panel.formation_id).component(new_panel.component)
+        if old is None and not (
+            comp.candidates_choose
+            and registration_number in called_to_skb(engine, new_panel.formation_id)
+        ):
+            raise Refused(409, "no_slot", "you have no interview of that component to move")
         notice = comp.reschedule_notice_hours
-        at = dt.datetime.fromtimestamp
-        if not sch.may_reschedule(at(now, dt.UTC), at(old.starts_at, dt.UTC), notice) or (
-            not sch.may_reschedule(at(now, dt.UTC), at(new.starts_at, dt.UTC), notice)
+        when = [new.starts_at] + ([old.starts_at] if old is not None else [])
+        current = dt.datetime.fromtimestamp(now, dt.UTC)
+        if not all(
+            sch.may_reschedule(current, dt.datetime.fromtimestamp(t, dt.UTC), notice) for t in when
         ):
             raise Refused(
                 409,
@@ -241,8 +246,9 @@ def reschedule(engine: Engine, registration_number: str, slot_id: int, now: floa
                 f"an interview can be moved until {notice} hours before it (both the booked "
                 "and the new one)",
             )
-        old.candidate_id, old.reminded_at = None, None
-        s.flush()
+        if old is not None:
+            old.candidate_id, old.reminded_at = None, None
+            s.flush()
         new.candidate_id, new.reminded_at = cand.id, None
         same = s.exec(
             select(SkbSlot)
@@ -256,7 +262,7 @@ def reschedule(engine: Engine, registration_number: str, slot_id: int, now: floa
             s.connection(),
             "skb_reschedule",
             f"candidate:{registration_number}",
-            data={"from": old.id, "to": new.id},
+            data={"from": old.id if old is not None else None, "to": new.id},
             at=now,
         )
         notify(s, cand, new, "skb_schedule", now)

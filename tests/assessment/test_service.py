@@ -437,3 +437,30 @@ def test_the_last_two_sheets_at_once_still_finalise(
         assert [(f.candidate_id, f.score) for f in finals] == [(1, "77.778")]
     finally:
         e.dispose()
+
+
+def test_where_the_plan_says_so_called_candidates_choose_their_slot(engine: Engine) -> None:
+    doc = cases.plan()
+    doc["components"][1]["candidates_choose"] = True
+    svc.save_plan(engine, doc, ADMIN)
+    for u in cases.ASSESSORS:
+        svc.add_assessor(engine, u, u.title(), cases.PASSWORD, ADMIN, scrypt_n=2**8)
+    svc.create_panel(engine, "P1", cases.FORMATION, "WWN", list(cases.ASSESSORS), "asesor1", ADMIN)
+    start = cases.SLOT_START
+    slots = svc.create_slots(engine, "P1", [(start, start + dt.timedelta(hours=1))], 30, 0,
+                             "https://meet.example.org/skb", "WIT", ADMIN)  # fmt: skip
+    before = start.timestamp() - 48 * 3600
+    view = svc.candidate_view(engine, "R002", before)
+    assert view["interviews"] == []
+    assert [x["slot"] for x in view["to_choose"][0]["free"]] == slots
+    svc.reschedule(engine, "R002", slots[1], before)
+    view = svc.candidate_view(engine, "R002", before)
+    assert view["interviews"][0]["local_id"] == "Senin, 12 Mei 2025 10.30 WIT"
+    assert view["to_choose"] == []
+    # Not called to the SKB (outside the cut): nothing to choose, and choosing is refused.
+    assert svc.candidate_view(engine, "R004", before)["to_choose"] == []
+    with pytest.raises(svc.Refused, match="no interview of that component"):
+        svc.reschedule(engine, "R004", slots[0], before)
+    # Too close to the interview.
+    with pytest.raises(svc.Refused, match="until 24 hours before"):
+        svc.reschedule(engine, "R001", slots[0], start.timestamp() - 3600)

@@ -138,6 +138,9 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.moveTo": "Pindah ke {when}",
   "skb.noMove": "Jadwal tidak dapat dipindah lagi (batas {h} jam sebelumnya) atau tidak ada jadwal kosong.",
   "skb.moved": "Jadwal dipindah. Jadwal baru juga dikirim ke surel Anda.",
+  "skb.choose": "{c}: pilih waktu wawancara Anda",
+  "skb.chooseAt": "Pilih {when}",
+  "skb.noneFree": "Belum ada slot kosong; periksa lagi nanti.",
   "err.too_late": "Sudah melewati batas waktu pindah jadwal",
   "err.bad_sheet": "Lembar ditolak",
   "err.finalised": "Nilai sudah final; perubahan tidak diterima",
@@ -279,6 +282,9 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.moveTo": "Move to {when}",
   "skb.noMove": "The interview can no longer be moved (until {h} hours before) or no slot is free.",
   "skb.moved": "Moved. The new time is also sent to your email.",
+  "skb.choose": "{c}: choose your interview time",
+  "skb.chooseAt": "Choose {when}",
+  "skb.noneFree": "No free slot yet; check again later.",
   "err.too_late": "Past the deadline for moving the interview",
   "err.bad_sheet": "Sheet refused",
   "err.finalised": "The score is final; a change is no longer accepted",
@@ -808,7 +814,14 @@ Object.assign(SELEKSI_TEXTS.en, {
               el("button", { type: "button", class: "small", onclick: () => move(f.slot) },
                 S.t("skb.moveTo", { when: S.lang === "en" ? f.local_en : f.local_id }))))))
           : el("p", { class: "hint" }, S.t("skb.noMove", { h: iv.notice_hours })))));
-    $("iv-empty").classList.toggle("hidden", d.interviews.length > 0);
+    $("iv-list").append(...d.to_choose.map((tc) =>
+      el("li", {}, el("strong", {}, S.t("skb.choose", { c: lang(tc, "component_name") })),
+        tc.free.length
+          ? el("ul", {}, tc.free.map((f) => el("li", {},
+            el("button", { type: "button", class: "small", onclick: () => move(f.slot) },
+              S.t("skb.chooseAt", { when: S.lang === "en" ? f.local_en : f.local_id })))))
+          : el("p", { class: "hint" }, S.t("skb.noneFree")))));
+    $("iv-empty").classList.toggle("hidden", d.interviews.length + d.to_choose.length > 0);
     $("breakdown").classList.toggle("hidden", !d.skb);
     if (d.skb) {
       $("bd-rows").replaceChildren(...d.skb.components.map((c) =>
