@@ -244,16 +244,24 @@ def _responses(conn: Connection, site_id: int, batch: Batch, out: _Outcome) -> d
     if not by_attempt:
         return {}
     current = positions_of(conn, site_id, list(by_attempt))
-    have = dict(
-        (((int(a), int(s)), str(h)))
-        for a, s, h in conn.execute(
-            select(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq, S_RESPONSE.c.hash).where(
-                S_RESPONSE.c.site_id == site_id,
-                tuple_(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq).in_(
-                    [(r.attempt_id, r.seq) for r in batch.responses]
-                ),
+    # Only resent records (at or before the head here) need what is stored.
+    resent = [
+        (r.attempt_id, r.seq)
+        for r in batch.responses
+        if r.seq <= current.get(r.attempt_id, ChainHead(position=0, hash="")).position
+    ]
+    have = (
+        dict(
+            ((int(a), int(s)), str(h))
+            for a, s, h in conn.execute(
+                select(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq, S_RESPONSE.c.hash).where(
+                    S_RESPONSE.c.site_id == site_id,
+                    tuple_(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq).in_(resent),
+                )
             )
         )
+        if resent
+        else {}
     )
     rows: list[dict[str, Any]] = []
     heads: dict[int, ChainHead] = {}
@@ -469,29 +477,20 @@ def _compare_heads(
         return
     here = positions_of(conn, site_id, list(batch.attempt_heads))
     here.update(touched)
-    pairs = [(a, h.position) for a, h in batch.attempt_heads.items() if h.position > 0]
-    stored = (
-        dict(
-            ((int(a), int(s)), str(h))
-            for a, s, h in conn.execute(
-                select(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq, S_RESPONSE.c.hash).where(
-                    S_RESPONSE.c.site_id == site_id,
-                    tuple_(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq).in_(pairs),
-                )
-            )
-        )
-        if pairs
-        else {}
-    )
+    # Only the heads here are compared (a small read): a site head at the
+    # position held must carry its hash, and none may be behind it. A record
+    # rewritten further back shows when the next one does not link to it.
     for aid, head in batch.attempt_heads.items():
         mine = here.get(aid)
-        if mine is not None and head.position < mine.position:
+        if mine is None or head.position > mine.position:
+            continue  # not all here yet
+        if head.position < mine.position:
             out.conflict(
                 "removed",
                 f"attempt {aid}: the site's chain ends at seq {head.position}, seq"
                 f" {mine.position} was synced (answers removed at the site)",
             )
-        elif stored.get((aid, head.position), head.hash) != head.hash:
+        elif head.hash != mine.hash:
             out.conflict(
                 "rewritten",
                 f"attempt {aid}: the site's answer seq {head.position} differs from the one"
