@@ -50,9 +50,9 @@ def one(s: Session, model: Any, what: str, **where: Any) -> Any:
     return row
 
 
-def caps_of_formation(s: Session, formation_id: int) -> SkbCaps:
-    """The SKB caps of the ranking policy of the exam the formation's candidates
-    sat (its ``skb`` section; the 2024 caps when it has none or nobody sat yet)."""
+def policy_of_formation(s: Session, formation_id: int) -> RankingPolicy:
+    """The ranking policy of the exam the formation's candidates sat (the 2024
+    document when nobody has sat yet)."""
     row = s.exec(
         select(Exam.policy_json)
         .join(ExamSession, col(ExamSession.exam_id) == col(Exam.id))
@@ -60,9 +60,15 @@ def caps_of_formation(s: Session, formation_id: int) -> SkbCaps:
         .where(Candidate.formation_id == formation_id)
     ).first()
     try:
-        return RankingPolicy.of_exam(row).skb_rules
+        return RankingPolicy.of_exam(row)
     except PolicyError as exc:
         raise Refused(409, "bad_policy", f"the exam's policy: {exc}") from None
+
+
+def caps_of_formation(s: Session, formation_id: int) -> SkbCaps:
+    """The SKB caps of the formation's ranking policy (its ``skb`` section; the
+    2024 caps when it has none)."""
+    return policy_of_formation(s, formation_id).skb_rules
 
 
 def plan_of(s: Session, formation_id: int) -> SkbPlan:

@@ -41,13 +41,14 @@ from exam_server.assessment.common import (
     one,
     panel_ctx,
     plan_of,
+    policy_of_formation,
     recused_ids,
     sheets_of,
     slot_dict,
 )
 from exam_server.assessment.schedule import called_to_skb, free_slots
 from exam_server.models import Candidate, Formation, Staff
-from exam_server.results.integration import SKB_ABSENT, SKB_PRESENT, SkbScore
+from exam_server.results.integration import SKB_ABSENT, SKB_PRESENT, SkbScore, skb_points
 
 
 def admin_view(engine: Engine) -> dict[str, Any]:
@@ -493,8 +494,9 @@ def skb_scores(engine: Engine, only: Sequence[str] | None = None) -> dict[str, S
                 )
                 for c in plan.components
             )
+            points = skb_points(policy_of_formation(s, cand.formation_id), skb_total(parts))
             out[cand.registration_number] = SkbScore(
-                cand.registration_number, SKB_PRESENT, skb_total(parts), "", components=parts
+                cand.registration_number, SKB_PRESENT, points, "", components=parts
             )
     return out
 

@@ -273,19 +273,20 @@ def integrate(
                 if rec.status == SKB_PRESENT and rec.points is not None
                 else None
             )
-            _check_components(rec)
+            _check_components(policy, rec)
             entry = _unranked_entry(e, rec.status, rec.points, final, skb_note=rec.note)
             rows.append(replace(entry, skb_components=rec.components))
         out.append(FinalFormation(f.formation, _rank_final(policy, f.formation, rows)))
     return FinalResult(policy, tuple(out))
 
 
-def _check_components(rec: SkbScore) -> None:
-    """The SKB rule (issue 19): a score with components is their weighted sum."""
+def _check_components(policy: RankingPolicy, rec: SkbScore) -> None:
+    """The SKB rule (issue 19): a score with components is their weighted sum
+    (0–100), on the policy's SKB scale (``skb_max_points``)."""
     if not rec.components:
         return
     try:
-        total = skb_total(rec.components)
+        total = skb_points(policy, skb_total(rec.components))
     except ComponentError as exc:
         raise RankingError(f"SKB of {rec.registration_number}: {exc}") from None
     if rec.points != total:
@@ -293,6 +294,12 @@ def _check_components(rec: SkbScore) -> None:
             f"SKB of {rec.registration_number}: {fmt(rec.points) if rec.points else '-'} is not "
             f"the weighted sum of its components ({fmt(total)})"
         )
+
+
+def skb_points(policy: RankingPolicy, total: Decimal) -> Decimal:
+    """An SKB total on 0–100 (``assessment.components.skb_total``) as the policy's
+    SKB points (``skb_max_points``: 100 in 2024, so unchanged)."""
+    return policy.points(total * policy.skb_max_points / 100, what="skb")
 
 
 def _unranked_entry(

@@ -464,3 +464,25 @@ def test_where_the_plan_says_so_called_candidates_choose_their_slot(engine: Engi
     # Too close to the interview.
     with pytest.raises(svc.Refused, match="until 24 hours before"):
         svc.reschedule(engine, "R001", slots[0], start.timestamp() - 3600)
+
+
+def test_the_skb_total_is_put_on_the_policys_skb_scale(engine: Engine) -> None:
+    """A policy whose SKB is out of 500 gets the components' 0-100 total × 5; the
+    integration checks the sum on that scale."""
+    doc = RankingPolicy.default_2024().to_dict()
+    doc["final"]["skb_max_points"] = 500
+    policy = RankingPolicy.from_dict(doc)
+    with Session(engine) as s:
+        s.execute(update(Exam).values(policy_json=policy.to_json()))
+        s.commit()
+    ids = set_up(engine)
+    for who in cases.ASSESSORS:
+        svc.submit_sheet(engine, ids[who], "P1", "R001", sheet(4, 3), 1.0)
+    svc.record_cat_score(engine, "R001", "CAT", 80, ADMIN, 1.0)
+    rec = svc.skb_scores(engine)["R001"]
+    assert rec.points == Decimal("406.665")  # (0.6 * 80 + 0.4 * 83.333) * 5
+    formations, outcomes = load_outcomes(engine, cases.EXAM)
+    final = integrate(policy, rank_skd(policy, formations, outcomes), {"R001": rec},
+                      missing_is_absent=True)  # fmt: skip
+    line = next(e for e in final.formations[0].entries if e.registration_number == "R001")
+    assert line.skb == Decimal("406.665")
