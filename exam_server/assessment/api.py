@@ -331,12 +331,35 @@ async def _as_candidate(
     return JSONResponse(await _run(then))
 
 
+def _published_line(request: Request, registration_number: str) -> dict[str, Any] | None:
+    """The candidate's line in the signed final ranking the server publishes, if any."""
+    from exam_server import results_api as ra
+    from exam_server.results import publication as pubm
+
+    folder, _ = ra._setup(request)
+    if folder is None or not (folder / pubm.MANIFEST).is_file():
+        return None
+    try:
+        docs = pubm.formation_docs(pubm.read_publication(folder))
+    except (pubm.PublicationError, OSError):
+        return None
+    for _, doc in docs:
+        if doc.get("stage") == "final":
+            for e in doc.get("entries", []):
+                if e.get("registration_number") == registration_number:
+                    return dict(e)
+    return None
+
+
 async def candidate_page(request: Request) -> Response:
     b = await _body(request, CandidateBody)
     engine, now = _engine(request), _now(request)
-    return await _as_candidate(
-        request, b, lambda: svc.candidate_view(engine, b.registration_number, now)
-    )
+
+    def work() -> dict[str, Any]:
+        line = _published_line(request, b.registration_number)
+        return svc.candidate_view(engine, b.registration_number, now, line)
+
+    return await _as_candidate(request, b, work)
 
 
 async def reschedule(request: Request) -> Response:
@@ -345,7 +368,8 @@ async def reschedule(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         svc.reschedule(engine, b.registration_number, b.slot, now)
-        return svc.candidate_view(engine, b.registration_number, now)
+        line = _published_line(request, b.registration_number)
+        return svc.candidate_view(engine, b.registration_number, now, line)
 
     return await _as_candidate(request, b, work)
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from assessment import scheduling as sch
 from assessment.agreement import AgreementError, icc, krippendorff_alpha_ordinal
 from assessment.components import (
+    ComponentError,
     ComponentScore,
     SkbPlan,
     skb_total,
@@ -358,9 +359,15 @@ def fair_scores(s: Session, formation_id: int, component: str) -> dict[int, Deci
     return {cid: rubric.scaled(float(totals[k])) for k, cid in enumerate(cm.candidates)}
 
 
-def candidate_view(engine: Engine, registration_number: str, now: float) -> dict[str, Any]:
-    """A candidate's interviews (time in their zone, the link) and, once final,
-    their SKB breakdown."""
+def candidate_view(
+    engine: Engine,
+    registration_number: str,
+    now: float,
+    published: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A candidate's interviews (time in their zone, the link), the slots they may
+    choose, and — once announced — their SKB breakdown: ``published`` is their
+    line of the signed final ranking (nothing is shown before the announcement)."""
     with Session(engine) as s:
         cand = one(s, Candidate, "candidate", registration_number=registration_number)
         slots = []
@@ -424,23 +431,24 @@ def candidate_view(engine: Engine, registration_number: str, now: float) -> dict
                         ],
                     }
                 )
-        scores = skb_scores(engine, only=[cand.registration_number])
-        rec = scores.get(cand.registration_number)
+        breakdown = None
+        if published is not None and published.get("skb_components"):
+            breakdown = {
+                "total": str(published["skb"]),
+                "final": None if published.get("final") is None else str(published["final"]),
+                "code": published.get("code"),
+                "components": [
+                    {str(k): None if v is None else str(v) for k, v in c.items()}
+                    | dict(_names(s, cand, str(c["code"])))
+                    for c in published["skb_components"]
+                ],
+            }
         return {
             "registration_number": cand.registration_number,
             "name": cand.name,
             "interviews": slots,
             "to_choose": to_choose,
-            "skb": None
-            if rec is None or rec.points is None
-            else {
-                "total": str(rec.points),
-                "components": [
-                    {k: str(v) if v is not None else None for k, v in c.as_dict().items()}
-                    | _names(s, cand, c.code)
-                    for c in rec.components
-                ],
-            },
+            "skb": breakdown,
         }
 
 
@@ -509,7 +517,10 @@ def _counted(row: SkbComponentScore, fair: dict[int, Decimal] | None) -> Decimal
     return Decimal(row.score)
 
 
-def _names(s: Session, cand: Candidate, code: str) -> dict[str, str]:
+def _names(s: Session, cand: Candidate, code: str) -> dict[str, str | None]:
     assert cand.formation_id is not None
-    comp = plan_of(s, cand.formation_id).component(code)
+    try:
+        comp = plan_of(s, cand.formation_id).component(code)
+    except (Refused, ComponentError):  # published under a plan since replaced
+        return {"name_id": code, "name_en": code}
     return {"name_id": comp.name_id, "name_en": comp.name_en}

@@ -97,3 +97,4 @@ def test_guessing_dates_of_birth_is_throttled(server: ThreadServer, tokens: dict
     r = post(server, "/api/skb/candidate",
              {"registration_number": "R003", "birth_date": "1998-04-03"}, None)  # fmt: skip
     assert r.status_code == 200 and r.json()["interviews"][0]["zone"] == "WITA"
+    assert r.json()["skb"] is None  # nothing announced yet: no breakdown

@@ -171,5 +171,6 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     expect(page.get_by_text("Jadwal tidak dapat dipindah lagi")).to_be_visible()  # it is past
     expect(page.get_by_role("cell", name="Wawancara")).to_be_visible()
     expect(page.locator("#bd-total")).to_have_text("83.556")
+    expect(page.locator("#bd-final")).to_contain_text("P/L")
     assert serious_violations(page) == []
     ctx.close()

@@ -134,6 +134,7 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.component": "Komponen",
   "skb.weight": "Bobot",
   "skb.total": "Nilai SKB",
+  "skb.finalLine": "Nilai akhir (SKD 40% + SKB 60%): {f} · keterangan {code}. Pengumuman resmi ada di halaman hasil.",
   "skb.move": "Pindah jadwal (paling lambat {h} jam sebelumnya)",
   "skb.moveTo": "Pindah ke {when}",
   "skb.noMove": "Jadwal tidak dapat dipindah lagi (batas {h} jam sebelumnya) atau tidak ada jadwal kosong.",
@@ -278,6 +279,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.component": "Component",
   "skb.weight": "Weight",
   "skb.total": "SKB score",
+  "skb.finalLine": "Final score (SKD 40% + SKB 60%): {f} · result {code}. The official announcement is on the results page.",
   "skb.move": "Move the interview (until {h} hours before)",
   "skb.moveTo": "Move to {when}",
   "skb.noMove": "The interview can no longer be moved (until {h} hours before) or no slot is free.",
@@ -827,6 +829,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       $("bd-rows").replaceChildren(...d.skb.components.map((c) =>
         el("tr", {}, el("td", {}, lang(c, "name")), el("td", { class: "num" }, `${c.weight}%`), el("td", { class: "num" }, c.score))));
       $("bd-total").textContent = d.skb.total;
+      $("bd-final").textContent = d.skb.final ? S.t("skb.finalLine", { f: d.skb.final, code: d.skb.code }) : "";
     }
   }
 
