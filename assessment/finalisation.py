@@ -4,6 +4,7 @@
 the mean, the median or a trimmed mean of the assessors' component scores
 (0–100), unless they differ by more than the adjudication margin, in which
 case the score waits for the panel chair (:attr:`Outcome.needs_adjudication`).
+A trimmed mean left with too few sheets to cut (recusals) is the median.
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ def combine(scores: Sequence[Decimal], rule: Finalisation) -> Decimal:
     if rule.rule == "median":
         mid = n // 2
         value = s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
-    elif rule.rule == "trimmed_mean":
-        if n <= 2 * rule.trim:
-            raise ComponentError(
-                f"a trimmed mean cutting {rule.trim} at each end needs more than "
-                f"{2 * rule.trim} scores, got {n}"
-            )
+    elif rule.rule == "trimmed_mean" and n > 2 * rule.trim:
         kept = s[rule.trim : n - rule.trim]
         value = sum(kept, Decimal(0)) / len(kept)
+    elif rule.rule == "trimmed_mean":
+        # Recusals left too few sheets to cut: the median, the trimmed mean's limit.
+        mid = n // 2
+        value = s[mid] if n % 2 else (s[mid - 1] + s[mid]) / 2
     else:
         value = sum(s, Decimal(0)) / n
     return quantize(value)

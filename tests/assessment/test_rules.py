@@ -228,3 +228,9 @@ def test_near_miss_plans_are_refused_cleanly(doc: dict[str, Any]) -> None:
         return
     assert sum(c.weight for c in p.components) == 100
     assert p.problems(CAPS_2024) == []
+
+
+def test_a_trimmed_mean_short_of_sheets_after_recusals_is_the_median() -> None:
+    rule = Finalisation(rule="trimmed_mean", trim=1)
+    assert combine([D(40), D(60)], rule) == D("50.000")
+    assert combine([D(40), D(60), D(90)], rule) == D("60.000")

@@ -486,3 +486,25 @@ def test_the_skb_total_is_put_on_the_policys_skb_scale(engine: Engine) -> None:
                       missing_is_absent=True)  # fmt: skip
     line = next(e for e in final.formations[0].entries if e.registration_number == "R001")
     assert line.skb == Decimal("406.665")
+
+
+def test_a_trimmed_mean_panel_with_a_recusal_still_finalises(engine: Engine) -> None:
+    doc = cases.plan()
+    doc["components"][1]["finalisation"] = {"rule": "trimmed_mean", "trim": 1,
+                                            "adjudication_margin": 40}  # fmt: skip
+    svc.save_plan(engine, doc, ADMIN)
+    for u in cases.ASSESSORS:
+        svc.add_assessor(engine, u, u.title(), cases.PASSWORD, ADMIN, scrypt_n=2**8)
+    svc.create_panel(engine, "P1", cases.FORMATION, "WWN", list(cases.ASSESSORS), "asesor1", ADMIN)
+    start = cases.SLOT_START
+    slot = svc.create_slots(engine, "P1", [(start, start + dt.timedelta(minutes=30))], 30, 0,
+                            "https://meet.example.org/skb", "WIB", ADMIN)[0]  # fmt: skip
+    svc.assign_slot(engine, slot, "R001", ADMIN)
+    a1, a2, a3 = (staff_id(engine, u) for u in cases.ASSESSORS)
+    svc.declare(engine, a3, "P1", "R001", True, "saudara / relative", 1.0)
+    svc.submit_sheet(engine, a1, "P1", "R001", sheet(2, 3), 1.0)
+    out = svc.submit_sheet(engine, a2, "P1", "R001", sheet(4, 3), 1.0)
+    assert out["state"] == "final"
+    with Session(engine) as s:
+        row = s.execute(select(SkbComponentScore)).scalars().one()
+    assert row.score == "66.666"  # the median of 50 and 83.333 (half to even)
