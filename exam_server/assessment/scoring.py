@@ -157,6 +157,7 @@ def submit_sheet(
         except ComponentError as exc:
             raise Refused(422, "bad_sheet", str(exc)) from None
         actor = staff_actor(s, staff_id)
+        _declared_with_sheet(s, pc, staff_id, cand, panel_code, actor, now)
         sheet = s.exec(
             select(SkbSheet).where(
                 SkbSheet.panel_id == pc.id,
@@ -191,6 +192,41 @@ def submit_sheet(
         state = _try_finalise(s, pc, cand, actor, now)
         s.commit()
         return {"score": str(score), "state": state}
+
+
+def _declared_with_sheet(
+    s: Session,
+    pc: PanelCtx,
+    staff_id: int,
+    cand: Candidate,
+    panel_code: str,
+    actor: str,
+    now: float,
+) -> None:
+    """An assessor who scores without having declared affirms no conflict by
+    submitting (the page always asks first): the declaration is recorded and
+    audited with the sheet, so every sheet has one."""
+    assert cand.id is not None
+    if s.exec(
+        select(SkbDeclaration.id).where(
+            SkbDeclaration.panel_id == pc.id,
+            SkbDeclaration.staff_id == staff_id,
+            SkbDeclaration.candidate_id == cand.id,
+        )
+    ).first():
+        return
+    note = "no conflict, affirmed by submitting the sheet"
+    s.add(SkbDeclaration(panel_id=pc.id, staff_id=staff_id, candidate_id=cand.id,
+                         conflict=False, note=note, at=now))  # fmt: skip
+    audit.append(
+        s.connection(),
+        "skb_declaration",
+        actor,
+        data={"panel": panel_code, "registration_number": cand.registration_number,
+              "conflict": False},
+        reason=note,
+        at=now,
+    )  # fmt: skip
 
 
 def _try_finalise(s: Session, pc: PanelCtx, cand: Candidate, actor: str, now: float) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from assessment.models import SkbComponentScore, SkbSheet
+from assessment.models import SkbComponentScore, SkbDeclaration, SkbSheet
 from exam_server import audit
 from exam_server.assessment import service as svc
 from exam_server.db import create_schema, make_engine
@@ -193,6 +193,12 @@ def test_bad_input_is_refused_with_nothing_stored(engine: Engine) -> None:
 
     for who in (a1, a2, a3):
         svc.submit_sheet(engine, who, "P1", "R001", sheet(3, 3), now)
+    # Scoring without declaring first affirms no conflict; recorded with the sheet.
+    with Session(engine) as s:
+        notes = [d.note for d in s.execute(select(SkbDeclaration)).scalars()]
+    assert notes == ["no conflict, affirmed by submitting the sheet"] * 3
+    with pytest.raises(svc.Refused, match="declare before scoring"):
+        svc.declare(engine, a1, "P1", "R001", True, "", now)
     before = counts(engine)
     with pytest.raises(svc.Refused, match="is final; a change is no longer accepted"):
         svc.submit_sheet(engine, a2, "P1", "R001", sheet(4, 4), now)
