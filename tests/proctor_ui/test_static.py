@@ -9,17 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.proctor_ui.texts import all_keys
+
 STATIC = Path(__file__).resolve().parents[2] / "proctor_ui" / "static"
 SCRIPTS = sorted((STATIC / "js").glob("*.js"))
 
 
 def dictionaries() -> dict[str, set[str]]:
-    """The keys of each language table in i18n.js."""
-    text = (STATIC / "js" / "i18n.js").read_text(encoding="utf-8")
-    tables: dict[str, set[str]] = {}
-    for lang, body in re.findall(r"\n  (id|en): \{\n(.*?)\n  \},", text, re.DOTALL):
-        tables[lang] = set(re.findall(r'^\s+"([\w.]+)":', body, re.MULTILINE))
-    return tables
+    """The keys of each language: i18n.js's tables and every page's own."""
+    return all_keys()
 
 
 def test_both_languages_have_the_same_texts() -> None:

@@ -13,26 +13,10 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
-import proctor_ui
+from tests.proctor_ui.texts import I18N, STATIC, all_keys, page_blocks, scripts, shared_blocks
 
-STATIC = Path(proctor_ui.__file__).parent / "static"
-I18N = STATIC / "js" / "i18n.js"
-KEY = re.compile(r'^\s+"([^"\\]+)"\s*:', re.MULTILINE)
-
-
-def _blocks(source: str) -> dict[str, list[str]]:
-    """The keys of each language block of SELEKSI_TEXTS, in order (repeats kept)."""
-    body = source[source.index("const SELEKSI_TEXTS = {") :]
-    body = body[: body.index("\n};")]
-    starts = list(re.finditer(r"^  (\w+): \{$", body, re.MULTILINE))
-    assert [m.group(1) for m in starts] == ["id", "en"], "expected the id block, then en"
-    out: dict[str, list[str]] = {}
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(body)
-        out[m.group(1)] = KEY.findall(body[m.end() : end])
-    return out
+_blocks = shared_blocks
 
 
 def test_parser_reads_the_blocks() -> None:
@@ -65,9 +49,34 @@ class _Keys(HTMLParser):
                 self.keys.add(value)
 
 
+def test_each_pages_own_texts_are_in_both_languages_once() -> None:
+    """A page's own table (its script's ``Object.assign(SELEKSI_TEXTS.xx, …)``):
+    the same keys in both languages, none twice, none replacing a shared text."""
+    shared = set(_blocks(I18N.read_text())["id"])
+    seen = 0
+    for script in scripts():
+        blocks = page_blocks(script.read_text())
+        if not blocks:
+            continue
+        seen += 1
+        assert set(blocks) == {"id", "en"}, f"{script.name}: languages {sorted(blocks)}"
+        ids, ens = blocks["id"], blocks["en"]
+        assert set(ids) == set(ens), f"{script.name}: {sorted(set(ids) ^ set(ens))}"
+        for keys in (ids, ens):
+            assert len(keys) == len(set(keys)), f"{script.name}: a key given twice"
+        assert not set(ids) & shared, f"{script.name} replaces {sorted(set(ids) & shared)}"
+    assert seen >= 1
+
+
+def test_the_page_table_reader_sees_what_it_must() -> None:
+    sample = 'Object.assign(SELEKSI_TEXTS.id, {\n  "p.a": "x",\n  "p.b": "y",\n});\n'
+    sample += 'Object.assign(SELEKSI_TEXTS.en, {\n  "p.a": "x",\n});\n'
+    assert page_blocks(sample) == {"id": ["p.a", "p.b"], "en": ["p.a"]}
+
+
 def test_every_key_the_pages_use_exists_in_both_languages() -> None:
-    blocks = _blocks(I18N.read_text())
-    known = set(blocks["id"]) & set(blocks["en"])
+    tables = all_keys()
+    known = tables["id"] & tables["en"]
     used: dict[str, set[str]] = {}
     for html in sorted(STATIC.glob("*.html")):
         parser = _Keys()
