@@ -6,9 +6,10 @@ Revises: 0011_after_test
 The centre's view of each site (``site_link``), the session keys
 (``site_session_key``), the copies of what sites send keyed by chain
 position (``site_audit``, ``site_response`` and its heads
-``site_chain_head``, ``site_checkpoint``, ``site_attempt``) and the verification failures (``site_problem``); at a
-site, the installed package (``site_package``), the sealed item content
-(``site_sealed_items``) and the sync state (``site_sync_state``).
+``site_chain_head``, ``site_checkpoint``, ``site_attempt``) and the
+verification failures (``site_problem``); at a site, the installed package
+(``site_package``), the sealed item content (``site_sealed_items``) and the
+sync state (``site_sync_state``).
 """
 
 from __future__ import annotations
