@@ -59,6 +59,15 @@ def issue_token(engine: Engine, site_code: str) -> str:
     return f"{site_code}.{secret}"
 
 
+def site_id_of(engine: Engine, site_code: str) -> int:
+    """The centre's id of the site ``site_code``; raises :class:`LinkError` (404)."""
+    with engine.connect() as conn:
+        sid = conn.execute(select(SITE.c.id).where(SITE.c.code == site_code)).scalar()
+    if sid is None:
+        raise LinkError(404, "no_site", f"no site {site_code} at the centre")
+    return int(sid)
+
+
 def authenticate(engine: Engine, token: str) -> int:
     """The site id a sync token belongs to; raises :class:`LinkError` (401)."""
     code, _, secret = token.partition(".")

@@ -108,6 +108,11 @@ def register(sub: Any) -> None:
     )
     add_db_argument(st)
     st.add_argument("--json", action="store_true", help="print JSON")
+    st.add_argument(
+        "--verify",
+        action="store_true",
+        help="(centre) verify every site's synced chains again from the first record",
+    )
     st.set_defaults(func=status_cmd)
 
     sy = ssub.add_parser(
@@ -288,7 +293,7 @@ def status_cmd(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from exam_server.db import make_engine
-    from exam_server.sites import link
+    from exam_server.sites import intake, link
     from exam_server.sites.client import sync_state
     from exam_server.sites.install import installed_site
     from exam_server.sites.keys import SEALED, SESSION
@@ -303,6 +308,9 @@ def status_cmd(args: argparse.Namespace) -> int:
                 "role": "centre",
                 "sites": link.overview(engine, time.time(), 60.0),
             }
+            if args.verify:
+                for s in report["sites"]:
+                    s["verify"] = intake.verify_copies(engine, link.site_id_of(engine, s["code"]))
         else:
             with engine.connect() as conn:
                 sessions = [
@@ -354,7 +362,11 @@ def status_cmd(args: argparse.Namespace) -> int:
         )
         for pr in s["problems"]:
             print(f"  PROBLEM ({pr['kind']}): {pr['message']}")
-    return 1 if any(s["problems"] for s in report["sites"]) else 0
+        if "verify" in s:
+            print(f"  chains verified again: {len(s['verify'])} problem(s)")
+            for v in s["verify"]:
+                print(f"  VERIFY: {v}")
+    return 1 if any(s["problems"] or s.get("verify") for s in report["sites"]) else 0
 
 
 def sync_cmd(args: argparse.Namespace) -> int:

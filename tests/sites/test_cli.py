@@ -50,8 +50,10 @@ def test_package_install_key_status(
         {"code": "SESI-1", "status": "scheduled", "key_released": True, "how": "sealed"}
     ]
     # The centre lists the site it made a link for, not yet heard from.
-    assert main(["site", "status", "--db", centre.url]) == 0
-    assert "TILOK-01: OFFLINE, last contact never" in capsys.readouterr().out
+    assert main(["site", "status", "--db", centre.url, "--verify"]) == 0
+    shown = capsys.readouterr().out
+    assert "TILOK-01: OFFLINE, last contact never" in shown
+    assert "chains verified again: 0 problem(s)" in shown
     # The centre cannot be reached: sync says so and fails.
     token = str(out / "TILOK-01.token")
     sync = ["site", "sync", "--db", site_db, "--centre", "http://127.0.0.1:9", "--token-file"]
