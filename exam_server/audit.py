@@ -158,6 +158,12 @@ def append(
     return h
 
 
+def start_event_data(seed: int, terminal_id: str | None) -> dict[str, Any]:
+    """The data of an attempt's ``start`` event: the seed :func:`verify` replays
+    the answers from, and the terminal it started on."""
+    return {"seed": seed, "terminal_id": terminal_id}
+
+
 def finish_event_data(
     response_head: str, score: Mapping[str, Any], total: float, passed: bool | None
 ) -> dict[str, Any]:

@@ -205,7 +205,7 @@ def _sit(
         actor,
         session_id=session_id,
         attempt_id=aid,
-        data={"seed": attempt_seed, "terminal_id": "DEMO"},
+        data=audit.start_event_data(attempt_seed, "DEMO"),
         at=starts_at,
     )
     head, seq, now = "", 0, starts_at

@@ -350,7 +350,7 @@ async def create_attempt(
             f"candidate:{candidate_id}",
             session_id=session_id,
             attempt_id=aid,
-            data={"seed": seed, "terminal_id": terminal_id},
+            data=audit.start_event_data(seed, terminal_id),
             at=now,
         )
         return aid

@@ -202,3 +202,28 @@ def test_the_terminal_copies_only_allowed_markup(
     assert "example.org" not in rendered and "javascript:" not in rendered
     assert 'colspan="2"' in rendered and "style" not in rendered
     page.close()
+
+
+def test_the_terminal_keeps_the_servers_allow_list() -> None:
+    """The terminal's renderer copies exactly the elements and attributes the
+    bank's sanitiser keeps (two copies of one list, in two languages: this
+    keeps them equal)."""
+    import re
+
+    from item_bank.html import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, DROPPED_WITH_CONTENT
+
+    js = (Path(__file__).parents[2] / "proctor_ui" / "static" / "js" / "terminal.js").read_text()
+
+    def js_set(name: str) -> set[str]:
+        body = re.search(rf"const {name} = new Set\(\[(.*?)\]\);", js, re.DOTALL)
+        assert body is not None, name
+        return set(re.findall(r'"(\w+)"', body.group(1)))
+
+    assert js_set("RICH_TAGS") == set(ALLOWED_TAGS)
+    assert js_set("RICH_DROPPED") == set(DROPPED_WITH_CONTENT)
+    attrs = re.search(r"const RICH_ATTRS = \{(.*?)\};", js, re.DOTALL)
+    assert attrs is not None
+    pairs = re.findall(r"(\w+): \[([^\]]*)\]", attrs.group(1))
+    assert {tag: set(re.findall(r'"(\w+)"', names)) for tag, names in pairs} == {
+        tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()
+    }
