@@ -1,0 +1,232 @@
+"""The outbox and the candidates' accounts: sign-up, email verification,
+password reset, login.
+
+Part of the recruitment operations (:mod:`exam_server.recruitment.service`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from exam_server import audit
+from exam_server.auth import verify_password
+from exam_server.db import writer
+from exam_server.recruitment.periods import _get
+from recruitment.models import (
+    RecAccount,
+    RecDocument,
+    RecOutbox,
+    RecRegistration,
+)
+
+
+def enqueue(s: Session, to: str, subject: str, body: str, kind: str, now: float) -> None:
+    """Store a message in the caller's transaction (sent later by ``outbox.send_pending``)."""
+    s.add(RecOutbox(to_addr=to, subject=subject[:300], body=body, kind=kind, created_at=now))
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    unsent: int  # stored, not yet accepted by the SMTP server
+    failing: list[dict[str, Any]]  # the latest refused messages: to, subject, attempts, error
+
+
+def outbox_status(engine: Engine, limit: int = 10) -> OutboxStatus:
+    with Session(engine) as s:
+        unsent = s.execute(
+            select(func.count()).select_from(RecOutbox).where(col(RecOutbox.sent_at).is_(None))
+        ).scalar_one()
+        rows = s.execute(
+            select(RecOutbox)
+            .where(col(RecOutbox.sent_at).is_(None), col(RecOutbox.last_error) != "")
+            .order_by(col(RecOutbox.id).desc())
+            .limit(limit)
+        ).scalars()
+        failing = [
+            {"to": r.to_addr, "subject": r.subject, "attempts": r.attempts, "error": r.last_error}
+            for r in rows
+        ]
+        return OutboxStatus(int(unsent), failing)
+
+
+# -- candidate accounts -------------------------------------------------------------------
+
+
+def signup(
+    engine: Engine,
+    email: str,
+    name: str,
+    password_hash: str,
+    verify_link: Callable[[int], str],
+    now: float,
+) -> int | None:
+    """A new account and its verification message; None if the email is taken
+    (the page says the same either way: it does not tell who has an account)."""
+    with Session(writer(engine)) as s:
+        if (
+            s.execute(select(col(RecAccount.id)).where(col(RecAccount.email) == email)).first()
+            is not None
+        ):
+            return None
+        acc = RecAccount(email=email, name=name, password_hash=password_hash, created_at=now)
+        s.add(acc)
+        try:
+            s.flush()
+        except IntegrityError:
+            s.rollback()
+            return None
+        assert acc.id is not None
+        _verification_message(s, email, name, verify_link(acc.id), now)
+        audit.append(
+            s.connection(), "rec_signup", f"account:{acc.id}", data={"account": acc.id}, at=now
+        )
+        s.commit()
+        return acc.id
+
+
+def _verification_message(s: Session, email: str, name: str, link: str, now: float) -> None:
+    enqueue(
+        s,
+        email,
+        "Verifikasi email pendaftaran / Verify your registration email",
+        f"Yth. {name},\n\nBuka tautan ini untuk memverifikasi email Anda:\n{link}\n\n"
+        f"Open this link to verify your email:\n{link}\n",
+        "verify_email",
+        now,
+    )
+
+
+#: A new verification link is sent at most this often (seconds) per account.
+RESEND_SECONDS = 600.0
+
+
+def resend_verification(
+    engine: Engine, account_id: int, verify_link: Callable[[int], str], now: float
+) -> bool:
+    """A new link for an account not yet verified (its owner logged in with the
+    right password), unless one went out in the last ``RESEND_SECONDS``."""
+    with Session(writer(engine)) as s:
+        acc: RecAccount = _get(s, RecAccount, account_id, lock=True)
+        if acc.email_verified_at is not None:
+            return False
+        recent = s.execute(
+            select(col(RecOutbox.id)).where(
+                col(RecOutbox.to_addr) == acc.email,
+                col(RecOutbox.kind) == "verify_email",
+                col(RecOutbox.created_at) > now - RESEND_SECONDS,
+            )
+        ).first()
+        if recent is not None:
+            return False
+        _verification_message(s, acc.email, acc.name, verify_link(account_id), now)
+        s.commit()
+        return True
+
+
+def verify_email(engine: Engine, account_id: int, now: float) -> None:
+    with Session(writer(engine)) as s:
+        acc: RecAccount = _get(s, RecAccount, account_id, lock=True)
+        if acc.email_verified_at is None:
+            acc.email_verified_at = now
+            s.add(acc)
+            s.flush()
+            audit.append(s.connection(), "rec_email_verified", f"account:{account_id}", at=now)
+        s.commit()
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """A short digest of the stored hash, put in password-reset links: once the
+    password changes, every link made before stops working (single use)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def request_password_reset(
+    engine: Engine, email: str, reset_link: Callable[[int, str], str], now: float
+) -> None:
+    """Email a reset link if ``email`` has an account (the page says the same
+    either way)."""
+    with Session(writer(engine)) as s:
+        acc = s.execute(select(RecAccount).where(col(RecAccount.email) == email)).scalars().first()
+        if acc is None or acc.id is None:
+            return
+        link = reset_link(acc.id, password_fingerprint(acc.password_hash))
+        enqueue(
+            s,
+            acc.email,
+            "Atur ulang kata sandi / Reset your password",
+            f"Yth. {acc.name},\n\nBuka tautan ini (berlaku satu jam) untuk membuat kata sandi "
+            f"baru:\n{link}\n\nOpen this link (valid for one hour) to choose a new password:"
+            f"\n{link}\n\nAbaikan bila Anda tidak memintanya. / Ignore it if you did not ask.\n",
+            "password_reset",
+            now,
+        )
+        audit.append(s.connection(), "rec_reset_requested", f"account:{acc.id}", at=now)
+        s.commit()
+
+
+def reset_password(
+    engine: Engine, account_id: int, fingerprint: str, password_hash: str, now: float
+) -> bool:
+    """Set a new password if the link's fingerprint still matches (False: the
+    link was used already or the password changed since)."""
+    with Session(writer(engine)) as s:
+        acc = s.get(RecAccount, account_id, with_for_update=True)
+        if acc is None or not hmac.compare_digest(
+            password_fingerprint(acc.password_hash), fingerprint
+        ):
+            return False
+        acc.password_hash = password_hash
+        # The link reached the mailbox: the address is the person's.
+        acc.email_verified_at = acc.email_verified_at or now
+        s.add(acc)
+        s.flush()
+        audit.append(s.connection(), "rec_password_reset", f"account:{account_id}", at=now)
+        s.commit()
+        return True
+
+
+def account_login(engine: Engine, email: str, password: str, dummy_hash: str) -> RecAccount | None:
+    """Blocking (scrypt); a hash is computed whether or not the email exists."""
+    with Session(engine) as s:
+        acc = s.execute(select(RecAccount).where(col(RecAccount.email) == email)).scalars().first()
+        ok = verify_password(password, acc.password_hash if acc else dummy_hash)
+        return acc if acc is not None and ok else None
+
+
+def account(engine: Engine, account_id: int) -> RecAccount | None:
+    with Session(engine) as s:
+        return s.get(RecAccount, account_id)
+
+
+# -- registration -------------------------------------------------------------------------
+
+
+def registration_of(engine: Engine, period_id: int, account_id: int) -> RecRegistration | None:
+    with Session(engine) as s:
+        return (
+            s.execute(
+                select(RecRegistration).where(
+                    col(RecRegistration.period_id) == period_id,
+                    col(RecRegistration.account_id) == account_id,
+                )
+            )
+            .scalars()
+            .first()
+        )
+
+
+def documents_of(engine: Engine, registration_id: int) -> dict[str, RecDocument]:
+    with Session(engine) as s:
+        rows = s.execute(
+            select(RecDocument).where(col(RecDocument.registration_id) == registration_id)
+        ).scalars()
+        return {d.kind: d for d in rows}

@@ -1,0 +1,378 @@
+"""A candidate's registration: the form, documents, live eligibility,
+submission with its number and receipt.
+
+Part of the recruitment operations (:mod:`exam_server.recruitment.service`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from exam_server import audit
+from exam_server.db import writer
+from exam_server.recruitment import forms as f
+from exam_server.recruitment.accounts import documents_of, enqueue, registration_of
+from exam_server.recruitment.forms import FormError
+from exam_server.recruitment.needs import _fe, formations, requirement_of
+from exam_server.recruitment.periods import PeriodView, Refused, _get, today
+from recruitment import documents as docs
+from recruitment import eligibility as elig
+from recruitment.models import (
+    RecAccount,
+    RecDocument,
+    RecRegistration,
+)
+from recruitment.nik import NikError, nik_hash, parse_nik
+from recruitment.receipts import make_receipt
+from recruitment.registry import RegistryAdapter
+from recruitment.states import (
+    Status,
+    step,
+)
+
+
+def parse_registration(
+    form: dict[str, Any],
+    period: PeriodView,
+    forms: list[dict[str, Any]],
+    locations: Sequence[str],
+    now: float,
+) -> dict[str, Any]:
+    """The registration fields of a form, checked (NIK structure, dates,
+    choices); :class:`FormError` naming each bad field. The NIK is returned
+    only to be hashed and checked by the caller."""
+    err = FormError()
+    out: dict[str, Any] = {
+        "name": f.text(form, "name", err),
+        "birth_date": f.date(form, "birth_date", err),
+        "sex": f.choice(form, "sex", err, ("M", "F")),
+        "education_level": f.choice(form, "education_level", err, period.rules.education_levels),
+        "major": f.text(form, "major", err),
+        "formation": f.choice(form, "formation", err, [x["code"] for x in forms]),
+        "test_location": f.choice(form, "test_location", err, locations),
+        "accommodation": f.choice(
+            form, "accommodation", err, list(period.rules.accommodations), required=False
+        ),
+    }
+    nik_text = form.get("nik") if isinstance(form.get("nik"), str) else ""
+    try:
+        nik = parse_nik(str(nik_text), today(now))
+    except NikError as exc:
+        err.add("nik", exc.text_id, exc.text_en)
+    else:
+        if out["birth_date"] is not None and nik.birth_date != out["birth_date"]:
+            err.add(
+                "birth_date",
+                "tidak sesuai tanggal lahir dalam NIK",
+                "does not match the birth date in the NIK",
+            )
+        if out["sex"] and nik.sex != out["sex"]:
+            err.add(
+                "sex", "tidak sesuai jenis kelamin dalam NIK", "does not match the sex in the NIK"
+            )
+    err.raise_if_any()
+    out["nik"] = str(nik_text)
+    return out
+
+
+def save_registration(
+    engine: Engine,
+    period: PeriodView,
+    account_id: int,
+    fields: dict[str, Any],
+    nik_key: bytes,
+    registry: RegistryAdapter,
+    now: float,
+) -> int:
+    """Create or update the account's draft registration; refused once submitted,
+    outside the registration window, or when the NIK is already registered in
+    the period (by another account)."""
+    if not period.schedule.registration_open(today(now)):
+        raise Refused("pendaftaran tidak sedang dibuka", "registration is not open")
+    h = nik_hash(nik_key, period.code, fields["nik"])
+    identity = registry.check(fields["nik"], fields["name"], fields["birth_date"])
+    forms = {f["code"]: f for f in formations(engine, period.id)}
+    chosen = forms[fields["formation"]]
+    values = {
+        "nik_hash": h,
+        "name": fields["name"],
+        "birth_date": fields["birth_date"].isoformat(),
+        "sex": fields["sex"],
+        "education_level": fields["education_level"],
+        "major": fields["major"],
+        "category": chosen["category"],
+        "rec_formation_id": chosen["id"],
+        "test_location": fields["test_location"],
+        "accommodation": fields["accommodation"],
+        "identity_json": json.dumps(identity.to_dict()),
+        "updated_at": now,
+    }
+    with Session(writer(engine)) as s:
+        reg = (
+            s.execute(
+                select(RecRegistration).where(
+                    col(RecRegistration.period_id) == period.id,
+                    col(RecRegistration.account_id) == account_id,
+                )
+            )
+            .scalars()
+            .first()
+        )
+        other = s.execute(
+            select(col(RecRegistration.account_id)).where(
+                col(RecRegistration.period_id) == period.id, col(RecRegistration.nik_hash) == h
+            )
+        ).scalar()
+        if other is not None and other != account_id:
+            raise FormError(
+                [
+                    _fe(
+                        "nik",
+                        "NIK ini sudah terdaftar pada periode ini",
+                        "this NIK is already registered in this period",
+                    )
+                ]
+            )
+        if reg is None:
+            reg = RecRegistration(period_id=period.id, account_id=account_id, **values)
+        else:
+            if reg.status != Status.DRAFT:
+                raise Refused(
+                    "pendaftaran sudah dikirim dan dibekukan",
+                    "the registration is submitted and frozen",
+                )
+            for k, v in values.items():
+                setattr(reg, k, v)
+        s.add(reg)
+        try:
+            s.flush()
+        except IntegrityError:
+            # Another request inserted first: the same NIK by another account,
+            # or this account's own registration from a second tab.
+            s.rollback()
+            taken = s.execute(
+                select(col(RecRegistration.account_id)).where(
+                    col(RecRegistration.period_id) == period.id,
+                    col(RecRegistration.nik_hash) == h,
+                )
+            ).scalar()
+            if taken is not None and taken != account_id:
+                raise FormError(
+                    [
+                        _fe(
+                            "nik",
+                            "NIK ini sudah terdaftar pada periode ini",
+                            "this NIK is already registered in this period",
+                        )
+                    ]
+                ) from None
+            raise Refused(
+                "pendaftaran ini baru saja disimpan dari halaman lain; muat ulang lalu simpan lagi",
+                "this registration was just saved from another page; reload and save again",
+            ) from None
+        audit.append(
+            s.connection(),
+            "rec_registration_save",
+            f"account:{account_id}",
+            data={"registration": reg.id, "formation": chosen["code"], "identity_ok": identity.ok},
+            at=now,
+        )
+        s.commit()
+        assert reg.id is not None
+        return reg.id
+
+
+def upload_document(
+    engine: Engine,
+    store: docs.DocumentStore,
+    period: PeriodView,
+    registration_id: int,
+    actor: str,
+    kind: str,
+    data: bytes,
+    now: float,
+    *,
+    appeal: bool = False,
+) -> RecDocument:
+    """Check (type from the bytes, size) and store one document; a refused file
+    stores nothing. A draft's documents can be replaced; after submit, only an
+    appeal document can be added (``appeal``)."""
+    if appeal:
+        kind_rule = elig.DocumentKind(
+            title_id="Dokumen sanggah", title_en="Appeal document", media=(docs.PDF,), max_kb=2048
+        )
+    else:
+        if kind not in period.rules.documents:
+            raise Refused("jenis dokumen tidak dikenal", "unknown document kind")
+        kind_rule = period.rules.documents[kind]
+    with Session(engine) as s:
+        reg: RecRegistration = _get(s, RecRegistration, registration_id)
+        wanted = Status.TMS if appeal else Status.DRAFT
+        if reg.status != wanted:
+            raise Refused(
+                "dokumen tidak dapat diubah pada status ini",
+                "documents cannot be changed in this state",
+            )
+    try:
+        media = docs.check_upload(data, kind_rule.media, kind_rule.max_kb * 1024)
+        data = docs.strip_metadata(data, media)
+    except docs.DocumentError as exc:
+        raise Refused(exc.text_id, exc.text_en) from None
+    stored = store.put(data, media)
+    with Session(writer(engine)) as s:
+        row = (
+            s.execute(
+                select(RecDocument).where(
+                    col(RecDocument.registration_id) == registration_id,
+                    col(RecDocument.kind) == kind,
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if row is None:
+            row = RecDocument(registration_id=registration_id, kind=kind, sha256="", media_type="")
+        row.sha256, row.media_type, row.size, row.uploaded_at = (
+            stored.sha256,
+            stored.media_type,
+            stored.size,
+            now,
+        )
+        s.add(row)
+        s.flush()
+        audit.append(
+            s.connection(),
+            "rec_document",
+            actor,
+            data={
+                "registration": registration_id,
+                "kind": kind,
+                "sha256": stored.sha256,
+                "size": stored.size,
+            },
+            at=now,
+        )
+        s.commit()
+        s.refresh(row)
+        return row
+
+
+def eligibility_of(
+    engine: Engine,
+    period: PeriodView,
+    reg: RecRegistration,
+    forms: list[dict[str, Any]] | None = None,
+    have: frozenset[str] | None = None,
+) -> list[elig.Check]:
+    """The registration's checks (``forms``/``have``: the period's formations
+    and the kinds uploaded, when the caller has them already)."""
+    by_id = {f["id"]: f for f in (forms if forms is not None else formations(engine, period.id))}
+    if have is None:
+        have = frozenset(documents_of(engine, reg.id or 0))
+    applicant = elig.Applicant(
+        birth_date=dt.date.fromisoformat(reg.birth_date),
+        education_level=reg.education_level,
+        major=reg.major,
+        category=reg.category,
+        accommodation=reg.accommodation,
+        documents=have,
+    )
+    return elig.evaluate(period.rules, requirement_of(by_id[reg.rec_formation_id]), applicant)
+
+
+def registration_number(period_code: str, registration_id: int) -> str:
+    return f"{period_code}-{registration_id:07d}"
+
+
+def submit_registration(
+    engine: Engine, period: PeriodView, account_id: int, key: Ed25519PrivateKey, now: float
+) -> RecRegistration:
+    """Freeze the draft: every rule must pass; issues the registration number
+    and a signed receipt. Submitting again returns the same registration
+    (idempotent: a double click or a resent form changes nothing)."""
+    reg = registration_of(engine, period.id, account_id)
+    if reg is None:
+        raise Refused("belum ada pendaftaran", "there is no registration yet")
+    if reg.status != Status.DRAFT:
+        return reg
+    if not period.schedule.registration_open(today(now)):
+        raise Refused("pendaftaran tidak sedang dibuka", "registration is not open")
+    checks = eligibility_of(engine, period, reg)
+    if elig.verdict(checks) is not True:
+        bad = [c for c in checks if c.ok is not True]
+        raise Refused(
+            "belum memenuhi syarat: " + "; ".join(c.text_id for c in bad),
+            "requirements not met: " + "; ".join(c.text_en for c in bad),
+        )
+    assert reg.id is not None
+    docs_now = documents_of(engine, reg.id)
+    number = registration_number(period.code, reg.id)
+    frozen = {
+        "registration_number": number,
+        "period": period.code,
+        "name": reg.name,
+        "birth_date": reg.birth_date,
+        "education_level": reg.education_level,
+        "major": reg.major,
+        "category": reg.category,
+        "formation_id": reg.rec_formation_id,
+        "test_location": reg.test_location,
+        "accommodation": reg.accommodation,
+        "documents": {k: d.sha256 for k, d in sorted(docs_now.items())},
+        "rules_version": period.rules.version,
+        "submitted_at": now,
+    }
+    data, receipt = make_receipt(frozen, key)
+    with Session(writer(engine)) as s:
+        row: RecRegistration = _get(s, RecRegistration, reg.id, lock=True)
+        if row.status != Status.DRAFT:  # submitted meanwhile by another request
+            # Detached as loaded (a rollback would expire it; the session's
+            # close then ends the transaction and releases the row lock).
+            s.expunge(row)
+            return row
+        row.status = step(row.status, "submit")
+        row.registration_number = number
+        row.submitted_at = now
+        row.submitted_json = data.decode("utf-8")
+        row.receipt = json.dumps(receipt, ensure_ascii=False)
+        row.updated_at = now
+        s.add(row)
+        acc: RecAccount = _get(s, RecAccount, account_id)
+        enqueue(
+            s,
+            acc.email,
+            f"Pendaftaran {number} diterima / Registration {number} received",
+            f"Nomor pendaftaran / registration number: {number}\n"
+            "Pendaftaran Anda telah dikirim dan akan diverifikasi.\n"
+            "Your registration is submitted and will be verified.\n",
+            "submitted",
+            now,
+        )
+        s.flush()
+        audit.append(
+            s.connection(),
+            "rec_submit",
+            f"account:{account_id}",
+            data={
+                "registration": reg.id,
+                "number": number,
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+            at=now,
+        )
+        s.commit()
+        s.refresh(row)
+        return row
+
+
+# -- verification -------------------------------------------------------------------------
