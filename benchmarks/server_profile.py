@@ -40,8 +40,8 @@ from exam_server.scaleout.cluster import WorkerCluster
 #: Frames we attribute samples to (inclusive share), in the order shown.
 WATCH = [
     ("candidate frame handling (all)", "candidate_endpoint (exam_server/terminal.py"),
-    ("AttemptService.answer (all)", "AttemptService.answer (exam_server/attempts.py"),
-    ("state → JSON per answer (_state_json)", "_state_json (exam_server/attempts.py"),
+    ("answer action (all)", "answer (exam_server/attempts/actions.py"),
+    ("state → JSON (snapshots)", "state_json (exam_server/attempts/storage.py"),
     ("engine: cat.record", "record (cat_engine/engine.py"),
     ("engine: ability estimate inside record", "_estimate (cat_engine/engine.py"),
     ("engine: running_points", "running_points (cat_engine/engine.py"),
@@ -63,14 +63,14 @@ BUCKETS = [
     ("group commit: driver executemany and bookkeeping", ("_commit_batch (exam_server",)),
     ("hand-off to and from the writer thread", ("_enqueue (exam_server", "_deliver (exam_server")),
     ("engine: record", ("record (cat_engine/engine.py",)),
-    ("state → JSON", ("_state_json (exam_server",)),
+    ("state → JSON (snapshots)", ("state_json (exam_server",)),
     ("response hash chain", ("response_hash (exam_server",)),
     ("engine: running_points (board)", ("running_points (cat_engine",)),
     ("proctoring detectors", ("exam_server/proctoring/",)),
-    ("live channels", ("exam_server/live.py",)),
+    ("live channels", ("exam_server/live/",)),
     ("sending frames", ("TerminalConnection.send",)),
     ("parsing frames", ("parse_client (exam_server",)),
-    ("rest of AttemptService.answer", ("AttemptService.answer", "_store_response")),
+    ("rest of the answer action", ("answer (exam_server/attempts/actions.py", "store_response (exam_server")),
     ("rest of the candidate endpoint", ("candidate_endpoint (exam_server",)),
     ("uvicorn, Starlette, websockets, asyncio (the echo's share)", ("",)),
 ]
@@ -117,7 +117,7 @@ def buckets(raw: Path) -> dict[str, float]:
     return {label: count[label] / busy for label, _ in BUCKETS}
 
 
-async def run(clients: int, seconds: float, spy: str) -> str:
+async def run(clients: int, seconds: float, spy: str, raw_out: Path | None = None) -> str:
     with tempfile.TemporaryDirectory() as d:
         url = f"sqlite:///{d}/prof.db"
         token, creds = seeded(url, clients)
@@ -148,6 +148,8 @@ async def run(clients: int, seconds: float, spy: str) -> str:
             total, shares = profile(raw)
             exclusive = buckets(raw)
             top = top_functions(raw, 25)
+            if raw_out is not None:
+                shutil.copyfile(raw, raw_out)
         finally:
             cluster.stop()
     lines = [
@@ -195,15 +197,15 @@ async def run(clients: int, seconds: float, spy: str) -> str:
 #: Inclusive rows for the login profile: where a login plus its WebSocket
 #: ``hello`` spends the server's CPU.
 LOGIN_WATCH = [
-    ("POST /api/candidate/login (all)", "candidate_login (exam_server/admin.py"),
-    ("  credentials check (_check_login)", "_check_login (exam_server/attempts.py"),
-    ("  attempt loaded from the database (_load)", "_load (exam_server/attempts.py"),
-    ("  terminal bound (_write_attempt)", "_write_attempt (exam_server/attempts.py"),
+    ("POST /api/candidate/login (all)", "candidate_login (exam_server/admin/logins.py"),
+    ("  credentials check (check_login)", "check_login (exam_server/attempts/login.py"),
+    ("  attempt loaded from the database (load_attempt)", "load_attempt (exam_server/attempts/storage.py"),
+    ("  terminal bound (bind_terminal)", "bind_terminal (exam_server/attempts/login.py"),
     ("  token signed", "candidate_token (exam_server/auth.py"),
     ("candidate WebSocket hello (all)", "_authenticate (exam_server/terminal.py"),
     ("  token read", "read_candidate (exam_server/auth.py"),
-    ("  clock started (_set_clock)", "_set_clock (exam_server/attempts.py"),
-    ("  state frame built", "state_frame (exam_server/attempts.py"),
+    ("  clock started (start_clock)", "start_clock (exam_server/attempts/timing.py"),
+    ("  state frame built", "state_frame (exam_server/attempts/frames.py"),
     ("  frames sent", "TerminalConnection.send"),
     ("group commit (thread)", "_commit_batch (exam_server/durability.py"),
     ("SQLAlchemy / SQLModel (anywhere)", "sqlalchemy/"),
@@ -299,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--logins", type=int, default=0, help="profile a login rush of N instead")
     ap.add_argument("--window", type=float, default=30.0)
     ap.add_argument("--postgres", action="store_true", help="logins: on PostgreSQL")
+    ap.add_argument("--no-doc", action="store_true", help="print only; docs/benchmarks.md unchanged")
+    ap.add_argument("--raw-out", type=Path, help="answers: keep py-spy's raw stacks in this file")
     args = ap.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
@@ -307,11 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.logins:
         md = asyncio.run(run_logins(args.logins, args.window, spy, args.postgres))
         where = " (PostgreSQL)" if args.postgres else ""
-        write_section(f"Exam server: where the CPU goes per login{where}", md)
+        if not args.no_doc:
+            write_section(f"Exam server: where the CPU goes per login{where}", md)
         print(md)
         return 0
-    md = asyncio.run(run(args.clients, args.seconds, spy))
-    write_section("Exam server: where the CPU goes per answer", md)
+    md = asyncio.run(run(args.clients, args.seconds, spy, args.raw_out))
+    if not args.no_doc:
+        write_section("Exam server: where the CPU goes per answer", md)
     print(md)
     return 0
 

@@ -1,0 +1,226 @@
+"""Logins: staff (admin or proctor) and candidates, the failed-login back-off
+an admin reads and clears, and the candidate's signed receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from exam_server import audit, receipts
+from exam_server.admin.common import _actor, _svc
+from exam_server.admin.scope import staff_rooms
+from exam_server.attempts import LoginError
+from exam_server.auth import verify_password
+from exam_server.context import context
+from exam_server.http import STR, ApiError, Endpoint, candidate_of, field_str, obj, read_json
+from exam_server.limits import SCOPES, Throttled, request_source, throttled_response
+from exam_server.models import Staff
+
+
+async def staff_login(request: Request) -> Response:
+    d = await read_json(request)
+    username, password = field_str(d, "username", max_len=80), field_str(d, "password", max_len=200)
+    app = request.app
+    ctx = context(app)
+    # Back-off per (username, source address): wrong passwords from one
+    # address never hold the account up for anyone at another address.
+    source = request_source(request)
+    try:
+        had_failures = await ctx.limits.check("staff", username, source)
+    except Throttled as exc:
+        return throttled_response(exc)
+
+    def lookup() -> tuple[Staff | None, tuple[int, ...]]:
+        with Session(context(app).engine) as s:
+            st = s.execute(select(Staff).where(Staff.username == username)).scalars().first()  # type: ignore[arg-type]
+        if st is None or st.id is None:
+            return None, ()
+        return st, staff_rooms(context(app).engine, st.id)
+
+    staff, rooms = await anyio.to_thread.run_sync(lookup)
+    stored = staff.password_hash if staff is not None else context(app).dummy_hash
+    # scrypt is slow on purpose: off the loop, and a bounded number at once.
+    ok = await anyio.to_thread.run_sync(
+        verify_password, password, stored, limiter=context(app).hash_limiter
+    )
+    if staff is None or not ok:
+        failure = await ctx.limits.failed("staff", username, source)
+        if failure.locked_now:
+            await _audit_lockout(ctx, username, source, failure.failures, failure.wait_seconds)
+        raise ApiError(401, "bad_credentials", "wrong username or password")
+    if staff.disabled:  # said only to someone who knows the password (seleksi staff enable)
+        raise ApiError(403, "account_disabled", "this account is disabled")
+    if had_failures:
+        await ctx.limits.succeeded("staff", username, source)
+    from exam_server.auth import StaffClaims as Claims
+
+    assert staff.id is not None
+    token = context(app).signer.staff_token(Claims(staff.id, staff.username, staff.role, rooms))
+    return JSONResponse(
+        {"token": token, "role": staff.role, "name": staff.name, "room_ids": list(rooms)}
+    )
+
+
+async def _audit_lockout(
+    ctx: Any, username: str, source: str, failures: int, wait_seconds: float
+) -> None:
+    """A staff account's first wait from one source goes into the audit chain."""
+    data = {
+        "username": username,
+        "source": source,
+        "failures": failures,
+        "wait_seconds": wait_seconds,
+    }
+    await ctx.committer.submit(
+        lambda conn: audit.append(conn, "staff_lockout", f"source:{source}", data=data)
+    )
+
+
+async def login_limits(request: Request) -> Response:
+    """The failed-login keys still remembered (``LoginLimiter.entries``)."""
+    return JSONResponse(await context(request.app).limits.entries())
+
+
+async def clear_login_limits(request: Request) -> Response:
+    """Forget the keys matching ``scope`` and ``account`` (and ``source`` if
+    given); audited with the admin's reason."""
+    d = await read_json(request)
+    scope = field_str(d, "scope", max_len=10)
+    if scope not in SCOPES:
+        raise ApiError(
+            422,
+            "bad_field",
+            f"'scope' must be one of {', '.join(SCOPES)}",
+            [{"field": "scope", "message": "unknown scope"}],
+        )
+    account = d.get("account")
+    if not isinstance(account, str) or len(account) > 200:
+        raise ApiError(
+            422,
+            "bad_field",
+            "'account' must be a string ('' = the every-account key of a source)",
+            [{"field": "account", "message": "required string"}],
+        )
+    source = field_str(d, "source", max_len=64, required=False) or None
+    reason = field_str(d, "reason", max_len=2000)
+    ctx = context(request.app)
+    cleared = await ctx.limits.clear(scope, account.strip(), source)
+    data = {"scope": scope, "account": account.strip(), "source": source, "cleared": cleared}
+    await ctx.committer.submit(
+        lambda conn: audit.append(
+            conn, "login_limit_cleared", _actor(request), reason=reason, data=data
+        )
+    )
+    return JSONResponse({"cleared": cleared})
+
+
+async def candidate_login(request: Request) -> Response:
+    d = await read_json(request, 4096)
+    reg = field_str(d, "registration_number", max_len=40)
+    pin = field_str(d, "pin", max_len=20)
+    token = field_str(d, "session_token", max_len=20)
+    terminal = field_str(d, "terminal_id", max_len=80)
+    try:
+        signed, la, formation = await _svc(request).login(
+            reg, pin, token, terminal, request_source(request)
+        )
+    except Throttled as exc:
+        return throttled_response(exc)
+    except LoginError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+    return JSONResponse(
+        {
+            "token": signed,
+            "attempt_id": la.id,
+            "name": la.name,
+            "registration_number": la.registration_number,
+            "category": la.category,
+            "formation": formation,
+            "exam": la.exam.name,
+            "mode": la.exam.mode,
+            "ws_path": "/ws/candidate",
+        }
+    )
+
+
+async def candidate_receipt(request: Request) -> Response:
+    """The signed receipt of the candidate's finished attempt, with its QR code
+    drawn here in a worker thread (the ``final`` frame carries the text)."""
+    claims = candidate_of(request)
+    la = await _svc(request).get(claims.attempt_id)
+    final = la.finish or {}
+    receipt = final.get("receipt")
+    if receipt is None:
+        raise ApiError(404, "no_receipt", "the attempt has not finished (or receipts are off)")
+    qr = await anyio.to_thread.run_sync(receipts.qr_svg, receipts.decode(receipt["code"]))
+    return JSONResponse({**receipt, "qr_svg": qr})
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint(
+        "POST",
+        "/api/auth/login",
+        staff_login,
+        "staff (admin or proctor) login → bearer token",
+        body=obj(["username", "password"], username=STR, password=STR),
+        tag="auth",
+        responses={
+            "401": "bad credentials",
+            "429": "too many failures from this address: wait `retry_after` seconds "
+            "(body; also the Retry-After header)",
+        },
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/login-limits",
+        login_limits,
+        "failed-login back-off keys still remembered (scope, account, source, failures, "
+        "retry_after seconds)",
+        ("admin",),
+        tag="auth",
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/login-limits/clear",
+        clear_login_limits,
+        "clear the back-off of an account (every source, or one source); audited",
+        ("admin",),
+        obj(["scope", "account", "reason"], scope=STR, account=STR, source=STR, reason=STR),
+        tag="auth",
+        responses={"422": "bad scope or account"},
+    ),
+    Endpoint(
+        "GET",
+        "/api/candidate/receipt",
+        candidate_receipt,
+        "the candidate's signed receipt of the finished attempt (text code, short code, QR as SVG)",
+        tag="candidate",
+        responses={"401": "no candidate token", "404": "not finished or no receipts"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/candidate/login",
+        candidate_login,
+        "candidate login: registration number + check-in PIN + session token → candidate token",
+        body=obj(
+            ["registration_number", "pin", "session_token", "terminal_id"],
+            registration_number=STR,
+            pin=STR,
+            session_token=STR,
+            terminal_id=STR,
+        ),
+        tag="candidate",
+        responses={
+            "401": "bad credentials (unknown number, wrong PIN or token: the same answer)",
+            "403": "session not open (only with the right PIN)",
+            "409": "attempt bound to another terminal",
+            "429": "too many wrong PINs for this number from this address: wait "
+            "`retry_after` seconds (body; also the Retry-After header)",
+        },
+    ),
+]
