@@ -1,0 +1,135 @@
+"""The verifier's pages: one registration with its documents and eligibility,
+MS/TMS decisions, TMS review by a second person, conflicts of interest and
+appeals."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from exam_server.context import context
+from exam_server.recruitment import service as svc
+from exam_server.recruitment.pages.plumbing import (
+    _document_response,
+    _form,
+    _guarded,
+    _kick_outbox,
+    _now,
+    _redirect,
+    _run,
+    render,
+)
+from exam_server.recruitment.pages.staff import _staff, _staff_page
+
+
+@_staff_page
+@_guarded
+async def staff_registration(request: Request) -> Response:
+    st = await _staff(request, "verify")
+    engine = context(request.app).engine
+    period = await _run(svc.current_period, engine)
+    reg = await _run(
+        svc.registration_for_staff, engine, int(request.path_params["id"]), st.username
+    )
+    return render(
+        request,
+        "staff_reg.html",
+        st=st,
+        reg=reg,
+        period=period,
+        documents=await _run(svc.documents_of, engine, reg.id),
+        checks=await _run(svc.eligibility_of, engine, period, reg),
+        identity=json.loads(reg.identity_json),
+        reasons=period.rules.reason_codes,
+    )
+
+
+@_staff_page
+@_guarded
+async def staff_document(request: Request) -> Response:
+    st = await _staff(request, "verify")
+    reg = await _run(
+        svc.registration_for_staff,
+        context(request.app).engine,
+        int(request.path_params["id"]),
+        st.username,
+    )
+    return await _document_response(request, reg.id, request.path_params["kind"])
+
+
+@_staff_page
+@_guarded
+async def staff_decide(request: Request) -> Response:
+    st = await _staff(request, "verify")
+    engine = context(request.app).engine
+    period = await _run(svc.current_period, engine)
+    form = _form(request)
+    await _run(
+        svc.decide_registration,
+        engine,
+        period,
+        int(request.path_params["id"]),
+        st.username,
+        str(form.get("decision") or ""),
+        str(form.get("reason_code") or ""),
+        str(form.get("note") or "")[:2000],
+        _now(request),
+    )
+    resp = _redirect(request, "/recruitment/staff")
+    resp.background = _kick_outbox(request)
+    return resp
+
+
+@_staff_page
+@_guarded
+async def staff_conflict(request: Request) -> Response:
+    st = await _staff(request, "verify")
+    form = _form(request)
+    await _run(
+        svc.declare_conflict,
+        context(request.app).engine,
+        int(request.path_params["id"]),
+        st.username,
+        str(form.get("reason") or "")[:2000],
+        _now(request),
+    )
+    return _redirect(request, "/recruitment/staff")
+
+
+@_staff_page
+@_guarded
+async def staff_tms(request: Request) -> Response:
+    st = await _staff(request, "verify")
+    form = _form(request)
+    await _run(
+        svc.approve_tms,
+        context(request.app).engine,
+        int(request.path_params["id"]),
+        st.username,
+        form.get("decision") == "agree",
+        _now(request),
+    )
+    resp = _redirect(request, "/recruitment/staff")
+    resp.background = _kick_outbox(request)
+    return resp
+
+
+@_staff_page
+@_guarded
+async def staff_appeal(request: Request) -> Response:
+    st = await _staff(request, "verify")
+    form = _form(request)
+    await _run(
+        svc.answer_appeal,
+        context(request.app).engine,
+        int(request.path_params["id"]),
+        st.username,
+        form.get("decision") == "accept",
+        str(form.get("answer") or "")[:4000],
+        _now(request),
+    )
+    resp = _redirect(request, "/recruitment/staff")
+    resp.background = _kick_outbox(request)
+    return resp
