@@ -166,8 +166,6 @@ def _public_data(kind: str, data_json: str) -> dict[str, Any]:
 
 
 REASON = obj(["reason"], reason=STR)
-
-
 ENDPOINTS: list[Endpoint] = [
     Endpoint(
         "POST",
