@@ -70,7 +70,10 @@ BUCKETS = [
     ("live channels", ("exam_server/live/",)),
     ("sending frames", ("TerminalConnection.send",)),
     ("parsing frames", ("parse_client (exam_server",)),
-    ("rest of the answer action", ("answer (exam_server/attempts/actions.py", "store_response (exam_server")),
+    (
+        "rest of the answer action",
+        ("answer (exam_server/attempts/actions.py", "store_response (exam_server"),
+    ),
     ("rest of the candidate endpoint", ("candidate_endpoint (exam_server",)),
     ("uvicorn, Starlette, websockets, asyncio (the echo's share)", ("",)),
 ]
@@ -199,7 +202,10 @@ async def run(clients: int, seconds: float, spy: str, raw_out: Path | None = Non
 LOGIN_WATCH = [
     ("POST /api/candidate/login (all)", "candidate_login (exam_server/admin/logins.py"),
     ("  credentials check (check_login)", "check_login (exam_server/attempts/login.py"),
-    ("  attempt loaded from the database (load_attempt)", "load_attempt (exam_server/attempts/storage.py"),
+    (
+        "  attempt loaded from the database (load_attempt)",
+        "load_attempt (exam_server/attempts/storage.py",
+    ),
     ("  terminal bound (bind_terminal)", "bind_terminal (exam_server/attempts/login.py"),
     ("  token signed", "candidate_token (exam_server/auth.py"),
     ("candidate WebSocket hello (all)", "_authenticate (exam_server/terminal.py"),
@@ -301,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--logins", type=int, default=0, help="profile a login rush of N instead")
     ap.add_argument("--window", type=float, default=30.0)
     ap.add_argument("--postgres", action="store_true", help="logins: on PostgreSQL")
-    ap.add_argument("--no-doc", action="store_true", help="print only; docs/benchmarks.md unchanged")
+    ap.add_argument("--no-doc", action="store_true", help="print only; docs unchanged")
     ap.add_argument("--raw-out", type=Path, help="answers: keep py-spy's raw stacks in this file")
     args = ap.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
