@@ -30,8 +30,8 @@ from cat_engine.assembly import assemble_form
 from cat_engine.bank import BankArrays
 from cat_engine.design import SectionDesign, TestDesign
 from cat_engine.errors import EngineError
-from cat_engine.estimators import Evidence, OneEvidence
-from cat_engine.exposure import ExposureUsage, sympson_hetter_k
+from cat_engine.estimators import EAP, Evidence, OneEvidence
+from cat_engine.exposure import ExposureUsage, NoControl, sympson_hetter_k
 from cat_engine.pool import (
     check_design_against_bank,
     n_enemy_groups,
@@ -43,11 +43,13 @@ from cat_engine.pool import (
 )
 from cat_engine.prepared import SectionTables, bank_extra, section_tables
 from cat_engine.scoring import cut_theta, reference_curve, reference_max_points, reference_tcc
+from cat_engine.selection.max_info import MaxInfo
 from cat_engine.state import SectionState, TestState, finite_or_none
 from cat_engine.stopping import section_stop, stop_reason
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+FloatArray = NDArray[np.float64]
 
 
 @dataclass
@@ -195,39 +197,13 @@ def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
     # Plain Python over the ≤ a few hundred answers, then one row gather from
     # the section's (n·K, q) log-probability table: this runs on every answer.
     tables = section_tables(bank, state.design.sections[s])
-    local_of: list[int] = tables.extras.get("local_of_list") or tables.extras.setdefault(
-        "local_of_list", tables.local_of.tolist()
-    )
+    local_of = _local_of(tables)
     option_category = _option_category(bank)
     k = tables.logp.shape[2]
-    if not linear and all(sec.answered) and not any(sec.pretest):
-        # The live adaptive step: every presented item is answered and scored,
-        # and answers never change, so the log-likelihood of the first answers
-        # (kept by the previous step) only gains the new rows. The same row
-        # additions in the same order as the full sum: bit-identical.
-        item_list, option_list = sec.items, sec.options
-        n = len(item_list)
-        cache = sec.evidence_cache
-        if cache is not None and 0 < cache[0] <= n and len(cache[1]) == cache[0]:
-            done, cat_done, row = cache
-            cat_list = cat_done + [
-                option_category[i][o] if o >= 0 else 0
-                for i, o in zip(item_list[done:], option_list[done:], strict=True)
-            ]
-            loglik1 = row
-            for i, c in zip(item_list[done:], cat_list[done:], strict=True):
-                loglik1 = loglik1 + tables.logp_rows[local_of[i] * k + c]
-        else:
-            # blank = lowest category (see module doc)
-            cat_list = [
-                option_category[i][o] if o >= 0 else 0
-                for i, o in zip(item_list, option_list, strict=True)
-            ]
-            rows = [local_of[i] * k + c for i, c in zip(item_list, cat_list, strict=True)]
-            loglik1 = tables.logp_rows.take(np.array(rows, dtype=np.int64), axis=0).sum(axis=0)
-        sec.evidence_cache = (n, cat_list, loglik1)
+    if not linear and _all_scored(sec):
+        row, cat_list = _running_loglik(sec, tables, local_of, option_category)
         # The lists as they are now: the section's own list grows on the next step.
-        return OneEvidence(bank.params, item_list[:], cat_list, loglik1)
+        return OneEvidence(bank.params, sec.items[:], cat_list, row)
     pos = [p for p in _responded(state, s) if not sec.pretest[p]]
     item_list = [sec.items[p] for p in pos]
     option_list = [sec.options[p] for p in pos]
@@ -242,10 +218,69 @@ def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
     return Evidence(bank.params, items, cats, loglik)
 
 
+def _all_scored(sec: SectionState) -> bool:
+    """Every presented item of an adaptive section answered and scored (no
+    pretest): the live step, whose log-likelihood is kept running."""
+    return False not in sec.answered and True not in sec.pretest
+
+
+def _running_loglik(
+    sec: SectionState,
+    tables: SectionTables,
+    local_of: list[int],
+    option_category: list[list[int]],
+) -> tuple[FloatArray, list[int]]:
+    """The (q,) log-likelihood row of an adaptive section whose presented items
+    are all answered and scored, and their IRT categories (blank = 0, see the
+    module doc). Kept in ``sec.evidence_cache`` for the next step.
+
+    Answers never change on an adaptive test, so the row of the first answers
+    (kept by the previous step) only gains the new rows: the same row
+    additions in the same order as the full sum, bit-identical.
+    """
+    k = tables.logp.shape[2]
+    item_list, option_list = sec.items, sec.options
+    n = len(item_list)
+    cache = sec.evidence_cache
+    if cache is not None and 0 < cache[0] <= n and len(cache[1]) == cache[0]:
+        done, cat_done, row = cache
+        cat_list = cat_done + [
+            option_category[i][o] if o >= 0 else 0
+            for i, o in zip(item_list[done:], option_list[done:], strict=True)
+        ]
+        logp_rows = tables.logp_rows
+        for i, c in zip(item_list[done:], cat_list[done:], strict=True):
+            row = row + logp_rows[local_of[i] * k + c]
+    else:
+        cat_list = [
+            option_category[i][o] if o >= 0 else 0
+            for i, o in zip(item_list, option_list, strict=True)
+        ]
+        rows = [local_of[i] * k + c for i, c in zip(item_list, cat_list, strict=True)]
+        row = tables.logp_rows.take(np.array(rows, dtype=np.int64), axis=0).sum(axis=0)
+    sec.evidence_cache = (n, cat_list, row)
+    return row, cat_list
+
+
+def _local_of(tables: SectionTables) -> list[int]:
+    """``tables.local_of`` as a list (bank index → pool position, −1 outside), built once."""
+    local_of: list[int] = tables.extras.get("local_of_list") or tables.extras.setdefault(
+        "local_of_list", tables.local_of.tolist()
+    )
+    return local_of
+
+
 def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, float, float]:
     ev = _evidence(state, bank, s)
     theta, se = state.design.strategies[s].estimator.estimate(ev)
     return ev, float(theta[0]), float(se[0])
+
+
+def _limits_apply(design: TestDesign, usage: ExposureUsage | None) -> bool:
+    """Whether ``usage`` can make an item ineligible: a hard maximum rate or withdrawn items."""
+    return usage is not None and (
+        design.exposure.max_rate is not None or usage.withdrawn is not None
+    )
 
 
 def _allowed(
@@ -253,7 +288,7 @@ def _allowed(
 ) -> NDArray[np.bool_] | None:
     """Items under the design's hard maximum exposure rate and not withdrawn
     (None: no limit, nothing withdrawn or no usage)."""
-    if usage is None or (design.exposure.max_rate is None and usage.withdrawn is None):
+    if usage is None or not _limits_apply(design, usage):
         return None
     if usage.counts.shape[0] != bank.n_items:
         raise EngineError(
@@ -346,9 +381,7 @@ def _given_mask(sec: SectionState, tables: SectionTables) -> tuple[BoolArray, in
     given, each step (issue 17). The same mask either way.
     """
     items = sec.items
-    local_of: list[int] = tables.extras.get("local_of_list") or tables.extras.setdefault(
-        "local_of_list", tables.local_of.tolist()
-    )
+    local_of = _local_of(tables)
     cache = sec.given_cache
     if cache is not None and cache[3] is tables and cache[0] <= len(items):
         done, mask, count, _ = cache
@@ -356,7 +389,10 @@ def _given_mask(sec: SectionState, tables: SectionTables) -> tuple[BoolArray, in
             new = [j for j in (local_of[i] for i in items[done:]) if j >= 0]
             if new:
                 mask = mask.copy()  # the stored mask may be another state's
-                mask[0, new] = True
+                if len(new) == 1:
+                    mask[0, new[0]] = True  # the live step: one item; a scalar store
+                else:
+                    mask[0, new] = True
                 count += len(new)
     else:
         mask = np.zeros((1, tables.pool.n_items), dtype=bool)
@@ -365,6 +401,146 @@ def _given_mask(sec: SectionState, tables: SectionTables) -> tuple[BoolArray, in
         count = len(local)
     sec.given_cache = (len(items), mask, count, tables)
     return mask, count
+
+
+class _LiveSection:
+    """What an adaptive step of one section needs that no answer changes: built
+    once per design, bank and section (:func:`_live_sections`), not per step.
+
+    evidence_tables / select_tables: the section's tables without and with the
+    design's Sympson–Hetter k (the same object when there is none); local_of,
+    option_category, pool_index: their lookups as lists; has_enemy: the pool
+    has enemy groups; cut_theta: the SPRT cut (:func:`cut_theta`).
+
+    The live step's two shortcuts (issue 17), each the general path's exact
+    special case: ``eap`` is the section's estimator when it is EAP (the step
+    then estimates from the running log-likelihood row, without an Evidence
+    unless a stopping rule reads one), else None; ``max_info`` is the
+    section's selector when it is maximum information, the exposure control
+    is ``none`` and the pool has neither enemies nor a blueprint, so that only
+    the items given can be ineligible (the step then skips the eligibility
+    masks and the selection context), else None. What varies by step (an
+    exposure limit, refusals, pretest positions, replay) is checked there.
+    """
+
+    __slots__ = (
+        "cut_theta",
+        "eap",
+        "evidence_tables",
+        "has_enemy",
+        "local_of",
+        "max_info",
+        "option_category",
+        "pool_index",
+        "select_tables",
+    )
+
+    def __init__(self, design: TestDesign, bank: BankArrays, s: int) -> None:
+        section = design.sections[s]
+        strategies = design.strategies[s]
+        self.evidence_tables = section_tables(bank, section)
+        self.select_tables = section_tables(
+            bank, section, sympson_hetter_k(design.exposure_control, bank)
+        )
+        pool = self.select_tables.pool
+        self.local_of = _local_of(self.evidence_tables)
+        self.option_category = _option_category(bank)
+        # Kept with the tables (they live with the bank), so a design used
+        # with another bank rebuilds this cheaply.
+        extras = self.select_tables.extras
+        self.pool_index: list[int] = extras.get("pool_index_list") or extras.setdefault(
+            "pool_index_list", pool.index.tolist()
+        )
+        has_enemy = extras.get("has_enemy")
+        if has_enemy is None:
+            has_enemy = extras["has_enemy"] = bool(np.any(pool.enemy >= 0))
+        self.has_enemy: bool = has_enemy
+        self.cut_theta = cut_theta(bank, section)
+        self.eap: EAP | None = strategies.estimator if type(strategies.estimator) is EAP else None
+        plain = (
+            type(strategies.selector) is MaxInfo
+            and type(design.exposure_control) is NoControl
+            and not self.has_enemy
+            and not pool.has_blueprint
+        )
+        self.max_info: MaxInfo | None = strategies.selector if plain else None
+
+
+_LIVE_KEY = "_cat_engine_live_sections"
+
+
+def _live_sections(design: TestDesign, bank: BankArrays) -> tuple[_LiveSection, ...]:
+    """The design's :class:`_LiveSection` per section on ``bank``, kept on the
+    (frozen, immutable) design object as ``functools.cached_property`` would,
+    for the last bank it was used with: one slot, so it never grows."""
+    slot = design.__dict__.get(_LIVE_KEY)
+    if slot is not None and slot[0] is bank:
+        lives: tuple[_LiveSection, ...] = slot[1]
+        return lives
+    lives = tuple(_LiveSection(design, bank, s) for s in range(len(design.sections)))
+    design.__dict__[_LIVE_KEY] = (bank, lives)
+    return lives
+
+
+# The live step's shortcuts (:class:`_LiveSection`). False runs every step
+# through the general path: the tests compare the two, bit for bit.
+SHORTCUTS = True
+
+
+def _estimate_live(
+    state: TestState, bank: BankArrays, s: int, live: _LiveSection
+) -> tuple[float, float, Evidence | None]:
+    """(θ̂, SE, the Evidence if one was made) after an adaptive answer in section s.
+
+    With EAP on a section whose items are all answered and scored (the live
+    step), the estimate comes from the running row alone: no Evidence."""
+    sec = state.sections[s]
+    if SHORTCUTS and live.eap is not None and _all_scored(sec):
+        row, _ = _running_loglik(sec, live.evidence_tables, live.local_of, live.option_category)
+        theta, se = live.eap.estimate_one(row)
+        return theta, se, None
+    ev, theta, se = _estimate(state, bank, s)
+    return theta, se, ev
+
+
+def _next_lean(
+    state: TestState,
+    bank: BankArrays,
+    s: int,
+    live: _LiveSection,
+    usage: ExposureUsage | None,
+    choices: Choices | None,
+) -> bool:
+    """Present the next scored item of section s by maximum information when
+    only the items given can be ineligible; False (nothing presented) when the
+    general :func:`_next_adaptive` must run: another selector or control,
+    enemies, a blueprint, an exposure limit or withdrawn items, refusals, a
+    pretest position, a replay, or the section ended. Mutates."""
+    sec = state.sections[s]
+    if (
+        not SHORTCUTS
+        or live.max_info is None
+        or s != state.section_index
+        or sec.complete
+        or sec.refused
+        or len(sec.items) in sec.pretest_positions
+        or (choices is not None and choices.replay)
+        or _limits_apply(state.design, usage)
+    ):
+        return False
+    tables = live.select_tables
+    given, _ = _given_mask(sec, tables)
+    best = live.max_info.best_one(tables.pool, sec.theta, given[0])
+    item = live.pool_index[best] if best >= 0 else -1
+    if choices is not None:
+        choices.made.append((item, []))
+    if item < 0:
+        # Pool exhausted: the general path moves on to the next section.
+        sec.complete = True
+        sec.stop_reason = "pool_exhausted"
+        return False
+    _present(state, bank, s, item, pretest=False)
+    return True
 
 
 def _choose_scored(
@@ -376,14 +552,12 @@ def _choose_scored(
 ) -> int | None:
     design = state.design
     sec = state.sections[s]
-    tables = section_tables(bank, section, sympson_hetter_k(design.exposure_control, bank))
+    live = _live_sections(design, bank)[s]
+    tables = live.select_tables
     pool = tables.pool
     n = pool.n_items
     given, n_given = _given_mask(sec, tables)
-    # A pool without enemy groups can never have an item blocked by one.
-    has_enemy = tables.extras.get("has_enemy")
-    if has_enemy is None:
-        has_enemy = tables.extras["has_enemy"] = bool(np.any(pool.enemy >= 0))
+    has_enemy = live.has_enemy
     allowed = _allowed(design, bank, usage)
     if allowed is not None:
         allowed = allowed[pool.index]  # bank-wide → this section's pool
@@ -428,18 +602,25 @@ def _choose_scored(
     return None if chosen < 0 else int(pool.index[chosen])
 
 
-def _section_should_stop(state: TestState, bank: BankArrays, s: int, ev: Evidence) -> str | None:
+def _section_should_stop(
+    state: TestState, bank: BankArrays, s: int, ev: Evidence | None, live: _LiveSection
+) -> str | None:
+    """Why section s ends after its latest answer, or None. ev: the answers'
+    Evidence, or None to have it made only if a stopping rule may read it."""
     section = state.design.sections[s]
     sec = state.sections[s]
+    n_scored = len(sec.pretest) - sec.pretest.count(True)
+    if ev is None and section.minimum <= n_scored < section.n_items:
+        ev = _evidence(state, bank, s)  # the rules are asked: they may read it
     code = section_stop(
         section,
         state.design.strategies[s].stopping,
         evidence=ev,
         theta=sec.theta,
         se=np.inf if sec.se is None else sec.se,
-        n_scored=len(sec.pretest) - sec.pretest.count(True),
+        n_scored=n_scored,
         time_used=sec.time_used,
-        cut_theta=cut_theta(bank, section),
+        cut_theta=live.cut_theta,
     )
     return stop_reason(section, code)
 
@@ -604,14 +785,15 @@ def record(
         return new
     # Adaptive: the current item is now answered.
     new.current = None
-    ev, theta, se = _estimate(new, bank, s)
+    live = _live_sections(new.design, bank)[s]
+    theta, se, ev = _estimate_live(new, bank, s, live)
     sec.theta, sec.se = theta, finite_or_none(se)
-    reason = _section_should_stop(new, bank, s, ev)
+    reason = _section_should_stop(new, bank, s, ev, live)
     if reason is not None:
         sec.complete = True
         sec.stop_reason = reason
     _check_time(new)
-    if not new.finished:
+    if not new.finished and not _next_lean(new, bank, s, live, usage, choices):
         _next_adaptive(new, bank, usage, choices)
     if choices is not None:
         choices.finished()

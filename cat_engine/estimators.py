@@ -37,6 +37,9 @@ IntArray = NDArray[np.int64]
 THETA_GRID: FloatArray = np.linspace(-4.0, 4.0, 61)
 _THETA_GRID_SQ: FloatArray = THETA_GRID**2
 _H = 1e-4  # step of the central differences for P′ and P″
+# ndarray.max()/.sum() without their Python wrappers (the same C reductions).
+_MAX = np.maximum.reduce
+_SUM = np.add.reduce
 
 
 @dataclass(frozen=True)
@@ -280,8 +283,10 @@ class EAP:
         # In place on one buffer: this runs on every live answer, where the
         # temporaries cost more than the arithmetic.
         if ev.loglik.shape[0] == 1:
-            # One candidate (the live step): the same operations on a 1-D row
-            # (same results bit for bit) without the keepdims reductions.
+            # One candidate: the same operations on a 1-D row (same results bit
+            # for bit) without the keepdims reductions. Kept apart from
+            # estimate_one, the live step's leaner copy, as the reference the
+            # tests hold it to.
             v = ev.loglik[0] + self._log_prior
             v -= v.max()
             np.exp(v, out=v)
@@ -298,6 +303,22 @@ class EAP:
         var -= mean * mean
         np.maximum(var, 0.0, out=var)
         return mean, np.sqrt(var, out=var)
+
+    def estimate_one(self, loglik: FloatArray) -> tuple[float, float]:
+        """(θ̂, posterior SD) of one candidate from its (q,) log-likelihood row.
+
+        The live step's estimate: the operations of :meth:`estimate` on a 1-D
+        row (the same results bit for bit: max and sum are the same reductions,
+        the dot products the same BLAS call) without the keepdims reductions,
+        the (1,) result arrays or the ndarray methods' Python wrappers.
+        """
+        v = loglik + self._log_prior
+        v -= _MAX(v)
+        np.exp(v, out=v)
+        v /= _SUM(v)
+        mean1 = float(v.dot(THETA_GRID))
+        var1 = float(v.dot(_THETA_GRID_SQ)) - mean1 * mean1
+        return mean1, math.sqrt(max(var1, 0.0))
 
 
 ESTIMATORS: dict[str, type[MLE] | type[MAP] | type[EAP] | type[WLE]] = {

@@ -137,7 +137,7 @@ def section_stop(
     section: SectionDesign,
     rules: Sequence[StoppingRule],
     *,
-    evidence: Evidence,
+    evidence: Evidence | None,
     theta: float,
     se: float,
     n_scored: int,
@@ -164,7 +164,7 @@ def section_stop(
     section: SectionDesign,
     rules: Sequence[StoppingRule],
     *,
-    evidence: Evidence,
+    evidence: Evidence | None,
     theta: FloatArray | float,
     se: FloatArray | float,
     n_scored: IntArray | int,
@@ -182,7 +182,9 @@ def section_stop(
     :func:`cat_engine.scoring.cut_theta`; rules: the section's strategy
     objects, in ``section.stopping`` order. The simulator passes (m,) arrays
     and gets (m,) codes; the live engine passes one candidate's scalars and
-    gets one code.
+    gets one code. evidence: the answers, read by some rules; the live engine
+    passes None when the rules are not asked (fewer than ``min_items`` or at
+    least ``n_items`` scored items), so it builds no Evidence on such steps.
     """
     limit = section.time_limit_seconds
     if isinstance(n_scored, int):
@@ -194,6 +196,8 @@ def section_stop(
             return SECTION_TIME
         if n_scored < section.minimum:
             return GO_ON
+        if evidence is None:
+            raise ValueError("section_stop: the stopping rules are asked, evidence is required")
         codes = section_stop(
             section,
             rules,
@@ -214,6 +218,8 @@ def section_stop(
     code[n >= section.n_items] = MAX_LENGTH
     can = (code == GO_ON) & (n >= section.minimum)
     if can.any():
+        if evidence is None:
+            raise ValueError("section_stop: the stopping rules are asked, evidence is required")
         ctx = StopContext(
             evidence=evidence,
             theta=th,

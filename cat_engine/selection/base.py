@@ -73,29 +73,53 @@ class Pool:
         p = self.params
         scale = self._three_pl_scale
         if scale is not None:
-            # 1PL–3PL, the common pool. With e = exp(a(b − θ)),
-            # I = a²(1 − c)·e / ((1 + e)²(1 + c·e)): fewer passes over (m, n)
-            # than the general 4PL formula, done in place.
+            # 1PL–3PL, the common pool: see _three_pl_information.
             z = p.b[None, :] - np.asarray(theta, dtype=np.float64)[:, None]
-            z *= p.a
-            a_max, b_max = self._z_bounds
             th = np.asarray(theta, dtype=np.float64)
             t_max = abs(float(th[0])) if th.shape[0] == 1 else float(np.max(np.abs(th), initial=0))
-            # 29, not 30: a margin for the rounding of the bound itself.
-            if not a_max * (b_max + t_max) < 29.0:
-                # = np.clip(z, −30, 30) (exp stays finite), without clip's
-                # Python-level overhead; skipped when no |z| can reach 30.
-                np.minimum(z, 30.0, out=z)
-                np.maximum(z, -30.0, out=z)
-            e = np.exp(z, out=z)
-            den = e + 1.0
-            den *= den
-            ce = p.c * e
-            ce += 1.0
-            den *= ce
-            e *= scale
-            e /= den
-            return e
+            return self._three_pl_information(z, t_max, scale)
+        return self._general_information(theta)
+
+    def information_one(self, theta: float) -> FloatArray:
+        """Fisher information of every pool item at one θ. (n,)
+
+        The live step's call: the same operations as :meth:`information` on a
+        1-D row (the same values bit for bit), without the (1,) θ array.
+        """
+        scale = self._three_pl_scale
+        if scale is not None:
+            return self._three_pl_information(self.params.b - theta, abs(theta), scale)
+        return self._general_information(np.array([theta], dtype=np.float64))[0]
+
+    def _three_pl_information(self, z: FloatArray, t_max: float, scale: FloatArray) -> FloatArray:
+        """Information of 1PL–3PL items from z = b − θ ((m, n) or (n,), a fresh
+        array, overwritten and returned); t_max: max |θ|.
+
+        With e = exp(a(b − θ)), I = a²(1 − c)·e / ((1 + e)²(1 + c·e)): fewer
+        passes over the items than the general 4PL formula, done in place.
+        """
+        p = self.params
+        z *= p.a
+        a_max, b_max = self._z_bounds
+        # 29, not 30: a margin for the rounding of the bound itself.
+        if not a_max * (b_max + t_max) < 29.0:
+            # = np.clip(z, −30, 30) (exp stays finite), without clip's
+            # Python-level overhead; skipped when no |z| can reach 30.
+            np.minimum(z, 30.0, out=z)
+            np.maximum(z, -30.0, out=z)
+        e = np.exp(z, out=z)
+        den = e + 1.0
+        den *= den
+        ce = p.c * e
+        ce += 1.0
+        den *= ce
+        e *= scale
+        e /= den
+        return e
+
+    def _general_information(self, theta: FloatArray) -> FloatArray:
+        """4PL closed form, or the polytomous models' information. (m,) → (m, n)"""
+        p = self.params
         if np.all(p.model <= _FOUR_PL):
             t = np.asarray(theta, dtype=np.float64)[:, None]
             prob = p.c + (p.d - p.c) / (1.0 + np.exp(-p.a * (t - p.b)))

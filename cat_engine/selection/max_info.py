@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cat_engine import rng
-from cat_engine.selection.base import FloatArray, SelectionContext, masked
+from cat_engine.selection.base import BoolArray, FloatArray, Pool, SelectionContext, masked
 
 
 class MaxInfo:
@@ -15,6 +17,19 @@ class MaxInfo:
         info = ctx.pool.information(ctx.theta)  # a fresh array: masked in place
         np.copyto(info, -np.inf, where=~ctx.eligible)
         return info
+
+    def best_one(self, pool: Pool, theta: float, given: BoolArray) -> int:
+        """One candidate's best pool item when only the items given are
+        ineligible (no blueprint, enemies, exposure limit or refusals), or −1.
+
+        given: (n,) pool items given. The live step's shortcut for :meth:`rank`
+        followed by the ``none`` exposure control's argmax: the same
+        information values, the same −inf mask, the same first maximum.
+        """
+        info = pool.information_one(theta)
+        np.copyto(info, -np.inf, where=given)
+        best = int(info.argmax())
+        return best if math.isfinite(info[best]) else -1
 
 
 class Randomesque:
