@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
+
+import uvicorn
 
 from exam_server.settings import Settings
 
@@ -11,6 +20,13 @@ from exam_server.settings import Settings
 # application sees them; frames between ``max_frame_bytes`` and this get a
 # ``too_large`` error frame.
 WS_MAX_SIZE = 65536
+
+# Seconds open connections get to close at a stop before uvicorn cancels them;
+# the app's own teardown (queued answers committed, the last checkpoint) runs after.
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+# Exit code of the signal that quits at once (the third): 128 + SIGINT, as a shell reports it.
+FORCED_EXIT_CODE = 130
 
 
 class ServerAddress:
@@ -47,27 +63,30 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) -> None:
-    """``uvicorn.run(app, ...)`` on ``settings.host:port`` with the transport limits
-    the protocol expects; ``options`` adds uvicorn arguments (e.g. ``workers``)."""
-    import uvicorn
-
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        ws_max_size=WS_MAX_SIZE,
+def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
+    """uvicorn's arguments for serving on ``settings.host:port`` with the
+    transport limits the protocol expects."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": log_level,
+        "ws_max_size": WS_MAX_SIZE,
         # Keep-alive pings find dead terminals (cable pulled) within ~40 s;
         # the clock does not charge that time (exam_server.presence).
-        ws_ping_interval=settings.ws_ping_interval_seconds,
-        ws_ping_timeout=settings.ws_ping_timeout_seconds,
-        timeout_graceful_shutdown=5,
+        "ws_ping_interval": settings.ws_ping_interval_seconds,
+        "ws_ping_timeout": settings.ws_ping_timeout_seconds,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         # The app reads X-Forwarded-For itself, from Settings.trusted_proxies
         # only (exam_server.limits.proxy_headers).
-        proxy_headers=False,
-        **options,
-    )
+        "proxy_headers": False,
+    }
+
+
+def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) -> None:
+    """``uvicorn.run(app, ...)`` with :func:`uvicorn_options`; ``options`` adds
+    uvicorn arguments (``workers``: uvicorn's supervisor and its signal
+    handling). One process is served by :func:`serve`, which owns its signals."""
+    uvicorn.run(app, **uvicorn_options(settings, log_level), **options)
 
 
 class ServeError(RuntimeError):
@@ -93,12 +112,83 @@ def prepare_schema(settings: Settings) -> None:
         engine.dispose()
 
 
+class StopSignals:
+    """SIGINT (Ctrl+C) and SIGTERM as a request to stop, for the whole of :func:`serve`.
+
+    The first signal stops gracefully: connections get
+    ``GRACEFUL_SHUTDOWN_SECONDS`` to close, then the app's lifespan tears down
+    (queued answers committed, the last checkpoint written), and :func:`serve`
+    returns (exit code 0). A second signal changes nothing; a third quits at
+    once (exit code ``FORCED_EXIT_CODE``) for a stop that hangs.
+
+    Why not uvicorn's own handling: it raises each signal again after its
+    shutdown (a stop became ``KeyboardInterrupt`` or death by SIGTERM, exit
+    code -15), and a second SIGINT skipped the lifespan's teardown, so the
+    event loop's close cancelled the lifespan: the app's teardown ran under
+    cancellation and uvicorn printed its ``CancelledError`` traceback.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.server: Any = None  # the uvicorn.Server once it exists
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received += 1
+        if self.received >= 3:
+            sys.stderr.write("seleksi: stopped at once (third signal)\n")
+            sys.stderr.flush()
+            os._exit(FORCED_EXIT_CODE)
+        if self.server is not None:
+            self.server.should_exit = True
+
+    @property
+    def requested(self) -> bool:
+        return self.received > 0
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopSignals]:
+        """Handle the signals inside the block (main thread only: elsewhere the
+        process's own handlers stay and the block runs as it is).
+
+        After a stop the signals are ignored, not given back: the process is
+        ending, its interpreter takes about a second after a demo to free its
+        memory, and Python gives the default action back to its own handlers
+        while it does, so a second Ctrl+C there killed the process by SIGINT
+        (exit code -2) after a clean stop."""
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, signal.SIG_IGN if self.requested else handler)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handling (:class:`StopSignals` owns it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def serve(settings: Settings, log_level: str = "info") -> None:
-    """Serve ``create_app(settings)`` until interrupted (the schema prepared first)."""
+    """Serve ``create_app(settings)`` until SIGINT or SIGTERM (the schema prepared
+    first); returns after a graceful stop (:class:`StopSignals`)."""
     from exam_server.app import create_app
 
-    prepare_schema(settings)
-    run_uvicorn(create_app(settings), settings, log_level)
+    with StopSignals().installed() as stop:
+        prepare_schema(settings)  # a migration is finished, not cut, by a signal
+        if stop.requested:
+            return
+        config = uvicorn.Config(create_app(settings), **uvicorn_options(settings, log_level))
+        server = _Server(config)
+        stop.server = server
+        server.should_exit = stop.requested  # a signal while the app was being made
+        server.run()  # uvicorn says why it could not start (sys.exit(1)), as uvicorn.run
 
 
 def main(argv: list[str] | None = None) -> int:
