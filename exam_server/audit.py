@@ -31,6 +31,7 @@ from cat_engine.bank import BankArrays
 from cat_engine.design import TestDesign
 from cat_engine.errors import EngineError
 from cat_engine.state import TestState
+from exam_server import state_codec
 from exam_server.forensics.models import WithdrawnItem
 from exam_server.models import (
     Attempt,
@@ -503,12 +504,12 @@ def verify(
                 ATTEMPT.c.status,
                 ATTEMPT.c.seed,
                 # The last snapshot: a finished attempt's is its final state.
-                select(SNAPSHOT.c.state_json)
+                select(SNAPSHOT.c.state)
                 .where(SNAPSHOT.c.attempt_id == ATTEMPT.c.id)
                 .order_by(SNAPSHOT.c.seq.desc())
                 .limit(1)
                 .scalar_subquery()
-                .label("state_json"),
+                .label("state"),
                 ATTEMPT.c.finish_reason,
                 ATTEMPT.c.score_json,
                 ATTEMPT.c.total_points,
@@ -589,7 +590,11 @@ def _check_score(
         out.append(f"attempt {aid}: seed is {a['seed']} stored, {seed} in the start event")
     try:
         score, note = recompute_score(
-            rules, seed, answers, a["finish_reason"] or "submitted", a["state_json"]
+            rules,
+            seed,
+            answers,
+            a["finish_reason"] or "submitted",
+            state_codec.unpack_json(a["state"]) if a["state"] else None,
         )
     except ReplayError as exc:
         out.append(f"attempt {aid}: its chained answers cannot be scored: {exc}")

@@ -15,7 +15,7 @@ responses after the last one (``exam_server.attempts.storage``).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, false
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -217,12 +217,14 @@ class AttemptSnapshot(SQLModel, table=True):
     responses, when an adaptive section ends, and at the finish (the final
     state); the current state is the last snapshot with the responses after
     it replayed through the engine. A table of its own so that the attempt
-    row, updated with every answer, stays narrow."""
+    row, updated with every answer, stays narrow. ``state`` is the state's
+    JSON compressed with zstd (:mod:`exam_server.state_codec`): about 1.4 kB
+    for a 110-item SKD form instead of 6.3 kB."""
 
     __tablename__ = "exam_attempt_snapshot"
     attempt_id: int = Field(primary_key=True, foreign_key="exam_attempt.id")
     seq: int = Field(primary_key=True)
-    state_json: str = Field(sa_column=Column(Text, nullable=False))
+    state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Presence(SQLModel, table=True):

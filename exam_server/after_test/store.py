@@ -5,7 +5,6 @@ by ``seleksi after``. The rules themselves live in :mod:`after_test`.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,8 +17,8 @@ from after_test import models as am
 from after_test.diagnostics import SubtestDiagnostics, answers_of, diagnose
 from after_test.policy import AfterTestPolicy
 from cat_engine.bank import BankArrays
-from cat_engine.state import TestState
 from exam_server import models as m
+from exam_server import state_codec
 from exam_server.snapshot import bank_from_json
 
 
@@ -93,7 +92,7 @@ def population(engine: Engine, exam_code: str) -> Population:
                 cands.c.name,
                 forms.c.agency,
                 forms.c.code,
-                snaps.c.state_json,
+                snaps.c.state,
             )
             .select_from(attempts)
             .join(sessions, sessions.c.id == attempts.c.session_id)
@@ -105,7 +104,7 @@ def population(engine: Engine, exam_code: str) -> Population:
             .order_by(cands.c.registration_number)
         ).all()
     bank = bank_from_json(exam.bank_json)
-    states = [TestState.from_dict(json.loads(r.state_json)) for r in rows]
+    states = [state_codec.unpack(r.state) for r in rows]
     items, options = answers_of(states)
     return Population(
         exam_code,

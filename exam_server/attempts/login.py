@@ -26,7 +26,7 @@ from cat_engine import engine as cat
 from cat_engine.errors import EngineError
 from cat_engine.exposure import ExposureUsage
 from cat_engine.state import TestState
-from exam_server import audit
+from exam_server import audit, state_codec
 from exam_server import protocol as p
 from exam_server.attempts import places, storage
 from exam_server.attempts.state import LiveAttempt, LoginError
@@ -314,7 +314,7 @@ async def create_attempt(
         await svc.exposure(exam)  # the counts loaded
         state, _, given = await places.administer(svc, exam, None, step, tests=1)
     now = svc.clock.now()
-    start_state = storage.state_json(state)
+    start_state = state_codec.pack(state)
     values = {
         "session_id": session_id,
         "candidate_id": candidate_id,
@@ -340,7 +340,7 @@ async def create_attempt(
         except IntegrityError:  # a concurrent login made it first
             return None
         # The state as it started: the snapshot the first answers replay from.
-        conn.execute(insert(storage.SNAPSHOT).values(attempt_id=aid, seq=0, state_json=start_state))
+        conn.execute(insert(storage.SNAPSHOT).values(attempt_id=aid, seq=0, state=start_state))
         # Counted only when this attempt is the one stored (a concurrent
         # login's attempt counted its own).
         add_usage(conn, [given])

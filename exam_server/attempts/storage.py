@@ -27,7 +27,7 @@ from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
 from cat_engine.errors import EngineError
 from cat_engine.state import TestState
-from exam_server import audit, presence
+from exam_server import audit, presence, state_codec
 from exam_server.attempts.state import LiveAttempt
 from exam_server.exams import ExamData
 from exam_server.models import (
@@ -40,6 +40,9 @@ from exam_server.models import (
     Response,
 )
 from exam_server.scaleout.locks import StaleAttempt, read_attempts_locked
+from exam_server.state_codec import state_json
+
+__all__ = ["state_json"]  # re-exported: the JSON a snapshot holds, for tests and tools
 
 ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
 RESPONSE = Response.__table__  # type: ignore[attr-defined]
@@ -118,27 +121,17 @@ _RESPONSES_QUERY = (
 
 # An attempt's last snapshot of the engine state.
 _SNAPSHOT_QUERY = (
-    select(SNAPSHOT.c.seq, SNAPSHOT.c.state_json)
+    select(SNAPSHOT.c.seq, SNAPSHOT.c.state)
     .where(SNAPSHOT.c.attempt_id == bindparam("aid"))
     .order_by(SNAPSHOT.c.seq.desc())
     .limit(1)
 )
 
 
-def _orjson_dumps(obj: dict[str, Any]) -> str:
-    return orjson.dumps(obj).decode()
-
-
-def state_json(state: TestState) -> str:
-    """The engine state as stored in a snapshot: orjson writes the
-    (shortest round-trip) floats the stdlib would, several times faster; the
-    design's JSON is cached."""
-    return state.to_json(_orjson_dumps)
-
-
 def snapshot_row(attempt_id: int, seq: int, state: TestState) -> dict[str, Any]:
-    """An ``exam_attempt_snapshot`` row: ``state`` as it is after response ``seq``."""
-    return {"attempt_id": attempt_id, "seq": seq, "state_json": state_json(state)}
+    """An ``exam_attempt_snapshot`` row: ``state`` as it is after response ``seq``
+    (stored compressed: :mod:`exam_server.state_codec`)."""
+    return {"attempt_id": attempt_id, "seq": seq, "state": state_codec.pack(state)}
 
 
 def put_snapshot(conn: Connection, row: dict[str, Any]) -> None:
@@ -212,7 +205,7 @@ def read_state(conn: Connection, attempt_id: int, bank: BankArrays) -> TestState
     rows = conn.execute(
         _RESPONSES_QUERY.where(RESPONSE.c.seq > snap[0]), {"aid": attempt_id}
     ).mappings()
-    return replay(TestState.from_dict(orjson.loads(snap[1])), bank, rows, screen)
+    return replay(state_codec.unpack(snap[1]), bank, rows, screen)
 
 
 def load_attempt(
@@ -232,7 +225,7 @@ def load_attempt(
         raise KeyError(f"attempt {attempt_id} has no stored state")
     exam = exam_for(a["exam_id"])
     state = replay(
-        TestState.from_dict(orjson.loads(snap[1])),
+        state_codec.unpack(snap[1]),
         exam.bank,
         (r for r in rows if r["seq"] > snap[0]),
         a["on_screen"],

@@ -39,6 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
 from cat_engine.state import TestState
+from exam_server import state_codec
 from exam_server.attempts.storage import SNAPSHOT, read_state
 from exam_server.channels import live_frame, origin_ok
 from exam_server.context import context
@@ -184,12 +185,12 @@ def _mode_of(db: Session, attempt_id: int) -> str:
     """The attempt's test mode, from its first stored state (the design never changes)."""
     try:
         first = db.exec(
-            sa_select(SNAPSHOT.c.state_json)  # type: ignore[call-overload]
+            sa_select(SNAPSHOT.c.state)  # type: ignore[call-overload]
             .where(SNAPSHOT.c.attempt_id == attempt_id)
             .order_by(SNAPSHOT.c.seq)
             .limit(1)
         ).scalar_one()
-        return str(json.loads(first)["design"]["mode"])
+        return str(state_codec.unpack_dict(first)["design"]["mode"])
     except (ValueError, KeyError, TypeError, LookupError, NoResultFound):
         return "linear"
 

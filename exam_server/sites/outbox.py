@@ -16,6 +16,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import Engine, RowMapping
 
 from exam_server import checkpoints as cps
+from exam_server import state_codec
 from exam_server.models import (
     Attempt,
     AttemptSnapshot,
@@ -156,7 +157,7 @@ def build_batch(
                 state = None
                 if a["status"] == "finished":
                     state = conn.execute(
-                        select(SNAPSHOT.c.state_json)
+                        select(SNAPSHOT.c.state)
                         .where(SNAPSHOT.c.attempt_id == aid)
                         .order_by(SNAPSHOT.c.seq.desc())
                         .limit(1)
@@ -165,7 +166,7 @@ def build_batch(
                     AttemptRecord(
                         attempt_id=aid,
                         **{k: a[k] for k in a if k != "id"},
-                        state_json=state,
+                        state_json=None if state is None else state_codec.unpack_json(state),
                     )
                 )
         unsent_attempts = sum(1 for a in attempts if not _seen(pos, a)) - len(records)

@@ -28,6 +28,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
+from exam_server import state_codec
 from exam_server.db import create_schema, make_engine
 from exam_server.migrations import (
     BASELINE,
@@ -200,18 +201,28 @@ def _snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
     try:
         with engine.connect() as conn:
             out = {}
-            moved = "exam_attempt_snapshot" in sa.inspect(conn).get_table_names()
+            inspect = sa.inspect(conn)
+            moved = "exam_attempt_snapshot" in inspect.get_table_names()
+            # Revision 0014 stores the snapshot compressed (column "state").
+            packed = moved and "state" in {
+                c["name"] for c in inspect.get_columns("exam_attempt_snapshot")
+            }
             for table, rows in ROWS.items():
                 cols = ", ".join(rows[0])
                 if table == "exam_attempt" and moved:
+                    column = "state" if packed else "state_json"
                     cols = cols.replace(
                         "state_json",
-                        "(SELECT state_json FROM exam_attempt_snapshot s"
+                        f"(SELECT {column} FROM exam_attempt_snapshot s"
                         " WHERE s.attempt_id = exam_attempt.id ORDER BY s.seq DESC LIMIT 1)"
                         " AS state_json",
                     )
                 result = conn.execute(sa.text(f"SELECT {cols} FROM {table} ORDER BY id"))
                 out[table] = [dict(r._mapping) for r in result]
+                if table == "exam_attempt" and packed:
+                    for r in out[table]:
+                        if r["state_json"] is not None:
+                            r["state_json"] = state_codec.unpack_json(r["state_json"])
             return out
     finally:
         engine.dispose()

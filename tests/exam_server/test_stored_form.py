@@ -215,3 +215,61 @@ def test_old_form_database_migrates_and_resumes(tmp_path: Path) -> None:
     import asyncio
 
     asyncio.run(resume())
+
+
+async def test_snapshots_are_stored_compressed_and_survive_0014_both_ways(tmp_path: Path) -> None:
+    """Revision 0014: the server stores each snapshot as zstd-compressed JSON,
+    a fraction of the JSON's size; a downgrade to 0013 gives back the same
+    JSON text and the upgrade the same bytes' state, and a resume after the
+    round trip continues from it."""
+    from exam_server import state_codec
+
+    url = f"sqlite:///{tmp_path / 'zst.db'}"
+    seed = seed_small(url, "linear", 1)
+    settings = make_settings(url, snapshot_every=2, presence_interval_seconds=60.0)
+    c = seed.candidates[0]
+    server = ThreadServer(settings).start()
+    try:
+        r = candidate_login(
+            server.url, c["registration_number"], c["pin"], seed.session_token, "T1"
+        )
+        t = await Terminal.open(server.ws_url, r.json()["token"], "T1")
+        for k in range(5):
+            out = await t.answer(k % 4 + 1, k % 3)
+            assert out[0]["type"] == "ack", out
+        svc = context(server.app).attempts
+        (aid,) = svc.live
+        live = storage.state_json(svc.live[aid].state)
+        await t.close()
+    finally:
+        server.stop()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(storage.SNAPSHOT.c.seq, storage.SNAPSHOT.c.state).order_by(
+                    storage.SNAPSHOT.c.seq
+                )
+            ).all()
+        assert [s for s, _ in rows] == [0, 2, 4]
+        texts = {s: state_codec.unpack_json(b) for s, b in rows}
+        for _, blob in rows:
+            assert isinstance(blob, bytes) and blob[:4] == b"\x28\xb5\x2f\xfd"  # zstd frame
+            assert len(blob) < len(state_codec.unpack_json(blob)) / 2
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0013_response_attempt_ix")
+        with engine.connect() as conn:
+            back = dict(
+                conn.exec_driver_sql(
+                    "SELECT seq, state_json FROM exam_attempt_snapshot ORDER BY seq"
+                ).all()
+            )
+        assert back == texts
+        upgrade(engine)
+        with engine.connect() as conn:
+            la, _ = storage.load_attempt(conn, aid, lambda _: _exam_for(url))
+        assert storage.state_json(la.state) == live
+    finally:
+        engine.dispose()
+    with pytest.raises(ValueError, match="not a stored engine state"):
+        state_codec.unpack(b'{"version": 1}')
