@@ -161,6 +161,87 @@ class WalMeter:
         return (frames - self._start[0]) * (self.page_size + 24)
 
 
+class PgWalMeter:
+    """Bytes of PostgreSQL's write-ahead log that the run's own schema caused
+    between :meth:`start` and :meth:`stop` (the server is shared with other
+    work, so the log's growth as a whole would count theirs): read back with
+    ``pg_walinspect`` (PostgreSQL 15+, a superuser here), the total length of
+    each record (full-page images included) that touches a relation of the
+    schema (tables, indexes, their TOAST), plus the commit records of the
+    transactions that wrote them. ``stop`` returns None if the extension is
+    unavailable."""
+
+    _RELS = (
+        "SELECT c.relfilenode FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relfilenode <> 0"
+        " UNION SELECT t.relfilenode FROM pg_class c JOIN pg_namespace n"
+        " ON n.oid = c.relnamespace JOIN pg_class t ON t.oid = c.reltoastrelid"
+        " WHERE n.nspname = current_schema()"
+        " UNION SELECT i.relfilenode FROM pg_class c JOIN pg_namespace n"
+        " ON n.oid = c.relnamespace JOIN pg_index x ON x.indrelid = c.reltoastrelid"
+        " JOIN pg_class i ON i.oid = x.indexrelid WHERE n.nspname = current_schema()"
+    )
+
+    def __init__(self, url: str, checkpoint_first: bool = True) -> None:
+        self.url = url
+        self.checkpoint_first = checkpoint_first
+        self._start: str | None = None
+
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        from exam_server.db import make_engine
+
+        engine = make_engine(self.url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                cur = conn.connection.cursor()
+                cur.execute(sql, params)
+                rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+                conn.connection.commit()
+                return rows
+        finally:
+            engine.dispose()
+
+    def start(self) -> None:
+        try:
+            self._run("CREATE EXTENSION IF NOT EXISTS pg_walinspect SCHEMA public")
+            if self.checkpoint_first:
+                # The first change of each page after a checkpoint writes the
+                # whole page to the log (full_page_writes): starting the window
+                # on a checkpoint counts each page's image once, so a window
+                # shorter than checkpoint_timeout (5 min) gives an upper bound.
+                self._run("CHECKPOINT")
+            self._start = str(self._run("SELECT pg_current_wal_insert_lsn()::text")[0][0])
+        except Exception as exc:  # not a superuser, or PostgreSQL < 15
+            print(f"PostgreSQL WAL not metered: {exc}")
+            self._start = None
+
+    def stop(self) -> int | None:
+        if self._start is None:
+            return None
+        rows = self._run(
+            f"WITH rels AS ({self._RELS}),"
+            " recs AS (SELECT xid, record_length, resource_manager, record_type, block_ref"
+            " FROM public.pg_get_wal_records_info(%s::pg_lsn, pg_current_wal_flush_lsn())),"
+            " ours AS (SELECT r.xid, r.record_length FROM recs r WHERE EXISTS ("
+            " SELECT 1 FROM regexp_matches(r.block_ref, 'rel \\d+/\\d+/(\\d+)', 'g') m"
+            " WHERE m[1]::oid IN (SELECT relfilenode FROM rels)))"
+            " SELECT (SELECT coalesce(sum(record_length), 0) FROM ours)"
+            " + (SELECT coalesce(sum(record_length), 0) FROM recs"
+            " WHERE resource_manager = 'Transaction' AND record_type LIKE 'COMMIT%%'"
+            " AND xid IN (SELECT xid FROM ours))",
+            (self._start,),
+        )
+        return int(rows[0][0])
+
+
+def wal_meter(url: str) -> WalMeter | PgWalMeter | None:
+    """The log meter for the run's database: SQLite's frames or PostgreSQL's records."""
+    path = wal_path(url)
+    if path is not None:
+        return WalMeter(path)
+    return PgWalMeter(url) if url.startswith("postgresql") else None
+
+
 def wal_path(url: str) -> str | None:
     """The database file of a ``sqlite:///`` URL (None for other databases)."""
     return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
@@ -203,8 +284,7 @@ async def pace_run(
             duration=duration,
             freeze_gc=freeze_gc,
         )
-        path = wal_path(url)
-        meter = None if path is None else WalMeter(path)
+        meter = wal_meter(url)
         rep = LoadReport()
 
         async def steady_meter() -> None:
@@ -424,8 +504,7 @@ async def saturation_server(url: str, clients: int, seconds: float, workers: int
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         pg = postgres_pids() if url.startswith("postgresql") else []
-        path = wal_path(url)
-        meter = None if path is None else WalMeter(path)
+        meter = wal_meter(url)
         if meter is not None:
             meter.start()
         c0, a0, t0 = cpu_seconds(cluster.worker_pids()), rep.answers_acked, time.time()
@@ -699,8 +778,9 @@ async def postgres(clients: int, seconds: float, n_pace: int, pace: float, dur: 
         "(logins over the first 20 s).",
         "",
         "| workers | saturation answers/s | per server CPU s | PostgreSQL CPU s per 1000 "
-        "answers | p99 ms | exam-pace p99 ms | acked = in DB | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "answers | p99 ms | exam-pace p99 ms | WAL bytes per answer (saturation) "
+        "| acked = in DB | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for workers in (1, 2):
         with temporary_schema(prefix="bench") as url:
@@ -722,6 +802,7 @@ async def postgres(clients: int, seconds: float, n_pace: int, pace: float, dur: 
             f"| {workers} | {sat['answers_per_s']:.0f} | {sat['per_cpu_s']:.0f} | "
             f"{1000 * sat['db_cpu'] / max(1.0, sat['answers_per_s'] * seconds):.2f} | "
             f"{sat['lat']['p99']:.1f} | {rep.latency_ms()['p99']:.1f} | "
+            f"{_bytes(sat['wal_per_answer'])} | "
             f"{(sat['db'] or {}).get('acknowledged')} = {(sat['db'] or {}).get('found')}; "
             f"{db.get('acknowledged')} = {db.get('found')} | "
             f"{json.dumps({**sat['errors'], **dict(rep.errors)})} |"
