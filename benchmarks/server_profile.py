@@ -43,7 +43,7 @@ WATCH = [
     ("answer action (all)", "answer (exam_server/attempts/actions.py"),
     ("state → JSON (snapshots)", "state_json (exam_server/attempts/storage.py"),
     ("engine: cat.record", "record (cat_engine/engine.py"),
-    ("engine: ability estimate inside record", "_estimate (cat_engine/engine.py"),
+    ("engine: ability estimate inside record", "_estimate_live (cat_engine/engine.py"),
     ("engine: running_points", "running_points (cat_engine/engine.py"),
     ("response hash chain", "response_hash (exam_server/audit.py"),
     ("group commit (thread, incl. fsync)", "_commit_batch (exam_server/durability.py"),
