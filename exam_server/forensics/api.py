@@ -11,11 +11,14 @@
 * ``POST /api/admin/forensics/items/review`` — flag, retire or clear an item
   with a reason (audited). Retiring also withdraws the item from this
   process's selection at once; other processes read it back with the
-  exposure counts (``exam_server.usage``).
+  exposure counts (``exam_server.usage``). Tests prepared before it and not
+  started get a parallel item in its place; the answer says how many, and
+  how many started tests hold it unanswered (``exam_server.forensics.forms``).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -25,8 +28,8 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from exam_server.context import context
-from exam_server.forensics import service
+from exam_server.context import AppContext, context
+from exam_server.forensics import forms, service
 from exam_server.forensics.load import ATTEMPT, EXAM, ROOM, SESSION, SessionNotFound
 from exam_server.forensics.report import render_html, summary
 from exam_server.http import STR, ApiError, Endpoint, obj, read_json
@@ -170,13 +173,54 @@ async def review_item(request: Request) -> Response:
     for w in withdrawn:
         # This process's selection leaves it out from the next step on.
         ctx.attempts.usage.withdraw(w.exam_id, [w.item_index])
-    return JSONResponse(
-        {
-            "item_id": body.item_id,
-            "status": body.status,
-            "withdrawn_from_exams": sorted({w.exam_id for w in withdrawn}),
-        }
-    )
+    answer: dict[str, Any] = {
+        "item_id": body.item_id,
+        "status": body.status,
+        "withdrawn_from_exams": sorted({w.exam_id for w in withdrawn}),
+    }
+    if withdrawn:
+        answer["forms"] = (await _patch_forms(ctx, body.item_id, actor, now)).to_dict()
+    return JSONResponse(answer)
+
+
+async def _patch_forms(ctx: AppContext, item_id: str, actor: str, now: float) -> forms.Patched:
+    """Give the prepared tests holding the retired item a parallel item.
+
+    This process's copy of each (loaded now if it had none) is held under its
+    lock while its form is rewritten: a login binds its terminal under the
+    same lock and then uses the copy held here (a copy a login read meanwhile
+    is not adopted over it), so no candidate starts on a form changed under
+    them. One held by a terminal by then counts as started."""
+    svc = ctx.attempts
+    holding = await anyio.to_thread.run_sync(lambda: forms.scan(ctx.engine, item_id))
+    untouched: list[int] = []
+    async with contextlib.AsyncExitStack() as stack:
+        held = []
+        for aid in holding.prepared:
+            la = await svc.get(aid)
+            await stack.enter_async_context(la.lock)
+            held.append(la)
+            if (
+                la.status == "running"
+                and la.terminal_id is None
+                and la.conn is None
+                and la.last_seq == 0
+                and la.running_since is None
+                and not la.started_at
+            ):
+                untouched.append(aid)
+        out = await anyio.to_thread.run_sync(
+            lambda: forms.patch_prepared(ctx.engine, item_id, actor, now, untouched)
+        )
+        for la in held:
+            state = out.states.get(la.id)
+            if state is not None:
+                la.state = state
+                la.refresh()
+    for given in out.given:
+        svc.usage.count(given)
+    out.started += holding.started + len(holding.prepared) - len(untouched)
+    return out
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -229,7 +273,8 @@ ENDPOINTS: list[Endpoint] = [
         "/api/admin/forensics/items/review",
         review_item,
         "flag, retire or clear an item with a reason (audited); a retired item leaves "
-        "every exam's selection at once",
+        "every exam's selection at once, tests prepared and not started get a parallel item "
+        "in its place (answer: forms.prepared_patched, prepared_kept, started_unanswered)",
         ROLES,
         obj(["item_id", "status", "reason"], item_id=STR, status=STR, reason=STR),
         tag="forensics",

@@ -9,6 +9,8 @@
   item's status in the item bank (new exams leave it out) and withdraws it
   from every exam that holds it (:class:`WithdrawnItem`, read with the
   exposure counts, so the next selection leaves it out: ``exam_server.usage``);
+  tests assembled before it and not started get a parallel item in its place
+  (``exam_server.forensics.forms``, called after the decision);
 * :func:`review_queue` — the items and their current review status.
 
 All blocking (SQLAlchemy): the API calls them in a worker thread.

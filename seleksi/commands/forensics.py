@@ -243,6 +243,15 @@ def _review(engine: Any, args: argparse.Namespace) -> int:
         f"item {item} {status}"
         + (f"; withdrawn from exams {', '.join(map(str, exams))}" if status == "retired" else "")
     )
+    if withdrawn:
+        from exam_server.forensics.forms import patch_prepared
+
+        done = patch_prepared(engine, item, actor, time.time())
+        print(
+            f"tests prepared and not started: {len(done.states)} got a parallel item in its "
+            f"place, {done.kept} keep it (no parallel item in the bank); started tests that "
+            f"hold it unanswered: {done.started} (they keep it)"
+        )
     return 0
 
 

@@ -56,6 +56,8 @@ def test_an_admin_analyses_a_session_and_retires_an_item(browser: Any, tmp_path:
         page.get_by_role("button", name="Pensiunkan").click()
         expect(row).to_contain_text("dipensiunkan")
         expect(page.locator("#review-msg")).to_contain_text("dipensiunkan")
+        # What happened to tests assembled before it (all finished here: none).
+        expect(page.locator("#review-msg")).to_contain_text("0 mendapat soal paralel")
 
         page.get_by_role("button", name="English").click()
         expect(page.get_by_role("heading", name="Item watch")).to_be_visible()

@@ -37,6 +37,7 @@ Object.assign(SELEKSI_TEXTS.id, {
   "fx.retire": "Pensiunkan",
   "fx.clear": "Bersihkan",
   "fx.done": "Soal {item}: {status}.",
+  "fx.forms": "Tes yang sudah disusun dan belum dimulai: {patched} mendapat soal paralel sebagai gantinya, {kept} tetap memuatnya (tidak ada soal paralel). Tes yang sudah dimulai dan memuatnya tanpa jawaban: {started} (tetap memuatnya).",
   "fx.needReason": "Isi soal dan alasannya.",
   "fx.noItems": "Belum ada soal yang diawasi.",
   "fx.st.flagged": "ditandai",
@@ -78,6 +79,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   "fx.retire": "Retire",
   "fx.clear": "Clear",
   "fx.done": "Item {item}: {status}.",
+  "fx.forms": "Tests prepared and not started: {patched} got a parallel item in its place, {kept} keep it (no parallel item). Started tests holding it unanswered: {started} (they keep it).",
   "fx.needReason": "Give the item and the reason.",
   "fx.noItems": "No item is watched yet.",
   "fx.st.flagged": "flagged",
@@ -247,8 +249,13 @@ Object.assign(SELEKSI_TEXTS.en, {
       return;
     }
     try {
-      await call("POST", "/api/admin/forensics/items/review", { item_id: item, status, reason });
-      $("review-msg").textContent = S.t("fx.done", { item, status: S.t("fx.st." + status) });
+      const done = await call("POST", "/api/admin/forensics/items/review", { item_id: item, status, reason });
+      let msg = S.t("fx.done", { item, status: S.t("fx.st." + status) });
+      if (done && done.forms) {
+        const f = done.forms;
+        msg += " " + S.t("fx.forms", { patched: f.prepared_patched, kept: f.prepared_kept, started: f.started_unanswered });
+      }
+      $("review-msg").textContent = msg;
       $("review-reason").value = "";
       await loadItems();
     } catch (err) {
