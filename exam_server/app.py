@@ -45,6 +45,7 @@ from exam_server.health import LoopMonitor
 from exam_server.http import openapi
 from exam_server.limits import LoginLimiter, proxy_headers
 from exam_server.recruitment import pages as recruitment_pages
+from exam_server.recruitment import worker as recruitment_worker
 from exam_server.results import pages as results_pages
 from exam_server.results_api import ENDPOINTS as RESULTS_ENDPOINTS
 from exam_server.revocation import DisabledStaff
@@ -165,10 +166,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         await live.start(app)
         await fanout.start(app)
         await sites.start(app)  # a site's sync to the centre
+        await recruitment_worker.start(app)  # the outbox's retries and reminders
         try:
             yield
         finally:
             await sites.stop(app)
+            await recruitment_worker.stop(app)
             await fanout.stop(app)
             await live.stop(app)
             await monitor.stop()

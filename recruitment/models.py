@@ -14,7 +14,7 @@ unique per period, and nothing from which the number can be read back.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -238,9 +238,15 @@ class RecSlot(SQLModel, table=True):
 
 class RecOutbox(SQLModel, table=True):
     """A message to send (stored first, then sent by SMTP; ``sent_at`` NULL
-    until the server accepted it)."""
+    until the server accepted it; revision ``0015_outbox_retry`` adds delivery).
+
+    status: pending (due at ``next_try_at``) | sending (claimed by the sender
+    ``claimed_by`` until ``lease_until``) | sent | failed (a 5xx reply, or
+    the retries ran out; ``last_error`` says why). dedupe_key: unique when set,
+    so a message that must go once (a deadline reminder) is queued once."""
 
     __tablename__ = "rec_outbox"
+    __table_args__ = (Index("ix_rec_outbox_due", "status", "next_try_at"),)
     id: int | None = Field(default=None, primary_key=True)
     to_addr: str = Field(max_length=254)
     subject: str = Field(max_length=300)
@@ -250,3 +256,8 @@ class RecOutbox(SQLModel, table=True):
     sent_at: float | None = Field(default=None, index=True)
     attempts: int = 0
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=12)
+    next_try_at: float = 0.0
+    claimed_by: str = Field(default="", max_length=40)
+    lease_until: float | None = None
+    dedupe_key: str | None = Field(default=None, max_length=120, unique=True, index=True)

@@ -1,5 +1,5 @@
-"""The outbox and the candidates' accounts: sign-up, email verification,
-password reset, login.
+"""The candidates' accounts: sign-up, email verification, password reset,
+login (their messages go through :mod:`exam_server.recruitment.outbox`).
 
 Part of the recruitment operations (:mod:`exam_server.recruitment.service`).
 """
@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -20,6 +18,7 @@ from sqlmodel import Session, col
 from exam_server import audit
 from exam_server.auth import verify_password
 from exam_server.db import writer
+from exam_server.recruitment.outbox import enqueue
 from exam_server.recruitment.periods import _get
 from recruitment.models import (
     RecAccount,
@@ -27,36 +26,6 @@ from recruitment.models import (
     RecOutbox,
     RecRegistration,
 )
-
-
-def enqueue(s: Session, to: str, subject: str, body: str, kind: str, now: float) -> None:
-    """Store a message in the caller's transaction (sent later by ``outbox.send_pending``)."""
-    s.add(RecOutbox(to_addr=to, subject=subject[:300], body=body, kind=kind, created_at=now))
-
-
-@dataclass(frozen=True)
-class OutboxStatus:
-    unsent: int  # stored, not yet accepted by the SMTP server
-    failing: list[dict[str, Any]]  # the latest refused messages: to, subject, attempts, error
-
-
-def outbox_status(engine: Engine, limit: int = 10) -> OutboxStatus:
-    with Session(engine) as s:
-        unsent = s.execute(
-            select(func.count()).select_from(RecOutbox).where(col(RecOutbox.sent_at).is_(None))
-        ).scalar_one()
-        rows = s.execute(
-            select(RecOutbox)
-            .where(col(RecOutbox.sent_at).is_(None), col(RecOutbox.last_error) != "")
-            .order_by(col(RecOutbox.id).desc())
-            .limit(limit)
-        ).scalars()
-        failing = [
-            {"to": r.to_addr, "subject": r.subject, "attempts": r.attempts, "error": r.last_error}
-            for r in rows
-        ]
-        return OutboxStatus(int(unsent), failing)
-
 
 # -- candidate accounts -------------------------------------------------------------------
 

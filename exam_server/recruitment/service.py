@@ -16,9 +16,10 @@ registry adapter, then dropped.
 The operations live in modules by stage, re-exported here (callers use
 ``from exam_server.recruitment import service as svc``): ``periods`` (the
 period, staff accounts, shared errors), ``needs`` (needs, formations,
-announcements), ``accounts`` (outbox, candidate accounts), ``registrations``,
-``verification`` (MS/TMS, conflicts, appeals) and ``placement`` (slots,
-scheduling, cards). What the candidate's page reads across them is here.
+announcements), ``outbox`` (messages and their delivery), ``accounts``
+(candidate accounts), ``registrations``, ``verification`` (MS/TMS,
+conflicts, appeals) and ``placement`` (slots, scheduling, cards).
+What the candidate's page reads across them is here.
 """
 
 from __future__ import annotations
@@ -30,12 +31,9 @@ from sqlalchemy.engine import Engine
 
 from exam_server.recruitment.accounts import (  # noqa: F401
     RESEND_SECONDS,
-    OutboxStatus,
     account,
     account_login,
     documents_of,
-    enqueue,
-    outbox_status,
     password_fingerprint,
     registration_of,
     request_password_reset,
@@ -59,6 +57,12 @@ from exam_server.recruitment.needs import (  # noqa: F401
     requirement_of,
     submit_need,
     update_need,
+)
+from exam_server.recruitment.outbox import (  # noqa: F401
+    OutboxStatus,
+    enqueue,
+    outbox_status,
+    send_again,
 )
 from exam_server.recruitment.periods import (  # noqa: F401
     STAFF_ROLES,

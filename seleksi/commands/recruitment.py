@@ -9,6 +9,9 @@
     seleksi recruitment extended-exam EXAM NEW_CODE [--factor 1.3]
     seleksi recruitment slot-add SESSION --location LOC [--extended] [--period CODE]
     seleksi recruitment outbox-send --smtp-host HOST [--smtp-port 25] [--from ADDR]
+                                    [--again] [--watch SECONDS] [--reminder-days 3,1]
+                                    [--retry-first 60] [--retry-max 3600] [--max-attempts 8]
+    seleksi recruitment remind [--reminder-days 3,1]
     seleksi recruitment status [--period CODE]
 
 Everything else (needs, approval, the announcement, registration,
@@ -149,22 +152,59 @@ def register(sub: Any) -> None:
 
     o = ssub.add_parser(
         "outbox-send",
-        help="send the stored messages by SMTP",
-        description="Send every unsent message of the outbox (the pages also send after each "
-        "change when the server has an SMTP host: SELEKSI_RECRUITMENT_SMTP_HOST).",
-        epilog=examples("seleksi recruitment outbox-send --smtp-host mail.contoh.go.id"),
+        help="send the due messages by SMTP (with retries; --watch keeps sending)",
+        description="Send every due message of the outbox. A message the SMTP server "
+        "refuses for now (connection refused, a 4xx reply, a timeout) is tried again after "
+        "--retry-first seconds, then twice as long each time up to --retry-max, at most "
+        "--max-attempts times; a 5xx reply, or the last attempt, marks it failed with the "
+        "error (shown on the staff page). --again first puts every failed message back "
+        "(audited). --watch SECONDS keeps running: every SECONDS it queues the deadline "
+        "reminders that are due (--reminder-days) and sends what is due, until Ctrl-C. "
+        "Several senders (servers with SELEKSI_RECRUITMENT_SMTP_HOST, this command) may run "
+        "at once: each message is claimed by one of them and sent once.",
+        epilog=examples(
+            "seleksi recruitment outbox-send --smtp-host mail.contoh.go.id",
+            "seleksi recruitment outbox-send --smtp-host 127.0.0.1 --smtp-port 1025 --again",
+            "seleksi recruitment outbox-send --smtp-host mail.contoh.go.id --watch 30",
+        ),
     )
     o.add_argument("--smtp-host", required=True)
     o.add_argument("--smtp-port", type=int, default=25)
     o.add_argument("--from", dest="mail_from", default="seleksi@localhost")
+    o.add_argument("--smtp-timeout", type=float, default=10.0, metavar="SECONDS")
+    o.add_argument("--retry-first", type=float, default=60.0, metavar="SECONDS")
+    o.add_argument("--retry-max", type=float, default=3600.0, metavar="SECONDS")
+    o.add_argument("--max-attempts", type=int, default=8)
+    o.add_argument("--again", action="store_true", help="send every failed message again")
+    o.add_argument("--watch", type=float, default=None, metavar="SECONDS")
+    o.add_argument(
+        "--reminder-days",
+        default="3,1",
+        help="with --watch: reminder lead times in days before registration closes, or 'off'",
+    )
     add_db_argument(o)
     o.set_defaults(func=_outbox_send)
+
+    r = ssub.add_parser(
+        "remind",
+        help="queue the deadline reminders that are due now",
+        description="Queue a reminder in the outbox for every registration still in draft "
+        "when registration closes within a lead time (--reminder-days, default 3 and 1 "
+        "days): one per registration and lead time, never twice (Bahasa Indonesia, then "
+        "English). outbox-send sends them; a server with an SMTP host does both on its own.",
+        epilog=examples(
+            "seleksi recruitment remind", "seleksi recruitment remind --reminder-days 7,3,1"
+        ),
+    )
+    r.add_argument("--reminder-days", default="3,1")
+    add_db_argument(r)
+    r.set_defaults(func=_remind)
 
     st = ssub.add_parser(
         "status",
         help="the period's needs, announcement versions and registrations by state",
         description="Print the period: needs by state, announcement versions, registrations "
-        "by state, unsent messages.",
+        "by state, the outbox's unsent (and retrying) and failed messages.",
         epilog=examples("seleksi recruitment status"),
     )
     st.add_argument("--period", metavar="CODE", help="default: the newest period")
@@ -333,21 +373,70 @@ def _slot_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outbox_send(args: argparse.Namespace) -> int:
-    from exam_server.recruitment.outbox import SmtpTarget, send_pending
+def _lead_days(text: str) -> tuple[float, ...]:
+    from recruitment.delivery import parse_lead_days
 
-    engine = _engine(args)
     try:
-        target = SmtpTarget(args.smtp_host, args.smtp_port, args.mail_from)
-        total = 0
+        return parse_lead_days(text)
+    except ValueError as exc:
+        raise CommandError(f"--reminder-days: {exc}") from None
+
+
+def _outbox_send(args: argparse.Namespace) -> int:
+    from exam_server.recruitment.config import OutboxConfig
+    from exam_server.recruitment.outbox import SmtpTarget, send_again
+    from exam_server.recruitment.worker import run_once
+    from recruitment.delivery import RetryPolicy
+
+    try:
+        policy = RetryPolicy(args.retry_first, args.retry_max, args.max_attempts)
+    except ValueError as exc:
+        raise CommandError(f"--retry-first/--retry-max/--max-attempts: {exc}") from None
+    if not 1 <= args.smtp_timeout <= 300:
+        raise CommandError("--smtp-timeout: between 1 and 300 seconds")
+    if args.watch is not None and not 0.1 <= args.watch <= 3600:
+        raise CommandError("--watch: between 0.1 and 3600 seconds")
+    days = _lead_days(args.reminder_days) if args.watch is not None else ()
+    target = SmtpTarget(
+        args.smtp_host,
+        args.smtp_port,
+        args.mail_from,
+        timeout_seconds=args.smtp_timeout,
+        policy=policy,
+        lease_seconds=max(300.0, 6 * args.smtp_timeout),
+    )
+    cfg = OutboxConfig(target, args.watch or 0.0, days)
+    engine = _engine(args)
+    totals = [0, 0, 0, 0]  # reminders, sent, to retry, failed
+    try:
+        if args.again:
+            print(f"{send_again(engine, None, 'cli', time.time())} failed messages queued again")
         while True:
-            sent = send_pending(engine, target, time.time())
-            total += sent
-            if sent == 0:
+            queued, d = run_once(engine, cfg, time.time())
+            for i, n in enumerate((queued, d.sent, d.retry, d.failed)):
+                totals[i] += n
+            if args.watch is None:
                 break
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        pass
     finally:
         engine.dispose()
-    print(f"sent {total} messages")
+    reminders = f"{totals[0]} reminders queued, " if args.watch is not None else ""
+    print(f"{reminders}sent {totals[1]} messages, {totals[2]} to retry, {totals[3]} failed")
+    return 0
+
+
+def _remind(args: argparse.Namespace) -> int:
+    from exam_server.recruitment.reminders import queue_reminders
+
+    days = _lead_days(args.reminder_days)
+    engine = _engine(args)
+    try:
+        queued = queue_reminders(engine, time.time(), days)
+    finally:
+        engine.dispose()
+    print(f"{queued} reminders queued")
     return 0
 
 
@@ -360,6 +449,7 @@ def _status(args: argparse.Namespace) -> int:
         needs = svc.needs(engine, period.id)
         versions = svc.announcement_versions(engine, period.id)
         counts = svc.registrations_by_status(engine, period.id)
+        box = svc.outbox_status(engine)
     finally:
         engine.dispose()
     out = {
@@ -368,6 +458,7 @@ def _status(args: argparse.Namespace) -> int:
         "needs": {n["code"]: n["status"] for n in needs},
         "announcement_versions": len(versions),
         "registrations": counts,
+        "outbox": {"unsent": box.unsent, "retrying": box.retrying, "failed": box.failed},
     }
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from exam_server.clock import Clock
 from exam_server.db import make_engine
 from exam_server.recruitment.config import RecruitmentConfig
 from exam_server.recruitment.demo import seed_recruitment
@@ -80,17 +81,27 @@ class RecServer:
         return self.handle.url
 
 
-def start_rec_server(tmp: Path, mail: Mailbox, smtp_port: int | None) -> RecServer:
-    """A real server on a seeded exam day with the demo recruitment (SQLite in ``tmp``)."""
+def start_rec_server(
+    tmp: Path,
+    mail: Mailbox,
+    smtp_port: int | None,
+    clock: Clock | None = None,
+    extra: dict[str, str] | None = None,
+) -> RecServer:
+    """A real server on a seeded exam day with the demo recruitment (SQLite in
+    ``tmp``). clock: the server's (default the system clock); extra: more
+    ``Settings.extra`` (e.g. the outbox's interval)."""
     url = f"sqlite:///{tmp / 'exam.db'}"
     seed = seed_small(url)
+    more = dict(extra or {})
     extra = {
         "recruitment_documents_dir": str(tmp / "docs"),
         "recruitment_key_path": str(tmp / "rec.key"),
     }
     if smtp_port is not None:
         extra |= {"recruitment_smtp_host": "127.0.0.1", "recruitment_smtp_port": str(smtp_port)}
-    server = ThreadServer(make_settings(url, extra=extra)).start()
+    extra |= more
+    server = ThreadServer(make_settings(url, extra=extra), clock=clock).start()
     handle = ServerHandle(server, seed, make_engine(url))
     cfg = RecruitmentConfig.from_settings(handle.settings)
     seed_recruitment(
@@ -98,7 +109,7 @@ def start_rec_server(tmp: Path, mail: Mailbox, smtp_port: int | None) -> RecServ
         key=cfg.key,
         nik_key=cfg.nik_key,
         store=cfg.store,
-        now=time.time(),
+        now=clock.now() if clock is not None else time.time(),
         passwords=PASSWORDS,
         scrypt_n=TEST_SCRYPT_N,
         site_code=seed.site_code,

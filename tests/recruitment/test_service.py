@@ -93,18 +93,23 @@ def test_outbox_sends_by_smtp_and_keeps_refused_messages(rec_server: RecServer) 
 
     box.handle_RCPT = refuse_bounce  # type: ignore[attr-defined]
     try:
-        assert outbox.send_pending(db, rec_server.config.smtp, now=5.0) == 1
+        d = outbox.send_pending(db, rec_server.config.smtp, now=5.0)
     finally:
         del box.handle_RCPT  # type: ignore[attr-defined]
+    assert (d.claimed, d.sent, d.failed, d.retry) == (2, 1, 1, 0)
     assert [m[0] for m in box.received] == ["ok@contoh.id"] and box.received[0][
         2
     ].strip() == "isi / body"
     with Session(db) as s:
         rows = {r.to_addr: r for r in s.execute(select(RecOutbox)).scalars()}
-    assert rows["ok@contoh.id"].sent_at == 5.0
-    assert rows["bounce@contoh.id"].sent_at is None and "550" in rows["bounce@contoh.id"].last_error
-    # The refused one is tried again on the next run, and nothing is sent twice.
-    assert outbox.send_pending(db, rec_server.config.smtp, now=6.0) == 1
+    assert rows["ok@contoh.id"].sent_at == 5.0 and rows["ok@contoh.id"].status == "sent"
+    bounce = rows["bounce@contoh.id"]
+    # A 5xx reply is permanent: failed with the error, never tried on its own again.
+    assert bounce.sent_at is None and bounce.status == "failed" and "550" in bounce.last_error
+    assert outbox.send_pending(db, rec_server.config.smtp, now=6.0).claimed == 0
+    # Staff send it again (audited); now the server takes it, and nothing goes twice.
+    assert svc.send_again(db, [bounce.id or 0], "admin-rekrutmen", 7.0) == 1
+    assert outbox.send_pending(db, rec_server.config.smtp, now=7.0).sent == 1
     assert [m[0] for m in box.received] == ["ok@contoh.id", "bounce@contoh.id"]
 
 

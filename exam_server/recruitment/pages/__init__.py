@@ -14,7 +14,7 @@ shown again with a message per field in both languages, nothing stored.
   receipt, the appeal, the exam card.
 * Staff: ``staff`` — needs and their approval, publishing, the verification
   queue, TMS review by a second person, conflicts of interest, appeals,
-  scheduling.
+  scheduling, the email outbox (pending and failed messages; send again).
 
 Logins and sign-ups back off per account and source under the rules of
 ``exam_server.limits`` (scope ``recruit``): waits grow and are capped, so
@@ -81,6 +81,7 @@ from exam_server.recruitment.pages.staff import (
     staff_need_create,
     staff_need_decide,
     staff_need_submit,
+    staff_outbox_again,
     staff_publish,
     staff_schedule,
 )
@@ -137,6 +138,8 @@ def routes() -> list[BaseRoute]:
                 Route("/staff/needs/{id:int}/decide", staff_need_decide, methods=["POST"]),
                 Route("/staff/publish", staff_publish, methods=["POST"]),
                 Route("/staff/schedule", staff_schedule, methods=["POST"]),
+                Route("/staff/outbox/again", staff_outbox_again, methods=["POST"]),
+                Route("/staff/outbox/{id:int}/again", staff_outbox_again, methods=["POST"]),
                 Route("/staff/reg/{id:int}", staff_registration),
                 Route("/staff/reg/{id:int}/doc/{kind}", staff_document),
                 Route("/staff/reg/{id:int}/decide", staff_decide, methods=["POST"]),

@@ -43,6 +43,7 @@ ROLE_ACTIONS = {
     "verify": ("verifier",),
     "publish": ("admin",),
     "schedule": ("admin",),
+    "outbox": ("admin",),
 }
 
 _ENV = jinja2.Environment(

@@ -1,6 +1,7 @@
 """The agency staff's page (``/recruitment/staff``) and what it runs before
 verification: needs and their approval, publishing the announcement,
-scheduling. The staff cookie and role check every staff page uses is here."""
+scheduling, the outbox (failed messages sent again). The staff cookie and
+role check every staff page uses is here."""
 
 from __future__ import annotations
 
@@ -197,5 +198,24 @@ async def staff_schedule(request: Request) -> Response:
             f"{result.placed} candidates scheduled; {len(result.unplaced)} without a seat.",
         ),
     )
+    resp.background = _kick_outbox(request)
+    return resp
+
+
+@_staff_page
+@_guarded
+async def staff_outbox_again(request: Request) -> Response:
+    """Send a failed message again (``/staff/outbox/{id}/again``), or every
+    failed one (``/staff/outbox/again``); audited, then the outbox is kicked."""
+    st = await _staff(request, "outbox")
+    ident = request.path_params.get("id")
+    await _run(
+        svc.send_again,
+        context(request.app).engine,
+        None if ident is None else [int(ident)],
+        st.username,
+        _now(request),
+    )
+    resp = _redirect(request, "/recruitment/staff")
     resp.background = _kick_outbox(request)
     return resp
