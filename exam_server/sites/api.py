@@ -3,9 +3,11 @@
 Centre: ``GET /api/centre/v1/positions``, ``POST /api/centre/v1/batches``
 and ``POST /api/centre/v1/keys`` for sites (``Authorization: Bearer
 <site token>``), and ``GET /api/centre/sites`` for administrators (the
-centre page). Site: ``GET /api/site/status`` and ``POST /api/site/keys``
-(release a session's key from the centre, or from a sealed key typed in)
-for its staff.
+centre page). Site, for its staff (the site page ``/site.html``): ``GET
+/api/site/status``, ``POST /api/site/keys`` (release a session's key from
+the centre, or from a sealed key typed in) and ``POST /api/site/sync``
+(sync now). Each calls the function ``seleksi site`` calls
+(``exam_server.sites.operator``, ``client``).
 """
 
 from __future__ import annotations
@@ -15,25 +17,20 @@ from typing import Any
 
 import anyio.to_thread
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exam_server.context import context
 from exam_server.http import STR, ApiError, Endpoint, _bearer, field_str, obj, read_body, read_json
-from exam_server.models import ExamSession
 from exam_server.settings import Settings
-from exam_server.sites import intake, keys, link
+from exam_server.sites import intake, keys, link, operator
 from exam_server.sites.client import CentreClient, CentreUnreachable, sync_state
-from exam_server.sites.install import installed_site
-from exam_server.sites.models import SealedItems
 from exam_server.sites.package import PackageError
+from exam_server.sites.service import SiteSyncer, site_checkpoints
 from exam_server.sites.wire import Batch
 
 #: A batch of 2,000 records is about 1 MB of JSON; room for larger ones.
 MAX_BATCH_BYTES = 32 * 1024 * 1024
-SEALED = SealedItems.__table__  # type: ignore[attr-defined]
-SESSION = ExamSession.__table__  # type: ignore[attr-defined]
 
 
 async def _site_of(request: Request) -> int:
@@ -118,35 +115,23 @@ async def centre_sites(request: Request) -> Response:
 # -- site --------------------------------------------------------------------------
 
 
-def _site_status(request: Request) -> dict[str, Any]:
-    engine = context(request.app).engine
-    with engine.connect() as conn:
-        sessions = [
-            {
-                "code": r.code,
-                "status": r.status,
-                "starts_at": r.starts_at,
-                "key_released": r.released_at is not None,
-                "released_how": r.released_how,
-            }
-            for r in conn.execute(
-                select(
-                    SESSION.c.code,
-                    SESSION.c.status,
-                    SESSION.c.starts_at,
-                    SEALED.c.released_at,
-                    SEALED.c.released_how,
-                )
-                .join(SEALED, SEALED.c.session_id == SESSION.c.id)
-                .order_by(SESSION.c.starts_at)
-            )
-        ]
-    return {"site": installed_site(engine), "sessions": sessions, "sync": sync_state(engine)}
+def _site_report(request: Request) -> dict[str, Any]:
+    ctx = context(request.app)
+    s = ctx.settings
+    return {
+        "now": ctx.clock.now(),
+        **operator.report(
+            ctx.engine,
+            lead_seconds=s.site_key_lead_seconds,
+            centre_url=s.centre_url,
+            checkpoints=site_checkpoints(s),
+        ),
+    }
 
 
 async def site_status(request: Request) -> Response:
-    """The installed site, its sessions' keys and the last sync."""
-    return JSONResponse(await anyio.to_thread.run_sync(_site_status, request))
+    """The installed packages, each session's key, the sync (the site page)."""
+    return JSONResponse(await anyio.to_thread.run_sync(_site_report, request))
 
 
 async def site_release_key(request: Request) -> Response:
@@ -156,28 +141,46 @@ async def site_release_key(request: Request) -> Response:
     code = field_str(d, "session_code", max_len=60)
     sealed = field_str(d, "sealed_key", max_len=120, required=False)
     ctx = context(request.app)
-
-    def run() -> int:
-        if sealed:
-            key, how = keys.unseal(code, sealed), "sealed"
-        else:
-            settings = ctx.settings
-            if not settings.centre_url or not settings.site_token:
-                raise ValueError("no centre configured: type the sealed key")
-            client = CentreClient(settings.centre_url, settings.site_token)
-            try:
-                key, how = client.fetch_key(code), "centre"
-            finally:
-                client.close()
-        return keys.release(ctx.engine, code, key, how)
-
+    s = ctx.settings
+    centre = (
+        (lambda: CentreClient(s.centre_url or "", s.site_token or ""))
+        if s.centre_url and s.site_token
+        else None
+    )
     try:
-        n = await anyio.to_thread.run_sync(run)
+        n, how = await anyio.to_thread.run_sync(
+            operator.release_session_key, ctx.engine, code, sealed or None, centre
+        )
+    except keys.SealedKeyError as exc:
+        raise ApiError(
+            422, exc.code, str(exc), [{"field": "sealed_key", "message": str(exc), **exc.params}]
+        ) from None
     except CentreUnreachable as exc:
         raise ApiError(503, "centre_unreachable", f"{exc}; type the sealed key") from None
     except (ValueError, PackageError) as exc:
         raise ApiError(422, "bad_key", str(exc)) from None
-    return JSONResponse({"session_code": code, "items": n})
+    return JSONResponse({"session_code": code, "items": n, "how": how})
+
+
+async def site_sync_now(request: Request) -> Response:
+    """One sync run now (the same run the server makes every
+    ``site_sync_seconds``); answers the sync state after it."""
+    syncer: SiteSyncer | None = getattr(request.app.state, "site_syncer", None)
+    if syncer is None:
+        raise ApiError(
+            409, "no_centre", "this site has no centre configured (centre_url, site_token)"
+        )
+    rep = await syncer.now()
+    engine = context(request.app).engine
+    state = await anyio.to_thread.run_sync(sync_state, engine)
+    return JSONResponse(
+        {
+            "reached": rep is not None,
+            "stored": rep.stored if rep else 0,
+            "problems": rep.problems if rep else [],
+            "sync": state,
+        }
+    )
 
 
 def endpoints(settings: Settings) -> list[Endpoint]:
@@ -227,9 +230,18 @@ def endpoints(settings: Settings) -> list[Endpoint]:
                 "GET",
                 "/api/site/status",
                 site_status,
-                "this site: its package, its sessions' keys, the last sync",
+                "this site: its packages, its sessions' keys, the sync",
                 ("admin", "proctor"),
                 tag="sites",
+            ),
+            Endpoint(
+                "POST",
+                "/api/site/sync",
+                site_sync_now,
+                "sync with the centre now",
+                ("admin",),
+                tag="sites",
+                responses={"409": "no centre configured"},
             ),
             Endpoint(
                 "POST",
@@ -239,7 +251,11 @@ def endpoints(settings: Settings) -> list[Endpoint]:
                 ("admin",),
                 tag="sites",
                 body=obj(["session_code"], session_code=STR, sealed_key=STR),
-                responses={"422": "a wrong key", "503": "the centre cannot be reached"},
+                responses={
+                    "422": "a wrong key (sealed_chars, sealed_length, sealed_last, sealed_check,"
+                    " bad_key)",
+                    "503": "the centre cannot be reached",
+                },
             ),
         ]
     return []

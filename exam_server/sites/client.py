@@ -10,8 +10,10 @@ logical replication.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -19,8 +21,8 @@ from sqlalchemy.engine import Engine
 
 from exam_server.db import writer
 from exam_server.sites.models import SyncState
-from exam_server.sites.outbox import Checkpoints, build_batch
-from exam_server.sites.wire import Batch, BatchResult, Positions
+from exam_server.sites.outbox import Checkpoints, backlog, build_batch
+from exam_server.sites.wire import Batch, BatchResult, ChainHead, Positions
 
 STATE = SyncState.__table__  # type: ignore[attr-defined]
 API = "/api/centre/v1"
@@ -112,6 +114,7 @@ def sync_once(
     The run and its outcome are recorded in ``site_sync_state``."""
     rep = SyncReport()
     _note(engine, try_at=time.time())
+    pos: Positions | None = None
     try:
         pos = client.positions()
         while rep.batches < max_batches:
@@ -136,9 +139,11 @@ def sync_once(
             if batch.size == 0 or result.stored == 0:
                 break
     except CentreUnreachable as exc:
-        _note(engine, error=str(exc), sent=rep.stored)
+        _note(engine, error=str(exc), sent=rep.stored, positions=pos)
         raise
-    _note(engine, ok_at=time.time(), error="", sent=rep.stored)
+    _note(
+        engine, ok_at=time.time(), error="", sent=rep.stored, positions=pos, problems=rep.problems
+    )
     return rep
 
 
@@ -149,6 +154,8 @@ def _note(
     ok_at: float | None = None,
     error: str | None = None,
     sent: int = 0,
+    positions: Positions | None = None,
+    problems: list[str] | None = None,
 ) -> None:
     values: dict[str, object] = {}
     if try_at is not None:
@@ -157,6 +164,10 @@ def _note(
         values["last_ok_at"] = ok_at
     if error is not None:
         values["last_error"] = error
+    if positions is not None:
+        values["centre_positions"] = positions.model_dump_json()
+    if problems is not None:
+        values["problems_json"] = json.dumps(problems)
     with writer(engine).begin() as conn:
         row = conn.execute(select(STATE.c.sent).where(STATE.c.id == 1)).first()
         if row is None:
@@ -167,10 +178,34 @@ def _note(
             )
 
 
-def sync_state(engine: Engine) -> dict[str, object]:
-    """The site's last sync: ``last_try_at``, ``last_ok_at``, ``last_error``, ``sent``."""
+def sync_state(engine: Engine) -> dict[str, Any]:
+    """The site's sync as an operator reads it: ``last_try_at``,
+    ``last_ok_at`` (epoch seconds or None), ``last_error``, ``sent`` (records
+    the centre took), ``problems`` (what the last sync's centre refused),
+    ``waiting`` (records the centre does not hold, counted against its
+    positions at the last sync that reached it: :func:`outbox.backlog`) and
+    ``oldest_waiting_at`` (when the oldest of them was written)."""
     with engine.connect() as conn:
         row = conn.execute(select(STATE).where(STATE.c.id == 1)).mappings().first()
+    none = ChainHead(position=0, hash="")
+    pos = (
+        Positions.model_validate_json(row["centre_positions"])
+        if row is not None and row["centre_positions"]
+        else Positions(audit=none, checkpoint=none)
+    )
+    waiting, oldest = backlog(engine, pos)
+    out: dict[str, Any] = {"waiting": waiting, "oldest_waiting_at": oldest}
     if row is None:
-        return {"last_try_at": None, "last_ok_at": None, "last_error": "", "sent": 0}
-    return {k: row[k] for k in ("last_try_at", "last_ok_at", "last_error", "sent")}
+        return {
+            "last_try_at": None,
+            "last_ok_at": None,
+            "last_error": "",
+            "sent": 0,
+            "problems": [],
+            **out,
+        }
+    return {
+        **{k: row[k] for k in ("last_try_at", "last_ok_at", "last_error", "sent")},
+        "problems": json.loads(row["problems_json"] or "[]"),
+        **out,
+    }

@@ -1,18 +1,21 @@
 """The heads a site asserts checked against the records synced: its signed
-checkpoint lines (signature under the site's checkpoint key, order, the
-heads each recorded) and the chain heads it reports with a batch.
+checkpoint lines (signature under the site's checkpoint key registered for
+each line's number, order, the heads each recorded) and the chain heads it
+reports with a batch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
 from exam_server import checkpoints as cps
+from exam_server.models import Site
+from exam_server.sites import checkpoint_keys as ck
 from exam_server.sites.copies import (
+    LINK,
     S_AUDIT,
     S_CHECKPOINT,
     S_RESPONSE,
@@ -22,34 +25,37 @@ from exam_server.sites.copies import (
 )
 from exam_server.sites.wire import Batch, ChainHead
 
+SITE = Site.__table__  # type: ignore[attr-defined]
+
 
 def _checkpoints(
     conn: Connection, site_id: int, link: Any, batch: Batch, out: _Outcome
 ) -> ChainHead:
+    """Store the batch's checkpoint lines that follow the last one here, each
+    verified with the key registered for its number
+    (:func:`exam_server.sites.checkpoint_keys.key_for`): the site's first key
+    (taken from the batch at the first sync) or a replacement registered at
+    the centre. A line signed by any other key is refused, and nothing after it."""
     head = ChainHead(position=int(link["checkpoint_n"]), hash=str(link["checkpoint_hash"]))
+    if not link["checkpoint_key"] and batch.checkpoint_key:
+        # Trust on first use: the key the site's first batch names.
+        try:
+            ck.load_pem(batch.checkpoint_key)
+        except ck.CheckpointKeyError as exc:
+            out.conflict("no_key", f"the site's checkpoint key: {exc}")
+            return head
+        conn.execute(
+            LINK.update()
+            .where(LINK.c.site_id == site_id)
+            .values(checkpoint_key=batch.checkpoint_key)
+        )
     if not batch.checkpoints:
         return head
-    pem = link["checkpoint_key"] or batch.checkpoint_key
-    if batch.checkpoint_key and link["checkpoint_key"] and batch.checkpoint_key != pem:
-        out.conflict(
-            "key_changed",
-            "the site's checkpoint key changed: its new lines are not accepted until an"
-            " operator confirms the new key",
-        )
-        return head
-    if not pem:
+    keys = ck.keys_of(conn, site_id)
+    if not keys:
         out.conflict("no_key", "the site sent checkpoint lines without its checkpoint key")
         return head
-    try:
-        from cryptography.hazmat.primitives import serialization
-
-        key = serialization.load_pem_public_key(pem.encode())
-    except ValueError:
-        out.conflict("no_key", "the site's checkpoint key is not a PEM public key")
-        return head
-    if not isinstance(key, Ed25519PublicKey):
-        out.conflict("no_key", "the site's checkpoint key is not an Ed25519 key")
-        return head
+    site = conn.execute(select(SITE.c.code).where(SITE.c.id == site_id)).scalar()
     for text in batch.checkpoints:
         raw = text.encode()
         try:
@@ -70,7 +76,13 @@ def _checkpoints(
             continue
         if cp.n > head.position + 1:
             raise _GapSignal(f"checkpoint {cp.n} arrived after checkpoint {head.position}")
-        if not cps.signature_ok(raw, key):
+        registered = ck.key_for(keys, cp.n)
+        if registered is None or cp.key_id != registered.key_id:
+            out.conflict(
+                ck.UNREGISTERED, ck.unregistered_message(str(site), cp.n, cp.key_id, registered)
+            )
+            break
+        if not cps.signature_ok(raw, ck.load_pem(registered.public_pem)):
             out.conflict("altered", f"checkpoint {cp.n}: its signature does not match")
             break
         if cp.prev != head.hash:

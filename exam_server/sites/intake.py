@@ -4,7 +4,8 @@ verified as they arrive.
 Each record is checked with the rule that made it: an audit event's hash
 with :func:`exam_server.audit.event_hash`, an answer's with
 :func:`exam_server.audit.response_hash`, a checkpoint line's signature with
-:func:`exam_server.checkpoints.signature_ok` under the site's checkpoint key,
+:func:`exam_server.checkpoints.signature_ok` under the site's checkpoint key
+registered for the line's number (``exam_server.sites.checkpoint_keys``),
 and each line's recorded heads against the records synced. A finished
 attempt whose answers and finish event have all arrived is scored again
 here (:func:`exam_server.audit.recompute_score` under the exam's policy), so
@@ -71,7 +72,6 @@ def apply_batch(engine: Engine, site_id: int, batch: Batch, now: float) -> Batch
                     audit_last_hash=audit_head.hash,
                     checkpoint_n=cp_head.position,
                     checkpoint_hash=cp_head.hash,
-                    checkpoint_key=link["checkpoint_key"] or batch.checkpoint_key,
                     received=LINK.c.received + out.stored,
                     duplicates=LINK.c.duplicates + out.duplicates,
                     site_pending=batch.status.pending,

@@ -35,6 +35,20 @@ EXAM = Exam.__table__  # type: ignore[attr-defined]
 PACKAGE = InstalledPackage.__table__  # type: ignore[attr-defined]
 
 
+class SealedKeyError(ValueError):
+    """A sealed key typed wrong. ``code`` names the mistake for a page to
+    say in its language (``sealed_chars``: characters not in the alphabet,
+    ``chars``; ``sealed_length``: ``typed`` of ``need`` characters;
+    ``sealed_last``: the last character, ``char``; ``sealed_check``: the
+    check failed, a typo or another session's sheet); the message says it
+    in English."""
+
+    def __init__(self, code: str, message: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
 def _check(session_code: str, key: bytes) -> bytes:
     return hashlib.sha256(b"seleksi/sealed-key/1|" + session_code.encode() + b"|" + key).digest()[
         :_CHECK_BYTES
@@ -52,28 +66,41 @@ def seal(session_code: str, key: bytes) -> str:
 
 
 def unseal(session_code: str, text: str) -> bytes:
-    """The key a person typed from the sheet; raises ``ValueError`` naming the
-    mistake (a character not in the alphabet, too few or many, or a typo the
-    check caught)."""
+    """The key a person typed from the sheet; raises :class:`SealedKeyError`
+    naming the mistake (a character not in the alphabet, too few or many, or
+    a typo the check caught)."""
     s = "".join(text.split()).replace("-", "").upper().translate(str.maketrans("OIL", "011"))
     bad = sorted({c for c in s if c not in CROCKFORD})
     if bad:
-        raise ValueError(f"the sealed key has characters that are not in it: {''.join(bad)}")
+        raise SealedKeyError(
+            "sealed_chars",
+            f"the sealed key has characters that are not in it: {''.join(bad)}",
+            chars="".join(bad),
+        )
     if len(s) != _CHARS:
-        raise ValueError(f"the sealed key has {_CHARS} characters, {len(s)} were typed")
+        raise SealedKeyError(
+            "sealed_length",
+            f"the sealed key has {_CHARS} characters, {len(s)} were typed",
+            need=_CHARS,
+            typed=len(s),
+        )
     n = 0
     for c in s:
         n = (n << 5) | CROCKFORD.index(c)
     pad = 5 * _CHARS - 8 * (KEY_BYTES + _CHECK_BYTES)
     if n & ((1 << pad) - 1):
         # The last character's spare bits are always zero on the sheet.
-        raise ValueError(f"the sealed key's last character is mistyped ({s[-1]})")
+        raise SealedKeyError(
+            "sealed_last", f"the sealed key's last character is mistyped ({s[-1]})", char=s[-1]
+        )
     raw = (n >> pad).to_bytes(KEY_BYTES + _CHECK_BYTES, "big")
     key, check = raw[:KEY_BYTES], raw[KEY_BYTES:]
     if _check(session_code, key) != check:
-        raise ValueError(
+        raise SealedKeyError(
+            "sealed_check",
             f"the sealed key does not check out for session {session_code}: a character was"
-            " mistyped, or it is another session's sheet"
+            " mistyped, or it is another session's sheet",
+            session=session_code,
         )
     return key
 

@@ -82,6 +82,12 @@ def authenticate(engine: Engine, token: str) -> int:
     return int(row.site_id)
 
 
+def key_release_opens(starts_at: float, lead_seconds: float) -> float:
+    """When the centre starts to give a session's key (epoch seconds):
+    ``lead_seconds`` before the session's scheduled start."""
+    return starts_at - lead_seconds
+
+
 def release_key(
     engine: Engine, site_id: int, session_code: str, now: float, lead_seconds: float
 ) -> bytes:
@@ -98,7 +104,7 @@ def release_key(
             raise LinkError(404, "no_session", f"session {session_code} is not held at this site")
         if row.key_b64 is None:
             raise LinkError(404, "no_key", f"session {session_code} was not packaged")
-        if now < float(row.starts_at) - lead_seconds:
+        if now < key_release_opens(float(row.starts_at), lead_seconds):
             raise LinkError(
                 403,
                 "too_early",

@@ -1,5 +1,6 @@
 """The tables of sites and the centre (issue 22);
-revision in ``exam_server/migrations/versions`` (``0012_sites``).
+revisions in ``exam_server/migrations/versions`` (``0012_sites``,
+``0016_site_keys``).
 
 Centre side (``site_*`` tables keyed by ``site_id``, the centre's
 ``exam_site.id``): each site's link (its sync token's hash, its checkpoint
@@ -44,6 +45,25 @@ class SiteLink(SQLModel, table=True):
     site_pending: int = 0
     oldest_pending_at: float | None = None
     sessions_running: int = 0
+
+
+class SiteCheckpointKey(SQLModel, table=True):
+    """A checkpoint key registered for a site after its first one (the first
+    is ``SiteLink.checkpoint_key``, taken at the first sync): the site's
+    lines numbered ``from_n`` and after verify with it, until a later
+    registration's ``from_n``. statement: the site's statement as received
+    (JSON signed by the new key, ``exam_server.sites.checkpoint_keys``);
+    registered_by, reason: the centre administrator's act (also audited)."""
+
+    __tablename__ = "site_checkpoint_key"
+    site_id: int = Field(primary_key=True, foreign_key="exam_site.id")
+    from_n: int = Field(primary_key=True)
+    key_id: str = Field(max_length=32)
+    public_pem: str = Field(sa_column=Column(Text, nullable=False))
+    statement: str = Field(sa_column=Column(Text, nullable=False))
+    registered_at: float
+    registered_by: str = Field(max_length=120)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class SiteSessionKey(SQLModel, table=True):
@@ -192,7 +212,11 @@ class SealedItems(SQLModel, table=True):
 
 class SyncState(SQLModel, table=True):
     """The site's last sync (one row, id=1): when it was tried, when it last
-    succeeded, what failed, how many records the centre has taken."""
+    succeeded, what failed, how many records the centre has taken.
+    centre_positions: the centre's :class:`~exam_server.sites.wire.Positions`
+    (JSON) after the last run that reached it, to count what is still to
+    send while the line is down (never a cursor: each run asks the centre
+    again); problems_json: the verification problems that run reported."""
 
     __tablename__ = "site_sync_state"
     id: int = Field(default=1, primary_key=True)
@@ -200,3 +224,5 @@ class SyncState(SQLModel, table=True):
     last_ok_at: float | None = None
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False))
     sent: int = 0
+    centre_positions: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    problems_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

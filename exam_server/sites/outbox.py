@@ -9,11 +9,12 @@ sent again and stored once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from exam_server import checkpoints as cps
 from exam_server import state_codec
@@ -125,7 +126,6 @@ def build_batch(
             if int(a["last_seq"]) > have:
                 behind.append((int(a["id"]), have, int(a["last_seq"])))
         responses: list[ResponseRecord] = []
-        pending_answers = sum(last - have for _, have, last in behind)
         chosen_ids: list[int] = []
         budget = room
         for aid, have, last in behind:
@@ -169,29 +169,8 @@ def build_batch(
                         state_json=None if state is None else state_codec.unpack_json(state),
                     )
                 )
-        unsent_attempts = sum(1 for a in attempts if not _seen(pos, a)) - len(records)
         after_audit = audit[-1].id if audit else pos.audit.position
-        audit_left = conn.execute(
-            select(func.count(), func.min(AUDIT.c.at)).where(AUDIT.c.id > after_audit)
-        ).one()
-        # The next answer not sent of each attempt behind: the oldest of them
-        # is how far behind the centre is.
-        next_unsent = [
-            (aid, sent_upto.get(aid, have) + 1)
-            for aid, have, last in behind
-            if sent_upto.get(aid, have) < last
-        ]
-        oldest_answer = (
-            conn.execute(
-                select(func.min(RESPONSE.c.at)).where(
-                    tuple_(RESPONSE.c.attempt_id, RESPONSE.c.seq).in_(next_unsent)
-                )
-            ).scalar()
-            if next_unsent
-            else None
-        )
-        pending = int(audit_left[0]) + pending_answers - len(responses) + max(0, unsent_attempts)
-        oldest = min((x for x in (audit_left[1], oldest_answer) if x is not None), default=None)
+        pending, oldest = _waiting(conn, pos, attempts, after_audit, sent_upto, len(records))
         head = conn.execute(select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == 1)).first()
         running = conn.execute(
             select(func.count()).select_from(SESSION).where(SESSION.c.status == "open")
@@ -214,11 +193,64 @@ def build_batch(
             for a in attempts
         },
         status=SiteStatus(
-            pending=max(0, pending),
+            pending=pending,
             oldest_pending_at=oldest,
             sessions_running=int(running),
         ),
     )
+
+
+def backlog(engine: Engine, pos: Positions) -> tuple[int, float | None]:
+    """What the site holds that the centre, at ``pos``, does not: the number
+    of records and when the oldest of them was written (epoch seconds; None
+    when nothing waits) — what a batch built now reports as pending before
+    it takes any record."""
+    with engine.connect() as conn, conn.begin():
+        attempts = (
+            conn.execute(select(ATTEMPT.c.id, ATTEMPT.c.status, ATTEMPT.c.last_seq))
+            .mappings()
+            .all()
+        )
+        return _waiting(conn, pos, attempts, pos.audit.position, {}, 0)
+
+
+def _waiting(
+    conn: Connection,
+    pos: Positions,
+    attempts: Sequence[RowMapping],
+    after_audit: int,
+    sent_upto: dict[int, int],
+    records_sent: int,
+) -> tuple[int, float | None]:
+    """Records still to send once the audit events up to ``after_audit``,
+    the answers up to ``sent_upto`` (attempt → seq) and ``records_sent``
+    attempt records are at the centre: (how many, when the oldest was written)."""
+    audit_left = conn.execute(
+        select(func.count(), func.min(AUDIT.c.at)).where(AUDIT.c.id > after_audit)
+    ).one()
+    answers = 0
+    next_unsent = []  # the next answer not sent of each attempt behind
+    for a in attempts:
+        aid = int(a["id"])
+        there = pos.attempts.get(aid)
+        done = sent_upto.get(aid, there.seq if there is not None else 0)
+        if int(a["last_seq"]) > done:
+            answers += int(a["last_seq"]) - done
+            next_unsent.append((aid, done + 1))
+    # The oldest of those next answers is how far behind the centre is.
+    oldest_answer = (
+        conn.execute(
+            select(func.min(RESPONSE.c.at)).where(
+                tuple_(RESPONSE.c.attempt_id, RESPONSE.c.seq).in_(next_unsent)
+            )
+        ).scalar()
+        if next_unsent
+        else None
+    )
+    unsent_records = sum(1 for a in attempts if not _seen(pos, a)) - records_sent
+    pending = int(audit_left[0]) + answers + max(0, unsent_records)
+    oldest = min((x for x in (audit_left[1], oldest_answer) if x is not None), default=None)
+    return max(0, pending), oldest
 
 
 def _seen(pos: Positions, a: RowMapping) -> bool:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from exam_server import checkpoints as cps
 from exam_server.audit import event_hash, response_hash
-from exam_server.sites.copies import LINK, S_AUDIT, S_CHECKPOINT, S_RESPONSE
+from exam_server.sites import checkpoint_keys as ck
+from exam_server.sites.copies import S_AUDIT, S_CHECKPOINT, S_RESPONSE
 from exam_server.sites.rescoring import _json_object
 
 
 def verify_copies(engine: Engine, site_id: int) -> list[str]:
     """Verify everything the centre holds of ``site_id`` again, from the
     first record: the audit chain, every answer chain, the checkpoint lines
-    (signature, order) and that each finished attempt's answers end at its
-    finish event's head. One message per problem; ``[]`` when all verify."""
+    (signature under the key registered for each, order) and that each
+    finished attempt's answers end at its finish event's head. One message
+    per problem; ``[]`` when all verify."""
     out: list[str] = []
     with engine.connect() as conn:
         prev, last = "", 0
@@ -49,22 +50,22 @@ def verify_copies(engine: Engine, site_id: int) -> list[str]:
         for aid, head in heads.items():
             if chains.get(aid, (0, ""))[1] != head:
                 out.append(f"attempt {aid}: its answers do not end at its finish event's head")
-        pem = conn.execute(select(LINK.c.checkpoint_key).where(LINK.c.site_id == site_id)).scalar()
+        keys = ck.keys_of(conn, site_id)
         lines = conn.execute(
             select(S_CHECKPOINT.c.n, S_CHECKPOINT.c.line)
             .where(S_CHECKPOINT.c.site_id == site_id)
             .order_by(S_CHECKPOINT.c.n)
         ).all()
-        if lines:
-            from cryptography.hazmat.primitives import serialization
-
-            key = serialization.load_pem_public_key(str(pem).encode()) if pem else None
-            prev_line = ""
-            for n, line in lines:
-                raw = str(line).encode()
-                if not isinstance(key, Ed25519PublicKey) or not cps.signature_ok(raw, key):
-                    out.append(f"checkpoint {n}: signature does not match")
-                if cps.parse_line(raw).prev != prev_line:
-                    out.append(f"checkpoint {n}: does not follow the one before")
-                prev_line = cps.line_hash(raw)
+        prev_line = ""
+        for n, line in lines:
+            raw = str(line).encode()
+            cp = cps.parse_line(raw)
+            key = ck.key_for(keys, int(n))
+            if key is None or cp.key_id != key.key_id:
+                out.append(f"checkpoint {n}: signed by key {cp.key_id}, not registered for it")
+            elif not cps.signature_ok(raw, ck.load_pem(key.public_pem)):
+                out.append(f"checkpoint {n}: signature does not match")
+            if cp.prev != prev_line:
+                out.append(f"checkpoint {n}: does not follow the one before")
+            prev_line = cps.line_hash(raw)
     return out

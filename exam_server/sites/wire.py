@@ -99,7 +99,9 @@ class SiteStatus(BaseModel):
 class Batch(BaseModel):
     """Records from the site, after ``base`` (the positions they were read
     against). heads: the site's audit head and every attempt's answer head
-    now; checkpoint_key: the PEM public key its checkpoint lines verify with."""
+    now; checkpoint_key: the PEM public key its checkpoint lines are signed
+    with now (the centre takes it at the first sync; a replacement counts only
+    once registered there: ``exam_server.sites.checkpoint_keys``)."""
 
     model_config = _STRICT
     base_audit: ChainHead

@@ -6,6 +6,8 @@ is cut (``docs/sites.md``).
     seleksi site key SESSION [--sealed KEY]                                    (site)
     seleksi site status                                                       (either)
     seleksi site sync [--centre URL] [--token-file FILE]                        (site)
+    seleksi site replace-key --reason TEXT [--centre URL --token-file FILE]    (site)
+    seleksi site register-key --site CODE --statement FILE --fingerprint FP     (centre)
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def register(sub: Any) -> None:
             "seleksi site key SESI-1 --sealed 'K3M9Q-…'   # the centre unreachable",
             "seleksi site status",
             "seleksi site sync --centre https://pusat.example --token-file pkg/TILOK-01.token",
+            "seleksi site replace-key --reason 'disk replaced'   # then read the fingerprint out",
+            "seleksi site register-key --site TILOK-01 --statement TILOK-01.checkpoint-key.json "
+            "--fingerprint XXXXX-XXXXX --by budi --reason 'phoned by the site head'",
         ),
     )
     ssub = p.add_subparsers(dest="site_command", metavar="ACTION")
@@ -138,6 +143,62 @@ def register(sub: Any) -> None:
         help="its public key (default for SQLite: DB.checkpoint-key.pub.pem)",
     )
     sy.set_defaults(func=sync_cmd)
+
+    rk = ssub.add_parser(
+        "replace-key",
+        help="(site) replace the site's checkpoint key; write the statement for the centre",
+        description="With the site server stopped: keep the old checkpoint key aside (if "
+        "any), make a new one, and write the statement (signed by the new key) that it signs "
+        "the site's checkpoints from the next number on. Read its fingerprint to the centre "
+        "by telephone; the centre registers it (seleksi site register-key) and sync goes on. "
+        "When the checkpoint file was lost too, give --centre and --token-file: the new "
+        "lines continue from the centre's last checkpoint.",
+        epilog=examples(
+            "seleksi site replace-key --reason 'server disk failed, reinstalled'",
+            "seleksi site replace-key --reason 'key file copied by someone' "
+            "--centre https://pusat.example --token-file TILOK-01.token",
+        ),
+    )
+    add_db_argument(rk)
+    rk.add_argument("--reason", required=True, help="why the key is replaced (audited)")
+    rk.add_argument(
+        "--checkpoints",
+        metavar="FILE",
+        help="the site server's checkpoint file (default for SQLite: DB.checkpoints.jsonl)",
+    )
+    rk.add_argument(
+        "--checkpoint-key",
+        metavar="PEM",
+        help="its private key file (default for SQLite: DB.checkpoint-key.pem)",
+    )
+    rk.add_argument(
+        "--out", metavar="FILE", help="the statement (default: CODE.checkpoint-key.json)"
+    )
+    _centre_args(rk)
+    rk.set_defaults(func=replace_key_cmd)
+
+    rg = ssub.add_parser(
+        "register-key",
+        help="(centre) register a site's new checkpoint key from its statement",
+        description="Register the new checkpoint key of a site from the statement the site "
+        "made (seleksi site replace-key) and the fingerprint its operator read out by "
+        "telephone. The site's checkpoints from the statement's number on then verify "
+        "with the new key; those before with the key before. Audited.",
+        epilog=examples(
+            "seleksi site register-key --db centre.db --site TILOK-01 --statement "
+            "TILOK-01.checkpoint-key.json --fingerprint K3M9Q-7XW2A --by budi "
+            "--reason 'site head phoned 10:42'"
+        ),
+    )
+    add_db_argument(rg)
+    rg.add_argument("--site", required=True, metavar="CODE")
+    rg.add_argument("--statement", required=True, metavar="FILE")
+    rg.add_argument(
+        "--fingerprint", required=True, metavar="FP", help="as the site's operator read it out"
+    )
+    rg.add_argument("--by", required=True, metavar="NAME", help="who registers it (audited)")
+    rg.add_argument("--reason", required=True, help="why, and how the fingerprint came")
+    rg.set_defaults(func=register_key_cmd)
 
 
 def _centre_args(p: argparse.ArgumentParser) -> None:
@@ -251,29 +312,20 @@ def install_cmd(args: argparse.Namespace) -> int:
 
 def key_cmd(args: argparse.Namespace) -> int:
     from exam_server.db import make_engine
-    from exam_server.sites import keys
     from exam_server.sites.client import CentreUnreachable
+    from exam_server.sites.operator import release_session_key
     from exam_server.sites.package import PackageError
 
     url = url_of(args.db)
     require_database(url, tables=("site_sealed_items",))
-    try:
-        if args.sealed:
-            key, how = keys.unseal(args.session, args.sealed), "sealed"
-        else:
-            client = _client(args)
-            try:
-                key, how = client.fetch_key(args.session), "centre"
-            finally:
-                client.close()
-    except CentreUnreachable as exc:
-        raise CommandError(f"{exc}; use the sealed key (--sealed)") from None
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
     engine = make_engine(url)
     try:
-        n = keys.release(engine, args.session, key, how)
-    except PackageError as exc:
+        n, how = release_session_key(
+            engine, args.session, args.sealed, None if args.sealed else lambda: _client(args)
+        )
+    except CentreUnreachable as exc:
+        raise CommandError(f"{exc}; use the sealed key (--sealed)") from None
+    except (ValueError, PackageError) as exc:
         raise CommandError(str(exc)) from None
     finally:
         engine.dispose()
@@ -290,13 +342,9 @@ def _when(t: float | None) -> str:
 def status_cmd(args: argparse.Namespace) -> int:
     import time
 
-    from sqlalchemy import select
-
     from exam_server.db import make_engine
     from exam_server.sites import intake, link
-    from exam_server.sites.client import sync_state
     from exam_server.sites.install import installed_site
-    from exam_server.sites.keys import SEALED, SESSION
 
     url = url_of(args.db)
     require_database(url, tables=("site_link",))
@@ -312,25 +360,17 @@ def status_cmd(args: argparse.Namespace) -> int:
                 for s in report["sites"]:
                     s["verify"] = intake.verify_copies(engine, link.site_id_of(engine, s["code"]))
         else:
-            with engine.connect() as conn:
-                sessions = [
-                    {"code": c, "status": s, "key_released": r is not None, "how": h}
-                    for c, s, r, h in conn.execute(
-                        select(
-                            SESSION.c.code,
-                            SESSION.c.status,
-                            SEALED.c.released_at,
-                            SEALED.c.released_how,
-                        )
-                        .join(SEALED, SEALED.c.session_id == SESSION.c.id)
-                        .order_by(SESSION.c.code)
-                    )
-                ]
+            from exam_server.settings import Settings
+            from exam_server.sites.operator import report as site_report
+
             report = {
                 "role": "site",
-                "site": site,
-                "sessions": sessions,
-                "sync": sync_state(engine),
+                **site_report(
+                    engine,
+                    lead_seconds=Settings.from_env().site_key_lead_seconds,
+                    centre_url=os.environ.get("SELEKSI_CENTRE_URL"),
+                    checkpoints=_checkpoints_of(url, None, None),
+                ),
             }
     finally:
         engine.dispose()
@@ -339,15 +379,30 @@ def status_cmd(args: argparse.Namespace) -> int:
         return 0
     if report["role"] == "site":
         sync = report["sync"]
+        for p in report["packages"]:
+            print(
+                f"site {p['site_code']}: package {p['package_id'][:12]}"
+                f" built {_when(p['built_at'])},"
+                f" signed by centre key {p['centre_key_id']} (verified at install"
+                f" {_when(p['installed_at'])}), sessions {', '.join(p['sessions'])}"
+            )
+        oldest = sync["oldest_waiting_at"]
         print(
-            f"site {site}: last sync {_when(sync['last_ok_at'])}"
-            f" (tried {_when(sync['last_try_at'])}), {sync['sent']} records taken by the centre"
+            f"last sync {_when(sync['last_ok_at'])} (tried {_when(sync['last_try_at'])}),"
+            f" {sync['sent']} records taken by the centre, {sync['waiting']} waiting"
+            + (f" (oldest written {_when(oldest)})" if oldest is not None else "")
         )
         if sync["last_error"]:
             print(f"  last error: {sync['last_error']}")
-        for s in report["sessions"]:
-            key = f"key released ({s['how']})" if s["key_released"] else "key NOT released"
-            print(f"  {s['code']}: {s['status']}, {key}")
+        for pr in sync["problems"]:
+            print(f"  PROBLEM reported by the centre: {pr}")
+        for ss in report["sessions"]:
+            key = (
+                f"key released ({ss['released_how']})"
+                if ss["key_released"]
+                else f"key NOT released (the centre gives it from {_when(ss['key_from'])})"
+            )
+            print(f"  {ss['code']}: {ss['status']}, {key}")
         return 0
     if not report["sites"]:
         print("no site has a link yet (seleksi site package makes one)")
@@ -369,17 +424,23 @@ def status_cmd(args: argparse.Namespace) -> int:
     return 1 if any(s["problems"] or s.get("verify") for s in report["sites"]) else 0
 
 
-def sync_cmd(args: argparse.Namespace) -> int:
+def _checkpoints_of(url: str, file: str | None, public_key: str | None) -> Any:
+    """The site's checkpoint file and public key (None when it has no key yet)."""
     from exam_server import checkpoints as cps
+    from exam_server.sites.outbox import Checkpoints
+
+    path, key = cps.paths_for(url, file, None)
+    pub = Path(public_key) if public_key else cps.public_key_path(key)
+    return Checkpoints(path, pub.read_text()) if pub.exists() else None
+
+
+def sync_cmd(args: argparse.Namespace) -> int:
     from exam_server.db import make_engine
     from exam_server.sites.client import CentreUnreachable, sync_once
-    from exam_server.sites.outbox import Checkpoints
 
     url = url_of(args.db)
     require_database(url, tables=("site_sync_state",))
-    file, key = cps.paths_for(url, args.checkpoints, None)
-    pub = Path(args.checkpoint_key) if args.checkpoint_key else cps.public_key_path(key)
-    checkpoints = Checkpoints(file, pub.read_text()) if pub.exists() else None
+    checkpoints = _checkpoints_of(url, args.checkpoints, args.checkpoint_key)
     client = _client(args)
     engine = make_engine(url)
     try:
@@ -396,3 +457,69 @@ def sync_cmd(args: argparse.Namespace) -> int:
     for p in rep.problems:
         print(f"PROBLEM: {p}")
     return 1 if rep.problems else 0
+
+
+def replace_key_cmd(args: argparse.Namespace) -> int:
+    from exam_server import checkpoints as cps
+    from exam_server.db import make_engine
+    from exam_server.sites.checkpoint_keys import CheckpointKeyError, replace_site_key
+    from exam_server.sites.client import CentreUnreachable
+    from exam_server.sites.install import installed_site
+
+    url = url_of(args.db)
+    require_database(url, tables=("site_sync_state",))
+    file, key = cps.paths_for(url, args.checkpoints, args.checkpoint_key)
+    centre_head = None
+    if cps.latest(file) is None and (args.centre or args.token_file):
+        client = _client(args)
+        try:
+            pos = client.positions()
+        except CentreUnreachable as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            client.close()
+        centre_head = (pos.checkpoint.position, pos.checkpoint.hash)
+    engine = make_engine(url)
+    try:
+        site = installed_site(engine)
+        if site is None:
+            raise CommandError("no site package is installed in this database")
+        st = replace_site_key(engine, site, key, file, args.reason, centre_head=centre_head)
+    except CheckpointKeyError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        engine.dispose()
+    out = Path(args.out or f"{site}.checkpoint-key.json")
+    out.write_text(st.text + "\n")
+    print(f"new checkpoint key {st.key_id} for site {site}, from checkpoint {st.from_n} on")
+    print(f"statement: {out}")
+    print(f"FINGERPRINT (read it to the centre by telephone): {st.fingerprint}")
+    print("send the statement to the centre; start the site server again")
+    return 0
+
+
+def register_key_cmd(args: argparse.Namespace) -> int:
+    from exam_server.db import make_engine
+    from exam_server.sites.checkpoint_keys import CheckpointKeyError, register
+
+    url = url_of(args.db)
+    require_database(url, tables=("site_checkpoint_key",))
+    try:
+        text = Path(args.statement).read_text()
+    except OSError as exc:
+        raise CommandError(f"{args.statement}: {exc.strerror}") from None
+    engine = make_engine(url)
+    try:
+        st, new = register(engine, args.site, text, args.fingerprint, args.by, args.reason)
+    except CheckpointKeyError as exc:
+        raise CommandError(f"refused: {exc}") from None
+    finally:
+        engine.dispose()
+    if new:
+        print(
+            f"site {args.site}: checkpoint key {st.key_id} registered from checkpoint"
+            f" {st.from_n} on (the lines before verify with the key before)"
+        )
+    else:
+        print(f"site {args.site}: key {st.key_id} was already registered from {st.from_n}")
+    return 0

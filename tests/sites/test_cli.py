@@ -38,7 +38,9 @@ def test_package_install_key_status(
     assert "installed site TILOK-01" in capsys.readouterr().out
 
     assert main(["site", "status", "--db", site_db]) == 0
-    assert "SESI-1: scheduled, key NOT released" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "SESI-1: scheduled, key NOT released (the centre gives it from" in shown
+    assert "signed by centre key" in shown and "sessions SESI-1" in shown
     sealed = next(line for line in sheet.splitlines() if line.startswith("SESI-1: "))[8:]
     assert main(["site", "key", "SESI-1", "--sealed", sealed[:-1] + "?", "--db", site_db]) == 1
     assert "not in it" in capsys.readouterr().err
@@ -46,9 +48,11 @@ def test_package_install_key_status(
     assert "36 items opened (key from the sealed)" in capsys.readouterr().out
     assert main(["site", "status", "--db", site_db, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["sessions"] == [
-        {"code": "SESI-1", "status": "scheduled", "key_released": True, "how": "sealed"}
-    ]
+    assert [
+        (s["code"], s["status"], s["key_released"], s["released_how"]) for s in report["sessions"]
+    ] == [("SESI-1", "scheduled", True, "sealed")]
+    # Nothing synced yet: the install's and the release's audit events wait.
+    assert report["sync"]["waiting"] == 2 and report["sync"]["last_ok_at"] is None
     # The centre lists the site it made a link for, not yet heard from.
     assert main(["site", "status", "--db", centre.url, "--verify"]) == 0
     shown = capsys.readouterr().out
