@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -113,35 +113,41 @@ def prepare_schema(settings: Settings) -> None:
 
 
 class StopSignals:
-    """SIGINT (Ctrl+C) and SIGTERM as a request to stop, for the whole of :func:`serve`.
+    """SIGINT (Ctrl+C) and SIGTERM as a request to stop, once.
 
-    The first signal stops gracefully: connections get
-    ``GRACEFUL_SHUTDOWN_SECONDS`` to close, then the app's lifespan tears down
-    (queued answers committed, the last checkpoint written), and :func:`serve`
-    returns (exit code 0). A second signal changes nothing; a third quits at
-    once (exit code ``FORCED_EXIT_CODE``) for a stop that hangs.
+    The first signal calls ``stop`` (the server then stops gracefully:
+    connections get ``GRACEFUL_SHUTDOWN_SECONDS`` to close, then the app's
+    lifespan tears down: queued answers committed, the last checkpoint
+    written). Later signals change nothing, but a third SIGINT quits at once
+    (exit code ``FORCED_EXIT_CODE``) for a stop that hangs; SIGTERM never
+    does (uvicorn's supervisor sends it to workers that Ctrl+C reached too).
 
-    Why not uvicorn's own handling: it raises each signal again after its
-    shutdown (a stop became ``KeyboardInterrupt`` or death by SIGTERM, exit
-    code -15), and a second SIGINT skipped the lifespan's teardown, so the
-    event loop's close cancelled the lifespan: the app's teardown ran under
-    cancellation and uvicorn printed its ``CancelledError`` traceback.
+    Why not uvicorn's own handling: a second SIGINT set its ``force_exit``,
+    which skips the lifespan's shutdown, so the event loop's close cancelled
+    the lifespan: the app's teardown ran under cancellation and uvicorn
+    printed its ``CancelledError`` traceback (Ctrl+C pressed twice, or a
+    SIGINT forwarded as well as the terminal's). It also raises each signal
+    again after its shutdown: a stop became ``KeyboardInterrupt``, or death
+    by SIGTERM (exit code -15).
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, stop: Callable[[int], None] | None = None) -> None:
         self.received = 0
-        self.server: Any = None  # the uvicorn.Server once it exists
+        self.interrupts = 0
+        self.stop = stop  # called with the first signal (None: only recorded)
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
-        if self.received >= 3:
-            sys.stderr.write("seleksi: stopped at once (third signal)\n")
-            sys.stderr.flush()
-            os._exit(FORCED_EXIT_CODE)
-        if self.server is not None:
-            self.server.should_exit = True
+        if signum == signal.SIGINT:
+            self.interrupts += 1
+            if self.interrupts >= 3:
+                sys.stderr.write("seleksi: stopped at once (third Ctrl+C)\n")
+                sys.stderr.flush()
+                os._exit(FORCED_EXIT_CODE)
+        if self.received == 1 and self.stop is not None:
+            self.stop(signum)
 
     @property
     def requested(self) -> bool:
@@ -167,6 +173,23 @@ class StopSignals:
                 signal.signal(sig, signal.SIG_IGN if self.requested else handler)
 
 
+def stop_once_in_worker() -> None:
+    """In a worker process of uvicorn's supervisor (``--workers N``), called while
+    its server's own signal handlers are installed (the app factory runs then):
+    only the first SIGINT or SIGTERM reaches them (:class:`StopSignals`), so a
+    second Ctrl+C, or the supervisor's SIGTERM after the terminal's SIGINT,
+    never skips the app's teardown. A no-op where uvicorn's handlers are not
+    the ones installed (one process: :func:`serve` owns the signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    if not callable(handler) or not isinstance(getattr(handler, "__self__", None), uvicorn.Server):
+        return
+    once = StopSignals(lambda signum: handler(signum, None))
+    for sig in StopSignals.SIGNALS:
+        signal.signal(sig, once.handle)
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server without its signal handling (:class:`StopSignals` owns it)."""
 
@@ -180,14 +203,19 @@ def serve(settings: Settings, log_level: str = "info") -> None:
     first); returns after a graceful stop (:class:`StopSignals`)."""
     from exam_server.app import create_app
 
-    with StopSignals().installed() as stop:
+    server: _Server | None = None
+
+    def stop(signum: int) -> None:
+        if server is not None:
+            server.should_exit = True
+
+    with StopSignals(stop).installed() as signals:
         prepare_schema(settings)  # a migration is finished, not cut, by a signal
-        if stop.requested:
+        if signals.requested:
             return
         config = uvicorn.Config(create_app(settings), **uvicorn_options(settings, log_level))
         server = _Server(config)
-        stop.server = server
-        server.should_exit = stop.requested  # a signal while the app was being made
+        server.should_exit = signals.requested  # a signal while the app was being made
         server.run()  # uvicorn says why it could not start (sys.exit(1)), as uvicorn.run
 
 

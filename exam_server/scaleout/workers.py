@@ -22,9 +22,11 @@ from exam_server.settings import Settings
 def app_from_env() -> Any:
     """The app of one worker (uvicorn ``factory=True`` target)."""
     from exam_server.app import create_app
+    from exam_server.serve import stop_once_in_worker
 
     if not os.environ.get("SELEKSI_SECRET_KEY"):
         raise ValueError("SELEKSI_SECRET_KEY must be set when running several workers")
+    stop_once_in_worker()  # uvicorn's handlers are installed now; see there why
     return create_app(Settings.from_env())
 
 
