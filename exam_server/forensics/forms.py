@@ -109,6 +109,7 @@ def _exams(conn: Connection, item_id: str) -> list[tuple[int, int]]:
 
 
 def _active(conn: Connection, exam_id: int, ids: list[int] | None = None) -> list[Any]:
+    """The exam's attempts that may still be worked on (of ``ids`` only, if given)."""
     q = (
         select(
             ATTEMPT.c.id,
@@ -152,14 +153,10 @@ def scan(engine: Engine, item_id: str) -> Holding:
 
 
 def patch_prepared(
-    engine: Engine,
-    item_id: str,
-    actor: str,
-    now: float,
-    attempt_ids: list[int] | None = None,
+    engine: Engine, item_id: str, actor: str, now: float, attempt_ids: list[int]
 ) -> Patched:
-    """Replace the retired items in the prepared tests that hold ``item_id``
-    (of ``attempt_ids`` only, if given), in one transaction; each is checked
+    """Replace the retired items in the prepared tests ``attempt_ids`` that hold
+    ``item_id`` (:func:`scan` found them), in one transaction; each is checked
     to be still prepared as it is rewritten. Tests that are not (any more)
     count as started. Call after :func:`~exam_server.forensics.service.decide`
     withdrew the item."""
@@ -222,4 +219,15 @@ def patch_prepared(
                 )
                 out.states[aid] = new
                 out.given.append(given)
+    return out
+
+
+def retire_forms(engine: Engine, item_id: str, actor: str, now: float) -> Patched:
+    """:func:`scan`, then :func:`patch_prepared` on what it found, with the
+    started tests counted (the command line: the database alone). The scan
+    reads outside the write transaction, so SQLite's write lock is held only
+    while the prepared tests are rewritten."""
+    holding = scan(engine, item_id)
+    out = patch_prepared(engine, item_id, actor, now, list(holding.prepared))
+    out.started += holding.started
     return out

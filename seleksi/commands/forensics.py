@@ -244,9 +244,9 @@ def _review(engine: Any, args: argparse.Namespace) -> int:
         + (f"; withdrawn from exams {', '.join(map(str, exams))}" if status == "retired" else "")
     )
     if withdrawn:
-        from exam_server.forensics.forms import patch_prepared
+        from exam_server.forensics.forms import retire_forms
 
-        done = patch_prepared(engine, item, actor, time.time())
+        done = retire_forms(engine, item, actor, time.time())
         print(
             f"tests prepared and not started: {len(done.states)} got a parallel item in its "
             f"place, {done.kept} keep it (no parallel item in the bank); started tests that "
