@@ -139,7 +139,7 @@ def test_operator_releases_a_sealed_key_and_syncs(site: Site, browser: Any) -> N
     )
     expect(page.locator("#sealed-key")).to_have_attribute("aria-invalid", "true")
     page.fill("#sealed-key", good[:-1])
-    expect(page.locator("#sealed-count")).to_have_text("54 karakter diketik")
+    expect(page.locator("#sealed-count")).to_have_text("Karakter diketik: 54")
     page.click("#sealed-form button[type=submit]")
     expect(page.locator("#sealed-error")).to_have_text(
         "Kunci tersegel terdiri dari 55 karakter; yang diketik 54."
@@ -186,11 +186,16 @@ def test_operator_releases_a_sealed_key_and_syncs(site: Site, browser: Any) -> N
     expect(one.locator(".key")).to_contain_text("Released (from the sealed key)")
     expect(two.locator(".key")).to_contain_text("the centre gives it from")
     expect(page.locator("#sync-oldest")).to_have_text("none")
+    expect(page.locator("#sync-result")).to_have_text(
+        re.compile(r"^Sent: the centre stored [1-9]\d* new records\.$")
+    )
+    expect(page.locator("#key-result")).to_have_text(
+        "Session SESI-1: 36 items opened (from the sealed key). The proctor can now open the"
+        " session."
+    )
     two.locator("button.enter-sealed").click()
     page.fill("#sealed-key", "x")
     page.click("#sealed-form button[type=submit]")
-    expect(page.locator("#sealed-error")).to_have_text(
-        "A sealed key has 55 characters; 1 were typed."
-    )
+    expect(page.locator("#sealed-error")).to_have_text("A sealed key has 55 characters; 1 typed.")
     assert serious_violations(page) == []
     assert errors == []

@@ -37,7 +37,7 @@ Object.assign(SELEKSI_TEXTS.id, {
   "site.sealedTitle": "Kunci tersegel sesi {code}",
   "site.sealedLabel": "Kunci tersegel dari lembar di amplop",
   "site.sealedHint": "55 karakter dalam kelompok lima. Tanda hubung dan spasi boleh diketik atau tidak; huruf O dibaca 0, huruf I dan L dibaca 1. Satu karakter yang salah ketik ditolak sebelum soal dibuka.",
-  "site.sealedCount": "{n} karakter diketik",
+  "site.sealedCount": "Karakter diketik: {n}",
   "site.sealedSubmit": "Buka soal dengan kunci ini",
   "site.cancel": "Batal",
   "site.opened": "Sesi {code}: {n} soal terbuka ({how}). Pengawas kini dapat membuka sesi.",
@@ -98,7 +98,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   "site.sealedTitle": "Sealed key of session {code}",
   "site.sealedLabel": "Sealed key from the sheet in the envelope",
   "site.sealedHint": "55 characters in groups of five. Dashes and spaces may be typed or not; the letter O reads as 0, I and L as 1. A single mistyped character is refused before the items are opened.",
-  "site.sealedCount": "{n} characters typed",
+  "site.sealedCount": "Characters typed: {n}",
   "site.sealedSubmit": "Open the items with this key",
   "site.cancel": "Cancel",
   "site.opened": "Session {code}: {n} items opened ({how}). The proctor can now open the session.",
@@ -122,7 +122,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   "site.syncFailed": "The centre cannot be reached; it is tried again on its own.",
   "site.updated": "Updated {t}",
   "err.sealed_chars": "The sealed key has characters that are not on the sheet: {chars}",
-  "err.sealed_length": "A sealed key has {need} characters; {typed} were typed.",
+  "err.sealed_length": "A sealed key has {need} characters; {typed} typed.",
   "err.sealed_last": "The sealed key's last character is mistyped ({char}).",
   "err.sealed_check": "The sealed key does not check out for session {session}: a character was mistyped, or it is another session's sheet.",
   "err.bad_key": "The key does not open this session's items.",
@@ -136,6 +136,14 @@ Object.assign(SELEKSI_TEXTS.en, {
   const el = S.el;
   const store = window.sessionStorage;
   const C = { token: store.getItem("seleksi.admin"), data: null, timer: null, sealedFor: null };
+  // The outcome of the operator's last act per place, as a function so that
+  // it is said again in the other language when switched.
+  const said = { "key-result": null, "sync-result": null, "sealed-error": null };
+
+  function say(id, textOf) {
+    said[id] = textOf;
+    $(id).textContent = textOf ? textOf() : "";
+  }
   const REFRESH_MS = 5000;
 
   function fmtWhen(epoch) {
@@ -251,6 +259,7 @@ Object.assign(SELEKSI_TEXTS.en, {
     $("updated").textContent = S.t("site.updated", { t: S.fmtClock(d.now) });
     if (C.sealedFor) $("sealed-heading").textContent = S.t("site.sealedTitle", { code: C.sealedFor });
     countSealed();
+    for (const [id, textOf] of Object.entries(said)) $(id).textContent = textOf ? textOf() : "";
   }
 
   function openSealed(code) {
@@ -258,7 +267,8 @@ Object.assign(SELEKSI_TEXTS.en, {
     $("sealed-form").classList.remove("hidden");
     $("sealed-heading").textContent = S.t("site.sealedTitle", { code });
     $("sealed-key").value = "";
-    $("sealed-error").textContent = "";
+    $("sealed-key").removeAttribute("aria-invalid");
+    say("sealed-error", null);
     countSealed();
     $("sealed-key").focus();
   }
@@ -275,36 +285,36 @@ Object.assign(SELEKSI_TEXTS.en, {
   }
 
   async function release(code, sealed) {
-    $("key-result").textContent = "";
-    $("sealed-error").textContent = "";
+    say("key-result", null);
+    say("sealed-error", null);
     try {
       const body = { session_code: code };
       if (sealed !== null) body.sealed_key = sealed;
       const res = await S.api("POST", "/api/site/keys", body, C.token);
-      $("key-result").textContent = S.t("site.opened", { code, n: res.items, how: S.t("site.how." + res.how) });
+      say("key-result", () => S.t("site.opened", { code, n: res.items, how: S.t("site.how." + res.how) }));
       if (sealed !== null) closeSealed();
       await refresh();
     } catch (err) {
       if (err.status === 401) return logout();
       if (sealed !== null) {
-        $("sealed-error").textContent = errText(err);
+        say("sealed-error", () => errText(err));
         $("sealed-key").setAttribute("aria-invalid", "true");
         $("sealed-key").focus();
       } else {
-        $("key-result").textContent = errText(err);
+        say("key-result", () => errText(err));
       }
     }
   }
 
   async function syncNow() {
     $("sync-now").disabled = true;
-    $("sync-result").textContent = S.t("site.syncing");
+    say("sync-result", () => S.t("site.syncing"));
     try {
       const res = await S.api("POST", "/api/site/sync", {}, C.token);
-      $("sync-result").textContent = res.reached ? S.t("site.synced", { n: res.stored }) : S.t("site.syncFailed");
+      say("sync-result", () => (res.reached ? S.t("site.synced", { n: res.stored }) : S.t("site.syncFailed")));
     } catch (err) {
       if (err.status === 401) return logout();
-      $("sync-result").textContent = errText(err);
+      say("sync-result", () => errText(err));
     }
     await refresh();
   }
