@@ -58,7 +58,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
 from exam_server.models import AuditHead, Response
-from exam_server.receipts import human_code, key_id
+from exam_server.receipts import human_code, key_id, record_current_key
 from exam_server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -514,6 +514,9 @@ class Checkpointer:
 
     async def start(self) -> None:
         self.key = await anyio.to_thread.run_sync(load_or_create_key, self.key_path)
+        # The key also signs receipts: list it, so a receipt survives the key's replacement.
+        pub = self.key.public_key()
+        await anyio.to_thread.run_sync(record_current_key, self.key_path, pub)
         await self.now("start")
         if self.interval > 0:
             self._task = asyncio.create_task(self._run())

@@ -6,7 +6,7 @@ per subtest and the total exactly as the results publication prints them
 (:func:`exam_server.results.rules.fmt`), and the head of the attempt's answer
 chain. A candidate whose line was later deleted from, or changed in, the
 published results shows the receipt; anyone holding the server's public key
-checks it without trusting the server (:func:`verify_receipt`).
+checks it without trusting the server (:func:`verify`).
 
 Forms of one receipt:
 
@@ -26,19 +26,39 @@ The binary receipt (all lengths one byte, strings UTF-8)::
     ‖ chain_head (32 bytes; all zero = no answers) ‖ key_id (8 bytes)
     ‖ signature (64 bytes, Ed25519 over DOMAIN ‖ everything before it)
 
+**Keys across rotation.** A server keeps the public half of every key that
+has signed its receipts in a key list beside its private key
+(:func:`key_list_path`: ``….receipt-keys.json``), each with the time it came
+into use and the time it was retired (:class:`ReceiptKey`); the server adds
+its key at every start (:func:`record_current_key`), so a replaced key stays
+listed as retired. The list is public: the server serves it at
+``/results/receipt-keys.json`` and a results publication lists it in its signed
+manifest (``receipt_keys``). :func:`verify` is the one check of a receipt
+against such a list: every path (appeals, diagnostic report, the results
+pages and command line) calls it.
+
 Pure: the standard library, ``cryptography`` and ``segno`` (QR); no web, no
-database.
+database (the key list is a small JSON file).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
+import datetime as dt
+import fcntl
 import hashlib
-from collections.abc import Mapping
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -57,6 +77,10 @@ _KEY_ID_BYTES = 8
 _SIG_BYTES = 64
 #: Crockford's base32: no I, L, O, U, so a handwritten code is not misread.
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: The kind of a receipt key list document (:func:`key_list_document`).
+KEY_LIST_KIND = "seleksi-receipt-keys"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -164,15 +188,275 @@ def sign_receipt(
     return dataclasses.replace(unsigned, signature=private_key.sign(DOMAIN + _body(unsigned)))
 
 
-def verify_receipt(receipt: Receipt, public_key: Ed25519PublicKey) -> bool:
-    """True if ``receipt`` was signed by ``public_key`` and is unchanged."""
-    if receipt.key_id != key_id(public_key):
-        return False
+# -- receipt keys and the one check ------------------------------------------------
+
+
+def _utc(ts: float) -> str:
+    """A POSIX time as UTC ISO 8601 to the second (``2025-01-06T09:00:00Z``)."""
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _raw(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+@dataclass(frozen=True)
+class ReceiptKey:
+    """A public key that signs, or signed, receipts, with when it was in use.
+
+    valid_from / valid_until: UTC ISO 8601 to the second; ``""`` when not known
+    (a key listed only by its public half) or, for valid_until, still in use.
+    A receipt carries no time, so the period tells a reader which key signed
+    which days' receipts; it does not limit what the key verifies.
+    """
+
+    public_key: Ed25519PublicKey
+    valid_from: str = ""
+    valid_until: str = ""
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.public_key)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 hex of the raw 32-byte key (the fingerprint results use)."""
+        return hashlib.sha256(_raw(self.public_key)).hexdigest()
+
+    @property
+    def retired(self) -> bool:
+        return bool(self.valid_until)
+
+    def period(self) -> str:
+        """``2025-01-06T09:00:00Z – 2025-02-01T08:00:00Z`` (``…`` for an open end)."""
+        return f"{self.valid_from or '…'} – {self.valid_until or '…'}"
+
+    def to_dict(self) -> dict[str, str]:
+        """As a manifest and the key list write it: the raw key (base64), its
+        fingerprint, and the period's ends that are known."""
+        d = {
+            "public_key": base64.b64encode(_raw(self.public_key)).decode("ascii"),
+            "sha256": self.fingerprint,
+        }
+        if self.valid_from:
+            d["valid_from"] = self.valid_from
+        if self.valid_until:
+            d["valid_until"] = self.valid_until
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ReceiptKey:
+        """The key in a manifest's or key list's entry; ``ValueError`` saying what is wrong."""
+        try:
+            raw = base64.b64decode(str(d["public_key"]), validate=True)
+            key = Ed25519PublicKey.from_public_bytes(raw)
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise ValueError(f"bad receipt key ({exc})") from None
+        if "sha256" in d and str(d["sha256"]) != hashlib.sha256(raw).hexdigest():
+            raise ValueError("bad receipt key (its sha256 is not the key's)")
+        out = cls(key, str(d.get("valid_from") or ""), str(d.get("valid_until") or ""))
+        for end in (out.valid_from, out.valid_until):
+            if end:
+                try:
+                    dt.datetime.strptime(end, "%Y-%m-%dT%H:%M:%SZ")
+                except ValueError:
+                    raise ValueError(f"bad receipt key period end {end!r}") from None
+        return out
+
+
+def as_receipt_key(key: ReceiptKey | Ed25519PublicKey) -> ReceiptKey:
+    """A bare public key as a :class:`ReceiptKey` with no known period."""
+    return key if isinstance(key, ReceiptKey) else ReceiptKey(key)
+
+
+Refusal = Literal["unreadable", "unknown_key", "bad_signature", "no_keys"]
+
+
+class ReceiptRefused(ValueError):
+    """A receipt that does not verify. ``code``: ``unreadable`` (not a receipt
+    code, damaged), ``no_keys`` (nothing to check against), ``unknown_key``
+    (signed by a key not in the list: ``key_id`` says which), ``bad_signature``
+    (a listed key, but the receipt was changed); the message says it in English."""
+
+    def __init__(self, code: Refusal, message: str, key_id: str = "") -> None:
+        super().__init__(message)
+        self.code: Refusal = code
+        self.key_id = key_id
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A receipt whose signature verified, and the listed key that signed it."""
+
+    receipt: Receipt
+    key: ReceiptKey
+
+
+def verify(receipt: Receipt | str, keys: Iterable[ReceiptKey | Ed25519PublicKey]) -> Verified:
+    """Check a receipt (or its text code) against a list of receipt keys: the
+    current and retired keys a server has held (:func:`held_keys`) or the keys
+    a publication's signed manifest lists. The one receipt check; raises
+    :class:`ReceiptRefused` with the reason."""
+    if isinstance(receipt, str):
+        try:
+            receipt = decode(receipt.strip())
+        except ValueError as exc:
+            raise ReceiptRefused("unreadable", f"cannot read the receipt ({exc})") from None
+    listed = [as_receipt_key(k) for k in keys]
+    if not listed:
+        raise ReceiptRefused("no_keys", "no receipt key to check the receipt against")
+    key = next((k for k in listed if k.key_id == receipt.key_id), None)
+    if key is None:
+        raise ReceiptRefused(
+            "unknown_key",
+            f"the receipt was signed by key {receipt.key_id}, which is not one of the"
+            f" {len(listed)} receipt keys listed ({', '.join(k.key_id for k in listed)})",
+            receipt.key_id,
+        )
     try:
-        public_key.verify(receipt.signature, DOMAIN + _body(receipt))
+        key.public_key.verify(receipt.signature, DOMAIN + _body(receipt))
     except (InvalidSignature, ValueError):
+        raise ReceiptRefused(
+            "bad_signature",
+            f"the signature does not match key {receipt.key_id}: the receipt was changed",
+            receipt.key_id,
+        ) from None
+    return Verified(receipt, key)
+
+
+def verify_receipt(receipt: Receipt, public_key: Ed25519PublicKey) -> bool:
+    """True if ``receipt`` was signed by ``public_key`` and is unchanged
+    (:func:`verify` with a list of one key)."""
+    try:
+        verify(receipt, [public_key])
+    except ReceiptRefused:
         return False
     return True
+
+
+# -- the server's key list -------------------------------------------------------------
+
+
+def key_list_path(private_key_path: Path) -> Path:
+    """Where a server lists its receipt keys: beside its private key
+    (``seleksi.db.checkpoint-key.pem`` → ``seleksi.db.checkpoint-key.receipt-keys.json``)."""
+    return private_key_path.with_name(private_key_path.stem + ".receipt-keys.json")
+
+
+def key_list_document(keys: Sequence[ReceiptKey], **extra: Any) -> dict[str, Any]:
+    """The public form of a key list (what the file holds and the server serves)."""
+    return {"kind": KEY_LIST_KIND, "v": 1, **extra, "keys": [k.to_dict() for k in keys]}
+
+
+def parse_key_list(doc: Any) -> list[ReceiptKey]:
+    """The keys of a key list document (or of a manifest's ``receipt_keys``
+    list); ``ValueError`` saying what is wrong."""
+    if isinstance(doc, Mapping):
+        if doc.get("kind") != KEY_LIST_KIND or doc.get("v") != 1:
+            raise ValueError(f"not a receipt key list ({KEY_LIST_KIND}, version 1)")
+        doc = doc.get("keys")
+    if not isinstance(doc, list):
+        raise ValueError("a receipt key list holds a list of keys")
+    return [ReceiptKey.from_dict(d) for d in doc]
+
+
+def read_key_list(path: Path) -> list[ReceiptKey]:
+    """The keys listed in ``path`` (``[]`` when there is no list yet)."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return []
+    try:
+        return parse_key_list(json.loads(text))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def _list_lock(path: Path) -> Iterator[None]:
+    """One writer of the list at a time (several workers start together)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + ".lock").open("a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _write_list(path: Path, keys: Sequence[ReceiptKey]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(key_list_document(keys), indent=2) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def record_key(
+    path: Path, public_key: Ed25519PublicKey, *, now: float, since: float | None = None
+) -> list[ReceiptKey]:
+    """List ``public_key`` as the key in use from now on: a key not yet listed
+    is added (in use from ``since``, default ``now``) and the key in use
+    before it is retired at ``now``. Idempotent for the key already in use.
+    Returns the list as written."""
+    kid = key_id(public_key)
+    with _list_lock(path):
+        keys = read_key_list(path)
+        current = [k for k in keys if not k.retired]
+        if [k.key_id for k in current] == [kid]:
+            return keys
+        out = []
+        for k in keys:
+            if k.key_id == kid:
+                # A retired key in use again (a restored backup): listed as
+                # current, the earlier end dropped; said in the log.
+                log.warning("receipt key %s retired at %s is in use again", kid, k.valid_until)
+                k = dataclasses.replace(k, valid_until="")
+            elif not k.retired:
+                k = dataclasses.replace(k, valid_until=_utc(now))
+            out.append(k)
+        if all(k.key_id != kid for k in out):
+            out.append(ReceiptKey(public_key, _utc(now if since is None else min(since, now))))
+        _write_list(path, out)
+        log.info("receipt key %s listed in %s (%d keys)", kid, path, len(out))
+        return out
+
+
+def record_current_key(private_key_path: Path, public_key: Ed25519PublicKey) -> None:
+    """At a server's start: list its key (in use from the key file's time when
+    first listed) and retire the one before. Never raises: a list that cannot
+    be written is logged, and the exam goes on."""
+    try:
+        since = private_key_path.stat().st_mtime if private_key_path.exists() else None
+        record_key(key_list_path(private_key_path), public_key, now=time.time(), since=since)
+    except (OSError, ValueError):
+        log.exception("the receipt key list beside %s was not updated", private_key_path)
+
+
+class KeyHolder(Protocol):
+    """What :func:`server_keys` reads of a server's checkpointer
+    (``exam_server.checkpoints.Checkpointer``)."""
+
+    key_path: Path
+    key: Ed25519PrivateKey | None
+
+
+def server_keys(holder: KeyHolder) -> list[ReceiptKey]:
+    """The receipt keys a running server has held (:func:`held_keys` of its key)."""
+    current = holder.key.public_key() if holder.key is not None else None
+    return held_keys(holder.key_path, current)
+
+
+def held_keys(private_key_path: Path, current: Ed25519PublicKey | None = None) -> list[ReceiptKey]:
+    """Every receipt key the server has held: its key list, plus ``current``
+    if the list does not hold it yet (a list that cannot be read gives the
+    current key alone, and a log line)."""
+    try:
+        keys = read_key_list(key_list_path(private_key_path))
+    except (OSError, ValueError):
+        log.exception("the receipt key list beside %s cannot be read", private_key_path)
+        keys = []
+    if current is not None and all(k.key_id != key_id(current) for k in keys):
+        keys.append(ReceiptKey(current))
+    return keys
 
 
 # -- the binary and text forms ------------------------------------------------------
@@ -272,7 +556,7 @@ def decode(text: str) -> Receipt:
 
     Raises ``ValueError`` saying what is wrong: not a receipt code, a version
     this program does not know, damaged or cut short. Decoding does not check
-    the signature: call :func:`verify_receipt`."""
+    the signature: call :func:`verify`."""
     if not isinstance(text, str):
         raise ValueError("a receipt code is text")
     compact = "".join(text.split()).upper()

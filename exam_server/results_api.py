@@ -27,7 +27,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from exam_server import audit
+from exam_server import audit, receipts
 from exam_server.context import context
 from exam_server.http import STR, ApiError, Endpoint, field_str, obj, read_json
 from exam_server.results import publication as pubm
@@ -129,7 +129,8 @@ async def publish_results(request: Request) -> Response:
             409, "no_results_key", "the server has no results_key_path (SELEKSI_RESULTS_KEY_PATH)"
         )
     ctx = context(request.app)
-    receipt_key = ctx.checkpoints.public_key if ctx.checkpoints.key is not None else None
+    # Every key this server has held, retired ones too: receipts outlive a replaced key.
+    receipt_keys = receipts.server_keys(ctx.checkpoints)
 
     def work() -> dict[str, Any]:
         key = _private_key(key_path)
@@ -142,8 +143,7 @@ async def publish_results(request: Request) -> Response:
         exam = pubm.ExamInfo(
             id=exam_code, title=title or str(exam_doc["title"]), published_at=published_at
         )
-        keys = [receipt_key] if receipt_key is not None else []
-        publication = pubm.publish(exam, policy, skd, key, receipt_keys=keys)
+        publication = pubm.publish(exam, policy, skd, key, receipt_keys=receipt_keys)
         _replace_publication(folder, dict(publication.files))
         return {
             "exam_code": exam_code,

@@ -12,7 +12,8 @@ Jinja2 with autoescaping, no script needed; Bahasa Indonesia first,
 * ``sanggah`` — an appeal of results, identified by the receipt.
 
 A candidate is identified by their signed receipt (``exam_server.receipts``,
-checked with the server's key): no password, and nobody else's report.
+checked against every key the server has held, so a receipt outlives a
+replaced key): no password, and nobody else's report.
 """
 
 from __future__ import annotations
@@ -112,15 +113,26 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def check_receipt(request: Request, text: str) -> receipts.Receipt:
-    """The receipt in ``text`` if the server signed it for this exam (Refused otherwise)."""
+    """The receipt in ``text`` if a key this server has held signed it (the
+    current one or one retired since: :func:`exam_server.receipts.verify`)
+    and it is for this exam; Refused otherwise, saying why."""
     ctx = context(request.app)
     try:
-        r = receipts.decode(text.strip())
-        valid = receipts.verify_receipt(r, ctx.checkpoints.public_key)
-    except (ValueError, TypeError, KeyError):
-        valid = False
-    if not valid or r.exam != request.path_params["exam"]:
-        raise Refused("receipt", t("bad_receipt", "id"), t("bad_receipt", "en"))
+        r = receipts.verify(text, receipts.server_keys(ctx.checkpoints)).receipt
+    except receipts.ReceiptRefused as exc:
+        key = {
+            "unknown_key": "receipt_unknown_key",
+            "bad_signature": "receipt_bad_signature",
+        }.get(exc.code, "receipt_unreadable" if exc.code == "unreadable" else "bad_receipt")
+        raise Refused(
+            "receipt", t(key, "id").format(key=exc.key_id), t(key, "en").format(key=exc.key_id)
+        ) from None
+    if r.exam != request.path_params["exam"]:
+        raise Refused(
+            "receipt",
+            t("receipt_other_exam", "id").format(exam=r.exam),
+            t("receipt_other_exam", "en").format(exam=r.exam),
+        )
     return r
 
 

@@ -25,6 +25,30 @@ TEXT: dict[str, tuple[str, str]] = {
         "Tanda terima tidak sah untuk ujian ini.",
         "The receipt is not valid for this exam.",
     ),
+    "receipt_unreadable": (
+        "Tanda terima tidak sah: kodenya tidak terbaca atau rusak; salin ulang dari layar atau "
+        "cetakan.",
+        "The receipt is not valid: its code cannot be read or is damaged; copy it again from "
+        "the screen or print.",
+    ),
+    "receipt_unknown_key": (
+        "Tanda terima tidak sah: ditandatangani dengan kunci {key}, yang bukan kunci tanda terima "
+        "server ini, yang sekarang maupun yang sudah diganti: tanda terima palsu, atau dari "
+        "server lain.",
+        "The receipt is not valid: it was signed with key {key}, which is not one of this "
+        "server's receipt keys, current or retired: a forged receipt, or one from another "
+        "server.",
+    ),
+    "receipt_bad_signature": (
+        "Tanda terima tidak sah: tanda tangannya tidak cocok dengan kuncinya ({key}), isinya "
+        "telah diubah.",
+        "The receipt is not valid: its signature does not match its key ({key}), its content "
+        "was changed.",
+    ),
+    "receipt_other_exam": (
+        "Tanda terima tidak sah untuk ujian ini: tanda terima ini untuk ujian {exam}.",
+        "The receipt is not valid for this exam: it is for the exam {exam}.",
+    ),
     "no_result": (
         "Belum ada hasil ujian untuk tanda terima ini.",
         "There is no finished test for this receipt yet.",

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from exam_server import receipts
 from exam_server.assessment import service as svc
 from exam_server.context import context
 from exam_server.http import ApiError, Endpoint, read_json
@@ -393,7 +394,8 @@ async def publish_final(request: Request) -> Response:
     if folder is None or key_path is None:
         raise ApiError(409, "no_results_dir", "the server has no results folder or signing key")
     ctx = context(request.app)
-    receipt_key = ctx.checkpoints.public_key if ctx.checkpoints.key is not None else None
+    # Every key this server has held, retired ones too: receipts outlive a replaced key.
+    receipt_keys = receipts.server_keys(ctx.checkpoints)
 
     def work() -> dict[str, Any]:
         key = ra._private_key(key_path)
@@ -407,8 +409,7 @@ async def publish_final(request: Request) -> Response:
         exam = pubm.ExamInfo(
             id=b.exam_code, title=b.title or str(exam_doc["title"]), published_at=b.published_at
         )
-        keys = [receipt_key] if receipt_key is not None else []
-        publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=keys)
+        publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=receipt_keys)
         ra._replace_publication(folder, dict(publication.files))
         return {"exam_code": b.exam_code, "root": publication.root, "public_url": "/results/"}
 

@@ -16,7 +16,10 @@
   file (no external load) that checks the manifest's signature against the
   announced key, a proof, a formation file and a receipt in the browser;
 * ``/results/files/{path}`` — the published files themselves (CSV, JSON,
-  manifest, signature, public key).
+  manifest, signature, public key);
+* ``/results/receipt-keys.json`` — the receipt keys, current and retired, with
+  when each was in use: the exam server's key list when served by it, else the
+  keys the publication's signed manifest lists.
 
 What the server itself checked is shown as the server's own statement, never
 as a verdict to trust: a forgery re-signed with another key is consistent
@@ -52,6 +55,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from exam_server import receipts
 from exam_server.results import publication as pubm
 from exam_server.results.receipt_check import ReceiptFinding, check_receipt_text
 from exam_server.results.rules import FINAL_MEANINGS, SKD_MEANINGS, RankingPolicy, fmt
@@ -174,6 +178,11 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "receipt_label": ("Kode tanda terima (SELEKSI-R1:…)", "Receipt code (SELEKSI-R1:…)"),
     "receipt_button": ("Periksa tanda terima", "Check the receipt"),
+    "receipt_key": (
+        "Ditandatangani kunci tanda terima {fp} (dipakai {period}){retired}.",
+        "Signed by the receipt key {fp} (in use {period}){retired}.",
+    ),
+    "receipt_key_retired": (", kunci yang sudah diganti", ", a key since replaced"),
     "receipt_offline": (
         "Simpan kode tanda terima, manifest.json dan manifest.sig: dengan pemeriksa offline, "
         "siapa pun dapat memeriksa hal yang sama tanpa server ini.",
@@ -563,6 +572,23 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         exam = "" if view is None else str(view.manifest["exam"]["id"])
         return HTMLResponse(verifier_html(exam), headers={"Content-Security-Policy": VERIFIER_CSP})
 
+    async def receipt_keys(request: Request) -> Response:
+        # Inside the exam server: every key it has held (current and retired),
+        # from its key list. Serving a publication on its own: the keys its
+        # signed manifest lists. Either way, anyone can check a receipt with it.
+        holder = getattr(getattr(request.app.state, "context", None), "checkpoints", None)
+        if holder is not None:
+            keys = await anyio.to_thread.run_sync(receipts.server_keys, holder)
+            doc = receipts.key_list_document(keys, source="server")
+        else:
+            _, view = await need(request)
+            if view is None:
+                return JSONResponse({"error": "no publication"}, status_code=404)
+            doc = receipts.key_list_document(
+                pubm.receipt_keys_of(view.manifest), source="publication"
+            )
+        return JSONResponse(doc, headers={"Cache-Control": "no-cache"})
+
     async def css(request: Request) -> Response:
         # The shared look, read from the installed proctor_ui package (also
         # under `seleksi results serve`, which serves no other static file).
@@ -597,6 +623,7 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
                 Route("/receipt", receipt, methods=["POST"], name="results_receipt"),
                 Route("/proof/{regno}", proof, name="results_proof"),
                 Route("/verifier.html", verifier, name="results_verifier"),
+                Route("/receipt-keys.json", receipt_keys, name="results_receipt_keys"),
                 Route("/seleksi.css", css, name="results_css"),
                 Route("/files/{path:path}", file, name="results_file"),
             ],

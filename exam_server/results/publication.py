@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from assessment.components import ComponentScore
+from exam_server.receipts import ReceiptKey, as_receipt_key, parse_key_list
 from exam_server.results.integration import (
     FinalEntry,
     FinalResult,
@@ -557,22 +558,20 @@ def announced_counts(doc: Any) -> Any:
     return doc
 
 
-def receipt_key_entry(public_key: Ed25519PublicKey) -> dict[str, str]:
-    """How the manifest lists a receipt signing key: raw key (base64) and its fingerprint."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return {"public_key": base64.b64encode(raw).decode("ascii"), "sha256": sha256_hex(raw)}
+def receipt_key_entry(public_key: Ed25519PublicKey | ReceiptKey) -> dict[str, str]:
+    """How the manifest lists a receipt signing key: raw key (base64), its
+    fingerprint, and when it was in use where known (``valid_from``,
+    ``valid_until``: a retired key stays listed, so its receipts still verify)."""
+    return as_receipt_key(public_key).to_dict()
 
 
-def receipt_keys_of(manifest: Mapping[str, Any]) -> list[Ed25519PublicKey]:
-    """The receipt signing keys a manifest lists (none in a schema-1 manifest)."""
-    keys = []
-    for k in manifest.get("receipt_keys") or []:
-        try:
-            raw = base64.b64decode(str(k["public_key"]), validate=True)
-            keys.append(Ed25519PublicKey.from_public_bytes(raw))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PublicationError(f"{MANIFEST}: bad receipt key ({exc})") from None
-    return keys
+def receipt_keys_of(manifest: Mapping[str, Any]) -> list[ReceiptKey]:
+    """The receipt signing keys a manifest lists, current and retired (none in
+    a schema-1 manifest)."""
+    try:
+        return parse_key_list(list(manifest.get("receipt_keys") or []))
+    except ValueError as exc:
+        raise PublicationError(f"{MANIFEST}: {exc}") from None
 
 
 def build_manifest(
@@ -582,7 +581,7 @@ def build_manifest(
     *,
     optimised: bool,
     public_key: Ed25519PublicKey,
-    receipt_keys: Sequence[Ed25519PublicKey] = (),
+    receipt_keys: Sequence[Ed25519PublicKey | ReceiptKey] = (),
     version: Mapping[str, Any] | None = None,
 ) -> bytes:
     """``receipt_keys``: the public keys that signed candidates' receipts, listed so a
@@ -636,7 +635,7 @@ def publish(
     private_key: Ed25519PrivateKey,
     final: FinalResult | None = None,
     *,
-    receipt_keys: Sequence[Ed25519PublicKey] = (),
+    receipt_keys: Sequence[Ed25519PublicKey | ReceiptKey] = (),
     attach: Mapping[str, bytes] | None = None,
     version: Mapping[str, Any] | None = None,
 ) -> Publication:

@@ -7,7 +7,8 @@ signed manifest (``receipt_keys``), so a receipt is checked with the
 publication alone, and nothing from the server:
 
 * **invalid** — the receipt does not decode, or its signature is not valid
-  under any receipt key the manifest lists (a forged or mistyped receipt);
+  under any receipt key the manifest lists, current or retired (a forged or
+  mistyped receipt); the details say which (:func:`exam_server.receipts.verify`);
 * **other exam** — the receipt is for another exam than this publication;
 * **missing** — no published line for the registration number: the candidate
   sat the test (the signed receipt says so) but was left out;
@@ -20,13 +21,13 @@ Pure: standard library, ``cryptography`` and the receipt module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from exam_server import receipts
@@ -59,6 +60,7 @@ class ReceiptFinding:
     details: list[str] = field(default_factory=list)
     entry: Mapping[str, Any] | None = None  # the published SKD line, when there is one
     key_fingerprint: str = ""  # the receipt key that verified the signature
+    key: receipts.ReceiptKey | None = None  # that key with its period of use, as listed
 
     @property
     def ok(self) -> bool:
@@ -159,7 +161,7 @@ def _show(d: Decimal | None) -> str:
 def check_receipt_text(
     files: Mapping[str, bytes],
     text: str,
-    extra_keys: Sequence[Ed25519PublicKey] = (),
+    extra_keys: Sequence[Ed25519PublicKey | receipts.ReceiptKey] = (),
     *,
     docs: Sequence[tuple[str, Mapping[str, Any]]] | None = None,
     policy: RankingPolicy | None = None,
@@ -178,33 +180,29 @@ def check_receipt_text(
         docs = pubm.formation_docs(files)
     if policy is None:
         policy = RankingPolicy.from_json(files[pubm.POLICY].decode("utf-8"))
-    try:
-        receipt = receipts.decode(text.strip())
-    except (ValueError, TypeError, KeyError) as exc:
-        return ReceiptFinding("invalid", details=[f"cannot read the receipt ({exc})"])
     keys = [*pubm.receipt_keys_of(manifest), *extra_keys]
-    if not keys:
-        return ReceiptFinding(
-            "invalid",
-            str(receipt.registration_number),
-            ["the manifest lists no receipt key; give the announced receipt key"],
-        )
-    for key in keys:
-        try:
-            if not receipts.verify_receipt(receipt, key):
-                continue  # not this key: try the next one listed
-        except (InvalidSignature, ValueError):
-            continue
-        finding = compare_receipt(manifest, policy, docs, receipt)
-        return ReceiptFinding(
-            finding.outcome,
-            finding.registration_number,
-            finding.details,
-            finding.entry,
-            pubm.public_key_fingerprint(key),
-        )
+    try:
+        verified = receipts.verify(text, keys)
+    except receipts.ReceiptRefused as exc:
+        regno = ""
+        with contextlib.suppress(ValueError):
+            regno = receipts.decode(text.strip()).registration_number
+        reason = str(exc)
+        if exc.code == "no_keys":
+            reason = "the manifest lists no receipt key; give the announced receipt key"
+        elif exc.code == "unknown_key":
+            reason = (
+                f"the receipt was signed by key {exc.key_id}, which is not one of the receipt"
+                " keys listed in the manifest (current and retired): a forged receipt, or one"
+                " of another server"
+            )
+        return ReceiptFinding("invalid", regno, [reason])
+    finding = compare_receipt(manifest, policy, docs, verified.receipt)
     return ReceiptFinding(
-        "invalid",
-        str(receipt.registration_number),
-        ["the signature is not valid under any receipt key listed in the manifest"],
+        finding.outcome,
+        finding.registration_number,
+        finding.details,
+        finding.entry,
+        verified.key.fingerprint,
+        verified.key,
     )

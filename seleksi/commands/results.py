@@ -122,9 +122,11 @@ def register(sub: Any) -> None:
         "--receipt-key",
         action="append",
         default=[],
-        metavar="PEM",
+        metavar="PEM|LIST",
         help="public key that signed candidates' receipts, listed in the manifest so a receipt "
-        "is checked with nothing from the server (repeat for several keys)",
+        "is checked with nothing from the server (repeat for several keys); or the server's "
+        "receipt key list (….receipt-keys.json beside its checkpoint key: current and retired "
+        "keys with their periods)",
     )
     pub.set_defaults(func=_publish)
 
@@ -341,6 +343,19 @@ def _key(path: str, private: bool) -> Any:
     raise CommandError(f"{path}: {found}")
 
 
+def _receipt_keys(path: str) -> list[Any]:
+    """The receipt keys in ``path``: a key list (JSON) or one public key (PEM)."""
+    from exam_server import receipts
+
+    data = _read(path)
+    if not data.lstrip().startswith(b"{"):
+        return [_key(path, private=False)]
+    try:
+        return receipts.parse_key_list(json.loads(data))
+    except ValueError as exc:
+        raise CommandError(f"{path}: {exc}") from None
+
+
 def _export(args: argparse.Namespace) -> int:
     from exam_server.results.inputs import dump_input
 
@@ -410,7 +425,7 @@ def _publish(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.skb}: {exc}") from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    receipt_keys = [_key(k, private=False) for k in args.receipt_key]
+    receipt_keys = [rk for k in args.receipt_key for rk in _receipt_keys(k)]
     publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=receipt_keys)
     pubm.write_publication(args.out, publication.files)
     m = publication.manifest
@@ -421,7 +436,9 @@ def _publish(args: argparse.Namespace) -> int:
     print(f"merkle root: {publication.root}")
     print(f"signed by:   {m['signature']['public_key_sha256']}")
     for rk in m["receipt_keys"]:
-        print(f"receipt key: {rk['sha256']}")
+        ends = (rk.get("valid_from", ""), rk.get("valid_until", ""))
+        period = f" (in use {ends[0] or '…'} – {ends[1] or '…'})" if any(ends) else ""
+        print(f"receipt key: {rk['sha256']}{period}")
     return 0
 
 
@@ -559,7 +576,11 @@ def _check_receipt(files: dict[str, bytes], receipt: str, regno: str) -> bool:
     for d in finding.details:
         print(f"  {d}")
     if finding.key_fingerprint:
-        print(f"receipt signed by: {finding.key_fingerprint} (listed in the signed manifest)")
+        retired = ", retired since" if finding.key is not None and finding.key.retired else ""
+        period = f", in use {finding.key.period()}{retired}" if finding.key is not None else ""
+        print(
+            f"receipt signed by: {finding.key_fingerprint} (listed in the signed manifest{period})"
+        )
     if finding.outcome in ("missing", "differs"):
         print(
             "Keep the receipt code and this publication's manifest.json and manifest.sig: "
