@@ -426,6 +426,23 @@ class VerifyReport:
         return not self.problems
 
 
+def key_switches(conn: Connection) -> list[Any]:
+    """The checkpoint key replacements recorded in this database's audit chain
+    (``site_checkpoint_key`` events a site writes; the chain itself is
+    verified with the rest), as :class:`exam_server.checkpoints.KeySwitch`."""
+    from exam_server import checkpoints as cps
+
+    out = []
+    rows = conn.execute(
+        select(AUDIT.c.data_json).where(AUDIT.c.kind == "site_checkpoint_key").order_by(AUDIT.c.id)
+    )
+    for (data_json,) in rows:
+        d = json.loads(data_json or "{}")
+        if "from_n" in d and "key_id" in d and d.get("previous_key_id", "") != d["key_id"]:
+            out.append(cps.KeySwitch(int(d["from_n"]), str(d["key_id"]), d.get("previous_key_id")))
+    return out
+
+
 def verify(
     engine: Engine,
     *,
@@ -433,13 +450,17 @@ def verify(
     public_key: Ed25519PublicKey | None = None,
     expect: tuple[str, ...] = (),
     scores: bool = True,
+    other_keys: Sequence[Ed25519PublicKey] = (),
 ) -> VerifyReport:
     """Recompute the audit chain, every attempt's response chain, check that
     each finished attempt's recorded response head matches, and (``scores``)
     recompute each finished attempt's score and verdict from its chained
     answers. With ``checkpoint_file`` and the checkpoint ``public_key``: check
     the file's lines and that the database still holds every head they
-    recorded; ``expect``: fingerprints copied into session reports."""
+    recorded; ``expect``: fingerprints copied into session reports. A site
+    whose checkpoint key was replaced has the replacements in its chain
+    (``site_checkpoint_key``): each line is checked with the key its number
+    calls for, the replaced keys' public keys given as ``other_keys``."""
     from exam_server import checkpoints as cps
 
     rep = VerifyReport()
@@ -450,7 +471,11 @@ def verify(
     if checkpoint_file is not None:
         if public_key is None:
             raise ValueError("checking a checkpoint file needs the checkpoint public key")
-        file_report = cps.read_file(checkpoint_file, public_key, expect)
+        with engine.connect() as conn:
+            switches = key_switches(conn)
+        file_report = cps.read_file(
+            checkpoint_file, public_key, expect, switches=switches, other_keys=other_keys
+        )
     # The chain, the head and the answers must be read at one moment: on a
     # live server an event committed between two reads would look like a
     # removed row. A SQLite read transaction is already one snapshot;

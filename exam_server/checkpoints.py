@@ -44,7 +44,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -278,12 +278,56 @@ class FileReport:
     problems: list[str] = field(default_factory=list)
 
 
-def read_file(path: Path, public_key: Ed25519PublicKey, expect: tuple[str, ...] = ()) -> FileReport:
+@dataclass(frozen=True)
+class KeySwitch:
+    """The checkpoint key replaced (a site's ``seleksi site replace-key``, an
+    event ``site_checkpoint_key`` of its audit chain): lines numbered
+    ``from_n`` on are signed by ``key_id``, the lines before by
+    ``previous_key_id`` (None: the file had none). ``after_hash``: the line
+    before ``from_n`` when a new file continues another's numbering."""
+
+    from_n: int
+    key_id: str
+    previous_key_id: str | None
+
+
+def expected_key(n: int, current: str, switches: Sequence[KeySwitch]) -> str:
+    """The key id that must sign checkpoint ``n``: the key of the last switch at
+    or before it; before the first switch, that switch's previous key; with
+    no switch, ``current``."""
+    ordered = sorted(switches, key=lambda sw: sw.from_n)
+    if not ordered:
+        return current
+    kid = ordered[0].previous_key_id or ordered[0].key_id
+    for sw in ordered:
+        if sw.from_n <= n:
+            kid = sw.key_id
+    return kid
+
+
+def read_file(
+    path: Path,
+    public_key: Ed25519PublicKey,
+    expect: tuple[str, ...] = (),
+    *,
+    switches: Sequence[KeySwitch] = (),
+    other_keys: Sequence[Ed25519PublicKey] = (),
+) -> FileReport:
     """Check every line's signature and its link to the line before; and that
     each fingerprint in ``expect`` (copied into session reports) is still in
-    the file. Lines that fail are reported by line number and left out."""
+    the file. Lines that fail are reported by line number and left out.
+
+    After a key replacement (``switches``, from the site's audit chain) each
+    line is checked with the key its number calls for (:func:`expected_key`);
+    ``other_keys`` are the replaced keys' public keys (a key's id is its
+    hash, so a public-key file cannot stand in for another key). A new file
+    that continues another's numbering (a lost file: its first line is the
+    anchor the replacement wrote) starts at its switch's number."""
     rep = FileReport()
-    kid = key_id(public_key)
+    current = key_id(public_key)
+    keys = {key_id(k): k for k in other_keys}
+    keys[current] = public_key
+    starts = {sw.from_n for sw in switches}
     prev_hash, prev_n = "", 0
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
@@ -296,15 +340,24 @@ def read_file(path: Path, public_key: Ed25519PublicKey, expect: tuple[str, ...] 
                 rep.problems.append(f"checkpoint file line {lineno}: {exc}")
                 prev_hash = line_hash(line)
                 continue
+            kid = expected_key(cp.n, current, switches)
+            key = keys.get(kid)
             if cp.key_id != kid:
                 rep.problems.append(
                     f"checkpoint file line {lineno}: signed by key {cp.key_id}, not {kid}"
                 )
-            elif not signature_ok(line, public_key):
+            elif key is None:
+                rep.problems.append(
+                    f"checkpoint file line {lineno}: signed by the replaced key {kid}, whose"
+                    " public key was not given (its *.replaced-*.pub.pem)"
+                )
+            elif not signature_ok(line, key):
                 rep.problems.append(
                     f"checkpoint file line {lineno}: signature does not match (line edited)"
                 )
-            if cp.prev != prev_hash:
+            if prev_n == 0 and cp.n > 1 and cp.n in starts and cp.prev:
+                pass  # a new file's anchor, continuing the numbering of a lost one
+            elif cp.prev != prev_hash:
                 what = "the file start" if prev_n == 0 else f"checkpoint {prev_n}"
                 rep.problems.append(
                     f"checkpoint file line {lineno} (checkpoint {cp.n}): does not follow {what}"

@@ -60,6 +60,14 @@ def register(sub: Any) -> None:
         help="the checkpoint public key (default for SQLite: DB.checkpoint-key.pub.pem)",
     )
     v.add_argument(
+        "--replaced-key",
+        metavar="PEM",
+        action="append",
+        default=[],
+        help="the public key of a checkpoint key replaced at a site (seleksi site replace-key; "
+        "repeatable; default: every *.replaced-*.pub.pem beside --key)",
+    )
+    v.add_argument(
         "--expect",
         metavar="FINGERPRINT",
         action="append",
@@ -110,9 +118,14 @@ def verify(args: argparse.Namespace) -> int:
     require_database(url, tables=("exam_audit",))
     file, key_path = _checkpoint_paths(args, url)
     public_key = None
+    replaced = []
     if key_path is not None:
+        given = [Path(p) for p in args.replaced_key]
+        if not given:  # kept beside the current key by seleksi site replace-key
+            given = sorted(key_path.parent.glob("*.replaced-*.pub.pem"))
         try:
             public_key = load_public_key(key_path)
+            replaced = [load_public_key(p) for p in given]
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
     engine = make_engine(url)
@@ -123,6 +136,7 @@ def verify(args: argparse.Namespace) -> int:
             public_key=public_key,
             expect=tuple(args.expect),
             scores=not args.no_scores,
+            other_keys=replaced,
         )
     except SQLAlchemyError as exc:
         raise CommandError(f"cannot read the audit tables: {exc.__class__.__name__}") from None

@@ -161,3 +161,49 @@ def test_registration_refuses_what_it_must(centre: Centre) -> None:
     assert "not registered" in _send(centre, sid, [_line(old, 3, h2)], old).problems[0]
     assert _send(centre, sid, [l3], new).stored == 1
     assert intake.verify_copies(centre.engine, sid) == []
+
+
+def test_the_sites_own_verify_checks_each_line_with_its_key(
+    centre: Centre, site_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After ``replace-key`` the site's ``seleksi audit verify --checkpoints``
+    checks the lines before the switch with the replaced key (kept beside the
+    new one) and the lines after it with the new key; without the replaced
+    public key, or with a line signed by a third key, it names the line."""
+    from seleksi.cli import main
+
+    _installed(centre, site_engine)
+    db = tmp_path / "site.db"
+    key_path, file = cps.paths_for(f"sqlite:///{db}")[1], cps.paths_for(f"sqlite:///{db}")[0]
+    old = cps.load_or_create_key(key_path)
+    cps.write_checkpoint(site_engine, file, old, "start")
+    with writer(site_engine).begin() as conn:
+        audit.append(conn, "x", "test")
+    cps.write_checkpoint(site_engine, file, old, "interval")
+    st = ck.replace_site_key(site_engine, "TILOK-01", key_path, file, "disk replaced")
+    new = cps.load_or_create_key(key_path)
+    assert key_id(new.public_key()) == st.key_id and st.from_n == 3
+    with writer(site_engine).begin() as conn:
+        audit.append(conn, "y", "test")
+    cps.write_checkpoint(site_engine, file, new, "interval")
+    args = ["audit", "verify", "--db", str(db), "--no-scores"]
+    assert main(args) == 0, capsys.readouterr()
+    assert "checkpoints: 3" in capsys.readouterr().out
+    # The replaced public key moved away: its lines cannot be checked, and it says so.
+    (kept,) = tmp_path.glob("*.replaced-*.pub.pem")
+    moved = tmp_path / "elsewhere.pem"
+    kept.rename(moved)
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "signed by the replaced key" in out and "line 1" in out and "line 3" not in out
+    assert main([*args, "--replaced-key", str(moved)]) == 0
+    capsys.readouterr()
+    # A line after the switch signed by a key the chain never named is refused.
+    stranger = Ed25519PrivateKey.generate()
+    last = cps.latest(file)
+    assert last is not None
+    with file.open("a") as f:
+        f.write(_line(stranger, last.n + 1, last.hash) + "\n")
+    assert main([*args, "--replaced-key", str(moved)]) == 1
+    out = capsys.readouterr().out
+    assert f"line 4: signed by key {key_id(stranger.public_key())}, not {st.key_id}" in out
