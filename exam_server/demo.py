@@ -422,13 +422,13 @@ def serve_demo(
         port=port,
         results_dir=results_dir,
     )
-    if results_dir:
-        # After the test (issue 20): a finished exam with its publication, one
-        # accepted appeal signed as version 2, survey answers and feedback.
-        from exam_server.after_test.seed import demo_after_test
+    from exam_server.after_test.seed import start_demo_after_test, stop_demo_after_test
 
-        for line in demo_after_test(database_url, Path(results_dir)):
-            print(line)
+    # After the test (issue 20): a finished exam with its publication, one
+    # accepted appeal signed as version 2, survey answers and feedback. Its 60
+    # sittings take about ten seconds to play: a process of its own seeds them
+    # while the server starts, and prints its lines when done.
+    after = start_demo_after_test(database_url, Path(results_dir)) if results_dir else None
     base = f"http://{host}:{port}"
     print()
     print(f"Serving on {base}  (Ctrl-C to stop)")
@@ -439,6 +439,13 @@ def serve_demo(
     print(f"  admin pages:        {base}/admin.html")
     print(f"  published results:  {base}/results/")
     print(f"  recruitment:        {base}/recruitment/  (staff: /recruitment/staff)")
-    print(f"  after the test:     {base}/after/SKD-HASIL/")
-    print(f"  REST API schema:    {base}/api/openapi.json")
-    serve(settings, log_level="warning")
+    print(
+        f"  after the test:     {base}/after/SKD-HASIL/"
+        + ("  (being prepared: its lines follow in a few seconds)" if after else "")
+    )
+    print(f"  REST API schema:    {base}/api/openapi.json", flush=True)
+    try:
+        serve(settings, log_level="warning")
+    finally:
+        if after is not None:
+            stop_demo_after_test(after)
