@@ -152,8 +152,9 @@ def check_decision(rules: AppealRules, status: str, decision: Decision, now: flo
 
 @dataclass(frozen=True)
 class AppealStats:
-    """Public appeal statistics: counts by status, overdue answers, and the
-    median days to answer (None before any answer)."""
+    """Public appeal statistics: counts by status, overdue answers, the
+    median days to answer (None before any answer) and the days each
+    answered appeal waited (sorted)."""
 
     submitted: int
     accepted: int
@@ -161,6 +162,7 @@ class AppealStats:
     pending: int
     overdue: int
     median_days_to_answer: float | None
+    days_to_answer: tuple[float, ...] = ()
 
 
 def stats(rows: list[tuple[str, float, float | None, float]], now: float) -> AppealStats:
@@ -174,4 +176,5 @@ def stats(rows: list[tuple[str, float, float | None, float]], now: float) -> App
         pending=len(pending),
         overdue=sum(1 for r in pending if now > r[3]),
         median_days_to_answer=statistics.median(answered) if answered else None,
+        days_to_answer=tuple(sorted(answered)),
     )

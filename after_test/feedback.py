@@ -125,17 +125,58 @@ def check_answer(status: str, answered: bool, answer: Any) -> str:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """How long answers took in one group (days): the values sorted, their
+    count, least, quartiles (``statistics.quantiles``, inclusive method: the
+    same as numpy's default linear percentiles), median and most. One value:
+    every figure is that value."""
+
+    days: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.days)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.days)
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        if self.n == 1:
+            return self.days[0], self.days[0]
+        q1, _, q3 = statistics.quantiles(self.days, n=4, method="inclusive")
+        return q1, q3
+
+    @property
+    def least(self) -> float:
+        return self.days[0]
+
+    @property
+    def most(self) -> float:
+        return self.days[-1]
+
+
+def spread(days: Iterable[float]) -> Spread | None:
+    """The spread of ``days`` (None when there are none)."""
+    values = tuple(sorted(days))
+    return Spread(values) if values else None
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """The public dashboard's figures.
 
     satisfaction: (day, question, mean, n) per test day and question;
     by_category: category → status → count; median_days_to_answer: over
-    answered feedback (None before any); survey_n: submissions."""
+    answered feedback (None before any); days_to_answer: category → the days
+    each answered item waited, sorted; survey_n: submissions."""
 
     satisfaction: list[tuple[str, str, float, int]]
     by_category: dict[str, dict[str, int]]
     median_days_to_answer: float | None
     survey_n: int
+    days_to_answer: dict[str, tuple[float, ...]]
 
 
 def dashboard(
@@ -151,14 +192,16 @@ def dashboard(
         subs.add(submission)
     satisfaction = [(day, q, sum(v) / len(v), len(v)) for (day, q), v in sorted(sums.items())]
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    waits = []
+    waits: dict[str, list[float]] = defaultdict(list)
     for category, status, created, answered in feedback:
         counts[category][status] += 1
         if answered is not None:
-            waits.append((answered - created) / DAY)
+            waits[category].append((answered - created) / DAY)
+    every = spread(d for ds in waits.values() for d in ds)
     return Dashboard(
         satisfaction,
         {c: dict(v) for c, v in sorted(counts.items())},
-        statistics.median(waits) if waits else None,
+        every.median if every else None,
         len(subs),
+        {c: tuple(sorted(ds)) for c, ds in sorted(waits.items())},
     )

@@ -7,8 +7,9 @@ Jinja2 with autoescaping, no script needed; Bahasa Indonesia first,
 * ``saran`` — the public feedback box (categories, honeypot, signed form time,
   rate limit per sender);
 * ``dasbor`` — the public dashboard: satisfaction by test day, feedback by
-  category and status, median time to answer, appeal statistics, published
-  feedback with answers (SVG plots drawn here, offline and printable);
+  category and status, the time to answer (its spread per feedback category
+  and for appeals), appeal statistics, published feedback with answers (SVG
+  plots drawn here, offline and printable, each with its table);
 * ``sanggah`` — an appeal of results, identified by the receipt.
 
 A candidate is identified by their signed receipt (``exam_server.receipts``,
@@ -317,11 +318,38 @@ async def dashboard(request: Request) -> Response:
         [t(s, lang) for s in statuses],
         [[dash.by_category.get(c, {}).get(s, 0) for s in statuses] for c, _ in cats],
     )
+    times = [
+        (label, sp)
+        for label, sp in [
+            *((cname[c], feedback.spread(dash.days_to_answer.get(c, ()))) for c, _ in cats),
+            (t("appeals_group", lang), feedback.spread(data["appeals"].days_to_answer)),
+        ]
+        if sp is not None
+    ]
+    desc = "; ".join(
+        t("answer_times_desc", lang).format(
+            group=label,
+            median=f"{sp.median:.1f}",
+            q1=f"{sp.quartiles[0]:.1f}",
+            q3=f"{sp.quartiles[1]:.1f}",
+            least=f"{sp.least:.1f}",
+            most=f"{sp.most:.1f}",
+            n=sp.n,
+        )
+        for label, sp in times
+    )
+    times_plot = (
+        plots.spreads(t("answer_times", lang), desc, times, t("answer_times_axis", lang))
+        if times
+        else None
+    )
     return render(
         request,
         "dashboard.html",
         t("dashboard", lang),
         dash=dash,
+        answer_times=times,
+        times_plot=times_plot,
         appeals=data["appeals"],
         published=data["published"],
         categories=cats,

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from after_test.feedback import Spread
+
 # Colour-blind-safe (Okabe–Ito) series colours; the heat map is one hue's lightness.
 SERIES = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 
@@ -159,5 +161,76 @@ def stacked_bars(
                 )
                 x0 += bw
         out.append(f'<text x="{_f(x0 + 4)}" y="{y + 15}" font-size="11">{sum(counts[i])}</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _nice_top(v: float) -> float:
+    """The least of 1, 2, 5 × 10^k at or above ``v`` (an axis end)."""
+    if v <= 0:
+        return 1.0
+    k = 10 ** math.floor(math.log10(v))
+    return next(m * k for m in (1, 2, 5, 10) if m * k >= v)
+
+
+def spreads(
+    title: str,
+    desc: str,
+    rows: Sequence[tuple[str, Spread]],
+    axis_label: str,
+) -> Markup:
+    """One row per group: every value as a dot, a box from the first to the
+    third quartile, the median as a thick line, whiskers to the least and the
+    most. ``desc`` (the figures in words) is the SVG's ``<desc>``; the page
+    shows the same figures in a table."""
+    w, left, right, top, row_h, bottom = 640, 200, 30, 16, 40, 44
+    h = top + row_h * len(rows) + bottom
+    pw = w - left - right
+    hi = _nice_top(max((sp.most for _, sp in rows), default=1.0))
+
+    def px(v: float) -> float:
+        return left + pw * v / hi
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="sp-t sp-d" '
+        f'viewBox="0 0 {w} {h}" width="{w}" height="{h}" class="plot">',
+        f'<title id="sp-t">{escape(title)}</title><desc id="sp-d">{escape(desc)}</desc>',
+    ]
+    base = top + row_h * len(rows)
+    out.append(f'<line x1="{left}" y1="{base}" x2="{left + pw}" y2="{base}" stroke="#333"/>')
+    for i in range(6):
+        v = hi * i / 5
+        out.append(
+            f'<line x1="{_f(px(v))}" y1="{top}" x2="{_f(px(v))}" y2="{base}" stroke="#ddd"/>'
+            f'<text x="{_f(px(v))}" y="{base + 14}" font-size="10" text-anchor="middle">'
+            f"{v:g}</text>"
+        )
+    out.append(
+        f'<text x="{left + pw / 2}" y="{base + 32}" font-size="11" text-anchor="middle">'
+        f"{escape(axis_label)}</text>"
+    )
+    for r, (label, sp) in enumerate(rows):
+        y = top + row_h * r + row_h / 2
+        colour = SERIES[r % len(SERIES)]
+        q1, q3 = sp.quartiles
+        out.append(
+            f'<g data-group="{escape(label)}" data-n="{sp.n}" data-median="{sp.median:.1f}">'
+            f'<text x="{left - 8}" y="{_f(y + 4)}" font-size="11" text-anchor="end">'
+            f"{escape(label)} (n = {sp.n})</text>"
+            f'<line x1="{_f(px(sp.least))}" y1="{_f(y)}" x2="{_f(px(sp.most))}" y2="{_f(y)}" '
+            f'stroke="#555"/>'
+            f'<rect x="{_f(px(q1))}" y="{_f(y - 9)}" width="{_f(max(px(q3) - px(q1), 1.0))}" '
+            f'height="18" fill="#f2f2f2" stroke="#555"/>'
+        )
+        for k, v in enumerate(sp.days):
+            dy = (-5, 0, 5)[k % 3]  # three lanes: equal values stay apart
+            out.append(
+                f'<circle cx="{_f(px(v))}" cy="{_f(y + dy)}" r="3" fill="{colour}" '
+                f'fill-opacity="0.7"/>'
+            )
+        out.append(
+            f'<line x1="{_f(px(sp.median))}" y1="{_f(y - 11)}" x2="{_f(px(sp.median))}" '
+            f'y2="{_f(y + 11)}" stroke="#111" stroke-width="3"/></g>'
+        )
     out.append("</svg>")
     return Markup("".join(out))

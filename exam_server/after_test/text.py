@@ -109,6 +109,29 @@ TEXT: dict[str, tuple[str, str]] = {
     "published": ("terbit", "published"),
     "rejected": ("ditolak", "rejected"),
     "median_answer": ("Median waktu menjawab saran", "Median time to answer feedback"),
+    "median_answer_appeal": ("Median waktu menjawab sanggah", "Median time to answer appeals"),
+    "answer_times": ("Waktu menjawab", "Time to answer"),
+    "answer_times_intro": (
+        "Berapa hari instansi memerlukan untuk menjawab setiap saran (per kategori) dan setiap "
+        "sanggah hasil: setiap titik satu jawaban, kotak dari kuartil pertama sampai ketiga, "
+        "garis tebal median.",
+        "How many days the agency took to answer each feedback item (per category) and each "
+        "appeal of results: each dot one answer, the box from the first to the third quartile, "
+        "the thick line the median.",
+    ),
+    "answer_times_axis": ("hari sampai dijawab", "days to the answer"),
+    "answer_times_desc": (
+        "{group}: median {median} hari, kuartil {q1}–{q3}, paling cepat {least}, paling lama "
+        "{most} (n = {n})",
+        "{group}: median {median} days, quartiles {q1}–{q3}, least {least}, most {most} (n = {n})",
+    ),
+    "answer_group": ("Kelompok", "Group"),
+    "answered_n": ("Dijawab", "Answered"),
+    "least": ("Paling cepat", "Least"),
+    "q1": ("Kuartil 1", "Quartile 1"),
+    "q3": ("Kuartil 3", "Quartile 3"),
+    "most": ("Paling lama", "Most"),
+    "appeals_group": ("Sanggah hasil", "Appeals of results"),
     "days": ("{d} hari", "{d} days"),
     "none_yet": ("belum ada", "none yet"),
     "published_feedback": ("Saran yang terbit dan jawabannya", "Published feedback and answers"),

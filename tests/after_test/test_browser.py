@@ -168,3 +168,61 @@ def test_staff_page_moderates_feedback_and_decides_an_appeal(
     page.click("#aa-training-open")
     frame = page.frame_locator("#aa-training-frame")
     expect(frame.locator("svg.plot")).to_be_visible()
+
+
+def test_time_to_answer_plot_is_accessible(
+    after_server: AfterServer,
+    browser: Any,  # noqa: F811
+) -> None:
+    """The dashboard's time-to-answer plot in chromium: an image with its
+    title and description, the same figures in a table, nothing serious for
+    axe (run after the staff page published feedback and decided an appeal)."""
+    import httpx
+
+    s = after_server
+    # One more feedback item, published and answered a day later (with what
+    # the earlier tests left, the plot has more than one group).
+    s.clock.advance(3600)
+    form = httpx.get(f"{s.url}/after/{EXAM}/saran").text
+    token = re.search(r'name="form" value="([^"]+)"', form)
+    assert token
+    s.clock.advance(30)
+    sent = httpx.post(
+        f"{s.url}/after/{EXAM}/saran",
+        data={"form": token.group(1), "category": "venue", "text": "Parkir sempit.", "website": ""},
+    )
+    assert sent.status_code == 200, sent.text
+    new = int(re.search(r"nomor (\d+)", sent.text).group(1))  # type: ignore[union-attr]
+    r = httpx.post(
+        f"{s.url}/api/after/feedback/{new}/moderate",
+        headers=s.admin(),
+        json={"decision": "published"},
+    )
+    assert r.status_code == 200, r.text
+    with s.db.connect() as conn:
+        t = am.AfterFeedback.__table__  # type: ignore[attr-defined]
+        waiting = list(
+            conn.execute(
+                select(t.c.id).where(t.c.status == "published", t.c.answered_at.is_(None))
+            ).scalars()
+        )
+    s.clock.advance(86_400)
+    for i in waiting:
+        r = httpx.post(
+            f"{s.url}/api/after/feedback/{i}/answer", headers=s.admin(), json={"answer": "Ya."}
+        )
+        assert r.status_code == 200, r.text
+    page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    page.goto(f"{s.url}/after/{EXAM}/dasbor")
+    plot = page.locator('svg[aria-labelledby="sp-t sp-d"]')
+    assert plot.get_attribute("role") == "img"
+    assert plot.locator("title").text_content() == "Waktu menjawab"
+    assert "median" in (plot.locator("desc").text_content() or "")
+    groups = plot.locator("g[data-group]")
+    rows = page.locator("#answer-times tbody tr")
+    assert groups.count() == rows.count() >= 1
+    assert serious_violations(page) == []
+    page.screenshot(path=str(Path("/tmp") / "after-dashboard-answer-times.png"), full_page=True)
+    page.goto(f"{s.url}/after/{EXAM}/dasbor?lang=en")
+    assert page.locator("svg title#sp-t").text_content() == "Time to answer"
+    assert serious_violations(page) == []

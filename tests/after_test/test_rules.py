@@ -135,6 +135,17 @@ def test_dashboard_figures() -> None:
     assert ("2025-01-30", "overall", 3.0, 2) in d.satisfaction
     assert d.by_category == {"test": {"rejected": 1}, "venue": {"published": 1, "pending": 1}}
     assert d.median_days_to_answer == 2.0
+    assert d.days_to_answer == {"venue": (2.0,)}
+
+
+@given(st.lists(st.floats(0, 60, allow_nan=False), min_size=1, max_size=40))
+def test_answer_spread_is_numpys_percentiles(days: list[float]) -> None:
+    sp = feedback.spread(days)
+    assert sp is not None and sp.n == len(days)
+    want = np.percentile(days, [0, 25, 50, 75, 100])
+    got = [sp.least, *sp.quartiles[:1], sp.median, sp.quartiles[1], sp.most]
+    assert np.allclose(got, want, rtol=0, atol=1e-9)
+    assert feedback.spread([]) is None
 
 
 def test_training_needs_gap_against_the_standard_and_programmes() -> None:

@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from sqlalchemy import func, inspect, select
 
 from after_test import models as am
-from exam_server.after_test import service
+from exam_server.after_test import service, store
 from exam_server.audit import verify
 from exam_server.results import publication as pub
 from tests.after_test.conftest import EXAM, SIGNING_KEY, AfterServer
@@ -225,6 +226,85 @@ def test_appeal_in_window_then_accepted_and_signed_as_version_2(after_server: Af
     assert count(s, am.AfterAppeal) == 1
     stats = httpx.get(f"{s.url}/after/{EXAM}/dasbor").text
     assert re.search(r"Diterima</th><td class=\"num\">1<", stats)
+
+
+def test_time_to_answer_plot_and_table_are_the_databases(after_server: AfterServer) -> None:
+    """The dashboard's time to answer: one row per feedback category with
+    answers and one for appeals, in the SVG (dots, median) and in its table,
+    each figure computed here from the database rows with numpy."""
+    s = after_server
+    # An item of another category, published now and answered below.
+    s.clock.advance(3600)  # past the sender's hourly limit
+    token = form_token(httpx.get(f"{s.url}/after/{EXAM}/saran").text)
+    s.clock.advance(10)
+    sent = httpx.post(
+        f"{s.url}/after/{EXAM}/saran",
+        data={"form": token, "category": "test", "text": "Layar redup.", "website": ""},
+    )
+    assert sent.status_code == 200, sent.text
+    new = int(re.search(r"nomor (\d+)", sent.text).group(1))  # type: ignore[union-attr]
+    r = httpx.post(
+        f"{s.url}/api/after/feedback/{new}/moderate",
+        headers=s.admin(),
+        json={"decision": "published"},
+    )
+    assert r.status_code == 200, r.text
+    with s.db.connect() as conn:
+        t = am.AfterFeedback.__table__  # type: ignore[attr-defined]
+        waiting = list(
+            conn.execute(
+                select(t.c.id).where(t.c.status == "published", t.c.answered_at.is_(None))
+            ).scalars()
+        )
+    s.clock.advance(1.5 * 86_400)
+    for i in waiting:
+        r = httpx.post(
+            f"{s.url}/api/after/feedback/{i}/answer", headers=s.admin(), json={"answer": "Ya."}
+        )
+        assert r.status_code == 200, r.text
+    dash = httpx.get(f"{s.url}/after/{EXAM}/dasbor").text
+
+    with s.db.connect() as conn:
+        f = am.AfterFeedback.__table__  # type: ignore[attr-defined]
+        a = am.AfterAppeal.__table__  # type: ignore[attr-defined]
+        fb = conn.execute(
+            select(f.c.category, f.c.created_at, f.c.answered_at).where(
+                f.c.answered_at.is_not(None)
+            )
+        ).all()
+        ap = conn.execute(
+            select(a.c.submitted_at, a.c.answered_at).where(a.c.answered_at.is_not(None))
+        ).all()
+    groups: dict[str, list[float]] = {}
+    for cat, created, answered in fb:
+        groups.setdefault(cat, []).append((answered - created) / 86_400)
+    labels = store.policy_of(s.db, EXAM).feedback.categories
+    expected = {labels[c].id: d for c, d in groups.items()}
+    if ap:
+        expected["Sanggah hasil"] = [(x - y) / 86_400 for y, x in ap]
+
+    table = re.search(r'<table id="answer-times">(.*?)</table>', dash, re.S)
+    assert table, "no time-to-answer table"
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>(.*?)</tr>', table.group(1), re.S)
+    got = {label: re.findall(r'<td class="num">([^<]+)</td>', cells) for label, cells in rows}
+    want = {
+        label: [str(len(d))] + [f"{v:.1f}" for v in np.percentile(d, [0, 25, 50, 75, 100])]
+        for label, d in expected.items()
+    }
+    assert got == want
+    # The plot: one group per row, a dot per answer, the same median; title and desc.
+    svg = re.search(r'<svg[^>]*aria-labelledby="sp-t sp-d".*?</svg>', dash, re.S)
+    assert svg and '<title id="sp-t">Waktu menjawab</title>' in svg.group(0)
+    plotted = re.findall(
+        r'<g data-group="([^"]+)" data-n="(\d+)" data-median="([^"]+)">(.*?)</g>',
+        svg.group(0),
+        re.S,
+    )
+    assert len(plotted) == len(want)
+    for label, n, median, body in plotted:
+        assert int(n) == body.count("<circle") == int(got[label][0])
+        assert median == got[label][3]
+        assert f"median {median} hari" in svg.group(0)
 
 
 def test_training_needs_page_and_csv(after_server: AfterServer) -> None:
