@@ -301,6 +301,8 @@ async def pace_run(
         g1 = resource.getrusage(resource.RUSAGE_SELF)
         if metering is not None and metering.done() and meter is not None:
             rep.wal_bytes = meter.stop()  # type: ignore[attr-defined]
+            if isinstance(meter, PgWalMeter):
+                rep.wal_kind = "PostgreSQL WAL (the run's schema, pg_walinspect)"  # type: ignore[attr-defined]
         # The run only (wall seconds of the run and a margin), not the preparation before it.
         rep.health = server_health(cluster.url, rep.wall_seconds + 2.0)  # type: ignore[attr-defined]
         print("server /healthz after the run:", json.dumps(rep.health))  # type: ignore[attr-defined]
@@ -437,8 +439,9 @@ def _wal_row(rep: LoadReport) -> list[str]:
     if wal is None:
         return []
     answers = rep.answers_acked - getattr(rep, "wal_from", 0)
+    what = getattr(rep, "wal_kind", "SQLite WAL")
     return [
-        "| SQLite WAL written after the login window (answers, clocks, presence marks): "
+        f"| {what} written after the login window (answers, clocks, presence marks): "
         f"MB; per answer acknowledged then | {wal / 1e6:.1f}; {wal / max(1, answers):,.0f} "
         "bytes |"
     ]
