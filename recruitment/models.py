@@ -19,7 +19,8 @@ from sqlmodel import Field, SQLModel
 
 
 class RecPeriod(SQLModel, table=True):
-    """A selection period (e.g. CASN 2024) of one agency.
+    """A selection period (e.g. CASN 2024); agency: who organises it (the
+    agencies recruiting in it are those of its needs, ``RecNeed.agency_id``).
 
     rules_json: the eligibility rules (``recruitment.eligibility.EligibilityRules``);
     schedule_json: the public schedule (``recruitment.announcement.Schedule``);
@@ -35,9 +36,20 @@ class RecPeriod(SQLModel, table=True):
     exam_code: str = Field(default="", max_length=40)
 
 
+class RecAgency(SQLModel, table=True):
+    """An agency (instansi: a ministry, a province, a regency) with needs in the
+    periods; revision ``0018_rec_agencies``. code: short, for URLs and commands."""
+
+    __tablename__ = "rec_agency"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=40)
+    name: str = Field(max_length=200)
+
+
 class RecStaff(SQLModel, table=True):
-    """An agency account. role: operator | approver | verifier | admin
-    (``recruitment.roles``). password_hash: ``exam_server.auth.hash_password``."""
+    """A recruitment staff account. role: operator | approver | verifier | admin
+    (``recruitment.scope``); agency_id: the agency it acts for, NULL for a
+    national account (every agency). password_hash: ``exam_server.auth.hash_password``."""
 
     __tablename__ = "rec_staff"
     id: int | None = Field(default=None, primary_key=True)
@@ -45,10 +57,11 @@ class RecStaff(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     role: str = Field(max_length=16)
     password_hash: str = Field(max_length=300)
+    agency_id: int | None = Field(default=None, foreign_key="rec_agency.id", index=True)
 
 
 class RecNeed(SQLModel, table=True):
-    """A position's needs (analisis kebutuhan) and its approval.
+    """A position's needs (analisis kebutuhan) of one agency and its approval.
 
     status: draft | submitted | approved | returned (``recruitment.needs``);
     majors_json: accepted majors (list of text); allocation_json: openings per
@@ -58,6 +71,7 @@ class RecNeed(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("period_id", "code"),)
     id: int | None = Field(default=None, primary_key=True)
     period_id: int = Field(foreign_key="rec_period.id", index=True)
+    agency_id: int = Field(foreign_key="rec_agency.id", index=True)
     code: str = Field(max_length=40)
     unit: str = Field(max_length=200)
     position: str = Field(max_length=200)

@@ -6,9 +6,11 @@ Part of the recruitment operations (:mod:`exam_server.recruitment.service`).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -19,11 +21,12 @@ from exam_server import audit
 from exam_server.auth import verify_password
 from exam_server.db import writer
 from exam_server.recruitment.outbox import enqueue
-from exam_server.recruitment.periods import _get
+from exam_server.recruitment.periods import _get, _view
 from recruitment.models import (
     RecAccount,
     RecDocument,
     RecOutbox,
+    RecPeriod,
     RecRegistration,
 )
 
@@ -191,6 +194,43 @@ def registration_of(engine: Engine, period_id: int, account_id: int) -> RecRegis
             .scalars()
             .first()
         )
+
+
+def registrations_by_period(
+    engine: Engine, account_id: int, today: dt.date
+) -> list[dict[str, Any]]:
+    """The account's registration in each period, newest period first: every
+    period it registered in, and every period whose registration is open
+    ``today`` (status None: not registered there yet). One registration per
+    period (and per NIK in a period) is the rule; in another period one may
+    register again."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(RecPeriod, RecRegistration)
+            .outerjoin(
+                RecRegistration,
+                (col(RecRegistration.period_id) == col(RecPeriod.id))
+                & (col(RecRegistration.account_id) == account_id),
+            )
+            .order_by(col(RecPeriod.id).desc())
+        ).all()
+    out = []
+    for period, reg in rows:
+        pv = _view(period)
+        is_open = pv.schedule.registration_open(today)
+        if reg is None and not is_open:
+            continue
+        out.append(
+            {
+                "period": pv.code,
+                "name": pv.name,
+                "status": reg.status if reg is not None else None,
+                "number": reg.registration_number if reg is not None else None,
+                "registration_open": is_open,
+                "registration_closes": pv.schedule.registration_closes.isoformat(),
+            }
+        )
+    return out
 
 
 def documents_of(engine: Engine, registration_id: int) -> dict[str, RecDocument]:

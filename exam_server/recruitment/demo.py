@@ -36,6 +36,7 @@ from recruitment.nik import derive_key
 from recruitment.registry import NoRegistry, RegistryAdapter
 
 PERIOD = "CASN-DEMO"
+AGENCY = "KEMCON"
 
 
 def sample_pdf(text: str = "Seleksi demo") -> bytes:
@@ -196,8 +197,13 @@ def seed_recruitment(
         "verifier2": "verifikator2",
         "admin": "admin-rekrutmen",
     }
+    # The agency's staff act for it; the admin is national (publishes, schedules).
+    svc.create_agency(engine, AGENCY, "Kementerian Contoh (demo)")
     for role, user in users.items():
-        svc.create_staff(engine, user, user.title(), role.rstrip("2"), passwords[role], scrypt_n)
+        agency = None if role == "admin" else AGENCY
+        svc.create_staff(
+            engine, user, user.title(), role.rstrip("2"), passwords[role], scrypt_n, agency
+        )
     demo = DemoRecruitment(PERIOD, {r: (u, passwords[r]) for r, u in users.items()})
     period = svc.period_by_code(engine, PERIOD)
     # Needs: two approved, one left waiting for the approver.

@@ -6,13 +6,14 @@ Part of the recruitment operations (:mod:`exam_server.recruitment.service`).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -22,11 +23,20 @@ from exam_server.db import writer
 from exam_server.models import Formation
 from exam_server.recruitment import forms as f
 from exam_server.recruitment.forms import CODE_RE, FieldError, FormError
-from exam_server.recruitment.periods import Refused, _get, _view
+from exam_server.recruitment.periods import (
+    Refused,
+    _get,
+    _view,
+    agency_code,
+    authorise,
+    in_scope_where,
+    staff_scope,
+)
 from exam_server.scheduling import SetupError, create_formations
 from recruitment import announcement as ann
 from recruitment import eligibility as elig
 from recruitment.models import (
+    RecAgency,
     RecAnnouncement,
     RecFormation,
     RecNeed,
@@ -57,6 +67,9 @@ def parse_need(form: dict[str, Any], rules: elig.EligibilityRules) -> dict[str, 
         "education_level": f.choice(form, "education_level", err, rules.education_levels),
         "max_age": f.integer(form, "max_age", err, 18, 70),
         "other_requirements": f.text(form, "other_requirements", err, max_len=2000, required=False),
+        # The agency's code; only a national account chooses (an agency's staff
+        # enter their own agency's needs, whatever the form says).
+        "agency": f.text(form, "agency", err, max_len=40, required=False),
     }
     majors_text = f.text(form, "majors", err, max_len=2000, required=False)
     out["majors"] = [m.strip() for m in majors_text.replace("\n", ";").split(";") if m.strip()]
@@ -80,12 +93,30 @@ def parse_need(form: dict[str, Any], rules: elig.EligibilityRules) -> dict[str, 
     return out
 
 
+def _need_agency(s: Session, actor: str, code: str) -> int:
+    """The agency a new need belongs to: the actor's own, or (a national
+    account) the one named by ``code``; :class:`FormError` on the field ``agency``."""
+    who = staff_scope(s, actor)
+    if who.agency_id is not None:
+        return who.agency_id
+    a = s.execute(select(RecAgency).where(col(RecAgency.code) == code)).scalars().first()
+    if a is None or a.id is None:
+        raise FormError([_fe("agency", "pilih instansi", "choose the agency")])
+    return a.id
+
+
 def create_need(
     engine: Engine, period_id: int, actor: str, fields: dict[str, Any], now: float
 ) -> int:
+    """A draft need of the actor's agency (a national account names it in
+    ``fields["agency"]``); audited with the agency's code."""
     with Session(writer(engine)) as s:
+        agency_id = _need_agency(s, actor, fields.get("agency", ""))
+        authorise(s, actor, "needs", agency_id)
+        fields = {**fields, "agency": agency_code(s, agency_id)}
         need = RecNeed(
             period_id=period_id,
+            agency_id=agency_id,
             code=fields["code"],
             unit=fields["unit"],
             position=fields["position"],
@@ -122,6 +153,8 @@ def update_need(
     """Change a draft or returned need (its code stays); audited with the new fields."""
     with Session(writer(engine)) as s:
         need: RecNeed = _get(s, RecNeed, need_id, lock=True)
+        authorise(s, actor, "needs", need.agency_id)
+        fields = {**fields, "agency": agency_code(s, need.agency_id)}
         if need.status not in (NeedStatus.DRAFT, NeedStatus.RETURNED):
             raise Refused(
                 "hanya kebutuhan draf atau yang dikembalikan dapat diubah",
@@ -168,11 +201,18 @@ def _fe(field: str, text_id: str, text_en: str) -> FieldError:
 def submit_need(engine: Engine, need_id: int, actor: str, now: float) -> None:
     with Session(writer(engine)) as s:
         need: RecNeed = _get(s, RecNeed, need_id, lock=True)
+        authorise(s, actor, "needs", need.agency_id)
         need.status = step_need(need.status, "submit")
         need.submitted_by, need.updated_at = actor, now
         s.add(need)
         s.flush()
-        audit.append(s.connection(), "rec_need_submit", actor, data={"need": need_id}, at=now)
+        audit.append(
+            s.connection(),
+            "rec_need_submit",
+            actor,
+            data={"need": need_id, "agency": agency_code(s, need.agency_id)},
+            at=now,
+        )
         s.commit()
 
 
@@ -188,7 +228,8 @@ def decide_need(
     the account that submitted it."""
     with Session(engine) as s:
         need: RecNeed = _get(s, RecNeed, need_id)
-        period: RecPeriod = _get(s, RecPeriod, need.period_id)
+        authorise(s, actor, "decide_need", need.agency_id)
+        agency: RecAgency = _get(s, RecAgency, need.agency_id)
         step_need(need.status, "approve" if approve else "return")
         check_second_person(need.submitted_by, actor)
         allocation: dict[str, int] = json.loads(need.allocation_json)
@@ -207,7 +248,7 @@ def decide_need(
         rows = [
             {
                 "code": formation_code(need.code, c),
-                "agency": period.agency,
+                "agency": agency.name,
                 "position": need.position,
                 "location": need.location,
                 "openings": n,
@@ -250,25 +291,36 @@ def decide_need(
             "rec_need_approve" if approve else "rec_need_return",
             actor,
             reason=reason.strip(),
-            data={"need": need_id, "formations": codes if approve else []},
+            data={
+                "need": need_id,
+                "agency": agency.code,
+                "formations": codes if approve else [],
+            },
             at=now,
         )
         s.commit()
     return codes if approve else []
 
 
-def needs(engine: Engine, period_id: int) -> list[dict[str, Any]]:
+def needs(engine: Engine, period_id: int, staff: str | None = None) -> list[dict[str, Any]]:
+    """The period's needs (staff: only those the account's scope reaches)."""
     with Session(engine) as s:
-        rows = s.execute(
-            select(RecNeed).where(col(RecNeed.period_id) == period_id).order_by(col(RecNeed.code))
-        ).scalars()
+        q = (
+            select(RecNeed, col(RecAgency.code))
+            .join(RecAgency, col(RecAgency.id) == col(RecNeed.agency_id))
+            .where(col(RecNeed.period_id) == period_id)
+        )
+        if staff is not None:
+            q = q.where(*in_scope_where(s, staff, col(RecNeed.agency_id)))
+        rows = s.execute(q.order_by(col(RecNeed.code))).all()
         return [
             {
                 **r.model_dump(),
+                "agency": code,
                 "majors": json.loads(r.majors_json),
                 "allocation": json.loads(r.allocation_json),
             }
-            for r in rows
+            for r, code in rows
         ]
 
 
@@ -276,9 +328,10 @@ def formations(engine: Engine, period_id: int) -> list[dict[str, Any]]:
     """The period's formations as announced (approved needs × categories)."""
     with Session(engine) as s:
         rows = s.execute(
-            select(RecFormation, RecNeed, Formation)
+            select(RecFormation, RecNeed, Formation, RecAgency)
             .join(RecNeed, col(RecNeed.id) == col(RecFormation.need_id))
             .join(Formation, col(Formation.id) == col(RecFormation.formation_id))
+            .join(RecAgency, col(RecAgency.id) == col(RecNeed.agency_id))
             .where(col(RecNeed.period_id) == period_id)
             .order_by(col(Formation.code))
         ).all()
@@ -286,6 +339,8 @@ def formations(engine: Engine, period_id: int) -> list[dict[str, Any]]:
             {
                 "id": rf.id,
                 "code": f.code,
+                "agency": a.code,
+                "agency_name": a.name,
                 "unit": n.unit,
                 "position": n.position,
                 "location": n.location,
@@ -296,7 +351,7 @@ def formations(engine: Engine, period_id: int) -> list[dict[str, Any]]:
                 "max_age": n.max_age,
                 "other_requirements": n.other_requirements,
             }
-            for rf, n, f in rows
+            for rf, n, f, a in rows
         ]
 
 
@@ -318,6 +373,7 @@ def publish_announcement(
     """Sign and keep a new version of the period's announcement if anything
     changed since the last one; returns the version (the last one when nothing changed)."""
     with Session(engine) as s:
+        authorise(s, actor, "publish", None)
         period: RecPeriod = _get(s, RecPeriod, period_id)
         pv = _view(period)
     forms = [{k: v for k, v in f.items() if k != "id"} for f in formations(engine, period_id)]
@@ -399,3 +455,52 @@ def announcement(
 
 
 # -- outbox -------------------------------------------------------------------------------
+
+
+# -- the public listing across periods and agencies ----------------------------------------
+
+
+def open_vacancies(engine: Engine, today: dt.date) -> list[dict[str, Any]]:
+    """Every formation announced in a period whose registration has not closed
+    by ``today`` (WIB), as its newest signed announcement states it, with the
+    period's code and name and the agency's code and name. Announcements
+    published before agencies were recorded name no agency code: their
+    period's agency stands for it. Ordered by period (newest first), then code."""
+    with Session(engine) as s:
+        newest = (
+            select(
+                col(RecAnnouncement.period_id),
+                func.max(col(RecAnnouncement.version)).label("version"),
+            )
+            .group_by(col(RecAnnouncement.period_id))
+            .subquery()
+        )
+        rows = s.execute(
+            select(RecPeriod, col(RecAnnouncement.document_json))
+            .join(RecAnnouncement, col(RecAnnouncement.period_id) == col(RecPeriod.id))
+            .join(
+                newest,
+                (newest.c.period_id == col(RecAnnouncement.period_id))
+                & (newest.c.version == col(RecAnnouncement.version)),
+            )
+            .order_by(col(RecPeriod.id).desc())
+        ).all()
+    out: list[dict[str, Any]] = []
+    for period, document in rows:
+        pv = _view(period)
+        if today > pv.schedule.registration_closes:
+            continue
+        doc = json.loads(document)
+        for x in doc["formations"]:
+            out.append(
+                {
+                    **x,
+                    "period": pv.code,
+                    "period_name": pv.name,
+                    "agency": x.get("agency", ""),
+                    "agency_name": x.get("agency_name", pv.agency),
+                    "registration_open": pv.schedule.registration_open(today),
+                    "registration_closes": pv.schedule.registration_closes.isoformat(),
+                }
+            )
+    return out

@@ -22,7 +22,9 @@ from exam_server.db import writer
 from exam_server.recruitment.forms import CODE_RE
 from recruitment import announcement as ann
 from recruitment import eligibility as elig
+from recruitment import scope
 from recruitment.models import (
+    RecAgency,
     RecPeriod,
     RecStaff,
 )
@@ -146,6 +148,20 @@ def current_period(engine: Engine) -> PeriodView | None:
         return _view(p) if p is not None else None
 
 
+def period_list(engine: Engine) -> list[tuple[str, str]]:
+    """Every period's (code, name), newest first (several may run at once)."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(col(RecPeriod.code), col(RecPeriod.name)).order_by(col(RecPeriod.id).desc())
+        ).all()
+        return [(str(c), str(n)) for c, n in rows]
+
+
+def period_by_id(engine: Engine, period_id: int) -> PeriodView:
+    with Session(engine) as s:
+        return _view(_get(s, RecPeriod, period_id))
+
+
 def period_by_code(engine: Engine, code: str) -> PeriodView:
     with Session(engine) as s:
         p = s.execute(select(RecPeriod).where(col(RecPeriod.code) == code)).scalars().first()
@@ -154,22 +170,119 @@ def period_by_code(engine: Engine, code: str) -> PeriodView:
         return _view(p)
 
 
+# -- agencies and the scope of staff accounts ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgencyView:
+    id: int
+    code: str
+    name: str
+
+
+def create_agency(engine: Engine, code: str, name: str, actor: str = "admin") -> int:
+    """An agency (instansi) that may enter needs in any period; audited."""
+    if not CODE_RE.match(code):
+        raise ValueError(f"agency code {code!r}: 1-30 letters, digits, '.', '_' or '-'")
+    if not name.strip():
+        raise ValueError("agency name: required")
+    with Session(writer(engine)) as s:
+        a = RecAgency(code=code, name=name.strip())
+        s.add(a)
+        s.flush()
+        audit.append(s.connection(), "rec_agency", actor, data={"agency": code, "name": a.name})
+        s.commit()
+        assert a.id is not None
+        return a.id
+
+
+def agencies(engine: Engine) -> list[AgencyView]:
+    """Every agency, by code."""
+    with Session(engine) as s:
+        rows = s.execute(select(RecAgency).order_by(col(RecAgency.code))).scalars()
+        return [AgencyView(r.id or 0, r.code, r.name) for r in rows]
+
+
+def agency_by_code(engine: Engine, code: str) -> AgencyView:
+    with Session(engine) as s:
+        a = s.execute(select(RecAgency).where(col(RecAgency.code) == code)).scalars().first()
+        if a is None:
+            raise NotFound(f"no agency {code}")
+        return AgencyView(a.id or 0, a.code, a.name)
+
+
+def agency_code(s: Session, agency_id: int | None) -> str:
+    """What audit entries name: the agency's code, ``national`` for None."""
+    if agency_id is None:
+        return "national"
+    a = s.get(RecAgency, agency_id)
+    return a.code if a is not None else str(agency_id)
+
+
+def staff_scope(s: Session, username: str) -> scope.StaffScope:
+    """The account as the scope rules see it; :class:`Refused` if there is none."""
+    st = s.execute(select(RecStaff).where(col(RecStaff.username) == username)).scalars().first()
+    if st is None:
+        raise Refused("akun staf tidak dikenal", "unknown staff account")
+    return scope.StaffScope(st.username, st.role, st.agency_id)
+
+
+def authorise(
+    s: Session, username: str, action: str | None, agency_id: int | None
+) -> scope.StaffScope:
+    """The staff account ``username`` if it may do ``action`` (None: read) to
+    an object of ``agency_id`` (None: the whole period's) — the one check
+    (``recruitment.scope.check``) every staff operation runs, in its own
+    transaction. Another agency's object: :class:`NotFound`, as if it did not
+    exist; a role that may not: :class:`Refused`."""
+    who = staff_scope(s, username)
+    try:
+        scope.check(who, action, agency_id)
+    except scope.OutOfScope:
+        raise NotFound(f"not in the scope of {username}") from None
+    except scope.RoleRefused:
+        raise Refused(
+            "peran Anda tidak diizinkan melakukan ini", "your role may not do this"
+        ) from None
+    return who
+
+
+def in_scope_where(s: Session, username: str, agency_column: Any) -> list[Any]:
+    """:func:`recruitment.scope.in_scope` as a SQL condition on ``agency_column``,
+    for the lists of the staff page (nothing for a national account)."""
+    who = staff_scope(s, username)
+    return [] if who.national else [agency_column == who.agency_id]
+
+
 def create_staff(
-    engine: Engine, username: str, name: str, role: str, password: str, scrypt_n: int = 2**14
+    engine: Engine,
+    username: str,
+    name: str,
+    role: str,
+    password: str,
+    scrypt_n: int = 2**14,
+    agency: str | None = None,
 ) -> int:
+    """A staff account; agency: the code of the agency it acts for (None: national)."""
     if role not in STAFF_ROLES:
         raise ValueError(f"role must be one of {STAFF_ROLES}")
     if not CODE_RE.match(username):
         raise ValueError("username: 1-30 letters, digits, '.', '_' or '-'")
     if len(password) < 10:
         raise ValueError("password: at least 10 characters")
+    agency_id = agency_by_code(engine, agency).id if agency is not None else None
     digest = hash_password(password, n=scrypt_n)
     with Session(writer(engine)) as s:
-        st = RecStaff(username=username, name=name, role=role, password_hash=digest)
+        st = RecStaff(
+            username=username, name=name, role=role, password_hash=digest, agency_id=agency_id
+        )
         s.add(st)
         s.flush()
         audit.append(
-            s.connection(), "rec_staff", "admin", data={"username": username, "role": role}
+            s.connection(),
+            "rec_staff",
+            "admin",
+            data={"username": username, "role": role, "agency": agency_code(s, agency_id)},
         )
         s.commit()
         assert st.id is not None
@@ -178,8 +291,20 @@ def create_staff(
 
 def staff_list(engine: Engine) -> list[dict[str, str]]:
     with Session(engine) as s:
-        rows = s.execute(select(RecStaff).order_by(col(RecStaff.username))).scalars()
-        return [{"username": r.username, "role": r.role, "name": r.name} for r in rows]
+        rows = s.execute(
+            select(RecStaff, RecAgency)
+            .outerjoin(RecAgency, col(RecAgency.id) == col(RecStaff.agency_id))
+            .order_by(col(RecStaff.username))
+        ).all()
+        return [
+            {
+                "username": r.username,
+                "role": r.role,
+                "name": r.name,
+                "agency": a.code if a is not None else "national",
+            }
+            for r, a in rows
+        ]
 
 
 def set_staff_password(engine: Engine, username: str, password_hash: str) -> None:

@@ -21,7 +21,7 @@ from exam_server.db import writer
 from exam_server.exams import ExamData, exam_policy
 from exam_server.models import Candidate, Exam, ExamSession, Formation, Room, Site
 from exam_server.recruitment.accounts import enqueue
-from exam_server.recruitment.periods import WIB, NotFound, PeriodView, Refused, _get
+from exam_server.recruitment.periods import WIB, NotFound, PeriodView, Refused, _get, authorise
 from exam_server.scheduling import create_exam
 from recruitment.models import (
     RecAccount,
@@ -129,8 +129,10 @@ def schedule(engine: Engine, period: PeriodView, actor: str, now: float) -> Sche
     """Place every MS registration in a session (``recruitment.scheduling.assign``,
     sessions of a location earliest first, capacity = the room's seats minus
     those already placed) and write its ``exam_candidate`` row with category and
-    formation: the exam server's lists come from here, with no CSV."""
+    formation: the exam server's lists come from here, with no CSV. Every
+    agency's candidates share the sessions: a national account's action."""
     with Session(writer(engine)) as s:
+        authorise(s, actor, "schedule", None)
         regs = list(
             s.execute(
                 select(RecRegistration)

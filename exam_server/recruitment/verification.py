@@ -16,12 +16,22 @@ from sqlmodel import Session, col
 from exam_server import audit
 from exam_server.db import writer
 from exam_server.recruitment.accounts import enqueue, registration_of
-from exam_server.recruitment.periods import PeriodView, Refused, _get, today
+from exam_server.recruitment.periods import (
+    PeriodView,
+    Refused,
+    _get,
+    agency_code,
+    authorise,
+    in_scope_where,
+    today,
+)
 from recruitment.models import (
     RecAccount,
+    RecAgency,
     RecAppeal,
     RecConflict,
-    RecPeriod,
+    RecFormation,
+    RecNeed,
     RecRegistration,
     RecVerification,
 )
@@ -37,6 +47,39 @@ def _recused_ids(staff: str) -> Any:
     return select(col(RecConflict.registration_id)).where(col(RecConflict.staff) == staff)
 
 
+def _agency_of(s: Session, reg: RecRegistration) -> int:
+    """The agency whose formation the registration is for (its need's)."""
+    return int(
+        s.execute(
+            select(col(RecNeed.agency_id))
+            .join(RecFormation, col(RecFormation.need_id) == col(RecNeed.id))
+            .where(col(RecFormation.id) == reg.rec_formation_id)
+        ).scalar_one()
+    )
+
+
+def _in_scope(s: Session, staff: str) -> Any:
+    """The registrations ``staff`` may see (a condition; all for a national account)."""
+    agency_ids = select(col(RecFormation.id)).join(
+        RecNeed, col(RecNeed.id) == col(RecFormation.need_id)
+    )
+    where = in_scope_where(s, staff, col(RecNeed.agency_id))
+    if not where:
+        return col(RecRegistration.id).is_not(None)
+    return col(RecRegistration.rec_formation_id).in_(agency_ids.where(*where))
+
+
+def _verifiable(
+    s: Session, registration_id: int, staff: str, *, lock: bool = False
+) -> tuple[RecRegistration, str]:
+    """The registration if ``staff`` may verify it (another agency's:
+    ``NotFound``, as if it did not exist), and its agency's code for the audit."""
+    reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=lock)
+    agency = _agency_of(s, reg)
+    authorise(s, staff, "verify", agency)
+    return reg, agency_code(s, agency)
+
+
 @dataclass(frozen=True)
 class Queue:
     waiting: int  # every submitted registration the verifier may decide on
@@ -44,25 +87,36 @@ class Queue:
 
 
 def verification_queue(engine: Engine, period_id: int, staff: str, limit: int = 50) -> Queue:
-    """Submitted registrations the verifier may decide on (recused ones left out)."""
-    where = (
-        col(RecRegistration.period_id) == period_id,
-        col(RecRegistration.status) == Status.SUBMITTED,
-        col(RecRegistration.id).not_in(_recused_ids(staff)),
-    )
+    """Submitted registrations the verifier may decide on (their agency's;
+    recused ones left out)."""
     with Session(engine) as s:
+        where = (
+            col(RecRegistration.period_id) == period_id,
+            col(RecRegistration.status) == Status.SUBMITTED,
+            col(RecRegistration.id).not_in(_recused_ids(staff)),
+            _in_scope(s, staff),
+        )
         waiting = s.execute(
             select(func.count()).select_from(RecRegistration).where(*where)
         ).scalar_one()
         rows = s.execute(
-            select(RecRegistration)
+            select(RecRegistration, col(RecAgency.code))
+            .join(RecFormation, col(RecFormation.id) == col(RecRegistration.rec_formation_id))
+            .join(RecNeed, col(RecNeed.id) == col(RecFormation.need_id))
+            .join(RecAgency, col(RecAgency.id) == col(RecNeed.agency_id))
             .where(*where)
             .order_by(col(RecRegistration.submitted_at))
             .limit(limit)
-        ).scalars()
+        ).all()
         oldest = [
-            {"id": r.id, "number": r.registration_number, "name": r.name, "category": r.category}
-            for r in rows
+            {
+                "id": r.id,
+                "number": r.registration_number,
+                "name": r.name,
+                "category": r.category,
+                "agency": agency,
+            }
+            for r, agency in rows
         ]
         return Queue(int(waiting), oldest)
 
@@ -82,7 +136,7 @@ def declare_conflict(
     engine: Engine, registration_id: int, staff: str, reason: str, now: float
 ) -> None:
     with Session(writer(engine)) as s:
-        _get(s, RecRegistration, registration_id)
+        _, agency = _verifiable(s, registration_id, staff)
         if not _recused(s, registration_id, staff):
             s.add(
                 RecConflict(
@@ -95,15 +149,16 @@ def declare_conflict(
                 "rec_conflict",
                 staff,
                 reason=reason,
-                data={"registration": registration_id},
+                data={"registration": registration_id, "agency": agency},
                 at=now,
             )
         s.commit()
 
 
 def registration_for_staff(engine: Engine, registration_id: int, staff: str) -> RecRegistration:
+    """The registration for a verifier's page; another agency's is ``NotFound``."""
     with Session(engine) as s:
-        reg: RecRegistration = _get(s, RecRegistration, registration_id)
+        reg, _ = _verifiable(s, registration_id, staff)
         if _recused(s, registration_id, staff):
             raise Refused(
                 "Anda menyatakan konflik kepentingan atas pendaftaran ini",
@@ -129,7 +184,7 @@ def decide_registration(
     if decision == "TMS" and reason_code not in period.rules.reason_codes:
         raise Refused("kode alasan TMS wajib dipilih", "a TMS reason code is required")
     with Session(writer(engine)) as s:
-        reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
+        reg, agency = _verifiable(s, registration_id, staff, lock=True)
         if _recused(s, registration_id, staff):
             raise Refused(
                 "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
@@ -157,6 +212,7 @@ def decide_registration(
             reason=note,
             data={
                 "registration": registration_id,
+                "agency": agency,
                 "decision": decision,
                 "reason_code": reason_code,
             },
@@ -178,6 +234,7 @@ def pending_tms(engine: Engine, period_id: int, staff: str) -> list[dict[str, An
                 col(RecVerification.decision) == "TMS",
                 col(RecVerification.verifier) != staff,
                 col(RecRegistration.id).not_in(_recused_ids(staff)),
+                _in_scope(s, staff),
             )
             .order_by(col(RecVerification.decided_at))
         ).all()
@@ -198,7 +255,7 @@ def pending_tms(engine: Engine, period_id: int, staff: str) -> list[dict[str, An
 def approve_tms(engine: Engine, verification_id: int, staff: str, agree: bool, now: float) -> None:
     with Session(writer(engine)) as s:
         v: RecVerification = _get(s, RecVerification, verification_id, lock=True)
-        reg: RecRegistration = _get(s, RecRegistration, v.registration_id, lock=True)
+        reg, agency = _verifiable(s, v.registration_id, staff, lock=True)
         check_second_person(v.verifier, staff)
         if v.approved is not None:
             raise Refused("keputusan ini sudah diperiksa", "this decision was already reviewed")
@@ -218,7 +275,12 @@ def approve_tms(engine: Engine, verification_id: int, staff: str, agree: bool, n
             s.connection(),
             "rec_tms_review",
             staff,
-            data={"registration": reg.id, "verification": verification_id, "agree": agree},
+            data={
+                "registration": reg.id,
+                "agency": agency,
+                "verification": verification_id,
+                "agree": agree,
+            },
             at=now,
         )
         s.commit()
@@ -310,6 +372,7 @@ def open_appeals(engine: Engine, period_id: int, staff: str) -> list[dict[str, A
                 col(RecRegistration.period_id) == period_id,
                 col(RecAppeal.outcome).is_(None),
                 col(RecRegistration.id).not_in(_recused_ids(staff)),
+                _in_scope(s, staff),
             )
             .order_by(col(RecAppeal.answer_due_at))
         ).all()
@@ -339,7 +402,7 @@ def answer_appeal(
             raise Refused(
                 "sanggah ini sudah dijawab (final)", "this appeal is already answered (final)"
             )
-        reg: RecRegistration = _get(s, RecRegistration, ap.registration_id, lock=True)
+        reg, agency = _verifiable(s, ap.registration_id, staff, lock=True)
         if _recused(s, reg.id or 0, staff):
             raise Refused(
                 "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
@@ -371,7 +434,12 @@ def answer_appeal(
             "rec_appeal_answer",
             staff,
             reason=answer.strip(),
-            data={"appeal": appeal_id, "registration": reg.id, "outcome": ap.outcome},
+            data={
+                "appeal": appeal_id,
+                "registration": reg.id,
+                "agency": agency,
+                "outcome": ap.outcome,
+            },
             at=now,
         )
         s.commit()
@@ -393,7 +461,7 @@ def appeal_stats(engine: Engine) -> list[dict[str, Any]]:
     with Session(engine) as s:
         rows = s.execute(
             select(
-                col(RecPeriod.agency),
+                col(RecAgency.name),
                 func.count(),
                 func.count(col(RecAppeal.answered_at)),
                 func.sum(case((col(RecAppeal.outcome) == "accepted", 1), else_=0)),
@@ -406,9 +474,11 @@ def appeal_stats(engine: Engine) -> list[dict[str, Any]]:
                 func.avg(case((answered, col(RecAppeal.answered_at) - col(RecAppeal.filed_at)))),
             )
             .join(RecRegistration, col(RecRegistration.id) == col(RecAppeal.registration_id))
-            .join(RecPeriod, col(RecPeriod.id) == col(RecRegistration.period_id))
-            .group_by(col(RecPeriod.agency))
-            .order_by(col(RecPeriod.agency))
+            .join(RecFormation, col(RecFormation.id) == col(RecRegistration.rec_formation_id))
+            .join(RecNeed, col(RecNeed.id) == col(RecFormation.need_id))
+            .join(RecAgency, col(RecAgency.id) == col(RecNeed.agency_id))
+            .group_by(col(RecAgency.name))
+            .order_by(col(RecAgency.name))
         ).all()
     return [
         {

@@ -2,8 +2,9 @@
 
     seleksi recruitment period-create CODE --name NAME --agency AGENCY --schedule FILE
                                       [--rules FILE] [--exam EXAM]
+    seleksi recruitment agency-create CODE --name NAME
     seleksi recruitment staff-create USERNAME --role operator|approver|verifier|admin
-                                     [--password-file FILE]
+                                     [--agency CODE] [--password-file FILE]
     seleksi recruitment schedule-set FILE [--period CODE]
     seleksi recruitment staff-list | staff-password USERNAME [--password-file FILE]
     seleksi recruitment extended-exam EXAM NEW_CODE [--factor 1.3]
@@ -85,17 +86,38 @@ def register(sub: Any) -> None:
     add_db_argument(sc)
     sc.set_defaults(func=_schedule_set)
 
+    ag = ssub.add_parser(
+        "agency-create",
+        help="create an agency (instansi) recruiting in the periods",
+        description="Create an agency: a ministry, province or regency whose staff enter "
+        "needs and verify the registrations for its formations (staff-create --agency).",
+        epilog=examples(
+            "seleksi recruitment agency-create KEMCON --name 'Kementerian Contoh'",
+        ),
+    )
+    ag.add_argument("code", metavar="CODE")
+    ag.add_argument("--name", required=True)
+    add_db_argument(ag)
+    ag.set_defaults(func=_agency_create)
+
     s = ssub.add_parser(
         "staff-create",
         help="create an agency account",
         description="Create an account of the recruitment pages: operator (enters needs), "
         "approver (approves them; another account than the operator), verifier (checks "
-        "registrations, confirms others' TMS, answers appeals), admin (publishes, "
-        "schedules). The password is prompted twice or read from --password-file.",
-        epilog=examples("seleksi recruitment staff-create penyetuju --role approver"),
+        "registrations, confirms others' TMS, answers appeals), admin (approves needs; a "
+        "national admin also publishes and schedules). --agency: the agency the account "
+        "acts for (it sees and changes only that agency's needs and registrations); without "
+        "it the account is national (every agency). The password is prompted twice or read "
+        "from --password-file.",
+        epilog=examples(
+            "seleksi recruitment staff-create penyetuju --role approver --agency KEMCON",
+            "seleksi recruitment staff-create admin-bkn --role admin",
+        ),
     )
     s.add_argument("username", metavar="USERNAME")
     s.add_argument("--role", required=True, choices=("operator", "approver", "verifier", "admin"))
+    s.add_argument("--agency", metavar="CODE", help="the agency's code (default: national)")
     s.add_argument("--name", default="")
     s.add_argument("--password-file", metavar="FILE", help="first line of FILE (- for stdin)")
     add_db_argument(s)
@@ -298,14 +320,34 @@ def _staff_create(args: argparse.Namespace) -> int:
     password = read_password(args.password_file)
     engine = _engine(args)
     try:
-        staff_id = svc.create_staff(engine, args.username, args.name, args.role, password)
+        staff_id = svc.create_staff(
+            engine, args.username, args.name, args.role, password, agency=args.agency
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    except svc.NotFound:
+        raise CommandError(f"no agency {args.agency} (seleksi recruitment agency-create)") from None
     except Exception as exc:  # the unique username
         raise CommandError(f"cannot create {args.username}: {type(exc).__name__}") from None
     finally:
         engine.dispose()
-    print(f"created {args.role} {args.username} (id {staff_id})")
+    print(f"created {args.role} {args.username} of {args.agency or 'national'} (id {staff_id})")
+    return 0
+
+
+def _agency_create(args: argparse.Namespace) -> int:
+    from exam_server.recruitment import service as svc
+
+    engine = _engine(args)
+    try:
+        agency_id = svc.create_agency(engine, args.code, args.name)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    except Exception as exc:  # the unique code
+        raise CommandError(f"cannot create {args.code}: {type(exc).__name__}") from None
+    finally:
+        engine.dispose()
+    print(f"created agency {args.code} (id {agency_id})")
     return 0
 
 
@@ -318,7 +360,7 @@ def _staff_list(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     for r in rows:
-        print(f"{r['username']:20s} {r['role']:9s} {r['name']}")
+        print(f"{r['username']:20s} {r['role']:9s} {r['agency']:12s} {r['name']}")
     return 0
 
 

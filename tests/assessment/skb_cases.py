@@ -114,10 +114,11 @@ def link_account(engine: Engine, candidate_id: int, email: str) -> None:
         if s.get(r.RecPeriod, 1) is None:
             s.add(r.RecPeriod(id=1, code="CASN-T", name="CASN uji", agency="Kemenkeu",
                               rules_json="{}", schedule_json="{}"))  # fmt: skip
+            s.add(r.RecAgency(id=1, code="KEMENKEU", name="Kemenkeu"))
             s.flush()
-            s.add(r.RecNeed(id=1, period_id=1, code="N1", unit="u", position="p", location="l",
-                            education_level="S1", majors_json="[]", allocation_json="{}",
-                            created_by="t"))  # fmt: skip
+            s.add(r.RecNeed(id=1, period_id=1, agency_id=1, code="N1", unit="u", position="p",
+                            location="l", education_level="S1", majors_json="[]",
+                            allocation_json="{}", created_by="t"))  # fmt: skip
             s.flush()
             s.add(r.RecFormation(id=1, need_id=1, formation_id=1, category="general"))
             s.flush()

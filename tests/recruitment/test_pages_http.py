@@ -195,13 +195,34 @@ def test_one_registration_per_nik_and_period(rec_server: RecServer) -> None:
     assert exc.value.by_field()["nik"].text_en == "this NIK is already registered in this period"
 
 
+_NEED_FIELDS = (
+    "unit",
+    "position",
+    "location",
+    "openings",
+    "education_level",
+    "majors",
+    "max_age",
+    "other_requirements",
+    "allocation",
+    "agency",
+)
+
+
 def test_need_approval_needs_another_account(rec_server: RecServer) -> None:
     db = rec_server.handle.db
     needs = {n["code"]: n for n in svc.needs(db, svc.current_period(db).id)}  # type: ignore[union-attr]
     waiting = needs["DOKTER"]
     assert waiting["status"] == "submitted"
-    with pytest.raises(TransitionError):
+    with pytest.raises(svc.Refused, match="your role may not do this"):
         svc.decide_need(db, waiting["id"], "operator", True, "", time.time())
+    # The admin may approve needs, but not one it submitted itself.
+    fields = {**{k: v for k, v in waiting.items() if k in _NEED_FIELDS}, "code": "FOUR-EYES"}
+    own = svc.create_need(db, waiting["period_id"], "admin-rekrutmen", fields, time.time())
+    svc.submit_need(db, own, "admin-rekrutmen", time.time())
+    with pytest.raises(TransitionError):
+        svc.decide_need(db, own, "admin-rekrutmen", True, "", time.time())
+    svc.decide_need(db, own, "penyetuju", False, "Contoh empat mata", time.time())
     with pytest.raises(svc.Refused):
         svc.decide_need(db, waiting["id"], "penyetuju", False, "  ", time.time())
     assert svc.decide_need(db, waiting["id"], "penyetuju", True, "", time.time()) == [

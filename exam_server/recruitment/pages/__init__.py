@@ -6,9 +6,12 @@ a cookie of the browser (:func:`csrf_token`), checked before anything else;
 every field is validated on the server (``forms``) and a refused form is
 shown again with a message per field in both languages, nothing stored.
 
-* Public: ``/recruitment/`` — the newest signed announcement (searchable by
-  education level, major and location; printable), its earlier versions and
-  what changed, the signature files, and per-agency appeal statistics.
+* Public: ``/recruitment/`` — the newest period's signed announcement
+  (``/recruitment/p/CODE/`` any period's; searchable by agency, education
+  level, major and location; printable), its earlier versions and what
+  changed, the signature files, and per-agency appeal statistics;
+  ``/recruitment/vacancies`` — every open vacancy of every period whose
+  registration has not closed, across agencies, with the same search.
 * Candidates: ``signup`` (email verified through the outbox), ``login``,
   ``me`` (registration form with live eligibility, uploads, submit), the
   receipt, the appeal, the exam card.
@@ -64,6 +67,7 @@ from exam_server.recruitment.pages.public import (
     check,
     public_index,
     public_key,
+    vacancies,
 )
 from exam_server.recruitment.pages.registration import (
     me,
@@ -115,6 +119,11 @@ def routes() -> list[BaseRoute]:
                 Route("/announcement/{version:int}", public_index, name="rec_version"),
                 Route("/announcement/{version:int}.{ext}", announcement_file, name="rec_file"),
                 Route("/key.pem", public_key, name="rec_key"),
+                Route("/vacancies", vacancies, name="rec_vacancies"),
+                # A period's own pages have a stable address (the others take ?period=).
+                Route("/p/{period}/", public_index, name="rec_period"),
+                Route("/p/{period}/announcement/{version:int}", public_index),
+                Route("/p/{period}/announcement/{version:int}.{ext}", announcement_file),
                 Route("/check", check, methods=both, name="rec_check"),
                 Route("/signup", signup, methods=both, name="rec_signup"),
                 Route("/verify", verify, name="rec_verify"),

@@ -27,6 +27,8 @@ from exam_server.limits import Throttled
 from exam_server.recruitment import outbox
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.config import RecruitmentConfig
+from exam_server.recruitment.forms import CODE_RE
+from recruitment.scope import ROLE_ACTIONS  # noqa: F401  (re-exported by the package)
 from recruitment.states import NEED_STATUS_TEXT, STATUS_TEXT, NeedStatus, Status, TransitionError
 
 SCOPE = "recruit"
@@ -37,14 +39,6 @@ SESSION_SECONDS = 8 * 3600
 EMAIL_LINK_SECONDS = 3 * 86400
 #: The largest request body accepted (uploads are limited per kind below this).
 MAX_BODY = 25 * 1024 * 1024
-ROLE_ACTIONS = {
-    "needs": ("operator", "admin"),
-    "decide_need": ("approver", "admin"),
-    "verify": ("verifier",),
-    "publish": ("admin",),
-    "schedule": ("admin",),
-    "outbox": ("admin",),
-}
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("exam_server.recruitment", "templates"),
@@ -84,6 +78,45 @@ def _lang(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "id"
 
 
+def _period_code(request: Request) -> str | None:
+    """The period a page is about: ``/recruitment/p/CODE/…`` or ``?period=CODE``
+    (None: the newest period). Links and redirects keep it (:func:`render`'s
+    ``u``, :func:`_redirect`), so each period's pages have stable addresses."""
+    code = request.path_params.get("period") or request.query_params.get("period")
+    return code if isinstance(code, str) and CODE_RE.match(code) else None
+
+
+async def _period(request: Request) -> svc.PeriodView | None:
+    """The page's period (:func:`_period_code`; an unknown code is ``NotFound``),
+    or the newest one, or None when there is none."""
+    code = _period_code(request)
+    engine = context(request.app).engine
+    if code is None:
+        return await _run(svc.current_period, engine)
+    return await _run(svc.period_by_code, engine, code)
+
+
+async def _the_period(request: Request) -> svc.PeriodView:
+    """:func:`_period`, refused when there is no period at all."""
+    period = await _period(request)
+    if period is None:
+        raise svc.Refused("belum ada periode seleksi", "there is no selection period")
+    return period
+
+
+def _keep(request: Request, path: str) -> str:
+    """``path`` with the page's language and period kept in its query."""
+    extra = []
+    code = _period_code(request)
+    if code is not None and "period=" not in path:
+        extra.append(f"period={code}")
+    if _lang(request) == "en" and "lang=" not in path:
+        extra.append("lang=en")
+    if not extra:
+        return path
+    return path + ("&" if "?" in path else "?") + "&".join(extra)
+
+
 def _now(request: Request) -> float:
     return float(context(request.app).clock.now())
 
@@ -119,10 +152,8 @@ def render(request: Request, template: str, status_code: int = 200, **ctx: Any) 
         return text_en if lang == "en" else text_id
 
     def u(path: str) -> str:
-        """A link that keeps the page's language."""
-        if lang != "en":
-            return path
-        return path + ("&" if "?" in path else "?") + "lang=en"
+        """A link that keeps the page's language and period."""
+        return _keep(request, path)
 
     other = "en" if lang != "en" else "id"
     html = _ENV.get_template(template).render(
@@ -160,9 +191,7 @@ def message(
 
 
 def _redirect(request: Request, path: str) -> RedirectResponse:
-    if _lang(request) == "en":
-        path += ("&" if "?" in path else "?") + "lang=en"
-    return RedirectResponse(path, status_code=303)
+    return RedirectResponse(_keep(request, path), status_code=303)
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -28,6 +28,7 @@ from exam_server.recruitment.pages.plumbing import (
     _kick_outbox,
     _lang,
     _now,
+    _period,
     _redirect,
     _run,
     render,
@@ -40,7 +41,7 @@ async def _candidate(request: Request) -> tuple[int, svc.PeriodView]:
     account_id = _account_id(request)
     if account_id is None:
         raise _LoginNeeded()
-    period = await _run(svc.current_period, context(request.app).engine)
+    period = await _period(request)
     if period is None:
         raise svc.Refused("belum ada periode seleksi", "there is no selection period")
     return account_id, period
@@ -108,6 +109,9 @@ async def _me_page(
         values=values or {"name": acc.name if acc else ""},
         registration_open=period.schedule.registration_open(today),
         appeal_open=period.schedule.appeal_open(today),
+        by_period=await _run(
+            svc.registrations_by_period, context(request.app).engine, account_id, today
+        ),
     )
 
 

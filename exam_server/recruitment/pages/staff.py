@@ -16,7 +16,6 @@ from exam_server.context import context
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.forms import FormError
 from exam_server.recruitment.pages.plumbing import (
-    ROLE_ACTIONS,
     SESSION_SECONDS,
     STAFF_COOKIE,
     Handler,
@@ -25,12 +24,15 @@ from exam_server.recruitment.pages.plumbing import (
     _guarded,
     _kick_outbox,
     _now,
+    _period,
     _redirect,
     _run,
     _serializer,
+    _the_period,
     message,
     render,
 )
+from recruitment import scope
 
 
 class _StaffNeeded(Exception):
@@ -50,8 +52,18 @@ async def _staff(request: Request, action: str | None = None) -> Any:
     st = await _run(svc.staff_by_id, context(request.app).engine, staff_id)
     if st is None:
         raise _StaffNeeded()
-    if action is not None and st.role not in ROLE_ACTIONS[action]:
-        raise svc.Refused("peran Anda tidak diizinkan melakukan ini", "your role may not do this")
+    if action is not None:
+        # The role here, before any form or object is read; an action on one
+        # agency's object is checked again against that object by the service.
+        who = scope.StaffScope(st.username, st.role, st.agency_id)
+        try:
+            scope.check(who, action, None if action in scope.PERIOD_ACTIONS else st.agency_id)
+        except scope.RoleRefused:
+            raise svc.Refused(
+                "peran Anda tidak diizinkan melakukan ini", "your role may not do this"
+            ) from None
+        except scope.OutOfScope:
+            raise svc.NotFound(f"{action}: not for an agency's account") from None
     return st
 
 
@@ -71,32 +83,44 @@ def _staff_page(fn: Handler) -> Handler:
 async def staff_home(request: Request) -> Response:
     st = await _staff(request)
     engine = context(request.app).engine
-    period = await _run(svc.current_period, engine)
+    period = await _period(request)
     if period is None:
         return message(
             request,
             ("Belum ada periode", "No period"),
             ("Buat periode dengan seleksi recruitment.", "Create a period first."),
         )
-    needs = await _run(svc.needs, engine, period.id)
+    needs = await _run(svc.needs, engine, period.id, st.username)
     edit = request.query_params.get("edit", "")
     editing = next((n for n in needs if str(n["id"]) == edit), None)
+    national_admin = st.role == "admin" and st.agency_id is None
+    verifier = st.role == "verifier"
     return render(
         request,
         "staff.html",
         st=st,
         period=period,
         needs=needs,
-        queue=await _run(svc.verification_queue, engine, period.id, st.username),
-        tms=await _run(svc.pending_tms, engine, period.id, st.username),
-        appeals=await _run(svc.open_appeals, engine, period.id, st.username),
-        counts=await _run(svc.registrations_by_status, engine, period.id),
+        queue=await _run(svc.verification_queue, engine, period.id, st.username)
+        if verifier
+        else svc.Queue(0, []),
+        tms=await _run(svc.pending_tms, engine, period.id, st.username) if verifier else [],
+        appeals=await _run(svc.open_appeals, engine, period.id, st.username) if verifier else [],
+        counts=await _run(svc.registrations_by_status, engine, period.id) if national_admin else {},
         versions=await _run(svc.announcement_versions, engine, period.id),
-        outbox=await _run(svc.outbox_status, engine) if st.role == "admin" else None,
+        outbox=await _run(svc.outbox_status, engine) if national_admin else None,
         rules=period.rules,
+        agencies=await _agencies(request, st),
+        periods=await _run(svc.period_list, engine),
         errors={},
         values=svc.need_form_values(editing, period.rules) if editing else {},
     )
+
+
+async def _agencies(request: Request, st: Any) -> list[svc.AgencyView]:
+    """Every agency for a national account (it names a new need's), else its own."""
+    every = await _run(svc.agencies, context(request.app).engine)
+    return [a for a in every if st.agency_id is None or a.id == st.agency_id]
 
 
 @_staff_page
@@ -104,7 +128,7 @@ async def staff_home(request: Request) -> Response:
 async def staff_need_create(request: Request) -> Response:
     st = await _staff(request, "needs")
     engine = context(request.app).engine
-    period = await _run(svc.current_period, engine)
+    period = await _the_period(request)
     form = _form(request)
     try:
         fields = svc.parse_need(form, period.rules)
@@ -120,7 +144,7 @@ async def staff_need_create(request: Request) -> Response:
             400,
             st=st,
             period=period,
-            needs=await _run(svc.needs, engine, period.id),
+            needs=await _run(svc.needs, engine, period.id, st.username),
             queue=svc.Queue(0, []),
             tms=[],
             appeals=[],
@@ -128,6 +152,8 @@ async def staff_need_create(request: Request) -> Response:
             versions=[],
             outbox=None,
             rules=period.rules,
+            agencies=await _agencies(request, st),
+            periods=await _run(svc.period_list, engine),
             errors=exc.by_field(),
             values={k: v for k, v in form.items() if isinstance(v, str)},
         )
@@ -171,7 +197,7 @@ async def staff_need_decide(request: Request) -> Response:
 async def staff_publish(request: Request) -> Response:
     st = await _staff(request, "publish")
     engine = context(request.app).engine
-    period = await _run(svc.current_period, engine)
+    period = await _the_period(request)
     await _run(
         svc.publish_announcement,
         engine,
@@ -188,7 +214,7 @@ async def staff_publish(request: Request) -> Response:
 async def staff_schedule(request: Request) -> Response:
     st = await _staff(request, "schedule")
     engine = context(request.app).engine
-    period = await _run(svc.current_period, engine)
+    period = await _the_period(request)
     result = await _run(svc.schedule, engine, period, st.username, _now(request))
     resp = message(
         request,

@@ -29,10 +29,10 @@ from exam_server.recruitment.pages.staff import _staff, _staff_page
 async def staff_registration(request: Request) -> Response:
     st = await _staff(request, "verify")
     engine = context(request.app).engine
-    period = await _run(svc.current_period, engine)
     reg = await _run(
         svc.registration_for_staff, engine, int(request.path_params["id"]), st.username
     )
+    period = await _run(svc.period_by_id, engine, reg.period_id)
     return render(
         request,
         "staff_reg.html",
@@ -64,13 +64,16 @@ async def staff_document(request: Request) -> Response:
 async def staff_decide(request: Request) -> Response:
     st = await _staff(request, "verify")
     engine = context(request.app).engine
-    period = await _run(svc.current_period, engine)
+    reg_id = int(request.path_params["id"])
+    # The registration's own period (its reason codes); another agency's: 404.
+    reg = await _run(svc.registration_for_staff, engine, reg_id, st.username)
+    period = await _run(svc.period_by_id, engine, reg.period_id)
     form = _form(request)
     await _run(
         svc.decide_registration,
         engine,
         period,
-        int(request.path_params["id"]),
+        reg_id,
         st.username,
         str(form.get("decision") or ""),
         str(form.get("reason_code") or ""),
