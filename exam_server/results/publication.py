@@ -85,7 +85,10 @@ SIGNATURE = "manifest.sig"
 PUBLIC_KEY = "public_key.pem"
 POLICY = "policy.json"
 # 2: per-formation candidate counts by result code, and the receipt signing keys
-MANIFEST_SCHEMA = "seleksi/results-manifest/2"
+# 3: a final CSV has one column per SKB component of its formation (skb:<code>)
+MANIFEST_SCHEMA = "seleksi/results-manifest/3"
+#: The first manifest schema whose final CSVs carry the SKB breakdown.
+BREAKDOWN_SCHEMA = 3
 FORMATION_SCHEMA = "seleksi/results-formation/2"  # 2: one candidate per line
 PROOF_SCHEMA = "seleksi/inclusion-proof/1"
 MERKLE_ALGORITHM = "RFC 6962 SHA-256 (leaf 0x00, node 0x01) over canonical compact JSON entries"
@@ -242,8 +245,37 @@ def _csv_cell(v: Any) -> str:
     return str(v)
 
 
-def formation_csv(doc: Mapping[str, Any], subtests: Sequence[str]) -> bytes:
-    """The CSV of a formation file, derived from its JSON document alone."""
+def skb_component_codes(doc: Mapping[str, Any]) -> list[str]:
+    """The SKB component codes of a final formation document, in the order
+    its lines list them (first seen first): the formation's SKB plan."""
+    codes: list[str] = []
+    for e in doc["entries"]:
+        for c in e.get("skb_components") or []:
+            if c["code"] not in codes:
+                codes.append(str(c["code"]))
+    return codes
+
+
+def csv_has_breakdown(manifest: Mapping[str, Any]) -> bool:
+    """Whether the final CSVs of the publication with ``manifest`` carry the
+    SKB breakdown columns (manifest schema 3 on; earlier publications verify
+    as they were written)."""
+    try:
+        return int(str(manifest.get("schema", "")).rsplit("/", 1)[-1]) >= BREAKDOWN_SCHEMA
+    except ValueError:
+        return True
+
+
+def formation_csv(
+    doc: Mapping[str, Any], subtests: Sequence[str], *, skb_breakdown: bool = True
+) -> bytes:
+    """The CSV of a formation file, derived from its JSON document alone.
+
+    A final CSV has, after ``skb``, one column per SKB component of the
+    formation (:func:`skb_component_codes`), headed ``skb:<code>``, holding
+    the line's score on that component (0–100), empty where the line has none
+    (an SKB imported as a total, a component not scored). ``skb_breakdown=False``
+    writes the CSV of manifest schema 2 and before (no breakdown columns)."""
     if doc["stage"] == "skd":
         header = [
             "rank",
@@ -275,6 +307,7 @@ def formation_csv(doc: Mapping[str, Any], subtests: Sequence[str]) -> bytes:
             for e in doc["entries"]
         ]
     else:
+        components = skb_component_codes(doc) if skb_breakdown else []
         header = [
             "rank",
             "registration_number",
@@ -285,6 +318,7 @@ def formation_csv(doc: Mapping[str, Any], subtests: Sequence[str]) -> bytes:
             "skd_total",
             "skb_status",
             "skb",
+            *[f"skb:{c}" for c in components],
             "final",
             "gpa",
             "birth_date",
@@ -304,6 +338,7 @@ def formation_csv(doc: Mapping[str, Any], subtests: Sequence[str]) -> bytes:
                 e["skd_total"],
                 e["skb_status"],
                 e["skb"],
+                *[_component_score(e, c) for c in components],
                 e["final"],
                 e["gpa"],
                 e["birth_date"],
@@ -315,6 +350,11 @@ def formation_csv(doc: Mapping[str, Any], subtests: Sequence[str]) -> bytes:
             for e in doc["entries"]
         ]
     return _csv_bytes(header, rows)
+
+
+def _component_score(entry: Mapping[str, Any], code: str) -> Any:
+    """The line's score on SKB component ``code`` (None: not applicable)."""
+    return next((c["score"] for c in entry.get("skb_components") or [] if c["code"] == code), None)
 
 
 def _leaf(stage: str, formation: str, e: Mapping[str, Any]) -> dict[str, Any]:
@@ -842,6 +882,21 @@ class VerifyReport:
 
 
 def _first_difference(a: bytes, b: bytes) -> str:
+    """Where published CSV ``a`` first differs from ``b``, rendered from the JSON:
+    the candidate and the column when both have the same header and rows
+    (``A1 skb:WWN: published '90', the JSON gives '88.889'``), else the line."""
+    ra = list(csv.reader(io.StringIO(a.decode("utf-8", "replace"))))
+    rb = list(csv.reader(io.StringIO(b.decode("utf-8", "replace"))))
+    if ra and rb and ra[0] == rb[0] and len(ra) == len(rb):
+        header = rb[0]
+        regno = header.index("registration_number") if "registration_number" in header else 0
+        for got, want in zip(ra[1:], rb[1:], strict=True):
+            if got != want and len(got) == len(want):
+                col = next(i for i, (u, v) in enumerate(zip(got, want, strict=True)) if u != v)
+                return (
+                    f"{want[regno]} {header[col]}: published {got[col]!r}, "
+                    f"the JSON gives {want[col]!r}"
+                )
     la, lb = a.decode("utf-8", "replace").splitlines(), b.decode("utf-8", "replace").splitlines()
     for i, (x, y) in enumerate(zip(la, lb, strict=False)):
         if x != y:
@@ -933,9 +988,10 @@ def verify_publication(
         rep.problems.append(str(exc))
         return rep
     csv_bad = 0
+    breakdown = csv_has_breakdown(manifest)
     for path, doc in docs:
         csv_path = path[: -len(".json")] + ".csv"
-        expected_csv = formation_csv(doc, policy.subtest_codes)
+        expected_csv = formation_csv(doc, policy.subtest_codes, skb_breakdown=breakdown)
         if content.get(csv_path) != expected_csv:
             csv_bad += 1
             got = content.get(csv_path, b"")

@@ -102,7 +102,7 @@ def test_a_copy_swapped_with_a_re_signed_manifest_fails_against_the_announced_ke
 
 def test_the_manifest_counts_each_formation_by_code() -> None:
     m = build().manifest
-    assert m["schema"] == "seleksi/results-manifest/2"
+    assert m["schema"] == "seleksi/results-manifest/3"
     # FA: A1 P/L (1 opening × 3 = cut 3: A1-A3 P/L), A4 P, A5 TL, A6 TH, A7 DIS.
     assert m["counts"]["skd"]["FA"] == {"P/L": 3, "P": 1, "TL": 1, "TH": 1, "DIS": 1, "total": 7}
     assert m["counts"]["skd"]["FB"]["total"] == 1
