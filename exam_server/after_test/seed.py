@@ -584,7 +584,7 @@ def demo_after_test(
 _BACKGROUND = (
     "import os, sys\n"
     "if hasattr(os, 'nice'):\n"
-    "    os.nice(10)\n"
+    "    os.nice(5)\n"
     "from exam_server.after_test.seed import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
