@@ -78,13 +78,29 @@ def upgrade() -> None:
         batch.create_index(op.f("ix_rec_staff_agency_id"), ["agency_id"], unique=False)
 
 
+#: Names an unnamed foreign key found on SQLite (a database made at head by
+#: ``create_schema``, whose tables come from the models, has its keys unnamed)
+#: the way this revision names its own, so the batch can drop it.
+_CONVENTION = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
+
+
+def _drop_agency_column(table: str, made_here: str) -> None:
+    """Drop ``table.agency_id`` with its index and foreign key, whatever the key
+    is called: ``made_here`` when this revision made it, PostgreSQL's own name
+    or none at all when the table was made from the models."""
+    keys = [
+        fk["name"] or made_here
+        for fk in sa.inspect(op.get_bind()).get_foreign_keys(table)
+        if fk["constrained_columns"] == ["agency_id"]
+    ]
+    with op.batch_alter_table(table, naming_convention=_CONVENTION) as batch:
+        batch.drop_index(op.f(f"ix_{table}_agency_id"))
+        for name in keys:
+            batch.drop_constraint(name, type_="foreignkey")
+        batch.drop_column("agency_id")
+
+
 def downgrade() -> None:
-    with op.batch_alter_table("rec_staff") as batch:
-        batch.drop_index(op.f("ix_rec_staff_agency_id"))
-        batch.drop_constraint(_STAFF_FK, type_="foreignkey")
-        batch.drop_column("agency_id")
-    with op.batch_alter_table("rec_need") as batch:
-        batch.drop_index(op.f("ix_rec_need_agency_id"))
-        batch.drop_constraint(_NEED_FK, type_="foreignkey")
-        batch.drop_column("agency_id")
+    _drop_agency_column("rec_staff", _STAFF_FK)
+    _drop_agency_column("rec_need", _NEED_FK)
     op.drop_table("rec_agency")
