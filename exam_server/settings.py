@@ -95,6 +95,9 @@ class Settings:
     site_token: str | None = None
     site_sync_seconds: float = 10.0
     site_key_lead_seconds: float = 1800.0
+    # ``seleksi demo`` only: the file that says its finished exam is being
+    # seeded in the background (exam_server.demo.being_prepared); None elsewhere.
+    demo_preparing_path: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
