@@ -15,11 +15,13 @@ import contextlib
 import json
 import os
 import secrets
+import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -30,6 +32,9 @@ from exam_server.admin import assign_rooms, session_room, staff_rooms
 from exam_server.db import create_schema, writer
 from exam_server.results.rules import RankingPolicy
 from exam_server.snapshot import PublicItemContent
+
+if TYPE_CHECKING:
+    from exam_server.settings import Settings
 
 # A spread of categories like a real session: mostly general.
 _CATEGORY_CYCLE = ("general",) * 6 + ("cumlaude", "disability", "papua", "diaspora")
@@ -400,6 +405,87 @@ def demo_secret(data_dir: Path) -> str:
     return key
 
 
+#: The demo's finished exam (exam_server.after_test.seed.seed_after_test_demo).
+DEMO_FINISHED_EXAM = "SKD-HASIL"
+#: In the demo's data folder while that exam is seeded in the background:
+#: ``{"pid": <the seeding process>, "exam": "SKD-HASIL"}``.
+PREPARING_FILE = "after-test-preparing.json"
+
+
+def being_prepared(settings: Settings | None) -> str | None:
+    """The exam the demo is still seeding in the background, or None: the one
+    question the after-the-test and results pages ask before saying "nothing
+    here". Only a demo server has ``settings.demo_preparing_path``; its file
+    counts while the process it names is alive, so a file left by a demo that
+    was killed never says "being prepared" again. (A read of a few bytes of a
+    local file, on the page's own thread.)"""
+    path = settings.demo_preparing_path if settings is not None else None
+    if not path:
+        return None
+    try:
+        data = json.loads(Path(path).read_text())
+        pid, exam = int(data["pid"]), str(data["exam"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)  # signal 0: does the process exist
+    except PermissionError:
+        pass  # it exists, under another user
+    except OSError:
+        return None
+    return exam
+
+
+@dataclass
+class Preparing:
+    """The demo's after-the-test part being seeded by ``proc`` (see
+    :func:`exam_server.after_test.seed.start_demo_after_test`), and ``marker``,
+    the file that tells the pages so; a thread removes it as soon as ``proc``
+    ends, however it ends: done, failed or stopped."""
+
+    proc: subprocess.Popen[bytes]
+    marker: Path
+    watcher: threading.Thread
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The process's exit code once it ended and the marker is gone."""
+        code = self.proc.wait(timeout)
+        self.watcher.join(timeout)
+        return code
+
+    def stop(self) -> None:
+        """Ask the process to stop and wait for it (and the marker's removal)."""
+        from exam_server.after_test.seed import stop_demo_after_test
+
+        stop_demo_after_test(self.proc)
+        self.watcher.join(10.0)
+
+
+def prepare_in_background(database_url: str, results_dir: Path, marker: Path) -> Preparing | None:
+    """Start seeding the demo's finished exam in the background and write
+    ``marker`` (:data:`PREPARING_FILE`) until it ends; None (and no marker)
+    when the exam is there already."""
+    from exam_server.after_test.seed import start_demo_after_test
+
+    marker.unlink(missing_ok=True)  # one left by a demo that was killed
+    proc = start_demo_after_test(database_url, results_dir)
+    if proc is None:
+        return None
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(json.dumps({"pid": proc.pid, "exam": DEMO_FINISHED_EXAM}) + "\n")
+    os.replace(tmp, marker)  # never half a file to a page
+
+    def watch() -> None:
+        try:
+            proc.wait()
+        finally:
+            marker.unlink(missing_ok=True)
+
+    watcher = threading.Thread(target=watch, name="demo-after-test-marker", daemon=True)
+    watcher.start()
+    return Preparing(proc, marker, watcher)
+
+
 def serve_demo(
     database_url: str,
     secret_key: str,
@@ -415,20 +501,26 @@ def serve_demo(
     from exam_server.serve import serve
     from exam_server.settings import Settings
 
+    # After the test (issue 20): a finished exam with its publication, one
+    # accepted appeal signed as version 2, survey answers and feedback. Its 60
+    # sittings take about ten seconds to play: a process of its own seeds them
+    # while the server starts, and prints its lines when done; until then its
+    # pages say it is being prepared (being_prepared).
+    after = (
+        prepare_in_background(
+            database_url, Path(results_dir), Path(results_dir).parent / PREPARING_FILE
+        )
+        if results_dir
+        else None
+    )
     settings = Settings(
         database_url=database_url,
         secret_key=secret_key,
         host=host,
         port=port,
         results_dir=results_dir,
+        demo_preparing_path=str(after.marker) if after else None,
     )
-    from exam_server.after_test.seed import start_demo_after_test, stop_demo_after_test
-
-    # After the test (issue 20): a finished exam with its publication, one
-    # accepted appeal signed as version 2, survey answers and feedback. Its 60
-    # sittings take about ten seconds to play: a process of its own seeds them
-    # while the server starts, and prints its lines when done.
-    after = start_demo_after_test(database_url, Path(results_dir)) if results_dir else None
     base = f"http://{host}:{port}"
     print()
     print(f"Serving on {base}  (Ctrl-C to stop)")
@@ -440,7 +532,7 @@ def serve_demo(
     print(f"  published results:  {base}/results/")
     print(f"  recruitment:        {base}/recruitment/  (staff: /recruitment/staff)")
     print(
-        f"  after the test:     {base}/after/SKD-HASIL/"
+        f"  after the test:     {base}/after/{DEMO_FINISHED_EXAM}/"
         + ("  (being prepared: its lines follow in a few seconds)" if after else "")
     )
     print(f"  REST API schema:    {base}/api/openapi.json", flush=True)
@@ -448,4 +540,4 @@ def serve_demo(
         serve(settings, log_level="warning")
     finally:
         if after is not None:
-            stop_demo_after_test(after)
+            after.stop()

@@ -12,6 +12,9 @@ Jinja2 with autoescaping, no script needed; Bahasa Indonesia first,
   plots drawn here, offline and printable, each with its table);
 * ``sanggah`` — an appeal of results, identified by the receipt.
 
+While ``seleksi demo`` still seeds its finished exam in the background
+(:func:`exam_server.demo.being_prepared`), that exam's pages say so instead.
+
 A candidate is identified by their signed receipt (``exam_server.receipts``,
 checked against every key the server has held, so a receipt outlives a
 replaced key): no password, and nobody else's report.
@@ -22,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -37,6 +40,7 @@ from exam_server import receipts
 from exam_server.after_test import plots, service, store
 from exam_server.after_test.text import t
 from exam_server.context import context
+from exam_server.demo import being_prepared
 from exam_server.limits import request_source
 from exam_server.results import publication as pub
 
@@ -452,16 +456,48 @@ async def appeal_page(request: Request) -> Response:
     )
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def unless_preparing(endpoint: Endpoint) -> Endpoint:
+    """``endpoint``, or, while the demo still seeds this exam in the background,
+    a page saying so (503 with Retry-After: an empty dashboard or "no result"
+    would look like a broken demo)."""
+
+    async def page(request: Request) -> Response:
+        exam = request.path_params["exam"]
+        if being_prepared(context(request.app).settings) != exam:
+            return await endpoint(request)
+        lang = lang_of(request)
+        response = render(
+            request,
+            "preparing.html",
+            t("preparing_heading", lang),
+            503,
+            heading=t("preparing_heading", lang),
+            message=t("preparing", lang).format(exam=exam),
+            reload_url=str(request.url),
+        )
+        response.headers["Retry-After"] = "5"
+        return response
+
+    return page
+
+
 def routes() -> list[BaseRoute]:
+    pages: list[tuple[str, Endpoint, list[str], str]] = [
+        ("/", index, ["GET"], "after_index"),
+        ("/diagnostik", diagnostic, ["GET", "POST"], "after_diagnostic"),
+        ("/saran", feedback_page, ["GET", "POST"], "after_feedback"),
+        ("/dasbor", dashboard, ["GET"], "after_dashboard"),
+        ("/sanggah", appeal_page, ["GET", "POST"], "after_appeal"),
+    ]
     return [
         Mount(
             "/after/{exam}",
             routes=[
-                Route("/", index, name="after_index"),
-                Route("/diagnostik", diagnostic, methods=["GET", "POST"], name="after_diagnostic"),
-                Route("/saran", feedback_page, methods=["GET", "POST"], name="after_feedback"),
-                Route("/dasbor", dashboard, name="after_dashboard"),
-                Route("/sanggah", appeal_page, methods=["GET", "POST"], name="after_appeal"),
+                Route(path, unless_preparing(endpoint), methods=methods, name=name)
+                for path, endpoint, methods, name in pages
             ],
         )
     ]

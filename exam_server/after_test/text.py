@@ -5,6 +5,16 @@ from __future__ import annotations
 TEXT: dict[str, tuple[str, str]] = {
     "after": ("Setelah Ujian", "After the test"),
     "lang": ("English", "Bahasa Indonesia"),
+    "preparing_heading": ("Sedang disiapkan", "Being prepared"),
+    "preparing": (
+        "Ujian yang sudah selesai dalam demo ini ({exam}) sedang disiapkan: peserta, skor, "
+        "masukan, dan hasil yang diumumkan dibuat di latar belakang sejak demo dimulai, "
+        "sekitar sepuluh detik. Muat ulang halaman ini dalam beberapa detik.",
+        "The demo's finished exam ({exam}) is being prepared: its candidates, scores, "
+        "feedback and published results are made in the background since the demo started, "
+        "about ten seconds. Reload this page in a few seconds.",
+    ),
+    "reload": ("Muat ulang halaman ini", "Reload this page"),
     "home_intro": (
         "Laporan diagnostik, kotak saran, dasbor publik, dan sanggah hasil untuk ujian ini.",
         "Diagnostic reports, the feedback box, the public dashboard and appeals of results "

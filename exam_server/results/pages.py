@@ -193,6 +193,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "vacant": ("Formasi kosong", "Vacant"),
     "optimised_from": ("dari formasi", "from formation"),
     "none": ("Belum ada publikasi hasil.", "No results have been published yet."),
+    "preparing": (
+        "Hasil ujian yang sudah selesai dalam demo ini ({exam}) sedang disiapkan di latar "
+        "belakang dan akan diumumkan di sini. Muat ulang halaman ini dalam beberapa detik.",
+        "The results of the demo's finished exam ({exam}) are being prepared in the background "
+        "and will be published here. Reload this page in a few seconds.",
+    ),
     "back": ("Kembali ke daftar formasi", "Back to the formations"),
     "lang": ("English", "Bahasa Indonesia"),
 }
@@ -405,7 +411,16 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         return lang, await anyio.to_thread.run_sync(src.view)
 
     def nothing(request: Request, lang: str) -> HTMLResponse:
+        from exam_server.demo import being_prepared
+
         title = t("results", lang)
+        # The demo publishes its finished exam a few seconds after it serves.
+        exam = being_prepared(getattr(request.app.state, "settings", None))
+        if exam is not None:
+            text = t("preparing", lang).format(exam=exam)
+            page = _render(request, "message.html", lang, title, None, 503, message=text)
+            page.headers["Retry-After"] = "5"
+            return page
         return _render(request, "message.html", lang, title, None, 404, message=t("none", lang))
 
     async def index(request: Request) -> Response:
