@@ -37,6 +37,14 @@ manifest (``receipt_keys``). :func:`verify` is the one check of a receipt
 against such a list: every path (appeals, diagnostic report, the results
 pages and command line) calls it.
 
+**Sites' keys.** At an exam site (docs/sites.md) the site's server signs its
+candidates' receipts with the site's checkpoint key, which the centre's key
+list does not hold. The centre adds the keys it has registered for each site
+(``exam_server.sites.receipt_keys.receipt_keys_for``, the one place that
+decides which keys a receipt is checked against), each a site key
+(:attr:`ReceiptKey.site`) that verifies only the receipts of that site's
+candidates.
+
 Pure: the standard library, ``cryptography`` and ``segno`` (QR); no web, no
 database (the key list is a small JSON file).
 """
@@ -191,7 +199,7 @@ def sign_receipt(
 # -- receipt keys and the one check ------------------------------------------------
 
 
-def _utc(ts: float) -> str:
+def utc_text(ts: float) -> str:
     """A POSIX time as UTC ISO 8601 to the second (``2025-01-06T09:00:00Z``)."""
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -208,11 +216,24 @@ class ReceiptKey:
     (a key listed only by its public half) or, for valid_until, still in use.
     A receipt carries no time, so the period tells a reader which key signed
     which days' receipts; it does not limit what the key verifies.
+
+    A **site key** (``site`` set: the code of an exam site, docs/sites.md) is
+    a site's checkpoint key, which signs the receipts of the candidates who
+    sit there. It verifies only receipts of its own site's candidates:
+    ``sessions`` pairs each session held at the site with the registration
+    numbers scheduled into it, and a receipt's (session, registration number)
+    must be one of them (:func:`verify`). from_checkpoint / until_checkpoint:
+    the site's checkpoint numbers the key signs (from, up to before until;
+    ``None``: open). A key without ``site`` (the server's own) is not limited.
     """
 
     public_key: Ed25519PublicKey
     valid_from: str = ""
     valid_until: str = ""
+    site: str = ""
+    from_checkpoint: int | None = None
+    until_checkpoint: int | None = None
+    sessions: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def key_id(self) -> str:
@@ -228,13 +249,28 @@ class ReceiptKey:
         return bool(self.valid_until)
 
     def period(self) -> str:
-        """``2025-01-06T09:00:00Z – 2025-02-01T08:00:00Z`` (``…`` for an open end)."""
-        return f"{self.valid_from or '…'} – {self.valid_until or '…'}"
+        """``2025-01-06T09:00:00Z – 2025-02-01T08:00:00Z`` (``…`` for an open end);
+        a site key's also names its site and checkpoint numbers
+        (``site TILOK-01, checkpoints 1–57, 2025-… – …``)."""
+        times = f"{self.valid_from or '…'} – {self.valid_until or '…'}"
+        if not self.site:
+            return times
+        last = "…" if self.until_checkpoint is None else str(self.until_checkpoint - 1)
+        return f"site {self.site}, checkpoints {self.from_checkpoint or 1}–{last}, {times}"
 
-    def to_dict(self) -> dict[str, str]:
+    def admits(self, session: str, registration_number: str) -> bool:
+        """Whether this key may sign the receipt of ``registration_number`` in
+        ``session``: always for the server's own key; for a site key, only a
+        candidate scheduled into one of the site's sessions."""
+        if not self.site:
+            return True
+        return any(s == session and registration_number in regnos for s, regnos in self.sessions)
+
+    def to_dict(self) -> dict[str, Any]:
         """As a manifest and the key list write it: the raw key (base64), its
-        fingerprint, and the period's ends that are known."""
-        d = {
+        fingerprint, and the period's ends that are known; a site key also its
+        site, checkpoint numbers and sessions (code → registration numbers)."""
+        d: dict[str, Any] = {
             "public_key": base64.b64encode(_raw(self.public_key)).decode("ascii"),
             "sha256": self.fingerprint,
         }
@@ -242,6 +278,12 @@ class ReceiptKey:
             d["valid_from"] = self.valid_from
         if self.valid_until:
             d["valid_until"] = self.valid_until
+        if self.site:
+            d["site"] = self.site
+            d["from_checkpoint"] = self.from_checkpoint or 1
+            if self.until_checkpoint is not None:
+                d["until_checkpoint"] = self.until_checkpoint
+            d["sessions"] = {code: list(regnos) for code, regnos in self.sessions}
         return d
 
     @classmethod
@@ -254,7 +296,27 @@ class ReceiptKey:
             raise ValueError(f"bad receipt key ({exc})") from None
         if "sha256" in d and str(d["sha256"]) != hashlib.sha256(raw).hexdigest():
             raise ValueError("bad receipt key (its sha256 is not the key's)")
-        out = cls(key, str(d.get("valid_from") or ""), str(d.get("valid_until") or ""))
+        site = d.get("site") or ""
+        scope: dict[str, Any] = {}
+        if site:
+            sessions = d.get("sessions")
+            if not isinstance(site, str) or not isinstance(sessions, Mapping):
+                raise ValueError("bad receipt key (a site key names its site and its sessions)")
+            if not all(
+                isinstance(regnos, list) and all(isinstance(r, str) for r in regnos)
+                for regnos in sessions.values()
+            ):
+                raise ValueError("bad receipt key (a session lists registration numbers)")
+            frm, until = d.get("from_checkpoint", 1), d.get("until_checkpoint")
+            if not isinstance(frm, int) or not (until is None or isinstance(until, int)):
+                raise ValueError("bad receipt key (checkpoint numbers are integers)")
+            scope = {
+                "site": site,
+                "from_checkpoint": frm,
+                "until_checkpoint": until,
+                "sessions": tuple((str(c), tuple(r)) for c, r in sessions.items()),
+            }
+        out = cls(key, str(d.get("valid_from") or ""), str(d.get("valid_until") or ""), **scope)
         for end in (out.valid_from, out.valid_until):
             if end:
                 try:
@@ -269,19 +331,22 @@ def as_receipt_key(key: ReceiptKey | Ed25519PublicKey) -> ReceiptKey:
     return key if isinstance(key, ReceiptKey) else ReceiptKey(key)
 
 
-Refusal = Literal["unreadable", "unknown_key", "bad_signature", "no_keys"]
+Refusal = Literal["unreadable", "unknown_key", "bad_signature", "no_keys", "other_site"]
 
 
 class ReceiptRefused(ValueError):
     """A receipt that does not verify. ``code``: ``unreadable`` (not a receipt
     code, damaged), ``no_keys`` (nothing to check against), ``unknown_key``
     (signed by a key not in the list: ``key_id`` says which), ``bad_signature``
-    (a listed key, but the receipt was changed); the message says it in English."""
+    (a listed key, but the receipt was changed), ``other_site`` (a site's key,
+    but the receipt is of a candidate it does not sign for: ``site`` names the
+    key's site); the message says it in English."""
 
-    def __init__(self, code: Refusal, message: str, key_id: str = "") -> None:
+    def __init__(self, code: Refusal, message: str, key_id: str = "", site: str = "") -> None:
         super().__init__(message)
         self.code: Refusal = code
         self.key_id = key_id
+        self.site = site
 
 
 @dataclass(frozen=True)
@@ -295,8 +360,10 @@ class Verified:
 def verify(receipt: Receipt | str, keys: Iterable[ReceiptKey | Ed25519PublicKey]) -> Verified:
     """Check a receipt (or its text code) against a list of receipt keys: the
     current and retired keys a server has held (:func:`held_keys`) or the keys
-    a publication's signed manifest lists. The one receipt check; raises
-    :class:`ReceiptRefused` with the reason."""
+    a publication's signed manifest lists, with the sites' keys
+    (``exam_server.sites.receipt_keys.receipt_keys_for``). The one receipt
+    check; raises :class:`ReceiptRefused` with the reason. A site's key
+    verifies only its own candidates' receipts (:meth:`ReceiptKey.admits`)."""
     if isinstance(receipt, str):
         try:
             receipt = decode(receipt.strip())
@@ -321,7 +388,31 @@ def verify(receipt: Receipt | str, keys: Iterable[ReceiptKey | Ed25519PublicKey]
             f"the signature does not match key {receipt.key_id}: the receipt was changed",
             receipt.key_id,
         ) from None
+    if not key.admits(receipt.session, receipt.registration_number):
+        raise ReceiptRefused("other_site", _other_site(key, receipt, listed), key.key_id, key.site)
     return Verified(receipt, key)
+
+
+def _other_site(key: ReceiptKey, receipt: Receipt, listed: Sequence[ReceiptKey]) -> str:
+    """Why a site key may not sign this receipt, naming the site that holds its
+    session (or that schedules its candidate) when the list says so."""
+    regno, session = receipt.registration_number, receipt.session
+    held_by = next(
+        (k.site for k in listed if k.site and any(s == session for s, _ in k.sessions)), ""
+    )
+    sat_at = next((k.site for k in listed if k.site and any(regno in r for _, r in k.sessions)), "")
+    if any(s == session for s, _ in key.sessions):
+        why = f"candidate {regno} is not scheduled into session {session} there"
+    else:
+        why = f"session {session} is not held at site {key.site}"
+        if held_by:
+            why += f" (it is held at site {held_by})"
+    if sat_at and sat_at != key.site:
+        why += f"; candidate {regno} sits at site {sat_at}"
+    return (
+        f"the receipt was signed by key {key.key_id} of site {key.site}, which signs the"
+        f" receipts of its own candidates only: {why}"
+    )
 
 
 def verify_receipt(receipt: Receipt, public_key: Ed25519PublicKey) -> bool:
@@ -411,10 +502,10 @@ def record_key(
                 log.warning("receipt key %s retired at %s is in use again", kid, k.valid_until)
                 k = dataclasses.replace(k, valid_until="")
             elif not k.retired:
-                k = dataclasses.replace(k, valid_until=_utc(now))
+                k = dataclasses.replace(k, valid_until=utc_text(now))
             out.append(k)
         if all(k.key_id != kid for k in out):
-            out.append(ReceiptKey(public_key, _utc(now if since is None else min(since, now))))
+            out.append(ReceiptKey(public_key, utc_text(now if since is None else min(since, now))))
         _write_list(path, out)
         log.info("receipt key %s listed in %s (%d keys)", kid, path, len(out))
         return out

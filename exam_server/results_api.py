@@ -34,6 +34,7 @@ from exam_server.results import publication as pubm
 from exam_server.results.from_db import SourceError, exam_document, load_outcomes, read_engine
 from exam_server.results.ranking import rank_skd
 from exam_server.results.rules import PolicyError, RankingPolicy
+from exam_server.sites.receipt_keys import receipt_keys_on
 
 
 def _actor(request: Request) -> str:
@@ -143,7 +144,9 @@ async def publish_results(request: Request) -> Response:
         exam = pubm.ExamInfo(
             id=exam_code, title=title or str(exam_doc["title"]), published_at=published_at
         )
-        publication = pubm.publish(exam, policy, skd, key, receipt_keys=receipt_keys)
+        # With the keys registered for the sites holding its sessions (site candidates' receipts).
+        keys = receipt_keys_on(ctx.engine, receipt_keys, exam_code)
+        publication = pubm.publish(exam, policy, skd, key, receipt_keys=keys)
         _replace_publication(folder, dict(publication.files))
         return {
             "exam_code": exam_code,

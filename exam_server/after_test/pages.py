@@ -43,6 +43,7 @@ from exam_server.context import context
 from exam_server.demo import being_prepared
 from exam_server.limits import request_source
 from exam_server.results import publication as pub
+from exam_server.sites.receipt_keys import receipt_keys_for
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("exam_server.after_test", "templates"),
@@ -117,20 +118,32 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def check_receipt(request: Request, text: str) -> receipts.Receipt:
+def _receipt_keys(ctx: Any, exam: str) -> list[receipts.ReceiptKey]:
+    with ctx.engine.connect() as conn:
+        return receipt_keys_for(conn, receipts.server_keys(ctx.checkpoints), exam)
+
+
+async def check_receipt(request: Request, text: str) -> receipts.Receipt:
     """The receipt in ``text`` if a key this server has held signed it (the
-    current one or one retired since: :func:`exam_server.receipts.verify`)
-    and it is for this exam; Refused otherwise, saying why."""
+    current one or one retired since), or a key registered for the site where
+    the candidate sat (``exam_server.sites.receipt_keys.receipt_keys_for``;
+    :func:`exam_server.receipts.verify`), and it is for this exam; Refused
+    otherwise, saying why."""
     ctx = context(request.app)
+    exam = request.path_params["exam"]
+    keys = await anyio.to_thread.run_sync(_receipt_keys, ctx, exam)
     try:
-        r = receipts.verify(text, receipts.server_keys(ctx.checkpoints)).receipt
+        r = receipts.verify(text, keys).receipt
     except receipts.ReceiptRefused as exc:
         key = {
             "unknown_key": "receipt_unknown_key",
             "bad_signature": "receipt_bad_signature",
+            "other_site": "receipt_other_site",
         }.get(exc.code, "receipt_unreadable" if exc.code == "unreadable" else "bad_receipt")
         raise Refused(
-            "receipt", t(key, "id").format(key=exc.key_id), t(key, "en").format(key=exc.key_id)
+            "receipt",
+            t(key, "id").format(key=exc.key_id, site=exc.site),
+            t(key, "en").format(key=exc.key_id, site=exc.site),
         ) from None
     if r.exam != request.path_params["exam"]:
         raise Refused(
@@ -185,7 +198,7 @@ async def diagnostic(request: Request) -> Response:
     if request.method == "POST":
         try:
             data = await _form(request)
-            r = check_receipt(request, data.get("receipt", ""))
+            r = await check_receipt(request, data.get("receipt", ""))
         except Refused as exc:
             form = {"receipt": "", "error": exc.message_en if lang == "en" else exc.message_id}
         else:
@@ -408,7 +421,7 @@ async def appeal_page(request: Request) -> Response:
             values.update(
                 {k: data.get(k, "") for k in ("reason", "evidence", "field", "requested")}
             )
-            r = check_receipt(request, data.get("receipt", ""))
+            r = await check_receipt(request, data.get("receipt", ""))
             req = appeals.AppealRequest(
                 values["reason"],
                 values["evidence"],

@@ -43,11 +43,19 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "receipt_unknown_key": (
         "Tanda terima tidak sah: ditandatangani dengan kunci {key}, yang bukan kunci tanda terima "
-        "server ini, yang sekarang maupun yang sudah diganti: tanda terima palsu, atau dari "
-        "server lain.",
+        "server ini, yang sekarang maupun yang sudah diganti, dan bukan kunci yang terdaftar "
+        "untuk lokasi tes: tanda terima palsu, atau dari server lain.",
         "The receipt is not valid: it was signed with key {key}, which is not one of this "
-        "server's receipt keys, current or retired: a forged receipt, or one from another "
-        "server.",
+        "server's receipt keys, current or retired, nor a key registered for a test site: a "
+        "forged receipt, or one from another server.",
+    ),
+    "receipt_other_site": (
+        "Tanda terima tidak sah: ditandatangani dengan kunci {key} milik lokasi tes {site}, "
+        "yang hanya menandatangani tanda terima peserta yang dijadwalkan di lokasi itu; peserta "
+        "dan sesi pada tanda terima ini bukan dari lokasi {site}.",
+        "The receipt is not valid: it was signed with key {key} of test site {site}, which "
+        "signs only the receipts of candidates scheduled at that site; the candidate and "
+        "session on this receipt are not site {site}'s.",
     ),
     "receipt_bad_signature": (
         "Tanda terima tidak sah: tanda tangannya tidak cocok dengan kuncinya ({key}), isinya "

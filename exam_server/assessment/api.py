@@ -27,6 +27,7 @@ from exam_server.context import context
 from exam_server.http import ApiError, Endpoint, read_json
 from exam_server.limits import Throttled, request_source, throttled_response
 from exam_server.models import Candidate
+from exam_server.sites.receipt_keys import receipt_keys_on
 
 M = TypeVar("M", bound=BaseModel)
 TAG = "skb"
@@ -409,7 +410,9 @@ async def publish_final(request: Request) -> Response:
         exam = pubm.ExamInfo(
             id=b.exam_code, title=b.title or str(exam_doc["title"]), published_at=b.published_at
         )
-        publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=receipt_keys)
+        # With the keys registered for the sites holding its sessions (site candidates' receipts).
+        keys = receipt_keys_on(ctx.engine, receipt_keys, b.exam_code)
+        publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=keys)
         ra._replace_publication(folder, dict(publication.files))
         return {"exam_code": b.exam_code, "root": publication.root, "public_url": "/results/"}
 

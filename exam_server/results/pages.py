@@ -589,11 +589,21 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
 
     async def receipt_keys(request: Request) -> Response:
         # Inside the exam server: every key it has held (current and retired),
-        # from its key list. Serving a publication on its own: the keys its
-        # signed manifest lists. Either way, anyone can check a receipt with it.
-        holder = getattr(getattr(request.app.state, "context", None), "checkpoints", None)
-        if holder is not None:
-            keys = await anyio.to_thread.run_sync(receipts.server_keys, holder)
+        # from its key list, and at a centre the keys registered for its sites
+        # (each limited to its site's candidates). Serving a publication on its
+        # own: the keys its signed manifest lists. Either way, anyone can check
+        # a receipt with it.
+        ctx = getattr(request.app.state, "context", None)
+        holder = getattr(ctx, "checkpoints", None)
+        if ctx is not None and holder is not None:
+
+            def held() -> list[receipts.ReceiptKey]:
+                from exam_server.sites.receipt_keys import receipt_keys_for
+
+                with ctx.engine.connect() as conn:
+                    return receipt_keys_for(conn, receipts.server_keys(holder))
+
+            keys = await anyio.to_thread.run_sync(held)
             doc = receipts.key_list_document(keys, source="server")
         else:
             _, view = await need(request)

@@ -426,6 +426,18 @@ def _publish(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     receipt_keys = [rk for k in args.receipt_key for rk in _receipt_keys(k)]
+    if args.db:
+        # From the database: with the keys registered for the sites holding the
+        # exam's sessions, each limited to its site's candidates (docs/sites.md).
+        from exam_server.results.from_db import read_engine
+        from exam_server.sites.receipt_keys import receipt_keys_on
+        from seleksi.database import url_of
+
+        engine = read_engine(url_of(args.db))
+        try:
+            receipt_keys = receipt_keys_on(engine, receipt_keys, exam.id)
+        finally:
+            engine.dispose()
     publication = pubm.publish(exam, policy, skd, key, final, receipt_keys=receipt_keys)
     pubm.write_publication(args.out, publication.files)
     m = publication.manifest
@@ -438,6 +450,11 @@ def _publish(args: argparse.Namespace) -> int:
     for rk in m["receipt_keys"]:
         ends = (rk.get("valid_from", ""), rk.get("valid_until", ""))
         period = f" (in use {ends[0] or '…'} – {ends[1] or '…'})" if any(ends) else ""
+        if rk.get("site"):
+            until = rk.get("until_checkpoint")
+            lines = f"checkpoints {rk['from_checkpoint']}–{'…' if until is None else until - 1}"
+            n = sum(len(r) for r in rk["sessions"].values())
+            period = f" site {rk['site']}, {lines}, {n} candidates{period}"
         print(f"receipt key: {rk['sha256']}{period}")
     return 0
 
@@ -577,7 +594,8 @@ def _check_receipt(files: dict[str, bytes], receipt: str, regno: str) -> bool:
         print(f"  {d}")
     if finding.key_fingerprint:
         retired = ", retired since" if finding.key is not None and finding.key.retired else ""
-        period = f", in use {finding.key.period()}{retired}" if finding.key is not None else ""
+        k = finding.key
+        period = f", {'' if k.site else 'in use '}{k.period()}{retired}" if k is not None else ""
         print(
             f"receipt signed by: {finding.key_fingerprint} (listed in the signed manifest{period})"
         )
