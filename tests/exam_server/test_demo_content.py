@@ -3,19 +3,23 @@ it start faster cannot silently drop a part of it.
 
 The demo seeds its exam day and recruitment before it serves, and the
 after-the-test part (SKD-HASIL) in a background process while it serves
-(``exam_server.after_test.seed.start_demo_after_test``); these tests run both
-the same way, with a smaller bank (80 items per subtest)."""
+(``exam_server.demo.prepare_in_background``, which also keeps the file that
+tells the pages it is being prepared); these tests run both the same way, with
+a smaller bank (80 items per subtest)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from exam_server.after_test.seed import start_demo_after_test, stop_demo_after_test
 from exam_server.audit import verify
 from exam_server.db import make_engine
+from exam_server.demo import DEMO_FINISHED_EXAM, PREPARING_FILE, being_prepared
+from exam_server.demo import prepare_in_background as start
+from exam_server.settings import Settings
 from seleksi.cli import main
 
 ARGV = ["demo", "--no-serve", "--per-subtest", "80"]
@@ -82,6 +86,12 @@ def _grouped(db: Path, sql: str) -> dict[str, int]:
         return {str(k): int(n) for k, n in c.execute(sql)}
 
 
+def _preparing(marker: Path) -> str | None:
+    """What the demo server's pages are told (exam_server.demo.being_prepared)."""
+    settings = Settings(secret_key="x" * 32, demo_preparing_path=str(marker))
+    return being_prepared(settings)
+
+
 def _seeded_demo(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> Path:
     data = tmp_path / "seleksi-data"
     assert main([*ARGV, "--data-dir", str(data)]) == 0
@@ -95,14 +105,21 @@ def test_the_demo_database_holds_every_part(
     data = _seeded_demo(tmp_path, capfd)
     db = data / "seleksi.db"
     url = f"sqlite:///{db}"
-    proc = start_demo_after_test(url, data / "results")
-    assert proc is not None
-    assert proc.wait(300) == 0
+    marker = data / PREPARING_FILE
+    prep = start(url, data / "results", marker)
+    assert prep is not None
+    # The pages say "being prepared" while it runs, and no longer once it is done.
+    assert _preparing(marker) == DEMO_FINISHED_EXAM
+    assert prep.wait(300) == 0
+    assert not marker.exists() and _preparing(marker) is None
     out = capfd.readouterr().out
     assert "After the test (exam SKD-HASIL)" in out
     assert "a receipt for the diagnostic report (20230001): SELEKSI-R1:" in out
-    # Served again, the demo finds the part done and starts nothing.
-    assert start_demo_after_test(url, data / "results") is None
+    # Served again, the demo finds the part done and starts nothing; a marker
+    # left by a demo that was killed mid-way is cleared.
+    marker.write_text(f'{{"pid": {os.getpid()}, "exam": "{DEMO_FINISHED_EXAM}"}}')
+    assert start(url, data / "results", marker) is None
+    assert not marker.exists()
 
     rows = _rows(db)
     assert {t: rows.get(t, 0) for t in DEMO_ROWS} == DEMO_ROWS
@@ -179,21 +196,36 @@ def test_the_after_test_part_stopped_early_writes_nothing_and_comes_back(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The demo stopped (Ctrl+C) while its after-the-test part was being
-    prepared: nothing of it is in the database, and the next start makes it whole."""
+    prepared: nothing of it is in the database, the pages no longer say it is
+    being prepared, and the next start makes it whole. A seeding that fails
+    leaves no "being prepared" behind either."""
     data = _seeded_demo(tmp_path, capfd)
     db = data / "seleksi.db"
     url = f"sqlite:///{db}"
+    marker = data / PREPARING_FILE
     before = _rows(db)
-    proc = start_demo_after_test(url, data / "results")
-    assert proc is not None
-    stop_demo_after_test(proc)
-    assert proc.returncode == 0
+    prep = start(url, data / "results", marker)
+    assert prep is not None
+    assert _preparing(marker) == DEMO_FINISHED_EXAM
+    prep.stop()
+    assert prep.proc.returncode == 0
+    assert not marker.exists() and _preparing(marker) is None
     assert _rows(db) == before
     assert not (data / "results").exists()
     assert "After the test" not in capfd.readouterr().out
 
-    again = start_demo_after_test(url, data / "results")
+    # It fails (here: its keys folder cannot be made, under a file).
+    (tmp_path / "a-file").write_text("")
+    failing = start(url, tmp_path / "a-file" / "results", marker)
+    assert failing is not None
+    assert failing.wait(300) != 0
+    assert not marker.exists() and _preparing(marker) is None
+    assert "NotADirectoryError" in capfd.readouterr().err
+    assert _rows(db) == before
+
+    again = start(url, data / "results", marker)
     assert again is not None
     assert again.wait(300) == 0
+    assert not marker.exists()
     rows = _rows(db)
     assert {t: rows.get(t, 0) for t in DEMO_ROWS} == DEMO_ROWS
