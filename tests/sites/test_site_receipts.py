@@ -1,0 +1,309 @@
+"""A candidate who sits the test at an exam site keeps a receipt that holds at
+the centre: a real centre (``seleksi serve`` in a subprocess) and a real site
+server, two SQLite databases.
+
+The candidates finish at the site, whose server signs their receipts with
+the site's checkpoint key; the site closes the session and syncs. At the
+centre the receipt is accepted on the appeal and diagnostic pages, the
+centre's key list and the publication's signed manifest list the site's key
+(labelled with its site, checkpoint numbers and period), and ``seleksi
+results prove`` finds it MATCHES with the publication alone. A forged
+receipt (a key nobody registered) and a receipt signed by another site's
+registered key for this site's candidate are refused, saying why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from exam_server import checkpoints as cps
+from exam_server import receipts
+from exam_server import scheduling as sch
+from exam_server.admin import assign_rooms
+from exam_server.db import make_engine
+from exam_server.results import publication as pub
+from exam_server.settings import Settings
+from exam_server.sites import link, package
+from exam_server.sites.install import install
+from exam_server.sites.receipt_keys import receipt_keys_on
+from exam_server.testing import (
+    ProcessServer,
+    Terminal,
+    ThreadServer,
+    candidate_login,
+    free_port,
+    staff_token,
+)
+from seleksi.cli import main
+from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
+from tests.sites.conftest import make_centre
+
+N = 2
+
+
+def _settings(tmp: Path, name: str, url: str, **kw: Any) -> Settings:
+    return Settings(
+        database_url=url,
+        secret_key=TEST_SECRET,
+        port=free_port(),
+        scrypt_n=TEST_SCRYPT_N,
+        checkpoint_seconds=0.5,
+        checkpoint_path=str(tmp / f"{name}.checkpoints.jsonl"),
+        checkpoint_key_path=str(tmp / f"{name}.key.pem"),
+        site_sync_seconds=0.3,
+        **kw,
+    )
+
+
+def _one(engine: Engine, sql: str) -> Any:
+    with engine.connect() as c:
+        return c.execute(text(sql)).scalar()
+
+
+async def _wait(cond: Any, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"{what} did not happen within {timeout} s"
+        await asyncio.sleep(0.2)
+
+
+def _second_site(centre_engine: Engine, exam: str) -> Ed25519PrivateKey:
+    """Site TILOK-02 at the centre, holding session SESI-2 of the same exam
+    (no candidates; its close synced), with the checkpoint key it gave at its
+    first sync: a key the centre has registered, but for another site."""
+    sch.create_site(centre_engine, "TILOK-02", "Tilok 2")
+    sch.create_room(centre_engine, "TILOK-02", "R2", "Ruang 2")
+    sid = sch.create_session(centre_engine, "SESI-2", exam, "TILOK-02", "R2", time.time())
+    link.issue_token(centre_engine, "TILOK-02")
+    package.build(centre_engine, "TILOK-02", Ed25519PrivateKey.generate())
+    key = Ed25519PrivateKey.generate()
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    site2 = link.site_id_of(centre_engine, "TILOK-02")
+    with centre_engine.begin() as c:
+        c.execute(
+            text("UPDATE site_link SET checkpoint_key = :pem WHERE site_id = :s"),
+            {"pem": pem.decode(), "s": site2},
+        )
+        # Its (empty) session closed and synced, so the exam's results can be computed.
+        c.execute(
+            text(
+                "INSERT INTO site_audit (site_id, id, at, kind, actor, session_id, reason,"
+                " data_json, prev_hash, hash) VALUES (:s, 1, :at, 'close_session', 'admin',"
+                " :sid, '', '{}', '', :h)"
+            ),
+            {"s": site2, "at": time.time(), "sid": sid, "h": "0" * 64},
+        )
+    return key
+
+
+async def test_a_site_candidates_receipt_verifies_at_the_centre(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp = tmp_path
+    centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=600.0)
+    exam = centre.seed.exam_code
+    token = link.issue_token(centre.engine, "TILOK-01")
+    data, _ = package.build(centre.engine, "TILOK-01", centre.key)
+    results = tmp / "results"
+    centre_settings = _settings(tmp, "centre", centre.url, role="centre", results_dir=str(results))
+    centre_server = ProcessServer(centre_settings).start()
+    site_url = f"sqlite:///{tmp / 'site.db'}"
+    site_engine = make_engine(site_url)
+    install(site_engine, data, centre.key.public_key())
+    sch.create_staff(site_engine, "admin", "Admin", "admin", "admin-password", TEST_SCRYPT_N)
+    pid = sch.create_staff(
+        site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
+    )
+    assign_rooms(site_engine, pid, [int(_one(site_engine, "SELECT room_id FROM exam_session"))])
+    site_settings = _settings(
+        tmp, "site", site_url, role="site", centre_url=centre_server.url, site_token=token
+    )
+    site = ThreadServer(site_settings).start()
+    try:
+        # -- at the site: the key released, the session run, every candidate finishes
+        admin = staff_token(site.url, "admin", "admin-password")
+        proctor = staff_token(site.url, "pengawas", "proctor-password")
+        r = httpx.post(
+            f"{site.url}/api/site/keys",
+            json={"session_code": "SESI-1"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+        assert r.status_code == 200, r.text
+        sid = centre.seed.session_id
+        r = httpx.post(
+            f"{site.url}/api/sessions/{sid}/open", headers={"Authorization": f"Bearer {proctor}"}
+        )
+        session_token = r.json()["token"]
+        codes: dict[str, str] = {}
+        for i, c in enumerate(centre.seed.candidates):
+            reg = str(c["registration_number"])
+            r = httpx.post(
+                f"{site.url}/api/proctor/sessions/{sid}/checkin",
+                json={"registration_number": reg},
+                headers={"Authorization": f"Bearer {proctor}"},
+            )
+            r = candidate_login(site.url, reg, r.json()["pin"], session_token, f"T-{i}")
+            t = await Terminal.open(site.ws_url, r.json()["token"], f"T-{i}")
+            for number in range(1, 8):
+                (ack,) = await t.answer(number, (number + i) % 5)
+                assert ack["type"] == "ack"
+            final = await t.request({"type": "finish", "confirm": True})
+            assert final["type"] == "final"
+            codes[reg] = final["receipt"]["code"]
+            await t.close()
+        r = httpx.post(
+            f"{site.url}/api/sessions/{sid}/close",
+            json={"reason": "selesai"},
+            headers={"Authorization": f"Bearer {admin}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        # The receipts are signed with the site's checkpoint key.
+        site_key = cps.load_or_create_key(Path(str(site_settings.checkpoint_key_path)))
+        site_kid = receipts.key_id(site_key.public_key())
+        assert {receipts.decode(c).key_id for c in codes.values()} == {site_kid}
+
+        # -- the site syncs: every record at the centre, the results checked
+        await _wait(
+            lambda: (
+                _one(centre.engine, "SELECT COUNT(*) FROM site_attempt WHERE centre_check='equal'")
+                == N
+                and _one(
+                    centre.engine, "SELECT COUNT(*) FROM site_audit WHERE kind='close_session'"
+                )
+                == 1
+                and _one(centre.engine, "SELECT site_pending FROM site_link") == 0
+            ),
+            60,
+            "the site's sync",
+        )
+    finally:
+        site.stop()
+
+    other_key = _second_site(centre.engine, exam)
+    other_kid = receipts.key_id(other_key.public_key())
+    regno, code = next(iter(codes.items()))
+    good = receipts.decode(code)
+
+    def signed_by(key: Ed25519PrivateKey, **change: str) -> str:
+        r = dataclasses.replace(good, **change)
+        return receipts.encode(
+            receipts.sign_receipt(
+                key,
+                registration_number=r.registration_number,
+                exam=r.exam,
+                session=r.session,
+                scores=dict(r.scores),
+                total=r.total,
+                chain_head=r.chain_head,
+            )
+        )
+
+    forger = Ed25519PrivateKey.generate()
+    forged = signed_by(forger)
+    forged_kid = receipts.key_id(forger.public_key())
+    # TILOK-02's registered key, for TILOK-01's candidate: in TILOK-01's
+    # session, and claiming TILOK-02's own session.
+    cross = signed_by(other_key)
+    cross_own_session = signed_by(other_key, session="SESI-2")
+
+    # -- the one choice of keys: the centre's own and each site's, scoped
+    keys = receipt_keys_on(centre.engine, [], exam)
+    by_site = {k.site: k for k in keys}
+    assert set(by_site) == {"TILOK-01", "TILOK-02"}
+    k1 = by_site["TILOK-01"]
+    assert k1.key_id == site_kid and k1.from_checkpoint == 1 and k1.until_checkpoint is None
+    assert k1.valid_from and not k1.valid_until  # from its first line held at the centre
+    assert dict(k1.sessions) == {"SESI-1": tuple(sorted(codes))}
+
+    try:
+        # -- the centre's pages: the site receipt accepted, the others refused
+        url = centre_server.url
+        served = httpx.get(f"{url}/results/receipt-keys.json").json()
+        listed = {k["sha256"][:16]: k for k in served["keys"]}
+        assert listed[site_kid]["site"] == "TILOK-01"
+        assert listed[site_kid]["sessions"] == {"SESI-1": sorted(codes)}
+        assert listed[other_kid]["site"] == "TILOK-02"
+        assert any("site" not in k for k in served["keys"])  # the centre's own key
+
+        diag = httpx.post(f"{url}/after/{exam}/diagnostik?lang=en", data={"receipt": code})
+        # The receipt is accepted (not refused with a reason). The report itself
+        # reads the centre's own attempts only, so a site candidate's says
+        # "no finished test yet" (after_test.store.population: a known gap).
+        assert diag.status_code != 422 and "not valid" not in diag.text, diag.text
+        for bad, reason in [
+            (forged, f"signed with key {forged_kid}, which is not one of this server"),
+            (cross, f"signed with key {other_kid} of test site TILOK-02"),
+            (cross_own_session, f"signed with key {other_kid} of test site TILOK-02"),
+        ]:
+            r = httpx.post(f"{url}/after/{exam}/diagnostik?lang=en", data={"receipt": bad})
+            assert r.status_code == 422 and reason in r.text, r.text
+
+        # -- the publication from the centre's database lists the site keys
+        signing = tmp / "results-signing.key"
+        signing.write_bytes(pub.private_key_pem(pub.generate_key()))
+        signing.chmod(0o600)
+        centre_list = receipts.key_list_path(Path(str(centre_settings.checkpoint_key_path)))
+        assert centre_list.exists()
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        args = ["results", "publish", "--db", centre.url, "--exam", exam, "--key", str(signing)]
+        args += ["--out", str(results), "--published-at", today, "--receipt-key", str(centre_list)]
+        assert main(args) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert f"site TILOK-01, checkpoints 1–…, {N} candidates" in out
+        manifest = json.loads((results / pub.MANIFEST).read_bytes())
+        entries = {k["sha256"][:16]: k for k in manifest["receipt_keys"]}
+        assert entries[site_kid]["site"] == "TILOK-01"
+        assert entries[site_kid]["from_checkpoint"] == 1
+        assert entries[site_kid]["valid_from"] == k1.valid_from
+        assert entries[site_kid]["sessions"] == {"SESI-1": sorted(codes)}
+        assert entries[other_kid]["sessions"] == {"SESI-2": []}
+
+        # The appeal page (needs the publication): accepted; the others refused.
+        form = {"reason": "Nama saya salah tulis.", "evidence": "KTP", "field": "name"}
+        ok = httpx.post(f"{url}/after/{exam}/sanggah", data={**form, "receipt": code})
+        assert ok.status_code == 200, ok.text
+        refused = httpx.post(f"{url}/after/{exam}/sanggah?lang=en", data={**form, "receipt": cross})
+        assert refused.status_code == 422 and "of test site TILOK-02" in refused.text
+        # The public receipt box, from the manifest.
+        check = httpx.post(f"{url}/results/receipt", data={"receipt": code})
+        assert "COCOK" in check.text, check.text
+        check = httpx.post(f"{url}/results/receipt", data={"receipt": cross})
+        assert "TIDAK SAH" in check.text and "of site TILOK-02" in check.text
+    finally:
+        centre_server.stop()
+
+    # -- offline, with the publication alone
+    prove = ["results", "prove", regno, "--publication", str(results), "--receipt"]
+    assert main([*prove, code]) == 0
+    out = capsys.readouterr().out
+    assert "MATCHES" in out and f"site TILOK-01, checkpoints 1–…, {k1.valid_from}" in out
+    assert main([*prove, forged]) == 1
+    out = capsys.readouterr().out
+    assert "INVALID" in out and forged_kid in out
+    assert main([*prove, cross]) == 1
+    out = capsys.readouterr().out
+    assert "INVALID" in out
+    assert (
+        f"signed by key {other_kid} of site TILOK-02, which signs the receipts of its own"
+        " candidates only: session SESI-1 is not held at site TILOK-02 (it is held at site"
+        f" TILOK-01); candidate {regno} sits at site TILOK-01"
+    ) in out
+    assert main([*prove, cross_own_session]) == 1
+    out = capsys.readouterr().out
+    assert f"candidate {regno} is not scheduled into session SESI-2 there" in out
