@@ -307,3 +307,99 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
     assert main([*prove, cross_own_session]) == 1
     out = capsys.readouterr().out
     assert f"candidate {regno} is not scheduled into session SESI-2 there" in out
+
+
+def test_receipts_of_a_replaced_site_key_verify_with_their_period(tmp_path: Path) -> None:
+    """A site's first key signs lines 1–2 and receipts; its replacement,
+    registered from line 3, signs later receipts. Both verify for the site's
+    candidates, each listed with its checkpoint numbers and times; a
+    replacement made but not registered is refused as unknown."""
+    from exam_server.sites import checkpoint_keys as ck
+    from exam_server.sites import intake
+    from exam_server.sites.wire import Batch
+
+    centre = make_centre(tmp_path / "centre.db", n_candidates=N)
+    exam = centre.seed.exam_code
+    link.issue_token(centre.engine, "TILOK-01")
+    package.build(centre.engine, "TILOK-01", centre.key)
+    site_id = link.site_id_of(centre.engine, "TILOK-01")
+    first, second, unregistered = (Ed25519PrivateKey.generate() for _ in range(3))
+
+    def line(n: int, prev: str, at: float) -> str:
+        content = {"v": 1, "n": n, "at": at, "reason": "interval", "session_id": None}
+        content |= {"audit": {"id": 0, "hash": ""}, "responses_upto": 0, "attempts": []}
+        return cps.sign_line(first, {**content, "prev": prev}).decode()
+
+    t0 = 1_736_150_400.0  # 2025-01-06T08:00:00Z
+    one = line(1, "", t0)
+    two = line(2, cps.parse_line(one.encode()).hash, t0 + 60)
+    pem = first.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pos = intake.read_positions(centre.engine, site_id, time.time())
+    result = intake.apply_batch(
+        centre.engine,
+        site_id,
+        Batch(
+            base_audit=pos.audit,
+            checkpoints=[one, two],
+            checkpoint_key=pem.decode(),
+            audit_head=pos.audit,
+        ),
+        time.time(),
+    )
+    assert result.problems == [] and result.positions.checkpoint.position == 2
+    statement = ck.make_statement(
+        second,
+        "TILOK-01",
+        3,
+        cps.parse_line(two.encode()).hash,
+        receipts.key_id(first.public_key()),
+        "disk replaced",
+        now=t0 + 3600,
+    )
+    ck.register(centre.engine, "TILOK-01", statement, ck.fingerprint(statement), "budi", "phoned")
+
+    keys = receipt_keys_on(centre.engine, [], exam)
+    assert [(k.key_id, k.from_checkpoint, k.until_checkpoint) for k in keys] == [
+        (receipts.key_id(first.public_key()), 1, 3),
+        (receipts.key_id(second.public_key()), 3, None),
+    ]
+    assert [(k.valid_from, k.valid_until) for k in keys] == [
+        ("2025-01-06T08:00:00Z", "2025-01-06T09:00:00Z"),
+        ("2025-01-06T09:00:00Z", ""),
+    ]
+    assert keys[0].period() == (
+        "site TILOK-01, checkpoints 1–2, 2025-01-06T08:00:00Z – 2025-01-06T09:00:00Z"
+    )
+    regno = str(centre.seed.candidates[0]["registration_number"])
+    want = {receipts.key_id(first.public_key()): 1, receipts.key_id(second.public_key()): 3}
+    for key in (first, second):
+        r = receipts.sign_receipt(
+            key,
+            registration_number=regno,
+            exam=exam,
+            session="SESI-1",
+            scores={"TWK": "100"},
+            total="100",
+            chain_head="",
+        )
+        assert receipts.verify(receipts.encode(r), keys).key.site == "TILOK-01"
+        # Round trip through the manifest's form: the same scope.
+        listed = receipts.parse_key_list([k.to_dict() for k in keys])
+        assert receipts.verify(r, listed).key.from_checkpoint == want[r.key_id]
+        with pytest.raises(receipts.ReceiptRefused) as refused:
+            receipts.verify(dataclasses.replace(r, registration_number="NOT-HERE"), keys)
+        assert refused.value.code == "bad_signature"  # changed after signing
+    stray = receipts.sign_receipt(
+        unregistered,
+        registration_number=regno,
+        exam=exam,
+        session="SESI-1",
+        scores={"TWK": "100"},
+        total="100",
+        chain_head="",
+    )
+    with pytest.raises(receipts.ReceiptRefused) as refused:
+        receipts.verify(stray, keys)
+    assert refused.value.code == "unknown_key"
