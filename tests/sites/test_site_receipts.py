@@ -403,3 +403,47 @@ def test_receipts_of_a_replaced_site_key_verify_with_their_period(tmp_path: Path
     with pytest.raises(receipts.ReceiptRefused) as refused:
         receipts.verify(stray, keys)
     assert refused.value.code == "unknown_key"
+
+
+def test_the_offline_verifier_holds_a_site_key_to_its_candidates(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The browser verifier (no server) reads a site key's scope from the signed
+    manifest: A5's receipt verifies under a site key listing A5, and is refused
+    under one that lists only A4 in the session."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from exam_server.results.pages import routes
+    from exam_server.results.ranking import rank_skd
+    from tests.results import results_cases as rc
+    from tests.results.test_results_verifier_browser import _check, _open
+
+    def publication(name: str, regnos: tuple[str, ...]) -> Path:
+        key = receipts.ReceiptKey(
+            rc.RECEIPT_KEY.public_key(),
+            "2024-11-01T00:00:00Z",
+            site="TILOK-01",
+            from_checkpoint=1,
+            sessions=(("S1", regnos),),
+        )
+        skd = rank_skd(rc.POLICY, rc.FORMATIONS, rc.outcomes())
+        out = tmp_path / name
+        files = pub.publish(rc.EXAM, rc.POLICY, skd, rc.KEY, receipt_keys=[key]).files
+        pub.write_publication(out, files)
+        return out
+
+    mine, other = publication("mine", ("A4", "A5")), publication("other", ("A4",))
+    c = TestClient(Starlette(routes=routes(mine)))
+    (tmp_path / "verifier.html").write_text(c.get("/results/verifier.html").text, "utf-8")
+    proof = c.get("/results/proof/A5").text
+    ctx, page, requests = _open(browser, {"dir": tmp_path}, "")
+    try:
+        state, shown = _check(page, mine, proof=proof, receipt=rc.receipt_code())
+        assert state == "valid" and "COCOK" in shown, shown
+        state, shown = _check(page, other, receipt=rc.receipt_code())
+        assert state == "invalid" and "kunci lokasi tes" in shown and "TILOK-01" in shown, shown
+        assert "COCOK" not in shown
+        assert requests == []
+    finally:
+        ctx.close()
