@@ -118,9 +118,13 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _receipt_keys(ctx: Any, exam: str) -> list[receipts.ReceiptKey]:
+def _receipt_keys(ctx: Any, exam: str, text: str) -> list[receipts.ReceiptKey]:
+    try:
+        regno: str | None = receipts.decode(text.strip()).registration_number
+    except ValueError:
+        regno = None  # unreadable: verify says so
     with ctx.engine.connect() as conn:
-        return receipt_keys_for(conn, receipts.server_keys(ctx.checkpoints), exam)
+        return receipt_keys_for(conn, receipts.server_keys(ctx.checkpoints), exam, regno)
 
 
 async def check_receipt(request: Request, text: str) -> receipts.Receipt:
@@ -131,7 +135,7 @@ async def check_receipt(request: Request, text: str) -> receipts.Receipt:
     otherwise, saying why."""
     ctx = context(request.app)
     exam = request.path_params["exam"]
-    keys = await anyio.to_thread.run_sync(_receipt_keys, ctx, exam)
+    keys = await anyio.to_thread.run_sync(_receipt_keys, ctx, exam, text)
     try:
         r = receipts.verify(text, keys).receipt
     except receipts.ReceiptRefused as exc:

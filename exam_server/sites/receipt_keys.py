@@ -49,22 +49,31 @@ def receipt_keys_for(
     conn: Connection,
     server_keys: Sequence[ReceiptKey | Any],
     exam_code: str | None = None,
+    registration_number: str | None = None,
 ) -> list[ReceiptKey]:
     """The keys a receipt of ``exam_code`` (every exam: ``None``) is checked
     against at this server: ``server_keys`` (its own, current and retired:
     ``exam_server.receipts.server_keys``, or the key lists given to
     ``seleksi results publish``) and the keys registered for each site that
     holds a session of the exam, as site keys limited to that site's
-    candidates. A database without the site tables gives ``server_keys``."""
+    candidates. ``registration_number``: the one receipt's candidate, when
+    checking one receipt — each site's sessions then list that candidate
+    alone, if scheduled there (the same verdict for that receipt, without
+    reading every candidate). A database without the site tables gives
+    ``server_keys``."""
     own = [as_receipt_key(k) for k in server_keys]
     seen = {k.key_id for k in own}
-    return own + [k for k in site_receipt_keys(conn, exam_code) if k.key_id not in seen]
+    sites = site_receipt_keys(conn, exam_code, registration_number)
+    return own + [k for k in sites if k.key_id not in seen]
 
 
-def site_receipt_keys(conn: Connection, exam_code: str | None = None) -> list[ReceiptKey]:
+def site_receipt_keys(
+    conn: Connection, exam_code: str | None = None, registration_number: str | None = None
+) -> list[ReceiptKey]:
     """Every key registered for a site holding a session of ``exam_code``
     (or of any exam), in site order, each with its site, its checkpoint
-    numbers and times, and the site's sessions with their candidates."""
+    numbers and times, and the site's sessions with their candidates (only
+    ``registration_number``, when given)."""
     if not inspect(conn).has_table(LINK.name):
         return []
     q = (
@@ -79,11 +88,14 @@ def site_receipt_keys(conn: Connection, exam_code: str | None = None) -> list[Re
     if not held:
         return []
     regnos: dict[int, list[str]] = {}
-    for sid, regno in conn.execute(
+    who = (
         select(CANDIDATE.c.session_id, CANDIDATE.c.registration_number)
         .where(CANDIDATE.c.session_id.in_([int(r[2]) for r in held]))
         .order_by(CANDIDATE.c.registration_number)
-    ):
+    )
+    if registration_number is not None:
+        who = who.where(CANDIDATE.c.registration_number == registration_number)
+    for sid, regno in conn.execute(who):
         regnos.setdefault(int(sid), []).append(str(regno))
     sessions: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
     for site_id, code, sid in held:
