@@ -85,7 +85,7 @@ async def test_a_load_rebuilds_the_state_the_server_held(tmp_path: Path, mode: s
             # Navigation after the last response: stored by the next flush.
             item = await t.request({"type": "navigate", "number": 6})
             assert item["type"] == "item", item
-            await svc.flush_presence(clock.now())
+            await server.on_loop(svc.flush_presence(clock.now()))
         live = storage.state_json(svc.live[aid].state)
         seqs, rebuilt = _stored(url, aid)
         # Snapshots at the start and every third response; the rest replayed.
