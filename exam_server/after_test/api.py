@@ -13,6 +13,7 @@ and nothing stored.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import anyio.to_thread
@@ -358,6 +359,11 @@ async def subscore_value(request: Request) -> Response:
                     ],
                 }
                 for d in popn.diagnostics
+            ],
+            # Site sessions whose synced copies do not count yet (not in "candidates").
+            "left_out": [
+                {"site": w.site, "session": w.session, "reason": w.reason, "candidates": n}
+                for w, n in Counter(popn.left_out.values()).items()
             ],
         }
     )

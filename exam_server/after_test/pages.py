@@ -214,6 +214,10 @@ async def diagnostic(request: Request) -> Response:
                 )
             except store.NotFound:
                 report = None
+            except service.LeftOutAtSite as exc:
+                key = "site_not_verified" if exc.why.arrived else "site_not_arrived"
+                why = t(key, lang).format(site=exc.why.site, session=exc.why.session)
+                return message(request, t("diag", lang), why, 404)
             if report is None:
                 return message(request, t("diag", lang), t("no_result", lang), 404)
             return render(

@@ -34,9 +34,21 @@ class Diagnostic:
     lines: list[AreaLine]
 
 
+class LeftOutAtSite(LookupError):
+    """The candidate sat at an exam site whose synced copies do not count yet."""
+
+    def __init__(self, why: store.LeftOut) -> None:
+        super().__init__(why.reason)
+        self.why = why
+
+
 def diagnostic(engine: Engine, exam_code: str, registration_number: str) -> Diagnostic | None:
-    """The report of one candidate, or None when they have no finished attempt."""
+    """The report of one candidate, or None when they have no finished attempt.
+    Raises :class:`LeftOutAtSite` (saying why) when they sat at an exam site
+    whose synced copies are not complete and verified yet."""
     popn = store.population(engine, exam_code)
+    if registration_number in popn.left_out:
+        raise LeftOutAtSite(popn.left_out[registration_number])
     row = popn.row_of(registration_number)
     if row is None:
         return None

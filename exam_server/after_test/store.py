@@ -5,9 +5,10 @@ by ``seleksi after``. The rules themselves live in :mod:`after_test`.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, update
@@ -17,6 +18,7 @@ from after_test import models as am
 from after_test.diagnostics import SubtestDiagnostics, answers_of, diagnose
 from after_test.policy import AfterTestPolicy
 from cat_engine.bank import BankArrays
+from cat_engine.state import TestState
 from exam_server import models as m
 from exam_server import state_codec
 from exam_server.snapshot import bank_from_json
@@ -52,10 +54,26 @@ def set_policy(engine: Engine, exam_code: str, policy: AfterTestPolicy) -> None:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A candidate scheduled into a site's session whose synced copies do not
+    count yet (:func:`exam_server.sites.results.site_sessions`).
+
+    arrived: False when the site's records have not all arrived; reason: the
+    rule's words, naming the site and the session."""
+
+    site: str
+    session: str
+    arrived: bool
+    reason: str
+
+
+@dataclass(frozen=True)
 class Population:
     """The finished attempts of one exam: row ``i`` of every array is candidate ``i``.
 
-    group: "agency / formation code" of each candidate."""
+    group: "agency / formation code" of each candidate. left_out: registration
+    number → why a site candidate's attempt is not in it (their site's
+    records not all arrived, or not verified at the centre)."""
 
     exam_code: str
     bank: BankArrays
@@ -63,6 +81,7 @@ class Population:
     names: list[str]
     group: list[str]
     diagnostics: list[SubtestDiagnostics]
+    left_out: dict[str, LeftOut] = field(default_factory=dict)
 
     def row_of(self, registration_number: str) -> int | None:
         try:
@@ -72,7 +91,13 @@ class Population:
 
 
 def population(engine: Engine, exam_code: str) -> Population:
-    """Every finished attempt of ``exam_code`` with its final engine state, diagnosed."""
+    """Every finished attempt of ``exam_code`` with its final engine state, diagnosed.
+
+    The centre's own attempts (final state: the last snapshot) and, for
+    sessions run at exam sites, the synced copies the results count (complete
+    and verified: :func:`exam_server.sites.results.site_sessions`; final
+    state: the copy's ``state_json``). A site session that does not count yet
+    is left out, each of its candidates listed in ``left_out`` with why."""
     exams, sessions, attempts = _t(m.Exam), _t(m.ExamSession), _t(m.Attempt)
     cands, forms, snaps = _t(m.Candidate), _t(m.Formation), _t(m.AttemptSnapshot)
     with engine.connect() as conn, conn.begin():
@@ -86,14 +111,9 @@ def population(engine: Engine, exam_code: str) -> Population:
             .group_by(snaps.c.attempt_id)
             .subquery()
         )
+        who = (cands.c.registration_number, cands.c.name, forms.c.agency, forms.c.code)
         rows = conn.execute(
-            select(
-                cands.c.registration_number,
-                cands.c.name,
-                forms.c.agency,
-                forms.c.code,
-                snaps.c.state,
-            )
+            select(*who, snaps.c.state)
             .select_from(attempts)
             .join(sessions, sessions.c.id == attempts.c.session_id)
             .join(cands, cands.c.id == attempts.c.candidate_id)
@@ -101,18 +121,55 @@ def population(engine: Engine, exam_code: str) -> Population:
             .join(last, last.c.attempt_id == attempts.c.id)
             .join(snaps, (snaps.c.attempt_id == last.c.attempt_id) & (snaps.c.seq == last.c.seq))
             .where(sessions.c.exam_id == exam.id, attempts.c.status == "finished")
-            .order_by(cands.c.registration_number)
         ).all()
+        found = [(r[:4], state_codec.unpack(r.state)) for r in rows]
+        # Sessions run at exam sites: their verified synced copies (docs/sites.md).
+        from exam_server.sites.results import site_sessions
+
+        session_ids = list(
+            conn.execute(select(sessions.c.id).where(sessions.c.exam_id == exam.id)).scalars()
+        )
+        left_out: dict[str, LeftOut] = {}
+        for s in site_sessions(conn, session_ids):
+            if s.problem is not None:
+                scheduled = conn.execute(
+                    select(cands.c.registration_number).where(cands.c.session_id == s.session_id)
+                ).scalars()
+                why = LeftOut(s.site_code, s.session_code, s.arrived, s.problem)
+                left_out.update(dict.fromkeys(scheduled, why))
+                continue
+            finished = {int(a["candidate_id"]): a for a in s.attempts if a["status"] == "finished"}
+            if not finished:
+                continue
+            people = conn.execute(
+                select(cands.c.id, *who)
+                .outerjoin(forms, forms.c.id == cands.c.formation_id)
+                .where(cands.c.id.in_(list(finished)))
+            ).all()
+            for p in people:
+                state_text = finished[p.id]["state_json"]
+                if state_text:
+                    found.append((p[1:], TestState.from_dict(json.loads(state_text))))
+                else:  # not expected of a finished copy: said, not skipped silently
+                    left_out[p.registration_number] = LeftOut(
+                        s.site_code,
+                        s.session_code,
+                        True,
+                        f"attempt {s.site_code}/{finished[p.id]['attempt_id']} (session"
+                        f" {s.session_code}): its synced copy holds no final engine state",
+                    )
+    found.sort(key=lambda f: str(f[0][0]))
     bank = bank_from_json(exam.bank_json)
-    states = [state_codec.unpack(r.state) for r in rows]
+    states = [state for _, state in found]
     items, options = answers_of(states)
     return Population(
         exam_code,
         bank,
-        [r.registration_number for r in rows],
-        [r.name for r in rows],
-        [f"{r.agency or '-'} / {r.code or '-'}" for r in rows],
-        diagnose(bank, items, options) if rows else [],
+        [r[0] for r, _ in found],
+        [r[1] for r, _ in found],
+        [f"{r[2] or '-'} / {r[3] or '-'}" for r, _ in found],
+        diagnose(bank, items, options) if found else [],
+        left_out,
     )
 
 

@@ -71,6 +71,22 @@ TEXT: dict[str, tuple[str, str]] = {
         "Belum ada hasil ujian untuk tanda terima ini.",
         "There is no finished test for this receipt yet.",
     ),
+    "site_not_arrived": (
+        "Laporan belum dapat disusun: Anda mengikuti ujian di lokasi tes {site} (sesi "
+        "{session}), dan catatan lokasi tes tersebut belum semuanya sampai di pusat. Silakan "
+        "coba lagi setelah lokasi tes menyelesaikan sinkronisasinya.",
+        "The report cannot be made yet: you sat the test at exam site {site} (session "
+        "{session}), and the site's records have not all arrived at the centre. Please try "
+        "again once the site has finished its sync.",
+    ),
+    "site_not_verified": (
+        "Laporan belum dapat disusun: Anda mengikuti ujian di lokasi tes {site} (sesi "
+        "{session}), dan catatan lokasi tes tersebut belum terverifikasi di pusat (hasil "
+        "dihitung ulang dari jawaban yang dikirim belum sama dengan hasil lokasi tes).",
+        "The report cannot be made yet: you sat the test at exam site {site} (session "
+        "{session}), and the site's records have not been verified at the centre (the result "
+        "recomputed from the synced answers does not yet equal the site's).",
+    ),
     "regno": ("Nomor peserta", "Registration number"),
     "name": ("Nama", "Name"),
     "subtest": ("Subtes", "Subtest"),

@@ -15,6 +15,11 @@ only when they are complete and verified:
 Otherwise :class:`~exam_server.results.from_db.SourceError` names the site,
 the session and what is missing. Attempt ids are the site's, so each row's
 ``id`` is ``SITE/attempt`` (unique beside the centre's own integer ids).
+
+:func:`site_sessions` decides the rule; the after-the-test population
+(``exam_server.after_test.store.population``: diagnostic reports, training
+needs) reads the same verified copies through it, leaving a session out
+with its reason where the results would stop.
 """
 
 from __future__ import annotations
@@ -67,26 +72,39 @@ class SiteResponseRow:
     flagged: bool
 
 
-def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list[Any]]:
-    """The verified attempts and answers of the sessions of ``session_ids``
-    that were packaged for a site. Raises ``SourceError`` when one of them is
-    not yet complete or verified at the centre."""
-    from exam_server.results.from_db import SourceError
+@dataclass(frozen=True)
+class SiteSession:
+    """A session of the exam packaged for a site, as the centre holds it.
 
+    attempts: the synced attempt copies (``site_attempt`` rows as mappings),
+    given only when they count (``problem`` is None); problem: why they do
+    not count yet, in words naming the site and the session; arrived: False
+    when the site's records have not all arrived (the close of the session
+    or pending records), True when they have (``problem`` then names an
+    attempt that did not verify)."""
+
+    session_id: int
+    site_id: int
+    site_code: str
+    session_code: str
+    attempts: list[Any]
+    problem: str | None
+    arrived: bool
+
+
+def site_sessions(conn: Connection, session_ids: list[int]) -> list[SiteSession]:
+    """Every session of ``session_ids`` packaged for a site, with its synced
+    attempts when they are complete and verified (the module docstring's
+    rule: the one place it is decided) or the reason they are not."""
     if not inspect(conn).has_table(SESSION_KEY.name):
-        return [], []  # a database made before sites existed (not migrated)
+        return []  # a database made before sites existed (not migrated)
     packaged = conn.execute(
         select(SESSION_KEY.c.session_id, SESSION_KEY.c.site_id, SITE.c.code, SESSION.c.code)
         .join(SITE, SITE.c.id == SESSION_KEY.c.site_id)
         .join(SESSION, SESSION.c.id == SESSION_KEY.c.session_id)
         .where(SESSION_KEY.c.session_id.in_(session_ids))
     ).all()
-    if not packaged:
-        return [], []
-    site_code = {int(sid): str(code) for _, sid, code, _ in packaged}
-    # Typed loosely: they stand beside SQLAlchemy rows of the same fields.
-    attempts: list[Any] = []
-    responses: list[Any] = []
+    out: list[SiteSession] = []
     for session_id, site_id, code, session_code in packaged:
         closed = conn.execute(
             select(S_AUDIT.c.id).where(
@@ -98,30 +116,57 @@ def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list
         pending = conn.execute(
             select(LINK.c.site_pending).where(LINK.c.site_id == site_id)
         ).scalar()
+        known = (int(session_id), int(site_id), str(code), str(session_code))
         if closed is None or pending:
-            raise SourceError(
+            missing = "the close of the session not synced" if closed is None else f"{pending}"
+            missing += "" if closed is None else " records pending"
+            problem = (
                 f"session {session_code} is held at site {code}, whose records have not all"
-                f" arrived ({'the close of the session' if closed is None else f'{pending}'}"
-                f"{' not synced' if closed is None else ' records pending'}): results wait"
-                " for its sync (docs/sites.md)"
+                f" arrived ({missing})"
             )
-        rows = conn.execute(
-            select(S_ATTEMPT).where(
-                S_ATTEMPT.c.site_id == site_id, S_ATTEMPT.c.session_id == session_id
-            )
-        ).mappings()
-        ids: list[int] = []
-        for a in rows:
-            key = f"{code}/{a['attempt_id']}"
-            if a["status"] == "finished" and a["centre_check"] != "equal":
-                raise SourceError(
-                    f"attempt {key} (session {session_code}): its result is"
-                    f" {a['centre_check']} at the centre's verification; see the centre page"
+            out.append(SiteSession(*known, [], problem, False))
+            continue
+        rows = list(
+            conn.execute(
+                select(S_ATTEMPT).where(
+                    S_ATTEMPT.c.site_id == site_id, S_ATTEMPT.c.session_id == session_id
                 )
+            ).mappings()
+        )
+        unverified = next(
+            (a for a in rows if a["status"] == "finished" and a["centre_check"] != "equal"), None
+        )
+        if unverified is not None:
+            problem = (
+                f"attempt {code}/{unverified['attempt_id']} (session {session_code}): its result"
+                f" is {unverified['centre_check']} at the centre's verification; see the centre"
+                " page"
+            )
+            out.append(SiteSession(*known, [], problem, True))
+            continue
+        out.append(SiteSession(*known, rows, None, True))
+    return out
+
+
+def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list[Any]]:
+    """The verified attempts and answers of the sessions of ``session_ids``
+    that were packaged for a site. Raises ``SourceError`` when one of them is
+    not yet complete or verified at the centre."""
+    from exam_server.results.from_db import SourceError
+
+    # Typed loosely: they stand beside SQLAlchemy rows of the same fields.
+    attempts: list[Any] = []
+    responses: list[Any] = []
+    for s in site_sessions(conn, session_ids):
+        if s.problem is not None:
+            wait = "" if s.arrived else ": results wait for its sync (docs/sites.md)"
+            raise SourceError(s.problem + wait)
+        ids: list[int] = []
+        for a in s.attempts:
             attempts.append(
                 SiteAttemptRow(
-                    id=key,
-                    session_id=int(session_id),
+                    id=f"{s.site_code}/{a['attempt_id']}",
+                    session_id=s.session_id,
                     candidate_id=int(a["candidate_id"]),
                     status=str(a["status"]),
                     terminal_id=a["terminal_id"],
@@ -134,7 +179,7 @@ def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list
             r = S_RESPONSE.c
             responses.extend(
                 SiteResponseRow(
-                    f"{site_code[int(site_id)]}/{row.attempt_id}",
+                    f"{s.site_code}/{row.attempt_id}",
                     int(row.seq),
                     str(row.kind),
                     int(row.number),
@@ -145,7 +190,7 @@ def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list
                 for row in conn.execute(
                     select(
                         r.attempt_id, r.seq, r.kind, r.number, r.item_id, r.option, r.flagged
-                    ).where(r.site_id == site_id, r.attempt_id.in_(ids))
+                    ).where(r.site_id == s.site_id, r.attempt_id.in_(ids))
                 )
             )
     return attempts, responses
