@@ -199,13 +199,20 @@ async def test_key_replaced_mid_exam_after_a_cut(
             30,
             "every answer at the centre",
         )
-        # The site's operator sees what the centre refused.
-        status = httpx.get(
-            f"{site.url}/api/site/status",
-            headers={"Authorization": f"Bearer {staff_token(site.url, 'admin', 'admin-password')}"},
-        ).json()
-        assert any("not registered" in p for p in status["sync"]["problems"])
-        assert status["checkpoint_key_id"] == st.key_id
+        # The site's operator sees what the centre refused: the site learns it
+        # from the answer to its next sync, which may still be on its way.
+        auth = {"Authorization": f"Bearer {staff_token(site.url, 'admin', 'admin-password')}"}
+
+        def site_status() -> dict[str, Any]:
+            out: dict[str, Any] = httpx.get(f"{site.url}/api/site/status", headers=auth).json()
+            return out
+
+        await _wait(
+            lambda: any("not registered" in p for p in site_status()["sync"]["problems"]),
+            30,
+            "the centre's refusal on the site's status",
+        )
+        assert site_status()["checkpoint_key_id"] == st.key_id
 
         # -- a forged line, signed by a key nobody registered, is refused
         forger = Ed25519PrivateKey.generate()

@@ -242,9 +242,8 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
         assert any("site" not in k for k in served["keys"])  # the centre's own key
 
         diag = httpx.post(f"{url}/after/{exam}/diagnostik?lang=en", data={"receipt": code})
-        # The receipt is accepted (not refused with a reason). The report itself
-        # reads the centre's own attempts only, so a site candidate's says
-        # "no finished test yet" (after_test.store.population: a known gap).
+        # The receipt is accepted (not refused with a reason); the report's own
+        # content for site candidates is tested in test_site_diagnostic.py.
         assert diag.status_code != 422 and "not valid" not in diag.text, diag.text
         for bad, reason in [
             (forged, f"signed with key {forged_kid}, which is not one of this server"),
