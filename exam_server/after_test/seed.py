@@ -594,8 +594,9 @@ def start_demo_after_test(database_url: str, results_dir: Path) -> subprocess.Po
     """Seed the demo's after-the-test part (:func:`demo_after_test`) in a process
     of its own while the demo starts serving: its forms' assembly takes about
     ten seconds, which the first page need not wait for. It prints its lines
-    when done; until then ``/after/SKD-HASIL/`` and ``/results/`` show no
-    finished exam and nothing published. None when the part exists already.
+    when done; until then ``/after/SKD-HASIL/`` and ``/results/`` say the
+    exam is being prepared (:func:`exam_server.demo.being_prepared`). None
+    when the part exists already.
 
     Stop it with :func:`stop_demo_after_test`. It runs in a session of its own
     (a Ctrl+C reaches the demo, not it) and stops when its stdin closes, also

@@ -50,10 +50,12 @@ def prepare_database(data_dir: Path) -> tuple[str, Engine]:
 
 def demo_files(data_dir: Path) -> list[Path]:
     """What the demo writes in ``data_dir`` (and ``--reset`` deletes): the
-    database with its SQLite side files and checkpoints, the server key, the
-    kept credentials and the published results."""
+    database with its SQLite side files and checkpoints, the server key and
+    its receipt key list, the kept credentials, the published results and
+    the marker of the after-the-test part being prepared."""
     from exam_server.checkpoints import paths_for, public_key_path
-    from exam_server.demo import CREDENTIALS_FILE
+    from exam_server.demo import CREDENTIALS_FILE, PREPARING_FILE
+    from exam_server.receipts import key_list_path
     from exam_server.recruitment.demo import demo_files as recruitment_demo_files
 
     db = data_dir / DEFAULT_DB_NAME
@@ -66,7 +68,9 @@ def demo_files(data_dir: Path) -> list[Path]:
         checkpoints,
         key,
         public_key_path(key),
+        key_list_path(key),
         data_dir / "server-secret.key",
+        data_dir / PREPARING_FILE,
         data_dir / CREDENTIALS_FILE,
         data_dir / "results",
         *recruitment_demo_files(data_dir),

@@ -86,7 +86,10 @@ def test_demo_again_prints_the_same_credentials_and_reset_starts_over(
 
     # --reset: a new database, new PINs and passwords, and they work.
     (data / "notes.txt").write_text("mine")
+    leftovers = [data / "after-test-preparing.json"]  # a killed demo's marker
+    leftovers[0].write_text('{"pid": 1, "exam": "SKD-HASIL"}')
     assert main([*ARGV, "--reset"]) == 0
+    assert not any(p.exists() for p in leftovers)
     out = capsys.readouterr().out
     assert "started over" in out and "240 new item(s)" in out
     fresh = _credentials(out)
