@@ -10,11 +10,12 @@ import secrets
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from exam_server import audit
 from exam_server.db import writer
 from exam_server.models import ExamSession, Room, Site
+from exam_server.sites import checkpoint_keys as ck
 from exam_server.sites.models import SiteAttempt, SiteLink, SiteProblem, SiteSessionKey
 
 LINK = SiteLink.__table__  # type: ignore[attr-defined]
@@ -132,7 +133,8 @@ def overview(engine: Engine, now: float, online_seconds: float) -> list[dict[str
     the last ``online_seconds``), sync lag (seconds since the oldest record
     it still holds was written, or, offline, at least since its last sync;
     0 when all is here), pending records,
-    sessions running, records received, results checked, problems."""
+    sessions running, records received, results checked, problems, and its
+    checkpoint keys (:func:`_keys`)."""
     with engine.connect() as conn:
         links = conn.execute(
             select(LINK, SITE.c.code, SITE.c.name)
@@ -180,6 +182,40 @@ def overview(engine: Engine, now: float, online_seconds: float) -> list[dict[str
                         k: checks.get((sid, k), 0) for k in ("equal", "differs", "pending")
                     },
                     "problems": problems.get(sid, []),
+                    "keys": _keys(conn, sid),
                 }
             )
+    return out
+
+
+def _keys(conn: Connection, site_id: int) -> list[dict[str, Any]]:
+    """The site's checkpoint keys in order, as :func:`ck.keys_of` reads
+    them (key id, checkpoint numbers ``from_n`` up to before ``until``, None
+    for the key in use), each with its registration at the centre
+    (``registered_at`` epoch seconds, ``registered_by``, ``reason``), all None
+    for the first key, which the centre took at the site's first sync."""
+    registered = {
+        int(r.from_n): r
+        for r in conn.execute(
+            select(
+                ck.KEYS.c.from_n,
+                ck.KEYS.c.registered_at,
+                ck.KEYS.c.registered_by,
+                ck.KEYS.c.reason,
+            ).where(ck.KEYS.c.site_id == site_id)
+        )
+    }
+    out = []
+    for k in ck.keys_of(conn, site_id):
+        r = registered.get(k.from_n)
+        out.append(
+            {
+                "key_id": k.key_id,
+                "from_n": k.from_n,
+                "until": k.until,
+                "registered_at": float(r.registered_at) if r is not None else None,
+                "registered_by": str(r.registered_by) if r is not None else None,
+                "reason": str(r.reason) if r is not None else None,
+            }
+        )
     return out

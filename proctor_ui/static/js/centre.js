@@ -1,5 +1,6 @@
 // Seleksi centre page: every exam site's link, sync lag, pending records,
-// sessions running, results checked and verification failures
+// sessions running, results checked, verification failures and each site's
+// checkpoint keys
 // (GET /api/centre/sites, admin token), refreshed every few seconds.
 "use strict";
 
@@ -26,6 +27,18 @@ Object.assign(SELEKSI_TEXTS.id, {
   "centre.checked": "{equal} sama, {differs} berbeda, {pending} menunggu",
   "centre.noProblem": "tidak ada",
   "centre.updated": "Diperbarui {t}",
+  "centre.keysTitle": "Kunci checkpoint tilok",
+  "centre.keysHint": "Kunci yang memverifikasi baris checkpoint tiap tilok: yang pertama diambil pada sinkronisasi pertama, pengganti didaftarkan dengan seleksi site register-key. Lihat docs/sites.md, \"A site's checkpoint key is replaced\".",
+  "centre.keyId": "Kunci",
+  "centre.keyRange": "Checkpoint",
+  "centre.keyRegistered": "Didaftarkan",
+  "centre.keyReason": "Alasan",
+  "centre.keyFrom": "sejak no. {from}",
+  "centre.keyFromUntil": "no. {from} sampai {last}",
+  "centre.keyInUse": "dipakai",
+  "centre.keyReplaced": "diganti",
+  "centre.keyFirst": "diambil pada sinkronisasi pertama",
+  "centre.keyBy": "{t} oleh {by}",
 });
 Object.assign(SELEKSI_TEXTS.en, {
   "centre.title": "Centre: exam sites",
@@ -49,6 +62,18 @@ Object.assign(SELEKSI_TEXTS.en, {
   "centre.checked": "{equal} equal, {differs} differ, {pending} pending",
   "centre.noProblem": "none",
   "centre.updated": "Updated {t}",
+  "centre.keysTitle": "Sites' checkpoint keys",
+  "centre.keysHint": "The keys that verify each site's checkpoint lines: the first taken at the first sync, replacements registered with seleksi site register-key. See docs/sites.md, \"A site's checkpoint key is replaced\".",
+  "centre.keyId": "Key",
+  "centre.keyRange": "Checkpoints",
+  "centre.keyRegistered": "Registered",
+  "centre.keyReason": "Reason",
+  "centre.keyFrom": "from no. {from}",
+  "centre.keyFromUntil": "no. {from} to {last}",
+  "centre.keyInUse": "in use",
+  "centre.keyReplaced": "replaced",
+  "centre.keyFirst": "taken at the first sync",
+  "centre.keyBy": "{t} by {by}",
 });
 
 (function () {
@@ -117,6 +142,28 @@ Object.assign(SELEKSI_TEXTS.en, {
       s.problems.map((p) => el("li", {}, el("span", { class: "site" }, s.code), p.message)));
     $("problem-list").replaceChildren(...problems);
     $("problems").classList.toggle("hidden", problems.length === 0);
+    const keys = d.sites.flatMap((s) => (s.keys || []).map((k) => keyRow(s, k)));
+    $("key-rows").replaceChildren(...keys);
+    $("keys").classList.toggle("hidden", keys.length === 0);
+  }
+
+  // A date and time in UTC, the same for every reader at the centre and the sites.
+  const utc = (epoch) => new Date(epoch * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+
+  function keyRow(s, k) {
+    const range = k.until === null
+      ? S.t("centre.keyFrom", { from: k.from_n })
+      : S.t("centre.keyFromUntil", { from: k.from_n, last: k.until - 1 });
+    const state = S.t(k.until === null ? "centre.keyInUse" : "centre.keyReplaced");
+    const registered = k.registered_at === null
+      ? S.t("centre.keyFirst")
+      : S.t("centre.keyBy", { t: utc(k.registered_at), by: k.registered_by });
+    return el("tr", { dataset: { keySite: s.code, key: k.key_id } },
+      el("th", { scope: "row" }, s.code),
+      el("td", { class: "key-id" }, el("code", {}, k.key_id)),
+      el("td", { class: "range" }, range, el("span", { class: "sub" }, state)),
+      el("td", { class: "registered" }, registered),
+      el("td", { class: "reason" }, k.reason || "–"));
   }
 
   document.addEventListener("DOMContentLoaded", () => {
