@@ -4,7 +4,10 @@
   one anonymous submission (or "no thanks");
 * administrators: appeals and their decisions, feedback moderation and
   answers, the training-needs table as a printable page and as CSV, the
-  PRMSE analysis of the exam's subscores.
+  PRMSE analysis of the exam's subscores. While ``seleksi demo`` still seeds
+  its finished exam in the background (:func:`exam_server.demo.being_prepared`),
+  that exam's appeal and feedback lists say ``"being_prepared": true`` and its
+  training needs are ``503`` ``being_prepared``.
 
 Every refusal is ``422`` with ``{"error", "message", "message_id", "errors": [{"field"}]}``
 and nothing stored.
@@ -26,6 +29,7 @@ from exam_server.after_test import plots, service, store
 from exam_server.after_test.pages import area_name, render
 from exam_server.after_test.text import t
 from exam_server.context import context
+from exam_server.demo import being_prepared
 from exam_server.http import STR, ApiError, Endpoint, candidate_of, obj, read_json
 from exam_server.results import publication as pub
 from exam_server.results.versions import current_value
@@ -92,6 +96,12 @@ async def survey_submit(request: Request) -> Response:
     return _json({"stored": len(answers)})
 
 
+def _preparing(request: Request) -> bool:
+    """Whether the demo still seeds this exam in the background (its lists
+    are empty or partial for now, not "none")."""
+    return being_prepared(context(request.app).settings) == request.path_params["exam"]
+
+
 # -- appeals ------------------------------------------------------------------------------
 
 
@@ -100,7 +110,7 @@ async def list_appeals(request: Request) -> Response:
     rows = await anyio.to_thread.run_sync(
         store.appeal_rows, ctx.engine, request.path_params["exam"]
     )
-    return _json({"appeals": rows})
+    return _json({"appeals": rows, "being_prepared": _preparing(request)})
 
 
 def _published_value(directory: str | None, exam: str, regno: str, field: str) -> str | None:
@@ -186,7 +196,7 @@ async def list_feedback(request: Request) -> Response:
     rows = await anyio.to_thread.run_sync(
         store.feedback_rows, ctx.engine, request.path_params["exam"]
     )
-    return _json({"feedback": rows})
+    return _json({"feedback": rows, "being_prepared": _preparing(request)})
 
 
 async def _item(request: Request) -> dict[str, Any]:
@@ -274,6 +284,13 @@ async def answer_feedback(request: Request) -> Response:
 async def _training(request: Request) -> service.Training:
     ctx = context(request.app)
     exam = request.path_params["exam"]
+    if _preparing(request):
+        raise ApiError(
+            503,
+            "being_prepared",
+            f"the demo's finished exam {exam} is being prepared in the background:"
+            " try again in a few seconds",
+        )
     if not ctx.settings.results_dir:
         raise ApiError(409, "not_published", "no results directory is configured")
 

@@ -1,7 +1,9 @@
 """While ``seleksi demo`` still seeds its finished exam (SKD-HASIL) in the
 background, its after-the-test pages and the results page say it is being
-prepared, in chromium as a newcomer sees them (axe: nothing serious); without
-the demo's marker, or with one its process outlived, they are as before.
+prepared, in chromium as a newcomer sees them (axe: nothing serious); so does
+the staff page after the test (/after-admin.html: appeals and feedback), which
+loads its lists again by itself once the exam is ready; without the demo's
+marker, or with one its process outlived, they are as before.
 
 The marker's life in the demo flow itself (written at the start, removed when
 the seeding ends, fails or is stopped) is tested in ``test_demo_content.py``,
@@ -22,7 +24,7 @@ import pytest
 
 from exam_server.demo import DEMO_FINISHED_EXAM, PREPARING_FILE, being_prepared
 from tests.browser_checks import expect_patiently, serious_violations
-from tests.conftest import ServerHandle, make_settings
+from tests.conftest import ADMIN_PASSWORD, ServerHandle, make_settings
 from tests.proctor_ui.conftest import browser  # noqa: F401  (the chromium fixture)
 
 PREPARING_ID = "sedang disiapkan"
@@ -114,3 +116,73 @@ def test_the_pages_say_the_demo_exam_is_being_prepared(
         assert resp.status == 404, state
         expect(page.locator("main")).to_have_text("Belum ada publikasi hasil.")
         assert serious_violations(page) == [], state
+
+
+STAFF_PREPARING_ID = "Halaman ini memuat ulang daftarnya sendiri"
+STAFF_PREPARING_EN = "This page loads its lists again by itself"
+
+
+@pytest.mark.browser
+def test_the_staff_page_says_the_demo_exam_is_being_prepared(
+    server_factory: Callable[..., ServerHandle],
+    tmp_path: Path,
+    browser: Any,  # noqa: F811
+) -> None:
+    expect = expect_patiently()
+    marker = tmp_path / PREPARING_FILE
+    h = server_factory(n_candidates=2, demo_preparing_path=str(marker))
+    _mark(marker, os.getpid())
+    # The staff's lists say so, for this exam only.
+    token = httpx.post(
+        f"{h.url}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+    ).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    for what in ("appeals", "feedback"):
+        got = httpx.get(f"{h.url}/api/after/{DEMO_FINISHED_EXAM}/{what}", headers=auth)
+        assert got.status_code == 200 and got.json()["being_prepared"] is True, what
+        other = httpx.get(f"{h.url}/api/after/SKD-DEMO/{what}", headers=auth)
+        assert other.json()["being_prepared"] is False, what
+    training = httpx.get(f"{h.url}/api/after/{DEMO_FINISHED_EXAM}/training.csv", headers=auth)
+    assert training.status_code == 503 and training.json()["error"] == "being_prepared"
+
+    page = browser.new_context().new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{h.url}/after-admin.html?exam={DEMO_FINISHED_EXAM}")
+    page.fill("#aa-user", "admin")
+    page.fill("#aa-pass", ADMIN_PASSWORD)
+    page.click("#aa-login-button")
+    note = page.locator("#aa-preparing")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text(PREPARING_ID)
+    expect(note).to_contain_text(DEMO_FINISHED_EXAM)
+    expect(note).to_contain_text(STAFF_PREPARING_ID)
+    assert note.get_attribute("role") == "status"
+    assert serious_violations(page) == []
+    # The training needs say the same, instead of an error.
+    with page.expect_response(lambda r: "/training.html" in r.url) as answer:
+        page.click("#aa-training-open")
+    assert answer.value.status == 503
+    page.wait_for_timeout(300)  # the page has read the answer
+    expect(page.locator("#aa-training-frame")).to_be_hidden()
+    expect(page.locator("#aa-error")).to_be_empty()
+    expect(note).to_contain_text(PREPARING_ID)
+    page.click("#aa-lang")
+    expect(note).to_contain_text(PREPARING_EN)
+    expect(note).to_contain_text(STAFF_PREPARING_EN)
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert serious_violations(page) == []
+
+    # Done: the page notices by itself (it looks again every 5 s).
+    marker.unlink()
+    expect(note).to_be_hidden()
+    assert note.inner_text() == ""
+    # Another exam is not held back, even with the marker back.
+    _mark(marker, os.getpid())
+    page.fill("#aa-exam", "SKD-DEMO")
+    with page.expect_response(lambda r: "/api/after/SKD-DEMO/feedback" in r.url):
+        page.click("#aa-load")
+    page.wait_for_timeout(300)  # the page has read the answers
+    expect(page.locator("#aa-appeals")).to_contain_text("None.")
+    expect(note).to_be_hidden()
+    assert errors == []

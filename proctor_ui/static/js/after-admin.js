@@ -1,7 +1,9 @@
 // Seleksi: after the test, for the agency's staff (issue 20). Appeals of results
 // (accept with a clerical correction, or reject), feedback moderation and answers,
 // the training-needs page (shown in a frame, printable) and its CSV. The admin
-// token is the admin pages' own (sessionStorage "seleksi.admin").
+// token is the admin pages' own (sessionStorage "seleksi.admin"). While the demo
+// still prepares its finished exam in the background (the lists say
+// being_prepared), the page says so and loads again every few seconds.
 "use strict";
 
 (function () {
@@ -21,6 +23,9 @@
       badLogin: "Nama pengguna atau kata sandi salah.",
       submitted: "diajukan", accepted: "diterima", rejected: "ditolak", pending: "menunggu",
       published: "terbit", version: "versi",
+      preparing: "Ujian yang sudah selesai dalam demo ini ({exam}) sedang disiapkan: peserta, skor, "
+        + "masukan, dan sanggah dibuat di latar belakang sejak demo dimulai, sekitar sepuluh detik. "
+        + "Halaman ini memuat ulang daftarnya sendiri dalam beberapa detik.",
     },
     en: {
       title: "After the test", logout: "Log out", lang: "Bahasa Indonesia", loginTitle: "Admin login",
@@ -34,10 +39,25 @@
       badLogin: "Wrong username or password.",
       submitted: "submitted", accepted: "accepted", rejected: "rejected", pending: "pending",
       published: "published", version: "version",
+      preparing: "The demo's finished exam ({exam}) is being prepared: its candidates, scores, "
+        + "feedback and appeals are made in the background since the demo started, about ten "
+        + "seconds. This page loads its lists again by itself in a few seconds.",
     },
   };
   const tx = (k) => (TEXT[S.lang] || TEXT.id)[k] || k;
-  const A = { token: store.getItem("seleksi.admin"), exam: new URLSearchParams(location.search).get("exam") || "" };
+  const A = {
+    token: store.getItem("seleksi.admin"),
+    exam: new URLSearchParams(location.search).get("exam") || "",
+    preparing: null, // the exam the server said is being prepared, or null
+    retry: null,
+  };
+  const RETRY_MS = 5000;
+
+  function preparingNote() {
+    const p = $("aa-preparing");
+    p.textContent = A.preparing ? tx("preparing").replace("{exam}", A.preparing) : "";
+    p.classList.toggle("hidden", !A.preparing);
+  }
 
   function texts() {
     const map = {
@@ -48,6 +68,7 @@
     };
     for (const [id, key] of Object.entries(map)) $(id).textContent = tx(key);
     $("aa-training-frame").title = tx("training");
+    preparingNote();
     document.documentElement.lang = S.lang;
   }
 
@@ -108,13 +129,19 @@
 
   async function load() {
     $("aa-error").textContent = "";
+    clearTimeout(A.retry);
     if (!A.exam) return;
-    const exam = encodeURIComponent(A.exam);
+    const asked = A.exam;
+    const exam = encodeURIComponent(asked);
     try {
       const [ap, fb] = await Promise.all([
         api("GET", "/api/after/" + exam + "/appeals"),
         api("GET", "/api/after/" + exam + "/feedback"),
       ]);
+      if (asked !== A.exam) return; // another exam asked for meanwhile
+      A.preparing = ap.being_prepared || fb.being_prepared ? asked : null;
+      preparingNote();
+      if (A.preparing) A.retry = setTimeout(load, RETRY_MS);
       $("aa-appeals").replaceChildren(table(
         ["#", tx("regno"), tx("reason"), tx("asked"), tx("status"), tx("due"), tx("decide")],
         ap.appeals.map((a) => S.el("tr", { "data-appeal": a.id },
@@ -135,6 +162,14 @@
 
   async function fetchText(path) {
     const r = await fetch(path, { headers: { Authorization: "Bearer " + A.token } });
+    if (r.status === 503) {
+      // The demo's exam being prepared: say it as the lists do, and look again.
+      A.preparing = A.exam;
+      preparingNote();
+      clearTimeout(A.retry);
+      A.retry = setTimeout(load, RETRY_MS);
+      return null;
+    }
     if (!r.ok) throw new Error((await r.text()) || String(r.status));
     return r;
   }
@@ -143,6 +178,7 @@
     try {
       const lang = S.lang === "en" ? "?lang=en" : "";
       const r = await fetchText("/api/after/" + encodeURIComponent(A.exam) + "/training.html" + lang);
+      if (!r) return;
       const frame = $("aa-training-frame");
       frame.srcdoc = await r.text();
       frame.classList.remove("hidden");
@@ -151,6 +187,7 @@
   $("aa-training-csv").addEventListener("click", async () => {
     try {
       const r = await fetchText("/api/after/" + encodeURIComponent(A.exam) + "/training.csv");
+      if (!r) return;
       const url = URL.createObjectURL(await r.blob());
       const a = S.el("a", { href: url, download: "kebutuhan-pelatihan-" + A.exam + ".csv" });
       document.body.append(a); a.click(); a.remove();
@@ -174,6 +211,8 @@
   $("aa-exam-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     A.exam = $("aa-exam").value.trim();
+    A.preparing = null;
+    preparingNote();
     load();
   });
   $("aa-logout").addEventListener("click", () => { A.token = null; store.removeItem("seleksi.admin"); screen(); });
