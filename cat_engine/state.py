@@ -51,7 +51,7 @@ class SectionState:
     time_used: float = 0.0
     complete: bool = False
     stop_reason: str | None = None
-    # The adaptive live step's running evidence (:func:`cat_engine.engine._running_loglik`):
+    # The adaptive live step's running evidence (:func:`cat_engine.live_step._running_loglik`):
     # (answers summed, their IRT categories, the (q,) log-likelihood row). Not
     # part of the state: never serialised or compared, dropped by from_dict
     # (rebuilt from the answers on the next step), so a resumed test is
