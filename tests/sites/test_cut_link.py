@@ -32,7 +32,6 @@ from exam_server import audit
 from exam_server import scheduling as sch
 from exam_server.admin import assign_rooms
 from exam_server.db import make_engine
-from exam_server.settings import Settings
 from exam_server.sites import intake, link, package
 from exam_server.sites.client import CentreClient, sync_state
 from exam_server.sites.install import install
@@ -44,12 +43,12 @@ from exam_server.testing import (
     Terminal,
     ThreadServer,
     candidate_login,
-    free_port,
     staff_token,
 )
-from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
+from tests.conftest import TEST_SCRYPT_N
 from tests.proctor_ui.live_server import CuttableProxy
 from tests.sites.conftest import Centre, make_centre
+from tests.sites.helpers import rows, server_settings, wait_for
 
 TIME_LIMIT = 8.0  # seconds: the whole session is over long before the line returns
 N = 3
@@ -66,27 +65,16 @@ class World:
     tmp: Path
 
 
-def _settings(tmp: Path, name: str, url: str, **kw: Any) -> Settings:
-    return Settings(
-        database_url=url,
-        secret_key=TEST_SECRET,
-        port=free_port(),
-        scrypt_n=TEST_SCRYPT_N,
-        checkpoint_seconds=1.0,
-        checkpoint_path=str(tmp / f"{name}.checkpoints.jsonl"),
-        checkpoint_key_path=str(tmp / f"{name}.key.pem"),
-        site_sync_seconds=0.3,
-        **kw,
-    )
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("sites")
     centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=TIME_LIMIT)
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
-    centre_server = ProcessServer(_settings(tmp, "centre", centre.url, role="centre")).start()
+    centre_settings = server_settings(
+        tmp, "centre", centre.url, checkpoint_seconds=1.0, role="centre"
+    )
+    centre_server = ProcessServer(centre_settings).start()
     proxy = CuttableProxy(centre_server.settings.port)
     site_url = f"sqlite:///{tmp / 'site.db'}"
     site_engine = make_engine(site_url)
@@ -99,7 +87,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         room = c.execute(text("SELECT room_id FROM exam_session")).scalar_one()
     assign_rooms(site_engine, pid, [int(room)])
     site_server = ThreadServer(
-        _settings(tmp, "site", site_url, role="site", centre_url=proxy.url, site_token=token)
+        server_settings(
+            tmp,
+            "site",
+            site_url,
+            checkpoint_seconds=1.0,
+            role="site",
+            centre_url=proxy.url,
+            site_token=token,
+        )
     ).start()
     yield World(centre, centre_server, site_engine, site_server, proxy, token, tmp)
     site_server.stop()
@@ -110,11 +106,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def _count(engine: Engine, sql: str) -> int:
     with engine.connect() as c:
         return int(c.execute(text(sql)).scalar_one())
-
-
-def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
-    with engine.connect() as c:
-        return [tuple(r) for r in c.execute(text(sql))]
 
 
 async def _run_session(w: World) -> dict[str, list[int]]:
@@ -172,13 +163,6 @@ async def _run_session(w: World) -> dict[str, list[int]]:
     return acked
 
 
-async def _wait(cond: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"{what} did not happen within {timeout} s"
-        await asyncio.sleep(0.2)
-
-
 async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World) -> None:
     w = world
     admin = staff_token(w.site_server.url, "admin", "admin-password")
@@ -189,7 +173,7 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
         timeout=30,
     )
     assert r.status_code == 200 and r.json()["items"] == 36, r.text
-    await _wait(
+    await wait_for(
         lambda: _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") >= 2, 20, "first sync"
     )
 
@@ -233,13 +217,13 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
         timeout=30,
     )
     assert r.status_code == 422 and "mistyped" in r.json()["message"]
-    site_answers = _rows(
+    site_answers = rows(
         w.site_engine, "SELECT attempt_id, seq, hash FROM exam_response ORDER BY attempt_id, seq"
     )
     assert len(site_answers) == sum(len(v) for v in acked.values()) == 25
 
     w.proxy.restore()
-    site_events = _rows(w.site_engine, "SELECT id, hash FROM exam_audit ORDER BY id")
+    site_events = rows(w.site_engine, "SELECT id, hash FROM exam_audit ORDER BY id")
     last_cp = site_checkpoints(w.site_server.settings).lines_after(0, 10_000)[-1]
 
     def arrived() -> bool:
@@ -251,26 +235,26 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
             and _count(w.centre.engine, "SELECT site_pending FROM site_link") == 0
         )
 
-    await _wait(arrived, 60, "catch-up after the line returned")
+    await wait_for(arrived, 60, "catch-up after the line returned")
     # Exactly once: the centre's copy is the site's chain, row for row.
-    centre_answers = _rows(
+    centre_answers = rows(
         w.centre.engine,
         "SELECT attempt_id, seq, hash FROM site_response ORDER BY attempt_id, seq",
     )
     assert centre_answers == site_answers
-    site_events = _rows(w.site_engine, "SELECT id, hash FROM exam_audit ORDER BY id")
-    assert _rows(w.centre.engine, "SELECT id, hash FROM site_audit ORDER BY id") == site_events
-    kinds = [k for (k,) in _rows(w.centre.engine, "SELECT kind FROM site_audit ORDER BY id")]
+    site_events = rows(w.site_engine, "SELECT id, hash FROM exam_audit ORDER BY id")
+    assert rows(w.centre.engine, "SELECT id, hash FROM site_audit ORDER BY id") == site_events
+    kinds = [k for (k,) in rows(w.centre.engine, "SELECT kind FROM site_audit ORDER BY id")]
     assert kinds.count("finish") == N and "open_session" in kinds and "close_session" in kinds
     # The chains verify at the centre; no problem was found.
     assert intake.verify_copies(w.centre.engine, _site_id(w)) == []
-    assert _rows(w.centre.engine, "SELECT message FROM site_problem") == []
+    assert rows(w.centre.engine, "SELECT message FROM site_problem") == []
     # The centre's results, recomputed from the synced answers, are the site's.
-    site_results = _rows(
+    site_results = rows(
         w.site_engine,
         "SELECT id, status, finish_reason, total_points, passed FROM exam_attempt ORDER BY id",
     )
-    centre_results = _rows(
+    centre_results = rows(
         w.centre.engine,
         "SELECT attempt_id, status, finish_reason, centre_total, centre_passed, centre_check"
         " FROM site_attempt ORDER BY attempt_id",
@@ -297,7 +281,7 @@ def test_results_at_the_centre_count_the_sites_verified_attempts(world: World) -
     _, outcomes = load_outcomes(w.centre.engine, w.centre.seed.exam_code)
     site = {
         str(reg): json.loads(score)
-        for reg, score in _rows(
+        for reg, score in rows(
             w.site_engine,
             "SELECT c.registration_number, a.score_json FROM exam_attempt a"
             " JOIN exam_candidate c ON c.id = a.candidate_id",
@@ -400,16 +384,16 @@ async def test_a_site_that_rewrites_a_synced_answer_is_detected(world: World) ->
     # that the site's own `seleksi audit verify` of the answers still passes.
     aid = _count(w.site_engine, "SELECT MIN(attempt_id) FROM exam_response")
     with w.site_engine.begin() as c:
-        rows = [
+        chain = [
             dict(r)
             for r in c.execute(
                 text("SELECT * FROM exam_response WHERE attempt_id = :a ORDER BY seq"), {"a": aid}
             ).mappings()
         ]
-        synced_option = rows[0]["option"]
-        rows[0]["option"] = (synced_option + 1) % 5
+        synced_option = chain[0]["option"]
+        chain[0]["option"] = (synced_option + 1) % 5
         prev = ""
-        for r in rows:
+        for r in chain:
             r["prev_hash"], r["hash"] = prev, audit.response_hash(prev, r)
             prev = r["hash"]
             c.execute(
@@ -426,12 +410,12 @@ async def test_a_site_that_rewrites_a_synced_answer_is_detected(world: World) ->
     def found() -> bool:
         return any(
             f"attempt {aid}" in m and "rewritten" in m
-            for (m,) in _rows(w.centre.engine, "SELECT message FROM site_problem")
+            for (m,) in rows(w.centre.engine, "SELECT message FROM site_problem")
         )
 
-    await _wait(found, 30, "the centre noticing the rewrite")
+    await wait_for(found, 30, "the centre noticing the rewrite")
     # The centre kept what was synced.
-    kept = _rows(
+    kept = rows(
         w.centre.engine, f"SELECT option FROM site_response WHERE attempt_id={aid} AND seq=1"
     )
     assert kept == [(synced_option,)]
@@ -495,8 +479,8 @@ async def test_a_rewritten_audit_chain_is_refused_and_answers_still_arrive(world
             == 1
         )
 
-    await _wait(arrived, 30, "the new answer arriving")
-    messages = [m for (m,) in _rows(w.centre.engine, "SELECT message FROM site_problem")]
+    await wait_for(arrived, 30, "the new answer arriving")
+    messages = [m for (m,) in rows(w.centre.engine, "SELECT message FROM site_problem")]
     assert any("audit chain was rewritten" in m for m in messages)
     # An answer written after the attempt's finish is caught too, as it
     # arrives and when the copies are verified again; the audit chain the

@@ -25,15 +25,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
 from exam_server import checkpoints as cps
 from exam_server import scheduling as sch
 from exam_server.admin import assign_rooms
 from exam_server.db import make_engine
 from exam_server.receipts import key_id
-from exam_server.settings import Settings
 from exam_server.sites import checkpoint_keys as ck
 from exam_server.sites import intake, link, package
 from exam_server.sites.install import install
@@ -43,46 +40,15 @@ from exam_server.testing import (
     Terminal,
     ThreadServer,
     candidate_login,
-    free_port,
     staff_token,
 )
 from seleksi.cli import main
-from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
+from tests.conftest import TEST_SCRYPT_N
 from tests.proctor_ui.live_server import CuttableProxy
 from tests.sites.conftest import make_centre
+from tests.sites.helpers import rows, scalar, server_settings, wait_for
 
 N = 2
-
-
-def _settings(tmp: Path, name: str, url: str, **kw: Any) -> Settings:
-    return Settings(
-        database_url=url,
-        secret_key=TEST_SECRET,
-        port=free_port(),
-        scrypt_n=TEST_SCRYPT_N,
-        checkpoint_seconds=0.5,
-        checkpoint_path=str(tmp / f"{name}.checkpoints.jsonl"),
-        checkpoint_key_path=str(tmp / f"{name}.key.pem"),
-        site_sync_seconds=0.3,
-        **kw,
-    )
-
-
-def _one(engine: Engine, sql: str) -> Any:
-    with engine.connect() as c:
-        return c.execute(text(sql)).scalar()
-
-
-def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
-    with engine.connect() as c:
-        return [tuple(r) for r in c.execute(text(sql))]
-
-
-async def _wait(cond: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"{what} did not happen within {timeout} s"
-        await asyncio.sleep(0.2)
 
 
 async def test_key_replaced_mid_exam_after_a_cut(
@@ -92,7 +58,7 @@ async def test_key_replaced_mid_exam_after_a_cut(
     centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=600.0)
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
-    centre_server = ProcessServer(_settings(tmp, "centre", centre.url, role="centre")).start()
+    centre_server = ProcessServer(server_settings(tmp, "centre", centre.url, role="centre")).start()
     proxy = CuttableProxy(centre_server.settings.port)
     site_url = f"sqlite:///{tmp / 'site.db'}"
     site_engine = make_engine(site_url)
@@ -101,8 +67,8 @@ async def test_key_replaced_mid_exam_after_a_cut(
     pid = sch.create_staff(
         site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
     )
-    assign_rooms(site_engine, pid, [int(_one(site_engine, "SELECT room_id FROM exam_session"))])
-    site_settings = _settings(
+    assign_rooms(site_engine, pid, [int(scalar(site_engine, "SELECT room_id FROM exam_session"))])
+    site_settings = server_settings(
         tmp, "site", site_url, role="site", centre_url=proxy.url, site_token=token
     )
     site = ThreadServer(site_settings).start()
@@ -142,10 +108,10 @@ async def test_key_replaced_mid_exam_after_a_cut(
                 await t.close()
 
         await answer(site, range(1, 4))
-        await _wait(
+        await wait_for(
             lambda: (
-                (_one(centre.engine, "SELECT COUNT(*) FROM site_response") or 0) == 3 * N
-                and (_one(centre.engine, "SELECT checkpoint_n FROM site_link") or 0) >= 2
+                (scalar(centre.engine, "SELECT COUNT(*) FROM site_response") or 0) == 3 * N
+                and (scalar(centre.engine, "SELECT checkpoint_n FROM site_link") or 0) >= 2
             ),
             30,
             "the first sync with checkpoints",
@@ -159,7 +125,7 @@ async def test_key_replaced_mid_exam_after_a_cut(
         cp_file = Path(str(site_settings.checkpoint_path))
         old_last = cps.latest(cp_file)
         assert old_last is not None
-        held = int(_one(centre.engine, "SELECT checkpoint_n FROM site_link"))
+        held = int(scalar(centre.engine, "SELECT checkpoint_n FROM site_link"))
         assert held < old_last.n  # lines the centre has not seen, signed by the first key
         first_key = old_last.key_id
 
@@ -181,21 +147,21 @@ async def test_key_replaced_mid_exam_after_a_cut(
 
         # -- the line returns: the first key's lines go in, the new key's wait
         proxy.restore()
-        await _wait(
+        await wait_for(
             lambda: (
-                _one(centre.engine, "SELECT checkpoint_n FROM site_link") == old_last.n
-                and _one(centre.engine, "SELECT COUNT(*) FROM site_problem") == 1
+                scalar(centre.engine, "SELECT checkpoint_n FROM site_link") == old_last.n
+                and scalar(centre.engine, "SELECT COUNT(*) FROM site_problem") == 1
             ),
             30,
             "the first key's lines at the centre",
         )
-        ((kind, message),) = _rows(centre.engine, "SELECT kind, message FROM site_problem")
+        ((kind, message),) = rows(centre.engine, "SELECT kind, message FROM site_problem")
         assert kind == "unregistered_key"
         assert f"checkpoint {st.from_n} is signed by key {st.key_id}" in message
         assert "not registered for site TILOK-01" in message and "register-key" in message
         # Answers and audit events are not held back by the checkpoint key.
-        await _wait(
-            lambda: _one(centre.engine, "SELECT COUNT(*) FROM site_response") == 10 * N,
+        await wait_for(
+            lambda: scalar(centre.engine, "SELECT COUNT(*) FROM site_response") == 10 * N,
             30,
             "every answer at the centre",
         )
@@ -207,7 +173,7 @@ async def test_key_replaced_mid_exam_after_a_cut(
             out: dict[str, Any] = httpx.get(f"{site.url}/api/site/status", headers=auth).json()
             return out
 
-        await _wait(
+        await wait_for(
             lambda: any("not registered" in p for p in site_status()["sync"]["problems"]),
             30,
             "the centre's refusal on the site's status",
@@ -261,7 +227,7 @@ async def test_key_replaced_mid_exam_after_a_cut(
         assert "not this statement's" in capsys.readouterr().err
         assert main([*register, "--fingerprint", fingerprint.lower()]) == 0
         assert f"key {st.key_id} registered from checkpoint {st.from_n}" in capsys.readouterr().out
-        (event,) = _rows(
+        (event,) = rows(
             centre.engine,
             "SELECT actor, reason, data_json FROM exam_audit WHERE kind='site_checkpoint_key'",
         )
@@ -269,20 +235,20 @@ async def test_key_replaced_mid_exam_after_a_cut(
         assert json.loads(event[2])["problems_resolved"] == 1
 
         # -- sync goes on: the new key's lines verify, nothing else is wrong
-        await _wait(
+        await wait_for(
             lambda: (
-                _one(centre.engine, "SELECT checkpoint_n FROM site_link")
+                scalar(centre.engine, "SELECT checkpoint_n FROM site_link")
                 == (cps.latest(cp_file) or old_last).n
             ),
             30,
             "the new key's lines at the centre",
         )
         assert intake.verify_copies(centre.engine, site_id) == []
-        problems = [m for (m,) in _rows(centre.engine, "SELECT message FROM site_problem")]
+        problems = [m for (m,) in rows(centre.engine, "SELECT message FROM site_problem")]
         assert len(problems) == 1 and key_id(forger.public_key()) in problems[0]
-        await _wait(
+        await wait_for(
             lambda: (
-                _rows(centre.engine, "SELECT DISTINCT centre_check FROM site_attempt")
+                rows(centre.engine, "SELECT DISTINCT centre_check FROM site_attempt")
                 == [("equal",)]
             ),
             30,
@@ -291,7 +257,7 @@ async def test_key_replaced_mid_exam_after_a_cut(
         # Lines before the switch are the first key's, after it the new one's.
         keys = {
             int(n): json.loads(line)["key_id"]
-            for n, line in _rows(centre.engine, "SELECT n, line FROM site_checkpoint")
+            for n, line in rows(centre.engine, "SELECT n, line FROM site_checkpoint")
         }
         assert {k for n, k in keys.items() if n < st.from_n} == {first_key}
         assert {k for n, k in keys.items() if n >= st.from_n} == {st.key_id}

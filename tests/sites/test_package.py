@@ -10,7 +10,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -21,11 +20,7 @@ from exam_server.sites import keys, package
 from exam_server.sites.install import install, installed_site
 from exam_server.sites.package import PackageError
 from tests.sites.conftest import Centre
-
-
-def _rows(engine: Engine, sql: str) -> list[tuple[object, ...]]:
-    with engine.connect() as c:
-        return [tuple(r) for r in c.execute(text(sql))]
+from tests.sites.helpers import rows
 
 
 def test_package_installs_with_the_centres_rows_and_sealed_items(
@@ -40,8 +35,8 @@ def test_package_installs_with_the_centres_rows_and_sealed_items(
     candidates = (
         "SELECT id, registration_number, category, session_id FROM exam_candidate ORDER BY id"
     )
-    assert _rows(site_engine, candidates) == _rows(centre.engine, candidates)
-    assert _rows(site_engine, "SELECT code, status FROM exam_session") == [("SESI-1", "scheduled")]
+    assert rows(site_engine, candidates) == rows(centre.engine, candidates)
+    assert rows(site_engine, "SELECT code, status FROM exam_session") == [("SESI-1", "scheduled")]
     with Session(site_engine) as s:
         exam = s.get(Exam, centre.seed.exam_id)
         assert exam is not None and exam.items_json == "[]"
@@ -55,7 +50,7 @@ def test_package_installs_with_the_centres_rows_and_sealed_items(
     with Session(site_engine) as s:
         exam = s.get(Exam, centre.seed.exam_id)
         assert exam is not None and len(ExamData.from_row(exam).items) == 36
-    kinds = [k for (k,) in _rows(site_engine, "SELECT kind FROM exam_audit ORDER BY id")]
+    kinds = [k for (k,) in rows(site_engine, "SELECT kind FROM exam_audit ORDER BY id")]
     assert kinds == ["site_install", "site_key_release"]
 
 
@@ -72,7 +67,7 @@ def test_a_wrong_or_mistyped_key_opens_nothing(centre: Centre, site_engine: Engi
         keys.unseal("SESI-2", sheet)
     with pytest.raises(PackageError, match="does not open"):
         keys.release(site_engine, "SESI-1", bytes(32), "sealed")
-    assert _rows(site_engine, "SELECT released_at FROM site_sealed_items") == [(None,)]
+    assert rows(site_engine, "SELECT released_at FROM site_sealed_items") == [(None,)]
 
 
 def test_package_from_another_key_or_for_another_site_is_refused(

@@ -36,7 +36,7 @@ from exam_server.testing import (
 )
 from tests.conftest import TEST_SCRYPT_N
 from tests.sites.conftest import make_centre
-from tests.sites.test_site_receipts import _one, _settings, _wait
+from tests.sites.helpers import scalar, server_settings, wait_for
 
 N = 2
 
@@ -47,7 +47,7 @@ async def test_a_site_candidates_diagnostic_report_at_the_centre(tmp_path: Path)
     exam = centre.seed.exam_code
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
-    centre_server = ProcessServer(_settings(tmp, "centre", centre.url, role="centre")).start()
+    centre_server = ProcessServer(server_settings(tmp, "centre", centre.url, role="centre")).start()
     site_url = f"sqlite:///{tmp / 'site.db'}"
     site_engine = make_engine(site_url)
     install(site_engine, data, centre.key.public_key())
@@ -55,8 +55,8 @@ async def test_a_site_candidates_diagnostic_report_at_the_centre(tmp_path: Path)
     pid = sch.create_staff(
         site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
     )
-    assign_rooms(site_engine, pid, [int(_one(site_engine, "SELECT room_id FROM exam_session"))])
-    site_settings = _settings(
+    assign_rooms(site_engine, pid, [int(scalar(site_engine, "SELECT room_id FROM exam_session"))])
+    site_settings = server_settings(
         tmp, "site", site_url, role="site", centre_url=centre_server.url, site_token=token
     )
     site = ThreadServer(site_settings).start()
@@ -100,9 +100,9 @@ async def test_a_site_candidates_diagnostic_report_at_the_centre(tmp_path: Path)
                 await t.close()
 
             # -- the attempts synced and verified, the session not yet closed
-            await _wait(
+            await wait_for(
                 lambda: (
-                    _one(
+                    scalar(
                         centre.engine,
                         "SELECT COUNT(*) FROM site_attempt WHERE centre_check='equal'",
                     )
@@ -111,7 +111,7 @@ async def test_a_site_candidates_diagnostic_report_at_the_centre(tmp_path: Path)
                 60,
                 "the finished attempts' sync",
             )
-            assert not _one(
+            assert not scalar(
                 centre.engine, "SELECT COUNT(*) FROM site_audit WHERE kind='close_session'"
             )
             with pytest.raises(SourceError, match="have not all arrived"):
@@ -135,13 +135,13 @@ async def test_a_site_candidates_diagnostic_report_at_the_centre(tmp_path: Path)
                 timeout=30,
             )
             assert r.status_code == 200, r.text
-            await _wait(
+            await wait_for(
                 lambda: (
-                    _one(
+                    scalar(
                         centre.engine, "SELECT COUNT(*) FROM site_audit WHERE kind='close_session'"
                     )
                     == 1
-                    and _one(centre.engine, "SELECT site_pending FROM site_link") == 0
+                    and scalar(centre.engine, "SELECT site_pending FROM site_link") == 0
                 ),
                 60,
                 "the site's sync of its close",

@@ -14,7 +14,6 @@ registered key for this site's candidate are refused, saying why.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -35,7 +34,6 @@ from exam_server import scheduling as sch
 from exam_server.admin import assign_rooms
 from exam_server.db import make_engine
 from exam_server.results import publication as pub
-from exam_server.settings import Settings
 from exam_server.sites import link, package
 from exam_server.sites.install import install
 from exam_server.sites.receipt_keys import receipt_keys_on
@@ -44,40 +42,14 @@ from exam_server.testing import (
     Terminal,
     ThreadServer,
     candidate_login,
-    free_port,
     staff_token,
 )
 from seleksi.cli import main
-from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
+from tests.conftest import TEST_SCRYPT_N
 from tests.sites.conftest import make_centre
+from tests.sites.helpers import scalar, server_settings, wait_for
 
 N = 2
-
-
-def _settings(tmp: Path, name: str, url: str, **kw: Any) -> Settings:
-    return Settings(
-        database_url=url,
-        secret_key=TEST_SECRET,
-        port=free_port(),
-        scrypt_n=TEST_SCRYPT_N,
-        checkpoint_seconds=0.5,
-        checkpoint_path=str(tmp / f"{name}.checkpoints.jsonl"),
-        checkpoint_key_path=str(tmp / f"{name}.key.pem"),
-        site_sync_seconds=0.3,
-        **kw,
-    )
-
-
-def _one(engine: Engine, sql: str) -> Any:
-    with engine.connect() as c:
-        return c.execute(text(sql)).scalar()
-
-
-async def _wait(cond: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"{what} did not happen within {timeout} s"
-        await asyncio.sleep(0.2)
 
 
 def _second_site(centre_engine: Engine, exam: str) -> Ed25519PrivateKey:
@@ -120,7 +92,9 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
     results = tmp / "results"
-    centre_settings = _settings(tmp, "centre", centre.url, role="centre", results_dir=str(results))
+    centre_settings = server_settings(
+        tmp, "centre", centre.url, role="centre", results_dir=str(results)
+    )
     centre_server = ProcessServer(centre_settings).start()
     site_url = f"sqlite:///{tmp / 'site.db'}"
     site_engine = make_engine(site_url)
@@ -129,8 +103,8 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
     pid = sch.create_staff(
         site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
     )
-    assign_rooms(site_engine, pid, [int(_one(site_engine, "SELECT room_id FROM exam_session"))])
-    site_settings = _settings(
+    assign_rooms(site_engine, pid, [int(scalar(site_engine, "SELECT room_id FROM exam_session"))])
+    site_settings = server_settings(
         tmp, "site", site_url, role="site", centre_url=centre_server.url, site_token=token
     )
     site = ThreadServer(site_settings).start()
@@ -179,15 +153,18 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
         assert {receipts.decode(c).key_id for c in codes.values()} == {site_kid}
 
         # -- the site syncs: every record at the centre, the results checked
-        await _wait(
+        await wait_for(
             lambda: (
-                _one(centre.engine, "SELECT COUNT(*) FROM site_attempt WHERE centre_check='equal'")
+                scalar(
+                    centre.engine,
+                    "SELECT COUNT(*) FROM site_attempt WHERE centre_check='equal'",
+                )
                 == N
-                and _one(
+                and scalar(
                     centre.engine, "SELECT COUNT(*) FROM site_audit WHERE kind='close_session'"
                 )
                 == 1
-                and _one(centre.engine, "SELECT site_pending FROM site_link") == 0
+                and scalar(centre.engine, "SELECT site_pending FROM site_link") == 0
             ),
             60,
             "the site's sync",
