@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import insert, select, update
@@ -45,6 +45,9 @@ from exam_server.models import (
 )
 from exam_server.results.rules import RankingPolicy, evaluate
 from exam_server.snapshot import bank_from_json
+
+if TYPE_CHECKING:
+    from exam_server.checkpoints import KeySwitch
 
 AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 HEAD = AuditHead.__table__  # type: ignore[attr-defined]
@@ -426,7 +429,7 @@ class VerifyReport:
         return not self.problems
 
 
-def key_switches(conn: Connection) -> list[Any]:
+def key_switches(conn: Connection) -> list[KeySwitch]:
     """The checkpoint key replacements recorded in this database's audit chain
     (``site_checkpoint_key`` events a site writes; the chain itself is
     verified with the rest), as :class:`exam_server.checkpoints.KeySwitch`."""
