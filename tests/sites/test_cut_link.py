@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from exam_server import audit
 from exam_server import scheduling as sch
 from exam_server.admin import assign_rooms
-from exam_server.db import make_engine
+from exam_server.db import make_engine, writer
 from exam_server.sites import intake, link, package
 from exam_server.sites.client import CentreClient, sync_state
 from exam_server.sites.install import install
@@ -383,7 +383,7 @@ async def test_a_site_that_rewrites_a_synced_answer_is_detected(world: World) ->
     # At the site someone changes a synced answer and rebuilds the chain so
     # that the site's own `seleksi audit verify` of the answers still passes.
     aid = _count(w.site_engine, "SELECT MIN(attempt_id) FROM exam_response")
-    with w.site_engine.begin() as c:
+    with writer(w.site_engine).begin() as c:  # reads, then writes while the site writes
         chain = [
             dict(r)
             for r in c.execute(
@@ -424,8 +424,11 @@ async def test_a_site_that_rewrites_a_synced_answer_is_detected(world: World) ->
 async def test_a_rewritten_audit_chain_is_refused_and_answers_still_arrive(world: World) -> None:
     w = world
     # At the site someone edits the first audit event and re-hashes the chain
-    # after it; then the site goes on writing (an event, and an answer).
-    with w.site_engine.begin() as c:
+    # after it; then the site goes on writing (an event, and an answer). The
+    # site server writes meanwhile, so the edit takes the write lock up front
+    # (BEGIN IMMEDIATE): a plain BEGIN that reads first and writes later is
+    # refused outright when the server committed in between.
+    with writer(w.site_engine).begin() as c:
         events = [
             dict(r) for r in c.execute(text("SELECT * FROM exam_audit ORDER BY id")).mappings()
         ]
