@@ -1,0 +1,147 @@
+"""A publication directory on disk (:func:`write_publication`,
+:func:`read_publication`), and the inputs a publication embeds
+(:func:`inputs_from_files`) ranked again (:func:`rebuild_files`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from assessment.components import ComponentScore
+from exam_server.results.integration import SkbScore, integrate, optimise
+from exam_server.results.outcomes import CandidateOutcome, Formation
+from exam_server.results.publication.documents import (
+    MANIFEST,
+    POLICY,
+    ExamInfo,
+    PublicationError,
+    formation_docs,
+)
+from exam_server.results.publication.manifest import build_files
+from exam_server.results.ranking import rank_skd
+from exam_server.results.rules import PolicyError, RankingPolicy, parse_date
+
+
+def write_publication(directory: str | os.PathLike[str], files: Mapping[str, bytes]) -> None:
+    """Write ``files`` under ``directory`` (created; existing files are replaced).
+
+    The files a publication already there listed and ``files`` lacks (another
+    exam's formations, an older version chain's ``versions/`` tree) are
+    removed: they would be unlisted files of the new one."""
+    root = Path(directory)
+    try:
+        old = [f["path"] for f in json.loads((root / MANIFEST).read_bytes())["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        old = []
+    for rel, data in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    for rel in old:
+        # Only inside the directory, whatever an old manifest says.
+        if rel not in files and ".." not in Path(rel).parts and not Path(rel).is_absolute():
+            (root / rel).unlink(missing_ok=True)
+
+
+def read_publication(directory: str | os.PathLike[str]) -> dict[str, bytes]:
+    """Every regular file under ``directory``, by its '/'-separated relative path."""
+    root = Path(directory)
+    if not (root / MANIFEST).is_file():
+        raise PublicationError(f"{root}: no {MANIFEST}; is this a publication directory?")
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# -- rebuilding from a publication ---------------------------------------------------
+
+
+def _formation_of(doc: Mapping[str, Any]) -> Formation:
+    f = doc["formation"]
+    return Formation(id=f["id"], openings=f["openings"], name=f["name"], group=f["group"])
+
+
+Inputs = tuple[RankingPolicy, list[Formation], list[CandidateOutcome], dict[str, SkbScore] | None]
+
+
+def inputs_from_files(
+    files: Mapping[str, bytes], docs: list[tuple[str, dict[str, Any]]] | None = None
+) -> Inputs:
+    """The inputs a publication embeds: policy, formations, SKD outcomes, SKB scores.
+
+    ``docs``: the formation documents if already parsed (:func:`formation_docs`).
+    """
+    try:
+        policy = RankingPolicy.from_json(files[POLICY].decode("utf-8"))
+    except KeyError:
+        raise PublicationError(f"no {POLICY}") from None
+    except PolicyError as exc:
+        raise PublicationError(f"{POLICY}: {exc}") from None
+    formations: list[Formation] = []
+    outcomes: list[CandidateOutcome] = []
+    skb: dict[str, SkbScore] | None = None
+    for path, doc in docs if docs is not None else formation_docs(files):
+        try:
+            if doc["stage"] == "skd":
+                formations.append(_formation_of(doc))
+                for e in doc["entries"]:
+                    outcomes.append(
+                        CandidateOutcome(
+                            registration_number=e["registration_number"],
+                            formation=doc["formation"]["id"],
+                            category=e["category"],
+                            status=e["status"],
+                            scores=e["scores"] or {},
+                            responses_hash=e["responses_hash"],
+                            name=e["name"],
+                            gpa=e["gpa"],
+                            birth_date=parse_date(e["birth_date"], "birth_date"),
+                            status_note=e["status_note"],
+                        )
+                    )
+            else:
+                skb = skb if skb is not None else {}
+                for e in doc["entries"]:
+                    if e["meaning"] == "appointed_optimised":
+                        continue
+                    pts = e["skb"]
+                    skb[e["registration_number"]] = SkbScore(
+                        e["registration_number"],
+                        e["skb_status"],
+                        None if pts is None else policy.points(pts),
+                        e["skb_note"],
+                        tuple(
+                            ComponentScore.from_dict(c, f"{path}: skb_components")
+                            for c in e.get("skb_components", ())
+                        ),
+                    )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PublicationError(f"{path}: malformed entry ({exc!r})") from None
+    return policy, formations, outcomes, skb
+
+
+def rebuild_files(
+    exam: ExamInfo,
+    policy: RankingPolicy,
+    formations: Sequence[Formation],
+    outcomes: Sequence[CandidateOutcome],
+    skb: Mapping[str, SkbScore] | None,
+    *,
+    optimised: bool,
+    missing_is_absent: bool = False,
+) -> dict[str, bytes]:
+    """Rank, integrate, optionally optimise, and render the content files."""
+    skd = rank_skd(policy, formations, outcomes)
+    final = None
+    if skb is not None:
+        final = integrate(policy, skd, skb, missing_is_absent=missing_is_absent)
+        if optimised:
+            final = optimise(policy, skd, final)
+    return build_files(exam, policy, skd, final)
