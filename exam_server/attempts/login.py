@@ -32,6 +32,7 @@ from exam_server.attempts import places, storage
 from exam_server.attempts.state import LiveAttempt, LoginError
 from exam_server.auth import CandidateClaims, check_pin
 from exam_server.events import LiveEvent
+from exam_server.forensics import forms
 from exam_server.limits import Throttled
 from exam_server.models import Candidate, ExamSession
 from exam_server.usage import add_usage
@@ -131,16 +132,27 @@ async def bind_terminal(svc: AttemptService, la: LiveAttempt, terminal_id: str) 
             raise LoginError("terminal_locked", 409)
         if la.terminal_id != terminal_id or la.terminal_released:
             old = la.conn
-            await svc.committer.submit(
-                storage.write_attempt(
-                    la,
-                    {"terminal_id": terminal_id, "terminal_released": False},
-                    "bind_terminal",
-                    f"candidate:{la.registration_number}",
-                    data={"terminal_id": terminal_id, "previous": la.terminal_id},
-                    at=now,
-                )
+            write = storage.write_attempt(
+                la,
+                {"terminal_id": terminal_id, "terminal_released": False},
+                "bind_terminal",
+                f"candidate:{la.registration_number}",
+                data={"terminal_id": terminal_id, "previous": la.terminal_id},
+                at=now,
             )
+            first = la.terminal_id is None and la.last_seq == 0 and la.running_since is None
+            held, exam_id, bank = la.state, la.exam.exam_id, la.exam.bank
+
+            def bind(conn: Connection) -> TestState | None:
+                write(conn)
+                # A prepared test read before a retirement another process
+                # patched: the stored form is the one the candidate gets.
+                return forms.stored_if_patched(conn, exam_id, la.id, held, bank) if first else None
+
+            stored = await svc.committer.submit(bind)
+            if stored is not None:
+                la.state = stored
+                la.refresh()
             la.terminal_id, la.terminal_released = terminal_id, False
             if old is not None and old.terminal_id != terminal_id:
                 la.conn = None

@@ -19,7 +19,10 @@ already hold it. Two kinds:
 
 All blocking (SQLAlchemy). The admin API holds this process's copies of the
 prepared tests under their locks while they are patched (``api.py``); the
-command line patches the database alone.
+command line, and another worker, patch the database alone, so a process
+that read a prepared test before the patch takes the stored form when the
+candidate's first terminal binds (:func:`stored_if_patched`, in the bind's
+own transaction).
 """
 
 from __future__ import annotations
@@ -220,6 +223,25 @@ def patch_prepared(
                 out.states[aid] = new
                 out.given.append(given)
     return out
+
+
+def stored_if_patched(
+    conn: Connection, exam_id: int, attempt_id: int, held: TestState, bank: BankArrays
+) -> TestState | None:
+    """The stored state of a prepared test whose copy ``held`` (read earlier,
+    by this process) holds an item retired in the exam since: the form may
+    have been patched by another process (:func:`patch_prepared`). None when
+    ``held`` holds no retired item, the normal case, which costs one indexed
+    read. Call inside the transaction that binds the first terminal: a patch
+    rewrites only tests no terminal is bound to, so after the bind the
+    stored form is final."""
+    shown = set(presented(held))
+    retired = conn.execute(
+        select(WITHDRAWN.c.item_index).where(WITHDRAWN.c.exam_id == exam_id)
+    ).all()
+    if not any(int(r[0]) in shown for r in retired):
+        return None
+    return storage.read_state(conn, attempt_id, bank)
 
 
 def retire_forms(engine: Engine, item_id: str, actor: str, now: float) -> Patched:

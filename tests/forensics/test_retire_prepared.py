@@ -327,3 +327,64 @@ def test_the_command_line_retirement_patches_the_stored_forms(
     finally:
         engine.dispose()
     assert main(["audit", "verify", "--db", str(db)]) == 0
+
+
+async def test_a_server_holding_prepared_forms_gives_the_form_another_process_patched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server holds prepared forms in memory (it patched them itself for a
+    first retirement, through the admin API) when ``seleksi forensics
+    --retire`` — another process: the command line, or another worker —
+    patches them in the database for a second one. A candidate of such a form
+    then logs in on that server and is shown the form as stored, with
+    neither retired item."""
+    db = tmp_path / "running.db"
+    url = f"sqlite:///{db}"
+    engine = make_engine(url)
+    bank, public = small_bank()
+    seed = seed_exam(
+        engine,
+        TEST_SECRET,
+        design=small_design("linear"),
+        bank=bank,
+        items=public,
+        n_candidates=4,
+        scrypt_n=TEST_SCRYPT_N,
+        admin_password=ADMIN_PASSWORD,
+        proctor_password=PROCTOR_PASSWORD,
+    )
+    server = ThreadServer(make_settings(url)).start()
+    try:
+        end = time.monotonic() + 30
+        while len(_states(engine)) < 4 and time.monotonic() < end:
+            time.sleep(0.1)
+        before = _states(engine)
+        assert len(before) == 4
+        reg = str(seed.candidates[0]["registration_number"])
+        first = _items(before[reg][1])[0]
+        admin = {"Authorization": "Bearer " + staff_token(server.url, "admin", ADMIN_PASSWORD)}
+        for status in ("flagged", "retired"):
+            r = httpx.post(
+                server.url + "/api/admin/forensics/items/review",
+                headers=admin,
+                json={"item_id": first, "status": status, "reason": "leak"},
+            )
+            assert r.status_code == 200, r.text
+        assert r.json()["forms"]["prepared_patched"] >= 1
+        second = _items(_states(engine)[reg][1])[0]  # now the form's first item
+        assert second != first
+        for act in ("--flag", "--retire"):
+            assert main(["forensics", "--db", str(db), act, second, "--reason", "leak"]) == 0
+        stored = _items(_states(engine)[reg][1])
+        assert first not in stored and second not in stored
+        t = await Terminal.open(server.ws_url, _login(server, seed, 0, "T-9"), "T-9")
+        shown = await _sit_all(t)
+        await t.close()
+        assert first not in shown and second not in shown
+        assert shown == stored
+    finally:
+        server.stop()
+        engine.dispose()
+    capsys.readouterr()
+    assert main(["audit", "verify", "--db", url]) == 0
+    assert "OK: every chain verifies" in capsys.readouterr().out
