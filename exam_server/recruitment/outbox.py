@@ -20,16 +20,25 @@ change that rolled back. :func:`send_pending` then:
 
 Staff see pending and failed messages (:func:`outbox_status`) and send a
 failed one again (:func:`send_again`, audited).
+
+Delivery is at least once: a sender that dies after the SMTP server took a
+message but before its result was stored leaves it to be sent again when
+the lease ends. Every try of one message therefore carries the same
+``Message-ID`` and ``Date`` (:func:`message_id`), which is how mail
+systems and mail readers recognise a copy they already have (RFC 5322,
+section 3.6.4).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import smtplib
 import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import formatdate
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -250,6 +259,18 @@ def _failure(
     }
 
 
+def message_id(row: RecOutbox, mail_from: str) -> str:
+    """The ``Message-ID`` of every try of the outbox message ``row``: made from
+    the row itself (id, creation time, recipient), so a copy sent again is
+    recognisably the same message, and two messages never share one (the
+    hash keeps ids apart across databases whose row ids restart)."""
+    digest = hashlib.sha256(
+        f"{row.id}|{row.created_at!r}|{row.to_addr}|{row.subject}".encode()
+    ).hexdigest()[:16]
+    domain = mail_from.rpartition("@")[2] or "localhost"
+    return f"<outbox.{row.id}.{digest}@{domain}>"
+
+
 def send_pending(engine: Engine, smtp: SmtpTarget, now: float, limit: int = 50) -> Delivery:
     """Claim up to ``limit`` due messages and send them (see the module
     docstring). now: the server's clock, epoch seconds (retries are due
@@ -286,6 +307,8 @@ def send_pending(engine: Engine, smtp: SmtpTarget, now: float, limit: int = 50) 
                 msg["From"] = smtp.mail_from
                 msg["To"] = r.to_addr
                 msg["Subject"] = r.subject
+                msg["Message-ID"] = message_id(r, smtp.mail_from)
+                msg["Date"] = formatdate(r.created_at, usegmt=True)
                 msg.set_content(r.body)
                 try:
                     client.send_message(msg)

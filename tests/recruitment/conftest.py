@@ -34,14 +34,17 @@ PASSWORDS = {
 
 @dataclass
 class Mailbox:
-    """What the local SMTP server received: (to, subject, body) in order."""
+    """What the local SMTP server received: (to, subject, body) in order, and
+    each message's Message-ID (same order)."""
 
     received: list[tuple[str, str, str]] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         body = msg.get_body(("plain",))
         text = body.get_content() if body is not None else ""
+        self.message_ids.append(str(msg["Message-ID"]))
         self.received.append((str(msg["To"]), str(msg["Subject"]), str(text)))
         return "250 OK"
 

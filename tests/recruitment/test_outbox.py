@@ -612,3 +612,35 @@ def test_a_server_with_a_bad_outbox_setting_does_not_start(tmp_path: Path) -> No
     app = create_app(make_settings(f"sqlite:///{tmp_path / 's.db'}", extra=extra))
     with pytest.raises(ValueError, match="SELEKSI_RECRUITMENT_RETRY_MAX_ATTEMPTS"), TestClient(app):
         pass
+
+
+def test_a_message_sent_again_carries_the_same_message_id(sqlite_db: Any) -> None:
+    """Delivery is at least once: when a sender dies after the SMTP server
+    took a message but before the result was stored, the message goes again
+    once the lease ends. Both copies carry one Message-ID (and Date), by
+    which mail systems and readers recognise the copy; another message has
+    another."""
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        target = SmtpTarget("127.0.0.1", controller.port, "seleksi@bkn.go.id", lease_seconds=300.0)
+        first = enqueue(sqlite_db, "dua-kali@contoh.id", 0.0)
+        enqueue(sqlite_db, "lain@contoh.id", 0.0)
+        assert outbox.send_pending(sqlite_db, target, 1.0).sent == 2
+        # The sender "died" before storing the first result: as a lapsed claim.
+        with sqlite_db.begin() as c:
+            c.execute(
+                text("UPDATE rec_outbox SET status = 'sending', lease_until = 2 WHERE id = :i"),
+                {"i": first},
+            )
+        assert outbox.send_pending(sqlite_db, target, 400.0).sent == 1
+    finally:
+        controller.stop()
+    by_to: dict[str, list[str]] = {}
+    for (to, _, _), mid in zip(box.received, box.message_ids, strict=True):
+        by_to.setdefault(to, []).append(mid)
+    twice = by_to["dua-kali@contoh.id"]
+    assert len(twice) == 2 and twice[0] == twice[1]
+    assert twice[0].endswith("@bkn.go.id>")
+    assert by_to["lain@contoh.id"] != [twice[0]]
