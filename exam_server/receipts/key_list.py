@@ -37,20 +37,35 @@ def key_list_path(private_key_path: Path) -> Path:
 
 
 def key_list_document(keys: Sequence[ReceiptKey], **extra: Any) -> dict[str, Any]:
-    """The public form of a key list (what the file holds and the server serves)."""
-    return {"kind": KEY_LIST_KIND, "v": 1, **extra, "keys": [k.to_dict() for k in keys]}
+    """The public form of a key list (what the file holds and the server serves).
+
+    Exam sites' keys, which verify their own candidates' receipts only, go in
+    ``site_keys`` of a version-2 list: a reader that knows only version 1
+    refuses the list rather than take them for keys of every receipt."""
+    site = [k.to_dict() for k in keys if k.site]
+    doc = {"kind": KEY_LIST_KIND, "v": 2 if site else 1, **extra}
+    doc["keys"] = [k.to_dict() for k in keys if not k.site]
+    if site:
+        doc["site_keys"] = site
+    return doc
 
 
 def parse_key_list(doc: Any) -> list[ReceiptKey]:
-    """The keys of a key list document (or of a manifest's ``receipt_keys``
-    list); ``ValueError`` saying what is wrong."""
+    """The keys of a key list document (version 1, or 2 with ``site_keys``),
+    or of a manifest's list of keys; ``ValueError`` saying what is wrong."""
+    site: Any = []
     if isinstance(doc, Mapping):
-        if doc.get("kind") != KEY_LIST_KIND or doc.get("v") != 1:
-            raise ValueError(f"not a receipt key list ({KEY_LIST_KIND}, version 1)")
+        if doc.get("kind") != KEY_LIST_KIND or doc.get("v") not in (1, 2):
+            raise ValueError(f"not a receipt key list ({KEY_LIST_KIND}, version 1 or 2)")
+        site = doc.get("site_keys", []) if doc.get("v") == 2 else []
         doc = doc.get("keys")
-    if not isinstance(doc, list):
+    if not isinstance(doc, list) or not isinstance(site, list):
         raise ValueError("a receipt key list holds a list of keys")
-    return [ReceiptKey.from_dict(d) for d in doc]
+    keys = [ReceiptKey.from_dict(d) for d in doc]
+    sites = [ReceiptKey.from_dict(d) for d in site]
+    if any(not k.site for k in sites):
+        raise ValueError("a site key without its site and sessions")
+    return keys + sites
 
 
 def read_key_list(path: Path) -> list[ReceiptKey]:

@@ -447,7 +447,7 @@ def _publish(args: argparse.Namespace) -> int:
     )
     print(f"merkle root: {publication.root}")
     print(f"signed by:   {m['signature']['public_key_sha256']}")
-    for rk in m["receipt_keys"]:
+    for rk in [*m["receipt_keys"], *m.get("site_receipt_keys", [])]:
         ends = (rk.get("valid_from", ""), rk.get("valid_until", ""))
         period = f" (in use {ends[0] or '…'} – {ends[1] or '…'})" if any(ends) else ""
         if rk.get("site"):

@@ -79,3 +79,33 @@ def test_a_bad_entry_is_refused() -> None:
         receipts.ReceiptKey.from_dict({**entry, "valid_from": "yesterday"})
     with pytest.raises(pub.PublicationError):
         pub.receipt_keys_of({"receipt_keys": [{"public_key": "!!"}]})
+
+
+def test_a_manifest_lists_site_keys_apart_and_older_manifests_still_read() -> None:
+    """A site key verifies its own site's candidates only; the manifest lists
+    such keys in ``site_receipt_keys`` (schema 4), so that a verifier knowing
+    only ``receipt_keys`` cannot take one for a key of every receipt. A
+    manifest written before (site keys inside ``receipt_keys``) still reads
+    with the scope; a site list entry without its site is refused."""
+    a, s = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    server = receipts.ReceiptKey(a.public_key(), "2025-01-01T03:00:00Z")
+    site = receipts.ReceiptKey(
+        s.public_key(),
+        "2025-01-01T03:00:00Z",
+        site="TILOK-01",
+        from_checkpoint=1,
+        sessions=(("SESI-1", ("A1",)),),
+    )
+    entries = [pub.receipt_key_entry(server), pub.receipt_key_entry(site)]
+    listed = pub.receipt_keys_of({"receipt_keys": entries[:1], "site_receipt_keys": entries[1:]})
+    assert listed == [server, site]
+    assert pub.receipt_keys_of({"receipt_keys": entries}) == [server, site]  # before schema 4
+    with pytest.raises(pub.PublicationError, match="without its site"):
+        pub.receipt_keys_of({"site_receipt_keys": entries[:1]})
+    # The served key list the same way: version 2 with the site keys apart.
+    doc = receipts.key_list_document([server, site])
+    assert (doc["v"], len(doc["keys"]), len(doc["site_keys"])) == (2, 1, 1)
+    assert receipts.parse_key_list(doc) == [server, site]
+    assert receipts.key_list_document([server])["v"] == 1  # a server's own list
+    with pytest.raises(ValueError, match="without its site"):
+        receipts.parse_key_list({**doc, "site_keys": doc["keys"]})

@@ -212,11 +212,17 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
         # -- the centre's pages: the site receipt accepted, the others refused
         url = centre_server.url
         served = httpx.get(f"{url}/results/receipt-keys.json").json()
-        listed = {k["sha256"][:16]: k for k in served["keys"]}
+        # Site keys apart, in a version-2 list: a version-1 reader refuses it
+        # rather than take them for keys of every receipt.
+        assert served["v"] == 2 and all("site" not in k for k in served["keys"])
+        assert served["keys"]  # the centre's own key
+        listed = {k["sha256"][:16]: k for k in served["site_keys"]}
         assert listed[site_kid]["site"] == "TILOK-01"
         assert listed[site_kid]["sessions"] == {"SESI-1": sorted(codes)}
         assert listed[other_kid]["site"] == "TILOK-02"
-        assert any("site" not in k for k in served["keys"])  # the centre's own key
+        assert receipts.parse_key_list(served) == receipts.parse_key_list(
+            receipts.key_list_document(receipts.parse_key_list(served))
+        )
 
         diag = httpx.post(f"{url}/after/{exam}/diagnostik?lang=en", data={"receipt": code})
         # The receipt is accepted (not refused with a reason); the report's own
@@ -243,7 +249,11 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
         out = capsys.readouterr().out
         assert f"site TILOK-01, checkpoints 1–…, {N} candidates" in out
         manifest = json.loads((results / pub.MANIFEST).read_bytes())
-        entries = {k["sha256"][:16]: k for k in manifest["receipt_keys"]}
+        # Site keys are listed apart (schema 4): a verifier that knows only
+        # receipt_keys must not take them for keys of every receipt.
+        assert manifest["schema"] == pub.SITE_KEYS_SCHEMA
+        assert all("site" not in k for k in manifest["receipt_keys"])
+        entries = {k["sha256"][:16]: k for k in manifest["site_receipt_keys"]}
         assert entries[site_kid]["site"] == "TILOK-01"
         assert entries[site_kid]["from_checkpoint"] == 1
         assert entries[site_kid]["valid_from"] == k1.valid_from

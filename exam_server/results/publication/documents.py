@@ -32,6 +32,10 @@ POLICY = "policy.json"
 # 2: per-formation candidate counts by result code, and the receipt signing keys
 # 3: a final CSV has one column per SKB component of its formation (skb:<code>)
 MANIFEST_SCHEMA = "seleksi/results-manifest/3"
+# 4: the keys of exam sites, which verify their own candidates' receipts only,
+# listed apart (``site_receipt_keys``): a verifier that knows only
+# ``receipt_keys`` does not take them for keys that verify every receipt.
+SITE_KEYS_SCHEMA = "seleksi/results-manifest/4"
 #: The first manifest schema whose final CSVs carry the SKB breakdown.
 BREAKDOWN_SCHEMA = 3
 FORMATION_SCHEMA = "seleksi/results-formation/2"  # 2: one candidate per line

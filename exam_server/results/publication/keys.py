@@ -65,8 +65,13 @@ def receipt_key_entry(public_key: Ed25519PublicKey | ReceiptKey) -> dict[str, st
 
 def receipt_keys_of(manifest: Mapping[str, Any]) -> list[ReceiptKey]:
     """The receipt signing keys a manifest lists, current and retired (none in
-    a schema-1 manifest)."""
+    a schema-1 manifest): ``receipt_keys``, then the exam sites' keys
+    (``site_receipt_keys``, schema 4), each of which must name its site."""
     try:
-        return parse_key_list(list(manifest.get("receipt_keys") or []))
+        keys = parse_key_list(list(manifest.get("receipt_keys") or []))
+        sites = parse_key_list(list(manifest.get("site_receipt_keys") or []))
+        if any(not k.site for k in sites):
+            raise ValueError("a site receipt key without its site and sessions")
     except ValueError as exc:
         raise PublicationError(f"{MANIFEST}: {exc}") from None
+    return keys + sites

@@ -21,6 +21,7 @@ from exam_server.results.publication.documents import (
     POLICY,
     PUBLIC_KEY,
     SIGNATURE,
+    SITE_KEYS_SCHEMA,
     STAGES,
     ExamInfo,
     _formation_dict,
@@ -96,6 +97,11 @@ def build_files(
     return files
 
 
+def _site(key: Ed25519PublicKey | ReceiptKey) -> bool:
+    """Whether ``key`` is an exam site's (it verifies its own candidates' receipts only)."""
+    return isinstance(key, ReceiptKey) and bool(key.site)
+
+
 def build_manifest(
     exam: ExamInfo,
     policy: RankingPolicy,
@@ -124,13 +130,17 @@ def build_manifest(
         ],
         "merkle": {"algorithm": MERKLE_ALGORITHM, "leaves": len(leaves), "root": root.hex()},
         "counts": formation_counts(policy, formation_docs(files)),
-        "receipt_keys": [receipt_key_entry(k) for k in receipt_keys],
+        "receipt_keys": [receipt_key_entry(k) for k in receipt_keys if not _site(k)],
         "signature": {
             "algorithm": "Ed25519",
             "file": SIGNATURE,
             "public_key_sha256": public_key_fingerprint(public_key),
         },
     }
+    site_keys = [receipt_key_entry(k) for k in receipt_keys if _site(k)]
+    if site_keys:
+        manifest["schema"] = SITE_KEYS_SCHEMA
+        manifest["site_receipt_keys"] = site_keys
     if version is not None:
         manifest["version"] = dict(version)
     return canonical_json(manifest)
