@@ -249,6 +249,10 @@ class Presence(SQLModel, table=True):
     attempt_id: int = Field(primary_key=True)
     last_seen_at: float = 0.0
     process_id: str | None = Field(default=None, max_length=64)
+    # When the marked connection began (server time): a mark from an older
+    # connection (a socket another process had not yet seen close) does not
+    # take the row from a newer one.
+    connected_at: float | None = None
 
 
 class ProcessBeat(SQLModel, table=True):

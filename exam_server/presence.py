@@ -59,23 +59,31 @@ _LATER = (
     "CASE WHEN exam_presence.last_seen_at < excluded.last_seen_at "
     "THEN excluded.last_seen_at ELSE exam_presence.last_seen_at END"
 )
-_CONNECTED = (
-    "INSERT INTO exam_presence (attempt_id, last_seen_at, process_id) VALUES ({ph}, {ph}, {ph}) "
+# The row goes to the newer connection: a process may still hold a socket
+# whose terminal has already connected to another process (it has not seen
+# the close yet); its mark must not take the row back.
+_NEWER = "exam_presence.connected_at IS NULL OR exam_presence.connected_at <= excluded.connected_at"
+_CONNECTED_SET = (
     f"ON CONFLICT (attempt_id) DO UPDATE SET last_seen_at = {_LATER}, "
-    "process_id = excluded.process_id"
+    f"process_id = CASE WHEN {_NEWER} THEN excluded.process_id "
+    "ELSE exam_presence.process_id END, "
+    f"connected_at = CASE WHEN {_NEWER} THEN excluded.connected_at "
+    "ELSE exam_presence.connected_at END"
 )
-# PostgreSQL: the same upsert as one statement over an array of ids. psycopg's
+_CONNECTED = (
+    "INSERT INTO exam_presence (attempt_id, last_seen_at, process_id, connected_at) "
+    "VALUES ({ph}, {ph}, {ph}, {ph}) " + _CONNECTED_SET
+)
+# PostgreSQL: the same upsert as one statement over arrays. psycopg's
 # executemany sends a row at a time (5,000 terminals at a login rush: 57-78 ms
 # of the writer thread's CPU against 1.6 ms for one statement with the ids as
 # an array literal; measured 2026-11-30, docs/benchmarks.md).
 _CONNECTED_ARRAY = (
-    "INSERT INTO exam_presence (attempt_id, last_seen_at, process_id) "
-    "SELECT u.id, %s, %s FROM unnest(%s::int[]) AS u(id) "
-    f"ON CONFLICT (attempt_id) DO UPDATE SET last_seen_at = {_LATER}, "
-    "process_id = excluded.process_id"
+    "INSERT INTO exam_presence (attempt_id, last_seen_at, process_id, connected_at) "
+    "SELECT u.id, %s, %s, u.at FROM unnest(%s::int[], %s::float8[]) AS u(id, at) " + _CONNECTED_SET
 )
-# Only the process that marked a terminal lets it go: if it reconnected to
-# another process meanwhile, that process's mark stands.
+# Only the process that holds the mark lets it go: if the terminal connected
+# to another process meanwhile, that process's mark stands.
 _GONE = (
     "UPDATE exam_presence SET process_id = NULL, last_seen_at = CASE "
     "WHEN last_seen_at < {ph} THEN {ph} ELSE last_seen_at END "
@@ -87,26 +95,30 @@ def record_presence(
     conn: Connection,
     process_id: str,
     at: float,
-    connected: Iterable[int] = (),
+    connected: Mapping[int, float] | None = None,
     gone: Mapping[int, float] | None = None,
 ) -> None:
     """One presence interval of a process, inside the caller's transaction.
 
     at: epoch seconds of the interval's tick, the process's new heartbeat;
-    connected: attempts whose terminals became connected to this process
-    since its last interval (marked with it, seen alive at ``at``); gone:
-    attempt id → when its terminal, marked with this process, was last known
-    alive (marked with no process). Terminals still connected are not
-    written: they are alive as of the heartbeat. Never moves a time back."""
+    connected: attempt id → when its connection to this process began, for
+    the connections new since the process's last interval (marked with it,
+    seen alive at ``at``; a row marked for a newer connection elsewhere
+    keeps that one); gone: attempt id → when its terminal, marked with this
+    process, was last known alive (marked with no process). Terminals still
+    connected are not written: they are alive as of the heartbeat. Never
+    moves a time back."""
     ph = placeholder(conn)
-    new = sorted({int(a) for a in connected})  # sorted: two writers lock rows in one order
+    new = sorted((int(a), float(t)) for a, t in (connected or {}).items())  # one lock order
     cur = conn.connection.cursor()
     try:
         cur.execute(_BEAT.format(ph=ph), (process_id, at))
         if new and conn.dialect.name == "postgresql":
-            cur.execute(_CONNECTED_ARRAY, (at, process_id, pg_int_array(new)))
+            ids = pg_int_array(a for a, _ in new)
+            times = "{" + ",".join(repr(t) for _, t in new) + "}"
+            cur.execute(_CONNECTED_ARRAY, (at, process_id, ids, times))
         elif new:
-            cur.executemany(_CONNECTED.format(ph=ph), [(a, at, process_id) for a in new])
+            cur.executemany(_CONNECTED.format(ph=ph), [(a, at, process_id, t) for a, t in new])
         if gone:
             cur.executemany(
                 _GONE.format(ph=ph),

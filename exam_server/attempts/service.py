@@ -96,7 +96,7 @@ class AttemptService:
         # Presence (exam_server.presence): this process's name in the marks,
         # the attempts stored as connected to it, and its last stored beat.
         self.process_id = presence.new_process_id()
-        self.presence_marked: set[int] = set()
+        self.presence_marked: dict[int, float] = {}  # attempt id → its connection's start
         self.presence_beat = 0.0
         self.exams: dict[int, ExamData] = {}
         self.usage = UsageCache()

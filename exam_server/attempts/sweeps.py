@@ -100,13 +100,16 @@ async def flush_presence(svc: AttemptService, now: float) -> None:
     navigation not yet stored; then read back the exposure counts.
 
     Nothing is written while no terminal is, or was, marked with this process."""
-    connected = {la.id for la in svc.live.values() if la.conn is not None}
+    # attempt id → when its current connection began; a connection differs
+    # from the one marked when the terminal reconnected here since (and may
+    # have been marked by another process in between: mark it again).
+    connected = {la.id: la.connected_at or now for la in svc.live.values() if la.conn is not None}
     marked = svc.presence_marked
-    new = connected - marked
+    new = {aid: t for aid, t in connected.items() if marked.get(aid) != t}
     # A terminal that went was alive at the last beat that held it, and
     # until its drop if the server saw that (presence.alive_until_drop).
     gone = {}
-    for aid in marked - connected:
+    for aid in marked.keys() - connected.keys():
         la = svc.live.get(aid)
         drop = la.gone_since if la is not None and la.gone_since is not None else 0.0
         gone[aid] = max(svc.presence_beat, drop)

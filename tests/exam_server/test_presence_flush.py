@@ -111,6 +111,16 @@ async def _check_flush(h: ServerHandle) -> None:
         await h.server.flush_presence()
         assert _last_seen(h)[behind_id] == pytest.approx(closed_at)
         assert _last_seen(h)[ahead_id] == ahead  # still connected, still ahead of the beat
+
+        # The terminal comes back: the next interval marks it with the process again.
+        clock.advance(1.0)
+        back = h.server.now()
+        terms.append(
+            await Terminal.open(h.ws_url, h.login(regs[1], f"T-{regs[1]}"), f"T-{regs[1]}")
+        )
+        await h.server.flush_presence()
+        assert _row(h, behind_id)[1] is not None
+        assert _last_seen(h)[behind_id] == pytest.approx(back)
     finally:
         for t in terms:
             await t.close()
@@ -166,6 +176,12 @@ def _attempts(engine: Engine, session_id: int, n: int) -> list[int]:
         return [int(r[0]) for r in c.execute(text("SELECT id FROM exam_attempt ORDER BY id"))]
 
 
+def _seen_alive(engine: Engine, attempt_id: int) -> float:
+    with Session(engine) as s:
+        attempts = list(s.exec(select(Attempt).where(col(Attempt.id) == attempt_id)))
+        return presence.seen_alive(s, attempts)[attempt_id]
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_connected_terminal_is_seen_at_its_process_heartbeat(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
@@ -181,8 +197,8 @@ def test_a_connected_terminal_is_seen_at_its_process_heartbeat(
         ids = _attempts(engine, seed.session_id, 4)
         with writer(engine).begin() as c:
             # Process A marks two terminals, B one; A's beat goes on, B died at 150.
-            presence.record_presence(c, "A", 200.0, ids[:2])
-            presence.record_presence(c, "B", 150.0, ids[2:3])
+            presence.record_presence(c, "A", 200.0, {ids[0]: 190.0, ids[1]: 195.0})
+            presence.record_presence(c, "B", 150.0, {ids[2]: 140.0})
             presence.record_presence(c, "A", 400.0)
             # A's second terminal went at 250 (its row keeps that, no process).
             presence.record_presence(c, "A", 400.0, gone={ids[1]: 250.0})
@@ -190,6 +206,9 @@ def test_a_connected_terminal_is_seen_at_its_process_heartbeat(
             presence.record_presence(c, "B", 150.0, gone={ids[0]: 999.0})
             # A beat queued behind a later one does not move it back.
             presence.record_presence(c, "A", 300.0)
+            # B's socket of A's first terminal, older than A's connection (B
+            # had not seen it close), does not take the row from A.
+            presence.record_presence(c, "B", 150.0, {ids[0]: 180.0})
         want = {ids[0]: 400.0, ids[1]: 250.0, ids[2]: 150.0, ids[3]: 100.0}
         with Session(engine) as s:
             attempts = list(s.exec(select(Attempt).where(col(Attempt.id).in_(ids))))
@@ -205,11 +224,22 @@ def test_a_connected_terminal_is_seen_at_its_process_heartbeat(
                 .where(presence.ATTEMPT.c.id.in_(ids))
             ).all()
             assert {int(a): float(t) for a, t in got} == want
-        # B's beat is still read (a mark names it); a beat no mark names is pruned.
+        # A newer connection to another process D does take the row (and A's
+        # later "gone" is then not A's to write): D's beat is read from then on.
+        with writer(engine).begin() as c:
+            presence.record_presence(c, "D", 412.0, {ids[0]: 410.0})
+            presence.record_presence(c, "A", 420.0, gone={ids[0]: 415.0})
+        assert _seen_alive(engine, ids[0]) == 412.0  # D's beat, not A's 420
+        with writer(engine).begin() as c:
+            presence.record_presence(c, "D", 500.0)
+        assert _seen_alive(engine, ids[0]) == 500.0
+        # B's and D's beats are still read (marks name them); A's, whose
+        # terminals have all gone or moved, and C's, which never held one, are
+        # pruned.
         with writer(engine).begin() as c:
             presence.record_presence(c, "C", 500.0)
             presence.prune_beats(c)
             beats = {r[0] for r in c.execute(text("SELECT process_id FROM exam_process_beat"))}
-        assert beats == {"A", "B"}
+        assert beats == {"B", "D"}
     finally:
         engine.dispose()

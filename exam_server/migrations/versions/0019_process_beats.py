@@ -6,8 +6,9 @@ Revises: 0018_rec_agencies
 ``exam_process_beat`` (process_id, beat_at): each server process's
 heartbeat, written once a presence interval. ``exam_presence.process_id``:
 the process a terminal is connected to (NULL: gone, ``last_seen_at`` is
-when it was last known alive). Existing rows keep NULL, which reads as
-before: their ``last_seen_at`` is the mark.
+when it was last known alive); ``connected_at``: when that connection
+began (the later connection's process holds the mark). Existing rows keep
+NULL, which reads as before: their ``last_seen_at`` is the mark.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("process_id"),
     )
     op.add_column("exam_presence", sa.Column("process_id", sa.String(length=64), nullable=True))
+    op.add_column("exam_presence", sa.Column("connected_at", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
@@ -41,5 +43,6 @@ def downgrade() -> None:
         " FROM exam_process_beat b WHERE b.process_id = exam_presence.process_id)"
     )
     with op.batch_alter_table("exam_presence") as batch:
+        batch.drop_column("connected_at")
         batch.drop_column("process_id")
     op.drop_table("exam_process_beat")
