@@ -169,7 +169,8 @@ class PgWalMeter:
     each record (full-page images included) that touches a relation of the
     schema (tables, indexes, their TOAST), plus the commit records of the
     transactions that wrote them. ``stop`` returns None if the extension is
-    unavailable."""
+    unavailable; after it, ``fpi_bytes`` holds how much of the total was
+    full-page images (the first change of a page after a checkpoint)."""
 
     _RELS = (
         "SELECT c.relfilenode FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
@@ -186,6 +187,7 @@ class PgWalMeter:
         self.url = url
         self.checkpoint_first = checkpoint_first
         self._start: str | None = None
+        self.fpi_bytes: int | None = None
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         from exam_server.db import make_engine
@@ -220,17 +222,20 @@ class PgWalMeter:
             return None
         rows = self._run(
             f"WITH rels AS ({self._RELS}),"
-            " recs AS (SELECT xid, record_length, resource_manager, record_type, block_ref"
+            " recs AS (SELECT xid, record_length, fpi_length, resource_manager, record_type,"
+            " block_ref"
             " FROM public.pg_get_wal_records_info(%s::pg_lsn, pg_current_wal_flush_lsn())),"
-            " ours AS (SELECT r.xid, r.record_length FROM recs r WHERE EXISTS ("
+            " ours AS (SELECT r.xid, r.record_length, r.fpi_length FROM recs r WHERE EXISTS ("
             " SELECT 1 FROM regexp_matches(r.block_ref, 'rel \\d+/\\d+/(\\d+)', 'g') m"
             " WHERE m[1]::oid IN (SELECT relfilenode FROM rels)))"
             " SELECT (SELECT coalesce(sum(record_length), 0) FROM ours)"
             " + (SELECT coalesce(sum(record_length), 0) FROM recs"
             " WHERE resource_manager = 'Transaction' AND record_type LIKE 'COMMIT%%'"
-            " AND xid IN (SELECT xid FROM ours))",
+            " AND xid IN (SELECT xid FROM ours)),"
+            " (SELECT coalesce(sum(fpi_length), 0) FROM ours)",
             (self._start,),
         )
+        self.fpi_bytes = int(rows[0][1])
         return int(rows[0][0])
 
 
@@ -303,6 +308,7 @@ async def pace_run(
             rep.wal_bytes = meter.stop()  # type: ignore[attr-defined]
             if isinstance(meter, PgWalMeter):
                 rep.wal_kind = "PostgreSQL WAL (the run's schema, pg_walinspect)"  # type: ignore[attr-defined]
+                rep.wal_fpi = meter.fpi_bytes  # type: ignore[attr-defined]
         # The run only (wall seconds of the run and a margin), not the preparation before it.
         rep.health = server_health(cluster.url, rep.wall_seconds + 2.0)  # type: ignore[attr-defined]
         print("server /healthz after the run:", json.dumps(rep.health))  # type: ignore[attr-defined]
@@ -440,11 +446,18 @@ def _wal_row(rep: LoadReport) -> list[str]:
         return []
     answers = rep.answers_acked - getattr(rep, "wal_from", 0)
     what = getattr(rep, "wal_kind", "SQLite WAL")
-    return [
+    rows = [
         f"| {what} written after the login window (answers, clocks, presence marks): "
         f"MB; per answer acknowledged then | {wal / 1e6:.1f}; {wal / max(1, answers):,.0f} "
         "bytes |"
     ]
+    fpi = getattr(rep, "wal_fpi", None)
+    if fpi is not None:
+        rows.append(
+            "| … of which full-page images (each page's first change after the window's "
+            f"checkpoint): per answer | {fpi / max(1, answers):,.0f} bytes |"
+        )
+    return rows
 
 
 # --- saturation ------------------------------------------------------------------------
