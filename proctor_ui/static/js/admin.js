@@ -5,19 +5,21 @@
 (function () {
   const S = window.Seleksi;
   const $ = (id) => document.getElementById(id);
-  const store = window.sessionStorage;
-  const A = { token: store.getItem("seleksi.admin"), tab: "exams", sessions: [], exams: null, docsCode: null, sites: [], staff: [], formations: [] };
+  const A = { tab: "exams", sessions: [], exams: null, docsCode: null, sites: [], staff: [], formations: [] };
   // Tabs are the nav's buttons, so a page part added later (the item bank)
   // only needs its button, its <main id="tab-…"> and SeleksiAdmin.onTab.
   const TABS = () => [...document.querySelectorAll("#tabs button[data-tab]")].map((b) => b.dataset.tab);
   const loaders = {};
 
-  function call(method, path, body) {
-    return S.api(method, path, body, A.token).catch((err) => {
-      if (err.status === 401) logout();
-      throw err;
-    });
-  }
+  const session = S.staffSession({
+    storageKey: "seleksi.admin",
+    roles: ["admin"],
+    refused: "admin_only",
+    screens: { login: "screen-login", main: ["tabs"] },
+    onLogin: () => show("exams"),
+    onLogout: () => show(A.tab),
+  });
+  const call = session.call;
 
   // The server's messages about a row or a field, in the reader's language
   // where the message is one the server is known to give (else as it came).
@@ -67,21 +69,13 @@
 
   function show(tab) {
     A.tab = tab;
-    $("screen-login").classList.toggle("hidden", !!A.token);
-    $("tabs").classList.toggle("hidden", !A.token);
-    $("logout").classList.toggle("hidden", !A.token);
+    session.show();
     for (const t of TABS()) {
       const main = $("tab-" + t);
-      if (main) main.classList.toggle("hidden", !A.token || t !== tab);
+      if (main) main.classList.toggle("hidden", !session.token || t !== tab);
     }
     document.querySelectorAll("#tabs button").forEach((b) => b.setAttribute("aria-pressed", b.dataset.tab === tab ? "true" : "false"));
-    if (A.token) load(tab).catch((err) => console.warn("admin: could not load", tab, err));
-  }
-
-  function logout() {
-    store.removeItem("seleksi.admin");
-    A.token = null;
-    show(A.tab);
+    if (session.token) load(tab).catch((err) => console.warn("admin: could not load", tab, err));
   }
 
   async function load(tab) {
@@ -602,20 +596,6 @@
     }
   });
 
-  $("login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("login-error").textContent = "";
-    try {
-      const reply = await S.api("POST", "/api/auth/login", { username: $("username").value.trim(), password: $("password").value });
-      if (reply.role !== "admin") throw new S.ApiError(403, "admin_only", "admin only");
-      A.token = reply.token;
-      store.setItem("seleksi.admin", A.token);
-      show("exams");
-    } catch (err) {
-      $("login-error").textContent = S.errorText(err.code === "bad_credentials" ? "bad_staff_credentials" : err.code, err.data);
-    }
-  });
-
   window.SeleksiAdmin = {
     call,
     /** A tab's loader: ``onTab("bank", async (call) => …)``. */
@@ -817,7 +797,7 @@
 
   // A new language: the tab on screen is drawn again in it.
   document.addEventListener("seleksi:lang", () => {
-    if (!A.token) return;
+    if (!session.token) return;
     if (A.tab === "exams" && A.exams) {
       renderExams();
       renderDocs((A.exams || []).find((e) => e.code === A.docsCode));
@@ -846,7 +826,6 @@
   });
 
   document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
-  $("logout").addEventListener("click", logout);
   // The item bank's page part (when present) is linked from the exams tab.
   $("bank-link").addEventListener("click", (ev) => {
     if (TABS().includes("bank")) {

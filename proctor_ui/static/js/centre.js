@@ -80,34 +80,23 @@ Object.assign(SELEKSI_TEXTS.en, {
   const S = window.Seleksi;
   const $ = (id) => document.getElementById(id);
   const el = S.el;
-  const store = window.sessionStorage;
-  const C = { token: store.getItem("seleksi.admin"), data: null, timer: null };
-  const REFRESH_MS = 5000;
-
-  function show() {
-    $("screen-login").classList.toggle("hidden", !!C.token);
-    $("screen-sites").classList.toggle("hidden", !C.token);
-    $("logout").classList.toggle("hidden", !C.token);
-    clearInterval(C.timer);
-    if (C.token) {
-      refresh();
-      C.timer = setInterval(refresh, REFRESH_MS);
-    }
-  }
-
-  function logout() {
-    store.removeItem("seleksi.admin");
-    C.token = null;
-    show();
-  }
+  const C = { data: null };
+  const session = S.staffSession({
+    storageKey: "seleksi.admin",
+    roles: ["admin"],
+    codes: {}, // a wrong password is said as the server's bad_credentials (as before)
+    screens: { login: "screen-login", main: ["screen-sites"] },
+    refresh,
+    refreshMs: 5000,
+  });
 
   async function refresh() {
     try {
-      C.data = await S.api("GET", "/api/centre/sites", undefined, C.token);
+      C.data = await session.call("GET", "/api/centre/sites");
       $("load-error").textContent = "";
       render();
     } catch (err) {
-      if (err.status === 401) return logout();
+      if (err.status === 401) return; // logged out
       $("load-error").textContent = S.errorText(err.code);
     }
   }
@@ -167,24 +156,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("login-form").addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      $("login-error").textContent = "";
-      try {
-        const res = await S.api("POST", "/api/auth/login", {
-          username: $("username").value.trim(),
-          password: $("password").value,
-        });
-        if (res.role !== "admin") throw new S.ApiError(403, "forbidden");
-        C.token = res.token;
-        store.setItem("seleksi.admin", C.token);
-        show();
-      } catch (err) {
-        $("login-error").textContent = S.errorText(err.code, err.data);
-      }
-    });
-    $("logout").addEventListener("click", logout);
     document.addEventListener("seleksi:lang", render);
-    show();
+    session.show();
   });
 })();

@@ -129,6 +129,100 @@
     return text === key ? Seleksi.t("err.generic", { code }) : text;
   };
 
+  /** The staff login of a page, one for all of them: the login form (POST
+   * /api/auth/login), the token in sessionStorage under ``storageKey``, the
+   * screens shown signed in or out, the logout button and a refresh loop.
+   *
+   * Options (ids are element ids; the defaults are the common page's):
+   * - storageKey: where the token is kept (pages that share it share the login);
+   * - roles: the roles that may sign in here (null: any staff role);
+   * - refused: the error code said to another role ("forbidden" unless given);
+   * - codes: the login's error codes said as others (by default a wrong
+   *   password is said in staff words: bad_credentials → bad_staff_credentials);
+   * - errorText(err): the login error in words, instead of S.errorText;
+   * - form, username, password, error: the login form's ids (null form: a page
+   *   that only reads the token another page stored);
+   * - screens: { login, main: [ids] } toggled by show(); logout: the button's id (or null);
+   * - onLogin(reply): after the token is stored (default: show()); awaited, and
+   *   what it throws is said under the form;
+   * - onLogout(): after the token is dropped (default: show());
+   * - refresh, refreshMs: called on show() while signed in, and every refreshMs.
+   *
+   * Returns { token, show(), logout(), forget(), call(method, path, body) }:
+   * call() is S.api with the token, and a 401 (the token expired or was
+   * withdrawn) logs out. */
+  Seleksi.staffSession = function (options) {
+    const o = {
+      roles: null,
+      refused: "forbidden",
+      codes: { bad_credentials: "bad_staff_credentials" },
+      form: "login-form",
+      username: "username",
+      password: "password",
+      error: "login-error",
+      logout: "logout",
+      screens: null,
+      ...options,
+    };
+    const $ = (id) => document.getElementById(id);
+    const store = window.sessionStorage;
+    let timer = null;
+    const session = {
+      token: store.getItem(o.storageKey),
+      /** The screens for signed in or out; the refresh loop runs while signed in. */
+      show() {
+        const on = !!session.token;
+        if (o.screens) {
+          $(o.screens.login).classList.toggle("hidden", on);
+          for (const id of o.screens.main) $(id).classList.toggle("hidden", !on);
+        }
+        if (o.logout) $(o.logout).classList.toggle("hidden", !on);
+        clearInterval(timer);
+        if (on && o.refresh) {
+          o.refresh();
+          timer = setInterval(o.refresh, o.refreshMs);
+        }
+      },
+      /** Drop the token (without showing anything). */
+      forget() {
+        store.removeItem(o.storageKey);
+        session.token = null;
+      },
+      logout() {
+        session.forget();
+        (o.onLogout || session.show)();
+      },
+      call(method, path, body) {
+        return Seleksi.api(method, path, body, session.token).catch((err) => {
+          if (err.status === 401) session.logout();
+          throw err;
+        });
+      },
+    };
+    if (o.form) {
+      $(o.form).addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        $(o.error).textContent = "";
+        try {
+          const reply = await Seleksi.api("POST", "/api/auth/login", {
+            username: $(o.username).value.trim(),
+            password: $(o.password).value,
+          });
+          if (o.roles && !o.roles.includes(reply.role)) throw new ApiError(403, o.refused);
+          session.token = reply.token;
+          store.setItem(o.storageKey, reply.token);
+          await (o.onLogin || session.show)(reply);
+        } catch (err) {
+          $(o.error).textContent = o.errorText
+            ? o.errorText(err)
+            : Seleksi.errorText(Object.hasOwn(o.codes, err.code) ? o.codes[err.code] : err.code, err.data);
+        }
+      });
+    }
+    if (o.logout) $(o.logout).addEventListener("click", () => session.logout());
+    return session;
+  };
+
   Seleksi.query = function (name) {
     return new URLSearchParams(location.search).get(name);
   };
