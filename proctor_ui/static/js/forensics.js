@@ -92,30 +92,23 @@ Object.assign(SELEKSI_TEXTS.en, {
 (function () {
   const S = window.Seleksi;
   const $ = (id) => document.getElementById(id);
-  const store = window.sessionStorage;
-  const F = { token: store.getItem("seleksi.admin"), blobUrl: null };
-
-  function call(method, path, body) {
-    return S.api(method, path, body, F.token).catch((err) => {
-      if (err.status === 401) logout();
-      throw err;
-    });
-  }
+  const F = { blobUrl: null };
+  const session = S.staffSession({
+    storageKey: "seleksi.admin",
+    roles: ["admin"],
+    refused: "admin_only",
+    screens: { login: "screen-login", main: ["screen-main"] },
+    onLogin: show,
+    onLogout: show,
+  });
+  const call = session.call;
 
   function show() {
-    $("screen-login").classList.toggle("hidden", !!F.token);
-    $("screen-main").classList.toggle("hidden", !F.token);
-    $("logout").classList.toggle("hidden", !F.token);
-    if (F.token) {
+    session.show();
+    if (session.token) {
       loadSessions().catch((err) => ($("session-msg").textContent = S.errorText(err.code, err.data)));
       loadItems().catch((err) => ($("watch-msg").textContent = S.errorText(err.code, err.data)));
     }
-  }
-
-  function logout() {
-    F.token = null;
-    store.removeItem("seleksi.admin");
-    show();
   }
 
   async function loadSessions() {
@@ -160,7 +153,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       const summary = await call("GET", `/api/admin/forensics/sessions/${s.id}?${q}`);
       // The report page itself comes from the server (Jinja2, autoescaped).
       const response = await fetch(`/api/admin/forensics/sessions/${s.id}/report.html?${q}`, {
-        headers: { Authorization: "Bearer " + F.token },
+        headers: { Authorization: "Bearer " + session.token },
       });
       if (!response.ok) throw new S.ApiError(response.status, "http_" + response.status);
       const html = await response.text();
@@ -263,29 +256,8 @@ Object.assign(SELEKSI_TEXTS.en, {
     }
   });
 
-  $("login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("login-error").textContent = "";
-    try {
-      const reply = await S.api("POST", "/api/auth/login", {
-        username: $("username").value.trim(),
-        password: $("password").value,
-      });
-      if (reply.role !== "admin") throw new S.ApiError(403, "admin_only", "admin only");
-      F.token = reply.token;
-      store.setItem("seleksi.admin", F.token);
-      show();
-    } catch (err) {
-      $("login-error").textContent = S.errorText(
-        err.code === "bad_credentials" ? "bad_staff_credentials" : err.code,
-        err.data
-      );
-    }
-  });
-
-  $("logout").addEventListener("click", logout);
   document.addEventListener("seleksi:lang", () => {
-    if (F.token) show();
+    if (session.token) show();
   });
   document.addEventListener("DOMContentLoaded", show);
 })();

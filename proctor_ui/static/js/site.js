@@ -134,8 +134,15 @@ Object.assign(SELEKSI_TEXTS.en, {
   const S = window.Seleksi;
   const $ = (id) => document.getElementById(id);
   const el = S.el;
-  const store = window.sessionStorage;
-  const C = { token: store.getItem("seleksi.admin"), data: null, timer: null, sealedFor: null };
+  const C = { data: null, sealedFor: null };
+  const session = S.staffSession({
+    storageKey: "seleksi.admin",
+    roles: ["admin"],
+    refused: "admin_only",
+    screens: { login: "screen-login", main: ["screen-site"] },
+    refresh,
+    refreshMs: 5000,
+  });
   // The outcome of the operator's last act per place, as a function so that
   // it is said again in the other language when switched.
   const said = { "key-result": null, "sync-result": null, "sealed-error": null };
@@ -144,7 +151,6 @@ Object.assign(SELEKSI_TEXTS.en, {
     said[id] = textOf;
     $(id).textContent = textOf ? textOf() : "";
   }
-  const REFRESH_MS = 5000;
 
   function fmtWhen(epoch) {
     if (!epoch) return "–";
@@ -163,30 +169,13 @@ Object.assign(SELEKSI_TEXTS.en, {
     return text === key ? S.errorText(err.code, err.data) : text;
   }
 
-  function show() {
-    $("screen-login").classList.toggle("hidden", !!C.token);
-    $("screen-site").classList.toggle("hidden", !C.token);
-    $("logout").classList.toggle("hidden", !C.token);
-    clearInterval(C.timer);
-    if (C.token) {
-      refresh();
-      C.timer = setInterval(refresh, REFRESH_MS);
-    }
-  }
-
-  function logout() {
-    store.removeItem("seleksi.admin");
-    C.token = null;
-    show();
-  }
-
   async function refresh() {
     try {
-      C.data = await S.api("GET", "/api/site/status", undefined, C.token);
+      C.data = await session.call("GET", "/api/site/status");
       $("load-error").textContent = "";
       render();
     } catch (err) {
-      if (err.status === 401) return logout();
+      if (err.status === 401) return; // logged out
       $("load-error").textContent = errText(err);
     }
   }
@@ -290,12 +279,12 @@ Object.assign(SELEKSI_TEXTS.en, {
     try {
       const body = { session_code: code };
       if (sealed !== null) body.sealed_key = sealed;
-      const res = await S.api("POST", "/api/site/keys", body, C.token);
+      const res = await session.call("POST", "/api/site/keys", body);
       say("key-result", () => S.t("site.opened", { code, n: res.items, how: S.t("site.how." + res.how) }));
       if (sealed !== null) closeSealed();
       await refresh();
     } catch (err) {
-      if (err.status === 401) return logout();
+      if (err.status === 401) return; // logged out
       if (sealed !== null) {
         say("sealed-error", () => errText(err));
         $("sealed-key").setAttribute("aria-invalid", "true");
@@ -310,33 +299,16 @@ Object.assign(SELEKSI_TEXTS.en, {
     $("sync-now").disabled = true;
     say("sync-result", () => S.t("site.syncing"));
     try {
-      const res = await S.api("POST", "/api/site/sync", {}, C.token);
+      const res = await session.call("POST", "/api/site/sync", {});
       say("sync-result", () => (res.reached ? S.t("site.synced", { n: res.stored }) : S.t("site.syncFailed")));
     } catch (err) {
-      if (err.status === 401) return logout();
+      if (err.status === 401) return; // logged out
       say("sync-result", () => errText(err));
     }
     await refresh();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("login-form").addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      $("login-error").textContent = "";
-      try {
-        const res = await S.api("POST", "/api/auth/login", {
-          username: $("username").value.trim(),
-          password: $("password").value,
-        });
-        if (res.role !== "admin") throw new S.ApiError(403, "admin_only");
-        C.token = res.token;
-        store.setItem("seleksi.admin", C.token);
-        show();
-      } catch (err) {
-        $("login-error").textContent = S.errorText(err.code === "bad_credentials" ? "bad_staff_credentials" : err.code, err.data);
-      }
-    });
-    $("logout").addEventListener("click", logout);
     $("sealed-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       if (C.sealedFor) release(C.sealedFor, $("sealed-key").value);
@@ -348,6 +320,6 @@ Object.assign(SELEKSI_TEXTS.en, {
     $("sealed-cancel").addEventListener("click", closeSealed);
     $("sync-now").addEventListener("click", syncNow);
     document.addEventListener("seleksi:lang", render);
-    show();
+    session.show();
   });
 })();
