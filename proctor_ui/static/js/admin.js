@@ -11,7 +11,7 @@
   const TABS = () => [...document.querySelectorAll("#tabs button[data-tab]")].map((b) => b.dataset.tab);
   const loaders = {};
 
-  const session = S.staffSession({
+  const staff = S.staffSession({
     storageKey: "seleksi.admin",
     roles: ["admin"],
     refused: "admin_only",
@@ -19,7 +19,7 @@
     onLogin: () => show("exams"),
     onLogout: () => show(A.tab),
   });
-  const call = session.call;
+  const call = staff.call;
 
   // The server's messages about a row or a field, in the reader's language
   // where the message is one the server is known to give (else as it came).
@@ -69,13 +69,13 @@
 
   function show(tab) {
     A.tab = tab;
-    session.show();
+    staff.show();
     for (const t of TABS()) {
       const main = $("tab-" + t);
-      if (main) main.classList.toggle("hidden", !session.token || t !== tab);
+      if (main) main.classList.toggle("hidden", !staff.token || t !== tab);
     }
     document.querySelectorAll("#tabs button").forEach((b) => b.setAttribute("aria-pressed", b.dataset.tab === tab ? "true" : "false"));
-    if (session.token) load(tab).catch((err) => console.warn("admin: could not load", tab, err));
+    if (staff.token) load(tab).catch((err) => console.warn("admin: could not load", tab, err));
   }
 
   async function load(tab) {
@@ -797,7 +797,7 @@
 
   // A new language: the tab on screen is drawn again in it.
   document.addEventListener("seleksi:lang", () => {
-    if (!session.token) return;
+    if (!staff.token) return;
     if (A.tab === "exams" && A.exams) {
       renderExams();
       renderDocs((A.exams || []).find((e) => e.code === A.docsCode));

@@ -81,7 +81,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   const $ = (id) => document.getElementById(id);
   const el = S.el;
   const C = { data: null };
-  const session = S.staffSession({
+  const staff = S.staffSession({
     storageKey: "seleksi.admin",
     roles: ["admin"],
     codes: {}, // a wrong password is said as the server's bad_credentials (as before)
@@ -92,7 +92,7 @@ Object.assign(SELEKSI_TEXTS.en, {
 
   async function refresh() {
     try {
-      C.data = await session.call("GET", "/api/centre/sites");
+      C.data = await staff.call("GET", "/api/centre/sites");
       $("load-error").textContent = "";
       render();
     } catch (err) {
@@ -157,6 +157,6 @@ Object.assign(SELEKSI_TEXTS.en, {
 
   document.addEventListener("DOMContentLoaded", () => {
     document.addEventListener("seleksi:lang", render);
-    session.show();
+    staff.show();
   });
 })();

@@ -93,7 +93,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   const S = window.Seleksi;
   const $ = (id) => document.getElementById(id);
   const F = { blobUrl: null };
-  const session = S.staffSession({
+  const staff = S.staffSession({
     storageKey: "seleksi.admin",
     roles: ["admin"],
     refused: "admin_only",
@@ -101,11 +101,11 @@ Object.assign(SELEKSI_TEXTS.en, {
     onLogin: show,
     onLogout: show,
   });
-  const call = session.call;
+  const call = staff.call;
 
   function show() {
-    session.show();
-    if (session.token) {
+    staff.show();
+    if (staff.token) {
       loadSessions().catch((err) => ($("session-msg").textContent = S.errorText(err.code, err.data)));
       loadItems().catch((err) => ($("watch-msg").textContent = S.errorText(err.code, err.data)));
     }
@@ -153,7 +153,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       const summary = await call("GET", `/api/admin/forensics/sessions/${s.id}?${q}`);
       // The report page itself comes from the server (Jinja2, autoescaped).
       const response = await fetch(`/api/admin/forensics/sessions/${s.id}/report.html?${q}`, {
-        headers: { Authorization: "Bearer " + session.token },
+        headers: { Authorization: "Bearer " + staff.token },
       });
       if (!response.ok) throw new S.ApiError(response.status, "http_" + response.status);
       const html = await response.text();
@@ -257,7 +257,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   });
 
   document.addEventListener("seleksi:lang", () => {
-    if (session.token) show();
+    if (staff.token) show();
   });
   document.addEventListener("DOMContentLoaded", show);
 })();

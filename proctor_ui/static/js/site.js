@@ -135,7 +135,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   const $ = (id) => document.getElementById(id);
   const el = S.el;
   const C = { data: null, sealedFor: null };
-  const session = S.staffSession({
+  const staff = S.staffSession({
     storageKey: "seleksi.admin",
     roles: ["admin"],
     refused: "admin_only",
@@ -171,7 +171,7 @@ Object.assign(SELEKSI_TEXTS.en, {
 
   async function refresh() {
     try {
-      C.data = await session.call("GET", "/api/site/status");
+      C.data = await staff.call("GET", "/api/site/status");
       $("load-error").textContent = "";
       render();
     } catch (err) {
@@ -279,7 +279,7 @@ Object.assign(SELEKSI_TEXTS.en, {
     try {
       const body = { session_code: code };
       if (sealed !== null) body.sealed_key = sealed;
-      const res = await session.call("POST", "/api/site/keys", body);
+      const res = await staff.call("POST", "/api/site/keys", body);
       say("key-result", () => S.t("site.opened", { code, n: res.items, how: S.t("site.how." + res.how) }));
       if (sealed !== null) closeSealed();
       await refresh();
@@ -299,7 +299,7 @@ Object.assign(SELEKSI_TEXTS.en, {
     $("sync-now").disabled = true;
     say("sync-result", () => S.t("site.syncing"));
     try {
-      const res = await session.call("POST", "/api/site/sync", {});
+      const res = await staff.call("POST", "/api/site/sync", {});
       say("sync-result", () => (res.reached ? S.t("site.synced", { n: res.stored }) : S.t("site.syncFailed")));
     } catch (err) {
       if (err.status === 401) return; // logged out
@@ -320,6 +320,6 @@ Object.assign(SELEKSI_TEXTS.en, {
     $("sealed-cancel").addEventListener("click", closeSealed);
     $("sync-now").addEventListener("click", syncNow);
     document.addEventListener("seleksi:lang", render);
-    session.show();
+    staff.show();
   });
 })();
