@@ -9,7 +9,6 @@
 (function () {
   const S = window.Seleksi;
   const $ = (id) => document.getElementById(id);
-  const store = window.sessionStorage;
   const TEXT = {
     id: {
       title: "Setelah ujian", logout: "Keluar", lang: "English", loginTitle: "Masuk admin",
@@ -19,8 +18,7 @@
       none: "Tidak ada.", regno: "Nomor peserta", reason: "Alasan", asked: "Diminta", status: "Status",
       due: "Batas jawab", decide: "Keputusan", accept: "Terima", reject: "Tolak", answer: "Jawaban",
       value: "Nilai benar", field: "Perbaikan", text: "Isi", category: "Kategori",
-      publish: "Terbitkan", answerIt: "Jawab", adminOnly: "Halaman ini hanya untuk admin.",
-      badLogin: "Nama pengguna atau kata sandi salah.",
+      publish: "Terbitkan", answerIt: "Jawab",
       submitted: "diajukan", accepted: "diterima", rejected: "ditolak", pending: "menunggu",
       published: "terbit", version: "versi",
       preparing: "Ujian yang sudah selesai dalam demo ini ({exam}) sedang disiapkan: peserta, skor, "
@@ -35,8 +33,7 @@
       none: "None.", regno: "Registration number", reason: "Reason", asked: "Asked", status: "Status",
       due: "Answer by", decide: "Decision", accept: "Accept", reject: "Reject", answer: "Answer",
       value: "Correct value", field: "Correction", text: "Text", category: "Category",
-      publish: "Publish", answerIt: "Answer", adminOnly: "This page is for admins only.",
-      badLogin: "Wrong username or password.",
+      publish: "Publish", answerIt: "Answer",
       submitted: "submitted", accepted: "accepted", rejected: "rejected", pending: "pending",
       published: "published", version: "version",
       preparing: "The demo's finished exam ({exam}) is being prepared: its candidates, scores, "
@@ -46,12 +43,31 @@
   };
   const tx = (k) => (TEXT[S.lang] || TEXT.id)[k] || k;
   const A = {
-    token: store.getItem("seleksi.admin"),
     exam: new URLSearchParams(location.search).get("exam") || "",
     preparing: null, // the exam the server said is being prepared, or null
     retry: null,
   };
   const RETRY_MS = 5000;
+  const staff = S.staffSession({
+    storageKey: "seleksi.admin",
+    roles: ["admin"],
+    refused: "admin_only",
+    // Other login errors in the server's words, as this page has said them.
+    errorText: (err) =>
+      err.code === "bad_credentials" ? S.errorText("bad_staff_credentials")
+        : err.code === "admin_only" ? S.errorText("admin_only") : err.message,
+    form: "aa-login-form",
+    username: "aa-user",
+    password: "aa-pass",
+    error: "aa-login-error",
+    logout: "aa-logout",
+    screens: { login: "aa-login", main: ["aa-main"] },
+    onLogin: () => {
+      screen();
+      load();
+    },
+    onLogout: screen,
+  });
 
   function preparingNote() {
     const p = $("aa-preparing");
@@ -73,17 +89,11 @@
   }
 
   function screen() {
-    $("aa-login").classList.toggle("hidden", !!A.token);
-    $("aa-main").classList.toggle("hidden", !A.token);
-    $("aa-logout").classList.toggle("hidden", !A.token);
+    staff.show();
     $("aa-exam").value = A.exam;
   }
 
-  const api = (method, path, body) =>
-    S.api(method, path, body, A.token).catch((err) => {
-      if (err.status === 401) { A.token = null; store.removeItem("seleksi.admin"); screen(); }
-      throw err;
-    });
+  const api = staff.call;
   const when = (t) => (t ? new Date(t * 1000).toISOString().slice(0, 16).replace("T", " ") : "–");
 
   function table(headers, rows) {
@@ -161,7 +171,7 @@
   }
 
   async function fetchText(path) {
-    const r = await fetch(path, { headers: { Authorization: "Bearer " + A.token } });
+    const r = await fetch(path, { headers: { Authorization: "Bearer " + staff.token } });
     if (r.status === 503) {
       // The demo's exam being prepared: say it as the lists do, and look again.
       A.preparing = A.exam;
@@ -194,20 +204,6 @@
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     } catch (err) { $("aa-error").textContent = err.message; }
   });
-  $("aa-login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("aa-login-error").textContent = "";
-    try {
-      const reply = await S.api("POST", "/api/auth/login", { username: $("aa-user").value.trim(), password: $("aa-pass").value });
-      if (reply.role !== "admin") { $("aa-login-error").textContent = tx("adminOnly"); return; }
-      A.token = reply.token;
-      store.setItem("seleksi.admin", A.token);
-      screen();
-      load();
-    } catch (err) {
-      $("aa-login-error").textContent = err.code === "bad_credentials" ? tx("badLogin") : err.message;
-    }
-  });
   $("aa-exam-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     A.exam = $("aa-exam").value.trim();
@@ -215,8 +211,7 @@
     preparingNote();
     load();
   });
-  $("aa-logout").addEventListener("click", () => { A.token = null; store.removeItem("seleksi.admin"); screen(); });
   $("aa-lang").addEventListener("click", () => { S.setLang(S.lang === "id" ? "en" : "id"); texts(); load(); });
 
-  document.addEventListener("DOMContentLoaded", () => { texts(); screen(); if (A.token) load(); });
+  document.addEventListener("DOMContentLoaded", () => { texts(); screen(); if (staff.token) load(); });
 })();

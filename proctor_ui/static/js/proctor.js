@@ -20,7 +20,6 @@
   const STATUS_ORDER = ["disconnected", "paused", "working", "waiting", "finished", "void", "absent"];
 
   const P = {
-    token: store.getItem("seleksi.staff"),
     name: store.getItem("seleksi.staffName") || "",
     sessionId: Number(S.query("session")) || null,
     session: null,
@@ -45,32 +44,26 @@
 
   // --- login and the session ------------------------------------------------------------
 
-  $("login-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("login-error").textContent = "";
-    try {
-      const reply = await S.api("POST", "/api/auth/login", {
-        username: $("username").value.trim(),
-        password: $("password").value,
-      });
-      P.token = reply.token;
+  // Any staff role may sign in: the server says which sessions it may watch.
+  const staff = S.staffSession({
+    storageKey: "seleksi.staff",
+    logout: null, // the console has no logout button
+    onLogin: (reply) => {
       P.name = reply.name || $("username").value.trim();
-      store.setItem("seleksi.staff", P.token);
       store.setItem("seleksi.staffName", P.name);
-      start();
-    } catch (err) {
-      $("login-error").textContent = S.errorText(err.code === "bad_credentials" ? "bad_staff_credentials" : err.code, err.data);
-    }
+      start(); // not awaited: its errors are not the login's
+    },
+    onLogout: () => show("login"),
   });
 
   async function start() {
-    if (!P.token) return show("login");
+    if (!staff.token) return show("login");
     if (P.sessionId) {
       show("console");
       return connect();
     }
     try {
-      const sessions = await S.api("GET", "/api/live/sessions", undefined, P.token);
+      const sessions = await staff.call("GET", "/api/live/sessions");
       const list = $("session-list");
       list.replaceChildren();
       for (const s of sessions) {
@@ -85,16 +78,10 @@
       }
       show("choose");
     } catch (err) {
-      if (err.status === 401) return logout();
+      if (err.status === 401) return undefined; // logged out
       throw err;
     }
     return undefined;
-  }
-
-  function logout() {
-    store.removeItem("seleksi.staff");
-    P.token = null;
-    show("login");
   }
 
   // --- the live channel ---------------------------------------------------------------------
@@ -102,7 +89,7 @@
   function connect() {
     const ws = new WebSocket(S.wsUrl("/ws/proctor/" + P.sessionId));
     P.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: P.token }));
+    ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: staff.token }));
     ws.onmessage = (ev) => {
       const msg = JSON.parse(ev.data);
       P.lastFrame = Date.now();
@@ -120,7 +107,7 @@
         for (const inc of msg.incidents || []) P.incidents.push(inc);
         renderAll();
       } else if (msg.type === "error") {
-        if (msg.code === "bad_token" || msg.code === "expired_token") logout();
+        if (msg.code === "bad_token" || msg.code === "expired_token") staff.logout();
         else $("action-result").textContent = S.errorText(msg.code);
       }
     };
@@ -128,7 +115,7 @@
       if (P.ws !== ws) return;
       P.live = false;
       renderLive();
-      if (!P.token) return;
+      if (!staff.token) return;
       const delay = Math.min(5000, 500 * 2 ** Math.min(P.retry, 4));
       P.retry += 1;
       setTimeout(connect, delay);
@@ -158,9 +145,9 @@
     $("checkpoint-fp").textContent = fingerprint || "";
   }
   async function refreshCheckpoint() {
-    if (!P.token) return;
+    if (!staff.token) return;
     try {
-      const latest = await S.api("GET", "/api/v1/checkpoints/latest", undefined, P.token);
+      const latest = await S.api("GET", "/api/v1/checkpoints/latest", undefined, staff.token);
       showCheckpoint(latest.fingerprint);
     } catch (err) {
       /* not shown while the server cannot say; the next refresh tries again */
@@ -613,13 +600,13 @@
     if (action === "extend") body.seconds = Math.round(Number($("action-minutes").value) * 60);
     try {
       if (action === "close") {
-        const closed = await S.api("POST", "/api/sessions/" + P.sessionId + "/close", body, P.token);
+        const closed = await S.api("POST", "/api/sessions/" + P.sessionId + "/close", body, staff.token);
         if (closed.checkpoint) showCheckpoint(closed.checkpoint);
         setSession({ ...P.session, status: "closed" });
       } else if (row) {
-        await S.api("POST", "/api/proctor/attempts/" + row.attempt_id + "/" + action, body, P.token);
+        await S.api("POST", "/api/proctor/attempts/" + row.attempt_id + "/" + action, body, staff.token);
       } else {
-        await S.api("POST", "/api/proctor/sessions/" + P.sessionId + "/" + action, body, P.token);
+        await S.api("POST", "/api/proctor/sessions/" + P.sessionId + "/" + action, body, staff.token);
       }
       $("action-dialog").close();
       $("action-result").textContent = S.t("action.done", { action: S.t("action." + action) });
@@ -634,7 +621,7 @@
         "POST",
         "/api/proctor/sessions/" + P.sessionId + "/checkin",
         { registration_number: row.registration_number },
-        P.token
+        staff.token
       );
       $("pin-title").textContent = "PIN · " + row.registration_number + " " + row.name;
       $("pin-value").textContent = reply.pin;
@@ -652,7 +639,7 @@
   $("close-session").addEventListener("click", () => openAction("close", null));
   $("open-session").addEventListener("click", async () => {
     try {
-      const reply = await S.api("POST", "/api/sessions/" + P.sessionId + "/open", {}, P.token);
+      const reply = await S.api("POST", "/api/sessions/" + P.sessionId + "/open", {}, staff.token);
       setSession({ ...P.session, status: "open", token: reply.token });
     } catch (err) {
       $("action-result").textContent = S.errorText(err.code);

@@ -300,7 +300,9 @@ Object.assign(SELEKSI_TEXTS.en, {
   const el = S.el;
   const $ = (id) => document.getElementById(id);
   const store = window.sessionStorage;
-  const K = { token: store.getItem("seleksi.skb"), data: null, current: null };
+  // staff: the page's S.staffSession (the assessor's token on the assessor's and
+  // the chair's pages, the admin's own on the admin's page; none for candidates).
+  const K = { staff: null, data: null, current: null };
 
   /** The error's text in the reader's language, and the server's detail (English). */
   function errText(err) {
@@ -312,40 +314,17 @@ Object.assign(SELEKSI_TEXTS.en, {
     return obj[`${base}_${S.lang === "en" ? "en" : "id"}`];
   }
 
-  async function login(ev) {
-    ev.preventDefault();
-    $("login-error").textContent = "";
-    try {
-      const res = await S.api("POST", "/api/auth/login", {
-        username: $("username").value.trim(),
-        password: $("password").value,
-      });
-      if (res.role !== "assessor") throw new S.ApiError(403, "forbidden");
-      K.token = res.token;
-      store.setItem("seleksi.skb", K.token);
-      store.setItem("seleksi.skb.name", res.name || "");
-      await loadAssessor();
-    } catch (err) {
-      $("login-error").textContent = S.errorText(err.code, err.data);
-    }
-  }
-
   // -- the assessor's page --------------------------------------------------------------
 
   async function loadAssessor() {
-    if (!K.token) return;
+    if (!K.staff.token) return;
     try {
-      K.data = await S.api("GET", "/api/skb/me", undefined, K.token);
+      K.data = await S.api("GET", "/api/skb/me", undefined, K.staff.token);
     } catch (err) {
-      if (err.status === 401) {
-        store.removeItem("seleksi.skb");
-        K.token = null;
-      }
+      if (err.status === 401) K.staff.forget(); // no reload: the next visit asks for a login
       return;
     }
-    $("screen-login").classList.add("hidden");
-    $("screen-main").classList.remove("hidden");
-    $("logout").classList.remove("hidden");
+    K.staff.show();
     $("staff-name").textContent = store.getItem("seleksi.skb.name") || "";
     renderAssessor();
   }
@@ -443,7 +422,7 @@ Object.assign(SELEKSI_TEXTS.en, {
         registration_number: K.current.regno,
         conflict,
         note: $("coi-note").value,
-      }, K.token);
+      }, K.staff.token);
       await loadAssessor();
     } catch (err) {
       $("sheet-error").textContent = errText(err);
@@ -469,7 +448,7 @@ Object.assign(SELEKSI_TEXTS.en, {
         panel: K.current.panel,
         registration_number: K.current.regno,
         points,
-      }, K.token);
+      }, K.staff.token);
       await loadAssessor();
       $("sheet-status").textContent = `${S.t("skb.sent", { score: res.score })} ${S.t(`skb.sent.${res.state}`)}`;
     } catch (err) {
@@ -482,7 +461,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   async function loadChair() {
     const panel = S.query("panel") || "";
     try {
-      K.data = await S.api("GET", `/api/skb/chair?panel=${encodeURIComponent(panel)}`, undefined, K.token);
+      K.data = await S.api("GET", `/api/skb/chair?panel=${encodeURIComponent(panel)}`, undefined, K.staff.token);
     } catch (err) {
       $("chair-error").textContent = errText(err);
       return;
@@ -592,7 +571,7 @@ Object.assign(SELEKSI_TEXTS.en, {
         registration_number: regno,
         score: form.elements.score.value,
         reason: form.elements.reason.value,
-      }, K.token);
+      }, K.staff.token);
       await loadChair();
     } catch (e) {
       err.textContent = errText(e);
@@ -603,37 +582,15 @@ Object.assign(SELEKSI_TEXTS.en, {
 
   const OFFSETS = { WIB: "+07:00", WITA: "+08:00", WIT: "+09:00" };
 
-  async function adminLogin(ev) {
-    ev.preventDefault();
-    $("login-error").textContent = "";
-    try {
-      const res = await S.api("POST", "/api/auth/login", {
-        username: $("username").value.trim(),
-        password: $("password").value,
-      });
-      if (res.role !== "admin") throw new S.ApiError(403, "forbidden");
-      K.token = res.token;
-      store.setItem("seleksi.skb.admin", K.token);
-      await loadAdmin();
-    } catch (err) {
-      $("login-error").textContent = S.errorText(err.code, err.data);
-    }
-  }
-
   async function loadAdmin() {
-    if (!K.token) return;
+    if (!K.staff.token) return;
     try {
-      K.data = await S.api("GET", "/api/skb/admin", undefined, K.token);
+      K.data = await S.api("GET", "/api/skb/admin", undefined, K.staff.token);
     } catch (err) {
-      if (err.status === 401 || err.status === 403) {
-        store.removeItem("seleksi.skb.admin");
-        K.token = null;
-      }
+      if (err.status === 401 || err.status === 403) K.staff.forget(); // no reload: the next visit asks for a login
       return;
     }
-    $("screen-login").classList.add("hidden");
-    $("screen-main").classList.remove("hidden");
-    $("logout").classList.remove("hidden");
+    K.staff.show();
     renderAdmin();
   }
 
@@ -687,16 +644,19 @@ Object.assign(SELEKSI_TEXTS.en, {
     ev.preventDefault();
     const regno = ev.target.elements.regno.value;
     adminAct(async () => {
-      await S.api("POST", "/api/skb/assign", { slot, registration_number: regno }, K.token);
+      await S.api("POST", "/api/skb/assign", { slot, registration_number: regno }, K.staff.token);
       return S.t("skb.assigned", { r: regno });
     });
   }
 
   function wireAdmin() {
-    $("login-form").addEventListener("submit", adminLogin);
-    $("logout").addEventListener("click", () => {
-      store.removeItem("seleksi.skb.admin");
-      location.reload();
+    K.staff = S.staffSession({
+      storageKey: "seleksi.skb.admin",
+      roles: ["admin"],
+      codes: {}, // a wrong password is said as the server's bad_credentials (as before)
+      screens: { login: "screen-login", main: ["screen-main"] },
+      onLogin: loadAdmin,
+      onLogout: () => location.reload(),
     });
     $("plan-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -707,7 +667,7 @@ Object.assign(SELEKSI_TEXTS.en, {
         } catch (_) {
           throw new S.ApiError(400, "bad_json", "JSON");
         }
-        const res = await S.api("POST", "/api/skb/plans", doc, K.token);
+        const res = await S.api("POST", "/api/skb/plans", doc, K.staff.token);
         return S.t("skb.planSaved", { f: res.formation });
       });
     });
@@ -715,7 +675,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       ev.preventDefault();
       adminAct(async () => {
         const u = $("a-username").value.trim();
-        await S.api("POST", "/api/skb/assessors", { username: u, name: $("a-name").value, password: $("a-password").value }, K.token);
+        await S.api("POST", "/api/skb/assessors", { username: u, name: $("a-name").value, password: $("a-password").value }, K.staff.token);
         $("a-username").value = $("a-name").value = $("a-password").value = "";
         return S.t("skb.assessorAdded", { u });
       });
@@ -730,7 +690,7 @@ Object.assign(SELEKSI_TEXTS.en, {
           component: $("p-component").value.trim(),
           members: $("p-members").value.split(",").map((x) => x.trim()).filter(Boolean),
           chair: $("p-chair").value.trim(),
-        }, K.token);
+        }, K.staff.token);
         return S.t("skb.panelCreated", { p: code });
       });
     });
@@ -746,7 +706,7 @@ Object.assign(SELEKSI_TEXTS.en, {
           gap_minutes: Number($("s-gap").value),
           meeting_url: $("s-url").value.trim(),
           zone: $("s-zone").value,
-        }, K.token);
+        }, K.staff.token);
         return S.t("skb.slotsCreated", { n: res.slots.length });
       });
     });
@@ -755,7 +715,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       adminAct(async () => {
         const res = await S.api("POST", "/api/skb/cat-scores/import", {
           exam_code: $("c-exam").value.trim(), component: $("c-component").value.trim(),
-        }, K.token);
+        }, K.staff.token);
         return S.t("skb.catImported", { n: res.stored, k: res.kept });
       });
     });
@@ -764,21 +724,20 @@ Object.assign(SELEKSI_TEXTS.en, {
       adminAct(async () => {
         const res = await S.api("POST", "/api/skb/publish", {
           exam_code: $("pub-exam").value.trim(), published_at: $("pub-date").value,
-        }, K.token);
+        }, K.staff.token);
         return S.t("skb.published", { root: res.root.slice(0, 16) + "…" });
       });
     });
     $("remind").addEventListener("click", () => adminAct(async () => {
-      const res = await S.api("POST", "/api/skb/reminders", {}, K.token);
+      const res = await S.api("POST", "/api/skb/reminders", {}, K.staff.token);
       return S.t("skb.reminded", { n: res.queued, x: res.no_address });
     }));
     $("verify").addEventListener("click", () => adminAct(async () => {
-      const res = await S.api("POST", "/api/admin/results/verify", {}, K.token);
+      const res = await S.api("POST", "/api/admin/results/verify", {}, K.staff.token);
       if (!res.ok) throw new S.ApiError(409, "not_verified", S.t("skb.notVerified", { p: res.problems.join("; ") }));
       return S.t("skb.verified", { n: res.checks.length });
     }));
     document.addEventListener("seleksi:lang", () => K.data && renderAdmin());
-    K.token = store.getItem("seleksi.skb.admin");
     loadAdmin();
   }
 
@@ -849,18 +808,26 @@ Object.assign(SELEKSI_TEXTS.en, {
   document.addEventListener("DOMContentLoaded", () => {
     const page = document.body.dataset.page;
     if (page === "assessor") {
-      $("login-form").addEventListener("submit", login);
+      K.staff = S.staffSession({
+        storageKey: "seleksi.skb",
+        roles: ["assessor"],
+        codes: {}, // a wrong password is said as the server's bad_credentials (as before)
+        screens: { login: "screen-login", main: ["screen-main"] },
+        onLogin: async (reply) => {
+          store.setItem("seleksi.skb.name", reply.name || "");
+          await loadAssessor();
+        },
+        onLogout: () => location.reload(),
+      });
       $("no-conflict").addEventListener("click", () => declare(false));
       $("conflict").addEventListener("click", () => declare(true));
       $("rubric").addEventListener("submit", submitSheet);
       $("today-only").addEventListener("change", () => K.data && renderAssessor());
-      $("logout").addEventListener("click", () => {
-        store.removeItem("seleksi.skb");
-        location.reload();
-      });
       document.addEventListener("seleksi:lang", () => K.data && renderAssessor());
       loadAssessor();
     } else if (page === "chair") {
+      // The chair is an assessor: the assessor's page's token, no login of its own.
+      K.staff = S.staffSession({ storageKey: "seleksi.skb", form: null, logout: null });
       document.addEventListener("seleksi:lang", () => K.data && renderChair());
       loadChair();
     } else if (page === "admin") {
