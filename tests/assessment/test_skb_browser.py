@@ -55,6 +55,10 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     page.goto(base + "/skb-admin.html")
     login = page.locator("#login-form")
     login.get_by_label("Nama pengguna").fill("admin")
+    login.get_by_label("Kata sandi").fill("not-the-password")
+    login.get_by_role("button", name="Masuk").click()
+    # A staff login's words, not a candidate's (registration number, PIN, token).
+    expect(page.locator("#login-error")).to_have_text("Nama pengguna atau kata sandi salah.")
     login.get_by_label("Kata sandi").fill(ADMIN_PASSWORD)
     login.get_by_role("button", name="Masuk").click()
     doc = cases.plan()

@@ -105,7 +105,8 @@ def test_centre_page_lists_sites_their_link_and_failures(centre_url: str, browse
     page.fill("#username", "admin")
     page.fill("#password", "wrong-password")
     page.click("#login-form button[type=submit]")
-    expect(page.locator("#login-error")).not_to_be_empty()
+    # A staff login's words, not a candidate's (registration number, PIN, token).
+    expect(page.locator("#login-error")).to_have_text("Nama pengguna atau kata sandi salah.")
     page.fill("#password", "admin-password")
     page.click("#login-form button[type=submit]")
 

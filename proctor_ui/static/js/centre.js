@@ -84,7 +84,6 @@ Object.assign(SELEKSI_TEXTS.en, {
   const staff = S.staffSession({
     storageKey: "seleksi.admin",
     roles: ["admin"],
-    codes: {}, // a wrong password is said as the server's bad_credentials (as before)
     screens: { login: "screen-login", main: ["screen-sites"] },
     refresh,
     refreshMs: 5000,

@@ -653,7 +653,6 @@ Object.assign(SELEKSI_TEXTS.en, {
     K.staff = S.staffSession({
       storageKey: "seleksi.skb.admin",
       roles: ["admin"],
-      codes: {}, // a wrong password is said as the server's bad_credentials (as before)
       screens: { login: "screen-login", main: ["screen-main"] },
       onLogin: loadAdmin,
       onLogout: () => location.reload(),
@@ -811,7 +810,6 @@ Object.assign(SELEKSI_TEXTS.en, {
       K.staff = S.staffSession({
         storageKey: "seleksi.skb",
         roles: ["assessor"],
-        codes: {}, // a wrong password is said as the server's bad_credentials (as before)
         screens: { login: "screen-login", main: ["screen-main"] },
         onLogin: async (reply) => {
           store.setItem("seleksi.skb.name", reply.name || "");
