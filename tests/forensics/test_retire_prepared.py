@@ -66,6 +66,30 @@ def _states(engine: Engine) -> dict[str, tuple[int, TestState]]:
         return {str(reg): (int(a), read_state(conn, int(a), bank)) for a, reg in rows}
 
 
+def _seed(engine: Engine, mode: str, n: int) -> SeedSummary:
+    """An exam on the small bank with an open session of ``n`` candidates."""
+    bank, public = small_bank()
+    return seed_exam(
+        engine,
+        TEST_SECRET,
+        design=small_design(mode),
+        bank=bank,
+        items=public,
+        n_candidates=n,
+        scrypt_n=TEST_SCRYPT_N,
+        admin_password=ADMIN_PASSWORD,
+        proctor_password=PROCTOR_PASSWORD,
+    )
+
+
+def _await_forms(engine: Engine, n: int) -> None:
+    """Until a running server has assembled the ``n`` tests of the open session."""
+    end = time.monotonic() + 30
+    while len(_states(engine)) < n and time.monotonic() < end:
+        time.sleep(0.1)
+    assert len(_states(engine)) == n
+
+
 def _items(state: TestState) -> list[str]:
     return [i for sec in state.sections for i in sec.item_ids]
 
@@ -104,26 +128,12 @@ async def test_retiring_an_item_patches_prepared_forms_and_counts_started_ones(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'retire.db'}"
     engine = make_engine(url)
-    bank, public = small_bank()
-    seed = seed_exam(
-        engine,
-        TEST_SECRET,
-        design=small_design("linear"),
-        bank=bank,
-        items=public,
-        n_candidates=N_CANDIDATES,
-        scrypt_n=TEST_SCRYPT_N,
-        admin_password=ADMIN_PASSWORD,
-        proctor_password=PROCTOR_PASSWORD,
-    )
+    bank, _ = small_bank()
+    seed = _seed(engine, "linear", N_CANDIDATES)
     cand_ids = [str(c["registration_number"]) for c in seed.candidates]
     server = ThreadServer(make_settings(url)).start()
     try:
-        # The open session's forms are assembled in the background at start.
-        end = time.monotonic() + 30
-        while len(_states(engine)) < N_CANDIDATES and time.monotonic() < end:
-            time.sleep(0.1)
-        assert len(_states(engine)) == N_CANDIDATES
+        _await_forms(engine, N_CANDIDATES)  # assembled in the background at start
 
         # Candidate 0 starts and answers the first item.
         started = await Terminal.open(server.ws_url, _login(server, seed, 0, "T-0"), "T-0")
@@ -221,26 +231,12 @@ async def test_retiring_an_item_patches_prepared_forms_and_counts_started_ones(
 def _prepared_exam(url: str, mode: str, n: int) -> SeedSummary:
     """An exam with an open session whose ``n`` tests a server has prepared (then stopped)."""
     engine = make_engine(url)
-    bank, public = small_bank()
-    seed = seed_exam(
-        engine,
-        TEST_SECRET,
-        design=small_design(mode),
-        bank=bank,
-        items=public,
-        n_candidates=n,
-        scrypt_n=TEST_SCRYPT_N,
-        admin_password=ADMIN_PASSWORD,
-        proctor_password=PROCTOR_PASSWORD,
-    )
+    seed = _seed(engine, mode, n)
     server = ThreadServer(make_settings(url)).start()
     try:
-        end = time.monotonic() + 30
-        while len(_states(engine)) < n and time.monotonic() < end:
-            time.sleep(0.1)
+        _await_forms(engine, n)
     finally:
         server.stop()
-    assert len(_states(engine)) == n
     engine.dispose()
     return seed
 
@@ -341,25 +337,11 @@ async def test_a_server_holding_prepared_forms_gives_the_form_another_process_pa
     db = tmp_path / "running.db"
     url = f"sqlite:///{db}"
     engine = make_engine(url)
-    bank, public = small_bank()
-    seed = seed_exam(
-        engine,
-        TEST_SECRET,
-        design=small_design("linear"),
-        bank=bank,
-        items=public,
-        n_candidates=4,
-        scrypt_n=TEST_SCRYPT_N,
-        admin_password=ADMIN_PASSWORD,
-        proctor_password=PROCTOR_PASSWORD,
-    )
+    seed = _seed(engine, "linear", 4)
     server = ThreadServer(make_settings(url)).start()
     try:
-        end = time.monotonic() + 30
-        while len(_states(engine)) < 4 and time.monotonic() < end:
-            time.sleep(0.1)
+        _await_forms(engine, 4)
         before = _states(engine)
-        assert len(before) == 4
         reg = str(seed.candidates[0]["registration_number"])
         first = _items(before[reg][1])[0]
         admin = {"Authorization": "Bearer " + staff_token(server.url, "admin", ADMIN_PASSWORD)}
