@@ -230,40 +230,18 @@ class AttemptSnapshot(SQLModel, table=True):
 class Presence(SQLModel, table=True):
     """When a terminal was last known to be connected to an attempt.
 
-    process_id: the server process the terminal is connected to, written
-    when the process first sees it connected and cleared (with the moment it
-    was last known alive in ``last_seen_at``) when it has gone; while it is
-    set, the terminal is alive as of that process's heartbeat
-    (:class:`ProcessBeat`). So a presence interval writes one row per
-    process, not one per terminal (5,000 upserts every 5 s were most of the
-    database writes per answer at exam pace on PostgreSQL: issue 17).
-
-    Kept out of ``exam_attempt`` on purpose: the attempt row is updated with
-    every answer, and marks there held up the answers queued behind them
-    (docs/benchmarks.md). An attempt was seen alive at the latest of this
-    (:func:`exam_server.presence.seen_alive`), ``exam_attempt.last_seen_at``
+    Refreshed for every connected terminal each presence interval. Kept out
+    of ``exam_attempt`` on purpose: a database rewrites a whole row on
+    update, and the attempt row carries the engine's state (kilobytes), so
+    marking 5,000 terminals alive there rewrote megabytes every few seconds
+    and held up the answers queued behind it (docs/benchmarks.md). An
+    attempt was seen alive at the latest of this, ``exam_attempt.last_seen_at``
     (set by answers and the clock) and its last stored answer.
     """
 
     __tablename__ = "exam_presence"
     attempt_id: int = Field(primary_key=True)
     last_seen_at: float = 0.0
-    process_id: str | None = Field(default=None, max_length=64)
-    # When the marked connection began (server time): a mark from an older
-    # connection (a socket another process had not yet seen close) does not
-    # take the row from a newer one.
-    connected_at: float | None = None
-
-
-class ProcessBeat(SQLModel, table=True):
-    """A server process's heartbeat: ``beat_at`` (epoch s) is the last
-    presence interval at which it held the terminals marked with its
-    ``process_id`` in ``exam_presence``. A crashed process's beat stays
-    where it stopped: that is when its terminals were last known alive."""
-
-    __tablename__ = "exam_process_beat"
-    process_id: str = Field(primary_key=True, max_length=64)
-    beat_at: float = 0.0
 
 
 class Response(SQLModel, table=True):

@@ -45,7 +45,6 @@ from sqlmodel import Session, col
 from cat_engine import engine as cat
 from cat_engine.exposure import ExposureUsage
 from cat_engine.state import TestState
-from exam_server import presence
 from exam_server import protocol as p
 from exam_server.attempts import (
     actions,
@@ -93,11 +92,6 @@ class AttemptService:
         # key, exam_server.checkpoints); None: no receipts.
         self.receipt_key = receipt_key
         self.live: dict[int, LiveAttempt] = {}
-        # Presence (exam_server.presence): this process's name in the marks,
-        # the attempts stored as connected to it, and its last stored beat.
-        self.process_id = presence.new_process_id()
-        self.presence_marked: dict[int, float] = {}  # attempt id → its connection's start
-        self.presence_beat = 0.0
         self.exams: dict[int, ExamData] = {}
         self.usage = UsageCache()
         self._loading: dict[int, asyncio.Lock] = {}
@@ -116,9 +110,6 @@ class AttemptService:
 
     async def start(self) -> None:
         await self.sweep_database(self.clock.now())
-        # Heartbeats of processes long gone (their terminals marked elsewhere
-        # or gone since) are no longer read by anyone.
-        await self.committer.submit(presence.prune_beats)
 
         def open_sessions() -> list[int]:
             with Session(self.engine) as s:

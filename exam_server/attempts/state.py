@@ -79,9 +79,6 @@ class LiveAttempt:
     # When a terminal that dropped was last seen alive (None while connected
     # or never connected): the grace period counts from here.
     gone_since: float | None = None
-    # When the terminal now connected here said hello (server time): orders
-    # its presence mark against one another process made (exam_server.presence).
-    connected_at: float | None = None
     dirty: bool = False  # navigation not yet stored
     last_event_at: float = 0.0  # server time of the last answer or clock start
     started_at: float = 0.0  # when the clock first started (0: not yet)

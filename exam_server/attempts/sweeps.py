@@ -6,9 +6,8 @@ presence marks, exposure counts.
   as of last-seen-alive + grace (:func:`exam_server.clock.silent_stop_at`).
 * :func:`sweep_database` (at start and every tenth sweep): the same for
   attempts no process holds (after a crash), from the stored marks.
-* :func:`flush_presence` (every ``presence_interval_seconds``): the
-  process's heartbeat and the terminals that connected or went (connected
-  terminals are alive as of the beat), navigation not yet stored; also
+* :func:`flush_presence` (every ``presence_interval_seconds``): marks
+  connected terminals alive and stores navigation not yet stored; also
   reads back the exposure counts other processes added.
 """
 
@@ -94,38 +93,23 @@ async def sweep_database(svc: AttemptService, now: float) -> None:
 
 
 async def flush_presence(svc: AttemptService, now: float) -> None:
-    """This process's presence interval: its heartbeat, the terminals that
-    connected to it or went since the last one (``presence.record_presence``;
-    terminals still connected are alive as of the beat and not written),
-    navigation not yet stored; then read back the exposure counts.
+    """Mark attempts with a connected terminal as seen now (``exam_presence``),
+    store navigation not yet stored, and read back the exposure counts.
 
-    Nothing is written while no terminal is, or was, marked with this process."""
-    # attempt id → when its current connection began; a connection differs
-    # from the one marked when the terminal reconnected here since (and may
-    # have been marked by another process in between: mark it again).
-    connected = {la.id: la.connected_at or now for la in svc.live.values() if la.conn is not None}
-    marked = svc.presence_marked
-    new = {aid: t for aid, t in connected.items() if marked.get(aid) != t}
-    # A terminal that went was alive at the last beat that held it, and
-    # until its drop if the server saw that (presence.alive_until_drop).
-    gone = {}
-    for aid in marked.keys() - connected.keys():
-        la = svc.live.get(aid)
-        drop = la.gone_since if la is not None and la.gone_since is not None else 0.0
-        gone[aid] = max(svc.presence_beat, drop)
+    A mark only moves forward: a flush queued behind the group commit
+    carries the time of its tick, which can be older than a mark already
+    stored (``presence.mark_seen``)."""
+    ids = [la.id for la in svc.live.values() if la.conn is not None]
     dirty = [la for la in svc.live.values() if la.dirty and la.conn is not None]
-    if connected or gone:
+    if ids:
         screens = {la.id: storage.on_screen(la.state) for la in dirty}
 
         def write(conn: Connection) -> None:
-            presence.record_presence(conn, svc.process_id, now, new, gone)
+            presence.mark_seen(conn, ids, now)
             for aid, screen in screens.items():
                 storage.update_attempt(conn, aid, {"on_screen": screen})
 
         await svc.committer.submit(write)
-        # Only once stored: a failed write is tried again at the next interval.
-        svc.presence_marked = connected
-        svc.presence_beat = max(svc.presence_beat, now)
         for la in dirty:
             la.dirty = False
     await refresh_usage(svc)

@@ -64,7 +64,6 @@ async def hello(svc: AttemptService, conn: Terminal, msg: p.Hello) -> LiveAttemp
                 raise p.ProtocolError("unavailable") from None
         old = la.conn
         la.conn = conn
-        la.connected_at = now
         la.gone_since = None
         if old is not None and old is not conn:
             await old.send(p.error_frame(p.ProtocolError("replaced")))
