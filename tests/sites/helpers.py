@@ -1,5 +1,6 @@
-"""What the site tests with real servers share: settings for a centre or site
-server, reading one value or the rows of a query, waiting for a condition."""
+"""What the site tests with real servers share: a site installed from its
+package, settings for a centre or site server, reading one value or the rows
+of a query, waiting for a condition."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from exam_server import scheduling as sch
+from exam_server.admin import assign_rooms
+from exam_server.db import make_engine
 from exam_server.settings import Settings
+from exam_server.sites.install import install
 from exam_server.testing import free_port
 from tests.conftest import TEST_SCRYPT_N, TEST_SECRET
 
@@ -34,6 +40,22 @@ def server_settings(
         site_sync_seconds=0.3,
         **kw,
     )
+
+
+def installed_site(tmp: Path, package: bytes, centre_key: Ed25519PublicKey) -> tuple[str, Engine]:
+    """A site database in ``tmp`` installed from ``package`` (checked with the
+    centre's key), with an admin (``admin-password``) and a proctor
+    ``pengawas`` (``proctor-password``) assigned to the session's room: its
+    URL and engine."""
+    url = f"sqlite:///{tmp / 'site.db'}"
+    engine = make_engine(url)
+    install(engine, package, centre_key)
+    sch.create_staff(engine, "admin", "Admin", "admin", "admin-password", TEST_SCRYPT_N)
+    pid = sch.create_staff(
+        engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
+    )
+    assign_rooms(engine, pid, [int(scalar(engine, "SELECT room_id FROM exam_session"))])
+    return url, engine
 
 
 def scalar(engine: Engine, sql: str) -> Any:

@@ -29,12 +29,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from exam_server import audit
-from exam_server import scheduling as sch
-from exam_server.admin import assign_rooms
-from exam_server.db import make_engine, writer
+from exam_server.db import writer
 from exam_server.sites import intake, link, package
 from exam_server.sites.client import CentreClient, sync_state
-from exam_server.sites.install import install
 from exam_server.sites.outbox import build_batch
 from exam_server.sites.service import site_checkpoints
 from exam_server.sites.wire import Batch, ChainHead, Positions, ResponseRecord
@@ -45,10 +42,9 @@ from exam_server.testing import (
     candidate_login,
     staff_token,
 )
-from tests.conftest import TEST_SCRYPT_N
 from tests.proctor_ui.live_server import CuttableProxy
 from tests.sites.conftest import Centre, make_centre
-from tests.sites.helpers import rows, server_settings, wait_for
+from tests.sites.helpers import installed_site, rows, server_settings, wait_for
 
 TIME_LIMIT = 8.0  # seconds: the whole session is over long before the line returns
 N = 3
@@ -76,16 +72,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     )
     centre_server = ProcessServer(centre_settings).start()
     proxy = CuttableProxy(centre_server.settings.port)
-    site_url = f"sqlite:///{tmp / 'site.db'}"
-    site_engine = make_engine(site_url)
-    install(site_engine, data, centre.key.public_key())
-    sch.create_staff(site_engine, "admin", "Admin", "admin", "admin-password", TEST_SCRYPT_N)
-    pid = sch.create_staff(
-        site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
-    )
-    with site_engine.connect() as c:
-        room = c.execute(text("SELECT room_id FROM exam_session")).scalar_one()
-    assign_rooms(site_engine, pid, [int(room)])
+    site_url, site_engine = installed_site(tmp, data, centre.key.public_key())
     site_server = ThreadServer(
         server_settings(
             tmp,

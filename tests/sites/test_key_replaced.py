@@ -27,13 +27,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exam_server import checkpoints as cps
-from exam_server import scheduling as sch
-from exam_server.admin import assign_rooms
-from exam_server.db import make_engine
 from exam_server.receipts import key_id
 from exam_server.sites import checkpoint_keys as ck
 from exam_server.sites import intake, link, package
-from exam_server.sites.install import install
 from exam_server.sites.wire import Batch
 from exam_server.testing import (
     ProcessServer,
@@ -43,10 +39,9 @@ from exam_server.testing import (
     staff_token,
 )
 from seleksi.cli import main
-from tests.conftest import TEST_SCRYPT_N
 from tests.proctor_ui.live_server import CuttableProxy
 from tests.sites.conftest import make_centre
-from tests.sites.helpers import rows, scalar, server_settings, wait_for
+from tests.sites.helpers import installed_site, rows, scalar, server_settings, wait_for
 
 N = 2
 
@@ -60,14 +55,7 @@ async def test_key_replaced_mid_exam_after_a_cut(
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
     centre_server = ProcessServer(server_settings(tmp, "centre", centre.url, role="centre")).start()
     proxy = CuttableProxy(centre_server.settings.port)
-    site_url = f"sqlite:///{tmp / 'site.db'}"
-    site_engine = make_engine(site_url)
-    install(site_engine, data, centre.key.public_key())
-    sch.create_staff(site_engine, "admin", "Admin", "admin", "admin-password", TEST_SCRYPT_N)
-    pid = sch.create_staff(
-        site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
-    )
-    assign_rooms(site_engine, pid, [int(scalar(site_engine, "SELECT room_id FROM exam_session"))])
+    site_url, _ = installed_site(tmp, data, centre.key.public_key())
     site_settings = server_settings(
         tmp, "site", site_url, role="site", centre_url=proxy.url, site_token=token
     )

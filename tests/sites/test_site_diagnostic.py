@@ -20,13 +20,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from exam_server import scheduling as sch
-from exam_server.admin import assign_rooms
 from exam_server.after_test import service, store
-from exam_server.db import make_engine
 from exam_server.results.from_db import SourceError, load_outcomes
 from exam_server.sites import link, package
-from exam_server.sites.install import install
 from exam_server.testing import (
     ProcessServer,
     Terminal,
@@ -34,9 +30,8 @@ from exam_server.testing import (
     candidate_login,
     staff_token,
 )
-from tests.conftest import TEST_SCRYPT_N
 from tests.sites.conftest import make_centre
-from tests.sites.helpers import scalar, server_settings, wait_for
+from tests.sites.helpers import installed_site, scalar, server_settings, wait_for
 
 N = 2
 
@@ -48,14 +43,7 @@ async def test_a_site_candidates_diagnostic_report_at_the_centre(tmp_path: Path)
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
     centre_server = ProcessServer(server_settings(tmp, "centre", centre.url, role="centre")).start()
-    site_url = f"sqlite:///{tmp / 'site.db'}"
-    site_engine = make_engine(site_url)
-    install(site_engine, data, centre.key.public_key())
-    sch.create_staff(site_engine, "admin", "Admin", "admin", "admin-password", TEST_SCRYPT_N)
-    pid = sch.create_staff(
-        site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
-    )
-    assign_rooms(site_engine, pid, [int(scalar(site_engine, "SELECT room_id FROM exam_session"))])
+    site_url, site_engine = installed_site(tmp, data, centre.key.public_key())
     site_settings = server_settings(
         tmp, "site", site_url, role="site", centre_url=centre_server.url, site_token=token
     )

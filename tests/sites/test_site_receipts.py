@@ -31,11 +31,8 @@ from sqlalchemy.engine import Engine
 from exam_server import checkpoints as cps
 from exam_server import receipts
 from exam_server import scheduling as sch
-from exam_server.admin import assign_rooms
-from exam_server.db import make_engine
 from exam_server.results import publication as pub
 from exam_server.sites import link, package
-from exam_server.sites.install import install
 from exam_server.sites.receipt_keys import receipt_keys_on
 from exam_server.testing import (
     ProcessServer,
@@ -45,9 +42,8 @@ from exam_server.testing import (
     staff_token,
 )
 from seleksi.cli import main
-from tests.conftest import TEST_SCRYPT_N
 from tests.sites.conftest import make_centre
-from tests.sites.helpers import scalar, server_settings, wait_for
+from tests.sites.helpers import installed_site, scalar, server_settings, wait_for
 
 N = 2
 
@@ -96,14 +92,7 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
         tmp, "centre", centre.url, role="centre", results_dir=str(results)
     )
     centre_server = ProcessServer(centre_settings).start()
-    site_url = f"sqlite:///{tmp / 'site.db'}"
-    site_engine = make_engine(site_url)
-    install(site_engine, data, centre.key.public_key())
-    sch.create_staff(site_engine, "admin", "Admin", "admin", "admin-password", TEST_SCRYPT_N)
-    pid = sch.create_staff(
-        site_engine, "pengawas", "Pengawas", "proctor", "proctor-password", TEST_SCRYPT_N
-    )
-    assign_rooms(site_engine, pid, [int(scalar(site_engine, "SELECT room_id FROM exam_session"))])
+    site_url, _ = installed_site(tmp, data, centre.key.public_key())
     site_settings = server_settings(
         tmp, "site", site_url, role="site", centre_url=centre_server.url, site_token=token
     )
