@@ -303,10 +303,16 @@ class GroupCommitter:
             self.transactions += 1
             self.writes += len(go)
             return results
-        except Exception:
+        except Exception as exc:
             self._drop_connection()
-            if len(batch) == 1:
-                log.exception("write failed")
+            # Often passing (a deadlock PostgreSQL broke, a dropped
+            # connection): each write is tried again alone below, and only
+            # a write that fails there too is an error.
+            log.warning(
+                "a group of %d writes failed, retrying each alone: %s",
+                len(batch),
+                (str(exc).splitlines() or [type(exc).__name__])[0],
+            )
         outcomes: list[Any] = []
         for w in batch:  # isolate the failing write(s)
             try:
@@ -322,7 +328,6 @@ class GroupCommitter:
                 self.writes += 1
             except Exception as exc:
                 self._drop_connection()
-                if len(batch) > 1:
-                    log.exception("write failed")
+                log.exception("write failed")
                 outcomes.append(exc)
         return outcomes

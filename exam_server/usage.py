@@ -112,6 +112,41 @@ def add_usage(conn: Connection, steps: Iterable[Administered]) -> None:
         )
 
 
+def take_back_usage(conn: Connection, steps: Iterable[Administered]) -> None:
+    """Undo :func:`add_usage` of ``steps`` inside the same transaction, for a
+    write that turned out not to be stored (a concurrent process stored the
+    same attempt first). The rows were counted, hence locked, by this
+    transaction already: no new lock is taken, so no deadlock is possible.
+    ``last_used_at`` stays: the item was used by the attempt that was stored."""
+    tests: Counter[int] = Counter()
+    items: Counter[tuple[int, int]] = Counter()
+    bank: Counter[str] = Counter()
+    for s in steps:
+        if s.tests:
+            tests[s.exam_id] += s.tests
+        if not s.reserved:
+            items.update((s.exam_id, int(i)) for i in s.indices)
+        bank.update(s.item_ids)
+    for e, n in sorted(tests.items()):
+        conn.execute(
+            EXAM_USAGE.update()
+            .where(EXAM_USAGE.c.exam_id == e)
+            .values(tests=EXAM_USAGE.c.tests - n)
+        )
+    for (e, i), n in sorted(items.items()):
+        conn.execute(
+            ITEM_USAGE.update()
+            .where(ITEM_USAGE.c.exam_id == e, ITEM_USAGE.c.item_index == i)
+            .values(administered=ITEM_USAGE.c.administered - n)
+        )
+    for item_id, n in sorted(bank.items()):
+        conn.execute(
+            BANK_USAGE.update()
+            .where(BANK_USAGE.c.item_id == item_id)
+            .values(administered=BANK_USAGE.c.administered - n)
+        )
+
+
 def read_usage(conn: Connection, exam_id: int, n_items: int) -> ExposureUsage:
     """The stored usage of one exam: counts (n_items,) and tests started."""
     counts = np.zeros(n_items, dtype=np.int64)

@@ -20,7 +20,7 @@ import anyio.to_thread
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from cat_engine import engine as cat
 from cat_engine.errors import EngineError
@@ -35,7 +35,8 @@ from exam_server.events import LiveEvent
 from exam_server.forensics import forms
 from exam_server.limits import Throttled
 from exam_server.models import Candidate, ExamSession
-from exam_server.usage import add_usage
+from exam_server.scaleout.locks import PrepareClaims
+from exam_server.usage import take_back_usage
 
 if TYPE_CHECKING:
     from exam_server.attempts.service import AttemptService
@@ -232,6 +233,14 @@ def spawn_prepare(svc: AttemptService, session_id: int) -> None:
     task = asyncio.create_task(prepare_session(svc, session_id), name=f"prepare-{session_id}")
     svc.prepare_tasks.add(task)
     task.add_done_callback(svc.prepare_tasks.discard)
+    task.add_done_callback(_report)
+
+
+def _report(task: asyncio.Task[int]) -> None:
+    """Log a preparation that died (the database unreachable when it began):
+    nothing is lost, the candidates' logins build their tests."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("%s failed; logins will build the tests", task.get_name(), exc_info=exc)
 
 
 async def prepare_session(svc: AttemptService, session_id: int) -> int:
@@ -251,23 +260,52 @@ async def prepare_session(svc: AttemptService, session_id: int) -> int:
                 return []
             have = select(ATTEMPT.c.candidate_id).where(ATTEMPT.c.session_id == session_id)
             rows = s.execute(
-                select(Candidate.id).where(  # type: ignore[call-overload]
-                    Candidate.session_id == session_id,
-                    Candidate.id.not_in(have),  # type: ignore[union-attr]
-                )
+                select(col(Candidate.id))
+                .where(col(Candidate.session_id) == session_id, col(Candidate.id).not_in(have))
+                # One order in every process: they meet at the claims and
+                # split the session rather than each making all of it.
+                .order_by(col(Candidate.id))
             ).all()
             return [(int(r[0]), sess.exam_id) for r in rows]
 
+    def stored(candidate_id: int) -> bool:
+        with svc.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(ATTEMPT.c.id).where(
+                        ATTEMPT.c.session_id == session_id, ATTEMPT.c.candidate_id == candidate_id
+                    )
+                ).first()
+                is not None
+            )
+
     made = 0
-    for candidate_id, exam_id in await anyio.to_thread.run_sync(todo):
-        key = (session_id, candidate_id)
-        if key in svc.created or key in svc.creating:
-            continue  # the candidate logged in first
-        try:
-            await ensure_attempt(svc, candidate_id, session_id, exam_id, None)
-            made += 1
-        except LoginError:
-            break  # the exam cannot be assembled: logins will report it
+    # Other processes prepare the same session: each candidate's test is
+    # assembled by whichever claims it first (exam_server.scaleout.locks).
+    claims = await anyio.to_thread.run_sync(PrepareClaims, svc.engine)
+    try:
+        for candidate_id, exam_id in await anyio.to_thread.run_sync(todo):
+            key = (session_id, candidate_id)
+            if key in svc.created or key in svc.creating:
+                continue  # the candidate logged in first
+            if not await anyio.to_thread.run_sync(claims.claim, candidate_id):
+                continue  # another process is making it
+            try:
+                if await anyio.to_thread.run_sync(stored, candidate_id):
+                    continue  # another process made it since the list was read
+                await ensure_attempt(svc, candidate_id, session_id, exam_id, None)
+                made += 1
+            except LoginError:
+                break  # the exam cannot be assembled: logins will report it
+            except Exception:
+                # The database refused a write (it is down, say): the candidates
+                # left build their tests when they log in, as without preparation.
+                log.exception("session %s: preparing the tests stopped after %d", session_id, made)
+                break
+            finally:
+                await anyio.to_thread.run_sync(claims.release, candidate_id)
+    finally:
+        await anyio.to_thread.run_sync(claims.close)
     return made
 
 
@@ -349,13 +387,13 @@ async def create_attempt(
             with conn.begin_nested():
                 res = conn.execute(insert(ATTEMPT).values(**values))
                 aid = int(res.inserted_primary_key[0])  # type: ignore[index]
-        except IntegrityError:  # a concurrent login made it first
+        except IntegrityError:
+            # A concurrent login (here or in another process) stored it first
+            # and counted its own usage: this one's is taken back.
+            take_back_usage(conn, [given])
             return None
         # The state as it started: the snapshot the first answers replay from.
         conn.execute(insert(storage.SNAPSHOT).values(attempt_id=aid, seq=0, state=start_state))
-        # Counted only when this attempt is the one stored (a concurrent
-        # login's attempt counted its own).
-        add_usage(conn, [given])
         audit.append(
             conn,
             "start",
@@ -378,7 +416,11 @@ async def create_attempt(
             )
 
     try:
-        aid = await svc.committer.submit(write)
+        # The usage is counted with the whole group's, first and in key order
+        # (exam_server.durability): counted here, after the attempt's insert,
+        # two processes' groups could each hold what the other waits for
+        # (the exam's usage row; the attempt's unique key) and deadlock.
+        aid = await svc.committer.submit(write, usage=[given])
     except BaseException:
         await places.forget(svc, exam, given)
         raise

@@ -23,7 +23,7 @@ processes on the file; only step 2 runs there.
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from exam_server.db import pg_int_array
 
@@ -109,3 +109,58 @@ def serialise_attempt(conn: Connection, attempt_id: int, expected_last_seq: int)
     last_seq, status = int(row[0]), str(row[1])
     if last_seq != expected_last_seq or status != "running":
         raise StaleAttempt(attempt_id, expected_last_seq, last_seq, status)
+
+
+#: First key of the claims on preparing a candidate's test (a namespace of its
+#: own: candidate ids and attempt ids are different numbers).
+PREPARE_NAMESPACE = NAMESPACE + 1
+
+
+class PrepareClaims:
+    """Which process assembles a candidate's test ahead of the login rush.
+
+    Every process prepares the open sessions when it starts
+    (``exam_server.attempts.login.prepare_session``); without claims, two
+    workers would each assemble every form of the session and throw half
+    away. On PostgreSQL a process claims a candidate with a session-scoped
+    ``pg_try_advisory_lock`` on a connection of its own and skips those
+    another process holds, so the workers split the session between them;
+    a claim ends with :meth:`release`, or with the process (PostgreSQL
+    ends its session). Correctness does not rest on it: a candidate's
+    attempt is unique in the database, and a test made twice is stored
+    once. On SQLite every claim is granted.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._conn: Connection | None = None
+        if engine.dialect.name == "postgresql":
+            # Autocommit: the claims live in the database session, not in a
+            # transaction left open for the length of the preparation.
+            self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def claim(self, candidate_id: int) -> bool:
+        """Claim ``candidate_id``; False when another process holds it."""
+        if self._conn is None:
+            return True
+        got = self._conn.execute(
+            text("SELECT pg_try_advisory_lock(:ns, :cid)"),
+            {"ns": PREPARE_NAMESPACE, "cid": candidate_id},
+        ).scalar_one()
+        return bool(got)
+
+    def release(self, candidate_id: int) -> None:
+        if self._conn is not None:
+            self._conn.execute(
+                text("SELECT pg_advisory_unlock(:ns, :cid)"),
+                {"ns": PREPARE_NAMESPACE, "cid": candidate_id},
+            )
+
+    def close(self) -> None:
+        """End every claim still held. The connection goes back to the pool,
+        whose database session lives on: the claims are ended explicitly."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            finally:
+                conn.close()
