@@ -230,7 +230,9 @@ class AttemptSnapshot(SQLModel, table=True):
 class Presence(SQLModel, table=True):
     """When a terminal was last known to be connected to an attempt.
 
-    Refreshed for every connected terminal each presence interval. Kept out
+    Written for every connected terminal each presence interval up to
+    revision 0019, read still (marks a crash left behind); the processes now
+    write :class:`ProcessPresence` instead. Kept out
     of ``exam_attempt`` on purpose: a database rewrites a whole row on
     update, and the attempt row carries the engine's state (kilobytes), so
     marking 5,000 terminals alive there rewrote megabytes every few seconds
@@ -242,6 +244,26 @@ class Presence(SQLModel, table=True):
     __tablename__ = "exam_presence"
     attempt_id: int = Field(primary_key=True)
     last_seen_at: float = 0.0
+
+
+class ProcessPresence(SQLModel, table=True):
+    """The terminals connected to one server process at its last presence flush.
+
+    One row per process start (``process``: a random key), rewritten every
+    presence interval: ``attempts`` holds the attempt ids of its connected
+    terminals (``exam_server.presence.pack_attempts``: sorted, delta-coded,
+    compressed; a few hundred bytes for 5,000 terminals), ``seen_at`` the
+    flush's time. One row a process instead of one mark a terminal
+    (:class:`Presence`, no longer written): 5,000 upserted marks every 5 s
+    were most of PostgreSQL's log at exam pace (docs/benchmarks.md). A
+    process that dies leaves its row as it stopped, as the marks did, which
+    is what the crash rule reads.
+    """
+
+    __tablename__ = "exam_presence_process"
+    process: str = Field(primary_key=True, max_length=64)
+    seen_at: float = 0.0
+    attempts: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class Response(SQLModel, table=True):

@@ -1,11 +1,17 @@
 """When a terminal was last seen alive: the one rule, and its records.
 
-A connected terminal is marked alive every presence interval
-(``exam_presence``; see :class:`exam_server.models.Presence`); answers and
+Every presence interval each server process rewrites its own row of
+``exam_presence_process`` (:class:`exam_server.models.ProcessPresence`): the
+attempt ids of the terminals connected to it, and the time. Answers and
 clock starts set ``exam_attempt.last_seen_at``; every stored answer
-(``exam_response.at``, append-only) proves the terminal was there. An
-attempt was last seen alive at the latest of the three (:func:`seen_alive`,
-and :func:`seen_alive_sql` for queries).
+(``exam_response.at``, append-only) proves the terminal was there; marks
+of ``exam_presence``, written per terminal before revision 0019, still
+count. An attempt was last seen alive at the latest of these
+(:func:`seen_alive`).
+
+SQL evaluates the per-attempt part (:func:`stored_seen_sql`, for queries
+that filter on it); the process rows are then added in Python
+(:func:`with_process_marks`), since they hold sets, not one row an attempt.
 
 A terminal whose connection dropped was last seen alive when it closed, if
 it closed cleanly, and otherwise at the last sign of life the server has:
@@ -16,62 +22,82 @@ counts from there (:func:`exam_server.clock.silent_stop_at`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Mapping
 
-from sqlalchemy import ColumnElement, case, func, select
+import numpy as np
+from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from exam_server.db import pg_int_array, placeholder
-from exam_server.models import Attempt, Presence, Response
+from exam_server.models import Attempt, Presence, ProcessPresence, Response
 
 PRESENCE = Presence.__table__  # type: ignore[attr-defined]
+PROCESS_PRESENCE = ProcessPresence.__table__  # type: ignore[attr-defined]
 RESPONSE = Response.__table__  # type: ignore[attr-defined]
 ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
 
-# One upsert per terminal, one executemany per flush; the WHERE keeps a row
-# that is already newer (a flush queued behind the group commit carries the
-# time of its tick, which an earlier flush may have passed).
-_UPSERT = (
-    "INSERT INTO exam_presence (attempt_id, last_seen_at) VALUES ({ph}, {ph}) "
-    "ON CONFLICT (attempt_id) DO UPDATE SET last_seen_at = excluded.last_seen_at "
-    "WHERE exam_presence.last_seen_at < excluded.last_seen_at"
-)
+
+def pack_attempts(attempt_ids: Iterable[int]) -> bytes:
+    """The attempt ids of a process row: sorted, unique, delta-coded as
+    little-endian uint32 and zlib-compressed (the gaps between a session's
+    ids are mostly 1: 5,000 ids take a few hundred bytes)."""
+    ids = np.unique(np.fromiter((int(a) for a in attempt_ids), dtype=np.int64))
+    return zlib.compress(np.diff(ids, prepend=0).astype("<u4").tobytes(), 1)
 
 
-# PostgreSQL: the same upsert as one statement over an array of ids. psycopg's
-# executemany sends a row at a time (5,000 terminals: 57-78 ms of the writer
-# thread's CPU and 71-81 ms of its time, every flush, with answers queued
-# behind it); one statement with the ids as an array literal takes 1.6 ms of
-# CPU and 34-40 ms (measured 2026-11-30, docs/benchmarks.md).
-_UPSERT_ARRAY = (
-    "INSERT INTO exam_presence (attempt_id, last_seen_at) "
-    "SELECT u.id, %s FROM unnest(%s::int[]) AS u(id) "
-    "ON CONFLICT (attempt_id) DO UPDATE SET last_seen_at = excluded.last_seen_at "
-    "WHERE exam_presence.last_seen_at < excluded.last_seen_at"
-)
+def unpack_attempts(blob: bytes) -> np.ndarray:
+    """:func:`pack_attempts` undone: the sorted attempt ids, shape (n,), int64."""
+    return np.cumsum(np.frombuffer(zlib.decompress(blob), dtype="<u4").astype(np.int64))
 
 
-def mark_seen(conn: Connection, attempt_ids: Iterable[int], at: float) -> None:
-    """Record that the terminals of ``attempt_ids`` were connected at ``at``
-    (epoch seconds), inside the caller's transaction; never moves a time back."""
-    ids = sorted({int(a) for a in attempt_ids})  # sorted: two writers lock rows in one order
-    if not ids:
-        return
-    cur = conn.connection.cursor()
-    try:
-        if conn.dialect.name == "postgresql":
-            cur.execute(_UPSERT_ARRAY, (at, pg_int_array(ids)))
-        else:
-            cur.executemany(_UPSERT.format(ph=placeholder(conn)), [(a, at) for a in ids])
-    finally:
-        cur.close()
+def mark_seen(conn: Connection, process: str, attempt_ids: Iterable[int], at: float) -> None:
+    """Record that the terminals of ``attempt_ids`` are the ones connected to
+    ``process`` at ``at`` (epoch seconds), inside the caller's transaction.
+    One row per process, replaced each time, but never by an older time (a
+    flush queued behind the group commit carries the time of its tick, which
+    a later flush may have passed)."""
+    values = {"process": process, "seen_at": at, "attempts": pack_attempts(attempt_ids)}
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(PROCESS_PRESENCE).values(**values)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[PROCESS_PRESENCE.c.process],
+            set_={"seen_at": stmt.excluded.seen_at, "attempts": stmt.excluded.attempts},
+            where=PROCESS_PRESENCE.c.seen_at < stmt.excluded.seen_at,
+        )
+    )
+
+
+def forget_processes(conn: Connection, before: float) -> int:
+    """Delete the rows of processes not heard of since ``before`` (epoch s):
+    every attempt they held has long reached its deadline. Returns how many."""
+    res = conn.execute(delete(PROCESS_PRESENCE).where(PROCESS_PRESENCE.c.seen_at < before))
+    return int(res.rowcount or 0)
+
+
+def with_process_marks(db: Connection | Session, seen: Mapping[int, float]) -> dict[int, float]:
+    """``seen`` (attempt id → when last seen alive by the per-attempt
+    records, :func:`stored_seen_sql`) raised to the latest process row that
+    held each attempt: the whole rule."""
+    if not seen:
+        return {}
+    ids = np.fromiter(seen.keys(), dtype=np.int64, count=len(seen))
+    times = np.fromiter(seen.values(), dtype=np.float64, count=len(seen))
+    # A row a process (a handful), each one vectorised over the attempts.
+    for at, blob in db.execute(select(PROCESS_PRESENCE.c.seen_at, PROCESS_PRESENCE.c.attempts)):
+        held = np.isin(ids, unpack_attempts(blob), assume_unique=True)
+        times[held] = np.maximum(times[held], float(at))
+    return dict(zip(ids.tolist(), times.tolist(), strict=True))
 
 
 def seen_alive(db: Connection | Session, attempts: Iterable[Attempt]) -> dict[int, float]:
     """When each attempt's terminal was last seen alive (epoch seconds): the
-    latest of its presence mark, ``Attempt.last_seen_at`` (set by answers and
-    the clock) and its last stored answer; keyed by attempt id."""
+    latest of the process rows that held it, its old per-terminal mark,
+    ``Attempt.last_seen_at`` (set by answers and the clock) and its last
+    stored answer; keyed by attempt id."""
     stored = {int(a.id): a.last_seen_at or 0.0 for a in attempts if a.id is not None}
     ids = sorted(stored)
     for i in range(0, len(ids), 500):  # bounded IN lists
@@ -89,12 +115,15 @@ def seen_alive(db: Connection | Session, attempts: Iterable[Attempt]) -> dict[in
         for aid, at in [*marks, *answers]:
             if at is not None:
                 stored[int(aid)] = max(stored[int(aid)], float(at))
-    return stored
+    return with_process_marks(db, stored)
 
 
-def seen_alive_sql(attempt_last_seen: ColumnElement[float]) -> ColumnElement[float]:
-    """:func:`seen_alive` as an SQL expression over ``exam_attempt`` outer-joined
-    with ``exam_presence`` (the same rule, for queries that filter on it).
+def stored_seen_sql(attempt_last_seen: ColumnElement[float]) -> ColumnElement[float]:
+    """The per-attempt part of :func:`seen_alive` as an SQL expression over
+    ``exam_attempt`` outer-joined with ``exam_presence``. A lower bound:
+    the process rows are added by :func:`with_process_marks`, so a query
+    that filters ``stored_seen_sql(...) < t`` keeps every attempt the rule
+    could put before ``t`` and must check the rest in Python.
 
     Why the answers too: every answer row is committed with its own time and
     never updated, so the last one proves the terminal was alive then even if

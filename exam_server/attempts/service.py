@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -45,6 +46,7 @@ from sqlmodel import Session, col
 from cat_engine import engine as cat
 from cat_engine.exposure import ExposureUsage
 from cat_engine.state import TestState
+from exam_server import presence
 from exam_server import protocol as p
 from exam_server.attempts import (
     actions,
@@ -69,6 +71,9 @@ from exam_server.usage import Administered, UsageCache, read_usage, release, res
 
 log = logging.getLogger(__name__)
 
+#: How long the presence row of a process that stopped writing is kept.
+PROCESS_ROWS_KEPT_SECONDS = 7 * 86400.0
+
 
 class AttemptService:
     def __init__(
@@ -85,6 +90,9 @@ class AttemptService:
         self.settings = settings
         self.engine = engine
         self.committer = committer
+        # This process's row of presence (exam_server.presence): new each
+        # start, so a crashed run's row stays as it stopped.
+        self.process_key = secrets.token_hex(16)
         self.bus = bus
         self.signer = signer
         self.clock: Clock = clock or SystemClock()
@@ -109,7 +117,13 @@ class AttemptService:
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.sweep_database(self.clock.now())
+        now = self.clock.now()
+        await self.sweep_database(now)
+        # Rows of processes gone for a week: every attempt they held is past
+        # its deadline, and the sweep just ended what was still running.
+        await self.committer.submit(
+            lambda conn: presence.forget_processes(conn, now - PROCESS_ROWS_KEPT_SECONDS)
+        )
 
         def open_sessions() -> list[int]:
             with Session(self.engine) as s:

@@ -290,11 +290,11 @@ def read_clock(conn: Connection, attempt_id: int) -> dict[str, Any] | None:
 def seen_alive_of(conn: Connection, attempt_id: int) -> float:
     """When the attempt's terminal was last seen alive (:mod:`exam_server.presence`)."""
     seen = conn.execute(
-        select(presence.seen_alive_sql(ATTEMPT.c.last_seen_at))
+        select(presence.stored_seen_sql(ATTEMPT.c.last_seen_at))
         .select_from(ATTEMPT.outerjoin(PRESENCE, PRESENCE.c.attempt_id == ATTEMPT.c.id))
         .where(ATTEMPT.c.id == attempt_id)
     ).scalar_one_or_none()
-    return float(seen or 0.0)
+    return presence.with_process_marks(conn, {attempt_id: float(seen or 0.0)})[attempt_id]
 
 
 def update_attempt(conn: Connection, attempt_id: int, values: dict[str, Any]) -> None:

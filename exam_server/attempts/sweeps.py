@@ -67,21 +67,24 @@ async def sweep_database(svc: AttemptService, now: float) -> None:
     the deadline came first (:mod:`exam_server.presence` says when an
     attempt was last seen alive)."""
     grace = svc.settings.grace_seconds
-    seen = presence.seen_alive_sql(ATTEMPT.c.last_seen_at)
+    stored = presence.stored_seen_sql(ATTEMPT.c.last_seen_at)
 
-    def find() -> list[Any]:
+    def find() -> list[tuple[int, float, float | None]]:
         with svc.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(ATTEMPT.c.id, seen, ATTEMPT.c.deadline_at)
-                    .select_from(ATTEMPT.outerjoin(PRESENCE, PRESENCE.c.attempt_id == ATTEMPT.c.id))
-                    .where(
-                        ATTEMPT.c.status == "running",
-                        ATTEMPT.c.running_since.is_not(None),
-                        seen < now - grace,
-                    )
-                ).all()
-            )
+            # The per-attempt records filter in SQL (a lower bound of the
+            # rule), then the process rows of the rule decide.
+            rows = conn.execute(
+                select(ATTEMPT.c.id, stored, ATTEMPT.c.deadline_at)
+                .select_from(ATTEMPT.outerjoin(PRESENCE, PRESENCE.c.attempt_id == ATTEMPT.c.id))
+                .where(
+                    ATTEMPT.c.status == "running",
+                    ATTEMPT.c.running_since.is_not(None),
+                    stored < now - grace,
+                )
+            ).all()
+            deadlines = {int(r[0]): r[2] for r in rows}
+            seen = presence.with_process_marks(conn, {int(r[0]): float(r[1]) for r in rows})
+        return [(a, t, deadlines[a]) for a, t in seen.items() if t < now - grace]
 
     for aid, seen_at, deadline in await anyio.to_thread.run_sync(find):
         held = svc.live.get(aid)
@@ -93,11 +96,12 @@ async def sweep_database(svc: AttemptService, now: float) -> None:
 
 
 async def flush_presence(svc: AttemptService, now: float) -> None:
-    """Mark attempts with a connected terminal as seen now (``exam_presence``),
-    store navigation not yet stored, and read back the exposure counts.
+    """Record this process's connected terminals as seen now (its row of
+    ``exam_presence_process``), store navigation not yet stored, and read
+    back the exposure counts.
 
-    A mark only moves forward: a flush queued behind the group commit
-    carries the time of its tick, which can be older than a mark already
+    A row only moves forward: a flush queued behind the group commit
+    carries the time of its tick, which can be older than a row already
     stored (``presence.mark_seen``)."""
     ids = [la.id for la in svc.live.values() if la.conn is not None]
     dirty = [la for la in svc.live.values() if la.dirty and la.conn is not None]
@@ -105,7 +109,7 @@ async def flush_presence(svc: AttemptService, now: float) -> None:
         screens = {la.id: storage.on_screen(la.state) for la in dirty}
 
         def write(conn: Connection) -> None:
-            presence.mark_seen(conn, ids, now)
+            presence.mark_seen(conn, svc.process_key, ids, now)
             for aid, screen in screens.items():
                 storage.update_attempt(conn, aid, {"on_screen": screen})
 

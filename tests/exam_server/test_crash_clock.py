@@ -21,13 +21,20 @@ import pytest
 
 from exam_server.clock import ManualClock
 from exam_server.db import make_engine
+from exam_server.presence import pack_attempts
 from exam_server.testing import Terminal, ThreadServer, candidate_login
 from tests.conftest import make_settings, seed_small
 
 GRACE = 30.0
 
 
-async def test_crash_recovery_counts_answers_newer_than_presence(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flushed_after", [None, 40.0], ids=["no-flush", "flush-after-answer"])
+async def test_crash_recovery_counts_answers_newer_than_presence(
+    tmp_path: Path, flushed_after: float | None
+) -> None:
+    """flushed_after: None, no presence row holds the attempt (the answer is
+    the last sign of life); else the crashed process's row held it that many
+    seconds after the answer, and the rule counts up to it."""
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     seed = seed_small(url, "linear", 1)
     # A long presence interval: no timer flush refreshes last_seen_at here.
@@ -61,6 +68,14 @@ async def test_crash_recovery_counts_answers_newer_than_presence(tmp_path: Path)
             # What a lagging presence flush leaves behind: last seen at the start.
             conn.exec_driver_sql("UPDATE exam_attempt SET last_seen_at = running_since")
             conn.exec_driver_sql("DELETE FROM exam_presence")
+            conn.exec_driver_sql("DELETE FROM exam_presence_process")
+            rows = [("other-process", answered_at + 300.0, pack_attempts([aid + 1]))]
+            if flushed_after is not None:
+                rows.append(("crashed", answered_at + flushed_after, pack_attempts([aid])))
+            conn.exec_driver_sql(
+                "INSERT INTO exam_presence_process (process, seen_at, attempts) VALUES (?, ?, ?)",
+                rows,
+            )
         clock.advance(600.0)  # down far longer than the grace
         server = ThreadServer(settings, clock=clock).start()  # startup sweeps the database
         try:
@@ -73,6 +88,8 @@ async def test_crash_recovery_counts_answers_newer_than_presence(tmp_path: Path)
     finally:
         engine.dispose()
     assert status == "running" and running is None  # clock stopped, attempt alive
-    # Charged up to the answer + grace (the old rule charged only the grace,
-    # handing back the 90 s before the answer).
-    assert remaining == pytest.approx(left - (90.0 + GRACE), abs=1e-6)
+    # Charged up to the answer (or the crashed process's later row) + grace
+    # (the old rule charged only the grace, handing back the 90 s before the
+    # answer); another process's row, later but without the attempt, counts
+    # for nothing.
+    assert remaining == pytest.approx(left - (90.0 + (flushed_after or 0.0) + GRACE), abs=1e-6)

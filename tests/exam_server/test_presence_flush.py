@@ -1,5 +1,6 @@
-"""The presence flush never moves a terminal's presence mark backwards (issue 8,
-drill table), and keeps it out of the attempt row."""
+"""The presence flush: one row a server process naming its connected
+terminals, never moved backwards (issue 8, drill table), kept out of the
+attempt row; per-terminal marks written before revision 0019 still count."""
 
 from __future__ import annotations
 
@@ -7,26 +8,32 @@ import time
 from typing import Any
 
 import httpx
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from exam_server.clock import ManualClock
+from exam_server.context import context
+from exam_server.presence import pack_attempts, unpack_attempts
 from exam_server.testing import Terminal
 from tests.conftest import ServerHandle
 
-SET_SEEN = text(
+# A mark of the old per-terminal table (what a crash before the upgrade left).
+SET_OLD_MARK = text(
     "INSERT INTO exam_presence (attempt_id, last_seen_at) VALUES (:id, :at) "
     "ON CONFLICT (attempt_id) DO UPDATE SET last_seen_at = excluded.last_seen_at"
 )
+SET_ROW = text("UPDATE exam_presence_process SET seen_at = :at, attempts = :ids WHERE process = :p")
 
 
-def _seen(h: ServerHandle, attempt_id: int) -> float:
+def _row(h: ServerHandle) -> tuple[float, list[int]]:
+    key = context(h.server.app).attempts.process_key
     with h.db.connect() as c:
-        value = c.execute(
-            text("SELECT last_seen_at FROM exam_presence WHERE attempt_id = :id"),
-            {"id": attempt_id},
-        ).scalar()
-    assert value is not None
-    return float(value)
+        row = c.execute(
+            text("SELECT seen_at, attempts FROM exam_presence_process WHERE process = :p"),
+            {"p": key},
+        ).one()
+    return float(row[0]), unpack_attempts(row[1]).tolist()
 
 
 # The flush is run by the test at the server's ManualClock (the periodic one
@@ -56,26 +63,44 @@ async def _check_flush(h: ServerHandle) -> None:
     regs = [c["registration_number"] for c in h.seed.candidates[:2]]
     terms = [await Terminal.open(h.ws_url, h.login(r, f"T-{r}"), f"T-{r}") for r in regs]
     try:
-        ahead_id, behind_id = (int(t.state["attempt_id"]) for t in terms)
-        # One attempt was seen later than the flush to come (what an answer
-        # committed after the flush's tick leaves); the other long ago.
+        ids = sorted(int(t.state["attempt_id"]) for t in terms)
+        key = context(h.server.app).attempts.process_key
         now = h.server.now()
-        ahead, behind = now + 3600.0, now - 3600.0
-        with h.db.begin() as c:
-            c.execute(SET_SEEN, {"at": ahead, "id": ahead_id})
-            c.execute(SET_SEEN, {"at": behind, "id": behind_id})
         await h.server.flush_presence()
-        # The flush moves the old mark forward to its tick...
-        assert _seen(h, behind_id) == now
-        # ...and leaves the newer one alone (it used to write its older tick).
-        assert _seen(h, ahead_id) == ahead
-        # The proctor's view reads the mark (the attempt row is not rewritten
-        # by the flush: it carries the engine state, kilobytes a row).
+        # One row for the process, naming both connected terminals.
+        assert _row(h) == (now, ids)
+        # A row already newer than the flush's tick (a later flush committed
+        # first) is left alone...
+        with h.db.begin() as c:
+            c.execute(SET_ROW, {"at": now + 3600.0, "ids": pack_attempts(ids[:1]), "p": key})
+        await h.server.flush_presence()
+        assert _row(h) == (now + 3600.0, ids[:1])
+        # ...an older one is replaced by the flush's tick and terminals.
+        with h.db.begin() as c:
+            c.execute(SET_ROW, {"at": now - 3600.0, "ids": pack_attempts(ids[:1]), "p": key})
+        await h.server.flush_presence()
+        assert _row(h) == (now, ids)
+        # The proctor's view reads the row (the attempt row is not rewritten
+        # by the flush: it carries the engine state, kilobytes a row), and
+        # an old per-terminal mark that is later still counts.
+        with h.db.begin() as c:
+            c.execute(SET_OLD_MARK, {"at": now + 60.0, "id": ids[1]})
         rows = httpx.get(
             f"{h.url}/api/proctor/sessions/{h.seed.session_id}/attempts", headers=h.headers()
         ).json()
         seen = {r["attempt_id"]: r["last_seen_at"] for r in rows}
-        assert seen[ahead_id] == ahead
+        assert seen[ids[0]] == now and seen[ids[1]] == now + 60.0
     finally:
         for t in terms:
             await t.close()
+
+
+@given(st.lists(st.integers(min_value=1, max_value=2**31 - 1), max_size=300))
+def test_packed_attempt_ids_read_back_sorted_and_unique(ids: list[int]) -> None:
+    assert unpack_attempts(pack_attempts(ids)).tolist() == sorted(set(ids))
+
+
+def test_a_session_of_5000_terminals_packs_small() -> None:
+    # Consecutive ids, a few gone: what one process holds in a real session.
+    ids = [i for i in range(10_001, 15_001) if i % 97]
+    assert len(pack_attempts(ids)) < 1_000
