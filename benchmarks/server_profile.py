@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks.meters import cpu_seconds
 from benchmarks.report import machine_line
 from benchmarks.report import write_section as _write_section
 from benchmarks.server import (
-    cpu_seconds,
     saturation_config,
     seeded,
     server_health,
