@@ -75,6 +75,16 @@ log = logging.getLogger(__name__)
 PROCESS_ROWS_KEPT_SECONDS = 7 * 86400.0
 
 
+def next_due(due: float, period: float, now: float) -> float:
+    """When a periodic task runs next (loop seconds): one period after its
+    last run was due, not after that run ended, so a run that takes a while
+    under load does not stretch the period (the presence flush's period is
+    how stale a crashed process's presence row can be: the time a crash may
+    hand back to a candidate, docs/operations.md); a run that overran the
+    period is followed at once, without a burst for the ticks it missed."""
+    return max(due + period, now)
+
+
 class AttemptService:
     def __init__(
         self,
@@ -165,12 +175,15 @@ class AttemptService:
     async def _every(self, seconds: float, fn: Callable[[float], Awaitable[None]]) -> None:
         # The period is real time (asyncio's loop clock), the sweeps read the
         # server's clock: tests drive the clock and call the sweeps directly.
+        loop = asyncio.get_running_loop()
+        due = loop.time() + seconds
         while True:
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(due - loop.time())
             try:
                 await fn(self.clock.now())
             except Exception:  # a failing sweep must not kill the loop
                 log.exception("periodic task failed")
+            due = next_due(due, seconds, loop.time())
 
     _sweep_count = 0
 

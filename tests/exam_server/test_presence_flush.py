@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+from exam_server.attempts.service import next_due
 from exam_server.clock import ManualClock
 from exam_server.context import context
 from exam_server.presence import pack_attempts, unpack_attempts
@@ -104,3 +105,11 @@ def test_a_session_of_5000_terminals_packs_small() -> None:
     # Consecutive ids, a few gone: what one process holds in a real session.
     ids = [i for i in range(10_001, 15_001) if i % 97]
     assert len(pack_attempts(ids)) < 1_000
+
+
+def test_the_flush_period_does_not_stretch_with_a_slow_flush() -> None:
+    # Due at 10 s with a 1 s period: a flush that ends at 10.6 s is followed
+    # at 11 s (not 11.6 s, which would leave a crashed process's row up to
+    # 1.6 s stale); one that overran to 12.3 s is followed at once.
+    assert next_due(10.0, 1.0, 10.6) == 11.0
+    assert next_due(10.0, 1.0, 12.3) == 12.3
