@@ -25,6 +25,7 @@ from exam_server.loadtest.faults import (
     DrillResult,
     can_restart_postgres,
     cut_clients,
+    mark_cut,
     restart_postgres,
     run_drill,
 )
@@ -84,6 +85,7 @@ async def drill(
 
 
 async def kill_restart(c: WorkerCluster, rep: LoadReport) -> str:
+    mark_cut(rep)
     c.kill()
     await asyncio.sleep(2.0)
     await asyncio.to_thread(c.start)
@@ -91,6 +93,7 @@ async def kill_restart(c: WorkerCluster, rep: LoadReport) -> str:
 
 
 async def kill_one_worker(c: WorkerCluster, rep: LoadReport) -> str:
+    mark_cut(rep)
     return f"SIGKILL of 1 of 2 workers (pid {c.kill_worker(0)}); supervisor restarts it"
 
 

@@ -104,9 +104,16 @@ async def check_resume(
     return out
 
 
+def mark_cut(report: LoadReport) -> None:
+    """Record that the fault about to be made cuts connections now (a kill of
+    server processes, an abort): see :func:`~exam_server.loadtest.report.connection_end`."""
+    report.cuts.append(time.time())
+
+
 def cut_clients(report: LoadReport) -> int:
     """Abort every open terminal socket (no close handshake), as a cut cable
     or a dead switch would; the terminals reconnect by themselves."""
+    mark_cut(report)
     n = 0
     for ws in list(report.open_sockets):
         transport = getattr(ws, "transport", None)

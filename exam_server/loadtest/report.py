@@ -28,6 +28,20 @@ class TerminalTrace:
     token: str
     attempt_id: int | None = None
     intervals: list[list[float | None]] = field(default_factory=list)
+    # When the current connection last brought a frame from the server (it
+    # was alive then): with ``LoadReport.cuts``, when a dropped one ended.
+    heard: float = 0.0
+
+
+def connection_end(heard: float, noticed: float, cuts: list[float]) -> float:
+    """When a dropped connection ended (epoch seconds): when the terminal
+    noticed, unless a cut a fault drill made (``LoadReport.cuts``: a kill,
+    an abort) came between the last frame it heard and the notice — then
+    the cut. A terminal thinking between answers notices a dead server only
+    at its next send, up to a think time later; the server cannot have seen
+    it alive after the kill, so counting that time as connected would make
+    the drill expect a charge the rule must not make."""
+    return min((c for c in cuts if heard <= c <= noticed), default=noticed)
 
 
 @dataclass
@@ -60,6 +74,7 @@ class LoadReport:
     db: dict[str, int] | None = None
     traces: dict[str, TerminalTrace] = field(default_factory=dict)
     open_sockets: set[Any] = field(default_factory=set)
+    cuts: list[float] = field(default_factory=list)  # when a fault drill cut connections
     login_slots: Any = None  # asyncio.Semaphore bounding logins in flight
     # The generator's own event-loop lag and GC pauses over the run
     # (exam_server.health.LoopMonitor.report): a slow ack seen while the

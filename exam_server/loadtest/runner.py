@@ -26,7 +26,7 @@ import httpx
 
 from exam_server.gcpolicy import GcFreezer
 from exam_server.health import LoopMonitor
-from exam_server.loadtest.report import LoadReport, TerminalTrace
+from exam_server.loadtest.report import LoadReport, TerminalTrace, connection_end
 
 PUSHES = ("time", "notice")
 
@@ -274,7 +274,7 @@ async def _terminal(
             rep.connections_open -= 1
             rep.open_sockets.discard(ws)
             if trace.intervals and trace.intervals[-1][1] is None:
-                trace.intervals[-1][1] = time.time()
+                trace.intervals[-1][1] = connection_end(trace.heard, time.time(), rep.cuts)
             with contextlib.suppress(Exception):
                 await ws.close()
 
@@ -303,6 +303,7 @@ async def _session(
     hello_at = time.time()
     await ws.send(json.dumps(hello))
     state = await _recv(ws, cfg.timeout)
+    trace.heard = time.time()
     if state.get("type") == "error":
         code = state.get("code")
         rep.errors[f"hello_{code}"] += 1
@@ -354,6 +355,7 @@ async def _session(
         )
         rep.answers_sent += 1
         reply = await _recv(ws, cfg.timeout)
+        trace.heard = time.time()
         if reply.get("type") == "ack" and reply.get("seq") == pseq:
             rep.ack_latency.append((sent, time.time() - sent))
             rep.answers_acked += 1
@@ -363,6 +365,7 @@ async def _session(
             pending = None
             if adaptive:
                 nxt = await _recv(ws, cfg.timeout)
+                trace.heard = time.time()
                 if nxt.get("type") == "item":
                     shown = nxt
                     current = nxt.get("number")

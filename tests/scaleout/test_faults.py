@@ -23,10 +23,11 @@ from exam_server.loadtest.faults import (
     DrillResult,
     can_restart_postgres,
     cut_clients,
+    mark_cut,
     restart_postgres,
     run_drill,
 )
-from exam_server.loadtest.report import LoadReport
+from exam_server.loadtest.report import LoadReport, connection_end
 from exam_server.loadtest.runner import Credentials, LoadConfig
 from exam_server.scaleout.cluster import WorkerCluster
 from tests.conftest import seed_small
@@ -109,6 +110,7 @@ def _terminals_held(pid: int, port: int) -> int:
 
 
 async def _kill_and_restart(c: WorkerCluster, rep: LoadReport) -> str:
+    mark_cut(rep)
     c.kill()
     await asyncio.sleep(1.0)
     await asyncio.to_thread(c.start)
@@ -146,6 +148,7 @@ async def test_sigkill_one_worker_of_two_postgres(
                 break
             await asyncio.sleep(0.2)
         assert held[pid] > 0, f"no worker holds a terminal: {held}"
+        mark_cut(rep)
         os.kill(pid, signal.SIGKILL)
         return f"SIGKILL of worker {pid}, holding {held[pid]} of {sum(held.values())} (restarted)"
 
@@ -182,3 +185,15 @@ async def test_postgres_restart_during_load(
         return f"PostgreSQL restarted ({took:.1f} s)"
 
     await _drill("pg-restart", pg_url, cluster_factory, 2, restart, duration=9.0)
+
+
+def test_a_dropped_connection_ends_at_the_cut_not_at_the_notice() -> None:
+    # Heard an ack at 10 s, the server was killed at 10.5 s, the terminal
+    # noticed at its next send at 11.4 s: connected until 10.5 s.
+    assert connection_end(10.0, 11.4, [10.5]) == 10.5
+    # Two cuts: the first after the last frame heard ended it.
+    assert connection_end(10.0, 13.0, [10.5, 12.5]) == 10.5
+    # A terminal of the surviving worker heard the server after the cut: its
+    # later drop is its own.
+    assert connection_end(10.6, 30.0, [10.5]) == 30.0
+    assert connection_end(10.0, 11.4, []) == 11.4
