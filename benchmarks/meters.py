@@ -114,6 +114,7 @@ class PgWalMeter:
         self._start: str | None = None
         self.fpi_bytes: int | None = None
         self.by_relation: dict[str, int] = {}
+        self.attempt_updates: tuple[int, ...] = ()  # (HOT, all) updates of exam_attempt
 
     def _run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         from exam_server.db import make_engine
@@ -182,6 +183,15 @@ class PgWalMeter:
                 (self._start,),
             )
         }
+        # How many updates of the attempt rows stayed on their page (HOT:
+        # no index entries), since the table was made (the logins included).
+        self.attempt_updates = tuple(
+            int(x)
+            for x in self._run(
+                "SELECT pg_stat_force_next_flush(), n_tup_hot_upd, n_tup_upd"
+                " FROM pg_stat_user_tables WHERE relid = 'exam_attempt'::regclass"
+            )[0][1:]
+        )
         return int(rows[0][0])
 
 

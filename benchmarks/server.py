@@ -145,6 +145,7 @@ async def pace_run(
                 rep.wal_kind = "PostgreSQL WAL (the run's schema, pg_walinspect)"  # type: ignore[attr-defined]
                 rep.wal_fpi = meter.fpi_bytes  # type: ignore[attr-defined]
                 rep.wal_by_relation = meter.by_relation  # type: ignore[attr-defined]
+                rep.attempt_updates = meter.attempt_updates  # type: ignore[attr-defined]
         # The run only (wall seconds of the run and a margin), not the preparation before it.
         rep.health = server_health(cluster.url, rep.wall_seconds + 2.0)  # type: ignore[attr-defined]
         print("server /healthz after the run:", json.dumps(rep.health))  # type: ignore[attr-defined]
@@ -298,6 +299,12 @@ def _wal_row(rep: LoadReport) -> list[str]:
         where = ", ".join(f"{k} {v / max(1, answers):,.0f}" for k, v in by_relation.items())
         rows.append(
             f"| … by relation (records, commit records apart): bytes per answer | {where} |"
+        )
+    hot = getattr(rep, "attempt_updates", ())
+    if hot:
+        rows.append(
+            f"| updates of `exam_attempt` on their own page (HOT), of all "
+            f"| {hot[0]:,} of {hot[1]:,} |"
         )
     return rows
 

@@ -22,11 +22,26 @@ counts from there (:func:`exam_server.clock.silent_stop_at`).
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, case, delete, func, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Select,
+    all_,
+    case,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -78,19 +93,56 @@ def forget_processes(conn: Connection, before: float) -> int:
     return int(res.rowcount or 0)
 
 
-def with_process_marks(db: Connection | Session, seen: Mapping[int, float]) -> dict[int, float]:
+def process_marks(db: Connection | Session) -> tuple[np.ndarray, np.ndarray]:
+    """The latest process row that held each attempt: attempt ids (n,) int64,
+    sorted, and the rows' times (n,) float64 (epoch seconds). A handful of
+    rows (one a process start), each unpacked and merged with numpy."""
+    ids, times = [], []
+    for at, blob in db.execute(select(PROCESS_PRESENCE.c.seen_at, PROCESS_PRESENCE.c.attempts)):
+        held = unpack_attempts(blob)
+        ids.append(held)
+        times.append(np.full(held.shape, float(at)))
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    all_ids, all_times = np.concatenate(ids), np.concatenate(times)
+    order = np.lexsort((all_times, all_ids))  # by id, then time: each id's latest last
+    all_ids, all_times = all_ids[order], all_times[order]
+    last = np.append(all_ids[1:] != all_ids[:-1], True)
+    return all_ids[last], all_times[last]
+
+
+def with_process_marks(
+    db: Connection | Session,
+    seen: Mapping[int, float],
+    marks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[int, float]:
     """``seen`` (attempt id → when last seen alive by the per-attempt
     records, :func:`stored_seen_sql`) raised to the latest process row that
-    held each attempt: the whole rule."""
+    held each attempt: the whole rule. marks: :func:`process_marks`, if the
+    caller read them already."""
     if not seen:
         return {}
+    held, at = process_marks(db) if marks is None else marks
     ids = np.fromiter(seen.keys(), dtype=np.int64, count=len(seen))
     times = np.fromiter(seen.values(), dtype=np.float64, count=len(seen))
-    # A row a process (a handful), each one vectorised over the attempts.
-    for at, blob in db.execute(select(PROCESS_PRESENCE.c.seen_at, PROCESS_PRESENCE.c.attempts)):
-        held = np.isin(ids, unpack_attempts(blob), assume_unique=True)
-        times[held] = np.maximum(times[held], float(at))
+    pos = np.clip(np.searchsorted(held, ids), 0, max(len(held) - 1, 0))
+    found = (pos < len(held)) & (held[pos] == ids) if len(held) else np.zeros(len(ids), bool)
+    times[found] = np.maximum(times[found], at[pos[found]])
     return dict(zip(ids.tolist(), times.tolist(), strict=True))
+
+
+def none_of(column: ColumnElement[int], ids: np.ndarray, dialect: str) -> ColumnElement[bool]:
+    """``column`` is none of ``ids`` (int64 array), as one bound value however
+    many: an array on PostgreSQL, a JSON list on SQLite (not thousands of
+    parameters, which cost more to build than the query saves)."""
+    if len(ids) == 0:
+        return true()
+    if dialect == "postgresql":
+        return column != all_(literal(ids.tolist(), type_=ARRAY(Integer)))
+    listed: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(literal(json.dumps(ids.tolist())))
+    )
+    return column.not_in(listed.scalar_subquery())
 
 
 def seen_alive(db: Connection | Session, attempts: Iterable[Attempt]) -> dict[int, float]:

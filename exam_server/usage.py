@@ -58,8 +58,11 @@ def _insert(conn: Connection):  # type: ignore[no-untyped-def]
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
-def add_usage(conn: Connection, steps: Iterable[Administered]) -> None:
-    """Count ``steps`` inside the caller's transaction (one upsert per table)."""
+def _counts(
+    steps: Iterable[Administered],
+) -> tuple[Counter[int], Counter[tuple[int, int]], Counter[str]]:
+    """What ``steps`` add: tests per exam, administrations per (exam, item
+    index) (none for places already reserved), and per bank item."""
     tests: Counter[int] = Counter()
     items: Counter[tuple[int, int]] = Counter()
     bank: Counter[str] = Counter()
@@ -69,6 +72,12 @@ def add_usage(conn: Connection, steps: Iterable[Administered]) -> None:
         if not s.reserved:
             items.update((s.exam_id, int(i)) for i in s.indices)
         bank.update(s.item_ids)
+    return tests, items, bank
+
+
+def add_usage(conn: Connection, steps: Iterable[Administered]) -> None:
+    """Count ``steps`` inside the caller's transaction (one upsert per table)."""
+    tests, items, bank = _counts(steps)
     insert = _insert(conn)
     if tests:
         stmt = insert(EXAM_USAGE).values(
@@ -118,15 +127,7 @@ def take_back_usage(conn: Connection, steps: Iterable[Administered]) -> None:
     same attempt first). The rows were counted, hence locked, by this
     transaction already: no new lock is taken, so no deadlock is possible.
     ``last_used_at`` stays: the item was used by the attempt that was stored."""
-    tests: Counter[int] = Counter()
-    items: Counter[tuple[int, int]] = Counter()
-    bank: Counter[str] = Counter()
-    for s in steps:
-        if s.tests:
-            tests[s.exam_id] += s.tests
-        if not s.reserved:
-            items.update((s.exam_id, int(i)) for i in s.indices)
-        bank.update(s.item_ids)
+    tests, items, bank = _counts(steps)
     for e, n in sorted(tests.items()):
         conn.execute(
             EXAM_USAGE.update()

@@ -71,8 +71,12 @@ async def sweep_database(svc: AttemptService, now: float) -> None:
 
     def find() -> list[tuple[int, float, float | None]]:
         with svc.engine.connect() as conn:
-            # The per-attempt records filter in SQL (a lower bound of the
-            # rule), then the process rows of the rule decide.
+            # The process rows first: the attempts they saw within the grace
+            # (every connected terminal) are left out in SQL; the rest are
+            # filtered on the per-attempt records (a lower bound of the
+            # rule), and the rule decides with both.
+            marks = presence.process_marks(conn)
+            alive = marks[0][marks[1] >= now - grace]
             rows = conn.execute(
                 select(ATTEMPT.c.id, stored, ATTEMPT.c.deadline_at)
                 .select_from(ATTEMPT.outerjoin(PRESENCE, PRESENCE.c.attempt_id == ATTEMPT.c.id))
@@ -80,10 +84,11 @@ async def sweep_database(svc: AttemptService, now: float) -> None:
                     ATTEMPT.c.status == "running",
                     ATTEMPT.c.running_since.is_not(None),
                     stored < now - grace,
+                    presence.none_of(ATTEMPT.c.id, alive, conn.dialect.name),
                 )
             ).all()
             deadlines = {int(r[0]): r[2] for r in rows}
-            seen = presence.with_process_marks(conn, {int(r[0]): float(r[1]) for r in rows})
+            seen = presence.with_process_marks(conn, {int(r[0]): float(r[1]) for r in rows}, marks)
         return [(a, t, deadlines[a]) for a, t in seen.items() if t < now - grace]
 
     for aid, seen_at, deadline in await anyio.to_thread.run_sync(find):

@@ -5,19 +5,32 @@ attempt row; per-terminal marks written before revision 0019 still count."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from exam_server.attempts.service import next_due
 from exam_server.clock import ManualClock
 from exam_server.context import context
-from exam_server.presence import pack_attempts, unpack_attempts
+from exam_server.db import create_schema, make_engine
+from exam_server.presence import (
+    PRESENCE,
+    mark_seen,
+    none_of,
+    pack_attempts,
+    process_marks,
+    unpack_attempts,
+    with_process_marks,
+)
 from exam_server.testing import Terminal
-from tests.conftest import ServerHandle
+from tests.conftest import ServerHandle, fresh_postgres_schema
 
 # A mark of the old per-terminal table (what a crash before the upgrade left).
 SET_OLD_MARK = text(
@@ -113,3 +126,41 @@ def test_the_flush_period_does_not_stretch_with_a_slow_flush() -> None:
     # 1.6 s stale); one that overran to 12.3 s is followed at once.
     assert next_due(10.0, 1.0, 10.6) == 11.0
     assert next_due(10.0, 1.0, 12.3) == 12.3
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def schema_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'p.db'}"
+    else:
+        yield from fresh_postgres_schema("pres")
+
+
+def test_process_rows_give_each_attempt_its_latest_and_filter_in_sql(schema_url: str) -> None:
+    engine = make_engine(schema_url, pool_size=1)
+    try:
+        create_schema(engine)
+        with engine.begin() as conn:
+            mark_seen(conn, "a", [1, 2, 3], 100.0)
+            mark_seen(conn, "b", [3, 4], 200.0)
+            mark_seen(conn, "b", [3, 4, 5], 150.0)  # an older flush: no effect
+            for aid in range(1, 7):
+                conn.execute(text(f"INSERT INTO exam_presence VALUES ({aid}, 0)"))
+        with engine.connect() as conn:
+            ids, at = process_marks(conn)
+            assert ids.tolist() == [1, 2, 3, 4] and at.tolist() == [100, 100, 200, 200]
+            assert with_process_marks(conn, {1: 150.0, 3: 50.0, 9: 10.0}) == {
+                1: 150.0,
+                3: 200.0,
+                9: 10.0,
+            }
+            col = PRESENCE.c.attempt_id
+            for alive, left in (([2, 4], [1, 3, 5, 6]), ([], [1, 2, 3, 4, 5, 6])):
+                rows = conn.execute(
+                    select(col)
+                    .where(none_of(col, np.array(alive, dtype=np.int64), conn.dialect.name))
+                    .order_by(col)
+                ).scalars()
+                assert list(rows) == left
+    finally:
+        engine.dispose()
