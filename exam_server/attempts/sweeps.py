@@ -47,6 +47,27 @@ async def _stop_or_end(
                 await timing.stop_clock(svc, la, stop_at)
 
 
+async def catch_up(svc: AttemptService, la: LiveAttempt, now: float) -> None:
+    """The vanished-terminal rule for one attempt whose terminal is back,
+    before its clock goes on: a gap longer than the grace that no sweep
+    stopped yet (the server crashed and the terminal came back before the
+    database sweep ran; or between two sweeps) is charged up to the grace,
+    as the sweep would have charged it, not in full. The terminal was last
+    seen alive when this process saw it go, or else as the database says
+    (another process's presence row, its answers)."""
+    if la.status != "running" or la.running_since is None or la.conn is not None:
+        return
+    seen = la.gone_since
+    if seen is None:
+
+        def read() -> float:
+            with svc.engine.connect() as conn:
+                return storage.seen_alive_of(conn, la.id)
+
+        seen = await anyio.to_thread.run_sync(read)
+    await _stop_or_end(svc, la, seen, la.deadline_at, now)
+
+
 async def sweep(svc: AttemptService, now: float) -> None:
     """End attempts past their deadline; stop clocks of terminals gone past the grace."""
     for la in list(svc.live.values()):

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from exam_server import presence
 from exam_server import protocol as p
-from exam_server.attempts import actions, timing
+from exam_server.attempts import actions, sweeps, timing
 from exam_server.attempts.state import LiveAttempt, Terminal
 from exam_server.durability import StorageUnavailable
 from exam_server.events import LiveEvent
@@ -49,6 +49,13 @@ async def hello(svc: AttemptService, conn: Terminal, msg: p.Hello) -> LiveAttemp
             "hello of attempt %s: database unavailable: %s", claims.attempt_id, outage_cause(exc)
         )
         raise p.ProtocolError("unavailable") from None
+    if la.terminal_id == claims.terminal_id and not la.terminal_released:
+        try:
+            # Back after a gap: the clock stops as of the grace's end first,
+            # then starts again below (exam_server.attempts.sweeps.catch_up).
+            await sweeps.catch_up(svc, la, svc.clock.now())
+        except OUTAGE:
+            raise p.ProtocolError("unavailable") from None
     async with la.lock:
         if la.terminal_id != claims.terminal_id:
             raise p.ProtocolError(

@@ -93,3 +93,44 @@ async def test_crash_recovery_counts_answers_newer_than_presence(
     # answer); another process's row, later but without the attempt, counts
     # for nothing.
     assert remaining == pytest.approx(left - (90.0 + (flushed_after or 0.0) + GRACE), abs=1e-6)
+
+
+async def test_a_terminal_back_after_the_grace_before_any_sweep_is_charged_the_grace(
+    tmp_path: Path,
+) -> None:
+    """The server crashed; it was back before the grace ran out (its start-up
+    sweep stopped nothing) and the terminal came back after it, before the
+    next database sweep: the gap is charged up to the grace, not in full."""
+    url = f"sqlite:///{tmp_path / 'back.db'}"
+    seed = seed_small(url, "linear", 1)
+    # No periodic sweep or flush runs in this test: the clock is moved by hand.
+    settings = make_settings(
+        url, grace_seconds=GRACE, presence_interval_seconds=3600.0, sweep_interval_seconds=3600.0
+    )
+    c = seed.candidates[0]
+    clock = ManualClock(time.time())
+    server = ThreadServer(settings, clock=clock).start()
+    try:
+        r = candidate_login(
+            server.url, c["registration_number"], c["pin"], seed.session_token, "T1"
+        )
+        assert r.status_code == 200, r.text
+        token = r.json()["token"]
+        t = await Terminal.open(server.ws_url, token, "T1")
+        limit = float(t.state["remaining_seconds"])
+        clock.advance(20.0)
+        (ack,) = await t.answer(1, 2)  # last seen alive: now
+        assert ack["type"] == "ack", ack
+    finally:
+        server.stop()  # the clock left running: a crash
+    clock.advance(10.0)  # back within the grace: the start-up sweep stops nothing
+    server = ThreadServer(settings, clock=clock).start()
+    try:
+        clock.advance(50.0)  # the terminal is back 60 s after it was last seen
+        t = await Terminal.open(server.ws_url, token, "T1")
+        remaining = float(t.state["remaining_seconds"])
+        await t.close()
+    finally:
+        server.stop()
+    # 20 s before the answer, then the grace: not the 60 s gap in full.
+    assert remaining == pytest.approx(limit - (20.0 + GRACE), abs=1e-6)
