@@ -21,11 +21,22 @@ import pytest
 
 from exam_server.clock import ManualClock
 from exam_server.db import make_engine
+from exam_server.demo import SeedSummary
 from exam_server.presence import pack_attempts
 from exam_server.testing import Terminal, ThreadServer, candidate_login
 from tests.conftest import make_settings, seed_small
 
 GRACE = 30.0
+
+
+async def _logged_in(server: ThreadServer, seed: SeedSummary) -> tuple[str, Terminal]:
+    """The seed's one candidate logged in on terminal T1: its token and the
+    open terminal."""
+    c = seed.candidates[0]
+    r = candidate_login(server.url, c["registration_number"], c["pin"], seed.session_token, "T1")
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    return token, await Terminal.open(server.ws_url, token, "T1")
 
 
 @pytest.mark.parametrize("flushed_after", [None, 40.0], ids=["no-flush", "flush-after-answer"])
@@ -39,15 +50,10 @@ async def test_crash_recovery_counts_answers_newer_than_presence(
     seed = seed_small(url, "linear", 1)
     # A long presence interval: no timer flush refreshes last_seen_at here.
     settings = make_settings(url, grace_seconds=GRACE, presence_interval_seconds=60.0)
-    c = seed.candidates[0]
     clock = ManualClock(time.time())
     server = ThreadServer(settings, clock=clock).start()
     try:
-        r = candidate_login(
-            server.url, c["registration_number"], c["pin"], seed.session_token, "T1"
-        )
-        assert r.status_code == 200, r.text
-        t = await Terminal.open(server.ws_url, r.json()["token"], "T1")
+        _, t = await _logged_in(server, seed)
         clock.advance(90.0)  # the candidate thinks, then answers
         (ack,) = await t.answer(1, 2)
         assert ack["type"] == "ack", ack
@@ -107,16 +113,10 @@ async def test_a_terminal_back_after_the_grace_before_any_sweep_is_charged_the_g
     settings = make_settings(
         url, grace_seconds=GRACE, presence_interval_seconds=3600.0, sweep_interval_seconds=3600.0
     )
-    c = seed.candidates[0]
     clock = ManualClock(time.time())
     server = ThreadServer(settings, clock=clock).start()
     try:
-        r = candidate_login(
-            server.url, c["registration_number"], c["pin"], seed.session_token, "T1"
-        )
-        assert r.status_code == 200, r.text
-        token = r.json()["token"]
-        t = await Terminal.open(server.ws_url, token, "T1")
+        token, t = await _logged_in(server, seed)
         limit = float(t.state["remaining_seconds"])
         clock.advance(20.0)
         (ack,) = await t.answer(1, 2)  # last seen alive: now
