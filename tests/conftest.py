@@ -21,6 +21,7 @@ candidate token, ``staff(role)`` → a bearer token, ``db`` (an engine).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,16 @@ from exam_server.testing import (
     small_design,
     staff_token,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the servers and commands the tests start as child processes keep
+    their compiled bytecode, as Python does by default. A machine with
+    ``PYTHONDONTWRITEBYTECODE=1`` (this one and CI have it) makes every child
+    compile the project's modules again, about 0.5 s of CPU a start; the
+    caches go to the ``__pycache__`` folders ``.gitignore`` leaves out."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 # A cheap scrypt for tests (the default 2**14 costs ~25 ms a hash).
