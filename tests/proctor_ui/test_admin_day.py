@@ -15,6 +15,7 @@ page. axe-core finds no serious or critical violation on any page.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -90,9 +91,12 @@ def empty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Empty]:
     thread.join(timeout=10)
 
 
-def _sit(url: str, regno: str, pin: str, token: str, *, finish: bool) -> tuple[int, Any]:
+def _sit(
+    sockets: contextlib.ExitStack, url: str, regno: str, pin: str, token: str, *, finish: bool
+) -> int:
     """A candidate's terminal over the real protocol: log in, answer 3 items,
-    finish or stay; returns the attempt id and the open socket."""
+    finish or stay; returns the attempt id. The socket stays open until
+    ``sockets`` closes it."""
     r = httpx.post(
         url + "/api/candidate/login",
         json={
@@ -103,7 +107,7 @@ def _sit(url: str, regno: str, pin: str, token: str, *, finish: bool) -> tuple[i
         },
     )
     r.raise_for_status()
-    ws = connect(url.replace("http", "ws") + "/ws/candidate")
+    ws = sockets.enter_context(connect(url.replace("http", "ws") + "/ws/candidate"))
     ws.send(json.dumps({"type": "hello", "token": r.json()["token"], "terminal_id": regno}))
 
     def until(kind: str) -> dict[str, Any]:
@@ -121,7 +125,7 @@ def _sit(url: str, regno: str, pin: str, token: str, *, finish: bool) -> tuple[i
     if finish:
         ws.send(json.dumps({"type": "finish", "confirm": True}))
         until("final")
-    return int(state["attempt_id"]), ws
+    return int(state["attempt_id"])
 
 
 def test_an_admin_runs_the_day_from_bank_to_publication(
@@ -247,13 +251,12 @@ def test_an_admin_runs_the_day_from_bank_to_publication(
         r.raise_for_status()
         return str(r.json()["pin"])
 
-    _, ws1 = _sit(url, "H0001", pin("H0001"), token, finish=True)
-    voided, ws2 = _sit(url, "H0002", pin("H0002"), token, finish=False)
-    httpx.post(
-        f"{url}/api/proctor/attempts/{voided}/void", json={"reason": REASON}, headers=auth
-    ).raise_for_status()
-    ws1.close()
-    ws2.close()
+    with contextlib.ExitStack() as sockets:
+        _sit(sockets, url, "H0001", pin("H0001"), token, finish=True)
+        voided = _sit(sockets, url, "H0002", pin("H0002"), token, finish=False)
+        httpx.post(
+            f"{url}/api/proctor/attempts/{voided}/void", json={"reason": REASON}, headers=auth
+        ).raise_for_status()
 
     # Close the session from the admin page: final, with the code typed.
     session_row.locator('button[data-act="close"]').click()
