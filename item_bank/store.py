@@ -13,6 +13,10 @@ Re-importing an item id:
 * content unchanged, IRT parameters given and different → the parameters are
   added to the current version as a new calibration (no new version);
 * otherwise → nothing happens (counted as unchanged).
+
+The helpers live beside it: table handles in :mod:`item_bank.tables`, file
+formats in :mod:`item_bank.formats`, rows read back into records in
+:mod:`item_bank.reading`, and an import's writes in :mod:`item_bank.writing`.
 """
 
 from __future__ import annotations
@@ -24,98 +28,82 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, false, func, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from item_bank import models
-from item_bank.io_csv import parse_csv, write_csv
-from item_bank.io_json import parse_json, write_json
-from item_bank.io_qti import Placement, parse_qti
-from item_bank.io_qti_export import media_digests, write_qti_package
-from item_bank.models import (
-    BANK_TABLES,
-    THRESHOLD_FIELDS,
-    THRESHOLD_SE_FIELDS,
-    ItemPublic,
-    OptionPublic,
+from item_bank.formats import (
+    FORMATS,
+    QTI_EXPORT_FORMATS,
+    detect_format,
+    parse_bytes,
+    parse_text,
 )
+from item_bank.io_csv import write_csv
+from item_bank.io_json import parse_json, write_json
+from item_bank.io_qti import Placement
+from item_bank.io_qti_export import media_digests, write_qti_package
+from item_bank.models import BANK_TABLES, ItemPublic, OptionPublic
 from item_bank.parsed import ParsedFile
+from item_bank.reading import (
+    _load_subtests,
+    _options_by_item,
+    _records,
+    _subtest_id,
+    latest_calibrations,
+    parse_points,
+    points_text,
+)
 from item_bank.records import (
     BankDocument,
     BankImportError,
-    ContentAreaSpec,
     ImportSummary,
     IrtRecord,
     ItemRecord,
     ItemStatus,
     MediaFile,
-    Problem,
-    ScoringMode,
-    StemFormat,
     SubtestSpec,
 )
+from item_bank.tables import (
+    CHUNK,
+    T_AREA,
+    T_CAL,
+    T_ITEM,
+    T_MEDIA,
+    T_OPTION,
+    T_RUN,
+    T_SUBTEST,
+    T_USAGE,
+    _chunks,
+)
+from item_bank.writing import _take_write_lock, _write, _write_media
 
-T_SUBTEST: Table = SQLModel.metadata.tables["bank_subtest"]
-T_AREA: Table = SQLModel.metadata.tables["bank_content_area"]
-T_ITEM: Table = SQLModel.metadata.tables["bank_item"]
-T_OPTION: Table = SQLModel.metadata.tables["bank_item_option"]
-T_RUN: Table = SQLModel.metadata.tables["bank_calibration_run"]
-T_CAL: Table = SQLModel.metadata.tables["bank_item_calibration"]
-T_USAGE: Table = SQLModel.metadata.tables["bank_item_usage"]
-T_MEDIA: Table = SQLModel.metadata.tables["bank_item_media"]
-
-# SQLite allows 32,766 bound parameters per statement (999 before 3.32);
-# IN lists and multi-row inserts are chunked well below that.
-CHUNK = 500
-
-
-def _chunks(seq: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
-
-
-FORMATS = ("csv", "json", "qti")
-QTI_EXPORT_FORMATS = {"qti3": "3.0", "qti22": "2.2"}
-
-
-def detect_format(path: str | Path, fmt: str | None = None) -> str:
-    """``csv``, ``json`` or ``qti`` (a ``.zip`` package or an ``.xml`` item), from ``fmt`` or
-    the file name's extension."""
-    if fmt:
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}; expected {', '.join(FORMATS)}")
-        return fmt
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".json"):
-        return suffix[1:]
-    if suffix in (".zip", ".xml"):
-        return "qti"
-    raise ValueError(
-        f"cannot tell the format of {str(path)!r}; name it .csv, .json, or .zip/.xml (QTI)"
-    )
-
-
-def parse_text(text: str, fmt: str) -> ParsedFile:
-    """Parse CSV or JSON text (``fmt``) into a :class:`ParsedFile`."""
-    return parse_csv(text) if fmt == "csv" else parse_json(text)
-
-
-def parse_bytes(
-    data: bytes, fmt: str, *, name: str = "upload", mapping: Mapping[str, Placement] | None = None
-) -> ParsedFile:
-    """Parse a file's bytes: QTI as a package or item, CSV/JSON as UTF-8 text."""
-    if fmt == "qti":
-        return parse_qti(data, name=name, mapping=mapping)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        parsed = ParsedFile()
-        parsed.problems.append(Problem(0, "file", f"not UTF-8 text (byte {exc.start})"))
-        return parsed
-    return parse_text(text, fmt)
+# The names this module has always offered; they now live in the modules
+# above and stay importable from here so that no caller has to change.
+__all__ = [
+    "CHUNK",
+    "FORMATS",
+    "QTI_EXPORT_FORMATS",
+    "T_AREA",
+    "T_CAL",
+    "T_ITEM",
+    "T_MEDIA",
+    "T_OPTION",
+    "T_RUN",
+    "T_SUBTEST",
+    "T_USAGE",
+    "ItemStore",
+    "UsageCount",
+    "detect_format",
+    "latest_calibrations",
+    "parse_bytes",
+    "parse_points",
+    "parse_text",
+    "points_text",
+]
 
 
 @dataclass(frozen=True)
@@ -449,345 +437,3 @@ class ItemStore:
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
                 for t in BANK_TABLES
             }
-
-
-def _take_write_lock(conn: Connection) -> None:
-    """On SQLite, hold the database write lock from the start of a transaction.
-
-    A transaction that reads and then writes may begin deferred (the server's
-    engine begins read transactions that way); in WAL mode its first write
-    then fails at once with "database is locked" if another connection
-    committed after its first read. A write that changes nothing, issued
-    before any read, takes the lock instead, waiting through the busy timeout.
-    """
-    if conn.dialect.name == "sqlite":
-        conn.execute(update(T_SUBTEST).where(false()).values(id=T_SUBTEST.c.id))
-
-
-# ---------------------------------------------------------------------------
-# Reading rows
-# ---------------------------------------------------------------------------
-
-
-def _load_subtests(conn: Connection) -> dict[str, SubtestSpec]:
-    subtests = conn.execute(select(T_SUBTEST).order_by(T_SUBTEST.c.position)).all()
-    areas = conn.execute(select(T_AREA).order_by(T_AREA.c.position, T_AREA.c.id)).all()
-    by_subtest: dict[int, list[ContentAreaSpec]] = {}
-    for a in areas:
-        by_subtest.setdefault(a.subtest_id, []).append(ContentAreaSpec(a.code, a.name))
-    return {
-        s.code: SubtestSpec(
-            code=s.code,
-            name=s.name,
-            scoring=ScoringMode(s.scoring),
-            points_correct=s.points_correct,
-            min_points=s.min_points,
-            max_points=s.max_points,
-            content_areas=tuple(by_subtest.get(s.id, ())),
-        )
-        for s in subtests
-    }
-
-
-def _subtest_id(conn: Connection, code: str) -> int:
-    return int(conn.execute(select(T_SUBTEST.c.id).where(T_SUBTEST.c.code == code)).scalar_one())
-
-
-def _options_by_item(conn: Connection, item_pks: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
-    """(position, text) of the options of each item version, in order."""
-    out: dict[int, list[tuple[int, str]]] = {}
-    for chunk in _chunks(list(item_pks)):
-        rows = conn.execute(
-            select(T_OPTION.c.item_pk, T_OPTION.c.position, T_OPTION.c.text)
-            .where(T_OPTION.c.item_pk.in_(chunk))
-            .order_by(T_OPTION.c.item_pk, T_OPTION.c.position)
-        ).all()
-        for r in rows:
-            out.setdefault(r[0], []).append((r[1], r[2]))
-    return out
-
-
-def points_text(points: Sequence[int] | None) -> str | None:
-    """Option points as stored on the item row ("5,4,1,2,3")."""
-    return None if points is None else ",".join(str(p) for p in points)
-
-
-def parse_points(text: str | None) -> tuple[int, ...] | None:
-    return None if text is None else tuple(int(p) for p in text.split(","))
-
-
-def latest_calibrations(conn: Connection, item_pks: Sequence[int]) -> dict[int, Row[Any]]:
-    """The newest calibration row (with its run's label/scale/date) per item version."""
-    out: dict[int, Row[Any]] = {}
-    for chunk in _chunks(list(item_pks)):
-        rows = conn.execute(
-            select(T_CAL, T_RUN.c.label, T_RUN.c.scale, T_RUN.c.calibrated_at)
-            .join(T_RUN, T_RUN.c.id == T_CAL.c.run_id)
-            .where(T_CAL.c.item_pk.in_(chunk))
-            .order_by(T_CAL.c.id)
-        ).all()
-        for r in rows:
-            out[r.item_pk] = r  # ascending ids: the last one wins
-    return out
-
-
-def _irt_record(r: Row[Any]) -> IrtRecord:
-    thresholds = tuple(getattr(r, f) for f in THRESHOLD_FIELDS if getattr(r, f) is not None)
-    se_thr: list[float | None] = [getattr(r, f) for f in THRESHOLD_SE_FIELDS]
-    while se_thr and se_thr[-1] is None:
-        se_thr.pop()
-    return IrtRecord(
-        model=r.model,
-        a=r.a,
-        b=r.b,
-        c=r.c,
-        d=r.d,
-        thresholds=thresholds,
-        se_a=r.se_a,
-        se_b=r.se_b,
-        se_c=r.se_c,
-        se_d=r.se_d,
-        se_thresholds=tuple(se_thr),
-        sample_size=r.sample_size,
-        scale=r.scale,
-        run=r.label,
-        calibrated_at=r.calibrated_at,
-    )
-
-
-def _records(conn: Connection, rows: Sequence[Row[Any]]) -> list[ItemRecord]:
-    subtest_code = {r.id: r.code for r in conn.execute(select(T_SUBTEST.c.id, T_SUBTEST.c.code))}
-    area_code = {r.id: r.code for r in conn.execute(select(T_AREA.c.id, T_AREA.c.code))}
-    pks = [r.id for r in rows]
-    options = _options_by_item(conn, pks)
-    cals = latest_calibrations(conn, pks)
-    out: list[ItemRecord] = []
-    for r in rows:
-        opts = options.get(r.id, [])
-        out.append(
-            ItemRecord(
-                item_id=r.item_id,
-                subtest=subtest_code[r.subtest_id],
-                content_area=area_code[r.content_area_id],
-                stem=r.stem,
-                options=tuple(t for _, t in opts),
-                key=r.key,
-                points=parse_points(r.points),
-                status=ItemStatus(r.status),
-                stem_format=StemFormat(r.stem_format),
-                enemy_group=r.enemy_group,
-                source=r.source,
-                version=r.version,
-                irt=_irt_record(cals[r.id]) if r.id in cals else None,
-            )
-        )
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Writing an import
-# ---------------------------------------------------------------------------
-
-
-def _write(
-    conn: Connection, doc: BankDocument, existing: Mapping[str, SubtestSpec]
-) -> ImportSummary:
-    subtests_created, areas_created = _write_subtests(conn, doc.subtests, existing)
-    subtest_ids = {r.code: r.id for r in conn.execute(select(T_SUBTEST.c.code, T_SUBTEST.c.id))}
-    area_ids = {r.code: r.id for r in conn.execute(select(T_AREA.c.code, T_AREA.c.id))}
-
-    # The current version of every incoming id that the bank already holds.
-    ids = [item.item_id for item in doc.items]
-    current_rows: list[Row[Any]] = []
-    for chunk in _chunks(ids):
-        current_rows += conn.execute(
-            select(T_ITEM).where(T_ITEM.c.is_current.is_(True), T_ITEM.c.item_id.in_(chunk))
-        ).all()
-    current = {rec.item_id: rec for rec in _records(conn, current_rows)}
-    current_pk = {r.item_id: r.id for r in current_rows}
-
-    created: list[str] = []
-    new_versions: list[str] = []
-    unchanged: list[str] = []
-    recalibrated: list[str] = []
-    to_insert: list[ItemRecord] = []
-    recalibrate: list[tuple[int, IrtRecord]] = []
-    for item in doc.items:
-        old = current.get(item.item_id)
-        if old is None:
-            created.append(item.item_id)
-            to_insert.append(replace(item, version=item.version or 1))
-        elif replace(old, irt=None).content_equal(replace(item, irt=None)):
-            if item.irt is not None and item.irt != old.irt:
-                recalibrate.append((current_pk[item.item_id], item.irt))
-                recalibrated.append(item.item_id)
-            else:
-                unchanged.append(item.item_id)
-        else:
-            new_versions.append(item.item_id)
-            to_insert.append(replace(item, version=(old.version or 0) + 1))
-
-    if new_versions:
-        for chunk in _chunks(new_versions):
-            conn.execute(
-                update(T_ITEM)
-                .where(T_ITEM.c.is_current.is_(True), T_ITEM.c.item_id.in_(chunk))
-                .values(is_current=False)
-            )
-    now = models.utcnow()
-    pks: list[int] = []
-    if to_insert:
-        item_rows = [
-            {
-                "item_id": it.item_id,
-                "stem": it.stem,
-                "stem_format": it.stem_format.value,
-                "version": it.version,
-                "is_current": True,
-                "subtest_id": subtest_ids[it.subtest],
-                "content_area_id": area_ids[it.content_area],
-                "status": it.status.value,
-                "n_options": len(it.options),
-                "key": it.key,
-                "points": points_text(it.points),
-                "enemy_group": it.enemy_group,
-                "source": it.source,
-                "created_at": now,
-            }
-            for it in to_insert
-        ]
-        for chunk in _chunks(item_rows):
-            result = conn.execute(
-                insert(T_ITEM).returning(T_ITEM.c.id, sort_by_parameter_order=True), list(chunk)
-            )
-            pks += [int(r[0]) for r in result]
-        option_rows = [
-            {"item_pk": pk, "position": k, "text": text}
-            for pk, it in zip(pks, to_insert, strict=True)
-            for k, text in enumerate(it.options)
-        ]
-        for chunk in _chunks(option_rows):
-            conn.execute(insert(T_OPTION), list(chunk))
-    calibrations = [
-        (pk, it.irt) for pk, it in zip(pks, to_insert, strict=True) if it.irt is not None
-    ] + recalibrate
-    run_ids = _write_calibrations(conn, calibrations, now)
-    return ImportSummary(
-        created=tuple(created),
-        new_versions=tuple(new_versions),
-        unchanged=tuple(unchanged),
-        recalibrated=tuple(recalibrated),
-        subtests_created=tuple(subtests_created),
-        content_areas_created=tuple(areas_created),
-        calibration_runs=tuple(run_ids),
-    )
-
-
-def _write_media(conn: Connection, files: Sequence[MediaFile]) -> None:
-    now = models.utcnow()
-    for f in files:  # one by one: images can be large, and a package holds few
-        conn.execute(
-            insert(T_MEDIA).values(
-                sha256=f.sha256,
-                mime_type=f.mime_type,
-                size=len(f.data),
-                data=f.data,
-                name=f.name,
-                created_at=now,
-            )
-        )
-
-
-def _write_subtests(
-    conn: Connection, declared: Sequence[SubtestSpec], existing: Mapping[str, SubtestSpec]
-) -> tuple[list[str], list[str]]:
-    created: list[str] = []
-    areas_created: list[str] = []
-    next_position = len(existing)
-    for spec in declared:
-        old = existing.get(spec.code)
-        if old is None:
-            subtest_id = conn.execute(
-                insert(T_SUBTEST).values(
-                    code=spec.code,
-                    name=spec.name,
-                    scoring=spec.scoring.value,
-                    points_correct=spec.points_correct,
-                    min_points=spec.min_points,
-                    max_points=spec.max_points,
-                    position=next_position,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            next_position += 1
-            created.append(spec.code)
-            old_areas: dict[str, ContentAreaSpec] = {}
-        else:
-            subtest_id = _subtest_id(conn, spec.code)
-            if old.name != spec.name:
-                conn.execute(
-                    update(T_SUBTEST).where(T_SUBTEST.c.id == subtest_id).values(name=spec.name)
-                )
-            old_areas = {a.code: a for a in old.content_areas}
-        for position, area in enumerate(spec.content_areas):
-            if area.code not in old_areas:
-                conn.execute(
-                    insert(T_AREA).values(
-                        subtest_id=subtest_id, code=area.code, name=area.name, position=position
-                    )
-                )
-                areas_created.append(area.code)
-            elif old_areas[area.code].name != area.name:
-                conn.execute(
-                    update(T_AREA).where(T_AREA.c.code == area.code).values(name=area.name)
-                )
-    return created, areas_created
-
-
-def _write_calibrations(
-    conn: Connection, calibrations: Sequence[tuple[int, IrtRecord]], now: dt.datetime
-) -> list[int]:
-    """Insert parameter rows, finding or creating their runs by (label, scale, date)."""
-    if not calibrations:
-        return []
-    runs: dict[tuple[str, str, dt.date | None], int] = {}
-    for r in conn.execute(select(T_RUN.c.id, T_RUN.c.label, T_RUN.c.scale, T_RUN.c.calibrated_at)):
-        runs.setdefault((r.label, r.scale, r.calibrated_at), r.id)
-    used: list[int] = []
-    rows = []
-    for pk, irt in calibrations:
-        key = (irt.run, irt.scale, irt.calibrated_at)
-        if key not in runs:
-            runs[key] = int(
-                conn.execute(
-                    insert(T_RUN).values(
-                        label=irt.run,
-                        scale=irt.scale,
-                        calibrated_at=irt.calibrated_at,
-                        created_at=now,
-                    )
-                ).inserted_primary_key[0]  # type: ignore[index]
-            )
-        if runs[key] not in used:
-            used.append(runs[key])
-        row: dict[str, Any] = {
-            "item_pk": pk,
-            "run_id": runs[key],
-            "model": irt.model,
-            "a": irt.a,
-            "b": irt.b,
-            "c": irt.c,
-            "d": irt.d,
-            "se_a": irt.se_a,
-            "se_b": irt.se_b,
-            "se_c": irt.se_c,
-            "se_d": irt.se_d,
-            "sample_size": irt.sample_size,
-        }
-        for k, name in enumerate(THRESHOLD_FIELDS):
-            row[name] = irt.thresholds[k] if k < len(irt.thresholds) else None
-        for k, name in enumerate(THRESHOLD_SE_FIELDS):
-            row[name] = irt.se_thresholds[k] if k < len(irt.se_thresholds) else None
-        rows.append(row)
-    for chunk in _chunks(rows):
-        conn.execute(insert(T_CAL), list(chunk))
-    return used
