@@ -15,274 +15,83 @@ ends on its stopping rules, the test after its last section.
 For the ability estimate a blank answer on a presented item counts as the
 lowest category (wrong), as it scores 0 points: otherwise skipping hard
 adaptive items would raise the estimate.
+
+This module holds :func:`start`, :func:`record` with the adaptive step and
+the live board's :func:`running_points`; the rest of the API is re-exported
+here from the modules that hold it: :mod:`cat_engine.choices`
+(:class:`Choices`), :mod:`cat_engine.queries` (:func:`presented`,
+:func:`administered`, :func:`current`, :func:`is_complete`),
+:mod:`cat_engine.linear` (:func:`flag`, :func:`navigate`),
+:mod:`cat_engine.finishing` (:func:`finish`, :func:`add_time`) and
+:mod:`cat_engine.scores` (:class:`SectionScore`, :class:`TestScore`,
+:func:`score`). Their helpers: :mod:`cat_engine.ability` (the general
+ability estimate), :mod:`cat_engine.exposure_limits` (hard exposure limits,
+withdrawn items) and :mod:`cat_engine.presenting` (adding an item, pretest
+picks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
-from numpy.typing import NDArray
 
+from cat_engine.ability import _estimate, _evidence, _responded
 from cat_engine.adaptive import eligibility, select_next
-from cat_engine.assembly import assemble_form
 from cat_engine.bank import BankArrays
+from cat_engine.choices import Choices
 from cat_engine.design import SectionDesign, TestDesign
 from cat_engine.errors import EngineError
-from cat_engine.estimators import Evidence, OneEvidence
+from cat_engine.estimators import Evidence
 from cat_engine.exposure import ExposureUsage
+from cat_engine.exposure_limits import _allowed, _limits_apply
+from cat_engine.finishing import _check_time, add_time, finish
+from cat_engine.linear import _start_linear, flag, navigate
 from cat_engine.live_step import (
     _all_scored,
     _given_mask,
     _live_sections,
     _LiveSection,
-    _local_of,
-    _option_category,
     _running_loglik,
 )
-from cat_engine.pool import (
-    check_design_against_bank,
-    n_enemy_groups,
-    pick_pretest,
-    place_linear_pretest,
-    pretest_blocked,
-    pretest_positions,
-    section_items,
-)
-from cat_engine.prepared import bank_extra, section_tables
-from cat_engine.scoring import reference_curve, reference_max_points, reference_tcc
+from cat_engine.pool import check_design_against_bank, pretest_positions
+from cat_engine.prepared import bank_extra
+from cat_engine.presenting import _enemy_groups, _pick_pretest, _present
+from cat_engine.queries import _find, administered, current, is_complete, presented
+from cat_engine.scores import SectionScore, TestScore, score
+from cat_engine.scoring import reference_curve
 from cat_engine.state import SectionState, TestState, finite_or_none
 from cat_engine.stopping import section_stop, stop_reason
 
-IntArray = NDArray[np.int64]
-
-
-@dataclass
-class Choices:
-    """The scored items an adaptive :func:`record` chose, to replay the step exactly.
-
-    The live choice depends on the exposure usage of that moment (other
-    candidates' tests), which a later replay cannot know. Pass an empty
-    ``Choices()`` to :func:`record` to have each choice of the step written
-    to ``made``, as ``(bank index or −1 when the section's pool was exhausted,
-    bank indices the exposure lottery refused)`` in the order they were made;
-    pass ``Choices(made, replay=True)`` to take those choices instead of
-    choosing again (pretest items, estimates and stopping rules are computed
-    as always). Linear tests choose nothing here.
-    """
-
-    made: list[tuple[int, list[int]]] = field(default_factory=list)
-    replay: bool = False
-    _next: int = 0
-
-    def take(self) -> tuple[int, list[int]]:
-        """The next recorded choice (replay). Raises ``EngineError('replay_mismatch')``."""
-        if self._next >= len(self.made):
-            raise EngineError("replay_mismatch", "the step chose more items than were recorded")
-        out = self.made[self._next]
-        self._next += 1
-        return out
-
-    def finished(self) -> None:
-        """Raise ``EngineError('replay_mismatch')`` unless every recorded choice was taken."""
-        if self.replay and self._next != len(self.made):
-            raise EngineError("replay_mismatch", "the step chose fewer items than were recorded")
+# The engine's API, as callers use it (``from cat_engine import engine as cat``;
+# ``cat.record``, ``cat.Choices``, ...): the parts defined in the modules above
+# are re-exported here.
+__all__ = [
+    "SHORTCUTS",
+    "Choices",
+    "SectionScore",
+    "TestScore",
+    "add_time",
+    "administered",
+    "current",
+    "finish",
+    "flag",
+    "is_complete",
+    "navigate",
+    "presented",
+    "record",
+    "running_points",
+    "score",
+    "start",
+]
 
 
 # ---------------------------------------------------------------------------
-# Scores
+# The adaptive step
 # ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SectionScore:
-    """code; points on the published scale; max_points; theta, se (logits; se
-    None if undefined); n_answered (scored, non-blank); n_items (scored items
-    presented).
-
-    Points, not verdicts: whether a candidate passes is the exam's ranking
-    policy's (``exam_server.results.rules``), which may differ by category.
-    The design's ``passing_points`` is only the cut SPRT stopping and the
-    simulator's classification use.
-    """
-
-    code: str
-    points: float
-    max_points: float
-    theta: float
-    se: float | None
-    n_answered: int
-    n_items: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "points": self.points,
-            "max_points": self.max_points,
-            "theta": self.theta,
-            "se": self.se,
-            "n_answered": self.n_answered,
-            "n_items": self.n_items,
-        }
-
-
-@dataclass(frozen=True)
-class TestScore:
-    """Per-section scores and the total points (the sum over sections)."""
-
-    __test__ = False
-
-    mode: str
-    sections: list[SectionScore] = field(default_factory=list)
-
-    @property
-    def total(self) -> float:
-        return float(sum(s.points for s in self.sections))
-
-    @property
-    def max_total(self) -> float:
-        return float(sum(s.max_points for s in self.sections))
-
-    def section(self, code: str) -> SectionScore:
-        for s in self.sections:
-            if s.code == code:
-                return s
-        raise KeyError(code)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "sections": [s.to_dict() for s in self.sections],
-            "total": self.total,
-            "max_total": self.max_total,
-        }
-
-
-# ---------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------
-
-
-def _check_bank(state: TestState, bank: BankArrays) -> None:
-    for sec in state.sections:
-        for i, item_id in zip(sec.items, sec.item_ids, strict=True):
-            if i >= bank.n_items or bank.item_ids[i] != item_id:
-                raise EngineError(
-                    "bank_mismatch",
-                    f"item {item_id!r} is no longer at bank position {i}: "
-                    "resume the test with the bank it started with",
-                )
-
-
-def _find(state: TestState, item: int) -> tuple[int, int]:
-    """(section number, position) of a presented item."""
-    if item == state.current and not state.finished:
-        # The usual case: the item on screen, the last one presented in its section.
-        sec = state.sections[state.section_index]
-        if sec.items and sec.items[-1] == item:
-            return state.section_index, len(sec.items) - 1
-    for s, sec in enumerate(state.sections):
-        for p, i in enumerate(sec.items):
-            if i == item:
-                return s, p
-    raise EngineError("not_presented", f"item {item} is not on this candidate's test")
-
-
-def _responded(state: TestState, s: int) -> list[int]:
-    """Positions of section s that count as responded (linear: not blank)."""
-    sec = state.sections[s]
-    if state.design.mode == "linear":
-        return [p for p, o in enumerate(sec.options) if o >= 0]
-    return [p for p, a in enumerate(sec.answered) if a]
-
-
-def _evidence(state: TestState, bank: BankArrays, s: int) -> Evidence:
-    sec = state.sections[s]
-    linear = state.design.mode == "linear"
-    # Plain Python over the ≤ a few hundred answers, then one row gather from
-    # the section's (n·K, q) log-probability table: this runs on every answer.
-    tables = section_tables(bank, state.design.sections[s])
-    local_of = _local_of(tables)
-    option_category = _option_category(bank)
-    k = tables.logp.shape[2]
-    if not linear and _all_scored(sec):
-        row, cat_list = _running_loglik(sec, tables, local_of, option_category)
-        # The lists as they are now: the section's own list grows on the next step.
-        return OneEvidence(bank.params, sec.items[:], cat_list, row)
-    pos = [p for p in _responded(state, s) if not sec.pretest[p]]
-    item_list = [sec.items[p] for p in pos]
-    option_list = [sec.options[p] for p in pos]
-    # blank = lowest category (see module doc); linear forms never get here with a blank.
-    cat_list = [
-        option_category[i][o] if o >= 0 else 0 for i, o in zip(item_list, option_list, strict=True)
-    ]
-    rows = [local_of[i] * k + c for i, c in zip(item_list, cat_list, strict=True)]
-    loglik = tables.logp_rows.take(np.array(rows, dtype=np.int64), axis=0).sum(axis=0)[None, :]
-    items = np.array([item_list], dtype=np.int64).reshape(1, -1)
-    cats = np.array([cat_list], dtype=np.int64).reshape(1, -1)
-    return Evidence(bank.params, items, cats, loglik)
-
-
-def _estimate(state: TestState, bank: BankArrays, s: int) -> tuple[Evidence, float, float]:
-    ev = _evidence(state, bank, s)
-    theta, se = state.design.strategies[s].estimator.estimate(ev)
-    return ev, float(theta[0]), float(se[0])
-
-
-def _limits_apply(design: TestDesign, usage: ExposureUsage | None) -> bool:
-    """Whether ``usage`` can make an item ineligible: a hard maximum rate or withdrawn items."""
-    return usage is not None and (
-        design.exposure.max_rate is not None or usage.withdrawn is not None
-    )
-
-
-def _allowed(
-    design: TestDesign, bank: BankArrays, usage: ExposureUsage | None
-) -> NDArray[np.bool_] | None:
-    """Items under the design's hard maximum exposure rate and not withdrawn
-    (None: no limit, nothing withdrawn or no usage)."""
-    if usage is None or not _limits_apply(design, usage):
-        return None
-    if usage.counts.shape[0] != bank.n_items:
-        raise EngineError(
-            "usage_mismatch",
-            f"exposure usage counts {usage.counts.shape[0]} items, the bank has {bank.n_items}",
-        )
-    return usage.allowed(design.exposure.max_rate, design.exposure.warmup)
-
-
-def _enemy_groups(state: TestState, bank: BankArrays) -> IntArray:
-    """Enemy groups of every item presented so far. (g,)"""
-    items = [i for sec in state.sections for i in sec.items]
-    if not items:
-        return np.zeros(0, dtype=np.int64)
-    groups = bank.enemy_group[items]
-    return np.asarray(groups[groups >= 0], dtype=np.int64)
-
-
-def _present(state: TestState, bank: BankArrays, s: int, item: int, pretest: bool) -> None:
-    sec = state.sections[s]
-    sec.items.append(int(item))
-    sec.item_ids.append(bank.item_ids[item])
-    sec.options.append(-1)
-    sec.answered.append(False)
-    sec.flagged.append(False)
-    sec.pretest.append(pretest)
-    sec.elapsed.append(0.0)
-    state.current = int(item)
-    state.step += 1
-
-
-def _pick_pretest(state: TestState, bank: BankArrays, s: int) -> int | None:
-    candidates = section_items(bank, state.design.sections[s], pretest=True)
-    shown = np.isin(candidates, [i for sec in state.sections for i in sec.items])[None, :]
-    used = np.zeros((1, n_enemy_groups(bank)), dtype=bool)
-    used[0, _enemy_groups(state, bank)] = True
-    blocked = pretest_blocked(bank, candidates, shown, used)
-    seeds = np.array([state.seed], dtype=np.int64)
-    item = int(pick_pretest(candidates, blocked, seeds, np.array([state.step]))[0])
-    return None if item < 0 else item
+#
+# It stays in this module: the tests switch its shortcuts off and count its
+# selections by patching ``SHORTCUTS`` and ``select_next`` here, and
+# ``benchmarks/server_profile.py`` finds ``record``, ``_estimate_live`` and
+# ``running_points`` by their file, ``cat_engine/engine.py``.
 
 
 def _next_adaptive(
@@ -469,14 +278,6 @@ def _section_should_stop(
     return stop_reason(section, code)
 
 
-def _check_time(state: TestState) -> None:
-    limit = state.design.time_limit_seconds
-    if limit is not None and state.time_used >= limit and not state.finished:
-        state.finished = True
-        state.finish_reason = "time"
-        state.current = None
-
-
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
@@ -507,68 +308,6 @@ def start(
         _start_linear(state, bank, usage)
         return state
     return _next_adaptive(state, bank, usage)
-
-
-def _start_linear(state: TestState, bank: BankArrays, usage: ExposureUsage | None) -> None:
-    design = state.design
-    allowed = _allowed(design, bank, usage)
-    allowed = np.ones(bank.n_items, dtype=bool) if allowed is None else allowed.copy()
-    for s, section in enumerate(design.sections):
-        scored = assemble_form(bank, section, design.assembly, state.seed, s, allowed)
-        form, pretest = place_linear_pretest(bank, section, state.seed, s, list(scored))
-        used_groups = bank.enemy_group[np.asarray(form, dtype=np.int64)]
-        allowed &= ~np.isin(bank.enemy_group, used_groups[used_groups >= 0])
-        sec = state.sections[s]
-        sec.items = [int(i) for i in form]
-        sec.item_ids = [bank.item_ids[i] for i in form]
-        sec.options = [-1] * len(form)
-        sec.answered = [False] * len(form)
-        sec.flagged = [False] * len(form)
-        sec.pretest = pretest
-        sec.elapsed = [0.0] * len(form)
-        _, theta, se = _estimate(state, bank, s)
-        sec.theta, sec.se = theta, finite_or_none(se)
-    state.current = state.sections[0].items[0]
-    state.step = sum(len(sec.items) for sec in state.sections)
-
-
-def presented(state: TestState) -> list[int]:
-    """Bank indices shown so far, in order (linear: the whole form)."""
-    return [i for sec in state.sections for i in sec.items]
-
-
-def administered(before: TestState | None, after: TestState) -> IntArray:
-    """Bank indices one engine step newly presented: what to count as used. (k,) int64
-
-    before: the state passed to the step (None for :func:`start`); after: the
-    state it returned. For ``start`` that is the whole linear form, or the
-    first adaptive item; for ``record`` on an adaptive test the next item (none
-    when the test ended), on a linear test nothing. Pretest items count too:
-    they were shown. A server adds these to its per-exam usage counts, in the
-    same transaction that stores ``after``, before building the
-    :class:`~cat_engine.exposure.ExposureUsage` for the next step. Raises
-    ``ValueError`` when the two states are not one test's before and after.
-    """
-    if before is None:
-        return np.asarray(presented(after), dtype=np.int64)
-    if before.seed != after.seed or len(before.sections) != len(after.sections):
-        raise ValueError("administered: the two states are not the same test")
-    new: list[int] = []
-    for b, a in zip(before.sections, after.sections, strict=True):
-        if a.items[: len(b.items)] != b.items:
-            raise ValueError("administered: 'after' does not continue 'before'")
-        new.extend(a.items[len(b.items) :])
-    return np.asarray(new, dtype=np.int64)
-
-
-def current(state: TestState) -> int | None:
-    """The item the candidate is on (adaptive: the one to answer next); None when complete."""
-    return None if state.finished else state.current
-
-
-def is_complete(state: TestState) -> bool:
-    """True once the test is over (adaptive: last section done; linear: submitted or timed out)."""
-    return state.finished
 
 
 def record(
@@ -642,90 +381,6 @@ def record(
     if choices is not None:
         choices.finished()
     return new
-
-
-def flag(state: TestState, item: int, flagged: bool) -> TestState:
-    """Set or clear the "ragu-ragu" (doubtful) flag on a presented item (linear only)."""
-    if state.finished:
-        raise EngineError("complete", "the test is over")
-    if state.design.mode != "linear":
-        raise EngineError("navigation_not_allowed", "adaptive tests have no doubtful flags")
-    s, p = _find(state, item)
-    new = state.copy()
-    new.sections[s].flagged[p] = bool(flagged)
-    return new
-
-
-def navigate(state: TestState, item: int) -> TestState:
-    """Move to a presented item (linear only; adaptive accepts only the current item)."""
-    if state.finished:
-        raise EngineError("complete", "the test is over")
-    if state.design.mode != "linear":
-        if item == state.current:
-            return state.copy()
-        raise EngineError("navigation_not_allowed", "adaptive tests cannot go back or skip")
-    s, _ = _find(state, item)
-    new = state.copy()
-    new.current = int(item)
-    new.section_index = s
-    return new
-
-
-def finish(state: TestState, reason: str = "submitted") -> TestState:
-    """End the test now (the candidate submits, or the server's clock runs out)."""
-    new = state.copy()
-    if not new.finished:
-        new.finished = True
-        new.finish_reason = reason
-        new.current = None
-        for sec in new.sections:
-            if not sec.complete:
-                sec.complete = True
-                sec.stop_reason = reason
-    return new
-
-
-def add_time(state: TestState, seconds: float) -> TestState:
-    """Count ``seconds`` more of testing time (no answer); finishes the test at its limit."""
-    if not (isinstance(seconds, int | float) and seconds >= 0):
-        raise ValueError(f"seconds must be a non-negative number, got {seconds!r}")
-    new = state.copy()
-    new.time_used += float(seconds)
-    new.sections[new.section_index].time_used += float(seconds)
-    _check_time(new)
-    return new
-
-
-def score(state: TestState, bank: BankArrays) -> TestScore:
-    """Scores per section on the published scale (see :mod:`cat_engine.scoring`)."""
-    _check_bank(state, bank)
-    out = []
-    for s, section in enumerate(state.design.sections):
-        sec = state.sections[s]
-        scored = [p for p in range(len(sec.items)) if not sec.pretest[p]]
-        answered = [p for p in scored if sec.options[p] >= 0]
-        _, theta, se = _estimate(state, bank, s)
-        if state.design.mode == "linear":
-            items = np.array([sec.items[p] for p in scored], dtype=np.int64)
-            opts = np.array([sec.options[p] for p in scored], dtype=np.int64)
-            points = float(bank.points_of(items, opts).sum())
-            max_points = float(bank.max_points()[items].sum()) if items.size else 0.0
-        else:
-            responded = [p for p in _responded(state, s) if not sec.pretest[p]]
-            points = float(reference_tcc(bank, section, [theta])[0]) if responded else 0.0
-            max_points = reference_max_points(bank, section)
-        out.append(
-            SectionScore(
-                code=section.code,
-                points=points,
-                max_points=max_points,
-                theta=theta,
-                se=finite_or_none(se),
-                n_answered=len(answered),
-                n_items=len(scored),
-            )
-        )
-    return TestScore(mode=state.design.mode, sections=out)
 
 
 def _option_points(bank: BankArrays) -> list[list[float]]:
