@@ -65,7 +65,7 @@ def populate(engine: Engine) -> None:
             s.flush()
             s.add(
                 m.Attempt(
-                    id=i, session_id=1, candidate_id=i, status="finished", state_json="{}",
+                    id=i, session_id=1, candidate_id=i, status="finished",
                     score_json=_score(*sc), terminal_id=f"T-{i}",
                 )
             )  # fmt: skip
@@ -155,5 +155,5 @@ def populate_field_test(engine: Engine, points: dict[str, float] | None = None) 
             score = {"sections": [{"code": "BID", "points": pts, "max_points": 500.0}],
                      "total": pts}  # fmt: skip
             s.add(m.Attempt(id=100 + n, session_id=2, candidate_id=ids[regno], status="finished",
-                            state_json="{}", score_json=json.dumps(score)))  # fmt: skip
+                            score_json=json.dumps(score)))  # fmt: skip
         s.commit()
