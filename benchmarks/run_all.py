@@ -8,16 +8,17 @@ measures multi-threaded figures sets its own environment for that run.
 
 from __future__ import annotations
 
+import argparse
 import os
 import pkgutil
 import subprocess
 import sys
 from pathlib import Path
 
-# Not benchmarks of their own: the section writer, this runner, the echo
-# server that benchmarks.server starts beside the exam server, and the
-# profiler run (it needs py-spy, which is not a project dependency).
-SKIP = {"report", "run_all", "server_echo", "server_profile"}
+# Not benchmarks of their own: the section writer and the meters, this
+# runner, the two echo servers that benchmarks.server starts beside the exam
+# server, and the profiler run (it needs py-spy, not a project dependency).
+SKIP = {"report", "meters", "run_all", "server_echo", "server_durable_echo", "server_profile"}
 
 
 def available() -> list[str]:
@@ -28,10 +29,22 @@ def available() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    names = (argv if argv is not None else sys.argv[1:]) or available()
-    unknown = [n for n in names if n not in available()]
+    have = available()
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.run_all",
+        description="Run benchmarks one after the other; each writes its own section "
+        "of docs/benchmarks.md. Without NAME, every one.",
+    )
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(have)}")
+    ap.add_argument("--list", action="store_true", help="print the names and stop")
+    args = ap.parse_args(argv)
+    if args.list:
+        print("\n".join(have))
+        return 0
+    names = args.names or have
+    unknown = [n for n in names if n not in have]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(available())}")
+        print(f"unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(have)}")
         return 2
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     failed = []
