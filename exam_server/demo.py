@@ -226,6 +226,12 @@ def seed_demo_exam(
         if credentials is not None:
             save_credentials(credentials, existing)
             print(recruitment_demo.seed_demo(engine, secret_key, credentials.parent))
+            # The SKB is seeded in the background with the finished exam it
+            # needs (serve_demo); once there, its accounts print with the others.
+            from exam_server.assessment.demo import skb_demo_lines
+
+            if skb := skb_demo_lines(engine, credentials.parent):
+                print("\n".join(skb))
         return existing
     design = skd_design(mode=mode)
     bank, items = load_from_item_bank(engine, design)
@@ -505,7 +511,8 @@ def serve_demo(
     # accepted appeal signed as version 2, survey answers and feedback. Its 60
     # sittings take about ten seconds to play: a process of its own seeds them
     # while the server starts, and prints its lines when done; until then its
-    # pages say it is being prepared (being_prepared).
+    # pages say it is being prepared (being_prepared). The SKB interviews on
+    # that exam (exam_server.assessment.demo) are seeded by the same process.
     after = (
         prepare_in_background(
             database_url, Path(results_dir), Path(results_dir).parent / PREPARING_FILE
@@ -534,6 +541,11 @@ def serve_demo(
     print(
         f"  after the test:     {base}/after/{DEMO_FINISHED_EXAM}/"
         + ("  (being prepared: its lines follow in a few seconds)" if after else "")
+    )
+    print(
+        f"  SKB interviews:     {base}/skb-admin.html  (assessors: /skb-assessor.html, "
+        "candidates: /skb-candidate.html)"
+        + ("  (being prepared: its accounts follow the after-the-test lines)" if after else "")
     )
     print(f"  REST API schema:    {base}/api/openapi.json", flush=True)
     try:

@@ -1,6 +1,8 @@
 """The demo's after-the-test part seeded in a background process while the
 demo starts serving (:func:`start_demo_after_test`), stopped with
-:func:`stop_demo_after_test`; :func:`main` is what that process runs.
+:func:`stop_demo_after_test`; :func:`main` is what that process runs. The
+demo's SKB (``exam_server.assessment.demo``) is seeded there too, right after
+the finished exam it needs (its SKD must be final).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def start_demo_after_test(database_url: str, results_dir: Path) -> subprocess.Po
     (a Ctrl+C reaches the demo, not it) and stops when its stdin closes, also
     when the demo dies: before it writes, it writes nothing; once writing (about
     a second), it finishes."""
+    from exam_server.assessment.demo import seeded as skb_seeded
     from exam_server.checkpoints import load_or_create_key, paths_for
     from exam_server.db import make_engine
 
@@ -50,10 +53,12 @@ def start_demo_after_test(database_url: str, results_dir: Path) -> subprocess.Po
         with engine.connect() as conn:
             exams = _t(m.Exam)
             done = conn.execute(select(exams.c.id).where(exams.c.code == "SKD-HASIL")).first()
+        # A demo made before it had an SKB part (or stopped between the two)
+        # still gets it: the finished exam is then skipped, the SKB seeded.
+        if done is not None and skb_seeded(engine):
+            return None
     finally:
         engine.dispose()
-    if done is not None:
-        return None
     # The receipts' key is the server's checkpoint key: made here, before the
     # server and this process would both make one.
     load_or_create_key(paths_for(database_url)[1])
@@ -76,7 +81,10 @@ def stop_demo_after_test(proc: subprocess.Popen[bytes], timeout: float = 60.0) -
 
 def main(argv: Sequence[str]) -> int:
     """The background process: ``DATABASE_URL RESULTS_DIR``; prints the lines of
-    :func:`demo_after_test`, or nothing when its stdin closed first."""
+    :func:`demo_after_test` and of the demo's SKB (seeded in the data folder,
+    ``RESULTS_DIR``'s parent), or nothing when its stdin closed first."""
+    from exam_server.assessment.demo import demo_skb
+
     closed = threading.Event()
 
     def watch() -> None:
@@ -94,4 +102,9 @@ def main(argv: Sequence[str]) -> int:
         return 0
     if lines:
         print("\n" + "\n".join(lines), flush=True)
+    # Asked to stop once the exam was written: the SKB waits for the next start.
+    # (About two seconds more, so the exam's lines go first.)
+    skb = [] if closed.is_set() else demo_skb(database_url, Path(results_dir).parent)
+    if skb:
+        print(("" if lines else "\n") + "\n".join(skb), flush=True)
     return 0

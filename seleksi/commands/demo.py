@@ -51,8 +51,9 @@ def prepare_database(data_dir: Path) -> tuple[str, Engine]:
 def demo_files(data_dir: Path) -> list[Path]:
     """What the demo writes in ``data_dir`` (and ``--reset`` deletes): the
     database with its SQLite side files and checkpoints, the server key and
-    its receipt key list, the kept credentials, the published results and
-    the marker of the after-the-test part being prepared."""
+    its receipt key list, the kept credentials (the SKB's too), the published
+    results and the marker of the after-the-test part being prepared."""
+    from exam_server.assessment.demo import DEMO_FILE as SKB_DEMO_FILE
     from exam_server.checkpoints import paths_for, public_key_path
     from exam_server.demo import CREDENTIALS_FILE, PREPARING_FILE
     from exam_server.receipts import key_list_path
@@ -72,6 +73,7 @@ def demo_files(data_dir: Path) -> list[Path]:
         data_dir / "server-secret.key",
         data_dir / PREPARING_FILE,
         data_dir / CREDENTIALS_FILE,
+        data_dir / SKB_DEMO_FILE,
         data_dir / "results",
         *recruitment_demo_files(data_dir),
     ]

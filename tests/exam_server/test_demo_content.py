@@ -4,23 +4,34 @@ it start faster cannot silently drop a part of it.
 The demo seeds its exam day and recruitment before it serves, and the
 after-the-test part (SKD-HASIL) in a background process while it serves
 (``exam_server.demo.prepare_in_background``, which also keeps the file that
-tells the pages it is being prepared); these tests run both the same way, with
-a smaller bank (80 items per subtest)."""
+tells the pages it is being prepared), with the SKB interviews on it
+(``exam_server.assessment.demo``); these tests run both the same way, with a
+smaller bank (80 items per subtest), and log in with the SKB accounts the
+demo prints, over HTTP and in chromium."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from exam_server.assessment.demo import PANEL
 from exam_server.audit import verify
 from exam_server.db import make_engine
 from exam_server.demo import DEMO_FINISHED_EXAM, PREPARING_FILE, being_prepared
 from exam_server.demo import prepare_in_background as start
 from exam_server.settings import Settings
+from exam_server.testing import ThreadServer, staff_token
 from seleksi.cli import main
+from tests.browser_checks import expect_patiently, serious_violations
+from tests.conftest import make_settings
+from tests.proctor_ui.conftest import browser  # noqa: F401  (the chromium fixture)
 
 ARGV = ["demo", "--no-serve", "--per-subtest", "80"]
 
@@ -44,7 +55,7 @@ DEMO_ROWS = {
     "exam_formation": 10,
     "exam_candidate": 112,
     "exam_checkin": 50,
-    "exam_staff": 2,
+    "exam_staff": 5,  # admin, proctor and the SKB's three assessors
     "exam_staff_room": 1,
     # SKD-HASIL: 60 finished sittings of 110 answers, a snapshot every 10
     "exam_attempt": 60,
@@ -54,6 +65,19 @@ DEMO_ROWS = {
     "after_survey_answer": 144,
     "after_feedback": 5,
     "after_appeal": 1,
+}
+
+#: The SKB on SKD-HASIL (exam_server.assessment.demo): one plan, a panel of
+#: three assessors, nine slots, four candidates scheduled, eight sheets (3 + 3
+#: + 2 declared and submitted), one final interview score.
+SKB_ROWS = {
+    "skb_plan": 1,
+    "skb_panel": 1,
+    "skb_panel_member": 3,
+    "skb_slot": 9,
+    "skb_declaration": 8,
+    "skb_sheet": 8,
+    "skb_component_score": 1,
 }
 
 #: The recruitment's tables (counted by state below; their other rows follow
@@ -162,8 +186,23 @@ def test_the_demo_database_holds_every_part(
     assert _grouped(db, "SELECT status, count(*) FROM after_appeal GROUP BY status") == {
         "accepted": 1
     }
-    # No SKB in the demo (its pages start empty): nothing scored.
-    assert not any(t.startswith("skb") for t in rows)
+    # The SKB, each step through the service and audited.
+    assert {t: rows.get(t, 0) for t in SKB_ROWS} == SKB_ROWS
+    assert _grouped(
+        db, "SELECT kind, count(*) FROM exam_audit WHERE kind LIKE 'skb%' GROUP BY kind"
+    ) == {
+        "skb_plan": 1,
+        "skb_assessor": 3,
+        "skb_panel": 1,
+        "skb_slots": 1,
+        "skb_assign": 4,
+        "skb_declaration": 8,
+        "skb_sheet": 8,
+        "skb_final": 1,
+    }
+    mode = (data / "skb-demo.json").stat().st_mode & 0o777
+    assert mode == 0o600  # it holds passwords
+    _skb_over_http(data, out)
 
     # Every stored sitting replays to its stored score.
     engine = make_engine(url)
@@ -229,3 +268,142 @@ def test_the_after_test_part_stopped_early_writes_nothing_and_comes_back(
     assert not marker.exists()
     rows = _rows(db)
     assert {t: rows.get(t, 0) for t in DEMO_ROWS} == DEMO_ROWS
+
+
+def _skb_block(out: str) -> list[str]:
+    """The printed SKB lines: its heading and the indented lines under it."""
+    lines = out[out.index("SKB demo (") :].splitlines()
+    block = [lines[0]]
+    for line in lines[1:]:
+        if not line.startswith("  "):
+            break
+        block.append(line)
+    return block
+
+
+def _skb_accounts(out: str) -> dict[str, str]:
+    """The printed assessors' usernames and passwords."""
+    found = re.findall(
+        r"^  assessor(?: chair)? +(\S+) +(\S+)  /skb-assessor\.html", out, flags=re.M
+    )
+    return dict(found)
+
+
+def _skb_candidates(out: str) -> list[list[str]]:
+    """The printed scheduled candidates: registration number, birth date, state."""
+    found = re.findall(r"^    (\d{8})  (\S+)  .+ WIB  (.+)$", out, flags=re.M)
+    return [list(x) for x in found]
+
+
+def _demo_server(data: Path) -> ThreadServer:
+    url = f"sqlite:///{data / 'seleksi.db'}"
+    secret = (data / "server-secret.key").read_text().strip()
+    return ThreadServer(make_settings(url, secret_key=secret)).start()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _skb_over_http(data: Path, out: str) -> None:
+    """The printed SKB accounts log in through the real login endpoint and
+    each page's API has the demo's SKB to show."""
+    accounts = _skb_accounts(out)
+    assert sorted(accounts) == ["asesor1", "asesor2", "asesor3"]
+    assert "  assessor chair asesor1 " in out
+    cands = _skb_candidates(out)
+    assert [c[2] for c in cands] == [
+        "interview score final: 85.185",
+        "waiting for the chair's adjudication",
+        "2 of 3 sheets in",
+        "0 of 3 sheets in",
+    ]
+    admin_pw = json.loads((data / "demo-credentials.json").read_text())["staff"]["admin"][1]
+    srv = _demo_server(data)
+    try:
+        r = httpx.post(
+            srv.url + "/api/auth/login", json={"username": "asesor1", "password": "wrong-pass"}
+        )
+        assert r.status_code == 401
+        tokens = {u: staff_token(srv.url, u, pw) for u, pw in accounts.items()}
+        for user, token in tokens.items():
+            me = httpx.get(srv.url + "/api/skb/me", headers=_bearer(token))
+            assert me.status_code == 200, me.text
+            [panel] = me.json()["panels"]
+            assert panel["panel"] == PANEL and panel["chair"] == (user == "asesor1")
+            booked = [s for s in panel["slots"] if s.get("registration_number")]
+            assert len(panel["slots"]) == 9
+            assert [s["registration_number"] for s in booked] == [c[0] for c in cands]
+            assert [s["state"] for s in booked] == ["final", "adjudication", "waiting", "waiting"]
+        chair = httpx.get(
+            srv.url + "/api/skb/chair", params={"panel": PANEL}, headers=_bearer(tokens["asesor1"])
+        )
+        assert chair.status_code == 200, chair.text
+        assert chair.json()["adjudication"] == [cands[1][0]]  # waiting for the chair
+        assert {a["assessor"] for a in chair.json()["severity"]["assessors"]} == set(accounts)
+        other = httpx.get(
+            srv.url + "/api/skb/chair", params={"panel": PANEL}, headers=_bearer(tokens["asesor2"])
+        )
+        assert other.status_code == 403
+        admin = httpx.get(
+            srv.url + "/api/skb/admin", headers=_bearer(staff_token(srv.url, "admin", admin_pw))
+        ).json()
+        assert [p["formation"] for p in admin["plans"]] == [admin["panels"][0]["formation"]]
+        assert len(admin["panels"][0]["unscheduled"]) >= 1  # left for the administrator
+        regno, born, _state = cands[3]
+        mine = httpx.post(
+            srv.url + "/api/skb/candidate",
+            json={"registration_number": regno, "birth_date": born},
+        )
+        assert mine.status_code == 200, mine.text
+        [interview] = mine.json()["interviews"]
+        assert interview["zone"] == "WIB" and interview["free"]  # two days ahead: movable
+    finally:
+        srv.stop()
+
+
+@pytest.mark.browser
+def test_an_assessor_from_the_printed_demo_accounts_sees_their_interviews(
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    browser: Any,  # noqa: F811
+) -> None:
+    """Run again, the demo prints the SKB accounts it printed when it seeded
+    them; with them an assessor logs in on /skb-assessor.html and sees their
+    interviews, and the chair the adjudication queue (axe: nothing serious)."""
+    data = _seeded_demo(tmp_path, capfd)
+    prep = start(f"sqlite:///{data / 'seleksi.db'}", data / "results", data / PREPARING_FILE)
+    assert prep is not None and prep.wait(300) == 0
+    seeded = _skb_block(capfd.readouterr().out)
+    assert main([*ARGV, "--data-dir", str(data)]) == 0
+    again = capfd.readouterr().out
+    assert _skb_block(again) == seeded
+    accounts = _skb_accounts(again)
+    cands = _skb_candidates(again)
+    expect = expect_patiently()
+    srv = _demo_server(data)
+    try:
+        page = browser.new_context().new_page()
+        page.goto(srv.url + "/skb-assessor.html")
+        page.get_by_label("Nama pengguna").fill("asesor2")
+        page.get_by_label("Kata sandi").fill(accounts["asesor2"])
+        page.get_by_role("button", name="Masuk").click()
+        expect(page.get_by_text(f"Panel {PANEL} · Wawancara")).to_be_visible()
+        page.get_by_label("Hanya jadwal hari ini").uncheck()  # also the one in two days
+        for regno, _born, _state in cands:
+            expect(page.get_by_role("cell", name=regno, exact=True)).to_be_visible()
+        # The interview in two days has no sheet yet: the assessor can score it.
+        expect(page.get_by_role("button", name=f"Nilai {cands[3][0]}")).to_be_visible()
+        assert serious_violations(page) == []
+        page.get_by_role("button", name="Keluar").click()
+
+        page.get_by_label("Nama pengguna").fill("asesor1")
+        page.get_by_label("Kata sandi").fill(accounts["asesor1"])
+        page.get_by_role("button", name="Masuk").click()
+        page.get_by_role("link", name="Halaman ketua panel").click()
+        expect(page.get_by_role("heading", name="Antrean adjudikasi")).to_be_visible()
+        waiting = cands[1][0]
+        expect(page.get_by_role("form", name=re.compile(f"^{waiting} "))).to_be_visible()
+        assert serious_violations(page) == []
+    finally:
+        srv.stop()
