@@ -119,6 +119,19 @@ def icc(scores: npt.ArrayLike, confidence: float = 0.95) -> IccResult:
         return IccResult(
             _est(a1_value, np.nan, np.nan), _est(ak_value, np.nan, np.nan), one, one, n=n, k=k
         )
+    # Relative to the table's mean squares: a denominator that is zero but for
+    # rounding is zero.
+    tiny = 1e-9 * (msr + msc + mse)
+    if msr <= tiny or msr + (msc - mse) / n <= tiny:
+        # The ANOVA estimators divide by these: at or below zero (two
+        # candidates scored in opposite orders, or candidates as alike as one
+        # candidate's scores vary) ICC(C,k) and ICC(A,k) have no value, and
+        # the formulas would give a division by zero or an "agreement" above 1.
+        raise AgreementError(
+            f"ICC is undefined for this panel: its {n} candidates differ less than the "
+            f"{k} assessors' scores of one candidate do; it needs more candidates, or "
+            "candidates who differ more"
+        )
     a = 1 - confidence
 
     icc_a1 = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
@@ -142,11 +155,38 @@ def icc(scores: npt.ArrayLike, confidence: float = 0.95) -> IccResult:
     fu = f_dist.ppf(1 - a / 2, df_rows, v)
     fl = f_dist.ppf(1 - a / 2, v, df_rows)
     denom = k * msc + (k * n - k - n) * mse
-    low_a1 = n * (msr - fu * mse) / (fu * denom + n * msr)
-    high_a1 = n * (fl * msr - mse) / (denom + n * fl * msr)
+    # With one or two degrees of freedom the F quantiles are huge: a bound may
+    # overflow to nan, which the check below turns into "no interval".
+    with np.errstate(over="ignore", invalid="ignore"):
+        low_a1 = n * (msr - fu * mse) / (fu * denom + n * msr)
+        high_a1 = n * (fl * msr - mse) / (denom + n * fl * msr)
+    if not low_a1 <= icc_a1 <= high_a1:
+        # Satterthwaite's degrees of freedom are an approximation; on a
+        # degenerate panel (two candidates, two assessors) its interval can
+        # miss the estimate altogether. No interval is shown rather than a
+        # wrong one (None in JSON, "–" on the chair's page).
+        low_a1 = high_a1 = np.nan
     a1 = _est(icc_a1, low_a1, high_a1)
-    ak = _est(icc_ak, low_a1 * k / (1 + low_a1 * (k - 1)), high_a1 * k / (1 + high_a1 * (k - 1)))
+    ak = _est(icc_ak, _average_bound(low_a1, k), _average_bound(high_a1, k))
     return IccResult(a1, ak, c1, ck, n=n, k=k)
+
+
+def _average_bound(single: float, k: int) -> float:
+    """A bound of ICC(A,k) from the same bound of ICC(A,1), by the
+    Spearman-Brown step ``k r / (1 + (k - 1) r)`` (McGraw & Wong 1996, table 7,
+    in the form of their single-measure bound).
+
+    The step has a pole at ``r = -1 / (k - 1)`` and tends to minus infinity as
+    ``r`` comes down to it: a single-measure bound at or below the pole (few
+    candidates: the F quantile is large) leaves the average measure's bound
+    unbounded below, ``-inf`` (shown as such, ``None`` in JSON). Taken through
+    the pole the formula would give a bound above 1 or above the estimate
+    (pingouin 0.5 reports such an interval, e.g. [5.63, 1.0] around 0.64)."""
+    if np.isnan(single):
+        return np.nan
+    if single <= -1.0 / (k - 1):
+        return -np.inf
+    return single * k / (1 + single * (k - 1))
 
 
 def _value_counts(x: FloatArray) -> tuple[FloatArray, FloatArray]:

@@ -51,6 +51,50 @@ def test_icc_equals_pingouin(seed: int, k: int) -> None:
         assert est["high"] == pytest.approx(ref[name][2], abs=1e-6), name
 
 
+def test_a_panel_of_two_candidates_gets_an_open_interval_not_one_above_its_estimate() -> None:
+    """Two candidates, three assessors: ICC(A,1)'s lower bound (-0.68) lies below
+    -1/(k-1) = -0.5, where the Spearman-Brown step to ICC(A,k) has its pole.
+    pingouin carries the bound through the pole and reports [5.63, 1.0] around
+    0.64; the chair's page must not show an interval that excludes its estimate."""
+    x = np.array([[82.0, 68.3, 78.7], [19.2, 80.2, 19.1]])
+    r = icc(x)
+    assert r.agreement_single.low == pytest.approx(-0.6817, abs=1e-4)
+    ak = r.agreement_average
+    assert ak.value == pytest.approx(0.6387, abs=1e-4)
+    assert ak.low == -np.inf and ak.as_dict()["low"] is None  # unbounded below
+    assert ak.value < ak.high <= 1.0
+    ref = pingouin_icc(x)["ICC(A,k)"]
+    assert ref[1] > ref[0]  # the peer's interval above its own estimate
+    assert ak.high == pytest.approx(ref[2], abs=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(2, 6), st.integers(2, 5)),
+        elements=st.integers(0, 100).map(float),
+    )
+)
+def test_every_icc_interval_holds_its_estimate(x: np.ndarray) -> None:
+    try:
+        r = icc(x)
+    except AgreementError:
+        return  # every score the same, or candidates as alike as one's scores vary
+    for e in (
+        r.agreement_single,
+        r.agreement_average,
+        r.consistency_single,
+        r.consistency_average,
+    ):
+        if np.isnan(e.low) or np.isnan(e.high):
+            continue  # undefined (an error-free table): None in JSON
+        # 1e-9: the bounds and the estimate are computed along different
+        # formulas; they meet at the ends (a perfect table) up to rounding.
+        assert e.low <= e.value + 1e-9 and e.value <= e.high + 1e-9, e
+        assert e.high <= 1.0 + 1e-9
+
+
 def test_icc_leaves_out_candidates_with_a_missing_score_like_pingouin() -> None:
     x = panel(7)
     x[[0, 4], [1, 2]] = np.nan
@@ -100,6 +144,16 @@ def test_alpha_interval_holds_the_estimate_and_is_reproducible() -> None:
     a = krippendorff_alpha_ordinal(x, n_boot=500)
     assert a.low < a.value < a.high
     assert krippendorff_alpha_ordinal(x, n_boot=500) == a
+
+
+def test_two_candidates_scored_in_opposite_orders_get_a_clear_error_not_a_crash() -> None:
+    # msr = msc = 0: every ICC formula divides by zero (a ZeroDivisionError
+    # reached the chair's page before); a panel this small says why instead.
+    with pytest.raises(AgreementError, match="undefined for this panel"):
+        icc(np.array([[0.0, 3.0], [3.0, 0.0]]))
+    # Candidates as alike as one candidate's scores vary: ICC(A,k) would be 2.7.
+    with pytest.raises(AgreementError, match="undefined for this panel"):
+        icc(np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 2.0]]))
 
 
 def test_too_little_data_is_a_clear_error() -> None:

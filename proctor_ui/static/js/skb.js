@@ -469,8 +469,11 @@ Object.assign(SELEKSI_TEXTS.en, {
     renderChair();
   }
 
+  // An interval without an upper bound is not available ("–"); one without a
+  // lower bound only is unbounded below (ICC(A,k) of a small panel).
   function fmtCi(e) {
-    return e.low === null || e.high === null ? "–" : `${e.low.toFixed(3)} – ${e.high.toFixed(3)}`;
+    if (e.high === null) return "–";
+    return `${e.low === null ? "−∞" : e.low.toFixed(3)} – ${e.high.toFixed(3)}`;
   }
 
   function renderChair() {
