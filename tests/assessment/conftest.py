@@ -21,9 +21,9 @@ from tests.conftest import TEST_SCRYPT_N, make_settings
 ADMIN_PASSWORD = "admin-password-skb"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    root = Path(tmp_path_factory.mktemp("skb"))
+def start_server(root: Path) -> ThreadServer:
+    """The SKB day of ``skb_cases`` on a real server whose files go in ``root``
+    (also what ``python -m tests.assessment.screenshots`` photographs)."""
     url = f"sqlite:///{root / 'skb.db'}"
     engine = make_engine(url)
     create_schema(engine)
@@ -34,7 +34,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     key = root / "results.key"
     key.write_bytes(pubm.private_key_pem(pubm.generate_key()))
     settings = make_settings(url, results_dir=str(root / "results"), results_key_path=str(key))
-    srv = ThreadServer(settings).start()
+    return ThreadServer(settings).start()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    srv = start_server(Path(tmp_path_factory.mktemp("skb")))
     yield srv
     srv.stop()
 

@@ -27,13 +27,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from exam_server.db import create_schema, make_engine
-from exam_server.results import publication as pubm
-from exam_server.scheduling import create_staff
-from exam_server.testing import ThreadServer
 from tests.assessment import skb_cases as cases
-from tests.assessment.conftest import ADMIN_PASSWORD
-from tests.conftest import TEST_SCRYPT_N, make_settings
+from tests.assessment.conftest import ADMIN_PASSWORD, start_server
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 # Each assessor's levels (komunikasi, integritas) for R001, R002, R003, as in
@@ -50,21 +45,6 @@ def new_page(browser: Any, width: int, height: int = 900) -> Any:
     """A page in a context of its own (its own login)."""
     ctx = browser.new_context(viewport={"width": width, "height": height})
     return ctx.new_page()
-
-
-def start_server(root: Path) -> ThreadServer:
-    """The SKB tests' server (tests/assessment/conftest.py) outside pytest."""
-    url = f"sqlite:///{root / 'skb.db'}"
-    engine = make_engine(url)
-    create_schema(engine)
-    cases.populate(engine)
-    cases.populate_field_test(engine)
-    create_staff(engine, "admin", "Admin", "admin", ADMIN_PASSWORD, TEST_SCRYPT_N)
-    engine.dispose()
-    key = root / "results.key"
-    key.write_bytes(pubm.private_key_pem(pubm.generate_key()))
-    settings = make_settings(url, results_dir=str(root / "results"), results_key_path=str(key))
-    return ThreadServer(settings).start()
 
 
 def _status(page: Any, text: str) -> None:
