@@ -181,7 +181,7 @@ def _average_bound(single: float, k: int) -> float:
     candidates: the F quantile is large) leaves the average measure's bound
     unbounded below, ``-inf`` (shown as such, ``None`` in JSON). Taken through
     the pole the formula would give a bound above 1 or above the estimate
-    (pingouin 0.5 reports such an interval, e.g. [5.63, 1.0] around 0.64)."""
+    (pingouin 0.7.0 reports such an interval, e.g. [5.63, 1.0] around 0.64)."""
     if np.isnan(single):
         return np.nan
     if single <= -1.0 / (k - 1):
