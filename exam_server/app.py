@@ -66,11 +66,17 @@ def _static_dir(settings: Settings) -> Path:
     return Path(proctor_ui.__file__).parent / "static"
 
 
-def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+def create_app(
+    settings: Settings, clock: Clock | None = None, *, presence_timer: bool = True
+) -> Starlette:
     """The Seleksi server for ``settings`` (see ``docs/operations.md``).
 
     clock: the server's time (default the system clock; tests pass a
-    :class:`~exam_server.clock.ManualClock` to drive it)."""
+    :class:`~exam_server.clock.ManualClock` to drive it). presence_timer:
+    False leaves the presence flush to the caller (tests on a ManualClock run
+    it at chosen times through :meth:`exam_server.testing.ServerHandle.flush_presence`;
+    the periodic one runs on real time and would mark at whatever the manual
+    clock says then)."""
     clock = clock or SystemClock()
     endpoints = [
         *ENDPOINTS,
@@ -135,7 +141,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         checkpoints = Checkpointer(settings, engine)
         await checkpoints.start()
         attempts = AttemptService(
-            settings, engine, committer, bus, signer, clock, limits, checkpoints.key
+            settings,
+            engine,
+            committer,
+            bus,
+            signer,
+            clock,
+            limits,
+            checkpoints.key,
+            presence_timer=presence_timer,
         )
         monitor = LoopMonitor()
         ctx = AppContext(

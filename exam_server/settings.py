@@ -126,6 +126,19 @@ class Settings:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"Settings.{name} must be positive")
+        # Another worker's database sweep takes a terminal for gone when its
+        # process's row (rewritten every presence interval) is older than the
+        # grace: a flush must come well inside the grace, or a connected
+        # terminal's clock is stopped while its candidate is still answering
+        # (exam_server.presence). Half the grace leaves the other half for a
+        # slow commit or a stalled loop.
+        if self.presence_interval_seconds > self.grace_seconds / 2:
+            raise ValueError(
+                "Settings.presence_interval_seconds must be at most half of grace_seconds "
+                f"({self.presence_interval_seconds:g} s against a grace of "
+                f"{self.grace_seconds:g} s): a connected terminal must be marked alive "
+                "well before the grace runs out"
+            )
         if not 1 <= self.snapshot_every <= 1000:
             raise ValueError("Settings.snapshot_every must be between 1 and 1000 responses")
         if not 1 <= self.database_pool_size <= 1000:

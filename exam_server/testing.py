@@ -125,7 +125,11 @@ class ThreadServer(ServerAddress):
     """uvicorn serving ``create_app(settings)`` in a daemon thread."""
 
     def __init__(
-        self, settings: Settings, ws_max_size: int = 65536, clock: Clock | None = None
+        self,
+        settings: Settings,
+        ws_max_size: int = 65536,
+        clock: Clock | None = None,
+        presence_timer: bool = True,
     ) -> None:
         import uvicorn
 
@@ -133,7 +137,7 @@ class ThreadServer(ServerAddress):
 
         self.settings = settings
         self.clock = clock
-        self.app = create_app(settings, clock=clock)
+        self.app = create_app(settings, clock=clock, presence_timer=presence_timer)
         config = uvicorn.Config(
             self.app,
             host=settings.host,

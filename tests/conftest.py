@@ -152,11 +152,13 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerHandle]]:
         database_url: str | None = None,
         time_limit_seconds: float = 600.0,
         clock: Clock | None = None,
+        presence_timer: bool = True,
         **settings: Any,
     ) -> ServerHandle:
         url = database_url or f"sqlite:///{tmp_path / f'exam-{len(started)}.db'}"
         seed = seed_small(url, mode, n_candidates, time_limit_seconds)
-        server = ThreadServer(make_settings(url, **settings), clock=clock).start()
+        settings_ = make_settings(url, **settings)
+        server = ThreadServer(settings_, clock=clock, presence_timer=presence_timer).start()
         handle = ServerHandle(server, seed, make_engine(url))
         started.append(handle)
         return handle

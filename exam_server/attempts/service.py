@@ -96,8 +96,12 @@ class AttemptService:
         clock: Clock | None = None,
         limits: LoginLimiter | None = None,
         receipt_key: Ed25519PrivateKey | None = None,
+        *,
+        presence_timer: bool = True,
     ) -> None:
         self.settings = settings
+        # False: flush_presence runs only when called (exam_server.app.create_app).
+        self.presence_timer = presence_timer
         self.engine = engine
         self.committer = committer
         # This process's row of presence (exam_server.presence): new each
@@ -145,11 +149,14 @@ class AttemptService:
         for sid in await anyio.to_thread.run_sync(open_sessions):
             self.spawn_prepare(sid)
         self._tasks = [
-            asyncio.create_task(self._every(self.settings.sweep_interval_seconds, self._sweeps)),
-            asyncio.create_task(
-                self._every(self.settings.presence_interval_seconds, self.flush_presence)
-            ),
+            asyncio.create_task(self._every(self.settings.sweep_interval_seconds, self._sweeps))
         ]
+        if self.presence_timer:
+            self._tasks.append(
+                asyncio.create_task(
+                    self._every(self.settings.presence_interval_seconds, self.flush_presence)
+                )
+            )
 
     async def stop(self) -> None:
         for pt in list(self.prepare_tasks):

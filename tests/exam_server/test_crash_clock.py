@@ -48,10 +48,10 @@ async def test_crash_recovery_counts_answers_newer_than_presence(
     seconds after the answer, and the rule counts up to it."""
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     seed = seed_small(url, "linear", 1)
-    # A long presence interval: no timer flush refreshes last_seen_at here.
-    settings = make_settings(url, grace_seconds=GRACE, presence_interval_seconds=60.0)
+    # No presence timer: no flush refreshes last_seen_at here.
+    settings = make_settings(url, grace_seconds=GRACE)
     clock = ManualClock(time.time())
-    server = ThreadServer(settings, clock=clock).start()
+    server = ThreadServer(settings, clock=clock, presence_timer=False).start()
     try:
         _, t = await _logged_in(server, seed)
         clock.advance(90.0)  # the candidate thinks, then answers
@@ -110,11 +110,9 @@ async def test_a_terminal_back_after_the_grace_before_any_sweep_is_charged_the_g
     url = f"sqlite:///{tmp_path / 'back.db'}"
     seed = seed_small(url, "linear", 1)
     # No periodic sweep or flush runs in this test: the clock is moved by hand.
-    settings = make_settings(
-        url, grace_seconds=GRACE, presence_interval_seconds=3600.0, sweep_interval_seconds=3600.0
-    )
+    settings = make_settings(url, grace_seconds=GRACE, sweep_interval_seconds=3600.0)
     clock = ManualClock(time.time())
-    server = ThreadServer(settings, clock=clock).start()
+    server = ThreadServer(settings, clock=clock, presence_timer=False).start()
     try:
         token, t = await _logged_in(server, seed)
         limit = float(t.state["remaining_seconds"])

@@ -60,10 +60,10 @@ def _stored(url: str, aid: int) -> tuple[list[int], str]:
 async def test_a_load_rebuilds_the_state_the_server_held(tmp_path: Path, mode: str) -> None:
     url = f"sqlite:///{tmp_path / 'form.db'}"
     seed = seed_small(url, mode, 1)
-    settings = make_settings(url, snapshot_every=3, presence_interval_seconds=60.0)
+    settings = make_settings(url, snapshot_every=3)
     c = seed.candidates[0]
     clock = ManualClock(time.time())
-    server = ThreadServer(settings, clock=clock).start()
+    server = ThreadServer(settings, clock=clock, presence_timer=False).start()
     try:
         r = candidate_login(
             server.url, c["registration_number"], c["pin"], seed.session_token, "T1"
@@ -226,9 +226,9 @@ async def test_snapshots_are_stored_compressed_and_survive_0014_both_ways(tmp_pa
 
     url = f"sqlite:///{tmp_path / 'zst.db'}"
     seed = seed_small(url, "linear", 1)
-    settings = make_settings(url, snapshot_every=2, presence_interval_seconds=60.0)
+    settings = make_settings(url, snapshot_every=2)
     c = seed.candidates[0]
-    server = ThreadServer(settings).start()
+    server = ThreadServer(settings, presence_timer=False).start()
     try:
         r = candidate_login(
             server.url, c["registration_number"], c["pin"], seed.session_token, "T1"

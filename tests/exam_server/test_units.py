@@ -68,6 +68,14 @@ def test_settings_are_validated_and_read_from_env() -> None:
         Settings(secret_key=KEY, database_url="mysql://x")
     with pytest.raises(ValueError, match="grace_seconds"):
         Settings(secret_key=KEY, grace_seconds=0)
+    # A connected terminal's mark renewed less often than half the grace: on
+    # several workers another one's sweep would stop its clock mid-answer.
+    with pytest.raises(ValueError, match="presence_interval_seconds must be at most half"):
+        Settings(secret_key=KEY, grace_seconds=30, presence_interval_seconds=20)
+    half = Settings(secret_key=KEY, grace_seconds=30, presence_interval_seconds=15)
+    assert half.presence_interval_seconds == 15
+    with pytest.raises(ValueError, match="presence_interval_seconds must be at most half"):
+        Settings.from_env({"SELEKSI_GRACE_SECONDS": "8"})  # the 5 s default is over half
     s = Settings.from_env(
         {"SELEKSI_PORT": "9001", "SELEKSI_GRACE_SECONDS": "12.5", "SELEKSI_ALLOWED_ORIGINS": "a,b"}
     )

@@ -36,9 +36,10 @@ from tests.scaleout.helpers import Channel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
 
-# The periodic flush is run by the test (never by the timer), and a mark is
-# fresh for 3 × this (exam_server.presence.looks_connected).
-PRESENCE = 600.0
+# The periodic flush is run by the test (the timer is off), and a mark is
+# fresh for 3 × this (exam_server.presence.looks_connected); at most half the
+# grace, as Settings requires.
+PRESENCE = 15.0
 GRACE = 30.0
 
 #: The candidate (index into the seed) each test drives.
@@ -95,8 +96,8 @@ def workers() -> Iterator[Workers]:
         seed = seed_small(url, n_candidates=len(CANDIDATE))
         clock = ManualClock(time.time())
         settings = {"presence_interval_seconds": PRESENCE, "grace_seconds": GRACE}
-        a = ThreadServer(make_settings(url, **settings), clock=clock).start()
-        b = ThreadServer(make_settings(url, **settings), clock=clock).start()
+        a = ThreadServer(make_settings(url, **settings), clock=clock, presence_timer=False).start()
+        b = ThreadServer(make_settings(url, **settings), clock=clock, presence_timer=False).start()
         db = make_engine(url)
         try:
             yield Workers(a, b, clock, seed, db)
