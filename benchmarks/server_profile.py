@@ -120,7 +120,9 @@ def buckets(raw: Path) -> dict[str, float]:
     return {label: count[label] / busy for label, _ in BUCKETS}
 
 
-async def run(clients: int, seconds: float, spy: str, raw_out: Path | None = None) -> str:
+async def run(
+    clients: int, seconds: float, spy: str, raw_out: Path | None = None, gil: bool = False
+) -> str:
     with tempfile.TemporaryDirectory() as d:
         url = f"sqlite:///{d}/prof.db"
         token, creds = seeded(url, clients)
@@ -139,7 +141,7 @@ async def run(clients: int, seconds: float, spy: str, raw_out: Path | None = Non
             a0, c0, t0 = rep.answers_acked, cpu_seconds([pid]), time.time()
             proc = await asyncio.create_subprocess_exec(
                 spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "100",
-                "-f", "raw", "-o", str(raw), "--nonblocking",
+                "-f", "raw", "-o", str(raw), "--nonblocking", *(["--gil"] if gil else []),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             await proc.wait()
@@ -309,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--postgres", action="store_true", help="logins: on PostgreSQL")
     ap.add_argument("--no-doc", action="store_true", help="print only; docs unchanged")
     ap.add_argument("--raw-out", type=Path, help="answers: keep py-spy's raw stacks in this file")
+    ap.add_argument(
+        "--gil",
+        action="store_true",
+        help="answers: sample only the thread holding the GIL (Python's own CPU, no waits)",
+    )
     args = ap.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
@@ -321,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             write_section(f"Exam server: where the CPU goes per login{where}", md)
         print(md)
         return 0
-    md = asyncio.run(run(args.clients, args.seconds, spy, args.raw_out))
+    md = asyncio.run(run(args.clients, args.seconds, spy, args.raw_out, args.gil))
     if not args.no_doc:
         write_section("Exam server: where the CPU goes per answer", md)
     print(md)
