@@ -1,44 +1,99 @@
-"""Screenshots of the SKB pages for docs/screenshots/ (not a test).
+"""Screenshots of the SKB pages for docs/screenshots/ (not a test), from the real demo.
 
     python -m tests.assessment.screenshots docs/screenshots
 
-The SKB day of ``tests.assessment.skb_cases`` (``seleksi demo`` seeds no SKB):
-formation PK-JKT after its SKD, three candidates called to the SKB, the CAT
-field test finished. On a real server, in Debian's chromium, everyone works
-through their own page as ``test_skb_browser`` walks it: the administrator
-saves the plan, adds three assessors, makes panel P1 and its WITA slots and
-schedules R001-R003; the assessors declare no conflict and score blind
-(R003's sheets differ beyond the margin); the chair sets R003's score with
-a reason; the administrator takes the field test's scores, publishes the
-final ranking and verifies it; a candidate reads their interview and
-breakdown. Photographed whole, 1100 or 1200 pixels wide: ``skb-assessor.png``
-(the last assessor's sheet for R003 with the levels chosen, R001 and R002
-final above), ``skb-chair.png`` (the queue with the chair's score and reason
-typed in, the candidates, agreement and severity), ``skb-admin.png`` (the
-panel's schedule after the verified publication) and ``skb-candidate.png``
-(R001's interview and SKB breakdown).
+Runs ``seleksi demo`` in a folder of its own, serving, and waits for the SKB
+part its background process seeds on the finished exam SKD-HASIL
+(``exam_server.assessment.demo``: panel WWN-DEMO, three assessors with
+``asesor1`` as chair, four candidates scheduled). Then logs in, in Debian's
+chromium, with the accounts and candidates the demo prints, as a person
+copying them would:
+
+* ``skb-assessor.png``: ``asesor3`` scoring the third candidate, whose
+  sheet from ``asesor3`` is the one still missing (levels chosen, not sent;
+  the other sheets stay hidden until all are in);
+* ``skb-chair.png``: the chair's page, the second candidate waiting for
+  adjudication with a score and reason typed in (not set), the candidates'
+  states, agreement and severity;
+* ``skb-admin.png``: the administrator's page, the panel's schedule with the
+  called candidate left to schedule;
+* ``skb-candidate.png``: the fourth candidate, interviewed in two days, who
+  may still move it.
+
+Nothing is sent, so the demo's SKB is photographed as it was seeded. Date
+inputs follow chromium's locale (en-US on a machine without id_ID).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from tests.assessment import skb_cases as cases
-from tests.assessment.conftest import ADMIN_PASSWORD, start_server
+import httpx
+
+from exam_server.assessment.demo import PANEL
+from exam_server.testing import free_port
+from tests.demo_output import skb_accounts, skb_block, skb_candidates
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
-# Each assessor's levels (komunikasi, integritas) for R001, R002, R003, as in
-# test_skb_browser: R003's sheets differ by more than the 30-point margin.
-SHEETS = {
-    "asesor1": {"R001": (4, 4), "R002": (3, 2), "R003": (1, 1)},
-    "asesor2": {"R001": (3, 4), "R002": (3, 3), "R003": (4, 4)},
-    "asesor3": {"R001": (4, 3), "R002": (3, 2), "R003": (2, 3)},
-}
+#: How long the demo may take to seed its finished exam and SKB (seconds):
+#: about a minute on a 2-core machine.
+SEED_TIMEOUT = 900.0
 WAIT_MS = 15_000
+
+
+class Demo:
+    """``seleksi demo`` serving on a free port, its printed lines in ``out``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.data = folder / "seleksi-data"
+        self.log = folder / "demo.out"
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "seleksi", "demo", "--data-dir", str(self.data),
+                 "--port", str(self.port)],
+                stdout=out, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+
+    def printed(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_skb(self) -> str:
+        """The demo's output once its SKB lines (four candidates) are printed."""
+        end = time.monotonic() + SEED_TIMEOUT
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"seleksi demo exited ({self.proc.returncode}):\n{self.printed()}"
+                )
+            out = self.printed()
+            if "SKB demo (" in out and len(skb_candidates("\n".join(skb_block(out)))) == 4:
+                httpx.get(self.url + "/healthz", timeout=5).raise_for_status()
+                return out
+            time.sleep(1.0)
+        raise RuntimeError(f"no SKB from the demo in {SEED_TIMEOUT:.0f} s:\n{self.printed()}")
+
+    def admin_password(self) -> str:
+        creds = json.loads((self.data / "demo-credentials.json").read_text())
+        return str(creds["staff"]["admin"][1])
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)  # Ctrl+C, as a person stops it
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def new_page(browser: Any, width: int, height: int = 900) -> Any:
@@ -47,130 +102,69 @@ def new_page(browser: Any, width: int, height: int = 900) -> Any:
     return ctx.new_page()
 
 
-def _status(page: Any, text: str) -> None:
-    from playwright.sync_api import expect
+def shoot(page: Any, path: Path) -> None:
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring
+    # From the top: a table's sticky header would show where the page was scrolled.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path), full_page=True)
 
-    expect(page.get_by_role("status")).to_contain_text(text, timeout=WAIT_MS)
 
-
-def set_up(page: Any, base: str) -> None:
-    """The administrator: the plan, three assessors, panel P1, its slots, who sits when."""
-    page.goto(base + "/skb-admin.html")
-    page.fill("#username", "admin")
-    page.fill("#password", ADMIN_PASSWORD)
+def staff_login(page: Any, url: str, user: str, password: str) -> None:
+    page.goto(url)
+    page.fill("#username", user)
+    page.fill("#password", password)
     page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#screen-main:not(.hidden)")
-    page.fill("#plan-json", json.dumps(cases.plan()))
-    page.click("#plan-form button[type=submit]")
-    _status(page, f"Rencana formasi {cases.FORMATION} disimpan.")
-    for u in cases.ASSESSORS:
-        page.fill("#a-username", u)
-        page.fill("#a-name", u.title())
-        page.fill("#a-password", cases.PASSWORD)
-        page.click("#assessor-form button[type=submit]")
-        _status(page, f"Asesor {u} ditambahkan.")
-    page.fill("#p-code", "P1")
-    page.fill("#p-formation", cases.FORMATION)
-    page.fill("#p-component", "WWN")
-    page.fill("#p-members", ", ".join(cases.ASSESSORS))
-    page.fill("#p-chair", "asesor1")
-    page.click("#panel-form button[type=submit]")
-    _status(page, "Panel P1 dibuat.")
-    page.fill("#s-date", "2025-05-12")
-    page.fill("#s-from", "09:00")
-    page.fill("#s-to", "11:00")
-    page.select_option("#s-zone", "WITA")
-    page.fill("#s-url", "https://meet.example.org/skb")
-    page.click("#slots-form button[type=submit]")
-    _status(page, "3 slot dibuat.")
-    for when, regno in (("09.00", "R001"), ("09.40", "R002"), ("10.20", "R003")):
-        choice = page.get_by_label(f"Peserta untuk slot Senin, 12 Mei 2025 {when} WITA")
-        choice.select_option(regno)
-        choice.locator("xpath=..").get_by_role("button", name="Jadwalkan").click()
-        _status(page, f"{regno} dijadwalkan.")
+    page.wait_for_selector("#screen-main:not(.hidden)", timeout=WAIT_MS)
 
 
-def assessor_login(page: Any, base: str, who: str) -> None:
-    page.goto(base + "/skb-assessor.html")
-    page.fill("#username", who)
-    page.fill("#password", cases.PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#screen-main:not(.hidden)")
-    # The interviews were in May 2025: every slot, not only today's.
-    page.get_by_label("Hanya jadwal hari ini").uncheck()
-    page.get_by_text("Senin, 12 Mei 2025 09.00 WITA").wait_for()
-
-
-def fill_sheet(page: Any, regno: str, levels: tuple[int, int]) -> None:
-    """Open the candidate's sheet, declare no conflict, choose the levels."""
+def assessor(browser: Any, base: str, password: str, regno: str, out: Path) -> None:
+    """asesor3 opens the third candidate's sheet: no conflict, levels chosen."""
+    page = new_page(browser, 1100)
+    staff_login(page, base + "/skb-assessor.html", "asesor3", password)
     page.get_by_role("button", name=f"Nilai {regno}").click()
     page.click("#no-conflict")
-    page.get_by_role("group", name="Komunikasi").get_by_label(f"{levels[0]} ·").check()
-    page.get_by_role("group", name="Integritas").get_by_label(f"{levels[1]} ·").check()
-
-
-def score(browser: Any, base: str, out: Path) -> None:
-    """The three assessors' blind sheets; the last one's R003 sheet photographed."""
-    for who, marks in SHEETS.items():
-        page = new_page(browser, 1100)
-        assessor_login(page, base, who)
-        for regno, levels in marks.items():
-            fill_sheet(page, regno, levels)
-            if who == "asesor3" and regno == "R003":
-                page.locator("#sheet").scroll_into_view_if_needed()
-                page.wait_for_timeout(300)
-                page.screenshot(path=str(out / "skb-assessor.png"), full_page=True)
-            page.click("#rubric button[type=submit]")
-            _status(page, "Terkirim")
-        page.context.close()
-
-
-def chair(browser: Any, base: str, out: Path) -> None:
-    """The chair (asesor1): R003 waits in the queue; the score and reason typed in."""
-    page = new_page(browser, 1100)
-    assessor_login(page, base, "asesor1")
-    page.get_by_role("link", name="Halaman ketua panel").click()
-    page.get_by_role("heading", name="Antrean adjudikasi").wait_for()
-    page.wait_for_selector("#sev-rows tr >> nth=2")
-    page.get_by_role("img", name="Kekerasan tiap asesor").wait_for()
-    queue = page.get_by_role("form", name="R003 Citra")
-    queue.get_by_label("Nilai yang ditetapkan ketua").fill("55")
-    queue.get_by_label("Alasan").fill("rekaman wawancara ditinjau bersama panel")
-    page.evaluate("document.activeElement.blur()")  # no focus ring in the picture
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(out / "skb-chair.png"), full_page=True)
-    queue.get_by_role("button", name="Tetapkan nilai").click()
-    page.get_by_text("Tidak ada yang menunggu adjudikasi.").wait_for()
+    for group, level in (("Komunikasi", 3), ("Integritas", 4), ("Orientasi pelayanan", 3)):
+        page.get_by_role("group", name=group).get_by_label(f"{level} ·").check()
+    page.locator("#sheet").scroll_into_view_if_needed()
+    shoot(page, out / "skb-assessor.png")
     page.context.close()
 
 
-def publish(page: Any, base: str, out: Path) -> None:
-    """Back on the admin page: the field test's scores, the signed ranking, verified."""
-    page.goto(base + "/skb-admin.html")
-    page.wait_for_selector("#screen-main:not(.hidden)")
-    page.fill("#c-exam", cases.FIELD_TEST)
-    page.click("#cat-form button[type=submit]")
-    _status(page, "3 nilai tes bidang disimpan")
-    page.fill("#pub-exam", cases.EXAM)
-    page.fill("#pub-date", "2025-06-01")
-    page.click("#publish-form button[type=submit]")
-    _status(page, "Diumumkan dan ditandatangani")
-    page.click("#verify")
-    _status(page, "Publikasi terverifikasi")
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(out / "skb-admin.png"), full_page=True)
+def chair(browser: Any, base: str, password: str, regno: str, out: Path) -> None:
+    """The chair: the second candidate waits in the queue; score and reason typed in."""
+    page = new_page(browser, 1100)
+    staff_login(page, base + "/skb-assessor.html", "asesor1", password)
+    page.get_by_role("link", name="Halaman ketua panel").click()
+    page.get_by_role("heading", name="Antrean adjudikasi").wait_for(timeout=WAIT_MS)
+    page.wait_for_selector("#sev-rows tr >> nth=2", timeout=WAIT_MS)
+    page.get_by_role("img", name="Kekerasan tiap asesor").wait_for(timeout=WAIT_MS)
+    queue = page.get_by_role("form", name=re.compile(f"^{regno} "))
+    queue.get_by_label("Nilai yang ditetapkan ketua").fill("70")
+    queue.get_by_label("Alasan").fill("rekaman wawancara ditinjau bersama panel")
+    shoot(page, out / "skb-chair.png")
+    page.context.close()
 
 
-def candidate(browser: Any, base: str, out: Path) -> None:
-    """R001 after the announcement: the interview in WITA and the SKB breakdown."""
+def admin(browser: Any, base: str, password: str, out: Path) -> None:
+    """The administrator's page: the plan and the panel's schedule."""
     page = new_page(browser, 1200)
+    staff_login(page, base + "/skb-admin.html", "admin", password)
+    page.get_by_role("heading", name=re.compile(f"^Panel {PANEL}")).wait_for(timeout=WAIT_MS)
+    shoot(page, out / "skb-admin.png")
+    page.context.close()
+
+
+def candidate(browser: Any, base: str, regno: str, born: str, out: Path) -> None:
+    """The candidate interviewed in two days: the time in WIB, and where to move it."""
+    page = new_page(browser, 1100)
     page.goto(base + "/skb-candidate.html")
-    page.fill("#regno", "R001")
-    page.fill("#birth", "1996-02-01")
+    page.fill("#regno", regno)
+    page.fill("#birth", born)
     page.click("#cand-form button[type=submit]")
-    page.wait_for_selector("#breakdown:not(.hidden) #bd-rows tr")
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(out / "skb-candidate.png"), full_page=True)
+    page.wait_for_selector("#iv-list li", timeout=WAIT_MS)
+    page.locator("details.skb-move summary").click()
+    shoot(page, out / "skb-candidate.png")
     page.context.close()
 
 
@@ -179,19 +173,20 @@ def main(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp))
+        demo = Demo(Path(tmp))
         try:
+            printed = demo.wait_for_skb()
+            accounts = skb_accounts(printed)
+            cands = skb_candidates("\n".join(skb_block(printed)))
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                admin = new_page(browser, 1200)
-                set_up(admin, server.url)
-                score(browser, server.url, out)
-                chair(browser, server.url, out)
-                publish(admin, server.url, out)
-                candidate(browser, server.url, out)
+                assessor(browser, demo.url, accounts["asesor3"], cands[2][0], out)
+                chair(browser, demo.url, accounts["asesor1"], cands[1][0], out)
+                admin(browser, demo.url, demo.admin_password(), out)
+                candidate(browser, demo.url, cands[3][0], cands[3][1], out)
                 browser.close()
         finally:
-            server.stop()
+            demo.stop()
     print(f"screenshots written to {out}")
 
 

@@ -31,6 +31,7 @@ from exam_server.testing import ThreadServer, staff_token
 from seleksi.cli import main
 from tests.browser_checks import expect_patiently, serious_violations
 from tests.conftest import make_settings
+from tests.demo_output import skb_accounts, skb_block, skb_candidates
 from tests.proctor_ui.conftest import browser  # noqa: F401  (the chromium fixture)
 
 ARGV = ["demo", "--no-serve", "--per-subtest", "80"]
@@ -270,31 +271,6 @@ def test_the_after_test_part_stopped_early_writes_nothing_and_comes_back(
     assert {t: rows.get(t, 0) for t in DEMO_ROWS} == DEMO_ROWS
 
 
-def _skb_block(out: str) -> list[str]:
-    """The printed SKB lines: its heading and the indented lines under it."""
-    lines = out[out.index("SKB demo (") :].splitlines()
-    block = [lines[0]]
-    for line in lines[1:]:
-        if not line.startswith("  "):
-            break
-        block.append(line)
-    return block
-
-
-def _skb_accounts(out: str) -> dict[str, str]:
-    """The printed assessors' usernames and passwords."""
-    found = re.findall(
-        r"^  assessor(?: chair)? +(\S+) +(\S+)  /skb-assessor\.html", out, flags=re.M
-    )
-    return dict(found)
-
-
-def _skb_candidates(out: str) -> list[list[str]]:
-    """The printed scheduled candidates: registration number, birth date, state."""
-    found = re.findall(r"^    (\d{8})  (\S+)  .+ WIB  (.+)$", out, flags=re.M)
-    return [list(x) for x in found]
-
-
 def _demo_server(data: Path) -> ThreadServer:
     url = f"sqlite:///{data / 'seleksi.db'}"
     secret = (data / "server-secret.key").read_text().strip()
@@ -308,10 +284,10 @@ def _bearer(token: str) -> dict[str, str]:
 def _skb_over_http(data: Path, out: str) -> None:
     """The printed SKB accounts log in through the real login endpoint and
     each page's API has the demo's SKB to show."""
-    accounts = _skb_accounts(out)
+    accounts = skb_accounts(out)
     assert sorted(accounts) == ["asesor1", "asesor2", "asesor3"]
     assert "  assessor chair asesor1 " in out
-    cands = _skb_candidates(out)
+    cands = skb_candidates(out)
     assert [c[2] for c in cands] == [
         "interview score final: 85.185",
         "waiting for the chair's adjudication",
@@ -374,12 +350,12 @@ def test_an_assessor_from_the_printed_demo_accounts_sees_their_interviews(
     data = _seeded_demo(tmp_path, capfd)
     prep = start(f"sqlite:///{data / 'seleksi.db'}", data / "results", data / PREPARING_FILE)
     assert prep is not None and prep.wait(300) == 0
-    seeded = _skb_block(capfd.readouterr().out)
+    seeded = skb_block(capfd.readouterr().out)
     assert main([*ARGV, "--data-dir", str(data)]) == 0
     again = capfd.readouterr().out
-    assert _skb_block(again) == seeded
-    accounts = _skb_accounts(again)
-    cands = _skb_candidates(again)
+    assert skb_block(again) == seeded
+    accounts = skb_accounts(again)
+    cands = skb_candidates(again)
     expect = expect_patiently()
     srv = _demo_server(data)
     try:
