@@ -27,28 +27,15 @@
       query.set("content_area", $("bank-area").value.trim());
     }
     if ($("bank-dry").checked) query.set("dry_run", "1");
-    const token = window.sessionStorage.getItem("seleksi.admin");
-    let response, data;
+    let data;
     try {
-      // The file's bytes as they are (a zip is not text): straight fetch, not Seleksi.api.
-      response = await fetch("/api/admin/bank/import?" + query, {
-        method: "POST",
-        headers: { Authorization: "Bearer " + token, "Content-Type": "application/octet-stream", Accept: "application/json" },
-        body: file,
-      });
-      data = await response.json().catch(() => ({}));
+      data = await window.SeleksiAdmin.call("POST", "/api/admin/bank/import?" + query, file);
     } catch (err) {
-      $("bank-error").textContent = S.errorText("network");
-      return;
-    }
-    if (response.status === 401) {
-      window.sessionStorage.removeItem("seleksi.admin");
-      location.reload();
-      return;
-    }
-    if (!response.ok) {
-      const problems = (data && data.errors) || [];
-      $("bank-error").textContent = problems.length ? S.t("bank.failed", { n: problems.length }) : data.message || S.errorText(data.error);
+      if (err.status === 401) return; // logged out: the login form says why
+      const problems = (err.data && err.data.errors) || [];
+      $("bank-error").textContent = problems.length
+        ? S.t("bank.failed", { n: problems.length })
+        : (err.data && err.data.message) || S.errorText(err.code);
       $("bank-errors").replaceChildren(...problems.map((p) => S.el("li", {}, problemLine(p))));
       return;
     }

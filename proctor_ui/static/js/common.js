@@ -34,18 +34,19 @@
   /** JSON request to the server; throws ApiError with the server's error code. */
   Seleksi.api = async function (method, path, body, token) {
     const headers = { Accept: "application/json" };
-    if (body !== undefined && !(body instanceof FormData) && typeof body !== "string") {
-      headers["Content-Type"] = "application/json";
-    }
+    // A File or Blob goes as its bytes (a zip is not text), a string as CSV,
+    // FormData as multipart, anything else as JSON.
+    const raw = typeof body === "string" || body instanceof FormData || body instanceof Blob;
+    if (body !== undefined && !raw) headers["Content-Type"] = "application/json";
     if (typeof body === "string") headers["Content-Type"] = "text/csv";
+    if (body instanceof Blob) headers["Content-Type"] = "application/octet-stream";
     if (token) headers.Authorization = "Bearer " + token;
     let response;
     try {
       response = await fetch(path, {
         method,
         headers,
-        body:
-          body === undefined ? undefined : typeof body === "string" || body instanceof FormData ? body : JSON.stringify(body),
+        body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       });
     } catch (err) {
       throw new ApiError(0, "network", String(err));
@@ -149,8 +150,10 @@
    * - refresh, refreshMs: called on show() while signed in, and every refreshMs.
    *
    * Returns { token, show(), logout(), forget(), call(method, path, body) }:
-   * call() is S.api with the token, and a 401 (the token expired or was
-   * withdrawn) logs out. */
+   * call() is S.api with the token. A 401 there (the token expired, or the
+   * account was disabled) logs out and says why under the login form, also
+   * after an onLogout that reloads the page: the one thing every staff page
+   * does when its login stops working (no stale screen, no bare error code). */
   Seleksi.staffSession = function (options) {
     const o = {
       roles: null,
@@ -166,7 +169,13 @@
     };
     const $ = (id) => document.getElementById(id);
     const store = window.sessionStorage;
+    // Why the last login ended (an error code), kept for the login form across
+    // a reload; cleared once shown at a page's start or at the next login.
+    const endedKey = o.storageKey + ".ended";
     let timer = null;
+    const sayEnded = (code) => {
+      if (o.error && $(o.error)) $(o.error).textContent = Seleksi.errorText(code);
+    };
     const session = {
       token: store.getItem(o.storageKey),
       /** The screens for signed in or out; the refresh loop runs while signed in. */
@@ -192,13 +201,24 @@
         session.forget();
         (o.onLogout || session.show)();
       },
+      /** The token stopped working (``code``: why): log out and say so. */
+      ended(code) {
+        store.setItem(endedKey, code || "expired_token");
+        session.logout();
+        sayEnded(code || "expired_token");
+      },
       call(method, path, body) {
         return Seleksi.api(method, path, body, session.token).catch((err) => {
-          if (err.status === 401) session.logout();
+          if (err.status === 401 && session.token) session.ended(err.code);
           throw err;
         });
       },
     };
+    const ended = store.getItem(endedKey);
+    if (ended && !session.token) {
+      sayEnded(ended);
+      store.removeItem(endedKey);
+    }
     if (o.form) {
       $(o.form).addEventListener("submit", async (ev) => {
         ev.preventDefault();
@@ -211,6 +231,7 @@
           if (o.roles && !o.roles.includes(reply.role)) throw new ApiError(403, o.refused);
           session.token = reply.token;
           store.setItem(o.storageKey, reply.token);
+          store.removeItem(endedKey);
           await (o.onLogin || session.show)(reply);
         } catch (err) {
           $(o.error).textContent = o.errorText

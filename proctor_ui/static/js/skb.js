@@ -319,10 +319,9 @@ Object.assign(SELEKSI_TEXTS.en, {
   async function loadAssessor() {
     if (!K.staff.token) return;
     try {
-      K.data = await S.api("GET", "/api/skb/me", undefined, K.staff.token);
+      K.data = await K.staff.call("GET", "/api/skb/me");
     } catch (err) {
-      if (err.status === 401) K.staff.forget(); // no reload: the next visit asks for a login
-      return;
+      return; // a 401 has logged out (K.staff.call); the login form says why
     }
     K.staff.show();
     $("staff-name").textContent = store.getItem("seleksi.skb.name") || "";
@@ -417,12 +416,12 @@ Object.assign(SELEKSI_TEXTS.en, {
   async function declare(conflict) {
     $("sheet-error").textContent = "";
     try {
-      await S.api("POST", "/api/skb/declarations", {
+      await K.staff.call("POST", "/api/skb/declarations", {
         panel: K.current.panel,
         registration_number: K.current.regno,
         conflict,
         note: $("coi-note").value,
-      }, K.staff.token);
+      });
       await loadAssessor();
     } catch (err) {
       $("sheet-error").textContent = errText(err);
@@ -444,11 +443,11 @@ Object.assign(SELEKSI_TEXTS.en, {
       return;
     }
     try {
-      const res = await S.api("POST", "/api/skb/sheets", {
+      const res = await K.staff.call("POST", "/api/skb/sheets", {
         panel: K.current.panel,
         registration_number: K.current.regno,
         points,
-      }, K.staff.token);
+      });
       await loadAssessor();
       $("sheet-status").textContent = `${S.t("skb.sent", { score: res.score })} ${S.t(`skb.sent.${res.state}`)}`;
     } catch (err) {
@@ -461,7 +460,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   async function loadChair() {
     const panel = S.query("panel") || "";
     try {
-      K.data = await S.api("GET", `/api/skb/chair?panel=${encodeURIComponent(panel)}`, undefined, K.staff.token);
+      K.data = await K.staff.call("GET", `/api/skb/chair?panel=${encodeURIComponent(panel)}`);
     } catch (err) {
       $("chair-error").textContent = errText(err);
       return;
@@ -569,12 +568,12 @@ Object.assign(SELEKSI_TEXTS.en, {
     const err = form.querySelector(".error-text");
     err.textContent = "";
     try {
-      await S.api("POST", "/api/skb/adjudications", {
+      await K.staff.call("POST", "/api/skb/adjudications", {
         panel: K.data.panel,
         registration_number: regno,
         score: form.elements.score.value,
         reason: form.elements.reason.value,
-      }, K.staff.token);
+      });
       await loadChair();
     } catch (e) {
       err.textContent = errText(e);
@@ -588,10 +587,10 @@ Object.assign(SELEKSI_TEXTS.en, {
   async function loadAdmin() {
     if (!K.staff.token) return;
     try {
-      K.data = await S.api("GET", "/api/skb/admin", undefined, K.staff.token);
+      K.data = await K.staff.call("GET", "/api/skb/admin");
     } catch (err) {
-      if (err.status === 401 || err.status === 403) K.staff.forget(); // no reload: the next visit asks for a login
-      return;
+      if (err.status === 403) K.staff.logout(); // not an administrator's token
+      return; // a 401 has logged out (K.staff.call); the login form says why
     }
     K.staff.show();
     renderAdmin();
@@ -647,7 +646,7 @@ Object.assign(SELEKSI_TEXTS.en, {
     ev.preventDefault();
     const regno = ev.target.elements.regno.value;
     adminAct(async () => {
-      await S.api("POST", "/api/skb/assign", { slot, registration_number: regno }, K.staff.token);
+      await K.staff.call("POST", "/api/skb/assign", { slot, registration_number: regno });
       return S.t("skb.assigned", { r: regno });
     });
   }
@@ -669,7 +668,7 @@ Object.assign(SELEKSI_TEXTS.en, {
         } catch (_) {
           throw new S.ApiError(400, "bad_json", "JSON");
         }
-        const res = await S.api("POST", "/api/skb/plans", doc, K.staff.token);
+        const res = await K.staff.call("POST", "/api/skb/plans", doc);
         return S.t("skb.planSaved", { f: res.formation });
       });
     });
@@ -677,7 +676,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       ev.preventDefault();
       adminAct(async () => {
         const u = $("a-username").value.trim();
-        await S.api("POST", "/api/skb/assessors", { username: u, name: $("a-name").value, password: $("a-password").value }, K.staff.token);
+        await K.staff.call("POST", "/api/skb/assessors", { username: u, name: $("a-name").value, password: $("a-password").value });
         $("a-username").value = $("a-name").value = $("a-password").value = "";
         return S.t("skb.assessorAdded", { u });
       });
@@ -686,13 +685,13 @@ Object.assign(SELEKSI_TEXTS.en, {
       ev.preventDefault();
       adminAct(async () => {
         const code = $("p-code").value.trim();
-        await S.api("POST", "/api/skb/panels", {
+        await K.staff.call("POST", "/api/skb/panels", {
           code,
           formation: $("p-formation").value.trim(),
           component: $("p-component").value.trim(),
           members: $("p-members").value.split(",").map((x) => x.trim()).filter(Boolean),
           chair: $("p-chair").value.trim(),
-        }, K.staff.token);
+        });
         return S.t("skb.panelCreated", { p: code });
       });
     });
@@ -701,41 +700,41 @@ Object.assign(SELEKSI_TEXTS.en, {
       adminAct(async () => {
         const off = OFFSETS[$("s-zone").value];
         const day = $("s-date").value;
-        const res = await S.api("POST", "/api/skb/slots", {
+        const res = await K.staff.call("POST", "/api/skb/slots", {
           panel: $("s-panel").value,
           windows: [[`${day}T${$("s-from").value}:00${off}`, `${day}T${$("s-to").value}:00${off}`]],
           minutes: Number($("s-minutes").value),
           gap_minutes: Number($("s-gap").value),
           meeting_url: $("s-url").value.trim(),
           zone: $("s-zone").value,
-        }, K.staff.token);
+        });
         return S.t("skb.slotsCreated", { n: res.slots.length });
       });
     });
     $("cat-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       adminAct(async () => {
-        const res = await S.api("POST", "/api/skb/cat-scores/import", {
+        const res = await K.staff.call("POST", "/api/skb/cat-scores/import", {
           exam_code: $("c-exam").value.trim(), component: $("c-component").value.trim(),
-        }, K.staff.token);
+        });
         return S.t("skb.catImported", { n: res.stored, k: res.kept });
       });
     });
     $("publish-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       adminAct(async () => {
-        const res = await S.api("POST", "/api/skb/publish", {
+        const res = await K.staff.call("POST", "/api/skb/publish", {
           exam_code: $("pub-exam").value.trim(), published_at: $("pub-date").value,
-        }, K.staff.token);
+        });
         return S.t("skb.published", { root: res.root.slice(0, 16) + "…" });
       });
     });
     $("remind").addEventListener("click", () => adminAct(async () => {
-      const res = await S.api("POST", "/api/skb/reminders", {}, K.staff.token);
+      const res = await K.staff.call("POST", "/api/skb/reminders", {});
       return S.t("skb.reminded", { n: res.queued, x: res.no_address });
     }));
     $("verify").addEventListener("click", () => adminAct(async () => {
-      const res = await S.api("POST", "/api/admin/results/verify", {}, K.staff.token);
+      const res = await K.staff.call("POST", "/api/admin/results/verify", {});
       if (!res.ok) throw new S.ApiError(409, "not_verified", S.t("skb.notVerified", { p: res.problems.join("; ") }));
       return S.t("skb.verified", { n: res.checks.length });
     }));
@@ -828,7 +827,14 @@ Object.assign(SELEKSI_TEXTS.en, {
       loadAssessor();
     } else if (page === "chair") {
       // The chair is an assessor: the assessor's page's token, no login of its own.
-      K.staff = S.staffSession({ storageKey: "seleksi.skb", form: null, logout: null });
+      // A login that stopped working is taken up on the assessor's page, which
+      // says why (the same session key).
+      K.staff = S.staffSession({
+        storageKey: "seleksi.skb",
+        form: null,
+        logout: null,
+        onLogout: () => location.assign("skb-assessor.html"),
+      });
       document.addEventListener("seleksi:lang", () => K.data && renderChair());
       loadChair();
     } else if (page === "admin") {
