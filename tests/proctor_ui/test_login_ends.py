@@ -5,7 +5,8 @@ holder's next step on the page, whichever page it is, takes them to its
 login form, which says why (``Seleksi.staffSession``: one rule for every
 staff page): on the admin page's bank import (which used to reload the page
 and say nothing) and on the SKB assessor's page (which used to drop the
-token silently).
+token silently), and on the proctor console (whose live channel kept
+reconnecting with a refused token).
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ def _token(url: str, username: str, password: str) -> str:
     return str(r.json()["token"])
 
 
-def _disable(server: LiveServer, username: str) -> None:
+def _disable(server: LiveServer, username: str, password: str = OTHER_PASSWORD) -> None:
     """The first administrator disables ``username``; returns once the tokens
     it holds are refused (every worker reads the list within seconds)."""
     admin = {"Authorization": f"Bearer {_token(server.url, server.seed.admin[0], PASSWORD)}"}
-    held = {"Authorization": f"Bearer {_token(server.url, username, OTHER_PASSWORD)}"}
+    held = {"Authorization": f"Bearer {_token(server.url, username, password)}"}
     staff = httpx.get(f"{server.url}/api/admin/staff", headers=admin).json()
     [sid] = [s["id"] for s in staff if s["username"] == username]
     r = httpx.post(
@@ -118,5 +119,32 @@ def test_a_disabled_assessor_is_taken_to_the_login_and_told_why(
     page.reload()
     expect(page.locator("#screen-login")).to_be_visible()
     expect(page.locator("#login-error")).to_have_text("")
+    assert errors == []
+    page.close()
+
+
+def test_a_disabled_proctors_console_goes_to_the_login_and_says_why(
+    server: LiveServer, browser: Any
+) -> None:
+    """The live channel refuses the token (``account_disabled``) when the
+    console reconnects: the console shows its login with the reason instead of
+    reconnecting with it over and over. Last in the module: it disables the
+    seeded proctor."""
+    expect = expect_patiently()
+    proctor = server.seed.proctor[0]
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/proctor.html?session={server.seed.session_id}")
+    page.fill("#username", proctor)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#screen-console")).to_be_visible()
+    _disable(server, proctor, PASSWORD)
+    page.reload()  # the console connects again with the token it keeps
+    expect(page.locator("#screen-login")).to_be_visible()
+    expect(page.locator("#login-error")).to_have_text(DISABLED)
+    expect(page.locator("#screen-console")).to_be_hidden()
+    assert serious_violations(page) == []
     assert errors == []
     page.close()

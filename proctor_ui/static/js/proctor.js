@@ -107,7 +107,9 @@
         for (const inc of msg.incidents || []) P.incidents.push(inc);
         renderAll();
       } else if (msg.type === "error") {
-        if (msg.code === "bad_token" || msg.code === "expired_token") staff.logout();
+        // The login stopped working (expired, or the account was disabled):
+        // the login form says why, as on every staff page.
+        if (["bad_token", "expired_token", "account_disabled"].includes(msg.code)) staff.ended(msg.code);
         else $("action-result").textContent = S.errorText(msg.code);
       }
     };
@@ -147,7 +149,7 @@
   async function refreshCheckpoint() {
     if (!staff.token) return;
     try {
-      const latest = await S.api("GET", "/api/v1/checkpoints/latest", undefined, staff.token);
+      const latest = await staff.call("GET", "/api/v1/checkpoints/latest");
       showCheckpoint(latest.fingerprint);
     } catch (err) {
       /* not shown while the server cannot say; the next refresh tries again */
@@ -600,29 +602,27 @@
     if (action === "extend") body.seconds = Math.round(Number($("action-minutes").value) * 60);
     try {
       if (action === "close") {
-        const closed = await S.api("POST", "/api/sessions/" + P.sessionId + "/close", body, staff.token);
+        const closed = await staff.call("POST", "/api/sessions/" + P.sessionId + "/close", body);
         if (closed.checkpoint) showCheckpoint(closed.checkpoint);
         setSession({ ...P.session, status: "closed" });
       } else if (row) {
-        await S.api("POST", "/api/proctor/attempts/" + row.attempt_id + "/" + action, body, staff.token);
+        await staff.call("POST", "/api/proctor/attempts/" + row.attempt_id + "/" + action, body);
       } else {
-        await S.api("POST", "/api/proctor/sessions/" + P.sessionId + "/" + action, body, staff.token);
+        await staff.call("POST", "/api/proctor/sessions/" + P.sessionId + "/" + action, body);
       }
       $("action-dialog").close();
       $("action-result").textContent = S.t("action.done", { action: S.t("action." + action) });
     } catch (err) {
-      $("action-error").textContent = S.errorText(err.code);
+      if (err.status === 401) $("action-dialog").close(); // logged out: the login says why
+      else $("action-error").textContent = S.errorText(err.code);
     }
   });
 
   async function issuePin(row) {
     try {
-      const reply = await S.api(
-        "POST",
-        "/api/proctor/sessions/" + P.sessionId + "/checkin",
-        { registration_number: row.registration_number },
-        staff.token
-      );
+      const reply = await staff.call("POST", "/api/proctor/sessions/" + P.sessionId + "/checkin", {
+        registration_number: row.registration_number,
+      });
       $("pin-title").textContent = "PIN · " + row.registration_number + " " + row.name;
       $("pin-value").textContent = reply.pin;
       $("pin-dialog").showModal();
@@ -639,7 +639,7 @@
   $("close-session").addEventListener("click", () => openAction("close", null));
   $("open-session").addEventListener("click", async () => {
     try {
-      const reply = await S.api("POST", "/api/sessions/" + P.sessionId + "/open", {}, staff.token);
+      const reply = await staff.call("POST", "/api/sessions/" + P.sessionId + "/open", {});
       setSession({ ...P.session, status: "open", token: reply.token });
     } catch (err) {
       $("action-result").textContent = S.errorText(err.code);
