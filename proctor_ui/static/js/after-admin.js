@@ -171,7 +171,8 @@
   }
 
   async function fetchText(path) {
-    const r = await fetch(path, { headers: { Authorization: "Bearer " + staff.token } });
+    const r = await staff.fetch(path); // a 401 logs out: the login says why
+    if (r.status === 401) return null;
     if (r.status === 503) {
       // The demo's exam being prepared: say it as the lists do, and look again.
       A.preparing = A.exam;

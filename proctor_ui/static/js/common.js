@@ -149,7 +149,8 @@
    * - onLogout(): after the token is dropped (default: show());
    * - refresh, refreshMs: called on show() while signed in, and every refreshMs.
    *
-   * Returns { token, show(), logout(), forget(), call(method, path, body) }:
+   * Returns { token, show(), logout(), forget(), ended(code), call(method, path, body),
+   * fetch(path) }:
    * call() is S.api with the token. A 401 there (the token expired, or the
    * account was disabled) logs out and says why under the login form, also
    * after an onLogout that reloads the page: the one thing every staff page
@@ -212,6 +213,16 @@
           if (err.status === 401 && session.token) session.ended(err.code);
           throw err;
         });
+      },
+      /** A GET of what is not JSON (a server-rendered report) with the token:
+       * the Response; a 401 ends the login as call() does. */
+      async fetch(path) {
+        const response = await fetch(path, { headers: { Authorization: "Bearer " + session.token } });
+        if (response.status === 401 && session.token) {
+          const body = await response.clone().json().catch(() => ({}));
+          session.ended(typeof body.error === "string" ? body.error : "expired_token");
+        }
+        return response;
       },
     };
     const ended = store.getItem(endedKey);

@@ -152,9 +152,8 @@ Object.assign(SELEKSI_TEXTS.en, {
       const q = query();
       const summary = await call("GET", `/api/admin/forensics/sessions/${s.id}?${q}`);
       // The report page itself comes from the server (Jinja2, autoescaped).
-      const response = await fetch(`/api/admin/forensics/sessions/${s.id}/report.html?${q}`, {
-        headers: { Authorization: "Bearer " + staff.token },
-      });
+      const response = await staff.fetch(`/api/admin/forensics/sessions/${s.id}/report.html?${q}`);
+      if (response.status === 401) return; // logged out: the login says why
       if (!response.ok) throw new S.ApiError(response.status, "http_" + response.status);
       const html = await response.text();
       $("report-frame").srcdoc = html;
