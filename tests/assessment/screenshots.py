@@ -26,74 +26,18 @@ inputs follow chromium's locale (en-US on a machine without id_ID).
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from exam_server.assessment.demo import PANEL
-from exam_server.testing import free_port
 from tests.demo_output import skb_accounts, skb_block, skb_candidates
+from tests.demo_run import DemoRun
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
-#: How long the demo may take to seed its finished exam and SKB (seconds):
-#: about a minute on a 2-core machine.
-SEED_TIMEOUT = 900.0
 WAIT_MS = 15_000
-
-
-class Demo:
-    """``seleksi demo`` serving on a free port, its printed lines in ``out``."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data = folder / "seleksi-data"
-        self.log = folder / "demo.out"
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "seleksi", "demo", "--data-dir", str(self.data),
-                 "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-
-    def printed(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for_skb(self) -> str:
-        """The demo's output once its SKB lines (four candidates) are printed."""
-        end = time.monotonic() + SEED_TIMEOUT
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"seleksi demo exited ({self.proc.returncode}):\n{self.printed()}"
-                )
-            out = self.printed()
-            if "SKB demo (" in out and len(skb_candidates("\n".join(skb_block(out)))) == 4:
-                httpx.get(self.url + "/healthz", timeout=5).raise_for_status()
-                return out
-            time.sleep(1.0)
-        raise RuntimeError(f"no SKB from the demo in {SEED_TIMEOUT:.0f} s:\n{self.printed()}")
-
-    def admin_password(self) -> str:
-        creds = json.loads((self.data / "demo-credentials.json").read_text())
-        return str(creds["staff"]["admin"][1])
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)  # Ctrl+C, as a person stops it
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def new_page(browser: Any, width: int, height: int = 900) -> Any:
@@ -173,9 +117,14 @@ def main(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        demo = Demo(Path(tmp))
+        demo = DemoRun(Path(tmp))
         try:
-            printed = demo.wait_for_skb()
+            printed = demo.wait_until(
+                lambda text: (
+                    "SKB demo (" in text and len(skb_candidates("\n".join(skb_block(text)))) == 4
+                ),
+                "SKB part",
+            )
             accounts = skb_accounts(printed)
             cands = skb_candidates("\n".join(skb_block(printed)))
             with sync_playwright() as p:

@@ -1,20 +1,26 @@
-"""Screenshots of the recruitment pages for docs/screenshots/ (not a test).
+"""Screenshots of the recruitment pages for docs/screenshots/ (not a test),
+from the real demo.
 
     python -m tests.recruitment.screenshots docs/screenshots
 
-A server with the demo recruitment; photographs in Debian's chromium at
-1024×768: the public announcement, a registration failing the age rule with
-its reason, a verifier's view of a registration, the printed exam card.
+Runs ``seleksi demo`` (serving, in a folder of its own) and logs in with the
+recruitment accounts it made (``recruitment-demo.json`` beside its database,
+the same the demo prints); photographs in Debian's chromium at 1024×768: the
+public announcement, the draft registration failing the age rule with its
+reason (typed, not saved), a verifier's view of a registration, a scheduled
+candidate's printed exam card.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
 
+from exam_server.recruitment.demo import DEMO_FILE
+from tests.demo_run import DemoRun
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.recruitment.conftest import PASSWORDS, Mailbox, start_rec_server
 
 
 def main(out: Path) -> None:
@@ -22,9 +28,13 @@ def main(out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        rec = start_rec_server(Path(tmp), Mailbox(), None)
-        url = rec.url
+        demo = DemoRun(Path(tmp))
+        url = demo.url
         try:
+            demo.wait_until(lambda text: "Recruitment demo (" in text, "recruitment")
+            made = json.loads((demo.data / DEMO_FILE).read_text())
+            verifier, verifier_pw = made["staff"]["verifier"]
+            by_state = {c["state"]: c for c in reversed(made["candidates"])}  # first of each
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1024, "height": 768})
@@ -32,8 +42,8 @@ def main(out: Path) -> None:
                 page.screenshot(path=str(out / "recruitment-announcement.png"))
 
                 page.goto(f"{url}/recruitment/login")
-                page.fill("#who", "ani@contoh.id")
-                page.fill("#password", PASSWORDS["candidate"])
+                page.fill("#who", by_state["draft"]["email"])
+                page.fill("#password", by_state["draft"]["password"])
                 page.click("form button[type=submit]")
                 page.wait_for_url("**/recruitment/me")
                 page.fill("#birth_date", "1980-01-01")
@@ -43,8 +53,8 @@ def main(out: Path) -> None:
 
                 staff = browser.new_page(viewport={"width": 1024, "height": 768})
                 staff.goto(f"{url}/recruitment/staff/login")
-                staff.fill("#who", "verifikator1")
-                staff.fill("#password", PASSWORDS["verifier"])
+                staff.fill("#who", verifier)
+                staff.fill("#password", verifier_pw)
                 staff.click("button[type=submit]")
                 staff.wait_for_url("**/recruitment/staff")
                 staff.click("#queue a >> nth=0")
@@ -53,8 +63,8 @@ def main(out: Path) -> None:
 
                 card = browser.new_page(viewport={"width": 1024, "height": 768})
                 card.goto(f"{url}/recruitment/login")
-                card.fill("#who", "gita@contoh.id")
-                card.fill("#password", PASSWORDS["candidate"])
+                card.fill("#who", by_state["scheduled"]["email"])
+                card.fill("#password", by_state["scheduled"]["password"])
                 card.click("form button[type=submit]")
                 card.wait_for_url("**/recruitment/me")
                 card.goto(f"{url}/recruitment/me/card")
@@ -62,8 +72,8 @@ def main(out: Path) -> None:
                 card.screenshot(path=str(out / "recruitment-card.png"))
                 browser.close()
         finally:
-            rec.handle.server.stop()
-            rec.handle.db.dispose()
+            demo.stop()
+    print(f"screenshots written to {out}")
 
 
 if __name__ == "__main__":
