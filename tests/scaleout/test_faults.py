@@ -111,9 +111,9 @@ def _terminals_held(pid: int, port: int) -> int:
 
 async def _kill_and_restart(c: WorkerCluster, rep: LoadReport) -> str:
     # The drill is about connected terminals losing their server. On two busy
-    # cores the logins can still be queued at the planned moment (a CI run
-    # killed the server before any terminal had opened its socket: all 12
-    # then connected for the first time, and none reconnected).
+    # cores the logins can still be queued at the planned moment: a CI run
+    # counted 0 reconnects of 12, likely a kill before any terminal had opened
+    # its socket (each then connected for the first time after the restart).
     deadline = time.monotonic() + 20.0
     while rep.connections_open < TERMINALS and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
