@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from exam_server import audit, checkpoints
+from exam_server.audit.replay import _check_finish_event
 from exam_server.context import context
 from exam_server.testing import Terminal, small_bank
 from seleksi.cli import main as seleksi
@@ -170,14 +171,14 @@ def test_score_digest_binds_the_stored_result() -> None:
     assert digest == audit.score_digest(json.loads(json.dumps(score)), 85.0, False)
     assert len(digest) == 64
     data = {"score_digest": digest}
-    assert audit._check_finish_event(7, data, score, 85.0, False) == []
+    assert _check_finish_event(7, data, score, 85.0, False) == []
     edited = {**score, "total": 90.0}
-    assert audit._check_finish_event(7, data, edited, 85.0, False) == [
+    assert _check_finish_event(7, data, edited, 85.0, False) == [
         "attempt 7: score_json/total_points/passed differ from the finish event's"
         " score_digest (changed after finish)"
     ]
-    assert audit._check_finish_event(7, data, score, 85.0, True) != []
-    assert audit._check_finish_event(7, data, score, 85.5, False) != []
+    assert _check_finish_event(7, data, score, 85.0, True) != []
+    assert _check_finish_event(7, data, score, 85.5, False) != []
 
 
 # -- anchored chain heads -----------------------------------------------------------

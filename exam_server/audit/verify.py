@@ -1,0 +1,262 @@
+"""Everything checked at once (:func:`verify`): every chain, every finished
+attempt's score and verdict, and, with a checkpoint file, that no chain
+lost its tail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+
+from exam_server import state_codec
+from exam_server.audit.chain import (
+    ATTEMPT,
+    AUDIT,
+    CANDIDATE,
+    EXAM,
+    HEAD,
+    RESPONSE,
+    SESSION,
+    SNAPSHOT,
+    WITHDRAWN,
+    event_hash,
+    response_hash,
+)
+from exam_server.audit.replay import (
+    ExamRules,
+    ReplayError,
+    _check_finish_event,
+    compare_score,
+    recompute_score,
+    verdict,
+)
+
+if TYPE_CHECKING:
+    from exam_server.checkpoints import KeySwitch
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    attempts: int = 0
+    responses: int = 0
+    scores: int = 0  # finished attempts whose score was recomputed
+    checkpoints: int = 0  # checkpoint lines checked
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def key_switches(conn: Connection) -> list[KeySwitch]:
+    """The checkpoint key replacements recorded in this database's audit chain
+    (``site_checkpoint_key`` events a site writes; the chain itself is
+    verified with the rest), as :class:`exam_server.checkpoints.KeySwitch`."""
+    from exam_server import checkpoints as cps
+
+    out = []
+    rows = conn.execute(
+        select(AUDIT.c.data_json).where(AUDIT.c.kind == "site_checkpoint_key").order_by(AUDIT.c.id)
+    )
+    for (data_json,) in rows:
+        d = json.loads(data_json or "{}")
+        if "from_n" in d and "key_id" in d and d.get("previous_key_id", "") != d["key_id"]:
+            out.append(cps.KeySwitch(int(d["from_n"]), str(d["key_id"]), d.get("previous_key_id")))
+    return out
+
+
+def verify(
+    engine: Engine,
+    *,
+    checkpoint_file: Path | None = None,
+    public_key: Ed25519PublicKey | None = None,
+    expect: tuple[str, ...] = (),
+    scores: bool = True,
+    other_keys: Sequence[Ed25519PublicKey] = (),
+) -> VerifyReport:
+    """Recompute the audit chain, every attempt's response chain, check that
+    each finished attempt's recorded response head matches, and (``scores``)
+    recompute each finished attempt's score and verdict from its chained
+    answers. With ``checkpoint_file`` and the checkpoint ``public_key``: check
+    the file's lines and that the database still holds every head they
+    recorded; ``expect``: fingerprints copied into session reports. A site
+    whose checkpoint key was replaced has the replacements in its chain
+    (``site_checkpoint_key``): each line is checked with the key its number
+    calls for, the replaced keys' public keys given as ``other_keys``."""
+    from exam_server import checkpoints as cps
+
+    rep = VerifyReport()
+    finish_heads: dict[int, str] = {}
+    finish_data: dict[int, dict[str, Any]] = {}
+    seeds: dict[int, int] = {}
+    file_report = None
+    if checkpoint_file is not None:
+        if public_key is None:
+            raise ValueError("checking a checkpoint file needs the checkpoint public key")
+        with engine.connect() as conn:
+            switches = key_switches(conn)
+        file_report = cps.read_file(
+            checkpoint_file, public_key, expect, switches=switches, other_keys=other_keys
+        )
+    # The chain, the head and the answers must be read at one moment: on a
+    # live server an event committed between two reads would look like a
+    # removed row. A SQLite read transaction is already one snapshot;
+    # PostgreSQL's default READ COMMITTED is not.
+    snapshot = {} if engine.dialect.name == "sqlite" else {"isolation_level": "REPEATABLE READ"}
+    with engine.connect().execution_options(**snapshot) as conn, conn.begin():
+        prev = ""
+        last_id = 0
+        for row in conn.execute(select(AUDIT).order_by(AUDIT.c.id)).mappings():
+            rep.events += 1
+            if row["prev_hash"] != prev:
+                rep.problems.append(
+                    f"audit event {row['id']}: prev_hash does not link to event {last_id}"
+                )
+            if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
+                rep.problems.append(f"audit event {row['id']}: hash does not match its content")
+            if row["attempt_id"] is not None and row["kind"] in ("finish", "start"):
+                data = json.loads(row["data_json"])
+                aid = int(row["attempt_id"])
+                if row["kind"] == "start" and isinstance(data.get("seed"), int):
+                    seeds[aid] = int(data["seed"])
+                elif row["kind"] == "finish":
+                    finish_data[aid] = data
+                    head = data.get("response_head")
+                    if isinstance(head, str):
+                        finish_heads[aid] = head
+            prev, last_id = row["hash"], row["id"]
+        head_row = conn.execute(select(HEAD).where(HEAD.c.id == 1)).first()
+        if head_row is not None and (head_row.last_hash != prev or head_row.last_id != last_id):
+            rep.problems.append("audit head does not point at the last event (rows removed?)")
+        chains: dict[int, str] = {}
+        answers: dict[int, list[dict[str, Any]]] = {}
+        for r in conn.execute(
+            select(RESPONSE).order_by(RESPONSE.c.attempt_id, RESPONSE.c.seq)
+        ).mappings():
+            rep.responses += 1
+            aid = int(r["attempt_id"])
+            p = chains.get(aid, "")
+            if r["prev_hash"] != p:
+                rep.problems.append(
+                    f"response {r['id']} (attempt {aid}, seq {r['seq']}): broken link"
+                )
+            if response_hash(r["prev_hash"], dict(r)) != r["hash"]:
+                rep.problems.append(f"response {r['id']} (attempt {aid}, seq {r['seq']}): altered")
+            chains[aid] = r["hash"]
+            answers.setdefault(aid, []).append(dict(r))
+        attempts = conn.execute(
+            select(
+                ATTEMPT.c.id,
+                ATTEMPT.c.response_head,
+                ATTEMPT.c.status,
+                ATTEMPT.c.seed,
+                # The last snapshot: a finished attempt's is its final state.
+                select(SNAPSHOT.c.state)
+                .where(SNAPSHOT.c.attempt_id == ATTEMPT.c.id)
+                .order_by(SNAPSHOT.c.seq.desc())
+                .limit(1)
+                .scalar_subquery()
+                .label("state"),
+                ATTEMPT.c.finish_reason,
+                ATTEMPT.c.score_json,
+                ATTEMPT.c.total_points,
+                ATTEMPT.c.passed,
+                ATTEMPT.c.pass_reason,
+                EXAM.c.id.label("exam_id"),
+                CANDIDATE.c.category,
+            )
+            .join(SESSION, SESSION.c.id == ATTEMPT.c.session_id)
+            .join(EXAM, EXAM.c.id == SESSION.c.exam_id)
+            .join(CANDIDATE, CANDIDATE.c.id == ATTEMPT.c.candidate_id)
+            .order_by(ATTEMPT.c.id)
+        ).mappings()
+        exams: dict[int, ExamRules] = {}
+        for a in attempts:
+            rep.attempts += 1
+            aid = int(a["id"])
+            if chains.get(aid, "") != a["response_head"]:
+                rep.problems.append(
+                    f"attempt {aid}: stored response head differs from its responses"
+                )
+            if aid in finish_heads and finish_heads[aid] != chains.get(aid, ""):
+                rep.problems.append(f"attempt {aid}: responses changed after the finish event")
+            if scores and (a["status"] == "finished" or a["score_json"] is not None):
+                eid = int(a["exam_id"])
+                if eid not in exams:
+                    exam_row = conn.execute(
+                        select(EXAM.c.design_json, EXAM.c.bank_json, EXAM.c.policy_json).where(
+                            EXAM.c.id == eid
+                        )
+                    ).one()
+                    retired = conn.execute(
+                        select(WITHDRAWN.c.item_index).where(WITHDRAWN.c.exam_id == eid).limit(1)
+                    ).first()
+                    exams[eid] = replace(
+                        ExamRules.from_row(*exam_row), withdrawn=retired is not None
+                    )
+                rep.problems.extend(
+                    _check_score(rep, a, exams[eid], seeds, finish_data, answers.get(aid, []))
+                )
+        if file_report is not None:
+            rep.checkpoints = len(file_report.checkpoints)
+            rep.problems.extend(file_report.problems)
+            rep.problems.extend(cps.check_database(conn, file_report.checkpoints))
+    return rep
+
+
+def _check_score(
+    rep: VerifyReport,
+    a: Mapping[Any, Any],
+    rules: ExamRules,
+    seeds: Mapping[int, int],
+    finish_data: Mapping[int, dict[str, Any]],
+    answers: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    aid = int(a["id"])
+    out: list[str] = []
+    if a["score_json"] is None:
+        return [f"attempt {aid}: finished, but no score_json stored"]
+    try:
+        stored = json.loads(a["score_json"])
+    except ValueError:
+        return [f"attempt {aid}: score_json is not JSON"]
+    if not isinstance(stored, dict):
+        return [f"attempt {aid}: score_json is not a score"]
+    passed = None if a["passed"] is None else bool(a["passed"])
+    total = None if a["total_points"] is None else float(a["total_points"])
+    data = finish_data.get(aid)
+    if data is None:
+        out.append(f"attempt {aid}: finished, but the audit log has no finish event for it")
+    else:
+        out.extend(_check_finish_event(aid, data, stored, total, passed))
+    seed = seeds.get(aid)
+    if seed is None:
+        out.append(f"attempt {aid}: no start event with its seed in the audit log")
+        seed = int(a["seed"])
+    elif seed != int(a["seed"]):
+        out.append(f"attempt {aid}: seed is {a['seed']} stored, {seed} in the start event")
+    try:
+        score, note = recompute_score(
+            rules,
+            seed,
+            answers,
+            a["finish_reason"] or "submitted",
+            state_codec.unpack_json(a["state"]) if a["state"] else None,
+        )
+    except ReplayError as exc:
+        out.append(f"attempt {aid}: its chained answers cannot be scored: {exc}")
+        return out
+    rep.scores += 1
+    if note is not None:
+        rep.notes.append(f"attempt {aid}: {note}")
+    expected = verdict(rules.policy, str(a["category"]), score)
+    out.extend(compare_score(aid, stored, score, total, passed, a["pass_reason"], expected))
+    return out
