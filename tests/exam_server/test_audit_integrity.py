@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from exam_server import audit, checkpoints
 from exam_server.audit.replay import _check_finish_event
 from exam_server.context import context
+from exam_server.receipts import key_id
 from exam_server.testing import Terminal, small_bank
 from seleksi.cli import main as seleksi
 from tests.conftest import ServerHandle
@@ -308,4 +309,4 @@ async def test_session_close_signs_a_checkpoint_the_proctor_sees(server_factory:
     # The server's own key, readable by its owner only, beside the database.
     assert cps.key_path.parent == Path(db_path(h)).parent
     assert stat.S_IMODE(cps.key_path.stat().st_mode) == 0o600
-    assert latest["key_id"] == checkpoints.key_id(cps.public_key)
+    assert latest["key_id"] == key_id(cps.public_key)
