@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from exam_server.clock import Clock
@@ -116,6 +117,24 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def add_running_attempts(conn: Any, limit: int | None = None) -> list[int]:
+    """Attempts running at ``last_seq`` 3 for the seeded candidates (in id
+    order, the first ``limit`` of them), inserted directly, for tests of the
+    stale-copy guard; returns their ids."""
+    conn.execute(
+        text(
+            "INSERT INTO exam_attempt (session_id, candidate_id, status, seed,"
+            " last_seq, response_head, terminal_released, remaining_at_start,"
+            " last_seen_at, started_at)"
+            " SELECT session_id, id, 'running', 1, 3, '', false, 600, 0, 0"
+            " FROM exam_candidate ORDER BY id"
+            + ("" if limit is None else f" LIMIT {int(limit)}")
+            + " ON CONFLICT DO NOTHING"
+        )
+    )
+    return [int(r[0]) for r in conn.execute(text("SELECT id FROM exam_attempt ORDER BY id"))]
 
 
 def seed_small(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from exam_server.attempts.storage import check_attempt_guards
 from exam_server.db import make_engine, writer
 from exam_server.durability import _apply_rows, _Write
-from tests.conftest import fresh_postgres_schema, seed_small
+from tests.conftest import add_running_attempts, fresh_postgres_schema, seed_small
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -80,21 +80,11 @@ def test_a_group_stores_every_row_in_order_and_the_last_update_wins(url: str) ->
 
 
 def test_the_guard_refuses_exactly_the_stale_copies(url: str) -> None:
-    seed = seed_small(url, n_candidates=4)
+    seed_small(url, n_candidates=4)
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO exam_attempt (session_id, candidate_id, status, seed,"
-                    " last_seq, response_head, terminal_released, remaining_at_start,"
-                    " last_seen_at, started_at)"
-                    " SELECT session_id, id, 'running', 1, 3, '', false, 600, 0, 0"
-                    " FROM exam_candidate WHERE session_id = :s ORDER BY id"
-                ),
-                {"s": seed.session_id},
-            )
-            ids = [int(r[0]) for r in conn.execute(text("SELECT id FROM exam_attempt ORDER BY id"))]
+            ids = add_running_attempts(conn)
             pause = text("UPDATE exam_attempt SET status = 'paused' WHERE id = :a")
             conn.execute(pause, {"a": ids[1]})  # a proctor paused it elsewhere
             moved = text("UPDATE exam_attempt SET last_seq = 5 WHERE id = :a")

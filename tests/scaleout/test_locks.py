@@ -21,7 +21,7 @@ from exam_server.scaleout.fanout import MAX_PAYLOAD, PgEventBus, channel_name, p
 from exam_server.scaleout.locks import NAMESPACE, StaleAttempt, serialise_attempt
 from exam_server.scaleout.migrate import migrate, schema_state
 from seleksi.cli import main as seleksi_main
-from tests.conftest import seed_small
+from tests.conftest import add_running_attempts, seed_small
 
 pg = pytest.mark.postgres
 
@@ -32,15 +32,7 @@ def test_advisory_lock_serialises_and_stale_copies_are_refused(pg_url: str) -> N
     eng = make_engine(pg_url)
     try:
         with eng.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO exam_attempt (session_id, candidate_id, status, seed,"
-                    " last_seq, response_head, terminal_released, remaining_at_start,"
-                    " last_seen_at, started_at)"
-                    " SELECT session_id, id, 'running', 1, 3, '', false, 600, 0, 0"
-                    " FROM exam_candidate LIMIT 1 ON CONFLICT DO NOTHING"
-                )
-            )
+            add_running_attempts(conn, limit=1)
             aid = conn.execute(text("SELECT id FROM exam_attempt LIMIT 1")).scalar_one()
             conn.execute(text("UPDATE exam_attempt SET last_seq = 3, status = 'running'"))
         conninfo = pg_conninfo(pg_url)
