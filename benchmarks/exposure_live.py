@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.report import machine_line, write_section
-from benchmarks.server import SECRET, raise_fd_limit, settings_for, wait_prepared
+from benchmarks.server_common import SECRET, raise_fd_limit, settings_for, wait_prepared
 from exam_server.loadtest.exposure import Exposure, exam_of, read_live_exposure
 from exam_server.loadtest.seeding import seed_load_exam
 from exam_server.scaleout.cluster import ROOT, WorkerCluster

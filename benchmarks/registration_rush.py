@@ -42,7 +42,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel import Session, col
 
 from benchmarks.report import machine_line, write_section
-from benchmarks.server import SECRET, settings_for
+from benchmarks.server_common import SECRET, settings_for
 from exam_server.auth import hash_password, verify_password
 from exam_server.db import make_engine
 from exam_server.loadtest.seeding import seed_load_exam

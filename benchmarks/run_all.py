@@ -17,8 +17,19 @@ from pathlib import Path
 
 # Not benchmarks of their own: the section writer and the meters, this
 # runner, the two echo servers that benchmarks.server starts beside the exam
-# server, and the profiler run (it needs py-spy, not a project dependency).
-SKIP = {"report", "meters", "run_all", "server_echo", "server_durable_echo", "server_profile"}
+# server, the parts of benchmarks.server (run through it), and the profiler
+# run (it needs py-spy, not a project dependency).
+SKIP = {
+    "report",
+    "meters",
+    "run_all",
+    "server_echo",
+    "server_durable_echo",
+    "server_common",
+    "server_pace",
+    "server_saturation",
+    "server_profile",
+}
 
 
 def available() -> list[str]:

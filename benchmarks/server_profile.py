@@ -26,13 +26,8 @@ from pathlib import Path
 from benchmarks.meters import cpu_seconds
 from benchmarks.report import machine_line
 from benchmarks.report import write_section as _write_section
-from benchmarks.server import (
-    saturation_config,
-    seeded,
-    server_health,
-    settings_for,
-    wait_prepared,
-)
+from benchmarks.server_common import seeded, server_health, settings_for, wait_prepared
+from benchmarks.server_saturation import saturation_config
 from exam_server.loadtest.report import LoadReport
 from exam_server.loadtest.runner import run_load
 from exam_server.scaleout.cluster import WorkerCluster

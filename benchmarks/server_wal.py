@@ -4,7 +4,7 @@ On the server's schema (head), 5,000 attempts 40 answers into a 110-item SKD
 form: commits of ``batch`` answers from distinct random attempts (50 ≈ the
 group commit under saturation, 2 and 1 ≈ exam pace), each a response row,
 the narrow attempt update, and the engine state as a snapshot every 10
-responses. Frames counted as in ``benchmarks.server.WalMeter`` (a reader
+responses. Frames counted as in ``benchmarks.meters.WalMeter`` (a reader
 holds the log over the window; frames counted by a PASSIVE checkpoint), each
 a page plus its 24-byte header. Forms compared:
 
