@@ -74,7 +74,7 @@ def create_app(
     clock: the server's time (default the system clock; tests pass a
     :class:`~exam_server.clock.ManualClock` to drive it). presence_timer:
     False leaves the presence flush to the caller (tests on a ManualClock run
-    it at chosen times through :meth:`exam_server.testing.ServerHandle.flush_presence`;
+    it at chosen times through :meth:`exam_server.testing.ThreadServer.flush_presence`;
     the periodic one runs on real time and would mark at whatever the manual
     clock says then)."""
     clock = clock or SystemClock()

@@ -21,6 +21,8 @@ class Settings:
     ``python -c "import secrets; print(secrets.token_urlsafe(48))"``).
     grace_seconds: how long a vanished terminal's clock keeps running before it
     stops, counted from when it was last seen alive (``exam_server.presence``).
+    presence_interval_seconds: how often each process marks its connected
+    terminals alive in the database; at most half the grace (checked here).
     ws_ping_interval_seconds / ws_ping_timeout_seconds: the transport's
     keep-alive pings, which find terminals that vanished without closing.
     allowed_origins: WebSocket/browser origins accepted besides the
