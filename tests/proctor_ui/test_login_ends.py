@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from exam_server.testing import staff_token
 from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.live_server import PASSWORD, LiveServer, start_server
 
@@ -34,17 +35,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.stop()
 
 
-def _token(url: str, username: str, password: str) -> str:
-    r = httpx.post(f"{url}/api/auth/login", json={"username": username, "password": password})
-    r.raise_for_status()
-    return str(r.json()["token"])
-
-
 def _disable(server: LiveServer, username: str, password: str = OTHER_PASSWORD) -> None:
     """The first administrator disables ``username``; returns once the tokens
     it holds are refused (every worker reads the list within seconds)."""
-    admin = {"Authorization": f"Bearer {_token(server.url, server.seed.admin[0], PASSWORD)}"}
-    held = {"Authorization": f"Bearer {_token(server.url, username, password)}"}
+    admin = {"Authorization": f"Bearer {staff_token(server.url, server.seed.admin[0], PASSWORD)}"}
+    held = {"Authorization": f"Bearer {staff_token(server.url, username, password)}"}
     staff = httpx.get(f"{server.url}/api/admin/staff", headers=admin).json()
     [sid] = [s["id"] for s in staff if s["username"] == username]
     r = httpx.post(
@@ -58,7 +53,7 @@ def _disable(server: LiveServer, username: str, password: str = OTHER_PASSWORD) 
 
 
 def _create(server: LiveServer, path: str, body: dict[str, Any]) -> None:
-    admin = {"Authorization": f"Bearer {_token(server.url, server.seed.admin[0], PASSWORD)}"}
+    admin = {"Authorization": f"Bearer {staff_token(server.url, server.seed.admin[0], PASSWORD)}"}
     r = httpx.post(f"{server.url}{path}", json=body, headers=admin)
     assert r.status_code in (200, 201), r.text
 
