@@ -11,12 +11,16 @@ did not score a candidate, e.g. after recusal).
   candidates counts), each for a single assessor and for the mean of ``k``,
   with the F-based 95 % intervals of McGraw & Wong. Candidates without every
   assessor's score are left out (listwise), as the ANOVA needs a full table.
+* :func:`icc_oneway` — the one-way ICCs ``ICC(1)``/``ICC(k)`` (Shrout &
+  Fleiss 1979, case 1; McGraw & Wong 1996, case 1) for scores where each
+  candidate has their own assessors: a component's candidates across its
+  panels. The rows are each candidate's scores, in no particular order.
 * :func:`krippendorff_alpha_ordinal` — Krippendorff's alpha with the ordinal
   distance, which uses every pairable value (missing scores allowed), with a
   percentile bootstrap interval over candidates (fixed seed: the same data
   give the same interval).
 
-The tests check both against maintained implementations (pingouin and the
+The tests check them against maintained implementations (pingouin and the
 ``krippendorff`` package) to 1e-6.
 """
 
@@ -187,6 +191,92 @@ def _average_bound(single: float, k: int) -> float:
     if single <= -1.0 / (k - 1):
         return -np.inf
     return single * k / (1 + single * (k - 1))
+
+
+@dataclass(frozen=True)
+class OnewayIccResult:
+    """One-way ICCs of ``n`` candidates with ``k`` scores each, every candidate
+    scored by assessors of their own (``left_out``: candidates with another
+    number of scores, left out so that the table is balanced)."""
+
+    single: Estimate  # ICC(1): one assessor's score
+    average: Estimate  # ICC(k): the mean of k assessors' scores
+    n: int
+    k: int
+    left_out: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ICC(1)": self.single.as_dict(),
+            "ICC(k)": self.average.as_dict(),
+            "n": self.n,
+            "k": self.k,
+            "left_out": self.left_out,
+        }
+
+
+def icc_oneway(scores: npt.ArrayLike, confidence: float = 0.95) -> OnewayIccResult:
+    """One-way random-effects ICCs with their exact F intervals.
+
+    ``scores: (n_candidates, m)``: each row a candidate's scores, ``nan``-padded
+    (which assessor gave which score does not matter: the assessors are a
+    different sample for each candidate, as when a component's candidates
+    meet different panels). The candidates with the most common number of
+    scores ``k`` (the larger on a tie) are used, the others left out. With
+    the between- and within-candidate mean squares of a one-way ANOVA
+    (``MSB`` on ``n - 1``, ``MSW`` on ``n (k - 1)`` degrees of freedom)::
+
+        ICC(1) = (MSB - MSW) / (MSB + (k - 1) MSW)
+        ICC(k) = (MSB - MSW) / MSB
+
+    and with ``F = MSB / MSW``, ``F_L = F / F(1 - a/2; n - 1, n(k - 1))``,
+    ``F_U = F * F(1 - a/2; n(k - 1), n - 1)``: ICC(1) in
+    ``[(F_L - 1) / (F_L + k - 1), (F_U - 1) / (F_U + k - 1)]`` and ICC(k) in
+    ``[1 - 1 / F_L, 1 - 1 / F_U]`` (Shrout & Fleiss 1979; McGraw & Wong 1996,
+    table 7, case 1). Assessor severity counts as disagreement here: it
+    cannot be told apart from the candidate's own variation.
+    """
+    x = _matrix(scores)
+    counts = (~np.isnan(x)).sum(axis=1)
+    scored = counts[counts >= 2]
+    if scored.size == 0:
+        raise AgreementError("ICC needs candidates with at least 2 scores each")
+    values, freq = np.unique(scored, return_counts=True)
+    k = int(values[np.flatnonzero(freq == freq.max())[-1]])
+    rows = x[counts == k]
+    n = rows.shape[0]
+    if n < 2:
+        raise AgreementError(f"ICC needs at least 2 candidates with {k} scores each (have {n})")
+    # Each row's k scores, packed to the left (their columns mean nothing).
+    y = np.sort(rows, axis=1)[:, :k]
+    means = y.mean(axis=1)
+    grand = means.mean()
+    df_b, df_w = n - 1, n * (k - 1)
+    msb = k * float(((means - grand) ** 2).sum()) / df_b
+    msw = float(((y - means[:, None]) ** 2).sum()) / df_w
+    if msw <= 1e-12 * max(msb, 1e-300):
+        msw = 0.0  # rounding of a table without within-candidate variation
+    if msb <= 1e-12 * max(msw, 1e-300):
+        raise AgreementError(
+            "ICC is undefined: the candidates' mean scores do not differ"
+            if msw > 0
+            else "ICC is undefined: every score is the same"
+        )
+    left_out = int(x.shape[0] - n)
+    if msw == 0:  # every candidate's assessors agree exactly
+        one = _est(1.0, 1.0, 1.0)
+        return OnewayIccResult(one, one, n=n, k=k, left_out=left_out)
+    a = 1 - confidence
+    f_obs = msb / msw
+    f_low = f_obs / f_dist.ppf(1 - a / 2, df_b, df_w)
+    f_high = f_obs * f_dist.ppf(1 - a / 2, df_w, df_b)
+    single = _est(
+        (msb - msw) / (msb + (k - 1) * msw),
+        (f_low - 1) / (f_low + k - 1),
+        (f_high - 1) / (f_high + k - 1),
+    )
+    average = _est((msb - msw) / msb, 1 - 1 / f_low, 1 - 1 / f_high)
+    return OnewayIccResult(single, average, n=n, k=k, left_out=left_out)
 
 
 def _value_counts(x: FloatArray) -> tuple[FloatArray, FloatArray]:

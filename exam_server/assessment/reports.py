@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assessment import scheduling as sch
-from assessment.agreement import AgreementError, icc, krippendorff_alpha_ordinal
+from assessment.agreement import AgreementError, icc, icc_oneway, krippendorff_alpha_ordinal
 from assessment.components import (
     ComponentError,
     ComponentScore,
@@ -253,7 +253,8 @@ def _agreement(s: Session, pc: PanelCtx, cands: list[Candidate]) -> dict[str, An
     except AgreementError as exc:
         out["alpha_note"] = str(exc)
     # Across every panel of the component: alpha takes the missing cells (assessors
-    # who never met a candidate) in its stride; the ICC's two-way table cannot.
+    # who never met a candidate) in its stride; the two-way ICC's table cannot,
+    # the one-way ICC reads each candidate's scores from their own assessors.
     panels = s.exec(
         select(SkbPanel.id).where(
             SkbPanel.formation_id == pc.panel.formation_id,
@@ -263,12 +264,16 @@ def _agreement(s: Session, pc: PanelCtx, cands: list[Candidate]) -> dict[str, An
     every = s.exec(select(SkbSheet).where(col(SkbSheet.panel_id).in_(panels))).all()
     cand_ids = sorted({x.candidate_id for x in every})
     staff_ids = sorted({x.staff_id for x in every})
+    whole = _score_matrix(every, cand_ids, staff_ids)
+    out["component_panels"] = len(panels)
     try:
-        whole = _score_matrix(every, cand_ids, staff_ids)
         out["component_alpha"] = krippendorff_alpha_ordinal(whole, n_boot=1000).as_dict()
-        out["component_panels"] = len(panels)
     except AgreementError as exc:
         out["component_alpha_note"] = str(exc)
+    try:
+        out["component_icc"] = icc_oneway(whole).as_dict()
+    except AgreementError as exc:
+        out["component_icc_note"] = str(exc)
     return out
 
 

@@ -103,7 +103,17 @@ def _report(args: argparse.Namespace) -> int:
         if key in a:
             e = a[key]
             print(f"  alpha     {e['value']:.3f}  {_ci(e)}  {label}")
-    for note in (a.get("icc_note"), a.get("alpha_note"), rep["severity"].get("note")):
+    ci = a.get("component_icc") or {}
+    for name in ("ICC(1)", "ICC(k)"):
+        if name in ci:
+            e = ci[name]
+            print(f"  {name:<9} {e['value']:.3f}  {_ci(e)}  (every panel, one-way; "
+                  f"{ci['n']} candidates with {ci['k']} scores)")  # fmt: skip
+    if ci.get("left_out"):
+        print(f"  note: {ci['left_out']} candidate(s) with another number of scores "
+              "left out of the one-way ICC")  # fmt: skip
+    notes = (a.get("icc_note"), a.get("alpha_note"), a.get("component_icc_note"))
+    for note in (*notes, rep["severity"].get("note")):
         if note:
             print(f"  note: {note}")
     for x in rep["severity"].get("assessors", []):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from assessment.agreement import AgreementError, icc, krippendorff_alpha_ordinal
+from assessment.agreement import AgreementError, icc, icc_oneway, krippendorff_alpha_ordinal
 
 pd = pytest.importorskip("pandas")
 pingouin = pytest.importorskip("pingouin")
@@ -111,6 +111,78 @@ def test_severity_lowers_absolute_agreement_not_consistency() -> None:
     r = icc(same_order)
     assert r.consistency_single.value > 0.9
     assert r.agreement_single.value < r.consistency_single.value - 0.2
+
+
+def across_panels(seed: int, n: int = 30, k: int = 3) -> np.ndarray:
+    """A component's candidates, each scored by k assessors of their own panel
+    (panels differ in leniency: a panel's offset is shared by its candidates)."""
+    rng = np.random.default_rng(seed)
+    true = rng.normal(60, 12, (n, 1))
+    panel_offset = rng.choice([-6.0, 0.0, 5.0], (n, 1))
+    return np.round(true + panel_offset + rng.normal(0, 6, (n, k)), 1)
+
+
+@pytest.mark.parametrize("seed,k", [(1, 3), (2, 2), (3, 4), (4, 5)])
+def test_oneway_icc_equals_pingouin(seed: int, k: int) -> None:
+    x = across_panels(seed, k=k)
+    ours = icc_oneway(x).as_dict()
+    ref = pingouin_icc(x)
+    for name, theirs in (("ICC(1)", "ICC(1,1)"), ("ICC(k)", "ICC(1,k)")):
+        est = ours[name]
+        assert isinstance(est, dict)
+        assert est["value"] == pytest.approx(ref[theirs][0], abs=1e-6), name
+        assert est["low"] == pytest.approx(ref[theirs][1], abs=1e-6), name
+        assert est["high"] == pytest.approx(ref[theirs][2], abs=1e-6), name
+
+
+def test_oneway_icc_reads_rows_not_columns_and_leaves_out_other_counts() -> None:
+    """Across panels, column j of two rows is not the same assessor: the order
+    of a row's scores and where its gaps fall change nothing; candidates with
+    another number of scores (a recusal) are left out and counted."""
+    x = across_panels(5, n=20, k=3)
+    base = icc_oneway(x)
+    rng = np.random.default_rng(0)
+    padded = np.full((22, 5), np.nan)
+    for i, row in enumerate(x):
+        padded[i, rng.choice(5, 3, replace=False)] = row
+    padded[20, [0, 3]] = [40.0, 90.0]  # two scores only
+    padded[21, 1] = 55.0  # one score
+    r = icc_oneway(padded)
+    assert (r.n, r.k, r.left_out) == (20, 3, 2)
+    assert r.single.value == pytest.approx(base.single.value, abs=1e-12)
+    assert r.average.high == pytest.approx(base.average.high, abs=1e-12)
+
+
+def test_oneway_icc_refuses_what_it_cannot_say() -> None:
+    with pytest.raises(AgreementError, match="do not differ"):
+        icc_oneway([[50.0, 60.0], [60.0, 50.0]])
+    with pytest.raises(AgreementError, match="every score is the same"):
+        icc_oneway([[50.0, 50.0], [50.0, 50.0]])
+    with pytest.raises(AgreementError, match="at least 2 candidates"):
+        icc_oneway([[50.0, 60.0, 55.0], [70.0, np.nan, np.nan]])
+    perfect = icc_oneway([[50.0, 50.0], [70.0, 70.0], [65.0, 65.0]])
+    assert perfect.single.value == perfect.average.low == 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(2, 10), st.integers(2, 5)),
+        elements=st.one_of(st.integers(0, 100).map(float), st.just(np.nan)),
+    )
+)
+def test_every_oneway_interval_holds_its_estimate(x: np.ndarray) -> None:
+    try:
+        r = icc_oneway(x)
+    except AgreementError:
+        return  # too few candidates with equal counts, or nothing to tell apart
+    for e in (r.single, r.average):
+        # 1e-9: bounds and estimate come from different formulas that meet at
+        # the ends up to rounding.
+        assert e.low <= e.value + 1e-9 and e.value <= e.high + 1e-9, e
+        assert e.high <= 1.0 + 1e-9
+    assert r.single.low >= -1.0 / (r.k - 1) - 1e-9  # ICC(1)'s own floor
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

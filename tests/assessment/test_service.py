@@ -386,6 +386,7 @@ def test_the_command_line_reports_a_panel_and_sends_reminders(
     assert main(["skb", "report", "P1", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "panel P1 · Interview (WWN)" in out and "ICC(A,1)" in out and "alpha" in out
+    assert "ICC(1)" in out and "ICC(k)" in out and "(every panel, one-way; 3 candidates" in out
     assert "asesor2" in out and "severity" in out
     assert main(["skb", "report", "P1", "--json", "--db", db]) == 0
     assert json.loads(capsys.readouterr().out)["panel"] == "P1"

@@ -137,7 +137,9 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     expect(page.get_by_role("heading", name="Antrean adjudikasi")).to_be_visible()
     expect(page.locator("#sev-rows tr")).to_have_count(3)
     expect(page.get_by_role("img", name="Kekerasan tiap asesor")).to_be_visible()
-    expect(page.locator("#agree-rows tr")).to_have_count(6)  # 4 ICCs, alpha, alpha of all panels
+    # 4 ICCs, alpha; alpha and the one-way ICC(1), ICC(k) of all panels
+    expect(page.locator("#agree-rows tr")).to_have_count(8)
+    expect(page.locator("#agree-rows")).to_contain_text("ICC(1): satu asesor, semua panel")
     assert serious_violations(page) == []
     queue = page.get_by_role("form", name="R003 Citra")
     queue.get_by_label("Nilai yang ditetapkan ketua").fill("55")

@@ -113,6 +113,9 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.icc.Ck": "ICC(C,k): konsistensi, rata-rata panel",
   "skb.alpha": "Alfa Krippendorff (ordinal)",
   "skb.componentAlpha": "Alfa Krippendorff, semua panel komponen ini ({n} panel)",
+  "skb.componentIcc1": "ICC(1): satu asesor, semua panel komponen ini ({n} kandidat dengan {k} nilai)",
+  "skb.componentIcck": "ICC(k): rata-rata {k} asesor, semua panel komponen ini",
+  "skb.componentLeftOut": "{m} kandidat dengan jumlah nilai berbeda (lembar belum masuk, atau asesor mundur karena benturan kepentingan) tidak dihitung dalam ICC semua panel.",
   "skb.fair": "Nilai wajar (model)",
   "skb.basis.raw": "Kebijakan: peringkat memakai nilai akhir panel (rata-rata/median). Nilai wajar menunjukkan nilai bila asesor sama kerasnya.",
   "skb.basis.fair": "Kebijakan: peringkat memakai nilai wajar (dikoreksi kekerasan asesor), kecuali nilai hasil adjudikasi.",
@@ -257,6 +260,9 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.icc.Ck": "ICC(C,k): consistency, panel mean",
   "skb.alpha": "Krippendorff's alpha (ordinal)",
   "skb.componentAlpha": "Krippendorff's alpha, every panel of this component ({n} panels)",
+  "skb.componentIcc1": "ICC(1): one assessor, every panel of this component ({n} candidates with {k} scores)",
+  "skb.componentIcck": "ICC(k): mean of {k} assessors, every panel of this component",
+  "skb.componentLeftOut": "{m} candidates with another number of scores (sheets still to come, or recusals) are left out of the ICC across panels.",
   "skb.fair": "Fair score (model)",
   "skb.basis.raw": "Policy: the ranking uses the panel's final scores (mean/median). The fair score shows the score had the assessors been equally severe.",
   "skb.basis.fair": "Policy: the ranking uses the fair scores (corrected for assessor severity), except adjudicated ones.",
@@ -516,8 +522,17 @@ Object.assign(SELEKSI_TEXTS.en, {
       rows.push(el("tr", {}, el("td", {}, S.t("skb.componentAlpha", { n: a.component_panels })),
         el("td", { class: "num" }, a.component_alpha.value.toFixed(3)), el("td", {}, fmtCi(a.component_alpha))));
     }
+    const ci = a.component_icc;
+    if (ci) {
+      rows.push(el("tr", {}, el("td", {}, S.t("skb.componentIcc1", { n: ci.n, k: ci.k })),
+        el("td", { class: "num" }, ci["ICC(1)"].value.toFixed(3)), el("td", {}, fmtCi(ci["ICC(1)"]))));
+      rows.push(el("tr", {}, el("td", {}, S.t("skb.componentIcck", { k: ci.k })),
+        el("td", { class: "num" }, ci["ICC(k)"].value.toFixed(3)), el("td", {}, fmtCi(ci["ICC(k)"]))));
+    }
     $("agree-rows").replaceChildren(...rows);
-    $("agree-note").textContent = [a.icc_note, a.alpha_note].filter(Boolean).join(" ");
+    $("agree-note").textContent = [a.icc_note, a.alpha_note,
+      ci && ci.left_out ? S.t("skb.componentLeftOut", { m: ci.left_out }) : null,
+    ].filter(Boolean).join(" ");
     const sev = d.severity;
     const list = sev.assessors || [];
     $("sev-rows").replaceChildren(...list.map((x) =>
