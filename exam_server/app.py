@@ -25,6 +25,7 @@ from exam_server import live
 from exam_server.admin import ENDPOINTS
 from exam_server.after_test import pages as after_pages
 from exam_server.after_test.api import ENDPOINTS as AFTER_ENDPOINTS
+from exam_server.after_test.survey_pool import SurveyPool
 from exam_server.assessment.api import ENDPOINTS as SKB_ENDPOINTS
 from exam_server.attempts import AttemptService, check_attempt_guards
 from exam_server.auth import TokenSigner, hash_password
@@ -168,8 +169,12 @@ def create_app(
             wal_checkpointer=checkpointer,
             checkpoints=checkpoints,
         )
+        ctx.survey_pool = SurveyPool(
+            engine, settings.survey_batch, settings.survey_max_wait_seconds
+        )
         app.state.context = ctx
         await attempts.start()
+        await ctx.survey_pool.start()
         if settings.gc_freeze_seconds > 0:
             ctx.gc_freezer = GcFreezer(settings.gc_freeze_seconds, attempts.is_busy)
             await ctx.gc_freezer.start()
@@ -192,6 +197,7 @@ def create_app(
             if ctx.gc_freezer is not None:
                 await ctx.gc_freezer.stop()
             await attempts.stop()
+            await ctx.survey_pool.stop()  # what is pending, before the engine goes
             await committer.stop()
             await checkpoints.stop()  # the last heads, after the last commit
             await disabled_staff.stop()

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import anyio
     from sqlalchemy.engine import Engine
 
+    from exam_server.after_test.survey_pool import SurveyPool
     from exam_server.attempts import AttemptService
     from exam_server.auth import TokenSigner
     from exam_server.checkpoints import Checkpointer
@@ -53,6 +54,8 @@ class AppContext:
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None
+    # Survey answers waiting for their batch (exam_server.after_test.survey_pool).
+    survey_pool: SurveyPool | None = None
     # Small per-app state of endpoints (e.g. the report rate limit), by name
     # rather than on ``app.state``.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -78,6 +78,13 @@ class Settings:
     # (0 = only at session close and stop), file and key (None = beside the
     # SQLite file; in the working directory on PostgreSQL).
     checkpoint_seconds: float = 60.0
+    # Survey answers after the test are written in batches of this many
+    # candidates, shuffled, in one transaction, so that nothing in the database
+    # links them to an attempt; a smaller batch waits at most survey_max_wait
+    # seconds (and is written when the server stops). 1 writes each at once
+    # (exam_server.after_test.survey_pool).
+    survey_batch: int = 10
+    survey_max_wait_seconds: float = 3600.0
     checkpoint_path: str | None = None
     checkpoint_key_path: str | None = None
     scrypt_n: int = 2**14
@@ -143,6 +150,10 @@ class Settings:
             )
         if not 1 <= self.snapshot_every <= 1000:
             raise ValueError("Settings.snapshot_every must be between 1 and 1000 responses")
+        if not 1 <= self.survey_batch <= 10_000:
+            raise ValueError("Settings.survey_batch must be between 1 and 10000 submissions")
+        if not self.survey_max_wait_seconds > 0:
+            raise ValueError("Settings.survey_max_wait_seconds must be positive")
         if not 1 <= self.database_pool_size <= 1000:
             raise ValueError("Settings.database_pool_size must be between 1 and 1000 connections")
         if not 0 < self.staff_refresh_seconds <= 60:

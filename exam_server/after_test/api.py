@@ -27,6 +27,7 @@ from after_test import appeals, feedback
 from after_test.errors import Refused
 from exam_server.after_test import plots, service, store
 from exam_server.after_test.pages import area_name, render
+from exam_server.after_test.survey_pool import Submission
 from exam_server.after_test.text import t
 from exam_server.context import context
 from exam_server.demo import being_prepared
@@ -88,11 +89,13 @@ async def survey_submit(request: Request) -> Response:
         )
     except Refused as exc:
         raise _refused(exc) from None
-    stored = await anyio.to_thread.run_sync(
-        store.store_survey, ctx.engine, claims.attempt_id, exam, day, answers
-    )
-    if not stored:
+    first = await anyio.to_thread.run_sync(store.mark_survey_done, ctx.engine, claims.attempt_id)
+    if not first:
         raise ApiError(409, "already_answered", "this test's survey was answered already")
+    # Written with other candidates' answers, never beside the attempt's marker.
+    pool = ctx.survey_pool
+    assert pool is not None  # built with the context
+    await anyio.to_thread.run_sync(pool.add, Submission(exam, day, answers))
     return _json({"stored": len(answers)})
 
 

@@ -6,8 +6,7 @@ by ``seleksi after``. The rules themselves live in :mod:`after_test`.
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,31 +203,17 @@ def survey_done(engine: Engine, attempt_id: int) -> bool:
         )
 
 
-def store_survey(
-    engine: Engine, attempt_id: int, exam_code: str, day: str, answers: Mapping[str, int]
-) -> bool:
-    """Store one anonymous submission (answers may be empty: declined). False
-    when the attempt has answered already (nothing stored)."""
-    done, ans = _t(am.AfterSurveyDone), _t(am.AfterSurveyAnswer)
-    submission = secrets.token_hex(16)
+def mark_survey_done(engine: Engine, attempt_id: int) -> bool:
+    """Record that the attempt has answered its survey (or declined it), in a
+    transaction of its own: the answers are written later, in a batch of
+    several candidates' (``exam_server.after_test.survey_pool``), so that no
+    transaction, order or time in the database links them to the attempt.
+    False when the attempt has answered already (nothing written)."""
+    done = _t(am.AfterSurveyDone)
     with engine.begin() as conn:
         if conn.execute(select(done.c.attempt_id).where(done.c.attempt_id == attempt_id)).first():
             return False
         conn.execute(insert(done).values(attempt_id=attempt_id))
-        if answers:
-            conn.execute(
-                insert(ans),
-                [
-                    {
-                        "submission": submission,
-                        "question": q,
-                        "exam_code": exam_code,
-                        "day": day,
-                        "value": v,
-                    }
-                    for q, v in sorted(answers.items())
-                ],
-            )
     return True
 
 

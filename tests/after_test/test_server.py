@@ -19,6 +19,7 @@ from sqlalchemy import func, inspect, select
 from after_test import models as am
 from exam_server.after_test import service, store
 from exam_server.audit import verify
+from exam_server.context import context
 from exam_server.results import publication as pub
 from tests.after_test.conftest import EXAM, SIGNING_KEY, AfterServer
 
@@ -88,6 +89,13 @@ def test_survey_is_anonymous_once_and_on_the_scale(after_server: AfterServer) ->
     again = httpx.post(f"{s.url}/api/after/survey", headers=h, json={"answers": {"overall": 1}})
     assert again.status_code == 409
     assert httpx.get(f"{s.url}/api/after/survey", headers=h).json()["open"] is False
+    # The marker at once, the answers only with a batch of other candidates'
+    # (exam_server.after_test.survey_pool): nothing written beside the marker.
+    assert count(s, am.AfterSurveyDone) == 1 and count(s, am.AfterSurveyAnswer) == before
+    pool = context(s.server.app).survey_pool
+    assert pool is not None and pool.pending == 1
+    assert pool.flush() == 1
+    assert count(s, am.AfterSurveyAnswer) == before + 2
     # Anonymous: the answers' table has no column that could name the candidate or the time.
     cols = {c["name"] for c in inspect(s.db).get_columns("after_survey_answer")}
     assert cols == {"submission", "question", "exam_code", "day", "value"}
