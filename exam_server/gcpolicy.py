@@ -26,11 +26,12 @@ a site server's heap grows several-fold during a login rush by design.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import time
 from collections.abc import Callable
+
+from exam_server.background import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,8 @@ class GcFreezer:
         self._task = asyncio.create_task(self._run(), name="gc-freezer")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         gc.unfreeze()  # leave the interpreter as we found it (tests run many apps)
 
     def freeze(self) -> None:

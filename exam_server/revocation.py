@@ -13,13 +13,14 @@ Enabling the account again lets a token it still holds work again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import anyio.to_thread
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+
+from exam_server.background import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,5 @@ class DisabledStaff:
             await anyio.to_thread.run_sync(self.refresh)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None

@@ -34,10 +34,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import anyio.to_thread
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from after_test import models as am
+from exam_server.background import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +149,6 @@ class SurveyPool:
         """Write a waiting pool once it is due, checking every ``every`` seconds."""
 
         async def run() -> None:
-            import anyio.to_thread
-
             while True:
                 await asyncio.sleep(every)
                 if self.due():
@@ -160,12 +160,7 @@ class SurveyPool:
 
     async def stop(self) -> None:
         """Stop the timer and write what is pending (the server is stopping)."""
-        import anyio.to_thread
-
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         with contextlib.suppress(Exception):
             await anyio.to_thread.run_sync(self.flush)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from exam_server.background import cancelled
 from exam_server.checkpoints.keys import default_paths, load_or_create_key
 from exam_server.checkpoints.lines import (
     VERSION,
@@ -201,9 +202,6 @@ class Checkpointer:
         return latest(self.path)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         await self.now("stop")

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from cat_engine.bank import BankArrays
+from exam_server.background import cancelled
 from exam_server.events import LiveEvent, Subscription
 from exam_server.proctoring.base import Alert, AttemptContext, Detector, DetectorFactory
 from exam_server.proctoring.detectors import default_factories
@@ -209,11 +210,8 @@ class ProctoringService:
             self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         if self._recording:
             await asyncio.gather(*self._recording, return_exceptions=True)
         if self._retrier is not None:

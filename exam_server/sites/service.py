@@ -9,13 +9,13 @@ it: the sync reads committed rows in a thread of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import anyio.to_thread
 from starlette.applications import Starlette
 
 from exam_server import checkpoints as cps
+from exam_server.background import cancelled
 from exam_server.context import context
 from exam_server.settings import Settings
 from exam_server.sites.client import CentreClient, CentreUnreachable, SyncReport, sync_once
@@ -46,11 +46,8 @@ class SiteSyncer:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
