@@ -168,9 +168,7 @@ def create_app(
             proctoring=live.make_proctoring(engine, bus, committer),
             wal_checkpointer=checkpointer,
             checkpoints=checkpoints,
-        )
-        ctx.survey_pool = SurveyPool(
-            engine, settings.survey_batch, settings.survey_max_wait_seconds
+            survey_pool=SurveyPool(engine, settings.survey_batch, settings.survey_max_wait_seconds),
         )
         app.state.context = ctx
         await attempts.start()

@@ -51,11 +51,11 @@ class AppContext:
     proctoring: ProctoringService
     # Signed checkpoints of the chain heads (exam_server.checkpoints).
     checkpoints: Checkpointer
+    # Survey answers waiting for their batch (exam_server.after_test.survey_pool).
+    survey_pool: SurveyPool
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None
-    # Survey answers waiting for their batch (exam_server.after_test.survey_pool).
-    survey_pool: SurveyPool | None = None
     # Small per-app state of endpoints (e.g. the report rate limit), by name
     # rather than on ``app.state``.
     extras: dict[str, Any] = field(default_factory=dict)

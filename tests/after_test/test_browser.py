@@ -63,7 +63,7 @@ def test_the_terminal_offers_an_anonymous_survey_after_the_score(
     expect(survey.locator(".survey-status")).to_have_text("Terima kasih atas masukan Anda.")
     engine = context(live.app).engine
     pool = context(live.app).survey_pool
-    assert pool is not None and pool.pending == 1  # written with a batch of others'
+    assert pool.pending == 1  # written with a batch of others'
     pool.flush()
     with engine.connect() as conn:
         t = am.AfterSurveyAnswer.__table__  # type: ignore[attr-defined]

@@ -93,7 +93,7 @@ def test_survey_is_anonymous_once_and_on_the_scale(after_server: AfterServer) ->
     # (exam_server.after_test.survey_pool): nothing written beside the marker.
     assert count(s, am.AfterSurveyDone) == 1 and count(s, am.AfterSurveyAnswer) == before
     pool = context(s.server.app).survey_pool
-    assert pool is not None and pool.pending == 1
+    assert pool.pending == 1
     assert pool.flush() == 1
     assert count(s, am.AfterSurveyAnswer) == before + 2
     # Anonymous: the answers' table has no column that could name the candidate or the time.
