@@ -48,6 +48,7 @@ from sqlmodel import Session, col
 
 from exam_server import audit
 from exam_server.db import writer
+from recruitment.bounces import Bounce
 from recruitment.delivery import RetryPolicy, classify, describe
 from recruitment.models import RecOutbox
 
@@ -189,6 +190,53 @@ def send_again(engine: Engine, message_ids: list[int] | None, actor: str, now: f
         return len(ids)
 
 
+@dataclass(frozen=True)
+class BounceResult:
+    marked: list[int] = field(default_factory=list)  # outbox ids now failed as bounced
+    already: int = 0  # reports about a message already marked bounced
+    unknown: int = 0  # reports naming no message of this outbox (or a forged digest)
+
+
+def record_bounces(engine: Engine, bounces: list[Bounce], actor: str, now: float) -> BounceResult:
+    """Mark the outbox messages that delivery status notifications report as
+    permanently undeliverable (``recruitment.bounces.read_report``): status
+    ``failed``, the report's status, diagnostic and recipient as the error
+    staff see, so the address can be corrected; audited
+    (``rec_outbox_bounced``). A report whose Message-ID digest does not match
+    the row (another database's message, or a forged report) is not applied.
+    Idempotent: a mailbox read twice marks nothing twice."""
+    result = BounceResult()
+    unknown = already = 0
+    with Session(writer(engine)) as s:
+        for b in bounces:
+            row = s.execute(
+                select(
+                    OUTBOX.c.id, OUTBOX.c.created_at, OUTBOX.c.to_addr, OUTBOX.c.subject,
+                    OUTBOX.c.status, OUTBOX.c.last_error,
+                ).where(OUTBOX.c.id == b.outbox_id)
+            ).first()  # fmt: skip
+            if row is None or _digest(row.id, row.created_at, row.to_addr, row.subject) != (
+                b.digest
+            ):
+                unknown += 1
+                continue
+            error = f"bounced {b.status} {b.recipient}: {b.diagnostic}"[:500]
+            if row.status == "failed" and row.last_error == error:
+                already += 1
+                continue
+            s.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id == row.id)
+                .values(status="failed", last_error=error, claimed_by="", lease_until=None)
+            )
+            result.marked.append(int(row.id))
+        if result.marked:
+            data = {"messages": result.marked}
+            audit.append(s.connection(), "rec_outbox_bounced", actor, data=data, at=now)
+        s.commit()
+    return BounceResult(result.marked, already, unknown)
+
+
 # -- sending ------------------------------------------------------------------------------
 
 
@@ -264,11 +312,13 @@ def message_id(row: RecOutbox, mail_from: str) -> str:
     the row itself (id, creation time, recipient), so a copy sent again is
     recognisably the same message, and two messages never share one (the
     hash keeps ids apart across databases whose row ids restart)."""
-    digest = hashlib.sha256(
-        f"{row.id}|{row.created_at!r}|{row.to_addr}|{row.subject}".encode()
-    ).hexdigest()[:16]
     domain = mail_from.rpartition("@")[2] or "localhost"
-    return f"<outbox.{row.id}.{digest}@{domain}>"
+    return f"<outbox.{row.id}.{_digest(row.id, row.created_at, row.to_addr, row.subject)}@{domain}>"
+
+
+def _digest(row_id: Any, created_at: float, to_addr: str, subject: str) -> str:
+    text = f"{row_id}|{created_at!r}|{to_addr}|{subject}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def send_pending(engine: Engine, smtp: SmtpTarget, now: float, limit: int = 50) -> Delivery:

@@ -13,6 +13,7 @@
                                     [--again] [--watch SECONDS] [--reminder-days 3,1]
                                     [--retry-first 60] [--retry-max 3600] [--max-attempts 8]
     seleksi recruitment remind [--reminder-days 3,1]
+    seleksi recruitment bounces (--maildir DIR | --mbox FILE)
     seleksi recruitment status [--period CODE]
 
 Everything else (needs, approval, the announcement, registration,
@@ -221,6 +222,10 @@ def register(sub: Any) -> None:
     r.add_argument("--reminder-days", default="3,1")
     add_db_argument(r)
     r.set_defaults(func=_remind)
+
+    from seleksi.commands import bounces
+
+    bounces.add_parser(ssub, _engine)
 
     st = ssub.add_parser(
         "status",
