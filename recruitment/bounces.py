@@ -22,6 +22,7 @@ database): ``exam_server.recruitment.outbox.record_bounces`` applies them.
 from __future__ import annotations
 
 import email
+import email.errors
 import email.policy
 import re
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def read_report(data: bytes) -> list[Bounce]:
                 Bounce(int(match.group(1)), match.group(2), recipient, status[:20], diagnostic)
             )
         return out
-    except (ValueError, TypeError, LookupError, AttributeError, IndexError):
+    except (ValueError, TypeError, LookupError, AttributeError, email.errors.MessageError):
         # The email package parses leniently but not every malformed header
         # path is covered: a message it cannot read reports nothing.
         return []
