@@ -192,9 +192,11 @@ def send_again(engine: Engine, message_ids: list[int] | None, actor: str, now: f
 
 @dataclass(frozen=True)
 class BounceResult:
-    marked: list[int] = field(default_factory=list)  # outbox ids now failed as bounced
-    already: int = 0  # reports about a message already marked bounced
-    unknown: int = 0  # reports naming no message of this outbox (or a forged digest)
+    """What :func:`record_bounces` did with the reports it was given."""
+
+    marked: list[int]  # outbox ids now failed as bounced
+    already: int  # reports about a message already marked with the same bounce
+    unknown: int  # reports naming no message of this outbox (or a digest that does not fit)
 
 
 def record_bounces(engine: Engine, bounces: list[Bounce], actor: str, now: float) -> BounceResult:
@@ -205,7 +207,7 @@ def record_bounces(engine: Engine, bounces: list[Bounce], actor: str, now: float
     (``rec_outbox_bounced``). A report whose Message-ID digest does not match
     the row (another database's message, or a forged report) is not applied.
     Idempotent: a mailbox read twice marks nothing twice."""
-    result = BounceResult()
+    marked: list[int] = []
     unknown = already = 0
     with Session(writer(engine)) as s:
         for b in bounces:
@@ -229,12 +231,12 @@ def record_bounces(engine: Engine, bounces: list[Bounce], actor: str, now: float
                 .where(OUTBOX.c.id == row.id)
                 .values(status="failed", last_error=error, claimed_by="", lease_until=None)
             )
-            result.marked.append(int(row.id))
-        if result.marked:
-            data = {"messages": result.marked}
+            marked.append(int(row.id))
+        if marked:
+            data = {"messages": marked}
             audit.append(s.connection(), "rec_outbox_bounced", actor, data=data, at=now)
         s.commit()
-    return BounceResult(result.marked, already, unknown)
+    return BounceResult(marked, already, unknown)
 
 
 # -- sending ------------------------------------------------------------------------------
