@@ -35,6 +35,8 @@ async def healthz(request: Request) -> Response:
         "window_seconds": seconds,
         "commit_batches": committer.report(seconds),
         "live_attempts": len(context(request.app).attempts.live),
+        # Survey answers held for their batch: what a crash now would lose.
+        "survey_answers_waiting": context(request.app).survey_pool.pending,
     }
     body.update(context(request.app).monitor.report(seconds))
     checkpointer = context(request.app).wal_checkpointer
