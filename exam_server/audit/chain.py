@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -26,34 +26,14 @@ from exam_server.models import (
     Response,
 )
 
-if TYPE_CHECKING:
-    pass
-
-
 AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
-
-
 HEAD = AuditHead.__table__  # type: ignore[attr-defined]
-
-
 RESPONSE = Response.__table__  # type: ignore[attr-defined]
-
-
 ATTEMPT = Attempt.__table__  # type: ignore[attr-defined]
-
-
 SNAPSHOT = AttemptSnapshot.__table__  # type: ignore[attr-defined]
-
-
 SESSION = ExamSession.__table__  # type: ignore[attr-defined]
-
-
 EXAM = Exam.__table__  # type: ignore[attr-defined]
-
-
 CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
-
-
 WITHDRAWN = WithdrawnItem.__table__  # type: ignore[attr-defined]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
@@ -18,9 +18,6 @@ from cat_engine.state import TestState
 from exam_server.audit.chain import score_digest
 from exam_server.results.rules import RankingPolicy, evaluate
 from exam_server.snapshot import bank_from_json
-
-if TYPE_CHECKING:
-    pass
 
 
 def apply_response(state: TestState, bank: BankArrays, idx: int, row: Mapping[str, Any]) -> Any:

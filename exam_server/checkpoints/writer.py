@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
+from exam_server.audit.chain import HEAD, RESPONSE
 from exam_server.background import cancelled
 from exam_server.checkpoints.keys import default_paths, load_or_create_key
 from exam_server.checkpoints.lines import (
@@ -30,7 +31,6 @@ from exam_server.checkpoints.lines import (
     parse_line,
     sign_line,
 )
-from exam_server.models import AuditHead, Response
 from exam_server.receipts import record_current_key
 from exam_server.settings import Settings
 
@@ -39,12 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Advisory lock key for checkpoint writers ("SLKC"), apart from the attempt locks.
 _PG_LOCK = 0x534C4B43
-
-
-HEAD = AuditHead.__table__  # type: ignore[attr-defined]
-
-
-RESPONSE = Response.__table__  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
