@@ -33,7 +33,8 @@ def line_hash(line: bytes) -> str:
 
 
 def fingerprint(line: bytes) -> str:
-    """The short, hand-copyable form of a line's hash: ``XXXXX-XXXXX`` (50 bits)."""
+    """The short, hand-copyable form of a line's hash: ten Crockford base32
+    characters in two groups of five (50 bits), such as ``5FYH9-X1X2Z``."""
     return human_code(hashlib.sha256(line.rstrip(b"\n")).digest(), chars=10, group=5)
 
 
