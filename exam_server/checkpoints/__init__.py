@@ -19,8 +19,9 @@ appends one JSON line to an append-only file with
 A line is written only when something changed since the previous one. Each
 line's :func:`fingerprint` (two groups of five Crockford base32 characters of
 its hash, such as ``5FYH9-X1X2Z``) is short enough for a proctor to copy into
-the session report from the proctor console; a report's fingerprint later proves that the file still holds that
-line (a file cut at its end still has a valid chain). ``seleksi audit verify
+the session report from the proctor console; a report's fingerprint later
+proves that the file still holds that line (a file cut at its end still has a
+valid chain). ``seleksi audit verify
 --checkpoints FILE`` checks the file (:func:`read_file`) and that the database
 still holds every recorded head (:func:`check_database`).
 
