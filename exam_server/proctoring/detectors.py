@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from cat_engine.bank import BankArrays
+from cat_engine.bank import BankArrays, bank_extra
 from cat_engine.irt import Model
 from exam_server.proctoring.base import (
     Alert,
@@ -261,6 +261,22 @@ class RapidGuessingDetector(Detector):
         ]
 
 
+def _fit_tables(bank: BankArrays) -> tuple[list[bool], list[int], list[list[int]]]:
+    """Per item, as Python lists (built once per bank): whether lz* can use
+    it (dichotomous, up to 4PL), its number of options, its options' IRT
+    categories. Indexing a list is a tenth of the cost of a numpy scalar (and
+    of comparing one with an enum), and this runs on every answer."""
+
+    def build() -> tuple[list[bool], list[int], list[list[int]]]:
+        usable = (bank.params.model <= int(Model.FOUR_PL)).tolist()
+        return usable, bank.n_options.tolist(), bank.option_category.tolist()
+
+    tables: tuple[list[bool], list[int], list[list[int]]] = bank_extra(
+        bank, "person_fit_tables", build
+    )
+    return tables
+
+
 class PersonFitDetector(Detector):
     """An aberrant answer pattern by Snijders' lz* on the dichotomous items.
 
@@ -291,6 +307,7 @@ class PersonFitDetector(Detector):
         if bank is None:
             raise ValueError("PersonFitDetector needs the exam's bank (IRT parameters)")
         self.bank = bank
+        self._usable, self._n_options, self._category = _fit_tables(bank)
         self.threshold = threshold
         self.min_items = min_items
         self.correct: dict[int, int] = {}
@@ -332,18 +349,17 @@ class PersonFitDetector(Detector):
             return []
         item = _item_index(event.data, self.bank)
         option = event.data.get("option")
-        if item is None or not 0 <= item < self.bank.n_items or not isinstance(option, int):
+        if item is None or not 0 <= item < len(self._usable) or not isinstance(option, int):
             return []
-        if self.bank.params.model[item] > Model.FOUR_PL:
+        if not self._usable[item]:
             return []
         if option < 0:
             self.correct.pop(item, None)
             self._drop(item)
             return []
-        if option >= self.bank.n_options[item]:
+        if option >= self._n_options[item]:
             return []
-        category = int(self.bank.option_category[item, option])
-        self.correct[item] = 1 if category >= 1 else 0
+        self.correct[item] = 1 if self._category[item][option] >= 1 else 0
         self._put(item, self.correct[item])
         n = len(self._pos)
         if n < self.min_items:

@@ -125,7 +125,12 @@ class ProctoringService:
             # follows the finish or the void) is nothing a proctor must see.
             return []
         alerts: list[Alert] = []
-        for detector in await self._detectors_for(event):
+        # Awaited only for an attempt's first event (its bank may be loaded),
+        # so that the events after it make no coroutine of their own.
+        detectors = self._detectors.get(event.attempt_id)
+        if detectors is None:
+            detectors = await self._detectors_for(event)
+        for detector in detectors:
             try:
                 alerts.extend(detector.observe(event))
             except Exception:  # one faulty detector must not silence the others

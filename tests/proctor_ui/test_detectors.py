@@ -179,6 +179,35 @@ def test_person_fit_follows_changed_and_cleared_answers() -> None:
     assert d.last_lz == pytest.approx(expected[0], abs=1e-6)
 
 
+def test_person_fit_judges_only_dichotomous_items_and_real_options() -> None:
+    """Answers to option-scored items (TKP: GRM/GPCM) and options an item
+    does not have are left out of lz*; the rest are judged as usual."""
+    from dataclasses import replace
+
+    from cat_engine.irt import Model
+    from exam_server.proctoring.personfit import lz_star
+
+    base = make_bank()
+    p = base.params
+    model = p.model.copy()
+    model[::4] = Model.GRM  # every fourth item option-scored
+    thresholds = np.full((base.n_items, 4), np.nan)
+    thresholds[::4, :4] = [-1.0, 0.0, 1.0, 2.0]
+    params = type(p)(model, p.a, p.b, p.c, p.d, thresholds)
+    n_options = base.n_options.copy()
+    n_options[1] = 2  # item 1 has only options 0 and 1
+    bank = replace(base, params=params, n_options=n_options)
+    rng = np.random.default_rng(5)
+    correct = rng.random(bank.n_items) < 0.6
+    d = PersonFitDetector(CTX, bank=bank, min_items=20)
+    run(d, _answers(bank, correct))
+    kept = [i for i in range(bank.n_items) if (i % 4 and i != 1) or (i == 1 and correct[1])]
+    assert sorted(d.correct) == kept  # item 1 answered 2 when wrong: not an option
+    x = np.array([int(correct[i]) for i in kept], dtype=float)
+    expected, _ = lz_star(x, p.a[kept], p.b[kept], p.c[kept], p.d[kept])
+    assert d.last_lz == pytest.approx(expected[0], abs=1e-6)
+
+
 def test_person_fit_needs_a_bank() -> None:
     with pytest.raises(ValueError, match="bank"):
         PersonFitDetector(CTX)
