@@ -8,10 +8,12 @@ registration deadline's reminder is due. Rules only (no database, no web):
 * :func:`classify` — an SMTP reply 5xx to a message (recipient, sender, data)
   is permanent; a 4xx reply, a refused or dropped connection, a timeout are
   temporary.
-* :func:`due_lead` — which of the reminder lead times (days before the
-  submission deadline) is due now: each lead's window runs from its point to
-  the next smaller lead's point, so a server that was down at the 3-day point
-  sends the 1-day reminder only, never two at once.
+* :func:`due_lead` — which of the reminder lead times (days before a
+  deadline: the end of registration, or of the appeal window) is due now:
+  each lead's window runs from its point to the next smaller lead's point, so
+  a server that was down at the 3-day point sends the 1-day reminder only,
+  never two at once. :func:`appeal_lead_due` adds that an appeal reminder
+  waits for the window to open.
 """
 
 from __future__ import annotations
@@ -89,11 +91,20 @@ def describe(exc: BaseException) -> str:
     return out[:500]
 
 
+def start_of_day(day: dt.date) -> float:
+    """Midnight WIB at the start of ``day``, epoch seconds."""
+    return dt.datetime.combine(day, dt.time(0), WIB).timestamp()
+
+
+def end_of_day(day: dt.date) -> float:
+    """The end of ``day`` (dates are WIB and inclusive): midnight WIB after
+    it, epoch seconds."""
+    return start_of_day(day + dt.timedelta(days=1))
+
+
 def submission_deadline(registration_closes: dt.date) -> float:
-    """The end of the last registration day (dates are WIB and inclusive):
-    midnight WIB after it, epoch seconds."""
-    end = dt.datetime.combine(registration_closes + dt.timedelta(days=1), dt.time(0), WIB)
-    return end.timestamp()
+    """The end of the last registration day, epoch seconds."""
+    return end_of_day(registration_closes)
 
 
 def parse_lead_days(text: str) -> tuple[float, ...]:
@@ -125,18 +136,74 @@ def due_lead(deadline: float, now: float, leads: Sequence[float]) -> float | Non
     return None
 
 
+def appeal_lead_due(
+    appeal_opens: dt.date, appeal_closes: dt.date, now: float, leads: Sequence[float]
+) -> float | None:
+    """The lead time (days before the appeal window closes) whose reminder is
+    due at ``now``, or None: as :func:`due_lead`, and never before the window
+    opens (a lead longer than the window is due from its opening)."""
+    if now < start_of_day(appeal_opens):
+        return None
+    return due_lead(end_of_day(appeal_closes), now, leads)
+
+
 def lead_key(registration_id: int, lead: float) -> str:
     """The outbox key of one registration's reminder at one lead time (unique:
     the same reminder is never queued twice)."""
     return f"deadline:{registration_id}:{lead:g}"
 
 
-def reminder_message(name: str, period_name: str, deadline: float, now: float) -> tuple[str, str]:
-    """(subject, body) of a deadline reminder, Bahasa Indonesia first, then English."""
+def appeal_lead_key(registration_id: int, lead: float) -> str:
+    """The outbox key of one registration's appeal reminder at one lead time."""
+    return f"appeal:{registration_id}:{lead:g}"
+
+
+def _last_day_and_left(deadline: float, now: float) -> tuple[str, str, str]:
+    """(the last day as YYYY-MM-DD, the time left in Bahasa Indonesia, in English)."""
     last_day = dt.datetime.fromtimestamp(deadline - 1, WIB).strftime("%Y-%m-%d")
     hours = max(0, int((deadline - now) // 3600))
     left_id = f"{hours // 24} hari {hours % 24} jam" if hours >= 24 else f"{hours} jam"
     left_en = f"{hours // 24} days {hours % 24} hours" if hours >= 24 else f"{hours} hours"
+    return last_day, left_id, left_en
+
+
+def appeal_window_text(appeal_opens: dt.date, appeal_closes: dt.date) -> tuple[str, str]:
+    """One line on the appeal window (Bahasa Indonesia, English), for the
+    message that tells a registration it is TMS."""
+    opens, closes = appeal_opens.isoformat(), appeal_closes.isoformat()
+    return (
+        f"Masa sanggah: {opens} sampai {closes} pukul 23.59 WIB, di halaman pendaftaran Anda.",
+        f"Appeal window: {opens} to {closes} at 23:59 WIB, on your registration page.",
+    )
+
+
+def appeal_reminder_message(
+    name: str, registration_number: str, period_name: str, deadline: float, now: float
+) -> tuple[str, str]:
+    """(subject, body) of an appeal-window reminder to a TMS registration that
+    has not appealed, Bahasa Indonesia first, then English."""
+    last_day, left_id, left_en = _last_day_and_left(deadline, now)
+    subject = "Pengingat: masa sanggah segera ditutup / Reminder: the appeal window closes soon"
+    body = (
+        f"Yth. {name},\n\n"
+        f"Pendaftaran {registration_number} untuk {period_name} dinyatakan tidak memenuhi "
+        f"syarat (TMS). Masa sanggah ditutup {last_day} pukul 23.59 WIB (sisa waktu sekitar "
+        f"{left_id}). Jika Anda tidak setuju dengan keputusan ini, ajukan sanggah beserta "
+        "alasannya di halaman pendaftaran Anda. Sanggah yang diajukan setelah masa sanggah "
+        "ditutup tidak dapat diterima.\n\n"
+        f"Dear {name},\n\n"
+        f"Registration {registration_number} for {period_name} was found not to meet the "
+        f"requirements (TMS). The appeal window closes on {last_day} at 23:59 WIB (about "
+        f"{left_en} left). If you disagree with this decision, file an appeal with your "
+        "reasons on your registration page. An appeal cannot be filed after the window "
+        "closes.\n"
+    )
+    return subject, body
+
+
+def reminder_message(name: str, period_name: str, deadline: float, now: float) -> tuple[str, str]:
+    """(subject, body) of a deadline reminder, Bahasa Indonesia first, then English."""
+    last_day, left_id, left_en = _last_day_and_left(deadline, now)
     subject = "Pengingat: pendaftaran belum dikirim / Reminder: registration not submitted"
     body = (
         f"Yth. {name},\n\n"

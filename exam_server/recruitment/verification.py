@@ -25,6 +25,8 @@ from exam_server.recruitment.periods import (
     in_scope_where,
     today,
 )
+from recruitment.announcement import Schedule
+from recruitment.delivery import appeal_window_text
 from recruitment.models import (
     RecAccount,
     RecAgency,
@@ -32,6 +34,7 @@ from recruitment.models import (
     RecConflict,
     RecFormation,
     RecNeed,
+    RecPeriod,
     RecRegistration,
     RecVerification,
 )
@@ -291,6 +294,13 @@ def _notify_status(s: Session, reg: RecRegistration, now: float) -> None:
 
     acc: RecAccount = _get(s, RecAccount, reg.account_id)
     tid, ten = STATUS_TEXT[Status(reg.status)]
+    if reg.status == Status.TMS.value:
+        # Until when an appeal can be filed: said with the decision, not
+        # only in the reminders before the window closes.
+        period: RecPeriod = _get(s, RecPeriod, reg.period_id)
+        schedule = Schedule.model_validate_json(period.schedule_json)
+        wid, wen = appeal_window_text(schedule.appeal_opens, schedule.appeal_closes)
+        tid, ten = f"{tid}. {wid}", f"{ten}. {wen}"
     enqueue(
         s,
         acc.email,

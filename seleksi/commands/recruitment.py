@@ -203,18 +203,21 @@ def register(sub: Any) -> None:
     o.add_argument(
         "--reminder-days",
         default="3,1",
-        help="with --watch: reminder lead times in days before registration closes, or 'off'",
+        help="with --watch: reminder lead times in days before registration or the appeal "
+        "window closes, or 'off'",
     )
     add_db_argument(o)
     o.set_defaults(func=_outbox_send)
 
     r = ssub.add_parser(
         "remind",
-        help="queue the deadline reminders that are due now",
+        help="queue the deadline and appeal reminders that are due now",
         description="Queue a reminder in the outbox for every registration still in draft "
         "when registration closes within a lead time (--reminder-days, default 3 and 1 "
-        "days): one per registration and lead time, never twice (Bahasa Indonesia, then "
-        "English). outbox-send sends them; a server with an SMTP host does both on its own.",
+        "days), and for every TMS registration that has not appealed when the open appeal "
+        "window closes within one: one per registration and lead time, never twice "
+        "(Bahasa Indonesia, then English). outbox-send sends them; a server with an SMTP "
+        "host does both on its own.",
         epilog=examples(
             "seleksi recruitment remind", "seleksi recruitment remind --reminder-days 7,3,1"
         ),

@@ -38,8 +38,11 @@ from exam_server.testing import free_port
 from recruitment.delivery import (
     DAY,
     RetryPolicy,
+    appeal_lead_due,
+    appeal_reminder_message,
     classify,
     due_lead,
+    end_of_day,
     parse_lead_days,
     submission_deadline,
 )
@@ -313,6 +316,65 @@ def test_deadline_reminders_once_per_lead_time(rig: Rig) -> None:
     assert body.index("Pendaftaran Anda") < body.index("Your registration") and closes in body
     assert "sekitar 2 hari 23 jam" in body and "about 2 days 23 hours left" in body
     assert "sekitar 23 jam" in mine[2].body and "about 23 hours left" in mine[2].body
+
+
+def test_appeal_reminders_reach_tms_registrations_until_they_appeal(rig: Rig) -> None:
+    """While the appeal window is open, a TMS registration that has not
+    appealed is reminded at each lead time before the window closes, once;
+    an appeal stops them, and other registrations (the demo's appealed Eka,
+    the drafts) get none. The TMS decision itself already said the window."""
+    db, clock, box = rig.rec.handle.db, rig.clock, rig.smtp.box
+    period = svc.current_period(db)
+    assert period is not None
+    schedule = period.schedule
+    (status_mail,) = rows(db, to_addr="dedi@contoh.id", kind="status:tms")
+    window = f"{schedule.appeal_opens.isoformat()} sampai {schedule.appeal_closes.isoformat()}"
+    assert f"Masa sanggah: {window} pukul 23.59 WIB" in status_mail.body
+    assert "Appeal window:" in status_mail.body
+    deadline = end_of_day(schedule.appeal_closes)
+
+    def reminders() -> list[RecOutbox]:
+        return rows(db, kind="appeal_reminder")
+
+    clock.set(deadline - 3 * DAY - 60)
+    time.sleep(5 * TICK)
+    assert reminders() == []  # a minute before the 3-day point
+    clock.set(deadline - 3 * DAY + 60)
+    wait_until(lambda: len(reminders()) == 1, message="the 3-day appeal reminder")
+    (first,) = reminders()
+    assert first.to_addr == "dedi@contoh.id"
+    got = box.wait_for("dedi@contoh.id", subject="masa sanggah")
+    assert "ajukan sanggah" in got[0][2] or "ajukan sanggah" in first.body
+    body = first.body
+    assert body.index("dinyatakan tidak memenuhi") < body.index("was found not to meet")
+    assert schedule.appeal_closes.isoformat() in body
+    assert "sekitar 2 hari 23 jam" in body and "about 2 days 23 hours left" in body
+    clock.advance(3600.0)
+    time.sleep(5 * TICK)
+    assert len(reminders()) == 1  # ticks went on: nothing queued twice
+    dedi = svc.account_login(db, "dedi@contoh.id", "candidate-pass-1", "")
+    assert dedi is not None and dedi.id is not None
+    svc.file_appeal(db, period, dedi.id, "Ijazah saya unggah ulang.", clock.now())
+    clock.set(deadline - 1 * DAY + 60)
+    time.sleep(5 * TICK)
+    assert len(reminders()) == 1  # appealed: no 1-day reminder
+    clock.set(deadline + 60)
+
+
+def test_appeal_reminders_wait_for_the_window() -> None:
+    opens, closes = dt.date(2024, 10, 1), dt.date(2024, 10, 2)  # two days
+    deadline = end_of_day(closes)
+    leads = (3.0, 1.0)
+    start = dt.datetime(2024, 10, 1, tzinfo=svc.WIB).timestamp()
+    # The 3-day point falls before the window opens: due from its opening.
+    assert appeal_lead_due(opens, closes, start - 1, leads) is None
+    assert appeal_lead_due(opens, closes, start, leads) == 3.0
+    assert appeal_lead_due(opens, closes, deadline - DAY, leads) == 1.0
+    assert appeal_lead_due(opens, closes, deadline, leads) is None
+    subject, body = appeal_reminder_message("Dedi", "REG-1", "CPNS 2024", deadline, start)
+    assert "masa sanggah" in subject and "appeal window" in subject
+    assert "REG-1" in body and "2024-10-02 pukul 23.59 WIB" in body
+    assert "sekitar 2 hari 0 jam" in body and "about 2 days 0 hours left" in body
 
 
 def test_reminder_windows_and_keys() -> None:
