@@ -12,7 +12,8 @@ every finished attempt's score and verdict from its chained answers
 (``exam_server.checkpoints``) also that no chain lost its tail.
 
 The chains are in :mod:`exam_server.audit.chain`, the recomputation in
-:mod:`exam_server.audit.replay`, the whole check in
+:mod:`exam_server.audit.replay`, the stored rows checked against what the
+chain says of them in :mod:`exam_server.audit.records`, the whole check in
 :mod:`exam_server.audit.verify`; their names are re-exported here.
 """
 

@@ -1,6 +1,8 @@
 """Everything checked at once (:func:`verify`): every chain, every finished
-attempt's score and verdict, and, with a checkpoint file, that no chain
-lost its tail."""
+attempt's score and verdict, the stored records against what the chain says
+of them (:mod:`exam_server.audit.records`: attempts' ends, exam documents,
+SKB scores and sheets), and, with a checkpoint file, that no chain lost its
+tail."""
 
 from __future__ import annotations
 
@@ -27,6 +29,13 @@ from exam_server.audit.chain import (
     WITHDRAWN,
     event_hash,
     response_hash,
+)
+from exam_server.audit.records import (
+    ChainFacts,
+    check_attempt_end,
+    check_exam_documents,
+    check_missing_attempts,
+    check_skb,
 )
 from exam_server.audit.replay import (
     ExamRules,
@@ -94,6 +103,7 @@ def verify(
     from exam_server import checkpoints as cps
 
     rep = VerifyReport()
+    facts = ChainFacts()
     finish_heads: dict[int, str] = {}
     finish_data: dict[int, dict[str, Any]] = {}
     seeds: dict[int, int] = {}
@@ -122,6 +132,7 @@ def verify(
                 )
             if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
                 rep.problems.append(f"audit event {row['id']}: hash does not match its content")
+            facts.take(row)
             if row["attempt_id"] is not None and row["kind"] in ("finish", "start"):
                 data = json.loads(row["data_json"])
                 aid = int(row["attempt_id"])
@@ -179,9 +190,12 @@ def verify(
             .order_by(ATTEMPT.c.id)
         ).mappings()
         exams: dict[int, ExamRules] = {}
+        present: set[int] = set()
         for a in attempts:
             rep.attempts += 1
             aid = int(a["id"])
+            present.add(aid)
+            rep.problems.extend(check_attempt_end(facts, a))
             if chains.get(aid, "") != a["response_head"]:
                 rep.problems.append(
                     f"attempt {aid}: stored response head differs from its responses"
@@ -205,6 +219,9 @@ def verify(
                 rep.problems.extend(
                     _check_score(rep, a, exams[eid], seeds, finish_data, answers.get(aid, []))
                 )
+        rep.problems.extend(check_missing_attempts(facts, present))
+        rep.problems.extend(check_exam_documents(conn, facts))
+        rep.problems.extend(check_skb(conn, facts))
         if file_report is not None:
             rep.checkpoints = len(file_report.checkpoints)
             rep.problems.extend(file_report.problems)
@@ -234,7 +251,8 @@ def _check_score(
     total = None if a["total_points"] is None else float(a["total_points"])
     data = finish_data.get(aid)
     if data is None:
-        out.append(f"attempt {aid}: finished, but the audit log has no finish event for it")
+        if a["status"] != "finished":  # a finished one: check_attempt_end says it
+            out.append(f"attempt {aid}: a score is stored, but the audit log has no finish event")
     else:
         out.extend(_check_finish_event(aid, data, stored, total, passed))
     seed = seeds.get(aid)

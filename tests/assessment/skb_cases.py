@@ -66,10 +66,22 @@ def populate(engine: Engine) -> None:
             s.add(
                 m.Attempt(
                     id=i, session_id=1, candidate_id=i, status="finished",
-                    score_json=_score(*sc), terminal_id=f"T-{i}",
+                    finish_reason="submitted", score_json=_score(*sc), terminal_id=f"T-{i}",
                 )
             )  # fmt: skip
+            s.flush()
+            chain_end(s, i, "finished")
         s.commit()
+
+
+def chain_end(s: Session, attempt_id: int, status: str) -> None:
+    """The audit event the server writes when an attempt ends (``finish``, or
+    ``void`` by a proctor): ``seleksi audit verify`` checks the attempt's
+    stored status and finish reason against it."""
+    from exam_server import audit
+
+    kind, reason = ("finish", "submitted") if status == "finished" else ("void", "")
+    audit.append(s.connection(), kind, "test", attempt_id=attempt_id, reason=reason)
 
 
 def rubric() -> dict[str, Any]:
@@ -155,5 +167,7 @@ def populate_field_test(engine: Engine, points: dict[str, float] | None = None) 
             score = {"sections": [{"code": "BID", "points": pts, "max_points": 500.0}],
                      "total": pts}  # fmt: skip
             s.add(m.Attempt(id=100 + n, session_id=2, candidate_id=ids[regno], status="finished",
-                            score_json=json.dumps(score)))  # fmt: skip
+                            finish_reason="submitted", score_json=json.dumps(score)))  # fmt: skip
+            s.flush()
+            chain_end(s, 100 + n, "finished")
         s.commit()

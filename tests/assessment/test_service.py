@@ -86,6 +86,39 @@ def sheet(a: int, b: int) -> dict[str, int]:
     return {"komunikasi": a, "integritas": b}
 
 
+def test_an_edited_skb_score_or_sheet_is_reported_by_audit_verify(engine: Engine) -> None:
+    """Final component scores and assessors' sheets are checked against their
+    chained events: raising them in the database is reported, by whom and
+    for whom; removing a final score is reported too."""
+    ids = set_up(engine)
+    now = 1_747_000_000.0
+    for who in ids.values():
+        svc.submit_sheet(engine, who, "P1", "R001", sheet(3, 3), now)
+    svc.record_cat_score(engine, "R001", "CAT", 80, ADMIN, now)
+    assert audit.verify(engine, scores=False).ok
+    with engine.begin() as c:
+        c.exec_driver_sql("UPDATE skb_component_score SET score = '100.000'")
+        c.exec_driver_sql(
+            "UPDATE skb_sheet SET score = '100.000', points_json = ? WHERE staff_id = ?",
+            (json.dumps(sheet(4, 4), sort_keys=True), ids["asesor2"]),
+        )
+    problems = audit.verify(engine, scores=False).problems
+    assert any(
+        p.startswith("SKB WWN of R001: final score is 100.000 (panel) stored, ") for p in problems
+    ), problems
+    assert any(
+        p.startswith("SKB CAT of R001: final score is 100.000 (cat) stored, 80") for p in problems
+    ), problems
+    assert [p for p in problems if p.startswith("SKB sheet of")] == [
+        "SKB sheet of asesor2 for R001 on panel P1: score 100.000 and points stored differ "
+        "from its last event (score 66.667)"
+    ]
+    with engine.begin() as c:
+        c.exec_driver_sql("DELETE FROM skb_component_score WHERE component = 'CAT'")
+    problems = audit.verify(engine, scores=False).problems
+    assert any(p.startswith("SKB CAT of R001: the skb_final event's score 80") for p in problems)
+
+
 def test_a_panel_scores_blind_adjudicates_and_the_ranking_is_published_and_verified(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -111,6 +111,60 @@ async def test_an_edited_score_is_reported_by_attempt_and_field(
     assert f"attempt {other}" not in text
 
 
+async def test_an_edited_end_or_a_removed_attempt_is_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rows results are made from must say what the chain recorded: a
+    finished attempt set to void (DIS in the ranking), with or without its
+    result, a changed finish reason, and an attempt deleted outright."""
+    h = server_factory(checkpoint_seconds=0)
+    a0, a1, a2, a3 = [await finished_attempt(h, i) for i in range(4)]
+    code, out = cli_verify(h, capsys)
+    assert code == 0, out
+    (reason,) = sql(h.db, "SELECT finish_reason FROM exam_attempt WHERE id = ?", a2)[0]
+    sql(h.db, "UPDATE exam_attempt SET status = 'void', finish_reason = 'void' WHERE id = ?", a0)
+    sql(
+        h.db,
+        "UPDATE exam_attempt SET status = 'void', finish_reason = 'void', score_json = NULL,"
+        " total_points = NULL, passed = NULL, pass_reason = NULL WHERE id = ?",
+        a1,
+    )
+    sql(h.db, "UPDATE exam_attempt SET finish_reason = 'time' WHERE id = ?", a2)
+    for table in ("exam_response", "exam_attempt_snapshot"):
+        sql(h.db, f"DELETE FROM {table} WHERE attempt_id = ?", a3)
+    sql(h.db, "DELETE FROM exam_attempt WHERE id = ?", a3)
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    problems = "\n".join(line for line in out.splitlines() if line.startswith("PROBLEM"))
+    for aid in (a0, a1):
+        assert f"attempt {aid}: status is 'void' stored, 'finished' in its finish event" in problems
+        assert f"attempt {aid}: finish_reason is 'void' stored, {reason!r}" in problems
+    assert f"attempt {a2}: finish_reason is 'time' stored, {reason!r} in its finish event" in (
+        problems
+    )
+    assert f"attempt {a3}: named by the audit log, but no longer in exam_attempt" in problems
+
+
+async def test_an_edited_ranking_policy_is_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The policy decides the cut and the SKD/SKB weights of the published
+    ranking: a stored policy that is not the one audited is reported, even
+    when no recomputed verdict changes."""
+    h = server_factory(checkpoint_seconds=0)
+    await finished_attempt(h, 0)
+    ((eid, policy_json),) = sql(h.db, "SELECT id, policy_json FROM exam_exam")
+    policy = json.loads(policy_json)
+    policy["skd"]["cut_multiple"] = 10
+    sql(h.db, "UPDATE exam_exam SET policy_json = ? WHERE id = ?", json.dumps(policy), eid)
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert (
+        f"PROBLEM: exam {eid} ({h.seed.exam_code}): policy_json differs from the one its last "
+        "create_exam/exam_documents event recorded"
+    ) in out, out
+
+
 async def test_a_changed_policy_verdict_alone_is_reported(
     server_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -189,7 +243,7 @@ async def test_removed_audit_tail_with_rewound_head_is_located(
     server_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     h = server_factory(checkpoint_seconds=0)
-    await finished_attempt(h, 0)
+    aid = await finished_attempt(h, 0)
     cp = checkpoint_now(h)
     assert cp is not None and cp.audit_id > 2
     last = cp.audit_id
@@ -199,7 +253,10 @@ async def test_removed_audit_tail_with_rewound_head_is_located(
     (prev_hash,) = sql(h.db, "SELECT hash FROM exam_audit WHERE id = ?", last - 2)[0]
     sql(h.db, "DELETE FROM exam_audit WHERE id > ?", last - 2)
     sql(h.db, "UPDATE exam_audit_head SET last_id = ?, last_hash = ?", last - 2, prev_hash)
-    assert audit.verify(h.db, scores=False).ok  # the chains alone cannot tell
+    # The chains alone cannot tell; the attempt's row still says it finished.
+    assert audit.verify(h.db, scores=False).problems == [
+        f"attempt {aid}: status is 'finished', but the audit log has no finish event for it"
+    ]
 
     code, out = cli_verify(h, capsys)
     assert code == 1

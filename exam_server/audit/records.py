@@ -1,0 +1,195 @@
+"""Stored records checked against what the audit chain says of them.
+
+The chain's hashes prove the events were not changed; these checks prove the
+rows the results are made from still say what the events recorded:
+
+* an attempt's ``status`` and ``finish_reason`` against its ``finish`` or
+  ``void`` event (a finished attempt set to ``void`` would rank as DIS; a
+  changed finish reason would be replayed as another end), and every attempt
+  an event names still exists;
+* an exam's design, ranking policy and options against the SHA-256 digests
+  of its last ``create_exam`` / ``exam_documents`` event (the policy decides
+  the cut and the weights of the published ranking);
+* every SKB component score against its ``skb_final`` event, and every
+  assessor's sheet against its last ``skb_sheet`` / ``skb_sheet_change``
+  event.
+
+:class:`ChainFacts` gathers what the events say while :func:`verify` walks
+the chain once; the ``check_*`` functions compare it with the tables and
+return one problem line per difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from exam_server.audit.chain import CANDIDATE, EXAM
+
+
+@dataclass
+class ChainFacts:
+    """What the audit events say of the stored records (later events win).
+
+    ends: attempt id → (``finish`` | ``void``, the event's reason); named:
+    every attempt id an event names; documents: exam id → the digests of
+    its documents; skb_finals: (registration number, component) → (score,
+    source); skb_sheets: (panel code, registration number, username) →
+    (score, points)."""
+
+    ends: dict[int, tuple[str, str]] = field(default_factory=dict)
+    named: set[int] = field(default_factory=set)
+    documents: dict[int, dict[str, str]] = field(default_factory=dict)
+    skb_finals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    skb_sheets: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
+
+    def take(self, row: Mapping[Any, Any]) -> None:
+        """Note what one audit event (a row of ``exam_audit``) says."""
+        kind = row["kind"]
+        if row["attempt_id"] is not None:
+            aid = int(row["attempt_id"])
+            self.named.add(aid)
+            if kind in ("finish", "void"):
+                self.ends[aid] = (kind, str(row["reason"] or ""))
+        if kind not in _DATA_KINDS:
+            return
+        data = json.loads(row["data_json"] or "{}")
+        if kind in ("create_exam", "exam_documents") and isinstance(data.get("exam_id"), int):
+            self.documents[int(data["exam_id"])] = {
+                name: str(data[name]) for name in _DIGESTS if isinstance(data.get(name), str)
+            }
+        elif kind == "skb_final":
+            key = (str(data.get("registration_number")), str(data.get("component")))
+            self.skb_finals[key] = (str(data.get("score")), str(data.get("source")))
+        elif kind in ("skb_sheet", "skb_sheet_change"):
+            username = str(row["actor"]).split(":", 1)[-1]
+            sheet = (str(data.get("panel")), str(data.get("registration_number")), username)
+            self.skb_sheets[sheet] = (str(data.get("score")), data.get("points"))
+
+
+_DATA_KINDS = frozenset(
+    {"create_exam", "exam_documents", "skb_final", "skb_sheet", "skb_sheet_change"}
+)
+#: The digests ``exam_server.scheduling.exams`` records, by the column hashed.
+_DIGESTS = {"design_sha256": "design_json", "policy_sha256": "policy_json",
+            "options_sha256": "options_json"}  # fmt: skip
+
+
+def check_attempt_end(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str]:
+    """An attempt row's ``status`` and ``finish_reason`` against its chained end."""
+    aid = int(a["id"])
+    status, reason = a["status"], a["finish_reason"] or ""
+    end = facts.ends.get(aid)
+    if end is None:
+        if status in ("finished", "void"):
+            return [f"attempt {aid}: status is {status!r}, but the audit log has no "
+                    f"{'finish' if status == 'finished' else 'void'} event for it"]  # fmt: skip
+        return []
+    kind, event_reason = end
+    want = ("finished", event_reason) if kind == "finish" else ("void", "void")
+    out = []
+    if status != want[0]:
+        out.append(f"attempt {aid}: status is {status!r} stored, {want[0]!r} in its {kind} event")
+    if reason != want[1]:
+        out.append(
+            f"attempt {aid}: finish_reason is {reason!r} stored, {want[1]!r} in its {kind} event"
+        )
+    return out
+
+
+def check_missing_attempts(facts: ChainFacts, present: set[int]) -> list[str]:
+    """Attempts the audit log names that are no longer in ``exam_attempt``."""
+    return [
+        f"attempt {aid}: named by the audit log, but no longer in exam_attempt (removed?)"
+        for aid in sorted(facts.named - present)
+    ]
+
+
+def check_exam_documents(conn: Connection, facts: ChainFacts) -> list[str]:
+    """Each audited exam's stored documents against their recorded digests.
+    An exam with no such event (a site's copy of the centre's exam) is left
+    to the centre's chain."""
+    out: list[str] = []
+    if not facts.documents:
+        return out
+    rows = conn.execute(
+        select(EXAM.c.id, EXAM.c.code, EXAM.c.design_json, EXAM.c.policy_json,
+               EXAM.c.options_json).where(EXAM.c.id.in_(sorted(facts.documents)))
+    ).mappings()  # fmt: skip
+    seen = set()
+    for r in rows:
+        eid = int(r["id"])
+        seen.add(eid)
+        for name, column in _DIGESTS.items():
+            want = facts.documents[eid].get(name)
+            got = hashlib.sha256((r[column] or "").encode()).hexdigest()
+            if want is not None and got != want:
+                out.append(
+                    f"exam {eid} ({r['code']}): {column} differs from the one its last "
+                    "create_exam/exam_documents event recorded"
+                )
+    out += [
+        f"exam {eid}: named by the audit log, but no longer in exam_exam (removed?)"
+        for eid in sorted(set(facts.documents) - seen)
+    ]
+    return out
+
+
+def check_skb(conn: Connection, facts: ChainFacts) -> list[str]:
+    """SKB component scores and assessors' sheets against their events."""
+    from assessment.models import SkbComponentScore, SkbPanel, SkbSheet
+    from exam_server.models import Staff
+
+    final = SkbComponentScore.__table__  # type: ignore[attr-defined]
+    sheet = SkbSheet.__table__  # type: ignore[attr-defined]
+    panel = SkbPanel.__table__  # type: ignore[attr-defined]
+    staff = Staff.__table__  # type: ignore[attr-defined]
+    out: list[str] = []
+    stored_finals: dict[tuple[str, str], tuple[str, str]] = {}
+    for r in conn.execute(
+        select(CANDIDATE.c.registration_number, final.c.component, final.c.score,
+               final.c.source).join(CANDIDATE, CANDIDATE.c.id == final.c.candidate_id)
+    ):  # fmt: skip
+        stored_finals[(str(r[0]), str(r[1]))] = (str(r[2]), str(r[3]))
+    for key in sorted(stored_finals.keys() | facts.skb_finals.keys()):
+        regno, component = key
+        got, want = stored_finals.get(key), facts.skb_finals.get(key)
+        where = f"SKB {component} of {regno}"
+        if want is None:
+            out.append(f"{where}: final score {got[0] if got else ''} has no skb_final event")
+        elif got is None:
+            out.append(f"{where}: the skb_final event's score {want[0]} is no longer stored")
+        elif got != want:
+            out.append(
+                f"{where}: final score is {got[0]} ({got[1]}) stored, {want[0]} ({want[1]}) "
+                "in its skb_final event"
+            )
+    stored_sheets: dict[tuple[str, str, str], tuple[str, Any]] = {}
+    for r in conn.execute(
+        select(panel.c.code, CANDIDATE.c.registration_number, staff.c.username, sheet.c.score,
+               sheet.c.points_json)
+        .join(panel, panel.c.id == sheet.c.panel_id)
+        .join(CANDIDATE, CANDIDATE.c.id == sheet.c.candidate_id)
+        .join(staff, staff.c.id == sheet.c.staff_id)
+    ):  # fmt: skip
+        stored_sheets[(str(r[0]), str(r[1]), str(r[2]))] = (str(r[3]), json.loads(r[4]))
+    for sheet_key in sorted(stored_sheets.keys() | facts.skb_sheets.keys()):
+        code, regno, username = sheet_key
+        got_sheet, want_sheet = stored_sheets.get(sheet_key), facts.skb_sheets.get(sheet_key)
+        where = f"SKB sheet of {username} for {regno} on panel {code}"
+        if want_sheet is None:
+            out.append(f"{where}: stored, but no skb_sheet event")
+        elif got_sheet is None:
+            out.append(f"{where}: in the audit log, but no longer stored")
+        elif got_sheet != want_sheet:
+            out.append(
+                f"{where}: score {got_sheet[0]} and points stored differ from its last event "
+                f"(score {want_sheet[0]})"
+            )
+    return out
