@@ -275,7 +275,9 @@ def _write_finished_exam(
                 actor,
                 session_id=session_id,
                 attempt_id=aid,
-                data=audit.start_event_data(play.seed, "DEMO"),
+                data=audit.start_event_data(
+                    play.seed, "DEMO", audit.candidate_facts(conn, person.id)
+                ),
                 at=starts_at,
             )
             head, now = "", starts_at

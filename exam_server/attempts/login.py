@@ -400,7 +400,9 @@ async def create_attempt(
             f"candidate:{candidate_id}",
             session_id=session_id,
             attempt_id=aid,
-            data=audit.start_event_data(seed, terminal_id),
+            data=audit.start_event_data(
+                seed, terminal_id, audit.candidate_facts(conn, candidate_id)
+            ),
             at=now,
         )
         return aid

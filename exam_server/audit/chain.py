@@ -115,10 +115,28 @@ def append(
     return h
 
 
-def start_event_data(seed: int, terminal_id: str | None) -> dict[str, Any]:
+def start_event_data(
+    seed: int, terminal_id: str | None, candidate: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The data of an attempt's ``start`` event: the seed :func:`verify` replays
-    the answers from, and the terminal it started on."""
-    return {"seed": seed, "terminal_id": terminal_id}
+    the answers from, the terminal it started on, and (``candidate``, from
+    :func:`candidate_facts`) whose test it is as the ranking reads it."""
+    out: dict[str, Any] = {"seed": seed, "terminal_id": terminal_id}
+    if candidate is not None:
+        out["candidate"] = dict(candidate)
+    return out
+
+
+def candidate_facts(conn: Connection, candidate_id: int) -> dict[str, Any]:
+    """What a ranking reads of a candidate (registration number, category,
+    formation), bound into the ``start`` event so that a later change of the
+    row, which moves the candidate to another list, is reported by verify."""
+    row = conn.execute(
+        select(
+            CANDIDATE.c.registration_number, CANDIDATE.c.category, CANDIDATE.c.formation_id
+        ).where(CANDIDATE.c.id == candidate_id)
+    ).one()
+    return {"registration_number": row[0], "category": row[1], "formation_id": row[2]}
 
 
 def finish_event_data(

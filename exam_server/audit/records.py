@@ -3,10 +3,12 @@
 The chain's hashes prove the events were not changed; these checks prove the
 rows the results are made from still say what the events recorded:
 
-* an attempt's ``status`` and ``finish_reason`` against its ``finish`` or
-  ``void`` event (a finished attempt set to ``void`` would rank as DIS; a
-  changed finish reason would be replayed as another end), and every attempt
-  an event names still exists;
+* an attempt's candidate (and their registration number, category and
+  formation) against its ``start`` event, and its ``status`` and
+  ``finish_reason`` against its ``finish`` or ``void`` event (a finished
+  attempt set to ``void`` would rank as DIS; a changed finish reason would
+  be replayed as another end), and every attempt an event names still
+  exists;
 * an exam's design, ranking policy and options against the SHA-256 digests
   of its last ``create_exam`` / ``exam_documents`` event (the policy decides
   the cut and the weights of the published ranking);
@@ -37,13 +39,16 @@ from exam_server.audit.chain import CANDIDATE, EXAM
 class ChainFacts:
     """What the audit events say of the stored records (later events win).
 
-    ends: attempt id → (``finish`` | ``void``, the event's reason); named:
+    ends: attempt id → (``finish`` | ``void``, the event's reason); starts:
+    attempt id → (the ``start`` event's actor, ``candidate:<id>``; the
+    candidate facts it bound, None before they were); named:
     every attempt id an event names; documents: exam id → the digests of
     its documents; skb_finals: (registration number, component) → (score,
     source); skb_sheets: (panel code, registration number, username) →
     (score, points)."""
 
     ends: dict[int, tuple[str, str]] = field(default_factory=dict)
+    starts: dict[int, tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
     named: set[int] = field(default_factory=set)
     documents: dict[int, dict[str, str]] = field(default_factory=dict)
     skb_finals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
@@ -57,6 +62,9 @@ class ChainFacts:
             self.named.add(aid)
             if kind in ("finish", "void"):
                 self.ends[aid] = (kind, str(row["reason"] or ""))
+            elif kind == "start":
+                bound = json.loads(row["data_json"] or "{}").get("candidate")
+                self.starts[aid] = (str(row["actor"]), bound if isinstance(bound, dict) else None)
         if kind not in _DATA_KINDS:
             return
         data = json.loads(row["data_json"] or "{}")
@@ -100,6 +108,33 @@ def check_attempt_end(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str]:
         out.append(
             f"attempt {aid}: finish_reason is {reason!r} stored, {want[1]!r} in its {kind} event"
         )
+    return out
+
+
+def check_attempt_candidate(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str]:
+    """An attempt's candidate against its ``start`` event: the same candidate
+    (an attempt moved to another candidate gives them its score), and the
+    registration number, category and formation the ranking reads as they
+    were when the test started (a changed category moves the candidate to
+    another list). Rows started before the event bound them are checked
+    for the candidate only."""
+    aid = int(a["id"])
+    start = facts.starts.get(aid)
+    if start is None:
+        return []
+    actor, bound = start
+    out = []
+    if actor.startswith("candidate:") and actor != f"candidate:{a['candidate_id']}":
+        out.append(
+            f"attempt {aid}: belongs to {actor} in its start event, "
+            f"candidate:{a['candidate_id']} stored"
+        )
+    for name, value in (bound or {}).items():
+        if name in a and a[name] != value:
+            out.append(
+                f"attempt {aid}: the candidate's {name} is {a[name]!r} stored, {value!r} "
+                "when the test started"
+            )
     return out
 
 

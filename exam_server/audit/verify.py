@@ -32,6 +32,7 @@ from exam_server.audit.chain import (
 )
 from exam_server.audit.records import (
     ChainFacts,
+    check_attempt_candidate,
     check_attempt_end,
     check_exam_documents,
     check_missing_attempts,
@@ -182,7 +183,10 @@ def verify(
                 ATTEMPT.c.passed,
                 ATTEMPT.c.pass_reason,
                 EXAM.c.id.label("exam_id"),
+                ATTEMPT.c.candidate_id,
+                CANDIDATE.c.registration_number,
                 CANDIDATE.c.category,
+                CANDIDATE.c.formation_id,
             )
             .join(SESSION, SESSION.c.id == ATTEMPT.c.session_id)
             .join(EXAM, EXAM.c.id == SESSION.c.exam_id)
@@ -195,6 +199,7 @@ def verify(
             rep.attempts += 1
             aid = int(a["id"])
             present.add(aid)
+            rep.problems.extend(check_attempt_candidate(facts, a))
             rep.problems.extend(check_attempt_end(facts, a))
             if chains.get(aid, "") != a["response_head"]:
                 rep.problems.append(

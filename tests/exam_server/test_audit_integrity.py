@@ -145,6 +145,42 @@ async def test_an_edited_end_or_a_removed_attempt_is_reported(
     assert f"attempt {a3}: named by the audit log, but no longer in exam_attempt" in problems
 
 
+async def test_a_moved_attempt_or_a_changed_category_is_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whose test it is and which list the candidate ranks in are bound into
+    the start event: an attempt given to another candidate (who gets its
+    score) or a candidate moved to another category is reported."""
+    h = server_factory(checkpoint_seconds=0)
+    a0, a1, a2 = [await finished_attempt(h, i) for i in range(3)]
+    ((c0, cat0),) = sql(
+        h.db,
+        "SELECT c.id, c.category FROM exam_attempt a JOIN exam_candidate c"
+        " ON c.id = a.candidate_id WHERE a.id = ?",
+        a0,
+    )
+    # Candidate 3 never sat the test: the attempt is given to them.
+    ((c3,),) = sql(h.db, "SELECT id FROM exam_candidate WHERE registration_number = ?", reg(h, 3))
+    code, out = cli_verify(h, capsys)
+    assert code == 0, out
+    # Their own attempt, made ready when the session opened, is removed first.
+    (before,) = sql(h.db, "SELECT id, status FROM exam_attempt WHERE candidate_id = ?", c3)
+    sql(h.db, "DELETE FROM exam_attempt_snapshot WHERE attempt_id = ?", before[0])
+    sql(h.db, "DELETE FROM exam_attempt WHERE id = ?", before[0])
+    sql(h.db, "UPDATE exam_attempt SET candidate_id = ? WHERE id = ?", c3, a0)
+    ((c2,),) = sql(h.db, "SELECT candidate_id FROM exam_attempt WHERE id = ?", a2)
+    other = "papua" if cat0 != "papua" else "general"
+    sql(h.db, "UPDATE exam_candidate SET category = ? WHERE id = ?", other, c2)
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert (
+        f"attempt {a0}: belongs to candidate:{c0} in its start event, candidate:{c3} stored"
+    ) in out, out
+    assert f"attempt {a0}: the candidate's registration_number is {reg(h, 3)!r} stored" in out
+    assert f"attempt {a2}: the candidate's category is {other!r} stored" in out
+    assert f"attempt {a1}:" not in out
+
+
 async def test_an_edited_ranking_policy_is_reported(
     server_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
