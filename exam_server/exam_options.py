@@ -21,11 +21,15 @@ class BoardOptions(BaseModel):
     A running score that moves with every answer tells anyone watching which
     option of an item scores (a candidate cycling through the options of one
     item reveals its key). The board therefore shows a candidate's running
-    points only in batches: at least ``batch_answers`` answers apart and at
-    least ``min_interval_seconds`` apart, with changes inside a batch merged,
-    and the final score at finish. Settings below the defaults' order of
-    magnitude (``batch_answers`` < 3 or ``min_interval_seconds`` < 60) can
-    reveal single answers: :meth:`warnings` says so.
+    points per subtest only in batches: a subtest's figure is a sum over at
+    least ``batch_answers`` answered items of it, differing in at least that
+    many items from every figure of it shown before; releases are at least
+    ``min_interval_seconds`` apart, with changes inside a batch merged, and
+    the final score appears at finish (:mod:`exam_server.live.release`). A
+    subtest with fewer items than ``batch_answers`` shows no running figure.
+    Settings below the defaults' order of magnitude (``batch_answers`` < 3 or
+    ``min_interval_seconds`` < 60) can reveal single answers: :meth:`warnings`
+    says so.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -34,7 +38,11 @@ class BoardOptions(BaseModel):
         default=True, description="show running points at all (False: final scores only)"
     )
     batch_answers: int = Field(
-        default=5, ge=1, le=200, description="answers stored between two releases"
+        default=5,
+        ge=1,
+        le=200,
+        description="a subtest's running figure is a sum over at least this many answered "
+        "items and differs in at least this many items from each earlier one",
     )
     min_interval_seconds: float = Field(
         default=180.0, ge=0, le=7200, description="seconds between two releases"

@@ -142,6 +142,7 @@ def seed_small(
     mode: str = "linear",
     n_candidates: int = 6,
     time_limit_seconds: float = 600.0,
+    lengths: tuple[int, int, int] = (3, 3, 4),
 ) -> SeedSummary:
     engine = make_engine(database_url)
     try:
@@ -149,7 +150,7 @@ def seed_small(
         return seed_exam(
             engine,
             TEST_SECRET,
-            design=small_design(mode, time_limit_seconds),
+            design=small_design(mode, time_limit_seconds, lengths),
             bank=bank,
             items=items,
             n_candidates=n_candidates,

@@ -2,20 +2,24 @@
 
 No login. It shows what the selection's rules publish and nothing that
 identifies an answer: per candidate, registration number, name, formation,
-status, points per subtest and total, and pass/fail once final. Running
-points change only at *releases* (:mod:`exam_server.live.release`: batches
-of at least ``board.batch_answers`` changed answers, at least
+status, points per subtest and total, and pass/fail once final. A
+subtest's running points change only at *releases*
+(:mod:`exam_server.live.release`: per subtest, sums over at least
+``board.batch_answers`` answered items that differ in at least that many
+items from every earlier release of the subtest, releases at least
 ``board.min_interval_seconds`` apart, from the exam's
-:class:`~exam_server.exam_options.ExamOptions`); final scores appear at
-finish. No per-answer event reaches a board socket: an answer only makes
-the board read the attempt's stored answers and decide.
+:class:`~exam_server.exam_options.ExamOptions`); the total is the sum of
+the subtests' shown figures; final scores appear at finish. No per-answer
+event reaches a board socket: an answer only makes the board read the
+attempt's stored answers and decide.
 
 Candidates who did not come are absent (``absent``, shown as TH) once the
 session is closed, never failing; a voided attempt is ``void`` (shown as
 DIS) with no points and no reason.
 
-Releases are derived from stored data (the attempt's answer rows and its
-start), not from what one process happened to see, so boards on any worker
+Releases are derived from stored data (the attempt's answer rows, its
+start and its form: the subtest of each item number, from its stored
+state), not from what one process happened to see, so boards on any worker
 of a PostgreSQL deployment show the same figures: events only tell a
 board *which* attempt to look at again.
 """
@@ -46,7 +50,7 @@ from exam_server.context import context
 from exam_server.events import Subscription
 from exam_server.exam_options import ExamOptions
 from exam_server.live.queries import SessionInfo, exam_options, load_bank, never_taken, session_info
-from exam_server.live.release import Answers, Release, ReleaseTracker, StoredAnswer
+from exam_server.live.release import Answers, Form, Release, ReleaseTracker, StoredAnswer
 from exam_server.live.serving import FLUSH_SECONDS, HEARTBEAT_SECONDS, collect, serve
 from exam_server.models import Attempt, Candidate, Formation
 from exam_server.models import Response as ResponseRow
@@ -64,9 +68,12 @@ _RESPONSE = ResponseRow.__table__  # type: ignore[attr-defined]
 class BoardRow:
     """What the public board shows of one candidate (no answers, no items).
 
-    sections: points per subtest code as of ``as_of`` (epoch s: the release
-    or the finish; None before any); total: their sum (None for absent and
-    void); passed: the verdict of the exam's policy, once final."""
+    sections: points per subtest code: while running, each subtest's figure
+    as of its own last release (its start figure before one), final points
+    once finished; as_of: epoch s of the attempt's last release of any
+    subtest, or of the finish (None before any); total: the sum of
+    ``sections`` (None for absent and void); passed: the verdict of the
+    exam's policy, once final."""
 
     registration_number: str
     name: str
@@ -112,6 +119,19 @@ def points_as_of(state: TestState, bank: BankArrays, answers: Answers) -> dict[s
     if adaptive:
         return {s.code: float(s.points) for s in cat.score(state, bank).sections}
     return {str(k): float(v) for k, v in cat.running_points(state, bank).items()}
+
+
+def form_of(state: TestState) -> Form:
+    """Item number → the code of the subtest whose figure counts it (None: a
+    pretest item, which no figure counts), numbered as :func:`points_as_of`
+    and the terminal number them. An adaptive test's form holds the items
+    given so far."""
+    form: dict[int, str | None] = {}
+    for sec in state.sections:
+        for pos in range(len(sec.items)):
+            pretest = pos < len(sec.pretest) and sec.pretest[pos]
+            form[len(form) + 1] = None if pretest else sec.code
+    return form
 
 
 def _final_scores(attempt: Attempt) -> tuple[dict[str, float], float | None]:
@@ -166,15 +186,35 @@ def _answers_since(db: Session, since: dict[int, int]) -> dict[int, list[StoredA
     return out
 
 
-def _show_release(row: BoardRow, book: BoardBook, db: Session, made: Release) -> bool:
-    """Put the points of release ``made`` on ``row``; False if they cannot be computed."""
+def _state(db: Session, book: BoardBook, attempt_id: int) -> TestState | None:
+    """The attempt's current engine state; None (logged) if it cannot be read."""
+    if book.bank is None:
+        return None
+    try:
+        return read_state(db.connection(), attempt_id, book.bank)
+    except Exception:  # a state the engine cannot read must not blank the board
+        log.exception("board: cannot read the state of attempt %s", attempt_id)
+        return None
+
+
+def _show_release(
+    row: BoardRow, book: BoardBook, db: Session, made: Release, state: TestState | None = None
+) -> bool:
+    """Put the points of release ``made`` on ``row``: per subtest, the points
+    of its last released answers, and their sum as the total (so the total
+    never moves without a subtest's figure). ``state``: the attempt's state
+    if already read (its options are overwritten). False if they cannot be
+    computed."""
     row.as_of = made.at if made.seq else None
     if book.bank is None or row.attempt_id is None:
         return False
+    if state is None:
+        state = _state(db, book, row.attempt_id)
+    if state is None:
+        return False
     try:
-        state = read_state(db.connection(), row.attempt_id, book.bank)
         row.sections = points_as_of(state, book.bank, made.answers)
-    except Exception:  # a state the engine cannot read must not blank the board
+    except Exception:  # a state the engine cannot score must not blank the board
         log.exception("board: cannot score attempt %s", row.attempt_id)
         return False
     row.total = round(sum(row.sections.values()), 4)
@@ -202,13 +242,22 @@ def _running_row(
     answers: list[StoredAnswer],
     db: Session,
 ) -> None:
-    """Fold a running attempt's stored answers from its start and show its last release."""
+    """Fold a running attempt's stored answers from its start and show its
+    last release. An attempt whose state cannot be read keeps its tracker at
+    the start (its answers are read again at the next answer)."""
     assert attempt.id is not None
     adaptive = _mode_of(db, attempt.id) != "linear"
-    tracker = ReleaseTracker(book.options.board, attempt.started_at, adaptive=adaptive)
+    state = _state(db, book, attempt.id)
+    form = form_of(state) if state is not None else {}
+    tracker = ReleaseTracker(book.options.board, attempt.started_at, form, adaptive=adaptive)
     book.trackers[attempt.id] = tracker
+    if state is None:
+        return
+    if not tracker.knows(answers):  # cannot happen: an answered item was given
+        log.error("board: attempt %s has answers outside its form", attempt.id)
+        return
     made = tracker.add_all(answers) or tracker.last
-    _show_release(row, book, db, made)
+    _show_release(row, book, db, made, state)
 
 
 def load_board(
@@ -280,11 +329,20 @@ def advance_board(engine: Engine, book: BoardBook, attempt_ids: Iterable[int]) -
         fresh = _answers_since(db, since)
         for aid, answers in fresh.items():
             tracker = book.trackers[aid]
+            state = None
+            if not tracker.knows(answers):  # items given since (adaptive), or no state yet
+                state = _state(db, book, aid)
+                if state is None:
+                    continue  # nothing taken: read again at the next answer
+                tracker.place(form_of(state))
+                if not tracker.knows(answers):
+                    log.error("board: attempt %s has answers outside its form", aid)
+                    continue
             made = tracker.add_all(answers)
             row = book.row_of(aid)
             if made is None or row is None:
                 continue
-            if _show_release(row, book, db, made):
+            if _show_release(row, book, db, made, state):
                 changed.append(row)
     return changed
 

@@ -70,10 +70,18 @@ class Board:
 
 
 class Exam:
-    """A real server on a manual clock, seeded with a small linear exam."""
+    """A real server on a manual clock, seeded with a small exam (linear
+    unless ``mode``; ``lengths``: items of TWK, TIU, TKP)."""
 
-    def __init__(self, url: str, options: ExamOptions, n_candidates: int = 4) -> None:
-        self.seed: SeedSummary = seed_small(url, "linear", n_candidates, 7200.0)
+    def __init__(
+        self,
+        url: str,
+        options: ExamOptions,
+        n_candidates: int = 4,
+        lengths: tuple[int, int, int] = (3, 3, 4),
+        mode: str = "linear",
+    ) -> None:
+        self.seed: SeedSummary = seed_small(url, mode, n_candidates, 7200.0, lengths)
         self.db = make_engine(url)
         with self.db.begin() as conn:
             conn.execute(text("UPDATE exam_exam SET options_json = :o"), {"o": options.to_json()})
@@ -147,10 +155,14 @@ def exam_factory(tmp_path: Path) -> Iterator[Callable[..., Exam]]:
     made: list[Exam] = []
 
     def make(
-        options: ExamOptions | None = None, n_candidates: int = 4, database_url: str | None = None
+        options: ExamOptions | None = None,
+        n_candidates: int = 4,
+        database_url: str | None = None,
+        lengths: tuple[int, int, int] = (3, 3, 4),
+        mode: str = "linear",
     ) -> Exam:
         url = database_url or f"sqlite:///{tmp_path / f'exam-{len(made)}.db'}"
-        exam = Exam(url, options or ExamOptions(), n_candidates)
+        exam = Exam(url, options or ExamOptions(), n_candidates, lengths, mode)
         made.append(exam)
         return exam
 
@@ -170,7 +182,9 @@ async def _answer(t: Terminal, clock: ManualClock, number: int, option: int) -> 
 async def test_cycling_the_options_of_an_item_reveals_nothing_until_a_batch(
     exam_factory: Callable[..., Exam],
 ) -> None:
-    exam = exam_factory()  # the defaults: batches of 5 changed answers, 180 s apart
+    # Six items per subtest, so items 1–5 are all TWK; the defaults: batches
+    # of 5 changed answers of a subtest, 180 s apart.
+    exam = exam_factory(lengths=(6, 6, 6))
     clock, reg = exam.clock, exam.regno(0)
     async with exam.board() as board:
         snap = await board.frame()
@@ -221,6 +235,94 @@ async def test_cycling_the_options_of_an_item_reveals_nothing_until_a_batch(
         for raw in board.raw:
             for word in ('"option"', '"item', '"key', '"alert', '"number"'):
                 assert word not in raw
+
+
+async def test_one_answered_item_per_subtest_never_reaches_the_board(
+    exam_factory: Callable[..., Exam],
+) -> None:
+    """A colluding candidate keeps exactly one answered item in TWK and one in
+    TKP; each round (after the interval) clears the old probes, answers new
+    ones and changes every TIU item, so far more than five items differ from
+    the last release. Counted over the whole test that made a release each
+    round whose TWK and TKP figures were one option's points each: the key
+    on a public page. Counted per subtest, only TIU (six answered items,
+    all changed) is released; TWK and TKP stay at their start figure."""
+    exam = exam_factory(lengths=(6, 6, 6))  # the defaults: batches of 5, 180 s apart
+    clock, reg = exam.clock, exam.regno(0)
+    async with exam.board() as board:
+        await board.frame()
+        t = await exam.terminal(0)
+        attempt_id = int(t.state["attempt_id"])
+        await board.row(reg)
+        by_sub: dict[str, list[int]] = {}
+        for m in t.state["map"]:
+            by_sub.setdefault(m["subtest"], []).append(m["number"])
+        twk, tiu, tkp = by_sub["TWK"], by_sub["TIU"], by_sub["TKP"]
+        probes = [(twk[0], 0, tkp[0], 0), (twk[1], 0, tkp[1], 0), (twk[0], 1, tkp[0], 1)]
+        probes += [(twk[1], 1, tkp[1], 1), (twk[0], 2, tkp[0], 2)]
+        held: list[int] = []
+        for k, (w, wo, p, po) in enumerate(probes):
+            await asyncio.sleep(0.6)  # stay under the terminal's message rate limit
+            clock.advance(200.0)
+            for number in held:
+                await _answer(t, clock, number, -1)
+            await _answer(t, clock, w, wo)
+            await _answer(t, clock, p, po)
+            held = [w, p]
+            tiu_at: list[tuple[float, int]] = []
+            for number in tiu:
+                tiu_at.append((await _answer(t, clock, number, k % 5), t.seq))
+            row = await board.row(reg)
+            # TKP options are worth 1–5 points: a released single probe is never 0.
+            assert row["sections"]["TWK"] == 0.0 and row["sections"]["TKP"] == 0.0, (k, row)
+            # The TIU release, at one of the TIU answers (once five TIU items
+            # differ from each earlier TIU release): the TIU points as of it.
+            (released_seq,) = [s for at, s in tiu_at if abs(at - row["as_of"]) < 1e-5]
+            tiu_points = exam.stored_points(attempt_id, upto_seq=released_seq)["TIU"]
+            assert row["sections"]["TIU"] == pytest.approx(tiu_points)
+            assert row["total"] == pytest.approx(row["sections"]["TIU"])
+        # The final score at finish is the whole score, probes included.
+        final = await t.request({"type": "finish", "confirm": True})
+        final_row = await board.row(reg)
+        assert final_row["final"] is True
+        assert final_row["total"] == pytest.approx(float(final["total"]))
+        expected = exam.stored_points(attempt_id, upto_seq=t.seq)
+        assert final_row["sections"] == pytest.approx(expected)
+        await t.close()
+
+
+async def test_adaptive_releases_follow_the_form_as_it_grows(
+    exam_factory: Callable[..., Exam],
+) -> None:
+    """An adaptive test's form grows with each item given: the board learns
+    each new item's subtest from the stored state and releases a subtest
+    once it has a batch of responses, leaving the others at their start."""
+    options = ExamOptions(board=BoardOptions(batch_answers=3, min_interval_seconds=60))
+    exam = exam_factory(options, mode="adaptive")  # 3 TWK, 3 TIU, 4 TKP, in that order
+    clock, reg = exam.clock, exam.regno(0)
+    async with exam.board() as board:
+        await board.frame()
+        t = await exam.terminal(0)
+        assert t.state["mode"] == "adaptive"
+        await board.row(reg)
+        clock.advance(100.0)
+        seen: list[dict[str, Any]] = []
+        for number in range(1, 10):
+            at = clock.advance(1.0)
+            ack, *_ = await t.answer(number, number % 2)
+            assert ack["type"] == "ack", ack
+            if number % 3 == 0:  # the last item of TWK, of TIU, the third of TKP
+                row = await board.row(reg)
+                assert row["as_of"] == pytest.approx(at, abs=1e-5)
+                seen.append(row["sections"])
+            if number < 9:
+                clock.advance(60.0)
+        assert [s["TWK"] > 0 for s in seen] == [True, True, True]
+        assert [s["TIU"] == 0.0 for s in seen] == [True, False, False]
+        assert [s["TKP"] == 0.0 for s in seen] == [True, True, False]
+        assert seen[0]["TWK"] == seen[1]["TWK"] == seen[2]["TWK"]
+        assert seen[1]["TIU"] == seen[2]["TIU"]
+        await t.close()
 
 
 async def test_absent_voided_and_closed(exam_factory: Callable[..., Exam]) -> None:
