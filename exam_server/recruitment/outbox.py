@@ -222,7 +222,7 @@ def record_bounces(engine: Engine, bounces: list[Bounce], actor: str, now: float
             ):
                 unknown += 1
                 continue
-            error = f"bounced {b.status} {b.recipient}: {b.diagnostic}"[:500]
+            error = f"{BOUNCED}{b.status} {b.recipient}: {b.diagnostic}"[:500]
             if row.status == "failed" and row.last_error == error:
                 already += 1
                 continue
@@ -237,6 +237,49 @@ def record_bounces(engine: Engine, bounces: list[Bounce], actor: str, now: float
             audit.append(s.connection(), "rec_outbox_bounced", actor, data=data, at=now)
         s.commit()
     return BounceResult(marked, already, unknown)
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """The last message to an address that came back undeliverable: its
+    subject, when it was written (epoch s) and the receiving server's words."""
+
+    subject: str
+    at: float
+    reason: str
+
+
+#: How :func:`record_bounces` marks a returned message's error.
+BOUNCED = "bounced "
+
+
+def undelivered_to(engine: Engine, address: str) -> Undelivered | None:
+    """What the address's owner should be told: the newest message to
+    ``address`` whose delivery has an outcome (accepted by the mail server,
+    or failed), if that outcome is a bounce (a report from the receiving
+    side, :func:`record_bounces`); None otherwise. A later message accepted
+    since hides an older bounce; another bounce shows again. Only bounces
+    are told: a failure of this server's own mail relay says nothing about
+    the address and stays on the staff page."""
+    with Session(engine) as s:
+        row = s.execute(
+            select(OUTBOX.c.subject, OUTBOX.c.created_at, OUTBOX.c.status, OUTBOX.c.last_error)
+            .where(
+                OUTBOX.c.to_addr == address,
+                or_(OUTBOX.c.status == "failed", OUTBOX.c.sent_at.is_not(None)),
+            )
+            .order_by(OUTBOX.c.created_at.desc(), OUTBOX.c.id.desc())
+            .limit(1)
+        ).first()
+    if row is None or row.status != "failed" or not row.last_error.startswith(BOUNCED):
+        return None
+    # "bounced 5.1.1 someone@example.id: 550 5.1.1 user unknown": the status
+    # code, and the receiving server's words after the address.
+    words = row.last_error.removeprefix(BOUNCED)
+    status = words.split(" ", 1)[0]
+    said = words.split(": ", 1)[1].strip() if ": " in words else ""
+    reason = f"{said} ({status})" if said else status
+    return Undelivered(row.subject, float(row.created_at), reason[:200])
 
 
 # -- sending ------------------------------------------------------------------------------

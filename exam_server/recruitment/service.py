@@ -62,9 +62,11 @@ from exam_server.recruitment.needs import (  # noqa: F401
 )
 from exam_server.recruitment.outbox import (  # noqa: F401
     OutboxStatus,
+    Undelivered,
     enqueue,
     outbox_status,
     send_again,
+    undelivered_to,
 )
 from exam_server.recruitment.periods import (  # noqa: F401
     STAFF_ROLES,
@@ -144,6 +146,7 @@ class CandidateView:
     verification: RecVerification | None
     appeal: RecAppeal | None
     locations: list[str]
+    undelivered: Undelivered | None = None  # our last message to the account bounced
 
 
 def candidate_view(engine: Engine, period: PeriodView, account_id: int) -> CandidateView:
@@ -152,8 +155,9 @@ def candidate_view(engine: Engine, period: PeriodView, account_id: int) -> Candi
     docs_ = documents_of(engine, reg.id) if reg is not None and reg.id is not None else {}
     checks = eligibility_of(engine, period, reg, forms, frozenset(docs_)) if reg else []
     rid = reg.id if reg is not None else None
+    acc = account(engine, account_id)
     return CandidateView(
-        account=account(engine, account_id),
+        account=acc,
         registration=reg,
         formations=forms,
         documents=docs_,
@@ -161,4 +165,5 @@ def candidate_view(engine: Engine, period: PeriodView, account_id: int) -> Candi
         verification=last_verification(engine, rid) if rid is not None else None,
         appeal=appeal_of(engine, rid) if rid is not None else None,
         locations=test_locations(engine, period.id),
+        undelivered=undelivered_to(engine, acc.email) if acc is not None else None,
     )

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from exam_server import scheduling as sch
+from exam_server.recruitment import outbox
 from exam_server.recruitment.demo import demo_nik, sample_pdf, sample_png
+from recruitment.bounces import read_report, report_bytes
 from tests.browser_checks import expect_patiently, serious_violations
 from tests.recruitment.conftest import PASSWORDS, RecServer
 
@@ -37,6 +39,25 @@ def _staff_page(browser: Any, url: str, user: str, password: str) -> Any:
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/recruitment/staff$"))
     return page
+
+
+def _last_message_to(rec_server: RecServer, to: str) -> Any:
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from recruitment.models import RecOutbox
+
+    with Session(rec_server.handle.db) as s:
+        row = (
+            s.execute(
+                select(RecOutbox).where(RecOutbox.to_addr == to).order_by(RecOutbox.id.desc())  # type: ignore[union-attr]
+            )
+            .scalars()
+            .first()
+        )
+        assert row is not None
+        s.expunge(row)
+        return row
 
 
 def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None:
@@ -170,6 +191,20 @@ def test_whole_flow(browser: Any, rec_server: RecServer, tmp_path: Path) -> None
     v2.wait_for_url(re.compile(r".*/recruitment/staff$"))
     page.goto(f"{url}/recruitment/me")
     expect(page.locator("#appeal-outcome")).to_contain_text("DITERIMA")
+
+    # The mailbox is full: the report that comes back (`seleksi recruitment
+    # bounces`) marks the last message, and the candidate's page says so.
+    last = _last_message_to(rec_server, EMAIL)
+    report = report_bytes(
+        outbox.message_id(last, "seleksi@contoh.go.id"), EMAIL, status="5.2.2",
+        diagnostic="smtp; 552 5.2.2 mailbox full",
+    )  # fmt: skip
+    marked = outbox.record_bounces(rec_server.handle.db, read_report(report), "test", 0.0)
+    assert marked.marked == [last.id]
+    page.goto(f"{url}/recruitment/me")
+    expect(page.locator("#mail-undelivered")).to_contain_text("Email kami tidak sampai")
+    expect(page.locator("#mail-undelivered")).to_contain_text("mailbox full (5.2.2)")
+    assert serious_violations(page) == []
 
     # The operator's page (needs and the new-need form) and the admin's pass axe too.
     operator = _staff_page(browser, url, "operator", PASSWORDS["operator"])

@@ -432,3 +432,55 @@ def test_any_body_is_answered_never_a_crash(rec_server: RecServer, body: bytes, 
         cookies={"rec_csrf": "x"},
     )
     assert 400 <= r.status_code < 500 or r.status_code == 303
+
+
+def test_a_bounced_address_is_told_on_the_candidates_page(rec_server: RecServer) -> None:
+    """When the receiving server returned our last message to a candidate
+    (a bounce report, ``seleksi recruitment bounces``), their page says so,
+    with the message and the server's words; a later message accepted hides
+    it. A failure of our own mail relay is not shown (it says nothing about
+    the address)."""
+    from sqlalchemy import update
+
+    from exam_server.recruitment.outbox import OUTBOX
+
+    db = rec_server.handle.db
+    who = "fajar@contoh.id"  # the demo's registration in the "ms" state
+    now = time.time() + 60.0  # newer than every message the demo queued
+
+    def add(subject: str, at: float, **outcome: object) -> None:
+        with Session(db) as s:
+            svc.enqueue(s, who, subject, "isi / body", "status", at)
+            s.commit()
+        with db.begin() as c:
+            c.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.to_addr == who, OUTBOX.c.subject == subject)
+                .values(**outcome)
+            )
+
+    def notice(lang: str = "id") -> str | None:
+        with httpx.Client(base_url=rec_server.url) as client:
+            assert _login(client, who, PASSWORDS["candidate"]).status_code in (200, 303)
+            page = client.get("/recruitment/me", params={"lang": lang}).text
+        m = re.search(r'<div class="box warn" id="mail-undelivered".*?</div>', page, re.S)
+        return html.unescape(m.group(0)) if m else None
+
+    assert notice() is None
+    add("Relai gagal / Relay failed", now, status="failed", last_error="ConnectionRefusedError")
+    assert notice() is None  # our relay's failure: staff see it, the candidate is not told
+    add(
+        "Status pendaftaran / Registration status",
+        now + 1,
+        status="failed",
+        sent_at=now + 2,
+        last_error="bounced 5.2.2 fajar@contoh.id: 552 5.2.2 mailbox full",
+    )
+    shown = notice()
+    assert shown is not None
+    assert "Email kami tidak sampai" in shown and "hubungi panitia seleksi" in shown
+    assert "Our email did not reach you" in (notice("en") or "")
+    assert "“Status pendaftaran / Registration status”" in shown
+    assert "552 5.2.2 mailbox full (5.2.2)" in shown and who in shown
+    add("Pengingat / Reminder", now + 3, status="sent", sent_at=now + 4)
+    assert notice() is None  # delivered since

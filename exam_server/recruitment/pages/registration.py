@@ -105,6 +105,7 @@ async def _me_page(
         verdict=elig.verdict(checks) if checks else None,
         verification=view.verification,
         appeal=view.appeal,
+        undelivered=view.undelivered,
         errors=errors or {},
         values=values or {"name": acc.name if acc else ""},
         registration_open=period.schedule.registration_open(today),
