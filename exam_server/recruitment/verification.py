@@ -408,11 +408,13 @@ def answer_appeal(
         raise Refused("jawaban sanggah wajib diisi", "an answer is required")
     with Session(writer(engine)) as s:
         ap: RecAppeal = _get(s, RecAppeal, appeal_id, lock=True)
+        # Scope first: another agency's appeal answers as a missing one (404),
+        # whatever its state.
+        reg, agency = _verifiable(s, ap.registration_id, staff, lock=True)
         if ap.outcome is not None:
             raise Refused(
                 "sanggah ini sudah dijawab (final)", "this appeal is already answered (final)"
             )
-        reg, agency = _verifiable(s, ap.registration_id, staff, lock=True)
         if _recused(s, reg.id or 0, staff):
             raise Refused(
                 "Anda direkusal dari pendaftaran ini", "you are recused from this registration"

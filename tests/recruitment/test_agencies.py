@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlmodel import Session
 
 from exam_server import scheduling as sch
 from exam_server.auth import hash_password
@@ -289,6 +290,36 @@ def _staff(world: World, user: str, password: str) -> tuple[httpx.Client, str]:
     )
     assert r.status_code == 303, r.text
     return c, _csrf(c, "/recruitment/staff?period=CASN-DEMO")
+
+
+def test_another_agencys_answered_appeal_is_answered_as_a_missing_one(world: World) -> None:
+    """Posting an answer to another agency's appeal tells nothing of it, not
+    even that it exists and was answered: 404, as for an id nobody has."""
+    from recruitment.models import RecAppeal
+
+    now = time.time()
+    with Session(world.rec.handle.db) as s:
+        ap = RecAppeal(
+            registration_id=world.papua_reg, reason="alasan", filed_at=now,
+            answer_due_at=now + 86400, outcome="rejected", answer="ditolak",
+            answered_by="ver-papua", answered_at=now,
+        )  # fmt: skip
+        s.add(ap)
+        s.commit()
+        appeal_id = ap.id
+    c, token = _staff(world, "verifikator1", PASSWORDS["verifier"])  # KEMCON's verifier
+    answers = [
+        c.post(
+            f"/recruitment/staff/appeal/{target}",
+            data={"csrf": token, "decision": "accept", "answer": "diterima"},
+        )
+        for target in (appeal_id, 999999)
+    ]
+    c.close()
+    assert [r.status_code for r in answers] == [404, 404]
+    # The same page but for the address it was asked at (its language link).
+    assert answers[0].text.replace(f"/{appeal_id}", "/999999") == answers[1].text
+    assert "sudah dijawab" not in answers[0].text
 
 
 def test_guessed_addresses_of_another_agency_are_not_found(world: World) -> None:
