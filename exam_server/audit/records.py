@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,19 +192,18 @@ def check_skb(conn: Connection, facts: ChainFacts) -> list[str]:
                final.c.source).join(CANDIDATE, CANDIDATE.c.id == final.c.candidate_id)
     ):  # fmt: skip
         stored_finals[(str(r[0]), str(r[1]))] = (str(r[2]), str(r[3]))
-    for key in sorted(stored_finals.keys() | facts.skb_finals.keys()):
-        regno, component = key
-        got, want = stored_finals.get(key), facts.skb_finals.get(key)
-        where = f"SKB {component} of {regno}"
-        if want is None:
-            out.append(f"{where}: final score {got[0] if got else ''} has no skb_final event")
-        elif got is None:
-            out.append(f"{where}: the skb_final event's score {want[0]} is no longer stored")
-        elif got != want:
-            out.append(
-                f"{where}: final score is {got[0]} ({got[1]}) stored, {want[0]} ({want[1]}) "
-                "in its skb_final event"
-            )
+    out += _differences(
+        stored_finals,
+        facts.skb_finals,
+        lambda k, got: f"SKB {k[1]} of {k[0]}: final score {got[0]} has no skb_final event",
+        lambda k, want: (
+            f"SKB {k[1]} of {k[0]}: the skb_final event's score {want[0]} is no longer stored"
+        ),
+        lambda k, got, want: (
+            f"SKB {k[1]} of {k[0]}: final score is {got[0]} ({got[1]}) "
+            f"stored, {want[0]} ({want[1]}) in its skb_final event"
+        ),
+    )
     stored_sheets: dict[tuple[str, str, str], tuple[str, Any]] = {}
     for r in conn.execute(
         select(panel.c.code, CANDIDATE.c.registration_number, staff.c.username, sheet.c.score,
@@ -214,17 +213,40 @@ def check_skb(conn: Connection, facts: ChainFacts) -> list[str]:
         .join(staff, staff.c.id == sheet.c.staff_id)
     ):  # fmt: skip
         stored_sheets[(str(r[0]), str(r[1]), str(r[2]))] = (str(r[3]), json.loads(r[4]))
-    for sheet_key in sorted(stored_sheets.keys() | facts.skb_sheets.keys()):
-        code, regno, username = sheet_key
-        got_sheet, want_sheet = stored_sheets.get(sheet_key), facts.skb_sheets.get(sheet_key)
-        where = f"SKB sheet of {username} for {regno} on panel {code}"
-        if want_sheet is None:
-            out.append(f"{where}: stored, but no skb_sheet event")
-        elif got_sheet is None:
-            out.append(f"{where}: in the audit log, but no longer stored")
-        elif got_sheet != want_sheet:
-            out.append(
-                f"{where}: score {got_sheet[0]} and points stored differ from its last event "
-                f"(score {want_sheet[0]})"
-            )
+    out += _differences(
+        stored_sheets,
+        facts.skb_sheets,
+        lambda k, got: (
+            f"SKB sheet of {k[2]} for {k[1]} on panel {k[0]}: stored, but no skb_sheet event"
+        ),
+        lambda k, want: (
+            f"SKB sheet of {k[2]} for {k[1]} on panel {k[0]}: in the audit log, "
+            "but no longer stored"
+        ),
+        lambda k, got, want: (
+            f"SKB sheet of {k[2]} for {k[1]} on panel {k[0]}: score {got[0]} "
+            f"and points stored differ from its last event (score {want[0]})"
+        ),
+    )
+    return out
+
+
+def _differences(
+    stored: Mapping[Any, Any],
+    chained: Mapping[Any, Any],
+    unchained: Callable[[Any, Any], str],
+    removed: Callable[[Any, Any], str],
+    changed: Callable[[Any, Any, Any], str],
+) -> list[str]:
+    """One line per key whose stored value has no event (``unchained``), whose
+    event's value is no longer stored (``removed``) or differs (``changed``)."""
+    out = []
+    for key in sorted(stored.keys() | chained.keys()):
+        got, want = stored.get(key), chained.get(key)
+        if want is None:
+            out.append(unchained(key, got))
+        elif got is None:
+            out.append(removed(key, want))
+        elif got != want:
+            out.append(changed(key, got, want))
     return out
