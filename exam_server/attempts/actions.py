@@ -20,6 +20,7 @@ from exam_server import protocol as p
 from exam_server.attempts import frames, places, storage, verdicts
 from exam_server.attempts.state import ACTIVE, LiveAttempt, check_active, check_seq
 from exam_server.events import LiveEvent
+from exam_server.scaleout.locks import check_attempt_current
 from exam_server.usage import Administered
 
 if TYPE_CHECKING:
@@ -331,7 +332,12 @@ async def finish(
         # score_json/total_points/passed breaks `seleksi audit verify`.
         event = audit.finish_event_data(la.response_head, score, total, passed)
 
+        # What this process believes; the write refuses if the database has
+        # moved on (exam_server.scaleout.locks.check_attempt_current).
+        believed = (la.last_seq, la.status, la.remaining_at_start, la.running_since)
+
         def write(conn: Connection) -> None:
+            check_attempt_current(conn, la.id, *believed)
             storage.update_attempt(
                 conn,
                 la.id,
@@ -362,7 +368,19 @@ async def finish(
                 at=now,
             )
 
-        await svc.committer.submit(write)
+        try:
+            await svc.committer.submit(write)
+        except Exception as exc:
+            if not getattr(exc, "stale", False):
+                raise
+            # Another process paused, extended or voided it: this copy is
+            # dropped and the terminal reconnects to the stored attempt.
+            log.warning("finish of attempt %s refused: %s", la.id, exc)
+            svc.forget(la.id)
+            stale_conn, la.conn = la.conn, None
+            if stale_conn is not None:
+                await stale_conn.close(p.CLOSE_POLICY, "replaced")
+            return None
         la.status = "finished"
         la.state = final_state
         la.remaining_at_start, la.running_since = remaining, None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
-from exam_server import presence
+from exam_server import clock, presence
 from exam_server import protocol as p
 from exam_server.attempts import frames, storage, timing
 from exam_server.attempts.state import ACTIVE, ActionError, LiveAttempt, Terminal
@@ -53,12 +53,12 @@ async def act(
         if action == "pause":
             if la.status != "running":
                 raise ActionError("not_running", "attempt is not running")
-            if la.running_since is not None:
-                await timing.stop_clock(svc, la, now)
-            await svc.committer.submit(
-                write(la, {"status": "paused"}, "pause", actor, reason, at=now)
-            )
-            la.status = "paused"
+            # The clock stops and the status changes in one transaction: a
+            # failure between two would leave a running attempt without a clock.
+            values = {"status": "paused", **timing.stopped_clock(la, now)}
+            await svc.committer.submit(write(la, values, "pause", actor, reason, at=now))
+            la.status, la.running_since = "paused", None
+            la.remaining_at_start = values["remaining_at_start"]
         elif action == "resume":
             if la.status != "paused":
                 raise ActionError("not_paused", "attempt is not paused")
@@ -73,10 +73,17 @@ async def act(
         elif action == "extend":
             if not 0 < seconds <= MAX_EXTENSION_SECONDS:
                 raise ActionError("bad_field", "seconds must be between 0 and 14400")
-            la.remaining_at_start += seconds
+            # Stored first, then taken in memory: a failed commit adds nothing.
+            longer = la.remaining_at_start + seconds
+            values = {
+                "remaining_at_start": longer,
+                "running_since": la.running_since,
+                "deadline_at": clock.deadline_at(longer, la.running_since),
+            }
             await svc.committer.submit(
-                write(la, la.clock_values(), "extend", actor, reason, {"seconds": seconds}, at=now)
+                write(la, values, "extend", actor, reason, {"seconds": seconds}, at=now)
             )
+            la.remaining_at_start = longer
             data["seconds"] = seconds
         elif action == "release":
             data["terminal_id"] = la.terminal_id
@@ -85,17 +92,11 @@ async def act(
             )
             la.terminal_released = True
         elif action == "void":
-            remaining = la.remaining(now)
-            values = {
-                "status": "void",
-                "finished_at": now,
-                "finish_reason": "void",
-                "remaining_at_start": remaining,
-                "running_since": None,
-                "deadline_at": None,
-            }
+            stopped = timing.stopped_clock(la, now)
+            values = {"status": "void", "finished_at": now, "finish_reason": "void", **stopped}
             await svc.committer.submit(write(la, values, "void", actor, reason, at=now))
-            la.status, la.remaining_at_start, la.running_since = "void", remaining, None
+            la.status, la.running_since = "void", None
+            la.remaining_at_start = stopped["remaining_at_start"]
         else:  # note
             await svc.committer.submit(write(la, {}, "note", actor, reason, at=now))
         conn = la.conn

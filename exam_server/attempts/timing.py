@@ -35,13 +35,17 @@ async def start_clock(svc: AttemptService, la: LiveAttempt, at: float) -> None:
     la.started_at = la.started_at or at
 
 
+def stopped_clock(la: LiveAttempt, at: float) -> dict[str, Any]:
+    """The attempt's clock columns once stopped as of ``at`` (epoch s): the
+    time left then, and no running start or deadline."""
+    return {"remaining_at_start": la.remaining(at), "running_since": None, "deadline_at": None}
+
+
 async def stop_clock(svc: AttemptService, la: LiveAttempt, at: float) -> None:
-    """Stop the clock as of ``at`` (a pause, or a terminal gone past its grace)."""
-    remaining = la.remaining(at)
-    await _store(
-        svc, la, {"remaining_at_start": remaining, "running_since": None, "deadline_at": None}
-    )
-    la.remaining_at_start = remaining
+    """Stop the clock as of ``at`` (a terminal gone past its grace)."""
+    values = stopped_clock(la, at)
+    await _store(svc, la, values)
+    la.remaining_at_start = values["remaining_at_start"]
     la.running_since = None
 
 

@@ -61,6 +61,35 @@ def lock_attempt(conn: Connection, attempt_id: int) -> None:
         conn.execute(_LOCK, {"ns": NAMESPACE, "aid": attempt_id})
 
 
+_READ_CLOCK = text(
+    "SELECT last_seq, status, remaining_at_start, running_since FROM exam_attempt WHERE id = :aid"
+)
+
+
+def check_attempt_current(
+    conn: Connection,
+    attempt_id: int,
+    last_seq: int,
+    status: str,
+    remaining_at_start: float,
+    running_since: float | None,
+) -> None:
+    """Lock the attempt for this transaction and check that this process's
+    copy (``last_seq``, ``status`` and the clock) is what the database holds,
+    before a write that ends the attempt: another process may have paused,
+    extended or voided it, and a copy that missed the news would end it as
+    time-up (or overwrite the void). Raises :class:`StaleAttempt`."""
+    lock_attempt(conn, attempt_id)
+    row = conn.execute(_READ_CLOCK, {"aid": attempt_id}).first()
+    if row is None:
+        raise StaleAttempt(attempt_id, last_seq, None, "missing")
+    found = (int(row[0]), str(row[1]), float(row[2]), None if row[3] is None else float(row[3]))
+    if found != (last_seq, status, float(remaining_at_start), running_since):
+        raise StaleAttempt(
+            attempt_id, last_seq, found[0], f"{found[1]}, clock {found[2]} since {found[3]}"
+        )
+
+
 def read_attempts_locked(conn: Connection, ids: list[int]) -> dict[int, tuple[int, str]]:
     """Lock the attempts ``ids`` for this transaction (PostgreSQL: advisory
     locks taken in ascending id order, so two processes never deadlock) and

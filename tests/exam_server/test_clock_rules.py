@@ -89,3 +89,85 @@ async def test_a_silent_terminal_is_charged_the_grace_from_its_last_sign_of_life
     t2 = await Terminal.open(h.ws_url, h.login(h.seed.candidates[0]["registration_number"]), "T-1")
     assert t2.state["remaining_seconds"] == pytest.approx(remaining, abs=1e-6)
     await t2.close()
+
+
+async def _commit_fails(h: ServerHandle, act: Any, nth: int = 1) -> bool:
+    """Run the proctor act ``act()`` while the database refuses its ``nth``
+    commit (an outage blip); whether the act reported a failure."""
+    from exam_server.durability import StorageUnavailable
+
+    svc = context(h.app).attempts
+    real = svc.committer.submit
+    calls = 0
+
+    async def refuse(fn: Any, usage: Any = ()) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == nth:
+            raise StorageUnavailable("the database is away for a moment")
+        return await real(fn, usage)
+
+    svc.committer.submit = refuse  # type: ignore[method-assign]
+    try:
+        await h.server.on_loop(act())
+        return False
+    except StorageUnavailable:
+        return True
+    finally:
+        svc.committer.submit = real  # type: ignore[method-assign]
+
+
+async def test_an_extension_that_was_not_stored_adds_nothing(server_factory: Any) -> None:
+    """Stored first, then taken: a failed extension changes neither the
+    stored clock nor the terminal's, and the proctor's retry adds it once."""
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock, sweep_interval_seconds=3600.0)
+    reg = h.seed.candidates[0]["registration_number"]
+    t = await Terminal.open(h.ws_url, h.login(reg), "T-1")
+    aid = int(t.state["attempt_id"])
+    svc = context(h.app).attempts
+    left, since = stored_clock(h, aid)
+    assert await _commit_fails(h, lambda: svc.act(aid, "extend", "proctor:x", "uji", 300.0))
+    assert stored_clock(h, aid) == (left, since)
+    state = await t.request({"type": "state"})
+    assert state["remaining_seconds"] <= left  # not 300 s more
+    await h.server.on_loop(svc.act(aid, "extend", "proctor:x", "uji", 300.0))
+    assert stored_clock(h, aid) == (left + 300.0, since)
+    await t.close()
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+async def test_a_pause_never_leaves_a_running_attempt_without_its_clock(
+    server_factory: Any, nth: int
+) -> None:
+    """Whichever commit of a pause fails, the attempt is stored either
+    running with its clock running or paused with it stopped, never running
+    with the clock stopped (nothing would start it again); a retry pauses."""
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock, sweep_interval_seconds=3600.0)
+    reg = h.seed.candidates[0]["registration_number"]
+    t = await Terminal.open(h.ws_url, h.login(reg), "T-1")
+    aid = int(t.state["attempt_id"])
+    svc = context(h.app).attempts
+    clock.advance(20.0)
+
+    def stored() -> tuple[str, float, float | None]:
+        with h.db.connect() as c:
+            row = c.exec_driver_sql(
+                "SELECT status, remaining_at_start, running_since FROM exam_attempt WHERE id = ?",
+                (aid,),
+            ).one()
+        return str(row[0]), float(row[1]), row[2]
+
+    left, _ = stored_clock(h, aid)
+    failed = await _commit_fails(h, lambda: svc.act(aid, "pause", "proctor:x", "uji"), nth)
+    status, _, since = stored()
+    assert (status, since is None) in (("running", False), ("paused", True))
+    state = await t.request({"type": "state"})
+    assert state["clock_running"] is (status == "running")
+    if failed:
+        await h.server.on_loop(svc.act(aid, "pause", "proctor:x", "uji"))
+    status, left_now, since = stored()
+    assert (status, since) == ("paused", None)
+    assert left_now == pytest.approx(left - 20.0)
+    await t.close()
