@@ -3,7 +3,8 @@
 Administrators set up (plans, assessors, panels, slots, CAT field-test scores)
 and publish the final ranking; assessors (role ``assessor``) declare conflicts,
 submit rubric sheets and, as a panel's chair, adjudicate and read agreement and
-severity; a candidate reads their interview and, once final, their SKB
+severity (an administrator adjudicates a candidate the chair is recused from);
+a candidate reads their interview and, once final, their SKB
 breakdown with their registration number and date of birth. Bodies are
 pydantic models (unknown fields refused); the work is
 :mod:`exam_server.assessment.service`'s.
@@ -556,8 +557,9 @@ ENDPOINTS: list[Endpoint] = [
         "POST",
         "/api/skb/adjudications",
         adjudicate,
-        "the chair's score when assessors differ by more than the margin; audited",
-        ASSESSOR,
+        "the chair's score when assessors differ by more than the margin; audited "
+        "(an administrator's, for a candidate the chair is recused from)",
+        ASSESSOR + ADMIN,
         body=_schema(AdjudicationBody),
         tag=TAG,
     ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -199,7 +199,14 @@ def chair_view(engine: Engine, staff_id: int, panel_code: str) -> dict[str, Any]
 
 def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
     """A panel's candidates and their states, the adjudication queue, agreement
-    (ICC, alpha) and the severities of the component's model."""
+    (ICC, alpha) and the severities of the component's model.
+
+    Blind like the sheets: everything derived from scores — a candidate's fair
+    score, the agreement, the model's severities — is computed from the sheets
+    of candidates whose expected sheets are all in (:func:`complete_ids`), so
+    the chair, an assessor too, learns nothing of a colleague's sheet for a
+    candidate they have still to score. ``chair_recused``: the chair declared a
+    conflict for the candidate, so an administrator adjudicates them."""
     with Session(engine) as s:
         pc = panel_ctx(s, panel_code)
         cands = [
@@ -211,9 +218,13 @@ def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
             ).all()
         ]
         rows = [candidate_state(s, pc, c, None) for c in cands]
-        fair = fair_scores(s, pc.panel.formation_id, pc.panel.component)
+        complete = complete_ids(s, pc.panel.formation_id, pc.panel.component)
+        fair = fair_scores(s, pc.panel.formation_id, pc.panel.component, only=complete)
+        chairs = {k for k, m in pc.members.items() if m.chair}
         for row, cand in zip(rows, cands, strict=True):
-            row["fair"] = str(fair[cand.id]) if cand.id in fair else None
+            assert cand.id is not None
+            row["fair"] = str(fair[cand.id]) if cand.id in complete and cand.id in fair else None
+            row["chair_recused"] = bool(chairs & recused_ids(s, pc.id, cand.id))
         return {
             "score_basis": caps_of_formation(s, pc.panel.formation_id).score_basis,
             "panel": panel_code,
@@ -224,8 +235,8 @@ def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
             "adjudication": [
                 r["registration_number"] for r in rows if r["state"] == "adjudication"
             ],
-            "agreement": _agreement(s, pc, cands),
-            "severity": _severity(s, pc),
+            "agreement": _agreement(s, pc, [c for c in cands if c.id in complete], complete),
+            "severity": _severity(s, pc, complete),
         }
 
 
@@ -240,8 +251,44 @@ def _score_matrix(sheets: Sequence[SkbSheet], cand_ids: list[int], staff_ids: li
     return x
 
 
-def _agreement(s: Session, pc: PanelCtx, cands: list[Candidate]) -> dict[str, Any]:
-    sheets = s.exec(select(SkbSheet).where(SkbSheet.panel_id == pc.id)).all()
+def complete_ids(s: Session, formation_id: int, component: str) -> set[int]:
+    """The candidates (ids) of the formation's component, on every panel of it,
+    whose expected (not recused) assessors have all submitted their sheets."""
+    out: set[int] = set()
+    for panel_id in s.exec(
+        select(SkbPanel.id).where(
+            SkbPanel.formation_id == formation_id, SkbPanel.component == component
+        )
+    ).all():
+        members = set(
+            s.exec(select(SkbPanelMember.staff_id).where(SkbPanelMember.panel_id == panel_id)).all()
+        )
+        given: dict[int, set[int]] = {}
+        for cid, sid in s.exec(
+            select(SkbSheet.candidate_id, SkbSheet.staff_id).where(SkbSheet.panel_id == panel_id)
+        ).all():
+            given.setdefault(cid, set()).add(sid)
+        recused: dict[int, set[int]] = {}
+        for cid, sid in s.exec(
+            select(SkbDeclaration.candidate_id, SkbDeclaration.staff_id).where(
+                SkbDeclaration.panel_id == panel_id,
+                SkbDeclaration.conflict == True,  # noqa: E712  (SQL expression)
+            )
+        ).all():
+            recused.setdefault(cid, set()).add(sid)
+        out |= {c for c, got in given.items() if members - recused.get(c, set()) <= got}
+    return out
+
+
+def _agreement(
+    s: Session, pc: PanelCtx, cands: list[Candidate], only: Collection[int]
+) -> dict[str, Any]:
+    """ICC and alpha on the sheets of the candidates in ``only`` (complete)."""
+    sheets = [
+        x
+        for x in s.exec(select(SkbSheet).where(SkbSheet.panel_id == pc.id)).all()
+        if x.candidate_id in only
+    ]
     x = _score_matrix(sheets, [c.id or 0 for c in cands], sorted(pc.members))
     out: dict[str, Any] = {"candidates": int((~np.isnan(x)).any(axis=1).sum())}
     try:
@@ -261,7 +308,11 @@ def _agreement(s: Session, pc: PanelCtx, cands: list[Candidate]) -> dict[str, An
             SkbPanel.component == pc.panel.component,
         )
     ).all()
-    every = s.exec(select(SkbSheet).where(col(SkbSheet.panel_id).in_(panels))).all()
+    every = [
+        x
+        for x in s.exec(select(SkbSheet).where(col(SkbSheet.panel_id).in_(panels))).all()
+        if x.candidate_id in only
+    ]
     cand_ids = sorted({x.candidate_id for x in every})
     staff_ids = sorted({x.staff_id for x in every})
     whole = _score_matrix(every, cand_ids, staff_ids)
@@ -289,7 +340,11 @@ class ComponentModel:
     note: str = ""
 
 
-def component_model(s: Session, formation_id: int, component: str) -> ComponentModel:
+def component_model(
+    s: Session, formation_id: int, component: str, only: Collection[int] | None = None
+) -> ComponentModel:
+    """The model on every sheet of the component, or on those of the candidates
+    in ``only`` (the panel report's: candidates whose sheets are all in)."""
     comp = plan_of(s, formation_id).component(component)
     assert comp.rubric is not None
     criteria = [c.code for c in comp.rubric.criteria]
@@ -298,11 +353,17 @@ def component_model(s: Session, formation_id: int, component: str) -> ComponentM
             SkbPanel.formation_id == formation_id, SkbPanel.component == component
         )
     ).all()
-    sheets = s.exec(select(SkbSheet).where(col(SkbSheet.panel_id).in_(panels))).all()
+    sheets = [
+        x
+        for x in s.exec(select(SkbSheet).where(col(SkbSheet.panel_id).in_(panels))).all()
+        if only is None or x.candidate_id in only
+    ]
     cand_ids = sorted({x.candidate_id for x in sheets})
     staff_ids = sorted({x.staff_id for x in sheets})
     if len(staff_ids) < 2 or len(cand_ids) < 2:
         note = "the model needs sheets from at least 2 assessors on 2 candidates"
+        if only is not None:
+            note += " whose sheets are all in"
         return ComponentModel(None, cand_ids, staff_ids, note)
     c_pos = {c: k for k, c in enumerate(cand_ids)}
     a_pos = {a: k for k, a in enumerate(staff_ids)}
@@ -326,8 +387,8 @@ def component_model(s: Session, formation_id: int, component: str) -> ComponentM
     return ComponentModel(model, cand_ids, staff_ids)
 
 
-def _severity(s: Session, pc: PanelCtx) -> dict[str, Any]:
-    cm = component_model(s, pc.panel.formation_id, pc.panel.component)
+def _severity(s: Session, pc: PanelCtx, only: Collection[int]) -> dict[str, Any]:
+    cm = component_model(s, pc.panel.formation_id, pc.panel.component, only)
     if cm.model is None:
         return {"note": cm.note}
     model = cm.model
@@ -351,11 +412,14 @@ def _severity(s: Session, pc: PanelCtx) -> dict[str, Any]:
     }
 
 
-def fair_scores(s: Session, formation_id: int, component: str) -> dict[int, Decimal]:
+def fair_scores(
+    s: Session, formation_id: int, component: str, only: Collection[int] | None = None
+) -> dict[int, Decimal]:
     """Each scored candidate's severity-adjusted component score (0–100) by id:
     the model's fair total over the criteria on the rubric's scale. Empty when
-    the model cannot be fitted (then the raw finalised scores stand)."""
-    cm = component_model(s, formation_id, component)
+    the model cannot be fitted (then the raw finalised scores stand). ``only``:
+    as :func:`component_model`."""
+    cm = component_model(s, formation_id, component, only)
     if cm.model is None:
         return {}
     rubric = plan_of(s, formation_id).component(component).rubric

@@ -36,7 +36,7 @@ from exam_server.assessment.common import (
     staff_actor,
 )
 from exam_server.db import writer
-from exam_server.models import Attempt, Candidate, Exam, ExamSession
+from exam_server.models import Attempt, Candidate, Exam, ExamSession, Staff
 
 
 def candidate_in_panel(s: Session, pc: PanelCtx, registration_number: str) -> Candidate:
@@ -288,17 +288,40 @@ def adjudicate(
     now: float,
 ) -> None:
     """The chair's score (0–100) for a candidate whose assessors differ by more
-    than the margin; only then, and only once."""
+    than the margin; only then, and only once.
+
+    A chair who declared a conflict of interest for the candidate does not
+    adjudicate them (``recused``); for such a candidate an administrator
+    (``staff_id`` of role ``admin``) adjudicates in the chair's stead, audited
+    with the same ``skb_final`` event, its reason and the recused chair. An
+    administrator adjudicates nobody else."""
     with Session(writer(engine)) as s:
         pc = panel_ctx(s, panel_code, lock=True)
+        by_admin = one(s, Staff, "staff", id=staff_id).role == "admin"
         member = pc.members.get(staff_id)
-        if member is None or not member.chair:
+        if not by_admin and (member is None or not member.chair):
             raise Refused(403, "not_chair", f"only the chair of panel {panel_code} adjudicates")
         cand = candidate_in_panel(s, pc, registration_number)
         assert cand.id is not None
+        recused = recused_ids(s, pc.id, cand.id)
+        chairs = {k for k, m in pc.members.items() if m.chair}
+        if by_admin and not chairs & recused:
+            raise Refused(
+                403,
+                "not_chair",
+                f"the chair of panel {panel_code} adjudicates {registration_number}; an "
+                "administrator only adjudicates a candidate the chair is recused from",
+            )
+        if not by_admin and staff_id in recused:
+            raise Refused(
+                403,
+                "recused",
+                "you declared a conflict of interest: you do not adjudicate; "
+                "an administrator adjudicates this candidate",
+            )
         if final_row(s, cand.id, pc.panel.component) is not None:
             raise Refused(409, "finalised", "the score is already final")
-        expected = set(pc.members) - recused_ids(s, pc.id, cand.id)
+        expected = set(pc.members) - recused
         sheets = [x for x in sheets_of(s, pc.id, cand.id) if x.staff_id in expected]
         comp = pc.plan.component(pc.panel.component)
         if {x.staff_id for x in sheets} != expected or not finalise(
@@ -309,8 +332,10 @@ def adjudicate(
         if not reason.strip():
             raise Refused(422, "bad_field", "reason: the adjudication needs a reason")
         actor = staff_actor(s, staff_id)
-        store_final(s, cand, pc.panel.component, value, "adjudicated", actor, now,
-                     {"reason": reason, "sheets": [x.score for x in sheets]})  # fmt: skip
+        extra: dict[str, Any] = {"reason": reason, "sheets": [x.score for x in sheets]}
+        if by_admin:  # in the stead of the recused chair, named in the event
+            extra["recused_chair"] = [staff_actor(s, k) for k in sorted(chairs & recused)]
+        store_final(s, cand, pc.panel.component, value, "adjudicated", actor, now, extra)
         s.commit()
 
 

@@ -98,3 +98,32 @@ def test_guessing_dates_of_birth_is_throttled(server: ThreadServer, tokens: dict
              {"registration_number": "R003", "birth_date": "1998-04-03"}, None)  # fmt: skip
     assert r.status_code == 200 and r.json()["interviews"][0]["zone"] == "WITA"
     assert r.json()["skb"] is None  # nothing announced yet: no breakdown
+
+
+def test_an_administrator_adjudicates_for_a_recused_chair(
+    server: ThreadServer, tokens: dict[str, str]
+) -> None:
+    """The chair asesor1 declared a conflict with R002: their adjudication is
+    refused (403 recused), the page marks the candidate, the administrator sets
+    the score through the same endpoint."""
+    r = post(server, "/api/skb/declarations", {"panel": "P1", "registration_number": "R002",
+             "conflict": True, "note": "sepupu"}, tokens["asesor1"])  # fmt: skip
+    assert r.status_code == 201, r.text
+    for u, p in (("asesor2", 1), ("asesor3", 4)):
+        r = post(server, "/api/skb/sheets", {"panel": "P1", "registration_number": "R002",
+                 "points": {"komunikasi": p, "integritas": p}}, tokens[u])  # fmt: skip
+        assert r.status_code == 201, r.text
+    body = {"panel": "P1", "registration_number": "R002", "score": 100, "reason": "saya"}
+    r = post(server, "/api/skb/adjudications", body, tokens["asesor1"])
+    assert r.status_code == 403 and r.json()["error"] == "recused", r.text
+    chair = httpx.get(server.url + "/api/skb/chair?panel=P1",
+                      headers={"Authorization": f"Bearer {tokens['asesor1']}"}).json()  # fmt: skip
+    row = next(c for c in chair["candidates"] if c["registration_number"] == "R002")
+    assert row["state"] == "adjudication" and row["chair_recused"] is True
+    r = post(server, "/api/skb/adjudications", body | {"score": 55, "reason": "chair recused"},
+             tokens["admin"])  # fmt: skip
+    assert r.status_code == 201, r.text
+    me = httpx.get(server.url + "/api/skb/me",
+                   headers={"Authorization": f"Bearer {tokens['asesor2']}"}).json()  # fmt: skip
+    row = next(x for x in me["panels"][0]["slots"] if x.get("registration_number") == "R002")
+    assert (row["state"], row["final"]) == ("final", "55.000")

@@ -9,15 +9,17 @@ critical violation on any page."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from exam_server.testing import ThreadServer
+from exam_server.testing import ThreadServer, staff_token
 from tests.assessment import skb_cases as cases
-from tests.assessment.conftest import ADMIN_PASSWORD
+from tests.assessment.conftest import ADMIN_PASSWORD, schedule, start_server
 from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -180,3 +182,61 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     expect(page.locator("#bd-final")).to_contain_text("P/L")
     assert serious_violations(page) == []
     ctx.close()
+
+
+def test_the_chair_page_with_a_recused_chair_and_a_candidate_still_being_scored(
+    tmp_path: Path, browser: Any
+) -> None:
+    """The chair declared a conflict with R001, whose other two sheets differ
+    beyond the margin: the queue says the administrator sets R001's score and
+    offers the chair no form. R003 still awaits the chair's sheet: its row has no
+    fair score ("–") and the page renders the rest."""
+    srv = start_server(tmp_path)
+    try:
+        admin_token = schedule(srv)
+        tok = {u: staff_token(srv.url, u, cases.PASSWORD) for u in cases.ASSESSORS}
+
+        def post(path: str, body: dict[str, Any], token: str) -> None:
+            r = httpx.post(srv.url + path, json=body, timeout=30,
+                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            assert r.status_code == 201, r.text
+
+        post("/api/skb/declarations", {"panel": "P1", "registration_number": "R001",
+             "conflict": True, "note": "sepupu"}, tok["asesor1"])  # fmt: skip
+        marks = {"R001": {"asesor2": 1, "asesor3": 4},
+                 "R002": {"asesor1": 3, "asesor2": 3, "asesor3": 3},
+                 "R003": {"asesor2": 2, "asesor3": 3}}  # fmt: skip
+        for regno, by in marks.items():
+            for u, m in by.items():
+                post("/api/skb/sheets", {"panel": "P1", "registration_number": regno,
+                     "points": {"komunikasi": m, "integritas": m}}, tok[u])  # fmt: skip
+
+        expect = expect_patiently()
+        ctx = browser.new_context()
+        page = ctx.new_page()
+        page.goto(srv.url + "/skb-assessor.html")
+        page.get_by_label("Nama pengguna").fill("asesor1")
+        page.get_by_label("Kata sandi").fill(cases.PASSWORD)
+        page.get_by_role("button", name="Masuk").click()
+        page.get_by_role("link", name="Halaman ketua panel").click()
+        expect(page.get_by_text("administrator", exact=False).first).to_be_visible()
+        expect(page.locator("#queue")).to_contain_text("R001 · Ani")
+        expect(page.locator("#queue")).to_contain_text("nilainya ditetapkan administrator")
+        expect(page.get_by_role("form", name="R001 Ani")).to_have_count(0)
+        rows = page.locator("#cand-rows tr")
+        expect(rows).to_have_count(3)
+        expect(rows.nth(2).locator("td").nth(2)).to_have_text("2 / 3")
+        expect(rows.nth(2).locator("td").last).to_have_text("–")  # R003: no fair score yet
+        expect(rows.nth(1).locator("td").last).to_have_text(re.compile(r"^\d+\.\d{3}$"))
+        expect(page.locator("#sev-rows tr")).to_have_count(3)
+        assert serious_violations(page) == []
+
+        # The administrator sets R001's score; the queue empties.
+        post("/api/skb/adjudications", {"panel": "P1", "registration_number": "R001",
+             "score": 60, "reason": "ketua mengundurkan diri"}, admin_token)  # fmt: skip
+        page.reload()
+        expect(page.get_by_text("Tidak ada yang menunggu adjudikasi.")).to_be_visible()
+        expect(rows.first.locator("td").nth(4)).to_have_text("60.000")
+        ctx.close()
+    finally:
+        srv.stop()

@@ -102,6 +102,7 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.adjScore": "Nilai yang ditetapkan ketua (0–100)",
   "skb.adjReason": "Alasan",
   "skb.adjudicate": "Tetapkan nilai",
+  "skb.chairRecused": "Ketua menyatakan konflik kepentingan dengan peserta ini: nilainya ditetapkan administrator.",
   "skb.candidates": "Peserta panel",
   "skb.agreement": "Kesepakatan antarasesor",
   "skb.statistic": "Statistik",
@@ -249,6 +250,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.adjScore": "The chair's score (0–100)",
   "skb.adjReason": "Reason",
   "skb.adjudicate": "Set the score",
+  "skb.chairRecused": "The chair declared a conflict of interest with this candidate: an administrator sets the score.",
   "skb.candidates": "Candidates of the panel",
   "skb.agreement": "Agreement between assessors",
   "skb.statistic": "Statistic",
@@ -486,10 +488,15 @@ Object.assign(SELEKSI_TEXTS.en, {
     $("panel-title").textContent = S.t("skb.panel", { code: d.panel, component: lang(d, "component_name") });
     const queue = d.candidates.filter((c) => c.state === "adjudication").map((c) => {
       const sid = `adj-${c.registration_number}`;
+      const who = el("p", {}, el("strong", {}, `${c.registration_number} · ${c.name}`), " — ",
+        (c.sheets || []).map((x) => `${x.assessor}: ${x.score}`).join(", "));
+      // A recused chair does not adjudicate (the server refuses): the administrator does.
+      if (c.chair_recused) {
+        return el("div", { class: "skb-adjudication" }, who, el("p", { class: "hint" }, S.t("skb.chairRecused")));
+      }
       return el("form", { class: "skb-adjudication", "aria-label": `${c.registration_number} ${c.name}`,
         onsubmit: (ev) => adjudicate(ev, c.registration_number) },
-        el("p", {}, el("strong", {}, `${c.registration_number} · ${c.name}`), " — ",
-          (c.sheets || []).map((x) => `${x.assessor}: ${x.score}`).join(", ")),
+        who,
         el("label", { for: `${sid}-score` }, S.t("skb.adjScore")),
         el("input", { id: `${sid}-score`, name: "score", type: "number", min: 0, max: 100, step: "0.001", required: true }),
         el("label", { for: `${sid}-reason` }, S.t("skb.adjReason")),
