@@ -33,7 +33,8 @@ from exam_server.context import context
 from exam_server.demo import being_prepared
 from exam_server.http import STR, ApiError, Endpoint, candidate_of, obj, read_json
 from exam_server.results import publication as pub
-from exam_server.results.versions import current_value
+from exam_server.results.integration import skb_range_problem
+from exam_server.results.versions import Correction, apply_corrections, current_value
 
 ADMIN = ("admin",)
 
@@ -114,8 +115,15 @@ async def list_appeals(request: Request) -> Response:
     return _json({"appeals": rows, "being_prepared": _preparing(request)})
 
 
-def _published_value(directory: str | None, exam: str, regno: str, field: str) -> str | None:
-    """What the current publication of ``exam`` holds for the candidate's ``field``."""
+def _published_value(
+    directory: str | None, exam: str, regno: str, field: str, value: str | None = None
+) -> str | None:
+    """What the current publication of ``exam`` holds for the candidate's ``field``.
+
+    With ``value`` (the correction an accepted appeal makes), refuse a value the
+    next version could not publish: an SKB score outside the policy's range
+    (the rule of the SKB import, :func:`~exam_server.results.integration.skb_range_problem`),
+    a component score outside 0–100, an unknown category."""
     nothing = Refused("publication", "hasil ujian ini belum diumumkan", "nothing is published")
     if not directory:
         raise nothing
@@ -129,12 +137,39 @@ def _published_value(directory: str | None, exam: str, regno: str, field: str) -
     listed = {f["path"] for f in manifest["files"]}
     inputs = pub.inputs_from_files({p: files[p] for p in listed})
     try:
-        return current_value(inputs[2], inputs[3], regno, field)
+        old = current_value(inputs[2], inputs[3], regno, field)
     except KeyError:
         raise Refused(
             "field",
             f"{regno} tidak memiliki nilai '{field}' dalam publikasi",
             f"{regno} has no '{field}' in the publication",
+        ) from None
+    if value is not None:
+        _check_correction(inputs, Correction(regno, field, old, value, "", ""))
+    return old
+
+
+def _check_correction(inputs: pub.Inputs, correction: Correction) -> None:
+    """Refuse (422, both languages) a correction the next version would refuse."""
+    policy, value = inputs[0], correction.new
+    if correction.field == "skb":
+        try:
+            points = policy.points(value, what="skb")
+        except ValueError:
+            raise Refused(
+                "value", f"nilai SKB {value!r} bukan angka", f"SKB score {value!r} is not a number"
+            ) from None
+        if skb_range_problem(policy, points) is not None:
+            raise Refused(
+                "value",
+                f"nilai SKB {skb_range_problem(policy, points, 'id')}",
+                f"SKB score {skb_range_problem(policy, points)}",
+            )
+    try:
+        apply_corrections(inputs, [correction])
+    except pub.PublicationError as exc:
+        raise Refused(
+            "value", f"perbaikan ini tidak dapat diterapkan: {exc}", f"the correction: {exc}"
         ) from None
 
 
@@ -167,6 +202,7 @@ async def decide_appeal(request: Request) -> Response:
                 row["exam_code"],
                 row["registration_number"],
                 decision.field,
+                decision.value,
             )
     except Refused as exc:
         raise _refused(exc) from None

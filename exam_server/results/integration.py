@@ -133,10 +133,8 @@ def parse_skb_csv(text: str, policy: RankingPolicy) -> dict[str, SkbScore]:
             except ValueError:
                 problems.append(f"line {line}, skb: {raw!r} is not a number")
                 continue
-            if not 0 <= points <= policy.skb_max_points:
-                problems.append(
-                    f"line {line}, skb: {fmt(points)} is outside 0–{fmt(policy.skb_max_points)}"
-                )
+            if (bad := skb_range_problem(policy, points)) is not None:
+                problems.append(f"line {line}, skb: {bad}")
                 continue
         elif raw:
             problems.append(f"line {line}, skb: must be empty when status is {status}")
@@ -145,6 +143,20 @@ def parse_skb_csv(text: str, policy: RankingPolicy) -> dict[str, SkbScore]:
     if problems:
         raise SkbImportError(problems)
     return out
+
+
+def skb_range_problem(policy: RankingPolicy, points: Decimal, lang: str = "en") -> str | None:
+    """The one rule on an SKB score's range: ``None`` when ``0 ≤ points ≤
+    skb_max_points`` (the policy's SKB scale), else what is wrong, in English
+    (``150 is outside 0–100``) or Bahasa Indonesia (``lang="id"``).
+
+    The CSV import, :func:`integrate`, the verifier reading a publication, a
+    correction of a published SKB and an appeal's decision all ask this."""
+    if 0 <= points <= policy.skb_max_points:
+        return None
+    if lang == "id":
+        return f"{fmt(points)} di luar rentang 0–{fmt(policy.skb_max_points)}"
+    return f"{fmt(points)} is outside 0–{fmt(policy.skb_max_points)}"
 
 
 def skb_csv(scores: Iterable[SkbScore]) -> str:
@@ -273,6 +285,8 @@ def integrate(
                 if rec.status == SKB_PRESENT and rec.points is not None
                 else None
             )
+            if rec.points is not None and (bad := skb_range_problem(policy, rec.points)):
+                raise RankingError(f"SKB of {rec.registration_number}: {bad}")
             _check_components(policy, rec)
             entry = _unranked_entry(e, rec.status, rec.points, final, skb_note=rec.note)
             rows.append(replace(entry, skb_components=rec.components))

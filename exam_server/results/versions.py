@@ -24,12 +24,15 @@ pages — checks, offline:
 
 1. the previous version verifies (recursively, down to version 1);
 2. it is the one this version names (SHA-256 of its manifest), of the same
-   exam, signed by the same key, numbered one less;
+   exam, signed by the same key, numbered one less, with the same
+   ``optimised`` flag (a correction never switches optimisation on or off);
 3. every correction touches a correctable field and starts from the value the
    previous version published;
-4. re-applying the rules to the previous inputs with the corrections gives
-   exactly this version's rankings (nothing else changed), and the declared
-   ``changes`` are exactly the entries that differ.
+4. re-applying the rules to the previous inputs with the corrections (and
+   the previous version's ``optimised`` flag) gives exactly this version's
+   rankings (nothing else changed), and the declared ``changes`` are exactly
+   the entries that differ. A corrected SKB score obeys the range rule of the
+   import (:func:`~exam_server.results.integration.skb_range_problem`).
 
 Pure: standard library and ``cryptography`` (through :mod:`.publication`).
 """
@@ -46,7 +49,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from exam_server.results import publication as pub
-from exam_server.results.integration import SkbScore, integrate, optimise
+from exam_server.results.integration import SkbScore, integrate, optimise, skb_range_problem
 from exam_server.results.outcomes import CandidateOutcome
 from exam_server.results.ranking import rank_skd
 
@@ -194,9 +197,12 @@ def _corrected_skb(policy: Any, rec: SkbScore, c: Correction, where: str) -> Skb
                 "component (skb:<code>)"
             )
         try:
-            return dataclasses.replace(rec, points=policy.points(value))
+            points = policy.points(value)
         except ValueError as exc:
             raise pub.PublicationError(f"{where}: bad SKB score {c.new!r} ({exc})") from None
+        if (bad := skb_range_problem(policy, points)) is not None:
+            raise pub.PublicationError(f"{where}: the SKB score {bad}")
+        return dataclasses.replace(rec, points=points)
     code = c.field[len(COMPONENT) :]
     comps = tuple(
         dataclasses.replace(comp, score=value) if comp.code == code else comp
@@ -208,6 +214,8 @@ def _corrected_skb(policy: Any, rec: SkbScore, c: Correction, where: str) -> Skb
         points = policy.points(skb_total(comps))
     except (ComponentError, ValueError) as exc:
         raise pub.PublicationError(f"{where}: {exc}") from None
+    if (bad := skb_range_problem(policy, points)) is not None:
+        raise pub.PublicationError(f"{where}: the SKB score {bad}")
     return dataclasses.replace(rec, points=points, components=comps)
 
 
@@ -351,6 +359,14 @@ def check_version(
         != manifest["signature"]["public_key_sha256"]
     ):
         rep.problems.append(f"version {n}: signed by another key than version {n - 1}")
+    # Whether optimisation ran is the previous version's: an appeal's correction
+    # re-applies the same rules and steps (next_version keeps the flag).
+    optimised = bool(prev_manifest.get("optimised"))
+    if bool(manifest.get("optimised")) != optimised:
+        rep.problems.append(
+            f"version {n}: optimisation is {'on' if manifest.get('optimised') else 'off'}, "
+            f"but {'on' if optimised else 'off'} in version {n - 1} (a version may not change it)"
+        )
     bad = [c for c in corrections if not correctable(c.field)]
     for c in bad:
         rep.problems.append(
@@ -365,7 +381,7 @@ def check_version(
     try:
         inputs = pub.inputs_from_files(_own_files(previous))
         exam = pub.ExamInfo(**manifest["exam"])
-        skd, final = _rebuilt(exam, inputs, corrections, bool(manifest["optimised"]))
+        skd, final = _rebuilt(exam, inputs, corrections, optimised)
     except (pub.PublicationError, ValueError, TypeError) as exc:
         rep.problems.append(f"version {n}: the corrections do not apply to version {n - 1}: {exc}")
         return

@@ -130,11 +130,18 @@ def test_a_transcribed_skb_component_is_corrected_and_the_skb_is_their_sum_again
     from exam_server.results.ranking import rank_skd
     from tests.results.results_cases import EXAM, FORMATIONS, POLICY, SKB, outcomes
 
-    comps = (
-        ComponentScore("cat", Decimal(60), Decimal(70)),
-        ComponentScore("wawancara", Decimal(40), Decimal(70)),
-    )
-    skb = {**SKB, "A1": SkbScore("A1", "present", POLICY.points(70), components=comps)}
+    def comps(cat: str, wawancara: str) -> tuple[ComponentScore, ...]:
+        return (
+            ComponentScore("cat", Decimal(60), Decimal(cat)),
+            ComponentScore("wawancara", Decimal(40), Decimal(wawancara)),
+        )
+
+    # Every line of a formation is scored under its plan (A2: 0.6 × 90 + 0.4 × 86.25 = 88.5).
+    skb = {
+        **SKB,
+        "A1": SkbScore("A1", "present", POLICY.points(70), components=comps("70", "70")),
+        "A2": SkbScore("A2", "present", POLICY.points(88.5), components=comps("90", "86.25")),
+    }
     skd = rank_skd(POLICY, FORMATIONS, outcomes())
     v1 = dict(pub.publish(EXAM, POLICY, skd, KEY, integrate(POLICY, skd, skb)).files)
     fix = Correction("A1", "skb:wawancara", "70", "80", "SANGGAH-3", "salah salin nilai wawancara")

@@ -86,6 +86,7 @@ from exam_server.results.publication.files import (
     inputs_from_files,
     read_publication,
     rebuild_files,
+    skb_line_problems,
     write_publication,
 )
 from exam_server.results.publication.keys import (
@@ -182,6 +183,7 @@ __all__ = [
     "root_from_path",
     "sha256_hex",
     "skb_component_codes",
+    "skb_line_problems",
     "skd_entry_dict",
     "verify_proof",
     "verify_publication",

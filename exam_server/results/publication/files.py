@@ -1,17 +1,25 @@
 """A publication directory on disk (:func:`write_publication`,
 :func:`read_publication`), and the inputs a publication embeds
-(:func:`inputs_from_files`) ranked again (:func:`rebuild_files`)."""
+(:func:`inputs_from_files`, whose SKB lines :func:`skb_line_problems` checks)
+ranked again (:func:`rebuild_files`)."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assessment.components import ComponentScore
-from exam_server.results.integration import SkbScore, integrate, optimise
+from assessment.components import ComponentError, ComponentScore
+from exam_server.results.integration import (
+    SKB_PRESENT,
+    SkbScore,
+    integrate,
+    optimise,
+    skb_range_problem,
+)
 from exam_server.results.outcomes import CandidateOutcome, Formation
 from exam_server.results.publication.documents import (
     MANIFEST,
@@ -22,7 +30,7 @@ from exam_server.results.publication.documents import (
 )
 from exam_server.results.publication.manifest import build_files
 from exam_server.results.ranking import rank_skd
-from exam_server.results.rules import PolicyError, RankingPolicy, parse_date
+from exam_server.results.rules import PolicyError, RankingPolicy, fmt, parse_date
 
 
 def write_publication(directory: str | os.PathLike[str], files: Mapping[str, bytes]) -> None:
@@ -125,6 +133,93 @@ def inputs_from_files(
         except (KeyError, TypeError, ValueError) as exc:
             raise PublicationError(f"{path}: malformed entry ({exc!r})") from None
     return policy, formations, outcomes, skb
+
+
+def _plan_text(plan: Sequence[ComponentScore]) -> str:
+    """``CAT 60% min 50, WWN 40%``: a line's SKB components as a reader names them."""
+    return ", ".join(
+        f"{c.code} {fmt(c.weight)}%" + ("" if c.minimum is None else f" min {fmt(c.minimum)}")
+        for c in plan
+    )
+
+
+def skb_line_problems(
+    policy: RankingPolicy, docs: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[str]:
+    """What is wrong with the SKB of the published final lines, each naming the
+    file and the candidates (empty: nothing).
+
+    * every SKB score is within the policy's range (:func:`skb_range_problem`,
+      the rule the CSV import applies);
+    * every line of a formation that carries SKB components carries the same
+      ones: the same codes, weights and minimums in the same order (the
+      formation's plan), each code once and each minimum within 0–100; and a
+      line present at the SKB carries them whenever any line of its
+      formation does. A line is scored under its formation's plan, never
+      under weights or minimums of its own.
+
+    Lines that came by optimisation are checked in their own formation. The
+    lines do not say which component is the CAT field test (no kinds), so the
+    policy's caps on the plan (``skb.cat_min_weight``) are checked where the
+    plan is stored, not here."""
+    problems: list[str] = []
+    for path, doc in docs:
+        if doc.get("stage") != "final":
+            continue
+        plans: dict[tuple[ComponentScore, ...], list[str]] = {}
+        bare: list[str] = []  # lines present at the SKB without components
+        for e in doc.get("entries") or []:
+            if not isinstance(e, Mapping) or e.get("meaning") == "appointed_optimised":
+                continue
+            regno = str(e.get("registration_number", "?"))
+            if e.get("skb") is not None:
+                try:
+                    bad = skb_range_problem(policy, policy.points(e["skb"], what="skb"))
+                except ValueError as exc:
+                    bad = str(exc)
+                if bad is not None:
+                    problems.append(f"{path}: {regno} skb: {bad}")
+            try:
+                comps = tuple(
+                    ComponentScore.from_dict(c, f"{path}: {regno} skb_components")
+                    for c in e.get("skb_components") or ()
+                )
+            except ComponentError as exc:
+                problems.append(str(exc))
+                continue
+            if not comps:
+                if e.get("skb_status") == SKB_PRESENT:
+                    bare.append(regno)
+                continue
+            codes = [c.code for c in comps]
+            if len(set(codes)) != len(codes):
+                problems.append(f"{path}: {regno} skb_components: a component is listed twice")
+            problems.extend(
+                f"{path}: {regno} skb_components: {c.code} minimum {fmt(c.minimum)} "
+                "is outside 0–100"
+                for c in comps
+                if c.minimum is not None and not 0 <= c.minimum <= 100
+            )
+            plan = tuple(ComponentScore(c.code, c.weight, Decimal(0), c.minimum) for c in comps)
+            plans.setdefault(plan, []).append(regno)
+        if len(plans) > 1:
+            # The most common plan first; every plan with the candidates scored under it.
+            shown = sorted(plans.items(), key=lambda kv: -len(kv[1]))
+            problems.append(
+                f"{path}: the lines carry different SKB components (a formation has one plan): "
+                + "; ".join(f"{_plan_text(p)} for {_names(who)}" for p, who in shown)
+            )
+        if plans and bare:
+            problems.append(
+                f"{path}: {_names(bare)} present at the SKB without the formation's components "
+                f"({_plan_text(next(iter(plans)))})"
+            )
+    return problems
+
+
+def _names(regnos: Sequence[str], most: int = 10) -> str:
+    more = f" and {len(regnos) - most} more" if len(regnos) > most else ""
+    return ", ".join(regnos[:most]) + more
 
 
 def rebuild_files(

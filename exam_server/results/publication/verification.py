@@ -1,5 +1,6 @@
 """Checking a publication offline (:func:`verify_publication`: signature, file
-hashes, CSV = JSON, Merkle root, counts, the rules re-applied) and against
+hashes, CSV = JSON, Merkle root, the SKB lines' range and plans, counts, the
+rules re-applied) and against
 source records (:func:`recompute`, :func:`compare_files`)."""
 
 from __future__ import annotations
@@ -36,11 +37,16 @@ from exam_server.results.publication.documents import (
     leaves_of,
     sha256_hex,
 )
-from exam_server.results.publication.files import inputs_from_files, rebuild_files
+from exam_server.results.publication.files import (
+    inputs_from_files,
+    rebuild_files,
+    skb_line_problems,
+)
 from exam_server.results.publication.keys import load_public_key, public_key_fingerprint
 from exam_server.results.publication.manifest import build_files
 from exam_server.results.publication.merkle import leaf_hash, merkle_levels, merkle_root
 from exam_server.results.ranking import rank_skd
+from exam_server.results.rules import fmt
 
 
 @dataclass
@@ -124,7 +130,12 @@ def verify_publication(
         rep.key_source = f"{PUBLIC_KEY} inside the publication"
         try:
             key = load_public_key(files[PUBLIC_KEY])
-        except (KeyError, PublicationError) as exc:
+        except KeyError:
+            rep.problems.append(
+                f"{PUBLIC_KEY}: missing, so there is no key to check the signature with "
+                "(give the announced key)"
+            )
+        except PublicationError as exc:
             rep.problems.append(f"{PUBLIC_KEY}: {exc}")
     else:
         _check_key_copy(files, key, rep)
@@ -187,6 +198,15 @@ def verify_publication(
         rep.problems.append(f"Merkle root of the entries is {root}, manifest says {root_hex}")
     else:
         rep.checks.append(f"Merkle root over {len(leaves)} entries matches: {root}")
+    # The SKB lines: scores within range, one plan of components per formation.
+    skb_bad = skb_line_problems(policy, docs)
+    rep.problems.extend(skb_bad)
+    if skb is not None and not skb_bad:
+        rep.checks.append(
+            "every published SKB score is within 0–"
+            f"{fmt(policy.skb_max_points)}, and every formation's lines carry the same SKB "
+            "components (weights, minimums)"
+        )
     rule_bad = 0
     try:
         skd = rank_skd(policy, formations, outcomes)
@@ -194,7 +214,9 @@ def verify_publication(
         rep.problems.append(f"re-applying the rules to the SKD scores failed: {exc}")
         return rep
     rebuilt = build_files(exam, policy, skd, with_csv=False)
-    if skb is not None:
+    if skb is not None and skb_bad:
+        rule_bad += 1  # the final lists are not re-ranked from SKB lines that break the rules
+    elif skb is not None:
         try:
             final = integrate(policy, skd, skb)
             if optimised:

@@ -9,14 +9,17 @@
     seleksi results verify DIR [--public-key PEM] [--announced-counts FILE]
                            [--accept-wrong-key-copy] [--db URL --exam CODE | --input FILE]
     seleksi results counts (DIR | --db URL --exam CODE | --input FILE) [--policy FILE]
-    seleksi results prove REGNO --publication DIR [--out FILE] [--receipt CODE|FILE]
+    seleksi results prove REGNO --publication DIR [--out FILE]
+                          [--receipt CODE|FILE [--public-key PEM]]
     seleksi results check-proof PROOF --root HEX
     seleksi results serve DIR [--host H] [--port P]
 
 ``verify`` exits 0 when every check passes and 1 otherwise, listing each
 problem; a ``public_key.pem`` inside the publication that is not the announced
 key also exits 1 unless ``--accept-wrong-key-copy`` is given. ``prove`` with a
-receipt exits 0 only when the published line matches the receipt. See
+receipt first verifies the publication as ``verify`` does (signature, hashes,
+rules) and exits 3 without a finding when it does not; else it exits 0 only
+when the published line matches the receipt, 1 otherwise. See
 ``docs/results.md``.
 
 The command lives in this package: :func:`register` (here) builds its parser,
@@ -201,8 +204,8 @@ def register(sub: Any) -> None:
         help="inclusion proof of one candidate's entries",
         description="Write the Merkle inclusion proof of one candidate's lines in a "
         "publication (check it with check-proof against the root on the public page), or, "
-        "with --receipt, say whether the published line matches the candidate's signed "
-        "receipt.",
+        "with --receipt, verify the publication and say whether the published line matches "
+        "the candidate's signed receipt.",
         epilog=examples(
             "seleksi results prove 2025000123 --publication published/ --out proof.json",
             "seleksi results prove 2025000123 --publication published/ --receipt receipt.txt",
@@ -218,8 +221,15 @@ def register(sub: Any) -> None:
     pr.add_argument(
         "--receipt",
         metavar="CODE|FILE",
-        help="the candidate's signed receipt (its text code, or a file holding it): says "
-        "whether the published line matches it, differs from it, or is missing",
+        help="the candidate's signed receipt (its text code, or a file holding it): verifies "
+        "the publication first (exit 3 if it does not verify), then says whether the published "
+        "line matches it (exit 0), differs from it, or is missing (exit 1)",
+    )
+    pr.add_argument(
+        "--public-key",
+        metavar="PEM",
+        help="with --receipt: the announced public key (PEM) the publication is verified "
+        "against; default: the copy inside",
     )
     pr.set_defaults(func=_prove)
 

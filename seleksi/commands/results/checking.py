@@ -1,6 +1,7 @@
 """``seleksi results verify``, ``prove`` and ``check-proof``: checking a
 publication offline, one candidate's inclusion proof, a receipt held against
-the published line, and a proof against a Merkle root.
+the published line (of a publication that verifies first), and a proof
+against a Merkle root.
 """
 
 from __future__ import annotations
@@ -77,6 +78,22 @@ def _prove(args: argparse.Namespace) -> int:
     proofs = pubm.prove(files, args.registration_number)
     finding_ok = True
     if args.receipt:
+        # A receipt is held against a publication that verifies, never against a
+        # copy whose lines nobody signed: the same check as `results verify`.
+        key = _key(args.public_key, private=False) if args.public_key else None
+        report = pubm.verify_publication(files, key)
+        if not report.ok:
+            print(
+                f"NOT VERIFIED: this copy of the publication does not verify "
+                f"({report.problems[0]}{'; …' if len(report.problems) > 1 else ''}); "
+                "no finding on the receipt. Run `seleksi results verify` for every problem."
+            )
+            return 3
+        for w in report.warnings:
+            print(f"WARNING  {w}")
+        print(f"publication verified: signed by key {report.key_fingerprint} ({report.key_source})")
+        if not args.public_key:
+            print("note: no --public-key given; compare this fingerprint with the announced one")
         finding_ok = _check_receipt(files, args.receipt, args.registration_number)
     if not proofs:
         if args.receipt:
