@@ -321,6 +321,10 @@ async def finish(
             return la.finish
         now = svc.clock.now()
         remaining = la.remaining(now)
+        if reason == "time_up" and (la.status != "running" or remaining > 0):
+            # The sweep saw the deadline before it took the lock; meanwhile
+            # the copy may have learnt of a pause or an extension.
+            return None
         final_state = cat.finish(la.state, reason)
         score = cat.score(final_state, la.exam.bank).to_dict()
         final = storage.snapshot_row(la.id, la.last_seq, final_state)

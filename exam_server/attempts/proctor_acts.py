@@ -199,11 +199,39 @@ async def tell_terminal(
         await conn.close(p.CLOSE_POLICY, "released")
 
 
-async def apply_remote(svc: AttemptService, la: LiveAttempt, event: LiveEvent) -> None:
+def missed_act(la: LiveAttempt, row: dict[str, Any]) -> str | None:
+    """The act that turns the copy ``la`` into the stored ``row``
+    (:func:`exam_server.attempts.storage.read_clock`), or None when they agree
+    (or differ in a way no proctor act makes, e.g. a finish): what a process
+    that missed other processes' events (its listener reconnected) tells the
+    terminal it holds."""
+    status = str(row["status"])
+    if status == "void":
+        return None if la.status == "void" else "void"
+    released = bool(row["terminal_released"]) and not la.terminal_released
+    if released or row["terminal_id"] != la.terminal_id:
+        return "release"  # released (and maybe bound to another terminal since)
+    if status != la.status:
+        return {"paused": "pause", "running": "resume"}.get(status)
+    since, mine = row["running_since"], la.running_since
+    same_start = (since is None) == (mine is None) and (since is None or abs(since - mine) < 1e-6)
+    if same_start and abs(float(row["remaining_at_start"]) - la.remaining_at_start) < 1e-6:
+        return None
+    # Same status, another clock: more time (the start kept), or a pause and
+    # a resume both missed (the clock started again).
+    return "extend" if same_start else "resume"
+
+
+async def apply_remote(svc: AttemptService, la: LiveAttempt, event: LiveEvent | None) -> str | None:
     """A proctor acted on another process on an attempt whose terminal is
     connected here: take the stored status and clock, start the clock if the
     act resumed a connected terminal whose clock the other process could not
-    start, and tell the terminal what the act does."""
+    start, and tell the terminal what the act does.
+
+    ``event`` None: the act's event was missed (a listener reconnect); the act
+    is the difference between the copy and the stored row (:func:`missed_act`),
+    judged under the attempt's lock, and nothing is done when they agree.
+    Returns the act applied (None: nothing)."""
 
     def read() -> dict[str, Any] | None:
         with svc.engine.connect() as c:
@@ -212,7 +240,10 @@ async def apply_remote(svc: AttemptService, la: LiveAttempt, event: LiveEvent) -
     async with la.lock:
         row = await anyio.to_thread.run_sync(read)
         if row is None:
-            return
+            return None
+        action = event.kind if event is not None else missed_act(la, row)
+        if action is None:
+            return None
         la.status = str(row["status"])
         la.remaining_at_start = float(row["remaining_at_start"])
         la.running_since = row["running_since"]
@@ -236,4 +267,5 @@ async def apply_remote(svc: AttemptService, la: LiveAttempt, event: LiveEvent) -
                 data={"running": True, "deadline_at": la.deadline_at},
             )
         )
-    await tell_terminal(svc, la, event.kind, conn)
+    await tell_terminal(svc, la, action, conn)
+    return action

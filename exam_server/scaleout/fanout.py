@@ -20,7 +20,12 @@ when another process reports an event about an attempt this process holds
 without a terminal, the copy is dropped (it is reloaded from the database
 on next use); when a proctor acted on another process on an attempt whose
 terminal is connected here, the copy is refreshed from the database and the
-terminal told, as if the act had happened here.
+terminal told, as if the act had happened here. Notifications sent while
+a process's listener reconnects are lost to it: once LISTEN is in place
+again, the keeper compares every attempt the process holds with its stored
+row (:meth:`AttemptCacheKeeper.resync`) and, for each that differs, drops
+the copy or, with a terminal here, takes the stored row and tells the
+terminal the act it missed.
 """
 
 from __future__ import annotations
@@ -36,11 +41,15 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio.to_thread
 import orjson
+from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 
 from exam_server import protocol as p
+from exam_server.attempts import proctor_acts
 from exam_server.attempts.proctor_acts import ACTS
+from exam_server.attempts.storage import ATTEMPT
 from exam_server.context import context
 from exam_server.events import EventBus, LiveEvent, Subscription
 from exam_server.settings import Settings
@@ -92,6 +101,7 @@ class LocalView:
 
 
 RemoteHandler = Callable[[LiveEvent], Awaitable[None]]
+ResyncHandler = Callable[[], Awaitable[None]]
 
 
 class PgEventBus(EventBus):
@@ -99,7 +109,8 @@ class PgEventBus(EventBus):
 
     ``await start()`` in the lifespan (connects, LISTENs), ``await stop()`` at
     exit. Counters: ``sent``, ``received`` (from other processes),
-    ``dropped_outbox``, ``send_errors``, ``reconnects``.
+    ``dropped_outbox``, ``send_errors``, ``reconnects``, ``resyncs`` (runs
+    of ``on_resync`` after a reconnect, completed).
     """
 
     def __init__(self, database_url: str, max_pending: int = 10_000) -> None:
@@ -112,11 +123,15 @@ class PgEventBus(EventBus):
         # concern attempts this process does not hold, and a task each for
         # them cost every worker ~20 µs per answer of every other worker.
         self.remote_filter: Callable[[LiveEvent], bool] | None = None
+        # Run after LISTEN is in place again following a reconnect (not the
+        # first connect): what other processes sent in the gap is lost.
+        self.on_resync: ResyncHandler | None = None
         self.sent = 0
         self.received = 0
         self.dropped_outbox = 0
         self.send_errors = 0
         self.reconnects = 0
+        self.resyncs = 0
         self.listening = asyncio.Event()
         self._local_only: weakref.WeakSet[Subscription] = weakref.WeakSet()
         self._outbox: deque[str] = deque()
@@ -241,6 +256,7 @@ class PgEventBus(EventBus):
         import psycopg
 
         backoff = 0.1
+        listened = False
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -249,6 +265,11 @@ class PgEventBus(EventBus):
                     await conn.execute(f'LISTEN "{self.channel}"')
                     self.listening.set()
                     backoff = 0.1
+                    if listened:
+                        # After LISTEN, so an event committed meanwhile is seen
+                        # by the resync's read or arrives as a notification.
+                        self._spawn(self._run_resync())
+                    listened = True
                     async for note in conn.notifies():
                         self._on_payload(note.payload)
             except (psycopg.Error, OSError) as exc:
@@ -280,9 +301,22 @@ class PgEventBus(EventBus):
                 and event.attempt_id is not None
                 and (self.remote_filter is None or self.remote_filter(event))
             ):
-                task = asyncio.create_task(self._run_handler(event))
-                self._handlers.add(task)
-                task.add_done_callback(self._handlers.discard)
+                self._spawn(self._run_handler(event))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _run_resync(self) -> None:
+        if self.on_resync is None:
+            return
+        try:
+            await self.on_resync()
+        except Exception:
+            log.exception("live events: resync after a LISTEN reconnect failed")
+        else:
+            self.resyncs += 1
 
     async def _run_handler(self, event: LiveEvent) -> None:
         assert self.on_remote is not None
@@ -309,6 +343,7 @@ class AttemptCacheKeeper:
         self.evicted = 0
         self.refreshed = 0
         self.replaced = 0
+        self.resynced = 0  # attempts with a terminal here told a missed act
 
     def interested(self, event: LiveEvent) -> bool:
         """Whether :meth:`handle` has anything to do with ``event``."""
@@ -340,6 +375,48 @@ class AttemptCacheKeeper:
             await self.service.apply_remote(la, event)
             self.refreshed += 1
 
+    async def resync(self) -> None:
+        """After a listener reconnect: bring every attempt held here that
+        differs from its stored row up to date, as if the events missed in the
+        gap had arrived (:func:`~exam_server.attempts.proctor_acts.missed_act`
+        names the act; unchanged attempts are left alone)."""
+        held = dict(self.service.live)
+        if not held:
+            return
+        ids = list(held)
+
+        def read() -> dict[int, dict[str, Any]]:
+            rows: dict[int, dict[str, Any]] = {}
+            cols = [
+                ATTEMPT.c.id,
+                # what apply_remote reads (storage.read_clock)
+                ATTEMPT.c.status,
+                ATTEMPT.c.remaining_at_start,
+                ATTEMPT.c.running_since,
+                ATTEMPT.c.terminal_id,
+                ATTEMPT.c.terminal_released,
+            ]
+            with self.engine.connect() as c:
+                for i in range(0, len(ids), 1000):
+                    q = select(*cols).where(ATTEMPT.c.id.in_(ids[i : i + 1000]))
+                    rows.update({int(r["id"]): dict(r) for r in c.execute(q).mappings()})
+            return rows
+
+        rows = await anyio.to_thread.run_sync(read)
+        for aid, la in held.items():
+            if self.service.live.get(aid) is not la:
+                continue  # dropped or reloaded meanwhile
+            row = rows.get(aid)
+            act = None if row is None else proctor_acts.missed_act(la, row)
+            if la.conn is None:
+                if row is None or act is not None or str(row["status"]) != la.status:
+                    del self.service.live[aid]  # reloaded from the database on next use
+                    self.evicted += 1
+            elif act is not None and await proctor_acts.apply_remote(self.service, la, None):
+                # Judged again under the attempt's lock on a fresh read, and
+                # done as the act's event would have done it.
+                self.resynced += 1
+
 
 def make_bus(settings: Settings) -> EventBus:
     """In-process bus for SQLite; LISTEN/NOTIFY across processes for PostgreSQL."""
@@ -362,6 +439,7 @@ async def start(app: Any) -> None:
     keeper = AttemptCacheKeeper(ctx.attempts, ctx.engine)
     bus.on_remote = keeper.handle
     bus.remote_filter = keeper.interested
+    bus.on_resync = keeper.resync
     # The proctoring detectors already watch this process's terminals only
     # (``live.make_proctoring`` gives them the bus's local view).
 

@@ -171,3 +171,26 @@ async def test_a_pause_never_leaves_a_running_attempt_without_its_clock(
     assert (status, since) == ("paused", None)
     assert left_now == pytest.approx(left - 20.0)
     await t.close()
+
+
+async def test_a_time_up_finish_with_time_left_ends_nothing(server_factory: Any) -> None:
+    """The sweep decides that a deadline passed before it takes the attempt's
+    lock; if the copy learnt of an extension or a pause meanwhile (another
+    worker's act, a resync), the finish it then asks for must end nothing."""
+    from exam_server.attempts import actions
+
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock, sweep_interval_seconds=3600.0)
+    reg = h.seed.candidates[0]["registration_number"]
+    t = await Terminal.open(h.ws_url, h.login(reg), "T-1")
+    aid = int(t.state["attempt_id"])
+    svc = context(h.app).attempts
+    la = await h.server.on_loop(svc.get(aid))
+    assert await h.server.on_loop(actions.finish(svc, la, "time_up", "server")) is None
+    await h.server.on_loop(svc.act(aid, "pause", "proctor:x", "uji"))
+    clock.advance(10_000.0)  # far past the limit, but paused: no time used
+    assert await h.server.on_loop(actions.finish(svc, la, "time_up", "server")) is None
+    with h.db.connect() as c:
+        (status,) = c.exec_driver_sql("SELECT status FROM exam_attempt WHERE id = ?", (aid,)).one()
+    assert status == "paused"
+    await t.close()
