@@ -91,6 +91,15 @@ async def test_a_silent_terminal_is_charged_the_grace_from_its_last_sign_of_life
     await t2.close()
 
 
+async def _terminal_on_manual_clock(server_factory: Any) -> tuple[ServerHandle, ManualClock, Any]:
+    """A server on a ManualClock (sweeps run by the test) and the first
+    candidate's terminal on it."""
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock, sweep_interval_seconds=3600.0)
+    reg = h.seed.candidates[0]["registration_number"]
+    return h, clock, await Terminal.open(h.ws_url, h.login(reg), "T-1")
+
+
 async def _commit_fails(h: ServerHandle, act: Any, nth: int = 1) -> bool:
     """Run the proctor act ``act()`` while the database refuses its ``nth``
     commit (an outage blip); whether the act reported a failure."""
@@ -120,12 +129,8 @@ async def _commit_fails(h: ServerHandle, act: Any, nth: int = 1) -> bool:
 async def test_an_extension_that_was_not_stored_adds_nothing(server_factory: Any) -> None:
     """Stored first, then taken: a failed extension changes neither the
     stored clock nor the terminal's, and the proctor's retry adds it once."""
-    clock = ManualClock(time.time())
-    h = server_factory(clock=clock, sweep_interval_seconds=3600.0)
-    reg = h.seed.candidates[0]["registration_number"]
-    t = await Terminal.open(h.ws_url, h.login(reg), "T-1")
-    aid = int(t.state["attempt_id"])
-    svc = context(h.app).attempts
+    h, _, t = await _terminal_on_manual_clock(server_factory)
+    aid, svc = int(t.state["attempt_id"]), context(h.app).attempts
     left, since = stored_clock(h, aid)
     assert await _commit_fails(h, lambda: svc.act(aid, "extend", "proctor:x", "uji", 300.0))
     assert stored_clock(h, aid) == (left, since)
@@ -143,12 +148,8 @@ async def test_a_pause_never_leaves_a_running_attempt_without_its_clock(
     """Whichever commit of a pause fails, the attempt is stored either
     running with its clock running or paused with it stopped, never running
     with the clock stopped (nothing would start it again); a retry pauses."""
-    clock = ManualClock(time.time())
-    h = server_factory(clock=clock, sweep_interval_seconds=3600.0)
-    reg = h.seed.candidates[0]["registration_number"]
-    t = await Terminal.open(h.ws_url, h.login(reg), "T-1")
-    aid = int(t.state["attempt_id"])
-    svc = context(h.app).attempts
+    h, clock, t = await _terminal_on_manual_clock(server_factory)
+    aid, svc = int(t.state["attempt_id"]), context(h.app).attempts
     clock.advance(20.0)
 
     def stored() -> tuple[str, float, float | None]:
@@ -179,12 +180,8 @@ async def test_a_time_up_finish_with_time_left_ends_nothing(server_factory: Any)
     worker's act, a resync), the finish it then asks for must end nothing."""
     from exam_server.attempts import actions
 
-    clock = ManualClock(time.time())
-    h = server_factory(clock=clock, sweep_interval_seconds=3600.0)
-    reg = h.seed.candidates[0]["registration_number"]
-    t = await Terminal.open(h.ws_url, h.login(reg), "T-1")
-    aid = int(t.state["attempt_id"])
-    svc = context(h.app).attempts
+    h, clock, t = await _terminal_on_manual_clock(server_factory)
+    aid, svc = int(t.state["attempt_id"]), context(h.app).attempts
     la = await h.server.on_loop(svc.get(aid))
     assert await h.server.on_loop(actions.finish(svc, la, "time_up", "server")) is None
     await h.server.on_loop(svc.act(aid, "pause", "proctor:x", "uji"))

@@ -24,16 +24,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 from websockets.exceptions import ConnectionClosed
 
 from exam_server.clock import ManualClock
 from exam_server.context import context
 from exam_server.db import make_engine
-from exam_server.demo import SeedSummary
 from exam_server.scaleout.fanout import PgEventBus
 from exam_server.testing import Terminal, ThreadServer, candidate_login, staff_token
 from tests.conftest import fresh_postgres_schema, make_settings, seed_small
+from tests.scaleout.test_remote_acts import Workers as RemoteActWorkers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
 
@@ -59,12 +59,9 @@ CLOCK_COLUMNS = (
 
 
 @dataclass
-class Workers:
-    holder: ThreadServer
-    other: ThreadServer
-    clock: ManualClock
-    seed: SeedSummary
-    db: Engine
+class Workers(RemoteActWorkers):
+    """The two workers of tests/scaleout/test_remote_acts.py, with the holder's
+    bus and terminals logged in on the holder."""
 
     @property
     def bus(self) -> PgEventBus:
