@@ -428,6 +428,15 @@ def fair_scores(
     return {cid: rubric.scaled(float(totals[k])) for k, cid in enumerate(cm.candidates)}
 
 
+def offered_slot(slot: SkbSlot) -> dict[str, Any]:
+    """A free slot as a candidate may see it: its time, not its meeting link
+    (each slot has its own; the link is the booked candidate's, given once
+    the slot is theirs)."""
+    out = slot_dict(slot)
+    del out["meeting_url"]
+    return out
+
+
 def candidate_view(
     engine: Engine,
     registration_number: str,
@@ -448,7 +457,7 @@ def candidate_view(
                 at(now, dt.UTC), at(slot.starts_at, dt.UTC), comp.reschedule_notice_hours
             )
             choices = [
-                slot_dict(x)
+                offered_slot(x)
                 for x in free_slots(s, cand, panel.component)
                 if sch.may_reschedule(
                     at(now, dt.UTC), at(x.starts_at, dt.UTC), comp.reschedule_notice_hours
@@ -490,7 +499,7 @@ def candidate_view(
                         "component_name_id": comp.name_id,
                         "component_name_en": comp.name_en,
                         "free": [
-                            slot_dict(x)
+                            offered_slot(x)
                             for x in free_slots(s, cand, comp.code)
                             if sch.may_reschedule(
                                 at(now, dt.UTC),

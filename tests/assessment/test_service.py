@@ -413,6 +413,10 @@ def test_schedule_reminders_and_moves_go_to_the_outbox(engine: Engine) -> None:
     # Moving: the fourth slot is free; allowed until 24 hours before either slot.
     view = svc.candidate_view(engine, "R001", start - 48 * 3600)
     assert [x["slot"] for x in view["interviews"][0]["free"]] == [4]
+    # The link is the booked candidate's: a free slot's (which someone else
+    # may book) is not shown.
+    assert view["interviews"][0]["meeting_url"] == "https://meet.example.org/skb/P1-1"
+    assert "meeting_url" not in view["interviews"][0]["free"][0]
     with pytest.raises(svc.Refused, match="until 24 hours before"):
         svc.reschedule(engine, "R001", 4, start - 3600)
     with pytest.raises(svc.Refused, match="slot 2 is not free"):
@@ -420,6 +424,7 @@ def test_schedule_reminders_and_moves_go_to_the_outbox(engine: Engine) -> None:
     svc.reschedule(engine, "R001", 4, start - 48 * 3600)
     view = svc.candidate_view(engine, "R001", start - 48 * 3600)
     assert view["interviews"][0]["slot"] == 4
+    assert view["interviews"][0]["meeting_url"] == "https://meet.example.org/skb/P1-4"
     assert view["interviews"][0]["local_id"] == "Senin, 12 Mei 2025 11.00 WITA"
 
     # Reminders: once per slot, for interviews within the next 24 hours.
@@ -570,6 +575,7 @@ def test_where_the_plan_says_so_called_candidates_choose_their_slot(engine: Engi
     view = svc.candidate_view(engine, "R002", before)
     assert view["interviews"] == []
     assert [x["slot"] for x in view["to_choose"][0]["free"]] == slots
+    assert all("meeting_url" not in x for x in view["to_choose"][0]["free"])
     svc.reschedule(engine, "R002", slots[1], before)
     view = svc.candidate_view(engine, "R002", before)
     assert view["interviews"][0]["local_id"] == "Senin, 12 Mei 2025 10.30 WIT"
