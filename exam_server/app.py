@@ -134,6 +134,7 @@ def create_app(
         disabled_staff = DisabledStaff(engine, settings.staff_refresh_seconds)
         await disabled_staff.start()
         signer.disabled = disabled_staff
+        signer.rooms_now = disabled_staff.rooms_of  # room changes count within seconds too
         # One back-off for candidate PINs and staff passwords; shared by every
         # worker through the database on PostgreSQL (exam_server.limits).
         limits = LoginLimiter.for_settings(settings, engine, clock)

@@ -19,8 +19,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Container
-from dataclasses import dataclass
+from collections.abc import Callable, Container
+from dataclasses import dataclass, replace
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -54,7 +54,8 @@ class CandidateClaims:
 @dataclass(frozen=True)
 class StaffClaims:
     """A signed staff identity. ``rooms``: ids of the rooms a proctor supervises
-    (read from ``exam_staff_room`` at login); ignored for admins."""
+    (read from ``exam_staff_room`` at login, and replaced by the current ones
+    when the token is read: ``TokenSigner.rooms_now``); ignored for admins."""
 
     staff_id: int
     username: str
@@ -97,6 +98,9 @@ class TokenSigner:
         # Staff ids whose tokens are refused although validly signed: the
         # disabled accounts (exam_server.revocation.DisabledStaff, set by the app).
         self.disabled: Container[int] = frozenset()
+        # The rooms a staff account supervises now (None: as the token says):
+        # DisabledStaff.rooms_of, set by the app.
+        self.rooms_now: Callable[[int], tuple[int, ...] | None] | None = None
 
     def candidate_token(self, claims: CandidateClaims) -> str:
         return str(
@@ -145,6 +149,10 @@ class TokenSigner:
             raise TokenError("bad_token", "unknown role")
         if claims.staff_id in self.disabled:
             raise TokenError("account_disabled", "this account is disabled")
+        now = None if self.rooms_now is None else self.rooms_now(claims.staff_id)
+        if now is not None and now != claims.rooms:
+            # A room given or taken since the login counts now, not at expiry.
+            claims = replace(claims, rooms=now)
         return claims
 
     @staticmethod

@@ -8,6 +8,12 @@ login: a token it already held stayed valid until it expired, up to 12 hours.
 :meth:`exam_server.auth.TokenSigner.read_staff`, the one place a staff token is
 read for REST and WebSockets alike, refuses their tokens (``account_disabled``).
 Enabling the account again lets a token it still holds work again.
+
+The same read takes the rooms each account supervises now
+(``exam_staff_room``): a proctor's token carries the rooms of its login, and
+:meth:`~exam_server.auth.TokenSigner.read_staff` replaces them with these,
+so a room taken from a proctor is out of their reach within seconds too
+instead of when the token expires.
 """
 
 from __future__ import annotations
@@ -40,24 +46,39 @@ class DisabledStaff:
         self.engine = engine
         self.interval = interval
         self.ids: frozenset[int] = frozenset()
+        # staff id -> the rooms they supervise now (every account read; () none)
+        self.rooms: dict[int, tuple[int, ...]] = {}
         self._failing = False
         self._task: asyncio.Task[None] | None = None
 
     def __contains__(self, staff_id: object) -> bool:
         return staff_id in self.ids
 
+    def rooms_of(self, staff_id: int) -> tuple[int, ...] | None:
+        """The rooms ``staff_id`` supervises as last read (None: not read yet,
+        e.g. an account made since the last read)."""
+        return self.rooms.get(staff_id)
+
     def refresh(self) -> None:
-        """Read the disabled accounts now (blocking: call it in a thread)."""
+        """Read the disabled accounts and every account's rooms now (blocking:
+        call it in a thread)."""
         try:
             with self.engine.connect() as conn:
-                rows = conn.execute(text("SELECT id FROM exam_staff WHERE disabled")).all()
+                staff = conn.execute(text("SELECT id, disabled FROM exam_staff")).all()
+                assigned = conn.execute(
+                    text("SELECT staff_id, room_id FROM exam_staff_room ORDER BY room_id")
+                ).all()
         except SQLAlchemyError as exc:
             if not self._failing:
                 log.warning("disabled staff accounts not read (keeping the last set): %s", exc)
             self._failing = True
             return
         self._failing = False
-        self.ids = frozenset(int(r[0]) for r in rows)
+        rooms: dict[int, list[int]] = {int(r[0]): [] for r in staff}
+        for sid, rid in assigned:
+            rooms.setdefault(int(sid), []).append(int(rid))
+        self.rooms = {sid: tuple(rs) for sid, rs in rooms.items()}
+        self.ids = frozenset(int(r[0]) for r in staff if r[1])
 
     async def start(self) -> None:
         """Read once before the server answers, then every ``interval`` seconds."""

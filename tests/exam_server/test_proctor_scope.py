@@ -133,13 +133,50 @@ def test_admin_sets_a_proctors_rooms(live_server: ServerHandle) -> None:
         f"{h.url}/api/admin/staff/{staff_id}/rooms", json={"room_ids": [room_b]}, headers=admin
     )
     assert ok.status_code == 200 and ok.json()["room_ids"] == [room_b]
-    # The scope is in the token: it applies from the next login.
+    # A new login's token carries the rooms too.
     login = httpx.post(
         h.url + "/api/auth/login", json={"username": "pengawas-y", "password": "rahasia-123"}
     ).json()
     assert login["room_ids"] == [room_b]
     r = httpx.get(path, headers={"Authorization": f"Bearer {login['token']}"})
     assert r.status_code == 200
+
+
+def test_a_room_taken_from_a_proctor_is_out_of_reach_without_a_new_login(
+    live_server: ServerHandle,
+) -> None:
+    """The token carries the rooms of its login, but the rooms in force are
+    the current ones (read by every worker every few seconds): a room taken
+    away is refused to the token already held, a room given works in it."""
+    h = live_server
+    sid_b, room_b, _ = _room_b_session(h)
+    admin = h.headers("admin")
+    staff_id = httpx.post(
+        h.url + "/api/admin/staff",
+        json={"username": "pengawas-w", "role": "proctor", "password": "rahasia-123",
+              "room_ids": [room_b]},
+        headers=admin,
+    ).json()["id"]  # fmt: skip
+    token = httpx.post(
+        h.url + "/api/auth/login", json={"username": "pengawas-w", "password": "rahasia-123"}
+    ).json()["token"]
+    path = f"{h.url}/api/proctor/sessions/{sid_b}/attempts"
+    held = {"Authorization": f"Bearer {token}"}
+
+    def status_within(want: int, seconds: float = 10.0) -> int:
+        end = time.monotonic() + seconds
+        while True:
+            got = httpx.get(path, headers=held).status_code
+            if got == want or time.monotonic() > end:
+                return got
+            time.sleep(0.1)
+
+    assert status_within(200) == 200
+    rooms = f"{h.url}/api/admin/staff/{staff_id}/rooms"
+    assert httpx.put(rooms, json={"room_ids": []}, headers=admin).status_code == 200
+    assert status_within(403) == 403  # the same token, no new login
+    assert httpx.put(rooms, json={"room_ids": [room_b]}, headers=admin).status_code == 200
+    assert status_within(200) == 200
 
 
 def test_staff_token_carries_rooms_and_old_tokens_have_none() -> None:
