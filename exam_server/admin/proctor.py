@@ -6,6 +6,8 @@ action needs a ``reason`` and lands in the audit chain."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 from typing import Any
 
 import anyio.to_thread
@@ -19,9 +21,14 @@ from exam_server.admin.common import _actor, _int_param, _now, _run, _svc
 from exam_server.admin.results import _attempt_rows
 from exam_server.admin.scope import _guard
 from exam_server.attempts import ActionError
+from exam_server.attempts.proctor_acts import extended_under
 from exam_server.context import context
 from exam_server.http import NUM, STR, ApiError, Endpoint, field_num, field_str, obj, read_json
 from exam_server.models import AuditEvent
+
+log = logging.getLogger(__name__)
+#: A console's id of a session-wide request (crypto.randomUUID() and the like).
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 ACTIONS = ("pause", "resume", "extend", "release", "void", "note")
 
@@ -121,17 +128,41 @@ async def session_action(request: Request) -> Response:
     d = await read_json(request)
     reason = field_str(d, "reason", max_len=2000)
     seconds = field_num(d, "seconds", 1, 14400) if action == "extend" else 0.0
-    rows = await anyio.to_thread.run_sync(
-        _attempt_rows, context(request.app).engine, sid, False, _now(request)
-    )
-    done, skipped = [], []
+    # The console's id of this request: sent again with a retry, it keeps an
+    # extension from being given twice to the attempts the first try reached.
+    request_id = field_str(d, "request_id", max_len=64, required=False).strip()
+    if request_id and not REQUEST_ID.fullmatch(request_id):
+        raise ApiError(422, "bad_field", "request_id: 1–64 letters, digits, '-' or '_'")
+    engine = context(request.app).engine
+    rows = await anyio.to_thread.run_sync(_attempt_rows, engine, sid, False, _now(request))
+    done, skipped, failed = [], [], []
     for r in rows:
+        aid = r["attempt_id"]
+        if (
+            action == "extend"
+            and request_id
+            and await anyio.to_thread.run_sync(extended_under, engine, aid, request_id)
+        ):
+            done.append(aid)  # extended by an earlier try of this request
+            continue
         try:
-            await _svc(request).act(r["attempt_id"], action, _actor(request), reason, seconds)
-            done.append(r["attempt_id"])
+            await _svc(request).act(aid, action, _actor(request), reason, seconds, request_id)
+            done.append(aid)
         except ActionError:
-            skipped.append(r["attempt_id"])
-    return JSONResponse({"session_id": sid, "action": action, "applied": done, "skipped": skipped})
+            skipped.append(aid)
+        except Exception:  # the database away for a moment: the rest still go on
+            log.exception("session %s: %s of attempt %s failed", sid, action, aid)
+            failed.append(aid)
+    body = {
+        "session_id": sid,
+        "action": action,
+        "applied": done,
+        "skipped": skipped,
+        "failed": failed,
+    }
+    if failed:
+        body.update(error="unavailable", message=f"{len(failed)} attempts not reached; try again")
+    return JSONResponse(body, status_code=503 if failed else 200)
 
 
 async def session_audit(request: Request) -> Response:
@@ -221,9 +252,11 @@ ENDPOINTS: list[Endpoint] = [
         "POST",
         "/api/proctor/sessions/{session_id:int}/{action}",
         session_action,
-        "pause | resume | extend | note every attempt of the session, with a reason",
+        "pause | resume | extend | note every attempt of the session, with a reason; "
+        "request_id: the console's id of the request, so that a retried extension is "
+        "given once; 503 with the attempts not reached in `failed`",
         ("proctor",),
-        obj(["reason"], reason=STR, seconds=NUM),
+        obj(["reason"], reason=STR, seconds=NUM, request_id=STR),
         tag="proctor",
     ),
     Endpoint(

@@ -37,10 +37,19 @@ MAX_EXTENSION_SECONDS = 4 * 3600.0
 
 
 async def act(
-    svc: AttemptService, attempt_id: int, action: str, actor: str, reason: str, seconds: float = 0.0
+    svc: AttemptService,
+    attempt_id: int,
+    action: str,
+    actor: str,
+    reason: str,
+    seconds: float = 0.0,
+    request: str = "",
 ) -> dict[str, Any]:
     """pause | resume | extend | release | void | note on one attempt (audited);
-    returns the attempt's status and clock after the act."""
+    returns the attempt's status and clock after the act. request: the
+    client's id of a session-wide act, kept in an extension's audit event
+    (:func:`extended_under` finds it, so a retried request extends no
+    attempt twice)."""
     if action not in ACTS:
         raise ActionError("bad_action", f"unknown action {action!r}")
     la = await svc.get(attempt_id)
@@ -80,9 +89,10 @@ async def act(
                 "running_since": la.running_since,
                 "deadline_at": clock.deadline_at(longer, la.running_since),
             }
-            await svc.committer.submit(
-                write(la, values, "extend", actor, reason, {"seconds": seconds}, at=now)
-            )
+            audited: dict[str, Any] = {"seconds": seconds}
+            if request:
+                audited["request"] = request
+            await svc.committer.submit(write(la, values, "extend", actor, reason, audited, at=now))
             la.remaining_at_start = longer
             data["seconds"] = seconds
         elif action == "release":
@@ -197,6 +207,28 @@ async def tell_terminal(
         la.conn = None
         await conn.send(p.error_frame(p.ProtocolError("replaced", "terminal released")))
         await conn.close(p.CLOSE_POLICY, "released")
+
+
+def extended_under(engine: Any, attempt_id: int, request: str) -> bool:
+    """Whether the attempt already has an extension made by the session-wide
+    request ``request`` (blocking: call it in a thread)."""
+    from sqlalchemy import select
+
+    from exam_server.audit.chain import AUDIT
+
+    # As the audit chain's canonical JSON writes it (ids are [A-Za-z0-9_-]).
+    needle = f'"request":"{request}"'
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(AUDIT.c.id)
+            .where(
+                AUDIT.c.attempt_id == attempt_id,
+                AUDIT.c.kind == "extend",
+                AUDIT.c.data_json.contains(needle, autoescape=True),
+            )
+            .limit(1)
+        ).first()
+    return found is not None
 
 
 def missed_act(la: LiveAttempt, row: dict[str, Any]) -> str | None:

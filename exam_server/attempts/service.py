@@ -366,9 +366,15 @@ class AttemptService:
         return await actions.finish(self, la, reason, actor)
 
     async def act(
-        self, attempt_id: int, action: str, actor: str, reason: str, seconds: float = 0.0
+        self,
+        attempt_id: int,
+        action: str,
+        actor: str,
+        reason: str,
+        seconds: float = 0.0,
+        request: str = "",
     ) -> dict[str, Any]:
-        return await proctor_acts.act(self, attempt_id, action, actor, reason, seconds)
+        return await proctor_acts.act(self, attempt_id, action, actor, reason, seconds, request)
 
     async def apply_remote(self, la: LiveAttempt, event: LiveEvent) -> None:
         await proctor_acts.apply_remote(self, la, event)

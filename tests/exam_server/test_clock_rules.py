@@ -8,6 +8,7 @@ a terminal that closes its socket was there when it closed.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -191,3 +192,65 @@ async def test_a_time_up_finish_with_time_left_ends_nothing(server_factory: Any)
         (status,) = c.exec_driver_sql("SELECT status FROM exam_attempt WHERE id = ?", (aid,)).one()
     assert status == "paused"
     await t.close()
+
+
+async def test_a_retried_session_extension_extends_every_attempt_once(
+    server_factory: Any,
+) -> None:
+    """Extending the whole room: when the database refuses one attempt's write,
+    the others still get theirs, the answer (503) names the one not reached,
+    and the console's retry with the same request id extends only that one."""
+    import httpx
+
+    from exam_server.durability import StorageUnavailable
+
+    h, _, t = await _terminal_on_manual_clock(server_factory)
+    mine = {int(t.state["attempt_id"])}
+    for i in (1, 2):
+        regno = h.seed.candidates[i]["registration_number"]
+        other = await Terminal.open(h.ws_url, h.login(regno, f"T-{i + 10}"), f"T-{i + 10}")
+        mine.add(int(other.state["attempt_id"]))
+    svc = context(h.app).attempts
+    with h.db.connect() as c:
+        before = dict(
+            c.exec_driver_sql(
+                "SELECT id, remaining_at_start FROM exam_attempt WHERE session_id = ?",
+                (h.seed.session_id,),
+            ).all()
+        )
+    real, calls = svc.committer.submit, 0
+
+    async def second_refused(fn: Any, usage: Any = ()) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise StorageUnavailable("the database is away for a moment")
+        return await real(fn, usage)
+
+    url = f"{h.url}/api/proctor/sessions/{h.seed.session_id}/extend"
+    body = {"reason": "listrik padam", "seconds": 300, "request_id": "c0ffee-01"}
+    svc.committer.submit = second_refused  # type: ignore[method-assign]
+    try:
+        first = await asyncio.to_thread(httpx.post, url, json=body, headers=h.headers())
+    finally:
+        svc.committer.submit = real  # type: ignore[method-assign]
+    assert first.status_code == 503 and len(first.json()["failed"]) == 1
+    again = await asyncio.to_thread(httpx.post, url, json=body, headers=h.headers())
+    assert again.status_code == 200 and again.json()["failed"] == []
+    with h.db.connect() as c:
+        after = dict(
+            c.exec_driver_sql(
+                "SELECT id, remaining_at_start FROM exam_attempt WHERE session_id = ?",
+                (h.seed.session_id,),
+            ).all()
+        )
+    reached = set(first.json()["applied"]) | set(first.json()["failed"])
+    assert mine <= reached
+    # Attempts prepared in the background meanwhile are left out: their
+    # "before" was not read.
+    for aid in reached & before.keys():
+        assert after[aid] == pytest.approx(before[aid] + 300.0), aid
+    bad = await asyncio.to_thread(
+        httpx.post, url, json={**body, "request_id": "not ok!"}, headers=h.headers()
+    )
+    assert bad.status_code == 422

@@ -560,6 +560,9 @@
 
   function openAction(action, row) {
     P.action = { action, row };
+    // crypto.getRandomValues works outside secure contexts too (a site's LAN over http).
+    P.requestId = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+      (b) => b.toString(16).padStart(2, "0")).join("");
     const cfg = actConfig(action, row);
     P.action.cfg = cfg;
     const who = row ? row.registration_number + " " + row.name : S.t("action.room");
@@ -600,6 +603,8 @@
     }
     const body = { reason };
     if (action === "extend") body.seconds = Math.round(Number($("action-minutes").value) * 60);
+    // One id per dialog: trying again after an error extends no attempt twice.
+    if (!row) body.request_id = P.requestId;
     try {
       if (action === "close") {
         const closed = await staff.call("POST", "/api/sessions/" + P.sessionId + "/close", body);
