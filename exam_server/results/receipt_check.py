@@ -35,7 +35,7 @@ from exam_server.results import publication as pubm
 from exam_server.results.outcomes import FINISHED
 from exam_server.results.rules import RankingPolicy, fmt
 
-Outcome = Literal["matches", "differs", "missing", "other_exam", "invalid"]
+Outcome = Literal["matches", "differs", "missing", "other_exam", "invalid", "unverified"]
 
 
 class ReceiptLike(Protocol):
@@ -93,6 +93,12 @@ class ReceiptFinding:
                 "cocok dengan kunci tanda terima yang tercantum dalam manifest.",
                 "INVALID: this receipt cannot be read, or its signature does not match a "
                 "receipt key listed in the manifest.",
+            ),
+            "unverified": (
+                "TIDAK DIPERIKSA: publikasi ini tidak lolos verifikasi, jadi tanda terima "
+                "tidak dibandingkan dengannya.",
+                "NOT CHECKED: this publication does not verify, so the receipt was not "
+                "compared with it.",
             ),
         }[self.outcome]
         return text[1] if lang == "en" else text[0]

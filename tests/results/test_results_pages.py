@@ -178,6 +178,22 @@ def test_a_receipt_is_held_against_the_published_line(tmp_path: Path) -> None:
     assert c.post("/results/receipt", content=b"receipt=" + b"A" * 9000).status_code == 413
 
 
+def test_a_receipt_is_not_held_against_a_publication_that_does_not_verify(
+    tmp_path: Path,
+) -> None:
+    """Files changed after signing: the page says the receipt was not
+    compared, never MATCHES (which would vouch for the changed files)."""
+    pub.write_publication(tmp_path, build(receipt_keys=True).files)
+    p = tmp_path / "skd" / "FA.csv"
+    p.write_bytes(p.read_bytes().replace(b",P,", b",P/L,", 1))
+    c = TestClient(Starlette(routes=routes(tmp_path)))
+    r = c.post("/results/receipt?lang=en", data={"receipt": receipt_code()})
+    assert "NOT CHECKED: this publication does not verify" in r.text
+    assert "MATCHES" not in r.text
+    assert 'class="card bad" id="receipt-finding"' in r.text
+    assert "skd/FA.csv: SHA-256 differs" in r.text
+
+
 def test_a_deleted_line_shows_as_missing_against_its_receipt(tmp_path: Path) -> None:
     # Whoever holds the signing key publishes without A5 and re-signs.
     cands = [o for o in outcomes() if o.registration_number != "A5"]

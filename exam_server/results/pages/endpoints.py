@@ -213,9 +213,16 @@ def routes(publication_dir: str | os.PathLike[str] | None = None) -> list[BaseRo
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
         text = (form.get("receipt") or [""])[0]
         docs = list(view.docs.items())
-        finding = await anyio.to_thread.run_sync(
-            functools.partial(check_receipt_text, view.files, text, docs=docs, policy=view.policy)
-        )
+        if not view.report.ok:
+            # A MATCH against files that do not verify would vouch for them
+            # (as `seleksi results prove --receipt`, which exits 3 here).
+            finding = ReceiptFinding("unverified", details=view.report.problems[:3])
+        else:
+            finding = await anyio.to_thread.run_sync(
+                functools.partial(
+                    check_receipt_text, view.files, text, docs=docs, policy=view.policy
+                )
+            )
         return search_page(
             request, lang, view, finding.registration_number, finding, can_follow=False
         )
