@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 
+from exam_server.audit.chain import CANDIDATE
 from exam_server.models import ExamSession, Site
 from exam_server.sites.models import (
     SiteAttempt,
@@ -133,6 +134,10 @@ def site_sessions(conn: Connection, session_ids: list[int]) -> list[SiteSession]
                 )
             ).mappings()
         )
+        against_chain = _attempt_problems(conn, site_id, code, session_code, rows)
+        if against_chain:
+            out.append(SiteSession(*known, [], against_chain[0], True))
+            continue
         unverified = next(
             (a for a in rows if a["status"] == "finished" and a["centre_check"] != "equal"), None
         )
@@ -194,3 +199,60 @@ def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list
                 )
             )
     return attempts, responses
+
+
+def _attempt_problems(
+    conn: Connection, site_id: int, code: str, session_code: str, rows: list[Any]
+) -> list[str]:
+    """The site's attempt records against the site's own audit chain, as the
+    centre holds it: whose test each is and how it ended (the checks of
+    ``exam_server.audit.records``, the same as ``seleksi audit verify`` at the
+    site), that it belongs to this session, and that a test that started is
+    not stored as one nobody took (which would rank as absent). The attempt
+    record itself is outside every chain: a site could otherwise swap two
+    candidates' results or void a finished one. Problems as sentences naming
+    the site, the session and the attempt."""
+    from exam_server.audit.records import ChainFacts, check_attempt_candidate, check_attempt_end
+
+    if not rows:
+        return []
+    ids = [int(a["attempt_id"]) for a in rows]
+    facts = ChainFacts()
+    sessions: dict[int, int | None] = {}
+    for ev in conn.execute(
+        select(S_AUDIT)
+        .where(S_AUDIT.c.site_id == site_id, S_AUDIT.c.attempt_id.in_(ids))
+        .order_by(S_AUDIT.c.id)
+    ).mappings():
+        facts.take(ev)
+        if ev["kind"] == "start":
+            sessions[int(ev["attempt_id"])] = ev["session_id"]
+    regnos: dict[int, str] = dict(
+        conn.execute(
+            select(CANDIDATE.c.id, CANDIDATE.c.registration_number).where(
+                CANDIDATE.c.id.in_({int(a["candidate_id"]) for a in rows})
+            )
+        ).all()
+    )
+    out: list[str] = []
+    for a in rows:
+        aid = int(a["attempt_id"])
+        view = {
+            "id": aid,
+            "candidate_id": a["candidate_id"],
+            "registration_number": regnos.get(int(a["candidate_id"])),
+            "status": a["status"],
+            "finish_reason": a["finish_reason"],
+        }
+        found = check_attempt_candidate(facts, view) + check_attempt_end(facts, view)
+        if aid in sessions and sessions[aid] != a["session_id"]:
+            found.append(
+                f"attempt {aid}: session {a['session_id']} stored, "
+                f"{sessions[aid]} in its start event"
+            )
+        if aid in facts.starts and a["terminal_id"] is None and not a["last_seq"]:
+            found.append(
+                f"attempt {aid}: stored as never taken, but its start event is in the chain"
+            )
+        out += [f"site {code}, session {session_code}: {p}" for p in found]
+    return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -287,6 +288,59 @@ def test_results_at_the_centre_count_the_sites_verified_attempts(world: World) -
     try:
         with pytest.raises(SourceError, match=r"held at site TILOK-01.*7 records pending"):
             load_outcomes(w.centre.engine, w.centre.seed.exam_code)
+    finally:
+        w.proxy.restore()
+
+
+def test_attempt_records_that_contradict_the_sites_chain_are_not_counted(world: World) -> None:
+    """The attempt record (whose test, how it ended) is outside every chain,
+    so the centre holds it against the site's own chain before it counts:
+    two candidates' results swapped, a finished test voided, or a started one
+    stored as never taken are each refused by name (found in review), and the
+    true records count again."""
+    from exam_server.results.from_db import SourceError, load_outcomes
+    from exam_server.sites.client import CentreClient
+    from exam_server.sites.wire import AttemptRecord, Batch
+
+    w = world
+    fields = set(AttemptRecord.model_fields)
+    with w.centre.engine.connect() as c:
+        true = [
+            {k: v for k, v in dict(r).items() if k in fields}
+            for r in c.execute(text("SELECT * FROM site_attempt ORDER BY attempt_id")).mappings()
+        ]
+
+    def send(records: list[dict[str, Any]]) -> None:
+        client = CentreClient(w.centre_server.url, w.token)  # the site's own token
+        try:
+            pos = client.positions()
+            batch = Batch(
+                base_audit=pos.audit,
+                audit_head=pos.audit,
+                attempts=[AttemptRecord(**r) for r in records],
+            )
+            client.send(batch)
+        finally:
+            client.close()
+
+    a, b = true[0], true[1]
+    swapped = [{**a, "candidate_id": b["candidate_id"]}, {**b, "candidate_id": a["candidate_id"]}]
+    voided = [{**a, "status": "void"}]
+    untaken = [{**a, "status": "absent", "terminal_id": None, "last_seq": 0}]
+    w.proxy.cut()  # the site's own syncer stays out of it meanwhile
+    time.sleep(1.0)  # a batch in flight is applied or refused by now
+    try:
+        for changed, said in (
+            (swapped, f"belongs to candidate:{a['candidate_id']} in its start event"),
+            (voided, "status is 'void' stored, 'finished' in its finish event"),
+            (untaken, "status is 'absent' stored, 'finished' in its finish event"),
+        ):
+            send(changed)
+            with pytest.raises(SourceError, match=re.escape(said)):
+                load_outcomes(w.centre.engine, w.centre.seed.exam_code)
+            send(true[:2])
+        _, outcomes = load_outcomes(w.centre.engine, w.centre.seed.exam_code)
+        assert {o.status for o in outcomes} == {"finished"}
     finally:
         w.proxy.restore()
 
