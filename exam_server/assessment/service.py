@@ -17,12 +17,12 @@ import.
 
 from __future__ import annotations
 
+from exam_server.assessment.candidate_page import candidate_view
 from exam_server.assessment.common import ASSESSOR, Refused, caps_of_formation, plan_of
 from exam_server.assessment.reports import (
     ComponentModel,
     admin_view,
     assessor_view,
-    candidate_view,
     chair_view,
     component_model,
     fair_scores,

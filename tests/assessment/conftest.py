@@ -83,3 +83,13 @@ def schedule(server: ThreadServer) -> str:
     for slot, regno in zip(slots, cases.CALLED, strict=False):
         admin(server, "/api/skb/assign", {"slot": slot, "registration_number": regno}, token)
     return token
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Any:
+    """The small SKB day of ``skb_cases`` in a SQLite database (no server)."""
+    e = make_engine(f"sqlite:///{tmp_path / 'skb.db'}")
+    create_schema(e)
+    cases.populate(e)
+    yield e
+    e.dispose()

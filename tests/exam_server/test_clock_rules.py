@@ -194,6 +194,17 @@ async def test_a_time_up_finish_with_time_left_ends_nothing(server_factory: Any)
     await t.close()
 
 
+def _time_left_by_attempt(h: ServerHandle) -> dict[int, float]:
+    """Every attempt of the session: its stored ``remaining_at_start``."""
+    with h.db.connect() as c:
+        return dict(
+            c.exec_driver_sql(
+                "SELECT id, remaining_at_start FROM exam_attempt WHERE session_id = ?",
+                (h.seed.session_id,),
+            ).all()
+        )
+
+
 async def test_a_retried_session_extension_extends_every_attempt_once(
     server_factory: Any,
 ) -> None:
@@ -211,13 +222,7 @@ async def test_a_retried_session_extension_extends_every_attempt_once(
         other = await Terminal.open(h.ws_url, h.login(regno, f"T-{i + 10}"), f"T-{i + 10}")
         mine.add(int(other.state["attempt_id"]))
     svc = context(h.app).attempts
-    with h.db.connect() as c:
-        before = dict(
-            c.exec_driver_sql(
-                "SELECT id, remaining_at_start FROM exam_attempt WHERE session_id = ?",
-                (h.seed.session_id,),
-            ).all()
-        )
+    before = _time_left_by_attempt(h)
     real, calls = svc.committer.submit, 0
 
     async def second_refused(fn: Any, usage: Any = ()) -> Any:
@@ -237,13 +242,7 @@ async def test_a_retried_session_extension_extends_every_attempt_once(
     assert first.status_code == 503 and len(first.json()["failed"]) == 1
     again = await asyncio.to_thread(httpx.post, url, json=body, headers=h.headers())
     assert again.status_code == 200 and again.json()["failed"] == []
-    with h.db.connect() as c:
-        after = dict(
-            c.exec_driver_sql(
-                "SELECT id, remaining_at_start FROM exam_attempt WHERE session_id = ?",
-                (h.seed.session_id,),
-            ).all()
-        )
+    after = _time_left_by_attempt(h)
     reached = set(first.json()["applied"]) | set(first.json()["failed"])
     assert mine <= reached
     # Attempts prepared in the background meanwhile are left out: their

@@ -6,19 +6,23 @@ from __future__ import annotations
 import email
 import email.policy
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from sqlmodel import Session, col
 
-from exam_server.clock import Clock
+from exam_server.clock import Clock, ManualClock
 from exam_server.db import make_engine
+from exam_server.recruitment import service as svc
 from exam_server.recruitment.config import RecruitmentConfig
 from exam_server.recruitment.demo import seed_recruitment
 from exam_server.testing import ThreadServer, free_port
+from recruitment.models import RecOutbox
 from tests.conftest import TEST_SCRYPT_N, ServerHandle, make_settings, seed_small
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -145,3 +149,77 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# -- the outbox rig: a real server whose clock and SMTP port the test holds ----------------
+
+TICK = 0.1  # the test server's outbox interval (seconds)
+
+
+def wait_until(what: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = what()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting: {message}")
+
+
+def rows(db: Any, **where: Any) -> list[RecOutbox]:
+    with Session(db) as s:
+        q = select(RecOutbox).order_by(col(RecOutbox.id))
+        for k, v in where.items():
+            q = q.where(getattr(RecOutbox, k) == v)
+        return list(s.execute(q).scalars())
+
+
+def enqueue(db: Any, to: str, now: float, subject: str = "Status") -> int:
+    with Session(db) as s:
+        svc.enqueue(s, to, subject, f"isi untuk {to} / body for {to}", "status", now)
+        s.commit()
+    (row,) = [r for r in rows(db, to_addr=to)][-1:]
+    return int(row.id or 0)
+
+
+@dataclass
+class LateSmtp:
+    """An SMTP port that refuses connections until :meth:`start`."""
+
+    box: Mailbox
+    port: int
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def received(self, to: str) -> list[tuple[str, str, str]]:
+        return [m for m in self.box.received if m[0] == to]
+
+
+@dataclass
+class Rig:
+    rec: RecServer
+    clock: ManualClock
+    smtp: LateSmtp
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """A real server with the demo recruitment, its clock in the test's hands,
+    its background sender every 0.1 s, and an SMTP port nobody listens on yet."""
+    box = Mailbox()
+    late = LateSmtp(box, free_port())
+    clock = ManualClock(start=time.time())
+    extra = {"recruitment_outbox_interval_seconds": str(TICK)}
+    rec = start_rec_server(tmp_path_factory.mktemp("outbox"), box, late.port, clock, extra)
+    yield Rig(rec, clock, late)
+    rec.handle.server.stop()
+    rec.handle.db.dispose()
+    late.stop()

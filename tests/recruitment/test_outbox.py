@@ -6,15 +6,13 @@ real server whose clock the test moves (``ManualClock``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,103 +23,32 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
 from sqlmodel import Session, col
 
-from exam_server.clock import ManualClock
 from exam_server.db import create_schema, make_engine
 from exam_server.models import AuditEvent
 from exam_server.recruitment import outbox
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.config import OutboxConfig
-from exam_server.recruitment.demo import demo_nik
 from exam_server.recruitment.outbox import SmtpTarget
 from exam_server.recruitment.reminders import queue_reminders
 from exam_server.testing import free_port
 from recruitment.delivery import (
-    DAY,
     RetryPolicy,
-    appeal_lead_due,
-    appeal_reminder_message,
     classify,
-    due_lead,
-    end_of_day,
-    parse_lead_days,
-    submission_deadline,
 )
-from recruitment.models import RecOutbox
 from seleksi.cli import main
 from tests.conftest import make_settings
-from tests.recruitment.conftest import PASSWORDS, Mailbox, RecServer, start_rec_server
+from tests.recruitment.conftest import (
+    PASSWORDS,
+    TICK,
+    Mailbox,
+    RecServer,
+    Rig,
+    enqueue,
+    rows,
+    wait_until,
+)
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
-TICK = 0.1  # the test server's outbox interval (seconds)
-
-
-def wait_until(what: Callable[[], Any], timeout: float = 10.0, message: str = "") -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = what()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting: {message}")
-
-
-def rows(db: Any, **where: Any) -> list[RecOutbox]:
-    with Session(db) as s:
-        q = select(RecOutbox).order_by(col(RecOutbox.id))
-        for k, v in where.items():
-            q = q.where(getattr(RecOutbox, k) == v)
-        return list(s.execute(q).scalars())
-
-
-def enqueue(db: Any, to: str, now: float, subject: str = "Status") -> int:
-    with Session(db) as s:
-        svc.enqueue(s, to, subject, f"isi untuk {to} / body for {to}", "status", now)
-        s.commit()
-    (row,) = [r for r in rows(db, to_addr=to)][-1:]
-    return int(row.id or 0)
-
-
-@dataclass
-class LateSmtp:
-    """An SMTP port that refuses connections until :meth:`start`."""
-
-    box: Mailbox
-    port: int
-    controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def received(self, to: str) -> list[tuple[str, str, str]]:
-        return [m for m in self.box.received if m[0] == to]
-
-
-@dataclass
-class Rig:
-    rec: RecServer
-    clock: ManualClock
-    smtp: LateSmtp
-
-
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    """A real server with the demo recruitment, its clock in the test's hands,
-    its background sender every 0.1 s, and an SMTP port nobody listens on yet."""
-    box = Mailbox()
-    late = LateSmtp(box, free_port())
-    clock = ManualClock(start=time.time())
-    extra = {"recruitment_outbox_interval_seconds": str(TICK)}
-    rec = start_rec_server(tmp_path_factory.mktemp("outbox"), box, late.port, clock, extra)
-    yield Rig(rec, clock, late)
-    rec.handle.server.stop()
-    rec.handle.db.dispose()
-    late.stop()
 
 
 # -- retries --------------------------------------------------------------------------------
@@ -251,150 +178,6 @@ def test_permanent_failure_is_shown_to_staff_who_send_it_again(rig: Rig) -> None
     assert event.actor == "admin-rekrutmen" and json.loads(event.data_json) == {"messages": [ident]}
     assert re.search(r'id="outbox-failed">0<', admin.get("/recruitment/staff").text)
     admin.close()
-
-
-# -- reminders ------------------------------------------------------------------------------
-
-
-def test_deadline_reminders_once_per_lead_time(rig: Rig) -> None:
-    """Lead times 3 and 1 days (the default): each unsubmitted registration gets
-    one reminder at each, in Bahasa Indonesia first, whatever the ticks; a
-    submitted one gets none."""
-    db, clock, box = rig.rec.handle.db, rig.clock, rig.smtp.box
-    period = svc.current_period(db)
-    assert period is not None
-    account = svc.signup(db, "rina@contoh.id", "Rina", "x", lambda i: "", clock.now())
-    assert account is not None
-    fields = {
-        "nik": demo_nik(dt.date(1996, 5, 6), "F", 51),
-        "name": "Rina Lestari",
-        "sex": "F",
-        "birth_date": dt.date(1996, 5, 6),
-        "education_level": "S1",
-        "major": "Psikologi",
-        "formation": "ANALIS-SDM-GENERAL",
-        "test_location": "Bandung",
-        "accommodation": "",
-    }
-    cfg = rig.rec.config
-    svc.save_registration(db, period, account, fields, cfg.nik_key, cfg.registry, clock.now())
-    drafts = {"ani@contoh.id", "rina@contoh.id"}  # the demo's draft, and Rina's
-    deadline = submission_deadline(period.schedule.registration_closes)
-
-    def reminders() -> list[RecOutbox]:
-        return rows(db, kind="deadline_reminder")
-
-    clock.set(deadline - 3 * DAY - 60)
-    time.sleep(5 * TICK)
-    assert reminders() == []  # a minute early
-    clock.set(deadline - 3 * DAY + 60)
-    wait_until(lambda: len(reminders()) == 2, message="the 3-day reminders")
-    for to in drafts:
-        box.wait_for(to, subject="Pengingat")
-    clock.advance(3600.0)
-    time.sleep(5 * TICK)
-    assert len(reminders()) == 2  # ticks went on: nothing queued twice
-    clock.set(deadline - 1 * DAY + 60)
-    wait_until(lambda: len(reminders()) == 4, message="the 1-day reminders")
-    wait_until(
-        lambda: all(
-            len([m for m in box.received if m[0] == to and "Pengingat" in m[1]]) == 2
-            for to in drafts
-        ),
-        message="both reminders delivered",
-    )
-    clock.set(deadline + 60)  # registration closed
-    time.sleep(5 * TICK)
-    mine = reminders()
-    assert len(mine) == 4 and {r.to_addr for r in mine} == drafts
-    assert {r.status for r in mine} == {"sent"}
-    for to in drafts:
-        got = [m for m in box.received if m[0] == to and "Pengingat" in m[1]]
-        assert len(got) == 2
-    body = mine[0].body
-    closes = period.schedule.registration_closes.isoformat()
-    assert body.index("Pendaftaran Anda") < body.index("Your registration") and closes in body
-    assert "sekitar 2 hari 23 jam" in body and "about 2 days 23 hours left" in body
-    assert "sekitar 23 jam" in mine[2].body and "about 23 hours left" in mine[2].body
-
-
-def test_appeal_reminders_reach_tms_registrations_until_they_appeal(rig: Rig) -> None:
-    """While the appeal window is open, a TMS registration that has not
-    appealed is reminded at each lead time before the window closes, once;
-    an appeal stops them, and other registrations (the demo's appealed Eka,
-    the drafts) get none. The TMS decision itself already said the window."""
-    db, clock, box = rig.rec.handle.db, rig.clock, rig.smtp.box
-    period = svc.current_period(db)
-    assert period is not None
-    schedule = period.schedule
-    (status_mail,) = rows(db, to_addr="dedi@contoh.id", kind="status:tms")
-    window = f"{schedule.appeal_opens.isoformat()} sampai {schedule.appeal_closes.isoformat()}"
-    assert f"Masa sanggah: {window} pukul 23.59 WIB" in status_mail.body
-    assert "Appeal window:" in status_mail.body
-    deadline = end_of_day(schedule.appeal_closes)
-
-    def reminders() -> list[RecOutbox]:
-        return rows(db, kind="appeal_reminder")
-
-    clock.set(deadline - 3 * DAY - 60)
-    time.sleep(5 * TICK)
-    assert reminders() == []  # a minute before the 3-day point
-    clock.set(deadline - 3 * DAY + 60)
-    wait_until(lambda: len(reminders()) == 1, message="the 3-day appeal reminder")
-    (first,) = reminders()
-    assert first.to_addr == "dedi@contoh.id"
-    got = box.wait_for("dedi@contoh.id", subject="masa sanggah")
-    assert "ajukan sanggah" in got[0][2] or "ajukan sanggah" in first.body
-    body = first.body
-    assert body.index("dinyatakan tidak memenuhi") < body.index("was found not to meet")
-    assert schedule.appeal_closes.isoformat() in body
-    assert "sekitar 2 hari 23 jam" in body and "about 2 days 23 hours left" in body
-    clock.advance(3600.0)
-    time.sleep(5 * TICK)
-    assert len(reminders()) == 1  # ticks went on: nothing queued twice
-    dedi = svc.account_login(db, "dedi@contoh.id", "candidate-pass-1", "")
-    assert dedi is not None and dedi.id is not None
-    svc.file_appeal(db, period, dedi.id, "Ijazah saya unggah ulang.", clock.now())
-    clock.set(deadline - 1 * DAY + 60)
-    time.sleep(5 * TICK)
-    assert len(reminders()) == 1  # appealed: no 1-day reminder
-    clock.set(deadline + 60)
-
-
-def test_appeal_reminders_wait_for_the_window() -> None:
-    opens, closes = dt.date(2024, 10, 1), dt.date(2024, 10, 2)  # two days
-    deadline = end_of_day(closes)
-    leads = (3.0, 1.0)
-    start = dt.datetime(2024, 10, 1, tzinfo=svc.WIB).timestamp()
-    # The 3-day point falls before the window opens: due from its opening.
-    assert appeal_lead_due(opens, closes, start - 1, leads) is None
-    assert appeal_lead_due(opens, closes, start, leads) == 3.0
-    assert appeal_lead_due(opens, closes, deadline - DAY, leads) == 1.0
-    assert appeal_lead_due(opens, closes, deadline, leads) is None
-    subject, body = appeal_reminder_message("Dedi", "REG-1", "CPNS 2024", deadline, start)
-    assert "masa sanggah" in subject and "appeal window" in subject
-    assert "REG-1" in body and "2024-10-02 pukul 23.59 WIB" in body
-    assert "sekitar 2 hari 0 jam" in body and "about 2 days 0 hours left" in body
-
-
-def test_reminder_windows_and_keys() -> None:
-    deadline = submission_deadline(dt.date(2024, 9, 6))
-    assert dt.datetime.fromtimestamp(deadline, svc.WIB) == dt.datetime(
-        2024, 9, 7, 0, 0, tzinfo=svc.WIB
-    )
-    leads = parse_lead_days("1,3")
-    assert leads == (3.0, 1.0)
-    assert due_lead(deadline, deadline - 3 * DAY - 1, leads) is None
-    assert due_lead(deadline, deadline - 3 * DAY, leads) == 3.0
-    assert due_lead(deadline, deadline - DAY - 1, leads) == 3.0
-    # A server down through the 3-day point sends the 1-day one only, never both.
-    assert due_lead(deadline, deadline - DAY, leads) == 1.0
-    assert due_lead(deadline, deadline - 1, leads) == 1.0
-    assert due_lead(deadline, deadline, leads) is None
-    assert parse_lead_days("off") == ()
-    for bad in ("x", "3,3", "0.0,1", "61", "1,2,3,4,5,6,7"):
-        with pytest.raises(ValueError, match="reminder lead days"):
-            parse_lead_days(bad)
 
 
 # -- the rules and the settings -------------------------------------------------------------
