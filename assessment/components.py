@@ -236,28 +236,40 @@ class SkbPlan(_Doc):
 
     def problems(self, caps: SkbCaps) -> list[str]:
         """Every way the plan breaks the policy's caps (empty: it obeys them)."""
-        out = []
-        for c in self.components:
-            if c.kind not in caps.kinds:
-                out.append(f"component {c.code}: kind {c.kind!r} is not allowed by the policy")
-            if c.assessed and c.assessors < caps.min_assessors:
-                out.append(
-                    f"component {c.code}: {c.assessors} assessor(s), the policy asks for at "
-                    f"least {caps.min_assessors}"
-                )
-        cat = sum((c.weight for c in self.components if c.kind == "cat"), Decimal(0))
-        others = HUNDRED - cat
-        if cat < caps.cat_min_weight:
-            out.append(
-                f"the CAT field test weighs {cat}%, the policy asks for at least "
-                f"{caps.cat_min_weight}%"
-            )
-        if others > caps.others_max_weight:
-            out.append(
-                f"the other components weigh {others}% together, the policy allows at most "
-                f"{caps.others_max_weight}%"
-            )
-        return out
+        out = [
+            f"component {c.code}: {c.assessors} assessor(s), the policy asks for at "
+            f"least {caps.min_assessors}"
+            for c in self.components
+            if c.assessed and c.assessors < caps.min_assessors
+        ]
+        return share_problems([(c.code, c.kind, c.weight) for c in self.components], caps) + out
+
+
+def share_problems(parts: Sequence[tuple[str, str, Decimal]], caps: SkbCaps) -> list[str]:
+    """How the components' kinds and weights break the policy's caps: a kind
+    the policy does not allow, the CAT field test under ``cat_min_weight`` or
+    the others together over ``others_max_weight`` (empty: they obey them).
+
+    parts: (code, kind, weight in percent) of every component of one plan. The
+    one place of the rule: a plan is checked with it when it is stored
+    (:meth:`SkbPlan.problems`) and a publication's lines when it is verified."""
+    out = [
+        f"component {code}: kind {kind!r} is not allowed by the policy"
+        for code, kind, _ in parts
+        if kind not in caps.kinds
+    ]
+    cat = sum((w for _, kind, w in parts if kind == "cat"), Decimal(0))
+    others = sum((w for _, kind, w in parts if kind != "cat"), Decimal(0))
+    if cat < caps.cat_min_weight:
+        out.append(
+            f"the CAT field test weighs {cat}%, the policy asks for at least {caps.cat_min_weight}%"
+        )
+    if others > caps.others_max_weight:
+        out.append(
+            f"the other components weigh {others}% together, the policy allows at most "
+            f"{caps.others_max_weight}%"
+        )
+    return out
 
 
 def parse_plan(data: Any, caps: SkbCaps = CAPS_2024) -> SkbPlan:
@@ -278,24 +290,33 @@ def quantize(d: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class ComponentScore:
-    """One component in a candidate's SKB breakdown (published with the line)."""
+    """One component in a candidate's SKB breakdown (published with the line).
+
+    kind: the component's kind (``cat``, ``interview`` …), published so that a
+    verifier can check the plan against the policy's caps
+    (:func:`share_problems`); None on lines of publications made before it
+    was published."""
 
     code: str
     weight: Decimal  # percent
     score: Decimal  # 0–100
     minimum: Decimal | None = None
+    kind: Kind | None = None
 
     @property
     def below_minimum(self) -> bool:
         return self.minimum is not None and self.score < self.minimum
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "code": self.code,
             "weight": self.weight,
             "score": self.score,
             "minimum": self.minimum,
         }
+        if self.kind is not None:
+            out["kind"] = self.kind
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "component") -> ComponentScore:
@@ -304,13 +325,16 @@ class ComponentScore:
             weight = Decimal(str(d["weight"]))
             score = Decimal(str(d["score"]))
             minimum = None if d.get("minimum") is None else Decimal(str(d["minimum"]))
-        except (KeyError, ArithmeticError, TypeError) as exc:
+            kind = d.get("kind")
+        except (KeyError, ArithmeticError, TypeError, AttributeError) as exc:
             raise ComponentError(f"{where}: not a component score ({exc!r})") from None
         if not isinstance(code, str) or not code:
             raise ComponentError(f"{where}.code: must be a non-empty string")
         if not (0 <= score <= HUNDRED) or not (0 < weight <= HUNDRED):
             raise ComponentError(f"{where}: score must be 0–100 and weight 0–100")
-        return cls(code, weight, score, minimum)
+        if kind is not None and kind not in KINDS:
+            raise ComponentError(f"{where}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        return cls(code, weight, score, minimum, kind)
 
 
 def skb_total(breakdown: Sequence[ComponentScore]) -> Decimal:

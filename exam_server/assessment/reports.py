@@ -104,8 +104,30 @@ def admin_view(engine: Engine) -> dict[str, Any]:
                 if c.id not in booked and c.registration_number in called
             ]
             panels.append({"panel": panel.code, "formation": f.code, "component": panel.component,
-                           "members": members, "slots": slots, "unscheduled": waiting})  # fmt: skip
+                           "members": members, "slots": slots, "unscheduled": waiting,
+                           "adjudication": _for_the_admin(s, panel.code)})  # fmt: skip
         return {"plans": plans, "panels": panels}
+
+
+def _for_the_admin(s: Session, panel_code: str) -> list[dict[str, Any]]:
+    """The panel's candidates awaiting adjudication whose chair is recused from
+    them: the administrator adjudicates them (the chair's page does not show
+    them: the chair learns nothing of a candidate they are recused from)."""
+    pc = panel_ctx(s, panel_code)
+    chairs = {k for k, m in pc.members.items() if m.chair}
+    out = []
+    for slot in s.exec(
+        select(SkbSlot)
+        .where(SkbSlot.panel_id == pc.id, col(SkbSlot.candidate_id).is_not(None))
+        .order_by(col(SkbSlot.starts_at))
+    ).all():
+        assert slot.candidate_id is not None
+        if not chairs & recused_ids(s, pc.id, slot.candidate_id):
+            continue
+        row = candidate_state(s, pc, one(s, Candidate, "candidate", id=slot.candidate_id), None)
+        if row["state"] == "adjudication":
+            out.append(row | {"chair_recused": True})
+    return out
 
 
 def assessor_view(engine: Engine, staff_id: int) -> dict[str, Any]:
@@ -138,11 +160,35 @@ def assessor_view(engine: Engine, staff_id: int) -> dict[str, Any]:
         return {"panels": out}
 
 
+def recused_row(cand: Candidate) -> dict[str, Any]:
+    """A candidate's row as an assessor recused from them sees it, on every page:
+    who, and that they are recused; nothing of the scoring (no state, count of
+    sheets, sheet or final score), whatever it is and however it changes. The
+    public learns the final score from the publication; the recused assessor
+    learns it there too, like anyone."""
+    return {
+        "registration_number": cand.registration_number,
+        "name": cand.name,
+        "state": "recused",
+        "submitted": None,
+        "expected": None,
+        "final": None,
+        "recused": True,
+        "declared": True,
+    }
+
+
 def candidate_state(
     s: Session, pc: PanelCtx, cand: Candidate, viewer: int | None
 ) -> dict[str, Any]:
+    """A candidate's scoring on the panel as ``viewer`` (a staff id; None: the
+    administrator's report) sees it: blind until every expected sheet is in,
+    and nothing at all for a viewer recused from the candidate
+    (:func:`recused_row`)."""
     assert cand.id is not None
     recused = recused_ids(s, pc.id, cand.id)
+    if viewer is not None and viewer in recused:
+        return recused_row(cand)
     expected = set(pc.members) - recused
     sheets = {x.staff_id: x for x in sheets_of(s, pc.id, cand.id)}
     complete = expected <= set(sheets)
@@ -192,10 +238,10 @@ def chair_view(engine: Engine, staff_id: int, panel_code: str) -> dict[str, Any]
         member = panel_ctx(s, panel_code).members.get(staff_id)
     if member is None or not member.chair:
         raise Refused(403, "not_chair", f"only the chair of panel {panel_code} sees this")
-    return panel_report(engine, panel_code)
+    return panel_report(engine, panel_code, viewer=staff_id)
 
 
-def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
+def panel_report(engine: Engine, panel_code: str, viewer: int | None = None) -> dict[str, Any]:
     """A panel's candidates and their states, the adjudication queue, agreement
     (ICC, alpha) and the severities of the component's model.
 
@@ -204,7 +250,13 @@ def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
     of candidates whose expected sheets are all in (:func:`complete_ids`), so
     the chair, an assessor too, learns nothing of a colleague's sheet for a
     candidate they have still to score. ``chair_recused``: the chair declared a
-    conflict for the candidate, so an administrator adjudicates them."""
+    conflict for the candidate, so an administrator adjudicates them.
+
+    ``viewer``: the staff id the page is for (the chair's page; None: the
+    administrator's ``seleksi skb report``). A candidate the viewer declared a
+    conflict with shows only :func:`recused_row` (not in the queue either),
+    and their sheets count in nothing derived on the page: the viewer learns
+    nothing of their scoring."""
     with Session(engine) as s:
         pc = panel_ctx(s, panel_code)
         cands = [
@@ -215,8 +267,11 @@ def panel_report(engine: Engine, panel_code: str) -> dict[str, Any]:
                 .order_by(col(SkbSlot.starts_at))
             ).all()
         ]
-        rows = [candidate_state(s, pc, c, None) for c in cands]
-        complete = complete_ids(s, pc.panel.formation_id, pc.panel.component)
+        hidden = recused_by(s, viewer, pc.panel.formation_id, pc.panel.component)
+        rows = [
+            recused_row(c) if c.id in hidden else candidate_state(s, pc, c, None) for c in cands
+        ]
+        complete = complete_ids(s, pc.panel.formation_id, pc.panel.component) - hidden
         fair = fair_scores(s, pc.panel.formation_id, pc.panel.component, only=complete)
         chairs = {k for k, m in pc.members.items() if m.chair}
         for row, cand in zip(rows, cands, strict=True):
@@ -247,6 +302,25 @@ def _score_matrix(sheets: Sequence[SkbSheet], cand_ids: list[int], staff_ids: li
         if sh.candidate_id in c_pos and sh.staff_id in a_pos:
             x[c_pos[sh.candidate_id], a_pos[sh.staff_id]] = float(sh.score)
     return x
+
+
+def recused_by(s: Session, staff_id: int | None, formation_id: int, component: str) -> set[int]:
+    """The candidates (ids) ``staff_id`` declared a conflict with on any panel of
+    the formation's component (none for None)."""
+    if staff_id is None:
+        return set()
+    return set(
+        s.exec(
+            select(SkbDeclaration.candidate_id)
+            .join(SkbPanel, col(SkbPanel.id) == col(SkbDeclaration.panel_id))
+            .where(
+                SkbDeclaration.staff_id == staff_id,
+                SkbDeclaration.conflict == True,  # noqa: E712  (SQL expression)
+                SkbPanel.formation_id == formation_id,
+                SkbPanel.component == component,
+            )
+        ).all()
+    )
 
 
 def complete_ids(s: Session, formation_id: int, component: str) -> set[int]:
@@ -473,6 +547,7 @@ def skb_scores(engine: Engine, only: Sequence[str] | None = None) -> dict[str, S
                     c.weight,
                     _counted(finals[c.code], fair.get(cand.formation_id, {}).get(c.code)),
                     c.minimum,
+                    c.kind,
                 )
                 for c in plan.components
             )

@@ -22,8 +22,8 @@ def test_new_hires_are_the_appointed_of_the_final_else_the_skd_cut() -> None:
 
 def test_skb_components_of_a_new_hire_enter_the_training_table() -> None:
     comps = (
-        ComponentScore("cat", Decimal(50), Decimal(100)),
-        ComponentScore("wawancara", Decimal(50), Decimal(90)),
+        ComponentScore("cat", Decimal(50), Decimal(100), kind="cat"),
+        ComponentScore("wawancara", Decimal(50), Decimal(90), kind="interview"),
     )
     skb = {**SKB, "A1": SkbScore("A1", "present", POLICY.points(95), components=comps)}
     skd = rank_skd(POLICY, FORMATIONS, outcomes())

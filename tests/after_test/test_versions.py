@@ -132,8 +132,8 @@ def test_a_transcribed_skb_component_is_corrected_and_the_skb_is_their_sum_again
 
     def comps(cat: str, wawancara: str) -> tuple[ComponentScore, ...]:
         return (
-            ComponentScore("cat", Decimal(60), Decimal(cat)),
-            ComponentScore("wawancara", Decimal(40), Decimal(wawancara)),
+            ComponentScore("cat", Decimal(60), Decimal(cat), kind="cat"),
+            ComponentScore("wawancara", Decimal(40), Decimal(wawancara), kind="interview"),
         )
 
     # Every line of a formation is scored under its plan (A2: 0.6 × 90 + 0.4 × 86.25 = 88.5).

@@ -133,8 +133,8 @@ def test_a_panel_scores_blind_adjudicates_and_the_ranking_is_published_and_verif
     line = next(e for e in doc["entries"] if e["registration_number"] == "R001")
     assert line["skb"] == 83.556 and line["code"] == "P/L"
     assert line["skb_components"] == [
-        {"code": "CAT", "weight": 60, "score": 80, "minimum": None},
-        {"code": "WWN", "weight": 40, "score": 88.889, "minimum": 20},
+        {"code": "CAT", "weight": 60, "score": 80, "minimum": None, "kind": "cat"},
+        {"code": "WWN", "weight": 40, "score": 88.889, "minimum": 20, "kind": "interview"},
     ]
     assert pub.verify_publication(files, KEY.public_key()).ok
 

@@ -29,8 +29,8 @@ POLICY_2024_SHA256 = "a6d5e8d8bc8a48f61821de7c3579000f1d562401bc1cceac9c56e2b0c6
 
 def _comps(cat: int, wwn: int) -> tuple[ComponentScore, ...]:
     return (
-        ComponentScore("CAT", Decimal(60), Decimal(cat)),
-        ComponentScore("WWN", Decimal(40), Decimal(wwn), minimum=Decimal(20)),
+        ComponentScore("CAT", Decimal(60), Decimal(cat), kind="cat"),
+        ComponentScore("WWN", Decimal(40), Decimal(wwn), minimum=Decimal(20), kind="interview"),
     )
 
 
@@ -78,7 +78,8 @@ def test_the_final_csv_has_one_column_per_skb_component() -> None:
     assert not [c for c in fb if c.startswith("skb:")]
     rep = pub.verify_publication(files, KEY.public_key())
     assert rep.ok, rep.problems
-    assert json.loads(files[pub.MANIFEST])["schema"] == "seleksi/results-manifest/3"
+    # Lines with components name their kinds (schema 5).
+    assert json.loads(files[pub.MANIFEST])["schema"] == "seleksi/results-manifest/5"
 
 
 def test_verify_checks_the_breakdown_cells_against_the_json(

@@ -32,6 +32,7 @@ from tests.results.results_cases import (
     receipt_code,
 )
 from tests.results.test_results_cli import run
+from tests.results.test_results_skb_csv import _resign
 
 
 def _publish(skb: Mapping[str, SkbScore], *, optimised: bool = False) -> dict[str, bytes]:
@@ -161,9 +162,13 @@ def _comps(
     cat_w: int, cat: int, wwn: int, wwn_min: int | None = None
 ) -> tuple[ComponentScore, ...]:
     return (
-        ComponentScore("CAT", Decimal(cat_w), Decimal(cat)),
+        ComponentScore("CAT", Decimal(cat_w), Decimal(cat), kind="cat"),
         ComponentScore(
-            "WWN", Decimal(100 - cat_w), Decimal(wwn), None if wwn_min is None else Decimal(wwn_min)
+            "WWN",
+            Decimal(100 - cat_w),
+            Decimal(wwn),
+            None if wwn_min is None else Decimal(wwn_min),
+            kind="interview",
         ),
     )
 
@@ -181,7 +186,8 @@ def test_skb_weights_given_to_one_candidate_do_not_verify() -> None:
     assert not rep.ok
     assert (
         "final/FA.json: the lines carry different SKB components (a formation has one plan): "
-        "CAT 10%, WWN 90% for A2; CAT 60%, WWN 40% for A1" in rep.problems
+        "CAT (cat) 10%, WWN (interview) 90% for A2; CAT (cat) 60%, WWN (interview) 40% for A1"
+        in rep.problems
     ), rep.problems
 
 
@@ -196,7 +202,7 @@ def test_an_skb_minimum_given_to_one_candidate_does_not_verify() -> None:
     rep = pub.verify_publication(files, KEY.public_key())
     assert any(
         p.startswith("final/FA.json: the lines carry different SKB components")
-        and "CAT 60%, WWN 40% min 95 for A1" in p
+        and "CAT (cat) 60%, WWN (interview) 40% min 95 for A1" in p
         for p in rep.problems
     ), rep.problems
 
@@ -206,7 +212,7 @@ def test_a_present_line_without_the_formations_components_does_not_verify() -> N
     rep = pub.verify_publication(_publish(skb), KEY.public_key())
     assert (
         "final/FA.json: A2 present at the SKB without the formation's components "
-        "(CAT 60%, WWN 40% min 50)" in rep.problems
+        "(CAT (cat) 60%, WWN (interview) 40% min 50)" in rep.problems
     ), rep.problems
 
 
@@ -220,6 +226,53 @@ def test_one_plan_per_formation_verifies() -> None:
     }
     rep = pub.verify_publication(_publish(skb), KEY.public_key())
     assert rep.ok, rep.problems
+
+
+# -- 3b. the plan held to the policy's SKB caps ------------------------------------------------
+
+
+def test_a_plan_that_breaks_the_cat_share_does_not_verify_even_on_one_line() -> None:
+    # The policy (2024) asks the CAT field test to weigh at least 50 % of the
+    # SKB. Formation FB's plan gives it 30 %, and B1 is FB's only SKB line, so
+    # no other line could show the plan differs: the kinds published with the
+    # components let the verifier hold it to the caps all the same.
+    skb = {**SKB, "A1": _rec("A1", _comps(60, 70, 80)), "A2": _rec("A2", _comps(60, 80, 80))}
+    skb["B1"] = _rec("B1", _comps(30, 60, 95))
+    files = _publish(skb)
+    assert json.loads(files[pub.MANIFEST])["schema"] == pub.KINDS_SCHEMA
+    rep = pub.verify_publication(files, KEY.public_key())
+    assert rep.problems == [
+        "final/FB.json: the SKB plan CAT (cat) 30%, WWN (interview) 70% of B1 breaks the "
+        "policy's SKB caps: the CAT field test weighs 30%, the policy asks for at least 50%; "
+        "the other components weigh 70% together, the policy allows at most 50%"
+    ], rep.problems
+    # Calling the interview a CAT test is a different plan from the stored one,
+    # but the caps hold; whether the kind is true is the plan's record
+    # (docs/skb.md), and every line of the formation must say the same.
+    assert _entry(files, "final/FB.json", "B1")["skb_components"][0]["kind"] == "cat"
+
+
+def test_kinds_cannot_be_stripped_from_a_signed_publication() -> None:
+    skb = {**SKB, "A1": _rec("A1", _comps(60, 70, 80)), "A2": _rec("A2", _comps(60, 80, 80))}
+    files = _publish(skb)
+    # A key holder removes the kinds to escape the caps and signs again: the
+    # manifest's schema still says the kinds are published.
+    for path in ("final/FA.json",):
+        doc = json.loads(files[path])
+        for e in doc["entries"]:
+            for c in e.get("skb_components") or ():
+                c.pop("kind", None)
+        files[path] = pub.formation_json(doc)
+    _resign(files, json.loads(files[pub.MANIFEST]))
+    rep = pub.verify_publication(files, KEY.public_key())
+    assert (
+        "final/FA.json: A1 skb_components: CAT, WWN without a kind "
+        "(this publication's schema names every component's kind)" in rep.problems
+    ), rep.problems
+    # A publication is never built without them.
+    bare = {**SKB, "A1": _rec("A1", tuple(replace(c, kind=None) for c in _comps(60, 70, 80)))}
+    with pytest.raises(pub.PublicationError, match=r"without a kind.*final/FA.json \(A1\)"):
+        _publish(bare)
 
 
 # -- 4. prove --receipt verifies the publication first --------------------------------------------

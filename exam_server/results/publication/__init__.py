@@ -60,6 +60,7 @@ from exam_server.results.publication.counts import (
 from exam_server.results.publication.documents import (
     BREAKDOWN_SCHEMA,
     FORMATION_SCHEMA,
+    KINDS_SCHEMA,
     MANIFEST,
     MANIFEST_SCHEMA,
     POLICY,
@@ -76,6 +77,7 @@ from exam_server.results.publication.documents import (
     formation_csv,
     formation_docs,
     formation_json,
+    kinds_published,
     leaves_of,
     sha256_hex,
     skb_component_codes,
@@ -130,6 +132,7 @@ from exam_server.results.publication.verification import (
 __all__ = [
     "BREAKDOWN_SCHEMA",
     "FORMATION_SCHEMA",
+    "KINDS_SCHEMA",
     "MANIFEST",
     "MANIFEST_SCHEMA",
     "MERKLE_ALGORITHM",
@@ -163,6 +166,7 @@ __all__ = [
     "formation_json",
     "generate_key",
     "inputs_from_files",
+    "kinds_published",
     "leaf_hash",
     "leaves_of",
     "load_private_key",

@@ -36,6 +36,10 @@ MANIFEST_SCHEMA = "seleksi/results-manifest/3"
 # listed apart (``site_receipt_keys``): a verifier that knows only
 # ``receipt_keys`` does not take them for keys that verify every receipt.
 SITE_KEYS_SCHEMA = "seleksi/results-manifest/4"
+# 5: every SKB component of a final line names its kind (``kind``: cat,
+# interview …), so that a verifier holds each formation's plan to the
+# policy's caps (the CAT field test's minimum share); site keys as in 4.
+KINDS_SCHEMA = "seleksi/results-manifest/5"
 #: The first manifest schema whose final CSVs carry the SKB breakdown.
 BREAKDOWN_SCHEMA = 3
 FORMATION_SCHEMA = "seleksi/results-formation/2"  # 2: one candidate per line
@@ -167,12 +171,14 @@ def final_entry_dict(policy: RankingPolicy, e: FinalEntry) -> dict[str, Any]:
 
 
 def _components_dict(e: FinalEntry) -> dict[str, Any]:
-    """The SKB breakdown (issue 19), only on lines that have one."""
+    """The SKB breakdown (issue 19), only on lines that have one; each
+    component's ``kind`` when known, so that a verifier can hold the plan to
+    the policy's caps (``files.skb_line_problems``)."""
     if not e.skb_components:
         return {}
     return {"skb_components": [
         {"code": c.code, "weight": json_number(c.weight), "score": json_number(c.score),
-         "minimum": _num(c.minimum)}
+         "minimum": _num(c.minimum)} | ({} if c.kind is None else {"kind": c.kind})
         for c in e.skb_components
     ]}  # fmt: skip
 
@@ -203,14 +209,30 @@ def skb_component_codes(doc: Mapping[str, Any]) -> list[str]:
     return codes
 
 
+def schema_number(manifest: Mapping[str, Any]) -> int | None:
+    """The number of a manifest's ``schema`` (``…/results-manifest/3`` → 3); None
+    when it has none."""
+    try:
+        return int(str(manifest.get("schema", "")).rsplit("/", 1)[-1])
+    except ValueError:
+        return None
+
+
 def csv_has_breakdown(manifest: Mapping[str, Any]) -> bool:
     """Whether the final CSVs of the publication with ``manifest`` carry the
     SKB breakdown columns (manifest schema 3 on; earlier publications verify
     as they were written)."""
-    try:
-        return int(str(manifest.get("schema", "")).rsplit("/", 1)[-1]) >= BREAKDOWN_SCHEMA
-    except ValueError:
-        return True
+    n = schema_number(manifest)
+    return n is None or n >= BREAKDOWN_SCHEMA
+
+
+def kinds_published(manifest: Mapping[str, Any]) -> bool:
+    """Whether every SKB component of the publication's final lines must name
+    its kind (manifest schema 5 on: :data:`KINDS_SCHEMA`). The manifest is
+    signed, so a publication cannot shed the kinds by claiming an older
+    schema without failing its signature."""
+    n = schema_number(manifest)
+    return n is None or n >= int(KINDS_SCHEMA.rsplit("/", 1)[-1])
 
 
 def formation_csv(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assessment.components import ComponentError, ComponentScore
+from assessment.components import ComponentError, ComponentScore, share_problems
 from exam_server.results.integration import (
     SKB_PRESENT,
     SkbScore,
@@ -136,15 +136,20 @@ def inputs_from_files(
 
 
 def _plan_text(plan: Sequence[ComponentScore]) -> str:
-    """``CAT 60% min 50, WWN 40%``: a line's SKB components as a reader names them."""
+    """``CAT (cat) 60% min 50, WWN (interview) 40%``: a line's SKB components as
+    a reader names them."""
     return ", ".join(
-        f"{c.code} {fmt(c.weight)}%" + ("" if c.minimum is None else f" min {fmt(c.minimum)}")
+        f"{c.code}{'' if c.kind is None else f' ({c.kind})'} {fmt(c.weight)}%"
+        + ("" if c.minimum is None else f" min {fmt(c.minimum)}")
         for c in plan
     )
 
 
 def skb_line_problems(
-    policy: RankingPolicy, docs: Sequence[tuple[str, Mapping[str, Any]]]
+    policy: RankingPolicy,
+    docs: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    kinds: bool = True,
 ) -> list[str]:
     """What is wrong with the SKB of the published final lines, each naming the
     file and the candidates (empty: nothing).
@@ -158,10 +163,18 @@ def skb_line_problems(
       formation does. A line is scored under its formation's plan, never
       under weights or minimums of its own.
 
-    Lines that came by optimisation are checked in their own formation. The
-    lines do not say which component is the CAT field test (no kinds), so the
-    policy's caps on the plan (``skb.cat_min_weight``) are checked where the
-    plan is stored, not here."""
+    * where the lines name their components' kinds (publications since the
+      kinds were published), the formation's plan obeys the policy's caps:
+      kinds it allows, the CAT field test's minimum share and the others'
+      maximum (:func:`assessment.components.share_problems`, the rule
+      applied when the plan was stored). This holds a formation of a single
+      line to the policy too, where there is no other line to compare with.
+
+    Lines that came by optimisation are checked in their own formation.
+    kinds: whether every component must name its kind
+    (:func:`~.documents.kinds_published` of the manifest); False for
+    publications made before the kinds were published, whose plans are then
+    held to the caps only where the policy was applied when they were stored."""
     problems: list[str] = []
     for path, doc in docs:
         if doc.get("stage") != "final":
@@ -187,6 +200,12 @@ def skb_line_problems(
             except ComponentError as exc:
                 problems.append(str(exc))
                 continue
+            if kinds and (unnamed := [c.code for c in comps if c.kind is None]):
+                problems.append(
+                    f"{path}: {regno} skb_components: {', '.join(unnamed)} without a kind "
+                    "(this publication's schema names every component's kind)"
+                )
+                continue
             if not comps:
                 if e.get("skb_status") == SKB_PRESENT:
                     bare.append(regno)
@@ -200,7 +219,9 @@ def skb_line_problems(
                 for c in comps
                 if c.minimum is not None and not 0 <= c.minimum <= 100
             )
-            plan = tuple(ComponentScore(c.code, c.weight, Decimal(0), c.minimum) for c in comps)
+            plan = tuple(
+                ComponentScore(c.code, c.weight, Decimal(0), c.minimum, c.kind) for c in comps
+            )
             plans.setdefault(plan, []).append(regno)
         if len(plans) > 1:
             # The most common plan first; every plan with the candidates scored under it.
@@ -209,6 +230,16 @@ def skb_line_problems(
                 f"{path}: the lines carry different SKB components (a formation has one plan): "
                 + "; ".join(f"{_plan_text(p)} for {_names(who)}" for p, who in shown)
             )
+        for plan, who in plans.items():
+            parts = [(c.code, c.kind, c.weight) for c in plan if c.kind is not None]
+            if len(parts) < len(plan):
+                continue  # before the kinds were published (or reported above)
+            broken = share_problems(parts, policy.skb_rules)
+            if broken:
+                problems.append(
+                    f"{path}: the SKB plan {_plan_text(plan)} of {_names(who)} breaks the "
+                    f"policy's SKB caps: " + "; ".join(broken)
+                )
         if plans and bare:
             problems.append(
                 f"{path}: {_names(bare)} present at the SKB without the formation's components "

@@ -16,6 +16,7 @@ from exam_server.results.integration import FinalResult
 from exam_server.results.publication.counts import formation_counts
 from exam_server.results.publication.documents import (
     FORMATION_SCHEMA,
+    KINDS_SCHEMA,
     MANIFEST,
     MANIFEST_SCHEMA,
     POLICY,
@@ -24,6 +25,7 @@ from exam_server.results.publication.documents import (
     SITE_KEYS_SCHEMA,
     STAGES,
     ExamInfo,
+    PublicationError,
     _formation_dict,
     canonical_json,
     final_entry_dict,
@@ -118,6 +120,7 @@ def build_manifest(
     leaves = leaves_of(files)
     root = merkle_root(merkle_levels([leaf_hash(x) for x in leaves]))
     stages = [s for s in STAGES if any(p.startswith(f"{s}/") for p in files)]
+    docs = formation_docs(files)
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "exam": exam.to_dict(),
@@ -129,7 +132,7 @@ def build_manifest(
             for p in sorted(files)
         ],
         "merkle": {"algorithm": MERKLE_ALGORITHM, "leaves": len(leaves), "root": root.hex()},
-        "counts": formation_counts(policy, formation_docs(files)),
+        "counts": formation_counts(policy, docs),
         "receipt_keys": [receipt_key_entry(k) for k in receipt_keys if not _site(k)],
         "signature": {
             "algorithm": "Ed25519",
@@ -141,6 +144,24 @@ def build_manifest(
     if site_keys:
         manifest["schema"] = SITE_KEYS_SCHEMA
         manifest["site_receipt_keys"] = site_keys
+    if any(e.get("skb_components") for _, doc in docs for e in doc["entries"]):
+        # Lines with SKB components name their kinds; site keys listed as in 4.
+        unnamed = sorted(
+            {
+                f"{path} ({e['registration_number']})"
+                for path, doc in docs
+                for e in doc["entries"]
+                if any("kind" not in c for c in e.get("skb_components") or ())
+            }
+        )
+        if unnamed:
+            raise PublicationError(
+                "SKB components without a kind on the lines of "
+                + ", ".join(unnamed[:5])
+                + (f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else "")
+                + ": a publication names every component's kind (cat, interview …)"
+            )
+        manifest["schema"] = KINDS_SCHEMA
     if version is not None:
         manifest["version"] = dict(version)
     return canonical_json(manifest)

@@ -34,6 +34,7 @@ from exam_server.results.publication.documents import (
     csv_has_breakdown,
     formation_csv,
     formation_docs,
+    kinds_published,
     leaves_of,
     sha256_hex,
 )
@@ -199,13 +200,18 @@ def verify_publication(
     else:
         rep.checks.append(f"Merkle root over {len(leaves)} entries matches: {root}")
     # The SKB lines: scores within range, one plan of components per formation.
-    skb_bad = skb_line_problems(policy, docs)
+    skb_bad = skb_line_problems(policy, docs, kinds=kinds_published(manifest))
     rep.problems.extend(skb_bad)
     if skb is not None and not skb_bad:
         rep.checks.append(
             "every published SKB score is within 0–"
             f"{fmt(policy.skb_max_points)}, and every formation's lines carry the same SKB "
             "components (weights, minimums)"
+            + (
+                ", whose kinds and weights obey the policy's SKB caps"
+                if kinds_published(manifest)
+                else ""
+            )
         )
     rule_bad = 0
     try:
