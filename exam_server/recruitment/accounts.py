@@ -166,6 +166,134 @@ def reset_password(
         return True
 
 
+# -- changing the account's email ------------------------------------------------------
+
+
+def email_fingerprint(email: str) -> str:
+    """A short digest of the account's current address, put in email-change
+    links: once the address changes, every link made before stops working."""
+    return hashlib.sha256(email.encode()).hexdigest()[:16]
+
+
+def masked(email: str) -> str:
+    """``b***@example.org``: enough for the owner of an address to know which
+    one is meant, without spelling it out in a message to another mailbox."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def password_ok(engine: Engine, account_id: int, password: str, dummy_hash: str) -> bool:
+    """Whether ``password`` is the account's (blocking: scrypt runs either way)."""
+    with Session(engine) as s:
+        acc = s.get(RecAccount, account_id)
+    ok = verify_password(password, acc.password_hash if acc is not None else dummy_hash)
+    return acc is not None and ok
+
+
+def request_email_change(
+    engine: Engine,
+    account_id: int,
+    new_email: str,
+    confirm_link: Callable[[int, str, str], str],
+    now: float,
+) -> None:
+    """A confirmation link to ``new_email`` and a notice to the current address.
+
+    The address changes only when the link is opened (:func:`confirm_email_change`):
+    it proves the new mailbox is the candidate's, and the notice tells the
+    owner of the old one, who can reset the password if it was not them.
+    Whether another account holds ``new_email`` is not told here (the page
+    says the same either way). confirm_link(account id, new email, fingerprint
+    of the current address)."""
+    with Session(writer(engine)) as s:
+        acc: RecAccount = _get(s, RecAccount, account_id, lock=True)
+        link = confirm_link(account_id, new_email, email_fingerprint(acc.email))
+        enqueue(
+            s,
+            new_email,
+            "Konfirmasi email baru / Confirm your new email",
+            f"Yth. {acc.name},\n\nBuka tautan ini (berlaku tiga hari) untuk memakai alamat ini "
+            f"pada akun pendaftaran Anda:\n{link}\n\nOpen this link (valid for three days) to "
+            f"use this address for your registration account:\n{link}\n\n"
+            "Abaikan bila Anda tidak memintanya. / Ignore it if you did not ask.\n",
+            "email_change",
+            now,
+        )
+        enqueue(
+            s,
+            acc.email,
+            "Permintaan ganti email / A change of email was asked for",
+            f"Yth. {acc.name},\n\nAda permintaan untuk mengganti email akun Anda menjadi "
+            f"{masked(new_email)}. Alamat ini tetap dipakai sampai tautan yang dikirim ke alamat "
+            "baru dibuka. Bila bukan Anda yang memintanya, atur ulang kata sandi Anda sekarang "
+            "(Lupa kata sandi) dan hubungi panitia seleksi.\n\n"
+            f"Someone asked to change your account's email to {masked(new_email)}. This address "
+            "stays in use until the link sent to the new one is opened. If it was not you, "
+            "reset your password now (Forgot the password) and contact the selection "
+            "committee.\n",
+            "email_change_notice",
+            now,
+        )
+        audit.append(
+            s.connection(),
+            "rec_email_change_requested",
+            f"account:{account_id}",
+            data={"account": account_id},
+            at=now,
+        )
+        s.commit()
+
+
+def confirm_email_change(
+    engine: Engine, account_id: int, new_email: str, fingerprint: str, now: float
+) -> str:
+    """Change the address from a confirmation link: ``changed``; ``used`` when
+    the address is no longer the one the link was made for (used already, or
+    changed since); ``taken`` when another account has ``new_email``."""
+    with Session(writer(engine)) as s:
+        acc = s.get(RecAccount, account_id, with_for_update=True)
+        if acc is None or not hmac.compare_digest(email_fingerprint(acc.email), fingerprint):
+            return "used"
+        if acc.email == new_email:
+            return "used"
+        other = s.execute(
+            select(col(RecAccount.id)).where(col(RecAccount.email) == new_email)
+        ).first()
+        if other is not None:
+            return "taken"
+        old = acc.email
+        acc.email = new_email
+        # The link reached the new mailbox: the address is the person's.
+        acc.email_verified_at = now
+        s.add(acc)
+        try:
+            s.flush()
+        except IntegrityError:  # taken between the check and the write
+            s.rollback()
+            return "taken"
+        enqueue(
+            s,
+            old,
+            "Email akun diganti / Your account's email was changed",
+            f"Yth. {acc.name},\n\nEmail akun pendaftaran Anda kini {masked(new_email)}; pesan "
+            "berikutnya dikirim ke sana. Bila bukan Anda yang menggantinya, hubungi panitia "
+            "seleksi.\n\n"
+            f"Your registration account's email is now {masked(new_email)}; further messages "
+            "go there. If you did not change it, contact the selection committee.\n",
+            "email_changed",
+            now,
+        )
+        audit.append(
+            s.connection(),
+            "rec_email_changed",
+            f"account:{account_id}",
+            data={"account": account_id},
+            at=now,
+        )
+        s.commit()
+        return "changed"
+
+
 def account_login(engine: Engine, email: str, password: str, dummy_hash: str) -> RecAccount | None:
     """Blocking (scrypt); a hash is computed whether or not the email exists."""
     with Session(engine) as s:

@@ -478,7 +478,7 @@ def test_a_bounced_address_is_told_on_the_candidates_page(rec_server: RecServer)
     )
     shown = notice()
     assert shown is not None
-    assert "Email kami tidak sampai" in shown and "hubungi panitia seleksi" in shown
+    assert "Email kami tidak sampai" in shown and "Ganti email akun" in shown
     assert "Our email did not reach you" in (notice("en") or "")
     assert "“Status pendaftaran / Registration status”" in shown
     assert "552 5.2.2 mailbox full (5.2.2)" in shown and who in shown

@@ -39,6 +39,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from exam_server.recruitment.pages.accounts import (  # noqa: F401
     RESET_SECONDS,
+    change_email,
+    confirm_email,
     forgot,
     login,
     logout,
@@ -132,6 +134,8 @@ def routes() -> list[BaseRoute]:
                 Route("/reset", reset, methods=both, name="rec_reset"),
                 Route("/logout", logout, methods=["POST"], name="rec_logout"),
                 Route("/me", me, name="rec_me"),
+                Route("/me/email", change_email, methods=both, name="rec_email"),
+                Route("/email/confirm", confirm_email, name="rec_email_confirm"),
                 Route("/me/save", me_save, methods=["POST"]),
                 Route("/me/check", me_check, methods=["POST"]),
                 Route("/me/upload", me_upload, methods=["POST"]),

@@ -126,6 +126,129 @@ async def verify(request: Request) -> Response:
     )
 
 
+def _change_serializer(request: Request) -> URLSafeTimedSerializer:
+    return _serializer(request, "seleksi.recruitment.email-change.v1")
+
+
+@_guarded
+async def change_email(request: Request) -> Response:
+    """A logged-in candidate asks to use another address: the current password,
+    then a link to the new address (the change happens when it is opened) and
+    a notice to the current one."""
+    account_id = _account_id(request)
+    if account_id is None:
+        return _redirect(request, "/recruitment/login")
+    ctx = context(request.app)
+    acc = await _run(svc.account, ctx.engine, account_id)
+    if acc is None:
+        return _redirect(request, "/recruitment/login")
+    if request.method == "GET":
+        return render(request, "email.html", errors={}, values={}, current=acc.email)
+    form = _form(request)
+    # Every request counts against the account and the source: no mailbox is
+    # flooded with links, and the password is not guessed here faster than at
+    # the login (waits are capped, never a lock).
+    source = request_source(request)
+    key = f"email:{account_id}"
+    await ctx.limits.check(SCOPE, key, source)
+    await ctx.limits.failed(SCOPE, key, source)
+    err = FormError()
+    new_email = f.email(form, "email", err)
+    password = form.get("password") if isinstance(form.get("password"), str) else ""
+    if not err.errors and new_email == acc.email:
+        err.add("email", "ini alamat Anda sekarang", "this is your current address")
+    if not err.errors:
+        async with ctx.hash_limiter:
+            ok = await _run(svc.password_ok, ctx.engine, account_id, str(password), ctx.dummy_hash)
+        if not ok:
+            err.add("password", "kata sandi salah", "wrong password")
+    if err.errors:
+        status = 401 if "password" in err.by_field() else 400
+        return render(
+            request,
+            "email.html",
+            status,
+            errors=err.by_field(),
+            values={"email": new_email},
+            current=acc.email,
+        )
+    ser, base = _change_serializer(request), str(request.url_for("rec_email_confirm"))
+
+    def link(aid: int, address: str, fingerprint: str) -> str:
+        return f"{base}?t={ser.dumps([aid, address, fingerprint])}"
+
+    await _run(svc.request_email_change, ctx.engine, account_id, new_email, link, _now(request))
+    resp = render(
+        request,
+        "message.html",
+        title=("Periksa email baru Anda", "Check your new email"),
+        text=(
+            f"Tautan konfirmasi dikirim ke {new_email}. Email akun tetap {acc.email} sampai "
+            "tautan itu dibuka (berlaku tiga hari).",
+            f"A confirmation link was sent to {new_email}. The account's email stays "
+            f"{acc.email} until that link is opened (valid for three days).",
+        ),
+        link=("/recruitment/me", ("Kembali", "Back")),
+    )
+    resp.background = _kick_outbox(request)
+    return resp
+
+
+@_guarded
+async def confirm_email(request: Request) -> Response:
+    """The link sent to the new address: the account's email becomes it."""
+    try:
+        aid, address, fingerprint = _change_serializer(request).loads(
+            request.query_params.get("t", ""), max_age=EMAIL_LINK_SECONDS
+        )
+        aid, address, fingerprint = int(aid), str(address), str(fingerprint)
+    except (BadSignature, TypeError, ValueError):
+        return message(
+            request,
+            ("Tautan tidak sah", "Invalid link"),
+            ("Tautan tidak sah atau kedaluwarsa.", "The link is invalid or expired."),
+            400,
+        )
+    ctx = context(request.app)
+    outcome = await _run(
+        svc.confirm_email_change, ctx.engine, aid, address, fingerprint, _now(request)
+    )
+    if outcome == "taken":
+        return message(
+            request,
+            ("Alamat sudah dipakai", "Address already in use"),
+            (
+                f"{address} sudah menjadi email akun lain; email akun Anda tidak diganti.",
+                f"{address} is already another account's email; yours was not changed.",
+            ),
+            409,
+        )
+    if outcome == "used":
+        return message(
+            request,
+            ("Tautan sudah dipakai", "Link already used"),
+            (
+                "Email akun sudah diganti sejak tautan ini dibuat. Minta tautan baru bila perlu.",
+                "The account's email has changed since this link was made. Ask for a new one "
+                "if needed.",
+            ),
+            409,
+        )
+    resp = render(
+        request,
+        "message.html",
+        title=("Email diganti", "Email changed"),
+        text=(
+            f"Email akun Anda kini {address}; masuk dengan alamat ini.",
+            f"Your account's email is now {address}; log in with this address.",
+        ),
+        link=("/recruitment/me", ("Pendaftaran saya", "My registration")),
+    )
+    resp.background = _kick_outbox(request)
+    return resp
+
+
+RESET_SECONDS = 3600
 RESET_SECONDS = 3600
 
 
