@@ -92,7 +92,20 @@ def bank_to_dict(bank: BankArrays) -> dict[str, Any]:
     }
 
 
+#: The one field of the placeholder an exam site stores as an exam's bank
+#: until its scoring is unsealed (``exam_server.sites.package.sealed_bank_json``).
+SEALED_FIELD = "sealed"
+
+
+class SealedBankError(ValueError):
+    """The exam's bank (its scoring keys) is still sealed at this exam site:
+    nothing can score against it until one of its sessions' keys is released
+    (docs/sites.md). The message says which exam."""
+
+
 def bank_from_dict(d: dict[str, Any]) -> BankArrays:
+    if SEALED_FIELD in d:
+        raise SealedBankError(str(d[SEALED_FIELD]))
     n = len(d["item_ids"])
     pd = d["params"]
     params = ItemParameters(

@@ -46,7 +46,7 @@ from exam_server.forensics.models import (
     WatchedAttempt,
     WithdrawnItem,
 )
-from exam_server.snapshot import bank_from_json
+from exam_server.snapshot import SealedBankError, bank_from_json
 from forensics import rt
 from forensics.ability import estimate, grid_log_likelihood
 from forensics.drift import CusumSettings, ItemWatch, administration_scores
@@ -318,7 +318,10 @@ def decide(
             )
         else:
             for exam_id, text in conn.execute(select(EXAM.c.id, EXAM.c.bank_json)):
-                bank = bank_from_json(text)
+                try:
+                    bank = bank_from_json(text)
+                except SealedBankError as exc:  # at an exam site, before its key (sites.md)
+                    raise ReviewError(f"{exc}: decide after that, or at the centre") from None
                 if item_id in bank.item_ids:
                     out.append(Withdrawal(int(exam_id), bank.index_of(item_id)))
             conn.execute(

@@ -54,6 +54,7 @@ from exam_server.live.release import Answers, Form, Release, ReleaseTracker, Sto
 from exam_server.live.serving import FLUSH_SECONDS, HEARTBEAT_SECONDS, collect, serve
 from exam_server.models import Attempt, Candidate, Formation
 from exam_server.models import Response as ResponseRow
+from exam_server.snapshot import SealedBankError
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +385,17 @@ async def board_channel(ws: WebSocket) -> None:
     try:
         options = await asyncio.to_thread(exam_options, engine, session_id)
         _warn_once(ws, session_id, options)
-        book = BoardBook(options, await load_bank(engine, session_id))
+        try:
+            bank = await load_bank(engine, session_id)
+        except SealedBankError as exc:
+            # An exam site's session whose key is not released yet: nothing
+            # to show; the page tries again and finds the session once it is.
+            await ws.send_text(
+                live_frame("error", ctx.clock.now(), code="items_sealed", message=str(exc))
+            )
+            await ws.close(code=1013)
+            return
+        book = BoardBook(options, bank)
         info, rows = await asyncio.to_thread(load_board, engine, session_id, book)
         if info is None:
             await ws.send_text(live_frame("error", ctx.clock.now(), code="unknown_session"))

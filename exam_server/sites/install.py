@@ -5,8 +5,11 @@ session N, candidate M) means the same at the centre. Installing is
 idempotent and additive: a package installed again changes nothing, a newer
 package for the same site adds the rows it brings that are not there yet
 (a session added at the centre). Sessions arrive ``scheduled``; each exam's
-item content stays sealed (``items_json`` is an empty list) until its
-session's key is released (``exam_server.sites.keys.release``).
+item content and its bank (the scoring keys) stay sealed until one of its
+sessions' keys is released (``exam_server.sites.keys.release``): until then
+``items_json`` is an empty list and ``bank_json`` the placeholder
+:func:`~exam_server.sites.package.sealed_bank_json`, which every reader of
+the bank refuses by name (``exam_server.snapshot.SealedBankError``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from exam_server.sites.package import (
     SITE,
     Package,
     PackageError,
+    sealed_bank_json,
     verify,
 )
 
@@ -87,12 +91,15 @@ def install(engine: Engine, data: bytes, public_key: Ed25519PublicKey) -> tuple[
             )
         added = _add_missing(conn, SITE, [site], {})
         for name, table in _TABLES:
+            rows = c[name]
             extra: dict[str, Any] = {}
             if name == "exams":
-                extra = {"items_json": "[]"}  # sealed until the session's key is released
+                # Sealed until a session's key is released: no text, no key.
+                extra = {"items_json": "[]"}
+                rows = [{**r, "bank_json": sealed_bank_json(str(r["code"]))} for r in rows]
             elif name == "sessions":
                 extra = {"status": "scheduled"}
-            added += _add_missing(conn, table, c[name], extra)
+            added += _add_missing(conn, table, rows, extra)
         sealed_have = set(conn.execute(select(SEALED.c.session_id)).scalars())
         for s in c["sessions"]:
             if s["id"] in sealed_have:

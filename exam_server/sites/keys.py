@@ -1,5 +1,6 @@
 """Session keys: the sealed offline form an operator types in, and releasing
-a key at the site (the item content of its session opened into the exam).
+a key at the site (its session's sealed box opened: the exam's item content
+and its bank, with the scoring keys, written into the exam).
 
 A sealed key is printed by ``seleksi site package`` on a sheet that goes to
 the site in a sealed envelope, opened only when the centre cannot be
@@ -22,7 +23,7 @@ from exam_server.db import writer
 from exam_server.models import Exam, ExamSession
 from exam_server.receipts import CROCKFORD
 from exam_server.sites.models import InstalledPackage, SealedItems
-from exam_server.sites.package import KEY_BYTES, PackageError, open_items
+from exam_server.sites.package import KEY_BYTES, PackageError, bank_is_sealed, open_box
 from exam_server.snapshot import bank_from_json, items_from_json
 
 _CHECK_BYTES = 2
@@ -106,16 +107,23 @@ def unseal(session_code: str, text: str) -> bytes:
 
 
 def release(engine: Engine, session_code: str, key: bytes, how: str) -> int:
-    """Open ``session_code``'s item content with ``key`` into its exam (so the
-    session can be opened for logins); ``how``: ``centre`` or ``sealed``.
-    Idempotent: releasing again changes nothing. Returns the number of
-    items. Raises :class:`PackageError` for a session the package did not
-    bring or a key that does not open it."""
+    """Open ``session_code``'s sealed box with ``key`` and write its exam's
+    item content and bank (the scoring keys) into the exam, so the session
+    can be opened for logins; ``how``: ``centre`` or ``sealed``. Only this
+    session is marked released: another session, even of the same exam,
+    opens for logins only with its own key. Idempotent: releasing again
+    changes nothing. Returns the number of items. Raises
+    :class:`PackageError` for a session the package did not bring or a key
+    that does not open it."""
     with writer(engine).begin() as conn:
         row = (
             conn.execute(
                 select(
-                    SEALED, SESSION.c.code, PACKAGE.c.site_code, EXAM.c.bank_json, EXAM.c.items_json
+                    SEALED,
+                    SESSION.c.code,
+                    PACKAGE.c.site_code,
+                    EXAM.c.code.label("exam_code"),
+                    EXAM.c.bank_json,
                 )
                 .join(SESSION, SESSION.c.id == SEALED.c.session_id)
                 .join(PACKAGE, PACKAGE.c.package_id == SEALED.c.package_id)
@@ -127,15 +135,31 @@ def release(engine: Engine, session_code: str, key: bytes, how: str) -> int:
         )
         if row is None:
             raise PackageError(f"no session {session_code} in an installed site package")
-        items_json = open_items(
+        box = open_box(
             str(row["site_code"]),
             session_code,
             {"nonce": row["nonce"], "ciphertext": row["ciphertext"]},
             key,
         )
-        items = items_from_json(items_json)
+        held = str(row["bank_json"])
+        if box.bank_json is None:  # a version-1 box: its bank came in the clear
+            if bank_is_sealed(held):
+                raise PackageError(
+                    f"session {session_code}'s box holds no scoring and its exam's is sealed"
+                )
+            bank_json = held
+        else:
+            if box.exam_id != int(row["exam_id"]):
+                raise PackageError(f"session {session_code}'s box is not its exam's")
+            if not bank_is_sealed(held) and held != box.bank_json:
+                raise PackageError(
+                    f"session {session_code}'s scoring does not match its exam"
+                    f" {row['exam_code']}'s, opened before"
+                )
+            bank_json = box.bank_json
+        items = items_from_json(box.items_json)
         ids = [it.item_id for it in items]
-        if ids != list(bank_from_json(row["bank_json"]).item_ids):
+        if ids != list(bank_from_json(bank_json).item_ids):
             raise PackageError(f"session {session_code}'s items do not match its exam's bank")
         if row["released_at"] is not None:
             return len(items)
@@ -144,7 +168,11 @@ def release(engine: Engine, session_code: str, key: bytes, how: str) -> int:
             .where(SEALED.c.session_id == row["session_id"])
             .values(released_at=time.time(), released_how=how)
         )
-        conn.execute(EXAM.update().where(EXAM.c.id == row["exam_id"]).values(items_json=items_json))
+        conn.execute(
+            EXAM.update()
+            .where(EXAM.c.id == row["exam_id"])
+            .values(items_json=box.items_json, bank_json=bank_json)
+        )
         audit.append(
             conn,
             "site_key_release",

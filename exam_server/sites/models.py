@@ -67,8 +67,10 @@ class SiteCheckpointKey(SQLModel, table=True):
 
 
 class SiteSessionKey(SQLModel, table=True):
-    """The AES-256-GCM key (base64) that opens one session's item content in
-    the site package; released_at/released_how: when the site fetched it."""
+    """The AES-256-GCM key (base64) that opens one session's sealed box in the
+    site package (its exam's item content and bank); made at random per
+    session, so it opens no other session's box; released_at: when the site
+    fetched it."""
 
     __tablename__ = "site_session_key"
     session_id: int = Field(primary_key=True, foreign_key="exam_session.id")
@@ -197,8 +199,11 @@ class InstalledPackage(SQLModel, table=True):
 
 
 class SealedItems(SQLModel, table=True):
-    """One session's item content as the package brought it, encrypted
-    (AES-256-GCM; nonce and ciphertext base64) until its key is released."""
+    """One session's sealed box as the package brought it (AES-256-GCM under
+    the session's own key; nonce and ciphertext base64): its exam's item
+    content and, from package version 2, its bank with the scoring keys
+    (``exam_server.sites.package.open_box``); released_at/released_how:
+    when and how this session's key opened it here."""
 
     __tablename__ = "site_sealed_items"
     session_id: int = Field(primary_key=True, foreign_key="exam_session.id")

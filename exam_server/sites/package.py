@@ -1,11 +1,17 @@
 """The site package: what the centre sends a site before an exam day.
 
 A package holds one site's rows (the site, its rooms, the sessions held
-there, their exams' documents and bank arrays, the formations and the
-candidates scheduled into those sessions) and, per session, the exam's item
-content (stems and options) encrypted with AES-256-GCM under the session's
-own key, so the package is useless until the key is released at session
-start (``exam_server.sites.keys``).
+there, their exams' documents, the formations and the candidates scheduled
+into those sessions) and, per session, a **sealed box**: the exam's item
+content (stems and options) and its whole bank (the engine arrays: the
+scoring keys and option points with the IRT parameters) encrypted with
+AES-256-GCM under the session's own random key. Nothing in the clear tells
+an item's text or its key; the box opens only with that session's key,
+released at its start (``exam_server.sites.keys``). Sessions of one exam
+each carry their own box of the same content under their own key.
+
+Version 1 packages carried the bank (with the keys) in the clear and sealed
+only the item texts; :func:`verify` refuses them (a new package is needed).
 
 The file is plain text::
 
@@ -31,7 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
@@ -40,9 +46,12 @@ from sqlalchemy.engine import Connection, Engine
 from exam_server.models import Candidate, Exam, ExamSession, Formation, Room, Site
 from exam_server.receipts import key_id
 from exam_server.sites.models import SiteSessionKey
+from exam_server.snapshot import SEALED_FIELD
 
-MAGIC = b"SELEKSI-SITE-PACKAGE 1"
-VERSION = 1
+MAGIC = b"SELEKSI-SITE-PACKAGE 1"  # the envelope (header, signature); the body has its own "v"
+#: The body's format: 2 seals each exam's bank (its scoring keys) with its item
+#: content; 1 (refused since) carried the bank in the clear.
+VERSION = 2
 #: Signed before the body: a package signature can never pass as another document's.
 DOMAIN = b"seleksi/site-package/1\x00"
 KEY_BYTES = 32
@@ -55,7 +64,8 @@ FORMATION = Formation.__table__  # type: ignore[attr-defined]
 CANDIDATE = Candidate.__table__  # type: ignore[attr-defined]
 SESSION_KEY = SiteSessionKey.__table__  # type: ignore[attr-defined]
 
-#: The columns each table contributes (the package's schema, version 1).
+#: The columns each table contributes in the clear (the package's schema,
+#: version 2): an exam's ``bank_json`` and ``items_json`` travel sealed only.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "rooms": ("id", "site_id", "code", "name", "capacity"),
     "exams": (
@@ -63,7 +73,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "code",
         "name",
         "design_json",
-        "bank_json",
         "policy_json",
         "options_json",
         "n_items",
@@ -91,10 +100,45 @@ def _canon(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def aad(package_id_seed: str, session_code: str) -> bytes:
-    """What the item ciphertext is bound to besides its key: the site and the
-    session, so a ciphertext moved to another session does not open."""
-    return f"seleksi/site-items/1|{package_id_seed}|{session_code}".encode()
+def aad(site_code: str, session_code: str, version: int = VERSION) -> bytes:
+    """What a session's sealed box is bound to besides its key: the format,
+    the site and the session, so a box moved to another session (or read as
+    the other format) does not open."""
+    return f"seleksi/site-items/{version}|{site_code}|{session_code}".encode()
+
+
+def sealed_bank_json(exam_code: str) -> str:
+    """What a site stores as an exam's ``bank_json`` until one of its
+    sessions' keys is released: no array, only why. Reading it as a bank
+    (:func:`exam_server.snapshot.bank_from_json`) raises
+    :class:`~exam_server.snapshot.SealedBankError` with this message."""
+    return json.dumps(
+        {
+            SEALED_FIELD: f"exam {exam_code}'s scoring (its keys and option points) is sealed at"
+            " this site until one of its sessions' keys is released (seleksi site key;"
+            " docs/sites.md)"
+        }
+    )
+
+
+def bank_is_sealed(bank_json: str) -> bool:
+    """Whether ``bank_json`` is :func:`sealed_bank_json`'s placeholder."""
+    try:
+        d = json.loads(bank_json)
+    except ValueError:
+        return False
+    return isinstance(d, dict) and SEALED_FIELD in d
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A session's box opened: the exam's ``items_json`` and ``bank_json``
+    exactly as the centre holds them (``bank_json`` None for a version-1 box,
+    whose bank the site got in the clear), and the box's ``exam_id``."""
+
+    items_json: str
+    bank_json: str | None
+    exam_id: int | None
 
 
 @dataclass(frozen=True)
@@ -110,7 +154,7 @@ class Package:
         return str(self.content["site"]["code"])
 
     def sealed(self, session_code: str) -> dict[str, str]:
-        """``{"nonce", "ciphertext"}`` (base64) of one session's item content."""
+        """``{"nonce", "ciphertext"}`` (base64) of one session's sealed box."""
         try:
             return dict(self.content["sealed"][session_code])
         except KeyError:
@@ -182,9 +226,14 @@ def build(
         exam_ids = sorted({s["exam_id"] for s in sessions})
         session_ids = [int(s["id"]) for s in sessions]
         exams = _rows(conn, EXAM, "exams", EXAM.c.id.in_(exam_ids))
-        items: dict[int, str] = dict(
-            conn.execute(select(EXAM.c.id, EXAM.c.items_json).where(EXAM.c.id.in_(exam_ids))).all()
-        )
+        secret = {
+            int(r.id): (str(r.items_json), str(r.bank_json))
+            for r in conn.execute(
+                select(EXAM.c.id, EXAM.c.items_json, EXAM.c.bank_json).where(
+                    EXAM.c.id.in_(exam_ids)
+                )
+            )
+        }
         candidates = _rows(conn, CANDIDATE, "candidates", CANDIDATE.c.session_id.in_(session_ids))
         formation_ids = sorted(
             {c["formation_id"] for c in candidates if c["formation_id"] is not None}
@@ -193,10 +242,12 @@ def build(
         keys = session_keys(conn, site_id, session_ids)
     sealed: dict[str, dict[str, str]] = {}
     for s in sessions:
+        # One box per session, under that session's own key: the same exam's
+        # content sealed again for each of its sessions (a fresh nonce each).
+        items_json, bank_json = secret[int(s["exam_id"])]
+        plain = _canon({"exam_id": int(s["exam_id"]), "items": items_json, "bank": bank_json})
         nonce = os.urandom(12)
-        ct = AESGCM(keys[int(s["id"])]).encrypt(
-            nonce, str(items[s["exam_id"]]).encode(), aad(site_code, str(s["code"]))
-        )
+        ct = AESGCM(keys[int(s["id"])]).encrypt(nonce, plain, aad(site_code, str(s["code"])))
         sealed[str(s["code"])] = {
             "nonce": base64.b64encode(nonce).decode(),
             "ciphertext": base64.b64encode(ct).decode(),
@@ -233,7 +284,7 @@ def verify(data: bytes, public_key: Ed25519PublicKey) -> Package:
     head, sep, body = data.partition(b"\n\n")
     lines = head.split(b"\n")
     if not sep or len(lines) != 3 or lines[0] != MAGIC:
-        raise PackageError("not a Seleksi site package (version 1)")
+        raise PackageError("not a Seleksi site package")
     if not lines[1].startswith(b"key_id ") or not lines[2].startswith(b"sig "):
         raise PackageError("the package header is damaged")
     kid = key_id(public_key)
@@ -258,20 +309,39 @@ def verify(data: bytes, public_key: Ed25519PublicKey) -> Package:
         content = json.loads(body)
     except ValueError:  # a signed body is the centre's JSON; only a centre bug gets here
         raise PackageError("the package body is not JSON") from None
-    if not isinstance(content, dict) or content.get("v") != VERSION:
-        raise PackageError("the package body is not version 1")
+    v = content.get("v") if isinstance(content, dict) else None
+    if v == 1:
+        raise PackageError(
+            "this is a version 1 site package, which carries the exams' scoring keys in the"
+            " clear; it is no longer installed: ask the centre for a new package (version 2,"
+            " seleksi site package)"
+        )
+    if not isinstance(content, dict) or v != VERSION:
+        raise PackageError(f"the package body is not version {VERSION} (it says {v!r})")
     return Package(hashlib.sha256(body).hexdigest(), kid, content)
 
 
-def open_items(package_site: str, session_code: str, sealed: dict[str, str], key: bytes) -> str:
-    """The item content (``items_json``) of one session, decrypted with its
-    key; raises :class:`PackageError` if the key is not that session's."""
+def open_box(site_code: str, session_code: str, sealed: dict[str, str], key: bytes) -> Opened:
+    """One session's sealed box opened with its key: the exam's item content
+    and bank. A box installed from a version-1 package (before the upgrade)
+    opens too, giving the item content only. Raises :class:`PackageError` if
+    the key is not that session's."""
+    wrong = PackageError(
+        f"the key does not open session {session_code}'s items (a wrong or mistyped key)"
+    )
     try:
         nonce = base64.b64decode(sealed["nonce"], validate=True)
         ct = base64.b64decode(sealed["ciphertext"], validate=True)
-        plain = AESGCM(key).decrypt(nonce, ct, aad(package_site, session_code))
-    except Exception:  # InvalidTag, a key of the wrong length, damaged base64
-        raise PackageError(
-            f"the key does not open session {session_code}'s items (a wrong or mistyped key)"
-        ) from None
-    return plain.decode()
+        aes = AESGCM(key)
+    except Exception:  # damaged base64, a key of the wrong length
+        raise wrong from None
+    for version in (VERSION, 1):  # the format is bound in the box: one of them opens it
+        try:
+            plain = aes.decrypt(nonce, ct, aad(site_code, session_code, version))
+        except InvalidTag:
+            continue
+        if version == 1:
+            return Opened(plain.decode(), None, None)
+        d = json.loads(plain)
+        return Opened(str(d["items"]), str(d["bank"]), int(d["exam_id"]))
+    raise wrong

@@ -1,6 +1,8 @@
 """The site package: built and signed at the centre, refused at a site when
 one byte changed, installed with the centre's ids, useless until a key opens
-its items (sealed offline key typed by the operator)."""
+its items and their scoring (sealed offline key typed by the operator); a
+version-1 package (scoring keys in the clear) refused, a version-1 box
+installed before the upgrade still opened."""
 
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ def test_package_installs_with_the_centres_rows_and_sealed_items(
 ) -> None:
     data, session_keys = package.build(centre.engine, "TILOK-01", centre.key)
     assert set(session_keys) == {"SESI-1"}
-    # The item texts are not in the package in the clear.
+    # Neither the item texts nor their scoring are in the package in the clear.
     assert b"Butir TWK-0000" not in data and b"Pilihan A" not in data
+    assert b"option_points" not in data and b"option_category" not in data
     _, added = install(site_engine, data, centre.key.public_key())
     assert added > 0 and installed_site(site_engine) == "TILOK-01"
     candidates = (
@@ -40,7 +43,7 @@ def test_package_installs_with_the_centres_rows_and_sealed_items(
     with Session(site_engine) as s:
         exam = s.get(Exam, centre.seed.exam_id)
         assert exam is not None and exam.items_json == "[]"
-        with pytest.raises(ValueError, match="item texts"):
+        with pytest.raises(ValueError, match=r"scoring .* is sealed at this site"):
             ExamData.from_row(exam)  # no test can start before the key is released
     # Installing the same package again adds nothing.
     assert install(site_engine, data, centre.key.public_key())[1] == 0
@@ -50,6 +53,9 @@ def test_package_installs_with_the_centres_rows_and_sealed_items(
     with Session(site_engine) as s:
         exam = s.get(Exam, centre.seed.exam_id)
         assert exam is not None and len(ExamData.from_row(exam).items) == 36
+    assert rows(site_engine, "SELECT bank_json FROM exam_exam") == rows(
+        centre.engine, "SELECT bank_json FROM exam_exam"
+    )
     kinds = [k for (k,) in rows(site_engine, "SELECT kind FROM exam_audit ORDER BY id")]
     assert kinds == ["site_install", "site_key_release"]
 
@@ -93,7 +99,7 @@ def test_package_from_another_key_or_for_another_site_is_refused(
 @pytest.fixture(scope="module")
 def signed() -> tuple[bytes, Ed25519PrivateKey]:
     key = Ed25519PrivateKey.generate()
-    body = json.dumps({"v": 1, "site": {"code": "X"}, "padding": "x" * 300}).encode()
+    body = json.dumps({"v": package.VERSION, "site": {"code": "X"}, "padding": "x" * 300}).encode()
     return package.sign(key, body), key
 
 
@@ -155,3 +161,43 @@ def test_a_session_with_sealed_items_does_not_open(centre: Centre, site_engine: 
         sch.open_session(site_engine, sid, "proctor:p")
     keys.release(site_engine, "SESI-1", session_keys["SESI-1"], "sealed")
     assert sch.open_session(site_engine, sid, "proctor:p")
+
+
+def test_a_version_1_package_is_refused_saying_why(centre: Centre, site_engine: Engine) -> None:
+    data, _ = package.build(centre.engine, "TILOK-01", centre.key)
+    body = json.loads(data.partition(b"\n\n")[2])
+    old = package.sign(centre.key, json.dumps({**body, "v": 1}).encode())
+    with pytest.raises(PackageError, match=r"version 1 .* scoring keys in the clear.* new package"):
+        install(site_engine, old, centre.key.public_key())
+    assert rows(site_engine, "SELECT COUNT(*) FROM exam_exam") == [(0,)]
+
+
+def test_a_version_1_box_installed_before_the_upgrade_still_opens(
+    centre: Centre, site_engine: Engine
+) -> None:
+    """A site installed from a version-1 package holds its exams' banks in the
+    clear and boxes of item texts only; after the upgrade its keys still open
+    them (the box's format is bound in it: only one reading opens it)."""
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from sqlalchemy import text
+
+    data, session_keys = package.build(centre.engine, "TILOK-01", centre.key)
+    install(site_engine, data, centre.key.public_key())
+    ((bank_json, items_json),) = rows(centre.engine, "SELECT bank_json, items_json FROM exam_exam")
+    key, nonce = session_keys["SESI-1"], os.urandom(12)
+    ct = AESGCM(key).encrypt(nonce, items_json.encode(), package.aad("TILOK-01", "SESI-1", 1))
+    with site_engine.begin() as c:  # as a version-1 install left it
+        c.execute(text("UPDATE exam_exam SET bank_json = :b"), {"b": bank_json})
+        c.execute(
+            text("UPDATE site_sealed_items SET nonce = :n, ciphertext = :c"),
+            {"n": base64.b64encode(nonce).decode(), "c": base64.b64encode(ct).decode()},
+        )
+    with pytest.raises(PackageError, match="does not open"):
+        keys.release(site_engine, "SESI-1", bytes(32), "sealed")
+    assert keys.release(site_engine, "SESI-1", key, "sealed") == 36
+    assert rows(site_engine, "SELECT bank_json, items_json FROM exam_exam") == [
+        (bank_json, items_json)
+    ]
