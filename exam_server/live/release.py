@@ -22,7 +22,8 @@ subtest's figure is released as of that answer when
 * compared with **every** answer set of that subtest released before for this
   attempt (not only the last one), at least ``batch_answers`` of its items
   have a different answer, so no two figures of a subtest ever shown are sums
-  over answer sets that differ in fewer items.
+  over answer sets that differ in fewer items (an adaptive test's blank
+  responses count as no answer in both rules: see below).
 
 Between releases a subtest keeps its last released figure; what the board
 shows (:attr:`Release.answers`) is, per subtest, its last released answers,
@@ -35,7 +36,11 @@ nothing is released before the finish.
 Changes are counted as items whose answer *differs*, not as stored answer
 messages: otherwise four re-sends of an unchanged answer and one real change
 would make a batch whose whole difference is that one answer. Items that no
-figure counts (pretest items: ``None`` in the form) never count.
+figure counts (pretest items: ``None`` in the form) never count, and neither
+do an adaptive test's blank responses (−1; :func:`counted`): a blank scores
+nothing, whoever gave it knows its points, so counted it was a free filler —
+four blanks and one answer made a batch whose difference is that one answer,
+and a rise of the figure at such a release told that the option was the key.
 
 The rule is a function of the attempt's stored answers (sequence number,
 time, item number, option), its start and its form (item number → subtest),
@@ -62,10 +67,19 @@ Form = Mapping[int, str | None]
 None: an item no figure counts (a pretest item)."""
 
 
+def counted(answers: Answers) -> dict[int, int]:
+    """The answers the release rule counts: every chosen option, no blank
+    response (−1, which adaptive tests keep as a response). A blank's points
+    are known to whoever left it blank — none — so it hides nothing in a
+    batch; linear tests keep no blanks (a cleared answer is absent)."""
+    return {number: option for number, option in answers.items() if option >= 0}
+
+
 def changed_items(before: Answers, after: Answers) -> int:
-    """How many item numbers have a different answer in ``after`` than in ``before``."""
-    keys = before.keys() | after.keys()
-    return sum(1 for k in keys if before.get(k) != after.get(k))
+    """How many item numbers have a different counted answer (:func:`counted`)
+    in ``after`` than in ``before``: a blank response counts as no answer."""
+    was, now = counted(before), counted(after)
+    return sum(1 for k in was.keys() | now.keys() if was.get(k) != now.get(k))
 
 
 def by_section(answers: Answers, form: Form) -> dict[str, dict[int, int]]:
@@ -85,10 +99,11 @@ def section_release(options: BoardOptions, released: Sequence[Answers], current:
     of its items), given ``released``: every answer set of it shown before.
 
     True when it has at least ``options.batch_answers`` answered items and
-    differs from each released set in at least that many items. (The time
-    rule is the attempt's: see :func:`board_release`.)"""
+    differs from each released set in at least that many items, blank
+    responses counting in neither (:func:`counted`). (The time rule is the
+    attempt's: see :func:`board_release`.)"""
     batch = options.batch_answers
-    if len(current) < batch:
+    if len(counted(current)) < batch:
         return False
     # The most recent releases are the likeliest to be close: check them first.
     return all(changed_items(before, current) >= batch for before in reversed(released))

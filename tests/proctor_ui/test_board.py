@@ -325,6 +325,51 @@ async def test_adaptive_releases_follow_the_form_as_it_grows(
         await t.close()
 
 
+async def test_adaptive_blanks_do_not_make_up_a_batch(
+    exam_factory: Callable[..., Exam],
+) -> None:
+    """The colluder's filler on an adaptive test: after a release, two items
+    left blank and one answered (batches of three). A blank scores nothing and
+    whoever left it knows that, so a release there would be one answer's
+    difference from the last: a rise would say its option is the key. The
+    board shows nothing new until three new answers have an option chosen
+    (the blanks around them still count in the figure, as in the score)."""
+    options = ExamOptions(board=BoardOptions(batch_answers=3, min_interval_seconds=60))
+    exam = exam_factory(options, mode="adaptive", lengths=(8, 3, 4))
+    clock, reg = exam.clock, exam.regno(0)
+    async with exam.board() as board:
+        await board.frame()
+        t = await exam.terminal(0)
+        assert t.state["mode"] == "adaptive"
+        await board.row(reg)
+        clock.advance(100.0)
+        at = [0.0]
+
+        async def give(options: tuple[int, ...]) -> None:
+            for option in options:
+                at.append(clock.advance(1.0))
+                ack, *_ = await t.answer(len(at) - 1, option)
+                assert ack["type"] == "ack", ack
+
+        await give((1, 2, 0))
+        first = await board.row(reg)
+        assert first["as_of"] == pytest.approx(at[3], abs=1e-5)
+        clock.advance(60.0)  # the interval has passed at the probe (item 6)
+        await give((-1, -1, 3, 4, 1))
+        # Not at item 6 (two blanks and one answer since the release): at item 8,
+        # the third new answer with an option.
+        second = await board.row(reg)
+        assert second["as_of"] == pytest.approx(at[8], abs=1e-5)
+        assert second["sections"]["TWK"] != first["sections"]["TWK"]
+        # TWK is complete at item 8: the figure is its score, blanks included.
+        final = await t.request({"type": "finish", "confirm": True})
+        final_row = await board.row(reg)
+        assert final_row["final"] is True
+        assert final_row["total"] == pytest.approx(float(final["total"]))
+        assert second["sections"]["TWK"] == pytest.approx(final_row["sections"]["TWK"])
+        await t.close()
+
+
 async def test_absent_voided_and_closed(exam_factory: Callable[..., Exam]) -> None:
     exam = exam_factory(n_candidates=3)
     clock = exam.clock

@@ -2,7 +2,8 @@
 
 The rule is per subtest: a subtest's figure is shown only as a sum over at
 least ``batch_answers`` answered items of that subtest, differing in at least
-that many items from every answer set of the subtest shown before.
+that many items from every answer set of the subtest shown before; an
+adaptive test's blank responses (−1) count in neither.
 """
 
 from __future__ import annotations
@@ -79,6 +80,18 @@ def of(answers: Answers, code: str, form: Form = FORM) -> dict[int, int]:
     return {n: o for n, o in answers.items() if form[n] == code}
 
 
+def chosen(answers: Answers) -> dict[int, int]:
+    """The answers with an option chosen: a blank response (−1) left out."""
+    return {n: o for n, o in answers.items() if o >= 0}
+
+
+def apart(a: Answers, b: Answers) -> int:
+    """Items whose chosen option differs between ``a`` and ``b`` (a blank
+    response is no option): written out here, not the module's count."""
+    x, y = chosen(a), chosen(b)
+    return sum(1 for n in x.keys() | y.keys() if x.get(n) != y.get(n))
+
+
 def released_sets(made: list[Release], form: Form = FORM) -> dict[str, list[dict[int, int]]]:
     """Per subtest, every answer set whose figure the board showed, in order."""
     out: dict[str, list[dict[int, int]]] = {}
@@ -120,13 +133,14 @@ def test_released_answer_sets_of_a_subtest_are_far_apart_and_large(
     """Over a three-subtest form, with answers and clears in any order: every
     two answer sets of a subtest whose figures the board showed, consecutive
     or not, differ in at least batch_answers items, and each holds at least
-    batch_answers answered items of that subtest."""
+    batch_answers answered items of that subtest (blank responses of an
+    adaptive test counting in neither)."""
     batch = options.batch_answers
     for code, sets in released_sets(releases(options, answers, adaptive)).items():
         for shown in sets:
-            assert len(shown) >= batch, (code, shown)
+            assert len(chosen(shown)) >= batch, (code, shown)
         for a, b in itertools.combinations(sets, 2):
-            assert changed_items(a, b) >= batch, (code, a, b)
+            assert apart(a, b) >= batch, (code, a, b)
 
 
 @given(options_st, answer_runs(), st.booleans())
@@ -152,8 +166,8 @@ def test_a_release_shows_the_answers_as_of_its_answer(
             for code in ("TWK", "TIU", "TKP")
             if options.show_running
             and a.at - last_at >= options.min_interval_seconds
-            and len(of(current, code)) >= batch
-            and all(changed_items(s, of(current, code)) >= batch for s in shown_sets.get(code, []))
+            and len(chosen(of(current, code))) >= batch
+            and all(apart(s, of(current, code)) >= batch for s in shown_sets.get(code, []))
         )
         before = tracker.last
         made = tracker.add(a)
@@ -366,17 +380,76 @@ def test_resending_an_unchanged_answer_does_not_count() -> None:
     assert tracker.add_all(padded) is None
 
 
-def test_adaptive_blank_responses_count_and_linear_clears_do_not_linger() -> None:
-    # Adaptive: a blank response (−1) is a response, which moves the estimate.
+def test_adaptive_blank_responses_are_kept_uncounted_and_linear_clears_do_not_linger() -> None:
+    # Adaptive: a blank response (−1) is a response, which moves the estimate
+    # the figure is computed from, so it is kept; but it counts in no batch.
     options = BoardOptions(batch_answers=2, min_interval_seconds=0)
     adaptive = ReleaseTracker(options, START, ONE, adaptive=True)
     adaptive.add(StoredAnswer(1, START, 1, -1))
-    assert adaptive.add(StoredAnswer(2, START, 2, -1)) is not None
+    assert adaptive.add(StoredAnswer(2, START, 2, -1)) is None
+    adaptive.add(StoredAnswer(3, START, 3, 0))
+    made = adaptive.add(StoredAnswer(4, START, 4, 1))
+    assert made is not None and dict(made.answers) == {1: -1, 2: -1, 3: 0, 4: 1}
     # Linear: answering and clearing an item leaves nothing changed.
     linear = ReleaseTracker(options, START, ONE, adaptive=False)
     linear.add(StoredAnswer(1, START, 1, 2))
     assert linear.add(StoredAnswer(2, START, 1, -1)) is None
     assert linear.answers == {}
+
+
+def test_adaptive_blanks_are_no_filler_around_one_answer() -> None:
+    """The lead: on an adaptive test a colluder leaves four items blank and
+    answers one, round after round. A blank's points are known (none), so
+    counted as responses the five made a batch whose difference from the last
+    release was that one answer, and a rise of the figure said its option
+    was the key. Blanks do not count: nothing is released until five
+    answers with an option chosen are new, whatever the blanks around them."""
+    c = Candidate(BoardOptions(), ONE)  # batches of 5, 180 s apart
+    c.tracker.adaptive = True
+    number = 0
+
+    def give(option: int) -> Release | None:
+        nonlocal number
+        number += 1
+        return c.answer(number, option)
+
+    c.wait(200.0)
+    for _ in range(5):
+        give(0)
+    assert len(c.made) == 1
+    for round_ in range(4):
+        c.wait(200.0)
+        for _ in range(4):
+            assert give(-1) is None
+        assert give(round_ % 5) is None  # one new answer (the probe)
+    assert len(c.made) == 1
+    assert give(1) is not None  # the fifth new answer: a batch of five unknowns
+    first, second = (of(r.answers, "TWK", ONE) for r in c.made)
+    assert apart(first, second) == 5 and len(second) - len(first) == 21
+
+
+@settings(max_examples=300)
+@given(
+    options_st,
+    st.lists(st.tuples(st.floats(0, 300, allow_nan=False), st.integers(-1, 4)), max_size=40),
+)
+def test_adaptive_releases_differ_in_a_batch_of_chosen_options(
+    options: BoardOptions, steps: list[tuple[float, int]]
+) -> None:
+    """An adaptive test as it runs: each item answered once, in order, blank
+    or with an option. Every two answer sets of the subtest ever shown differ
+    in at least batch_answers items with an option chosen, and each holds at
+    least that many: blanks, whose points anyone who left them knows, never
+    make up a batch."""
+    at, run = START, []
+    for seq, (dt, option) in enumerate(steps, start=1):
+        at += dt
+        run.append(StoredAnswer(seq, at, seq, option))
+    sets = released_sets(releases(options, run, adaptive=True, form=ONE), ONE).get("TWK", [])
+    for shown in sets:
+        assert len(chosen(shown)) >= options.batch_answers, shown
+    for a, b in itertools.combinations(sets, 2):
+        assert apart(a, b) >= options.batch_answers, (a, b)
 
 
 def test_an_unknown_item_is_refused_and_a_subtest_never_changes() -> None:
