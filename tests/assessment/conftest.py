@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from exam_server.clock import Clock
 from exam_server.db import create_schema, make_engine
 from exam_server.results import publication as pubm
 from exam_server.scheduling import create_staff
@@ -21,9 +22,10 @@ from tests.conftest import TEST_SCRYPT_N, make_settings
 ADMIN_PASSWORD = "admin-password-skb"
 
 
-def start_server(root: Path) -> ThreadServer:
+def start_server(root: Path, clock: Clock | None = None, **settings: Any) -> ThreadServer:
     """The SKB day of ``skb_cases`` on a real server whose files go in ``root``
-    (also what ``python -m tests.assessment.screenshots`` photographs)."""
+    (also what ``python -m tests.assessment.screenshots`` photographs);
+    ``clock`` and ``settings`` (e.g. ``trusted_proxies``) as the server's."""
     url = f"sqlite:///{root / 'skb.db'}"
     engine = make_engine(url)
     create_schema(engine)
@@ -33,8 +35,10 @@ def start_server(root: Path) -> ThreadServer:
     engine.dispose()
     key = root / "results.key"
     key.write_bytes(pubm.private_key_pem(pubm.generate_key()))
-    settings = make_settings(url, results_dir=str(root / "results"), results_key_path=str(key))
-    return ThreadServer(settings).start()
+    config = make_settings(
+        url, results_dir=str(root / "results"), results_key_path=str(key), **settings
+    )
+    return ThreadServer(config, clock=clock).start()
 
 
 @pytest.fixture(scope="module")

@@ -104,8 +104,9 @@ def test_an_administrator_adjudicates_for_a_recused_chair(
     server: ThreadServer, tokens: dict[str, str]
 ) -> None:
     """The chair asesor1 declared a conflict with R002: their adjudication is
-    refused (403 recused), the page marks the candidate, the administrator sets
-    the score through the same endpoint."""
+    refused (403 recused); the chair's page shows R002 as recused, neither its
+    sheets nor in the queue; the administrator's page lists R002 awaiting the
+    administrator, who sets the score through the same endpoint."""
     r = post(server, "/api/skb/declarations", {"panel": "P1", "registration_number": "R002",
              "conflict": True, "note": "sepupu"}, tokens["asesor1"])  # fmt: skip
     assert r.status_code == 201, r.text
@@ -119,7 +120,12 @@ def test_an_administrator_adjudicates_for_a_recused_chair(
     chair = httpx.get(server.url + "/api/skb/chair?panel=P1",
                       headers={"Authorization": f"Bearer {tokens['asesor1']}"}).json()  # fmt: skip
     row = next(c for c in chair["candidates"] if c["registration_number"] == "R002")
-    assert row["state"] == "adjudication" and row["chair_recused"] is True
+    assert (row["state"], row["chair_recused"], row.get("sheets")) == ("recused", True, None)
+    assert "R002" not in chair["adjudication"]
+    waiting = httpx.get(server.url + "/api/skb/admin",
+                        headers={"Authorization": f"Bearer {tokens['admin']}"}).json()  # fmt: skip
+    (line,) = [x for p in waiting["panels"] for x in p["adjudication"]]
+    assert line["registration_number"] == "R002" and len(line["sheets"]) == 2
     r = post(server, "/api/skb/adjudications", body | {"score": 55, "reason": "chair recused"},
              tokens["admin"])  # fmt: skip
     assert r.status_code == 201, r.text

@@ -188,12 +188,14 @@ def test_the_chair_page_with_a_recused_chair_and_a_candidate_still_being_scored(
     tmp_path: Path, browser: Any
 ) -> None:
     """The chair declared a conflict with R001, whose other two sheets differ
-    beyond the margin: the queue says the administrator sets R001's score and
-    offers the chair no form. R003 still awaits the chair's sheet: its row has no
-    fair score ("–") and the page renders the rest."""
+    beyond the margin: the chair's page shows R001 as recused and nothing of its
+    scoring (no count of sheets, not in the queue, no final score even once
+    set); the administrator's page offers the adjudication, with the sheets.
+    R003 still awaits the chair's sheet: its row has no fair score ("–") and
+    the page renders the rest."""
     srv = start_server(tmp_path)
     try:
-        admin_token = schedule(srv)
+        schedule(srv)
         tok = {u: staff_token(srv.url, u, cases.PASSWORD) for u in cases.ASSESSORS}
 
         def post(path: str, body: dict[str, Any], token: str) -> None:
@@ -219,24 +221,48 @@ def test_the_chair_page_with_a_recused_chair_and_a_candidate_still_being_scored(
         page.get_by_label("Kata sandi").fill(cases.PASSWORD)
         page.get_by_role("button", name="Masuk").click()
         page.get_by_role("link", name="Halaman ketua panel").click()
-        expect(page.get_by_text("administrator", exact=False).first).to_be_visible()
-        expect(page.locator("#queue")).to_contain_text("R001 · Ani")
-        expect(page.locator("#queue")).to_contain_text("nilainya ditetapkan administrator")
-        expect(page.get_by_role("form", name="R001 Ani")).to_have_count(0)
         rows = page.locator("#cand-rows tr")
         expect(rows).to_have_count(3)
+        expect(rows.first.locator("td").nth(3)).to_have_text("Anda mundur (konflik)")
+        expect(rows.first.locator("td").nth(2)).to_have_text("–")
+        expect(page.get_by_text("Tidak ada yang menunggu adjudikasi.")).to_be_visible()
+        expect(page.locator("#queue")).not_to_contain_text("R001")
         expect(rows.nth(2).locator("td").nth(2)).to_have_text("2 / 3")
         expect(rows.nth(2).locator("td").last).to_have_text("–")  # R003: no fair score yet
-        expect(rows.nth(1).locator("td").last).to_have_text(re.compile(r"^\d+\.\d{3}$"))
-        expect(page.locator("#sev-rows tr")).to_have_count(3)
+        # R002 is the only candidate complete that the chair may know of: too few
+        # for the severity model (R001's sheets count in nothing the chair sees).
+        expect(rows.nth(1).locator("td").last).to_have_text("–")
+        expect(page.locator("#sev-note")).to_contain_text("at least 2 assessors on 2 candidates")
         assert serious_violations(page) == []
 
-        # The administrator sets R001's score; the queue empties.
-        post("/api/skb/adjudications", {"panel": "P1", "registration_number": "R001",
-             "score": 60, "reason": "ketua mengundurkan diri"}, admin_token)  # fmt: skip
+        # The administrator's page offers R001, with its sheets; the administrator
+        # sets the score there and the list empties.
+        admin_page = ctx.new_page()
+        admin_page.goto(srv.url + "/skb-admin.html")
+        login = admin_page.locator("#login-form")
+        login.get_by_label("Nama pengguna").fill("admin")
+        login.get_by_label("Kata sandi").fill(ADMIN_PASSWORD)
+        login.get_by_role("button", name="Masuk").click()
+        form = admin_page.get_by_role("form", name="R001 Ani")
+        expect(form).to_contain_text("asesor2: 0.000, asesor3: 100.000")
+        expect(admin_page.get_by_text("ketua panel P1 mundur karena konflik")).to_be_visible()
+        form.get_by_label("Nilai yang ditetapkan administrator (0–100)").fill("60")
+        form.get_by_label("Alasan").fill("ketua mengundurkan diri")
+        form.get_by_role("button", name="Tetapkan nilai").click()
+        expect(admin_page.get_by_role("form", name="R001 Ani")).to_have_count(0)
+        assert serious_violations(admin_page) == []
+        # The chair's sheet completes R003: R002 and R003 get fair scores and the
+        # severities show; R001 stays as it was, its final score not the chair's to see.
+        post("/api/skb/sheets", {"panel": "P1", "registration_number": "R003",
+             "points": {"komunikasi": 3, "integritas": 3}}, tok["asesor1"])  # fmt: skip
         page.reload()
-        expect(page.get_by_text("Tidak ada yang menunggu adjudikasi.")).to_be_visible()
-        expect(rows.first.locator("td").nth(4)).to_have_text("60.000")
+        expect(rows.first.locator("td").nth(3)).to_have_text("Anda mundur (konflik)")
+        expect(rows.first.locator("td").nth(4)).to_have_text("–")
+        expect(rows.first.locator("td").last).to_have_text("–")
+        for k in (1, 2):
+            expect(rows.nth(k).locator("td").last).to_have_text(re.compile(r"^\d+\.\d{3}$"))
+        expect(page.locator("#sev-rows tr")).to_have_count(3)
+        assert serious_violations(page) == []
         ctx.close()
     finally:
         srv.stop()

@@ -6,7 +6,11 @@ candidate whose sheets are not all in."""
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -15,8 +19,12 @@ from sqlmodel import Session
 from assessment.models import SkbComponentScore
 from exam_server import audit
 from exam_server.assessment import service as svc
+from exam_server.clock import ManualClock
+from exam_server.db import make_engine
 from exam_server.models import AuditEvent
+from exam_server.testing import staff_token
 from tests.assessment import skb_cases as cases
+from tests.assessment.conftest import schedule, start_server
 from tests.assessment.test_service import ADMIN, counts, set_up, sheet
 
 
@@ -128,3 +136,159 @@ def test_the_chair_sees_no_score_of_a_candidate_still_being_scored(engine: Engin
     done = svc.chair_view(engine, a1, "P1")
     assert all(r["fair"] is not None for r in done["candidates"])
     assert done["agreement"]["candidates"] == 3 and done["severity"] != before["severity"]
+
+
+def test_a_recused_assessor_learns_nothing_of_that_candidates_scoring(tmp_path: Path) -> None:
+    """On a real server: asesor2 declared a conflict with R001, the chair asesor1
+    with R002. Whatever happens to their scoring — sheets in, a final score, a
+    disagreement the administrator adjudicates — every page and API either of
+    them reaches (``/api/skb/me``; the chair's ``/api/skb/chair``, with its
+    queue, agreement, severities and fair scores) stays what it was when they
+    declared: not a sheet, a count, a state or a final score of the candidate
+    they are recused from. The administrator's page lists R002 awaiting their
+    adjudication, with the sheets."""
+    srv = start_server(tmp_path)
+    try:
+        admin_token = schedule(srv)
+        tok = {u: staff_token(srv.url, u, cases.PASSWORD) for u in cases.ASSESSORS}
+
+        def post(path: str, body: dict[str, Any], token: str) -> None:
+            r = httpx.post(srv.url + path, json=body, timeout=30,
+                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            assert r.status_code == 201, r.text
+
+        def get(path: str, token: str) -> Any:
+            r = httpx.get(srv.url + path, timeout=30,
+                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        def score(regno: str, marks: dict[str, int]) -> None:
+            for u, m in marks.items():
+                post("/api/skb/sheets", {"panel": "P1", "registration_number": regno,
+                     "points": {"komunikasi": m, "integritas": m}}, tok[u])  # fmt: skip
+
+        def rows(view: Any, regno: str) -> list[Any]:
+            """Every row about ``regno`` anywhere in a page (slots, candidates)."""
+            text = json.dumps(view)
+            found = [x for x in _dicts(view) if x.get("registration_number") == regno]
+            assert found or regno not in text, (regno, text)
+            return found
+
+        for u, regno in (("asesor2", "R001"), ("asesor1", "R002")):
+            post("/api/skb/declarations", {"panel": "P1", "registration_number": regno,
+                 "conflict": True, "note": "keluarga"}, tok[u])  # fmt: skip
+        score("R003", {"asesor1": 3, "asesor2": 3, "asesor3": 3})  # complete: on every page
+
+        def views() -> dict[str, Any]:
+            return {"me2": get("/api/skb/me", tok["asesor2"]),
+                    "me1": get("/api/skb/me", tok["asesor1"]),
+                    "chair": get("/api/skb/chair?panel=P1", tok["asesor1"])}  # fmt: skip
+
+        before = views()
+        mine = rows(before["me2"], "R001")
+        assert [x["recused"] for x in mine] == [True]
+        chair_row = rows(before["chair"], "R002")
+        assert [(x["recused"], x["chair_recused"]) for x in chair_row] == [(True, True)]
+
+        score("R001", {"asesor1": 3, "asesor3": 3})  # final at once (no spread)
+        mid = views()
+        score("R002", {"asesor2": 1, "asesor3": 4})  # beyond the margin: adjudication
+        during = views()
+        admin_page = get("/api/skb/admin", admin_token)
+        (waiting,) = admin_page["panels"][0]["adjudication"]
+        assert waiting["registration_number"] == "R002" and waiting["chair_recused"] is True
+        assert [x["score"] for x in waiting["sheets"]] == ["0.000", "100.000"]
+        post("/api/skb/adjudications", {"panel": "P1", "registration_number": "R002",
+             "score": 55, "reason": "ketua mengundurkan diri"}, admin_token)  # fmt: skip
+        after = views()
+        assert get("/api/skb/admin", admin_token)["panels"][0]["adjudication"] == []
+
+        for regno, who in (("R001", "me2"), ("R002", "me1"), ("R002", "chair")):
+            for later in (mid, during, after):
+                assert rows(later[who], regno) == rows(before[who], regno), (regno, who)
+        # Nothing on the chair's page moved with R002's sheets and final score:
+        # the queue, the agreement, the severities, the other candidates' rows
+        # and fair scores (R001's sheets, in since ``mid``, count as usual).
+        assert after["chair"] == during["chair"] == mid["chair"]
+        assert mid["chair"]["adjudication"] == []
+        assert mid["chair"]["agreement"]["candidates"] == 2
+        # The colleagues see R001 and R002 as usual.
+        other = {x["registration_number"]: x for x in rows(after["me2"], "R002")}
+        assert other["R002"]["final"] == "55.000" and len(other["R002"]["sheets"]) == 2
+        (r001,) = rows(after["me1"], "R001")
+        assert r001["final"] == "66.667" and len(r001["sheets"]) == 2
+    finally:
+        srv.stop()
+
+
+def _dicts(x: Any) -> list[dict[str, Any]]:
+    """Every dict inside a JSON value."""
+    if isinstance(x, dict):
+        return [x, *(d for v in x.values() for d in _dicts(v))]
+    if isinstance(x, list):
+        return [d for v in x for d in _dicts(v)]
+    return []
+
+
+def test_guessing_a_birth_date_from_many_addresses_backs_off_per_number(
+    tmp_path: Path,
+) -> None:
+    """The candidate page's date-of-birth check backs off per registration
+    number over every address, not only per (number, address): a guesser with
+    an address for each try (here one new address a try) gets five free wrong
+    dates, then waits 1, 2, 4 … s after each, at most the cap (300 s). The
+    owner, at their own address in the middle of it, waits at most the cap and
+    is let in; another number is not held up; the owner's success does not
+    give the guesser new free tries. The count is listed for the administrator
+    (source ``*``) with its true wait, and its first wait is audited."""
+    clock = ManualClock(time.time())
+    srv = start_server(tmp_path, clock, trusted_proxies=("127.0.0.1",))
+    db = make_engine(f"sqlite:///{tmp_path / 'skb.db'}")
+    try:
+        admin_token = schedule(srv)
+        addresses = (f"10.{k // 250}.{k % 250}.7" for k in range(1, 1000))
+        dates = (f"19{y}-{m:02d}-15" for y in range(60, 90) for m in range(1, 13))
+
+        def lookup(regno: str, born: str, source: str) -> httpx.Response:
+            return httpx.post(srv.url + "/api/skb/candidate", timeout=30,
+                              json={"registration_number": regno, "birth_date": born},
+                              headers={"X-Forwarded-For": source})  # fmt: skip
+
+        def guess() -> httpx.Response:
+            return lookup("R002", next(dates), next(addresses))
+
+        assert [guess().status_code for _ in range(5)] == [401] * 5
+        waits = []
+        for _ in range(13):
+            r = guess()
+            assert r.status_code == 429, r.text
+            waits.append(r.json()["retry_after"])
+            clock.advance(waits[-1])
+            assert guess().status_code == 401
+        assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]
+
+        r = lookup("R002", "1997-03-02", "10.99.0.1")  # the owner, at home
+        assert r.status_code == 429 and 1 <= r.json()["retry_after"] <= 300
+        clock.advance(r.json()["retry_after"])
+        r = lookup("R002", "1997-03-02", "10.99.0.1")
+        assert r.status_code == 200 and r.json()["interviews"][0]["zone"] == "WITA"
+        assert lookup("R003", "1998-04-03", "10.0.1.7").status_code == 200
+        assert guess().status_code == 401  # the wait had passed; the count stands:
+        r = guess()
+        assert r.status_code == 429 and r.json()["retry_after"] == 300
+
+        rows = httpx.get(srv.url + "/api/admin/login-limits", timeout=30,
+                         headers={"Authorization": f"Bearer {admin_token}"}).json()  # fmt: skip
+        (count,) = [x for x in rows if x["scope"] == "skb" and x["source"] == "*"]
+        assert (count["account"], count["failures"], count["retry_after"]) == ("R002", 19, 300)
+        with db.connect() as c:
+            events = c.exec_driver_sql(
+                "SELECT actor, data_json FROM exam_audit WHERE kind = 'skb_lockout'"
+            ).all()
+        assert [(a, json.loads(d)["registration_number"]) for a, d in events] == [
+            ("source:10.0.5.7", "R002")
+        ]
+    finally:
+        srv.stop()
+        db.dispose()

@@ -103,6 +103,8 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.adjReason": "Alasan",
   "skb.adjudicate": "Tetapkan nilai",
   "skb.chairRecused": "Ketua menyatakan konflik kepentingan dengan peserta ini: nilainya ditetapkan administrator.",
+  "skb.adminQueue": "Menunggu adjudikasi administrator (ketua panel {p} mundur karena konflik)",
+  "skb.adminScore": "Nilai yang ditetapkan administrator (0–100)",
   "skb.candidates": "Peserta panel",
   "skb.agreement": "Kesepakatan antarasesor",
   "skb.statistic": "Statistik",
@@ -251,6 +253,8 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.adjReason": "Reason",
   "skb.adjudicate": "Set the score",
   "skb.chairRecused": "The chair declared a conflict of interest with this candidate: an administrator sets the score.",
+  "skb.adminQueue": "Awaiting the administrator's adjudication (the chair of panel {p} is recused)",
+  "skb.adminScore": "The administrator's score (0–100)",
   "skb.candidates": "Candidates of the panel",
   "skb.agreement": "Agreement between assessors",
   "skb.statistic": "Statistic",
@@ -486,30 +490,16 @@ Object.assign(SELEKSI_TEXTS.en, {
   function renderChair() {
     const d = K.data;
     $("panel-title").textContent = S.t("skb.panel", { code: d.panel, component: lang(d, "component_name") });
-    const queue = d.candidates.filter((c) => c.state === "adjudication").map((c) => {
-      const sid = `adj-${c.registration_number}`;
-      const who = el("p", {}, el("strong", {}, `${c.registration_number} · ${c.name}`), " — ",
-        (c.sheets || []).map((x) => `${x.assessor}: ${x.score}`).join(", "));
-      // A recused chair does not adjudicate (the server refuses): the administrator does.
-      if (c.chair_recused) {
-        return el("div", { class: "skb-adjudication" }, who, el("p", { class: "hint" }, S.t("skb.chairRecused")));
-      }
-      return el("form", { class: "skb-adjudication", "aria-label": `${c.registration_number} ${c.name}`,
-        onsubmit: (ev) => adjudicate(ev, c.registration_number) },
-        who,
-        el("label", { for: `${sid}-score` }, S.t("skb.adjScore")),
-        el("input", { id: `${sid}-score`, name: "score", type: "number", min: 0, max: 100, step: "0.001", required: true }),
-        el("label", { for: `${sid}-reason` }, S.t("skb.adjReason")),
-        el("input", { id: `${sid}-reason`, name: "reason", required: true }),
-        el("button", { type: "submit", class: "primary" }, S.t("skb.adjudicate")),
-        el("p", { class: "error-text", role: "alert" }));
-    });
+    // A candidate the chair is recused from never comes here (the server shows
+    // the chair nothing of their scoring): the administrator's page lists them.
+    const queue = d.candidates.filter((c) => c.state === "adjudication")
+      .map((c) => adjudicationForm(c, "skb.adjScore", (ev) => adjudicate(ev, c.registration_number)));
     $("queue").replaceChildren(...queue);
     $("queue-empty").classList.toggle("hidden", queue.length > 0);
     $("cand-rows").replaceChildren(...d.candidates.map((c) =>
       el("tr", {},
         el("td", {}, c.registration_number), el("td", {}, c.name),
-        el("td", {}, `${c.submitted} / ${c.expected}`),
+        el("td", {}, c.submitted === null ? "–" : `${c.submitted} / ${c.expected}`),
         el("td", {}, S.t(`skb.state.${c.state}`)),
         el("td", { class: "num" }, c.final || "–"),
         el("td", { class: "num" }, c.fair || "–"))));
@@ -548,6 +538,21 @@ Object.assign(SELEKSI_TEXTS.en, {
         el("td", { class: "num" }, x.outfit.toFixed(2)))));
     $("sev-plot").replaceChildren(list.length ? severityPlot(list) : "");
     $("sev-note").textContent = sev.note || (list.length ? S.t("skb.reliability", { r: sev.reliability.toFixed(2) }) : "");
+  }
+
+  /** A candidate awaiting adjudication: their sheets, and a score and reason to set. */
+  function adjudicationForm(c, scoreLabel, onsubmit) {
+    const sid = `adj-${c.registration_number}`;
+    const who = el("p", {}, el("strong", {}, `${c.registration_number} · ${c.name}`), " — ",
+      (c.sheets || []).map((x) => `${x.assessor}: ${x.score}`).join(", "));
+    return el("form", { class: "skb-adjudication", "aria-label": `${c.registration_number} ${c.name}`, onsubmit },
+      who,
+      el("label", { for: `${sid}-score` }, S.t(scoreLabel)),
+      el("input", { id: `${sid}-score`, name: "score", type: "number", min: 0, max: 100, step: "0.001", required: true }),
+      el("label", { for: `${sid}-reason` }, S.t("skb.adjReason")),
+      el("input", { id: `${sid}-reason`, name: "reason", required: true }),
+      el("button", { type: "submit", class: "primary" }, S.t("skb.adjudicate")),
+      el("p", { class: "error-text", role: "alert" }));
   }
 
   /** Severities as dots with 95% whiskers on one logit axis (SVG, labelled for screen readers). */
@@ -645,11 +650,35 @@ Object.assign(SELEKSI_TEXTS.en, {
         return el("tr", {}, el("td", {}, when), el("td", {}, who),
           el("td", {}, el("a", { href: sl.meeting_url, target: "_blank", rel: "noopener" }, S.t("skb.open"))));
       });
+      // Candidates the chair is recused from, awaiting adjudication: the administrator's.
+      const queue = (p.adjudication || []).map((c) => adjudicationForm(c, "skb.adminScore",
+        (ev) => adminAdjudicate(ev, p.panel, c.registration_number)));
       return el("section", { class: "card" }, el("h2", {}, title),
         el("table", { class: "grid" },
           el("thead", {}, el("tr", {}, ["skb.time", "skb.regno", "skb.meeting"].map((k) => el("th", { scope: "col" }, S.t(k))))),
-          el("tbody", {}, rows)));
+          el("tbody", {}, rows)),
+        queue.length ? el("h3", {}, S.t("skb.adminQueue", { p: p.panel })) : null,
+        queue.length ? el("p", { class: "hint" }, S.t("skb.chairRecused")) : null,
+        ...queue);
     }));
+  }
+
+  async function adminAdjudicate(ev, panel, regno) {
+    ev.preventDefault();
+    const form = ev.target;
+    const err = form.querySelector(".error-text");
+    err.textContent = "";
+    try {
+      await K.staff.call("POST", "/api/skb/adjudications", {
+        panel,
+        registration_number: regno,
+        score: form.elements.score.value,
+        reason: form.elements.reason.value,
+      });
+      await loadAdmin();
+    } catch (e) {
+      err.textContent = errText(e);
+    }
   }
 
   async function adminAct(fn) {
