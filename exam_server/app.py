@@ -56,6 +56,7 @@ from exam_server.setup_api import ENDPOINTS as SETUP_ENDPOINTS
 from exam_server.sites import api as sites_api
 from exam_server.sites import service as sites
 from exam_server.terminal import candidate_endpoint
+from exam_server.terminal_passes import PassRegistry
 
 log = logging.getLogger(__name__)
 API_VERSION = "1"
@@ -170,6 +171,7 @@ def create_app(
             wal_checkpointer=checkpointer,
             checkpoints=checkpoints,
             survey_pool=SurveyPool(engine, settings.survey_batch, settings.survey_max_wait_seconds),
+            passes=PassRegistry(settings.staff_refresh_seconds),
         )
         app.state.context = ctx
         await attempts.start()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from exam_server.limits import LoginLimiter
     from exam_server.proctoring.service import ProctoringService
     from exam_server.settings import Settings
+    from exam_server.terminal_passes import PassRegistry
 
 
 @dataclass
@@ -53,6 +54,9 @@ class AppContext:
     checkpoints: Checkpointer
     # Survey answers waiting for their batch (exam_server.after_test.survey_pool).
     survey_pool: SurveyPool
+    # The terminal passes this process knows, read from the audit chain
+    # (exam_server.terminal_passes): a login's pass is checked against it.
+    passes: PassRegistry
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None

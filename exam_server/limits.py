@@ -10,7 +10,12 @@ The rules (docs/reliability.md, "Limits that cannot be turned against people"):
   proxies in ``Settings.trusted_proxies``, :func:`proxy_headers`). A second
   key (scope, ``""``, source) counts every account from that source, with a
   larger allowance: guessing across many registration numbers from one
-  address slows down too. The
+  address slows down too. A candidate login that brings a valid terminal
+  pass (:mod:`exam_server.terminal_passes`) keeps that second count under
+  ``pass:<id>@<address>`` instead (the ``shared`` argument), so the
+  terminals of one NAT address that hold their own passes do not wait for
+  each other; the first key stays (account, address) with or without a
+  pass. The
   terminal id a client chooses is never a key: an attacker could rotate it
   to escape, or take a victim's to lock them out.
 * Back-off, not a lock: ``free`` failures cost nothing, then each further try
@@ -62,6 +67,8 @@ LIMIT = LoginLimit.__table__  # type: ignore[attr-defined]
 SCOPES = ("pin", "staff", "recruit", "skb")
 # The account of a key that counts every account from one source.
 ANY_ACCOUNT = ""
+# The every-account source of a login with a terminal pass: pass:<id>@<address>.
+PASS_SOURCE_PREFIX = "pass:"
 # Longest account / source kept in a key (longer input is cut, not refused:
 # the callers already bound what they accept).
 _MAX_ACCOUNT = 200
@@ -166,11 +173,12 @@ def parse_networks(specs: Iterable[str]) -> tuple[Network, ...]:
 def source_of(address: str) -> str:
     """The key form of an address: IPv4 as is, IPv6 as its /64 (one host
     holds a whole /64 and could rotate inside it); anything else cut to 64
-    characters."""
+    characters, with no ``@`` (which marks a terminal pass's source,
+    :func:`pass_source`)."""
     try:
         ip = ipaddress.ip_address(address.strip())
     except ValueError:
-        return address.strip()[:_MAX_SOURCE] or "unknown"
+        return address.strip().replace("@", "_")[:_MAX_SOURCE] or "unknown"
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
@@ -196,6 +204,22 @@ def request_source(request: Any) -> str:
     """The limit key of a request's client (:func:`source_of` of the address
     that :func:`proxy_headers` left in the request)."""
     return source_of(request.client.host if request.client is not None else "unknown")
+
+
+def pass_source(pass_id: str, address: str) -> str:
+    """The every-account source of a login with terminal pass ``pass_id``
+    from ``address`` (a source as :func:`source_of` gives it)."""
+    return f"{PASS_SOURCE_PREFIX}{pass_id}@{address}"
+
+
+def split_source(source: str) -> tuple[str | None, str]:
+    """(terminal pass id, address) of a key's source; (None, source) for a
+    source without a pass."""
+    if source.startswith(PASS_SOURCE_PREFIX) and "@" in source:
+        pass_id, _, address = source[len(PASS_SOURCE_PREFIX) :].partition("@")
+        if pass_id:
+            return pass_id, address
+    return None, source
 
 
 # --- stores ---------------------------------------------------------------------------
@@ -444,12 +468,17 @@ class LoginLimiter:
         )
 
     @staticmethod
-    def keys(scope: str, account: str, source: str) -> tuple[LimitKey, LimitKey]:
-        """(the account-from-source key, the every-account-from-source key)."""
+    def keys(
+        scope: str, account: str, source: str, shared: str | None = None
+    ) -> tuple[LimitKey, LimitKey]:
+        """(the account-from-source key, the every-account key). The second
+        is kept under ``shared`` when given (a terminal pass at that source,
+        ``pass:<id>@<address>``), else under ``source`` too."""
         if scope not in SCOPES:
             raise ValueError(f"unknown limit scope {scope!r}")
         src = source[:_MAX_SOURCE] or "unknown"
-        return LimitKey(scope, account[:_MAX_ACCOUNT], src), LimitKey(scope, ANY_ACCOUNT, src)
+        every = src if shared is None else shared[:_MAX_SOURCE] or src
+        return LimitKey(scope, account[:_MAX_ACCOUNT], src), LimitKey(scope, ANY_ACCOUNT, every)
 
     def backoff(self, key: LimitKey) -> Backoff:
         return self.per_source if key.account == ANY_ACCOUNT else self.per_account
@@ -463,20 +492,37 @@ class LoginLimiter:
 
     # --- on the caller's connection ---------------------------------------------------
 
-    def check_on(self, conn: Connection | None, scope: str, account: str, source: str) -> bool:
+    def check_on(
+        self,
+        conn: Connection | None,
+        scope: str,
+        account: str,
+        source: str,
+        shared: str | None = None,
+    ) -> bool:
         """Raise :class:`Throttled` if either key must still wait; True if the
-        account key has failures (a success should clear it)."""
+        account key has failures (a success should clear it). ``shared``:
+        the every-account key's source if not ``source`` (:meth:`keys`)."""
         now = self.clock.now()
-        entries = self.store.read(conn, self.keys(scope, account, source), self._since(now))
+        keys = self.keys(scope, account, source, shared)
+        entries = self.store.read(conn, keys, self._since(now))
         wait = max((self.wait_of(e, now) for e in entries), default=0.0)
         if wait > 0:
             raise Throttled(wait)
         return any(e.key.account != ANY_ACCOUNT for e in entries)
 
-    def failed_on(self, conn: Connection | None, scope: str, account: str, source: str) -> Failure:
-        """Count a failed login of ``account`` from ``source``."""
+    def failed_on(
+        self,
+        conn: Connection | None,
+        scope: str,
+        account: str,
+        source: str,
+        shared: str | None = None,
+    ) -> Failure:
+        """Count a failed login of ``account`` from ``source`` (the
+        every-account count under ``shared`` if given, :meth:`keys`)."""
         now = self.clock.now()
-        mine, everyone = self.keys(scope, account, source)
+        mine, everyone = self.keys(scope, account, source, shared)
         counts = self.store.add_failure(conn, (mine, everyone), now, self._since(now))
         if conn is not None and self.store.needs_connection:
             conn.commit()
@@ -492,7 +538,9 @@ class LoginLimiter:
 
     # --- on a connection of their own -------------------------------------------------
 
-    async def _run(self, fn: Any, *args: Any) -> Any:
+    async def on_store(self, fn: Any, *args: Any) -> Any:
+        """``fn(conn, *args)`` on a connection of its own in a worker thread when
+        the store needs one (committed after), else ``fn(None, *args)`` here."""
         if not self.store.needs_connection:
             return fn(None, *args)
 
@@ -506,15 +554,15 @@ class LoginLimiter:
 
     async def check(self, scope: str, account: str, source: str) -> bool:
         """:meth:`check_on` on a connection of its own."""
-        return bool(await self._run(self.check_on, scope, account, source))
+        return bool(await self.on_store(self.check_on, scope, account, source))
 
     async def failed(self, scope: str, account: str, source: str) -> Failure:
         """:meth:`failed_on` on a connection of its own."""
-        out: Failure = await self._run(self.failed_on, scope, account, source)
+        out: Failure = await self.on_store(self.failed_on, scope, account, source)
         return out
 
     async def succeeded(self, scope: str, account: str, source: str) -> None:
-        await self._run(self.succeeded_on, scope, account, source)
+        await self.on_store(self.succeeded_on, scope, account, source)
 
     async def clear(
         self, scope: str | None = None, account: str | None = None, source: str | None = None
@@ -522,21 +570,25 @@ class LoginLimiter:
         """Forget every key matching the given parts (None: any); how many."""
         if scope is not None and scope not in SCOPES:
             raise ValueError(f"unknown limit scope {scope!r}")
-        return int(await self._run(self.store.clear, scope, account, source))
+        return int(await self.on_store(self.store.clear, scope, account, source))
 
     async def entries(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The ``limit`` keys that failed last and are not yet forgotten, most
         recent first:
         ``scope``, ``account`` ("" = every account from the source),
-        ``source``, ``failures``, ``last_failure_at`` (epoch s),
+        ``source``, ``pass_id`` (the terminal pass of a ``pass:<id>@<address>``
+        source, else None), ``address`` (the source's address),
+        ``failures``, ``last_failure_at`` (epoch s),
         ``retry_after`` (whole seconds still to wait, 0 = may try)."""
         now = self.clock.now()
-        rows: list[Entry] = await self._run(self.store.entries, self._since(now), limit)
+        rows: list[Entry] = await self.on_store(self.store.entries, self._since(now), limit)
         return [
             {
                 "scope": e.key.scope,
                 "account": e.key.account,
                 "source": e.key.source,
+                "pass_id": split_source(e.key.source)[0],
+                "address": split_source(e.key.source)[1],
                 "failures": e.failures,
                 "last_failure_at": e.last_failure_at,
                 "retry_after": math.ceil(self.wait_of(e, now)),

@@ -1,5 +1,6 @@
 """Logins: staff (admin or proctor) and candidates, the failed-login back-off
-an admin reads and clears, and the candidate's signed receipt."""
+an admin reads and clears, the terminal passes that key a terminal's
+back-off (``exam_server.admin.passes``), and the candidate's signed receipt."""
 
 from __future__ import annotations
 
@@ -12,12 +13,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exam_server import audit, receipts
+from exam_server.admin import passes
 from exam_server.admin.common import _actor, _svc
 from exam_server.admin.scope import staff_rooms
 from exam_server.attempts import LoginError
 from exam_server.auth import verify_password
 from exam_server.context import context
-from exam_server.http import STR, ApiError, Endpoint, candidate_of, field_str, obj, read_json
+from exam_server.http import (
+    INT,
+    STR,
+    ApiError,
+    Endpoint,
+    candidate_of,
+    field_str,
+    obj,
+    read_json,
+)
 from exam_server.limits import SCOPES, Throttled, request_source, throttled_response
 from exam_server.models import Staff
 
@@ -82,8 +93,22 @@ async def _audit_lockout(
 
 
 async def login_limits(request: Request) -> Response:
-    """The failed-login keys still remembered (``LoginLimiter.entries``)."""
-    return JSONResponse(await context(request.app).limits.entries())
+    """The failed-login keys still remembered (``LoginLimiter.entries``); a
+    key counted under a terminal pass names the pass (``pass``: id, status,
+    label, room, site)."""
+    ctx = context(request.app)
+    rows = await ctx.limits.entries()
+    if any(r["pass_id"] is not None for r in rows):
+        reg = ctx.passes
+
+        def read() -> None:
+            with ctx.engine.connect() as conn:
+                reg.refresh_on(conn)
+
+        await anyio.to_thread.run_sync(read)
+    for r in rows:
+        r["pass"] = passes.describe_pass(ctx, r["pass_id"])
+    return JSONResponse(rows)
 
 
 async def clear_login_limits(request: Request) -> Response:
@@ -125,9 +150,18 @@ async def candidate_login(request: Request) -> Response:
     pin = field_str(d, "pin", max_len=20)
     token = field_str(d, "session_token", max_len=20)
     terminal = field_str(d, "terminal_id", max_len=80)
+    # Optional; anything but a valid, unexpired pass (missing, malformed,
+    # forged, expired) counts as no pass, and the answer says nothing of it.
+    terminal_pass, registry = passes.pass_of_login(request, d.get("terminal_pass"))
     try:
         signed, la, formation = await _svc(request).login(
-            reg, pin, token, terminal, request_source(request)
+            reg,
+            pin,
+            token,
+            terminal,
+            request_source(request),
+            terminal_pass,
+            registry,
         )
     except Throttled as exc:
         return throttled_response(exc)
@@ -195,6 +229,51 @@ ENDPOINTS: list[Endpoint] = [
         responses={"422": "bad scope or account"},
     ),
     Endpoint(
+        "POST",
+        "/api/terminal-passes",
+        passes.issue_passes,
+        "issue terminal passes for a room (admin, or a proctor of the room) or a site "
+        "(admin): the codes, answered once; audited (`terminal_pass_issued`, ids only)",
+        ("admin", "proctor"),
+        obj([], room_id=INT, site_code=STR, count=INT, days=INT, label=STR, reason=STR),
+        tag="auth",
+        responses={
+            "201": "`passes` [{id, code}], `expires_at`, room and site",
+            "403": "a room the proctor does not supervise, or a site (admins only)",
+            "404": "no such room or site",
+            "422": "neither or both of room_id and site_code; count or days out of range",
+        },
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/terminal-passes",
+        passes.list_passes,
+        "every terminal pass (id, status active/expired/revoked, expiry, who issued it for "
+        "which room or site, revocation); never the codes",
+        ("admin",),
+        tag="auth",
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/terminal-passes/{pass_id}/revoke",
+        passes.revoke_pass,
+        "revoke a terminal pass: its logins count as without a pass (every worker within "
+        "SELEKSI_STAFF_REFRESH_SECONDS); audited (`terminal_pass_revoked`)",
+        ("admin",),
+        obj(["reason"], reason=STR),
+        tag="auth",
+        responses={"404": "no such pass", "409": "already revoked"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/candidate/terminal-pass",
+        passes.check_pass,
+        "the terminal's setup form: is this code a usable terminal pass? "
+        '`{"valid": true, "id", "expires_at"}` or `{"valid": false}`',
+        body=obj(["terminal_pass"], terminal_pass=STR),
+        tag="candidate",
+    ),
+    Endpoint(
         "GET",
         "/api/candidate/receipt",
         candidate_receipt,
@@ -213,13 +292,15 @@ ENDPOINTS: list[Endpoint] = [
             pin=STR,
             session_token=STR,
             terminal_id=STR,
+            terminal_pass=STR,
         ),
         tag="candidate",
         responses={
             "401": "bad credentials (unknown number, wrong PIN or token: the same answer)",
             "403": "session not open (only with the right PIN)",
             "409": "attempt bound to another terminal",
-            "429": "too many wrong PINs for this number from this address: wait "
+            "429": "too many wrong PINs for this number from this address, or from this "
+            "terminal pass at this address (from this address without a pass): wait "
             "`retry_after` seconds (body; also the Retry-After header)",
         },
     ),

@@ -40,6 +40,7 @@ from exam_server.usage import take_back_usage
 
 if TYPE_CHECKING:
     from exam_server.attempts.service import AttemptService
+    from exam_server.terminal_passes import PassRegistry, TerminalPass
 
 log = logging.getLogger(__name__)
 ATTEMPT = storage.ATTEMPT
@@ -68,13 +69,19 @@ async def login(
     session_token: str,
     terminal_id: str,
     source: str = "unknown",
+    terminal_pass: TerminalPass | None = None,
+    passes: PassRegistry | None = None,
 ) -> tuple[str, LiveAttempt, dict[str, Any] | None]:
     """Check a candidate's credentials; return a candidate token, the attempt
     and the candidate's formation (``code``, ``position``, ``agency``,
     ``location``; None if unassigned).
 
     source: the client's address as a limit key
-    (:func:`exam_server.limits.request_source`). Raises
+    (:func:`exam_server.limits.request_source`). terminal_pass: the
+    terminal's pass, its signature and expiry already checked
+    (:func:`exam_server.terminal_passes.verify`); unless ``passes`` says it
+    is revoked, the back-off over every account counts under it at this
+    address instead of under the address alone. Raises
     :class:`~exam_server.limits.Throttled` (429 with ``retry_after``) and
     :class:`LoginError` (``bad_credentials`` 401 for an unknown number and
     a wrong PIN alike, ``session_closed`` 403 only with the right PIN,
@@ -84,7 +91,7 @@ async def login(
     if not p.valid_terminal_id(terminal_id):
         raise LoginError("bad_field", 400, "terminal_id is invalid")
     found = await anyio.to_thread.run_sync(
-        check_login, svc, registration_number, pin, session_token, source
+        check_login, svc, registration_number, pin, session_token, source, terminal_pass, passes
     )
     if isinstance(found, (LoginError, Throttled)):
         raise found
@@ -162,23 +169,39 @@ async def bind_terminal(svc: AttemptService, la: LiveAttempt, terminal_id: str) 
 
 
 def check_login(
-    svc: AttemptService, registration_number: str, pin: str, session_token: str, source: str
+    svc: AttemptService,
+    registration_number: str,
+    pin: str,
+    session_token: str,
+    source: str,
+    terminal_pass: TerminalPass | None = None,
+    passes: PassRegistry | None = None,
 ) -> LoginCheck | LoginError | Throttled:
     """One query for everything a login decides on (candidate, session, PIN,
     attempt, formation): in the login rush every statement counts. The
     back-off is read, counted and cleared on the same connection (on
-    PostgreSQL one statement more, no thread hop more). Thread side."""
+    PostgreSQL one statement more, no thread hop more). Thread side.
+
+    The back-off's keys (docs/reliability.md, "Terminal passes"): the
+    (number, address) key always; the every-account key under the terminal
+    pass at this address (``pass:<id>@<address>``) when the login brings a
+    pass that ``passes`` does not know as revoked, else under the address.
+    A login without a usable pass is counted exactly as one without any."""
     limits = svc.limits
     with svc.engine.connect() as conn:
+        shared = None
+        if terminal_pass is not None and passes is not None:
+            usable = passes.usable_on(conn, terminal_pass)
+            shared = None if usable is None else usable.source(source)
         try:
-            had_failures = limits.check_on(conn, "pin", registration_number, source)
+            had_failures = limits.check_on(conn, "pin", registration_number, source, shared)
         except Throttled as exc:
             return exc
         row = conn.execute(storage.LOGIN_QUERY, {"reg": registration_number}).first()
         found = checked(svc.settings.secret_key, pin, session_token, row)
         if isinstance(found, LoginError):
             if found.code == "bad_credentials":
-                limits.failed_on(conn, "pin", registration_number, source)
+                limits.failed_on(conn, "pin", registration_number, source, shared)
         elif had_failures:
             limits.succeeded_on(conn, "pin", registration_number, source)
         if (

@@ -67,6 +67,7 @@ from exam_server.exams import ExamData
 from exam_server.limits import LoginLimiter
 from exam_server.models import Exam, ExamSession
 from exam_server.settings import Settings
+from exam_server.terminal_passes import PassRegistry, TerminalPass
 from exam_server.usage import Administered, UsageCache, read_usage, release, reserve
 
 log = logging.getLogger(__name__)
@@ -327,8 +328,20 @@ class AttemptService:
         session_token: str,
         terminal_id: str,
         source: str = "unknown",
+        terminal_pass: TerminalPass | None = None,
+        passes: PassRegistry | None = None,
     ) -> tuple[str, LiveAttempt, dict[str, Any] | None]:
-        return await login.login(self, registration_number, pin, session_token, terminal_id, source)
+        """:func:`exam_server.attempts.login.login`."""
+        return await login.login(
+            self,
+            registration_number,
+            pin,
+            session_token,
+            terminal_id,
+            source,
+            terminal_pass,
+            passes,
+        )
 
     def spawn_prepare(self, session_id: int) -> None:
         login.spawn_prepare(self, session_id)

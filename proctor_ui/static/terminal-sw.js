@@ -19,8 +19,20 @@
 // works as before, only a reload during an outage shows the browser's error.
 "use strict";
 
-const CACHE = "seleksi-terminal-v1";
-const SHELL = ["terminal.html", "css/seleksi.css", "js/i18n.js", "js/common.js", "js/terminal.js"];
+// v2: the survey's and the terminal pass's files are kept too: the page loads
+// them, and an offline reload could find them only in the browser's own cache.
+const CACHE = "seleksi-terminal-v2";
+const SHELL = [
+  "terminal.html",
+  "css/seleksi.css",
+  "css/terminal-survey.css",
+  "css/terminal-pass.css",
+  "js/i18n.js",
+  "js/common.js",
+  "js/terminal.js",
+  "js/terminal-survey.js",
+  "js/terminal-pass.js",
+];
 const NETWORK_MS = 4000;
 
 const base = new URL("./", self.location.href);

@@ -105,6 +105,9 @@
         pin,
         session_token: token,
         terminal_id: T.terminalId,
+        // The terminal's pass, if a technician entered one (js/terminal-pass.js):
+        // this terminal's wrong logins then count against it, not the room's address.
+        terminal_pass: localStorage.getItem("seleksi.terminalPass") || undefined,
       });
       T.token = reply.token;
       store.setItem("seleksi.token", T.token);
