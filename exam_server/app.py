@@ -172,6 +172,7 @@ def create_app(
             checkpoints=checkpoints,
             survey_pool=SurveyPool(engine, settings.survey_batch, settings.survey_max_wait_seconds),
             passes=PassRegistry(settings.staff_refresh_seconds),
+            staff_access=disabled_staff,
         )
         app.state.context = ctx
         await attempts.start()

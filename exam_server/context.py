@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from exam_server.health import LoopMonitor
     from exam_server.limits import LoginLimiter
     from exam_server.proctoring.service import ProctoringService
+    from exam_server.revocation import DisabledStaff
     from exam_server.settings import Settings
     from exam_server.terminal_passes import PassRegistry
 
@@ -57,6 +58,9 @@ class AppContext:
     # The terminal passes this process knows, read from the audit chain
     # (exam_server.terminal_passes): a login's pass is checked against it.
     passes: PassRegistry
+    # Disabled staff accounts and every account's rooms, read every few
+    # seconds (exam_server.revocation); endpoints note their own changes.
+    staff_access: DisabledStaff
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 
 import anyio.to_thread
 from sqlalchemy import text
@@ -50,6 +52,12 @@ class DisabledStaff:
         self.rooms: dict[int, tuple[int, ...]] = {}
         self._failing = False
         self._task: asyncio.Task[None] | None = None
+        # Changes this process made itself (note_rooms, note_disabled), with
+        # when (monotonic s): they count at once here, and a read that began
+        # before them does not undo them.
+        self._lock = threading.Lock()
+        self._noted_rooms: dict[int, tuple[float, tuple[int, ...]]] = {}
+        self._noted_disabled: dict[int, tuple[float, bool]] = {}
 
     def __contains__(self, staff_id: object) -> bool:
         return staff_id in self.ids
@@ -59,9 +67,25 @@ class DisabledStaff:
         e.g. an account made since the last read)."""
         return self.rooms.get(staff_id)
 
+    def note_rooms(self, staff_id: int, rooms: tuple[int, ...]) -> None:
+        """The rooms an endpoint of this process has just stored for
+        ``staff_id``: in force here at once (a proctor given a room uses it
+        straight away), on the other workers at their next read."""
+        with self._lock:
+            self._noted_rooms[staff_id] = (time.monotonic(), tuple(rooms))
+            self.rooms = {**self.rooms, staff_id: tuple(rooms)}
+
+    def note_disabled(self, staff_id: int, disabled: bool) -> None:
+        """An account this process has just disabled or enabled: in force here
+        at once, on the other workers at their next read."""
+        with self._lock:
+            self._noted_disabled[staff_id] = (time.monotonic(), disabled)
+            self.ids = self.ids | {staff_id} if disabled else self.ids - {staff_id}
+
     def refresh(self) -> None:
         """Read the disabled accounts and every account's rooms now (blocking:
         call it in a thread)."""
+        began = time.monotonic()
         try:
             with self.engine.connect() as conn:
                 staff = conn.execute(text("SELECT id, disabled FROM exam_staff")).all()
@@ -77,8 +101,20 @@ class DisabledStaff:
         rooms: dict[int, list[int]] = {int(r[0]): [] for r in staff}
         for sid, rid in assigned:
             rooms.setdefault(int(sid), []).append(int(rid))
-        self.rooms = {sid: tuple(rs) for sid, rs in rooms.items()}
-        self.ids = frozenset(int(r[0]) for r in staff if r[1])
+        read_rooms = {sid: tuple(rs) for sid, rs in rooms.items()}
+        ids = {int(r[0]) for r in staff if r[1]}
+        with self._lock:
+            # A change noted after this read began may be missing from it: the
+            # note stands until a read that began after it.
+            self._noted_rooms = {k: v for k, v in self._noted_rooms.items() if v[0] >= began}
+            self._noted_disabled = {
+                k: v for k, v in self._noted_disabled.items() if v[0] >= began
+            }
+            read_rooms.update({k: v[1] for k, v in self._noted_rooms.items()})
+            for k, (_, disabled) in self._noted_disabled.items():
+                (ids.add if disabled else ids.discard)(k)
+            self.rooms = read_rooms
+            self.ids = frozenset(ids)
 
     async def start(self) -> None:
         """Read once before the server answers, then every ``interval`` seconds."""

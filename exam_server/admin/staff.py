@@ -30,6 +30,7 @@ async def create_staff(request: Request) -> Response:
         settings.scrypt_n,
     )
     rooms = await _run(assign_rooms, context(request.app).engine, sid, room_ids)
+    context(request.app).staff_access.note_rooms(sid, tuple(rooms))
     return JSONResponse({"id": sid, "room_ids": list(rooms)}, status_code=201)
 
 
@@ -51,6 +52,9 @@ async def set_staff_rooms(request: Request) -> Response:
     sid = _int_param(request, "staff_id")
     d = await read_json(request)
     rooms = await _run(assign_rooms, context(request.app).engine, sid, _room_ids(d))
+    # In force at once on this worker (a proctor given a room uses it straight
+    # away), on the others at their next read (exam_server.revocation).
+    context(request.app).staff_access.note_rooms(sid, tuple(rooms))
     return JSONResponse({"id": sid, "room_ids": list(rooms)})
 
 
@@ -72,6 +76,7 @@ async def set_staff_access(request: Request) -> Response:
         me.staff_id,
         field_str(d, "reason", max_len=500, required=False),
     )
+    context(request.app).staff_access.note_disabled(sid, disabled)
     return JSONResponse({"id": sid, "username": username, "disabled": disabled})
 
 

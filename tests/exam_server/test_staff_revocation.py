@@ -82,3 +82,43 @@ async def test_a_disabled_proctor_cannot_open_the_live_channel(
             return str(frame["code"])
 
     assert await _until(refused, "account_disabled") == "account_disabled"
+
+
+def test_a_change_this_worker_made_counts_at_once_and_no_earlier_read_undoes_it(
+    tmp_path: Any,
+) -> None:
+    """An admin gives a proctor a room on this worker: the proctor uses it at
+    once (a fresh login was refused for up to a refresh interval before), and
+    a read of the table that began before the change cannot put the old rooms
+    back when it ends; a read that began after it takes over."""
+    from sqlalchemy import create_engine, text
+
+    from exam_server.revocation import DisabledStaff
+
+    engine = create_engine(f"sqlite:///{tmp_path}/staff.db")
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE exam_staff (id INTEGER PRIMARY KEY, disabled BOOLEAN)"))
+        c.execute(text("CREATE TABLE exam_staff_room (staff_id INTEGER, room_id INTEGER)"))
+        c.execute(text("INSERT INTO exam_staff VALUES (7, 0)"))
+    staff = DisabledStaff(engine, interval=60)
+    staff.refresh()
+    assert staff.rooms_of(7) == () and 7 not in staff
+    real_connect = engine.connect
+
+    def connect_then_change() -> Any:
+        # The read has begun; the endpoint's change lands before it reads.
+        staff.note_rooms(7, (3,))
+        staff.note_disabled(7, True)
+        return real_connect()
+
+    engine.connect = connect_then_change  # type: ignore[method-assign]
+    try:
+        staff.refresh()  # reads the table as it was: the notes stand
+    finally:
+        engine.connect = real_connect  # type: ignore[method-assign]
+    assert staff.rooms_of(7) == (3,) and 7 in staff
+    # A read that begins after the change takes over (here the table was not
+    # written, so the change goes: what the database says wins from then on).
+    staff.refresh()
+    assert staff.rooms_of(7) == () and 7 not in staff
+    engine.dispose()
