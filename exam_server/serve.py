@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import os
@@ -173,21 +174,55 @@ class StopSignals:
                 signal.signal(sig, signal.SIG_IGN if self.requested else handler)
 
 
+#: The stop signals of a worker process of uvicorn's supervisor, for its whole
+#: life: installed by :func:`worker_loop` before anything else looks at the
+#: handlers, given uvicorn's server to stop by :func:`stop_once_in_worker`.
+_WORKER_SIGNALS = StopSignals()
+
+
+def worker_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of a worker of uvicorn's supervisor (its ``loop`` option,
+    :func:`exam_server.scaleout.workers.serve_workers`): uvloop, as uvicorn's
+    ``auto`` picks, made after :class:`StopSignals` is installed for SIGINT and
+    SIGTERM. Made first, so asyncio's runner leaves SIGINT alone and uvicorn
+    puts these handlers back when it stops serving: a late Ctrl+C (pressed
+    twice) while the loop closes is then counted, not a ``KeyboardInterrupt``
+    traceback at a random point of the close."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in StopSignals.SIGNALS:
+            signal.signal(sig, _WORKER_SIGNALS.handle)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def stop_once_in_worker() -> None:
     """In a worker process of uvicorn's supervisor (``--workers N``), called while
     its server's own signal handlers are installed (the app factory runs then):
-    only the first SIGINT or SIGTERM reaches them (:class:`StopSignals`), so a
-    second Ctrl+C, or the supervisor's SIGTERM after the terminal's SIGINT,
-    never skips the app's teardown. A no-op where uvicorn's handlers are not
-    the ones installed (one process: :func:`serve` owns the signals)."""
+    only the first SIGINT or SIGTERM stops the server (:class:`StopSignals`),
+    so a second Ctrl+C, or the supervisor's SIGTERM after the terminal's
+    SIGINT, never skips the app's teardown. The server is stopped by its
+    ``should_exit`` rather than its own handler, which records the signal to
+    raise it again once it has stopped (it would count as one more Ctrl+C). A
+    no-op where uvicorn's handlers are not the ones installed (one process:
+    :func:`serve` owns the signals)."""
     if threading.current_thread() is not threading.main_thread():
         return
     handler = signal.getsignal(signal.SIGINT)
-    if not callable(handler) or not isinstance(getattr(handler, "__self__", None), uvicorn.Server):
+    server = getattr(handler, "__self__", None)
+    if not callable(handler) or not isinstance(server, uvicorn.Server):
         return
-    once = StopSignals(lambda signum: handler(signum, None))
+
+    def stop(signum: int) -> None:
+        server.should_exit = True
+
+    _WORKER_SIGNALS.stop = stop
+    if _WORKER_SIGNALS.requested:  # a signal came while the worker was starting
+        server.should_exit = True
     for sig in StopSignals.SIGNALS:
-        signal.signal(sig, once.handle)
+        signal.signal(sig, _WORKER_SIGNALS.handle)
 
 
 class _Server(uvicorn.Server):

@@ -14,6 +14,7 @@ share the secret key (a token signed by one is checked by another).
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 from exam_server.settings import Settings
@@ -50,7 +51,16 @@ def serve_workers(settings: Settings, workers: int, log_level: str = "info") -> 
         log_level,
         factory=True,
         workers=workers,
+        # Each worker's loop is made after its stop signals are installed
+        # (exam_server.serve.worker_loop: no traceback on Ctrl+C pressed twice).
+        loop="exam_server.serve:worker_loop",
     )
+    # The supervisor has stopped its workers and is ending: a Ctrl+C pressed
+    # again now would reach Python's own handler while the interpreter shuts
+    # down and kill it by SIGINT after a clean stop (as StopSignals.installed
+    # says for one process).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def main(argv: list[str] | None = None) -> int:

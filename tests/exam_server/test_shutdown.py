@@ -146,9 +146,15 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_workers_stop_cleanly_on_ctrl_c_twice(postgres_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("gap", [0.1, 1.0])
+def test_workers_stop_cleanly_on_ctrl_c_twice(
+    postgres_url: str, tmp_path: Path, gap: float
+) -> None:
     """``seleksi serve --workers 2``: Ctrl+C pressed twice reaches the supervisor
-    and both workers (then the supervisor's SIGTERM reaches the workers too)."""
+    and both workers (then the supervisor's SIGTERM reaches the workers too).
+    The second press comes while the workers stop (0.1 s) or once they have
+    stopped and the supervisor is ending (1.0 s: it had been killed by that
+    SIGINT, exit code -2)."""
     from exam_server.db import create_schema, make_engine
 
     engine = make_engine(postgres_url)
@@ -161,7 +167,7 @@ def test_workers_stop_cleanly_on_ctrl_c_twice(postgres_url: str, tmp_path: Path)
     )
     server.wait_answering()
     time.sleep(1.0)  # both workers up (the first answers alone before)
-    code = server.stop(signal.SIGINT, signal.SIGINT, gap=0.1, group=True)
+    code = server.stop(signal.SIGINT, signal.SIGINT, gap=gap, group=True)
     err = server.stderr()
     assert code == 0, err
     assert "Traceback" not in err, err
