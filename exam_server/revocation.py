@@ -107,9 +107,7 @@ class DisabledStaff:
             # A change noted after this read began may be missing from it: the
             # note stands until a read that began after it.
             self._noted_rooms = {k: v for k, v in self._noted_rooms.items() if v[0] >= began}
-            self._noted_disabled = {
-                k: v for k, v in self._noted_disabled.items() if v[0] >= began
-            }
+            self._noted_disabled = {k: v for k, v in self._noted_disabled.items() if v[0] >= began}
             read_rooms.update({k: v[1] for k, v in self._noted_rooms.items()})
             for k, (_, disabled) in self._noted_disabled.items():
                 (ids.add if disabled else ids.discard)(k)
