@@ -168,6 +168,8 @@ async def review_item(request: Request) -> Response:
 
     try:
         withdrawn = await anyio.to_thread.run_sync(work)
+    except service.UnknownItem as exc:
+        raise ApiError(404, "not_found", str(exc), [{"field": "item_id"}]) from None
     except service.ReviewError as exc:
         raise ApiError(409, "not_allowed", str(exc)) from None
     for w in withdrawn:
@@ -278,6 +280,10 @@ ENDPOINTS: list[Endpoint] = [
         ROLES,
         obj(["item_id", "status", "reason"], item_id=STR, status=STR, reason=STR),
         tag="forensics",
-        responses={"409": "not allowed in the item's current status", "422": "bad field"},
+        responses={
+            "404": "no bank holds the item",
+            "409": "not allowed in the item's current status",
+            "422": "bad field",
+        },
     ),
 ]

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from cat_engine.bank import BankArrays
 from exam_server import audit
+from exam_server.db import writer
 from exam_server.forensics.load import (
     ATTEMPT,
     EXAM,
@@ -65,6 +66,10 @@ DECISIONS = ("retired", "cleared")
 
 class ReviewError(ValueError):
     """A review step that is not allowed (unknown item, not flagged, no reason)."""
+
+
+class UnknownItem(ReviewError):
+    """An item id neither the item bank nor any exam's frozen bank holds."""
 
 
 def analyse_session(
@@ -151,7 +156,7 @@ def feed_watch(
     """Feed the finished attempts not yet watched, oldest first; flag items
     whose CUSUM crosses the threshold (review row + audit event)."""
     cfg = settings or CusumSettings()
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         todo = conn.execute(
             select(ATTEMPT.c.id, SESSION.c.exam_id)
             .join(SESSION, SESSION.c.id == ATTEMPT.c.session_id)
@@ -274,12 +279,36 @@ def current_status(conn: Connection, item_id: str) -> str | None:
     return None if row is None else str(row.status)
 
 
+def _known(conn: Connection, item_id: str) -> bool:
+    """Whether the item bank or an exam's frozen bank holds ``item_id``."""
+    try:
+        ItemStore(conn.engine).item(item_id)
+        return True
+    except KeyError:
+        pass
+    sealed: SealedBankError | None = None
+    for (text,) in conn.execute(select(EXAM.c.bank_json)):
+        try:
+            if item_id in bank_from_json(text).item_ids:
+                return True
+        except SealedBankError as exc:  # at an exam site, before its key (sites.md)
+            sealed = exc
+    if sealed is not None:  # it may be in the sealed exam: nobody here can tell
+        raise ReviewError(f"{sealed}: flag after that, or at the centre")
+    return False
+
+
 def flag(engine: Engine, item_id: str, actor: str, reason: str, now: float) -> None:
-    """Flag an item for review by hand (e.g. a leak reported from outside)."""
+    """Flag an item for review by hand (e.g. a leak reported from outside).
+    Raises :class:`UnknownItem` for an id no bank holds (a mistyped id would
+    otherwise be flagged, and retired, while the leaked item stayed in use)."""
     reason = reason.strip()
     if not reason:
         raise ReviewError("a reason is required")
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        if not _known(conn, item_id):
+            raise UnknownItem(f"no item {item_id!r} in the item bank or any exam")
+    with writer(engine).begin() as conn:
         if current_status(conn, item_id) in ("flagged", "retired"):
             raise ReviewError(f"item {item_id} is already {current_status(conn, item_id)}")
         _review_row(conn, item_id, "flagged", actor, reason, {}, now)
@@ -303,7 +332,7 @@ def decide(
     if not reason:
         raise ReviewError("a reason is required")
     out: list[Withdrawal] = []
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         was = current_status(conn, item_id)
         if was != "flagged":
             raise ReviewError(

@@ -39,6 +39,7 @@ Object.assign(SELEKSI_TEXTS.id, {
   "fx.done": "Soal {item}: {status}.",
   "fx.forms": "Tes yang sudah disusun dan belum dimulai: {patched} mendapat soal paralel sebagai gantinya, {kept} tetap memuatnya (tidak ada soal paralel). Tes yang sudah dimulai dan memuatnya tanpa jawaban: {started} (tetap memuatnya).",
   "fx.needReason": "Isi soal dan alasannya.",
+  "fx.unknownItem": "Soal {item} tidak ada di bank soal maupun di ujian mana pun: periksa kodenya.",
   "fx.noItems": "Belum ada soal yang diawasi.",
   "fx.st.flagged": "ditandai",
   "fx.st.retired": "dipensiunkan",
@@ -81,6 +82,7 @@ Object.assign(SELEKSI_TEXTS.en, {
   "fx.done": "Item {item}: {status}.",
   "fx.forms": "Tests prepared and not started: {patched} got a parallel item in its place, {kept} keep it (no parallel item). Started tests holding it unanswered: {started} (they keep it).",
   "fx.needReason": "Give the item and the reason.",
+  "fx.unknownItem": "Neither the item bank nor any exam holds item {item}: check its id.",
   "fx.noItems": "No item is watched yet.",
   "fx.st.flagged": "flagged",
   "fx.st.retired": "retired",
@@ -251,7 +253,8 @@ Object.assign(SELEKSI_TEXTS.en, {
       $("review-reason").value = "";
       await loadItems();
     } catch (err) {
-      $("review-msg").textContent = S.errorText(err.code, err.data);
+      $("review-msg").textContent =
+        err.code === "not_found" ? S.t("fx.unknownItem", { item }) : S.errorText(err.code, err.data);
     }
   });
 
