@@ -19,6 +19,10 @@ from after_test.policy import AppealRules
 from exam_server.results.versions import correctable
 
 DAY = 86_400.0
+#: The longest field name and corrected value an appeal holds (the columns of
+#: ``after_appeal``: ``field``, ``correction_from`` / ``correction_to``).
+MAX_FIELD = 20
+MAX_VALUE = 200
 
 
 class Status(StrEnum):
@@ -59,6 +63,8 @@ def window(rules: AppealRules, published_at: str) -> Window:
 def allowed(rules: AppealRules, field: str) -> bool:
     """Whether the policy lets an appeal correct ``field``; ``skb`` covers one
     SKB component too (``skb:<code>``, :func:`exam_server.results.versions.correctable`)."""
+    if len(field) > MAX_FIELD:
+        return False
     return field in rules.fields or (
         "skb" in rules.fields and correctable(field) and field.startswith("skb:")
     )
@@ -146,8 +152,31 @@ def check_decision(rules: AppealRules, status: str, decision: Decision, now: flo
                 f"sanggah diterima harus menyebut perbaikan: {', '.join(rules.fields)}",
                 f"an accepted appeal names its correction: one of {', '.join(rules.fields)}",
             )
+        if len(decision.value) > MAX_VALUE:
+            raise Refused(
+                "value",
+                f"nilai perbaikan paling banyak {MAX_VALUE} karakter",
+                f"the corrected value is limited to {MAX_VALUE} characters",
+            )
     elif decision.status != Status.REJECTED:
         raise Refused("status", "keputusan tidak dikenal", "unknown decision")
+
+
+def check_no_waiting_correction(field: str, waiting: dict[int, str]) -> None:
+    """Refuse accepting a correction of ``field`` while another accepted appeal
+    of the same candidate corrects it and no published version carries it yet
+    (``waiting``: appeal id → field). Both would start from the published
+    value, and the next version, applying one after the other, could not
+    sign the second: a decision once stored cannot be changed."""
+    for appeal_id, other in sorted(waiting.items()):
+        if other == field:
+            raise Refused(
+                "field",
+                f"sanggah {appeal_id} peserta ini sudah diterima dengan perbaikan '{field}' yang "
+                "belum diterbitkan: terbitkan versi berikutnya dahulu",
+                f"appeal {appeal_id} of this candidate was accepted with a correction of "
+                f"'{field}' that no published version carries yet: publish the next version first",
+            )
 
 
 @dataclass(frozen=True)

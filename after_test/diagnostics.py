@@ -9,6 +9,13 @@ scored and are left out. No web, no database.
 The report scale: ``50 + 10·θ`` clipped to [0, 100] (a T-score on the bank's
 θ metric, mean 50 and SD 10 where the bank's population has θ ~ N(0, 1)), so
 a candidate reads "52 ± 6" rather than logits.
+
+A reported area's subscore is shown to a candidate only when at least
+:data:`MIN_ITEMS` of their answers in it were scored: an EAP from a few items
+is a weighted count of which of them were right, so a score from one item
+says whether it was right (a TKP item: its option's points) and one from
+four settles most of the four. A candidate who left the rest of an area
+blank would otherwise read keys off their own report.
 """
 
 from __future__ import annotations
@@ -25,6 +32,14 @@ from cat_engine.state import TestState
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+
+#: The fewest scored answers in an area behind a subscore shown to a candidate.
+#: On the tests' bank (2PL/3PL, a 0.8–2.0), the score and SE as the report
+#: rounds them settle the right/wrong of 2 % of ten items on average (and 8 %
+#: with the area's number right known, as from a receipt's subtest points
+#: when the rest of the subtest was left blank), against 67 % of four and all
+#: of one (``tests/after_test/test_integrity.py``).
+MIN_ITEMS = 10
 
 
 def answers_of(states: Sequence[TestState]) -> tuple[IntArray, IntArray]:
@@ -102,23 +117,40 @@ class AreaLine:
 
 
 def candidate_lines(diags: Sequence[SubtestDiagnostics], row: int) -> list[AreaLine]:
-    """The report lines of candidate ``row`` (index into the arrays given to :func:`diagnose`)."""
+    """The report lines of candidate ``row`` (index into the arrays given to :func:`diagnose`).
+
+    A line is ``reported`` when its area is (the PRMSE rule) and the
+    candidate has at least :data:`MIN_ITEMS` scored answers in it; a reported
+    area with fewer says so instead of its PRMSE reason."""
     lines = []
     for d in diags:
         means = report_scale(d.subscores.theta.mean(axis=0))
         for k, area in enumerate(d.areas):
             v = d.value.areas[k]
+            n = int(d.subscores.n_items[row, k])
+            reason_id, reason_en = v.reason_id, v.reason_en
+            if v.reported and n < MIN_ITEMS:
+                reason_id, reason_en = _too_few(n)
             lines.append(
                 AreaLine(
                     d.subtest,
                     area,
-                    v.reported,
+                    v.reported and n >= MIN_ITEMS,
                     float(report_scale(d.subscores.theta[row, k])),
                     float(10.0 * d.subscores.se[row, k]),
-                    int(d.subscores.n_items[row, k]),
+                    n,
                     float(means[k]),
-                    v.reason_id,
-                    v.reason_en,
+                    reason_id,
+                    reason_en,
                 )
             )
     return lines
+
+
+def _too_few(n: int) -> tuple[str, str]:
+    return (
+        f"tidak ditampilkan: hanya {n} jawaban Anda di area ini yang dinilai (paling sedikit "
+        f"{MIN_ITEMS}); skor dari soal sesedikit itu menunjukkan soal mana yang benar",
+        f"not shown: only {n} of your answers in this area were scored (at least "
+        f"{MIN_ITEMS} are needed); a score from so few items would tell which of them were right",
+    )

@@ -163,16 +163,23 @@ def spread(days: Iterable[float]) -> Spread | None:
     return Spread(values) if values else None
 
 
+#: The fewest answers behind a survey mean the public dashboard shows: a test
+#: day with one respondent (a make-up session) would show that candidate's
+#: answers; fewer than this show the count and no mean.
+MIN_SURVEY_CELL = 5
+
+
 @dataclass(frozen=True)
 class Dashboard:
     """The public dashboard's figures.
 
-    satisfaction: (day, question, mean, n) per test day and question;
+    satisfaction: (day, question, mean, n) per test day and question, the
+    mean None where fewer than :data:`MIN_SURVEY_CELL` answered;
     by_category: category → status → count; median_days_to_answer: over
     answered feedback (None before any); days_to_answer: category → the days
     each answered item waited, sorted; survey_n: submissions."""
 
-    satisfaction: list[tuple[str, str, float, int]]
+    satisfaction: list[tuple[str, str, float | None, int]]
     by_category: dict[str, dict[str, int]]
     median_days_to_answer: float | None
     survey_n: int
@@ -190,7 +197,10 @@ def dashboard(
     for submission, day, question, value in survey:
         sums[(day, question)].append(value)
         subs.add(submission)
-    satisfaction = [(day, q, sum(v) / len(v), len(v)) for (day, q), v in sorted(sums.items())]
+    satisfaction = [
+        (day, q, sum(v) / len(v) if len(v) >= MIN_SURVEY_CELL else None, len(v))
+        for (day, q), v in sorted(sums.items())
+    ]
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     waits: dict[str, list[float]] = defaultdict(list)
     for category, status, created, answered in feedback:

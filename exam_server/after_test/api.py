@@ -207,19 +207,27 @@ async def decide_appeal(request: Request) -> Response:
     except Refused as exc:
         raise _refused(exc) from None
     staff = request.state.staff
-    ok = await anyio.to_thread.run_sync(
-        lambda: store.decide_appeal(
-            ctx.engine,
-            appeal_id,
-            status=decision.status.value,
-            answer=decision.answer.strip(),
-            answered_at=now,
-            answered_by=staff.username,
-            field=decision.field if decision.status == appeals.Status.ACCEPTED else row["field"],
-            correction_from=old,
-            correction_to=decision.value if decision.status == appeals.Status.ACCEPTED else None,
+    try:
+        ok = await anyio.to_thread.run_sync(
+            lambda: store.decide_appeal(
+                ctx.engine,
+                appeal_id,
+                actor=f"{staff.role}:{staff.username}",
+                status=decision.status.value,
+                answer=decision.answer.strip(),
+                answered_at=now,
+                answered_by=staff.username,
+                field=decision.field
+                if decision.status == appeals.Status.ACCEPTED
+                else row["field"],
+                correction_from=old,
+                correction_to=decision.value
+                if decision.status == appeals.Status.ACCEPTED
+                else None,
+            )
         )
-    )
+    except Refused as exc:  # another accepted correction of the field waits (checked locked)
+        raise _refused(exc) from None
     if not ok:
         raise ApiError(409, "already_answered", "this appeal was answered meanwhile")
     return _json(await anyio.to_thread.run_sync(store.appeal, ctx.engine, appeal_id))

@@ -172,6 +172,7 @@ def seed_after_test_demo(
     store.decide_appeal(
         engine,
         appeal_id,
+        actor="admin:admin",
         status="accepted",
         answer="Diterima: kesalahan penulisan nama diperbaiki.",
         answered_at=now - 600.0,

@@ -245,6 +245,9 @@ async def feedback_page(request: Request) -> Response:
     ctx = context(request.app)
     lang = lang_of(request)
     exam = request.path_params["exam"]
+    if not await anyio.to_thread.run_sync(store.exam_exists, ctx.engine, exam):
+        # Nothing stored under an exam code nobody holds (any text in the path).
+        return message(request, t("feedback", lang), t("no_exam", lang), 404)
     policy = await anyio.to_thread.run_sync(store.policy_of, ctx.engine, exam)
     rules = policy.feedback
     now = ctx.clock.now()
@@ -328,8 +331,9 @@ async def dashboard(request: Request) -> Response:
     )
     cats = [(c, b.en if lang == "en" else b.id) for c, b in policy.feedback.categories.items()]
     cname = dict(cats)
-    days = sorted({d for d, _, _, _ in dash.satisfaction})
-    means = {(d, q): m for d, q, m, _ in dash.satisfaction}
+    # Days with too few answers for a mean (feedback.MIN_SURVEY_CELL) are not plotted.
+    days = sorted({d for d, _, m, _ in dash.satisfaction if m is not None})
+    means = {(d, q): m for d, q, m, _ in dash.satisfaction if m is not None}
     series = [(qname(q.code), [means.get((d, q.code)) for d in days]) for q in policy.survey]
     sat_plot = (
         plots.lines(t("satisfaction", lang), days, series, (1.0, 5.0), t("mean_1_5", lang))
@@ -383,6 +387,7 @@ async def dashboard(request: Request) -> Response:
         category_name=lambda c: cname.get(c, c),
         sat_plot=sat_plot,
         cat_plot=cat_plot,
+        min_survey_cell=feedback.MIN_SURVEY_CELL,
     )
 
 

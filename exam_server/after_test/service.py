@@ -7,6 +7,7 @@ Blocking (database, files): call from a worker thread.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -166,14 +167,29 @@ def training_csv(tr: Training) -> str:
 
 
 def publish_corrections(
-    engine: Engine, exam_code: str, directory: str | Path, key: Ed25519PrivateKey, published_at: str
+    engine: Engine,
+    exam_code: str,
+    directory: str | Path,
+    key: Ed25519PrivateKey,
+    published_at: str,
+    actor: str = "cli",
 ) -> pub.Publication | None:
     """Sign the accepted appeals not yet published as the next version of the
     publication in ``directory`` (written there, the previous version kept
-    inside it), and mark them; None when there is nothing to publish."""
+    inside it), and mark them (an ``appeal_corrections_published`` audit event
+    by ``actor``); None when there is nothing to publish.
+
+    Each accepted appeal must be exactly as its ``appeal_decided`` audit event
+    recorded it (:func:`store.undecided_corrections`): a row written or
+    changed past the decision is refused by name, and nothing is signed."""
     rows = store.unpublished_corrections(engine, exam_code)
     if not rows:
         return None
+    problems = store.undecided_corrections(engine, rows)
+    if problems:
+        raise pub.PublicationError(
+            "not signed: " + "; ".join(problems) + " (see seleksi audit verify)"
+        )
     files = pub.read_publication(directory)
     manifest = json.loads(files[pub.MANIFEST])
     if manifest["exam"]["id"] != exam_code:
@@ -199,5 +215,8 @@ def publish_corrections(
         [int(r["id"]) for r in rows],
         version_number(new.manifest),
         [(c.registration_number, c.field, c.new) for c in corrections],
+        actor=actor,
+        exam_code=exam_code,
+        manifest_sha256=hashlib.sha256(new.files[pub.MANIFEST]).hexdigest(),
     )
     return new

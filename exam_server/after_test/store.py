@@ -5,21 +5,26 @@ by ``seleksi after``. The rules themselves live in :mod:`after_test`.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from after_test import appeals as appeal_rules
 from after_test import models as am
 from after_test.diagnostics import SubtestDiagnostics, answers_of, diagnose
 from after_test.policy import AfterTestPolicy
 from cat_engine.bank import BankArrays
 from cat_engine.state import TestState
+from exam_server import audit, state_codec
 from exam_server import models as m
-from exam_server import state_codec
+from exam_server.audit.chain import AUDIT, event_hash
+from exam_server.audit.records import CORRECTIONS_PUBLISHED
+from exam_server.db import writer
 from exam_server.snapshot import bank_from_json
 
 
@@ -29,6 +34,13 @@ def _t(model: Any) -> Table:
 
 class NotFound(LookupError):
     """No such exam, appeal or feedback item (the message names it)."""
+
+
+def exam_exists(engine: Engine, exam_code: str) -> bool:
+    """Whether the server holds an exam ``exam_code`` (the pages answer 404 otherwise)."""
+    with engine.connect() as conn:
+        exams = _t(m.Exam)
+        return conn.execute(select(exams.c.id).where(exams.c.code == exam_code)).first() is not None
 
 
 def policy_of(engine: Engine, exam_code: str) -> AfterTestPolicy:
@@ -325,14 +337,69 @@ def appeal(engine: Engine, appeal_id: int) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def decide_appeal(engine: Engine, appeal_id: int, **values: Any) -> bool:
-    """Record the agency's answer if the appeal is still open (False: answered meanwhile)."""
+#: The audit events of appeals: a decision (accepted with its correction, or
+#: rejected), and the accepted corrections a new publication version carries.
+DECIDED = "appeal_decided"
+PUBLISHED = CORRECTIONS_PUBLISHED  # audit verify reads it (exam_server.audit.records)
+
+
+def _decision_data(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What an ``appeal_decided`` event binds of a decided appeal row."""
+    return {
+        "appeal_id": int(row["id"]),
+        "exam": row["exam_code"],
+        "registration_number": row["registration_number"],
+        "status": row["status"],
+        "field": row["field"],
+        "from": row["correction_from"],
+        "to": row["correction_to"],
+        "answer_sha256": hashlib.sha256(str(row["answer"] or "").encode()).hexdigest(),
+    }
+
+
+def decide_appeal(engine: Engine, appeal_id: int, *, actor: str = "cli", **values: Any) -> bool:
+    """Record the agency's answer if the appeal is still open, with an
+    ``appeal_decided`` audit event (by ``actor``) in the same transaction.
+    False when it was answered meanwhile (nothing written). Raises
+    :class:`~after_test.errors.Refused` when accepting a correction of a field
+    that another accepted appeal of the candidate corrects and no published
+    version carries yet (:func:`after_test.appeals.check_no_waiting_correction`).
+
+    The candidate's appeals are read locked (a second decision of one of them
+    waits for this one), so two such acceptances cannot both be stored."""
     t = _t(am.AfterAppeal)
-    with engine.begin() as conn:
-        res = conn.execute(
-            update(t).where(t.c.id == appeal_id, t.c.status == "submitted").values(**values)
-        )
-    return res.rowcount == 1
+    with writer(engine).begin() as conn:
+        who = conn.execute(
+            select(t.c.exam_code, t.c.registration_number).where(t.c.id == appeal_id)
+        ).first()
+        if who is None:
+            return False
+        theirs = {
+            r.id: r
+            for r in conn.execute(
+                select(t)
+                .where(
+                    t.c.exam_code == who.exam_code,
+                    t.c.registration_number == who.registration_number,
+                )
+                .with_for_update()
+            )
+        }
+        if theirs[appeal_id].status != "submitted":
+            return False
+        row = {**theirs[appeal_id]._mapping, **values}
+        if row["status"] == "accepted":
+            appeal_rules.check_no_waiting_correction(
+                str(row["field"]),
+                {
+                    i: str(r.field)
+                    for i, r in theirs.items()
+                    if i != appeal_id and r.status == "accepted" and r.version is None
+                },
+            )
+        conn.execute(update(t).where(t.c.id == appeal_id).values(**values))
+        audit.append(conn, DECIDED, actor, data=_decision_data(row), at=row.get("answered_at"))
+    return True
 
 
 def unpublished_corrections(engine: Engine, exam_code: str) -> list[dict[str, Any]]:
@@ -348,20 +415,83 @@ def unpublished_corrections(engine: Engine, exam_code: str) -> list[dict[str, An
         ]
 
 
+def undecided_corrections(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The accepted appeals among ``rows`` whose correction is not the one their
+    ``appeal_decided`` audit event recorded: no such event (a row written past
+    :func:`decide_appeal`), another value, field, candidate or answer (a row
+    changed since), or an event whose hash does not match its content. One
+    line per appeal; empty when every row is as it was decided."""
+    wanted = {int(r["id"]) for r in rows}
+    events: dict[int, tuple[dict[str, Any], bool]] = {}
+    with engine.connect() as conn:
+        for e in conn.execute(select(AUDIT).where(AUDIT.c.kind == DECIDED).order_by(AUDIT.c.id)):
+            data = json.loads(e.data_json or "{}")
+            aid = data.get("appeal_id")
+            if isinstance(aid, int) and aid in wanted:
+                events[aid] = (data, event_hash(e.prev_hash, dict(e._mapping)) == e.hash)
+    out = []
+    for r in rows:
+        aid = int(r["id"])
+        if aid not in events:
+            out.append(f"appeal {aid}: accepted, but the audit log has no decision of it")
+            continue
+        data, intact = events[aid]
+        if not intact:
+            out.append(f"appeal {aid}: its decision's audit event was changed")
+        elif data != _decision_data(r):
+            differ = sorted(k for k, v in _decision_data(r).items() if data.get(k) != v)
+            out.append(f"appeal {aid}: {', '.join(differ)} stored differ from its audited decision")
+    return out
+
+
 def mark_published(
     engine: Engine,
     appeal_ids: Sequence[int],
     version: int,
     corrections: Sequence[tuple[str, str, str]],
+    *,
+    actor: str = "cli",
+    exam_code: str = "",
+    manifest_sha256: str = "",
 ) -> None:
     """Mark appeals as carried by ``version`` and bring the candidates' clerical
     data in the server's tables to the corrected values ((regno, field, value);
-    SKB scores live in the agency's SKB file, not here)."""
+    SKB scores live in the agency's SKB file, not here), with an
+    ``appeal_corrections_published`` audit event naming every change."""
     t, cands = _t(am.AfterAppeal), _t(m.Candidate)
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         conn.execute(update(t).where(t.c.id.in_(list(appeal_ids))).values(version=version))
-        for regno, field, value in corrections:
-            if field in ("name", "category"):
+        changed = []
+        for regno, field_, value in corrections:
+            if field_ in ("name", "category"):
+                old = _candidate_value(conn, regno, field_)
                 conn.execute(
-                    update(cands).where(cands.c.registration_number == regno).values({field: value})
+                    update(cands)
+                    .where(cands.c.registration_number == regno)
+                    .values({field_: value})
                 )
+                changed.append(
+                    {"registration_number": regno, "field": field_, "from": old, "to": value}
+                )
+        audit.append(
+            conn,
+            PUBLISHED,
+            actor,
+            data={
+                "exam": exam_code,
+                "version": version,
+                "manifest_sha256": manifest_sha256,
+                "appeals": sorted(int(i) for i in appeal_ids),
+                "corrections": [
+                    {"registration_number": r, "field": f, "to": v} for r, f, v in corrections
+                ],
+                "candidates_changed": changed,
+            },
+        )
+
+
+def _candidate_value(conn: Connection, regno: str, field_: str) -> Any:
+    cands = _t(m.Candidate)
+    return conn.execute(
+        select(cands.c[field_]).where(cands.c.registration_number == regno)
+    ).scalar_one_or_none()

@@ -67,6 +67,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "Tanda terima tidak sah untuk ujian ini: tanda terima ini untuk ujian {exam}.",
         "The receipt is not valid for this exam: it is for the exam {exam}.",
     ),
+    "no_exam": (
+        "Ujian ini tidak dikenal di server ini.",
+        "This server holds no such exam.",
+    ),
     "no_result": (
         "Belum ada hasil ujian untuk tanda terima ini.",
         "There is no finished test for this receipt yet.",
@@ -137,6 +141,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "mean": ("Rata-rata", "Mean"),
     "answers": ("Jawaban", "Answers"),
     "survey_n": ("Jumlah pengisi survei", "Survey submissions"),
+    "survey_small_cell": (
+        "Rata-rata tidak ditampilkan (–) bila kurang dari {k} peserta menjawab pada hari itu: "
+        "jawaban peserta yang sedikit akan dapat dikenali.",
+        "No mean is shown (–) where fewer than {k} candidates answered on that day: the "
+        "answers of so few could be told apart.",
+    ),
     "by_category": ("Saran menurut kategori dan status", "Feedback by category and status"),
     "status": ("Status", "Status"),
     "pending": ("menunggu moderasi", "awaiting moderation"),

@@ -53,6 +53,9 @@ class ChainFacts:
     documents: dict[int, dict[str, str]] = field(default_factory=dict)
     skb_finals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     skb_sheets: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
+    #: (registration number, field) → the (from, to) of every published
+    #: appeal correction of it, in chain order (``appeal_corrections_published``).
+    corrections: dict[tuple[str, str], list[tuple[Any, Any]]] = field(default_factory=dict)
 
     def take(self, row: Mapping[Any, Any]) -> None:
         """Note what one audit event (a row of ``exam_audit``) says."""
@@ -75,14 +78,30 @@ class ChainFacts:
         elif kind == "skb_final":
             key = (str(data.get("registration_number")), str(data.get("component")))
             self.skb_finals[key] = (str(data.get("score")), str(data.get("source")))
+        elif kind == CORRECTIONS_PUBLISHED:
+            for c in data.get("candidates_changed") or ():
+                if isinstance(c, dict):
+                    key = (str(c.get("registration_number")), str(c.get("field")))
+                    self.corrections.setdefault(key, []).append((c.get("from"), c.get("to")))
         elif kind in ("skb_sheet", "skb_sheet_change"):
             username = str(row["actor"]).split(":", 1)[-1]
             sheet = (str(data.get("panel")), str(data.get("registration_number")), username)
             self.skb_sheets[sheet] = (str(data.get("score")), data.get("points"))
 
 
+#: The event of an accepted appeal's corrections carried by a new results
+#: version (written by ``exam_server.after_test.store.mark_published``): the
+#: one audited way a candidate's category changes after the test.
+CORRECTIONS_PUBLISHED = "appeal_corrections_published"
 _DATA_KINDS = frozenset(
-    {"create_exam", "exam_documents", "skb_final", "skb_sheet", "skb_sheet_change"}
+    {
+        "create_exam",
+        "exam_documents",
+        "skb_final",
+        "skb_sheet",
+        "skb_sheet_change",
+        CORRECTIONS_PUBLISHED,
+    }
 )
 #: The digests ``exam_server.scheduling.exams`` records, by the column hashed.
 _DIGESTS = {"design_sha256": "design_json", "policy_sha256": "policy_json",
@@ -116,8 +135,9 @@ def check_attempt_candidate(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str
     (an attempt moved to another candidate gives them its score), and the
     registration number, category and formation the ranking reads as they
     were when the test started (a changed category moves the candidate to
-    another list). Rows started before the event bound them are checked
-    for the candidate only."""
+    another list), as published appeal corrections changed them since (each
+    from the value before it: :attr:`ChainFacts.corrections`). Rows started
+    before the event bound them are checked for the candidate only."""
     aid = int(a["id"])
     start = facts.starts.get(aid)
     if start is None:
@@ -129,11 +149,20 @@ def check_attempt_candidate(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str
             f"attempt {aid}: belongs to {actor} in its start event, "
             f"candidate:{a['candidate_id']} stored"
         )
+    regno = str((bound or {}).get("registration_number", a.get("registration_number")))
     for name, value in (bound or {}).items():
+        for before, after in facts.corrections.get((regno, name), ()):
+            if before != value:
+                out.append(
+                    f"attempt {aid}: an appeal correction changed the candidate's {name} "
+                    f"from {before!r}, but it was {value!r} then"
+                )
+            value = after
         if name in a and a[name] != value:
             out.append(
                 f"attempt {aid}: the candidate's {name} is {a[name]!r} stored, {value!r} "
                 "when the test started"
+                + (" and as corrected on appeal" if (regno, name) in facts.corrections else "")
             )
     return out
 

@@ -221,8 +221,13 @@ def verify(
                     exams[eid] = replace(
                         ExamRules.from_row(*exam_row), withdrawn=retired is not None
                     )
+                # The stored verdict was given under the category the candidate had
+                # at the test (bound by the start event); a category corrected on
+                # appeal later changes the published ranking, not this record.
+                then = (facts.starts.get(aid, ("", None))[1] or {}).get("category")
+                at_test = a if then is None else {**a, "category": then}
                 rep.problems.extend(
-                    _check_score(rep, a, exams[eid], seeds, finish_data, answers.get(aid, []))
+                    _check_score(rep, at_test, exams[eid], seeds, finish_data, answers.get(aid, []))
                 )
         rep.problems.extend(check_missing_attempts(facts, present))
         rep.problems.extend(check_exam_documents(conn, facts))

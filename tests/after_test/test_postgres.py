@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select, update
+
+from after_test import models as am
+from after_test.errors import Refused
 from exam_server.after_test import service, store
 from exam_server.after_test.seed import seed_finished_exam
 from exam_server.after_test.survey_pool import Submission, SurveyPool
+from exam_server.checkpoints import load_or_create_key
+from exam_server.clock import ManualClock
 from exam_server.db import make_engine
-from exam_server.testing import small_design
-from tests.after_test.conftest import area_bank
-from tests.conftest import seed_small
+from exam_server.results import publication as pub
+from exam_server.results.from_db import load_outcomes
+from exam_server.results.ranking import rank_skd
+from exam_server.results.rules import RankingPolicy
+from exam_server.testing import ThreadServer, small_design, staff_token
+from tests.after_test.conftest import EXAM, PUBLISHED, SIGNING_KEY, START, area_bank
+from tests.conftest import ADMIN_PASSWORD, make_settings, seed_small
 
 
 def test_store_and_reports_on_postgresql(postgres_url: str) -> None:
@@ -104,4 +120,135 @@ def test_the_upgrade_unlinks_survey_answers_stored_before_batching(postgres_url:
             values = conn.exec_driver_sql("SELECT value FROM after_survey_answer").scalars()
             assert sorted(values) == [1, 2, 3]
     finally:
+        engine.dispose()
+
+
+def test_two_acceptances_of_one_field_cannot_both_be_stored(postgres_url: str) -> None:
+    """A decision reads the candidate's appeals locked: one accepting a field
+    while another transaction accepts the same field waits for it, then sees
+    it and is refused (READ COMMITTED would otherwise let both in)."""
+    seed_small(postgres_url, n_candidates=1)
+    engine = make_engine(postgres_url)
+    t = am.AfterAppeal.__table__  # type: ignore[attr-defined]
+    try:
+        ids = [
+            store.add_appeal(
+                engine,
+                exam_code="SKD-PG",
+                registration_number="R1",
+                receipt_sha256="0" * 64,
+                reason="nama salah",
+                field="name",
+                submitted_at=1.0,
+                answer_by=2.0,
+            )
+            for _ in range(2)
+        ]
+        outcome: list[object] = []
+
+        def second() -> None:
+            try:
+                outcome.append(
+                    store.decide_appeal(
+                        engine,
+                        ids[1],
+                        status="accepted",
+                        answer="ya",
+                        answered_at=1.5,
+                        field="name",
+                        correction_from="A",
+                        correction_to="C",
+                    )
+                )
+            except Refused as exc:
+                outcome.append(exc)
+
+        with engine.connect() as conn, conn.begin():
+            # Another decision of the first appeal, not committed yet.
+            conn.execute(select(t).where(t.c.registration_number == "R1").with_for_update())
+            conn.execute(
+                update(t)
+                .where(t.c.id == ids[0])
+                .values(status="accepted", field="name", correction_from="A", correction_to="B")
+            )
+            worker = threading.Thread(target=second)
+            worker.start()
+            time.sleep(0.5)
+            assert outcome == []  # waiting for the lock
+        worker.join(30)
+        assert len(outcome) == 1 and isinstance(outcome[0], Refused), outcome
+        assert f"appeal {ids[0]}" in outcome[0].message_en
+        assert store.appeal(engine, ids[1])["status"] == "submitted"
+    finally:
+        engine.dispose()
+
+
+def test_overlong_appeal_input_is_refused_not_a_server_error(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL a value longer than its column is an error of the
+    database: a candidate's appeal naming a 44-character SKB component, a
+    decision's 500-character correction and feedback to a 60-character exam
+    code were each a 500. Now: 422 saying why, 404 for the exam."""
+    seed_small(postgres_url, n_candidates=1)
+    engine = make_engine(postgres_url)
+    receipt_key = load_or_create_key(tmp_path / "checkpoint-key.pem")
+    bank, items = area_bank(30)
+    finished = seed_finished_exam(
+        engine,
+        design=small_design("linear", 6000.0, lengths=(10, 10, 10)),
+        bank=bank,
+        items=items,
+        formations=["F-ANALIS-KEU"],
+        site_code="TILOK-01",
+        room_code="R1",
+        receipt_key=receipt_key,
+        exam_code=EXAM,
+        n_candidates=4,
+        starts_at=START - 86_400.0,
+    )
+    policy = RankingPolicy.default_2024()
+    formations, outcomes = load_outcomes(engine, EXAM)
+    v1 = pub.publish(
+        pub.ExamInfo(EXAM, "SKD uji", PUBLISHED),
+        policy,
+        rank_skd(policy, formations, outcomes),
+        SIGNING_KEY,
+        receipt_keys=[receipt_key.public_key()],
+    )
+    pub.write_publication(tmp_path / "results", v1.files)
+    clock = ManualClock(START)
+    settings = make_settings(
+        postgres_url,
+        results_dir=str(tmp_path / "results"),
+        checkpoint_path=str(tmp_path / "checkpoints.jsonl"),
+        checkpoint_key_path=str(tmp_path / "checkpoint-key.pem"),
+    )
+    server = ThreadServer(settings, clock=clock).start()
+    try:
+        url, regno = server.url, finished.registration_numbers[0]
+        form = {"receipt": finished.receipts[regno], "reason": "nilai salah salin"}
+        r = httpx.post(f"{url}/after/{EXAM}/sanggah", data={**form, "field": "skb:" + "a" * 40})
+        assert r.status_code == 422 and "administratif" in r.text
+        ok = httpx.post(f"{url}/after/{EXAM}/sanggah", data={**form, "field": "name"})
+        assert ok.status_code == 200, ok.text
+        appeal_id = int(re.search(r"Sanggah nomor (\d+)", ok.text)[1])  # type: ignore[index]
+        admin = {"Authorization": f"Bearer {staff_token(url, 'admin', ADMIN_PASSWORD)}"}
+        long = httpx.post(
+            f"{url}/api/after/appeals/{appeal_id}/decide",
+            headers=admin,
+            json={"status": "accepted", "answer": "ya", "field": "name", "value": "y" * 500},
+        )
+        assert long.status_code == 422, long.text
+        assert long.json()["message"] == "the corrected value is limited to 200 characters"
+        assert store.appeal(engine, appeal_id)["status"] == "submitted"
+        page = httpx.get(f"{url}/after/{'X' * 60}/saran")
+        assert page.status_code == 404
+        sent = httpx.post(
+            f"{url}/after/{'X' * 60}/saran",
+            data={"form": "1.x", "category": "venue", "text": "t", "website": ""},
+        )
+        assert sent.status_code == 404
+    finally:
+        server.stop()
         engine.dispose()

@@ -130,9 +130,17 @@ def test_dashboard_figures() -> None:
         ("venue", "pending", 0.0, None),
         ("test", "rejected", 0.0, None),
     ]
+    # Five answers on the 31st: a mean; two and one on the 30th: the counts only
+    # (feedback.MIN_SURVEY_CELL), or the page would show those candidates' answers.
+    survey += [(f"t{i}", "2025-01-31", "overall", v) for i, v in enumerate([5, 4, 4, 3, 4])]
     d = feedback.dashboard(survey, fb)
-    assert d.survey_n == 2
-    assert ("2025-01-30", "overall", 3.0, 2) in d.satisfaction
+    assert feedback.MIN_SURVEY_CELL == 5
+    assert d.survey_n == 7
+    assert d.satisfaction == [
+        ("2025-01-30", "overall", None, 2),
+        ("2025-01-30", "staff", None, 1),
+        ("2025-01-31", "overall", 4.0, 5),
+    ]
     assert d.by_category == {"test": {"rejected": 1}, "venue": {"published": 1, "pending": 1}}
     assert d.median_days_to_answer == 2.0
     assert d.days_to_answer == {"venue": (2.0,)}
