@@ -106,7 +106,10 @@ def check_policy_fits_design(policy: RankingPolicy, design: TestDesign) -> None:
 
 
 def _document_digests(exam: Exam) -> dict[str, str]:
-    """SHA-256 of each stored document (audited, so a later change shows)."""
+    """SHA-256 of each stored document (audited, so a later change shows),
+    the frozen bank included: its option points are the keys every answer is
+    scored with, so an edited key would otherwise score the answers after it
+    consistently with itself, recomputation included."""
     import hashlib
 
     return {
@@ -115,6 +118,7 @@ def _document_digests(exam: Exam) -> dict[str, str]:
             ("design", exam.design_json),
             ("policy", exam.policy_json),
             ("options", exam.options_json),
+            ("bank", exam.bank_json),
         )
     }
 

@@ -201,6 +201,28 @@ async def test_an_edited_ranking_policy_is_reported(
     ) in out, out
 
 
+async def test_an_edited_key_is_reported_though_scores_follow_it(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An insider edits an item's points in the exam's frozen bank before the
+    candidates finish: every score is then computed with the edited key, the
+    recomputation too, so only the bank's audited digest tells."""
+    h = server_factory(checkpoint_seconds=0)
+    ((eid, bank_json),) = sql(h.db, "SELECT id, bank_json FROM exam_exam")
+    bank = json.loads(bank_json)
+    width = bank["option_points"]["shape"][1]
+    points = bank["option_points"]["v"]
+    points[:width] = list(reversed(points[:width]))  # item 0's key moved
+    sql(h.db, "UPDATE exam_exam SET bank_json = ? WHERE id = ?", json.dumps(bank), eid)
+    await finished_attempt(h, 0)
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert (
+        f"PROBLEM: exam {eid} ({h.seed.exam_code}): bank_json differs from the one its last "
+        "create_exam/exam_documents event recorded"
+    ) in out, out
+
+
 async def test_a_changed_policy_verdict_alone_is_reported(
     server_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
