@@ -24,6 +24,7 @@ from cat_engine.design import TestDesign
 from exam_server import models as m
 from exam_server import receipts
 from exam_server.after_test.finished_exam import _t, seed_finished_exam
+from exam_server.db import writer
 from exam_server.results.rules import RankingPolicy
 from exam_server.snapshot import PublicItemContent
 
@@ -87,7 +88,7 @@ def seed_feedback_and_survey(engine: Engine, exam_code: str, now: float, seed: i
                 "source_mac": "demo",
             }
         )
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         conn.execute(insert(_t(am.AfterSurveyAnswer)), rows)
         conn.execute(insert(_t(am.AfterFeedback)), fb)
 

@@ -56,7 +56,7 @@ def policy_of(engine: Engine, exam_code: str) -> AfterTestPolicy:
 
 def set_policy(engine: Engine, exam_code: str, policy: AfterTestPolicy) -> None:
     t = _t(am.AfterPolicy)
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         conn.execute(t.delete().where(t.c.exam_code == exam_code))
         conn.execute(insert(t).values(exam_code=exam_code, policy_json=policy.to_json()))
 
@@ -222,7 +222,7 @@ def mark_survey_done(engine: Engine, attempt_id: int) -> bool:
     transaction, order or time in the database links them to the attempt.
     False when the attempt has answered already (nothing written)."""
     done = _t(am.AfterSurveyDone)
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         if conn.execute(select(done.c.attempt_id).where(done.c.attempt_id == attempt_id)).first():
             return False
         conn.execute(insert(done).values(attempt_id=attempt_id))
@@ -258,7 +258,7 @@ def add_feedback(
     engine: Engine, exam_code: str, category: str, text: str, digest: str, now: float, mac: str
 ) -> int:
     t = _t(am.AfterFeedback)
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         res = conn.execute(
             insert(t).values(
                 exam_code=exam_code,
@@ -301,7 +301,7 @@ def feedback_item(engine: Engine, item_id: int) -> dict[str, Any]:
 def update_feedback(engine: Engine, item_id: int, expect_status: str, **values: Any) -> bool:
     """Update an item still in ``expect_status`` (False: someone moderated it meanwhile)."""
     t = _t(am.AfterFeedback)
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         res = conn.execute(
             update(t).where(t.c.id == item_id, t.c.status == expect_status).values(**values)
         )
@@ -313,7 +313,7 @@ def update_feedback(engine: Engine, item_id: int, expect_status: str, **values: 
 
 def add_appeal(engine: Engine, **values: Any) -> int:
     t = _t(am.AfterAppeal)
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         values.setdefault("evidence", "")
         res = conn.execute(insert(t).values(status="submitted", answered_by="", **values))
         return int(res.inserted_primary_key[0])  # type: ignore[index]

@@ -39,6 +39,7 @@ from cat_engine.engine import presented
 from cat_engine.state import TestState
 from exam_server import audit
 from exam_server.attempts import storage
+from exam_server.db import writer
 from exam_server.forensics.load import ATTEMPT, EXAM, SESSION
 from exam_server.forensics.models import WithdrawnItem
 from exam_server.snapshot import bank_from_json
@@ -164,7 +165,7 @@ def patch_prepared(
     count as started. Call after :func:`~exam_server.forensics.service.decide`
     withdrew the item."""
     out = Patched()
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         for exam_id, index in _exams(conn, item_id):
             bank = _bank(conn, exam_id)
             usage = read_usage(conn, exam_id, bank.n_items)

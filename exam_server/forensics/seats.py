@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 
+from exam_server.db import writer
 from exam_server.forensics.models import RoomSeat
 from exam_server.models import Room, Site
 
@@ -91,7 +92,7 @@ def parse_seats(text: str, rooms: dict[str, list[int]]) -> list[Seat]:
 def store_seats(engine: Engine, seats: list[Seat]) -> int:
     """Replace the layouts of the rooms in ``seats``; returns the rooms changed."""
     rooms = sorted({s.room_id for s in seats})
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         for room_id in rooms:
             conn.execute(delete(SEAT).where(SEAT.c.room_id == room_id))
         if seats:

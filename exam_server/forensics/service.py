@@ -372,7 +372,7 @@ def decide(
         evidence = {"exams": [w.exam_id for w in out]} if status == "retired" else {}
         _review_row(conn, item_id, status, actor, reason, evidence, now)
     if status == "retired":
-        ItemStore(engine).set_status([item_id], ItemStatus.RETIRED)
+        ItemStore(writer(engine)).set_status([item_id], ItemStatus.RETIRED)
     return out
 
 

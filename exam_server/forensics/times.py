@@ -18,6 +18,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 
 from calibration.rt import LognormalTimes
+from exam_server.db import writer
 from exam_server.forensics.load import ATTEMPT, RESPONSE, TIME
 
 
@@ -77,7 +78,7 @@ def fit_stored_times(engine: Engine, now: float, min_count: int = 20) -> TimesFi
         }
         for j in ok
     ]
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         if values:
             conn.execute(delete(TIME).where(TIME.c.item_id.in_([v["item_id"] for v in values])))
             conn.execute(insert(TIME), values)

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
+from exam_server.db import writer
 from exam_server.models import Candidate, Exam, ExamSession, Formation, Room, Site
 from exam_server.receipts import key_id
 from exam_server.sites.models import SiteSessionKey
@@ -204,7 +205,7 @@ def build(
     """The signed package for ``site_code`` (its sessions that are not closed,
     or those named) and each session's key (session code → 32 bytes). Raises
     :class:`PackageError` for an unknown site or session."""
-    with engine.begin() as conn:
+    with writer(engine).begin() as conn:
         site = conn.execute(select(SITE).where(SITE.c.code == site_code)).mappings().first()
         if site is None:
             raise PackageError(f"no site {site_code} at the centre")
