@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from exam_server import scheduling as sch
 from exam_server.admin.common import _run
 from exam_server.context import context
+from exam_server.db import writer
 from exam_server.http import INT, STR, ApiError, Endpoint, obj, read_body, read_json
 
 
@@ -46,7 +47,8 @@ async def import_bank(request: Request) -> Response:
     q = request.query_params
     raw = await read_body(request, MAX_PACKAGE_BYTES)
     place = {"*": Placement(q["subtest"], q.get("content_area", ""))} if q.get("subtest") else None
-    store = ItemStore(context(request.app).engine)
+    # Reads the bank, then writes: the write lock at BEGIN (exam_server.db.writer).
+    store = ItemStore(writer(context(request.app).engine))
     name, dry = q.get("filename") or "upload", q.get("dry_run") == "1"
     try:
         summary = await anyio.to_thread.run_sync(
