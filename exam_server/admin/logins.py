@@ -99,13 +99,7 @@ async def login_limits(request: Request) -> Response:
     ctx = context(request.app)
     rows = await ctx.limits.entries()
     if any(r["pass_id"] is not None for r in rows):
-        reg = ctx.passes
-
-        def read() -> None:
-            with ctx.engine.connect() as conn:
-                reg.refresh_on(conn)
-
-        await anyio.to_thread.run_sync(read)
+        await passes.refreshed(ctx)
     for r in rows:
         r["pass"] = passes.describe_pass(ctx, r["pass_id"])
     return JSONResponse(rows)

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from exam_server import terminal_passes as tp
 from exam_server.admin.common import _actor, _staff
-from exam_server.context import context
+from exam_server.context import AppContext, context
 from exam_server.http import ApiError, field_str, read_json
 from exam_server.models import Room, Site
 
@@ -121,9 +121,9 @@ async def issue_passes(request: Request) -> Response:
     )
 
 
-async def list_passes(request: Request) -> Response:
-    """Every pass the audit chain knows, the most recently issued first."""
-    ctx = context(request.app)
+async def refreshed(ctx: AppContext) -> tp.PassRegistry:
+    """The app's pass registry with the audit rows added since its last read
+    (read now, in a worker thread: an admin's page shows what is in force)."""
     reg = ctx.passes
 
     def read() -> None:
@@ -131,6 +131,13 @@ async def list_passes(request: Request) -> Response:
             reg.refresh_on(conn)
 
     await anyio.to_thread.run_sync(read)
+    return reg
+
+
+async def list_passes(request: Request) -> Response:
+    """Every pass the audit chain knows, the most recently issued first."""
+    ctx = context(request.app)
+    reg = await refreshed(ctx)
     now = ctx.clock.now()
     return JSONResponse([r.as_json(now) for r in reg.records()])
 
@@ -144,13 +151,7 @@ async def revoke_pass(request: Request) -> Response:
     d = await read_json(request)
     reason = field_str(d, "reason", max_len=2000)
     ctx = context(request.app)
-    reg = ctx.passes
-
-    def read() -> None:
-        with ctx.engine.connect() as conn:
-            reg.refresh_on(conn)
-
-    await anyio.to_thread.run_sync(read)
+    reg = await refreshed(ctx)
     record = reg.record(pass_id)
     if record is None or record.issued_at is None:
         raise ApiError(404, "not_found", "no such pass")

@@ -493,7 +493,7 @@ Object.assign(SELEKSI_TEXTS.en, {
     // A candidate the chair is recused from never comes here (the server shows
     // the chair nothing of their scoring): the administrator's page lists them.
     const queue = d.candidates.filter((c) => c.state === "adjudication")
-      .map((c) => adjudicationForm(c, "skb.adjScore", (ev) => adjudicate(ev, c.registration_number)));
+      .map((c) => adjudicationForm(c, "skb.adjScore", (ev) => adjudicate(ev, K.data.panel, c.registration_number, loadChair)));
     $("queue").replaceChildren(...queue);
     $("queue-empty").classList.toggle("hidden", queue.length > 0);
     $("cand-rows").replaceChildren(...d.candidates.map((c) =>
@@ -589,19 +589,21 @@ Object.assign(SELEKSI_TEXTS.en, {
     return root;
   }
 
-  async function adjudicate(ev, regno) {
+  // One adjudication for the chair's page and the administrator's (a candidate
+  // whose chair is recused): the same request, then the page reloads.
+  async function adjudicate(ev, panel, regno, reload) {
     ev.preventDefault();
     const form = ev.target;
     const err = form.querySelector(".error-text");
     err.textContent = "";
     try {
       await K.staff.call("POST", "/api/skb/adjudications", {
-        panel: K.data.panel,
+        panel,
         registration_number: regno,
         score: form.elements.score.value,
         reason: form.elements.reason.value,
       });
-      await loadChair();
+      await reload();
     } catch (e) {
       err.textContent = errText(e);
     }
@@ -652,7 +654,7 @@ Object.assign(SELEKSI_TEXTS.en, {
       });
       // Candidates the chair is recused from, awaiting adjudication: the administrator's.
       const queue = (p.adjudication || []).map((c) => adjudicationForm(c, "skb.adminScore",
-        (ev) => adminAdjudicate(ev, p.panel, c.registration_number)));
+        (ev) => adjudicate(ev, p.panel, c.registration_number, loadAdmin)));
       return el("section", { class: "card" }, el("h2", {}, title),
         el("table", { class: "grid" },
           el("thead", {}, el("tr", {}, ["skb.time", "skb.regno", "skb.meeting"].map((k) => el("th", { scope: "col" }, S.t(k))))),
@@ -661,24 +663,6 @@ Object.assign(SELEKSI_TEXTS.en, {
         queue.length ? el("p", { class: "hint" }, S.t("skb.chairRecused")) : null,
         ...queue);
     }));
-  }
-
-  async function adminAdjudicate(ev, panel, regno) {
-    ev.preventDefault();
-    const form = ev.target;
-    const err = form.querySelector(".error-text");
-    err.textContent = "";
-    try {
-      await K.staff.call("POST", "/api/skb/adjudications", {
-        panel,
-        registration_number: regno,
-        score: form.elements.score.value,
-        reason: form.elements.reason.value,
-      });
-      await loadAdmin();
-    } catch (e) {
-      err.textContent = errText(e);
-    }
   }
 
   async function adminAct(fn) {
