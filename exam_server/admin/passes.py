@@ -78,12 +78,13 @@ async def issue_passes(request: Request) -> Response:
     days = _int_field(d, "days", 1, tp.MAX_DAYS, DEFAULT_DAYS)
     label = field_str(d, "label", max_len=80, required=False)
     reason = field_str(d, "reason", max_len=2000, required=False)
+    if room_id is not None and not st.may_supervise(room_id):
+        # Before the room is looked up: a proctor learns nothing of other rooms.
+        raise ApiError(403, "forbidden", "this room is not one you supervise")
     ctx = context(request.app)
     where = await anyio.to_thread.run_sync(_where, ctx.engine, room_id, site_code)
     if where is None:
         raise ApiError(404, "not_found", "no such room" if room_id is not None else "no such site")
-    if room_id is not None and not st.may_supervise(room_id):
-        raise ApiError(403, "forbidden", "this room is not one you supervise")
     now = ctx.clock.now()
     expires_at = int(now + days * 86400)
     actor = _actor(request)
