@@ -1,7 +1,8 @@
 """Everything checked at once (:func:`verify`): every chain, every finished
 attempt's score and verdict, the stored records against what the chain says
 of them (:mod:`exam_server.audit.records`: attempts' ends, exam documents,
-SKB scores and sheets), and, with a checkpoint file, that no chain lost its
+SKB scores and sheets; :mod:`exam_server.audit.recruitment_records`: the
+status of registrations and needs), and, with a checkpoint file, that no chain lost its
 tail."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from exam_server.audit.records import (
     check_missing_attempts,
     check_skb,
 )
+from exam_server.audit.recruitment_records import check_recruitment
 from exam_server.audit.replay import (
     ExamRules,
     ReplayError,
@@ -232,6 +234,7 @@ def verify(
         rep.problems.extend(check_missing_attempts(facts, present))
         rep.problems.extend(check_exam_documents(conn, facts))
         rep.problems.extend(check_skb(conn, facts))
+        rep.problems.extend(check_recruitment(conn))
         if file_report is not None:
             rep.checkpoints = len(file_report.checkpoints)
             rep.problems.extend(file_report.problems)

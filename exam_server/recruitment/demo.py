@@ -176,7 +176,8 @@ def seed_recruitment(
     """Seed the demo (see the module doc); None if its period exists already.
 
     passwords: role → password for ``operator``, ``approver``, ``verifier``,
-    ``verifier2``, ``admin`` and ``candidate`` (every demo candidate's)."""
+    ``verifier2``, ``verifier3`` (optional: the appeals' verifier), ``admin``
+    and ``candidate`` (every demo candidate's)."""
     with Session(engine) as s:
         if s.execute(select(RecPeriod.id).where(RecPeriod.code == PERIOD)).first() is not None:  # type: ignore[call-overload]
             return None
@@ -195,14 +196,17 @@ def seed_recruitment(
         "approver": "penyetuju",
         "verifier": "verifikator1",
         "verifier2": "verifikator2",
+        # A third verifier answers appeals: neither verifier of a TMS may.
+        "verifier3": "verifikator3",
         "admin": "admin-rekrutmen",
     }
+    users = {r: u for r, u in users.items() if r in passwords}
     # The agency's staff act for it; the admin is national (publishes, schedules).
     svc.create_agency(engine, AGENCY, "Kementerian Contoh (demo)")
     for role, user in users.items():
         agency = None if role == "admin" else AGENCY
         svc.create_staff(
-            engine, user, user.title(), role.rstrip("2"), passwords[role], scrypt_n, agency
+            engine, user, user.title(), role.rstrip("23"), passwords[role], scrypt_n, agency
         )
     demo = DemoRecruitment(PERIOD, {r: (u, passwords[r]) for r, u in users.items()})
     period = svc.period_by_code(engine, PERIOD)
@@ -389,7 +393,7 @@ def seed_demo(engine: Engine, secret_key: str, data_dir: Path, now: float | None
         return demo.to_text()
     passwords = {
         r: secrets.token_urlsafe(9)
-        for r in ("operator", "approver", "verifier", "verifier2", "admin")
+        for r in ("operator", "approver", "verifier", "verifier2", "verifier3", "admin")
     }
     passwords["candidate"] = "peserta-demo-2024"
     made = seed_recruitment(

@@ -220,19 +220,29 @@ def formation_code(need_code: str, category: str) -> str:
     return f"{need_code}-{category.upper()}"
 
 
+def _check_decidable(need: RecNeed, actor: str, approve: bool) -> None:
+    """The need's state allows the decision, and ``actor`` neither made nor
+    submitted it (four eyes: the account that wrote a need does not approve it
+    because another account pressed submit)."""
+    step_need(need.status, "approve" if approve else "return")
+    check_second_person(need.submitted_by, actor)
+    check_second_person(need.created_by, actor)
+
+
 def decide_need(
     engine: Engine, need_id: int, actor: str, approve: bool, reason: str, now: float
 ) -> list[str]:
     """Approve (making one exam formation per allocated category; returns their
     codes) or return a submitted need with a reason. The approver must not be
-    the account that submitted it."""
+    the account that created or submitted it (checked again under the lock
+    that writes the decision)."""
     with Session(engine) as s:
         need: RecNeed = _get(s, RecNeed, need_id)
         authorise(s, actor, "decide_need", need.agency_id)
         agency: RecAgency = _get(s, RecAgency, need.agency_id)
-        step_need(need.status, "approve" if approve else "return")
-        check_second_person(need.submitted_by, actor)
-        allocation: dict[str, int] = json.loads(need.allocation_json)
+        _check_decidable(need, actor, approve)
+        allocation_json = need.allocation_json
+        allocation: dict[str, int] = json.loads(allocation_json)
     if not approve and not reason.strip():
         raise Refused("alasan pengembalian wajib diisi", "a reason for returning is required")
     codes = [formation_code(need.code, c) for c in sorted(allocation)]
@@ -265,6 +275,14 @@ def decide_need(
                 ) from None
     with Session(writer(engine)) as s:
         need = _get(s, RecNeed, need_id, lock=True)
+        # Checked again under the lock: the need may have been returned,
+        # changed and submitted again (by this account) since it was read.
+        _check_decidable(need, actor, approve)
+        if need.allocation_json != allocation_json:
+            raise Refused(
+                "kebutuhan ini baru saja diubah; muat ulang lalu putuskan lagi",
+                "this need was just changed; reload and decide again",
+            )
         need.status = step_need(need.status, "approve" if approve else "return")
         need.decided_by, need.decision_reason, need.updated_at = actor, reason.strip(), now
         s.add(need)

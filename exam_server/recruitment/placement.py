@@ -176,6 +176,7 @@ def schedule(engine: Engine, period: PeriodView, actor: str, now: float) -> Sche
         )
         unplaced: list[str] = []
         placed = 0
+        scheduled: list[int] = []
         for reg, k in zip(regs, place.tolist(), strict=True):
             if k == UNPLACED:
                 unplaced.append(reg.registration_number or "")
@@ -213,11 +214,18 @@ def schedule(engine: Engine, period: PeriodView, actor: str, now: float) -> Sche
                 now,
             )
             placed += 1
+            scheduled.append(reg.id or 0)
         audit.append(
             s.connection(),
             "rec_schedule",
             actor,
-            data={"period": period.code, "placed": placed, "unplaced": len(unplaced)},
+            # The registrations it placed: audit verify checks each one's status.
+            data={
+                "period": period.code,
+                "placed": placed,
+                "unplaced": len(unplaced),
+                "registrations": scheduled,
+            },
             at=now,
         )
         s.commit()

@@ -403,7 +403,8 @@ def answer_appeal(
     engine: Engine, appeal_id: int, staff: str, accept: bool, answer: str, now: float
 ) -> None:
     """The final answer: accepted (the registration becomes MS) or rejected (TMS final).
-    The TMS's own verifier may not answer the appeal against it."""
+    Neither the verifier who proposed the TMS nor the one who confirmed it may
+    answer the appeal against it."""
     if not answer.strip():
         raise Refused("jawaban sanggah wajib diisi", "an answer is required")
     with Session(writer(engine)) as s:
@@ -432,7 +433,10 @@ def answer_appeal(
             .first()
         )
         if tms is not None:
+            # The TMS appealed against was decided by two people: the verifier
+            # who proposed it and the one who confirmed it. Neither answers.
             check_second_person(tms.verifier, staff)
+            check_second_person(tms.approved_by or "", staff)
         reg.status = step(reg.status, "accept_appeal" if accept else "reject_appeal")
         reg.updated_at = now
         ap.outcome = "accepted" if accept else "rejected"

@@ -31,6 +31,7 @@ PASSWORDS = {
     "approver": "approver-pass-1",
     "verifier": "verifier-pass-1",
     "verifier2": "verifier-pass-2",
+    "verifier3": "verifier-pass-3",
     "admin": "admin-rec-pass-1",
     "candidate": "candidate-pass-1",
 }

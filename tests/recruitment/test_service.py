@@ -157,10 +157,10 @@ def test_recusal_and_appeal_statistics(rec_server: RecServer) -> None:
         svc.decide_registration(db, period, first, "verifikator1", "MS", "", "", time.time())
     assert svc.verification_queue(db, period.id, "verifikator2").waiting == 2
     # Eka's appeal (the demo's), answered a day after its seven-day deadline.
-    (appeal,) = svc.open_appeals(db, period.id, "verifikator2")
+    (appeal,) = svc.open_appeals(db, period.id, "verifikator3")
     row = svc.appeal_of(db, appeal["registration_id"])
     assert row is not None
-    svc.answer_appeal(db, appeal["id"], "verifikator2", True, "Diterima", row.filed_at + 8 * 86400)
+    svc.answer_appeal(db, appeal["id"], "verifikator3", True, "Diterima", row.filed_at + 8 * 86400)
     (stats,) = svc.appeal_stats(db)
     assert stats == {
         "agency": "Kementerian Contoh (demo)",

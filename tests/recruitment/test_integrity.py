@@ -1,0 +1,193 @@
+"""The integrity review of the staff side, against a real server with the demo
+recruitment: the four-eyes rule on appeals and on needs (over HTTP, and a
+need changed while its approval runs), and ``audit verify`` noticing a
+registration's or a need's status changed in the table without its event.
+Each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlmodel import Session, col
+
+from exam_server import audit
+from exam_server.recruitment import needs as needs_mod
+from exam_server.recruitment import service as svc
+from recruitment.models import RecRegistration
+from recruitment.states import TransitionError
+from tests.recruitment.conftest import PASSWORDS, RecServer
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def _staff(rec: RecServer, user: str, password: str) -> tuple[httpx.Client, str]:
+    c = httpx.Client(base_url=rec.url)
+    token = CSRF.search(c.get("/recruitment/staff/login").text)
+    assert token is not None
+    r = c.post(
+        "/recruitment/staff/login",
+        data={"csrf": token.group(1), "username": user, "password": password},
+    )
+    assert r.status_code == 303, r.text
+    page = CSRF.search(c.get("/recruitment/staff").text)
+    assert page is not None
+    return c, page.group(1)
+
+
+def _recruitment_problems(db: Any) -> list[str]:
+    return [p for p in audit.verify(db, scores=False).problems if p.startswith("recruitment")]
+
+
+def _set(db: Any, table: str, ident: int, status: str) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(f"UPDATE {table} SET status = :s WHERE id = :i"), {"s": status, "i": ident}
+        )
+
+
+def test_audit_verify_notices_a_status_changed_without_its_event(rec_server: RecServer) -> None:
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    # The demo, made through the service only, agrees with its events.
+    assert _recruitment_problems(db) == []
+    with Session(db) as s:
+        reg = (
+            s.execute(select(RecRegistration).where(col(RecRegistration.status) == "tms"))
+            .scalars()
+            .first()
+        )
+    assert reg is not None
+    _set(db, "rec_registration", reg.id or 0, "ms")  # an insider turns a TMS into MS
+    try:
+        assert _recruitment_problems(db) == [
+            f"recruitment registration {reg.id} ({reg.registration_number}): status is 'ms' "
+            "stored, 'tms' by its last audit event (rec_tms_review)"
+        ]
+    finally:
+        _set(db, "rec_registration", reg.id or 0, "tms")
+    waiting = next(n for n in svc.needs(db, period.id) if n["status"] == "submitted")
+    _set(db, "rec_need", waiting["id"], "approved")
+    try:
+        (problem,) = _recruitment_problems(db)
+        assert "'approved' stored, 'submitted'" in problem and waiting["code"] in problem
+    finally:
+        _set(db, "rec_need", waiting["id"], "submitted")
+    assert _recruitment_problems(db) == []
+
+
+def test_the_verifier_who_confirmed_a_tms_may_not_answer_its_appeal(rec_server: RecServer) -> None:
+    """The demo's appeal is against a TMS of verifikator1 confirmed by
+    verifikator2: neither answers it (page or service); verifikator3 does."""
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    (appeal,) = svc.open_appeals(db, period.id, "verifikator3")
+    for user, password in (
+        ("verifikator1", PASSWORDS["verifier"]),
+        ("verifikator2", PASSWORDS["verifier2"]),
+    ):
+        c, token = _staff(rec_server, user, password)
+        r = c.post(
+            f"/recruitment/staff/appeal/{appeal['id']}?lang=en",
+            data={"csrf": token, "decision": "accept", "answer": "Diterima"},
+        )
+        c.close()
+        assert r.status_code == 409 and "another account" in r.text, (user, r.status_code)
+        with pytest.raises(TransitionError):
+            svc.answer_appeal(db, appeal["id"], user, False, "Ditolak", time.time())
+    assert [a["id"] for a in svc.open_appeals(db, period.id, "verifikator3")] == [appeal["id"]]
+    c, token = _staff(rec_server, "verifikator3", PASSWORDS["verifier3"])
+    r = c.post(
+        f"/recruitment/staff/appeal/{appeal['id']}",
+        data={"csrf": token, "decision": "accept", "answer": "Ijazah terbaca"},
+    )
+    c.close()
+    assert r.status_code == 303
+    row = svc.appeal_of(db, appeal["registration_id"])
+    assert row is not None and row.answered_by == "verifikator3" and row.outcome == "accepted"
+    assert _recruitment_problems(db) == []
+
+
+_NEED = {
+    "code": "PRANATA",
+    "unit": "Biro Umum",
+    "position": "Pranata Komputer",
+    "location": "Jakarta",
+    "education_level": "S1",
+    "majors": "Informatika",
+    "max_age": "35",
+    "other_requirements": "",
+    "alloc_general": "1",
+    "agency": "KEMCON",
+}
+
+
+def test_a_need_is_not_approved_by_the_account_that_wrote_it(rec_server: RecServer) -> None:
+    """The national admin enters a need, the agency's operator submits it: the
+    admin may not approve its own need because another account pressed submit."""
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    admin, admin_token = _staff(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
+    assert (
+        admin.post("/recruitment/staff/needs", data={"csrf": admin_token, **_NEED}).status_code
+        == 303
+    )
+    need = next(n for n in svc.needs(db, period.id) if n["code"] == "PRANATA")
+    op, op_token = _staff(rec_server, "operator", PASSWORDS["operator"])
+    r = op.post(f"/recruitment/staff/needs/{need['id']}/submit", data={"csrf": op_token})
+    assert r.status_code == 303
+    r = admin.post(
+        f"/recruitment/staff/needs/{need['id']}/decide?lang=en",
+        data={"csrf": admin_token, "decision": "approve"},
+    )
+    assert r.status_code == 409 and "another account" in r.text
+    assert next(n for n in svc.needs(db, period.id) if n["id"] == need["id"])["status"] == (
+        "submitted"
+    )
+    ap, ap_token = _staff(rec_server, "penyetuju", PASSWORDS["approver"])
+    r = ap.post(
+        f"/recruitment/staff/needs/{need['id']}/decide",
+        data={"csrf": ap_token, "decision": "approve"},
+    )
+    assert r.status_code == 303
+    for c in (admin, op, ap):
+        c.close()
+
+
+def test_a_need_changed_while_its_approval_runs_is_not_approved(
+    rec_server: RecServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The approval reads the need, makes the formations, then writes: in
+    between, the same admin returns the need, changes it and submits it
+    itself. The write must see that (it approved its own submission, with the
+    old allocation's formations, before)."""
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    fields = svc.parse_need({**_NEED, "code": "STATISTISI", "agency": ""}, period.rules)
+    need_id = svc.create_need(db, period.id, "operator", fields, time.time())
+    svc.submit_need(db, need_id, "operator", time.time())
+    real = needs_mod.create_formations
+
+    def meanwhile(engine: Any, rows: Any) -> Any:
+        svc.decide_need(db, need_id, "admin-rekrutmen", False, "ubah", time.time())
+        changed = {**fields, "allocation": {"general": 3}, "openings": 3}
+        svc.update_need(db, need_id, "admin-rekrutmen", changed, time.time())
+        svc.submit_need(db, need_id, "admin-rekrutmen", time.time())
+        return real(engine, rows)
+
+    monkeypatch.setattr(needs_mod, "create_formations", meanwhile)
+    with pytest.raises(TransitionError):
+        svc.decide_need(db, need_id, "admin-rekrutmen", True, "", time.time())
+    monkeypatch.setattr(needs_mod, "create_formations", real)
+    need = next(n for n in svc.needs(db, period.id) if n["id"] == need_id)
+    assert need["status"] == "submitted" and need["submitted_by"] == "admin-rekrutmen"
+    assert "STATISTISI-GENERAL" not in {f["code"] for f in svc.formations(db, period.id)}
+    assert _recruitment_problems(db) == []
