@@ -74,7 +74,12 @@ def _read_table(path: str | Path, header: list[str] | None, strings: Sequence[st
     if header is None:
         import pyarrow.parquet as pq
 
-        return pq.read_table(path)
+        # ParquetFile, not read_table: the dataset reader behind read_table fails
+        # on duplicate column names, which read_wide reports naming the column.
+        try:
+            return pq.ParquetFile(path).read()
+        except pa.ArrowException as exc:  # not Parquet, truncated, corrupt
+            raise InputError(f"row 1: not a readable Parquet file ({exc})") from None
     from pyarrow import csv as pacsv
 
     def options(threads: bool, handler: Any = None) -> dict[str, Any]:
@@ -127,6 +132,21 @@ def _numpy(arr: Any) -> NDArray[Any]:
     )
 
 
+def _first_not_a_number(column: Any) -> int:
+    """The index of the first cell pyarrow cannot read as a float64 (a whole-column
+    cast failed): checked one cell at a time with the same cast, since Python's
+    ``float`` reads text pyarrow does not (``1_0``, non-ASCII digits)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for r in range(len(column)):
+        try:
+            pc.cast(column.slice(r, 1), pa.float64())
+        except pa.ArrowInvalid:
+            return r
+    raise AssertionError("no cell fails the cast the whole column failed")
+
+
 def _column_categories(column: Any, name: str, field: str = "item") -> NDArray[np.int64]:
     """One column of response categories → int64 with −1 for empty/null.
 
@@ -147,16 +167,10 @@ def _column_categories(column: Any, name: str, field: str = "item") -> NDArray[n
         try:
             vals = _numpy(pc.cast(text, pa.float64()).fill_null(np.nan))
         except pa.ArrowInvalid:
-            for r, cell in enumerate(text.to_pylist()):
-                if cell is None or cell == "":
-                    continue
-                try:
-                    float(cell)
-                except ValueError:
-                    raise InputError(
-                        f"row {r + 2}, {field} {name!r}: {cell!r} is not a number"
-                    ) from None
-            raise
+            r = _first_not_a_number(text)
+            raise InputError(
+                f"row {r + 2}, {field} {name!r}: {text[r].as_py()!r} is not a number"
+            ) from None
         shown = text
     elif pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_boolean(typ):
         if pa.types.is_integer(typ) and col.null_count == 0:
@@ -196,17 +210,15 @@ def _weights(column: Any, name: str) -> FloatArray:
     import pyarrow.compute as pc
 
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    text = pc.utf8_trim_whitespace(col) if pa.types.is_string(col.type) else col
     try:
-        w = pc.cast(
-            pc.utf8_trim_whitespace(col) if pa.types.is_string(col.type) else col, pa.float64()
-        )
+        w = pc.cast(text, pa.float64())
     except pa.ArrowInvalid:
-        for r, cell in enumerate(col.to_pylist()):
-            try:
-                float(cell)
-            except (TypeError, ValueError):
-                raise InputError(f"row {r + 2}, field {name!r}: {cell!r} is not a number") from None
-        raise
+        r = _first_not_a_number(text)
+        cell = col[r].as_py()
+        raise InputError(f"row {r + 2}, field {name!r}: {cell!r} is not a number") from None
+    except pa.ArrowNotImplementedError:  # Parquet: a list, date, … column
+        raise InputError(f"field {name!r}: column of type {col.type} is not numbers") from None
     w = _numpy(w.fill_null(np.nan))
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
@@ -312,8 +324,15 @@ def read_long(
         col = table.column(fields.index(name))
         return col.combine_chunks()
 
-    pid = pc.utf8_trim_whitespace(pc.cast(column("person_id"), pa.string()))
-    iid = pc.utf8_trim_whitespace(pc.cast(column("item_id"), pa.string()))
+    def ids(name: str) -> Any:
+        col = column(name)
+        try:
+            return pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
+        except pa.ArrowException:  # Parquet: a list, struct or non-UTF-8 binary column
+            raise InputError(f"field {name!r}: column of type {col.type} is not text") from None
+
+    pid = ids("person_id")
+    iid = ids("item_id")
     for name, col in (("person_id", pid), ("item_id", iid)):
         missing = pc.or_kleene(pc.is_null(col), pc.equal(col, "")).fill_null(True)
         if pc.any(missing).as_py():
@@ -323,6 +342,8 @@ def read_long(
     try:
         resp = _column_categories(resp_col, "response")
     except InputError as exc:
+        if not str(exc).startswith("row "):  # the column's type: no row to name
+            raise
         # name the item of the bad row, as a wide file does
         r = int(str(exc).split(",", 1)[0].split()[1])
         raise InputError(
