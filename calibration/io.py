@@ -204,10 +204,17 @@ def _column_categories(column: Any, name: str, field: str = "item") -> NDArray[n
     return np.where(empty, -1, vals).astype(np.int64)
 
 
-def _weights(column: Any, name: str) -> FloatArray:
-    """A weight column → float64; errors name the row and the field."""
+def _weights(column: Any, name: str, rows: NDArray[np.int64] | None = None) -> FloatArray:
+    """A weight column → float64; errors name the row and the field.
+
+    rows: the file's data-row index (0 = the first row after the header) of
+    each element, when ``column`` holds some of the file's rows only (a long
+    file's rows with a response); None: element ``r`` is data row ``r``."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    def row(r: int) -> int:
+        return (r if rows is None else int(rows[r])) + 2
 
     col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     text = pc.utf8_trim_whitespace(col) if pa.types.is_string(col.type) else col
@@ -216,7 +223,7 @@ def _weights(column: Any, name: str) -> FloatArray:
     except pa.ArrowInvalid:
         r = _first_not_a_number(text)
         cell = col[r].as_py()
-        raise InputError(f"row {r + 2}, field {name!r}: {cell!r} is not a number") from None
+        raise InputError(f"row {row(r)}, field {name!r}: {cell!r} is not a number") from None
     except pa.ArrowNotImplementedError:  # Parquet: a list, date, … column
         raise InputError(f"field {name!r}: column of type {col.type} is not numbers") from None
     w = _numpy(w.fill_null(np.nan))
@@ -225,8 +232,8 @@ def _weights(column: Any, name: str) -> FloatArray:
         r = int(np.flatnonzero(bad)[0])
         cell = col[r].as_py()
         if cell is None:
-            raise InputError(f"row {r + 2}, field {name!r}: '' is not a number")
-        raise InputError(f"row {r + 2}, field {name!r}: weight {str(cell)!r} must be ≥ 0")
+            raise InputError(f"row {row(r)}, field {name!r}: '' is not a number")
+        raise InputError(f"row {row(r)}, field {name!r}: weight {str(cell)!r} must be ≥ 0")
     return np.asarray(w, dtype=np.float64)
 
 
@@ -374,7 +381,7 @@ def read_long(
 
     weights = None
     if weight_column is not None:
-        w = _weights(column(weight_column).take(present), weight_column)
+        w = _weights(column(weight_column).take(present), weight_column, keep)
         constant(w, weight_column)
         weights = w[first]
     groups = None

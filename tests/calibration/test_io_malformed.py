@@ -212,3 +212,11 @@ def test_cli_names_what_the_crashes_were(
     for path, extra, message in cases:
         err = _calibrate(capsys, path, *extra)
         assert message in err, (path.name, err)
+
+
+def test_a_bad_weight_after_empty_responses_names_its_own_line(tmp_path: Path) -> None:
+    # Lines 2 and 3 have no response (not presented); line 4's weight is bad.
+    f = tmp_path / "long.csv"
+    f.write_text("person_id,item_id,response,w\na,Q1,,1\na,Q2,,1\nb,Q1,1,x\nb,Q2,0,x\n")
+    with pytest.raises(InputError, match=r"^row 4, field 'w': 'x' is not a number"):
+        read_long(f, weight_column="w")
