@@ -57,8 +57,8 @@ def load_input(text: str) -> tuple[dict[str, Any], list[Formation], list[Candida
         doc = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise InputError(f"input: not valid JSON ({exc})") from None
-    except ValueError as exc:  # an integer of more than 4300 digits
-        raise InputError(f"input: not usable JSON ({exc})") from None
+    except ValueError:  # Python's limit on integer digits (4,300): no score is that long
+        raise InputError("input: not usable JSON (a number with thousands of digits)") from None
     except RecursionError:
         raise InputError("input: not usable JSON (arrays or objects nested too deeply)") from None
     if not isinstance(doc, dict) or doc.get("schema") != INPUT_SCHEMA:
