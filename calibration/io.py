@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -477,11 +477,26 @@ def write_params(
             w.writerow(row)
 
 
+def _csv_rows(reader: csv.DictReader[str], path: str | Path) -> Iterator[dict[str, str]]:
+    """The reader's rows; a row the csv module refuses (a field over its size limit)
+    is an :class:`InputError` naming the row (the header is row 1)."""
+    r = 2
+    try:
+        for row in reader:
+            yield row
+            r += 1
+    except csv.Error as exc:
+        raise InputError(f"{path}: row {r}: unreadable CSV: {exc}") from None
+
+
 def read_params(path: str | Path) -> tuple[list[str], ItemParameters]:
     """Read a PARAMS.csv (ids and parameters); errors name row and field."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
+        try:
+            fields = reader.fieldnames or []
+        except csv.Error as exc:
+            raise InputError(f"{path}: row 1: unreadable CSV: {exc}") from None
         for col in ("item_id", "model", "a"):
             if col not in fields:
                 raise InputError(f"{path}: row 1: no column {col!r}")
@@ -490,7 +505,7 @@ def read_params(path: str | Path) -> tuple[list[str], ItemParameters]:
         )
         ids: list[str] = []
         models, a, b, c, d, thr = [], [], [], [], [], []
-        for r, row in enumerate(reader, start=2):
+        for r, row in enumerate(_csv_rows(reader, path), start=2):
 
             def num(col: str, default: float, row: dict[str, str] = row, r: int = r) -> float:
                 cell = (row.get(col) or "").strip()

@@ -79,6 +79,14 @@ def parse_json(text: str) -> ParsedFile:
             Problem(0, "document", f"not valid JSON (line {exc.lineno}, column {exc.colno})")
         )
         return parsed
+    except RecursionError:
+        parsed.problems.append(Problem(0, "document", "not valid JSON (nested too deeply)"))
+        return parsed
+    except ValueError:  # Python's limit on integer digits (4,300)
+        parsed.problems.append(
+            Problem(0, "document", "not valid JSON (a number with thousands of digits)")
+        )
+        return parsed
     if not isinstance(doc, dict):
         parsed.problems.append(Problem(0, "document", "expected a JSON object"))
         return parsed

@@ -102,7 +102,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         mapping_path = Path(args.mapping)
         if not mapping_path.is_file():
             raise CommandError(f"no such file: {mapping_path}")
-        mapping, problems = read_mapping(mapping_path.read_text(encoding="utf-8-sig"))
+        try:
+            mapping_text = mapping_path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{mapping_path}: not UTF-8 text (byte {exc.start})") from None
+        mapping, problems = read_mapping(mapping_text)
         if problems:
             lines = [f"{len(problems)} problem(s) in {mapping_path}; nothing was imported:"]
             raise CommandError("\n".join(lines + [f"  {p}" for p in problems]))

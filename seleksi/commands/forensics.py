@@ -116,6 +116,10 @@ def _compromised(args: argparse.Namespace) -> list[str]:
             text = Path(args.compromised_file).read_text(encoding="utf-8")
         except OSError as exc:
             raise CommandError(f"cannot read {args.compromised_file}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"{args.compromised_file}: not UTF-8 text (byte {exc.start})"
+            ) from None
         ids += [line.strip() for line in text.splitlines() if line.strip()]
     return ids
 
@@ -292,9 +296,19 @@ def _read_calibration(path: Path) -> tuple[list[str], Any, Any]:
         raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     if rows and "se_b" not in rows[0]:
         raise CommandError(f"{path}: no se_b column (write it with seleksi calibrate)")
-    se_b = np.array([float(r["se_b"]) if (r.get("se_b") or "").strip() else np.nan for r in rows])
+    se_b = np.full(len(rows), np.nan)
+    for k, r in enumerate(rows):
+        cell = (r.get("se_b") or "").strip()
+        try:
+            se_b[k] = float(cell) if cell else np.nan
+        except ValueError:
+            raise CommandError(
+                f"{path}: row {k + 2}, field 'se_b': {cell!r} is not a number"
+            ) from None
     return ids, params, se_b
 
 

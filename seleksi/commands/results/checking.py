@@ -144,7 +144,13 @@ def _check_proof(args: argparse.Namespace) -> int:
         doc = json.loads(_read(args.proof).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise CommandError(f"{args.proof}: not JSON ({exc})") from None
+    except RecursionError:
+        raise CommandError(
+            f"{args.proof}: not JSON (arrays or objects nested too deeply)"
+        ) from None
     proofs = doc.get("proofs", [doc]) if isinstance(doc, dict) else []
+    if not isinstance(proofs, list):
+        raise CommandError(f"{args.proof}: field 'proofs': expected a list of proofs")
     if not proofs:
         raise CommandError(f"{args.proof}: no proof in it")
     ok = True

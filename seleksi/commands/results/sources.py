@@ -87,3 +87,5 @@ def _json_file(path: str) -> Any:
         return json.loads(_read(path).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise CommandError(f"{path}: not JSON ({exc})") from None
+    except RecursionError:
+        raise CommandError(f"{path}: not JSON (arrays or objects nested too deeply)") from None
