@@ -191,10 +191,8 @@ def worker_loop() -> asyncio.AbstractEventLoop:
     if threading.current_thread() is threading.main_thread():
         for sig in StopSignals.SIGNALS:
             signal.signal(sig, _WORKER_SIGNALS.handle)
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        return asyncio.new_event_loop()
+    import uvloop
+
     return uvloop.new_event_loop()
 
 

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from exam_server import receipts
 from exam_server.assessment import service as svc
-from exam_server.assessment.candidate_limits import EVERY_SOURCE, NumberBackoff
+from exam_server.assessment.candidate_limits import NumberBackoff
 from exam_server.context import context
 from exam_server.http import ApiError, Endpoint, read_json
 from exam_server.limits import Throttled, request_source, throttled_response
@@ -320,7 +320,7 @@ async def _as_candidate(
     (:mod:`exam_server.assessment.candidate_limits`)."""
     ctx = context(request.app)
     source = request_source(request)
-    per_number = NumberBackoff(ctx.limits)
+    per_number = NumberBackoff(ctx.limits, ctx.committer)
     try:
         had_failures = await ctx.limits.check("skb", b.registration_number, source)
         await per_number.check(b.registration_number)
@@ -333,31 +333,11 @@ async def _as_candidate(
         )
     except svc.Refused as exc:
         await ctx.limits.failed("skb", b.registration_number, source)
-        failures, wait, first_wait = await per_number.failed(b.registration_number)
-        if first_wait:
-            await _audit_guessing(request, b.registration_number, source, failures, wait)
+        await per_number.failed(b.registration_number, source)
         raise ApiError(exc.status, exc.code, exc.message) from None
     if had_failures:
         await ctx.limits.succeeded("skb", b.registration_number, source)
     return JSONResponse(await _run(then))
-
-
-async def _audit_guessing(
-    request: Request, registration_number: str, source: str, failures: int, wait: float
-) -> None:
-    """A registration number's first wait over every address goes into the audit
-    chain (``skb_lockout``; actor: the address of the failure that started it)."""
-    from exam_server import audit
-
-    data = {
-        "registration_number": registration_number,
-        "source": EVERY_SOURCE,
-        "failures": failures,
-        "wait_seconds": wait,
-    }
-    await context(request.app).committer.submit(
-        lambda conn: audit.append(conn, "skb_lockout", f"source:{source}", data=data)
-    )
 
 
 def _published_line(request: Request, registration_number: str) -> dict[str, Any] | None:

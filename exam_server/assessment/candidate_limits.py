@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
+from exam_server import audit
+from exam_server.durability import GroupCommitter
 from exam_server.limits import Entry, LimitKey, LoginLimiter, Throttled
 
 SCOPE = "skb"
@@ -42,10 +44,12 @@ def account_key(registration_number: str) -> LimitKey:
 
 
 class NumberBackoff:
-    """The per-number count over ``limits``' store, clock and rule."""
+    """The per-number count over ``limits``' store, clock and rule; its first
+    wait is written to the audit chain through ``committer``."""
 
-    def __init__(self, limits: LoginLimiter) -> None:
+    def __init__(self, limits: LoginLimiter, committer: GroupCommitter) -> None:
         self.limits = limits
+        self.committer = committer
 
     def _check_on(self, conn: Connection | None, registration_number: str) -> None:
         now = self.limits.clock.now()
@@ -68,8 +72,19 @@ class NumberBackoff:
         """Raise :class:`~exam_server.limits.Throttled` while the number must wait."""
         await self.limits.on_store(self._check_on, registration_number)
 
-    async def failed(self, registration_number: str) -> tuple[int, float, bool]:
-        """Count a wrong date for the number: (its failures, the wait now due,
-        whether this failure started its first wait)."""
+    async def failed(self, registration_number: str, source: str) -> None:
+        """Count a wrong date for the number from ``source``; the failure that
+        starts its first wait goes into the audit chain (``skb_lockout``; actor:
+        that failure's address)."""
         n, wait = await self.limits.on_store(self._failed_on, registration_number)
-        return n, wait, n == self.limits.backoff(account_key(registration_number)).free
+        if n != self.limits.backoff(account_key(registration_number)).free:
+            return
+        data = {
+            "registration_number": registration_number,
+            "source": EVERY_SOURCE,
+            "failures": n,
+            "wait_seconds": wait,
+        }
+        await self.committer.submit(
+            lambda conn: audit.append(conn, "skb_lockout", f"source:{source}", data=data)
+        )

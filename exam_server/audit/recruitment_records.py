@@ -13,6 +13,7 @@ approval), has no event at all, or was removed.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -106,16 +107,42 @@ def check_recruitment(conn: Connection) -> list[str]:
         for rid in rids:
             was = regs.get(rid, ("draft", kind))[0]
             regs[rid] = (was if action is None else _after(step, was, action), kind)
-    out: list[str] = []
-    seen: set[int] = set()
-    for rid, number, status, period in conn.execute(
-        select(reg_t.c.id, reg_t.c.registration_number, reg_t.c.status, period_t.c.code)
-        .join(period_t, period_t.c.id == reg_t.c.period_id)
-        .order_by(reg_t.c.id)
-    ):
-        seen.add(int(rid))
-        name = f"registration {rid}" + (f" ({number})" if number else "")
-        want = regs.get(int(rid))
+    registrations = [
+        (
+            int(rid),
+            f"registration {rid}" + (f" ({number})" if number else ""),
+            status,
+            # Scheduled by an event from before schedules listed their rows.
+            "scheduled" if period in unlisted_schedules else None,
+        )
+        for rid, number, status, period in conn.execute(
+            select(reg_t.c.id, reg_t.c.registration_number, reg_t.c.status, period_t.c.code)
+            .join(period_t, period_t.c.id == reg_t.c.period_id)
+            .order_by(reg_t.c.id)
+        )
+    ]
+    need_rows = [
+        (int(nid), f"need {nid} ({code})", status, None)
+        for nid, code, status in conn.execute(
+            select(need_t.c.id, need_t.c.code, need_t.c.status).order_by(need_t.c.id)
+        )
+    ]
+    return _differences("registration", registrations, regs) + _differences(
+        "need", need_rows, needs
+    )
+
+
+def _differences(
+    what: str,
+    stored: Sequence[tuple[int, str, Any, str | None]],
+    replayed: dict[int, tuple[str, str]],
+) -> list[str]:
+    """One line per stored row (id, name, status, a status also accepted for an
+    ``ms`` replay) that its replayed events do not give, and per replayed id no
+    longer stored. replayed: id → (status, the last event's kind)."""
+    out = []
+    for rid, name, status, also in stored:
+        want = replayed.get(rid)
         if want is None:
             out.append(f"recruitment {name}: status {status!r} stored, but no audit event")
         elif want[0] == "!":
@@ -123,37 +150,14 @@ def check_recruitment(conn: Connection) -> list[str]:
                 f"recruitment {name}: its audit events make a move the state machine "
                 f"does not allow ({want[1]})"
             )
-        elif status != want[0] and not (
-            want[0] == "ms" and status == "scheduled" and period in unlisted_schedules
-        ):
+        elif status != want[0] and not (want[0] == "ms" and status == also):
             out.append(
                 f"recruitment {name}: status is {status!r} stored, {want[0]!r} "
                 f"by its last audit event ({want[1]})"
             )
+    gone = sorted(set(replayed) - {row[0] for row in stored})
     out += [
-        f"recruitment registration {rid}: named by the audit log, but no longer stored (removed?)"
-        for rid in sorted(set(regs) - seen)
-    ]
-    seen = set()
-    for nid, code, status in conn.execute(
-        select(need_t.c.id, need_t.c.code, need_t.c.status).order_by(need_t.c.id)
-    ):
-        seen.add(int(nid))
-        want = needs.get(int(nid))
-        if want is None:
-            out.append(f"recruitment need {nid} ({code}): status {status!r} stored, but no event")
-        elif want[0] == "!":
-            out.append(
-                f"recruitment need {nid} ({code}): its audit events make a move the state "
-                f"machine does not allow ({want[1]})"
-            )
-        elif status != want[0]:
-            out.append(
-                f"recruitment need {nid} ({code}): status is {status!r} stored, "
-                f"{want[0]!r} by its last audit event ({want[1]})"
-            )
-    out += [
-        f"recruitment need {nid}: named by the audit log, but no longer stored (removed?)"
-        for nid in sorted(set(needs) - seen)
+        f"recruitment {what} {rid}: named by the audit log, but no longer stored (removed?)"
+        for rid in gone
     ]
     return out

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -101,6 +102,20 @@ def after_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AfterServ
         n_candidates=60,
         starts_at=START - 86_400.0,
     )
+    results = tmp / "results"
+    publish_version_1(engine, receipt_key, results)
+    clock = ManualClock(START)
+    server = ThreadServer(make_settings(url, results_dir=str(results)), clock=clock).start()
+    try:
+        yield AfterServer(server, clock, engine, finished, results)
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+def publish_version_1(engine: Any, receipt_key: Any, directory: Path) -> None:
+    """The SKD ranking of EXAM as stored, signed as version 1 into ``directory``
+    (the publication the corrections of appeals follow)."""
     policy = RankingPolicy.default_2024()
     formations, outcomes = load_outcomes(engine, EXAM)
     v1 = pub.publish(
@@ -110,12 +125,4 @@ def after_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AfterServ
         SIGNING_KEY,
         receipt_keys=[receipt_key.public_key()],
     )
-    results = tmp / "results"
-    pub.write_publication(results, v1.files)
-    clock = ManualClock(START)
-    server = ThreadServer(make_settings(url, results_dir=str(results)), clock=clock).start()
-    try:
-        yield AfterServer(server, clock, engine, finished, results)
-    finally:
-        server.stop()
-        engine.dispose()
+    pub.write_publication(directory, v1.files)

@@ -18,12 +18,13 @@ from exam_server.after_test.survey_pool import Submission, SurveyPool
 from exam_server.checkpoints import load_or_create_key
 from exam_server.clock import ManualClock
 from exam_server.db import make_engine
-from exam_server.results import publication as pub
-from exam_server.results.from_db import load_outcomes
-from exam_server.results.ranking import rank_skd
-from exam_server.results.rules import RankingPolicy
 from exam_server.testing import ThreadServer, small_design, staff_token
-from tests.after_test.conftest import EXAM, PUBLISHED, SIGNING_KEY, START, area_bank
+from tests.after_test.conftest import (
+    EXAM,
+    START,
+    area_bank,
+    publish_version_1,
+)
 from tests.conftest import ADMIN_PASSWORD, make_settings, seed_small
 
 
@@ -207,16 +208,7 @@ def test_overlong_appeal_input_is_refused_not_a_server_error(
         n_candidates=4,
         starts_at=START - 86_400.0,
     )
-    policy = RankingPolicy.default_2024()
-    formations, outcomes = load_outcomes(engine, EXAM)
-    v1 = pub.publish(
-        pub.ExamInfo(EXAM, "SKD uji", PUBLISHED),
-        policy,
-        rank_skd(policy, formations, outcomes),
-        SIGNING_KEY,
-        receipt_keys=[receipt_key.public_key()],
-    )
-    pub.write_publication(tmp_path / "results", v1.files)
+    publish_version_1(engine, receipt_key, tmp_path / "results")
     clock = ManualClock(START)
     settings = make_settings(
         postgres_url,
