@@ -39,6 +39,7 @@ from exam_server.audit.records import (
     check_missing_attempts,
     check_skb,
 )
+from exam_server.audit.recruitment_decisions import check_recruitment_decisions
 from exam_server.audit.recruitment_records import check_recruitment
 from exam_server.audit.replay import (
     ExamRules,
@@ -235,6 +236,7 @@ def verify(
         rep.problems.extend(check_exam_documents(conn, facts))
         rep.problems.extend(check_skb(conn, facts))
         rep.problems.extend(check_recruitment(conn))
+        rep.problems.extend(check_recruitment_decisions(conn))
         if file_report is not None:
             rep.checkpoints = len(file_report.checkpoints)
             rep.problems.extend(file_report.problems)

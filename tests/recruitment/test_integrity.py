@@ -81,6 +81,86 @@ def test_audit_verify_notices_a_status_changed_without_its_event(rec_server: Rec
     assert _recruitment_problems(db) == []
 
 
+# An insider's edit of a decision's who, why or what (status left as it was),
+# and a line of what `audit verify` says of it. Each edit runs in a
+# transaction that is rolled back, so the server's demo stays as seeded.
+_FIRST_SUBMITTED = "(SELECT min(id) FROM rec_registration WHERE submitted_json IS NOT NULL)"
+_DECISION_EDITS = {
+    "tms-verifier": (
+        "UPDATE rec_verification SET verifier = 'verifikator3' "
+        "WHERE id = (SELECT min(id) FROM rec_verification WHERE decision = 'TMS')",
+        "verifier not as its rec_verify event records",
+    ),
+    "tms-reason-code": (
+        "UPDATE rec_verification SET reason_code = 'LAIN' "
+        "WHERE id = (SELECT min(id) FROM rec_verification WHERE decision = 'TMS')",
+        "reason code not as its rec_verify event records",
+    ),
+    "second-person": (
+        "UPDATE rec_verification SET approved_by = 'verifikator1' WHERE approved IS NOT NULL",
+        "its review is not as its rec_tms_review event records",
+    ),
+    "decision-removed": (
+        "DELETE FROM rec_verification WHERE id = (SELECT max(id) FROM rec_verification)",
+        "0 verification decision(s) stored, 1 by the audit log",
+    ),
+    "appeal-reason": (
+        "UPDATE rec_appeal SET reason = 'sanggah lain'",
+        "is not as filed (rec_appeal)",
+    ),
+    "appeal-answer-without-event": (
+        "UPDATE rec_appeal SET outcome = 'accepted', answer = 'diterima', answered_by = 'x'",
+        "an answer stored, but no rec_appeal_answer event",
+    ),
+    "category-after-submit": (
+        f"UPDATE rec_registration SET category = 'cumlaude' WHERE id = {_FIRST_SUBMITTED}",
+        "category changed after it was submitted",
+    ),
+    "formation-after-submit": (
+        "UPDATE rec_registration SET rec_formation_id = rec_formation_id + 1 "
+        f"WHERE id = {_FIRST_SUBMITTED}",
+        "rec_formation_id changed after it was submitted",
+    ),
+    "receipt-rewritten": (
+        "UPDATE rec_registration SET submitted_json = replace(submitted_json, "
+        '\'"category": "general"\', \'"category": "cumlaude"\'), category = \'cumlaude\' '
+        f"WHERE id = {_FIRST_SUBMITTED}",
+        "what it stores as submitted is not what its rec_submit event sealed",
+    ),
+    "need-openings-after-approval": (
+        "UPDATE rec_need SET openings = openings + 1 WHERE status = 'approved'",
+        "openings not as its last audited version",
+    ),
+    "need-approver": (
+        "UPDATE rec_need SET decided_by = 'operator' WHERE status = 'approved'",
+        "decided by 'operator' stored",
+    ),
+    "formation-quota": (
+        "UPDATE rec_formation SET openings = openings + 2 "
+        "WHERE id = (SELECT min(id) FROM rec_formation)",
+        "are not its approved allocation",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(_DECISION_EDITS))
+def test_audit_verify_notices_a_decision_changed_without_its_event(
+    rec_server: RecServer, edit: str
+) -> None:
+    from exam_server.audit.recruitment_decisions import check_recruitment_decisions
+
+    sql, said = _DECISION_EDITS[edit]
+    with rec_server.handle.db.connect() as conn:
+        trans = conn.begin()
+        try:
+            assert check_recruitment_decisions(conn) == []  # the demo agrees with its events
+            assert conn.execute(text(sql)).rowcount >= 1, "the edit must change a row"
+            problems = check_recruitment_decisions(conn)
+        finally:
+            trans.rollback()
+    assert any(said in p for p in problems), problems
+
+
 def test_the_verifier_who_confirmed_a_tms_may_not_answer_its_appeal(rec_server: RecServer) -> None:
     """The demo's appeal is against a TMS of verifikator1 confirmed by
     verifikator2: neither answers it (page or service); verifikator3 does."""
