@@ -65,7 +65,8 @@ class RecNeed(SQLModel, table=True):
 
     status: draft | submitted | approved | returned (``recruitment.needs``);
     majors_json: accepted majors (list of text); allocation_json: openings per
-    category ({"general": 3, "cumlaude": 1}), summing to ``openings``."""
+    category ({"general": 3, "cumlaude": 1}), summing to ``openings``;
+    editors_json: the accounts that changed it (list of names)."""
 
     __tablename__ = "rec_need"
     __table_args__ = (UniqueConstraint("period_id", "code"),)
@@ -87,6 +88,9 @@ class RecNeed(SQLModel, table=True):
     submitted_by: str = Field(default="", max_length=80)
     decided_by: str = Field(default="", max_length=80)
     decision_reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # Every account that changed it after it was created (JSON list, in
+    # order): none of them approves it (revision 0021).
+    editors_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     updated_at: float = 0.0
 
 

@@ -296,6 +296,11 @@ def _needs(conn: Connection, ev: list[_Event]) -> list[str]:
             ("submitted by", n["submitted_by"], submitted.get(nid, [None])[-1], False),
             ("decided by", n["decided_by"], decided.get(nid, [None])[-1], True),
         )
+        editors = list(
+            dict.fromkeys(e.actor for e in written.get(nid, []) if e.kind == "rec_need_update")
+        )
+        if json.loads(n["editors_json"]) != editors:
+            out.append(f"{name}: the accounts that changed it are not as the audit log records")
         for label, stored, event, with_reason in who:
             want = "" if event is None else event.actor
             if stored != want:

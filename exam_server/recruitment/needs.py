@@ -171,6 +171,9 @@ def update_need(
         need.majors_json = json.dumps(fields["majors"], ensure_ascii=False)
         need.max_age, need.other_requirements = fields["max_age"], fields["other_requirements"]
         need.allocation_json = json.dumps(fields["allocation"], sort_keys=True)
+        editors = json.loads(need.editors_json)
+        if actor not in editors:  # four eyes: whoever changed it does not approve it
+            need.editors_json = json.dumps([*editors, actor], ensure_ascii=False)
         need.updated_at = now
         s.add(need)
         s.flush()
@@ -221,12 +224,12 @@ def formation_code(need_code: str, category: str) -> str:
 
 
 def _check_decidable(need: RecNeed, actor: str, approve: bool) -> None:
-    """The need's state allows the decision, and ``actor`` neither made nor
-    submitted it (four eyes: the account that wrote a need does not approve it
-    because another account pressed submit)."""
+    """The need's state allows the decision, and ``actor`` neither made,
+    changed nor submitted it (four eyes: an account that wrote a need does
+    not approve it because another account pressed submit)."""
     step_need(need.status, "approve" if approve else "return")
-    check_second_person(need.submitted_by, actor)
-    check_second_person(need.created_by, actor)
+    for account in (need.submitted_by, need.created_by, *json.loads(need.editors_json)):
+        check_second_person(account, actor)
 
 
 def decide_need(

@@ -14,7 +14,9 @@ models move on.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -377,6 +379,43 @@ def test_create_schema_upgrades_a_database_at_an_older_revision(tmp_path: Path) 
     finally:
         engine.dispose()
     assert policy == RankingPolicy.default_2024().to_json()
+
+
+def test_need_editors_are_taken_from_the_audit_log_on_upgrade(tmp_path: Path) -> None:
+    """Revision 0021: a need changed before it keeps the accounts that changed
+    it (its rec_need_update events, each account once, in order), so that
+    none of them approves it after the upgrade."""
+    path = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{path}", pool_size=1)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0020_survey_unlinked")
+    engine.dispose()
+    con = sqlite3.connect(path)  # no foreign keys: the need's period is not needed here
+    con.execute(
+        "INSERT INTO rec_need (id, period_id, agency_id, code, unit, position, location,"
+        " openings, education_level, majors_json, max_age, other_requirements,"
+        " allocation_json, status, created_by, submitted_by, decided_by, decision_reason,"
+        " updated_at) VALUES (7, 1, 1, 'N', 'u', 'p', 'l', 1, 'S1', '[]', 35, '',"
+        " '{\"general\": 1}', 'submitted', 'operator', 'operator', '', '', 0)"
+    )
+    events = [("admin", 7), ("admin", 7), ("operator", 7), ("other", 8)]
+    con.executemany(
+        "INSERT INTO exam_audit (at, kind, actor, reason, data_json, prev_hash, hash)"
+        " VALUES (0, 'rec_need_update', ?, '', ?, '', '')",
+        [(actor, json.dumps({"need": need})) for actor, need in events],
+    )
+    con.commit()
+    con.close()
+    engine = make_engine(f"sqlite:///{path}", pool_size=1)
+    try:
+        create_schema(engine)
+        with engine.connect() as conn:
+            editors = conn.execute(
+                sa.text("SELECT editors_json FROM rec_need WHERE id = 7")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert json.loads(editors) == ["admin", "operator"]
 
 
 def test_version_says_when_a_database_needs_migrating(

@@ -131,6 +131,12 @@ _DECISION_EDITS = {
         "UPDATE rec_need SET openings = openings + 1 WHERE status = 'approved'",
         "openings not as its last audited version",
     ),
+    "need-editors": (
+        # An editor's name taken off (or, as here, another put on) the list.
+        "UPDATE rec_need SET editors_json = '[\"penyetuju\"]' "
+        "WHERE id = (SELECT min(id) FROM rec_need)",
+        "the accounts that changed it are not as the audit log records",
+    ),
     "need-approver": (
         "UPDATE rec_need SET decided_by = 'operator' WHERE status = 'approved'",
         "decided by 'operator' stored",
@@ -239,6 +245,34 @@ def test_a_need_is_not_approved_by_the_account_that_wrote_it(rec_server: RecServ
     assert r.status_code == 303
     for c in (admin, op, ap):
         c.close()
+
+
+def test_an_account_that_changed_a_need_does_not_approve_it(rec_server: RecServer) -> None:
+    """The operator enters and submits a need; the approver returns it and
+    the national admin changes it; the operator submits it again. The admin
+    wrote what is now to be approved, so it may not approve it; the approver
+    may. (Before revision 0021 only the creator and the submitter counted.)"""
+    db = rec_server.handle.db
+    period = svc.current_period(db)
+    assert period is not None
+    fields = svc.parse_need({**_NEED, "code": "ARSIPARIS", "agency": ""}, period.rules)
+    need_id = svc.create_need(db, period.id, "operator", fields, time.time())
+    svc.submit_need(db, need_id, "operator", time.time())
+    svc.decide_need(db, need_id, "penyetuju", False, "kurangi formasi", time.time())
+    changed = {**fields, "allocation": {"general": 2}, "openings": 2}
+    svc.update_need(db, need_id, "admin-rekrutmen", changed, time.time())
+    svc.submit_need(db, need_id, "operator", time.time())
+    admin, admin_token = _staff(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
+    r = admin.post(
+        f"/recruitment/staff/needs/{need_id}/decide?lang=en",
+        data={"csrf": admin_token, "decision": "approve"},
+    )
+    assert r.status_code == 409 and "another account" in r.text
+    need = next(n for n in svc.needs(db, period.id) if n["id"] == need_id)
+    assert need["status"] == "submitted"
+    assert svc.decide_need(db, need_id, "penyetuju", True, "", time.time()) == ["ARSIPARIS-GENERAL"]
+    admin.close()
+    assert _recruitment_problems(db) == []
 
 
 def test_a_need_changed_while_its_approval_runs_is_not_approved(
