@@ -55,6 +55,7 @@ from exam_server.settings import Settings
 from exam_server.setup_api import ENDPOINTS as SETUP_ENDPOINTS
 from exam_server.sites import api as sites_api
 from exam_server.sites import service as sites
+from exam_server.socket_gate import SocketGate
 from exam_server.terminal import candidate_endpoint
 from exam_server.terminal_passes import PassRegistry
 
@@ -165,6 +166,7 @@ def create_app(
             attempts=attempts,
             limits=limits,
             hash_limiter=anyio.CapacityLimiter(2),
+            public_hash_limiter=anyio.CapacityLimiter(2),
             dummy_hash=hash_password("not-a-password", n=settings.scrypt_n),
             monitor=monitor,
             proctoring=live.make_proctoring(engine, bus, committer),
@@ -173,6 +175,14 @@ def create_app(
             survey_pool=SurveyPool(engine, settings.survey_batch, settings.survey_max_wait_seconds),
             passes=PassRegistry(settings.staff_refresh_seconds),
             staff_access=disabled_staff,
+            preauth_gate=SocketGate(
+                "preauth_sockets",
+                settings.preauth_sockets_per_source,
+                settings.preauth_sockets_total,
+            ),
+            board_gate=SocketGate(
+                "board_sockets", settings.board_sockets_per_source, settings.board_sockets_total
+            ),
         )
         app.state.context = ctx
         await attempts.start()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from exam_server.proctoring.service import ProctoringService
     from exam_server.revocation import DisabledStaff
     from exam_server.settings import Settings
+    from exam_server.socket_gate import SocketGate
     from exam_server.terminal_passes import PassRegistry
 
 
@@ -46,8 +47,12 @@ class AppContext:
     # Failed-login back-off, candidates and staff (exam_server.limits).
     limits: LoginLimiter
     # At most a few scrypt hashes at once: staff logins never starve the
-    # threads that serve terminals.
+    # threads that serve terminals. The exam day's staff (proctors, admins,
+    # assessors) have their own; the public recruitment pages' logins and
+    # sign-ups queue on ``public_hash_limiter``, so that a flood of those
+    # never keeps a proctor waiting.
     hash_limiter: anyio.CapacityLimiter
+    public_hash_limiter: anyio.CapacityLimiter
     dummy_hash: str
     monitor: LoopMonitor
     proctoring: ProctoringService
@@ -61,6 +66,10 @@ class AppContext:
     # Disabled staff accounts and every account's rooms, read every few
     # seconds (exam_server.revocation); endpoints note their own changes.
     staff_access: DisabledStaff
+    # Sockets open without a login, per address and in all (exam_server.socket_gate):
+    # terminals before their hello is accepted, and the public board.
+    preauth_gate: SocketGate
+    board_gate: SocketGate
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None

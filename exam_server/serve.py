@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import signal
 import sys
@@ -16,6 +17,8 @@ from typing import Any
 import uvicorn
 
 from exam_server.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Frames above this are refused by the transport (close 1009) before the
 # application sees them; frames between ``max_frame_bytes`` and this get a
@@ -83,10 +86,38 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
     }
 
 
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit and
+    return it. Every terminal is a socket, so one file descriptor: a soft
+    limit of 1,024 (a common default) would stop a busy server at about a
+    thousand terminals, and with them the proctors' and admins' logins. The
+    hard limit is the administrator's (``LimitNOFILE`` in a systemd unit,
+    docs/operations.md)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        want = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):  # some systems cap it below the hard limit
+            pass
+    if soft < 4096:
+        log.warning(
+            "open files: this process may hold %d at most; raise the hard limit "
+            "(LimitNOFILE) for more than about %d terminals",
+            soft,
+            soft - 100,
+        )
+    return int(soft)
+
+
 def run_uvicorn(app: Any, settings: Settings, log_level: str, **options: Any) -> None:
     """``uvicorn.run(app, ...)`` with :func:`uvicorn_options`; ``options`` adds
     uvicorn arguments (``workers``: uvicorn's supervisor and its signal
     handling). One process is served by :func:`serve`, which owns its signals."""
+    raise_open_files_limit()
     uvicorn.run(app, **uvicorn_options(settings, log_level), **options)
 
 
@@ -242,6 +273,7 @@ def serve(settings: Settings, log_level: str = "info") -> None:
         if server is not None:
             server.should_exit = True
 
+    raise_open_files_limit()
     with StopSignals(stop).installed() as signals:
         prepare_schema(settings)  # a migration is finished, not cut, by a signal
         if signals.requested:

@@ -53,6 +53,16 @@ class Settings:
     max_frame_bytes: int = 4096
     messages_per_second: float = 20.0
     message_burst: int = 40
+    # Sockets open without a login (a terminal's before its hello is
+    # accepted; the public board's), per source address and in all, per
+    # process (exam_server.socket_gate): one address cannot use up the file
+    # descriptors every terminal and proctor needs. A room of terminals
+    # behind one NAT address connects at once, each socket pre-login only
+    # until its hello is answered: the per-address cap leaves room for it.
+    preauth_sockets_per_source: int = 500
+    preauth_sockets_total: int = 2000
+    board_sockets_per_source: int = 50
+    board_sockets_total: int = 1000
     login_failures_per_candidate: int = 5
     login_failures_per_source: int = 100
     login_failure_window_seconds: float = 300.0
@@ -161,6 +171,13 @@ class Settings:
         for name in ("max_frame_bytes", "message_burst", "commit_max_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")
+        for kind in ("preauth", "board"):
+            per, total = (getattr(self, f"{kind}_sockets_{x}") for x in ("per_source", "total"))
+            if not 1 <= per <= total:
+                raise ValueError(
+                    f"Settings.{kind}_sockets_per_source must be at least 1 and at most "
+                    f"{kind}_sockets_total ({per} and {total})"
+                )
         for name in ("login_failures_per_candidate", "login_failures_per_source"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")

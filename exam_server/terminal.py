@@ -20,14 +20,20 @@ from exam_server.attempts import AttemptService, LiveAttempt
 from exam_server.auth import TokenBucket
 from exam_server.channels import encode, origin_ok
 from exam_server.context import context
+from exam_server.limits import request_source
 from exam_server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Refused-for-rate frames in a row before the connection is closed as a flood.
 FLOOD_CLOSE_AFTER = 200
-# Seconds a new connection has to send a valid ``hello``.
+# Seconds from its accept a new connection has to be logged in (a valid
+# ``hello``), whatever it sends meanwhile: a ping or any other frame does not
+# buy it more time (a socket kept open by pings held a slot for ever).
 AUTH_TIMEOUT_SECONDS = 15.0
+# The close code of a socket refused because its address (or everyone) holds
+# too many sockets without a login (exam_server.socket_gate): "try again later".
+CLOSE_BUSY = 1013
 
 
 class TerminalConnection:
@@ -70,18 +76,28 @@ async def candidate_endpoint(ws: WebSocket) -> None:
         await ws.close(code=p.CLOSE_POLICY)
         return
     await ws.accept()
+    gate = context(app).preauth_gate
+    source = request_source(ws)
+    if not gate.admit(source):
+        await ws.close(code=CLOSE_BUSY, reason="busy")
+        return
+    gated = True  # this socket holds a pre-login slot until its hello is accepted
     clock = context(app).clock
     conn = TerminalConnection(ws, clock.now())
     bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     la: LiveAttempt | None = None
     limited_in_row = 0
     close_code: int | None = None
+    login_by = asyncio.get_running_loop().time() + AUTH_TIMEOUT_SECONDS
     try:
         while not conn.closed:
             if la is None:
                 # An unauthenticated socket may not sit idle holding a slot.
                 try:
-                    message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_SECONDS)
+                    left = login_by - asyncio.get_running_loop().time()
+                    if left <= 0:
+                        raise TimeoutError
+                    message = await asyncio.wait_for(ws.receive(), left)
                 except TimeoutError:
                     await conn.send(p.error_frame(p.ProtocolError("not_authenticated")))
                     await conn.close(p.CLOSE_POLICY, "no hello")
@@ -106,6 +122,8 @@ async def candidate_endpoint(ws: WebSocket) -> None:
                 msg = p.parse_client(data, settings.max_frame_bytes)
                 if la is None:
                     la = await _authenticate(service, conn, msg)
+                    gate.release(source)
+                    gated = False
                     continue
                 for out in await _dispatch(service, la, msg):
                     await conn.send(out)
@@ -125,6 +143,8 @@ async def candidate_endpoint(ws: WebSocket) -> None:
         close_code = exc.code
     finally:
         conn.closed = True
+        if gated:
+            gate.release(source)
         if la is not None:
             try:
                 await service.disconnected(la, conn, close_code)

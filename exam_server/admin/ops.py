@@ -37,6 +37,12 @@ async def healthz(request: Request) -> Response:
         "live_attempts": len(context(request.app).attempts.live),
         # Survey answers held for their batch: what a crash now would lose.
         "survey_answers_waiting": context(request.app).survey_pool.pending,
+        # Sockets without a login (exam_server.socket_gate): open now, and
+        # refused since the start because an address or everyone held too many.
+        "sockets_without_login": {
+            gate.name: {"open": gate.open, "refused": gate.refused}
+            for gate in (context(request.app).preauth_gate, context(request.app).board_gate)
+        },
     }
     body.update(context(request.app).monitor.report(seconds))
     checkpointer = context(request.app).wal_checkpointer

@@ -49,6 +49,7 @@ from exam_server.channels import live_frame, origin_ok
 from exam_server.context import context
 from exam_server.events import Subscription
 from exam_server.exam_options import ExamOptions
+from exam_server.limits import request_source
 from exam_server.live.queries import SessionInfo, exam_options, load_bank, never_taken, session_info
 from exam_server.live.release import Answers, Form, Release, ReleaseTracker, StoredAnswer
 from exam_server.live.serving import FLUSH_SECONDS, HEARTBEAT_SECONDS, collect, serve
@@ -380,6 +381,10 @@ async def board_channel(ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     await ws.accept()
+    source = request_source(ws)
+    if not ctx.board_gate.admit(source):  # exam_server.socket_gate: a public socket
+        await ws.close(code=1013, reason="busy")
+        return
     engine = ctx.engine
     sub = ctx.bus.subscribe(session_id)  # before the snapshot: nothing falls between
     try:
@@ -411,6 +416,7 @@ async def board_channel(ws: WebSocket) -> None:
         return
     finally:
         sub.close()
+        ctx.board_gate.release(source)
 
 
 async def _board_pump(
