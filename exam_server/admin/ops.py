@@ -9,11 +9,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exam_server.context import context
-from exam_server.http import ApiError, Endpoint
+from exam_server.http import ApiError, Endpoint, staff_of
 
 
 async def openapi_schema(request: Request) -> Response:
     return JSONResponse(request.app.state.openapi)
+
+
+def _is_admin(request: Request) -> bool:
+    """Whether the request carries a valid administrator's token (no error
+    otherwise: ``/healthz`` answers everyone)."""
+    if not request.headers.get("authorization", "").lower().startswith("bearer "):
+        return False
+    try:
+        staff_of(request, ("admin",))
+    except ApiError:
+        return False
+    return True
 
 
 async def healthz(request: Request) -> Response:
@@ -35,8 +47,6 @@ async def healthz(request: Request) -> Response:
         "window_seconds": seconds,
         "commit_batches": committer.report(seconds),
         "live_attempts": len(context(request.app).attempts.live),
-        # Survey answers held for their batch: what a crash now would lose.
-        "survey_answers_waiting": context(request.app).survey_pool.pending,
         # Sockets without a login (exam_server.socket_gate): open now, and
         # refused since the start because an address or everyone held too many.
         "sockets_without_login": {
@@ -44,6 +54,11 @@ async def healthz(request: Request) -> Response:
             for gate in (context(request.app).preauth_gate, context(request.app).board_gate)
         },
     }
+    # Survey answers held for their batch (what a crash now would lose): for
+    # an administrator only. Public, its rise named who had just answered the
+    # anonymous survey (the board shows who finished when).
+    if _is_admin(request):
+        body["survey_answers_waiting"] = context(request.app).survey_pool.pending
     body.update(context(request.app).monitor.report(seconds))
     checkpointer = context(request.app).wal_checkpointer
     if checkpointer is not None:
