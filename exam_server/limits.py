@@ -35,6 +35,21 @@ as they come to the front); :class:`SqlStore` for PostgreSQL, shared by every
 worker over the ``exam_login_limit`` table and updated with one atomic
 upsert per failure (no lost increments between workers).
 
+Check and count as one step: a caller that checks, then awaits slow work (a
+database lookup, a password hash), then counts the failure, runs inside
+:meth:`LoginLimiter.trying`. Without it every try of a concurrent burst
+passed the check before the first was counted, so a burst was checked in
+full whatever the allowance. ``trying`` first holds an in-flight slot of
+both keys (per process, in memory: ``in_flight_per_account`` = 2 tries of
+one (account, source) key at once, so a double-clicked form still works;
+``in_flight_per_source`` = 8 of one every-account key) and refuses a try
+beyond them unchecked with 429 ``rate_limited``, ``retry_after`` 1; the
+slots are released when the block ends, however it ends. So a burst gets at
+most ``free`` + the in-flight allowance of a key checked before the back-off
+holds it, in each process (with several workers on PostgreSQL, that many per
+worker: the counts themselves stay shared and exact, only the in-flight
+slots are per process).
+
 Times are epoch seconds from the injected :class:`~exam_server.clock.Clock`.
 """
 
@@ -45,7 +60,8 @@ import itertools
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -431,7 +447,19 @@ class LoginLimiter:
     connection (the candidate login's credentials check, so a login costs
     one statement more and no extra thread hop); they commit the connection
     after a write. The async methods run on their own connection in a
-    worker thread when the store needs one."""
+    worker thread when the store needs one.
+
+    :meth:`trying` makes check and count one step per process (module
+    docstring): at most ``in_flight_per_account`` tries of one (account,
+    source) key and ``in_flight_per_source`` of one every-account key run at
+    once in this process."""
+
+    # Tries of one key that may be between check and count at once (per
+    # process). 2 per (account, source): a double-clicked form still works;
+    # 8 per every-account key: a few people behind one NAT address log in
+    # together without a refusal.
+    in_flight_per_account = 2
+    in_flight_per_source = 8
 
     def __init__(
         self,
@@ -452,6 +480,9 @@ class LoginLimiter:
         self.per_account = per_account
         self.per_source = per_source
         self.forget_after_seconds = forget_after_seconds
+        # Tries between check and count, per key, in this process (trying()).
+        self._in_flight: dict[LimitKey, int] = {}
+        self._in_flight_lock = threading.Lock()
 
     @classmethod
     def for_settings(cls, settings: Settings, engine: Engine, clock: Clock) -> LoginLimiter:
@@ -563,6 +594,59 @@ class LoginLimiter:
 
     async def succeeded(self, scope: str, account: str, source: str) -> None:
         await self.on_store(self.succeeded_on, scope, account, source)
+
+    # --- check and count as one step ------------------------------------------------
+
+    def in_flight_allowance(self, key: LimitKey) -> int:
+        """How many tries of ``key`` may be in flight at once in this process."""
+        if key.account == ANY_ACCOUNT:
+            return self.in_flight_per_source
+        return self.in_flight_per_account
+
+    def in_flight(self, key: LimitKey) -> int:
+        """Tries of ``key`` now between check and count in this process."""
+        with self._in_flight_lock:
+            return self._in_flight.get(key, 0)
+
+    def _reserve(self, keys: Sequence[LimitKey]) -> None:
+        """Hold one in-flight slot of every key, or none: :class:`Throttled`
+        (1 s) if a key already has its allowance in flight."""
+        with self._in_flight_lock:
+            if any(self._in_flight.get(k, 0) >= self.in_flight_allowance(k) for k in keys):
+                raise Throttled(1.0)
+            for k in keys:
+                self._in_flight[k] = self._in_flight.get(k, 0) + 1
+
+    def _release(self, keys: Sequence[LimitKey]) -> None:
+        with self._in_flight_lock:
+            for k in keys:
+                n = self._in_flight.get(k, 0) - 1
+                if n > 0:
+                    self._in_flight[k] = n
+                else:
+                    self._in_flight.pop(k, None)
+
+    @asynccontextmanager
+    async def trying(
+        self, scope: str, account: str, source: str, also: Sequence[LimitKey] = ()
+    ) -> AsyncIterator[bool]:
+        """``async with limits.trying(scope, account, source) as had_failures:``
+        — a login whose check and count are one step in this process.
+
+        Holds an in-flight slot of both keys (:meth:`keys`) and of each key in
+        ``also`` (a caller's further count, e.g. the SKB page's per-number key;
+        the per-account allowance), refusing with :class:`Throttled`
+        (``retry_after`` 1) when one already has its allowance in flight; then
+        :meth:`check` (Throttled while a key must wait). The block awaits the
+        slow work and calls :meth:`failed` or :meth:`succeeded`; the slots are
+        released when it ends, whatever happens. A try refused here is
+        neither checked nor counted."""
+        held = tuple(dict.fromkeys((*self.keys(scope, account, source), *also)))
+        self._reserve(held)
+        try:
+            yield await self.check(scope, account, source)
+        finally:
+            self._release(held)
 
     async def clear(
         self, scope: str | None = None, account: str | None = None, source: str | None = None

@@ -41,10 +41,6 @@ async def staff_login(request: Request) -> Response:
     # Back-off per (username, source address): wrong passwords from one
     # address never hold the account up for anyone at another address.
     source = request_source(request)
-    try:
-        had_failures = await ctx.limits.check("staff", username, source)
-    except Throttled as exc:
-        return throttled_response(exc)
 
     def lookup() -> tuple[Staff | None, tuple[int, ...]]:
         with Session(context(app).engine) as s:
@@ -53,17 +49,25 @@ async def staff_login(request: Request) -> Response:
             return None, ()
         return st, staff_rooms(context(app).engine, st.id)
 
-    staff, rooms = await anyio.to_thread.run_sync(lookup)
-    stored = staff.password_hash if staff is not None else context(app).dummy_hash
-    # scrypt is slow on purpose: off the loop, and a bounded number at once.
-    ok = await anyio.to_thread.run_sync(
-        verify_password, password, stored, limiter=context(app).hash_limiter
-    )
-    if staff is None or not ok:
-        failure = await ctx.limits.failed("staff", username, source)
-        if failure.locked_now:
-            await _audit_lockout(ctx, username, source, failure.failures, failure.wait_seconds)
-        raise ApiError(401, "bad_credentials", "wrong username or password")
+    try:
+        # Check and count as one step (LoginLimiter.trying): a concurrent
+        # burst is not checked in full before its first failure is counted.
+        async with ctx.limits.trying("staff", username, source) as had_failures:
+            staff, rooms = await anyio.to_thread.run_sync(lookup)
+            stored = staff.password_hash if staff is not None else context(app).dummy_hash
+            # scrypt is slow on purpose: off the loop, and a bounded number at once.
+            ok = await anyio.to_thread.run_sync(
+                verify_password, password, stored, limiter=context(app).hash_limiter
+            )
+            if staff is None or not ok:
+                failure = await ctx.limits.failed("staff", username, source)
+                if failure.locked_now:
+                    await _audit_lockout(
+                        ctx, username, source, failure.failures, failure.wait_seconds
+                    )
+                raise ApiError(401, "bad_credentials", "wrong username or password")
+    except Throttled as exc:
+        return throttled_response(exc)
     if staff.disabled:  # said only to someone who knows the password (seleksi staff enable)
         raise ApiError(403, "account_disabled", "this account is disabled")
     if had_failures:

@@ -56,27 +56,29 @@ async def signup(request: Request) -> Response:
     form = _form(request)
     limits = context(request.app).limits
     source = request_source(request)
-    await limits.check(SCOPE, "signup", source)
-    err = FormError()
-    name = f.text(form, "name", err)
-    email = f.email(form, "email", err)
-    password = f.password(form, "password", err)
-    if form.get("password2") != password:
-        err.add("password2", "kata sandi tidak sama", "the passwords differ")
-    if err.errors:
-        return render(
-            request,
-            "signup.html",
-            400,
-            errors=err.by_field(),
-            values={"name": name, "email": email},
-        )
-    # Every sign-up counts against its source: a burst from one address slows
-    # down (capped waits), a person signing up once never waits.
-    await limits.failed(SCOPE, "signup", source)
     ctx = context(request.app)
-    async with ctx.hash_limiter:
-        digest = await _run(hash_password, password, ctx.settings.scrypt_n)
+    # Check and count as one step (LoginLimiter.trying), the hash inside it:
+    # one source holds at most a few places in the public hash queue.
+    async with limits.trying(SCOPE, "signup", source):
+        err = FormError()
+        name = f.text(form, "name", err)
+        email = f.email(form, "email", err)
+        password = f.password(form, "password", err)
+        if form.get("password2") != password:
+            err.add("password2", "kata sandi tidak sama", "the passwords differ")
+        if err.errors:
+            return render(
+                request,
+                "signup.html",
+                400,
+                errors=err.by_field(),
+                values={"name": name, "email": email},
+            )
+        # Every sign-up counts against its source: a burst from one address slows
+        # down (capped waits), a person signing up once never waits.
+        await limits.failed(SCOPE, "signup", source)
+        async with ctx.public_hash_limiter:
+            digest = await _run(hash_password, password, ctx.settings.scrypt_n)
     await _run(svc.signup, ctx.engine, email, name, digest, _verify_link(request), _now(request))
     resp = message(
         request,
@@ -150,18 +152,20 @@ async def change_email(request: Request) -> Response:
     # the login (waits are capped, never a lock).
     source = request_source(request)
     key = f"email:{account_id}"
-    await ctx.limits.check(SCOPE, key, source)
-    await ctx.limits.failed(SCOPE, key, source)
-    err = FormError()
-    new_email = f.email(form, "email", err)
-    password = form.get("password") if isinstance(form.get("password"), str) else ""
-    if not err.errors and new_email == acc.email:
-        err.add("email", "ini alamat Anda sekarang", "this is your current address")
-    if not err.errors:
-        async with ctx.hash_limiter:
-            ok = await _run(svc.password_ok, ctx.engine, account_id, str(password), ctx.dummy_hash)
-        if not ok:
-            err.add("password", "kata sandi salah", "wrong password")
+    async with ctx.limits.trying(SCOPE, key, source):
+        await ctx.limits.failed(SCOPE, key, source)
+        err = FormError()
+        new_email = f.email(form, "email", err)
+        password = form.get("password") if isinstance(form.get("password"), str) else ""
+        if not err.errors and new_email == acc.email:
+            err.add("email", "ini alamat Anda sekarang", "this is your current address")
+        if not err.errors:
+            async with ctx.public_hash_limiter:
+                ok = await _run(
+                    svc.password_ok, ctx.engine, account_id, str(password), ctx.dummy_hash
+                )
+            if not ok:
+                err.add("password", "kata sandi salah", "wrong password")
     if err.errors:
         status = 401 if "password" in err.by_field() else 400
         return render(
@@ -269,8 +273,8 @@ async def forgot(request: Request) -> Response:
     # Every request counts against the address and the source, so a mailbox
     # cannot be flooded with links (waits are capped, never a lock).
     source = request_source(request)
-    await ctx.limits.check(SCOPE, f"reset:{email}", source)
-    await ctx.limits.failed(SCOPE, f"reset:{email}", source)
+    async with ctx.limits.trying(SCOPE, f"reset:{email}", source):
+        await ctx.limits.failed(SCOPE, f"reset:{email}", source)
     ser, base = _reset_serializer(request), str(request.url_for("rec_reset"))
 
     def link(account_id: int, fingerprint: str) -> str:
@@ -316,7 +320,7 @@ async def reset(request: Request) -> Response:
     if err.errors:
         return render(request, "reset.html", 400, token=token, errors=err.by_field())
     ctx = context(request.app)
-    async with ctx.hash_limiter:
+    async with ctx.public_hash_limiter:
         digest = await _run(hash_password, password, ctx.settings.scrypt_n)
     if not await _run(
         svc.reset_password, ctx.engine, account_id, fingerprint, digest, _now(request)
@@ -347,14 +351,20 @@ async def _login_common(request: Request, staff: bool) -> Response:
     ctx = context(request.app)
     source = request_source(request)
     account = ("staff:" if staff else "") + who
-    await ctx.limits.check(SCOPE, account, source)
-    async with ctx.hash_limiter:
-        if staff:
-            row: Any = await _run(svc.staff_login, ctx.engine, who, str(password), ctx.dummy_hash)
-        else:
-            row = await _run(svc.account_login, ctx.engine, who, str(password), ctx.dummy_hash)
+    # Check and count as one step (LoginLimiter.trying): a concurrent burst is
+    # not checked in full before its first failure is counted. The hash
+    # queues on the public pages' own limiter, never ahead of a proctor's.
+    async with ctx.limits.trying(SCOPE, account, source):
+        async with ctx.public_hash_limiter:
+            if staff:
+                row: Any = await _run(
+                    svc.staff_login, ctx.engine, who, str(password), ctx.dummy_hash
+                )
+            else:
+                row = await _run(svc.account_login, ctx.engine, who, str(password), ctx.dummy_hash)
+        if row is None:
+            await ctx.limits.failed(SCOPE, account, source)
     if row is None:
-        await ctx.limits.failed(SCOPE, account, source)
         err.add(
             "password",
             "email/nama pengguna atau kata sandi salah",
