@@ -9,12 +9,13 @@ registration an ``exam_candidate`` row in an ``exam_session``.
 
 Privacy: no table holds a national ID number (NIK). A registration keeps
 ``nik_hash`` (HMAC-SHA256 under the recruitment key, ``recruitment.nik``),
-unique per period, and nothing from which the number can be read back.
+unique per period among submitted registrations (revision
+``0022_nik_at_submit``), and nothing from which the number can be read back.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -137,18 +138,32 @@ class RecAccount(SQLModel, table=True):
     email_verified_at: float | None = None
 
 
+#: The registrations that hold their NIK (``recruitment.states.FREE_STATES``
+#: do not), as SQL: the condition of the partial unique index.
+NIK_HELD = "status NOT IN ('draft', 'void')"
+
+
 class RecRegistration(SQLModel, table=True):
     """One person's registration in one period.
 
     status: ``recruitment.states.Status``. nik_hash: keyed hash of the NIK,
-    unique per period (one registration per person and period). Frozen at
-    submit: the fields are not changed after, ``submitted_json`` holds what
-    was submitted and ``receipt`` the signed receipt."""
+    unique per period among the registrations that hold it (submitted, not
+    void: ``recruitment.states.FREE_STATES``): one registration per person
+    and period, while a draft reserves no NIK (revision ``0022_nik_at_submit``).
+    Frozen at submit: the fields are not changed after, ``submitted_json``
+    holds what was submitted and ``receipt`` the signed receipt."""
 
     __tablename__ = "rec_registration"
     __table_args__ = (
-        UniqueConstraint("period_id", "nik_hash"),
         UniqueConstraint("period_id", "account_id"),
+        Index(
+            "uq_rec_registration_nik_held",
+            "period_id",
+            "nik_hash",
+            unique=True,
+            sqlite_where=text(NIK_HELD),
+            postgresql_where=text(NIK_HELD),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     period_id: int = Field(foreign_key="rec_period.id", index=True)

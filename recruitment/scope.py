@@ -28,6 +28,8 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "needs": ("operator", "admin"),
     "decide_need": ("approver", "admin"),
     "verify": ("verifier",),
+    # Void a fraudulent registration (someone else's NIK): frees the NIK.
+    "void": ("verifier", "admin"),
     "publish": ("admin",),
     "schedule": ("admin",),
     "outbox": ("admin",),

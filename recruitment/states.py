@@ -39,7 +39,9 @@ NEED_MOVES: dict[tuple[NeedStatus, str], NeedStatus] = {
 class Status(StrEnum):
     """A registration: draft → submitted → ms | tms_proposed; tms_proposed →
     tms (second person agrees) | submitted (sent back); tms → appealed →
-    ms (appeal accepted) | tms_final; ms → scheduled."""
+    ms (appeal accepted) | tms_final; ms → scheduled. Any submitted state
+    but scheduled → void: the committee found it fraudulent (someone else's
+    NIK), which frees the NIK for its owner (:data:`FREE_STATES`)."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -49,6 +51,7 @@ class Status(StrEnum):
     APPEALED = "appealed"
     TMS_FINAL = "tms_final"
     SCHEDULED = "scheduled"
+    VOID = "void"
 
 
 REG_MOVES: dict[tuple[Status, str], Status] = {
@@ -61,7 +64,24 @@ REG_MOVES: dict[tuple[Status, str], Status] = {
     (Status.APPEALED, "accept_appeal"): Status.MS,
     (Status.APPEALED, "reject_appeal"): Status.TMS_FINAL,
     (Status.MS, "schedule"): Status.SCHEDULED,
+    **{
+        (s, "void"): Status.VOID
+        for s in (
+            Status.SUBMITTED,
+            Status.TMS_PROPOSED,
+            Status.MS,
+            Status.TMS,
+            Status.APPEALED,
+            Status.TMS_FINAL,
+        )
+    },
 }
+
+#: The states whose registration holds its NIK in its period: one per NIK and
+#: period (a partial unique index, ``recruitment.models``). A draft reserves
+#: nothing (anyone may type any NIK; the first submitted wins), a void one no
+#: longer holds it.
+FREE_STATES = (Status.DRAFT, Status.VOID)
 
 #: What a candidate reads about each state.
 STATUS_TEXT: dict[Status, tuple[str, str]] = {
@@ -78,6 +98,10 @@ STATUS_TEXT: dict[Status, tuple[str, str]] = {
     Status.SCHEDULED: (
         "Memenuhi syarat; jadwal ujian tersedia",
         "Meets the requirements; the exam schedule is ready",
+    ),
+    Status.VOID: (
+        "Dibatalkan oleh panitia; hubungi panitia seleksi",
+        "Voided by the committee; contact the selection committee",
     ),
 }
 

@@ -38,6 +38,7 @@ _REG_KINDS = frozenset(
         "rec_appeal",
         "rec_appeal_answer",
         "rec_schedule",
+        "rec_void",
     }
 )
 
@@ -51,7 +52,12 @@ def _registration_action(kind: str, data: dict[str, Any]) -> str | None:
         return "approve_tms" if data.get("agree") else "reject_tms"
     if kind == "rec_appeal_answer":
         return "accept_appeal" if data.get("outcome") == "accepted" else "reject_appeal"
-    return {"rec_submit": "submit", "rec_appeal": "appeal", "rec_schedule": "schedule"}.get(kind)
+    return {
+        "rec_submit": "submit",
+        "rec_appeal": "appeal",
+        "rec_schedule": "schedule",
+        "rec_void": "void",
+    }.get(kind)
 
 
 def _after(moves: Any, state: str, action: str) -> str:

@@ -36,6 +36,7 @@ from recruitment.nik import NikError, nik_hash, parse_nik
 from recruitment.receipts import make_receipt
 from recruitment.registry import RegistryAdapter
 from recruitment.states import (
+    FREE_STATES,
     Status,
     step,
 )
@@ -85,6 +86,61 @@ def parse_registration(
     return out
 
 
+#: A later submit (or save) of a NIK another registration of the period holds.
+NIK_TAKEN = (
+    "NIK ini sudah dipakai pendaftaran lain yang telah dikirim pada periode ini; "
+    "bila ini NIK Anda, hubungi panitia seleksi",
+    "this NIK is held by another registration already submitted in this period; "
+    "if it is your NIK, contact the selection committee",
+)
+
+
+def _nik_holder(s: Session, period_id: int, h: str, account_id: int) -> int | None:
+    """The id of another account's registration that holds NIK hash ``h`` in
+    the period (submitted, not void: ``recruitment.states.FREE_STATES``)."""
+    return s.execute(
+        select(col(RecRegistration.id)).where(
+            col(RecRegistration.period_id) == period_id,
+            col(RecRegistration.nik_hash) == h,
+            col(RecRegistration.account_id) != account_id,
+            col(RecRegistration.status).not_in(FREE_STATES),
+        )
+    ).scalar()
+
+
+def identity_refusal(identity_json: str) -> tuple[str, str] | None:
+    """Why a registration whose stored identity check says the NIK belongs to
+    someone else (the registry found it; the name or birth date differ)
+    cannot be submitted, in both languages; None when nothing contradicts it
+    (a match, or no answer: no registry configured, or the service down)."""
+    try:
+        got = json.loads(identity_json or "{}")
+    except ValueError:
+        return None
+    if not isinstance(got, dict) or got.get("found") is not True:
+        return None
+    bad = [
+        words
+        for key, words in (
+            ("name_matches", ("nama", "name")),
+            ("birth_date_matches", ("tanggal lahir", "birth date")),
+        )
+        if got.get(key) is False
+    ]
+    if not bad:
+        return None
+    return (
+        " dan ".join(w[0] for w in bad).capitalize()
+        + " tidak sesuai data kependudukan (Dukcapil) untuk NIK ini; isi seperti pada KTP, "
+        "atau hubungi panitia seleksi bila data Anda benar",
+        "The "
+        + " and ".join(w[1] for w in bad)
+        + (" do" if len(bad) > 1 else " does")
+        + " not match the population registry (Dukcapil) for this NIK; enter it as on "
+        "the ID card, or contact the selection committee if yours is right",
+    )
+
+
 def save_registration(
     engine: Engine,
     period: PeriodView,
@@ -95,8 +151,9 @@ def save_registration(
     now: float,
 ) -> int:
     """Create or update the account's draft registration; refused once submitted,
-    outside the registration window, or when the NIK is already registered in
-    the period (by another account)."""
+    outside the registration window, or when another account's registration
+    holds the NIK in the period (submitted, not void). A draft holds no NIK:
+    several accounts may save one; the first submitted wins."""
     if not period.schedule.registration_open(today(now)):
         raise Refused("pendaftaran tidak sedang dibuka", "registration is not open")
     h = nik_hash(nik_key, period.code, fields["nik"])
@@ -128,21 +185,10 @@ def save_registration(
             .scalars()
             .first()
         )
-        other = s.execute(
-            select(col(RecRegistration.account_id)).where(
-                col(RecRegistration.period_id) == period.id, col(RecRegistration.nik_hash) == h
-            )
-        ).scalar()
-        if other is not None and other != account_id:
-            raise FormError(
-                [
-                    _fe(
-                        "nik",
-                        "NIK ini sudah terdaftar pada periode ini",
-                        "this NIK is already registered in this period",
-                    )
-                ]
-            )
+        # A draft reserves no NIK: only a registration that holds it (submitted,
+        # not void) refuses another account's (its owner's answer comes early).
+        if _nik_holder(s, period.id, h, account_id) is not None:
+            raise FormError([_fe("nik", *NIK_TAKEN)])
         if reg is None:
             reg = RecRegistration(period_id=period.id, account_id=account_id, **values)
         else:
@@ -157,25 +203,9 @@ def save_registration(
         try:
             s.flush()
         except IntegrityError:
-            # Another request inserted first: the same NIK by another account,
-            # or this account's own registration from a second tab.
+            # Another request inserted first: this account's own registration
+            # from a second tab (a draft holds no NIK: no other account's).
             s.rollback()
-            taken = s.execute(
-                select(col(RecRegistration.account_id)).where(
-                    col(RecRegistration.period_id) == period.id,
-                    col(RecRegistration.nik_hash) == h,
-                )
-            ).scalar()
-            if taken is not None and taken != account_id:
-                raise FormError(
-                    [
-                        _fe(
-                            "nik",
-                            "NIK ini sudah terdaftar pada periode ini",
-                            "this NIK is already registered in this period",
-                        )
-                    ]
-                ) from None
             raise Refused(
                 "pendaftaran ini baru saja disimpan dari halaman lain; muat ulang lalu simpan lagi",
                 "this registration was just saved from another page; reload and save again",
@@ -299,7 +329,12 @@ def submit_registration(
 ) -> RecRegistration:
     """Freeze the draft: every rule must pass; issues the registration number
     and a signed receipt. Submitting again returns the same registration
-    (idempotent: a double click or a resent form changes nothing)."""
+    (idempotent: a double click or a resent form changes nothing).
+
+    Refused when the population registry found the NIK under another name or
+    birth date (:func:`identity_refusal`), and when another registration of
+    the period holds the NIK (:data:`NIK_TAKEN`): the first submitted wins,
+    decided by the partial unique index, so two submits at once give one."""
     reg = registration_of(engine, period.id, account_id)
     if reg is None:
         raise Refused("belum ada pendaftaran", "there is no registration yet")
@@ -307,6 +342,9 @@ def submit_registration(
         return reg
     if not period.schedule.registration_open(today(now)):
         raise Refused("pendaftaran tidak sedang dibuka", "registration is not open")
+    refusal = identity_refusal(reg.identity_json)
+    if refusal is not None:
+        raise Refused(*refusal)
     checks = eligibility_of(engine, period, reg)
     if elig.verdict(checks) is not True:
         bad = [c for c in checks if c.ok is not True]
@@ -340,6 +378,8 @@ def submit_registration(
             # close then ends the transaction and releases the row lock).
             s.expunge(row)
             return row
+        if _nik_holder(s, period.id, row.nik_hash, account_id) is not None:
+            raise Refused(*NIK_TAKEN)
         row.status = step(row.status, "submit")
         row.registration_number = number
         row.submitted_at = now
@@ -347,6 +387,12 @@ def submit_registration(
         row.receipt = json.dumps(receipt, ensure_ascii=False)
         row.updated_at = now
         s.add(row)
+        try:
+            s.flush()
+        except IntegrityError:
+            # Another account's submit of the same NIK committed first.
+            s.rollback()
+            raise Refused(*NIK_TAKEN) from None
         acc: RecAccount = _get(s, RecAccount, account_id)
         enqueue(
             s,

@@ -107,7 +107,9 @@ from exam_server.recruitment.placement import (  # noqa: F401
     test_locations,
 )
 from exam_server.recruitment.registrations import (  # noqa: F401
+    NIK_TAKEN,
     eligibility_of,
+    identity_refusal,
     parse_registration,
     registration_number,
     save_registration,
@@ -128,6 +130,7 @@ from exam_server.recruitment.verification import (  # noqa: F401
     pending_tms,
     registration_for_staff,
     verification_queue,
+    void_registration,
 )
 from recruitment import eligibility as elig
 from recruitment.models import (

@@ -289,6 +289,63 @@ def approve_tms(engine: Engine, verification_id: int, staff: str, agree: bool, n
         s.commit()
 
 
+def void_registration(
+    engine: Engine, registration_id: int, staff: str, reason: str, now: float
+) -> RecRegistration:
+    """Void a submitted registration the committee found fraudulent (made with
+    someone else's NIK): it leaves every queue and no longer holds its NIK, so
+    the NIK's owner can submit theirs. A verifier of its agency (not recused)
+    or an admin (a national one for any agency) does it, with a reason;
+    audited as ``rec_void``. Its frozen form, number and receipt stay as
+    evidence. A scheduled registration is not voided (it sits in an exam
+    session): the state machine refuses it."""
+    reason = reason.strip()
+    if not reason:
+        raise Refused("alasan pembatalan wajib diisi", "a reason for voiding is required")
+    with Session(writer(engine)) as s:
+        reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
+        agency_id = _agency_of(s, reg)
+        authorise(s, staff, "void", agency_id)
+        if _recused(s, registration_id, staff):
+            raise Refused(
+                "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
+            )
+        was = reg.status
+        reg.status = step(reg.status, "void")
+        reg.updated_at = now
+        s.add(reg)
+        acc: RecAccount = _get(s, RecAccount, reg.account_id)
+        enqueue(
+            s,
+            acc.email,
+            f"Pendaftaran {reg.registration_number} dibatalkan / Registration voided",
+            f"{reg.registration_number}: pendaftaran ini dibatalkan oleh panitia seleksi.\n"
+            f"{reg.registration_number}: this registration was voided by the selection "
+            "committee.\n"
+            f"Alasan / reason: {reason}\n",
+            "status:void",
+            now,
+        )
+        s.flush()
+        audit.append(
+            s.connection(),
+            "rec_void",
+            staff,
+            reason=reason,
+            data={
+                "registration": registration_id,
+                "agency": agency_code(s, agency_id),
+                "number": reg.registration_number,
+                "was": was,
+                "reason": reason,
+            },
+            at=now,
+        )
+        s.commit()
+        s.refresh(reg)
+        return reg
+
+
 def _notify_status(s: Session, reg: RecRegistration, now: float) -> None:
     from recruitment.states import STATUS_TEXT
 

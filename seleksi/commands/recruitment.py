@@ -230,6 +230,26 @@ def register(sub: Any) -> None:
 
     bounces.add_parser(ssub, _engine)
 
+    v = ssub.add_parser(
+        "void",
+        help="void a submitted registration found fraudulent (frees its NIK)",
+        description="Void a submitted registration the committee found fraudulent, e.g. made "
+        "with someone else's NIK: it leaves the queues, and its NIK is free again for the "
+        "person it belongs to, who can then submit their own. --as: the staff account "
+        "acting (a verifier of the registration's agency, or an admin; a national admin for "
+        "any agency). Audited as rec_void with the reason. A scheduled registration is not "
+        "voided. Verifiers also find it on the registration's staff page.",
+        epilog=examples(
+            "seleksi recruitment void CASN-2024-0000042 --as admin-bkn "
+            "--reason 'NIK milik orang lain (laporan pemilik, surat 12/2024)'"
+        ),
+    )
+    v.add_argument("number", metavar="NUMBER", help="the registration number")
+    v.add_argument("--as", dest="staff", required=True, metavar="USERNAME")
+    v.add_argument("--reason", required=True)
+    add_db_argument(v)
+    v.set_defaults(func=_void)
+
     st = ssub.add_parser(
         "status",
         help="the period's needs, announcement versions and registrations by state",
@@ -340,6 +360,36 @@ def _staff_create(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"created {args.role} {args.username} of {args.agency or 'national'} (id {staff_id})")
+    return 0
+
+
+def _void(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
+    from exam_server.recruitment import service as svc
+    from recruitment.models import RecRegistration
+    from recruitment.states import TransitionError
+
+    engine = _engine(args)
+    try:
+        with Session(engine) as s:
+            rid = s.execute(
+                select(col(RecRegistration.id)).where(
+                    col(RecRegistration.registration_number) == args.number
+                )
+            ).scalar()
+        if rid is None:
+            raise CommandError(f"no registration {args.number}")
+        try:
+            svc.void_registration(engine, rid, args.staff, args.reason, time.time())
+        except svc.NotFound:
+            raise CommandError(f"no registration {args.number} for {args.staff}") from None
+        except (svc.Refused, TransitionError) as exc:
+            raise CommandError(f"{args.number}: {exc}") from None
+    finally:
+        engine.dispose()
+    print(f"voided {args.number}; its NIK is free in its period")
     return 0
 
 

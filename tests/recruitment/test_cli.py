@@ -111,12 +111,14 @@ def test_demo_recruitment_on_postgres(postgres_url: str, tmp_path: Path) -> None
         assert stored is not None and stored.status == "submitted"
         assert {r.registration_number for r in rows} == {stored.registration_number}
         assert {r.receipt for r in rows} == {stored.receipt}
-        # Two people typing one NIK at the same moment: one registration, and the
-        # other is told the NIK is taken (the unique index decides, not a check).
+        # Two people typing one NIK at the same moment: a draft holds no NIK, so
+        # both are saved; their two submits at once give one submitted
+        # registration, and the other is told the NIK is held (the partial
+        # unique index decides, not a check).
         import datetime as dt
 
-        from exam_server.recruitment.demo import demo_nik
-        from exam_server.recruitment.forms import FormError
+        from exam_server.recruitment.demo import demo_nik, sample_pdf, sample_png
+        from recruitment.documents import PNG
 
         ids = [svc.signup(engine, f"kembar{i}@contoh.id", "K", "x", str, start) for i in (1, 2)]
         fields = {
@@ -130,20 +132,33 @@ def test_demo_recruitment_on_postgres(postgres_url: str, tmp_path: Path) -> None
             "test_location": "Bandung",
             "accommodation": "",
         }
+        store = DocumentStore(tmp_path)
 
-        def save(account: int | None) -> str:
+        def save(account: int | None) -> int:
             assert account is not None
-            try:
-                svc.save_registration(
-                    engine, period, account, fields, b"n" * 32, NoRegistry(), start
-                )
-            except FormError as exc:
-                return exc.by_field()["nik"].text_en
-            return "saved"
+            reg = svc.save_registration(
+                engine, period, account, fields, b"n" * 32, NoRegistry(), start
+            )
+            for kind in period.rules.documents_for("general"):
+                media = period.rules.documents[kind].media
+                data = sample_png() if PNG in media and kind == "photo" else sample_pdf(kind)
+                svc.upload_document(engine, store, period, reg, f"a:{account}", kind, data, start)
+            return reg
 
         with ThreadPoolExecutor(2) as pool:
-            outcomes = sorted(pool.map(save, ids))
-        assert outcomes == ["saved", "this NIK is already registered in this period"]
+            assert len(set(pool.map(save, ids))) == 2
+
+        def submit(account: int | None) -> str:
+            assert account is not None
+            try:
+                return svc.submit_registration(engine, period, account, key, start).status
+            except svc.Refused as exc:
+                return exc.text_en
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(submit, ids))
+        assert outcomes[0] == "submitted"
+        assert outcomes[1].startswith("this NIK is held by another registration already submitted")
     finally:
         engine.dispose()
 

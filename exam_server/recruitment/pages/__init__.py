@@ -98,6 +98,7 @@ from exam_server.recruitment.pages.verification import (
     staff_document,
     staff_registration,
     staff_tms,
+    staff_void,
 )
 
 
@@ -157,6 +158,7 @@ def routes() -> list[BaseRoute]:
                 Route("/staff/reg/{id:int}/doc/{kind}", staff_document),
                 Route("/staff/reg/{id:int}/decide", staff_decide, methods=["POST"]),
                 Route("/staff/reg/{id:int}/conflict", staff_conflict, methods=["POST"]),
+                Route("/staff/reg/{id:int}/void", staff_void, methods=["POST"]),
                 Route("/staff/tms/{id:int}", staff_tms, methods=["POST"]),
                 Route("/staff/appeal/{id:int}", staff_appeal, methods=["POST"]),
             ],

@@ -1,6 +1,6 @@
 """The verifier's pages: one registration with its documents and eligibility,
-MS/TMS decisions, TMS review by a second person, conflicts of interest and
-appeals."""
+MS/TMS decisions, TMS review by a second person, conflicts of interest,
+appeals, and voiding a fraudulent registration."""
 
 from __future__ import annotations
 
@@ -99,6 +99,26 @@ async def staff_conflict(request: Request) -> Response:
         _now(request),
     )
     return _redirect(request, "/recruitment/staff")
+
+
+@_staff_page
+@_guarded
+async def staff_void(request: Request) -> Response:
+    """Void a registration found fraudulent (someone else's NIK), with a reason:
+    its NIK is free again for its owner."""
+    st = await _staff(request, "void")
+    form = _form(request)
+    await _run(
+        svc.void_registration,
+        context(request.app).engine,
+        int(request.path_params["id"]),
+        st.username,
+        str(form.get("reason") or "")[:2000],
+        _now(request),
+    )
+    resp = _redirect(request, "/recruitment/staff")
+    resp.background = _kick_outbox(request)
+    return resp
 
 
 @_staff_page
