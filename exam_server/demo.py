@@ -166,12 +166,12 @@ def seed_exam(
     sch.import_candidates_csv(engine, "\n".join(rows) + "\n")
     admin_pw = admin_password or secrets.token_urlsafe(9)
     proctor_pw = proctor_password or secrets.token_urlsafe(9)
-    sch.create_staff(engine, "admin", "Administrator", "admin", admin_pw, scrypt_n)
+    sch.create_staff(engine, "admin", "Administrator", "admin", admin_pw, scrypt_n, "demo")
     proctor_id = sch.create_staff(
-        engine, "pengawas", "Pengawas Ruang 1", "proctor", proctor_pw, scrypt_n
+        engine, "pengawas", "Pengawas Ruang 1", "proctor", proctor_pw, scrypt_n, "demo"
     )
     # The demo proctor supervises the demo room (proctors act only on their rooms).
-    assign_rooms(engine, proctor_id, [_room_of(engine, session_id)])
+    assign_rooms(engine, proctor_id, [_room_of(engine, session_id)], "demo")
     token = ""
     if open_session:
         token = sch.open_session(engine, session_id, "proctor:pengawas")
@@ -298,6 +298,8 @@ def _existing_demo(engine: Engine, secret_key: str, saved: dict[str, Any]) -> Se
     from sqlalchemy import select
     from sqlmodel import Session, col
 
+    from exam_server import audit
+    from exam_server.audit.staff_records import password_sha256
     from exam_server.auth import check_pin, hash_password, verify_password
     from exam_server.models import Candidate, CheckIn, Exam, ExamSession, Formation, Staff
 
@@ -363,6 +365,16 @@ def _existing_demo(engine: Engine, secret_key: str, saved: dict[str, Any]) -> Se
             st.password_hash = hash_password(pw)
             passwords[st.role] = (st.username, pw)
             s.add(st)
+            # A new password is audited like any other (exam_server.audit.staff_records).
+            audit.append(
+                s.connection(),
+                "staff_password",
+                "demo",
+                data={
+                    "username": st.username,
+                    "password_sha256": password_sha256(st.password_hash),
+                },
+            )
         proctors = [st.id for st in s.execute(select(Staff)).scalars() if st.role == "proctor"]
         s.commit()
         session_id, session_code, status, token = sess.id, sess.code, sess.status, sess.token
@@ -370,7 +382,7 @@ def _existing_demo(engine: Engine, secret_key: str, saved: dict[str, Any]) -> Se
     # A demo database from before room scopes: give its proctor the demo room.
     for pid in proctors:
         if pid is not None and not staff_rooms(engine, pid):
-            assign_rooms(engine, pid, [room_id])
+            assign_rooms(engine, pid, [room_id], "demo")
     if status != "open":
         token = sch.open_session(engine, session_id, "proctor:pengawas")
     for person in people:

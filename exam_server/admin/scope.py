@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 from starlette.requests import Request
 
+from exam_server import audit
 from exam_server import scheduling as sch
 from exam_server.admin.common import _staff
 from exam_server.context import context
@@ -30,15 +31,20 @@ def staff_rooms(engine: Any, staff_id: int) -> tuple[int, ...]:
         return tuple(int(r) for r in rows)
 
 
-def assign_rooms(engine: Any, staff_id: int, room_ids: list[int]) -> tuple[int, ...]:
-    """Make ``room_ids`` the rooms a staff member supervises (replacing any before).
+def assign_rooms(
+    engine: Any, staff_id: int, room_ids: list[int], actor: str = "cli"
+) -> tuple[int, ...]:
+    """Make ``room_ids`` the rooms a staff member supervises (replacing any before),
+    audited as ``staff_rooms`` by ``actor`` (the username and the sorted room
+    ids) in the same transaction.
 
     Raises :class:`~exam_server.scheduling.SetupError` (404) for an unknown staff
     member and (422) for a room id that names no room."""
     wanted = sorted(set(room_ids))
     check_rooms(engine, room_ids)
     with Session(writer(engine)) as s:
-        if s.get(Staff, staff_id) is None:
+        st = s.get(Staff, staff_id)
+        if st is None:
             raise sch.SetupError("no such staff member", [], 404)
         for old in s.execute(
             select(StaffRoom).where(col(StaffRoom.staff_id) == staff_id)
@@ -47,6 +53,13 @@ def assign_rooms(engine: Any, staff_id: int, room_ids: list[int]) -> tuple[int, 
         s.flush()
         for rid in wanted:
             s.add(StaffRoom(staff_id=staff_id, room_id=rid))
+        s.flush()
+        audit.append(
+            s.connection(),
+            "staff_rooms",
+            actor,
+            data={"username": st.username, "room_ids": wanted},
+        )
         s.commit()
     return tuple(wanted)
 

@@ -28,8 +28,9 @@ async def create_staff(request: Request) -> Response:
         field_str(d, "role", max_len=16),
         field_str(d, "password", max_len=200),
         settings.scrypt_n,
+        _actor(request),
     )
-    rooms = await _run(assign_rooms, context(request.app).engine, sid, room_ids)
+    rooms = await _run(assign_rooms, context(request.app).engine, sid, room_ids, _actor(request))
     context(request.app).staff_access.note_rooms(sid, tuple(rooms))
     return JSONResponse({"id": sid, "room_ids": list(rooms)}, status_code=201)
 
@@ -51,7 +52,9 @@ def _room_ids(d: dict[str, Any]) -> list[int]:
 async def set_staff_rooms(request: Request) -> Response:
     sid = _int_param(request, "staff_id")
     d = await read_json(request)
-    rooms = await _run(assign_rooms, context(request.app).engine, sid, _room_ids(d))
+    rooms = await _run(
+        assign_rooms, context(request.app).engine, sid, _room_ids(d), _actor(request)
+    )
     # In force at once on this worker (a proctor given a room uses it straight
     # away), on the others at their next read (exam_server.revocation).
     context(request.app).staff_access.note_rooms(sid, tuple(rooms))

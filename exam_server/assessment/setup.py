@@ -30,6 +30,7 @@ from exam_server.assessment.common import (
     one,
     plan_of,
 )
+from exam_server.audit.staff_records import password_sha256
 from exam_server.auth import hash_password
 from exam_server.db import writer
 from exam_server.models import Candidate, Formation, Staff
@@ -74,7 +75,9 @@ def save_plan(engine: Engine, doc: Any, actor: str) -> SkbPlan:
 def add_assessor(
     engine: Engine, username: str, name: str, password: str, actor: str, scrypt_n: int = 2**14
 ) -> int:
-    """An assessor's staff account (role ``assessor``; logs in like other staff)."""
+    """An assessor's staff account (role ``assessor``; logs in like other staff),
+    audited as ``skb_assessor`` and, as every staff account, ``staff_created``
+    (what :func:`exam_server.audit.staff_records.check_staff` compares it with)."""
     if len(password) < 10:
         raise Refused(422, "bad_field", "password: at least 10 characters")
     digest = hash_password(password, n=scrypt_n)
@@ -85,6 +88,17 @@ def add_assessor(
         s.add(st)
         s.flush()
         audit.append(s.connection(), "skb_assessor", actor, data={"username": username})
+        audit.append(
+            s.connection(),
+            "staff_created",
+            actor,
+            data={
+                "username": username,
+                "role": ASSESSOR,
+                "name": name,
+                "password_sha256": password_sha256(digest),
+            },
+        )
         s.commit()
         assert st.id is not None
         return st.id

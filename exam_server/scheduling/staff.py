@@ -1,5 +1,11 @@
 """Staff accounts: created, their passwords set, disabled or enabled again
-(nobody locked out), and their usernames."""
+(nobody locked out), and their usernames.
+
+Each change is audited in its own transaction (``staff_created``,
+``staff_password``, ``staff_disabled`` / ``staff_enabled``) with what
+:func:`exam_server.audit.staff_records.check_staff` compares the rows with:
+the role, the name and the SHA-256 of the stored password hash (never the
+password)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from exam_server import audit
+from exam_server.audit.staff_records import password_sha256
 from exam_server.auth import hash_password
 from exam_server.db import writer
 from exam_server.models import Staff
@@ -27,8 +34,17 @@ def check_staff_password(password: str) -> None:
 
 
 def create_staff(
-    engine: Engine, username: str, name: str, role: str, password: str, scrypt_n: int = 2**14
+    engine: Engine,
+    username: str,
+    name: str,
+    role: str,
+    password: str,
+    scrypt_n: int = 2**14,
+    actor: str = "cli",
 ) -> int:
+    """A new admin or proctor account (409 if the username is taken); audited
+    as ``staff_created`` by ``actor`` (username, role, name and the digest of
+    the stored hash: :func:`~exam_server.audit.staff_records.password_sha256`)."""
     if role not in ("admin", "proctor"):
         raise SetupError("role must be admin or proctor", [{"field": "role", "message": "invalid"}])
     check_staff_password(password)
@@ -40,6 +56,18 @@ def create_staff(
             )
         st = Staff(username=username, name=name, role=role, password_hash=digest)
         s.add(st)
+        s.flush()
+        audit.append(
+            s.connection(),
+            "staff_created",
+            actor,
+            data={
+                "username": username,
+                "role": role,
+                "name": name,
+                "password_sha256": password_sha256(digest),
+            },
+        )
         s.commit()
         assert st.id is not None
         return st.id
@@ -49,7 +77,8 @@ def set_staff_password(
     engine: Engine, username: str, password: str, scrypt_n: int = 2**14, actor: str = "cli"
 ) -> None:
     """Replace a staff account's password (raises :class:`SetupError` 404 if no such
-    user); audited as ``staff_password`` (who, by whom; never the password)."""
+    user); audited as ``staff_password`` (who, by whom, the digest of the new
+    stored hash; never the password)."""
     check_staff_password(password)
     digest = hash_password(password, n=scrypt_n)
     with Session(writer(engine)) as s:
@@ -57,7 +86,12 @@ def set_staff_password(
         if st is None:
             raise SetupError(f"no user {username}", status=404)
         st.password_hash = digest
-        audit.append(s.connection(), "staff_password", actor, data={"username": username})
+        audit.append(
+            s.connection(),
+            "staff_password",
+            actor,
+            data={"username": username, "password_sha256": password_sha256(digest)},
+        )
         s.commit()
 
 
