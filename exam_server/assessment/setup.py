@@ -3,6 +3,7 @@ names, panels. Every change is audited in its own transaction."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -66,8 +67,11 @@ def save_plan(engine: Engine, doc: Any, actor: str) -> SkbPlan:
             s.connection(),
             "skb_plan",
             actor,
-            data={"formation": f.code, "plan": json.loads(text), "caps": caps.version},
-        )
+            # plan_sha256: the stored plan_json byte for byte (``seleksi audit
+            # verify``, exam_server.audit.skb_setup, compares it).
+            data={"formation": f.code, "plan": json.loads(text), "caps": caps.version,
+                  "plan_sha256": hashlib.sha256(text.encode()).hexdigest()},
+        )  # fmt: skip
         s.commit()
     return plan
 
