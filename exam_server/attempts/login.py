@@ -387,7 +387,8 @@ async def create_attempt(
         await svc.exposure(exam)  # the counts loaded
         state, _, given = await places.administer(svc, exam, None, step, tests=1)
     now = svc.clock.now()
-    start_state = state_codec.pack(state)
+    start_json = state_codec.state_json(state)
+    start_state = state_codec.pack_json(start_json)
     values = {
         "session_id": session_id,
         "candidate_id": candidate_id,
@@ -424,7 +425,10 @@ async def create_attempt(
             session_id=session_id,
             attempt_id=aid,
             data=audit.start_event_data(
-                seed, terminal_id, audit.candidate_facts(conn, candidate_id)
+                seed,
+                terminal_id,
+                audit.candidate_facts(conn, candidate_id),
+                audit.form_digest(start_json),
             ),
             at=now,
         )

@@ -116,27 +116,56 @@ def append(
 
 
 def start_event_data(
-    seed: int, terminal_id: str | None, candidate: Mapping[str, Any] | None = None
+    seed: int,
+    terminal_id: str | None,
+    candidate: Mapping[str, Any] | None = None,
+    form_sha256: str | None = None,
 ) -> dict[str, Any]:
     """The data of an attempt's ``start`` event: the seed :func:`verify` replays
-    the answers from, the terminal it started on, and (``candidate``, from
-    :func:`candidate_facts`) whose test it is as the ranking reads it."""
+    the answers from, the terminal it started on, (``candidate``, from
+    :func:`candidate_facts``) whose test it is as the ranking reads it, and
+    (``form_sha256``, :func:`form_digest`) the state the test started in,
+    stored as the attempt's first snapshot."""
     out: dict[str, Any] = {"seed": seed, "terminal_id": terminal_id}
     if candidate is not None:
         out["candidate"] = dict(candidate)
+    if form_sha256 is not None:
+        out["form_sha256"] = form_sha256
     return out
 
 
+def form_digest(state_json: str) -> str:
+    """SHA-256 hex of the JSON of the engine state a test started in (what
+    ``exam_attempt_snapshot`` holds at seq 0, decompressed). A linear form is
+    assembled by a solver with a time limit: on a busy machine the same seed
+    can give another form, so :func:`verify` replays from this bound state
+    when the seed's form does not fit the answers."""
+    return hashlib.sha256(state_json.encode()).hexdigest()
+
+
 def candidate_facts(conn: Connection, candidate_id: int) -> dict[str, Any]:
-    """What a ranking reads of a candidate (registration number, category,
-    formation), bound into the ``start`` event so that a later change of the
-    row, which moves the candidate to another list, is reported by verify."""
+    """What a ranking reads of a candidate, bound into the ``start`` event so
+    that verify reports a later change of the row: the registration number,
+    category and formation (which list), the name (what is published), the
+    birth date (a tie-break of the final ranking), the session and its exam
+    (a candidate taken out of the session, or the session moved to another
+    exam, drops out of the exam's ranking)."""
     row = conn.execute(
         select(
-            CANDIDATE.c.registration_number, CANDIDATE.c.category, CANDIDATE.c.formation_id
-        ).where(CANDIDATE.c.id == candidate_id)
+            CANDIDATE.c.registration_number,
+            CANDIDATE.c.category,
+            CANDIDATE.c.formation_id,
+            CANDIDATE.c.name,
+            CANDIDATE.c.birth_date,
+            CANDIDATE.c.session_id,
+            SESSION.c.exam_id,
+        )
+        .select_from(CANDIDATE.outerjoin(SESSION, SESSION.c.id == CANDIDATE.c.session_id))
+        .where(CANDIDATE.c.id == candidate_id)
     ).one()
-    return {"registration_number": row[0], "category": row[1], "formation_id": row[2]}
+    keys = ("registration_number", "category", "formation_id", "name", "birth_date",
+            "session_id", "exam_id")  # fmt: skip
+    return dict(zip(keys, row, strict=True))
 
 
 def finish_event_data(

@@ -3,8 +3,9 @@
 The chain's hashes prove the events were not changed; these checks prove the
 rows the results are made from still say what the events recorded:
 
-* an attempt's candidate (and their registration number, category and
-  formation) against its ``start`` event, and its ``status`` and
+* an attempt's session, and its candidate (registration number, category,
+  formation, name, birth date, session and the session's exam), against its
+  ``start`` event, and its ``status`` and
   ``finish_reason`` against its ``finish`` or ``void`` event (a finished
   attempt set to ``void`` would rank as DIS; a changed finish reason would
   be replayed as another end), and every attempt an event names still
@@ -49,6 +50,10 @@ class ChainFacts:
 
     ends: dict[int, tuple[str, str]] = field(default_factory=dict)
     starts: dict[int, tuple[str, dict[str, Any] | None]] = field(default_factory=dict)
+    #: attempt id → the session its ``start`` event names (the event row's own column).
+    start_sessions: dict[int, int | None] = field(default_factory=dict)
+    #: attempt id → the ``form_sha256`` of the state it started in (since 2026-12-07).
+    forms: dict[int, str] = field(default_factory=dict)
     named: set[int] = field(default_factory=set)
     documents: dict[int, dict[str, str]] = field(default_factory=dict)
     skb_finals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
@@ -66,8 +71,18 @@ class ChainFacts:
             if kind in ("finish", "void"):
                 self.ends[aid] = (kind, str(row["reason"] or ""))
             elif kind == "start":
-                bound = json.loads(row["data_json"] or "{}").get("candidate")
+                data = json.loads(row["data_json"] or "{}")
+                bound = data.get("candidate")
                 self.starts[aid] = (str(row["actor"]), bound if isinstance(bound, dict) else None)
+                self.start_sessions[aid] = row["session_id"]
+                if isinstance(data.get("form_sha256"), str):
+                    self.forms[aid] = data["form_sha256"]
+            elif kind == "form_patched":  # a retired item swapped before the test began
+                data = json.loads(row["data_json"] or "{}")
+                if isinstance(data.get("form_sha256"), str):
+                    self.forms[aid] = data["form_sha256"]
+                else:  # patched before patches named their form: not bound any more
+                    self.forms.pop(aid, None)
         if kind not in _DATA_KINDS:
             return
         data = json.loads(row["data_json"] or "{}")
@@ -146,6 +161,12 @@ def check_attempt_candidate(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str
         return []
     actor, bound = start
     out = []
+    began_in = facts.start_sessions.get(aid)
+    if began_in is not None and a.get("attempt_session_id", began_in) != began_in:
+        out.append(
+            f"attempt {aid}: in session {a['attempt_session_id']} stored, "
+            f"{began_in} in its start event"
+        )
     if actor.startswith("candidate:") and actor != f"candidate:{a['candidate_id']}":
         out.append(
             f"attempt {aid}: belongs to {actor} in its start event, "

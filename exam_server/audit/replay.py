@@ -105,11 +105,18 @@ class ExamRules:
         return None
 
 
-def replay(rules: ExamRules, seed: int, answers: Sequence[Mapping[str, Any]], reason: str) -> Any:
-    """The final engine state of a test started from ``seed`` and driven by
-    the chained ``answers`` (response rows in seq order), finished with
-    ``reason``. Raises :class:`ReplayError` where an answer does not fit."""
-    state = cat.start(rules.design, rules.bank, seed)
+def replay(
+    rules: ExamRules,
+    seed: int,
+    answers: Sequence[Mapping[str, Any]],
+    reason: str,
+    start: TestState | None = None,
+) -> Any:
+    """The final engine state of a test started from ``seed`` (or, given, from
+    the ``start`` state) and driven by the chained ``answers`` (response rows
+    in seq order), finished with ``reason``. Raises :class:`ReplayError` where
+    an answer does not fit."""
+    state = cat.start(rules.design, rules.bank, seed) if start is None else start
     for r in answers:
         seq = int(r["seq"])
         idx = rules.index.get(str(r["item_id"]))
@@ -150,17 +157,35 @@ def recompute_score(
     answers: Sequence[Mapping[str, Any]],
     reason: str,
     state_json: str | None,
+    start_json: str | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """The score of an attempt recomputed from its chained answers, and a note
     on how when it is not a plain replay. Replays through the engine from the
-    seed; where the design makes the live selection unrepeatable
-    (:attr:`ExamRules.replay_may_diverge`) and the replay does not fit, scores
-    the stored engine state after checking that its answers are exactly the
-    chained ones. Raises :class:`ReplayError` when neither is possible."""
+    seed; when that does not fit and the state the test started in is given
+    (``start_json``, bound by its start event's ``form_sha256``), from that
+    state (a linear form is assembled by a solver with a time limit: a busy
+    machine can give the same seed another form); where the design makes the
+    live selection unrepeatable (:attr:`ExamRules.replay_may_diverge`) and
+    neither fits, scores the stored engine state after checking that its
+    answers are exactly the chained ones. Raises :class:`ReplayError` when
+    none is possible."""
     try:
         state = replay(rules, seed, answers, reason)
         return cat.score(state, rules.bank).to_dict(), None
     except ReplayError as exc:
+        if start_json is not None:
+            start = TestState.from_dict(json.loads(start_json))
+            try:
+                state = replay(rules, seed, answers, reason, start)
+            except ReplayError:
+                pass
+            else:
+                cause = rules.replay_may_diverge or (
+                    "a linear form is assembled by a solver with a time limit, so a "
+                    "busy machine can give a seed another form"
+                )
+                note = f"replayed from the state its start event bound ({cause}; seed: {exc})"
+                return cat.score(state, rules.bank).to_dict(), note
         why = rules.replay_may_diverge
         if why is None or not state_json:
             raise

@@ -29,6 +29,7 @@ from exam_server.audit.chain import (
     SNAPSHOT,
     WITHDRAWN,
     event_hash,
+    form_digest,
     response_hash,
 )
 from exam_server.audit.records import (
@@ -49,6 +50,8 @@ from exam_server.audit.replay import (
     recompute_score,
     verdict,
 )
+from exam_server.audit.skb_setup import check_skb_setup
+from exam_server.audit.staff_records import check_staff
 
 if TYPE_CHECKING:
     from exam_server.checkpoints import KeySwitch
@@ -180,6 +183,12 @@ def verify(
                 .limit(1)
                 .scalar_subquery()
                 .label("state"),
+                # The state it started in, which its start event binds by digest.
+                select(SNAPSHOT.c.state)
+                .where(SNAPSHOT.c.attempt_id == ATTEMPT.c.id, SNAPSHOT.c.seq == 0)
+                .scalar_subquery()
+                .label("start_state"),
+                ATTEMPT.c.session_id.label("attempt_session_id"),
                 ATTEMPT.c.finish_reason,
                 ATTEMPT.c.score_json,
                 ATTEMPT.c.total_points,
@@ -190,6 +199,9 @@ def verify(
                 CANDIDATE.c.registration_number,
                 CANDIDATE.c.category,
                 CANDIDATE.c.formation_id,
+                CANDIDATE.c.name,
+                CANDIDATE.c.birth_date,
+                CANDIDATE.c.session_id,
             )
             .join(SESSION, SESSION.c.id == ATTEMPT.c.session_id)
             .join(EXAM, EXAM.c.id == SESSION.c.exam_id)
@@ -229,19 +241,51 @@ def verify(
                 # appeal later changes the published ranking, not this record.
                 then = (facts.starts.get(aid, ("", None))[1] or {}).get("category")
                 at_test = a if then is None else {**a, "category": then}
-                rep.problems.extend(
-                    _check_score(rep, at_test, exams[eid], seeds, finish_data, answers.get(aid, []))
+                start_json, problem = _bound_start(aid, a["start_state"], facts.forms.get(aid))
+                rep.problems.extend(problem)
+                score_problems = _check_score(
+                    rep, at_test, exams[eid], seeds, finish_data, answers.get(aid, []), start_json
                 )
+                rep.problems.extend(score_problems)
         rep.problems.extend(check_missing_attempts(facts, present))
         rep.problems.extend(check_exam_documents(conn, facts))
         rep.problems.extend(check_skb(conn, facts))
         rep.problems.extend(check_recruitment(conn))
         rep.problems.extend(check_recruitment_decisions(conn))
+        rep.problems.extend(check_skb_setup(conn))
+        staff_problems, staff_notes = check_staff(conn)
+        rep.problems.extend(staff_problems)
+        rep.notes.extend(staff_notes)
         if file_report is not None:
             rep.checkpoints = len(file_report.checkpoints)
             rep.problems.extend(file_report.problems)
             rep.problems.extend(cps.check_database(conn, file_report.checkpoints))
     return rep
+
+
+def _bound_start(aid: int, blob: bytes | None, digest: str | None) -> tuple[str | None, list[str]]:
+    """The JSON of the state an attempt started in (its seq-0 snapshot) when
+    its start event binds it by ``form_sha256`` and the stored one matches;
+    else None, and a problem when a bound one was changed or removed."""
+    if digest is None:
+        return None, []  # started before the events bound it
+    if blob is None:
+        # The finish replaces the seq-0 snapshot of an attempt that ended
+        # before its first answer; nothing else removes it.
+        return None, []
+    try:
+        text = state_codec.unpack_json(blob)
+    except ValueError:
+        return None, [f"attempt {aid}: the state it started in is not a stored state"]
+    if form_digest(text) != digest:
+        json_state = json.loads(text)
+        if json_state.get("finished"):  # the final state, stored at seq 0: see above
+            return None, []
+        return None, [
+            f"attempt {aid}: the state it started in differs from the one its start "
+            "event recorded (form_sha256)"
+        ]
+    return text, []
 
 
 def _check_score(
@@ -251,6 +295,7 @@ def _check_score(
     seeds: Mapping[int, int],
     finish_data: Mapping[int, dict[str, Any]],
     answers: Sequence[Mapping[str, Any]],
+    start_json: str | None = None,
 ) -> list[str]:
     aid = int(a["id"])
     out: list[str] = []
@@ -283,6 +328,7 @@ def _check_score(
             answers,
             a["finish_reason"] or "submitted",
             state_codec.unpack_json(a["state"]) if a["state"] else None,
+            start_json,
         )
     except ReplayError as exc:
         out.append(f"attempt {aid}: its chained answers cannot be scored: {exc}")

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from cat_engine.bank import BankArrays
 from cat_engine.engine import presented
 from cat_engine.state import TestState
-from exam_server import audit
+from exam_server import audit, state_codec
 from exam_server.attempts import storage
 from exam_server.db import writer
 from exam_server.forensics.load import ATTEMPT, EXAM, SESSION
@@ -218,6 +218,8 @@ def patch_prepared(
                         "item_id": item_id,
                         "swaps": [s.to_dict() for s in swaps],
                         "items": [bank.item_ids[i] for i in presented(new)],
+                        # The form the test now starts from: verify replays from it.
+                        "form_sha256": audit.form_digest(state_codec.state_json(new)),
                     },
                     at=now,
                 )

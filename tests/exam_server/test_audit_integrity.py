@@ -181,6 +181,109 @@ async def test_a_moved_attempt_or_a_changed_category_is_reported(
     assert f"attempt {a1}:" not in out
 
 
+def copy_row(db: Engine, table: str, row_id: int, **changes: Any) -> int:
+    """Insert a copy of a row with ``changes`` (a new id); returns the id."""
+    with db.begin() as c:
+        cols = [r[1] for r in c.exec_driver_sql(f"PRAGMA table_info({table})") if r[1] != "id"]
+        values = dict(
+            zip(
+                cols,
+                c.exec_driver_sql(
+                    f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (row_id,)
+                ).one(),
+                strict=True,
+            )
+        )
+        values.update(changes)
+        marks = ", ".join("?" * len(values))
+        res = c.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks})", tuple(values.values())
+        )
+        return int(res.lastrowid)  # type: ignore[attr-defined]
+
+
+async def test_a_candidate_or_an_attempt_moved_out_of_the_ranking_is_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a review: the ranking reads the candidate's session, the
+    attempt's session and the session's exam, the name it publishes and the
+    birth date that breaks final ties; each could be edited unnoticed (a
+    finished candidate published as absent, a whole exam emptied, a rename).
+    The start event binds them."""
+    h = server_factory(checkpoint_seconds=0)
+    a0, a1, a2, a3, a4 = [await finished_attempt(h, i) for i in range(5)]
+    code, out = cli_verify(h, capsys)
+    assert code == 0, out
+
+    def candidate_of(aid: int) -> int:
+        ((cid,),) = sql(h.db, "SELECT candidate_id FROM exam_attempt WHERE id = ?", aid)
+        return int(cid)
+
+    ((session, exam),) = sql(
+        h.db, "SELECT s.id, s.exam_id FROM exam_session s JOIN exam_attempt a"
+        " ON a.session_id = s.id WHERE a.id = ?", a0)  # fmt: skip
+    sql(h.db, "UPDATE exam_candidate SET name = 'Orang Lain' WHERE id = ?", candidate_of(a0))
+    sql(h.db, "UPDATE exam_candidate SET birth_date = '1960-01-01' WHERE id = ?", candidate_of(a1))
+    sql(h.db, "UPDATE exam_candidate SET session_id = NULL WHERE id = ?", candidate_of(a2))
+    other_session = copy_row(h.db, "exam_session", session, code="S-OTHER", token="other-token")
+    sql(h.db, "UPDATE exam_attempt SET session_id = ? WHERE id = ?", other_session, a3)
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert f"attempt {a0}: the candidate's name is 'Orang Lain' stored" in out, out
+    assert f"attempt {a1}: the candidate's birth_date is '1960-01-01' stored" in out
+    assert f"attempt {a2}: the candidate's session_id is None stored, {session}" in out
+    assert f"attempt {a3}: in session {other_session} stored, {session} in its start event" in out
+    assert f"attempt {a4}:" not in out
+    # The session moved to another exam (same design, bank and policy: the
+    # scores still recompute) takes every attempt of it out of the exam's ranking.
+    other_exam = copy_row(h.db, "exam_exam", exam, code="EX-OTHER")
+    sql(h.db, "UPDATE exam_session SET exam_id = ? WHERE id = ?", other_exam, session)
+    code, out = cli_verify(h, capsys)
+    assert f"attempt {a4}: the candidate's exam_id is {other_exam} stored, {exam}" in out, out
+
+
+async def test_a_form_the_seed_no_longer_gives_is_replayed_from_the_bound_start(
+    server_factory: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: a linear form is assembled by a solver with a time
+    limit, so under load the same seed gave verify another form and a genuine
+    attempt 'could not be scored'. The start event binds the state the test
+    started in (form_sha256); verify replays from it when the seed's form
+    does not fit, and reports a changed one."""
+    from cat_engine import engine as cat
+
+    h = server_factory(checkpoint_seconds=0)
+    a0, a1 = [await finished_attempt(h, i) for i in range(2)]
+    real = cat.start
+
+    def busy_machine(design: Any, bank: Any, seed: int, **kw: Any) -> Any:
+        return real(design, bank, seed + 1, **kw)  # another form for the same seed
+
+    monkeypatch.setattr(cat, "start", busy_machine)  # verify's replay (no test starts now)
+    code, out = cli_verify(h, capsys)
+    assert code == 0, out
+    assert f"attempt {a0}: replayed from the state its start event bound" in out
+    # The bound state edited (another form put in): reported, and not scored from.
+    ((blob,),) = sql(
+        h.db, "SELECT state FROM exam_attempt_snapshot WHERE attempt_id = ? AND seq = 0", a1
+    )
+    from exam_server import state_codec
+
+    text = state_codec.unpack_json(blob).replace('"seed":', '"seed": 0, "x":', 1)
+    sql(
+        h.db,
+        "UPDATE exam_attempt_snapshot SET state = ? WHERE attempt_id = ? AND seq = 0",
+        state_codec.pack_json(text),
+        a1,
+    )
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert (
+        f"attempt {a1}: the state it started in differs from the one its start event recorded"
+    ) in out, out
+    assert f"attempt {a1}: its chained answers cannot be scored" in out
+
+
 async def test_an_edited_ranking_policy_is_reported(
     server_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
