@@ -150,7 +150,7 @@ def seed_exam(
     session_id = sch.create_session(
         engine, session_code, exam_code, site_code, room_code, time.time()
     )
-    sch.create_formations(engine, _FORMATIONS)
+    sch.create_formations(engine, _FORMATIONS, "demo")
     rows = ["registration_number,name,category,formation_code,session_code,birth_date"]
     people: list[dict[str, Any]] = []
     for i in range(n_candidates):

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exam_server import scheduling as sch
-from exam_server.admin.common import _run
+from exam_server.admin.common import _actor, _run
 from exam_server.context import context
 from exam_server.db import writer
 from exam_server.http import INT, STR, ApiError, Endpoint, obj, read_body, read_json
@@ -19,7 +19,7 @@ async def create_formations(request: Request) -> Response:
     rows = d.get("formations")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ApiError(422, "invalid", "'formations' must be a list of objects")
-    n = await _run(sch.create_formations, context(request.app).engine, rows)
+    n = await _run(sch.create_formations, context(request.app).engine, rows, _actor(request))
     return JSONResponse({"imported": n}, status_code=201)
 
 

@@ -32,6 +32,7 @@ from exam_server.audit.chain import (
     form_digest,
     response_hash,
 )
+from exam_server.audit.formation_records import check_formations
 from exam_server.audit.records import (
     ChainFacts,
     check_attempt_candidate,
@@ -253,9 +254,10 @@ def verify(
         rep.problems.extend(check_recruitment(conn))
         rep.problems.extend(check_recruitment_decisions(conn))
         rep.problems.extend(check_skb_setup(conn))
-        staff_problems, staff_notes = check_staff(conn)
-        rep.problems.extend(staff_problems)
-        rep.notes.extend(staff_notes)
+        for check in (check_staff, check_formations):
+            problems, notes = check(conn)
+            rep.problems.extend(problems)
+            rep.notes.extend(notes)
         if file_report is not None:
             rep.checkpoints = len(file_report.checkpoints)
             rep.problems.extend(file_report.problems)

@@ -271,7 +271,7 @@ def decide_need(
         ]
         if rows:
             try:
-                create_formations(engine, rows)
+                create_formations(engine, rows, actor)
             except SetupError as exc:
                 raise Refused(
                     f"formasi tidak dapat dibuat: {exc}", f"formations cannot be made: {exc}"

@@ -24,7 +24,11 @@ CSV_COLUMNS = ("registration_number", "name", "category", "formation_code", "ses
 CSV_OPTIONAL = ("birth_date",)
 
 
-def create_formations(engine: Engine, rows: list[dict[str, Any]]) -> int:
+def create_formations(engine: Engine, rows: list[dict[str, Any]], actor: str = "cli") -> int:
+    """Create formations from rows (code, agency, position, location,
+    openings), all or none; audited as ``create_formations`` with every
+    row as stored (``exam_server.audit.formation_records`` compares them:
+    the openings decide how many pass)."""
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
     with Session(writer(engine)) as s:
@@ -55,8 +59,27 @@ def create_formations(engine: Engine, rows: list[dict[str, Any]]) -> int:
         if errors:
             raise SetupError("formations not imported", errors)
         s.add_all(out)
+        s.flush()
+        audit.append(
+            s.connection(),
+            "create_formations",
+            actor,
+            data={"formations": [formation_record(f) for f in out]},
+        )
         s.commit()
         return len(out)
+
+
+def formation_record(f: Formation) -> dict[str, Any]:
+    """What the audit log keeps of a formation (everything the ranking reads)."""
+    return {
+        "id": f.id,
+        "code": f.code,
+        "agency": f.agency,
+        "position": f.position,
+        "location": f.location,
+        "openings": f.openings,
+    }
 
 
 def import_candidates_csv(engine: Engine, text: str) -> int:

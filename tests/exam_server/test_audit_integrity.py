@@ -24,7 +24,7 @@ from exam_server.context import context
 from exam_server.receipts import key_id
 from exam_server.testing import Terminal, small_bank
 from seleksi.cli import main as seleksi
-from tests.conftest import ServerHandle
+from tests.conftest import ADMIN_PASSWORD, ServerHandle
 
 
 def reg(h: ServerHandle, i: int = 0) -> str:
@@ -240,6 +240,38 @@ async def test_a_candidate_or_an_attempt_moved_out_of_the_ranking_is_reported(
     sql(h.db, "UPDATE exam_session SET exam_id = ? WHERE id = ?", other_exam, session)
     code, out = cli_verify(h, capsys)
     assert f"attempt {a4}: the candidate's exam_id is {other_exam} stored, {exam}" in out, out
+
+
+async def test_a_formations_openings_or_code_changed_in_the_table_is_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a review: a formation's openings decide who passes (P/L or
+    P), its code whom the published list names; neither was audited. The
+    seed's formations are recorded by their create_formations event, and so
+    is one an administrator adds over the API."""
+    h = server_factory(checkpoint_seconds=0)
+    await finished_attempt(h, 0)
+    admin = httpx.post(
+        f"{h.url}/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+    ).json()["token"]
+    r = httpx.post(
+        f"{h.url}/api/admin/formations",
+        headers={"Authorization": f"Bearer {admin}"},
+        json={"formations": [{"code": "F-NEW", "agency": "A", "openings": 2}]},
+    )
+    assert r.status_code == 201, r.text
+    code, out = cli_verify(h, capsys)
+    assert code == 0, out
+    rows = sql(h.db, "SELECT id, code, openings FROM exam_formation ORDER BY id")
+    (f1, c1, o1), (f2, c2, _o2) = rows[0], rows[1]
+    sql(h.db, "UPDATE exam_formation SET openings = openings + 1 WHERE id = ?", f1)
+    sql(h.db, "UPDATE exam_formation SET code = 'SWAP' WHERE id = ?", f2)
+    sql(h.db, "DELETE FROM exam_formation WHERE code = 'F-NEW'")
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert f"formation {f1} ({c1}): openings {o1 + 1} stored, {o1} recorded" in out, out
+    assert f"formation {f2} (SWAP): code 'SWAP' stored, {c2!r} recorded" in out
+    assert "(F-NEW): recorded by the audit log, but no longer stored" in out
 
 
 async def test_a_form_the_seed_no_longer_gives_is_replayed_from_the_bound_start(

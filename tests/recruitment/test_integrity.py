@@ -290,12 +290,12 @@ def test_a_need_changed_while_its_approval_runs_is_not_approved(
     svc.submit_need(db, need_id, "operator", time.time())
     real = needs_mod.create_formations
 
-    def meanwhile(engine: Any, rows: Any) -> Any:
+    def meanwhile(engine: Any, rows: Any, actor: str) -> Any:
         svc.decide_need(db, need_id, "admin-rekrutmen", False, "ubah", time.time())
         changed = {**fields, "allocation": {"general": 3}, "openings": 3}
         svc.update_need(db, need_id, "admin-rekrutmen", changed, time.time())
         svc.submit_need(db, need_id, "admin-rekrutmen", time.time())
-        return real(engine, rows)
+        return real(engine, rows, actor)
 
     monkeypatch.setattr(needs_mod, "create_formations", meanwhile)
     with pytest.raises(TransitionError):
