@@ -343,7 +343,7 @@ DECIDED = "appeal_decided"
 PUBLISHED = CORRECTIONS_PUBLISHED  # audit verify reads it (exam_server.audit.records)
 
 
-def _decision_data(row: Mapping[str, Any]) -> dict[str, Any]:
+def decision_data(row: Mapping[str, Any]) -> dict[str, Any]:
     """What an ``appeal_decided`` event binds of a decided appeal row."""
     return {
         "appeal_id": int(row["id"]),
@@ -398,7 +398,7 @@ def decide_appeal(engine: Engine, appeal_id: int, *, actor: str = "cli", **value
                 },
             )
         conn.execute(update(t).where(t.c.id == appeal_id).values(**values))
-        audit.append(conn, DECIDED, actor, data=_decision_data(row), at=row.get("answered_at"))
+        audit.append(conn, DECIDED, actor, data=decision_data(row), at=row.get("answered_at"))
     return True
 
 
@@ -438,8 +438,8 @@ def undecided_corrections(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> 
         data, intact = events[aid]
         if not intact:
             out.append(f"appeal {aid}: its decision's audit event was changed")
-        elif data != _decision_data(r):
-            differ = sorted(k for k, v in _decision_data(r).items() if data.get(k) != v)
+        elif data != decision_data(r):
+            differ = sorted(k for k, v in decision_data(r).items() if data.get(k) != v)
             out.append(f"appeal {aid}: {', '.join(differ)} stored differ from its audited decision")
     return out
 

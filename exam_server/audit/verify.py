@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from exam_server import state_codec
+from exam_server.audit.appeal_records import check_appeals
 from exam_server.audit.chain import (
     ATTEMPT,
     AUDIT,
@@ -254,7 +255,7 @@ def verify(
         rep.problems.extend(check_recruitment(conn))
         rep.problems.extend(check_recruitment_decisions(conn))
         rep.problems.extend(check_skb_setup(conn))
-        for check in (check_staff, check_formations):
+        for check in (check_staff, check_formations, check_appeals):
             problems, notes = check(conn)
             rep.problems.extend(problems)
             rep.notes.extend(notes)

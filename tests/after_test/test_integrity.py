@@ -333,6 +333,41 @@ def test_decisions_are_audited_and_only_they_are_signed(after_server: AfterServe
     assert verify(s.db).problems == []
 
 
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        ({"status": "accepted"}, "status stored differ"),
+        ({"answer": "Diterima."}, "answer_sha256 stored differ"),
+        ({"answered_by": "admin2"}, "answered_by stored differ"),
+        ({"status": "submitted"}, "decided (rejected) by the audit log, stored as open"),
+    ],
+)
+def test_audit_verify_reports_a_decision_changed_after_it_was_made(
+    after_server: AfterServer, edit: dict[str, str], said: str
+) -> None:
+    """Found by a review: only publishing compared an accepted appeal with its
+    decision; a rejected appeal turned accepted (or back to open), its answer
+    or who gave it rewritten, went unnoticed by audit verify."""
+    from exam_server.audit.appeal_records import check_appeals
+
+    s = after_server
+    regno = s.finished.registration_numbers[20]  # one rejected appeal, edited each time
+    rows = [r for r in store.appeal_rows(s.db, EXAM) if r["registration_number"] == regno]
+    appeal_id = rows[0]["id"] if rows else _appeal_page(s, regno, "name")
+    if not rows:
+        assert _decide(s, appeal_id, status="rejected").status_code == 200
+    with s.db.connect() as conn:
+        trans = conn.begin()
+        try:
+            before = check_appeals(conn)[0]
+            conn.execute(update(APPEAL).where(APPEAL.c.id == appeal_id).values(**edit))
+            problems = check_appeals(conn)[0]
+        finally:
+            trans.rollback()
+    assert before == []
+    assert [p for p in problems if f"appeal {appeal_id} " in p and said in p], problems
+
+
 def test_a_field_corrected_and_not_yet_published_is_not_accepted_again(
     after_server: AfterServer,
 ) -> None:
