@@ -119,10 +119,12 @@ _DATA_KINDS = frozenset(
     }
 )
 #: The digests ``exam_server.scheduling.exams`` records, by the column hashed.
-#: ``bank_sha256``: the frozen bank (its keys); recorded since 2026-12-07, so
-#: earlier events are checked for the other documents only.
+#: ``bank_sha256``: the frozen bank (its keys); ``items_sha256``: the item texts
+#: and options candidates read; both recorded since 2026-12-07, so earlier
+#: events are checked for the other documents only.
 _DIGESTS = {"design_sha256": "design_json", "policy_sha256": "policy_json",
-            "options_sha256": "options_json", "bank_sha256": "bank_json"}  # fmt: skip
+            "options_sha256": "options_json", "bank_sha256": "bank_json",
+            "items_sha256": "items_json"}  # fmt: skip
 
 
 def check_attempt_end(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str]:
@@ -207,7 +209,8 @@ def check_exam_documents(conn: Connection, facts: ChainFacts) -> list[str]:
         return out
     rows = conn.execute(
         select(EXAM.c.id, EXAM.c.code, EXAM.c.design_json, EXAM.c.policy_json,
-               EXAM.c.options_json, EXAM.c.bank_json).where(EXAM.c.id.in_(sorted(facts.documents)))
+               EXAM.c.options_json, EXAM.c.bank_json, EXAM.c.items_json)
+        .where(EXAM.c.id.in_(sorted(facts.documents)))
     ).mappings()  # fmt: skip
     seen = set()
     for r in rows:

@@ -109,7 +109,7 @@ def _document_digests(exam: Exam) -> dict[str, str]:
     """SHA-256 of each stored document (audited, so a later change shows),
     the frozen bank included: its option points are the keys every answer is
     scored with, so an edited key would otherwise score the answers after it
-    consistently with itself, recomputation included."""
+    consistently with itself, recomputation included; and the item texts."""
     import hashlib
 
     return {
@@ -119,6 +119,9 @@ def _document_digests(exam: Exam) -> dict[str, str]:
             ("policy", exam.policy_json),
             ("options", exam.options_json),
             ("bank", exam.bank_json),
+            # The stems and options candidates read: options swapped here change
+            # what each chosen option meant, the keys left as they were.
+            ("items", exam.items_json),
         )
     }
 

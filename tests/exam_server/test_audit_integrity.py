@@ -358,6 +358,29 @@ async def test_an_edited_key_is_reported_though_scores_follow_it(
     ) in out, out
 
 
+async def test_edited_item_texts_are_reported(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a review: the item texts candidates read were not audited, so
+    an item's options swapped in the table changed what each chosen option
+    meant (the keys left as they were). Their digest is recorded now."""
+    h = server_factory(checkpoint_seconds=0)
+    await finished_attempt(h, 0)
+    code, out = cli_verify(h, capsys)
+    assert code == 0, out
+    ((eid, items_json),) = sql(h.db, "SELECT id, items_json FROM exam_exam")
+    items = json.loads(items_json)
+    first = items[0] if isinstance(items, list) else next(iter(items.values()))
+    first["options"] = list(reversed(first["options"]))
+    sql(h.db, "UPDATE exam_exam SET items_json = ? WHERE id = ?", json.dumps(items), eid)
+    code, out = cli_verify(h, capsys)
+    assert code == 1
+    assert (
+        f"PROBLEM: exam {eid} ({h.seed.exam_code}): items_json differs from the one its last "
+        "create_exam/exam_documents event recorded"
+    ) in out, out
+
+
 async def test_a_changed_policy_verdict_alone_is_reported(
     server_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
