@@ -2,7 +2,7 @@
 and every finished attempt's score; check the signed checkpoints.
 
     seleksi audit verify [--db FILE|URL] [--checkpoints FILE [--key PEM]]
-                         [--expect FINGERPRINT ...] [--no-scores]
+                         [--expect FINGERPRINT ...] [--no-checkpoints] [--no-scores]
 
 Exits 0 when the chain of audit events, every attempt's chain of responses,
 every finished attempt's recorded response head, its score (recomputed from
@@ -76,6 +76,12 @@ def register(sub: Any) -> None:
         "(repeatable)",
     )
     v.add_argument(
+        "--no-checkpoints",
+        action="store_true",
+        help="verify without the checkpoint file even where the server keeps one (a removed "
+        "tail with a rewound head then goes unseen)",
+    )
+    v.add_argument(
         "--no-scores",
         action="store_true",
         help="skip recomputing scores (only the hash chains)",
@@ -90,8 +96,22 @@ def _checkpoint_paths(args: argparse.Namespace, url: str) -> tuple[Path | None, 
 
     default_file, default_key = paths_for(url)
     file = Path(args.checkpoints) if args.checkpoints else None
+    if args.no_checkpoints:
+        if file is not None or args.expect:
+            raise CommandError("--no-checkpoints goes with neither --checkpoints nor --expect")
+        return None, None
     if file is None and url.startswith("sqlite") and default_file.exists():
         file = default_file
+    if file is None and url.startswith("sqlite") and public_key_path(default_key).exists():
+        # The server that used this database signs checkpoints (its key is
+        # here) and writes the file at every start: a file gone is what
+        # someone who cut a chain's tail and rewound its head would remove.
+        raise CommandError(
+            f"no checkpoint file {default_file}, though this database's server signs "
+            f"checkpoints (its key {public_key_path(default_key)} is there): a removed "
+            "file hides a removed chain tail; give it with --checkpoints FILE, or verify "
+            "without it with --no-checkpoints"
+        )
     if file is None:
         if args.expect:
             raise CommandError("--expect needs the checkpoint file (--checkpoints FILE)")

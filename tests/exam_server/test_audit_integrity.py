@@ -510,6 +510,28 @@ async def test_removed_last_answer_of_a_running_attempt_is_located(
     ), out
 
 
+async def test_a_removed_checkpoint_file_is_not_taken_for_none(
+    server_factory: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a review: with the checkpoint file deleted, verify said only
+    'no checkpoint file given' and exited 0, so whoever cut a chain's tail and
+    rewound its head removed the file too. The server's key beside the
+    database says checkpoints were written: verify refuses to go on without
+    them unless told to (--no-checkpoints)."""
+    h = server_factory()
+    await finished_attempt(h, 0)
+    checkpoint_now(h)
+    cps = context(h.app).checkpoints
+    assert cps.path.exists()
+    cps.path.unlink()
+    assert seleksi(["audit", "verify", "--db", db_path(h)]) == 1
+    err = capsys.readouterr().err
+    assert "no checkpoint file" in err and "--no-checkpoints" in err, err
+    code, out = cli_verify(h, capsys, "--no-checkpoints")
+    assert code == 0, out
+    assert "no checkpoint file given" in out
+
+
 async def test_checkpoint_file_edits_and_cuts_are_reported(
     server_factory: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
