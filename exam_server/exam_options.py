@@ -21,11 +21,11 @@ class BoardOptions(BaseModel):
     A running score that moves with every answer tells anyone watching which
     option of an item scores (a candidate cycling through the options of one
     item reveals its key). The board therefore shows a candidate's running
-    points per subtest only in batches: a subtest's figure is a sum over at
-    least ``batch_answers`` answered items of it, differing in at least that
-    many items from every figure of it shown before; releases are at least
-    ``min_interval_seconds`` apart, with changes inside a batch merged, and
-    the final score appears at finish (:mod:`exam_server.live.release`). A
+    points per subtest only in batches: each release of a subtest adds at
+    least ``batch_answers`` of its items never shown before, each frozen at
+    its answer then (a later change shows only in the final score); releases
+    are at least ``min_interval_seconds`` apart, and the final score appears
+    at finish (:mod:`exam_server.live.release`). A
     subtest with fewer items than ``batch_answers`` shows no running figure.
     Settings below the defaults' order of magnitude (``batch_answers`` < 3 or
     ``min_interval_seconds`` < 60) can reveal single answers: :meth:`warnings`

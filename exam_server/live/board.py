@@ -4,10 +4,10 @@ No login. It shows what the selection's rules publish and nothing that
 identifies an answer: per candidate, registration number, name, formation,
 status, points per subtest and total, and pass/fail once final. A
 subtest's running points change only at *releases*
-(:mod:`exam_server.live.release`: per subtest, sums over at least
-``board.batch_answers`` answered items that differ in at least that many
-items from every earlier release of the subtest, releases at least
-``board.min_interval_seconds`` apart, from the exam's
+(:mod:`exam_server.live.release`: per subtest, each release adds at
+least ``board.batch_answers`` items never shown before, each frozen at its
+answer then, releases at least ``board.min_interval_seconds`` apart, from
+the exam's
 :class:`~exam_server.exam_options.ExamOptions`); the total is the sum of
 the subtests' shown figures; final scores appear at finish. No per-answer
 event reaches a board socket: an answer only makes the board read the

@@ -9,38 +9,73 @@ changes over the whole test would let a candidate keep one answered item in
 a subtest, change items elsewhere to make up the batch, and have the board
 show that single item's points.
 
-The board shows a subtest's running figure only at *releases*
-(:func:`board_release`, :func:`section_release`). At a stored answer, a
-subtest's figure is released as of that answer when
+**Each item is shown once, frozen.** The board shows a subtest's running
+figure only at *releases* (:func:`board_release`, :func:`section_release`),
+and what it shows of a subtest is the sum over the items *released* so far,
+each at the answer it had when it was **first** released: a later change of
+an already released item's answer (another option, or a clear) does not
+move the running figure; the final score at the finish shows the truth.
+At a stored answer, a subtest is released as of that answer when
 
 * running points are shown at all (``show_running``);
 * at least ``min_interval_seconds`` have passed since the attempt's previous
   release of *any* subtest (the interval is per attempt: releases of two
   subtests at the same answer come together, never one just after the other);
-* the subtest has at least ``batch_answers`` answered items (a figure is never
-  a sum over fewer items); and
-* compared with **every** answer set of that subtest released before for this
-  attempt (not only the last one), at least ``batch_answers`` of its items
-  have a different answer, so no two figures of a subtest ever shown are sums
-  over answer sets that differ in fewer items (an adaptive test's blank
-  responses count as no answer in both rules: see below).
+  and
+* at least ``batch_answers`` of its items have an answer that counts
+  (:func:`counted`: an option chosen, not an adaptive test's blank
+  response) and were never released before (:func:`fresh`).
 
-Between releases a subtest keeps its last released figure; what the board
-shows (:attr:`Release.answers`) is, per subtest, its last released answers,
-and the total is the sum of the subtests' shown figures, so a hidden change
-in one subtest cannot show through the total. Before a subtest's first
-release the board shows its figure at the start of the attempt (no answers).
-The first "release" is the start of the attempt; with ``show_running=False``
-nothing is released before the finish.
+The release adds those items, at their answers as of that answer, to what
+the board shows of the subtest (an adaptive test's new blank responses too:
+they count in no batch, but the figure is the engine's score of the
+responses given, blanks included). So the answer sets shown of a subtest
+are *nested*, each step adding a disjoint block of at least ``batch_answers``
+counted items never shown before, and each item appears in exactly one
+block, with one answer: successive figures differ by that block's points,
+and no combination of figures isolates one item. At most
+``items // batch_answers`` releases of a subtest per attempt.
 
-Changes are counted as items whose answer *differs*, not as stored answer
-messages: otherwise four re-sends of an unchanged answer and one real change
-would make a batch whose whole difference is that one answer. Items that no
-figure counts (pretest items: ``None`` in the form) never count, and neither
-do an adaptive test's blank responses (−1; :func:`counted`): a blank scores
-nothing, whoever gave it knows its points, so counted it was a free filler —
-four blanks and one answer made a batch whose difference is that one answer,
-and a rise of the figure at such a release told that the option was the key.
+Between releases a subtest keeps its figure; what the board shows
+(:attr:`Release.answers`) is, per subtest, its frozen answers, and the total
+is the sum of the subtests' shown figures, so a hidden change in one subtest
+cannot show through the total. Before a subtest's first release the board
+shows its figure at the start of the attempt (no answers). The first
+"release" is the start of the attempt; with ``show_running=False`` nothing is
+released before the finish.
+
+**Why differing from every earlier release was not enough.** The rule before
+released a subtest's *current* answers when they differed in at least
+``batch_answers`` (b) items from every answer set of it released before.
+Pairwise distance does not stop combinations: with item k, a block X and a
+block Y of b − 1 items each, four releases with (k, X, Y) at options
+(0, 0, 0), (1, 1, 0), (0, 1, 1), (1, 0, 1) are each at least b items from
+every other, yet (R1 − R2 + R3 − R4) / 2 = p(k, 0) − p(k, 1): one option
+contrast of one item per subtest every four releases, on a page anyone can
+watch. Frozen items make every figure a sum over nested sets, so a signed
+sum of figures is a sum of whole blocks.
+
+**What the public can still learn.** Block sums: each release's rise is the
+points of at least ``batch_answers`` items of one candidate, with the
+answers that candidate chose; extreme sums (none or all right) still tell
+every item of a block, and a colluder who already knows the points of all
+but one item of a block learns that one. The finish: a subtest's final
+score minus its last running figure is the points of its items never
+released plus the net effect of changes to released ones, so a candidate
+who changes one released item just before finishing shows one contrast per
+subtest, once per attempt (their own final score shows it to them anyway).
+Colluders across candidates: two candidates whose forms share items can
+each release a block with the same options on the shared items but one,
+and the difference of their block sums is that one item's contrast; a rule
+per attempt cannot see that. ``show_running: false`` closes all of it.
+
+Changes are counted as items never shown, not as stored answer messages:
+re-sending an answer, or changing a shown item's answer, adds nothing to a
+batch. Items that no figure counts (pretest items: ``None`` in the form)
+never count, and neither do an adaptive test's blank responses (−1;
+:func:`counted`): a blank scores nothing, whoever gave it knows its points,
+so counted it was a free filler — four blanks and one answer made a batch
+whose only unknown is that one answer.
 
 The rule is a function of the attempt's stored answers (sequence number,
 time, item number, option), its start and its form (item number → subtest),
@@ -51,7 +86,7 @@ pieces gives the same result as folding them at once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -75,11 +110,11 @@ def counted(answers: Answers) -> dict[int, int]:
     return {number: option for number, option in answers.items() if option >= 0}
 
 
-def changed_items(before: Answers, after: Answers) -> int:
-    """How many item numbers have a different counted answer (:func:`counted`)
-    in ``after`` than in ``before``: a blank response counts as no answer."""
-    was, now = counted(before), counted(after)
-    return sum(1 for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+def fresh(shown: Answers, current: Answers) -> dict[int, int]:
+    """The answers of ``current`` whose items ``shown`` does not hold: items
+    never released, blank responses included (:func:`counted` tells which
+    of them count toward a batch)."""
+    return {number: option for number, option in current.items() if number not in shown}
 
 
 def by_section(answers: Answers, form: Form) -> dict[str, dict[int, int]]:
@@ -94,19 +129,16 @@ def by_section(answers: Answers, form: Form) -> dict[str, dict[int, int]]:
     return out
 
 
-def section_release(options: BoardOptions, released: Sequence[Answers], current: Answers) -> bool:
-    """Whether a subtest's figure may be shown as of ``current`` (the answers
-    of its items), given ``released``: every answer set of it shown before.
+def section_release(options: BoardOptions, shown: Answers, current: Answers) -> bool:
+    """Whether a subtest is released as of ``current`` (the answers of its
+    items), given ``shown``: its items released before, each frozen at its
+    answer then.
 
-    True when it has at least ``options.batch_answers`` answered items and
-    differs from each released set in at least that many items, blank
-    responses counting in neither (:func:`counted`). (The time rule is the
-    attempt's: see :func:`board_release`.)"""
-    batch = options.batch_answers
-    if len(counted(current)) < batch:
-        return False
-    # The most recent releases are the likeliest to be close: check them first.
-    return all(changed_items(before, current) >= batch for before in reversed(released))
+    True when at least ``options.batch_answers`` items of ``current`` have a
+    counted answer (:func:`counted`: no blank response) and are not in
+    ``shown``; a changed answer of a shown item counts for nothing. (The
+    time rule is the attempt's: see :func:`board_release`.)"""
+    return len(counted(fresh(shown, current))) >= options.batch_answers
 
 
 @dataclass(frozen=True)
@@ -115,9 +147,10 @@ class Release:
 
     at: epoch seconds of the answer that made the last release (the start of
     the attempt for the first one); seq: that answer's sequence number (0:
-    the start); answers: per subtest, the answers of its last release (the
-    board shows the points of these); sections: the subtests whose figure
-    that release changed (none for the start)."""
+    the start); answers: the released items of every subtest, each at its
+    answer when first released (the board shows the points of these);
+    sections: the subtests whose figure that release changed (none for the
+    start)."""
 
     at: float
     seq: int = 0
@@ -128,25 +161,27 @@ class Release:
 def board_release(
     options: BoardOptions,
     last: Release,
-    history: Mapping[str, Sequence[Answers]],
+    shown: Mapping[str, Answers],
     answers: Answers,
     form: Form,
     at: float,
 ) -> tuple[str, ...]:
     """The subtests whose figure is released as of ``answers`` (all the
     attempt's answers), stored at ``at`` (epoch s), given the attempt's
-    previous release ``last`` and ``history``: per subtest code, every answer
-    set of it released before. Empty: no release.
+    previous release ``last`` and ``shown``: per subtest code, its items
+    released before, each at its answer when first released. Empty: no
+    release.
 
     Nothing when running points are not shown or less than
     ``options.min_interval_seconds`` passed since ``last`` (per attempt);
     otherwise each subtest that passes :func:`section_release`."""
     if not options.show_running or at - last.at < options.min_interval_seconds:
         return ()
+    empty: Answers = {}
     return tuple(
         code
         for code, current in by_section(answers, form).items()
-        if section_release(options, history.get(code, ()), current)
+        if section_release(options, shown.get(code, empty), current)
     )
 
 
@@ -170,6 +205,10 @@ class ReleaseTracker:
     :meth:`place` adds the items given since; adaptive: blank responses
     count as responses (see :data:`Answers`). ``add`` ignores answers it has
     already seen (by seq), so feeding overlapping reads is harmless.
+
+    answers: the attempt's current answers; shown: per subtest code, its
+    released items, each frozen at its answer when first released (what the
+    board shows: :attr:`Release.answers` is their union).
     """
 
     def __init__(
@@ -179,7 +218,7 @@ class ReleaseTracker:
         self.adaptive = adaptive
         self.form: dict[int, str | None] = dict(form)
         self.answers: dict[int, int] = {}
-        self.history: dict[str, list[Answers]] = {}
+        self.shown: dict[str, dict[int, int]] = {}
         self.seq = 0
         self.last = Release(float(start_at))
 
@@ -206,15 +245,15 @@ class ReleaseTracker:
         else:
             self.answers.pop(answer.number, None)
         codes = board_release(
-            self.options, self.last, self.history, self.answers, self.form, answer.at
+            self.options, self.last, self.shown, self.answers, self.form, answer.at
         )
         if not codes:
             return None
         current = by_section(self.answers, self.form)
-        shown = {n: o for n, o in self.last.answers.items() if self.form[n] not in codes}
         for code in codes:
-            self.history.setdefault(code, []).append(MappingProxyType(current[code]))
-            shown.update(current[code])
+            frozen = self.shown.setdefault(code, {})
+            frozen.update(fresh(frozen, current[code]))
+        shown = {n: o for frozen in self.shown.values() for n, o in frozen.items()}
         self.last = Release(answer.at, answer.seq, MappingProxyType(shown), codes)
         return self.last
 

@@ -245,8 +245,10 @@ async def test_one_answered_item_per_subtest_never_reaches_the_board(
     ones and changes every TIU item, so far more than five items differ from
     the last release. Counted over the whole test that made a release each
     round whose TWK and TKP figures were one option's points each: the key
-    on a public page. Counted per subtest, only TIU (six answered items,
-    all changed) is released; TWK and TKP stay at their start figure."""
+    on a public page. Counted per subtest, only TIU is released, and only
+    once: at the fifth TIU item of the first round (items released before
+    are frozen, so changing them later releases nothing); TWK and TKP stay
+    at their start figure. The next row the board sends is the final one."""
     exam = exam_factory(lengths=(6, 6, 6))  # the defaults: batches of 5, 180 s apart
     clock, reg = exam.clock, exam.regno(0)
     async with exam.board() as board:
@@ -261,6 +263,7 @@ async def test_one_answered_item_per_subtest_never_reaches_the_board(
         probes = [(twk[0], 0, tkp[0], 0), (twk[1], 0, tkp[1], 0), (twk[0], 1, tkp[0], 1)]
         probes += [(twk[1], 1, tkp[1], 1), (twk[0], 2, tkp[0], 2)]
         held: list[int] = []
+        shown: dict[str, Any] = {}
         for k, (w, wo, p, po) in enumerate(probes):
             await asyncio.sleep(0.6)  # stay under the terminal's message rate limit
             clock.advance(200.0)
@@ -272,19 +275,25 @@ async def test_one_answered_item_per_subtest_never_reaches_the_board(
             tiu_at: list[tuple[float, int]] = []
             for number in tiu:
                 tiu_at.append((await _answer(t, clock, number, k % 5), t.seq))
-            row = await board.row(reg)
+            if k:
+                continue  # no release: the board sends no row (checked at the finish)
+            shown = await board.row(reg)
             # TKP options are worth 1–5 points: a released single probe is never 0.
-            assert row["sections"]["TWK"] == 0.0 and row["sections"]["TKP"] == 0.0, (k, row)
-            # The TIU release, at one of the TIU answers (once five TIU items
-            # differ from each earlier TIU release): the TIU points as of it.
-            (released_seq,) = [s for at, s in tiu_at if abs(at - row["as_of"]) < 1e-5]
+            assert shown["sections"]["TWK"] == 0.0 and shown["sections"]["TKP"] == 0.0, shown
+            # The TIU release, at the fifth TIU answer (five never-shown TIU
+            # items): the TIU points as of it.
+            (released_seq,) = [s for at, s in tiu_at if abs(at - shown["as_of"]) < 1e-5]
+            assert released_seq == tiu_at[4][1]
             tiu_points = exam.stored_points(attempt_id, upto_seq=released_seq)["TIU"]
-            assert row["sections"]["TIU"] == pytest.approx(tiu_points)
-            assert row["total"] == pytest.approx(row["sections"]["TIU"])
-        # The final score at finish is the whole score, probes included.
+            assert shown["sections"]["TIU"] == pytest.approx(tiu_points)
+            assert shown["total"] == pytest.approx(shown["sections"]["TIU"])
+        # The final score at finish is the whole score, probes included; any
+        # row before it (a reload) still shows the first round's release.
         final = await t.request({"type": "finish", "confirm": True})
         final_row = await board.row(reg)
-        assert final_row["final"] is True
+        while not final_row["final"]:
+            assert final_row == shown, final_row
+            final_row = await board.row(reg)
         assert final_row["total"] == pytest.approx(float(final["total"]))
         expected = exam.stored_points(attempt_id, upto_seq=t.seq)
         assert final_row["sections"] == pytest.approx(expected)
