@@ -27,6 +27,9 @@ def skb_accounts(out: str) -> dict[str, str]:
 
 
 def skb_candidates(out: str) -> list[list[str]]:
-    """The printed scheduled candidates: registration number, birth date, state."""
-    found = re.findall(r"^    (\d{8})  (\S+)  .+ WIB  (.+)$", out, flags=re.M)
-    return [list(x) for x in found]
+    """The printed scheduled candidates: registration number, receipt code
+    (their proof on /skb-candidate.html, printed on the line under), state."""
+    found = re.findall(
+        r"^    (\d{8})  .+ WIB  (.+)\n      receipt: (SELEKSI-R1:\S+)$", out, flags=re.M
+    )
+    return [[regno, code, state] for regno, state, code in found]

@@ -346,3 +346,47 @@ def _write_finished_exam(
             conn.execute(insert(storage.RESPONSE), responses)
         conn.execute(insert(storage.SNAPSHOT), snapshots)
     return out
+
+
+def receipt_of(
+    engine: Engine, exam_code: str, registration_number: str, receipt_key: Ed25519PrivateKey
+) -> str | None:
+    """The text code of the receipt the candidate's finished sitting of
+    ``exam_code`` got at finish, signed again from what is stored (its session,
+    scores as the exam's policy publishes them, answer-chain head) with
+    ``receipt_key``, the key that signed it (Ed25519 is deterministic: the same
+    code). For the demo, which prints its SKB candidates' receipts, their
+    proof on ``/skb-candidate.html``. None without a finished sitting."""
+    exams, sessions, attempts, cands = _t(m.Exam), _t(m.ExamSession), _t(m.Attempt), _t(m.Candidate)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                sessions.c.code,
+                attempts.c.score_json,
+                attempts.c.response_head,
+                exams.c.policy_json,
+            )
+            .join(sessions, sessions.c.id == attempts.c.session_id)
+            .join(exams, exams.c.id == sessions.c.exam_id)
+            .join(cands, cands.c.id == attempts.c.candidate_id)
+            .where(
+                exams.c.code == exam_code,
+                cands.c.registration_number == registration_number,
+                attempts.c.status == "finished",
+            )
+        ).first()
+    if row is None or not row.score_json:
+        return None
+    # The exam's policy as exam_server.exams.exam_policy reads it.
+    policy = RankingPolicy.of_exam(row.policy_json)
+    points, total = published_points(policy, json.loads(row.score_json))
+    r = receipts.sign_receipt(
+        receipt_key,
+        registration_number=registration_number,
+        exam=exam_code,
+        session=str(row.code),
+        scores=points,
+        total=total,
+        chain_head=str(row.response_head),
+    )
+    return receipts.encode(r)

@@ -42,8 +42,8 @@ from exam_server.after_test.text import t
 from exam_server.context import context
 from exam_server.demo import being_prepared
 from exam_server.limits import request_source
+from exam_server.receipts.at_server import verify_at_server
 from exam_server.results import publication as pub
-from exam_server.sites.receipt_keys import receipt_keys_for
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("exam_server.after_test", "templates"),
@@ -118,26 +118,21 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _receipt_keys(ctx: Any, exam: str, text: str) -> list[receipts.ReceiptKey]:
-    try:
-        regno: str | None = receipts.decode(text.strip()).registration_number
-    except ValueError:
-        regno = None  # unreadable: verify says so
-    with ctx.engine.connect() as conn:
-        return receipt_keys_for(conn, receipts.server_keys(ctx.checkpoints), exam, regno)
-
-
 async def check_receipt(request: Request, text: str) -> receipts.Receipt:
     """The receipt in ``text`` if a key this server has held signed it (the
     current one or one retired since), or a key registered for the site where
     the candidate sat (``exam_server.sites.receipt_keys.receipt_keys_for``;
     :func:`exam_server.receipts.verify`), and it is for this exam; Refused
-    otherwise, saying why."""
+    otherwise, saying why. The check itself is the one the SKB candidate page
+    uses too (:func:`exam_server.receipts.at_server.verify_at_server`)."""
     ctx = context(request.app)
     exam = request.path_params["exam"]
-    keys = await anyio.to_thread.run_sync(_receipt_keys, ctx, exam, text)
     try:
-        r = receipts.verify(text, keys).receipt
+        r = (
+            await anyio.to_thread.run_sync(
+                verify_at_server, ctx.engine, ctx.checkpoints, text, exam
+            )
+        ).receipt
     except receipts.ReceiptRefused as exc:
         key = {
             "unknown_key": "receipt_unknown_key",

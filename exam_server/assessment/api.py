@@ -5,7 +5,8 @@ and publish the final ranking; assessors (role ``assessor``) declare conflicts,
 submit rubric sheets and, as a panel's chair, adjudicate and read agreement and
 severity (an administrator adjudicates a candidate the chair is recused from);
 a candidate reads their interview and, once final, their SKB
-breakdown with their registration number and date of birth. Bodies are
+breakdown with their registration number and their signed SKD receipt (never
+the date of birth: the results publication lists it). Bodies are
 pydantic models (unknown fields refused); the work is
 :mod:`exam_server.assessment.service`'s.
 """
@@ -24,11 +25,12 @@ from starlette.responses import JSONResponse, Response
 
 from exam_server import receipts
 from exam_server.assessment import service as svc
-from exam_server.assessment.candidate_limits import NumberBackoff
+from exam_server.assessment.candidate_limits import NumberBackoff, account_key
 from exam_server.context import context
 from exam_server.http import ApiError, Endpoint, read_json
 from exam_server.limits import Throttled, request_source, throttled_response
 from exam_server.models import Candidate
+from exam_server.receipts.at_server import verify_at_server
 from exam_server.sites.receipt_keys import receipt_keys_on
 
 M = TypeVar("M", bound=BaseModel)
@@ -96,8 +98,12 @@ class AdjudicationBody(_Body):
 
 
 class CandidateBody(_Body):
+    """The SKB candidate page's proof: the registration number and the
+    candidate's signed receipt (``SELEKSI-R1:…``, shown at the end of the SKD
+    test; about 280 characters)."""
+
     registration_number: str = Field(min_length=1, max_length=40)
-    birth_date: str = Field(min_length=10, max_length=10)
+    receipt: str = Field(min_length=1, max_length=4000)
 
 
 class RescheduleBody(CandidateBody):
@@ -111,7 +117,27 @@ class PublishBody(_Body):
 
 
 async def _body(request: Request, model: type[M]) -> M:
+    return _validated(model, await read_json(request))
+
+
+#: Why a body with a date of birth is refused (the SKB candidate page's old proof).
+NO_BIRTH_DATE = (
+    "receipt: the date of birth is no longer accepted (the results publication lists it); "
+    "send the receipt code shown at the end of the SKD test (SELEKSI-R1:…)"
+)
+
+
+async def _candidate_body(request: Request, model: type[M]) -> M:
+    """A candidate page's body; one that still sends ``birth_date`` is told
+    the receipt replaced it (422, field ``receipt``)."""
     data = await read_json(request)
+    if isinstance(data, dict) and "birth_date" in data:
+        errors = [{"field": "receipt", "message": NO_BIRTH_DATE.split(": ", 1)[1]}]
+        raise ApiError(422, "bad_field", NO_BIRTH_DATE, errors)
+    return _validated(model, data)
+
+
+def _validated(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -301,42 +327,69 @@ async def adjudicate(request: Request) -> Response:
     return JSONResponse({"ok": True}, status_code=201)
 
 
-def _check_candidate(engine: Any, registration_number: str, birth_date: str) -> None:
-    with Session(engine) as s:
-        cand = s.exec(
-            select(Candidate).where(Candidate.registration_number == registration_number)
-        ).first()
-    # One answer for an unknown number and a wrong date: neither is told apart.
-    if cand is None or cand.birth_date != birth_date:
-        raise svc.Refused(401, "bad_credentials", "registration number or date of birth is wrong")
+def _check_candidate(
+    engine: Any, holder: receipts.KeyHolder, registration_number: str, receipt: str
+) -> None:
+    """Refused (401) unless ``receipt`` verifies at this server (a key it holds
+    or has held, or a registered site key: the after-test pages' check,
+    :func:`exam_server.receipts.at_server.verify_at_server`; any exam, as the
+    SKB follows the candidate's SKD) and names ``registration_number``, a
+    candidate of this server. Nothing published (a birth date, a name) is a
+    proof."""
+    why = ""
+    try:
+        r = verify_at_server(engine, holder, receipt).receipt
+    except receipts.ReceiptRefused as exc:
+        why = str(exc)
+    else:
+        if r.registration_number != registration_number:
+            why = "the receipt is another registration number's"
+        else:
+            with Session(engine) as s:
+                cand = s.exec(
+                    select(Candidate).where(Candidate.registration_number == registration_number)
+                ).first()
+            if cand is None:
+                why = "no candidate has this registration number"
+    if why:
+        raise svc.Refused(
+            401,
+            "bad_credentials",
+            f"the receipt is not a valid receipt of this registration number ({why})",
+        )
 
 
 async def _as_candidate(
     request: Request, b: CandidateBody, then: Callable[[], dict[str, Any]]
 ) -> Response:
-    """Run ``then`` for the candidate ``b`` names, under the login back-off
-    (``exam_server.limits``, scope ``skb``): wrong dates count like wrong PINs,
-    per (number, address), per address, and per number over every address
-    (:mod:`exam_server.assessment.candidate_limits`)."""
+    """Run ``then`` for the candidate ``b`` names once their receipt proves it
+    (:func:`_check_candidate`), under the login back-off (``exam_server.limits``,
+    scope ``skb``): refused receipts (forged, altered, another candidate's)
+    count like wrong PINs, per (number, address), per address, and per number
+    over every address (:mod:`exam_server.assessment.candidate_limits`)."""
     ctx = context(request.app)
     source = request_source(request)
     per_number = NumberBackoff(ctx.limits, ctx.committer)
-    try:
-        had_failures = await ctx.limits.check("skb", b.registration_number, source)
-        await per_number.check(b.registration_number)
-    except Throttled as exc:
-        return throttled_response(exc)
+    reg = b.registration_number
     engine = _engine(request)
     try:
-        await anyio.to_thread.run_sync(
-            _check_candidate, engine, b.registration_number, b.birth_date
-        )
-    except svc.Refused as exc:
-        await ctx.limits.failed("skb", b.registration_number, source)
-        await per_number.failed(b.registration_number, source)
-        raise ApiError(exc.status, exc.code, exc.message) from None
+        # Check and count as one step (LoginLimiter.trying), the per-number
+        # count's key held in flight too: a concurrent burst of receipts is not
+        # checked in full before its first failure is counted.
+        async with ctx.limits.trying("skb", reg, source, also=(account_key(reg),)) as had_failures:
+            await per_number.check(reg)
+            try:
+                await anyio.to_thread.run_sync(
+                    _check_candidate, engine, ctx.checkpoints, reg, b.receipt
+                )
+            except svc.Refused as exc:
+                await ctx.limits.failed("skb", reg, source)
+                await per_number.failed(reg, source)
+                raise ApiError(exc.status, exc.code, exc.message) from None
+    except Throttled as exc:
+        return throttled_response(exc)
     if had_failures:
-        await ctx.limits.succeeded("skb", b.registration_number, source)
+        await ctx.limits.succeeded("skb", reg, source)
     return JSONResponse(await _run(then))
 
 
@@ -361,7 +414,7 @@ def _published_line(request: Request, registration_number: str) -> dict[str, Any
 
 
 async def candidate_page(request: Request) -> Response:
-    b = await _body(request, CandidateBody)
+    b = await _candidate_body(request, CandidateBody)
     engine, now = _engine(request), _now(request)
 
     def work() -> dict[str, Any]:
@@ -372,7 +425,7 @@ async def candidate_page(request: Request) -> Response:
 
 
 async def reschedule(request: Request) -> Response:
-    b = await _body(request, RescheduleBody)
+    b = await _candidate_body(request, RescheduleBody)
     engine, now = _engine(request), _now(request)
 
     def work() -> dict[str, Any]:
@@ -574,10 +627,15 @@ ENDPOINTS: list[Endpoint] = [
         "/api/skb/reschedule",
         reschedule,
         "a candidate moves their interview to a free slot until the plan's notice "
-        "(registration number and date of birth); audited, the new time to the outbox",
+        "(registration number and SKD receipt); audited, the new time to the outbox",
         body=_schema(RescheduleBody),
         tag=TAG,
-        responses={"401": "wrong number or date", "409": "too late or not free"},
+        responses={
+            "401": "the receipt does not verify or is not this number's",
+            "409": "too late or not free",
+            "422": "a malformed body, or a date of birth (no longer accepted)",
+            "429": "too many wrong tries",
+        },
     ),
     Endpoint(
         "POST",
@@ -592,9 +650,13 @@ ENDPOINTS: list[Endpoint] = [
         "/api/skb/candidate",
         candidate_page,
         "a candidate's interview schedule and SKB breakdown (registration number and "
-        "date of birth; login back-off)",
+        "signed SKD receipt; login back-off)",
         body=_schema(CandidateBody),
         tag=TAG,
-        responses={"401": "wrong number or date", "429": "too many wrong tries"},
+        responses={
+            "401": "the receipt does not verify or is not this number's",
+            "422": "a malformed body, or a date of birth (no longer accepted)",
+            "429": "too many wrong tries",
+        },
     ),
 ]

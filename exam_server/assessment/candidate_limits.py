@@ -1,11 +1,14 @@
 """The SKB candidate page's back-off per registration number, over every source.
 
-The page identifies a candidate by registration number and date of birth
-(``api._as_candidate``). The login back-off (:mod:`exam_server.limits`, scope
-``skb``) counts wrong dates per (number, address) and per address: a guesser
-with many addresses got five free tries at each, so a birth date (some
-thousands of candidates' days) could be found in hours with a few dozen
-addresses, and at once from an IPv6 block. This adds one more count, per
+The page identifies a candidate by registration number and their signed SKD
+receipt (``api._as_candidate``): a receipt verifies only under a key this
+server holds or has held (or a registered site key) and names one number, so
+it cannot be guessed as the date of birth it replaced could (the date is
+published with the results, and was guessable besides: some thousands of
+days). The back-off stays around the check all the same: every refused
+receipt (forged, altered, unreadable, another candidate's) counts as a failed
+login. The login back-off (:mod:`exam_server.limits`, scope ``skb``) counts
+them per (number, address) and per address; this adds one more count, per
 registration number over every address: key (``skb``, number, ``*``) in the
 limiter's own store (shared by the workers on PostgreSQL, listed and cleared by
 an administrator with the others, ``/api/admin/login-limits``), under the
@@ -14,13 +17,14 @@ limiter's per-account rule — the one every account key of every scope has:
 after each, at most ``login_backoff_cap_seconds``.
 
 So the owner is never held up longer than the cap (300 s by default) at a try,
-whoever guesses and from wherever; and a guesser gets no more than about 1,430
-checked tries a day at one number however many addresses they have (the
-count is forgotten 600 s after its last failure: bursts of free tries between
-pauses are the best they can do). A success does not clear this count: the
-owner's login proves nothing about the other tries, and clearing it would
-hand the guesser fresh free tries each time the owner looks. The count's first
-wait is an audit event (``skb_lockout``), like a staff account's.
+whoever tries and from wherever; and someone sending made-up or altered
+receipts gets no more than about 1,430 checked tries a day at one number
+however many addresses they have (the count is forgotten 600 s after its last
+failure), each with no better chance than forging an Ed25519 signature. A
+success does not clear this count: the owner's login proves nothing about the
+other tries, and clearing it would hand the other side fresh free tries each
+time the owner looks. The count's first wait is an audit event
+(``skb_lockout``), like a staff account's.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ _MAX_ACCOUNT = 200
 
 
 def account_key(registration_number: str) -> LimitKey:
-    """The key of ``registration_number``'s wrong dates from every source."""
+    """The key of ``registration_number``'s refused receipts from every source."""
     return LimitKey(SCOPE, registration_number[:_MAX_ACCOUNT], EVERY_SOURCE)
 
 
@@ -73,7 +77,7 @@ class NumberBackoff:
         await self.limits.on_store(self._check_on, registration_number)
 
     async def failed(self, registration_number: str, source: str) -> None:
-        """Count a wrong date for the number from ``source``; the failure that
+        """Count a refused receipt for the number from ``source``; the failure that
         starts its first wait goes into the audit chain (``skb_lockout``; actor:
         that failure's address)."""
         n, wait = await self.limits.on_store(self._failed_on, registration_number)

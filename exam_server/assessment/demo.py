@@ -18,6 +18,11 @@ called to the SKB whose SKD is final:
 The accounts' passwords are kept in :data:`DEMO_FILE` beside the database
 (the database keeps only their hashes), so that running the demo again prints
 the same ones (:func:`skb_demo_lines`); ``seleksi demo --reset`` deletes it.
+Each scheduled candidate's SKD receipt is printed with them: the code their
+finished sitting got at the terminal, signed again from the stored sitting
+with the server's checkpoint key (the same code: Ed25519 is deterministic),
+the candidate's proof on ``/skb-candidate.html`` (never the date of birth,
+which the results publication lists).
 It needs the finished exam, which the demo seeds in a background process
 (``exam_server.after_test.demo_background``): the SKB is seeded right after
 it there, so the demo's start does not wait for either.
@@ -33,13 +38,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assessment.models import SkbPanel, SkbSlot
+from exam_server import audit
+from exam_server.after_test.finished_exam import receipt_of
 from exam_server.assessment import service as svc
 from exam_server.assessment.common import panel_ctx
 from exam_server.assessment.reports import candidate_state
+from exam_server.audit.staff_records import password_sha256
 from exam_server.auth import hash_password, verify_password
 from exam_server.db import writer
 from exam_server.models import Candidate, Formation, Staff
@@ -271,6 +280,16 @@ def skb_demo_lines(engine: Engine, data_dir: Path) -> list[str]:
             passwords[st.username] = secrets.token_urlsafe(9)
             st.password_hash = hash_password(passwords[st.username])
             s.add(st)
+            # A new password is audited like any other (exam_server.audit.staff_records).
+            audit.append(
+                s.connection(),
+                "staff_password",
+                "demo",
+                data={
+                    "username": st.username,
+                    "password_sha256": password_sha256(st.password_hash),
+                },
+            )
             changed = True
         s.commit()
     if changed or set(saved) != set(passwords):
@@ -300,7 +319,11 @@ def _lines(engine: Engine, passwords: dict[str, str]) -> list[str]:
             lines.append(
                 f"  {role:14s} {username:14s} {passwords[username]}  /skb-assessor.html{where}"
             )
-        lines.append("  candidates on /skb-candidate.html (registration number, birth date):")
+        lines.append(
+            "  candidates on /skb-candidate.html (registration number, interview, state;"
+            " under each its SKD receipt, to paste):"
+        )
+        key = _receipt_key(engine)
         for slot in s.exec(
             select(SkbSlot)
             .where(SkbSlot.panel_id == pc.id, col(SkbSlot.candidate_id).is_not(None))
@@ -309,12 +332,24 @@ def _lines(engine: Engine, passwords: dict[str, str]) -> list[str]:
             cand = s.get(Candidate, slot.candidate_id)
             assert cand is not None
             state = candidate_state(s, pc, cand, None)
-            lines.append(
-                f"    {cand.registration_number}  {cand.birth_date}  "
+            code = receipt_of(engine, EXAM, cand.registration_number, key) if key else None
+            lines += [
+                f"    {cand.registration_number}  "
                 f"{dt.datetime.fromtimestamp(slot.starts_at, _WIB):%Y-%m-%d %H.%M} WIB  "
-                f"{_state_text(state)}"
-            )
+                f"{_state_text(state)}",
+                f"      receipt: {code or '(none: no finished SKD sitting or no key)'}",
+            ]
     return lines
+
+
+def _receipt_key(engine: Engine) -> Ed25519PrivateKey | None:
+    """The demo server's checkpoint key, which signs its receipts (the one
+    ``exam_server.after_test.demo_content`` signed the finished exam's
+    receipts with); None while there is none."""
+    from exam_server.checkpoints import load_or_create_key, paths_for
+
+    path = paths_for(engine.url.render_as_string(hide_password=False))[1]
+    return load_or_create_key(path) if path.is_file() else None
 
 
 def _state_text(state: dict[str, Any]) -> str:

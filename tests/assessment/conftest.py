@@ -1,5 +1,6 @@
 """The SKB tests' server: the small SKB day of ``skb_cases`` on a real server,
-with an administrator, a results folder and a signing key."""
+with an administrator, a results folder and a signing key; the candidates'
+signed SKD receipts, their proof on the SKB candidate page (:func:`receipt`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from exam_server import receipts
+from exam_server.checkpoints import load_or_create_key, paths_for
 from exam_server.clock import Clock
 from exam_server.db import create_schema, make_engine
 from exam_server.results import publication as pubm
@@ -97,3 +101,45 @@ def engine(tmp_path: Path) -> Any:
     cases.populate(e)
     yield e
     e.dispose()
+
+
+def receipt_key(server: ThreadServer) -> Ed25519PrivateKey:
+    """The server's checkpoint key, which signs its candidates' receipts."""
+    st = server.settings
+    return load_or_create_key(
+        paths_for(st.database_url, st.checkpoint_path, st.checkpoint_key_path)[1]
+    )
+
+
+def receipt(
+    server: ThreadServer | None,
+    regno: str,
+    *,
+    key: Ed25519PrivateKey | None = None,
+    total: str = "",
+) -> str:
+    """The text code of ``regno``'s SKD receipt (exam ``skb_cases.EXAM``,
+    session S1, their points as ``skb_cases.PEOPLE`` has them), signed by
+    ``key`` (default: the server's own: a valid receipt); ``total``: another
+    total to sign (a receipt of other content)."""
+    people = {p[0]: p[3] for p in cases.PEOPLE}
+    twk, tiu, tkp = people.get(regno, (0, 0, 0))
+    if key is None:
+        assert server is not None
+        key = receipt_key(server)
+    r = receipts.sign_receipt(
+        key,
+        registration_number=regno,
+        exam=cases.EXAM,
+        session="S1",
+        scores={"TWK": str(twk), "TIU": str(tiu), "TKP": str(tkp)},
+        total=total or str(twk + tiu + tkp),
+        chain_head="",
+    )
+    return receipts.encode(r)
+
+
+def forged(regno: str, n: int = 0) -> str:
+    """A receipt of ``regno`` signed by a key the server never held (total ``n``,
+    so that each ``n`` is another code)."""
+    return receipt(None, regno, key=Ed25519PrivateKey.generate(), total=str(n))

@@ -99,12 +99,13 @@ def admin(browser: Any, base: str, password: str, out: Path) -> None:
     page.context.close()
 
 
-def candidate(browser: Any, base: str, regno: str, born: str, out: Path) -> None:
-    """The candidate interviewed in two days: the time in WIB, and where to move it."""
+def candidate(browser: Any, base: str, regno: str, receipt: str, out: Path) -> None:
+    """The candidate interviewed in two days (logged in with the printed
+    receipt): the time in WIB, and where to move it."""
     page = new_page(browser, 1100)
     page.goto(base + "/skb-candidate.html")
     page.fill("#regno", regno)
-    page.fill("#birth", born)
+    page.fill("#receipt", receipt)
     page.click("#cand-form button[type=submit]")
     page.wait_for_selector("#iv-list li", timeout=WAIT_MS)
     page.locator("details.skb-move summary").click()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from exam_server.testing import ThreadServer, staff_token
 from tests.assessment import skb_cases as cases
-from tests.assessment.conftest import schedule
+from tests.assessment.conftest import forged, receipt, schedule
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_roles_are_kept_apart(server: ThreadServer, tokens: dict[str, str]) -> N
                   headers={"Authorization": f"Bearer {tokens['asesor2']}"})  # fmt: skip
     assert r.status_code == 403 and r.json()["error"] == "not_chair"
     r = post(server, "/api/skb/candidate", {"registration_number": "R001",
-                                            "birth_date": "1999-01-01"}, None)  # fmt: skip
+                                            "receipt": forged("R001")}, None)  # fmt: skip
     assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
 
 
@@ -74,7 +74,8 @@ def test_bad_sheets_are_refused(
         st.none() | st.booleans() | st.integers() | st.text(max_size=12),
         lambda inner: st.lists(inner, max_size=3)
         | st.dictionaries(st.sampled_from(["panel", "registration_number", "points", "score",
-                                           "reason", "conflict", "slot", "birth_date", "x"]),
+                                           "reason", "conflict", "slot", "birth_date", "receipt",
+                                           "x"]),
                           inner, max_size=6),
         max_leaves=12,
     ),
@@ -87,15 +88,15 @@ def test_malformed_requests_get_an_error_never_a_crash(
     assert isinstance(r.json()["error"], str)
 
 
-def test_guessing_dates_of_birth_is_throttled(server: ThreadServer, tokens: dict[str, str]) -> None:
+def test_forged_receipts_are_throttled(server: ThreadServer, tokens: dict[str, str]) -> None:
     codes = [
         post(server, "/api/skb/candidate",
-             {"registration_number": "R002", "birth_date": f"1990-01-{d:02d}"}, None).status_code
+             {"registration_number": "R002", "receipt": forged("R002", d)}, None).status_code
         for d in range(1, 9)
     ]  # fmt: skip
     assert codes[0] == 401 and codes[-1] == 429
     r = post(server, "/api/skb/candidate",
-             {"registration_number": "R003", "birth_date": "1998-04-03"}, None)  # fmt: skip
+             {"registration_number": "R003", "receipt": receipt(server, "R003")}, None)  # fmt: skip
     assert r.status_code == 200 and r.json()["interviews"][0]["zone"] == "WITA"
     assert r.json()["skb"] is None  # nothing announced yet: no breakdown
 

@@ -19,7 +19,7 @@ import pytest
 
 from exam_server.testing import ThreadServer, staff_token
 from tests.assessment import skb_cases as cases
-from tests.assessment.conftest import ADMIN_PASSWORD, schedule, start_server
+from tests.assessment.conftest import ADMIN_PASSWORD, receipt, schedule, start_server
 from tests.browser_checks import expect_patiently, serious_violations
 from tests.proctor_ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -173,7 +173,7 @@ def test_a_panel_scores_adjudicates_and_publishes_a_verified_ranking(
     # The candidate reads the interview in WITA and the breakdown.
     page.goto(base + "/skb-candidate.html")
     page.get_by_label("Nomor peserta").fill("R001")
-    page.get_by_label("Tanggal lahir").fill("1996-02-01")
+    page.get_by_label("Kode tanda terima SKD").fill(receipt(server, "R001"))
     page.get_by_role("button", name="Tampilkan").click()
     expect(page.get_by_text("Senin, 12 Mei 2025 09.00 WITA")).to_be_visible()
     expect(page.get_by_text("Jadwal tidak dapat dipindah lagi")).to_be_visible()  # it is past

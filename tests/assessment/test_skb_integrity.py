@@ -24,7 +24,7 @@ from exam_server.db import make_engine
 from exam_server.models import AuditEvent
 from exam_server.testing import staff_token
 from tests.assessment import skb_cases as cases
-from tests.assessment.conftest import schedule, start_server
+from tests.assessment.conftest import forged, receipt, schedule, start_server
 from tests.assessment.test_service import ADMIN, counts, set_up, sheet
 
 
@@ -231,13 +231,13 @@ def _dicts(x: Any) -> list[dict[str, Any]]:
     return []
 
 
-def test_guessing_a_birth_date_from_many_addresses_backs_off_per_number(
+def test_forged_receipts_from_many_addresses_back_off_per_number(
     tmp_path: Path,
 ) -> None:
-    """The candidate page's date-of-birth check backs off per registration
-    number over every address, not only per (number, address): a guesser with
-    an address for each try (here one new address a try) gets five free wrong
-    dates, then waits 1, 2, 4 … s after each, at most the cap (300 s). The
+    """The candidate page's receipt check backs off per registration
+    number over every address, not only per (number, address): a forger with
+    an address for each try (here one new address a try) gets five free forged
+    receipts, then waits 1, 2, 4 … s after each, at most the cap (300 s). The
     owner, at their own address in the middle of it, waits at most the cap and
     is let in; another number is not held up; the owner's success does not
     give the guesser new free tries. The count is listed for the administrator
@@ -248,11 +248,11 @@ def test_guessing_a_birth_date_from_many_addresses_backs_off_per_number(
     try:
         admin_token = schedule(srv)
         addresses = (f"10.{k // 250}.{k % 250}.7" for k in range(1, 1000))
-        dates = (f"19{y}-{m:02d}-15" for y in range(60, 90) for m in range(1, 13))
+        dates = (forged("R002", k) for k in range(1000))
 
-        def lookup(regno: str, born: str, source: str) -> httpx.Response:
+        def lookup(regno: str, code: str, source: str) -> httpx.Response:
             return httpx.post(srv.url + "/api/skb/candidate", timeout=30,
-                              json={"registration_number": regno, "birth_date": born},
+                              json={"registration_number": regno, "receipt": code},
                               headers={"X-Forwarded-For": source})  # fmt: skip
 
         def guess() -> httpx.Response:
@@ -268,12 +268,13 @@ def test_guessing_a_birth_date_from_many_addresses_backs_off_per_number(
             assert guess().status_code == 401
         assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]
 
-        r = lookup("R002", "1997-03-02", "10.99.0.1")  # the owner, at home
+        own = receipt(srv, "R002")
+        r = lookup("R002", own, "10.99.0.1")  # the owner, at home
         assert r.status_code == 429 and 1 <= r.json()["retry_after"] <= 300
         clock.advance(r.json()["retry_after"])
-        r = lookup("R002", "1997-03-02", "10.99.0.1")
+        r = lookup("R002", own, "10.99.0.1")
         assert r.status_code == 200 and r.json()["interviews"][0]["zone"] == "WITA"
-        assert lookup("R003", "1998-04-03", "10.0.1.7").status_code == 200
+        assert lookup("R003", receipt(srv, "R003"), "10.0.1.7").status_code == 200
         assert guess().status_code == 401  # the wait had passed; the count stands:
         r = guess()
         assert r.status_code == 429 and r.json()["retry_after"] == 300

@@ -326,12 +326,18 @@ def _skb_over_http(data: Path, out: str) -> None:
         ).json()
         assert [p["formation"] for p in admin["plans"]] == [admin["panels"][0]["formation"]]
         assert len(admin["panels"][0]["unscheduled"]) >= 1  # left for the administrator
-        regno, born, _state = cands[3]
+        regno, code, _state = cands[3]
+        # The printed receipt is the candidate's proof (not their birth date: it is published).
         mine = httpx.post(
             srv.url + "/api/skb/candidate",
-            json={"registration_number": regno, "birth_date": born},
+            json={"registration_number": regno, "receipt": code},
         )
         assert mine.status_code == 200, mine.text
+        other = httpx.post(
+            srv.url + "/api/skb/candidate",
+            json={"registration_number": regno, "receipt": cands[2][1]},
+        )
+        assert other.status_code == 401, other.text
         [interview] = mine.json()["interviews"]
         assert interview["zone"] == "WIB" and interview["free"]  # two days ahead: movable
     finally:
@@ -366,7 +372,7 @@ def test_an_assessor_from_the_printed_demo_accounts_sees_their_interviews(
         page.get_by_role("button", name="Masuk").click()
         expect(page.get_by_text(f"Panel {PANEL} · Wawancara")).to_be_visible()
         page.get_by_label("Hanya jadwal hari ini").uncheck()  # also the one in two days
-        for regno, _born, _state in cands:
+        for regno, _code, _state in cands:
             expect(page.get_by_role("cell", name=regno, exact=True)).to_be_visible()
         # The interview in two days has no sheet yet: the assessor can score it.
         expect(page.get_by_role("button", name=f"Nilai {cands[3][0]}")).to_be_visible()

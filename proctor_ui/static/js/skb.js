@@ -3,7 +3,8 @@
 // (adjudication queue, agreement, severity table and plot) and the candidate's
 // page (interview schedule in their zone, link, SKB breakdown).
 // REST: /api/auth/login, /api/skb/me, /api/skb/declarations, /api/skb/sheets,
-// /api/skb/chair, /api/skb/adjudications, /api/skb/candidate.
+// /api/skb/chair, /api/skb/adjudications, /api/skb/candidate (registration number and
+// the signed SKD receipt).
 "use strict";
 
 Object.assign(SELEKSI_TEXTS.id, {
@@ -130,7 +131,9 @@ Object.assign(SELEKSI_TEXTS.id, {
   "skb.harsh": "lebih keras →",
   "skb.reliability": "Reliabilitas pemisahan asesor: {r}",
   "skb.candLogin": "Lihat jadwal wawancara",
-  "skb.birth": "Tanggal lahir",
+  "skb.receipt": "Kode tanda terima SKD",
+  "skb.receiptHint": "Tempel kode yang diawali SELEKSI-R1: yang tampil di layar pada akhir tes SKD (tanda terima Anda; juga diterima di halaman setelah tes). Tanggal lahir tidak lagi dipakai: tanggal itu diumumkan bersama hasil seleksi.",
+  "skb.badReceipt": "Kode tanda terima tidak sah untuk nomor peserta ini. Tempel seluruh kode dari akhir tes SKD Anda.",
   "skb.show": "Tampilkan",
   "skb.interviews": "Jadwal wawancara",
   "skb.zoneHint": "Waktu ditampilkan dalam zona waktu Anda (WIB, WITA atau WIT). Seleksi tidak menyelenggarakan video: tautan membuka ruang pertemuan panel.",
@@ -280,7 +283,9 @@ Object.assign(SELEKSI_TEXTS.en, {
   "skb.harsh": "harsher →",
   "skb.reliability": "Assessor separation reliability: {r}",
   "skb.candLogin": "See your interview schedule",
-  "skb.birth": "Date of birth",
+  "skb.receipt": "SKD receipt code",
+  "skb.receiptHint": "Paste the code starting SELEKSI-R1: shown on screen at the end of the SKD test (your receipt; the after-the-test pages take it too). The date of birth is no longer used: it is published with the results.",
+  "skb.badReceipt": "The receipt code is not valid for this registration number. Paste the whole code from the end of your SKD test.",
   "skb.show": "Show",
   "skb.interviews": "Interview schedule",
   "skb.zoneHint": "Times are shown in your time zone (WIB, WITA or WIT). Seleksi hosts no video: the link opens the panel's meeting room.",
@@ -779,16 +784,23 @@ Object.assign(SELEKSI_TEXTS.en, {
 
   // -- the candidate's page -------------------------------------------------------------
 
+  /** The pasted receipt code without the spaces and line breaks a copy adds. */
+  function receiptText() {
+    return $("receipt").value.replace(/\s+/g, "");
+  }
+
   async function showCandidate(ev) {
     if (ev) ev.preventDefault();
     $("cand-error").textContent = "";
     try {
       K.data = await S.api("POST", "/api/skb/candidate", {
         registration_number: $("regno").value.trim(),
-        birth_date: $("birth").value,
+        receipt: receiptText(),
       });
     } catch (err) {
-      $("cand-error").textContent = S.errorText(err.code, err.data);
+      // A refused receipt in the page's words (the shared text speaks of PINs).
+      $("cand-error").textContent = err.code === "bad_credentials"
+        ? S.t("skb.badReceipt") : S.errorText(err.code, err.data);
       return;
     }
     $("screen-login").classList.add("hidden");
@@ -831,7 +843,7 @@ Object.assign(SELEKSI_TEXTS.en, {
     try {
       K.data = await S.api("POST", "/api/skb/reschedule", {
         registration_number: $("regno").value.trim(),
-        birth_date: $("birth").value,
+        receipt: receiptText(),
         slot,
       });
       renderCandidate();
