@@ -20,7 +20,6 @@ from assessment.models import SkbComponentScore
 from exam_server import audit
 from exam_server.assessment import service as svc
 from exam_server.clock import ManualClock
-from exam_server.db import make_engine
 from exam_server.models import AuditEvent
 from exam_server.testing import staff_token
 from tests.assessment import skb_cases as cases
@@ -231,65 +230,39 @@ def _dicts(x: Any) -> list[dict[str, Any]]:
     return []
 
 
-def test_forged_receipts_from_many_addresses_back_off_per_number(
+def test_nobody_keeps_a_candidate_off_the_page_by_sending_forged_receipts(
     tmp_path: Path,
 ) -> None:
-    """The candidate page's receipt check backs off per registration
-    number over every address, not only per (number, address): a forger with
-    an address for each try (here one new address a try) gets five free forged
-    receipts, then waits 1, 2, 4 … s after each, at most the cap (300 s). The
-    owner, at their own address in the middle of it, waits at most the cap and
-    is let in; another number is not held up; the owner's success does not
-    give the guesser new free tries. The count is listed for the administrator
-    (source ``*``) with its true wait, and its first wait is audited."""
+    """Found by a review: the page also counted failures per registration
+    number over every address, so anyone who knew a number (they are on
+    the published lists) sent about 14 wrong tries, then one each time the
+    wait ran out, and kept the owner out of their interview page from any
+    address. A signed receipt cannot be guessed, so that count is gone: the
+    forger at one address, or at an address per try, waits; the owner at
+    their own address is let in at once. A forger still waits at one
+    address, as every login does."""
     clock = ManualClock(time.time())
     srv = start_server(tmp_path, clock, trusted_proxies=("127.0.0.1",))
-    db = make_engine(f"sqlite:///{tmp_path / 'skb.db'}")
     try:
-        admin_token = schedule(srv)
+        schedule(srv)
         addresses = (f"10.{k // 250}.{k % 250}.7" for k in range(1, 1000))
-        dates = (forged("R002", k) for k in range(1000))
+        forgeries = (forged("R002", k) for k in range(1000))
 
         def lookup(regno: str, code: str, source: str) -> httpx.Response:
             return httpx.post(srv.url + "/api/skb/candidate", timeout=30,
                               json={"registration_number": regno, "receipt": code},
                               headers={"X-Forwarded-For": source})  # fmt: skip
 
-        def guess() -> httpx.Response:
-            return lookup("R002", next(dates), next(addresses))
-
-        assert [guess().status_code for _ in range(5)] == [401] * 5
-        waits = []
-        for _ in range(13):
-            r = guess()
-            assert r.status_code == 429, r.text
-            waits.append(r.json()["retry_after"])
-            clock.advance(waits[-1])
-            assert guess().status_code == 401
-        assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]
-
+        # An address a try: every forgery checked and refused, nothing held.
+        assert [lookup("R002", next(forgeries), next(addresses)).status_code
+                for _ in range(30)] == [401] * 30  # fmt: skip
+        # One address: five free, then it waits.
+        at_one = [lookup("R002", next(forgeries), "10.200.0.7").status_code for _ in range(8)]
+        assert at_one[:5] == [401] * 5 and set(at_one[5:]) == {429}
         own = receipt(srv, "R002")
-        r = lookup("R002", own, "10.99.0.1")  # the owner, at home
-        assert r.status_code == 429 and 1 <= r.json()["retry_after"] <= 300
-        clock.advance(r.json()["retry_after"])
-        r = lookup("R002", own, "10.99.0.1")
-        assert r.status_code == 200 and r.json()["interviews"][0]["zone"] == "WITA"
-        assert lookup("R003", receipt(srv, "R003"), "10.0.1.7").status_code == 200
-        assert guess().status_code == 401  # the wait had passed; the count stands:
-        r = guess()
-        assert r.status_code == 429 and r.json()["retry_after"] == 300
-
-        rows = httpx.get(srv.url + "/api/admin/login-limits", timeout=30,
-                         headers={"Authorization": f"Bearer {admin_token}"}).json()  # fmt: skip
-        (count,) = [x for x in rows if x["scope"] == "skb" and x["source"] == "*"]
-        assert (count["account"], count["failures"], count["retry_after"]) == ("R002", 19, 300)
-        with db.connect() as c:
-            events = c.exec_driver_sql(
-                "SELECT actor, data_json FROM exam_audit WHERE kind = 'skb_lockout'"
-            ).all()
-        assert [(a, json.loads(d)["registration_number"]) for a, d in events] == [
-            ("source:10.0.5.7", "R002")
-        ]
+        r = lookup("R002", own, "10.99.0.1")  # the owner, at home, in the middle of it
+        assert r.status_code == 200, r.text
+        assert r.json()["interviews"][0]["zone"] == "WITA"
+        assert lookup("R002", next(forgeries), "10.200.0.7").status_code == 429
     finally:
         srv.stop()
-        db.dispose()
