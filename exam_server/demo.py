@@ -298,8 +298,7 @@ def _existing_demo(engine: Engine, secret_key: str, saved: dict[str, Any]) -> Se
     from sqlalchemy import select
     from sqlmodel import Session, col
 
-    from exam_server import audit
-    from exam_server.audit.staff_records import password_sha256
+    from exam_server.audit.staff_records import record_password
     from exam_server.auth import check_pin, hash_password, verify_password
     from exam_server.models import Candidate, CheckIn, Exam, ExamSession, Formation, Staff
 
@@ -366,15 +365,7 @@ def _existing_demo(engine: Engine, secret_key: str, saved: dict[str, Any]) -> Se
             passwords[st.role] = (st.username, pw)
             s.add(st)
             # A new password is audited like any other (exam_server.audit.staff_records).
-            audit.append(
-                s.connection(),
-                "staff_password",
-                "demo",
-                data={
-                    "username": st.username,
-                    "password_sha256": password_sha256(st.password_hash),
-                },
-            )
+            record_password(s.connection(), "demo", st)
         proctors = [st.id for st in s.execute(select(Staff)).scalars() if st.role == "proctor"]
         s.commit()
         session_id, session_code, status, token = sess.id, sess.code, sess.status, sess.token

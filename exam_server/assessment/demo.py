@@ -43,12 +43,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assessment.models import SkbPanel, SkbSlot
-from exam_server import audit
 from exam_server.after_test.finished_exam import receipt_of
 from exam_server.assessment import service as svc
 from exam_server.assessment.common import panel_ctx
 from exam_server.assessment.reports import candidate_state
-from exam_server.audit.staff_records import password_sha256
+from exam_server.audit.staff_records import record_password
 from exam_server.auth import hash_password, verify_password
 from exam_server.db import writer
 from exam_server.models import Candidate, Formation, Staff
@@ -281,15 +280,7 @@ def skb_demo_lines(engine: Engine, data_dir: Path) -> list[str]:
             st.password_hash = hash_password(passwords[st.username])
             s.add(st)
             # A new password is audited like any other (exam_server.audit.staff_records).
-            audit.append(
-                s.connection(),
-                "staff_password",
-                "demo",
-                data={
-                    "username": st.username,
-                    "password_sha256": password_sha256(st.password_hash),
-                },
-            )
+            record_password(s.connection(), "demo", st)
             changed = True
         s.commit()
     if changed or set(saved) != set(passwords):

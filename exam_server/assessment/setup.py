@@ -31,7 +31,7 @@ from exam_server.assessment.common import (
     one,
     plan_of,
 )
-from exam_server.audit.staff_records import password_sha256
+from exam_server.audit.staff_records import record_created
 from exam_server.auth import hash_password
 from exam_server.db import writer
 from exam_server.models import Candidate, Formation, Staff
@@ -92,17 +92,7 @@ def add_assessor(
         s.add(st)
         s.flush()
         audit.append(s.connection(), "skb_assessor", actor, data={"username": username})
-        audit.append(
-            s.connection(),
-            "staff_created",
-            actor,
-            data={
-                "username": username,
-                "role": ASSESSOR,
-                "name": name,
-                "password_sha256": password_sha256(digest),
-            },
-        )
+        record_created(s.connection(), actor, st)
         s.commit()
         assert st.id is not None
         return st.id

@@ -50,6 +50,29 @@ def password_sha256(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()
 
 
+def record_created(conn: Connection, actor: str, staff: Any) -> None:
+    """The ``staff_created`` event of a new account (a ``Staff`` row, flushed),
+    in the caller's transaction: what :func:`check_staff` compares."""
+    from exam_server import audit
+
+    data = {
+        "username": staff.username,
+        "role": staff.role,
+        "name": staff.name,
+        "password_sha256": password_sha256(staff.password_hash),
+    }
+    audit.append(conn, "staff_created", actor, data=data)
+
+
+def record_password(conn: Connection, actor: str, staff: Any) -> None:
+    """The ``staff_password`` event of an account's new stored hash (never the
+    password), in the caller's transaction."""
+    from exam_server import audit
+
+    data = {"username": staff.username, "password_sha256": password_sha256(staff.password_hash)}
+    audit.append(conn, "staff_password", actor, data=data)
+
+
 @dataclass
 class StaffFacts:
     """What the staff events say, by username (later events win).

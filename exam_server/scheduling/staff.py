@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from exam_server import audit
-from exam_server.audit.staff_records import password_sha256
+from exam_server.audit.staff_records import record_created, record_password
 from exam_server.auth import hash_password
 from exam_server.db import writer
 from exam_server.models import Staff
@@ -57,17 +57,7 @@ def create_staff(
         st = Staff(username=username, name=name, role=role, password_hash=digest)
         s.add(st)
         s.flush()
-        audit.append(
-            s.connection(),
-            "staff_created",
-            actor,
-            data={
-                "username": username,
-                "role": role,
-                "name": name,
-                "password_sha256": password_sha256(digest),
-            },
-        )
+        record_created(s.connection(), actor, st)
         s.commit()
         assert st.id is not None
         return st.id
@@ -86,12 +76,7 @@ def set_staff_password(
         if st is None:
             raise SetupError(f"no user {username}", status=404)
         st.password_hash = digest
-        audit.append(
-            s.connection(),
-            "staff_password",
-            actor,
-            data={"username": username, "password_sha256": password_sha256(digest)},
-        )
+        record_password(s.connection(), actor, st)
         s.commit()
 
 
