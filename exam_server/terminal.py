@@ -76,14 +76,15 @@ async def candidate_endpoint(ws: WebSocket) -> None:
         await ws.close(code=p.CLOSE_POLICY)
         return
     await ws.accept()
-    gate = context(app).preauth_gate
-    source = request_source(ws)
-    if not gate.admit(source):
-        await ws.close(code=CLOSE_BUSY, reason="busy")
-        return
-    gated = True  # this socket holds a pre-login slot until its hello is accepted
     clock = context(app).clock
     conn = TerminalConnection(ws, clock.now())
+    gate = context(app).preauth_gate
+    # A pre-login slot until the hello is accepted (exam_server.socket_gate);
+    # given to a newcomer from a lighter address if the pool fills up.
+    slot = gate.admit(request_source(ws), gate.closer(lambda: conn.close(CLOSE_BUSY, "busy")))
+    if slot is None:
+        await ws.close(code=CLOSE_BUSY, reason="busy")
+        return
     bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     la: LiveAttempt | None = None
     limited_in_row = 0
@@ -122,8 +123,7 @@ async def candidate_endpoint(ws: WebSocket) -> None:
                 msg = p.parse_client(data, settings.max_frame_bytes)
                 if la is None:
                     la = await _authenticate(service, conn, msg)
-                    gate.release(source)
-                    gated = False
+                    gate.release(slot)
                     continue
                 for out in await _dispatch(service, la, msg):
                     await conn.send(out)
@@ -143,8 +143,7 @@ async def candidate_endpoint(ws: WebSocket) -> None:
         close_code = exc.code
     finally:
         conn.closed = True
-        if gated:
-            gate.release(source)
+        gate.release(slot)  # harmless if released at the hello or evicted
         if la is not None:
             try:
                 await service.disconnected(la, conn, close_code)

@@ -50,7 +50,7 @@ async def healthz(request: Request) -> Response:
         # Sockets without a login (exam_server.socket_gate): open now, and
         # refused since the start because an address or everyone held too many.
         "sockets_without_login": {
-            gate.name: {"open": gate.open, "refused": gate.refused}
+            gate.name: {"open": gate.open, "refused": gate.refused, "evicted": gate.evicted}
             for gate in (context(request.app).preauth_gate, context(request.app).board_gate)
         },
     }

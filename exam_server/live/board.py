@@ -381,8 +381,9 @@ async def board_channel(ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     await ws.accept()
-    source = request_source(ws)
-    if not ctx.board_gate.admit(source):  # exam_server.socket_gate: a public socket
+    gate = ctx.board_gate  # exam_server.socket_gate: a public socket
+    slot = gate.admit(request_source(ws), gate.closer(lambda: ws.close(1013, "busy")))
+    if slot is None:
         await ws.close(code=1013, reason="busy")
         return
     engine = ctx.engine
@@ -416,7 +417,7 @@ async def board_channel(ws: WebSocket) -> None:
         return
     finally:
         sub.close()
-        ctx.board_gate.release(source)
+        gate.release(slot)
 
 
 async def _board_pump(

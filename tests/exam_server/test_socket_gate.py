@@ -28,18 +28,29 @@ from exam_server.testing import Terminal
 from tests.conftest import ServerHandle, make_settings
 
 
-def test_the_gate_counts_per_source_and_in_all() -> None:
-    gate = SocketGate("t", per_source=2, total=3)
-    assert gate.admit("a") and gate.admit("a")
-    assert not gate.admit("a")  # a's cap
-    assert gate.admit("b")
-    assert not gate.admit("c")  # everyone's cap
-    gate.release("a")
-    assert gate.admit("c") and gate.open == 3 and gate.refused == 2
-    with gate.holding("d") as admitted:
-        assert not admitted
-    gate.release("zzz")  # never admitted: nothing changes
-    assert gate.open == 3
+def test_the_gate_counts_per_source_and_gives_the_heaviest_sources_oldest_away() -> None:
+    gate = SocketGate("t", per_source=3, total=5)
+    evicted: list[str] = []
+
+    def admit(source: str, name: str) -> Any:
+        return gate.admit(source, lambda: evicted.append(name))
+
+    a = [admit("a", f"a{i}") for i in range(3)]
+    assert all(a) and admit("a", "a3") is None  # a's own cap
+    b = [admit("b", f"b{i}") for i in range(2)]
+    assert all(b) and gate.open == 5
+    # Everyone's cap: a newcomer from a lighter source takes the slot of the
+    # heaviest source's oldest socket, which is told to close.
+    c = admit("c", "c0")
+    assert c is not None and evicted == ["a0"] and gate.held("a") == 2 and gate.open == 5
+    # ... but not from a source as heavy as the heaviest but one: b (2) and a (2).
+    assert admit("b", "b2") is None
+    gate.release(a[0])  # the evicted socket's own close: already counted out
+    assert gate.open == 5 and gate.refused == 2 and gate.evicted == 1
+    gate.release(c)
+    gate.release(c)  # twice: nothing more
+    assert gate.open == 4 and gate.held("c") == 0
+    gate.release(None)
 
 
 def test_settings_refuse_caps_that_cannot_hold() -> None:
@@ -69,9 +80,13 @@ async def _closed_with(ws: ClientConnection, timeout: float = 5.0) -> int | None
     return ws.close_code
 
 
-async def test_one_address_cannot_hold_every_pre_login_slot(
+async def test_nobody_holds_the_pre_login_slots_against_a_terminal(
     server_factory: Any,
 ) -> None:
+    """One address holds at most its cap; and when everyone's cap is full
+    (a review filled it from four addresses and no terminal could log in),
+    a terminal from another address takes the slot of the heaviest
+    address's oldest socket, which is closed with 1013."""
     h: ServerHandle = server_factory(preauth_sockets_per_source=3, preauth_sockets_total=5)
     held = [await _open(h.ws_url, "10.9.0.1") for _ in range(3)]
     extra = await _open(h.ws_url, "10.9.0.1")
@@ -84,24 +99,19 @@ async def test_one_address_cannot_hold_every_pre_login_slot(
     others = [await _open(h.ws_url, f"10.9.1.{i}") for i in range(2)]
     gate = context(h.app).preauth_gate
     assert gate.open == 5
-    # Everyone's cap: the next one is refused whatever its address ...
-    late = await _open(h.ws_url, "10.9.2.1")
-    assert await _closed_with(late) == terminal.CLOSE_BUSY
-    # ... until one closes, and the logged-in terminal answers all along.
-    await held[0].close()
-    for _ in range(50):
-        if gate.open == 4:
-            break
-        await asyncio.sleep(0.05)
-    again = await _open(h.ws_url, "10.9.2.1")
-    await again.send(json.dumps({"type": "ping", "id": 1}))
-    assert json.loads(await again.recv())["type"] == "pong"
+    # Everyone's cap: a terminal from a fresh address still gets in, and the
+    # oldest socket of the address holding the most is closed for it.
+    token2 = h.login(str(h.seed.candidates[1]["registration_number"]), "T-2")
+    t2 = await Terminal.open(h.ws_url, token2, "T-2", headers=_from("10.9.2.1"))
+    assert t2.state["type"] == "state"
+    assert await _closed_with(held[0]) == terminal.CLOSE_BUSY
+    assert gate.evicted == 1 and gate.refused == 1
     (ack,) = await t.answer(1, 0)
     assert ack["type"] == "ack"
-    assert gate.refused == 2
-    for ws in [*held[1:], *others, again]:
+    for ws in [*held[1:], *others]:
         await ws.close()
     await t.ws.close()
+    await t2.ws.close()
 
 
 async def test_pings_do_not_keep_a_socket_that_never_logs_in(
@@ -130,20 +140,25 @@ async def test_pings_do_not_keep_a_socket_that_never_logs_in(
 
 
 async def test_the_public_board_has_its_own_caps(server_factory: Any) -> None:
+    """A review kept every public screen out with 20 addresses × 50 board
+    sockets: now a screen from another address takes the slot of the
+    heaviest address's oldest socket."""
     h: ServerHandle = server_factory(board_sockets_per_source=2, board_sockets_total=3)
     url = f"ws://127.0.0.1:{h.settings.port}/ws/board/{h.seed.session_id}"
     boards = [await _open(url, "10.9.4.1") for _ in range(2)]
     for b in boards:
         assert json.loads(await b.recv())["type"] == "snapshot"
-    assert await _closed_with(await _open(url, "10.9.4.1")) == 1013
+    assert await _closed_with(await _open(url, "10.9.4.1")) == 1013  # its own cap
     elsewhere = await _open(url, "10.9.4.2")
     assert json.loads(await elsewhere.recv())["type"] == "snapshot"
-    assert await _closed_with(await _open(url, "10.9.4.3")) == 1013  # everyone's cap
+    screen = await _open(url, "10.9.4.3")  # everyone's cap: the heaviest's oldest goes
+    assert json.loads(await screen.recv())["type"] == "snapshot"
+    assert await _closed_with(boards[0]) == 1013
     # Candidates are not affected by the board's caps.
     token = h.login(str(h.seed.candidates[1]["registration_number"]), "T-2")
     t = await Terminal.open(h.ws_url, token, "T-2", headers=_from("10.9.4.1"))
     assert t.state["type"] == "state"
-    for ws in [*boards, elsewhere, t.ws]:
+    for ws in [boards[1], elsewhere, screen, t.ws]:
         await ws.close()
 
 
