@@ -21,9 +21,10 @@ Alembic is configured in code (:func:`alembic_config`): no ``alembic.ini``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +132,7 @@ def upgrade(engine: Engine, *, fast_empty: bool = False) -> Upgrade:
     t0 = time.perf_counter()
     script = script_directory()
     head = head_revision()
-    with writer(engine).begin() as conn:
+    with writer(engine).connect() as conn, _sqlite_foreign_keys_off(conn), conn.begin():
         if conn.dialect.name == "postgresql":
             # Held to the end of this transaction: a second migrator waits here,
             # then finds the database at head and does nothing.
@@ -153,7 +154,9 @@ def upgrade(engine: Engine, *, fast_empty: bool = False) -> Upgrade:
             # process (command.stamp would read them and run env.py again).
             MigrationContext.configure(conn).stamp(script, head)
         elif before != head:
+            broken_before = _broken_keys(conn)
             command.upgrade(alembic_config(conn), head)
+            _check_no_new_broken_keys(conn, broken_before)
         after = current_revision(conn)
         created = set(inspect(conn).get_table_names()) - tables
     if after != head:  # pragma: no cover - Alembic recorded something else
@@ -168,6 +171,49 @@ def upgrade(engine: Engine, *, fast_empty: bool = False) -> Upgrade:
         fast=fast,
         seconds=time.perf_counter() - t0,
     )
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_off(conn: Connection) -> Iterator[None]:
+    """On SQLite, foreign keys off while the revisions run (set outside the
+    transaction: SQLite ignores the pragma inside one). Alembic's batch mode
+    rebuilds a table by copying it, dropping the old one and renaming the
+    copy; with the keys on, dropping a table that other tables refer to
+    (``rec_registration``: documents, verifications, appeals) failed with
+    'FOREIGN KEY constraint failed', and the database could not be upgraded.
+    On again after, whatever happened: the connection goes back to the pool.
+    :func:`upgrade` checks that no row breaks a key it did not break before."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _broken_keys(conn: Connection) -> set[tuple[object, ...]]:
+    """SQLite's ``foreign_key_check`` rows (table, rowid, parent, key index);
+    empty elsewhere (PostgreSQL never turns its keys off)."""
+    if conn.dialect.name != "sqlite":
+        return set()
+    return {tuple(r) for r in conn.exec_driver_sql("PRAGMA foreign_key_check").all()}
+
+
+def _check_no_new_broken_keys(conn: Connection, before: set[tuple[object, ...]]) -> None:
+    """The keys were off while the revisions rebuilt tables: refuse (nothing is
+    committed) if a row breaks one that did not before. Rows that broke a key
+    already (written with the keys off by other tools) do not stop the upgrade."""
+    new = sorted(_broken_keys(conn) - before, key=str)
+    if new:
+        table, rowid, parent, _ = new[0]
+        raise MigrationError(
+            f"after the upgrade {len(new)} row(s) break a foreign key, the first in table "
+            f"{table} (rowid {rowid}, referring to {parent}); nothing was changed"
+        )
 
 
 def _retire_legacy_record(conn: Connection) -> int:

@@ -418,6 +418,51 @@ def test_need_editors_are_taken_from_the_audit_log_on_upgrade(tmp_path: Path) ->
     assert json.loads(editors) == ["admin", "operator"]
 
 
+def test_a_recruitment_database_from_before_0022_upgrades(tmp_path: Path) -> None:
+    """Found by a review: 0022 rebuilds rec_registration (SQLite batch mode),
+    and with foreign keys on, dropping the old table, which documents,
+    verifications and appeals refer to, failed the whole upgrade
+    ('FOREIGN KEY constraint failed'). The revisions run with the keys off
+    and are checked with foreign_key_check before the commit."""
+    path = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{path}", pool_size=1)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0021_need_editors")
+    engine.dispose()
+    con = sqlite3.connect(path)  # rows as the code of 0021 stored them, parents first
+    con.execute("PRAGMA foreign_keys=ON")
+
+    def insert(table: str, **values: Any) -> None:
+        """A row with ``values``; other NOT NULL columns without a default filled in."""
+        for _, name, kind, notnull, default, pk in con.execute(f"PRAGMA table_info({table})"):
+            if notnull and default is None and not pk and name not in values:
+                values[name] = 0 if kind.upper() in ("INTEGER", "FLOAT", "BOOLEAN") else "x"
+        marks = ", ".join("?" * len(values))
+        con.execute(f"INSERT INTO {table} ({', '.join(values)}) VALUES ({marks})",
+                    tuple(values.values()))  # fmt: skip
+
+    insert("rec_agency", id=1, code="A", name="Agency")
+    insert("rec_period", id=1, code="P")
+    insert("rec_account", id=1, email="a@b.c")
+    insert("rec_need", id=1, period_id=1, agency_id=1, code="N", editors_json="[]")
+    insert("exam_formation", id=1, code="F", openings=1)
+    insert("rec_formation", id=1, need_id=1, formation_id=1, category="general", openings=1)
+    insert("rec_registration", id=1, period_id=1, account_id=1, nik_hash="h",
+           rec_formation_id=1, status="submitted")  # fmt: skip
+    insert("rec_document", id=1, registration_id=1, kind="ktp", sha256="d")
+    con.commit()
+    con.close()
+    engine = make_engine(f"sqlite:///{path}", pool_size=1)
+    try:
+        create_schema(engine)  # the server's start-up on the old database
+        with engine.connect() as conn:
+            assert current_revision(conn) == head_revision()
+            assert conn.exec_driver_sql("SELECT count(*) FROM rec_document").scalar_one() == 1
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1  # on again
+    finally:
+        engine.dispose()
+
+
 def test_version_says_when_a_database_needs_migrating(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
