@@ -17,9 +17,13 @@ account is written in the same transaction as an audit event that holds it
 stays out of the log. :func:`check_staff` compares every row with the last
 event of each kind and reports each difference, and each account the log
 names that is gone. An account with no ``staff_created`` event at all was
-made before accounts were audited (by older code): it is a note, not a
-problem, so databases made before still verify; unless its id is above an
-audited account's (ids only grow: it was inserted after auditing began).
+made before accounts were audited (by older code) only if the
+``staff_baseline`` event lists it: the upgrade that first meets such
+accounts writes that event once, with each one's password digest
+(:func:`record_baseline`). Such an account is a note, not a problem, so
+databases made before still verify; any other account without its event is
+a problem, whatever its id (a review inserted an administrator with id 0,
+below every audited one, with another admin's hash).
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ from sqlalchemy.engine import Connection
 
 from exam_server.audit.chain import AUDIT
 
+#: The event, written once by the upgrade that meets accounts made before
+#: accounts were audited, that lists them with their password digests
+#: (:func:`record_baseline`): every later account must have its own event.
+BASELINE = "staff_baseline"
 #: The audit events that say what a staff account holds.
 STAFF_KINDS = (
+    BASELINE,
     "staff_created",
     "staff_password",
     "staff_disabled",
@@ -88,6 +97,9 @@ class StaffFacts:
     disabled: dict[str, bool] = field(default_factory=dict)
     rooms: dict[str, list[int]] = field(default_factory=dict)
     named: set[str] = field(default_factory=set)
+    #: username → password digest of the accounts the baseline lists (None:
+    #: no baseline event).
+    baseline: dict[str, str] | None = None
 
     def take(self, row: Mapping[Any, Any]) -> None:
         """Note what one audit event (a row of ``exam_audit``) says."""
@@ -98,6 +110,11 @@ class StaffFacts:
             data = json.loads(row["data_json"] or "{}")
         except ValueError:
             return  # the chain's own check reports a damaged event
+        if kind == BASELINE:
+            listed = data.get("accounts") if isinstance(data, dict) else None
+            if self.baseline is None and isinstance(listed, dict):  # the first one counts
+                self.baseline = {str(u): str(d) for u, d in listed.items()}
+            return
         user = data.get("username") if isinstance(data, dict) else None
         if not isinstance(user, str):
             return
@@ -116,6 +133,32 @@ class StaffFacts:
             self.rooms[user] = sorted(
                 int(r) for r in (raw if isinstance(raw, list) else []) if isinstance(r, int)
             )
+
+
+def record_baseline(conn: Connection) -> bool:
+    """Write the ``staff_baseline`` event once, when the chain has none and
+    some accounts have no ``staff_created`` event (made by code from before
+    accounts were audited): their usernames and password digests. From then
+    on an account with neither its own event nor a line here is reported, and
+    an old account's password hash is checked against its digest. Run by the
+    upgrade (``exam_server.migrations.upgrade``) in its transaction; True
+    when written."""
+    from exam_server import audit
+    from exam_server.models import Staff
+
+    facts = staff_facts(conn)
+    if facts.baseline is not None:
+        return False
+    staff = Staff.__table__  # type: ignore[attr-defined]
+    old = {
+        str(user): password_sha256(str(pw))
+        for user, pw in conn.execute(select(staff.c.username, staff.c.password_hash))
+        if str(user) not in facts.created
+    }
+    if not old:
+        return False
+    audit.append(conn, BASELINE, "upgrade", data={"accounts": dict(sorted(old.items()))})
+    return True
 
 
 def staff_facts(conn: Connection) -> StaffFacts:
@@ -151,33 +194,34 @@ def check_staff(conn: Connection) -> tuple[list[str], list[str]]:
     present: set[str] = set()
     cols = (staff.c.id, staff.c.username, staff.c.name, staff.c.role, staff.c.password_hash)
     rows = conn.execute(select(*cols, staff.c.disabled).order_by(staff.c.id)).all()
-    # Ids only grow: an account without a staff_created event but with a
-    # higher id than an audited one was made after auditing began (by SQL).
-    audited = [int(r[0]) for r in rows if str(r[1]) in facts.created]
-    first_audited = min(audited) if audited else None
+    # An account without a staff_created event is an old one only if the
+    # baseline lists it, or if nothing about accounts was ever audited here.
+    # (Before the baseline, ids told: a review inserted an admin with id 0.)
+    audited_here = facts.baseline is not None or bool(facts.created)
+    legacy = facts.baseline or {}
     for sid, user, name, role, pw_hash, disabled in rows:
         user = str(user)
         present.add(user)
         who = f"staff account {user} (id {sid})"
         created = facts.created.get(user)
         stored_rooms = rooms.get(int(sid), [])
-        if created is None and first_audited is not None and int(sid) > first_audited:
+        if created is None and audited_here and user not in legacy:
             problems.append(
-                f"{who}: no staff_created event, yet made after staff account "
-                f"{first_audited} was (inserted into the table?)"
+                f"{who}: no staff_created event, and not among the accounts made "
+                "before accounts were audited (inserted into the table?)"
             )
             continue
         if created is None:
             # Made by code from before accounts were audited: what it holds
-            # is unchecked unless a later event recorded it.
+            # is unchecked unless a later event, or the baseline, recorded it.
             unchecked = ["role", "name"]
-            digest = facts.password.get(user)
+            digest = facts.password.get(user) or legacy.get(user)
             if digest is None:
                 unchecked.append("password")
             elif password_sha256(str(pw_hash)) != digest:
                 problems.append(
                     f"{who}: its password hash is not the one its last staff_password "
-                    "event recorded (replaced in the table?)"
+                    "event (or the staff_baseline) recorded (replaced in the table?)"
                 )
             if user not in facts.disabled and disabled:
                 unchecked.append("disabled state")

@@ -150,6 +150,51 @@ def test_a_deleted_or_inserted_account_is_named(seeded: Engine) -> None:
     assert any("staff account asesor2" in p and "no staff_created event" in p for p in problems)
 
 
+def test_an_account_inserted_with_a_low_id_is_a_problem(seeded: Engine) -> None:
+    """Found by a review: an administrator inserted with id 0, below every
+    audited account, with another admin's hash, passed as an account from
+    before auditing (a note) and verify said OK. Ids tell nothing now."""
+    problems = _edit(
+        seeded,
+        "INSERT INTO exam_staff (id, username, name, role, password_hash, disabled) "
+        "SELECT 0, 'admin2', 'Admin Dua', 'admin', password_hash, 0 FROM exam_staff "
+        "WHERE username = 'admin'",
+    )
+    assert any(
+        "staff account admin2 (id 0)" in p and "no staff_created event" in p for p in problems
+    ), problems
+
+
+def test_the_upgrade_lists_the_old_accounts_once_and_no_other_passes(seeded: Engine) -> None:
+    """A database from before accounts were audited: the upgrade writes one
+    staff_baseline event with its accounts and their password digests; then an
+    inserted account (any id) is a problem, and so is an old account's
+    password hash replaced."""
+    from exam_server.audit.staff_records import record_baseline
+
+    with seeded.begin() as conn:
+        conn.execute(text("DELETE FROM exam_audit WHERE kind LIKE 'staff_%'"))
+        assert record_baseline(conn) is True
+        assert record_baseline(conn) is False  # once
+    (actor, data), *rest = _events(seeded, "staff_baseline")
+    assert actor == "upgrade" and rest == []
+    assert data["accounts"]["admin"] == password_sha256(_stored_hash(seeded, "admin"))
+    problems, notes = _check(seeded)
+    assert problems == [] and len(notes) == 2
+    problems = _edit(
+        seeded,
+        "INSERT INTO exam_staff (id, username, name, role, password_hash, disabled) "
+        "VALUES (0, 'admin2', 'Admin Dua', 'admin', 'x', 0)",
+    )
+    assert any("admin2" in p and "no staff_created event" in p for p in problems), problems
+    theirs = hash_password("penyerang-123", n=TEST_SCRYPT_N)
+    problems = _edit(
+        seeded, f"UPDATE exam_staff SET password_hash = '{theirs}' WHERE username = 'admin'"
+    )
+    (replaced,) = [p for p in problems if "staff account admin " in p]
+    assert "password hash" in replaced and "staff_baseline" in replaced
+
+
 def test_accounts_from_before_auditing_are_notes_not_problems(seeded: Engine) -> None:
     """A database made by older code: no staff events at all."""
     with seeded.begin() as conn:
