@@ -227,20 +227,35 @@ def _attempt_problems(
         facts.take(ev)
         if ev["kind"] == "start":
             sessions[int(ev["attempt_id"])] = ev["session_id"]
-    regnos: dict[int, str] = dict(
-        conn.execute(
-            select(CANDIDATE.c.id, CANDIDATE.c.registration_number).where(
-                CANDIDATE.c.id.in_({int(a["candidate_id"]) for a in rows})
+    # The centre's candidate rows as the ranking reads them: every fact the
+    # site's start event bound (audit.candidate_facts) is compared, so a
+    # category, formation, name or birth date edited at the centre is
+    # reported (found by a review: only the registration number was).
+    people = {
+        int(r["id"]): dict(r)
+        for r in conn.execute(
+            select(
+                CANDIDATE.c.id,
+                CANDIDATE.c.registration_number,
+                CANDIDATE.c.category,
+                CANDIDATE.c.formation_id,
+                CANDIDATE.c.name,
+                CANDIDATE.c.birth_date,
+                CANDIDATE.c.session_id,
+                SESSION.c.exam_id,
             )
-        ).all()
-    )
+            .select_from(CANDIDATE.outerjoin(SESSION, SESSION.c.id == CANDIDATE.c.session_id))
+            .where(CANDIDATE.c.id.in_({int(a["candidate_id"]) for a in rows}))
+        ).mappings()
+    }
     out: list[str] = []
     for a in rows:
         aid = int(a["attempt_id"])
+        person = people.get(int(a["candidate_id"]), {"registration_number": None})
         view = {
+            **{k: v for k, v in person.items() if k != "id"},
             "id": aid,
             "candidate_id": a["candidate_id"],
-            "registration_number": regnos.get(int(a["candidate_id"])),
             "status": a["status"],
             "finish_reason": a["finish_reason"],
         }
