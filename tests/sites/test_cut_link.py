@@ -345,6 +345,43 @@ def test_attempt_records_that_contradict_the_sites_chain_are_not_counted(world: 
         w.proxy.restore()
 
 
+def test_a_site_held_candidate_edited_at_the_centre_is_not_counted(world: World) -> None:
+    """Found by a review: at the centre, a site-held candidate's category,
+    name or birth date edited in exam_candidate changed the ranking (another
+    list) unnoticed: only the registration number was compared with the
+    site's start event."""
+    from exam_server.results.from_db import SourceError, load_outcomes
+
+    w = world
+    with w.centre.engine.connect() as c:
+        cid, category = c.execute(
+            text(
+                "SELECT c.id, c.category FROM site_attempt a JOIN exam_candidate c"
+                " ON c.id = a.candidate_id ORDER BY a.attempt_id LIMIT 1"
+            )
+        ).one()
+    other = "cumlaude" if category != "cumlaude" else "general"
+    for column, value in (("category", other), ("name", "Orang Lain")):
+        with w.centre.engine.begin() as c:
+            before = c.execute(
+                text(f"SELECT {column} FROM exam_candidate WHERE id = :i"), {"i": cid}
+            ).scalar_one()
+            c.execute(
+                text(f"UPDATE exam_candidate SET {column} = :v WHERE id = :i"),
+                {"v": value, "i": cid},
+            )
+        try:
+            with pytest.raises(SourceError, match=f"the candidate's {column} is {value!r} stored"):
+                load_outcomes(w.centre.engine, w.centre.seed.exam_code)
+        finally:
+            with w.centre.engine.begin() as c:
+                c.execute(
+                    text(f"UPDATE exam_candidate SET {column} = :v WHERE id = :i"),
+                    {"v": before, "i": cid},
+                )
+    load_outcomes(w.centre.engine, w.centre.seed.exam_code)  # as it was: counted
+
+
 def _site_id(w: World) -> int:
     return _count(w.centre.engine, "SELECT id FROM exam_site WHERE code='TILOK-01'")
 
