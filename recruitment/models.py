@@ -294,3 +294,24 @@ class RecOutbox(SQLModel, table=True):
     claimed_by: str = Field(default="", max_length=40)
     lease_until: float | None = None
     dedupe_key: str | None = Field(default=None, max_length=120, unique=True, index=True)
+
+
+class RecNikGrant(SQLModel, table=True):
+    """A late registration for one NIK in one period, given when a
+    registration made with that NIK was voided (someone else's NIK: the
+    owner was refused while it held it, usually until after the
+    registration window closed). Whoever saves or submits with ``nik_hash``
+    in the period may do so until ``until`` (``YYYY-MM-DD``, inclusive),
+    window or not (``exam_server.recruitment.registrations.may_register``).
+    One per voided registration (revision ``0023_nik_grants``); audited in
+    the ``rec_void`` event."""
+
+    __tablename__ = "rec_nik_grant"
+    __table_args__ = (Index("ix_rec_nik_grant_period_nik", "period_id", "nik_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    period_id: int = Field(foreign_key="rec_period.id")
+    nik_hash: str = Field(max_length=64)
+    registration_id: int = Field(foreign_key="rec_registration.id", unique=True)
+    until: str = Field(max_length=10)
+    granted_by: str = Field(max_length=80)
+    granted_at: float = 0.0

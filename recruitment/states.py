@@ -39,9 +39,11 @@ NEED_MOVES: dict[tuple[NeedStatus, str], NeedStatus] = {
 class Status(StrEnum):
     """A registration: draft → submitted → ms | tms_proposed; tms_proposed →
     tms (second person agrees) | submitted (sent back); tms → appealed →
-    ms (appeal accepted) | tms_final; ms → scheduled. Any submitted state
-    but scheduled → void: the committee found it fraudulent (someone else's
-    NIK), which frees the NIK for its owner (:data:`FREE_STATES`)."""
+    ms (appeal accepted) | tms_final; ms → scheduled. Any submitted state →
+    void: the committee found it fraudulent (someone else's NIK), which frees
+    the NIK for its owner (:data:`FREE_STATES`). A scheduled one only while
+    its exam candidate has no attempt: the void takes it out of its exam
+    session (``exam_server.recruitment.verification.void_registration``)."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -73,6 +75,7 @@ REG_MOVES: dict[tuple[Status, str], Status] = {
             Status.TMS,
             Status.APPEALED,
             Status.TMS_FINAL,
+            Status.SCHEDULED,
         )
     },
 }

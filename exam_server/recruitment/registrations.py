@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -23,13 +23,14 @@ from exam_server.db import writer
 from exam_server.recruitment import forms as f
 from exam_server.recruitment.accounts import documents_of, enqueue, registration_of
 from exam_server.recruitment.forms import FormError
-from exam_server.recruitment.needs import _fe, formations, requirement_of
+from exam_server.recruitment.needs import formations, requirement_of
 from exam_server.recruitment.periods import PeriodView, Refused, _get, today
 from recruitment import documents as docs
 from recruitment import eligibility as elig
 from recruitment.models import (
     RecAccount,
     RecDocument,
+    RecNikGrant,
     RecRegistration,
 )
 from recruitment.nik import NikError, nik_hash, parse_nik
@@ -86,7 +87,8 @@ def parse_registration(
     return out
 
 
-#: A later submit (or save) of a NIK another registration of the period holds.
+#: A later submit of a NIK another registration of the period holds (and the
+#: notice on the page of a draft with that NIK, whose save is not refused).
 NIK_TAKEN = (
     "NIK ini sudah dipakai pendaftaran lain yang telah dikirim pada periode ini; "
     "bila ini NIK Anda, hubungi panitia seleksi",
@@ -141,6 +143,59 @@ def identity_refusal(identity_json: str) -> tuple[str, str] | None:
     )
 
 
+#: Saving or submitting outside the registration window, without a late
+#: registration (:class:`recruitment.models.RecNikGrant`) for the NIK.
+NOT_OPEN = ("pendaftaran tidak sedang dibuka", "registration is not open")
+#: A submit whose draft was saved (or a document replaced) while it was being
+#: checked: nothing is frozen; the candidate reloads and submits again.
+CHANGED_MEANWHILE = (
+    "pendaftaran baru saja diubah di jendela lain; muat ulang lalu kirim lagi",
+    "the registration was just changed in another window; reload and submit again",
+)
+
+
+def late_until(s: Session, period_id: int, h: str, now: float) -> dt.date | None:
+    """The last day of the latest late registration for NIK hash ``h`` in the
+    period that is still running on ``today(now)`` (given when a registration
+    holding that NIK was voided), or None."""
+    until = s.execute(
+        select(func.max(col(RecNikGrant.until))).where(
+            col(RecNikGrant.period_id) == period_id,
+            col(RecNikGrant.nik_hash) == h,
+            col(RecNikGrant.until) >= today(now).isoformat(),
+        )
+    ).scalar()
+    return dt.date.fromisoformat(until) if until else None
+
+
+def late_registration_running(engine: Engine, period_id: int, now: float) -> bool:
+    """Whether any late registration of the period is still running (the page
+    then shows the form after the window: which NIK it is for, it does not
+    say; the save decides, :func:`may_register`)."""
+    with Session(engine) as s:
+        return (
+            s.execute(
+                select(col(RecNikGrant.id)).where(
+                    col(RecNikGrant.period_id) == period_id,
+                    col(RecNikGrant.until) >= today(now).isoformat(),
+                )
+            ).first()
+            is not None
+        )
+
+
+def may_register(s: Session, period: PeriodView, h: str, now: float) -> bool:
+    """The one rule of when a registration with NIK hash ``h`` may be saved or
+    submitted: within the period's registration window, or, after it, until
+    the last day of a late registration the committee gave that NIK when it
+    voided a registration that held it (:func:`late_until`)."""
+    if period.schedule.registration_open(today(now)):
+        return True
+    if today(now) < period.schedule.registration_opens:
+        return False
+    return late_until(s, period.id, h, now) is not None
+
+
 def save_registration(
     engine: Engine,
     period: PeriodView,
@@ -150,13 +205,16 @@ def save_registration(
     registry: RegistryAdapter,
     now: float,
 ) -> int:
-    """Create or update the account's draft registration; refused once submitted,
-    outside the registration window, or when another account's registration
-    holds the NIK in the period (submitted, not void). A draft holds no NIK:
-    several accounts may save one; the first submitted wins."""
-    if not period.schedule.registration_open(today(now)):
-        raise Refused("pendaftaran tidak sedang dibuka", "registration is not open")
+    """Create or update the account's draft registration; refused once
+    submitted, or when :func:`may_register` says no (outside the window,
+    without a late registration for the NIK). A draft holds no NIK: several
+    accounts may save one, also while a submitted registration holds it (its
+    owner's page then says so: :func:`nik_held_by_other`); the first
+    submitted wins."""
     h = nik_hash(nik_key, period.code, fields["nik"])
+    with Session(engine) as s:
+        if not may_register(s, period, h, now):
+            raise Refused(*NOT_OPEN)
     identity = registry.check(fields["nik"], fields["name"], fields["birth_date"])
     forms = {f["code"]: f for f in formations(engine, period.id)}
     chosen = forms[fields["formation"]]
@@ -185,10 +243,9 @@ def save_registration(
             .scalars()
             .first()
         )
-        # A draft reserves no NIK: only a registration that holds it (submitted,
-        # not void) refuses another account's (its owner's answer comes early).
-        if _nik_holder(s, period.id, h, account_id) is not None:
-            raise FormError([_fe("nik", *NIK_TAKEN)])
+        # A draft reserves no NIK, and is not refused while another account's
+        # submitted registration holds it: its owner keeps a draft ready for
+        # when the committee voids the fraud (the submit is what is refused).
         if reg is None:
             reg = RecRegistration(period_id=period.id, account_id=account_id, **values)
         else:
@@ -220,6 +277,16 @@ def save_registration(
         s.commit()
         assert reg.id is not None
         return reg.id
+
+
+def nik_held_by_other(engine: Engine, reg: RecRegistration) -> bool:
+    """Whether the draft's NIK is held by another account's submitted
+    registration of its period (its submit would be refused, :data:`NIK_TAKEN`:
+    the page tells its owner to contact the committee)."""
+    if reg.status != Status.DRAFT:
+        return False
+    with Session(engine) as s:
+        return _nik_holder(s, reg.period_id, reg.nik_hash, reg.account_id) is not None
 
 
 def upload_document(
@@ -260,6 +327,14 @@ def upload_document(
         raise Refused(exc.text_id, exc.text_en) from None
     stored = store.put(data, media)
     with Session(writer(engine)) as s:
+        # Checked again under the registration's lock: a submit that froze
+        # the documents meanwhile must not see one replaced after it.
+        locked: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
+        if locked.status != wanted:
+            raise Refused(
+                "dokumen tidak dapat diubah pada status ini",
+                "documents cannot be changed in this state",
+            )
         row = (
             s.execute(
                 select(RecDocument).where(
@@ -331,17 +406,20 @@ def submit_registration(
     and a signed receipt. Submitting again returns the same registration
     (idempotent: a double click or a resent form changes nothing).
 
-    Refused when the population registry found the NIK under another name or
-    birth date (:func:`identity_refusal`), and when another registration of
-    the period holds the NIK (:data:`NIK_TAKEN`): the first submitted wins,
-    decided by the partial unique index, so two submits at once give one."""
+    Refused when :func:`may_register` says no (outside the window, without a
+    late registration for the NIK), when the population registry found the
+    NIK under another name or birth date (:func:`identity_refusal`), and
+    when another registration of the period holds the NIK (:data:`NIK_TAKEN`):
+    the first submitted wins, decided by the partial unique index, so two
+    submits at once give one."""
     reg = registration_of(engine, period.id, account_id)
     if reg is None:
         raise Refused("belum ada pendaftaran", "there is no registration yet")
     if reg.status != Status.DRAFT:
         return reg
-    if not period.schedule.registration_open(today(now)):
-        raise Refused("pendaftaran tidak sedang dibuka", "registration is not open")
+    with Session(engine) as s:
+        if not may_register(s, period, reg.nik_hash, now):
+            raise Refused(*NOT_OPEN)
     refusal = identity_refusal(reg.identity_json)
     if refusal is not None:
         raise Refused(*refusal)
@@ -378,6 +456,18 @@ def submit_registration(
             # close then ends the transaction and releases the row lock).
             s.expunge(row)
             return row
+        # What is frozen was read without the lock: a save or an upload that
+        # ran meanwhile (another tab) would leave the row or its documents
+        # other than the signed receipt says (found by a review; audit verify
+        # then reported the registration as changed after it was submitted).
+        held_docs = {
+            d.kind: d.sha256
+            for d in s.execute(
+                select(RecDocument).where(col(RecDocument.registration_id) == row.id)
+            ).scalars()
+        }
+        if row.updated_at != reg.updated_at or held_docs != frozen["documents"]:
+            raise Refused(*CHANGED_MEANWHILE)
         if _nik_holder(s, period.id, row.nik_hash, account_id) is not None:
             raise Refused(*NIK_TAKEN)
         row.status = step(row.status, "submit")

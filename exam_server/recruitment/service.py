@@ -24,10 +24,12 @@ What the candidate's page reads across them is here.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from exam_server.recruitment.accounts import (  # noqa: F401
     RESEND_SECONDS,
@@ -108,8 +110,13 @@ from exam_server.recruitment.placement import (  # noqa: F401
 )
 from exam_server.recruitment.registrations import (  # noqa: F401
     NIK_TAKEN,
+    NOT_OPEN,
     eligibility_of,
     identity_refusal,
+    late_registration_running,
+    late_until,
+    may_register,
+    nik_held_by_other,
     parse_registration,
     registration_number,
     save_registration,
@@ -124,6 +131,7 @@ from exam_server.recruitment.verification import (  # noqa: F401
     approve_tms,
     decide_registration,
     declare_conflict,
+    default_grant_until,
     file_appeal,
     last_verification,
     open_appeals,
@@ -155,9 +163,19 @@ class CandidateView:
     appeal: RecAppeal | None
     locations: list[str]
     undelivered: Undelivered | None = None  # our last message to the account bounced
+    # The draft's NIK is held by another account's submitted registration.
+    nik_held: bool = False
+    # The last day of a late registration running for the draft's NIK.
+    late_until: dt.date | None = None
+    # Some late registration of the period runs (the form shows after the window).
+    late_running: bool = False
 
 
-def candidate_view(engine: Engine, period: PeriodView, account_id: int) -> CandidateView:
+def candidate_view(
+    engine: Engine, period: PeriodView, account_id: int, now: float | None = None
+) -> CandidateView:
+    """now: when given, also whether the draft's NIK is held by another
+    registration and the late registrations running (what the page says)."""
     reg = registration_of(engine, period.id, account_id)
     forms = formations(engine, period.id)
     docs_ = documents_of(engine, reg.id) if reg is not None and reg.id is not None else {}
@@ -174,4 +192,18 @@ def candidate_view(engine: Engine, period: PeriodView, account_id: int) -> Candi
         appeal=appeal_of(engine, rid) if rid is not None else None,
         locations=test_locations(engine, period.id),
         undelivered=undelivered_to(engine, acc.email) if acc is not None else None,
+        **(_late_view(engine, period, reg, now) if now is not None else {}),
     )
+
+
+def _late_view(
+    engine: Engine, period: PeriodView, reg: RecRegistration | None, now: float
+) -> dict[str, Any]:
+    draft = reg is not None and reg.status == "draft"
+    with Session(engine) as s:
+        until = late_until(s, period.id, reg.nik_hash, now) if reg is not None and draft else None
+    return {
+        "nik_held": nik_held_by_other(engine, reg) if reg is not None and draft else False,
+        "late_until": until,
+        "late_running": late_registration_running(engine, period.id, now),
+    }

@@ -6,6 +6,7 @@ Part of the recruitment operations (:mod:`exam_server.recruitment.service`).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, col
 
 from exam_server import audit
 from exam_server.db import writer
+from exam_server.models import Attempt, Candidate, CheckIn, ExamSession
 from exam_server.recruitment.accounts import enqueue, registration_of
 from exam_server.recruitment.periods import (
     PeriodView,
@@ -25,6 +27,7 @@ from exam_server.recruitment.periods import (
     in_scope_where,
     today,
 )
+from exam_server.sites.models import SiteAttempt
 from recruitment.announcement import Schedule
 from recruitment.delivery import appeal_window_text
 from recruitment.models import (
@@ -34,6 +37,7 @@ from recruitment.models import (
     RecConflict,
     RecFormation,
     RecNeed,
+    RecNikGrant,
     RecPeriod,
     RecRegistration,
     RecVerification,
@@ -289,19 +293,82 @@ def approve_tms(engine: Engine, verification_id: int, staff: str, agree: bool, n
         s.commit()
 
 
+#: Days a void gives the NIK's owner to register late, at least (or until the
+#: period's registration closes, when that is later).
+GRANT_DAYS = 7
+
+
+def default_grant_until(schedule: Schedule, now: float) -> dt.date:
+    """The last day of the late registration a void gives by default: 7 days
+    after the void, or the period's registration close if later."""
+    return max(today(now) + dt.timedelta(days=GRANT_DAYS), schedule.registration_closes)
+
+
+def _leave_session(s: Session, reg: RecRegistration) -> dict[str, Any]:
+    """Take a scheduled registration's exam candidate out of its session (the
+    row stays, ``session_id`` NULL: as :func:`exam_server.audit.chain.candidate_facts`
+    knows, a candidate taken out of the session drops out of its ranking);
+    refused when the exam has begun for them (an attempt, at the centre or a
+    site, or a PIN issued at the site desk): that is the exam's business, the
+    proctor voids the attempt. What it did, for the audit event."""
+    if reg.candidate_id is None:
+        return {}
+    cand: Candidate = _get(s, Candidate, reg.candidate_id, lock=True)
+    cid = cand.id
+    started = (
+        s.execute(select(col(Attempt.id)).where(col(Attempt.candidate_id) == cid)).first()
+        or s.execute(
+            select(col(SiteAttempt.attempt_id)).where(col(SiteAttempt.candidate_id) == cid)
+        ).first()
+    )
+    if started is not None:
+        raise Refused(
+            "peserta ini sudah mengikuti ujian (ada attempt): pembatalannya urusan ujian, "
+            "pengawas membatalkan attempt-nya",
+            "this candidate has an exam attempt: voiding it is the exam's business "
+            "(the proctor voids the attempt)",
+        )
+    if s.execute(select(col(CheckIn.id)).where(col(CheckIn.candidate_id) == cid)).first():
+        raise Refused(
+            "peserta ini sudah mendapat PIN di meja lokasi ujian: pembatalannya urusan ujian",
+            "this candidate was issued a PIN at the site desk: voiding it is the exam's business",
+        )
+    session_code = None
+    if cand.session_id is not None:
+        sess = s.get(ExamSession, cand.session_id)
+        session_code = sess.code if sess is not None else None
+    cand.session_id = None
+    s.add(cand)
+    return {"candidate": cid, "left_session": session_code}
+
+
 def void_registration(
-    engine: Engine, registration_id: int, staff: str, reason: str, now: float
+    engine: Engine,
+    registration_id: int,
+    staff: str,
+    reason: str,
+    now: float,
+    grant_until: dt.date | None = None,
 ) -> RecRegistration:
     """Void a submitted registration the committee found fraudulent (made with
-    someone else's NIK): it leaves every queue and no longer holds its NIK, so
-    the NIK's owner can submit theirs. A verifier of its agency (not recused)
-    or an admin (a national one for any agency) does it, with a reason;
-    audited as ``rec_void``. Its frozen form, number and receipt stay as
-    evidence. A scheduled registration is not voided (it sits in an exam
-    session): the state machine refuses it."""
+    someone else's NIK): it leaves every queue and no longer holds its NIK,
+    and the NIK gets a late registration (:class:`RecNikGrant`) until
+    ``grant_until`` (default :func:`default_grant_until`; not in the past),
+    so the NIK's owner can save and submit theirs even after the window
+    closed. A verifier of its agency (not recused) or an admin (a national
+    one for any agency) does it, with a reason; audited as ``rec_void`` (with
+    the NIK hash and the grant's last day). Its frozen form, number and
+    receipt stay as evidence. A scheduled registration leaves its exam
+    session in the same transaction, unless its exam has begun
+    (:func:`_leave_session` refuses)."""
     reason = reason.strip()
     if not reason:
         raise Refused("alasan pembatalan wajib diisi", "a reason for voiding is required")
+    if grant_until is not None and grant_until < today(now):
+        raise Refused(
+            "batas pendaftaran susulan tidak boleh sebelum hari ini",
+            "the late registration's last day cannot be before today",
+        )
     with Session(writer(engine)) as s:
         reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
         agency_id = _agency_of(s, reg)
@@ -312,8 +379,23 @@ def void_registration(
             )
         was = reg.status
         reg.status = step(reg.status, "void")
+        left = _leave_session(s, reg) if was == Status.SCHEDULED else {}
         reg.updated_at = now
         s.add(reg)
+        period: RecPeriod = _get(s, RecPeriod, reg.period_id)
+        until = grant_until or default_grant_until(
+            Schedule.model_validate_json(period.schedule_json), now
+        )
+        s.add(
+            RecNikGrant(
+                period_id=reg.period_id,
+                nik_hash=reg.nik_hash,
+                registration_id=registration_id,
+                until=until.isoformat(),
+                granted_by=staff,
+                granted_at=now,
+            )
+        )
         acc: RecAccount = _get(s, RecAccount, reg.account_id)
         enqueue(
             s,
@@ -338,6 +420,9 @@ def void_registration(
                 "number": reg.registration_number,
                 "was": was,
                 "reason": reason,
+                "nik_hash": reg.nik_hash,
+                "grant_until": until.isoformat(),
+                **left,
             },
             at=now,
         )

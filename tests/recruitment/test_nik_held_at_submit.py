@@ -25,7 +25,6 @@ from exam_server import audit
 from exam_server.models import AuditEvent
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.demo import demo_nik, sample_pdf, sample_png
-from exam_server.recruitment.forms import FormError
 from recruitment.documents import PNG
 from recruitment.registry import NoRegistry, OfflineRegistry, RegistryAdapter
 from tests.recruitment.conftest import PASSWORDS, RecServer
@@ -115,10 +114,13 @@ def test_a_draft_with_someone_elses_nik_does_not_lock_them_out(rec_server: RecSe
     assert period is not None
     theirs = svc.registration_of(db, period.id, attacker)
     assert theirs is not None and theirs.status == "draft" and theirs.registration_number is None
-    # Saving it again is refused early, with the same words, under the field.
-    with pytest.raises(FormError) as form_exc:
-        _draft(rec_server, attacker, nik, "Siapa Saja", born, "F")
-    assert form_exc.value.by_field()["nik"].text_en.startswith(TAKEN_EN)
+    # Saving it again is not refused (a draft holds no NIK; revision
+    # 0023_nik_grants: the owner's draft is saved while another holds it, see
+    # test_late_registration.py); its submit still is.
+    _draft(rec_server, attacker, nik, "Siapa Saja", born, "F")
+    with pytest.raises(svc.Refused) as exc:
+        _submit(rec_server, attacker)
+    assert exc.value.text_en.startswith(TAKEN_EN)
     assert _recruitment_problems(db) == []
 
 
@@ -168,9 +170,11 @@ def test_a_verifier_voids_a_fraudulent_registration_and_frees_its_nik(
     owner = _account(rec_server, "budi.asli@contoh.id")
     reg_id = _draft(rec_server, fraud, nik, "Nama Palsu", born, "M")
     assert _submit(rec_server, fraud).status == "submitted"
-    with pytest.raises(FormError) as exc:
-        _draft(rec_server, owner, nik, "Budi Santoso", born, "M")
-    assert exc.value.by_field()["nik"].text_en.startswith(TAKEN_EN)
+    # The owner's draft is saved while the NIK is held; its submit is refused.
+    _draft(rec_server, owner, nik, "Budi Santoso", born, "M")
+    with pytest.raises(svc.Refused) as exc:
+        _submit(rec_server, owner)
+    assert exc.value.text_en.startswith(TAKEN_EN)
 
     op, op_token = _staff(rec_server, "operator", PASSWORDS["operator"])
     try:
@@ -226,4 +230,50 @@ def test_a_national_admin_voids_from_the_command_line(
     assert f"voided {number}" in capsys.readouterr().out
     _draft(rec_server, owner, nik, "Sinta Dewi", born, "F")
     assert _submit(rec_server, owner).status == "submitted"
+    assert _recruitment_problems(db) == []
+
+
+def test_a_save_in_another_window_during_the_submit_freezes_nothing_stale(
+    rec_server: RecServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: the submit froze the draft as read before its lock,
+    so a save from another window landing in between left the row other than
+    the signed receipt (and audit verify then reported the registration as
+    changed after it was submitted). Now the submit is refused, saying so,
+    and the next one freezes what is stored."""
+    from exam_server.recruitment import registrations as regmod
+
+    born = dt.date(1996, 3, 4)
+    nik = demo_nik(born, "M", 777)
+    acc = _account(rec_server, "duatab@contoh.id")
+    _draft(rec_server, acc, nik, "Budi Lama", born, "M")
+    db = rec_server.handle.db
+    real = regmod.make_receipt
+
+    def other_window_saves(frozen: Any, key: Any) -> Any:
+        period = svc.current_period(db)
+        assert period is not None
+        fields = {
+            "nik": nik,
+            "name": "Budi Baru",
+            "birth_date": born,
+            "sex": "M",
+            "education_level": "S1",
+            "major": "Psikologi",
+            "formation": "ANALIS-SDM-GENERAL",
+            "test_location": svc.test_locations(db, period.id)[0],
+            "accommodation": "",
+        }
+        svc.save_registration(
+            db, period, acc, fields, rec_server.config.nik_key, NoRegistry(), time.time()
+        )
+        return real(frozen, key)
+
+    monkeypatch.setattr(regmod, "make_receipt", other_window_saves)
+    with pytest.raises(svc.Refused, match="changed in another window"):
+        _submit(rec_server, acc)
+    monkeypatch.setattr(regmod, "make_receipt", real)
+    reg = _submit(rec_server, acc)
+    assert reg.status == "submitted" and reg.name == "Budi Baru"
+    assert json.loads(reg.submitted_json or "{}")["name"] == "Budi Baru"
     assert _recruitment_problems(db) == []

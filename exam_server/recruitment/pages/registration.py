@@ -69,7 +69,9 @@ async def _me_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     account_id, period = await _candidate(request)
-    view = await _run(svc.candidate_view, context(request.app).engine, period, account_id)
+    view = await _run(
+        svc.candidate_view, context(request.app).engine, period, account_id, _now(request)
+    )
     reg, forms, acc, checks = view.registration, view.formations, view.account, view.checks
     chosen = next((x for x in forms if reg and x["id"] == reg.rec_formation_id), None)
     kinds = (
@@ -108,7 +110,13 @@ async def _me_page(
         undelivered=view.undelivered,
         errors=errors or {},
         values=values or {"name": acc.name if acc else ""},
-        registration_open=period.schedule.registration_open(today),
+        # The form shows in the window, and after it while a late registration
+        # runs (given with a void; the save decides for which NIK: may_register).
+        registration_open=period.schedule.registration_open(today)
+        or view.late_until is not None
+        or (view.late_running and today > period.schedule.registration_closes),
+        late_until=view.late_until,
+        nik_held=view.nik_held,
         appeal_open=period.schedule.appeal_open(today),
         by_period=await _run(
             svc.registrations_by_period, context(request.app).engine, account_id, today

@@ -4,6 +4,7 @@ appeals, and voiding a fraudulent registration."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from starlette.requests import Request
@@ -43,6 +44,8 @@ async def staff_registration(request: Request) -> Response:
         checks=await _run(svc.eligibility_of, engine, period, reg),
         identity=json.loads(reg.identity_json),
         reasons=period.rules.reason_codes,
+        grant_default=svc.default_grant_until(period.schedule, _now(request)).isoformat(),
+        grant_min=svc.today(_now(request)).isoformat(),
     )
 
 
@@ -105,9 +108,18 @@ async def staff_conflict(request: Request) -> Response:
 @_guarded
 async def staff_void(request: Request) -> Response:
     """Void a registration found fraudulent (someone else's NIK), with a reason:
-    its NIK is free again for its owner."""
+    its NIK is free again for its owner, who may register late until the
+    date given (``grant_until``; empty: the default)."""
     st = await _staff(request, "void")
     form = _form(request)
+    until_text = str(form.get("grant_until") or "").strip()
+    try:
+        until = dt.date.fromisoformat(until_text) if until_text else None
+    except ValueError:
+        raise svc.Refused(
+            "batas pendaftaran susulan bukan tanggal (YYYY-MM-DD)",
+            "the late registration's last day is not a date (YYYY-MM-DD)",
+        ) from None
     await _run(
         svc.void_registration,
         context(request.app).engine,
@@ -115,6 +127,7 @@ async def staff_void(request: Request) -> Response:
         st.username,
         str(form.get("reason") or "")[:2000],
         _now(request),
+        until,
     )
     resp = _redirect(request, "/recruitment/staff")
     resp.background = _kick_outbox(request)

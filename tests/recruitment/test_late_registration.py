@@ -1,0 +1,293 @@
+"""The owner of a NIK someone else submitted first is not locked out of the
+period (the lock-out a reviewer reproduced after revision ``0022``): the
+owner's draft is saved while the NIK is held, and their page says so; the
+committee finds the fraud at verification, after the registration window
+closed, and voids it; the void records a late registration for that NIK
+(``rec_nik_grant``, revision ``0023_nik_grants``) until a day the voiding
+staff set, so the owner submits after the window; anyone else, after that
+day, is refused. A scheduled registration is voided only while its exam has
+not begun for it, and then leaves its exam session. ``audit verify`` stays
+clean. Each test failed on the code before (revision ``0022_nik_at_submit``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from exam_server import audit
+from exam_server.db import writer
+from exam_server.models import Attempt, AuditEvent, Candidate
+from exam_server.recruitment import service as svc
+from exam_server.recruitment.demo import demo_nik, sample_pdf, sample_png
+from recruitment.announcement import Schedule
+from recruitment.documents import PNG
+from recruitment.models import RecNikGrant, RecPeriod, RecRegistration
+from recruitment.registry import NoRegistry
+from tests.recruitment.conftest import PASSWORDS, RecServer
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+TAKEN_EN = "this NIK is held by another registration already submitted in this period"
+DAY = 86400.0
+
+
+def _account(rec: RecServer, email: str) -> int:
+    db = rec.handle.db
+    account = svc.signup(db, email, email.split("@")[0], "x", lambda i: "", time.time())
+    assert account is not None
+    svc.verify_email(db, account, time.time())
+    return account
+
+
+def _period(rec: RecServer) -> svc.PeriodView:
+    period = svc.current_period(rec.handle.db)
+    assert period is not None
+    return period
+
+
+def _save(
+    rec: RecServer, account: int, nik: str, name: str, born: dt.date, sex: str, now: float
+) -> int:
+    """Save the account's registration (with every document) at ``now``."""
+    db, period = rec.handle.db, _period(rec)
+    fields = {
+        "nik": nik,
+        "name": name,
+        "birth_date": born,
+        "sex": sex,
+        "education_level": "S1",
+        "major": "Psikologi",
+        "formation": "ANALIS-SDM-GENERAL",
+        "test_location": svc.test_locations(db, period.id)[0],
+        "accommodation": "",
+    }
+    reg = svc.save_registration(db, period, account, fields, rec.config.nik_key, NoRegistry(), now)
+    for kind in period.rules.documents_for("general"):
+        media = period.rules.documents[kind].media
+        data = sample_png() if PNG in media and kind == "photo" else sample_pdf(kind)
+        svc.upload_document(
+            db, rec.config.store, period, reg, f"account:{account}", kind, data, now
+        )
+    return reg
+
+
+def _submit(rec: RecServer, account: int, now: float) -> Any:
+    return svc.submit_registration(rec.handle.db, _period(rec), account, rec.config.key, now)
+
+
+def _close_registration(rec: RecServer, closes: dt.date) -> None:
+    """Move the period's registration close to ``closes`` (the window shut
+    before verification found the fraud)."""
+    with Session(writer(rec.handle.db)) as s:
+        p = s.execute(select(RecPeriod).order_by(col(RecPeriod.id).desc())).scalars().first()
+        assert p is not None
+        schedule = json.loads(p.schedule_json)
+        schedule["registration_opens"] = min(
+            dt.date.fromisoformat(schedule["registration_opens"]), closes
+        ).isoformat()
+        schedule["registration_closes"] = closes.isoformat()
+        p.schedule_json = Schedule.model_validate(schedule).model_dump_json()
+        s.add(p)
+        s.commit()
+
+
+def _recruitment_problems(db: Any) -> list[str]:
+    return [p for p in audit.verify(db, scores=False).problems if p.startswith("recruitment")]
+
+
+def _staff(rec: RecServer, user: str, password: str) -> tuple[httpx.Client, str]:
+    c = httpx.Client(base_url=rec.url)
+    token = CSRF.search(c.get("/recruitment/staff/login").text)
+    assert token is not None
+    r = c.post(
+        "/recruitment/staff/login",
+        data={"csrf": token.group(1), "username": user, "password": password},
+    )
+    assert r.status_code == 303, r.text
+    page = CSRF.search(c.get("/recruitment/staff").text)
+    assert page is not None
+    return c, page.group(1)
+
+
+def _void_events(db: Any) -> list[dict[str, Any]]:
+    with Session(db) as s:
+        rows = s.execute(
+            select(AuditEvent).where(col(AuditEvent.kind) == "rec_void").order_by(AuditEvent.id)  # type: ignore[arg-type]
+        ).scalars()
+        return [json.loads(e.data_json) for e in rows]
+
+
+def test_the_owner_registers_after_the_window_once_the_squatter_is_voided(
+    rec_server: RecServer,
+) -> None:
+    """The reviewer's scenario, with no registry configured."""
+    db = rec_server.handle.db
+    now = time.time()
+    born = dt.date(1993, 6, 7)
+    nik = demo_nik(born, "F", 951)
+    attacker = _account(rec_server, "penyerobot.late@contoh.id")
+    owner = _account(rec_server, "pemilik.late@contoh.id")
+    later = _account(rec_server, "orang.lain.late@contoh.id")
+    stranger = _account(rec_server, "nik.lain.late@contoh.id")
+
+    # In the window: the attacker submits first.
+    squat = _save(rec_server, attacker, nik, "Siapa Saja", born, "F", now)
+    assert _submit(rec_server, attacker, now).status == "submitted"
+    # The owner's draft is saved while the NIK is held (before: refused)...
+    mine = _save(rec_server, owner, nik, "Ratna Sari", born, "F", now)
+    view = svc.candidate_view(db, _period(rec_server), owner, now)
+    assert view.registration is not None and view.registration.id == mine
+    assert view.nik_held and view.late_until is None
+    # (their page says the NIK is held: contact the committee); the submit is
+    # refused, in both languages.
+    with pytest.raises(svc.Refused) as exc:
+        _submit(rec_server, owner, now)
+    assert exc.value.text_en.startswith(TAKEN_EN) and "hubungi panitia" in exc.value.text_id
+
+    # Verification happens after the registration window closed.
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+    with pytest.raises(svc.Refused) as exc:
+        _submit(rec_server, owner, now)
+    assert exc.value.text_en == "registration is not open"
+
+    # A verifier voids the squatter from its page, giving the owner 3 days.
+    until = svc.today(now) + dt.timedelta(days=3)
+    v, token = _staff(rec_server, "verifikator1", PASSWORDS["verifier"])
+    try:
+        page = v.get(f"/recruitment/staff/reg/{squat}").text
+        assert 'name="grant_until"' in page
+        r = v.post(
+            f"/recruitment/staff/reg/{squat}/void",
+            data={
+                "csrf": token,
+                "reason": "NIK milik Ratna Sari",
+                "grant_until": until.isoformat(),
+            },
+        )
+        assert r.status_code == 303, r.text
+    finally:
+        v.close()
+    with Session(db) as s:
+        grant = s.execute(
+            select(RecNikGrant).where(col(RecNikGrant.registration_id) == squat)
+        ).scalar_one()
+        squat_row = s.get(RecRegistration, squat)
+        assert squat_row is not None and squat_row.status == "void"
+        assert grant.until == until.isoformat() and grant.granted_by == "verifikator1"
+        assert grant.nik_hash == squat_row.nik_hash
+    event = _void_events(db)[-1]
+    assert event["registration"] == squat
+    assert event["grant_until"] == until.isoformat()
+    assert event["nik_hash"] == grant.nik_hash
+
+    # The owner's page shows the late registration; another NIK gets none.
+    view = svc.candidate_view(db, _period(rec_server), owner, now)
+    assert not view.nik_held and view.late_until == until
+    with pytest.raises(svc.Refused) as exc:
+        _save(rec_server, stranger, demo_nik(born, "F", 952), "Lain Lagi", born, "F", now)
+    assert exc.value.text_en == "registration is not open"
+
+    # The owner submits after the window, within the grant.
+    assert _submit(rec_server, owner, now + DAY).status == "submitted"
+    # Someone else with that NIK after the grant's last day: refused.
+    after = now + 5 * DAY
+    with pytest.raises(svc.Refused) as exc:
+        _save(rec_server, later, nik, "Ratna Sari", born, "F", after)
+    assert exc.value.text_en == "registration is not open"
+    assert _recruitment_problems(db) == []
+
+
+def test_the_default_grant_and_a_grant_in_the_past(rec_server: RecServer) -> None:
+    """Without a date the grant runs 7 days after the void (or to the
+    registration close if later); a date before today is refused."""
+    db = rec_server.handle.db
+    now = time.time()
+    born = dt.date(1991, 1, 2)
+    nik = demo_nik(born, "M", 953)
+    # The window is open again for this one.
+    _close_registration(rec_server, svc.today(now) + dt.timedelta(days=20))
+    fraud = _account(rec_server, "penipu.late@contoh.id")
+    reg = _save(rec_server, fraud, nik, "Nama Palsu", born, "M", now)
+    _submit(rec_server, fraud, now)
+    with pytest.raises(svc.Refused) as exc:
+        svc.void_registration(
+            db, reg, "admin-rekrutmen", "NIK orang lain", now, svc.today(now) - dt.timedelta(1)
+        )
+    assert exc.value.text_en == "the late registration's last day cannot be before today"
+    svc.void_registration(db, reg, "admin-rekrutmen", "NIK orang lain", now)
+    assert (
+        _void_events(db)[-1]["grant_until"] == (svc.today(now) + dt.timedelta(days=20)).isoformat()
+    )
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+    assert svc.default_grant_until(_period(rec_server).schedule, now) == svc.today(
+        now
+    ) + dt.timedelta(days=7)
+    assert _recruitment_problems(db) == []
+
+
+def _scheduled(db: Any) -> list[RecRegistration]:
+    with Session(db) as s:
+        return list(
+            s.execute(
+                select(RecRegistration)
+                .where(col(RecRegistration.status) == "scheduled")
+                .order_by(col(RecRegistration.id))
+            ).scalars()
+        )
+
+
+def test_a_scheduled_registration_is_voided_out_of_its_session(rec_server: RecServer) -> None:
+    """A scheduled squatter leaves its exam session in the void's transaction
+    (audited); one whose exam has begun (an attempt) is refused, unchanged."""
+    db = rec_server.handle.db
+    now = time.time()
+    regs = _scheduled(db)
+    assert len(regs) >= 1
+    reg = regs[0]
+    assert reg.id is not None and reg.candidate_id is not None
+    with Session(writer(db)) as s:
+        cand = s.get(Candidate, reg.candidate_id)
+        assert cand is not None and cand.session_id is not None
+        session_id = cand.session_id
+        # The exam has begun for this candidate: refused, nothing changes.
+        s.add(Attempt(session_id=session_id, candidate_id=reg.candidate_id, status="running"))
+        s.commit()
+    with pytest.raises(svc.Refused) as exc:
+        svc.void_registration(db, reg.id, "admin-rekrutmen", "NIK orang lain", now)
+    assert "the proctor voids the attempt" in exc.value.text_en
+    with Session(writer(db)) as s:
+        row = s.get(RecRegistration, reg.id)
+        assert row is not None and row.status == "scheduled"
+        cand = s.get(Candidate, reg.candidate_id)
+        assert cand is not None and cand.session_id == session_id
+        assert (
+            s.execute(select(RecNikGrant).where(col(RecNikGrant.registration_id) == reg.id)).first()
+            is None
+        )
+        for a in s.execute(
+            select(Attempt).where(col(Attempt.candidate_id) == reg.candidate_id)
+        ).scalars():
+            s.delete(a)
+        s.commit()
+    # Before the exam: voided, out of the session, the NIK granted.
+    voided = svc.void_registration(db, reg.id, "admin-rekrutmen", "NIK orang lain", now)
+    assert voided.status == "void"
+    with Session(db) as s:
+        cand = s.get(Candidate, reg.candidate_id)
+        assert cand is not None and cand.session_id is None
+        assert s.execute(
+            select(RecNikGrant).where(col(RecNikGrant.registration_id) == reg.id)
+        ).first()
+    event = _void_events(db)[-1]
+    assert event["was"] == "scheduled" and event["candidate"] == reg.candidate_id
+    assert event["left_session"]
+    assert svc.card_of(db, reg.id) is None
+    assert _recruitment_problems(db) == []
