@@ -32,7 +32,7 @@ from exam_server.recruitment.periods import (
     in_scope_where,
     staff_scope,
 )
-from exam_server.scheduling import SetupError, create_formations
+from exam_server.scheduling import SetupError, add_formations
 from recruitment import announcement as ann
 from recruitment import eligibility as elig
 from recruitment.models import (
@@ -249,33 +249,6 @@ def decide_need(
     if not approve and not reason.strip():
         raise Refused("alasan pengembalian wajib diisi", "a reason for returning is required")
     codes = [formation_code(need.code, c) for c in sorted(allocation)]
-    if approve:
-        # The exam server's own import makes the formations (its rules for codes
-        # and openings); a re-run after a failure finds them made and goes on.
-        with Session(engine) as s:
-            existing = set(
-                s.execute(
-                    select(col(Formation.code)).where(col(Formation.code).in_(codes))
-                ).scalars()
-            )
-        rows = [
-            {
-                "code": formation_code(need.code, c),
-                "agency": agency.name,
-                "position": need.position,
-                "location": need.location,
-                "openings": n,
-            }
-            for c, n in sorted(allocation.items())
-            if formation_code(need.code, c) not in existing
-        ]
-        if rows:
-            try:
-                create_formations(engine, rows, actor)
-            except SetupError as exc:
-                raise Refused(
-                    f"formasi tidak dapat dibuat: {exc}", f"formations cannot be made: {exc}"
-                ) from None
     with Session(writer(engine)) as s:
         need = _get(s, RecNeed, need_id, lock=True)
         # Checked again under the lock: the need may have been returned,
@@ -290,6 +263,12 @@ def decide_need(
         need.decided_by, need.decision_reason, need.updated_at = actor, reason.strip(), now
         s.add(need)
         if approve:
+            # The exam server's own rules make the formations (codes, openings),
+            # in this transaction: a decision refused here leaves none behind.
+            # (Made before it, a refused approval left formations with the old
+            # allocation, which a later approval of the changed need kept,
+            # found by a review: the ranking counted the old openings.)
+            _make_formations(s, need, agency, allocation, codes, actor)
             ids = dict(
                 s.execute(
                     select(col(Formation.code), col(Formation.id)).where(
@@ -321,6 +300,49 @@ def decide_need(
         )
         s.commit()
     return codes if approve else []
+
+
+def _make_formations(
+    s: Session,
+    need: RecNeed,
+    agency: RecAgency,
+    allocation: dict[str, int],
+    codes: list[str],
+    actor: str,
+) -> None:
+    """The exam formations of an approved need's allocation, in the caller's
+    transaction; one already made (by an approval from before they were made
+    in the decision's transaction) must have the allocation's openings, or
+    the approval is refused, naming it."""
+    existing = {
+        f.code: f
+        for f in s.execute(select(Formation).where(col(Formation.code).in_(codes))).scalars()
+    }
+    for c, n in sorted(allocation.items()):
+        made = existing.get(formation_code(need.code, c))
+        if made is not None and made.openings != n:
+            raise Refused(
+                f"formasi {made.code} sudah ada dengan {made.openings} formasi, bukan {n}",
+                f"formation {made.code} exists with {made.openings} openings, not {n}",
+            )
+    rows = [
+        {
+            "code": formation_code(need.code, c),
+            "agency": agency.name,
+            "position": need.position,
+            "location": need.location,
+            "openings": n,
+        }
+        for c, n in sorted(allocation.items())
+        if formation_code(need.code, c) not in existing
+    ]
+    if rows:
+        try:
+            add_formations(s, rows, actor)
+        except SetupError as exc:
+            raise Refused(
+                f"formasi tidak dapat dibuat: {exc}", f"formations cannot be made: {exc}"
+            ) from None
 
 
 def needs(engine: Engine, period_id: int, staff: str | None = None) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ from exam_server.scheduling.candidates import (
     CSV_COLUMNS,
     CSV_OPTIONAL,
     REG_RE,
+    add_formations,
     create_formations,
     import_candidates_csv,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "REG_RE",
     "SetupError",
+    "add_formations",
     "check_policy_fits_design",
     "check_staff_password",
     "create_exam",

@@ -26,48 +26,58 @@ CSV_OPTIONAL = ("birth_date",)
 
 def create_formations(engine: Engine, rows: list[dict[str, Any]], actor: str = "cli") -> int:
     """Create formations from rows (code, agency, position, location,
-    openings), all or none; audited as ``create_formations`` with every
-    row as stored (``exam_server.audit.formation_records`` compares them:
-    the openings decide how many pass)."""
+    openings), all or none, in a transaction of their own:
+    :func:`add_formations`."""
+    with Session(writer(engine)) as s:
+        n = add_formations(s, rows, actor)
+        s.commit()
+        return n
+
+
+def add_formations(s: Session, rows: list[dict[str, Any]], actor: str) -> int:
+    """Add formations from rows in the caller's transaction (a need's approval
+    makes its formations in the decision's own: a refused decision leaves
+    none behind); :class:`SetupError` naming the row and field of every bad
+    one, nothing added. Audited as ``create_formations`` with every row as
+    stored (``exam_server.audit.formation_records`` compares them: the
+    openings decide how many pass)."""
     errors: list[dict[str, Any]] = []
     seen: set[str] = set()
-    with Session(writer(engine)) as s:
-        out = []
-        for i, r in enumerate(rows, start=1):
-            code = r.get("code")
-            if not isinstance(code, str) or not CODE_RE.match(code):
-                errors.append({"row": i, "field": "code", "message": "invalid code"})
-                continue
-            if code in seen or _one(s, Formation, code=code) is not None:
-                errors.append({"row": i, "field": "code", "message": f"formation {code} exists"})
-            seen.add(code)
-            openings = r.get("openings", 1)
-            if isinstance(openings, bool) or not isinstance(openings, int) or openings < 1:
-                errors.append(
-                    {"row": i, "field": "openings", "message": "must be a positive integer"}
-                )
-                continue
-            out.append(
-                Formation(
-                    code=code,
-                    agency=str(r.get("agency", ""))[:200],
-                    position=str(r.get("position", ""))[:200],
-                    location=str(r.get("location", ""))[:200],
-                    openings=openings,
-                )
+    out = []
+    for i, r in enumerate(rows, start=1):
+        code = r.get("code")
+        if not isinstance(code, str) or not CODE_RE.match(code):
+            errors.append({"row": i, "field": "code", "message": "invalid code"})
+            continue
+        if code in seen or _one(s, Formation, code=code) is not None:
+            errors.append({"row": i, "field": "code", "message": f"formation {code} exists"})
+        seen.add(code)
+        openings = r.get("openings", 1)
+        if isinstance(openings, bool) or not isinstance(openings, int) or openings < 1:
+            errors.append(
+                {"row": i, "field": "openings", "message": "must be a positive integer"}
             )
-        if errors:
-            raise SetupError("formations not imported", errors)
-        s.add_all(out)
-        s.flush()
-        audit.append(
-            s.connection(),
-            "create_formations",
-            actor,
-            data={"formations": [formation_record(f) for f in out]},
+            continue
+        out.append(
+            Formation(
+                code=code,
+                agency=str(r.get("agency", ""))[:200],
+                position=str(r.get("position", ""))[:200],
+                location=str(r.get("location", ""))[:200],
+                openings=openings,
+            )
         )
-        s.commit()
-        return len(out)
+    if errors:
+        raise SetupError("formations not imported", errors)
+    s.add_all(out)
+    s.flush()
+    audit.append(
+        s.connection(),
+        "create_formations",
+        actor,
+        data={"formations": [formation_record(f) for f in out]},
+    )
+    return len(out)
 
 
 def formation_record(f: Formation) -> dict[str, Any]:

@@ -278,30 +278,51 @@ def test_an_account_that_changed_a_need_does_not_approve_it(rec_server: RecServe
 def test_a_need_changed_while_its_approval_runs_is_not_approved(
     rec_server: RecServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The approval reads the need, makes the formations, then writes: in
-    between, the same admin returns the need, changes it and submits it
-    itself. The write must see that (it approved its own submission, with the
-    old allocation's formations, before)."""
+    """The approval reads the need, then writes the decision (and makes the
+    formations) under the need's lock: in between, the same admin returns the
+    need, changes it and submits it itself. The write must see that (it
+    approved its own submission, with the old allocation's formations,
+    before), and leave no formation behind (a review found formations made
+    before the refused write kept the old openings for a later approval)."""
     db = rec_server.handle.db
     period = svc.current_period(db)
     assert period is not None
     fields = svc.parse_need({**_NEED, "code": "STATISTISI", "agency": ""}, period.rules)
     need_id = svc.create_need(db, period.id, "operator", fields, time.time())
     svc.submit_need(db, need_id, "operator", time.time())
-    real = needs_mod.create_formations
+    real = needs_mod._check_decidable
+    calls = []
 
-    def meanwhile(engine: Any, rows: Any, actor: str) -> Any:
-        svc.decide_need(db, need_id, "admin-rekrutmen", False, "ubah", time.time())
-        changed = {**fields, "allocation": {"general": 3}, "openings": 3}
-        svc.update_need(db, need_id, "admin-rekrutmen", changed, time.time())
-        svc.submit_need(db, need_id, "admin-rekrutmen", time.time())
-        return real(engine, rows, actor)
+    def meanwhile(need: Any, actor: str, approve: bool) -> None:
+        real(need, actor, approve)
+        calls.append(actor)
+        if len(calls) == 1 and actor == "admin-rekrutmen" and approve:  # after the first read
+            svc.decide_need(db, need_id, "admin-rekrutmen", False, "ubah", time.time())
+            changed = {**fields, "allocation": {"general": 3}, "openings": 3}
+            svc.update_need(db, need_id, "admin-rekrutmen", changed, time.time())
+            svc.submit_need(db, need_id, "admin-rekrutmen", time.time())
 
-    monkeypatch.setattr(needs_mod, "create_formations", meanwhile)
+    monkeypatch.setattr(needs_mod, "_check_decidable", meanwhile)
     with pytest.raises(TransitionError):
         svc.decide_need(db, need_id, "admin-rekrutmen", True, "", time.time())
-    monkeypatch.setattr(needs_mod, "create_formations", real)
+    monkeypatch.setattr(needs_mod, "_check_decidable", real)
     need = next(n for n in svc.needs(db, period.id) if n["id"] == need_id)
     assert need["status"] == "submitted" and need["submitted_by"] == "admin-rekrutmen"
     assert "STATISTISI-GENERAL" not in {f["code"] for f in svc.formations(db, period.id)}
+    with db.connect() as c:  # nor in the exam server's formations
+        assert (
+            c.exec_driver_sql(
+                "SELECT count(*) FROM exam_formation WHERE code LIKE 'STATISTISI-%'"
+            ).scalar_one()
+            == 0
+        )
+    # Approved by another account: the new allocation's openings, made once.
+    svc.decide_need(db, need_id, "penyetuju", True, "", time.time())
+    with db.connect() as c:
+        assert (
+            c.exec_driver_sql(
+                "SELECT openings FROM exam_formation WHERE code = 'STATISTISI-GENERAL'"
+            ).scalar_one()
+            == 3
+        )
     assert _recruitment_problems(db) == []
