@@ -54,9 +54,7 @@ def add_formations(s: Session, rows: list[dict[str, Any]], actor: str) -> int:
         seen.add(code)
         openings = r.get("openings", 1)
         if isinstance(openings, bool) or not isinstance(openings, int) or openings < 1:
-            errors.append(
-                {"row": i, "field": "openings", "message": "must be a positive integer"}
-            )
+            errors.append({"row": i, "field": "openings", "message": "must be a positive integer"})
             continue
         out.append(
             Formation(
