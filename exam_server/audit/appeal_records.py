@@ -10,9 +10,12 @@ or not, rejected ones too, and compares who answered: a decision turned
 from accepted to rejected, its answer or answerer rewritten, or a decision
 reverted to ``submitted`` is reported.
 
-An appeal decided before these events existed has none: a note, unless its
-id is above an audited appeal's (ids only grow: it was decided past the API
-after the events began).
+An appeal decided before these events existed has none: the upgrade that
+first meets such appeals lists them once, with a digest of each decision
+(``appeal_baseline``, :func:`record_baseline`); each is then a note, checked
+against its digest. Any other decided appeal without its event is a problem,
+whatever its id (ids told old rows apart before; a review showed a row
+inserted with a low id passes that way).
 """
 
 from __future__ import annotations
@@ -24,6 +27,63 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from exam_server.audit.chain import AUDIT
+
+BASELINE = "appeal_baseline"
+
+
+def _digest(row: Any) -> str:
+    """SHA-256 of what a decided appeal holds (its decision data and who gave it)."""
+    import hashlib
+
+    from exam_server.after_test.store import decision_data
+
+    data = {**decision_data(dict(row)), "answered_by": row["answered_by"]}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _baseline(conn: Connection) -> dict[str, str] | None:
+    """appeal id (as text) → decision digest, from the first baseline event."""
+    row = conn.execute(
+        select(AUDIT.c.data_json).where(AUDIT.c.kind == BASELINE).order_by(AUDIT.c.id).limit(1)
+    ).first()
+    if row is None:
+        return None
+    try:
+        listed = json.loads(row[0] or "{}").get("appeals")
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in listed.items()} if isinstance(listed, dict) else {}
+
+
+def record_baseline(conn: Connection) -> bool:
+    """Write the ``appeal_baseline`` event once, when the chain has none and
+    some decided appeals have no ``appeal_decided`` event (decided by code
+    from before decisions were audited): their ids and decision digests. Run
+    by the upgrade in its transaction; True when written."""
+    from after_test import models as am
+    from exam_server import audit
+    from exam_server.after_test.store import DECIDED
+
+    if _baseline(conn) is not None:
+        return False
+    decided = set()
+    for (data_json,) in conn.execute(select(AUDIT.c.data_json).where(AUDIT.c.kind == DECIDED)):
+        try:
+            aid = json.loads(data_json or "{}").get("appeal_id")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(aid, int):
+            decided.add(aid)
+    t = am.AfterAppeal.__table__  # type: ignore[attr-defined]
+    old = {
+        str(row["id"]): _digest(row)
+        for row in conn.execute(select(t).where(t.c.status != "submitted")).mappings()
+        if int(row["id"]) not in decided
+    }
+    if not old:
+        return False
+    audit.append(conn, BASELINE, "upgrade", data={"appeals": dict(sorted(old.items()))})
+    return True
 
 
 def check_appeals(conn: Connection) -> tuple[list[str], list[str]]:
@@ -42,7 +102,8 @@ def check_appeals(conn: Connection) -> tuple[list[str], list[str]]:
             continue
         if isinstance(data, dict) and isinstance(data.get("appeal_id"), int):
             events[int(data["appeal_id"])] = (data, str(actor))
-    first_audited = min(events, default=None)
+    baseline = _baseline(conn)
+    audited_here = baseline is not None or bool(events)
     problems: list[str] = []
     legacy: list[int] = []
     stored: set[int] = set()
@@ -54,7 +115,10 @@ def check_appeals(conn: Connection) -> tuple[list[str], list[str]]:
         if event is None:
             if row["status"] == "submitted":
                 continue
-            if first_audited is not None and aid > first_audited:
+            listed = (baseline or {}).get(str(aid))
+            if listed is not None and listed != _digest(row):
+                problems.append(f"{name}: differs from the decision the appeal_baseline recorded")
+            elif listed is None and audited_here:
                 problems.append(f"{name}: {row['status']}, but the audit log has no decision of it")
             else:
                 legacy.append(aid)

@@ -157,10 +157,11 @@ def upgrade(engine: Engine, *, fast_empty: bool = False) -> Upgrade:
             broken_before = _broken_keys(conn)
             command.upgrade(alembic_config(conn), head)
             _check_no_new_broken_keys(conn, broken_before)
-            # Accounts made before accounts were audited, listed once.
-            from exam_server.audit.staff_records import record_baseline
+            # Accounts and appeal decisions from before they were audited, listed once.
+            from exam_server.audit import appeal_records, staff_records
 
-            record_baseline(conn)
+            staff_records.record_baseline(conn)
+            appeal_records.record_baseline(conn)
         after = current_revision(conn)
         created = set(inspect(conn).get_table_names()) - tables
     if after != head:  # pragma: no cover - Alembic recorded something else

@@ -368,6 +368,63 @@ def test_audit_verify_reports_a_decision_changed_after_it_was_made(
     assert [p for p in problems if f"appeal {appeal_id} " in p and said in p], problems
 
 
+def test_a_decided_appeal_inserted_with_a_low_id_or_changed_from_its_baseline_is_reported(
+    after_server: AfterServer,
+) -> None:
+    """Found by a review: a decided appeal without its event passed as one
+    from before decisions were audited when its id was below every audited
+    one. Old decisions are now the ones the upgrade's appeal_baseline lists
+    (with a digest of each); any other is a problem, whatever its id."""
+    from exam_server.audit.appeal_records import check_appeals, record_baseline
+
+    s = after_server
+    now = s.clock.now()
+    planted = {
+        "id": 0,
+        "exam_code": EXAM,
+        "registration_number": s.finished.registration_numbers[30],
+        "receipt_sha256": "0" * 64,
+        "reason": "-",
+        "evidence": "",
+        "field": "name",
+        "status": "rejected",
+        "submitted_at": now,
+        "answer_by": now,
+        "answered_at": now,
+        "answered_by": "admin",
+        "answer": "Ditolak.",
+    }
+    with s.db.connect() as conn:
+        trans = conn.begin()
+        try:
+            conn.execute(insert(APPEAL).values(**planted))
+            problems = check_appeals(conn)[0]
+        finally:
+            trans.rollback()
+    assert any("appeal 0 " in p and "no decision of it" in p for p in problems), problems
+
+    # A database whose decisions predate their events: the upgrade lists them.
+    with s.db.connect() as conn:
+        trans = conn.begin()
+        try:
+            conn.execute(delete(AUDIT).where(AUDIT.c.kind == "appeal_decided"))
+            assert record_baseline(conn) is True
+            assert record_baseline(conn) is False  # once
+            problems, notes = check_appeals(conn)
+            assert problems == [] and notes
+            (old_id,) = conn.execute(
+                select(APPEAL.c.id).where(APPEAL.c.status != "submitted").limit(1)
+            ).one()
+            conn.execute(update(APPEAL).where(APPEAL.c.id == old_id).values(answer="Lain."))
+            changed = check_appeals(conn)[0]
+            conn.execute(insert(APPEAL).values(**planted))
+            inserted = check_appeals(conn)[0]
+        finally:
+            trans.rollback()
+    assert any(f"appeal {old_id} " in p and "appeal_baseline" in p for p in changed), changed
+    assert any("appeal 0 " in p and "no decision of it" in p for p in inserted), inserted
+
+
 def test_a_field_corrected_and_not_yet_published_is_not_accepted_again(
     after_server: AfterServer,
 ) -> None:
