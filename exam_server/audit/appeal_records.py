@@ -75,13 +75,16 @@ def record_baseline(conn: Connection) -> bool:
         if isinstance(aid, int):
             decided.add(aid)
     t = am.AfterAppeal.__table__  # type: ignore[attr-defined]
+    # Old decisions came before the first audited one (ids grow with the
+    # appeals filed); a later one without its event was written past the
+    # code and is not listed. Written once even when it lists nothing, so
+    # that no later upgrade lists a row inserted meanwhile.
+    first = min(decided, default=None)
     old = {
         str(row["id"]): _digest(row)
         for row in conn.execute(select(t).where(t.c.status != "submitted")).mappings()
-        if int(row["id"]) not in decided
+        if int(row["id"]) not in decided and (first is None or int(row["id"]) < first)
     }
-    if not old:
-        return False
     audit.append(conn, BASELINE, "upgrade", data={"appeals": dict(sorted(old.items()))})
     return True
 

@@ -136,9 +136,10 @@ class StaffFacts:
 
 
 def record_baseline(conn: Connection) -> bool:
-    """Write the ``staff_baseline`` event once, when the chain has none and
-    some accounts have no ``staff_created`` event (made by code from before
-    accounts were audited): their usernames and password digests. From then
+    """Write the ``staff_baseline`` event once, when the chain has none:
+    where no account was audited yet, every account (made by code from before
+    accounts were audited) with its password digest; where some were, none
+    (an account without its event was then inserted past the code). From then
     on an account with neither its own event nor a line here is reported, and
     an old account's password hash is checked against its digest. Run by the
     upgrade (``exam_server.migrations.upgrade``) in its transaction; True
@@ -150,13 +151,17 @@ def record_baseline(conn: Connection) -> bool:
     if facts.baseline is not None:
         return False
     staff = Staff.__table__  # type: ignore[attr-defined]
-    old = {
-        str(user): password_sha256(str(pw))
-        for user, pw in conn.execute(select(staff.c.username, staff.c.password_hash))
-        if str(user) not in facts.created
-    }
-    if not old:
-        return False
+    old: dict[str, str] = {}
+    if not facts.created:
+        # Nothing about accounts was audited yet: every account is an old one.
+        old = {
+            str(user): password_sha256(str(pw))
+            for user, pw in conn.execute(select(staff.c.username, staff.c.password_hash))
+        }
+    # Where accounts were already audited (code of this day or later), an
+    # account without its event was inserted past the code: the baseline then
+    # lists nobody, written all the same, so that no later upgrade lists it
+    # (a review saw the next upgrade launder an admin inserted by SQL).
     audit.append(conn, BASELINE, "upgrade", data={"accounts": dict(sorted(old.items()))})
     return True
 

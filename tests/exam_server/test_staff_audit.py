@@ -195,6 +195,27 @@ def test_the_upgrade_lists_the_old_accounts_once_and_no_other_passes(seeded: Eng
     assert "password hash" in replaced and "staff_baseline" in replaced
 
 
+def test_a_later_upgrade_does_not_list_an_inserted_account(seeded: Engine) -> None:
+    """Found by a review of the baseline: on a database whose accounts were
+    audited, the next upgrade listed an admin inserted by SQL as an old
+    account. Where accounts were audited the baseline lists nobody."""
+    from exam_server.audit.staff_records import record_baseline
+
+    problems = _edit(
+        seeded,
+        "INSERT INTO exam_staff (username, name, role, password_hash, disabled) "
+        "SELECT 'rogue', 'Rogue', 'admin', password_hash, 0 FROM exam_staff "
+        "WHERE username = 'admin'",
+    )
+    assert any("rogue" in p for p in problems)
+    with seeded.begin() as conn:
+        assert record_baseline(conn) is True  # what the next upgrade runs
+    ((_, data),) = _events(seeded, "staff_baseline")
+    assert data == {"accounts": {}}
+    problems, _notes = _check(seeded)
+    assert any("staff account rogue" in p and "no staff_created event" in p for p in problems)
+
+
 def test_accounts_from_before_auditing_are_notes_not_problems(seeded: Engine) -> None:
     """A database made by older code: no staff events at all."""
     with seeded.begin() as conn:
