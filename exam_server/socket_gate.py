@@ -42,6 +42,10 @@ class Slot:
     source: str
     evict: Callable[[], None] = field(repr=False)
     released: bool = False
+    #: Its owner is logging in right now (a hello being checked): not given
+    #: away. (A review saw a room's terminals evicted mid-hello by one idle
+    #: socket from elsewhere.)
+    busy: bool = False
 
 
 class SocketGate:
@@ -79,11 +83,10 @@ class SocketGate:
             self.refused += 1
             return None
         if self._count >= self.total:
-            heaviest = max(self._open, key=lambda s: len(self._open[s]))
-            if len(self._open[heaviest]) <= mine + 1:
+            oldest = self._evictable(mine)
+            if oldest is None:
                 self.refused += 1
                 return None
-            oldest = next(iter(self._open[heaviest]))
             self._drop(oldest)
             self.evicted += 1
             oldest.evict()
@@ -91,6 +94,19 @@ class SocketGate:
         self._open.setdefault(source, OrderedDict())[slot] = None
         self._count += 1
         return slot
+
+    def _evictable(self, mine: int) -> Slot | None:
+        """The oldest idle slot of the heaviest source holding more than
+        ``mine`` (the newcomer's own count), or None. A source holding one
+        more than the newcomer loses a slot to it: floods of one socket an
+        address churn instead of holding the pool."""
+        for source in sorted(self._open, key=lambda s: len(self._open[s]), reverse=True):
+            if len(self._open[source]) <= mine:
+                return None
+            idle = next((slot for slot in self._open[source] if not slot.busy), None)
+            if idle is not None:
+                return idle
+        return None
 
     def closer(self, close: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], None]:
         """An ``evict`` callback that runs ``close()`` as a task of its own (the

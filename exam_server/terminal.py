@@ -122,7 +122,11 @@ async def candidate_endpoint(ws: WebSocket) -> None:
             try:
                 msg = p.parse_client(data, settings.max_frame_bytes)
                 if la is None:
-                    la = await _authenticate(service, conn, msg)
+                    slot.busy = True  # not given away while its hello is checked
+                    try:
+                        la = await _authenticate(service, conn, msg)
+                    finally:
+                        slot.busy = False
                     gate.release(slot)
                     continue
                 for out in await _dispatch(service, la, msg):

@@ -38,7 +38,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from cat_engine import engine as cat
 from cat_engine.bank import BankArrays
@@ -413,7 +413,9 @@ async def board_channel(ws: WebSocket) -> None:
             live_frame("snapshot", ctx.clock.now(), session=session, rows=_dicts(rows))
         )
         await serve(ws, _board_pump(ws, sub, engine, session_id, book))
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, WebSocketDisconnected):
+        # WebSocketDisconnected: a send after the gate closed this socket for
+        # a newcomer while it was loading (found by a review: a traceback).
         return
     finally:
         sub.close()

@@ -185,3 +185,94 @@ def test_serve_raises_the_open_files_limit_to_the_hard_limit() -> None:
     ).stdout.split()
     want = 1_048_576 if hard == resource.RLIM_INFINITY else hard
     assert [int(x) for x in out] == [want, want]
+
+
+def test_a_slot_logging_in_is_not_given_away_and_single_socket_floods_churn() -> None:
+    gate = SocketGate("t", per_source=3, total=3)
+    evicted: list[str] = []
+    room = [gate.admit("room", lambda: evicted.append("room")) for _ in range(3)]
+    for slot in room:
+        assert slot is not None
+        slot.busy = True  # their hellos are being checked
+    assert gate.admit("elsewhere", lambda: evicted.append("x")) is None and evicted == []
+    for slot in room:
+        assert slot is not None
+        slot.busy = False
+    flood = SocketGate("f", per_source=1, total=2)
+    a = flood.admit("a", lambda: evicted.append("a"))
+    b = flood.admit("b", lambda: evicted.append("b"))
+    assert a and b
+    # A fresh address takes a slot from a one-socket source (one more than it holds).
+    assert flood.admit("c", lambda: evicted.append("c")) is not None and evicted == ["a"]
+
+
+async def test_a_terminal_in_the_middle_of_its_hello_is_not_evicted(
+    server_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: with the pool full of a room's terminals whose hellos
+    were being checked (slow at a login rush), one idle socket from another
+    address evicted a terminal mid-hello."""
+    h: ServerHandle = server_factory(preauth_sockets_per_source=3, preauth_sockets_total=3)
+    svc = context(h.app).attempts
+    real = svc.hello
+
+    async def slow_hello(conn: Any, msg: Any) -> Any:
+        await asyncio.sleep(1.0)
+        return await real(conn, msg)
+
+    monkeypatch.setattr(svc, "hello", slow_hello)
+    room = []
+    for i in range(3):
+        token = h.login(str(h.seed.candidates[i]["registration_number"]), f"T-{i}")
+        ws = await _open(h.ws_url, "10.0.0.1")  # a room behind one address
+        await ws.send(json.dumps({"type": "hello", "token": token, "terminal_id": f"T-{i}"}))
+        room.append(ws)
+    await asyncio.sleep(0.2)
+    idle = await _open(h.ws_url, "10.66.0.1")
+    assert await _closed_with(idle) == terminal.CLOSE_BUSY  # nothing idle to give it
+    for ws in room:  # every terminal of the room logged in
+        assert json.loads(await ws.recv())["type"] == "state"
+        await ws.close()
+
+
+async def test_a_board_socket_given_away_while_loading_ends_quietly(
+    server_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review: a board socket closed for a newcomer while it loaded
+    its snapshot ended in a traceback (a send after the close)."""
+    import logging
+    import time as _time
+
+    from exam_server.live import board as boardmod
+
+    real = boardmod.load_board
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        _time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(boardmod, "load_board", slow)
+    h: ServerHandle = server_factory(board_sockets_per_source=2, board_sockets_total=2)
+    url = f"ws://127.0.0.1:{h.settings.port}/ws/board/{h.seed.session_id}"
+    # uvicorn logs an endpoint's exception on its own logger, which does not
+    # reach the root logger pytest captures: listen on it directly.
+    errors: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            errors.append(record)
+
+    handler = Keep(logging.ERROR)
+    logging.getLogger("uvicorn.error").addHandler(handler)
+    try:
+        first = [await _open(url, "10.9.5.1") for _ in range(2)]
+        await asyncio.sleep(0.2)
+        newcomer = await _open(url, "10.9.5.2")
+        assert await _closed_with(first[0]) == 1013
+        assert json.loads(await newcomer.recv())["type"] == "snapshot"
+        await asyncio.sleep(1.5)
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(handler)
+    assert [r.getMessage() for r in errors] == []
+    for ws in (first[1], newcomer):
+        await ws.close()
