@@ -300,11 +300,19 @@ class RecNikGrant(SQLModel, table=True):
     """A late registration for one NIK in one period, given when a
     registration made with that NIK was voided (someone else's NIK: the
     owner was refused while it held it, usually until after the
-    registration window closed). Whoever saves or submits with ``nik_hash``
-    in the period may do so until ``until`` (``YYYY-MM-DD``, inclusive),
-    window or not (``exam_server.recruitment.registrations.may_register``).
-    One per voided registration (revision ``0023_nik_grants``); audited in
-    the ``rec_void`` event."""
+    registration window closed). The accounts it is for (``accounts_json``)
+    may save or submit with ``nik_hash`` in the period until ``until``
+    (``YYYY-MM-DD``, inclusive), window or not
+    (``exam_server.recruitment.registrations.may_register``). One per voided
+    registration (revision ``0023_nik_grants``); audited in the ``rec_void``
+    event.
+
+    accounts_json: the account ids the grant is for (a JSON list, revision
+    ``0024_grant_accounts``): those whose draft in the period held the NIK
+    when the registration was voided (not the voided one's account), and
+    the account the voiding staff named. Nobody else may use it; an empty
+    list lets nobody register late. (A grant for the NIK alone let the
+    squatter, told of the void first, submit again from another account.)"""
 
     __tablename__ = "rec_nik_grant"
     __table_args__ = (Index("ix_rec_nik_grant_period_nik", "period_id", "nik_hash"),)
@@ -315,3 +323,4 @@ class RecNikGrant(SQLModel, table=True):
     until: str = Field(max_length=10)
     granted_by: str = Field(max_length=80)
     granted_at: float = 0.0
+    accounts_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))

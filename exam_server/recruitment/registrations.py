@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
@@ -144,7 +144,8 @@ def identity_refusal(identity_json: str) -> tuple[str, str] | None:
 
 
 #: Saving or submitting outside the registration window, without a late
-#: registration (:class:`recruitment.models.RecNikGrant`) for the NIK.
+#: registration (:class:`recruitment.models.RecNikGrant`) for the NIK and
+#: the account.
 NOT_OPEN = ("pendaftaran tidak sedang dibuka", "registration is not open")
 #: A submit whose draft was saved (or a document replaced) while it was being
 #: checked: nothing is frozen; the candidate reloads and submits again.
@@ -154,46 +155,65 @@ CHANGED_MEANWHILE = (
 )
 
 
-def late_until(s: Session, period_id: int, h: str, now: float) -> dt.date | None:
+def grant_accounts(grant: RecNikGrant) -> list[int]:
+    """The account ids a late registration is for (``accounts_json``; a
+    malformed list is for nobody)."""
+    try:
+        ids = json.loads(grant.accounts_json or "[]")
+    except ValueError:
+        return []
+    if not isinstance(ids, list):
+        return []
+    return [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+
+
+def _running_grants(
+    s: Session, period_id: int, now: float, h: str | None = None
+) -> list[RecNikGrant]:
+    """The late registrations of the period still running on ``today(now)``
+    (for NIK hash ``h`` only, when given)."""
+    q = select(RecNikGrant).where(
+        col(RecNikGrant.period_id) == period_id,
+        col(RecNikGrant.until) >= today(now).isoformat(),
+    )
+    if h is not None:
+        q = q.where(col(RecNikGrant.nik_hash) == h)
+    return list(s.execute(q).scalars())
+
+
+def late_until(s: Session, period_id: int, h: str, account_id: int, now: float) -> dt.date | None:
     """The last day of the latest late registration for NIK hash ``h`` in the
-    period that is still running on ``today(now)`` (given when a registration
-    holding that NIK was voided), or None."""
-    until = s.execute(
-        select(func.max(col(RecNikGrant.until))).where(
-            col(RecNikGrant.period_id) == period_id,
-            col(RecNikGrant.nik_hash) == h,
-            col(RecNikGrant.until) >= today(now).isoformat(),
-        )
-    ).scalar()
+    period that is still running on ``today(now)`` and is for the account
+    (given when a registration holding that NIK was voided: the accounts
+    whose draft held the NIK then, and the one the voiding staff named), or
+    None. A grant is never for whoever types the NIK."""
+    until = max(
+        (g.until for g in _running_grants(s, period_id, now, h) if account_id in grant_accounts(g)),
+        default=None,
+    )
     return dt.date.fromisoformat(until) if until else None
 
 
-def late_registration_running(engine: Engine, period_id: int, now: float) -> bool:
-    """Whether any late registration of the period is still running (the page
-    then shows the form after the window: which NIK it is for, it does not
-    say; the save decides, :func:`may_register`)."""
+def late_registration_running(engine: Engine, period_id: int, account_id: int, now: float) -> bool:
+    """Whether a late registration of the period for the account is still
+    running (the page then shows the form after the window, also to an
+    account the voiding staff named that has no draft yet: for which NIK, it
+    does not say; the save decides, :func:`may_register`)."""
     with Session(engine) as s:
-        return (
-            s.execute(
-                select(col(RecNikGrant.id)).where(
-                    col(RecNikGrant.period_id) == period_id,
-                    col(RecNikGrant.until) >= today(now).isoformat(),
-                )
-            ).first()
-            is not None
-        )
+        return any(account_id in grant_accounts(g) for g in _running_grants(s, period_id, now))
 
 
-def may_register(s: Session, period: PeriodView, h: str, now: float) -> bool:
-    """The one rule of when a registration with NIK hash ``h`` may be saved or
-    submitted: within the period's registration window, or, after it, until
-    the last day of a late registration the committee gave that NIK when it
-    voided a registration that held it (:func:`late_until`)."""
+def may_register(s: Session, period: PeriodView, h: str, account_id: int, now: float) -> bool:
+    """The one rule of when the account may save or submit a registration
+    with NIK hash ``h``: within the period's registration window, or, after
+    it, until the last day of a late registration the committee gave that
+    NIK for that account when it voided a registration that held it
+    (:func:`late_until`; another account with the same NIK is refused)."""
     if period.schedule.registration_open(today(now)):
         return True
     if today(now) < period.schedule.registration_opens:
         return False
-    return late_until(s, period.id, h, now) is not None
+    return late_until(s, period.id, h, account_id, now) is not None
 
 
 def save_registration(
@@ -207,13 +227,13 @@ def save_registration(
 ) -> int:
     """Create or update the account's draft registration; refused once
     submitted, or when :func:`may_register` says no (outside the window,
-    without a late registration for the NIK). A draft holds no NIK: several
+    without a late registration for the NIK and the account). A draft holds no NIK: several
     accounts may save one, also while a submitted registration holds it (its
     owner's page then says so: :func:`nik_held_by_other`); the first
     submitted wins."""
     h = nik_hash(nik_key, period.code, fields["nik"])
     with Session(engine) as s:
-        if not may_register(s, period, h, now):
+        if not may_register(s, period, h, account_id, now):
             raise Refused(*NOT_OPEN)
     identity = registry.check(fields["nik"], fields["name"], fields["birth_date"])
     forms = {f["code"]: f for f in formations(engine, period.id)}
@@ -407,7 +427,7 @@ def submit_registration(
     (idempotent: a double click or a resent form changes nothing).
 
     Refused when :func:`may_register` says no (outside the window, without a
-    late registration for the NIK), when the population registry found the
+    late registration for the NIK and the account), when the population registry found the
     NIK under another name or birth date (:func:`identity_refusal`), and
     when another registration of the period holds the NIK (:data:`NIK_TAKEN`):
     the first submitted wins, decided by the partial unique index, so two
@@ -418,7 +438,7 @@ def submit_registration(
     if reg.status != Status.DRAFT:
         return reg
     with Session(engine) as s:
-        if not may_register(s, period, reg.nik_hash, now):
+        if not may_register(s, period, reg.nik_hash, account_id, now):
             raise Refused(*NOT_OPEN)
     refusal = identity_refusal(reg.identity_json)
     if refusal is not None:

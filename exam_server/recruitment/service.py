@@ -112,6 +112,7 @@ from exam_server.recruitment.registrations import (  # noqa: F401
     NIK_TAKEN,
     NOT_OPEN,
     eligibility_of,
+    grant_accounts,
     identity_refusal,
     late_registration_running,
     late_until,
@@ -124,6 +125,7 @@ from exam_server.recruitment.registrations import (  # noqa: F401
     upload_document,
 )
 from exam_server.recruitment.verification import (  # noqa: F401
+    GRANT_NOBODY,
     Queue,
     answer_appeal,
     appeal_of,
@@ -133,6 +135,7 @@ from exam_server.recruitment.verification import (  # noqa: F401
     declare_conflict,
     default_grant_until,
     file_appeal,
+    granted_to,
     last_verification,
     open_appeals,
     pending_tms,
@@ -165,9 +168,10 @@ class CandidateView:
     undelivered: Undelivered | None = None  # our last message to the account bounced
     # The draft's NIK is held by another account's submitted registration.
     nik_held: bool = False
-    # The last day of a late registration running for the draft's NIK.
+    # The last day of a late registration running for the draft's NIK and this account.
     late_until: dt.date | None = None
-    # Some late registration of the period runs (the form shows after the window).
+    # A late registration of the period for this account runs (the form shows
+    # after the window).
     late_running: bool = False
 
 
@@ -192,18 +196,26 @@ def candidate_view(
         appeal=appeal_of(engine, rid) if rid is not None else None,
         locations=test_locations(engine, period.id),
         undelivered=undelivered_to(engine, acc.email) if acc is not None else None,
-        **(_late_view(engine, period, reg, now) if now is not None else {}),
+        **(_late_view(engine, period, account_id, reg, now) if now is not None else {}),
     )
 
 
 def _late_view(
-    engine: Engine, period: PeriodView, reg: RecRegistration | None, now: float
+    engine: Engine,
+    period: PeriodView,
+    account_id: int,
+    reg: RecRegistration | None,
+    now: float,
 ) -> dict[str, Any]:
     draft = reg is not None and reg.status == "draft"
     with Session(engine) as s:
-        until = late_until(s, period.id, reg.nik_hash, now) if reg is not None and draft else None
+        until = (
+            late_until(s, period.id, reg.nik_hash, account_id, now)
+            if reg is not None and draft
+            else None
+        )
     return {
         "nik_held": nik_held_by_other(engine, reg) if reg is not None and draft else False,
         "late_until": until,
-        "late_running": late_registration_running(engine, period.id, now),
+        "late_running": late_registration_running(engine, period.id, account_id, now),
     }

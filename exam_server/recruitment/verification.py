@@ -7,6 +7,7 @@ Part of the recruitment operations (:mod:`exam_server.recruitment.service`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from exam_server.recruitment.periods import (
     in_scope_where,
     today,
 )
+from exam_server.recruitment.registrations import grant_accounts
 from exam_server.sites.models import SiteAttempt
 from recruitment.announcement import Schedule
 from recruitment.delivery import appeal_window_text
@@ -342,6 +344,71 @@ def _leave_session(s: Session, reg: RecRegistration) -> dict[str, Any]:
     return {"candidate": cid, "left_session": session_code}
 
 
+#: The void form's result when the grant is for nobody (no other account had
+#: a draft with the NIK, and staff named none).
+GRANT_NOBODY = (
+    "tidak ada akun yang mendapat pendaftaran susulan: tidak ada draf lain dengan NIK ini dan "
+    "tidak ada email pemilik yang disebut",
+    "no account got the late registration: no other draft had this NIK and no owner's "
+    "e-mail was named",
+)
+
+
+def _granted(s: Session, reg: RecRegistration, owner_email: str) -> list[int]:
+    """The accounts a void's late registration is for: those whose draft in
+    the period holds the voided registration's NIK now (the owner who kept a
+    draft ready), and the account whose e-mail the voiding staff named (who
+    spoke with the owner); never the voided registration's own account.
+    A named e-mail no account has, or the voided account's, is refused."""
+    ids = set(
+        s.execute(
+            select(col(RecRegistration.account_id)).where(
+                col(RecRegistration.period_id) == reg.period_id,
+                col(RecRegistration.nik_hash) == reg.nik_hash,
+                col(RecRegistration.status) == Status.DRAFT.value,
+                col(RecRegistration.account_id) != reg.account_id,
+            )
+        ).scalars()
+    )
+    if owner_email:
+        named = s.execute(
+            select(col(RecAccount.id)).where(col(RecAccount.email) == owner_email)
+        ).scalar()
+        if named is None:
+            raise Refused(
+                "tidak ada akun dengan email pemilik NIK itu",
+                "no account has the NIK owner's e-mail given",
+            )
+        if named == reg.account_id:
+            raise Refused(
+                "email itu milik akun pendaftaran yang dibatalkan",
+                "that e-mail is the voided registration's account",
+            )
+        ids.add(int(named))
+    return sorted(ids)
+
+
+def _notify_grant(s: Session, account_ids: list[int], until: dt.date, now: float) -> None:
+    """Tell each account a late registration is for (in its period, with its
+    NIK) until when it may register: the NIK is free again."""
+    day = until.isoformat()
+    for account_id in account_ids:
+        acc: RecAccount = _get(s, RecAccount, account_id)
+        enqueue(
+            s,
+            acc.email,
+            "NIK Anda bebas lagi: pendaftaran susulan / Your NIK is free again: late registration",
+            "Panitia seleksi membatalkan pendaftaran lain yang memakai NIK Anda. NIK itu bebas "
+            f"lagi: Anda boleh menyimpan dan mengirim pendaftaran dengan NIK itu dari akun ini "
+            f"sampai {day} (termasuk), walaupun masa pendaftaran sudah ditutup.\n"
+            "The selection committee voided another registration made with your NIK. The NIK "
+            "is free again: you may save and submit a registration with it from this account "
+            f"until {day} (inclusive), even though the registration period has closed.\n",
+            "late_registration",
+            now,
+        )
+
+
 def void_registration(
     engine: Engine,
     registration_id: int,
@@ -349,19 +416,25 @@ def void_registration(
     reason: str,
     now: float,
     grant_until: dt.date | None = None,
+    owner_email: str = "",
 ) -> RecRegistration:
     """Void a submitted registration the committee found fraudulent (made with
     someone else's NIK): it leaves every queue and no longer holds its NIK,
     and the NIK gets a late registration (:class:`RecNikGrant`) until
-    ``grant_until`` (default :func:`default_grant_until`; not in the past),
-    so the NIK's owner can save and submit theirs even after the window
-    closed. A verifier of its agency (not recused) or an admin (a national
-    one for any agency) does it, with a reason; audited as ``rec_void`` (with
-    the NIK hash and the grant's last day). Its frozen form, number and
-    receipt stay as evidence. A scheduled registration leaves its exam
-    session in the same transaction, unless its exam has begun
-    (:func:`_leave_session` refuses)."""
+    ``grant_until`` (default :func:`default_grant_until`; not in the past)
+    for the accounts :func:`_granted` names (the drafts holding the NIK now,
+    and the account of ``owner_email``, which staff may give), so the NIK's
+    owner can save and submit theirs even after the window closed; nobody
+    else may use it, and with no such account it lets nobody register
+    (:func:`granted_to` tells the page). Each granted account is told by
+    e-mail. A verifier of its agency (not recused) or an admin (a national
+    one for any agency) does it, with a reason; audited as ``rec_void``
+    (with the NIK hash, the grant's last day and its account ids). Its
+    frozen form, number and receipt stay as evidence. A scheduled
+    registration leaves its exam session in the same transaction, unless its
+    exam has begun (:func:`_leave_session` refuses)."""
     reason = reason.strip()
+    owner_email = owner_email.strip().lower()
     if not reason:
         raise Refused("alasan pembatalan wajib diisi", "a reason for voiding is required")
     if grant_until is not None and grant_until < today(now):
@@ -379,6 +452,7 @@ def void_registration(
             )
         was = reg.status
         reg.status = step(reg.status, "void")
+        granted = _granted(s, reg, owner_email)
         left = _leave_session(s, reg) if was == Status.SCHEDULED else {}
         reg.updated_at = now
         s.add(reg)
@@ -394,6 +468,7 @@ def void_registration(
                 until=until.isoformat(),
                 granted_by=staff,
                 granted_at=now,
+                accounts_json=json.dumps(granted),
             )
         )
         acc: RecAccount = _get(s, RecAccount, reg.account_id)
@@ -408,6 +483,7 @@ def void_registration(
             "status:void",
             now,
         )
+        _notify_grant(s, granted, until, now)
         s.flush()
         audit.append(
             s.connection(),
@@ -422,6 +498,9 @@ def void_registration(
                 "reason": reason,
                 "nik_hash": reg.nik_hash,
                 "grant_until": until.isoformat(),
+                # Who may use the grant (account ids; empty: nobody).
+                "grant_accounts": granted,
+                **({} if granted else {"grant_nobody": True}),
                 **left,
             },
             at=now,
@@ -429,6 +508,27 @@ def void_registration(
         s.commit()
         s.refresh(reg)
         return reg
+
+
+def granted_to(engine: Engine, registration_id: int) -> list[str]:
+    """The e-mails of the accounts the late registration given when the
+    registration was voided is for (empty: for nobody, or no grant)."""
+    with Session(engine) as s:
+        grant = s.execute(
+            select(RecNikGrant).where(col(RecNikGrant.registration_id) == registration_id)
+        ).scalar()
+        if grant is None:
+            return []
+        ids = grant_accounts(grant)
+        if not ids:
+            return []
+        return list(
+            s.execute(
+                select(col(RecAccount.email))
+                .where(col(RecAccount.id).in_(ids))
+                .order_by(col(RecAccount.email))
+            ).scalars()
+        )
 
 
 def _notify_status(s: Session, reg: RecRegistration, now: float) -> None:

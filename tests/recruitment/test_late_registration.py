@@ -8,6 +8,15 @@ staff set, so the owner submits after the window; anyone else, after that
 day, is refused. A scheduled registration is voided only while its exam has
 not begun for it, and then leaves its exam session. ``audit verify`` stays
 clean. Each test failed on the code before (revision ``0022_nik_at_submit``).
+
+A grant is for accounts, not for whoever types the NIK (revision
+``0024_grant_accounts``, after a reviewer's repro: the squatter, told of the
+void first, submitted again from a second account after the window and
+locked the owner out again): the accounts whose draft held the NIK at the
+void and the one the voiding staff named; nobody else, and nobody when there
+is neither. Each granted account is told by e-mail. The tests from
+``test_the_squatters_second_account_is_refused_the_owners_grant`` on failed
+on the code before.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from exam_server.recruitment import service as svc
 from exam_server.recruitment.demo import demo_nik, sample_pdf, sample_png
 from recruitment.announcement import Schedule
 from recruitment.documents import PNG
-from recruitment.models import RecNikGrant, RecPeriod, RecRegistration
+from recruitment.models import RecNikGrant, RecOutbox, RecPeriod, RecRegistration
 from recruitment.registry import NoRegistry
 from tests.recruitment.conftest import PASSWORDS, RecServer
 
@@ -172,7 +181,9 @@ def test_the_owner_registers_after_the_window_once_the_squatter_is_voided(
                 "grant_until": until.isoformat(),
             },
         )
-        assert r.status_code == 303, r.text
+        # The result names the accounts the grant is for: the owner's draft.
+        assert r.status_code == 200, r.text
+        assert "pemilik.late@contoh.id" in r.text
     finally:
         v.close()
     with Session(db) as s:
@@ -187,6 +198,7 @@ def test_the_owner_registers_after_the_window_once_the_squatter_is_voided(
     assert event["registration"] == squat
     assert event["grant_until"] == until.isoformat()
     assert event["nik_hash"] == grant.nik_hash
+    assert event["grant_accounts"] == [owner] and json.loads(grant.accounts_json) == [owner]
 
     # The owner's page shows the late registration; another NIK gets none.
     view = svc.candidate_view(db, _period(rec_server), owner, now)
@@ -290,4 +302,133 @@ def test_a_scheduled_registration_is_voided_out_of_its_session(rec_server: RecSe
     assert event["was"] == "scheduled" and event["candidate"] == reg.candidate_id
     assert event["left_session"]
     assert svc.card_of(db, reg.id) is None
+    assert _recruitment_problems(db) == []
+
+
+def _grant_mail(db: Any, email: str) -> list[RecOutbox]:
+    with Session(db) as s:
+        return list(
+            s.execute(
+                select(RecOutbox).where(
+                    col(RecOutbox.to_addr) == email, col(RecOutbox.kind) == "late_registration"
+                )
+            ).scalars()
+        )
+
+
+def _squatted(rec: RecServer, tag: str, seq: int) -> tuple[str, dt.date, int, int]:
+    """In an open window a squatter submits a NIK first: the NIK, its birth
+    date, the squatter's account and registration."""
+    now = time.time()
+    _close_registration(rec, svc.today(now) + dt.timedelta(days=20))
+    born = dt.date(1990, 3, 4)
+    nik = demo_nik(born, "M", seq)
+    squatter = _account(rec, f"penyerobot.{tag}@contoh.id")
+    squat = _save(rec, squatter, nik, "Siapa Saja", born, "M", now)
+    assert _submit(rec, squatter, now).status == "submitted"
+    return nik, born, squatter, squat
+
+
+def test_the_squatters_second_account_is_refused_the_owners_grant(
+    rec_server: RecServer,
+) -> None:
+    """The reviewer's repro: the squatter submits first, the owner saves a
+    draft, the window closes, the squatter is voided with a grant. The
+    squatter's second account (made before or after the void) is refused
+    after the window; the owner submits; the owner is told by e-mail."""
+    db = rec_server.handle.db
+    now = time.time()
+    nik, born, squatter, squat = _squatted(rec_server, "dua", 961)
+    owner = _account(rec_server, "pemilik.dua@contoh.id")
+    _save(rec_server, owner, nik, "Agus Salim", born, "M", now)
+    second = _account(rec_server, "penyerobot.kedua@contoh.id")
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+
+    until = svc.today(now) + dt.timedelta(days=3)
+    svc.void_registration(db, squat, "admin-rekrutmen", "NIK milik Agus Salim", now, until)
+    third = _account(rec_server, "penyerobot.ketiga@contoh.id")
+
+    # After the window, within the grant: the squatter's other accounts are
+    # refused (before: saved and submitted, and the owner got 'NIK held').
+    for other in (second, third, squatter):
+        view = svc.candidate_view(db, _period(rec_server), other, now + DAY)
+        assert not view.late_running and view.late_until is None
+        with pytest.raises(svc.Refused) as exc:
+            _save(rec_server, other, nik, "Agus Salim", born, "M", now + DAY)
+        assert exc.value.text_en == "registration is not open"
+    view = svc.candidate_view(db, _period(rec_server), owner, now + DAY)
+    assert view.late_running and view.late_until == until
+    assert _submit(rec_server, owner, now + DAY).status == "submitted"
+    event = _void_events(db)[-1]
+    assert event["registration"] == squat and event["grant_accounts"] == [owner]
+    assert nik not in json.dumps(event)
+    assert svc.granted_to(db, squat) == ["pemilik.dua@contoh.id"]
+
+    # The owner was told, Bahasa Indonesia first, until when.
+    (mail,) = _grant_mail(db, "pemilik.dua@contoh.id")
+    assert mail.body.index("bebas lagi") < mail.body.index("free again")
+    assert until.isoformat() in mail.body
+    assert _grant_mail(db, "penyerobot.dua@contoh.id") == []
+    assert _recruitment_problems(db) == []
+
+
+def test_the_owners_account_named_by_staff_gets_the_grant(rec_server: RecServer) -> None:
+    """The owner had no draft (refused, they gave up); the verifier who spoke
+    with them names their account's e-mail on the void form: that account
+    registers late, and no other."""
+    db = rec_server.handle.db
+    now = time.time()
+    nik, born, _squatter, squat = _squatted(rec_server, "tiga", 962)
+    owner = _account(rec_server, "pemilik.tiga@contoh.id")
+    other = _account(rec_server, "orang.lain.tiga@contoh.id")
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+
+    v, token = _staff(rec_server, "verifikator1", PASSWORDS["verifier"])
+    try:
+        assert 'name="owner_email"' in v.get(f"/recruitment/staff/reg/{squat}").text
+        form = {"csrf": token, "reason": "NIK milik pelapor", "owner_email": "tidak.ada@contoh.id"}
+        r = v.post(f"/recruitment/staff/reg/{squat}/void", data=form)
+        assert r.status_code == 409 and "tidak ada akun dengan email" in r.text
+        form["owner_email"] = " Pemilik.Tiga@contoh.id "
+        r = v.post(f"/recruitment/staff/reg/{squat}/void", data=form)
+        assert r.status_code == 200, r.text
+        assert "pemilik.tiga@contoh.id" in r.text
+    finally:
+        v.close()
+    assert _void_events(db)[-1]["grant_accounts"] == [owner]
+    with pytest.raises(svc.Refused) as exc:
+        _save(rec_server, other, nik, "Budi", born, "M", now)
+    assert exc.value.text_en == "registration is not open"
+    _save(rec_server, owner, nik, "Budi Utomo", born, "M", now)
+    assert _submit(rec_server, owner, now).status == "submitted"
+    assert len(_grant_mail(db, "pemilik.tiga@contoh.id")) == 1
+    assert _recruitment_problems(db) == []
+
+
+def test_a_grant_for_nobody_lets_nobody_register(rec_server: RecServer) -> None:
+    """No other draft had the NIK and staff named no account: the void's
+    grant is for nobody (the event and the result page say so); any account
+    with that NIK is refused after the window."""
+    db = rec_server.handle.db
+    now = time.time()
+    nik, born, _squatter, squat = _squatted(rec_server, "empat", 963)
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+    v, token = _staff(rec_server, "verifikator1", PASSWORDS["verifier"])
+    try:
+        r = v.post(
+            f"/recruitment/staff/reg/{squat}/void",
+            data={"csrf": token, "reason": "NIK orang lain"},
+        )
+        assert r.status_code == 200, r.text
+        assert "Tidak ada akun yang mendapat pendaftaran susulan" in r.text
+    finally:
+        v.close()
+    event = _void_events(db)[-1]
+    assert event["grant_accounts"] == [] and event["grant_nobody"] is True
+    assert svc.granted_to(db, squat) == []
+    anyone = _account(rec_server, "siapa.pun.empat@contoh.id")
+    assert not svc.candidate_view(db, _period(rec_server), anyone, now).late_running
+    with pytest.raises(svc.Refused) as exc:
+        _save(rec_server, anyone, nik, "Siapa Pun", born, "M", now)
+    assert exc.value.text_en == "registration is not open"
     assert _recruitment_problems(db) == []

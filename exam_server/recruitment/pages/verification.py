@@ -109,7 +109,10 @@ async def staff_conflict(request: Request) -> Response:
 async def staff_void(request: Request) -> Response:
     """Void a registration found fraudulent (someone else's NIK), with a reason:
     its NIK is free again for its owner, who may register late until the
-    date given (``grant_until``; empty: the default)."""
+    date given (``grant_until``; empty: the default) from the accounts whose
+    draft holds the NIK and the account of the e-mail staff give
+    (``owner_email``, optional). The result page names those accounts, or
+    says the late registration is for nobody."""
     st = await _staff(request, "void")
     form = _form(request)
     until_text = str(form.get("grant_until") or "").strip()
@@ -120,16 +123,39 @@ async def staff_void(request: Request) -> Response:
             "batas pendaftaran susulan bukan tanggal (YYYY-MM-DD)",
             "the late registration's last day is not a date (YYYY-MM-DD)",
         ) from None
+    engine = context(request.app).engine
+    reg_id = int(request.path_params["id"])
     await _run(
         svc.void_registration,
-        context(request.app).engine,
-        int(request.path_params["id"]),
+        engine,
+        reg_id,
         st.username,
         str(form.get("reason") or "")[:2000],
         _now(request),
         until,
+        str(form.get("owner_email") or "")[:254],
     )
-    resp = _redirect(request, "/recruitment/staff")
+    emails = await _run(svc.granted_to, engine, reg_id)
+    if emails:
+        who = ", ".join(emails)
+        text = (
+            f"Pendaftaran dibatalkan. Pendaftaran susulan untuk NIK-nya hanya bagi: {who} "
+            "(diberi tahu lewat email).",
+            f"Registration voided. The late registration for its NIK is only for: {who} "
+            "(told by e-mail).",
+        )
+    else:
+        text = (
+            "Pendaftaran dibatalkan. " + svc.GRANT_NOBODY[0].capitalize() + ".",
+            "Registration voided. " + svc.GRANT_NOBODY[1].capitalize() + ".",
+        )
+    resp = render(
+        request,
+        "message.html",
+        title=("Pendaftaran dibatalkan", "Registration voided"),
+        text=text,
+        link=("/recruitment/staff", ("Kembali ke halaman staf", "Back to the staff page")),
+    )
     resp.background = _kick_outbox(request)
     return resp
 
