@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -150,8 +150,16 @@ def candidate_facts(conn: Connection, candidate_id: int) -> dict[str, Any]:
     birth date (a tie-break of the final ranking), the session and its exam
     (a candidate taken out of the session, or the session moved to another
     exam, drops out of the exam's ranking)."""
-    row = conn.execute(
+    return candidates_facts(conn, [candidate_id])[candidate_id]
+
+
+def candidates_facts(conn: Connection, candidate_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """:func:`candidate_facts` of several candidates (id → facts; ids with no
+    row left out): one statement, also for the centre's check of a site's
+    attempts (``exam_server.sites.results``)."""
+    rows = conn.execute(
         select(
+            CANDIDATE.c.id,
             CANDIDATE.c.registration_number,
             CANDIDATE.c.category,
             CANDIDATE.c.formation_id,
@@ -161,11 +169,9 @@ def candidate_facts(conn: Connection, candidate_id: int) -> dict[str, Any]:
             SESSION.c.exam_id,
         )
         .select_from(CANDIDATE.outerjoin(SESSION, SESSION.c.id == CANDIDATE.c.session_id))
-        .where(CANDIDATE.c.id == candidate_id)
-    ).one()
-    keys = ("registration_number", "category", "formation_id", "name", "birth_date",
-            "session_id", "exam_id")  # fmt: skip
-    return dict(zip(keys, row, strict=True))
+        .where(CANDIDATE.c.id.in_(list(candidate_ids)))
+    ).mappings()
+    return {int(r["id"]): {k: v for k, v in r.items() if k != "id"} for r in rows}
 
 
 def finish_event_data(

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 
-from exam_server.audit.chain import CANDIDATE
+from exam_server.audit.chain import candidates_facts
 from exam_server.models import ExamSession, Site
 from exam_server.sites.models import (
     SiteAttempt,
@@ -231,29 +231,13 @@ def _attempt_problems(
     # site's start event bound (audit.candidate_facts) is compared, so a
     # category, formation, name or birth date edited at the centre is
     # reported (found by a review: only the registration number was).
-    people = {
-        int(r["id"]): dict(r)
-        for r in conn.execute(
-            select(
-                CANDIDATE.c.id,
-                CANDIDATE.c.registration_number,
-                CANDIDATE.c.category,
-                CANDIDATE.c.formation_id,
-                CANDIDATE.c.name,
-                CANDIDATE.c.birth_date,
-                CANDIDATE.c.session_id,
-                SESSION.c.exam_id,
-            )
-            .select_from(CANDIDATE.outerjoin(SESSION, SESSION.c.id == CANDIDATE.c.session_id))
-            .where(CANDIDATE.c.id.in_({int(a["candidate_id"]) for a in rows}))
-        ).mappings()
-    }
+    people = candidates_facts(conn, {int(a["candidate_id"]) for a in rows})
     out: list[str] = []
     for a in rows:
         aid = int(a["attempt_id"])
         person = people.get(int(a["candidate_id"]), {"registration_number": None})
         view = {
-            **{k: v for k, v in person.items() if k != "id"},
+            **person,
             "id": aid,
             "candidate_id": a["candidate_id"],
             "status": a["status"],
