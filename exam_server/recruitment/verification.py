@@ -29,7 +29,7 @@ from exam_server.recruitment.periods import (
     today,
 )
 from exam_server.recruitment.registrations import grant_accounts
-from exam_server.sites.models import SiteAttempt
+from exam_server.sites.models import SiteAttempt, SiteSessionKey
 from recruitment.announcement import Schedule
 from recruitment.delivery import appeal_window_text
 from recruitment.models import (
@@ -334,6 +334,16 @@ def _leave_session(s: Session, reg: RecRegistration) -> dict[str, Any]:
         raise Refused(
             "peserta ini sudah mendapat PIN di meja lokasi ujian: pembatalannya urusan ujian",
             "this candidate was issued a PIN at the site desk: voiding it is the exam's business",
+        )
+    # A session packaged for an exam site: the site holds the candidate and
+    # may check them in or start their test before it syncs (found by a
+    # review: the centre then dropped a candidate who was sitting the exam).
+    if cand.session_id is not None and s.get(SiteSessionKey, cand.session_id) is not None:
+        raise Refused(
+            "sesi ujian peserta ini sudah dikirim ke lokasi ujian dalam paket: "
+            "pembatalannya urusan ujian di lokasi itu",
+            "this candidate's session was sent to an exam site in a package: voiding it "
+            "is the exam's business there",
         )
     session_code = None
     if cand.session_id is not None:

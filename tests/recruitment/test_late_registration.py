@@ -289,6 +289,24 @@ def test_a_scheduled_registration_is_voided_out_of_its_session(rec_server: RecSe
         ).scalars():
             s.delete(a)
         s.commit()
+    # Its session sent to an exam site in a package: the site may check the
+    # candidate in before it syncs; refused, nothing changes (found by a review).
+    from exam_server.models import Site
+    from exam_server.sites.models import SiteSessionKey
+
+    with Session(writer(db)) as s:
+        site = s.execute(select(Site)).scalars().first()
+        assert site is not None and site.id is not None
+        s.add(SiteSessionKey(session_id=session_id, site_id=site.id, key_b64="x"))
+        s.commit()
+    with pytest.raises(svc.Refused) as exc:
+        svc.void_registration(db, reg.id, "admin-rekrutmen", "NIK orang lain", now)
+    assert "sent to an exam site" in exc.value.text_en
+    with Session(writer(db)) as s:
+        key = s.get(SiteSessionKey, session_id)
+        assert key is not None and s.get(Candidate, reg.candidate_id).session_id == session_id  # type: ignore[union-attr]
+        s.delete(key)
+        s.commit()
     # Before the exam: voided, out of the session, the NIK granted.
     voided = svc.void_registration(db, reg.id, "admin-rekrutmen", "NIK orang lain", now)
     assert voided.status == "void"
