@@ -112,9 +112,12 @@ async def _commit_fails(h: ServerHandle, act: Any, nth: int = 1) -> bool:
 
     async def refuse(fn: Any, usage: Any = ()) -> Any:
         nonlocal calls
-        calls += 1
-        if calls == nth:
-            raise StorageUnavailable("the database is away for a moment")
+        # The presence timer's own flush (every 0.5 s here) is not the act's
+        # write: counted, it took the refusal now and then under CI load.
+        if not getattr(fn, "__qualname__", "").startswith("flush_presence."):
+            calls += 1
+            if calls == nth:
+                raise StorageUnavailable("the database is away for a moment")
         return await real(fn, usage)
 
     svc.committer.submit = refuse  # type: ignore[method-assign]
