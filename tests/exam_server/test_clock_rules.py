@@ -101,6 +101,15 @@ async def _terminal_on_manual_clock(server_factory: Any) -> tuple[ServerHandle, 
     return h, clock, await Terminal.open(h.ws_url, h.login(reg), "T-1")
 
 
+def _act_write(fn: Any) -> bool:
+    """Whether a write handed to the group commit is a proctor act's
+    (``storage.write_attempt``): only those take an injected refusal. The
+    server also writes on its own meanwhile (the presence timer's flush, the
+    tests prepared for the session as it opens), and counted, one of those
+    took the refusal now and then (seen in CI, and locally in 2 of 8 runs)."""
+    return bool(getattr(fn, "__qualname__", "").startswith("write_attempt."))
+
+
 async def _commit_fails(h: ServerHandle, act: Any, nth: int = 1) -> bool:
     """Run the proctor act ``act()`` while the database refuses its ``nth``
     commit (an outage blip); whether the act reported a failure."""
@@ -112,9 +121,7 @@ async def _commit_fails(h: ServerHandle, act: Any, nth: int = 1) -> bool:
 
     async def refuse(fn: Any, usage: Any = ()) -> Any:
         nonlocal calls
-        # The presence timer's own flush (every 0.5 s here) is not the act's
-        # write: counted, it took the refusal now and then under CI load.
-        if not getattr(fn, "__qualname__", "").startswith("flush_presence."):
+        if _act_write(fn):
             calls += 1
             if calls == nth:
                 raise StorageUnavailable("the database is away for a moment")
@@ -230,9 +237,10 @@ async def test_a_retried_session_extension_extends_every_attempt_once(
 
     async def second_refused(fn: Any, usage: Any = ()) -> Any:
         nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise StorageUnavailable("the database is away for a moment")
+        if _act_write(fn):
+            calls += 1
+            if calls == 2:
+                raise StorageUnavailable("the database is away for a moment")
         return await real(fn, usage)
 
     url = f"{h.url}/api/proctor/sessions/{h.seed.session_id}/extend"
