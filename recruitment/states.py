@@ -43,7 +43,7 @@ class Status(StrEnum):
     void: the committee found it fraudulent (someone else's NIK), which frees
     the NIK for its owner (:data:`FREE_STATES`). A scheduled one only while
     its exam candidate has no attempt: the void takes it out of its exam
-    session (``exam_server.recruitment.verification.void_registration``)."""
+    session (``exam_server.recruitment.voids.void_registration``)."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"

@@ -125,7 +125,6 @@ from exam_server.recruitment.registrations import (  # noqa: F401
     upload_document,
 )
 from exam_server.recruitment.verification import (  # noqa: F401
-    GRANT_NOBODY,
     Queue,
     answer_appeal,
     appeal_of,
@@ -133,14 +132,17 @@ from exam_server.recruitment.verification import (  # noqa: F401
     approve_tms,
     decide_registration,
     declare_conflict,
-    default_grant_until,
     file_appeal,
-    granted_to,
     last_verification,
     open_appeals,
     pending_tms,
     registration_for_staff,
     verification_queue,
+)
+from exam_server.recruitment.voids import (  # noqa: F401
+    GRANT_NOBODY,
+    default_grant_until,
+    granted_to,
     void_registration,
 )
 from recruitment import eligibility as elig

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from exam_server import audit
 from exam_server.clock import Clock, ManualClock
 from exam_server.db import make_engine
 from exam_server.recruitment import service as svc
@@ -224,3 +227,29 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     rec.handle.server.stop()
     rec.handle.db.dispose()
     late.stop()
+
+
+# -- staff pages and the audit check, as the integrity tests use them ---------------------
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+def staff_client(rec: RecServer, user: str, password: str) -> tuple[httpx.Client, str]:
+    """A staff account logged in on the recruitment pages: the client and the
+    CSRF token of its staff page."""
+    c = httpx.Client(base_url=rec.url)
+    token = CSRF.search(c.get("/recruitment/staff/login").text)
+    assert token is not None
+    r = c.post(
+        "/recruitment/staff/login",
+        data={"csrf": token.group(1), "username": user, "password": password},
+    )
+    assert r.status_code == 303, r.text
+    page = CSRF.search(c.get("/recruitment/staff").text)
+    assert page is not None
+    return c, page.group(1)
+
+
+def recruitment_problems(db: Any) -> list[str]:
+    """What ``audit verify`` says of the recruitment rows (scores not recomputed)."""
+    return [p for p in audit.verify(db, scores=False).problems if p.startswith("recruitment")]

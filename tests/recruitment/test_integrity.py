@@ -6,41 +6,23 @@ Each test failed on the code before its fix."""
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlmodel import Session, col
 
-from exam_server import audit
 from exam_server.recruitment import needs as needs_mod
 from exam_server.recruitment import service as svc
 from recruitment.models import RecRegistration
 from recruitment.states import TransitionError
-from tests.recruitment.conftest import PASSWORDS, RecServer
-
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
-
-
-def _staff(rec: RecServer, user: str, password: str) -> tuple[httpx.Client, str]:
-    c = httpx.Client(base_url=rec.url)
-    token = CSRF.search(c.get("/recruitment/staff/login").text)
-    assert token is not None
-    r = c.post(
-        "/recruitment/staff/login",
-        data={"csrf": token.group(1), "username": user, "password": password},
-    )
-    assert r.status_code == 303, r.text
-    page = CSRF.search(c.get("/recruitment/staff").text)
-    assert page is not None
-    return c, page.group(1)
-
-
-def _recruitment_problems(db: Any) -> list[str]:
-    return [p for p in audit.verify(db, scores=False).problems if p.startswith("recruitment")]
+from tests.recruitment.conftest import (
+    PASSWORDS,
+    RecServer,
+    recruitment_problems,
+    staff_client,
+)
 
 
 def _set(db: Any, table: str, ident: int, status: str) -> None:
@@ -55,7 +37,7 @@ def test_audit_verify_notices_a_status_changed_without_its_event(rec_server: Rec
     period = svc.current_period(db)
     assert period is not None
     # The demo, made through the service only, agrees with its events.
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
     with Session(db) as s:
         reg = (
             s.execute(select(RecRegistration).where(col(RecRegistration.status) == "tms"))
@@ -65,7 +47,7 @@ def test_audit_verify_notices_a_status_changed_without_its_event(rec_server: Rec
     assert reg is not None
     _set(db, "rec_registration", reg.id or 0, "ms")  # an insider turns a TMS into MS
     try:
-        assert _recruitment_problems(db) == [
+        assert recruitment_problems(db) == [
             f"recruitment registration {reg.id} ({reg.registration_number}): status is 'ms' "
             "stored, 'tms' by its last audit event (rec_tms_review)"
         ]
@@ -74,11 +56,11 @@ def test_audit_verify_notices_a_status_changed_without_its_event(rec_server: Rec
     waiting = next(n for n in svc.needs(db, period.id) if n["status"] == "submitted")
     _set(db, "rec_need", waiting["id"], "approved")
     try:
-        (problem,) = _recruitment_problems(db)
+        (problem,) = recruitment_problems(db)
         assert "'approved' stored, 'submitted'" in problem and waiting["code"] in problem
     finally:
         _set(db, "rec_need", waiting["id"], "submitted")
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 # An insider's edit of a decision's who, why or what (status left as it was),
@@ -178,7 +160,7 @@ def test_the_verifier_who_confirmed_a_tms_may_not_answer_its_appeal(rec_server: 
         ("verifikator1", PASSWORDS["verifier"]),
         ("verifikator2", PASSWORDS["verifier2"]),
     ):
-        c, token = _staff(rec_server, user, password)
+        c, token = staff_client(rec_server, user, password)
         r = c.post(
             f"/recruitment/staff/appeal/{appeal['id']}?lang=en",
             data={"csrf": token, "decision": "accept", "answer": "Diterima"},
@@ -188,7 +170,7 @@ def test_the_verifier_who_confirmed_a_tms_may_not_answer_its_appeal(rec_server: 
         with pytest.raises(TransitionError):
             svc.answer_appeal(db, appeal["id"], user, False, "Ditolak", time.time())
     assert [a["id"] for a in svc.open_appeals(db, period.id, "verifikator3")] == [appeal["id"]]
-    c, token = _staff(rec_server, "verifikator3", PASSWORDS["verifier3"])
+    c, token = staff_client(rec_server, "verifikator3", PASSWORDS["verifier3"])
     r = c.post(
         f"/recruitment/staff/appeal/{appeal['id']}",
         data={"csrf": token, "decision": "accept", "answer": "Ijazah terbaca"},
@@ -197,7 +179,7 @@ def test_the_verifier_who_confirmed_a_tms_may_not_answer_its_appeal(rec_server: 
     assert r.status_code == 303
     row = svc.appeal_of(db, appeal["registration_id"])
     assert row is not None and row.answered_by == "verifikator3" and row.outcome == "accepted"
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 _NEED = {
@@ -220,13 +202,13 @@ def test_a_need_is_not_approved_by_the_account_that_wrote_it(rec_server: RecServ
     db = rec_server.handle.db
     period = svc.current_period(db)
     assert period is not None
-    admin, admin_token = _staff(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
+    admin, admin_token = staff_client(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
     assert (
         admin.post("/recruitment/staff/needs", data={"csrf": admin_token, **_NEED}).status_code
         == 303
     )
     need = next(n for n in svc.needs(db, period.id) if n["code"] == "PRANATA")
-    op, op_token = _staff(rec_server, "operator", PASSWORDS["operator"])
+    op, op_token = staff_client(rec_server, "operator", PASSWORDS["operator"])
     r = op.post(f"/recruitment/staff/needs/{need['id']}/submit", data={"csrf": op_token})
     assert r.status_code == 303
     r = admin.post(
@@ -237,7 +219,7 @@ def test_a_need_is_not_approved_by_the_account_that_wrote_it(rec_server: RecServ
     assert next(n for n in svc.needs(db, period.id) if n["id"] == need["id"])["status"] == (
         "submitted"
     )
-    ap, ap_token = _staff(rec_server, "penyetuju", PASSWORDS["approver"])
+    ap, ap_token = staff_client(rec_server, "penyetuju", PASSWORDS["approver"])
     r = ap.post(
         f"/recruitment/staff/needs/{need['id']}/decide",
         data={"csrf": ap_token, "decision": "approve"},
@@ -262,7 +244,7 @@ def test_an_account_that_changed_a_need_does_not_approve_it(rec_server: RecServe
     changed = {**fields, "allocation": {"general": 2}, "openings": 2}
     svc.update_need(db, need_id, "admin-rekrutmen", changed, time.time())
     svc.submit_need(db, need_id, "operator", time.time())
-    admin, admin_token = _staff(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
+    admin, admin_token = staff_client(rec_server, "admin-rekrutmen", PASSWORDS["admin"])
     r = admin.post(
         f"/recruitment/staff/needs/{need_id}/decide?lang=en",
         data={"csrf": admin_token, "decision": "approve"},
@@ -272,7 +254,7 @@ def test_an_account_that_changed_a_need_does_not_approve_it(rec_server: RecServe
     assert need["status"] == "submitted"
     assert svc.decide_need(db, need_id, "penyetuju", True, "", time.time()) == ["ARSIPARIS-GENERAL"]
     admin.close()
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def test_a_need_changed_while_its_approval_runs_is_not_approved(
@@ -325,4 +307,4 @@ def test_a_need_changed_while_its_approval_runs_is_not_approved(
             ).scalar_one()
             == 3
         )
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []

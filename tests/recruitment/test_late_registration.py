@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from exam_server import audit
 from exam_server.db import writer
 from exam_server.models import Attempt, AuditEvent, Candidate
 from exam_server.recruitment import service as svc
@@ -41,9 +38,13 @@ from recruitment.announcement import Schedule
 from recruitment.documents import PNG
 from recruitment.models import RecNikGrant, RecOutbox, RecPeriod, RecRegistration
 from recruitment.registry import NoRegistry
-from tests.recruitment.conftest import PASSWORDS, RecServer
+from tests.recruitment.conftest import (
+    PASSWORDS,
+    RecServer,
+    recruitment_problems,
+    staff_client,
+)
 
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 TAKEN_EN = "this NIK is held by another registration already submitted in this period"
 DAY = 86400.0
 
@@ -108,24 +109,6 @@ def _close_registration(rec: RecServer, closes: dt.date) -> None:
         s.commit()
 
 
-def _recruitment_problems(db: Any) -> list[str]:
-    return [p for p in audit.verify(db, scores=False).problems if p.startswith("recruitment")]
-
-
-def _staff(rec: RecServer, user: str, password: str) -> tuple[httpx.Client, str]:
-    c = httpx.Client(base_url=rec.url)
-    token = CSRF.search(c.get("/recruitment/staff/login").text)
-    assert token is not None
-    r = c.post(
-        "/recruitment/staff/login",
-        data={"csrf": token.group(1), "username": user, "password": password},
-    )
-    assert r.status_code == 303, r.text
-    page = CSRF.search(c.get("/recruitment/staff").text)
-    assert page is not None
-    return c, page.group(1)
-
-
 def _void_events(db: Any) -> list[dict[str, Any]]:
     with Session(db) as s:
         rows = s.execute(
@@ -169,7 +152,7 @@ def test_the_owner_registers_after_the_window_once_the_squatter_is_voided(
 
     # A verifier voids the squatter from its page, giving the owner 3 days.
     until = svc.today(now) + dt.timedelta(days=3)
-    v, token = _staff(rec_server, "verifikator1", PASSWORDS["verifier"])
+    v, token = staff_client(rec_server, "verifikator1", PASSWORDS["verifier"])
     try:
         page = v.get(f"/recruitment/staff/reg/{squat}").text
         assert 'name="grant_until"' in page
@@ -214,7 +197,7 @@ def test_the_owner_registers_after_the_window_once_the_squatter_is_voided(
     with pytest.raises(svc.Refused) as exc:
         _save(rec_server, later, nik, "Ratna Sari", born, "F", after)
     assert exc.value.text_en == "registration is not open"
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def test_the_default_grant_and_a_grant_in_the_past(rec_server: RecServer) -> None:
@@ -242,7 +225,7 @@ def test_the_default_grant_and_a_grant_in_the_past(rec_server: RecServer) -> Non
     assert svc.default_grant_until(_period(rec_server).schedule, now) == svc.today(
         now
     ) + dt.timedelta(days=7)
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def _scheduled(db: Any) -> list[RecRegistration]:
@@ -320,7 +303,7 @@ def test_a_scheduled_registration_is_voided_out_of_its_session(rec_server: RecSe
     assert event["was"] == "scheduled" and event["candidate"] == reg.candidate_id
     assert event["left_session"]
     assert svc.card_of(db, reg.id) is None
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def _grant_mail(db: Any, email: str) -> list[RecOutbox]:
@@ -387,7 +370,7 @@ def test_the_squatters_second_account_is_refused_the_owners_grant(
     assert mail.body.index("bebas lagi") < mail.body.index("free again")
     assert until.isoformat() in mail.body
     assert _grant_mail(db, "penyerobot.dua@contoh.id") == []
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def test_the_owners_account_named_by_staff_gets_the_grant(rec_server: RecServer) -> None:
@@ -401,7 +384,7 @@ def test_the_owners_account_named_by_staff_gets_the_grant(rec_server: RecServer)
     other = _account(rec_server, "orang.lain.tiga@contoh.id")
     _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
 
-    v, token = _staff(rec_server, "verifikator1", PASSWORDS["verifier"])
+    v, token = staff_client(rec_server, "verifikator1", PASSWORDS["verifier"])
     try:
         assert 'name="owner_email"' in v.get(f"/recruitment/staff/reg/{squat}").text
         form = {"csrf": token, "reason": "NIK milik pelapor", "owner_email": "tidak.ada@contoh.id"}
@@ -420,7 +403,7 @@ def test_the_owners_account_named_by_staff_gets_the_grant(rec_server: RecServer)
     _save(rec_server, owner, nik, "Budi Utomo", born, "M", now)
     assert _submit(rec_server, owner, now).status == "submitted"
     assert len(_grant_mail(db, "pemilik.tiga@contoh.id")) == 1
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def test_a_grant_for_nobody_lets_nobody_register(rec_server: RecServer) -> None:
@@ -431,7 +414,7 @@ def test_a_grant_for_nobody_lets_nobody_register(rec_server: RecServer) -> None:
     now = time.time()
     nik, born, _squatter, squat = _squatted(rec_server, "empat", 963)
     _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
-    v, token = _staff(rec_server, "verifikator1", PASSWORDS["verifier"])
+    v, token = staff_client(rec_server, "verifikator1", PASSWORDS["verifier"])
     try:
         r = v.post(
             f"/recruitment/staff/reg/{squat}/void",
@@ -449,4 +432,4 @@ def test_a_grant_for_nobody_lets_nobody_register(rec_server: RecServer) -> None:
     with pytest.raises(svc.Refused) as exc:
         _save(rec_server, anyone, nik, "Siapa Pun", born, "M", now)
     assert exc.value.text_en == "registration is not open"
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []

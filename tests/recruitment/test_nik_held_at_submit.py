@@ -12,24 +12,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from exam_server import audit
 from exam_server.models import AuditEvent
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.demo import demo_nik, sample_pdf, sample_png
 from recruitment.documents import PNG
 from recruitment.registry import NoRegistry, OfflineRegistry, RegistryAdapter
-from tests.recruitment.conftest import PASSWORDS, RecServer
+from tests.recruitment.conftest import (
+    PASSWORDS,
+    RecServer,
+    recruitment_problems,
+    staff_client,
+)
 
-CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 TAKEN_EN = "this NIK is held by another registration already submitted in this period"
 
 
@@ -88,10 +89,6 @@ def _submit(rec: RecServer, account: int) -> Any:
     return svc.submit_registration(db, period, account, rec.config.key, time.time())
 
 
-def _recruitment_problems(db: Any) -> list[str]:
-    return [p for p in audit.verify(db, scores=False).problems if p.startswith("recruitment")]
-
-
 def test_a_draft_with_someone_elses_nik_does_not_lock_them_out(rec_server: RecServer) -> None:
     """The reviewer's scenario: an attacker's draft with the victim's NIK (any
     name); the victim saves and submits their own; the attacker's later
@@ -121,7 +118,7 @@ def test_a_draft_with_someone_elses_nik_does_not_lock_them_out(rec_server: RecSe
     with pytest.raises(svc.Refused) as exc:
         _submit(rec_server, attacker)
     assert exc.value.text_en.startswith(TAKEN_EN)
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def test_a_registry_that_finds_the_nik_under_another_name_refuses_the_submit(
@@ -140,21 +137,7 @@ def test_a_registry_that_finds_the_nik_under_another_name_refuses_the_submit(
     # The owner, as on the ID card: submitted.
     _draft(rec_server, owner, nik, "Dewi  kartika", born, "F", registry)
     assert _submit(rec_server, owner).status == "submitted"
-    assert _recruitment_problems(rec_server.handle.db) == []
-
-
-def _staff(rec: RecServer, user: str, password: str) -> tuple[httpx.Client, str]:
-    c = httpx.Client(base_url=rec.url)
-    token = CSRF.search(c.get("/recruitment/staff/login").text)
-    assert token is not None
-    r = c.post(
-        "/recruitment/staff/login",
-        data={"csrf": token.group(1), "username": user, "password": password},
-    )
-    assert r.status_code == 303, r.text
-    page = CSRF.search(c.get("/recruitment/staff").text)
-    assert page is not None
-    return c, page.group(1)
+    assert recruitment_problems(rec_server.handle.db) == []
 
 
 def test_a_verifier_voids_a_fraudulent_registration_and_frees_its_nik(
@@ -176,13 +159,13 @@ def test_a_verifier_voids_a_fraudulent_registration_and_frees_its_nik(
         _submit(rec_server, owner)
     assert exc.value.text_en.startswith(TAKEN_EN)
 
-    op, op_token = _staff(rec_server, "operator", PASSWORDS["operator"])
+    op, op_token = staff_client(rec_server, "operator", PASSWORDS["operator"])
     try:
         r = op.post(f"/recruitment/staff/reg/{reg_id}/void", data={"csrf": op_token, "reason": "x"})
         assert r.status_code == 409
     finally:
         op.close()
-    c, token = _staff(rec_server, "verifikator1", PASSWORDS["verifier"])
+    c, token = staff_client(rec_server, "verifikator1", PASSWORDS["verifier"])
     try:
         page = c.get(f"/recruitment/staff/reg/{reg_id}").text
         assert f"/recruitment/staff/reg/{reg_id}/void" in page
@@ -212,7 +195,7 @@ def test_a_verifier_voids_a_fraudulent_registration_and_frees_its_nik(
     assert _submit(rec_server, owner).status == "submitted"
     # The voided one stays void (a submit changes nothing, it holds no NIK).
     assert _submit(rec_server, fraud).status == "void"
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def test_a_national_admin_voids_from_the_command_line(
@@ -233,7 +216,7 @@ def test_a_national_admin_voids_from_the_command_line(
     assert f"voided {number}" in capsys.readouterr().out
     _draft(rec_server, owner, nik, "Sinta Dewi", born, "F")
     assert _submit(rec_server, owner).status == "submitted"
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
 
 
 def test_a_save_in_another_window_during_the_submit_freezes_nothing_stale(
@@ -279,4 +262,4 @@ def test_a_save_in_another_window_during_the_submit_freezes_nothing_stale(
     reg = _submit(rec_server, acc)
     assert reg.status == "submitted" and reg.name == "Budi Baru"
     assert json.loads(reg.submitted_json or "{}")["name"] == "Budi Baru"
-    assert _recruitment_problems(db) == []
+    assert recruitment_problems(db) == []
