@@ -30,6 +30,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "add information beyond the total.",
     ),
     "receipt_label": ("Kode tanda terima (SELEKSI-R1:…)", "Receipt code (SELEKSI-R1:…)"),
+    "receipt_lost": (
+        "Kode hilang? Lihat lagi di akun pendaftaran Anda (Pendaftaran saya, /recruitment/me), "
+        "atau minta kepada panitia dengan membawa KTP.",
+        "Lost it? See it again on your registration account (My registration, "
+        "/recruitment/me), or ask the committee, bringing your ID card.",
+    ),
     "show": ("Tampilkan laporan", "Show the report"),
     "bad_receipt": (
         "Tanda terima tidak sah untuk ujian ini.",

@@ -43,7 +43,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from assessment.models import SkbPanel, SkbSlot
-from exam_server.after_test.finished_exam import receipt_of
 from exam_server.assessment import service as svc
 from exam_server.assessment.common import panel_ctx
 from exam_server.assessment.reports import candidate_state
@@ -51,6 +50,7 @@ from exam_server.audit.staff_records import record_password
 from exam_server.auth import hash_password, verify_password
 from exam_server.db import writer
 from exam_server.models import Candidate, Formation, Staff
+from exam_server.receipts.again import sitting_receipt
 
 #: The SKB accounts' passwords, in the demo's data folder (mode 0600).
 DEMO_FILE = "skb-demo.json"
@@ -323,7 +323,14 @@ def _lines(engine: Engine, passwords: dict[str, str]) -> list[str]:
             cand = s.get(Candidate, slot.candidate_id)
             assert cand is not None
             state = candidate_state(s, pc, cand, None)
-            code = receipt_of(engine, EXAM, cand.registration_number, key) if key else None
+            again = (
+                sitting_receipt(
+                    engine, key, exam_code=EXAM, registration_number=cand.registration_number
+                )
+                if key
+                else None
+            )
+            code = again.code if again else None
             lines += [
                 f"    {cand.registration_number}  "
                 f"{dt.datetime.fromtimestamp(slot.starts_at, _WIB):%Y-%m-%d %H.%M} WIB  "

@@ -54,7 +54,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        key = _read_private_key(path)
+        key = read_private_key(path)
     else:
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
@@ -79,7 +79,8 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _read_private_key(path: Path) -> Ed25519PrivateKey:
+def read_private_key(path: Path) -> Ed25519PrivateKey:
+    """An existing Ed25519 private key (PEM); never makes one."""
     for _ in range(50):  # another worker may be writing it this instant
         data = path.read_bytes()
         if data:

@@ -2,6 +2,7 @@
 
     seleksi after publish-version --exam CODE --key KEY --dir DIR --published-at DATE
     seleksi after policy --exam CODE [--set FILE]
+    seleksi after receipt --exam CODE --number REGNO --by NAME --reason TEXT
 
 ``publish-version`` signs the appeals the agency accepted (and that no
 version carries yet) as the next version of the publication in ``--dir``:
@@ -9,7 +10,10 @@ the corrections applied to the previous version's inputs, the rules
 re-applied, the previous version kept inside the new one; ``seleksi results
 verify DIR`` then checks the whole chain. ``policy`` prints the
 exam's after-the-test policy (appeal window, survey, feedback, training
-standard and catalogue) or stores a new one from a JSON file.
+standard and catalogue) or stores a new one from a JSON file. ``receipt``
+gives a candidate who lost the receipt of their finished sitting the same
+proof again (signed with the server's checkpoint key, audited with who gave
+it and why): the SKB page and the after-test pages take nothing else.
 """
 
 from __future__ import annotations
@@ -65,6 +69,32 @@ def register(sub: Any) -> None:
     pol.add_argument("--exam", required=True, help="the exam's code")
     pol.add_argument("--set", metavar="FILE", help="a policy document to store")
     pol.set_defaults(func=policy)
+    rc = asub.add_parser(
+        "receipt",
+        help="give a candidate the receipt of their finished sitting again (audited)",
+        description="Sign again, with the server's checkpoint key, the receipt of the "
+        "candidate's finished sitting of --exam, for a candidate who lost theirs; print "
+        "its text code and short code. Recorded as a receipt_again audit event with "
+        "--by and --reason. Check who is asking first: the receipt is the candidate's "
+        "proof on the SKB page and the after-test pages. Applicants with an account "
+        "see it themselves on /recruitment/me.",
+        epilog=examples(
+            "seleksi after receipt --exam SKD-2024 --number 2024000123 --by sari "
+            "--reason 'lost at home; ID card checked at the desk'"
+        ),
+    )
+    add_db_argument(rc)
+    rc.add_argument("--exam", required=True, help="the exam's code")
+    rc.add_argument("--number", required=True, help="the candidate's registration number")
+    rc.add_argument("--by", required=True, metavar="NAME", help="who gives it (audited)")
+    rc.add_argument("--reason", required=True, help="why, and how the person was checked")
+    rc.add_argument(
+        "--checkpoint-key",
+        metavar="FILE",
+        help="the server's checkpoint key (default for SQLite: DB.checkpoint-key.pem "
+        "beside the database; for PostgreSQL: seleksi-checkpoint-key.pem here)",
+    )
+    rc.set_defaults(func=receipt_again)
 
 
 def publish_version(args: argparse.Namespace) -> int:
@@ -117,4 +147,38 @@ def policy(args: argparse.Namespace) -> int:
             print(store.policy_of(engine, args.exam).to_json())
     finally:
         engine.dispose()
+    return 0
+
+
+def receipt_again(args: argparse.Namespace) -> int:
+    from exam_server.checkpoints import paths_for
+    from exam_server.checkpoints.keys import read_private_key
+    from exam_server.db import make_engine
+    from exam_server.receipts.again import give_again
+
+    url = url_of(args.db)
+    require_database(url, tables=("exam_attempt",))
+    if not args.by.strip() or not args.reason.strip():
+        raise CommandError("--by and --reason must not be empty: the event says who and why")
+    path = paths_for(url, None, args.checkpoint_key)[1]
+    try:
+        key = read_private_key(path)
+    except (OSError, ValueError) as exc:
+        raise CommandError(
+            f"{path}: {exc}; the receipts are signed with the server's checkpoint key "
+            "(--checkpoint-key FILE)"
+        ) from None
+    engine = make_engine(url)
+    try:
+        found = give_again(engine, key, args.exam, args.number, args.by.strip(), args.reason)
+    finally:
+        engine.dispose()
+    if found is None:
+        raise CommandError(
+            f"{args.number} has no finished sitting of {args.exam} in this database "
+            "(not finished, voided, absent, or held by the exam site's server: run this there)"
+        )
+    print(f"{found.registration_number} · {found.exam} · session {found.session}")
+    print(f"short code: {found.short}")
+    print(found.code)
     return 0

@@ -19,6 +19,7 @@ from exam_server.context import context
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.forms import FormError
 from exam_server.recruitment.pages.accounts import _account_id
+from exam_server.receipts.again import SittingReceipt, sitting_receipt
 from exam_server.recruitment.pages.plumbing import (
     Handler,
     _config,
@@ -80,6 +81,7 @@ async def _me_page(
         else period.rules.required_documents
     )
     today = svc.today(_now(request))
+    sitting = await _sitting(request, reg)
     if values is None and reg is not None:
         values = {
             "name": reg.name,
@@ -118,10 +120,24 @@ async def _me_page(
         late_until=view.late_until,
         nik_held=view.nik_held,
         appeal_open=period.schedule.appeal_open(today),
+        sitting=sitting,
         by_period=await _run(
             svc.registrations_by_period, context(request.app).engine, account_id, today
         ),
     )
+
+
+async def _sitting(request: Request, reg: Any) -> SittingReceipt | None:
+    """The receipt of the registration's finished sitting, signed again, so
+    that a candidate who lost the one the terminal showed still reaches the
+    SKB and after-test pages (``exam_server.receipts.again``); None before
+    the finish, or when this server signs no receipts."""
+    key = context(request.app).attempts.receipt_key
+    if key is None or reg is None or reg.candidate_id is None:
+        return None
+    find = functools.partial(sitting_receipt, candidate_id=reg.candidate_id)
+    found: SittingReceipt | None = await _run(find, context(request.app).engine, key)
+    return found
 
 
 @_needs_login
