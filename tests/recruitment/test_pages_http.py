@@ -481,3 +481,38 @@ def test_a_bounced_address_is_told_on_the_candidates_page(rec_server: RecServer)
     assert "552 5.2.2 mailbox full (5.2.2)" in shown and who in shown
     add("Pengingat / Reminder", now + 3, status="sent", sent_at=now + 4)
     assert notice() is None  # delivered since
+
+
+SWITCH = re.compile(r'<a class="lang-switch" href="([^"]+)"')
+
+
+def test_a_form_answer_switches_language_to_a_page_that_exists(rec_server: RecServer) -> None:
+    """The page answering a form (POST) has an address no GET answers: its
+    language switch goes to the page the form was on, and a message shows
+    its text in both languages (found by a review: the void's result page
+    linked to its POST address, a 405)."""
+    with httpx.Client(base_url=rec_server.url) as c:
+        token = _csrf(c, "/recruitment/forgot")
+        r = c.post(
+            "/recruitment/forgot",
+            data={"csrf": token, "email": "nobody@contoh.id"},
+            headers={"Referer": f"{rec_server.url}/recruitment/forgot"},
+        )
+        assert r.status_code == 200
+        page = html.unescape(r.text)
+        assert "Periksa email Anda" in page
+        assert "If this address has an account, a link to reset the password" in page
+        (switch,) = SWITCH.findall(r.text)
+        assert html.unescape(switch).endswith("/recruitment/forgot?lang=en")
+        again = c.get(html.unescape(switch))
+        assert again.status_code == 200 and 'lang="en"' in again.text
+        # No (or a foreign) Referer: the announcement, in the other language.
+        r = c.post(
+            "/recruitment/forgot?lang=en",
+            data={"csrf": token, "email": "nobody@contoh.id"},
+            headers={"Referer": "https://elsewhere.example/recruitment/forgot"},
+        )
+        (switch,) = SWITCH.findall(r.text)
+        assert html.unescape(switch).endswith("/recruitment/?lang=id")
+        assert c.get(html.unescape(switch)).status_code == 200
+        assert "Jika alamat ini terdaftar" in html.unescape(r.text)

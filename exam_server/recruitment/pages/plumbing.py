@@ -12,6 +12,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 import jinja2
@@ -144,6 +145,22 @@ def _csrf_ok(request: Request, form: Any) -> bool:
     return hmac.compare_digest(want, sent)
 
 
+def _other_language(request: Request, other: str) -> str:
+    """The language switch's address. A page fetched by GET again with
+    ``lang``; the page answering a form (POST) has an address no GET
+    answers, so its switch goes to the page the form was on (its same-origin
+    Referer under /recruitment; else the announcement), and a message page
+    answering a form shows its text in both languages (message.html)."""
+    if request.method == "GET":
+        return str(request.url.include_query_params(lang=other))
+    ref = urlsplit(request.headers.get("referer", ""))
+    if ref.netloc == request.url.netloc and ref.path.startswith("/recruitment"):
+        page = request.url.replace(path=ref.path, query=ref.query)
+    else:
+        page = request.url.replace(path="/recruitment/", query="")
+    return str(page.include_query_params(lang=other))
+
+
 def render(request: Request, template: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
     lang = _lang(request)
     token, new_cookie = csrf_token(request)
@@ -164,7 +181,7 @@ def render(request: Request, template: str, status_code: int = 200, **ctx: Any) 
         css_url=str(request.url_for("results_css")),
         # Only a page fetched by GET may be fetched again in the remembered language.
         can_follow=request.method == "GET",
-        other_lang_url=str(request.url.include_query_params(lang=other)),
+        other_lang_url=_other_language(request, other),
         status_text=lambda s: tr(*STATUS_TEXT[Status(s)]),
         need_status_text=lambda s: tr(*NEED_STATUS_TEXT[NeedStatus(s)]),
         **ctx,
