@@ -24,6 +24,7 @@ verification, appeals, scheduling) happens on the pages at ``/recruitment``
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -237,16 +238,34 @@ def register(sub: Any) -> None:
         "with someone else's NIK: it leaves the queues, and its NIK is free again for the "
         "person it belongs to, who can then submit their own. --as: the staff account "
         "acting (a verifier of the registration's agency, or an admin; a national admin for "
-        "any agency). Audited as rec_void with the reason. A scheduled registration is not "
-        "voided. Verifiers also find it on the registration's staff page.",
+        "any agency). Audited as rec_void with the reason. The NIK gets a late registration "
+        "until --late-until (default: the period's default) for the accounts whose draft "
+        "holds it and the account of --owner-email (the person the NIK belongs to, as the "
+        "committee found them); each is told by e-mail, and nobody else may use it. A "
+        "scheduled registration leaves its session, unless its exam has begun for it (an "
+        "attempt or a PIN) or its session went to an exam site. Verifiers also find it on "
+        "the registration's staff page.",
         epilog=examples(
             "seleksi recruitment void CASN-2024-0000042 --as admin-bkn "
-            "--reason 'NIK milik orang lain (laporan pemilik, surat 12/2024)'"
+            "--reason 'NIK milik orang lain (laporan pemilik, surat 12/2024)' "
+            "--owner-email pemilik@contoh.id --late-until 2024-09-30"
         ),
     )
     v.add_argument("number", metavar="NUMBER", help="the registration number")
     v.add_argument("--as", dest="staff", required=True, metavar="USERNAME")
     v.add_argument("--reason", required=True)
+    v.add_argument(
+        "--owner-email",
+        default="",
+        metavar="EMAIL",
+        help="the account of the NIK's owner, also granted the late registration",
+    )
+    v.add_argument(
+        "--late-until",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="the late registration's last day (not in the past)",
+    )
     add_db_argument(v)
     v.set_defaults(func=_void)
 
@@ -363,6 +382,14 @@ def _staff_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(text: str) -> dt.date:
+    """A YYYY-MM-DD argument (argparse names the option when it is not)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def _void(args: argparse.Namespace) -> int:
     from sqlalchemy import select
     from sqlmodel import Session, col
@@ -382,7 +409,16 @@ def _void(args: argparse.Namespace) -> int:
         if rid is None:
             raise CommandError(f"no registration {args.number}")
         try:
-            svc.void_registration(engine, rid, args.staff, args.reason, time.time())
+            svc.void_registration(
+                engine,
+                rid,
+                args.staff,
+                args.reason,
+                time.time(),
+                args.late_until,
+                args.owner_email,
+            )
+            granted = svc.granted_to(engine, rid)
         except svc.NotFound:
             raise CommandError(f"no registration {args.number} for {args.staff}") from None
         except (svc.Refused, TransitionError) as exc:
@@ -390,6 +426,10 @@ def _void(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"voided {args.number}; its NIK is free in its period")
+    if granted:
+        print(f"late registration for its NIK only for: {', '.join(granted)} (told by e-mail)")
+    else:
+        print(f"late registration for its NIK: {svc.GRANT_NOBODY[1]}")
     return 0
 
 

@@ -38,6 +38,7 @@ from recruitment.announcement import Schedule
 from recruitment.documents import PNG
 from recruitment.models import RecNikGrant, RecOutbox, RecPeriod, RecRegistration
 from recruitment.registry import NoRegistry
+from seleksi.cli import main
 from tests.recruitment.conftest import (
     PASSWORDS,
     RecServer,
@@ -433,3 +434,45 @@ def test_a_grant_for_nobody_lets_nobody_register(rec_server: RecServer) -> None:
         _save(rec_server, anyone, nik, "Siapa Pun", born, "M", now)
     assert exc.value.text_en == "registration is not open"
     assert recruitment_problems(db) == []
+
+
+def test_the_command_line_void_names_the_owner_and_the_last_day(
+    rec_server: RecServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``seleksi recruitment void`` does what the staff page's form does:
+    ``--owner-email`` grants that account the late registration and
+    ``--late-until`` sets its last day; it prints whom the grant names. A bad
+    date names the option, and nothing is voided."""
+    db = rec_server.handle.db
+    url = rec_server.handle.settings.database_url
+    now = time.time()
+    nik, born, _squatter, squat = _squatted(rec_server, "lima", 964)
+    owner = _account(rec_server, "pemilik.lima@contoh.id")
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+    with Session(db) as s:
+        reg = s.get(RecRegistration, squat)
+        assert reg is not None and reg.registration_number
+        number = reg.registration_number
+    argv = ["recruitment", "void", number, "--as", "verifikator1", "--db", url]
+    argv += ["--reason", "NIK milik pelapor (surat 3/2024)"]
+    with pytest.raises(SystemExit):
+        main([*argv, "--late-until", "31-12-2030"])
+    assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err
+    assert _reg_status(db, squat) == "submitted"
+    until = svc.today(now) + dt.timedelta(days=9)
+    more = ["--owner-email", "Pemilik.Lima@contoh.id", "--late-until", until.isoformat()]
+    assert main([*argv, *more]) == 0
+    out = capsys.readouterr().out
+    assert f"voided {number}" in out and "only for: pemilik.lima@contoh.id" in out
+    event = _void_events(db)[-1]
+    assert event["grant_accounts"] == [owner] and event["grant_until"] == until.isoformat()
+    _save(rec_server, owner, nik, "Lima Utomo", born, "M", now)
+    assert _submit(rec_server, owner, now).status == "submitted"
+    assert recruitment_problems(db) == []
+
+
+def _reg_status(db: Any, reg_id: int) -> str:
+    with Session(db) as s:
+        reg = s.get(RecRegistration, reg_id)
+        assert reg is not None
+        return str(reg.status)
