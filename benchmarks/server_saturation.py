@@ -251,6 +251,71 @@ def sqlite_floor(state_bytes: int, batch: int = 50, batches: int = 200, every: i
     return 1e6 * cpu / (batch * batches)
 
 
+def sqlite_floor_narrow(batch: int = 50, batches: int = 200) -> float:
+    """CPU µs per answer SQLite itself needs for the durable echo's row (one
+    ``(conn, seq, body)`` row under its primary key, WAL, synchronous=FULL,
+    groups of ``batch``), measured as :func:`sqlite_floor` measures the
+    server's rows: the difference is what the server's wider storage costs
+    at SQLite's floor."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as d:
+        con = sqlite3.connect(f"{d}/narrow.db", isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute(
+            "CREATE TABLE answer_log (conn INTEGER, seq INTEGER, body BLOB, "
+            "PRIMARY KEY (conn, seq))"
+        )
+        body = b'{"type":"answer","seq":5,"number":3,"option":1}'
+        cpu = 0.0
+        for seq in range(1, batches + 1):
+            rows = [(c, seq, body) for c in range(1, batch + 1)]
+            t0 = time.thread_time()
+            con.execute("BEGIN IMMEDIATE")
+            con.executemany("INSERT INTO answer_log VALUES (?, ?, ?)", rows)
+            con.execute("COMMIT")
+            cpu += time.thread_time() - t0
+        con.close()
+    return 1e6 * cpu / (batch * batches)
+
+
+def answer_core(repeat: int = 5, number: int = 20_000) -> dict[str, float]:
+    """CPU µs of the parts of an answer no exam server can leave out, each
+    timed alone on the load exam (``timeit``, best of ``repeat``, hot caches,
+    so less than they cost inside the server): the protocol's validated
+    parse of an answer frame, the engine's record of the answer, the answer
+    chain's row and link (``storage.chained_response``), and the running
+    points the proctor's grid and the board show. Their sum against what a
+    0.6 ratio leaves says whether the target is within reach of any server
+    that keeps them."""
+    import timeit
+
+    from cat_engine import engine as cat
+    from exam_server import protocol as p
+    from exam_server.attempts import storage
+    from exam_server.testing import small_bank, small_design
+
+    bank, _items = small_bank()
+    state = cat.start(small_design("linear", 600.0), bank, 7)
+    item = cat.current(state)
+    after = cat.record(state, bank, item, 1, flagged=False, elapsed=3.0)
+    frame = '{"type":"answer","seq":5,"number":3,"option":1}'
+    head = "ab" * 32
+    parts = {
+        "parse": lambda: p.parse_client(frame, 65536),
+        "record": lambda: cat.record(state, bank, item, 1, flagged=False, elapsed=3.0),
+        "chain": lambda: storage.chained_response(
+            1, head, 5, "answer", 3, "TWK-0001", 1, False, 3.0, 1.7e9, 3.0, None
+        ),
+        "points": lambda: cat.running_points(after, bank),
+    }
+    return {
+        name: 1e6 * min(timeit.repeat(fn, number=number, repeat=repeat)) / number
+        for name, fn in parts.items()
+    }
+
+
 def _bytes(x: float | None) -> str:
     return "?" if x is None else f"{x:,.0f}"
 
@@ -317,6 +382,10 @@ async def saturation(clients: int, seconds: float, rounds: int) -> str:
         )
     floor_small, floor_skd = sqlite_floor(2300), sqlite_floor(6000)
     echo_us = 1e6 / e_cpu
+    durable_us = 1e6 / d_cpu
+    core = answer_core()
+    narrow = sqlite_floor_narrow()
+    left = durable_us / 0.6 - durable_us
     lines += [
         "",
         f"Ratio exam server / echo, wall clock: **{s_rate / e_rate:.2f}**; "
@@ -340,5 +409,19 @@ async def saturation(clients: int, seconds: float, rounds: int) -> str:
         f"{echo_us / (echo_us + floor_skd):.2f} with the SKD-sized state): the target asks "
         "for about that bound, so every microsecond of the answer's own work shows in the "
         "ratio.",
+        "",
+        f"A ratio of 0.6 to the durable echo leaves {durable_us / 0.6:.0f} µs an answer: "
+        f"**{left:.1f} µs** for all the exam server does beyond the durable echo. The parts "
+        "no exam server can leave out, each timed alone with hot caches (`answer_core`: "
+        "less than inside the server), take "
+        + ", ".join(f"{k} {v:.1f}" for k, v in core.items())
+        + f" µs: **{sum(core.values()):.1f} µs** together (the validated parse of the frame, "
+        "the engine's record, the answer chain's row and link, the running points the "
+        "proctor and the board show), before the checks, the snapshot, the live event, "
+        "the proctoring detectors and the acknowledgement frame; and the server's rows "
+        f"cost SQLite itself {floor_small:.1f} µs an answer against {narrow:.1f} µs for the "
+        f"durable echo's one narrow row (same groups of 50): **{floor_small - narrow:.1f} µs** "
+        "more at the floor, before any Python of the writer. Together "
+        f"**{sum(core.values()) + floor_small - narrow:.1f} µs** of the {left:.1f}.",
     ]
     return "\n".join(lines)
