@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from exam_server.context import context
+from exam_server.receipts.again import SittingReceipt, sitting_receipt
 from exam_server.recruitment import service as svc
 from exam_server.recruitment.forms import FormError
 from exam_server.recruitment.pages.accounts import _account_id
-from exam_server.receipts.again import SittingReceipt, sitting_receipt
 from exam_server.recruitment.pages.plumbing import (
     Handler,
     _config,
