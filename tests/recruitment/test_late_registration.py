@@ -407,6 +407,34 @@ def test_the_owners_account_named_by_staff_gets_the_grant(rec_server: RecServer)
     assert recruitment_problems(db) == []
 
 
+def test_a_named_owner_alone_gets_the_grant_not_a_spare_draft(rec_server: RecServer) -> None:
+    """A review's repro: the squatter saved a draft with the NIK from a spare
+    account before the void. Staff who spoke with the owner name the owner's
+    account: the grant is for it alone, so the spare account is refused
+    after the window and cannot hold the NIK again (before: granted too, it
+    submitted first and the owner got 'NIK held'). Without a named owner the
+    drafts holding the NIK still get it (``test_the_squatters_second_...``)."""
+    db = rec_server.handle.db
+    now = time.time()
+    nik, born, _squatter, squat = _squatted(rec_server, "enam", 965)
+    spare = _account(rec_server, "cadangan.enam@contoh.id")
+    _save(rec_server, spare, nik, "Agus Salim", born, "M", now)
+    owner = _account(rec_server, "pemilik.enam@contoh.id")
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+    svc.void_registration(
+        db, squat, "admin-rekrutmen", "NIK milik pelapor", now, None, "pemilik.enam@contoh.id"
+    )
+    assert _void_events(db)[-1]["grant_accounts"] == [owner]
+    assert svc.granted_to(db, squat) == ["pemilik.enam@contoh.id"]
+    with pytest.raises(svc.Refused) as exc:
+        _submit(rec_server, spare, now + DAY)
+    assert exc.value.text_en == "registration is not open"
+    _save(rec_server, owner, nik, "Agus Salim", born, "M", now + DAY)
+    assert _submit(rec_server, owner, now + DAY).status == "submitted"
+    assert _grant_mail(db, "cadangan.enam@contoh.id") == []
+    assert recruitment_problems(db) == []
+
+
 def test_a_grant_for_nobody_lets_nobody_register(rec_server: RecServer) -> None:
     """No other draft had the NIK and staff named no account: the void's
     grant is for nobody (the event and the result page say so); any account
