@@ -22,7 +22,8 @@ import pytest
 
 from exam_server.clock import ManualClock
 from exam_server.db import make_engine
-from exam_server.limits import LimitKey, LoginLimiter, MemoryStore, Throttled
+from exam_server.limit_stores import LimitKey, MemoryStore
+from exam_server.limits import LoginLimiter, Throttled
 from exam_server.testing import ThreadServer
 from tests.conftest import ServerHandle, make_settings, seed_small
 
