@@ -34,6 +34,7 @@ from exam_server.audit.chain import (
     response_hash,
 )
 from exam_server.audit.formation_records import check_formations
+from exam_server.audit.grant_records import check_grants
 from exam_server.audit.records import (
     ChainFacts,
     check_attempt_candidate,
@@ -254,6 +255,7 @@ def verify(
         rep.problems.extend(check_skb(conn, facts))
         rep.problems.extend(check_recruitment(conn))
         rep.problems.extend(check_recruitment_decisions(conn))
+        rep.problems.extend(check_grants(conn))
         rep.problems.extend(check_skb_setup(conn))
         for check in (check_staff, check_formations, check_appeals):
             problems, notes = check(conn)

@@ -158,8 +158,13 @@ CHANGED_MEANWHILE = (
 def grant_accounts(grant: RecNikGrant) -> list[int]:
     """The account ids a late registration is for (``accounts_json``; a
     malformed list is for nobody)."""
+    return accounts_in(grant.accounts_json)
+
+
+def accounts_in(accounts_json: str | None) -> list[int]:
+    """The account ids of a grant's ``accounts_json`` (malformed: none)."""
     try:
-        ids = json.loads(grant.accounts_json or "[]")
+        ids = json.loads(accounts_json or "[]")
     except ValueError:
         return []
     if not isinstance(ids, list):

@@ -141,7 +141,10 @@ from exam_server.recruitment.verification import (  # noqa: F401
 )
 from exam_server.recruitment.voids import (  # noqa: F401
     GRANT_NOBODY,
+    change_grant,
     default_grant_until,
+    draft_holders_of,
+    grant_of,
     granted_to,
     void_registration,
 )

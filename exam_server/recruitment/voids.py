@@ -114,31 +114,41 @@ GRANT_NOBODY = (
 )
 
 
+def _draft_holders(s: Session, reg: RecRegistration) -> list[int]:
+    """The accounts whose draft in the period holds ``reg``'s NIK now, other
+    than ``reg``'s own account (the owner who kept a draft ready while the
+    NIK was held)."""
+    return sorted(
+        set(
+            s.execute(
+                select(col(RecRegistration.account_id)).where(
+                    col(RecRegistration.period_id) == reg.period_id,
+                    col(RecRegistration.nik_hash) == reg.nik_hash,
+                    col(RecRegistration.status) == Status.DRAFT.value,
+                    col(RecRegistration.account_id) != reg.account_id,
+                )
+            ).scalars()
+        )
+    )
+
+
 def _granted(s: Session, reg: RecRegistration, owner_email: str) -> list[int]:
     """The accounts a void's late registration is for: the account whose
     e-mail the voiding staff named (who spoke with the owner), alone; when
-    they named none, those whose draft in the period holds the voided
-    registration's NIK now (the owner who kept a draft ready). Never the
-    voided registration's own account. A named e-mail no account has, or the
-    voided account's, is refused.
+    they named none, the draft holders (:func:`_draft_holders`). Never the
+    voided registration's own account. Refused: a named e-mail no account
+    has, the voided account's, or an account that already has a registration
+    in the period past its draft (it cannot register this NIK: one
+    registration per account and period; naming it would leave the grant
+    unusable and the owner out, found by a review).
 
     Why the named account alone: a squatter who saved a draft with the NIK
     from a spare account before the void would otherwise be granted too,
     submit first, and hold the NIK again (found by a review); staff who know
-    the owner close that by naming them."""
+    the owner close that by naming them. A wrong name is put right with
+    :func:`change_grant`."""
     if not owner_email:
-        return sorted(
-            set(
-                s.execute(
-                    select(col(RecRegistration.account_id)).where(
-                        col(RecRegistration.period_id) == reg.period_id,
-                        col(RecRegistration.nik_hash) == reg.nik_hash,
-                        col(RecRegistration.status) == Status.DRAFT.value,
-                        col(RecRegistration.account_id) != reg.account_id,
-                    )
-                ).scalars()
-            )
-        )
+        return _draft_holders(s, reg)
     named = s.execute(
         select(col(RecAccount.id)).where(col(RecAccount.email) == owner_email)
     ).scalar()
@@ -152,7 +162,43 @@ def _granted(s: Session, reg: RecRegistration, owner_email: str) -> list[int]:
             "email itu milik akun pendaftaran yang dibatalkan",
             "that e-mail is the voided registration's account",
         )
+    own = s.execute(
+        select(col(RecRegistration.status)).where(
+            col(RecRegistration.period_id) == reg.period_id,
+            col(RecRegistration.account_id) == named,
+            col(RecRegistration.status).not_in((Status.DRAFT.value, Status.VOID.value)),
+        )
+    ).first()
+    if own is not None:
+        raise Refused(
+            "akun itu sudah punya pendaftaran yang dikirim di periode ini: akun itu tidak dapat "
+            "mendaftar dengan NIK ini",
+            "that account already has a submitted registration in this period: it cannot "
+            "register with this NIK",
+        )
     return [int(named)]
+
+
+def draft_holders_of(engine: Engine, registration_id: int) -> list[str]:
+    """The e-mails of the accounts whose draft holds the registration's NIK
+    now: what a void names when staff give no owner, and leaves out when
+    they do (shown on the staff page before the void)."""
+    with Session(engine) as s:
+        reg: RecRegistration = _get(s, RecRegistration, registration_id)
+        ids = _draft_holders(s, reg)
+        return _emails(s, ids)
+
+
+def _emails(s: Session, account_ids: list[int]) -> list[str]:
+    if not account_ids:
+        return []
+    return list(
+        s.execute(
+            select(col(RecAccount.email))
+            .where(col(RecAccount.id).in_(account_ids))
+            .order_by(col(RecAccount.email))
+        ).scalars()
+    )
 
 
 def _notify_grant(s: Session, account_ids: list[int], until: dt.date, now: float) -> None:
@@ -189,15 +235,16 @@ def void_registration(
     someone else's NIK): it leaves every queue and no longer holds its NIK,
     and the NIK gets a late registration (:class:`RecNikGrant`) until
     ``grant_until`` (default :func:`default_grant_until`; not in the past)
-    for the accounts :func:`_granted` names (the drafts holding the NIK now,
-    and the account of ``owner_email``, which staff may give), so the NIK's
-    owner can save and submit theirs even after the window closed; nobody
-    else may use it, and with no such account it lets nobody register
-    (:func:`granted_to` tells the page). Each granted account is told by
-    e-mail. A verifier of its agency (not recused) or an admin (a national
-    one for any agency) does it, with a reason; audited as ``rec_void``
-    (with the NIK hash, the grant's last day and its account ids). Its
-    frozen form, number and receipt stay as evidence. A scheduled
+    for the accounts :func:`_granted` names: the account of ``owner_email``
+    alone (staff who spoke with the owner), or, when staff name none, the
+    accounts whose draft holds the NIK now. So the NIK's owner can save and
+    submit theirs even after the window closed; nobody else may use it, and
+    with no such account it lets nobody register (:func:`granted_to` tells
+    the page; :func:`change_grant` puts a wrong one right). Each granted
+    account is told by e-mail. A verifier of its agency (not recused) or an
+    admin (a national one for any agency) does it, with a reason; audited as
+    ``rec_void`` (with the NIK hash, the grant's last day and its account
+    ids). Its frozen form, number and receipt stay as evidence. A scheduled
     registration leaves its exam session in the same transaction, unless its
     exam has begun (:func:`_leave_session` refuses)."""
     reason = reason.strip()
@@ -284,15 +331,96 @@ def granted_to(engine: Engine, registration_id: int) -> list[str]:
         grant = s.execute(
             select(RecNikGrant).where(col(RecNikGrant.registration_id) == registration_id)
         ).scalar()
+        return [] if grant is None else _emails(s, grant_accounts(grant))
+
+
+def grant_of(engine: Engine, registration_id: int) -> dict[str, Any] | None:
+    """A voided registration's late registration as its staff page shows it:
+    ``emails`` (whom it is for; empty: nobody) and ``until`` (its last day,
+    YYYY-MM-DD); None without one."""
+    with Session(engine) as s:
+        grant = s.execute(
+            select(RecNikGrant).where(col(RecNikGrant.registration_id) == registration_id)
+        ).scalar()
         if grant is None:
-            return []
-        ids = grant_accounts(grant)
-        if not ids:
-            return []
-        return list(
-            s.execute(
-                select(col(RecAccount.email))
-                .where(col(RecAccount.id).in_(ids))
-                .order_by(col(RecAccount.email))
-            ).scalars()
+            return None
+        return {"emails": _emails(s, grant_accounts(grant)), "until": grant.until}
+
+
+#: The audit event of a changed late registration (:func:`change_grant`).
+GRANT_CHANGE = "rec_grant_change"
+
+
+def change_grant(
+    engine: Engine,
+    registration_id: int,
+    staff: str,
+    reason: str,
+    now: float,
+    grant_until: dt.date | None = None,
+    owner_email: str = "",
+) -> list[str]:
+    """Put right the late registration a void gave (staff named the wrong
+    account, or the owner needs more days): its accounts become the named
+    account alone, or the draft holders now when none is named
+    (:func:`_granted`'s rule), and its last day ``grant_until`` (default:
+    :func:`default_grant_until` from now; not in the past). Who may void may
+    do it, with a reason; audited as ``rec_grant_change`` (the accounts and
+    last day before and after). Each account it is now for is told by
+    e-mail. Returns their e-mails."""
+    reason = reason.strip()
+    owner_email = owner_email.strip().lower()
+    if not reason:
+        raise Refused("alasan perubahan wajib diisi", "a reason for the change is required")
+    if grant_until is not None and grant_until < today(now):
+        raise Refused(
+            "batas pendaftaran susulan tidak boleh sebelum hari ini",
+            "the late registration's last day cannot be before today",
         )
+    with Session(writer(engine)) as s:
+        reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
+        agency_id = _agency_of(s, reg)
+        authorise(s, staff, "void", agency_id)
+        if _recused(s, registration_id, staff):
+            raise Refused(
+                "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
+            )
+        grant = s.execute(
+            select(RecNikGrant).where(col(RecNikGrant.registration_id) == registration_id)
+        ).scalar()
+        if reg.status != Status.VOID.value or grant is None:
+            raise Refused(
+                "pendaftaran ini tidak dibatalkan dengan pendaftaran susulan",
+                "this registration was not voided with a late registration",
+            )
+        period: RecPeriod = _get(s, RecPeriod, reg.period_id)
+        until = grant_until or default_grant_until(
+            Schedule.model_validate_json(period.schedule_json), now
+        )
+        before, before_until = grant_accounts(grant), grant.until
+        granted = _granted(s, reg, owner_email)
+        grant.accounts_json = json.dumps(granted)
+        grant.until = until.isoformat()
+        s.add(grant)
+        _notify_grant(s, granted, until, now)
+        s.flush()
+        audit.append(
+            s.connection(),
+            GRANT_CHANGE,
+            staff,
+            reason=reason,
+            data={
+                "registration": registration_id,
+                "agency": agency_code(s, agency_id),
+                "number": reg.registration_number,
+                "nik_hash": reg.nik_hash,
+                "from_accounts": before,
+                "from_until": before_until,
+                "grant_accounts": granted,
+                "grant_until": until.isoformat(),
+                **({} if granted else {"grant_nobody": True}),
+            },
+            at=now,
+        )
+        s.commit()
+        return _emails(s, granted)

@@ -504,3 +504,99 @@ def _reg_status(db: Any, reg_id: int) -> str:
         reg = s.get(RecRegistration, reg_id)
         assert reg is not None
         return str(reg.status)
+
+
+def test_a_wrong_owner_is_refused_or_put_right(
+    rec_server: RecServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A review's repro: naming an account that already submitted in the
+    period left the grant unusable and the owner out; naming a stranger left
+    the owner out for good (a void cannot be done twice). Now the first is
+    refused before anything changes, the staff page lists the draft holders a
+    named owner leaves out, and the grant can be changed (page or command
+    line, audited as ``rec_grant_change``); ``audit verify`` catches a grant
+    edited past those events."""
+    db = rec_server.handle.db
+    url = rec_server.handle.settings.database_url
+    now = time.time()
+    nik, born, _squatter, squat = _squatted(rec_server, "tujuh", 966)
+    owner = _account(rec_server, "pemilik.tujuh@contoh.id")
+    _save(rec_server, owner, nik, "Tujuh Utomo", born, "M", now)
+    stranger = _account(rec_server, "orang.asing.tujuh@contoh.id")
+    other = _account(rec_server, "sudah.daftar.tujuh@contoh.id")
+    _save(rec_server, other, demo_nik(born, "F", 967), "Sudah Daftar", born, "F", now)
+    assert _submit(rec_server, other, now).status == "submitted"
+    _close_registration(rec_server, svc.today(now) - dt.timedelta(days=1))
+    v, token = staff_client(rec_server, "verifikator1", PASSWORDS["verifier"])
+    try:
+        page = v.get(f"/recruitment/staff/reg/{squat}").text
+        assert "pemilik.tujuh@contoh.id" in page  # the draft holder, before the void
+        # An account with a submitted registration cannot use a grant: refused.
+        form = {"csrf": token, "reason": "NIK milik pelapor"}
+        form["owner_email"] = "sudah.daftar.tujuh@contoh.id"
+        r = v.post(f"/recruitment/staff/reg/{squat}/void", data=form)
+        assert r.status_code == 409 and "sudah punya pendaftaran yang dikirim" in r.text
+        assert _reg_status(db, squat) == "submitted"
+        # A stranger named by mistake: the result says whom it left out.
+        form["owner_email"] = "orang.asing.tujuh@contoh.id"
+        r = v.post(f"/recruitment/staff/reg/{squat}/void", data=form)
+        assert r.status_code == 200, r.text
+        assert "orang.asing.tujuh@contoh.id" in r.text
+        assert "Tidak termasuk akun yang drafnya memakai NIK ini: pemilik.tujuh@contoh.id" in r.text
+        page = v.get(f"/recruitment/staff/reg/{squat}").text
+        assert 'id="grant-now"' in page and "/grant" in page
+        # Put right on the page: the draft holder (no e-mail named) gets it.
+        r = v.post(
+            f"/recruitment/staff/reg/{squat}/grant",
+            data={"csrf": token, "reason": "email pemilik salah ketik"},
+        )
+        assert r.status_code == 200, r.text
+        assert "hanya bagi: pemilik.tujuh@contoh.id" in r.text
+    finally:
+        v.close()
+    assert svc.granted_to(db, squat) == ["pemilik.tujuh@contoh.id"]
+    with pytest.raises(svc.Refused):
+        _save(rec_server, stranger, nik, "Orang Asing", born, "M", now + DAY)
+    assert len(_grant_mail(db, "pemilik.tujuh@contoh.id")) == 1
+    assert recruitment_problems(db) == []
+    # The command line does the same, and says whom.
+    with Session(db) as s:
+        reg = s.get(RecRegistration, squat)
+        assert reg is not None and reg.registration_number
+        number = reg.registration_number
+    until = svc.today(now) + dt.timedelta(days=5)
+    argv = ["recruitment", "grant", number, "--as", "verifikator1", "--db", url]
+    argv += ["--reason", "pemilik minta waktu", "--late-until", until.isoformat()]
+    assert main([*argv, "--owner-email", "pemilik.tujuh@contoh.id"]) == 0
+    assert "only for: pemilik.tujuh@contoh.id" in capsys.readouterr().out
+    with Session(db) as s:
+        events = s.execute(
+            select(AuditEvent).where(col(AuditEvent.kind) == "rec_grant_change")
+        ).scalars()
+        changes = [json.loads(e.data_json) for e in events]
+    assert [c["grant_accounts"] for c in changes] == [[owner], [owner]]
+    assert changes[0]["from_accounts"] == [stranger] and changes[-1]["grant_until"] == str(until)
+    assert recruitment_problems(db) == []
+    # A grant edited past its events is reported.
+    with Session(writer(db)) as s:
+        grant = s.execute(
+            select(RecNikGrant).where(col(RecNikGrant.registration_id) == squat)
+        ).scalar_one()
+        grant.accounts_json = json.dumps([stranger])
+        s.add(grant)
+        s.commit()
+    (problem,) = recruitment_problems(db)
+    assert f"grant of registration {squat}" in problem and "accounts" in problem
+    _owner_back(db, squat, owner)
+    _save(rec_server, owner, nik, "Tujuh Utomo", born, "M", now + DAY)
+    assert _submit(rec_server, owner, now + DAY).status == "submitted"
+
+
+def _owner_back(db: Any, squat: int, owner: int) -> None:
+    with Session(writer(db)) as s:
+        grant = s.execute(
+            select(RecNikGrant).where(col(RecNikGrant.registration_id) == squat)
+        ).scalar_one()
+        grant.accounts_json = json.dumps([owner])
+        s.add(grant)
+        s.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,6 +47,8 @@ async def staff_registration(request: Request) -> Response:
         reasons=period.rules.reason_codes,
         grant_default=svc.default_grant_until(period.schedule, _now(request)).isoformat(),
         grant_min=svc.today(_now(request)).isoformat(),
+        draft_holders=await _run(svc.draft_holders_of, engine, reg.id),
+        grant=await _run(svc.grant_of, engine, reg.id) if reg.status == "void" else None,
     )
 
 
@@ -104,17 +107,9 @@ async def staff_conflict(request: Request) -> Response:
     return _redirect(request, "/recruitment/staff")
 
 
-@_staff_page
-@_guarded
-async def staff_void(request: Request) -> Response:
-    """Void a registration found fraudulent (someone else's NIK), with a reason:
-    its NIK is free again for its owner, who may register late until the
-    date given (``grant_until``; empty: the default) from the accounts whose
-    draft holds the NIK and the account of the e-mail staff give
-    (``owner_email``, optional). The result page names those accounts, or
-    says the late registration is for nobody."""
-    st = await _staff(request, "void")
-    form = _form(request)
+def _grant_form(form: Any) -> tuple[dt.date | None, str, str]:
+    """The late-registration fields of the void and grant forms: last day
+    (``grant_until``; empty: the default), the owner's e-mail, the reason."""
     until_text = str(form.get("grant_until") or "").strip()
     try:
         until = dt.date.fromisoformat(until_text) if until_text else None
@@ -123,38 +118,91 @@ async def staff_void(request: Request) -> Response:
             "batas pendaftaran susulan bukan tanggal (YYYY-MM-DD)",
             "the late registration's last day is not a date (YYYY-MM-DD)",
         ) from None
-    engine = context(request.app).engine
-    reg_id = int(request.path_params["id"])
-    await _run(
-        svc.void_registration,
-        engine,
-        reg_id,
-        st.username,
-        str(form.get("reason") or "")[:2000],
-        _now(request),
-        until,
-        str(form.get("owner_email") or "")[:254],
-    )
-    emails = await _run(svc.granted_to, engine, reg_id)
+    return until, str(form.get("owner_email") or "")[:254], str(form.get("reason") or "")[:2000]
+
+
+def _grant_text(done: tuple[str, str], emails: list[str], left_out: list[str]) -> tuple[str, str]:
+    """The result page's text: whom the late registration is for (or nobody),
+    and the draft holders a named owner left out."""
     if emails:
         who = ", ".join(emails)
         text = (
-            f"Pendaftaran dibatalkan. Pendaftaran susulan untuk NIK-nya hanya bagi: {who} "
+            f"{done[0]} Pendaftaran susulan untuk NIK-nya hanya bagi: {who} "
             "(diberi tahu lewat email).",
-            f"Registration voided. The late registration for its NIK is only for: {who} "
-            "(told by e-mail).",
+            f"{done[1]} The late registration for its NIK is only for: {who} (told by e-mail).",
         )
     else:
         text = (
-            "Pendaftaran dibatalkan. " + svc.GRANT_NOBODY[0].capitalize() + ".",
-            "Registration voided. " + svc.GRANT_NOBODY[1].capitalize() + ".",
+            f"{done[0]} " + svc.GRANT_NOBODY[0].capitalize() + ".",
+            f"{done[1]} " + svc.GRANT_NOBODY[1].capitalize() + ".",
         )
+    if left_out:
+        out = ", ".join(left_out)
+        text = (
+            text[0] + f" Tidak termasuk akun yang drafnya memakai NIK ini: {out}.",
+            text[1] + f" Left out, although their draft has this NIK: {out}.",
+        )
+    return text
+
+
+@_staff_page
+@_guarded
+async def staff_void(request: Request) -> Response:
+    """Void a registration found fraudulent (someone else's NIK), with a reason:
+    its NIK is free again for its owner, who may register late until the
+    date given (``grant_until``; empty: the default) from the account of the
+    e-mail staff give (``owner_email``) alone, or, when they give none, from
+    the accounts whose draft holds the NIK. The result page names those
+    accounts (or says the late registration is for nobody) and the draft
+    holders a named owner left out."""
+    st = await _staff(request, "void")
+    until, owner, reason = _grant_form(_form(request))
+    engine = context(request.app).engine
+    reg_id = int(request.path_params["id"])
+    holders = await _run(svc.draft_holders_of, engine, reg_id)
+    await _run(
+        svc.void_registration, engine, reg_id, st.username, reason, _now(request), until, owner
+    )
+    emails = await _run(svc.granted_to, engine, reg_id)
     resp = render(
         request,
         "message.html",
         title=("Pendaftaran dibatalkan", "Registration voided"),
-        text=text,
-        link=("/recruitment/staff", ("Kembali ke halaman staf", "Back to the staff page")),
+        text=_grant_text(
+            ("Pendaftaran dibatalkan.", "Registration voided."),
+            emails,
+            [e for e in holders if e not in emails],
+        ),
+        link=(f"/recruitment/staff/reg/{reg_id}", ("Kembali ke pendaftaran", "Back to it")),
+    )
+    resp.background = _kick_outbox(request)
+    return resp
+
+
+@_staff_page
+@_guarded
+async def staff_grant(request: Request) -> Response:
+    """Change the late registration of a voided registration (staff named the
+    wrong account, or the owner needs more days): the same fields as the
+    void's, with a reason (``exam_server.recruitment.voids.change_grant``)."""
+    st = await _staff(request, "void")
+    until, owner, reason = _grant_form(_form(request))
+    engine = context(request.app).engine
+    reg_id = int(request.path_params["id"])
+    holders = await _run(svc.draft_holders_of, engine, reg_id)
+    emails = await _run(
+        svc.change_grant, engine, reg_id, st.username, reason, _now(request), until, owner
+    )
+    resp = render(
+        request,
+        "message.html",
+        title=("Pendaftaran susulan diubah", "Late registration changed"),
+        text=_grant_text(
+            ("Pendaftaran susulan diubah.", "Late registration changed."),
+            emails,
+            [e for e in holders if e not in emails],
+        ),
+        link=(f"/recruitment/staff/reg/{reg_id}", ("Kembali ke pendaftaran", "Back to it")),
     )
     resp.background = _kick_outbox(request)
     return resp
