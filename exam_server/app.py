@@ -32,6 +32,7 @@ from exam_server.auth import TokenSigner, hash_password
 from exam_server.checkpoint_api import ENDPOINTS as CHECKPOINT_ENDPOINTS
 from exam_server.checkpoints import Checkpointer
 from exam_server.clock import Clock, SystemClock
+from exam_server.connection_gate import connection_gate
 from exam_server.context import AppContext
 from exam_server.db import (
     WalCheckpointer,
@@ -183,6 +184,7 @@ def create_app(
             board_gate=SocketGate(
                 "board_sockets", settings.board_sockets_per_source, settings.board_sockets_total
             ),
+            connection_gate=connection_gate(settings),
         )
         app.state.context = ctx
         await attempts.start()

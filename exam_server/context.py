@@ -70,6 +70,9 @@ class AppContext:
     # terminals before their hello is accepted, and the public board.
     preauth_gate: SocketGate
     board_gate: SocketGate
+    # TCP connections per address and in all, before their request header is
+    # whole (exam_server.connection_gate).
+    connection_gate: SocketGate
     # Optional parts: the SQLite checkpointer and the GC freezer (settings).
     wal_checkpointer: WalCheckpointer | None = None
     gc_freezer: GcFreezer | None = None

@@ -83,6 +83,10 @@ def uvicorn_options(settings: Settings, log_level: str) -> dict[str, Any]:
         # The app reads X-Forwarded-For itself, from Settings.trusted_proxies
         # only (exam_server.limits.proxy_headers).
         "proxy_headers": False,
+        # Connections that never finish a request header are capped and
+        # closed (exam_server.connection_gate); named, so workers import them.
+        "http": "exam_server.connection_gate:GatedHttpToolsProtocol",
+        "ws": "exam_server.connection_gate:GatedWebSocketsProtocol",
     }
 
 

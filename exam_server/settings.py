@@ -63,6 +63,15 @@ class Settings:
     preauth_sockets_total: int = 2000
     board_sockets_per_source: int = 50
     board_sockets_total: int = 1000
+    # TCP connections per source address (trusted proxies take none), in all
+    # the open-files limit less connection_reserve descriptors kept for the
+    # database, files and logs; a request's header is due within
+    # header_timeout_seconds (exam_server.connection_gate). A room of
+    # terminals behind one NAT address holds one socket each and a few
+    # kept-alive page connections: the cap leaves room for hundreds.
+    connections_per_source: int = 2000
+    connection_reserve: int = 512
+    header_timeout_seconds: float = 10.0
     login_failures_per_candidate: int = 5
     login_failures_per_source: int = 100
     login_failure_window_seconds: float = 300.0
@@ -178,6 +187,13 @@ class Settings:
                     f"Settings.{kind}_sockets_per_source must be at least 1 and at most "
                     f"{kind}_sockets_total ({per} and {total})"
                 )
+        if self.connections_per_source < 1 or self.connection_reserve < 0:
+            raise ValueError(
+                "Settings.connections_per_source must be at least 1 and "
+                "connection_reserve at least 0"
+            )
+        if not 0 < self.header_timeout_seconds <= 300:
+            raise ValueError("Settings.header_timeout_seconds must be in (0, 300] seconds")
         for name in ("login_failures_per_candidate", "login_failures_per_source"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Settings.{name} must be at least 1")

@@ -148,6 +148,9 @@ class ThreadServer(ServerAddress):
             ws_ping_interval=settings.ws_ping_interval_seconds,
             ws_ping_timeout=settings.ws_ping_timeout_seconds,
             lifespan="on",
+            # as exam_server.serve.uvicorn_options (exam_server.connection_gate)
+            http="exam_server.connection_gate:GatedHttpToolsProtocol",
+            ws="exam_server.connection_gate:GatedWebSocketsProtocol",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

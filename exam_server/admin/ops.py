@@ -53,6 +53,13 @@ async def healthz(request: Request) -> Response:
             gate.name: {"open": gate.open, "refused": gate.refused, "evicted": gate.evicted}
             for gate in (context(request.app).preauth_gate, context(request.app).board_gate)
         },
+        # TCP connections from untrusted addresses (exam_server.connection_gate).
+        "connections": {
+            "open": context(request.app).connection_gate.open,
+            "total": context(request.app).connection_gate.total,
+            "refused": context(request.app).connection_gate.refused,
+            "evicted": context(request.app).connection_gate.evicted,
+        },
     }
     # Survey answers held for their batch (what a crash now would lose): for
     # an administrator only. Public, its rise named who had just answered the

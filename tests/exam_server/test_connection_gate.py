@@ -1,0 +1,113 @@
+"""TCP connections that never finish a request cannot use up the server
+(exam_server.connection_gate).
+
+Found by a review: uvicorn sets no deadline before a connection's first
+request is whole, and nothing counted such connections. 20,600 of them,
+opened from two addresses in 2.5 s, used up the process's open files: no
+terminal could log in or reconnect, ``/healthz`` did not answer, a signed
+checkpoint was not written. Over a real server; the attackers connect from
+other loopback addresses (127.0.0.2, …), which are not the trusted proxy
+127.0.0.1, exactly as raw TCP clients.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import socket
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.conftest import ServerHandle
+
+
+def _half_requests(port: int, source: str, n: int) -> list[socket.socket]:
+    """``n`` connections from ``source`` that send part of a request header and stop."""
+    out = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        out.append(s)
+    return out
+
+
+def _closed_by_server(s: socket.socket, within: float) -> bool:
+    """Whether the server closed ``s`` (EOF or reset) within ``within`` seconds."""
+    s.settimeout(within)
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except TimeoutError:
+        return False
+
+
+def _healthz_from(url: str, source: str) -> int:
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(transport=transport, timeout=5) as c:
+        return c.get(url + "/healthz").status_code
+
+
+@contextlib.contextmanager
+def _closing(socks: list[socket.socket]) -> Iterator[list[socket.socket]]:
+    try:
+        yield socks
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_an_address_holds_its_cap_and_half_requests_are_closed_at_their_deadline(
+    server_factory: Callable[..., ServerHandle],
+) -> None:
+    h = server_factory(connections_per_source=20, header_timeout_seconds=1.5)
+    port = h.settings.port
+    with _closing(_half_requests(port, "127.0.0.2", 30)) as socks:
+        # Past its cap of 20 an address's connections are closed at once ...
+        assert sum(_closed_by_server(s, 0.5) for s in socks[20:]) == 10
+        # ... while another address is served as ever.
+        assert _healthz_from(h.url, "127.0.0.3") == 200
+        # The 20 that were let in never finish their header: closed at the deadline.
+        started = time.monotonic()
+        assert all(_closed_by_server(s, 5.0) for s in socks[:20])
+        assert time.monotonic() - started < 4.0
+    # The address's slots are free again (checked well within the deadline).
+    with _closing(_half_requests(port, "127.0.0.2", 5)) as again:
+        assert not any(_closed_by_server(s, 0.1) for s in again)
+
+
+async def test_a_full_pool_gives_the_heaviest_addresses_idle_connection_away(
+    server_factory: Callable[..., ServerHandle],
+) -> None:
+    """With every connection the process may hold taken by two addresses, a
+    newcomer from a third is served: the heaviest address's oldest half
+    request is closed for it. That address's oldest connection of all, a
+    public board's WebSocket (a whole request, answered), is never given
+    away; and one more from an address that is itself the heaviest is
+    refused."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 200:
+        pytest.skip(f"open-files soft limit {soft}: too low to leave a 64-connection pool")
+    # The pool: the open-files limit less the reserve, i.e. 64 connections
+    # (the least connection_gate.connections_total gives).
+    h = server_factory(connections_per_source=40, connection_reserve=soft - 64)
+    port = h.settings.port
+    raw = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0))
+    board = await connect(f"{h.ws_url.rsplit('/ws/', 1)[0]}/ws/board/{h.seed.session_id}", sock=raw)
+    try:
+        first = _half_requests(port, "127.0.0.2", 31)  # 32 with the board's
+        second = _half_requests(port, "127.0.0.4", 32)
+        with _closing(first), _closing(second):
+            (late,) = _half_requests(port, "127.0.0.4", 1)
+            with _closing([late]):
+                assert _closed_by_server(late, 0.5)  # .4 is (one of) the heaviest itself
+            assert _healthz_from(h.url, "127.0.0.3") == 200
+            closed = [_closed_by_server(s, 0.05) for s in first + second]
+            assert closed == [True] + [False] * 62  # .2's oldest half request, nothing else
+            await board.ping()  # the board's socket, older still, stays
+    finally:
+        await board.close()
