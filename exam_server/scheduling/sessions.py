@@ -44,14 +44,21 @@ def create_session(
 
 
 def open_session(engine: Engine, session_id: int, actor: str) -> str:
-    """Open a session for logins; returns its (new) token."""
+    """Open a session for logins; returns its token. Opening a session that
+    is open already returns the token it has, changing nothing: a
+    double-click or a second console used to make a new token, which left
+    the room typing the old one, each try counted as a failed login until
+    the room's address waited (found by a review)."""
     token = new_session_token()
     with Session(writer(engine)) as s:
-        sess = s.get(ExamSession, session_id)
+        # Locked (PostgreSQL): two opens at once see each other's token.
+        sess = s.get(ExamSession, session_id, with_for_update=True)
         if sess is None:
             raise SetupError(f"no session {session_id}", status=404)
         if sess.status == "closed":
             raise SetupError("the session is closed", status=409)
+        if sess.status == "open" and sess.token:
+            return str(sess.token)
         from exam_server.sites.keys import items_sealed  # a site's package (docs/sites.md)
 
         if items_sealed(s.connection(), session_id):
