@@ -4,6 +4,8 @@ back-off (``exam_server.admin.passes``), and the candidate's signed receipt."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from typing import Any
 
 import anyio.to_thread
@@ -180,17 +182,53 @@ async def candidate_login(request: Request) -> Response:
     )
 
 
+class ReceiptQr:
+    """QR codes of receipts, drawn once each (about 15 ms of a worker thread):
+    a receipt never changes, and a finished candidate who asked for theirs a
+    hundred times at once held the shared threads long enough to slow every
+    other candidate's acknowledgements from 3 to 170 ms (found by a review).
+    Concurrent asks of one code wait for the same drawing; at most
+    ``size`` codes are kept, the oldest dropped first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._done: OrderedDict[str, str] = OrderedDict()
+        self._drawing: dict[str, asyncio.Future[str]] = {}
+
+    async def svg(self, code: str) -> str:
+        if code in self._done:
+            return self._done[code]
+        pending = self._drawing.get(code)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._drawing[code] = fut
+        try:
+            svg = await anyio.to_thread.run_sync(receipts.qr_svg, receipts.decode(code))
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            self._drawing.pop(code, None)
+        fut.set_result(svg)
+        self._done[code] = svg
+        while len(self._done) > self.size:
+            self._done.popitem(last=False)
+        return svg
+
+
 async def candidate_receipt(request: Request) -> Response:
     """The signed receipt of the candidate's finished attempt, with its QR code
-    drawn here in a worker thread (the ``final`` frame carries the text)."""
+    (drawn once, :class:`ReceiptQr`; the ``final`` frame carries the text)."""
     claims = candidate_of(request)
     la = await _svc(request).get(claims.attempt_id)
     final = la.finish or {}
     receipt = final.get("receipt")
     if receipt is None:
         raise ApiError(404, "no_receipt", "the attempt has not finished (or receipts are off)")
-    qr = await anyio.to_thread.run_sync(receipts.qr_svg, receipts.decode(receipt["code"]))
-    return JSONResponse({**receipt, "qr_svg": qr})
+    qrs = context(request.app).extras.setdefault("receipt_qr", ReceiptQr())
+    return JSONResponse({**receipt, "qr_svg": await qrs.svg(receipt["code"])})
 
 
 ENDPOINTS: list[Endpoint] = [
