@@ -516,3 +516,13 @@ def test_a_form_answer_switches_language_to_a_page_that_exists(rec_server: RecSe
         assert html.unescape(switch).endswith("/recruitment/?lang=id")
         assert c.get(html.unescape(switch)).status_code == 200
         assert "Jika alamat ini terdaftar" in html.unescape(r.text)
+        # The form was on a page that answered a form (its address answers
+        # no GET: a review's 405 after sending a 400 page's form again).
+        r = c.post(
+            "/recruitment/forgot",
+            data={"csrf": token, "email": "nobody@contoh.id"},
+            headers={"Referer": f"{rec_server.url}/recruitment/me/save"},
+        )
+        (switch,) = SWITCH.findall(r.text)
+        assert html.unescape(switch).endswith("/recruitment/?lang=en")
+        assert c.get(html.unescape(switch)).status_code == 200

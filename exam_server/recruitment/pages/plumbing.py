@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Match, Mount
 
 from exam_server.context import context
 from exam_server.limits import Throttled
@@ -154,11 +155,36 @@ def _other_language(request: Request, other: str) -> str:
     if request.method == "GET":
         return str(request.url.include_query_params(lang=other))
     ref = urlsplit(request.headers.get("referer", ""))
-    if ref.netloc == request.url.netloc and ref.path.startswith("/recruitment"):
+    if (
+        ref.netloc == request.url.netloc
+        and ref.path.startswith("/recruitment")
+        and _answers_get(request.app, ref.path)
+    ):
         page = request.url.replace(path=ref.path, query=ref.query)
     else:
+        # The form was itself on a page answering a form (a 400 page of
+        # /recruitment/me/save sent again: a review's 405), or elsewhere.
         page = request.url.replace(path="/recruitment/", query="")
     return str(page.include_query_params(lang=other))
+
+
+def _answers_get(app: Any, path: str) -> bool:
+    """Whether ``path`` names a route of ``app`` that answers GET (through
+    its mounts), by Starlette's own matching."""
+    scope: dict[str, Any] = {"type": "http", "path": path, "method": "GET", "root_path": ""}
+    routes = list(getattr(app, "routes", ()))
+    while routes:
+        for route in routes:
+            match, child = route.matches(scope)
+            if match == Match.FULL:
+                if isinstance(route, Mount):
+                    scope = {**scope, **child}
+                    routes = list(route.routes)
+                    break
+                return True
+        else:
+            return False
+    return False
 
 
 def render(request: Request, template: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
