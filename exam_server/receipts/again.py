@@ -22,6 +22,7 @@ package does not import it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,7 +33,9 @@ from exam_server import audit
 from exam_server import models as m
 from exam_server.attempts.frames import published_points
 from exam_server.db import writer
+from exam_server.receipts.keys import ReceiptKey
 from exam_server.receipts.receipt import encode, short_code, sign_receipt
+from exam_server.receipts.verification import ReceiptRefused, verify
 from exam_server.results.rules import RankingPolicy
 
 
@@ -130,16 +133,34 @@ def give_again(
     registration_number: str,
     by: str,
     reason: str,
+    server_keys: Sequence[ReceiptKey],
 ) -> SittingReceipt | None:
     """The committee gives a candidate their receipt again: :func:`sitting_receipt`,
     recorded as a ``receipt_again`` audit event naming who gave it, why, and
     the receipt's short code (so a receipt given to the wrong person can be
-    traced). Nothing is recorded when there is no finished sitting."""
+    traced). ``by`` must be an active staff account of this server. Nothing
+    is recorded when there is no finished sitting.
+
+    Refused (``ValueError``, nothing signed or recorded): ``by`` is no active
+    staff account (the event would name nobody who can answer for it), or
+    the receipt does not verify under ``server_keys`` (the server's receipt
+    keys, current and retired: a code signed with another key would be
+    turned away by every page, found by a review)."""
+    with engine.connect() as conn:
+        staff = conn.execute(
+            select(_t(m.Staff).c.disabled).where(_t(m.Staff).c.username == by)
+        ).first()
+    if staff is None or staff.disabled:
+        raise ValueError(f"{by!r} is not an active staff account of this server")
     found = sitting_receipt(
         engine, key, exam_code=exam_code, registration_number=registration_number
     )
     if found is None:
         return None
+    try:
+        verify(found.code, server_keys)
+    except ReceiptRefused as exc:
+        raise ValueError(f"the receipt would not verify at this server: {exc}") from None
     with writer(engine).begin() as conn:
         audit.append(
             conn,

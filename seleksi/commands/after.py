@@ -86,13 +86,17 @@ def register(sub: Any) -> None:
     add_db_argument(rc)
     rc.add_argument("--exam", required=True, help="the exam's code")
     rc.add_argument("--number", required=True, help="the candidate's registration number")
-    rc.add_argument("--by", required=True, metavar="NAME", help="who gives it (audited)")
+    rc.add_argument(
+        "--by", required=True, metavar="USERNAME", help="the staff account giving it (audited)"
+    )
     rc.add_argument("--reason", required=True, help="why, and how the person was checked")
     rc.add_argument(
         "--checkpoint-key",
         metavar="FILE",
-        help="the server's checkpoint key (default for SQLite: DB.checkpoint-key.pem "
-        "beside the database; for PostgreSQL: seleksi-checkpoint-key.pem here)",
+        help="the server's checkpoint key (default: SELEKSI_CHECKPOINT_KEY_PATH, else for "
+        "SQLite DB.checkpoint-key.pem beside the database, for PostgreSQL "
+        "seleksi-checkpoint-key.pem here); refused unless it is one of the server's "
+        "receipt keys",
     )
     rc.set_defaults(func=receipt_again)
 
@@ -151,26 +155,36 @@ def policy(args: argparse.Namespace) -> int:
 
 
 def receipt_again(args: argparse.Namespace) -> int:
+    import os
+
     from exam_server.checkpoints import paths_for
     from exam_server.checkpoints.keys import read_private_key
     from exam_server.db import make_engine
+    from exam_server.receipts import held_keys
     from exam_server.receipts.again import give_again
 
     url = url_of(args.db)
     require_database(url, tables=("exam_attempt",))
     if not args.by.strip() or not args.reason.strip():
         raise CommandError("--by and --reason must not be empty: the event says who and why")
-    path = paths_for(url, None, args.checkpoint_key)[1]
+    # The server's key, as `seleksi serve` finds it (SELEKSI_CHECKPOINT_KEY_PATH,
+    # else beside the database): the receipt must verify under its key list.
+    server_path = paths_for(url, None, os.environ.get("SELEKSI_CHECKPOINT_KEY_PATH"))[1]
+    path = Path(args.checkpoint_key) if args.checkpoint_key else server_path
     try:
         key = read_private_key(path)
+        current = read_private_key(server_path).public_key() if server_path != path else None
     except (OSError, ValueError) as exc:
         raise CommandError(
-            f"{path}: {exc}; the receipts are signed with the server's checkpoint key "
-            "(--checkpoint-key FILE)"
+            f"{exc}; the receipts are signed with the server's checkpoint key "
+            "(--checkpoint-key FILE, or SELEKSI_CHECKPOINT_KEY_PATH as for seleksi serve)"
         ) from None
+    keys = held_keys(server_path, current or key.public_key())
     engine = make_engine(url)
     try:
-        found = give_again(engine, key, args.exam, args.number, args.by.strip(), args.reason)
+        found = give_again(engine, key, args.exam, args.number, args.by.strip(), args.reason, keys)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     finally:
         engine.dispose()
     if found is None:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from exam_server import scheduling as sch
+from exam_server.checkpoints import load_or_create_key
 from exam_server.models import AuditEvent, Candidate
 from exam_server.testing import Terminal, candidate_login
 from recruitment.models import RecRegistration
@@ -111,7 +113,7 @@ async def test_the_account_shows_the_receipt_the_terminal_showed(rec_server: Rec
 
 
 def test_the_committee_gives_it_again_and_it_is_audited(
-    rec_server: RecServer, capsys: pytest.CaptureFixture[str]
+    rec_server: RecServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """Runs after the test above (Gita finished there)."""
     gita, hadi = (
@@ -124,8 +126,19 @@ def test_the_committee_gives_it_again_and_it_is_audited(
     with _applicant(rec_server, "gita@contoh.id") as c:
         on_account = _shown_code(c.get("/recruitment/me").text)
     assert on_account is not None
-    args = ["after", "receipt", "--db", url, "--exam", exam, "--by", "sari"]
+    staff = rec_server.handle.seed.proctor[0]
     reason = ["--reason", "hilang; KTP diperiksa di meja panitia"]
+    base = ["after", "receipt", "--db", url, "--exam", exam, "--number", gita.registration_number]
+    # Refused, nothing signed or recorded: a name that is no staff account of
+    # this server, or a key that is not one of its receipt keys (the code would
+    # be turned away by every page; found by a review).
+    assert main([*base, "--by", "sari", *reason]) == 1
+    assert "not an active staff account" in capsys.readouterr().err
+    other = tmp_path / "other-key.pem"
+    load_or_create_key(other)
+    assert main([*base, "--by", staff, "--checkpoint-key", str(other), *reason]) == 1
+    assert "would not verify at this server" in capsys.readouterr().err
+    args = ["after", "receipt", "--db", url, "--exam", exam, "--by", staff]
     assert main([*args, "--number", gita.registration_number, *reason]) == 0
     out = capsys.readouterr().out
     assert on_account in out.split()
@@ -136,7 +149,7 @@ def test_the_committee_gives_it_again_and_it_is_audited(
             .all()
         )
     (event,) = events
-    assert event.actor == "staff:sari" and "KTP" in event.reason
+    assert event.actor == f"staff:{staff}" and "KTP" in event.reason
     data = json.loads(event.data_json or "{}")
     assert data["registration_number"] == gita.registration_number and data["exam"] == exam
     # No finished sitting: a clear refusal, and nothing recorded.
