@@ -80,6 +80,10 @@ class LiveAttempt:
     # or never connected): the grace period counts from here.
     gone_since: float | None = None
     dirty: bool = False  # navigation not yet stored
+    # The last recorded refused second login, and those refused since without
+    # a record (exam_server.attempts.login.bind_terminal).
+    second_login_at: float | None = None
+    second_login_repeats: int = 0
     last_event_at: float = 0.0  # server time of the last answer or clock start
     started_at: float = 0.0  # when the clock first started (0: not yet)
     presented: list[int] = field(default_factory=list)

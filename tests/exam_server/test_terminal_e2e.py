@@ -236,6 +236,42 @@ async def test_second_terminal_refused_until_release(live_server: ServerHandle) 
     assert any(e["kind"] == "release" and e["reason"] == "terminal A froze" for e in audit)
 
 
+async def test_refused_second_logins_are_recorded_once_a_minute(server_factory: Any) -> None:
+    """A candidate with their own PIN tried from other terminal ids 300 times a
+    second: every try wrote an audit row and raised a proctor alert (6,000 of
+    each in 20 s, found by a review). Each is still refused; one is recorded
+    a minute per attempt, the next with how many were refused meanwhile."""
+    clock = ManualClock(time.time())
+    h = server_factory(clock=clock)
+    r0 = reg(h)
+    t1 = await Terminal.open(h.ws_url, h.login(r0, "T-A"), "T-A")
+    login = {
+        "registration_number": r0,
+        "pin": h.seed.pins()[r0],
+        "session_token": h.seed.session_token,
+    }
+    async with httpx.AsyncClient(base_url=h.url) as c:
+        tries = [
+            await c.post("/api/candidate/login", json={**login, "terminal_id": f"T-X{i}"})
+            for i in range(20)
+        ]
+        assert {(r.status_code, r.json()["error"]) for r in tries} == {(409, "terminal_locked")}
+        clock.advance(61.0)
+        again = await c.post("/api/candidate/login", json={**login, "terminal_id": "T-Y"})
+        assert again.status_code == 409
+        audit = (
+            await c.get(f"/api/proctor/sessions/{h.seed.session_id}/audit", headers=h.headers())
+        ).json()
+    seconds = [e for e in audit if e["kind"] == "second_login"]
+    assert len(seconds) == 2
+    first, later = (e["data"] for e in seconds)
+    assert first["terminal_id"] == "T-X0" and "repeats" not in first
+    assert later["terminal_id"] == "T-Y" and later["repeats"] == 19
+    (ack,) = await t1.answer(1, 0)  # the candidate's own terminal is untouched
+    assert ack["type"] == "ack"
+    await t1.close()
+
+
 def t1_token(h: ServerHandle, r0: str) -> str:
     # Re-sign a token for terminal A the way the server would have issued it.
     from exam_server.auth import CandidateClaims, TokenSigner
