@@ -14,12 +14,22 @@ of a :class:`~exam_server.socket_gate.SocketGate` of its own kind
 (``connections``: per source address and in all, the total leaving
 ``connection_reserve`` descriptors for the database, files and logs), with the
 gate's rule when it is full: a newcomer from a lighter address takes the
-heaviest address's oldest connection that has not yet sent a whole request
-header (closed at once); a connection that has (a request being answered, a
-WebSocket) is never given away. And a request's header must be complete
-within ``header_timeout_seconds`` of its connection (or, on a kept-alive
-connection, of its first byte), else the connection is closed. Between
-requests uvicorn's own keep-alive timeout closes idle connections.
+heaviest address's oldest connection that is not being answered (closed at
+once). A connection is *being answered* from the end of a request's body to
+the end of its response, and for good once it is a WebSocket; otherwise it
+is idle and may be given away.
+
+*Deadlines.* A second review held the pool with connections that each sent
+a whole header and then stalled: a POST whose body never came, and a
+request answered before its body came followed by one stray byte (which
+also cancels uvicorn's keep-alive timer). So a connection must keep moving
+whenever it is the client's turn: a request's header is due within
+``header_timeout_seconds`` of the connection, of the end of the previous
+response, or of the request's first byte; its body must not pause longer
+than that between chunks; a response that ends before its request's body is
+whole closes the connection; and a response the client does not read
+(writing paused) for :data:`WRITE_STALL_FACTOR` deadlines closes it. Between
+requests uvicorn's keep-alive timeout usually closes idle connections first.
 
 A trusted proxy's connections carry many clients (``Settings.
 trusted_proxies``): they take no slot; the proxy applies its own limits
@@ -46,6 +56,10 @@ from exam_server.context import NotStarted, context
 from exam_server.limits import parse_networks, source_of
 from exam_server.settings import Settings
 from exam_server.socket_gate import Slot, SocketGate
+
+#: A response the client does not read for this many header deadlines
+#: (writing paused all that time) closes the connection.
+WRITE_STALL_FACTOR = 3.0
 
 
 def connections_total(settings: Settings) -> int:
@@ -84,16 +98,20 @@ def _trusted(host: str, networks: tuple[Any, ...]) -> bool:
         ip = ipaddress.ip_address(host)
     except ValueError:
         return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a proxy over IPv4 to a server bound to ::
     return any(ip in net for net in networks)
 
 
 class GatedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the connection gate and the header
-    deadline."""
+    """uvicorn's httptools protocol with the connection gate and the
+    deadlines that keep a connection moving (module doc: *Deadlines*)."""
 
     _slot: Slot | None = None
     _deadline: asyncio.TimerHandle | None = None
+    _stalled: asyncio.TimerHandle | None = None
     _header_seconds: float = 0.0
+    _message_done = True  # the last request read has its whole body
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -110,7 +128,10 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
                 return
         self._arm()
 
+    # -- the deadline of the part being read -----------------------------------------
+
     def _arm(self) -> None:
+        """Close the connection unless it moves within the deadline."""
         if self._header_seconds > 0:
             self._disarm()
             self._deadline = self.loop.call_later(self._header_seconds, self._too_slow)
@@ -124,18 +145,62 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline = None
         self.transport.abort()
 
+    def _busy(self, busy: bool) -> None:
+        if self._slot is not None:
+            self._slot.busy = busy
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._deadline is None and self._header_seconds > 0:
-            self._arm()  # a kept-alive connection's next request
+        self._message_done = False
+        self._arm()  # its header is due
 
     def on_headers_complete(self) -> None:
-        self._disarm()
-        if self._slot is not None:
-            self._slot.busy = True  # answering a request: never given away
+        self._arm()  # its body (if any) must keep coming
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        self._arm()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._message_done = True
+        self._disarm()
+        self._busy(True)  # being answered: never given away
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.transport.is_closing():
+            return
+        if not self._message_done:
+            # Answered before its body came (a 404, a refusal): the rest of
+            # the body would keep the connection for ever, byte by byte.
+            self.transport.close()
+            return
+        if self.cycle is None or self.cycle.response_complete:
+            # Idle between requests: uvicorn's keep-alive timeout closes it,
+            # and the header deadline too (a stray byte cancels the former).
+            self._busy(False)
+            self._arm()
+
+    # -- a client that does not read -------------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stalled is None and self._header_seconds > 0:
+            self._stalled = self.loop.call_later(
+                WRITE_STALL_FACTOR * self._header_seconds, self.transport.abort
+            )
+
+    def resume_writing(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+        super().resume_writing()
+
     def handle_websocket_upgrade(self) -> None:
+        self._disarm()
+        self._busy(True)
         super().handle_websocket_upgrade()
         # The WebSocket protocol owns the connection from now on: it frees the slot.
         protocol = self.transport.get_protocol()
@@ -145,6 +210,9 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
         slot, self._slot = self._slot, None
         found = _gate_of(self.app)
         if found is not None and slot is not None:

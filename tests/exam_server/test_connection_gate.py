@@ -22,6 +22,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from exam_server.context import context
 from tests.conftest import ServerHandle
 
 
@@ -78,6 +79,70 @@ def test_an_address_holds_its_cap_and_half_requests_are_closed_at_their_deadline
     # The address's slots are free again (checked well within the deadline).
     with _closing(_half_requests(port, "127.0.0.2", 5)) as again:
         assert not any(_closed_by_server(s, 0.1) for s in again)
+
+
+def _raw(port: int, source: str) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+
+
+def _read_response(s: socket.socket) -> bytes:
+    """One whole response (headers and a Content-Length body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += s.recv(4096)
+    return head
+
+
+def test_a_whole_header_then_nothing_does_not_hold_a_connection(
+    server_factory: Callable[..., ServerHandle], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second review held the pool with connections that had sent a whole
+    header: a POST whose body never came; a request answered before its body
+    came, then one stray byte (which also cancels uvicorn's keep-alive timer);
+    a kept-alive connection that asks nothing more; a client that never reads
+    what it asked for. Each is now closed when it stops moving, and its slot
+    is free, with no traceback in the log."""
+    h = server_factory(connections_per_source=10, header_timeout_seconds=1.0)
+    port = h.settings.port
+    gate = context(h.app).connection_gate
+    login = b"POST /api/candidate/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with caplog.at_level("ERROR"):
+        # The body never comes.
+        stalled = _raw(port, "127.0.0.2")
+        stalled.sendall(login + b"Content-Length: 100\r\n\r\n")
+        # Answered (a refusal) before its body; then one stray byte.
+        early = _raw(port, "127.0.0.2")
+        early.sendall(b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        assert _read_response(early).startswith(b"HTTP/1.1 4")
+        with contextlib.suppress(OSError):
+            early.sendall(b"x")
+        # Kept alive after a whole request and answer, then nothing.
+        idle = _raw(port, "127.0.0.2")
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        _read_response(idle)
+        # Asks for a 45 kB script two hundred times over and never reads it.
+        deaf = _raw(port, "127.0.0.2")
+        deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        with contextlib.suppress(OSError):
+            deaf.sendall(b"GET /js/i18n.js HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        with _closing([stalled, early, idle]):
+            assert _closed_by_server(early, 1.0)  # at once, when its answer ended
+            assert _closed_by_server(stalled, 4.0)
+            assert _closed_by_server(idle, 4.0)
+        with _closing([deaf]):
+            end = time.monotonic() + 15.0
+            while time.monotonic() < end and gate.held("127.0.0.2") > 0:
+                time.sleep(0.2)
+        assert gate.held("127.0.0.2") == 0
+    assert not [r for r in caplog.records if "ClientDisconnect" in r.getMessage() + str(r.exc_info)]
 
 
 async def test_a_full_pool_gives_the_heaviest_addresses_idle_connection_away(
