@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from typing import Any
 
@@ -39,6 +40,7 @@ from recruitment.documents import PNG
 from recruitment.models import RecNikGrant, RecOutbox, RecPeriod, RecRegistration
 from recruitment.registry import NoRegistry
 from seleksi.cli import main
+from tests.browser_checks import expect_patiently, serious_violations
 from tests.recruitment.conftest import (
     PASSWORDS,
     RecServer,
@@ -600,3 +602,33 @@ def _owner_back(db: Any, squat: int, owner: int) -> None:
         grant.accounts_json = json.dumps([owner])
         s.add(grant)
         s.commit()
+
+
+@pytest.mark.browser
+def test_the_grant_box_as_a_verifier_sees_it(rec_server: RecServer, browser: Any) -> None:
+    """Runs after the tests above (they voided registrations with grants): in
+    chromium, a voided registration's page shows whom its late registration
+    is for and the form that changes it, and axe finds no serious or
+    critical violation."""
+    with Session(rec_server.handle.db) as s:
+        grant = (
+            s.execute(select(RecNikGrant).order_by(col(RecNikGrant.id).desc())).scalars().first()
+        )
+        assert grant is not None
+    expect = expect_patiently()
+    page = browser.new_page()
+    try:
+        page.goto(f"{rec_server.url}/recruitment/staff/login")
+        page.fill("#who", "verifikator1")
+        page.fill("#password", PASSWORDS["verifier"])
+        page.click("form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/recruitment/staff$"))
+        page.goto(f"{rec_server.url}/recruitment/staff/reg/{grant.registration_id}")
+        expect(page.locator("#grant-now")).to_contain_text(grant.until)
+        expect(
+            page.get_by_label("Alasan perubahan (mis. email pemilik salah ketik)")
+        ).to_be_visible()
+        expect(page.get_by_role("button", name="Ubah pendaftaran susulan")).to_be_visible()
+        assert serious_violations(page) == []
+    finally:
+        page.close()
