@@ -11,12 +11,13 @@ non-finite floats as ``null``, which browsers can parse; the stdlib's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from exam_server.auth import StaffClaims, TokenError, TokenSigner
 from exam_server.protocol import encode
@@ -87,21 +88,36 @@ async def authenticate_staff(
     """Wait for ``{"type": "auth", "token": <staff token>}`` on an accepted
     socket and return its claims (role proctor or admin).
 
-    Other frames get ``not_authenticated`` and the wait goes on; a bad or
-    expired token gets its error code and closes the socket (1008), as does
-    ``timeout`` seconds without an ``auth`` frame. Returns None once closed.
+    Other frames get ``not_authenticated`` and the wait goes on, but only
+    until ``timeout`` seconds after the call, whatever arrives: a socket
+    sending a frame every few seconds kept itself open for ever (found by a
+    review, which held every connection of the process that way). Then, or
+    for a bad or expired token (its error code first), the socket is closed
+    (1008). Returns None once closed (also when the client left, or the
+    socket was closed meanwhile, e.g. given away by the socket gate).
     clock_now: the server's clock (``context(app).clock.now``), for the frames.
     """
+    loop = asyncio.get_running_loop()
+    due = loop.time() + timeout
     while True:
         try:
-            msg = await receive_json(ws, clock_now(), timeout)
+            left = due - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            msg = await receive_json(ws, clock_now(), left)
         except TimeoutError:
-            await ws.close(code=1008)
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await ws.close(code=1008)
+            return None
+        except (WebSocketDisconnect, RuntimeError):
             return None
         if msg is None:
             continue
         if msg.get("type") != "auth" or not isinstance(msg.get("token"), str):
-            await ws.send_text(live_frame("error", clock_now(), code="not_authenticated"))
+            try:
+                await ws.send_text(live_frame("error", clock_now(), code="not_authenticated"))
+            except (RuntimeError, WebSocketDisconnect):
+                return None
             continue
         try:
             claims = signer.read_staff(msg["token"])

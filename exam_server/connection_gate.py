@@ -27,9 +27,15 @@ whenever it is the client's turn: a request's header is due within
 ``header_timeout_seconds`` of the connection, of the end of the previous
 response, or of the request's first byte; its body must not pause longer
 than that between chunks; a response that ends before its request's body is
-whole closes the connection; and a response the client does not read
-(writing paused) for :data:`WRITE_STALL_FACTOR` deadlines closes it. Between
-requests uvicorn's keep-alive timeout usually closes idle connections first.
+whole closes the connection; a response the client does not read
+(writing paused; the send buffer is :data:`SEND_BUFFER_BYTES`, so a pause
+comes early) for :data:`WRITE_STALL_FACTOR` deadlines closes it; and more
+than :data:`MAX_PIPELINED` requests sent ahead of their answers close it at
+once (a third review made the server write megabytes to clients that never
+read). Such a close is a reset (``SO_LINGER`` 0: the kernel drops what it
+still held to send), and requests still running or queued are told their
+client is gone. Between requests uvicorn's keep-alive timeout usually
+closes idle connections first.
 
 A trusted proxy's connections carry many clients (``Settings.
 trusted_proxies``): they take no slot; the proxy applies its own limits
@@ -45,8 +51,12 @@ without a gate (not started yet) is served as uvicorn would.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import ipaddress
 import resource
+import socket
+import struct
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -57,6 +67,10 @@ from exam_server.limits import parse_networks, source_of
 from exam_server.settings import Settings
 from exam_server.socket_gate import Slot, SocketGate
 
+#: Requests a client may send ahead of their answers; more closes the connection.
+MAX_PIPELINED = 8
+#: The send buffer of a connection from an untrusted address (bytes).
+SEND_BUFFER_BYTES = 64 * 1024
 #: A response the client does not read for this many header deadlines
 #: (writing paused all that time) closes the connection.
 WRITE_STALL_FACTOR = 3.0
@@ -113,6 +127,11 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
     _header_seconds: float = 0.0
     _message_done = True  # the last request read has its whole body
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # This connection's requests not yet answered (told when it is lost).
+        self._cycles: collections.deque[Any] = collections.deque(maxlen=MAX_PIPELINED + 2)
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         found = _gate_of(self.app)
@@ -122,10 +141,17 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
         peer = transport.get_extra_info("peername")
         host = str(peer[0]) if isinstance(peer, tuple) and peer else ""
         if not _trusted(host, trusted):
-            self._slot = gate.admit(source_of(host), transport.abort)
+            self._slot = gate.admit(source_of(host), self._abort)
             if self._slot is None:  # its address holds its cap, or nobody gives way
-                transport.abort()
+                self._abort()
                 return
+            # A bounded send buffer: a client that stops reading is noticed
+            # (writing pauses) after this much, not after the kernel's
+            # autotuned megabytes.
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError, AttributeError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         self._arm()
 
     # -- the deadline of the part being read -----------------------------------------
@@ -143,7 +169,27 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
 
     def _too_slow(self) -> None:
         self._deadline = None
+        self._abort()
+
+    def _abort(self) -> None:
+        """Close at once, dropping what the kernel still holds to send (a
+        reset, not a FIN after megabytes nobody reads), and tell every
+        request still running or queued that its client is gone (their
+        answers are dropped, not written to a closed handle)."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._forget_requests()
         self.transport.abort()
+
+    def _forget_requests(self) -> None:
+        for cycle in self._cycles:
+            if not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+        self._cycles.clear()
+        self.pipeline.clear()
 
     def _busy(self, busy: bool) -> None:
         if self._slot is not None:
@@ -157,6 +203,12 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._arm()  # its body (if any) must keep coming
         super().on_headers_complete()
+        if self.cycle is not None:
+            self._cycles.append(self.cycle)
+        if len(self.pipeline) > MAX_PIPELINED:
+            # Hundreds of requests sent ahead and never read made the server
+            # write megabytes before anything paused (found by a review).
+            self._abort()
 
     def on_body(self, body: bytes) -> None:
         self._arm()
@@ -189,7 +241,7 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
         super().pause_writing()
         if self._stalled is None and self._header_seconds > 0:
             self._stalled = self.loop.call_later(
-                WRITE_STALL_FACTOR * self._header_seconds, self.transport.abort
+                WRITE_STALL_FACTOR * self._header_seconds, self._abort
             )
 
     def resume_writing(self) -> None:
@@ -213,6 +265,7 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
         if self._stalled is not None:
             self._stalled.cancel()
             self._stalled = None
+        self._forget_requests()
         slot, self._slot = self._slot, None
         found = _gate_of(self.app)
         if found is not None and slot is not None:

@@ -12,6 +12,7 @@ their events come back here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from exam_server.admin import session_room
 from exam_server.channels import authenticate_staff, live_frame, origin_ok
 from exam_server.context import AppContext, context
 from exam_server.events import Subscription
+from exam_server.limits import request_source
 from exam_server.live.queries import apply_attempt, load_grid, reload_attempt
 from exam_server.live.serving import FLUSH_SECONDS, HEARTBEAT_SECONDS, collect, serve
 from exam_server.proctoring.grid import TerminalGrid, TerminalRow, incident_of
@@ -65,6 +67,12 @@ async def _may_watch(ws: WebSocket, ctx: AppContext, session_id: int) -> bool:
     return False
 
 
+async def _close_busy(ws: WebSocket) -> None:
+    """Close with 1013 ("try again later"): the console reconnects after its back-off."""
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await ws.close(code=1013, reason="busy")
+
+
 async def proctor_channel(ws: WebSocket) -> None:
     """``/ws/proctor/{session_id}``: the live grid of a session for its proctors."""
     session_id = int(ws.path_params["session_id"])
@@ -73,11 +81,21 @@ async def proctor_channel(ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     await ws.accept()
+    # A slot among the sockets without a login (exam_server.socket_gate), as
+    # a terminal's before its hello: a review held every connection of the
+    # process with proctor sockets that never authenticated.
+    gate = ctx.preauth_gate
+    slot = gate.admit(request_source(ws), gate.closer(lambda: _close_busy(ws)))
+    if slot is None:
+        await _close_busy(ws)
+        return
     try:
         if not await _may_watch(ws, ctx, session_id):
             return
     except WebSocketDisconnect:
         return
+    finally:
+        gate.release(slot)
     service = ctx.proctoring
     service.start()
     settings = ctx.settings

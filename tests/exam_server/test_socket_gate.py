@@ -276,3 +276,41 @@ async def test_a_board_socket_given_away_while_loading_ends_quietly(
     assert [r.getMessage() for r in errors] == []
     for ws in (first[1], newcomer):
         await ws.close()
+
+
+async def test_proctor_sockets_that_never_authenticate_are_capped_and_closed(
+    server_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review held every connection of the process with proctor sockets
+    that never authenticated, each sending a frame every 8 s (each frame
+    restarted the 10 s auth wait), with no cap. Now they take slots of the
+    pre-login gate, as a terminal's before its hello, and the auth is due a
+    fixed time after the accept whatever arrives; a proctor who
+    authenticates leaves the gate."""
+    import importlib
+
+    # The module (its package exports the endpoint under the same name); the
+    # server runs in this process.
+    channel = importlib.import_module("exam_server.live.proctor_channel")
+    monkeypatch.setattr(channel, "AUTH_TIMEOUT_SECONDS", 1.0)
+    h: ServerHandle = server_factory(preauth_sockets_per_source=3, preauth_sockets_total=50)
+    url = h.ws_url.replace("/ws/candidate", f"/ws/proctor/{h.seed.session_id}")
+    held = [await _open(url, "10.9.5.1") for _ in range(3)]
+    extra = await _open(url, "10.9.5.1")
+    assert await _closed_with(extra) == terminal.CLOSE_BUSY
+    chatty = held[0]
+    started = time.monotonic()
+    with contextlib.suppress(ConnectionClosed):
+        while time.monotonic() - started < 5.0:
+            await chatty.send(json.dumps({"type": "hello"}))  # not an auth frame
+            await asyncio.sleep(0.2)
+    assert chatty.close_code == 1008 and time.monotonic() - started < 3.0
+    for ws in held[1:]:
+        assert await _closed_with(ws) == 1008
+    # A proctor who authenticates holds no pre-login slot.
+    proctor = await _open(url, "10.9.5.2")
+    await proctor.send(json.dumps({"type": "auth", "token": h.staff("proctor")}))
+    snapshot = json.loads(await asyncio.wait_for(proctor.recv(), 10))
+    assert snapshot["type"] != "error"
+    assert context(h.app).preauth_gate.held("10.9.5.2") == 0
+    await proctor.close()
