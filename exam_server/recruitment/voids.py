@@ -222,6 +222,29 @@ def _notify_grant(s: Session, account_ids: list[int], until: dt.date, now: float
         )
 
 
+def _check_until(grant_until: dt.date | None, now: float) -> None:
+    """A late registration's last day given by staff is not in the past."""
+    if grant_until is not None and grant_until < today(now):
+        raise Refused(
+            "batas pendaftaran susulan tidak boleh sebelum hari ini",
+            "the late registration's last day cannot be before today",
+        )
+
+
+def _voider(s: Session, registration_id: int, staff: str) -> tuple[RecRegistration, int]:
+    """The registration (locked) and its agency, once ``staff`` may void it
+    (and change its grant): a verifier of its agency not recused from it, or
+    an admin (a national one for any agency)."""
+    reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
+    agency_id = _agency_of(s, reg)
+    authorise(s, staff, "void", agency_id)
+    if _recused(s, registration_id, staff):
+        raise Refused(
+            "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
+        )
+    return reg, agency_id
+
+
 def void_registration(
     engine: Engine,
     registration_id: int,
@@ -251,19 +274,9 @@ def void_registration(
     owner_email = owner_email.strip().lower()
     if not reason:
         raise Refused("alasan pembatalan wajib diisi", "a reason for voiding is required")
-    if grant_until is not None and grant_until < today(now):
-        raise Refused(
-            "batas pendaftaran susulan tidak boleh sebelum hari ini",
-            "the late registration's last day cannot be before today",
-        )
+    _check_until(grant_until, now)
     with Session(writer(engine)) as s:
-        reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
-        agency_id = _agency_of(s, reg)
-        authorise(s, staff, "void", agency_id)
-        if _recused(s, registration_id, staff):
-            raise Refused(
-                "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
-            )
+        reg, agency_id = _voider(s, registration_id, staff)
         was = reg.status
         reg.status = step(reg.status, "void")
         granted = _granted(s, reg, owner_email)
@@ -372,19 +385,9 @@ def change_grant(
     owner_email = owner_email.strip().lower()
     if not reason:
         raise Refused("alasan perubahan wajib diisi", "a reason for the change is required")
-    if grant_until is not None and grant_until < today(now):
-        raise Refused(
-            "batas pendaftaran susulan tidak boleh sebelum hari ini",
-            "the late registration's last day cannot be before today",
-        )
+    _check_until(grant_until, now)
     with Session(writer(engine)) as s:
-        reg: RecRegistration = _get(s, RecRegistration, registration_id, lock=True)
-        agency_id = _agency_of(s, reg)
-        authorise(s, staff, "void", agency_id)
-        if _recused(s, registration_id, staff):
-            raise Refused(
-                "Anda direkusal dari pendaftaran ini", "you are recused from this registration"
-            )
+        reg, agency_id = _voider(s, registration_id, staff)
         grant = s.execute(
             select(RecNikGrant).where(col(RecNikGrant.registration_id) == registration_id)
         ).scalar()

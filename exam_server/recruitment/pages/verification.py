@@ -121,6 +121,28 @@ def _grant_form(form: Any) -> tuple[dt.date | None, str, str]:
     return until, str(form.get("owner_email") or "")[:254], str(form.get("reason") or "")[:2000]
 
 
+def _grant_result(
+    request: Request,
+    reg_id: int,
+    title: tuple[str, str],
+    emails: list[str],
+    holders: list[str],
+) -> Response:
+    """The result page of a void or a grant change: whom the late
+    registration is for, the draft holders left out; the outbox kicked."""
+    resp = render(
+        request,
+        "message.html",
+        title=title,
+        text=_grant_text(
+            (f"{title[0]}.", f"{title[1]}."), emails, [e for e in holders if e not in emails]
+        ),
+        link=(f"/recruitment/staff/reg/{reg_id}", ("Kembali ke pendaftaran", "Back to it")),
+    )
+    resp.background = _kick_outbox(request)
+    return resp
+
+
 def _grant_text(done: tuple[str, str], emails: list[str], left_out: list[str]) -> tuple[str, str]:
     """The result page's text: whom the late registration is for (or nobody),
     and the draft holders a named owner left out."""
@@ -164,19 +186,9 @@ async def staff_void(request: Request) -> Response:
         svc.void_registration, engine, reg_id, st.username, reason, _now(request), until, owner
     )
     emails = await _run(svc.granted_to, engine, reg_id)
-    resp = render(
-        request,
-        "message.html",
-        title=("Pendaftaran dibatalkan", "Registration voided"),
-        text=_grant_text(
-            ("Pendaftaran dibatalkan.", "Registration voided."),
-            emails,
-            [e for e in holders if e not in emails],
-        ),
-        link=(f"/recruitment/staff/reg/{reg_id}", ("Kembali ke pendaftaran", "Back to it")),
+    return _grant_result(
+        request, reg_id, ("Pendaftaran dibatalkan", "Registration voided"), emails, holders
     )
-    resp.background = _kick_outbox(request)
-    return resp
 
 
 @_staff_page
@@ -193,19 +205,13 @@ async def staff_grant(request: Request) -> Response:
     emails = await _run(
         svc.change_grant, engine, reg_id, st.username, reason, _now(request), until, owner
     )
-    resp = render(
+    return _grant_result(
         request,
-        "message.html",
-        title=("Pendaftaran susulan diubah", "Late registration changed"),
-        text=_grant_text(
-            ("Pendaftaran susulan diubah.", "Late registration changed."),
-            emails,
-            [e for e in holders if e not in emails],
-        ),
-        link=(f"/recruitment/staff/reg/{reg_id}", ("Kembali ke pendaftaran", "Back to it")),
+        reg_id,
+        ("Pendaftaran susulan diubah", "Late registration changed"),
+        emails,
+        holders,
     )
-    resp.background = _kick_outbox(request)
-    return resp
 
 
 @_staff_page
