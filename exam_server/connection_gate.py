@@ -26,8 +26,8 @@ also cancels uvicorn's keep-alive timer). So a connection must keep moving
 whenever it is the client's turn: a request's header is due within
 ``header_timeout_seconds`` of the connection, of the end of the previous
 response, or of the request's first byte; its body must not pause longer
-than that between chunks; a response that ends before its request's body is
-whole closes the connection; a response the client does not read
+than that between chunks, also after an answer that came first (uvicorn
+drops the rest of such a body); a response the client does not read
 (writing paused; the send buffer is :data:`SEND_BUFFER_BYTES`, so a pause
 comes early) for :data:`WRITE_STALL_FACTOR` deadlines closes it; and more
 than :data:`MAX_PIPELINED` requests sent ahead of their answers close it at
@@ -125,7 +125,6 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
     _stalled: asyncio.TimerHandle | None = None
     _header_seconds: float = 0.0
-    _message_done = True  # the last request read has its whole body
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -197,7 +196,6 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._message_done = False
         self._arm()  # its header is due
 
     def on_headers_complete(self) -> None:
@@ -215,23 +213,27 @@ class GatedHttpToolsProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._message_done = True
-        self._disarm()
-        self._busy(True)  # being answered: never given away
+        if self.cycle is not None and self.cycle.response_complete:
+            # The rest of a body whose answer went first: idle now (uvicorn
+            # re-arms no keep-alive timer here; the deadline stands in).
+            self._busy(False)
+            self._arm()
+        else:
+            self._disarm()
+            self._busy(True)  # being answered: never given away
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if self.transport.is_closing():
             return
-        if not self._message_done:
-            # Answered before its body came (a 404, a refusal): the rest of
-            # the body would keep the connection for ever, byte by byte.
-            self.transport.close()
-            return
         if self.cycle is None or self.cycle.response_complete:
-            # Idle between requests: uvicorn's keep-alive timeout closes it,
-            # and the header deadline too (a stray byte cancels the former).
+            # Idle between requests, or answered before its body came (a 404,
+            # a refusal: uvicorn reads the rest of the body and drops it, and
+            # a client may reuse the connection after it): uvicorn's
+            # keep-alive timeout closes it, and the deadline too, which every
+            # body byte moves but none of them cancels (a stray byte cancels
+            # uvicorn's timer: a review held connections for ever that way).
             self._busy(False)
             self._arm()
 

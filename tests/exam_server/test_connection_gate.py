@@ -137,6 +137,11 @@ def test_a_whole_header_then_nothing_does_not_hold_a_connection(
         assert _read_response(early).startswith(b"HTTP/1.1 4")
         with contextlib.suppress(OSError):
             early.sendall(b"x")
+        # Answered before its body, which then comes whole: idle, then closed.
+        late = _raw(port, "127.0.0.2")
+        late.sendall(b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+        assert _read_response(late).startswith(b"HTTP/1.1 4")
+        late.sendall(b"0123456789")
         # Kept alive after a whole request and answer, then nothing.
         idle = _raw(port, "127.0.0.2")
         idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -154,10 +159,11 @@ def test_a_whole_header_then_nothing_does_not_hold_a_connection(
             ahead.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
         with _closing([ahead]):
             assert _answers_before_the_end(ahead) <= 10
-        with _closing([stalled, early, idle]):
-            assert _closed_by_server(early, 1.0)  # at once, when its answer ended
+        with _closing([stalled, early, idle, late]):
+            assert _closed_by_server(early, 4.0)
             assert _closed_by_server(stalled, 4.0)
             assert _closed_by_server(idle, 4.0)
+            assert _closed_by_server(late, 4.0)
         with _closing([deaf]):
             end = time.monotonic() + 15.0
             while time.monotonic() < end and gate.held("127.0.0.2") > 0:
@@ -199,3 +205,20 @@ async def test_a_full_pool_gives_the_heaviest_addresses_idle_connection_away(
             await board.ping()  # the board's socket, older still, stays
     finally:
         await board.close()
+
+
+def test_a_client_reusing_its_connection_after_an_early_answer_is_served(
+    server_factory: Callable[..., ServerHandle],
+) -> None:
+    """Refused before its body was read (a 401), a request's connection stays
+    usable: the client sends the rest of the body and its next request on it
+    (a version that closed such connections reset the next request of a
+    kept-alive httpx client in CI)."""
+    h = server_factory(header_timeout_seconds=2.0)
+    s = _raw(h.settings.port, "127.0.0.2")
+    with _closing([s]):
+        s.sendall(b"POST /api/admin/exams HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n")
+        assert _read_response(s).startswith(b"HTTP/1.1 401")
+        s.sendall(b"{}")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(s).startswith(b"HTTP/1.1 200")
