@@ -24,7 +24,6 @@ verification, appeals, scheduling) happens on the pages at ``/recruitment``
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import time
 from pathlib import Path
@@ -227,79 +226,11 @@ def register(sub: Any) -> None:
     add_db_argument(r)
     r.set_defaults(func=_remind)
 
-    from seleksi.commands import bounces
+    from seleksi.commands import bounces, voids
 
     bounces.add_parser(ssub, _engine)
 
-    v = ssub.add_parser(
-        "void",
-        help="void a submitted registration found fraudulent (frees its NIK)",
-        description="Void a submitted registration the committee found fraudulent, e.g. made "
-        "with someone else's NIK: it leaves the queues, and its NIK is free again for the "
-        "person it belongs to, who can then submit their own. --as: the staff account "
-        "acting (a verifier of the registration's agency, or an admin; a national admin for "
-        "any agency). Audited as rec_void with the reason. The NIK gets a late registration "
-        "until --late-until (default: the period's default) for the account of --owner-email "
-        "alone (the person the NIK belongs to, as the committee found them), or, without "
-        "it, for the accounts whose draft holds the NIK; each is told by e-mail, and nobody "
-        "else may use it (`seleksi recruitment grant` changes it). A "
-        "scheduled registration leaves its session, unless its exam has begun for it (an "
-        "attempt or a PIN) or its session went to an exam site. Verifiers also find it on "
-        "the registration's staff page.",
-        epilog=examples(
-            "seleksi recruitment void CASN-2024-0000042 --as admin-bkn "
-            "--reason 'NIK milik orang lain (laporan pemilik, surat 12/2024)' "
-            "--owner-email pemilik@contoh.id --late-until 2024-09-30"
-        ),
-    )
-    v.add_argument("number", metavar="NUMBER", help="the registration number")
-    v.add_argument("--as", dest="staff", required=True, metavar="USERNAME")
-    v.add_argument("--reason", required=True)
-    v.add_argument(
-        "--owner-email",
-        default="",
-        metavar="EMAIL",
-        help="the account of the NIK's owner: the late registration is for it alone",
-    )
-    v.add_argument(
-        "--late-until",
-        type=_date,
-        metavar="YYYY-MM-DD",
-        help="the late registration's last day (not in the past)",
-    )
-    add_db_argument(v)
-    v.set_defaults(func=_void)
-
-    g = ssub.add_parser(
-        "grant",
-        help="change the late registration a void gave (its account or last day)",
-        description="Put right the late registration a void gave its NIK: for the account "
-        "of --owner-email alone, or, without it, for the accounts whose draft holds the NIK "
-        "now; until --late-until (default: the period's default). For staff who named the "
-        "wrong account, or an owner who needs more days. Audited as rec_grant_change with "
-        "the reason; each account it is now for is told by e-mail. --as: who may void.",
-        epilog=examples(
-            "seleksi recruitment grant CASN-2024-0000042 --as admin-bkn "
-            "--reason 'email pemilik salah ketik' --owner-email pemilik@contoh.id"
-        ),
-    )
-    g.add_argument("number", metavar="NUMBER", help="the voided registration's number")
-    g.add_argument("--as", dest="staff", required=True, metavar="USERNAME")
-    g.add_argument("--reason", required=True)
-    g.add_argument(
-        "--owner-email",
-        default="",
-        metavar="EMAIL",
-        help="the account of the NIK's owner: the late registration is for it alone",
-    )
-    g.add_argument(
-        "--late-until",
-        type=_date,
-        metavar="YYYY-MM-DD",
-        help="the late registration's last day (not in the past)",
-    )
-    add_db_argument(g)
-    g.set_defaults(func=_grant)
+    voids.add_parser(ssub, _engine)
 
     st = ssub.add_parser(
         "status",
@@ -411,92 +342,6 @@ def _staff_create(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     print(f"created {args.role} {args.username} of {args.agency or 'national'} (id {staff_id})")
-    return 0
-
-
-def _date(text: str) -> dt.date:
-    """A YYYY-MM-DD argument (argparse names the option when it is not)."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _registration_id(engine: Any, number: str) -> int:
-    from sqlalchemy import select
-    from sqlmodel import Session, col
-
-    from recruitment.models import RecRegistration
-
-    with Session(engine) as s:
-        rid = s.execute(
-            select(col(RecRegistration.id)).where(
-                col(RecRegistration.registration_number) == number
-            )
-        ).scalar()
-    if rid is None:
-        raise CommandError(f"no registration {number}")
-    return int(rid)
-
-
-def _grant(args: argparse.Namespace) -> int:
-    from exam_server.recruitment import service as svc
-
-    engine = _engine(args)
-    try:
-        rid = _registration_id(engine, args.number)
-        try:
-            granted = svc.change_grant(
-                engine,
-                rid,
-                args.staff,
-                args.reason,
-                time.time(),
-                args.late_until,
-                args.owner_email,
-            )
-        except svc.NotFound:
-            raise CommandError(f"no registration {args.number} for {args.staff}") from None
-        except svc.Refused as exc:
-            raise CommandError(f"{args.number}: {exc}") from None
-    finally:
-        engine.dispose()
-    if granted:
-        print(f"late registration for the NIK of {args.number} only for: {', '.join(granted)}")
-    else:
-        print(f"late registration for the NIK of {args.number}: {svc.GRANT_NOBODY[1]}")
-    return 0
-
-
-def _void(args: argparse.Namespace) -> int:
-    from exam_server.recruitment import service as svc
-    from recruitment.states import TransitionError
-
-    engine = _engine(args)
-    try:
-        rid = _registration_id(engine, args.number)
-        try:
-            svc.void_registration(
-                engine,
-                rid,
-                args.staff,
-                args.reason,
-                time.time(),
-                args.late_until,
-                args.owner_email,
-            )
-            granted = svc.granted_to(engine, rid)
-        except svc.NotFound:
-            raise CommandError(f"no registration {args.number} for {args.staff}") from None
-        except (svc.Refused, TransitionError) as exc:
-            raise CommandError(f"{args.number}: {exc}") from None
-    finally:
-        engine.dispose()
-    print(f"voided {args.number}; its NIK is free in its period")
-    if granted:
-        print(f"late registration for its NIK only for: {', '.join(granted)} (told by e-mail)")
-    else:
-        print(f"late registration for its NIK: {svc.GRANT_NOBODY[1]}")
     return 0
 
 
