@@ -47,21 +47,7 @@ def add_parser(ssub: Any, engine_of: Callable[[argparse.Namespace], Any]) -> Non
         ),
     )
     v.add_argument("number", metavar="NUMBER", help="the registration number")
-    v.add_argument("--as", dest="staff", required=True, metavar="USERNAME")
-    v.add_argument("--reason", required=True)
-    v.add_argument(
-        "--owner-email",
-        default="",
-        metavar="EMAIL",
-        help="the account of the NIK's owner: the late registration is for it alone",
-    )
-    v.add_argument(
-        "--late-until",
-        type=date_arg,
-        metavar="YYYY-MM-DD",
-        help="the late registration's last day (not in the past)",
-    )
-    add_db_argument(v)
+    _grant_arguments(v)
     v.set_defaults(func=functools.partial(_void, engine_of=engine_of))
 
     g = ssub.add_parser(
@@ -78,22 +64,28 @@ def add_parser(ssub: Any, engine_of: Callable[[argparse.Namespace], Any]) -> Non
         ),
     )
     g.add_argument("number", metavar="NUMBER", help="the voided registration's number")
-    g.add_argument("--as", dest="staff", required=True, metavar="USERNAME")
-    g.add_argument("--reason", required=True)
-    g.add_argument(
+    _grant_arguments(g)
+    g.set_defaults(func=functools.partial(_grant, engine_of=engine_of))
+
+
+def _grant_arguments(p: Any) -> None:
+    """Who acts, why, and the late registration's account and last day: the
+    same for a void and a grant change (the staff page's two forms)."""
+    p.add_argument("--as", dest="staff", required=True, metavar="USERNAME")
+    p.add_argument("--reason", required=True)
+    p.add_argument(
         "--owner-email",
         default="",
         metavar="EMAIL",
         help="the account of the NIK's owner: the late registration is for it alone",
     )
-    g.add_argument(
+    p.add_argument(
         "--late-until",
         type=date_arg,
         metavar="YYYY-MM-DD",
         help="the late registration's last day (not in the past)",
     )
-    add_db_argument(g)
-    g.set_defaults(func=functools.partial(_grant, engine_of=engine_of))
+    add_db_argument(p)
 
 
 def date_arg(text: str) -> dt.date:
@@ -121,14 +113,22 @@ def _registration_id(engine: Any, number: str) -> int:
     return int(rid)
 
 
-def _grant(args: argparse.Namespace, engine_of: Callable[[argparse.Namespace], Any]) -> int:
+def _act(
+    args: argparse.Namespace,
+    engine_of: Callable[[argparse.Namespace], Any],
+    act: Callable[..., Any],
+) -> list[str]:
+    """Run ``act`` (void or grant change) on the registration ``args.number``
+    with the command's arguments; the e-mails its late registration is now
+    for. Refusals become one line (:class:`CommandError`)."""
     from exam_server.recruitment import service as svc
+    from recruitment.states import TransitionError
 
     engine = engine_of(args)
     try:
         rid = _registration_id(engine, args.number)
         try:
-            granted = svc.change_grant(
+            act(
                 engine,
                 rid,
                 args.staff,
@@ -139,10 +139,18 @@ def _grant(args: argparse.Namespace, engine_of: Callable[[argparse.Namespace], A
             )
         except svc.NotFound:
             raise CommandError(f"no registration {args.number} for {args.staff}") from None
-        except svc.Refused as exc:
+        except (svc.Refused, TransitionError) as exc:
             raise CommandError(f"{args.number}: {exc}") from None
+        granted: list[str] = svc.granted_to(engine, rid)
+        return granted
     finally:
         engine.dispose()
+
+
+def _grant(args: argparse.Namespace, engine_of: Callable[[argparse.Namespace], Any]) -> int:
+    from exam_server.recruitment import service as svc
+
+    granted = _act(args, engine_of, svc.change_grant)
     if granted:
         print(f"late registration for the NIK of {args.number} only for: {', '.join(granted)}")
     else:
@@ -152,28 +160,8 @@ def _grant(args: argparse.Namespace, engine_of: Callable[[argparse.Namespace], A
 
 def _void(args: argparse.Namespace, engine_of: Callable[[argparse.Namespace], Any]) -> int:
     from exam_server.recruitment import service as svc
-    from recruitment.states import TransitionError
 
-    engine = engine_of(args)
-    try:
-        rid = _registration_id(engine, args.number)
-        try:
-            svc.void_registration(
-                engine,
-                rid,
-                args.staff,
-                args.reason,
-                time.time(),
-                args.late_until,
-                args.owner_email,
-            )
-            granted = svc.granted_to(engine, rid)
-        except svc.NotFound:
-            raise CommandError(f"no registration {args.number} for {args.staff}") from None
-        except (svc.Refused, TransitionError) as exc:
-            raise CommandError(f"{args.number}: {exc}") from None
-    finally:
-        engine.dispose()
+    granted = _act(args, engine_of, svc.void_registration)
     print(f"voided {args.number}; its NIK is free in its period")
     if granted:
         print(f"late registration for its NIK only for: {', '.join(granted)} (told by e-mail)")
