@@ -23,17 +23,18 @@ from sqlalchemy.engine import Connection
 
 from exam_server.audit.chain import AUDIT
 
-_KINDS = ("rec_void", "rec_grant_change")
-
 
 def check_grants(conn: Connection) -> list[str]:
     """Problems of the late registrations against their events."""
     from exam_server.recruitment.registrations import accounts_in
+    from exam_server.recruitment.voids import GRANT_CHANGE
     from recruitment.models import RecNikGrant
 
     last: dict[int, dict[str, Any]] = {}
     for kind, data_json in conn.execute(
-        select(AUDIT.c.kind, AUDIT.c.data_json).where(AUDIT.c.kind.in_(_KINDS)).order_by(AUDIT.c.id)
+        select(AUDIT.c.kind, AUDIT.c.data_json)
+        .where(AUDIT.c.kind.in_(("rec_void", GRANT_CHANGE)))
+        .order_by(AUDIT.c.id)
     ):
         try:
             data = json.loads(data_json or "{}")
