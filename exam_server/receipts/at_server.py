@@ -1,6 +1,6 @@
 """A candidate's receipt as their proof at this server: the one check that the
 after-test pages (``exam_server.after_test.pages.check_receipt``) and the SKB
-candidate page (``exam_server.assessment.api``) share.
+candidate page (``exam_server.assessment.candidate_api``) share.
 
 A receipt is accepted when it verifies (:func:`exam_server.receipts.verify`)
 under a key this server holds or has held (its key list:
