@@ -84,6 +84,10 @@ def test_diagnostic_report_feedback_and_dashboard_in_the_browser(
     page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
     page.goto(f"{s.url}/after/{EXAM}/")
     page.click('a:has-text("Laporan diagnostik")')
+    # The receipt box says where a lost receipt is found again.
+    expect(page.locator("#receipt-lost")).to_contain_text("Pendaftaran saya")
+    expect(page.locator("#receipt")).to_have_attribute("aria-describedby", "receipt-lost")
+    assert serious_violations(page) == []
     regno = s.finished.registration_numbers[7]
     page.fill("#receipt", s.finished.receipts[regno])
     page.click("text=Tampilkan laporan")

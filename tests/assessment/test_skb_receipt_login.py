@@ -146,6 +146,7 @@ def test_the_candidate_page_takes_the_pasted_receipt(
     field = page.get_by_label("Kode tanda terima SKD")
     expect(field).to_have_attribute("aria-describedby", "receipt-hint")
     expect(page.locator("#receipt-hint")).to_contain_text("akhir tes SKD")
+    expect(page.locator("#receipt-hint")).to_contain_text("/recruitment/me")  # a lost one
     expect(page.get_by_label("Tanggal lahir")).to_have_count(0)
     assert serious_violations(page) == []
     page.get_by_label("Nomor peserta").fill("R001")
