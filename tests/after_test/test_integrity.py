@@ -356,7 +356,7 @@ def test_audit_verify_reports_a_decision_changed_after_it_was_made(
     appeal_id = rows[0]["id"] if rows else _appeal_page(s, regno, "name")
     if not rows:
         assert _decide(s, appeal_id, status="rejected").status_code == 200
-    with s.db.connect() as conn:
+    with writer(s.db).connect() as conn:  # reads, then writes while the server writes
         trans = conn.begin()
         try:
             before = check_appeals(conn)[0]
@@ -394,7 +394,7 @@ def test_a_decided_appeal_inserted_with_a_low_id_or_changed_from_its_baseline_is
         "answered_by": "admin",
         "answer": "Ditolak.",
     }
-    with s.db.connect() as conn:
+    with writer(s.db).connect() as conn:  # reads, then writes while the server writes
         trans = conn.begin()
         try:
             conn.execute(insert(APPEAL).values(**planted))
@@ -404,7 +404,7 @@ def test_a_decided_appeal_inserted_with_a_low_id_or_changed_from_its_baseline_is
     assert any("appeal 0 " in p and "no decision of it" in p for p in problems), problems
 
     # A database whose decisions predate their events: the upgrade lists them.
-    with s.db.connect() as conn:
+    with writer(s.db).connect() as conn:  # reads, then writes while the server writes
         trans = conn.begin()
         try:
             conn.execute(delete(AUDIT).where(AUDIT.c.kind == "appeal_decided"))

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from exam_server import audit, checkpoints
 from exam_server.audit.replay import _check_finish_event
 from exam_server.context import context
+from exam_server.db import writer
 from exam_server.receipts import key_id
 from exam_server.testing import Terminal, small_bank
 from seleksi.cli import main as seleksi
@@ -183,7 +184,7 @@ async def test_a_moved_attempt_or_a_changed_category_is_reported(
 
 def copy_row(db: Engine, table: str, row_id: int, **changes: Any) -> int:
     """Insert a copy of a row with ``changes`` (a new id); returns the id."""
-    with db.begin() as c:
+    with writer(db).begin() as c:  # reads, then writes while the server writes
         cols = [r[1] for r in c.exec_driver_sql(f"PRAGMA table_info({table})") if r[1] != "id"]
         values = dict(
             zip(

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlmodel import Session, col
 
+from exam_server.db import writer
 from exam_server.recruitment import needs as needs_mod
 from exam_server.recruitment import service as svc
 from recruitment.models import RecRegistration
@@ -138,7 +139,9 @@ def test_audit_verify_notices_a_decision_changed_without_its_event(
     from exam_server.audit.recruitment_decisions import check_recruitment_decisions
 
     sql, said = _DECISION_EDITS[edit]
-    with rec_server.handle.db.connect() as conn:
+    # The write lock first: the server writes in the background, and a
+    # deferred transaction that read before its edit would fail to upgrade.
+    with writer(rec_server.handle.db).connect() as conn:
         trans = conn.begin()
         try:
             assert check_recruitment_decisions(conn) == []  # the demo agrees with its events

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from exam_server import models as m
 from exam_server import scheduling as sch
+from exam_server.db import writer
 from exam_server.results import publication as pub
 from exam_server.results.from_db import SourceError, load_outcomes
 from exam_server.results.outcomes import CandidateOutcome, Formation
@@ -117,7 +118,7 @@ async def test_demo_exam_publishes_verifies_and_shows(
 
     # One stored response is changed in the database: recomputing no longer matches.
     resp = m.Response.__table__
-    with h.db.begin() as conn:
+    with writer(h.db).begin() as conn:  # reads, then writes while the server writes
         attempt_id = conn.exec_driver_sql(
             "SELECT a.id FROM exam_attempt a JOIN exam_candidate c ON c.id = a.candidate_id "
             "WHERE c.registration_number = ?",

@@ -362,7 +362,7 @@ def test_a_site_held_candidate_edited_at_the_centre_is_not_counted(world: World)
         ).one()
     other = "cumlaude" if category != "cumlaude" else "general"
     for column, value in (("category", other), ("name", "Orang Lain")):
-        with w.centre.engine.begin() as c:
+        with writer(w.centre.engine).begin() as c:
             before = c.execute(
                 text(f"SELECT {column} FROM exam_candidate WHERE id = :i"), {"i": cid}
             ).scalar_one()
