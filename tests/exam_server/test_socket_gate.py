@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
 import time
 from typing import Any
 
@@ -215,9 +216,17 @@ async def test_a_terminal_in_the_middle_of_its_hello_is_not_evicted(
     h: ServerHandle = server_factory(preauth_sockets_per_source=3, preauth_sockets_total=3)
     svc = context(h.app).attempts
     real = svc.hello
+    # The hellos are held until the test has seen the newcomer refused: a
+    # fixed delay let them finish first on a loaded machine, and the
+    # newcomer then took a free slot (a failed CI run).
+    release = threading.Event()
+    checking = threading.Semaphore(0)
 
     async def slow_hello(conn: Any, msg: Any) -> Any:
-        await asyncio.sleep(1.0)
+        checking.release()
+        end = time.monotonic() + 30
+        while not release.is_set() and time.monotonic() < end:
+            await asyncio.sleep(0.02)
         return await real(conn, msg)
 
     monkeypatch.setattr(svc, "hello", slow_hello)
@@ -227,9 +236,13 @@ async def test_a_terminal_in_the_middle_of_its_hello_is_not_evicted(
         ws = await _open(h.ws_url, "10.0.0.1")  # a room behind one address
         await ws.send(json.dumps({"type": "hello", "token": token, "terminal_id": f"T-{i}"}))
         room.append(ws)
-    await asyncio.sleep(0.2)
+    for _ in room:  # every hello is being checked
+        assert await asyncio.to_thread(checking.acquire, True, 10)
     idle = await _open(h.ws_url, "10.66.0.1")
-    assert await _closed_with(idle) == terminal.CLOSE_BUSY  # nothing idle to give it
+    try:
+        assert await _closed_with(idle) == terminal.CLOSE_BUSY  # nothing idle to give it
+    finally:
+        release.set()
     for ws in room:  # every terminal of the room logged in
         assert json.loads(await ws.recv())["type"] == "state"
         await ws.close()
