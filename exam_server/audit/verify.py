@@ -2,8 +2,9 @@
 attempt's score and verdict, the stored records against what the chain says
 of them (:mod:`exam_server.audit.records`: attempts' ends, exam documents,
 SKB scores and sheets; :mod:`exam_server.audit.recruitment_records`: the
-status of registrations and needs), and, with a checkpoint file, that no chain lost its
-tail."""
+status of registrations and needs), at a centre the copies of its sites'
+records (:func:`exam_server.sites.reverify.verify_sites`), and, with a
+checkpoint file, that no chain lost its tail."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ from exam_server.audit.staff_records import check_staff
 
 if TYPE_CHECKING:
     from exam_server.checkpoints import KeySwitch
+    from exam_server.sites.reverify import SitesReport
 
 
 @dataclass
@@ -67,6 +69,8 @@ class VerifyReport:
     responses: int = 0
     scores: int = 0  # finished attempts whose score was recomputed
     checkpoints: int = 0  # checkpoint lines checked
+    # A centre's copies of its sites' records (None: no site's records held).
+    sites: SitesReport | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -261,6 +265,15 @@ def verify(
             problems, notes = check(conn)
             rep.problems.extend(problems)
             rep.notes.extend(notes)
+        # The sites' copies count in the centre's rankings but are in none of
+        # its chains: verified from the site's own chains and signed lines.
+        from exam_server.sites.reverify import verify_sites
+
+        sites = verify_sites(conn, scores=scores)
+        if sites.sites:
+            rep.sites = sites
+            rep.problems.extend(sites.problems)
+            rep.notes.extend(sites.notes)
         if file_report is not None:
             rep.checkpoints = len(file_report.checkpoints)
             rep.problems.extend(file_report.problems)

@@ -26,6 +26,9 @@ from exam_server.sites.copies import (
 from exam_server.sites.wire import Batch, ChainHead
 
 SITE = Site.__table__  # type: ignore[attr-defined]
+# A stored line's record came before it, unless the centre refused it (a
+# rewritten chain): missing now, it was removed or never accepted.
+_NOT_HELD = "is not held here (removed, or refused when it arrived)"
 
 
 def _checkpoints(
@@ -97,16 +100,22 @@ def _checkpoints(
     return head
 
 
-def _checkpoint_heads(conn: Connection, site_id: int, cp: cps.Checkpoint) -> list[tuple[str, str]]:
-    """The heads a signed checkpoint recorded against the records synced
-    (a head whose record has not arrived yet is checked when it does: the
-    site sends lines only after the records)."""
+def _checkpoint_heads(
+    conn: Connection, site_id: int, cp: cps.Checkpoint, *, arrived: bool = False
+) -> list[tuple[str, str]]:
+    """The heads a signed checkpoint recorded against the records synced.
+    arrived: False as a line arrives (a head whose record is not here yet is
+    checked when it arrives: the site sends lines only after the records);
+    True for a line already stored, whose records came before it (a head
+    missing now was removed, or refused as the site rewrote it)."""
     found: list[tuple[str, str]] = []
     if cp.audit_id:
         h = conn.execute(
             select(S_AUDIT.c.hash).where(S_AUDIT.c.site_id == site_id, S_AUDIT.c.id == cp.audit_id)
         ).scalar()
-        if h is not None and h != cp.audit_hash:
+        if h is None and arrived:
+            found.append(("removed", f"audit event {cp.audit_id} of {cp.where()} {_NOT_HELD}"))
+        elif h is not None and h != cp.audit_hash:
             found.append(
                 ("rewritten", f"audit event {cp.audit_id} differs from {cp.where()} (rewritten)")
             )
@@ -123,7 +132,11 @@ def _checkpoint_heads(conn: Connection, site_id: int, cp: cps.Checkpoint) -> lis
             )
         )
         for aid, seq, h in cp.attempts:
-            if stored.get((aid, seq), h) != h:
+            if arrived and (aid, seq) not in stored:
+                found.append(
+                    ("removed", f"attempt {aid}: answer seq {seq} of {cp.where()} {_NOT_HELD}")
+                )
+            elif stored.get((aid, seq), h) != h:
                 found.append(
                     ("rewritten", f"attempt {aid}: answer seq {seq} differs from {cp.where()}")
                 )

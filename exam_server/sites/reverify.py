@@ -1,71 +1,205 @@
-"""Everything the centre holds of a site verified again, from the first record."""
+"""Everything the centre holds of its sites verified again, from the first
+record: :func:`verify_copies` for one site (``seleksi site status
+--verify``), :func:`verify_sites` for all of them (``seleksi audit verify``
+at a centre, whose rankings count the sites' copies).
+
+The copies are outside the centre's own chains: an insider at the centre
+who edited a site-held candidate's answers or result there changed the
+ranking, and only these checks see it. The anchors are what the centre
+cannot make: the site's signed checkpoint lines. Each line must still find
+the audit event and the answers it recorded (a chain rebuilt after an edit
+links and hashes, but no longer ends at the heads the site signed), and
+every finished attempt is scored again from its answers by the rule sync
+uses (:func:`exam_server.sites.rescoring.rescore`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection, Engine
 
 from exam_server import checkpoints as cps
-from exam_server.audit import event_hash, response_hash
+from exam_server.audit import ExamRules, event_hash, response_hash
+from exam_server.models import ExamSession, Site
 from exam_server.sites import checkpoint_keys as ck
-from exam_server.sites.copies import S_AUDIT, S_CHECKPOINT, S_RESPONSE
-from exam_server.sites.rescoring import _json_object
+from exam_server.sites.copies import S_ATTEMPT, S_AUDIT, S_CHECKPOINT, S_RESPONSE
+from exam_server.sites.heads import _checkpoint_heads
+from exam_server.sites.rescoring import _json_object, finished_copies, rescore
+
+SITE = Site.__table__  # type: ignore[attr-defined]
+SESSION = ExamSession.__table__  # type: ignore[attr-defined]
+
+
+@dataclass
+class SitesReport:
+    """What :func:`verify_sites` read and found: counts of the copies held
+    (events, attempts, answers, checkpoint lines), finished attempts scored
+    again, and problems (each naming its site)."""
+
+    sites: int = 0
+    events: int = 0
+    attempts: int = 0
+    responses: int = 0
+    scores: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def verify_copies(engine: Engine, site_id: int) -> list[str]:
-    """Verify everything the centre holds of ``site_id`` again, from the
-    first record: the audit chain, every answer chain, the checkpoint lines
-    (signature under the key registered for each, order) and that each
-    finished attempt's answers end at its finish event's head. One message
-    per problem; ``[]`` when all verify."""
-    out: list[str] = []
+    """Verify the chains and checkpoint lines the centre holds of ``site_id``
+    again (:func:`_chain_problems`). One message per problem; ``[]`` when
+    all verify."""
     with engine.connect() as conn:
-        prev, last = "", 0
-        heads: dict[int, str] = {}
-        for row in conn.execute(
-            select(S_AUDIT).where(S_AUDIT.c.site_id == site_id).order_by(S_AUDIT.c.id)
-        ).mappings():
-            if row["prev_hash"] != prev:
-                out.append(f"audit event {row['id']}: does not link to event {last}")
-            if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
-                out.append(f"audit event {row['id']}: hash does not match its content")
-            if row["kind"] == "finish" and row["attempt_id"] is not None:
-                head = _json_object(row["data_json"]).get("response_head")
-                if isinstance(head, str):
-                    heads[int(row["attempt_id"])] = head
-            prev, last = row["hash"], row["id"]
-        chains: dict[int, tuple[int, str]] = {}
-        for r in conn.execute(
-            select(S_RESPONSE)
-            .where(S_RESPONSE.c.site_id == site_id)
-            .order_by(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq)
-        ).mappings():
-            aid = int(r["attempt_id"])
-            seq, h = chains.get(aid, (0, ""))
-            if r["seq"] != seq + 1 or r["prev_hash"] != h:
-                out.append(f"attempt {aid}: answer seq {r['seq']} does not follow seq {seq}")
-            if response_hash(r["prev_hash"], dict(r)) != r["hash"]:
-                out.append(f"attempt {aid}: answer seq {r['seq']}: hash does not match")
-            chains[aid] = (int(r["seq"]), str(r["hash"]))
-        for aid, head in heads.items():
-            if chains.get(aid, (0, ""))[1] != head:
-                out.append(f"attempt {aid}: its answers do not end at its finish event's head")
-        keys = ck.keys_of(conn, site_id)
-        lines = conn.execute(
-            select(S_CHECKPOINT.c.n, S_CHECKPOINT.c.line)
-            .where(S_CHECKPOINT.c.site_id == site_id)
-            .order_by(S_CHECKPOINT.c.n)
-        ).all()
-        prev_line = ""
-        for n, line in lines:
-            raw = str(line).encode()
-            cp = cps.parse_line(raw)
-            key = ck.key_for(keys, int(n))
-            if key is None or cp.key_id != key.key_id:
-                out.append(f"checkpoint {n}: signed by key {cp.key_id}, not registered for it")
-            elif not cps.signature_ok(raw, ck.load_pem(key.public_pem)):
-                out.append(f"checkpoint {n}: signature does not match")
-            if cp.prev != prev_line:
-                out.append(f"checkpoint {n}: does not follow the one before")
-            prev_line = cps.line_hash(raw)
+        return _chain_problems(conn, site_id, SitesReport())
+
+
+def verify_sites(conn: Connection, *, scores: bool = True) -> SitesReport:
+    """Every site whose records the centre holds, verified in ``conn`` (read
+    in one snapshot by the caller): the chains and checkpoint lines
+    (:func:`_chain_problems`), each attempt record against the site's chain
+    (whose test, how it ended), and (``scores``) each finished attempt
+    scored again and compared with the result the rankings read. Problems
+    start with ``site CODE:``; a database without sites gives an empty
+    report."""
+    rep = SitesReport()
+    if not inspect(conn).has_table(S_AUDIT.name):
+        return rep  # a database made before sites existed (not migrated)
+    held = conn.execute(
+        select(SITE.c.id, SITE.c.code)
+        .where(select(S_AUDIT.c.id).where(S_AUDIT.c.site_id == SITE.c.id).exists())
+        .order_by(SITE.c.code)
+    ).all()
+    for site_id, code in held:
+        rep.sites += 1
+        found = _chain_problems(conn, int(site_id), rep)
+        found += _record_problems(conn, int(site_id), str(code), rep)
+        if scores:
+            found += _score_problems(conn, int(site_id), str(code), rep)
+        rep.problems += [f"site {code}: {p}" for p in found]
+    return rep
+
+
+def _chain_problems(conn: Connection, site_id: int, rep: SitesReport) -> list[str]:
+    """The site's audit chain and every answer chain recomputed, each finished
+    attempt's answers ending at its finish event's head, the checkpoint lines
+    (signature under the key registered for each, order) and the heads each
+    line recorded still held here. Counts go to ``rep``."""
+    out: list[str] = []
+    prev, last = "", 0
+    heads: dict[int, str] = {}
+    for row in conn.execute(
+        select(S_AUDIT).where(S_AUDIT.c.site_id == site_id).order_by(S_AUDIT.c.id)
+    ).mappings():
+        rep.events += 1
+        if row["prev_hash"] != prev:
+            out.append(f"audit event {row['id']}: does not link to event {last}")
+        if event_hash(row["prev_hash"], dict(row)) != row["hash"]:
+            out.append(f"audit event {row['id']}: hash does not match its content")
+        if row["kind"] == "finish" and row["attempt_id"] is not None:
+            head = _json_object(row["data_json"]).get("response_head")
+            if isinstance(head, str):
+                heads[int(row["attempt_id"])] = head
+        prev, last = row["hash"], row["id"]
+    chains: dict[int, tuple[int, str]] = {}
+    for r in conn.execute(
+        select(S_RESPONSE)
+        .where(S_RESPONSE.c.site_id == site_id)
+        .order_by(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq)
+    ).mappings():
+        rep.responses += 1
+        aid = int(r["attempt_id"])
+        seq, h = chains.get(aid, (0, ""))
+        if r["seq"] != seq + 1 or r["prev_hash"] != h:
+            out.append(f"attempt {aid}: answer seq {r['seq']} does not follow seq {seq}")
+        if response_hash(r["prev_hash"], dict(r)) != r["hash"]:
+            out.append(f"attempt {aid}: answer seq {r['seq']}: hash does not match")
+        chains[aid] = (int(r["seq"]), str(r["hash"]))
+    for aid, head in heads.items():
+        if chains.get(aid, (0, ""))[1] != head:
+            out.append(f"attempt {aid}: its answers do not end at its finish event's head")
+    keys = ck.keys_of(conn, site_id)
+    lines = conn.execute(
+        select(S_CHECKPOINT.c.n, S_CHECKPOINT.c.line)
+        .where(S_CHECKPOINT.c.site_id == site_id)
+        .order_by(S_CHECKPOINT.c.n)
+    ).all()
+    prev_line = ""
+    for n, line in lines:
+        rep.checkpoints += 1
+        raw = str(line).encode()
+        cp = cps.parse_line(raw)
+        key = ck.key_for(keys, int(n))
+        if key is None or cp.key_id != key.key_id:
+            out.append(f"checkpoint {n}: signed by key {cp.key_id}, not registered for it")
+        elif not cps.signature_ok(raw, ck.load_pem(key.public_pem)):
+            out.append(f"checkpoint {n}: signature does not match")
+        if cp.prev != prev_line:
+            out.append(f"checkpoint {n}: does not follow the one before")
+        prev_line = cps.line_hash(raw)
+        # A site sends a line only after the records it names, so a head
+        # missing here now was removed (or refused), not late.
+        out += [m for _, m in _checkpoint_heads(conn, site_id, cp, arrived=True)]
+    return out
+
+
+def _record_problems(conn: Connection, site_id: int, code: str, rep: SitesReport) -> list[str]:
+    """Each attempt record against the site's chain, session by session (the
+    check the rankings make before they count a session:
+    :func:`exam_server.sites.results._attempt_problems`)."""
+    from exam_server.sites.results import _attempt_problems
+
+    by_session: dict[int, list[Any]] = {}
+    for a in conn.execute(
+        select(S_ATTEMPT).where(S_ATTEMPT.c.site_id == site_id).order_by(S_ATTEMPT.c.attempt_id)
+    ).mappings():
+        rep.attempts += 1
+        by_session.setdefault(int(a["session_id"]), []).append(a)
+    names: dict[int, str] = {
+        int(i): str(c)
+        for i, c in conn.execute(
+            select(SESSION.c.id, SESSION.c.code).where(SESSION.c.id.in_(sorted(by_session)))
+        )
+    }
+    out: list[str] = []
+    for session_id, rows in by_session.items():
+        session_code = str(names.get(session_id, session_id))
+        prefix = f"site {code}, "
+        out += [
+            p.removeprefix(prefix)
+            for p in _attempt_problems(conn, site_id, code, session_code, rows)
+        ]
+    return out
+
+
+def _score_problems(conn: Connection, site_id: int, code: str, rep: SitesReport) -> list[str]:
+    """Every finished attempt whose records have all arrived scored again
+    (:func:`exam_server.sites.rescoring.rescore`), and the centre's recorded
+    check of it (``centre_check``, ``centre_total``) against that."""
+    complete, incomplete = finished_copies(conn, site_id, None, pending_only=False)
+    rules: dict[int, ExamRules] = {}
+    out: list[str] = []
+    for a, head, start, finish in complete:
+        rep.scores += 1
+        aid = int(a["attempt_id"])
+        got = rescore(conn, site_id, a, head, start, finish, rules)
+        out += list(got.problems)
+        check = "differs" if got.problems else "equal"
+        if a["centre_check"] != check:
+            out.append(
+                f"attempt {aid}: the centre's check is {a['centre_check']!r} stored,"
+                f" {check!r} scored again"
+            )
+        elif got.total is not None and a["centre_total"] != got.total:
+            out.append(
+                f"attempt {aid}: the centre's total is {a['centre_total']} stored,"
+                f" {got.total} scored again"
+            )
+    if incomplete:
+        rep.notes.append(
+            f"site {code}: {len(incomplete)} finished attempt(s) not all synced yet"
+            " (scored when the rest arrives)"
+        )
     return out

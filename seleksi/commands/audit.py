@@ -167,6 +167,13 @@ def verify(args: argparse.Namespace) -> int:
         f", scores recomputed: {report.scores}"
         + (f", checkpoints: {report.checkpoints} ({file})" if file is not None else "")
     )
+    if report.sites is not None:
+        s = report.sites
+        print(
+            f"sites' copies: {s.sites} site(s), audit events: {s.events}, attempts: {s.attempts}"
+            f", responses: {s.responses}, scores recomputed: {s.scores}"
+            f", signed checkpoint lines: {s.checkpoints}"
+        )
     if file is None:
         print("no checkpoint file given: a removed tail with a rewound head is not detectable")
     for note in report.notes:

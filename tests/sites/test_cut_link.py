@@ -19,136 +19,34 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 
 from exam_server import audit
 from exam_server.db import writer
-from exam_server.sites import intake, link, package
+from exam_server.sites import intake
 from exam_server.sites.client import CentreClient, sync_state
 from exam_server.sites.outbox import build_batch
+from exam_server.sites.reverify import verify_sites
 from exam_server.sites.service import site_checkpoints
 from exam_server.sites.wire import Batch, ChainHead, Positions, ResponseRecord
-from exam_server.testing import (
-    ProcessServer,
-    Terminal,
-    ThreadServer,
-    candidate_login,
-    staff_token,
+from exam_server.testing import staff_token
+from seleksi.cli import main
+from tests.sites.cut_world import (  # noqa: F401  (world_fixture: the world)
+    TIME_LIMIT,
+    N,
+    World,
+    count,
+    raise_site_points,
+    rebuild_site_answers,
+    run_session,
+    site_id,
+    world_fixture,
 )
-from tests.proctor_ui.live_server import CuttableProxy
-from tests.sites.conftest import Centre, make_centre
-from tests.sites.helpers import installed_site, rows, server_settings, wait_for
-
-TIME_LIMIT = 8.0  # seconds: the whole session is over long before the line returns
-N = 3
-
-
-@dataclass
-class World:
-    centre: Centre
-    centre_server: ProcessServer
-    site_engine: Engine
-    site_server: ThreadServer
-    proxy: CuttableProxy
-    token: str
-    tmp: Path
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("sites")
-    centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=TIME_LIMIT)
-    token = link.issue_token(centre.engine, "TILOK-01")
-    data, _ = package.build(centre.engine, "TILOK-01", centre.key)
-    centre_settings = server_settings(
-        tmp, "centre", centre.url, checkpoint_seconds=1.0, role="centre"
-    )
-    centre_server = ProcessServer(centre_settings).start()
-    proxy = CuttableProxy(centre_server.settings.port)
-    site_url, site_engine = installed_site(tmp, data, centre.key.public_key())
-    site_server = ThreadServer(
-        server_settings(
-            tmp,
-            "site",
-            site_url,
-            checkpoint_seconds=1.0,
-            role="site",
-            centre_url=proxy.url,
-            site_token=token,
-        )
-    ).start()
-    yield World(centre, centre_server, site_engine, site_server, proxy, token, tmp)
-    site_server.stop()
-    proxy.close()
-    centre_server.stop()
-
-
-def _count(engine: Engine, sql: str) -> int:
-    with engine.connect() as c:
-        return int(c.execute(text(sql)).scalar_one())
-
-
-async def _run_session(w: World) -> dict[str, list[int]]:
-    """The session at the site with the line cut; returns each candidate's acked seqs."""
-    site = w.site_server.url
-    admin = staff_token(site, "admin", "admin-password")
-    proctor = staff_token(site, "pengawas", "proctor-password")
-    sid = w.centre.seed.session_id
-    async with httpx.AsyncClient(base_url=site, timeout=30) as http:
-        r = await http.post(
-            f"/api/sessions/{sid}/open", headers={"Authorization": f"Bearer {proctor}"}
-        )
-        assert r.status_code == 200, r.text
-        session_token = r.json()["token"]
-        pins = {}
-        for c in w.centre.seed.candidates:
-            reg = str(c["registration_number"])
-            r = await http.post(
-                f"/api/proctor/sessions/{sid}/checkin",
-                json={"registration_number": reg},
-                headers={"Authorization": f"Bearer {proctor}"},
-            )
-            pins[reg] = r.json()["pin"]
-    acked: dict[str, list[int]] = {}
-    terminals = []
-    for i, (reg, pin) in enumerate(pins.items()):
-        r = candidate_login(site, reg, pin, session_token, f"T-{i}")
-        assert r.status_code == 200, r.text
-        t = await Terminal.open(w.site_server.ws_url, r.json()["token"], f"T-{i}")
-        assert t.state["status"] == "running"
-        terminals.append((reg, t))
-    for i, (reg, t) in enumerate(terminals):
-        # The first two answer everything and finish; the last answers half
-        # and is ended by the clock.
-        for number in range(1, 11 if i < 2 else 6):
-            (ack,) = await t.answer(number, (number + i) % 5)
-            assert ack["type"] == "ack"
-            acked.setdefault(reg, []).append(int(ack["seq"]))
-        if i < 2:
-            final = await t.request({"type": "finish", "confirm": True})
-            assert final["type"] == "final"
-    deadline = time.monotonic() + TIME_LIMIT + 20
-    while _count(w.site_engine, "SELECT COUNT(*) FROM exam_attempt WHERE status='finished'") < N:
-        assert time.monotonic() < deadline, "the last attempt did not end at time-up"
-        await asyncio.sleep(0.2)
-    for _, t in terminals:
-        await t.close()
-    r = httpx.post(
-        f"{site}/api/sessions/{sid}/close",
-        json={"reason": "selesai"},
-        headers={"Authorization": f"Bearer {admin}"},
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text
-    return acked
+from tests.sites.helpers import rows, wait_for
 
 
 async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World) -> None:
@@ -162,16 +60,16 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
     )
     assert r.status_code == 200 and r.json()["items"] == 36, r.text
     await wait_for(
-        lambda: _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") >= 2, 20, "first sync"
+        lambda: count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") >= 2, 20, "first sync"
     )
 
     cut_at = time.monotonic()
     w.proxy.cut()
-    acked = await _run_session(w)
+    acked = await run_session(w)
     # The session started and ended inside the outage; nothing got through.
     await asyncio.sleep(1.0)
     assert time.monotonic() - cut_at > TIME_LIMIT
-    assert _count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == 0
+    assert count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == 0
     assert sync_state(w.site_engine)["last_error"]
     centre_admin = staff_token(w.centre_server.url, "admin", "admin-password")
     sites = httpx.get(
@@ -216,11 +114,11 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
 
     def arrived() -> bool:
         return (
-            _count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == len(site_answers)
-            and _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") >= len(site_events)
-            and _count(w.centre.engine, "SELECT MAX(n) FROM site_checkpoint")
+            count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == len(site_answers)
+            and count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") >= len(site_events)
+            and count(w.centre.engine, "SELECT MAX(n) FROM site_checkpoint")
             >= int(last_cp.split('"n":')[1].split(",")[0])
-            and _count(w.centre.engine, "SELECT site_pending FROM site_link") == 0
+            and count(w.centre.engine, "SELECT site_pending FROM site_link") == 0
         )
 
     await wait_for(arrived, 60, "catch-up after the line returned")
@@ -235,7 +133,7 @@ async def test_session_through_a_cut_line_arrives_once_and_verifies(world: World
     kinds = [k for (k,) in rows(w.centre.engine, "SELECT kind FROM site_audit ORDER BY id")]
     assert kinds.count("finish") == N and "open_session" in kinds and "close_session" in kinds
     # The chains verify at the centre; no problem was found.
-    assert intake.verify_copies(w.centre.engine, _site_id(w)) == []
+    assert intake.verify_copies(w.centre.engine, site_id(w)) == []
     assert rows(w.centre.engine, "SELECT message FROM site_problem") == []
     # The centre's results, recomputed from the synced answers, are the site's.
     site_results = rows(
@@ -382,14 +280,60 @@ def test_a_site_held_candidate_edited_at_the_centre_is_not_counted(world: World)
     load_outcomes(w.centre.engine, w.centre.seed.exam_code)  # as it was: counted
 
 
-def _site_id(w: World) -> int:
-    return _count(w.centre.engine, "SELECT id FROM exam_site WHERE code='TILOK-01'")
+def test_audit_verify_at_the_centre_holds_the_sites_copies_to_their_signed_lines(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a review: the rankings count a site's copies, which are in
+    none of the centre's chains, and `seleksi audit verify` at the centre did
+    not look at them: an insider there could raise a site-held candidate's
+    points, or rewrite an answer and rebuild every chain after it, unnoticed.
+    The copies are now verified too: each result scored again, each signed
+    checkpoint line's heads still held."""
+    w = world
+    sid = site_id(w)
+    verify = ["audit", "verify", "--db", str(w.tmp / "centre.db")]
+    events = count(w.centre.engine, "SELECT COUNT(*) FROM site_audit")
+    assert main(verify) == 0
+    said = capsys.readouterr().out
+    assert f"sites' copies: 1 site(s), audit events: {events}, attempts: {N}" in said
+    assert f"responses: 25, scores recomputed: {N}, signed checkpoint lines: " in said
+    assert "OK: every chain verifies" in said
+
+    aid = count(w.centre.engine, "SELECT MIN(attempt_id) FROM site_attempt")
+    where = f"WHERE site_id={sid} AND attempt_id={aid}"
+    (kept,) = rows(w.centre.engine, f"SELECT score_json, total_points FROM site_attempt {where}")
+    with writer(w.centre.engine).begin() as c:  # the centre writes meanwhile
+        raise_site_points(c, sid, aid, 5.0)
+    try:
+        assert main(verify) == 1
+        said = capsys.readouterr().out
+    finally:
+        with writer(w.centre.engine).begin() as c:
+            c.execute(
+                text(f"UPDATE site_attempt SET score_json=:j, total_points=:t {where}"),
+                {"j": kept[0], "t": kept[1]},
+            )
+    assert f"PROBLEM: site TILOK-01: site result: attempt {aid}: total_points is" in said
+
+    # Every chain rebuilt after the edit links and hashes and scores the
+    # same; the heads the site signed no longer hold.
+    with writer(w.centre.engine).connect() as c:
+        trans = c.begin()
+        try:
+            rebuild_site_answers(c, sid, aid, 1)
+            found = verify_sites(c).problems
+        finally:
+            trans.rollback()
+    assert found and all("differs from checkpoint" in p for p in found), found
+    assert any(p.startswith(f"site TILOK-01: attempt {aid}: answer seq") for p in found)
+    assert main(verify) == 0  # as it was
+    capsys.readouterr()
 
 
 def test_a_resent_batch_stores_nothing_twice(world: World) -> None:
     w = world
-    before = _count(w.centre.engine, "SELECT COUNT(*) FROM site_response")
-    events = _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit")
+    before = count(w.centre.engine, "SELECT COUNT(*) FROM site_response")
+    events = count(w.centre.engine, "SELECT COUNT(*) FROM site_audit")
     client = CentreClient(w.proxy.url, w.token)
     try:
         zero = Positions(
@@ -402,8 +346,8 @@ def test_a_resent_batch_stores_nothing_twice(world: World) -> None:
         client.close()
     assert result.duplicates == len(batch.audit) + len(batch.responses) > 0
     assert result.problems == []
-    assert _count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == before
-    assert _count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") == events
+    assert count(w.centre.engine, "SELECT COUNT(*) FROM site_response") == before
+    assert count(w.centre.engine, "SELECT COUNT(*) FROM site_audit") == events
 
 
 def test_a_gap_is_refused_whole(world: World) -> None:
@@ -460,7 +404,7 @@ async def test_a_site_that_rewrites_a_synced_answer_is_detected(world: World) ->
     w = world
     # At the site someone changes a synced answer and rebuilds the chain so
     # that the site's own `seleksi audit verify` of the answers still passes.
-    aid = _count(w.site_engine, "SELECT MIN(attempt_id) FROM exam_response")
+    aid = count(w.site_engine, "SELECT MIN(attempt_id) FROM exam_response")
     with writer(w.site_engine).begin() as c:  # reads, then writes while the site writes
         chain = [
             dict(r)
@@ -553,7 +497,7 @@ async def test_a_rewritten_audit_chain_is_refused_and_answers_still_arrive(world
 
     def arrived() -> bool:
         return (
-            _count(
+            count(
                 w.centre.engine,
                 f"SELECT COUNT(*) FROM site_response WHERE attempt_id={aid} AND seq={seq + 1}",
             )
@@ -567,6 +511,9 @@ async def test_a_rewritten_audit_chain_is_refused_and_answers_still_arrive(world
     # arrives and when the copies are verified again; the audit chain the
     # centre holds is what arrived before, intact.
     assert any(f"attempt {aid}: its answers differ from its finish event" in m for m in messages)
-    assert intake.verify_copies(w.centre.engine, _site_id(w)) == [
-        f"attempt {aid}: its answers do not end at its finish event's head"
-    ]
+    found = intake.verify_copies(w.centre.engine, site_id(w))
+    assert found[0] == f"attempt {aid}: its answers do not end at its finish event's head"
+    # The site's lines signed after its rewrite name events the centre refused.
+    assert all(
+        m.startswith("audit event ") and "refused when it arrived" in m for m in found[1:]
+    ), found
