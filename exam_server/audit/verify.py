@@ -81,8 +81,11 @@ class VerifyReport:
 
 def key_switches(conn: Connection) -> list[KeySwitch]:
     """The checkpoint key replacements recorded in this database's audit chain
-    (``site_checkpoint_key`` events a site writes; the chain itself is
-    verified with the rest), as :class:`exam_server.checkpoints.KeySwitch`."""
+    (``site_checkpoint_key`` events a site writes of its own key; the chain
+    itself is verified with the rest), as
+    :class:`exam_server.checkpoints.KeySwitch`. A centre's events of the same
+    kind name a site (``data.site``): they record that site's key, never a
+    switch of the centre's own."""
     from exam_server import checkpoints as cps
 
     out = []
@@ -91,6 +94,8 @@ def key_switches(conn: Connection) -> list[KeySwitch]:
     )
     for (data_json,) in rows:
         d = json.loads(data_json or "{}")
+        if "site" in d:
+            continue
         if "from_n" in d and "key_id" in d and d.get("previous_key_id", "") != d["key_id"]:
             out.append(cps.KeySwitch(int(d["from_n"]), str(d["key_id"]), d.get("previous_key_id")))
     return out

@@ -253,6 +253,17 @@ async def test_key_replaced_mid_exam_after_a_cut(
         again = ck.make_statement(forger, "TILOK-01", st.from_n, "", st.key_id, "again")
         with pytest.raises(ck.CheckpointKeyError, match="may only sign from checkpoint"):
             ck.register(centre.engine, "TILOK-01", again, ck.fingerprint(again), "budi", "forged")
+        # The centre's own checkpoint file keeps its own key: the site's key
+        # registered in the centre's chain is not a switch of it (found in
+        # review: `audit verify --checkpoints` at the centre expected the
+        # site's key from the site's line number on).
+        capsys.readouterr()
+        centre_file = tmp / "centre.checkpoints.jsonl"
+        await wait_for(lambda: cps.latest(centre_file) is not None, 30, "the centre's lines")
+        verify = ["audit", "verify", "--db", centre.url, "--checkpoints", str(centre_file)]
+        assert main([*verify, "--key", str(tmp / "centre.key.pub.pem")]) == 0, capsys.readouterr()
+        said = capsys.readouterr().out
+        assert "sites' copies: 1 site(s)" in said and "OK: every chain verifies" in said
     finally:
         site.stop()
         proxy.close()
