@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
+from exam_server import audit
 from exam_server import checkpoints as cps
 from exam_server.models import Site
+from exam_server.receipts import key_id
 from exam_server.sites import checkpoint_keys as ck
 from exam_server.sites.copies import (
     LINK,
@@ -43,7 +45,7 @@ def _checkpoints(
     if not link["checkpoint_key"] and batch.checkpoint_key:
         # Trust on first use: the key the site's first batch names.
         try:
-            ck.load_pem(batch.checkpoint_key)
+            first = ck.load_pem(batch.checkpoint_key)
         except ck.CheckpointKeyError as exc:
             out.conflict("no_key", f"the site's checkpoint key: {exc}")
             return head
@@ -51,6 +53,17 @@ def _checkpoints(
             LINK.update()
             .where(LINK.c.site_id == site_id)
             .values(checkpoint_key=batch.checkpoint_key)
+        )
+        # In the centre's own chain, as a registration is: the key then
+        # anchors the site's lines, and `audit verify` holds the stored key
+        # to this event (an insider's key swapped in would re-sign them all).
+        code = conn.execute(select(SITE.c.code).where(SITE.c.id == site_id)).scalar()
+        audit.append(
+            conn,
+            "site_checkpoint_key",
+            f"site:{code}",
+            reason="first sync",
+            data={"site": code, "key_id": key_id(first), "from_n": 1, "first": True},
         )
     if not batch.checkpoints:
         return head

@@ -22,8 +22,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from exam_server import checkpoints as cps
 from exam_server.audit import ExamRules, event_hash, response_hash
+from exam_server.audit.chain import AUDIT
 from exam_server.models import ExamSession, Site
+from exam_server.receipts import key_id
 from exam_server.sites import checkpoint_keys as ck
+from exam_server.sites.checkpoint_keys import KEYS, LINK
 from exam_server.sites.copies import S_ATTEMPT, S_AUDIT, S_CHECKPOINT, S_RESPONSE
 from exam_server.sites.heads import _checkpoint_heads
 from exam_server.sites.rescoring import _json_object, finished_copies, rescore
@@ -74,12 +77,77 @@ def verify_sites(conn: Connection, *, scores: bool = True) -> SitesReport:
     ).all()
     for site_id, code in held:
         rep.sites += 1
-        found = _chain_problems(conn, int(site_id), rep)
+        found = _key_problems(conn, int(site_id), str(code), rep)
+        found += _chain_problems(conn, int(site_id), rep)
         found += _record_problems(conn, int(site_id), str(code), rep)
         if scores:
             found += _score_problems(conn, int(site_id), str(code), rep)
         rep.problems += [f"site {code}: {p}" for p in found]
     return rep
+
+
+def _key_problems(conn: Connection, site_id: int, code: str, rep: SitesReport) -> list[str]:
+    """The site's checkpoint keys as stored (its first, taken at its first
+    sync, and each registered replacement) against the centre's own audit
+    events of them (``site_checkpoint_key`` naming the site): the signed
+    lines are the anchor of the site's copies only while their keys are the
+    ones the centre's chain says it took."""
+    events: list[dict[str, Any]] = []
+    for (data_json,) in conn.execute(
+        select(AUDIT.c.data_json).where(AUDIT.c.kind == "site_checkpoint_key").order_by(AUDIT.c.id)
+    ):
+        data = _json_object(data_json)
+        if data.get("site") == code:
+            events.append(data)
+    out: list[str] = []
+    first = conn.execute(select(LINK.c.checkpoint_key).where(LINK.c.site_id == site_id)).scalar()
+    if first:
+        stored = _key_id(str(first))
+        said = [e for e in events if e.get("first")]
+        if not said:
+            rep.notes.append(
+                f"site {code}: its first checkpoint key ({stored}) was taken before the centre"
+                " recorded first keys in its audit chain: compare it with the site's own"
+                " (`seleksi site status` there)"
+            )
+        elif said[-1].get("key_id") != stored:
+            out.append(
+                f"its first checkpoint key is {stored} stored, {said[-1].get('key_id')} by the"
+                " centre's audit event of its first sync"
+            )
+    registered = {
+        int(e["from_n"]): str(e.get("key_id"))
+        for e in events
+        if not e.get("first") and isinstance(e.get("from_n"), int)
+    }
+    held = {
+        int(n): _key_id(str(pem))
+        for n, pem in conn.execute(
+            select(KEYS.c.from_n, KEYS.c.public_pem).where(KEYS.c.site_id == site_id)
+        )
+    }
+    for n in sorted(held.keys() | registered.keys()):
+        if n not in registered:
+            out.append(
+                f"checkpoint key {held[n]} from line {n} is stored, but the centre's audit"
+                " chain records no registration of it"
+            )
+        elif n not in held:
+            out.append(
+                f"checkpoint key {registered[n]} registered from line {n} is no longer stored"
+            )
+        elif held[n] != registered[n]:
+            out.append(
+                f"checkpoint key from line {n} is {held[n]} stored, {registered[n]} registered"
+            )
+    return out
+
+
+def _key_id(pem: str) -> str:
+    try:
+        return key_id(ck.load_pem(pem))
+    except ck.CheckpointKeyError:
+        return "?"
 
 
 def _chain_problems(conn: Connection, site_id: int, rep: SitesReport) -> list[str]:

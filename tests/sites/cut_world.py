@@ -15,10 +15,14 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
 from exam_server import audit
+from exam_server import checkpoints as cps
+from exam_server.receipts import key_id
+from exam_server.sites import checkpoint_keys as ck
 from exam_server.sites import link, package
 from exam_server.sites.copies import S_AUDIT, S_RESPONSE
 from exam_server.testing import (
@@ -219,3 +223,46 @@ def raise_site_points(conn: Connection, site_id: int, aid: int, by: float) -> No
         ),
         {"j": json.dumps(score), "t": float(total) + by, "s": site_id, "a": aid},
     )
+
+
+def resign_site_lines(conn: Connection, site_id: int, key: Ed25519PrivateKey) -> str:
+    """An insider at the centre puts ``key`` (theirs) in as the site's first
+    checkpoint key and signs every line the centre holds of the site again
+    with it, each line's heads made the ones held now (after
+    :func:`rebuild_site_answers`) and linked to the line before. Returns the
+    new key's id."""
+    audit_hashes = dict(
+        conn.execute(select(S_AUDIT.c.id, S_AUDIT.c.hash).where(S_AUDIT.c.site_id == site_id))
+        .tuples()
+        .all()
+    )
+    answers = {
+        (int(a), int(s)): str(h)
+        for a, s, h in conn.execute(
+            select(S_RESPONSE.c.attempt_id, S_RESPONSE.c.seq, S_RESPONSE.c.hash).where(
+                S_RESPONSE.c.site_id == site_id
+            )
+        )
+    }
+    prev = ""
+    for n, line in conn.execute(
+        text("SELECT n, line FROM site_checkpoint WHERE site_id=:s ORDER BY n"), {"s": site_id}
+    ).all():
+        content = {k: v for k, v in json.loads(line).items() if k not in ("key_id", "sig")}
+        content["prev"] = prev
+        if content.get("audit", {}).get("id"):
+            content["audit"]["hash"] = audit_hashes[content["audit"]["id"]]
+        content["attempts"] = [
+            [a, s, answers.get((a, s), h)] for a, s, h in content.get("attempts", [])
+        ]
+        raw = cps.sign_line(key, content)
+        conn.execute(
+            text("UPDATE site_checkpoint SET line=:l WHERE site_id=:s AND n=:n"),
+            {"l": raw.decode(), "s": site_id, "n": n},
+        )
+        prev = cps.line_hash(raw)
+    conn.execute(
+        text("UPDATE site_link SET checkpoint_key=:k, checkpoint_hash=:h WHERE site_id=:s"),
+        {"k": ck._pem(key.public_key()), "h": prev, "s": site_id},
+    )
+    return key_id(key.public_key())

@@ -23,11 +23,14 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from exam_server import audit
 from exam_server.db import writer
+from exam_server.receipts import key_id
 from exam_server.sites import intake
+from exam_server.sites.checkpoint_keys import load_pem
 from exam_server.sites.client import CentreClient, sync_state
 from exam_server.sites.outbox import build_batch
 from exam_server.sites.reverify import verify_sites
@@ -42,6 +45,7 @@ from tests.sites.cut_world import (  # noqa: F401  (world_fixture: the world)
     count,
     raise_site_points,
     rebuild_site_answers,
+    resign_site_lines,
     run_session,
     site_id,
     world_fixture,
@@ -326,6 +330,22 @@ def test_audit_verify_at_the_centre_holds_the_sites_copies_to_their_signed_lines
             trans.rollback()
     assert found and all("differs from checkpoint" in p for p in found), found
     assert any(p.startswith(f"site TILOK-01: attempt {aid}: answer seq") for p in found)
+    # ...and with the insider's own key put in as the site's and every line
+    # signed again with the rebuilt heads, only the centre's record of the
+    # key it took at the first sync still tells.
+    first = rows(w.centre.engine, "SELECT checkpoint_key FROM site_link")[0][0]
+    with writer(w.centre.engine).connect() as c:
+        trans = c.begin()
+        try:
+            rebuild_site_answers(c, sid, aid, 1)
+            theirs = resign_site_lines(c, sid, Ed25519PrivateKey.generate())
+            found = verify_sites(c).problems
+        finally:
+            trans.rollback()
+    assert found == [
+        f"site TILOK-01: its first checkpoint key is {theirs} stored, {key_id(load_pem(first))}"
+        " by the centre's audit event of its first sync"
+    ]
     assert main(verify) == 0  # as it was
     capsys.readouterr()
 
