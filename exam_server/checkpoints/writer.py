@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import anyio
 import anyio.to_thread
@@ -35,6 +35,11 @@ from exam_server.receipts import record_current_key
 from exam_server.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: How long the board's copy of the latest checkpoint is kept before the
+#: file is read again (seconds): a line is written at most every
+#: ``checkpoint_seconds`` (60 s by default), and a board ticks every 5 s.
+BRIEF_SECONDS = 5.0
 
 
 #: Advisory lock key for checkpoint writers ("SLKC"), apart from the attempt locks.
@@ -145,6 +150,9 @@ class Checkpointer:
         self.key: Ed25519PrivateKey | None = None
         self._lock = anyio.Lock()  # one write at a time in this process
         self._task: asyncio.Task[None] | None = None
+        # (monotonic seconds, brief): what public boards show, read again at
+        # most every BRIEF_SECONDS however many boards ask.
+        self._brief: tuple[float, dict[str, Any] | None] | None = None
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -194,6 +202,27 @@ class Checkpointer:
     def latest(self) -> Checkpoint | None:
         """The file's last checkpoint (blocking: a read of the file's end)."""
         return latest(self.path)
+
+    async def brief(self) -> dict[str, Any] | None:
+        """The latest checkpoint as the public board shows it, ``{"n", "at",
+        "fingerprint"}`` (at: epoch seconds), or None (none yet, or
+        checkpoints off). Anyone watching can copy the fingerprint, a witness
+        outside the server of the chain heads at that moment: ``seleksi audit
+        verify --expect`` later proves the file still holds that line. The
+        file (another worker of this host may have written it) is read again
+        at most every :data:`BRIEF_SECONDS`."""
+        if self.key is None:
+            return None
+        now = time.monotonic()
+        if self._brief is None or now - self._brief[0] >= BRIEF_SECONDS:
+            try:
+                cp = await anyio.to_thread.run_sync(self.latest)
+            except (OSError, ValueError):
+                log.exception("checkpoint file %s not readable for the board", self.path)
+                cp = None
+            shown = None if cp is None else {"n": cp.n, "at": cp.at, "fingerprint": cp.fingerprint}
+            self._brief = (now, shown)
+        return self._brief[1]
 
     async def stop(self) -> None:
         await cancelled(self._task)

@@ -13,6 +13,9 @@ the subtests' shown figures; final scores appear at finish. No per-answer
 event reaches a board socket: an answer only makes the board read the
 attempt's stored answers and decide.
 
+Frames also carry the latest signed checkpoint's fingerprint
+(``Checkpointer.brief``), a witness of the records anyone watching can copy.
+
 Candidates who did not come are absent (``absent``, shown as TH) once the
 session is closed, never failing; a voided attempt is ``void`` (shown as
 DIS) with no points and no reason.
@@ -409,10 +412,17 @@ async def board_channel(ws: WebSocket) -> None:
             return
         book.rows = {r.registration_number: r for r in rows}
         session = {**info.to_dict(with_token=False), "board": cadence(options)}
+        checkpoint = await ctx.checkpoints.brief()
         await ws.send_text(
-            live_frame("snapshot", ctx.clock.now(), session=session, rows=_dicts(rows))
+            live_frame(
+                "snapshot",
+                ctx.clock.now(),
+                session=session,
+                rows=_dicts(rows),
+                checkpoint=checkpoint,
+            )
         )
-        await serve(ws, _board_pump(ws, sub, engine, session_id, book))
+        await serve(ws, _board_pump(ws, sub, engine, session_id, book, checkpoint))
     except (WebSocketDisconnect, WebSocketDisconnected):
         # WebSocketDisconnected: a send after the gate closed this socket for
         # a newcomer while it was loading (found by a review: a traceback).
@@ -423,9 +433,17 @@ async def board_channel(ws: WebSocket) -> None:
 
 
 async def _board_pump(
-    ws: WebSocket, sub: Subscription, engine: Engine, session_id: int, book: BoardBook
+    ws: WebSocket,
+    sub: Subscription,
+    engine: Engine,
+    session_id: int,
+    book: BoardBook,
+    checkpoint: dict[str, Any] | None,
 ) -> None:
+    """Send the board's changes, and the latest checkpoint when it changed
+    (``checkpoint``: the one the snapshot showed)."""
     clock = context(ws.app).clock
+    checkpoints = context(ws.app).checkpoints
     last_sent = time.monotonic()
     dropped = sub.dropped
     while True:
@@ -462,6 +480,9 @@ async def _board_pump(
             if answered - reload:
                 await asyncio.to_thread(advance_board, engine, book, answered - reload)
         changed = [r for key, r in book.rows.items() if before.get(key) != r.to_dict()]
+        latest = await checkpoints.brief()
+        if latest != checkpoint:
+            fields["checkpoint"] = checkpoint = latest
         if changed or fields:
             await ws.send_text(live_frame("update", clock.now(), rows=_dicts(changed), **fields))
             last_sent = time.monotonic()

@@ -44,6 +44,8 @@ pytestmark = pytest.mark.browser
 ADMIN_PW = "admin-hari-123"
 PROCTOR_PW = "pengawas-hari-123"
 REASON = "joki: wajah tidak sesuai foto KTP"
+# A checkpoint fingerprint: ten Crockford base32 characters in two groups.
+FINGERPRINT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$")
 
 
 @dataclass
@@ -331,6 +333,9 @@ def test_an_admin_runs_the_day_from_bank_to_publication(
     board = context.new_page()
     board.goto(f"{url}/board.html?session={sid}")
     expect(board.locator('tr[data-regno="H0003"]')).to_contain_text("TH · Tidak hadir")
+    # The latest checkpoint's fingerprint, for anyone to copy.
+    expect(board.locator("#board-checkpoint")).to_contain_text("Sidik jari catatan ujian")
+    expect(board.locator("#board-checkpoint .fp")).to_have_text(FINGERPRINT)
     assert serious_violations(board) == []
     console = context.new_page()
     console.goto(f"{url}/proctor.html?session={sid}")

@@ -425,6 +425,38 @@ async def test_absent_voided_and_closed(exam_factory: Callable[..., Exam]) -> No
         assert all("ponsel" not in raw for raw in late.raw)
 
 
+async def test_the_board_shows_the_latest_checkpoint_for_anyone_to_copy(
+    exam_factory: Callable[..., Exam],
+) -> None:
+    """The board carries the fingerprint of the latest signed checkpoint (the
+    one the proctor copies into the session report), so anyone watching
+    holds a witness of the records outside the server; a new line reaches
+    open boards, the one written at the session's close included."""
+    exam = exam_factory(n_candidates=2)
+    proctor = {"Authorization": f"Bearer {staff_token(exam.url, *exam.seed.proctor)}"}
+    async with httpx.AsyncClient(base_url=exam.url, headers=proctor) as client:
+        first = (await client.get("/api/v1/checkpoints/latest")).json()
+        assert first["fingerprint"]  # the server's line at start
+        async with exam.board() as board:
+            snap = await board.frame()
+            assert snap["checkpoint"] == {k: first[k] for k in ("n", "at", "fingerprint")}
+            t = await exam.terminal(0)
+            await _answer(t, exam.clock, 1, 2)
+            r = await client.post(
+                f"/api/sessions/{exam.seed.session_id}/close", json={"reason": "selesai"}
+            )
+            assert r.status_code == 200, r.text
+            closed = r.json()["checkpoint"]
+            assert closed and closed != first["fingerprint"]
+            shown = snap["checkpoint"]
+            end = time.monotonic() + 20.0  # the board reads the file again every 5 s
+            while shown["fingerprint"] != closed and time.monotonic() < end:
+                msg = await board.frame()
+                shown = msg.get("checkpoint", shown)
+            assert shown["fingerprint"] == closed and shown["n"] > first["n"]
+            await t.close()
+
+
 async def test_final_scores_only_and_warnings_for_revealing_settings(
     exam_factory: Callable[..., Exam], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -58,6 +58,9 @@ def test_exam_day_candidate_proctor_and_board(
     board = browser.new_page(viewport={"width": 1280, "height": 800})
     board.goto(f"{live.url}/board.html?session={sid}")
     expect(board.locator("#board-title")).to_have_text("SKD CPNS (uji UI)")
+    expect(board.locator("#board-checkpoint .fp")).to_have_text(
+        re.compile(r"^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$")
+    )
 
     # The candidate's terminal goes through the cuttable proxy.
     ctx = browser.new_context(viewport={"width": 1024, "height": 768})
@@ -203,6 +206,7 @@ def test_exam_day_candidate_proctor_and_board(
                 ".board-table th",
                 ".pill",
                 ".board-sub",
+                ".board-checkpoint .fp",
                 ".board-title",
                 "td.total",
             ],

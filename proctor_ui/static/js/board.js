@@ -37,6 +37,7 @@
       B.lastFrame = Date.now();
       B.clock.sync(msg.now);
       if (msg.session) B.session = msg.session;
+      if ("checkpoint" in msg) B.checkpoint = msg.checkpoint;
       if (msg.type === "snapshot") {
         B.rows = new Map(msg.rows.map((r) => [r.registration_number, r]));
         B.live = true;
@@ -82,6 +83,17 @@
     return S.t("board.cadence", { n: c.batch_answers, m: Math.round(c.min_interval_seconds / 60) });
   }
 
+  // The latest signed checkpoint of the exam records: a witness anyone in
+  // the room can copy (docs/protocol.md "The public board").
+  function renderCheckpoint() {
+    const cp = B.checkpoint;
+    const box = $("board-checkpoint");
+    box.classList.toggle("hidden", !cp);
+    if (!cp) return;
+    const [before, after] = S.t("board.checkpoint", { fp: "\u0000", n: cp.n, t: S.fmtClock(cp.at) }).split("\u0000");
+    box.replaceChildren(before, S.el("span", { class: "fp" }, cp.fingerprint), after);
+  }
+
   // Candidates with a score first (highest total first), then TH and DIS;
   // ties by registration number so the order is stable.
   const ranked = (r) => r.status !== "absent" && r.status !== "void";
@@ -96,6 +108,7 @@
     $("board-title").textContent = B.session.exam.name;
     $("board-sub").textContent = B.session.code + " · " + B.session.room;
     $("board-cadence").textContent = cadenceText();
+    renderCheckpoint();
     const rows = [...B.rows.values()];
     const codes = [];
     for (const r of rows) for (const c of Object.keys(r.sections || {})) if (!codes.includes(c)) codes.push(c);

@@ -247,6 +247,7 @@ const SELEKSI_TEXTS = {
     "board.empty": "Belum ada peserta yang mulai.",
     "board.updated": "Diperbarui {t}",
     "board.page": "· halaman {p} dari {n}",
+    "board.checkpoint": "Sidik jari catatan ujian: {fp} (titik periksa {n}, {t}). Siapa pun boleh mencatat atau memotretnya: dengan itu dapat dibuktikan kemudian bahwa catatan ujian tidak diubah.",
     // admin
     "admin.title": "Administrasi",
     "admin.login": "Masuk admin",
@@ -656,6 +657,7 @@ const SELEKSI_TEXTS = {
     "board.empty": "No candidate has started yet.",
     "board.updated": "Updated {t}",
     "board.page": "· page {p} of {n}",
+    "board.checkpoint": "Exam record fingerprint: {fp} (checkpoint {n}, {t}). Anyone may note or photograph it: with it, it can later be proven that the exam records were not changed.",
     "admin.title": "Administration",
     "admin.login": "Admin login",
     "admin.exams": "Exams",
