@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from exam_server.audit.chain import CANDIDATE, EXAM
+from exam_server.results.outcomes import never_taken
 
 
 @dataclass
@@ -55,6 +56,9 @@ class ChainFacts:
     #: attempt id → the ``form_sha256`` of the state it started in (since 2026-12-07).
     forms: dict[int, str] = field(default_factory=dict)
     named: set[int] = field(default_factory=set)
+    #: attempts a terminal took by the chain: a ``start`` event with a
+    #: terminal, or a ``bind_terminal`` event (a prepared test's first login).
+    taken: set[int] = field(default_factory=set)
     documents: dict[int, dict[str, str]] = field(default_factory=dict)
     skb_finals: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     skb_sheets: dict[tuple[str, str, str], tuple[str, Any]] = field(default_factory=dict)
@@ -75,8 +79,12 @@ class ChainFacts:
                 bound = data.get("candidate")
                 self.starts[aid] = (str(row["actor"]), bound if isinstance(bound, dict) else None)
                 self.start_sessions[aid] = row["session_id"]
+                if data.get("terminal_id") is not None:
+                    self.taken.add(aid)
                 if isinstance(data.get("form_sha256"), str):
                     self.forms[aid] = data["form_sha256"]
+            elif kind == "bind_terminal":
+                self.taken.add(aid)
             elif kind == "form_patched":  # a retired item swapped before the test began
                 data = json.loads(row["data_json"] or "{}")
                 if isinstance(data.get("form_sha256"), str):
@@ -147,6 +155,30 @@ def check_attempt_end(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str]:
             f"attempt {aid}: finish_reason is {reason!r} stored, {want[1]!r} in its {kind} event"
         )
     return out
+
+
+def check_attempt_taken(facts: ChainFacts, a: Mapping[Any, Any], answers: int) -> list[str]:
+    """Whether a terminal took the attempt, as stored (``terminal_id`` and
+    ``last_seq``, read by :func:`exam_server.results.outcomes.never_taken`:
+    a test never taken ranks its candidate absent, TH) against the chain:
+    a terminal in its ``start`` event or a ``bind_terminal`` event, or an
+    answer (``answers``: the answers its chain holds). A prepared test of a
+    candidate who did not come has a ``start`` event with no terminal (found
+    by a review: a site's absentee was refused for having one), and setting
+    a terminal on it turned TH into a finished 0 unnoticed."""
+    aid = int(a["id"])
+    if aid not in facts.starts:
+        return []  # no start event: check_missing_attempts and the chain say why
+    stored_never = never_taken(str(a["status"]), a["terminal_id"], int(a["last_seq"] or 0))
+    chain_taken = aid in facts.taken or answers > 0
+    if stored_never and chain_taken:
+        return [f"attempt {aid}: stored as never taken, but a terminal took it in the chain"]
+    if not stored_never and not chain_taken and a["status"] != "void":
+        return [
+            f"attempt {aid}: stored as taken (terminal {a['terminal_id']!r}, last seq"
+            f" {a['last_seq']}), but no terminal took it and it holds no answer in the chain"
+        ]
+    return []
 
 
 def check_attempt_candidate(facts: ChainFacts, a: Mapping[Any, Any]) -> list[str]:

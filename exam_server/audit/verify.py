@@ -40,6 +40,7 @@ from exam_server.audit.records import (
     ChainFacts,
     check_attempt_candidate,
     check_attempt_end,
+    check_attempt_taken,
     check_exam_documents,
     check_missing_attempts,
     check_skb,
@@ -188,6 +189,8 @@ def verify(
                 ATTEMPT.c.response_head,
                 ATTEMPT.c.status,
                 ATTEMPT.c.seed,
+                ATTEMPT.c.terminal_id,
+                ATTEMPT.c.last_seq,
                 # The last snapshot: a finished attempt's is its final state.
                 select(SNAPSHOT.c.state)
                 .where(SNAPSHOT.c.attempt_id == ATTEMPT.c.id)
@@ -228,6 +231,7 @@ def verify(
             present.add(aid)
             rep.problems.extend(check_attempt_candidate(facts, a))
             rep.problems.extend(check_attempt_end(facts, a))
+            rep.problems.extend(check_attempt_taken(facts, a, len(answers.get(aid, []))))
             if chains.get(aid, "") != a["response_head"]:
                 rep.problems.append(
                     f"attempt {aid}: stored response head differs from its responses"

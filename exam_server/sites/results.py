@@ -106,6 +106,24 @@ def site_sessions(conn: Connection, session_ids: list[int]) -> list[SiteSession]
         .where(SESSION_KEY.c.session_id.in_(session_ids))
     ).all()
     out: list[SiteSession] = []
+    # A session in which a site started tests but whose package record is
+    # gone would read as held at the centre, every candidate absent (found
+    # by a review).
+    keyed = {(int(r[0]), int(r[1])) for r in packaged}
+    for session_id, site_id, code, session_code in conn.execute(
+        select(S_AUDIT.c.session_id, S_AUDIT.c.site_id, SITE.c.code, SESSION.c.code)
+        .join(SITE, SITE.c.id == S_AUDIT.c.site_id)
+        .join(SESSION, SESSION.c.id == S_AUDIT.c.session_id)
+        .where(S_AUDIT.c.session_id.in_(session_ids), S_AUDIT.c.kind == "start")
+        .distinct()
+    ):
+        if (int(session_id), int(site_id)) not in keyed:
+            problem = (
+                f"session {session_code} has tests started at site {code}, but the centre holds"
+                " no package of it for that site (site_session_key)"
+            )
+            known = (int(session_id), int(site_id), str(code), str(session_code))
+            out.append(SiteSession(*known, [], problem, True))
     for session_id, site_id, code, session_code in packaged:
         closed = conn.execute(
             select(S_AUDIT.c.id).where(
@@ -134,7 +152,7 @@ def site_sessions(conn: Connection, session_ids: list[int]) -> list[SiteSession]
                 )
             ).mappings()
         )
-        against_chain = _attempt_problems(conn, site_id, code, session_code, rows)
+        against_chain = _attempt_problems(conn, site_id, code, session_id, session_code, rows)
         if against_chain:
             out.append(SiteSession(*known, [], against_chain[0], True))
             continue
@@ -202,7 +220,12 @@ def site_rows(conn: Connection, session_ids: list[int]) -> tuple[list[Any], list
 
 
 def _attempt_problems(
-    conn: Connection, site_id: int, code: str, session_code: str, rows: list[Any]
+    conn: Connection,
+    site_id: int,
+    code: str,
+    session_id: int,
+    session_code: str,
+    rows: list[Any],
 ) -> list[str]:
     """The site's attempt records against the site's own audit chain, as the
     centre holds it: whose test each is and how it ended (the checks of
@@ -212,11 +235,36 @@ def _attempt_problems(
     record itself is outside every chain: a site could otherwise swap two
     candidates' results or void a finished one. Problems as sentences naming
     the site, the session and the attempt."""
-    from exam_server.audit.records import ChainFacts, check_attempt_candidate, check_attempt_end
+    from exam_server.audit.records import (
+        ChainFacts,
+        check_attempt_candidate,
+        check_attempt_end,
+        check_attempt_taken,
+    )
+    from exam_server.sites.copies import positions_of
 
+    # Every test the site's chain started in this session must have its
+    # record here: deleting one turned a candidate who sat the test into one
+    # who never came (found by a review).
+    started = {
+        int(aid)
+        for (aid,) in conn.execute(
+            select(S_AUDIT.c.attempt_id).where(
+                S_AUDIT.c.site_id == site_id,
+                S_AUDIT.c.session_id == session_id,
+                S_AUDIT.c.kind == "start",
+            )
+        )
+    }
+    held = {int(a["attempt_id"]) for a in rows}
+    out = [
+        f"site {code}, session {session_code}: attempt {aid}: started in the site's chain,"
+        " but the centre holds no record of it"
+        for aid in sorted(started - held)
+    ]
     if not rows:
-        return []
-    ids = [int(a["attempt_id"]) for a in rows]
+        return out
+    ids = sorted(held)
     facts = ChainFacts()
     sessions: dict[int, int | None] = {}
     for ev in conn.execute(
@@ -227,12 +275,12 @@ def _attempt_problems(
         facts.take(ev)
         if ev["kind"] == "start":
             sessions[int(ev["attempt_id"])] = ev["session_id"]
+    answered = positions_of(conn, site_id, ids)
     # The centre's candidate rows as the ranking reads them: every fact the
     # site's start event bound (audit.candidate_facts) is compared, so a
     # category, formation, name or birth date edited at the centre is
     # reported (found by a review: only the registration number was).
     people = candidates_facts(conn, {int(a["candidate_id"]) for a in rows})
-    out: list[str] = []
     for a in rows:
         aid = int(a["attempt_id"])
         person = people.get(int(a["candidate_id"]), {"registration_number": None})
@@ -242,16 +290,16 @@ def _attempt_problems(
             "candidate_id": a["candidate_id"],
             "status": a["status"],
             "finish_reason": a["finish_reason"],
+            "terminal_id": a["terminal_id"],
+            "last_seq": a["last_seq"],
         }
         found = check_attempt_candidate(facts, view) + check_attempt_end(facts, view)
+        head = answered.get(aid)
+        found += check_attempt_taken(facts, view, head.position if head else 0)
         if aid in sessions and sessions[aid] != a["session_id"]:
             found.append(
                 f"attempt {aid}: session {a['session_id']} stored, "
                 f"{sessions[aid]} in its start event"
-            )
-        if aid in facts.starts and a["terminal_id"] is None and not a["last_seq"]:
-            found.append(
-                f"attempt {aid}: stored as never taken, but its start event is in the chain"
             )
         out += [f"site {code}, session {session_code}: {p}" for p in found]
     return out

@@ -30,6 +30,7 @@ from exam_server.sites.checkpoint_keys import KEYS, LINK
 from exam_server.sites.copies import S_ATTEMPT, S_AUDIT, S_CHECKPOINT, S_RESPONSE
 from exam_server.sites.heads import _checkpoint_heads
 from exam_server.sites.rescoring import _json_object, finished_copies, rescore
+from exam_server.sites.results import SESSION_KEY
 
 SITE = Site.__table__  # type: ignore[attr-defined]
 SESSION = ExamSession.__table__  # type: ignore[attr-defined]
@@ -79,6 +80,7 @@ def verify_sites(conn: Connection, *, scores: bool = True) -> SitesReport:
         rep.sites += 1
         found = _key_problems(conn, int(site_id), str(code), rep)
         found += _chain_problems(conn, int(site_id), rep)
+        found += _session_problems(conn, int(site_id))
         found += _record_problems(conn, int(site_id), str(code), rep)
         if scores:
             found += _score_problems(conn, int(site_id), str(code), rep)
@@ -213,6 +215,62 @@ def _chain_problems(conn: Connection, site_id: int, rep: SitesReport) -> list[st
     return out
 
 
+def _session_problems(conn: Connection, site_id: int) -> list[str]:
+    """Each session in which the site's chain started tests, held as the
+    site's (its package record here: without it the results read the
+    session as the centre's, every candidate absent) and, once closed, covered by a signed line: the
+    site writes one after the close, so the lines anchor every event up to
+    it, the finish events with their answers' heads among them. Without
+    that, deleting the lines left a rebuilt chain nothing to be held to
+    (found by a review)."""
+    out: list[str] = []
+    named = {
+        int(sid)
+        for (sid,) in conn.execute(
+            select(S_AUDIT.c.session_id)
+            .where(S_AUDIT.c.site_id == site_id, S_AUDIT.c.kind == "start")
+            .distinct()
+        )
+        if sid is not None
+    }
+    keyed = {
+        int(sid)
+        for (sid,) in conn.execute(
+            select(SESSION_KEY.c.session_id).where(SESSION_KEY.c.site_id == site_id)
+        )
+    }
+    codes: dict[int, str] = {
+        int(i): str(c)
+        for i, c in conn.execute(
+            select(SESSION.c.id, SESSION.c.code).where(SESSION.c.id.in_(sorted(named)))
+        )
+    }
+    for sid in sorted(named - keyed):
+        out.append(
+            f"session {codes.get(sid, sid)}: tests started in the site's chain, but the centre"
+            " holds no package of it for this site (site_session_key)"
+        )
+    last = conn.execute(
+        select(S_CHECKPOINT.c.line)
+        .where(S_CHECKPOINT.c.site_id == site_id)
+        .order_by(S_CHECKPOINT.c.n.desc())
+        .limit(1)
+    ).scalar()
+    covered = cps.parse_line(str(last).encode()).audit_id if last is not None else 0
+    for sid, close_id in conn.execute(
+        select(S_AUDIT.c.session_id, S_AUDIT.c.id).where(
+            S_AUDIT.c.site_id == site_id, S_AUDIT.c.kind == "close_session"
+        )
+    ):
+        if int(close_id) > covered:
+            out.append(
+                f"session {codes.get(int(sid), sid)}: no signed checkpoint line covers its close"
+                f" (event {close_id}; the last line held records event {covered}): lines"
+                " removed, or not arrived yet"
+            )
+    return out
+
+
 def _record_problems(conn: Connection, site_id: int, code: str, rep: SitesReport) -> list[str]:
     """Each attempt record against the site's chain, session by session (the
     check the rankings make before they count a session:
@@ -225,6 +283,14 @@ def _record_problems(conn: Connection, site_id: int, code: str, rep: SitesReport
     ).mappings():
         rep.attempts += 1
         by_session.setdefault(int(a["session_id"]), []).append(a)
+    # A session whose every record was removed is still in the site's chain.
+    for (sid,) in conn.execute(
+        select(S_AUDIT.c.session_id)
+        .where(S_AUDIT.c.site_id == site_id, S_AUDIT.c.kind == "start")
+        .distinct()
+    ):
+        if sid is not None:
+            by_session.setdefault(int(sid), [])
     names: dict[int, str] = {
         int(i): str(c)
         for i, c in conn.execute(
@@ -237,7 +303,7 @@ def _record_problems(conn: Connection, site_id: int, code: str, rep: SitesReport
         prefix = f"site {code}, "
         out += [
             p.removeprefix(prefix)
-            for p in _attempt_problems(conn, site_id, code, session_code, rows)
+            for p in _attempt_problems(conn, site_id, code, session_id, session_code, rows)
         ]
     return out
 
