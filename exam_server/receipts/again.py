@@ -24,10 +24,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Table, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, inspect, select
+from sqlalchemy.engine import Connection, Engine
 
 from exam_server import audit
 from exam_server import models as m
@@ -69,9 +70,10 @@ def sitting_receipt(
 
     The candidate is named by ``candidate_id`` (the recruitment's link) or by
     ``exam_code`` and ``registration_number`` (the committee's command); at
-    least one of those must be given. None when that candidate has no
-    finished sitting at this server (not finished yet, voided, absent, or sat
-    at an exam site whose server holds it)."""
+    least one of those must be given. A sitting at an exam site is read from
+    the centre's verified copy (:func:`_site_sitting`). None when that
+    candidate has no finished sitting here (not finished yet, voided, absent,
+    or sat at a site whose records have not arrived or not verified)."""
     if candidate_id is None and (exam_code is None or registration_number is None):
         raise ValueError("name the candidate: candidate_id, or exam_code and registration_number")
     exams, sessions = _t(m.Exam), _t(m.ExamSession)
@@ -102,6 +104,8 @@ def sitting_receipt(
         q = q.where(cands.c.registration_number == registration_number)
     with engine.connect() as conn:
         row = conn.execute(q).first()
+        if row is None:
+            row = _site_sitting(conn, candidate_id, exam_code, registration_number)
     if row is None or not row.score_json:
         return None
     # The exam's policy as exam_server.exams.exam_policy reads it: the points
@@ -120,6 +124,47 @@ def sitting_receipt(
     return SittingReceipt(
         str(row.exam), str(row.session), str(row.registration_number), encode(r), short_code(r)
     )
+
+
+def _site_sitting(
+    conn: Connection,
+    candidate_id: int | None,
+    exam_code: str | None,
+    registration_number: str | None,
+) -> Any:
+    """A finished sitting held at an exam site, from the centre's verified copy
+    of it: the site's result scored again here and found equal
+    (``centre_check``), the one the rankings count. Its receipt is signed
+    with this server's key, which every page here accepts for any candidate;
+    the site's own key stays at the site."""
+    from exam_server.sites.copies import S_ATTEMPT
+
+    if not inspect(conn).has_table(S_ATTEMPT.name):
+        return None  # a database made before sites existed
+    exams, sessions, cands = _t(m.Exam), _t(m.ExamSession), _t(m.Candidate)
+    q = (
+        select(
+            exams.c.code.label("exam"),
+            sessions.c.code.label("session"),
+            cands.c.registration_number,
+            S_ATTEMPT.c.score_json,
+            S_ATTEMPT.c.response_head,
+            exams.c.policy_json,
+        )
+        .join(sessions, sessions.c.id == S_ATTEMPT.c.session_id)
+        .join(exams, exams.c.id == sessions.c.exam_id)
+        .join(cands, cands.c.id == S_ATTEMPT.c.candidate_id)
+        .where(S_ATTEMPT.c.status == "finished", S_ATTEMPT.c.centre_check == "equal")
+        .order_by(S_ATTEMPT.c.finished_at.desc())
+        .limit(1)
+    )
+    if candidate_id is not None:
+        q = q.where(cands.c.id == candidate_id)
+    if exam_code is not None:
+        q = q.where(exams.c.code == exam_code)
+    if registration_number is not None:
+        q = q.where(cands.c.registration_number == registration_number)
+    return conn.execute(q).first()
 
 
 #: The audit event of a receipt the committee gave again (``seleksi after receipt``).

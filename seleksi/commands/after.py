@@ -190,7 +190,8 @@ def receipt_again(args: argparse.Namespace) -> int:
     if found is None:
         raise CommandError(
             f"{args.number} has no finished sitting of {args.exam} in this database "
-            "(not finished, voided, absent, or held by the exam site's server: run this there)"
+            "(not finished, voided, absent, or sat at an exam site whose records have not "
+            "arrived or not verified: see the centre page)"
         )
     print(f"{found.registration_number} · {found.exam} · session {found.session}")
     print(f"short code: {found.short}")

@@ -80,7 +80,7 @@ def _second_site(centre_engine: Engine, exam: str) -> Ed25519PrivateKey:
 
 
 async def test_a_site_candidates_receipt_verifies_at_the_centre(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tmp = tmp_path
     centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=600.0)
@@ -217,6 +217,23 @@ async def test_a_site_candidates_receipt_verifies_at_the_centre(
         # The receipt is accepted (not refused with a reason); the report's own
         # content for site candidates is tested in test_site_diagnostic.py.
         assert diag.status_code != 422 and "not valid" not in diag.text, diag.text
+        # A lost receipt is given again at the centre, from the verified copy
+        # (found in review: only the site's server could): the same facts,
+        # signed with the centre's key, and accepted by the same page.
+        centre_key = Path(str(centre_settings.checkpoint_key_path))
+        monkeypatch.setenv("SELEKSI_CHECKPOINT_KEY_PATH", str(centre_key))
+        again = ["after", "receipt", "--db", centre.url, "--exam", exam, "--number", regno]
+        capsys.readouterr()
+        assert main([*again, "--by", "admin", "--reason", "hilang"]) == 0
+        given = receipts.decode(capsys.readouterr().out.splitlines()[-1])
+        centre_kid = receipts.key_id(cps.load_or_create_key(centre_key).public_key())
+        assert given.key_id == centre_kid != good.key_id
+        facts = ("registration_number", "exam", "session", "scores", "total", "chain_head")
+        assert [getattr(given, f) for f in facts] == [getattr(good, f) for f in facts]
+        diag = httpx.post(
+            f"{url}/after/{exam}/diagnostik?lang=en", data={"receipt": receipts.encode(given)}
+        )
+        assert diag.status_code == 200 and "not valid" not in diag.text, diag.text
         for bad, reason in [
             (forged, f"signed with key {forged_kid}, which is not one of this server"),
             (cross, f"signed with key {other_kid} of test site TILOK-02"),
