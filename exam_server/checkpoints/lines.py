@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -101,9 +102,12 @@ def parse_line(line: bytes) -> Checkpoint:
             raise ValueError("not a version-1 checkpoint")
         attempts = tuple((int(a), int(s), str(h)) for a, s, h in d["attempts"])
         sid = d.get("session_id")
+        at = float(d["at"])
+        if not math.isfinite(at):
+            raise ValueError(f"at is {at}")
         return Checkpoint(
             n=int(d["n"]),
-            at=float(d["at"]),
+            at=at,
             reason=str(d["reason"]),
             session_id=None if sid is None else int(sid),
             audit_id=int(d["audit"]["id"]),
@@ -114,8 +118,11 @@ def parse_line(line: bytes) -> Checkpoint:
             key_id=str(d["key_id"]),
             line=line,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a checkpoint line ({exc})") from None
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+        # OverflowError: "n": 1e400; RecursionError: JSON nested too deep.
+        # Whoever can write the file must not be able to crash its readers
+        # (the board, a centre parsing a site's line before its signature).
+        raise ValueError(f"not a checkpoint line ({exc.__class__.__name__}: {exc})") from None
 
 
 def signature_ok(line: bytes, public_key: Ed25519PublicKey) -> bool:
@@ -123,6 +130,6 @@ def signature_ok(line: bytes, public_key: Ed25519PublicKey) -> bool:
         d = json.loads(line)
         sig = base64.b64decode(d.pop("sig"), validate=True)
         public_key.verify(sig, DOMAIN + _canon(d))
-    except (InvalidSignature, ValueError, TypeError, KeyError, AttributeError):
+    except (InvalidSignature, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return False
     return True

@@ -435,6 +435,7 @@ def register(
             reason=reason.strip(),
             data={
                 "site": site_code,
+                "site_id": site_id,
                 "key_id": st.key_id,
                 "from_n": st.from_n,
                 "previous_key_id": keys[-1].key_id if keys else None,

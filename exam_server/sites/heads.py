@@ -63,7 +63,13 @@ def _checkpoints(
             "site_checkpoint_key",
             f"site:{code}",
             reason="first sync",
-            data={"site": code, "key_id": key_id(first), "from_n": 1, "first": True},
+            data={
+                "site": code,
+                "site_id": site_id,
+                "key_id": key_id(first),
+                "from_n": 1,
+                "first": True,
+            },
         )
     if not batch.checkpoints:
         return head

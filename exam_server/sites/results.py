@@ -296,6 +296,16 @@ def _attempt_problems(
         found = check_attempt_candidate(facts, view) + check_attempt_end(facts, view)
         head = answered.get(aid)
         found += check_attempt_taken(facts, view, head.position if head else 0)
+        # The record's answer count and head are the chain's (a record sent
+        # before its answers had all arrived is never stored): a last seq
+        # moved past the chain kept a finished test from being scored again
+        # while it still ranked (found by a review).
+        at = (head.position, head.hash) if head else (0, "")
+        if (a["last_seq"], a["response_head"]) != at:
+            found.append(
+                f"attempt {aid}: its record ends at seq {a['last_seq']}, its answers held at"
+                f" seq {at[0]}" + (" (another head)" if a["last_seq"] == at[0] else "")
+            )
         if aid in sessions and sessions[aid] != a["session_id"]:
             found.append(
                 f"attempt {aid}: session {a['session_id']} stored, "

@@ -279,12 +279,14 @@ def test_pre_alembic_database_is_adopted_keeps_its_data_and_gets_the_2024_policy
     assert _revision(db_url) == head
     assert LEGACY_VERSION_TABLE not in _tables(db_url)
     # Every row as it was, in every column it had; and, chained after them, one
-    # event each listing the staff accounts and the appeal decisions from
-    # before those were audited (exam_server.audit.staff_records and
+    # event each listing the sites' first checkpoint keys (revision 0025), the
+    # staff accounts and the appeal decisions from before those were audited
+    # (exam_server.sites.reverify, exam_server.audit.staff_records and
     # appeal_records: anything not listed and without its event is reported).
     snap = _snapshot(db_url)
     added = [r for r in snap["exam_audit"] if str(r["kind"]).endswith("_baseline")]
     assert [(r["kind"], r["actor"]) for r in added] == [
+        ("site_keys_baseline", "upgrade"),
         ("staff_baseline", "upgrade"),
         ("appeal_baseline", "upgrade"),
     ]

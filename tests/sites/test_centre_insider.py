@@ -25,19 +25,21 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
+from exam_server import audit
 from exam_server import checkpoints as cps
 from exam_server.db import make_engine, writer
 from exam_server.results.from_db import SourceError, load_outcomes
 from exam_server.sites import checkpoint_keys as ck
 from exam_server.sites import link, package
+from exam_server.sites.copies import S_RESPONSE
 from exam_server.testing import ProcessServer, Terminal, ThreadServer, candidate_login, staff_token
 from seleksi.cli import main
 from tests.proctor_ui.live_server import CuttableProxy
 from tests.sites.conftest import make_centre
-from tests.sites.cut_world import count
+from tests.sites.cut_world import count, resign_site_lines
 from tests.sites.helpers import installed_site, server_settings, wait_for
 
 TIME_LIMIT = 8.0  # seconds: one candidate is ended by the clock
@@ -298,3 +300,80 @@ def test_a_checkpoint_key_added_without_its_registration_is_named(
         f"PROBLEM: site TILOK-01: checkpoint key {ck.key_id(theirs.public_key())} from line 1"
         " is stored, but the centre's audit chain records no registration of it"
     ) in seen.said
+
+
+def test_a_renamed_site_keeps_its_key_events(
+    synced: Copy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a second review: the key events were matched by the site's
+    code, so renaming the site left its key without events (a note), and an
+    insider's own key with every line signed again passed."""
+
+    def edit(conn: Connection) -> None:
+        conn.execute(text("UPDATE exam_site SET code = 'TILOK-09'"))
+        resign_site_lines(conn, synced.site_id, Ed25519PrivateKey.generate())
+
+    seen = _after(synced, tmp_path, capsys, edit)
+    assert seen.code == 1
+    assert "PROBLEM: site TILOK-09: its first checkpoint key " in seen.said
+    assert "by the centre's audit event of its first sync" in seen.said
+
+
+def test_a_record_moved_past_its_answers_is_named(
+    synced: Copy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a second review: a finished test whose last seq was moved on
+    was taken as not all synced, never scored again, and still ranked."""
+    moved = "UPDATE site_attempt SET last_seq = last_seq + 1 WHERE attempt_id = 1"
+    seen = _after(synced, tmp_path, capsys, lambda c: c.execute(text(moved)))
+    said = "attempt 1: its record ends at seq 11, its answers held at seq 10"
+    assert seen.code == 1 and f"PROBLEM: site TILOK-01: session SESI-1: {said}" in seen.said
+    assert isinstance(seen.outcomes, str) and said in seen.outcomes
+
+
+def test_answers_appended_after_the_signed_end_are_named(
+    synced: Copy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a second review: an answer added to the voided test, its
+    record and head made to match, changed its published responses hash."""
+
+    def edit(conn: Connection) -> None:
+        last = dict(
+            conn.execute(
+                select(S_RESPONSE)
+                .where(S_RESPONSE.c.attempt_id == 4)
+                .order_by(S_RESPONSE.c.seq.desc())
+                .limit(1)
+            )
+            .mappings()
+            .one()
+        )
+        row = {**last, "seq": last["seq"] + 1, "number": 7, "option": 2, "at": last["at"] + 1}
+        row["prev_hash"], row["hash"] = last["hash"], audit.response_hash(last["hash"], row)
+        conn.execute(S_RESPONSE.insert().values(**row))
+        ends = {"s": row["seq"], "h": row["hash"]}
+        conn.execute(
+            text("UPDATE site_attempt SET last_seq=:s, response_head=:h WHERE attempt_id=4"), ends
+        )
+        conn.execute(text("UPDATE site_chain_head SET seq=:s, hash=:h WHERE attempt_id=4"), ends)
+
+    seen = _after(synced, tmp_path, capsys, edit)
+    assert seen.code == 1
+    assert (
+        "PROBLEM: site TILOK-01: attempt 4: answers up to seq 6 held, but the site's signed"
+        " lines end it at seq 5"
+    ) in seen.said
+
+
+def test_an_unreadable_line_is_named_not_a_crash(
+    synced: Copy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def edit(conn: Connection) -> None:
+        conn.execute(
+            text("INSERT INTO site_checkpoint (site_id, n, line) VALUES (:s, 999, '[[[1e400')"),
+            {"s": synced.site_id},
+        )
+
+    seen = _after(synced, tmp_path, capsys, edit)
+    assert seen.code == 1
+    assert "PROBLEM: site TILOK-01: checkpoint 999: unreadable (not a checkpoint line" in seen.said
