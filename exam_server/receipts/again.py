@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Table, inspect, select
+from sqlalchemy import Select, Table, inspect, select
 from sqlalchemy.engine import Connection, Engine
 
 from exam_server import audit
@@ -76,36 +76,11 @@ def sitting_receipt(
     or sat at a site whose records have not arrived or not verified)."""
     if candidate_id is None and (exam_code is None or registration_number is None):
         raise ValueError("name the candidate: candidate_id, or exam_code and registration_number")
-    exams, sessions = _t(m.Exam), _t(m.ExamSession)
-    attempts, cands = _t(m.Attempt), _t(m.Candidate)
-    q = (
-        select(
-            exams.c.code.label("exam"),
-            sessions.c.code.label("session"),
-            cands.c.registration_number,
-            attempts.c.score_json,
-            attempts.c.response_head,
-            exams.c.policy_json,
-        )
-        .join(sessions, sessions.c.id == attempts.c.session_id)
-        .join(exams, exams.c.id == sessions.c.exam_id)
-        .join(cands, cands.c.id == attempts.c.candidate_id)
-        .where(attempts.c.status == "finished")
-        # A candidate re-seated after a void has one finished sitting at most;
-        # the latest is the one a receipt was given for.
-        .order_by(attempts.c.finished_at.desc())
-        .limit(1)
-    )
-    if candidate_id is not None:
-        q = q.where(cands.c.id == candidate_id)
-    if exam_code is not None:
-        q = q.where(exams.c.code == exam_code)
-    if registration_number is not None:
-        q = q.where(cands.c.registration_number == registration_number)
+    who = (candidate_id, exam_code, registration_number)
     with engine.connect() as conn:
-        row = conn.execute(q).first()
+        row = conn.execute(_sitting_query(_t(m.Attempt), *who)).first()
         if row is None:
-            row = _site_sitting(conn, candidate_id, exam_code, registration_number)
+            row = _site_sitting(conn, *who)
     if row is None or not row.score_json:
         return None
     # The exam's policy as exam_server.exams.exam_policy reads it: the points
@@ -126,6 +101,44 @@ def sitting_receipt(
     )
 
 
+def _sitting_query(
+    attempts: Table,
+    candidate_id: int | None,
+    exam_code: str | None,
+    registration_number: str | None,
+    *where: Any,
+) -> Select[Any]:
+    """The latest finished sitting of the candidate named, from ``attempts``
+    (the server's own ``exam_attempt``, or the centre's copies of a site's
+    ``site_attempt``), with what its receipt names; ``where``: more conditions."""
+    exams, sessions, cands = _t(m.Exam), _t(m.ExamSession), _t(m.Candidate)
+    q = (
+        select(
+            exams.c.code.label("exam"),
+            sessions.c.code.label("session"),
+            cands.c.registration_number,
+            attempts.c.score_json,
+            attempts.c.response_head,
+            exams.c.policy_json,
+        )
+        .join(sessions, sessions.c.id == attempts.c.session_id)
+        .join(exams, exams.c.id == sessions.c.exam_id)
+        .join(cands, cands.c.id == attempts.c.candidate_id)
+        .where(attempts.c.status == "finished", *where)
+        # A candidate re-seated after a void has one finished sitting at most;
+        # the latest is the one a receipt was given for.
+        .order_by(attempts.c.finished_at.desc())
+        .limit(1)
+    )
+    if candidate_id is not None:
+        q = q.where(cands.c.id == candidate_id)
+    if exam_code is not None:
+        q = q.where(exams.c.code == exam_code)
+    if registration_number is not None:
+        q = q.where(cands.c.registration_number == registration_number)
+    return q
+
+
 def _site_sitting(
     conn: Connection,
     candidate_id: int | None,
@@ -141,30 +154,10 @@ def _site_sitting(
 
     if not inspect(conn).has_table(S_ATTEMPT.name):
         return None  # a database made before sites existed
-    exams, sessions, cands = _t(m.Exam), _t(m.ExamSession), _t(m.Candidate)
-    q = (
-        select(
-            exams.c.code.label("exam"),
-            sessions.c.code.label("session"),
-            cands.c.registration_number,
-            S_ATTEMPT.c.score_json,
-            S_ATTEMPT.c.response_head,
-            exams.c.policy_json,
-        )
-        .join(sessions, sessions.c.id == S_ATTEMPT.c.session_id)
-        .join(exams, exams.c.id == sessions.c.exam_id)
-        .join(cands, cands.c.id == S_ATTEMPT.c.candidate_id)
-        .where(S_ATTEMPT.c.status == "finished", S_ATTEMPT.c.centre_check == "equal")
-        .order_by(S_ATTEMPT.c.finished_at.desc())
-        .limit(1)
-    )
-    if candidate_id is not None:
-        q = q.where(cands.c.id == candidate_id)
-    if exam_code is not None:
-        q = q.where(exams.c.code == exam_code)
-    if registration_number is not None:
-        q = q.where(cands.c.registration_number == registration_number)
-    return conn.execute(q).first()
+    equal = S_ATTEMPT.c.centre_check == "equal"
+    return conn.execute(
+        _sitting_query(S_ATTEMPT, candidate_id, exam_code, registration_number, equal)
+    ).first()
 
 
 #: The audit event of a receipt the committee gave again (``seleksi after receipt``).
