@@ -6,6 +6,7 @@ down; and what an insider at the centre does to a site's copies."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -51,16 +52,18 @@ class World:
     tmp: Path
 
 
-@pytest.fixture(scope="module", name="world")
-def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("sites")
-    centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=TIME_LIMIT)
+@contextlib.contextmanager
+def centre_and_site(tmp: Path, n: int, time_limit: float) -> Iterator[World]:
+    """A real centre (``seleksi serve`` in a subprocess, ``n`` candidates, tests
+    of ``time_limit`` seconds) and a real site installed from its package,
+    the site's line to the centre through a :class:`CuttableProxy`; both
+    checkpoint every second. Stopped on leaving."""
+    centre = make_centre(tmp / "centre.db", n_candidates=n, time_limit=time_limit)
     token = link.issue_token(centre.engine, "TILOK-01")
     data, _ = package.build(centre.engine, "TILOK-01", centre.key)
-    centre_settings = server_settings(
-        tmp, "centre", centre.url, checkpoint_seconds=1.0, role="centre"
-    )
-    centre_server = ProcessServer(centre_settings).start()
+    centre_server = ProcessServer(
+        server_settings(tmp, "centre", centre.url, checkpoint_seconds=1.0, role="centre")
+    ).start()
     proxy = CuttableProxy(centre_server.settings.port)
     site_url, site_engine = installed_site(tmp, data, centre.key.public_key())
     site_server = ThreadServer(
@@ -74,10 +77,18 @@ def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             site_token=token,
         )
     ).start()
-    yield World(centre, centre_server, site_engine, site_server, proxy, token, tmp)
-    site_server.stop()
-    proxy.close()
-    centre_server.stop()
+    try:
+        yield World(centre, centre_server, site_engine, site_server, proxy, token, tmp)
+    finally:
+        site_server.stop()
+        proxy.close()
+        centre_server.stop()
+
+
+@pytest.fixture(scope="module", name="world")
+def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with centre_and_site(tmp_path_factory.mktemp("sites"), N, TIME_LIMIT) as w:
+        yield w
 
 
 def count(engine: Engine, sql: str) -> int:

@@ -33,14 +33,12 @@ from exam_server import checkpoints as cps
 from exam_server.db import make_engine, writer
 from exam_server.results.from_db import SourceError, load_outcomes
 from exam_server.sites import checkpoint_keys as ck
-from exam_server.sites import link, package
+from exam_server.sites import link
 from exam_server.sites.copies import S_RESPONSE
-from exam_server.testing import ProcessServer, Terminal, ThreadServer, candidate_login, staff_token
+from exam_server.testing import Terminal, candidate_login, staff_token
 from seleksi.cli import main
-from tests.proctor_ui.live_server import CuttableProxy
-from tests.sites.conftest import make_centre
-from tests.sites.cut_world import count, resign_site_lines
-from tests.sites.helpers import installed_site, server_settings, wait_for
+from tests.sites.cut_world import centre_and_site, count, resign_site_lines
+from tests.sites.helpers import wait_for
 
 TIME_LIMIT = 8.0  # seconds: one candidate is ended by the clock
 N = 5
@@ -110,26 +108,8 @@ async def _session(site: str, ws: str, sid: int, cands: list[dict[str, Any]]) ->
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Copy]:
     tmp = tmp_path_factory.mktemp("insider")
-    centre = make_centre(tmp / "centre.db", n_candidates=N, time_limit=TIME_LIMIT)
-    token = link.issue_token(centre.engine, "TILOK-01")
-    data, _ = package.build(centre.engine, "TILOK-01", centre.key)
-    centre_server = ProcessServer(
-        server_settings(tmp, "centre", centre.url, checkpoint_seconds=1.0, role="centre")
-    ).start()
-    proxy = CuttableProxy(centre_server.settings.port)
-    site_url, site_engine = installed_site(tmp, data, centre.key.public_key())
-    site = ThreadServer(
-        server_settings(
-            tmp,
-            "site",
-            site_url,
-            checkpoint_seconds=1.0,
-            role="site",
-            centre_url=proxy.url,
-            site_token=token,
-        )
-    ).start()
-    try:
+    with centre_and_site(tmp, N, TIME_LIMIT) as w:
+        centre, site, site_engine = w.centre, w.site_server, w.site_engine
         sid = centre.seed.session_id
         asyncio.run(_session(site.url, site.ws_url, sid, centre.seed.candidates))
         answers = count(site_engine, "SELECT COUNT(*) FROM exam_response")
@@ -159,10 +139,6 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Copy]:
             link.site_id_of(centre.engine, "TILOK-01"),
             [str(r) for (r,) in order],
         )
-    finally:
-        site.stop()
-        proxy.close()
-        centre_server.stop()
 
 
 def _rows(engine: Any, sql: str) -> list[Any]:
