@@ -6,11 +6,12 @@ at a centre, whose rankings count the sites' copies).
 The copies are outside the centre's own chains: an insider at the centre
 who edited a site-held candidate's answers or result there changed the
 ranking, and only these checks see it. The anchors are what the centre
-cannot make: the site's signed checkpoint lines. Each line must still find
-the audit event and the answers it recorded (a chain rebuilt after an edit
-links and hashes, but no longer ends at the heads the site signed), and
-every finished attempt is scored again from its answers by the rule sync
-uses (:func:`exam_server.sites.rescoring.rescore`)."""
+cannot make: the site's signed checkpoint lines, under keys the centre's
+own chain says it took. Each line must still find the audit event and the
+answers it recorded (a chain rebuilt after an edit links and hashes, but no
+longer ends at the heads the site signed), a closed session must be covered
+by a line, and every finished attempt is scored again from its answers by
+the rule sync uses (:func:`exam_server.sites.rescoring.rescore`)."""
 
 from __future__ import annotations
 
@@ -62,12 +63,13 @@ def verify_copies(engine: Engine, site_id: int) -> list[str]:
 
 def verify_sites(conn: Connection, *, scores: bool = True) -> SitesReport:
     """Every site whose records the centre holds, verified in ``conn`` (read
-    in one snapshot by the caller): the chains and checkpoint lines
-    (:func:`_chain_problems`), each attempt record against the site's chain
-    (whose test, how it ended), and (``scores``) each finished attempt
-    scored again and compared with the result the rankings read. Problems
-    start with ``site CODE:``; a database without sites gives an empty
-    report."""
+    in one snapshot by the caller): its checkpoint keys against the centre's
+    own events of them (:func:`_key_problems`), the chains and checkpoint
+    lines (:func:`_chain_problems`), its sessions (:func:`_session_problems`),
+    each attempt record against the site's chain (:func:`_record_problems`),
+    and (``scores``) each finished attempt scored again and compared with
+    the result the rankings read (:func:`_score_problems`). Problems start
+    with ``site CODE:``; a database without sites gives an empty report."""
     rep = SitesReport()
     if not inspect(conn).has_table(S_AUDIT.name):
         return rep  # a database made before sites existed (not migrated)
