@@ -54,6 +54,16 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` (the suite's addopts): one worker more than the cores.
+    Much of the suite waits on servers, sockets and clocks rather than
+    computing (on a 2-core AMD EPYC it used about 1.45 cores with 2 workers),
+    so a third worker fills the waits: the whole suite took 8 min 10 s with
+    3 workers and 8 min 36 s with 4, against 9 min 8 s to 10 min 29 s with 2,
+    all green (2026-12-07)."""
+    return (os.cpu_count() or 1) + 1
+
+
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
 # A cheap scrypt for tests (the default 2**14 costs ~25 ms a hash).
 TEST_SCRYPT_N = 2**8
